@@ -1,0 +1,86 @@
+"""How users react to impressions, and how relationships and items learn from it.
+
+One logistic model for every platform (the platforms differ in what they show, not in
+how people respond):
+
+    z = intercept + w_match·match + w_quality·quality + w_intimacy·intimacy
+    P(action) = sigmoid(z + offset_action)       action ∈ complete, like, comment, share
+    P(follow) = sigmoid(z + offset_follow)        only for non-followers who completed or liked
+
+Intimacy on a fan edge grows with what the fan did,
+``intimacy ← 1 − (1 − intimacy)·exp(−Σ gains)`` (view < complete < like < comment < share),
+then decays by ``decay`` a day; fans under ``unfollow_threshold`` drift away at
+``unfollow_rate`` a day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import EngagementConfig, RelationshipConfig
+from .feeds import Impressions
+from .state import sigmoid
+
+BATCH = 1 << 20
+
+
+@dataclass
+class Reactions:
+    complete: np.ndarray
+    like: np.ndarray
+    comment: np.ndarray
+    share: np.ndarray
+    follow: np.ndarray
+    intimacy: np.ndarray  # the viewer's intimacy with the creator at the time of viewing
+
+    def matrix(self) -> np.ndarray:
+        """(impressions × 5) bools in ``state.ACTIONS`` order."""
+        return np.stack([self.complete, self.like, self.comment, self.share, self.follow], axis=1)
+
+    @property
+    def engaged(self) -> np.ndarray:
+        return self.complete | self.like
+
+
+def react(imp: Impressions, interest: np.ndarray, topic: np.ndarray, quality: np.ndarray,
+          intimacy: np.ndarray, cfg: EngagementConfig, rng: np.random.Generator) -> Reactions:
+    """Draw every impression's actions at once (in batches to bound memory)."""
+    n = len(imp)
+    out = {k: np.zeros(n, dtype=bool) for k in ("complete", "like", "comment", "share", "follow")}
+    intim = np.where(imp.edge >= 0, intimacy[np.maximum(imp.edge, 0)], np.float32(0)) if n else np.zeros(0, np.float32)
+    offsets = {"complete": cfg.offset_complete, "like": cfg.offset_like, "comment": cfg.offset_comment, "share": cfg.offset_share}
+    for s in range(0, n, BATCH):
+        sl = slice(s, min(n, s + BATCH))
+        u, it = imp.user[sl], imp.item[sl]
+        match = np.einsum("ij,ij->i", interest[u], topic[it])
+        z = cfg.intercept + cfg.w_match * match + cfg.w_quality * quality[it] + cfg.w_intimacy * intim[sl]
+        for name, off in offsets.items():
+            out[name][sl] = rng.random(len(z), dtype=np.float32) < sigmoid(z + off)
+        eligible = (imp.edge[sl] < 0) & (out["complete"][sl] | out["like"][sl])
+        out["follow"][sl] = eligible & (rng.random(len(z), dtype=np.float32) < sigmoid(z + cfg.offset_follow))
+    return Reactions(intimacy=intim, **out)
+
+
+def intimacy_gains(imp: Impressions, r: Reactions, cfg: RelationshipConfig, n_edges: int) -> np.ndarray:
+    """Summed gains per follow edge from today's impressions."""
+    fan = imp.edge >= 0
+    gain = (cfg.gain_view + cfg.gain_complete * r.complete + cfg.gain_like * r.like
+            + cfg.gain_comment * r.comment + cfg.gain_share * r.share)
+    return np.bincount(imp.edge[fan], weights=gain[fan], minlength=n_edges)
+
+
+def update_intimacy(intimacy: np.ndarray, gains: np.ndarray, cfg: RelationshipConfig) -> None:
+    """Saturating growth by the day's gains, then daily decay (in place)."""
+    grown = 1.0 - (1.0 - intimacy) * np.exp(-gains)
+    intimacy[:] = np.clip(grown * (1.0 - cfg.decay), 0.0, 1.0)
+
+
+def drifting_fans(intimacy: np.ndarray, cfg: RelationshipConfig, rng: np.random.Generator) -> np.ndarray:
+    """Mask of fan edges that unfollow today (cold relationships drift away)."""
+    low = intimacy < cfg.unfollow_threshold
+    out = np.zeros(len(intimacy), dtype=bool)
+    idx = np.flatnonzero(low)
+    out[idx] = rng.random(len(idx)) < cfg.unfollow_rate
+    return out

@@ -1,0 +1,438 @@
+"""Feeds: one per platform per active user per day, assembled from slots.
+
+Slot sources (``state.SOURCES``):
+
+* ``follow`` (关注): items of creators the user follows; the user opens the follow tab
+  for a share of their slots (drawn per user around the platform's ``follow_share``) and
+  looks at more intimate creators first.
+* ``same_city`` (同城): items from creators in the user's city.
+* ``ads`` (商域, commercial): slots sold to merchants at the platform's CPM.
+* ``cold_start``: the platform's cold-start pool. A new item is first offered to its
+  creator's fans, each with probability ``cold_start_rate × intimacy``.
+* ``recommend`` (推荐, public): the algorithm's choice, the rest of the slots.
+
+The recommender is two-stage. *Retrieval*: for a block of users with similar interests,
+draw ``candidates`` items with probability ∝ exp(policy prior + affinity × match to the
+block's interests); the prior carries the traffic pool (an item that passed pool level L
+gets ``pool_growth**L`` times the traffic), age decay, the exposure cap and the Gini
+steering. *Ranking*: the policy scores every (user, candidate) pair, Gumbel noise of scale
+``temperature`` is added, and each user keeps the top k (Gumbel-top-k = sampling without
+replacement from softmax(score / temperature)). No Python loop runs over users: the loop
+is over blocks of ``block_users`` users.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import PlatformConfig
+from .graph import indptr_from_rows, random_in_rows, rank_within_sorted, weighted_in_rows
+from .state import ADS, COLD_START, FOLLOW, RECOMMEND, SAME_CITY
+
+# --------------------------------------------------------------------------- impressions
+
+
+@dataclass
+class Impressions:
+    """One row per impression. ``edge`` is the viewer's follow edge to the item's creator
+    (-1 when the viewer does not follow), so the domain follows from it and the source."""
+
+    user: np.ndarray  # int32
+    item: np.ndarray  # int64
+    source: np.ndarray  # int8
+    edge: np.ndarray  # int64
+
+    @staticmethod
+    def empty() -> "Impressions":
+        return Impressions(np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.int64))
+
+    @staticmethod
+    def concat(parts: list["Impressions"]) -> "Impressions":
+        parts = [p for p in parts if len(p.user)] or [Impressions.empty()]
+        return Impressions(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("user", "item", "source", "edge")))
+
+    def __len__(self) -> int:
+        return len(self.user)
+
+    def domain(self) -> np.ndarray:
+        """0 public, 1 commercial (ad slots), 2 private (viewer follows the creator)."""
+        d = np.where(self.edge >= 0, 2, 0).astype(np.int8)
+        d[self.source == ADS] = 1
+        return d
+
+
+# --------------------------------------------------------------------------- policies
+
+
+@dataclass
+class Block:
+    """What a ranking policy sees for a block of users × candidate items."""
+
+    match: np.ndarray  # (b, m) float32 interest match in [0, 1]
+    intimacy: np.ndarray  # (b, m) float32, 0 where the user does not follow the creator
+    quality: np.ndarray  # (m,) float32 in [0, 1]
+    perf: np.ndarray  # (m,) float32 observed engagement rate (shrunk to a prior)
+    age: np.ndarray  # (m,) int days
+    popularity: np.ndarray  # (m,) float32 impressions so far on this platform
+    engagements: np.ndarray  # (m,) float32 engagements so far (all platforms)
+
+
+class RankingPolicy:
+    """A recommender: a retrieval prior per item and a score per (user, item).
+
+    Subclasses set ``name`` and override :meth:`item_prior` and :meth:`score`.
+    ``algorithmic`` policies use the intimacy boost, the cold-start pool and the traffic
+    pools; reference policies do not. ``targeted`` policies draw candidates toward the
+    block's interests.
+    """
+
+    name = "base"
+    algorithmic = False
+    targeted = True
+
+    def __init__(self, cfg: PlatformConfig):
+        self.cfg = cfg
+
+    def item_prior(self, ctx: "PriorContext") -> np.ndarray:
+        """Log-weight per recommendable item for retrieval; -inf excludes the item."""
+        return np.zeros(len(ctx.age))
+
+    def score(self, block: Block) -> np.ndarray:
+        """(users × candidates) log-scores; Gumbel noise is added by the caller."""
+        raise NotImplementedError
+
+
+@dataclass
+class PriorContext:
+    age: np.ndarray
+    level: np.ndarray
+    quota: np.ndarray  # the current pool's size (weighted impressions)
+    pool_den: np.ndarray  # weighted impressions collected in the current pool
+    stalled: np.ndarray
+    quality: np.ndarray
+    perf: np.ndarray
+    exposure: np.ndarray  # impressions so far on this platform, per item
+    engagements: np.ndarray
+    creator_share: np.ndarray  # per item: its creator's exposure relative to the mean creator
+    dau: float
+    steering: float  # the platform's current Gini-steering exponent
+
+
+class AlgorithmicPolicy(RankingPolicy):
+    """The engagement-optimizing recommender of Douyin and Kuaishou.
+
+    Both styles are this one policy; the scenario's knobs (``POLICY_PRESETS``) place a
+    platform between centralized (no cap, steep pools, little follow share) and
+    decentralized (exposure cap, fast age decay, Gini steering, large follow share).
+    """
+
+    name = "algorithmic"
+    algorithmic = True
+
+    def item_prior(self, ctx: PriorContext) -> np.ndarray:
+        """Traffic pools: an item draws traffic ∝ what is left of its pool's quota
+        (``pool_size(level)`` weighted impressions); an item in the top pool keeps the
+        whole top quota (no upper limit); a stalled item keeps ``stall_weight`` of its
+        quota. Then age decay, the exposure cap and the Gini steering."""
+        c = self.cfg
+        top = ctx.level >= c.pool_levels - 1
+        remaining = np.where(top, ctx.quota, np.maximum(ctx.quota - ctx.pool_den, 0.05 * ctx.quota))
+        weight = np.where(ctx.stalled, c.stall_weight * ctx.quota, remaining)
+        with np.errstate(divide="ignore"):
+            prior = np.log(weight) - c.age_decay * ctx.age
+        if c.exposure_cap is not None:
+            prior = np.where(ctx.exposure >= c.exposure_cap * ctx.dau, -np.inf, prior)
+        if ctx.steering > 0:
+            prior = prior - ctx.steering * np.log(ctx.creator_share)
+        return prior
+
+    def score(self, block: Block) -> np.ndarray:
+        c = self.cfg
+        item = c.w_quality * block.quality + c.w_perf * block.perf - c.age_decay * block.age
+        s = c.w_match * block.match + item.astype(np.float32)
+        if c.beta > 0:
+            s += np.log1p(c.beta * block.intimacy)
+        return s
+
+
+class RandomPolicy(RankingPolicy):
+    """Reference: every recommendable item equally likely, for every user."""
+
+    name = "random"
+    targeted = False
+
+    def score(self, block: Block) -> np.ndarray:
+        return np.zeros(block.match.shape, dtype=np.float32)
+
+
+class PopularityPolicy(RankingPolicy):
+    """Reference: the most-watched items for everyone (no personalization, no intimacy)."""
+
+    name = "popularity"
+    targeted = False
+
+    def item_prior(self, ctx: PriorContext) -> np.ndarray:
+        return np.log1p(ctx.exposure.astype(np.float64))
+
+    def score(self, block: Block) -> np.ndarray:
+        return np.broadcast_to(np.log1p(block.engagements).astype(np.float32), block.match.shape).copy()
+
+
+class InterestPolicy(RankingPolicy):
+    """Reference: interest match only (no intimacy boost, no traffic pools, no cold start)."""
+
+    name = "interest"
+
+    def score(self, block: Block) -> np.ndarray:
+        return self.cfg.w_match * block.match
+
+
+POLICIES: dict[str, type[RankingPolicy]] = {
+    "douyin": AlgorithmicPolicy,
+    "kuaishou": AlgorithmicPolicy,
+    "random": RandomPolicy,
+    "popularity": PopularityPolicy,
+    "interest": InterestPolicy,
+}
+
+
+def make_policy(cfg: PlatformConfig) -> RankingPolicy:
+    return POLICIES[cfg.policy](cfg)
+
+
+def perf_rate(num: np.ndarray, den: np.ndarray, prior_mean: float = 0.4, prior_n: float = 10.0) -> np.ndarray:
+    """Observed engagement rate shrunk toward ``prior_mean`` (a Beta prior of weight ``prior_n``)."""
+    return ((num + prior_mean * prior_n) / (den + prior_n)).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- feed assembly
+
+
+def build_feed(model, platform, rng: np.random.Generator) -> Impressions:
+    """Every active user's feed on ``platform`` for today, as impressions."""
+    cfg: PlatformConfig = platform.cfg
+    users, fg, items = model.users, model.follows, model.items
+    p = platform.index
+    active = np.flatnonzero(users.uses[:, p] & (rng.random(users.n) < cfg.daily_active)).astype(np.int32)
+    platform.active_today = len(active)
+    if len(active) == 0 or items.n == 0:
+        return Impressions.empty()
+    K = cfg.feed_slots
+    n_ad = rng.binomial(K, cfg.ad_load, len(active))
+    n_follow = rng.binomial(K - n_ad, users.follow_share[active, p])
+    n_city = rng.binomial(K - n_ad - n_follow, cfg.same_city_share)
+    free = np.full(len(active), K, dtype=np.int64)  # slots not yet filled, per active user
+
+    parts = []
+    for fill, n in ((_follow_slots, n_follow), (_same_city_slots, n_city), (_ad_slots, n_ad)):
+        imp, pos = fill(model, platform, active, n, rng)
+        free -= np.bincount(pos, minlength=len(active))
+        parts.append(imp)
+    if platform.policy.algorithmic and cfg.cold_start_rate > 0 and cfg.cold_start_slots > 0:
+        imp, pos = _cold_start_slots(model, platform, active, free, rng)
+        free -= np.bincount(pos, minlength=len(active))
+        parts.append(imp)
+    parts.append(_recommend_slots(model, platform, active, free, rng))
+    return Impressions.concat(parts)
+
+
+def _finish(users, items, source, edge_fn) -> Impressions:
+    edge = edge_fn(users, items)
+    return Impressions(users.astype(np.int32), items.astype(np.int64), np.full(len(users), source, np.int8), edge)
+
+
+def _follow_slots(model, platform, active, n, rng):
+    """Follow tab: pick a followed creator (∝ intimacy + 0.05), then one of its recent items."""
+    fg = model.follows
+    pos = np.repeat(np.arange(len(active)), n)
+    if len(pos) == 0 or fg.n_edges == 0:
+        return Impressions.empty(), pos[:0]
+    cumw = np.cumsum(fg.intimacy + np.float32(0.05), dtype=np.float64)
+    e = weighted_in_rows(fg.indptr, cumw, active[pos].astype(np.int64), rng)
+    ok = e >= 0
+    pos, e = pos[ok], e[ok]
+    recent = model.recent_items(platform.cfg.follow_window)
+    it = random_in_rows(recent.indptr, fg.creator[e].astype(np.int64), rng)
+    ok = it >= 0
+    pos, e, it = pos[ok], e[ok], recent.items[it[ok]]
+    imp = Impressions(active[pos], it, np.full(len(pos), FOLLOW, np.int8), e)
+    return imp, pos
+
+
+def _same_city_slots(model, platform, active, n, rng):
+    """Same-city tab: a random recommendable item from a creator in the user's city."""
+    pos = np.repeat(np.arange(len(active)), n)
+    if len(pos) == 0:
+        return Impressions.empty(), pos
+    by_city = model.city_items(platform.cfg.max_item_age)
+    u = active[pos]
+    it = random_in_rows(by_city.indptr, model.users.city[u].astype(np.int64), rng)
+    ok = it >= 0
+    pos, u, it = pos[ok], u[ok], by_city.items[it[ok]]
+    imp = _finish(u, it, SAME_CITY, lambda us, its: model.follows.lookup(us, model.items.creator[its]))
+    return imp, pos
+
+
+def _ad_slots(model, platform, active, n, rng):
+    """Ad slots, sold to merchants ∝ their budgets at the platform's CPM, each merchant
+    capped at what its budget buys today; unsold slots return to the feed."""
+    ms = model.merchants
+    cpm = platform.cfg.cpm
+    pos = np.repeat(np.arange(len(active)), n)
+    if len(pos) == 0 or ms.n == 0:
+        return Impressions.empty(), pos[:0]
+    budget = ms.daily_budget / len(model.platforms)
+    afford = np.floor(budget / cpm * 1000.0) if cpm > 0 else np.full(ms.n, float(len(pos)))
+    if afford.sum() <= 0:
+        return Impressions.empty(), pos[:0]
+    if afford.sum() < len(pos):
+        pos = pos[rng.random(len(pos)) < afford.sum() / len(pos)]
+    cw = np.cumsum(afford)
+    merchant = np.minimum(np.searchsorted(cw, rng.random(len(pos)) * cw[-1], side="right"), ms.n - 1)
+    order = np.argsort(merchant, kind="stable")
+    keep = np.zeros(len(pos), dtype=bool)
+    keep[order] = rank_within_sorted(merchant[order]) < afford[merchant[order]]
+    pos, merchant = pos[keep], merchant[keep]
+    recent = model.recent_items(platform.cfg.max_item_age)
+    it = random_in_rows(recent.indptr, ms.account[merchant].astype(np.int64), rng)
+    ok = it >= 0
+    pos, merchant, it = pos[ok], merchant[ok], recent.items[it[ok]]
+    sold = np.bincount(merchant, minlength=ms.n)
+    ms.ad_impressions += sold
+    spend = sold * cpm / 1000.0
+    ms.ad_spend += spend
+    platform.ad_revenue_today += float(spend.sum())
+    u = active[pos]
+    imp = _finish(u, it, ADS, lambda us, its: model.follows.lookup(us, model.items.creator[its]))
+    return imp, pos
+
+
+def _cold_start_slots(model, platform, active, free, rng):
+    """Cold-start pool: each of today's new items is offered to each fan of its creator
+    with probability cold_start_rate × intimacy; a user takes at most cold_start_slots."""
+    fg, items = model.follows, model.items
+    cfg = platform.cfg
+    first_new = items.first_since(model.day)
+    if first_new >= items.n or fg.n_edges == 0:
+        return Impressions.empty(), np.zeros(0, np.int64)
+    new_creator = items.creator[first_new:].astype(np.int64)
+    o = np.argsort(new_creator, kind="stable")
+    new_ptr = indptr_from_rows(new_creator[o], model.creators.n)
+    posted = np.diff(new_ptr) > 0
+    pos_of = np.full(model.users.n, -1, dtype=np.int64)
+    pos_of[active] = np.arange(len(active))
+    cand = np.flatnonzero(posted[fg.creator] & (pos_of[fg.src] >= 0))
+    hit = rng.random(len(cand), dtype=np.float32) < cfg.cold_start_rate * fg.intimacy[cand]
+    e = cand[hit]  # edges are sorted by user
+    pos = pos_of[fg.src[e]]
+    keep = rank_within_sorted(pos) < np.minimum(cfg.cold_start_slots, free[pos])
+    e, pos = e[keep], pos[keep]
+    k = random_in_rows(new_ptr, fg.creator[e].astype(np.int64), rng)
+    it = first_new + o[k]
+    return Impressions(active[pos], it.astype(np.int64), np.full(len(e), COLD_START, np.int8), e), pos
+
+
+def _recommend_slots(model, platform, active, free, rng) -> Impressions:
+    """The recommendation feed (public domain): retrieval per block, ranking, Gumbel-top-k."""
+    cfg, policy = platform.cfg, platform.policy
+    users, items, fg = model.users, model.items, model.follows
+    p = platform.index
+    lo = items.first_since(model.day - cfg.max_item_age + 1)
+    if lo >= items.n or free.max(initial=0) <= 0:
+        return Impressions.empty()
+    ctx = model.prior_context(platform, lo)
+    prior = policy.item_prior(ctx)
+    ok = np.isfinite(prior)
+    pool = lo + np.flatnonzero(ok)
+    if len(pool) == 0:
+        return Impressions.empty()
+    prior = prior[ok]
+    topic = items.topic[pool]
+    quality = items.quality[pool]
+    perf = ctx.perf[ok]
+    age = ctx.age[ok]
+    popularity = ctx.exposure[ok].astype(np.float32)
+    engagements = ctx.engagements[ok].astype(np.float32)
+    creator = items.creator[pool].astype(np.int64)
+
+    # retrieval weights per interest segment (cumulative, for inverse-CDF draws)
+    n_seg = users.interest.shape[1]
+    seg_cdf: dict[int, np.ndarray] = {}
+
+    def cdf(s: int) -> np.ndarray:
+        if s not in seg_cdf:
+            logw = prior + (cfg.candidate_affinity * topic[:, s] if policy.targeted else 0.0)
+            w = np.exp(logw - logw.max())
+            seg_cdf[s] = np.cumsum(w)
+        return seg_cdf[s]
+
+    m_target = min(cfg.candidates, len(pool))
+    row_of = np.full(users.n, -1, dtype=np.int64)
+    col_of = np.full(model.creators.n, -1, dtype=np.int64)
+    out_u, out_i, out_e = [], [], []
+    temp = np.float32(cfg.temperature)
+    use_boost = policy.algorithmic
+    # blocks small enough that, over the day, every item that wants traffic is drawn
+    # ``candidate_coverage`` times on average
+    wanting = int(np.count_nonzero(~ctx.stalled[ok])) if policy.algorithmic else len(pool)
+    n_blocks = max(-(-len(active) // cfg.block_users), int(np.ceil(cfg.candidate_coverage * wanting / m_target)))
+    B = max(1, -(-len(active) // n_blocks))
+    for b0 in range(0, len(active), B):
+        bu = active[b0 : b0 + B]
+        k_u = free[b0 : b0 + B]
+        kmax = int(k_u.max(initial=0))
+        if kmax <= 0:
+            continue
+        # retrieval: candidates split across the segments present in the block
+        segs, counts = np.unique(users.segment[bu], return_counts=True)
+        draws = []
+        for s, c in zip(segs.tolist(), counts.tolist()):
+            cw = cdf(s % n_seg)
+            k = max(1, int(round(m_target * c / len(bu))))
+            draws.append(np.searchsorted(cw, rng.random(k) * cw[-1], side="right"))
+        cand = np.unique(np.minimum(np.concatenate(draws), len(pool) - 1))
+        m = len(cand)
+        kb = min(kmax, m)
+        # the block's follow edges to the candidates' creators (dense, users × creators)
+        ucre, inv = np.unique(creator[cand], return_inverse=True)
+        col_of[ucre] = np.arange(len(ucre))
+        row_of[bu] = np.arange(len(bu))
+        es, ee = fg.indptr[bu[0]], fg.indptr[bu[-1] + 1]
+        ec = col_of[fg.creator[es:ee]]
+        er = row_of[fg.src[es:ee]]
+        sel = np.flatnonzero((ec >= 0) & (er >= 0))
+        dense = np.full((len(bu), len(ucre)), -1, dtype=np.int64)
+        dense[er[sel], ec[sel]] = es + sel
+        col_of[ucre] = -1
+        row_of[bu] = -1
+        edge = dense[:, inv]
+        intim = np.where(edge >= 0, fg.intimacy[np.maximum(edge, 0)], np.float32(0)) if use_boost else np.zeros(edge.shape, np.float32)
+        block = Block(
+            match=users.interest[bu] @ topic[cand].T,
+            intimacy=intim,
+            quality=quality[cand],
+            perf=perf[cand],
+            age=age[cand],
+            popularity=popularity[cand],
+            engagements=engagements[cand],
+        )
+        key = policy.score(block)
+        key -= temp * np.log(rng.standard_exponential(key.shape, dtype=np.float32) + np.float32(1e-30))
+        if kb < m:
+            top = np.argpartition(-key, kb - 1, axis=1)[:, :kb]
+        else:
+            top = np.broadcast_to(np.arange(m), (len(bu), m))
+        order = np.argsort(-np.take_along_axis(key, top, axis=1), axis=1)
+        top = np.take_along_axis(top, order, axis=1)
+        keep = np.arange(kb)[None, :] < k_u[:, None]
+        rows = np.broadcast_to(np.arange(len(bu))[:, None], top.shape)[keep]
+        cols = top[keep]
+        out_u.append(bu[rows])
+        out_i.append(pool[cand[cols]])
+        out_e.append(edge[rows, cols])
+    if not out_u:
+        return Impressions.empty()
+    u = np.concatenate(out_u)
+    return Impressions(u, np.concatenate(out_i), np.full(len(u), RECOMMEND, np.int8), np.concatenate(out_e))

@@ -1,0 +1,354 @@
+"""Graphs: the user–user social graph and the user→creator follow graph.
+
+networkx builds small graphs and analyses any of them (``to_networkx``); the step runs
+on CSR arrays. The follow graph is the private domain's skeleton: an edge means the
+user follows the creator and carries the fan's *intimacy* (亲密度) in [0, 1] and, derived
+from it, the fan tier (potential → passerby 路人粉 → liking 喜爱粉 → true fan 真爱粉).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+
+from .config import GraphConfig, ScenarioError
+
+TIERS = ("potential", "passerby", "liking", "true")
+
+
+# --------------------------------------------------------------------------- CSR helpers
+
+
+def indptr_from_rows(rows: np.ndarray, n_rows: int) -> np.ndarray:
+    """CSR row pointer for entries already sorted by ``rows``."""
+    ptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=ptr[1:])
+    return ptr
+
+
+def random_in_rows(indptr: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One uniformly random entry index from each of ``rows``; -1 where a row is empty."""
+    lo = indptr[rows]
+    n = indptr[rows + 1] - lo
+    pick = lo + (rng.random(len(rows)) * n).astype(np.int64)
+    return np.where(n > 0, pick, -1)
+
+
+def weighted_in_rows(indptr: np.ndarray, cumw: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One entry per row drawn with probability ∝ weight; ``cumw`` is the global cumsum
+    of the entry weights. -1 where a row is empty or weighs nothing."""
+    lo_i, hi_i = indptr[rows], indptr[rows + 1]
+    lo = np.where(lo_i > 0, cumw[np.maximum(lo_i - 1, 0)], 0.0)
+    hi = np.where(hi_i > 0, cumw[np.maximum(hi_i - 1, 0)], 0.0)
+    r = lo + rng.random(len(rows)) * (hi - lo)
+    pick = np.searchsorted(cumw, r, side="right").astype(np.int64)
+    pick = np.clip(pick, lo_i, np.maximum(hi_i - 1, lo_i))
+    return np.where(hi > lo, pick, -1)
+
+
+def rank_within_sorted(groups: np.ndarray) -> np.ndarray:
+    """0, 1, 2, … within each run of equal values of a sorted array."""
+    n = len(groups)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    start = np.ones(n, dtype=bool)
+    start[1:] = groups[1:] != groups[:-1]
+    first = np.maximum.accumulate(np.where(start, np.arange(n), 0))
+    return np.arange(n) - first
+
+
+# --------------------------------------------------------------------------- social graph
+
+
+@dataclass
+class SocialGraph:
+    """Undirected user–user ties in CSR form (each tie stored both ways)."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+
+    @property
+    def n_ties(self) -> int:
+        return len(self.indices) // 2
+
+    def to_networkx(self, users: np.ndarray | None = None) -> nx.Graph:
+        """The graph (or the subgraph induced by ``users``) as a networkx Graph."""
+        g = nx.Graph()
+        rows = np.arange(len(self.indptr) - 1) if users is None else np.asarray(users)
+        g.add_nodes_from(rows.tolist())
+        keep = set(rows.tolist()) if users is not None else None
+        for u in rows:
+            for v in self.indices[self.indptr[u] : self.indptr[u + 1]]:
+                if u < v and (keep is None or int(v) in keep):
+                    g.add_edge(int(u), int(v))
+        return g
+
+
+def _csr_from_pairs(a: np.ndarray, b: np.ndarray, n: int) -> SocialGraph:
+    mask = a != b
+    a, b = a[mask], b[mask]
+    src = np.concatenate([a, b]).astype(np.int64)
+    dst = np.concatenate([b, a]).astype(np.int64)
+    keys = np.unique(src * n + dst)
+    src, dst = keys // n, keys % n
+    return SocialGraph(indptr_from_rows(src, n), dst.astype(np.int32))
+
+
+def small_world_graph(city: np.ndarray, k: int, rewire: float, rng: np.random.Generator) -> SocialGraph:
+    """City-local ring lattices (Watts–Strogatz per city) with a share ``rewire`` of the
+    ties sent to random users anywhere: high clustering, short paths, city structure.
+    Vectorized, so it scales to millions of users."""
+    n = len(city)
+    order = np.argsort(city, kind="stable")
+    sorted_city = city[order]
+    starts = np.searchsorted(sorted_city, sorted_city, side="left")
+    sizes = np.bincount(sorted_city, minlength=int(sorted_city.max()) + 1)[sorted_city]
+    pos = np.arange(n) - starts
+    half = max(1, k // 2)
+    a_parts, b_parts = [], []
+    for j in range(1, half + 1):
+        nb = starts + (pos + j) % sizes
+        a_parts.append(order)
+        b_parts.append(order[nb])
+    a = np.concatenate(a_parts)
+    b = np.concatenate(b_parts)
+    flip = rng.random(len(b)) < rewire
+    b[flip] = rng.integers(0, n, int(flip.sum()))
+    return _csr_from_pairs(a, b, n)
+
+
+def holme_kim_graph(n: int, k: int, rng: np.random.Generator) -> SocialGraph:
+    """networkx's Holme–Kim power-law cluster graph (for small populations)."""
+    seed = int(rng.integers(0, 2**31 - 1))
+    g = nx.powerlaw_cluster_graph(n, max(1, k // 2), 0.5, seed=seed)
+    e = np.array(g.edges(), dtype=np.int64).reshape(-1, 2)
+    return _csr_from_pairs(e[:, 0], e[:, 1], n)
+
+
+def build_social_graph(cfg: GraphConfig, city: np.ndarray, rng: np.random.Generator) -> SocialGraph:
+    if cfg.generator == "holme_kim":
+        return holme_kim_graph(len(city), cfg.friends_per_user, rng)
+    return small_world_graph(city, cfg.friends_per_user, cfg.rewire, rng)
+
+
+# --------------------------------------------------------------------------- follow graph
+
+
+class FollowGraph:
+    """User→creator follow edges in CSR form keyed by user, sorted by creator in a row.
+
+    Arrays (one entry per edge): ``creator`` (int32), ``intimacy`` (float32, in [0,1]),
+    ``src`` (the user, int32). ``indptr`` has one entry per user plus one.
+    """
+
+    def __init__(self, n_users: int, n_creators: int, users: np.ndarray, creators: np.ndarray,
+                 intimacy: np.ndarray, thresholds: tuple[float, float, float]):
+        self.n_users, self.n_creators = n_users, n_creators
+        self.thresholds = np.asarray(thresholds, dtype=np.float32)
+        keys = users.astype(np.int64) * n_creators + creators.astype(np.int64)
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        first = np.ones(len(keys), dtype=bool)
+        first[1:] = keys[1:] != keys[:-1]
+        order, keys = order[first], keys[first]
+        self.src = (keys // n_creators).astype(np.int32)
+        self.creator = (keys % n_creators).astype(np.int32)
+        self.intimacy = np.clip(np.asarray(intimacy, dtype=np.float32)[order], 0.0, 1.0)
+        self.indptr = indptr_from_rows(self.src, n_users)
+        self._keys: np.ndarray | None = keys
+
+    # --- reading
+    @property
+    def n_edges(self) -> int:
+        return len(self.creator)
+
+    @property
+    def keys(self) -> np.ndarray:
+        if self._keys is None:
+            self._keys = self.src.astype(np.int64) * self.n_creators + self.creator
+        return self._keys
+
+    @property
+    def tier(self) -> np.ndarray:
+        """Fan tier per edge: 0 potential, 1 passerby, 2 liking, 3 true fan."""
+        return np.searchsorted(self.thresholds, self.intimacy, side="right").astype(np.int8)
+
+    def lookup(self, users: np.ndarray, creators: np.ndarray) -> np.ndarray:
+        """Edge index of (user, creator), or -1 where the user does not follow."""
+        q = users.astype(np.int64) * self.n_creators + creators.astype(np.int64)
+        keys = self.keys
+        pos = np.searchsorted(keys, q)
+        pos_c = np.minimum(pos, max(len(keys) - 1, 0))
+        hit = (pos < len(keys)) & (keys[pos_c] == q) if len(keys) else np.zeros(len(q), bool)
+        return np.where(hit, pos_c, -1)
+
+    def followers(self) -> np.ndarray:
+        return np.bincount(self.creator, minlength=self.n_creators)
+
+    def fans_by_tier(self) -> np.ndarray:
+        """(creators × 4) counts of fans by tier."""
+        t = self.tier.astype(np.int64)
+        return np.bincount(self.creator.astype(np.int64) * 4 + t, minlength=self.n_creators * 4).reshape(-1, 4)
+
+    def mean_intimacy_by_creator(self) -> np.ndarray:
+        n = self.followers()
+        s = np.bincount(self.creator, weights=self.intimacy, minlength=self.n_creators)
+        return np.divide(s, n, out=np.full(self.n_creators, np.nan), where=n > 0)
+
+    def of_user(self, user: int) -> tuple[np.ndarray, np.ndarray]:
+        sl = slice(self.indptr[user], self.indptr[user + 1])
+        return self.creator[sl], self.intimacy[sl]
+
+    def of_creator(self, creator: int) -> tuple[np.ndarray, np.ndarray]:
+        m = self.creator == creator
+        return self.src[m], self.intimacy[m]
+
+    # --- writing
+    def add(self, users: np.ndarray, creators: np.ndarray, intimacy: float) -> int:
+        """Add follow edges (duplicates and existing edges are ignored). Returns the count added."""
+        if len(users) == 0:
+            return 0
+        q = np.unique(users.astype(np.int64) * self.n_creators + creators.astype(np.int64))
+        keys = self.keys
+        pos = np.searchsorted(keys, q)
+        pos_c = np.minimum(pos, max(len(keys) - 1, 0))
+        new = ~((pos < len(keys)) & (keys[pos_c] == q)) if len(keys) else np.ones(len(q), bool)
+        q, pos = q[new], pos[new]
+        if len(q) == 0:
+            return 0
+        u = (q // self.n_creators).astype(np.int32)
+        self.src = np.insert(self.src, pos, u)
+        self.creator = np.insert(self.creator, pos, (q % self.n_creators).astype(np.int32))
+        self.intimacy = np.insert(self.intimacy, pos, np.float32(intimacy))
+        self._keys = np.insert(keys, pos, q)
+        self.indptr[1:] += np.cumsum(np.bincount(u, minlength=self.n_users))
+        return len(q)
+
+    def remove(self, mask: np.ndarray) -> int:
+        """Remove the edges where ``mask`` is true. Returns the count removed."""
+        n = int(mask.sum())
+        if n == 0:
+            return 0
+        self.indptr[1:] -= np.cumsum(np.bincount(self.src[mask], minlength=self.n_users))
+        keep = ~mask
+        self.src, self.creator, self.intimacy = self.src[keep], self.creator[keep], self.intimacy[keep]
+        if self._keys is not None:
+            self._keys = self._keys[keep]
+        return n
+
+    def to_networkx(self) -> nx.DiGraph:
+        """Bipartite directed graph: ('u', i) → ('c', j) with intimacy and tier."""
+        g = nx.DiGraph()
+        tiers = self.tier
+        for s, c, w, t in zip(self.src.tolist(), self.creator.tolist(), self.intimacy.tolist(), tiers.tolist()):
+            g.add_edge(("u", s), ("c", c), intimacy=w, tier=TIERS[t])
+        return g
+
+
+def initial_follows(cfg: GraphConfig, segment_match: np.ndarray, user_segment: np.ndarray,
+                    social: SocialGraph, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Initial follows by preferential attachment in ``attachment_rounds`` batches.
+
+    In each round every user draws Poisson(mean_follows / rounds) creators with probability
+    ∝ (followers so far + offset) · exp(affinity · match(user's segment, creator)); from the
+    second round on, a third of the draws copy a random friend's follow (social proof).
+    ``segment_match`` is (segments × creators).
+    """
+    n_users = len(user_segment)
+    n_creators = segment_match.shape[1]
+    followers = np.zeros(n_creators)
+    affinity = np.exp(cfg.interest_affinity * (segment_match - segment_match.max(axis=1, keepdims=True)))
+    us_all, cs_all = [], []
+    for r in range(cfg.attachment_rounds):
+        n_draw = rng.poisson(cfg.mean_follows / cfg.attachment_rounds, n_users)
+        users = np.repeat(np.arange(n_users), n_draw)
+        creators = np.empty(len(users), dtype=np.int64)
+        copy = np.zeros(len(users), dtype=bool)
+        if r > 0 and us_all:
+            copy = rng.random(len(users)) < 1 / 3
+            done_u = np.concatenate(us_all)
+            done_c = np.concatenate(cs_all)
+            o = np.argsort(done_u, kind="stable")
+            f_ptr = indptr_from_rows(done_u[o], n_users)
+            f_c = done_c[o]
+            friend_e = random_in_rows(social.indptr, users[copy], rng)
+            friend = np.where(friend_e >= 0, social.indices[np.maximum(friend_e, 0)], users[copy])
+            fe = random_in_rows(f_ptr, friend, rng)
+            got = fe >= 0
+            idx = np.flatnonzero(copy)
+            creators[idx[got]] = f_c[fe[got]]
+            copy[idx[~got]] = False
+        # preferential attachment per interest segment
+        pa = ~copy
+        seg_of = user_segment[users[pa]]
+        picks = np.empty(int(pa.sum()), dtype=np.int64)
+        for s in range(segment_match.shape[0]):
+            sel = seg_of == s
+            if not sel.any():
+                continue
+            w = (followers + cfg.attachment_offset) * affinity[s]
+            cw = np.cumsum(w)
+            picks[sel] = np.minimum(np.searchsorted(cw, rng.random(int(sel.sum())) * cw[-1], side="right"), n_creators - 1)
+        creators[pa] = picks
+        followers += np.bincount(creators, minlength=n_creators)
+        us_all.append(users)
+        cs_all.append(creators)
+    if not us_all:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(us_all), np.concatenate(cs_all)
+
+
+def load_follow_file(path: str, n_users: int, n_creators: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Read a follow graph from a CSV edge list or a GraphML file.
+
+    CSV: header with ``user`` and ``creator`` columns (0-based indices) and optionally
+    ``intimacy``. GraphML: directed edges from nodes with ``kind="user"`` to nodes with
+    ``kind="creator"``, each node with an integer ``index``; edges may carry ``intimacy``.
+    """
+    p = Path(path)
+    key = "graph.follow_graph_file"
+    if not p.exists():
+        raise ScenarioError(str(p), key, "file not found")
+    try:
+        if p.suffix.lower() == ".csv":
+            with open(p, newline="") as fh:
+                reader = csv.DictReader(fh)
+                cols = set(reader.fieldnames or [])
+                if not {"user", "creator"} <= cols:
+                    raise ScenarioError(str(p), key, f"CSV needs columns user, creator[, intimacy]; found {sorted(cols)}")
+                rows = list(reader)
+            u = np.array([int(r["user"]) for r in rows], dtype=np.int64)
+            c = np.array([int(r["creator"]) for r in rows], dtype=np.int64)
+            w = np.array([float(r["intimacy"]) for r in rows]) if "intimacy" in cols else None
+        elif p.suffix.lower() in (".graphml", ".xml"):
+            g = nx.read_graphml(p)
+            kind = nx.get_node_attributes(g, "kind")
+            index = nx.get_node_attributes(g, "index")
+            us, cs, ws = [], [], []
+            for a, b, data in g.edges(data=True):
+                if kind.get(a) == "creator" and kind.get(b) == "user":
+                    a, b = b, a
+                if kind.get(a) != "user" or kind.get(b) != "creator":
+                    raise ScenarioError(str(p), key, f"edge {a}->{b}: nodes need kind='user' and kind='creator'")
+                us.append(int(index[a]))
+                cs.append(int(index[b]))
+                ws.append(float(data.get("intimacy", np.nan)))
+            u, c = np.array(us, dtype=np.int64), np.array(cs, dtype=np.int64)
+            w = np.array(ws) if ws and not np.isnan(ws).any() else None
+        else:
+            raise ScenarioError(str(p), key, "allowed formats: .csv edge list or .graphml")
+    except (ValueError, KeyError) as exc:
+        if isinstance(exc, ScenarioError):
+            raise
+        raise ScenarioError(str(p), key, f"could not read: {exc}") from None
+    if len(u) and (u.min() < 0 or u.max() >= n_users):
+        raise ScenarioError(str(p), key, f"user index out of range (allowed 0..{n_users - 1})")
+    if len(c) and (c.min() < 0 or c.max() >= n_creators):
+        raise ScenarioError(str(p), key, f"creator index out of range (allowed 0..{n_creators - 1})")
+    if w is not None and len(w) and (w.min() < 0 or w.max() > 1):
+        raise ScenarioError(str(p), key, "intimacy out of range (allowed 0..1)")
+    return u, c, w

@@ -1,0 +1,116 @@
+"""The run record: everything a run leaves behind, written atomically.
+
+Files are written into a hidden sibling folder (``.DIR.partial-<pid>``) and the folder
+is renamed to DIR only when every file is complete, so a crashed or killed run never
+leaves a DIR that looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform as _platform
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import mesa
+import numpy as np
+
+from . import __version__, plots
+from .config import to_toml
+
+RUN_FILES = ("scenario.toml", "manifest.json", "metrics.csv", "summary.json", "creators.csv", "items.csv",
+             "plots/domain_shares.png", "plots/lorenz.png", "plots/fan_tiers.png")
+
+
+class OutputError(RuntimeError):
+    """The output folder cannot be used (a user error, exit code 2)."""
+
+
+def default_out_dir(name: str, root: Path = Path("outputs")) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = root / f"{name}-{stamp}"
+    out, k = base, 1
+    while out.exists():
+        k += 1
+        out = Path(f"{base}-{k}")
+    return out
+
+
+def check_out_dir(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise OutputError(f"{out}: output folder exists and is not empty (choose another --out)")
+
+
+@contextmanager
+def atomic_dir(out: Path):
+    """Yield a temporary folder; on success it becomes ``out``, on failure it is removed."""
+    check_out_dir(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        out.rmdir()  # empty, checked above
+    os.replace(tmp, out)
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return None if np.isnan(o) else float(o)
+    raise TypeError(type(o))
+
+
+def _clean(d):
+    if isinstance(d, dict):
+        return {k: _clean(v) for k, v in d.items()}
+    if isinstance(d, float) and d != d:
+        return None
+    return d
+
+
+def write_json(path: Path, data) -> None:
+    path.write_text(json.dumps(_clean(data), indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def write_run(model, out: Path, *, command: list[str], timings: dict) -> Path:
+    """Write the run record of a finished model to ``out`` (atomically)."""
+    t0 = time.perf_counter()
+    with atomic_dir(out) as tmp:
+        (tmp / "plots").mkdir()
+        (tmp / "scenario.toml").write_text(to_toml(model.scenario))
+        metrics = model.metrics_frame()
+        metrics.to_csv(tmp / "metrics.csv", index=False)
+        write_json(tmp / "summary.json", model.summary())
+        model.creators_frame().to_csv(tmp / "creators.csv", index=False)
+        model.items_frame().to_csv(tmp / "items.csv", index=False)
+        plots.domain_shares(metrics, tmp / "plots" / "domain_shares.png")
+        exposure = {name: model.creators.impressions[pl.index].sum(axis=1) for name, pl in model.platforms.items()}
+        plots.lorenz_curves(exposure, tmp / "plots" / "lorenz.png")
+        plots.fan_tiers(metrics, tmp / "plots" / "fan_tiers.png")
+        timings = {**timings, "write_s": round(time.perf_counter() - t0, 3)}
+        write_json(tmp / "manifest.json", {
+            "trafficsim_version": __version__,
+            "scenario": model.scenario.name,
+            "seed": model.scenario.seed,
+            "steps": int(model.steps),
+            "command": command,
+            "timings": timings,
+            "python": sys.version.split()[0],
+            "numpy": np.__version__,
+            "mesa": mesa.__version__,
+            "machine": _platform.platform(),
+            "files": list(RUN_FILES),
+        })
+    return out

@@ -1,0 +1,196 @@
+"""Columnar state: one numpy array per attribute, one row per user, creator or item.
+
+Agents (see :mod:`simulator.agents`) are views on these rows; the step's phases work
+on the whole arrays at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import Scenario
+
+DOMAINS = ("public", "commercial", "private")
+PUBLIC, COMMERCIAL, PRIVATE = 0, 1, 2
+SOURCES = ("recommend", "cold_start", "follow", "same_city", "ads")
+RECOMMEND, COLD_START, FOLLOW, SAME_CITY, ADS = range(5)
+ACTIONS = ("complete", "like", "comment", "share", "follow")
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(n, 1e-12)).astype(np.float32)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@dataclass
+class UserState:
+    """Per-user columns. Users are numbered in order of their main interest (segment),
+    so a block of consecutive users shares interests (used by the feed's retrieval)."""
+
+    interest: np.ndarray  # (n, topics) float32, unit length
+    segment: np.ndarray  # (n,) int16: argmax interest
+    city: np.ndarray  # (n,) int32
+    uses: np.ndarray  # (n, platforms) bool
+    follow_share: np.ndarray  # (n, platforms) float32: the user's own tab choice
+
+    @property
+    def n(self) -> int:
+        return len(self.segment)
+
+
+@dataclass
+class CreatorState:
+    topic: np.ndarray  # (C, topics) float32, unit length
+    segment: np.ndarray  # (C,) int16
+    city: np.ndarray  # (C,) int32
+    quality_mean: np.ndarray  # (C,) float32, latent (logit) scale
+    post_rate: np.ndarray  # (C,) float32 items/day
+    mcn: np.ndarray  # (C,) bool
+    merchant: np.ndarray  # (C,) int32: merchant id of a merchant's own account, else -1
+    items_published: np.ndarray  # (C,) int64
+    impressions: np.ndarray  # (platforms, C, 3) int64 by domain, cumulative
+    engagements: np.ndarray  # (C, 5) int64 by action, cumulative
+
+    @property
+    def n(self) -> int:
+        return len(self.segment)
+
+
+@dataclass
+class MerchantState:
+    account: np.ndarray  # (M,) int32: creator row of the merchant's own account
+    daily_budget: np.ndarray  # (M,) float64 yuan
+    ad_spend: np.ndarray  # (M,) float64 cumulative
+    ad_impressions: np.ndarray  # (M,) int64 cumulative
+
+    @property
+    def n(self) -> int:
+        return len(self.account)
+
+
+@dataclass
+class ItemStore:
+    """Items (short videos and ad creatives), appended in publishing order, so the
+    items published since day d are a contiguous tail. Per-platform columns have the
+    platform as first axis."""
+
+    n_platforms: int
+    topics: int
+    capacity: int = 1024
+    n: int = 0
+    cols: dict = field(default_factory=dict)
+
+    SCHEMA = {
+        # name: (dtype, per_platform, trailing shape)
+        "creator": (np.int32, False, ()),
+        "day": (np.int32, False, ()),
+        "quality": (np.float32, False, ()),
+        "topic": (np.float32, False, ("topics",)),
+        "impressions": (np.int32, True, (3,)),  # by domain
+        "engagements": (np.int32, False, (5,)),  # by action
+        "level": (np.int8, True, ()),  # current traffic-pool level
+        "stalled": (np.bool_, True, ()),  # failed its current pool
+        "pool_den": (np.float32, True, ()),  # weighted observations in the current pool
+        "pool_num": (np.float32, True, ()),  # weighted engaged observations in the current pool
+        "obs_den": (np.float32, True, ()),  # weighted observations, whole life
+        "obs_num": (np.float32, True, ()),
+    }
+
+    def __post_init__(self):
+        for name, (dt, per_p, shape) in self.SCHEMA.items():
+            self.cols[name] = np.zeros(self._shape(per_p, shape, self.capacity), dtype=dt)
+
+    def _shape(self, per_p, shape, cap):
+        trail = tuple(self.topics if s == "topics" else s for s in shape)
+        return ((self.n_platforms, cap) if per_p else (cap,)) + trail
+
+    def __getattr__(self, name):
+        cols = self.__dict__.get("cols")
+        if cols is not None and name in cols:
+            arr = cols[name]
+            per_p = self.SCHEMA[name][1]
+            return arr[:, : self.n] if per_p else arr[: self.n]
+        raise AttributeError(name)
+
+    def append(self, creator: np.ndarray, day: int, quality: np.ndarray, topic: np.ndarray) -> np.ndarray:
+        k = len(creator)
+        need = self.n + k
+        if need > self.capacity:
+            cap = max(need, 2 * self.capacity)
+            for name, (dt, per_p, shape) in self.SCHEMA.items():
+                new = np.zeros(self._shape(per_p, shape, cap), dtype=dt)
+                if per_p:
+                    new[:, : self.n] = self.cols[name][:, : self.n]
+                else:
+                    new[: self.n] = self.cols[name][: self.n]
+                self.cols[name] = new
+            self.capacity = cap
+        sl = slice(self.n, need)
+        self.cols["creator"][sl] = creator
+        self.cols["day"][sl] = day
+        self.cols["quality"][sl] = quality
+        self.cols["topic"][sl] = topic
+        self.n = need
+        return np.arange(sl.start, sl.stop)
+
+    def first_since(self, day: int) -> int:
+        """Index of the first item published on or after ``day``."""
+        return int(np.searchsorted(self.day, day, side="left"))
+
+
+def build_population(cfg: Scenario, rng: np.random.Generator):
+    """Users, creators and merchants with their attributes (no graphs yet)."""
+    pop = cfg.population
+    n, C, M, d = pop.users, pop.creators, pop.merchants, pop.topics
+    P = len(cfg.platforms)
+    alpha = np.full(d, pop.interest_concentration)
+
+    city_w = 1.0 / np.arange(1, pop.cities + 1) ** pop.city_zipf
+    city_w /= city_w.sum()
+
+    interest = unit_rows(rng.dirichlet(alpha, n) + 1e-3)
+    segment = interest.argmax(axis=1).astype(np.int16)
+    order = np.argsort(segment, kind="stable")
+    interest, segment = interest[order], segment[order]
+    city = rng.choice(pop.cities, n, p=city_w).astype(np.int32)
+    uses = np.empty((n, P), dtype=bool)
+    fshare = np.empty((n, P), dtype=np.float32)
+    for j, pc in enumerate(cfg.platforms.values()):
+        uses[:, j] = rng.random(n) < pc.adoption
+        m, k = pc.follow_share, pc.follow_share_concentration
+        if 0.0 < m < 1.0:
+            fshare[:, j] = rng.beta(m * k, (1 - m) * k, n)
+        else:
+            fshare[:, j] = m
+    users = UserState(interest, segment, city, uses, fshare)
+
+    topic = unit_rows(rng.dirichlet(alpha, C) + 1e-3)
+    cr = cfg.creators
+    mcn = rng.random(C) < cr.mcn_share
+    qmean = (rng.normal(0.0, cr.quality_sd_between, C) + cr.mcn_quality_bonus * mcn).astype(np.float32)
+    rate = (cr.post_rate_mean * np.exp(rng.normal(-0.5 * cr.post_rate_sigma**2, cr.post_rate_sigma, C))).astype(np.float32)
+    merchant = np.full(C, -1, dtype=np.int32)
+    accounts = np.arange(C - M, C, dtype=np.int32)
+    merchant[accounts] = np.arange(M, dtype=np.int32)
+    creators = CreatorState(
+        topic=topic,
+        segment=topic.argmax(axis=1).astype(np.int16),
+        city=rng.choice(pop.cities, C, p=city_w).astype(np.int32),
+        quality_mean=qmean,
+        post_rate=rate,
+        mcn=mcn,
+        merchant=merchant,
+        items_published=np.zeros(C, dtype=np.int64),
+        impressions=np.zeros((P, C, 3), dtype=np.int64),
+        engagements=np.zeros((C, 5), dtype=np.int64),
+    )
+    mc = cfg.merchants
+    budget = mc.daily_ad_budget * np.exp(rng.normal(-0.5 * mc.budget_sigma**2, mc.budget_sigma, M))
+    merchants = MerchantState(accounts, budget, np.zeros(M), np.zeros(M, dtype=np.int64))
+    return users, creators, merchants
