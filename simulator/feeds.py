@@ -103,6 +103,10 @@ class RankingPolicy:
         """(users × candidates) log-scores; Gumbel noise is added by the caller."""
         raise NotImplementedError
 
+    def exposure_left(self, ctx: "PriorContext") -> np.ndarray | None:
+        """Impressions each item may still get today (None = no limit)."""
+        return None
+
 
 @dataclass
 class PriorContext:
@@ -143,10 +147,15 @@ class AlgorithmicPolicy(RankingPolicy):
         with np.errstate(divide="ignore"):
             prior = np.log(weight) - c.age_decay * ctx.age
         if c.exposure_cap is not None:
-            prior = np.where(ctx.exposure >= c.exposure_cap * ctx.dau, -np.inf, prior)
+            prior = np.where(self.exposure_left(ctx) <= 0, -np.inf, prior)
         if ctx.steering > 0:
             prior = prior - ctx.steering * np.log(ctx.creator_share)
         return prior
+
+    def exposure_left(self, ctx: PriorContext) -> np.ndarray | None:
+        if self.cfg.exposure_cap is None:
+            return None
+        return self.cfg.exposure_cap * ctx.dau - ctx.exposure
 
     def score(self, block: Block) -> np.ndarray:
         c = self.cfg
@@ -356,6 +365,8 @@ def _recommend_slots(model, platform, active, free, rng) -> Impressions:
     popularity = ctx.exposure[ok].astype(np.float32)
     engagements = ctx.engagements[ok].astype(np.float32)
     creator = items.creator[pool].astype(np.int64)
+    left = policy.exposure_left(ctx)  # the exposure cap binds within the day, block by block
+    left = None if left is None else left[ok].astype(np.float64)
 
     # retrieval weights per interest segment (cumulative, for inverse-CDF draws)
     n_seg = users.interest.shape[1]
@@ -419,16 +430,25 @@ def _recommend_slots(model, platform, active, free, rng) -> Impressions:
             engagements=engagements[cand],
         )
         key = policy.score(block)
+        if left is not None:
+            key[:, left[cand] <= 0] = -np.inf
         key -= temp * np.log(rng.standard_exponential(key.shape, dtype=np.float32) + np.float32(1e-30))
-        if kb < m:
-            top = np.argpartition(-key, kb - 1, axis=1)[:, :kb]
+        # with a cap, look a few places further down each list to replace capped picks
+        kx = min(m, kb + (8 if left is not None else 0))
+        if kx < m:
+            top = np.argpartition(-key, kx - 1, axis=1)[:, :kx]
         else:
             top = np.broadcast_to(np.arange(m), (len(bu), m))
         order = np.argsort(-np.take_along_axis(key, top, axis=1), axis=1)
         top = np.take_along_axis(top, order, axis=1)
-        keep = np.arange(kb)[None, :] < k_u[:, None]
+        valid = np.isfinite(np.take_along_axis(key, top, axis=1))
+        if left is not None:
+            valid &= _within_cap(top, left[cand])
+        keep = valid & (np.cumsum(valid, axis=1) <= k_u[:, None])
         rows = np.broadcast_to(np.arange(len(bu))[:, None], top.shape)[keep]
         cols = top[keep]
+        if left is not None:
+            left[cand] -= np.bincount(cols, minlength=m)
         out_u.append(bu[rows])
         out_i.append(pool[cand[cols]])
         out_e.append(edge[rows, cols])
@@ -436,3 +456,15 @@ def _recommend_slots(model, platform, active, free, rng) -> Impressions:
         return Impressions.empty()
     u = np.concatenate(out_u)
     return Impressions(u, np.concatenate(out_i), np.full(len(u), RECOMMEND, np.int8), np.concatenate(out_e))
+
+
+def _within_cap(top: np.ndarray, left: np.ndarray) -> np.ndarray:
+    """Mask of picks (users × ranked columns) that fit each column's remaining cap,
+    granting a column first to the users who ranked it highest."""
+    b, k = top.shape
+    col = top.ravel()
+    rank = np.repeat(np.arange(k)[None, :], b, axis=0).ravel()
+    order = np.lexsort((rank, col))
+    pos = np.empty(len(col), dtype=np.int64)
+    pos[order] = rank_within_sorted(col[order])
+    return (pos < np.floor(np.maximum(left, 0))[col]).reshape(b, k)

@@ -1,0 +1,25 @@
+from pathlib import Path
+
+import pytest
+
+from simulator import TrafficModel
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+
+SMALL = {"population": {"users": 2000, "creators": 120, "merchants": 4}, "steps": 8}
+
+
+def small(overrides: dict | None = None, platform: str = "douyin", **platform_knobs) -> dict:
+    """A small world as a scenario dict (one platform unless overrides say otherwise)."""
+    d = {**SMALL, "platforms": {platform: {"policy": platform if platform in ("douyin", "kuaishou") else "douyin", **platform_knobs}}}
+    for k, v in (overrides or {}).items():
+        d[k] = {**d.get(k, {}), **v} if isinstance(v, dict) and isinstance(d.get(k), dict) else v
+    return d
+
+
+@pytest.fixture(scope="session")
+def douyin_run():
+    m = TrafficModel(small(), seed=7)
+    m.run(8)
+    return m

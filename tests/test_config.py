@@ -1,0 +1,94 @@
+"""Scenario files: extends, overrides, and errors that name file, key and what is allowed."""
+
+import pytest
+
+from simulator.config import POLICY_PRESETS, ScenarioError, load_scenario, parse_set, to_toml
+import tomllib
+
+from .conftest import SCENARIOS
+
+
+def write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_shipped_scenarios_load():
+    for name in ("base", "douyin", "kuaishou"):
+        s = load_scenario(SCENARIOS / f"{name}.toml")
+        assert s.population.users == 10000
+
+
+def test_extends_and_override(tmp_path):
+    write(tmp_path, "base.toml", 'name = "b"\n[population]\nusers = 500\ncreators = 40\n')
+    child = write(tmp_path, "child.toml", 'extends = "base.toml"\nname = "c"\n[population]\ncreators = 50\n'
+                                          '[platforms.ks]\npolicy = "kuaishou"\nbeta = 3\n')
+    s = load_scenario(child, ["platforms.ks.ad_load=0.2"])
+    assert (s.name, s.population.users, s.population.creators) == ("c", 500, 50)
+    ks = s.platforms["ks"]
+    assert ks.beta == 3 and ks.ad_load == 0.2
+    assert ks.exposure_cap == POLICY_PRESETS["kuaishou"]["exposure_cap"]  # preset default
+    s2 = load_scenario(child, ["platforms.ks.exposure_cap=0.2"])
+    assert s2.platforms["ks"].exposure_cap == 0.2  # explicit keys beat presets
+
+
+def test_unknown_key_names_file_and_key(tmp_path):
+    p = write(tmp_path, "bad.toml", "[population]\nuserz = 5\n")
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(p)
+    assert "population.userz" in str(e.value) and "bad.toml" in str(e.value) and "unknown key" in str(e.value)
+
+
+def test_out_of_range_names_allowed_range(tmp_path):
+    p = write(tmp_path, "bad.toml", '[platforms.douyin]\nbeta = -1\n')
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(p)
+    msg = str(e.value)
+    assert "platforms.douyin.beta" in msg and "allowed 0.0..50.0" in msg and "bad.toml" in msg
+
+
+def test_error_names_the_file_that_set_the_key(tmp_path):
+    write(tmp_path, "base.toml", "[population]\nusers = 1\n")
+    child = write(tmp_path, "child.toml", 'extends = "base.toml"\nname = "x"\n')
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(child)
+    assert "base.toml" in str(e.value) and "population.users" in str(e.value)
+
+
+def test_wrong_type_and_bad_choice(tmp_path):
+    p = write(tmp_path, "t.toml", '[population]\nusers = "many"\n')
+    with pytest.raises(ScenarioError, match="population.users"):
+        load_scenario(p)
+    p = write(tmp_path, "c.toml", '[platforms.x]\npolicy = "tiktok"\n')
+    with pytest.raises(ScenarioError, match="allowed: .*douyin"):
+        load_scenario(p)
+
+
+def test_set_errors_are_attributed_to_set(tmp_path):
+    p = write(tmp_path, "ok.toml", 'name = "ok"\n')
+    with pytest.raises(ScenarioError, match="--set: steps"):
+        load_scenario(p, ["steps=0"])
+    with pytest.raises(ScenarioError, match="key=value"):
+        parse_set("steps")
+
+
+def test_circular_extends(tmp_path):
+    write(tmp_path, "a.toml", 'extends = "b.toml"\n')
+    b = write(tmp_path, "b.toml", 'extends = "a.toml"\n')
+    with pytest.raises(ScenarioError, match="circular"):
+        load_scenario(b)
+
+
+def test_invalid_toml_and_missing_file(tmp_path):
+    with pytest.raises(ScenarioError, match="not valid TOML"):
+        load_scenario(write(tmp_path, "x.toml", "a = = 1\n"))
+    with pytest.raises(ScenarioError, match="file not found"):
+        load_scenario(tmp_path / "nope.toml")
+
+
+def test_resolved_scenario_round_trips(tmp_path):
+    s = load_scenario(SCENARIOS / "kuaishou.toml")
+    again = write(tmp_path, "resolved.toml", to_toml(s))
+    assert load_scenario(again) == s
+    assert tomllib.loads(to_toml(s))["platforms"]["kuaishou"]["policy"] == "kuaishou"
