@@ -182,7 +182,7 @@ class PlatformConfig(_Section):
     age_decay: float = Field(0.25, ge=0.0, le=10.0, description="score penalty per day of item age (log scale)")
     max_item_age: int = Field(14, ge=1, le=365, description="days an item stays recommendable")
     temperature: float = Field(0.5, gt=0.0, le=100.0, description="exploration: Gumbel noise scale on log-scores")
-    candidates: int = Field(128, ge=4, le=4096, description="candidates scored per block of users")
+    candidates: int = Field(64, ge=4, le=4096, description="candidates scored per block of users")
     block_users: int = Field(4096, ge=16, le=1_000_000, description="most users scored together against one candidate set")
     candidate_coverage: float = Field(2.0, gt=0.0, le=100.0, description="candidate draws per day per recommendable item (sets how many blocks a day has)")
     w_match: float = Field(3.0, ge=0.0, le=50.0, description="score weight of interest match")

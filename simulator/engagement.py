@@ -35,17 +35,21 @@ class Reactions:
     follow: np.ndarray
     intimacy: np.ndarray  # the viewer's intimacy with the creator at the time of viewing
 
+    def columns(self) -> list[np.ndarray]:
+        """The five action masks in ``state.ACTIONS`` order."""
+        return [self.complete, self.like, self.comment, self.share, self.follow]
+
     def matrix(self) -> np.ndarray:
         """(impressions × 5) bools in ``state.ACTIONS`` order."""
-        return np.stack([self.complete, self.like, self.comment, self.share, self.follow], axis=1)
+        return np.stack(self.columns(), axis=1)
 
     @property
     def engaged(self) -> np.ndarray:
         return self.complete | self.like
 
 
-def react(imp: Impressions, interest: np.ndarray, topic: np.ndarray, quality: np.ndarray,
-          intimacy: np.ndarray, cfg: EngagementConfig, rng: np.random.Generator) -> Reactions:
+def react(imp: Impressions, quality: np.ndarray, intimacy: np.ndarray, cfg: EngagementConfig,
+          rng: np.random.Generator) -> Reactions:
     """Draw every impression's actions at once (in batches to bound memory)."""
     n = len(imp)
     out = {k: np.zeros(n, dtype=bool) for k in ("complete", "like", "comment", "share", "follow")}
@@ -53,9 +57,8 @@ def react(imp: Impressions, interest: np.ndarray, topic: np.ndarray, quality: np
     offsets = {"complete": cfg.offset_complete, "like": cfg.offset_like, "comment": cfg.offset_comment, "share": cfg.offset_share}
     for s in range(0, n, BATCH):
         sl = slice(s, min(n, s + BATCH))
-        u, it = imp.user[sl], imp.item[sl]
-        match = np.einsum("ij,ij->i", interest[u], topic[it])
-        z = cfg.intercept + cfg.w_match * match + cfg.w_quality * quality[it] + cfg.w_intimacy * intim[sl]
+        z = (np.float32(cfg.intercept) + np.float32(cfg.w_match) * imp.match[sl]
+             + np.float32(cfg.w_quality) * quality[imp.item[sl]] + np.float32(cfg.w_intimacy) * intim[sl])
         for name, off in offsets.items():
             out[name][sl] = rng.random(len(z), dtype=np.float32) < sigmoid(z + off)
         eligible = (imp.edge[sl] < 0) & (out["complete"][sl] | out["like"][sl])

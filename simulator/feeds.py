@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import PlatformConfig
+from .kernels import gumbel_table, gumbel_top_k
 from .graph import indptr_from_rows, random_in_rows, rank_within_sorted, weighted_in_rows
 from .state import ADS, COLD_START, FOLLOW, RECOMMEND, SAME_CITY
 
@@ -43,15 +44,26 @@ class Impressions:
     item: np.ndarray  # int64
     source: np.ndarray  # int8
     edge: np.ndarray  # int64
+    match: np.ndarray  # float32 interest match of viewer and item
+
+    FIELDS = ("user", "item", "source", "edge", "match")
 
     @staticmethod
     def empty() -> "Impressions":
-        return Impressions(np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.int64))
+        return Impressions(np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.int64),
+                           np.zeros(0, np.float32))
+
+    @staticmethod
+    def make(model, users: np.ndarray, items: np.ndarray, source: int, edge: np.ndarray) -> "Impressions":
+        """Impressions of one source; computes the interest match."""
+        match = np.einsum("ij,ij->i", model.users.interest[users], model.items.topic[items]) if len(users) else np.zeros(0, np.float32)
+        return Impressions(users.astype(np.int32), items.astype(np.int64), np.full(len(users), source, np.int8),
+                           edge.astype(np.int64), match.astype(np.float32))
 
     @staticmethod
     def concat(parts: list["Impressions"]) -> "Impressions":
         parts = [p for p in parts if len(p.user)] or [Impressions.empty()]
-        return Impressions(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("user", "item", "source", "edge")))
+        return Impressions(*(np.concatenate([getattr(p, f) for p in parts]) for f in Impressions.FIELDS))
 
     def __len__(self) -> int:
         return len(self.user)
@@ -243,13 +255,14 @@ def build_feed(model, platform, rng: np.random.Generator) -> Impressions:
         imp, pos = _cold_start_slots(model, platform, active, free, rng)
         free -= np.bincount(pos, minlength=len(active))
         parts.append(imp)
-    parts.append(_recommend_slots(model, platform, active, free, rng))
+    parts.extend(_recommend_slots(model, platform, active, free, rng))
     return Impressions.concat(parts)
 
 
-def _finish(users, items, source, edge_fn) -> Impressions:
-    edge = edge_fn(users, items)
-    return Impressions(users.astype(np.int32), items.astype(np.int64), np.full(len(users), source, np.int8), edge)
+def _finish(model, users, items, source) -> Impressions:
+    """Impressions of slots that may or may not go to fans: look the follow edge up."""
+    edge = model.follows.lookup(users, model.items.creator[items])
+    return Impressions.make(model, users, items, source, edge)
 
 
 def _follow_slots(model, platform, active, n, rng):
@@ -266,7 +279,7 @@ def _follow_slots(model, platform, active, n, rng):
     it = random_in_rows(recent.indptr, fg.creator[e].astype(np.int64), rng)
     ok = it >= 0
     pos, e, it = pos[ok], e[ok], recent.items[it[ok]]
-    imp = Impressions(active[pos], it, np.full(len(pos), FOLLOW, np.int8), e)
+    imp = Impressions.make(model, active[pos], it, FOLLOW, e)
     return imp, pos
 
 
@@ -280,7 +293,7 @@ def _same_city_slots(model, platform, active, n, rng):
     it = random_in_rows(by_city.indptr, model.users.city[u].astype(np.int64), rng)
     ok = it >= 0
     pos, u, it = pos[ok], u[ok], by_city.items[it[ok]]
-    imp = _finish(u, it, SAME_CITY, lambda us, its: model.follows.lookup(us, model.items.creator[its]))
+    imp = _finish(model, u, it, SAME_CITY)
     return imp, pos
 
 
@@ -314,7 +327,7 @@ def _ad_slots(model, platform, active, n, rng):
     ms.ad_spend += spend
     platform.ad_revenue_today += float(spend.sum())
     u = active[pos]
-    imp = _finish(u, it, ADS, lambda us, its: model.follows.lookup(us, model.items.creator[its]))
+    imp = _finish(model, u, it, ADS)
     return imp, pos
 
 
@@ -340,108 +353,109 @@ def _cold_start_slots(model, platform, active, free, rng):
     e, pos = e[keep], pos[keep]
     k = random_in_rows(new_ptr, fg.creator[e].astype(np.int64), rng)
     it = first_new + o[k]
-    return Impressions(active[pos], it.astype(np.int64), np.full(len(e), COLD_START, np.int8), e), pos
+    return Impressions.make(model, active[pos], it, COLD_START, e), pos
 
 
-def _recommend_slots(model, platform, active, free, rng) -> Impressions:
-    """The recommendation feed (public domain): retrieval per block, ranking, Gumbel-top-k."""
+def _recommend_slots(model, platform, active, free, rng) -> list[Impressions]:
+    """The recommendation feed (public domain): retrieval per block, ranking, Gumbel-top-k.
+
+    Blocks draw their randomness from generators seeded by (today's seed, block number);
+    the Gumbel-top-k selection is a compiled kernel (``kernels.gumbel_top_k``) that runs
+    rows in parallel with counter-based noise, so results do not depend on the number of
+    threads. Blocks run in order: with an exposure cap each sees what is left."""
     cfg, policy = platform.cfg, platform.policy
-    users, items, fg = model.users, model.items, model.follows
-    p = platform.index
-    lo = items.first_since(model.day - cfg.max_item_age + 1)
-    if lo >= items.n or free.max(initial=0) <= 0:
-        return Impressions.empty()
-    ctx = model.prior_context(platform, lo)
-    prior = policy.item_prior(ctx)
-    ok = np.isfinite(prior)
-    pool = lo + np.flatnonzero(ok)
-    if len(pool) == 0:
-        return Impressions.empty()
-    prior = prior[ok]
-    topic = items.topic[pool]
-    quality = items.quality[pool]
-    perf = ctx.perf[ok]
-    age = ctx.age[ok]
-    popularity = ctx.exposure[ok].astype(np.float32)
-    engagements = ctx.engagements[ok].astype(np.float32)
-    creator = items.creator[pool].astype(np.int64)
-    left = policy.exposure_left(ctx)  # the exposure cap binds within the day, block by block
-    left = None if left is None else left[ok].astype(np.float64)
-
-    # retrieval weights per interest segment (cumulative, for inverse-CDF draws)
-    n_seg = users.interest.shape[1]
-    seg_cdf: dict[int, np.ndarray] = {}
-
-    def cdf(s: int) -> np.ndarray:
-        if s not in seg_cdf:
-            logw = prior + (cfg.candidate_affinity * topic[:, s] if policy.targeted else 0.0)
-            w = np.exp(logw - logw.max())
-            seg_cdf[s] = np.cumsum(w)
-        return seg_cdf[s]
-
-    m_target = min(cfg.candidates, len(pool))
-    row_of = np.full(users.n, -1, dtype=np.int64)
-    col_of = np.full(model.creators.n, -1, dtype=np.int64)
-    out_u, out_i, out_e = [], [], []
-    temp = np.float32(cfg.temperature)
-    use_boost = policy.algorithmic
+    lo = model.items.first_since(model.day - cfg.max_item_age + 1)
+    if lo >= model.items.n or free.max(initial=0) <= 0:
+        return []
+    day = _RecommendDay(model, platform, lo, rng)
+    if day.m_target == 0:
+        return []
     # blocks small enough that, over the day, every item that wants traffic is drawn
     # ``candidate_coverage`` times on average
-    wanting = int(np.count_nonzero(~ctx.stalled[ok])) if policy.algorithmic else len(pool)
-    n_blocks = max(-(-len(active) // cfg.block_users), int(np.ceil(cfg.candidate_coverage * wanting / m_target)))
+    n_blocks = max(-(-len(active) // cfg.block_users), int(np.ceil(cfg.candidate_coverage * day.wanting / day.m_target)))
     B = max(1, -(-len(active) // n_blocks))
-    for b0 in range(0, len(active), B):
-        bu = active[b0 : b0 + B]
-        k_u = free[b0 : b0 + B]
+    base = int(rng.integers(2**62))
+    return [imp for j, b0 in enumerate(range(0, len(active), B))
+            if (imp := day.rank_block(active[b0 : b0 + B], free[b0 : b0 + B], np.random.default_rng([base, j]))) is not None]
+
+
+class _RecommendDay:
+    """Today's recommendable items on one platform, prepared once for all blocks."""
+
+    def __init__(self, model, platform, lo: int, rng: np.random.Generator):
+        cfg, policy = platform.cfg, platform.policy
+        self.cfg, self.policy, self.users, self.fg = cfg, policy, model.users, model.follows
+        self.n_creators = model.creators.n
+        items = model.items
+        ctx = model.prior_context(platform, lo)
+        prior = policy.item_prior(ctx)
+        ok = np.isfinite(prior)
+        self.pool = lo + np.flatnonzero(ok)
+        self.m_target = min(cfg.candidates, len(self.pool))
+        self.prior = prior[ok]
+        self.topic = items.topic[self.pool]
+        self.quality = items.quality[self.pool]
+        self.perf = ctx.perf[ok]
+        self.age = ctx.age[ok]
+        self.popularity = ctx.exposure[ok].astype(np.float32)
+        self.engagements = ctx.engagements[ok].astype(np.float32)
+        self.creator = items.creator[self.pool].astype(np.int64)
+        left = policy.exposure_left(ctx)
+        self.left = None if left is None else left[ok].astype(np.float64)
+        self.wanting = int(np.count_nonzero(~ctx.stalled[ok])) if policy.algorithmic else len(self.pool)
+        self.temp = np.float32(cfg.temperature)
+        self.noise = gumbel_table(rng)
+        # retrieval weights per interest segment, as CDFs for inverse-transform draws
+        self.cdf = {}
+        for s in np.unique(model.users.segment).tolist():
+            logw = self.prior + (cfg.candidate_affinity * self.topic[:, s] if policy.targeted else 0.0)
+            self.cdf[s] = np.cumsum(np.exp(logw - logw.max()))
+
+    def rank_block(self, bu: np.ndarray, k_u: np.ndarray, rng: np.random.Generator):
+        """Candidates, scores and picks for one block of users (sorted user ids)."""
         kmax = int(k_u.max(initial=0))
-        if kmax <= 0:
-            continue
-        # retrieval: candidates split across the segments present in the block
+        if kmax <= 0 or len(bu) == 0:
+            return None
+        users, fg = self.users, self.fg
+        # retrieval: candidates split across the interest segments present in the block
         segs, counts = np.unique(users.segment[bu], return_counts=True)
         draws = []
         for s, c in zip(segs.tolist(), counts.tolist()):
-            cw = cdf(s % n_seg)
-            k = max(1, int(round(m_target * c / len(bu))))
+            cw = self.cdf[s]
+            k = max(1, int(round(self.m_target * c / len(bu))))
             draws.append(np.searchsorted(cw, rng.random(k) * cw[-1], side="right"))
-        cand = np.unique(np.minimum(np.concatenate(draws), len(pool) - 1))
+        cand = np.unique(np.minimum(np.concatenate(draws), len(self.pool) - 1))
         m = len(cand)
         kb = min(kmax, m)
-        # the block's follow edges to the candidates' creators (dense, users × creators)
-        ucre, inv = np.unique(creator[cand], return_inverse=True)
+        # the block's follow edges to the candidates' creators: dense users × creators
+        ucre, inv = np.unique(self.creator[cand], return_inverse=True)
+        col_of = np.full(self.n_creators, -1, dtype=np.int64)
         col_of[ucre] = np.arange(len(ucre))
-        row_of[bu] = np.arange(len(bu))
         es, ee = fg.indptr[bu[0]], fg.indptr[bu[-1] + 1]
         ec = col_of[fg.creator[es:ee]]
-        er = row_of[fg.src[es:ee]]
-        sel = np.flatnonzero((ec >= 0) & (er >= 0))
-        dense = np.full((len(bu), len(ucre)), -1, dtype=np.int64)
-        dense[er[sel], ec[sel]] = es + sel
-        col_of[ucre] = -1
-        row_of[bu] = -1
-        edge = dense[:, inv]
-        intim = np.where(edge >= 0, fg.intimacy[np.maximum(edge, 0)], np.float32(0)) if use_boost else np.zeros(edge.shape, np.float32)
-        block = Block(
-            match=users.interest[bu] @ topic[cand].T,
-            intimacy=intim,
-            quality=quality[cand],
-            perf=perf[cand],
-            age=age[cand],
-            popularity=popularity[cand],
-            engagements=engagements[cand],
-        )
-        key = policy.score(block)
+        src = fg.src[es:ee]
+        er = np.minimum(np.searchsorted(bu, src), len(bu) - 1)
+        sel = np.flatnonzero((ec >= 0) & (bu[er] == src))
+        edge_dense = np.full((len(bu), len(ucre)), -1, dtype=np.int64)
+        edge_dense[er[sel], ec[sel]] = es + sel
+        if self.policy.algorithmic:
+            intim_dense = np.zeros((len(bu), len(ucre)), dtype=np.float32)
+            intim_dense[er[sel], ec[sel]] = fg.intimacy[es + sel]
+            intim = intim_dense[:, inv]
+        else:
+            intim = np.zeros((len(bu), m), dtype=np.float32)
+        match = users.interest[bu] @ self.topic[cand].T
+        block = Block(match=match, intimacy=intim, quality=self.quality[cand],
+                      perf=self.perf[cand], age=self.age[cand], popularity=self.popularity[cand],
+                      engagements=self.engagements[cand])
+        key = self.policy.score(block)
+        left = self.left
         if left is not None:
             key[:, left[cand] <= 0] = -np.inf
-        key -= temp * np.log(rng.standard_exponential(key.shape, dtype=np.float32) + np.float32(1e-30))
         # with a cap, look a few places further down each list to replace capped picks
         kx = min(m, kb + (8 if left is not None else 0))
-        if kx < m:
-            top = np.argpartition(-key, kx - 1, axis=1)[:, :kx]
-        else:
-            top = np.broadcast_to(np.arange(m), (len(bu), m))
-        order = np.argsort(-np.take_along_axis(key, top, axis=1), axis=1)
-        top = np.take_along_axis(top, order, axis=1)
-        valid = np.isfinite(np.take_along_axis(key, top, axis=1))
+        top = gumbel_top_k(key, kx, float(self.temp), int(rng.integers(2**63)), self.noise)
+        valid = top >= 0
         if left is not None:
             valid &= _within_cap(top, left[cand])
         keep = valid & (np.cumsum(valid, axis=1) <= k_u[:, None])
@@ -449,20 +463,16 @@ def _recommend_slots(model, platform, active, free, rng) -> Impressions:
         cols = top[keep]
         if left is not None:
             left[cand] -= np.bincount(cols, minlength=m)
-        out_u.append(bu[rows])
-        out_i.append(pool[cand[cols]])
-        out_e.append(edge[rows, cols])
-    if not out_u:
-        return Impressions.empty()
-    u = np.concatenate(out_u)
-    return Impressions(u, np.concatenate(out_i), np.full(len(u), RECOMMEND, np.int8), np.concatenate(out_e))
+        return Impressions(bu[rows], self.pool[cand[cols]], np.full(len(rows), RECOMMEND, np.int8),
+                           edge_dense[rows, inv[cols]], match[rows, cols])
 
 
 def _within_cap(top: np.ndarray, left: np.ndarray) -> np.ndarray:
     """Mask of picks (users × ranked columns) that fit each column's remaining cap,
     granting a column first to the users who ranked it highest."""
     b, k = top.shape
-    col = top.ravel()
+    col = np.where(top >= 0, top, len(left)).ravel()  # padding goes to a column with no cap left
+    left = np.append(left, 0.0)
     rank = np.repeat(np.arange(k)[None, :], b, axis=0).ravel()
     order = np.lexsort((rank, col))
     pos = np.empty(len(col), dtype=np.int64)

@@ -187,29 +187,34 @@ class TrafficModel(mesa.Model):
 
     def react(self, logs: list[DayLog]) -> None:
         for log in logs:
-            log.reactions = react(log.impressions, self.users.interest, self.items.topic, self.items.quality,
-                                  self.follows.intimacy, self.scenario.engagement, self.rng_react)
+            log.reactions = react(log.impressions, self.items.quality, self.follows.intimacy,
+                                  self.scenario.engagement, self.rng_react)
 
     def learn(self, logs: list[DayLog]) -> None:
-        """Tally impressions and engagements on items and creators; move traffic pools."""
+        """Tally impressions and engagements on items and creators; move traffic pools.
+
+        One pass over the impressions counts them per item × source × domain (and one
+        per item × action); creators' and the platform's tallies are sums of those."""
         items, cr = self.items, self.creators
         n, C = items.n, cr.n
+        creator_of = items.creator.astype(np.int64)
         for log in logs:
             p, imp, r = log.platform.index, log.impressions, log.reactions
-            dom = imp.domain().astype(np.int64)
-            creator = items.creator[imp.item].astype(np.int64)
-            items.impressions[p] += np.bincount(imp.item * 3 + dom, minlength=3 * n).reshape(n, 3).astype(np.int32)
-            step_by_creator = np.bincount(creator * 3 + dom, minlength=3 * C).reshape(C, 3)
-            cr.impressions[p] += step_by_creator
-            acts = r.matrix()
-            per_action = np.zeros(len(ACTIONS), dtype=np.int64)
-            for j in range(len(ACTIONS)):
-                hit = acts[:, j]
-                per_action[j] = int(hit.sum())
-                items.engagements[:, j] += np.bincount(imp.item[hit], minlength=n).astype(np.int32)
-                cr.engagements[:, j] += np.bincount(creator[hit], minlength=C)
-            imps = np.bincount(imp.source.astype(np.int64) * 3 + dom, minlength=15).reshape(5, 3)
-            log.platform.today = dict(imps=imps, actions=per_action, creator_step=step_by_creator.sum(axis=1),
+            key = imp.item * 15
+            key += imp.source * 3
+            key += imp.domain()
+            by_item = np.bincount(key, minlength=15 * n).reshape(n, 5, 3)
+            del key
+            item_dom = by_item.sum(axis=1)
+            items.impressions[p] += item_dom.astype(np.int32)
+            creator_dom = _sum_rows_by(creator_of, item_dom, C)
+            cr.impressions[p] += creator_dom
+            cols = r.columns()
+            item_act = np.stack([np.bincount(imp.item[a], minlength=n) for a in cols], axis=1)
+            items.engagements[:] += item_act.astype(np.int32)
+            cr.engagements += _sum_rows_by(creator_of, item_act, C)
+            per_action = item_act.sum(axis=0)
+            log.platform.today = dict(imps=by_item.sum(axis=0), actions=per_action, creator_step=creator_dom.sum(axis=1),
                                       follows_gained=int(per_action[ACTIONS.index("follow")]))
             if log.platform.policy.algorithmic:
                 self._update_pools(log.platform, imp, r)
@@ -397,6 +402,13 @@ class TrafficModel(mesa.Model):
         for a, action in enumerate(ACTIONS):
             df[f"engagements_{action}"] = it.engagements[:, a]
         return df
+
+
+def _sum_rows_by(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Sum the rows of ``values`` (n × k) by ``group`` (n,) into (n_groups × k)."""
+    k = values.shape[1]
+    idx = (group[:, None] * k + np.arange(k)).ravel()
+    return np.bincount(idx, weights=values.ravel(), minlength=n_groups * k).reshape(n_groups, k).astype(np.int64)
 
 
 def _deep_update(base: dict, over: dict) -> None:

@@ -1,0 +1,99 @@
+"""Compiled kernels (numba) for the few loops numpy cannot express without large
+temporaries. Each has a plain-numpy twin in the tests that it must agree with.
+
+Randomness inside kernels comes from a counter-based hash (splitmix64) of
+(seed, row, column) — directly, or as an index into a table of pre-drawn samples — so
+results are identical whatever the number of threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(inline="always")
+def _splitmix64(x):
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@njit(inline="always")
+def uniform01(seed, row, col):
+    """A uniform number in (0, 1) from the hash of (seed, row, col)."""
+    h = _splitmix64(seed ^ _splitmix64(np.uint64(row) * np.uint64(0x100000001B3) + np.uint64(col)))
+    return (np.float64(h >> np.uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
+
+
+GUMBEL_TABLE_BITS = 16
+
+
+def gumbel_table(rng: np.random.Generator) -> np.ndarray:
+    """2**16 standard Gumbel samples (fits in L2 cache); kernels index it by a hash of (seed, row, col)."""
+    return rng.gumbel(size=1 << GUMBEL_TABLE_BITS).astype(np.float32)
+
+
+@njit(parallel=True, cache=True)
+def gumbel_top_k(key, k, temperature, seed, table):
+    """Per row, the indices of the ``k`` largest ``key + temperature · Gumbel`` in
+    descending order (Gumbel-top-k: sampling k without replacement from
+    softmax(key / temperature)). The noise of entry (row, col) is
+    ``table[(offset(row) + col · stride(row)) mod len(table)]`` with offset and odd
+    stride hashed from (seed, row): distinct draws within a row, cheap to compute. Entries equal to -inf are never
+    chosen; rows with fewer finite entries are padded with -1.
+
+    key : (rows, cols) float32. Returns (rows, k) int64.
+    """
+    rows, cols = key.shape
+    out = np.full((rows, k), -1, dtype=np.int64)
+    vals = np.full((rows, k), -np.inf, dtype=np.float32)
+    useed = np.uint64(seed)
+    mask = np.int64(len(table) - 1)
+    temp = np.float32(temperature)
+    for i in prange(rows):
+        topv = vals[i]
+        topi = out[i]
+        h = _splitmix64(useed ^ (np.uint64(i) * np.uint64(0x100000001B3)))
+        offset = np.int64(h & np.uint64(mask))
+        stride = np.int64((h >> np.uint64(32)) & np.uint64(mask)) | 1
+        filled = 0
+        last = np.float32(-np.inf)
+        for j in range(cols):
+            s = key[i, j]
+            if s == -np.inf:
+                continue
+            v = s + temp * table[(offset + j * stride) & mask]
+            if filled < k:
+                pos = filled
+                filled += 1
+            elif v > last:
+                pos = k - 1
+            else:
+                continue
+            while pos > 0 and topv[pos - 1] < v:
+                topv[pos] = topv[pos - 1]
+                topi[pos] = topi[pos - 1]
+                pos -= 1
+            topv[pos] = v
+            topi[pos] = j
+            last = topv[k - 1]
+    return out
+
+
+@njit(cache=True)
+def gumbel_noise(rows, cols, seed, table):
+    """The noise ``gumbel_top_k`` adds to each entry, as a matrix (for tests)."""
+    out = np.empty((rows, cols), dtype=np.float32)
+    useed = np.uint64(seed)
+    mask = np.uint64(len(table) - 1)
+    for i in range(rows):
+        h = _splitmix64(useed ^ (np.uint64(i) * np.uint64(0x100000001B3)))
+        offset = np.int64(h & mask)
+        stride = np.int64((h >> np.uint64(32)) & mask) | 1
+        for j in range(cols):
+            out[i, j] = table[(offset + j * stride) & np.int64(mask)]
+    return out
