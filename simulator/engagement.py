@@ -68,16 +68,21 @@ def react(imp: Impressions, quality: np.ndarray, intimacy: np.ndarray, cfg: Enga
 
 def intimacy_gains(imp: Impressions, r: Reactions, cfg: RelationshipConfig, n_edges: int) -> np.ndarray:
     """Summed gains per follow edge from today's impressions."""
-    fan = imp.edge >= 0
-    gain = (cfg.gain_view + cfg.gain_complete * r.complete + cfg.gain_like * r.like
-            + cfg.gain_comment * r.comment + cfg.gain_share * r.share)
-    return np.bincount(imp.edge[fan], weights=gain[fan], minlength=n_edges)
+    fan = np.flatnonzero(imp.edge >= 0)
+    gain = np.full(len(fan), cfg.gain_view, dtype=np.float32)
+    for w, hit in ((cfg.gain_complete, r.complete), (cfg.gain_like, r.like), (cfg.gain_comment, r.comment),
+                   (cfg.gain_share, r.share)):
+        gain += np.float32(w) * hit[fan]
+    return np.bincount(imp.edge[fan], weights=gain, minlength=n_edges)
 
 
 def update_intimacy(intimacy: np.ndarray, gains: np.ndarray, cfg: RelationshipConfig) -> None:
     """Saturating growth by the day's gains, then daily decay (in place)."""
-    grown = 1.0 - (1.0 - intimacy) * np.exp(-gains)
-    intimacy[:] = np.clip(grown * (1.0 - cfg.decay), 0.0, 1.0)
+    touched = np.flatnonzero(gains)
+    w = intimacy[touched]
+    intimacy[touched] = 1.0 - (1.0 - w) * np.exp(-gains[touched]).astype(np.float32)
+    intimacy *= np.float32(1.0 - cfg.decay)
+    np.clip(intimacy, 0.0, 1.0, out=intimacy)
 
 
 def drifting_fans(intimacy: np.ndarray, cfg: RelationshipConfig, rng: np.random.Generator) -> np.ndarray:

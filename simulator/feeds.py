@@ -174,7 +174,8 @@ class AlgorithmicPolicy(RankingPolicy):
         item = c.w_quality * block.quality + c.w_perf * block.perf - c.age_decay * block.age
         s = c.w_match * block.match + item.astype(np.float32)
         if c.beta > 0:
-            s += np.log1p(c.beta * block.intimacy)
+            fan = np.nonzero(block.intimacy)  # sparse: most candidates are not the viewer's creators
+            s[fan] += np.log1p(np.float32(c.beta) * block.intimacy[fan])
         return s
 
 
@@ -234,7 +235,7 @@ def perf_rate(num: np.ndarray, den: np.ndarray, prior_mean: float = 0.4, prior_n
 def build_feed(model, platform, rng: np.random.Generator) -> Impressions:
     """Every active user's feed on ``platform`` for today, as impressions."""
     cfg: PlatformConfig = platform.cfg
-    users, fg, items = model.users, model.follows, model.items
+    users, items = model.users, model.items
     p = platform.index
     active = np.flatnonzero(users.uses[:, p] & (rng.random(users.n) < cfg.daily_active)).astype(np.int32)
     platform.active_today = len(active)
@@ -363,7 +364,7 @@ def _recommend_slots(model, platform, active, free, rng) -> list[Impressions]:
     the Gumbel-top-k selection is a compiled kernel (``kernels.gumbel_top_k``) that runs
     rows in parallel with counter-based noise, so results do not depend on the number of
     threads. Blocks run in order: with an exposure cap each sees what is left."""
-    cfg, policy = platform.cfg, platform.policy
+    cfg = platform.cfg
     lo = model.items.first_since(model.day - cfg.max_item_age + 1)
     if lo >= model.items.n or free.max(initial=0) <= 0:
         return []
@@ -375,6 +376,8 @@ def _recommend_slots(model, platform, active, free, rng) -> list[Impressions]:
     n_blocks = max(-(-len(active) // cfg.block_users), int(np.ceil(cfg.candidate_coverage * day.wanting / day.m_target)))
     B = max(1, -(-len(active) // n_blocks))
     base = int(rng.integers(2**62))
+    day.row_in_block = np.full(model.users.n, -1, dtype=np.int64)
+    day.row_in_block[active] = np.arange(len(active)) % B
     return [imp for j, b0 in enumerate(range(0, len(active), B))
             if (imp := day.rank_block(active[b0 : b0 + B], free[b0 : b0 + B], np.random.default_rng([base, j]))) is not None]
 
@@ -418,7 +421,9 @@ class _RecommendDay:
             return None
         users, fg = self.users, self.fg
         # retrieval: candidates split across the interest segments present in the block
-        segs, counts = np.unique(users.segment[bu], return_counts=True)
+        seg = users.segment[bu]  # users are numbered by segment, so a block's segments are runs
+        starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
+        segs, counts = seg[starts], np.diff(np.r_[starts, len(seg)])
         draws = []
         for s, c in zip(segs.tolist(), counts.tolist()):
             cw = self.cdf[s]
@@ -433,9 +438,8 @@ class _RecommendDay:
         col_of[ucre] = np.arange(len(ucre))
         es, ee = fg.indptr[bu[0]], fg.indptr[bu[-1] + 1]
         ec = col_of[fg.creator[es:ee]]
-        src = fg.src[es:ee]
-        er = np.minimum(np.searchsorted(bu, src), len(bu) - 1)
-        sel = np.flatnonzero((ec >= 0) & (bu[er] == src))
+        er = self.row_in_block[fg.src[es:ee]]  # -1 for users not active today
+        sel = np.flatnonzero((ec >= 0) & (er >= 0))
         edge_dense = np.full((len(bu), len(ucre)), -1, dtype=np.int64)
         edge_dense[er[sel], ec[sel]] = es + sel
         if self.policy.algorithmic:

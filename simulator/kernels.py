@@ -42,8 +42,8 @@ def gumbel_top_k(key, k, temperature, seed, table):
     """Per row, the indices of the ``k`` largest ``key + temperature · Gumbel`` in
     descending order (Gumbel-top-k: sampling k without replacement from
     softmax(key / temperature)). The noise of entry (row, col) is
-    ``table[(offset(row) + col · stride(row)) mod len(table)]`` with offset and odd
-    stride hashed from (seed, row): distinct draws within a row, cheap to compute. Entries equal to -inf are never
+    ``table[(offset(row) + col) mod len(table)]`` with the offset hashed from
+    (seed, row): distinct draws within a row, read in cache order. Entries equal to -inf are never
     chosen; rows with fewer finite entries are padded with -1.
 
     key : (rows, cols) float32. Returns (rows, k) int64.
@@ -59,28 +59,35 @@ def gumbel_top_k(key, k, temperature, seed, table):
         topi = out[i]
         h = _splitmix64(useed ^ (np.uint64(i) * np.uint64(0x100000001B3)))
         offset = np.int64(h & np.uint64(mask))
-        stride = np.int64((h >> np.uint64(32)) & np.uint64(mask)) | 1
         filled = 0
-        last = np.float32(-np.inf)
-        for j in range(cols):
+        j = 0
+        # fill the first k places (insertion sort), then only challengers of the k-th
+        while j < cols and filled < k:
             s = key[i, j]
-            if s == -np.inf:
-                continue
-            v = s + temp * table[(offset + j * stride) & mask]
-            if filled < k:
+            if s != -np.inf:
+                v = s + temp * table[(offset + j) & mask]
                 pos = filled
                 filled += 1
-            elif v > last:
+                while pos > 0 and topv[pos - 1] < v:
+                    topv[pos] = topv[pos - 1]
+                    topi[pos] = topi[pos - 1]
+                    pos -= 1
+                topv[pos] = v
+                topi[pos] = j
+            j += 1
+        last = topv[k - 1]
+        while j < cols:
+            v = key[i, j] + temp * table[(offset + j) & mask]
+            if v > last:  # -inf keys never pass
                 pos = k - 1
-            else:
-                continue
-            while pos > 0 and topv[pos - 1] < v:
-                topv[pos] = topv[pos - 1]
-                topi[pos] = topi[pos - 1]
-                pos -= 1
-            topv[pos] = v
-            topi[pos] = j
-            last = topv[k - 1]
+                while pos > 0 and topv[pos - 1] < v:
+                    topv[pos] = topv[pos - 1]
+                    topi[pos] = topi[pos - 1]
+                    pos -= 1
+                topv[pos] = v
+                topi[pos] = j
+                last = topv[k - 1]
+            j += 1
     return out
 
 
@@ -93,7 +100,6 @@ def gumbel_noise(rows, cols, seed, table):
     for i in range(rows):
         h = _splitmix64(useed ^ (np.uint64(i) * np.uint64(0x100000001B3)))
         offset = np.int64(h & mask)
-        stride = np.int64((h >> np.uint64(32)) & mask) | 1
         for j in range(cols):
-            out[i, j] = table[(offset + j * stride) & np.int64(mask)]
+            out[i, j] = table[(offset + j) & np.int64(mask)]
     return out

@@ -31,7 +31,7 @@ def test_domains_and_sources_sum_to_total_every_step():
     src_sum = sum(df[f"source_{s}"] for s in SOURCES)
     assert (dom_sum == df["impressions_total"]).all()
     assert (src_sum == df["impressions_total"]).all()
-    for step, g in df.groupby("step"):
+    for _, g in df.groupby("step"):
         per_platform = g[g.platform != "all"]["impressions_total"].sum()
         assert per_platform == g[g.platform == "all"]["impressions_total"].item()
 
