@@ -184,7 +184,7 @@ class PlatformConfig(_Section):
     temperature: float = Field(0.5, gt=0.0, le=100.0, description="exploration: Gumbel noise scale on log-scores")
     candidates: int = Field(64, ge=4, le=4096, description="candidates scored per block of users")
     block_users: int = Field(4096, ge=16, le=1_000_000, description="most users scored together against one candidate set")
-    candidate_coverage: float = Field(2.0, gt=0.0, le=100.0, description="candidate draws per day per recommendable item (sets how many blocks a day has)")
+    candidate_coverage: float = Field(2.0, gt=0.0, le=100.0, description="candidate draws per day per competing item (participation ratio of retrieval weights); sets how many blocks a day has")
     w_match: float = Field(3.0, ge=0.0, le=50.0, description="score weight of interest match")
     w_quality: float = Field(1.0, ge=0.0, le=50.0, description="score weight of item quality")
     w_perf: float = Field(2.0, ge=0.0, le=50.0, description="score weight of the item's observed engagement rate")

@@ -371,8 +371,8 @@ def _recommend_slots(model, platform, active, free, rng) -> list[Impressions]:
     day = _RecommendDay(model, platform, lo, rng)
     if day.m_target == 0:
         return []
-    # blocks small enough that, over the day, every item that wants traffic is drawn
-    # ``candidate_coverage`` times on average
+    # blocks small enough that, over the day, the items that really compete for
+    # traffic are drawn ``candidate_coverage`` times each on average
     n_blocks = max(-(-len(active) // cfg.block_users), int(np.ceil(cfg.candidate_coverage * day.wanting / day.m_target)))
     B = max(1, -(-len(active) // n_blocks))
     base = int(rng.integers(2**62))
@@ -405,7 +405,10 @@ class _RecommendDay:
         self.creator = items.creator[self.pool].astype(np.int64)
         left = policy.exposure_left(ctx)
         self.left = None if left is None else left[ok].astype(np.float64)
-        self.wanting = int(np.count_nonzero(~ctx.stalled[ok])) if policy.algorithmic else len(self.pool)
+        # how many items really compete for traffic: the participation ratio of the
+        # retrieval weights, (Σw)² / Σw² (= the item count when all weigh the same)
+        w = np.exp(self.prior - self.prior.max()) if len(self.pool) else np.zeros(0)
+        self.wanting = float(w.sum() ** 2 / max((w * w).sum(), 1e-300)) if len(w) else 0.0
         self.temp = np.float32(cfg.temperature)
         self.noise = gumbel_table(rng)
         # retrieval weights per interest segment, as CDFs for inverse-transform draws

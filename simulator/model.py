@@ -24,6 +24,7 @@ from pathlib import Path
 import mesa
 import numpy as np
 import pandas as pd
+from threadpoolctl import ThreadpoolController
 
 from .agents import Creator, Merchant, Platform, User
 from .config import Scenario, load_scenario, scenario_from_dict
@@ -146,13 +147,14 @@ class TrafficModel(mesa.Model):
 
     def step(self) -> None:
         """One simulated day."""
-        self.publish()
-        self.last_day = self.build_feeds()
-        self.react(self.last_day)
-        self.learn(self.last_day)
-        self.update_relationships(self.last_day)
-        self.settle()
-        self.collect()
+        with _single_threaded_blas():
+            self.publish()
+            self.last_day = self.build_feeds()
+            self.react(self.last_day)
+            self.learn(self.last_day)
+            self.update_relationships(self.last_day)
+            self.settle()
+            self.collect()
         self.day += 1
 
     def run(self, steps: int | None = None, progress=None) -> "TrafficModel":
@@ -402,6 +404,19 @@ class TrafficModel(mesa.Model):
         for a, action in enumerate(ACTIONS):
             df[f"engagements_{action}"] = it.engagements[:, a]
         return df
+
+
+_BLAS: ThreadpoolController | None = None
+
+
+def _single_threaded_blas():
+    """The step's matrix products are small (block × topics × candidates); BLAS threads
+    would only spin against the compiled kernel's threads, so hold BLAS to one thread
+    during a step (measured: ~1.6x faster feeds at 1M users on 2 cores)."""
+    global _BLAS
+    if _BLAS is None:
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def _sum_rows_by(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
