@@ -1,17 +1,15 @@
 """Compiled kernels (numba) for the few loops numpy cannot express without large
 temporaries. Each has a plain-numpy twin in the tests that it must agree with.
 
-Randomness inside kernels comes from a counter-based hash (splitmix64) of
-(seed, row, column) — directly, or as an index into a table of pre-drawn samples — so
-results are identical whatever the number of threads.
+Randomness inside kernels is read from a table of pre-drawn samples at a place given
+by a counter-based hash (splitmix64) of (seed, row), so results are identical
+whatever the number of threads.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 @njit(inline="always")
@@ -23,10 +21,14 @@ def _splitmix64(x):
 
 
 @njit(inline="always")
-def uniform01(seed, row, col):
-    """A uniform number in (0, 1) from the hash of (seed, row, col)."""
-    h = _splitmix64(seed ^ _splitmix64(np.uint64(row) * np.uint64(0x100000001B3) + np.uint64(col)))
-    return (np.float64(h >> np.uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
+def _insert_sorted(topv, topi, pos, v, j):
+    """Put (v, j) into the descending list topv/topi at ``pos`` or above, shifting down."""
+    while pos > 0 and topv[pos - 1] < v:
+        topv[pos] = topv[pos - 1]
+        topi[pos] = topi[pos - 1]
+        pos -= 1
+    topv[pos] = v
+    topi[pos] = j
 
 
 GUMBEL_TABLE_BITS = 16
@@ -61,31 +63,18 @@ def gumbel_top_k(key, k, temperature, seed, table):
         offset = np.int64(h & np.uint64(mask))
         filled = 0
         j = 0
-        # fill the first k places (insertion sort), then only challengers of the k-th
+        # fill the first k places, then only challengers of the k-th
         while j < cols and filled < k:
             s = key[i, j]
             if s != -np.inf:
-                v = s + temp * table[(offset + j) & mask]
-                pos = filled
+                _insert_sorted(topv, topi, filled, s + temp * table[(offset + j) & mask], j)
                 filled += 1
-                while pos > 0 and topv[pos - 1] < v:
-                    topv[pos] = topv[pos - 1]
-                    topi[pos] = topi[pos - 1]
-                    pos -= 1
-                topv[pos] = v
-                topi[pos] = j
             j += 1
         last = topv[k - 1]
         while j < cols:
             v = key[i, j] + temp * table[(offset + j) & mask]
             if v > last:  # -inf keys never pass
-                pos = k - 1
-                while pos > 0 and topv[pos - 1] < v:
-                    topv[pos] = topv[pos - 1]
-                    topi[pos] = topi[pos - 1]
-                    pos -= 1
-                topv[pos] = v
-                topi[pos] = j
+                _insert_sorted(topv, topi, k - 1, v, j)
                 last = topv[k - 1]
             j += 1
     return out
