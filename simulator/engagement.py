@@ -21,10 +21,7 @@ import numpy as np
 
 from .config import EngagementConfig, RelationshipConfig
 from .feeds import Impressions
-from .state import sigmoid
-
-BATCH = 1 << 20
-
+from .kernels import draw_actions
 
 @dataclass
 class Reactions:
@@ -50,20 +47,13 @@ class Reactions:
 
 def react(imp: Impressions, quality: np.ndarray, intimacy: np.ndarray, cfg: EngagementConfig,
           rng: np.random.Generator) -> Reactions:
-    """Draw every impression's actions at once (in batches to bound memory)."""
-    n = len(imp)
-    out = {k: np.zeros(n, dtype=bool) for k in ("complete", "like", "comment", "share", "follow")}
-    intim = np.where(imp.edge >= 0, intimacy[np.maximum(imp.edge, 0)], np.float32(0)) if n else np.zeros(0, np.float32)
-    offsets = {"complete": cfg.offset_complete, "like": cfg.offset_like, "comment": cfg.offset_comment, "share": cfg.offset_share}
-    for s in range(0, n, BATCH):
-        sl = slice(s, min(n, s + BATCH))
-        z = (np.float32(cfg.intercept) + np.float32(cfg.w_match) * imp.match[sl]
-             + np.float32(cfg.w_quality) * quality[imp.item[sl]] + np.float32(cfg.w_intimacy) * intim[sl])
-        for name, off in offsets.items():
-            out[name][sl] = rng.random(len(z), dtype=np.float32) < sigmoid(z + off)
-        eligible = (imp.edge[sl] < 0) & (out["complete"][sl] | out["like"][sl])
-        out["follow"][sl] = eligible & (rng.random(len(z), dtype=np.float32) < sigmoid(z + cfg.offset_follow))
-    return Reactions(intimacy=intim, **out)
+    """Draw every impression's actions at once (compiled kernel ``kernels.draw_actions``)."""
+    fan = imp.edge >= 0
+    intim = np.where(fan, intimacy[np.maximum(imp.edge, 0)], np.float32(0)).astype(np.float32)
+    coef = np.array([cfg.intercept, cfg.w_match, cfg.w_quality, cfg.w_intimacy])
+    offsets = np.array([cfg.offset_complete, cfg.offset_like, cfg.offset_comment, cfg.offset_share, cfg.offset_follow])
+    acts = draw_actions(imp.match, quality[imp.item], intim, fan, coef, offsets, int(rng.integers(2**63)))
+    return Reactions(acts[0], acts[1], acts[2], acts[3], acts[4], intim)
 
 
 def intimacy_gains(imp: Impressions, r: Reactions, cfg: RelationshipConfig, n_edges: int) -> np.ndarray:

@@ -92,3 +92,42 @@ def gumbel_noise(rows, cols, seed, table):
         for j in range(cols):
             out[i, j] = table[(offset + j) & np.int64(mask)]
     return out
+
+
+@njit(inline="always")
+def _uniform(seed, i, a):
+    """Uniform in (0, 1) from the hash of (seed, impression i, action a)."""
+    h = _splitmix64(seed + np.uint64(i) * np.uint64(8) + np.uint64(a))
+    return (np.float64(h >> np.uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
+
+
+@njit(parallel=True, cache=True)
+def draw_actions(match, quality, intimacy, is_fan, coef, offsets, seed):
+    """Every impression's actions from one logistic model.
+
+    z = coef[0] + coef[1]·match + coef[2]·quality + coef[3]·intimacy;
+    action a ∈ (complete, like, comment, share) happens when u(i, a) < sigmoid(z + offsets[a]);
+    a non-fan who completed or liked follows when u(i, 4) < sigmoid(z + offsets[4]).
+    u(i, a) is a counter-based uniform of (seed, i, a). Returns (5, n) bools.
+    """
+    n = len(match)
+    out = np.zeros((5, n), dtype=np.bool_)
+    useed = np.uint64(seed)
+    scale = np.exp(-offsets)  # sigmoid(z + off) = 1 / (1 + exp(-z) · exp(-off)): one exp per impression
+    for i in prange(n):
+        e = np.exp(-(coef[0] + coef[1] * match[i] + coef[2] * quality[i] + coef[3] * intimacy[i]))
+        for a in range(4):
+            out[a, i] = _uniform(useed, i, a) * (1.0 + e * scale[a]) < 1.0
+        if not is_fan[i] and (out[0, i] or out[1, i]):
+            out[4, i] = _uniform(useed, i, 4) * (1.0 + e * scale[4]) < 1.0
+    return out
+
+
+@njit(cache=True)
+def uniforms(seed, n, a):
+    """The uniforms ``draw_actions`` uses for action ``a`` (for tests)."""
+    out = np.empty(n)
+    useed = np.uint64(seed)
+    for i in range(n):
+        out[i] = _uniform(useed, i, a)
+    return out

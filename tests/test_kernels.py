@@ -49,3 +49,24 @@ def test_temperature_controls_exploration():
     hot = gumbel_top_k(key, 1, 100.0, 1, table)[:, 0]
     assert (cold == 19).mean() > 0.99
     assert 0.02 < (hot == 19).mean() < 0.09  # ≈ 1/20
+
+
+def test_draw_actions_follow_the_logistic_model():
+    from simulator.kernels import draw_actions, uniforms
+    from simulator.state import sigmoid
+
+    rng = np.random.default_rng(3)
+    n = 200_000
+    match = rng.random(n).astype(np.float32)
+    quality = rng.random(n).astype(np.float32)
+    fan = rng.random(n) < 0.3
+    intim = np.where(fan, rng.random(n), 0).astype(np.float32)
+    coef = np.array([-4.0, 3.0, 2.0, 2.0])
+    offsets = np.array([0.5, -1.5, -3.0, -3.5, -3.5])
+    acts = draw_actions(match, quality, intim, fan, coef, offsets, 42)
+    z = coef[0] + coef[1] * match + coef[2] * quality + coef[3] * intim
+    for a in range(4):  # exactly the twin's decisions with the same uniforms
+        assert np.array_equal(acts[a], uniforms(42, n, a) < sigmoid(z + offsets[a]))
+        assert abs(acts[a].mean() - sigmoid(z + offsets[a]).mean()) < 0.005
+    follow = ~fan & (acts[0] | acts[1]) & (uniforms(42, n, 4) < sigmoid(z + offsets[4]))
+    assert np.array_equal(acts[4], follow) and not acts[4][fan].any()
