@@ -174,8 +174,10 @@ class AlgorithmicPolicy(RankingPolicy):
         item = c.w_quality * block.quality + c.w_perf * block.perf - c.age_decay * block.age
         s = c.w_match * block.match + item.astype(np.float32)
         if c.beta > 0:
-            fan = np.nonzero(block.intimacy)  # sparse: most candidates are not the viewer's creators
-            s[fan] += np.log1p(np.float32(c.beta) * block.intimacy[fan])
+            s = np.ascontiguousarray(s)  # so that s.ravel() below is a view
+            flat = block.intimacy.ravel()
+            fan = np.flatnonzero(flat)  # sparse: most candidates are not the viewer's creators
+            s.ravel()[fan] += np.log1p(np.float32(c.beta) * flat[fan])
         return s
 
 
