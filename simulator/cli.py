@@ -30,6 +30,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a scenario key, e.g. --set platforms.douyin.beta=2 (repeatable)")
     r.add_argument("--out", type=Path, help="output folder (default: a new folder under outputs/)")
     r.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+
+    w = sub.add_parser("sweep", help="run a parameter sweep (grid, Latin hypercube or Sobol) over replicates")
+    w.add_argument("sweep", type=Path, help="sweep TOML file")
+    w.add_argument("--workers", type=int, help="local worker processes (default: the machine's cores)")
+    g = w.add_mutually_exclusive_group()
+    g.add_argument("--scheduler", metavar="ADDRESS", help="submit to an existing Dask cluster, e.g. tcp://host:8786")
+    g.add_argument("--dask-local", type=int, metavar="N", help="start a Dask LocalCluster of N workers")
+    w.add_argument("--out", type=Path, help="sweep folder (default: outputs/sweep-<name>)")
+    w.add_argument("--resume", action="store_true", help="skip finished runs; re-run failed or missing ones")
+
+    rp = sub.add_parser("sweep-report", help="main effects, heatmap and Sobol indices of a finished sweep")
+    rp.add_argument("dir", type=Path, help="sweep folder")
     return p
 
 
@@ -103,11 +115,67 @@ def _fmt(v) -> str:
     return f"{v:.3f}"
 
 
+def cmd_sweep(args) -> int:
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .sweep import load_sweep, run_sweep
+
+    try:
+        spec = load_sweep(args.sweep)
+    except ScenarioError as exc:
+        return _fail(str(exc))
+    if args.workers is not None and args.workers < 1:
+        return _fail("--workers: must be >= 1")
+    client = cluster = None
+    try:
+        if args.scheduler or args.dask_local:
+            from dask.distributed import Client, LocalCluster
+
+            if args.dask_local:
+                cluster = LocalCluster(n_workers=args.dask_local, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+                client = Client(cluster)
+            else:
+                client = Client(args.scheduler)
+            executor = client
+        else:
+            executor = ProcessPoolExecutor(args.workers or os.cpu_count() or 1)
+        try:
+            df = run_sweep(spec, executor=executor, out=args.out, resume=args.resume,
+                           progress=sys.stderr.isatty())
+        except ScenarioError as exc:
+            return _fail(str(exc))
+        except KeyboardInterrupt:
+            print("trafficsim: sweep interrupted; finished runs are kept (use --resume)", file=sys.stderr)
+            return 130
+        finally:
+            if isinstance(executor, ProcessPoolExecutor):
+                executor.shutdown(wait=False, cancel_futures=True)
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    failed = int((df["status"] != "ok").sum()) if len(df) else 0
+    out = args.out or Path("outputs") / f"sweep-{spec.name}"
+    print(f"{len(df)} runs ({failed} failed); results: {out / 'results.parquet'}")
+    return 0
+
+
+def cmd_sweep_report(args) -> int:
+    from .sweep_report import report
+
+    if not (args.dir / "results.parquet").exists() or not (args.dir / "sweep.json").exists():
+        return _fail(f"{args.dir}: not a sweep folder (needs sweep.json and results.parquet)")
+    print(f"report: {report(args.dir) / 'report.md'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "run":
-        return cmd_run(args)
-    return 2
+    commands = {"run": cmd_run, "sweep": cmd_sweep, "sweep-report": cmd_sweep_report}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,146 @@
+"""Sweeps: expansion, determinism across executors, faults, resume, bad files."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from simulator.cli import main
+from simulator.config import ScenarioError
+from simulator.sweep import load_sweep, run_sweep
+
+from .conftest import SCENARIOS
+
+TINY = '''
+base = "{base}"
+name = "tiny"
+replicates = {replicates}
+seed = 5
+steps = {steps}
+method = "{method}"
+samples = {samples}
+[set]
+"population.users" = 400
+"population.creators" = 40
+"population.merchants" = 2
+[parameters]
+{parameters}
+'''
+
+
+def sweep_file(tmp_path, parameters, method="grid", replicates=2, samples=4, steps=3, name="s.toml"):
+    p = tmp_path / name
+    p.write_text(TINY.format(base=SCENARIOS / "douyin.toml", replicates=replicates, method=method,
+                             samples=samples, steps=steps, parameters=parameters))
+    return p
+
+
+GRID = '"platforms.douyin.beta" = [0.0, 2.0]\n"platforms.douyin.follow_share" = [0.05, 0.3, 0.6]'
+
+
+def test_grid_and_sampling_counts(tmp_path):
+    assert len(load_sweep(sweep_file(tmp_path, GRID)).runs()) == 2 * 3 * 2
+    rng = '"platforms.douyin.beta" = { range = [0.0, 3.0] }\n"platforms.douyin.ad_load" = { range = [0.0, 0.2] }'
+    lhs = load_sweep(sweep_file(tmp_path, rng, method="lhs", samples=7))
+    assert len(lhs.runs()) == 7 * 2
+    betas = sorted(p["platforms.douyin.beta"] for p in lhs.points())
+    assert all(0 <= b <= 3 for b in betas) and len({int(b / (3 / 7)) for b in betas}) == 7  # one per stratum
+    sobol = load_sweep(sweep_file(tmp_path, rng, method="sobol", samples=8, replicates=1))
+    assert len(sobol.runs()) == 8 * (2 + 2)
+
+
+def test_same_results_serial_process_pool_and_dask(tmp_path):
+    from dask.distributed import Client, LocalCluster
+
+    spec = load_sweep(sweep_file(tmp_path, '"platforms.douyin.beta" = [0.0, 2.0]'))
+    serial = run_sweep(spec, out=tmp_path / "serial")
+    with ProcessPoolExecutor(2) as pool:
+        pooled = run_sweep(spec, executor=pool, out=tmp_path / "pool")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        dasked = run_sweep(spec, executor=client, out=tmp_path / "dask")
+    cols = [c for c in serial.columns if c not in ("wall_s",)]
+    for other in (pooled, dasked):
+        pd.testing.assert_frame_equal(serial[cols].sort_values("run_id").reset_index(drop=True),
+                                      other[cols].sort_values("run_id").reset_index(drop=True))
+    assert (serial.status == "ok").all() and len(serial) == 4
+    assert pd.read_parquet(tmp_path / "serial" / "results.parquet").shape[0] == 4
+
+
+def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
+    spec = load_sweep(sweep_file(tmp_path, f'"graph.follow_graph_file" = ["", "{tmp_path}/missing.csv"]', replicates=1))
+    df = run_sweep(spec, out=tmp_path / "out")
+    assert list(df.sort_values("run_id").status) == ["ok", "failed"]
+    assert "missing.csv" in df[df.status == "failed"].error.item()
+    # resume re-runs only the failed one
+    before = (tmp_path / "out" / "runs" / "p00000-r000.json").stat().st_mtime_ns
+    run_sweep(spec, out=tmp_path / "out", resume=True)
+    assert (tmp_path / "out" / "runs" / "p00000-r000.json").stat().st_mtime_ns == before
+
+
+def test_resume_after_a_killed_sweep_reruns_only_what_is_missing(tmp_path):
+    spec_path = sweep_file(tmp_path, '"platforms.douyin.beta" = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]', steps=25)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(SCENARIOS.parent)}
+    cmd = [sys.executable, "-m", "simulator", "sweep", str(spec_path), "--workers", "1", "--out", str(out)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((out / "runs").glob("*.json"))) < 2:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    finished = {f.name: f.stat().st_mtime_ns for f in (out / "runs").glob("*.json")}
+    assert 2 <= len(finished) < 12, "the sweep should have been killed part-way"
+    for f in (out / "runs").glob("*.json"):
+        assert json.loads(f.read_text())["status"] == "ok"  # every finished run is readable
+    assert not list((out / "runs").glob(".*"))  # no half-written run file
+    r = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    after = {f.name: f.stat().st_mtime_ns for f in (out / "runs").glob("*.json")}
+    assert len(after) == 12
+    assert all(after[name] == t for name, t in finished.items())  # finished runs were not re-run
+    assert len(pd.read_parquet(out / "results.parquet")) == 12
+
+
+@pytest.mark.parametrize("body, needle", [
+    ('"population.userz" = [1, 2]', "population.userz"),
+    ('"platforms.douyin.beta" = [1.0, -3.0]', "platforms.douyin.beta"),
+    ('"platforms.douyin.beta" = { range = [0.0, 1.0] }', "needs a list"),
+])
+def test_bad_sweep_files_exit_2_naming_the_key(tmp_path, capsys, body, needle):
+    p = sweep_file(tmp_path, body)
+    assert main(["sweep", str(p), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "s.toml" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_unknown_sweep_key(tmp_path):
+    p = sweep_file(tmp_path, GRID)
+    p.write_text(p.read_text() + "\nworkerz = 3\n")
+    with pytest.raises(ScenarioError, match="workerz"):
+        load_sweep(p)
+
+
+def test_sweep_report_writes_main_effects_and_heatmap(tmp_path):
+    out = tmp_path / "out"
+    run_sweep(load_sweep(sweep_file(tmp_path, GRID, replicates=2)), out=out)
+    assert main(["sweep-report", str(out)]) == 0
+    rep = out / "report"
+    for f in ("report.md", "main_effects.csv", "heatmap.png", "main_effect_platforms_douyin_beta.png"):
+        assert (rep / f).exists(), f
+    eff = pd.read_csv(rep / "main_effects.csv")
+    assert set(eff.parameter) == {"platforms.douyin.beta", "platforms.douyin.follow_share"}
+    assert (eff.ci_low <= eff["mean"]).all()
+
+
+def test_shipped_sweeps_validate():
+    for f in (SCENARIOS / "sweeps").glob("*.toml"):
+        assert load_sweep(f).runs()
