@@ -1,6 +1,9 @@
 """The ``trafficsim`` command line.
 
     trafficsim run SCENARIO.toml [--steps N] [--seed S] [--set key=value ...] [--out DIR]
+    trafficsim compare A.toml B.toml [...] [--replicates R] [--steps N] [--seed S] [--out DIR]
+    trafficsim sweep SWEEP.toml [--workers N] [--scheduler ADDRESS | --dask-local N] [--out DIR] [--resume]
+    trafficsim sweep-report DIR
 
 User errors (bad scenario, bad override, unusable output folder) print one line and
 exit with code 2 before anything is written.
@@ -30,6 +33,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a scenario key, e.g. --set platforms.douyin.beta=2 (repeatable)")
     r.add_argument("--out", type=Path, help="output folder (default: a new folder under outputs/)")
     r.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+
+    c = sub.add_parser("compare", help="run scenarios side by side on the same population and seeds")
+    c.add_argument("scenarios", type=Path, nargs="+", help="scenario TOML files (two or more)")
+    c.add_argument("--replicates", type=int, default=5, help="runs per scenario (default 5)")
+    c.add_argument("--steps", type=int, help="simulated days (default: each scenario's)")
+    c.add_argument("--seed", type=int, help="seed of the replicate seeds (default: the first scenario's)")
+    c.add_argument("--workers", type=int, help="worker processes (default: the machine's cores)")
+    c.add_argument("--out", type=Path, help="output folder (default: a new folder under outputs/)")
 
     w = sub.add_parser("sweep", help="run a parameter sweep (grid, Latin hypercube or Sobol) over replicates")
     w.add_argument("sweep", type=Path, help="sweep TOML file")
@@ -115,6 +126,56 @@ def _fmt(v) -> str:
     return f"{v:.3f}"
 
 
+def cmd_compare(args) -> int:
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .compare import compare, headline_markdown
+
+    if len(args.scenarios) < 2:
+        return _fail("compare: give two or more scenario files")
+    for flag, v in (("--replicates", args.replicates), ("--steps", args.steps), ("--workers", args.workers)):
+        if v is not None and v < 1:
+            return _fail(f"{flag}: must be >= 1")
+    if args.seed is not None and args.seed < 0:
+        return _fail("--seed: must be >= 0")
+    scenarios = {}
+    try:
+        for path in args.scenarios:
+            sc = load_scenario(path, [f"steps={args.steps}"] if args.steps else [])
+            label = sc.name if sc.name not in scenarios else f"{sc.name}_{len(scenarios) + 1}"
+            scenarios[label] = sc
+        out = args.out or default_out_dir("compare-" + "-vs-".join(scenarios))
+        check_out_dir(out)
+    except (ScenarioError, OutputError) as exc:
+        return _fail(str(exc))
+    n = len(scenarios) * args.replicates
+    bar = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=n, desc="compare", unit="run", file=sys.stderr)
+    workers = min(args.workers or os.cpu_count() or 1, n)
+    with ProcessPoolExecutor(workers) if workers > 1 else _NoPool() as pool:
+        table = compare(scenarios, args.replicates, args.seed, pool, out, bar.update if bar else None)
+    if bar:
+        bar.close()
+    labels = list(scenarios)
+    print(headline_markdown(table, labels))
+    print(f"comparison: {out}")
+    return 0
+
+
+class _NoPool:
+    """Stands in for a pool when one worker is asked for: compare() then runs serially."""
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
 def cmd_sweep(args) -> int:
     import os
     from concurrent.futures import ProcessPoolExecutor
@@ -174,7 +235,7 @@ def cmd_sweep_report(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"run": cmd_run, "sweep": cmd_sweep, "sweep-report": cmd_sweep_report}
+    commands = {"run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sweep-report": cmd_sweep_report}
     return commands[args.command](args)
 
 

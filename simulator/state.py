@@ -145,7 +145,11 @@ class ItemStore:
 
 
 def build_population(cfg: Scenario, rng: np.random.Generator):
-    """Users, creators and merchants with their attributes (no graphs yet)."""
+    """Users, creators and merchants with their attributes (no graphs yet).
+
+    Each part has its own random stream, so scenarios that differ only in their
+    platforms get the same users, creators and merchants for the same seed."""
+    r_users, r_platforms, r_creators, r_merchants = rng.spawn(4)
     pop = cfg.population
     n, C, M, d = pop.users, pop.creators, pop.merchants, pop.topics
     P = len(cfg.platforms)
@@ -154,34 +158,34 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
     city_w = 1.0 / np.arange(1, pop.cities + 1) ** pop.city_zipf
     city_w /= city_w.sum()
 
-    interest = unit_rows(rng.dirichlet(alpha, n) + 1e-3)
+    interest = unit_rows(r_users.dirichlet(alpha, n) + 1e-3)
     segment = interest.argmax(axis=1).astype(np.int16)
     order = np.argsort(segment, kind="stable")
     interest, segment = interest[order], segment[order]
-    city = rng.choice(pop.cities, n, p=city_w).astype(np.int32)
+    city = r_users.choice(pop.cities, n, p=city_w).astype(np.int32)
     uses = np.empty((n, P), dtype=bool)
     fshare = np.empty((n, P), dtype=np.float32)
     for j, pc in enumerate(cfg.platforms.values()):
-        uses[:, j] = rng.random(n) < pc.adoption
+        uses[:, j] = r_platforms.random(n) < pc.adoption
         m, k = pc.follow_share, pc.follow_share_concentration
         if 0.0 < m < 1.0:
-            fshare[:, j] = rng.beta(m * k, (1 - m) * k, n)
+            fshare[:, j] = r_platforms.beta(m * k, (1 - m) * k, n)
         else:
             fshare[:, j] = m
     users = UserState(interest, segment, city, uses, fshare)
 
-    topic = unit_rows(rng.dirichlet(alpha, C) + 1e-3)
+    topic = unit_rows(r_creators.dirichlet(alpha, C) + 1e-3)
     cr = cfg.creators
-    mcn = rng.random(C) < cr.mcn_share
-    qmean = (rng.normal(0.0, cr.quality_sd_between, C) + cr.mcn_quality_bonus * mcn).astype(np.float32)
-    rate = (cr.post_rate_mean * np.exp(rng.normal(-0.5 * cr.post_rate_sigma**2, cr.post_rate_sigma, C))).astype(np.float32)
+    mcn = r_creators.random(C) < cr.mcn_share
+    qmean = (r_creators.normal(0.0, cr.quality_sd_between, C) + cr.mcn_quality_bonus * mcn).astype(np.float32)
+    rate = (cr.post_rate_mean * np.exp(r_creators.normal(-0.5 * cr.post_rate_sigma**2, cr.post_rate_sigma, C))).astype(np.float32)
     merchant = np.full(C, -1, dtype=np.int32)
     accounts = np.arange(C - M, C, dtype=np.int32)
     merchant[accounts] = np.arange(M, dtype=np.int32)
     creators = CreatorState(
         topic=topic,
         segment=topic.argmax(axis=1).astype(np.int16),
-        city=rng.choice(pop.cities, C, p=city_w).astype(np.int32),
+        city=r_creators.choice(pop.cities, C, p=city_w).astype(np.int32),
         quality_mean=qmean,
         post_rate=rate,
         mcn=mcn,
@@ -191,6 +195,6 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
         engagements=np.zeros((C, 5), dtype=np.int64),
     )
     mc = cfg.merchants
-    budget = mc.daily_ad_budget * np.exp(rng.normal(-0.5 * mc.budget_sigma**2, mc.budget_sigma, M))
+    budget = mc.daily_ad_budget * np.exp(r_merchants.normal(-0.5 * mc.budget_sigma**2, mc.budget_sigma, M))
     merchants = MerchantState(accounts, budget, np.zeros(M), np.zeros(M, dtype=np.int64))
     return users, creators, merchants

@@ -1,0 +1,205 @@
+"""``trafficsim compare A.toml B.toml ...``: scenarios side by side over replicates.
+
+Every scenario runs on the same population and the same replicate seeds (from one
+``SeedSequence``), so the differences are the platforms'. Writes ``comparison.csv``
+(rows = metrics; per scenario: mean, 95% CI low, 95% CI high), ``comparison.md`` (a
+readable table with one interpretation line per headline metric) and plots.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Executor
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .config import Scenario  # noqa: E402
+from .metrics import lorenz  # noqa: E402
+from .outputs import atomic_dir, write_json  # noqa: E402
+from .plots import DOMAIN_COLORS  # noqa: E402
+from .state import DOMAINS  # noqa: E402
+
+HEADLINE = {
+    "private_share_impressions": "share of impressions in the private domain",
+    "exposure_gini": "creator exposure Gini",
+    "top1_share": "top-1% creators' share of exposure",
+    "visible_share": "share of creators above the visibility threshold",
+    "flywheel_ratio": "public reach per item, close-fan vs distant-fan creators",
+    "mean_intimacy": "mean fan intimacy",
+    "fans_true": "true fans (follow edges)",
+    "ad_revenue": "platform ad revenue (yuan)",
+}
+
+
+def run_replicate(task: dict) -> dict:
+    """One scenario × replicate (picklable; runs in a worker)."""
+    import numba
+
+    from .model import TrafficModel
+
+    if task.get("single_thread"):
+        numba.set_num_threads(1)
+    model = TrafficModel(Scenario.model_validate(task["scenario"]), agents=False)
+    model.run()
+    df = model.metrics_frame()
+    totals = dict(model.summary()["totals"])
+    totals["private_share_impressions"] = totals["impressions_private"] / max(totals["impressions_total"], 1)
+    return {"label": task["label"], "replicate": task["replicate"], "totals": totals,
+            "steps": df[df.platform == "all"].to_dict("list"),
+            "exposure": model.creators.impressions.sum(axis=(0, 2)).tolist()}
+
+
+def _ci(values: np.ndarray) -> tuple[float, float, float]:
+    v = np.asarray([x for x in values if x is not None and x == x], dtype=float)
+    if len(v) == 0:
+        return np.nan, np.nan, np.nan
+    half = 1.96 * v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0
+    return v.mean(), v.mean() - half, v.mean() + half
+
+
+def compare(scenarios: dict[str, Scenario], replicates: int = 5, seed: int | None = None,
+            executor: Executor | None = None, out: Path | None = None, progress=None) -> pd.DataFrame:
+    """Run every scenario ``replicates`` times and return the comparison table.
+
+    ``scenarios`` maps a label to a resolved :class:`Scenario`; replicate r of every
+    scenario uses the same seed.
+    """
+    first = next(iter(scenarios.values()))
+    base_seed = first.seed if seed is None else seed
+    seeds = [int(s.generate_state(1, np.uint64)[0] >> np.uint64(1))
+             for s in np.random.SeedSequence(base_seed).spawn(replicates)]
+    tasks = [{"label": label, "replicate": r, "single_thread": executor is not None,
+              "scenario": sc.model_copy(update={"seed": seeds[r]}).model_dump(mode="json")}
+             for label, sc in scenarios.items() for r in range(replicates)]
+    t0 = time.perf_counter()
+    if executor is None:
+        results = []
+        for t in tasks:
+            results.append(run_replicate(t))
+            if progress:
+                progress()
+    else:
+        futures = [executor.submit(run_replicate, t) for t in tasks]
+        results = []
+        for f in futures:
+            results.append(f.result())
+            if progress:
+                progress()
+    elapsed = time.perf_counter() - t0
+    table = _table(results, list(scenarios))
+    if out is not None:
+        write_comparison(out, table, results, scenarios, seeds, elapsed)
+    return table
+
+
+def _table(results: list[dict], labels: list[str]) -> pd.DataFrame:
+    metrics = list(results[0]["totals"])
+    rows = []
+    for m in metrics:
+        row = {"metric": m}
+        for label in labels:
+            vals = [r["totals"][m] for r in results if r["label"] == label]
+            row[f"{label}_mean"], row[f"{label}_ci_low"], row[f"{label}_ci_high"] = _ci(np.array(vals, dtype=object))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("metric")
+
+
+def interpret(table: pd.DataFrame, labels: list[str], metric: str) -> str:
+    """One line: which scenario is higher, and whether the 95% CIs overlap."""
+    means = {lb: table.loc[metric, f"{lb}_mean"] for lb in labels}
+    if any(v != v for v in means.values()):
+        return f"{metric}: not available in every scenario."
+    hi = max(means, key=means.get)
+    lo = min(means, key=means.get)
+    if hi == lo:
+        return f"{metric}: equal."
+    separated = table.loc[metric, f"{hi}_ci_low"] > table.loc[metric, f"{lo}_ci_high"]
+    return (f"{HEADLINE.get(metric, metric)} is higher in {hi} ({means[hi]:.3g}) than in {lo} ({means[lo]:.3g})"
+            + ("; the 95% CIs do not overlap." if separated else "; the 95% CIs overlap, so the difference is not clear."))
+
+
+def headline_markdown(table: pd.DataFrame, labels: list[str]) -> str:
+    lines = ["| metric | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    for m in HEADLINE:
+        if m not in table.index:
+            continue
+        cells = [f"{table.loc[m, f'{lb}_mean']:.4g} [{table.loc[m, f'{lb}_ci_low']:.4g}, {table.loc[m, f'{lb}_ci_high']:.4g}]"
+                 for lb in labels]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_comparison(out: Path, table: pd.DataFrame, results: list[dict], scenarios: dict[str, Scenario],
+                     seeds: list[int], elapsed: float) -> None:
+    labels = list(scenarios)
+    with atomic_dir(out) as tmp:
+        table.to_csv(tmp / "comparison.csv")
+        md = [f"# Comparison: {' vs '.join(labels)}", "",
+              f"{len(seeds)} replicates per scenario on the same population and seeds; mean [95% CI].", "",
+              headline_markdown(table, labels), "", "## Reading", ""]
+        md += [f"- {interpret(table, labels, m)}" for m in HEADLINE if m in table.index]
+        (tmp / "comparison.md").write_text("\n".join(md) + "\n")
+        (tmp / "plots").mkdir()
+        _plots(tmp / "plots", results, labels)
+        write_json(tmp / "manifest.json", {"scenarios": {lb: sc.name for lb, sc in scenarios.items()},
+                                            "replicate_seeds": seeds, "elapsed_s": round(elapsed, 2)})
+        for lb, sc in scenarios.items():
+            from .config import to_toml
+
+            (tmp / f"scenario_{lb}.toml").write_text(to_toml(sc))
+
+
+def _plots(folder: Path, results: list[dict], labels: list[str]) -> None:
+    # Lorenz curves of creator exposure (mean curve over replicates)
+    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="equality")
+    for lb in labels:
+        ys = [lorenz(np.array(r["exposure"]))[1] for r in results if r["label"] == lb]
+        ax.plot(np.linspace(0, 1, len(ys[0])), np.mean(ys, axis=0), label=lb)
+    ax.set(title="Creator exposure (Lorenz)", xlabel="share of creators", ylabel="share of impressions")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "lorenz.png", dpi=110)
+    plt.close(fig)
+    # domain shares of impressions
+    fig, ax = plt.subplots(figsize=(4.8, 3.6))
+    bottom = np.zeros(len(labels))
+    for d in DOMAINS:
+        share = np.array([np.mean([r["totals"][f"impressions_{d}"] / max(r["totals"]["impressions_total"], 1)
+                                   for r in results if r["label"] == lb]) for lb in labels])
+        ax.bar(labels, share, bottom=bottom, label=d, color=DOMAIN_COLORS[d])
+        bottom += share
+    ax.set(title="Impressions by domain", ylabel="share", ylim=(0, 1))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "domain_shares.png", dpi=110)
+    plt.close(fig)
+    # fan tier funnel
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    tiers = ("potential", "passerby", "liking", "true")
+    width = 0.8 / len(labels)
+    for i, lb in enumerate(labels):
+        vals = [np.mean([r["totals"][f"fans_{t}"] for r in results if r["label"] == lb]) for t in tiers]
+        ax.bar(np.arange(4) + i * width, vals, width, label=lb)
+    ax.set_xticks(np.arange(4) + width * (len(labels) - 1) / 2, tiers)
+    ax.set(title="Fan tiers at the end", ylabel="follow edges")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "fan_tiers.png", dpi=110)
+    plt.close(fig)
+    # top-1% share over time
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for lb in labels:
+        series = [np.array(r["steps"]["top1_share"]) for r in results if r["label"] == lb]
+        ax.plot(results[0]["steps"]["step"], np.mean(series, axis=0), label=lb)
+    ax.set(title="Top-1% creators' share of the day's exposure", xlabel="day", ylabel="share")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "top1_share.png", dpi=110)
+    plt.close(fig)
