@@ -159,9 +159,29 @@ POLICY_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def centralization_preset(c: float) -> dict[str, Any]:
+    """Defaults of the style knobs at centralization ``c``: 0 is the Kuaishou-like
+    preset, 1 the Douyin-like one, numeric knobs interpolate linearly. The exposure
+    cap loosens as kuaishou_cap / (1 − c) and disappears once it would exceed 1; the
+    Gini steering keeps its target and fades out through ``gini_gain`` = 2·(1 − c)."""
+    ks, dy = POLICY_PRESETS["kuaishou"], POLICY_PRESETS["douyin"]
+    out: dict[str, Any] = {}
+    for key in ("follow_share", "same_city_share", "age_decay", "pool_growth", "cold_start_rate"):
+        out[key] = (1 - c) * ks[key] + c * dy[key]
+    cap = ks["exposure_cap"] / (1 - c) if c < 1 else None
+    out["exposure_cap"] = cap if cap is not None and cap <= 1.0 else None
+    out["gini_target"] = ks["gini_target"]
+    out["gini_gain"] = 2.0 * (1 - c)
+    return out
+
+
 class PlatformConfig(_Section):
     """One platform's feed and its knobs."""
 
+    centralization: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="0 = Kuaishou-like, 1 = Douyin-like: sets the defaults of the style knobs in between (explicit keys still win)",
+    )
     policy: Literal["douyin", "kuaishou", "random", "popularity", "interest"] = Field(
         "douyin", description="ranking policy; 'douyin'/'kuaishou' also set the defaults of the style knobs"
     )
@@ -204,7 +224,10 @@ class PlatformConfig(_Section):
     @classmethod
     def _apply_preset(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            preset = POLICY_PRESETS.get(data.get("policy", "douyin"), {})
+            preset = dict(POLICY_PRESETS.get(data.get("policy", "douyin"), {}))
+            c = data.get("centralization")
+            if isinstance(c, (int, float)) and not isinstance(c, bool) and 0.0 <= c <= 1.0:
+                preset.update(centralization_preset(float(c)))
             data = {**preset, **data}
         return data
 

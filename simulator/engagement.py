@@ -36,9 +36,6 @@ class Reactions:
         """The five action masks in ``state.ACTIONS`` order."""
         return [self.complete, self.like, self.comment, self.share, self.follow]
 
-    def matrix(self) -> np.ndarray:
-        """(impressions × 5) bools in ``state.ACTIONS`` order."""
-        return np.stack(self.columns(), axis=1)
 
     @property
     def engaged(self) -> np.ndarray:

@@ -92,3 +92,18 @@ def test_resolved_scenario_round_trips(tmp_path):
     again = write(tmp_path, "resolved.toml", to_toml(s))
     assert load_scenario(again) == s
     assert tomllib.loads(to_toml(s))["platforms"]["kuaishou"]["policy"] == "kuaishou"
+
+
+def test_centralization_moves_knobs_between_the_two_styles(tmp_path):
+    from simulator.config import PlatformConfig
+
+    dy, ks = POLICY_PRESETS["douyin"], POLICY_PRESETS["kuaishou"]
+    one, zero, half = (PlatformConfig(centralization=c) for c in (1.0, 0.0, 0.5))
+    for key in ("follow_share", "same_city_share", "age_decay", "pool_growth", "cold_start_rate"):
+        assert getattr(one, key) == pytest.approx(dy[key]) and getattr(zero, key) == pytest.approx(ks[key])
+        assert getattr(half, key) == pytest.approx((dy[key] + ks[key]) / 2)
+    assert one.exposure_cap is None and zero.exposure_cap == ks["exposure_cap"] and half.exposure_cap == 2 * ks["exposure_cap"]
+    assert one.gini_gain == 0.0 and zero.gini_gain == 2.0
+    assert PlatformConfig(centralization=0.5, follow_share=0.9).follow_share == 0.9  # explicit keys win
+    with pytest.raises(Exception):
+        PlatformConfig(centralization=1.5)

@@ -31,3 +31,10 @@ def test_gini_and_top_share_helpers():
     assert gini(np.ones(10)) == 0.0
     assert gini(np.r_[np.zeros(99), 1.0]) > 0.98
     assert top_share(np.r_[np.ones(99), 101.0], 0.01) == 101.0 / 200.0
+
+
+def test_lower_centralization_spreads_creator_exposure():
+    def g(c):
+        return np.mean([TrafficModel(small(centralization=c), seed=s).run(10).summary()["totals"]["exposure_gini"]
+                        for s in (1, 2)])
+    assert g(0.0) < g(1.0) - 0.05
