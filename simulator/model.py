@@ -392,6 +392,33 @@ class TrafficModel(mesa.Model):
             df[f"engagements_{action}"] = cr.engagements[:, a]
         return df
 
+    def feed_of(self, user: int, platform: str | None = None) -> pd.DataFrame:
+        """One user's feed on the last simulated day: each item with its slot source,
+        domain, interest match, quality, the viewer's intimacy with the creator, the
+        intimacy boost log(1 + beta·intimacy) and the policy's ranking score (with the
+        items' engagement rates as of the end of that day)."""
+        from .feeds import Block
+        from .state import DOMAINS, SOURCES
+
+        log = next(lg for lg in self.last_day if platform is None or lg.platform.name == platform)
+        imp, pl = log.impressions, log.platform
+        sel = np.flatnonzero(imp.user == user)
+        items = imp.item[sel]
+        intim = log.reactions.intimacy[sel]
+        lo = self.items.first_since(self.day - 1 - pl.cfg.max_item_age + 1)
+        ctx = self.prior_context(pl, min(lo, int(items.min())) if len(items) else lo)
+        k = items - (self.items.n - len(ctx.age))
+        block = Block(match=imp.match[sel][None, :], intimacy=intim[None, :], quality=self.items.quality[items],
+                      perf=ctx.perf[k], age=ctx.age[k] - 1, popularity=ctx.exposure[k].astype(np.float32),
+                      engagements=ctx.engagements[k].astype(np.float32))
+        boost = np.log1p(pl.cfg.beta * intim) if pl.policy.algorithmic else np.zeros(len(sel))
+        return pd.DataFrame({
+            "item": items, "creator": self.items.creator[items], "source": np.array(SOURCES)[imp.source[sel]],
+            "domain": np.array(DOMAINS)[imp.domain()[sel]], "match": imp.match[sel],
+            "quality": self.items.quality[items], "intimacy": intim, "intimacy_boost": boost,
+            "score": pl.policy.score(block)[0],
+        })
+
     def items_frame(self) -> pd.DataFrame:
         it = self.items
         df = pd.DataFrame({
