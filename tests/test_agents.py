@@ -34,7 +34,7 @@ def test_datacollector_collects_totals():
 
 
 def test_feed_of_explains_one_users_day():
-    m = TrafficModel(small(policy="kuaishou", follow_share=0.4), seed=1).run(3)
+    m = TrafficModel(small(platform="kuaishou", follow_share=0.4), seed=1).run(3)
     user = int(m.last_day[0].impressions.user[0])
     feed = m.feed_of(user)
     assert len(feed) == int((m.last_day[0].impressions.user == user).sum())
