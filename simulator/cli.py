@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--out", type=Path, help="sweep folder (default: outputs/sweep-<name>)")
     w.add_argument("--resume", action="store_true", help="skip finished runs; re-run failed or missing ones")
 
+    ap = sub.add_parser("app", help="the interactive SolaraViz app on localhost")
+    ap.add_argument("scenario", type=Path, nargs="?", help="scenario TOML file (default: scenarios/douyin.toml)")
+    ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--host", default="127.0.0.1")
+
     rp = sub.add_parser("sweep-report", help="main effects, heatmap and Sobol indices of a finished sweep")
     rp.add_argument("dir", type=Path, help="sweep folder")
     return p
@@ -224,6 +229,25 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_app(args) -> int:
+    import os
+    import subprocess
+
+    if args.scenario is not None:
+        try:
+            load_scenario(args.scenario)
+        except ScenarioError as exc:
+            return _fail(str(exc))
+    env = {**os.environ}
+    if args.scenario is not None:
+        env["TRAFFICSIM_APP_SCENARIO"] = str(args.scenario.resolve())
+    app = Path(__file__).with_name("app.py")
+    cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port),
+           "--production", "--no-open"]
+    print(f"trafficsim app on http://{args.host}:{args.port}", flush=True)
+    return subprocess.call(cmd, env=env)
+
+
 def cmd_sweep_report(args) -> int:
     from .sweep_report import report
 
@@ -235,7 +259,7 @@ def cmd_sweep_report(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sweep-report": cmd_sweep_report}
+    commands = {"run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sweep-report": cmd_sweep_report, "app": cmd_app}
     return commands[args.command](args)
 
 

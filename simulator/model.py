@@ -121,10 +121,9 @@ class TrafficModel(mesa.Model):
         self.last_day: list[DayLog] = []
         self._rows: list[dict] = []
         self.datacollector = mesa.DataCollector(model_reporters={
-            "impressions_total": lambda m: m._last_total("impressions_total"),
-            "exposure_gini": lambda m: m._last_total("exposure_gini"),
-            "mean_intimacy": lambda m: m._last_total("mean_intimacy"),
-            "flywheel_ratio": lambda m: m._last_total("flywheel_ratio"),
+            name: _total_reporter(name) for name in (
+                "impressions_total", "exposure_gini", "top1_share", "mean_intimacy", "flywheel_ratio",
+                "fans_passerby", "fans_liking", "fans_true", "share_public", "share_commercial", "share_private")
         })
 
     # ------------------------------------------------------------------ setup
@@ -303,6 +302,8 @@ class TrafficModel(mesa.Model):
     def _last_total(self, col: str):
         for r in reversed(self._rows):
             if r["platform"] == "all":
+                if col.startswith("share_"):
+                    return r[f"impressions_{col[6:]}"] / max(r["impressions_total"], 1)
                 return r.get(col)
         return None
 
@@ -431,6 +432,14 @@ class TrafficModel(mesa.Model):
         for a, action in enumerate(ACTIONS):
             df[f"engagements_{action}"] = it.engagements[:, a]
         return df
+
+
+def _total_reporter(name: str):
+    """A DataCollector reporter reading the latest ``all`` row (``share_<domain>`` = domain share)."""
+    def reporter(model: "TrafficModel"):
+        return model._last_total(name)
+    reporter.__name__ = name
+    return reporter
 
 
 _BLAS: ThreadpoolController | None = None

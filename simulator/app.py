@@ -1,0 +1,58 @@
+"""The interactive app: Mesa's SolaraViz over a small traffic ecosystem.
+
+    trafficsim app [SCENARIO]          # serves on http://127.0.0.1:8765
+    solara run simulator/app.py         # the same, by hand
+
+In Jupyter, ``from simulator.app import page; page`` renders it inline. Sliders set the
+platform's centralization, intimacy boost, follow share and exposure cap; charts show
+the domain shares of impressions, creator exposure Gini and fans by tier as the model
+steps. (Push-rate and value-content sliders and GMV charts come with the commerce model.)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mesa.visualization import SolaraViz, make_plot_component
+
+from simulator.config import load_scenario
+from simulator.model import TrafficModel
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "douyin.toml"
+
+
+class AppModel(TrafficModel):
+    """A TrafficModel built from slider values (SolaraViz re-creates it with keywords)."""
+
+    def __init__(self, scenario: str = "", users: int = 3000, centralization: float = 1.0, beta: float = 1.0,
+                 follow_share: float = 0.05, exposure_cap: float = 0.0, seed: int = 1, rng=None):
+        path = Path(scenario or os.environ.get("TRAFFICSIM_APP_SCENARIO") or DEFAULT_SCENARIO)
+        base = load_scenario(path)
+        name = next(iter(base.platforms))
+        knobs = {"centralization": centralization, "beta": beta, "follow_share": follow_share,
+                 "exposure_cap": exposure_cap if exposure_cap > 0 else None}
+        super().__init__(base, seed=seed, agents=False,
+                         overrides={"population": {"users": int(users), "creators": max(40, int(users) // 30),
+                                                   "merchants": 2},
+                                    "platforms": {name: knobs}})
+
+
+model_params = {
+    "users": {"type": "SliderInt", "value": 3000, "label": "users", "min": 500, "max": 20000, "step": 500},
+    "centralization": {"type": "SliderFloat", "value": 1.0, "label": "centralization (0 Kuaishou-like, 1 Douyin-like)",
+                       "min": 0.0, "max": 1.0, "step": 0.1},
+    "beta": {"type": "SliderFloat", "value": 1.0, "label": "intimacy boost (beta)", "min": 0.0, "max": 5.0, "step": 0.5},
+    "follow_share": {"type": "SliderFloat", "value": 0.05, "label": "follow share", "min": 0.0, "max": 0.8, "step": 0.05},
+    "exposure_cap": {"type": "SliderFloat", "value": 0.0, "label": "exposure cap (share of DAU, 0 = none)",
+                     "min": 0.0, "max": 0.5, "step": 0.01},
+}
+
+components = [
+    make_plot_component({"share_public": "#4C72B0", "share_commercial": "#DD8452", "share_private": "#55A868"}),
+    make_plot_component({"exposure_gini": "#8172B3", "top1_share": "#C44E52"}),
+    make_plot_component({"fans_passerby": "#937860", "fans_liking": "#DA8BC3", "fans_true": "#C44E52"}),
+]
+
+model = AppModel()
+page = SolaraViz(model, components=components, model_params=model_params, name="trafficsim")
