@@ -175,6 +175,24 @@ def centralization_preset(c: float) -> dict[str, Any]:
     return out
 
 
+CATEGORIES = ("fmcg", "local_life", "online_high_ticket", "offline_long_decision")
+
+
+class CommissionSchedule(_Section):
+    """Commission on on-platform GMV: ``intro`` for a merchant's first ``intro_days`` days
+    on the platform, then the category's rate (Douyin shop: 1% for 30 days, then 2-5%)."""
+
+    intro: float = Field(0.01, ge=0.0, le=1.0, description="rate in a new merchant's first intro_days days")
+    intro_days: int = Field(30, ge=0, le=3650, description="days a merchant pays the intro rate")
+    fmcg: float = Field(0.05, ge=0.0, le=1.0, description="rate for FMCG (clothing 5%)")
+    local_life: float = Field(0.03, ge=0.0, le=1.0, description="rate for local life")
+    online_high_ticket: float = Field(0.02, ge=0.0, le=1.0, description="rate for online high-ticket goods (car goods 2%)")
+    offline_long_decision: float = Field(0.02, ge=0.0, le=1.0, description="rate for offline long-decision goods")
+
+    def rates(self) -> tuple[float, ...]:
+        return tuple(getattr(self, c) for c in CATEGORIES)
+
+
 class PlatformConfig(_Section):
     """One platform's feed and its knobs."""
 
@@ -219,6 +237,22 @@ class PlatformConfig(_Section):
     gini_target: float | None = Field(None, ge=0.0, le=1.0, description="creator exposure Gini the platform steers toward (none = no steering)")
     gini_gain: float = Field(2.0, ge=0.0, le=100.0, description="how fast the steering exponent follows the Gini error")
     follow_window: int = Field(3, ge=1, le=365, description="days an item stays in followers' follow feed")
+    cpm_elasticity: float = Field(
+        1.0, ge=0.0, le=10.0,
+        description="public-domain saturation: when merchants want more ad impressions than there are ad slots, the CPM rises as cpm × (demand / supply)^elasticity (0 = fixed CPM, slots rationed)",
+    )
+    commission: CommissionSchedule = Field(default_factory=lambda: CommissionSchedule(), description="commission schedule on on-platform GMV")
+    tip_cut: float = Field(0.5, ge=0.0, le=1.0, description="share of tips the platform keeps")
+    group_effect: float = Field(
+        1.0, ge=0.0, le=1.0,
+        description="fan-group chat effectiveness: scales the intimacy gain of value pushes and the conversion of promotional pushes (weak on Douyin-like platforms)",
+    )
+    ban_per_diversion: float = Field(
+        0.0, ge=0.0, le=1.0, description="probability that one WeChat invitation (card in the parcel) is detected and the merchant's account banned"
+    )
+    ban_per_excess_push: float = Field(
+        0.0, ge=0.0, le=1.0, description="daily ban probability per promotional push above commerce.groups.overmarketing_pushes (over-marketing)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -232,11 +266,115 @@ class PlatformConfig(_Section):
         return data
 
 
-class MerchantConfig(_Section):
-    """Merchants. Each has its own account (a creator row) and buys ad slots."""
+class CategoryConfig(_Section):
+    """One of Douyin's four industry quadrants: what is sold and how it is bought."""
 
-    daily_ad_budget: float = Field(200.0, ge=0.0, le=1e9, description="mean yuan per merchant per day for ads")
+    price: float = Field(gt=0.0, le=1e7, description="yuan per order")
+    buy_offset: float = Field(ge=-20.0, le=20.0, description="category term of the purchase model (logit)")
+    repurchase_days: int = Field(ge=1, le=36500, description="days before a buyer can buy from the same merchant again")
+    intimacy_gain: float = Field(ge=0.0, le=1.0, description="intimacy a purchase adds to the buyer's edge with the seller")
+    trust_gain: float = Field(ge=0.0, le=1.0, description="trust a purchase adds to the buyer–merchant relationship")
+    margin: float = Field(ge=0.0, le=1.0, description="merchant's gross margin on GMV")
+
+
+def _category(price, offset, days, intimacy, trust, margin):
+    return Field(default_factory=lambda: CategoryConfig(price=price, buy_offset=offset, repurchase_days=days,
+                                                        intimacy_gain=intimacy, trust_gain=trust, margin=margin))
+
+
+class CategoriesConfig(_Section):
+    fmcg: CategoryConfig = _category(40.0, 0.0, 10, 0.05, 0.10, 0.40)
+    local_life: CategoryConfig = _category(120.0, -0.3, 21, 0.05, 0.15, 0.35)
+    online_high_ticket: CategoryConfig = _category(1500.0, -1.0, 180, 0.08, 0.25, 0.25)
+    offline_long_decision: CategoryConfig = _category(8000.0, -1.5, 720, 0.10, 0.35, 0.30)
+
+    def ordered(self) -> list[CategoryConfig]:
+        return [getattr(self, c) for c in CATEGORIES]
+
+
+class GroupConfig(_Section):
+    """Fan groups (粉丝群) on the platform and their push policy (FACTS.md mechanism 4)."""
+
+    enabled: bool = Field(True, description="selling accounts run fan groups")
+    join_intimacy: float = Field(0.3, ge=0.0, le=1.0, description="fans at or above this intimacy may join the group")
+    join_rate: float = Field(0.05, ge=0.0, le=1.0, description="daily probability that such a fan joins")
+    pushes_per_day: float = Field(1.0, ge=0.0, le=50.0, description="group pushes per day (reach 100% of members)")
+    value_share: float = Field(0.5, ge=0.0, le=1.0, description="share of pushes that are value content ('pond feed'); the rest promote")
+    value_gain: float = Field(0.03, ge=0.0, le=1.0, description="intimacy gain of one value push (× the platform's group_effect)")
+    promo_conversion: float = Field(1.0, ge=0.0, le=20.0, description="a promotional push converts a member with this × the purchase model's probability (× group_effect)")
+    promo_annoyance: float = Field(1.0, ge=0.0, le=100.0, description="annoyance one promotional push adds to every member")
+    promo_intimacy_cost: float = Field(0.01, ge=0.0, le=1.0, description="intimacy one promotional push takes from every member (harassment)")
+    annoyance_decay: float = Field(0.3, ge=0.0, le=1.0, description="daily relative decay of annoyance")
+    tolerance_mean: float = Field(4.0, gt=0.0, le=1000.0, description="mean annoyance a user tolerates before leaving a group (log-normal across users)")
+    tolerance_sigma: float = Field(0.5, ge=0.0, le=5.0, description="log-normal spread of tolerance")
+    unfollow_factor: float = Field(1.5, ge=1.0, le=100.0, description="annoyance above factor × tolerance also makes the member unfollow")
+    overmarketing_pushes: float = Field(3.0, ge=0.0, le=50.0, description="promotional pushes per day above which a platform may ban for over-marketing")
+
+
+class WeChatConfig(_Section):
+    """Diversion to personal WeChat (导流) and selling there (FACTS.md mechanism 5)."""
+
+    friend_cap: int = Field(10_000, ge=1, le=1_000_000, description="friends per WeChat account")
+    adds_per_day: int = Field(20, ge=0, le=10_000, description="friend adds per WeChat account per day")
+    accept_rate: float = Field(0.3, ge=0.0, le=1.0, description="probability a buyer who gets the card adds the merchant (× (0.5 + intimacy))")
+    pushes_per_day: float = Field(1.0, ge=0.0, le=50.0, description="WeChat pushes (Moments, group messages) per day")
+    value_share: float = Field(0.5, ge=0.0, le=1.0, description="share of WeChat pushes that are value content")
+    effect: float = Field(1.0, ge=0.0, le=1.0, description="effectiveness of WeChat pushes (like a platform's group_effect)")
+
+
+class CommerceConfig(_Section):
+    """Purchases, tips and the private channels. One purchase model for every channel:
+
+    z = intercept + category.buy_offset + w_match·match + w_intimacy·intimacy + w_trust·trust
+        − price_sensitivity·ln(price / 40) + ln(live_multiplier if live)
+    P(buy) = sigmoid(z), for a buyer not in the category's repurchase interval."""
+
+    enabled: bool = Field(True, description="merchants sell, users buy and tip (off = the content-only core)")
+    intercept: float = Field(-3.5, ge=-20.0, le=20.0, description="purchase model intercept (logit)")
+    w_match: float = Field(2.0, ge=0.0, le=20.0)
+    w_intimacy: float = Field(2.5, ge=0.0, le=20.0)
+    w_trust: float = Field(2.0, ge=0.0, le=20.0)
+    price_sensitivity: float = Field(0.3, ge=0.0, le=5.0, description="logit penalty per e-fold of price above 40 yuan")
+    live_share: float = Field(0.15, ge=0.0, le=1.0, description="share of items that are live sessions")
+    live_multiplier: float = Field(2.0, ge=1.0, le=100.0, description="live sessions sell this many times more per viewer (odds)")
+    tip_intercept: float = Field(-5.0, ge=-20.0, le=20.0, description="logit of tipping an engaged live impression")
+    tip_w_intimacy: float = Field(4.0, ge=0.0, le=20.0, description="weight of intimacy in tipping")
+    tip_mean: float = Field(10.0, ge=0.0, le=1e5, description="mean tip in yuan (log-normal, sigma 1)")
+    partner_share: float = Field(0.3, ge=0.0, le=1.0, description="share of ordinary creators who sell a merchant's product (product links)")
+    link_share: float = Field(0.3, ge=0.0, le=1.0, description="share of a partner creator's items that carry the product link")
+    creator_share: float = Field(0.2, ge=0.0, le=1.0, description="share of GMV a partner creator earns on sales through its items")
+    visit_rate: float = Field(
+        0.02, ge=0.0, le=1.0,
+        description="daily probability × intimacy that a fan visits a selling account's homepage or sends a DM (user-initiated, never annoys); a visit may convert",
+    )
+    categories: CategoriesConfig = Field(default_factory=lambda: CategoriesConfig())
+    groups: GroupConfig = Field(default_factory=lambda: GroupConfig())
+    wechat: WeChatConfig = Field(default_factory=lambda: WeChatConfig())
+
+
+class MerchantConfig(_Section):
+    """Merchants. Each has its own account (a creator row), a category, an ad targeting
+    and possibly a WeChat diversion strategy."""
+
+    daily_ad_budget: float = Field(15.0, ge=0.0, le=1e9, description="mean yuan per merchant per day for ads (model yuan: at the default CPM, 10 merchants about fill the ad slots of 10,000 users)")
     budget_sigma: float = Field(1.0, ge=0.0, le=5.0, description="log-normal spread of budgets")
+    category_mix: tuple[float, float, float, float] = Field(
+        (0.4, 0.2, 0.2, 0.2), description="shares of merchants in fmcg, local_life, online_high_ticket, offline_long_decision"
+    )
+    targeting_mix: tuple[float, float, float] = Field(
+        (0.5, 0.25, 0.25), description="shares of merchants whose ads target broad, own fans, look-alikes of own fans"
+    )
+    diversion_share: float = Field(0.0, ge=0.0, le=1.0, description="share of merchants who divert buyers to WeChat")
+    wechat_accounts: int = Field(1, ge=1, le=4, description="WeChat accounts per diverting merchant (switchable, at most 4)")
+    new_share: float = Field(0.3, ge=0.0, le=1.0, description="share of merchants new to the platforms at day 0 (the others are past the intro commission)")
+
+    @model_validator(mode="after")
+    def _mixes(self):
+        for key in ("category_mix", "targeting_mix"):
+            v = getattr(self, key)
+            if any(x < 0 for x in v) or sum(v) <= 0:
+                raise ValueError(f"{key} must be non-negative shares with a positive sum")
+        return self
 
 
 class MetricsConfig(_Section):
@@ -259,6 +397,7 @@ class Scenario(_Section):
     engagement: EngagementConfig = EngagementConfig()
     relationship: RelationshipConfig = RelationshipConfig()
     merchants: MerchantConfig = MerchantConfig()
+    commerce: CommerceConfig = CommerceConfig()
     metrics: MetricsConfig = MetricsConfig()
     platforms: dict[str, PlatformConfig] = Field(default_factory=lambda: {"douyin": PlatformConfig()})
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from .config import PlatformConfig
 from .kernels import gumbel_table, gumbel_top_k
-from .graph import indptr_from_rows, random_in_rows, rank_within_sorted, weighted_in_rows
+from .graph import expand_rows, indptr_from_rows, random_in_rows, rank_within_sorted, weighted_in_rows
 from .state import ADS, COLD_START, FOLLOW, RECOMMEND, SAME_CITY
 
 # --------------------------------------------------------------------------- impressions
@@ -134,6 +134,7 @@ class PriorContext:
     creator_share: np.ndarray  # per item: its creator's exposure relative to the mean creator
     dau: float
     steering: float  # the platform's current Gini-steering exponent
+    blocked: np.ndarray | None = None  # per item: its account is banned on this platform
 
 
 class AlgorithmicPolicy(RankingPolicy):
@@ -296,42 +297,140 @@ def _same_city_slots(model, platform, active, n, rng):
     it = random_in_rows(by_city.indptr, model.users.city[u].astype(np.int64), rng)
     ok = it >= 0
     pos, u, it = pos[ok], u[ok], by_city.items[it[ok]]
+    blocked = model.blocked_creators(platform.index)
+    if blocked is not None:
+        ok = ~blocked[model.items.creator[it]]
+        pos, u, it = pos[ok], u[ok], it[ok]
     imp = _finish(model, u, it, SAME_CITY)
     return imp, pos
 
 
 def _ad_slots(model, platform, active, n, rng):
-    """Ad slots, sold to merchants ∝ their budgets at the platform's CPM, each merchant
-    capped at what its budget buys today; unsold slots return to the feed."""
-    ms = model.merchants
-    cpm = platform.cfg.cpm
+    """Commercial traffic (商域). Each merchant wants budget / CPM impressions today; when
+    together they want more than there are ad slots, the CPM rises to
+    ``cpm × (demand / supply) ** cpm_elasticity`` (public-domain saturation) and what still
+    does not fit is rationed. Slots go first to fan-targeted ads (the merchant's own
+    followers among today's ad viewers), then to look-alike ads (non-fans drawn from the
+    interest segments of the merchant's fans), then to broad ads (anyone); a targeted
+    merchant whose audience is used up spends less. Unsold slots return to the feed. An ad
+    shows one of the merchant's recent items, which carry its product link."""
+    ms, cfg, p = model.merchants, platform.cfg, platform.index
     pos = np.repeat(np.arange(len(active)), n)
+    platform.cpm_today = cfg.cpm
     if len(pos) == 0 or ms.n == 0:
         return Impressions.empty(), pos[:0]
-    budget = ms.daily_budget / len(model.platforms)
-    afford = np.floor(budget / cpm * 1000.0) if cpm > 0 else np.full(ms.n, float(len(pos)))
-    if afford.sum() <= 0:
+    recent = model.recent_items(cfg.max_item_age)
+    has_item = np.diff(recent.indptr)[ms.account] > 0
+    budget = np.where(ms.banned[p] | ~has_item, 0.0, ms.daily_budget / len(model.platforms))
+    supply = len(pos)
+    want = budget / cfg.cpm * 1000.0 if cfg.cpm > 0 else np.where(budget > 0, float(supply), 0.0)
+    if want.sum() <= 0:
         return Impressions.empty(), pos[:0]
-    if afford.sum() < len(pos):
-        pos = pos[rng.random(len(pos)) < afford.sum() / len(pos)]
-    cw = np.cumsum(afford)
-    merchant = np.minimum(np.searchsorted(cw, rng.random(len(pos)) * cw[-1], side="right"), ms.n - 1)
-    order = np.argsort(merchant, kind="stable")
-    keep = np.zeros(len(pos), dtype=bool)
-    keep[order] = rank_within_sorted(merchant[order]) < afford[merchant[order]]
-    pos, merchant = pos[keep], merchant[keep]
-    recent = model.recent_items(platform.cfg.max_item_age)
-    it = random_in_rows(recent.indptr, ms.account[merchant].astype(np.int64), rng)
-    ok = it >= 0
-    pos, merchant, it = pos[ok], merchant[ok], recent.items[it[ok]]
+    cpm = cfg.cpm
+    if cfg.cpm > 0 and want.sum() > supply:
+        cpm = cfg.cpm * (want.sum() / supply) ** cfg.cpm_elasticity
+    afford = want * (cfg.cpm / cpm if cpm > 0 else 1.0)
+    if afford.sum() > supply:
+        afford *= supply / afford.sum()
+    left = np.floor(afford).astype(np.int64)
+    platform.cpm_today = cpm
+    users = active[pos]
+    market = _AdMarket(supply, left, rng)
+    fg = model.follows
+    targeted = (ms.targeting > 0) & (left > 0)
+    if targeted.any() and fg.n_edges:
+        m_of_account = np.full(model.creators.n, -1, dtype=np.int64)
+        m_of_account[ms.account[targeted]] = np.flatnonzero(targeted)
+        fan_edge = np.flatnonzero(m_of_account[fg.creator] >= 0)
+        fan_m = m_of_account[fg.creator[fan_edge]]
+        # own fans: every (ad slot of a fan, merchant) pair is a candidate
+        slot_of = np.full(model.users.n, -1, dtype=np.int64)
+        slot_ptr = indptr_from_rows(pos, len(active))
+        slot_of[active] = np.arange(len(active))
+        fans = (ms.targeting[fan_m] == 1) & (slot_of[fg.src[fan_edge]] >= 0)
+        which, slot = expand_rows(slot_ptr, slot_of[fg.src[fan_edge[fans]]])
+        market.assign(slot, fan_m[fans][which])
+        # look-alikes: draw a segment from the merchant's fans' segments, then a free slot in it
+        look = np.flatnonzero((ms.targeting == 2) & (market.left > 0))
+        if len(look):
+            market.assign(*_lookalike_candidates(model, look, fan_edge, fan_m, users, market, rng))
+    broad = np.flatnonzero((ms.targeting == 0) & (market.left > 0))
+    if len(broad):
+        free = rng.permutation(np.flatnonzero(~market.taken))
+        want_slots = np.repeat(broad, market.left[broad])
+        k = min(len(free), len(want_slots))
+        market.assign(free[:k], rng.permutation(want_slots)[:k])
+    s = np.flatnonzero(market.merchant >= 0)
+    merchant = market.merchant[s]
+    it = recent.items[random_in_rows(recent.indptr, ms.account[merchant].astype(np.int64), rng)]
     sold = np.bincount(merchant, minlength=ms.n)
-    ms.ad_impressions += sold
     spend = sold * cpm / 1000.0
-    ms.ad_spend += spend
+    ms.ad_impressions[p] += sold
+    ms.ad_spend[p] += spend
     platform.ad_revenue_today += float(spend.sum())
-    u = active[pos]
-    imp = _finish(model, u, it, ADS)
-    return imp, pos
+    model.commerce.today["ad_spend"][p] += spend
+    return _finish(model, users[s], it, ADS), pos[s]
+
+
+class _AdMarket:
+    """Ad slots being handed out: which merchant has each slot, and how many impressions
+    each merchant can still pay for."""
+
+    def __init__(self, supply: int, left: np.ndarray, rng: np.random.Generator):
+        self.taken = np.zeros(supply, dtype=bool)
+        self.merchant = np.full(supply, -1, dtype=np.int64)
+        self.left = left.copy()
+        self.rng = rng
+
+    def assign(self, slot: np.ndarray, merchant: np.ndarray) -> None:
+        """Give each free candidate slot to one of its candidate merchants at random,
+        each merchant taking at most what it can still pay for."""
+        rng = self.rng
+        perm = rng.permutation(len(slot))
+        slot, merchant = slot[perm], merchant[perm]
+        ok = ~self.taken[slot]
+        slot, merchant = slot[ok], merchant[ok]
+        _, first = np.unique(slot, return_index=True)
+        first = rng.permutation(first)  # np.unique sorts by slot; restore a random order
+        slot, merchant = slot[first], merchant[first]
+        order = np.argsort(merchant, kind="stable")
+        keep = np.zeros(len(slot), dtype=bool)
+        keep[order] = rank_within_sorted(merchant[order]) < self.left[merchant[order]]
+        slot, merchant = slot[keep], merchant[keep]
+        self.taken[slot] = True
+        self.merchant[slot] = merchant
+        self.left -= np.bincount(merchant, minlength=len(self.left))
+
+
+def _lookalike_candidates(model, look, fan_edge, fan_m, users, market, rng):
+    """Candidate (slot, merchant) pairs for look-alike targeting: twice as many draws as
+    each merchant can pay for, segments in proportion to its fans' segments, non-fans only."""
+    fg, seg_of = model.follows, model.users.segment
+    n_seg = int(seg_of.max()) + 1
+    row_of = np.full(model.merchants.n, -1, dtype=np.int64)
+    row_of[look] = np.arange(len(look))
+    mine = row_of[fan_m] >= 0
+    w = np.bincount(row_of[fan_m[mine]] * n_seg + seg_of[fg.src[fan_edge[mine]]], minlength=len(look) * n_seg)
+    w = w.reshape(len(look), n_seg).astype(np.float64)
+    has = w.sum(axis=1) > 0
+    look, w = look[has], w[has]
+    if len(look) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    draws = np.repeat(np.arange(len(look)), 2 * market.left[look])
+    cdf = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
+    cdf[:, -1] = 1.0
+    flat = (cdf + np.arange(len(look))[:, None]).ravel()
+    seg = np.searchsorted(flat, draws + rng.random(len(draws)), side="right") - draws * n_seg
+    seg = np.minimum(seg, n_seg - 1)
+    free = np.flatnonzero(~market.taken)
+    fseg = seg_of[users[free]].astype(np.int64)
+    o = np.argsort(fseg, kind="stable")
+    ptr = indptr_from_rows(fseg[o], n_seg)
+    k = random_in_rows(ptr, seg, rng)
+    ok = k >= 0
+    slot, m = free[o[k[ok]]], look[draws[ok]]
+    non_fan = fg.lookup(users[slot], model.merchants.account[m]) < 0
+    return slot[non_fan], m[non_fan]
 
 
 def _cold_start_slots(model, platform, active, free, rng):
@@ -394,6 +493,8 @@ class _RecommendDay:
         items = model.items
         ctx = model.prior_context(platform, lo)
         prior = policy.item_prior(ctx)
+        if ctx.blocked is not None:
+            prior = np.where(ctx.blocked, -np.inf, prior)
         ok = np.isfinite(prior)
         self.pool = lo + np.flatnonzero(ok)
         self.m_target = min(cfg.candidates, len(self.pool))

@@ -50,6 +50,15 @@ def weighted_in_rows(indptr: np.ndarray, cumw: np.ndarray, rows: np.ndarray, rng
     return np.where(hi > lo, pick, -1)
 
 
+def expand_rows(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every entry of each of ``rows``: (position in ``rows``, entry index), row by row."""
+    lo = indptr[rows].astype(np.int64)
+    n = indptr[rows + 1].astype(np.int64) - lo
+    which = np.repeat(np.arange(len(rows)), n)
+    start = np.repeat(lo - (np.cumsum(n) - n), n)
+    return which, start + np.arange(len(which))
+
+
 def rank_within_sorted(groups: np.ndarray) -> np.ndarray:
     """0, 1, 2, … within each run of equal values of a sorted array."""
     n = len(groups)
@@ -161,6 +170,15 @@ class FollowGraph:
         self.intimacy = np.clip(np.asarray(intimacy, dtype=np.float32)[order], 0.0, 1.0)
         self.indptr = indptr_from_rows(self.src, n_users)
         self._keys: np.ndarray | None = keys
+        self.extra: dict[str, np.ndarray] = {}  # more per-edge columns, kept in step by add/remove
+        self._extra_default: dict[str, object] = {}
+
+    def add_column(self, name: str, dtype, default) -> np.ndarray:
+        """A per-edge column (e.g. fan-group membership) that follows the edges through
+        :meth:`add` (new edges get ``default``) and :meth:`remove`."""
+        self.extra[name] = np.full(self.n_edges, default, dtype=dtype)
+        self._extra_default[name] = default
+        return self.extra[name]
 
     # --- reading
     @property
@@ -226,6 +244,8 @@ class FollowGraph:
         self.src = np.insert(self.src, pos, u)
         self.creator = np.insert(self.creator, pos, (q % self.n_creators).astype(np.int32))
         self.intimacy = np.insert(self.intimacy, pos, np.float32(intimacy))
+        for name, col in self.extra.items():
+            self.extra[name] = np.insert(col, pos, col.dtype.type(self._extra_default[name]))
         self._keys = np.insert(keys, pos, q)
         self.indptr[1:] += np.cumsum(np.bincount(u, minlength=self.n_users))
         return len(q)
@@ -238,6 +258,8 @@ class FollowGraph:
         self.indptr[1:] -= np.cumsum(np.bincount(self.src[mask], minlength=self.n_users))
         keep = ~mask
         self.src, self.creator, self.intimacy = self.src[keep], self.creator[keep], self.intimacy[keep]
+        for name, col in self.extra.items():
+            self.extra[name] = col[keep]
         if self._keys is not None:
             self._keys = self._keys[keep]
         return n

@@ -34,6 +34,8 @@ class View:
     active_users: int
     model: object  # the TrafficModel (for shared state: follow graph, creators)
     days: int  # days simulated so far
+    money: dict = None  # today's commerce readings (commerce.Commerce.readings), summed for 'all'
+    index: int | None = None  # the platform's index, None for 'all'
 
 
 class Measurement:
@@ -207,13 +209,107 @@ class Flywheel(Measurement):
         return flywheel(v.model, v.creator_cum, v.model.scenario.metrics.quality_bins)
 
 
+def _ratio(a: float, b: float) -> float:
+    return float(a / b) if b > 0 else float("nan")
+
+
 class Money(Measurement):
     name = "money"
-    columns = ("ad_revenue",)
-    description = "platform ad revenue (yuan)"
+    columns = ("ad_revenue", "commission_revenue", "tip_revenue", "platform_revenue", "cpm_effective")
+    description = ("platform revenue (yuan): ad revenue, commissions on on-platform GMV, the platform's cut of tips, "
+                   "their sum; effective CPM paid for ads (saturation raises it)")
 
     def measure(self, v):
-        return {"ad_revenue": v.ad_revenue}
+        m = v.money
+        ads = float(v.imps.sum(axis=1)[SOURCES.index("ads")])
+        return {"ad_revenue": v.ad_revenue, "commission_revenue": m["commission_revenue"], "tip_revenue": m["tip_revenue"],
+                "platform_revenue": v.ad_revenue + m["commission_revenue"] + m["tip_revenue"],
+                "cpm_effective": _ratio(1000.0 * v.ad_revenue, ads)}
+
+    def summarize(self, rows, final):
+        out = {c: float(rows[c].sum()) for c in self.columns[:-1]}
+        out["cpm_effective"] = _ratio(1000.0 * out["ad_revenue"], float(rows["source_ads"].sum()))
+        return out
+
+
+GMV_COLUMNS = ("gmv_public", "gmv_commercial", "gmv_private_platform", "gmv_private_wechat")
+
+
+class Sales(Measurement):
+    name = "sales"
+    columns = ("gmv_total",) + GMV_COLUMNS + ("orders", "new_buyers", "tips_total", "tips_private", "comments_total",
+                                               "comments_private")
+    description = ("GMV (yuan) in total and by domain: public / commercial feed impressions, private on the platform "
+                   "(feed impressions of followed sellers, fan groups, homepage visits and DMs), private on WeChat; "
+                   "orders; first-time buyers of a merchant; tips; comments (private = from followers)")
+
+    def measure(self, v):
+        m = v.money
+        return {"gmv_total": sum(m[c] for c in GMV_COLUMNS), **{c: m[c] for c in GMV_COLUMNS},
+                "orders": m["orders"], "new_buyers": m["new_buyers"],
+                "tips_total": m["tips_public"] + m["tips_commercial"] + m["tips_private"], "tips_private": m["tips_private"],
+                "comments_total": m["comments_public"] + m["comments_commercial"] + m["comments_private"],
+                "comments_private": m["comments_private"]}
+
+
+class PrivateShares(Measurement):
+    name = "private_shares"
+    kind = "custom"
+    columns = ("private_share_gmv", "private_share_tips", "private_share_comments")
+    description = "private-domain shares of GMV (platform + WeChat), of tips and of comments (summary: over the run)"
+
+    def _values(self, gmv_total, gmv_private, tips_total, tips_private, comments_total, comments_private):
+        return {"private_share_gmv": _ratio(gmv_private, gmv_total), "private_share_tips": _ratio(tips_private, tips_total),
+                "private_share_comments": _ratio(comments_private, comments_total)}
+
+    def measure(self, v):
+        m = v.money
+        gmv = sum(m[c] for c in GMV_COLUMNS)
+        return self._values(gmv, m["gmv_private_platform"] + m["gmv_private_wechat"],
+                            m["tips_public"] + m["tips_commercial"] + m["tips_private"], m["tips_private"],
+                            m["comments_public"] + m["comments_commercial"] + m["comments_private"], m["comments_private"])
+
+    def summarize(self, rows, final):
+        s = rows.sum(numeric_only=True)
+        return self._values(s["gmv_total"], s["gmv_private_platform"] + s["gmv_private_wechat"], s["tips_total"],
+                            s["tips_private"], s["comments_total"], s["comments_private"])
+
+
+class AcquisitionCost(Measurement):
+    name = "acquisition_cost"
+    kind = "custom"
+    columns = ("cac", "cac_first_30d", "cac_last_30d")
+    description = ("customer-acquisition cost = ad spend / first-time buyers; per step: that day's; summary: over the run, "
+                   "and over its first and last 30 days (first and last half of runs shorter than 60 days)")
+
+    def measure(self, v):
+        return {"cac": _ratio(v.ad_revenue, v.money["new_buyers"]), "cac_first_30d": float("nan"), "cac_last_30d": float("nan")}
+
+    def summarize(self, rows, final):
+        com = final.model.commerce
+        return {"cac": _ratio(float(rows["ad_revenue"].sum()), float(rows["new_buyers"].sum())),
+                "cac_first_30d": com.cac(True, final.index), "cac_last_30d": com.cac(False, final.index)}
+
+
+class PrivateChannels(Measurement):
+    name = "private_channels"
+    kind = "custom"
+    columns = ("group_members", "group_members_start", "group_members_end", "group_churn_30d", "wechat_contacts", "bans")
+    description = ("fan-group members (by the account's home platform) at the step, at the end of day 0 and at the end; "
+                   "group churn = share of members at day t who left by day t+30 (t+half the run in short runs), "
+                   "averaged over t; WeChat contacts (by the platform they were diverted from); account bans")
+
+    def measure(self, v):
+        m = v.money
+        return {"group_members": m["group_members"], "group_members_start": float("nan"), "group_members_end": float("nan"),
+                "group_churn_30d": float("nan"), "wechat_contacts": m["wechat_contacts"], "bans": m["bans"]}
+
+    def summarize(self, rows, final):
+        gm = rows["group_members"]
+        return {"group_members": float(gm.iloc[-1]), "group_members_start": float(gm.iloc[0]),
+                "group_members_end": float(gm.iloc[-1]),
+                "group_churn_30d": final.model.commerce.group_churn(30, final.index),
+                "wechat_contacts": float(rows["wechat_contacts"].iloc[-1]), "bans": float(rows["bans"].sum())}
 
 
 class Activity(Measurement):
@@ -230,7 +326,8 @@ class Activity(Measurement):
 
 MEASUREMENTS: list[Measurement] = [
     ImpressionsByDomain(), ImpressionsBySource(), Engagements(), Follows(), FanTiers(),
-    ExposureConcentration(), Flywheel(), Money(), Activity(),
+    ExposureConcentration(), Flywheel(), Money(), Sales(), PrivateShares(), AcquisitionCost(), PrivateChannels(),
+    Activity(),
 ]
 
 

@@ -27,6 +27,7 @@ import pandas as pd
 from threadpoolctl import ThreadpoolController
 
 from .agents import Creator, Merchant, Platform, User
+from .commerce import BUYER_TIERS, Commerce
 from .config import Scenario, load_scenario, scenario_from_dict
 from .engagement import Reactions, drifting_fans, intimacy_gains, react, update_intimacy
 from .feeds import Impressions, PriorContext, build_feed, perf_rate
@@ -84,10 +85,11 @@ class TrafficModel(mesa.Model):
         super().__init__(seed=scenario.seed)
         self.scenario: Scenario = scenario
         ss = np.random.SeedSequence(scenario.seed)
-        (s_pop, s_graph, s_pub, s_feed, s_react, s_rel) = ss.spawn(6)
+        (s_pop, s_graph, s_pub, s_feed, s_react, s_rel, s_com) = ss.spawn(7)
         self.rng_publish = np.random.default_rng(s_pub)
         self.rng_react = np.random.default_rng(s_react)
         self.rng_relationship = np.random.default_rng(s_rel)
+        self.rng_commerce = np.random.default_rng(s_com)
         feed_seeds = s_feed.spawn(len(scenario.platforms))
 
         self.users, self.creators, self.merchants = build_population(scenario, np.random.default_rng(s_pop))
@@ -95,6 +97,7 @@ class TrafficModel(mesa.Model):
         self.social = build_social_graph(scenario.graph, self.users.city, rng_graph)
         self.follows = self._initial_follow_graph(rng_graph)
         self.items = ItemStore(len(scenario.platforms), scenario.population.topics)
+        self.commerce = Commerce(self)
 
         self.platforms: dict[str, Platform] = {}
         for j, (name, pc) in enumerate(scenario.platforms.items()):
@@ -146,14 +149,19 @@ class TrafficModel(mesa.Model):
 
     def step(self) -> None:
         """One simulated day."""
+        self.follows_lost_today = 0
         with _single_threaded_blas():
+            self.commerce.begin_day()
             self.publish()
             self.last_day = self.build_feeds()
             self.react(self.last_day)
             self.learn(self.last_day)
+            self.sell(self.last_day)
             self.update_relationships(self.last_day)
+            self.commerce.private_channels()
             self.settle()
             self.collect()
+            self.commerce.end_day()
         self.day += 1
 
     def run(self, steps: int | None = None, progress=None) -> "TrafficModel":
@@ -174,7 +182,16 @@ class TrafficModel(mesa.Model):
         noise = rng.dirichlet(np.full(cr.topic.shape[1], 0.5), len(creator)).astype(np.float32)
         topic = (1 - cfg.topic_noise) * cr.topic[creator] + cfg.topic_noise * noise
         topic /= np.linalg.norm(topic, axis=1, keepdims=True)
-        self.items.append(creator, self.day, sigmoid(latent), topic)
+        com = self.scenario.commerce
+        merchant = np.full(len(creator), -1, dtype=np.int32)
+        live = np.zeros(len(creator), dtype=bool)
+        if com.enabled:
+            seller = cr.seller[creator]
+            own = cr.merchant[creator] >= 0
+            link = own | ((seller >= 0) & (rng.random(len(creator)) < com.link_share))
+            merchant = np.where(link, seller, -1).astype(np.int32)
+            live = rng.random(len(creator)) < com.live_share
+        self.items.append(creator, self.day, sigmoid(latent), topic, merchant, live)
         cr.items_published += k
         self.items_published_today = len(creator)
         self._cache.clear()
@@ -246,6 +263,21 @@ class TrafficModel(mesa.Model):
         pnum[promote] = 0.0
         stalled[full & ~passed] = True
 
+    def sell(self, logs: list[DayLog]) -> None:
+        """Purchases and tips on today's engaged feed impressions (see :mod:`simulator.commerce`)."""
+        for log in logs:
+            self.commerce.sell_in_feed(log.platform.index, log.impressions, log.reactions)
+
+    def remove_follows(self, mask: np.ndarray) -> int:
+        """Unfollow the edges in ``mask`` (members leave their fan groups first)."""
+        if not mask.any():
+            return 0
+        self.commerce.leave_groups(np.flatnonzero(mask))
+        n = self.follows.remove(mask)
+        self.follows_lost_today += n
+        self.follows_lost_total += n
+        return n
+
     def update_relationships(self, logs: list[DayLog]) -> None:
         """Intimacy grows with interaction and decays; cold fans drift; engaged viewers follow."""
         rel, fg = self.scenario.relationship, self.follows
@@ -257,10 +289,9 @@ class TrafficModel(mesa.Model):
             new_u.append(log.impressions.user[f])
             new_c.append(self.items.creator[log.impressions.item[f]])
         update_intimacy(fg.intimacy, gains, rel)
-        self.follows_lost_today = fg.remove(drifting_fans(fg.intimacy, rel, self.rng_relationship))
+        self.remove_follows(drifting_fans(fg.intimacy, rel, self.rng_relationship))
         if new_u:
             self.follows_gained_total += fg.add(np.concatenate(new_u), np.concatenate(new_c), rel.follow_intimacy)
-        self.follows_lost_total += self.follows_lost_today
 
     def settle(self) -> None:
         """Money: the platforms book today's ad revenue (merchants' spend was booked when the slots were sold)."""
@@ -286,17 +317,19 @@ class TrafficModel(mesa.Model):
             t = pl.today
             out.append(View(pl.name, t["imps"], t["actions"], t["creator_step"], self.creators.impressions[pl.index],
                             t["follows_gained"], self.follows_lost_today, pl.ad_revenue_today, pl.active_today,
-                            self, self.day + 1))
+                            self, self.day + 1, money=self.commerce.readings(pl.index), index=pl.index))
         if len(out) == 1:
             only = out[0]
             out.append(View("all", *[getattr(only, f) for f in ("imps", "actions", "creator_step", "creator_cum",
                                                                   "follows_gained", "follows_lost", "ad_revenue",
-                                                                  "active_users")], self, self.day + 1))
+                                                                  "active_users")], self, self.day + 1,
+                            money=only.money, index=None))
         else:
             out.append(View("all", sum(v.imps for v in out), sum(v.actions for v in out),
                             sum(v.creator_step for v in out), cum_all, sum(v.follows_gained for v in out),
                             self.follows_lost_today, sum(v.ad_revenue for v in out),
-                            int(np.count_nonzero(self.users.uses.any(axis=1))), self, self.day + 1))
+                            int(np.count_nonzero(self.users.uses.any(axis=1))), self, self.day + 1,
+                            money={k: sum(v.money[k] for v in out) for k in out[0].money}, index=None))
         return out
 
     def _last_total(self, col: str):
@@ -346,7 +379,17 @@ class TrafficModel(mesa.Model):
             creator_share=share[items.creator[lo:]],
             dau=max(pl.expected_dau, 1.0),
             steering=pl.steering,
+            blocked=None if (b := self.blocked_creators(p)) is None else b[items.creator[lo:]],
         )
+
+    def blocked_creators(self, p: int) -> np.ndarray | None:
+        """Accounts banned on platform ``p`` (their items get no reach there), or None."""
+        ms = self.merchants
+        if not ms.banned[p].any():
+            return None
+        out = np.zeros(self.creators.n, dtype=bool)
+        out[ms.account[ms.banned[p]]] = True
+        return out
 
     # ------------------------------------------------------------------ results
 

@@ -38,6 +38,7 @@ class UserState:
     city: np.ndarray  # (n,) int32
     uses: np.ndarray  # (n, platforms) bool
     follow_share: np.ndarray  # (n, platforms) float32: the user's own tab choice
+    tolerance: np.ndarray  # (n,) float32: annoyance the user takes before leaving a group
 
     @property
     def n(self) -> int:
@@ -53,6 +54,8 @@ class CreatorState:
     post_rate: np.ndarray  # (C,) float32 items/day
     mcn: np.ndarray  # (C,) bool
     merchant: np.ndarray  # (C,) int32: merchant id of a merchant's own account, else -1
+    seller: np.ndarray  # (C,) int32: merchant whose product the account sells (own or partner), else -1
+    home: np.ndarray  # (C,) int8: platform where the account runs its fan group and shop
     items_published: np.ndarray  # (C,) int64
     impressions: np.ndarray  # (platforms, C, 3) int64 by domain, cumulative
     engagements: np.ndarray  # (C, 5) int64 by action, cumulative
@@ -62,12 +65,29 @@ class CreatorState:
         return len(self.segment)
 
 
+TARGETING = ("broad", "fans", "lookalike")
+GMV_DOMAINS = ("public", "commercial", "private_platform", "private_wechat")
+
+
 @dataclass
 class MerchantState:
     account: np.ndarray  # (M,) int32: creator row of the merchant's own account
     daily_budget: np.ndarray  # (M,) float64 yuan
-    ad_spend: np.ndarray  # (M,) float64 cumulative
-    ad_impressions: np.ndarray  # (M,) int64 cumulative
+    category: np.ndarray  # (M,) int8: index into config.CATEGORIES
+    targeting: np.ndarray  # (M,) int8: index into TARGETING
+    diverts: np.ndarray  # (M,) bool: invites buyers to add a WeChat contact
+    wechat_accounts: np.ndarray  # (M,) int16
+    age0: np.ndarray  # (M,) int32: days on the platforms at day 0
+    ad_spend: np.ndarray  # (platforms, M) float64 cumulative
+    ad_impressions: np.ndarray  # (platforms, M) int64 cumulative
+    gmv: np.ndarray  # (M, 4) float64 by GMV domain, cumulative
+    orders: np.ndarray  # (M,) int64
+    new_buyers: np.ndarray  # (M,) int64
+    commission_paid: np.ndarray  # (M,) float64
+    creator_paid: np.ndarray  # (M,) float64: sales shares paid to partner creators
+    cost_of_goods: np.ndarray  # (M,) float64: (1 - margin) × GMV
+    banned: np.ndarray  # (platforms, M) bool
+    ban_day: np.ndarray  # (platforms, M) int32, -1 when not banned
 
     @property
     def n(self) -> int:
@@ -100,6 +120,8 @@ class ItemStore:
         "pool_num": (np.float32, True, ()),  # weighted engaged observations in the current pool
         "obs_den": (np.float32, True, ()),  # weighted observations, whole life
         "obs_num": (np.float32, True, ()),
+        "merchant": (np.int32, False, ()),  # product link: the merchant sold, -1 none
+        "live": (np.bool_, False, ()),  # a live session (sells more per viewer, collects tips)
     }
 
     def __post_init__(self):
@@ -118,7 +140,8 @@ class ItemStore:
             return arr[:, : self.n] if per_p else arr[: self.n]
         raise AttributeError(name)
 
-    def append(self, creator: np.ndarray, day: int, quality: np.ndarray, topic: np.ndarray) -> np.ndarray:
+    def append(self, creator: np.ndarray, day: int, quality: np.ndarray, topic: np.ndarray,
+               merchant: np.ndarray | None = None, live: np.ndarray | None = None) -> np.ndarray:
         k = len(creator)
         need = self.n + k
         if need > self.capacity:
@@ -136,6 +159,8 @@ class ItemStore:
         self.cols["day"][sl] = day
         self.cols["quality"][sl] = quality
         self.cols["topic"][sl] = topic
+        self.cols["merchant"][sl] = -1 if merchant is None else merchant
+        self.cols["live"][sl] = False if live is None else live
         self.n = need
         return np.arange(sl.start, sl.stop)
 
@@ -149,7 +174,7 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
 
     Each part has its own random stream, so scenarios that differ only in their
     platforms get the same users, creators and merchants for the same seed."""
-    r_users, r_platforms, r_creators, r_merchants = rng.spawn(4)
+    r_users, r_platforms, r_creators, r_merchants, r_commerce = rng.spawn(5)
     pop = cfg.population
     n, C, M, d = pop.users, pop.creators, pop.merchants, pop.topics
     P = len(cfg.platforms)
@@ -172,7 +197,9 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
             fshare[:, j] = r_platforms.beta(m * k, (1 - m) * k, n)
         else:
             fshare[:, j] = m
-    users = UserState(interest, segment, city, uses, fshare)
+    g = cfg.commerce.groups
+    tolerance = (g.tolerance_mean * np.exp(r_commerce.normal(-0.5 * g.tolerance_sigma**2, g.tolerance_sigma, n))).astype(np.float32)
+    users = UserState(interest, segment, city, uses, fshare, tolerance)
 
     topic = unit_rows(r_creators.dirichlet(alpha, C) + 1e-3)
     cr = cfg.creators
@@ -182,6 +209,12 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
     merchant = np.full(C, -1, dtype=np.int32)
     accounts = np.arange(C - M, C, dtype=np.int32)
     merchant[accounts] = np.arange(M, dtype=np.int32)
+    com = cfg.commerce
+    seller = merchant.copy()
+    if M > 0:
+        partner = (merchant < 0) & (r_commerce.random(C) < com.partner_share)
+        seller[partner] = r_commerce.integers(0, M, int(partner.sum()))
+    home = r_commerce.integers(0, P, C).astype(np.int8)
     creators = CreatorState(
         topic=topic,
         segment=topic.argmax(axis=1).astype(np.int16),
@@ -190,11 +223,28 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
         post_rate=rate,
         mcn=mcn,
         merchant=merchant,
+        seller=seller,
+        home=home,
         items_published=np.zeros(C, dtype=np.int64),
         impressions=np.zeros((P, C, 3), dtype=np.int64),
         engagements=np.zeros((C, 5), dtype=np.int64),
     )
     mc = cfg.merchants
     budget = mc.daily_ad_budget * np.exp(r_merchants.normal(-0.5 * mc.budget_sigma**2, mc.budget_sigma, M))
-    merchants = MerchantState(accounts, budget, np.zeros(M), np.zeros(M, dtype=np.int64))
+    mix = np.asarray(mc.category_mix, dtype=np.float64)
+    tmix = np.asarray(mc.targeting_mix, dtype=np.float64)
+    category = r_commerce.choice(len(mix), M, p=mix / mix.sum()).astype(np.int8)
+    targeting = r_commerce.choice(len(tmix), M, p=tmix / tmix.sum()).astype(np.int8)
+    diverts = r_commerce.random(M) < mc.diversion_share
+    intro = max((pc.commission.intro_days for pc in cfg.platforms.values()), default=30)
+    new = r_commerce.random(M) < mc.new_share
+    age0 = np.where(new, 0, intro + r_commerce.integers(0, 365, M)).astype(np.int32)
+    merchants = MerchantState(
+        account=accounts, daily_budget=budget, category=category, targeting=targeting, diverts=diverts,
+        wechat_accounts=np.full(M, mc.wechat_accounts, dtype=np.int16), age0=age0,
+        ad_spend=np.zeros((P, M)), ad_impressions=np.zeros((P, M), dtype=np.int64),
+        gmv=np.zeros((M, 4)), orders=np.zeros(M, dtype=np.int64), new_buyers=np.zeros(M, dtype=np.int64),
+        commission_paid=np.zeros(M), creator_paid=np.zeros(M), cost_of_goods=np.zeros(M),
+        banned=np.zeros((P, M), dtype=bool), ban_day=np.full((P, M), -1, dtype=np.int32),
+    )
     return users, creators, merchants
