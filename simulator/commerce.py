@@ -181,6 +181,7 @@ class Commerce:
         self.creator_purchases_by_tier = np.zeros((C, len(BUYER_TIERS)), np.int64)
         self.commission_revenue = np.zeros(P)
         self.tip_revenue = np.zeros(P)
+        self.gmv_by_source = np.zeros((P, len(ORDER_SOURCES)))  # cumulative, by ORDER_SOURCES
         self.spend_by_day: list[np.ndarray] = []  # (days × P × M): ad spend, for CAC over time
         self.new_buyers_by_day: list[np.ndarray] = []  # (days × P × M): first-time buyers
         self.begin_day()
@@ -283,6 +284,8 @@ class Commerce:
         t["new_buyers"] += by(o.platform[o.new_buyer], P)
         t["new_by_merchant"] += by(o.platform[o.new_buyer] * M + o.merchant[o.new_buyer], P * M).reshape(P, M)
         self.commission_revenue += by(o.platform, P, o.commission)
+        S = len(ORDER_SOURCES)
+        self.gmv_by_source += by(o.platform * S + o.source, P * S, o.price).reshape(P, S)
 
     # ------------------------------------------------------------------ the feed
 
