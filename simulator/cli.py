@@ -111,7 +111,9 @@ def cmd_run(args) -> int:
 
 HEADLINE = ("impressions_total", "impressions_public", "impressions_commercial", "impressions_private",
             "exposure_gini", "top1_share", "top10_share", "visible_share", "fans_passerby", "fans_liking",
-            "fans_true", "mean_intimacy", "flywheel_ratio", "ad_revenue")
+            "fans_true", "mean_intimacy", "flywheel_ratio", "gmv_total", "private_share_gmv", "private_share_tips",
+            "private_share_comments", "ad_revenue", "commission_revenue", "tip_revenue", "cac_first_30d", "cac_last_30d",
+            "group_members_end", "group_churn_30d", "wechat_contacts", "bans")
 
 
 def _print_summary(summary: dict) -> None:

@@ -33,7 +33,7 @@ from .engagement import Reactions, drifting_fans, intimacy_gains, react, update_
 from .feeds import Impressions, PriorContext, build_feed, perf_rate
 from .graph import FollowGraph, build_social_graph, indptr_from_rows, initial_follows, load_follow_file
 from .metrics import View, measure_all, summarize_all
-from .state import ACTIONS, ItemStore, build_population, sigmoid
+from .state import ACTIONS, GMV_DOMAINS, ItemStore, build_population, sigmoid
 
 WARMUP_DAYS = 3  # days of content published before day 0, so feeds have a backlog
 
@@ -434,7 +434,21 @@ class TrafficModel(mesa.Model):
                 df[f"impressions_{dom}_{name}"] = cr.impressions[j, :, d]
         for a, action in enumerate(ACTIONS):
             df[f"engagements_{action}"] = cr.engagements[:, a]
+        com = self.commerce
+        df["seller_for"] = cr.seller
+        df["income_sales"] = com.creator_sales_income
+        df["income_tips"] = com.creator_tips
+        df["income_total"] = com.creator_sales_income + com.creator_tips
+        for d, dom in enumerate(GMV_DOMAINS):
+            df[f"gmv_{dom}"] = com.creator_gmv[:, d]
+        df["group_members"] = np.bincount(fg.creator[fg.extra["group"]], minlength=cr.n)
+        for t, tier in enumerate(BUYER_TIERS):
+            df[f"purchases_{tier}"] = com.creator_purchases_by_tier[:, t]
         return df
+
+    def merchants_frame(self) -> pd.DataFrame:
+        """One row per merchant: category, strategy, ad spend, GMV by domain, CAC, profit, ROI."""
+        return self.commerce.merchants_frame()
 
     def feed_of(self, user: int, platform: str | None = None) -> pd.DataFrame:
         """One user's feed on the last simulated day: each item with its slot source,

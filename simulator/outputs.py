@@ -22,8 +22,9 @@ import numpy as np
 from . import __version__, plots
 from .config import to_toml
 
-RUN_FILES = ("scenario.toml", "manifest.json", "metrics.csv", "summary.json", "creators.csv", "items.csv",
-             "plots/domain_shares.png", "plots/lorenz.png", "plots/fan_tiers.png")
+RUN_FILES = ("scenario.toml", "manifest.json", "metrics.csv", "summary.json", "creators.csv", "merchants.csv",
+             "items.csv", "plots/domain_shares.png", "plots/lorenz.png", "plots/fan_tiers.png", "plots/gmv_by_domain.png",
+             "plots/cac.png", "plots/group_size.png", "plots/merchant_roi.png")
 
 
 class OutputError(RuntimeError):
@@ -94,11 +95,17 @@ def write_run(model, out: Path, *, command: list[str], timings: dict) -> Path:
         metrics.to_csv(tmp / "metrics.csv", index=False)
         write_json(tmp / "summary.json", model.summary())
         model.creators_frame().to_csv(tmp / "creators.csv", index=False)
+        merchants = model.merchants_frame()
+        merchants.to_csv(tmp / "merchants.csv", index=False)
         model.items_frame().to_csv(tmp / "items.csv", index=False)
         plots.domain_shares(metrics, tmp / "plots" / "domain_shares.png")
         exposure = {name: model.creators.impressions[pl.index].sum(axis=1) for name, pl in model.platforms.items()}
         plots.lorenz_curves(exposure, tmp / "plots" / "lorenz.png")
         plots.fan_tiers(metrics, tmp / "plots" / "fan_tiers.png")
+        plots.gmv_by_domain(metrics, tmp / "plots" / "gmv_by_domain.png")
+        plots.cac_over_time(metrics, tmp / "plots" / "cac.png")
+        plots.group_size(metrics, tmp / "plots" / "group_size.png")
+        plots.merchant_roi(merchants, tmp / "plots" / "merchant_roi.png")
         timings = {**timings, "write_s": round(time.perf_counter() - t0, 3)}
         write_json(tmp / "manifest.json", {
             "trafficsim_version": __version__,

@@ -58,3 +58,77 @@ def fan_tiers(metrics: pd.DataFrame, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+GMV_COLORS = {"gmv_public": "#4C72B0", "gmv_commercial": "#DD8452", "gmv_private_platform": "#55A868",
+              "gmv_private_wechat": "#8172B3"}
+
+
+def _platform_panels(metrics: pd.DataFrame, width: float = 5.0):
+    names = [p for p in metrics["platform"].unique() if p != "all"] or ["all"]
+    fig, axes = plt.subplots(1, len(names), figsize=(width * len(names), 3.6), squeeze=False)
+    return fig, list(zip(axes[0], names))
+
+
+def gmv_by_domain(metrics: pd.DataFrame, path: Path) -> None:
+    """Daily GMV by domain (public, commercial, private on the platform, private on WeChat)."""
+    fig, panels = _platform_panels(metrics)
+    for ax, name in panels:
+        df = metrics[metrics["platform"] == name]
+        ax.stackplot(df["step"], *[df[c] for c in GMV_COLORS], labels=[c[4:] for c in GMV_COLORS],
+                     colors=list(GMV_COLORS.values()))
+        ax.set(title=f"{name}: GMV by domain", xlabel="day", ylabel="yuan per day")
+    panels[0][0].legend(loc="upper left", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def cac_over_time(metrics: pd.DataFrame, path: Path, window: int = 7) -> None:
+    """Customer-acquisition cost (ad spend / first-time buyers) over a rolling window, with the effective CPM."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax2 = ax.twinx()
+    for name in [p for p in metrics["platform"].unique() if p != "all"]:
+        df = metrics[metrics["platform"] == name]
+        spend = df["ad_revenue"].rolling(window, min_periods=1).sum()
+        new = df["new_buyers"].rolling(window, min_periods=1).sum().replace(0, np.nan)
+        ax.plot(df["step"], spend / new, label=f"{name} CAC")
+        ax2.plot(df["step"], df["cpm_effective"], ls=":", label=f"{name} CPM")
+    ax.set(title=f"Customer-acquisition cost ({window}-day window)", xlabel="day", ylabel="yuan per new buyer")
+    ax2.set_ylabel("effective CPM (dotted)")
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def group_size(metrics: pd.DataFrame, path: Path) -> None:
+    """Fan-group members and WeChat contacts over time."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for name in [p for p in metrics["platform"].unique() if p != "all"]:
+        df = metrics[metrics["platform"] == name]
+        ax.plot(df["step"], df["group_members"], label=f"{name} group members")
+        if df["wechat_contacts"].max() > 0:
+            ax.plot(df["step"], df["wechat_contacts"], ls="--", label=f"{name} → WeChat contacts")
+    ax.set(title="Private channels", xlabel="day", ylabel="people")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def merchant_roi(merchants: pd.DataFrame, path: Path) -> None:
+    """Merchant ROI (profit / (ad spend + commission + creator cut)) by strategy: one dot per merchant, bar = mean."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    strategies = sorted(merchants["strategy"].unique()) if len(merchants) else []
+    for k, s in enumerate(strategies):
+        roi = merchants.loc[merchants["strategy"] == s, "roi"].dropna()
+        if len(roi):
+            ax.bar(k, roi.mean(), color="#cccccc")
+            ax.scatter(np.full(len(roi), k) + np.linspace(-0.15, 0.15, len(roi)), roi, s=12, color="#4C72B0", zorder=3)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(range(len(strategies)), strategies, rotation=20, fontsize=8)
+    ax.set(title="Merchant ROI by strategy", ylabel="profit / cost")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

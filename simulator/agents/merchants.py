@@ -1,8 +1,14 @@
-"""Merchant: a view on one row of ``model.merchants``; sells through its own account."""
+"""Merchant: a view on one row of ``model.merchants``; sells through its own account and
+through partner creators, buys ads, may divert buyers to WeChat."""
 
 from __future__ import annotations
 
 import mesa
+import numpy as np
+import pandas as pd
+
+from ..config import CATEGORIES
+from ..state import GMV_DOMAINS, TARGETING
 
 
 class Merchant(mesa.Agent):
@@ -16,16 +22,56 @@ class Merchant(mesa.Agent):
         return int(self.model.merchants.account[self.row])
 
     @property
+    def category(self) -> str:
+        return CATEGORIES[int(self.model.merchants.category[self.row])]
+
+    @property
+    def strategy(self) -> str:
+        """Ad targeting, plus ``+wechat`` when the merchant diverts buyers to WeChat."""
+        ms = self.model.merchants
+        return TARGETING[int(ms.targeting[self.row])] + ("+wechat" if ms.diverts[self.row] else "")
+
+    @property
     def daily_budget(self) -> float:
         return float(self.model.merchants.daily_budget[self.row])
 
     @property
     def ad_spend(self) -> float:
-        return float(self.model.merchants.ad_spend[self.row])
+        """Cumulative ad spend over all platforms."""
+        return float(self.model.merchants.ad_spend[:, self.row].sum())
 
     @property
     def ad_impressions(self) -> int:
-        return int(self.model.merchants.ad_impressions[self.row])
+        return int(self.model.merchants.ad_impressions[:, self.row].sum())
+
+    @property
+    def gmv(self) -> dict[str, float]:
+        """Cumulative GMV by domain."""
+        return dict(zip(GMV_DOMAINS, self.model.merchants.gmv[self.row].tolist()))
+
+    @property
+    def banned(self) -> dict[str, bool]:
+        return {p: bool(self.model.merchants.banned[j, self.row]) for j, p in enumerate(self.model.platforms)}
+
+    @property
+    def wechat_contacts(self) -> int:
+        return int(np.count_nonzero(self.model.commerce.wechat.merchant == self.row))
+
+    def customers(self) -> pd.DataFrame:
+        """Everyone who bought from the merchant: orders, trust, last order day, whether the
+        buyer follows the merchant's account (and at what intimacy) and is a WeChat contact."""
+        book, fg = self.model.commerce.book, self.model.follows
+        M = book.M
+        rows = np.flatnonzero(book.keys % M == self.row)
+        users = book.keys[rows] // M
+        e = fg.lookup(users, np.full(len(users), self.account))
+        wc = self.model.commerce.wechat
+        return pd.DataFrame({
+            "user": users, "orders": book.orders[rows], "trust": book.trust[rows], "last_order_day": book.last_day[rows],
+            "follows": e >= 0, "intimacy": np.where(e >= 0, fg.intimacy[np.maximum(e, 0)], 0.0) if fg.n_edges else 0.0,
+            "in_group": np.where(e >= 0, fg.extra["group"][np.maximum(e, 0)], False) if fg.n_edges else False,
+            "wechat": wc.has(users, np.full(len(users), self.row)),
+        })
 
     def __repr__(self) -> str:
-        return f"Merchant(row={self.row}, account={self.account}, spend={self.ad_spend:.0f})"
+        return f"Merchant(row={self.row}, {self.category}, {self.strategy}, spend={self.ad_spend:.0f})"
