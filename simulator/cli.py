@@ -4,6 +4,7 @@
     trafficsim compare A.toml B.toml [...] [--replicates R] [--steps N] [--seed S] [--out DIR]
     trafficsim sweep SWEEP.toml [--workers N] [--scheduler ADDRESS | --dask-local N] [--out DIR] [--resume]
     trafficsim sweep-report DIR
+    trafficsim validate [--replicates R] [--steps N] [--scenarios DIR] [--out DIR]
 
 User errors (bad scenario, bad override, unusable output folder) print one line and
 exit with code 2 before anything is written.
@@ -55,6 +56,17 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("scenario", type=Path, nargs="?", help="scenario TOML file (default: scenarios/douyin.toml)")
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--host", default="127.0.0.1")
+
+    v = sub.add_parser("validate", help="check the shipped scenarios against the sources' stylized facts")
+    v.add_argument("--replicates", type=int, default=5, help="runs per scenario (default 5)")
+    v.add_argument("--steps", type=int, help="simulated days (default: each scenario's)")
+    v.add_argument("--seed", type=int, help="seed of the replicate seeds (default: the douyin scenario's)")
+    v.add_argument("--scenarios", type=Path, help="folder with douyin.toml, kuaishou.toml, douyin_enterprise.toml "
+                                                  "(default: the project's scenarios/)")
+    v.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key in every scenario (e.g. population.users=3000)")
+    v.add_argument("--workers", type=int, help="worker processes (default: the machine's cores)")
+    v.add_argument("--out", type=Path, help="output folder (default: a new folder under outputs/)")
 
     rp = sub.add_parser("sweep-report", help="main effects, heatmap and Sobol indices of a finished sweep")
     rp.add_argument("dir", type=Path, help="sweep folder")
@@ -250,6 +262,53 @@ def cmd_app(args) -> int:
     return subprocess.call(cmd, env=env)
 
 
+def cmd_validate(args) -> int:
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from . import validate
+    from .compare import _plots, run_all
+    from .outputs import atomic_dir, write_json
+
+    for flag, v in (("--replicates", args.replicates), ("--steps", args.steps), ("--workers", args.workers)):
+        if v is not None and v < 1:
+            return _fail(f"{flag}: must be >= 1")
+    if args.replicates < 2:
+        return _fail("--replicates: validation needs at least 2 (confidence intervals)")
+    folder = args.scenarios or validate.SCENARIO_DIR
+    sets = list(args.sets) + ([f"steps={args.steps}"] if args.steps else [])
+    try:
+        scenarios = {name: load_scenario(folder / f"{name}.toml", sets) for name in validate.SCENARIOS}
+        out = args.out or default_out_dir("validate")
+        check_out_dir(out)
+    except (ScenarioError, OutputError) as exc:
+        return _fail(str(exc))
+    n = len(scenarios) * args.replicates
+    bar = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=n, desc="validate", unit="run", file=sys.stderr)
+    workers = min(args.workers or os.cpu_count() or 1, n)
+    with ProcessPoolExecutor(workers) if workers > 1 else _NoPool() as pool:
+        results, seeds, elapsed = run_all(scenarios, args.replicates, args.seed, pool, bar.update if bar else None)
+    if bar:
+        bar.close()
+    table = validate.evaluate(validate.results_by_label(results))
+    md = validate.markdown(table, args.replicates)
+    with atomic_dir(out) as tmp:
+        table.to_csv(tmp / "validation.csv", index=False)
+        (tmp / "validation.md").write_text("# Stylized facts\n\n" + md + "\n")
+        (tmp / "plots").mkdir()
+        _plots(tmp / "plots", results, list(scenarios))
+        write_json(tmp / "manifest.json", {"scenarios": {k: str(folder / f"{k}.toml") for k in scenarios},
+                                            "sets": sets, "replicate_seeds": seeds, "elapsed_s": round(elapsed, 2)})
+    print(md)
+    passed = int(table["pass"].sum())
+    print(f"{passed}/{len(table)} targets pass; record: {out}")
+    return 0 if passed == len(table) else 1
+
+
 def cmd_sweep_report(args) -> int:
     from .sweep_report import report
 
@@ -261,7 +320,8 @@ def cmd_sweep_report(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sweep-report": cmd_sweep_report, "app": cmd_app}
+    commands = {"run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sweep-report": cmd_sweep_report, "app": cmd_app,
+                "validate": cmd_validate}
     return commands[args.command](args)
 
 

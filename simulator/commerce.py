@@ -247,7 +247,9 @@ class Commerce:
         b.orders[row] += 1
         e = fg.lookup(user, seller)
         fan = e >= 0
-        tier = np.where(fan, fg.tier[np.maximum(e, 0)].astype(np.int64) + 1, 0) if fg.n_edges else np.zeros(len(user), np.int64)
+        w = fg.intimacy[e[fan]]
+        tier = np.zeros(len(user), np.int64)
+        tier[fan] = 1 + sum((w >= t).astype(np.int64) for t in fg.thresholds)
         ef = e[fan]
         fg.intimacy[ef] += self.intimacy_gain[cat[fan]] * (1.0 - fg.intimacy[ef])
         on_platform = domain != PRIVATE_WECHAT
@@ -328,16 +330,22 @@ class Commerce:
 
     # ------------------------------------------------------------------ private channels
 
-    def private_channels(self) -> None:
-        """Homepage visits and DMs, fan groups, WeChat, diversion, bans (in this order)."""
+    def private_channels(self) -> np.ndarray:
+        """Homepage visits and DMs, fan groups, WeChat, diversion, bans (in this order).
+        Returns the mask of follow edges to drop today (annoyed members who unfollow,
+        followers of newly banned accounts); the model removes them with the day's drift."""
+        fg = self.model.follows
+        self.unfollow = np.zeros(fg.n_edges, dtype=bool)
         if not self.cfg.enabled or self.model.merchants.n == 0:
-            return
+            return self.unfollow
+        self._selling = self._selling_edges()
         self._visits()
         if self.cfg.groups.enabled:
             self._groups()
         self._wechat_pushes()
         self._divert()
         self._apply_bans()
+        return self.unfollow
 
     def _selling_edges(self) -> np.ndarray:
         """Follow edges to accounts that sell and are not banned on their home platform."""
@@ -355,7 +363,7 @@ class Commerce:
         """User-initiated: a fan visits the homepage or sends a DM with probability
         visit_rate × intimacy; the visit may convert; it never annoys."""
         fg, cr = self.model.follows, self.model.creators
-        e = self._selling_edges()
+        e = self._selling
         e = e[self.rng.random(len(e), dtype=np.float32) < self.cfg.visit_rate * fg.intimacy[e]]
         if len(e) == 0:
             return
@@ -397,7 +405,7 @@ class Commerce:
         model, fg, cr, g = self.model, self.model.follows, self.model.creators, self.cfg.groups
         day = model.day
         group, annoy, joined = fg.extra["group"], fg.extra["annoy"], fg.extra["joined"]
-        e = self._selling_edges()
+        e = self._selling
         # joining: close enough fans, a few a day
         cand = e[~group[e] & (fg.intimacy[e] >= g.join_intimacy)]
         j = cand[self.rng.random(len(cand)) < g.join_rate]
@@ -427,9 +435,7 @@ class Commerce:
         tol = model.users.tolerance[u]
         leave = a > tol
         self.leave_groups(mem[leave])
-        unfollow = np.zeros(fg.n_edges, dtype=bool)
-        unfollow[mem[a > g.unfollow_factor * tol]] = True
-        model.remove_follows(unfollow)
+        self.unfollow[mem[a > g.unfollow_factor * tol]] = True
 
     def leave_groups(self, edges: np.ndarray) -> None:
         """Members on ``edges`` leave their groups (the membership is logged for churn)."""
@@ -498,7 +504,7 @@ class Commerce:
         self.today["bans"] += new.sum(axis=1)
         accounts = np.zeros(model.creators.n, dtype=bool)
         accounts[ms.account[new.any(axis=0)]] = True
-        model.remove_follows(accounts[model.follows.creator])
+        self.unfollow |= accounts[model.follows.creator]
 
     # ------------------------------------------------------------------ readings
 

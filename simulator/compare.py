@@ -27,14 +27,32 @@ from .state import DOMAINS  # noqa: E402
 
 HEADLINE = {
     "private_share_impressions": "share of impressions in the private domain",
+    "private_share_gmv": "private-domain share of GMV (platform + WeChat)",
+    "private_share_tips": "private-domain share of tips",
+    "private_share_comments": "private-domain share of comments",
     "exposure_gini": "creator exposure Gini",
     "top1_share": "top-1% creators' share of exposure",
     "visible_share": "share of creators above the visibility threshold",
     "flywheel_ratio": "public reach per item, close-fan vs distant-fan creators",
     "mean_intimacy": "mean fan intimacy",
     "fans_true": "true fans (follow edges)",
+    "gmv_total": "GMV (yuan)",
     "ad_revenue": "platform ad revenue (yuan)",
+    "commission_revenue": "platform commission revenue (yuan)",
+    "commission_tips_share": "share of platform revenue from commissions and tips",
+    "cac": "customer-acquisition cost (yuan per new buyer)",
+    "group_churn_30d": "fan-group churn",
 }
+
+
+def derived_totals(totals: dict) -> dict:
+    """Ratios the comparison reports besides the run's own summary."""
+    out = dict(totals)
+    out["private_share_impressions"] = totals["impressions_private"] / max(totals["impressions_total"], 1)
+    rev = totals["platform_revenue"]
+    out["ad_share_of_revenue"] = totals["ad_revenue"] / rev if rev > 0 else float("nan")
+    out["commission_tips_share"] = (totals["commission_revenue"] + totals["tip_revenue"]) / rev if rev > 0 else float("nan")
+    return out
 
 
 def run_replicate(task: dict) -> dict:
@@ -48,8 +66,7 @@ def run_replicate(task: dict) -> dict:
     model = TrafficModel(Scenario.model_validate(task["scenario"]), agents=False)
     model.run()
     df = model.metrics_frame()
-    totals = dict(model.summary()["totals"])
-    totals["private_share_impressions"] = totals["impressions_private"] / max(totals["impressions_total"], 1)
+    totals = derived_totals(model.summary()["totals"])
     return {"label": task["label"], "replicate": task["replicate"], "totals": totals,
             "steps": df[df.platform == "all"].to_dict("list"),
             "exposure": model.creators.impressions.sum(axis=(0, 2)).tolist()}
@@ -63,13 +80,10 @@ def _ci(values: np.ndarray) -> tuple[float, float, float]:
     return v.mean(), v.mean() - half, v.mean() + half
 
 
-def compare(scenarios: dict[str, Scenario], replicates: int = 5, seed: int | None = None,
-            executor: Executor | None = None, out: Path | None = None, progress=None) -> pd.DataFrame:
-    """Run every scenario ``replicates`` times and return the comparison table.
-
-    ``scenarios`` maps a label to a resolved :class:`Scenario`; replicate r of every
-    scenario uses the same seed.
-    """
+def run_all(scenarios: dict[str, Scenario], replicates: int = 5, seed: int | None = None,
+            executor: Executor | None = None, progress=None) -> tuple[list[dict], list[int], float]:
+    """Run every scenario ``replicates`` times; replicate r of every scenario uses the same
+    seed. Returns the replicate results, the seeds and the elapsed seconds."""
     first = next(iter(scenarios.values()))
     base_seed = first.seed if seed is None else seed
     seeds = [int(s.generate_state(1, np.uint64)[0] >> np.uint64(1))
@@ -78,20 +92,28 @@ def compare(scenarios: dict[str, Scenario], replicates: int = 5, seed: int | Non
               "scenario": sc.model_copy(update={"seed": seeds[r]}).model_dump(mode="json")}
              for label, sc in scenarios.items() for r in range(replicates)]
     t0 = time.perf_counter()
+    results = []
     if executor is None:
-        results = []
         for t in tasks:
             results.append(run_replicate(t))
             if progress:
                 progress()
     else:
-        futures = [executor.submit(run_replicate, t) for t in tasks]
-        results = []
-        for f in futures:
+        for f in [executor.submit(run_replicate, t) for t in tasks]:
             results.append(f.result())
             if progress:
                 progress()
-    elapsed = time.perf_counter() - t0
+    return results, seeds, time.perf_counter() - t0
+
+
+def compare(scenarios: dict[str, Scenario], replicates: int = 5, seed: int | None = None,
+            executor: Executor | None = None, out: Path | None = None, progress=None) -> pd.DataFrame:
+    """Run every scenario ``replicates`` times and return the comparison table.
+
+    ``scenarios`` maps a label to a resolved :class:`Scenario`; replicate r of every
+    scenario uses the same seed.
+    """
+    results, seeds, elapsed = run_all(scenarios, replicates, seed, executor, progress)
     table = _table(results, list(scenarios))
     if out is not None:
         write_comparison(out, table, results, scenarios, seeds, elapsed)
@@ -202,4 +224,45 @@ def _plots(folder: Path, results: list[dict], labels: list[str]) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(folder / "top1_share.png", dpi=110)
+    plt.close(fig)
+    # GMV by domain
+    gmv_cols = ("gmv_public", "gmv_commercial", "gmv_private_platform", "gmv_private_wechat")
+    from .plots import GMV_COLORS
+
+    fig, ax = plt.subplots(figsize=(4.8, 3.6))
+    bottom = np.zeros(len(labels))
+    for c in gmv_cols:
+        share = np.array([np.mean([r["totals"][c] / r["totals"]["gmv_total"] if r["totals"]["gmv_total"] > 0 else 0.0
+                                   for r in results if r["label"] == lb]) for lb in labels])
+        ax.bar(labels, share, bottom=bottom, label=c[4:], color=GMV_COLORS[c])
+        bottom += share
+    ax.set(title="GMV by domain", ylabel="share", ylim=(0, 1))
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(folder / "gmv_domain_shares.png", dpi=110)
+    plt.close(fig)
+    # private GMV and group size over time
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    steps = results[0]["steps"]["step"]
+    for lb in labels:
+        runs = [r["steps"] for r in results if r["label"] == lb]
+        a1.plot(steps, np.mean([np.add(s["gmv_private_platform"], s["gmv_private_wechat"]) for s in runs], axis=0), label=lb)
+        a2.plot(steps, np.mean([s["group_members"] for s in runs], axis=0), label=lb)
+    a1.set(title="Private GMV per day (platform + WeChat)", xlabel="day", ylabel="yuan")
+    a2.set(title="Fan-group members", xlabel="day", ylabel="members")
+    a1.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "private_gmv_groups.png", dpi=110)
+    plt.close(fig)
+    # platform revenue mix
+    fig, ax = plt.subplots(figsize=(4.8, 3.6))
+    bottom = np.zeros(len(labels))
+    for c, color in (("ad_revenue", "#DD8452"), ("commission_revenue", "#55A868"), ("tip_revenue", "#8172B3")):
+        val = np.array([np.mean([r["totals"][c] for r in results if r["label"] == lb]) for lb in labels])
+        ax.bar(labels, val, bottom=bottom, label=c.replace("_revenue", ""), color=color)
+        bottom += val
+    ax.set(title="Platform revenue mix", ylabel="yuan over the run")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "revenue_mix.png", dpi=110)
     plt.close(fig)

@@ -69,9 +69,13 @@ class Impressions:
         return len(self.user)
 
     def domain(self) -> np.ndarray:
-        """0 public, 1 commercial (ad slots), 2 private (viewer follows the creator)."""
-        d = np.where(self.edge >= 0, 2, 0).astype(np.int8)
-        d[self.source == ADS] = 1
+        """0 public, 1 commercial (ad slots), 2 private (viewer follows the creator).
+        Computed once (impressions do not change after the feed is built)."""
+        d = self.__dict__.get("_domain")
+        if d is None or len(d) != len(self.edge):
+            d = np.where(self.edge >= 0, 2, 0).astype(np.int8)
+            d[self.source == ADS] = 1
+            self.__dict__["_domain"] = d
         return d
 
 

@@ -158,7 +158,9 @@ class TrafficModel(mesa.Model):
             self.learn(self.last_day)
             self.sell(self.last_day)
             self.update_relationships(self.last_day)
-            self.commerce.private_channels()
+            leaving = self.commerce.private_channels()
+            self.remove_follows(leaving | drifting_fans(self.follows.intimacy, self.scenario.relationship,
+                                                        self.rng_relationship))
             self.settle()
             self.collect()
             self.commerce.end_day()
@@ -279,7 +281,8 @@ class TrafficModel(mesa.Model):
         return n
 
     def update_relationships(self, logs: list[DayLog]) -> None:
-        """Intimacy grows with interaction and decays; cold fans drift; engaged viewers follow."""
+        """Intimacy grows with interaction and decays; engaged viewers follow. (Cold fans
+        drift away at the end of the private channels, with the day's other unfollows.)"""
         rel, fg = self.scenario.relationship, self.follows
         gains = np.zeros(fg.n_edges)
         new_u, new_c = [], []
@@ -289,7 +292,6 @@ class TrafficModel(mesa.Model):
             new_u.append(log.impressions.user[f])
             new_c.append(self.items.creator[log.impressions.item[f]])
         update_intimacy(fg.intimacy, gains, rel)
-        self.remove_follows(drifting_fans(fg.intimacy, rel, self.rng_relationship))
         if new_u:
             self.follows_gained_total += fg.add(np.concatenate(new_u), np.concatenate(new_c), rel.follow_intimacy)
 

@@ -21,7 +21,8 @@ def test_compare_writes_table_report_and_plots(tmp_path, tmp_path_factory):
     out = tmp_path_factory.mktemp("cmp") / "out"
     assert main(["compare", *files, "--replicates", "3", "--steps", "6", "--workers", "2", "--out", str(out)]) == 0
     for f in ("comparison.csv", "comparison.md", "manifest.json", "plots/lorenz.png", "plots/domain_shares.png",
-              "plots/fan_tiers.png", "plots/top1_share.png"):
+              "plots/fan_tiers.png", "plots/top1_share.png", "plots/gmv_domain_shares.png",
+              "plots/private_gmv_groups.png", "plots/revenue_mix.png"):
         assert (out / f).exists(), f
     t = pd.read_csv(out / "comparison.csv", index_col="metric")
     assert {"douyin_mean", "douyin_ci_low", "douyin_ci_high", "kuaishou_mean"} <= set(t.columns)
