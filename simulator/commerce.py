@@ -164,6 +164,7 @@ class Commerce:
         self.intro_days = np.array([pc.commission.intro_days for pc in pcs])
         self.tip_cut = np.array([pc.tip_cut for pc in pcs])
         self.group_effect = np.array([pc.group_effect for pc in pcs])
+        self.fan_trust = np.array([pc.fan_trust for pc in pcs])
         self.ban_per_diversion = np.array([pc.ban_per_diversion for pc in pcs])
         self.ban_per_excess_push = np.array([pc.ban_per_excess_push for pc in pcs])
         M, C = model.merchants.n, model.creators.n
@@ -212,14 +213,17 @@ class Commerce:
 
     # ------------------------------------------------------------------ the purchase model
 
-    def purchase_prob(self, users, merchants, match, intimacy, live=None) -> np.ndarray:
-        """P(buy) for each (user, merchant) opportunity, from the one purchase model."""
+    def purchase_prob(self, users, merchants, match, intimacy, live=None, platform=None) -> np.ndarray:
+        """P(buy) for each (user, merchant) opportunity, from the one purchase model.
+        ``platform`` (scalar or per opportunity) sets the platform's ``fan_trust``; None
+        (WeChat) counts relationships fully."""
         c = self.cfg
+        lam = 1.0 if platform is None else self.fan_trust[platform]
         cat = self.model.merchants.category[merchants]
         row = self.book.lookup(users, merchants)
         trust = np.where(row >= 0, self.book.trust[np.maximum(row, 0)], 0.0) if len(self.book) else np.zeros(len(users))
         last = np.where(row >= 0, self.book.last_day[np.maximum(row, 0)], _NEVER) if len(self.book) else np.full(len(users), _NEVER)
-        z = (c.intercept + self.buy_offset[cat] + c.w_match * match + c.w_intimacy * intimacy + c.w_trust * trust
+        z = (c.intercept + self.buy_offset[cat] + c.w_match * match + lam * (c.w_intimacy * intimacy + c.w_trust * trust)
              - c.price_sensitivity * np.log(self.price[cat] / 40.0))
         if live is not None:
             z = z + np.log(c.live_multiplier) * live
@@ -307,7 +311,7 @@ class Commerce:
         lv = np.flatnonzero(live)
         if len(lv):
             k = eng[lv]
-            tip = self.rng.random(len(k)) < sigmoid(cfg.tip_intercept + cfg.tip_w_intimacy * r.intimacy[k])
+            tip = self.rng.random(len(k)) < sigmoid(cfg.tip_intercept + self.fan_trust[p] * cfg.tip_w_intimacy * r.intimacy[k])
             k = k[tip]
             amount = cfg.tip_mean * np.exp(self.rng.normal(-0.5, 1.0, len(k)))
             creator = items.creator[imp.item[k]].astype(np.int64)
@@ -322,7 +326,7 @@ class Commerce:
         k = eng[pr]
         m = merchant[pr].astype(np.int64)
         u = imp.user[k].astype(np.int64)
-        prob = self.purchase_prob(u, m, imp.match[k], r.intimacy[k], live[pr])
+        prob = self.purchase_prob(u, m, imp.match[k], r.intimacy[k], live[pr], p)
         buy = self.rng.random(len(k)) < prob
         k, m, u = k[buy], m[buy], u[buy]
         domain = np.minimum(dom[k], PRIVATE_PLATFORM).astype(np.int64)
@@ -369,7 +373,7 @@ class Commerce:
             return
         u, c = fg.src[e].astype(np.int64), fg.creator[e].astype(np.int64)
         m = cr.seller[c].astype(np.int64)
-        prob = self.purchase_prob(u, m, self._match(u, c), fg.intimacy[e])
+        prob = self.purchase_prob(u, m, self._match(u, c), fg.intimacy[e], platform=cr.home[c].astype(np.int64))
         buy = self.rng.random(len(e)) < prob
         u, c, m = u[buy], c[buy], m[buy]
         self._record(cr.home[c], m, c, u, np.full(len(u), PRIVATE_PLATFORM), np.full(len(u), VISIT))
@@ -390,14 +394,15 @@ class Commerce:
         gain = (g.value_gain * effect * n_value).astype(np.float32)
         intimacy[:] = (1.0 - (1.0 - intimacy) * np.exp(-gain)) * np.float32(1.0 - g.promo_intimacy_cost) ** n_promo
 
-    def _promo_sales(self, users, merchants, sellers, creators_for_match, intimacy, n_promo, effect):
-        """Members who buy after today's promotional pushes."""
+    def _promo_sales(self, users, merchants, creators_for_match, intimacy, n_promo, effect, platform=None):
+        """Members who buy after today's promotional pushes (``platform``: per member, None on WeChat)."""
         g = self.cfg.groups
         k = np.flatnonzero(n_promo > 0)
         if len(k) == 0:
             return k
         p1 = np.minimum(1.0, g.promo_conversion * effect[k] * self.purchase_prob(
-            users[k], merchants[k], self._match(users[k], creators_for_match[k]), intimacy[k]))
+            users[k], merchants[k], self._match(users[k], creators_for_match[k]), intimacy[k],
+            platform=None if platform is None else platform[k]))
         p_any = 1.0 - (1.0 - p1) ** n_promo[k]
         return k[self.rng.random(len(k)) < p_any]
 
@@ -423,7 +428,7 @@ class Commerce:
         self._push_effects(w, a, n_value[c], n_promo[c], effect)
         fg.intimacy[mem], annoy[mem] = w, a
         m = cr.seller[c].astype(np.int64)
-        k = self._promo_sales(u, m, c, c, w, n_promo[c], effect)
+        k = self._promo_sales(u, m, c, w, n_promo[c], effect, home)
         self._record(home[k], m[k], c[k], u[k], np.full(len(k), PRIVATE_PLATFORM), np.full(len(k), GROUP))
         # over-marketing: a merchant's own account pushing too many promotions risks a ban
         own = np.flatnonzero(cr.merchant >= 0)
@@ -461,7 +466,7 @@ class Commerce:
         self._push_effects(trust, annoy, n_value[m], n_promo[m], effect)
         wc.trust, wc.annoy = trust, annoy
         acc = ms.account[m].astype(np.int64)
-        k = self._promo_sales(wc.user, m, acc, acc, trust, n_promo[m], effect)
+        k = self._promo_sales(wc.user, m, acc, trust, n_promo[m], effect)
         self._record(wc.origin[k], m[k], acc[k], wc.user[k], np.full(len(k), PRIVATE_WECHAT), np.full(len(k), WECHAT))
         wc.drop(annoy > model.users.tolerance[wc.user])
 
@@ -484,7 +489,8 @@ class Commerce:
         trust = self.book.trust[row]
         ok = (self.rng.random(len(u)) < w.accept_rate * (0.5 + trust)) & ~wc.has(u, m)
         u, m, p, trust = u[ok], m[ok], p[ok], trust[ok]
-        room = np.minimum(w.adds_per_day * ms.wechat_accounts, w.friend_cap * ms.wechat_accounts - wc.per_merchant()[: ms.n])
+        accounts = ms.wechat_accounts.astype(np.int64)
+        room = np.minimum(w.adds_per_day * accounts, w.friend_cap * accounts - wc.per_merchant()[: ms.n])
         order = np.argsort(m, kind="stable")
         keep = np.zeros(len(m), dtype=bool)
         keep[order] = rank_within_sorted(m[order]) < room[m[order]]

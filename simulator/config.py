@@ -150,11 +150,11 @@ POLICIES = ("douyin", "kuaishou", "random", "popularity", "interest")
 POLICY_PRESETS: dict[str, dict[str, Any]] = {
     "douyin": dict(
         follow_share=0.05, same_city_share=0.0, exposure_cap=None, age_decay=0.25,
-        pool_growth=5.0, gini_target=None, cold_start_rate=0.3,
+        pool_growth=5.0, gini_target=None, cold_start_rate=0.3, fan_trust=0.4, group_effect=0.3,
     ),
     "kuaishou": dict(
         follow_share=0.35, same_city_share=0.12, exposure_cap=0.05, age_decay=0.6,
-        pool_growth=2.5, gini_target=0.45, cold_start_rate=0.6,
+        pool_growth=2.5, gini_target=0.45, cold_start_rate=0.6, fan_trust=1.0, group_effect=1.0,
     ),
 }
 
@@ -166,7 +166,8 @@ def centralization_preset(c: float) -> dict[str, Any]:
     Gini steering keeps its target and fades out through ``gini_gain`` = 2·(1 − c)."""
     ks, dy = POLICY_PRESETS["kuaishou"], POLICY_PRESETS["douyin"]
     out: dict[str, Any] = {}
-    for key in ("follow_share", "same_city_share", "age_decay", "pool_growth", "cold_start_rate"):
+    for key in ("follow_share", "same_city_share", "age_decay", "pool_growth", "cold_start_rate", "fan_trust",
+                "group_effect"):
         out[key] = (1 - c) * ks[key] + c * dy[key]
     cap = ks["exposure_cap"] / (1 - c) if c < 1 else None
     out["exposure_cap"] = cap if cap is not None and cap <= 1.0 else None
@@ -243,6 +244,10 @@ class PlatformConfig(_Section):
     )
     commission: CommissionSchedule = Field(default_factory=lambda: CommissionSchedule(), description="commission schedule on on-platform GMV")
     tip_cut: float = Field(0.5, ge=0.0, le=1.0, description="share of tips the platform keeps")
+    fan_trust: float = Field(
+        1.0, ge=0.0, le=5.0,
+        description="'laotie' trust: scales the intimacy and trust terms of the purchase and tipping models on this platform (low = interest-driven buying, Douyin-like; high = relationship-driven, Kuaishou-like)",
+    )
     group_effect: float = Field(
         1.0, ge=0.0, le=1.0,
         description="fan-group chat effectiveness: scales the intimacy gain of value pushes and the conversion of promotional pushes (weak on Douyin-like platforms)",
@@ -283,10 +288,24 @@ def _category(price, offset, days, intimacy, trust, margin):
 
 
 class CategoriesConfig(_Section):
+    """The four quadrants. A scenario may set only some keys of a category; the others
+    keep the category's defaults."""
+
     fmcg: CategoryConfig = _category(40.0, 0.0, 10, 0.05, 0.10, 0.40)
     local_life: CategoryConfig = _category(120.0, -0.3, 21, 0.05, 0.15, 0.35)
-    online_high_ticket: CategoryConfig = _category(1500.0, -1.0, 180, 0.08, 0.25, 0.25)
-    offline_long_decision: CategoryConfig = _category(8000.0, -1.5, 720, 0.10, 0.35, 0.30)
+    online_high_ticket: CategoryConfig = _category(1000.0, -1.0, 180, 0.08, 0.25, 0.25)
+    offline_long_decision: CategoryConfig = _category(5000.0, -1.5, 720, 0.10, 0.35, 0.30)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            for name, value in data.items():
+                field = cls.model_fields.get(name)
+                if isinstance(value, dict) and field is not None and field.default_factory is not None:
+                    data[name] = {**field.default_factory().model_dump(), **value}
+        return data
 
     def ordered(self) -> list[CategoryConfig]:
         return [getattr(self, c) for c in CATEGORIES]
@@ -334,7 +353,7 @@ class CommerceConfig(_Section):
     w_match: float = Field(2.0, ge=0.0, le=20.0)
     w_intimacy: float = Field(2.5, ge=0.0, le=20.0)
     w_trust: float = Field(2.0, ge=0.0, le=20.0)
-    price_sensitivity: float = Field(0.3, ge=0.0, le=5.0, description="logit penalty per e-fold of price above 40 yuan")
+    price_sensitivity: float = Field(0.8, ge=0.0, le=5.0, description="logit penalty per e-fold of price above 40 yuan (0.8: a 5,000-yuan item sells ~50x less often than a 40-yuan one, before buy_offset)")
     live_share: float = Field(0.15, ge=0.0, le=1.0, description="share of items that are live sessions")
     live_multiplier: float = Field(2.0, ge=1.0, le=100.0, description="live sessions sell this many times more per viewer (odds)")
     tip_intercept: float = Field(-5.0, ge=-20.0, le=20.0, description="logit of tipping an engaged live impression")

@@ -258,3 +258,10 @@ def test_commerce_knobs_are_validated(key, value, needle):
     msg = str(err.value)
     assert needle in msg
     assert key.rsplit(".", 1)[0] in msg
+
+
+def test_four_wechat_accounts_at_the_real_friend_cap_add_contacts():
+    """10,000 friends x 4 accounts = 40,000 (once overflowed a 16-bit count)."""
+    m = model(steps=5, merchants={"diversion_share": 1.0, "wechat_accounts": 4})
+    m.run()
+    assert len(m.commerce.wechat) > 0

@@ -1,0 +1,37 @@
+"""trafficsim validate: the shipped scenarios reproduce the sources' stylized facts (issue #4)."""
+
+import pandas as pd
+
+from simulator import validate
+from simulator.cli import main
+
+
+def test_shipped_scenarios_reproduce_the_stylized_facts(tmp_path, capsys):
+    out = tmp_path / "val"
+    code = main(["validate", "--replicates", "5", "--workers", "2", "--out", str(out)])
+    table = pd.read_csv(out / "validation.csv")
+    failed = table.loc[~table["pass"], ["target", "value", "ci_low", "ci_high", "rule"]]
+    assert failed.empty, failed.to_string()
+    assert code == 0
+    assert len(table) == len(validate.TARGETS)
+    assert "12/12 targets pass" in capsys.readouterr().out
+    for f in ("validation.md", "manifest.json", "plots/lorenz.png", "plots/gmv_domain_shares.png", "plots/revenue_mix.png"):
+        assert (out / f).exists(), f
+
+
+def test_targets_fail_when_the_styles_do_not_differ():
+    """The evaluator is not a rubber stamp: identical platforms fail the contrasts."""
+    row = {"private_share_gmv": 0.5, "private_share_tips": 0.5, "private_share_comments": 0.5, "exposure_gini": 0.5,
+           "top1_share": 0.1, "visible_share": 0.9, "flywheel_ratio": 0.9, "flywheel_public_top": 10.0,
+           "flywheel_private_top": 10.0, "ad_revenue": 1.0, "commission_revenue": 2.0, "commission_tips_share": 0.5}
+    same = pd.DataFrame([{k: v * (1 + 0.01 * r) for k, v in row.items()} for r in range(5)])
+    table = validate.evaluate({"douyin": same, "kuaishou": same.copy(), "douyin_enterprise": same.copy()})
+    assert not table["pass"].any(), table[table["pass"]].to_string()
+
+
+def test_validate_rejects_bad_flags(tmp_path, capsys):
+    assert main(["validate", "--replicates", "1", "--out", str(tmp_path / "v")]) == 2
+    assert "--replicates" in capsys.readouterr().err
+    assert main(["validate", "--scenarios", str(tmp_path), "--out", str(tmp_path / "v")]) == 2
+    assert "douyin.toml" in capsys.readouterr().err
+    assert not (tmp_path / "v").exists()
