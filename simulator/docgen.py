@@ -1,10 +1,11 @@
 """Generated documentation: the parameter tables of docs/ODD.md, from the scenario schema.
 
-    python -m simulator.docgen            # rewrite the generated parts of docs/ODD.md
+    python -m simulator.docgen            # rewrite the generated parts of docs/ODD.md and docs/scenarios.md
     python -m simulator.docgen --check    # exit 1 if they are out of date (the tests do this)
 
-The generated part sits between ``<!-- params:start -->`` and ``<!-- params:end -->``, so
-the schema in :mod:`simulator.config` stays the one place where knobs are defined.
+The generated parts sit between ``<!-- params:start -->`` / ``<!-- params:end -->`` (ODD.md)
+and ``<!-- scenarios:start -->`` / ``<!-- scenarios:end -->`` (scenarios.md), so the schema
+in :mod:`simulator.config` and the scenario files stay the one place where knobs are defined.
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ from pydantic import BaseModel
 from .config import POLICY_PRESETS, PlatformConfig, Scenario
 
 START, END = "<!-- params:start -->", "<!-- params:end -->"
-ODD = Path(__file__).resolve().parents[1] / "docs" / "ODD.md"
+SC_START, SC_END = "<!-- scenarios:start -->", "<!-- scenarios:end -->"
+ROOT = Path(__file__).resolve().parents[1]
+ODD = ROOT / "docs" / "ODD.md"
+SCENARIOS_MD = ROOT / "docs" / "scenarios.md"
+SHIPPED = ("douyin", "douyin_enterprise", "wechat_private", "kuaishou", "kuaishou_8")
 
 
 def _allowed(field) -> str:
@@ -94,28 +99,91 @@ def parameter_tables() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _descriptions() -> dict[str, str]:
+    """Dotted key (platform keys as ``platform.*``) → the schema's description."""
+    out: dict[str, str] = {}
+
+    def walk(model, prefix):
+        for name, field in model.model_fields.items():
+            sub = _nested(field)
+            if sub is not None:
+                walk(sub, f"{prefix}{name}.")
+            elif not (model is Scenario and name == "platforms"):
+                out[f"{prefix}{name}"] = field.description or ""
+
+    walk(Scenario, "")
+    walk(PlatformConfig, "platform.")
+    return out
+
+
+def scenario_table(folder: Path = ROOT / "scenarios") -> str:
+    """Every knob with its value in each shipped scenario (resolved: presets and defaults
+    included); keys whose values differ between scenarios are marked."""
+    from .config import load_scenario
+
+    cols = {}
+    for name in SHIPPED:
+        data = load_scenario(folder / f"{name}.toml").model_dump(mode="json")
+        (pname, pdata), = data.pop("platforms").items()
+        flat = _flat(data)
+        flat.update({f"platform.{k}": v for k, v in _flat(pdata).items()})
+        flat["platform (name)"] = pname
+        cols[name] = flat
+    desc = _descriptions()
+    keys = [k for k in cols[SHIPPED[0]] if k not in ("name", "description")]
+    lines = ["| key | " + " | ".join(SHIPPED) + " | meaning |", "|---|" + "---|" * (len(SHIPPED) + 1)]
+    for k in keys:
+        vals = [cols[n].get(k) for n in SHIPPED]
+        differs = any(v != vals[0] for v in vals)
+        cells = ["none" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v)) for v in vals]
+        key = f"**`{k}`**" if differs else f"`{k}`"
+        lines.append(f"| {key} | " + " | ".join(cells) + f" | {desc.get(k, '')} |")
+    return "\n".join(lines) + "\n"
+
+
+def _splice(text: str, start: str, end: str, body: str) -> str:
+    if start not in text or end not in text:
+        raise ValueError(f"markers {start} / {end} not found")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}{end}{tail}"
+
+
 def render(text: str) -> str:
-    """``text`` with its generated part replaced by the current tables."""
-    if START not in text or END not in text:
-        raise ValueError(f"markers {START} / {END} not found")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{parameter_tables()}{END}{tail}"
+    """docs/ODD.md ``text`` with its generated part replaced by the current tables."""
+    return _splice(text, START, END, parameter_tables())
+
+
+def render_scenarios(text: str) -> str:
+    """docs/scenarios.md ``text`` with its generated table replaced."""
+    return _splice(text, SC_START, SC_END, scenario_table())
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="Regenerate the parameter tables of docs/ODD.md")
+    ap = argparse.ArgumentParser(description="Regenerate the generated tables of docs/ODD.md and docs/scenarios.md")
     ap.add_argument("--check", action="store_true", help="only check; exit 1 if out of date")
-    ap.add_argument("--file", type=Path, default=ODD)
     a = ap.parse_args(argv)
-    text = a.file.read_text()
-    new = render(text)
-    if a.check:
+    stale = []
+    for path, fn in ((ODD, render), (SCENARIOS_MD, render_scenarios)):
+        text = path.read_text()
+        new = fn(text)
         if new != text:
-            print(f"{a.file}: parameter tables are out of date; run python -m simulator.docgen", file=sys.stderr)
-            return 1
-        return 0
-    a.file.write_text(new)
+            stale.append(path)
+            if not a.check:
+                path.write_text(new)
+    if a.check and stale:
+        print(f"out of date: {', '.join(map(str, stale))}; run python -m simulator.docgen", file=sys.stderr)
+        return 1
     return 0
 
 
