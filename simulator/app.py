@@ -4,9 +4,10 @@
     solara run simulator/app.py         # the same, by hand
 
 In Jupyter, ``from simulator.app import page; page`` renders it inline. Sliders set the
-platform's centralization, intimacy boost, follow share and exposure cap; charts show
-the domain shares of impressions, creator exposure Gini and fans by tier as the model
-steps. (Push-rate and value-content sliders and GMV charts come with the commerce model.)
+platform's centralization, intimacy boost, follow share and exposure cap, and the fan
+groups' push policy (pushes a day, share of value content); charts show the domain
+shares of impressions, creator exposure Gini and top-1% share, fans by tier, GMV by
+domain and fan-group members as the model steps.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ class AppModel(TrafficModel):
     """A TrafficModel built from slider values (SolaraViz re-creates it with keywords)."""
 
     def __init__(self, scenario: str = "", users: int = 3000, centralization: float = 1.0, beta: float = 1.0,
-                 follow_share: float = 0.05, exposure_cap: float = 0.0, seed: int = 1, rng=None):
+                 follow_share: float = 0.05, exposure_cap: float = 0.0, push_rate: float = 1.0,
+                 value_share: float = 0.5, seed: int = 1, rng=None):
         path = Path(scenario or os.environ.get("TRAFFICSIM_APP_SCENARIO") or DEFAULT_SCENARIO)
         base = load_scenario(path)
         name = next(iter(base.platforms))
@@ -34,8 +36,9 @@ class AppModel(TrafficModel):
                  "exposure_cap": exposure_cap if exposure_cap > 0 else None}
         super().__init__(base, seed=seed, agents=False,
                          overrides={"population": {"users": int(users), "creators": max(40, int(users) // 30),
-                                                   "merchants": 2},
-                                    "platforms": {name: knobs}})
+                                                   "merchants": 4},
+                                    "platforms": {name: knobs},
+                                    "commerce": {"groups": {"pushes_per_day": push_rate, "value_share": value_share}}})
 
 
 model_params = {
@@ -46,12 +49,18 @@ model_params = {
     "follow_share": {"type": "SliderFloat", "value": 0.05, "label": "follow share", "min": 0.0, "max": 0.8, "step": 0.05},
     "exposure_cap": {"type": "SliderFloat", "value": 0.0, "label": "exposure cap (share of DAU, 0 = none)",
                      "min": 0.0, "max": 0.5, "step": 0.01},
+    "push_rate": {"type": "SliderFloat", "value": 1.0, "label": "group pushes per day", "min": 0.0, "max": 10.0, "step": 0.5},
+    "value_share": {"type": "SliderFloat", "value": 0.5, "label": "value-content share of pushes",
+                    "min": 0.0, "max": 1.0, "step": 0.1},
 }
 
 components = [
     make_plot_component({"share_public": "#4C72B0", "share_commercial": "#DD8452", "share_private": "#55A868"}),
     make_plot_component({"exposure_gini": "#8172B3", "top1_share": "#C44E52"}),
     make_plot_component({"fans_passerby": "#937860", "fans_liking": "#DA8BC3", "fans_true": "#C44E52"}),
+    make_plot_component({"gmv_public": "#4C72B0", "gmv_commercial": "#DD8452", "gmv_private_platform": "#55A868",
+                         "gmv_private_wechat": "#2CA02C"}),
+    make_plot_component({"group_members": "#8C8C8C"}),
 ]
 
 model = AppModel()

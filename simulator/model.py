@@ -126,7 +126,8 @@ class TrafficModel(mesa.Model):
         self.datacollector = mesa.DataCollector(model_reporters={
             name: _total_reporter(name) for name in (
                 "impressions_total", "exposure_gini", "top1_share", "mean_intimacy", "flywheel_ratio",
-                "fans_passerby", "fans_liking", "fans_true", "share_public", "share_commercial", "share_private")
+                "fans_passerby", "fans_liking", "fans_true", "share_public", "share_commercial", "share_private",
+                "gmv_public", "gmv_commercial", "gmv_private_platform", "gmv_private_wechat", "group_members")
         })
 
     # ------------------------------------------------------------------ setup
