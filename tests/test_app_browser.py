@@ -1,0 +1,200 @@
+"""The app in a real browser: ``trafficsim app`` serves it on a free localhost port and
+headless Chromium (Debian's ``chromium``, driven by playwright) loads it with no internet.
+
+Checks that the charts render, that Step moves the "Step:" counter and redraws them, that
+a slider reaches the model (slider + Reset + steps draw other charts; back + Reset redraws
+the first ones), and that every request stays on localhost and succeeds (Solara's front
+end comes from the solara-assets package, not a CDN). Leaves outputs/app_screenshot.png.
+
+Without playwright or Chromium the test skips, and fails when CI is set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOT = ROOT / "outputs" / "app_screenshot.png"
+CHROMIUM = os.environ.get("TRAFFICSIM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+SLIDER = "intimacy boost (beta)"  # found by its label, so added sliders do not move it
+TIMEOUT_MS = 60_000  # a cold numba cache makes the server's first step slow
+
+
+def _missing(what: str) -> None:
+    msg = f"browser test of the app: {what}"
+    if IN_CI:
+        pytest.fail(msg + " (CI is set, so this is a failure, not a skip)", pytrace=False)
+    pytest.skip(msg)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _playwright():
+    """playwright's sync API, once playwright and Chromium are known to be there."""
+    try:
+        from playwright import sync_api
+    except ImportError:
+        _missing("Python package 'playwright' is not installed (pip install -e '.[test]')")
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        _missing(f"Chromium not found at {CHROMIUM} (apt-get install -y --no-install-recommends chromium, "
+                 "or set TRAFFICSIM_CHROMIUM)")
+    return sync_api
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """`trafficsim app` in its own process group on a free port; yields its URL."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("app") / "server.log"
+    env = {**os.environ,
+           # any front-end file missing from the local assets would be fetched from this
+           # dead address and fail, even on a machine that does reach the internet
+           "SOLARA_ASSETS_CDN": "http://127.0.0.1:9/",
+           "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false"}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "app", "--port", str(port)], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"trafficsim app exited with {proc.returncode}:\n{log.read_text()[-3000:]}", pytrace=False)
+            try:
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"trafficsim app did not answer on {url} in 90 s:\n{log.read_text()[-3000:]}", pytrace=False)
+            time.sleep(0.5)
+        yield url
+    finally:
+        # the CLI runs solara in a child process: end the whole group
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_app_in_a_browser(request):
+    sync_api = _playwright()  # before the server starts: a missing browser fails (CI) or skips at once
+    app_url = request.getfixturevalue("app_url")
+    expect = sync_api.expect
+    problems: list[str] = []  # failed or off-host requests, HTTP errors, console errors
+
+    def on_request(req):
+        u = urlsplit(req.url)
+        if u.scheme in ("http", "https", "ws", "wss") and u.hostname not in ("127.0.0.1", "localhost"):
+            problems.append(f"off-host request: {req.url}")
+
+    def on_response(resp):
+        if resp.status >= 400:
+            problems.append(f"HTTP {resp.status}: {resp.url}")
+
+    with sync_api.sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+        browser = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                                       headless=True, viewport={"width": 1400, "height": 1000})
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.on("request", on_request)
+            page.on("response", on_response)
+            page.on("requestfailed", lambda r: problems.append(f"request failed ({r.failure}): {r.url}"))
+            page.on("console", lambda m: problems.append(f"console error: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            try:
+                _exercise(page, expect, app_url, problems)
+            finally:
+                SCREENSHOT.parent.mkdir(exist_ok=True)
+                page.screenshot(path=str(SCREENSHOT), full_page=True)
+        finally:
+            browser.close()
+    assert not problems, "\n".join(problems)
+
+
+def _exercise(page, expect, url, problems):
+    from simulator.app import components
+
+    # the charts on the first tab (make_plot_component gives (component, page) pairs);
+    # Mesa's matplotlib plot components arrive as ipywidgets images
+    n_charts = sum(1 for c in components if (c[1] if isinstance(c, tuple) else 0) == 0)
+    page.goto(url, wait_until="domcontentloaded")
+    charts = page.locator("img.widget-image")
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while charts.count() < n_charts:
+        assert not problems, "the page did not load offline:\n" + "\n".join(problems)
+        assert time.monotonic() < deadline, f"{charts.count()} of {n_charts} charts after {TIMEOUT_MS / 1000:.0f} s"
+        page.wait_for_timeout(250)
+    expect(charts).to_have_count(n_charts)
+    for i in range(n_charts):
+        expect(charts.nth(i)).to_be_visible()
+        assert charts.nth(i).evaluate("img => img.complete && img.naturalWidth > 100 && img.naturalHeight > 100"), \
+            f"chart {i} did not load as an image"
+    counter = page.get_by_text(re.compile(r"^\s*Step:\s*\d+\s*$"))
+    expect(counter).to_have_text(re.compile(r"Step:\s*0$"))
+    assert not problems, "the page did not load offline:\n" + "\n".join(problems)
+
+    step = page.get_by_role("button", name="Step", exact=True)
+    reset = page.get_by_role("button", name="Reset", exact=True)
+
+    def pictures() -> list[str]:  # a digest of each chart as drawn on screen
+        return [hashlib.sha1(charts.nth(i).screenshot()).hexdigest()[:12] for i in range(charts.count())]
+
+    def do_steps(n: int) -> None:
+        for k in range(1, n + 1):
+            before = [charts.nth(i).get_attribute("src") for i in range(charts.count())]
+            step.click()
+            expect(counter).to_have_text(re.compile(rf"Step:\s*{k}$"))
+            page.wait_for_function("before => [...document.querySelectorAll('img.widget-image')]"
+                                   ".every((img, i) => img.src !== before[i] && img.complete)", arg=before)
+
+    empty = pictures()
+    do_steps(3)
+    default = pictures()
+    for i, (a, b) in enumerate(zip(empty, default)):
+        assert a != b, f"chart {i} did not change after 3 steps"
+
+    slider = page.get_by_role("slider", name=SLIDER, exact=True)
+    start = slider.get_attribute("aria-valuenow")
+    slider.focus()
+    slider.press("ArrowRight")
+    slider.press("ArrowRight")
+    expect(slider).not_to_have_attribute("aria-valuenow", start)
+    reset.click()
+    expect(counter).to_have_text(re.compile(r"Step:\s*0$"))
+    do_steps(3)
+    moved = pictures()
+    assert moved != default, f"moving '{SLIDER}' and pressing Reset did not change what the model shows"
+
+    slider.press("ArrowLeft")
+    slider.press("ArrowLeft")
+    expect(slider).to_have_attribute("aria-valuenow", start)
+    reset.click()
+    expect(counter).to_have_text(re.compile(r"Step:\s*0$"))
+    do_steps(3)
+    assert pictures() == default, f"'{SLIDER}' back at {start} + Reset did not draw the first charts again"
