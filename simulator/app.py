@@ -4,10 +4,11 @@
     solara run simulator/app.py         # the same, by hand
 
 In Jupyter, ``from simulator.app import page; page`` renders it inline. Sliders set the
-platform's centralization, intimacy boost, follow share and exposure cap, and the fan
-groups' push policy (pushes a day, share of value content); charts show the domain
-shares of impressions, creator exposure Gini and top-1% share, fans by tier, GMV by
-domain and fan-group members as the model steps.
+platform's centralization (and through it the style knobs no other slider sets),
+intimacy boost, follow share and exposure cap, and the fan groups' push policy (pushes
+a day, share of value content); charts show the domain shares of impressions, creator
+exposure Gini and top-1% share, fans by tier, GMV by domain and fan-group members as
+the model steps. The page is tested in headless Chromium (tests/test_app_browser.py).
 """
 
 from __future__ import annotations
@@ -17,28 +18,32 @@ from pathlib import Path
 
 from mesa.visualization import SolaraViz, make_plot_component
 
-from simulator.config import load_scenario
+from simulator.config import STYLE_KNOBS, read_scenario
 from simulator.model import TrafficModel
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "douyin.toml"
 
 
 class AppModel(TrafficModel):
-    """A TrafficModel built from slider values (SolaraViz re-creates it with keywords)."""
+    """A TrafficModel built from slider values (SolaraViz re-creates it with keywords).
+
+    The scenario's first platform loses the style knobs its file sets, so that the
+    centralization slider sets them (same-city share, age decay, pool growth, cold start,
+    Gini steering, fan trust, group effect); follow share, exposure cap and intimacy boost
+    come from their own sliders."""
 
     def __init__(self, scenario: str = "", users: int = 3000, centralization: float = 1.0, beta: float = 1.0,
                  follow_share: float = 0.05, exposure_cap: float = 0.0, push_rate: float = 1.0,
                  value_share: float = 0.5, seed: int = 1, rng=None):
-        path = Path(scenario or os.environ.get("TRAFFICSIM_APP_SCENARIO") or DEFAULT_SCENARIO)
-        base = load_scenario(path)
-        name = next(iter(base.platforms))
-        knobs = {"centralization": centralization, "beta": beta, "follow_share": follow_share,
-                 "exposure_cap": exposure_cap if exposure_cap > 0 else None}
-        super().__init__(base, seed=seed, agents=False,
-                         overrides={"population": {"users": int(users), "creators": max(40, int(users) // 30),
-                                                   "merchants": 4},
-                                    "platforms": {name: knobs},
-                                    "commerce": {"groups": {"pushes_per_day": push_rate, "value_share": value_share}}})
+        data = read_scenario(scenario or os.environ.get("TRAFFICSIM_APP_SCENARIO") or DEFAULT_SCENARIO)
+        name = next(iter(data["platforms"]))
+        platform = {k: v for k, v in data["platforms"][name].items() if k not in STYLE_KNOBS}
+        platform.update(centralization=centralization, beta=beta, follow_share=follow_share,
+                        exposure_cap=exposure_cap if exposure_cap > 0 else None)
+        data["platforms"][name] = platform
+        data.setdefault("population", {}).update(users=int(users), creators=max(40, int(users) // 30), merchants=4)
+        data.setdefault("commerce", {}).setdefault("groups", {}).update(pushes_per_day=push_rate, value_share=value_share)
+        super().__init__(data, seed=seed, agents=False)
 
 
 model_params = {

@@ -176,6 +176,9 @@ def centralization_preset(c: float) -> dict[str, Any]:
     return out
 
 
+# every knob the policy preset or the centralization knob gives a default to
+STYLE_KNOBS: tuple[str, ...] = tuple(dict.fromkeys([*POLICY_PRESETS["douyin"], *centralization_preset(0.5)]))
+
 CATEGORIES = ("fmcg", "local_life", "online_high_ticket", "offline_long_decision")
 
 
@@ -481,6 +484,12 @@ def _resolve(path: Path, origin: dict, chain: tuple[Path, ...] = ()) -> dict:
     if isinstance(graph, dict) and isinstance(graph.get("follow_graph_file"), str):
         graph["follow_graph_file"] = str((path.parent / graph["follow_graph_file"]).resolve())
     return _merge(merged, data, origin, str(path))
+
+
+def read_scenario(path: str | Path) -> dict:
+    """A scenario file as a plain dict, its ``extends`` chain merged, not yet validated
+    (edit it and pass it to ``TrafficModel`` or :func:`scenario_from_dict`)."""
+    return _resolve(Path(path), {})
 
 
 def parse_set(expr: str) -> tuple[str, Any]:

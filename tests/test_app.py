@@ -21,6 +21,21 @@ def test_app_model_follows_the_sliders():
     assert abs(df[["share_public", "share_commercial", "share_private"]].sum(axis=1) - 1).max() < 1e-9
 
 
+def test_centralization_slider_sets_the_style_knobs_the_file_set():
+    """douyin.toml sets its style knobs explicitly; the slider must still move them."""
+    from simulator.config import centralization_preset
+
+    def cfg(c):
+        return next(iter(AppModel(users=1000, centralization=c).platforms.values())).cfg
+
+    for c in (0.0, 0.5):
+        pc, want = cfg(c), centralization_preset(c)
+        for key in ("same_city_share", "age_decay", "pool_growth", "cold_start_rate", "fan_trust", "group_effect",
+                    "gini_gain"):
+            assert getattr(pc, key) == want[key], key
+    assert cfg(0.0).follow_share == cfg(1.0).follow_share == 0.05  # that one is its own slider's
+
+
 def test_push_sliders_move_the_group_chart():
     """Hard promotional pushing empties the fan groups the gentle policy keeps."""
     def members(**push):
