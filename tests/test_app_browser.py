@@ -137,6 +137,20 @@ def test_app_in_a_browser(request):
     assert not problems, "\n".join(problems)
 
 
+# every chart image as a PNG data URL, or null (keep waiting) until all n are loaded
+_READ_CHARTS = """n => {
+    const imgs = [...document.querySelectorAll('img.widget-image')];
+    if (imgs.length !== n || !imgs.every(img => img.complete && img.naturalWidth > 0)) return null;
+    return imgs.map(img => {
+        const c = document.createElement('canvas');
+        c.width = img.naturalWidth;
+        c.height = img.naturalHeight;
+        c.getContext('2d').drawImage(img, 0, 0);
+        return c.toDataURL();
+    });
+}"""
+
+
 def _exercise(page, expect, url, problems):
     from simulator.app import components
 
@@ -162,8 +176,12 @@ def _exercise(page, expect, url, problems):
     step = page.get_by_role("button", name="Step", exact=True)
     reset = page.get_by_role("button", name="Reset", exact=True)
 
-    def pictures() -> list[str]:  # a digest of each chart as drawn on screen
-        return [hashlib.sha1(charts.nth(i).screenshot()).hexdigest()[:12] for i in range(charts.count())]
+    def pictures() -> list[str]:
+        """A digest of each chart's pixels, read in one pass inside the page once every
+        chart image has loaded (Solara may swap an image element at any moment, so
+        element-by-element screenshots can meet a detached one)."""
+        urls = page.wait_for_function(_READ_CHARTS, arg=n_charts).json_value()
+        return [hashlib.sha1(u.encode()).hexdigest()[:12] for u in urls]
 
     def do_steps(n: int) -> None:
         for k in range(1, n + 1):
@@ -183,7 +201,7 @@ def _exercise(page, expect, url, problems):
     start = slider.get_attribute("aria-valuenow")
     slider.focus()
 
-    def nudge_reset_and_step(key: str) -> list[bytes]:
+    def nudge_reset_and_step(key: str) -> list[str]:
         """Two key presses on the slider, Reset (which rebuilds the model), 3 steps."""
         slider.press(key)
         slider.press(key)
