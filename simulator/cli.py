@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import __version__
@@ -146,9 +147,6 @@ def _fmt(v) -> str:
 
 
 def cmd_compare(args) -> int:
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
     from .compare import compare, headline_markdown
 
     if len(args.scenarios) < 2:
@@ -168,31 +166,36 @@ def cmd_compare(args) -> int:
         check_out_dir(out)
     except (ScenarioError, OutputError) as exc:
         return _fail(str(exc))
-    n = len(scenarios) * args.replicates
-    bar = None
-    if sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(total=n, desc="compare", unit="run", file=sys.stderr)
-    workers = min(args.workers or os.cpu_count() or 1, n)
-    with ProcessPoolExecutor(workers) if workers > 1 else _NoPool() as pool:
-        table = compare(scenarios, args.replicates, args.seed, pool, out, bar.update if bar else None)
-    if bar:
-        bar.close()
+    with _runs(len(scenarios) * args.replicates, args.workers, "compare") as (pool, progress):
+        table = compare(scenarios, args.replicates, args.seed, pool, out, progress)
     labels = list(scenarios)
     print(headline_markdown(table, labels))
     print(f"comparison: {out}")
     return 0
 
 
-class _NoPool:
-    """Stands in for a pool when one worker is asked for: compare() then runs serially."""
+@contextmanager
+def _runs(n: int, workers: int | None, desc: str):
+    """A process pool for ``n`` runs (``None`` when one worker suffices: the runs go
+    serially) and a progress callback (a bar on a terminal, else ``None``)."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
 
-    def __enter__(self):
-        return None
+    bar = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
 
-    def __exit__(self, *exc):
-        return False
+        bar = tqdm(total=n, desc=desc, unit="run", file=sys.stderr)
+    workers = min(workers or os.cpu_count() or 1, n)
+    try:
+        if workers > 1:
+            with ProcessPoolExecutor(workers) as pool:
+                yield pool, bar.update if bar else None
+        else:
+            yield None, bar.update if bar else None
+    finally:
+        if bar:
+            bar.close()
 
 
 def cmd_sweep(args) -> int:
@@ -263,9 +266,6 @@ def cmd_app(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
     from . import validate
     from .compare import _plots, run_all
     from .outputs import atomic_dir, write_json
@@ -283,17 +283,8 @@ def cmd_validate(args) -> int:
         check_out_dir(out)
     except (ScenarioError, OutputError) as exc:
         return _fail(str(exc))
-    n = len(scenarios) * args.replicates
-    bar = None
-    if sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(total=n, desc="validate", unit="run", file=sys.stderr)
-    workers = min(args.workers or os.cpu_count() or 1, n)
-    with ProcessPoolExecutor(workers) if workers > 1 else _NoPool() as pool:
-        results, seeds, elapsed = run_all(scenarios, args.replicates, args.seed, pool, bar.update if bar else None)
-    if bar:
-        bar.close()
+    with _runs(len(scenarios) * args.replicates, args.workers, "validate") as (pool, progress):
+        results, seeds, elapsed = run_all(scenarios, args.replicates, args.seed, pool, progress)
     table = validate.evaluate(validate.results_by_label(results))
     md = validate.markdown(table, args.replicates)
     with atomic_dir(out) as tmp:
