@@ -22,7 +22,7 @@ import pandas as pd  # noqa: E402
 from .config import Scenario  # noqa: E402
 from .metrics import lorenz  # noqa: E402
 from .outputs import atomic_dir, write_json  # noqa: E402
-from .plots import DOMAIN_COLORS  # noqa: E402
+from .plots import DOMAIN_COLORS, GMV_COLORS, save  # noqa: E402
 from .state import DOMAINS  # noqa: E402
 
 HEADLINE = {
@@ -177,7 +177,26 @@ def write_comparison(out: Path, table: pd.DataFrame, results: list[dict], scenar
             (tmp / f"scenario_{lb}.toml").write_text(to_toml(sc))
 
 
+def _stacked_bars(path: Path, title: str, labels: list[str], parts: list[tuple[str, str, np.ndarray]], **axes) -> None:
+    """One stacked bar per scenario; ``parts`` are (legend label, color, value per scenario)."""
+    fig, ax = plt.subplots(figsize=(4.8, 3.6))
+    bottom = np.zeros(len(labels))
+    for name, color, values in parts:
+        ax.bar(labels, values, bottom=bottom, label=name, color=color)
+        bottom += values
+    ax.set(title=title, **axes)
+    ax.legend(fontsize=8)
+    save(fig, path)
+
+
 def _plots(folder: Path, results: list[dict], labels: list[str]) -> None:
+    def mean(key: str, per: str | None = None) -> np.ndarray:
+        """Per scenario, the mean over replicates of the run's total ``key`` (divided by
+        the total ``per`` when given; 0 when that is 0)."""
+        def value(t: dict) -> float:
+            return t[key] if per is None else (t[key] / t[per] if t[per] > 0 else 0.0)
+        return np.array([np.mean([value(r["totals"]) for r in results if r["label"] == lb]) for lb in labels])
+
     # Lorenz curves of creator exposure (mean curve over replicates)
     fig, ax = plt.subplots(figsize=(4.8, 4.4))
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="equality")
@@ -186,35 +205,22 @@ def _plots(folder: Path, results: list[dict], labels: list[str]) -> None:
         ax.plot(np.linspace(0, 1, len(ys[0])), np.mean(ys, axis=0), label=lb)
     ax.set(title="Creator exposure (Lorenz)", xlabel="share of creators", ylabel="share of impressions")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(folder / "lorenz.png", dpi=110)
-    plt.close(fig)
+    save(fig, folder / "lorenz.png")
     # domain shares of impressions
-    fig, ax = plt.subplots(figsize=(4.8, 3.6))
-    bottom = np.zeros(len(labels))
-    for d in DOMAINS:
-        share = np.array([np.mean([r["totals"][f"impressions_{d}"] / max(r["totals"]["impressions_total"], 1)
-                                   for r in results if r["label"] == lb]) for lb in labels])
-        ax.bar(labels, share, bottom=bottom, label=d, color=DOMAIN_COLORS[d])
-        bottom += share
-    ax.set(title="Impressions by domain", ylabel="share", ylim=(0, 1))
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(folder / "domain_shares.png", dpi=110)
-    plt.close(fig)
+    _stacked_bars(folder / "domain_shares.png", "Impressions by domain", labels, [
+        (d, DOMAIN_COLORS[d], mean(f"impressions_{d}", "impressions_total"))
+        for d in DOMAINS], ylabel="share", ylim=(0, 1))
     # fan tier funnel
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     tiers = ("potential", "passerby", "liking", "true")
     width = 0.8 / len(labels)
+    fans = np.array([mean(f"fans_{t}") for t in tiers])  # tiers × scenarios
     for i, lb in enumerate(labels):
-        vals = [np.mean([r["totals"][f"fans_{t}"] for r in results if r["label"] == lb]) for t in tiers]
-        ax.bar(np.arange(4) + i * width, vals, width, label=lb)
+        ax.bar(np.arange(4) + i * width, fans[:, i], width, label=lb)
     ax.set_xticks(np.arange(4) + width * (len(labels) - 1) / 2, tiers)
     ax.set(title="Fan tiers at the end", ylabel="follow edges")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(folder / "fan_tiers.png", dpi=110)
-    plt.close(fig)
+    save(fig, folder / "fan_tiers.png")
     # top-1% share over time
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for lb in labels:
@@ -222,25 +228,11 @@ def _plots(folder: Path, results: list[dict], labels: list[str]) -> None:
         ax.plot(results[0]["steps"]["step"], np.mean(series, axis=0), label=lb)
     ax.set(title="Top-1% creators' share of the day's exposure", xlabel="day", ylabel="share")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(folder / "top1_share.png", dpi=110)
-    plt.close(fig)
+    save(fig, folder / "top1_share.png")
     # GMV by domain
-    gmv_cols = ("gmv_public", "gmv_commercial", "gmv_private_platform", "gmv_private_wechat")
-    from .plots import GMV_COLORS
-
-    fig, ax = plt.subplots(figsize=(4.8, 3.6))
-    bottom = np.zeros(len(labels))
-    for c in gmv_cols:
-        share = np.array([np.mean([r["totals"][c] / r["totals"]["gmv_total"] if r["totals"]["gmv_total"] > 0 else 0.0
-                                   for r in results if r["label"] == lb]) for lb in labels])
-        ax.bar(labels, share, bottom=bottom, label=c[4:], color=GMV_COLORS[c])
-        bottom += share
-    ax.set(title="GMV by domain", ylabel="share", ylim=(0, 1))
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(folder / "gmv_domain_shares.png", dpi=110)
-    plt.close(fig)
+    _stacked_bars(folder / "gmv_domain_shares.png", "GMV by domain", labels, [
+        (c[4:], color, mean(c, "gmv_total"))
+        for c, color in GMV_COLORS.items()], ylabel="share", ylim=(0, 1))
     # private GMV and group size over time
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
     steps = results[0]["steps"]["step"]
@@ -251,18 +243,9 @@ def _plots(folder: Path, results: list[dict], labels: list[str]) -> None:
     a1.set(title="Private GMV per day (platform + WeChat)", xlabel="day", ylabel="yuan")
     a2.set(title="Fan-group members", xlabel="day", ylabel="members")
     a1.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(folder / "private_gmv_groups.png", dpi=110)
-    plt.close(fig)
+    save(fig, folder / "private_gmv_groups.png")
     # platform revenue mix
-    fig, ax = plt.subplots(figsize=(4.8, 3.6))
-    bottom = np.zeros(len(labels))
-    for c, color in (("ad_revenue", "#DD8452"), ("commission_revenue", "#55A868"), ("tip_revenue", "#8172B3")):
-        val = np.array([np.mean([r["totals"][c] for r in results if r["label"] == lb]) for lb in labels])
-        ax.bar(labels, val, bottom=bottom, label=c.replace("_revenue", ""), color=color)
-        bottom += val
-    ax.set(title="Platform revenue mix", ylabel="yuan over the run")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(folder / "revenue_mix.png", dpi=110)
-    plt.close(fig)
+    _stacked_bars(folder / "revenue_mix.png", "Platform revenue mix", labels, [
+        (c.replace("_revenue", ""), color, mean(c))
+        for c, color in (("ad_revenue", "#DD8452"), ("commission_revenue", "#55A868"), ("tip_revenue", "#8172B3"))],
+        ylabel="yuan over the run")

@@ -17,20 +17,31 @@ from .state import DOMAINS  # noqa: E402
 DOMAIN_COLORS = {"public": "#4C72B0", "commercial": "#DD8452", "private": "#55A868"}
 
 
+def save(fig, path: Path) -> None:
+    """Write a finished figure as PNG and free it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _platform_panels(metrics: pd.DataFrame, width: float = 5.0):
+    """One panel per platform (or the ``all`` rows when there is none): (fig, [(ax, name)])."""
+    names = [p for p in metrics["platform"].unique() if p != "all"] or ["all"]
+    fig, axes = plt.subplots(1, len(names), figsize=(width * len(names), 3.6), squeeze=False)
+    return fig, list(zip(axes[0], names))
+
+
 def domain_shares(metrics: pd.DataFrame, path: Path) -> None:
     """Share of impressions by domain over time, one panel per platform."""
-    names = [p for p in metrics["platform"].unique() if p != "all"] or ["all"]
-    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.6), squeeze=False)
-    for ax, name in zip(axes[0], names):
+    fig, panels = _platform_panels(metrics)
+    for ax, name in panels:
         df = metrics[metrics["platform"] == name]
         total = df["impressions_total"].replace(0, np.nan)
         shares = [df[f"impressions_{d}"] / total for d in DOMAINS]
         ax.stackplot(df["step"], *shares, labels=DOMAINS, colors=[DOMAIN_COLORS[d] for d in DOMAINS])
         ax.set(title=f"{name}: impressions by domain", xlabel="day", ylabel="share", ylim=(0, 1))
-    axes[0][0].legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    panels[0][0].legend(loc="lower left", fontsize=8)
+    save(fig, path)
 
 
 def lorenz_curves(exposure: dict[str, np.ndarray], path: Path) -> None:
@@ -42,9 +53,7 @@ def lorenz_curves(exposure: dict[str, np.ndarray], path: Path) -> None:
         ax.plot(px, py, label=name)
     ax.set(title="Creator exposure (Lorenz)", xlabel="share of creators (least exposed first)", ylabel="share of impressions")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def fan_tiers(metrics: pd.DataFrame, path: Path) -> None:
@@ -55,19 +64,11 @@ def fan_tiers(metrics: pd.DataFrame, path: Path) -> None:
         ax.plot(df["step"], df[f"fans_{tier}"], label=tier)
     ax.set(title="Fans by tier", xlabel="day", ylabel="follow edges")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 GMV_COLORS = {"gmv_public": "#4C72B0", "gmv_commercial": "#DD8452", "gmv_private_platform": "#55A868",
               "gmv_private_wechat": "#8172B3"}
-
-
-def _platform_panels(metrics: pd.DataFrame, width: float = 5.0):
-    names = [p for p in metrics["platform"].unique() if p != "all"] or ["all"]
-    fig, axes = plt.subplots(1, len(names), figsize=(width * len(names), 3.6), squeeze=False)
-    return fig, list(zip(axes[0], names))
 
 
 def gmv_by_domain(metrics: pd.DataFrame, path: Path) -> None:
@@ -79,9 +80,7 @@ def gmv_by_domain(metrics: pd.DataFrame, path: Path) -> None:
                      colors=list(GMV_COLORS.values()))
         ax.set(title=f"{name}: GMV by domain", xlabel="day", ylabel="yuan per day")
     panels[0][0].legend(loc="upper left", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def cac_over_time(metrics: pd.DataFrame, path: Path, window: int = 7) -> None:
@@ -97,9 +96,7 @@ def cac_over_time(metrics: pd.DataFrame, path: Path, window: int = 7) -> None:
     ax.set(title=f"Customer-acquisition cost ({window}-day window)", xlabel="day", ylabel="yuan per new buyer")
     ax2.set_ylabel("effective CPM (dotted)")
     ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def group_size(metrics: pd.DataFrame, path: Path) -> None:
@@ -112,9 +109,7 @@ def group_size(metrics: pd.DataFrame, path: Path) -> None:
             ax.plot(df["step"], df["wechat_contacts"], ls="--", label=f"{name} → WeChat contacts")
     ax.set(title="Private channels", xlabel="day", ylabel="people")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def merchant_roi(merchants: pd.DataFrame, path: Path) -> None:
@@ -129,6 +124,4 @@ def merchant_roi(merchants: pd.DataFrame, path: Path) -> None:
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(range(len(strategies)), strategies, rotation=20, fontsize=8)
     ax.set(title="Merchant ROI by strategy", ylabel="profit / cost")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
