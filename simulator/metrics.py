@@ -314,14 +314,20 @@ class PrivateChannels(Measurement):
 
 class Activity(Measurement):
     name = "activity"
-    columns = ("active_users", "items_published")
-    description = "daily active users on the platform; items published that day (all platforms)"
+    columns = ("active_users", "items_published", "feed_fill")
+    description = ("daily active users on the platform; items published that day (all platforms); feed fill: "
+                   "impressions / slots offered (active users × feed_slots), below 1 when exposure caps or thin "
+                   "inventory leave slots empty")
 
     def measure(self, v):
-        return {"active_users": v.active_users, "items_published": int(v.model.items_published_today)}
+        platforms = [pl for pl in v.model.platforms.values() if v.index is None or pl.index == v.index]
+        offered = sum(pl.active_today * pl.cfg.feed_slots for pl in platforms)
+        return {"active_users": v.active_users, "items_published": int(v.model.items_published_today),
+                "feed_fill": _ratio(float(v.imps.sum()), offered)}
 
     def summarize(self, rows, final):
-        return {"active_users": float(rows["active_users"].mean()), "items_published": float(rows["items_published"].sum())}
+        return {"active_users": float(rows["active_users"].mean()), "items_published": float(rows["items_published"].sum()),
+                "feed_fill": float(rows["feed_fill"].mean())}
 
 
 MEASUREMENTS: list[Measurement] = [

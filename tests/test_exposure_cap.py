@@ -27,6 +27,18 @@ def test_exposure_cap_is_respected_by_recommendation():
     assert (public >= np.floor(cap)).sum() > 20  # the cap binds
 
 
+def test_feed_fill_reports_slots_a_tight_cap_leaves_empty():
+    def fill(cap):
+        m = TrafficModel(small(exposure_cap=cap, gini_target=None), seed=3).run(6)
+        df = m.metrics_frame()
+        return df[df.platform == "douyin"].feed_fill, m.summary()["totals"]["feed_fill"]
+
+    free, free_total = fill(None)
+    tight, tight_total = fill(0.005)
+    assert (free == 1.0).all() and free_total == 1.0
+    assert tight.max() < 0.9 and tight_total < 0.9
+
+
 def test_gini_and_top_share_helpers():
     assert gini(np.ones(10)) == 0.0
     assert gini(np.r_[np.zeros(99), 1.0]) > 0.98
