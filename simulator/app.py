@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import solara
 from mesa.visualization import SolaraViz, make_plot_component
 
 from simulator.config import STYLE_KNOBS, read_scenario
@@ -68,5 +69,12 @@ components = [
     make_plot_component({"group_members": "#8C8C8C"}),
 ]
 
-model = AppModel()
-page = SolaraViz(model, components=components, model_params=model_params, name="trafficsim")
+@solara.component
+def Page():
+    """The app, with a model of its own for every browser session (or notebook cell):
+    a module-level model would be stepped by every visitor of the server at once."""
+    model = solara.use_memo(AppModel, dependencies=[])
+    SolaraViz(model, components=components, model_params=model_params, name="trafficsim")
+
+
+page = Page()

@@ -216,3 +216,15 @@ def _exercise(page, expect, url, problems):
     back = nudge_reset_and_step("ArrowLeft")
     assert slider.get_attribute("aria-valuenow") == start
     assert back == default, f"'{SLIDER}' back at {start} + Reset did not draw the first charts again"
+
+    # every visitor has a model of their own: a second tab starts at step 0 and its
+    # steps leave this one's alone (a module-level model would show the steps taken above)
+    other = page.context.new_page()
+    other.set_default_timeout(TIMEOUT_MS)
+    other.goto(url, wait_until="domcontentloaded")
+    other_counter = other.get_by_text(re.compile(r"^\s*Step:\s*\d+\s*$"))
+    expect(other_counter).to_have_text(re.compile(r"Step:\s*0$"))
+    other.get_by_role("button", name="Step", exact=True).click()
+    expect(other_counter).to_have_text(re.compile(r"Step:\s*1$"))
+    expect(counter).to_have_text(re.compile(r"Step:\s*3$"))
+    other.close()
