@@ -10,9 +10,11 @@ Where an order comes from decides its *GMV domain* (``state.GMV_DOMAINS``):
 
 Every purchase goes through one model (:meth:`Commerce.purchase_prob`):
 
-    z = intercept + buy_offset[category] + w_match·match + w_intimacy·intimacy + w_trust·trust
+    z = intercept + buy_offset[category] + w_match·match + λ·(w_intimacy·intimacy + w_trust·trust)
         − price_sensitivity·ln(price / 40) + ln(live_multiplier)·live
     P(buy) = sigmoid(z)   (0 while the buyer is within the category's repurchase interval)
+
+with λ the platform's ``fan_trust`` (1 on WeChat).
 
 Money per order: the buyer pays the price; the platform takes the commission (its schedule:
 intro rate in a merchant's first days, then by category; WeChat 0); a partner creator takes
@@ -139,6 +141,25 @@ class WeChatContacts:
 
     def per_merchant(self) -> np.ndarray:
         return np.bincount(self.merchant, minlength=self.M)
+
+
+def churn_share(joined: np.ndarray, left: np.ndarray, days: int, window: int) -> float:
+    """Mean over the days t in [0, days − window) of the share of members at t (joined ≤ t
+    < left) who have left by t + window; members still in have ``left`` beyond the run."""
+    T = days - window
+    if T <= 0:
+        return float("nan")
+
+    def per_day(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """How many episodes cover each day t in [0, T), episode k covering [lo_k, hi_k)."""
+        lo, hi = np.clip(lo, 0, T), np.clip(hi, 0, T)
+        ok = hi > lo
+        return np.cumsum(np.bincount(lo[ok], minlength=T + 1) - np.bincount(hi[ok], minlength=T + 1))[:T]
+
+    members = per_day(joined, left)
+    leavers = per_day(np.maximum(joined, left - window), left)
+    has = members > 0
+    return float(np.mean(leavers[has] / members[has])) if has.any() else float("nan")
 
 
 class Commerce:
@@ -491,7 +512,7 @@ class Commerce:
         u, m, p, trust = u[ok], m[ok], p[ok], trust[ok]
         accounts = ms.wechat_accounts.astype(np.int64)
         room = np.minimum(w.adds_per_day * accounts, w.friend_cap * accounts - wc.per_merchant()[: ms.n])
-        order = np.argsort(m, kind="stable")
+        order = np.lexsort((self.rng.random(len(m)), m))  # by merchant, first come in random order
         keep = np.zeros(len(m), dtype=bool)
         keep[order] = rank_within_sorted(m[order]) < room[m[order]]
         n = int(keep.sum())
@@ -499,8 +520,9 @@ class Commerce:
                origin=p[keep])
 
     def _apply_bans(self) -> None:
-        """A banned account loses its platform followers (and so its groups) and reach;
-        its WeChat contacts stay."""
+        """A banned account loses its reach on the platform that banned it (feeds skip
+        it there) and, when that is its home platform, its followers (and so its groups;
+        the follow graph is shared by the platforms); its WeChat contacts stay."""
         ms, model = self.model.merchants, self.model
         new = self._ban & ~ms.banned
         if not new.any():
@@ -508,8 +530,11 @@ class Commerce:
         ms.banned |= new
         ms.ban_day[new] = model.day
         self.today["bans"] += new.sum(axis=1)
+        at_home = new[model.creators.home[ms.account].astype(np.int64), np.arange(ms.n)]
+        if not at_home.any():
+            return
         accounts = np.zeros(model.creators.n, dtype=bool)
-        accounts[ms.account[new.any(axis=0)]] = True
+        accounts[ms.account[at_home]] = True
         self.unfollow |= accounts[model.follows.creator]
 
     # ------------------------------------------------------------------ readings
@@ -552,13 +577,7 @@ class Commerce:
         ep = np.concatenate([closed, open_])
         if platform is not None:
             ep = ep[ep[:, 0] == platform]
-        shares = []
-        for t in range(0, days - window):
-            at_t = (ep[:, 1] <= t) & (ep[:, 2] > t)
-            n = int(at_t.sum())
-            if n:
-                shares.append(float(np.mean(ep[at_t, 2] <= t + window)))
-        return float(np.mean(shares)) if shares else float("nan")
+        return churn_share(ep[:, 1], ep[:, 2], days, window)
 
     def cac(self, first: bool, platform: int | None = None) -> float:
         """Ad spend / new buyers over the first (or last) 30 days (half the run when shorter)."""
@@ -568,7 +587,7 @@ class Commerce:
         new = np.stack(self.new_buyers_by_day)
         if platform is not None:
             spend, new = spend[:, platform], new[:, platform]
-        w = min(30, max(1, (len(spend) + 1) // 2))
+        w = min(30, max(1, len(spend) // 2))
         sl = slice(0, w) if first else slice(len(spend) - w, len(spend))
         n = new[sl].sum()
         return float(spend[sl].sum() / n) if n > 0 else float("nan")

@@ -282,6 +282,9 @@ def _follow_slots(model, platform, active, n, rng):
     cumw = np.cumsum(fg.intimacy + np.float32(0.05), dtype=np.float64)
     e = weighted_in_rows(fg.indptr, cumw, active[pos].astype(np.int64), rng)
     ok = e >= 0
+    blocked = model.blocked_creators(platform.index)
+    if blocked is not None:  # a banned account has no reach here, even among followers it regained elsewhere
+        ok[ok] = ~blocked[fg.creator[e[ok]]]
     pos, e = pos[ok], e[ok]
     recent = model.recent_items(platform.cfg.follow_window)
     it = random_in_rows(recent.indptr, fg.creator[e].astype(np.int64), rng)
@@ -451,7 +454,11 @@ def _cold_start_slots(model, platform, active, free, rng):
     posted = np.diff(new_ptr) > 0
     pos_of = np.full(model.users.n, -1, dtype=np.int64)
     pos_of[active] = np.arange(len(active))
-    cand = np.flatnonzero(posted[fg.creator] & (pos_of[fg.src] >= 0))
+    offered = posted
+    blocked = model.blocked_creators(platform.index)
+    if blocked is not None:
+        offered = posted & ~blocked
+    cand = np.flatnonzero(offered[fg.creator] & (pos_of[fg.src] >= 0))
     hit = rng.random(len(cand), dtype=np.float32) < cfg.cold_start_rate * fg.intimacy[cand]
     e = cand[hit]  # edges are sorted by user
     pos = pos_of[fg.src[e]]

@@ -127,6 +127,28 @@ def test_more_promotional_pushes_raise_churn_and_past_a_point_cut_private_gmv():
     assert runs[8.0]["group_members_end"] < 0.2 * runs[1.0]["group_members_end"]
 
 
+def test_group_churn_by_hand():
+    """Members at day t who are gone by t + window, averaged over t in [0, days - window)."""
+    from simulator.commerce import churn_share
+
+    never = 10**9
+    # days 0..9, window 3, so t = 0..6. A: in 0..9 (never leaves); B: joins 0, leaves 2;
+    # C: joins 4, leaves 8. Shares by t: t0 {A,B}: B leaves by 3 -> 1/2; t1 {A,B} -> 1/2;
+    # t2,t3 {A} -> 0; t4 {A,C}: C leaves 8 > 7 -> 0; t5 {A,C}: 8 <= 8 -> 1/2; t6 -> 1/2
+    joined, left = np.array([0, 0, 4]), np.array([never, 2, 8])
+    assert churn_share(joined, left, 10, 3) == pytest.approx((0.5 + 0.5 + 0 + 0 + 0 + 0.5 + 0.5) / 7)
+    # days with no members do not count; nothing closes when the window covers the run
+    assert churn_share(np.array([5]), np.array([6]), 10, 3) == pytest.approx(1.0)
+    assert np.isnan(churn_share(joined, left, 3, 3))
+
+
+def test_cac_windows_split_the_run():
+    m = model(steps=11).run()
+    spend, new = np.stack(m.commerce.spend_by_day), np.stack(m.commerce.new_buyers_by_day)
+    assert m.commerce.cac(first=True) == pytest.approx(spend[:5].sum() / new[:5].sum())
+    assert m.commerce.cac(first=False) == pytest.approx(spend[6:].sum() / new[6:].sum())
+
+
 def test_value_content_lowers_churn_and_raises_intimacy():
     out = {}
     for value in (0.0, 0.6):
@@ -186,6 +208,32 @@ def test_banned_merchant_keeps_selling_on_wechat_but_loses_platform_reach():
     banned_accounts = ms.account[ms.banned[0]]
     assert not np.isin(m.follows.creator, banned_accounts).any()  # its followers are gone
     assert totals(m)["bans"] == ms.banned.sum()
+
+
+def test_ban_on_one_platform_ends_reach_there_and_followers_only_at_home():
+    """Two platforms share the follow graph; only platform a bans. An account banned on a
+    gets no impressions there at all (follow tab and cold start included, though its
+    followers may follow it again through b); it loses its followers only when a is its home."""
+    m = model("scenarios/base.toml", steps=14, merchants={"diversion_share": 1.0},
+              platforms={"a": {"policy": "douyin", "ban_per_diversion": 0.05}, "b": {"policy": "kuaishou"}})
+    ms, cr = m.merchants, m.creators
+    before = cr.impressions[0].sum(axis=1).copy()
+    checked = 0
+    for _ in range(m.scenario.steps):
+        m.step()
+        now = cr.impressions[0].sum(axis=1).copy()
+        earlier = ms.banned[0] & (ms.ban_day[0] < m.day - 1)
+        assert (now - before)[ms.account[earlier]].sum() == 0
+        checked += int(earlier.sum())
+        before = now
+    assert checked > 0 and not ms.banned[1].any()
+    home = cr.home[ms.account]
+    followers = np.bincount(m.follows.creator, minlength=cr.n)[ms.account]
+    at_home, away = ms.banned[0] & (home == 0), ms.banned[0] & (home == 1)
+    assert at_home.any() and away.any()
+    # banned at home: followers were removed (only those regained through b since);
+    # banned away from home: the following at home stays
+    assert followers[away].mean() > 2 * max(followers[at_home].mean(), 1.0)
 
 
 def test_wechat_friend_cap_and_add_limit():
