@@ -338,7 +338,7 @@ class WeChatConfig(_Section):
 
     friend_cap: int = Field(10_000, ge=1, le=1_000_000, description="friends per WeChat account")
     adds_per_day: int = Field(20, ge=0, le=10_000, description="friend adds per WeChat account per day")
-    accept_rate: float = Field(0.3, ge=0.0, le=1.0, description="probability a buyer who gets the card adds the merchant (× (0.5 + intimacy))")
+    accept_rate: float = Field(0.3, ge=0.0, le=1.0, description="probability a buyer who gets the card adds the merchant (× (0.5 + trust))")
     pushes_per_day: float = Field(1.0, ge=0.0, le=50.0, description="WeChat pushes (Moments, group messages) per day")
     value_share: float = Field(0.5, ge=0.0, le=1.0, description="share of WeChat pushes that are value content")
     effect: float = Field(1.0, ge=0.0, le=1.0, description="effectiveness of WeChat pushes (like a platform's group_effect)")
@@ -347,9 +347,10 @@ class WeChatConfig(_Section):
 class CommerceConfig(_Section):
     """Purchases, tips and the private channels. One purchase model for every channel:
 
-    z = intercept + category.buy_offset + w_match·match + w_intimacy·intimacy + w_trust·trust
+    z = intercept + category.buy_offset + w_match·match + λ·(w_intimacy·intimacy + w_trust·trust)
         − price_sensitivity·ln(price / 40) + ln(live_multiplier if live)
-    P(buy) = sigmoid(z), for a buyer not in the category's repurchase interval."""
+    P(buy) = sigmoid(z), for a buyer not in the category's repurchase interval; λ is the
+    platform's fan_trust (1 on WeChat)."""
 
     enabled: bool = Field(True, description="merchants sell, users buy and tip (off = the content-only core)")
     intercept: float = Field(-3.5, ge=-20.0, le=20.0, description="purchase model intercept (logit)")
