@@ -99,6 +99,42 @@ def test_money_closes_every_step():
         == pytest.approx(mf["gmv_total"].to_numpy())
 
 
+def test_orders_are_attributed_by_slot_source_and_relationship():
+    """Each order's domain follows from where it was made (ad slot: commercial; group,
+    visit/DM: private on the account's home platform; WeChat: private_wechat; a feed slot:
+    private exactly when the buyer was a fan of the seller), and the per-domain GMV
+    columns of metrics.csv are the sums of those orders."""
+    from simulator.commerce import COMMERCIAL_G, GROUP, PRIVATE_PLATFORM, PUBLIC_G, VISIT, WECHAT
+    from simulator.state import GMV_DOMAINS, SOURCES
+
+    m = model("scenarios/base.toml", steps=20, **groups(2.0, 0.5),
+              merchants={"category_mix": [1, 1, 1, 1], "diversion_share": 1.0, "daily_ad_budget": 30.0},
+              platforms={"a": {"policy": "douyin"}, "b": {"policy": "kuaishou", "adoption": 0.6}})
+    seen = set()
+    for _ in range(m.scenario.steps):
+        m.step()
+        o = m.commerce.today_orders()
+        src, dom = o.source, o.domain
+        ads = src == ADS
+        feed = (src < len(SOURCES)) & ~ads
+        channel = (src == GROUP) | (src == VISIT)
+        assert (dom[ads] == COMMERCIAL_G).all()
+        assert np.isin(dom[feed], [PUBLIC_G, PRIVATE_PLATFORM]).all()
+        assert ((dom[feed] == PRIVATE_PLATFORM) == (o.buyer_tier[feed] > 0)).all()
+        assert (dom[channel] == PRIVATE_PLATFORM).all()
+        assert (o.platform[channel] == m.creators.home[o.seller[channel]]).all()
+        assert (dom[src == WECHAT] == PRIVATE_WECHAT).all()
+        rows = m.metrics_frame()
+        rows = rows[rows["step"] == m.day - 1].set_index("platform")
+        for p, name in enumerate(m.platforms):
+            for d, dn in enumerate(GMV_DOMAINS):
+                assert rows.loc[name, f"gmv_{dn}"] == pytest.approx(o.price[(o.platform == p) & (dom == d)].sum())
+        seen |= {(int(s), int(d)) for s, d in zip(src, dom)}
+    sources = {s for s, _ in seen}
+    assert {ADS, GROUP, VISIT, WECHAT, SOURCES.index("recommend")} <= sources
+    assert {d for _, d in seen} == set(range(4))
+
+
 def test_intro_commission_then_category_rate():
     m = model(steps=8, merchants={"new_share": 1.0},
               platforms={"douyin": {"commission": {"intro": 0.01, "intro_days": 4, "fmcg": 0.05}}})
@@ -234,6 +270,20 @@ def test_ban_on_one_platform_ends_reach_there_and_followers_only_at_home():
     # banned at home: followers were removed (only those regained through b since);
     # banned away from home: the following at home stays
     assert followers[away].mean() > 2 * max(followers[at_home].mean(), 1.0)
+
+
+def test_over_marketing_gets_accounts_banned_at_home():
+    def bans(ppd, hazard):
+        m = model("scenarios/base.toml", steps=10, **groups(ppd, 0.0, overmarketing_pushes=3.0),
+                  platforms={"a": {"policy": "douyin", "ban_per_excess_push": hazard}, "b": {"policy": "kuaishou"}})
+        m.run()
+        return m.merchants.banned, m.creators.home[m.merchants.account]
+
+    banned, home = bans(8.0, 0.2)
+    assert banned[0].any() and not banned[1].any()  # only the platform with the knob bans ...
+    assert (home[banned[0]] == 0).all()  # ... and only accounts whose groups run there
+    assert not bans(2.0, 0.2)[0].any()  # at or under the threshold: no ban
+    assert not bans(8.0, 0.0)[0].any()
 
 
 def test_wechat_friend_cap_and_add_limit():
