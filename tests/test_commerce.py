@@ -135,6 +135,26 @@ def test_orders_are_attributed_by_slot_source_and_relationship():
     assert {d for _, d in seen} == set(range(4))
 
 
+def test_creator_income_is_sales_share_plus_tips_net_of_the_platform_cut():
+    m = model(steps=10, platforms={"douyin": {"tip_cut": 0.3}})
+    cuts = np.zeros(m.creators.n)
+    partner = 0.0
+    for _ in range(m.scenario.steps):
+        m.step()
+        o = m.commerce.today_orders()
+        cuts += np.bincount(o.seller, weights=o.creator_cut, minlength=m.creators.n)
+        own = o.seller == m.merchants.account[o.merchant]
+        assert (o.creator_cut[own] == 0).all()
+        share = m.scenario.commerce.creator_share
+        assert o.creator_cut[~own] == pytest.approx(share * o.price[~own])
+        partner += o.price[~own].sum()
+    t = totals(m)
+    assert t["tips_total"] > 0 and partner > 0
+    assert m.commerce.creator_tips.sum() == pytest.approx(0.7 * t["tips_total"])
+    assert t["tip_revenue"] == pytest.approx(0.3 * t["tips_total"])
+    assert m.commerce.creator_sales_income == pytest.approx(cuts)
+
+
 def test_intro_commission_then_category_rate():
     m = model(steps=8, merchants={"new_share": 1.0},
               platforms={"douyin": {"commission": {"intro": 0.01, "intro_days": 4, "fmcg": 0.05}}})
@@ -183,6 +203,19 @@ def test_cac_windows_split_the_run():
     spend, new = np.stack(m.commerce.spend_by_day), np.stack(m.commerce.new_buyers_by_day)
     assert m.commerce.cac(first=True) == pytest.approx(spend[:5].sum() / new[:5].sum())
     assert m.commerce.cac(first=False) == pytest.approx(spend[6:].sum() / new[6:].sum())
+
+
+def test_every_push_reaches_every_member():
+    """Two promotional pushes a day, no decay, nobody leaves: each member's annoyance is
+    exactly 2 × the days they have been in the group (a push skipping members would show)."""
+    m = model(steps=8, **groups(2.0, 0.0, promo_annoyance=1.0, annoyance_decay=0.0, tolerance_mean=1000.0,
+                                 tolerance_sigma=0.0))
+    m.run()
+    fg = m.follows
+    mem = np.flatnonzero(fg.extra["group"])
+    assert len(mem) > 50
+    days_in = (m.day - 1) - fg.extra["joined"][mem].astype(np.int64) + 1
+    assert np.array_equal(fg.extra["annoy"][mem], 2.0 * days_in)
 
 
 def test_value_content_lowers_churn_and_raises_intimacy():
