@@ -69,6 +69,7 @@ components = [
     make_plot_component({"group_members": "#8C8C8C"}),
 ]
 
+
 @solara.component
 def Page():
     """The app, with a model of its own for every browser session (or notebook cell):
