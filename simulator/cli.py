@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import ScenarioError, load_scenario
-from .outputs import OutputError, check_out_dir, default_out_dir, write_run
+from .io.outputs import OutputError, check_out_dir, default_out_dir, write_run
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -147,7 +147,7 @@ def _fmt(v) -> str:
 
 
 def cmd_compare(args) -> int:
-    from .compare import compare, headline_markdown
+    from .experiments.compare import compare, headline_markdown
 
     if len(args.scenarios) < 2:
         return _fail("compare: give two or more scenario files")
@@ -202,7 +202,7 @@ def cmd_sweep(args) -> int:
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    from .sweep import load_sweep, run_sweep
+    from .experiments.sweep import load_sweep, run_sweep
 
     try:
         spec = load_sweep(args.sweep)
@@ -258,7 +258,7 @@ def cmd_app(args) -> int:
     env = {**os.environ}
     if args.scenario is not None:
         env["TRAFFICSIM_APP_SCENARIO"] = str(args.scenario.resolve())
-    app = Path(__file__).with_name("app.py")
+    app = Path(__file__).parent / "ui" / "app.py"
     cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port),
            "--production", "--no-open"]
     print(f"trafficsim app on http://{args.host}:{args.port}", flush=True)
@@ -266,9 +266,9 @@ def cmd_app(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from . import validate
-    from .compare import _plots, run_all
-    from .outputs import atomic_dir, write_json
+    from .experiments import validate
+    from .experiments.compare import _plots, run_all
+    from .io.outputs import atomic_dir, write_json
 
     for flag, v in (("--replicates", args.replicates), ("--steps", args.steps), ("--workers", args.workers)):
         if v is not None and v < 1:
@@ -301,7 +301,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_sweep_report(args) -> int:
-    from .sweep_report import report
+    from .experiments.sweep_report import report
 
     if not (args.dir / "results.parquet").exists() or not (args.dir / "sweep.json").exists():
         return _fail(f"{args.dir}: not a sweep folder (needs sweep.json and results.parquet)")

@@ -19,7 +19,7 @@ with λ the platform's ``fan_trust`` (1 on WeChat).
 Money per order: the buyer pays the price; the platform takes the commission (its schedule:
 intro rate in a merchant's first days, then by category; WeChat 0); a partner creator takes
 ``creator_share``; the merchant keeps the rest. Tips go to the creator minus the platform's
-``tip_cut``. Ad spend was booked when the ad slots were sold (:mod:`simulator.feeds`).
+``tip_cut``. Ad spend was booked when the ad slots were sold (:mod:`simulator.feeds.slots`).
 
 Fan groups live on follow edges (columns ``group``, ``annoy``, ``joined`` of the follow
 graph); WeChat contacts are their own edge list (user, merchant) that survives unfollows
@@ -34,8 +34,9 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from .config import CATEGORIES
-from .graph import rank_within_sorted
-from .state import GMV_DOMAINS, SOURCES, sigmoid
+from .state.arrays import rank_within_sorted
+from .state.vocabulary import GMV_DOMAINS, SOURCES
+from .state.arrays import sigmoid
 
 ORDER_SOURCES = SOURCES + ("group", "visit", "wechat")
 GROUP, VISIT, WECHAT = len(SOURCES), len(SOURCES) + 1, len(SOURCES) + 2
@@ -595,7 +596,7 @@ class Commerce:
     def merchants_frame(self):
         import pandas as pd
 
-        from .state import TARGETING
+        from .state.vocabulary import TARGETING
 
         ms = self.model.merchants
         spend = ms.ad_spend.sum(axis=0)

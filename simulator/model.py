@@ -29,11 +29,15 @@ from threadpoolctl import ThreadpoolController
 from .agents import Creator, Merchant, Platform, User
 from .commerce import BUYER_TIERS, Commerce
 from .config import Scenario, load_scenario, scenario_from_dict
-from .engagement import Reactions, drifting_fans, intimacy_gains, react, update_intimacy
-from .feeds import Impressions, PriorContext, build_feed, perf_rate
-from .graph import FollowGraph, build_social_graph, indptr_from_rows, initial_follows, load_follow_file
-from .metrics import View, measure_all, summarize_all
-from .state import ACTIONS, GMV_DOMAINS, ItemStore, build_population, sigmoid
+from .audience.engagement import Reactions, drifting_fans, intimacy_gains, react, update_intimacy
+from .feeds.slots import Impressions, PriorContext, build_feed, perf_rate
+from .state.graphs import FollowGraph, build_social_graph, initial_follows, load_follow_file
+from .state.arrays import indptr_from_rows
+from .observation.measurements import View, measure_all, summarize_all
+from .state.vocabulary import ACTIONS, GMV_DOMAINS
+from .state.items import ItemStore
+from .state.population import build_population
+from .state.arrays import sigmoid
 
 WARMUP_DAYS = 3  # days of content published before day 0, so feeds have a backlog
 
@@ -458,8 +462,8 @@ class TrafficModel(mesa.Model):
         domain, interest match, quality, the viewer's intimacy with the creator, the
         intimacy boost log(1 + beta·intimacy) and the policy's ranking score (with the
         items' engagement rates as of the end of that day)."""
-        from .feeds import Block
-        from .state import DOMAINS, SOURCES
+        from .feeds.slots import Block
+        from .state.vocabulary import DOMAINS, SOURCES
 
         log = next(lg for lg in self.last_day if platform is None or lg.platform.name == platform)
         imp, pl = log.impressions, log.platform

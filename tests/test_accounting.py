@@ -3,7 +3,7 @@
 import numpy as np
 
 from simulator import TrafficModel
-from simulator.state import DOMAINS, SOURCES
+from simulator.state.vocabulary import DOMAINS, SOURCES
 
 from .conftest import small
 

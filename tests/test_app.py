@@ -2,7 +2,7 @@
 benchmark figure, in benchmarks/README.md, not a timed test; the page itself is tested
 in a real browser in test_app_browser.py.)"""
 
-from simulator.app import AppModel, components, model_params
+from simulator.ui.app import AppModel, components, model_params
 
 
 def test_app_model_follows_the_sliders():

@@ -152,7 +152,7 @@ _READ_CHARTS = """n => {
 
 
 def _exercise(page, expect, url, problems):
-    from simulator.app import components
+    from simulator.ui.app import components
 
     # the charts on the first tab (make_plot_component gives (component, page) pairs);
     # Mesa's matplotlib plot components arrive as ipywidgets images

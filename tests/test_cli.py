@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from simulator.cli import main
-from simulator.outputs import RUN_FILES
+from simulator.io.outputs import RUN_FILES
 
 from .conftest import SCENARIOS
 

@@ -11,7 +11,7 @@ import pytest
 from simulator.commerce import ORDER_SOURCES, PRIVATE_WECHAT
 from simulator.config import CATEGORIES, ScenarioError, load_scenario
 from simulator.model import TrafficModel
-from simulator.state import ADS
+from simulator.state.vocabulary import ADS
 
 SMALL = {"population": {"users": 3000, "creators": 150, "merchants": 10}, "steps": 30,
          "merchants": {"category_mix": [1, 0, 0, 0]}}
@@ -105,7 +105,7 @@ def test_orders_are_attributed_by_slot_source_and_relationship():
     private exactly when the buyer was a fan of the seller), and the per-domain GMV
     columns of metrics.csv are the sums of those orders."""
     from simulator.commerce import COMMERCIAL_G, GROUP, PRIVATE_PLATFORM, PUBLIC_G, VISIT, WECHAT
-    from simulator.state import GMV_DOMAINS, SOURCES
+    from simulator.state.vocabulary import GMV_DOMAINS, SOURCES
 
     m = model("scenarios/base.toml", steps=20, **groups(2.0, 0.5),
               merchants={"category_mix": [1, 1, 1, 1], "diversion_share": 1.0, "daily_ad_budget": 30.0},

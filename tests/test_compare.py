@@ -3,7 +3,7 @@
 import pandas as pd
 
 from simulator.cli import main
-from simulator.compare import compare
+from simulator.experiments.compare import compare
 from simulator.config import load_scenario
 
 from .conftest import SCENARIOS

@@ -1,11 +1,11 @@
 """docs/ODD.md's parameter tables are generated from the schema and must be current."""
 
-from simulator import docgen
+from simulator.io import docgen
 
 
 def test_odd_parameter_tables_are_current():
     text = docgen.ODD.read_text()
-    assert docgen.render(text) == text, "run: python -m simulator.docgen"
+    assert docgen.render(text) == text, "run: python -m simulator.io.docgen"
 
 
 def test_tables_cover_every_commerce_knob():
@@ -17,4 +17,4 @@ def test_tables_cover_every_commerce_knob():
 
 def test_scenarios_md_table_is_current():
     text = docgen.SCENARIOS_MD.read_text()
-    assert docgen.render_scenarios(text) == text, "run: python -m simulator.docgen"
+    assert docgen.render_scenarios(text) == text, "run: python -m simulator.io.docgen"

@@ -2,7 +2,7 @@ import numpy as np
 
 from simulator import TrafficModel
 from simulator.config import RelationshipConfig
-from simulator.engagement import update_intimacy
+from simulator.audience.engagement import update_intimacy
 
 from .conftest import small
 

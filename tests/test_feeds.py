@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from simulator import TrafficModel
-from simulator.state import SOURCES
+from simulator.state.vocabulary import SOURCES
 
 from .conftest import small
 

@@ -10,7 +10,7 @@ import pytest
 
 from simulator import TrafficModel
 from simulator.config import PlatformConfig
-from simulator.feeds import AlgorithmicPolicy, Block
+from simulator.feeds.slots import AlgorithmicPolicy, Block
 
 USERS, CREATORS = 6000, 240
 FROZEN = {

@@ -4,7 +4,7 @@ import pytest
 
 from simulator import TrafficModel
 from simulator.config import ScenarioError
-from simulator.graph import FollowGraph, small_world_graph
+from simulator.state.graphs import FollowGraph, small_world_graph
 
 from .conftest import small
 

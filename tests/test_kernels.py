@@ -3,7 +3,7 @@
 import numba
 import numpy as np
 
-from simulator.kernels import gumbel_noise, gumbel_table, gumbel_top_k
+from simulator.feeds.kernels import gumbel_noise, gumbel_table, gumbel_top_k
 
 
 def numpy_twin(key, k, temperature, seed, table):
@@ -52,8 +52,8 @@ def test_temperature_controls_exploration():
 
 
 def test_draw_actions_follow_the_logistic_model():
-    from simulator.kernels import draw_actions, uniforms
-    from simulator.state import sigmoid
+    from simulator.feeds.kernels import draw_actions, uniforms
+    from simulator.state.arrays import sigmoid
 
     rng = np.random.default_rng(3)
     n = 200_000

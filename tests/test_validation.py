@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from simulator import validate
+from simulator.experiments import validate
 from simulator.cli import main
 
 

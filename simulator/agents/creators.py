@@ -5,8 +5,9 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from ..graph import TIERS
-from ..state import DOMAINS, sigmoid
+from ..state.vocabulary import TIERS
+from ..state.vocabulary import DOMAINS
+from ..state.arrays import sigmoid
 
 
 class Creator(mesa.Agent):

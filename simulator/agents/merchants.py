@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import CATEGORIES
-from ..state import GMV_DOMAINS, TARGETING
+from ..state.vocabulary import GMV_DOMAINS, TARGETING
 
 
 class Merchant(mesa.Agent):

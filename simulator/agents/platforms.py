@@ -5,7 +5,7 @@ from __future__ import annotations
 import mesa
 
 from ..config import PlatformConfig
-from ..feeds import make_policy
+from ..feeds.slots import make_policy
 
 
 class Platform(mesa.Agent):

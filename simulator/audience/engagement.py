@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import EngagementConfig, RelationshipConfig
-from .feeds import Impressions
-from .kernels import draw_actions
+from ..config import EngagementConfig, RelationshipConfig
+from ..feeds.slots import Impressions
+from ..feeds.kernels import draw_actions
 
 @dataclass
 class Reactions:

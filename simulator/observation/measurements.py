@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .state import ACTIONS, DOMAINS, PRIVATE, PUBLIC, SOURCES
+from ..state.vocabulary import ACTIONS, DOMAINS, PRIVATE, PUBLIC, SOURCES
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Generated documentation: the parameter tables of docs/ODD.md, from the scenario schema.
 
-    python -m simulator.docgen            # rewrite the generated parts of docs/ODD.md and docs/scenarios.md
-    python -m simulator.docgen --check    # exit 1 if they are out of date (the tests do this)
+    python -m simulator.io.docgen            # rewrite the generated parts of docs/ODD.md and docs/scenarios.md
+    python -m simulator.io.docgen --check    # exit 1 if they are out of date (the tests do this)
 
 The generated parts sit between ``<!-- params:start -->`` / ``<!-- params:end -->`` (ODD.md)
 and ``<!-- scenarios:start -->`` / ``<!-- scenarios:end -->`` (scenarios.md), so the schema
@@ -17,11 +17,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .config import POLICY_PRESETS, PlatformConfig, Scenario
+from ..config import POLICY_PRESETS, PlatformConfig, Scenario
 
 START, END = "<!-- params:start -->", "<!-- params:end -->"
 SC_START, SC_END = "<!-- scenarios:start -->", "<!-- scenarios:end -->"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ODD = ROOT / "docs" / "ODD.md"
 SCENARIOS_MD = ROOT / "docs" / "scenarios.md"
 SHIPPED = ("douyin", "douyin_enterprise", "wechat_private", "kuaishou", "kuaishou_8")
@@ -129,7 +129,7 @@ def _descriptions() -> dict[str, str]:
 def scenario_table(folder: Path = ROOT / "scenarios") -> str:
     """Every knob with its value in each shipped scenario (resolved: presets and defaults
     included); keys whose values differ between scenarios are marked."""
-    from .config import load_scenario
+    from ..config import load_scenario
 
     cols = {}
     for name in SHIPPED:
@@ -182,7 +182,7 @@ def main(argv=None) -> int:
             if not a.check:
                 path.write_text(new)
     if a.check and stale:
-        print(f"out of date: {', '.join(map(str, stale))}; run python -m simulator.docgen", file=sys.stderr)
+        print(f"out of date: {', '.join(map(str, stale))}; run python -m simulator.io.docgen", file=sys.stderr)
         return 1
     return 0
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .compare import _ci
 
-SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 SCENARIOS = ("douyin", "kuaishou", "douyin_enterprise")
 
 

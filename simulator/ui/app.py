@@ -3,7 +3,7 @@
     trafficsim app [SCENARIO]          # serves on http://127.0.0.1:8765
     solara run simulator/app.py         # the same, by hand
 
-In Jupyter, ``from simulator.app import page; page`` renders it inline. Sliders set the
+In Jupyter, ``from simulator.ui.app import page; page`` renders it inline. Sliders set the
 platform's centralization (and through it the style knobs no other slider sets),
 intimacy boost, follow share and exposure cap, and the fan groups' push policy (pushes
 a day, share of value content); charts show the domain shares of impressions, creator
@@ -22,7 +22,7 @@ from mesa.visualization import SolaraViz, make_plot_component
 from simulator.config import STYLE_KNOBS, read_scenario
 from simulator.model import TrafficModel
 
-DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "douyin.toml"
+DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "douyin.toml"
 
 
 class AppModel(TrafficModel):

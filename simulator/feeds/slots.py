@@ -27,10 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import PlatformConfig
+from ..config import PlatformConfig
 from .kernels import gumbel_table, gumbel_top_k
-from .graph import expand_rows, indptr_from_rows, random_in_rows, rank_within_sorted, weighted_in_rows
-from .state import ADS, COLD_START, FOLLOW, RECOMMEND, SAME_CITY
+from ..state.arrays import expand_rows, indptr_from_rows, random_in_rows, rank_within_sorted, weighted_in_rows
+from ..state.vocabulary import ADS, COLD_START, FOLLOW, RECOMMEND, SAME_CITY
 
 # --------------------------------------------------------------------------- impressions
 

@@ -19,11 +19,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .config import Scenario  # noqa: E402
-from .metrics import lorenz  # noqa: E402
-from .outputs import atomic_dir, write_json  # noqa: E402
-from .plots import DOMAIN_COLORS, GMV_COLORS, save  # noqa: E402
-from .state import DOMAINS  # noqa: E402
+from ..config import Scenario  # noqa: E402
+from ..observation.measurements import lorenz  # noqa: E402
+from ..io.outputs import atomic_dir, write_json  # noqa: E402
+from ..io.plots import DOMAIN_COLORS, GMV_COLORS, save  # noqa: E402
+from ..state.vocabulary import DOMAINS  # noqa: E402
 
 HEADLINE = {
     "private_share_impressions": "share of impressions in the private domain",
@@ -59,7 +59,7 @@ def run_replicate(task: dict) -> dict:
     """One scenario × replicate (picklable; runs in a worker)."""
     import numba
 
-    from .model import TrafficModel
+    from ..model import TrafficModel
 
     if task.get("single_thread"):
         numba.set_num_threads(1)
@@ -172,7 +172,7 @@ def write_comparison(out: Path, table: pd.DataFrame, results: list[dict], scenar
         write_json(tmp / "manifest.json", {"scenarios": {lb: sc.name for lb, sc in scenarios.items()},
                                             "replicate_seeds": seeds, "elapsed_s": round(elapsed, 2)})
         for lb, sc in scenarios.items():
-            from .config import to_toml
+            from ..config import to_toml
 
             (tmp / f"scenario_{lb}.toml").write_text(to_toml(sc))
 

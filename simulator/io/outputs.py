@@ -19,8 +19,9 @@ from pathlib import Path
 import mesa
 import numpy as np
 
-from . import __version__, plots
-from .config import to_toml
+from .. import __version__
+from . import plots
+from ..config import to_toml
 
 RUN_FILES = ("scenario.toml", "manifest.json", "metrics.csv", "summary.json", "creators.csv", "merchants.csv",
              "items.csv", "plots/domain_shares.png", "plots/lorenz.png", "plots/fan_tiers.png", "plots/gmv_by_domain.png",
@@ -65,24 +66,39 @@ def atomic_dir(out: Path):
     os.replace(tmp, out)
 
 
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
+def json_default(o):
+    """JSON encoder for numpy scalars (the one encoder of run records and sweep files)."""
+    if isinstance(o, np.integer):
         return int(o)
-    if isinstance(o, (np.floating,)):
-        return None if np.isnan(o) else float(o)
+    if isinstance(o, np.floating):
+        return float(o)
     raise TypeError(type(o))
 
 
 def _clean(d):
+    """NaN → None (JSON null), recursively in dicts."""
     if isinstance(d, dict):
         return {k: _clean(v) for k, v in d.items()}
-    if isinstance(d, float) and d != d:
+    if isinstance(d, (float, np.floating)) and d != d:
         return None
     return d
 
 
+def to_json(data, indent: int | None = 2) -> str:
+    """``data`` as JSON text, NaN written as null."""
+    return json.dumps(_clean(data), indent=indent, sort_keys=False, default=json_default)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary sibling and a rename: readers see the
+    old file or the new one, never half of it."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def write_json(path: Path, data) -> None:
-    path.write_text(json.dumps(_clean(data), indent=2, sort_keys=False, default=_json_default) + "\n")
+    write_text_atomic(path, to_json(data) + "\n")
 
 
 def write_run(model, out: Path, *, command: list[str], timings: dict) -> Path:

@@ -1,0 +1,1 @@
+"""The audience: how users react to impressions, and their relationships with creators."""

@@ -1,0 +1,264 @@
+"""Scenario files: TOML → validated, typed, frozen configuration.
+
+A scenario is a TOML file. It may name a base file with ``extends = "base.toml"``
+(resolved relative to the file that says it); the child's keys override the base's,
+table by table. Command-line overrides (``--set platforms.douyin.beta=2``) are applied
+last. The merged table is then validated against the schema below, which is the one
+place where every knob, its default and its allowed range live.
+
+Errors for users are :class:`ScenarioError`: one line naming the file that set the
+key, the dotted key and what is allowed. Unknown keys are errors, not ignored.
+
+pydantic does the type and range checking (``extra="forbid"``, ``Field(ge=..., le=...)``);
+we only translate its error records into that one-line form.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .schema import PlatformConfig, Scenario
+
+
+class ScenarioError(ValueError):
+    """A scenario (or an override) is invalid. The message is meant for users."""
+
+    def __init__(self, source: str, key: str, message: str):
+        self.source, self.key, self.message = source, key, message
+        where = f"{source}: " if source else ""
+        key_part = f"{key}: " if key else ""
+        super().__init__(f"{where}{key_part}{message}")
+
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _read_toml(path: Path, source: str) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ScenarioError(source, "", f"file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(str(path), "", f"not valid TOML: {exc}") from None
+
+
+def _merge(base: dict, over: dict, origin: dict, over_file: str, prefix: str = "") -> dict:
+    """Deep-merge ``over`` into a copy of ``base``; record which file set each key."""
+    out = dict(base)
+    for key, value in over.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value, origin, over_file, dotted + ".")
+        else:
+            out[key] = copy.deepcopy(value)
+            _mark(origin, dotted, value, over_file)
+    return out
+
+
+def _mark(origin: dict, dotted: str, value: Any, file: str) -> None:
+    origin[dotted] = file
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _mark(origin, f"{dotted}.{k}", v, file)
+
+
+def _resolve(path: Path, origin: dict, chain: tuple[Path, ...] = ()) -> dict:
+    path = path.resolve()
+    if path in chain:
+        raise ScenarioError(str(path), "extends", "circular extends chain")
+    data = _read_toml(path, str(chain[-1]) if chain else "")
+    parent = data.pop("extends", None)
+    merged: dict = {}
+    if parent is not None:
+        if not isinstance(parent, str):
+            raise ScenarioError(str(path), "extends", "must be a file name (string)")
+        merged = _resolve(path.parent / parent, origin, chain + (path,))
+    # relative file references are relative to the file that names them
+    graph = data.get("graph")
+    if isinstance(graph, dict) and isinstance(graph.get("follow_graph_file"), str):
+        graph["follow_graph_file"] = str((path.parent / graph["follow_graph_file"]).resolve())
+    return _merge(merged, data, origin, str(path))
+
+
+def read_scenario(path: str | Path) -> dict:
+    """A scenario file as a plain dict, its ``extends`` chain merged, not yet validated
+    (edit it and pass it to ``TrafficModel`` or :func:`scenario_from_dict`)."""
+    return _resolve(Path(path), {})
+
+
+def parse_set(expr: str) -> tuple[str, Any]:
+    """Parse a ``key=value`` override; the value is read as TOML (bare words as strings).
+
+    >>> parse_set("platforms.douyin.beta=2.5")
+    ('platforms.douyin.beta', 2.5)
+    """
+    if "=" not in expr:
+        raise ScenarioError("--set", expr, "expected key=value")
+    key, raw = (s.strip() for s in expr.split("=", 1))
+    if not key:
+        raise ScenarioError("--set", expr, "empty key")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def _apply_sets(data: dict, sets: list[tuple[str, Any]], origin: dict) -> dict:
+    data = copy.deepcopy(data)
+    for key, value in sets:
+        parts = key.split(".")
+        node = data
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ScenarioError("--set", key, f"{p!r} is not a table")
+        node[parts[-1]] = value
+        _mark(origin, key, value, "--set")
+    return data
+
+
+def _format_error(err: dict) -> tuple[str, str]:
+    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+    kind = err["type"]
+    ctx = err.get("ctx", {}) or {}
+    if kind == "extra_forbidden":
+        return loc, "unknown key (check the spelling; see docs/ODD.md for the allowed keys)"
+    if kind == "literal_error":
+        return loc, f"got {err.get('input')!r}; allowed: {ctx.get('expected')}"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        return loc, f"got {err.get('input')!r}; {err['msg'].lower()}{_range_hint(err['loc'])}"
+    if kind == "value_error":
+        return loc, str(ctx.get("error", err["msg"]))
+    return loc, f"got {err.get('input')!r}; {err['msg'].lower()}{_range_hint(err['loc'])}"
+
+
+def _field_of(loc: tuple):
+    """The schema field that an error location points at, or None."""
+    model: Any = Scenario
+    field = None
+    parts = list(loc)
+    while parts:
+        part = str(parts.pop(0))
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        if part == "platforms" and model is Scenario:
+            if not parts:
+                return field
+            parts.pop(0)  # the platform's name
+            model = PlatformConfig
+        else:
+            ann = field.annotation
+            model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return field
+
+
+def _range_hint(loc: tuple) -> str:
+    """' (allowed a..b)' for a numeric field of the schema."""
+    field = _field_of(loc)
+    if field is None:
+        return ""
+    lo = hi = None
+    for m in field.metadata:
+        for name in ("ge", "gt"):
+            if getattr(m, name, None) is not None:
+                lo = getattr(m, name)
+        for name in ("le", "lt"):
+            if getattr(m, name, None) is not None:
+                hi = getattr(m, name)
+    if lo is None and hi is None:
+        return ""
+    return f" (allowed {lo if lo is not None else '-inf'}..{hi if hi is not None else 'inf'})"
+
+
+def scenario_from_dict(data: dict, source: str = "<dict>", origin: dict | None = None) -> Scenario:
+    """Validate a plain dict (already merged) into a :class:`Scenario`."""
+    origin = origin or {}
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc, msg = _format_error(err)
+        src = _origin_of(origin, loc) or source
+        raise ScenarioError(src, loc, msg) from None
+
+
+def _origin_of(origin: dict, loc: str) -> str | None:
+    parts = loc.split(".")
+    while parts:
+        hit = origin.get(".".join(parts))
+        if hit:
+            return hit
+        parts.pop()
+    return None
+
+
+def load_scenario(path: str | Path, sets: list[str] | None = None, overrides: dict | None = None) -> Scenario:
+    """Load, merge (``extends``), override and validate a scenario file.
+
+    Parameters
+    ----------
+    path : scenario TOML file.
+    sets : ``["key=value", ...]`` overrides, as given to ``--set``.
+    overrides : nested dict of overrides (for notebooks), applied after ``sets``.
+
+    Raises
+    ------
+    ScenarioError
+        naming the file that set the offending key, the key and what is allowed.
+    """
+    origin: dict[str, str] = {}
+    path = Path(path)
+    data = _resolve(path, origin)
+    parsed = [parse_set(s) for s in (sets or [])]
+    data = _apply_sets(data, parsed, origin)
+    if overrides:
+        data = _merge(data, overrides, origin, "<overrides>")
+    return scenario_from_dict(data, str(path.resolve()), origin)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def to_toml(scenario: Scenario) -> str:
+    """The fully resolved scenario as TOML (every key, defaults included)."""
+    data = scenario.model_dump(mode="json")
+    lines: list[str] = []
+
+    def emit_table(prefix: str, table: dict) -> None:
+        scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
+        tables = {k: v for k, v in table.items() if isinstance(v, dict)}
+        if prefix:
+            lines.append(f"\n[{prefix}]")
+        for k, v in scalars.items():
+            if v is None:
+                lines.append(f"# {k} = (none)")
+            else:
+                lines.append(f"{k} = {_toml_value(v)}")
+        for k, v in tables.items():
+            emit_table(f"{prefix}.{k}" if prefix else k, v)
+
+    emit_table("", data)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v)} to TOML")

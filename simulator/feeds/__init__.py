@@ -1,0 +1,1 @@
+"""Feeds: slot sources, recommendation, ranking policies and the compiled kernels."""

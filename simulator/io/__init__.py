@@ -1,0 +1,1 @@
+"""What runs leave behind: run records, plots, and the generated parameter docs."""

@@ -1,0 +1,65 @@
+"""Array idioms shared by the submodels: CSR rows, ranks within sorted groups, and
+element-wise helpers. Everything here works on whole arrays (no Python loop over rows)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(n, 1e-12)).astype(np.float32)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+
+def indptr_from_rows(rows: np.ndarray, n_rows: int) -> np.ndarray:
+    """CSR row pointer for entries already sorted by ``rows``."""
+    ptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=ptr[1:])
+    return ptr
+
+
+def random_in_rows(indptr: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One uniformly random entry index from each of ``rows``; -1 where a row is empty."""
+    lo = indptr[rows]
+    n = indptr[rows + 1] - lo
+    pick = lo + (rng.random(len(rows)) * n).astype(np.int64)
+    return np.where(n > 0, pick, -1)
+
+
+def weighted_in_rows(indptr: np.ndarray, cumw: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One entry per row drawn with probability ∝ weight; ``cumw`` is the global cumsum
+    of the entry weights. -1 where a row is empty or weighs nothing."""
+    lo_i, hi_i = indptr[rows], indptr[rows + 1]
+    lo = np.where(lo_i > 0, cumw[np.maximum(lo_i - 1, 0)], 0.0)
+    hi = np.where(hi_i > 0, cumw[np.maximum(hi_i - 1, 0)], 0.0)
+    r = lo + rng.random(len(rows)) * (hi - lo)
+    pick = np.searchsorted(cumw, r, side="right").astype(np.int64)
+    pick = np.clip(pick, lo_i, np.maximum(hi_i - 1, lo_i))
+    return np.where(hi > lo, pick, -1)
+
+
+def expand_rows(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every entry of each of ``rows``: (position in ``rows``, entry index), row by row."""
+    lo = indptr[rows].astype(np.int64)
+    n = indptr[rows + 1].astype(np.int64) - lo
+    which = np.repeat(np.arange(len(rows)), n)
+    start = np.repeat(lo - (np.cumsum(n) - n), n)
+    return which, start + np.arange(len(which))
+
+
+def rank_within_sorted(groups: np.ndarray) -> np.ndarray:
+    """0, 1, 2, … within each run of equal values of a sorted array."""
+    n = len(groups)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    start = np.ones(n, dtype=bool)
+    start[1:] = groups[1:] != groups[:-1]
+    first = np.maximum.accumulate(np.where(start, np.arange(n), 0))
+    return np.arange(n) - first
+
+

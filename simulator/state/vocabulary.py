@@ -1,0 +1,12 @@
+"""The model's names, in one place: impression domains and slot sources, actions, fan
+tiers, GMV domains, ad targeting, merchant categories."""
+
+DOMAINS = ("public", "commercial", "private")
+PUBLIC, COMMERCIAL, PRIVATE = 0, 1, 2
+SOURCES = ("recommend", "cold_start", "follow", "same_city", "ads")
+RECOMMEND, COLD_START, FOLLOW, SAME_CITY, ADS = range(5)
+ACTIONS = ("complete", "like", "comment", "share", "follow")
+TIERS = ("potential", "passerby", "liking", "true")
+TARGETING = ("broad", "fans", "lookalike")
+GMV_DOMAINS = ("public", "commercial", "private_platform", "private_wechat")
+CATEGORIES = ("fmcg", "local_life", "online_high_ticket", "offline_long_decision")
