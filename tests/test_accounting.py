@@ -19,7 +19,7 @@ def test_domains_and_sources_sum_to_total_every_step():
     m = TrafficModel(two_platform_world(), seed=3)
     for _ in range(6):
         m.step()
-        for log in m.last_day:
+        for log in m.day_logs:
             n = len(log.impressions)
             dom = log.impressions.domain()
             assert np.bincount(dom, minlength=3).sum() == n
@@ -51,7 +51,7 @@ def test_domain_rules():
     """Ad slots are commercial; otherwise private exactly when the viewer follows the creator."""
     m = TrafficModel(small(platform="kuaishou"), seed=5)
     m.step()
-    imp = m.last_day[0].impressions
+    imp = m.day_logs[0].impressions
     dom = imp.domain()
     assert (dom[imp.source == SOURCES.index("ads")] == 1).all()
     non_ad = imp.source != SOURCES.index("ads")

@@ -35,9 +35,9 @@ def test_datacollector_collects_totals():
 
 def test_feed_of_explains_one_users_day():
     m = TrafficModel(small(platform="kuaishou", follow_share=0.4), seed=1).run(3)
-    user = int(m.last_day[0].impressions.user[0])
+    user = int(m.day_logs[0].impressions.user[0])
     feed = m.feed_of(user)
-    assert len(feed) == int((m.last_day[0].impressions.user == user).sum())
+    assert len(feed) == int((m.day_logs[0].impressions.user == user).sum())
     fans = feed[feed.intimacy > 0]
     assert np.allclose(fans.intimacy_boost, np.log1p(m.platforms["kuaishou"].cfg.beta * fans.intimacy))
     assert (feed[feed.source == "follow"].domain == "private").all()

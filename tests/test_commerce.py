@@ -8,7 +8,7 @@ import copy
 import numpy as np
 import pytest
 
-from simulator.commerce import ORDER_SOURCES, PRIVATE_WECHAT
+from simulator.commerce.ledger import ORDER_SOURCES, PRIVATE_WECHAT
 from simulator.config import CATEGORIES, ScenarioError, load_scenario
 from simulator.model import TrafficModel
 from simulator.state.vocabulary import ADS
@@ -65,10 +65,10 @@ def test_money_closes_every_step():
     names = list(m.platforms)
     gmv_sum = 0.0
     for _ in range(m.scenario.steps):
-        spend_before = m.merchants.ad_spend.copy()
+        spend_before = m.ledger.ad_spend.copy()
         m.step()
         m.day -= 1  # the orders were booked on the day just simulated
-        o = m.commerce.today_orders()
+        o = m.ledger.today_orders()
         rows = m.metrics_frame()
         rows = rows[rows["step"] == m.day].set_index("platform")
         for p, name in enumerate(names):
@@ -86,15 +86,15 @@ def test_money_closes_every_step():
         assert (o.rate >= 0).all() and (o.commission >= 0).all() and (o.creator_cut >= 0).all()
         assert (o.commission + o.creator_cut <= o.price + 1e-9).all()
         # ad spend never exceeds the day's budget
-        spent = (m.merchants.ad_spend - spend_before).sum(axis=0)
+        spent = (m.ledger.ad_spend - spend_before).sum(axis=0)
         assert (spent <= m.merchants.daily_budget + 1e-6).all()
         gmv_sum += float(rows.loc["all", "gmv_total"])
     assert gmv_sum > 0
-    assert m.merchants.gmv.sum() == pytest.approx(gmv_sum)
-    assert m.commerce.creator_gmv.sum() == pytest.approx(gmv_sum)
-    assert m.commerce.gmv_by_source.sum() == pytest.approx(gmv_sum)
-    assert (m.commerce.creator_tips >= 0).all() and (m.commerce.creator_sales_income >= 0).all()
-    mf = m.commerce.merchants_frame()
+    assert m.ledger.gmv.sum() == pytest.approx(gmv_sum)
+    assert m.ledger.creator_gmv.sum() == pytest.approx(gmv_sum)
+    assert m.ledger.gmv_by_source.sum() == pytest.approx(gmv_sum)
+    assert (m.ledger.creator_tips >= 0).all() and (m.ledger.creator_sales_income >= 0).all()
+    mf = m.merchants_frame()
     assert mf[[f"gmv_{d}" for d in ("public", "commercial", "private_platform", "private_wechat")]].sum(axis=1).to_numpy() \
         == pytest.approx(mf["gmv_total"].to_numpy())
 
@@ -104,7 +104,7 @@ def test_orders_are_attributed_by_slot_source_and_relationship():
     visit/DM: private on the account's home platform; WeChat: private_wechat; a feed slot:
     private exactly when the buyer was a fan of the seller), and the per-domain GMV
     columns of metrics.csv are the sums of those orders."""
-    from simulator.commerce import COMMERCIAL_G, GROUP, PRIVATE_PLATFORM, PUBLIC_G, VISIT, WECHAT
+    from simulator.commerce.ledger import COMMERCIAL_G, GROUP, PRIVATE_PLATFORM, PUBLIC_G, VISIT, WECHAT
     from simulator.state.vocabulary import GMV_DOMAINS, SOURCES
 
     m = model("scenarios/base.toml", steps=20, **groups(2.0, 0.5),
@@ -113,7 +113,7 @@ def test_orders_are_attributed_by_slot_source_and_relationship():
     seen = set()
     for _ in range(m.scenario.steps):
         m.step()
-        o = m.commerce.today_orders()
+        o = m.ledger.today_orders()
         src, dom = o.source, o.domain
         ads = src == ADS
         feed = (src < len(SOURCES)) & ~ads
@@ -141,7 +141,7 @@ def test_creator_income_is_sales_share_plus_tips_net_of_the_platform_cut():
     partner = 0.0
     for _ in range(m.scenario.steps):
         m.step()
-        o = m.commerce.today_orders()
+        o = m.ledger.today_orders()
         cuts += np.bincount(o.seller, weights=o.creator_cut, minlength=m.creators.n)
         own = o.seller == m.merchants.account[o.merchant]
         assert (o.creator_cut[own] == 0).all()
@@ -150,9 +150,9 @@ def test_creator_income_is_sales_share_plus_tips_net_of_the_platform_cut():
         partner += o.price[~own].sum()
     t = totals(m)
     assert t["tips_total"] > 0 and partner > 0
-    assert m.commerce.creator_tips.sum() == pytest.approx(0.7 * t["tips_total"])
+    assert m.ledger.creator_tips.sum() == pytest.approx(0.7 * t["tips_total"])
     assert t["tip_revenue"] == pytest.approx(0.3 * t["tips_total"])
-    assert m.commerce.creator_sales_income == pytest.approx(cuts)
+    assert m.ledger.creator_sales_income == pytest.approx(cuts)
 
 
 def test_intro_commission_then_category_rate():
@@ -161,7 +161,7 @@ def test_intro_commission_then_category_rate():
     seen = {}
     for _ in range(8):
         m.step()
-        o = m.commerce.today_orders()
+        o = m.ledger.today_orders()
         on = o.domain != PRIVATE_WECHAT
         seen[m.day - 1] = set(np.round(o.rate[on], 6).tolist())
     assert all(s <= {0.01} for d, s in seen.items() if d < 4)
@@ -185,7 +185,7 @@ def test_more_promotional_pushes_raise_churn_and_past_a_point_cut_private_gmv():
 
 def test_group_churn_by_hand():
     """Members at day t who are gone by t + window, averaged over t in [0, days - window)."""
-    from simulator.commerce import churn_share
+    from simulator.commerce.groups import churn_share
 
     never = 10**9
     # days 0..9, window 3, so t = 0..6. A: in 0..9 (never leaves); B: joins 0, leaves 2;
@@ -200,9 +200,9 @@ def test_group_churn_by_hand():
 
 def test_cac_windows_split_the_run():
     m = model(steps=11).run()
-    spend, new = np.stack(m.commerce.spend_by_day), np.stack(m.commerce.new_buyers_by_day)
-    assert m.commerce.cac(first=True) == pytest.approx(spend[:5].sum() / new[:5].sum())
-    assert m.commerce.cac(first=False) == pytest.approx(spend[6:].sum() / new[6:].sum())
+    spend, new = np.stack(m.ledger.spend_by_day), np.stack(m.ledger.new_buyers_by_day)
+    assert m.ledger.cac(first=True) == pytest.approx(spend[:5].sum() / new[:5].sum())
+    assert m.ledger.cac(first=False) == pytest.approx(spend[6:].sum() / new[6:].sum())
 
 
 def test_every_push_reaches_every_member():
@@ -233,9 +233,9 @@ def test_group_pushes_are_attributed_to_the_group_channel_and_are_private():
     m = model(steps=10, **groups(1.0, 0.0))
     m.run()
     g = ORDER_SOURCES.index("group")
-    assert m.commerce.gmv_by_source[0, g] > 0
+    assert m.ledger.gmv_by_source[0, g] > 0
     off = model(steps=10, **groups(1.0, 0.0, enabled=False)).run()
-    assert off.commerce.gmv_by_source[0, g] == 0
+    assert off.ledger.gmv_by_source[0, g] == 0
     assert totals(off)["group_members_end"] == 0
 
 
@@ -243,7 +243,7 @@ def test_weak_groups_sell_less_through_pushes():
     g = ORDER_SOURCES.index("group")
     strong = model(**groups(1.0, 0.3), platforms={"douyin": {"group_effect": 1.0}}).run()
     weak = model(**groups(1.0, 0.3), platforms={"douyin": {"group_effect": 0.2}}).run()
-    assert weak.commerce.gmv_by_source[0, g] < 0.5 * strong.commerce.gmv_by_source[0, g]
+    assert weak.ledger.gmv_by_source[0, g] < 0.5 * strong.ledger.gmv_by_source[0, g]
 
 
 # --------------------------------------------------------------------------- WeChat and bans
@@ -263,7 +263,7 @@ def test_banned_merchant_keeps_selling_on_wechat_but_loses_platform_reach():
     after_ban_wechat = after_ban_platform = 0.0
     for _ in range(m.scenario.steps):
         m.step()
-        o = m.commerce.today_orders()
+        o = m.ledger.today_orders()
         ms = m.merchants
         earlier = ms.banned[0] & (ms.ban_day[0] < m.day - 1)
         hit = earlier[o.merchant.astype(np.int64)]
@@ -351,7 +351,7 @@ def test_fixed_cpm_when_saturation_is_off():
 def test_ad_targeting_reaches_fans_or_lookalikes(mix, fans):
     m = model(steps=3, merchants={"targeting_mix": mix})
     m.run()
-    imp = m.last_day[0].impressions
+    imp = m.day_logs[0].impressions
     ads = imp.source == ADS
     assert ads.sum() > 20
     if fans:

@@ -2,7 +2,7 @@ import numpy as np
 
 from simulator import TrafficModel
 from simulator.config import RelationshipConfig
-from simulator.audience.engagement import update_intimacy
+from simulator.audience.relationships import update_intimacy
 
 from .conftest import small
 
@@ -18,7 +18,7 @@ def test_intimacy_grows_with_interaction_and_decays():
 def test_engagement_rises_with_intimacy():
     m = TrafficModel(small(), seed=2)
     m.step()
-    imp, r = m.last_day[0].impressions, m.last_day[0].reactions
+    imp, r = m.day_logs[0].impressions, m.day_logs[0].reactions
     close = r.intimacy > 0.3
     stranger = imp.edge < 0
     assert r.like[close].mean() > r.like[stranger].mean()
@@ -28,8 +28,8 @@ def test_engaged_non_followers_follow_and_graph_grows():
     m = TrafficModel(small(), seed=2)
     before = m.follows.n_edges
     m.step()
-    r = m.last_day[0].reactions
-    imp = m.last_day[0].impressions
+    r = m.day_logs[0].reactions
+    imp = m.day_logs[0].impressions
     assert r.follow.sum() > 0 and (imp.edge[r.follow] < 0).all() and r.engaged[r.follow].all()
     assert m.follows.n_edges > before - m.follows_lost_today
 

@@ -1,7 +1,7 @@
 import numpy as np
 
 from simulator import TrafficModel
-from simulator.observation.measurements import gini, top_share
+from simulator.observation.inequality import gini, top_share
 
 from .conftest import small
 

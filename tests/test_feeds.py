@@ -14,7 +14,7 @@ SRC = {s: i for i, s in enumerate(SOURCES)}
 def one_day(**knobs):
     m = TrafficModel(small(**knobs), seed=2)
     m.step()
-    return m, m.last_day[0].impressions
+    return m, m.day_logs[0].impressions
 
 
 def test_each_active_user_gets_at_most_feed_slots():
@@ -41,7 +41,7 @@ def test_cold_start_offers_go_to_fans_rising_in_intimacy():
     m = TrafficModel(small(cold_start_rate=1.0, cold_start_slots=50), seed=3)
     intim_before = m.follows.intimacy.copy()
     m.step()
-    imp = m.last_day[0].impressions
+    imp = m.day_logs[0].impressions
     cs = imp.source == SRC["cold_start"]
     assert cs.sum() > 100 and (imp.edge[cs] >= 0).all()
     assert (m.items.day[imp.item[cs]] == 0).all()  # only today's new items
@@ -52,16 +52,16 @@ def test_cold_start_offers_go_to_fans_rising_in_intimacy():
 def test_ads_respect_budgets():
     m = TrafficModel(small(ad_load=0.3, cpm=50.0), seed=1)
     m.run(3)
-    ms = m.merchants
-    assert (ms.ad_spend <= 3 * ms.daily_budget + 1e-6).all()
-    assert ms.ad_spend.sum() == pytest.approx(m.platforms["douyin"].ad_revenue)
-    assert ms.ad_impressions.sum() == m.metrics_frame().query("platform == 'douyin'")["impressions_commercial"].sum()
+    ledger = m.ledger
+    assert (ledger.ad_spend <= 3 * m.merchants.daily_budget + 1e-6).all()
+    assert ledger.ad_spend.sum() == pytest.approx(m.platforms["douyin"].ad_revenue)
+    assert ledger.ad_impressions.sum() == m.metrics_frame().query("platform == 'douyin'")["impressions_commercial"].sum()
 
 
 @pytest.mark.parametrize("policy", ["random", "popularity", "interest"])
 def test_reference_policies_run_without_intimacy_or_pools(policy):
     m = TrafficModel(small(policy=policy), seed=1).run(3)
-    imp = m.last_day[0].impressions
+    imp = m.day_logs[0].impressions
     assert len(imp) > 0 and not (imp.source == SRC["cold_start"]).any()
     assert (m.items.level[0] == 0).all() and (m.items.obs_den[0] == 0).all()
 
@@ -70,7 +70,7 @@ def test_interest_policy_matches_interests_better_than_random():
     def mean_match(policy):
         m = TrafficModel(small(policy=policy, follow_share=0.0, ad_load=0.0), seed=4)
         m.step()
-        imp = m.last_day[0].impressions
+        imp = m.day_logs[0].impressions
         return np.einsum("ij,ij->i", m.users.interest[imp.user], m.items.topic[imp.item]).mean()
     assert mean_match("interest") > mean_match("random") + 0.1
 

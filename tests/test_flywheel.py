@@ -10,7 +10,7 @@ import pytest
 
 from simulator import TrafficModel
 from simulator.config import PlatformConfig
-from simulator.feeds.slots import AlgorithmicPolicy, Block
+from simulator.feeds.policies import AlgorithmicPolicy, Block
 
 USERS, CREATORS = 6000, 240
 FROZEN = {
@@ -59,9 +59,9 @@ def test_score_ignores_intimacy_when_beta_is_zero():
     b = Block(match=np.full((2, 3), 0.5, np.float32), intimacy=np.array([[0, 0.5, 1.0]] * 2, np.float32),
               quality=np.full(3, 0.5, np.float32), perf=np.full(3, 0.4, np.float32), age=np.zeros(3),
               popularity=np.zeros(3, np.float32), engagements=np.zeros(3, np.float32))
-    flat = AlgorithmicPolicy(PlatformConfig(beta=0.0)).score(b)
+    flat = AlgorithmicPolicy(PlatformConfig(beta=0.0), expected_dau=1000.0).score(b)
     assert np.allclose(flat[:, 0], flat[:, 2])
-    boosted = AlgorithmicPolicy(PlatformConfig(beta=2.0)).score(b)
+    boosted = AlgorithmicPolicy(PlatformConfig(beta=2.0), expected_dau=1000.0).score(b)
     assert boosted[0, 2] - boosted[0, 0] == pytest.approx(np.log(1 + 2.0), rel=1e-5)
 
 
@@ -73,7 +73,7 @@ def test_fans_engagement_feeds_pools_only_with_beta():
                                                    "ad_load": 0.0, "follow_share_concentration": 1e6}}}, seed=1,
                          agents=False)
         m.step()
-        imp = m.last_day[0].impressions
+        imp = m.day_logs[0].impressions
         fan_items = np.unique(imp.item[imp.edge >= 0])
         stranger_items = np.unique(imp.item[imp.edge < 0])
         only_fans = np.setdiff1d(fan_items, stranger_items)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
+from ..state.graphs import fan_tier
 from ..state.vocabulary import TIERS
 from ..state.vocabulary import DOMAINS
 from ..state.arrays import sigmoid
@@ -45,7 +46,7 @@ class Creator(mesa.Agent):
     def fans(self) -> dict[str, np.ndarray]:
         """Fan users with their intimacy and tier name."""
         users, intim = self.model.follows.of_creator(self.row)
-        tier = np.searchsorted(self.model.follows.thresholds, intim, side="right")
+        tier = fan_tier(intim, self.model.follows.thresholds)
         return {"user": users, "intimacy": intim, "tier": np.array(TIERS)[tier]}
 
     def fans_by_tier(self) -> dict[str, int]:

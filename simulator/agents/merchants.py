@@ -38,16 +38,16 @@ class Merchant(mesa.Agent):
     @property
     def ad_spend(self) -> float:
         """Cumulative ad spend over all platforms."""
-        return float(self.model.merchants.ad_spend[:, self.row].sum())
+        return float(self.model.ledger.ad_spend[:, self.row].sum())
 
     @property
     def ad_impressions(self) -> int:
-        return int(self.model.merchants.ad_impressions[:, self.row].sum())
+        return int(self.model.ledger.ad_impressions[:, self.row].sum())
 
     @property
     def gmv(self) -> dict[str, float]:
         """Cumulative GMV by domain."""
-        return dict(zip(GMV_DOMAINS, self.model.merchants.gmv[self.row].tolist()))
+        return dict(zip(GMV_DOMAINS, self.model.ledger.gmv[self.row].tolist()))
 
     @property
     def banned(self) -> dict[str, bool]:
@@ -60,17 +60,17 @@ class Merchant(mesa.Agent):
     def customers(self) -> pd.DataFrame:
         """Everyone who bought from the merchant: orders, trust, last order day, whether the
         buyer follows the merchant's account (and at what intimacy) and is a WeChat contact."""
-        book, fg = self.model.commerce.book, self.model.follows
-        M = book.M
-        rows = np.flatnonzero(book.keys % M == self.row)
-        users = book.keys[rows] // M
-        e = fg.lookup(users, np.full(len(users), self.account))
-        wc = self.model.commerce.wechat
+        book, follows = self.model.commerce.book, self.model.follows
+        rows = np.flatnonzero(book.keys % book.n_merchants == self.row)
+        users = book.keys[rows] // book.n_merchants
+        edge = follows.lookup(users, np.full(len(users), self.account))
+        contacts = self.model.commerce.wechat
         return pd.DataFrame({
             "user": users, "orders": book.orders[rows], "trust": book.trust[rows], "last_order_day": book.last_day[rows],
-            "follows": e >= 0, "intimacy": np.where(e >= 0, fg.intimacy[np.maximum(e, 0)], 0.0) if fg.n_edges else 0.0,
-            "in_group": np.where(e >= 0, fg.extra["group"][np.maximum(e, 0)], False) if fg.n_edges else False,
-            "wechat": wc.has(users, np.full(len(users), self.row)),
+            "follows": edge >= 0,
+            "intimacy": np.where(edge >= 0, follows.intimacy[np.maximum(edge, 0)], 0.0) if follows.n_edges else 0.0,
+            "in_group": np.where(edge >= 0, follows.extra["group"][np.maximum(edge, 0)], False) if follows.n_edges else False,
+            "wechat": contacts.has(users, np.full(len(users), self.row)),
         })
 
     def __repr__(self) -> str:

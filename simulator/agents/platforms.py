@@ -3,37 +3,33 @@
 from __future__ import annotations
 
 import mesa
+import numpy as np
 
 from ..config import PlatformConfig
-from ..feeds.slots import make_policy
+from ..feeds.policies import make_policy
 
 
 class Platform(mesa.Agent):
-    """One platform (e.g. 'douyin'). Holds its config, its ranking policy, the Gini
-    steering exponent and its money."""
+    """One platform (e.g. 'douyin'): its config, its ranking policy (with the traffic
+    pools it learns), the Gini-steering exponent, its feed's random stream and today's
+    active users. Its money is in the model's ledger."""
 
-    def __init__(self, model, name: str, index: int, cfg: PlatformConfig):
+    def __init__(self, model, name: str, index: int, cfg: PlatformConfig, feed_rng: np.random.Generator):
         super().__init__(model)
         self.name, self.index, self.cfg = name, index, cfg
-        self.policy = make_policy(cfg)
+        self.feed_rng = feed_rng
+        self.policy = make_policy(cfg, self.expected_dau)
         self.steering = 0.0  # exponent of the creator-fairness penalty (Gini steering)
         self.active_today = 0
-        self.ad_revenue_today = 0.0
-        self.ad_revenue = 0.0
 
     @property
     def expected_dau(self) -> float:
         return self.model.users.n * self.cfg.adoption * self.cfg.daily_active
 
-    def pool_size(self, level):
-        """Weighted impressions an item must collect before its pool level is judged."""
-        return self.cfg.pool_base * max(self.expected_dau, 1.0) * self.cfg.pool_growth ** level
-
-    def steer(self, gini: float) -> None:
-        """Move the fairness exponent toward the Gini target (Kuaishou-style steering)."""
-        if self.cfg.gini_target is None:
-            return
-        self.steering = min(5.0, max(0.0, self.steering + 0.1 * self.cfg.gini_gain * (gini - self.cfg.gini_target)))
+    @property
+    def ad_revenue(self) -> float:
+        """Cumulative ad revenue (yuan)."""
+        return float(self.model.ledger.ad_revenue[self.index])
 
     def __repr__(self) -> str:
         return f"Platform({self.name!r}, policy={self.cfg.policy!r})"

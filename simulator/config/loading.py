@@ -62,6 +62,12 @@ def _merge(base: dict, over: dict, origin: dict, over_file: str, prefix: str = "
     return out
 
 
+def deep_merge(base: dict, over: dict) -> dict:
+    """``over`` merged into a copy of ``base``, table by table (the one deep merge of
+    scenario tables: ``extends``, overrides dicts, sweeps)."""
+    return _merge(base, over, {}, "")
+
+
 def _mark(origin: dict, dotted: str, value: Any, file: str) -> None:
     origin[dotted] = file
     if isinstance(value, dict):

@@ -47,6 +47,7 @@ class GraphConfig(_Section):
     mean_follows: float = Field(8.0, ge=0.0, le=1000.0, description="mean creators a user follows at start")
     attachment_rounds: int = Field(8, ge=1, le=100, description="batches of the preferential-attachment process")
     attachment_offset: float = Field(1.0, gt=0.0, le=1e6, description="attractiveness of a creator with no followers")
+    social_copy_share: float = Field(1 / 3, ge=0.0, le=1.0, description="from the second attachment round on, share of initial follows that copy a random friend's follow (social proof)")
     interest_affinity: float = Field(4.0, ge=0.0, le=50.0, description="how strongly initial follows prefer creators matching the user's interests")
     initial_intimacy_alpha: float = Field(1.2, gt=0.0, le=100.0, description="Beta(a, b) of initial fan intimacy: a")
     initial_intimacy_beta: float = Field(6.0, gt=0.0, le=100.0, description="Beta(a, b) of initial fan intimacy: b")
@@ -66,6 +67,7 @@ class CreatorConfig(_Section):
     topic_noise: float = Field(0.2, ge=0.0, le=1.0, description="how far an item's topic wanders from its creator's")
     mcn_share: float = Field(0.05, ge=0.0, le=1.0, description="share of creators backed by an MCN")
     mcn_quality_bonus: float = Field(0.5, ge=0.0, le=5.0, description="latent quality bonus of MCN-backed creators")
+    warmup_days: int = Field(3, ge=0, le=365, description="days of content published before day 0, so that feeds start with a backlog")
 
 
 class EngagementConfig(_Section):
@@ -171,13 +173,21 @@ class PlatformConfig(_Section):
     pool_levels: int = Field(5, ge=1, le=12, description="number of traffic-pool levels")
     pool_threshold: float = Field(0.45, ge=0.0, le=1.0, description="engagement rate an item needs in its pool to be promoted")
     stall_weight: float = Field(0.05, ge=0.0, le=1.0, description="candidate weight left to an item that failed its pool")
+    pool_quota_floor: float = Field(0.05, ge=0.0, le=1.0, description="an item whose current pool is full but not yet judged keeps drawing traffic with this share of the pool's quota")
+    perf_prior_mean: float = Field(0.4, ge=0.0, le=1.0, description="prior engagement rate the observed rate (score term w_perf) is shrunk toward")
+    perf_prior_weight: float = Field(10.0, ge=0.0, le=1e6, description="weight of that prior, in impressions")
+    cap_lookahead: int = Field(8, ge=0, le=1000, description="with an exposure cap, how many places further down each user's ranked list the feed looks to replace capped picks")
+    follow_pick_base: float = Field(0.05, ge=0.0, le=10.0, description="the follow tab picks a followed creator with probability ∝ intimacy + this (so cold follows still show up)")
     gini_target: float | None = Field(None, ge=0.0, le=1.0, description="creator exposure Gini the platform steers toward (none = no steering)")
     gini_gain: float = Field(2.0, ge=0.0, le=100.0, description="how fast the steering exponent follows the Gini error")
+    steering_step: float = Field(0.1, ge=0.0, le=10.0, description="daily change of the steering exponent per unit of gini_gain × (measured Gini − gini_target)")
+    steering_max: float = Field(5.0, ge=0.0, le=100.0, description="largest steering exponent (the penalty on over-exposed creators' items is creator_share^−exponent)")
     follow_window: int = Field(3, ge=1, le=365, description="days an item stays in followers' follow feed")
     cpm_elasticity: float = Field(
         1.0, ge=0.0, le=10.0,
         description="public-domain saturation: when merchants want more ad impressions than there are ad slots, the CPM rises as cpm × (demand / supply)^elasticity (0 = fixed CPM, slots rationed)",
     )
+    lookalike_oversample: int = Field(2, ge=1, le=100, description="look-alike ads: candidate draws per impression a merchant can pay for (more = look-alike budgets fill more often)")
     commission: CommissionSchedule = Field(default_factory=lambda: CommissionSchedule(), description="commission schedule on on-platform GMV")
     tip_cut: float = Field(0.5, ge=0.0, le=1.0, description="share of tips the platform keeps")
     fan_trust: float = Field(
@@ -271,7 +281,8 @@ class WeChatConfig(_Section):
 
     friend_cap: int = Field(10_000, ge=1, le=1_000_000, description="friends per WeChat account")
     adds_per_day: int = Field(20, ge=0, le=10_000, description="friend adds per WeChat account per day")
-    accept_rate: float = Field(0.3, ge=0.0, le=1.0, description="probability a buyer who gets the card adds the merchant (× (0.5 + trust))")
+    accept_rate: float = Field(0.3, ge=0.0, le=1.0, description="probability a buyer who gets the card adds the merchant, × (accept_base + the buyer's trust in the merchant)")
+    accept_base: float = Field(0.5, ge=0.0, le=10.0, description="the trust-independent part of the WeChat accept factor (accept_base + trust)")
     pushes_per_day: float = Field(1.0, ge=0.0, le=50.0, description="WeChat pushes (Moments, group messages) per day")
     value_share: float = Field(0.5, ge=0.0, le=1.0, description="share of WeChat pushes that are value content")
     effect: float = Field(1.0, ge=0.0, le=1.0, description="effectiveness of WeChat pushes (like a platform's group_effect)")
@@ -281,7 +292,7 @@ class CommerceConfig(_Section):
     """Purchases, tips and the private channels. One purchase model for every channel:
 
     z = intercept + category.buy_offset + w_match·match + λ·(w_intimacy·intimacy + w_trust·trust)
-        − price_sensitivity·ln(price / 40) + ln(live_multiplier if live)
+        − price_sensitivity·ln(price / reference_price) + ln(live_multiplier if live)
     P(buy) = sigmoid(z), for a buyer not in the category's repurchase interval; λ is the
     platform's fan_trust (1 on WeChat)."""
 
@@ -290,7 +301,8 @@ class CommerceConfig(_Section):
     w_match: float = Field(2.0, ge=0.0, le=20.0)
     w_intimacy: float = Field(2.5, ge=0.0, le=20.0)
     w_trust: float = Field(2.0, ge=0.0, le=20.0)
-    price_sensitivity: float = Field(0.8, ge=0.0, le=5.0, description="logit penalty per e-fold of price above 40 yuan (0.8: a 5,000-yuan item sells ~50x less often than a 40-yuan one, before buy_offset)")
+    price_sensitivity: float = Field(0.8, ge=0.0, le=5.0, description="logit penalty per e-fold of price above reference_price (0.8: a 5,000-yuan item sells ~50x less often than a 40-yuan one, before buy_offset)")
+    reference_price: float = Field(40.0, gt=0.0, le=1e7, description="price (yuan) at which the price term of the purchase model is zero")
     live_share: float = Field(0.15, ge=0.0, le=1.0, description="share of items that are live sessions")
     live_multiplier: float = Field(2.0, ge=1.0, le=100.0, description="live sessions sell this many times more per viewer (odds)")
     tip_intercept: float = Field(-5.0, ge=-20.0, le=20.0, description="logit of tipping an engaged live impression")
@@ -322,6 +334,7 @@ class MerchantConfig(_Section):
     )
     diversion_share: float = Field(0.0, ge=0.0, le=1.0, description="share of merchants who divert buyers to WeChat")
     wechat_accounts: int = Field(1, ge=1, le=4, description="WeChat accounts per diverting merchant (switchable, at most 4)")
+    age_spread_days: int = Field(365, ge=1, le=36500, description="merchants not new at day 0 have been on the platforms for the intro period plus a uniform 0..age_spread_days − 1 days")
     new_share: float = Field(0.3, ge=0.0, le=1.0, description="share of merchants new to the platforms at day 0 (the others are past the intro commission)")
 
     @model_validator(mode="after")

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..config import Scenario  # noqa: E402
-from ..observation.measurements import lorenz  # noqa: E402
+from ..observation.inequality import lorenz  # noqa: E402
 from ..io.outputs import atomic_dir, write_json  # noqa: E402
 from ..io.plots import DOMAIN_COLORS, GMV_COLORS, save  # noqa: E402
 from ..state.vocabulary import DOMAINS  # noqa: E402

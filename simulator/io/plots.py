@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..observation.measurements import lorenz  # noqa: E402
+from ..observation.inequality import lorenz  # noqa: E402
 from ..state.vocabulary import DOMAINS  # noqa: E402
 
 DOMAIN_COLORS = {"public": "#4C72B0", "commercial": "#DD8452", "private": "#55A868"}

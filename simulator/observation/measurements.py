@@ -11,31 +11,12 @@ Adding a metric = writing one class here and appending it to ``MEASUREMENTS``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
-from ..state.vocabulary import ACTIONS, DOMAINS, PRIVATE, PUBLIC, SOURCES
-
-
-@dataclass
-class View:
-    """What the measurements see of one platform (or of all platforms) at a step."""
-
-    name: str
-    imps: np.ndarray  # (sources × domains) impressions this step
-    actions: np.ndarray  # (actions,) engagements this step
-    creator_step: np.ndarray  # (creators,) impressions this step
-    creator_cum: np.ndarray  # (creators × domains) cumulative impressions
-    follows_gained: int
-    follows_lost: int  # the follow graph is shared by all platforms
-    ad_revenue: float
-    active_users: int
-    model: object  # the TrafficModel (for shared state: follow graph, creators)
-    days: int  # days simulated so far
-    money: dict = None  # today's commerce readings (commerce.Commerce.readings), summed for 'all'
-    index: int | None = None  # the platform's index, None for 'all'
+from ..state.vocabulary import ACTIONS, DOMAINS, GMV_DOMAINS, PRIVATE, PUBLIC, SOURCES
+from .inequality import gini, top_share
+from .views import View
 
 
 class Measurement:
@@ -54,35 +35,6 @@ class Measurement:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def gini(x: np.ndarray) -> float:
-    """Gini coefficient of non-negative values (0 = equal, → 1 = one takes all)."""
-    x = np.sort(np.asarray(x, dtype=np.float64))
-    n, s = len(x), x.sum()
-    if n == 0 or s <= 0:
-        return 0.0
-    return float((2.0 * np.sum(np.arange(1, n + 1) * x) / (n * s)) - (n + 1.0) / n)
-
-
-def top_share(x: np.ndarray, frac: float) -> float:
-    """Share of the total held by the top ``frac`` of entries (at least one entry)."""
-    x = np.asarray(x, dtype=np.float64)
-    s = x.sum()
-    if s <= 0:
-        return 0.0
-    k = max(1, int(round(frac * len(x))))
-    return float(np.sort(x)[-k:].sum() / s)
-
-
-def lorenz(x: np.ndarray, points: int = 101) -> tuple[np.ndarray, np.ndarray]:
-    """Lorenz curve: (share of creators, share of exposure), poorest first."""
-    x = np.sort(np.asarray(x, dtype=np.float64))
-    cum = np.concatenate([[0.0], np.cumsum(x)])
-    cum = cum / cum[-1] if cum[-1] > 0 else np.linspace(0, 1, len(cum))
-    pop = np.linspace(0, 1, len(cum))
-    grid = np.linspace(0, 1, points)
-    return grid, np.interp(grid, pop, cum)
 
 
 def flywheel(model, creator_cum: np.ndarray, bins: int) -> dict[str, float]:
@@ -220,7 +172,7 @@ class Money(Measurement):
                    "their sum; effective CPM paid for ads (saturation raises it)")
 
     def measure(self, v):
-        m = v.money
+        m = v.readings
         ads = float(v.imps.sum(axis=1)[SOURCES.index("ads")])
         return {"ad_revenue": v.ad_revenue, "commission_revenue": m["commission_revenue"], "tip_revenue": m["tip_revenue"],
                 "platform_revenue": v.ad_revenue + m["commission_revenue"] + m["tip_revenue"],
@@ -232,7 +184,7 @@ class Money(Measurement):
         return out
 
 
-GMV_COLUMNS = ("gmv_public", "gmv_commercial", "gmv_private_platform", "gmv_private_wechat")
+GMV_COLUMNS = tuple(f"gmv_{d}" for d in GMV_DOMAINS)
 
 
 class Sales(Measurement):
@@ -244,7 +196,7 @@ class Sales(Measurement):
                    "orders; first-time buyers of a merchant; tips; comments (private = from followers)")
 
     def measure(self, v):
-        m = v.money
+        m = v.readings
         return {"gmv_total": sum(m[c] for c in GMV_COLUMNS), **{c: m[c] for c in GMV_COLUMNS},
                 "orders": m["orders"], "new_buyers": m["new_buyers"],
                 "tips_total": m["tips_public"] + m["tips_commercial"] + m["tips_private"], "tips_private": m["tips_private"],
@@ -263,7 +215,7 @@ class PrivateShares(Measurement):
                 "private_share_comments": _ratio(comments_private, comments_total)}
 
     def measure(self, v):
-        m = v.money
+        m = v.readings
         gmv = sum(m[c] for c in GMV_COLUMNS)
         return self._values(gmv, m["gmv_private_platform"] + m["gmv_private_wechat"],
                             m["tips_public"] + m["tips_commercial"] + m["tips_private"], m["tips_private"],
@@ -283,12 +235,12 @@ class AcquisitionCost(Measurement):
                    "and over its first and last 30 days (first and last half of runs shorter than 60 days)")
 
     def measure(self, v):
-        return {"cac": _ratio(v.ad_revenue, v.money["new_buyers"]), "cac_first_30d": float("nan"), "cac_last_30d": float("nan")}
+        return {"cac": _ratio(v.ad_revenue, v.readings["new_buyers"]), "cac_first_30d": float("nan"), "cac_last_30d": float("nan")}
 
     def summarize(self, rows, final):
-        com = final.model.commerce
+        ledger = final.model.ledger
         return {"cac": _ratio(float(rows["ad_revenue"].sum()), float(rows["new_buyers"].sum())),
-                "cac_first_30d": com.cac(True, final.index), "cac_last_30d": com.cac(False, final.index)}
+                "cac_first_30d": ledger.cac(True, final.index), "cac_last_30d": ledger.cac(False, final.index)}
 
 
 class PrivateChannels(Measurement):
@@ -300,7 +252,7 @@ class PrivateChannels(Measurement):
                    "averaged over t; WeChat contacts (by the platform they were diverted from); account bans")
 
     def measure(self, v):
-        m = v.money
+        m = v.readings
         return {"group_members": m["group_members"], "group_members_start": float("nan"), "group_members_end": float("nan"),
                 "group_churn_30d": float("nan"), "wechat_contacts": m["wechat_contacts"], "bans": m["bans"]}
 
@@ -308,7 +260,7 @@ class PrivateChannels(Measurement):
         gm = rows["group_members"]
         return {"group_members": float(gm.iloc[-1]), "group_members_start": float(gm.iloc[0]),
                 "group_members_end": float(gm.iloc[-1]),
-                "group_churn_30d": final.model.commerce.group_churn(30, final.index),
+                "group_churn_30d": final.model.commerce.groups.churn(30, final.index),
                 "wechat_contacts": float(rows["wechat_contacts"].iloc[-1]), "bans": float(rows["bans"].sum())}
 
 

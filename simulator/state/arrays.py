@@ -63,3 +63,19 @@ def rank_within_sorted(groups: np.ndarray) -> np.ndarray:
     return np.arange(n) - first
 
 
+
+
+def find_sorted(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Position of each ``query`` value in the sorted array ``keys``, or -1 where absent
+    (the one membership lookup of the sorted-key tables: follow edges, customers, WeChat)."""
+    if len(keys) == 0:
+        return np.full(len(query), -1, dtype=np.int64)
+    pos = np.searchsorted(keys, query)
+    pos_c = np.minimum(pos, len(keys) - 1)
+    return np.where((pos < len(keys)) & (keys[pos_c] == query), pos_c, -1)
+
+
+def lognormal_with_mean(rng: np.random.Generator, mean, sigma: float, n: int) -> np.ndarray:
+    """``n`` log-normal draws with mean ``mean`` and log-spread ``sigma``:
+    mean · exp(N(−sigma²/2, sigma))."""
+    return mean * np.exp(rng.normal(-0.5 * sigma**2, sigma, n))

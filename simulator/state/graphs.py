@@ -18,7 +18,7 @@ import numpy as np
 from ..config import GraphConfig, ScenarioError
 
 from ..state.vocabulary import TIERS
-from .arrays import indptr_from_rows, random_in_rows
+from .arrays import find_sorted, indptr_from_rows, random_in_rows
 
 # --------------------------------------------------------------------------- social graph
 
@@ -98,6 +98,13 @@ def build_social_graph(cfg: GraphConfig, city: np.ndarray, rng: np.random.Genera
 # --------------------------------------------------------------------------- follow graph
 
 
+def fan_tier(intimacy: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Fan tier of each intimacy: 0 potential, 1 passerby (路人粉), 2 liking (喜爱粉), 3 true
+    fan (真爱粉); ``thresholds`` are the three intimacies at which the tiers begin."""
+    w, t = intimacy, thresholds
+    return (w >= t[0]).view(np.int8) + (w >= t[1]).view(np.int8) + (w >= t[2]).view(np.int8)
+
+
 class FollowGraph:
     """User→creator follow edges in CSR form keyed by user, sorted by creator in a row.
 
@@ -144,17 +151,11 @@ class FollowGraph:
     @property
     def tier(self) -> np.ndarray:
         """Fan tier per edge: 0 potential, 1 passerby, 2 liking, 3 true fan."""
-        w, t = self.intimacy, self.thresholds
-        return (w >= t[0]).view(np.int8) + (w >= t[1]).view(np.int8) + (w >= t[2]).view(np.int8)
+        return fan_tier(self.intimacy, self.thresholds)
 
     def lookup(self, users: np.ndarray, creators: np.ndarray) -> np.ndarray:
         """Edge index of (user, creator), or -1 where the user does not follow."""
-        q = users.astype(np.int64) * self.n_creators + creators.astype(np.int64)
-        keys = self.keys
-        pos = np.searchsorted(keys, q)
-        pos_c = np.minimum(pos, max(len(keys) - 1, 0))
-        hit = (pos < len(keys)) & (keys[pos_c] == q) if len(keys) else np.zeros(len(q), bool)
-        return np.where(hit, pos_c, -1)
+        return find_sorted(self.keys, users.astype(np.int64) * self.n_creators + creators.astype(np.int64))
 
     def followers(self) -> np.ndarray:
         return np.bincount(self.creator, minlength=self.n_creators)
@@ -184,10 +185,9 @@ class FollowGraph:
             return 0
         q = np.unique(users.astype(np.int64) * self.n_creators + creators.astype(np.int64))
         keys = self.keys
+        new = find_sorted(keys, q) < 0
+        q = q[new]
         pos = np.searchsorted(keys, q)
-        pos_c = np.minimum(pos, max(len(keys) - 1, 0))
-        new = ~((pos < len(keys)) & (keys[pos_c] == q)) if len(keys) else np.ones(len(q), bool)
-        q, pos = q[new], pos[new]
         if len(q) == 0:
             return 0
         u = (q // self.n_creators).astype(np.int32)
@@ -229,7 +229,7 @@ def initial_follows(cfg: GraphConfig, segment_match: np.ndarray, user_segment: n
 
     In each round every user draws Poisson(mean_follows / rounds) creators with probability
     ∝ (followers so far + offset) · exp(affinity · match(user's segment, creator)); from the
-    second round on, a third of the draws copy a random friend's follow (social proof).
+    second round on, a ``social_copy_share`` of the draws copy a random friend's follow (social proof).
     ``segment_match`` is (segments × creators).
     """
     n_users = len(user_segment)
@@ -243,7 +243,7 @@ def initial_follows(cfg: GraphConfig, segment_match: np.ndarray, user_segment: n
         creators = np.empty(len(users), dtype=np.int64)
         copy = np.zeros(len(users), dtype=bool)
         if r > 0 and us_all:
-            copy = rng.random(len(users)) < 1 / 3
+            copy = rng.random(len(users)) < cfg.social_copy_share
             done_u = np.concatenate(us_all)
             done_c = np.concatenate(cs_all)
             o = np.argsort(done_u, kind="stable")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import Scenario
-from .arrays import unit_rows
+from .arrays import lognormal_with_mean, unit_rows
 
 
 @dataclass
@@ -58,14 +58,6 @@ class MerchantState:
     diverts: np.ndarray  # (M,) bool: invites buyers to add a WeChat contact
     wechat_accounts: np.ndarray  # (M,) int16
     age0: np.ndarray  # (M,) int32: days on the platforms at day 0
-    ad_spend: np.ndarray  # (platforms, M) float64 cumulative
-    ad_impressions: np.ndarray  # (platforms, M) int64 cumulative
-    gmv: np.ndarray  # (M, 4) float64 by GMV domain, cumulative
-    orders: np.ndarray  # (M,) int64
-    new_buyers: np.ndarray  # (M,) int64
-    commission_paid: np.ndarray  # (M,) float64
-    creator_paid: np.ndarray  # (M,) float64: sales shares paid to partner creators
-    cost_of_goods: np.ndarray  # (M,) float64: (1 - margin) × GMV
     banned: np.ndarray  # (platforms, M) bool
     ban_day: np.ndarray  # (platforms, M) int32, -1 when not banned
 
@@ -104,14 +96,14 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
         else:
             fshare[:, j] = m
     g = cfg.commerce.groups
-    tolerance = (g.tolerance_mean * np.exp(r_commerce.normal(-0.5 * g.tolerance_sigma**2, g.tolerance_sigma, n))).astype(np.float32)
+    tolerance = lognormal_with_mean(r_commerce, g.tolerance_mean, g.tolerance_sigma, n).astype(np.float32)
     users = UserState(interest, segment, city, uses, fshare, tolerance)
 
     topic = unit_rows(r_creators.dirichlet(alpha, C) + 1e-3)
     cr = cfg.creators
     mcn = r_creators.random(C) < cr.mcn_share
     qmean = (r_creators.normal(0.0, cr.quality_sd_between, C) + cr.mcn_quality_bonus * mcn).astype(np.float32)
-    rate = (cr.post_rate_mean * np.exp(r_creators.normal(-0.5 * cr.post_rate_sigma**2, cr.post_rate_sigma, C))).astype(np.float32)
+    rate = lognormal_with_mean(r_creators, cr.post_rate_mean, cr.post_rate_sigma, C).astype(np.float32)
     merchant = np.full(C, -1, dtype=np.int32)
     accounts = np.arange(C - M, C, dtype=np.int32)
     merchant[accounts] = np.arange(M, dtype=np.int32)
@@ -136,7 +128,7 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
         engagements=np.zeros((C, 5), dtype=np.int64),
     )
     mc = cfg.merchants
-    budget = mc.daily_ad_budget * np.exp(r_merchants.normal(-0.5 * mc.budget_sigma**2, mc.budget_sigma, M))
+    budget = lognormal_with_mean(r_merchants, mc.daily_ad_budget, mc.budget_sigma, M)
     mix = np.asarray(mc.category_mix, dtype=np.float64)
     tmix = np.asarray(mc.targeting_mix, dtype=np.float64)
     category = r_commerce.choice(len(mix), M, p=mix / mix.sum()).astype(np.int8)
@@ -144,13 +136,10 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
     diverts = r_commerce.random(M) < mc.diversion_share
     intro = max((pc.commission.intro_days for pc in cfg.platforms.values()), default=30)
     new = r_commerce.random(M) < mc.new_share
-    age0 = np.where(new, 0, intro + r_commerce.integers(0, 365, M)).astype(np.int32)
+    age0 = np.where(new, 0, intro + r_commerce.integers(0, mc.age_spread_days, M)).astype(np.int32)
     merchants = MerchantState(
         account=accounts, daily_budget=budget, category=category, targeting=targeting, diverts=diverts,
         wechat_accounts=np.full(M, mc.wechat_accounts, dtype=np.int16), age0=age0,
-        ad_spend=np.zeros((P, M)), ad_impressions=np.zeros((P, M), dtype=np.int64),
-        gmv=np.zeros((M, 4)), orders=np.zeros(M, dtype=np.int64), new_buyers=np.zeros(M, dtype=np.int64),
-        commission_paid=np.zeros(M), creator_paid=np.zeros(M), cost_of_goods=np.zeros(M),
         banned=np.zeros((P, M), dtype=bool), ban_day=np.full((P, M), -1, dtype=np.int32),
     )
     return users, creators, merchants

@@ -1,0 +1,59 @@
+"""Relationships (亲密度): intimacy on follow edges, new follows, fans drifting away.
+
+Intimacy on a fan edge grows with what the fan did today,
+``intimacy ← 1 − (1 − intimacy)·exp(−Σ gains)`` (view < complete < like < comment <
+share; purchases and fan-group value pushes add their own gains, see
+:mod:`simulator.commerce`), then decays by ``decay`` a day. An engaged non-follower who
+follows gets a new edge at ``follow_intimacy``. Fans under ``unfollow_threshold`` drift
+away at ``unfollow_rate`` a day. Tiers follow from intimacy
+(:func:`simulator.state.graphs.fan_tier`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import RelationshipConfig
+from ..feeds.impressions import Impressions
+from .engagement import Reactions
+
+
+def intimacy_gains(imp: Impressions, r: Reactions, cfg: RelationshipConfig, n_edges: int) -> np.ndarray:
+    """Summed gains per follow edge from today's impressions."""
+    fan = np.flatnonzero(imp.edge >= 0)
+    gain = np.full(len(fan), cfg.gain_view, dtype=np.float32)
+    for w, hit in ((cfg.gain_complete, r.complete), (cfg.gain_like, r.like), (cfg.gain_comment, r.comment),
+                   (cfg.gain_share, r.share)):
+        gain += np.float32(w) * hit[fan]
+    return np.bincount(imp.edge[fan], weights=gain, minlength=n_edges)
+
+
+def update_intimacy(intimacy: np.ndarray, gains: np.ndarray, cfg: RelationshipConfig) -> None:
+    """Saturating growth by the day's gains, then daily decay (in place)."""
+    touched = np.flatnonzero(gains)
+    w = intimacy[touched]
+    intimacy[touched] = 1.0 - (1.0 - w) * np.exp(-gains[touched]).astype(np.float32)
+    intimacy *= np.float32(1.0 - cfg.decay)
+    np.clip(intimacy, 0.0, 1.0, out=intimacy)
+
+
+def drifting_fans(intimacy: np.ndarray, cfg: RelationshipConfig, rng: np.random.Generator) -> np.ndarray:
+    """Mask of fan edges that unfollow today (cold relationships drift away)."""
+    low = intimacy < cfg.unfollow_threshold
+    out = np.zeros(len(intimacy), dtype=bool)
+    idx = np.flatnonzero(low)
+    out[idx] = rng.random(len(idx)) < cfg.unfollow_rate
+    return out
+
+
+def follow_engaged_viewers(model, day_logs) -> int:
+    """Viewers who chose to follow today get a follow edge (at ``follow_intimacy``);
+    returns how many edges are new."""
+    users, creators = [], []
+    for log in day_logs:
+        follow = log.reactions.follow
+        users.append(log.impressions.user[follow])
+        creators.append(model.items.creator[log.impressions.item[follow]])
+    if not users:
+        return 0
+    return model.follows.add(np.concatenate(users), np.concatenate(creators), model.scenario.relationship.follow_intimacy)

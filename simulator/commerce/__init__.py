@@ -1,0 +1,60 @@
+"""Commerce and the private channels: purchases, tips, fan groups, DMs, WeChat, money.
+
+Where an order comes from decides its *GMV domain* (``vocabulary.GMV_DOMAINS``):
+
+* ``public`` / ``commercial`` / ``private_platform``: a purchase on an engaged feed
+  impression of a product item, in the impression's domain (:mod:`.feed_sales`). Fan-group
+  pushes (:mod:`.groups`) and homepage visits / DMs (:mod:`.visits`) are
+  ``private_platform`` too.
+* ``private_wechat``: a purchase from a WeChat push, after the merchant diverted the
+  buyer (:mod:`.wechat`).
+
+Every purchase goes through one purchase model (:mod:`.purchase`) and every yuan through
+the ledger (:mod:`.ledger`). All phases work on whole arrays; there is no loop over
+users, edges or orders.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .groups import FanGroups
+from .purchase import CustomerBook, PurchaseModel
+from .visits import visit_homepages
+from .wechat import WeChatContacts, divert_buyers, push_to_contacts
+
+
+class Commerce:
+    """The commerce state of a model (customer book, purchase model, fan groups, WeChat
+    contacts) and its private-channel phase."""
+
+    def __init__(self, model):
+        self.model = model
+        merchants = model.merchants
+        self.book = CustomerBook(merchants.n)
+        self.purchase = PurchaseModel(model.scenario, merchants, self.book)
+        self.groups = FanGroups(model)
+        self.wechat = WeChatContacts(merchants.n)
+
+    def run_private_channels(self) -> np.ndarray:
+        """Homepage visits and DMs, fan groups, WeChat pushes, diversion (in this order).
+        Returns the mask of follow edges whose users unfollow out of annoyance."""
+        model = self.model
+        unfollow = np.zeros(model.follows.n_edges, dtype=bool)
+        if not model.scenario.commerce.enabled or model.merchants.n == 0:
+            return unfollow
+        selling = self.selling_edges()
+        visit_homepages(model, selling)
+        if model.scenario.commerce.groups.enabled:
+            self.groups.run_day(selling, unfollow)
+        push_to_contacts(model)
+        divert_buyers(model)
+        return unfollow
+
+    def selling_edges(self) -> np.ndarray:
+        """Follow edges to accounts that sell and are not banned on their home platform."""
+        model, creators = self.model, self.model.creators
+        ok = creators.seller >= 0
+        own = creators.merchant >= 0
+        ok[own] &= ~model.merchants.banned[creators.home[own], creators.merchant[own]]
+        return np.flatnonzero(ok[model.follows.creator])

@@ -1,0 +1,117 @@
+"""Fan groups (粉丝群) of selling accounts and their push policy.
+
+Membership lives on follow edges (columns ``group``, ``annoy``, ``joined`` of the follow
+graph). Each day fans at or above ``join_intimacy`` join with probability ``join_rate``;
+the account pushes to 100% of its members (:mod:`.pushes`, scaled by the home platform's
+``group_effect``); promotions may sell (GMV domain private_platform); members whose
+annoyance exceeds their tolerance leave, above ``unfollow_factor ×`` tolerance they also
+unfollow. A merchant's own account pushing more than ``overmarketing_pushes`` promotions
+a day risks a ban (:mod:`simulator.platform.moderation`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .ledger import GROUP, PRIVATE_PLATFORM
+from .purchase import place_orders
+from .pushes import apply_push_effects, draw_pushes, promo_buyers
+
+
+def churn_share(joined: np.ndarray, left: np.ndarray, days: int, window: int) -> float:
+    """Mean over the days t in [0, days − window) of the share of members at t (joined ≤ t
+    < left) who have left by t + window; members still in have ``left`` beyond the run."""
+    T = days - window
+    if T <= 0:
+        return float("nan")
+
+    def per_day(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """How many episodes cover each day t in [0, T), episode k covering [lo_k, hi_k)."""
+        lo, hi = np.clip(lo, 0, T), np.clip(hi, 0, T)
+        ok = hi > lo
+        return np.cumsum(np.bincount(lo[ok], minlength=T + 1) - np.bincount(hi[ok], minlength=T + 1))[:T]
+
+    members = per_day(joined, left)
+    leavers = per_day(np.maximum(joined, left - window), left)
+    has = members > 0
+    return float(np.mean(leavers[has] / members[has])) if has.any() else float("nan")
+
+
+class FanGroups:
+    def __init__(self, model):
+        self.model = model
+        follows = model.follows
+        follows.add_column("group", np.bool_, False)
+        follows.add_column("annoy", np.float32, 0.0)
+        follows.add_column("joined", np.int32, 0)
+        self.group_effect = np.array([pc.group_effect for pc in model.scenario.platforms.values()])
+        self.episodes: list[np.ndarray] = []  # closed memberships: rows (platform, joined, left)
+
+    def run_day(self, selling_edges: np.ndarray, unfollow: np.ndarray) -> None:
+        """Joining, pushes, sales, over-marketing risk, leaving; marks annoyed members who
+        unfollow in ``unfollow``."""
+        model, g = self.model, self.model.scenario.commerce.groups
+        follows, creators, rng = model.follows, model.creators, model.streams.commerce
+        group, annoy, joined = follows.extra["group"], follows.extra["annoy"], follows.extra["joined"]
+        edge = selling_edges
+        candidates = edge[~group[edge] & (follows.intimacy[edge] >= g.join_intimacy)]
+        join = candidates[rng.random(len(candidates)) < g.join_rate]
+        group[join], annoy[join], joined[join] = True, 0.0, model.day
+        n_value, n_promo = draw_pushes(rng, creators.n, g.pushes_per_day, g.value_share)
+        members = np.flatnonzero(group)
+        if len(members) == 0:
+            return
+        creator = follows.creator[members].astype(np.int64)
+        user = follows.src[members].astype(np.int64)
+        home = creators.home[creator].astype(np.int64)
+        effect = self.group_effect[home]
+        intimacy, annoyance = follows.intimacy[members], annoy[members]
+        apply_push_effects(g, intimacy, annoyance, n_value[creator], n_promo[creator], effect)
+        follows.intimacy[members], annoy[members] = intimacy, annoyance
+        merchant = creators.seller[creator].astype(np.int64)
+        k = promo_buyers(model, user, merchant, creator, intimacy, n_promo[creator], effect, home)
+        place_orders(model, platform=home[k], merchant=merchant[k], seller=creator[k], user=user[k],
+                     domain=np.full(len(k), PRIVATE_PLATFORM), source=np.full(len(k), GROUP))
+        own = np.flatnonzero(creators.merchant >= 0)
+        excess = np.maximum(0.0, n_promo[own] - g.overmarketing_pushes)
+        model.moderation.risk_overmarketing(creators.home[own], creators.merchant[own], excess, rng)
+        tolerance = model.users.tolerance[user]
+        self.leave(members[annoyance > tolerance])
+        unfollow[members[annoyance > g.unfollow_factor * tolerance]] = True
+
+    def leave(self, edges: np.ndarray) -> None:
+        """Members on ``edges`` leave their groups (the membership is logged for churn)."""
+        follows = self.model.follows
+        group = follows.extra["group"]
+        edges = edges[group[edges]]
+        if len(edges) == 0:
+            return
+        home = self.model.creators.home[follows.creator[edges]].astype(np.int64)
+        self.episodes.append(np.stack([home, follows.extra["joined"][edges].astype(np.int64),
+                                       np.full(len(edges), self.model.day, np.int64)], axis=1))
+        group[edges] = False
+
+    def members(self) -> np.ndarray:
+        """Current members per platform (by the account's home platform)."""
+        follows = self.model.follows
+        member = follows.extra["group"]
+        home = self.model.creators.home[follows.creator[member]].astype(np.int64)
+        return np.bincount(home, minlength=len(self.group_effect))
+
+    def churn(self, window: int = 30, platform: int | None = None) -> float:
+        """Share of members at day t who have left by day t + window, averaged over the
+        days t with t + window within the run (window shortened to half the run when the
+        run is shorter than twice the window)."""
+        model, follows = self.model, self.model.follows
+        days = model.day  # days simulated so far (the model's day counter is the next day)
+        if days < 2:
+            return float("nan")
+        window = min(window, max(1, days // 2))
+        closed = np.concatenate(self.episodes) if self.episodes else np.zeros((0, 3), np.int64)
+        member = np.flatnonzero(follows.extra["group"])
+        still_in = np.stack([model.creators.home[follows.creator[member]].astype(np.int64),
+                             follows.extra["joined"][member].astype(np.int64), np.full(len(member), 10**9)], axis=1)
+        episodes = np.concatenate([closed, still_in])
+        if platform is not None:
+            episodes = episodes[episodes[:, 0] == platform]
+        return churn_share(episodes[:, 1], episodes[:, 2], days, window)

@@ -1,0 +1,193 @@
+"""The ledger: the one writer of money.
+
+Everything that costs or earns money is booked here and everything else asks it:
+
+* **ad sales** (:meth:`Ledger.book_ad_sales`): merchants' spend on the ad slots a
+  platform sold them today = the platform's ad revenue;
+* **orders** (:meth:`Ledger.book_orders`): the buyer pays the price; the platform takes
+  its commission (intro rate in a merchant's first ``intro_days`` days on the platform,
+  then the category's rate; 0 on WeChat); a partner creator takes ``creator_share``;
+  the merchant keeps the rest, of which ``1 − margin`` is the cost of goods;
+* **tips** (:meth:`Ledger.book_tips`): the creator gets the tip minus the platform's ``tip_cut``.
+
+Orders are attributed to a GMV domain (``vocabulary.GMV_DOMAINS``) and an order source
+(``ORDER_SOURCES``: the feed's slot sources, fan groups, homepage visits / DMs, WeChat).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from ..state.vocabulary import DOMAINS, GMV_DOMAINS, SOURCES
+
+ORDER_SOURCES = SOURCES + ("group", "visit", "wechat")
+GROUP, VISIT, WECHAT = (ORDER_SOURCES.index(s) for s in ("group", "visit", "wechat"))
+PUBLIC_G, COMMERCIAL_G, PRIVATE_PLATFORM, PRIVATE_WECHAT = range(len(GMV_DOMAINS))
+BUYER_TIERS = ("non_fan", "potential", "passerby", "liking", "true")
+
+
+@dataclass
+class Orders:
+    """A batch of orders, one row each."""
+
+    platform: np.ndarray  # int64: the platform it is attributed to (WeChat: where the contact came from)
+    merchant: np.ndarray  # int64
+    seller: np.ndarray  # int64: creator row whose item, group or homepage sold it
+    user: np.ndarray  # int64
+    price: np.ndarray  # float64
+    domain: np.ndarray  # int64: index into GMV_DOMAINS
+    source: np.ndarray  # int64: index into ORDER_SOURCES
+    new_buyer: np.ndarray  # bool: the buyer's first order from this merchant
+    buyer_tier: np.ndarray  # int64: index into BUYER_TIERS (fan tier with the seller at the time)
+    rate: np.ndarray  # float64: commission rate applied
+    commission: np.ndarray  # float64
+    creator_cut: np.ndarray  # float64
+
+    @staticmethod
+    def concat(parts: list["Orders"]) -> "Orders":
+        names = [f.name for f in fields(Orders)]
+        if not parts:
+            return Orders(**{n: np.zeros(0) for n in names})
+        return Orders(**{n: np.concatenate([getattr(p, n) for p in parts]) for n in names})
+
+    def __len__(self) -> int:
+        return len(self.user)
+
+
+def _sum_by(index: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
+    return np.bincount(index, weights=weights, minlength=n)
+
+
+class Ledger:
+    """Money, cumulative (per merchant, creator and platform) and today's (per platform)."""
+
+    def __init__(self, scenario, merchants, n_creators: int):
+        self.merchants = merchants  # who the merchants are: category, account, age at day 0
+        cats = scenario.commerce.categories.ordered()
+        self.price = np.array([c.price for c in cats])
+        self.margin = np.array([c.margin for c in cats])
+        self.creator_share = scenario.commerce.creator_share
+        platforms = list(scenario.platforms.values())
+        self.rates = np.array([pc.commission.rates() for pc in platforms])  # (platforms × categories)
+        self.intro = np.array([pc.commission.intro for pc in platforms])
+        self.intro_days = np.array([pc.commission.intro_days for pc in platforms])
+        self.tip_cut = np.array([pc.tip_cut for pc in platforms])
+        P, M, C = len(platforms), merchants.n, n_creators
+        self.n_platforms = P
+        # per merchant
+        self.ad_spend = np.zeros((P, M))
+        self.ad_impressions = np.zeros((P, M), dtype=np.int64)
+        self.gmv = np.zeros((M, len(GMV_DOMAINS)))
+        self.orders = np.zeros(M, dtype=np.int64)
+        self.new_buyers = np.zeros(M, dtype=np.int64)
+        self.commission_paid = np.zeros(M)
+        self.creator_paid = np.zeros(M)  # sales shares paid to partner creators
+        self.cost_of_goods = np.zeros(M)
+        # per creator
+        self.creator_gmv = np.zeros((C, len(GMV_DOMAINS)))
+        self.creator_sales_income = np.zeros(C)
+        self.creator_tips = np.zeros(C)
+        self.creator_purchases_by_tier = np.zeros((C, len(BUYER_TIERS)), np.int64)
+        # per platform
+        self.ad_revenue = np.zeros(P)
+        self.gmv_by_source = np.zeros((P, len(ORDER_SOURCES)))
+        # per day, for acquisition cost over time: (days × platforms × merchants)
+        self.spend_by_day: list[np.ndarray] = []
+        self.new_buyers_by_day: list[np.ndarray] = []
+        self.begin_day()
+
+    def begin_day(self) -> None:
+        P, M = self.n_platforms, self.merchants.n
+        self.today = {
+            "gmv": np.zeros((P, len(GMV_DOMAINS))), "tips": np.zeros((P, len(DOMAINS))), "commission": np.zeros(P),
+            "tip_revenue": np.zeros(P), "orders": np.zeros(P), "new_buyers": np.zeros(P), "ad_revenue": np.zeros(P),
+            "ad_spend": np.zeros((P, M)), "new_by_merchant": np.zeros((P, M)),
+        }
+        self.orders_today: list[Orders] = []
+
+    def end_day(self) -> None:
+        self.spend_by_day.append(self.today["ad_spend"].copy())
+        self.new_buyers_by_day.append(self.today["new_by_merchant"].copy())
+
+    def today_orders(self) -> Orders:
+        return Orders.concat(self.orders_today)
+
+    # ------------------------------------------------------------------ booking
+
+    def book_ad_sales(self, platform: int, sold: np.ndarray, cpm: float) -> None:
+        """``sold[m]`` ad impressions sold to merchant m on ``platform`` at ``cpm``."""
+        spend = sold * cpm / 1000.0
+        self.ad_impressions[platform] += sold
+        self.ad_spend[platform] += spend
+        self.today["ad_revenue"][platform] += float(spend.sum())
+        self.ad_revenue[platform] += float(spend.sum())
+        self.today["ad_spend"][platform] += spend
+
+    def book_orders(self, *, platform, merchant, seller, user, domain, source, new_buyer, buyer_tier, day: int) -> Orders:
+        """Price, commission and creator cut of each order, and every tally."""
+        merchants = self.merchants
+        category = merchants.category[merchant]
+        price = self.price[category]
+        age = merchants.age0[merchant] + day
+        rate = np.where(age < self.intro_days[platform], self.intro[platform], self.rates[platform, category])
+        rate = np.where(domain != PRIVATE_WECHAT, rate, 0.0)
+        partner = seller != merchants.account[merchant]
+        orders = Orders(platform=platform, merchant=merchant, seller=seller, user=user, price=price, domain=domain,
+                        source=source, new_buyer=new_buyer, buyer_tier=buyer_tier, rate=rate, commission=rate * price,
+                        creator_cut=np.where(partner, self.creator_share * price, 0.0))
+        self.orders_today.append(orders)
+        self._tally(orders, category)
+        return orders
+
+    def _tally(self, o: Orders, category: np.ndarray) -> None:
+        t, P, M = self.today, self.n_platforms, self.merchants.n
+        C, D, S, T = len(self.creator_tips), len(GMV_DOMAINS), len(ORDER_SOURCES), len(BUYER_TIERS)
+        self.gmv += _sum_by(o.merchant * D + o.domain, M * D, o.price).reshape(M, D)
+        self.orders += _sum_by(o.merchant, M).astype(np.int64)
+        self.new_buyers += _sum_by(o.merchant[o.new_buyer], M).astype(np.int64)
+        self.commission_paid += _sum_by(o.merchant, M, o.commission)
+        self.creator_paid += _sum_by(o.merchant, M, o.creator_cut)
+        self.cost_of_goods += _sum_by(o.merchant, M, o.price * (1.0 - self.margin[category]))
+        self.creator_gmv += _sum_by(o.seller * D + o.domain, C * D, o.price).reshape(C, D)
+        self.creator_sales_income += _sum_by(o.seller, C, o.creator_cut)
+        self.creator_purchases_by_tier += _sum_by(o.seller * T + o.buyer_tier, C * T).reshape(C, T).astype(np.int64)
+        t["gmv"] += _sum_by(o.platform * D + o.domain, P * D, o.price).reshape(P, D)
+        t["commission"] += _sum_by(o.platform, P, o.commission)
+        t["orders"] += _sum_by(o.platform, P)
+        t["new_buyers"] += _sum_by(o.platform[o.new_buyer], P)
+        new = o.new_buyer
+        t["new_by_merchant"] += _sum_by(o.platform[new] * M + o.merchant[new], P * M).reshape(P, M)
+        self.gmv_by_source += _sum_by(o.platform * S + o.source, P * S, o.price).reshape(P, S)
+
+    def book_tips(self, platform: int, creator: np.ndarray, domain: np.ndarray, amount: np.ndarray) -> None:
+        """Tips on ``platform`` to ``creator`` from impressions in ``domain``."""
+        cut = self.tip_cut[platform]
+        self.creator_tips += np.bincount(creator, weights=amount * (1 - cut), minlength=len(self.creator_tips))
+        self.today["tips"][platform] += np.bincount(domain, weights=amount, minlength=len(DOMAINS))
+        self.today["tip_revenue"][platform] += amount.sum() * cut
+
+    # ------------------------------------------------------------------ readings
+
+    def readings(self, platform: int) -> dict[str, float]:
+        """Today's money on ``platform``."""
+        t = self.today
+        out = {f"gmv_{d}": float(t["gmv"][platform, j]) for j, d in enumerate(GMV_DOMAINS)}
+        out.update({f"tips_{d}": float(t["tips"][platform, j]) for j, d in enumerate(DOMAINS)})
+        out.update(commission_revenue=float(t["commission"][platform]), tip_revenue=float(t["tip_revenue"][platform]),
+                   orders=float(t["orders"][platform]), new_buyers=float(t["new_buyers"][platform]))
+        return out
+
+    def cac(self, first: bool, platform: int | None = None) -> float:
+        """Ad spend / new buyers over the first (or last) 30 days (half the run when shorter)."""
+        if not self.spend_by_day:
+            return float("nan")
+        spend = np.stack(self.spend_by_day)  # (days, P, M)
+        new = np.stack(self.new_buyers_by_day)
+        if platform is not None:
+            spend, new = spend[:, platform], new[:, platform]
+        window = min(30, max(1, len(spend) // 2))
+        days = slice(0, window) if first else slice(len(spend) - window, len(spend))
+        n = new[days].sum()
+        return float(spend[days].sum() / n) if n > 0 else float("nan")

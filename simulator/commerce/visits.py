@@ -1,0 +1,27 @@
+"""Homepage visits and DMs (user-initiated private traffic): a fan of a selling account
+visits its homepage or sends a DM with probability ``visit_rate × intimacy`` a day; the
+visit may convert (GMV domain private_platform); it never annoys."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .ledger import PRIVATE_PLATFORM, VISIT
+from .purchase import place_orders
+
+
+def visit_homepages(model, selling_edges: np.ndarray) -> None:
+    follows, creators, rng = model.follows, model.creators, model.streams.commerce
+    edge = selling_edges
+    edge = edge[rng.random(len(edge), dtype=np.float32) < model.scenario.commerce.visit_rate * follows.intimacy[edge]]
+    if len(edge) == 0:
+        return
+    user, creator = follows.src[edge].astype(np.int64), follows.creator[edge].astype(np.int64)
+    merchant = creators.seller[creator].astype(np.int64)
+    match = np.einsum("ij,ij->i", model.users.interest[user], creators.topic[creator])
+    prob = model.commerce.purchase.probability(model.day, user, merchant, match, follows.intimacy[edge],
+                                               platform=creators.home[creator].astype(np.int64))
+    buy = rng.random(len(edge)) < prob
+    user, creator, merchant = user[buy], creator[buy], merchant[buy]
+    place_orders(model, platform=creators.home[creator], merchant=merchant, seller=creator, user=user,
+                 domain=np.full(len(user), PRIVATE_PLATFORM), source=np.full(len(user), VISIT))

@@ -1,0 +1,1 @@
+"""Content: what creators publish each day."""

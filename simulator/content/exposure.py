@@ -1,0 +1,28 @@
+"""Exposure records: each item's and creator's cumulative impressions (by platform and
+domain) and engagements (by action). The recommender reads them the next day (exposure
+caps, popularity, the creators' exposure shares behind Gini steering)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..state.vocabulary import DOMAINS
+
+
+def _sum_rows_by(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Sum the rows of ``values`` (n × k) by ``group`` (n,) into (n_groups × k)."""
+    k = values.shape[1]
+    idx = (group[:, None] * k + np.arange(k)).ravel()
+    return np.bincount(idx, weights=values.ravel(), minlength=n_groups * k).reshape(n_groups, k).astype(np.int64)
+
+
+def record_exposure(items, creators, platform: int, impressions, reactions) -> None:
+    """Add one platform's impressions and engagements of today to the items' and creators' records."""
+    n, D = items.n, len(DOMAINS)
+    creator_of = items.creator.astype(np.int64)
+    item_domain = np.bincount(impressions.item * D + impressions.domain(), minlength=n * D).reshape(n, D)
+    items.impressions[platform] += item_domain.astype(np.int32)
+    creators.impressions[platform] += _sum_rows_by(creator_of, item_domain, creators.n)
+    item_action = np.stack([np.bincount(impressions.item[hit], minlength=n) for hit in reactions.columns()], axis=1)
+    items.engagements[:] += item_action.astype(np.int32)
+    creators.engagements += _sum_rows_by(creator_of, item_action, creators.n)

@@ -1,0 +1,60 @@
+"""Impressions: one row per item shown to a user today, the trace every later phase reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from ..state.vocabulary import ADS, COMMERCIAL, PRIVATE, PUBLIC
+
+
+@dataclass
+class Impressions:
+    """One row per impression. ``edge`` is the viewer's follow edge to the item's creator
+    (-1 when the viewer does not follow), so the domain follows from it and the source."""
+
+    user: np.ndarray  # int32
+    item: np.ndarray  # int64
+    source: np.ndarray  # int8: index into vocabulary.SOURCES
+    edge: np.ndarray  # int64
+    match: np.ndarray  # float32 interest match of viewer and item
+
+    @staticmethod
+    def empty() -> "Impressions":
+        return Impressions(user=np.zeros(0, np.int32), item=np.zeros(0, np.int64), source=np.zeros(0, np.int8),
+                           edge=np.zeros(0, np.int64), match=np.zeros(0, np.float32))
+
+    @staticmethod
+    def make(model, users: np.ndarray, items: np.ndarray, source: int, edge: np.ndarray) -> "Impressions":
+        """Impressions of one source; computes the interest match."""
+        match = (np.einsum("ij,ij->i", model.users.interest[users], model.items.topic[items]) if len(users)
+                 else np.zeros(0, np.float32))
+        return Impressions(user=users.astype(np.int32), item=items.astype(np.int64),
+                           source=np.full(len(users), source, np.int8), edge=edge.astype(np.int64),
+                           match=match.astype(np.float32))
+
+    @staticmethod
+    def of_slots(model, users: np.ndarray, items: np.ndarray, source: int) -> "Impressions":
+        """Impressions of slots that may or may not go to fans: looks the follow edge up."""
+        edge = model.follows.lookup(users, model.items.creator[items])
+        return Impressions.make(model, users, items, source, edge)
+
+    @staticmethod
+    def concat(parts: list["Impressions"]) -> "Impressions":
+        parts = [p for p in parts if len(p.user)] or [Impressions.empty()]
+        return Impressions(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Impressions)})
+
+    def __len__(self) -> int:
+        return len(self.user)
+
+    def domain(self) -> np.ndarray:
+        """Index into vocabulary.DOMAINS: commercial in ad slots, else private when the
+        viewer follows the creator, else public. Computed once (impressions do not change
+        after the feed is built)."""
+        d = self.__dict__.get("_domain")
+        if d is None or len(d) != len(self.edge):
+            d = np.where(self.edge >= 0, PRIVATE, PUBLIC).astype(np.int8)
+            d[self.source == ADS] = COMMERCIAL
+            self.__dict__["_domain"] = d
+        return d

@@ -1,0 +1,201 @@
+"""Ranking policies: a retrieval prior per item and a score per (user, item).
+
+The algorithmic policy (Douyin-like and Kuaishou-like are one policy at different knob
+settings, see :mod:`simulator.config.presets`) also *learns*: after the day's reactions
+it moves its traffic pools (:mod:`.pools`). Reference policies (random, popularity,
+interest) neither learn nor use the intimacy boost or the cold-start pool.
+
+Adding a policy = one class here and one entry in ``POLICIES``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import PlatformConfig
+from .pools import TrafficPools
+
+
+@dataclass
+class Block:
+    """What a ranking policy sees for a block of users × candidate items."""
+
+    match: np.ndarray  # (b, m) float32 interest match in [0, 1]
+    intimacy: np.ndarray  # (b, m) float32, 0 where the user does not follow the creator
+    quality: np.ndarray  # (m,) float32 in [0, 1]
+    perf: np.ndarray  # (m,) float32 observed engagement rate (shrunk to a prior)
+    age: np.ndarray  # (m,) int days
+    popularity: np.ndarray  # (m,) float32 impressions so far on this platform
+    engagements: np.ndarray  # (m,) float32 engagements so far (all platforms)
+
+
+@dataclass
+class PriorContext:
+    """What a policy sees of the recommendable items (the last ``max_item_age`` days)."""
+
+    age: np.ndarray
+    level: np.ndarray
+    quota: np.ndarray  # the current pool's size (weighted impressions)
+    pool_den: np.ndarray  # weighted impressions collected in the current pool
+    stalled: np.ndarray
+    quality: np.ndarray
+    perf: np.ndarray
+    exposure: np.ndarray  # impressions so far on this platform, per item
+    engagements: np.ndarray
+    creator_share: np.ndarray  # per item: its creator's exposure relative to the mean creator
+    dau: float
+    steering: float  # the platform's current Gini-steering exponent
+    blocked: np.ndarray | None = None  # per item: its account is banned on this platform
+
+
+def perf_rate(engaged: np.ndarray, seen: np.ndarray, prior_mean: float, prior_weight: float) -> np.ndarray:
+    """Observed engagement rate shrunk toward ``prior_mean`` (a Beta prior of ``prior_weight`` impressions)."""
+    return ((engaged + prior_mean * prior_weight) / (seen + prior_weight)).astype(np.float32)
+
+
+def prior_context(model, platform, lo: int) -> PriorContext:
+    """The context of the items from row ``lo`` on, for ``platform``'s policy."""
+    items, p, cfg = model.items, platform.index, platform.cfg
+    creator_exposure = model.creators.impressions[p].sum(axis=1).astype(np.float64)
+    share = (creator_exposure + 1.0) / (creator_exposure.mean() + 1.0)
+    blocked = model.moderation.blocked_creators(p)
+    return PriorContext(
+        age=(model.day - items.day[lo:]).astype(np.float32),
+        level=items.level[p, lo:].astype(np.float64),
+        quota=platform.policy.pools.size(items.level[p, lo:].astype(np.float64)),
+        pool_den=items.pool_den[p, lo:],
+        stalled=items.stalled[p, lo:],
+        quality=items.quality[lo:],
+        perf=perf_rate(items.obs_num[p, lo:], items.obs_den[p, lo:], cfg.perf_prior_mean, cfg.perf_prior_weight),
+        exposure=items.impressions[p, lo:].sum(axis=1),
+        engagements=items.engagements[lo:, :4].sum(axis=1),
+        creator_share=share[items.creator[lo:]],
+        dau=max(platform.expected_dau, 1.0),
+        steering=platform.steering,
+        blocked=None if blocked is None else blocked[items.creator[lo:]],
+    )
+
+
+class RankingPolicy:
+    """A recommender: a retrieval prior per item and a score per (user, item).
+
+    Subclasses set ``name`` and override :meth:`item_prior` and :meth:`score`.
+    ``algorithmic`` policies use the intimacy boost, the cold-start pool and the traffic
+    pools; reference policies do not. ``targeted`` policies draw candidates toward the
+    block's interests.
+    """
+
+    name = "base"
+    algorithmic = False
+    targeted = True
+
+    def __init__(self, cfg: PlatformConfig, expected_dau: float):
+        self.cfg = cfg
+        self.pools = TrafficPools(cfg, expected_dau)
+
+    def item_prior(self, ctx: PriorContext) -> np.ndarray:
+        """Log-weight per recommendable item for retrieval; -inf excludes the item."""
+        return np.zeros(len(ctx.age))
+
+    def score(self, block: Block) -> np.ndarray:
+        """(users × candidates) log-scores; Gumbel noise is added by the caller."""
+        raise NotImplementedError
+
+    def exposure_left(self, ctx: PriorContext) -> np.ndarray | None:
+        """Impressions each item may still get today (None = no limit)."""
+        return None
+
+    def learn(self, items, platform: int, day: int, impressions, reactions) -> None:
+        """Update what the policy knows from today's impressions and reactions (nothing by default)."""
+
+
+class AlgorithmicPolicy(RankingPolicy):
+    """The engagement-optimizing recommender of Douyin and Kuaishou.
+
+    Both styles are this one policy; the scenario's knobs (``POLICY_PRESETS``) place a
+    platform between centralized (no cap, steep pools, little follow share) and
+    decentralized (exposure cap, fast age decay, Gini steering, large follow share).
+    """
+
+    name = "algorithmic"
+    algorithmic = True
+
+    def item_prior(self, ctx: PriorContext) -> np.ndarray:
+        """Traffic pools (what is left of the item's quota, :meth:`TrafficPools.retrieval_weight`),
+        then age decay, the exposure cap and the Gini steering."""
+        c = self.cfg
+        weight = self.pools.retrieval_weight(ctx.level, ctx.quota, ctx.pool_den, ctx.stalled)
+        with np.errstate(divide="ignore"):
+            prior = np.log(weight) - c.age_decay * ctx.age
+        if c.exposure_cap is not None:
+            prior = np.where(self.exposure_left(ctx) <= 0, -np.inf, prior)
+        if ctx.steering > 0:
+            prior = prior - ctx.steering * np.log(ctx.creator_share)
+        return prior
+
+    def exposure_left(self, ctx: PriorContext) -> np.ndarray | None:
+        if self.cfg.exposure_cap is None:
+            return None
+        return self.cfg.exposure_cap * ctx.dau - ctx.exposure
+
+    def score(self, block: Block) -> np.ndarray:
+        c = self.cfg
+        item = c.w_quality * block.quality + c.w_perf * block.perf - c.age_decay * block.age
+        s = c.w_match * block.match + item.astype(np.float32)
+        if c.beta > 0:
+            s = np.ascontiguousarray(s)  # so that s.ravel() below is a view
+            flat = block.intimacy.ravel()
+            fan = np.flatnonzero(flat)  # sparse: most candidates are not the viewer's creators
+            s.ravel()[fan] += np.log1p(np.float32(c.beta) * flat[fan])
+        return s
+
+    def learn(self, items, platform: int, day: int, impressions, reactions) -> None:
+        """Traffic pools escalate or stall (:meth:`TrafficPools.observe`)."""
+        self.pools.observe(items, platform, day, impressions, reactions)
+
+
+class RandomPolicy(RankingPolicy):
+    """Reference: every recommendable item equally likely, for every user."""
+
+    name = "random"
+    targeted = False
+
+    def score(self, block: Block) -> np.ndarray:
+        return np.zeros(block.match.shape, dtype=np.float32)
+
+
+class PopularityPolicy(RankingPolicy):
+    """Reference: the most-watched items for everyone (no personalization, no intimacy)."""
+
+    name = "popularity"
+    targeted = False
+
+    def item_prior(self, ctx: PriorContext) -> np.ndarray:
+        return np.log1p(ctx.exposure.astype(np.float64))
+
+    def score(self, block: Block) -> np.ndarray:
+        return np.broadcast_to(np.log1p(block.engagements).astype(np.float32), block.match.shape).copy()
+
+
+class InterestPolicy(RankingPolicy):
+    """Reference: interest match only (no intimacy boost, no traffic pools, no cold start)."""
+
+    name = "interest"
+
+    def score(self, block: Block) -> np.ndarray:
+        return self.cfg.w_match * block.match
+
+
+POLICIES: dict[str, type[RankingPolicy]] = {
+    "douyin": AlgorithmicPolicy,
+    "kuaishou": AlgorithmicPolicy,
+    "random": RandomPolicy,
+    "popularity": PopularityPolicy,
+    "interest": InterestPolicy,
+}
+
+
+def make_policy(cfg: PlatformConfig, expected_dau: float) -> RankingPolicy:
+    return POLICIES[cfg.policy](cfg, expected_dau)

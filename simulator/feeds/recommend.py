@@ -1,0 +1,155 @@
+"""The recommendation feed (推荐, public domain): the slots left after the others.
+
+The recommender is two-stage. *Retrieval*: for a block of users with similar interests,
+draw ``candidates`` items with probability ∝ exp(policy prior + affinity × match to the
+block's interests); the prior carries the traffic pool (:mod:`.pools`), age decay, the
+exposure cap and the Gini steering. *Ranking*: the policy scores every (user, candidate)
+pair, Gumbel noise of scale ``temperature`` is added, and each user keeps the top k
+(Gumbel-top-k = sampling without replacement from softmax(score / temperature)). No
+Python loop runs over users: the loop is over blocks of ``block_users`` users.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..state.arrays import rank_within_sorted
+from ..state.vocabulary import RECOMMEND
+from .impressions import Impressions
+from .kernels import gumbel_table, gumbel_top_k
+from .policies import Block, prior_context
+
+
+def recommend_slots(model, platform, active, free, rng) -> list[Impressions]:
+    """The recommendation feed (public domain): retrieval per block, ranking, Gumbel-top-k.
+
+    Blocks draw their randomness from generators seeded by (today's seed, block number);
+    the Gumbel-top-k selection is a compiled kernel (``kernels.gumbel_top_k``) that runs
+    rows in parallel with counter-based noise, so results do not depend on the number of
+    threads. Blocks run in order: with an exposure cap each sees what is left."""
+    cfg = platform.cfg
+    lo = model.items.first_since(model.day - cfg.max_item_age + 1)
+    if lo >= model.items.n or free.max(initial=0) <= 0:
+        return []
+    day = RecommendDay(model, platform, lo, rng)
+    if day.m_target == 0:
+        return []
+    # blocks small enough that, over the day, the items that really compete for
+    # traffic are drawn ``candidate_coverage`` times each on average
+    n_blocks = max(-(-len(active) // cfg.block_users), int(np.ceil(cfg.candidate_coverage * day.wanting / day.m_target)))
+    block_size = max(1, -(-len(active) // n_blocks))
+    base = int(rng.integers(2**62))
+    day.row_in_block = np.full(model.users.n, -1, dtype=np.int64)
+    day.row_in_block[active] = np.arange(len(active)) % block_size
+    starts = range(0, len(active), block_size)
+    return [imp for j, b0 in enumerate(starts)
+            if (imp := day.rank_block(active[b0 : b0 + block_size], free[b0 : b0 + block_size],
+                                      np.random.default_rng([base, j]))) is not None]
+
+
+class RecommendDay:
+    """Today's recommendable items on one platform, prepared once for all blocks."""
+
+    def __init__(self, model, platform, lo: int, rng: np.random.Generator):
+        cfg, policy = platform.cfg, platform.policy
+        self.cfg, self.policy, self.users, self.follows = cfg, policy, model.users, model.follows
+        self.n_creators = model.creators.n
+        items = model.items
+        ctx = prior_context(model, platform, lo)
+        prior = policy.item_prior(ctx)
+        if ctx.blocked is not None:
+            prior = np.where(ctx.blocked, -np.inf, prior)
+        ok = np.isfinite(prior)
+        self.pool = lo + np.flatnonzero(ok)
+        self.m_target = min(cfg.candidates, len(self.pool))
+        self.prior = prior[ok]
+        self.topic = items.topic[self.pool]
+        self.quality = items.quality[self.pool]
+        self.perf = ctx.perf[ok]
+        self.age = ctx.age[ok]
+        self.popularity = ctx.exposure[ok].astype(np.float32)
+        self.engagements = ctx.engagements[ok].astype(np.float32)
+        self.creator = items.creator[self.pool].astype(np.int64)
+        left = policy.exposure_left(ctx)
+        self.left = None if left is None else left[ok].astype(np.float64)
+        # how many items really compete for traffic: the participation ratio of the
+        # retrieval weights, (Σw)² / Σw² (= the item count when all weigh the same)
+        w = np.exp(self.prior - self.prior.max()) if len(self.pool) else np.zeros(0)
+        self.wanting = float(w.sum() ** 2 / max((w * w).sum(), 1e-300)) if len(w) else 0.0
+        self.temp = np.float32(cfg.temperature)
+        self.noise = gumbel_table(rng)
+        # retrieval weights per interest segment, as CDFs for inverse-transform draws
+        self.cdf = {}
+        for s in np.unique(model.users.segment).tolist():
+            logw = self.prior + (cfg.candidate_affinity * self.topic[:, s] if policy.targeted else 0.0)
+            self.cdf[s] = np.cumsum(np.exp(logw - logw.max()))
+
+    def rank_block(self, bu: np.ndarray, k_u: np.ndarray, rng: np.random.Generator):
+        # bu: the block's users; k_u: recommendation slots each still has
+        """Candidates, scores and picks for one block of users (sorted user ids)."""
+        kmax = int(k_u.max(initial=0))
+        if kmax <= 0 or len(bu) == 0:
+            return None
+        users, follows = self.users, self.follows
+        # retrieval: candidates split across the interest segments present in the block
+        seg = users.segment[bu]  # users are numbered by segment, so a block's segments are runs
+        starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
+        segs, counts = seg[starts], np.diff(np.r_[starts, len(seg)])
+        draws = []
+        for s, c in zip(segs.tolist(), counts.tolist()):
+            cw = self.cdf[s]
+            k = max(1, int(round(self.m_target * c / len(bu))))
+            draws.append(np.searchsorted(cw, rng.random(k) * cw[-1], side="right"))
+        cand = np.unique(np.minimum(np.concatenate(draws), len(self.pool) - 1))
+        m = len(cand)
+        kb = min(kmax, m)
+        # the block's follow edges to the candidates' creators: dense users × creators
+        ucre, inv = np.unique(self.creator[cand], return_inverse=True)
+        col_of = np.full(self.n_creators, -1, dtype=np.int64)
+        col_of[ucre] = np.arange(len(ucre))
+        es, ee = follows.indptr[bu[0]], follows.indptr[bu[-1] + 1]
+        ec = col_of[follows.creator[es:ee]]
+        er = self.row_in_block[follows.src[es:ee]]  # -1 for users not active today
+        sel = np.flatnonzero((ec >= 0) & (er >= 0))
+        edge_dense = np.full((len(bu), len(ucre)), -1, dtype=np.int64)
+        edge_dense[er[sel], ec[sel]] = es + sel
+        if self.policy.algorithmic:
+            intim_dense = np.zeros((len(bu), len(ucre)), dtype=np.float32)
+            intim_dense[er[sel], ec[sel]] = follows.intimacy[es + sel]
+            intim = intim_dense[:, inv]
+        else:
+            intim = np.zeros((len(bu), m), dtype=np.float32)
+        match = users.interest[bu] @ self.topic[cand].T
+        block = Block(match=match, intimacy=intim, quality=self.quality[cand],
+                      perf=self.perf[cand], age=self.age[cand], popularity=self.popularity[cand],
+                      engagements=self.engagements[cand])
+        key = self.policy.score(block)
+        left = self.left
+        if left is not None:
+            key[:, left[cand] <= 0] = -np.inf
+        # with a cap, look cap_lookahead places further down each list to replace capped picks
+        kx = min(m, kb + (self.cfg.cap_lookahead if left is not None else 0))
+        top = gumbel_top_k(key, kx, float(self.temp), int(rng.integers(2**63)), self.noise)
+        valid = top >= 0
+        if left is not None:
+            valid &= _within_cap(top, left[cand])
+        keep = valid & (np.cumsum(valid, axis=1) <= k_u[:, None])
+        rows = np.broadcast_to(np.arange(len(bu))[:, None], top.shape)[keep]
+        cols = top[keep]
+        if left is not None:
+            left[cand] -= np.bincount(cols, minlength=m)
+        return Impressions(user=bu[rows], item=self.pool[cand[cols]], source=np.full(len(rows), RECOMMEND, np.int8),
+                           edge=edge_dense[rows, inv[cols]], match=match[rows, cols])
+
+
+def _within_cap(top: np.ndarray, left: np.ndarray) -> np.ndarray:
+    """Mask of picks (users × ranked columns) that fit each column's remaining cap,
+    granting a column first to the users who ranked it highest."""
+    b, k = top.shape
+    col = np.where(top >= 0, top, len(left)).ravel()  # padding goes to a column with no cap left
+    left = np.append(left, 0.0)
+    rank = np.repeat(np.arange(k)[None, :], b, axis=0).ravel()
+    order = np.lexsort((rank, col))
+    pos = np.empty(len(col), dtype=np.int64)
+    pos[order] = rank_within_sorted(col[order])
+    return (pos < np.floor(np.maximum(left, 0))[col]).reshape(b, k)

@@ -1,0 +1,114 @@
+"""Tables of a model's agents and items (pandas), as written to creators.csv,
+merchants.csv and items.csv, and one user's feed for inspection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..commerce.ledger import BUYER_TIERS
+from ..feeds.policies import Block, prior_context
+from ..state.arrays import sigmoid
+from ..state.vocabulary import ACTIONS, CATEGORIES, DOMAINS, GMV_DOMAINS, SOURCES, TARGETING, TIERS
+
+
+def creators_frame(model) -> pd.DataFrame:
+    creators, follows, ledger = model.creators, model.follows, model.ledger
+    tiers = follows.fans_by_tier()
+    df = pd.DataFrame({
+        "creator": np.arange(creators.n),
+        "merchant": creators.merchant,
+        "mcn": creators.mcn,
+        "city": creators.city,
+        "segment": creators.segment,
+        "quality": sigmoid(creators.quality_mean),
+        "post_rate": creators.post_rate,
+        "followers": follows.followers(),
+        **{f"fans_{tier}": tiers[:, t] for t, tier in enumerate(TIERS)},
+        "mean_fan_intimacy": follows.mean_intimacy_by_creator(),
+        "items_published": creators.items_published,
+    })
+    for j, name in enumerate(model.platforms):
+        for d, domain in enumerate(DOMAINS):
+            df[f"impressions_{domain}_{name}"] = creators.impressions[j, :, d]
+    for a, action in enumerate(ACTIONS):
+        df[f"engagements_{action}"] = creators.engagements[:, a]
+    df["seller_for"] = creators.seller
+    df["income_sales"] = ledger.creator_sales_income
+    df["income_tips"] = ledger.creator_tips
+    df["income_total"] = ledger.creator_sales_income + ledger.creator_tips
+    for d, domain in enumerate(GMV_DOMAINS):
+        df[f"gmv_{domain}"] = ledger.creator_gmv[:, d]
+    df["group_members"] = np.bincount(follows.creator[follows.extra["group"]], minlength=creators.n)
+    for t, tier in enumerate(BUYER_TIERS):
+        df[f"purchases_{tier}"] = ledger.creator_purchases_by_tier[:, t]
+    return df
+
+
+def merchants_frame(model) -> pd.DataFrame:
+    """One row per merchant: category, strategy, ad spend, GMV by domain, CAC, profit, ROI."""
+    merchants, ledger = model.merchants, model.ledger
+    spend = ledger.ad_spend.sum(axis=0)
+    gmv = ledger.gmv.sum(axis=1)
+    profit = gmv - ledger.cost_of_goods - ledger.commission_paid - ledger.creator_paid - spend
+    cost = spend + ledger.commission_paid + ledger.creator_paid
+    targeting = np.array(TARGETING)[merchants.targeting]
+    df = pd.DataFrame({
+        "merchant": np.arange(merchants.n), "account": merchants.account,
+        "category": np.array(CATEGORIES)[merchants.category],
+        "targeting": targeting,
+        "diverts": merchants.diverts,
+        "strategy": [f"{t}{'+wechat' if d else ''}" for t, d in zip(targeting, merchants.diverts)],
+        "daily_budget": merchants.daily_budget, "ad_spend": spend, "ad_impressions": ledger.ad_impressions.sum(axis=0),
+    })
+    for d, domain in enumerate(GMV_DOMAINS):
+        df[f"gmv_{domain}"] = ledger.gmv[:, d]
+    df["gmv_total"] = gmv
+    df["orders"] = ledger.orders
+    df["new_buyers"] = ledger.new_buyers
+    df["cac"] = np.divide(spend, ledger.new_buyers, out=np.full(merchants.n, np.nan), where=ledger.new_buyers > 0)
+    df["commission_paid"] = ledger.commission_paid
+    df["creator_paid"] = ledger.creator_paid
+    df["profit"] = profit
+    df["roi"] = np.divide(profit, cost, out=np.full(merchants.n, np.nan), where=cost > 0)
+    df["wechat_contacts"] = model.commerce.wechat.per_merchant()[: merchants.n]
+    for j, name in enumerate(model.platforms):
+        df[f"banned_{name}"] = merchants.banned[j]
+    return df
+
+
+def items_frame(model) -> pd.DataFrame:
+    items = model.items
+    df = pd.DataFrame({"item": np.arange(items.n), "creator": items.creator, "day": items.day, "quality": items.quality})
+    for j, name in enumerate(model.platforms):
+        for d, domain in enumerate(DOMAINS):
+            df[f"impressions_{domain}_{name}"] = items.impressions[j, :, d]
+        df[f"pool_level_{name}"] = items.level[j]
+    for a, action in enumerate(ACTIONS):
+        df[f"engagements_{action}"] = items.engagements[:, a]
+    return df
+
+
+def feed_of(model, user: int, platform: str | None = None) -> pd.DataFrame:
+    """One user's feed on the last simulated day: each item with its slot source,
+    domain, interest match, quality, the viewer's intimacy with the creator, the
+    intimacy boost log(1 + beta·intimacy) and the policy's ranking score (with the
+    items' engagement rates as of the end of that day)."""
+    log = next(lg for lg in model.day_logs if platform is None or lg.platform.name == platform)
+    imp, pl = log.impressions, log.platform
+    sel = np.flatnonzero(imp.user == user)
+    items = imp.item[sel]
+    intimacy = log.reactions.intimacy[sel]
+    lo = model.items.first_since(model.day - 1 - pl.cfg.max_item_age + 1)
+    ctx = prior_context(model, pl, min(lo, int(items.min())) if len(items) else lo)
+    k = items - (model.items.n - len(ctx.age))
+    block = Block(match=imp.match[sel][None, :], intimacy=intimacy[None, :], quality=model.items.quality[items],
+                  perf=ctx.perf[k], age=ctx.age[k] - 1, popularity=ctx.exposure[k].astype(np.float32),
+                  engagements=ctx.engagements[k].astype(np.float32))
+    boost = np.log1p(pl.cfg.beta * intimacy) if pl.policy.algorithmic else np.zeros(len(sel))
+    return pd.DataFrame({
+        "item": items, "creator": model.items.creator[items], "source": np.array(SOURCES)[imp.source[sel]],
+        "domain": np.array(DOMAINS)[imp.domain()[sel]], "match": imp.match[sel],
+        "quality": model.items.quality[items], "intimacy": intimacy, "intimacy_boost": boost,
+        "score": pl.policy.score(block)[0],
+    })

@@ -1,0 +1,78 @@
+"""Views: what the measurements see of one day, per platform and for all platforms.
+
+A view is built from the day's trace (the platforms' impressions and reactions, the
+day logs), the state (follow graph, creators' cumulative exposure) and the readings of
+the ledger, the fan groups, WeChat and moderation. Building views reads; it never
+changes the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from ..state.vocabulary import DOMAINS, SOURCES
+
+
+@dataclass
+class View:
+    """What the measurements see of one platform (or of all platforms) at a step."""
+
+    name: str
+    imps: np.ndarray  # (sources × domains) impressions this step
+    actions: np.ndarray  # (actions,) engagements this step
+    creator_step: np.ndarray  # (creators,) impressions this step
+    creator_cum: np.ndarray  # (creators × domains) cumulative impressions
+    follows_gained: int
+    follows_lost: int  # the follow graph is shared by all platforms
+    ad_revenue: float
+    active_users: int
+    model: object  # the TrafficModel (for shared state: follow graph, creators)
+    days: int  # days simulated so far
+    readings: dict  # today's money and private-channel readings (see platform_readings), summed for 'all'
+    index: int | None = None  # the platform's index, None for 'all'
+
+
+SUMMED = ("imps", "actions", "creator_step", "follows_gained", "ad_revenue")
+
+
+def platform_readings(model, log) -> dict[str, float]:
+    """Today's money (the ledger), comments by domain, bans, and the stocks of fan-group
+    members and WeChat contacts, on the day log's platform."""
+    p = log.platform.index
+    comments = np.bincount(log.impressions.domain()[log.reactions.comment], minlength=len(DOMAINS))
+    out = model.ledger.readings(p)
+    out.update({f"comments_{d}": float(comments[j]) for j, d in enumerate(DOMAINS)})
+    out.update(bans=float(model.moderation.bans_today[p]), group_members=float(model.commerce.groups.members()[p]),
+               wechat_contacts=float(model.commerce.wechat.per_platform(len(model.platforms))[p]))
+    return out
+
+
+def platform_view(model, log) -> View:
+    imp, reactions, platform = log.impressions, log.reactions, log.platform
+    by_source_domain = np.bincount(imp.source.astype(np.int64) * len(DOMAINS) + imp.domain(),
+                                   minlength=len(SOURCES) * len(DOMAINS)).reshape(len(SOURCES), len(DOMAINS))
+    creator_of = model.items.creator[imp.item]
+    return View(name=platform.name, imps=by_source_domain,
+                actions=np.array([np.count_nonzero(a) for a in reactions.columns()], dtype=np.int64),
+                creator_step=np.bincount(creator_of, minlength=model.creators.n).astype(np.int64),
+                creator_cum=model.creators.impressions[platform.index],
+                follows_gained=int(np.count_nonzero(reactions.follow)), follows_lost=model.follows_lost_today,
+                ad_revenue=float(model.ledger.today["ad_revenue"][platform.index]), active_users=platform.active_today,
+                model=model, days=model.day + 1, readings=platform_readings(model, log), index=platform.index)
+
+
+def views(model) -> list[View]:
+    """One :class:`View` per platform plus one for all platforms together."""
+    out = [platform_view(model, log) for log in model.day_logs]
+    if len(out) == 1:
+        only = out[0]
+        out.append(View(**{**{f.name: getattr(only, f.name) for f in fields(View)}, "name": "all", "index": None}))
+        return out
+    total = View(name="all", **{k: sum(getattr(v, k) for v in out) for k in SUMMED},
+                 creator_cum=model.creators.impressions.sum(axis=0), follows_lost=model.follows_lost_today,
+                 active_users=int(np.count_nonzero(model.users.uses.any(axis=1))), model=model, days=model.day + 1,
+                 readings={k: sum(v.readings[k] for v in out) for k in out[0].readings}, index=None)
+    out.append(total)
+    return out

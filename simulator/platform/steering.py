@@ -1,0 +1,24 @@
+"""Gini steering: a decentralized platform's adaptation toward fairer creator exposure.
+
+A platform with a ``gini_target`` measures the Gini coefficient of its creators'
+exposure each day and moves its steering exponent s by
+``steering_step × gini_gain × (Gini − gini_target)``, kept in [0, ``steering_max``].
+Tomorrow's retrieval divides each item's weight by creator_share^s, where creator_share
+is the creator's cumulative exposure relative to the mean creator's (Kuaishou's
+"inclusive" distribution, 普惠).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..observation.inequality import gini
+
+
+def steer(platform, creator_impressions_today: np.ndarray) -> None:
+    """Move ``platform.steering`` toward the Gini target from today's creator exposure."""
+    cfg = platform.cfg
+    if cfg.gini_target is None:
+        return
+    error = gini(creator_impressions_today) - cfg.gini_target
+    platform.steering = min(cfg.steering_max, max(0.0, platform.steering + cfg.steering_step * cfg.gini_gain * error))

@@ -1,0 +1,83 @@
+"""The world a model runs on: its random streams, populations, graphs and items.
+
+:func:`build_world` draws everything a :class:`~simulator.model.TrafficModel` starts
+from, in a fixed order from one ``SeedSequence``, so the same scenario and seed give the
+same world bit for bit:
+
+* one random stream per concern (population, graphs, publishing, one per platform's
+  feed, reactions, relationships, commerce), so a change in one submodel does not shift
+  the draws of another;
+* users, creators and merchants (:mod:`simulator.state.population`);
+* the user–user social graph and the initial follow graph (:mod:`simulator.state.graphs`),
+  or a follow graph read from ``graph.follow_graph_file``;
+* an empty item store; the model then publishes ``creators.warmup_days`` days of items
+  before day 0 so that feeds start with a backlog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import Scenario
+from .state.graphs import FollowGraph, SocialGraph, build_social_graph, initial_follows, load_follow_file
+from .state.items import ItemStore
+from .state.population import CreatorState, MerchantState, UserState, build_population
+
+
+@dataclass(frozen=True)
+class RandomStreams:
+    """One generator per concern, spawned from the scenario's seed."""
+
+    publish: np.random.Generator
+    feeds: tuple[np.random.Generator, ...]  # one per platform, in scenario order
+    react: np.random.Generator
+    relationship: np.random.Generator
+    commerce: np.random.Generator
+
+
+@dataclass(frozen=True)
+class World:
+    streams: RandomStreams
+    users: UserState
+    creators: CreatorState
+    merchants: MerchantState
+    social: SocialGraph
+    follows: FollowGraph
+    items: ItemStore
+
+
+def build_world(scenario: Scenario) -> World:
+    """Everything the model starts from, drawn from ``scenario.seed``."""
+    seeds = np.random.SeedSequence(scenario.seed)
+    (s_population, s_graph, s_publish, s_feed, s_react, s_relationship, s_commerce) = seeds.spawn(7)
+    streams = RandomStreams(
+        publish=np.random.default_rng(s_publish),
+        feeds=tuple(np.random.default_rng(s) for s in s_feed.spawn(len(scenario.platforms))),
+        react=np.random.default_rng(s_react),
+        relationship=np.random.default_rng(s_relationship),
+        commerce=np.random.default_rng(s_commerce),
+    )
+    users, creators, merchants = build_population(scenario, np.random.default_rng(s_population))
+    rng_graph = np.random.default_rng(s_graph)
+    social = build_social_graph(scenario.graph, users.city, rng_graph)
+    follows = _initial_follow_graph(scenario, users, creators, social, rng_graph)
+    items = ItemStore(len(scenario.platforms), scenario.population.topics)
+    return World(streams, users, creators, merchants, social, follows, items)
+
+
+def _initial_follow_graph(scenario: Scenario, users: UserState, creators: CreatorState, social: SocialGraph,
+                          rng: np.random.Generator) -> FollowGraph:
+    cfg = scenario.graph
+    n_users, n_creators = users.n, creators.n
+    thresholds = scenario.relationship.tier_thresholds
+    if cfg.follow_graph_file:
+        user, creator, intimacy = load_follow_file(cfg.follow_graph_file, n_users, n_creators)
+        if intimacy is None:
+            intimacy = rng.beta(cfg.initial_intimacy_alpha, cfg.initial_intimacy_beta, len(user))
+        return FollowGraph(n_users, n_creators, user, creator, intimacy, thresholds)
+    segment_match = creators.topic.T.copy()  # (segments × creators): segment s = topic s
+    user, creator = initial_follows(cfg, segment_match, users.segment.astype(np.int64), social, rng)
+    intimacy = rng.beta(cfg.initial_intimacy_alpha, cfg.initial_intimacy_beta, len(user))
+    return FollowGraph(n_users, n_creators, user, creator, intimacy, thresholds)
