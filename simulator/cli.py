@@ -161,7 +161,7 @@ def cmd_compare(args) -> int:
         return _fail(str(exc))
     with _runs(len(scenarios) * args.replicates, args.workers, "compare") as (pool, progress):
         table = compare(scenarios, args.replicates, args.seed, pool, out, progress,
-                        command=["trafficsim", *sys.argv[1:]])
+                        command=["trafficsim", *args.argv])
     labels = list(scenarios)
     print(f"{args.replicates} replicates per scenario; mean ± half-width of the 95% CI\n")
     print(headline_text(table, labels))
@@ -309,6 +309,7 @@ def cmd_sweep_report(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what manifests record as the command
     commands = {"run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sweep-report": cmd_sweep_report, "app": cmd_app,
                 "validate": cmd_validate}
     return commands[args.command](args)
