@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("compare", help="run scenarios side by side on the same population and seeds")
     c.add_argument("scenarios", type=Path, nargs="+", help="scenario TOML files (two or more)")
-    c.add_argument("--replicates", type=int, default=5, help="runs per scenario (default 5)")
+    c.add_argument("--replicates", type=int, default=5, help="runs per scenario (default 5, at least 2: 95%% CIs)")
     c.add_argument("--steps", type=int, help="simulated days (default: each scenario's)")
     c.add_argument("--seed", type=int, help="seed of the replicate seeds (default: the first scenario's)")
     c.add_argument("--workers", type=int, help="worker processes (default: the machine's cores)")
