@@ -21,6 +21,7 @@ from pathlib import Path
 from . import __version__
 from .config import ScenarioError, load_scenario
 from .io.outputs import OutputError, check_out_dir, default_out_dir, write_run
+from .io.report import RUN_HEADLINE, fmt, label, text_table, unit
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("compare", help="run scenarios side by side on the same population and seeds")
     c.add_argument("scenarios", type=Path, nargs="+", help="scenario TOML files (two or more)")
-    c.add_argument("--replicates", type=int, default=5, help="runs per scenario (default 5)")
+    c.add_argument("--replicates", type=int, default=5, help="runs per scenario (default 5, at least 2: 95%% CIs)")
     c.add_argument("--steps", type=int, help="simulated days (default: each scenario's)")
     c.add_argument("--seed", type=int, help="seed of the replicate seeds (default: the first scenario's)")
     c.add_argument("--workers", type=int, help="worker processes (default: the machine's cores)")
@@ -122,38 +123,30 @@ def cmd_run(args) -> int:
     return 0
 
 
-HEADLINE = ("impressions_total", "impressions_public", "impressions_commercial", "impressions_private",
-            "exposure_gini", "top1_share", "top10_share", "visible_share", "fans_passerby", "fans_liking",
-            "fans_true", "mean_intimacy", "flywheel_ratio", "gmv_total", "private_share_gmv", "private_share_tips",
-            "private_share_comments", "ad_revenue", "commission_revenue", "tip_revenue", "cac_first_30d", "cac_last_30d",
-            "group_members_end", "group_churn_30d", "wechat_contacts", "bans")
+HEADLINE = RUN_HEADLINE
 
 
 def _print_summary(summary: dict) -> None:
+    """The run's headline table: readable labels, units, one number format (io.report.fmt)."""
     names = list(summary["platforms"])
-    width = max(len(h) for h in HEADLINE) + 2
-    print("metric".ljust(width) + "".join(n.rjust(14) for n in names))
-    for key in HEADLINE:
-        vals = [summary["platforms"][n].get(key) for n in names]
-        print(key.ljust(width) + "".join(_fmt(v).rjust(14) for v in vals))
+    print(text_table(["metric", "unit", *names],
+                     [[label(k), unit(k), *(_fmt(summary["platforms"][n].get(k)) for n in names)] for k in HEADLINE]))
 
 
-def _fmt(v) -> str:
-    if v is None or v != v:
-        return "-"
-    if abs(v) >= 1000 or float(v).is_integer():
-        return f"{v:,.0f}"
-    return f"{v:.3f}"
+_fmt = fmt  # the number format shared by run and compare
 
 
 def cmd_compare(args) -> int:
-    from .experiments.compare import compare, headline_markdown
+    from .experiments.compare import MIN_REPLICATES, compare, headline_text, readings
 
     if len(args.scenarios) < 2:
         return _fail("compare: give two or more scenario files")
-    for flag, v in (("--replicates", args.replicates), ("--steps", args.steps), ("--workers", args.workers)):
+    for flag, v in (("--steps", args.steps), ("--workers", args.workers)):
         if v is not None and v < 1:
             return _fail(f"{flag}: must be >= 1")
+    if args.replicates < MIN_REPLICATES:
+        return _fail(f"--replicates: got {args.replicates}; a comparison needs at least {MIN_REPLICATES} "
+                     "(95% confidence intervals)")
     if args.seed is not None and args.seed < 0:
         return _fail("--seed: must be >= 0")
     scenarios = {}
@@ -167,10 +160,15 @@ def cmd_compare(args) -> int:
     except (ScenarioError, OutputError) as exc:
         return _fail(str(exc))
     with _runs(len(scenarios) * args.replicates, args.workers, "compare") as (pool, progress):
-        table = compare(scenarios, args.replicates, args.seed, pool, out, progress)
+        table = compare(scenarios, args.replicates, args.seed, pool, out, progress,
+                        command=["trafficsim", *args.argv])
     labels = list(scenarios)
-    print(headline_markdown(table, labels))
-    print(f"comparison: {out}")
+    print(f"{args.replicates} replicates per scenario; mean ± half-width of the 95% CI\n")
+    print(headline_text(table, labels))
+    print()
+    for line in readings(table, labels):
+        print(f"- {line}")
+    print(f"\ncomparison: {out} (open report.html in a browser)")
     return 0
 
 
@@ -311,6 +309,7 @@ def cmd_sweep_report(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what manifests record as the command
     commands = {"run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sweep-report": cmd_sweep_report, "app": cmd_app,
                 "validate": cmd_validate}
     return commands[args.command](args)

@@ -6,7 +6,11 @@ a slider reaches the model (slider + Reset + steps draw other charts; back + Res
 the first ones), and that every request stays on localhost and succeeds (Solara's front
 end comes from the solara-assets package, not a CDN). Leaves outputs/app_screenshot.png.
 
-Without playwright or Chromium the test skips, and fails when CI is set.
+Also opens a compare run's ``report.html`` from disk (file://) and checks that every
+plot embedded in it rendered, with no request leaving the file. Leaves
+outputs/report_screenshot.png.
+
+Without playwright or Chromium the tests skip, and fail when CI is set.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "outputs" / "app_screenshot.png"
+REPORT_SCREENSHOT = ROOT / "outputs" / "report_screenshot.png"
 CHROMIUM = os.environ.get("TRAFFICSIM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -38,7 +43,7 @@ TIMEOUT_MS = 60_000  # a cold numba cache makes the server's first step slow
 
 
 def _missing(what: str) -> None:
-    msg = f"browser test of the app: {what}"
+    msg = f"browser test: {what}"
     if IN_CI:
         pytest.fail(msg + " (CI is set, so this is a failure, not a skip)", pytrace=False)
     pytest.skip(msg)
@@ -228,3 +233,68 @@ def _exercise(page, expect, url, problems):
     expect(other_counter).to_have_text(re.compile(r"Step:\s*1$"))
     expect(counter).to_have_text(re.compile(r"Step:\s*3$"))
     other.close()
+
+
+# per image: loaded, natural size, decoded without error, and how many pixels stayed
+# transparent when drawn on a canvas (a truncated PNG still reports its full size)
+_READ_REPORT_IMAGES = """async () => Promise.all([...document.images].map(async img => {
+    const decoded = await img.decode().then(() => true, () => false);
+    let transparent = -1;
+    if (decoded && img.naturalWidth > 0) {
+        const c = document.createElement('canvas');
+        c.width = img.naturalWidth;
+        c.height = img.naturalHeight;
+        const ctx = c.getContext('2d');
+        ctx.drawImage(img, 0, 0);
+        const px = ctx.getImageData(0, 0, c.width, c.height).data;
+        transparent = 0;
+        for (let k = 3; k < px.length; k += 4) if (px[k] === 0) transparent++;
+    }
+    return [img.complete, img.naturalWidth, img.naturalHeight, decoded, transparent];
+}))"""
+
+
+def test_report_in_a_browser(tmp_path):
+    """Guards issue 13 item 15: compare's report.html opened offline from disk: every
+    plot (inline base64 PNG) decodes and renders (naturalWidth > 0), there are as many
+    as plots/ holds, and the page asks for nothing but itself (no URL, no CDN)."""
+    from simulator.cli import main
+
+    sync_api = _playwright()
+    files = []
+    for name in ("douyin", "kuaishou"):
+        f = tmp_path / f"{name}.toml"
+        f.write_text(f'extends = "{ROOT / "scenarios" / (name + ".toml")}"\n'
+                     "[population]\nusers = 1000\ncreators = 60\nmerchants = 2\n")
+        files.append(str(f))
+    out = tmp_path / "cmp"
+    assert main(["compare", *files, "--replicates", "2", "--steps", "3", "--workers", "1", "--out", str(out)]) == 0
+    n_plots = len(list((out / "plots").glob("*.png")))
+    assert n_plots >= 7
+    page_url = (out / "report.html").resolve().as_uri()
+    problems: list[str] = []
+    with sync_api.sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+        browser = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                                       headless=True, viewport={"width": 1280, "height": 900})
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.on("request", lambda r: None if r.url == page_url or r.url.startswith("data:")
+                    else problems.append(f"request: {r.url}"))
+            page.on("requestfailed", lambda r: problems.append(f"request failed ({r.failure}): {r.url}"))
+            page.on("console", lambda m: problems.append(f"console error: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.goto(page_url, wait_until="load")
+            sizes = page.evaluate(_READ_REPORT_IMAGES)
+            REPORT_SCREENSHOT.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(REPORT_SCREENSHOT), full_page=True)
+            assert page.get_by_role("heading", name="Headline").is_visible()
+            assert page.locator("table").first.locator("tbody tr").count() > 10
+        finally:
+            browser.close()
+    assert len(sizes) == n_plots, f"{len(sizes)} images in the page, {n_plots} plots written"
+    for i, (complete, w, h, decoded, transparent) in enumerate(sizes):
+        assert complete and decoded and w > 0 and h > 0, f"plot {i} did not render ({w}x{h})"
+        # matplotlib's PNGs are opaque: transparent pixels mean a partly decoded (truncated) image
+        assert transparent == 0, f"plot {i}: {transparent} of {w * h} pixels not drawn"
+    assert not problems, "\n".join(problems)

@@ -1,26 +1,51 @@
 """trafficsim compare: side-by-side runs on the same population and seeds."""
 
+import contextlib
+import io
+import json
+import re
+
+import numpy as np
 import pandas as pd
+import pytest
 
 from simulator.cli import main
-from simulator.experiments.compare import compare
 from simulator.config import load_scenario
+from simulator.experiments import compare as cmp
+from simulator.experiments.compare import HEADLINE, compare
+from simulator.io import outputs, report
 
 from .conftest import SCENARIOS
 
 SMALL = ["population.users=1500", "population.creators=80", "population.merchants=2", "steps=6"]
 
 
-def test_compare_writes_table_report_and_plots(tmp_path, tmp_path_factory):
-    # small copies of the two shipped styles
+def small_files(folder):
+    """Small copies of the two shipped styles (douyin first)."""
     files = []
     for name in ("douyin", "kuaishou"):
-        p = tmp_path / f"{name}.toml"
+        p = folder / f"{name}.toml"
         p.write_text(f'extends = "{SCENARIOS / (name + ".toml")}"\n[population]\nusers = 1500\ncreators = 80\nmerchants = 2\n')
         files.append(str(p))
+    return files
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    """One small `trafficsim compare` (3 replicates, 6 days): (out folder, its stdout)."""
+    files = small_files(tmp_path_factory.mktemp("scen"))
     out = tmp_path_factory.mktemp("cmp") / "out"
-    assert main(["compare", *files, "--replicates", "3", "--steps", "6", "--workers", "2", "--out", str(out)]) == 0
-    for f in ("comparison.csv", "comparison.md", "manifest.json", "plots/lorenz.png", "plots/domain_shares.png",
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        rc = main(["compare", *files, "--replicates", "3", "--steps", "6", "--workers", "2", "--out", str(out)])
+    assert rc == 0
+    return out, stdout.getvalue()
+
+
+def test_compare_writes_table_report_and_plots(compared):
+    out, _ = compared
+    for f in ("comparison.csv", "comparison.md", "report.html", "manifest.json", "scenario_douyin.toml",
+              "scenario_kuaishou.toml", "plots/lorenz.png", "plots/domain_shares.png",
               "plots/fan_tiers.png", "plots/top1_share.png", "plots/gmv_domain_shares.png",
               "plots/private_gmv_groups.png", "plots/revenue_mix.png"):
         assert (out / f).exists(), f
@@ -28,6 +53,82 @@ def test_compare_writes_table_report_and_plots(tmp_path, tmp_path_factory):
     assert {"douyin_mean", "douyin_ci_low", "douyin_ci_high", "kuaishou_mean"} <= set(t.columns)
     assert (t["douyin_ci_low"] <= t["douyin_mean"] + 1e-12).all()
     assert "creator exposure Gini is higher in" in (out / "comparison.md").read_text()
+
+
+def test_compare_terminal_table_reads_like_run(compared):
+    """Guards issue 13 item 12: the terminal table printed e-notation (5.215e+05) and
+    bare snake_case names. Now: run's number format (io.report.fmt, the one function both
+    commands use), a label and a unit per metric, and comparison.md's reading lines."""
+    out, stdout = compared
+    from simulator import cli
+
+    assert cli._fmt is report.fmt
+    assert not re.search(r"\d\.\d+e[+-]\d", stdout), stdout
+    t = pd.read_csv(out / "comparison.csv", index_col="metric")
+    lines = stdout.splitlines()
+    for m in HEADLINE:
+        row = next((ln for ln in lines if ln.startswith(report.label(m) + "  ")), None)
+        assert row is not None, f"no row for {m}"
+        assert report.unit(m) in row
+        assert report.fmt_ci(t.loc[m, "douyin_mean"], t.loc[m, "douyin_ci_low"], t.loc[m, "douyin_ci_high"]) in row
+    assert "gmv_total" not in stdout and "yuan" in stdout
+    readings = [ln[2:] for ln in (out / "comparison.md").read_text().splitlines() if ln.startswith("- ")]
+    assert len(readings) == len([m for m in HEADLINE if m in t.index])
+    for r in readings:
+        assert f"- {r}" in lines
+
+
+def test_compare_manifest_records_like_run(compared):
+    """Guards issue 13 item 14: the compare manifest had only scenarios, seeds and time.
+    It now has the run manifest's fields (one function, outputs.manifest) plus steps,
+    replicates, the base seed and the command."""
+    out, _ = compared
+    m = json.loads((out / "manifest.json").read_text())
+    common = outputs.manifest(command=None, files=[])
+    for key in ("trafficsim_version", "python", "numpy", "mesa", "machine"):
+        assert m[key] == common[key], key
+    assert m["replicates"] == 3 and len(m["replicate_seeds"]) == 3
+    assert m["steps"] == {"douyin": 6, "kuaishou": 6}
+    assert m["seed"] == load_scenario(SCENARIOS / "douyin.toml").seed
+    assert m["command"][:2] == ["trafficsim", "compare"] and "--replicates" in m["command"]
+    assert all((out / f).exists() for f in m["files"]), m["files"]
+
+
+def test_compare_report_html(compared):
+    """report.html of compare: headline with units and CIs, reading lines, every plot
+    inline, the keys that differ between the scenarios, the manifest."""
+    out, _ = compared
+    page = (out / "report.html").read_text()
+    assert "±" in page and "yuan" in page and "95% CIs do not overlap" in page
+    assert page.count("data:image/png;base64,") == len(list((out / "plots").glob("*.png"))) == 7
+    assert "platforms.#1.follow_share" in page and "platforms.#1.name" in page
+    assert "population.users" not in page.split("How the scenarios differ")[1].split("<details>")[0]  # same in both
+    assert json.loads((out / "manifest.json").read_text())["replicate_seeds"][0] and "replicate_seeds" in page
+
+
+def test_compare_plots_show_their_ci(monkeypatch, tmp_path):
+    """Guards issue 13 item 12 (plots): the plots of replicate means drew bare mean lines.
+    Every figure now says it shows means of N replicates, line plots shade their 95% CI
+    (one band per scenario) and grouped bars carry CI error bars."""
+    from matplotlib.collections import PolyCollection
+
+    scen = {n: load_scenario(SCENARIOS / f"{n}.toml", SMALL[:3] + ["steps=3"]) for n in ("douyin", "kuaishou")}
+    results, _, _ = cmp.run_all(scen, replicates=3)
+    figs = {}
+    monkeypatch.setattr(cmp, "save", lambda fig, path: figs.__setitem__(path.name, fig))
+    cmp._plots(tmp_path, results, list(scen))
+    assert len(figs) == 7
+    for name, fig in figs.items():
+        for ax in fig.axes:
+            assert "mean of 3 replicates" in ax.get_title(), (name, ax.get_title())
+    for name in ("lorenz.png", "top1_share.png", "private_gmv_groups.png"):
+        for ax in figs[name].axes:
+            bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+            assert len(bands) == 2 and "CI shaded" in ax.get_title(), name
+    from matplotlib.container import BarContainer
+
+    bars = [c for c in figs["fan_tiers.png"].axes[0].containers if isinstance(c, BarContainer)]
+    assert len(bars) == 2 and all(c.errorbar is not None for c in bars)
 
 
 def test_serial_and_parallel_compare_agree():
@@ -46,3 +147,30 @@ def test_compare_needs_two_scenarios_and_valid_flags(tmp_path, capsys):
                  "--out", str(tmp_path / "o")]) == 2
     assert "--replicates" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_compare_refuses_one_replicate(tmp_path, capsys):
+    """Guards issue 13 item 3: with --replicates 1 every "95% CI" had zero width and
+    comparison.md called every difference clear. Now exit 2 with one line, before any
+    run, nothing written; the Python API refuses too, and a CI of one value is unknown
+    (NaN), never zero-width."""
+    files = small_files(tmp_path)
+    assert main(["compare", *files, "--replicates", "1", "--steps", "2", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("trafficsim: error: --replicates: got 1") and "at least 2" in err
+    assert not (tmp_path / "o").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    scen = {n: load_scenario(SCENARIOS / f"{n}.toml", SMALL) for n in ("douyin", "kuaishou")}
+    with pytest.raises(ValueError, match="at least 2"):
+        compare(scen, replicates=1)
+    mean, lo, hi = cmp._ci(np.array([3.0], dtype=object))
+    assert mean == 3.0 and lo != lo and hi != hi
+
+
+def test_reading_without_ci_makes_no_claim():
+    """A table without CIs (one replicate, from older files or the API) must not call a
+    difference clear."""
+    t = pd.DataFrame({"a_mean": [0.6], "a_ci_low": [np.nan], "a_ci_high": [np.nan],
+                      "b_mean": [0.4], "b_ci_low": [np.nan], "b_ci_high": [np.nan]}, index=["exposure_gini"])
+    line = cmp.interpret(t, ["a", "b"], "exposure_gini")
+    assert "higher in a" in line and "no 95% CI" in line and "do not overlap" not in line

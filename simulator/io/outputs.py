@@ -25,7 +25,7 @@ from ..config import to_toml
 
 RUN_FILES = ("scenario.toml", "manifest.json", "metrics.csv", "summary.json", "creators.csv", "merchants.csv",
              "items.csv", "plots/domain_shares.png", "plots/lorenz.png", "plots/fan_tiers.png", "plots/gmv_by_domain.png",
-             "plots/cac.png", "plots/group_size.png", "plots/merchant_roi.png")
+             "plots/cac.png", "plots/group_size.png", "plots/merchant_roi.png", "report.html")
 
 
 class OutputError(RuntimeError):
@@ -101,15 +101,28 @@ def write_json(path: Path, data) -> None:
     write_text_atomic(path, to_json(data) + "\n")
 
 
+def manifest(*, command: list[str] | None, files, **fields) -> dict:
+    """The manifest of a run or comparison record: version, the record's own ``fields``
+    (scenario, seed, steps, replicates, timings...), the command, the library versions,
+    the machine and the files written."""
+    return {"trafficsim_version": __version__, **fields, "command": command,
+            "python": sys.version.split()[0], "numpy": np.__version__, "mesa": mesa.__version__,
+            "machine": _platform.platform(), "files": list(files)}
+
+
 def write_run(model, out: Path, *, command: list[str], timings: dict) -> Path:
     """Write the run record of a finished model to ``out`` (atomically)."""
+    from . import report
+
     t0 = time.perf_counter()
     with atomic_dir(out) as tmp:
         (tmp / "plots").mkdir()
-        (tmp / "scenario.toml").write_text(to_toml(model.scenario))
+        toml = to_toml(model.scenario)
+        (tmp / "scenario.toml").write_text(toml)
         metrics = model.metrics_frame()
         metrics.to_csv(tmp / "metrics.csv", index=False)
-        write_json(tmp / "summary.json", model.summary())
+        summary = model.summary()
+        write_json(tmp / "summary.json", summary)
         model.creators_frame().to_csv(tmp / "creators.csv", index=False)
         merchants = model.merchants_frame()
         merchants.to_csv(tmp / "merchants.csv", index=False)
@@ -123,17 +136,9 @@ def write_run(model, out: Path, *, command: list[str], timings: dict) -> Path:
         plots.group_size(metrics, tmp / "plots" / "group_size.png")
         plots.merchant_roi(merchants, tmp / "plots" / "merchant_roi.png")
         timings = {**timings, "write_s": round(time.perf_counter() - t0, 3)}
-        write_json(tmp / "manifest.json", {
-            "trafficsim_version": __version__,
-            "scenario": model.scenario.name,
-            "seed": model.scenario.seed,
-            "steps": int(model.steps),
-            "command": command,
-            "timings": timings,
-            "python": sys.version.split()[0],
-            "numpy": np.__version__,
-            "mesa": mesa.__version__,
-            "machine": _platform.platform(),
-            "files": list(RUN_FILES),
-        })
+        record = manifest(command=command, files=RUN_FILES, scenario=model.scenario.name, seed=model.scenario.seed,
+                          steps=int(model.steps), timings=timings)
+        write_json(tmp / "manifest.json", record)
+        write_text_atomic(tmp / "report.html", report.run_report(
+            summary, record, [tmp / f for f in RUN_FILES if f.startswith("plots/")], {model.scenario.name: toml}))
     return out

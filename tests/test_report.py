@@ -1,0 +1,121 @@
+"""The number format shared by run and compare, and the self-contained report.html.
+
+The compare side of report.html is checked in test_compare.py, its rendering in a
+browser in test_app_browser.py.
+"""
+
+import base64
+import json
+import math
+from html.parser import HTMLParser
+
+import pytest
+
+from simulator.cli import HEADLINE as RUN_TABLE
+from simulator.cli import main
+from simulator.experiments.compare import HEADLINE as COMPARE_TABLE
+from simulator.io.outputs import RUN_FILES
+from simulator.io.report import METRICS, fmt, fmt_ci, scenario_differences
+
+from .conftest import SCENARIOS
+
+SMALL = ["--set", "population.users=1500", "--set", "population.creators=80", "--set", "population.merchants=2"]
+
+
+@pytest.mark.parametrize("value, text", [
+    (521_503.7, "521,504"), (222_760.0, "222,760"), (1234.5, "1,234"), (56.0, "56"), (0.0, "0"),
+    (165.09687, "165.097"), (0.6296, "0.630"), (-0.25, "-0.250"), (0.00012345, "0.00012"),
+    (None, "-"), (float("nan"), "-"), (3, "3")])
+def test_fmt(value, text):
+    """Guards issue 13 item 12: one number format for run and compare (compare used
+    .4g, 5.215e+05). Thousands separators, three decimals, never e-notation."""
+    assert fmt(value) == text
+
+
+def test_fmt_never_uses_e_notation():
+    for exp in range(-9, 13):
+        for v in (1.234 * 10 ** exp, -7.5 * 10 ** exp):
+            assert "e" not in fmt(v), (v, fmt(v))
+
+
+def test_fmt_ci_is_mean_and_half_width_or_just_the_mean():
+    assert fmt_ci(100.0, 90.0, 110.0) == "100 ± 10"
+    assert fmt_ci(0.5, float("nan"), float("nan")) == "0.500"
+
+
+def test_every_table_metric_has_a_label_and_a_unit():
+    """Guards issue 13 item 12: tables showed bare snake_case names without units."""
+    for m in (*RUN_TABLE, *COMPARE_TABLE):
+        label, unit = METRICS[m]
+        assert label and unit and "_" not in label, m
+
+
+def test_scenario_differences():
+    a = {"name": "a", "seed": 1, "steps": 10, "population": {"users": 100},
+         "platforms": {"douyin": {"beta": 1.0, "cap": None}}}
+    b = {"name": "b", "seed": 2, "steps": 10, "population": {"users": 200},
+         "platforms": {"douyin": {"beta": 1.0, "cap": 0.05}}}
+    assert scenario_differences({"a": a, "b": b}) == [("platforms.douyin.cap", [None, 0.05]),
+                                                      ("population.users", [100, 200])]
+    # differently named platforms are compared by position
+    c = {**b, "platforms": {"kuaishou": {"beta": 2.0, "cap": 0.05}}}
+    assert scenario_differences({"a": a, "c": c}) == [
+        ("platforms.#1.beta", [1.0, 2.0]), ("platforms.#1.cap", [None, 0.05]),
+        ("platforms.#1.name", ["douyin", "kuaishou"]), ("population.users", [100, 200])]
+    assert scenario_differences({"a": a, "a2": {**a, "name": "a2"}}) == []
+
+
+class _Page(HTMLParser):
+    """Every tag's attributes, and the text of the page."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def check_self_contained(path):
+    """No external reference anywhere (no URL, no script, no stylesheet link); returns
+    the parsed page."""
+    text = path.read_text()
+    assert "http://" not in text and "https://" not in text
+    page = _Page()
+    page.feed(text)
+    for tag, attrs in page.tags:
+        assert tag not in ("script", "link", "iframe", "object", "embed"), tag
+        for k in ("src", "href", "srcset", "data", "action"):
+            if k in attrs:
+                assert attrs[k].startswith("data:image/png;base64,") or attrs[k].startswith("#"), (tag, k)
+    return page
+
+
+def test_run_writes_a_self_contained_report(tmp_path):
+    """Guards issue 13 item 15 (run side): report.html is in the run record (RUN_FILES,
+    the manifest's file list) and holds the headline values with labels and units, the
+    reading lines, every plot of plots/ byte for byte as base64 PNG, and the manifest,
+    with no external URL."""
+    out = tmp_path / "run"
+    assert main(["run", str(SCENARIOS / "douyin.toml"), "--steps", "3", "--out", str(out), "--quiet", *SMALL]) == 0
+    assert "report.html" in RUN_FILES
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert "report.html" in manifest["files"]
+    page = check_self_contained(out / "report.html")
+    imgs = [a["src"] for t, a in page.tags if t == "img"]
+    pngs = sorted((out / "plots").glob("*.png"))
+    assert len(pngs) == 7
+    assert sorted(base64.b64decode(s.split(",", 1)[1]) for s in imgs) == sorted(p.read_bytes() for p in pngs)
+    text = " ".join(page.text)
+    summary = json.loads((out / "summary.json").read_text())["platforms"]["douyin"]
+    for m in RUN_TABLE:
+        assert METRICS[m][0] in text and METRICS[m][1] in text, m
+    assert fmt(summary["impressions_total"]) in text and fmt(summary["gmv_total"]) in text
+    assert "reached followers" in text and "top 1% of creators" in text  # reading lines
+    assert all(c in text for c in manifest["command"])
+    assert manifest["trafficsim_version"] in text and "[platforms.douyin]" in text  # manifest, resolved scenario
+    assert not math.isnan(summary["exposure_gini"])
