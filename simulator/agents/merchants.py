@@ -28,8 +28,8 @@ class Merchant(mesa.Agent):
     @property
     def strategy(self) -> str:
         """Ad targeting, plus ``+wechat`` when the merchant diverts buyers to WeChat."""
-        ms = self.model.merchants
-        return TARGETING[int(ms.targeting[self.row])] + ("+wechat" if ms.diverts[self.row] else "")
+        merchants = self.model.merchants
+        return TARGETING[int(merchants.targeting[self.row])] + ("+wechat" if merchants.diverts[self.row] else "")
 
     @property
     def daily_budget(self) -> float:

@@ -95,20 +95,20 @@ def feed_of(model, user: int, platform: str | None = None) -> pd.DataFrame:
     intimacy boost log(1 + beta·intimacy) and the policy's ranking score (with the
     items' engagement rates as of the end of that day)."""
     log = next(lg for lg in model.day_logs if platform is None or lg.platform.name == platform)
-    imp, pl = log.impressions, log.platform
+    imp, shown_on = log.impressions, log.platform
     sel = np.flatnonzero(imp.user == user)
     items = imp.item[sel]
     intimacy = log.reactions.intimacy[sel]
-    lo = model.items.first_since(model.day - 1 - pl.cfg.max_item_age + 1)
-    ctx = prior_context(model, pl, min(lo, int(items.min())) if len(items) else lo)
+    lo = model.items.first_since(model.day - 1 - shown_on.cfg.max_item_age + 1)
+    ctx = prior_context(model, shown_on, min(lo, int(items.min())) if len(items) else lo)
     k = items - (model.items.n - len(ctx.age))
     block = Block(match=imp.match[sel][None, :], intimacy=intimacy[None, :], quality=model.items.quality[items],
                   perf=ctx.perf[k], age=ctx.age[k] - 1, popularity=ctx.exposure[k].astype(np.float32),
                   engagements=ctx.engagements[k].astype(np.float32))
-    boost = np.log1p(pl.cfg.beta * intimacy) if pl.policy.algorithmic else np.zeros(len(sel))
+    boost = np.log1p(shown_on.cfg.beta * intimacy) if shown_on.policy.algorithmic else np.zeros(len(sel))
     return pd.DataFrame({
         "item": items, "creator": model.items.creator[items], "source": np.array(SOURCES)[imp.source[sel]],
         "domain": np.array(DOMAINS)[imp.domain()[sel]], "match": imp.match[sel],
         "quality": model.items.quality[items], "intimacy": intimacy, "intimacy_boost": boost,
-        "score": pl.policy.score(block)[0],
+        "score": shown_on.policy.score(block)[0],
     })

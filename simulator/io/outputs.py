@@ -128,7 +128,7 @@ def write_run(model, out: Path, *, command: list[str], timings: dict) -> Path:
         merchants.to_csv(tmp / "merchants.csv", index=False)
         model.items_frame().to_csv(tmp / "items.csv", index=False)
         plots.domain_shares(metrics, tmp / "plots" / "domain_shares.png")
-        exposure = {name: model.creators.impressions[pl.index].sum(axis=1) for name, pl in model.platforms.items()}
+        exposure = {name: model.creators.impressions[platform.index].sum(axis=1) for name, platform in model.platforms.items()}
         plots.lorenz_curves(exposure, tmp / "plots" / "lorenz.png")
         plots.fan_tiers(metrics, tmp / "plots" / "fan_tiers.png")
         plots.gmv_by_domain(metrics, tmp / "plots" / "gmv_by_domain.png")

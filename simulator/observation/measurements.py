@@ -41,16 +41,16 @@ def flywheel(model, creator_cum: np.ndarray, bins: int) -> dict[str, float]:
     """Public (and private) impressions per item of creators in the top vs the bottom
     quartile of mean fan intimacy, within quality strata; ratio = geometric mean over
     strata of top/bottom public impressions per item."""
-    cr = model.creators
+    creators = model.creators
     mi = model.follows.mean_intimacy_by_creator()
-    items = cr.items_published.astype(np.float64)
-    ok = (items > 0) & np.isfinite(mi) & (cr.merchant < 0)
+    items = creators.items_published.astype(np.float64)
+    ok = (items > 0) & np.isfinite(mi) & (creators.merchant < 0)
     out = {"flywheel_ratio": np.nan, "flywheel_public_top": np.nan, "flywheel_public_bottom": np.nan,
            "flywheel_private_top": np.nan}
     idx = np.flatnonzero(ok)
     if len(idx) < 8:
         return out
-    q = cr.quality_mean[idx]
+    q = creators.quality_mean[idx]
     edges = np.quantile(q, np.linspace(0, 1, bins + 1)[1:-1]) if bins > 1 else np.array([])
     b = np.searchsorted(edges, q, side="right")
     logs, pt, pb, vt = [], [], [], []
@@ -122,13 +122,13 @@ class FanTiers(Measurement):
     description = "follow edges by fan tier and their mean intimacy (shared follow graph)"
 
     def measure(self, v):
-        fg = v.model.follows
-        counts = np.bincount(fg.tier, minlength=4)
+        follows = v.model.follows
+        counts = np.bincount(follows.tier, minlength=4)
         return {
-            "followers_total": int(fg.n_edges),
+            "followers_total": int(follows.n_edges),
             "fans_potential": int(counts[0]), "fans_passerby": int(counts[1]),
             "fans_liking": int(counts[2]), "fans_true": int(counts[3]),
-            "mean_intimacy": float(fg.intimacy.mean()) if fg.n_edges else 0.0,
+            "mean_intimacy": float(follows.intimacy.mean()) if follows.n_edges else 0.0,
         }
 
 
@@ -172,10 +172,10 @@ class Money(Measurement):
                    "their sum; effective CPM paid for ads (saturation raises it)")
 
     def measure(self, v):
-        m = v.readings
+        money = v.readings
         ads = float(v.imps.sum(axis=1)[SOURCES.index("ads")])
-        return {"ad_revenue": v.ad_revenue, "commission_revenue": m["commission_revenue"], "tip_revenue": m["tip_revenue"],
-                "platform_revenue": v.ad_revenue + m["commission_revenue"] + m["tip_revenue"],
+        return {"ad_revenue": v.ad_revenue, "commission_revenue": money["commission_revenue"], "tip_revenue": money["tip_revenue"],
+                "platform_revenue": v.ad_revenue + money["commission_revenue"] + money["tip_revenue"],
                 "cpm_effective": _ratio(1000.0 * v.ad_revenue, ads)}
 
     def summarize(self, rows, final):
@@ -196,12 +196,12 @@ class Sales(Measurement):
                    "orders; first-time buyers of a merchant; tips; comments (private = from followers)")
 
     def measure(self, v):
-        m = v.readings
-        return {"gmv_total": sum(m[c] for c in GMV_COLUMNS), **{c: m[c] for c in GMV_COLUMNS},
-                "orders": m["orders"], "new_buyers": m["new_buyers"],
-                "tips_total": m["tips_public"] + m["tips_commercial"] + m["tips_private"], "tips_private": m["tips_private"],
-                "comments_total": m["comments_public"] + m["comments_commercial"] + m["comments_private"],
-                "comments_private": m["comments_private"]}
+        money = v.readings
+        return {"gmv_total": sum(money[c] for c in GMV_COLUMNS), **{c: money[c] for c in GMV_COLUMNS},
+                "orders": money["orders"], "new_buyers": money["new_buyers"],
+                "tips_total": money["tips_public"] + money["tips_commercial"] + money["tips_private"], "tips_private": money["tips_private"],
+                "comments_total": money["comments_public"] + money["comments_commercial"] + money["comments_private"],
+                "comments_private": money["comments_private"]}
 
 
 class PrivateShares(Measurement):
@@ -215,11 +215,11 @@ class PrivateShares(Measurement):
                 "private_share_comments": _ratio(comments_private, comments_total)}
 
     def measure(self, v):
-        m = v.readings
-        gmv = sum(m[c] for c in GMV_COLUMNS)
-        return self._values(gmv, m["gmv_private_platform"] + m["gmv_private_wechat"],
-                            m["tips_public"] + m["tips_commercial"] + m["tips_private"], m["tips_private"],
-                            m["comments_public"] + m["comments_commercial"] + m["comments_private"], m["comments_private"])
+        money = v.readings
+        gmv = sum(money[c] for c in GMV_COLUMNS)
+        return self._values(gmv, money["gmv_private_platform"] + money["gmv_private_wechat"],
+                            money["tips_public"] + money["tips_commercial"] + money["tips_private"], money["tips_private"],
+                            money["comments_public"] + money["comments_commercial"] + money["comments_private"], money["comments_private"])
 
     def summarize(self, rows, final):
         s = rows.sum(numeric_only=True)
@@ -252,9 +252,9 @@ class PrivateChannels(Measurement):
                    "averaged over t; WeChat contacts (by the platform they were diverted from); account bans")
 
     def measure(self, v):
-        m = v.readings
-        return {"group_members": m["group_members"], "group_members_start": float("nan"), "group_members_end": float("nan"),
-                "group_churn_30d": float("nan"), "wechat_contacts": m["wechat_contacts"], "bans": m["bans"]}
+        money = v.readings
+        return {"group_members": money["group_members"], "group_members_start": float("nan"), "group_members_end": float("nan"),
+                "group_churn_30d": float("nan"), "wechat_contacts": money["wechat_contacts"], "bans": money["bans"]}
 
     def summarize(self, rows, final):
         gm = rows["group_members"]
@@ -272,8 +272,8 @@ class Activity(Measurement):
                    "inventory leave slots empty")
 
     def measure(self, v):
-        platforms = [pl for pl in v.model.platforms.values() if v.index is None or pl.index == v.index]
-        offered = sum(pl.active_today * pl.cfg.feed_slots for pl in platforms)
+        platforms = [p for p in v.model.platforms.values() if v.index is None or p.index == v.index]
+        offered = sum(p.active_today * p.cfg.feed_slots for p in platforms)
         return {"active_users": v.active_users, "items_published": int(v.model.items_published_today),
                 "feed_fill": _ratio(float(v.imps.sum()), offered)}
 

@@ -100,17 +100,17 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
     users = UserState(interest, segment, city, uses, fshare, tolerance)
 
     topic = unit_rows(r_creators.dirichlet(alpha, C) + 1e-3)
-    cr = cfg.creators
-    mcn = r_creators.random(C) < cr.mcn_share
-    qmean = (r_creators.normal(0.0, cr.quality_sd_between, C) + cr.mcn_quality_bonus * mcn).astype(np.float32)
-    rate = lognormal_with_mean(r_creators, cr.post_rate_mean, cr.post_rate_sigma, C).astype(np.float32)
+    creator_cfg = cfg.creators
+    mcn = r_creators.random(C) < creator_cfg.mcn_share
+    qmean = (r_creators.normal(0.0, creator_cfg.quality_sd_between, C) + creator_cfg.mcn_quality_bonus * mcn).astype(np.float32)
+    rate = lognormal_with_mean(r_creators, creator_cfg.post_rate_mean, creator_cfg.post_rate_sigma, C).astype(np.float32)
     merchant = np.full(C, -1, dtype=np.int32)
     accounts = np.arange(C - M, C, dtype=np.int32)
     merchant[accounts] = np.arange(M, dtype=np.int32)
-    com = cfg.commerce
+    commerce = cfg.commerce
     seller = merchant.copy()
     if M > 0:
-        partner = (merchant < 0) & (r_commerce.random(C) < com.partner_share)
+        partner = (merchant < 0) & (r_commerce.random(C) < commerce.partner_share)
         seller[partner] = r_commerce.integers(0, M, int(partner.sum()))
     home = r_commerce.integers(0, P, C).astype(np.int8)
     creators = CreatorState(
@@ -127,19 +127,19 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
         impressions=np.zeros((P, C, 3), dtype=np.int64),
         engagements=np.zeros((C, 5), dtype=np.int64),
     )
-    mc = cfg.merchants
-    budget = lognormal_with_mean(r_merchants, mc.daily_ad_budget, mc.budget_sigma, M)
-    mix = np.asarray(mc.category_mix, dtype=np.float64)
-    tmix = np.asarray(mc.targeting_mix, dtype=np.float64)
+    merchant_cfg = cfg.merchants
+    budget = lognormal_with_mean(r_merchants, merchant_cfg.daily_ad_budget, merchant_cfg.budget_sigma, M)
+    mix = np.asarray(merchant_cfg.category_mix, dtype=np.float64)
+    tmix = np.asarray(merchant_cfg.targeting_mix, dtype=np.float64)
     category = r_commerce.choice(len(mix), M, p=mix / mix.sum()).astype(np.int8)
     targeting = r_commerce.choice(len(tmix), M, p=tmix / tmix.sum()).astype(np.int8)
-    diverts = r_commerce.random(M) < mc.diversion_share
+    diverts = r_commerce.random(M) < merchant_cfg.diversion_share
     intro = max((pc.commission.intro_days for pc in cfg.platforms.values()), default=30)
-    new = r_commerce.random(M) < mc.new_share
-    age0 = np.where(new, 0, intro + r_commerce.integers(0, mc.age_spread_days, M)).astype(np.int32)
+    new = r_commerce.random(M) < merchant_cfg.new_share
+    age0 = np.where(new, 0, intro + r_commerce.integers(0, merchant_cfg.age_spread_days, M)).astype(np.int32)
     merchants = MerchantState(
         account=accounts, daily_budget=budget, category=category, targeting=targeting, diverts=diverts,
-        wechat_accounts=np.full(M, mc.wechat_accounts, dtype=np.int16), age0=age0,
+        wechat_accounts=np.full(M, merchant_cfg.wechat_accounts, dtype=np.int16), age0=age0,
         banned=np.zeros((P, M), dtype=bool), ban_day=np.full((P, M), -1, dtype=np.int32),
     )
     return users, creators, merchants
