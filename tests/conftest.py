@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from simulator import TrafficModel
+from simulator.config.loading import deep_merge
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -13,9 +14,7 @@ SMALL = {"population": {"users": 2000, "creators": 120, "merchants": 4}, "steps"
 def small(overrides: dict | None = None, platform: str = "douyin", **platform_knobs) -> dict:
     """A small world as a scenario dict (one platform unless overrides say otherwise)."""
     d = {**SMALL, "platforms": {platform: {"policy": platform if platform in ("douyin", "kuaishou") else "douyin", **platform_knobs}}}
-    for k, v in (overrides or {}).items():
-        d[k] = {**d.get(k, {}), **v} if isinstance(v, dict) and isinstance(d.get(k), dict) else v
-    return d
+    return deep_merge(d, overrides or {})
 
 
 @pytest.fixture(scope="session")

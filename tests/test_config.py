@@ -107,3 +107,15 @@ def test_centralization_moves_knobs_between_the_two_styles(tmp_path):
     assert PlatformConfig(centralization=0.5, follow_share=0.9).follow_share == 0.9  # explicit keys win
     with pytest.raises(Exception):
         PlatformConfig(centralization=1.5)
+
+
+def test_douyin_preset_feed_knobs_equal_the_schema_defaults():
+    """Defaults live in one place: the douyin preset may only move the relationship knobs
+    away from PlatformConfig's field defaults (reference policies take the field defaults)."""
+    from simulator.config import PlatformConfig
+
+    fields = PlatformConfig.model_fields
+    differ = {k for k, v in POLICY_PRESETS["douyin"].items() if fields[k].default != v}
+    assert differ == {"fan_trust", "group_effect"}
+    random = PlatformConfig(policy="random")
+    assert (random.fan_trust, random.group_effect) == (fields["fan_trust"].default, fields["group_effect"].default) == (1.0, 1.0)

@@ -2,8 +2,34 @@
 
 import numba
 import numpy as np
+from numba import njit
 
-from simulator.feeds.kernels import gumbel_noise, gumbel_table, gumbel_top_k
+from simulator.feeds.kernels import _splitmix64, _uniform, gumbel_table, gumbel_top_k
+
+
+# the kernels' noise, exposed for the twins (test-only helpers)
+@njit(cache=True)
+def gumbel_noise(rows, cols, seed, table):
+    """The noise ``gumbel_top_k`` adds to each entry, as a matrix (a test twin)."""
+    out = np.empty((rows, cols), dtype=np.float32)
+    useed = np.uint64(seed)
+    mask = np.uint64(len(table) - 1)
+    for i in range(rows):
+        h = _splitmix64(useed ^ (np.uint64(i) * np.uint64(0x100000001B3)))
+        offset = np.int64(h & mask)
+        for j in range(cols):
+            out[i, j] = table[(offset + j) & np.int64(mask)]
+    return out
+
+
+@njit(cache=True)
+def uniforms(seed, n, a):
+    """The uniforms ``draw_actions`` uses for action ``a`` (a test twin)."""
+    out = np.empty(n)
+    useed = np.uint64(seed)
+    for i in range(n):
+        out[i] = _uniform(useed, i, a)
+    return out
 
 
 def numpy_twin(key, k, temperature, seed, table):
@@ -52,7 +78,7 @@ def test_temperature_controls_exploration():
 
 
 def test_draw_actions_follow_the_logistic_model():
-    from simulator.feeds.kernels import draw_actions, uniforms
+    from simulator.feeds.kernels import draw_actions
     from simulator.state.arrays import sigmoid
 
     rng = np.random.default_rng(3)

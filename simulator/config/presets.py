@@ -2,6 +2,8 @@
 
 The policy name picks the defaults of the style knobs a scenario leaves out; a platform's
 ``centralization`` in [0, 1] interpolates between the two. Explicit keys always win.
+Policies without a preset (the reference policies) take the schema's field defaults
+(see :class:`simulator.config.schema.PlatformConfig`).
 """
 
 from __future__ import annotations

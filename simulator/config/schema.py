@@ -133,7 +133,18 @@ class CommissionSchedule(_Section):
 
 
 class PlatformConfig(_Section):
-    """One platform's feed and its knobs."""
+    """One platform's feed and its knobs.
+
+    Where defaults come from: the field defaults below are the only defaults. For the
+    feed's style knobs they are the Douyin-like values; the relationship knobs
+    ``fan_trust`` and ``group_effect`` default to the neutral 1.0 (relationships count
+    as fully as the purchase and push models say). The ``policy`` presets
+    (:mod:`simulator.config.presets`) replace some of them: ``douyin`` lowers fan_trust
+    and group_effect to 0.4 / 0.3 (its feed knobs equal the field defaults, a test checks
+    it), ``kuaishou`` sets the decentralized values, and ``centralization`` interpolates.
+    The reference policies (``random``, ``popularity``, ``interest``) have no preset and
+    take the field defaults: a neutral baseline for the feed and for relationships.
+    """
 
     centralization: float | None = Field(
         None, ge=0.0, le=1.0,

@@ -80,20 +80,6 @@ def gumbel_top_k(key, k, temperature, seed, table):
     return out
 
 
-@njit(cache=True)
-def gumbel_noise(rows, cols, seed, table):
-    """The noise ``gumbel_top_k`` adds to each entry, as a matrix (for tests)."""
-    out = np.empty((rows, cols), dtype=np.float32)
-    useed = np.uint64(seed)
-    mask = np.uint64(len(table) - 1)
-    for i in range(rows):
-        h = _splitmix64(useed ^ (np.uint64(i) * np.uint64(0x100000001B3)))
-        offset = np.int64(h & mask)
-        for j in range(cols):
-            out[i, j] = table[(offset + j) & np.int64(mask)]
-    return out
-
-
 @njit(inline="always")
 def _uniform(seed, i, a):
     """Uniform in (0, 1) from the hash of (seed, impression i, action a)."""
@@ -120,14 +106,4 @@ def draw_actions(match, quality, intimacy, is_fan, coef, offsets, seed):
             out[a, i] = _uniform(useed, i, a) * (1.0 + e * scale[a]) < 1.0
         if not is_fan[i] and (out[0, i] or out[1, i]):
             out[4, i] = _uniform(useed, i, 4) * (1.0 + e * scale[4]) < 1.0
-    return out
-
-
-@njit(cache=True)
-def uniforms(seed, n, a):
-    """The uniforms ``draw_actions`` uses for action ``a`` (for tests)."""
-    out = np.empty(n)
-    useed = np.uint64(seed)
-    for i in range(n):
-        out[i] = _uniform(useed, i, a)
     return out
