@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("sweep", help="run a parameter sweep (grid, Latin hypercube or Sobol) over replicates")
     w.add_argument("sweep", type=Path, help="sweep TOML file")
-    w.add_argument("--workers", type=int, help="local worker processes (default: the machine's cores)")
+    w.add_argument("--workers", type=int, help="local worker processes (default: the machine's cores; 1: serially "
+                                               "in this process)")
     g = w.add_mutually_exclusive_group()
     g.add_argument("--scheduler", metavar="ADDRESS", help="submit to an existing Dask cluster, e.g. tcp://host:8786")
     g.add_argument("--dask-local", type=int, metavar="N", help="start a Dask LocalCluster of N workers")
@@ -236,8 +237,10 @@ def cmd_sweep(args) -> int:
                 if error:
                     return _fail(error)
             executor = client
-        else:
+        elif (args.workers or os.cpu_count() or 1) > 1:
             executor = ProcessPoolExecutor(args.workers or os.cpu_count() or 1)
+        else:
+            executor = None  # one worker: the runs go serially in this process
         try:
             df = run_sweep(spec, executor=executor, out=out, resume=args.resume,
                            progress=sys.stderr.isatty(), log=print)
