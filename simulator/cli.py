@@ -3,6 +3,7 @@
     trafficsim run SCENARIO.toml [--steps N] [--seed S] [--set key=value ...] [--out DIR]
     trafficsim compare A.toml B.toml [...] [--replicates R] [--steps N] [--seed S] [--out DIR]
     trafficsim sweep SWEEP.toml [--workers N] [--scheduler ADDRESS | --dask-local N] [--out DIR] [--resume]
+                     [--scheduler-timeout SECONDS] [--wait-workers SECONDS]
     trafficsim sweep-report DIR
     trafficsim validate [--replicates R] [--steps N] [--scenarios DIR] [--out DIR]
 

@@ -155,13 +155,17 @@ def test_complete_sweep_report_has_no_warning(tmp_path, capsys):
 
 
 def test_sobol_ci_wider_than_the_index_warns_with_the_n_that_would_do():
-    """Guards item 4: CIs shrink like 1/sqrt(N); S1 = 0.2 ± 0.8 at N = 8 needs N ≈ 8·(0.8/0.1)² = 512
-    for ±0.1. Narrow CIs give no warning."""
-    wide = pd.DataFrame({"S1": [0.2, 0.5], "S1_conf": [0.8, 0.05], "ST": [0.3, 0.6], "ST_conf": [0.1, 0.05]})
-    notes = sobol_notes(wide, n=8, d=2, replicates=1)
-    assert len(notes) == 1 and "too small" in notes[0] and "samples = 512" in notes[0] and "2,048 runs" in notes[0]
-    narrow = wide.assign(S1_conf=[0.05, 0.05])
-    assert sobol_notes(narrow, n=8, d=2, replicates=1) == []
+    """Guards item 4: CIs shrink like 1/sqrt(N). At N = 8, half-widths 0.4 (median of the
+    unreliable indices) need N ≈ 8·(0.4/0.1)² = 128 for ±0.1 and the widest (1.6) 8·16² = 2048.
+    Narrow CIs, or CIs narrower than the index, give no warning."""
+    sob = pd.DataFrame({"metric": ["a", "b", "c"], "parameter": ["x", "x", "y"], "S1": [0.2, 0.1, 0.0],
+                        "S1_conf": [0.4, 0.4, 1.6], "ST": [0.5, 0.5, 0.5], "ST_conf": [0.05, 0.05, 0.05]})
+    notes = sobol_notes(sob, n=8, d=2, replicates=1)
+    assert len(notes) == 1 and "3 of 6 indices" in notes[0] and "too small" in notes[0]
+    assert "samples ≈ 128 (512 runs)" in notes[0] and "widest ±1.60 for c / y" in notes[0]
+    assert "the widest would need samples ≈ 2048 (8,192 runs)" in notes[0]
+    assert sobol_notes(sob.assign(S1_conf=0.05), n=8, d=2, replicates=1) == []
+    assert sobol_notes(sob.assign(S1=[0.9, 0.9, 0.9], S1_conf=[0.3, 0.3, 0.3]), n=8, d=2, replicates=1) == []
 
 
 def test_small_sobol_sweep_report_warns(tmp_path, capsys):

@@ -442,7 +442,7 @@ def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | Non
         for f in stale:
             os.replace(f, out / "superseded" / f.name)
     base_fp = hashlib.sha256(_canonical(_resolve(Path(spec.base), {})).encode()).hexdigest()
-    manifest = {"written_by": "trafficsim sweep", "version": __version__, "sweep_file": str(spec.source),
+    manifest = {"written_by": "trafficsim sweep", "version": __version__, "sweep_file": str(Path(spec.source).resolve()) if spec.source != "<dict>" else None,
                 "runs": len(fps), "base_fingerprint": base_fp, "fingerprints": fps}
     write_text_atomic(out / "sweep.json", json.dumps({**spec.model_dump(mode="json"), MANIFEST_KEY: manifest}, indent=2))
     if log is not None and resume:

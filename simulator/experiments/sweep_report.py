@@ -80,7 +80,7 @@ def main_effects_figure(e: pd.DataFrame, p: str, metrics: list[str]):
         ax.fill_between(em.level.astype(float), em.ci_low, em.ci_high, alpha=0.25)
         ax.set(title=m, xlabel=p.split(".")[-1])
     fig.suptitle(f"main effect of {p} (mean over runs, band: 95% CI)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_size_inches()[1]))  # room for the suptitle
     return fig
 
 
@@ -103,7 +103,7 @@ def heatmap_figure(ok: pd.DataFrame, a: str, b: str, metrics: list[str]):
                     color="white" if np.isfinite(v) and v < mid else "black")
         fig.colorbar(im, ax=ax)
     fig.suptitle(f"mean over replicates by {a.split('.')[-1]} × {b.split('.')[-1]}")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_size_inches()[1]))  # room for the suptitle
     return fig
 
 
@@ -131,17 +131,27 @@ def load(out: str | Path) -> tuple[SweepSpec, dict, pd.DataFrame, int, list[str]
 def sobol_notes(sob: pd.DataFrame, n: int, d: int, replicates: int, target: float = 0.1) -> list[str]:
     """A warning when some Sobol indices have 95% CIs wider than the index itself (and wider
     than ``target``): the base sample ``n`` is too small. CIs shrink like 1/sqrt(N), so the
-    N for a half-width of ``target`` is about n·(widest/target)², rounded up to a power of 2."""
-    conf = np.concatenate([sob.S1_conf.to_numpy(), sob.ST_conf.to_numpy()])
-    idx = np.concatenate([sob.S1.to_numpy(), sob.ST.to_numpy()])
-    wide = (conf > np.abs(idx)) & (conf > target)
-    if not wide.any():
+    N for a half-width of ``target`` is about n·(half-width/target)², rounded up to a power
+    of 2; given for the median of those indices and for the widest."""
+    rows = pd.concat([sob[["metric", "parameter", "S1", "S1_conf"]].set_axis(["metric", "parameter", "index", "conf"], axis=1),
+                      sob[["metric", "parameter", "ST", "ST_conf"]].set_axis(["metric", "parameter", "index", "conf"], axis=1)],
+                     ignore_index=True)
+    wide = rows[(rows.conf > rows["index"].abs()) & (rows.conf > target)]
+    if wide.empty:
         return []
-    worst = float(conf[wide].max())
-    need = 2 ** int(np.ceil(np.log2(max(n * (worst / target) ** 2, n + 1))))
-    return [f"Sobol indices unreliable: {int(wide.sum())} of {len(idx)} indices have a 95% CI wider than the index "
-            f"(widest ±{worst:.2f}); the sample (samples = {n}) is too small. CIs shrink like 1/√N: for ±{target:g} "
-            f"use samples = {need} ({need * (d + 2) * replicates:,} runs)."]
+
+    def need(conf: float) -> int:
+        return 2 ** int(np.ceil(np.log2(max(n * (conf / target) ** 2, n + 1))))
+
+    med, worst = float(wide.conf.median()), wide.loc[wide.conf.idxmax()]
+    n_med, n_max = need(med), need(float(worst.conf))
+    text = (f"Sobol indices unreliable: {len(wide)} of {len(rows)} indices have a 95% CI wider than the index "
+            f"(median ±{med:.2f}, widest ±{worst.conf:.2f} for {worst.metric} / {worst.parameter}); the sample "
+            f"(samples = {n}) is too small. CIs shrink like 1/√N: for ±{target:g} on the median index use "
+            f"samples ≈ {n_med} ({n_med * (d + 2) * replicates:,} runs)")
+    if n_max > n_med:
+        text += f"; the widest would need samples ≈ {n_max} ({n_max * (d + 2) * replicates:,} runs)"
+    return [text + "."]
 
 
 def report(out: str | Path, log=None) -> Path:
@@ -154,7 +164,7 @@ def report(out: str | Path, log=None) -> Path:
     rep = out / "report"
     rep.mkdir(exist_ok=True)
     if len(ok) < expected:
-        sweep_file = manifest.get("sweep_file", "SWEEP.toml")
+        sweep_file = manifest.get("sweep_file") or "SWEEP.toml"
         notes.insert(0, f"incomplete sweep: {len(df)} of {expected} runs present, {len(ok)} succeeded "
                         f"({len(df) - len(ok)} failed, {expected - len(df)} missing); the figures use the "
                         f"{len(ok)} successful runs. Finish it with: trafficsim sweep {sweep_file} --out {out} --resume")
