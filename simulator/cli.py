@@ -222,8 +222,8 @@ def cmd_sweep(args) -> int:
     if args.workers is not None and args.workers < 1:
         return _fail("--workers: must be >= 1")
     for flag, v in (("--scheduler-timeout", args.scheduler_timeout), ("--wait-workers", args.wait_workers)):
-        if not v > 0:
-            return _fail(f"{flag}: must be a number of seconds > 0")
+        if not 0 < v < float("inf"):
+            return _fail(f"{flag}: must be a finite number of seconds > 0")
     client = cluster = None
     try:
         if args.scheduler or args.dask_local:
@@ -253,6 +253,9 @@ def cmd_sweep(args) -> int:
         finally:
             if isinstance(executor, ProcessPoolExecutor):
                 executor.shutdown(wait=False, cancel_futures=True)
+    except KeyboardInterrupt:  # while connecting to or starting the Dask cluster
+        print("trafficsim: sweep interrupted before any run", file=sys.stderr)
+        return 130
     finally:
         if client is not None:
             client.close()

@@ -311,3 +311,13 @@ def test_report_pngs_are_not_strips(tmp_path):
     for p in pngs:
         h, w = mpimg.imread(p).shape[:2]
         assert w <= 1400 and w / h < 2, (p.name, w, h)
+
+
+@pytest.mark.parametrize("flag, value", [("--scheduler-timeout", "0"), ("--wait-workers", "inf"),
+                                         ("--wait-workers", "nan")])
+def test_scheduler_waits_must_be_bounded(tmp_path, capsys, flag, value):
+    """Guards item 8: the waits are bounded, so 0, inf and nan are refused before any work."""
+    f = write_sweep(tmp_path / "s.toml")
+    assert main(["sweep", str(f), "--out", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:1", flag, value]) == 2
+    assert f"{flag}: must be a finite number of seconds > 0" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
