@@ -7,7 +7,6 @@ sample size that would do)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib
@@ -172,8 +171,9 @@ def report(out: str | Path, log=None) -> Path:
     params = list(spec.parameters)
     grid = spec.method == "grid"
     lines = [f"# Sweep report: {spec.name}", "",
-             f"{len(ok)} of {expected} runs succeeded ({len(df)} present, {len(df) - len(ok)} failed); method "
-             f"{spec.method}; {spec.replicates} replicates; parameters: {', '.join(params)}.", ""]
+             (f"{len(ok)} of {expected} runs succeeded ({len(df)} present, {len(df) - len(ok)} failed); method "
+              f"{spec.method}; {spec.replicates} replicate{'' if spec.replicates == 1 else 's'} per point; "
+              f"parameters: {', '.join(params)}."), ""]
     body: list[str] = []
     effects = pd.concat([main_effects(ok, p, metrics, grid) for p in params], ignore_index=True) if len(ok) else pd.DataFrame()
     if len(effects):
