@@ -3,6 +3,7 @@
     trafficsim run SCENARIO.toml [--steps N] [--seed S] [--set key=value ...] [--out DIR]
     trafficsim compare A.toml B.toml [...] [--replicates R] [--steps N] [--seed S] [--out DIR]
     trafficsim sweep SWEEP.toml [--workers N] [--scheduler ADDRESS | --dask-local N] [--out DIR] [--resume]
+                     [--scheduler-timeout SECONDS] [--wait-workers SECONDS]
     trafficsim sweep-report DIR
     trafficsim validate [--replicates R] [--steps N] [--scenarios DIR] [--out DIR]
 
@@ -47,12 +48,20 @@ def _parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("sweep", help="run a parameter sweep (grid, Latin hypercube or Sobol) over replicates")
     w.add_argument("sweep", type=Path, help="sweep TOML file")
-    w.add_argument("--workers", type=int, help="local worker processes (default: the machine's cores)")
+    w.add_argument("--workers", type=int, help="local worker processes (default: the machine's cores; 1: serially "
+                                               "in this process)")
     g = w.add_mutually_exclusive_group()
     g.add_argument("--scheduler", metavar="ADDRESS", help="submit to an existing Dask cluster, e.g. tcp://host:8786")
     g.add_argument("--dask-local", type=int, metavar="N", help="start a Dask LocalCluster of N workers")
-    w.add_argument("--out", type=Path, help="sweep folder (default: outputs/sweep-<name>)")
-    w.add_argument("--resume", action="store_true", help="skip finished runs; re-run failed or missing ones")
+    w.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="give up if the --scheduler does not answer within this time (default 10)")
+    w.add_argument("--wait-workers", type=float, default=60.0, metavar="SECONDS",
+                   help="give up if the --scheduler has no worker within this time (default 60)")
+    w.add_argument("--out", type=Path, help="sweep folder (default: outputs/sweep-<name>); must be new, empty, "
+                                            "or a sweep folder with --resume")
+    w.add_argument("--resume", action="store_true",
+                   help="keep finished runs whose resolved scenario is unchanged; recompute failed, missing and "
+                        "changed ones")
 
     ap = sub.add_parser("app", help="the interactive SolaraViz app on localhost")
     ap.add_argument("scenario", type=Path, nargs="?", help="scenario TOML file (default: scenarios/douyin.toml)")
@@ -200,14 +209,19 @@ def cmd_sweep(args) -> int:
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    from .experiments.sweep import load_sweep, run_sweep
+    from .experiments.sweep import check_out, load_sweep, run_sweep
 
     try:
         spec = load_sweep(args.sweep)
+        out = args.out or Path("outputs") / f"sweep-{spec.name}"
+        check_out(out, args.resume)
     except ScenarioError as exc:
         return _fail(str(exc))
     if args.workers is not None and args.workers < 1:
         return _fail("--workers: must be >= 1")
+    for flag, v in (("--scheduler-timeout", args.scheduler_timeout), ("--wait-workers", args.wait_workers)):
+        if not 0 < v < float("inf"):
+            return _fail(f"{flag}: must be a finite number of seconds > 0")
     client = cluster = None
     try:
         if args.scheduler or args.dask_local:
@@ -218,13 +232,17 @@ def cmd_sweep(args) -> int:
                                        dashboard_address=None)
                 client = Client(cluster)
             else:
-                client = Client(args.scheduler)
+                client, error = _connect(Client, args.scheduler, args.scheduler_timeout, args.wait_workers)
+                if error:
+                    return _fail(error)
             executor = client
-        else:
+        elif (args.workers or os.cpu_count() or 1) > 1:
             executor = ProcessPoolExecutor(args.workers or os.cpu_count() or 1)
+        else:
+            executor = None  # one worker: the runs go serially in this process
         try:
-            df = run_sweep(spec, executor=executor, out=args.out, resume=args.resume,
-                           progress=sys.stderr.isatty())
+            df = run_sweep(spec, executor=executor, out=out, resume=args.resume,
+                           progress=sys.stderr.isatty(), log=print)
         except ScenarioError as exc:
             return _fail(str(exc))
         except KeyboardInterrupt:
@@ -233,15 +251,46 @@ def cmd_sweep(args) -> int:
         finally:
             if isinstance(executor, ProcessPoolExecutor):
                 executor.shutdown(wait=False, cancel_futures=True)
+    except KeyboardInterrupt:  # while connecting to or starting the Dask cluster
+        print("trafficsim: sweep interrupted before any run", file=sys.stderr)
+        return 130
     finally:
         if client is not None:
             client.close()
         if cluster is not None:
             cluster.close()
     failed = int((df["status"] != "ok").sum()) if len(df) else 0
-    out = args.out or Path("outputs") / f"sweep-{spec.name}"
-    print(f"{len(df)} runs ({failed} failed); results: {out / 'results.parquet'}")
+    total = len(spec.runs())
+    print(f"{len(df)} of {total} runs ({failed} failed); results: {out / 'results.parquet'}")
     return 0
+
+
+def _connect(Client, address: str, timeout: float, wait_workers: float):
+    """A Dask client of the scheduler at ``address`` that has at least one worker, or
+    ``(None, one-line error)`` after at most ``timeout`` + ``wait_workers`` seconds."""
+    try:
+        client = Client(address, timeout=timeout)
+    except (OSError, TimeoutError):
+        return None, (f"--scheduler {address}: no Dask scheduler answered within {timeout:g} s "
+                      "(check the address, or raise --scheduler-timeout)")
+    except Exception as exc:  # a malformed address
+        return None, f"--scheduler {address}: {exc}"
+    if client.scheduler_info().get("workers"):
+        return client, None
+    print(f"trafficsim: waiting up to {wait_workers:g} s for a worker to join the Dask scheduler at {address} ...",
+          file=sys.stderr, flush=True)
+    deadline = time.monotonic() + wait_workers
+    while time.monotonic() < deadline:
+        try:
+            client.wait_for_workers(1, timeout=min(5.0, max(deadline - time.monotonic(), 0.1)))
+            return client, None
+        except TimeoutError:
+            if time.monotonic() < deadline:
+                print(f"trafficsim: still no worker, waiting ({deadline - time.monotonic():.0f} s left) ...",
+                      file=sys.stderr, flush=True)
+    client.close()
+    return None, (f"--scheduler {address}: no worker joined within {wait_workers:g} s "
+                  f"(start one with `dask worker {address}`, or raise --wait-workers)")
 
 
 def cmd_app(args) -> int:
@@ -301,9 +350,14 @@ def cmd_validate(args) -> int:
 def cmd_sweep_report(args) -> int:
     from .experiments.sweep_report import report
 
-    if not (args.dir / "results.parquet").exists() or not (args.dir / "sweep.json").exists():
-        return _fail(f"{args.dir}: not a sweep folder (needs sweep.json and results.parquet)")
-    print(f"report: {report(args.dir) / 'report.md'}")
+    if not (args.dir / "sweep.json").exists() or not ((args.dir / "runs").is_dir()
+                                                      or (args.dir / "results.parquet").exists()):
+        return _fail(f"{args.dir}: not a sweep folder (needs sweep.json and runs/ or results.parquet)")
+    try:
+        rep = report(args.dir, log=lambda line: print(f"trafficsim: warning: {line}", file=sys.stderr))
+    except ScenarioError as exc:
+        return _fail(str(exc))
+    print(f"report: {rep / 'report.md'}")
     return 0
 
 

@@ -23,11 +23,20 @@ the same seed (common random numbers), so a run's result does not depend on the
 executor or the number of workers. Each finished run is written atomically to
 ``DIR/runs/<run-id>.json`` as it completes, and ``DIR/results.parquet`` (one row per
 run) is rebuilt from those files; a run that raises is recorded with its error.
-``resume=True`` skips runs already finished and re-runs failed or missing ones.
+
+Every run carries the fingerprint of its fully resolved scenario (sha256 of the
+validated scenario's canonical JSON: steps, seed, ``[set]``, the base scenario and its
+``extends`` chain, defaults; plus the content of a follow-graph file). ``DIR/sweep.json``
+is the sweep's manifest: the sweep file's settings and, under ``"trafficsim_sweep"``,
+the number of runs and each run's fingerprint. ``resume=True`` keeps a finished run only
+if its fingerprint is the current one; failed, missing and changed runs are recomputed,
+and run files that no longer belong to the sweep are moved to ``DIR/superseded/``, so
+``runs/`` never mixes two versions of a sweep.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -44,7 +53,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..io.outputs import json_default, write_text_atomic
-from ..config.loading import ScenarioError, _apply_sets, _resolve, scenario_from_dict
+from ..config.loading import ScenarioError, _apply_sets, _field_of, _range_hint, _resolve, scenario_from_dict
 
 SWEEP_KEYS = ("base", "name", "replicates", "seed", "steps", "method", "samples", "set", "parameters")
 
@@ -155,12 +164,31 @@ def scenario_dict(spec: SweepSpec, params: dict[str, Any], seed: int) -> tuple[d
     return _apply_sets(data, sets, origin), origin
 
 
+def base_platforms(spec: SweepSpec) -> list[str]:
+    """The platforms of the base scenario (a sweep may tune them, never create one)."""
+    data = _resolve(Path(spec.base), {})
+    if isinstance(data.get("platforms"), dict):
+        return list(data["platforms"])
+    from ..config.schema import Scenario
+
+    return list(Scenario.model_fields["platforms"].default_factory())
+
+
 def check_keys(spec: SweepSpec) -> None:
     """Fail before any run if a key is not in the scenario schema or a point's value is
     not allowed; the error names the sweep file and the key."""
     for key in list(spec.set) + list(spec.parameters):
         if key == "seed":
             raise ScenarioError(spec.source, key, "the seed is set by the sweep (use 'seed' and 'replicates')")
+    names = base_platforms(spec)
+    for table, keys in (("set", spec.set), ("parameters", spec.parameters)):
+        for key in keys:
+            parts = key.split(".")
+            if parts[0] == "platforms" and (len(parts) < 2 or parts[1] not in names):
+                what = f"no platform {parts[1]!r} in the base scenario" if len(parts) > 1 else "names no platform"
+                raise ScenarioError(spec.source, f"{table}.{key}", f"{what} (platforms: {', '.join(names)}); "
+                                    "a sweep tunes existing platforms, it cannot create one")
+    _check_ranges(spec)
     for params in spec.points():
         data, origin = scenario_dict(spec, params, 0)
         try:
@@ -170,6 +198,99 @@ def check_keys(spec: SweepSpec) -> None:
             raise ScenarioError(spec.source if ours else exc.source, exc.key, exc.message) from None
 
 
+def _check_ranges(spec: SweepSpec) -> None:
+    """A ``{ range = [low, high] }`` must lie inside the key's allowed range: the error
+    names the range given and the allowed one (not a value sampled from it)."""
+    for key, v in spec.parameters.items():
+        if not isinstance(v, Range):
+            continue
+        lo, hi = v.range
+        given = f"range = [{lo:g}, {hi:g}]"
+        field = _field_of(tuple(key.split(".")))
+        if field is not None and field.annotation is int:
+            raise ScenarioError(spec.source, f"parameters.{key}", f"{given}: an integer key cannot be sampled from a "
+                                f"range (the samples are fractional); use method = \"grid\" with a list of integers")
+        for end in (lo, hi):
+            data, origin = scenario_dict(spec, {key: end}, 0)
+            try:
+                scenario_from_dict(data, spec.base, origin)
+            except ScenarioError as exc:
+                if exc.key == key:
+                    allowed = _range_hint(tuple(key.split("."))).strip(" ()")
+                    msg = (f"{given} is outside the allowed range ({allowed.removeprefix('allowed ')})" if allowed
+                           else f"{given}: {end:g} is not allowed: {exc.message}")
+                    raise ScenarioError(spec.source, f"parameters.{key}", msg) from None
+
+
+# --------------------------------------------------------------------------- fingerprints
+
+
+def _canonical(data) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=json_default, allow_nan=True)
+
+
+def resolved_scenario(spec: SweepSpec, params: dict[str, Any], seed: int) -> dict:
+    """The fully resolved scenario of one run (validated, defaults filled in), as JSON data."""
+    data, origin = scenario_dict(spec, params, seed)
+    return scenario_from_dict(data, spec.base, origin).model_dump(mode="json")
+
+
+def fingerprint(resolved: dict) -> str:
+    """sha256 of a resolved scenario's canonical JSON (and of the follow-graph file it reads)."""
+    h = hashlib.sha256(_canonical(resolved).encode())
+    graph_file = (resolved.get("graph") or {}).get("follow_graph_file")
+    if graph_file and Path(graph_file).is_file():
+        h.update(hashlib.sha256(Path(graph_file).read_bytes()).digest())
+    return h.hexdigest()
+
+
+def run_fingerprints(spec: SweepSpec) -> dict[str, str]:
+    """Each run's fingerprint, by run id (one validation per point; the seed varies per replicate)."""
+    out: dict[str, str] = {}
+    by_point: dict[int, dict] = {}
+    for run in spec.runs():
+        if run["point"] not in by_point:
+            by_point[run["point"]] = resolved_scenario(spec, run["params"], 0)
+        out[run["run_id"]] = fingerprint({**by_point[run["point"]], "seed": run["seed"]})
+    return out
+
+
+# --------------------------------------------------------------------------- the sweep folder
+
+MANIFEST_KEY = "trafficsim_sweep"
+
+
+def read_manifest(out: Path) -> tuple[SweepSpec, dict] | None:
+    """The sweep settings and manifest in ``out/sweep.json``, or None if ``out`` is not a
+    sweep folder. (A sweep.json of an older version, without the manifest, still counts.)"""
+    try:
+        data = json.loads((Path(out) / "sweep.json").read_text())
+        manifest = data.pop(MANIFEST_KEY, {}) if isinstance(data, dict) else None
+        if not isinstance(manifest, dict):
+            return None
+        return SweepSpec(**data), manifest
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def check_out(out: Path, resume: bool) -> None:
+    """``out`` must be new, empty, or a sweep folder (recognised by its sweep.json) with
+    ``resume``; anything else is refused before any work."""
+    out = Path(out)
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ScenarioError(str(out), "", "exists and is not a folder (choose another --out)")
+    if not any(out.iterdir()):
+        return
+    if read_manifest(out) is None:
+        raise ScenarioError(str(out), "", "folder exists, is not empty and is not a sweep folder "
+                                          "(it has no sweep.json written by trafficsim sweep); choose another --out")
+    if not resume:
+        raise ScenarioError(str(out), "", "is a sweep folder already: use --resume to continue it "
+                                          "(runs whose scenario changed are recomputed), or choose another --out")
+
+
 # --------------------------------------------------------------------------- one run
 
 
@@ -177,7 +298,8 @@ def run_one(task: dict) -> dict:
     """Run one sweep task (picklable; runs in a worker). Never raises: errors are recorded."""
     t0 = time.perf_counter()
     row = {"run_id": task["run_id"], "point": task["point"], "replicate": task["replicate"], "seed": task["seed"],
-           "params": task["params"], "status": "ok", "error": None, "metrics": {}}
+           "params": task["params"], "fingerprint": task.get("fingerprint"), "status": "ok", "error": None,
+           "metrics": {}}
     try:
         if task.get("single_thread"):
             import numba
@@ -209,7 +331,8 @@ def read_runs(out: Path) -> pd.DataFrame:
     for f in sorted((out / "runs").glob("*.json")):
         r = json.loads(f.read_text())
         rows.append({"run_id": r["run_id"], "point": r["point"], "replicate": r["replicate"], "seed": r["seed"],
-                     **{k: v for k, v in r["params"].items()}, "status": r["status"], "error": r["error"],
+                     **{k: v for k, v in r["params"].items()}, "fingerprint": r.get("fingerprint"),
+                     "status": r["status"], "error": r["error"],
                      "wall_s": r["wall_s"], **r["metrics"]})
     return pd.DataFrame(rows)
 
@@ -229,8 +352,69 @@ def as_executor(executor) -> Executor | None:
     return executor
 
 
+def _describe_change(old: SweepSpec | None, old_manifest: dict, spec: SweepSpec, base_fp: str) -> str:
+    """Why the runs of an earlier version of this sweep folder no longer match."""
+    if old is None:
+        return "scenario changed since they ran"
+    parts = []
+    if old.steps != spec.steps:
+        parts.append(f"steps {old.steps if old.steps is not None else 'of the scenario'} → "
+                     f"{spec.steps if spec.steps is not None else 'of the scenario'}")
+    if old.set != spec.set:
+        parts.append("[set] changed")
+    if old.base != spec.base:
+        parts.append(f"base {Path(old.base).name} → {Path(spec.base).name}")
+    elif old_manifest.get("base_fingerprint") not in (None, base_fp):
+        parts.append(f"base scenario {Path(spec.base).name} (or its extends chain) edited")
+    return "scenario changed since they ran (" + ("; ".join(parts) or "resolved scenario differs") + ")"
+
+
+def plan(spec: SweepSpec, out: Path, resume: bool) -> tuple[list[dict], dict[str, str], dict[str, list[str]], list[Path]]:
+    """Which runs to compute: ``(todo, fingerprints, reasons, stale)``. ``reasons`` maps a
+    reason to the run ids recomputed for it (and "kept" to those kept); ``stale`` are run
+    files of an earlier version of the sweep, to be moved out of ``runs/``."""
+    fps = run_fingerprints(spec)
+    runs_dir = out / "runs"
+    found = read_manifest(out) if resume else None
+    old, old_manifest = found if found else (None, {})
+    base_fp = hashlib.sha256(_canonical(_resolve(Path(spec.base), {})).encode()).hexdigest()
+    reasons: dict[str, list[str]] = {}
+    stale: list[Path] = []
+    todo = []
+    changed = _describe_change(old, old_manifest, spec, base_fp)
+    for run in spec.runs():
+        f = runs_dir / f"{run['run_id']}.json"
+        why = "missing (never finished)"
+        if resume and f.exists():
+            try:
+                done = json.loads(f.read_text())
+            except ValueError:
+                done = {}
+            if done.get("fingerprint") is None:
+                why = "written without a scenario fingerprint (older trafficsim or unreadable), cannot be trusted"
+            elif done["params"] != run["params"]:
+                why = "parameter values changed"
+            elif done["seed"] != run["seed"]:
+                why = "seed changed"
+            elif done["fingerprint"] != fps[run["run_id"]]:
+                why = changed
+            elif done.get("status") != "ok":
+                why = "failed before"
+            else:
+                reasons.setdefault("kept", []).append(run["run_id"])
+                continue
+            if why != "failed before":
+                stale.append(f)
+        reasons.setdefault(why, []).append(run["run_id"])
+        data, _ = scenario_dict(spec, run["params"], run["seed"])
+        todo.append({**run, "scenario": data, "source": spec.source, "fingerprint": fps[run["run_id"]]})
+    if runs_dir.exists():
+        stale += [f for f in sorted(runs_dir.glob("*.json")) if f.stem not in fps]
+    return todo, fps, reasons, stale
+
+
 def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | None = None, resume: bool = False,
-              progress: bool = False, single_thread_workers: bool = True) -> pd.DataFrame:
+              progress: bool = False, single_thread_workers: bool = True, log=None) -> pd.DataFrame:
     """Run a sweep and return its results table (a pandas DataFrame, one row per run).
 
     Parameters
@@ -239,25 +423,39 @@ def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | Non
     executor : ``None`` (serial, in this process), any ``concurrent.futures.Executor``
         (e.g. ``ProcessPoolExecutor``), or a ``dask.distributed.Client``.
     out : folder for ``runs/`` and ``results.parquet`` (default: outputs/sweep-<name>).
-    resume : skip runs already finished in ``out``; re-run failed or missing ones.
+        It must be new, empty, or (with ``resume``) a sweep folder.
+    resume : keep runs already finished in ``out`` whose resolved scenario is the
+        current one (same fingerprint); recompute failed, missing and changed ones.
+    log : called with one line per message (what was kept and recomputed, and why).
     """
+    from .. import __version__
+
     if not isinstance(spec, SweepSpec):
         spec = load_sweep(spec)
     out = Path(out) if out is not None else Path("outputs") / f"sweep-{spec.name}"
+    check_out(out, resume)
     runs_dir = out / "runs"
-    if runs_dir.exists() and any(runs_dir.iterdir()) and not resume:
-        raise ScenarioError(str(out), "", "sweep folder already has runs (use --resume to continue it, or another --out)")
+    todo, fps, reasons, stale = plan(spec, out, resume)
     runs_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "sweep.json", json.dumps(spec.model_dump(mode="json"), indent=2))
-    todo = []
-    for run in spec.runs():
-        f = runs_dir / f"{run['run_id']}.json"
-        if resume and f.exists():
-            done = json.loads(f.read_text())
-            if done["status"] == "ok" and done["params"] == run["params"] and done["seed"] == run["seed"]:
-                continue
-        data, _ = scenario_dict(spec, run["params"], run["seed"])
-        todo.append({**run, "scenario": data, "source": spec.source, "single_thread": single_thread_workers})
+    if stale:
+        (out / "superseded").mkdir(exist_ok=True)
+        for f in stale:
+            os.replace(f, out / "superseded" / f.name)
+    base_fp = hashlib.sha256(_canonical(_resolve(Path(spec.base), {})).encode()).hexdigest()
+    manifest = {"written_by": "trafficsim sweep", "version": __version__, "sweep_file": str(Path(spec.source).resolve()) if spec.source != "<dict>" else None,
+                "runs": len(fps), "base_fingerprint": base_fp, "fingerprints": fps}
+    write_text_atomic(out / "sweep.json", json.dumps({**spec.model_dump(mode="json"), MANIFEST_KEY: manifest}, indent=2))
+    if log is not None and resume:
+        kept = len(reasons.pop("kept", []))
+        log(f"resume: kept {kept} of {len(fps)} runs, recomputing {len(todo)}")
+        for why, ids in reasons.items():
+            log(f"  {len(ids)} recomputed: {why}")
+        extra = [f for f in stale if f.stem not in fps]
+        if stale:
+            log(f"  {len(stale)} old run file(s) moved to {out / 'superseded'}"
+                + (f" ({len(extra)} no longer part of the sweep)" if extra else ""))
+    for task in todo:
+        task["single_thread"] = single_thread_workers
     ex = as_executor(executor)
     bar = None
     if progress:

@@ -1,0 +1,323 @@
+"""Sweeps that cannot silently give a wrong answer (issue 13, items 1, 2, 4, 7, 8, 10, 12):
+resume checks each run's fully resolved scenario, sweep-report says when runs are missing
+or Sobol CIs are too wide, --out refuses unrelated folders, an unreachable or empty Dask
+scheduler fails within a bounded time, and bad platform names or ranges are named."""
+
+import json
+import shutil
+import socket
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulator.cli import main
+from simulator.experiments.sweep_report import heatmap_figure, main_effects_figure, sobol_notes
+from simulator.sweep import load_sweep, run_sweep
+
+from .conftest import SCENARIOS
+
+SWEEP = '''
+base = "{base}"
+name = "rel"
+replicates = {replicates}
+seed = 5
+steps = {steps}
+method = "{method}"
+samples = {samples}
+[set]
+"population.users" = {users}
+"population.creators" = 40
+"population.merchants" = 2
+[parameters]
+{parameters}
+'''
+BETA = '"platforms.douyin.beta" = [0.0, 2.0]'
+
+
+def write_sweep(path, parameters=BETA, base=SCENARIOS / "douyin.toml", steps=3, users=400, replicates=1,
+                method="grid", samples=4):
+    path.write_text(SWEEP.format(base=base, steps=steps, users=users, replicates=replicates, method=method,
+                                 samples=samples, parameters=parameters))
+    return path
+
+
+def metric_table(df):
+    cols = [c for c in df.columns if c not in ("wall_s",)]
+    return df[cols].sort_values("run_id").reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ item 1: resume
+
+
+def _copy_base(tmp_path):
+    d = tmp_path / "scen"
+    d.mkdir()
+    for name in ("douyin.toml", "base.toml"):
+        shutil.copy(SCENARIOS / name, d / name)
+    return d / "douyin.toml"
+
+
+@pytest.mark.parametrize("change", ["steps", "set", "base"])
+def test_resume_recomputes_runs_whose_resolved_scenario_changed(tmp_path, capsys, change):
+    """Guards item 1: after changing steps, [set] or the base scenario, --resume must not
+    keep the old runs (it used to compare only parameters and seed). The resumed folder
+    must equal a clean sweep of the new file, sweep.json must describe it, and the command
+    must say what it recomputed and why."""
+    base = _copy_base(tmp_path)
+    f = write_sweep(tmp_path / "s.toml", base=base)
+    out = tmp_path / "out"
+    assert main(["sweep", str(f), "--workers", "1", "--out", str(out)]) == 0
+    if change == "steps":
+        write_sweep(f, base=base, steps=4)
+        why = "steps 3 → 4"
+    elif change == "set":
+        write_sweep(f, base=base, users=500)
+        why = "[set] changed"
+    else:
+        text = (base.parent / "base.toml").read_text()
+        assert "\ncities = 20 " in text
+        (base.parent / "base.toml").write_text(text.replace("\ncities = 20 ", "\ncities = 7 ", 1))
+        why = "base scenario douyin.toml (or its extends chain) edited"
+    capsys.readouterr()
+    assert main(["sweep", str(f), "--workers", "1", "--out", str(out), "--resume"]) == 0
+    said = capsys.readouterr().out
+    assert "kept 0 of 2 runs, recomputing 2" in said
+    assert f"2 recomputed: scenario changed since they ran ({why})" in said
+    clean = run_sweep(load_sweep(f), out=tmp_path / "clean")
+    pd.testing.assert_frame_equal(metric_table(pd.read_parquet(out / "results.parquet")), metric_table(clean))
+    manifest = json.loads((out / "sweep.json").read_text())
+    assert manifest == json.loads((tmp_path / "clean" / "sweep.json").read_text()) | {
+        "trafficsim_sweep": manifest["trafficsim_sweep"] | {"sweep_file": manifest["trafficsim_sweep"]["sweep_file"]}}
+    assert sorted(p.name for p in (out / "superseded").glob("*.json")) == ["p00000-r000.json", "p00001-r000.json"]
+
+
+def test_resume_keeps_unchanged_runs_and_drops_runs_no_longer_in_the_sweep(tmp_path, capsys):
+    """Guards item 1: unchanged runs are kept (not re-run); runs of points removed from the
+    sweep leave runs/ (moved to superseded/) so results.parquet has only this sweep's runs."""
+    f = write_sweep(tmp_path / "s.toml", parameters='"platforms.douyin.beta" = [0.0, 1.0, 2.0]')
+    out = tmp_path / "out"
+    run_sweep(load_sweep(f), out=out)
+    kept = (out / "runs" / "p00000-r000.json").stat().st_mtime_ns
+    write_sweep(f, parameters='"platforms.douyin.beta" = [0.0, 1.0]')
+    assert main(["sweep", str(f), "--workers", "1", "--out", str(out), "--resume"]) == 0
+    said = capsys.readouterr().out
+    assert "kept 2 of 2 runs, recomputing 0" in said and "1 no longer part of the sweep" in said
+    assert (out / "runs" / "p00000-r000.json").stat().st_mtime_ns == kept
+    assert sorted(pd.read_parquet(out / "results.parquet").run_id) == ["p00000-r000", "p00001-r000"]
+    assert (out / "superseded" / "p00002-r000.json").exists()
+
+
+def test_resume_does_not_trust_runs_without_a_fingerprint(tmp_path, capsys):
+    """Guards item 1: a run file written by an older trafficsim (no fingerprint) is recomputed."""
+    f = write_sweep(tmp_path / "s.toml")
+    out = tmp_path / "out"
+    run_sweep(load_sweep(f), out=out)
+    run = out / "runs" / "p00001-r000.json"
+    data = json.loads(run.read_text())
+    del data["fingerprint"]
+    run.write_text(json.dumps(data))
+    assert main(["sweep", str(f), "--workers", "1", "--out", str(out), "--resume"]) == 0
+    said = capsys.readouterr().out
+    assert "kept 1 of 2 runs, recomputing 1" in said and "without a scenario fingerprint" in said
+    assert json.loads(run.read_text())["fingerprint"]
+
+
+# ------------------------------------------------------------------ item 4: sweep-report
+
+
+def test_sweep_report_says_when_runs_are_missing_or_failed(tmp_path, capsys):
+    """Guards item 4: a report on a partly failed, interrupted sweep says N of M on the
+    terminal and in report.md (it used to say "3 runs (2 ok, 1 failed)" as if complete)."""
+    f = write_sweep(tmp_path / "s.toml", parameters='"platforms.douyin.beta" = [0.0, 1.0]', replicates=2)
+    out = tmp_path / "out"
+    run_sweep(load_sweep(f), out=out)
+    (out / "runs" / "p00001-r001.json").unlink()
+    failed = out / "runs" / "p00001-r000.json"
+    failed.write_text(json.dumps(json.loads(failed.read_text()) | {"status": "failed", "error": "boom"}))
+    capsys.readouterr()
+    assert main(["sweep-report", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "incomplete sweep: 3 of 4 runs present, 2 succeeded (1 failed, 1 missing)" in err
+    assert "--resume" in err
+    md = (out / "report" / "report.md").read_text()
+    assert "incomplete sweep: 3 of 4 runs present, 2 succeeded" in md
+
+
+def test_complete_sweep_report_has_no_warning(tmp_path, capsys):
+    """The warning is not raised on a complete sweep (so it cannot be always on)."""
+    out = tmp_path / "out"
+    run_sweep(load_sweep(write_sweep(tmp_path / "s.toml")), out=out)
+    assert main(["sweep-report", str(out)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert "Warning" not in (out / "report" / "report.md").read_text()
+
+
+def test_sobol_ci_wider_than_the_index_warns_with_the_n_that_would_do():
+    """Guards item 4: CIs shrink like 1/sqrt(N). At N = 8, half-widths 0.4 (median of the
+    unreliable indices) need N ≈ 8·(0.4/0.1)² = 128 for ±0.1 and the widest (1.6) 8·16² = 2048.
+    Narrow CIs, or CIs narrower than the index, give no warning."""
+    sob = pd.DataFrame({"metric": ["a", "b", "c"], "parameter": ["x", "x", "y"], "S1": [0.2, 0.1, 0.0],
+                        "S1_conf": [0.4, 0.4, 1.6], "ST": [0.5, 0.5, 0.5], "ST_conf": [0.05, 0.05, 0.05]})
+    notes = sobol_notes(sob, n=8, d=2, replicates=1)
+    assert len(notes) == 1 and "3 of 6 indices" in notes[0] and "too small" in notes[0]
+    assert "samples ≈ 128 (512 runs)" in notes[0] and "widest ±1.60 for c / y" in notes[0]
+    assert "the widest would need samples ≈ 2048 (8,192 runs)" in notes[0]
+    assert sobol_notes(sob.assign(S1_conf=0.05), n=8, d=2, replicates=1) == []
+    assert sobol_notes(sob.assign(S1=[0.9, 0.9, 0.9], S1_conf=[0.3, 0.3, 0.3]), n=8, d=2, replicates=1) == []
+
+
+def test_small_sobol_sweep_report_warns(tmp_path, capsys):
+    """Guards item 4 end to end: a Sobol sweep with N = 4 gets the warning in report.md and on stderr."""
+    rng = '"platforms.douyin.beta" = { range = [0.0, 3.0] }\n"platforms.douyin.follow_share" = { range = [0.05, 0.5] }'
+    out = tmp_path / "out"
+    run_sweep(load_sweep(write_sweep(tmp_path / "s.toml", parameters=rng, method="sobol", samples=4)), out=out)
+    assert main(["sweep-report", str(out)]) == 0
+    assert "Sobol indices unreliable" in capsys.readouterr().err
+    assert "too small" in (out / "report" / "report.md").read_text()
+
+
+# ------------------------------------------------------------------ item 7: --out
+
+
+def test_sweep_refuses_an_unrelated_non_empty_folder(tmp_path, capsys):
+    """Guards item 7: --out into a folder that is not a sweep folder is exit 2 and one line,
+    with or without --resume, and nothing is written into it."""
+    f = write_sweep(tmp_path / "s.toml")
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "notes.txt").write_text("mine")
+    for extra in ([], ["--resume"]):
+        assert main(["sweep", str(f), "--out", str(junk), *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "not a sweep folder" in err
+    assert [p.name for p in junk.iterdir()] == ["notes.txt"]
+    assert main(["sweep", str(f), "--out", str(junk / "notes.txt")]) == 2
+    assert "not a folder" in capsys.readouterr().err
+
+
+def test_a_sweep_folder_needs_resume(tmp_path, capsys):
+    """Guards item 7: a sweep folder (recognised by its sweep.json) is continued only with --resume."""
+    f = write_sweep(tmp_path / "s.toml")
+    out = tmp_path / "out"
+    run_sweep(load_sweep(f), out=out)
+    assert main(["sweep", str(f), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "use --resume" in err
+
+
+# ------------------------------------------------------------------ item 8: scheduler
+
+
+def _unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_scheduler_fails_with_one_line(tmp_path, capsys):
+    """Guards item 8: an unreachable --scheduler is exit 2 with one line after --scheduler-timeout
+    (it used to wait 30 s and then traceback)."""
+    f = write_sweep(tmp_path / "s.toml")
+    addr = f"tcp://127.0.0.1:{_unused_port()}"
+    assert main(["sweep", str(f), "--out", str(tmp_path / "o"), "--scheduler", addr, "--scheduler-timeout", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--scheduler {addr}: no Dask scheduler answered within 1 s" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_scheduler_without_workers_says_it_waits_then_fails(tmp_path, capsys):
+    """Guards item 8: a scheduler with no worker used to hang silently; now a progress line,
+    then exit 2 after --wait-workers."""
+    from dask.distributed import LocalCluster
+
+    f = write_sweep(tmp_path / "s.toml")
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+        rc = main(["sweep", str(f), "--out", str(tmp_path / "o"), "--scheduler", cluster.scheduler_address,
+                   "--wait-workers", "1"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "waiting up to 1 s for a worker" in err
+    assert err.strip().splitlines()[-1].endswith("no worker joined within 1 s (start one with "
+                                                 f"`dask worker {cluster.scheduler_address}`, or raise --wait-workers)")
+    assert not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------------------------ items 2 and 10: keys and ranges
+
+
+@pytest.mark.parametrize("where", ["parameters", "set"])
+def test_a_sweep_cannot_create_a_platform(tmp_path, capsys, where):
+    """Guards item 2 (sweep part): a misspelled platform in a sweep parameter or [set] key is
+    exit 2 naming the key and the platforms that exist (it used to add a default platform)."""
+    if where == "parameters":
+        f = write_sweep(tmp_path / "s.toml", parameters='"platforms.douyn.beta" = [0.0, 2.0]')
+    else:
+        f = write_sweep(tmp_path / "s.toml")
+        f.write_text(f.read_text().replace("[set]\n", '[set]\n"platforms.douyn.beta" = 2.0\n'))
+    assert main(["sweep", str(f), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"s.toml: {where}.platforms.douyn.beta: no platform 'douyn' in the base scenario (platforms: douyin)" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_out_of_range_range_reports_the_range(tmp_path, capsys):
+    """Guards item 10 (sweep part): the error names the range given and the allowed range,
+    not a value sampled from it ("got 83.07")."""
+    f = write_sweep(tmp_path / "s.toml", parameters='"platforms.douyin.beta" = { range = [0.0, 83.0] }', method="lhs")
+    assert main(["sweep", str(f), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "parameters.platforms.douyin.beta: range = [0, 83] is outside the allowed range (0.0..50.0)" in err
+    assert "got" not in err
+    f = write_sweep(tmp_path / "s.toml", parameters='"population.cities" = { range = [2, 30] }', method="sobol")
+    assert main(["sweep", str(f), "--out", str(tmp_path / "o")]) == 2
+    assert "range = [2, 30]: an integer key" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ item 12: figures
+
+
+def test_report_figures_read_at_normal_size_with_numbers_in_heatmap_cells(tmp_path):
+    """Guards item 12 (sweep part): figures were 3,300 × 300 px strips; now grids of at most
+    three columns, and every heatmap cell has its value written in it."""
+    rng = np.random.default_rng(0)
+    a, b = "platforms.douyin.beta", "platforms.douyin.follow_share"
+    metrics = [f"m{i}" for i in range(10)]
+    ok = pd.DataFrame([{a: x, b: y, **{m: rng.normal() * 1e5 for m in metrics}}
+                       for x in (0.0, 1.0) for y in (0.1, 0.2, 0.3) for _ in range(2)])
+    fig = heatmap_figure(ok, a, b, metrics)
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_title() in metrics]
+    assert len(panels) == 10 and all(len(ax.texts) == 6 for ax in panels)
+    assert not any("e+" in t.get_text() for ax in panels for t in ax.texts)
+    w, h = fig.get_size_inches() * 100
+    assert w <= 1400 and w / h < 2
+    effects = pd.DataFrame([{"parameter": a, "level": x, "metric": m, "mean": 1.0, "ci_low": 0.5, "ci_high": 1.5}
+                            for x in (0.0, 1.0) for m in metrics])
+    w, h = main_effects_figure(effects, a, metrics).get_size_inches() * 100
+    assert w <= 1400 and w / h < 2
+
+
+def test_report_pngs_are_not_strips(tmp_path):
+    """Guards item 12 on the written files: no PNG of the report is wider than 1,400 px or
+    more than twice as wide as high."""
+    out = tmp_path / "out"
+    grid = '"platforms.douyin.beta" = [0.0, 2.0]\n"platforms.douyin.follow_share" = [0.05, 0.3]'
+    run_sweep(load_sweep(write_sweep(tmp_path / "s.toml", parameters=grid)), out=out)
+    assert main(["sweep-report", str(out)]) == 0
+    pngs = list((out / "report").glob("*.png"))
+    assert len(pngs) == 3
+    for p in pngs:
+        h, w = mpimg.imread(p).shape[:2]
+        assert w <= 1400 and w / h < 2, (p.name, w, h)
+
+
+@pytest.mark.parametrize("flag, value", [("--scheduler-timeout", "0"), ("--wait-workers", "inf"),
+                                         ("--wait-workers", "nan")])
+def test_scheduler_waits_must_be_bounded(tmp_path, capsys, flag, value):
+    """Guards item 8: the waits are bounded, so 0, inf and nan are refused before any work."""
+    f = write_sweep(tmp_path / "s.toml")
+    assert main(["sweep", str(f), "--out", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:1", flag, value]) == 2
+    assert f"{flag}: must be a finite number of seconds > 0" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
