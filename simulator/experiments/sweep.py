@@ -34,225 +34,23 @@ and run files that no longer belong to the sweep are moved to ``DIR/superseded/`
 ``runs/`` never mixes two versions of a sweep.
 """
 
+
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import os
 import signal
 import time
-import tomllib
 import traceback
 from concurrent.futures import Executor, as_completed
 from pathlib import Path
-from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..io.outputs import json_default, write_text_atomic
-from ..config.loading import ScenarioError, _apply_sets, _field_of, _range_hint, _resolve, scenario_from_dict
-
-SWEEP_KEYS = ("base", "name", "replicates", "seed", "steps", "method", "samples", "set", "parameters")
-
-
-class Range(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    range: tuple[float, float]
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        if not self.range[0] < self.range[1]:
-            raise ValueError("range must be [low, high] with low < high")
-        return self
-
-
-class SweepSpec(BaseModel):
-    """A validated sweep file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    base: str = Field(description="base scenario file (resolved relative to the sweep file)")
-    name: str = Field("sweep", min_length=1)
-    replicates: int = Field(3, ge=1, le=10_000)
-    seed: int = Field(1, ge=0, le=2**63 - 1)
-    steps: int | None = Field(None, ge=1, le=3650, description="overrides the scenario's steps")
-    method: Literal["grid", "lhs", "sobol"] = "grid"
-    samples: int = Field(16, ge=1, le=1_000_000, description="lhs: points; sobol: base sample size N")
-    set: dict[str, Any] = Field(default_factory=dict)
-    parameters: dict[str, list[Any] | Range] = Field(min_length=1)
-    source: str = Field("<dict>", exclude=True)
-
-    @model_validator(mode="after")
-    def _kinds(self):
-        for key, v in self.parameters.items():
-            if self.method == "grid" and not isinstance(v, list):
-                raise ValueError(f"parameters.{key}: method 'grid' needs a list of values")
-            if self.method != "grid" and not isinstance(v, Range):
-                raise ValueError(f"parameters.{key}: method '{self.method}' needs {{ range = [low, high] }}")
-            if isinstance(v, list) and not v:
-                raise ValueError(f"parameters.{key}: empty list of values")
-        return self
-
-    # ------------------------------------------------------------------ points
-
-    def points(self) -> list[dict[str, Any]]:
-        """The parameter points, in a fixed order."""
-        keys = list(self.parameters)
-        if self.method == "grid":
-            return [dict(zip(keys, combo)) for combo in itertools.product(*(self.parameters[k] for k in keys))]
-        lo = np.array([self.parameters[k].range[0] for k in keys])
-        hi = np.array([self.parameters[k].range[1] for k in keys])
-        if self.method == "lhs":
-            from scipy.stats import qmc
-
-            unit = qmc.LatinHypercube(d=len(keys), seed=np.random.default_rng(self.seed)).random(self.samples)
-            x = qmc.scale(unit, lo, hi)
-        else:
-            from SALib.sample import sobol as sobol_sample
-
-            x = sobol_sample.sample(self.salib_problem(), self.samples, calc_second_order=False, seed=self.seed)
-        return [{k: float(v) for k, v in zip(keys, row)} for row in x]
-
-    def salib_problem(self) -> dict:
-        keys = list(self.parameters)
-        return {"num_vars": len(keys), "names": keys, "bounds": [list(self.parameters[k].range) for k in keys]}
-
-    def runs(self) -> list[dict[str, Any]]:
-        """Every run: id, point index, replicate, seed, parameters."""
-        seeds = [int(s.generate_state(1, np.uint64)[0] >> np.uint64(1))
-                 for s in np.random.SeedSequence(self.seed).spawn(self.replicates)]
-        out = []
-        for p, params in enumerate(self.points()):
-            for r in range(self.replicates):
-                out.append({"run_id": f"p{p:05d}-r{r:03d}", "point": p, "replicate": r, "seed": seeds[r], "params": params})
-        return out
-
-
-def load_sweep(path: str | Path) -> SweepSpec:
-    """Read and validate a sweep file; every parameter key must exist in the scenario schema."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ScenarioError(str(path), "", "file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(str(path), "", f"not valid TOML: {exc}") from None
-    if isinstance(data.get("base"), str):
-        data["base"] = str((path.parent / data["base"]).resolve())
-    try:
-        spec = SweepSpec(**data, source=str(path))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"] if err["type"] != "extra_forbidden" else f"unknown key (allowed: {', '.join(SWEEP_KEYS)})"
-        raise ScenarioError(str(path), loc, msg) from None
-    check_keys(spec)
-    return spec
-
-
-def scenario_dict(spec: SweepSpec, params: dict[str, Any], seed: int) -> tuple[dict, dict]:
-    """The merged scenario table of one run (and the origin of each key, for errors)."""
-    origin: dict[str, str] = {}
-    data = _resolve(Path(spec.base), origin)
-    sets = list(spec.set.items()) + list(params.items()) + [("seed", seed)]
-    if spec.steps is not None:
-        sets.append(("steps", spec.steps))
-    return _apply_sets(data, sets, origin), origin
-
-
-def base_platforms(spec: SweepSpec) -> list[str]:
-    """The platforms of the base scenario (a sweep may tune them, never create one)."""
-    data = _resolve(Path(spec.base), {})
-    if isinstance(data.get("platforms"), dict):
-        return list(data["platforms"])
-    from ..config.schema import Scenario
-
-    return list(Scenario.model_fields["platforms"].default_factory())
-
-
-def check_keys(spec: SweepSpec) -> None:
-    """Fail before any run if a key is not in the scenario schema or a point's value is
-    not allowed; the error names the sweep file and the key."""
-    for key in list(spec.set) + list(spec.parameters):
-        if key == "seed":
-            raise ScenarioError(spec.source, key, "the seed is set by the sweep (use 'seed' and 'replicates')")
-    names = base_platforms(spec)
-    for table, keys in (("set", spec.set), ("parameters", spec.parameters)):
-        for key in keys:
-            parts = key.split(".")
-            if parts[0] == "platforms" and (len(parts) < 2 or parts[1] not in names):
-                what = f"no platform {parts[1]!r} in the base scenario" if len(parts) > 1 else "names no platform"
-                raise ScenarioError(spec.source, f"{table}.{key}", f"{what} (platforms: {', '.join(names)}); "
-                                    "a sweep tunes existing platforms, it cannot create one")
-    _check_ranges(spec)
-    for params in spec.points():
-        data, origin = scenario_dict(spec, params, 0)
-        try:
-            scenario_from_dict(data, spec.base, origin)
-        except ScenarioError as exc:
-            ours = exc.source == "--set" or any(exc.key == k or exc.key.startswith(k + ".") for k in (*spec.set, *params))
-            raise ScenarioError(spec.source if ours else exc.source, exc.key, exc.message) from None
-
-
-def _check_ranges(spec: SweepSpec) -> None:
-    """A ``{ range = [low, high] }`` must lie inside the key's allowed range: the error
-    names the range given and the allowed one (not a value sampled from it)."""
-    for key, v in spec.parameters.items():
-        if not isinstance(v, Range):
-            continue
-        lo, hi = v.range
-        given = f"range = [{lo:g}, {hi:g}]"
-        field = _field_of(tuple(key.split(".")))
-        if field is not None and field.annotation is int:
-            raise ScenarioError(spec.source, f"parameters.{key}", f"{given}: an integer key cannot be sampled from a "
-                                f"range (the samples are fractional); use method = \"grid\" with a list of integers")
-        for end in (lo, hi):
-            data, origin = scenario_dict(spec, {key: end}, 0)
-            try:
-                scenario_from_dict(data, spec.base, origin)
-            except ScenarioError as exc:
-                if exc.key == key:
-                    allowed = _range_hint(tuple(key.split("."))).strip(" ()")
-                    msg = (f"{given} is outside the allowed range ({allowed.removeprefix('allowed ')})" if allowed
-                           else f"{given}: {end:g} is not allowed: {exc.message}")
-                    raise ScenarioError(spec.source, f"parameters.{key}", msg) from None
-
-
-# --------------------------------------------------------------------------- fingerprints
-
-
-def _canonical(data) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=json_default, allow_nan=True)
-
-
-def resolved_scenario(spec: SweepSpec, params: dict[str, Any], seed: int) -> dict:
-    """The fully resolved scenario of one run (validated, defaults filled in), as JSON data."""
-    data, origin = scenario_dict(spec, params, seed)
-    return scenario_from_dict(data, spec.base, origin).model_dump(mode="json")
-
-
-def fingerprint(resolved: dict) -> str:
-    """sha256 of a resolved scenario's canonical JSON (and of the follow-graph file it reads)."""
-    h = hashlib.sha256(_canonical(resolved).encode())
-    graph_file = (resolved.get("graph") or {}).get("follow_graph_file")
-    if graph_file and Path(graph_file).is_file():
-        h.update(hashlib.sha256(Path(graph_file).read_bytes()).digest())
-    return h.hexdigest()
-
-
-def run_fingerprints(spec: SweepSpec) -> dict[str, str]:
-    """Each run's fingerprint, by run id (one validation per point; the seed varies per replicate)."""
-    out: dict[str, str] = {}
-    by_point: dict[int, dict] = {}
-    for run in spec.runs():
-        if run["point"] not in by_point:
-            by_point[run["point"]] = resolved_scenario(spec, run["params"], 0)
-        out[run["run_id"]] = fingerprint({**by_point[run["point"]], "seed": run["seed"]})
-    return out
+from ..config.loading import ScenarioError, _resolve, scenario_from_dict
+from .sweep_spec import SweepSpec, canonical_json, load_sweep, run_fingerprints, scenario_dict
 
 
 # --------------------------------------------------------------------------- the sweep folder
@@ -377,7 +175,7 @@ def plan(spec: SweepSpec, out: Path, resume: bool) -> tuple[list[dict], dict[str
     runs_dir = out / "runs"
     found = read_manifest(out) if resume else None
     old, old_manifest = found if found else (None, {})
-    base_fp = hashlib.sha256(_canonical(_resolve(Path(spec.base), {})).encode()).hexdigest()
+    base_fp = hashlib.sha256(canonical_json(_resolve(Path(spec.base), {})).encode()).hexdigest()
     reasons: dict[str, list[str]] = {}
     stale: list[Path] = []
     todo = []
@@ -441,7 +239,7 @@ def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | Non
         (out / "superseded").mkdir(exist_ok=True)
         for f in stale:
             os.replace(f, out / "superseded" / f.name)
-    base_fp = hashlib.sha256(_canonical(_resolve(Path(spec.base), {})).encode()).hexdigest()
+    base_fp = hashlib.sha256(canonical_json(_resolve(Path(spec.base), {})).encode()).hexdigest()
     manifest = {"written_by": "trafficsim sweep", "version": __version__, "sweep_file": str(Path(spec.source).resolve()) if spec.source != "<dict>" else None,
                 "runs": len(fps), "base_fingerprint": base_fp, "fingerprints": fps}
     write_text_atomic(out / "sweep.json", json.dumps({**spec.model_dump(mode="json"), MANIFEST_KEY: manifest}, indent=2))

@@ -17,7 +17,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..config.loading import ScenarioError  # noqa: E402
-from .sweep import SweepSpec, read_manifest, read_runs  # noqa: E402
+from .sweep import read_manifest, read_runs  # noqa: E402
+from .sweep_spec import SweepSpec  # noqa: E402
 
 HEADLINE = ("exposure_gini", "top1_share", "private_share", "private_share_gmv", "gmv_private", "platform_revenue",
             "group_churn_30d", "group_members_end", "mean_intimacy", "flywheel_ratio")
