@@ -269,7 +269,7 @@ class CategoriesConfig(_Section):
 
 
 class GroupConfig(_Section):
-    """Fan groups (粉丝群) on the platform and their push policy (FACTS.md mechanism 4)."""
+    """Fan groups (粉丝群) on the platform and their push policy (docs/sources.md, mechanism 4)."""
 
     enabled: bool = Field(True, description="selling accounts run fan groups")
     join_intimacy: float = Field(0.3, ge=0.0, le=1.0, description="fans at or above this intimacy may join the group")
@@ -288,7 +288,7 @@ class GroupConfig(_Section):
 
 
 class WeChatConfig(_Section):
-    """Diversion to personal WeChat (导流) and selling there (FACTS.md mechanism 5)."""
+    """Diversion to personal WeChat (导流) and selling there (docs/sources.md, mechanism 5)."""
 
     friend_cap: int = Field(10_000, ge=1, le=1_000_000, description="friends per WeChat account")
     adds_per_day: int = Field(20, ge=0, le=10_000, description="friend adds per WeChat account per day")

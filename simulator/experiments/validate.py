@@ -3,8 +3,8 @@
 Runs douyin.toml, kuaishou.toml and douyin_enterprise.toml (by default from the
 project's scenarios/ folder) on the same population and replicate seeds, and checks each
 target below against the replicates' mean and 95% confidence interval. The targets and
-their sources are listed in docs/validation.md; the numbers are press claims (FACTS.md),
-used as calibration targets, not ground truth.
+their sources are listed in docs/validation.md; the numbers are press claims
+(docs/sources.md), used as calibration targets, not ground truth.
 """
 
 from __future__ import annotations
