@@ -109,7 +109,7 @@ def cmd_run(args) -> int:
     from .model import TrafficModel  # heavy imports after validation
 
     t0 = time.perf_counter()
-    model = TrafficModel(scenario)
+    model = TrafficModel(scenario, seed="scenario")
     t1 = time.perf_counter()
     show = not args.quiet and sys.stderr.isatty()
     bar = None

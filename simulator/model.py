@@ -28,6 +28,7 @@ world.py); agents are views on their rows.
 from __future__ import annotations
 
 import copy
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +57,7 @@ from .platform.moderation import Moderation
 from .platform.steering import steer
 from .world import build_world
 
-REPORTED = ("impressions_total", "exposure_gini", "top1_share", "mean_intimacy", "flywheel_ratio", "fans_passerby",
+REPORTED = ("seed", "impressions_total", "exposure_gini", "top1_share", "mean_intimacy", "flywheel_ratio", "fans_passerby",
             "fans_liking", "fans_true", "share_public", "share_commercial", "share_private", "gmv_public",
             "gmv_commercial", "gmv_private_platform", "gmv_private_wechat", "group_members")
 
@@ -76,26 +77,39 @@ class TrafficModel(mesa.Model):
     Parameters
     ----------
     scenario : a :class:`Scenario`, a path to a scenario TOML file, or a dict.
-    seed : overrides the scenario's seed.
+    seed : the run's seed. ``None`` (the default, as in any Mesa model) draws a fresh
+        seed and records it in ``model.scenario.seed``; ``"scenario"`` uses the
+        scenario's own ``seed`` key (what ``trafficsim run`` does).
+    steps : the run's length (default: the scenario's ``steps``); ``running`` turns
+        False once they are simulated, so ``mesa.batch_run`` stops there.
     overrides : nested dict of scenario overrides (e.g. ``{"platforms": {"douyin": {"beta": 2}}}``).
     agents : create Mesa agents for every user (``True``) or only for creators,
         merchants and platforms (``False``; saves memory in very large runs).
+    **settings : dotted scenario keys, as ``--set`` takes them (e.g.
+        ``**{"platforms.douyin.beta": 2.0}``), applied after ``overrides``: scalar
+        parameters ``mesa.batch_run`` can sweep.
 
     Example
     -------
-    >>> m = TrafficModel("scenarios/douyin.toml", overrides={"population": {"users": 2000}})  # doctest: +SKIP
-    >>> m.run(10); m.metrics_frame().tail()                                                 # doctest: +SKIP
+    >>> m = TrafficModel("scenarios/douyin.toml", seed=1, **{"population.users": 2000})  # doctest: +SKIP
+    >>> m.run(10); m.metrics_frame().tail()                                            # doctest: +SKIP
+    >>> mesa.batch_run(TrafficModel, {"scenario": "scenarios/douyin.toml", "steps": 5,   # doctest: +SKIP
+    ...                               "platforms.douyin.beta": [0.0, 2.0]}, iterations=2)
     """
 
-    def __init__(self, scenario: Scenario | str | Path | dict, *, seed: int | None = None,
-                 overrides: dict | None = None, agents: bool = True):
+    def __init__(self, scenario: Scenario | str | Path | dict, *, seed: int | None | str = None,
+                 steps: int | None = None, overrides: dict | None = None, agents: bool = True, **settings):
         if isinstance(scenario, (str, Path)):
-            scenario = load_scenario(scenario, overrides=overrides)
+            scenario = load_scenario(scenario, overrides=deep_merge(overrides or {}, _nested(settings)))
         else:
             data = scenario.model_dump() if isinstance(scenario, Scenario) else copy.deepcopy(scenario)
-            scenario = scenario_from_dict(deep_merge(data, overrides or {}))
-        if seed is not None:
+            scenario = scenario_from_dict(deep_merge(deep_merge(data, overrides or {}), _nested(settings)))
+        if seed is None:
+            seed = secrets.randbits(63)  # Mesa's convention: no seed, a fresh one (recorded in scenario.seed)
+        if seed != "scenario":
             scenario = scenario.model_copy(update={"seed": int(seed)})
+        if steps is not None:
+            scenario = scenario.model_copy(update={"steps": int(steps)})
         super().__init__(seed=scenario.seed)
         self.scenario: Scenario = scenario
         world = build_world(scenario)
@@ -147,6 +161,7 @@ class TrafficModel(mesa.Model):
             self.collect()
             self.ledger.end_day()
         self.day += 1
+        self.running = self.day < self.scenario.steps
 
     def run(self, steps: int | None = None, progress=None) -> "TrafficModel":
         """Run ``steps`` days (default: the scenario's). ``progress`` is an optional
@@ -259,12 +274,26 @@ class TrafficModel(mesa.Model):
     def latest_total(self, column: str):
         """The latest ``all`` row's value of ``column``; ``share_<domain>`` is that domain's
         share of impressions."""
+        if column == "seed":
+            return self.scenario.seed
         for row in reversed(self._rows):
             if row["platform"] == "all":
                 if column.startswith("share_"):
                     return row[f"impressions_{column[6:]}"] / max(row["impressions_total"], 1)
                 return row.get(column)
         return None
+
+
+def _nested(settings: dict) -> dict:
+    """``{"a.b": 1}`` → ``{"a": {"b": 1}}`` (dotted scenario keys as an overrides dict)."""
+    out: dict = {}
+    for key, value in settings.items():
+        node = out
+        *tables, last = key.split(".")
+        for table in tables:
+            node = node.setdefault(table, {})
+        node[last] = value
+    return out
 
 
 def _latest_total(name: str):

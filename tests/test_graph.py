@@ -42,7 +42,7 @@ def test_initial_follows_prefer_popular_creators():
 def test_follow_graph_from_csv_and_graphml(tmp_path):
     csv_path = tmp_path / "f.csv"
     csv_path.write_text("user,creator,intimacy\n0,1,0.7\n5,3,0.2\n")
-    m = TrafficModel(small({"graph": {"follow_graph_file": str(csv_path)}}), agents=False)
+    m = TrafficModel(small({"graph": {"follow_graph_file": str(csv_path)}}), seed="scenario", agents=False)
     assert m.follows.n_edges == 2 and m.follows.intimacy.tolist() == pytest.approx([0.7, 0.2])
     g = nx.DiGraph()
     g.add_node("a", kind="user", index=4)
@@ -50,7 +50,7 @@ def test_follow_graph_from_csv_and_graphml(tmp_path):
     g.add_edge("a", "b", intimacy=0.4)
     gm = tmp_path / "f.graphml"
     nx.write_graphml(g, gm)
-    m = TrafficModel(small({"graph": {"follow_graph_file": str(gm)}}), agents=False)
+    m = TrafficModel(small({"graph": {"follow_graph_file": str(gm)}}), seed="scenario", agents=False)
     assert m.follows.lookup(np.array([4]), np.array([7]))[0] == 0
 
 

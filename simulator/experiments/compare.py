@@ -56,7 +56,7 @@ def run_replicate(task: dict) -> dict:
 
     if task.get("single_thread"):
         numba.set_num_threads(1)
-    model = TrafficModel(Scenario.model_validate(task["scenario"]), agents=False)
+    model = TrafficModel(Scenario.model_validate(task["scenario"]), seed="scenario", agents=False)
     model.run()
     df = model.metrics_frame()
     totals = derived_totals(model.summary()["totals"])

@@ -106,7 +106,7 @@ def run_one(task: dict) -> dict:
         from ..model import TrafficModel
 
         scenario = scenario_from_dict(task["scenario"], task.get("source", "<sweep>"))
-        model = TrafficModel(scenario, agents=False)
+        model = TrafficModel(scenario, seed="scenario", agents=False)
         model.run()
         summary = model.summary()
         metrics = dict(summary["totals"])

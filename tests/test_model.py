@@ -1,0 +1,38 @@
+"""TrafficModel as a Mesa model: keyword parameters, seeds, ``running``, batch_run."""
+
+import mesa
+
+from simulator import TrafficModel
+
+from .conftest import SCENARIOS
+
+TINY = {"population.users": 300, "population.creators": 40, "population.merchants": 2}
+
+
+def test_mesa_batch_run_gives_distinct_correct_rows():
+    """Guards Mesa habits (issue 13, item 11): iterations get fresh seeds (seed=None), the
+    run stops at ``steps`` (``running``), dotted keys are sweepable scalar parameters,
+    and each row is reproduced by its recorded seed."""
+    rows = mesa.batch_run(TrafficModel, {"scenario": str(SCENARIOS / "douyin.toml"), "steps": 2, "agents": False,
+                                         "platforms.douyin.beta": [0.0, 2.0], **TINY},
+                          iterations=2, max_steps=50, number_processes=1, display_progress=False)
+    assert len(rows) == 4
+    assert all(r["Step"] == 1 for r in rows)  # two days, not max_steps
+    assert sorted(r["platforms.douyin.beta"] for r in rows) == [0.0, 0.0, 2.0, 2.0]
+    assert len({r["seed"] for r in rows}) == 4
+    for beta in (0.0, 2.0):
+        a, b = (r for r in rows if r["platforms.douyin.beta"] == beta)
+        assert a["impressions_total"] != b["impressions_total"] or a["gmv_public"] != b["gmv_public"]
+    r = rows[0]
+    again = TrafficModel(SCENARIOS / "douyin.toml", seed=r["seed"], steps=2, agents=False,
+                         **{"platforms.douyin.beta": r["platforms.douyin.beta"]}, **TINY)
+    again.run()
+    assert again.latest_total("impressions_total") == r["impressions_total"]
+    assert again.scenario.platforms["douyin"].beta == r["platforms.douyin.beta"]
+
+
+def test_seed_scenario_uses_the_files_seed_and_none_draws_a_fresh_one():
+    fixed = TrafficModel(SCENARIOS / "douyin.toml", seed="scenario", agents=False, **TINY)
+    assert fixed.scenario.seed == 42
+    fresh = {TrafficModel(SCENARIOS / "douyin.toml", agents=False, **TINY).scenario.seed for _ in range(3)}
+    assert len(fresh) == 3
