@@ -3,7 +3,7 @@ import numpy as np
 from simulator import TrafficModel
 from simulator.observation.inequality import gini, top_share
 
-from .conftest import small
+from ..conftest import small
 
 
 def run_gini(cap, seed):

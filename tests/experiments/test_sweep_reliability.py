@@ -16,7 +16,7 @@ from simulator.cli import main
 from simulator.experiments.sweep_report import heatmap_figure, main_effects_figure, sobol_notes
 from simulator.sweep import load_sweep, run_sweep
 
-from .conftest import SCENARIOS
+from ..conftest import SCENARIOS
 
 SWEEP = '''
 base = "{base}"

@@ -15,7 +15,7 @@ from simulator.cli import main
 from simulator.config import ScenarioError
 from simulator.sweep import load_sweep, run_sweep
 
-from .conftest import SCENARIOS
+from ..conftest import SCENARIOS
 
 TINY = '''
 base = "{base}"

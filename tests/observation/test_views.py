@@ -5,7 +5,7 @@ import numpy as np
 from simulator import TrafficModel
 from simulator.state.vocabulary import DOMAINS, SOURCES
 
-from .conftest import small
+from ..conftest import small
 
 
 def two_platform_world():

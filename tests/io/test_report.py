@@ -17,7 +17,7 @@ from simulator.experiments.compare import HEADLINE as COMPARE_TABLE
 from simulator.io.outputs import RUN_FILES
 from simulator.io.report import METRICS, fmt, fmt_ci, scenario_differences
 
-from .conftest import SCENARIOS
+from ..conftest import SCENARIOS
 
 SMALL = ["--set", "population.users=1500", "--set", "population.creators=80", "--set", "population.merchants=2"]
 

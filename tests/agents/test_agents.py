@@ -2,7 +2,7 @@ import numpy as np
 
 from simulator import Creator, Merchant, Platform, TrafficModel, User
 
-from .conftest import small
+from ..conftest import small
 
 
 def test_agents_by_type_are_views_on_state():

@@ -6,7 +6,7 @@ from simulator import TrafficModel
 from simulator.config import ScenarioError
 from simulator.state.graphs import FollowGraph, small_world_graph
 
-from .conftest import small
+from ..conftest import small
 
 
 def test_small_world_graph_has_clustering_and_city_structure():

@@ -15,7 +15,7 @@ from simulator.experiments import compare as cmp
 from simulator.experiments.compare import HEADLINE, compare
 from simulator.io import outputs, report
 
-from .conftest import SCENARIOS
+from ..conftest import SCENARIOS
 
 SMALL = ["population.users=1500", "population.creators=80", "population.merchants=2", "steps=6"]
 

@@ -6,7 +6,7 @@ import pytest
 from simulator import TrafficModel
 from simulator.state.vocabulary import SOURCES
 
-from .conftest import small
+from ..conftest import small
 
 SRC = {s: i for i, s in enumerate(SOURCES)}
 

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "outputs" / "app_screenshot.png"
 REPORT_SCREENSHOT = ROOT / "outputs" / "report_screenshot.png"
 CHROMIUM = os.environ.get("TRAFFICSIM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"

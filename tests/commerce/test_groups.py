@@ -1,0 +1,77 @@
+"""Fan groups and their push policy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simulator.commerce.ledger import ORDER_SOURCES
+
+from ..commerce.worlds import groups, model, totals
+
+
+def test_more_promotional_pushes_raise_churn_and_past_a_point_cut_private_gmv():
+    runs = {ppd: totals(model(**groups(ppd, 0.0)).run()) for ppd in (0.0, 1.0, 2.0, 8.0)}
+    churn = [runs[p]["group_churn_30d"] for p in (1.0, 2.0, 8.0)]
+    assert churn[0] < churn[1] < churn[2]
+    assert runs[0.0]["group_churn_30d"] == 0.0  # no pushes, nobody is annoyed
+    private = {p: runs[p]["gmv_private_platform"] + runs[p]["gmv_private_wechat"] for p in runs}
+    assert private[1.0] > private[0.0]  # some promotion sells ...
+    assert private[8.0] < 0.8 * private[1.0]  # ... too much drives members (and fans) away
+    assert runs[8.0]["group_members_end"] < 0.2 * runs[1.0]["group_members_end"]
+
+
+def test_group_churn_by_hand():
+    """Members at day t who are gone by t + window, averaged over t in [0, days - window)."""
+    from simulator.commerce.groups import churn_share
+
+    never = 10**9
+    # days 0..9, window 3, so t = 0..6. A: in 0..9 (never leaves); B: joins 0, leaves 2;
+    # C: joins 4, leaves 8. Shares by t: t0 {A,B}: B leaves by 3 -> 1/2; t1 {A,B} -> 1/2;
+    # t2,t3 {A} -> 0; t4 {A,C}: C leaves 8 > 7 -> 0; t5 {A,C}: 8 <= 8 -> 1/2; t6 -> 1/2
+    joined, left = np.array([0, 0, 4]), np.array([never, 2, 8])
+    assert churn_share(joined, left, 10, 3) == pytest.approx((0.5 + 0.5 + 0 + 0 + 0 + 0.5 + 0.5) / 7)
+    # days with no members do not count; nothing closes when the window covers the run
+    assert churn_share(np.array([5]), np.array([6]), 10, 3) == pytest.approx(1.0)
+    assert np.isnan(churn_share(joined, left, 3, 3))
+
+
+def test_every_push_reaches_every_member():
+    """Two promotional pushes a day, no decay, nobody leaves: each member's annoyance is
+    exactly 2 × the days they have been in the group (a push skipping members would show)."""
+    m = model(steps=8, **groups(2.0, 0.0, promo_annoyance=1.0, annoyance_decay=0.0, tolerance_mean=1000.0,
+                                 tolerance_sigma=0.0))
+    m.run()
+    fg = m.follows
+    mem = np.flatnonzero(fg.extra["group"])
+    assert len(mem) > 50
+    days_in = (m.day - 1) - fg.extra["joined"][mem].astype(np.int64) + 1
+    assert np.array_equal(fg.extra["annoy"][mem], 2.0 * days_in)
+
+
+def test_value_content_lowers_churn_and_raises_intimacy():
+    out = {}
+    for value in (0.0, 0.6):
+        m = model(**groups(2.0, value)).run()
+        fg = m.follows
+        selling = m.creators.seller[fg.creator] >= 0
+        out[value] = (totals(m)["group_churn_30d"], float(fg.intimacy[selling].mean()))
+    assert out[0.6][0] < out[0.0][0] - 0.05
+    assert out[0.6][1] > out[0.0][1] + 0.03
+
+
+def test_group_pushes_are_attributed_to_the_group_channel_and_are_private():
+    m = model(steps=10, **groups(1.0, 0.0))
+    m.run()
+    g = ORDER_SOURCES.index("group")
+    assert m.ledger.gmv_by_source[0, g] > 0
+    off = model(steps=10, **groups(1.0, 0.0, enabled=False)).run()
+    assert off.ledger.gmv_by_source[0, g] == 0
+    assert totals(off)["group_members_end"] == 0
+
+
+def test_weak_groups_sell_less_through_pushes():
+    g = ORDER_SOURCES.index("group")
+    strong = model(**groups(1.0, 0.3), platforms={"douyin": {"group_effect": 1.0}}).run()
+    weak = model(**groups(1.0, 0.3), platforms={"douyin": {"group_effect": 0.2}}).run()
+    assert weak.ledger.gmv_by_source[0, g] < 0.5 * strong.ledger.gmv_by_source[0, g]
