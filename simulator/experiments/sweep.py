@@ -33,7 +33,6 @@ import json
 import os
 import signal
 import time
-import tomllib
 import traceback
 from concurrent.futures import Executor, as_completed
 from pathlib import Path
@@ -44,7 +43,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..io.outputs import json_default, write_text_atomic
-from ..config.loading import ScenarioError, _apply_sets, _resolve, scenario_from_dict
+from ..config.loading import ScenarioError, _apply_sets, _resolve, read_toml, scenario_from_dict
 
 SWEEP_KEYS = ("base", "name", "replicates", "seed", "steps", "method", "samples", "set", "parameters")
 
@@ -125,13 +124,7 @@ class SweepSpec(BaseModel):
 def load_sweep(path: str | Path) -> SweepSpec:
     """Read and validate a sweep file; every parameter key must exist in the scenario schema."""
     path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ScenarioError(str(path), "", "file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(str(path), "", f"not valid TOML: {exc}") from None
+    data = read_toml(path)  # one-line errors for missing, folder, unreadable, binary, invalid files
     if isinstance(data.get("base"), str):
         data["base"] = str((path.parent / data["base"]).resolve())
     try:
