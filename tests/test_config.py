@@ -202,6 +202,17 @@ def test_scalar_where_a_table_belongs_names_the_keys():
     assert "must be a table with keys users, creators" in msg and "populationconfig" not in msg.lower()
     with pytest.raises(ScenarioError, match="must be a table with keys centralization, policy"):
         load_scenario(SCENARIOS / "douyin.toml", ["platforms.douyin=5"])
+    # a fixed-length list said "merchants.targeting_mix.0: got []; field required"
+    with pytest.raises(ScenarioError, match=r"--set: merchants\.targeting_mix: got \[\]; must be a list of 3 values"):
+        load_scenario(SCENARIOS / "douyin.toml", ["merchants.targeting_mix=[]"])
+
+
+def test_policy_that_is_not_a_string_is_an_error(tmp_path):
+    """Found by the CLI fuzz test: ``policy = {}`` crashed the schema's preset lookup
+    (TypeError: unhashable type, a traceback); now a one-line error with the choices."""
+    p = write(tmp_path, "p.toml", f'extends = "{SCENARIOS / "douyin.toml"}"\n[platforms.douyin]\npolicy = {{}}\n')
+    with pytest.raises(ScenarioError, match=r"p\.toml: platforms\.douyin\.policy: got \{\}; allowed: douyin, kuaishou"):
+        load_scenario(p)
 
 
 def test_flag_errors_name_the_flag():
@@ -209,3 +220,11 @@ def test_flag_errors_name_the_flag():
     with pytest.raises(ScenarioError) as e:
         load_scenario(SCENARIOS / "douyin.toml", flags={"--seed": ("seed", 10**30)})
     assert str(e.value).startswith("--seed: got 1000") and "--set" not in str(e.value)
+
+
+def test_scalar_platform_table_is_reported_as_such(tmp_path):
+    """Found by the fuzz test: ``platforms.kuaishou = 0.0`` in a file was reported as "no
+    platform named 'kuaishou'" (a scalar has no policy); it must say a table is needed."""
+    p = write(tmp_path, "s.toml", f'extends = "{SCENARIOS / "base.toml"}"\n[platforms]\nkuaishou = 0.0\n')
+    with pytest.raises(ScenarioError, match=r"platforms\.kuaishou: got 0\.0; must be a table with keys"):
+        load_scenario(p)

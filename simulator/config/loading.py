@@ -162,9 +162,9 @@ def check_platforms(data: dict, declared: list[str], origin: dict, default_sourc
     tables = data.get("platforms")
     if not isinstance(tables, dict):
         return  # not a table: the schema says so
-    for name in tables:
-        if name in declared:
-            continue
+    for name, table in tables.items():
+        if name in declared or not isinstance(table, dict):
+            continue  # a scalar where a platform's table belongs: the schema says so
         prefix = f"platforms.{name}"
         keys = [k for k in origin if k == prefix or k.startswith(prefix + ".")]
         src = origin[keys[0]] if keys else default_source
@@ -187,6 +187,10 @@ def _format_error(err: dict) -> tuple[str, str]:
         return loc, f"got {err.get('input')!r}; {err['msg'].lower()}{_range_hint(err['loc'])}"
     if kind == "value_error":
         return loc, str(ctx.get("error", err["msg"]))
+    n = _tuple_length(err["loc"])
+    if n is not None and kind in ("missing", "too_long", "too_short", "tuple_type"):
+        loc = ".".join(str(p) for p in err["loc"] if not isinstance(p, int))
+        return loc, f"got {err.get('input')!r}; must be a list of {n} values"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         model = _model_at(err["loc"])
         names = list(model.model_fields) if model is not None else []
@@ -218,6 +222,17 @@ def _field_of(loc: tuple):
             ann = field.annotation
             model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
     return field
+
+
+def _tuple_length(loc: tuple) -> int | None:
+    """The length of the fixed-length tuple field an error location points into, or None."""
+    import typing
+
+    field = _field_of(tuple(p for p in loc if not isinstance(p, int)))
+    if field is None or typing.get_origin(field.annotation) is not tuple:
+        return None
+    args = typing.get_args(field.annotation)
+    return None if (not args or Ellipsis in args) else len(args)
 
 
 def _model_at(loc: tuple):
@@ -263,6 +278,12 @@ def _range_hint(loc: tuple) -> str:
 def scenario_from_dict(data: dict, source: str = "<dict>", origin: dict | None = None) -> Scenario:
     """Validate a plain dict (already merged) into a :class:`Scenario`."""
     origin = origin or {}
+    tables = data.get("platforms") if isinstance(data, dict) else None
+    for name, table in (tables.items() if isinstance(tables, dict) else ()):
+        policy = table.get("policy") if isinstance(table, dict) else None
+        if policy is not None and not isinstance(policy, str):  # the schema's preset lookup needs a string
+            key = f"platforms.{name}.policy"
+            raise ScenarioError(_origin_of(origin, key) or source, key, f"got {policy!r}; allowed: {', '.join(POLICIES)}")
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
