@@ -140,7 +140,8 @@ def test_misspelled_platform_table_is_an_error(tmp_path):
 
 def test_overrides_never_create_a_platform(tmp_path):
     """Issue 13, item 2: ``--set platforms.douyn.beta=2`` and ``overrides=`` used to create
-    a platform ``douyn`` with defaults; now exit-2 errors naming the key and the platforms."""
+    a platform ``douyn`` with defaults; now exit-2 errors naming the key and the platforms.
+    (A dict of overrides is a table: naming the policy there creates a platform.)"""
     with pytest.raises(ScenarioError, match=r"^--set: platforms\.douyn\.beta: no platform named 'douyn' \(platforms: douyin\)"):
         load_scenario(SCENARIOS / "douyin.toml", ["platforms.douyn.beta=2"])
     with pytest.raises(ScenarioError, match=r"^--set: .*platforms: kuaishou"):
@@ -150,6 +151,10 @@ def test_overrides_never_create_a_platform(tmp_path):
     # the schema's default platform of a file without platform tables can be overridden
     assert load_scenario(SCENARIOS / "base.toml", ["platforms.douyin.beta=2"]).platforms["douyin"].beta == 2
     assert load_scenario(SCENARIOS / "douyin.toml", overrides={"platforms": {"douyin": {"beta": 3}}}).platforms["douyin"].beta == 3
+    two = load_scenario(SCENARIOS / "douyin.toml", overrides={"platforms": {"ks": {"policy": "kuaishou"}}})
+    assert list(two.platforms) == ["douyin", "ks"]
+    with pytest.raises(ScenarioError, match=r"^--set: platforms\.ks\.beta: no platform named 'ks'"):
+        load_scenario(SCENARIOS / "douyin.toml", ["platforms.ks.beta=1"], overrides={"platforms": {"kz": {"policy": "kuaishou"}}})
 
 
 @pytest.mark.parametrize("kind", ["folder", "binary", "extends-folder", "extends-binary", "unreadable"])

@@ -149,8 +149,8 @@ def _apply_sets(data: dict, sets: list[tuple[str, Any]], origin: dict, source: s
 def declared_platforms(data: dict) -> list[str]:
     """The platforms a merged scenario file table creates: every ``[platforms.NAME]``
     table that names its ``policy``, or, when none does, the schema's default platform(s).
-    Overrides (``--set``, ``overrides=``, sweep parameters) never create a platform, so
-    that a misspelled name is an error, not a second platform with default settings."""
+    Dotted overrides (``--set``, sweep parameters) never create a platform, so that a
+    misspelled name is an error, not a second platform with default settings."""
     tables = data.get("platforms")
     named = [n for n, t in tables.items() if isinstance(t, dict) and "policy" in t] if isinstance(tables, dict) else []
     return named or list(Scenario.model_fields["platforms"].default_factory())
@@ -317,8 +317,10 @@ def load_scenario(path: str | Path, sets: list[str] | None = None, overrides: di
     flags : command-line flags that set a key, e.g. ``{"--seed": ("seed", 7)}``, applied
         last; errors name the flag.
 
-    Only a ``[platforms.NAME]`` table that names its ``policy`` in a scenario file creates
-    a platform; ``sets``, ``overrides`` and ``flags`` may only change existing ones.
+    Only a platform table that names its ``policy`` creates a platform: a
+    ``[platforms.NAME]`` table in a scenario file or a ``{"platforms": {NAME: {"policy":
+    ...}}}`` table in ``overrides``; ``sets`` and ``flags`` (dotted keys) may only change
+    existing platforms, so a misspelled name is an error.
 
     Raises
     ------
@@ -334,6 +336,10 @@ def load_scenario(path: str | Path, sets: list[str] | None = None, overrides: di
     data = _apply_sets(data, parsed, origin)
     if overrides:
         data = _merge(data, overrides, origin, "<overrides>")
+        # a dict of overrides is a table too: one that names its policy creates a platform
+        tables = overrides.get("platforms") if isinstance(overrides, dict) else None
+        if isinstance(tables, dict):
+            declared = declared + [n for n, t in tables.items() if isinstance(t, dict) and "policy" in t and n not in declared]
     for flag, (key, value) in (flags or {}).items():
         data = _apply_sets(data, [(key, value)], origin, flag)
     check_platforms(data, declared, origin, "<overrides>")
