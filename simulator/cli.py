@@ -279,25 +279,32 @@ def cmd_app(args) -> int:
     return subprocess.call(cmd, env=env)
 
 
-def cmd_validate(args) -> int:
-    from .experiments import validate
-    from .experiments.compare import _plots, run_all
-    from .io.outputs import atomic_dir, write_json
+# The scenarios ``validate`` checks: experiments/validate.py's SCENARIO_DIR and SCENARIOS,
+# repeated here so that input errors answer before that module loads pandas and matplotlib
+# (tests/test_cli.py checks that the two agree).
+VALIDATE_DIR = Path(__file__).resolve().parents[1] / "scenarios"
+VALIDATE_SCENARIOS = ("douyin", "kuaishou", "douyin_enterprise")
 
+
+def cmd_validate(args) -> int:
     for flag, v in (("--replicates", args.replicates), ("--steps", args.steps), ("--workers", args.workers)):
         if v is not None and v < 1:
             return _fail(f"{flag}: must be >= 1")
     if args.replicates < 2:
         return _fail("--replicates: validation needs at least 2 (confidence intervals)")
-    folder = args.scenarios or validate.SCENARIO_DIR
+    folder = args.scenarios or VALIDATE_DIR
     sets = list(args.sets) + ([f"steps={args.steps}"] if args.steps else [])
     flags = {"--steps": ("steps", args.steps)} if args.steps else {}
     try:
-        scenarios = {name: load_scenario(folder / f"{name}.toml", args.sets, flags=flags) for name in validate.SCENARIOS}
+        scenarios = {name: load_scenario(folder / f"{name}.toml", args.sets, flags=flags) for name in VALIDATE_SCENARIOS}
         out = args.out or default_out_dir("validate")
         check_out_dir(out)
     except (ScenarioError, OutputError) as exc:
         return _fail(str(exc))
+
+    from .experiments import validate
+    from .experiments.compare import _plots, run_all
+    from .io.outputs import atomic_dir, write_json
     try:
         with _runs(len(scenarios) * args.replicates, args.workers, "validate") as (pool, progress):
             results, seeds, elapsed = run_all(scenarios, args.replicates, args.seed, pool, progress)

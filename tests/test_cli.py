@@ -197,6 +197,7 @@ def test_help_and_input_errors_do_not_load_the_heavy_modules(tmp_path):
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         f"assert main(['run', {str(SCENARIOS / 'douyin.toml')!r}, '--set', 'platforms.douyn.beta=2']) == 2\n"
         f"assert main(['run', {str(tmp_path)!r}]) == 2\n"
+        "assert main(['validate', '--set', 'population.userz=5']) == 2\n"
         "import simulator\n"
         "assert simulator.__version__\n"
         "print(sorted(m for m in ('mesa', 'numba', 'matplotlib', 'pandas', 'scipy') if m in sys.modules))\n"
@@ -216,3 +217,12 @@ def test_public_names_still_import():
     assert TrafficModel.__name__ == "TrafficModel" and set(simulator.__all__) <= set(dir(simulator))
     with pytest.raises(AttributeError):
         simulator.no_such_name
+
+
+def test_validate_scenarios_named_in_cli_match_the_module():
+    """cli.py repeats validate's scenario folder and names so that its input errors answer
+    without importing pandas/matplotlib (issue 13, item 16); they must not drift apart."""
+    from simulator import cli
+    from simulator.experiments import validate
+
+    assert cli.VALIDATE_DIR == validate.SCENARIO_DIR and cli.VALIDATE_SCENARIOS == validate.SCENARIOS
