@@ -8,12 +8,31 @@ Public API::
     model.metrics_frame()     # per-step metrics (pandas)
     model.summary()           # run summary
     model.agents_by_type[Creator]
+
+The names are imported on first use (module ``__getattr__``), so that ``trafficsim --help``
+and input errors answer without loading mesa, numba, pandas or matplotlib.
 """
+
+from importlib import import_module
 
 __version__ = "0.1.0"
 
-from .agents import Creator, Merchant, Platform, User  # noqa: E402
-from .config import Scenario, ScenarioError, load_scenario  # noqa: E402
-from .model import TrafficModel  # noqa: E402
+_LAZY = {
+    "TrafficModel": ".model",
+    "Creator": ".agents", "Merchant": ".agents", "Platform": ".agents", "User": ".agents",
+    "Scenario": ".config", "ScenarioError": ".config", "load_scenario": ".config",
+}
 
 __all__ = ["TrafficModel", "Scenario", "ScenarioError", "load_scenario", "User", "Creator", "Merchant", "Platform", "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

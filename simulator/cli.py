@@ -7,8 +7,13 @@
     trafficsim sweep-report DIR
     trafficsim validate [--replicates R] [--steps N] [--scenarios DIR] [--out DIR]
 
-User errors (bad scenario, bad override, unusable output folder) print one line and
-exit with code 2 before anything is written.
+Exit codes: 0 done; 1 ``validate``: a target failed; 2 a user error (bad scenario, bad
+override, unreadable file, unusable output folder: one line on stderr, before any
+simulation, nothing written); 3 the runs crashed (a bug: the traceback is printed);
+130 interrupted (Ctrl-C; nothing half-written is left).
+
+Heavy modules (mesa, numba, pandas, matplotlib) are imported only once the inputs are
+checked, so that ``--help`` and input errors answer at once.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import ScenarioError, load_scenario
-from .io.outputs import OutputError, check_out_dir, default_out_dir, write_run
+from .io.outputs import OutputError, check_out_dir, check_writable, default_out_dir
 from .io.report import RUN_HEADLINE, fmt, label, text_table, unit
 
 
@@ -84,46 +89,54 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+EXIT_TARGET_FAILED, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPTED = 1, 2, 3, 130
+
+
 def _fail(msg: str) -> int:
     print(f"trafficsim: error: {msg}", file=sys.stderr)
-    return 2
+    return EXIT_USAGE
 
 
 def cmd_run(args) -> int:
-    sets = list(args.sets)
+    flags = {}
     if args.steps is not None:
         if args.steps < 1:
             return _fail("--steps: must be >= 1")
-        sets.append(f"steps={args.steps}")
+        flags["--steps"] = ("steps", args.steps)
     if args.seed is not None:
         if args.seed < 0:
             return _fail("--seed: must be >= 0")
-        sets.append(f"seed={args.seed}")
+        flags["--seed"] = ("seed", args.seed)
     try:
-        scenario = load_scenario(args.scenario, sets)
+        scenario = load_scenario(args.scenario, args.sets, flags=flags)
         out = args.out or default_out_dir(scenario.name)
         check_out_dir(out)
     except (ScenarioError, OutputError) as exc:
         return _fail(str(exc))
 
+    from .io.outputs import write_run
     from .model import TrafficModel  # heavy imports after validation
 
-    t0 = time.perf_counter()
-    model = TrafficModel(scenario, seed="scenario")
-    t1 = time.perf_counter()
-    show = not args.quiet and sys.stderr.isatty()
     bar = None
-    if show:
-        from tqdm import tqdm
-
-        bar = tqdm(total=scenario.steps, desc=scenario.name, unit="day", file=sys.stderr)
-    model.run(scenario.steps, progress=bar.update if bar else None)
-    if bar:
-        bar.close()
-    t2 = time.perf_counter()
     try:
+        t0 = time.perf_counter()
+        model = TrafficModel(scenario, seed="scenario")
+        t1 = time.perf_counter()
+        if not args.quiet and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            bar = tqdm(total=scenario.steps, desc=scenario.name, unit="day", file=sys.stderr)
+        model.run(scenario.steps, progress=bar.update if bar else None)
+        if bar:
+            bar.close()
+        t2 = time.perf_counter()
         write_run(model, out, command=["trafficsim", *sys.argv[1:]],
                   timings={"init_s": round(t1 - t0, 3), "run_s": round(t2 - t1, 3)})
+    except KeyboardInterrupt:
+        if bar:
+            bar.close()
+        print("trafficsim: interrupted; no run record written", file=sys.stderr)
+        return 130
     except OutputError as exc:
         return _fail(str(exc))
     if not args.quiet:
@@ -215,7 +228,8 @@ def cmd_sweep(args) -> int:
         spec = load_sweep(args.sweep)
         out = args.out or Path("outputs") / f"sweep-{spec.name}"
         check_out(out, args.resume)
-    except ScenarioError as exc:
+        check_writable(out)
+    except (ScenarioError, OutputError) as exc:
         return _fail(str(exc))
     if args.workers is not None and args.workers < 1:
         return _fail("--workers: must be >= 1")
@@ -312,26 +326,42 @@ def cmd_app(args) -> int:
     return subprocess.call(cmd, env=env)
 
 
-def cmd_validate(args) -> int:
-    from .experiments import validate
-    from .experiments.compare import _plots, run_all
-    from .io.outputs import atomic_dir, write_json
+# The scenarios ``validate`` checks: experiments/validate.py's SCENARIO_DIR and SCENARIOS,
+# repeated here so that input errors answer before that module loads pandas and matplotlib
+# (tests/test_cli.py checks that the two agree).
+VALIDATE_DIR = Path(__file__).resolve().parents[1] / "scenarios"
+VALIDATE_SCENARIOS = ("douyin", "kuaishou", "douyin_enterprise")
 
+
+def cmd_validate(args) -> int:
     for flag, v in (("--replicates", args.replicates), ("--steps", args.steps), ("--workers", args.workers)):
         if v is not None and v < 1:
             return _fail(f"{flag}: must be >= 1")
     if args.replicates < 2:
         return _fail("--replicates: validation needs at least 2 (confidence intervals)")
-    folder = args.scenarios or validate.SCENARIO_DIR
+    folder = args.scenarios or VALIDATE_DIR
     sets = list(args.sets) + ([f"steps={args.steps}"] if args.steps else [])
+    flags = {"--steps": ("steps", args.steps)} if args.steps else {}
     try:
-        scenarios = {name: load_scenario(folder / f"{name}.toml", sets) for name in validate.SCENARIOS}
+        scenarios = {name: load_scenario(folder / f"{name}.toml", args.sets, flags=flags) for name in VALIDATE_SCENARIOS}
         out = args.out or default_out_dir("validate")
         check_out_dir(out)
     except (ScenarioError, OutputError) as exc:
         return _fail(str(exc))
-    with _runs(len(scenarios) * args.replicates, args.workers, "validate") as (pool, progress):
-        results, seeds, elapsed = run_all(scenarios, args.replicates, args.seed, pool, progress)
+
+    from .experiments import validate
+    from .experiments.compare import _plots, run_all
+    from .io.outputs import atomic_dir, write_json
+    try:
+        with _runs(len(scenarios) * args.replicates, args.workers, "validate") as (pool, progress):
+            results, seeds, elapsed = run_all(scenarios, args.replicates, args.seed, pool, progress)
+    except Exception as exc:  # not "a target failed" (exit 1): the runs themselves crashed
+        import traceback
+
+        traceback.print_exc()
+        print(f"trafficsim: error: validation runs crashed ({type(exc).__name__}: {exc}); no record written",
+              file=sys.stderr)
+        return EXIT_CRASH
     table = validate.evaluate(validate.results_by_label(results))
     md = validate.markdown(table, args.replicates)
     with atomic_dir(out) as tmp:
@@ -344,7 +374,7 @@ def cmd_validate(args) -> int:
     print(md)
     passed = int(table["pass"].sum())
     print(f"{passed}/{len(table)} targets pass; record: {out}")
-    return 0 if passed == len(table) else 1
+    return 0 if passed == len(table) else EXIT_TARGET_FAILED
 
 
 def cmd_sweep_report(args) -> int:
@@ -366,7 +396,17 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what manifests record as the command
     commands = {"run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sweep-report": cmd_sweep_report, "app": cmd_app,
                 "validate": cmd_validate}
-    return commands[args.command](args)
+    try:
+        return commands[args.command](args)
+    except KeyboardInterrupt:
+        print("trafficsim: interrupted (nothing half-written is left)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug, not a user error: keep the traceback for the report
+        import traceback
+
+        traceback.print_exc()
+        print(f"trafficsim: internal error ({type(exc).__name__}: {exc}); please report it", file=sys.stderr)
+        return EXIT_CRASH
 
 
 if __name__ == "__main__":

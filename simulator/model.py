@@ -27,7 +27,6 @@ world.py); agents are views on their rows.
 
 from __future__ import annotations
 
-import copy
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,8 +42,8 @@ from .audience.relationships import drifting_fans, follow_engaged_viewers, intim
 from .commerce import Commerce
 from .commerce.feed_sales import sell_in_feed
 from .commerce.ledger import Ledger
-from .config import Scenario, load_scenario, scenario_from_dict
-from .config.loading import deep_merge
+from .config import Scenario, load_scenario
+from .config.loading import scenario_with
 from .content.exposure import record_exposure
 from .content.publishing import publish
 from .feeds.impressions import Impressions
@@ -100,10 +99,11 @@ class TrafficModel(mesa.Model):
     def __init__(self, scenario: Scenario | str | Path | dict, *, seed: int | None | str = None,
                  steps: int | None = None, overrides: dict | None = None, agents: bool = True, **settings):
         if isinstance(scenario, (str, Path)):
-            scenario = load_scenario(scenario, overrides=deep_merge(overrides or {}, _nested(settings)))
-        else:
-            data = scenario.model_dump() if isinstance(scenario, Scenario) else copy.deepcopy(scenario)
-            scenario = scenario_from_dict(deep_merge(deep_merge(data, overrides or {}), _nested(settings)))
+            flags = {f"keyword {key}": (key, value) for key, value in settings.items()}
+            scenario = load_scenario(scenario, overrides=overrides, flags=flags)
+        elif isinstance(scenario, dict) or overrides or settings:
+            data = scenario.model_dump() if isinstance(scenario, Scenario) else scenario
+            scenario = scenario_with(data, overrides, settings)
         if seed is None:
             seed = secrets.randbits(63)  # Mesa's convention: no seed, a fresh one (recorded in scenario.seed)
         if seed != "scenario":
@@ -282,18 +282,6 @@ class TrafficModel(mesa.Model):
                     return row[f"impressions_{column[6:]}"] / max(row["impressions_total"], 1)
                 return row.get(column)
         return None
-
-
-def _nested(settings: dict) -> dict:
-    """``{"a.b": 1}`` → ``{"a": {"b": 1}}`` (dotted scenario keys as an overrides dict)."""
-    out: dict = {}
-    for key, value in settings.items():
-        node = out
-        *tables, last = key.split(".")
-        for table in tables:
-            node = node.setdefault(table, {})
-        node[last] = value
-    return out
 
 
 def _latest_total(name: str):

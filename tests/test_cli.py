@@ -73,3 +73,156 @@ def test_python_dash_m_entry_point(tmp_path):
                         "--out", str(tmp_path / "r"), *SMALL], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     assert "run record" in r.stdout and (tmp_path / "r" / "summary.json").exists()
+
+
+# --------------------------------------------------------------------------- issue 13
+
+TINY = ["--set", "population.users=200", "--set", "population.creators=20", "--set", "population.merchants=1"]
+
+
+def _no_simulation(*a, **k):
+    raise AssertionError("the simulation started before the output folder was checked")
+
+
+@pytest.mark.parametrize("command", ["run", "compare", "validate", "sweep"])
+@pytest.mark.parametrize("where", ["under-a-file", "proc"])
+def test_unwritable_out_is_found_before_simulating(tmp_path, capsys, monkeypatch, command, where):
+    """Issue 13, item 6: an unwritable --out was found only after the whole simulation ran
+    (then a traceback, results lost). Now exit 2 with one line, before any run: the runs
+    are replaced by a function that fails the test if called."""
+    import simulator.experiments.compare as compare_mod
+    import simulator.experiments.sweep as sweep_mod
+    import simulator.model as model_mod
+
+    if where == "proc":
+        if not os.path.isdir("/proc/self"):
+            pytest.skip("no /proc")
+        out = "/proc/trafficsim-test/x"
+    else:
+        (tmp_path / "afile").write_text("x")
+        out = str(tmp_path / "afile" / "out")
+    for mod, name in ((model_mod, "TrafficModel"), (compare_mod, "run_all"), (compare_mod, "compare"), (sweep_mod, "run_sweep")):
+        monkeypatch.setattr(mod, name, _no_simulation)
+    argv = {"run": ["run", str(SCENARIOS / "douyin.toml")],
+            "compare": ["compare", str(SCENARIOS / "douyin.toml"), str(SCENARIOS / "kuaishou.toml"), "--replicates", "2"],
+            "validate": ["validate", "--replicates", "2"],
+            "sweep": ["sweep", str(SCENARIOS / "sweeps" / "follow_share_x_beta.toml")]}[command]
+    assert main([*argv, "--out", out]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("trafficsim: error: ") and "\n" not in err and out in err
+    assert [p.name for p in tmp_path.iterdir()] == (["afile"] if where == "under-a-file" else [])
+
+
+def test_out_that_is_a_file_says_so(tmp_path, capsys):
+    """Issue 13, item 10: ``--out <file>`` said "folder exists and is not empty"."""
+    f = tmp_path / "results.txt"
+    f.write_text("keep me")
+    assert main(["run", str(SCENARIOS / "douyin.toml"), "--out", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "is a file" in err and "not empty" not in err and f.read_text() == "keep me"
+
+
+def test_huge_seed_is_reported_as_seed(tmp_path, capsys):
+    """Issue 13, item 10: a huge --seed was reported as "--set: seed"."""
+    assert main(["run", str(SCENARIOS / "douyin.toml"), "--seed", str(10**30), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "error: --seed: " in err and "--set" not in err
+
+
+@pytest.mark.parametrize("when", ["running", "writing"])
+def test_ctrl_c_on_run_exits_130_and_leaves_nothing(tmp_path, capsys, monkeypatch, when):
+    """Issue 13, item 9: Ctrl-C on ``run`` printed a KeyboardInterrupt traceback. Now one
+    line, exit 130, no run record and no hidden partial folder."""
+    import simulator.io.plots as plots
+    import simulator.model as model_mod
+
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt
+
+    if when == "running":
+        monkeypatch.setattr(model_mod.TrafficModel, "run", interrupt)
+    else:
+        monkeypatch.setattr(plots, "lorenz_curves", interrupt)
+    out = tmp_path / "run"
+    try:
+        rc = main(["run", str(SCENARIOS / "douyin.toml"), "--steps", "1", "--quiet", "--out", str(out), *TINY])
+    except KeyboardInterrupt:
+        pytest.fail("KeyboardInterrupt escaped from main (a traceback for the user)")
+    assert rc == 130
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("trafficsim: interrupted") and "\n" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stale_partial_folders_are_cleaned(tmp_path, capsys):
+    """Issue 13, item 9: ``kill -9`` while writing leaves ``.NAME.partial-PID``; the next
+    run into the same parent removes those whose process is gone, and only those."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".old.partial-{dead.pid}"
+    (stale / "plots").mkdir(parents=True)
+    (stale / "metrics.csv").write_text("half")
+    alive = tmp_path / f".busy.partial-{os.getppid()}"  # a live process's folder: kept
+    alive.mkdir()
+    other = tmp_path / ".not-ours"
+    other.mkdir()
+    out = tmp_path / "run"
+    assert main(["run", str(SCENARIOS / "douyin.toml"), "--steps", "1", "--quiet", "--out", str(out), *TINY]) == 0
+    assert not stale.exists() and alive.is_dir() and other.is_dir() and (out / "summary.json").is_file()
+    assert str(stale) in capsys.readouterr().err
+
+
+def test_validate_crash_is_exit_3_not_1(tmp_path, capsys, monkeypatch):
+    """Issue 13, item 10: ``validate`` used exit 1 both for "a target failed" and for a
+    crash of the runs; a crash is now exit 3 (1 stays "a target failed")."""
+    import simulator.experiments.compare as compare_mod
+
+    def crash(*a, **k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(compare_mod, "run_all", crash)
+    out = tmp_path / "v"
+    assert main(["validate", "--replicates", "2", "--steps", "1", "--out", str(out)]) == 3
+    assert "validation runs crashed (RuntimeError: boom)" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_help_and_input_errors_do_not_load_the_heavy_modules(tmp_path):
+    """Issue 13, item 16: ``--help`` and input errors took 2-4 s because mesa, numba,
+    matplotlib and pandas were imported eagerly. They must not be loaded at all on those
+    paths (checked in a fresh interpreter; no timing here, see the report for times)."""
+    code = (
+        "import sys\n"
+        "from simulator.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"assert main(['run', {str(SCENARIOS / 'douyin.toml')!r}, '--set', 'platforms.douyn.beta=2']) == 2\n"
+        f"assert main(['run', {str(tmp_path)!r}]) == 2\n"
+        "assert main(['validate', '--set', 'population.userz=5']) == 2\n"
+        "import simulator\n"
+        "assert simulator.__version__\n"
+        "print(sorted(m for m in ('mesa', 'numba', 'matplotlib', 'pandas', 'scipy') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(SCENARIOS.parent)}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_public_names_still_import():
+    """The lazy package keeps ``from simulator import ...`` working (issue 13, item 16)."""
+    from simulator import (Creator, Merchant, Platform, Scenario, ScenarioError, TrafficModel, User,  # noqa: F401
+                           load_scenario)
+    import simulator
+
+    assert TrafficModel.__name__ == "TrafficModel" and set(simulator.__all__) <= set(dir(simulator))
+    with pytest.raises(AttributeError):
+        simulator.no_such_name
+
+
+def test_validate_scenarios_named_in_cli_match_the_module():
+    """cli.py repeats validate's scenario folder and names so that its input errors answer
+    without importing pandas/matplotlib (issue 13, item 16); they must not drift apart."""
+    from simulator import cli
+    from simulator.experiments import validate
+
+    assert cli.VALIDATE_DIR == validate.SCENARIO_DIR and cli.VALIDATE_SCENARIOS == validate.SCENARIOS

@@ -119,3 +119,129 @@ def test_douyin_preset_feed_knobs_equal_the_schema_defaults():
     assert differ == {"fan_trust", "group_effect"}
     random = PlatformConfig(policy="random")
     assert (random.fan_trust, random.group_effect) == (fields["fan_trust"].default, fields["group_effect"].default) == (1.0, 1.0)
+
+
+# --------------------------------------------------------------------------- issue 13
+
+
+def test_every_shipped_scenario_loads():
+    """Guards the platform rule (issue 13, item 2) against the shipped files: every
+    scenario and every sweep's base still loads, with the platforms it declares."""
+    from simulator.experiments.sweep import load_sweep
+
+    names = {}
+    for f in sorted(SCENARIOS.glob("*.toml")):
+        names[f.stem] = list(load_scenario(f).platforms)
+    assert names["douyin"] == ["douyin"] and names["kuaishou"] == ["kuaishou"] and names["base"] == ["douyin"]
+    for f in sorted((SCENARIOS / "sweeps").glob("*.toml")):
+        assert load_sweep(f).parameters
+
+
+def test_misspelled_platform_table_is_an_error(tmp_path):
+    """Issue 13, item 2: ``[platforms.douyn]`` (no policy) used to add a second platform
+    with default settings, silently. Only a table naming its policy creates one."""
+    p = write(tmp_path, "typo.toml", f'extends = "{SCENARIOS / "douyin.toml"}"\n[platforms.douyn]\nbeta = 2\n')
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(p)
+    msg = str(e.value)
+    assert msg.startswith(str(p)) and "platforms.douyn" in msg and "platforms: douyin" in msg and "policy" in msg
+    # with its policy, the same table creates the platform
+    p2 = write(tmp_path, "two.toml", f'extends = "{SCENARIOS / "douyin.toml"}"\n[platforms.ks]\npolicy = "kuaishou"\n')
+    assert list(load_scenario(p2).platforms) == ["douyin", "ks"]
+
+
+def test_overrides_never_create_a_platform(tmp_path):
+    """Issue 13, item 2: ``--set platforms.douyn.beta=2`` and ``overrides=`` used to create
+    a platform ``douyn`` with defaults; now exit-2 errors naming the key and the platforms.
+    (A dict of overrides is a table: naming the policy there creates a platform.)"""
+    with pytest.raises(ScenarioError, match=r"^--set: platforms\.douyn\.beta: no platform named 'douyn' \(platforms: douyin\)"):
+        load_scenario(SCENARIOS / "douyin.toml", ["platforms.douyn.beta=2"])
+    with pytest.raises(ScenarioError, match=r"^--set: .*platforms: kuaishou"):
+        load_scenario(SCENARIOS / "kuaishou.toml", ["platforms.ks.policy=kuaishou"])  # not even with a policy
+    with pytest.raises(ScenarioError, match=r"^<overrides>: platforms\.douyn"):
+        load_scenario(SCENARIOS / "douyin.toml", overrides={"platforms": {"douyn": {"beta": 2}}})
+    # the schema's default platform of a file without platform tables can be overridden
+    assert load_scenario(SCENARIOS / "base.toml", ["platforms.douyin.beta=2"]).platforms["douyin"].beta == 2
+    assert load_scenario(SCENARIOS / "douyin.toml", overrides={"platforms": {"douyin": {"beta": 3}}}).platforms["douyin"].beta == 3
+    two = load_scenario(SCENARIOS / "douyin.toml", overrides={"platforms": {"ks": {"policy": "kuaishou"}}})
+    assert list(two.platforms) == ["douyin", "ks"]
+    with pytest.raises(ScenarioError, match=r"^--set: platforms\.ks\.beta: no platform named 'ks'"):
+        load_scenario(SCENARIOS / "douyin.toml", ["platforms.ks.beta=1"], overrides={"platforms": {"kz": {"policy": "kuaishou"}}})
+
+
+@pytest.mark.parametrize("kind", ["folder", "binary", "extends-folder", "extends-binary", "unreadable"])
+def test_unusable_files_are_one_line_errors(tmp_path, monkeypatch, kind):
+    """Issue 13, item 5: a folder, a binary or an unreadable file as scenario or ``extends``
+    target raised IsADirectoryError / UnicodeDecodeError; now a ScenarioError naming it."""
+    binary = tmp_path / "blob.toml"
+    binary.write_bytes(bytes(range(256)) * 4)
+    folder = tmp_path / "dir.toml"
+    folder.mkdir()
+    if kind == "folder":
+        target, needle = folder, "is a folder"
+    elif kind == "binary":
+        target, needle = binary, "not a text file"
+    elif kind == "unreadable":  # chmod 0 does not stop root: make open() refuse instead
+        import simulator.config.loading as loading
+
+        def refuse(path, *a, **k):
+            raise PermissionError(13, "Permission denied", str(path))
+
+        monkeypatch.setattr(loading, "open", refuse, raising=False)
+        target, needle = write(tmp_path, "secret.toml", 'name = "x"\n'), "permission denied"
+    else:
+        target = write(tmp_path, "child.toml", f'extends = "{(folder if kind == "extends-folder" else binary).name}"\n')
+        needle = "is a folder" if kind == "extends-folder" else "not a text file"
+    with pytest.raises(ScenarioError, match=needle) as e:
+        load_scenario(target)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("content", [None, b"\xff\xfe\x00binary"])
+def test_unusable_sweep_files_are_one_line_errors(tmp_path, content):
+    """Issue 13, item 5, sweep side: load_sweep reads through the shared reader."""
+    from simulator.experiments.sweep import load_sweep
+
+    p = tmp_path / "s.toml"
+    if content is None:
+        p.mkdir()
+    else:
+        p.write_bytes(content)
+    with pytest.raises(ScenarioError, match="is a folder|not a text file"):
+        load_sweep(p)
+
+
+def test_scalar_where_a_table_belongs_names_the_keys():
+    """Issue 13, item 10: ``--set population=5`` spoke of "instance of populationconfig"."""
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(SCENARIOS / "douyin.toml", ["population=5"])
+    msg = str(e.value)
+    assert "must be a table with keys users, creators" in msg and "populationconfig" not in msg.lower()
+    with pytest.raises(ScenarioError, match="must be a table with keys centralization, policy"):
+        load_scenario(SCENARIOS / "douyin.toml", ["platforms.douyin=5"])
+    # a fixed-length list said "merchants.targeting_mix.0: got []; field required"
+    with pytest.raises(ScenarioError, match=r"--set: merchants\.targeting_mix: got \[\]; must be a list of 3 values"):
+        load_scenario(SCENARIOS / "douyin.toml", ["merchants.targeting_mix=[]"])
+
+
+def test_policy_that_is_not_a_string_is_an_error(tmp_path):
+    """Found by the CLI fuzz test: ``policy = {}`` crashed the schema's preset lookup
+    (TypeError: unhashable type, a traceback); now a one-line error with the choices."""
+    p = write(tmp_path, "p.toml", f'extends = "{SCENARIOS / "douyin.toml"}"\n[platforms.douyin]\npolicy = {{}}\n')
+    with pytest.raises(ScenarioError, match=r"p\.toml: platforms\.douyin\.policy: got \{\}; allowed: douyin, kuaishou"):
+        load_scenario(p)
+
+
+def test_flag_errors_name_the_flag():
+    """Issue 13, item 10: a huge ``--seed`` was reported as ``--set: seed``."""
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(SCENARIOS / "douyin.toml", flags={"--seed": ("seed", 10**30)})
+    assert str(e.value).startswith("--seed: got 1000") and "--set" not in str(e.value)
+
+
+def test_scalar_platform_table_is_reported_as_such(tmp_path):
+    """Found by the fuzz test: ``platforms.kuaishou = 0.0`` in a file was reported as "no
+    platform named 'kuaishou'" (a scalar has no policy); it must say a table is needed."""
+    p = write(tmp_path, "s.toml", f'extends = "{SCENARIOS / "base.toml"}"\n[platforms]\nkuaishou = 0.0\n')
+    with pytest.raises(ScenarioError, match=r"platforms\.kuaishou: got 0\.0; must be a table with keys"):
+        load_scenario(p)

@@ -36,3 +36,22 @@ def test_seed_scenario_uses_the_files_seed_and_none_draws_a_fresh_one():
     assert fixed.scenario.seed == 42
     fresh = {TrafficModel(SCENARIOS / "douyin.toml", agents=False, **TINY).scenario.seed for _ in range(3)}
     assert len(fresh) == 3
+
+
+def test_keywords_and_overrides_never_create_a_platform():
+    """The platform rule holds for every way into the model: a misspelled platform in a
+    dotted keyword or in overrides of a scenario dict is an error, not a second platform."""
+    import pytest
+
+    from simulator import ScenarioError
+
+    from .conftest import small
+
+    with pytest.raises(ScenarioError, match="no platform named 'douyn'"):
+        TrafficModel(SCENARIOS / "douyin.toml", seed=1, **{"platforms.douyn.beta": 2.0})
+    with pytest.raises(ScenarioError, match="no platform named 'douyn'"):
+        TrafficModel(small(), seed=1, **{"platforms.douyn.beta": 2.0})
+    with pytest.raises(ScenarioError, match="no platform named 'douyn'"):
+        TrafficModel(small(), seed=1, overrides={"platforms": {"douyn": {"beta": 2.0}}})
+    two = TrafficModel(small(), seed=1, agents=False, overrides={"platforms": {"ks": {"policy": "kuaishou"}}})
+    assert list(two.platforms) == ["douyin", "ks"]

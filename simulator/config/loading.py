@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from .presets import POLICIES
 from .schema import PlatformConfig, Scenario
 
 
@@ -39,14 +40,28 @@ class ScenarioError(ValueError):
 # --------------------------------------------------------------------------- loading
 
 
-def _read_toml(path: Path, source: str) -> dict:
+def read_toml(path: Path, source: str = "") -> dict:
+    """A TOML file as a dict; every way of not being one (missing, a folder, unreadable,
+    binary, invalid TOML) is a one-line :class:`ScenarioError`. ``source`` is the file that
+    named ``path`` (for ``extends``), or empty."""
+    path = Path(path)
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ScenarioError(source, "", f"file not found: {path}") from None
+    except IsADirectoryError:
+        raise ScenarioError(source, "", f"{path} is a folder, not a TOML file") from None
+    except PermissionError:
+        raise ScenarioError(source, "", f"{path}: permission denied (cannot read the file)") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(str(path), "", "not a text file (TOML must be UTF-8 text)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(str(path), "", f"not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ScenarioError(source, "", f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # e.g. a NUL byte in the path
+        raise ScenarioError(source, "", f"cannot read {path!r}: {exc}") from None
 
 
 def _merge(base: dict, over: dict, origin: dict, over_file: str, prefix: str = "") -> dict:
@@ -76,10 +91,13 @@ def _mark(origin: dict, dotted: str, value: Any, file: str) -> None:
 
 
 def _resolve(path: Path, origin: dict, chain: tuple[Path, ...] = ()) -> dict:
-    path = path.resolve()
+    try:
+        path = path.resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, a symlink loop
+        raise ScenarioError(str(chain[-1]) if chain else "", "", f"cannot read {str(path)!r}: {exc}") from None
     if path in chain:
         raise ScenarioError(str(path), "extends", "circular extends chain")
-    data = _read_toml(path, str(chain[-1]) if chain else "")
+    data = read_toml(path, str(chain[-1]) if chain else "")
     parent = data.pop("extends", None)
     merged: dict = {}
     if parent is not None:
@@ -117,7 +135,7 @@ def parse_set(expr: str) -> tuple[str, Any]:
     return key, value
 
 
-def _apply_sets(data: dict, sets: list[tuple[str, Any]], origin: dict) -> dict:
+def _apply_sets(data: dict, sets: list[tuple[str, Any]], origin: dict, source: str = "--set") -> dict:
     data = copy.deepcopy(data)
     for key, value in sets:
         parts = key.split(".")
@@ -125,10 +143,42 @@ def _apply_sets(data: dict, sets: list[tuple[str, Any]], origin: dict) -> dict:
         for p in parts[:-1]:
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
-                raise ScenarioError("--set", key, f"{p!r} is not a table")
+                raise ScenarioError(source, key, f"{p!r} is not a table")
         node[parts[-1]] = value
-        _mark(origin, key, value, "--set")
+        _mark(origin, key, value, source)
     return data
+
+
+# --------------------------------------------------------------------------- platforms
+
+
+def declared_platforms(data: dict) -> list[str]:
+    """The platforms a merged scenario file table creates: every ``[platforms.NAME]``
+    table that names its ``policy``, or, when none does, the schema's default platform(s).
+    Dotted overrides (``--set``, sweep parameters) never create a platform, so that a
+    misspelled name is an error, not a second platform with default settings."""
+    tables = data.get("platforms")
+    named = [n for n, t in tables.items() if isinstance(t, dict) and "policy" in t] if isinstance(tables, dict) else []
+    return named or list(Scenario.model_fields["platforms"].default_factory())
+
+
+def check_platforms(data: dict, declared: list[str], origin: dict, default_source: str = "") -> None:
+    """Raise :class:`ScenarioError` for a platform in ``data`` that is not ``declared``,
+    naming who added it (file, ``--set``, ...), the key and the platforms that exist."""
+    tables = data.get("platforms")
+    if not isinstance(tables, dict):
+        return  # not a table: the schema says so
+    for name, table in tables.items():
+        if name in declared or not isinstance(table, dict):
+            continue  # a scalar where a platform's table belongs: the schema says so
+        prefix = f"platforms.{name}"
+        keys = [k for k in origin if k == prefix or k.startswith(prefix + ".")]
+        src = origin[keys[0]] if keys else default_source
+        how = (f"a new platform needs a [{prefix}] table that names its policy in a scenario file"
+               if src.startswith("--") or src.startswith("<") else "a new platform must name its policy "
+               f"(policy = one of {', '.join(POLICIES)})")
+        raise ScenarioError(src, keys[0] if keys else prefix,
+                            f"no platform named {name!r} (platforms: {', '.join(declared)}); {how}")
 
 
 def _format_error(err: dict) -> tuple[str, str]:
@@ -143,6 +193,17 @@ def _format_error(err: dict) -> tuple[str, str]:
         return loc, f"got {err.get('input')!r}; {err['msg'].lower()}{_range_hint(err['loc'])}"
     if kind == "value_error":
         return loc, str(ctx.get("error", err["msg"]))
+    n = _tuple_length(err["loc"])
+    if n is not None and kind in ("missing", "too_long", "too_short", "tuple_type"):
+        loc = ".".join(str(p) for p in err["loc"] if not isinstance(p, int))
+        return loc, f"got {err.get('input')!r}; must be a list of {n} values"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        model = _model_at(err["loc"])
+        names = list(model.model_fields) if model is not None else []
+        keys = f" with keys {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}" if names else ""
+        if model is None and _field_of(err["loc"]) is Scenario.model_fields.get("platforms"):
+            keys = " of platforms, e.g. [platforms.douyin] policy = \"douyin\""
+        return loc, f"got {err.get('input')!r}; must be a table{keys}"
     return loc, f"got {err.get('input')!r}; {err['msg'].lower()}{_range_hint(err['loc'])}"
 
 
@@ -169,6 +230,39 @@ def _field_of(loc: tuple):
     return field
 
 
+def _tuple_length(loc: tuple) -> int | None:
+    """The length of the fixed-length tuple field an error location points into, or None."""
+    import typing
+
+    field = _field_of(tuple(p for p in loc if not isinstance(p, int)))
+    if field is None or typing.get_origin(field.annotation) is not tuple:
+        return None
+    args = typing.get_args(field.annotation)
+    return None if (not args or Ellipsis in args) else len(args)
+
+
+def _model_at(loc: tuple):
+    """The schema model (a table) that an error location points at, or None."""
+    model: Any = Scenario
+    parts = [str(p) for p in loc]
+    while parts:
+        part = parts.pop(0)
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        if part == "platforms" and model is Scenario:
+            if not parts:
+                return None
+            parts.pop(0)  # the platform's name
+            model = PlatformConfig
+        else:
+            ann = field.annotation
+            model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
 def _range_hint(loc: tuple) -> str:
     """' (allowed a..b)' for a numeric field of the schema."""
     field = _field_of(loc)
@@ -190,12 +284,20 @@ def _range_hint(loc: tuple) -> str:
 def scenario_from_dict(data: dict, source: str = "<dict>", origin: dict | None = None) -> Scenario:
     """Validate a plain dict (already merged) into a :class:`Scenario`."""
     origin = origin or {}
+    tables = data.get("platforms") if isinstance(data, dict) else None
+    for name, table in (tables.items() if isinstance(tables, dict) else ()):
+        policy = table.get("policy") if isinstance(table, dict) else None
+        if policy is not None and not isinstance(policy, str):  # the schema's preset lookup needs a string
+            key = f"platforms.{name}.policy"
+            raise ScenarioError(_origin_of(origin, key) or source, key, f"got {policy!r}; allowed: {', '.join(POLICIES)}")
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc, msg = _format_error(err)
         src = _origin_of(origin, loc) or source
+        if src.startswith("--") and src != "--set":  # a flag such as --seed stands for its key
+            raise ScenarioError(src, "", msg) from None
         raise ScenarioError(src, loc, msg) from None
 
 
@@ -209,7 +311,8 @@ def _origin_of(origin: dict, loc: str) -> str | None:
     return None
 
 
-def load_scenario(path: str | Path, sets: list[str] | None = None, overrides: dict | None = None) -> Scenario:
+def load_scenario(path: str | Path, sets: list[str] | None = None, overrides: dict | None = None,
+                  flags: dict[str, tuple[str, Any]] | None = None) -> Scenario:
     """Load, merge (``extends``), override and validate a scenario file.
 
     Parameters
@@ -217,6 +320,13 @@ def load_scenario(path: str | Path, sets: list[str] | None = None, overrides: di
     path : scenario TOML file.
     sets : ``["key=value", ...]`` overrides, as given to ``--set``.
     overrides : nested dict of overrides (for notebooks), applied after ``sets``.
+    flags : command-line flags that set a key, e.g. ``{"--seed": ("seed", 7)}``, applied
+        last; errors name the flag.
+
+    Only a platform table that names its ``policy`` creates a platform: a
+    ``[platforms.NAME]`` table in a scenario file or a ``{"platforms": {NAME: {"policy":
+    ...}}}`` table in ``overrides``; ``sets`` and ``flags`` (dotted keys) may only change
+    existing platforms, so a misspelled name is an error.
 
     Raises
     ------
@@ -226,11 +336,35 @@ def load_scenario(path: str | Path, sets: list[str] | None = None, overrides: di
     origin: dict[str, str] = {}
     path = Path(path)
     data = _resolve(path, origin)
-    parsed = [parse_set(s) for s in (sets or [])]
-    data = _apply_sets(data, parsed, origin)
+    return _override_and_validate(data, origin, str(path), [parse_set(s) for s in (sets or [])], overrides,
+                                  flags, str(path.resolve()))
+
+
+def scenario_with(data: dict, overrides: dict | None = None, settings: dict[str, Any] | None = None) -> Scenario:
+    """A scenario dict (already merged, like a file's table) with nested ``overrides``
+    and dotted ``settings`` (``{"platforms.douyin.beta": 2}``, as ``--set`` takes them)
+    applied, under the same platform rule as :func:`load_scenario`."""
+    flags = {f"keyword {key}": (key, value) for key, value in (settings or {}).items()}
+    return _override_and_validate(copy.deepcopy(data), {}, "<dict>", [], overrides, flags, "<dict>")
+
+
+def _override_and_validate(data: dict, origin: dict, source: str, sets: list[tuple[str, Any]], overrides: dict | None,
+                           flags: dict[str, tuple[str, Any]] | None, validate_source: str) -> Scenario:
+    """``sets``, then ``overrides``, then ``flags`` on a merged scenario table, the
+    platform rule checked (only a table naming its policy creates a platform), validated."""
+    declared = declared_platforms(data)
+    check_platforms(data, declared, origin, source)
+    data = _apply_sets(data, sets, origin)
     if overrides:
         data = _merge(data, overrides, origin, "<overrides>")
-    return scenario_from_dict(data, str(path.resolve()), origin)
+        # a dict of overrides is a table too: one that names its policy creates a platform
+        tables = overrides.get("platforms") if isinstance(overrides, dict) else None
+        if isinstance(tables, dict):
+            declared = declared + [n for n, t in tables.items() if isinstance(t, dict) and "policy" in t and n not in declared]
+    for flag, (key, value) in (flags or {}).items():
+        data = _apply_sets(data, [(key, value)], origin, flag)
+    check_platforms(data, declared, origin, "<overrides>")
+    return scenario_from_dict(data, validate_source, origin)
 
 
 # --------------------------------------------------------------------------- writing

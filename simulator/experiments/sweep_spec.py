@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..io.outputs import json_default
-from ..config.loading import ScenarioError, _apply_sets, _field_of, _range_hint, _resolve, scenario_from_dict
+from ..config.loading import ScenarioError, read_toml, _apply_sets, _field_of, _range_hint, _resolve, scenario_from_dict
 
 SWEEP_KEYS = ("base", "name", "replicates", "seed", "steps", "method", "samples", "set", "parameters")
 
@@ -98,13 +97,7 @@ class SweepSpec(BaseModel):
 def load_sweep(path: str | Path) -> SweepSpec:
     """Read and validate a sweep file; every parameter key must exist in the scenario schema."""
     path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ScenarioError(str(path), "", "file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(str(path), "", f"not valid TOML: {exc}") from None
+    data = read_toml(path)  # one-line errors for missing, folder, unreadable, binary, invalid files
     if isinstance(data.get("base"), str):
         data["base"] = str((path.parent / data["base"]).resolve())
     try:

@@ -2,26 +2,29 @@
 
 Files are written into a hidden sibling folder (``.DIR.partial-<pid>``) and the folder
 is renamed to DIR only when every file is complete, so a crashed or killed run never
-leaves a DIR that looks finished.
+leaves a DIR that looks finished. A run killed outright (``kill -9``, power loss) leaves
+its hidden partial folder behind; the next run into the same parent folder removes the
+partial folders whose process is gone.
+
+mesa, numpy and matplotlib are imported where they are used, so that the command line
+can check its inputs and answer ``--help`` without loading them.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform as _platform
+import re
 import shutil
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import mesa
-import numpy as np
-
 from .. import __version__
-from . import plots
-from ..config import to_toml
 
 RUN_FILES = ("scenario.toml", "manifest.json", "metrics.csv", "summary.json", "creators.csv", "merchants.csv",
              "items.csv", "plots/domain_shares.png", "plots/lorenz.png", "plots/fan_tiers.png", "plots/gmv_by_domain.png",
@@ -42,16 +45,76 @@ def default_out_dir(name: str, root: Path = Path("outputs")) -> Path:
     return out
 
 
+def check_writable(out: Path) -> None:
+    """Fail now, before any simulation, if ``out`` could not be created: its nearest
+    existing ancestor must be a folder in which we can create (and remove) a folder."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: is a file, not a folder (choose another --out)")
+    parent = out.parent if not out.exists() else out
+    parent = Path(os.path.abspath(parent))
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"{out}: cannot create the output folder: {parent} is a file")
+    try:
+        probe = tempfile.mkdtemp(prefix=".trafficsim-probe-", dir=parent)
+    except OSError as exc:
+        reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+        raise OutputError(f"{out}: cannot create a folder in {parent} ({reason}; choose another --out)") from None
+    os.rmdir(probe)
+
+
 def check_out_dir(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    """``out`` must be new or an empty folder, and writable (see :func:`check_writable`)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: is a file, not a folder (choose another --out)")
+    if out.exists() and any(out.iterdir()):
         raise OutputError(f"{out}: output folder exists and is not empty (choose another --out)")
+    check_writable(out)
+
+
+_PARTIAL = re.compile(r"^\..+\.partial-(\d+)$")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. EPERM: the process exists but belongs to someone else
+        return True
+    return True
+
+
+def clean_stale_partials(parent: Path) -> list[Path]:
+    """Remove the hidden ``.NAME.partial-PID`` folders in ``parent`` whose process is no
+    longer alive (left by a run killed while writing); return what was removed."""
+    removed = []
+    try:
+        entries = list(Path(parent).iterdir())
+    except OSError:
+        return removed
+    for p in entries:
+        m = _PARTIAL.match(p.name)
+        if m and p.is_dir() and not p.is_symlink() and not _alive(int(m.group(1))):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
 
 
 @contextmanager
 def atomic_dir(out: Path):
-    """Yield a temporary folder; on success it becomes ``out``, on failure it is removed."""
+    """Yield a temporary folder; on success it becomes ``out``, on failure (an exception,
+    Ctrl-C) it is removed. Stale partial folders of killed runs in the same parent are
+    removed first."""
     check_out_dir(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    for p in clean_stale_partials(out.parent):
+        print(f"trafficsim: removed {p}, left by a run that was killed while writing", file=sys.stderr)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -68,6 +131,8 @@ def atomic_dir(out: Path):
 
 def json_default(o):
     """JSON encoder for numpy scalars (the one encoder of run records and sweep files)."""
+    import numpy as np
+
     if isinstance(o, np.integer):
         return int(o)
     if isinstance(o, np.floating):
@@ -79,7 +144,8 @@ def _clean(d):
     """NaN → None (JSON null), recursively in dicts."""
     if isinstance(d, dict):
         return {k: _clean(v) for k, v in d.items()}
-    if isinstance(d, (float, np.floating)) and d != d:
+    np = sys.modules.get("numpy")  # no numpy value without numpy loaded
+    if isinstance(d, (float, np.floating) if np else float) and d != d:
         return None
     return d
 
@@ -105,6 +171,9 @@ def manifest(*, command: list[str] | None, files, **fields) -> dict:
     """The manifest of a run or comparison record: version, the record's own ``fields``
     (scenario, seed, steps, replicates, timings...), the command, the library versions,
     the machine and the files written."""
+    import mesa
+    import numpy as np
+
     return {"trafficsim_version": __version__, **fields, "command": command,
             "python": sys.version.split()[0], "numpy": np.__version__, "mesa": mesa.__version__,
             "machine": _platform.platform(), "files": list(files)}
@@ -112,7 +181,8 @@ def manifest(*, command: list[str] | None, files, **fields) -> dict:
 
 def write_run(model, out: Path, *, command: list[str], timings: dict) -> Path:
     """Write the run record of a finished model to ``out`` (atomically)."""
-    from . import report
+    from ..config import to_toml
+    from . import plots, report
 
     t0 = time.perf_counter()
     with atomic_dir(out) as tmp:
