@@ -50,6 +50,7 @@ from .feeds.impressions import Impressions
 from .feeds.indexes import ItemIndexes
 from .feeds.slots import build_feed
 from .io import frames
+from .observation.derived import SHARE_NAMES, impression_shares
 from .observation.measurements import measure_all, summarize_all
 from .observation.views import views
 from .platform.moderation import Moderation
@@ -57,7 +58,7 @@ from .platform.steering import steer
 from .world import build_world
 
 REPORTED = ("seed", "impressions_total", "exposure_gini", "top1_share", "mean_intimacy", "flywheel_ratio", "fans_passerby",
-            "fans_liking", "fans_true", "share_public", "share_commercial", "share_private", "gmv_public",
+            "fans_liking", "fans_true", *SHARE_NAMES, "gmv_public",
             "gmv_commercial", "gmv_private_platform", "gmv_private_wechat", "group_members")
 
 
@@ -272,14 +273,14 @@ class TrafficModel(mesa.Model):
         return frames.feed_of(self, user, platform)
 
     def latest_total(self, column: str):
-        """The latest ``all`` row's value of ``column``; ``share_<domain>`` is that domain's
-        share of impressions."""
+        """The latest ``all`` row's value of ``column`` (or of a derived share, see
+        :mod:`simulator.observation.derived`)."""
         if column == "seed":
             return self.scenario.seed
         for row in reversed(self._rows):
             if row["platform"] == "all":
-                if column.startswith("share_"):
-                    return row[f"impressions_{column[6:]}"] / max(row["impressions_total"], 1)
+                if column in SHARE_NAMES:
+                    return impression_shares(row)[column]
                 return row.get(column)
         return None
 

@@ -41,7 +41,8 @@ def react(imp: Impressions, quality: np.ndarray, intimacy: np.ndarray, cfg: Enga
           rng: np.random.Generator) -> Reactions:
     """Draw every impression's actions at once (compiled kernel ``kernels.draw_actions``)."""
     fan = imp.edge >= 0
-    intim = np.where(fan, intimacy[np.maximum(imp.edge, 0)], np.float32(0)).astype(np.float32)
+    intim = np.zeros(len(fan), dtype=np.float32)
+    intim[fan] = intimacy[imp.edge[fan]]  # (no follow edges at all is fine too)
     coef = np.array([cfg.intercept, cfg.w_match, cfg.w_quality, cfg.w_intimacy])
     offsets = np.array([cfg.offset_complete, cfg.offset_like, cfg.offset_comment, cfg.offset_share, cfg.offset_follow])
     acts = draw_actions(imp.match, quality[imp.item], intim, fan, coef, offsets, int(rng.integers(2**63)))

@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..config import Scenario  # noqa: E402
+from ..observation.derived import impression_shares  # noqa: E402
 from ..observation.inequality import lorenz  # noqa: E402
 from ..io import report  # noqa: E402
 from ..io.outputs import atomic_dir, manifest, write_json, write_text_atomic  # noqa: E402
@@ -41,7 +42,7 @@ COMPARE_FILES = ("comparison.csv", "comparison.md", "report.html", "manifest.jso
 def derived_totals(totals: dict) -> dict:
     """Ratios the comparison reports besides the run's own summary."""
     out = dict(totals)
-    out["private_share_impressions"] = totals["impressions_private"] / max(totals["impressions_total"], 1)
+    out.update(impression_shares(totals))
     rev = totals["platform_revenue"]
     out["ad_share_of_revenue"] = totals["ad_revenue"] / rev if rev > 0 else float("nan")
     out["commission_tips_share"] = (totals["commission_revenue"] + totals["tip_revenue"]) / rev if rev > 0 else float("nan")

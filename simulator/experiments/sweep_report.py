@@ -17,17 +17,19 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..config.loading import ScenarioError  # noqa: E402
+from ..observation.derived import impression_shares  # noqa: E402
 from .sweep import read_manifest, read_runs  # noqa: E402
 from .sweep_spec import SweepSpec  # noqa: E402
 
-HEADLINE = ("exposure_gini", "top1_share", "private_share", "private_share_gmv", "gmv_private", "platform_revenue",
+HEADLINE = ("exposure_gini", "top1_share", "private_share_impressions", "private_share_gmv", "gmv_private", "platform_revenue",
             "group_churn_30d", "group_members_end", "mean_intimacy", "flywheel_ratio")
 
 
 def _with_derived(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     if {"impressions_private", "impressions_total"} <= set(df.columns):
-        df["private_share"] = df["impressions_private"] / df["impressions_total"].replace(0, np.nan)
+        for name, share in impression_shares(df).items():
+            df[name] = share
     if {"gmv_private_platform", "gmv_private_wechat"} <= set(df.columns):
         df["gmv_private"] = df["gmv_private_platform"] + df["gmv_private_wechat"]
     return df

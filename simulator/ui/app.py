@@ -61,7 +61,7 @@ model_params = {
 }
 
 components = [
-    make_plot_component({"share_public": "#4C72B0", "share_commercial": "#DD8452", "share_private": "#55A868"}),
+    make_plot_component({"public_share_impressions": "#4C72B0", "commercial_share_impressions": "#DD8452", "private_share_impressions": "#55A868"}),
     make_plot_component({"exposure_gini": "#8172B3", "top1_share": "#C44E52"}),
     make_plot_component({"fans_passerby": "#937860", "fans_liking": "#DA8BC3", "fans_true": "#C44E52"}),
     make_plot_component({"gmv_public": "#4C72B0", "gmv_commercial": "#DD8452", "gmv_private_platform": "#55A868",

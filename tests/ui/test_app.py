@@ -15,10 +15,10 @@ def test_app_model_follows_the_sliders():
     for _ in range(3):
         m.step()
     df = m.datacollector.get_model_vars_dataframe()
-    for col in ("share_public", "share_commercial", "share_private", "exposure_gini", "fans_true",
+    for col in ("public_share_impressions", "commercial_share_impressions", "private_share_impressions", "exposure_gini", "fans_true",
                 "gmv_public", "gmv_private_platform", "group_members"):
         assert col in df.columns and df[col].notna().all()
-    assert abs(df[["share_public", "share_commercial", "share_private"]].sum(axis=1) - 1).max() < 1e-9
+    assert abs(df[["public_share_impressions", "commercial_share_impressions", "private_share_impressions"]].sum(axis=1) - 1).max() < 1e-9
 
 
 def test_centralization_slider_sets_the_style_knobs_the_file_set():
