@@ -159,7 +159,7 @@ _fmt = fmt  # the number format shared by run and compare
 
 
 def cmd_compare(args) -> int:
-    from .experiments.compare import MIN_REPLICATES, compare, headline_text, readings
+    from .experiments import MIN_REPLICATES
 
     if len(args.scenarios) < 2:
         return _fail("compare: give two or more scenario files")
@@ -181,6 +181,8 @@ def cmd_compare(args) -> int:
         check_out_dir(out)
     except (ScenarioError, OutputError) as exc:
         return _fail(str(exc))
+    from .experiments.compare import compare, headline_text, readings  # heavy imports after validation
+
     with _runs(len(scenarios) * args.replicates, args.workers, "compare") as (pool, progress):
         table = compare(scenarios, args.replicates, args.seed, pool, out, progress,
                         command=["trafficsim", *args.argv])
@@ -222,7 +224,7 @@ def cmd_sweep(args) -> int:
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    from .experiments.sweep import check_out, load_sweep, run_sweep
+    from .experiments.sweep_spec import check_out, load_sweep
 
     try:
         spec = load_sweep(args.sweep)
@@ -236,6 +238,8 @@ def cmd_sweep(args) -> int:
     for flag, v in (("--scheduler-timeout", args.scheduler_timeout), ("--wait-workers", args.wait_workers)):
         if not 0 < v < float("inf"):
             return _fail(f"{flag}: must be a finite number of seconds > 0")
+    from .experiments.sweep import connect_scheduler, run_sweep  # heavy imports after validation
+
     client = cluster = None
     try:
         if args.scheduler or args.dask_local:
@@ -246,7 +250,7 @@ def cmd_sweep(args) -> int:
                                        dashboard_address=None)
                 client = Client(cluster)
             else:
-                client, error = _connect(Client, args.scheduler, args.scheduler_timeout, args.wait_workers)
+                client, error = connect_scheduler(Client, args.scheduler, args.scheduler_timeout, args.wait_workers)
                 if error:
                     return _fail(error)
             executor = client
@@ -277,34 +281,6 @@ def cmd_sweep(args) -> int:
     total = len(spec.runs())
     print(f"{len(df)} of {total} runs ({failed} failed); results: {out / 'results.parquet'}")
     return 0
-
-
-def _connect(Client, address: str, timeout: float, wait_workers: float):
-    """A Dask client of the scheduler at ``address`` that has at least one worker, or
-    ``(None, one-line error)`` after at most ``timeout`` + ``wait_workers`` seconds."""
-    try:
-        client = Client(address, timeout=timeout)
-    except (OSError, TimeoutError):
-        return None, (f"--scheduler {address}: no Dask scheduler answered within {timeout:g} s "
-                      "(check the address, or raise --scheduler-timeout)")
-    except Exception as exc:  # a malformed address
-        return None, f"--scheduler {address}: {exc}"
-    if client.scheduler_info().get("workers"):
-        return client, None
-    print(f"trafficsim: waiting up to {wait_workers:g} s for a worker to join the Dask scheduler at {address} ...",
-          file=sys.stderr, flush=True)
-    deadline = time.monotonic() + wait_workers
-    while time.monotonic() < deadline:
-        try:
-            client.wait_for_workers(1, timeout=min(5.0, max(deadline - time.monotonic(), 0.1)))
-            return client, None
-        except TimeoutError:
-            if time.monotonic() < deadline:
-                print(f"trafficsim: still no worker, waiting ({deadline - time.monotonic():.0f} s left) ...",
-                      file=sys.stderr, flush=True)
-    client.close()
-    return None, (f"--scheduler {address}: no worker joined within {wait_workers:g} s "
-                  f"(start one with `dask worker {address}`, or raise --wait-workers)")
 
 
 def cmd_app(args) -> int:

@@ -207,27 +207,33 @@ def _format_error(err: dict) -> tuple[str, str]:
     return loc, f"got {err.get('input')!r}; {err['msg'].lower()}{_range_hint(err['loc'])}"
 
 
-def _field_of(loc: tuple):
-    """The schema field that an error location points at, or None."""
+def _walk(loc: tuple):
+    """(field, table model): the schema field an error location points at and the table
+    (a schema model) it leads to, None where the location leaves the schema."""
     model: Any = Scenario
     field = None
-    parts = list(loc)
+    parts = [str(p) for p in loc]
     while parts:
-        part = str(parts.pop(0))
+        part = parts.pop(0)
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return None
+            return None, None
         field = model.model_fields.get(part)
         if field is None:
-            return None
+            return None, None
         if part == "platforms" and model is Scenario:
             if not parts:
-                return field
+                return field, None
             parts.pop(0)  # the platform's name
             model = PlatformConfig
         else:
             ann = field.annotation
             model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-    return field
+    return field, (model if isinstance(model, type) and issubclass(model, BaseModel) else None)
+
+
+def _field_of(loc: tuple):
+    """The schema field that an error location points at, or None."""
+    return _walk(loc)[0]
 
 
 def _tuple_length(loc: tuple) -> int | None:
@@ -243,24 +249,7 @@ def _tuple_length(loc: tuple) -> int | None:
 
 def _model_at(loc: tuple):
     """The schema model (a table) that an error location points at, or None."""
-    model: Any = Scenario
-    parts = [str(p) for p in loc]
-    while parts:
-        part = parts.pop(0)
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return None
-        field = model.model_fields.get(part)
-        if field is None:
-            return None
-        if part == "platforms" and model is Scenario:
-            if not parts:
-                return None
-            parts.pop(0)  # the platform's name
-            model = PlatformConfig
-        else:
-            ann = field.annotation
-            model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+    return _walk(loc)[1]
 
 
 def _range_hint(loc: tuple) -> str:

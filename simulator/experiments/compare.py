@@ -22,18 +22,18 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..config import Scenario  # noqa: E402
+from . import MIN_REPLICATES  # noqa: E402
 from ..observation.derived import impression_shares  # noqa: E402
 from ..observation.inequality import lorenz  # noqa: E402
 from ..io import report  # noqa: E402
 from ..io.outputs import atomic_dir, manifest, write_json, write_text_atomic  # noqa: E402
 from ..io.plots import DOMAIN_COLORS, GMV_COLORS, save  # noqa: E402
-from ..state.vocabulary import DOMAINS  # noqa: E402
+from ..state.vocabulary import DOMAINS, TIERS  # noqa: E402
 
 # the headline metrics of the tables and reading lines (labels and units: io.report.METRICS)
 HEADLINE = ("private_share_impressions", "private_share_gmv", "private_share_tips", "private_share_comments",
             "exposure_gini", "top1_share", "visible_share", "flywheel_ratio", "mean_intimacy", "fans_true",
             "gmv_total", "ad_revenue", "commission_revenue", "commission_tips_share", "cac", "group_churn_30d")
-MIN_REPLICATES = 2  # a 95% CI needs a standard deviation
 COMPARE_FILES = ("comparison.csv", "comparison.md", "report.html", "manifest.json", "scenario_<label>.toml",
                  "plots/lorenz.png", "plots/domain_shares.png", "plots/fan_tiers.png", "plots/top1_share.png",
                  "plots/gmv_domain_shares.png", "plots/private_gmv_groups.png", "plots/revenue_mix.png")
@@ -287,7 +287,7 @@ def _plots(folder: Path, results: list[dict], labels: list[str]) -> list[Path]:
         for d in DOMAINS], ylabel="share", ylim=(0, 1))
     # fan tier funnel
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    tiers = ("potential", "passerby", "liking", "true")
+    tiers = TIERS
     width = 0.8 / len(labels)
     for i, lb in enumerate(labels):
         m, half = _mean_ci([[r["totals"][f"fans_{t}"] for t in tiers] for r in runs(lb)])
@@ -306,11 +306,6 @@ def _plots(folder: Path, results: list[dict], labels: list[str]) -> list[Path]:
     ax.legend(fontsize=8)
     files.append(folder / "top1_share.png")
     save(fig, files[-1])
-    # GMV by domain
-    files.append(folder / "gmv_domain_shares.png")
-    _stacked_bars(files[-1], f"GMV by domain ({means})", labels, [
-        (c[4:], color, mean(c, "gmv_total"))
-        for c, color in GMV_COLORS.items()], ylabel="share", ylim=(0, 1))
     # private GMV and group size over time
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
     for lb in labels:
@@ -322,10 +317,13 @@ def _plots(folder: Path, results: list[dict], labels: list[str]) -> list[Path]:
     a1.legend(fontsize=8)
     files.append(folder / "private_gmv_groups.png")
     save(fig, files[-1])
-    # platform revenue mix
-    files.append(folder / "revenue_mix.png")
-    _stacked_bars(files[-1], f"Platform revenue mix ({means})", labels, [
-        (c.replace("_revenue", ""), color, mean(c))
-        for c, color in (("ad_revenue", "#DD8452"), ("commission_revenue", "#55A868"), ("tip_revenue", "#8172B3"))],
-        ylabel="yuan over the run")
+    # GMV by domain and the platform revenue mix
+    revenue = (("ad_revenue", "#DD8452"), ("commission_revenue", "#55A868"), ("tip_revenue", "#8172B3"))
+    for name, title, parts, axes in (
+            ("gmv_domain_shares.png", "GMV by domain", [(c[4:], color, mean(c, "gmv_total")) for c, color in GMV_COLORS.items()],
+             dict(ylabel="share", ylim=(0, 1))),
+            ("revenue_mix.png", "Platform revenue mix", [(c.replace("_revenue", ""), color, mean(c)) for c, color in revenue],
+             dict(ylabel="yuan over the run"))):
+        files.append(folder / name)
+        _stacked_bars(files[-1], f"{title} ({means})", labels, parts, **axes)
     return files

@@ -41,6 +41,7 @@ import hashlib
 import json
 import os
 import signal
+import sys
 import time
 import traceback
 from concurrent.futures import Executor, as_completed
@@ -49,44 +50,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..io.outputs import json_default, write_text_atomic
-from ..config.loading import ScenarioError, _resolve, scenario_from_dict
-from .sweep_spec import SweepSpec, canonical_json, load_sweep, run_fingerprints, scenario_dict
-
-
-# --------------------------------------------------------------------------- the sweep folder
-
-MANIFEST_KEY = "trafficsim_sweep"
-
-
-def read_manifest(out: Path) -> tuple[SweepSpec, dict] | None:
-    """The sweep settings and manifest in ``out/sweep.json``, or None if ``out`` is not a
-    sweep folder. (A sweep.json of an older version, without the manifest, still counts.)"""
-    try:
-        data = json.loads((Path(out) / "sweep.json").read_text())
-        manifest = data.pop(MANIFEST_KEY, {}) if isinstance(data, dict) else None
-        if not isinstance(manifest, dict):
-            return None
-        return SweepSpec(**data), manifest
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-def check_out(out: Path, resume: bool) -> None:
-    """``out`` must be new, empty, or a sweep folder (recognised by its sweep.json) with
-    ``resume``; anything else is refused before any work."""
-    out = Path(out)
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise ScenarioError(str(out), "", "exists and is not a folder (choose another --out)")
-    if not any(out.iterdir()):
-        return
-    if read_manifest(out) is None:
-        raise ScenarioError(str(out), "", "folder exists, is not empty and is not a sweep folder "
-                                          "(it has no sweep.json written by trafficsim sweep); choose another --out")
-    if not resume:
-        raise ScenarioError(str(out), "", "is a sweep folder already: use --resume to continue it "
-                                          "(runs whose scenario changed are recomputed), or choose another --out")
+from ..config.loading import _resolve, scenario_from_dict
+from .sweep_spec import (MANIFEST_KEY, SweepSpec, canonical_json, check_out, load_sweep, read_manifest,
+                         run_fingerprints, scenario_dict)
 
 
 # --------------------------------------------------------------------------- one run
@@ -302,3 +268,31 @@ def _main_thread() -> bool:
 
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def connect_scheduler(Client, address: str, timeout: float, wait_workers: float):
+    """A Dask client of the scheduler at ``address`` that has at least one worker, or
+    ``(None, one-line error)`` after at most ``timeout`` + ``wait_workers`` seconds."""
+    try:
+        client = Client(address, timeout=timeout)
+    except (OSError, TimeoutError):
+        return None, (f"--scheduler {address}: no Dask scheduler answered within {timeout:g} s "
+                      "(check the address, or raise --scheduler-timeout)")
+    except Exception as exc:  # a malformed address
+        return None, f"--scheduler {address}: {exc}"
+    if client.scheduler_info().get("workers"):
+        return client, None
+    print(f"trafficsim: waiting up to {wait_workers:g} s for a worker to join the Dask scheduler at {address} ...",
+          file=sys.stderr, flush=True)
+    deadline = time.monotonic() + wait_workers
+    while time.monotonic() < deadline:
+        try:
+            client.wait_for_workers(1, timeout=min(5.0, max(deadline - time.monotonic(), 0.1)))
+            return client, None
+        except TimeoutError:
+            if time.monotonic() < deadline:
+                print(f"trafficsim: still no worker, waiting ({deadline - time.monotonic():.0f} s left) ...",
+                      file=sys.stderr, flush=True)
+    client.close()
+    return None, (f"--scheduler {address}: no worker joined within {wait_workers:g} s "
+                  f"(start one with `dask worker {address}`, or raise --wait-workers)")

@@ -210,3 +210,39 @@ def run_fingerprints(spec: SweepSpec) -> dict[str, str]:
             by_point[run["point"]] = resolved_scenario(spec, run["params"], 0)
         out[run["run_id"]] = fingerprint({**by_point[run["point"]], "seed": run["seed"]})
     return out
+
+
+# --------------------------------------------------------------------------- the sweep folder
+
+MANIFEST_KEY = "trafficsim_sweep"
+
+
+def read_manifest(out: Path) -> tuple[SweepSpec, dict] | None:
+    """The sweep settings and manifest in ``out/sweep.json``, or None if ``out`` is not a
+    sweep folder. (A sweep.json of an older version, without the manifest, still counts.)"""
+    try:
+        data = json.loads((Path(out) / "sweep.json").read_text())
+        manifest = data.pop(MANIFEST_KEY, {}) if isinstance(data, dict) else None
+        if not isinstance(manifest, dict):
+            return None
+        return SweepSpec(**data), manifest
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def check_out(out: Path, resume: bool) -> None:
+    """``out`` must be new, empty, or a sweep folder (recognised by its sweep.json) with
+    ``resume``; anything else is refused before any work."""
+    out = Path(out)
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ScenarioError(str(out), "", "exists and is not a folder (choose another --out)")
+    if not any(out.iterdir()):
+        return
+    if read_manifest(out) is None:
+        raise ScenarioError(str(out), "", "folder exists, is not empty and is not a sweep folder "
+                                          "(it has no sweep.json written by trafficsim sweep); choose another --out")
+    if not resume:
+        raise ScenarioError(str(out), "", "is a sweep folder already: use --resume to continue it "
+                                          "(runs whose scenario changed are recomputed), or choose another --out")
