@@ -15,7 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import PlatformConfig
+from ..state.vocabulary import ACTIONS
 from .pools import TrafficPools
+
+FOLLOW_ACTION = ACTIONS.index("follow")
 
 
 @dataclass
@@ -70,7 +73,7 @@ def prior_context(model, platform, lo: int) -> PriorContext:
         quality=items.quality[lo:],
         perf=perf_rate(items.obs_num[p, lo:], items.obs_den[p, lo:], cfg.perf_prior_mean, cfg.perf_prior_weight),
         exposure=items.impressions[p, lo:].sum(axis=1),
-        engagements=items.engagements[lo:, :4].sum(axis=1),
+        engagements=items.engagements[lo:, :FOLLOW_ACTION].sum(axis=1),  # complete, like, comment, share
         creator_share=share[items.creator[lo:]],
         dau=max(platform.expected_dau, 1.0),
         steering=platform.steering,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..state.vocabulary import ACTIONS, DOMAINS, GMV_DOMAINS, PRIVATE, PUBLIC, SOURCES
+from ..state.vocabulary import ACTIONS, DOMAINS, GMV_DOMAINS, PRIVATE, PUBLIC, SOURCES, TIERS
 from .inequality import gini, top_share
 from .views import View
 
@@ -123,7 +123,7 @@ class FanTiers(Measurement):
 
     def measure(self, v):
         follows = v.model.follows
-        counts = np.bincount(follows.tier, minlength=4)
+        counts = np.bincount(follows.tier, minlength=len(TIERS))
         return {
             "followers_total": int(follows.n_edges),
             "fans_potential": int(counts[0]), "fans_passerby": int(counts[1]),

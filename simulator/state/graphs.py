@@ -163,7 +163,8 @@ class FollowGraph:
     def fans_by_tier(self) -> np.ndarray:
         """(creators × 4) counts of fans by tier."""
         t = self.tier.astype(np.int64)
-        return np.bincount(self.creator.astype(np.int64) * 4 + t, minlength=self.n_creators * 4).reshape(-1, 4)
+        k = len(TIERS)
+        return np.bincount(self.creator.astype(np.int64) * k + t, minlength=self.n_creators * k).reshape(-1, k)
 
     def mean_intimacy_by_creator(self) -> np.ndarray:
         n = self.followers()

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .vocabulary import ACTIONS, DOMAINS
+
 
 @dataclass
 class ItemStore:
@@ -25,8 +27,8 @@ class ItemStore:
         "day": (np.int32, False, ()),
         "quality": (np.float32, False, ()),
         "topic": (np.float32, False, ("topics",)),
-        "impressions": (np.int32, True, (3,)),  # by domain
-        "engagements": (np.int32, False, (5,)),  # by action
+        "impressions": (np.int32, True, (len(DOMAINS),)),  # by domain
+        "engagements": (np.int32, False, (len(ACTIONS),)),  # by action
         "level": (np.int8, True, ()),  # current traffic-pool level
         "stalled": (np.bool_, True, ()),  # failed its current pool
         "pool_den": (np.float32, True, ()),  # weighted observations in the current pool

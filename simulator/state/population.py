@@ -9,6 +9,7 @@ import numpy as np
 
 from ..config import Scenario
 from .arrays import lognormal_with_mean, unit_rows
+from .vocabulary import ACTIONS, DOMAINS
 
 
 @dataclass
@@ -41,7 +42,7 @@ class CreatorState:
     home: np.ndarray  # (C,) int8: platform where the account runs its fan group and shop
     items_published: np.ndarray  # (C,) int64
     impressions: np.ndarray  # (platforms, C, 3) int64 by domain, cumulative
-    engagements: np.ndarray  # (C, 5) int64 by action, cumulative
+    engagements: np.ndarray  # (C, actions) int64 by action, cumulative
 
     @property
     def n(self) -> int:
@@ -124,8 +125,8 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
         seller=seller,
         home=home,
         items_published=np.zeros(C, dtype=np.int64),
-        impressions=np.zeros((P, C, 3), dtype=np.int64),
-        engagements=np.zeros((C, 5), dtype=np.int64),
+        impressions=np.zeros((P, C, len(DOMAINS)), dtype=np.int64),
+        engagements=np.zeros((C, len(ACTIONS)), dtype=np.int64),
     )
     merchant_cfg = cfg.merchants
     budget = lognormal_with_mean(r_merchants, merchant_cfg.daily_ad_budget, merchant_cfg.budget_sigma, M)
