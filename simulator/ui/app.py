@@ -8,7 +8,7 @@ platform's centralization (and through it the style knobs no other slider sets),
 intimacy boost, follow share and exposure cap, and the fan groups' push policy (pushes
 a day, share of value content); charts show the domain shares of impressions, creator
 exposure Gini and top-1% share, fans by tier, GMV by domain and fan-group members as
-the model steps. The page is tested in headless Chromium (tests/test_app_browser.py).
+the model steps. The page is tested in headless Chromium (tests/ui/test_app_browser.py).
 """
 
 from __future__ import annotations

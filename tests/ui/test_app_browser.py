@@ -229,8 +229,10 @@ def _exercise(page, expect, url, problems):
     other.goto(url, wait_until="domcontentloaded")
     other_counter = other.get_by_text(re.compile(r"^\s*Step:\s*\d+\s*$"))
     expect(other_counter).to_have_text(re.compile(r"Step:\s*0$"))
+    # a click before the tab's page is live is lost (seen on a loaded machine): wait for its charts
+    other.wait_for_function(_READ_CHARTS, arg=n_charts)
     other.get_by_role("button", name="Step", exact=True).click()
-    expect(other_counter).to_have_text(re.compile(r"Step:\s*1$"))
+    expect(other_counter).to_have_text(re.compile(r"Step:\s*1$"), timeout=TIMEOUT_MS)
     expect(counter).to_have_text(re.compile(r"Step:\s*3$"))
     other.close()
 
