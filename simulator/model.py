@@ -130,6 +130,7 @@ class TrafficModel(mesa.Model):
             Creator(self, row)
         for row in range(self.merchants.n):
             Merchant(self, row)
+        self.creators.followers_start[:] = self.follows.followers()
         self.day = -scenario.creators.warmup_days
         while self.day < 0:
             self.publish()
@@ -222,6 +223,7 @@ class TrafficModel(mesa.Model):
         if not mask.any():
             return
         self.commerce.groups.leave(np.flatnonzero(mask))
+        self.creators.follows_lost += np.bincount(self.follows.creator[mask], minlength=self.creators.n)
         self.follows_lost_today = self.follows.remove(mask)
 
     def adapt_platforms(self) -> None:

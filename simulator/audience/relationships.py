@@ -46,14 +46,15 @@ def drifting_fans(intimacy: np.ndarray, cfg: RelationshipConfig, rng: np.random.
     return out
 
 
-def follow_engaged_viewers(model, day_logs) -> int:
+def follow_engaged_viewers(model, day_logs) -> None:
     """Viewers who chose to follow today get a follow edge (at ``follow_intimacy``);
-    returns how many edges are new."""
+    each creator counts its new edges (``creators.follows_gained``)."""
     users, creators = [], []
     for log in day_logs:
         follow = log.reactions.follow
         users.append(log.impressions.user[follow])
         creators.append(model.items.creator[log.impressions.item[follow]])
     if not users:
-        return 0
-    return model.follows.add(np.concatenate(users), np.concatenate(creators), model.scenario.relationship.follow_intimacy)
+        return
+    added = model.follows.add(np.concatenate(users), np.concatenate(creators), model.scenario.relationship.follow_intimacy)
+    model.creators.follows_gained += np.bincount(added, minlength=model.creators.n)

@@ -24,6 +24,9 @@ def creators_frame(model) -> pd.DataFrame:
         "quality": sigmoid(creators.quality_mean),
         "post_rate": creators.post_rate,
         "followers": follows.followers(),
+        "followers_start": creators.followers_start,
+        "follows_gained": creators.follows_gained,
+        "follows_lost": creators.follows_lost,
         **{f"fans_{tier}": tiers[:, t] for t, tier in enumerate(TIERS)},
         "mean_fan_intimacy": follows.mean_intimacy_by_creator(),
         "items_published": creators.items_published,
@@ -31,6 +34,8 @@ def creators_frame(model) -> pd.DataFrame:
     for j, name in enumerate(model.platforms):
         for d, domain in enumerate(DOMAINS):
             df[f"impressions_{domain}_{name}"] = creators.impressions[j, :, d]
+        for s, source in enumerate(SOURCES):
+            df[f"impressions_{source}_{name}"] = creators.impressions_by_source[j, :, s]
     for a, action in enumerate(ACTIONS):
         df[f"engagements_{action}"] = creators.engagements[:, a]
     df["seller_for"] = creators.seller
@@ -83,6 +88,8 @@ def items_frame(model) -> pd.DataFrame:
     for j, name in enumerate(model.platforms):
         for d, domain in enumerate(DOMAINS):
             df[f"impressions_{domain}_{name}"] = items.impressions[j, :, d]
+        for s, source in enumerate(SOURCES):
+            df[f"impressions_{source}_{name}"] = items.impressions_by_source[j, :, s]
         df[f"pool_level_{name}"] = items.level[j]
     for a, action in enumerate(ACTIONS):
         df[f"engagements_{action}"] = items.engagements[:, a]

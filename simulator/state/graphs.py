@@ -180,26 +180,28 @@ class FollowGraph:
         return self.src[m], self.intimacy[m]
 
     # --- writing
-    def add(self, users: np.ndarray, creators: np.ndarray, intimacy: float) -> int:
-        """Add follow edges (duplicates and existing edges are ignored). Returns the count added."""
+    def add(self, users: np.ndarray, creators: np.ndarray, intimacy: float) -> np.ndarray:
+        """Add follow edges (duplicates and existing edges are ignored). Returns the
+        creators of the edges added."""
         if len(users) == 0:
-            return 0
+            return np.zeros(0, np.int32)
         q = np.unique(users.astype(np.int64) * self.n_creators + creators.astype(np.int64))
         keys = self.keys
         new = find_sorted(keys, q) < 0
         q = q[new]
         pos = np.searchsorted(keys, q)
         if len(q) == 0:
-            return 0
+            return np.zeros(0, np.int32)
         u = (q // self.n_creators).astype(np.int32)
         self.src = np.insert(self.src, pos, u)
-        self.creator = np.insert(self.creator, pos, (q % self.n_creators).astype(np.int32))
+        creator = (q % self.n_creators).astype(np.int32)
+        self.creator = np.insert(self.creator, pos, creator)
         self.intimacy = np.insert(self.intimacy, pos, np.float32(intimacy))
         for name, col in self.extra.items():
             self.extra[name] = np.insert(col, pos, col.dtype.type(self._extra_default[name]))
         self._keys = np.insert(keys, pos, q)
         self.indptr[1:] += np.cumsum(np.bincount(u, minlength=self.n_users))
-        return len(q)
+        return creator
 
     def remove(self, mask: np.ndarray) -> int:
         """Remove the edges where ``mask`` is true. Returns the count removed."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .vocabulary import ACTIONS, DOMAINS
+from .vocabulary import ACTIONS, DOMAINS, SOURCES
 
 
 @dataclass
@@ -29,6 +29,7 @@ class ItemStore:
         "topic": (np.float32, False, ("topics",)),
         "impressions": (np.int32, True, (len(DOMAINS),)),  # by domain
         "engagements": (np.int32, False, (len(ACTIONS),)),  # by action
+        "impressions_by_source": (np.int32, True, (len(SOURCES),)),  # by slot source
         "level": (np.int8, True, ()),  # current traffic-pool level
         "stalled": (np.bool_, True, ()),  # failed its current pool
         "pool_den": (np.float32, True, ()),  # weighted observations in the current pool

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..config import Scenario
 from .arrays import lognormal_with_mean, unit_rows
-from .vocabulary import ACTIONS, DOMAINS
+from .vocabulary import ACTIONS, DOMAINS, SOURCES
 
 
 @dataclass
@@ -43,6 +43,10 @@ class CreatorState:
     items_published: np.ndarray  # (C,) int64
     impressions: np.ndarray  # (platforms, C, 3) int64 by domain, cumulative
     engagements: np.ndarray  # (C, actions) int64 by action, cumulative
+    impressions_by_source: np.ndarray  # (platforms, C, sources) int64, cumulative
+    followers_start: np.ndarray  # (C,) int64: followers at day 0 (set when the world is built)
+    follows_gained: np.ndarray  # (C,) int64: new follow edges since day 0
+    follows_lost: np.ndarray  # (C,) int64: follow edges removed since day 0
 
     @property
     def n(self) -> int:
@@ -127,6 +131,10 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
         items_published=np.zeros(C, dtype=np.int64),
         impressions=np.zeros((P, C, len(DOMAINS)), dtype=np.int64),
         engagements=np.zeros((C, len(ACTIONS)), dtype=np.int64),
+        impressions_by_source=np.zeros((P, C, len(SOURCES)), dtype=np.int64),
+        followers_start=np.zeros(C, dtype=np.int64),
+        follows_gained=np.zeros(C, dtype=np.int64),
+        follows_lost=np.zeros(C, dtype=np.int64),
     )
     merchant_cfg = cfg.merchants
     budget = lognormal_with_mean(r_merchants, merchant_cfg.daily_ad_budget, merchant_cfg.budget_sigma, M)

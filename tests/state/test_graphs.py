@@ -23,7 +23,7 @@ def test_follow_graph_add_remove_lookup():
     fg = FollowGraph(5, 4, np.array([0, 0, 3]), np.array([1, 2, 0]), np.array([0.2, 0.5, 0.9]), (0.1, 0.3, 0.6))
     assert fg.lookup(np.array([0, 0, 3, 1]), np.array([1, 3, 0, 1])).tolist()[::3] == [0, -1]
     assert list(fg.tier) == [1, 2, 3]
-    assert fg.add(np.array([1, 0, 1]), np.array([2, 1, 2]), 0.1) == 1  # duplicates and existing edges ignored
+    assert list(fg.add(np.array([1, 0, 1]), np.array([2, 1, 2]), 0.1)) == [2]  # duplicates and existing edges ignored
     e = fg.lookup(np.array([1]), np.array([2]))[0]
     assert e >= 0 and fg.intimacy[e] == pytest.approx(0.1)
     assert fg.remove(fg.creator == 1) == 1
