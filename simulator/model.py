@@ -229,8 +229,8 @@ class TrafficModel(mesa.Model):
     def adapt_platforms(self) -> None:
         """Platforms with a Gini target steer toward it from today's exposure (platform/steering.py)."""
         for log in self.day_logs:
-            creator_impressions = np.bincount(self.items.creator[log.impressions.item], minlength=self.creators.n)
-            steer(log.platform, creator_impressions)
+            if log.platform.cfg.gini_target is not None:
+                steer(log.platform, log.impressions.per_creator(self.items.creator, self.creators.n))
 
     def collect(self) -> None:
         """One row of metrics per platform and for all platforms (observation/); Mesa's DataCollector."""

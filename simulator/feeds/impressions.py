@@ -58,3 +58,12 @@ class Impressions:
             d[self.source == ADS] = COMMERCIAL
             self.__dict__["_domain"] = d
         return d
+
+    def per_creator(self, item_creator: np.ndarray, n_creators: int) -> np.ndarray:
+        """Impressions per creator (``item_creator``: each item's creator row). Computed
+        once and shared by Gini steering and the measurements."""
+        counts = self.__dict__.get("_per_creator")
+        if counts is None:
+            counts = np.bincount(item_creator[self.item], minlength=n_creators).astype(np.int64)
+            self.__dict__["_per_creator"] = counts
+        return counts

@@ -53,10 +53,9 @@ def platform_view(model, log) -> View:
     imp, reactions, platform = log.impressions, log.reactions, log.platform
     by_source_domain = np.bincount(imp.source.astype(np.int64) * len(DOMAINS) + imp.domain(),
                                    minlength=len(SOURCES) * len(DOMAINS)).reshape(len(SOURCES), len(DOMAINS))
-    creator_of = model.items.creator[imp.item]
     return View(name=platform.name, imps=by_source_domain,
                 actions=np.array([np.count_nonzero(a) for a in reactions.columns()], dtype=np.int64),
-                creator_step=np.bincount(creator_of, minlength=model.creators.n).astype(np.int64),
+                creator_step=imp.per_creator(model.items.creator, model.creators.n),
                 creator_cum=model.creators.impressions[platform.index],
                 follows_gained=int(np.count_nonzero(reactions.follow)), follows_lost=model.follows_lost_today,
                 ad_revenue=float(model.ledger.today["ad_revenue"][platform.index]), active_users=platform.active_today,

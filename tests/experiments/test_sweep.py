@@ -16,29 +16,10 @@ from simulator.config import ScenarioError
 from simulator.sweep import load_sweep, run_sweep
 
 from ..conftest import SCENARIOS
-
-TINY = '''
-base = "{base}"
-name = "tiny"
-replicates = {replicates}
-seed = 5
-steps = {steps}
-method = "{method}"
-samples = {samples}
-[set]
-"population.users" = 400
-"population.creators" = 40
-"population.merchants" = 2
-[parameters]
-{parameters}
-'''
-
+from .sweep_files import write_sweep
 
 def sweep_file(tmp_path, parameters, method="grid", replicates=2, samples=4, steps=3, name="s.toml"):
-    p = tmp_path / name
-    p.write_text(TINY.format(base=SCENARIOS / "douyin.toml", replicates=replicates, method=method,
-                             samples=samples, steps=steps, parameters=parameters))
-    return p
+    return write_sweep(tmp_path / name, parameters, method=method, replicates=replicates, samples=samples, steps=steps)
 
 
 GRID = '"platforms.douyin.beta" = [0.0, 2.0]\n"platforms.douyin.follow_share" = [0.05, 0.3, 0.6]'

@@ -17,30 +17,13 @@ from simulator.experiments.sweep_report import heatmap_figure, main_effects_figu
 from simulator.sweep import load_sweep, run_sweep
 
 from ..conftest import SCENARIOS
+from .sweep_files import write_sweep as write_tiny_sweep
 
-SWEEP = '''
-base = "{base}"
-name = "rel"
-replicates = {replicates}
-seed = 5
-steps = {steps}
-method = "{method}"
-samples = {samples}
-[set]
-"population.users" = {users}
-"population.creators" = 40
-"population.merchants" = 2
-[parameters]
-{parameters}
-'''
 BETA = '"platforms.douyin.beta" = [0.0, 2.0]'
 
 
-def write_sweep(path, parameters=BETA, base=SCENARIOS / "douyin.toml", steps=3, users=400, replicates=1,
-                method="grid", samples=4):
-    path.write_text(SWEEP.format(base=base, steps=steps, users=users, replicates=replicates, method=method,
-                                 samples=samples, parameters=parameters))
-    return path
+def write_sweep(path, parameters=BETA, **knobs):
+    return write_tiny_sweep(path, parameters, name="rel", **knobs)
 
 
 def metric_table(df):

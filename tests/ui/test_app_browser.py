@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 import time
 import urllib.request
 from pathlib import Path
@@ -121,25 +122,33 @@ def test_app_in_a_browser(request):
         if resp.status >= 400:
             problems.append(f"HTTP {resp.status}: {resp.url}")
 
+    with _browser_page(sync_api, {"width": 1400, "height": 1000}, problems) as page:
+        page.on("request", on_request)
+        page.on("response", on_response)
+        try:
+            _exercise(page, expect, app_url, problems)
+        finally:
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert not problems, "\n".join(problems)
+
+
+@contextmanager
+def _browser_page(sync_api, viewport: dict, problems: list[str]):
+    """A page of headless Chromium (Debian's) that records failed requests, console
+    errors and page errors in ``problems``."""
     with sync_api.sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
         browser = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                       headless=True, viewport={"width": 1400, "height": 1000})
+                                                       headless=True, viewport=viewport)
         try:
             page = browser.new_page()
             page.set_default_timeout(TIMEOUT_MS)
-            page.on("request", on_request)
-            page.on("response", on_response)
             page.on("requestfailed", lambda r: problems.append(f"request failed ({r.failure}): {r.url}"))
             page.on("console", lambda m: problems.append(f"console error: {m.text}") if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-            try:
-                _exercise(page, expect, app_url, problems)
-            finally:
-                SCREENSHOT.parent.mkdir(exist_ok=True)
-                page.screenshot(path=str(SCREENSHOT), full_page=True)
+            yield page
         finally:
             browser.close()
-    assert not problems, "\n".join(problems)
 
 
 # every chart image as a PNG data URL, or null (keep waiting) until all n are loaded
@@ -275,25 +284,15 @@ def test_report_in_a_browser(tmp_path):
     assert n_plots >= 7
     page_url = (out / "report.html").resolve().as_uri()
     problems: list[str] = []
-    with sync_api.sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        browser = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                       headless=True, viewport={"width": 1280, "height": 900})
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(TIMEOUT_MS)
-            page.on("request", lambda r: None if r.url == page_url or r.url.startswith("data:")
-                    else problems.append(f"request: {r.url}"))
-            page.on("requestfailed", lambda r: problems.append(f"request failed ({r.failure}): {r.url}"))
-            page.on("console", lambda m: problems.append(f"console error: {m.text}") if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-            page.goto(page_url, wait_until="load")
-            sizes = page.evaluate(_READ_REPORT_IMAGES)
-            REPORT_SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(REPORT_SCREENSHOT), full_page=True)
-            assert page.get_by_role("heading", name="Headline").is_visible()
-            assert page.locator("table").first.locator("tbody tr").count() > 10
-        finally:
-            browser.close()
+    with _browser_page(sync_api, {"width": 1280, "height": 900}, problems) as page:
+        page.on("request", lambda r: None if r.url == page_url or r.url.startswith("data:")
+                else problems.append(f"request: {r.url}"))
+        page.goto(page_url, wait_until="load")
+        sizes = page.evaluate(_READ_REPORT_IMAGES)
+        REPORT_SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(REPORT_SCREENSHOT), full_page=True)
+        assert page.get_by_role("heading", name="Headline").is_visible()
+        assert page.locator("table").first.locator("tbody tr").count() > 10
     assert len(sizes) == n_plots, f"{len(sizes)} images in the page, {n_plots} plots written"
     for i, (complete, w, h, decoded, transparent) in enumerate(sizes):
         assert complete and decoded and w > 0 and h > 0, f"plot {i} did not render ({w}x{h})"
