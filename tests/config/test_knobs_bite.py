@@ -155,3 +155,103 @@ def test_exemptions_name_real_knobs():
     for table in (EXEMPT_BY_KIND, EXEMPT, VARIANTS, DEAD):
         assert set(table) <= keys, set(table) - keys
     assert not set(EXEMPT) & set(DEAD)
+
+
+# --------------------------------------------------------------------------- ranges
+
+# per-step columns that are summary-only (NaN in every step's row, documented in
+# observation/measurements.py), and the ratios that are NaN exactly when their
+# denominator column is 0
+SUMMARY_ONLY = {"cac_first_30d", "cac_last_30d", "group_members_start", "group_members_end", "group_churn_30d"}
+RATIOS = {"cac": "new_buyers", "cpm_effective": "source_ads", "private_share_gmv": "gmv_total",
+          "private_share_tips": "tips_total", "private_share_comments": "comments_total", "feed_fill": "active_users"}
+SHARES = ("exposure_gini", "top1_share", "top10_share", "visible_share", "private_share_gmv", "private_share_tips",
+          "private_share_comments", "feed_fill")
+
+
+def test_states_stay_in_range_every_day():
+    """Guards states and caps, checked after every day of the everything-on base:
+    intimacy, trust in [0, 1], annoyance >= 0; shares in [0, 1]; no NaN in the metrics
+    but the documented ones; each merchant's ad spend within its daily budget (and its
+    per-platform half); WeChat contacts within friend_cap × accounts, adds within
+    adds_per_day × accounts, no contact twice; fan-group members only on follow edges
+    of selling accounts not banned at home, none above its tolerance; the exposure cap
+    on recommended impressions; at most feed_slots impressions and cold_start_slots
+    cold-start offers per user; the steering exponent in [0, steering_max]; banned
+    accounts get no impressions on the platform that banned them."""
+    import numpy as np
+
+    from simulator.state.vocabulary import COLD_START, RECOMMEND
+
+    from .knob_world import model
+
+    m = model()
+    sc = m.scenario
+    follows, merchants, creators, contacts, book = m.follows, m.merchants, m.creators, m.commerce.wechat, m.commerce.book
+    P, M = len(m.platforms), merchants.n
+    checked = {"bans": 0, "capped": 0, "contacts": 0, "members": 0}
+    for day in range(DAYS):
+        banned_before = merchants.banned.copy()
+        imps_before = creators.impressions.sum(axis=2).copy()
+        contacts_before = contacts.per_merchant()[:M].copy()
+        m.step()
+        where = f"day {day}"
+        # relationship states
+        assert np.all((follows.intimacy >= 0) & (follows.intimacy <= 1)), where
+        assert np.all(follows.extra["annoy"] >= 0) and np.all(contacts.annoy >= 0), where
+        assert np.all((book.trust >= 0) & (book.trust <= 1)), where
+        assert np.all((contacts.trust >= 0) & (contacts.trust <= 1)), where
+        # metrics: shares in [0, 1], NaN only where documented
+        rows = m.metrics_frame().query("step == @day")
+        for col in SHARES:
+            v = rows[col].dropna()
+            assert ((v >= 0) & (v <= 1)).all(), (where, col, v.tolist())
+        for col in rows.columns.drop(["step", "platform"]):
+            nan = rows[col].isna()
+            if col in SUMMARY_ONLY:
+                assert nan.all(), (where, col)
+            elif col in RATIOS:
+                assert (nan == (rows[RATIOS[col]] == 0)).all(), (where, col, rows[[col, RATIOS[col]]])
+            else:
+                assert not nan.any(), (where, col)
+        # ad spend within each merchant's daily budget, split over the platforms
+        spend = m.ledger.spend_by_day[-1]  # (platforms × merchants)
+        assert np.all(spend <= merchants.daily_budget / P + 1e-6), where
+        assert np.all(spend.sum(axis=0) <= merchants.daily_budget + 1e-6), where
+        # WeChat: friend cap, daily adds, one contact per (user, merchant)
+        per = contacts.per_merchant()[:M]
+        accounts = merchants.wechat_accounts.astype(np.int64)
+        assert np.all(per <= sc.commerce.wechat.friend_cap * accounts), where
+        added = np.bincount(contacts.merchant[contacts.joined == day], minlength=M)[:M]
+        assert np.all(added <= sc.commerce.wechat.adds_per_day * accounts), where
+        assert np.all(per - contacts_before <= added), where
+        assert len(np.unique(contacts.user * M + contacts.merchant)) == len(contacts), where
+        checked["contacts"] += int(added.sum())
+        # fan groups: members on follow edges of selling accounts not banned at home, within tolerance
+        member = np.flatnonzero(follows.extra["group"])
+        c = follows.creator[member].astype(np.int64)
+        assert np.all(creators.seller[c] >= 0), where
+        own = creators.merchant[c] >= 0
+        assert not merchants.banned[creators.home[c[own]].astype(np.int64), creators.merchant[c[own]]].any(), where
+        assert np.all(follows.extra["annoy"][member] <= m.users.tolerance[follows.src[member]]), where
+        checked["members"] += len(member)
+        for log in m.day_logs:
+            p, cfg, imp = log.platform.index, log.platform.cfg, log.impressions
+            # attention: feed_slots per active user, cold_start_slots offers
+            assert np.bincount(imp.user).max(initial=0) <= cfg.feed_slots, where
+            cold = imp.user[imp.source == COLD_START]
+            assert np.bincount(cold).max(initial=0) <= cfg.cold_start_slots, where
+            # the exposure cap, on recommendation-slot impressions
+            if cfg.exposure_cap is not None:
+                rec = m.items.impressions_by_source[p, :, RECOMMEND]
+                cap = cfg.exposure_cap * log.platform.expected_dau
+                assert rec.max(initial=0) <= cap, (where, log.platform.name, rec.max(), cap)
+                checked["capped"] += int((rec >= np.floor(cap)).sum())
+            assert 0.0 <= log.platform.steering <= cfg.steering_max, where
+            # an account banned on a platform before today reaches nobody there
+            gained = creators.impressions[p].sum(axis=1) - imps_before[p]
+            assert np.all(gained[merchants.account[banned_before[p]]] == 0), (where, log.platform.name)
+            checked["bans"] += int(banned_before[p].sum())
+    # the base world exercised what was checked
+    assert all(checked.values()), checked
+    assert m.platforms["kuaishou"].steering > 0
