@@ -42,7 +42,7 @@ class GraphConfig(_Section):
         "small_world",
         description="user–user graph: 'small_world' (vectorized city-ring lattice with rewiring, any size) or 'holme_kim' (networkx powerlaw_cluster_graph; small populations)",
     )
-    friends_per_user: int = Field(6, ge=2, le=200, description="mean user–user ties per user")
+    friends_per_user: int = Field(6, ge=2, le=200, description="mean user–user ties per user (holme_kim: less than twice population.users)")
     rewire: float = Field(0.1, ge=0.0, le=1.0, description="share of ties rewired to random users (cross-city)")
     mean_follows: float = Field(8.0, ge=0.0, le=1000.0, description="mean creators a user follows at start")
     attachment_rounds: int = Field(8, ge=1, le=100, description="batches of the preferential-attachment process")
@@ -186,7 +186,7 @@ class PlatformConfig(_Section):
     stall_weight: float = Field(0.05, ge=0.0, le=1.0, description="candidate weight left to an item that failed its pool")
     pool_quota_floor: float = Field(0.05, ge=0.0, le=1.0, description="an item whose current pool is full but not yet judged keeps drawing traffic with this share of the pool's quota")
     perf_prior_mean: float = Field(0.4, ge=0.0, le=1.0, description="prior engagement rate the observed rate (score term w_perf) is shrunk toward")
-    perf_prior_weight: float = Field(10.0, ge=0.0, le=1e6, description="weight of that prior, in impressions")
+    perf_prior_weight: float = Field(10.0, gt=0.0, le=1e6, description="weight of that prior, in impressions (> 0: an item not yet seen has only the prior to go by)")
     cap_lookahead: int = Field(8, ge=0, le=1000, description="with an exposure cap, how many places further down each user's ranked list the feed looks to replace capped picks")
     follow_pick_base: float = Field(0.05, ge=0.0, le=10.0, description="the follow tab picks a followed creator with probability ∝ intimacy + this (so cold follows still show up)")
     gini_target: float | None = Field(None, ge=0.0, le=1.0, description="creator exposure Gini the platform steers toward (none = no steering)")
@@ -390,6 +390,9 @@ class Scenario(_Section):
                 raise ValueError(f"platform name {name!r} must be a plain identifier")
         if self.population.merchants > self.population.creators // 2:
             raise ValueError("population.merchants must be at most half of population.creators")
+        if self.graph.generator == "holme_kim" and self.graph.friends_per_user // 2 >= self.population.users:
+            raise ValueError("graph.friends_per_user must be less than twice population.users with the holme_kim generator "
+                             "(each new user links to friends_per_user / 2 earlier users)")
         return self
 
 

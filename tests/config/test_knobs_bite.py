@@ -255,3 +255,72 @@ def test_states_stay_in_range_every_day():
     # the base world exercised what was checked
     assert all(checked.values()), checked
     assert m.platforms["kuaishou"].steering > 0
+
+
+# --------------------------------------------------------------------------- validation bounds
+
+
+def test_every_numeric_knob_has_a_range():
+    """Guards against knobs that take any number: every numeric knob has a lower and an
+    upper bound (so negative rates, NaN-producing zeros and absurd sizes are rejected)."""
+    loose = [key for key, value, field in ALL
+             if (value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)))
+             and key not in EXEMPT_BY_KIND and None in (bounds(field)[0], bounds(field)[2])]
+    assert not loose, loose
+
+
+def test_probabilities_and_shares_stay_in_0_1():
+    """Guards the probability-like knobs (``*_share``, ``*_rate`` but the posting rate,
+    ``ban_per_*``; not the logit offsets): their allowed range lies within [0, 1]."""
+    wide = []
+    for key, value, field in ALL:
+        name = key.rsplit(".", 1)[-1]
+        if (name.endswith(("_share", "_rate")) or name.startswith("ban_per_")) and not name.startswith(("post_rate", "offset_")):
+            lo, _, hi, _ = bounds(field)
+            if lo is None or hi is None or lo < 0 or hi > 1:
+                wide.append((key, lo, hi))
+    assert not wide, wide
+
+
+@pytest.mark.parametrize("key,value,needle", [
+    ("platforms.douyin.temperature", "0", "allowed 0.0..100.0"),
+    ("platforms.douyin.perf_prior_weight", "0", "allowed 0.0..1000000.0"),  # 0/0 engagement rate of unseen items
+    ("platforms.douyin.daily_active", "1.5", "allowed 0.0..1.0"),
+    ("commerce.visit_rate", "-0.1", "allowed 0.0..1.0"),
+    ("relationship.decay", "-0.01", "allowed 0.0..1.0"),
+    ("commerce.groups.tolerance_mean", "0", "allowed 0.0..1000.0"),
+    ("graph.friends_per_user", "200", "less than twice population.users"),  # with holme_kim and 50 users
+])
+def test_nonsense_values_are_rejected(key, value, needle):
+    """Guards the bounds added by issue 12 (perf_prior_weight > 0; holme_kim needs
+    friends_per_user / 2 < users, else networkx fails deep in the run) and a sample of
+    the older ones: the loader rejects the value with a one-line message naming the key
+    and what is allowed."""
+    from simulator.config import ScenarioError, load_scenario
+
+    sets = [f"{key}={value}"]
+    if key == "graph.friends_per_user":
+        sets += ["graph.generator=holme_kim", "population.users=50", "population.creators=10", "population.merchants=1"]
+    with pytest.raises(ScenarioError) as err:
+        load_scenario("scenarios/douyin.toml", sets=sets)
+    assert needle in str(err.value)
+    if key != "graph.friends_per_user":  # a cross-key rule names the keys in its message
+        assert key in str(err.value)
+
+
+# --------------------------------------------------------------------------- crashes at valid values
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
+    "bug (simulator/feeds/recommend.py, RecommendDay.__init__): when every recommendable item of a platform is "
+    "excluded (capped or banned), the pool is empty and logw.max() raises 'zero-size array to reduction operation "
+    "maximum'; recommend_slots checks m_target == 0 only after building RecommendDay"))
+def test_a_day_with_every_item_capped_runs():
+    """Guards a valid corner found by probing every knob at its bounds: with
+    post_rate_sigma = 5 (allowed) only one item exists on day 1, and the exposure cap of
+    the Kuaishou-like platform has excluded it; the day must run with empty
+    recommendation slots, not crash."""
+    from .knob_world import model
+
+    m = model({"creators.post_rate_sigma": 5.0})
+    m.run(2)
