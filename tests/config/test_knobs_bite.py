@@ -177,8 +177,9 @@ def test_states_stay_in_range_every_day():
     adds_per_day × accounts, no contact twice; fan-group members only on follow edges
     of selling accounts not banned at home, none above its tolerance; the exposure cap
     on recommended impressions; at most feed_slots impressions and cold_start_slots
-    cold-start offers per user; the steering exponent in [0, steering_max]; banned
-    accounts get no impressions on the platform that banned them."""
+    cold-start offers per user; the steering exponent in [0, steering_max]; pool levels
+    below pool_levels; the effective CPM at least the reserve CPM; banned accounts get no
+    impressions on the platform that banned them; no NaN in the summary."""
     import numpy as np
 
     from simulator.state.vocabulary import COLD_START, RECOMMEND
@@ -248,6 +249,10 @@ def test_states_stay_in_range_every_day():
                 assert rec.max(initial=0) <= cap, (where, log.platform.name, rec.max(), cap)
                 checked["capped"] += int((rec >= np.floor(cap)).sum())
             assert 0.0 <= log.platform.steering <= cfg.steering_max, where
+            # traffic pools stay within their levels; the ad price never falls below the reserve CPM
+            assert m.items.level[p].max(initial=0) < cfg.pool_levels, where
+            row = rows[rows["platform"] == log.platform.name].iloc[0]
+            assert row["source_ads"] == 0 or row["cpm_effective"] >= cfg.cpm * (1 - 1e-9), (where, row["cpm_effective"])
             # an account banned on a platform before today reaches nobody there
             gained = creators.impressions[p].sum(axis=1) - imps_before[p]
             assert np.all(gained[merchants.account[banned_before[p]]] == 0), (where, log.platform.name)
@@ -255,6 +260,11 @@ def test_states_stay_in_range_every_day():
     # the base world exercised what was checked
     assert all(checked.values()), checked
     assert m.platforms["kuaishou"].steering > 0
+    # the summary has no NaN: every denominator of the run is positive in the base
+    import json
+    summary = m.summary()
+    for name, values in [("totals", summary["totals"]), *summary["platforms"].items()]:
+        assert not [k for k, v in values.items() if v != v], (name, json.dumps(values, default=str))
 
 
 # --------------------------------------------------------------------------- validation bounds
