@@ -71,6 +71,7 @@ VARIANTS: dict = {
     "platforms.douyin.max_item_age": 2,   # items are at most warmup + DAYS old
     "platforms.kuaishou.max_item_age": 2,
     "platforms.kuaishou.steering_max": 0.05,  # binds: the exponent grows past it within the run
+    "platforms.douyin.steering_max": 0.05,
     # trust acts on the WeChat accept factor (accept_base + trust) and, after the repurchase
     # interval, on buying again; no trust at all is the clear contrast for few buyers
     "commerce.categories.fmcg.trust_gain": 0.0,
@@ -145,8 +146,18 @@ def test_knob_changes_the_run(key, value, field):
     """Guards against dead knobs: the knob set to a clearly different value changes the
     run's outputs (else it is wired to nothing, or its mechanism never acts)."""
     new = variant(key, value, field)
+    assert new != value
     what = differs({key: new})
     assert what is not None, f"{key}: {value!r} -> {new!r} changed nothing in {DAYS} days (metrics, frames, summary)"
+
+
+@pytest.mark.parametrize("key", sorted(EXEMPT))
+def test_exempt_knobs_really_cannot_act(key):
+    """Guards the reviewed list: an exempt knob changes nothing in the base world (else
+    it is not exempt, or its mechanism acts where the docs say it is off, e.g. the cap
+    look-ahead without a cap or the steering knobs without a Gini target)."""
+    value, field = next((v, f) for k, v, f in ALL if k == key)
+    assert differs({key: variant(key, value, field)}) is None
 
 
 def test_exemptions_name_real_knobs():
