@@ -180,8 +180,27 @@ SHARES = ("exposure_gini", "top1_share", "top10_share", "visible_share", "privat
           "private_share_comments", "feed_fill")
 
 
-def test_states_stay_in_range_every_day():
-    """Guards states and caps, checked after every day of the everything-on base:
+STRESS = {
+    "base": {},
+    # every push a promotion that costs all intimacy, many a day, in groups and on WeChat
+    "pushy": {"commerce.groups.pushes_per_day": 20.0, "commerce.groups.value_share": 0.0,
+              "commerce.groups.promo_intimacy_cost": 1.0, "commerce.groups.promo_annoyance": 100.0,
+              "commerce.wechat.pushes_per_day": 20.0, "commerce.wechat.value_share": 0.0,
+              "commerce.groups.promo_conversion": 20.0},
+    # tight caps, rich merchants, fixed CPM, maximal gains
+    "tight": {"commerce.wechat.friend_cap": 1, "commerce.wechat.adds_per_day": 1, "platforms.douyin.exposure_cap": 0.001,
+              "platforms.kuaishou.exposure_cap": 0.001, "merchants.daily_ad_budget": 1e6, "platforms.douyin.cpm_elasticity": 0.0,
+              "relationship.gain_share": 1.0, "relationship.gain_comment": 1.0, "relationship.gain_like": 1.0,
+              "relationship.gain_view": 1.0, "relationship.decay": 0.0, "commerce.groups.value_gain": 1.0,
+              "platforms.kuaishou.steering_step": 10.0, "platforms.kuaishou.steering_max": 0.5},
+}
+
+
+@pytest.mark.parametrize("stress", sorted(STRESS))
+def test_states_stay_in_range_every_day(stress):
+    """Guards states and caps, checked after every day of the everything-on base and of
+    two stress variants of it (promotion-only pushes at the knobs' extremes; tight caps,
+    rich merchants and maximal gains):
     intimacy, trust in [0, 1], annoyance >= 0; shares in [0, 1]; no NaN in the metrics
     but the documented ones; each merchant's ad spend within its daily budget (and its
     per-platform half); WeChat contacts within friend_cap × accounts, adds within
@@ -197,7 +216,7 @@ def test_states_stay_in_range_every_day():
 
     from .knob_world import model
 
-    m = model()
+    m = model(STRESS[stress])
     sc = m.scenario
     follows, merchants, creators, contacts, book = m.follows, m.merchants, m.creators, m.commerce.wechat, m.commerce.book
     P, M = len(m.platforms), merchants.n
@@ -268,6 +287,8 @@ def test_states_stay_in_range_every_day():
             gained = creators.impressions[p].sum(axis=1) - imps_before[p]
             assert np.all(gained[merchants.account[banned_before[p]]] == 0), (where, log.platform.name)
             checked["bans"] += int(banned_before[p].sum())
+    if stress != "base":
+        return
     # the base world exercised what was checked
     assert all(checked.values()), checked
     assert m.platforms["kuaishou"].steering > 0
