@@ -1,7 +1,8 @@
 """Fan groups (粉丝群) of selling accounts and their push policy.
 
 Membership lives on follow edges (columns ``group``, ``annoy``, ``joined`` of the follow
-graph). Each day fans at or above ``join_intimacy`` join with probability ``join_rate``;
+graph). Each day fans at or above ``join_intimacy`` who use the account's home platform join
+with probability ``join_rate``;
 the account pushes to 100% of its members (:mod:`.pushes`, scaled by the home platform's
 ``group_effect``); promotions may sell (GMV domain private_platform); members whose
 annoyance exceeds their tolerance leave, above ``unfollow_factor ×`` tolerance they also

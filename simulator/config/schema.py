@@ -272,7 +272,7 @@ class GroupConfig(_Section):
     """Fan groups (粉丝群) on the platform and their push policy (docs/sources.md, mechanism 4)."""
 
     enabled: bool = Field(True, description="selling accounts run fan groups")
-    join_intimacy: float = Field(0.3, ge=0.0, le=1.0, description="fans at or above this intimacy may join the group")
+    join_intimacy: float = Field(0.3, ge=0.0, le=1.0, description="fans at or above this intimacy (who use the account's home platform) may join the group")
     join_rate: float = Field(0.05, ge=0.0, le=1.0, description="daily probability that such a fan joins")
     pushes_per_day: float = Field(1.0, ge=0.0, le=50.0, description="group pushes per day (reach 100% of members)")
     value_share: float = Field(0.5, ge=0.0, le=1.0, description="share of pushes that are value content ('pond feed'); the rest promote")
@@ -324,7 +324,7 @@ class CommerceConfig(_Section):
     creator_share: float = Field(0.2, ge=0.0, le=1.0, description="share of GMV a partner creator earns on sales through its items")
     visit_rate: float = Field(
         0.02, ge=0.0, le=1.0,
-        description="daily probability × intimacy that a fan visits a selling account's homepage or sends a DM (user-initiated, never annoys); a visit may convert",
+        description="daily probability × intimacy that a fan who uses a selling account's home platform visits its homepage or sends a DM there (user-initiated, never annoys); a visit may convert",
     )
     categories: CategoriesConfig = Field(default_factory=lambda: CategoriesConfig())
     groups: GroupConfig = Field(default_factory=lambda: GroupConfig())
