@@ -284,7 +284,7 @@ class GroupConfig(_Section):
     tolerance_mean: float = Field(4.0, gt=0.0, le=1000.0, description="mean annoyance a user tolerates before leaving a group (log-normal across users)")
     tolerance_sigma: float = Field(0.5, ge=0.0, le=5.0, description="log-normal spread of tolerance")
     unfollow_factor: float = Field(1.5, ge=1.0, le=100.0, description="annoyance above factor × tolerance also makes the member unfollow")
-    overmarketing_pushes: float = Field(3.0, ge=0.0, le=50.0, description="promotional pushes per day above which a platform may ban for over-marketing")
+    overmarketing_pushes: float = Field(3.0, ge=0.0, le=50.0, description="promotional pushes per day to a group's members above which a platform may ban for over-marketing (accounts without members risk nothing)")
 
 
 class WeChatConfig(_Section):
