@@ -305,7 +305,8 @@ class CommerceConfig(_Section):
     z = intercept + category.buy_offset + w_match·match + λ·(w_intimacy·intimacy + w_trust·trust)
         − price_sensitivity·ln(price / reference_price) + ln(live_multiplier if live)
     P(buy) = sigmoid(z), for a buyer not in the category's repurchase interval; λ is the
-    platform's fan_trust (1 on WeChat)."""
+    platform's fan_trust (1 on WeChat, where intimacy is 0: the buyer's trust in the
+    merchant is the one relationship term)."""
 
     enabled: bool = Field(True, description="merchants sell, users buy and tip (off = the content-only core)")
     intercept: float = Field(-3.5, ge=-20.0, le=20.0, description="purchase model intercept (logit)")
