@@ -124,3 +124,10 @@ def test_a_buyer_orders_once_per_repurchase_interval_across_channels_and_platfor
     gaps = (day[1:] - day[:-1])[same]
     assert len(gaps) > 50  # repeat buyers exist ...
     assert gaps.min() >= days  # ... and none within the interval, on the same day included
+    # and so diversion never adds a pair twice; the relationship states stay in range
+    contacts, book, fg = m.commerce.wechat, m.commerce.book, m.follows
+    assert len(contacts) > 50
+    assert len(np.unique(contacts.user * m.merchants.n + contacts.merchant)) == len(contacts)
+    assert (book.trust >= 0).all() and (book.trust <= 1).all() and book.trust.max() > 0.1
+    assert (fg.intimacy >= 0).all() and (fg.intimacy <= 1).all()
+    assert (fg.extra["annoy"] >= 0).all() and (contacts.annoy >= 0).all()
