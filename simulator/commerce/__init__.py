@@ -5,7 +5,8 @@ Where an order comes from decides its *GMV domain* (``vocabulary.GMV_DOMAINS``):
 * ``public`` / ``commercial`` / ``private_platform``: a purchase on an engaged feed
   impression of a product item, in the impression's domain (:mod:`.feed_sales`). Fan-group
   pushes (:mod:`.groups`) and homepage visits / DMs (:mod:`.visits`) are
-  ``private_platform`` too.
+  ``private_platform`` too; they run on the selling account's home platform and reach
+  only its fans who use that platform.
 * ``private_wechat``: a purchase from a WeChat push, after the merchant diverted the
   buyer (:mod:`.wechat`).
 
@@ -52,9 +53,14 @@ class Commerce:
         return unfollow
 
     def selling_edges(self) -> np.ndarray:
-        """Follow edges to accounts that sell and are not banned on their home platform."""
-        model, creators = self.model, self.model.creators
+        """Follow edges to accounts that sell and are not banned on their home platform,
+        from users of that platform: the private channels (homepage visits and DMs, fan
+        groups) run on the account's home platform, so a fan who does not use it (the
+        follow graph is shared by the platforms) neither visits nor joins there."""
+        model, creators, follows = self.model, self.model.creators, self.model.follows
         ok = creators.seller >= 0
         own = creators.merchant >= 0
         ok[own] &= ~model.merchants.banned[creators.home[own], creators.merchant[own]]
-        return np.flatnonzero(ok[model.follows.creator])
+        edge = np.flatnonzero(ok[follows.creator])
+        home = creators.home[follows.creator[edge]].astype(np.int64)
+        return edge[model.users.uses[follows.src[edge], home]]

@@ -43,4 +43,5 @@ def sell_in_feed(model, platform: int, impressions, reactions) -> None:
     buy = rng.random(len(k)) < prob
     k, m, user = k[buy], m[buy], user[buy]
     place_orders(model, platform=np.full(len(k), platform), merchant=m, seller=items.creator[impressions.item[k]],
-                 user=user, domain=np.minimum(domain[k], PRIVATE_PLATFORM).astype(np.int64), source=impressions.source[k])
+                 user=user, domain=np.minimum(domain[k], PRIVATE_PLATFORM).astype(np.int64), source=impressions.source[k],
+                 item=impressions.item[k])

@@ -1,12 +1,15 @@
 """Fan groups (粉丝群) of selling accounts and their push policy.
 
 Membership lives on follow edges (columns ``group``, ``annoy``, ``joined`` of the follow
-graph). Each day fans at or above ``join_intimacy`` join with probability ``join_rate``;
+graph). Each day fans at or above ``join_intimacy`` who use the account's home platform join
+with probability ``join_rate``;
 the account pushes to 100% of its members (:mod:`.pushes`, scaled by the home platform's
 ``group_effect``); promotions may sell (GMV domain private_platform); members whose
 annoyance exceeds their tolerance leave, above ``unfollow_factor ×`` tolerance they also
-unfollow. A merchant's own account pushing more than ``overmarketing_pushes`` promotions
-a day risks a ban (:mod:`simulator.platform.moderation`).
+unfollow. A merchant's own account whose group has members and that pushes more than
+``overmarketing_pushes`` promotions to them in a day risks a ban
+(:mod:`simulator.platform.moderation`); an account without members pushes to nobody and
+risks nothing.
 """
 
 from __future__ import annotations
@@ -72,7 +75,8 @@ class FanGroups:
         k = promo_buyers(model, user, merchant, creator, intimacy, n_promo[creator], effect, home)
         place_orders(model, platform=home[k], merchant=merchant[k], seller=creator[k], user=user[k],
                      domain=np.full(len(k), PRIVATE_PLATFORM), source=np.full(len(k), GROUP))
-        own = np.flatnonzero(creators.merchant >= 0)
+        pushed = np.bincount(creator, minlength=creators.n) > 0  # accounts whose pushes reached a member today
+        own = np.flatnonzero((creators.merchant >= 0) & pushed)
         excess = np.maximum(0.0, n_promo[own] - g.overmarketing_pushes)
         model.moderation.risk_overmarketing(creators.home[own], creators.merchant[own], excess, rng)
         tolerance = model.users.tolerance[user]

@@ -93,18 +93,50 @@ class PurchaseModel:
         return p
 
 
-def place_orders(model, *, platform, merchant, seller, user, domain, source):
-    """Place orders, one per (user, merchant) pair in the batch (the first one): the
-    customer book (trust, last order, count), the buyer's intimacy with the seller grows
-    by the category's ``intimacy_gain``, and the ledger books the money."""
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer on a uint64 array (wraps modulo 2**64; the twin of
+    ``simulator.feeds.kernels._splitmix64``)."""
+    x = x + _GOLDEN
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def row_hash(salt: int, *columns) -> np.ndarray:
+    """A pseudo-random uint64 per row, hashed from (salt, the row's values in ``columns``):
+    a row gets the same value wherever it stands in its batch."""
+    n = len(columns[0])
+    with np.errstate(over="ignore"):
+        h = _splitmix64(np.full(n, np.uint64(salt % 2**64)))
+        for c in columns:
+            h = _splitmix64(h ^ np.asarray(c).astype(np.int64).view(np.uint64))
+    return h
+
+
+def place_orders(model, *, platform, merchant, seller, user, domain, source, item=None):
+    """Place orders, one per (user, merchant) pair in the batch: the customer book
+    (trust, last order, count), the buyer's intimacy with the seller grows by the
+    category's ``intimacy_gain``, and the ledger books the money.
+
+    When a pair converts more than once in the batch (two feed impressions, two slot
+    sources, visits to the merchant's account and a partner's), the order goes to one of
+    its candidates drawn uniformly, by the smallest hash of (run seed, day, the
+    candidate's platform, seller, domain, source and ``item``): the choice does not
+    depend on where a candidate stands in the batch (e.g. the order in which the feed
+    concatenates its slot sources). Orders are booked in (user, merchant) order."""
     merchants, follows, purchase = model.merchants, model.follows, model.commerce.purchase
     if len(user) == 0:
         return None
-    key = user.astype(np.int64) * max(merchants.n, 1) + merchant
-    _, first = np.unique(key, return_index=True)
-    first.sort()
-    platform, merchant, seller, user, domain, source = (np.asarray(a, np.int64)[first] for a in
-                                                        (platform, merchant, seller, user, domain, source))
+    columns = [np.asarray(a, np.int64) for a in (platform, merchant, seller, user, domain, source)]
+    platform, merchant, seller, user, domain, source = columns
+    key = user * max(merchants.n, 1) + merchant
+    tie = row_hash(_day_salt(model), *columns, *(() if item is None else (np.asarray(item, np.int64),)))
+    order = np.lexsort((tie, key))
+    first = order[np.r_[True, key[order][1:] != key[order][:-1]]]
+    platform, merchant, seller, user, domain, source = (a[first] for a in columns)
     category = merchants.category[merchant]
     row, new = model.commerce.book.ensure(user, merchant)
     model.commerce.book.record(row, purchase.trust_gain[category], model.day)
@@ -116,3 +148,8 @@ def place_orders(model, *, platform, merchant, seller, user, domain, source):
     follows.intimacy[fan_edge] += purchase.intimacy_gain[category[fan]] * (1.0 - follows.intimacy[fan_edge])
     return model.ledger.book_orders(platform=platform, merchant=merchant, seller=seller, user=user, domain=domain,
                                     source=source, new_buyer=new, buyer_tier=tier, day=model.day)
+
+
+def _day_salt(model) -> int:
+    """The attribution hash's salt: the run's seed and today."""
+    return int(row_hash(int(model.scenario.seed), np.array([model.day]))[0])

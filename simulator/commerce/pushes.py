@@ -3,10 +3,13 @@ shared by fan groups and WeChat.
 
 Each sender sends ``pushes_per_day`` pushes a day (the fraction as a Bernoulli), each
 value content with probability ``value_share``, else promotion. A value push raises every
-recipient's intimacy (or trust) by ``value_gain × effect`` (saturating); a promotion
-adds ``promo_annoyance`` to their annoyance, takes ``promo_intimacy_cost`` of their
-intimacy, and converts with ``promo_conversion × effect ×`` the purchase model's
-probability. Annoyance decays by ``annoyance_decay`` a day.
+recipient's relationship by ``value_gain × effect`` (saturating); a promotion adds
+``promo_annoyance`` to their annoyance, takes ``promo_intimacy_cost`` of their
+relationship, and converts with ``promo_conversion × effect ×`` the purchase model's
+probability. Annoyance decays by ``annoyance_decay`` a day. The relationship is the
+member's intimacy with the account in a fan group; on WeChat it is the contact's trust in
+the merchant (the customer book's), which the purchase model then reads as trust, with
+no intimacy term.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ def apply_push_effects(groups_cfg, intimacy, annoy, n_value, n_promo, effect) ->
 
 def promo_buyers(model, users, merchants, creators_for_match, intimacy, n_promo, effect, platform=None) -> np.ndarray:
     """Recipients who buy after today's promotional pushes (``platform``: per recipient,
-    None on WeChat)."""
+    None on WeChat, where ``intimacy`` is 0: the relationship is the book's trust)."""
     g, purchase = model.scenario.commerce.groups, model.commerce.purchase
     k = np.flatnonzero(n_promo > 0)
     if len(k) == 0:

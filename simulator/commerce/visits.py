@@ -1,6 +1,7 @@
 """Homepage visits and DMs (user-initiated private traffic): a fan of a selling account
-visits its homepage or sends a DM with probability ``visit_rate × intimacy`` a day; the
-visit may convert (GMV domain private_platform); it never annoys."""
+who uses its home platform visits its homepage or sends a DM there with probability
+``visit_rate × intimacy`` a day; the visit may convert (GMV domain private_platform, on
+the home platform); it never annoys."""
 
 from __future__ import annotations
 

@@ -5,9 +5,13 @@ card risks a ban on the platform that sold the order (:mod:`simulator.platform.m
 the buyer adds the merchant with probability ``accept_rate × (accept_base + trust)``,
 within the friend cap and the daily add limit of the merchant's WeChat accounts (adds
 rationed in random order). Contacts survive unfollows and bans ("traffic insurance").
-The merchant pushes to its contacts (:mod:`.pushes`, effect ``wechat.effect``);
-promotions sell with 0% commission (GMV domain private_wechat); contacts whose
-annoyance exceeds their tolerance delete the merchant.
+The merchant pushes to its contacts (:mod:`.pushes`, effect ``wechat.effect``); the
+relationship a push works on is the buyer's trust in the merchant, the one value the
+customer book keeps per (user, merchant) (value pushes raise it, promotions wear it down;
+the purchase model, on the platforms too, and the next diversion read it); promotions
+sell with 0% commission (GMV domain private_wechat), the purchase model counting that
+trust once (as trust; no intimacy on WeChat); contacts whose annoyance exceeds their
+tolerance delete the merchant.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from .pushes import apply_push_effects, draw_pushes, promo_buyers
 
 
 class WeChatContacts:
-    """Personal-WeChat friends of merchants: one row per (user, merchant)."""
+    """Personal-WeChat friends of merchants: one row per (user, merchant). The contact's
+    trust in the merchant is not here: it is the customer book's (every contact was a
+    buyer, so the book has a row for each)."""
 
-    COLUMNS = {"user": np.int64, "merchant": np.int64, "trust": np.float32, "annoy": np.float32,
-               "joined": np.int32, "origin": np.int64}
+    COLUMNS = {"user": np.int64, "merchant": np.int64, "annoy": np.float32, "joined": np.int32, "origin": np.int64}
 
     def __init__(self, n_merchants: int):
         self.n_merchants = max(n_merchants, 1)
@@ -63,11 +68,16 @@ def push_to_contacts(model) -> None:
     n_value, n_promo = draw_pushes(model.streams.commerce, merchants.n, cfg.wechat.pushes_per_day, cfg.wechat.value_share)
     m = contacts.merchant
     effect = np.full(len(contacts), cfg.wechat.effect)
-    trust, annoy = contacts.trust.copy(), contacts.annoy.copy()
+    book = model.commerce.book
+    row = book.lookup(contacts.user, m)
+    if (row < 0).any():
+        raise RuntimeError("a WeChat contact without a customer-book row (contacts are added from orders)")
+    trust, annoy = book.trust[row], contacts.annoy.copy()
     apply_push_effects(cfg.groups, trust, annoy, n_value[m], n_promo[m], effect)
-    contacts.trust, contacts.annoy = trust, annoy
+    book.trust[row], contacts.annoy = trust, annoy
     account = merchants.account[m].astype(np.int64)
-    k = promo_buyers(model, contacts.user, m, account, trust, n_promo[m], effect)
+    no_intimacy = np.zeros(len(contacts), np.float32)  # the relationship is the book's trust, counted once
+    k = promo_buyers(model, contacts.user, m, account, no_intimacy, n_promo[m], effect)
     place_orders(model, platform=contacts.origin[k], merchant=m[k], seller=account[k], user=contacts.user[k],
                  domain=np.full(len(k), PRIVATE_WECHAT), source=np.full(len(k), WECHAT))
     contacts.drop(annoy > model.users.tolerance[contacts.user])
@@ -91,12 +101,12 @@ def divert_buyers(model) -> None:
     model.moderation.risk_diversion(cards, rng)
     trust = model.commerce.book.trust[model.commerce.book.lookup(user, m)]
     ok = (rng.random(len(user)) < cfg.accept_rate * (cfg.accept_base + trust)) & ~contacts.has(user, m)
-    user, m, platform, trust = user[ok], m[ok], platform[ok], trust[ok]
+    user, m, platform = user[ok], m[ok], platform[ok]
     accounts = merchants.wechat_accounts.astype(np.int64)
     room = np.minimum(cfg.adds_per_day * accounts, cfg.friend_cap * accounts - contacts.per_merchant()[: merchants.n])
     order = np.lexsort((rng.random(len(m)), m))  # by merchant, first come in random order
     keep = np.zeros(len(m), dtype=bool)
     keep[order] = rank_within_sorted(m[order]) < room[m[order]]
     n = int(keep.sum())
-    contacts.add(user=user[keep], merchant=m[keep], trust=trust[keep], annoy=np.zeros(n),
+    contacts.add(user=user[keep], merchant=m[keep], annoy=np.zeros(n),
                  joined=np.full(n, model.day), origin=platform[keep])

@@ -272,7 +272,7 @@ class GroupConfig(_Section):
     """Fan groups (粉丝群) on the platform and their push policy (docs/sources.md, mechanism 4)."""
 
     enabled: bool = Field(True, description="selling accounts run fan groups")
-    join_intimacy: float = Field(0.3, ge=0.0, le=1.0, description="fans at or above this intimacy may join the group")
+    join_intimacy: float = Field(0.3, ge=0.0, le=1.0, description="fans at or above this intimacy (who use the account's home platform) may join the group")
     join_rate: float = Field(0.05, ge=0.0, le=1.0, description="daily probability that such a fan joins")
     pushes_per_day: float = Field(1.0, ge=0.0, le=50.0, description="group pushes per day (reach 100% of members)")
     value_share: float = Field(0.5, ge=0.0, le=1.0, description="share of pushes that are value content ('pond feed'); the rest promote")
@@ -284,7 +284,7 @@ class GroupConfig(_Section):
     tolerance_mean: float = Field(4.0, gt=0.0, le=1000.0, description="mean annoyance a user tolerates before leaving a group (log-normal across users)")
     tolerance_sigma: float = Field(0.5, ge=0.0, le=5.0, description="log-normal spread of tolerance")
     unfollow_factor: float = Field(1.5, ge=1.0, le=100.0, description="annoyance above factor × tolerance also makes the member unfollow")
-    overmarketing_pushes: float = Field(3.0, ge=0.0, le=50.0, description="promotional pushes per day above which a platform may ban for over-marketing")
+    overmarketing_pushes: float = Field(3.0, ge=0.0, le=50.0, description="promotional pushes per day to a group's members above which a platform may ban for over-marketing (accounts without members risk nothing)")
 
 
 class WeChatConfig(_Section):
@@ -305,7 +305,8 @@ class CommerceConfig(_Section):
     z = intercept + category.buy_offset + w_match·match + λ·(w_intimacy·intimacy + w_trust·trust)
         − price_sensitivity·ln(price / reference_price) + ln(live_multiplier if live)
     P(buy) = sigmoid(z), for a buyer not in the category's repurchase interval; λ is the
-    platform's fan_trust (1 on WeChat)."""
+    platform's fan_trust (1 on WeChat, where intimacy is 0: the buyer's trust in the
+    merchant is the one relationship term)."""
 
     enabled: bool = Field(True, description="merchants sell, users buy and tip (off = the content-only core)")
     intercept: float = Field(-3.5, ge=-20.0, le=20.0, description="purchase model intercept (logit)")
@@ -324,7 +325,7 @@ class CommerceConfig(_Section):
     creator_share: float = Field(0.2, ge=0.0, le=1.0, description="share of GMV a partner creator earns on sales through its items")
     visit_rate: float = Field(
         0.02, ge=0.0, le=1.0,
-        description="daily probability × intimacy that a fan visits a selling account's homepage or sends a DM (user-initiated, never annoys); a visit may convert",
+        description="daily probability × intimacy that a fan who uses a selling account's home platform visits its homepage or sends a DM there (user-initiated, never annoys); a visit may convert",
     )
     categories: CategoriesConfig = Field(default_factory=lambda: CategoriesConfig())
     groups: GroupConfig = Field(default_factory=lambda: GroupConfig())

@@ -5,7 +5,8 @@ During the day the private channels report ban risks (:meth:`Moderation.risk_div
 :meth:`Moderation.risk_overmarketing`); each risk is a Bernoulli draw with hazard
 ``1 − (1 − p)^k`` for k offences at per-offence probability p (the platform's
 ``ban_per_diversion`` per WeChat card in a parcel, ``ban_per_excess_push`` per promotional
-push above ``commerce.groups.overmarketing_pushes``). At the end of the private channels
+push above ``commerce.groups.overmarketing_pushes`` that reached a group's members: an
+account without members risks nothing). At the end of the private channels
 :meth:`Moderation.apply` bans the accounts hit: a banned account loses its reach on the
 platform that banned it (feeds skip it there) and, when that is its home platform, its
 followers (and so its groups; the follow graph is shared by the platforms). Its WeChat
@@ -42,7 +43,8 @@ class Moderation:
     def risk_overmarketing(self, platform: np.ndarray, merchant: np.ndarray, excess_pushes: np.ndarray,
                            rng: np.random.Generator) -> None:
         """Merchants' own accounts that pushed ``excess_pushes`` promotions above the limit
-        today, on their home ``platform``."""
+        to their groups' members today, on their home ``platform`` (the caller passes only
+        accounts whose pushes reached at least one member)."""
         hazard = 1.0 - (1.0 - self.ban_per_excess_push[platform]) ** excess_pushes
         hit = rng.random(len(merchant)) < hazard
         self.pending[platform[hit], merchant[hit]] = True

@@ -68,3 +68,23 @@ def test_over_marketing_gets_accounts_banned_at_home():
     assert (home[banned[0]] == 0).all()  # ... and only accounts whose groups run there
     assert not bans(2.0, 0.2)[0].any()  # at or under the threshold: no ban
     assert not bans(8.0, 0.0)[0].any()
+
+
+def test_over_marketing_risk_only_for_accounts_that_pushed_to_members():
+    """Every account pushes 8 promotions a day (limit 3, ban certain per excess push), but
+    nobody joins on their own: an own account whose group has no member pushes to nobody
+    and is not banned; the one own account given a member is (guards the member filter of
+    the over-marketing risk in ``FanGroups.run_day``; without it every own account was at
+    risk, members or not)."""
+    m = model(steps=3, **groups(8.0, 0.0, join_rate=0.0, overmarketing_pushes=3.0, tolerance_mean=1000.0),
+              platforms={"douyin": {"ban_per_excess_push": 1.0}})
+    fg, cr, ms = m.follows, m.creators, m.merchants
+    partner = (cr.seller[fg.creator] >= 0) & (cr.merchant[fg.creator] < 0)
+    fg.extra["group"][np.flatnonzero(partner)[0]] = True  # a partner creator's group has a member
+    m.step()
+    assert not ms.banned.any()  # no own account had members
+    target = 3
+    edge = np.flatnonzero(fg.creator == ms.account[target])[0]
+    fg.extra["group"][edge] = True
+    m.step()
+    assert np.array_equal(np.flatnonzero(ms.banned[0]), [target])
