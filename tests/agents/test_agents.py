@@ -27,10 +27,27 @@ def test_agents_by_type_are_views_on_state():
     assert m.creators.merchant[merchant.account] == merchant.row
 
 
-def test_datacollector_collects_totals():
-    m = TrafficModel(small(), seed=1).run(3)
+def test_datacollector_collects_the_models_own_totals_every_step():
+    """Guards Mesa's DataCollector wiring (model.REPORTED, ``latest_total``): on every
+    step each collected column equals that step's ``all`` row of the model's own metrics
+    (the shares derived from it, the seed from the scenario). Fails when the reporters
+    read a platform's row instead of ``all``, a stale (previous) step, or a wrong column."""
+    from simulator.model import REPORTED
+    from simulator.observation.derived import SHARE_NAMES, impression_shares
+
+    d = small()
+    d["platforms"] = {"douyin": {"policy": "douyin"}, "kuaishou": {"policy": "kuaishou", "adoption": 0.5}}
+    m = TrafficModel(d, seed=1, agents=False).run(3)
     df = m.datacollector.get_model_vars_dataframe()
-    assert len(df) == 3 and (df["impressions_total"] > 0).all()
+    totals = m.metrics_frame().query("platform == 'all'").reset_index(drop=True)
+    assert len(df) == len(totals) == 3 and list(df.columns) == list(REPORTED)
+    expected = totals.assign(seed=m.scenario.seed, **impression_shares(totals))
+    assert set(SHARE_NAMES) <= set(df.columns)
+    for step in range(3):
+        for name in REPORTED:
+            assert np.array_equal([df[name][step]], [expected[name][step]], equal_nan=True), (step, name)
+    platforms = m.metrics_frame().query("platform != 'all'")
+    assert (df["impressions_total"].to_numpy() == platforms.groupby("step")["impressions_total"].sum().to_numpy()).all()
 
 
 def test_feed_of_explains_one_users_day():
