@@ -1,6 +1,7 @@
 """Traffic accounting closes: every impression has one platform, one source, one domain."""
 
 import numpy as np
+import pytest
 
 from simulator import TrafficModel
 from simulator.state.vocabulary import ACTIONS, ADS, COLD_START, COMMERCIAL, DOMAINS, FOLLOW, PRIVATE, PUBLIC, SOURCES
@@ -68,3 +69,37 @@ def test_creator_and_item_ledgers_match_metrics():
             total = rows[f"impressions_{d}"].sum()
             assert m.creators.impressions[pl.index, :, j].sum() == total
             assert m.items.impressions[pl.index, :, j].sum() == total
+
+
+def test_concentration_tiers_and_fill_read_the_right_state():
+    """Guards what the stock and concentration columns read: per step, exposure Gini and
+    top shares of the day's impressions per creator (the platform's; for ``all`` the
+    platforms' sum), the fan tiers and mean intimacy of the follow graph at the end of the
+    day, a platform's daily active users and its feed fill = impressions / (active users ×
+    feed slots); the summary's Gini is of the run's cumulative impressions. Fails when a column reads cumulative instead of
+    daily exposure (or the reverse), another platform, or a stale graph."""
+    from simulator.observation.inequality import gini, top_share
+    from simulator.state.vocabulary import TIERS
+
+    m = TrafficModel(two_platform_world(), seed=6, agents=False)
+    for _ in range(3):
+        m.step()
+        rows = m.metrics_frame().query("step == @m.day - 1").set_index("platform")
+        per_creator = {log.platform.name: np.bincount(m.items.creator[log.impressions.item], minlength=m.creators.n)
+                       for log in m.day_logs}
+        per_creator["all"] = sum(per_creator.values())
+        tiers = np.bincount(m.follows.tier, minlength=len(TIERS))
+        for name, x in per_creator.items():
+            row = rows.loc[name]
+            assert row["exposure_gini"] == pytest.approx(gini(x)) and row["top10_share"] == pytest.approx(top_share(x, 0.1))
+            assert row["top1_share"] == pytest.approx(top_share(x, 0.01))
+            assert [row[f"fans_{t}"] for t in TIERS] == tiers.tolist()
+            assert row["mean_intimacy"] == pytest.approx(float(m.follows.intimacy.mean()))
+        for p in m.platforms.values():
+            assert rows.loc[p.name, "active_users"] == p.active_today
+            assert rows.loc[p.name, "feed_fill"] == pytest.approx(
+                rows.loc[p.name, "impressions_total"] / (p.active_today * p.cfg.feed_slots))
+        assert len({rows.loc[p, "exposure_gini"] for p in rows.index}) == 3  # the three rows differ
+    cumulative = m.creators.impressions.sum(axis=(0, 2))
+    assert m.summary()["totals"]["exposure_gini"] == pytest.approx(gini(cumulative))
+    assert gini(cumulative) != pytest.approx(rows.loc["all", "exposure_gini"])
