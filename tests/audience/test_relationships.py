@@ -60,6 +60,16 @@ def test_intimacy_grows_by_each_action_kind_then_decays(cfg):
     assert w[0] < w[1] < w[2] < w[3] < w[4]
 
 
+def test_gains_must_rise_from_view_to_share():
+    """Guards the documented order view ≤ complete ≤ like ≤ comment ≤ share of the gains
+    (gain_complete was left out of the check before: 0.5 passed)."""
+    from pydantic import ValidationError
+
+    for bad in ({"gain_complete": 0.5}, {"gain_complete": 0.001}, {"gain_like": 0.05}, {"gain_view": 0.1}):
+        with pytest.raises(ValidationError, match="gains must be ordered"):
+            RelationshipConfig(**bad)
+
+
 def test_intimacy_update_saturates_at_one_and_clips():
     """Guards the saturating form: huge gains bring intimacy to 1 − decay, never above."""
     cfg = RelationshipConfig(decay=0.1)
