@@ -82,7 +82,7 @@ def test_model_sums_gains_over_platforms_and_adds_engaged_followers():
     """Guards the phase update_relationships (model.py): the day's gains of every
     platform's impressions are summed per edge before the update (one edge seen on two
     platforms grows by both), and the viewers who chose to follow get one new edge each
-    at ``follow_intimacy`` (after the day's decay), counted in the creator's
+    at exactly ``follow_intimacy`` (added after the day's update), counted in the creator's
     ``follows_gained``."""
     d = small({"relationship": {"follow_intimacy": 0.17, "decay": 0.05}})
     d["platforms"] = {"douyin": {"policy": "douyin"}, "kuaishou": {"policy": "kuaishou"}}
