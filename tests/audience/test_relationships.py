@@ -7,12 +7,16 @@ import pytest
 
 from simulator import TrafficModel
 from simulator.audience.engagement import Reactions
-from simulator.audience.relationships import drifting_fans, intimacy_gains, update_intimacy
+from simulator.audience.relationships import (
+    drifting_fans,
+    intimacy_gains,
+    update_intimacy,
+)
 from simulator.config import RelationshipConfig
 from simulator.feeds.impressions import Impressions
 from simulator.model import DayLog
-from simulator.state.graphs import fan_tier
 from simulator.observation.measurements import FanTiers
+from simulator.state.graphs import fan_tier
 from simulator.state.vocabulary import RECOMMEND, TIERS
 
 from ..conftest import small
@@ -94,7 +98,7 @@ def test_model_sums_gains_over_platforms_and_adds_engaged_followers():
     w0 = m.follows.intimacy[e].astype(np.float64)
     stranger = int(np.flatnonzero(has_item & (m.follows.lookup(np.repeat(users[0], m.creators.n),
                                                                 np.arange(m.creators.n)) < 0))[0])
-    first_item = lambda c: int(np.flatnonzero(m.items.creator == c)[0])  # noqa: E731
+    first_item = lambda c: int(np.flatnonzero(m.items.creator == c)[0])
     shown = np.array([first_item(creators[0]), first_item(creators[1]), first_item(stranger)])
     logs = []
     for p, (platform, act) in enumerate(zip(m.platforms.values(), ("like", "share"))):

@@ -4,7 +4,17 @@ import numpy as np
 import pytest
 
 from simulator import TrafficModel
-from simulator.state.vocabulary import ACTIONS, ADS, COLD_START, COMMERCIAL, DOMAINS, FOLLOW, PRIVATE, PUBLIC, SOURCES
+from simulator.state.vocabulary import (
+    ACTIONS,
+    ADS,
+    COLD_START,
+    COMMERCIAL,
+    DOMAINS,
+    FOLLOW,
+    PRIVATE,
+    PUBLIC,
+    SOURCES,
+)
 
 from ..conftest import small
 
