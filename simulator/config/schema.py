@@ -109,9 +109,9 @@ class RelationshipConfig(_Section):
         t = self.tier_thresholds
         if not (0.0 < t[0] < t[1] < t[2] <= 1.0):
             raise ValueError("tier_thresholds must rise strictly within (0, 1]")
-        w = (self.gain_view, self.gain_like, self.gain_comment, self.gain_share)
+        w = (self.gain_view, self.gain_complete, self.gain_like, self.gain_comment, self.gain_share)
         if not all(a <= b for a, b in zip(w, w[1:])):
-            raise ValueError("gains must be ordered gain_view <= gain_like <= gain_comment <= gain_share")
+            raise ValueError("gains must be ordered gain_view <= gain_complete <= gain_like <= gain_comment <= gain_share")
         return self
 
 

@@ -1,18 +1,75 @@
 """How users react to impressions (one logistic model)."""
 
+import numpy as np
 
 from simulator import TrafficModel
+from simulator.audience.engagement import react
+from simulator.config import EngagementConfig
+from simulator.feeds.impressions import Impressions
+from simulator.state.vocabulary import RECOMMEND
 
 from ..conftest import small
 
+OFFSETS = ("offset_complete", "offset_like", "offset_comment", "offset_share")
 
-def test_engagement_rises_with_intimacy():
-    m = TrafficModel(small(), seed=2)
-    m.step()
-    imp, r = m.day_logs[0].impressions, m.day_logs[0].reactions
-    close = r.intimacy > 0.3
-    stranger = imp.edge < 0
-    assert r.like[close].mean() > r.like[stranger].mean()
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def constructed_impressions(levels: list[float | None], n: int, match: float, item_quality: float):
+    """``n`` impressions per intimacy level, all of one item with the same interest match.
+    ``None`` is a non-fan (edge -1); a number is a fan whose edge has that intimacy."""
+    edge_intimacy = np.array([w for w in levels if w is not None], np.float32)
+    edge, k = [], 0
+    for w in levels:
+        edge.append(np.full(n, -1 if w is None else k, np.int64))
+        k += w is not None
+    edge = np.concatenate(edge)
+    m = len(edge)
+    imp = Impressions(user=np.arange(m, dtype=np.int32), item=np.zeros(m, np.int64),
+                      source=np.full(m, RECOMMEND, np.int8), edge=edge, match=np.full(m, match, np.float32))
+    return imp, np.array([item_quality], np.float32), edge_intimacy
+
+
+def test_engagement_follows_the_logistic_intimacy_term():
+    """Guards the intimacy term of the engagement model: at equal interest match and item
+    quality, each action's rate at each intimacy (non-fans at 0) is
+    sigmoid(intercept + w_match·match + w_quality·quality + w_intimacy·intimacy + offset)
+    within 5 standard errors, and fans' rates rise with intimacy. Fails when w_intimacy
+    is dropped (in ``react`` or the kernel) or the fan's edge intimacy is not looked up."""
+    cfg = EngagementConfig()
+    levels, n, match, quality = [None, 0.2, 0.5, 0.9], 40_000, 0.3, 0.4
+    imp, q, w_edge = constructed_impressions(levels, n, match, quality)
+    r = react(imp, q, w_edge, cfg, np.random.default_rng(0))
+    base = cfg.intercept + cfg.w_match * match + cfg.w_quality * quality
+    like_rates = []
+    for j, w in enumerate(levels):
+        rows = slice(j * n, (j + 1) * n)
+        assert np.allclose(r.intimacy[rows], 0.0 if w is None else w)
+        z = base + cfg.w_intimacy * (w or 0.0)
+        for name, hit in zip(OFFSETS, r.columns()[:4]):
+            p = sigmoid(z + getattr(cfg, name))
+            rate = hit[rows].mean()
+            assert abs(rate - p) < 5 * np.sqrt(p * (1 - p) / n) + 1e-4, (w, name, rate, p)
+        like_rates.append(r.like[rows].mean())
+    assert like_rates == sorted(like_rates) and like_rates[-1] > 2 * like_rates[0]
+
+
+def test_only_engaged_non_fans_follow_at_the_follow_rate():
+    """Guards the follow decision: fans never follow again; a non-fan follows only after
+    completing or liking, then with probability sigmoid(z + offset_follow)."""
+    cfg = EngagementConfig(offset_follow=-0.5)
+    n, match, quality = 60_000, 0.5, 0.5
+    imp, q, w_edge = constructed_impressions([None, 0.5], n, match, quality)
+    r = react(imp, q, w_edge, cfg, np.random.default_rng(1))
+    fan = imp.edge >= 0
+    assert not r.follow[fan].any()
+    assert not r.follow[~r.engaged].any()
+    engaged_strangers = ~fan & r.engaged
+    p = sigmoid(cfg.intercept + cfg.w_match * match + cfg.w_quality * quality + cfg.offset_follow)
+    k = engaged_strangers.sum()
+    assert abs(r.follow[engaged_strangers].mean() - p) < 5 * np.sqrt(p * (1 - p) / k)
 
 
 def test_a_world_without_follows_reacts():

@@ -1,34 +1,164 @@
 """Relationships: intimacy growth and decay, new follows, fan tiers."""
 
+from types import SimpleNamespace
+
 import numpy as np
+import pytest
 
 from simulator import TrafficModel
+from simulator.audience.engagement import Reactions
+from simulator.audience.relationships import (
+    drifting_fans,
+    intimacy_gains,
+    update_intimacy,
+)
 from simulator.config import RelationshipConfig
-from simulator.audience.relationships import update_intimacy
+from simulator.feeds.impressions import Impressions
+from simulator.model import DayLog
+from simulator.observation.measurements import FanTiers
+from simulator.state.graphs import fan_tier
+from simulator.state.vocabulary import RECOMMEND, TIERS
 
 from ..conftest import small
 
+KINDS = ("view", "complete", "like", "comment", "share")
 
-def test_intimacy_grows_with_interaction_and_decays():
+
+def one_day(edges: list[int], acts: list[str | None]) -> tuple[Impressions, Reactions]:
+    """Impressions on the given follow edges (-1: a non-fan), each with at most one action."""
+    n = len(edges)
+    imp = Impressions(user=np.arange(n, dtype=np.int32), item=np.zeros(n, np.int64),
+                      source=np.full(n, RECOMMEND, np.int8), edge=np.array(edges, np.int64),
+                      match=np.zeros(n, np.float32))
+    mask = {a: np.array([x == a for x in acts], bool) for a in ("complete", "like", "comment", "share", "follow")}
+    return imp, Reactions(**mask, intimacy=np.zeros(n, np.float32))
+
+
+CUSTOM = RelationshipConfig(gain_view=0.01, gain_complete=0.03, gain_like=0.05, gain_comment=0.1, gain_share=0.3,
+                            decay=0.05)
+
+
+@pytest.mark.parametrize("cfg", [RelationshipConfig(), CUSTOM], ids=["defaults", "custom"])
+def test_intimacy_grows_by_each_action_kind_then_decays(cfg):
+    """Guards the intimacy update of docs/ODD.md 7.6 per action kind: a fan edge's day
+    gain G is gain_view per impression plus the gain of each action on it, and intimacy
+    ← (1 − (1 − intimacy)·exp(−G))·(1 − decay); an edge without impressions only decays;
+    non-fans' impressions give no gain. Zeroing any gain, dropping the decay, decaying
+    before the growth or counting non-fan impressions fails; with the default gains the
+    kinds are ordered view < complete < like < comment < share."""
+    #        edge: 0 view, 1 complete, 2 like, 3 comment, 4 share, 5 none, 6 two views + like, -1 non-fans
+    edges = [0, 1, 2, 3, 4, 6, 6, -1, -1, -1]
+    acts = [None, "complete", "like", "comment", "share", None, "like", "share", "comment", None]
+    imp, r = one_day(edges, acts)
+    w0 = np.array([0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.5], np.float32)
+    gains = intimacy_gains(imp, r, cfg, len(w0))
+    g = {k: getattr(cfg, f"gain_{k}") for k in KINDS}
+    expected_gains = [g["view"], g["view"] + g["complete"], g["view"] + g["like"], g["view"] + g["comment"],
+                      g["view"] + g["share"], 0.0, 2 * g["view"] + g["like"], 0.0]
+    assert gains == pytest.approx(expected_gains, rel=1e-6)
+    w = w0.copy()
+    update_intimacy(w, gains, cfg)
+    expected = (1.0 - (1.0 - w0.astype(np.float64)) * np.exp(-np.array(expected_gains))) * (1.0 - cfg.decay)
+    assert w == pytest.approx(expected, rel=1e-6)
+    assert w[5] < w0[5] and w[7] < w0[7]  # no impressions: decay only
+    assert w[0] < w[1] < w[2] < w[3] < w[4]
+
+
+def test_gains_must_rise_from_view_to_share():
+    """Guards the documented order view ≤ complete ≤ like ≤ comment ≤ share of the gains
+    (gain_complete was left out of the check before: 0.5 passed)."""
+    from pydantic import ValidationError
+
+    for bad in ({"gain_complete": 0.5}, {"gain_complete": 0.001}, {"gain_like": 0.05}, {"gain_view": 0.1}):
+        with pytest.raises(ValidationError, match="gains must be ordered"):
+            RelationshipConfig(**bad)
+
+
+def test_intimacy_update_saturates_at_one_and_clips():
+    """Guards the saturating form: huge gains bring intimacy to 1 − decay, never above."""
     cfg = RelationshipConfig(decay=0.1)
-    w = np.array([0.5, 0.5, 0.5], np.float32)
-    update_intimacy(w, np.array([0.0, 0.1, 1.0]), cfg)
-    assert w[0] == np.float32(0.45)  # decay only
-    assert w[0] < w[1] < w[2] <= 1.0
+    w = np.array([0.0, 0.9, 1.0], np.float32)
+    update_intimacy(w, np.array([50.0, 50.0, 0.0]), cfg)
+    assert w == pytest.approx([0.9, 0.9, 0.9], rel=1e-6)
 
 
-def test_engaged_non_followers_follow_and_graph_grows():
-    m = TrafficModel(small(), seed=2)
-    before = m.follows.n_edges
+def test_model_sums_gains_over_platforms_and_adds_engaged_followers():
+    """Guards the phase update_relationships (model.py): the day's gains of every
+    platform's impressions are summed per edge before the update (one edge seen on two
+    platforms grows by both), and the viewers who chose to follow get one new edge each
+    at exactly ``follow_intimacy`` (added after the day's update), counted in the creator's
+    ``follows_gained``."""
+    d = small({"relationship": {"follow_intimacy": 0.17, "decay": 0.05}})
+    d["platforms"] = {"douyin": {"policy": "douyin"}, "kuaishou": {"policy": "kuaishou"}}
+    m = TrafficModel(d, seed=3, agents=False)
+    cfg = m.scenario.relationship
+    has_item = np.bincount(m.items.creator, minlength=m.creators.n) > 0
+    e = np.flatnonzero(has_item[m.follows.creator])[:2]  # two fan edges of creators with items
+    users, creators = m.follows.src[e], m.follows.creator[e]
+    w0 = m.follows.intimacy[e].astype(np.float64)
+    stranger = int(np.flatnonzero(has_item & (m.follows.lookup(np.repeat(users[0], m.creators.n),
+                                                                np.arange(m.creators.n)) < 0))[0])
+    first_item = lambda c: int(np.flatnonzero(m.items.creator == c)[0])
+    shown = np.array([first_item(creators[0]), first_item(creators[1]), first_item(stranger)])
+    logs = []
+    for p, (platform, act) in enumerate(zip(m.platforms.values(), ("like", "share"))):
+        imp = Impressions.of_slots(m, users[[0, 1, 0]], shown, RECOMMEND)
+        assert imp.edge.tolist() == [e[0], e[1], -1]
+        _, r = one_day(imp.edge.tolist(), [act, None, "follow" if p == 0 else None])
+        r.complete[2] = p == 0  # the follower engaged
+        logs.append(DayLog(platform, imp, r))
+    m.day_logs = logs
+    gained_before = m.creators.follows_gained.copy()
+    n_before = m.follows.n_edges
+    m.update_relationships()
+    e = m.follows.lookup(users, creators)
+    g0 = 2 * cfg.gain_view + cfg.gain_like + cfg.gain_share
+    g1 = 2 * cfg.gain_view
+    grown = 1 - (1 - w0) * np.exp(-np.array([g0, g1]))
+    assert m.follows.intimacy[e] == pytest.approx(grown * (1 - cfg.decay), rel=1e-6)
+    assert m.follows.n_edges == n_before + 1
+    new = m.follows.lookup(users[:1], np.array([stranger]))[0]
+    assert new >= 0 and m.follows.intimacy[new] == pytest.approx(0.17)
+    assert (m.creators.follows_gained - gained_before).tolist() == np.bincount([stranger], minlength=m.creators.n).tolist()
+
+
+def test_engaged_non_followers_follow_in_a_model_day():
+    """The whole day: follows come only from engaged non-fans, and the graph gains an
+    edge for each distinct (viewer, creator) that followed."""
+    m = TrafficModel(small(), seed=2, agents=False)
     m.step()
-    r = m.day_logs[0].reactions
-    imp = m.day_logs[0].impressions
+    r, imp = m.day_logs[0].reactions, m.day_logs[0].impressions
     assert r.follow.sum() > 0 and (imp.edge[r.follow] < 0).all() and r.engaged[r.follow].all()
-    assert m.follows.n_edges > before - m.follows_lost_today
+    pairs = set(zip(imp.user[r.follow].tolist(), m.items.creator[imp.item[r.follow]].tolist()))
+    assert m.creators.follows_gained.sum() == len(pairs)
 
 
-def test_tiers_follow_intimacy_thresholds():
-    m = TrafficModel(small(), seed=2).run(3)
-    t, w = m.follows.tier, m.follows.intimacy
-    th = m.scenario.relationship.tier_thresholds
-    assert (t[w >= th[2]] == 3).all() and (t[w < th[0]] == 0).all()
+def test_cold_fans_drift_away_at_the_unfollow_rate():
+    """Guards drifting_fans: only edges below ``unfollow_threshold`` may drift, each with
+    probability ``unfollow_rate`` (within 5 standard errors)."""
+    cfg = RelationshipConfig(unfollow_threshold=0.05, unfollow_rate=0.3)
+    w = np.repeat(np.array([0.0, 0.049, 0.05, 0.5], np.float32), 20_000)
+    out = drifting_fans(w, cfg, np.random.default_rng(0))
+    assert not out[w >= 0.05].any()
+    rate = out[w < 0.05].mean()
+    assert abs(rate - 0.3) < 5 * np.sqrt(0.3 * 0.7 / 40_000)
+
+
+@pytest.mark.parametrize("thresholds", [(0.1, 0.3, 0.6), (0.2, 0.45, 0.9)])
+def test_tiers_begin_exactly_at_each_threshold(thresholds):
+    """Guards the tier boundaries (docs/ODD.md, follow edge): potential < t1 ≤ passerby <
+    t2 ≤ liking < t3 ≤ true fan, tested just below and at every threshold, in fan_tier,
+    in a model's follow graph built from the scenario's ``tier_thresholds`` and in the
+    fan-tier counts of metrics (FanTiers)."""
+    t = np.array(thresholds, np.float32)
+    below = np.nextafter(t, np.float32(0))
+    w = np.array([0.0, below[0], t[0], below[1], t[1], below[2], t[2], 1.0], np.float32)
+    tiers = [0, 0, 1, 1, 2, 2, 3, 3]
+    assert fan_tier(w, t).tolist() == tiers
+    m = TrafficModel(small({"relationship": {"tier_thresholds": list(thresholds)}}), seed=2, agents=False)
+    m.follows.intimacy[:] = np.resize(w, m.follows.n_edges)
+    assert m.follows.tier[: len(w)].tolist() == tiers
+    counts = np.bincount(np.resize(tiers, m.follows.n_edges), minlength=4)
+    assert m.follows.fans_by_tier().sum(axis=0).tolist() == counts.tolist()
+    fans = FanTiers().measure(SimpleNamespace(model=m))
+    assert [fans[f"fans_{k}"] for k in TIERS] == counts.tolist()

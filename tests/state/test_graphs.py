@@ -19,6 +19,23 @@ def test_small_world_graph_has_clustering_and_city_structure():
     assert np.mean(city[src] == city[g.indices]) > 0.8
 
 
+@pytest.mark.parametrize("rewire", [0.0, 0.3])
+def test_small_world_rewires_the_given_share_of_ties_across_the_country(rewire):
+    """Guards ``graph.rewire``: without rewiring every tie stays in its city (ring
+    lattices per city, k ties per user); with it, ties go to random users anywhere, so
+    the share of cross-city ties is rewire · (1 − Σ city share²) within sampling error."""
+    rng = np.random.default_rng(1)
+    city = rng.integers(0, 5, 4000).astype(np.int32)
+    g = small_world_graph(city, 6, rewire, rng)
+    src = np.repeat(np.arange(len(city)), np.diff(g.indptr))
+    cross = np.mean(city[src] != city[g.indices])
+    p_city = np.bincount(city) / len(city)
+    expected = rewire * (1 - (p_city**2).sum())
+    assert abs(cross - expected) < 0.02
+    if rewire == 0:
+        assert (np.diff(g.indptr) == 6).all()
+
+
 def test_follow_graph_add_remove_lookup():
     fg = FollowGraph(5, 4, np.array([0, 0, 3]), np.array([1, 2, 0]), np.array([0.2, 0.5, 0.9]), (0.1, 0.3, 0.6))
     assert fg.lookup(np.array([0, 0, 3, 1]), np.array([1, 3, 0, 1])).tolist()[::3] == [0, -1]
@@ -33,10 +50,41 @@ def test_follow_graph_add_remove_lookup():
 
 
 def test_initial_follows_prefer_popular_creators():
+    """Guards preferential attachment (followers so far in the draw weight): a heavy head."""
     m = TrafficModel(small(), seed=1, agents=False)
     f = np.sort(m.follows.followers())[::-1]
     assert f[: len(f) // 10].sum() > 2 * f[-len(f) // 10 :].sum()  # preferential attachment: a heavy head
     assert ((m.follows.intimacy >= 0) & (m.follows.intimacy <= 1)).all()
+
+
+def _follows(graph: dict, seed: int = 4):
+    m = TrafficModel(small({"graph": graph}), seed=seed, agents=False)
+    return m, m.follows
+
+
+def test_initial_follows_prefer_creators_of_the_users_interest():
+    """Guards ``graph.interest_affinity``: with it, users follow creators whose topic
+    matches their interest segment far more than at affinity 0."""
+    def mean_match(affinity):
+        m, fg = _follows({"interest_affinity": affinity, "social_copy_share": 0.0})
+        return m.creators.topic[fg.creator, m.users.segment[fg.src]].mean()
+
+    assert mean_match(8.0) > 1.5 * mean_match(0.0)
+
+
+def test_initial_follows_copy_friends_follows():
+    """Guards ``graph.social_copy_share`` (social proof): the share of follow edges that
+    a friend of the user also has rises with it (copying a friend's follow makes one)."""
+    def shared_with_a_friend(share):
+        m, fg = _follows({"social_copy_share": share})
+        deg = np.diff(m.social.indptr)[fg.src]
+        user = np.repeat(np.arange(fg.n_edges), deg)  # each edge once per friend of its user
+        first = np.repeat(m.social.indptr[fg.src] - (np.cumsum(deg) - deg), deg)
+        friend = m.social.indices[first + np.arange(len(user))]
+        hit = fg.lookup(friend, fg.creator[user]) >= 0
+        return np.bincount(user, weights=hit, minlength=fg.n_edges).astype(bool).mean()
+
+    assert shared_with_a_friend(0.8) > shared_with_a_friend(0.0) + 0.2
 
 
 def test_follow_graph_from_csv_and_graphml(tmp_path):
