@@ -200,9 +200,9 @@ class TrafficModel(mesa.Model):
             log.platform.policy.learn(self.items, log.platform.index, self.day, log.impressions, log.reactions)
 
     def sell_in_feed(self) -> None:
-        """Purchases and tips on today's engaged feed impressions (commerce/feed_sales.py)."""
-        for log in self.day_logs:
-            sell_in_feed(self, log.platform.index, log.impressions, log.reactions)
+        """Purchases and tips on today's engaged feed impressions, all platforms' purchases
+        in one batch (commerce/feed_sales.py)."""
+        sell_in_feed(self, self.day_logs)
 
     def update_relationships(self) -> None:
         """Intimacy grows with interaction and decays; engaged viewers follow (audience/relationships.py)."""

@@ -1,7 +1,12 @@
 """Selling in the feed: tips on engaged live impressions, purchases on engaged
 impressions of items that carry a product link. An order's GMV domain is its
 impression's (private when the buyer already follows the seller, commercial in an ad
-slot, else public)."""
+slot, else public).
+
+The purchases of every platform's feed are placed as one batch: when a buyer converts
+with the same merchant on two platforms (or through two slot sources) the same day, the
+one order goes to a candidate drawn by :func:`.purchase.place_orders`' hash, not to the
+platform or source that happens to come first."""
 
 from __future__ import annotations
 
@@ -12,10 +17,20 @@ from .ledger import PRIVATE_PLATFORM
 from .purchase import place_orders
 
 
-def sell_in_feed(model, platform: int, impressions, reactions) -> None:
-    items, cfg, rng = model.items, model.scenario.commerce, model.streams.commerce
-    if not cfg.enabled:
+def sell_in_feed(model, day_logs) -> None:
+    """Tips and purchases on the engaged impressions of every platform's day log."""
+    if not model.scenario.commerce.enabled:
         return
+    batches = [b for log in day_logs
+               if (b := _sell_on(model, log.platform.index, log.impressions, log.reactions)) is not None]
+    if batches:
+        place_orders(model, **{key: np.concatenate([b[key] for b in batches]) for key in batches[0]})
+
+
+def _sell_on(model, platform: int, impressions, reactions) -> dict | None:
+    """Book one platform's tips; return its purchases (one candidate order per converting
+    impression) for the day's batch."""
+    items, cfg, rng = model.items, model.scenario.commerce, model.streams.commerce
     domain = impressions.domain()
     engaged = np.flatnonzero(reactions.engaged)
     item = impressions.item[engaged]
@@ -34,7 +49,7 @@ def sell_in_feed(model, platform: int, impressions, reactions) -> None:
     # purchases (product links)
     linked = np.flatnonzero(merchant >= 0)
     if len(linked) == 0:
-        return
+        return None
     k = engaged[linked]
     m = merchant[linked].astype(np.int64)
     user = impressions.user[k].astype(np.int64)
@@ -42,6 +57,7 @@ def sell_in_feed(model, platform: int, impressions, reactions) -> None:
                                                live[linked], platform)
     buy = rng.random(len(k)) < prob
     k, m, user = k[buy], m[buy], user[buy]
-    place_orders(model, platform=np.full(len(k), platform), merchant=m, seller=items.creator[impressions.item[k]],
-                 user=user, domain=np.minimum(domain[k], PRIVATE_PLATFORM).astype(np.int64), source=impressions.source[k],
-                 item=impressions.item[k])
+    return dict(platform=np.full(len(k), platform, np.int64), merchant=m,
+                seller=items.creator[impressions.item[k]].astype(np.int64), user=user,
+                domain=np.minimum(domain[k], PRIVATE_PLATFORM).astype(np.int64),
+                source=impressions.source[k].astype(np.int64), item=impressions.item[k].astype(np.int64))

@@ -131,3 +131,40 @@ def test_a_buyer_orders_once_per_repurchase_interval_across_channels_and_platfor
     assert (book.trust >= 0).all() and (book.trust <= 1).all() and book.trust.max() > 0.1
     assert (fg.intimacy >= 0).all() and (fg.intimacy <= 1).all()
     assert (fg.extra["annoy"] >= 0).all() and (contacts.annoy >= 0).all()
+
+
+def test_a_pair_converting_on_two_platforms_is_attributed_by_the_hash_not_the_platform_order():
+    """The feed's purchases of all platforms form one batch: when a buyer converts with
+    the same merchant on two platforms the same day, each platform wins about half the
+    pairs, and listing the platforms' day logs in the other order attributes every order
+    the same way (guards the one batch of ``feed_sales.sell_in_feed``; placing each
+    platform's orders before the next platform's gives every pair to the first one)."""
+    from simulator.audience.engagement import Reactions
+    from simulator.commerce.feed_sales import sell_in_feed
+    from simulator.feeds.impressions import Impressions
+    from simulator.model import DayLog
+
+    n_users = 3000
+
+    def attributed(reverse: bool) -> np.ndarray:
+        m = model("scenarios/base.toml", steps=2, platforms={"a": {"policy": "douyin"}, "b": {"policy": "kuaishou"}},
+                  population={"users": n_users}, commerce={"intercept": 20.0, "live_share": 0.0})
+        m.step()
+        product = np.flatnonzero(m.items.merchant >= 0)
+        user = np.arange(n_users, dtype=np.int32)
+        item = product[user % len(product)]
+        imp = Impressions(user=user, item=item.astype(np.int64), source=np.full(n_users, RECOMMEND, np.int8),
+                          edge=np.full(n_users, -1, np.int64), match=np.ones(n_users, np.float32))
+        yes, no = np.ones(n_users, bool), np.zeros(n_users, bool)
+        reactions = Reactions(complete=yes, like=no, comment=no, share=no, follow=no,
+                              intimacy=np.zeros(n_users, np.float32))
+        logs = [DayLog(p, imp, reactions) for p in m.platforms.values()]
+        m.ledger.begin_day()
+        sell_in_feed(m, logs[::-1] if reverse else logs)
+        o = m.ledger.today_orders()
+        assert len(o) == len(np.unique(o.user)) and len(o) > 0.5 * n_users
+        return o.platform[np.argsort(o.user)], o.user
+    first, users = attributed(False)
+    again, _ = attributed(True)
+    assert np.array_equal(first, again)
+    assert abs(float(np.mean(first == 0)) - 0.5) < 0.04
