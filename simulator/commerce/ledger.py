@@ -130,8 +130,8 @@ class Ledger:
         merchants = self.merchants
         category = merchants.category[merchant]
         price = self.price[category]
-        age = merchants.age0[merchant] + day
-        rate = np.where(age < self.intro_days[platform], self.intro[platform], self.rates[platform, category])
+        intro = merchants.new[merchant] & (merchants.age0[merchant] + day < self.intro_days[platform])
+        rate = np.where(intro, self.intro[platform], self.rates[platform, category])
         rate = np.where(domain != PRIVATE_WECHAT, rate, 0.0)
         partner = seller != merchants.account[merchant]
         orders = Orders(platform=platform, merchant=merchant, seller=seller, user=user, price=price, domain=domain,
