@@ -109,7 +109,9 @@ class Engagements(Measurement):
 class Follows(Measurement):
     name = "follows"
     columns = ("follows_gained", "follows_lost")
-    description = "follows gained on the platform; follows lost (drift; the follow graph is shared by all platforms)"
+    description = ("new follow edges, on the platform where the follow happened (an edge followed on several platforms "
+                   "the same day: on the creator's home platform if it is one of them, else the platform whose name sorts "
+                   "first); follow edges lost (bans, fan-group annoyance, drift), on the creator's home platform")
 
     def measure(self, v):
         return {"follows_gained": v.follows_gained, "follows_lost": v.follows_lost}

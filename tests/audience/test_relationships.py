@@ -24,7 +24,7 @@ def test_engaged_non_followers_follow_and_graph_grows():
     r = m.day_logs[0].reactions
     imp = m.day_logs[0].impressions
     assert r.follow.sum() > 0 and (imp.edge[r.follow] < 0).all() and r.engaged[r.follow].all()
-    assert m.follows.n_edges > before - m.follows_lost_today
+    assert m.follows.n_edges > before - m.follows_lost_today.sum()
 
 
 def test_tiers_follow_intimacy_thresholds():
