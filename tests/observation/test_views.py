@@ -112,3 +112,34 @@ def test_a_follow_on_two_platforms_counts_once_by_a_rule_that_ignores_platform_o
         gained = follow_engaged_viewers(m, order)
         assert gained.tolist() == [1, 1, 1]  # b: u2→c1, a: u1→c1, c: u0→c0
         assert m.creators.follows_gained.tolist() == [1, 2] and m.follows.n_edges == 4
+
+
+def test_orders_by_buyer_tier_add_up_and_match_the_orders():
+    """metrics.csv's orders_<tier> / gmv_buyer_<tier> count each day's orders on the
+    platform by the buyer's fan tier with the seller (the ledger's buyer_tier): they
+    match the booked orders, add up to orders / gmv_total, and the all row is the sum."""
+    from simulator.commerce.ledger import BUYER_TIERS
+
+    d = two_platform_world()
+    d["population"]["merchants"] = 12
+    m = TrafficModel(d, seed=6)
+    fans = 0
+    for _ in range(5):
+        m.step()
+        o = m.ledger.today_orders()
+        rows = m.metrics_frame()
+        rows = rows[rows["step"] == m.day - 1].set_index("platform")
+        for name, pl in m.platforms.items():
+            mine = o.platform == pl.index
+            counts = np.bincount(o.buyer_tier[mine].astype(np.int64), minlength=len(BUYER_TIERS))
+            gmv = np.bincount(o.buyer_tier[mine].astype(np.int64), weights=o.price[mine], minlength=len(BUYER_TIERS))
+            r = rows.loc[name]
+            assert [r[f"orders_{b}"] for b in BUYER_TIERS] == counts.tolist()
+            assert np.allclose([r[f"gmv_buyer_{b}"] for b in BUYER_TIERS], gmv)
+            fans += counts[1:].sum()
+        for _, r in rows.iterrows():
+            assert sum(r[f"orders_{b}"] for b in BUYER_TIERS) == r["orders"]
+            assert np.isclose(sum(r[f"gmv_buyer_{b}"] for b in BUYER_TIERS), r["gmv_total"])
+        for b in BUYER_TIERS:
+            assert rows.loc["all", f"orders_{b}"] == rows.drop("all")[f"orders_{b}"].sum()
+    assert fans > 0
