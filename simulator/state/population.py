@@ -78,10 +78,11 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
 
     Each part has its own random stream, so scenarios that differ only in their
     platforms get the same users, creators and merchants for the same seed (paired
-    comparisons): the per-platform attributes (``users.uses``, ``users.follow_share``,
-    one stream per platform; ``creators.home``, its own stream) are drawn apart from
-    everything else, and nothing else depends on the number or the settings of the
-    platforms."""
+    comparisons): the per-platform attributes (``users.uses`` and ``users.follow_share``
+    from the platform-use stream, platform by platform in scenario order, so adding a
+    platform after the others leaves theirs unchanged; ``creators.home`` from a stream of
+    its own) are drawn apart from everything else, and nothing else depends on the
+    number or the settings of the platforms."""
     r_users, r_platforms, r_creators, r_merchants, r_commerce, r_home = rng.spawn(6)
     pop = cfg.population
     n, C, M, d = pop.users, pop.creators, pop.merchants, pop.topics
@@ -98,11 +99,11 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
     city = r_users.choice(pop.cities, n, p=city_w).astype(np.int32)
     uses = np.empty((n, P), dtype=bool)
     fshare = np.empty((n, P), dtype=np.float32)
-    for j, (pc, r_platform) in enumerate(zip(cfg.platforms.values(), r_platforms.spawn(P))):
-        uses[:, j] = r_platform.random(n) < pc.adoption
+    for j, pc in enumerate(cfg.platforms.values()):  # platform use: its own stream, platforms in scenario order
+        uses[:, j] = r_platforms.random(n) < pc.adoption
         m, k = pc.follow_share, pc.follow_share_concentration
         if 0.0 < m < 1.0:
-            fshare[:, j] = r_platform.beta(m * k, (1 - m) * k, n)
+            fshare[:, j] = r_platforms.beta(m * k, (1 - m) * k, n)
         else:
             fshare[:, j] = m
     g = cfg.commerce.groups
