@@ -27,7 +27,7 @@ from pathlib import Path
 from . import __version__
 from .config import ScenarioError, load_scenario
 from .io.outputs import OutputError, check_out_dir, check_writable, default_out_dir
-from .io.report import RUN_HEADLINE, fmt, label, text_table, unit
+from .io.report import RUN_HEADLINE, fmt, fmt_metric, label, text_table, unit
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -152,7 +152,8 @@ def _print_summary(summary: dict) -> None:
     """The run's headline table: readable labels, units, one number format (io.report.fmt)."""
     names = list(summary["platforms"])
     print(text_table(["metric", "unit", *names],
-                     [[label(k), unit(k), *(_fmt(summary["platforms"][n].get(k)) for n in names)] for k in HEADLINE]))
+                     [[label(k), unit(k), *(fmt_metric(k, summary["platforms"][n].get(k)) for n in names)]
+                      for k in HEADLINE]))
 
 
 _fmt = fmt  # the number format shared by run and compare

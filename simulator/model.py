@@ -136,7 +136,8 @@ class TrafficModel(mesa.Model):
             self.publish()
             self.day += 1
         self.items_published_today = 0
-        self.follows_lost_today = 0
+        self.follows_gained_today = np.zeros(len(self.platforms), dtype=np.int64)  # new follow edges by platform
+        self.follows_lost_today = np.zeros(len(self.platforms), dtype=np.int64)  # lost edges by the creator's home
         self.day_logs: list[DayLog] = []
         self._rows: list[dict] = []
         self.datacollector = mesa.DataCollector(model_reporters={name: _latest_total(name) for name in REPORTED})
@@ -211,20 +212,24 @@ class TrafficModel(mesa.Model):
         for log in self.day_logs:
             gains += intimacy_gains(log.impressions, log.reactions, rel, self.follows.n_edges)
         update_intimacy(self.follows.intimacy, gains, rel)
-        follow_engaged_viewers(self, self.day_logs)
+        self.follows_gained_today = follow_engaged_viewers(self, self.day_logs)
 
     def moderate(self) -> np.ndarray:
         """Platforms ban the accounts hit today; returns the follow edges they lose (platform/moderation.py)."""
         return self.moderation.apply()
 
     def drop_follows(self, mask: np.ndarray) -> None:
-        """Unfollow the edges in ``mask`` (members leave their fan groups first)."""
-        self.follows_lost_today = 0
+        """Unfollow the edges in ``mask`` (members leave their fan groups first). Each
+        lost edge is counted on the creator's home platform (``follows_lost_today``):
+        bans, fan-group annoyance and drift all happen where the account lives."""
+        self.follows_lost_today = np.zeros(len(self.platforms), dtype=np.int64)
         if not mask.any():
             return
         self.commerce.groups.leave(np.flatnonzero(mask))
-        self.creators.follows_lost += np.bincount(self.follows.creator[mask], minlength=self.creators.n)
-        self.follows_lost_today = self.follows.remove(mask)
+        creator = self.follows.creator[mask]
+        self.creators.follows_lost += np.bincount(creator, minlength=self.creators.n)
+        self.follows_lost_today = np.bincount(self.creators.home[creator], minlength=len(self.platforms)).astype(np.int64)
+        self.follows.remove(mask)
 
     def adapt_platforms(self) -> None:
         """Platforms with a Gini target steer toward it from today's exposure (platform/steering.py)."""

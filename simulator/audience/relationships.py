@@ -15,6 +15,7 @@ import numpy as np
 
 from ..config import RelationshipConfig
 from ..feeds.impressions import Impressions
+from ..state.arrays import find_sorted
 from .engagement import Reactions
 
 
@@ -46,15 +47,38 @@ def drifting_fans(intimacy: np.ndarray, cfg: RelationshipConfig, rng: np.random.
     return out
 
 
-def follow_engaged_viewers(model, day_logs) -> None:
+def follow_engaged_viewers(model, day_logs) -> np.ndarray:
     """Viewers who chose to follow today get a follow edge (at ``follow_intimacy``);
-    each creator counts its new edges (``creators.follows_gained``)."""
-    users, creators = [], []
+    each creator counts its new edges (``creators.follows_gained``). Returns the new
+    edges per platform, each attributed to the platform where the follow happened.
+    Following an account one already follows (on any platform) adds nothing; an edge
+    followed on several platforms the same day counts once, on the creator's home
+    platform if it is one of them, else on the one whose name sorts first (a rule that
+    does not depend on the order of the platforms in the scenario)."""
+    follows, creators = model.follows, model.creators
+    n_platforms, n_creators = len(model.platforms), follows.n_creators
+    gained = np.zeros(n_platforms, dtype=np.int64)
+    keys, where = [], []
     for log in day_logs:
         follow = log.reactions.follow
-        users.append(log.impressions.user[follow])
-        creators.append(model.items.creator[log.impressions.item[follow]])
-    if not users:
-        return
-    added = model.follows.add(np.concatenate(users), np.concatenate(creators), model.scenario.relationship.follow_intimacy)
-    model.creators.follows_gained += np.bincount(added, minlength=model.creators.n)
+        k = np.unique(log.impressions.user[follow].astype(np.int64) * n_creators
+                      + model.items.creator[log.impressions.item[follow]].astype(np.int64))
+        keys.append(k)
+        where.append(np.full(len(k), log.platform.index, dtype=np.int64))
+    if not keys:
+        return gained
+    keys, where = np.concatenate(keys), np.concatenate(where)
+    new = find_sorted(follows.keys, keys) < 0
+    keys, where = keys[new], where[new]
+    names = [log.platform.name for log in day_logs]
+    name_rank = np.zeros(n_platforms, dtype=np.int64)
+    name_rank[[log.platform.index for log in day_logs]] = np.argsort(np.argsort(names, kind="stable"))
+    priority = np.where(where == creators.home[keys % n_creators], 0, 1 + name_rank[where])
+    order = np.lexsort((priority, keys))
+    keys, where = keys[order], where[order]
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    keys, where = keys[first], where[first]
+    added = follows.add(keys // n_creators, keys % n_creators, model.scenario.relationship.follow_intimacy)
+    creators.follows_gained += np.bincount(added, minlength=creators.n)
+    return np.bincount(where, minlength=n_platforms).astype(np.int64)

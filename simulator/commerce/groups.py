@@ -104,13 +104,10 @@ class FanGroups:
 
     def churn(self, window: int = 30, platform: int | None = None) -> float:
         """Share of members at day t who have left by day t + window, averaged over the
-        days t with t + window within the run (window shortened to half the run when the
-        run is shorter than twice the window)."""
+        days t with t + window within the run; NaN when the run is not longer than the
+        window (then no day t can be followed for a whole window)."""
         model, follows = self.model, self.model.follows
         days = model.day  # days simulated so far (the model's day counter is the next day)
-        if days < 2:
-            return float("nan")
-        window = min(window, max(1, days // 2))
         closed = np.concatenate(self.episodes) if self.episodes else np.zeros((0, 3), np.int64)
         member = np.flatnonzero(follows.extra["group"])
         still_in = np.stack([model.creators.home[follows.creator[member]].astype(np.int64),

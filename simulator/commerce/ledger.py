@@ -12,6 +12,11 @@ Everything that costs or earns money is booked here and everything else asks it:
 
 Orders are attributed to a GMV domain (``vocabulary.GMV_DOMAINS``) and an order source
 (``ORDER_SOURCES``: the feed's slot sources, fan groups, homepage visits / DMs, WeChat).
+
+Customer-acquisition cost (CAC) comes in two kinds (:meth:`Ledger.cac`): **ad-attributed**
+(``cac_ad``: ad spend / new buyers whose first order with the merchant came from an ad
+impression, order source ``ads``) and **blended** (``cac_blended``: ad spend / all new
+buyers, whatever brought them).
 """
 
 from __future__ import annotations
@@ -20,12 +25,12 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ..state.vocabulary import DOMAINS, GMV_DOMAINS, SOURCES
+from ..state.vocabulary import BUYER_TIERS, DOMAINS, GMV_DOMAINS, SOURCES
 
 ORDER_SOURCES = SOURCES + ("group", "visit", "wechat")
 GROUP, VISIT, WECHAT = (ORDER_SOURCES.index(s) for s in ("group", "visit", "wechat"))
+ADS = ORDER_SOURCES.index("ads")
 PUBLIC_G, COMMERCIAL_G, PRIVATE_PLATFORM, PRIVATE_WECHAT = range(len(GMV_DOMAINS))
-BUYER_TIERS = ("non_fan", "potential", "passerby", "liking", "true")
 
 
 @dataclass
@@ -82,6 +87,7 @@ class Ledger:
         self.gmv = np.zeros((M, len(GMV_DOMAINS)))
         self.orders = np.zeros(M, dtype=np.int64)
         self.new_buyers = np.zeros(M, dtype=np.int64)
+        self.new_buyers_ad = np.zeros(M, dtype=np.int64)  # new buyers whose first order came from an ad
         self.commission_paid = np.zeros(M)
         self.creator_paid = np.zeros(M)  # sales shares paid to partner creators
         self.cost_of_goods = np.zeros(M)
@@ -96,20 +102,24 @@ class Ledger:
         # per day, for acquisition cost over time: (days × platforms × merchants)
         self.spend_by_day: list[np.ndarray] = []
         self.new_buyers_by_day: list[np.ndarray] = []
+        self.new_buyers_ad_by_day: list[np.ndarray] = []
         self.begin_day()
 
     def begin_day(self) -> None:
         P, M = self.n_platforms, self.merchants.n
         self.today = {
             "gmv": np.zeros((P, len(GMV_DOMAINS))), "tips": np.zeros((P, len(DOMAINS))), "commission": np.zeros(P),
-            "tip_revenue": np.zeros(P), "orders": np.zeros(P), "new_buyers": np.zeros(P), "ad_revenue": np.zeros(P),
-            "ad_spend": np.zeros((P, M)), "new_by_merchant": np.zeros((P, M)),
+            "tip_revenue": np.zeros(P), "orders": np.zeros(P), "new_buyers": np.zeros(P), "new_buyers_ad": np.zeros(P),
+            "ad_revenue": np.zeros(P), "ad_spend": np.zeros((P, M)), "new_by_merchant": np.zeros((P, M)),
+            "new_ad_by_merchant": np.zeros((P, M)), "orders_by_tier": np.zeros((P, len(BUYER_TIERS))),
+            "gmv_by_tier": np.zeros((P, len(BUYER_TIERS))),
         }
         self.orders_today: list[Orders] = []
 
     def end_day(self) -> None:
         self.spend_by_day.append(self.today["ad_spend"].copy())
         self.new_buyers_by_day.append(self.today["new_by_merchant"].copy())
+        self.new_buyers_ad_by_day.append(self.today["new_ad_by_merchant"].copy())
 
     def today_orders(self) -> Orders:
         return Orders.concat(self.orders_today)
@@ -130,8 +140,8 @@ class Ledger:
         merchants = self.merchants
         category = merchants.category[merchant]
         price = self.price[category]
-        age = merchants.age0[merchant] + day
-        rate = np.where(age < self.intro_days[platform], self.intro[platform], self.rates[platform, category])
+        intro = merchants.new[merchant] & (merchants.age0[merchant] + day < self.intro_days[platform])
+        rate = np.where(intro, self.intro[platform], self.rates[platform, category])
         rate = np.where(domain != PRIVATE_WECHAT, rate, 0.0)
         partner = seller != merchants.account[merchant]
         orders = Orders(platform=platform, merchant=merchant, seller=seller, user=user, price=price, domain=domain,
@@ -147,6 +157,8 @@ class Ledger:
         self.gmv += _sum_by(o.merchant * D + o.domain, M * D, o.price).reshape(M, D)
         self.orders += _sum_by(o.merchant, M).astype(np.int64)
         self.new_buyers += _sum_by(o.merchant[o.new_buyer], M).astype(np.int64)
+        new_ad = o.new_buyer & (o.source == ADS)
+        self.new_buyers_ad += _sum_by(o.merchant[new_ad], M).astype(np.int64)
         self.commission_paid += _sum_by(o.merchant, M, o.commission)
         self.creator_paid += _sum_by(o.merchant, M, o.creator_cut)
         self.cost_of_goods += _sum_by(o.merchant, M, o.price * (1.0 - self.margin[category]))
@@ -159,6 +171,10 @@ class Ledger:
         t["new_buyers"] += _sum_by(o.platform[o.new_buyer], P)
         new = o.new_buyer
         t["new_by_merchant"] += _sum_by(o.platform[new] * M + o.merchant[new], P * M).reshape(P, M)
+        t["new_buyers_ad"] += _sum_by(o.platform[new_ad], P)
+        t["new_ad_by_merchant"] += _sum_by(o.platform[new_ad] * M + o.merchant[new_ad], P * M).reshape(P, M)
+        t["orders_by_tier"] += _sum_by(o.platform * T + o.buyer_tier, P * T).reshape(P, T)
+        t["gmv_by_tier"] += _sum_by(o.platform * T + o.buyer_tier, P * T, o.price).reshape(P, T)
         self.gmv_by_source += _sum_by(o.platform * S + o.source, P * S, o.price).reshape(P, S)
 
     def book_tips(self, platform: int, creator: np.ndarray, domain: np.ndarray, amount: np.ndarray) -> None:
@@ -176,18 +192,24 @@ class Ledger:
         out = {f"gmv_{d}": float(t["gmv"][platform, j]) for j, d in enumerate(GMV_DOMAINS)}
         out.update({f"tips_{d}": float(t["tips"][platform, j]) for j, d in enumerate(DOMAINS)})
         out.update(commission_revenue=float(t["commission"][platform]), tip_revenue=float(t["tip_revenue"][platform]),
-                   orders=float(t["orders"][platform]), new_buyers=float(t["new_buyers"][platform]))
+                   orders=float(t["orders"][platform]), new_buyers=float(t["new_buyers"][platform]),
+                   new_buyers_ad=float(t["new_buyers_ad"][platform]))
+        out.update({f"orders_{b}": float(t["orders_by_tier"][platform, j]) for j, b in enumerate(BUYER_TIERS)})
+        out.update({f"gmv_buyer_{b}": float(t["gmv_by_tier"][platform, j]) for j, b in enumerate(BUYER_TIERS)})
         return out
 
-    def cac(self, first: bool, platform: int | None = None) -> float:
-        """Ad spend / new buyers over the first (or last) 30 days (half the run when shorter)."""
-        if not self.spend_by_day:
+    def cac(self, first: bool, platform: int | None = None, ad_only: bool = False, window: int = 30) -> float:
+        """Ad spend / new buyers over the first (or last) ``window`` days of the run; with
+        ``ad_only``, new buyers whose first order came from an ad (``cac_ad``), else all
+        (``cac_blended``). NaN when the run is shorter than ``window`` days (then the
+        window cannot be measured) or nobody was acquired in it."""
+        days = len(self.spend_by_day)
+        if days < window:
             return float("nan")
         spend = np.stack(self.spend_by_day)  # (days, P, M)
-        new = np.stack(self.new_buyers_by_day)
+        new = np.stack(self.new_buyers_ad_by_day if ad_only else self.new_buyers_by_day)
         if platform is not None:
             spend, new = spend[:, platform], new[:, platform]
-        window = min(30, max(1, len(spend) // 2))
-        days = slice(0, window) if first else slice(len(spend) - window, len(spend))
-        n = new[days].sum()
-        return float(spend[days].sum() / n) if n > 0 else float("nan")
+        span = slice(0, window) if first else slice(days - window, days)
+        n = new[span].sum()
+        return float(spend[span].sum() / n) if n > 0 else float("nan")

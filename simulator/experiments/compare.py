@@ -33,7 +33,8 @@ from ..state.vocabulary import DOMAINS, TIERS  # noqa: E402
 # the headline metrics of the tables and reading lines (labels and units: io.report.METRICS)
 HEADLINE = ("private_share_impressions", "private_share_gmv", "private_share_tips", "private_share_comments",
             "exposure_gini", "top1_share", "visible_share", "flywheel_ratio", "mean_intimacy", "fans_true",
-            "gmv_total", "ad_revenue", "commission_revenue", "commission_tips_share", "cac", "group_churn_30d")
+            "gmv_total", "ad_revenue", "commission_revenue", "commission_tips_share", "cac_ad", "cac_blended",
+            "group_churn_30d")
 COMPARE_FILES = ("comparison.csv", "comparison.md", "report.html", "manifest.json", "scenario_<label>.toml",
                  "plots/lorenz.png", "plots/domain_shares.png", "plots/fan_tiers.png", "plots/top1_share.png",
                  "plots/gmv_domain_shares.png", "plots/private_gmv_groups.png", "plots/revenue_mix.png")
@@ -144,7 +145,8 @@ def interpret(table: pd.DataFrame, labels: list[str], metric: str) -> str:
     means = {lb: table.loc[metric, f"{lb}_mean"] for lb in labels}
     name = report.label(metric)
     if any(v != v for v in means.values()):
-        return f"{name}: not available in every scenario."
+        days = report.needs_days(metric)
+        return f"{name}: not available in every scenario" + (f" (needs runs of ≥ {days} days)." if days else ".")
     hi = max(means, key=means.get)
     lo = min(means, key=means.get)
     if hi == lo or means[hi] == means[lo]:
@@ -162,7 +164,8 @@ def interpret(table: pd.DataFrame, labels: list[str], metric: str) -> str:
 def headline_rows(table: pd.DataFrame, labels: list[str]) -> list[list[str]]:
     """[label, unit, "mean ± 95% CI half-width" per scenario] per headline metric."""
     return [[report.label(m), report.unit(m),
-             *(report.fmt_ci(*(table.loc[m, f"{lb}_{c}"] for c in ("mean", "ci_low", "ci_high"))) for lb in labels)]
+             *(report.fmt_ci(*(table.loc[m, f"{lb}_{c}"] for c in ("mean", "ci_low", "ci_high")), metric=m)
+               for lb in labels)]
             for m in HEADLINE if m in table.index]
 
 

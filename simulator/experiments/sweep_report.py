@@ -22,7 +22,7 @@ from .sweep import read_manifest, read_runs  # noqa: E402
 from .sweep_spec import SweepSpec  # noqa: E402
 
 HEADLINE = ("exposure_gini", "top1_share", "private_share_impressions", "private_share_gmv", "gmv_private", "platform_revenue",
-            "group_churn_30d", "group_members_end", "mean_intimacy", "flywheel_ratio")
+            "cac_ad", "cac_blended", "group_churn_30d", "group_members_end", "mean_intimacy", "flywheel_ratio")
 
 
 def _with_derived(df: pd.DataFrame) -> pd.DataFrame:
@@ -43,6 +43,8 @@ def main_effects(df: pd.DataFrame, param: str, metrics: list[str], grid: bool) -
     for level, part in g:
         for m in metrics:
             v = part[m].dropna()
+            if len(v) == 0:  # no run at this level measured it (e.g. a 30-day metric of shorter runs)
+                continue
             half = 1.96 * v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.nan
             rows.append({"parameter": param, "level": level, "metric": m, "mean": v.mean(), "ci_low": v.mean() - half,
                          "ci_high": v.mean() + half, "runs": len(v)})
@@ -170,7 +172,11 @@ def report(out: str | Path, log=None) -> Path:
         notes.insert(0, f"incomplete sweep: {len(df)} of {expected} runs present, {len(ok)} succeeded "
                         f"({len(df) - len(ok)} failed, {expected - len(df)} missing); the figures use the "
                         f"{len(ok)} successful runs. Finish it with: trafficsim sweep {sweep_file} --out {out} --resume")
-    metrics = [m for m in HEADLINE if m in ok.columns]
+    # metrics as numbers (a value a run could not measure is null in its JSON, NaN here);
+    # those no run measured (a 30-day metric of shorter runs) are left out, and said so
+    ok = ok.assign(**{m: pd.to_numeric(ok[m], errors="coerce") for m in HEADLINE if m in ok.columns})
+    metrics = [m for m in HEADLINE if m in ok.columns and ok[m].notna().any()]
+    unmeasured = [m for m in HEADLINE if m in ok.columns and m not in metrics]
     params = list(spec.parameters)
     grid = spec.method == "grid"
     lines = [f"# Sweep report: {spec.name}", "",
@@ -178,6 +184,9 @@ def report(out: str | Path, log=None) -> Path:
               f"{spec.method}; {spec.replicates} replicate{'' if spec.replicates == 1 else 's'} per point; "
               f"parameters: {', '.join(params)}."), ""]
     body: list[str] = []
+    if len(ok) and unmeasured:
+        body += [f"Not measured by any run, left out: {', '.join(unmeasured)} (the 30-day metrics need runs of at "
+                 "least 30 days, group_churn_30d of 31).", ""]
     effects = pd.concat([main_effects(ok, p, metrics, grid) for p in params], ignore_index=True) if len(ok) else pd.DataFrame()
     if len(effects):
         effects.to_csv(rep / "main_effects.csv", index=False)
@@ -198,6 +207,9 @@ def report(out: str | Path, log=None) -> Path:
         rows = []
         means = ok.groupby("point")[metrics].mean().sort_index()
         for m in metrics:
+            if means[m].isna().any():
+                body += [f"No Sobol indices for `{m}`: some design points did not measure it.", ""]
+                continue
             res = sobol.analyze(spec.salib_problem(), means[m].to_numpy(), calc_second_order=False, seed=spec.seed)
             for k, p in enumerate(params):
                 rows.append({"metric": m, "parameter": p, "S1": res["S1"][k], "S1_conf": res["S1_conf"][k],

@@ -51,7 +51,8 @@ def creators_frame(model) -> pd.DataFrame:
 
 
 def merchants_frame(model) -> pd.DataFrame:
-    """One row per merchant: category, strategy, ad spend, GMV by domain, CAC, profit, ROI."""
+    """One row per merchant: category, strategy, ad spend, GMV by domain, CAC (ad-attributed
+    and blended), profit, ROI."""
     merchants, ledger = model.merchants, model.ledger
     spend = ledger.ad_spend.sum(axis=0)
     gmv = ledger.gmv.sum(axis=1)
@@ -71,7 +72,9 @@ def merchants_frame(model) -> pd.DataFrame:
     df["gmv_total"] = gmv
     df["orders"] = ledger.orders
     df["new_buyers"] = ledger.new_buyers
-    df["cac"] = np.divide(spend, ledger.new_buyers, out=np.full(merchants.n, np.nan), where=ledger.new_buyers > 0)
+    df["new_buyers_ad"] = ledger.new_buyers_ad
+    df["cac_ad"] = np.divide(spend, ledger.new_buyers_ad, out=np.full(merchants.n, np.nan), where=ledger.new_buyers_ad > 0)
+    df["cac_blended"] = np.divide(spend, ledger.new_buyers, out=np.full(merchants.n, np.nan), where=ledger.new_buyers > 0)
     df["commission_paid"] = ledger.commission_paid
     df["creator_paid"] = ledger.creator_paid
     df["profit"] = profit

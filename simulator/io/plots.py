@@ -84,15 +84,18 @@ def gmv_by_domain(metrics: pd.DataFrame, path: Path) -> None:
 
 
 def cac_over_time(metrics: pd.DataFrame, path: Path, window: int = 7) -> None:
-    """Customer-acquisition cost (ad spend / first-time buyers) over a rolling window, with the effective CPM."""
+    """Customer-acquisition cost over a rolling window: ad-attributed (ad spend / new buyers
+    whose first order came from an ad; solid) and blended (ad spend / all new buyers;
+    dashed), with the effective CPM (dotted)."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax2 = ax.twinx()
-    for name in [p for p in metrics["platform"].unique() if p != "all"]:
-        df = metrics[metrics["platform"] == name]
+    for k, name in enumerate(p for p in metrics["platform"].unique() if p != "all"):
+        df, color = metrics[metrics["platform"] == name], f"C{k}"
         spend = df["ad_revenue"].rolling(window, min_periods=1).sum()
-        new = df["new_buyers"].rolling(window, min_periods=1).sum().replace(0, np.nan)
-        ax.plot(df["step"], spend / new, label=f"{name} CAC")
-        ax2.plot(df["step"], df["cpm_effective"], ls=":", label=f"{name} CPM")
+        for column, ls, kind in (("new_buyers_ad", "-", "ad-attributed"), ("new_buyers", "--", "blended")):
+            new = df[column].rolling(window, min_periods=1).sum().replace(0, np.nan)
+            ax.plot(df["step"], spend / new, ls=ls, color=color, label=f"{name} CAC, {kind}")
+        ax2.plot(df["step"], df["cpm_effective"], ls=":", color=color, label=f"{name} CPM")
     ax.set(title=f"Customer-acquisition cost ({window}-day window)", xlabel="day", ylabel="yuan per new buyer")
     ax2.set_ylabel("effective CPM (dotted)")
     ax.legend(fontsize=7, loc="upper left")

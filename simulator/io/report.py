@@ -17,6 +17,8 @@ import json
 import math
 from pathlib import Path
 
+from ..state.vocabulary import BUYER_TIERS, WINDOW_DAYS
+
 # metric → (label, unit); "share" is a fraction in [0, 1]
 METRICS: dict[str, tuple[str, str]] = {
     "impressions_total": ("impressions", "impressions"),
@@ -45,6 +47,11 @@ METRICS: dict[str, tuple[str, str]] = {
     "private_share_comments": ("private share of comments", "share"),
     "orders": ("orders", "orders"),
     "new_buyers": ("new buyers", "buyers"),
+    "new_buyers_ad": ("new buyers acquired by an ad", "buyers"),
+    **{f"orders_{b}": (f"orders from {b.replace('_', '-')} buyers" if b == "non_fan" else f"orders from {b} fans", "orders")
+       for b in BUYER_TIERS},
+    **{f"gmv_buyer_{b}": (f"GMV from {b.replace('_', '-')} buyers" if b == "non_fan" else f"GMV from {b} fans", "yuan")
+       for b in BUYER_TIERS},
     "tips_total": ("tips", "yuan"),
     "ad_revenue": ("platform ad revenue", "yuan"),
     "commission_revenue": ("platform commission revenue", "yuan"),
@@ -53,13 +60,16 @@ METRICS: dict[str, tuple[str, str]] = {
     "ad_share_of_revenue": ("ads share of revenue", "share"),
     "commission_tips_share": ("commissions + tips share of revenue", "share"),
     "cpm_effective": ("effective ad price (CPM)", "yuan per 1,000 ad impressions"),
-    "cac": ("customer-acquisition cost (CAC)", "yuan per new buyer"),
-    "cac_first_30d": ("CAC, first 30 days", "yuan per new buyer"),
-    "cac_last_30d": ("CAC, last 30 days", "yuan per new buyer"),
+    "cac_ad": ("ad-attributed CAC (ad spend / buyers first acquired by an ad)", "yuan per new buyer"),
+    "cac_blended": ("blended CAC (ad spend / all new buyers)", "yuan per new buyer"),
+    "cac_ad_first_30d": ("ad-attributed CAC, first 30 days", "yuan per new buyer"),
+    "cac_ad_last_30d": ("ad-attributed CAC, last 30 days", "yuan per new buyer"),
+    "cac_blended_first_30d": ("blended CAC, first 30 days", "yuan per new buyer"),
+    "cac_blended_last_30d": ("blended CAC, last 30 days", "yuan per new buyer"),
     "group_members": ("fan-group members", "members"),
     "group_members_start": ("fan-group members at the start", "members"),
     "group_members_end": ("fan-group members at the end", "members"),
-    "group_churn_30d": ("fan-group churn, last 30 days", "share"),
+    "group_churn_30d": ("fan-group churn within 30 days", "share"),
     "wechat_contacts": ("WeChat contacts", "contacts"),
     "bans": ("bans for diverting to WeChat", "bans"),
     "active_users": ("active users", "users"),
@@ -71,8 +81,14 @@ METRICS: dict[str, tuple[str, str]] = {
 RUN_HEADLINE = ("impressions_total", "impressions_public", "impressions_commercial", "impressions_private",
                 "exposure_gini", "top1_share", "top10_share", "visible_share", "fans_passerby", "fans_liking",
                 "fans_true", "mean_intimacy", "flywheel_ratio", "gmv_total", "private_share_gmv", "private_share_tips",
-                "private_share_comments", "ad_revenue", "commission_revenue", "tip_revenue", "cac_first_30d",
-                "cac_last_30d", "group_members_end", "group_churn_30d", "wechat_contacts", "bans")
+                "private_share_comments", "ad_revenue", "commission_revenue", "tip_revenue", "cac_ad", "cac_blended",
+                "cac_ad_first_30d", "cac_ad_last_30d", "group_members_end", "group_churn_30d", "wechat_contacts", "bans")
+
+# fixed-window summary metrics: the run length they need (NaN in shorter runs). CAC over
+# the first / last 30 days needs 30 simulated days; group churn needs a day t followed
+# for 30 more days, so 31.
+WINDOW_NEEDS = {**{f"cac_{k}_{e}_{WINDOW_DAYS}d": WINDOW_DAYS for k in ("ad", "blended") for e in ("first", "last")},
+                f"group_churn_{WINDOW_DAYS}d": WINDOW_DAYS + 1}
 
 PLOT_CAPTIONS = {
     "lorenz.png": "Creator exposure: Lorenz curves (the further below the diagonal, the more concentrated)",
@@ -83,7 +99,7 @@ PLOT_CAPTIONS = {
     "gmv_by_domain.png": "GMV by domain over time",
     "private_gmv_groups.png": "Private GMV per day and fan-group members over time",
     "revenue_mix.png": "Platform revenue mix (ads, commissions, tips)",
-    "cac.png": "Customer-acquisition cost over time",
+    "cac.png": "Customer-acquisition cost over time (ad-attributed, solid, and blended, dashed)",
     "group_size.png": "Fan-group members over time",
     "merchant_roi.png": "Merchants' return on ad spend",
 }
@@ -115,10 +131,24 @@ def fmt(v) -> str:
     return f"{v:.{1 - math.floor(math.log10(abs(v)))}f}"
 
 
-def fmt_ci(mean, low, high) -> str:
-    """``mean ± half-width`` of a symmetric 95% CI; just the mean when there is no CI."""
+def needs_days(metric: str) -> int | None:
+    """The run length a fixed-window metric (``*_30d``) needs, None for the others."""
+    return WINDOW_NEEDS.get(metric)
+
+
+def fmt_metric(metric: str, v) -> str:
+    """:func:`fmt`, except that a missing fixed-window value says the run length it needs
+    (``needs ≥ 31 days``) rather than ``-``."""
+    if (v is None or v != v) and metric in WINDOW_NEEDS:
+        return f"needs ≥ {WINDOW_NEEDS[metric]} days"
+    return fmt(v)
+
+
+def fmt_ci(mean, low, high, metric: str | None = None) -> str:
+    """``mean ± half-width`` of a symmetric 95% CI; just the mean when there is no CI;
+    for a fixed-window ``metric`` with no value, the run length it needs."""
     if low is None or high is None or low != low or high != high:
-        return fmt(mean)
+        return fmt_metric(metric, mean) if metric else fmt(mean)
     return f"{fmt(mean)} ± {fmt((high - low) / 2)}"
 
 
@@ -263,7 +293,7 @@ def run_readings(summary: dict) -> list[str]:
 def run_report(summary: dict, manifest: dict, plots: list[Path], scenario_toml: dict[str, str]) -> str:
     """``report.html`` of ``trafficsim run``: the headline values per platform with units."""
     names = list(summary["platforms"])
-    rows = [[label(k), unit(k), *(fmt(summary["platforms"][n].get(k)) for n in names)] for k in RUN_HEADLINE]
+    rows = [[label(k), unit(k), *(fmt_metric(k, summary["platforms"][n].get(k)) for n in names)] for k in RUN_HEADLINE]
     return html_report(
         title=f"Run: {manifest.get('scenario')}",
         intro=f"{manifest.get('steps')} simulated days, seed {manifest.get('seed')}; totals over the run per platform.",

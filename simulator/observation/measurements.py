@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..state.vocabulary import ACTIONS, DOMAINS, GMV_DOMAINS, PRIVATE, PUBLIC, SOURCES, TIERS
+from ..state.vocabulary import ACTIONS, BUYER_TIERS, DOMAINS, GMV_DOMAINS, PRIVATE, PUBLIC, SOURCES, TIERS, WINDOW_DAYS
 from .inequality import gini, top_share
 from .views import View
 
@@ -109,7 +109,9 @@ class Engagements(Measurement):
 class Follows(Measurement):
     name = "follows"
     columns = ("follows_gained", "follows_lost")
-    description = "follows gained on the platform; follows lost (drift; the follow graph is shared by all platforms)"
+    description = ("new follow edges, on the platform where the follow happened (an edge followed on several platforms "
+                   "the same day: on the creator's home platform if it is one of them, else the platform whose name sorts "
+                   "first); follow edges lost (bans, fan-group annoyance, drift), on the creator's home platform")
 
     def measure(self, v):
         return {"follows_gained": v.follows_gained, "follows_lost": v.follows_lost}
@@ -189,19 +191,30 @@ GMV_COLUMNS = tuple(f"gmv_{d}" for d in GMV_DOMAINS)
 
 class Sales(Measurement):
     name = "sales"
-    columns = ("gmv_total",) + GMV_COLUMNS + ("orders", "new_buyers", "tips_total", "tips_private", "comments_total",
-                                               "comments_private")
+    columns = ("gmv_total",) + GMV_COLUMNS + ("orders", "new_buyers", "new_buyers_ad", "tips_total", "tips_private",
+                                               "comments_total", "comments_private")
     description = ("GMV (yuan) in total and by domain: public / commercial feed impressions, private on the platform "
                    "(feed impressions of followed sellers, fan groups, homepage visits and DMs), private on WeChat; "
-                   "orders; first-time buyers of a merchant; tips; comments (private = from followers)")
+                   "orders; first-time buyers of a merchant, and those of them whose first order came from an ad; "
+                   "tips; comments (private = from followers)")
 
     def measure(self, v):
         money = v.readings
         return {"gmv_total": sum(money[c] for c in GMV_COLUMNS), **{c: money[c] for c in GMV_COLUMNS},
-                "orders": money["orders"], "new_buyers": money["new_buyers"],
+                "orders": money["orders"], "new_buyers": money["new_buyers"], "new_buyers_ad": money["new_buyers_ad"],
                 "tips_total": money["tips_public"] + money["tips_commercial"] + money["tips_private"], "tips_private": money["tips_private"],
                 "comments_total": money["comments_public"] + money["comments_commercial"] + money["comments_private"],
                 "comments_private": money["comments_private"]}
+
+
+class OrdersByBuyerTier(Measurement):
+    name = "orders_by_buyer_tier"
+    columns = tuple(f"orders_{b}" for b in BUYER_TIERS) + tuple(f"gmv_buyer_{b}" for b in BUYER_TIERS)
+    description = ("orders and their GMV (yuan) by the buyer's fan tier with the seller at the time of the order "
+                   "(non_fan: does not follow the seller; WeChat orders too); they sum to orders and gmv_total")
+
+    def measure(self, v):
+        return {c: v.readings[c] for c in self.columns}
 
 
 class PrivateShares(Measurement):
@@ -230,17 +243,25 @@ class PrivateShares(Measurement):
 class AcquisitionCost(Measurement):
     name = "acquisition_cost"
     kind = "custom"
-    columns = ("cac", "cac_first_30d", "cac_last_30d")
-    description = ("customer-acquisition cost = ad spend / first-time buyers; per step: that day's; summary: over the run, "
-                   "and over its first and last 30 days (first and last half of runs shorter than 60 days)")
+    columns = ("cac_ad", "cac_blended", "cac_ad_first_30d", "cac_ad_last_30d", "cac_blended_first_30d",
+               "cac_blended_last_30d")
+    description = ("customer-acquisition cost (yuan per new buyer): ad-attributed = ad spend / new buyers whose first "
+                   "order with the merchant came from an ad impression; blended = ad spend / all new buyers; per step: "
+                   "that day's; summary: over the run, and over its first and last 30 days (NaN in runs shorter than "
+                   "30 days)")
 
     def measure(self, v):
-        return {"cac": _ratio(v.ad_revenue, v.readings["new_buyers"]), "cac_first_30d": float("nan"), "cac_last_30d": float("nan")}
+        nan = float("nan")
+        return {"cac_ad": _ratio(v.ad_revenue, v.readings["new_buyers_ad"]),
+                "cac_blended": _ratio(v.ad_revenue, v.readings["new_buyers"]),
+                **{c: nan for c in self.columns[2:]}}
 
     def summarize(self, rows, final):
-        ledger = final.model.ledger
-        return {"cac": _ratio(float(rows["ad_revenue"].sum()), float(rows["new_buyers"].sum())),
-                "cac_first_30d": ledger.cac(True, final.index), "cac_last_30d": ledger.cac(False, final.index)}
+        ledger, spend = final.model.ledger, float(rows["ad_revenue"].sum())
+        return {"cac_ad": _ratio(spend, float(rows["new_buyers_ad"].sum())),
+                "cac_blended": _ratio(spend, float(rows["new_buyers"].sum())),
+                **{f"cac_{kind}_{end}_30d": ledger.cac(end == "first", final.index, ad_only=kind == "ad", window=WINDOW_DAYS)
+                   for kind in ("ad", "blended") for end in ("first", "last")}}
 
 
 class PrivateChannels(Measurement):
@@ -248,8 +269,8 @@ class PrivateChannels(Measurement):
     kind = "custom"
     columns = ("group_members", "group_members_start", "group_members_end", "group_churn_30d", "wechat_contacts", "bans")
     description = ("fan-group members (by the account's home platform) at the step, at the end of day 0 and at the end; "
-                   "group churn = share of members at day t who left by day t+30 (t+half the run in short runs), "
-                   "averaged over t; WeChat contacts (by the platform they were diverted from); account bans")
+                   "group churn = share of members at day t who left by day t+30, averaged over t (NaN in runs "
+                   "shorter than 31 days); WeChat contacts (by the platform they were diverted from); account bans")
 
     def measure(self, v):
         money = v.readings
@@ -260,7 +281,7 @@ class PrivateChannels(Measurement):
         gm = rows["group_members"]
         return {"group_members": float(gm.iloc[-1]), "group_members_start": float(gm.iloc[0]),
                 "group_members_end": float(gm.iloc[-1]),
-                "group_churn_30d": final.model.commerce.groups.churn(30, final.index),
+                "group_churn_30d": final.model.commerce.groups.churn(WINDOW_DAYS, final.index),
                 "wechat_contacts": float(rows["wechat_contacts"].iloc[-1]), "bans": float(rows["bans"].sum())}
 
 
@@ -284,7 +305,7 @@ class Activity(Measurement):
 
 MEASUREMENTS: list[Measurement] = [
     ImpressionsByDomain(), ImpressionsBySource(), Engagements(), Follows(), FanTiers(),
-    ExposureConcentration(), Flywheel(), Money(), Sales(), PrivateShares(), AcquisitionCost(), PrivateChannels(),
+    ExposureConcentration(), Flywheel(), Money(), Sales(), OrdersByBuyerTier(), PrivateShares(), AcquisitionCost(), PrivateChannels(),
     Activity(),
 ]
 

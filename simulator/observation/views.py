@@ -24,8 +24,8 @@ class View:
     actions: np.ndarray  # (actions,) engagements this step
     creator_step: np.ndarray  # (creators,) impressions this step
     creator_cum: np.ndarray  # (creators × domains) cumulative impressions
-    follows_gained: int
-    follows_lost: int  # the follow graph is shared by all platforms
+    follows_gained: int  # new follow edges, on the platform where the follow happened
+    follows_lost: int  # lost follow edges, on the creator's home platform
     ad_revenue: float
     active_users: int
     model: object  # the TrafficModel (for shared state: follow graph, creators)
@@ -34,7 +34,7 @@ class View:
     index: int | None = None  # the platform's index, None for 'all'
 
 
-SUMMED = ("imps", "actions", "creator_step", "follows_gained", "ad_revenue")
+SUMMED = ("imps", "actions", "creator_step", "follows_gained", "follows_lost", "ad_revenue")
 
 
 def platform_readings(model, log) -> dict[str, float]:
@@ -57,7 +57,8 @@ def platform_view(model, log) -> View:
                 actions=np.array([np.count_nonzero(a) for a in reactions.columns()], dtype=np.int64),
                 creator_step=imp.per_creator(model.items.creator, model.creators.n),
                 creator_cum=model.creators.impressions[platform.index],
-                follows_gained=int(np.count_nonzero(reactions.follow)), follows_lost=model.follows_lost_today,
+                follows_gained=int(model.follows_gained_today[platform.index]),
+                follows_lost=int(model.follows_lost_today[platform.index]),
                 ad_revenue=float(model.ledger.today["ad_revenue"][platform.index]), active_users=platform.active_today,
                 model=model, days=model.day + 1, readings=platform_readings(model, log), index=platform.index)
 
@@ -70,7 +71,7 @@ def views(model) -> list[View]:
         out.append(View(**{**{f.name: getattr(only, f.name) for f in fields(View)}, "name": "all", "index": None}))
         return out
     total = View(name="all", **{k: sum(getattr(v, k) for v in out) for k in SUMMED},
-                 creator_cum=model.creators.impressions.sum(axis=0), follows_lost=model.follows_lost_today,
+                 creator_cum=model.creators.impressions.sum(axis=0),
                  active_users=int(np.count_nonzero(model.users.uses.any(axis=1))), model=model, days=model.day + 1,
                  readings={k: sum(v.readings[k] for v in out) for k in out[0].readings}, index=None)
     out.append(total)

@@ -62,7 +62,8 @@ class MerchantState:
     targeting: np.ndarray  # (M,) int8: index into TARGETING
     diverts: np.ndarray  # (M,) bool: invites buyers to add a WeChat contact
     wechat_accounts: np.ndarray  # (M,) int16
-    age0: np.ndarray  # (M,) int32: days on the platforms at day 0
+    new: np.ndarray  # (M,) bool: new to the platforms at day 0 (pays the intro commission for its first intro_days days)
+    age0: np.ndarray  # (M,) int32: new merchants 0; the others: days past the intro period at day 0 (on every platform)
     banned: np.ndarray  # (platforms, M) bool
     ban_day: np.ndarray  # (platforms, M) int32, -1 when not banned
 
@@ -76,8 +77,13 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
     """Users, creators and merchants with their attributes (no graphs yet).
 
     Each part has its own random stream, so scenarios that differ only in their
-    platforms get the same users, creators and merchants for the same seed."""
-    r_users, r_platforms, r_creators, r_merchants, r_commerce = rng.spawn(5)
+    platforms get the same users, creators and merchants for the same seed (paired
+    comparisons): the per-platform attributes (``users.uses`` and ``users.follow_share``
+    from the platform-use stream, platform by platform in scenario order, so adding a
+    platform after the others leaves theirs unchanged; ``creators.home`` from a stream of
+    its own) are drawn apart from everything else, and nothing else depends on the
+    number or the settings of the platforms."""
+    r_users, r_platforms, r_creators, r_merchants, r_commerce, r_home = rng.spawn(6)
     pop = cfg.population
     n, C, M, d = pop.users, pop.creators, pop.merchants, pop.topics
     P = len(cfg.platforms)
@@ -93,7 +99,7 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
     city = r_users.choice(pop.cities, n, p=city_w).astype(np.int32)
     uses = np.empty((n, P), dtype=bool)
     fshare = np.empty((n, P), dtype=np.float32)
-    for j, pc in enumerate(cfg.platforms.values()):
+    for j, pc in enumerate(cfg.platforms.values()):  # platform use: its own stream, platforms in scenario order
         uses[:, j] = r_platforms.random(n) < pc.adoption
         m, k = pc.follow_share, pc.follow_share_concentration
         if 0.0 < m < 1.0:
@@ -117,7 +123,7 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
     if M > 0:
         partner = (merchant < 0) & (r_commerce.random(C) < commerce.partner_share)
         seller[partner] = r_commerce.integers(0, M, int(partner.sum()))
-    home = r_commerce.integers(0, P, C).astype(np.int8)
+    home = r_home.integers(0, P, C).astype(np.int8)
     creators = CreatorState(
         topic=topic,
         segment=topic.argmax(axis=1).astype(np.int16),
@@ -143,12 +149,11 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
     category = r_commerce.choice(len(mix), M, p=mix / mix.sum()).astype(np.int8)
     targeting = r_commerce.choice(len(tmix), M, p=tmix / tmix.sum()).astype(np.int8)
     diverts = r_commerce.random(M) < merchant_cfg.diversion_share
-    intro = max((pc.commission.intro_days for pc in cfg.platforms.values()), default=30)
     new = r_commerce.random(M) < merchant_cfg.new_share
-    age0 = np.where(new, 0, intro + r_commerce.integers(0, merchant_cfg.age_spread_days, M)).astype(np.int32)
+    age0 = np.where(new, 0, r_commerce.integers(0, merchant_cfg.age_spread_days, M)).astype(np.int32)
     merchants = MerchantState(
         account=accounts, daily_budget=budget, category=category, targeting=targeting, diverts=diverts,
-        wechat_accounts=np.full(M, merchant_cfg.wechat_accounts, dtype=np.int16), age0=age0,
+        wechat_accounts=np.full(M, merchant_cfg.wechat_accounts, dtype=np.int16), new=new, age0=age0,
         banned=np.zeros((P, M), dtype=bool), ban_day=np.full((P, M), -1, dtype=np.int32),
     )
     return users, creators, merchants

@@ -1,5 +1,6 @@
 """The model's names, in one place: impression domains and slot sources, actions, fan
-tiers, GMV domains, ad targeting, merchant categories."""
+tiers (of fans and of buyers), GMV domains, ad targeting, merchant categories, the
+window of the 30-day summary metrics."""
 
 DOMAINS = ("public", "commercial", "private")
 PUBLIC, COMMERCIAL, PRIVATE = 0, 1, 2
@@ -10,3 +11,5 @@ TIERS = ("potential", "passerby", "liking", "true")
 TARGETING = ("broad", "fans", "lookalike")
 GMV_DOMAINS = ("public", "commercial", "private_platform", "private_wechat")
 CATEGORIES = ("fmcg", "local_life", "online_high_ticket", "offline_long_decision")
+BUYER_TIERS = ("non_fan",) + TIERS  # an order's buyer: not a follower of the seller, or a fan of this tier
+WINDOW_DAYS = 30  # the window of the *_30d summary metrics (NaN in runs too short to measure it)

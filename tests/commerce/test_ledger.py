@@ -89,11 +89,51 @@ def test_intro_commission_then_category_rate():
     assert {0.01, 0.05} <= set().union(*seen.values())
 
 
-def test_cac_windows_split_the_run():
+def test_cac_windows_are_real_windows_and_nan_when_the_run_is_shorter():
+    """ledger.cac: ad spend / new buyers (all, or only those whose first order came from
+    an ad) over exactly the first or last ``window`` days; NaN, not a shorter window,
+    when the run is shorter (so the 30-day summary metrics are NaN in an 11-day run)."""
     m = model(steps=11).run()
     spend, new = np.stack(m.ledger.spend_by_day), np.stack(m.ledger.new_buyers_by_day)
-    assert m.ledger.cac(first=True) == pytest.approx(spend[:5].sum() / new[:5].sum())
-    assert m.ledger.cac(first=False) == pytest.approx(spend[6:].sum() / new[6:].sum())
+    new_ad = np.stack(m.ledger.new_buyers_ad_by_day)
+    assert 0 < new_ad.sum() < new.sum()
+    assert m.ledger.cac(first=True, window=5) == pytest.approx(spend[:5].sum() / new[:5].sum())
+    assert m.ledger.cac(first=False, window=5) == pytest.approx(spend[6:].sum() / new[6:].sum())
+    assert m.ledger.cac(first=True, window=5, ad_only=True) == pytest.approx(spend[:5].sum() / new_ad[:5].sum())
+    assert m.ledger.cac(first=False, window=11) == pytest.approx(spend.sum() / new.sum())
+    assert np.isnan(m.ledger.cac(first=True, window=12))
+    t = totals(m)
+    for kind in ("ad", "blended"):
+        assert np.isnan(t[f"cac_{kind}_first_30d"]) and np.isnan(t[f"cac_{kind}_last_30d"])
+    assert np.isnan(t["group_churn_30d"])
+
+
+def test_ad_attributed_and_blended_cac():
+    """cac_ad counts only new buyers whose first order with the merchant came from an ad
+    impression (order source ads); cac_blended all new buyers: in metrics.csv, summary
+    and merchants.csv, from the orders themselves."""
+    from simulator.commerce.ledger import ADS
+    from simulator.io.frames import merchants_frame
+
+    m = model(steps=6)
+    new_ad, new_all = np.zeros(m.merchants.n), np.zeros(m.merchants.n)
+    for _ in range(6):
+        m.step()
+        o = m.ledger.today_orders()
+        new_all += np.bincount(o.merchant[o.new_buyer].astype(np.int64), minlength=m.merchants.n)
+        first_from_ad = o.new_buyer & (o.source == ADS)
+        new_ad += np.bincount(o.merchant[first_from_ad].astype(np.int64), minlength=m.merchants.n)
+    assert 0 < new_ad.sum() < new_all.sum()
+    spend = m.ledger.ad_spend.sum()
+    t = totals(m)
+    assert t["new_buyers_ad"] == new_ad.sum() and t["new_buyers"] == new_all.sum()
+    assert t["cac_ad"] == pytest.approx(spend / new_ad.sum())
+    assert t["cac_blended"] == pytest.approx(spend / new_all.sum())
+    df = merchants_frame(m)
+    assert (df["new_buyers_ad"] == new_ad).all() and (df["new_buyers"] == new_all).all()
+    ok = new_ad > 0
+    assert np.allclose(df["cac_ad"][ok], m.ledger.ad_spend.sum(axis=0)[ok] / new_ad[ok])
+    assert "cac" not in t and "cac" not in df.columns
 
 
 def test_commerce_off_sells_nothing():

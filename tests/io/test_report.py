@@ -41,6 +41,9 @@ def test_fmt_never_uses_e_notation():
 def test_fmt_ci_is_mean_and_half_width_or_just_the_mean():
     assert fmt_ci(100.0, 90.0, 110.0) == "100 ± 10"
     assert fmt_ci(0.5, float("nan"), float("nan")) == "0.500"
+    assert fmt_ci(float("nan"), float("nan"), float("nan"), metric="group_churn_30d") == "needs ≥ 31 days"
+    assert fmt_ci(float("nan"), float("nan"), float("nan"), metric="cac_blended_last_30d") == "needs ≥ 30 days"
+    assert fmt_ci(float("nan"), float("nan"), float("nan"), metric="cac_ad") == "-"
 
 
 def test_every_table_metric_has_a_label_and_a_unit():
@@ -119,3 +122,6 @@ def test_run_writes_a_self_contained_report(tmp_path):
     assert all(c in text for c in manifest["command"])
     assert manifest["trafficsim_version"] in text and "[platforms.douyin]" in text  # manifest, resolved scenario
     assert not math.isnan(summary["exposure_gini"])
+    # a 3-day run cannot measure the 30-day windows: they say so rather than showing a number
+    assert summary["cac_ad_first_30d"] is None and summary["group_churn_30d"] is None  # NaN is null in JSON
+    assert "needs ≥ 30 days" in text and "needs ≥ 31 days" in text

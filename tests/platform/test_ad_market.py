@@ -13,8 +13,9 @@ from ..commerce.worlds import model, totals
 def test_more_merchants_competing_for_ads_raise_cac():
     cac = {n: totals(model(population={"merchants": n}).run()) for n in (3, 30)}
     assert cac[30]["cpm_effective"] > 2 * cac[3]["cpm_effective"]
-    assert cac[30]["cac"] > 1.5 * cac[3]["cac"]
-    assert cac[30]["cac_last_30d"] > cac[3]["cac_last_30d"]
+    assert cac[30]["cac_blended"] > 1.5 * cac[3]["cac_blended"]
+    assert cac[30]["cac_ad"] > cac[3]["cac_ad"]
+    assert cac[30]["cac_blended_last_30d"] > cac[3]["cac_blended_last_30d"]
 
 
 def test_fixed_cpm_when_saturation_is_off():
