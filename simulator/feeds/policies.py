@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import PlatformConfig
-from ..state.vocabulary import ACTIONS
+from ..state.vocabulary import ACTIONS, RECOMMEND
 from .pools import TrafficPools
 
 FOLLOW_ACTION = ACTIONS.index("follow")
@@ -30,7 +30,7 @@ class Block:
     quality: np.ndarray  # (m,) float32 in [0, 1]
     perf: np.ndarray  # (m,) float32 observed engagement rate (shrunk to a prior)
     age: np.ndarray  # (m,) int days
-    popularity: np.ndarray  # (m,) float32 impressions so far on this platform
+    popularity: np.ndarray  # (m,) float32 impressions so far on this platform (all slot sources)
     engagements: np.ndarray  # (m,) float32 engagements so far (all platforms)
 
 
@@ -40,12 +40,13 @@ class PriorContext:
 
     age: np.ndarray
     level: np.ndarray
-    quota: np.ndarray  # the current pool's size (weighted impressions)
-    pool_den: np.ndarray  # weighted impressions collected in the current pool
+    quota: np.ndarray  # the current pool's size (impressions)
+    pool_seen: np.ndarray  # impressions collected in the current pool
     stalled: np.ndarray
     quality: np.ndarray
     perf: np.ndarray
-    exposure: np.ndarray  # impressions so far on this platform, per item
+    impressions: np.ndarray  # impressions so far on this platform, per item, all slot sources
+    recommended: np.ndarray  # recommendation-slot impressions so far on this platform, per item (what the exposure cap counts)
     engagements: np.ndarray
     creator_share: np.ndarray  # per item: its creator's exposure relative to the mean creator
     dau: float
@@ -68,11 +69,12 @@ def prior_context(model, platform, lo: int) -> PriorContext:
         age=(model.day - items.day[lo:]).astype(np.float32),
         level=items.level[p, lo:].astype(np.float64),
         quota=platform.policy.pools.size(items.level[p, lo:].astype(np.float64)),
-        pool_den=items.pool_den[p, lo:],
+        pool_seen=items.pool_seen[p, lo:],
         stalled=items.stalled[p, lo:],
         quality=items.quality[lo:],
         perf=perf_rate(items.obs_num[p, lo:], items.obs_den[p, lo:], cfg.perf_prior_mean, cfg.perf_prior_weight),
-        exposure=items.impressions[p, lo:].sum(axis=1),
+        impressions=items.impressions[p, lo:].sum(axis=1),
+        recommended=items.impressions_by_source[p, lo:, RECOMMEND],
         engagements=items.engagements[lo:, :FOLLOW_ACTION].sum(axis=1),  # complete, like, comment, share
         creator_share=share[items.creator[lo:]],
         dau=max(platform.expected_dau, 1.0),
@@ -107,7 +109,7 @@ class RankingPolicy:
         raise NotImplementedError
 
     def exposure_left(self, ctx: PriorContext) -> np.ndarray | None:
-        """Impressions each item may still get today (None = no limit)."""
+        """Recommendation impressions each item may still get (None = no limit)."""
         return None
 
     def learn(self, items, platform: int, day: int, impressions, reactions) -> None:
@@ -120,6 +122,10 @@ class AlgorithmicPolicy(RankingPolicy):
     Both styles are this one policy; the scenario's knobs (``POLICY_PRESETS``) place a
     platform between centralized (no cap, steep pools, little follow share) and
     decentralized (exposure cap, fast age decay, Gini steering, large follow share).
+
+    The flywheel has two channels, each one small method: the delivery boost in the
+    ranking score (:meth:`delivery_boost`) and the weight of fans' engagement in the
+    traffic pools (:meth:`TrafficPools.weight`).
     """
 
     name = "algorithmic"
@@ -127,9 +133,10 @@ class AlgorithmicPolicy(RankingPolicy):
 
     def item_prior(self, ctx: PriorContext) -> np.ndarray:
         """Traffic pools (what is left of the item's quota, :meth:`TrafficPools.retrieval_weight`),
-        then age decay, the exposure cap and the Gini steering."""
+        then age decay (the only place it applies: weight × exp(−age_decay · age)), the
+        exposure cap and the Gini steering."""
         c = self.cfg
-        weight = self.pools.retrieval_weight(ctx.level, ctx.quota, ctx.pool_den, ctx.stalled)
+        weight = self.pools.retrieval_weight(ctx.level, ctx.quota, ctx.pool_seen, ctx.stalled)
         with np.errstate(divide="ignore"):
             prior = np.log(weight) - c.age_decay * ctx.age
         if c.exposure_cap is not None:
@@ -139,19 +146,33 @@ class AlgorithmicPolicy(RankingPolicy):
         return prior
 
     def exposure_left(self, ctx: PriorContext) -> np.ndarray | None:
+        """The exposure cap counts and blocks only the algorithm's own distribution:
+        ``exposure_cap`` · DAU minus the item's recommendation-slot impressions so far
+        (follow tab, same city, ads and cold start neither count nor are blocked)."""
         if self.cfg.exposure_cap is None:
             return None
-        return self.cfg.exposure_cap * ctx.dau - ctx.exposure
+        return self.cfg.exposure_cap * ctx.dau - ctx.recommended
+
+    def delivery_boost(self, intimacy: np.ndarray) -> np.ndarray:
+        """Factor by which a fan's intimacy multiplies an item's chance to be picked for
+        them: ``1 + beta·intimacy`` (1 for a non-fan)."""
+        return 1.0 + np.float32(self.cfg.beta) * intimacy
 
     def score(self, block: Block) -> np.ndarray:
+        """w_match·match + w_quality·quality + w_perf·perf + T·log(delivery boost).
+
+        The caller samples from softmax(score / T) (T = ``temperature``), so the w_* terms
+        are log-weights divided by T, while the intimacy term is scaled by T so that the
+        pick probability is multiplied by exactly ``1 + beta·intimacy`` at any temperature.
+        Age does not enter here (it is in the retrieval prior, :meth:`item_prior`)."""
         c = self.cfg
-        item = c.w_quality * block.quality + c.w_perf * block.perf - c.age_decay * block.age
+        item = c.w_quality * block.quality + c.w_perf * block.perf
         s = c.w_match * block.match + item.astype(np.float32)
-        if c.beta > 0:
-            s = np.ascontiguousarray(s)  # so that s.ravel() below is a view
-            flat = block.intimacy.ravel()
-            fan = np.flatnonzero(flat)  # sparse: most candidates are not the viewer's creators
-            s.ravel()[fan] += np.log1p(np.float32(c.beta) * flat[fan])
+        s = np.ascontiguousarray(s)  # so that s.ravel() below is a view
+        flat = block.intimacy.ravel()
+        fan = np.flatnonzero(flat)  # sparse: most candidates are not the viewer's creators
+        if len(fan):
+            s.ravel()[fan] += np.float32(c.temperature) * np.log(self.delivery_boost(flat[fan]))
         return s
 
     def learn(self, items, platform: int, day: int, impressions, reactions) -> None:
@@ -176,7 +197,7 @@ class PopularityPolicy(RankingPolicy):
     targeted = False
 
     def item_prior(self, ctx: PriorContext) -> np.ndarray:
-        return np.log1p(ctx.exposure.astype(np.float64))
+        return np.log1p(ctx.impressions.astype(np.float64))
 
     def score(self, block: Block) -> np.ndarray:
         return np.broadcast_to(np.log1p(block.engagements).astype(np.float32), block.match.shape).copy()

@@ -3,7 +3,7 @@
 The recommender is two-stage. *Retrieval*: for a block of users with similar interests,
 draw ``candidates`` items with probability ∝ exp(policy prior + affinity × match to the
 block's interests); the prior carries the traffic pool (:mod:`.pools`), age decay, the
-exposure cap and the Gini steering. *Ranking*: the policy scores every (user, candidate)
+exposure cap (on recommendation impressions) and the Gini steering. *Ranking*: the policy scores every (user, candidate)
 pair, Gumbel noise of scale ``temperature`` is added, and each user keeps the top k
 (Gumbel-top-k = sampling without replacement from softmax(score / temperature)). No
 Python loop runs over users: the loop is over blocks of ``block_users`` users.
@@ -26,7 +26,8 @@ def recommend_slots(model, platform, active, free, rng) -> list[Impressions]:
     Blocks draw their randomness from generators seeded by (today's seed, block number);
     the Gumbel-top-k selection is a compiled kernel (``kernels.gumbel_top_k``) that runs
     rows in parallel with counter-based noise, so results do not depend on the number of
-    threads. Blocks run in order: with an exposure cap each sees what is left."""
+    threads. Blocks run in order: with an exposure cap each sees what is left of the items'
+    recommendation allowance."""
     cfg = platform.cfg
     lo = model.items.first_since(model.day - cfg.max_item_age + 1)
     if lo >= model.items.n or free.max(initial=0) <= 0:
@@ -67,7 +68,7 @@ class RecommendDay:
         self.quality = items.quality[self.pool]
         self.perf = ctx.perf[ok]
         self.age = ctx.age[ok]
-        self.popularity = ctx.exposure[ok].astype(np.float32)
+        self.popularity = ctx.impressions[ok].astype(np.float32)
         self.engagements = ctx.engagements[ok].astype(np.float32)
         self.creator = items.creator[self.pool].astype(np.int64)
         left = policy.exposure_left(ctx)

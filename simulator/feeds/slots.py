@@ -8,8 +8,9 @@ Slot sources (``vocabulary.SOURCES``), filled in this order:
   of its items of the last ``follow_window`` days.
 * ``same_city`` (同城): items from creators in the user's city.
 * ``ads`` (商域, commercial): slots sold to merchants (:mod:`simulator.platform.ad_market`).
-* ``cold_start``: the platform's cold-start pool. A new item is first offered to its
-  creator's fans, each with probability ``cold_start_rate × intimacy``.
+* ``cold_start``: the platform's cold-start pool. Each new item is first offered to its
+  creator's fans, each with probability ``cold_start_rate × intimacy`` (item by item);
+  a user with more offers than cold-start slots keeps a random subset.
 * ``recommend`` (推荐, public): the algorithm's choice, the rest of the slots
   (:mod:`.recommend`).
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from ..config import PlatformConfig
 from ..platform.ad_market import sell_ad_slots
-from ..state.arrays import indptr_from_rows, random_in_rows, rank_within_sorted, weighted_in_rows
+from ..state.arrays import expand_rows, indptr_from_rows, random_in_rows, rank_within_sorted, weighted_in_rows
 from ..state.vocabulary import COLD_START, FOLLOW, SAME_CITY
 from .impressions import Impressions
 from .recommend import recommend_slots
@@ -98,8 +99,10 @@ def same_city_slots(model, platform, active, n, rng):
 
 
 def cold_start_slots(model, platform, active, free, rng):
-    """Cold-start pool: each of today's new items is offered to each fan of its creator
-    with probability cold_start_rate × intimacy; a user takes at most cold_start_slots."""
+    """Cold-start pool: each of today's new items is offered to each active fan of its
+    creator with probability cold_start_rate × intimacy (a creator who posts three items
+    makes three offers to each fan); a user takes at most min(cold_start_slots, free
+    slots) offers, a random subset of theirs when they have more."""
     follows, items, cfg = model.follows, model.items, platform.cfg
     first_new = items.first_since(model.day)
     if first_new >= items.n or follows.n_edges == 0:
@@ -112,11 +115,15 @@ def cold_start_slots(model, platform, active, free, rng):
     pos_of[active] = np.arange(len(active))
     offered = posted & reachable(model, platform.index, np.arange(model.creators.n))
     candidate = np.flatnonzero(offered[follows.creator] & (pos_of[follows.src] >= 0))
-    hit = rng.random(len(candidate), dtype=np.float32) < cfg.cold_start_rate * follows.intimacy[candidate]
-    edge = candidate[hit]  # edges are sorted by user
+    # every (candidate edge, new item of its creator) pair is one possible offer
+    which, k = expand_rows(new_ptr, follows.creator[candidate].astype(np.int64))
+    edge = candidate[which]
+    hit = rng.random(len(edge), dtype=np.float32) < cfg.cold_start_rate * follows.intimacy[edge]
+    edge, item = edge[hit], first_new + order[k[hit]]
     pos = pos_of[follows.src[edge]]
+    # per user, keep a random subset of the offers: sort by (user, random key)
+    by_user = np.lexsort((rng.random(len(pos)), pos))
+    edge, item, pos = edge[by_user], item[by_user], pos[by_user]
     keep = rank_within_sorted(pos) < np.minimum(cfg.cold_start_slots, free[pos])
-    edge, pos = edge[keep], pos[keep]
-    k = random_in_rows(new_ptr, follows.creator[edge].astype(np.int64), rng)
-    item = first_new + order[k]
+    edge, item, pos = edge[keep], item[keep], pos[keep]
     return Impressions.make(model, active[pos], item, COLD_START, edge), pos

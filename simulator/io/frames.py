@@ -113,7 +113,7 @@ def feed_of(model, user: int, platform: str | None = None) -> pd.DataFrame:
     ctx = prior_context(model, shown_on, min(lo, int(items.min())) if len(items) else lo)
     k = items - (model.items.n - len(ctx.age))
     block = Block(match=imp.match[sel][None, :], intimacy=intimacy[None, :], quality=model.items.quality[items],
-                  perf=ctx.perf[k], age=ctx.age[k] - 1, popularity=ctx.exposure[k].astype(np.float32),
+                  perf=ctx.perf[k], age=ctx.age[k] - 1, popularity=ctx.impressions[k].astype(np.float32),
                   engagements=ctx.engagements[k].astype(np.float32))
     boost = np.log1p(shown_on.cfg.beta * intimacy) if shown_on.policy.algorithmic else np.zeros(len(sel))
     return pd.DataFrame({

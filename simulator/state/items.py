@@ -32,10 +32,11 @@ class ItemStore:
         "impressions_by_source": (np.int32, True, (len(SOURCES),)),  # by slot source
         "level": (np.int8, True, ()),  # current traffic-pool level
         "stalled": (np.bool_, True, ()),  # failed its current pool
-        "pool_den": (np.float32, True, ()),  # weighted observations in the current pool
-        "pool_num": (np.float32, True, ()),  # weighted engaged observations in the current pool
-        "obs_den": (np.float32, True, ()),  # weighted observations, whole life
-        "obs_num": (np.float32, True, ()),
+        "pool_seen": (np.int32, True, ()),  # real impressions in the current pool (what fills its quota)
+        "pool_den": (np.float32, True, ()),  # weighted observations in the current pool (Σ w)
+        "pool_num": (np.float32, True, ()),  # weighted engaged observations in the current pool (Σ w·engaged)
+        "obs_den": (np.float32, True, ()),  # weighted observations, whole life (same weights)
+        "obs_num": (np.float32, True, ()),  # weighted engaged observations, whole life
         "merchant": (np.int32, False, ()),  # product link: the merchant sold, -1 none
         "live": (np.bool_, False, ()),  # a live session (sells more per viewer, collects tips)
     }

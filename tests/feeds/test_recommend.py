@@ -2,6 +2,7 @@ import numpy as np
 
 from simulator import TrafficModel
 from simulator.observation.inequality import gini, top_share
+from simulator.state.vocabulary import FOLLOW, RECOMMEND
 
 from ..conftest import small
 
@@ -22,9 +23,45 @@ def test_exposure_cap_is_respected_by_recommendation():
     pl = m.platforms["douyin"]
     m.run(6)
     cap = 0.01 * pl.expected_dau
-    public = m.items.impressions[0, :, 0]  # recommendation is the only public source here
-    assert public.max() <= np.ceil(cap) + 1
-    assert (public >= np.floor(cap)).sum() > 20  # the cap binds
+    rec = m.items.impressions_by_source[0, :, RECOMMEND]
+    assert rec.max() <= np.ceil(cap) + 1
+    assert (rec >= np.floor(cap)).sum() > 20  # the cap binds
+
+
+def test_exposure_cap_counts_only_recommendation_impressions():
+    """Guards the cap's scope: a tight cap is never exceeded by any item's recommendation
+    impressions, and follow-tab, cold-start and ad impressions do not use up an item's
+    recommendation allowance (fails when the cap counts every source: then no item
+    gets its full allowance of recommendations on top of other impressions)."""
+    m = TrafficModel(small(exposure_cap=0.05, ad_load=0.3, follow_share=0.5, cold_start_rate=0.6), seed=2)
+    pl = m.platforms["douyin"]
+    m.run(6)
+    cap = 0.05 * pl.expected_dau
+    by_source = m.items.impressions_by_source[0]
+    rec = by_source[:, RECOMMEND]
+    other = by_source.sum(axis=1) - rec
+    assert rec.max() <= np.ceil(cap) + 1
+    assert other.sum() > rec.sum() * 0.5  # other sources are busy
+    full = rec >= np.floor(cap)
+    assert full.sum() > 200  # the cap binds (124 when other sources use up the allowance)
+    assert (full & (other >= cap)).sum() > 60  # ... even for items the other sources showed a cap's worth (29 then)
+
+
+def test_exposure_left_ignores_other_sources():
+    """Unit form of the cap's scope: what an item may still be recommended depends on its
+    recommendation impressions only."""
+    from simulator.feeds.policies import prior_context
+
+    m = TrafficModel(small(exposure_cap=0.05), seed=1)
+    m.step()
+    pl = m.platforms["douyin"]
+    lo = m.items.first_since(m.day - pl.cfg.max_item_age + 1)
+    before = pl.policy.exposure_left(prior_context(m, pl, lo))
+    m.items.impressions_by_source[0, lo:, FOLLOW] += 1000
+    m.items.impressions[0, lo:, 0] += 1000
+    assert np.array_equal(pl.policy.exposure_left(prior_context(m, pl, lo)), before)
+    m.items.impressions_by_source[0, lo:, RECOMMEND] += 3
+    assert np.allclose(pl.policy.exposure_left(prior_context(m, pl, lo)), before - 3)
 
 
 def test_feed_fill_reports_slots_a_tight_cap_leaves_empty():

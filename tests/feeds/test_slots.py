@@ -81,3 +81,52 @@ def test_traffic_pools_escalate_and_snowball():
     imps = m.items.impressions[0].sum(axis=1)
     assert level.max() >= 2
     assert imps[level >= 2].mean() > 3 * imps[level == 0].mean()
+
+
+def _cold_start_world(**knobs):
+    """A small world at day 0 (after warm-up); the tests append today's items by hand."""
+    m = TrafficModel(small(**{"cold_start_slots": 100, **knobs}), seed=5)
+    return m, m.platforms["douyin"]
+
+
+def test_cold_start_offers_each_new_item():
+    """Guards "each new item is offered on its own": a creator who posts three items today
+    makes about three times the offers of one who posts one, per unit of fans' intimacy
+    (fails when a fan gets at most one offer per creator)."""
+    from simulator.feeds.slots import cold_start_slots
+
+    m, pl = _cold_start_world(cold_start_rate=0.5)
+    creators = np.arange(m.creators.n)
+    n_new = np.where(creators % 2 == 0, 3, 1)
+    m.items.append(np.repeat(creators, n_new).astype(np.int32), 0, np.full(n_new.sum(), 0.5, np.float32),
+                   np.full((n_new.sum(), m.items.topics), 1.0 / m.items.topics, np.float32))
+    active = np.arange(m.users.n, dtype=np.int32)
+    imp, pos = cold_start_slots(m, pl, active, np.full(len(active), 100), np.random.default_rng(1))
+    offers = np.bincount(m.items.creator[imp.item], minlength=m.creators.n)
+    expected = np.bincount(m.follows.creator, weights=0.5 * m.follows.intimacy, minlength=m.creators.n)
+    three, one = creators % 2 == 0, creators % 2 == 1
+    per_item = (offers[three].sum() / expected[three].sum()) / (offers[one].sum() / expected[one].sum())
+    assert per_item == pytest.approx(3.0, rel=0.1)
+    assert offers.sum() == pytest.approx((n_new * expected).sum(), rel=0.05)
+
+
+def test_cold_start_cut_keeps_a_random_subset():
+    """Guards the per-user cut: with more offers than cold-start slots a user keeps a
+    random subset, not the offers of the lowest creator rows (merchant accounts are the
+    last rows). Fails when the first offers in edge order win."""
+    from simulator.feeds.slots import cold_start_slots
+
+    m, pl = _cold_start_world(cold_start_rate=1.0, cold_start_slots=1)
+    m.follows.intimacy[:] = 1.0  # every fan of a posting creator gets an offer
+    creators = np.arange(m.creators.n)
+    m.items.append(creators.astype(np.int32), 0, np.full(len(creators), 0.5, np.float32),
+                   np.full((len(creators), m.items.topics), 1.0 / m.items.topics, np.float32))
+    active = np.arange(m.users.n, dtype=np.int32)
+    imp, pos = cold_start_slots(m, pl, active, np.full(len(active), 100), np.random.default_rng(1))
+    deg = np.diff(m.follows.indptr)
+    users = imp.user
+    assert np.array_equal(np.bincount(users, minlength=m.users.n), (deg > 0).astype(int))  # one each
+    lowest = m.follows.creator[m.follows.indptr[users]]  # edges are sorted by creator within a user
+    many = deg[users] >= 4
+    took_lowest = (m.items.creator[imp.item] == lowest)[many].mean()
+    assert took_lowest == pytest.approx((1.0 / deg[users][many]).mean(), abs=0.05)
