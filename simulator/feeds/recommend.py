@@ -81,7 +81,7 @@ class RecommendDay:
         self.noise = gumbel_table(rng)
         # retrieval weights per interest segment, as CDFs for inverse-transform draws
         self.cdf = {}
-        for s in np.unique(model.users.segment).tolist():
+        for s in np.unique(model.users.segment).tolist() if len(self.pool) else []:
             logw = self.prior + (cfg.candidate_affinity * self.topic[:, s] if policy.targeted else 0.0)
             self.cdf[s] = np.cumsum(np.exp(logw - logw.max()))
 

@@ -28,12 +28,13 @@ SEED = 18
 BASE: dict = {
     "population": {"users": 1500, "creators": 60, "merchants": 12},
     "merchants": {"daily_ad_budget": 400.0, "category_mix": [0.25, 0.25, 0.25, 0.25], "diversion_share": 0.5,
-                  "wechat_accounts": 2, "new_share": 0.5},
+                  "wechat_accounts": 2, "new_share": 0.5, "targeting_mix": [0.3, 0.3, 0.4]},
     "commerce": {
         "enabled": True,
         "intercept": -2.5,  # every category sells within 5 days
-        # fmcg buyers may buy again after 2 days: trust (w_trust) acts within the run
-        "categories": {"fmcg": {"repurchase_days": 2}, "offline_long_decision": {"buy_offset": 0.0}},
+        # fmcg and high-ticket buyers may buy again after 2 days: trust (w_trust, trust_gain) acts within the run
+        "categories": {"fmcg": {"repurchase_days": 2}, "online_high_ticket": {"buy_offset": 0.0, "repurchase_days": 2},
+                       "offline_long_decision": {"buy_offset": 0.0}},
         # two pushes a day: the days with two promotions exceed the over-marketing limit of 1
         "groups": {"enabled": True, "pushes_per_day": 2.0, "overmarketing_pushes": 1.0},
         # two adds a day per WeChat account: the add limit binds; three pushes a day: WeChat sells
