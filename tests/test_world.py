@@ -51,7 +51,7 @@ def test_adding_a_platform_does_not_change_who_the_agents_are():
     same = {
         "users": ("interest", "segment", "city", "tolerance"),
         "creators": ("topic", "segment", "city", "quality_mean", "post_rate", "mcn", "merchant", "seller"),
-        "merchants": ("account", "daily_budget", "category", "targeting", "diverts", "wechat_accounts", "new", "age0"),
+        "merchants": ("account", "daily_budget", "category", "targeting", "diverts", "wechat_accounts", "new"),
         "social": ("indptr", "indices"),
         "follows": ("src", "creator", "intimacy"),
     }

@@ -140,7 +140,7 @@ class Ledger:
         merchants = self.merchants
         category = merchants.category[merchant]
         price = self.price[category]
-        intro = merchants.new[merchant] & (merchants.age0[merchant] + day < self.intro_days[platform])
+        intro = merchants.new[merchant] & (day < self.intro_days[platform])  # new merchants join at day 0
         rate = np.where(intro, self.intro[platform], self.rates[platform, category])
         rate = np.where(domain != PRIVATE_WECHAT, rate, 0.0)
         partner = seller != merchants.account[merchant]

@@ -346,7 +346,6 @@ class MerchantConfig(_Section):
     )
     diversion_share: float = Field(0.0, ge=0.0, le=1.0, description="share of merchants who divert buyers to WeChat")
     wechat_accounts: int = Field(1, ge=1, le=4, description="WeChat accounts per diverting merchant (switchable, at most 4)")
-    age_spread_days: int = Field(365, ge=1, le=36500, description="merchants not new at day 0 are past the intro period on every platform (whatever its intro_days), by a uniform 0..age_spread_days − 1 days")
     new_share: float = Field(0.3, ge=0.0, le=1.0, description="share of merchants new to the platforms at day 0 (the others are past the intro commission)")
 
     @model_validator(mode="after")

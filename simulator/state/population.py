@@ -63,7 +63,6 @@ class MerchantState:
     diverts: np.ndarray  # (M,) bool: invites buyers to add a WeChat contact
     wechat_accounts: np.ndarray  # (M,) int16
     new: np.ndarray  # (M,) bool: new to the platforms at day 0 (pays the intro commission for its first intro_days days)
-    age0: np.ndarray  # (M,) int32: new merchants 0; the others: days past the intro period at day 0 (on every platform)
     banned: np.ndarray  # (platforms, M) bool
     ban_day: np.ndarray  # (platforms, M) int32, -1 when not banned
 
@@ -150,10 +149,9 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
     targeting = r_commerce.choice(len(tmix), M, p=tmix / tmix.sum()).astype(np.int8)
     diverts = r_commerce.random(M) < merchant_cfg.diversion_share
     new = r_commerce.random(M) < merchant_cfg.new_share
-    age0 = np.where(new, 0, r_commerce.integers(0, merchant_cfg.age_spread_days, M)).astype(np.int32)
     merchants = MerchantState(
         account=accounts, daily_budget=budget, category=category, targeting=targeting, diverts=diverts,
-        wechat_accounts=np.full(M, merchant_cfg.wechat_accounts, dtype=np.int16), new=new, age0=age0,
+        wechat_accounts=np.full(M, merchant_cfg.wechat_accounts, dtype=np.int16), new=new,
         banned=np.zeros((P, M), dtype=bool), ban_day=np.full((P, M), -1, dtype=np.int32),
     )
     return users, creators, merchants

@@ -29,7 +29,6 @@ def expected_rate(m: TrafficModel, platform: str, merchant: int, domain: int) ->
     if domain == PRIVATE_WECHAT:
         return 0.0
     sched = m.scenario.platforms[platform].commission
-    age = int(m.merchants.age0[merchant]) + m.day
-    if m.merchants.new[merchant] and age < sched.intro_days:  # established merchants are past every intro period
+    if m.merchants.new[merchant] and m.day < sched.intro_days:  # established merchants are past every intro period
         return sched.intro
     return getattr(sched, CATEGORIES[int(m.merchants.category[merchant])])
