@@ -349,9 +349,9 @@ def cmd_validate(args) -> int:
         write_json(tmp / "manifest.json", {"scenarios": {k: str(folder / f"{k}.toml") for k in scenarios},
                                             "sets": sets, "replicate_seeds": seeds, "elapsed_s": round(elapsed, 2)})
     print(md)
-    passed = int(table["pass"].sum())
-    print(f"{passed}/{len(table)} targets pass; record: {out}")
-    return 0 if passed == len(table) else EXIT_TARGET_FAILED
+    ok, line = validate.verdict(table)
+    print(f"{line}; record: {out}")
+    return 0 if ok else EXIT_TARGET_FAILED
 
 
 def cmd_sweep_report(args) -> int:
