@@ -21,6 +21,7 @@ class Platform(mesa.Agent):
         self.policy = make_policy(cfg, self.expected_dau)
         self.steering = 0.0  # exponent of the creator-fairness penalty (Gini steering)
         self.active_today = 0
+        self.active_users = np.zeros(0, np.int32)  # rows of today's active users (sorted)
 
     @property
     def expected_dau(self) -> float:

@@ -35,7 +35,7 @@ def build_feed(model, platform, rng: np.random.Generator) -> Impressions:
     users, items = model.users, model.items
     p = platform.index
     active = np.flatnonzero(users.uses[:, p] & (rng.random(users.n) < cfg.daily_active)).astype(np.int32)
-    platform.active_today = len(active)
+    platform.active_today, platform.active_users = len(active), active
     if len(active) == 0 or items.n == 0:
         return Impressions.empty()
     slots = cfg.feed_slots

@@ -72,7 +72,8 @@ def views(model) -> list[View]:
         return out
     total = View(name="all", **{k: sum(getattr(v, k) for v in out) for k in SUMMED},
                  creator_cum=model.creators.impressions.sum(axis=0),
-                 active_users=int(np.count_nonzero(model.users.uses.any(axis=1))), model=model, days=model.day + 1,
+                 active_users=len(np.unique(np.concatenate([log.platform.active_users for log in model.day_logs]))),
+                 model=model, days=model.day + 1,
                  readings={k: sum(v.readings[k] for v in out) for k in out[0].readings}, index=None)
     out.append(total)
     return out

@@ -197,3 +197,21 @@ def test_orders_by_buyer_tier_add_up_and_match_the_orders():
         for b in BUYER_TIERS:
             assert rows.loc["all", f"orders_{b}"] == rows.drop("all")[f"orders_{b}"].sum()
     assert fans > 0
+
+
+def test_all_rows_active_users_are_the_days_users_active_anywhere():
+    """The all row's active_users counts the users active on at least one platform that
+    day (not everyone who uses a platform): at most the platforms' sum, at least their
+    maximum, and exactly the union of the feeds' active users (guards the union in
+    ``views``; counting ``uses.any`` gave the same constant every day)."""
+    m = TrafficModel(two_platform_world(), seed=8)
+    seen = set()
+    for _ in range(3):
+        m.step()
+        rows = m.metrics_frame().query("step == @m.day - 1").set_index("platform")["active_users"]
+        union = set(np.concatenate([p.active_users for p in m.platforms.values()]).tolist())
+        assert rows["all"] == len(union)
+        assert max(rows["douyin"], rows["kuaishou"]) <= rows["all"] < rows["douyin"] + rows["kuaishou"]
+        assert rows["all"] < int(m.users.uses.any(axis=1).sum())
+        seen.add(int(rows["all"]))
+    assert len(seen) > 1
