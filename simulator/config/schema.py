@@ -341,7 +341,7 @@ class MerchantConfig(_Section):
     """Merchants. Each has its own account (a creator row), a category, an ad targeting
     and possibly a WeChat diversion strategy."""
 
-    daily_ad_budget: float = Field(15.0, ge=0.0, le=1e9, description="mean model yuan a merchant is willing to spend on ads per day (log-normal across merchants)")
+    daily_ad_budget: float = Field(15.0, ge=0.0, le=1e9, description="mean model yuan a merchant is willing to spend on ads per day, split evenly over the platforms (log-normal across merchants)")
     budget_sigma: float = Field(1.0, ge=0.0, le=5.0, description="log-normal spread of budgets")
     category_mix: tuple[float, float, float, float] = Field(
         (0.4, 0.2, 0.2, 0.2), description="shares of merchants in fmcg, local_life, online_high_ticket, offline_long_decision"
