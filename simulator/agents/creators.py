@@ -24,7 +24,7 @@ class Creator(mesa.Agent):
 
     @property
     def quality(self) -> float:
-        """Mean item quality in [0, 1]."""
+        """Typical item quality in (0, 1): the sigmoid of the creator's latent mean (its items' median)."""
         return float(sigmoid(self.model.creators.quality_mean[self.row]))
 
     @property

@@ -5,9 +5,10 @@ Everything that costs or earns money is booked here and everything else asks it:
 * **ad sales** (:meth:`Ledger.book_ad_sales`): merchants' spend on the ad slots a
   platform sold them today = the platform's ad revenue;
 * **orders** (:meth:`Ledger.book_orders`): the buyer pays the price; the platform takes
-  its commission (intro rate in a merchant's first ``intro_days`` days on the platform,
-  then the category's rate; 0 on WeChat); a partner creator takes ``creator_share``;
-  the merchant keeps the rest, of which ``1 − margin`` is the cost of goods;
+  its commission (the intro rate for a merchant new at day 0 while the day is below the
+  platform's ``intro_days``, else the category's rate; 0 on WeChat); a partner creator
+  takes ``creator_share``; the merchant keeps the rest, of which ``1 − margin`` is the
+  cost of goods;
 * **tips** (:meth:`Ledger.book_tips`): the creator gets the tip minus the platform's ``tip_cut``.
 
 Orders are attributed to a GMV domain (``vocabulary.GMV_DOMAINS``) and an order source
@@ -69,7 +70,7 @@ class Ledger:
     """Money, cumulative (per merchant, creator and platform) and today's (per platform)."""
 
     def __init__(self, scenario, merchants, n_creators: int):
-        self.merchants = merchants  # who the merchants are: category, account, age at day 0
+        self.merchants = merchants  # who the merchants are: category, account, new at day 0
         cats = scenario.commerce.categories.ordered()
         self.price = np.array([c.price for c in cats])
         self.margin = np.array([c.margin for c in cats])

@@ -73,29 +73,30 @@ class CreatorConfig(_Section):
 class EngagementConfig(_Section):
     """One logistic engagement model for every platform.
 
-    z = intercept + w_match·match + w_quality·quality + w_intimacy·intimacy;
-    P(action) = sigmoid(z + offset_action).
+    z = intercept + w_match·match + w_quality·quality + w_intimacy·intimacy (0 for non-fans);
+    P(action) = sigmoid(z + offset_action) for complete, like, comment, share; an engaged
+    (completed or liked) non-follower follows with sigmoid(z + offset_follow).
     """
 
-    intercept: float = Field(-4.0, ge=-20.0, le=20.0)
-    w_match: float = Field(3.0, ge=0.0, le=20.0)
-    w_quality: float = Field(2.0, ge=0.0, le=20.0)
-    w_intimacy: float = Field(2.0, ge=0.0, le=20.0)
-    offset_complete: float = Field(0.5, ge=-20.0, le=20.0)
-    offset_like: float = Field(-1.5, ge=-20.0, le=20.0)
-    offset_comment: float = Field(-3.0, ge=-20.0, le=20.0)
-    offset_share: float = Field(-3.5, ge=-20.0, le=20.0)
-    offset_follow: float = Field(-3.5, ge=-20.0, le=20.0, description="follow, for engaged non-followers")
+    intercept: float = Field(-4.0, ge=-20.0, le=20.0, description="engagement logit of an impression at zero match, quality and intimacy")
+    w_match: float = Field(3.0, ge=0.0, le=20.0, description="weight of the viewer–item interest match in the engagement logit")
+    w_quality: float = Field(2.0, ge=0.0, le=20.0, description="weight of item quality in the engagement logit")
+    w_intimacy: float = Field(2.0, ge=0.0, le=20.0, description="weight of the viewer's intimacy with the creator in the engagement logit (0 for non-fans)")
+    offset_complete: float = Field(0.5, ge=-20.0, le=20.0, description="logit offset of completing (watching to the end)")
+    offset_like: float = Field(-1.5, ge=-20.0, le=20.0, description="logit offset of a like")
+    offset_comment: float = Field(-3.0, ge=-20.0, le=20.0, description="logit offset of a comment")
+    offset_share: float = Field(-3.5, ge=-20.0, le=20.0, description="logit offset of a share")
+    offset_follow: float = Field(-3.5, ge=-20.0, le=20.0, description="logit offset of following, for non-followers who completed or liked")
 
 
 class RelationshipConfig(_Section):
     """Intimacy (亲密度) on fan edges: growth by interaction, daily decay, tiers."""
 
-    gain_view: float = Field(0.004, ge=0.0, le=1.0)
-    gain_complete: float = Field(0.01, ge=0.0, le=1.0)
-    gain_like: float = Field(0.02, ge=0.0, le=1.0)
-    gain_comment: float = Field(0.04, ge=0.0, le=1.0)
-    gain_share: float = Field(0.06, ge=0.0, le=1.0)
+    gain_view: float = Field(0.004, ge=0.0, le=1.0, description="intimacy gain of every impression a fan sees of the creator (gains must not fall from view to share)")
+    gain_complete: float = Field(0.01, ge=0.0, le=1.0, description="added gain when the fan completes the item")
+    gain_like: float = Field(0.02, ge=0.0, le=1.0, description="added gain of a like")
+    gain_comment: float = Field(0.04, ge=0.0, le=1.0, description="added gain of a comment")
+    gain_share: float = Field(0.06, ge=0.0, le=1.0, description="added gain of a share (intimacy ← 1 − (1 − intimacy)·exp(−Σ gains))")
     decay: float = Field(0.01, ge=0.0, le=1.0, description="daily relative decay of intimacy")
     follow_intimacy: float = Field(0.1, ge=0.0, le=1.0, description="intimacy of a new follow edge")
     tier_thresholds: tuple[float, float, float] = Field(
@@ -118,11 +119,12 @@ class RelationshipConfig(_Section):
 
 
 class CommissionSchedule(_Section):
-    """Commission on on-platform GMV: ``intro`` for a merchant's first ``intro_days`` days
-    on the platform, then the category's rate (Douyin shop: 1% for 30 days, then 2-5%)."""
+    """Commission on on-platform GMV: ``intro`` for a merchant new at day 0
+    (``merchants.new_share``) while the day is below ``intro_days``, else the category's
+    rate (Douyin shop: 1% for 30 days, then 2-5%)."""
 
-    intro: float = Field(0.01, ge=0.0, le=1.0, description="rate in a new merchant's first intro_days days")
-    intro_days: int = Field(30, ge=0, le=3650, description="days a merchant pays the intro rate")
+    intro: float = Field(0.01, ge=0.0, le=1.0, description="rate a merchant new at day 0 pays while the day is below intro_days")
+    intro_days: int = Field(30, ge=0, le=3650, description="days from day 0 during which new merchants (merchants.new_share) pay the intro rate")
     fmcg: float = Field(0.05, ge=0.0, le=1.0, description="rate for FMCG (clothing 5%)")
     local_life: float = Field(0.03, ge=0.0, le=1.0, description="rate for local life")
     online_high_ticket: float = Field(0.02, ge=0.0, le=1.0, description="rate for online high-ticket goods (car goods 2%)")
@@ -183,7 +185,7 @@ class PlatformConfig(_Section):
     pool_growth: float = Field(5.0, ge=1.0, le=100.0, description="each pool level is this many times larger")
     pool_levels: int = Field(5, ge=1, le=12, description="number of traffic-pool levels")
     pool_threshold: float = Field(0.45, ge=0.0, le=1.0, description="engagement rate an item needs in its pool to be promoted (weighted: fans weigh 1 + beta·intimacy)")
-    stall_weight: float = Field(0.05, ge=0.0, le=1.0, description="candidate weight left to an item that failed its pool")
+    stall_weight: float = Field(0.05, ge=0.0, le=1.0, description="an item that failed its pool keeps drawing traffic with this share of the pool's quota")
     pool_quota_floor: float = Field(0.05, ge=0.0, le=1.0, description="an item whose current pool is full but not yet judged keeps drawing traffic with this share of the pool's quota")
     perf_prior_mean: float = Field(0.4, ge=0.0, le=1.0, description="prior engagement rate the observed rate (score term w_perf) is shrunk toward")
     perf_prior_weight: float = Field(10.0, gt=0.0, le=1e6, description="weight of that prior, in impressions (> 0: an item not yet seen has only the prior to go by)")
@@ -288,7 +290,10 @@ class GroupConfig(_Section):
 
 
 class WeChatConfig(_Section):
-    """Diversion to personal WeChat (导流) and selling there (docs/sources.md, mechanism 5)."""
+    """Diversion to personal WeChat (导流) and selling there (docs/sources.md, mechanism 5).
+    WeChat pushes take their count, value share and effect from here and the other push
+    knobs (value_gain, promo_annoyance, promo_intimacy_cost, promo_conversion,
+    annoyance_decay) from :class:`GroupConfig`."""
 
     friend_cap: int = Field(10_000, ge=1, le=1_000_000, description="friends per WeChat account")
     adds_per_day: int = Field(20, ge=0, le=10_000, description="friend adds per WeChat account per day")
@@ -310,9 +315,9 @@ class CommerceConfig(_Section):
 
     enabled: bool = Field(True, description="merchants sell, users buy and tip (off = the content-only core)")
     intercept: float = Field(-3.5, ge=-20.0, le=20.0, description="purchase model intercept (logit)")
-    w_match: float = Field(2.0, ge=0.0, le=20.0)
-    w_intimacy: float = Field(2.5, ge=0.0, le=20.0)
-    w_trust: float = Field(2.0, ge=0.0, le=20.0)
+    w_match: float = Field(2.0, ge=0.0, le=20.0, description="weight of the buyer's interest match with the seller in the purchase logit")
+    w_intimacy: float = Field(2.5, ge=0.0, le=20.0, description="weight of the buyer's intimacy with the seller (× the platform's fan_trust)")
+    w_trust: float = Field(2.0, ge=0.0, le=20.0, description="weight of the buyer's trust in the merchant from past orders (× fan_trust)")
     price_sensitivity: float = Field(0.8, ge=0.0, le=5.0, description="logit penalty per e-fold of price above reference_price (0.8: a 5,000-yuan item sells ~50x less often than a 40-yuan one, before buy_offset)")
     reference_price: float = Field(40.0, gt=0.0, le=1e7, description="price (yuan) at which the price term of the purchase model is zero")
     live_share: float = Field(0.15, ge=0.0, le=1.0, description="share of items that are live sessions")
@@ -336,7 +341,7 @@ class MerchantConfig(_Section):
     """Merchants. Each has its own account (a creator row), a category, an ad targeting
     and possibly a WeChat diversion strategy."""
 
-    daily_ad_budget: float = Field(15.0, ge=0.0, le=1e9, description="mean model yuan a merchant is willing to spend on ads per day (log-normal across merchants)")
+    daily_ad_budget: float = Field(15.0, ge=0.0, le=1e9, description="mean model yuan a merchant is willing to spend on ads per day, split evenly over the platforms (log-normal across merchants)")
     budget_sigma: float = Field(1.0, ge=0.0, le=5.0, description="log-normal spread of budgets")
     category_mix: tuple[float, float, float, float] = Field(
         (0.4, 0.2, 0.2, 0.2), description="shares of merchants in fmcg, local_life, online_high_ticket, offline_long_decision"
@@ -359,7 +364,7 @@ class MerchantConfig(_Section):
 
 class MetricsConfig(_Section):
     visibility_threshold: float = Field(
-        1.0, ge=0.0, le=1e9, description="impressions per creator per day (mean over the step's window) above which a creator counts as visible"
+        1.0, ge=0.0, le=1e9, description="impressions per creator per day (mean over the step's window) at or above which a creator counts as visible"
     )
     quality_bins: int = Field(4, ge=1, le=20, description="quality strata used by the flywheel ratio")
 
@@ -367,9 +372,9 @@ class MetricsConfig(_Section):
 class Scenario(_Section):
     """A whole scenario. Field order is the order of the resolved scenario file."""
 
-    name: str = Field("scenario", min_length=1, max_length=200)
+    name: str = Field("scenario", min_length=1, max_length=200, description="label of the run's outputs")
     description: str = ""
-    seed: int = Field(42, ge=0, le=2**63 - 1)
+    seed: int = Field(42, ge=0, le=2**63 - 1, description="random seed (the CLI uses it; in Python TrafficModel(..., seed='scenario'))")
     steps: int = Field(30, ge=1, le=3650, description="simulated days")
     population: PopulationConfig = PopulationConfig()
     graph: GraphConfig = GraphConfig()

@@ -154,8 +154,8 @@ class AlgorithmicPolicy(RankingPolicy):
         return self.cfg.exposure_cap * ctx.dau - ctx.recommended
 
     def delivery_boost(self, intimacy: np.ndarray) -> np.ndarray:
-        """Factor by which a fan's intimacy multiplies an item's chance to be picked for
-        them: ``1 + beta·intimacy`` (1 for a non-fan)."""
+        """Factor by which a fan's intimacy multiplies an item's softmax weight (pick odds)
+        for them: ``1 + beta·intimacy`` (1 for a non-fan)."""
         return 1.0 + np.float32(self.cfg.beta) * intimacy
 
     def score(self, block: Block) -> np.ndarray:
@@ -163,7 +163,8 @@ class AlgorithmicPolicy(RankingPolicy):
 
         The caller samples from softmax(score / T) (T = ``temperature``), so the w_* terms
         are log-weights divided by T, while the intimacy term is scaled by T so that the
-        pick probability is multiplied by exactly ``1 + beta·intimacy`` at any temperature.
+        item's softmax weight (its pick odds against any other candidate) is multiplied by
+        exactly ``1 + beta·intimacy`` at any temperature.
         Age does not enter here (it is in the retrieval prior, :meth:`item_prior`)."""
         c = self.cfg
         item = c.w_quality * block.quality + c.w_perf * block.perf

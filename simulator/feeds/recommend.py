@@ -2,9 +2,10 @@
 
 The recommender is two-stage. *Retrieval*: for a block of users with similar interests,
 draw ``candidates`` items with probability ∝ exp(policy prior + affinity × match to the
-block's interests); the prior carries the traffic pool (:mod:`.pools`), age decay, the
-exposure cap (on recommendation impressions) and the Gini steering. *Ranking*: the policy scores every (user, candidate)
-pair, Gumbel noise of scale ``temperature`` is added, and each user keeps the top k
+block's interests); the algorithmic prior carries the traffic pool (:mod:`.pools`), age
+decay, the exposure cap (on recommendation impressions) and the Gini steering.
+*Ranking*: the policy scores every (user, candidate) pair, Gumbel noise of scale
+``temperature`` is added, and each user keeps the top k
 (Gumbel-top-k = sampling without replacement from softmax(score / temperature)). No
 Python loop runs over users: the loop is over blocks of ``block_users`` users.
 """

@@ -102,8 +102,9 @@ def items_frame(model) -> pd.DataFrame:
 def feed_of(model, user: int, platform: str | None = None) -> pd.DataFrame:
     """One user's feed on the last simulated day: each item with its slot source,
     domain, interest match, quality, the viewer's intimacy with the creator, the
-    intimacy boost log(1 + beta·intimacy) and the policy's ranking score (with the
-    items' engagement rates as of the end of that day)."""
+    intimacy boost log(1 + beta·intimacy) and the policy's ranking score, which holds
+    temperature × that boost (with the items' engagement rates as of the end of that
+    day)."""
     log = next(lg for lg in model.day_logs if platform is None or lg.platform.name == platform)
     imp, shown_on = log.impressions, log.platform
     sel = np.flatnonzero(imp.user == user)

@@ -81,7 +81,7 @@ def flywheel(model, creator_cum: np.ndarray, bins: int) -> dict[str, float]:
 class ImpressionsByDomain(Measurement):
     name = "impressions_by_domain"
     columns = ("impressions_total",) + tuple(f"impressions_{d}" for d in DOMAINS)
-    description = "impressions, and by domain: public (recommended to non-fans), commercial (ad slots), private (viewer follows the creator)"
+    description = "impressions, and by domain: commercial (ad slots), private (other slots, viewer follows the creator), public (other slots, non-followers)"
 
     def measure(self, v):
         by_domain = v.imps.sum(axis=0)

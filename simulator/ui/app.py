@@ -1,7 +1,7 @@
 """The interactive app: Mesa's SolaraViz over a small traffic ecosystem.
 
     trafficsim app [SCENARIO]          # serves on http://127.0.0.1:8765
-    solara run simulator/app.py         # the same, by hand
+    solara run simulator/ui/app.py      # the same, by hand
 
 In Jupyter, ``from simulator.ui.app import page; page`` renders it inline. Sliders set the
 platform's centralization (and through it the style knobs no other slider sets),
