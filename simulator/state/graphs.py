@@ -315,7 +315,11 @@ def load_follow_file(path: str, n_users: int, n_creators: int) -> tuple[np.ndarr
                 cs.append(int(index[b]))
                 ws.append(float(data.get("intimacy", np.nan)))
             u, c = np.array(us, dtype=np.int64), np.array(cs, dtype=np.int64)
-            w = np.array(ws) if ws and not np.isnan(ws).any() else None
+            missing = int(np.isnan(ws).sum()) if ws else 0
+            if 0 < missing < len(ws):  # never redraw the intimacies a file gives
+                raise ScenarioError(str(p), key, f"{missing} of {len(ws)} edges have no intimacy: give it on every "
+                                                 "edge (kept as given) or on none (drawn as for generated graphs)")
+            w = np.array(ws) if ws and not missing else None
         else:
             raise ScenarioError(str(p), key, "allowed formats: .csv edge list or .graphml")
     except (ValueError, KeyError) as exc:

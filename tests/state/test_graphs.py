@@ -102,6 +102,21 @@ def test_follow_graph_from_csv_and_graphml(tmp_path):
     assert m.follows.lookup(np.array([4]), np.array([7]))[0] == 0
 
 
+def test_a_graphml_with_intimacy_on_some_edges_only_is_an_error(tmp_path):
+    """A follow file's intimacies are kept as given or, when it has none, drawn; a file
+    giving them on some edges only is rejected, naming the key and the count (before,
+    every edge's intimacy was silently redrawn)."""
+    g = nx.DiGraph()
+    g.add_nodes_from([("a", {"kind": "user", "index": 1}), ("b", {"kind": "user", "index": 2}),
+                      ("c", {"kind": "creator", "index": 3})])
+    g.add_edge("a", "c", intimacy=0.4)
+    g.add_edge("b", "c")
+    gm = tmp_path / "f.graphml"
+    nx.write_graphml(g, gm)
+    with pytest.raises(ScenarioError, match="graph.follow_graph_file.*1 of 2 edges have no intimacy"):
+        TrafficModel(small({"graph": {"follow_graph_file": str(gm)}}))
+
+
 def test_bad_follow_file_names_the_key(tmp_path):
     p = tmp_path / "f.csv"
     p.write_text("user,creator\n0,99999\n")
