@@ -10,7 +10,8 @@
 Exit codes: 0 done; 1 ``validate``: a target failed; 2 a user error (bad scenario, bad
 override, unreadable file, unusable output folder: one line on stderr, before any
 simulation, nothing written); 3 the runs crashed (a bug: the traceback is printed);
-130 interrupted (Ctrl-C; nothing half-written is left).
+130 interrupted (Ctrl-C; nothing half-written is left); 141 stdout closed by its reader
+(e.g. `| head`; the record, written before the table is printed, is complete).
 
 Heavy modules (mesa, numba, pandas, matplotlib) are imported only once the inputs are
 checked, so that ``--help`` and input errors answer at once.
@@ -90,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 EXIT_TARGET_FAILED, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPTED = 1, 2, 3, 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command whose reader closed the pipe
 
 
 def _fail(msg: str) -> int:
@@ -378,6 +380,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("trafficsim: interrupted (nothing half-written is left)", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader of stdout went away (e.g. `| head`): not a bug
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # a bug, not a user error: keep the traceback for the report
         import traceback
 

@@ -230,3 +230,19 @@ def test_validate_scenarios_named_in_cli_match_the_module():
     from simulator.experiments import validate
 
     assert cli.VALIDATE_DIR == validate.SCENARIO_DIR and cli.VALIDATE_SCENARIOS == validate.SCENARIOS
+
+
+def test_a_closed_pipe_is_not_reported_as_a_crash(tmp_path):
+    """`trafficsim run ... | head` must not print a traceback or 'internal error' when the
+    reader closes the pipe: exit 141 (128 + SIGPIPE, as shells report it), the run record
+    complete (guards the BrokenPipeError branch of ``main``)."""
+    out = tmp_path / "r"
+    env = {**os.environ, "PYTHONPATH": str(SCENARIOS.parent)}
+    cmd = [sys.executable, "-m", "simulator", "run", str(SCENARIOS / "douyin.toml"), "--steps", "2", "--out", str(out),
+           *SMALL]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    p.stdout.close()  # the reader goes away before anything is printed
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=300) == 141, err
+    assert "Traceback" not in err and "internal error" not in err and "Exception ignored" not in err
+    assert (out / "summary.json").exists() and (out / "manifest.json").exists()
