@@ -1,64 +1,87 @@
-"""The interactive app: Mesa's SolaraViz over a small traffic ecosystem.
+"""The interactive app: a small traffic ecosystem stepped in the browser (Solara, with
+Mesa's run controls and plot components).
 
     trafficsim app [SCENARIO]          # serves on http://127.0.0.1:8765
     solara run simulator/ui/app.py      # the same, by hand
 
-In Jupyter, ``from simulator.ui.app import page; page`` renders it inline. Sliders set the
-platform's centralization (and through it the style knobs no other slider sets),
-intimacy boost, follow share and exposure cap, and the fan groups' push policy (pushes
-a day, share of value content); charts show the domain shares of impressions, creator
-exposure Gini and top-1% share, fans by tier, GMV by domain and fan-group members as
-the model steps. The page is tested in headless Chromium (tests/ui/test_app_browser.py).
+In Jupyter, ``from simulator.ui.app import page; page`` renders it inline.
+
+Scenario first: a picker offers the shipped scenarios that create a platform and the file
+given on the command line (picking one restarts the run with its values); the page names
+the scenario and shows its description; every control starts at the scenario's own value
+(the app's population excepted: 3,000 users by default); a panel lists the keys the
+scenario sets that no control shows. Controls (the scenario's first platform): the
+centralization, which moves every style knob it sets (follow share, same-city share,
+exposure cap, age decay, pool growth, cold start, Gini target and gain, fan trust, group
+effect; each has its own control too), the intimacy boost beta and the fan groups' push
+policy (pushes a day, share of value content). Each shows its value and unit as text.
+The model reads its settings when it is built, so a changed control is listed under
+"Pending changes" until Reset or "Apply and restart" rebuilds the model with them. The
+charts show the domain shares of impressions, creator exposure Gini and top-1% share,
+fans by tier, GMV by domain and fan-group members as the model steps. The page is tested
+in headless Chromium (tests/ui/test_app_browser.py); its logic without the page is
+:mod:`simulator.ui.controls`.
 """
 
 from __future__ import annotations
 
+import html
 import os
 from pathlib import Path
 
 import solara
-from mesa.visualization import SolaraViz, make_plot_component
+from mesa.visualization import make_plot_component
+from mesa.visualization.solara_viz import ComponentsView, ModelController, ShowSteps
 
 from simulator.config import STYLE_KNOBS, read_scenario
+from simulator.config.loading import declared_platforms
 from simulator.model import TrafficModel
-
-DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "douyin.toml"
+from simulator.ui.controls import (APP_USERS, BY_NAME, CONTROLS, DEFAULT_SCENARIO, STYLE_CONTROLS, app_population,
+                                   centralization_moves, fmt, is_snap, pending_changes, scenario_choices, scenario_values,
+                                   slider_value, uncontrolled_knobs, values_of)
 
 
 class AppModel(TrafficModel):
-    """A TrafficModel built from slider values (SolaraViz re-creates it with keywords).
+    """A TrafficModel built from the app's controls (Reset re-creates it with keywords).
 
-    The scenario's first platform loses the style knobs its file sets, so that the
-    centralization slider sets them (same-city share, age decay, pool growth, cold start,
-    Gini steering, fan trust, group effect); follow share, exposure cap and intimacy boost
-    come from their own sliders."""
+    Every control keyword left at None keeps the scenario's value. A ``centralization``
+    replaces the style knobs the file sets by its preset (explicit keywords still win);
+    the none value of a control (exposure cap 0, Gini target 0) means none. The
+    population is the app's (:func:`simulator.ui.controls.app_population`).
+    ``app_values`` holds the controls' values of the model as built (for the page's
+    pending-changes list)."""
 
-    def __init__(self, scenario: str = "", users: int = 3000, centralization: float = 1.0, beta: float = 1.0,
-                 follow_share: float = 0.05, exposure_cap: float = 0.0, push_rate: float = 1.0,
-                 value_share: float = 0.5, seed: int = 1, rng=None):
-        data = read_scenario(scenario or os.environ.get("TRAFFICSIM_APP_SCENARIO") or DEFAULT_SCENARIO)
-        name = next(iter(data["platforms"]))
-        platform = {k: v for k, v in data["platforms"][name].items() if k not in STYLE_KNOBS}
-        platform.update(centralization=centralization, beta=beta, follow_share=follow_share,
-                        exposure_cap=exposure_cap if exposure_cap > 0 else None)
+    def __init__(self, scenario: str = "", users: int = APP_USERS, centralization: float | None = None,
+                 beta: float | None = None, follow_share: float | None = None, same_city_share: float | None = None,
+                 exposure_cap: float | None = None, age_decay: float | None = None, pool_growth: float | None = None,
+                 cold_start_rate: float | None = None, gini_target: float | None = None, gini_gain: float | None = None,
+                 fan_trust: float | None = None, group_effect: float | None = None, push_rate: float | None = None,
+                 value_share: float | None = None, seed: int = 1, rng=None):
+        path = scenario or os.environ.get("TRAFFICSIM_APP_SCENARIO") or DEFAULT_SCENARIO
+        data = read_scenario(path)
+        name = declared_platforms(data)[0]
+        platform = dict(data.setdefault("platforms", {}).get(name) or {})
+        if centralization is not None:
+            platform = {k: v for k, v in platform.items() if k not in STYLE_KNOBS}
+            platform["centralization"] = float(centralization)
+        given = dict(beta=beta, follow_share=follow_share, same_city_share=same_city_share, exposure_cap=exposure_cap,
+                     age_decay=age_decay, pool_growth=pool_growth, cold_start_rate=cold_start_rate,
+                     gini_target=gini_target, gini_gain=gini_gain, fan_trust=fan_trust, group_effect=group_effect)
+        for key, value in given.items():
+            if value is not None:
+                none = BY_NAME[key].none_at
+                platform[key] = None if none is not None and value == none else float(value)
         data["platforms"][name] = platform
-        data.setdefault("population", {}).update(users=int(users), creators=max(40, int(users) // 30), merchants=4)
-        data.setdefault("commerce", {}).setdefault("groups", {}).update(pushes_per_day=push_rate, value_share=value_share)
+        data.setdefault("population", {}).update(app_population(users))
+        groups = data.setdefault("commerce", {}).setdefault("groups", {})
+        if push_rate is not None:
+            groups["pushes_per_day"] = float(push_rate)
+        if value_share is not None:
+            groups["value_share"] = float(value_share)
         super().__init__(data, seed=seed, agents=False)
+        self.scenario_path = str(path)
+        self.app_values = values_of(self.scenario)
 
-
-model_params = {
-    "users": {"type": "SliderInt", "value": 3000, "label": "users", "min": 500, "max": 20000, "step": 500},
-    "centralization": {"type": "SliderFloat", "value": 1.0, "label": "centralization (0 Kuaishou-like, 1 Douyin-like)",
-                       "min": 0.0, "max": 1.0, "step": 0.1},
-    "beta": {"type": "SliderFloat", "value": 1.0, "label": "intimacy boost (beta)", "min": 0.0, "max": 5.0, "step": 0.5},
-    "follow_share": {"type": "SliderFloat", "value": 0.05, "label": "follow share", "min": 0.0, "max": 0.8, "step": 0.05},
-    "exposure_cap": {"type": "SliderFloat", "value": 0.0, "label": "exposure cap (share of DAU, 0 = none)",
-                     "min": 0.0, "max": 0.5, "step": 0.01},
-    "push_rate": {"type": "SliderFloat", "value": 1.0, "label": "group pushes per day", "min": 0.0, "max": 10.0, "step": 0.5},
-    "value_share": {"type": "SliderFloat", "value": 0.5, "label": "value-content share of pushes",
-                    "min": 0.0, "max": 1.0, "step": 0.1},
-}
 
 components = [
     make_plot_component({"public_share_impressions": "#4C72B0", "commercial_share_impressions": "#DD8452", "private_share_impressions": "#55A868"}),
@@ -69,13 +92,111 @@ components = [
     make_plot_component({"group_members": "#8C8C8C"}),
 ]
 
+# Vuetify puts a slider's label left of its track, where a long label squeezes the track
+# to nothing: the label goes on a line of its own above the full-width track.
+_CSS = """
+.tsim-control .v-input__slot { flex-wrap: wrap; }
+.tsim-control .v-input__slot > .v-label { flex: 1 0 100%; max-width: 100%; margin: 0 0 -4px 0; font-weight: 500; }
+.tsim-control .v-messages { display: none; }
+.tsim-value { font-size: 0.9em; }
+.tsim-help { font-size: 0.8em; opacity: 0.75; }
+.tsim-knobs td { padding: 0 8px 0 0; font-size: 0.85em; vertical-align: top; }
+"""
+
+
+def start_params(path: str) -> dict:
+    """The AppModel keywords a scenario starts the page with: its own values."""
+    return {"scenario": str(path), **scenario_values(path)}
+
+
+@solara.component
+def ControlRow(name: str, value, on_value, policy: str = "douyin"):
+    """One control: its label above a full-width slider, its value and unit as text
+    below, and what it does."""
+    c = BY_NAME[name]
+    mark = " ◆" if c.style else ""
+    with solara.Column(gap="0px", classes=["tsim-control"]):
+        slider = solara.SliderInt if c.integer else solara.SliderFloat
+        slider(c.label, value=slider_value(name, value, policy), on_value=on_value, min=c.min, max=c.max, step=c.step,
+               thumb_label=False)
+        solara.Text(f"{c.label}{mark} = {fmt(c, value)}", classes=["tsim-value"])
+        solara.Text(c.help, classes=["tsim-help"])
+
 
 @solara.component
 def Page():
     """The app, with a model of its own for every browser session (or notebook cell):
     a module-level model would be stepped by every visitor of the server at once."""
-    model = solara.use_memo(AppModel, dependencies=[])
-    SolaraViz(model, components=components, model_params=model_params, name="trafficsim")
+    choices = solara.use_memo(scenario_choices, dependencies=[])
+    env_file = os.environ.get("TRAFFICSIM_APP_SCENARIO")
+    first = next((lb for lb, p in choices.items() if env_file and p == str(Path(env_file).resolve())),
+                 next((lb for lb, p in choices.items() if p == str(DEFAULT_SCENARIO)), next(iter(choices))))
+    picked = solara.use_reactive(first)
+    chosen = solara.use_reactive(solara.use_memo(lambda: start_params(choices[first]), dependencies=[]))
+    model = solara.use_reactive(solara.use_memo(lambda: AppModel(**chosen.value), dependencies=[]))
+    play_interval = solara.use_reactive(100)
+    render_interval = solara.use_reactive(1)
+    use_threads = solara.use_reactive(False)
+
+    def pick(label):
+        params = start_params(choices[label])
+        picked.set(label)
+        chosen.set(params)
+        model.set(AppModel(**params))
+
+    def set_control(name, v):
+        if is_snap(name, chosen.value.get(name), v):
+            return
+        new = {**chosen.value, name: v}
+        if name == "centralization":
+            new.update(centralization_moves(v))
+        chosen.set(new)
+
+    sc = model.value.scenario
+    solara.Style(_CSS)
+    with solara.AppBar():
+        solara.AppBarTitle(f"trafficsim: {sc.name}")
+
+    with solara.Sidebar(), solara.Column():
+        with solara.Card("Scenario"):
+            solara.Select("scenario", values=list(choices), value=picked.value, on_value=pick)
+            solara.Text("Picking a scenario restarts the run with its values.", classes=["tsim-help"])
+        with solara.Card("Run"):
+            ModelController(model, model_parameters=chosen, play_interval=play_interval,
+                            render_interval=render_interval, use_threads=use_threads)
+            ShowSteps(model.value)
+        with solara.Card("Pending changes"):
+            pending = pending_changes(model.value.app_values, chosen.value)
+            if pending:
+                solara.Warning("Pending changes — apply and restart: the model reads its settings when it is "
+                               "built, so these take effect when it restarts from day 0 (Reset does the same).")
+                # HTML, not Markdown: solara's Markdown fetches KaTeX from a CDN
+                solara.HTML(tag="ul", unsafe_innerHTML="".join(
+                    f"<li><b>{html.escape(lb)}</b>: {html.escape(a)} → {html.escape(b)}</li>" for lb, a, b in pending),
+                    classes=["tsim-pending"])
+                solara.Button("Apply and restart", color="warning", on_click=lambda: model.set(AppModel(**chosen.value)))
+            else:
+                solara.Text("None: the charts show the settings below. Every control applies when the run restarts "
+                            "(no control changes a running model).", classes=["tsim-help"])
+        with solara.Card("Controls"):
+            solara.Text("◆ style knobs: centralization sets all of them; each can then be set on its own.",
+                        classes=["tsim-help"])
+            policy = next(iter(sc.platforms.values())).policy
+            for c in CONTROLS:
+                ControlRow(c.name, chosen.value.get(c.name), lambda v, n=c.name: set_control(n, v), policy)
+
+    with solara.Card(f"Scenario: {sc.name}"):
+        solara.HTML(tag="p", unsafe_innerHTML=html.escape(sc.description or "(no description)"),
+                    classes=["tsim-description"])
+        solara.Text(f"File: {model.value.scenario_path}; platform {next(iter(sc.platforms))}; the app runs "
+                    f"{sc.population.users:,} users, {sc.population.creators:,} creators, "
+                    f"{sc.population.merchants} merchants.", classes=["tsim-help"])
+        knobs = solara.use_memo(lambda: uncontrolled_knobs(model.value.scenario_path),
+                                dependencies=[model.value.scenario_path])
+        with solara.Details(f"Set by the scenario, with no control here ({len(knobs)} keys)"):
+            rows = "".join(f"<tr><td><code>{k}</code></td><td>{html.escape(str(v))}</td></tr>" for k, v in knobs)
+            solara.HTML(tag="table", unsafe_innerHTML=rows, classes=["tsim-knobs"])
+    ComponentsView(list(components), model.value)
 
 
 page = Page()

@@ -1,14 +1,27 @@
-"""The app's model: built from slider values and feeding the charts. (Its step time is a
-benchmark figure, in benchmarks/README.md, not a timed test; the page itself is tested
-in a real browser in test_app_browser.py.)"""
+"""The app's model and the logic of its page without the page: the controls start at the
+scenario's values, centralization moves every style knob, changes wait for a restart and
+are listed. (The model's step time is a benchmark figure, in benchmarks/README.md, not a
+timed test; the page itself is tested in a real browser in test_app_browser.py.)"""
 
-from simulator.ui.app import AppModel, components, model_params
+import inspect
+
+import pytest
+
+from simulator.config import STYLE_KNOBS, centralization_preset, load_scenario
+from simulator.ui.app import AppModel, components, start_params
+from simulator.ui.controls import (APP_USERS, BY_NAME, CONTROLS, SCENARIO_DIR, centralization_moves, fmt, is_snap,
+                                   pending_changes, scenario_choices, scenario_values, slider_value,
+                                   uncontrolled_knobs)
 
 
-def test_app_model_follows_the_sliders():
+def _platform(m):
+    return next(iter(m.platforms.values())).cfg
+
+
+def test_app_model_follows_the_controls():
     m = AppModel(users=2000, centralization=0.0, beta=2.0, follow_share=0.4, exposure_cap=0.1,
                  push_rate=3.0, value_share=0.2)
-    pc = next(iter(m.platforms.values())).cfg
+    pc = _platform(m)
     assert (pc.centralization, pc.beta, pc.follow_share, pc.exposure_cap) == (0.0, 2.0, 0.4, 0.1)
     groups = m.scenario.commerce.groups
     assert (groups.pushes_per_day, groups.value_share) == (3.0, 0.2)
@@ -21,22 +34,117 @@ def test_app_model_follows_the_sliders():
     assert abs(df[["public_share_impressions", "commercial_share_impressions", "private_share_impressions"]].sum(axis=1) - 1).max() < 1e-9
 
 
-def test_centralization_slider_sets_the_style_knobs_the_file_set():
-    """douyin.toml sets its style knobs explicitly; the slider must still move them."""
-    from simulator.config import centralization_preset
+@pytest.mark.parametrize("name", ["douyin", "kuaishou", "kuaishou_8", "wechat_private"])
+def test_the_app_starts_at_the_scenarios_values(name):
+    """Guards issue 18 item 1: every control starts at the scenario's own value, and the
+    model the page starts (AppModel with those values) runs the scenario's platform and
+    fan-group settings exactly as the file resolves them (only the population is the
+    app's). It failed when the controls started at the app's defaults (beta 1.0, follow
+    share 0.05, no cap, centralization 1), which overrode the file's."""
+    path = SCENARIO_DIR / f"{name}.toml"
+    sc = load_scenario(path)
+    want = next(iter(sc.platforms.values()))
+    values = scenario_values(path)
+    assert values["beta"] == want.beta and values["follow_share"] == want.follow_share
+    assert values["exposure_cap"] == (want.exposure_cap or 0.0) and values["centralization"] == want.centralization
+    assert values["users"] == APP_USERS
+    m = AppModel(**start_params(str(path)))
+    assert _platform(m) == want
+    assert m.scenario.commerce == sc.commerce and m.scenario.name == sc.name
+    assert m.app_values == values
+    assert _platform(AppModel(scenario=str(path))) == want  # no keyword: the file's value
 
-    def cfg(c):
-        return next(iter(AppModel(users=1000, centralization=c).platforms.values())).cfg
 
+def test_shipped_kuaishou_is_not_the_apps_douyin_defaults():
+    """The issue's example: kuaishou.toml's beta 1.5, follow share 0.45 and cap 0.05
+    reach the app's model (they were 1.0, 0.05 and none)."""
+    pc = _platform(AppModel(**start_params(str(SCENARIO_DIR / "kuaishou.toml"))))
+    assert (pc.beta, pc.follow_share, pc.exposure_cap, pc.policy) == (1.5, 0.45, 0.05, "kuaishou")
+
+
+def test_centralization_moves_every_style_knob_it_documents():
+    """Guards issue 18 item 2: moving centralization sets the control of every style knob
+    of centralization_preset (follow share and exposure cap included: they had sliders of
+    their own that centralization did not move), and the model built from the moved
+    controls has those values, whatever the file set."""
+    assert set(centralization_moves(0.3)) == set(STYLE_KNOBS)
+    start = start_params(str(SCENARIO_DIR / "kuaishou.toml"))
+    for c in (0.0, 0.3, 0.97, 1.0):
+        moves, want = centralization_moves(c), centralization_preset(c)
+        pc = _platform(AppModel(**{**start, "centralization": c, **moves}))
+        for key in STYLE_KNOBS:
+            assert getattr(pc, key) == want[key], (c, key)
+        assert pc.beta == 1.5  # beta is not a style knob: it stays the file's
+
+
+def test_centralization_alone_sets_the_style_knobs_the_file_set():
+    """AppModel(centralization=c) without the style keywords: the file's style knobs
+    (douyin.toml sets several) give way to the preset, follow share and cap included."""
     for c in (0.0, 0.5):
-        pc, want = cfg(c), centralization_preset(c)
-        for key in ("same_city_share", "age_decay", "pool_growth", "cold_start_rate", "fan_trust", "group_effect",
-                    "gini_gain"):
+        pc, want = _platform(AppModel(users=1000, centralization=c)), centralization_preset(c)
+        for key in STYLE_KNOBS:
             assert getattr(pc, key) == want[key], key
-    assert cfg(0.0).follow_share == cfg(1.0).follow_share == 0.05  # that one is its own slider's
 
 
-def test_push_sliders_move_the_group_chart():
+def test_pending_changes_until_restart():
+    """Guards issue 18 item 1: a moved control is listed (label, value now, value after
+    restart, with units) until the model is rebuilt with it; the page's start lists
+    nothing. Reset builds AppModel(**chosen), so rebuilding empties the list."""
+    start = start_params(str(SCENARIO_DIR / "douyin.toml"))
+    m = AppModel(**start)
+    assert pending_changes(m.app_values, start) == []
+    chosen = {**start, "beta": 2.0, "exposure_cap": 0.1}
+    assert pending_changes(m.app_values, chosen) == [
+        ("intimacy boost (beta)", "0.5", "2"),
+        ("exposure cap", "none (no cap)", "10% of daily active users")]
+    assert pending_changes(AppModel(**chosen).app_values, chosen) == []
+    moved = {**start, "centralization": 0.0, **centralization_moves(0.0)}
+    labels = [row[0] for row in pending_changes(m.app_values, moved)]
+    assert labels[0] == "centralization" and "follow share" in labels and "fan trust" in labels
+
+
+def test_a_slider_snapping_an_off_grid_value_is_not_a_change():
+    """The browser's slider rounds a value off its step grid (the 5.26% cap of
+    centralization 0.05) and sends it back; that is not the user's move, a step is."""
+    assert is_snap("exposure_cap", 0.05 / 0.95, 0.05)
+    assert not is_snap("exposure_cap", 0.05, 0.06)
+    assert not is_snap("beta", 0.5, 0.6) and not is_snap("users", 3000, 3500)
+
+
+def test_every_control_shows_its_value_and_unit():
+    """Guards issue 18 item 2: the text beside a control names the value and its unit."""
+    assert fmt("follow_share", 0.45) == "45% of feed slots"
+    assert fmt("exposure_cap", 0.0) == "none (no cap)" and fmt("exposure_cap", 0.05) == "5% of daily active users"
+    assert fmt("users", 3000) == "3,000 users" and fmt("push_rate", 1.5) == "1.5 per day"
+    assert fmt("centralization", None).startswith("not set")
+    assert slider_value("centralization", None, "kuaishou") == 0.0 and slider_value("centralization", None) == 1.0
+    for c in CONTROLS:
+        assert c.label and c.help and fmt(c, c.max)
+
+
+def test_the_picker_offers_the_scenarios_that_create_a_platform(tmp_path):
+    """The shipped scenarios that create a platform (not base.toml) and, first, the
+    file given on the command line."""
+    mine = tmp_path / "mine.toml"
+    mine.write_text(f'extends = "{SCENARIO_DIR / "kuaishou.toml"}"\nname = "mine"\n')
+    choices = scenario_choices(mine)
+    assert list(choices)[0] == "mine.toml (command line)" and choices["mine.toml (command line)"] == str(mine)
+    assert {"douyin.toml", "kuaishou.toml", "kuaishou_8.toml"} <= set(choices) and "base.toml" not in choices
+    assert list(scenario_choices(SCENARIO_DIR / "kuaishou.toml"))[0] == "kuaishou.toml"
+    assert scenario_values(mine)["beta"] == 1.5
+
+
+def test_the_panel_lists_the_keys_without_a_control():
+    """Guards issue 18 item 1: the keys the scenario sets that no control shows, with
+    their values; the controlled ones and the name/description are left out."""
+    rows = dict(uncontrolled_knobs(SCENARIO_DIR / "kuaishou.toml"))
+    assert rows["platforms.kuaishou.ad_load"] == 0.06 and rows["platforms.kuaishou.commission.fmcg"] == 0.03
+    assert "platforms.kuaishou.beta" not in rows and "platforms.kuaishou.follow_share" not in rows
+    assert "name" not in rows and "description" not in rows
+    assert rows["population.users"].startswith("10000 (the app: 3,000")
+
+
+def test_push_controls_move_the_group_chart():
     """Hard promotional pushing empties the fan groups the gentle policy keeps."""
     def members(**push):
         m = AppModel(users=3000, **push)
@@ -48,8 +156,6 @@ def test_push_sliders_move_the_group_chart():
     assert gentle > 0 and hard < 0.8 * gentle
 
 
-def test_every_slider_is_a_model_parameter():
-    import inspect
-
+def test_every_control_is_a_model_parameter():
     params = inspect.signature(AppModel).parameters
-    assert set(model_params) <= set(params) and len(components) == 5
+    assert set(BY_NAME) <= set(params) and "scenario" in params and len(components) == 5

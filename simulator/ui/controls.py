@@ -1,0 +1,216 @@
+"""What the app's controls are and how they relate to a scenario, without the page.
+
+The page (:mod:`simulator.ui.app`) draws these; this module says which controls there
+are, their units and how their values read (:data:`CONTROLS`, :func:`fmt`), which
+scenarios the picker offers (:func:`scenario_choices`), the value every control starts at
+(:func:`scenario_values`, the scenario's own), what centralization moves
+(:func:`centralization_moves`), the knobs the scenario sets that no control shows
+(:func:`uncontrolled_knobs`) and the changes that wait for a restart
+(:func:`pending_changes`). It imports no Solara, so that the tests of this logic are fast.
+
+Every control applies when the model is rebuilt (Reset, or "Apply and restart"): the
+model reads its scenario when it is built, so nothing here changes a running model.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simulator.config import STYLE_KNOBS, centralization_preset, load_scenario, read_scenario
+from simulator.config.loading import declared_platforms
+
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+DEFAULT_SCENARIO = SCENARIO_DIR / "douyin.toml"
+APP_USERS = 3000  # the app's default population: a step in a fraction of a second
+
+
+def app_population(users: int) -> dict[str, int]:
+    """The population the app runs: ``users`` users, one creator per 30 users (at least
+    40) and 4 merchants, whatever the scenario's population (a scenario's 10,000 users
+    would make every step slow)."""
+    return {"users": int(users), "creators": max(40, int(users) // 30), "merchants": 4}
+
+
+@dataclass(frozen=True)
+class Control:
+    """One control of the page: ``name`` is the AppModel keyword, ``key`` the scenario
+    key it sets (``{p}`` is the scenario's first platform), ``unit`` follows the number
+    on the page (``45% of feed slots``), ``help`` says what it does. ``none_at`` is the
+    slider value that stands for "none" (no cap, no steering); ``percent`` shows the value
+    as a percentage; ``style``: a style knob, which centralization sets."""
+
+    name: str
+    key: str
+    label: str
+    unit: str
+    help: str
+    min: float
+    max: float
+    step: float
+    integer: bool = False
+    none_at: float | None = None
+    percent: bool = False
+    style: bool = False
+
+
+CONTROLS: tuple[Control, ...] = (
+    Control("users", "population.users", "users", "users",
+            "the app's population (one creator per 30 users, 4 merchants), not the scenario's", 500, 20000, 500,
+            integer=True),
+    Control("centralization", "platforms.{p}.centralization", "centralization", "",
+            "0 = Kuaishou-like, 1 = Douyin-like; moving it sets every style knob marked ◆ to its preset", 0.0, 1.0, 0.05),
+    Control("beta", "platforms.{p}.beta", "intimacy boost (beta)", "",
+            "a fan weighs 1 + beta × intimacy in delivery and in the traffic pools (not a style knob)", 0.0, 5.0, 0.1),
+    Control("follow_share", "platforms.{p}.follow_share", "follow share", "of feed slots",
+            "mean share of slots from the follow tab", 0.0, 1.0, 0.01, percent=True, style=True),
+    Control("same_city_share", "platforms.{p}.same_city_share", "same-city share", "of feed slots",
+            "share of slots from the same-city tab", 0.0, 0.5, 0.01, percent=True, style=True),
+    Control("exposure_cap", "platforms.{p}.exposure_cap", "exposure cap", "of daily active users",
+            "recommendation impressions one item may get (0 = no cap)", 0.0, 1.0, 0.01, none_at=0.0, percent=True,
+            style=True),
+    Control("age_decay", "platforms.{p}.age_decay", "age decay", "per day",
+            "retrieval weight × exp(−age decay × item age)", 0.0, 2.0, 0.005, style=True),
+    Control("pool_growth", "platforms.{p}.pool_growth", "pool growth", "× per level",
+            "each traffic pool is this many times the last", 1.0, 10.0, 0.05, style=True),
+    Control("cold_start_rate", "platforms.{p}.cold_start_rate", "cold start", "× intimacy",
+            "chance a fan is offered a new item of the creator", 0.0, 1.0, 0.01, style=True),
+    Control("gini_target", "platforms.{p}.gini_target", "Gini target", "Gini",
+            "creator exposure Gini the platform steers toward (0 = no steering)", 0.0, 1.0, 0.05, none_at=0.0,
+            style=True),
+    Control("gini_gain", "platforms.{p}.gini_gain", "Gini steering gain", "",
+            "how fast the steering follows the Gini error (0 = off)", 0.0, 5.0, 0.1, style=True),
+    Control("fan_trust", "platforms.{p}.fan_trust", "fan trust", "×",
+            "weight of ties in buying and tipping (1 = neutral, low = interest-driven)", 0.0, 2.0, 0.01, style=True),
+    Control("group_effect", "platforms.{p}.group_effect", "group effect", "×",
+            "effect of fan-group pushes (1 = full)", 0.0, 1.0, 0.01, style=True),
+    Control("push_rate", "commerce.groups.pushes_per_day", "group pushes", "per day",
+            "pushes a fan group gets a day", 0.0, 10.0, 0.5),
+    Control("value_share", "commerce.groups.value_share", "value-content share", "of pushes",
+            "share of group pushes that serve (the rest sell)", 0.0, 1.0, 0.05, percent=True),
+)
+BY_NAME = {c.name: c for c in CONTROLS}
+STYLE_CONTROLS = tuple(c.name for c in CONTROLS if c.style)
+assert set(STYLE_CONTROLS) == set(STYLE_KNOBS), "every style knob centralization sets has a control"
+
+
+def fmt(control: Control | str, value: Any) -> str:
+    """A control's value as the page shows it, with its unit: ``45% of feed slots``,
+    ``none (no cap)``, ``3,000 users``; ``not set`` for a centralization the scenario
+    leaves out."""
+    c = BY_NAME[control] if isinstance(control, str) else control
+    if value is None or (c.none_at is not None and value == c.none_at):
+        return {"exposure_cap": "none (no cap)", "gini_target": "none (no steering)"}.get(c.name, "not set")
+    if c.integer:
+        num = f"{int(value):,}"
+    elif c.percent:
+        num = f"{100 * value:.4g}%"
+    else:
+        num = f"{value:.4g}"
+    return f"{num} {c.unit}".rstrip()
+
+
+def scenario_choices(extra: str | Path | None = None) -> dict[str, str]:
+    """The picker's scenarios, label → path: ``extra`` (the file given on the command
+    line, ``$TRAFFICSIM_APP_SCENARIO`` by default) first, then every shipped
+    ``scenarios/*.toml`` that creates a platform (``base.toml`` does not)."""
+    extra = extra if extra is not None else os.environ.get("TRAFFICSIM_APP_SCENARIO")
+    out: dict[str, str] = {}
+    if extra:
+        p = Path(extra).resolve()
+        out[f"{p.name} (command line)" if p.parent != SCENARIO_DIR else p.name] = str(p)
+    for p in sorted(SCENARIO_DIR.glob("*.toml")):
+        if str(p) in out.values():
+            continue
+        tables = read_scenario(p).get("platforms")
+        if isinstance(tables, dict) and any(isinstance(t, dict) and "policy" in t for t in tables.values()):
+            out[p.name] = str(p)
+    return out
+
+
+def scenario_values(path: str | Path) -> dict[str, Any]:
+    """Every control's start value: the scenario's own resolved value (defaults and the
+    policy preset filled in), "none" as the slider's none value; ``users`` is the app's
+    population (:data:`APP_USERS`); ``centralization`` is None when the scenario does not
+    set it (the style knobs are then the file's and its policy's)."""
+    return {**values_of(load_scenario(path)), "users": APP_USERS}
+
+
+def values_of(scenario) -> dict[str, Any]:
+    """The controls' values in a validated :class:`~simulator.config.Scenario` (its first
+    platform; ``users`` its population's)."""
+    pc = next(iter(scenario.platforms.values()))
+    out: dict[str, Any] = {}
+    for c in CONTROLS:
+        table = {"platforms": pc, "commerce": scenario.commerce.groups, "population": scenario.population}[c.key.split(".")[0]]
+        v = getattr(table, c.key.rsplit(".", 1)[1])
+        out[c.name] = c.none_at if v is None and c.none_at is not None else v
+    return out
+
+
+def centralization_moves(c: float) -> dict[str, float]:
+    """The style-knob controls and the value centralization ``c`` gives each (from
+    :func:`simulator.config.centralization_preset`; no cap / no steering as the
+    controls' none value)."""
+    preset = centralization_preset(float(c))
+    return {k: (BY_NAME[k].none_at if preset[k] is None else preset[k]) for k in STYLE_CONTROLS}
+
+
+def slider_value(name: str, value: Any, policy: str = "douyin") -> float:
+    """Where the slider of a control stands for ``value`` (a centralization the scenario
+    does not set: 0 for the ``kuaishou`` policy, else 1, the points its preset equals)."""
+    if value is None:
+        return BY_NAME[name].none_at if BY_NAME[name].none_at is not None else (0.0 if policy == "kuaishou" else 1.0)
+    return value
+
+
+def is_snap(name: str, current: Any, new: Any) -> bool:
+    """Whether a slider's ``new`` value is only its own rounding of ``current`` to the
+    slider's step (the browser's slider snaps a value off its grid, such as the 5.26%
+    cap of centralization 0.05, and sends the snapped value back): not a user's move."""
+    c = BY_NAME[name]
+    if current is None or new is None or c.integer:
+        return False
+    off_grid = abs(current / c.step - round(current / c.step)) > 1e-6
+    return off_grid and abs(new - current) < c.step / 2 + 1e-12
+
+
+def uncontrolled_knobs(path: str | Path) -> list[tuple[str, Any]]:
+    """The dotted keys the scenario file (with its ``extends`` chain) sets that no
+    control shows, with their values; the population keys the app replaces say so."""
+    data = read_scenario(path)
+    platform = declared_platforms(data)[0]
+    controlled = {c.key.format(p=platform) for c in CONTROLS} - {"population.users"}
+    app_pop = app_population(APP_USERS)
+    rows = []
+    for key, value in _flatten(data):
+        if key in controlled or key in ("name", "description"):
+            continue
+        sect, _, leaf = key.partition(".")
+        if sect == "population" and leaf in app_pop:
+            value = f"{value} (the app: {app_pop[leaf]:,} at {APP_USERS:,} users)"
+        rows.append((key, value))
+    return rows
+
+
+def _flatten(data: dict, prefix: str = "") -> list[tuple[str, Any]]:
+    out = []
+    for k, v in data.items():
+        if isinstance(v, dict) and v:
+            out.extend(_flatten(v, f"{prefix}{k}."))
+        else:
+            out.append((f"{prefix}{k}", v))
+    return out
+
+
+def pending_changes(applied: dict[str, Any], chosen: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The controls whose chosen value differs from the running model's, as (label,
+    value now, value after restart), in the order of :data:`CONTROLS`."""
+    rows = []
+    for c in CONTROLS:
+        a, b = applied.get(c.name), chosen.get(c.name)
+        if a != b and not (isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) < 1e-9):
+            rows.append((c.label, fmt(c, a), fmt(c, b)))
+    return rows
