@@ -37,7 +37,7 @@ from simulator.config import STYLE_KNOBS, read_scenario
 from simulator.config.loading import declared_platforms
 from simulator.model import TrafficModel
 from simulator.ui.controls import (APP_USERS, BY_NAME, CONTROLS, DEFAULT_SCENARIO, STYLE_CONTROLS, app_population,
-                                   centralization_moves, fmt, is_snap, pending_changes, scenario_choices, scenario_values,
+                                   centralization_moves, fmt, from_slider, is_snap, pending_changes, scenario_choices, scenario_values,
                                    slider_value, uncontrolled_knobs, values_of)
 
 
@@ -145,6 +145,7 @@ def Page():
         model.set(AppModel(**params))
 
     def set_control(name, v):
+        v = from_slider(name, v)
         if is_snap(name, chosen.value.get(name), v):
             return
         new = {**chosen.value, name: v}

@@ -102,7 +102,8 @@ def fmt(control: Control | str, value: Any) -> str:
     leaves out."""
     c = BY_NAME[control] if isinstance(control, str) else control
     if value is None or (c.none_at is not None and value == c.none_at):
-        return {"exposure_cap": "none (no cap)", "gini_target": "none (no steering)"}.get(c.name, "not set")
+        return {"exposure_cap": "none (no cap)", "gini_target": "none (no steering)"}.get(
+            c.name, "not set (the style knobs are the scenario's own)")
     if c.integer:
         num = f"{int(value):,}"
     elif c.percent:
@@ -164,6 +165,13 @@ def slider_value(name: str, value: Any, policy: str = "douyin") -> float:
     if value is None:
         return BY_NAME[name].none_at if BY_NAME[name].none_at is not None else (0.0 if policy == "kuaishou" else 1.0)
     return value
+
+
+def from_slider(name: str, value: Any) -> Any:
+    """A slider's value as the model gets it: integers for integer controls, floats
+    rounded to 9 decimals, so that 1.5 reached by steps of 0.1 (1.4999999999999998 in
+    the browser) is the scenario's 1.5 again and draws the same run."""
+    return int(round(value)) if BY_NAME[name].integer else round(float(value), 9)
 
 
 def is_snap(name: str, current: Any, new: Any) -> bool:

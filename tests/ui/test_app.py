@@ -9,7 +9,7 @@ import pytest
 
 from simulator.config import STYLE_KNOBS, centralization_preset, load_scenario
 from simulator.ui.app import AppModel, components, start_params
-from simulator.ui.controls import (APP_USERS, BY_NAME, CONTROLS, SCENARIO_DIR, centralization_moves, fmt, is_snap,
+from simulator.ui.controls import (APP_USERS, BY_NAME, CONTROLS, SCENARIO_DIR, centralization_moves, fmt, from_slider, is_snap,
                                    pending_changes, scenario_choices, scenario_values, slider_value,
                                    uncontrolled_knobs)
 
@@ -109,6 +109,13 @@ def test_a_slider_snapping_an_off_grid_value_is_not_a_change():
     assert is_snap("exposure_cap", 0.05 / 0.95, 0.05)
     assert not is_snap("exposure_cap", 0.05, 0.06)
     assert not is_snap("beta", 0.5, 0.6) and not is_snap("users", 3000, 3500)
+
+
+def test_slider_values_lose_their_float_noise():
+    """1.5 reached by steps of 0.1 arrives as 1.4999999999999998; the model must get the
+    scenario's 1.5 (the same run), so pending changes and Reset see no difference."""
+    assert from_slider("beta", 1.7 - 0.1 - 0.1) == 1.5 and from_slider("users", 3500.0) == 3500
+    assert isinstance(from_slider("users", 3500.0), int)
 
 
 def test_every_control_shows_its_value_and_unit():

@@ -1,10 +1,16 @@
 """The app in a real browser: ``trafficsim app`` serves it on a free localhost port and
 headless Chromium (Debian's ``chromium``, driven by playwright) loads it with no internet.
 
+The server is given a scenario file on the command line (one that extends kuaishou.toml).
 Checks that the charts render, that Step moves the "Step:" counter and redraws them, that
 a slider reaches the model (slider + Reset + steps draw other charts; back + Reset redraws
 the first ones), and that every request stays on localhost and succeeds (Solara's front
 end comes from the solara-assets package, not a CDN). Leaves outputs/app_screenshot.png.
+Then, scenario first (issue 18): the page names the scenario and its description, the
+controls show the scenario's values (slider position and text), moving centralization
+moves the style-knob controls and lists the pending changes until "Apply and restart",
+and the picker switches to another scenario with its values. Leaves
+outputs/app_scenario_screenshot.png.
 
 Also opens a compare run's ``report.html`` from disk (file://) and checks that every
 plot embedded in it rendered, with no request leaving the file. Leaves
@@ -34,6 +40,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "outputs" / "app_screenshot.png"
+SCENARIO_SCREENSHOT = ROOT / "outputs" / "app_scenario_screenshot.png"
 REPORT_SCREENSHOT = ROOT / "outputs" / "report_screenshot.png"
 CHROMIUM = os.environ.get("TRAFFICSIM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -72,14 +79,18 @@ def _playwright():
 def app_url(tmp_path_factory):
     """`trafficsim app` in its own process group on a free port; yields its URL."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("app") / "server.log"
+    tmp = tmp_path_factory.mktemp("app")
+    log = tmp / "server.log"
+    # a file of the user's, given on the command line: the page must start with it
+    scenario = tmp / "my_kuaishou.toml"
+    scenario.write_text(f'extends = "{ROOT / "scenarios" / "kuaishou.toml"}"\nname = "my_kuaishou"\n')
     env = {**os.environ,
            # any front-end file missing from the local assets would be fetched from this
            # dead address and fail, even on a machine that does reach the internet
            "SOLARA_ASSETS_CDN": "http://127.0.0.1:9/",
            "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false"}
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "app", "--port", str(port)], cwd=ROOT, env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "app", str(scenario), "--port", str(port)], cwd=ROOT, env=env,
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -216,9 +227,12 @@ def _exercise(page, expect, url, problems):
     slider.focus()
 
     def nudge_reset_and_step(key: str) -> list[str]:
-        """Two key presses on the slider, Reset (which rebuilds the model), 3 steps."""
+        """Two key presses on the slider, Reset (which rebuilds the model), 3 steps.
+        Reset waits until the control's text shows the slider's value: the server has
+        it (a click may overtake the slider's last value on its way to the server)."""
         slider.press(key)
         slider.press(key)
+        expect(page.get_by_text(f"{SLIDER} = {slider.get_attribute('aria-valuenow')}", exact=True)).to_be_visible()
         reset.click()
         expect(counter).to_have_text(re.compile(r"Step:\s*0$"))
         do_steps(3)
@@ -244,6 +258,58 @@ def _exercise(page, expect, url, problems):
     expect(other_counter).to_have_text(re.compile(r"Step:\s*1$"), timeout=TIMEOUT_MS)
     expect(counter).to_have_text(re.compile(r"Step:\s*3$"))
     other.close()
+
+
+def test_app_scenario_first(request):
+    """Guards issue 18 items 1-2 in the page: it names the scenario given on the command
+    line and shows its description; the controls start at its values (kuaishou.toml's
+    beta 1.5, follow share 45%, cap 5%: the app's old defaults were 1.0, 5%, none) as
+    slider positions and as text with units; moving centralization moves the style-knob
+    controls (their text changes) and lists the pending changes until "Apply and
+    restart" rebuilds the model; the picker loads douyin.toml with its beta 0.5."""
+    sync_api = _playwright()
+    app_url = request.getfixturevalue("app_url")
+    expect = sync_api.expect
+    problems: list[str] = []
+    with _browser_page(sync_api, {"width": 1400, "height": 1000}, problems) as page:
+        try:
+            page.goto(app_url, wait_until="domcontentloaded")
+            page.wait_for_function(_READ_CHARTS, arg=5)  # the page is live
+            expect(page.get_by_text("Scenario: my_kuaishou", exact=True)).to_be_visible()
+            expect(page.get_by_text("Decentralized, social double column (Kuaishou-like).")).to_be_visible()
+            beta = page.get_by_role("slider", name=SLIDER, exact=True)
+            assert beta.get_attribute("aria-valuenow") == "1.5"
+            expect(page.get_by_text(f"{SLIDER} = 1.5", exact=True)).to_be_visible()
+            follow = page.get_by_text(re.compile(r"^follow share ◆ = "))
+            expect(follow).to_have_text("follow share ◆ = 45% of feed slots")
+            expect(page.get_by_text("exposure cap ◆ = 5% of daily active users", exact=True)).to_be_attached()
+            assert page.get_by_role("slider", name="follow share", exact=True).get_attribute("aria-valuenow") == "0.45"
+            expect(page.get_by_text(re.compile("^Pending changes — apply and restart"))).to_have_count(0)
+
+            central = page.get_by_role("slider", name="centralization", exact=True)
+            central.focus()
+            central.press("ArrowRight")  # 0 (kuaishou's policy) -> 0.05: every style knob moves to its preset
+            expect(follow).to_have_text("follow share ◆ = 33.5% of feed slots")
+            expect(page.get_by_text(re.compile("^Pending changes — apply and restart"))).to_be_visible()
+            pending = page.locator(".tsim-pending")
+            expect(pending).to_contain_text("follow share: 45% of feed slots → 33.5% of feed slots")
+            expect(pending).to_contain_text("centralization: not set")
+            page.get_by_role("button", name="Apply and restart").click()
+            expect(pending).to_have_count(0)
+            expect(page.get_by_text(re.compile(r"^\s*Step:\s*\d+\s*$"))).to_have_text(re.compile(r"Step:\s*0$"))
+            expect(follow).to_have_text("follow share ◆ = 33.5% of feed slots")
+
+            page.locator(".v-select").first.click()
+            page.get_by_role("option", name="douyin.toml", exact=True).click()
+            expect(page.get_by_text("Scenario: douyin", exact=True)).to_be_visible()
+            expect(page.get_by_text(f"{SLIDER} = 0.5", exact=True)).to_be_visible()
+            assert beta.get_attribute("aria-valuenow") == "0.5"
+            expect(follow).to_have_text("follow share ◆ = 5% of feed slots")
+            expect(page.get_by_text("exposure cap ◆ = none (no cap)", exact=True)).to_be_attached()
+        finally:
+            SCENARIO_SCREENSHOT.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCENARIO_SCREENSHOT), full_page=True)
+    assert not problems, "\n".join(problems)
 
 
 # per image: loaded, natural size, decoded without error, and how many pixels stayed
