@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="keep finished runs whose resolved scenario is unchanged; recompute failed, missing and "
                         "changed ones")
 
-    ap = sub.add_parser("app", help="the interactive SolaraViz app on localhost")
+    ap = sub.add_parser("app", help="the interactive app (Solara; scenario picker and controls) on localhost")
     ap.add_argument("scenario", type=Path, nargs="?", help="scenario TOML file (default: scenarios/douyin.toml)")
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--host", default="127.0.0.1")

@@ -154,6 +154,8 @@ def _browser_page(sync_api, viewport: dict, problems: list[str]):
         try:
             page = browser.new_page()
             page.set_default_timeout(TIMEOUT_MS)
+            # expect() has its own 5 s default: a step on a loaded 2-core machine can take longer
+            sync_api.expect.set_options(timeout=TIMEOUT_MS)
             page.on("requestfailed", lambda r: problems.append(f"request failed ({r.failure}): {r.url}"))
             page.on("console", lambda m: problems.append(f"console error: {m.text}") if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
