@@ -121,6 +121,9 @@ class TrafficModel(mesa.Model):
         self.commerce = Commerce(self)
         self.moderation = Moderation(self)
         self.item_indexes = ItemIndexes(self)
+        # the days an item can still be read: recommended, same-city and ads (max_item_age),
+        # follow tab (follow_window), cold start (today); older items are compacted away
+        self.item_window = max(max(cfg.max_item_age, cfg.follow_window) for cfg in scenario.platforms.values())
         self.platforms: dict[str, Platform] = {
             name: Platform(self, name, j, cfg, self.streams.feeds[j]) for j, (name, cfg) in enumerate(scenario.platforms.items())}
         if agents:
@@ -176,7 +179,10 @@ class TrafficModel(mesa.Model):
         return self
 
     def publish(self) -> None:
-        """Creators publish Poisson(post_rate) items (content/publishing.py)."""
+        """Creators publish Poisson(post_rate) items (content/publishing.py). First, the
+        items older than every platform's live window (``item_window`` days) leave the
+        live store for its compact archive (state/items.py: ``ItemStore.expire``)."""
+        self.items.expire(self.day - self.item_window + 1)
         self.items_published_today = publish(self.creators, self.items, self.scenario, self.day, self.streams.publish)
         self.item_indexes.clear()
 

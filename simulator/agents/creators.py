@@ -54,7 +54,8 @@ class Creator(mesa.Agent):
         return {name: int(np.count_nonzero(t == name)) for name in TIERS}
 
     def items(self) -> np.ndarray:
-        return np.flatnonzero(self.model.items.creator == self.row)
+        """Ids (items.csv's ``item``) of every item this creator published, archived ones included."""
+        return np.flatnonzero(self.model.items.reported("creator") == self.row)
 
     def impressions(self) -> dict[str, dict[str, int]]:
         """Cumulative impressions by platform and domain."""

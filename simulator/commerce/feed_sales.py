@@ -60,4 +60,5 @@ def _sell_on(model, platform: int, impressions, reactions) -> dict | None:
     return dict(platform=np.full(len(k), platform, np.int64), merchant=m,
                 seller=items.creator[impressions.item[k]].astype(np.int64), user=user,
                 domain=np.minimum(domain[k], PRIVATE_PLATFORM).astype(np.int64),
-                source=impressions.source[k].astype(np.int64), item=impressions.item[k].astype(np.int64))
+                source=impressions.source[k].astype(np.int64),
+                item=impressions.item[k].astype(np.int64) + items.offset)  # the item's id, not its live row

@@ -86,21 +86,27 @@ def merchants_frame(model) -> pd.DataFrame:
 
 
 def items_frame(model) -> pd.DataFrame:
+    """Every item ever published, archived (compacted) ones included, numbered in
+    publishing order."""
     items = model.items
-    df = pd.DataFrame({"item": np.arange(items.n), "creator": items.creator, "day": items.day, "quality": items.quality})
+    col = items.reported
+    impressions, by_source, level = col("impressions"), col("impressions_by_source"), col("level")
+    engagements = col("engagements")
+    df = pd.DataFrame({"item": np.arange(items.total), "creator": col("creator"), "day": col("day"),
+                       "quality": col("quality")})
     for j, name in enumerate(model.platforms):
         for d, domain in enumerate(DOMAINS):
-            df[f"impressions_{domain}_{name}"] = items.impressions[j, :, d]
+            df[f"impressions_{domain}_{name}"] = impressions[j, :, d]
         for s, source in enumerate(SOURCES):
-            df[f"impressions_{source}_{name}"] = items.impressions_by_source[j, :, s]
-        df[f"pool_level_{name}"] = items.level[j]
+            df[f"impressions_{source}_{name}"] = by_source[j, :, s]
+        df[f"pool_level_{name}"] = level[j]
     for a, action in enumerate(ACTIONS):
-        df[f"engagements_{action}"] = items.engagements[:, a]
+        df[f"engagements_{action}"] = engagements[:, a]
     return df
 
 
 def feed_of(model, user: int, platform: str | None = None) -> pd.DataFrame:
-    """One user's feed on the last simulated day: each item with its slot source,
+    """One user's feed on the last simulated day: each item (its id in items.csv) with its slot source,
     domain, interest match, quality, the viewer's intimacy with the creator, the
     intimacy boost log(1 + beta·intimacy) and the policy's ranking score, which holds
     temperature × that boost (with the items' engagement rates as of the end of that
@@ -118,7 +124,7 @@ def feed_of(model, user: int, platform: str | None = None) -> pd.DataFrame:
                   engagements=ctx.engagements[k].astype(np.float32))
     boost = np.log1p(shown_on.cfg.beta * intimacy) if shown_on.policy.algorithmic else np.zeros(len(sel))
     return pd.DataFrame({
-        "item": items, "creator": model.items.creator[items], "source": np.array(SOURCES)[imp.source[sel]],
+        "item": items + model.items.offset, "creator": model.items.creator[items], "source": np.array(SOURCES)[imp.source[sel]],
         "domain": np.array(DOMAINS)[imp.domain()[sel]], "match": imp.match[sel],
         "quality": model.items.quality[items], "intimacy": intimacy, "intimacy_boost": boost,
         "score": shown_on.policy.score(block)[0],

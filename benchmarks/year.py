@@ -1,0 +1,119 @@
+"""A year of one scenario: step time, memory and the size of everything that could grow.
+
+    python benchmarks/year.py [SCENARIO.toml ...] [--steps 365] [--seed S] [--set KEY=VALUE ...] [--metrics]
+
+Runs each scenario as shipped (its population, its seed unless ``--seed``) for
+``--steps`` days and prints, at days 1, 30, 100, 200 and the last day:
+
+* ``step_s``: that day's step time and ``step_med_s``, the median of the 21 days around
+  it (the single-day figure is noisy; day 1 includes loading the compiled kernels);
+* ``rss_mb``: the process's resident memory after the step (``VmRSS``);
+* ``live_items`` / ``capacity``: rows in the live item store and its allocated rows,
+  ``archived``: items moved to the compact archive, ``store_mb`` / ``archive_mb`` their bytes;
+* the other state that grows with days: follow edges, customer-book pairs, WeChat
+  contacts, closed fan-group memberships, the ledger's per-day rows and the metric rows.
+
+The last line per scenario is ``ratio_365_30=X``: the mean step time of the last 20 days
+over that of days 21-40 (20-day means, because a shared machine makes single days noisy). ``--metrics`` also prints the headline metrics of the ``all`` rows at
+days 30, 90, 180 and the last day (docs/ODD.md, "Long runs", quotes them).
+Figures and their history: benchmarks/README.md. No timing here is a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from simulator import TrafficModel  # noqa: E402
+from simulator.config import load_scenario  # noqa: E402
+
+SCENARIOS = ["douyin", "kuaishou", "douyin_enterprise", "kuaishou_8", "wechat_private"]
+METRICS = ["impressions_total", "private_share_gmv", "private_share_tips", "private_share_comments", "exposure_gini",
+           "top1_share", "fans_passerby", "fans_liking", "fans_true", "mean_intimacy", "followers_total",
+           "gmv_total", "gmv_private_wechat", "cac_ad", "cac_blended", "cpm_effective", "group_members",
+           "wechat_contacts", "feed_fill"]
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def sizes(model) -> dict[str, float]:
+    items = model.items
+    store = sum(a.nbytes for a in items.cols.values())
+    archive = items.archive_nbytes() if hasattr(items, "archive_nbytes") else 0
+    commerce = model.commerce
+    return {
+        "live_items": items.n, "capacity": items.capacity, "archived": getattr(items, "offset", 0),
+        "store_mb": round(store / 2**20, 1), "archive_mb": round(archive / 2**20, 1),
+        "edges": model.follows.n_edges, "customers": len(commerce.book),
+        "wechat": len(commerce.wechat.user) if hasattr(commerce.wechat, "user") else -1,
+        "episodes": sum(len(e) for e in commerce.groups.episodes),
+        "ledger_days": len(model.ledger.spend_by_day), "metric_rows": len(model._rows),
+    }
+
+
+def run_year(path: Path, steps: int, seed, sets: list[str]) -> tuple[TrafficModel, list[dict]]:
+    scenario = load_scenario(path, sets=sets)
+    model = TrafficModel(scenario, seed=seed if seed is not None else "scenario", steps=steps)
+    times, rows = [], []
+    checkpoints = sorted({1, 30, 100, 200, steps} & set(range(1, steps + 1)))
+    pending = []
+    for day in range(1, steps + 1):
+        t0 = time.perf_counter()
+        model.step()
+        times.append(time.perf_counter() - t0)
+        if day in checkpoints:
+            pending.append((day, rss_mb(), sizes(model)))
+    for day, rss, size in pending:
+        lo, hi = max(1, day - 10), min(steps, day + 10)
+        rows.append({"day": day, "step_s": round(times[day - 1], 4),
+                     "step_med_s": round(float(np.median(times[lo - 1: hi])), 4), "rss_mb": round(rss), **size})
+    late, early = np.mean(times[-20:]), np.mean(times[20:40]) if steps >= 40 else float("nan")
+    return model, rows, float(late / early)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("scenarios", nargs="*", type=Path,
+                   default=[ROOT / "scenarios" / f"{s}.toml" for s in SCENARIOS])
+    p.add_argument("--steps", type=int, default=365)
+    p.add_argument("--seed", type=int, default=None, help="default: the scenario's own seed")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--metrics", action="store_true", help="print headline metrics at days 30, 90, 180 and the last")
+    a = p.parse_args(argv)
+    import pandas as pd
+    pd.set_option("display.width", 250)
+    pd.set_option("display.max_columns", 40)
+    for path in a.scenarios:
+        t0 = time.perf_counter()
+        model, rows, ratio = run_year(path, a.steps, a.seed, a.set)
+        print(f"== {path.stem}: {a.steps} days in {time.perf_counter() - t0:.1f} s")
+        df = pd.DataFrame(rows)
+        print(df.to_string(index=False))
+        print(f"ratio_{a.steps}_30={ratio:.2f}")
+        if a.metrics:
+            m = model.metrics_frame()
+            m = m[m.platform == "all"].set_index("step")
+            days = [d - 1 for d in (30, 90, 180, a.steps) if d <= a.steps]
+            # daily flows are noisy: the mean of the 7 days ending there; stocks: the day's value
+            smooth = m[METRICS].rolling(7, min_periods=1).mean()
+            out = smooth.loc[days].T
+            out.columns = [f"day {d + 1}" for d in days]
+            print(out.to_string(float_format=lambda x: f"{x:.4g}"))
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
