@@ -34,19 +34,24 @@ from ..state.vocabulary import DOMAINS, TIERS  # noqa: E402
 HEADLINE = ("private_share_impressions", "private_share_gmv", "private_share_tips", "private_share_comments",
             "exposure_gini", "top1_share", "visible_share", "flywheel_ratio", "mean_intimacy", "fans_true",
             "gmv_total", "ad_revenue", "commission_revenue", "commission_tips_share", "cac_ad", "cac_blended",
-            "group_churn_30d")
+            "cac_ad_trend", "group_churn_30d")
 COMPARE_FILES = ("comparison.csv", "comparison.md", "report.html", "manifest.json", "scenario_<label>.toml",
                  "plots/lorenz.png", "plots/domain_shares.png", "plots/fan_tiers.png", "plots/top1_share.png",
                  "plots/gmv_domain_shares.png", "plots/private_gmv_groups.png", "plots/revenue_mix.png")
 
 
-def derived_totals(totals: dict) -> dict:
-    """Ratios the comparison reports besides the run's own summary."""
+def derived_totals(totals: dict, days: int) -> dict:
+    """Ratios the comparison reports besides the run's own summary. ``cac_ad_trend`` (last
+    30 days' ad-attributed CAC over the first 30 days') needs two windows that do not
+    overlap: NaN below ``report.WINDOW_NEEDS`` days."""
     out = dict(totals)
     out.update(impression_shares(totals))
     rev = totals["platform_revenue"]
     out["ad_share_of_revenue"] = totals["ad_revenue"] / rev if rev > 0 else float("nan")
     out["commission_tips_share"] = (totals["commission_revenue"] + totals["tip_revenue"]) / rev if rev > 0 else float("nan")
+    first, last = totals.get("cac_ad_first_30d", float("nan")), totals.get("cac_ad_last_30d", float("nan"))
+    measurable = days >= report.WINDOW_NEEDS["cac_ad_trend"] and first == first and last == last and first > 0
+    out["cac_ad_trend"] = last / first if measurable else float("nan")
     return out
 
 
@@ -61,7 +66,7 @@ def run_replicate(task: dict) -> dict:
     model = TrafficModel(Scenario.model_validate(task["scenario"]), seed="scenario", agents=False)
     model.run()
     df = model.metrics_frame()
-    totals = derived_totals(model.summary()["totals"])
+    totals = derived_totals(model.summary()["totals"], model.day)
     return {"label": task["label"], "replicate": task["replicate"], "totals": totals,
             "steps": df[df.platform == "all"].to_dict("list"),
             "exposure": model.creators.impressions.sum(axis=(0, 2)).tolist()}

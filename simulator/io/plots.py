@@ -128,3 +128,80 @@ def merchant_roi(merchants: pd.DataFrame, path: Path) -> None:
     ax.set_xticks(range(len(strategies)), strategies, rotation=20, fontsize=8)
     ax.set(title="Merchant ROI by strategy", ylabel="profit / cost")
     save(fig, path)
+
+
+MIX_CHANNELS = ("ads_broad", "ads_fans", "ads_lookalike", "groups", "wechat")
+
+
+def _rolling(series: pd.Series, window: int) -> pd.Series:
+    return series.rolling(window, min_periods=1).mean()
+
+
+def year_dynamics(metrics: pd.DataFrame, path: Path, window: int = 7) -> None:
+    """A run over time, four panels (``window``-day rolling means): the merchants' channel
+    mix (effort shares, all platforms), creators and merchants active / entering /
+    leaving, ad-attributed CAC with the private share of GMV, and daily active users with
+    slots per active user, per platform. A panel whose columns the run does not have says
+    so instead of drawing."""
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    (ax_mix, ax_pop), (ax_cac, ax_dau) = axes
+    every = metrics[metrics["platform"] == "all"]
+    names = [p for p in metrics["platform"].unique() if p != "all"]
+    day = every["step"]
+
+    mix = [f"mix_{c}" for c in MIX_CHANNELS]
+    if all(c in every for c in mix):
+        ax_mix.stackplot(day, *[_rolling(every[c], window) for c in mix], labels=list(MIX_CHANNELS))
+        ax_mix.legend(loc="lower left", fontsize=7)
+        ax_mix.set(ylim=(0, 1))
+    else:
+        _missing(ax_mix, "channel mix")
+    ax_mix.set(title="Merchants' channel mix (share of effort, yuan)", xlabel="day", ylabel="share")
+
+    if "creators_active" in every:
+        ax_pop.plot(day, every["creators_active"], color="C0", label="creators active")
+        ax_pop.set_ylabel("creators active")
+        ax2 = ax_pop.twinx()
+        for column, color, label in (("creators_entered", "C2", "creators entering / day"),
+                                     ("creators_exited", "C3", "creators leaving / day"),
+                                     ("merchants_entered", "C4", "merchants entering / day"),
+                                     ("merchants_exited", "C5", "merchants leaving / day")):
+            if column in every:
+                ax2.plot(day, _rolling(every[column], window), color=color, ls="--", label=label)
+        ax2.set_ylabel(f"per day ({window}-day mean, dashed)")
+        handles = ax_pop.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+        ax_pop.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=7)
+    else:
+        _missing(ax_pop, "creators active / entering / leaving")
+    ax_pop.set(title="Creators and merchants in and out", xlabel="day")
+
+    ax_share = ax_cac.twinx()
+    for k, name in enumerate(names):
+        df, color = metrics[metrics["platform"] == name], f"C{k}"
+        spend = df["ad_revenue"].rolling(window, min_periods=1).sum()
+        new = df["new_buyers_ad"].rolling(window, min_periods=1).sum().replace(0, np.nan)
+        ax_cac.plot(df["step"], spend / new, color=color, label=f"{name} CAC (ad-attributed)")
+        ax_share.plot(df["step"], _rolling(df["private_share_gmv"], window), color=color, ls="--",
+                      label=f"{name} private share of GMV")
+    ax_cac.set(title="Acquisition cost and the private domain", xlabel="day", ylabel="yuan per new buyer (solid)")
+    ax_share.set(ylabel="private share of GMV (dashed)", ylim=(0, 1))
+    handles = ax_cac.get_legend_handles_labels()[0] + ax_share.get_legend_handles_labels()[0]
+    ax_cac.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=7)
+
+    ax_slots = ax_dau.twinx()
+    for k, name in enumerate(names):
+        df, color = metrics[metrics["platform"] == name], f"C{k}"
+        ax_dau.plot(df["step"], df["active_users"], color=color, label=f"{name} DAU")
+        if "slots_per_active" in df:
+            ax_slots.plot(df["step"], df["slots_per_active"], color=color, ls="--", label=f"{name} slots per active user")
+    ax_dau.set(title="Daily active users and session length", xlabel="day", ylabel="users (solid)")
+    ax_slots.set_ylabel("slots per active user (dashed)")
+    handles = ax_dau.get_legend_handles_labels()[0] + ax_slots.get_legend_handles_labels()[0]
+    ax_dau.legend(handles, [h.get_label() for h in handles], loc="lower left", fontsize=7)
+    save(fig, path)
+
+
+def _missing(ax, what: str) -> None:
+    ax.text(0.5, 0.5, f"{what}: not in this run's metrics", ha="center", va="center", transform=ax.transAxes, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])

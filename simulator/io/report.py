@@ -66,6 +66,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "cac_ad_last_30d": ("ad-attributed CAC, last 30 days", "yuan per new buyer"),
     "cac_blended_first_30d": ("blended CAC, first 30 days", "yuan per new buyer"),
     "cac_blended_last_30d": ("blended CAC, last 30 days", "yuan per new buyer"),
+    "cac_ad_trend": ("ad-attributed CAC trend (last 30 days / first 30 days)", "ratio"),
     "group_members": ("fan-group members", "members"),
     "group_members_start": ("fan-group members at the end of day 0", "members"),
     "group_members_end": ("fan-group members at the end", "members"),
@@ -86,9 +87,9 @@ RUN_HEADLINE = ("impressions_total", "impressions_public", "impressions_commerci
 
 # fixed-window summary metrics: the run length they need (NaN in shorter runs). CAC over
 # the first / last 30 days needs 30 simulated days; group churn needs a day t followed
-# for 30 more days, so 31.
+# for 30 more days, so 31; the CAC trend compares two 30-day windows that do not overlap, so 60.
 WINDOW_NEEDS = {**{f"cac_{k}_{e}_{WINDOW_DAYS}d": WINDOW_DAYS for k in ("ad", "blended") for e in ("first", "last")},
-                f"group_churn_{WINDOW_DAYS}d": WINDOW_DAYS + 1}
+                f"group_churn_{WINDOW_DAYS}d": WINDOW_DAYS + 1, "cac_ad_trend": 2 * WINDOW_DAYS}
 
 PLOT_CAPTIONS = {
     "lorenz.png": "Creator exposure: Lorenz curves (the further below the diagonal, the more concentrated)",
@@ -102,6 +103,7 @@ PLOT_CAPTIONS = {
     "cac.png": "Customer-acquisition cost over time (ad-attributed, solid, and blended, dashed)",
     "group_size.png": "Fan-group members over time",
     "merchant_roi.png": "Merchants' return on ad spend",
+    "dynamics.png": "The run over time: merchants' channel mix, creators and merchants in and out, acquisition cost and private share of GMV, daily active users and session length",
 }
 
 

@@ -189,3 +189,17 @@ def test_windowed_metrics_say_the_run_length_they_need(compared):
     row = next(ln for ln in stdout.splitlines() if ln.startswith(report.label("group_churn_30d") + "  "))
     assert "needs ≥ 31 days" in row
     assert "needs runs of ≥ 31 days" in cmp.interpret(t, ["douyin", "kuaishou"], "group_churn_30d")
+
+
+def test_cac_trend_compares_two_windows_that_do_not_overlap():
+    """``cac_ad_trend`` is last-30-day over first-30-day ad-attributed CAC, and only where
+    the two windows do not overlap (≥ 60 days): in a 30-day run both windows are the
+    same days and a trend of 1 would claim something the run cannot show."""
+    totals = {"platform_revenue": 10.0, "ad_revenue": 5.0, "commission_revenue": 3.0, "tip_revenue": 2.0,
+              "cac_ad_first_30d": 200.0, "cac_ad_last_30d": 500.0,
+              **{k: 0.0 for k in ("impressions_total", "impressions_public", "impressions_commercial",
+                                  "impressions_private")}}
+    assert cmp.derived_totals(totals, 60)["cac_ad_trend"] == pytest.approx(2.5)
+    assert np.isnan(cmp.derived_totals(totals, 59)["cac_ad_trend"])
+    assert np.isnan(cmp.derived_totals({**totals, "cac_ad_first_30d": float("nan")}, 90)["cac_ad_trend"])
+    assert "cac_ad_trend" in HEADLINE and report.needs_days("cac_ad_trend") == 60

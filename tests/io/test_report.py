@@ -7,6 +7,9 @@ browser in test_app_browser.py.
 import base64
 import json
 import math
+
+import numpy as np
+import pandas as pd
 from html.parser import HTMLParser
 
 import pytest
@@ -111,7 +114,7 @@ def test_run_writes_a_self_contained_report(tmp_path):
     page = check_self_contained(out / "report.html")
     imgs = [a["src"] for t, a in page.tags if t == "img"]
     pngs = sorted((out / "plots").glob("*.png"))
-    assert len(pngs) == 7
+    assert len(pngs) == 8
     assert sorted(base64.b64decode(s.split(",", 1)[1]) for s in imgs) == sorted(p.read_bytes() for p in pngs)
     text = " ".join(page.text)
     summary = json.loads((out / "summary.json").read_text())["platforms"]["douyin"]
@@ -125,3 +128,25 @@ def test_run_writes_a_self_contained_report(tmp_path):
     # a 3-day run cannot measure the 30-day windows: they say so rather than showing a number
     assert summary["cac_ad_first_30d"] is None and summary["group_churn_30d"] is None  # NaN is null in JSON
     assert "needs ≥ 30 days" in text and "needs ≥ 31 days" in text
+
+
+def test_dynamics_plot_draws_what_the_run_has_and_says_what_it_lacks(monkeypatch, tmp_path):
+    """plots/dynamics.png: each of its four panels draws its columns when the metrics have
+    them, and says "not in this run's metrics" when they do not (an empty panel would read
+    as "nothing happened")."""
+    from simulator.io import plots
+
+    figs = []
+    monkeypatch.setattr(plots, "save", lambda fig, path: figs.append(fig))
+    days = np.arange(10)
+    base = {"ad_revenue": 100.0, "new_buyers_ad": 2.0, "private_share_gmv": 0.5, "active_users": 700}
+    rows = [{"step": d, "platform": p, **base} for d in days for p in ("douyin", "all")]
+    plots.year_dynamics(pd.DataFrame(rows), tmp_path / "a.png")
+    texts = [t.get_text() for ax in figs[0].axes for t in ax.texts]
+    assert sum("not in this run's metrics" in t for t in texts) == 2
+    full = [{**r, **{f"mix_{c}": 0.2 for c in plots.MIX_CHANNELS}, "creators_active": 300, "creators_entered": 1,
+             "creators_exited": 1, "slots_per_active": 12.0} for r in rows]
+    plots.year_dynamics(pd.DataFrame(full), tmp_path / "b.png")
+    assert not any(t.texts for t in figs[1].axes)
+    mix_ax = figs[1].axes[0]
+    assert len(mix_ax.collections) == len(plots.MIX_CHANNELS)  # one stacked band per channel
