@@ -141,8 +141,8 @@ class AlgorithmicPolicy(RankingPolicy):
             prior = np.log(weight) - c.age_decay * ctx.age
         if c.exposure_cap is not None:
             prior = np.where(self.exposure_left(ctx) <= 0, -np.inf, prior)
-        if ctx.steering > 0:
-            prior = prior - ctx.steering * np.log(ctx.creator_share)
+        if ctx.steering > 0:  # Gini steering penalizes only creators above the mean exposure
+            prior = prior - ctx.steering * np.log(np.maximum(ctx.creator_share, 1.0))
         return prior
 
     def exposure_left(self, ctx: PriorContext) -> np.ndarray | None:

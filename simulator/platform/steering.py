@@ -3,9 +3,10 @@
 A platform with a ``gini_target`` measures the Gini coefficient of its creators'
 exposure each day and moves its steering exponent s by
 ``steering_step × gini_gain × (Gini − gini_target)``, kept in [0, ``steering_max``].
-Tomorrow's retrieval divides each item's weight by creator_share^s, where creator_share
-is the creator's cumulative exposure relative to the mean creator's (Kuaishou's
-"inclusive" distribution, 普惠).
+Tomorrow's retrieval divides the weight of each item of an over-exposed creator by
+creator_share^s, where creator_share is the creator's cumulative exposure relative to
+the mean creator's (> 1: above the mean; creators at or below the mean keep their
+weight): Kuaishou's "inclusive" distribution (普惠) holds the head back.
 """
 
 from __future__ import annotations

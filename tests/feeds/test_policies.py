@@ -177,3 +177,27 @@ def test_at_beta_zero_fans_count_like_anyone_in_the_pools():
         unpromoted = ~promoted & (seen > 0)
         # the quota is in real impressions: unpromoted items hold exactly what they were shown
         assert np.array_equal(m.items.pool_seen[0, unpromoted], seen[unpromoted])
+
+
+def test_gini_steering_penalizes_only_creators_above_the_mean():
+    """Guards the steering penalty as the schema describes it ("the penalty on
+    over-exposed creators' items is creator_share^−exponent"): an item of a creator above
+    the mean exposure loses steering · log(share) of its log retrieval weight, items of
+    creators at or below the mean keep theirs. Fails with the old prior −= s·log(share)
+    for every creator, which boosted the least exposed without bound (share 0.01 at s = 5
+    multiplied an item's weight by 10^10: retrieval collapsed onto a few items and left
+    recommendation slots empty over a year)."""
+    from simulator.feeds.policies import PriorContext
+    pol = AlgorithmicPolicy(PlatformConfig(age_decay=0.0), expected_dau=1000.0)
+    share = np.array([0.01, 0.5, 1.0, 2.0, 8.0])
+    n = len(share)
+
+    def prior(steering):
+        return pol.item_prior(PriorContext(
+            age=np.zeros(n), level=np.zeros(n), quota=np.full(n, 10.0), pool_seen=np.zeros(n),
+            stalled=np.zeros(n, bool), quality=np.full(n, 0.5, np.float32), perf=np.full(n, 0.4, np.float32),
+            impressions=np.zeros(n), recommended=np.zeros(n), engagements=np.zeros(n), creator_share=share,
+            dau=1000.0, steering=steering))
+
+    change = prior(2.0) - prior(0.0)
+    assert np.allclose(change, [0.0, 0.0, 0.0, -2.0 * np.log(2.0), -2.0 * np.log(8.0)])
