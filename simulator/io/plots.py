@@ -137,12 +137,13 @@ def _rolling(series: pd.Series, window: int) -> pd.Series:
     return series.rolling(window, min_periods=1).mean()
 
 
-def year_dynamics(metrics: pd.DataFrame, path: Path, window: int = 7) -> None:
+def year_dynamics(metrics: pd.DataFrame, path: Path | None, window: int = 7):
     """A run over time, four panels (``window``-day rolling means): the merchants' channel
     mix (effort shares, all platforms), creators and merchants active / entering /
     leaving, ad-attributed CAC with the private share of GMV, and daily active users with
     slots per active user, per platform. A panel whose columns the run does not have says
-    so instead of drawing."""
+    so instead of drawing. With ``path`` None the figure is returned (for a notebook)
+    instead of saved."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
     (ax_mix, ax_pop), (ax_cac, ax_dau) = axes
     every = metrics[metrics["platform"] == "all"]
@@ -198,7 +199,11 @@ def year_dynamics(metrics: pd.DataFrame, path: Path, window: int = 7) -> None:
     ax_slots.set_ylabel("slots per active user (dashed)")
     handles = ax_dau.get_legend_handles_labels()[0] + ax_slots.get_legend_handles_labels()[0]
     ax_dau.legend(handles, [h.get_label() for h in handles], loc="lower left", fontsize=7)
+    if path is None:
+        fig.tight_layout()
+        return fig
     save(fig, path)
+    return None
 
 
 def _missing(ax, what: str) -> None:
