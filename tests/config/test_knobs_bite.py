@@ -33,6 +33,17 @@ EXEMPT: dict[str, str] = {
     "platforms.douyin.gini_gain": "acts only with Gini steering; the Douyin-like platform has no gini_target",
     "platforms.douyin.steering_step": "acts only with Gini steering; the Douyin-like platform has no gini_target",
     "platforms.douyin.steering_max": "acts only with Gini steering; the Douyin-like platform has no gini_target",
+    # entry and exit (state/turnover.py) are off in the base world; their on-switches bite
+    "creators.exit_window": "acts only with an exit bar (creators.exit_impressions or exit_income > 0)",
+    "creators.exit_impressions": "acts only on creators at least creators.exit_window (30) days old; the base world "
+                                 "runs 5 days (tests/state/test_turnover.py checks the rule)",
+    "creators.exit_income": "acts only on creators at least creators.exit_window (30) days old; the base world "
+                            "runs 5 days (tests/state/test_turnover.py checks the rule)",
+    "merchants.entry_rate": "acts only with potential merchants (merchants.entrant_pool > 0)",
+    "merchants.entry_memory": "acts only with potential merchants (merchants.entrant_pool > 0)",
+    "metrics.success_days": "acts only with creator entrants (creators.entry_rate > 0)",
+    "metrics.success_followers": "acts only with creator entrants (creators.entry_rate > 0)",
+    "metrics.success_impressions": "acts only with creator entrants (creators.entry_rate > 0)",
 }
 
 # the clearly different valid value each knob is set to, where the rule in variant() does not fit
