@@ -53,14 +53,14 @@ class Commerce:
         return unfollow
 
     def selling_edges(self) -> np.ndarray:
-        """Follow edges to active accounts that sell for a merchant in the market and are
-        not banned on their home platform,
+        """Follow edges to active accounts that sell and are not banned on their home platform,
         from users of that platform: the private channels (homepage visits and DMs, fan
         groups) run on the account's home platform, so a fan who does not use it (the
         follow graph is shared by the platforms) neither visits nor joins there."""
         model, creators, follows = self.model, self.model.creators, self.model.follows
+        # active accounts only: an exited creator's, or an exited or waiting merchant's (whose
+        # partners no longer sell for it: state/turnover.py), run no private channel
         ok = (creators.seller >= 0) & creators.active
-        ok[ok] &= model.merchants.active[creators.seller[ok]]  # merchants in the market (state/turnover.py)
         own = creators.merchant >= 0
         ok[own] &= ~model.merchants.banned[creators.home[own], creators.merchant[own]]
         edge = np.flatnonzero(ok[follows.creator])

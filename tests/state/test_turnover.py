@@ -196,21 +196,30 @@ def test_new_creator_success_is_exact_on_a_constructed_case():
 
 def _loss_world(**merchants):
     return tiny({"population": {"users": 800, "creators": 60, "merchants": 6},
-                 "merchants": {"daily_ad_budget": 1e6, "budget_sigma": 0.0, **merchants}})
+                 "merchants": {"daily_ad_budget": 1e6, "budget_sigma": 0.0, "diversion_share": 1.0, **merchants},
+                 "commerce": {"enabled": True, "partner_share": 0.5, "intercept": -2.0,
+                              "groups": {"enabled": True, "join_rate": 1.0, "join_intimacy": 0.0},
+                              "wechat": {"accept_rate": 1.0}}})
 
 
 def test_merchant_exits_after_sustained_losses_and_its_ads_stop():
     """Guards merchant exit: with a budget far above what sales earn every merchant
     loses, exits on the first day it has exit_loss_days days of losses behind it, then
-    buys no ads, sells nothing and its account posts nothing (mutation checked: leaving
-    ``~merchants.active`` out of the ad market's budget fails; so does the exit rule
-    neutralised)."""
+    buys no ads, sells nothing (feed, groups, visits, WeChat), its account posts nothing,
+    its and its partners' fan groups close and its WeChat contacts go (mutation checked,
+    each fails: leaving ``~merchants.active`` out of the ad market's budget; the exit rule
+    neutralised; feed sales not skipping exited merchants; selling_edges not requiring an
+    active account; not dropping the WeChat contacts; not closing the groups; partners
+    keeping the link)."""
     L = 3
     m = TrafficModel(_loss_world(exit_loss_days=L), seed=2)
     m.run(L)
     assert m.merchants.active.all()
     spend_before = m.ledger.ad_spend.sum(axis=0).copy()
     assert (spend_before > 0).all()
+    sellers = m.creators.seller >= 0
+    group = m.follows.extra["group"]
+    assert group[sellers[m.follows.creator]].any() and len(m.commerce.wechat) > 0
     m.step()  # day L: the first with L days behind
     assert not m.merchants.active.any()
     assert (m.merchants.exit_day == L).all()
@@ -225,6 +234,9 @@ def test_merchant_exits_after_sustained_losses_and_its_ads_stop():
     assert df.loc[df["platform"] == "all", "merchants_exited"].sum() == 6
     assert df.loc[df["platform"] == "all", "merchants_active"].iloc[-1] == 0
     assert len(m.commerce.selling_edges()) == 0  # no private channel sells for an exited merchant
+    assert not m.follows.extra["group"][sellers[m.follows.creator]].any()  # its and its partners' groups closed
+    assert len(m.commerce.wechat) == 0  # its WeChat contacts dropped
+    assert (m.creators.seller[sellers & (m.creators.merchant < 0)] == -1).all()  # partners carry no link
 
 
 @pytest.mark.parametrize("profitable", [False, True])
