@@ -2,6 +2,7 @@
 
 One tick is one day. ``step()`` runs the phases of docs/ODD.md section 3, one line each:
 
+0. ``renew_population``      merchants and creators exit and enter       state/turnover.py
 1. ``publish``               creators publish items                      content/publishing.py
 2. ``build_feeds``           every platform fills every active user's feed: follow,
                              same-city, ad (the ad market books the spend),
@@ -18,6 +19,8 @@ One tick is one day. ``step()`` runs the phases of docs/ODD.md section 3, one li
 10. ``drop_follows``         annoyed members, followers of banned
                              accounts and cold fans unfollow             audience/relationships.py
 11. ``adapt_platforms``      Gini steering                               platform/steering.py
+11b. ``record_livelihoods``  exposure, income and profit windows of the
+                             exit and entry rules; entrants' success     state/turnover.py
 12. ``collect``              one row of metrics per platform and for all observation/
 
 Money is booked in one place, the ledger (commerce/ledger.py). The hot state is
@@ -55,6 +58,7 @@ from .observation.measurements import measure_all, summarize_all
 from .observation.views import views
 from .platform.moderation import Moderation
 from .platform.steering import steer
+from .state.turnover import Turnover
 from .world import build_world
 
 REPORTED = ("seed", "impressions_total", "exposure_gini", "top1_share", "mean_intimacy", "flywheel_ratio", "fans_passerby",
@@ -120,6 +124,7 @@ class TrafficModel(mesa.Model):
         self.ledger = Ledger(scenario, self.merchants, self.creators.n)
         self.commerce = Commerce(self)
         self.moderation = Moderation(self)
+        self.turnover = Turnover(self)
         self.item_indexes = ItemIndexes(self)
         # the days an item can still be read: recommended, same-city and ads (max_item_age),
         # follow tab (follow_window), cold start (today); older items are compacted away
@@ -152,6 +157,7 @@ class TrafficModel(mesa.Model):
         with _single_threaded_blas():
             self.ledger.begin_day()
             self.moderation.begin_day()
+            self.renew_population()
             self.publish()
             feeds = self.build_feeds()
             self.day_logs = self.react(feeds)
@@ -164,6 +170,7 @@ class TrafficModel(mesa.Model):
             self.drop_follows(annoyed | banned | drifting_fans(self.follows.intimacy, self.scenario.relationship,
                                                                 self.streams.relationship))
             self.adapt_platforms()
+            self.record_livelihoods()
             self.collect()
             self.ledger.end_day()
         self.day += 1
@@ -177,6 +184,12 @@ class TrafficModel(mesa.Model):
             if progress is not None:
                 progress()
         return self
+
+    def renew_population(self) -> None:
+        """Merchants with sustained losses exit, potential merchants enter when their
+        category profits, creators below the exposure and income bars stop posting, new
+        creators arrive (state/turnover.py; all off by default)."""
+        self.turnover.renew()
 
     def publish(self) -> None:
         """Creators publish Poisson(post_rate) items (content/publishing.py). First, the
@@ -238,10 +251,16 @@ class TrafficModel(mesa.Model):
         self.follows.remove(mask)
 
     def adapt_platforms(self) -> None:
-        """Platforms with a Gini target steer toward it from today's exposure (platform/steering.py)."""
+        """Platforms with a Gini target steer toward it from today's exposure of the
+        active creators (platform/steering.py)."""
         for log in self.day_logs:
             if log.platform.cfg.gini_target is not None:
-                steer(log.platform, log.impressions.per_creator(self.items.creator, self.creators.n))
+                steer(log.platform, log.impressions.per_creator(self.items.creator, self.creators.n)[self.creators.active])
+
+    def record_livelihoods(self) -> None:
+        """The day's cumulative exposure, income and profit for the exit and entry rules,
+        and the day each entrant first reached success (state/turnover.py)."""
+        self.turnover.record()
 
     def collect(self) -> None:
         """One row of metrics per platform and for all platforms (observation/); Mesa's DataCollector."""

@@ -7,7 +7,9 @@ same world bit for bit:
 * one random stream per concern (population, graphs, publishing, one per platform's
   feed, reactions, relationships, commerce), so a change in one submodel does not shift
   the draws of another;
-* users, creators and merchants (:mod:`simulator.state.population`);
+* users, creators and merchants (:mod:`simulator.state.population`), and the potential
+  merchants with their dormant accounts (``merchants.entrant_pool``,
+  :mod:`simulator.state.turnover`, from a stream of their own);
 * the user–user social graph and the initial follow graph (:mod:`simulator.state.graphs`),
   or a follow graph read from ``graph.follow_graph_file``;
 * an empty item store; the model then publishes ``creators.warmup_days`` days of items
@@ -24,6 +26,7 @@ from .config import Scenario
 from .state.graphs import FollowGraph, SocialGraph, build_social_graph, initial_follows, load_follow_file
 from .state.items import ItemStore
 from .state.population import CreatorState, MerchantState, UserState, build_population
+from .state.turnover import ENTRY_SPAWN_KEY, add_merchant_pool
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class RandomStreams:
     react: np.random.Generator
     relationship: np.random.Generator
     commerce: np.random.Generator
+    entry: np.random.Generator | None = None  # creators' and merchants' entry (state/turnover.py)
 
 
 @dataclass(frozen=True)
@@ -52,32 +56,41 @@ def build_world(scenario: Scenario) -> World:
     """Everything the model starts from, drawn from ``scenario.seed``."""
     seeds = np.random.SeedSequence(scenario.seed)
     (s_population, s_graph, s_publish, s_feed, s_react, s_relationship, s_commerce) = seeds.spawn(7)
+    s_pool, s_entry = np.random.SeedSequence(scenario.seed, spawn_key=(ENTRY_SPAWN_KEY,)).spawn(2)
     streams = RandomStreams(
         publish=np.random.default_rng(s_publish),
         feeds=tuple(np.random.default_rng(s) for s in s_feed.spawn(len(scenario.platforms))),
         react=np.random.default_rng(s_react),
         relationship=np.random.default_rng(s_relationship),
         commerce=np.random.default_rng(s_commerce),
+        # entry and exit: a stream of its own, derived apart from the seven above so that
+        # their draws (and the static model's results) do not change
+        entry=np.random.default_rng(s_entry),
     )
     users, creators, merchants = build_population(scenario, np.random.default_rng(s_population))
+    n_initial = creators.n
+    if scenario.merchants.entrant_pool:
+        add_merchant_pool(scenario, creators, merchants, np.random.default_rng(s_pool))
     rng_graph = np.random.default_rng(s_graph)
     social = build_social_graph(scenario.graph, users.city, rng_graph)
-    follows = _initial_follow_graph(scenario, users, creators, social, rng_graph)
+    follows = _initial_follow_graph(scenario, users, creators, n_initial, social, rng_graph)
     items = ItemStore(len(scenario.platforms), scenario.population.topics)
     return World(streams, users, creators, merchants, social, follows, items)
 
 
-def _initial_follow_graph(scenario: Scenario, users: UserState, creators: CreatorState, social: SocialGraph,
-                          rng: np.random.Generator) -> FollowGraph:
+def _initial_follow_graph(scenario: Scenario, users: UserState, creators: CreatorState, n_initial: int,
+                          social: SocialGraph, rng: np.random.Generator) -> FollowGraph:
+    """Follows of the ``n_initial`` initial creators (the potential merchants' dormant
+    accounts after them start with none); the graph has room for every creator row."""
     cfg = scenario.graph
-    n_users, n_creators = users.n, creators.n
+    n_users, n_creators = users.n, n_initial
     thresholds = scenario.relationship.tier_thresholds
     if cfg.follow_graph_file:
         user, creator, intimacy = load_follow_file(cfg.follow_graph_file, n_users, n_creators)
         if intimacy is None:
             intimacy = rng.beta(cfg.initial_intimacy_alpha, cfg.initial_intimacy_beta, len(user))
-        return FollowGraph(n_users, n_creators, user, creator, intimacy, thresholds)
-    segment_match = creators.topic.T.copy()  # (segments × creators): segment s = topic s
+        return FollowGraph(n_users, creators.n, user, creator, intimacy, thresholds)
+    segment_match = creators.topic[:n_initial].T.copy()  # (segments × creators): segment s = topic s
     user, creator = initial_follows(cfg, segment_match, users.segment.astype(np.int64), social, rng)
     intimacy = rng.beta(cfg.initial_intimacy_alpha, cfg.initial_intimacy_beta, len(user))
-    return FollowGraph(n_users, n_creators, user, creator, intimacy, thresholds)
+    return FollowGraph(n_users, creators.n, user, creator, intimacy, thresholds)

@@ -53,12 +53,14 @@ class Commerce:
         return unfollow
 
     def selling_edges(self) -> np.ndarray:
-        """Follow edges to accounts that sell and are not banned on their home platform,
+        """Follow edges to active accounts that sell and are not banned on their home platform,
         from users of that platform: the private channels (homepage visits and DMs, fan
         groups) run on the account's home platform, so a fan who does not use it (the
         follow graph is shared by the platforms) neither visits nor joins there."""
         model, creators, follows = self.model, self.model.creators, self.model.follows
-        ok = creators.seller >= 0
+        # active accounts only: an exited creator's, or an exited or waiting merchant's (whose
+        # partners no longer sell for it: state/turnover.py), run no private channel
+        ok = (creators.seller >= 0) & creators.active
         own = creators.merchant >= 0
         ok[own] &= ~model.merchants.banned[creators.home[own], creators.merchant[own]]
         edge = np.flatnonzero(ok[follows.creator])

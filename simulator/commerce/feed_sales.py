@@ -48,6 +48,8 @@ def _sell_on(model, platform: int, impressions, reactions) -> dict | None:
         model.ledger.book_tips(platform, creator, domain[k], amount)
     # purchases (product links)
     linked = np.flatnonzero(merchant >= 0)
+    if not model.merchants.active.all():  # an exited merchant sells nothing, not even on its old links
+        linked = linked[model.merchants.active[merchant[linked]]]
     if len(linked) == 0:
         return None
     k = engaged[linked]

@@ -5,8 +5,8 @@ Everything that costs or earns money is booked here and everything else asks it:
 * **ad sales** (:meth:`Ledger.book_ad_sales`): merchants' spend on the ad slots a
   platform sold them today = the platform's ad revenue;
 * **orders** (:meth:`Ledger.book_orders`): the buyer pays the price; the platform takes
-  its commission (the intro rate for a merchant new at day 0 while the day is below the
-  platform's ``intro_days``, else the category's rate; 0 on WeChat); a partner creator
+  its commission (the intro rate for a new merchant during its first ``intro_days`` days
+  from its entry day, 0 for the initial merchants, else the category's rate; 0 on WeChat); a partner creator
   takes ``creator_share``; the merchant keeps the rest, of which ``1 − margin`` is the
   cost of goods;
 * **tips** (:meth:`Ledger.book_tips`): the creator gets the tip minus the platform's ``tip_cut``.
@@ -26,6 +26,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from ..state.arrays import grow_axis
 from ..state.vocabulary import BUYER_TIERS, DOMAINS, GMV_DOMAINS, SOURCES
 
 ORDER_SOURCES = SOURCES + ("group", "visit", "wechat")
@@ -122,6 +123,13 @@ class Ledger:
         self.new_buyers_by_day.append(self.today["new_by_merchant"].copy())
         self.new_buyers_ad_by_day.append(self.today["new_ad_by_merchant"].copy())
 
+    CREATOR_ARRAYS = ("creator_gmv", "creator_sales_income", "creator_tips", "creator_purchases_by_tier")
+
+    def grow_creators(self, n_new: int) -> None:
+        """Zero rows for ``n_new`` new creators in every per-creator array."""
+        for name in self.CREATOR_ARRAYS:
+            setattr(self, name, grow_axis(getattr(self, name), 0, n_new, 0))
+
     def today_orders(self) -> Orders:
         return Orders.concat(self.orders_today)
 
@@ -141,7 +149,7 @@ class Ledger:
         merchants = self.merchants
         category = merchants.category[merchant]
         price = self.price[category]
-        intro = merchants.new[merchant] & (day < self.intro_days[platform])  # new merchants join at day 0
+        intro = merchants.new[merchant] & (day - merchants.entry_day[merchant] < self.intro_days[platform])  # from its entry
         rate = np.where(intro, self.intro[platform], self.rates[platform, category])
         rate = np.where(domain != PRIVATE_WECHAT, rate, 0.0)
         partner = seller != merchants.account[merchant]

@@ -68,6 +68,11 @@ class CreatorConfig(_Section):
     mcn_share: float = Field(0.05, ge=0.0, le=1.0, description="share of creators backed by an MCN")
     mcn_quality_bonus: float = Field(0.5, ge=0.0, le=5.0, description="latent quality bonus of MCN-backed creators")
     warmup_days: int = Field(3, ge=0, le=365, description="days of content published before day 0, so that feeds start with a backlog")
+    # entry and exit (state/turnover.py; docs/ODD.md 7.x "Creators and merchants enter and exit")
+    entry_rate: float = Field(0.0, ge=0.0, le=1.0, description="new creators per day, as a share of population.creators: Poisson(entry_rate × creators) accounts join each day with no followers and traits drawn as the initial creators'; 0 = no entry")
+    exit_window: int = Field(30, ge=1, le=365, description="days over which a creator's exposure and income are averaged for the exit rule; a creator younger than this never exits")
+    exit_impressions: float = Field(0.0, ge=0.0, le=1e9, description="a creator whose mean daily impressions (all platforms, last exit_window days) are below this, and below exit_income's bar if that is set, stops posting; 0 = no exposure bar")
+    exit_income: float = Field(0.0, ge=0.0, le=1e9, description="a creator whose mean daily income (sales share + tips, model yuan, last exit_window days) is below this, and below exit_impressions' bar if that is set, stops posting; 0 = no income bar (both 0: creators never exit)")
 
 
 class EngagementConfig(_Section):
@@ -119,12 +124,13 @@ class RelationshipConfig(_Section):
 
 
 class CommissionSchedule(_Section):
-    """Commission on on-platform GMV: ``intro`` for a merchant new at day 0
-    (``merchants.new_share``) while the day is below ``intro_days``, else the category's
-    rate (Douyin shop: 1% for 30 days, then 2-5%)."""
+    """Commission on on-platform GMV: ``intro`` for a new merchant (``merchants.new_share``
+    at day 0, and every merchant that enters later, ``merchants.entrant_pool``) for its
+    first ``intro_days`` days in the market, else the category's rate (Douyin shop: 1% for
+    30 days, then 2-5%)."""
 
-    intro: float = Field(0.01, ge=0.0, le=1.0, description="rate a merchant new at day 0 pays while the day is below intro_days")
-    intro_days: int = Field(30, ge=0, le=3650, description="days from day 0 during which new merchants (merchants.new_share) pay the intro rate")
+    intro: float = Field(0.01, ge=0.0, le=1.0, description="rate a new merchant pays during its first intro_days days in the market")
+    intro_days: int = Field(30, ge=0, le=3650, description="days from its entry (day 0 for the initial merchants) during which a new merchant (merchants.new_share, or entered later) pays the intro rate")
     fmcg: float = Field(0.05, ge=0.0, le=1.0, description="rate for FMCG (clothing 5%)")
     local_life: float = Field(0.03, ge=0.0, le=1.0, description="rate for local life")
     online_high_ticket: float = Field(0.02, ge=0.0, le=1.0, description="rate for online high-ticket goods (car goods 2%)")
@@ -352,6 +358,11 @@ class MerchantConfig(_Section):
     diversion_share: float = Field(0.0, ge=0.0, le=1.0, description="share of merchants who divert buyers to WeChat")
     wechat_accounts: int = Field(1, ge=1, le=4, description="WeChat accounts per diverting merchant (switchable, at most 4)")
     new_share: float = Field(0.3, ge=0.0, le=1.0, description="share of merchants new to the platforms at day 0 (the others are past the intro commission)")
+    # entry and exit (state/turnover.py)
+    exit_loss_days: int = Field(0, ge=0, le=365, description="a merchant whose mean daily profit (margin × GMV − ad spend − commission − partner creators' cut − operating costs) over the last exit_loss_days days is below 0 exits (its account stops, its ads, groups, partners' links and WeChat stop); only after that many days in the market; 0 = merchants never exit")
+    entrant_pool: int = Field(0, ge=0, le=100_000, description="potential merchants drawn at the start (budget, category, targeting, diversion as the others', new to the platforms, a dormant account with no followers) who may enter later; 0 = no merchant entry")
+    entry_rate: float = Field(0.05, ge=0.0, le=1.0, description="daily probability that a waiting potential merchant enters, when its category's expected profit is positive (see entry_memory)")
+    entry_memory: int = Field(30, ge=1, le=365, description="days over which the expected profit of entering is measured: the mean daily profit of the category's active merchants over the last entry_memory days (all active merchants' if the category has none)")
 
     @model_validator(mode="after")
     def _mixes(self):
@@ -367,6 +378,9 @@ class MetricsConfig(_Section):
         1.0, ge=0.0, le=1e9, description="impressions per creator per day (mean over the step's window) at or above which a creator counts as visible"
     )
     quality_bins: int = Field(4, ge=1, le=20, description="quality strata used by the flywheel ratio")
+    success_days: int = Field(30, ge=1, le=365, description="new-creator success: the days after its entry (entry day included) within which an entrant must reach success_followers or success_impressions")
+    success_followers: int = Field(100, ge=1, le=10**9, description="new-creator success: followers an entrant must reach within success_days")
+    success_impressions: float = Field(3000.0, ge=1.0, le=1e12, description="new-creator success: cumulative impressions (all platforms) an entrant must reach within success_days")
 
 
 class Scenario(_Section):

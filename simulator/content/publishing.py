@@ -1,4 +1,5 @@
-"""Publishing: every creator posts Poisson(post_rate) items a day.
+"""Publishing: every active creator posts Poisson(post_rate) items a day (creators that
+have exited, or merchants' accounts not yet in the market, post nothing: state/turnover.py).
 
 An item's latent quality is the creator's mean plus N(0, ``quality_sd_within``) (its
 quality is the sigmoid of that); its topic is the creator's, blurred by ``topic_noise``
@@ -21,6 +22,7 @@ def publish(creators: CreatorState, items: ItemStore, scenario: Scenario, day: i
     """Append today's items to ``items``; returns how many were published."""
     cfg = scenario.creators
     posts = rng.poisson(creators.post_rate)
+    posts[~creators.active] = 0  # creators that have exited (or not entered yet) post nothing
     creator = np.repeat(np.arange(creators.n, dtype=np.int32), posts)
     latent = creators.quality_mean[creator] + rng.normal(0.0, cfg.quality_sd_within, len(creator)).astype(np.float32)
     noise = rng.dirichlet(np.full(creators.topic.shape[1], 0.5), len(creator)).astype(np.float32)

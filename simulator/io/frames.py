@@ -47,6 +47,10 @@ def creators_frame(model) -> pd.DataFrame:
     df["group_members"] = np.bincount(follows.creator[follows.extra["group"]], minlength=creators.n)
     for t, tier in enumerate(BUYER_TIERS):
         df[f"purchases_{tier}"] = ledger.creator_purchases_by_tier[:, t]
+    df["entry_day"] = creators.entry_day
+    df["exit_day"] = creators.exit_day
+    df["active"] = creators.active
+    df["success_day"] = creators.success_day
     return df
 
 
@@ -82,6 +86,9 @@ def merchants_frame(model) -> pd.DataFrame:
     df["wechat_contacts"] = model.commerce.wechat.per_merchant()[: merchants.n]
     for j, name in enumerate(model.platforms):
         df[f"banned_{name}"] = merchants.banned[j]
+    df["entry_day"] = merchants.entry_day
+    df["exit_day"] = merchants.exit_day
+    df["active"] = merchants.active
     return df
 
 

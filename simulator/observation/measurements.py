@@ -138,7 +138,9 @@ class ExposureConcentration(Measurement):
     name = "exposure_concentration"
     kind = "custom"
     columns = ("exposure_gini", "top1_share", "top10_share", "visible_share")
-    description = "creator exposure Gini, top-1%/10% shares, share of creators above the visibility threshold (per step: the step's impressions; summary: the run's)"
+    description = ("creator exposure Gini, top-1%/10% shares, share of creators above the visibility threshold (per step: "
+                   "the step's impressions of the creators active that day; summary: the run's impressions of every "
+                   "creator active at some point of the run; creators that have exited, or not entered, are left out)")
 
     def _values(self, x: np.ndarray, days: int, threshold: float) -> dict[str, float]:
         return {
@@ -147,10 +149,11 @@ class ExposureConcentration(Measurement):
         }
 
     def measure(self, v):
-        return self._values(v.creator_step, 1, v.model.scenario.metrics.visibility_threshold)
+        return self._values(v.creator_step[v.model.creators.active], 1, v.model.scenario.metrics.visibility_threshold)
 
     def summarize(self, rows, final):
-        return self._values(final.creator_cum.sum(axis=1), final.days, final.model.scenario.metrics.visibility_threshold)
+        ever = final.model.creators.entry_day >= 0  # active at some point: not a dormant account still waiting
+        return self._values(final.creator_cum.sum(axis=1)[ever], final.days, final.model.scenario.metrics.visibility_threshold)
 
 
 class Flywheel(Measurement):
@@ -303,10 +306,52 @@ class Activity(Measurement):
                 "feed_fill": float(rows["feed_fill"].mean())}
 
 
+class Turnover(Measurement):
+    name = "turnover"
+    kind = "custom"
+    columns = ("creators_active", "creators_entered", "creators_exited", "new_creator_success",
+               "merchants_active", "merchants_entered", "merchants_exited")
+    description = ("creators (merchants' accounts included) active, entered and exited that day, and merchants "
+                   "active, entered and exited, by home platform (a merchant's: its account's); new-creator success: "
+                   "the share of the creator entrants of the last success_days entry days whose window has closed "
+                   "(entry day in [t − 2·success_days + 1, t − success_days]) that reached metrics.success_followers "
+                   "followers or metrics.success_impressions cumulative impressions within success_days days of "
+                   "entry (NaN when there are none; summary: every entrant whose window closed within the run, NaN "
+                   "in runs shorter than success_days days or without such entrants)")
+
+    def measure(self, v):
+        model, t = v.model, v.model.day
+        turnover, creators, merchants = model.turnover, model.creators, model.merchants
+        S = model.scenario.metrics.success_days
+        p = v.index
+        sl = slice(None) if p is None else p
+        mine = creators.active if p is None else creators.active & (creators.home == p)
+        m_home = creators.home[merchants.account]
+        m_mine = merchants.active if p is None else merchants.active & (m_home == p)
+        return {"creators_active": int(mine.sum()),
+                "creators_entered": int(np.sum(turnover.creators_entered[sl])),
+                "creators_exited": int(np.sum(turnover.creators_exited[sl])),
+                "new_creator_success": turnover.success_share(t - S, t - 2 * S + 1, p),
+                "merchants_active": int(m_mine.sum()),
+                "merchants_entered": int(np.sum(turnover.merchants_entered[sl])),
+                "merchants_exited": int(np.sum(turnover.merchants_exited[sl]))}
+
+    def summarize(self, rows, final):
+        model = final.model
+        S = model.scenario.metrics.success_days
+        return {"creators_active": float(rows["creators_active"].iloc[-1]),
+                "creators_entered": float(rows["creators_entered"].sum()),
+                "creators_exited": float(rows["creators_exited"].sum()),
+                "new_creator_success": model.turnover.success_share(model.day - S, -1, final.index),  # model.day: days run
+                "merchants_active": float(rows["merchants_active"].iloc[-1]),
+                "merchants_entered": float(rows["merchants_entered"].sum()),
+                "merchants_exited": float(rows["merchants_exited"].sum())}
+
+
 MEASUREMENTS: list[Measurement] = [
     ImpressionsByDomain(), ImpressionsBySource(), Engagements(), Follows(), FanTiers(),
     ExposureConcentration(), Flywheel(), Money(), Sales(), OrdersByBuyerTier(), PrivateShares(), AcquisitionCost(), PrivateChannels(),
-    Activity(),
+    Activity(), Turnover(),
 ]
 
 

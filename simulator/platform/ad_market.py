@@ -1,6 +1,7 @@
 """The ad market (商域, commercial traffic): each platform sells its ad slots to merchants.
 
-Each merchant wants budget / CPM impressions a day (its daily budget split evenly over
+Each merchant in the market (not exited, not waiting to enter: state/turnover.py) wants
+budget / CPM impressions a day (its daily budget split evenly over
 the platforms). When together they want more than there are ad slots, the CPM rises to
 ``cpm × (demand / supply) ** cpm_elasticity`` (public-domain saturation) and what still
 does not fit is rationed. Slots go first to fan-targeted ads (the merchant's own
@@ -31,7 +32,7 @@ def sell_ad_slots(model, platform, active, n, rng):
         return Impressions.empty(), pos[:0]
     recent = model.item_indexes.recent(cfg.max_item_age)
     has_item = np.diff(recent.indptr)[merchants.account] > 0
-    budget = np.where(merchants.banned[p] | ~has_item, 0.0, merchants.daily_budget / len(model.platforms))
+    budget = np.where(merchants.banned[p] | ~has_item | ~merchants.active, 0.0, merchants.daily_budget / len(model.platforms))
     supply = len(pos)
     want = budget / cfg.cpm * 1000.0 if cfg.cpm > 0 else np.where(budget > 0, float(supply), 0.0)
     if want.sum() <= 0:

@@ -79,3 +79,14 @@ def lognormal_with_mean(rng: np.random.Generator, mean, sigma: float, n: int) ->
     """``n`` log-normal draws with mean ``mean`` and log-spread ``sigma``:
     mean · exp(N(−sigma²/2, sigma))."""
     return mean * np.exp(rng.normal(-0.5 * sigma**2, sigma, n))
+
+
+def grow_axis(array: np.ndarray, axis: int, n_new: int, fill) -> np.ndarray:
+    """``array`` with ``n_new`` entries appended along ``axis``: ``fill`` is a scalar
+    (every new entry) or an array of the new block's shape (the one growth idiom of a
+    moving population: creators' and the ledger's per-creator arrays, turnover's windows)."""
+    shape = list(array.shape)
+    shape[axis] = n_new
+    block = np.empty(shape, dtype=array.dtype)
+    block[...] = fill if np.ndim(fill) == 0 else np.asarray(fill, dtype=array.dtype).reshape(shape)
+    return np.concatenate([array, block], axis=axis)

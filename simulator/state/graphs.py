@@ -130,6 +130,13 @@ class FollowGraph:
         self.extra: dict[str, np.ndarray] = {}  # more per-edge columns, kept in step by add/remove
         self._extra_default: dict[str, object] = {}
 
+    def grow_creators(self, n_new: int) -> None:
+        """Make room for ``n_new`` new creators (ids ``n_creators`` on). Edges are keyed by
+        user · n_creators + creator: with a larger base the keys change but not their order
+        (user first, then creator), so only the cached keys are dropped."""
+        self.n_creators += n_new
+        self._keys = None
+
     def add_column(self, name: str, dtype, default) -> np.ndarray:
         """A per-edge column (e.g. fan-group membership) that follows the edges through
         :meth:`add` (new edges get ``default``) and :meth:`remove`."""

@@ -3,12 +3,12 @@ merchant, and how they are drawn."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from ..config import Scenario
-from .arrays import lognormal_with_mean, unit_rows
+from .arrays import grow_axis, lognormal_with_mean, unit_rows
 from .vocabulary import ACTIONS, DOMAINS, SOURCES
 
 
@@ -47,10 +47,40 @@ class CreatorState:
     followers_start: np.ndarray  # (C,) int64: followers at day 0 (set when the world is built)
     follows_gained: np.ndarray  # (C,) int64: new follow edges since day 0
     follows_lost: np.ndarray  # (C,) int64: follow edges removed since day 0
+    # a moving population (state/turnover.py): initial creators are active from day 0;
+    # dormant accounts of potential merchants have entry_day -1 until their merchant enters
+    active: np.ndarray = None  # (C,) bool: posts today
+    entry_day: np.ndarray = None  # (C,) int32: day the account started (0: there from the start; -1: not yet)
+    exit_day: np.ndarray = None  # (C,) int32: day it stopped posting, -1 while it has not
+    entrant: np.ndarray = None  # (C,) bool: arrived by creator entry (creators.entry_rate) during the run
+    success_day: np.ndarray = None  # (C,) int32: first day an entrant reached metrics.success_*, -1 before
+
+    # the axis that runs over creators, for fields where it is not the first
+    CREATOR_AXIS = {"impressions": 1, "impressions_by_source": 1}
+    # what a new row holds where append() is not told (default 0 / False)
+    FILL = {"merchant": -1, "seller": -1, "entry_day": -1, "exit_day": -1, "success_day": -1}
+
+    def __post_init__(self):
+        C = len(self.segment)
+        for name, value in (("active", np.ones(C, bool)), ("entry_day", np.zeros(C, np.int32)),
+                            ("exit_day", np.full(C, -1, np.int32)), ("entrant", np.zeros(C, bool)),
+                            ("success_day", np.full(C, -1, np.int32))):
+            if getattr(self, name) is None:
+                setattr(self, name, value)
 
     @property
     def n(self) -> int:
         return len(self.segment)
+
+    def append(self, n_new: int, **columns) -> np.ndarray:
+        """Append ``n_new`` creator rows: every field grows along its creator axis, with
+        ``columns[name]`` where given, else ``FILL`` (0 / False by default). Returns the
+        new rows' ids. The one place creator-sized state of CreatorState grows."""
+        start = self.n
+        for f in fields(self):
+            axis = self.CREATOR_AXIS.get(f.name, 0)
+            setattr(self, f.name, grow_axis(getattr(self, f.name), axis, n_new, columns.get(f.name, self.FILL.get(f.name, 0))))
+        return np.arange(start, start + n_new)
 
 
 
@@ -62,9 +92,35 @@ class MerchantState:
     targeting: np.ndarray  # (M,) int8: index into TARGETING
     diverts: np.ndarray  # (M,) bool: invites buyers to add a WeChat contact
     wechat_accounts: np.ndarray  # (M,) int16
-    new: np.ndarray  # (M,) bool: new to the platforms at day 0 (pays the intro commission for its first intro_days days)
+    new: np.ndarray  # (M,) bool: new to the platforms when it enters (pays the intro commission for its first intro_days days)
     banned: np.ndarray  # (platforms, M) bool
     ban_day: np.ndarray  # (platforms, M) int32, -1 when not banned
+    # entry and exit (state/turnover.py): the initial merchants are active from day 0;
+    # potential merchants (merchants.entrant_pool) wait with entry_day -1
+    active: np.ndarray = None  # (M,) bool: trades today
+    entry_day: np.ndarray = None  # (M,) int32: 0 for the initial merchants, -1 while waiting
+    exit_day: np.ndarray = None  # (M,) int32: -1 while it has not exited
+
+    def __post_init__(self):
+        M = len(self.account)
+        if self.active is None:
+            self.active = np.ones(M, bool)
+        if self.entry_day is None:
+            self.entry_day = np.zeros(M, np.int32)
+        if self.exit_day is None:
+            self.exit_day = np.full(M, -1, np.int32)
+
+    MERCHANT_AXIS = {"banned": 1, "ban_day": 1}
+    FILL = {"ban_day": -1, "entry_day": -1, "exit_day": -1}
+
+    def append(self, n_new: int, **columns) -> np.ndarray:
+        """Append ``n_new`` merchants (as :meth:`CreatorState.append`); returns their ids.
+        Used once, when the world is built, for the potential entrants."""
+        start = self.n
+        for f in fields(self):
+            axis = self.MERCHANT_AXIS.get(f.name, 0)
+            setattr(self, f.name, grow_axis(getattr(self, f.name), axis, n_new, columns.get(f.name, self.FILL.get(f.name, 0))))
+        return np.arange(start, start + n_new)
 
     @property
     def n(self) -> int:
@@ -109,11 +165,7 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
     tolerance = lognormal_with_mean(r_commerce, g.tolerance_mean, g.tolerance_sigma, n).astype(np.float32)
     users = UserState(interest, segment, city, uses, fshare, tolerance)
 
-    topic = unit_rows(r_creators.dirichlet(alpha, C) + 1e-3)
-    creator_cfg = cfg.creators
-    mcn = r_creators.random(C) < creator_cfg.mcn_share
-    qmean = (r_creators.normal(0.0, creator_cfg.quality_sd_between, C) + creator_cfg.mcn_quality_bonus * mcn).astype(np.float32)
-    rate = lognormal_with_mean(r_creators, creator_cfg.post_rate_mean, creator_cfg.post_rate_sigma, C).astype(np.float32)
+    traits = draw_creator_traits(cfg, r_creators, C)
     merchant = np.full(C, -1, dtype=np.int32)
     accounts = np.arange(C - M, C, dtype=np.int32)
     merchant[accounts] = np.arange(M, dtype=np.int32)
@@ -122,14 +174,9 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
     if M > 0:
         partner = (merchant < 0) & (r_commerce.random(C) < commerce.partner_share)
         seller[partner] = r_commerce.integers(0, M, int(partner.sum()))
-    home = r_home.integers(0, P, C).astype(np.int8)
+    home = draw_homes(r_home, P, C)
     creators = CreatorState(
-        topic=topic,
-        segment=topic.argmax(axis=1).astype(np.int16),
-        city=r_creators.choice(pop.cities, C, p=city_w).astype(np.int32),
-        quality_mean=qmean,
-        post_rate=rate,
-        mcn=mcn,
+        **traits,
         merchant=merchant,
         seller=seller,
         home=home,
@@ -142,16 +189,52 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
         follows_lost=np.zeros(C, dtype=np.int64),
     )
     merchant_cfg = cfg.merchants
-    budget = lognormal_with_mean(r_merchants, merchant_cfg.daily_ad_budget, merchant_cfg.budget_sigma, M)
-    mix = np.asarray(merchant_cfg.category_mix, dtype=np.float64)
-    tmix = np.asarray(merchant_cfg.targeting_mix, dtype=np.float64)
-    category = r_commerce.choice(len(mix), M, p=mix / mix.sum()).astype(np.int8)
-    targeting = r_commerce.choice(len(tmix), M, p=tmix / tmix.sum()).astype(np.int8)
-    diverts = r_commerce.random(M) < merchant_cfg.diversion_share
+    strategy = draw_merchant_strategies(cfg, r_merchants, r_commerce, M)
     new = r_commerce.random(M) < merchant_cfg.new_share
     merchants = MerchantState(
-        account=accounts, daily_budget=budget, category=category, targeting=targeting, diverts=diverts,
+        account=accounts, **strategy,
         wechat_accounts=np.full(M, merchant_cfg.wechat_accounts, dtype=np.int16), new=new,
         banned=np.zeros((P, M), dtype=bool), ban_day=np.full((P, M), -1, dtype=np.int32),
     )
     return users, creators, merchants
+
+
+def city_weights(cfg: Scenario) -> np.ndarray:
+    """Zipf shares of the cities (users and creators live in them)."""
+    pop = cfg.population
+    w = 1.0 / np.arange(1, pop.cities + 1) ** pop.city_zipf
+    return w / w.sum()
+
+
+def draw_creator_traits(cfg: Scenario, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """``n`` creators' own traits (topic and its segment, city, latent quality, post rate,
+    MCN backing), in the one order the draws are made in: the initial creators and the
+    entrants (state/turnover.py) are drawn by this function, from their own streams."""
+    pop, creator_cfg = cfg.population, cfg.creators
+    topic = unit_rows(rng.dirichlet(np.full(pop.topics, pop.interest_concentration), n) + 1e-3)
+    mcn = rng.random(n) < creator_cfg.mcn_share
+    qmean = (rng.normal(0.0, creator_cfg.quality_sd_between, n) + creator_cfg.mcn_quality_bonus * mcn).astype(np.float32)
+    rate = lognormal_with_mean(rng, creator_cfg.post_rate_mean, creator_cfg.post_rate_sigma, n).astype(np.float32)
+    city = rng.choice(pop.cities, n, p=city_weights(cfg)).astype(np.int32)
+    return dict(topic=topic, segment=topic.argmax(axis=1).astype(np.int16), city=city, quality_mean=qmean,
+                post_rate=rate, mcn=mcn)
+
+
+def draw_homes(rng: np.random.Generator, n_platforms: int, n: int) -> np.ndarray:
+    """Each account's home platform, uniformly among the platforms."""
+    return rng.integers(0, n_platforms, n).astype(np.int8)
+
+
+def draw_merchant_strategies(cfg: Scenario, r_budget: np.random.Generator, r_strategy: np.random.Generator,
+                             n: int) -> dict[str, np.ndarray]:
+    """``n`` merchants' budgets (from ``r_budget``), categories, ad targeting and WeChat
+    diversion (from ``r_strategy``, in this order): the initial merchants and the
+    potential entrants (state/turnover.py) are drawn by this function."""
+    merchant_cfg = cfg.merchants
+    budget = lognormal_with_mean(r_budget, merchant_cfg.daily_ad_budget, merchant_cfg.budget_sigma, n)
+    mix = np.asarray(merchant_cfg.category_mix, dtype=np.float64)
+    tmix = np.asarray(merchant_cfg.targeting_mix, dtype=np.float64)
+    category = r_strategy.choice(len(mix), n, p=mix / mix.sum()).astype(np.int8)
+    targeting = r_strategy.choice(len(tmix), n, p=tmix / tmix.sum()).astype(np.int8)
+    diverts = r_strategy.random(n) < merchant_cfg.diversion_share
+    return dict(daily_budget=budget, category=category, targeting=targeting, diverts=diverts)
