@@ -35,6 +35,7 @@ class RandomStreams:
     react: np.random.Generator
     relationship: np.random.Generator
     commerce: np.random.Generator
+    learning: np.random.Generator  # merchants who learn their channel mix (WeChat cards); its own seed, see build_world
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,9 @@ def build_world(scenario: Scenario) -> World:
         react=np.random.default_rng(s_react),
         relationship=np.random.default_rng(s_relationship),
         commerce=np.random.default_rng(s_commerce),
+        # a child of the scenario's seed outside the spawned range (key (14, 3), issue #14 item 3),
+        # so the streams above keep their seeds
+        learning=np.random.default_rng(np.random.SeedSequence(scenario.seed, spawn_key=(14, 3))),
     )
     users, creators, merchants = build_population(scenario, np.random.default_rng(s_population))
     rng_graph = np.random.default_rng(s_graph)

@@ -9,7 +9,7 @@ import pandas as pd
 from ..commerce.ledger import BUYER_TIERS
 from ..feeds.policies import Block, prior_context
 from ..state.arrays import sigmoid
-from ..state.vocabulary import ACTIONS, CATEGORIES, DOMAINS, GMV_DOMAINS, SOURCES, TARGETING, TIERS
+from ..state.vocabulary import ACTIONS, CATEGORIES, CHANNELS, DOMAINS, GMV_DOMAINS, SOURCES, TARGETING, TIERS
 
 
 def creators_frame(model) -> pd.DataFrame:
@@ -52,12 +52,13 @@ def creators_frame(model) -> pd.DataFrame:
 
 def merchants_frame(model) -> pd.DataFrame:
     """One row per merchant: category, strategy, ad spend, GMV by domain, CAC (ad-attributed
-    and blended), profit, ROI."""
+    and blended), operating cost, profit, ROI; with learning, the final channel mix, each
+    channel's average return, the ad split over platforms and the groups' value share."""
     merchants, ledger = model.merchants, model.ledger
     spend = ledger.ad_spend.sum(axis=0)
     gmv = ledger.gmv.sum(axis=1)
-    profit = gmv - ledger.cost_of_goods - ledger.commission_paid - ledger.creator_paid - spend
-    cost = spend + ledger.commission_paid + ledger.creator_paid
+    profit = gmv - ledger.cost_of_goods - ledger.commission_paid - ledger.creator_paid - spend - ledger.operating_cost
+    cost = spend + ledger.commission_paid + ledger.creator_paid + ledger.operating_cost
     targeting = np.array(TARGETING)[merchants.targeting]
     df = pd.DataFrame({
         "merchant": np.arange(merchants.n), "account": merchants.account,
@@ -77,11 +78,22 @@ def merchants_frame(model) -> pd.DataFrame:
     df["cac_blended"] = np.divide(spend, ledger.new_buyers, out=np.full(merchants.n, np.nan), where=ledger.new_buyers > 0)
     df["commission_paid"] = ledger.commission_paid
     df["creator_paid"] = ledger.creator_paid
+    df["operating_cost"] = ledger.operating_cost
     df["profit"] = profit
     df["roi"] = np.divide(profit, cost, out=np.full(merchants.n, np.nan), where=cost > 0)
     df["wechat_contacts"] = model.commerce.wechat.per_merchant()[: merchants.n]
     for j, name in enumerate(model.platforms):
         df[f"banned_{name}"] = merchants.banned[j]
+    learner = model.commerce.learning  # learned channel mix and returns (NaN with learning off)
+    nan = np.full(merchants.n, np.nan)
+    returns = learner.returns() if learner is not None else None
+    for c, channel in enumerate(CHANNELS):
+        df[f"mix_{channel}"] = learner.mix[:, c] if learner is not None else nan
+    for c, channel in enumerate(CHANNELS):
+        df[f"return_{channel}"] = returns[:, c] if learner is not None else nan
+    for j, name in enumerate(model.platforms):
+        df[f"platform_share_{name}"] = learner.platform_share[:, j] if learner is not None else nan
+    df["group_value_share"] = learner.value_share if learner is not None else nan
     return df
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..state.vocabulary import ACTIONS, BUYER_TIERS, DOMAINS, GMV_DOMAINS, PRIVATE, PUBLIC, SOURCES, TIERS, WINDOW_DAYS
+from ..state.vocabulary import ACTIONS, BUYER_TIERS, CHANNELS, DOMAINS, GMV_DOMAINS, PRIVATE, PUBLIC, SOURCES, TIERS, WINDOW_DAYS
 from .inequality import gini, top_share
 from .views import View
 
@@ -303,10 +303,46 @@ class Activity(Measurement):
                 "feed_fill": float(rows["feed_fill"].mean())}
 
 
+class MerchantChannels(Measurement):
+    name = "merchant_channels"
+    kind = "custom"
+    columns = tuple(f"mix_{c}" for c in CHANNELS) + ("merchant_effort", "operating_cost")
+    description = ("with merchants.learning: budget-weighted effort shares of the channels (ads by targeting, fan "
+                   "groups, WeChat) of the merchants selling on the platform (not banned there; all: every merchant), "
+                   "as allocated today; merchants' effort allocated today (yuan: ad budget on the platform plus the "
+                   "private channels of merchants whose account's home it is); operating costs booked today (group "
+                   "pushes, WeChat cards; by the account's home platform). Mix and effort NaN with learning off "
+                   "(operating cost 0); summary: mix at the end, effort and cost summed")
+
+    def measure(self, v):
+        model = v.model
+        learner = model.commerce.learning
+        merchants = model.merchants
+        home = model.creators.home[merchants.account].astype(np.int64)
+        at_home = np.ones(merchants.n, bool) if v.index is None else home == v.index
+        out = {"operating_cost": float(model.ledger.today["operating_cost"][at_home].sum())}
+        if learner is None:
+            return {**{f"mix_{c}": float("nan") for c in CHANNELS}, "merchant_effort": float("nan"), **out}
+        effort = learner.effort_today
+        ads = effort[:, :3].sum(axis=1)
+        if v.index is None:
+            selling, spent = np.ones(merchants.n, bool), float(effort.sum())
+        else:
+            selling = ~merchants.banned[v.index]
+            spent = float((ads * learner.platform_today[:, v.index]).sum() + effort[at_home, 3:].sum())
+        total = effort[selling].sum(axis=0)
+        return {**{f"mix_{c}": _ratio(float(total[j]), float(total.sum())) for j, c in enumerate(CHANNELS)},
+                "merchant_effort": spent, **out}
+
+    def summarize(self, rows, final):
+        return {**{c: float(rows[c].iloc[-1]) for c in self.columns[:-2]},
+                **{c: float(rows[c].sum(min_count=1)) for c in self.columns[-2:]}}
+
+
 MEASUREMENTS: list[Measurement] = [
     ImpressionsByDomain(), ImpressionsBySource(), Engagements(), Follows(), FanTiers(),
     ExposureConcentration(), Flywheel(), Money(), Sales(), OrdersByBuyerTier(), PrivateShares(), AcquisitionCost(), PrivateChannels(),
-    Activity(),
+    Activity(), MerchantChannels(),
 ]
 
 
