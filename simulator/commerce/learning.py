@@ -103,7 +103,8 @@ class ChannelLearner:
         # today's effort (what the measurements report; set by learn)
         self.effort_today = np.zeros((M, N_CHANNELS))
         self.platform_today = self.platform_share.copy()
-        self.cards_today = np.zeros(M)
+        self.cards_today = np.zeros(M)  # cards put in parcels so far today
+        self.cards_last_day = np.zeros(M)  # cards of the last day observed
 
     def _mixes(self) -> None:
         self.mix = self.floor + (1.0 - N_CHANNELS * self.floor) * _softmax(self.pref)
@@ -185,6 +186,7 @@ class ChannelLearner:
         effort = self.effort()
         ad_effort = effort[:, :N_ADS].sum(axis=1, keepdims=True) * self.platform_share
         self.effort_today, self.platform_today = effort, self.platform_share.copy()
+        self.cards_last_day, self.cards_today = self.cards_today, np.zeros_like(self.cards_today)
         profit, ad_profit = self.attribute(orders)
         alpha = 1.0 / sc.memory
         _ema(self.ret_sum, self.ret_w, profit, effort, alpha)

@@ -175,7 +175,8 @@ def test_learning_rate_scales_the_step_and_zero_freezes_everything():
 
 def test_floor_and_shares_sum_to_one():
     """After a long run of lopsided returns every channel keeps at least min_share and each
-    platform at least min(min_share, 1/P); mixes and splits sum to 1."""
+    platform at least min(min_share, 1/P); mixes and splits sum to 1 (mutation checked:
+    the mix without its floor fails)."""
     m = world(platforms=("douyin", "kuaishou"), min_share=0.03, learning_rate=5.0, memory=1.0)
     learner = m.commerce.learning
     constant_returns(learner, np.array([9.0, 0, 0, 0, 0]), np.array([0.0, 4.0]))
@@ -191,8 +192,7 @@ def test_floor_and_shares_sum_to_one():
 def test_the_ad_split_over_platforms_learns_from_each_platforms_ad_return():
     """Two platforms; every merchant is banned on the second, so its ads sell nothing
     there: the ad split moves to the first platform (the whole model; mutation checked:
-    attributing every ad order to platform 0's column regardless of its platform keeps
-    the split even... and booking ad profit nowhere leaves it at 1/2)."""
+    skipping the platform split's learning step leaves it at 1/2)."""
     m = world(AD_ONLY, platforms=("douyin", "kuaishou"), learning_rate=2.0, memory=2.0)
     m.merchants.banned[1] = True
     np.testing.assert_allclose(m.commerce.learning.platform_share, 0.5)
@@ -260,6 +260,27 @@ def test_frozen_learning_reproduces_the_static_intensities():
                                4 * np.minimum(2.0, b / 15.0)[~m.merchants.diverts] * 15.0, rtol=1e-5)
 
 
+def test_wechat_cards_follow_the_wechat_effort():
+    """cards = budget · mix[wechat] / card_cost a day; each on-platform buyer gets one with
+    probability min(1, cards / buyers): over a few days the cards sent match Σ min(cards,
+    buyers) within noise, and cost card_cost each (mutation checked: a card for every
+    buyer fails)."""
+    m = world({"commerce": {"wechat": {"card_cost": 40.0}, "groups": {"enabled": False}}}, diversion_share=1.0,
+              learning_rate=0.0)
+    learner = m.commerce.learning
+    sent = expected = 0.0
+    for _ in range(5):
+        m.step()
+        o = m.ledger.today_orders()
+        buyers = np.bincount(o.merchant[o.domain != 3].astype(np.int64), minlength=m.merchants.n)
+        cards = learner.effort()[:, WECHAT_CHANNEL] / 40.0
+        expected += np.minimum(cards, buyers).sum()
+        sent += learner.cards_last_day.sum()
+        assert (learner.cards_last_day <= buyers).all()
+    assert expected > 20 and abs(sent - expected) < 4 * np.sqrt(expected) + 1
+    assert m.ledger.operating_cost.sum() == pytest.approx(40.0 * sent)
+
+
 def test_operating_cost_enters_the_merchants_profit():
     """merchants.csv: profit = GMV − cost of goods − commission − creator shares − ad spend −
     operating cost (mutation checked: leaving operating_cost out of profit fails)."""
@@ -277,7 +298,8 @@ def test_operating_cost_enters_the_merchants_profit():
 def test_learning_off_is_the_default_model_bit_for_bit():
     """merchants.learning = false with every learning knob set to odd values gives the same
     metrics as the default scenario (the static strategy; the learning knobs do not reach
-    it), and the learning columns are empty (operating cost 0)."""
+    it), and the learning columns are empty (operating cost 0). Mutation checked: creating
+    the learner whatever merchants.learning says fails."""
     d = small({"population": {"merchants": 5}})
     d["platforms"] = {"douyin": {"policy": "douyin"}, "kuaishou": {"policy": "kuaishou"}}
     base = TrafficModel(d, seed=4, agents=False).run(4)
