@@ -168,9 +168,9 @@ class ChannelLearner:
         channel[source == WECHAT] = WECHAT_CHANNEL
         k = channel >= 0
         by_channel = np.bincount(m[k] * N_CHANNELS + channel[k], weights=profit[k],
-                                 minlength=M * N_CHANNELS).reshape(M, N_CHANNELS)
+                                 minlength=M * N_CHANNELS).reshape(M, N_CHANNELS).astype(np.float64)
         by_platform = np.bincount(m[ad] * P + orders.platform[ad].astype(np.int64), weights=profit[ad],
-                                  minlength=M * P).reshape(M, P)
+                                  minlength=M * P).reshape(M, P).astype(np.float64)  # (empty: bincount gives ints)
         return by_channel, by_platform
 
     def returns(self) -> np.ndarray:

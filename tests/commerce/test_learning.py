@@ -96,6 +96,13 @@ def test_group_and_wechat_orders_are_credited_to_their_channels():
             expected[r[0], r[4]] = profit
     np.testing.assert_allclose(by_channel, expected)
     assert by_platform.sum() == pytest.approx(profit)  # the one ad order
+    # a day without ad orders (or any channel's orders) still gives float tallies (an empty
+    # weighted bincount is int64: it once crashed the moving average)
+    no_ads = Orders(**{f: getattr(o, f)[:4] for f in o.__dataclass_fields__})
+    learner = m.commerce.learning
+    for profit_table in learner.attribute(no_ads) + learner.attribute(Orders(**{f: getattr(o, f)[4:5] for f in o.__dataclass_fields__})):
+        assert profit_table.dtype == np.float64
+    learner.observe(no_ads)
 
 
 def test_effort_moves_to_the_channel_that_pays():
