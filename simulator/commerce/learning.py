@@ -1,4 +1,4 @@
-"""Merchants who learn their channel mix (``merchants.learning``; docs/ODD.md 7.10).
+"""Merchants who learn their channel mix (``merchants.learning``; docs/ODD.md 7.7.6).
 
 A learning merchant splits its daily marketing budget ``b`` (``daily_ad_budget``) over five
 channels (``vocabulary.CHANNELS``): ads with each of the three targetings, fan-group pushes
