@@ -300,6 +300,9 @@ def test_operating_cost_enters_the_merchants_profit():
     np.testing.assert_allclose(df["profit"], expected)
     for c in CHANNELS:
         assert np.isfinite(df[f"mix_{c}"]).all()
+    from simulator.agents import Merchant
+    agent = next(a for a in m.agents if isinstance(a, Merchant))
+    assert agent.channel_mix == pytest.approx(dict(zip(CHANNELS, df.loc[agent.row, [f"mix_{c}" for c in CHANNELS]])))
 
 
 def test_learning_off_is_the_default_model_bit_for_bit():
