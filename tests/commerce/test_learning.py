@@ -321,3 +321,31 @@ def test_learning_off_is_the_default_model_bit_for_bit():
     assert a.equals(b) or a.fillna(-1).equals(b.fillna(-1))
     assert a["mix_groups"].isna().all() and (a["operating_cost"] == 0).all()
     assert base.commerce.learning is None
+
+
+LEARNING_KNOBS = {"merchants.learning_rate": 3.0, "merchants.memory": 6.0, "merchants.min_share": 0.1,
+                  "merchants.value_step": 0.3, "commerce.groups.push_cost": 30.0, "commerce.groups.max_pushes": 1.0,
+                  "commerce.wechat.card_cost": 5.0}
+
+
+@pytest.fixture(scope="module")
+def learning_base():
+    m = _knob_world({})
+    return m.metrics_frame(), m.merchants_frame()
+
+
+def _knob_world(settings: dict) -> TrafficModel:
+    from simulator.config.loading import deep_merge
+    d = small(deep_merge(TINY, {"merchants": {"learning": True, "diversion_share": 0.5, "memory": 2.0},
+                                "commerce": {"categories": {"fmcg": {"repurchase_days": 1}}}}))
+    d["platforms"] = {p: {"policy": p, "cpm": 400.0} for p in ("douyin", "kuaishou")}
+    return TrafficModel(d, seed=2, agents=False, **settings).run(5)
+
+
+@pytest.mark.parametrize("key", sorted(LEARNING_KNOBS))
+def test_learning_knobs_bite(key, learning_base):
+    """Each knob that acts only with merchants.learning changes the run of a learning world
+    (tests/config/test_knobs_bite.py exempts them from its learning-off base world)."""
+    metrics, merchants = learning_base
+    m = _knob_world({key: LEARNING_KNOBS[key]})
+    assert not (m.metrics_frame().equals(metrics) and m.merchants_frame().equals(merchants)), key

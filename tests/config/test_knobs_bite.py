@@ -33,6 +33,10 @@ EXEMPT: dict[str, str] = {
     "platforms.douyin.gini_gain": "acts only with Gini steering; the Douyin-like platform has no gini_target",
     "platforms.douyin.steering_step": "acts only with Gini steering; the Douyin-like platform has no gini_target",
     "platforms.douyin.steering_max": "acts only with Gini steering; the Douyin-like platform has no gini_target",
+    **{key: "acts only with merchants.learning (off in the base world, whose 'learning' variant turns it on and "
+            "bites); tests/commerce/test_learning.py::test_learning_knobs_bite checks it bites with learning on"
+       for key in ("merchants.learning_rate", "merchants.memory", "merchants.min_share", "merchants.value_step",
+                   "commerce.groups.push_cost", "commerce.groups.max_pushes", "commerce.wechat.card_cost")},
 }
 
 # the clearly different valid value each knob is set to, where the rule in variant() does not fit
