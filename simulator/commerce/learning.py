@@ -231,6 +231,17 @@ def _step(pref: np.ndarray, share: np.ndarray, avg: np.ndarray, rate: float) -> 
     return pref - pref.max(axis=1, keepdims=True)
 
 
+def static_effort(model) -> tuple[np.ndarray, np.ndarray]:
+    """Static merchants' effort in the learners' terms (for the measurements and tables):
+    the whole daily budget on the targeting's ad channel (their group pushes and WeChat
+    cards cost nothing), split evenly over the platforms."""
+    merchants = model.merchants
+    effort = np.zeros((merchants.n, N_CHANNELS))
+    effort[np.arange(merchants.n), merchants.targeting.astype(np.int64)] = merchants.daily_budget
+    P = len(model.platforms)
+    return effort, np.full((merchants.n, P), 1.0 / P)
+
+
 def learn(model) -> None:
     """The day phase: learning merchants observe today's channel returns and move their mix."""
     learner = model.commerce.learning

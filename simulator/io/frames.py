@@ -84,16 +84,22 @@ def merchants_frame(model) -> pd.DataFrame:
     df["wechat_contacts"] = model.commerce.wechat.per_merchant()[: merchants.n]
     for j, name in enumerate(model.platforms):
         df[f"banned_{name}"] = merchants.banned[j]
-    learner = model.commerce.learning  # learned channel mix and returns (NaN with learning off)
+    # the channel mix (learned; static merchants: the whole budget on their targeting) and, with
+    # learning, each channel's average return (NaN for static merchants)
+    from ..commerce.learning import static_effort
+    learner = model.commerce.learning
     nan = np.full(merchants.n, np.nan)
+    effort, split = static_effort(model)
+    mix = learner.mix if learner is not None else effort / np.maximum(effort.sum(axis=1, keepdims=True), 1e-300)
     returns = learner.returns() if learner is not None else None
     for c, channel in enumerate(CHANNELS):
-        df[f"mix_{channel}"] = learner.mix[:, c] if learner is not None else nan
+        df[f"mix_{channel}"] = mix[:, c]
     for c, channel in enumerate(CHANNELS):
         df[f"return_{channel}"] = returns[:, c] if learner is not None else nan
     for j, name in enumerate(model.platforms):
-        df[f"platform_share_{name}"] = learner.platform_share[:, j] if learner is not None else nan
-    df["group_value_share"] = learner.value_share if learner is not None else nan
+        df[f"platform_share_{name}"] = learner.platform_share[:, j] if learner is not None else split[:, j]
+    df["group_value_share"] = (learner.value_share if learner is not None
+                               else np.full(merchants.n, model.scenario.commerce.groups.value_share))
     return df
 
 

@@ -308,7 +308,7 @@ def test_operating_cost_enters_the_merchants_profit():
 def test_learning_off_is_the_default_model_bit_for_bit():
     """merchants.learning = false with every learning knob set to odd values gives the same
     metrics as the default scenario (the static strategy; the learning knobs do not reach
-    it), and the learning columns are empty (operating cost 0). Mutation checked: creating
+    it); the mix columns show the static strategy (operating cost 0). Mutation checked: creating
     the learner whatever merchants.learning says fails."""
     d = small({"population": {"merchants": 5}})
     d["platforms"] = {"douyin": {"policy": "douyin"}, "kuaishou": {"policy": "kuaishou"}}
@@ -319,7 +319,12 @@ def test_learning_off_is_the_default_model_bit_for_bit():
     off = TrafficModel(odd, seed=4, agents=False).run(4)
     a, b = base.metrics_frame(), off.metrics_frame()
     assert a.equals(b) or a.fillna(-1).equals(b.fillna(-1))
-    assert a["mix_groups"].isna().all() and (a["operating_cost"] == 0).all()
+    assert (a["mix_groups"] == 0).all() and (a["mix_wechat"] == 0).all() and (a["operating_cost"] == 0).all()
+    # the static strategy: the whole budget on the targeting's ad channel
+    all_rows = a[a.platform == "all"]
+    b, t = base.merchants.daily_budget, base.merchants.targeting
+    for j, c in enumerate(TARGETING):
+        np.testing.assert_allclose(all_rows[f"mix_ads_{c}"], b[t == j].sum() / b.sum())
     assert base.commerce.learning is None
 
 
