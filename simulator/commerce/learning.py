@@ -22,9 +22,12 @@ merchant credits each of today's orders' gross profit ``price · margin − comm
 creator cut`` to the channel that caused it: an order from an ad impression to the
 targeting that bought the slot, an order from a push of its own account's fan group to
 ``groups``, a WeChat order to ``wechat``, anything else (organic feed, follow tab,
-homepage visits, partner creators' groups) to no channel. A channel's return today is its
-attributed gross profit per yuan of effort allocated to it, ``r_c = profit_c / (b ·
-mix_c)``; its average return is the exponential moving average with weight ``α = 1 /
+homepage visits, partner creators' groups) to no channel. A channel's return today is what
+a yuan of effort allocated to it brought back: its attributed gross profit, plus the
+allocation it could not spend (a yuan not spent comes back as itself: ads rationed or
+without an audience or banned, pushes over the cap, fewer buyers than cards), per yuan
+allocated, ``r_c = (profit_c + b · mix_c − cost_c) / (b · mix_c)`` (all spent: gross profit
+per yuan spent, so a dearer CPM lowers it); its average return is the exponential moving average with weight ``α = 1 /
 memory`` on today (bias-corrected: ``R_c = S_c / W_c`` with ``S_c ← (1−α) S_c + α r_c``,
 ``W_c ← (1−α) W_c + α``, so the first observation is not pulled toward 0). Then a softmax
 (exponential-weights) step moves the preferences ``H``:
@@ -104,6 +107,8 @@ class ChannelLearner:
         self.effort_today = np.zeros((M, N_CHANNELS))
         self.platform_today = self.platform_share.copy()
         self.cards_today = np.zeros(M)  # cards put in parcels so far today
+        self.cost_today = np.zeros((M, N_CHANNELS))  # yuan spent so far today, per channel
+        self.ad_cost_today = np.zeros((M, P))  # ad spend so far today, per platform
         self.cards_last_day = np.zeros(M)  # cards of the last day observed
 
     def _mixes(self) -> None:
@@ -133,6 +138,7 @@ class ChannelLearner:
         value = np.full(n_creators, g.value_share)
         rate[merchants.account], value[merchants.account] = pushes, self.value_share
         model.ledger.book_operating_cost(pushes * g.push_cost)
+        self.cost_today[:, GROUPS_CHANNEL] += pushes * g.push_cost
         return rate, value
 
     def card_probability(self, buyers: np.ndarray) -> np.ndarray:
@@ -146,7 +152,16 @@ class ChannelLearner:
     def book_cards(self, cards: np.ndarray) -> None:
         """``cards[m]`` WeChat cards merchant m put in today's parcels."""
         self.cards_today = cards.astype(np.float64)
-        self.model.ledger.book_operating_cost(cards * self.model.scenario.commerce.wechat.card_cost)
+        cost = cards * self.model.scenario.commerce.wechat.card_cost
+        self.model.ledger.book_operating_cost(cost)
+        self.cost_today[:, WECHAT_CHANNEL] += cost
+
+    def book_ad_spend(self, p: int, merchant: np.ndarray, targeting: np.ndarray, spend: np.ndarray) -> None:
+        """Today's ad spend on platform ``p`` per bid (merchant, targeting)."""
+        M = len(self.budget)
+        by = np.bincount(merchant * N_ADS + targeting, weights=spend, minlength=M * N_ADS).reshape(M, N_ADS)
+        self.cost_today[:, :N_ADS] += by
+        self.ad_cost_today[:, p] += by.sum(axis=1)
 
     # ------------------------------------------------------------------ learning
 
@@ -186,11 +201,13 @@ class ChannelLearner:
         effort = self.effort()
         ad_effort = effort[:, :N_ADS].sum(axis=1, keepdims=True) * self.platform_share
         self.effort_today, self.platform_today = effort, self.platform_share.copy()
-        self.cards_last_day, self.cards_today = self.cards_today, np.zeros_like(self.cards_today)
         profit, ad_profit = self.attribute(orders)
         alpha = 1.0 / sc.memory
-        _ema(self.ret_sum, self.ret_w, profit, effort, alpha)
-        _ema(self.pret_sum, self.pret_w, ad_profit, ad_effort, alpha)
+        _ema(self.ret_sum, self.ret_w, profit, self.cost_today, effort, alpha)
+        _ema(self.pret_sum, self.pret_w, ad_profit, self.ad_cost_today, ad_effort, alpha)
+        self.cards_last_day, self.cards_today = self.cards_today, np.zeros_like(self.cards_today)
+        self.cost_last_day, self.cost_today = self.cost_today, np.zeros_like(self.cost_today)
+        self.ad_cost_today = np.zeros_like(self.ad_cost_today)
         self.trial_profit += profit[:, GROUPS_CHANNEL]
         self.trial_effort += effort[:, GROUPS_CHANNEL]
         if sc.learning_rate <= 0:
@@ -211,11 +228,13 @@ class ChannelLearner:
             self.trial_profit[:], self.trial_effort[:] = 0.0, 0.0
 
 
-def _ema(total: np.ndarray, weight: np.ndarray, profit: np.ndarray, effort: np.ndarray, alpha: float) -> None:
-    """Bias-corrected moving average of profit / effort, in place; cells without effort
-    today are not observed (their average stays)."""
+def _ema(total: np.ndarray, weight: np.ndarray, profit: np.ndarray, cost: np.ndarray, effort: np.ndarray,
+         alpha: float) -> None:
+    """Bias-corrected moving average of the return (profit + effort − cost) / effort, in
+    place (a yuan of effort comes back as gross profit when spent, as itself when not);
+    cells without effort today are not observed (their average stays)."""
     seen = effort > 0
-    r = np.divide(profit, effort, out=np.zeros_like(profit), where=seen)
+    r = np.divide(profit + np.maximum(effort - cost, 0.0), effort, out=np.zeros_like(profit), where=seen)
     total[seen] = (1.0 - alpha) * total[seen] + alpha * r[seen]
     weight[seen] = (1.0 - alpha) * weight[seen] + alpha
 

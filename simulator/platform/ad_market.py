@@ -78,6 +78,9 @@ def sell_ad_slots(model, platform, active, n, rng):
     merchant = bid_m[bid]
     item = recent.items[random_in_rows(recent.indptr, merchants.account[merchant].astype(np.int64), rng)]
     model.ledger.book_ad_sales(p, np.bincount(merchant, minlength=merchants.n), cpm)
+    if model.commerce.learning is not None:  # each bid's spend, for the learners' returns
+        sold = np.bincount(bid, minlength=len(bid_m))
+        model.commerce.learning.book_ad_spend(p, bid_m, bid_t, sold * cpm / 1000.0)
     return Impressions.of_slots(model, users[s], item, ADS, targeting=bid_t[bid]), pos[s]
 
 
