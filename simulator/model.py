@@ -21,7 +21,9 @@ One tick is one day. ``step()`` runs the phases of docs/ODD.md section 3, one li
 11. ``adapt_platforms``      Gini steering                               platform/steering.py
 11b. ``record_livelihoods``  exposure, income and profit windows of the
                              exit and entry rules; entrants' success     state/turnover.py
-12. ``collect``              one row of metrics per platform and for all observation/
+12. ``learn_channels``       merchants who learn their channel mix credit
+                             today's profit to channels and move the mix commerce/learning.py
+13. ``collect``              one row of metrics per platform and for all observation/
 
 Money is booked in one place, the ledger (commerce/ledger.py). The hot state is
 columnar (``users``, ``creators``, ``merchants``, ``items``, ``follows``; see
@@ -44,6 +46,7 @@ from .audience.engagement import Reactions, react
 from .audience.relationships import drifting_fans, follow_engaged_viewers, intimacy_gains, update_intimacy
 from .commerce import Commerce
 from .commerce.feed_sales import sell_in_feed
+from .commerce.learning import learn as learn_channels
 from .commerce.ledger import Ledger
 from .config import Scenario, load_scenario
 from .config.loading import scenario_with
@@ -171,6 +174,7 @@ class TrafficModel(mesa.Model):
                                                                 self.streams.relationship))
             self.adapt_platforms()
             self.record_livelihoods()
+            self.learn_channels()
             self.collect()
             self.ledger.end_day()
         self.day += 1
@@ -261,6 +265,12 @@ class TrafficModel(mesa.Model):
         """The day's cumulative exposure, income and profit for the exit and entry rules,
         and the day each entrant first reached success (state/turnover.py)."""
         self.turnover.record()
+
+    def learn_channels(self) -> None:
+        """With ``merchants.learning``: each merchant credits today's gross profit to the
+        channel that caused each order and moves its channel mix, its ad split over the
+        platforms and its groups' value share (commerce/learning.py; a no-op when off)."""
+        learn_channels(self)
 
     def collect(self) -> None:
         """One row of metrics per platform and for all platforms (observation/); Mesa's DataCollector."""

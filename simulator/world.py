@@ -38,6 +38,7 @@ class RandomStreams:
     react: np.random.Generator
     relationship: np.random.Generator
     commerce: np.random.Generator
+    learning: np.random.Generator | None = None  # merchants who learn their channel mix (WeChat cards); its own seed, see build_world
     entry: np.random.Generator | None = None  # creators' and merchants' entry (state/turnover.py)
 
 
@@ -66,6 +67,9 @@ def build_world(scenario: Scenario) -> World:
         # entry and exit: a stream of its own, derived apart from the seven above so that
         # their draws (and the static model's results) do not change
         entry=np.random.default_rng(s_entry),
+        # a child of the scenario's seed outside the spawned range (key (14, 3), issue #14 item 3),
+        # so the streams above keep their seeds
+        learning=np.random.default_rng(np.random.SeedSequence(scenario.seed, spawn_key=(14, 3))),
     )
     users, creators, merchants = build_population(scenario, np.random.default_rng(s_population))
     n_initial = creators.n

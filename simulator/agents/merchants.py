@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import CATEGORIES
-from ..state.vocabulary import GMV_DOMAINS, TARGETING
+from ..state.vocabulary import CHANNELS, GMV_DOMAINS, TARGETING
 
 
 class Merchant(mesa.Agent):
@@ -30,6 +30,15 @@ class Merchant(mesa.Agent):
         """Ad targeting, plus ``+wechat`` when the merchant diverts buyers to WeChat."""
         merchants = self.model.merchants
         return TARGETING[int(merchants.targeting[self.row])] + ("+wechat" if merchants.diverts[self.row] else "")
+
+    @property
+    def channel_mix(self) -> dict[str, float] | None:
+        """With ``merchants.learning``: the current effort share of each channel (ads by
+        targeting, groups, WeChat); None for a static merchant (its ``strategy`` is day 0's)."""
+        learner = self.model.commerce.learning
+        if learner is None:
+            return None
+        return dict(zip(CHANNELS, learner.mix[self.row].tolist()))
 
     @property
     def daily_budget(self) -> float:

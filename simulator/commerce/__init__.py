@@ -11,7 +11,8 @@ Where an order comes from decides its *GMV domain* (``vocabulary.GMV_DOMAINS``):
   buyer (:mod:`.wechat`).
 
 Every purchase goes through one purchase model (:mod:`.purchase`) and every yuan through
-the ledger (:mod:`.ledger`). All phases work on whole arrays; there is no loop over
+the ledger (:mod:`.ledger`). With ``merchants.learning`` merchants split a marketing budget
+over ads, group pushes and WeChat cards and learn the split (:mod:`.learning`). All phases work on whole arrays; there is no loop over
 users, edges or orders.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .groups import FanGroups
+from .learning import ChannelLearner
 from .purchase import CustomerBook, PurchaseModel
 from .visits import visit_homepages
 from .wechat import WeChatContacts, divert_buyers, push_to_contacts
@@ -36,6 +38,8 @@ class Commerce:
         self.purchase = PurchaseModel(model.scenario, merchants, self.book)
         self.groups = FanGroups(model)
         self.wechat = WeChatContacts(merchants.n)
+        # merchants who learn their channel mix (merchants.learning), else None: the static strategy
+        self.learning = ChannelLearner(model) if model.scenario.merchants.learning and merchants.n else None
 
     def run_private_channels(self) -> np.ndarray:
         """Homepage visits and DMs, fan groups, WeChat pushes, diversion (in this order).

@@ -63,4 +63,5 @@ def _sell_on(model, platform: int, impressions, reactions) -> dict | None:
                 seller=items.creator[impressions.item[k]].astype(np.int64), user=user,
                 domain=np.minimum(domain[k], PRIVATE_PLATFORM).astype(np.int64),
                 source=impressions.source[k].astype(np.int64),
+                targeting=impressions.targeting[k].astype(np.int64),  # an ad slot's targeting (attribution), else -1
                 item=impressions.item[k].astype(np.int64) + items.offset)  # the item's id, not its live row

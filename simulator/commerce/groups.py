@@ -3,7 +3,8 @@
 Membership lives on follow edges (columns ``group``, ``annoy``, ``joined`` of the follow
 graph). Each day fans at or above ``join_intimacy`` who use the account's home platform join
 with probability ``join_rate``;
-the account pushes to 100% of its members (:mod:`.pushes`, scaled by the home platform's
+the account pushes (``pushes_per_day``; a learning merchant's own account at its learned
+rate and value share, :mod:`.learning`) to 100% of its members (:mod:`.pushes`, scaled by the home platform's
 ``group_effect``); promotions may sell (GMV domain private_platform); members whose
 annoyance exceeds their tolerance leave, above ``unfollow_factor ×`` tolerance they also
 unfollow. A merchant's own account whose group has members and that pushes more than
@@ -60,7 +61,11 @@ class FanGroups:
         candidates = edge[~group[edge] & (follows.intimacy[edge] >= g.join_intimacy)]
         join = candidates[rng.random(len(candidates)) < g.join_rate]
         group[join], annoy[join], joined[join] = True, 0.0, model.day
-        n_value, n_promo = draw_pushes(rng, creators.n, g.pushes_per_day, g.value_share)
+        learner = model.commerce.learning
+        if learner is None:
+            n_value, n_promo = draw_pushes(rng, creators.n, g.pushes_per_day, g.value_share)
+        else:  # merchants' own accounts push at their learned rate and value share
+            n_value, n_promo = draw_pushes(rng, creators.n, *learner.push_plan(creators.n))
         members = np.flatnonzero(group)
         if len(members) == 0:
             return

@@ -9,7 +9,10 @@ Everything that costs or earns money is booked here and everything else asks it:
   from its entry day, 0 for the initial merchants, else the category's rate; 0 on WeChat); a partner creator
   takes ``creator_share``; the merchant keeps the rest, of which ``1 − margin`` is the
   cost of goods;
-* **tips** (:meth:`Ledger.book_tips`): the creator gets the tip minus the platform's ``tip_cut``.
+* **tips** (:meth:`Ledger.book_tips`): the creator gets the tip minus the platform's ``tip_cut``;
+* **operating costs** (:meth:`Ledger.book_operating_cost`): what merchants who learn their
+  channel mix (``merchants.learning``) spend on group pushes and WeChat cards
+  (``today["operating_cost"]``, per merchant; zero for static merchants).
 
 Orders are attributed to a GMV domain (``vocabulary.GMV_DOMAINS``) and an order source
 (``ORDER_SOURCES``: the feed's slot sources, fan groups, homepage visits / DMs, WeChat).
@@ -51,6 +54,7 @@ class Orders:
     rate: np.ndarray  # float64: commission rate applied
     commission: np.ndarray  # float64
     creator_cut: np.ndarray  # float64
+    targeting: np.ndarray  # int64: the targeting of the ad slot the order came from (vocabulary.TARGETING), else -1
 
     @staticmethod
     def concat(parts: list["Orders"]) -> "Orders":
@@ -93,6 +97,7 @@ class Ledger:
         self.commission_paid = np.zeros(M)
         self.creator_paid = np.zeros(M)  # sales shares paid to partner creators
         self.cost_of_goods = np.zeros(M)
+        self.operating_cost = np.zeros(M)  # learning merchants' group pushes and WeChat cards (0 when static)
         # per creator
         self.creator_gmv = np.zeros((C, len(GMV_DOMAINS)))
         self.creator_sales_income = np.zeros(C)
@@ -115,6 +120,7 @@ class Ledger:
             "ad_revenue": np.zeros(P), "ad_spend": np.zeros((P, M)), "new_by_merchant": np.zeros((P, M)),
             "new_ad_by_merchant": np.zeros((P, M)), "orders_by_tier": np.zeros((P, len(BUYER_TIERS))),
             "gmv_by_tier": np.zeros((P, len(BUYER_TIERS))),
+            "operating_cost": np.zeros(M),  # (M,) yuan: learning merchants' private-channel effort today
         }
         self.orders_today: list[Orders] = []
 
@@ -144,8 +150,10 @@ class Ledger:
         self.ad_revenue[platform] += float(spend.sum())
         self.today["ad_spend"][platform] += spend
 
-    def book_orders(self, *, platform, merchant, seller, user, domain, source, new_buyer, buyer_tier, day: int) -> Orders:
-        """Price, commission and creator cut of each order, and every tally."""
+    def book_orders(self, *, platform, merchant, seller, user, domain, source, new_buyer, buyer_tier, day: int,
+                    targeting=None) -> Orders:
+        """Price, commission and creator cut of each order, and every tally (``targeting``:
+        per order, the ad slot's targeting or -1; default all -1)."""
         merchants = self.merchants
         category = merchants.category[merchant]
         price = self.price[category]
@@ -155,7 +163,8 @@ class Ledger:
         partner = seller != merchants.account[merchant]
         orders = Orders(platform=platform, merchant=merchant, seller=seller, user=user, price=price, domain=domain,
                         source=source, new_buyer=new_buyer, buyer_tier=buyer_tier, rate=rate, commission=rate * price,
-                        creator_cut=np.where(partner, self.creator_share * price, 0.0))
+                        creator_cut=np.where(partner, self.creator_share * price, 0.0),
+                        targeting=np.full(len(user), -1, np.int64) if targeting is None else targeting)
         self.orders_today.append(orders)
         self._tally(orders, category)
         return orders
@@ -185,6 +194,12 @@ class Ledger:
         t["orders_by_tier"] += _sum_by(o.platform * T + o.buyer_tier, P * T).reshape(P, T)
         t["gmv_by_tier"] += _sum_by(o.platform * T + o.buyer_tier, P * T, o.price).reshape(P, T)
         self.gmv_by_source += _sum_by(o.platform * S + o.source, P * S, o.price).reshape(P, S)
+
+    def book_operating_cost(self, cost: np.ndarray) -> None:
+        """``cost[m]`` yuan merchant m spent today running its private channels (group
+        pushes, WeChat cards; only merchants who learn their channel mix pay them)."""
+        self.operating_cost += cost
+        self.today["operating_cost"] += cost
 
     def book_tips(self, platform: int, creator: np.ndarray, domain: np.ndarray, amount: np.ndarray) -> None:
         """Tips on ``platform`` to ``creator`` from impressions in ``domain``."""

@@ -116,7 +116,7 @@ def row_hash(salt: int, *columns) -> np.ndarray:
     return h
 
 
-def place_orders(model, *, platform, merchant, seller, user, domain, source, item=None):
+def place_orders(model, *, platform, merchant, seller, user, domain, source, item=None, targeting=None):
     """Place orders, one per (user, merchant) pair in the batch: the customer book
     (trust, last order, count), the buyer's intimacy with the seller grows by the
     category's ``intimacy_gain``, and the ledger books the money.
@@ -126,7 +126,10 @@ def place_orders(model, *, platform, merchant, seller, user, domain, source, ite
     its candidates drawn uniformly, by the smallest hash of (run seed, day, the
     candidate's platform, seller, domain, source and ``item``): the choice does not
     depend on where a candidate stands in the batch (e.g. the order in which the feed
-    concatenates its slot sources). Orders are booked in (user, merchant) order."""
+    concatenates its slot sources). Orders are booked in (user, merchant) order.
+    ``targeting``: the targeting of the ad slot a candidate came from (-1 otherwise, the
+    default), carried to the order for the channel attribution of merchants who learn
+    (:mod:`.learning`); it does not enter the hash."""
     merchants, follows, purchase = model.merchants, model.follows, model.commerce.purchase
     if len(user) == 0:
         return None
@@ -137,6 +140,7 @@ def place_orders(model, *, platform, merchant, seller, user, domain, source, ite
     order = np.lexsort((tie, key))
     first = order[np.r_[True, key[order][1:] != key[order][:-1]]]
     platform, merchant, seller, user, domain, source = (a[first] for a in columns)
+    targeting = np.full(len(first), -1, np.int64) if targeting is None else np.asarray(targeting, np.int64)[first]
     category = merchants.category[merchant]
     row, new = model.commerce.book.ensure(user, merchant)
     model.commerce.book.record(row, purchase.trust_gain[category], model.day)
@@ -147,7 +151,7 @@ def place_orders(model, *, platform, merchant, seller, user, domain, source, ite
     fan_edge = edge[fan]
     follows.intimacy[fan_edge] += purchase.intimacy_gain[category[fan]] * (1.0 - follows.intimacy[fan_edge])
     return model.ledger.book_orders(platform=platform, merchant=merchant, seller=seller, user=user, domain=domain,
-                                    source=source, new_buyer=new, buyer_tier=tier, day=model.day)
+                                    source=source, new_buyer=new, buyer_tier=tier, day=model.day, targeting=targeting)
 
 
 def _day_salt(model) -> int:

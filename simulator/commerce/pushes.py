@@ -17,9 +17,15 @@ from __future__ import annotations
 import numpy as np
 
 
-def draw_pushes(rng: np.random.Generator, n_senders: int, pushes_per_day: float,
-                value_share: float) -> tuple[np.ndarray, np.ndarray]:
-    """Value and promotional pushes per sender today."""
+def draw_pushes(rng: np.random.Generator, n_senders: int, pushes_per_day,
+                value_share) -> tuple[np.ndarray, np.ndarray]:
+    """Value and promotional pushes per sender today (``pushes_per_day`` and
+    ``value_share``: one value for all, or one per sender)."""
+    if np.ndim(pushes_per_day):
+        whole = np.floor(pushes_per_day).astype(np.int64)
+        n = whole + (rng.random(n_senders) < pushes_per_day - whole)
+        value = rng.binomial(n, value_share)
+        return value, n - value
     whole = int(pushes_per_day)
     n = whole + (rng.random(n_senders) < pushes_per_day - whole)
     value = rng.binomial(n, value_share)

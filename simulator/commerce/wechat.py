@@ -1,6 +1,8 @@
 """WeChat (私域 off the platform): diversion (导流) and selling to personal-WeChat friends.
 
-A diverting merchant puts a WeChat card in every on-platform parcel of the day; each
+A diverting merchant puts a WeChat card in every on-platform parcel of the day (a merchant
+who learns its channel mix, :mod:`.learning`, in each with probability min(1, its cards
+today / its buyers today)); each
 card risks a ban on the platform that sold the order (:mod:`simulator.platform.moderation`);
 the buyer adds the merchant with probability ``accept_rate × (accept_base + trust)``,
 within the friend cap and the daily add limit of the merchant's WeChat accounts (adds
@@ -85,13 +87,20 @@ def push_to_contacts(model) -> None:
 
 def divert_buyers(model) -> None:
     merchants, contacts, cfg = model.merchants, model.commerce.wechat, model.scenario.commerce.wechat
-    rng = model.streams.commerce
-    if not merchants.diverts.any():
+    rng, learner = model.streams.commerce, model.commerce.learning
+    if learner is None and not merchants.diverts.any():
         return
     orders = model.ledger.today_orders()
     if len(orders) == 0:
         return
-    sel = np.flatnonzero((orders.domain != PRIVATE_WECHAT) & merchants.diverts[orders.merchant.astype(np.int64)])
+    if learner is None:
+        sel = np.flatnonzero((orders.domain != PRIVATE_WECHAT) & merchants.diverts[orders.merchant.astype(np.int64)])
+    else:  # each buyer gets one of the merchant's cards with probability min(1, cards / buyers)
+        sel = np.flatnonzero(orders.domain != PRIVATE_WECHAT)
+        m = orders.merchant[sel].astype(np.int64)
+        q = learner.card_probability(np.bincount(m, minlength=merchants.n))
+        sel = sel[model.streams.learning.random(len(sel)) < q[m]]
+        learner.book_cards(np.bincount(orders.merchant[sel].astype(np.int64), minlength=merchants.n))
     if len(sel) == 0:
         return
     user, m = orders.user[sel].astype(np.int64), orders.merchant[sel].astype(np.int64)

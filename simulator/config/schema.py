@@ -292,6 +292,8 @@ class GroupConfig(_Section):
     tolerance_mean: float = Field(4.0, gt=0.0, le=1000.0, description="mean annoyance a user tolerates before leaving a group (log-normal across users)")
     tolerance_sigma: float = Field(0.5, ge=0.0, le=5.0, description="log-normal spread of tolerance")
     unfollow_factor: float = Field(1.5, ge=1.0, le=100.0, description="annoyance above factor × tolerance also makes the member unfollow")
+    push_cost: float = Field(1.0, ge=0.0, le=1e6, description="with merchants.learning: yuan one group push costs a merchant's account (content and staff); its pushes a day = groups share × budget / push_cost, at most max_pushes (0 = free: max_pushes)")
+    max_pushes: float = Field(10.0, ge=0.0, le=50.0, description="with merchants.learning: most group pushes a merchant's account sends a day, whatever its groups budget")
     overmarketing_pushes: float = Field(3.0, ge=0.0, le=50.0, description="promotional pushes per day to a group's members above which a platform may ban for over-marketing (accounts without members risk nothing)")
 
 
@@ -308,6 +310,7 @@ class WeChatConfig(_Section):
     pushes_per_day: float = Field(1.0, ge=0.0, le=50.0, description="WeChat pushes (Moments, group messages) per day")
     value_share: float = Field(0.5, ge=0.0, le=1.0, description="share of WeChat pushes that are value content")
     effect: float = Field(1.0, ge=0.0, le=1.0, description="effectiveness of WeChat pushes (like a platform's group_effect)")
+    card_cost: float = Field(0.2, ge=0.0, le=1e6, description="with merchants.learning: yuan one WeChat card (invitation in a parcel) costs; a merchant's cards a day = wechat share × budget / card_cost, each of today's on-platform buyers gets one with probability min(1, cards / buyers) (0 = free: every buyer)")
 
 
 class CommerceConfig(_Section):
@@ -347,7 +350,7 @@ class MerchantConfig(_Section):
     """Merchants. Each has its own account (a creator row), a category, an ad targeting
     and possibly a WeChat diversion strategy."""
 
-    daily_ad_budget: float = Field(15.0, ge=0.0, le=1e9, description="mean model yuan a merchant is willing to spend on ads per day, split evenly over the platforms (log-normal across merchants)")
+    daily_ad_budget: float = Field(15.0, ge=0.0, le=1e9, description="mean model yuan a merchant is willing to spend on ads per day, split evenly over the platforms (log-normal across merchants); with learning on, the marketing budget, split over the five channels (three ad targetings, group pushes, WeChat cards) by the merchant's learned mix and its ad part over the platforms by its learned platform split")
     budget_sigma: float = Field(1.0, ge=0.0, le=5.0, description="log-normal spread of budgets")
     category_mix: tuple[float, float, float, float] = Field(
         (0.4, 0.2, 0.2, 0.2), description="shares of merchants in fmcg, local_life, online_high_ticket, offline_long_decision"
@@ -363,6 +366,11 @@ class MerchantConfig(_Section):
     entrant_pool: int = Field(0, ge=0, le=100_000, description="potential merchants drawn at the start (budget, category, targeting, diversion as the others', new to the platforms, a dormant account with no followers) who may enter later; 0 = no merchant entry")
     entry_rate: float = Field(0.05, ge=0.0, le=1.0, description="daily probability that a waiting potential merchant enters, when its category's expected profit is positive (see entry_memory)")
     entry_memory: int = Field(30, ge=1, le=365, description="days over which the expected profit of entering is measured: the mean daily profit of the category's active merchants over the last entry_memory days (all active merchants' if the category has none)")
+    learning: bool = Field(False, description="merchants learn their channel mix (ads by targeting, group pushes, WeChat cards), their ad split over the platforms and their groups' value share from each channel's attributed return (commerce/learning.py); off = the static strategy drawn at day 0")
+    learning_rate: float = Field(1.0, ge=0.0, le=100.0, description="with learning on: the softmax (exponential-weights) step: a channel's preference moves by learning_rate × (its average return − the mix's average return), returns in yuan back per yuan of effort: attributed gross profit where spent, the yuan itself where it could not be spent (0 = frozen: the day-0 mix, platform split and value share forever)")
+    memory: float = Field(14.0, ge=1.0, le=365.0, description="with learning on: days of memory of the exponential moving average of each channel's return (weight 1/memory on today's); also the length of a trial period of the groups' value-share hill-climb")
+    min_share: float = Field(0.02, ge=0.0, le=0.2, description="with learning on: exploration floor, the least share of the budget on each of the five channels (and of the ad budget on each platform, at most 1/platforms), so a merchant keeps seeing every channel's return")
+    value_step: float = Field(0.05, ge=0.0, le=0.5, description="with learning on: the step of the hill-climb on a merchant's group value share (every memory days, toward a higher groups return; 0 = the value share stays commerce.groups.value_share)")
 
     @model_validator(mode="after")
     def _mixes(self):

@@ -19,6 +19,11 @@ class Impressions:
     source: np.ndarray  # int8: index into vocabulary.SOURCES
     edge: np.ndarray  # int64
     match: np.ndarray  # float32 interest match of viewer and item
+    targeting: np.ndarray | None = None  # int8: an ad slot's targeting (vocabulary.TARGETING), else -1 (the default)
+
+    def __post_init__(self):
+        if self.targeting is None:
+            self.targeting = np.full(len(self.user), -1, np.int8)
 
     @staticmethod
     def empty() -> "Impressions":
@@ -26,19 +31,23 @@ class Impressions:
                            edge=np.zeros(0, np.int64), match=np.zeros(0, np.float32))
 
     @staticmethod
-    def make(model, users: np.ndarray, items: np.ndarray, source: int, edge: np.ndarray) -> "Impressions":
-        """Impressions of one source; computes the interest match."""
+    def make(model, users: np.ndarray, items: np.ndarray, source: int, edge: np.ndarray,
+             targeting: np.ndarray | None = None) -> "Impressions":
+        """Impressions of one source; computes the interest match. ``targeting``: ad slots'
+        targeting (the ad market tags them), else -1."""
         match = (np.einsum("ij,ij->i", model.users.interest[users], model.items.topic[items]) if len(users)
                  else np.zeros(0, np.float32))
         return Impressions(user=users.astype(np.int32), item=items.astype(np.int64),
                            source=np.full(len(users), source, np.int8), edge=edge.astype(np.int64),
-                           match=match.astype(np.float32))
+                           match=match.astype(np.float32),
+                           targeting=None if targeting is None else targeting.astype(np.int8))
 
     @staticmethod
-    def of_slots(model, users: np.ndarray, items: np.ndarray, source: int) -> "Impressions":
+    def of_slots(model, users: np.ndarray, items: np.ndarray, source: int,
+                 targeting: np.ndarray | None = None) -> "Impressions":
         """Impressions of slots that may or may not go to fans: looks the follow edge up."""
         edge = model.follows.lookup(users, model.items.creator[items])
-        return Impressions.make(model, users, items, source, edge)
+        return Impressions.make(model, users, items, source, edge, targeting)
 
     @staticmethod
     def concat(parts: list["Impressions"]) -> "Impressions":

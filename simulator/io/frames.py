@@ -9,7 +9,7 @@ import pandas as pd
 from ..commerce.ledger import BUYER_TIERS
 from ..feeds.policies import Block, prior_context
 from ..state.arrays import sigmoid
-from ..state.vocabulary import ACTIONS, CATEGORIES, DOMAINS, GMV_DOMAINS, SOURCES, TARGETING, TIERS
+from ..state.vocabulary import ACTIONS, CATEGORIES, CHANNELS, DOMAINS, GMV_DOMAINS, SOURCES, TARGETING, TIERS
 
 
 def creators_frame(model) -> pd.DataFrame:
@@ -56,12 +56,13 @@ def creators_frame(model) -> pd.DataFrame:
 
 def merchants_frame(model) -> pd.DataFrame:
     """One row per merchant: category, strategy, ad spend, GMV by domain, CAC (ad-attributed
-    and blended), profit, ROI."""
+    and blended), operating cost, profit, ROI; with learning, the final channel mix, each
+    channel's average return, the ad split over platforms and the groups' value share."""
     merchants, ledger = model.merchants, model.ledger
     spend = ledger.ad_spend.sum(axis=0)
     gmv = ledger.gmv.sum(axis=1)
-    profit = gmv - ledger.cost_of_goods - ledger.commission_paid - ledger.creator_paid - spend
-    cost = spend + ledger.commission_paid + ledger.creator_paid
+    profit = gmv - ledger.cost_of_goods - ledger.commission_paid - ledger.creator_paid - spend - ledger.operating_cost
+    cost = spend + ledger.commission_paid + ledger.creator_paid + ledger.operating_cost
     targeting = np.array(TARGETING)[merchants.targeting]
     df = pd.DataFrame({
         "merchant": np.arange(merchants.n), "account": merchants.account,
@@ -81,6 +82,7 @@ def merchants_frame(model) -> pd.DataFrame:
     df["cac_blended"] = np.divide(spend, ledger.new_buyers, out=np.full(merchants.n, np.nan), where=ledger.new_buyers > 0)
     df["commission_paid"] = ledger.commission_paid
     df["creator_paid"] = ledger.creator_paid
+    df["operating_cost"] = ledger.operating_cost
     df["profit"] = profit
     df["roi"] = np.divide(profit, cost, out=np.full(merchants.n, np.nan), where=cost > 0)
     df["wechat_contacts"] = model.commerce.wechat.per_merchant()[: merchants.n]
@@ -89,6 +91,22 @@ def merchants_frame(model) -> pd.DataFrame:
     df["entry_day"] = merchants.entry_day
     df["exit_day"] = merchants.exit_day
     df["active"] = merchants.active
+    # the channel mix (learned; static merchants: the whole budget on their targeting) and, with
+    # learning, each channel's average return (NaN for static merchants)
+    from ..commerce.learning import static_effort
+    learner = model.commerce.learning
+    nan = np.full(merchants.n, np.nan)
+    effort, split = static_effort(model)
+    mix = learner.mix if learner is not None else effort / np.maximum(effort.sum(axis=1, keepdims=True), 1e-300)
+    returns = learner.returns() if learner is not None else None
+    for c, channel in enumerate(CHANNELS):
+        df[f"mix_{channel}"] = mix[:, c]
+    for c, channel in enumerate(CHANNELS):
+        df[f"return_{channel}"] = returns[:, c] if learner is not None else nan
+    for j, name in enumerate(model.platforms):
+        df[f"platform_share_{name}"] = learner.platform_share[:, j] if learner is not None else split[:, j]
+    df["group_value_share"] = (learner.value_share if learner is not None
+                               else np.full(merchants.n, model.scenario.commerce.groups.value_share))
     return df
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..state.vocabulary import ACTIONS, BUYER_TIERS, DOMAINS, GMV_DOMAINS, PRIVATE, PUBLIC, SOURCES, TIERS, WINDOW_DAYS
+from ..state.vocabulary import ACTIONS, BUYER_TIERS, CHANNELS, DOMAINS, GMV_DOMAINS, PRIVATE, PUBLIC, SOURCES, TIERS, WINDOW_DAYS
 from .inequality import gini, top_share
 from .views import View
 
@@ -348,10 +348,43 @@ class Turnover(Measurement):
                 "merchants_exited": float(rows["merchants_exited"].sum())}
 
 
+class MerchantChannels(Measurement):
+    name = "merchant_channels"
+    kind = "custom"
+    columns = tuple(f"mix_{c}" for c in CHANNELS) + ("merchant_effort", "operating_cost")
+    description = ("budget-weighted effort shares of the channels (ads by targeting, fan groups, WeChat) of the "
+                   "merchants selling on the platform (not banned there; all: every merchant), as allocated today "
+                   "(with learning off, the static strategy: the whole budget on the merchant's targeting); the "
+                   "merchants' effort allocated today (yuan: ad budget on the platform plus the private channels of "
+                   "merchants whose account's home it is); operating costs booked today (group pushes, WeChat cards "
+                   "of learning merchants; by the account's home platform). Summary: mix at the end, effort and "
+                   "cost summed")
+
+    def measure(self, v):
+        from ..commerce.learning import static_effort
+        model = v.model
+        learner, merchants = model.commerce.learning, model.merchants
+        effort, split = (learner.effort_today, learner.platform_today) if learner is not None else static_effort(model)
+        home = model.creators.home[merchants.account].astype(np.int64)
+        if v.index is None:
+            selling, at_home, spent = np.ones(merchants.n, bool), np.ones(merchants.n, bool), float(effort.sum())
+        else:
+            selling, at_home = ~merchants.banned[v.index], home == v.index
+            spent = float((effort[:, :3].sum(axis=1) * split[:, v.index]).sum() + effort[at_home, 3:].sum())
+        total = effort[selling].sum(axis=0)
+        return {**{f"mix_{c}": _ratio(float(total[j]), float(total.sum())) for j, c in enumerate(CHANNELS)},
+                "merchant_effort": spent,
+                "operating_cost": float(model.ledger.today["operating_cost"][at_home].sum())}
+
+    def summarize(self, rows, final):
+        return {**{c: float(rows[c].iloc[-1]) for c in self.columns[:-2]},
+                **{c: float(rows[c].sum()) for c in self.columns[-2:]}}
+
+
 MEASUREMENTS: list[Measurement] = [
     ImpressionsByDomain(), ImpressionsBySource(), Engagements(), Follows(), FanTiers(),
     ExposureConcentration(), Flywheel(), Money(), Sales(), OrdersByBuyerTier(), PrivateShares(), AcquisitionCost(), PrivateChannels(),
-    Activity(), Turnover(),
+    Activity(), Turnover(), MerchantChannels(),
 ]
 
 

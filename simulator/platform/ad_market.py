@@ -2,13 +2,17 @@
 
 Each merchant in the market (not exited, not waiting to enter: state/turnover.py) wants
 budget / CPM impressions a day (its daily budget split evenly over
-the platforms). When together they want more than there are ad slots, the CPM rises to
+the platforms; a merchant that learns its channel mix, ``merchants.learning``, bids once per
+targeting with the budget its mix and platform split put there,
+:mod:`simulator.commerce.learning`). When together they want more than there are ad slots, the CPM rises to
 ``cpm × (demand / supply) ** cpm_elasticity`` (public-domain saturation) and what still
 does not fit is rationed. Slots go first to fan-targeted ads (the merchant's own
 followers among today's ad viewers), then to look-alike ads (non-fans drawn from the
 interest segments of the merchant's fans), then to broad ads (anyone); a targeted
 merchant whose audience is used up spends less. Unsold slots return to the feed. An ad
-shows one of the merchant's recent items, which carry its product link. Spend is booked
+shows one of the merchant's recent items, which carry its product link; the impression is
+tagged with the targeting that bought the slot, and an order it brings carries the tag
+(attribution of the learning merchants' returns). Spend is booked
 in the ledger (:mod:`simulator.commerce.ledger`).
 """
 
@@ -25,14 +29,16 @@ BROAD, FANS, LOOKALIKE = (TARGETING.index(t) for t in ("broad", "fans", "lookali
 
 def sell_ad_slots(model, platform, active, n, rng):
     """Sell ``n`` ad slots per active user (see the module docstring); returns the ad
-    impressions and each one's position in ``active``."""
+    impressions (each tagged with the targeting that bought it) and each one's position
+    in ``active``."""
     merchants, cfg, p = model.merchants, platform.cfg, platform.index
     pos = np.repeat(np.arange(len(active)), n)
     if len(pos) == 0 or merchants.n == 0:
         return Impressions.empty(), pos[:0]
     recent = model.item_indexes.recent(cfg.max_item_age)
     has_item = np.diff(recent.indptr)[merchants.account] > 0
-    budget = np.where(merchants.banned[p] | ~has_item | ~merchants.active, 0.0, merchants.daily_budget / len(model.platforms))
+    bid_m, bid_t, bid_budget = _bids(model, p)
+    budget = np.where(merchants.banned[p, bid_m] | ~has_item[bid_m] | ~merchants.active[bid_m], 0.0, bid_budget)
     supply = len(pos)
     want = budget / cfg.cpm * 1000.0 if cfg.cpm > 0 else np.where(budget > 0, float(supply), 0.0)
     if want.sum() <= 0:
@@ -47,39 +53,68 @@ def sell_ad_slots(model, platform, active, n, rng):
     users = active[pos]
     market = _AdMarket(supply, left, rng)
     follows = model.follows
-    targeted = (merchants.targeting != BROAD) & (left > 0)
+    targeted = (bid_t != BROAD) & (left > 0)
     if targeted.any() and follows.n_edges:
-        m_of_account = np.full(model.creators.n, -1, dtype=np.int64)
-        m_of_account[merchants.account[targeted]] = np.flatnonzero(targeted)
-        fan_edge = np.flatnonzero(m_of_account[follows.creator] >= 0)
-        fan_m = m_of_account[follows.creator[fan_edge]]
-        # own fans: every (ad slot of a fan, merchant) pair is a candidate
+        # own fans: every (ad slot of a fan, fan-targeted bid) pair is a candidate
+        fan_edge, fan_b = _audience(model, np.flatnonzero(targeted & (bid_t == FANS)), bid_m)
         slot_of = np.full(model.users.n, -1, dtype=np.int64)
         slot_ptr = indptr_from_rows(pos, len(active))
         slot_of[active] = np.arange(len(active))
-        fans = (merchants.targeting[fan_m] == FANS) & (slot_of[follows.src[fan_edge]] >= 0)
+        fans = slot_of[follows.src[fan_edge]] >= 0
         which, slot = expand_rows(slot_ptr, slot_of[follows.src[fan_edge[fans]]])
-        market.assign(slot, fan_m[fans][which])
+        market.assign(slot, fan_b[fans][which])
         # look-alikes: draw a segment from the merchant's fans' segments, then a free slot in it
-        look = np.flatnonzero((merchants.targeting == LOOKALIKE) & (market.left > 0))
+        look = np.flatnonzero((bid_t == LOOKALIKE) & (market.left > 0))
         if len(look):
-            market.assign(*_lookalike_candidates(model, cfg, look, fan_edge, fan_m, users, market, rng))
-    broad = np.flatnonzero((merchants.targeting == BROAD) & (market.left > 0))
+            look_edge, look_b = _audience(model, look, bid_m)
+            market.assign(*_lookalike_candidates(model, cfg, look, look_edge, look_b, bid_m, users, market, rng))
+    broad = np.flatnonzero((bid_t == BROAD) & (market.left > 0))
     if len(broad):
         free = rng.permutation(np.flatnonzero(~market.taken))
         want_slots = np.repeat(broad, market.left[broad])
         k = min(len(free), len(want_slots))
         market.assign(free[:k], rng.permutation(want_slots)[:k])
     s = np.flatnonzero(market.merchant >= 0)
-    merchant = market.merchant[s]
+    bid = market.merchant[s]
+    merchant = bid_m[bid]
     item = recent.items[random_in_rows(recent.indptr, merchants.account[merchant].astype(np.int64), rng)]
     model.ledger.book_ad_sales(p, np.bincount(merchant, minlength=merchants.n), cpm)
-    return Impressions.of_slots(model, users[s], item, ADS), pos[s]
+    if model.commerce.learning is not None:  # each bid's spend, for the learners' returns
+        sold = np.bincount(bid, minlength=len(bid_m))
+        model.commerce.learning.book_ad_spend(p, bid_m, bid_t, sold * cpm / 1000.0)
+    return Impressions.of_slots(model, users[s], item, ADS, targeting=bid_t[bid]), pos[s]
+
+
+def _bids(model, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The day's bids on platform ``p``: (merchant, targeting, budget in yuan) per bid, in
+    merchant order. A static merchant bids once, with its one targeting and its daily
+    budget split evenly over the platforms; a learning merchant (``merchants.learning``)
+    bids once per targeting, with the budget its channel mix and platform split put there
+    (:mod:`simulator.commerce.learning`)."""
+    merchants = model.merchants
+    learner = model.commerce.learning
+    if learner is None:
+        return (np.arange(merchants.n), merchants.targeting.astype(np.int64),
+                merchants.daily_budget / len(model.platforms))
+    budget = learner.ad_budget(p)  # (M, targetings)
+    M, T = budget.shape
+    return np.repeat(np.arange(M), T), np.tile(np.arange(T), M), budget.ravel()
+
+
+def _audience(model, bids: np.ndarray, bid_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Follow edges to the accounts of ``bids``' merchants (a merchant has at most one bid of
+    each targeting), in edge order, and each edge's bid."""
+    follows = model.follows
+    bid_of_account = np.full(model.creators.n, -1, dtype=np.int64)
+    bid_of_account[model.merchants.account[bid_m[bids]]] = bids
+    edge = np.flatnonzero(bid_of_account[follows.creator] >= 0)
+    return edge, bid_of_account[follows.creator[edge]]
 
 
 class _AdMarket:
-    """Ad slots being handed out: which merchant has each slot, and how many impressions
-    each merchant can still pay for."""
+    """Ad slots being handed out: which bid (``merchant``: an index into the day's bids,
+    one per merchant for static merchants) has each slot, and how many impressions each
+    bid can still pay for."""
 
     def __init__(self, supply: int, left: np.ndarray, rng: np.random.Generator):
         self.taken = np.zeros(supply, dtype=bool)
@@ -107,16 +142,17 @@ class _AdMarket:
         self.left -= np.bincount(merchant, minlength=len(self.left))
 
 
-def _lookalike_candidates(model, cfg, look, fan_edge, fan_m, users, market, rng):
-    """Candidate (slot, merchant) pairs for look-alike targeting: ``lookalike_oversample``
-    draws per impression each merchant can pay for, segments in proportion to its fans'
-    segments, non-fans only."""
+def _lookalike_candidates(model, cfg, look, fan_edge, fan_b, bid_m, users, market, rng):
+    """Candidate (slot, bid) pairs for look-alike targeting (``look``: the look-alike bids,
+    ``fan_edge`` / ``fan_b``: their merchants' follow edges and each edge's bid):
+    ``lookalike_oversample`` draws per impression each bid can pay for, segments in
+    proportion to its merchant's fans' segments, non-fans only."""
     follows, seg_of = model.follows, model.users.segment
     n_seg = int(seg_of.max()) + 1
-    row_of = np.full(model.merchants.n, -1, dtype=np.int64)
+    row_of = np.full(len(market.left), -1, dtype=np.int64)
     row_of[look] = np.arange(len(look))
-    mine = row_of[fan_m] >= 0
-    w = np.bincount(row_of[fan_m[mine]] * n_seg + seg_of[follows.src[fan_edge[mine]]], minlength=len(look) * n_seg)
+    mine = row_of[fan_b] >= 0
+    w = np.bincount(row_of[fan_b[mine]] * n_seg + seg_of[follows.src[fan_edge[mine]]], minlength=len(look) * n_seg)
     w = w.reshape(len(look), n_seg).astype(np.float64)
     has = w.sum(axis=1) > 0
     look, w = look[has], w[has]
@@ -134,6 +170,6 @@ def _lookalike_candidates(model, cfg, look, fan_edge, fan_m, users, market, rng)
     ptr = indptr_from_rows(fseg[o], n_seg)
     k = random_in_rows(ptr, seg, rng)
     ok = k >= 0
-    slot, m = free[o[k[ok]]], look[draws[ok]]
-    non_fan = follows.lookup(users[slot], model.merchants.account[m]) < 0
-    return slot[non_fan], m[non_fan]
+    slot, b = free[o[k[ok]]], look[draws[ok]]
+    non_fan = follows.lookup(users[slot], model.merchants.account[bid_m[b]]) < 0
+    return slot[non_fan], b[non_fan]

@@ -44,6 +44,10 @@ EXEMPT: dict[str, str] = {
     "metrics.success_days": "acts only with creator entrants (creators.entry_rate > 0)",
     "metrics.success_followers": "acts only with creator entrants (creators.entry_rate > 0)",
     "metrics.success_impressions": "acts only with creator entrants (creators.entry_rate > 0)",
+    **{key: "acts only with merchants.learning (off in the base world, whose 'learning' variant turns it on and "
+            "bites); tests/commerce/test_learning.py::test_learning_knobs_bite checks it bites with learning on"
+       for key in ("merchants.learning_rate", "merchants.memory", "merchants.min_share", "merchants.value_step",
+                   "commerce.groups.push_cost", "commerce.groups.max_pushes", "commerce.wechat.card_cost")},
 }
 
 # the clearly different valid value each knob is set to, where the rule in variant() does not fit
@@ -336,7 +340,9 @@ def test_probabilities_and_shares_stay_in_0_1():
     wide = []
     for key, value, field in ALL:
         name = key.rsplit(".", 1)[-1]
-        if (name.endswith(("_share", "_rate")) or name.startswith("ban_per_")) and not name.startswith(("post_rate", "offset_")):
+        # merchants.learning_rate is a step size (per unit of return), not a probability
+        if ((name.endswith(("_share", "_rate")) or name.startswith("ban_per_"))
+                and not name.startswith(("post_rate", "offset_", "learning_rate"))):
             lo, _, hi, _ = bounds(field)
             if lo is None or hi is None or lo < 0 or hi > 1:
                 wide.append((key, lo, hi))
