@@ -5,7 +5,7 @@ from, in a fixed order from one ``SeedSequence``, so the same scenario and seed 
 same world bit for bit:
 
 * one random stream per concern (population, graphs, publishing, one per platform's
-  feed, reactions, relationships, commerce), so a change in one submodel does not shift
+  feed, reactions, relationships, commerce, users' activity), so a change in one submodel does not shift
   the draws of another;
 * users, creators and merchants (:mod:`simulator.state.population`);
 * the user–user social graph and the initial follow graph (:mod:`simulator.state.graphs`),
@@ -26,6 +26,13 @@ from .state.items import ItemStore
 from .state.population import CreatorState, MerchantState, UserState, build_population
 
 
+# Streams added after the first seven do not come from ``seeds.spawn(7)`` (spawning more
+# children there would not move the seven, but a fixed key keeps each added concern's
+# stream its own whatever order they are added in): the activity stream is the child of
+# the scenario's seed with this spawn key ("act" in ASCII).
+ACTIVITY_KEY = 0x616374
+
+
 @dataclass(frozen=True)
 class RandomStreams:
     """One generator per concern, spawned from the scenario's seed."""
@@ -35,6 +42,7 @@ class RandomStreams:
     react: np.random.Generator
     relationship: np.random.Generator
     commerce: np.random.Generator
+    activity: np.random.Generator  # responsive activity (session-length rounding); keyed apart, see ACTIVITY_KEY
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,7 @@ def build_world(scenario: Scenario) -> World:
         react=np.random.default_rng(s_react),
         relationship=np.random.default_rng(s_relationship),
         commerce=np.random.default_rng(s_commerce),
+        activity=np.random.default_rng(np.random.SeedSequence(scenario.seed, spawn_key=(ACTIVITY_KEY,))),
     )
     users, creators, merchants = build_population(scenario, np.random.default_rng(s_population))
     rng_graph = np.random.default_rng(s_graph)
