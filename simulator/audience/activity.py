@@ -16,13 +16,13 @@ with *engaged* the impressions they completed or liked, *ads* their ad impressio
 does not open the platform does not read its groups). With Δ = S − reference, the next
 day's
 
-    open probability  = min(1, daily_active · F₂(sensitivity · Δ))
-    slots (if active) = feed_slots · F_m(session_sensitivity · Δ),   m = max_session
-    F_m(y) = m / (1 + (m − 1)·e^(−y)) = 1 + (m − 1)(1 − e^(−y)) / (1 + (m − 1)·e^(−y))
+    open probability  = min(1, daily_active · R(sensitivity · Δ))
+    slots (if active) = K = feed_slots · min(max_session, R(session_sensitivity · Δ))
+    R(y) = 2σ(y) = 2 / (1 + e^(−y))
 
-F_m is the logistic that rises from 0 through 1 (y = 0) to m; F₂(y) = 2σ(y). The slot
-count is drawn as ⌊K⌋ + Bernoulli(K − ⌊K⌋) (mean K exactly, at most ⌈m · feed_slots⌉)
-from the activity stream. At a sensitivity of 0 the rule leaves the open probability at
+R is the logistic that rises from 0 through exactly 1 (y = 0, at the reference) to 2.
+The slot count is drawn as ⌊K⌋ + Bernoulli(K − ⌊K⌋) (mean K exactly, at most
+⌈max_session · feed_slots⌉) from the activity stream. At a sensitivity of 0 the rule leaves the open probability at
 daily_active and the slots at feed_slots exactly, so the model's draws are those of the
 static model. Satisfaction is measured on every platform, also where activity is off
 (there it acts on nothing): ``mean_satisfaction`` shows, before the response is switched
@@ -43,11 +43,9 @@ from ..state.vocabulary import ADS
 LAPSE_DAYS = 7  # a user of a platform who has not opened it in this many days is lapsed
 
 
-def rise(y: np.ndarray | float, m: float) -> np.ndarray:
-    """F_m(y): the logistic rising from 0 (y → −∞) through 1 (y = 0, exactly) to m
-    (y → +∞); m = 2 gives 2σ(y)."""
-    e = np.exp(-np.asarray(y, dtype=np.float64))
-    return 1.0 + (m - 1.0) * (1.0 - e) / (1.0 + (m - 1.0) * e)
+def rise(y: np.ndarray | float) -> np.ndarray:
+    """R(y) = 2σ(y): the logistic rising from 0 (y → −∞) through exactly 1 (y = 0) to 2."""
+    return 2.0 / (1.0 + np.exp(-np.asarray(y, dtype=np.float64)))
 
 
 def unbiased_round(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -77,24 +75,25 @@ class Activity:
 
     def open_probability(self, platform) -> float | np.ndarray:
         """Each user's probability to open ``platform`` today: ``daily_active`` (a scalar)
-        when its activity is off, else min(1, daily_active · F₂(sensitivity · Δ)) per user."""
+        when its activity is off, else min(1, daily_active · R(sensitivity · Δ)) per user."""
         cfg = platform.cfg
         if not self.enabled[platform.index]:
             return cfg.daily_active
         a = cfg.activity
         delta = self.satisfaction[:, platform.index].astype(np.float64) - a.reference
-        return np.minimum(1.0, cfg.daily_active * rise(a.sensitivity * delta, 2.0))
+        return np.minimum(1.0, cfg.daily_active * rise(a.sensitivity * delta))
 
     def session_slots(self, platform, active: np.ndarray) -> int | np.ndarray:
         """Slots of each of today's ``active`` users: ``feed_slots`` (an int) when the
-        platform's activity is off, else feed_slots · F_m(session_sensitivity · Δ) drawn
-        as an integer without bias (int64 per active user, at most ⌈m · feed_slots⌉)."""
+        platform's activity is off, else feed_slots · min(max_session, R(session_sensitivity
+        · Δ)) drawn as an integer without bias (int64 per active user, at most
+        ⌈max_session · feed_slots⌉)."""
         cfg = platform.cfg
         if not self.enabled[platform.index]:
             return cfg.feed_slots
         a = cfg.activity
         delta = self.satisfaction[active, platform.index].astype(np.float64) - a.reference
-        mean = cfg.feed_slots * rise(a.session_sensitivity * delta, a.max_session)
+        mean = cfg.feed_slots * np.minimum(a.max_session, rise(a.session_sensitivity * delta))
         return unbiased_round(mean, self.model.streams.activity)
 
     # ------------------------------------------------------------------ the day phase
