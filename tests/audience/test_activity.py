@@ -68,36 +68,46 @@ def test_same_seed_same_run_with_activity_on():
 
 
 def test_satisfaction_follows_its_update_rule():
-    """Guards the satisfaction rule (ODD 7.2.1): for each user who opened the platform,
-    S ← S + (x − S)/memory with x = engaged/k − ad_aversion·ads/k − push_aversion·push
-    (push: the annoyance today's promotional fan-group pushes on the platform added); for
-    a user of the platform who did not open it, S ← S + (reference − S)/recovery. Checked
-    against the day log, recomputed here, on a day with ads and pushes. Fails when a term
-    is dropped, memory or recovery is ignored, or the push annoyance is not that day's."""
+    """Guards the satisfaction rule (ODD 7.2.1), on each of two platforms: for each user
+    who opened the platform, S ← S + (x − S)/memory with x = engaged/k −
+    ad_aversion·ads/k − push_aversion·push (push: the annoyance today's promotional pushes
+    of fan groups on *that* platform added); for a user of the platform who did not open
+    it, S ← S + (reference − S)/recovery; users of the other platform only keep their S.
+    Checked against the day logs, recomputed here, on a day with ads and pushes. Fails
+    when a term is dropped, memory or recovery is ignored, or the push annoyance is not
+    that day's or not that platform's."""
     a = {"enabled": True, "memory": 4.0, "recovery": 9.0, "reference": 0.45, "ad_aversion": 2.0, "push_aversion": 0.2,
          "sensitivity": 6.0, "session_sensitivity": 3.0}
-    sc = scenario(a, {"merchants": {"daily_ad_budget": 1e5},
-                      "commerce": {"groups": {"join_intimacy": 0.0, "join_rate": 1.0, "value_share": 0.0}}}, ad_load=0.3)
-    m = TrafficModel(sc, seed=5)
+    over = {"merchants": {"daily_ad_budget": 1e5},
+            "commerce": {"groups": {"join_intimacy": 0.0, "join_rate": 1.0, "value_share": 0.0}},
+            "platforms": {"douyin": {"ad_load": 0.3, "adoption": 0.8, "activity": a},
+                          "kuaishou": {"policy": "kuaishou", "adoption": 0.6,
+                                       "activity": {**a, "memory": 2.0, "recovery": 5.0, "push_aversion": 0.5}}}}
+    m = TrafficModel(small(over), seed=5)
     m.run(3)
-    before = m.activity.satisfaction[:, 0].astype(np.float64).copy()
+    before = m.activity.satisfaction.astype(np.float64).copy()
     m.step()
     day, n = m.day - 1, m.users.n
-    log = m.day_logs[0]
-    imp, engaged = log.impressions, log.reactions.engaged
-    k = np.bincount(imp.user, minlength=n)
-    hits = np.bincount(imp.user[engaged], minlength=n)
-    ads = np.bincount(imp.user[imp.source == ADS], minlength=n)
     user, platform, annoy = m.commerce.groups.promo_annoyance_received(day)
-    push = np.bincount(user[platform == 0], weights=annoy[platform == 0], minlength=n)
-    assert push.sum() > 100 and ads.sum() > 1000  # the day has both
-    x = (hits - a["ad_aversion"] * ads) / np.maximum(k, 1) - a["push_aversion"] * push
-    opened = np.zeros(n, bool)
-    opened[m.platforms["douyin"].active_users] = True
-    expected = np.where(opened, before + (x - before) / a["memory"], before + (a["reference"] - before) / a["recovery"])
-    assert opened.sum() > 0.1 * n and (~opened).sum() > 0.1 * n
-    np.testing.assert_allclose(m.activity.satisfaction[:, 0], expected, atol=2e-6)
-    assert (m.activity.last_open[opened, 0] == day).all() and (m.activity.last_open[~opened, 0] < day).all()
+    for log in m.day_logs:
+        p, cfg = log.platform.index, log.platform.cfg.activity
+        imp, engaged = log.impressions, log.reactions.engaged
+        k = np.bincount(imp.user, minlength=n)
+        hits = np.bincount(imp.user[engaged], minlength=n)
+        ads = np.bincount(imp.user[imp.source == ADS], minlength=n)
+        push = np.bincount(user[platform == p], weights=annoy[platform == p], minlength=n)
+        assert push.sum() > 50 and ads.sum() > 100  # the day has both
+        x = (hits - cfg.ad_aversion * ads) / np.maximum(k, 1) - cfg.push_aversion * push
+        opened = np.zeros(n, bool)
+        opened[log.platform.active_users] = True
+        uses = m.users.uses[:, p]
+        assert opened.sum() > 0.1 * n and (uses & ~opened).sum() > 0.1 * n and (~uses).sum() > 0.1 * n
+        s0 = before[:, p]
+        expected = np.where(opened, s0 + (x - s0) / cfg.memory,
+                            np.where(uses, s0 + (cfg.reference - s0) / cfg.recovery, s0))
+        np.testing.assert_allclose(m.activity.satisfaction[:, p], expected, atol=2e-6, err_msg=log.platform.name)
+        last = m.activity.last_open[:, p]
+        assert (last[opened] == day).all() and (last[~opened] < day).all()
 
 
 def test_open_probability_and_session_length_follow_satisfaction():
