@@ -22,11 +22,12 @@ day's
 
 R is the logistic that rises from 0 through exactly 1 (y = 0, at the reference) to 2.
 The slot count is drawn as ⌊K⌋ + Bernoulli(K − ⌊K⌋) (mean K exactly, at most
-⌈max_session · feed_slots⌉) from the activity stream. At a sensitivity of 0 the rule leaves the open probability at
-daily_active and the slots at feed_slots exactly, so the model's draws are those of the
-static model. Satisfaction is measured on every platform, also where activity is off
-(there it acts on nothing): ``mean_satisfaction`` shows, before the response is switched
-on, where a platform's users stand against the reference.
+⌈max_session · feed_slots⌉) from the activity stream. At both sensitivities 0 the rule
+leaves the open probability at daily_active and the slots at feed_slots exactly, so the
+model's draws are those of the static model. Satisfaction is measured on every
+platform, also where activity is off (there it acts on nothing): ``mean_satisfaction``
+shows, before the response is switched on, where a platform's users stand against the
+reference.
 
 The update runs as the day phase ``update_activity``, after the private channels, so
 the day's push annoyance counts the same day; tomorrow's feeds read the result. Every
