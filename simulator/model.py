@@ -18,12 +18,15 @@ One tick is one day. ``step()`` runs the phases of docs/ODD.md section 3, one li
 9. ``moderate``              platforms ban over-marketing and diversion  platform/moderation.py
 10. ``drop_follows``         annoyed members, followers of banned
                              accounts and cold fans unfollow             audience/relationships.py
-11. ``adapt_platforms``      Gini steering                               platform/steering.py
-11b. ``record_livelihoods``  exposure, income and profit windows of the
+11. ``update_activity``      users' satisfaction with each platform sets
+                             tomorrow's activity and session length
+                             (where it responds; off by default)         audience/activity.py
+12. ``adapt_platforms``      Gini steering                               platform/steering.py
+13. ``record_livelihoods``   exposure, income and profit windows of the
                              exit and entry rules; entrants' success     state/turnover.py
-12. ``learn_channels``       merchants who learn their channel mix credit
+14. ``learn_channels``       merchants who learn their channel mix credit
                              today's profit to channels and move the mix commerce/learning.py
-13. ``collect``              one row of metrics per platform and for all observation/
+15. ``collect``              one row of metrics per platform and for all observation/
 
 Money is booked in one place, the ledger (commerce/ledger.py). The hot state is
 columnar (``users``, ``creators``, ``merchants``, ``items``, ``follows``; see
@@ -42,6 +45,7 @@ import pandas as pd
 from threadpoolctl import ThreadpoolController
 
 from .agents import Creator, Merchant, Platform, User
+from .audience.activity import Activity
 from .audience.engagement import Reactions, react
 from .audience.relationships import drifting_fans, follow_engaged_viewers, intimacy_gains, update_intimacy
 from .commerce import Commerce
@@ -134,6 +138,7 @@ class TrafficModel(mesa.Model):
         self.item_window = max(max(cfg.max_item_age, cfg.follow_window) for cfg in scenario.platforms.values())
         self.platforms: dict[str, Platform] = {
             name: Platform(self, name, j, cfg, self.streams.feeds[j]) for j, (name, cfg) in enumerate(scenario.platforms.items())}
+        self.activity = Activity(self)
         if agents:
             for row in range(self.users.n):
                 User(self, row)
@@ -172,6 +177,7 @@ class TrafficModel(mesa.Model):
             banned = self.moderate()
             self.drop_follows(annoyed | banned | drifting_fans(self.follows.intimacy, self.scenario.relationship,
                                                                 self.streams.relationship))
+            self.update_activity()
             self.adapt_platforms()
             self.record_livelihoods()
             self.learn_channels()
@@ -253,6 +259,13 @@ class TrafficModel(mesa.Model):
         self.creators.follows_lost += np.bincount(creator, minlength=self.creators.n)
         self.follows_lost_today = np.bincount(self.creators.home[creator], minlength=len(self.platforms)).astype(np.int64)
         self.follows.remove(mask)
+
+    def update_activity(self) -> None:
+        """Users' satisfaction with each platform whose activity responds: the day's engaged
+        share, ad share and fan-group push annoyance (complete after the private channels)
+        move it, and it sets tomorrow's open probability and session length; the last day
+        each user opened each platform (audience/activity.py)."""
+        self.activity.update(self.day_logs)
 
     def adapt_platforms(self) -> None:
         """Platforms with a Gini target steer toward it from today's exposure of the

@@ -5,7 +5,7 @@ from, in a fixed order from one ``SeedSequence``, so the same scenario and seed 
 same world bit for bit:
 
 * one random stream per concern (population, graphs, publishing, one per platform's
-  feed, reactions, relationships, commerce), so a change in one submodel does not shift
+  feed, reactions, relationships, commerce, users' activity), so a change in one submodel does not shift
   the draws of another;
 * users, creators and merchants (:mod:`simulator.state.population`), and the potential
   merchants with their dormant accounts (``merchants.entrant_pool``,
@@ -29,6 +29,13 @@ from .state.population import CreatorState, MerchantState, UserState, build_popu
 from .state.turnover import ENTRY_SPAWN_KEY, add_merchant_pool
 
 
+# Streams added after the first seven do not come from ``seeds.spawn(7)`` (spawning more
+# children there would not move the seven, but a fixed key keeps each added concern's
+# stream its own whatever order they are added in): the activity stream is the child of
+# the scenario's seed with this spawn key ("act" in ASCII).
+ACTIVITY_KEY = 0x616374
+
+
 @dataclass(frozen=True)
 class RandomStreams:
     """One generator per concern, spawned from the scenario's seed."""
@@ -38,6 +45,7 @@ class RandomStreams:
     react: np.random.Generator
     relationship: np.random.Generator
     commerce: np.random.Generator
+    activity: np.random.Generator | None = None  # responsive activity (session-length rounding); keyed apart, see ACTIVITY_KEY
     learning: np.random.Generator | None = None  # merchants who learn their channel mix (WeChat cards); its own seed, see build_world
     entry: np.random.Generator | None = None  # creators' and merchants' entry (state/turnover.py)
 
@@ -64,6 +72,7 @@ def build_world(scenario: Scenario) -> World:
         react=np.random.default_rng(s_react),
         relationship=np.random.default_rng(s_relationship),
         commerce=np.random.default_rng(s_commerce),
+        activity=np.random.default_rng(np.random.SeedSequence(scenario.seed, spawn_key=(ACTIVITY_KEY,))),
         # entry and exit: a stream of its own, derived apart from the seven above so that
         # their draws (and the static model's results) do not change
         entry=np.random.default_rng(s_entry),

@@ -12,7 +12,7 @@ from ..feeds.policies import make_policy
 class Platform(mesa.Agent):
     """One platform (e.g. 'douyin'): its config, its ranking policy (with the traffic
     pools it learns), the Gini-steering exponent, its feed's random stream and today's
-    active users. Its money is in the model's ledger."""
+    active users and the slots they were offered. Its money is in the model's ledger."""
 
     def __init__(self, model, name: str, index: int, cfg: PlatformConfig, feed_rng: np.random.Generator):
         super().__init__(model)
@@ -22,6 +22,7 @@ class Platform(mesa.Agent):
         self.steering = 0.0  # exponent of the creator-fairness penalty (Gini steering)
         self.active_today = 0
         self.active_users = np.zeros(0, np.int32)  # rows of today's active users (sorted)
+        self.slots_today = 0  # slots offered to today's active users (their feed_slots, or session lengths)
 
     @property
     def expected_dau(self) -> float:

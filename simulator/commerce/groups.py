@@ -50,6 +50,8 @@ class FanGroups:
         follows.add_column("joined", np.int32, 0)
         self.group_effect = np.array([pc.group_effect for pc in model.scenario.platforms.values()])
         self.episodes: list[np.ndarray] = []  # closed memberships: rows (platform, joined, left)
+        # today's promotional pushes as members received them: (day, user, platform, annoyance added)
+        self._promo_received: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def run_day(self, selling_edges: np.ndarray, unfollow: np.ndarray) -> None:
         """Joining, pushes, sales, over-marketing risk, leaving; marks annoyed members who
@@ -75,6 +77,7 @@ class FanGroups:
         effect = self.group_effect[home]
         intimacy, annoyance = follows.intimacy[members], annoy[members]
         apply_push_effects(g, intimacy, annoyance, n_value[creator], n_promo[creator], effect)
+        self._promo_received = (model.day, user, home, np.float32(g.promo_annoyance) * n_promo[creator])
         follows.intimacy[members], annoy[members] = intimacy, annoyance
         merchant = creators.seller[creator].astype(np.int64)
         k = promo_buyers(model, user, merchant, creator, intimacy, n_promo[creator], effect, home)
@@ -87,6 +90,16 @@ class FanGroups:
         tolerance = model.users.tolerance[user]
         self.leave(members[annoyance > tolerance])
         unfollow[members[annoyance > g.unfollow_factor * tolerance]] = True
+
+    def promo_annoyance_received(self, day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(user, platform, annoyance) of ``day``'s promotional group pushes, one row per
+        member and group: the annoyance the pushes added (``promo_annoyance`` × promotions),
+        on the group's platform (the account's home). Empty on a day without pushes.
+        (Read by users' activity, :mod:`simulator.audience.activity`.)"""
+        received = self._promo_received
+        if received is None or received[0] != day:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return received[1], received[2], received[3]
 
     def leave(self, edges: np.ndarray) -> None:
         """Members on ``edges`` leave their groups (the membership is logged for churn)."""

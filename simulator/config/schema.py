@@ -140,6 +140,27 @@ class CommissionSchedule(_Section):
         return tuple(getattr(self, c) for c in CATEGORIES)
 
 
+class ActivityConfig(_Section):
+    """Users' activity responds to their feed (docs/ODD.md 7.2.1; off by default). A user's
+    satisfaction with the platform, an exponential moving average of the days they open it,
+    sets tomorrow's chance to open it and the length of the session:
+
+    day's satisfaction x = engaged share − ad_aversion · ad share − push_aversion · push annoyance
+    open probability = min(1, daily_active · 2σ(sensitivity · (satisfaction − reference)))
+    slots = feed_slots · min(max_session, 2σ(session_sensitivity · (satisfaction − reference))),
+    drawn as an integer without bias (2σ rises from 0 through 1 at the reference to 2)."""
+
+    enabled: bool = Field(False, description="users' activity on this platform responds to their satisfaction with its feed (off: every user of the platform opens it with probability daily_active and gets feed_slots slots; satisfaction is measured either way)")
+    memory: float = Field(7.0, ge=1.0, le=365.0, description="days of memory of satisfaction: on a day the user opens the platform, satisfaction moves 1/memory of the way to the day's satisfaction (1 = only today counts)")
+    recovery: float = Field(30.0, ge=1.0, le=3650.0, description="days: on a day the user does not open the platform, satisfaction moves 1/recovery of the way back to the reference, so a lapsed user can come back")
+    reference: float = Field(0.5, ge=-10.0, le=1.0, description="neutral satisfaction, where a user opens with probability daily_active and gets feed_slots slots; satisfaction starts here (mean_satisfaction, measured also with activity off, is about 0.5 on day 0 of the shipped scenarios and rises as fans grow closer)")
+    sensitivity: float = Field(5.0, ge=0.0, le=1000.0, description="how strongly satisfaction moves the open probability, min(1, daily_active · 2σ(sensitivity · (satisfaction − reference))) (0 = fixed at daily_active)")
+    session_sensitivity: float = Field(2.5, ge=0.0, le=1000.0, description="how strongly satisfaction moves the session length, slots = feed_slots · min(max_session, 2σ(session_sensitivity · (satisfaction − reference))) (0 = fixed at feed_slots)")
+    max_session: float = Field(2.0, ge=1.0, le=2.0, description="longest session as a multiple of feed_slots (slots never exceed ⌈max_session · feed_slots⌉; 1 = sessions can shrink but not grow)")
+    ad_aversion: float = Field(1.0, ge=0.0, le=100.0, description="satisfaction lost per unit of ad share of the day's impressions")
+    push_aversion: float = Field(0.1, ge=0.0, le=100.0, description="satisfaction lost per unit of the day's promotional-push annoyance from fan groups on this platform (commerce.groups.promo_annoyance per push)")
+
+
 class PlatformConfig(_Section):
     """One platform's feed and its knobs.
 
@@ -223,6 +244,7 @@ class PlatformConfig(_Section):
     ban_per_excess_push: float = Field(
         0.0, ge=0.0, le=1.0, description="daily ban probability per promotional push above commerce.groups.overmarketing_pushes (over-marketing)"
     )
+    activity: ActivityConfig = Field(default_factory=lambda: ActivityConfig(), description="users' activity responds to their satisfaction with this platform's feed (off by default)")
 
     @model_validator(mode="before")
     @classmethod

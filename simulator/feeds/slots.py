@@ -1,5 +1,9 @@
 """Feeds: one per platform per active user per day, assembled from slots.
 
+Who is active and how many slots they get: ``daily_active`` and ``feed_slots``, or, when
+the platform's users' activity responds to their feed, per user from their satisfaction
+(:mod:`simulator.audience.activity`).
+
 Slot sources (``vocabulary.SOURCES``), filled in this order:
 
 * ``follow`` (关注): items of creators the user follows; the user opens the follow tab
@@ -34,15 +38,17 @@ def build_feed(model, platform, rng: np.random.Generator) -> Impressions:
     cfg: PlatformConfig = platform.cfg
     users, items = model.users, model.items
     p = platform.index
-    active = np.flatnonzero(users.uses[:, p] & (rng.random(users.n) < cfg.daily_active)).astype(np.int32)
+    activity = model.activity  # daily_active and feed_slots, or per user when activity responds (7.2.1)
+    active = np.flatnonzero(users.uses[:, p] & (rng.random(users.n) < activity.open_probability(platform))).astype(np.int32)
     platform.active_today, platform.active_users = len(active), active
+    slots = activity.session_slots(platform, active)  # an int, or one per active user
+    platform.slots_today = int(np.sum(np.broadcast_to(slots, (len(active),)), dtype=np.int64))
     if len(active) == 0 or items.n == 0:
         return Impressions.empty()
-    slots = cfg.feed_slots
     n_ad = rng.binomial(slots, cfg.ad_load, len(active))
     n_follow = rng.binomial(slots - n_ad, users.follow_share[active, p])
     n_city = rng.binomial(slots - n_ad - n_follow, cfg.same_city_share)
-    free = np.full(len(active), slots, dtype=np.int64)  # slots not yet filled, per active user
+    free = np.broadcast_to(slots, (len(active),)).astype(np.int64)  # slots not yet filled, per active user
 
     parts = []
     for fill, n in ((follow_slots, n_follow), (same_city_slots, n_city), (sell_ad_slots, n_ad)):

@@ -83,6 +83,9 @@ METRICS: dict[str, tuple[str, str]] = {
     "active_users": ("active users", "users"),
     "items_published": ("items published", "items"),
     "feed_fill": ("feed fill (impressions / slots offered)", "share"),
+    "slots_per_active": ("slots per active user (session length)", "slots"),
+    "lapsed_users": ("lapsed users (no open in 7 days)", "users"),
+    "mean_satisfaction": ("mean user satisfaction (engaged share − ad and push aversion)", "satisfaction"),
 }
 
 # the run's terminal table and report, in this order

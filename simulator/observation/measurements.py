@@ -292,12 +292,12 @@ class Activity(Measurement):
     name = "activity"
     columns = ("active_users", "items_published", "feed_fill")
     description = ("daily active users on the platform; items published that day (all platforms); feed fill: "
-                   "impressions / slots offered (active users × feed_slots), below 1 when exposure caps or thin "
-                   "inventory leave slots empty")
+                   "impressions / slots offered (active users × feed_slots, or their session lengths when activity "
+                   "responds), below 1 when exposure caps or thin inventory leave slots empty")
 
     def measure(self, v):
         platforms = [p for p in v.model.platforms.values() if v.index is None or p.index == v.index]
-        offered = sum(p.active_today * p.cfg.feed_slots for p in platforms)
+        offered = sum(p.slots_today for p in platforms)
         return {"active_users": v.active_users, "items_published": int(v.model.items_published_today),
                 "feed_fill": _ratio(float(v.imps.sum()), offered)}
 
@@ -381,10 +381,31 @@ class MerchantChannels(Measurement):
                 **{c: float(rows[c].sum()) for c in self.columns[-2:]}}
 
 
+class Sessions(Measurement):
+    name = "sessions"
+    kind = "custom"
+    columns = ("slots_per_active", "lapsed_users", "mean_satisfaction")
+    description = ("slots offered per active user (all: per active user-platform pair; summary: the mean over days); "
+                   "users of the platform who have not opened it for 7 days (all: opened none they use; stock); "
+                   "mean satisfaction of the platform's users (all: over user-platform pairs; measured also where "
+                   "activity does not respond; stock)")
+
+    def measure(self, v):
+        platforms = [p for p in v.model.platforms.values() if v.index is None or p.index == v.index]
+        activity = v.model.activity
+        return {"slots_per_active": _ratio(sum(p.slots_today for p in platforms), sum(p.active_today for p in platforms)),
+                "lapsed_users": activity.lapsed(v.index), "mean_satisfaction": activity.mean_satisfaction(v.index)}
+
+    def summarize(self, rows, final):
+        return {"slots_per_active": float(rows["slots_per_active"].mean()),
+                "lapsed_users": float(rows["lapsed_users"].iloc[-1]),
+                "mean_satisfaction": float(rows["mean_satisfaction"].iloc[-1])}
+
+
 MEASUREMENTS: list[Measurement] = [
     ImpressionsByDomain(), ImpressionsBySource(), Engagements(), Follows(), FanTiers(),
     ExposureConcentration(), Flywheel(), Money(), Sales(), OrdersByBuyerTier(), PrivateShares(), AcquisitionCost(), PrivateChannels(),
-    Activity(), Turnover(), MerchantChannels(),
+    Activity(), Sessions(), Turnover(), MerchantChannels(),
 ]
 
 

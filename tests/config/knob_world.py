@@ -2,7 +2,7 @@
 
 ``BASE`` is small (1,500 users, 60 creators, 8 merchants, 5 days) but runs every
 mechanism: a Douyin-like platform and a Kuaishou-like one with an exposure cap and Gini
-steering; commerce with fan groups, half the merchants diverting buyers to WeChat,
+steering (users' activity responds to the Douyin-like feed); commerce with fan groups, half the merchants diverting buyers to WeChat,
 over-marketing and diversion bans possible on both platforms (promotional pushes can
 exceed ``overmarketing_pushes``).
 
@@ -43,7 +43,7 @@ BASE: dict = {
     "platforms": {
         "douyin": {"policy": "douyin", "ad_load": 0.1, "cpm": 400.0,
                    "ban_per_diversion": 0.003, "ban_per_excess_push": 0.2,
-                   "commission": {"intro_days": 1}},
+                   "commission": {"intro_days": 1}, "activity": {"enabled": True}},
         "kuaishou": {"policy": "kuaishou", "follow_share": 0.45, "ad_load": 0.06, "cpm": 300.0, "cpm_elasticity": 0.5,
                      "exposure_cap": 0.05, "gini_target": 0.25,
                      "ban_per_diversion": 0.003, "ban_per_excess_push": 0.2, "commission": {"intro_days": 1}},

@@ -48,6 +48,14 @@ EXEMPT: dict[str, str] = {
             "bites); tests/commerce/test_learning.py::test_learning_knobs_bite checks it bites with learning on"
        for key in ("merchants.learning_rate", "merchants.memory", "merchants.min_share", "merchants.value_step",
                    "commerce.groups.push_cost", "commerce.groups.max_pushes", "commerce.wechat.card_cost")},
+    # satisfaction is measured on every platform (so the satisfaction knobs bite on both),
+    # but only where activity is on does it move who opens the app and for how long
+    "platforms.kuaishou.activity.sensitivity": "acts only with activity on; it is off on the Kuaishou-like platform "
+                                               "(on on the Douyin-like one, where it bites)",
+    "platforms.kuaishou.activity.session_sensitivity": "acts only with activity on; it is off on the Kuaishou-like "
+                                                       "platform (on on the Douyin-like one, where it bites)",
+    "platforms.kuaishou.activity.max_session": "acts only with activity on; it is off on the Kuaishou-like platform "
+                                               "(on on the Douyin-like one, where it bites)",
 }
 
 # the clearly different valid value each knob is set to, where the rule in variant() does not fit
@@ -101,6 +109,8 @@ VARIANTS: dict = {
     "commerce.categories.offline_long_decision.repurchase_days": 1,
     "platforms.douyin.commission.intro_days": 0,
     "platforms.kuaishou.commission.intro_days": 0,
+    "platforms.douyin.activity.max_session": 1.0,  # the default 2 is the top of the range; 1: sessions cannot grow
+    "platforms.kuaishou.activity.max_session": 1.0,
 }
 
 # dead knobs found by this test on the code of the day: key -> the bug (xfail strict, so
@@ -224,10 +234,13 @@ def test_states_stay_in_range_every_day(stress):
     per-platform half); WeChat contacts within friend_cap × accounts, adds within
     adds_per_day × accounts, no contact twice; fan-group members only on follow edges
     of selling accounts not banned at home, none above its tolerance; the exposure cap
-    on recommended impressions; at most feed_slots impressions and cold_start_slots
+    on recommended impressions; at most feed_slots impressions (⌈max_session × feed_slots⌉
+    where users' activity responds) and cold_start_slots
     cold-start offers per user; the steering exponent in [0, steering_max]; pool levels
     below pool_levels; the effective CPM at least the reserve CPM; banned accounts get no
     impressions on the platform that banned them; no NaN in the summary."""
+    import math
+
     import numpy as np
 
     from simulator.state.vocabulary import COLD_START, RECOMMEND
@@ -287,8 +300,10 @@ def test_states_stay_in_range_every_day(stress):
         checked["members"] += len(member)
         for log in m.day_logs:
             p, cfg, imp = log.platform.index, log.platform.cfg, log.impressions
-            # attention: feed_slots per active user, cold_start_slots offers
-            assert np.bincount(imp.user).max(initial=0) <= cfg.feed_slots, where
+            # attention: feed_slots per active user (⌈max_session × feed_slots⌉ where activity
+            # responds), cold_start_slots offers
+            most = math.ceil(cfg.activity.max_session * cfg.feed_slots) if cfg.activity.enabled else cfg.feed_slots
+            assert np.bincount(imp.user).max(initial=0) <= most, where
             cold = imp.user[imp.source == COLD_START]
             assert np.bincount(cold).max(initial=0) <= cfg.cold_start_slots, where
             # the exposure cap, on recommendation-slot impressions

@@ -1,0 +1,146 @@
+"""Users' activity responds to their feed (docs/ODD.md 7.2.1).
+
+Off by default (``platforms.<p>.activity.enabled``): then every user of a platform opens
+it with probability ``daily_active`` and gets ``feed_slots`` slots, as in the static
+model. On, each (user, platform) has a *satisfaction* S, an exponential moving average
+of the days the user opens the platform:
+
+    x = engaged / k − ad_aversion · ads / k − push_aversion · push     (k impressions today; the
+                                                                        shares are 0 when k = 0)
+    S ← S + (x − S) / memory                    on a day the user opens the platform
+    S ← S + (reference − S) / recovery          on a day they do not
+
+with *engaged* the impressions they completed or liked, *ads* their ad impressions and
+*push* the annoyance today's promotional fan-group pushes on this platform added to them
+(``commerce.groups.promo_annoyance`` × promotions, summed over their groups; a user who
+does not open the platform does not read its groups). With Δ = S − reference, the next
+day's
+
+    open probability  = min(1, daily_active · R(sensitivity · Δ))
+    slots (if active) = K = feed_slots · min(max_session, R(session_sensitivity · Δ))
+    R(y) = 2σ(y) = 2 / (1 + e^(−y))
+
+R is the logistic that rises from 0 through exactly 1 (y = 0, at the reference) to 2.
+The slot count is drawn as ⌊K⌋ + Bernoulli(K − ⌊K⌋) (mean K exactly, at most
+⌈max_session · feed_slots⌉) from the activity stream. At both sensitivities 0 the rule
+leaves the open probability at daily_active and the slots at feed_slots exactly, so the
+model's draws are those of the static model. Satisfaction is measured on every
+platform, also where activity is off (there it acts on nothing): ``mean_satisfaction``
+shows, before the response is switched on, where a platform's users stand against the
+reference.
+
+The update runs as the day phase ``update_activity``, after the private channels, so
+the day's push annoyance counts the same day; tomorrow's feeds read the result. Every
+platform also records the last day each user opened it, for ``lapsed_users`` (users of
+the platform who have not opened it for ``LAPSE_DAYS`` days).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..state.vocabulary import ADS
+
+LAPSE_DAYS = 7  # a user of a platform who has not opened it in this many days is lapsed
+
+
+def rise(y: np.ndarray | float) -> np.ndarray:
+    """R(y) = 2σ(y): the logistic rising from 0 (y → −∞) through exactly 1 (y = 0) to 2."""
+    return 2.0 / (1.0 + np.exp(-np.asarray(y, dtype=np.float64)))
+
+
+def unbiased_round(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """⌊x⌋ + Bernoulli(x − ⌊x⌋): integers whose mean is exactly x (one uniform per entry)."""
+    whole = np.floor(x)
+    return (whole + (rng.random(len(x)) < x - whole)).astype(np.int64)
+
+
+class Activity:
+    """The users' satisfaction with each platform and what it does to tomorrow's feed.
+
+    State, kept on every platform (measured where activity is off too, where it acts on
+    nothing): ``satisfaction`` (users × platforms, float32) and ``last_open`` (users ×
+    platforms, int32: the last day the user opened the platform, -1 before day 0, for
+    ``lapsed_users``)."""
+
+    def __init__(self, model):
+        self.model = model
+        cfgs = [cfg.activity for cfg in model.scenario.platforms.values()]
+        self.cfgs = cfgs
+        n, n_p = model.users.n, len(cfgs)
+        self.enabled = np.array([c.enabled for c in cfgs], dtype=bool)
+        self.satisfaction = np.tile(np.array([c.reference for c in cfgs], dtype=np.float32), (n, 1))
+        self.last_open = np.full((n, n_p), -1, dtype=np.int32)
+
+    # ------------------------------------------------------------------ read by the feeds
+
+    def open_probability(self, platform) -> float | np.ndarray:
+        """Each user's probability to open ``platform`` today: ``daily_active`` (a scalar)
+        when its activity is off, else min(1, daily_active · R(sensitivity · Δ)) per user."""
+        cfg = platform.cfg
+        if not self.enabled[platform.index]:
+            return cfg.daily_active
+        a = cfg.activity
+        delta = self.satisfaction[:, platform.index].astype(np.float64) - a.reference
+        return np.minimum(1.0, cfg.daily_active * rise(a.sensitivity * delta))
+
+    def session_slots(self, platform, active: np.ndarray) -> int | np.ndarray:
+        """Slots of each of today's ``active`` users: ``feed_slots`` (an int) when the
+        platform's activity is off, else feed_slots · min(max_session, R(session_sensitivity
+        · Δ)) drawn as an integer without bias (int64 per active user, at most
+        ⌈max_session · feed_slots⌉)."""
+        cfg = platform.cfg
+        if not self.enabled[platform.index]:
+            return cfg.feed_slots
+        a = cfg.activity
+        delta = self.satisfaction[active, platform.index].astype(np.float64) - a.reference
+        mean = cfg.feed_slots * np.minimum(a.max_session, rise(a.session_sensitivity * delta))
+        return unbiased_round(mean, self.model.streams.activity)
+
+    # ------------------------------------------------------------------ the day phase
+
+    def update(self, day_logs) -> None:
+        """Today's satisfaction on every platform, from the day logs and the fan groups'
+        promotional pushes (after the private channels), and the last day each user opened
+        each platform."""
+        model = self.model
+        n, n_p = model.users.n, len(self.cfgs)
+        user, platform, annoy = model.commerce.groups.promo_annoyance_received(model.day)
+        push = np.bincount(user * n_p + platform, weights=annoy, minlength=n * n_p).reshape(n, n_p)
+        for log in day_logs:
+            p, active = log.platform.index, log.platform.active_users
+            self.last_open[active, p] = model.day
+            a = self.cfgs[p]
+            imp, engaged = log.impressions, log.reactions.engaged
+            k = np.bincount(imp.user, minlength=n)[active]
+            hits = np.bincount(imp.user[engaged], minlength=n)[active]
+            ads = np.bincount(imp.user[imp.source == ADS], minlength=n)[active]
+            shares = (hits - a.ad_aversion * ads) / np.maximum(k, 1)
+            x = shares - a.push_aversion * push[active, p]
+            s = self.satisfaction[:, p]
+            s[active] += ((x - s[active]) / a.memory).astype(np.float32)
+            away = model.users.uses[:, p].copy()
+            away[active] = False
+            s[away] += ((a.reference - s[away]) / a.recovery).astype(np.float32)
+
+    # ------------------------------------------------------------------ read by the measurements
+
+    def lapsed(self, index: int | None) -> int:
+        """Users of the platform (``index``; None: of any platform, and then lapsed on all
+        they use) who have not opened it in the last ``LAPSE_DAYS`` days (today included)."""
+        model = self.model
+        uses = model.users.uses
+        cut = model.day - LAPSE_DAYS  # opened on day cut + 1 or later = not lapsed
+        if index is not None:
+            return int(np.count_nonzero(uses[:, index] & (self.last_open[:, index] <= cut)))
+        recent = np.where(uses, self.last_open, np.iinfo(np.int32).min).max(axis=1)
+        return int(np.count_nonzero(uses.any(axis=1) & (recent <= cut)))
+
+    def mean_satisfaction(self, index: int | None) -> float:
+        """Mean satisfaction of the platform's users (None: over every (user, platform)
+        pair of a user and a platform they use); NaN when the platform has no users."""
+        uses = self.model.users.uses
+        cols = [index] if index is not None else list(range(len(self.cfgs)))
+        values = [self.satisfaction[uses[:, p], p] for p in cols]
+        count = sum(len(v) for v in values)
+        return float(sum(v.sum(dtype=np.float64) for v in values) / count) if count else float("nan")

@@ -1,0 +1,229 @@
+"""Users' activity responds to their feed (docs/ODD.md 7.2.1, audience/activity.py)."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulator import TrafficModel
+from simulator.audience.activity import LAPSE_DAYS, rise, unbiased_round
+from simulator.state.vocabulary import ADS
+
+from ..conftest import small
+
+
+def scenario(activity: dict | None = None, overrides: dict | None = None, **platform_knobs) -> dict:
+    """The small one-platform world with ``platforms.douyin.activity`` set to ``activity``."""
+    sc = small(overrides, **platform_knobs)
+    if activity is not None:
+        sc["platforms"]["douyin"]["activity"] = activity
+    return sc
+
+
+def metrics(sc: dict, days: int, seed: int = 3) -> pd.DataFrame:
+    m = TrafficModel(sc, seed=seed)
+    m.run(days)
+    return m.metrics_frame()
+
+
+def douyin(df: pd.DataFrame) -> pd.DataFrame:
+    return df[df["platform"] == "douyin"].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------- off = the static model
+
+
+def test_off_and_sensitivity_zero_are_the_static_model():
+    """Guards that the mechanism is off by default and inert at sensitivity 0: a scenario
+    with activity explicitly off (and its other knobs far from their defaults), and one
+    with it on at both sensitivities 0, give exactly the default's metrics (every column,
+    every day; satisfaction is measured in all three). Fails when an off platform's open
+    probability or slots are computed from satisfaction, when the sensitivities do not
+    leave daily_active and feed_slots exact, or when the activity draws come from the
+    feed's stream instead of their own."""
+    days = 6
+    knobs = {"memory": 2.0, "recovery": 3.0, "reference": 0.9, "ad_aversion": 3.0, "push_aversion": 1.0, "max_session": 1.2}
+    default = metrics(scenario(), days)
+    off = metrics(scenario({"enabled": False, "sensitivity": 40.0, "session_sensitivity": 40.0, **knobs}), days)
+    flat = metrics(scenario({"enabled": True, "sensitivity": 0.0, "session_sensitivity": 0.0, **knobs}), days)
+    static = default.drop(columns="mean_satisfaction")
+    pd.testing.assert_frame_equal(off.drop(columns="mean_satisfaction"), static)
+    pd.testing.assert_frame_equal(flat.drop(columns="mean_satisfaction"), static)
+    pd.testing.assert_frame_equal(off, flat)  # same satisfaction knobs, same measured satisfaction
+    assert (douyin(default)["slots_per_active"] == 12).all()
+
+
+def test_same_seed_same_run_with_activity_on():
+    """Guards determinism with the mechanism on: the same scenario and seed give identical
+    metrics; another seed gives others (the activity stream is seeded from the scenario).
+    Fails when the mechanism draws from an unseeded or global generator."""
+    sc = scenario({"enabled": True, "sensitivity": 8.0, "session_sensitivity": 4.0})
+    a, b, c = metrics(sc, 5), metrics(sc, 5), metrics(sc, 5, seed=4)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a.equals(c)
+
+
+# ---------------------------------------------------------------------------- the rule, exactly
+
+
+def test_satisfaction_follows_its_update_rule():
+    """Guards the satisfaction rule (ODD 7.2.1), on each of two platforms: for each user
+    who opened the platform, S ← S + (x − S)/memory with x = engaged/k −
+    ad_aversion·ads/k − push_aversion·push (push: the annoyance today's promotional pushes
+    of fan groups on *that* platform added); for a user of the platform who did not open
+    it, S ← S + (reference − S)/recovery; users of the other platform only keep their S.
+    Checked against the day logs, recomputed here, on a day with ads and pushes. Fails
+    when a term is dropped, memory or recovery is ignored, or the push annoyance is not
+    that day's or not that platform's."""
+    a = {"enabled": True, "memory": 4.0, "recovery": 9.0, "reference": 0.45, "ad_aversion": 2.0, "push_aversion": 0.2,
+         "sensitivity": 6.0, "session_sensitivity": 3.0}
+    over = {"merchants": {"daily_ad_budget": 1e5},
+            "commerce": {"groups": {"join_intimacy": 0.0, "join_rate": 1.0, "value_share": 0.0}},
+            "platforms": {"douyin": {"ad_load": 0.3, "adoption": 0.8, "activity": a},
+                          "kuaishou": {"policy": "kuaishou", "adoption": 0.6,
+                                       "activity": {**a, "memory": 2.0, "recovery": 5.0, "push_aversion": 0.5}}}}
+    m = TrafficModel(small(over), seed=5)
+    m.run(3)
+    before = m.activity.satisfaction.astype(np.float64).copy()
+    m.step()
+    day, n = m.day - 1, m.users.n
+    user, platform, annoy = m.commerce.groups.promo_annoyance_received(day)
+    for log in m.day_logs:
+        p, cfg = log.platform.index, log.platform.cfg.activity
+        imp, engaged = log.impressions, log.reactions.engaged
+        k = np.bincount(imp.user, minlength=n)
+        hits = np.bincount(imp.user[engaged], minlength=n)
+        ads = np.bincount(imp.user[imp.source == ADS], minlength=n)
+        push = np.bincount(user[platform == p], weights=annoy[platform == p], minlength=n)
+        assert push.sum() > 50 and ads.sum() > 100  # the day has both
+        x = (hits - cfg.ad_aversion * ads) / np.maximum(k, 1) - cfg.push_aversion * push
+        opened = np.zeros(n, bool)
+        opened[log.platform.active_users] = True
+        uses = m.users.uses[:, p]
+        assert opened.sum() > 0.1 * n and (uses & ~opened).sum() > 0.1 * n and (~uses).sum() > 0.1 * n
+        s0 = before[:, p]
+        expected = np.where(opened, s0 + (x - s0) / cfg.memory,
+                            np.where(uses, s0 + (cfg.reference - s0) / cfg.recovery, s0))
+        np.testing.assert_allclose(m.activity.satisfaction[:, p], expected, atol=2e-6, err_msg=log.platform.name)
+        last = m.activity.last_open[:, p]
+        assert (last[opened] == day).all() and (last[~opened] < day).all()
+
+
+def test_open_probability_and_session_length_follow_satisfaction():
+    """Guards the response (ODD 7.2.1): tomorrow each user opens with probability
+    min(1, daily_active · 2σ(sensitivity · Δ)) and an active user gets feed_slots ·
+    min(max_session, 2σ(session_sensitivity · Δ)) slots in expectation (Δ = satisfaction − reference),
+    never more than ⌈max_session · feed_slots⌉. Checked against the next day's active
+    users (in two halves of Δ, so the slope shows) and slots offered, within 5 standard
+    errors. Fails when the feed ignores the open probability or the session length, when
+    sensitivity or max_session is ignored, or when slots are rounded with a bias."""
+    a = {"enabled": True, "memory": 1.0, "reference": 0.6, "sensitivity": 6.0, "session_sensitivity": 4.0, "max_session": 1.5}
+    m = TrafficModel(scenario(a, daily_active=0.6, feed_slots=10), seed=6)
+    m.run(3)
+    s = m.activity.satisfaction[:, 0].astype(np.float64)
+    delta = s - a["reference"]
+    assert delta.std() > 0.1  # users differ
+    p = np.minimum(1.0, 0.6 * 2.0 / (1.0 + np.exp(-a["sensitivity"] * delta)))
+    m.step()
+    platform = m.platforms["douyin"]
+    opened = np.zeros(m.users.n, bool)
+    opened[platform.active_users] = True
+    low = delta < np.median(delta)
+    for half in (low, ~low):
+        expected, sd = p[half].sum(), math.sqrt((p[half] * (1 - p[half])).sum())
+        assert abs(opened[half].sum() - expected) < 5 * sd, (opened[half].sum(), expected)
+    assert opened[~low].mean() > opened[low].mean() + 0.1
+    K = 10 * np.minimum(1.5, 2.0 / (1.0 + np.exp(-a["session_sensitivity"] * delta[opened])))
+    assert (K == 15).mean() > 0.02 and (K < 8).mean() > 0.02  # the cap binds for some, others watch less
+    frac = K - np.floor(K)
+    assert abs(platform.slots_today - K.sum()) < 5 * math.sqrt((frac * (1 - frac)).sum()) + 1
+    assert np.bincount(m.day_logs[0].impressions.user).max() <= math.ceil(1.5 * 10)
+    row = douyin(m.metrics_frame()).iloc[-1]
+    assert row["slots_per_active"] == pytest.approx(platform.slots_today / platform.active_today)
+
+
+def test_rise_and_unbiased_round():
+    """Guards the two helpers: R = 2σ rises from 0 through exactly 1 at 0 to 2; the
+    rounding has the exact mean and stays within ⌈x⌉. Fails on a biased rounding (e.g.
+    plain floor or round) or an R not 1 at the reference."""
+    y = np.linspace(-30, 30, 61)
+    f = rise(y)
+    assert rise(0.0) == 1.0 and np.all(np.diff(f) > 0) and f[0] < 1e-12 and f[-1] == pytest.approx(2.0)
+    np.testing.assert_allclose(f, 1.0 + np.tanh(y / 2), atol=1e-15)  # 2σ(y)
+    x = np.full(200_000, 12.3)
+    k = unbiased_round(x, np.random.default_rng(0))
+    assert set(np.unique(k)) == {12, 13} and abs(k.mean() - 12.3) < 5 * math.sqrt(0.21 / len(x))
+    assert (unbiased_round(np.full(10, 7.0), np.random.default_rng(0)) == 7).all()
+
+
+# ---------------------------------------------------------------------------- what it does in a run
+
+
+def test_ads_lower_activity_only_when_it_responds():
+    """Guards that satisfied users open more and watch more: at equal everything else, a
+    high ad load lowers DAU and slots per active user when activity responds, and leaves
+    DAU where it is (within noise) when it does not. Fails when the open probability or
+    the session length ignores satisfaction, or satisfaction ignores the ads."""
+    over = {"merchants": {"daily_ad_budget": 1e5}}
+    on = {"enabled": True}
+    runs = {(ad, act is not None): douyin(metrics(scenario(act, over, ad_load=ad), 10)).iloc[4:]
+            for ad in (0.05, 0.4) for act in (None, on)}
+    for responds in (False, True):
+        lo, hi = runs[(0.05, responds)], runs[(0.4, responds)]
+        assert hi["source_ads"].sum() > 4 * lo["source_ads"].sum()
+        drop = 1 - hi["active_users"].mean() / lo["active_users"].mean()
+        if responds:
+            assert drop > 0.08, drop
+            assert hi["slots_per_active"].mean() < lo["slots_per_active"].mean() - 0.3
+            assert hi["mean_satisfaction"].iloc[-1] < lo["mean_satisfaction"].iloc[-1] - 0.03
+        else:
+            assert abs(drop) < 0.03, drop
+            assert (hi["slots_per_active"] == 12).all() and (lo["slots_per_active"] == 12).all()
+
+
+def test_push_annoyance_lowers_activity():
+    """Guards the push term: with promotion-only fan-group pushes, group members open the
+    platform less when push_aversion is positive than when it is 0, and their satisfaction
+    is lower; other users are not affected as much. Fails when the push annoyance does not
+    reach satisfaction or is read from the wrong platform."""
+    over = {"population": {"merchants": 20},
+            "commerce": {"groups": {"join_intimacy": 0.0, "join_rate": 1.0, "pushes_per_day": 1.0, "value_share": 0.0}}}
+    rates = {}
+    for aversion in (0.0, 0.3):
+        m = TrafficModel(scenario({"enabled": True, "push_aversion": aversion}, over), seed=3)
+        opened = []
+        for _ in range(10):
+            m.step()
+            opened.append(np.isin(np.arange(m.users.n), m.platforms["douyin"].active_users))
+        members = np.zeros(m.users.n, bool)
+        members[m.follows.src[m.follows.extra["group"]]] = True
+        assert members.mean() > 0.2
+        rates[aversion] = np.array(opened)[-4:, members].mean(), m.activity.satisfaction[members, 0].mean()
+    assert rates[0.3][0] < rates[0.0][0] - 0.2, rates
+    assert rates[0.3][1] < rates[0.0][1] - 0.1, rates
+
+
+def test_users_lapse_and_come_back():
+    """Guards lapse and return: users whose feed falls far below their reference (bad days)
+    stop opening the platform (lapsed_users counts those who did not open it for 7 days),
+    and, as their satisfaction drifts back toward the reference on the days they stay
+    away, they open it again. Fails when non-openers' satisfaction does not drift (the
+    lapsed never return) or when lapsed_users is not counted from the last open."""
+    a = {"enabled": True, "reference": 0.9, "sensitivity": 15.0, "memory": 1.0, "recovery": 8.0}
+    m = TrafficModel(scenario(a), seed=8)
+    opened = []
+    for _ in range(30):
+        m.step()
+        opened.append(np.isin(np.arange(m.users.n), m.platforms["douyin"].active_users))
+    opened = np.array(opened)  # days × users
+    df = douyin(m.metrics_frame())
+    assert df["lapsed_users"].max() > 0.3 * m.users.n
+    # lapsed_users is the count of users with no open in the last LAPSE_DAYS days
+    last = opened[-LAPSE_DAYS:].any(axis=0)
+    assert df["lapsed_users"].iloc[-1] == int((~last).sum())
+    # users who opened, then stayed away for at least LAPSE_DAYS days, then opened again
+    user, day = np.nonzero(opened.T)  # by user, then day
+    gap = (np.diff(day) > LAPSE_DAYS) & (np.diff(user) == 0)
+    returned = len(np.unique(user[1:][gap]))
+    assert returned > 0.5 * m.users.n, returned
