@@ -33,7 +33,11 @@ memory`` on today (bias-corrected: ``R_c = S_c / W_c`` with ``S_c ← (1−α) S
 (exponential-weights) step moves the preferences ``H``:
 
     H_c ← H_c + learning_rate · (R_c − Σ_k mix_k R_k),
-    mix = min_share + (1 − 5 · min_share) · softmax(H).
+    mix = min_share + (1 − k · min_share) · softmax(H), over the k channels open to it.
+
+A merchant uses WeChat only if it is one who diverts (``merchants.diversion_share``, drawn
+at day 0 as in the static model; the others' WeChat share is 0 and gets no floor), and
+fan groups only where they run (``commerce.groups.enabled``).
 
 The ad split over platforms learns the same way from each platform's ad return (ad orders'
 profit on p per yuan of ad budget on p), with floor ``min(min_share, 1/P)``. The groups'
@@ -47,7 +51,7 @@ steady state is the return of the contact stock that effort keeps up, and a memo
 order of the contacts' repurchase interval smooths the start-up.
 
 **Day 0** reproduces the static strategy as far as the budget allows: the floor on every
-channel, then group pushes at the scenario's ``pushes_per_day`` (``pushes_per_day ·
+open channel, then group pushes at the scenario's ``pushes_per_day`` (``pushes_per_day ·
 push_cost`` yuan), then, for a merchant who diverts, the cards that would fill its WeChat
 accounts' daily adds (``adds_per_day · wechat_accounts · card_cost`` yuan), the rest on its
 targeting's ad channel; the ad budget evenly over the platforms; value share the
@@ -81,9 +85,15 @@ class ChannelLearner:
         M, P = merchants.n, len(sc.platforms)
         self.budget = merchants.daily_budget
         self.floor = cfg.min_share
+        # the channels a merchant may use: WeChat only if it is one who diverts
+        # (merchants.diversion_share: the others never put a card in a parcel, as in the
+        # static model), groups only where fan groups run
+        self.open = np.ones((M, N_CHANNELS), dtype=bool)
+        self.open[:, WECHAT_CHANNEL] = merchants.diverts
+        self.open[:, GROUPS_CHANNEL] = g.enabled
         self.pfloor = min(cfg.min_share, 1.0 / P)
         # day 0: the static strategy as far as the budget allows (module docstring)
-        free = self.budget * (1.0 - N_CHANNELS * self.floor)
+        free = self.budget * (1.0 - self.open.sum(axis=1) * self.floor)
         groups = np.minimum(g.pushes_per_day * g.push_cost if g.enabled else 0.0, free)
         wechat = np.minimum(np.where(merchants.diverts, w.adds_per_day * merchants.wechat_accounts * w.card_cost, 0.0),
                             free - groups)
@@ -112,7 +122,8 @@ class ChannelLearner:
         self.cards_last_day = np.zeros(M)  # cards of the last day observed
 
     def _mixes(self) -> None:
-        self.mix = self.floor + (1.0 - N_CHANNELS * self.floor) * _softmax(self.pref)
+        n_open = self.open.sum(axis=1, keepdims=True)
+        self.mix = self.floor * self.open + (1.0 - n_open * self.floor) * _softmax(np.where(self.open, self.pref, -np.inf))
         P = self.ppref.shape[1]
         self.platform_share = self.pfloor + (1.0 - P * self.pfloor) * _softmax(self.ppref)
 
@@ -213,7 +224,7 @@ class ChannelLearner:
         self.trial_effort += effort[:, GROUPS_CHANNEL]
         if sc.learning_rate <= 0:
             return
-        self.pref = _step(self.pref, self.mix, self.returns(), sc.learning_rate)
+        self.pref = _step(self.pref, self.mix, np.where(self.open, self.returns(), np.nan), sc.learning_rate)
         self.ppref = _step(self.ppref, self.platform_share, self.platform_returns(), sc.learning_rate)
         self._mixes()
         period = max(1, int(round(sc.memory)))

@@ -111,7 +111,7 @@ def test_effort_moves_to_the_channel_that_pays():
     """A constructed world where only the groups channel pays: its share rises day by day
     toward 1 − 4·floor, every other channel falls to the floor (guards the softmax step's
     direction; mutation checked: flipping the sign of the step fails)."""
-    m = world(min_share=0.05, learning_rate=2.0, memory=1.0)
+    m = world(min_share=0.05, learning_rate=2.0, memory=1.0, diversion_share=1.0)  # all five channels open
     learner = m.commerce.learning
     constant_returns(learner, np.array([0.0, 0.0, 0.0, 3.0, 0.0]))
     shares = [learner.mix[:, GROUPS_CHANNEL].copy()]
@@ -151,7 +151,7 @@ def test_memory_is_the_moving_averages_window():
     a fixed weight instead of 1/memory fails)."""
     out = {}
     for memory in (1.0, 4.0):
-        m = world(memory=memory, learning_rate=0.0)
+        m = world(memory=memory, learning_rate=0.0, diversion_share=1.0)  # every channel open, so observed
         learner = m.commerce.learning
         for r in (1.0, 0.0):
             constant_returns(learner, np.full(5, r))
@@ -186,7 +186,7 @@ def test_floor_and_shares_sum_to_one():
     """After a long run of lopsided returns every channel keeps at least min_share and each
     platform at least min(min_share, 1/P); mixes and splits sum to 1 (mutation checked:
     the mix without its floor fails)."""
-    m = world(platforms=("douyin", "kuaishou"), min_share=0.03, learning_rate=5.0, memory=1.0)
+    m = world(platforms=("douyin", "kuaishou"), min_share=0.03, learning_rate=5.0, memory=1.0, diversion_share=1.0)
     learner = m.commerce.learning
     constant_returns(learner, np.array([9.0, 0, 0, 0, 0]), np.array([0.0, 4.0]))
     for day in range(100):
@@ -361,3 +361,23 @@ def test_learning_knobs_bite(key, learning_base):
     metrics, merchants = learning_base
     m = _knob_world({key: LEARNING_KNOBS[key]})
     assert not (m.metrics_frame().equals(metrics) and m.merchants_frame().equals(merchants)), key
+
+
+def test_only_merchants_who_divert_use_wechat():
+    """A merchant who does not divert (merchants.diversion_share) never puts effort on
+    WeChat, not even the exploration floor, and sends no card: the floor would otherwise
+    make every learning merchant divert, and on a platform that bans diversion get banned
+    (mutation checked: opening WeChat to every merchant fails)."""
+    m = next(w for seed in range(1, 50)  # a seed whose merchants are mixed (deterministic)
+             if (w := world(min_share=0.05, learning_rate=2.0, memory=1.0, diversion_share=0.5, seed=seed))
+             .merchants.diverts.any() and not w.merchants.diverts.all())
+    learner = m.commerce.learning
+    diverts = m.merchants.diverts
+    constant_returns(learner, np.array([0.0, 0.0, 0.0, 0.0, 5.0]))  # WeChat pays best
+    for day in range(30):
+        m.day = day
+        learner.observe(None)
+    assert (learner.mix[~diverts, WECHAT_CHANNEL] == 0).all()
+    assert (learner.mix[diverts, WECHAT_CHANNEL] > 0.5).all()
+    np.testing.assert_allclose(learner.mix.sum(axis=1), 1.0)
+    assert (learner.card_probability(np.full(m.merchants.n, 10.0))[~diverts] == 0).all()
