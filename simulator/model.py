@@ -70,7 +70,9 @@ from .world import build_world
 
 REPORTED = ("seed", "impressions_total", "exposure_gini", "top1_share", "mean_intimacy", "flywheel_ratio", "fans_passerby",
             "fans_liking", "fans_true", *SHARE_NAMES, "gmv_public",
-            "gmv_commercial", "gmv_private_platform", "gmv_private_wechat", "group_members")
+            "gmv_commercial", "gmv_private_platform", "gmv_private_wechat", "group_members",
+            "mix_ads_broad", "mix_ads_fans", "mix_ads_lookalike", "mix_groups", "mix_wechat",
+            "creators_active", "creators_entered", "creators_exited", "active_users")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,9 @@ policy (pushes a day, share of value content). Each shows its value and unit as 
 The model reads its settings when it is built, so a changed control is listed under
 "Pending changes" until Reset or "Apply and restart" rebuilds the model with them. The
 charts show the domain shares of impressions, creator exposure Gini and top-1% share,
-fans by tier, GMV by domain and fan-group members as the model steps. The page is tested
+fans by tier, GMV by domain, fan-group members, the merchants' channel mix (effort
+shares) and creators active / entering / leaving as the model steps (the last two move
+in scenarios with the year's mechanisms on, e.g. douyin_year.toml). The page is tested
 in headless Chromium (tests/ui/test_app_browser.py); its logic without the page is
 :mod:`simulator.ui.controls`.
 """
@@ -90,6 +92,10 @@ components = [
     make_plot_component({"gmv_public": "#4C72B0", "gmv_commercial": "#DD8452", "gmv_private_platform": "#55A868",
                          "gmv_private_wechat": "#2CA02C"}),
     make_plot_component({"group_members": "#8C8C8C"}),
+    # a year that moves (docs/ODD.md 7.7.6, 7.10): merchants' channel mix and creators in and out
+    make_plot_component({"mix_ads_broad": "#4C72B0", "mix_ads_fans": "#DD8452", "mix_ads_lookalike": "#937860",
+                         "mix_groups": "#55A868", "mix_wechat": "#2CA02C"}),
+    make_plot_component({"creators_active": "#4C72B0", "creators_entered": "#55A868", "creators_exited": "#C44E52"}),
 ]
 
 # Vuetify puts a slider's label left of its track, where a long label squeezes the track

@@ -9,6 +9,8 @@ import pytest
 
 from simulator.config import STYLE_KNOBS, centralization_preset, load_scenario
 from simulator.ui.app import AppModel, components, start_params
+
+from ..conftest import SCENARIOS
 from simulator.ui.controls import (APP_USERS, BY_NAME, CONTROLS, SCENARIO_DIR, centralization_moves, fmt, from_slider, is_snap,
                                    pending_changes, scenario_choices, scenario_values, slider_value,
                                    uncontrolled_knobs)
@@ -165,4 +167,21 @@ def test_push_controls_move_the_group_chart():
 
 def test_every_control_is_a_model_parameter():
     params = inspect.signature(AppModel).parameters
-    assert set(BY_NAME) <= set(params) and "scenario" in params and len(components) == 5
+    assert set(BY_NAME) <= set(params) and "scenario" in params and len(components) == 7
+
+
+def test_year_charts_follow_the_year_mechanisms(tmp_path):
+    """The channel-mix and creators-in/out charts read DataCollector columns that move when
+    a scenario turns the year's mechanisms on (learning merchants, creator entry): on
+    douyin_year.toml creators enter within days and the mix leaves its day-0 value, on
+    douyin.toml neither happens (fails if the reporters are missing or read nothing)."""
+    def run(name):
+        m = AppModel(scenario=str(SCENARIOS / name), users=2000)
+        for _ in range(10):
+            m.step()
+        return m.datacollector.get_model_vars_dataframe()
+
+    year, static = run("douyin_year.toml"), run("douyin.toml")
+    assert year["creators_entered"].sum() > 0 and static["creators_entered"].sum() == 0
+    assert year["mix_groups"].iloc[-1] != year["mix_groups"].iloc[0]
+    assert static["mix_groups"].nunique() == 1
