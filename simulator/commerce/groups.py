@@ -49,6 +49,7 @@ class FanGroups:
         follows.add_column("annoy", np.float32, 0.0)
         follows.add_column("joined", np.int32, 0)
         self.group_effect = np.array([pc.group_effect for pc in model.scenario.platforms.values()])
+        self.ban_excess = np.array([pc.ban_per_excess_push for pc in model.scenario.platforms.values()])
         self.episodes: list[np.ndarray] = []  # closed memberships: rows (platform, joined, left)
         # today's promotional pushes as members received them: (day, user, platform, annoyance added)
         self._promo_received: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -68,6 +69,12 @@ class FanGroups:
             n_value, n_promo = draw_pushes(rng, creators.n, g.pushes_per_day, g.value_share)
         else:  # merchants' own accounts push at their learned rate and value share
             n_value, n_promo = draw_pushes(rng, creators.n, *learner.push_plan(creators.n))
+            # a learning merchant knows its home platform's over-marketing rule and sends no
+            # promotion above the limit where the platform bans for it (it learns returns,
+            # not ban risks: without this its groups budget pushes it into a ban)
+            own = creators.merchant >= 0
+            strict = own & (self.ban_excess[creators.home.astype(np.int64)] > 0)
+            n_promo[strict] = np.minimum(n_promo[strict], int(np.floor(g.overmarketing_pushes)))
         members = np.flatnonzero(group)
         if len(members) == 0:
             return

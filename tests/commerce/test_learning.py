@@ -381,3 +381,20 @@ def test_only_merchants_who_divert_use_wechat():
     assert (learner.mix[diverts, WECHAT_CHANNEL] > 0.5).all()
     np.testing.assert_allclose(learner.mix.sum(axis=1), 1.0)
     assert (learner.card_probability(np.full(m.merchants.n, 10.0))[~diverts] == 0).all()
+
+
+def test_learning_merchants_keep_promotions_within_the_over_marketing_limit():
+    """A learning merchant sends no more promotional group pushes a day than its home
+    platform's over-marketing limit where that platform bans for it, so it is never banned
+    for over-marketing however much of its budget goes to groups (mutation checked:
+    without the cap the accounts are banned within days)."""
+    m = world({"commerce": {"groups": {"overmarketing_pushes": 1.0, "join_intimacy": 0.0, "join_rate": 1.0}}},
+              min_share=0.0, learning_rate=0.0, value_step=0.0,
+              platform_knobs={"douyin": {"ban_per_excess_push": 1.0}})
+    learner = m.commerce.learning
+    learner.pref[:] = np.log([1e-9, 1e-9, 1e-9, 1.0, 1e-9])  # all the budget on groups: max_pushes a day
+    learner.value_share[:] = 0.0  # every push a promotion
+    learner._mixes()
+    m.run(6)
+    assert m.ledger.operating_cost.sum() > 0  # the pushes were planned and paid
+    assert not m.merchants.banned.any()
