@@ -130,12 +130,8 @@ class Turnover:
         loss = np.flatnonzero(old & (self._window_mean(self.cum_profit, L) < 0))
         if len(loss) == 0:
             return
-        creators, day = model.creators, model.day
-        merchants.active[loss] = False
-        merchants.exit_day[loss] = day
-        accounts = merchants.account[loss]
-        creators.active[accounts] = False
-        creators.exit_day[accounts] = day
+        creators = model.creators
+        self._switch(loss, False, self.merchants_exited, self.creators_exited)
         gone = np.zeros(merchants.n, bool)
         gone[loss] = True
         selling = (creators.seller >= 0) & gone[np.maximum(creators.seller, 0)]
@@ -145,10 +141,6 @@ class Turnover:
         wechat = model.commerce.wechat
         if len(wechat):
             wechat.drop(gone[wechat.merchant])
-        P = len(self.merchants_exited)
-        home = creators.home[accounts].astype(np.int64)
-        self.merchants_exited += np.bincount(home, minlength=P)
-        self.creators_exited += np.bincount(home, minlength=P)
 
     def _merchant_entries(self) -> None:
         model, merchants = self.model, self.model.merchants
@@ -167,16 +159,20 @@ class Turnover:
         enter = waiting[(expected[merchants.category[waiting]] > 0) & (draw < model.scenario.merchants.entry_rate)]
         if len(enter) == 0:
             return
-        day, creators = model.day, model.creators
-        merchants.active[enter] = True
-        merchants.entry_day[enter] = day
-        accounts = merchants.account[enter]
-        creators.active[accounts] = True
-        creators.entry_day[accounts] = day
-        P = len(self.merchants_entered)
+        self._switch(enter, True, self.merchants_entered, self.creators_entered)
+
+    def _switch(self, idx: np.ndarray, active: bool, merchant_count: np.ndarray, creator_count: np.ndarray) -> None:
+        """Merchants ``idx`` and their accounts enter (``active``) or leave the market today:
+        their flag, their entry or exit day, and the day's counts by the account's home."""
+        model, merchants, creators = self.model, self.model.merchants, self.model.creators
+        field = "entry_day" if active else "exit_day"
+        accounts = merchants.account[idx]
+        merchants.active[idx], creators.active[accounts] = active, active
+        getattr(merchants, field)[idx] = model.day
+        getattr(creators, field)[accounts] = model.day
         home = creators.home[accounts].astype(np.int64)
-        self.merchants_entered += np.bincount(home, minlength=P)
-        self.creators_entered += np.bincount(home, minlength=P)
+        merchant_count += np.bincount(home, minlength=len(merchant_count))
+        creator_count += np.bincount(home, minlength=len(creator_count))
 
     def _creator_exits(self) -> None:
         model, creators = self.model, self.model.creators
