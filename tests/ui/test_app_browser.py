@@ -276,7 +276,8 @@ def test_app_scenario_first(request):
     with _browser_page(sync_api, {"width": 1400, "height": 1000}, problems) as page:
         try:
             page.goto(app_url, wait_until="domcontentloaded")
-            page.wait_for_function(_READ_CHARTS, arg=5)  # the page is live
+            from simulator.ui.app import components
+            page.wait_for_function(_READ_CHARTS, arg=len(components))  # the page is live: every chart drawn
             expect(page.get_by_text("Scenario: my_kuaishou", exact=True)).to_be_visible()
             expect(page.get_by_text("Decentralized, social double column (Kuaishou-like).")).to_be_visible()
             beta = page.get_by_role("slider", name=SLIDER, exact=True)
