@@ -212,7 +212,10 @@ class TrafficModel(mesa.Model):
         self.item_indexes.clear()
 
     def build_feeds(self) -> list[tuple[Platform, Impressions]]:
-        """Each platform's feeds for every active user today (feeds/slots.py)."""
+        """Each platform's feeds for every active user today (feeds/slots.py). First, the
+        traffic pools take today's expected DAU (it moves only where activity responds)."""
+        for platform in self.platforms.values():
+            platform.policy.pools.expected_dau = platform.expected_dau
         return [(platform, build_feed(self, platform, platform.feed_rng)) for platform in self.platforms.values()]
 
     def react(self, feeds: list[tuple[Platform, Impressions]]) -> list[DayLog]:

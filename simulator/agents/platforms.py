@@ -26,7 +26,14 @@ class Platform(mesa.Agent):
 
     @property
     def expected_dau(self) -> float:
-        return self.model.users.n * self.cfg.adoption * self.cfg.daily_active
+        """Users expected to open the app today, what the pools' sizes and the exposure cap
+        are shares of: users × ``adoption`` × ``daily_active``, and where users' activity
+        responds (``activity.enabled``) times the mean of the platform's users' open
+        probabilities today relative to ``daily_active`` (1 at the reference), so that
+        those knobs keep meaning a share of today's DAU."""
+        activity = getattr(self.model, "activity", None)
+        factor = activity.open_factor(self) if activity is not None else 1.0
+        return self.model.users.n * self.cfg.adoption * self.cfg.daily_active * factor
 
     @property
     def ad_revenue(self) -> float:

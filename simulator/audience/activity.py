@@ -84,6 +84,20 @@ class Activity:
         delta = self.satisfaction[:, platform.index].astype(np.float64) - a.reference
         return np.minimum(1.0, cfg.daily_active * rise(a.sensitivity * delta))
 
+    def open_factor(self, platform) -> float:
+        """The mean, over the platform's users, of today's open probability relative to
+        ``daily_active`` (exactly 1 while satisfaction sits at the reference, or where
+        activity is off): what the platform's expected DAU is scaled by."""
+        cfg = platform.cfg
+        if not self.enabled[platform.index]:
+            return 1.0
+        a, p = cfg.activity, platform.index
+        r = rise(a.sensitivity * (self.satisfaction[:, p].astype(np.float64) - a.reference))
+        if cfg.daily_active > 0:
+            r = np.minimum(r, 1.0 / cfg.daily_active)  # the open probability is capped at 1
+        uses = self.model.users.uses[:, p]
+        return float(r[uses].mean()) if uses.any() else 1.0
+
     def session_slots(self, platform, active: np.ndarray) -> int | np.ndarray:
         """Slots of each of today's ``active`` users: ``feed_slots`` (an int) when the
         platform's activity is off, else feed_slots · min(max_session, R(session_sensitivity

@@ -77,7 +77,7 @@ def prior_context(model, platform, lo: int) -> PriorContext:
         recommended=items.impressions_by_source[p, lo:, RECOMMEND],
         engagements=items.engagements[lo:, :FOLLOW_ACTION].sum(axis=1),  # complete, like, comment, share
         creator_share=share[items.creator[lo:]],
-        dau=max(platform.expected_dau, 1.0),
+        dau=max(platform.policy.pools.expected_dau, 1.0),  # today's (model.build_feeds)
         steering=platform.steering,
         blocked=None if blocked is None else blocked[items.creator[lo:]],
     )

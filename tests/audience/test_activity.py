@@ -227,3 +227,23 @@ def test_users_lapse_and_come_back():
     gap = (np.diff(day) > LAPSE_DAYS) & (np.diff(user) == 0)
     returned = len(np.unique(user[1:][gap]))
     assert returned > 0.5 * m.users.n, returned
+
+
+def test_pools_and_cap_are_shares_of_todays_expected_dau():
+    """pool_base and exposure_cap are shares of daily active users: where activity
+    responds, the traffic pools and the cap take today's expected DAU (users × adoption
+    × daily_active × the users' mean open probability relative to daily_active), not the
+    static value (mutation checked: the static formula for every platform fails)."""
+    m = TrafficModel(scenario({"enabled": True, "sensitivity": 5.0}, exposure_cap=0.05), seed=3)
+    static = m.users.n * 1.0 * m.platforms["douyin"].cfg.daily_active
+    m.activity.satisfaction[:, 0] = m.platforms["douyin"].cfg.activity.reference + 0.2  # happy users open more
+    m.step()
+    platform = m.platforms["douyin"]
+    expected = platform.expected_dau  # today's open probabilities, relative to daily_active
+    # the pools took the value the day started with (satisfaction has moved since)
+    assert platform.policy.pools.expected_dau > 1.3 * static
+    assert platform.policy.pools.size(0) == pytest.approx(platform.cfg.pool_base * platform.policy.pools.expected_dau)
+    assert expected > 1.3 * static  # and the property reads today's probabilities
+    off = TrafficModel(scenario(), seed=3)
+    off.step()
+    assert off.platforms["douyin"].policy.pools.expected_dau == off.users.n * 1.0 * off.platforms["douyin"].cfg.daily_active

@@ -33,7 +33,7 @@ BASE: dict = {
         "enabled": True,
         "intercept": -2.5,  # every category sells within 5 days
         # fmcg and high-ticket buyers may buy again after 2 days: trust (w_trust, trust_gain) acts within the run
-        "categories": {"fmcg": {"repurchase_days": 2}, "online_high_ticket": {"buy_offset": 1.0, "repurchase_days": 2},
+        "categories": {"fmcg": {"repurchase_days": 2}, "online_high_ticket": {"buy_offset": 2.0, "repurchase_days": 2},
                        "offline_long_decision": {"buy_offset": 0.0}},
         # two pushes a day: the days with two promotions exceed the over-marketing limit of 1
         "groups": {"enabled": True, "pushes_per_day": 2.0, "overmarketing_pushes": 1.0},
