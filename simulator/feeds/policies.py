@@ -63,7 +63,8 @@ def prior_context(model, platform, lo: int) -> PriorContext:
     """The context of the items from row ``lo`` on, for ``platform``'s policy."""
     items, p, cfg = model.items, platform.index, platform.cfg
     creator_exposure = model.creators.impressions[p].sum(axis=1).astype(np.float64)
-    share = (creator_exposure + 1.0) / (creator_exposure[model.creators.active].mean() + 1.0)  # vs the mean active creator
+    active = model.creators.active  # vs the mean active creator (every creator's once none is left)
+    share = (creator_exposure + 1.0) / (creator_exposure[active if active.any() else slice(None)].mean() + 1.0)
     blocked = model.moderation.blocked_creators(p)
     return PriorContext(
         age=(model.day - items.day[lo:]).astype(np.float32),

@@ -201,3 +201,18 @@ def test_gini_steering_penalizes_only_creators_above_the_mean():
 
     change = prior(2.0) - prior(0.0)
     assert np.allclose(change, [0.0, 0.0, 0.0, -2.0 * np.log(2.0), -2.0 * np.log(8.0)])
+
+
+def test_creator_share_is_defined_when_every_creator_has_exited():
+    """The steering's creator share compares with the mean *active* creator; on a day when
+    every creator has stopped posting (their recent items are still recommendable) it
+    falls back to every creator's mean instead of a NaN mean of nothing."""
+    from simulator.feeds.policies import prior_context
+    from ..conftest import small
+
+    m = TrafficModel(small(), seed=1)
+    m.step()
+    m.creators.active[:] = False
+    platform = next(iter(m.platforms.values()))
+    ctx = prior_context(m, platform, 0)
+    assert np.isfinite(ctx.creator_share).all() and len(ctx.creator_share) == m.items.n
