@@ -201,6 +201,15 @@ class Ledger:
         self.operating_cost += cost
         self.today["operating_cost"] += cost
 
+    def merchant_costs(self) -> np.ndarray:
+        """Each merchant's costs so far besides the goods: ad spend, commission, partner
+        creators' cut, operating costs."""
+        return self.ad_spend.sum(axis=0) + self.commission_paid + self.creator_paid + self.operating_cost
+
+    def merchant_profit(self) -> np.ndarray:
+        """Each merchant's profit so far: GMV − cost of goods − :meth:`merchant_costs`."""
+        return self.gmv.sum(axis=1) - self.cost_of_goods - self.merchant_costs()
+
     def book_tips(self, platform: int, creator: np.ndarray, domain: np.ndarray, amount: np.ndarray) -> None:
         """Tips on ``platform`` to ``creator`` from impressions in ``domain``."""
         cut = self.tip_cut[platform]

@@ -61,8 +61,7 @@ def merchants_frame(model) -> pd.DataFrame:
     merchants, ledger = model.merchants, model.ledger
     spend = ledger.ad_spend.sum(axis=0)
     gmv = ledger.gmv.sum(axis=1)
-    profit = gmv - ledger.cost_of_goods - ledger.commission_paid - ledger.creator_paid - spend - ledger.operating_cost
-    cost = spend + ledger.commission_paid + ledger.creator_paid + ledger.operating_cost
+    profit, cost = ledger.merchant_profit(), ledger.merchant_costs()
     targeting = np.array(TARGETING)[merchants.targeting]
     df = pd.DataFrame({
         "merchant": np.arange(merchants.n), "account": merchants.account,

@@ -1,13 +1,13 @@
-"""A moving population: creators and merchants enter and exit (docs/ODD.md 7.15).
+"""A moving population: creators and merchants enter and exit (docs/ODD.md 7.10).
 
 Every day starts with :meth:`Turnover.renew` (after the ledger opens the day) and ends
 with :meth:`Turnover.record` (before the metrics are collected):
 
 * **merchant exit** (``merchants.exit_loss_days`` = L > 0): an active merchant at least
   L days in the market whose mean daily profit over the last L days is below 0 exits.
-  Daily profit = margin × GMV − ad spend − commission − partner creators' cut − the
-  operating cost the ledger books in ``ledger.today["operating_cost"]`` (if any; summed
-  over platforms). An exited merchant buys no ads, sells nothing (not even on items it
+  Daily profit = margin × GMV − ad spend − commission − partner creators' cut −
+  operating costs (``Ledger.merchant_profit``; a merchant out of the market allocates
+  no effort, so it books no operating cost). An exited merchant buys no ads, sells nothing (not even on items it
   linked before), its account stops posting, its and its partners' fan groups close (the
   members leave), its partner creators stop carrying its link (their ``seller`` becomes
   −1) and its WeChat contacts are dropped.
@@ -87,7 +87,6 @@ class Turnover:
         self.cum_income = np.zeros((self.rc, C))
         self.rm = 1 + max(m.exit_loss_days if self.merchant_exit else 0, m.entry_memory if self.merchant_entry else 0)
         self.cum_profit = np.zeros((self.rm, M))
-        self.operating_cost = np.zeros(M)  # cumulative, booked while active
 
     # ------------------------------------------------------------------ start of day
 
@@ -238,14 +237,9 @@ class Turnover:
             return
         model = self.model
         t = model.day
-        ledger, merchants, creators = model.ledger, model.merchants, model.creators
+        ledger, creators = model.ledger, model.creators
         if self.merchant_exit or self.merchant_entry:
-            oc = ledger.today.get("operating_cost")
-            if oc is not None:
-                oc = np.asarray(oc, dtype=np.float64)
-                self.operating_cost += np.where(merchants.active, oc.sum(axis=0) if oc.ndim == 2 else oc, 0.0)
-            self.cum_profit[(t + 1) % self.rm] = (ledger.gmv.sum(axis=1) - ledger.cost_of_goods - ledger.commission_paid
-                                                  - ledger.creator_paid - ledger.ad_spend.sum(axis=0) - self.operating_cost)
+            self.cum_profit[(t + 1) % self.rm] = ledger.merchant_profit()
         impressions = None
         if self.creator_exit:
             impressions = creators.impressions.sum(axis=(0, 2)).astype(np.float64)
