@@ -28,7 +28,8 @@ from .. import __version__
 
 RUN_FILES = ("scenario.toml", "manifest.json", "metrics.csv", "summary.json", "creators.csv", "merchants.csv",
              "items.csv", "plots/domain_shares.png", "plots/lorenz.png", "plots/fan_tiers.png", "plots/gmv_by_domain.png",
-             "plots/cac.png", "plots/group_size.png", "plots/merchant_roi.png", "plots/dynamics.png", "report.html")
+             "plots/cac.png", "plots/group_size.png", "plots/merchant_roi.png", "plots/dynamics.png", "plots/ecosystem.png",
+             "report.html")
 
 
 class OutputError(RuntimeError):
@@ -206,6 +207,7 @@ def write_run(model, out: Path, *, command: list[str], timings: dict) -> Path:
         plots.group_size(metrics, tmp / "plots" / "group_size.png")
         plots.merchant_roi(merchants, tmp / "plots" / "merchant_roi.png")
         plots.year_dynamics(metrics, tmp / "plots" / "dynamics.png")
+        plots.ecosystem(metrics, tmp / "plots" / "ecosystem.png")
         timings = {**timings, "write_s": round(time.perf_counter() - t0, 3)}
         record = manifest(command=command, files=RUN_FILES, scenario=model.scenario.name, seed=model.scenario.seed,
                           steps=int(model.steps), timings=timings)

@@ -210,3 +210,106 @@ def _missing(ax, what: str) -> None:
     ax.text(0.5, 0.5, f"{what}: not in this run's metrics", ha="center", va="center", transform=ax.transAxes, fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+# the adapting knobs a platform may revise (platform/adaptation.py), as metric columns
+KNOB_COLUMNS = (("knob_ad_load", "ad load"), ("knob_commission_scale", "commission scale"),
+                ("knob_centralization", "centralization"))
+
+
+def ecosystem(metrics: pd.DataFrame, path: Path | None, window: int = 7):
+    """The platforms side by side over a run, six panels, one colour per platform
+    (``window``-day rolling means): daily active users with each platform's share of the
+    users' time; users and creators on each platform; merchants' ad spend by platform;
+    private GMV on each platform against WeChat's (orders from the platform's buyers);
+    SMS recalls of shelf platforms with the share that leaks to another shop; the knobs
+    adapting platforms revise. A panel whose columns the run does not have, or that no
+    platform of the run uses, says so instead of drawing. With ``path`` None the figure
+    is returned (for a notebook) instead of saved."""
+    fig, axes = plt.subplots(3, 2, figsize=(12, 10))
+    (ax_dau, ax_pop), (ax_spend, ax_gmv), (ax_recall, ax_knob) = axes
+    names = [p for p in metrics["platform"].unique() if p != "all"]
+    per = {name: metrics[metrics["platform"] == name] for name in names}
+    color = {name: f"C{k}" for k, name in enumerate(names)}
+
+    ax_time = ax_dau.twinx()
+    for name, df in per.items():
+        ax_dau.plot(df["step"], df["active_users"], color=color[name], label=f"{name} DAU")
+        if "time_share" in df:
+            ax_time.plot(df["step"], _rolling(df["time_share"], window), color=color[name], ls="--",
+                         label=f"{name} share of time")
+    ax_dau.set(title="Daily active users and share of users' time", xlabel="day", ylabel="users (solid)")
+    ax_time.set(ylabel="share of all slots (dashed)", ylim=(0, 1))
+    _legend(ax_dau, ax_time, "upper left")
+
+    if all("users_of" in df and "creators_present" in df for df in per.values()) and per:
+        ax_c = ax_pop.twinx()
+        for name, df in per.items():
+            ax_pop.plot(df["step"], df["users_of"], color=color[name], label=f"{name} users")
+            ax_c.plot(df["step"], df["creators_present"], color=color[name], ls="--", label=f"{name} creators")
+        ax_pop.set_ylabel("users of the platform (solid)")
+        ax_c.set_ylabel("active creators posting there (dashed)")
+        _legend(ax_pop, ax_c, "lower left")
+    else:
+        _missing(ax_pop, "users and creators per platform")
+    ax_pop.set(title="Who is on each platform", xlabel="day")
+
+    for name, df in per.items():
+        ax_spend.plot(df["step"], _rolling(df["ad_revenue"], window), color=color[name], label=f"{name} ads")
+    every = metrics[metrics["platform"] == "all"]
+    if "operating_cost" in every and every["operating_cost"].abs().sum() > 0:
+        ax_spend.plot(every["step"], _rolling(every["operating_cost"], window), color="grey", ls=":",
+                      label="group pushes, WeChat cards, SMS (all platforms)")
+    ax_spend.set(title="Merchants' spend by platform", xlabel="day", ylabel="model yuan per day")
+    ax_spend.legend(loc="upper left", fontsize=7)
+
+    for name, df in per.items():
+        ax_gmv.plot(df["step"], _rolling(df["gmv_private_platform"], window), color=color[name],
+                    label=f"{name} private, on the platform")
+        ax_gmv.plot(df["step"], _rolling(df["gmv_private_wechat"], window), color=color[name], ls="--",
+                    label=f"{name}'s buyers on WeChat")
+    ax_gmv.set(title="Private GMV: on the platform vs WeChat", xlabel="day", ylabel="model yuan per day")
+    ax_gmv.legend(loc="upper left", fontsize=7)
+
+    shelves = [name for name, df in per.items() if "recalls" in df and df["recalls"].sum() > 0]
+    if shelves:
+        ax_leak = ax_recall.twinx()
+        for name in shelves:
+            df = per[name]
+            ax_recall.plot(df["step"], _rolling(df["recalls"], window), color=color[name], label=f"{name} recalls")
+            ax_recall.plot(df["step"], _rolling(df["recall_orders"], window), color=color[name], ls=":",
+                           label=f"{name} recall orders")
+            leak = df["recall_leaks"].rolling(window, min_periods=1).sum() / df["recalls"].rolling(
+                window, min_periods=1).sum().replace(0, np.nan)
+            ax_leak.plot(df["step"], leak, color=color[name], ls="--", label=f"{name} share that leaks")
+        ax_recall.set_ylabel("per day")
+        ax_leak.set(ylabel="share of recalls bought elsewhere (dashed)", ylim=(0, None))
+        _legend(ax_recall, ax_leak, "upper left")
+    else:
+        _missing(ax_recall, "SMS recalls (no shelf platform recalls)")
+    ax_recall.set(title="Shelf platform: recalls and their leak", xlabel="day")
+
+    drawn = False
+    for name, df in per.items():
+        for (column, label), ls in zip(KNOB_COLUMNS, ("-", "--", ":")):
+            if column in df and df[column].notna().any() and df[column].nunique() > 1:
+                ax_knob.plot(df["step"], df[column], color=color[name], ls=ls, label=f"{name} {label}")
+                drawn = True
+    if drawn:
+        ax_knob.set(ylabel="knob value")
+        ax_knob.legend(loc="upper left", fontsize=7)
+    else:
+        _missing(ax_knob, "adapting knobs (no platform revised one)")
+    ax_knob.set(title="Knobs the platforms revise", xlabel="day")
+    if path is None:
+        fig.tight_layout()
+        return fig
+    save(fig, path)
+    return None
+
+
+def _legend(ax, twin, loc: str) -> None:
+    """One legend for a panel and its twin axis."""
+    handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    if handles:
+        ax.legend(handles, [h.get_label() for h in handles], loc=loc, fontsize=7)

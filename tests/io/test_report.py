@@ -114,7 +114,7 @@ def test_run_writes_a_self_contained_report(tmp_path):
     page = check_self_contained(out / "report.html")
     imgs = [a["src"] for t, a in page.tags if t == "img"]
     pngs = sorted((out / "plots").glob("*.png"))
-    assert len(pngs) == 8
+    assert len(pngs) == 9
     assert sorted(base64.b64decode(s.split(",", 1)[1]) for s in imgs) == sorted(p.read_bytes() for p in pngs)
     text = " ".join(page.text)
     summary = json.loads((out / "summary.json").read_text())["platforms"]["douyin"]
@@ -150,3 +150,30 @@ def test_dynamics_plot_draws_what_the_run_has_and_says_what_it_lacks(monkeypatch
     assert not any(t.texts for t in figs[1].axes)
     mix_ax = figs[1].axes[0]
     assert len(mix_ax.collections) == len(plots.MIX_CHANNELS)  # one stacked band per channel
+
+
+def test_ecosystem_plot_draws_one_line_per_platform_and_says_what_it_lacks(monkeypatch, tmp_path):
+    """plots/ecosystem.png: one colour per platform in every panel it can draw; the panels
+    of mechanisms the run does not have (multi-homing, shelf recalls, adapting knobs) say so
+    rather than staying empty."""
+    from simulator.io import plots
+
+    figs = []
+    monkeypatch.setattr(plots, "save", lambda fig, path: figs.append(fig))
+    days = np.arange(10)
+    base = {"ad_revenue": 100.0, "active_users": 700, "gmv_private_platform": 50.0, "gmv_private_wechat": 20.0}
+    rows = [{"step": d, "platform": p, **base} for d in days for p in ("douyin", "kuaishou", "all")]
+    plots.ecosystem(pd.DataFrame(rows), tmp_path / "a.png")
+    texts = [t.get_text() for ax in figs[0].axes for t in ax.texts]
+    assert sum("not in this run's metrics" in t for t in texts) == 3
+    dau_ax = figs[0].axes[0]
+    assert [line.get_label() for line in dau_ax.lines] == ["douyin DAU", "kuaishou DAU"]
+    full = [{**r, "time_share": 0.5, "users_of": 9000, "creators_present": 200,
+             "recalls": 5.0 if r["platform"] == "kuaishou" else 0.0, "recall_orders": 1.0, "recall_leaks": 1.0,
+             "knob_ad_load": 0.08 + 0.01 * r["step"]} for r in rows]
+    plots.ecosystem(pd.DataFrame(full), tmp_path / "b.png")
+    assert not any(ax.texts for ax in figs[1].axes)
+    labels = {line.get_label() for ax in figs[1].axes for line in ax.lines}
+    assert {"kuaishou recalls", "kuaishou recall orders", "kuaishou share that leaks"} <= labels
+    assert not any(label.startswith("douyin re") for label in labels)  # douyin made no recalls: no line
+    assert "douyin ad load" in labels and "kuaishou commission scale" not in labels  # only knobs that moved
