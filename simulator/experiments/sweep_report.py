@@ -21,7 +21,8 @@ from ..observation.derived import impression_shares  # noqa: E402
 from .sweep import read_manifest, read_runs  # noqa: E402
 from .sweep_spec import SweepSpec  # noqa: E402
 
-HEADLINE = ("exposure_gini", "top1_share", "private_share_impressions", "private_share_gmv", "gmv_private", "platform_revenue",
+HEADLINE = ("exposure_gini", "top1_share", "private_share_impressions", "private_share_gmv", "gmv_private", "wechat_share_gmv",
+            "platform_revenue",
             "cac_ad", "cac_blended", "group_churn_30d", "group_members_end", "mean_intimacy", "flywheel_ratio")
 
 
@@ -32,6 +33,8 @@ def _with_derived(df: pd.DataFrame) -> pd.DataFrame:
             df[name] = share
     if {"gmv_private_platform", "gmv_private_wechat"} <= set(df.columns):
         df["gmv_private"] = df["gmv_private_platform"] + df["gmv_private_wechat"]
+        if "gmv_total" in df.columns:  # WeChat's share of all GMV (NaN where nothing sold)
+            df["wechat_share_gmv"] = df["gmv_private_wechat"] / df["gmv_total"].where(df["gmv_total"] > 0)
     return df
 
 

@@ -124,3 +124,18 @@ def test_sweep_report_writes_main_effects_and_heatmap(tmp_path):
 def test_shipped_sweeps_validate():
     for f in (SCENARIOS / "sweeps").glob("*.toml"):
         assert load_sweep(f).runs()
+
+
+def test_sweep_report_reads_wechat_share_of_gmv():
+    """The sweep report's derived wechat_share_gmv (what commission_vs_wechat.toml reads) is
+    WeChat's GMV over all GMV, NaN where a run sold nothing (not 0, not an error)."""
+    import pandas as pd
+
+    from simulator.experiments.sweep_report import HEADLINE, _with_derived
+
+    df = pd.DataFrame({"gmv_private_platform": [10.0, 0.0], "gmv_private_wechat": [30.0, 0.0],
+                       "gmv_total": [120.0, 0.0]})
+    out = _with_derived(df)
+    assert "wechat_share_gmv" in HEADLINE
+    assert out["wechat_share_gmv"].iloc[0] == 0.25 and out["wechat_share_gmv"].isna().iloc[1]
+    assert list(out["gmv_private"]) == [40.0, 0.0]
