@@ -20,7 +20,10 @@ The model reads its settings when it is built, so a changed control is listed un
 charts show the domain shares of impressions, creator exposure Gini and top-1% share,
 fans by tier, GMV by domain, fan-group members, the merchants' channel mix (effort
 shares) and creators active / entering / leaving as the model steps (the last two move
-in scenarios with the year's mechanisms on, e.g. douyin_year.toml). The page is tested
+in scenarios with the year's mechanisms on, e.g. douyin_year.toml). One chart draws a
+line per platform (daily active users, share of users' time, private share of
+impressions), so a multi-platform scenario such as ecosystem.toml shows the platforms
+side by side. The page is tested
 in headless Chromium (tests/ui/test_app_browser.py); its logic without the page is
 :mod:`simulator.ui.controls`.
 """
@@ -34,6 +37,8 @@ from pathlib import Path
 import solara
 from mesa.visualization import make_plot_component
 from mesa.visualization.solara_viz import ComponentsView, ModelController, ShowSteps
+from mesa.visualization.utils import update_counter
+from matplotlib.figure import Figure
 
 from simulator.config import STYLE_KNOBS, read_scenario
 from simulator.config.loading import declared_platforms
@@ -85,7 +90,50 @@ class AppModel(TrafficModel):
         self.app_values = values_of(self.scenario)
 
 
+# panels of the per-platform chart: (metric column, title, y label)
+PLATFORM_PANELS = (("active_users", "Daily active users, by platform", "users"),
+                   ("time_share", "Share of users' time, by platform", "share of all slots"),
+                   ("private_share_impressions", "Private share of impressions, by platform", "share"))
+
+
+def platform_figure(model) -> Figure:
+    """One line per platform (the scenario's platforms: e.g. ecosystem.toml's four) for
+    daily active users, share of users' time and the private share of impressions, from
+    the model's per-platform metrics rows; a panel whose metric the run lacks stays empty."""
+    df = model.metrics_frame()
+    fig = Figure(figsize=(9, 2.8))
+    axes = fig.subplots(1, len(PLATFORM_PANELS))
+    for ax, (column, title, ylabel) in zip(axes, PLATFORM_PANELS):
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("day", fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.tick_params(labelsize=7)
+        for k, name in enumerate(model.platforms):
+            rows = df[df["platform"] == name] if len(df) else df
+            if not len(rows):
+                continue
+            if column == "private_share_impressions":
+                values = rows["impressions_private"] / rows["impressions_total"].where(rows["impressions_total"] > 0)
+            elif column in rows:
+                values = rows[column]
+            else:
+                continue
+            ax.plot(rows["step"], values, color=f"C{k}", label=name)
+        if ax.lines:
+            ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+@solara.component
+def PlatformLines(model):
+    """The per-platform chart (:func:`platform_figure`), redrawn each step."""
+    update_counter.get()
+    solara.FigureMatplotlib(platform_figure(model), format="png")
+
+
 components = [
+    (PlatformLines, 0),  # the platforms side by side (issue #15 item 5)
     make_plot_component({"public_share_impressions": "#4C72B0", "commercial_share_impressions": "#DD8452", "private_share_impressions": "#55A868"}),
     make_plot_component({"exposure_gini": "#8172B3", "top1_share": "#C44E52"}),
     make_plot_component({"fans_passerby": "#937860", "fans_liking": "#DA8BC3", "fans_true": "#C44E52"}),

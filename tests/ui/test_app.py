@@ -167,7 +167,7 @@ def test_push_controls_move_the_group_chart():
 
 def test_every_control_is_a_model_parameter():
     params = inspect.signature(AppModel).parameters
-    assert set(BY_NAME) <= set(params) and "scenario" in params and len(components) == 7
+    assert set(BY_NAME) <= set(params) and "scenario" in params and len(components) == 8
 
 
 def test_year_charts_follow_the_year_mechanisms(tmp_path):
@@ -185,3 +185,19 @@ def test_year_charts_follow_the_year_mechanisms(tmp_path):
     assert year["creators_entered"].sum() > 0 and static["creators_entered"].sum() == 0
     assert year["mix_groups"].iloc[-1] != year["mix_groups"].iloc[0]
     assert static["mix_groups"].nunique() == 1
+
+
+def test_platform_chart_draws_one_line_per_platform():
+    """The app's per-platform chart (issue #15 item 5): a two-platform scenario gets two
+    lines, labelled by platform, in the daily-active-users panel."""
+    from simulator.ui.app import platform_figure
+
+    from simulator.model import TrafficModel
+
+    two = TrafficModel({"population": {"users": 500, "creators": 40, "merchants": 2},
+                        "platforms": {"douyin": {"policy": "douyin"}, "kuaishou": {"policy": "kuaishou"}}}, seed=1)
+    two.run(2)
+    fig = platform_figure(two)
+    dau = fig.axes[0]
+    assert [line.get_label() for line in dau.lines] == ["douyin", "kuaishou"]
+    assert len(dau.lines[0].get_xdata()) == 2
