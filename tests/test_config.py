@@ -73,6 +73,28 @@ def test_set_errors_are_attributed_to_set(tmp_path):
         parse_set("steps")
 
 
+def test_extends_a_list_merges_bases_left_to_right(tmp_path):
+    """extends = [a, b]: both bases' platform tables, in that order; b's keys win over a's,
+    the child's over both; an error names the file that really set the key (a key a base
+    got from its own base names that file)."""
+    write(tmp_path, "root.toml", '[population]\nusers = 500\ncreators = 40\n')
+    write(tmp_path, "a.toml", 'extends = "root.toml"\nsteps = 5\n[platforms.douyin]\npolicy = "douyin"\nbeta = 0.5\n[merchants]\nnew_share = 0.1\n')
+    write(tmp_path, "b.toml", 'extends = "root.toml"\nsteps = 7\n[platforms.kuaishou]\npolicy = "kuaishou"\n'
+                              '[merchants]\nnew_share = 0.2\n')
+    child = write(tmp_path, "c.toml", 'extends = ["a.toml", "b.toml"]\nname = "c"\n[platforms.taobao]\npolicy = "random"\nadoption = 0.5\n')
+    s = load_scenario(child)
+    assert list(s.platforms) == ["douyin", "kuaishou", "taobao"]
+    assert s.steps == 7 and s.merchants.new_share == 0.2 and s.platforms["douyin"].beta == 0.5
+    assert s.population.users == 500
+    write(tmp_path, "root.toml", '[population]\nusers = 5\ncreators = 40\n')
+    with pytest.raises(ScenarioError, match="root.toml.*population.users"):
+        load_scenario(child)
+    for bad in ('[]', '[1]', '3'):
+        p = write(tmp_path, "bad.toml", f'extends = {bad}\n')
+        with pytest.raises(ScenarioError, match="extends.*list of file names"):
+            load_scenario(p)
+
+
 def test_circular_extends(tmp_path):
     write(tmp_path, "a.toml", 'extends = "b.toml"\n')
     b = write(tmp_path, "b.toml", 'extends = "a.toml"\n')

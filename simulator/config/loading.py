@@ -1,7 +1,9 @@
 """Scenario files: TOML → validated, typed, frozen configuration.
 
 A scenario is a TOML file. It may name a base file with ``extends = "base.toml"``
-(resolved relative to the file that says it); the child's keys override the base's,
+(resolved relative to the file that says it), or several, ``extends = ["douyin_year.toml",
+"kuaishou_year.toml"]``, merged left to right (a later base's keys override an earlier
+one's; platform tables add up in that order); the child's keys override the bases',
 table by table. Command-line overrides (``--set platforms.douyin.beta=2``) are applied
 last. The merged table is then validated against the schema below, which is the one
 place where every knob, its default and its allowed range live.
@@ -101,9 +103,13 @@ def _resolve(path: Path, origin: dict, chain: tuple[Path, ...] = ()) -> dict:
     parent = data.pop("extends", None)
     merged: dict = {}
     if parent is not None:
-        if not isinstance(parent, str):
-            raise ScenarioError(str(path), "extends", "must be a file name (string)")
-        merged = _resolve(path.parent / parent, origin, chain + (path,))
+        parents = [parent] if isinstance(parent, str) else parent
+        if not isinstance(parents, list) or not parents or not all(isinstance(p, str) for p in parents):
+            raise ScenarioError(str(path), "extends", "must be a file name or a non-empty list of file names (strings)")
+        for name in parents:  # several bases merge left to right, then this file over them
+            found: dict = {}  # which file set each key of this base (a later base's win)
+            merged = _merge(merged, _resolve(path.parent / name, found, chain + (path,)), {}, "")
+            origin.update(found)
     # relative file references are relative to the file that names them
     graph = data.get("graph")
     if isinstance(graph, dict) and isinstance(graph.get("follow_graph_file"), str):
