@@ -402,10 +402,38 @@ class Sessions(Measurement):
                 "mean_satisfaction": float(rows["mean_satisfaction"].iloc[-1])}
 
 
+class MultiHoming(Measurement):
+    name = "multi_homing"
+    kind = "custom"
+    columns = ("users_of", "time_share", "creators_present", "adoptions", "drops", "creators_expanded")
+    description = ("users who use the platform (all: who use any; stock); the platform's share of all slots offered "
+                   "today across the platforms (all: 1; summary: the mean over days); active creators present on "
+                   "the platform (every active creator where creators.multi_homing is off; all: present on any; "
+                   "stock); users who adopted and who dropped the platform today, and creators who expanded to it "
+                   "today (0 where attention and multi-homing are off; summed)")
+
+    def measure(self, v):
+        model = v.model
+        uses = model.users.uses
+        attention, presence = model.attention, model.presence
+        slots = np.array([p.slots_today for p in model.platforms.values()], dtype=np.float64)
+        sl = slice(None) if v.index is None else v.index
+        return {"users_of": int(np.count_nonzero(uses.any(axis=1) if v.index is None else uses[:, v.index])),
+                "time_share": _ratio(float(slots[sl].sum()), float(slots.sum())),
+                "creators_present": presence.present_count(v.index),
+                "adoptions": int(np.sum(attention.adopted_today[sl])), "drops": int(np.sum(attention.dropped_today[sl])),
+                "creators_expanded": int(np.sum(presence.expanded_today[sl]))}
+
+    def summarize(self, rows, final):
+        return {"users_of": float(rows["users_of"].iloc[-1]), "time_share": float(rows["time_share"].mean()),
+                "creators_present": float(rows["creators_present"].iloc[-1]),
+                **{c: float(rows[c].sum()) for c in ("adoptions", "drops", "creators_expanded")}}
+
+
 MEASUREMENTS: list[Measurement] = [
     ImpressionsByDomain(), ImpressionsBySource(), Engagements(), Follows(), FanTiers(),
     ExposureConcentration(), Flywheel(), Money(), Sales(), OrdersByBuyerTier(), PrivateShares(), AcquisitionCost(), PrivateChannels(),
-    Activity(), Sessions(), Turnover(), MerchantChannels(),
+    Activity(), Sessions(), Turnover(), MerchantChannels(), MultiHoming(),
 ]
 
 
