@@ -1,0 +1,116 @@
+"""Creators post where they are present and expand where it pays (docs/ODD.md 7.11,
+content/presence.py)."""
+
+import numpy as np
+
+from simulator import TrafficModel
+from simulator.state.vocabulary import ADS, COLD_START, FOLLOW, RECOMMEND, SAME_CITY
+
+from ..conftest import small
+
+SOURCES = {"follow": FOLLOW, "same_city": SAME_CITY, "cold_start": COLD_START, "recommend": RECOMMEND}
+
+
+def two_platforms(creators: dict, douyin: dict | None = None, kuaishou: dict | None = None, **over) -> dict:
+    """The small world on two platforms (every user on both), ``creators`` keys set."""
+    knobs = {"adoption": 1.0, "same_city_share": 0.15, "follow_share": 0.3}
+    return small({"creators": creators, **over,
+                  "platforms": {"douyin": {**knobs, **(douyin or {})},
+                                "kuaishou": {"policy": "kuaishou", **knobs, **(kuaishou or {})}}})
+
+
+def impressions_by_source(sc: dict, days: int, seed: int = 2):
+    """(platforms × creators × sources) impressions over ``days`` days, and the model."""
+    m = TrafficModel(sc, seed=seed)
+    out = None
+    for _ in range(days):
+        m.step()
+        day = np.zeros((len(m.platforms), m.creators.n, len(SOURCES)))
+        for log in m.day_logs:
+            imp = log.impressions
+            creator = m.items.creator[imp.item]
+            for j, s in enumerate(SOURCES.values()):
+                day[log.platform.index, :, j] = np.bincount(creator[imp.source == s], minlength=m.creators.n)
+        if out is not None:  # creators who entered today
+            day[:, :out.shape[1]] += out
+        out = day
+    return out, m
+
+
+def test_absent_creators_reach_nobody_in_any_slot_source():
+    """Guards presence (ODD 7.11): a creator not present on a platform gets no impression
+    there from the follow tab, same city, cold start or recommendations (nor ads: a
+    merchant's account is on every platform, and its ads are counted where it is), while
+    the same creators, with multi-homing off, get impressions there from every one of
+    these sources (so each source is really filtered). Fails when absence does not block
+    (e.g. ``blocked_creators`` ignores presence) or blocks only some sources."""
+    on, m = impressions_by_source(two_platforms({"multi_homing": True, "cross_post_share": 0.0}), 4)
+    off, _ = impressions_by_source(two_platforms({"multi_homing": False}), 4)
+    present = m.presence.present
+    assert (present[m.creators.home.astype(int), np.arange(m.creators.n)]).all()
+    merchants = m.creators.merchant >= 0
+    assert present[:, merchants].all() and not present[:, ~merchants].all()
+    absent = ~present
+    assert on[absent].sum() == 0
+    for j, name in enumerate(SOURCES):
+        assert off[..., j][absent].sum() > 0, name  # they would be reached there
+        assert on[..., j][present].sum() > 0, name
+    df = m.metrics_frame()
+    last = df[df.step == df.step.max()].set_index("platform")["creators_present"]
+    assert last["douyin"] == present[0].sum() < m.creators.n and last["all"] == m.creators.n
+
+
+def test_cross_post_share_puts_creators_everywhere():
+    """Guards day-0 presence: with cross_post_share 1 every creator is on every platform
+    (multi-homing on but nothing absent); with 0.5 about half of the ordinary creators
+    are. Fails when cross_post_share is ignored."""
+    m = TrafficModel(two_platforms({"multi_homing": True, "cross_post_share": 1.0}), seed=1)
+    assert m.presence.present.all()
+    m = TrafficModel(two_platforms({"multi_homing": True, "cross_post_share": 0.5}), seed=1)
+    ordinary = m.creators.merchant < 0
+    share = m.presence.present[:, ordinary].all(axis=0).mean()
+    assert 0.35 < share < 0.65
+
+
+def test_creators_expand_toward_the_platform_that_pays():
+    """Guards expansion (ODD 7.11): Kuaishou's users see five times Douyin's slots, so its
+    impressions per present creator are far above what most Douyin-homed creators get; with
+    expand_rate 0.3 most Douyin-only creators (those below the margin) join Kuaishou within a few days after the
+    window, far more than Kuaishou-only creators join Douyin (there only those well below
+    Douyin's mean do); with expand_margin 1000 only the creators who got next to nothing
+    expand (under a quarter as many). Fails when the pay comparison is ignored or reversed."""
+    base = {"multi_homing": True, "cross_post_share": 0.0, "expand_rate": 0.3, "expand_window": 3}
+    sc = two_platforms(base, douyin={"feed_slots": 4}, kuaishou={"feed_slots": 20})
+    m = TrafficModel(sc, seed=3)
+    ordinary = m.creators.merchant < 0
+    home = m.creators.home.astype(int)
+    m.run(10)
+    present = m.presence.present
+    on_d_only = ordinary & (home == 0)
+    on_k_only = ordinary & (home == 1)
+    assert present[1, on_d_only].mean() > 0.5
+    assert present[0, on_k_only].mean() < present[1, on_d_only].mean() - 0.3
+    df = m.metrics_frame()
+    assert df.query("platform == 'kuaishou'")["creators_expanded"].sum() == present[1, on_d_only].sum()
+    expanded = present[:, ordinary].sum() - ordinary.sum()
+    m = TrafficModel(two_platforms({**base, "expand_margin": 1000.0}, douyin={"feed_slots": 4},
+                                   kuaishou={"feed_slots": 20}), seed=3)
+    m.run(10)
+    assert m.presence.present[:, ordinary].sum() - ordinary.sum() < 0.25 * expanded  # only those who got ~nothing
+
+
+def test_entrants_start_on_their_home_platform_only():
+    """Guards that creators who enter later (creators.entry_rate) are on their home
+    platform only (no expansion here), and reach nobody elsewhere. Fails when new rows
+    are made present everywhere."""
+    sc = two_platforms({"multi_homing": True, "cross_post_share": 1.0, "entry_rate": 0.2})
+    out, m = impressions_by_source(sc, 4)
+    new = m.creators.entrant & (m.creators.merchant < 0)
+    assert new.sum() > 20
+    home = m.creators.home.astype(int)
+    present = m.presence.present
+    assert present[home[new], np.flatnonzero(new)].all()
+    assert present[:, new].sum() == new.sum()
+    other = np.zeros_like(present)
+    other[1 - home[new], np.flatnonzero(new)] = True
+    assert out[other].sum() == 0
