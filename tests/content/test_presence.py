@@ -114,3 +114,18 @@ def test_entrants_start_on_their_home_platform_only():
     other = np.zeros_like(present)
     other[1 - home[new], np.flatnonzero(new)] = True
     assert out[other].sum() == 0
+
+
+def test_an_absent_account_buys_no_ads_there():
+    """Guards the ad source of presence: merchants' accounts are on every platform, but an
+    account taken off a platform (here by hand) sells no ad impression there, while it
+    still advertises on the other. Fails when the ad market ignores absence."""
+    sc = two_platforms({"multi_homing": True, "cross_post_share": 0.0}, merchants={"daily_ad_budget": 1e4})
+    m = TrafficModel(sc, seed=4)
+    account = m.merchants.account
+    m.presence.present[1, account] = False
+    m.run(2)
+    for log in m.day_logs:
+        imp = log.impressions
+        ads = m.items.creator[imp.item[imp.source == ADS]]
+        assert np.isin(ads, account).sum() > 0 if log.platform.index == 0 else len(ads) == 0
