@@ -292,10 +292,11 @@ class TrafficModel(mesa.Model):
 
     def adapt_platforms(self) -> None:
         """Platforms with a Gini target steer toward it from today's exposure of the
-        active creators (platform/steering.py)."""
+        active creators present on the platform (all, without multi-homing; platform/steering.py)."""
         for log in self.day_logs:
             if log.platform.cfg.gini_target is not None:
-                steer(log.platform, log.impressions.per_creator(self.items.creator, self.creators.n)[self.creators.active])
+                mine = self.creators.active & self.presence.on(log.platform.index)
+                steer(log.platform, log.impressions.per_creator(self.items.creator, self.creators.n)[mine])
 
     def record_livelihoods(self) -> None:
         """The day's cumulative exposure, income and profit for the exit and entry rules,

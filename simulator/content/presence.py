@@ -99,6 +99,13 @@ class Presence:
         self._sync()
         return ~self.present[platform]
 
+    def on(self, platform: int) -> np.ndarray:
+        """Mask of the creators present on ``platform`` (every creator when multi-homing is off)."""
+        if self.present is None:
+            return np.ones(self.model.creators.n, dtype=bool)
+        self._sync()
+        return self.present[platform]
+
     def present_count(self, platform: int | None) -> int:
         """Active creators present on ``platform`` (None: on any platform)."""
         active = self.model.creators.active

@@ -64,7 +64,7 @@ def prior_context(model, platform, lo: int) -> PriorContext:
     """The context of the items from row ``lo`` on, for ``platform``'s policy."""
     items, p, cfg = model.items, platform.index, platform.cfg
     creator_exposure = model.creators.impressions[p].sum(axis=1).astype(np.float64)
-    active = model.creators.active  # vs the mean active creator (every creator's once none is left)
+    active = model.creators.active & model.presence.on(p)  # vs the mean active creator present here (every creator's once none is left)
     share = (creator_exposure + 1.0) / (creator_exposure[active if active.any() else slice(None)].mean() + 1.0)
     blocked = blocked_creators(model, p)  # banned here, or (multi-homing) not present here
     return PriorContext(

@@ -139,7 +139,7 @@ class ExposureConcentration(Measurement):
     kind = "custom"
     columns = ("exposure_gini", "top1_share", "top10_share", "visible_share")
     description = ("creator exposure Gini, top-1%/10% shares, share of creators above the visibility threshold (per step: "
-                   "the step's impressions of the creators active that day; summary: the run's impressions of every "
+                   "the step's impressions of the creators active that day, with creators.multi_homing those present on the platform; summary: the run's impressions of every "
                    "creator active at some point of the run; creators that have exited, or not entered, are left out)")
 
     def _values(self, x: np.ndarray, days: int, threshold: float) -> dict[str, float]:
@@ -149,10 +149,13 @@ class ExposureConcentration(Measurement):
         }
 
     def measure(self, v):
-        return self._values(v.creator_step[v.model.creators.active], 1, v.model.scenario.metrics.visibility_threshold)
+        mine = v.model.creators.active if v.index is None else v.model.creators.active & v.model.presence.on(v.index)
+        return self._values(v.creator_step[mine], 1, v.model.scenario.metrics.visibility_threshold)
 
     def summarize(self, rows, final):
         ever = final.model.creators.entry_day >= 0  # active at some point: not a dormant account still waiting
+        if final.index is not None:
+            ever = ever & final.model.presence.on(final.index)  # multi-homing: on the platform (a creator never leaves one)
         return self._values(final.creator_cum.sum(axis=1)[ever], final.days, final.model.scenario.metrics.visibility_threshold)
 
 

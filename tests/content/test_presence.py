@@ -77,8 +77,9 @@ def test_creators_expand_toward_the_platform_that_pays():
     impressions per present creator are far above what most Douyin-homed creators get; with
     expand_rate 0.3 most Douyin-only creators (those below the margin) join Kuaishou within a few days after the
     window, far more than Kuaishou-only creators join Douyin (there only those well below
-    Douyin's mean do); with expand_margin 1000 only the creators who got next to nothing
-    expand (under a quarter as many). Fails when the pay comparison is ignored or reversed."""
+    Douyin's mean do); with expand_margin 1000 only creators whose own pay was below
+    1/1001 of the platform's expand (checked day by day from the rule's rings), under half
+    as many. Fails when the pay comparison is ignored or reversed."""
     base = {"multi_homing": True, "cross_post_share": 0.0, "expand_rate": 0.3, "expand_window": 3}
     sc = two_platforms(base, douyin={"feed_slots": 4}, kuaishou={"feed_slots": 20})
     m = TrafficModel(sc, seed=3)
@@ -95,8 +96,16 @@ def test_creators_expand_toward_the_platform_that_pays():
     expanded = present[:, ordinary].sum() - ordinary.sum()
     m = TrafficModel(two_platforms({**base, "expand_margin": 1000.0}, douyin={"feed_slots": 4},
                                    kuaishou={"feed_slots": 20}), seed=3)
-    m.run(10)
-    assert m.presence.present[:, ordinary].sum() - ordinary.sum() < 0.25 * expanded  # only those who got ~nothing
+    W, pr = 3, m.presence
+    for _ in range(10):
+        before = pr.present.copy()
+        m.step()
+        t = pr.days  # the pay means the rule used today, from the rings
+        own = (pr.cum[t % (W + 1)] - pr.cum[(t - W) % (W + 1)]) / W
+        pay = pr.pay.mean(axis=0)
+        new = pr.present & ~before
+        assert (pay[:, None] > 1001.0 * own[None, :])[new].all()  # only who got next to nothing
+    assert pr.present[:, ordinary].sum() - ordinary.sum() < 0.5 * expanded
 
 
 def test_entrants_start_on_their_home_platform_only():
@@ -129,3 +138,44 @@ def test_an_absent_account_buys_no_ads_there():
         imp = log.impressions
         ads = m.items.creator[imp.item[imp.source == ADS]]
         assert np.isin(ads, account).sum() > 0 if log.platform.index == 0 else len(ads) == 0
+
+
+def test_exposure_inequality_and_steering_count_only_the_creators_present():
+    """Guards that a platform's exposure Gini (metrics) and its Gini steering (7.3) are
+    over the active creators present on it: with cross_post_share 0 half the creators are
+    absent from each platform, with zero impressions there, which would raise both. The
+    day's exposure_gini equals the Gini of the present creators' impressions, and the
+    Kuaishou-like platform's steering exponent after one day equals the rule applied to
+    them. Fails when the absent creators are counted (measurement or steering)."""
+    from simulator.observation.inequality import gini
+    sc = two_platforms({"multi_homing": True, "cross_post_share": 0.0})
+    m = TrafficModel(sc, seed=5)
+    m.step()
+    row = m.metrics_frame().set_index("platform")
+    for log in m.day_logs:
+        p = log.platform.index
+        mine = m.creators.active & m.presence.present[p]
+        x = log.impressions.per_creator(m.items.creator, m.creators.n)
+        assert row.loc[log.platform.name, "exposure_gini"] == gini(x[mine])
+        assert gini(x[m.creators.active]) > gini(x[mine]) + 0.1
+    ks = m.platforms["kuaishou"]
+    cfg = ks.cfg
+    x = m.day_logs[1].impressions.per_creator(m.items.creator, m.creators.n)[m.creators.active & m.presence.present[1]]
+    expected = min(cfg.steering_max, max(0.0, cfg.steering_step * cfg.gini_gain * (gini(x) - cfg.gini_target)))
+    assert ks.steering == expected
+
+
+def test_creator_share_is_relative_to_the_creators_present():
+    """Guards the recommender's creator share (7.3, what Gini steering divides by) with
+    multi-homing: a creator's cumulative exposure on the platform relative to the mean
+    active creator *present there* (the absent ones, at zero, would make everyone present
+    look over-exposed). Fails when the mean counts the absent creators."""
+    from simulator.feeds.policies import prior_context
+    m = TrafficModel(two_platforms({"multi_homing": True, "cross_post_share": 0.0}), seed=5)
+    m.run(2)
+    pl = m.platforms["kuaishou"]
+    ctx = prior_context(m, pl, 0)
+    exposure = m.creators.impressions[1].sum(axis=1).astype(np.float64)
+    mine = m.creators.active & m.presence.present[1]
+    expected = (exposure + 1.0) / (exposure[mine].mean() + 1.0)
+    np.testing.assert_allclose(ctx.creator_share, expected[m.items.creator[0:]], rtol=1e-12)
