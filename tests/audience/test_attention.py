@@ -207,3 +207,27 @@ def test_expected_dau_follows_the_users_and_their_attention():
     m.step()
     assert abs(ks.policy.pools.expected_dau - expected) < 1e-9 * expected  # the pools took today's
     assert abs(ks.active_today - expected) < 5 * np.sqrt((o * (1 - o)).sum())
+
+
+MULTI_HOMING_KNOBS = {"attention.memory": 6.0, "attention.sensitivity": 2.0, "attention.adopt_rate": 0.9,
+                      "attention.adopt_base": 0.1, "attention.entry_share": 0.3, "attention.drop_share": 0.45,
+                      "attention.drop_days": 2, "creators.cross_post_share": 0.6, "creators.expand_rate": 0.8,
+                      "creators.expand_margin": 3.0, "creators.expand_window": 3}
+
+
+def _multi_homing_world(settings: dict) -> pd.DataFrame:
+    sc = two_platforms({"enabled": True, "memory": 2.0, "sensitivity": 10.0, "adopt_rate": 0.3, "adopt_base": 0.02,
+                        "drop_share": 0.3, "drop_days": 1},
+                       {"creators": {"multi_homing": True, "cross_post_share": 0.2, "expand_rate": 0.3,
+                                     "expand_window": 2}},
+                       douyin={"ad_load": 0.3})
+    return TrafficModel(sc, seed=2, agents=False, **settings).run(5).metrics_frame()
+
+
+def test_multi_homing_knobs_bite():
+    """Each knob that acts only with attention or multi-homing on changes the run of a
+    world where both are on (tests/config/test_knobs_bite.py exempts them from its base
+    world, where they are off)."""
+    base = _multi_homing_world({})
+    dead = [key for key, value in MULTI_HOMING_KNOBS.items() if _multi_homing_world({key: value}).equals(base)]
+    assert not dead
