@@ -21,9 +21,14 @@ One tick is one day. ``step()`` runs the phases of docs/ODD.md section 3, one li
 11. ``update_activity``      users' satisfaction with each platform sets
                              tomorrow's activity and session length
                              (where it responds; off by default)         audience/activity.py
+11a. ``shift_attention``    users' attention moves across the platforms
+                             they use; they adopt and drop platforms
+                             (off by default)                            audience/attention.py
 12. ``adapt_platforms``      Gini steering                               platform/steering.py
 13. ``record_livelihoods``   exposure, income and profit windows of the
                              exit and entry rules; entrants' success     state/turnover.py
+13a. ``expand_creators``     creators join platforms that pay them more
+                             (multi-homing; off by default)              content/presence.py
 14. ``learn_channels``       merchants who learn their channel mix credit
                              today's profit to channels and move the mix commerce/learning.py
 15. ``collect``              one row of metrics per platform and for all observation/
@@ -46,6 +51,7 @@ from threadpoolctl import ThreadpoolController
 
 from .agents import Creator, Merchant, Platform, User
 from .audience.activity import Activity
+from .audience.attention import Attention
 from .audience.engagement import Reactions, react
 from .audience.relationships import drifting_fans, follow_engaged_viewers, intimacy_gains, update_intimacy
 from .commerce import Commerce
@@ -55,6 +61,7 @@ from .commerce.ledger import Ledger
 from .config import Scenario, load_scenario
 from .config.loading import scenario_with
 from .content.exposure import record_exposure
+from .content.presence import Presence
 from .content.publishing import publish
 from .feeds.impressions import Impressions
 from .feeds.indexes import ItemIndexes
@@ -137,6 +144,8 @@ class TrafficModel(mesa.Model):
         self.item_indexes = ItemIndexes(self)
         # the days an item can still be read: recommended, same-city and ads (max_item_age),
         # follow tab (follow_window), cold start (today); older items are compacted away
+        self.attention = Attention(self)  # before the platforms: their expected DAU reads it
+        self.presence = Presence(self)
         self.item_window = max(max(cfg.max_item_age, cfg.follow_window) for cfg in scenario.platforms.values())
         self.platforms: dict[str, Platform] = {
             name: Platform(self, name, j, cfg, self.streams.feeds[j]) for j, (name, cfg) in enumerate(scenario.platforms.items())}
@@ -180,8 +189,10 @@ class TrafficModel(mesa.Model):
             self.drop_follows(annoyed | banned | drifting_fans(self.follows.intimacy, self.scenario.relationship,
                                                                 self.streams.relationship))
             self.update_activity()
+            self.shift_attention()
             self.adapt_platforms()
             self.record_livelihoods()
+            self.expand_creators()
             self.learn_channels()
             self.collect()
             self.ledger.end_day()
@@ -272,17 +283,31 @@ class TrafficModel(mesa.Model):
         each user opened each platform (audience/activity.py)."""
         self.activity.update(self.day_logs)
 
+    def shift_attention(self) -> None:
+        """With ``attention.enabled``: each user's attention share over the platforms they
+        use moves toward the softmax of their satisfaction with each; users drop the
+        platforms whose share stayed low and adopt the ones their friends use
+        (audience/attention.py; a no-op when off)."""
+        self.attention.update()
+
     def adapt_platforms(self) -> None:
         """Platforms with a Gini target steer toward it from today's exposure of the
-        active creators (platform/steering.py)."""
+        active creators present on the platform (all, without multi-homing; platform/steering.py)."""
         for log in self.day_logs:
             if log.platform.cfg.gini_target is not None:
-                steer(log.platform, log.impressions.per_creator(self.items.creator, self.creators.n)[self.creators.active])
+                mine = self.creators.active & self.presence.on(log.platform.index)
+                steer(log.platform, log.impressions.per_creator(self.items.creator, self.creators.n)[mine])
 
     def record_livelihoods(self) -> None:
         """The day's cumulative exposure, income and profit for the exit and entry rules,
         and the day each entrant first reached success (state/turnover.py)."""
         self.turnover.record()
+
+    def expand_creators(self) -> None:
+        """With ``creators.multi_homing``: today's impressions per platform a creator is on,
+        and creators join the platforms that pay more per creator (content/presence.py; a
+        no-op when off)."""
+        self.presence.expand()
 
     def learn_channels(self) -> None:
         """With ``merchants.learning``: each merchant credits today's gross profit to the

@@ -30,7 +30,13 @@ class Platform(mesa.Agent):
         are shares of: users × ``adoption`` × ``daily_active``, and where users' activity
         responds (``activity.enabled``) times the mean of the platform's users' open
         probabilities today relative to ``daily_active`` (1 at the reference), so that
-        those knobs keep meaning a share of today's DAU."""
+        those knobs keep meaning a share of today's DAU. Where users' attention shifts
+        (``[attention]``), the platform's users change and each user's open probability
+        carries their attention factor: then it is the sum of today's open probabilities
+        of the platform's users (audience/attention.py)."""
+        attention = getattr(self.model, "attention", None)
+        if attention is not None and attention.enabled:
+            return attention.expected_dau(self)
         activity = getattr(self.model, "activity", None)
         factor = activity.open_factor(self) if activity is not None else 1.0
         return self.model.users.n * self.cfg.adoption * self.cfg.daily_active * factor

@@ -76,7 +76,15 @@ class Activity:
 
     def open_probability(self, platform) -> float | np.ndarray:
         """Each user's probability to open ``platform`` today: ``daily_active`` (a scalar)
-        when its activity is off, else min(1, daily_active · R(sensitivity · Δ)) per user."""
+        when its activity is off, else min(1, daily_active · R(sensitivity · Δ)) per user;
+        where users' attention shifts (``[attention]``, audience/attention.py), that times
+        their attention factor, at most 1 (per user)."""
+        base = self._open_probability(platform)
+        attention = getattr(self.model, "attention", None)
+        return base if attention is None or not attention.enabled else attention.open_probability(platform.index, base)
+
+    def _open_probability(self, platform) -> float | np.ndarray:
+        """The activity rule's open probability (without the attention factor)."""
         cfg = platform.cfg
         if not self.enabled[platform.index]:
             return cfg.daily_active
@@ -102,13 +110,22 @@ class Activity:
         """Slots of each of today's ``active`` users: ``feed_slots`` (an int) when the
         platform's activity is off, else feed_slots · min(max_session, R(session_sensitivity
         · Δ)) drawn as an integer without bias (int64 per active user, at most
-        ⌈max_session · feed_slots⌉)."""
+        ⌈max_session · feed_slots⌉). Where users' attention shifts, the session is
+        scaled by what of the attention factor the cap on the open probability left
+        (audience/attention.py), and drawn as an integer without bias."""
         cfg = platform.cfg
+        attention = getattr(self.model, "attention", None)
+        attending = attention is not None and attention.enabled
         if not self.enabled[platform.index]:
-            return cfg.feed_slots
+            if not attending:
+                return cfg.feed_slots
+            mean = cfg.feed_slots * attention.session_scale(platform.index, cfg.daily_active, active)
+            return attention.round_slots(mean)
         a = cfg.activity
         delta = self.satisfaction[active, platform.index].astype(np.float64) - a.reference
         mean = cfg.feed_slots * np.minimum(a.max_session, rise(a.session_sensitivity * delta))
+        if attending:
+            mean = mean * attention.session_scale(platform.index, self._open_probability(platform), active)
         return unbiased_round(mean, self.model.streams.activity)
 
     # ------------------------------------------------------------------ the day phase

@@ -73,6 +73,12 @@ class CreatorConfig(_Section):
     exit_window: int = Field(30, ge=1, le=365, description="days over which a creator's exposure and income are averaged for the exit rule; a creator younger than this never exits")
     exit_impressions: float = Field(0.0, ge=0.0, le=1e9, description="a creator whose mean daily impressions (all platforms, last exit_window days) are below this, and below exit_income's bar if that is set, stops posting; 0 = no exposure bar")
     exit_income: float = Field(0.0, ge=0.0, le=1e9, description="a creator whose mean daily income (sales share + tips, model yuan, last exit_window days) is below this, and below exit_impressions' bar if that is set, stops posting; 0 = no income bar (both 0: creators never exit)")
+    # multi-homing (content/presence.py; docs/ODD.md 7.11 "Multi-homing")
+    multi_homing: bool = Field(False, description="creators are present only on some platforms: their items reach a platform's users (every slot source) only where they are present; at day 0 an initial creator is on its home platform, and on every platform with probability cross_post_share; an entrant starts on its home only; merchants' own accounts are on every platform; creators expand by expand_rate (off: every creator is on every platform)")
+    cross_post_share: float = Field(0.0, ge=0.0, le=1.0, description="with multi_homing: share of the initial creators present on every platform at day 0 (the rest on their home platform only)")
+    expand_rate: float = Field(0.0, ge=0.0, le=1.0, description="with multi_homing: daily probability that an active creator joins a platform it is not on when that platform pays: its mean daily impressions per present active creator over the last expand_window days exceed (1 + expand_margin) × the creator's own mean daily impressions per platform it is on (0 = nobody expands)")
+    expand_margin: float = Field(0.5, ge=0.0, le=1000.0, description="with multi_homing: how much better a platform must pay (mean daily impressions per present creator, relative to the creator's own per platform) before a creator expands to it: factor 1 + expand_margin")
+    expand_window: int = Field(14, ge=1, le=365, description="with multi_homing: days over which the impressions of the expansion rule are averaged; nobody expands before that many days have been recorded")
 
 
 class EngagementConfig(_Section):
@@ -403,6 +409,24 @@ class MerchantConfig(_Section):
         return self
 
 
+class AttentionConfig(_Section):
+    """Users' attention across the platforms they use, and adopting and dropping platforms
+    (audience/attention.py; docs/ODD.md 7.11; off by default). A user's attention share on
+    each platform they use starts at daily_active × feed_slots over the platforms they use
+    and moves toward softmax(sensitivity × satisfaction) at rate 1/memory; the platform's
+    open probability is daily_active × share / day-0 share (at most 1; the rest lengthens
+    the session), so a user's expected slots over all platforms stay their day-0 total."""
+
+    enabled: bool = Field(False, description="users' attention shifts across the platforms they use with their satisfaction (audience/activity.py's, measured on every platform), and users adopt and drop platforms (off: each user's platforms and the time spent on each are fixed at day 0)")
+    memory: float = Field(30.0, ge=1.0, le=3650.0, description="days: each day a user's attention share moves 1/memory of the way to its target softmax(sensitivity × satisfaction) over the platforms they use (1 = the target at once)")
+    sensitivity: float = Field(5.0, ge=0.0, le=1000.0, description="how strongly satisfaction tilts the target attention: share ∝ exp(sensitivity × satisfaction) over the platforms the user uses (0 = equal shares)")
+    adopt_rate: float = Field(0.0, ge=0.0, le=1.0, description="daily probability that a user adopts a platform they do not use, × the share of their friends (social graph) who use it (social contagion; 0 = no contagion)")
+    adopt_base: float = Field(0.0, ge=0.0, le=1.0, description="daily probability that a user adopts a platform they do not use, whatever their friends do (added to adopt_rate × friends' share)")
+    entry_share: float = Field(0.1, gt=0.0, le=1.0, description="attention share a new adopter gives the platform on its first day (taken proportionally from the platforms they already use; 1 if they use none); its satisfaction starts at activity.reference")
+    drop_share: float = Field(0.0, ge=0.0, le=1.0, description="a user drops a platform whose attention share has been below drop_share for drop_days days in a row (never the last platform they use; they leave its fan groups); 0 = nobody drops")
+    drop_days: int = Field(7, ge=1, le=365, description="days in a row a platform's attention share must stay below drop_share before the user drops it")
+
+
 class MetricsConfig(_Section):
     visibility_threshold: float = Field(
         1.0, ge=0.0, le=1e9, description="impressions per creator per day (mean over the step's window) at or above which a creator counts as visible"
@@ -428,6 +452,7 @@ class Scenario(_Section):
     merchants: MerchantConfig = MerchantConfig()
     commerce: CommerceConfig = CommerceConfig()
     metrics: MetricsConfig = MetricsConfig()
+    attention: AttentionConfig = AttentionConfig()
     platforms: dict[str, PlatformConfig] = Field(default_factory=lambda: {"douyin": PlatformConfig()})
 
     @model_validator(mode="after")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import PlatformConfig
+from ..content.presence import blocked_creators
 from ..state.vocabulary import ACTIONS, RECOMMEND
 from .pools import TrafficPools
 
@@ -51,7 +52,7 @@ class PriorContext:
     creator_share: np.ndarray  # per item: its creator's exposure relative to the mean creator
     dau: float
     steering: float  # the platform's current Gini-steering exponent
-    blocked: np.ndarray | None = None  # per item: its account is banned on this platform
+    blocked: np.ndarray | None = None  # per item: its account is banned on, or absent from, this platform
 
 
 def perf_rate(engaged: np.ndarray, seen: np.ndarray, prior_mean: float, prior_weight: float) -> np.ndarray:
@@ -63,9 +64,9 @@ def prior_context(model, platform, lo: int) -> PriorContext:
     """The context of the items from row ``lo`` on, for ``platform``'s policy."""
     items, p, cfg = model.items, platform.index, platform.cfg
     creator_exposure = model.creators.impressions[p].sum(axis=1).astype(np.float64)
-    active = model.creators.active  # vs the mean active creator (every creator's once none is left)
+    active = model.creators.active & model.presence.on(p)  # vs the mean active creator present here (every creator's once none is left)
     share = (creator_exposure + 1.0) / (creator_exposure[active if active.any() else slice(None)].mean() + 1.0)
-    blocked = model.moderation.blocked_creators(p)
+    blocked = blocked_creators(model, p)  # banned here, or (multi-homing) not present here
     return PriorContext(
         age=(model.day - items.day[lo:]).astype(np.float32),
         level=items.level[p, lo:].astype(np.float64),

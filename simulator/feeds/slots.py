@@ -18,7 +18,9 @@ Slot sources (``vocabulary.SOURCES``), filled in this order:
 * ``recommend`` (推荐, public): the algorithm's choice, the rest of the slots
   (:mod:`.recommend`).
 
-An account banned on a platform reaches nobody there, in any slot source.
+An account banned on a platform reaches nobody there, in any slot source; so does, with
+multi-homing (``creators.multi_homing``, :mod:`simulator.content.presence`), a creator who
+is not present on the platform.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import PlatformConfig
+from ..content.presence import blocked_creators
 from ..platform.ad_market import sell_ad_slots
 from ..state.arrays import expand_rows, indptr_from_rows, random_in_rows, rank_within_sorted, weighted_in_rows
 from ..state.vocabulary import COLD_START, FOLLOW, SAME_CITY
@@ -64,9 +67,10 @@ def build_feed(model, platform, rng: np.random.Generator) -> Impressions:
 
 
 def reachable(model, platform: int, creators: np.ndarray) -> np.ndarray:
-    """Mask of ``creators`` whose account is not banned on ``platform`` (the one filter of
-    banned accounts for every slot source)."""
-    blocked = model.moderation.blocked_creators(platform)
+    """Mask of ``creators`` whose account is not banned on ``platform`` and, with
+    multi-homing (``creators.multi_homing``), is present there (the one filter of
+    unreachable accounts for every slot source; content/presence.py)."""
+    blocked = blocked_creators(model, platform)
     return np.ones(len(creators), dtype=bool) if blocked is None else ~blocked[creators]
 
 

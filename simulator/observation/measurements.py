@@ -139,7 +139,7 @@ class ExposureConcentration(Measurement):
     kind = "custom"
     columns = ("exposure_gini", "top1_share", "top10_share", "visible_share")
     description = ("creator exposure Gini, top-1%/10% shares, share of creators above the visibility threshold (per step: "
-                   "the step's impressions of the creators active that day; summary: the run's impressions of every "
+                   "the step's impressions of the creators active that day, with creators.multi_homing those present on the platform; summary: the run's impressions of every "
                    "creator active at some point of the run; creators that have exited, or not entered, are left out)")
 
     def _values(self, x: np.ndarray, days: int, threshold: float) -> dict[str, float]:
@@ -149,10 +149,13 @@ class ExposureConcentration(Measurement):
         }
 
     def measure(self, v):
-        return self._values(v.creator_step[v.model.creators.active], 1, v.model.scenario.metrics.visibility_threshold)
+        mine = v.model.creators.active if v.index is None else v.model.creators.active & v.model.presence.on(v.index)
+        return self._values(v.creator_step[mine], 1, v.model.scenario.metrics.visibility_threshold)
 
     def summarize(self, rows, final):
         ever = final.model.creators.entry_day >= 0  # active at some point: not a dormant account still waiting
+        if final.index is not None:
+            ever = ever & final.model.presence.on(final.index)  # multi-homing: on the platform (a creator never leaves one)
         return self._values(final.creator_cum.sum(axis=1)[ever], final.days, final.model.scenario.metrics.visibility_threshold)
 
 
@@ -402,10 +405,38 @@ class Sessions(Measurement):
                 "mean_satisfaction": float(rows["mean_satisfaction"].iloc[-1])}
 
 
+class MultiHoming(Measurement):
+    name = "multi_homing"
+    kind = "custom"
+    columns = ("users_of", "time_share", "creators_present", "adoptions", "drops", "creators_expanded")
+    description = ("users who use the platform (all: who use any; stock); the platform's share of all slots offered "
+                   "today across the platforms (all: 1; summary: the mean over days); active creators present on "
+                   "the platform (every active creator where creators.multi_homing is off; all: present on any; "
+                   "stock); users who adopted and who dropped the platform today, and creators who expanded to it "
+                   "today (0 where attention and multi-homing are off; summed)")
+
+    def measure(self, v):
+        model = v.model
+        uses = model.users.uses
+        attention, presence = model.attention, model.presence
+        slots = np.array([p.slots_today for p in model.platforms.values()], dtype=np.float64)
+        sl = slice(None) if v.index is None else v.index
+        return {"users_of": int(np.count_nonzero(uses.any(axis=1) if v.index is None else uses[:, v.index])),
+                "time_share": _ratio(float(slots[sl].sum()), float(slots.sum())),
+                "creators_present": presence.present_count(v.index),
+                "adoptions": int(np.sum(attention.adopted_today[sl])), "drops": int(np.sum(attention.dropped_today[sl])),
+                "creators_expanded": int(np.sum(presence.expanded_today[sl]))}
+
+    def summarize(self, rows, final):
+        return {"users_of": float(rows["users_of"].iloc[-1]), "time_share": float(rows["time_share"].mean()),
+                "creators_present": float(rows["creators_present"].iloc[-1]),
+                **{c: float(rows[c].sum()) for c in ("adoptions", "drops", "creators_expanded")}}
+
+
 MEASUREMENTS: list[Measurement] = [
     ImpressionsByDomain(), ImpressionsBySource(), Engagements(), Follows(), FanTiers(),
     ExposureConcentration(), Flywheel(), Money(), Sales(), OrdersByBuyerTier(), PrivateShares(), AcquisitionCost(), PrivateChannels(),
-    Activity(), Sessions(), Turnover(), MerchantChannels(),
+    Activity(), Sessions(), Turnover(), MerchantChannels(), MultiHoming(),
 ]
 
 

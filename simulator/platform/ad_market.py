@@ -39,6 +39,10 @@ def sell_ad_slots(model, platform, active, n, rng):
     has_item = np.diff(recent.indptr)[merchants.account] > 0
     bid_m, bid_t, bid_budget = _bids(model, p)
     budget = np.where(merchants.banned[p, bid_m] | ~has_item[bid_m] | ~merchants.active[bid_m], 0.0, bid_budget)
+    presence = getattr(model, "presence", None)  # multi-homing: an account not on the platform buys no ads there
+    absent = presence.absent(p) if presence is not None else None  # (merchants' accounts are on every platform)
+    if absent is not None:
+        budget = np.where(absent[merchants.account[bid_m]], 0.0, budget)
     supply = len(pos)
     want = budget / cfg.cpm * 1000.0 if cfg.cpm > 0 else np.where(budget > 0, float(supply), 0.0)
     if want.sum() <= 0:

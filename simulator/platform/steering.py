@@ -1,11 +1,12 @@
 """Gini steering: a decentralized platform's adaptation toward fairer creator exposure.
 
 A platform with a ``gini_target`` measures the Gini coefficient of its active creators'
-exposure each day (creators that exited or have not entered are left out) and moves its steering exponent s by
+exposure each day (creators that exited or have not entered are left out, and with
+``creators.multi_homing`` those not present on the platform) and moves its steering exponent s by
 ``steering_step × gini_gain × (Gini − gini_target)``, kept in [0, ``steering_max``].
 Tomorrow's retrieval divides the weight of each item of an over-exposed creator by
 creator_share^s, where creator_share is the creator's cumulative exposure relative to
-the mean active creator's (> 1: above the mean; creators at or below the mean keep their
+the mean active creator's present on the platform (> 1: above the mean; creators at or below the mean keep their
 weight): Kuaishou's "inclusive" distribution (普惠) holds the head back.
 """
 

@@ -56,6 +56,12 @@ EXEMPT: dict[str, str] = {
                                                        "platform (on on the Douyin-like one, where it bites)",
     "platforms.kuaishou.activity.max_session": "acts only with activity on; it is off on the Kuaishou-like platform "
                                                "(on on the Douyin-like one, where it bites)",
+    # multi-homing (audience/attention.py, content/presence.py) is off in the base world; its on-switches bite
+    **{key: "acts only with attention.enabled or creators.multi_homing (off in the base world, whose flipped switches "
+            "bite); tests/audience/test_attention.py::test_multi_homing_knobs_bite checks it bites with them on"
+       for key in ("attention.memory", "attention.sensitivity", "attention.adopt_rate", "attention.adopt_base",
+                   "attention.entry_share", "attention.drop_share", "attention.drop_days", "creators.cross_post_share",
+                   "creators.expand_rate", "creators.expand_margin", "creators.expand_window")},
 }
 
 # the clearly different valid value each knob is set to, where the rule in variant() does not fit
