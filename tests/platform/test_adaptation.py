@@ -172,3 +172,25 @@ def test_same_seed_same_adaptation():
     every knob adapting are identical."""
     kw = dict(adapt={"enabled": True, "knobs": ["ad_load", "commission", "centralization"], "every": 1})
     pd.testing.assert_frame_equal(run(8, **kw).metrics_frame(), run(8, **kw).metrics_frame())
+
+
+# every knob starts at its upper bound, so each first move goes down (then the lower bounds bind)
+BITE_BASE = {"enabled": True, "knobs": ["ad_load", "commission", "centralization"], "every": 1, "tolerance": 0.3,
+             "ad_load_max": 0.08, "commission_scale_max": 1.0, "centralization_max": 0.5}
+BITE_VARIANTS = {"objective": "dau", "knobs": ["commission"], "every": 2, "start": 3, "tolerance": 0.7,
+                 "ad_load_step": 0.03, "ad_load_min": 0.075, "ad_load_max": 0.2, "commission_step": 0.3,
+                 "commission_scale_min": 0.95, "commission_scale_max": 2.0, "centralization_step": 0.3,
+                 "centralization_min": 0.45, "centralization_max": 1.0}
+
+
+@pytest.fixture(scope="module")
+def bite_base():
+    return run(8, centralization=0.5, adapt=BITE_BASE).metrics_frame()
+
+
+@pytest.mark.parametrize("key", list(BITE_VARIANTS))
+def test_adapt_knobs_bite(key, bite_base):
+    """Each adapt knob changes the run of an adapting world (tests/config/test_knobs_bite.py
+    exempts them from its adaptation-off base world)."""
+    m = run(8, centralization=0.5, adapt={**BITE_BASE, key: BITE_VARIANTS[key]})
+    assert not m.metrics_frame().equals(bite_base), key
