@@ -194,3 +194,23 @@ def test_adapt_knobs_bite(key, bite_base):
     exempts them from its adaptation-off base world)."""
     m = run(8, centralization=0.5, adapt={**BITE_BASE, key: BITE_VARIANTS[key]})
     assert not m.metrics_frame().equals(bite_base), key
+
+
+def test_adapt_commission_and_diversion_keys_are_sweepable(tmp_path):
+    """Guards that the keys of the issue's sweeps take dotted names in a sweep file: the
+    adapt switch, one commission rate and merchants' diversion reach each run's resolved
+    scenario (sweep_spec checks them against the schema before any run)."""
+    from simulator.experiments.sweep_spec import resolved_scenario
+    from simulator.sweep import load_sweep
+
+    from ..experiments.sweep_files import write_sweep
+
+    spec = load_sweep(write_sweep(tmp_path / "s.toml", '"platforms.douyin.adapt.enabled" = [false, true]\n'
+                                  '"platforms.douyin.commission.fmcg" = [0.02, 0.08]\n'
+                                  '"merchants.diversion_share" = [0.0, 0.5]'))
+    assert len(spec.points()) == 8
+    for point in spec.points():
+        r = resolved_scenario(spec, point, 1)
+        assert r["platforms"]["douyin"]["adapt"]["enabled"] == point["platforms.douyin.adapt.enabled"]
+        assert r["platforms"]["douyin"]["commission"]["fmcg"] == point["platforms.douyin.commission.fmcg"]
+        assert r["merchants"]["diversion_share"] == point["merchants.diversion_share"]
