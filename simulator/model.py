@@ -24,7 +24,9 @@ One tick is one day. ``step()`` runs the phases of docs/ODD.md section 3, one li
 11a. ``shift_attention``    users' attention moves across the platforms
                              they use; they adopt and drop platforms
                              (off by default)                            audience/attention.py
-12. ``adapt_platforms``      Gini steering                               platform/steering.py
+12. ``adapt_platforms``      Gini steering; platforms that adapt revise
+                             ad load, commission or centralization
+                             toward their objective (off by default)     platform/steering.py, platform/adaptation.py
 13. ``record_livelihoods``   exposure, income and profit windows of the
                              exit and entry rules; entrants' success     state/turnover.py
 13a. ``expand_creators``     creators join platforms that pay them more
@@ -70,6 +72,7 @@ from .io import frames
 from .observation.derived import SHARE_NAMES, impression_shares
 from .observation.measurements import measure_all, summarize_all
 from .observation.views import views
+from .platform.adaptation import Adaptation
 from .platform.moderation import Moderation
 from .platform.steering import steer
 from .state.turnover import Turnover
@@ -150,6 +153,7 @@ class TrafficModel(mesa.Model):
         self.platforms: dict[str, Platform] = {
             name: Platform(self, name, j, cfg, self.streams.feeds[j]) for j, (name, cfg) in enumerate(scenario.platforms.items())}
         self.activity = Activity(self)
+        self.adaptation = Adaptation(self)
         if agents:
             for row in range(self.users.n):
                 User(self, row)
@@ -292,11 +296,15 @@ class TrafficModel(mesa.Model):
 
     def adapt_platforms(self) -> None:
         """Platforms with a Gini target steer toward it from today's exposure of the
-        active creators present on the platform (all, without multi-homing; platform/steering.py)."""
+        active creators present on the platform (all, without multi-homing; platform/steering.py);
+        platforms with ``adapt.enabled`` read today's objective and, at the end of a trial
+        period, keep or revert the last move and move the next knob (ad load, commission,
+        centralization), acting from tomorrow (platform/adaptation.py; off by default)."""
         for log in self.day_logs:
             if log.platform.cfg.gini_target is not None:
                 mine = self.creators.active & self.presence.on(log.platform.index)
                 steer(log.platform, log.impressions.per_creator(self.items.creator, self.creators.n)[mine])
+        self.adaptation.step(self)
 
     def record_livelihoods(self) -> None:
         """The day's cumulative exposure, income and profit for the exit and entry rules,

@@ -112,6 +112,13 @@ class Ledger:
         self.new_buyers_ad_by_day: list[np.ndarray] = []
         self.begin_day()
 
+    def set_commission(self, platform: int, schedule) -> None:
+        """From now on, orders on ``platform`` pay ``schedule``'s rates (a platform that
+        adapts its commission: :meth:`simulator.agents.Platform.reconfigure`)."""
+        self.rates[platform] = schedule.rates()
+        self.intro[platform] = schedule.intro
+        self.intro_days[platform] = schedule.intro_days
+
     def begin_day(self) -> None:
         P, M = self.n_platforms, self.merchants.n
         self.today = {

@@ -167,6 +167,47 @@ class ActivityConfig(_Section):
     push_aversion: float = Field(0.1, ge=0.0, le=100.0, description="satisfaction lost per unit of the day's promotional-push annoyance from fan groups on this platform (commerce.groups.promo_annoyance per push)")
 
 
+class AdaptConfig(_Section):
+    """The platform adapts some of its knobs toward an objective (docs/ODD.md 7.3.1,
+    simulator/platform/adaptation.py; off by default). A deterministic hill-climb, one knob at a
+    time in turn: every ``every`` days the platform moves one knob by ± its step, compares
+    the objective's mean over that trial period with its mean over the period before and
+    keeps the move if it rose by more than ``tolerance`` (relative), else reverts it (and
+    tries the other direction next time). Adapting ``centralization`` sets every style
+    knob the centralization preset names (follow_share, same_city_share, age_decay,
+    pool_growth, cold_start_rate, fan_trust, group_effect, exposure_cap, gini_target,
+    gini_gain) to its interpolated value from the day it first moves, explicit file keys
+    included."""
+
+    enabled: bool = Field(False, description="the platform revises its knobs toward the objective (off: the knobs stay the scenario's for the whole run)")
+    objective: Literal["revenue", "gmv", "dau"] = Field("revenue", description="what the platform maximizes, per day: 'revenue' = its ad revenue + commissions + its cut of tips (the ledger's, the platform_revenue metric); 'gmv' = GMV on the platform (public, commercial and private on the platform; WeChat excluded); 'dau' = its active users")
+    knobs: tuple[Literal["ad_load", "commission", "centralization"], ...] = Field(
+        ("ad_load",), description="the knobs it revises, tried in this order, one per trial period: 'ad_load'; 'commission' (a scale on the whole commission schedule, intro rate included); 'centralization' (needs a policy with a preset, douyin or kuaishou, or a centralization key)")
+    every: int = Field(14, ge=1, le=365, description="days of one trial period: a move is judged on the objective's mean over the every days after it against the mean over the every days before it")
+    start: int = Field(0, ge=0, le=3650, description="day the first baseline period begins (days before it: no adaptation, e.g. to let the model settle)")
+    tolerance: float = Field(0.01, ge=0.0, le=1.0, description="a move is kept only if the trial mean exceeds the mean before it by more than tolerance × |mean before| (relative)")
+    ad_load_step: float = Field(0.01, ge=0.0, le=0.5, description="change of ad_load per move (additive)")
+    ad_load_min: float = Field(0.0, ge=0.0, le=0.5, description="least ad_load the platform adapts to")
+    ad_load_max: float = Field(0.3, ge=0.0, le=0.5, description="largest ad_load the platform adapts to")
+    commission_step: float = Field(0.1, ge=0.0, le=10.0, description="change of the commission scale per move (additive; the scale starts at 1 and multiplies every rate of the commission schedule, intro included, each capped at 1)")
+    commission_scale_min: float = Field(0.5, ge=0.0, le=100.0, description="least commission scale")
+    commission_scale_max: float = Field(2.0, ge=0.0, le=100.0, description="largest commission scale")
+    centralization_step: float = Field(0.1, ge=0.0, le=1.0, description="change of centralization per move (additive); it starts at the platform's centralization key, else 1 for policy douyin and 0 for kuaishou")
+    centralization_min: float = Field(0.0, ge=0.0, le=1.0, description="least centralization")
+    centralization_max: float = Field(1.0, ge=0.0, le=1.0, description="largest centralization")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if len(set(self.knobs)) != len(self.knobs):
+            raise ValueError("knobs must not repeat")
+        if self.enabled and not self.knobs:
+            raise ValueError("knobs is empty: an enabled adaptation needs at least one knob")
+        for k in ("ad_load", "commission_scale", "centralization"):
+            if getattr(self, f"{k}_min") > getattr(self, f"{k}_max"):
+                raise ValueError(f"{k}_min must be at most {k}_max")
+        return self
+
+
 class PlatformConfig(_Section):
     """One platform's feed and its knobs.
 
@@ -251,6 +292,7 @@ class PlatformConfig(_Section):
         0.0, ge=0.0, le=1.0, description="daily ban probability per promotional push above commerce.groups.overmarketing_pushes (over-marketing)"
     )
     activity: ActivityConfig = Field(default_factory=lambda: ActivityConfig(), description="users' activity responds to their satisfaction with this platform's feed (off by default)")
+    adapt: AdaptConfig = Field(default_factory=lambda: AdaptConfig(), description="the platform revises ad load, commission or centralization toward an objective (off by default)")
 
     @model_validator(mode="before")
     @classmethod
@@ -262,6 +304,35 @@ class PlatformConfig(_Section):
                 preset.update(centralization_preset(float(c)))
             data = {**preset, **data}
         return data
+
+    def initial_centralization(self) -> float | None:
+        """Where centralization starts for adaptation: the ``centralization`` key, else 1
+        for policy douyin and 0 for kuaishou (their presets are the two ends); None for a
+        reference policy without the key (it has no centralization to adapt)."""
+        if self.centralization is not None:
+            return self.centralization
+        return {"douyin": 1.0, "kuaishou": 0.0}.get(self.policy)
+
+    @model_validator(mode="after")
+    def _adapt_bounds(self):
+        a = self.adapt
+        if not a.enabled:
+            return self
+        if "ad_load" in a.knobs and not a.ad_load_min <= self.ad_load <= a.ad_load_max:
+            raise ValueError(f"adapt: ad_load {self.ad_load} is outside [adapt.ad_load_min, adapt.ad_load_max] = "
+                             f"[{a.ad_load_min}, {a.ad_load_max}]")
+        if "commission" in a.knobs and not a.commission_scale_min <= 1.0 <= a.commission_scale_max:
+            raise ValueError("adapt: the commission scale starts at 1, which must be within "
+                             "[adapt.commission_scale_min, adapt.commission_scale_max]")
+        if "centralization" in a.knobs:
+            c = self.initial_centralization()
+            if c is None:
+                raise ValueError(f"adapt: centralization is adaptable only with policy douyin or kuaishou or a "
+                                 f"centralization key (policy {self.policy!r} has no preset)")
+            if not a.centralization_min <= c <= a.centralization_max:
+                raise ValueError(f"adapt: centralization starts at {c}, outside [adapt.centralization_min, "
+                                 f"adapt.centralization_max] = [{a.centralization_min}, {a.centralization_max}]")
+        return self
 
 
 class CategoryConfig(_Section):

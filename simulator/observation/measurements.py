@@ -431,12 +431,40 @@ class MultiHoming(Measurement):
         return {"users_of": float(rows["users_of"].iloc[-1]), "time_share": float(rows["time_share"].mean()),
                 "creators_present": float(rows["creators_present"].iloc[-1]),
                 **{c: float(rows[c].sum()) for c in ("adoptions", "drops", "creators_expanded")}}
+class AdaptingKnobs(Measurement):
+    name = "adapting_knobs"
+    kind = "custom"
+    columns = ("knob_ad_load", "knob_commission_scale", "knob_centralization", "adapt_objective")
+    description = ("the platform's knobs in effect that day (a platform that adapts, platforms.<p>.adapt, moves them; "
+                   "otherwise the scenario's): ad_load; the scale on its commission schedule (1 = the scenario's "
+                   "rates); centralization (when adapted, else the centralization key; NaN without one); the day's "
+                   "value of its adaptation objective (revenue, GMV on the platform or DAU; NaN when it does not "
+                   "adapt or before adapt.start). all: NaN. Summary: the knobs at the end, the objective's mean")
+
+    def measure(self, v):
+        nan = float("nan")
+        if v.index is None:
+            return dict.fromkeys(self.columns, nan)
+        platform = next(p for p in v.model.platforms.values() if p.index == v.index)
+        state = v.model.adaptation.of(v.index)
+        if state is None:
+            c = platform.cfg.centralization
+            return {"knob_ad_load": float(platform.cfg.ad_load), "knob_commission_scale": 1.0,
+                    "knob_centralization": nan if c is None else float(c), "adapt_objective": nan}
+        knobs = state.cfg.knobs
+        c = state.knob("centralization") if "centralization" in knobs else platform.cfg.centralization
+        return {"knob_ad_load": state.knob("ad_load"), "knob_commission_scale": state.knob("commission"),
+                "knob_centralization": nan if c is None else float(c), "adapt_objective": state.objective_today}
+
+    def summarize(self, rows, final):
+        return {**{c: float(rows[c].iloc[-1]) for c in self.columns[:-1]},
+                "adapt_objective": float(rows["adapt_objective"].mean())}
 
 
 MEASUREMENTS: list[Measurement] = [
     ImpressionsByDomain(), ImpressionsBySource(), Engagements(), Follows(), FanTiers(),
     ExposureConcentration(), Flywheel(), Money(), Sales(), OrdersByBuyerTier(), PrivateShares(), AcquisitionCost(), PrivateChannels(),
-    Activity(), Sessions(), Turnover(), MerchantChannels(), MultiHoming(),
+    Activity(), Sessions(), Turnover(), MerchantChannels(), MultiHoming(), AdaptingKnobs(),
 ]
 
 

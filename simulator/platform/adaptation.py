@@ -1,0 +1,172 @@
+"""Platforms adapt their knobs toward an objective (docs/ODD.md 7.3.1; off by default).
+
+A platform with ``adapt.enabled`` revises some of its knobs (``adapt.knobs``: ad load, a
+scale on its commission schedule, its centralization) by a deterministic hill-climb
+(trial and revert), one knob at a time, in turn:
+
+* The day's objective J_t is read once a day, in phase ``adapt_platforms``, after every
+  booking of the day: ``revenue`` = the platform's ad revenue + commissions + its cut of
+  tips (the ledger's), ``gmv`` = GMV on the platform (public, commercial, private on the
+  platform; WeChat excluded), ``dau`` = its active users.
+* Days are grouped into periods of ``every`` days from day ``start`` on. The first period
+  is a *baseline*: its mean objective B. Then the platform moves the knob whose turn it
+  is by d·step (d = ±1 its direction, the value clipped to the knob's bounds; if the move
+  would not change the value it reverses d; if it still cannot move, the next knob gets
+  the turn) and runs a *trial* period at the new value, mean T.
+* If T > B + tolerance·|B| the move is kept, the knob keeps its direction, the trial
+  becomes the next baseline (B ← T) and the next knob moves at once. Otherwise the knob
+  goes back to its value before the move, its direction reverses, and the next period is
+  a fresh baseline at the restored values (then the next knob moves).
+
+A move made at the end of day t acts from day t+1. The rule is myopic: it compares two
+neighbouring periods and knows nothing of lagged effects (users' satisfaction has a
+memory of ``activity.memory`` days, fans grow over months), of trends (a rising
+objective makes a move look good: a burn-in ``start`` helps), nor of the other
+platforms. A platform maximizing revenue with an inert audience (activity off) pushes its
+ad load to its bound; with activity on, it stops where the DAU lost through the activity
+rule (``platforms.<p>.activity``) eats the revenue of the extra slots.
+
+The knobs act through :meth:`simulator.agents.Platform.reconfigure` (one place that
+keeps every reader current): ``ad_load`` directly; the commission scale k multiplies
+every rate of the day-0 schedule (intro included; each min(1, k·rate)); centralization c
+sets every style knob :func:`simulator.config.presets.centralization_preset` names to
+its value at c, explicit keys of the scenario included, from the day c first moves, and
+scales the Gini-steering exponent by the ratio of the new to the old ``gini_gain`` (the
+steering fades with c as the preset's gain does; at c = 1 it is off).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config.presets import centralization_preset
+from ..state.vocabulary import CATEGORIES, GMV_DOMAINS
+
+ON_PLATFORM = [j for j, d in enumerate(GMV_DOMAINS) if d != "private_wechat"]
+
+
+class PlatformAdaptation:
+    """One platform's hill-climb state: the knobs' values and directions, the current
+    period's objective values, the baseline mean and the move under trial."""
+
+    def __init__(self, platform):
+        self.platform = platform
+        cfg = platform.cfg
+        self.cfg = cfg.adapt
+        self.commission0 = cfg.commission  # the day-0 schedule the scale multiplies
+        self.value = {"ad_load": cfg.ad_load, "commission": 1.0, "centralization": cfg.initial_centralization()}
+        self.direction = {k: 1 for k in self.cfg.knobs}
+        self.turn = 0  # index in knobs of the knob that moves next
+        self.period: list[float] = []  # objective values of the current period
+        self.baseline: float | None = None  # mean objective of the period before the trial
+        self.trial: tuple[str, float] | None = None  # (knob, value before the move) while a move is on trial
+        self.in_effect = dict(self.value)
+        self.objective_today = float("nan")
+        self.moves = self.kept = self.reverted = 0
+
+    # ------------------------------------------------------------------ the rule
+
+    def objective(self, model) -> float:
+        """The platform's objective today (after every booking of the day)."""
+        p, kind = self.platform.index, self.cfg.objective
+        today = model.ledger.today
+        if kind == "revenue":
+            return float(today["ad_revenue"][p] + today["commission"][p] + today["tip_revenue"][p])
+        if kind == "gmv":
+            return float(today["gmv"][p, ON_PLATFORM].sum())
+        return float(self.platform.active_today)
+
+    def step(self, model) -> None:
+        """Read today's objective; at the end of a period, judge the trial (keep or
+        revert) and move the next knob (see the module docstring)."""
+        self.in_effect = dict(self.value)  # today's values, what the day's metrics report
+        if model.day < self.cfg.start:
+            return
+        self.objective_today = self.objective(model)
+        self.period.append(self.objective_today)
+        if len(self.period) < self.cfg.every:
+            return
+        mean = float(np.mean(self.period))
+        self.period = []
+        if self.trial is None:  # a baseline period ends
+            self.baseline = mean
+            self._move(model)
+            return
+        knob, before = self.trial
+        self.trial = None
+        self.turn = (self.turn + 1) % len(self.cfg.knobs)
+        if mean > self.baseline + self.cfg.tolerance * abs(self.baseline):
+            self.kept += 1
+            self.baseline = mean
+            self._move(model)
+        else:
+            self.reverted += 1
+            self.direction[knob] = -self.direction[knob]
+            self._set(model, knob, before)
+            self.baseline = None  # the next period is a fresh baseline at the restored values
+
+    def _move(self, model) -> None:
+        """Move the knob whose turn it is (or the next one that can move) and put the move on trial."""
+        knobs = self.cfg.knobs
+        for i in range(len(knobs)):
+            knob = knobs[(self.turn + i) % len(knobs)]
+            lo, hi, step = self._bounds(knob)
+            now = self.value[knob]
+            for d in (self.direction[knob], -self.direction[knob]):
+                new = round(min(hi, max(lo, now + d * step)), 12)
+                if new != now:
+                    self.turn = (self.turn + i) % len(knobs)
+                    self.direction[knob] = d
+                    self.trial = (knob, now)
+                    self.moves += 1
+                    self._set(model, knob, new)
+                    return
+        # nothing can move (every step 0 or bounds pinned): the period after is another baseline
+
+    def _bounds(self, knob: str) -> tuple[float, float, float]:
+        a = self.cfg
+        if knob == "ad_load":
+            return a.ad_load_min, a.ad_load_max, a.ad_load_step
+        if knob == "commission":
+            return a.commission_scale_min, a.commission_scale_max, a.commission_step
+        return a.centralization_min, a.centralization_max, a.centralization_step
+
+    def _set(self, model, knob: str, value: float) -> None:
+        """Give ``knob`` the value ``value`` from tomorrow on."""
+        self.value[knob] = value
+        platform = self.platform
+        if knob == "ad_load":
+            platform.reconfigure(ad_load=value)
+        elif knob == "commission":
+            base = self.commission0
+            update = {c: min(1.0, value * getattr(base, c)) for c in ("intro", *CATEGORIES)}
+            platform.reconfigure(commission=base.model_copy(update=update))
+        else:
+            old_gain = platform.cfg.gini_gain
+            preset = centralization_preset(value)
+            platform.reconfigure(centralization=value, **preset)
+            if old_gain > 0:
+                platform.steering *= preset["gini_gain"] / old_gain
+
+    # ------------------------------------------------------------------ readings
+
+    def knob(self, name: str) -> float:
+        """The value of knob ``name`` in effect today (moves made today act from tomorrow)."""
+        v = self.in_effect[name]
+        return float(v) if v is not None else float("nan")
+
+
+class Adaptation:
+    """Every adapting platform's hill-climb (phase ``adapt_platforms``)."""
+
+    def __init__(self, model):
+        self.by_platform = {p.index: PlatformAdaptation(p) for p in model.platforms.values() if p.cfg.adapt.enabled}
+
+    def step(self, model) -> None:
+        """Each adapting platform reads today's objective and, at the end of a period, judges and moves a knob."""
+        for state in self.by_platform.values():
+            state.step(model)
+
+    def of(self, index: int) -> PlatformAdaptation | None:
+        """The hill-climb state of platform ``index`` (None when it does not adapt)."""
+        return self.by_platform.get(index)
