@@ -161,6 +161,31 @@ class ActivityConfig(_Section):
     push_aversion: float = Field(0.1, ge=0.0, le=100.0, description="satisfaction lost per unit of the day's promotional-push annoyance from fan groups on this platform (commerce.groups.promo_annoyance per push)")
 
 
+class ShelfConfig(_Section):
+    """A shelf e-commerce platform (货架电商, Taobao-like; ``kind = "shelf"``, docs/ODD.md
+    7.11; read only on a shelf platform). No creator feed: users come with purchase intent
+    and search; merchants recall their past buyers by SMS, and a recalled user who does
+    not buy searches the category again, where the other shops compete for them (the leak
+    of private traffic back into public traffic, docs/sources.md mechanism 6).
+
+    search score of shop m for searcher u = w_match·match(u, m) + w_price·fit(u, m) + temperature·Gumbel
+    fit(u, m) = 1 − |band_u − band_m|  (price bands uniform in [0, 1], drawn once)
+    P(buy) = the purchase model's P with buy_offset + w_price·(fit − 1) added to its logit"""
+
+    intent_rate: float = Field(0.03, ge=0.0, le=1.0, description="daily probability that a user of the shelf platform arrives with purchase intent and searches (one search a day at most); the category is drawn from merchants.category_mix")
+    results: int = Field(5, ge=1, le=100, description="shops shown per search: the best-scoring shops of the category; the searcher considers them in rank order and buys at most once")
+    candidates: int = Field(256, ge=1, le=100_000, description="search retrieval: a block of searches of one category scores at most this many shops of the category, a random sample when the category has more (all of them otherwise)")
+    w_match: float = Field(2.0, ge=0.0, le=50.0, description="weight of the searcher's interest match with the shop's account topic in the search score")
+    w_price: float = Field(2.0, ge=0.0, le=50.0, description="weight of the price fit (1 − |searcher's price band − shop's price band|, bands uniform in [0, 1]) in the search score and in the purchase logit (as w_price · (fit − 1): 0 at a perfect fit)")
+    temperature: float = Field(1.0, ge=0.0, le=100.0, description="scale of the Gumbel noise on search scores (0 = the best-scoring shops always)")
+    buy_offset: float = Field(1.5, ge=-20.0, le=20.0, description="shelf conversion bonus added to the purchase logit of searches and recalls (buyers come with intent: 'converts well')")
+    recall_every: int = Field(7, ge=1, le=365, description="days between a merchant's SMS recall campaigns (on days t with t mod recall_every = 0)")
+    recall_rate: float = Field(0.5, ge=0.0, le=1.0, description="probability that a campaign texts each eligible past buyer: a user of the platform who bought from the merchant on this platform, whose last order with it is at least the category's repurchase_days and at most recall_window days old (0 = no recall)")
+    recall_window: int = Field(90, ge=1, le=36500, description="days after a buyer's last order with the merchant within which the merchant still recalls them")
+    sms_cost: float = Field(0.05, ge=0.0, le=1e6, description="yuan one recall SMS costs the merchant (booked as its operating cost)")
+    leak: bool = Field(True, description="a recalled user who does not buy at the recalling shop searches the category the same day, the recalling shop excluded; a purchase there at another shop is a leak (false: they leave)")
+
+
 class PlatformConfig(_Section):
     """One platform's feed and its knobs.
 
@@ -175,6 +200,9 @@ class PlatformConfig(_Section):
     take the field defaults: a neutral baseline for the feed and for relationships.
     """
 
+    kind: Literal["feed", "shelf"] = Field(
+        "feed", description="'feed': a short-video platform with a creator feed; 'shelf': shelf e-commerce (Taobao-like, see shelf): no feed, users search with purchase intent and merchants recall past buyers by SMS. On a shelf platform the feed and ad keys are ignored (no impressions, no ad slots: merchants spend no ad budget there); adoption, commission, fan_trust (its policy preset's too), ban_per_diversion and shelf act; activity.enabled and gini_target are errors"
+    )
     centralization: float | None = Field(
         None, ge=0.0, le=1.0,
         description="0 = Kuaishou-like, 1 = Douyin-like: sets the defaults of the style knobs in between (explicit keys still win)",
@@ -245,6 +273,16 @@ class PlatformConfig(_Section):
         0.0, ge=0.0, le=1.0, description="daily ban probability per promotional push above commerce.groups.overmarketing_pushes (over-marketing)"
     )
     activity: ActivityConfig = Field(default_factory=lambda: ActivityConfig(), description="users' activity responds to their satisfaction with this platform's feed (off by default)")
+    shelf: ShelfConfig = Field(default_factory=lambda: ShelfConfig(), description="shelf e-commerce: search, SMS recall and its leak (read only when kind = 'shelf')")
+
+    @model_validator(mode="after")
+    def _shelf(self):
+        if self.kind == "shelf":
+            if self.activity.enabled:
+                raise ValueError("activity.enabled: a shelf platform has no feed whose satisfaction could move activity (its daily users are its searchers, shelf.intent_rate)")
+            if self.gini_target is not None:
+                raise ValueError("gini_target: a shelf platform has no creator feed to steer")
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -434,6 +472,8 @@ class Scenario(_Section):
     def _check(self):
         if not self.platforms:
             raise ValueError("at least one platform is needed")
+        if all(p.kind == "shelf" for p in self.platforms.values()):
+            raise ValueError("at least one platform must be a feed platform (kind = 'feed'): accounts live on feed platforms")
         for name in self.platforms:
             if not name.isidentifier():
                 raise ValueError(f"platform name {name!r} must be a plain identifier")
