@@ -56,6 +56,15 @@ EXEMPT: dict[str, str] = {
                                                        "platform (on on the Douyin-like one, where it bites)",
     "platforms.kuaishou.activity.max_session": "acts only with activity on; it is off on the Kuaishou-like platform "
                                                "(on on the Douyin-like one, where it bites)",
+    # shelf platforms (commerce/shelf.py): both base platforms are feed platforms with knobs a
+    # shelf rejects (activity, gini_target); tests/commerce/test_shelf.py::test_shelf_knobs_bite
+    # checks that kind and every shelf knob bite in a world with a shelf platform
+    **{f"platforms.{p}.{key}": "acts only on a shelf platform (kind = 'shelf'); tests/commerce/test_shelf.py::"
+                               "test_shelf_knobs_bite checks it bites there"
+       for p in ("douyin", "kuaishou")
+       for key in ("kind", "shelf.intent_rate", "shelf.results", "shelf.candidates", "shelf.w_match", "shelf.w_price",
+                   "shelf.temperature", "shelf.buy_offset", "shelf.recall_every", "shelf.recall_rate",
+                   "shelf.recall_window", "shelf.sms_cost", "shelf.leak")},
 }
 
 # the clearly different valid value each knob is set to, where the rule in variant() does not fit
