@@ -176,7 +176,7 @@ class ShelfConfig(_Section):
     results: int = Field(5, ge=1, le=100, description="shops shown per search: the best-scoring shops of the category; the searcher considers them in rank order and buys at most once")
     candidates: int = Field(256, ge=1, le=100_000, description="search retrieval: a block of searches of one category scores at most this many shops of the category, a random sample when the category has more (all of them otherwise)")
     w_match: float = Field(2.0, ge=0.0, le=50.0, description="weight of the searcher's interest match with the shop's account topic in the search score")
-    w_price: float = Field(2.0, ge=0.0, le=50.0, description="weight of the price fit (1 − |searcher's price band − shop's price band|, bands uniform in [0, 1]) in the search score and in the purchase logit (as w_price · (fit − 1): 0 at a perfect fit)")
+    w_price: float = Field(2.0, ge=0.0, le=50.0, description="weight of the price fit (1 − the distance between the searcher's and the shop's price bands, each uniform in [0, 1] and drawn once) in the search score and in the purchase logit (as w_price · (fit − 1): 0 at a perfect fit)")
     temperature: float = Field(1.0, ge=0.0, le=100.0, description="scale of the Gumbel noise on search scores (0 = the best-scoring shops always)")
     buy_offset: float = Field(1.5, ge=-20.0, le=20.0, description="shelf conversion bonus added to the purchase logit of searches and recalls (buyers come with intent: 'converts well')")
     recall_every: int = Field(7, ge=1, le=365, description="days between a merchant's SMS recall campaigns (on days t with t mod recall_every = 0)")
@@ -201,7 +201,7 @@ class PlatformConfig(_Section):
     """
 
     kind: Literal["feed", "shelf"] = Field(
-        "feed", description="'feed': a short-video platform with a creator feed; 'shelf': shelf e-commerce (Taobao-like, see shelf): no feed, users search with purchase intent and merchants recall past buyers by SMS. On a shelf platform the feed and ad keys are ignored (no impressions, no ad slots: merchants spend no ad budget there); adoption, commission, fan_trust (its policy preset's too), ban_per_diversion and shelf act; activity.enabled and gini_target are errors"
+        "feed", description="'feed': a short-video platform with a creator feed; 'shelf': shelf e-commerce (Taobao-like, see shelf): no feed, users search with purchase intent and merchants recall past buyers by SMS. On a shelf platform the feed and ad keys are ignored (no impressions, no ad slots: merchants spend no ad budget there); adoption, commission, fan_trust, ban_per_diversion and shelf act (its table names a policy like any platform's; the policy only sets the fan_trust default there); no account lives on a shelf platform (homes are feed platforms); activity.enabled and gini_target are errors"
     )
     centralization: float | None = Field(
         None, ge=0.0, le=1.0,

@@ -117,8 +117,8 @@ def test_searches_find_shops_of_the_intended_category():
 def test_higher_price_fit_wins_more():
     """Guards the price fit: of two shops of one category, the one whose price band fits
     the searchers' wins most searches (in the ranking and in the purchase logit)
-    (mutation checked: w_price left out of the score and the logit gives about even
-    shares and fails)."""
+    (mutation checked: w_price left out of both the score and the logit gives about even
+    shares and fails; either one alone still favours the fitting shop)."""
     m = world({"w_match": 0.0, "w_price": 3.0, "results": 1, "buy_offset": 3.0}, shops=2)
     shelves = m.commerce.shelves
     shelves.user_band[:] = 0.2
