@@ -3,7 +3,8 @@
 A learning merchant splits its daily marketing budget ``b`` (``daily_ad_budget``) over five
 channels (``vocabulary.CHANNELS``): ads with each of the three targetings, fan-group pushes
 and WeChat cards, by its effort shares ``mix`` (M × 5), and its ad budget over the
-platforms by ``platform_share`` (M × P):
+platforms by ``platform_share`` (M × P; 0 on a shelf platform, which sells no ads,
+docs/ODD.md 7.11):
 
 * ads: the ad market gets ``b · mix[t] · platform_share[p]`` per (merchant, targeting t) on
   platform p (:mod:`simulator.platform.ad_market`, same priority order and pricing);

@@ -410,7 +410,7 @@ class MerchantConfig(_Section):
     """Merchants. Each has its own account (a creator row), a category, an ad targeting
     and possibly a WeChat diversion strategy."""
 
-    daily_ad_budget: float = Field(15.0, ge=0.0, le=1e9, description="mean model yuan a merchant is willing to spend on ads per day, split evenly over the platforms (log-normal across merchants); with learning on, the marketing budget, split over the five channels (three ad targetings, group pushes, WeChat cards) by the merchant's learned mix and its ad part over the platforms by its learned platform split")
+    daily_ad_budget: float = Field(15.0, ge=0.0, le=1e9, description="mean model yuan a merchant is willing to spend on ads per day, split evenly over the platforms that sell ads (not shelf platforms) (log-normal across merchants); with learning on, the marketing budget, split over the five channels (three ad targetings, group pushes, WeChat cards) by the merchant's learned mix and its ad part over the platforms by its learned platform split")
     budget_sigma: float = Field(1.0, ge=0.0, le=5.0, description="log-normal spread of budgets")
     category_mix: tuple[float, float, float, float] = Field(
         (0.4, 0.2, 0.2, 0.2), description="shares of merchants in fmcg, local_life, online_high_ticket, offline_long_decision"
@@ -429,7 +429,7 @@ class MerchantConfig(_Section):
     learning: bool = Field(False, description="merchants learn their channel mix (ads by targeting, group pushes, WeChat cards), their ad split over the platforms and their groups' value share from each channel's attributed return (commerce/learning.py); off = the static strategy drawn at day 0")
     learning_rate: float = Field(1.0, ge=0.0, le=100.0, description="with learning on: the softmax (exponential-weights) step: a channel's preference moves by learning_rate × (its average return − the mix's average return), returns in yuan back per yuan of effort: attributed gross profit where spent, the yuan itself where it could not be spent (0 = frozen: the day-0 mix, platform split and value share forever)")
     memory: float = Field(14.0, ge=1.0, le=365.0, description="with learning on: days of memory of the exponential moving average of each channel's return (weight 1/memory on today's); also the length of a trial period of the groups' value-share hill-climb")
-    min_share: float = Field(0.02, ge=0.0, le=0.2, description="with learning on: exploration floor, the least share of the budget on each channel open to the merchant (WeChat only for merchants who divert; and of the ad budget on each platform, at most 1/platforms), so a merchant keeps seeing every channel's return")
+    min_share: float = Field(0.02, ge=0.0, le=0.2, description="with learning on: exploration floor, the least share of the budget on each channel open to the merchant (WeChat only for merchants who divert; and of the ad budget on each platform that sells ads, at most 1/those platforms: shelf platforms get none), so a merchant keeps seeing every channel's return")
     value_step: float = Field(0.05, ge=0.0, le=0.5, description="with learning on: the step of the hill-climb on a merchant's group value share (every memory days, toward a higher groups return; 0 = the value share stays commerce.groups.value_share)")
 
     @model_validator(mode="after")
