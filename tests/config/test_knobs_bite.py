@@ -24,6 +24,10 @@ EXEMPT_BY_KIND = {
     "seed": "run setting (the replicate's seed; seeds are tested by the reproducibility tests)",
     "steps": "run setting (the run's length)",
     "graph.follow_graph_file": "a file input (tested in tests/state/test_graphs.py)",
+    # a platform's kind: 'shelf' rejects the base platforms' feed-only knobs (activity, gini_target);
+    # tests/commerce/test_shelf.py::test_shelf_knobs_bite checks that it bites in a world with a shelf
+    "platforms.douyin.kind": "platform kind (bites in tests/commerce/test_shelf.py)",
+    "platforms.kuaishou.kind": "platform kind (bites in tests/commerce/test_shelf.py)",
 }
 
 # knobs that cannot act in the base world, with the reason (reviewed list)
@@ -56,13 +60,13 @@ EXEMPT: dict[str, str] = {
                                                        "platform (on on the Douyin-like one, where it bites)",
     "platforms.kuaishou.activity.max_session": "acts only with activity on; it is off on the Kuaishou-like platform "
                                                "(on on the Douyin-like one, where it bites)",
-    # shelf platforms (commerce/shelf.py): both base platforms are feed platforms with knobs a
-    # shelf rejects (activity, gini_target); tests/commerce/test_shelf.py::test_shelf_knobs_bite
-    # checks that kind and every shelf knob bite in a world with a shelf platform
+    # shelf platforms (commerce/shelf.py): both base platforms are feed platforms, where the
+    # shelf keys are read by nothing; tests/commerce/test_shelf.py::test_shelf_knobs_bite
+    # checks that every shelf knob bites in a world with a shelf platform
     **{f"platforms.{p}.{key}": "acts only on a shelf platform (kind = 'shelf'); tests/commerce/test_shelf.py::"
                                "test_shelf_knobs_bite checks it bites there"
        for p in ("douyin", "kuaishou")
-       for key in ("kind", "shelf.intent_rate", "shelf.results", "shelf.candidates", "shelf.w_match", "shelf.w_price",
+       for key in ("shelf.intent_rate", "shelf.results", "shelf.candidates", "shelf.w_match", "shelf.w_price",
                    "shelf.temperature", "shelf.buy_offset", "shelf.recall_every", "shelf.recall_rate",
                    "shelf.recall_window", "shelf.sms_cost", "shelf.leak")},
 }
