@@ -200,15 +200,15 @@ class PlatformConfig(_Section):
     take the field defaults: a neutral baseline for the feed and for relationships.
     """
 
-    kind: Literal["feed", "shelf"] = Field(
-        "feed", description="'feed': a short-video platform with a creator feed; 'shelf': shelf e-commerce (Taobao-like, see shelf): no feed, users search with purchase intent and merchants recall past buyers by SMS. On a shelf platform the feed and ad keys are ignored (no impressions, no ad slots: merchants spend no ad budget there); adoption, commission, fan_trust, ban_per_diversion and shelf act (its table names a policy like any platform's; the policy only sets the fan_trust default there); no account lives on a shelf platform (homes are feed platforms); activity.enabled and gini_target are errors"
-    )
     centralization: float | None = Field(
         None, ge=0.0, le=1.0,
         description="0 = Kuaishou-like, 1 = Douyin-like: sets the defaults of the style knobs in between (explicit keys still win)",
     )
     policy: Literal["douyin", "kuaishou", "random", "popularity", "interest"] = Field(
         "douyin", description="ranking policy; 'douyin'/'kuaishou' also set the defaults of the style knobs"
+    )
+    kind: Literal["feed", "shelf"] = Field(
+        "feed", description="'feed': a short-video platform with a creator feed; 'shelf': shelf e-commerce (Taobao-like, see shelf): no feed, users search with purchase intent and merchants recall past buyers by SMS. On a shelf platform the feed and ad keys are ignored (no impressions, no ad slots: merchants spend no ad budget there); adoption, commission, fan_trust, ban_per_diversion and shelf act (its table names a policy like any platform's; the policy only sets the fan_trust default there); no account lives on a shelf platform (homes are feed platforms); activity.enabled and gini_target are errors"
     )
     adoption: float = Field(1.0, ge=0.0, le=1.0, description="share of users who use this platform")
     daily_active: float = Field(0.7, ge=0.0, le=1.0, description="probability a user opens the app on a day")
