@@ -43,7 +43,7 @@ class Commerce:
         self.wechat = WeChatContacts(merchants.n)
         # merchants who learn their channel mix (merchants.learning), else None: the static strategy
         self.learning = ChannelLearner(model) if model.scenario.merchants.learning and merchants.n else None
-        # shelf platforms (kind = "shelf", docs/ODD.md 7.11), else None: nothing is drawn
+        # shelf platforms (kind = "shelf", docs/ODD.md 7.12), else None: nothing is drawn
         has_shelf = any(pc.kind == "shelf" for pc in model.scenario.platforms.values())
         self.shelves = Shelves(model) if has_shelf else None
 

@@ -4,7 +4,7 @@ A learning merchant splits its daily marketing budget ``b`` (``daily_ad_budget``
 channels (``vocabulary.CHANNELS``): ads with each of the three targetings, fan-group pushes
 and WeChat cards, by its effort shares ``mix`` (M × 5), and its ad budget over the
 platforms by ``platform_share`` (M × P; 0 on a shelf platform, which sells no ads,
-docs/ODD.md 7.11):
+docs/ODD.md 7.12):
 
 * ads: the ad market gets ``b · mix[t] · platform_share[p]`` per (merchant, targeting t) on
   platform p (:mod:`simulator.platform.ad_market`, same priority order and pricing);
@@ -92,7 +92,7 @@ class ChannelLearner:
         self.open = np.ones((M, N_CHANNELS), dtype=bool)
         self.open[:, WECHAT_CHANNEL] = merchants.diverts
         self.open[:, GROUPS_CHANNEL] = g.enabled
-        # ads run on feed platforms only: a shelf platform (docs/ODD.md 7.11) sells no ad slots
+        # ads run on feed platforms only: a shelf platform (docs/ODD.md 7.12) sells no ad slots
         self.ad_platform = ad_platforms(sc)
         self.pfloor = min(cfg.min_share, 1.0 / int(self.ad_platform.sum()))
         # day 0: the static strategy as far as the budget allows (module docstring)
@@ -280,7 +280,7 @@ def static_effort(model) -> tuple[np.ndarray, np.ndarray]:
 
 def ad_platforms(scenario) -> np.ndarray:
     """(P,) mask of the platforms that sell ads: the feed platforms (a shelf platform,
-    docs/ODD.md 7.11, has no ad slots; merchants' ad budgets are split over the others)."""
+    docs/ODD.md 7.12, has no ad slots; merchants' ad budgets are split over the others)."""
     return np.array([pc.kind == "feed" for pc in scenario.platforms.values()], dtype=bool)
 
 

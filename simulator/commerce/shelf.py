@@ -1,5 +1,5 @@
 """Shelf e-commerce (货架电商, Taobao-like): search with purchase intent, SMS recall, and
-the leak of recalled buyers back into public traffic (docs/ODD.md 7.11; docs/sources.md
+the leak of recalled buyers back into public traffic (docs/ODD.md 7.12; docs/sources.md
 mechanism 6, source 003).
 
 A platform with ``kind = "shelf"`` has no creator feed (:func:`simulator.feeds.slots.build_feed`

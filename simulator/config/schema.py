@@ -163,7 +163,7 @@ class ActivityConfig(_Section):
 
 class ShelfConfig(_Section):
     """A shelf e-commerce platform (货架电商, Taobao-like; ``kind = "shelf"``, docs/ODD.md
-    7.11; read only on a shelf platform). No creator feed: users come with purchase intent
+    7.12; read only on a shelf platform). No creator feed: users come with purchase intent
     and search; merchants recall their past buyers by SMS, and a recalled user who does
     not buy searches the category again, where the other shops compete for them (the leak
     of private traffic back into public traffic, docs/sources.md mechanism 6).

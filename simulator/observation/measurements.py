@@ -407,7 +407,7 @@ class Shelf(Measurement):
     kind = "custom"
     columns = ("shelf_searches", "shelf_orders", "recalls", "recall_orders", "recall_leaks", "recall_leak_share",
                "sms_cost")
-    description = ("shelf platforms (kind = 'shelf', docs/ODD.md 7.11; 0 on feed platforms): searches (users with "
+    description = ("shelf platforms (kind = 'shelf', docs/ODD.md 7.12; 0 on feed platforms): searches (users with "
                    "purchase intent plus recalled non-buyers' leak searches) and the orders they made (leaks "
                    "included); SMS recalls sent, the recalled users who bought at the recalling shop, the recalled "
                    "non-buyers who bought at another shop the same day (leaks), leaks / recalls (NaN without "

@@ -1,4 +1,4 @@
-"""The shelf platform kind (Taobao-like, commerce/shelf.py, docs/ODD.md 7.11): no feed,
+"""The shelf platform kind (Taobao-like, commerce/shelf.py, docs/ODD.md 7.12): no feed,
 searches with purchase intent, SMS recall of past buyers, and the leak of recalled
 non-buyers to other shops. Each test says what it guards and the mutation it was checked
 with (the mechanism neutralised, the test failing)."""

@@ -350,7 +350,7 @@ def test_states_stay_in_range_every_day(stress):
     summary = m.summary()
     windowed = {"cac_ad_first_30d", "cac_ad_last_30d", "cac_blended_first_30d", "cac_blended_last_30d", "group_churn_30d",
                 "new_creator_success"}  # needs success_days (30) days, and entrants
-    no_shelf = {"recall_leak_share"}  # leaks / recalls: the base world has no shelf platform (ODD 7.11), so no recalls
+    no_shelf = {"recall_leak_share"}  # leaks / recalls: the base world has no shelf platform (ODD 7.12), so no recalls
     for name, values in [("totals", summary["totals"]), *summary["platforms"].items()]:
         assert not [k for k, v in values.items() if v != v and k not in windowed | no_shelf], (name, json.dumps(values, default=str))
         assert all(values[k] != values[k] for k in windowed), name
