@@ -11,6 +11,9 @@ One tick is one day. ``step()`` runs the phases of docs/ODD.md section 3, one li
 4. ``record_exposure``       items' and creators' exposure records       content/exposure.py
 5. ``learn``                 each recommender learns (traffic pools)     feeds/policies.py, feeds/pools.py
 6. ``sell_in_feed``          purchases and tips on feed impressions      commerce/feed_sales.py
+6a. ``shop_on_shelves``      shelf platforms (off by default): SMS recall of
+                             past buyers, the leak of recalled non-buyers to
+                             other shops, searches with purchase intent  commerce/shelf.py
 7. ``update_relationships``  intimacy grows and decays; engaged viewers
                              follow                                      audience/relationships.py
 8. ``run_private_channels``  homepage visits and DMs, fan groups, WeChat
@@ -187,6 +190,7 @@ class TrafficModel(mesa.Model):
             self.record_exposure()
             self.learn()
             self.sell_in_feed()
+            self.shop_on_shelves()
             self.update_relationships()
             annoyed = self.commerce.run_private_channels()
             banned = self.moderate()
@@ -253,6 +257,15 @@ class TrafficModel(mesa.Model):
         """Purchases and tips on today's engaged feed impressions, all platforms' purchases
         in one batch (commerce/feed_sales.py)."""
         sell_in_feed(self, self.day_logs)
+
+    def shop_on_shelves(self) -> None:
+        """Shelf platforms (``kind = "shelf"``, Taobao-like): merchants recall past buyers
+        by SMS, recalled users who do not buy search the category where other shops
+        compete for them (the leak), users with purchase intent search; each shelf's
+        active users are today's searchers and recalled users (commerce/shelf.py; a no-op
+        without a shelf platform)."""
+        if self.commerce.shelves is not None:
+            self.commerce.shelves.run_day()
 
     def update_relationships(self) -> None:
         """Intimacy grows with interaction and decays; engaged viewers follow (audience/relationships.py)."""

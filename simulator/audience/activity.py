@@ -32,7 +32,9 @@ reference.
 The update runs as the day phase ``update_activity``, after the private channels, so
 the day's push annoyance counts the same day; tomorrow's feeds read the result. Every
 platform also records the last day each user opened it, for ``lapsed_users`` (users of
-the platform who have not opened it for ``LAPSE_DAYS`` days).
+the platform who have not opened it for ``LAPSE_DAYS`` days). A shelf platform
+(``kind = "shelf"``) has no feed: it records the last visit (a search or a recall) and
+leaves satisfaction at the reference.
 """
 
 from __future__ import annotations
@@ -141,6 +143,8 @@ class Activity:
         for log in day_logs:
             p, active = log.platform.index, log.platform.active_users
             self.last_open[active, p] = model.day
+            if log.platform.cfg.kind == "shelf":  # no feed to be satisfied with: satisfaction stays put
+                continue
             a = self.cfgs[p]
             imp, engaged = log.impressions, log.reactions.engaged
             k = np.bincount(imp.user, minlength=n)[active]

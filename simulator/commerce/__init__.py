@@ -9,6 +9,8 @@ Where an order comes from decides its *GMV domain* (``vocabulary.GMV_DOMAINS``):
   only its fans who use that platform.
 * ``private_wechat``: a purchase from a WeChat push, after the merchant diverted the
   buyer (:mod:`.wechat`).
+* on a shelf platform (Taobao-like, :mod:`.shelf`): a search is ``public``, an SMS recall
+  ``private_platform``, the leak of a recalled user to another shop ``public``.
 
 Every purchase goes through one purchase model (:mod:`.purchase`) and every yuan through
 the ledger (:mod:`.ledger`). With ``merchants.learning`` merchants split a marketing budget
@@ -23,6 +25,7 @@ import numpy as np
 from .groups import FanGroups
 from .learning import ChannelLearner
 from .purchase import CustomerBook, PurchaseModel
+from .shelf import Shelves
 from .visits import visit_homepages
 from .wechat import WeChatContacts, divert_buyers, push_to_contacts
 
@@ -40,6 +43,9 @@ class Commerce:
         self.wechat = WeChatContacts(merchants.n)
         # merchants who learn their channel mix (merchants.learning), else None: the static strategy
         self.learning = ChannelLearner(model) if model.scenario.merchants.learning and merchants.n else None
+        # shelf platforms (kind = "shelf", docs/ODD.md 7.12), else None: nothing is drawn
+        has_shelf = any(pc.kind == "shelf" for pc in model.scenario.platforms.values())
+        self.shelves = Shelves(model) if has_shelf else None
 
     def run_private_channels(self) -> np.ndarray:
         """Homepage visits and DMs, fan groups, WeChat pushes, diversion (in this order).

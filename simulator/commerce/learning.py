@@ -3,7 +3,8 @@
 A learning merchant splits its daily marketing budget ``b`` (``daily_ad_budget``) over five
 channels (``vocabulary.CHANNELS``): ads with each of the three targetings, fan-group pushes
 and WeChat cards, by its effort shares ``mix`` (M × 5), and its ad budget over the
-platforms by ``platform_share`` (M × P):
+platforms by ``platform_share`` (M × P; 0 on a shelf platform, which sells no ads,
+docs/ODD.md 7.12):
 
 * ads: the ad market gets ``b · mix[t] · platform_share[p]`` per (merchant, targeting t) on
   platform p (:mod:`simulator.platform.ad_market`, same priority order and pricing);
@@ -91,7 +92,9 @@ class ChannelLearner:
         self.open = np.ones((M, N_CHANNELS), dtype=bool)
         self.open[:, WECHAT_CHANNEL] = merchants.diverts
         self.open[:, GROUPS_CHANNEL] = g.enabled
-        self.pfloor = min(cfg.min_share, 1.0 / P)
+        # ads run on feed platforms only: a shelf platform (docs/ODD.md 7.12) sells no ad slots
+        self.ad_platform = ad_platforms(sc)
+        self.pfloor = min(cfg.min_share, 1.0 / int(self.ad_platform.sum()))
         # day 0: the static strategy as far as the budget allows (module docstring)
         free = self.budget * (1.0 - self.open.sum(axis=1) * self.floor)
         groups = np.minimum(g.pushes_per_day * g.push_cost if g.enabled else 0.0, free)
@@ -124,8 +127,9 @@ class ChannelLearner:
     def _mixes(self) -> None:
         n_open = self.open.sum(axis=1, keepdims=True)
         self.mix = self.floor * self.open + (1.0 - n_open * self.floor) * _softmax(np.where(self.open, self.pref, -np.inf))
-        P = self.ppref.shape[1]
-        self.platform_share = self.pfloor + (1.0 - P * self.pfloor) * _softmax(self.ppref)
+        ok = self.ad_platform
+        share = self.pfloor + (1.0 - int(ok.sum()) * self.pfloor) * _softmax(np.where(ok, self.ppref, -np.inf))
+        self.platform_share = np.where(ok, share, 0.0)
 
     # ------------------------------------------------------------------ effort
 
@@ -265,13 +269,19 @@ def _step(pref: np.ndarray, share: np.ndarray, avg: np.ndarray, rate: float) -> 
 def static_effort(model) -> tuple[np.ndarray, np.ndarray]:
     """Static merchants' effort in the learners' terms (for the measurements and tables):
     the whole daily budget on the targeting's ad channel (their group pushes and WeChat
-    cards cost nothing), split evenly over the platforms; none for a merchant out of the
+    cards cost nothing), split evenly over the platforms that sell ads; none for a merchant out of the
     market."""
     merchants = model.merchants
     effort = np.zeros((merchants.n, N_CHANNELS))
     effort[np.arange(merchants.n), merchants.targeting.astype(np.int64)] = merchants.daily_budget * merchants.active
-    P = len(model.platforms)
-    return effort, np.full((merchants.n, P), 1.0 / P)
+    ok = ad_platforms(model.scenario)
+    return effort, np.tile(np.where(ok, 1.0 / ok.sum(), 0.0), (merchants.n, 1))
+
+
+def ad_platforms(scenario) -> np.ndarray:
+    """(P,) mask of the platforms that sell ads: the feed platforms (a shelf platform,
+    docs/ODD.md 7.12, has no ad slots; merchants' ad budgets are split over the others)."""
+    return np.array([pc.kind == "feed" for pc in scenario.platforms.values()], dtype=bool)
 
 
 def learn(model) -> None:

@@ -15,7 +15,8 @@ Everything that costs or earns money is booked here and everything else asks it:
   (``today["operating_cost"]``, per merchant; zero for static merchants).
 
 Orders are attributed to a GMV domain (``vocabulary.GMV_DOMAINS``) and an order source
-(``ORDER_SOURCES``: the feed's slot sources, fan groups, homepage visits / DMs, WeChat).
+(``ORDER_SOURCES``: the feed's slot sources, fan groups, homepage visits / DMs, WeChat, and
+a shelf platform's searches and SMS recalls).
 
 Customer-acquisition cost (CAC) comes in two kinds (:meth:`Ledger.cac`): **ad-attributed**
 (``cac_ad``: ad spend / new buyers whose first order with the merchant came from an ad
@@ -32,8 +33,9 @@ import numpy as np
 from ..state.arrays import grow_axis
 from ..state.vocabulary import BUYER_TIERS, DOMAINS, GMV_DOMAINS, SOURCES
 
-ORDER_SOURCES = SOURCES + ("group", "visit", "wechat")
+ORDER_SOURCES = SOURCES + ("group", "visit", "wechat", "search", "recall")
 GROUP, VISIT, WECHAT = (ORDER_SOURCES.index(s) for s in ("group", "visit", "wechat"))
+SEARCH, RECALL = ORDER_SOURCES.index("search"), ORDER_SOURCES.index("recall")  # shelf platforms (commerce/shelf.py)
 ADS = ORDER_SOURCES.index("ads")
 PUBLIC_G, COMMERCIAL_G, PRIVATE_PLATFORM, PRIVATE_WECHAT = range(len(GMV_DOMAINS))
 

@@ -72,9 +72,11 @@ class PurchaseModel:
         self.trust_gain = np.array([c.trust_gain for c in cats], dtype=np.float32)
         self.fan_trust = np.array([pc.fan_trust for pc in scenario.platforms.values()])
 
-    def probability(self, day: int, users, merchants, match, intimacy, live=None, platform=None) -> np.ndarray:
+    def probability(self, day: int, users, merchants, match, intimacy, live=None, platform=None, offset=None) -> np.ndarray:
         """P(buy) for each (user, merchant) opportunity. ``platform`` (scalar or per
-        opportunity) sets the platform's ``fan_trust``; None (WeChat) counts relationships fully."""
+        opportunity) sets the platform's ``fan_trust``; None (WeChat) counts relationships fully.
+        ``offset`` (scalar or per opportunity) is added to the logit (a shelf platform's
+        conversion bonus and price fit, :mod:`.shelf`)."""
         c, book = self.cfg, self.book
         lam = 1.0 if platform is None else self.fan_trust[platform]
         cat = self.merchants.category[merchants]
@@ -88,6 +90,8 @@ class PurchaseModel:
              - c.price_sensitivity * np.log(self.price[cat] / c.reference_price))
         if live is not None:
             z = z + np.log(c.live_multiplier) * live
+        if offset is not None:
+            z = z + offset
         p = sigmoid(z)
         p[day - last < self.repurchase[cat]] = 0.0
         return p

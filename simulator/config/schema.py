@@ -208,6 +208,31 @@ class AdaptConfig(_Section):
         return self
 
 
+class ShelfConfig(_Section):
+    """A shelf e-commerce platform (货架电商, Taobao-like; ``kind = "shelf"``, docs/ODD.md
+    7.12; read only on a shelf platform). No creator feed: users come with purchase intent
+    and search; merchants recall their past buyers by SMS, and a recalled user who does
+    not buy searches the category again, where the other shops compete for them (the leak
+    of private traffic back into public traffic, docs/sources.md mechanism 6).
+
+    search score of shop m for searcher u = w_match·match(u, m) + w_price·fit(u, m) + temperature·Gumbel
+    fit(u, m) = 1 − |band_u − band_m|  (price bands uniform in [0, 1], drawn once)
+    P(buy) = the purchase model's P with buy_offset + w_price·(fit − 1) added to its logit"""
+
+    intent_rate: float = Field(0.03, ge=0.0, le=1.0, description="daily probability that a user of the shelf platform arrives with purchase intent and searches (one search a day at most); the category is drawn from merchants.category_mix")
+    results: int = Field(5, ge=1, le=100, description="shops shown per search: the best-scoring shops of the category; the searcher considers them in rank order and buys at most once")
+    candidates: int = Field(256, ge=1, le=100_000, description="search retrieval: a block of searches of one category scores at most this many shops of the category, a random sample when the category has more (all of them otherwise)")
+    w_match: float = Field(2.0, ge=0.0, le=50.0, description="weight of the searcher's interest match with the shop's account topic in the search score")
+    w_price: float = Field(2.0, ge=0.0, le=50.0, description="weight of the price fit (1 − the distance between the searcher's and the shop's price bands, each uniform in [0, 1] and drawn once) in the search score and in the purchase logit (as w_price · (fit − 1): 0 at a perfect fit)")
+    temperature: float = Field(1.0, ge=0.0, le=100.0, description="scale of the Gumbel noise on search scores (0 = the best-scoring shops always)")
+    buy_offset: float = Field(1.5, ge=-20.0, le=20.0, description="shelf conversion bonus added to the purchase logit of searches and recalls (buyers come with intent: 'converts well')")
+    recall_every: int = Field(7, ge=1, le=365, description="days between a merchant's SMS recall campaigns (on days t with t mod recall_every = 0)")
+    recall_rate: float = Field(0.5, ge=0.0, le=1.0, description="probability that a campaign texts each eligible past buyer: a user of the platform who bought from the merchant on this platform, whose last order with it is at least the category's repurchase_days and at most recall_window days old (0 = no recall)")
+    recall_window: int = Field(90, ge=1, le=36500, description="days after a buyer's last order with the merchant within which the merchant still recalls them")
+    sms_cost: float = Field(0.05, ge=0.0, le=1e6, description="yuan one recall SMS costs the merchant (booked as its operating cost)")
+    leak: bool = Field(True, description="a recalled user who does not buy at the recalling shop searches the category the same day, the recalling shop excluded; a purchase there at another shop is a leak (false: they leave)")
+
+
 class PlatformConfig(_Section):
     """One platform's feed and its knobs.
 
@@ -228,6 +253,9 @@ class PlatformConfig(_Section):
     )
     policy: Literal["douyin", "kuaishou", "random", "popularity", "interest"] = Field(
         "douyin", description="ranking policy; 'douyin'/'kuaishou' also set the defaults of the style knobs"
+    )
+    kind: Literal["feed", "shelf"] = Field(
+        "feed", description="'feed': a short-video platform with a creator feed; 'shelf': shelf e-commerce (Taobao-like, see shelf): no feed, users search with purchase intent and merchants recall past buyers by SMS. On a shelf platform the feed and ad keys are ignored (no impressions, no ad slots: merchants spend no ad budget there); adoption, commission, fan_trust, ban_per_diversion and shelf act (its table names a policy like any platform's; the policy only sets the fan_trust default there); no account lives on a shelf platform (homes are feed platforms); activity.enabled and gini_target are errors"
     )
     adoption: float = Field(1.0, ge=0.0, le=1.0, description="share of users who use this platform")
     daily_active: float = Field(0.7, ge=0.0, le=1.0, description="probability a user opens the app on a day")
@@ -293,6 +321,16 @@ class PlatformConfig(_Section):
     )
     activity: ActivityConfig = Field(default_factory=lambda: ActivityConfig(), description="users' activity responds to their satisfaction with this platform's feed (off by default)")
     adapt: AdaptConfig = Field(default_factory=lambda: AdaptConfig(), description="the platform revises ad load, commission or centralization toward an objective (off by default)")
+    shelf: ShelfConfig = Field(default_factory=lambda: ShelfConfig(), description="shelf e-commerce: search, SMS recall and its leak (read only when kind = 'shelf')")
+
+    @model_validator(mode="after")
+    def _shelf(self):
+        if self.kind == "shelf":
+            if self.activity.enabled:
+                raise ValueError("activity.enabled: a shelf platform has no feed whose satisfaction could move activity (its daily users are its searchers, shelf.intent_rate)")
+            if self.gini_target is not None:
+                raise ValueError("gini_target: a shelf platform has no creator feed to steer")
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -449,7 +487,7 @@ class MerchantConfig(_Section):
     """Merchants. Each has its own account (a creator row), a category, an ad targeting
     and possibly a WeChat diversion strategy."""
 
-    daily_ad_budget: float = Field(15.0, ge=0.0, le=1e9, description="mean model yuan a merchant is willing to spend on ads per day, split evenly over the platforms (log-normal across merchants); with learning on, the marketing budget, split over the five channels (three ad targetings, group pushes, WeChat cards) by the merchant's learned mix and its ad part over the platforms by its learned platform split")
+    daily_ad_budget: float = Field(15.0, ge=0.0, le=1e9, description="mean model yuan a merchant is willing to spend on ads per day, split evenly over the platforms that sell ads (not shelf platforms) (log-normal across merchants); with learning on, the marketing budget, split over the five channels (three ad targetings, group pushes, WeChat cards) by the merchant's learned mix and its ad part over the platforms by its learned platform split")
     budget_sigma: float = Field(1.0, ge=0.0, le=5.0, description="log-normal spread of budgets")
     category_mix: tuple[float, float, float, float] = Field(
         (0.4, 0.2, 0.2, 0.2), description="shares of merchants in fmcg, local_life, online_high_ticket, offline_long_decision"
@@ -468,7 +506,7 @@ class MerchantConfig(_Section):
     learning: bool = Field(False, description="merchants learn their channel mix (ads by targeting, group pushes, WeChat cards), their ad split over the platforms and their groups' value share from each channel's attributed return (commerce/learning.py); off = the static strategy drawn at day 0")
     learning_rate: float = Field(1.0, ge=0.0, le=100.0, description="with learning on: the softmax (exponential-weights) step: a channel's preference moves by learning_rate × (its average return − the mix's average return), returns in yuan back per yuan of effort: attributed gross profit where spent, the yuan itself where it could not be spent (0 = frozen: the day-0 mix, platform split and value share forever)")
     memory: float = Field(14.0, ge=1.0, le=365.0, description="with learning on: days of memory of the exponential moving average of each channel's return (weight 1/memory on today's); also the length of a trial period of the groups' value-share hill-climb")
-    min_share: float = Field(0.02, ge=0.0, le=0.2, description="with learning on: exploration floor, the least share of the budget on each channel open to the merchant (WeChat only for merchants who divert; and of the ad budget on each platform, at most 1/platforms), so a merchant keeps seeing every channel's return")
+    min_share: float = Field(0.02, ge=0.0, le=0.2, description="with learning on: exploration floor, the least share of the budget on each channel open to the merchant (WeChat only for merchants who divert; and of the ad budget on each platform that sells ads, at most 1/those platforms: shelf platforms get none), so a merchant keeps seeing every channel's return")
     value_step: float = Field(0.05, ge=0.0, le=0.5, description="with learning on: the step of the hill-climb on a merchant's group value share (every memory days, toward a higher groups return; 0 = the value share stays commerce.groups.value_share)")
 
     @model_validator(mode="after")
@@ -530,6 +568,8 @@ class Scenario(_Section):
     def _check(self):
         if not self.platforms:
             raise ValueError("at least one platform is needed")
+        if all(p.kind == "shelf" for p in self.platforms.values()):
+            raise ValueError("at least one platform must be a feed platform (kind = 'feed'): accounts live on feed platforms")
         for name in self.platforms:
             if not name.isidentifier():
                 raise ValueError(f"platform name {name!r} must be a plain identifier")

@@ -21,6 +21,9 @@ Slot sources (``vocabulary.SOURCES``), filled in this order:
 An account banned on a platform reaches nobody there, in any slot source; so does, with
 multi-homing (``creators.multi_homing``, :mod:`simulator.content.presence`), a creator who
 is not present on the platform.
+
+A shelf platform (``kind = "shelf"``) has no feed: no impressions, no ad slots; its
+active users are set by the shelf phase (:mod:`simulator.commerce.shelf`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ def build_feed(model, platform, rng: np.random.Generator) -> Impressions:
     cfg: PlatformConfig = platform.cfg
     users, items = model.users, model.items
     p = platform.index
+    if cfg.kind == "shelf":  # no creator feed: the shelf's users come through commerce/shelf.py
+        platform.active_today, platform.active_users, platform.slots_today = 0, np.zeros(0, np.int32), 0
+        return Impressions.empty()
     activity = model.activity  # daily_active and feed_slots, or per user when activity responds (7.2.1)
     active = np.flatnonzero(users.uses[:, p] & (rng.random(users.n) < activity.open_probability(platform))).astype(np.int32)
     platform.active_today, platform.active_users = len(active), active

@@ -461,10 +461,36 @@ class AdaptingKnobs(Measurement):
                 "adapt_objective": float(rows["adapt_objective"].mean())}
 
 
+class Shelf(Measurement):
+    name = "shelf"
+    kind = "custom"
+    columns = ("shelf_searches", "shelf_orders", "recalls", "recall_orders", "recall_leaks", "recall_leak_share",
+               "sms_cost")
+    description = ("shelf platforms (kind = 'shelf', docs/ODD.md 7.12; 0 on feed platforms): searches (users with "
+                   "purchase intent plus recalled non-buyers' leak searches) and the orders they made (leaks "
+                   "included); SMS recalls sent, the recalled users who bought at the recalling shop, the recalled "
+                   "non-buyers who bought at another shop the same day (leaks), leaks / recalls (NaN without "
+                   "recalls; summary: over the run), yuan merchants spent on recall SMS")
+
+    def measure(self, v):
+        shelves = v.model.commerce.shelves
+        t = shelves.readings(v.index) if shelves is not None else {}
+        out = {"shelf_searches": t.get("searches", 0.0), "shelf_orders": t.get("search_orders", 0.0),
+               "recalls": t.get("recalls", 0.0), "recall_orders": t.get("recall_orders", 0.0),
+               "recall_leaks": t.get("recall_leaks", 0.0), "sms_cost": t.get("sms_cost", 0.0)}
+        out["recall_leak_share"] = _ratio(out["recall_leaks"], out["recalls"])
+        return out
+
+    def summarize(self, rows, final):
+        out = {c: float(rows[c].sum()) for c in self.columns if c != "recall_leak_share"}
+        out["recall_leak_share"] = _ratio(out["recall_leaks"], out["recalls"])
+        return out
+
+
 MEASUREMENTS: list[Measurement] = [
     ImpressionsByDomain(), ImpressionsBySource(), Engagements(), Follows(), FanTiers(),
     ExposureConcentration(), Flywheel(), Money(), Sales(), OrdersByBuyerTier(), PrivateShares(), AcquisitionCost(), PrivateChannels(),
-    Activity(), Sessions(), Turnover(), MerchantChannels(), MultiHoming(), AdaptingKnobs(),
+    Activity(), Sessions(), Turnover(), MerchantChannels(), MultiHoming(), AdaptingKnobs(), Shelf(),
 ]
 
 

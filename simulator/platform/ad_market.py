@@ -2,7 +2,7 @@
 
 Each merchant in the market (not exited, not waiting to enter: state/turnover.py) wants
 budget / CPM impressions a day (its daily budget split evenly over
-the platforms; a merchant that learns its channel mix, ``merchants.learning``, bids once per
+the platforms that sell ads: every feed platform, no shelf platform; a merchant that learns its channel mix, ``merchants.learning``, bids once per
 targeting with the budget its mix and platform split put there,
 :mod:`simulator.commerce.learning`). When together they want more than there are ad slots, the CPM rises to
 ``cpm × (demand / supply) ** cpm_elasticity`` (public-domain saturation) and what still
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..commerce.learning import ad_platforms
 from ..feeds.impressions import Impressions
 from ..state.arrays import expand_rows, indptr_from_rows, random_in_rows, rank_within_sorted
 from ..state.vocabulary import ADS, TARGETING
@@ -92,14 +93,14 @@ def sell_ad_slots(model, platform, active, n, rng):
 def _bids(model, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The day's bids on platform ``p``: (merchant, targeting, budget in yuan) per bid, in
     merchant order. A static merchant bids once, with its one targeting and its daily
-    budget split evenly over the platforms; a learning merchant (``merchants.learning``)
+    budget split evenly over the platforms that sell ads (not shelf platforms); a learning merchant (``merchants.learning``)
     bids once per targeting, with the budget its channel mix and platform split put there
     (:mod:`simulator.commerce.learning`)."""
     merchants = model.merchants
     learner = model.commerce.learning
     if learner is None:
         return (np.arange(merchants.n), merchants.targeting.astype(np.int64),
-                merchants.daily_budget / len(model.platforms))
+                merchants.daily_budget / int(ad_platforms(model.scenario).sum()))
     budget = learner.ad_budget(p)  # (M, targetings)
     M, T = budget.shape
     return np.repeat(np.arange(M), T), np.tile(np.arange(T), M), budget.ravel()

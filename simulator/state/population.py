@@ -174,7 +174,7 @@ def build_population(cfg: Scenario, rng: np.random.Generator):
     if M > 0:
         partner = (merchant < 0) & (r_commerce.random(C) < commerce.partner_share)
         seller[partner] = r_commerce.integers(0, M, int(partner.sum()))
-    home = draw_homes(r_home, P, C)
+    home = draw_homes(r_home, home_platforms(cfg), C)
     creators = CreatorState(
         **traits,
         merchant=merchant,
@@ -220,9 +220,20 @@ def draw_creator_traits(cfg: Scenario, rng: np.random.Generator, n: int) -> dict
                 post_rate=rate, mcn=mcn)
 
 
-def draw_homes(rng: np.random.Generator, n_platforms: int, n: int) -> np.ndarray:
-    """Each account's home platform, uniformly among the platforms."""
-    return rng.integers(0, n_platforms, n).astype(np.int8)
+def home_platforms(cfg: Scenario) -> np.ndarray:
+    """The platforms an account can live on: the feed platforms (``kind = "feed"``; a
+    shelf platform, docs/ODD.md 7.12, has no creator feed, fan groups or homepages)."""
+    return np.array([j for j, pc in enumerate(cfg.platforms.values()) if pc.kind == "feed"], dtype=np.int64)
+
+
+def draw_homes(rng: np.random.Generator, platforms: int | np.ndarray, n: int) -> np.ndarray:
+    """Each account's home platform, uniformly among ``platforms`` (a count: the first
+    that many; or the eligible indices, :func:`home_platforms`; with every platform a feed
+    platform both give the same draws)."""
+    if np.ndim(platforms) == 0:
+        return rng.integers(0, int(platforms), n).astype(np.int8)
+    platforms = np.asarray(platforms, dtype=np.int64)
+    return platforms[rng.integers(0, len(platforms), n)].astype(np.int8)
 
 
 def draw_merchant_strategies(cfg: Scenario, r_budget: np.random.Generator, r_strategy: np.random.Generator,

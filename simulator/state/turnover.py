@@ -43,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from .arrays import grow_axis
-from .population import draw_creator_traits, draw_homes, draw_merchant_strategies
+from .population import draw_creator_traits, draw_homes, draw_merchant_strategies, home_platforms
 
 ENTRY_SPAWN_KEY = 0x656E747279  # "entry": the spawn key of turnover's SeedSequence (world.py)
 
@@ -52,9 +52,9 @@ def add_merchant_pool(scenario, creators, merchants, rng: np.random.Generator) -
     """Append ``merchants.entrant_pool`` potential merchants, each with a dormant account
     (a creator row after the initial creators: inactive, no followers), drawn as the
     initial merchants and creators are, from ``rng``."""
-    K, P = scenario.merchants.entrant_pool, len(scenario.platforms)
+    K = scenario.merchants.entrant_pool
     traits = draw_creator_traits(scenario, rng, K)
-    home = draw_homes(rng, P, K)
+    home = draw_homes(rng, home_platforms(scenario), K)
     strategy = draw_merchant_strategies(scenario, rng, rng, K)
     accounts = np.arange(creators.n, creators.n + K, dtype=np.int32)
     ids = merchants.append(K, account=accounts, **strategy, wechat_accounts=scenario.merchants.wechat_accounts,
@@ -203,7 +203,7 @@ class Turnover:
         if n == 0:
             return
         traits = draw_creator_traits(sc, rng, n)
-        home = draw_homes(rng, len(sc.platforms), n)
+        home = draw_homes(rng, home_platforms(sc), n)
         seller = np.full(n, -1, np.int32)
         open_shops = np.flatnonzero(model.merchants.active)
         if sc.commerce.enabled and len(open_shops):

@@ -24,6 +24,10 @@ EXEMPT_BY_KIND = {
     "seed": "run setting (the replicate's seed; seeds are tested by the reproducibility tests)",
     "steps": "run setting (the run's length)",
     "graph.follow_graph_file": "a file input (tested in tests/state/test_graphs.py)",
+    # a platform's kind: 'shelf' rejects the base platforms' feed-only knobs (activity, gini_target);
+    # tests/commerce/test_shelf.py::test_shelf_knobs_bite checks that it bites in a world with a shelf
+    "platforms.douyin.kind": "platform kind (bites in tests/commerce/test_shelf.py)",
+    "platforms.kuaishou.kind": "platform kind (bites in tests/commerce/test_shelf.py)",
 }
 
 # knobs that cannot act in the base world, with the reason (reviewed list)
@@ -69,6 +73,15 @@ EXEMPT: dict[str, str] = {
        for key in ("attention.memory", "attention.sensitivity", "attention.adopt_rate", "attention.adopt_base",
                    "attention.entry_share", "attention.drop_share", "attention.drop_days", "creators.cross_post_share",
                    "creators.expand_rate", "creators.expand_margin", "creators.expand_window")},
+    # shelf platforms (commerce/shelf.py): both base platforms are feed platforms, where the
+    # shelf keys are read by nothing; tests/commerce/test_shelf.py::test_shelf_knobs_bite
+    # checks that every shelf knob bites in a world with a shelf platform
+    **{f"platforms.{p}.{key}": "acts only on a shelf platform (kind = 'shelf'); tests/commerce/test_shelf.py::"
+                               "test_shelf_knobs_bite checks it bites there"
+       for p in ("douyin", "kuaishou")
+       for key in ("shelf.intent_rate", "shelf.results", "shelf.candidates", "shelf.w_match", "shelf.w_price",
+                   "shelf.temperature", "shelf.buy_offset", "shelf.recall_every", "shelf.recall_rate",
+                   "shelf.recall_window", "shelf.sms_cost", "shelf.leak")},
 }
 
 # the clearly different valid value each knob is set to, where the rule in variant() does not fit
@@ -215,7 +228,8 @@ def test_exemptions_name_real_knobs():
 SUMMARY_ONLY = {"cac_ad_first_30d", "cac_ad_last_30d", "cac_blended_first_30d", "cac_blended_last_30d",
                 "group_members_start", "group_members_end", "group_churn_30d"}
 RATIOS = {"cac_ad": "new_buyers_ad", "cac_blended": "new_buyers", "cpm_effective": "source_ads", "private_share_gmv": "gmv_total",
-          "private_share_tips": "tips_total", "private_share_comments": "comments_total", "feed_fill": "active_users"}
+          "private_share_tips": "tips_total", "private_share_comments": "comments_total", "feed_fill": "active_users",
+          "recall_leak_share": "recalls"}
 SHARES = ("exposure_gini", "top1_share", "top10_share", "visible_share", "private_share_gmv", "private_share_tips",
           "private_share_comments", "feed_fill", "new_creator_success")
 # NaN when the cohort it is measured on is empty (docs/outputs.md): new-creator success
@@ -359,8 +373,9 @@ def test_states_stay_in_range_every_day(stress):
     # objective also where a platform has none / does not adapt (docs/outputs.md)
     adapt = {"knob_ad_load", "knob_commission_scale", "knob_centralization", "adapt_objective"}
     assert all(summary["totals"][k] != summary["totals"][k] for k in adapt)
+    no_shelf = {"recall_leak_share"}  # leaks / recalls: the base world has no shelf platform (ODD 7.12), so no recalls
     for name, values in [("totals", summary["totals"]), *summary["platforms"].items()]:
-        maybe_nan = windowed | (adapt if name == "totals" else {"knob_centralization", "adapt_objective"})
+        maybe_nan = windowed | no_shelf | (adapt if name == "totals" else {"knob_centralization", "adapt_objective"})
         assert not [k for k, v in values.items() if v != v and k not in maybe_nan], (name, json.dumps(values, default=str))
         assert all(values[k] != values[k] for k in windowed), name
 
