@@ -188,7 +188,7 @@ class PlatformConfig(_Section):
     policy: Literal["douyin", "kuaishou", "random", "popularity", "interest"] = Field(
         "douyin", description="ranking policy; 'douyin'/'kuaishou' also set the defaults of the style knobs"
     )
-    adoption: float = Field(1.0, ge=0.0, le=1.0, description="share of users who use this platform")
+    adoption: float = Field(1.0, ge=0.0, le=1.0, description="share of users who use this platform (at day 0; with attention.enabled users then adopt and drop platforms)")
     daily_active: float = Field(0.7, ge=0.0, le=1.0, description="probability a user opens the app on a day")
     feed_slots: int = Field(12, ge=1, le=1000, description="impressions per active user per day (attention)")
     follow_share: float = Field(0.05, ge=0.0, le=1.0, description="mean share of slots from the follow feed (关注)")
