@@ -257,7 +257,7 @@ class PlatformConfig(_Section):
     kind: Literal["feed", "shelf"] = Field(
         "feed", description="'feed': a short-video platform with a creator feed; 'shelf': shelf e-commerce (Taobao-like, see shelf): no feed, users search with purchase intent and merchants recall past buyers by SMS. On a shelf platform the feed and ad keys are ignored (no impressions, no ad slots: merchants spend no ad budget there); adoption, commission, fan_trust, ban_per_diversion and shelf act (its table names a policy like any platform's; the policy only sets the fan_trust default there); no account lives on a shelf platform (homes are feed platforms); activity.enabled and gini_target are errors"
     )
-    adoption: float = Field(1.0, ge=0.0, le=1.0, description="share of users who use this platform")
+    adoption: float = Field(1.0, ge=0.0, le=1.0, description="share of users who use this platform (at day 0; with attention.enabled users then adopt and drop platforms)")
     daily_active: float = Field(0.7, ge=0.0, le=1.0, description="probability a user opens the app on a day")
     feed_slots: int = Field(12, ge=1, le=1000, description="impressions per active user per day (attention)")
     follow_share: float = Field(0.05, ge=0.0, le=1.0, description="mean share of slots from the follow feed (关注)")
