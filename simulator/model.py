@@ -302,7 +302,7 @@ class TrafficModel(mesa.Model):
 
     def shift_attention(self) -> None:
         """With ``attention.enabled``: each user's attention share over the platforms they
-        use moves toward the softmax of their satisfaction with each; users drop the
+        use moves toward their satisfaction with each (weighted softmax); users drop the
         platforms whose share stayed low and adopt the ones their friends use
         (audience/attention.py; a no-op when off)."""
         self.attention.update()

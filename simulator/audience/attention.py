@@ -29,8 +29,10 @@ cap are shares of) is the sum of its users' open probabilities.
 **The day phase** ``shift_attention`` (after ``update_activity``, whose satisfaction S
 it reads; measured on every platform, also where activity does not respond):
 
-1. shares move toward the target: a ← a + (softmax_p(sensitivity · S[u, p]) − a) / memory,
-   the softmax over the platforms u uses;
+1. shares move toward the target: a ← a + (t − a) / memory, with
+   t[u, p] ∝ w_p · exp(sensitivity · S[u, p]) over the platforms u uses (a softmax weighted
+   by the platforms' expected slots, so that at equal satisfaction the target is the
+   day-0 split w_p / T_u: attention moves only where one platform satisfies more);
 2. drops: a platform whose share has stayed below ``drop_share`` for ``drop_days`` days
    in a row is dropped (its share goes to the others in proportion; the user leaves the
    fan groups of accounts whose home it is), except the user's last platform: of a
@@ -74,8 +76,11 @@ class Attention:
             return
         self.rng = np.random.default_rng(np.random.SeedSequence(model.scenario.seed, spawn_key=SPAWN_KEY))
         cfgs = list(model.scenario.platforms.values())
-        self.w = np.array([c.daily_active * c.feed_slots for c in cfgs], dtype=np.float64)
-        uses = model.users.uses
+        # attention is time spent in feeds: a shelf platform (commerce/shelf.py, no feed) has no
+        # part in it; its users keep it, and its searchers come by its own intent_rate
+        self.feed = np.array([c.kind == "feed" for c in cfgs], dtype=bool)
+        self.w = np.array([c.daily_active * c.feed_slots if c.kind == "feed" else 0.0 for c in cfgs], dtype=np.float64)
+        uses = model.users.uses & self.feed
         budget = uses @ self.w
         some = budget > 0
         fallback = float(budget[some].mean()) if some.any() else float(self.w.max())
@@ -125,13 +130,13 @@ class Attention:
         if not self.enabled:
             return
         model, cfg = self.model, self.cfg
-        uses = model.users.uses
+        uses = model.users.uses & self.feed  # the feed platforms each user uses
         before = uses.copy()
-        # 1. toward softmax(sensitivity · satisfaction) over the platforms used
+        # 1. toward w_p · exp(sensitivity · satisfaction), normalized over the platforms used
         s = cfg.sensitivity * model.activity.satisfaction.astype(np.float64)
         s = np.where(uses, s, -np.inf)
         top = s.max(axis=1, keepdims=True)
-        e = np.where(uses, np.exp(s - np.where(np.isfinite(top), top, 0.0)), 0.0)
+        e = np.where(uses, self.w * np.exp(s - np.where(np.isfinite(top), top, 0.0)), 0.0)
         total = e.sum(axis=1, keepdims=True)
         target = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
         self.share += (target - self.share) / cfg.memory
@@ -181,7 +186,7 @@ class Attention:
         frac = friends_using / np.maximum(degree, 1)[:, None]
         prob = np.minimum(1.0, cfg.adopt_base + cfg.adopt_rate * frac)
         draw = self.rng.random((n, P))
-        new = ~before & (draw < prob)
+        new = ~before & (draw < prob) & self.feed
         if not new.any():
             return
         rows = np.flatnonzero(new.any(axis=1))

@@ -255,7 +255,7 @@ class PlatformConfig(_Section):
         "douyin", description="ranking policy; 'douyin'/'kuaishou' also set the defaults of the style knobs"
     )
     kind: Literal["feed", "shelf"] = Field(
-        "feed", description="'feed': a short-video platform with a creator feed; 'shelf': shelf e-commerce (Taobao-like, see shelf): no feed, users search with purchase intent and merchants recall past buyers by SMS. On a shelf platform the feed and ad keys are ignored (no impressions, no ad slots: merchants spend no ad budget there); adoption, commission, fan_trust, ban_per_diversion and shelf act (its table names a policy like any platform's; the policy only sets the fan_trust default there); no account lives on a shelf platform (homes are feed platforms); activity.enabled and gini_target are errors"
+        "feed", description="'feed': a short-video platform with a creator feed; 'shelf': shelf e-commerce (Taobao-like, see shelf): no feed, users search with purchase intent and merchants recall past buyers by SMS. On a shelf platform the feed and ad keys are ignored (no impressions, no ad slots: merchants spend no ad budget there); adoption, commission, fan_trust, ban_per_diversion and shelf act (its table names a policy like any platform's; the policy only sets the fan_trust default there); no account lives on a shelf platform (homes are feed platforms); activity.enabled, gini_target and adapting a knob other than commission are errors; users' attention ([attention]) runs over the feed platforms only"
     )
     adoption: float = Field(1.0, ge=0.0, le=1.0, description="share of users who use this platform (at day 0; with attention.enabled users then adopt and drop platforms)")
     daily_active: float = Field(0.7, ge=0.0, le=1.0, description="probability a user opens the app on a day")
@@ -330,6 +330,10 @@ class PlatformConfig(_Section):
                 raise ValueError("activity.enabled: a shelf platform has no feed whose satisfaction could move activity (its daily users are its searchers, shelf.intent_rate)")
             if self.gini_target is not None:
                 raise ValueError("gini_target: a shelf platform has no creator feed to steer")
+            feed_knobs = [k for k in self.adapt.knobs if k != "commission"] if self.adapt.enabled else []
+            if feed_knobs:
+                raise ValueError(f"adapt.knobs: a shelf platform has no feed, so it can adapt only its commission "
+                                 f"(got {', '.join(feed_knobs)})")
         return self
 
     @model_validator(mode="before")
@@ -522,13 +526,15 @@ class AttentionConfig(_Section):
     """Users' attention across the platforms they use, and adopting and dropping platforms
     (audience/attention.py; docs/ODD.md 7.11; off by default). A user's attention share on
     each platform they use starts at daily_active × feed_slots over the platforms they use
-    and moves toward softmax(sensitivity × satisfaction) at rate 1/memory; the platform's
+    and moves toward a target ∝ daily_active × feed_slots × exp(sensitivity × satisfaction)
+    at rate 1/memory (at equal satisfaction, the day-0 split); the feed platform's
     open probability is daily_active × share / day-0 share (at most 1; the rest lengthens
-    the session), so a user's expected slots over all platforms stay their day-0 total."""
+    the session), so a user's expected slots over all platforms stay their day-0 total.
+    Shelf platforms (kind = 'shelf') have no feed and take no part: their users keep them."""
 
     enabled: bool = Field(False, description="users' attention shifts across the platforms they use with their satisfaction (audience/activity.py's, measured on every platform), and users adopt and drop platforms (off: each user's platforms and the time spent on each are fixed at day 0)")
-    memory: float = Field(30.0, ge=1.0, le=3650.0, description="days: each day a user's attention share moves 1/memory of the way to its target softmax(sensitivity × satisfaction) over the platforms they use (1 = the target at once)")
-    sensitivity: float = Field(5.0, ge=0.0, le=1000.0, description="how strongly satisfaction tilts the target attention: share ∝ exp(sensitivity × satisfaction) over the platforms the user uses (0 = equal shares)")
+    memory: float = Field(30.0, ge=1.0, le=3650.0, description="days: each day a user's attention share moves 1/memory of the way to its target, ∝ daily_active × feed_slots × exp(sensitivity × satisfaction) over the feed platforms they use (1 = the target at once)")
+    sensitivity: float = Field(5.0, ge=0.0, le=1000.0, description="how strongly satisfaction tilts the target attention: share ∝ daily_active × feed_slots × exp(sensitivity × satisfaction) over the feed platforms the user uses (0 = the day-0 split, daily_active × feed_slots; at equal satisfaction the target is that split whatever the sensitivity)")
     adopt_rate: float = Field(0.0, ge=0.0, le=1.0, description="daily probability that a user adopts a platform they do not use, × the share of their friends (social graph) who use it (social contagion; 0 = no contagion)")
     adopt_base: float = Field(0.0, ge=0.0, le=1.0, description="daily probability that a user adopts a platform they do not use, whatever their friends do (added to adopt_rate × friends' share)")
     entry_share: float = Field(0.1, gt=0.0, le=1.0, description="attention share a new adopter gives the platform on its first day (taken proportionally from the platforms they already use; 1 if they use none); its satisfaction starts at activity.reference")

@@ -231,3 +231,36 @@ def test_multi_homing_knobs_bite():
     base = _multi_homing_world({})
     dead = [key for key, value in MULTI_HOMING_KNOBS.items() if _multi_homing_world({key: value}).equals(base)]
     assert not dead
+
+
+def test_equal_satisfaction_keeps_the_day_0_split():
+    """Guards that attention moves only with satisfaction: the target is weighted by the
+    platforms' expected slots (daily_active × feed_slots), so with equal satisfaction on
+    two platforms of unequal daily_active the shares stay at the day-0 split whatever the
+    sensitivity. Fails with an unweighted softmax (shares would drift to 50/50)."""
+    sc = two_platforms({"enabled": True, "memory": 1.0, "sensitivity": 5.0},
+                       douyin={"adoption": 1.0, "daily_active": 0.8}, kuaishou={"adoption": 1.0, "daily_active": 0.2})
+    m = TrafficModel(sc, seed=3)
+    day0 = m.attention.share.copy()
+    m.activity.satisfaction[:] = 0.5  # equal satisfaction everywhere
+    m.attention.update()
+    np.testing.assert_allclose(m.attention.share, day0, atol=1e-12)
+    np.testing.assert_allclose(day0[:, 0], 0.8)  # 0.8·12 / (0.8·12 + 0.2·12)
+    m.activity.satisfaction[:, 1] = 0.7  # kuaishou now satisfies more: it gains time
+    m.attention.update()
+    assert (m.attention.share[:, 1] > 0.2 + 1e-3).all()
+
+
+def test_a_shelf_platform_takes_no_part_in_attention():
+    """Guards that attention is time in feeds: a shelf platform (no feed) gets no share,
+    is never adopted or dropped through attention, and the feed platforms' shares sum to
+    1 for every user of a feed platform. Fails when the shelf is counted like a feed."""
+    sc = two_platforms({"enabled": True, "memory": 1.0, "adopt_base": 0.5, "drop_share": 0.6, "drop_days": 1},
+                       {"platforms": {"taobao": {"policy": "douyin", "kind": "shelf", "adoption": 0.5}}})
+    m = TrafficModel(sc, seed=3)
+    shelf_users = m.users.uses[:, 2].copy()
+    m.run(4)
+    assert (m.attention.share[:, 2] == 0).all()
+    np.testing.assert_array_equal(m.users.uses[:, 2], shelf_users)
+    feed = m.users.uses[:, :2].any(axis=1)
+    np.testing.assert_allclose(m.attention.share[feed, :2].sum(axis=1), 1.0)

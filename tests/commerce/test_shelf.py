@@ -234,10 +234,13 @@ def test_same_seed_same_shelf_run():
     ({"t": {"policy": "kuaishou", "kind": "shelf", "gini_target": 0.3}, "d": {"policy": "douyin"}}, "gini_target"),
     ({"t": {"policy": "douyin", "kind": "shelf"}}, "at least one platform must be a feed platform"),
     ({"t": {"policy": "douyin", "kind": "mall"}}, "kind"),
+    ({"t": {"policy": "douyin", "kind": "shelf", "adapt": {"enabled": True, "knobs": ["commission", "ad_load"]}},
+      "d": {"policy": "douyin"}}, "only its commission"),
 ])
 def test_the_schema_rejects_feed_only_settings_on_a_shelf(platforms, needle):
-    """A shelf has no feed: activity that responds to the feed, Gini steering and a world
-    with no feed platform at all (accounts live on feed platforms) are errors."""
+    """A shelf has no feed: activity that responds to the feed, Gini steering, adapting a
+    feed knob (ad load, centralization) and a world with no feed platform at all
+    (accounts live on feed platforms) are errors."""
     with pytest.raises((ValidationError, ValueError), match=needle):
         scenario_with({"platforms": platforms}, None, {})
 
