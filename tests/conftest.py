@@ -1,3 +1,4 @@
+import copy
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ SMALL = {"population": {"users": 2000, "creators": 120, "merchants": 4}, "steps"
 
 def small(overrides: dict | None = None, platform: str = "douyin", **platform_knobs) -> dict:
     """A small world as a scenario dict (one platform unless overrides say otherwise)."""
-    d = {**SMALL, "platforms": {platform: {"policy": platform if platform in ("douyin", "kuaishou") else "douyin", **platform_knobs}}}
+    d = {**copy.deepcopy(SMALL), "platforms": {platform: {"policy": platform if platform in ("douyin", "kuaishou") else "douyin", **platform_knobs}}}
     return deep_merge(d, overrides or {})
 
 

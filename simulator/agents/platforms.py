@@ -12,7 +12,9 @@ from ..feeds.policies import make_policy
 class Platform(mesa.Agent):
     """One platform (e.g. 'douyin'): its config, its ranking policy (with the traffic
     pools it learns), the Gini-steering exponent, its feed's random stream and today's
-    active users and the slots they were offered. Its money is in the model's ledger."""
+    active users and the slots they were offered. Its money is in the model's ledger.
+    A platform that adapts (``adapt.enabled``) changes its knobs only through
+    :meth:`reconfigure`, so every reader sees the current ``cfg``."""
 
     def __init__(self, model, name: str, index: int, cfg: PlatformConfig, feed_rng: np.random.Generator):
         super().__init__(model)
