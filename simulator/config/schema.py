@@ -173,11 +173,11 @@ class AdaptConfig(_Section):
     time in turn: every ``every`` days the platform moves one knob by ± its step, compares
     the objective's mean over that trial period with its mean over the period before and
     keeps the move if it rose by more than ``tolerance`` (relative), else reverts it (and
-    tries the other direction next time). Adapting ``centralization`` sets every style
+    tries the other direction next time). Adapting ``centralization`` moves every style
     knob the centralization preset names (follow_share, same_city_share, age_decay,
     pool_growth, cold_start_rate, fan_trust, group_effect, exposure_cap, gini_target,
-    gini_gain) to its interpolated value from the day it first moves, explicit file keys
-    included."""
+    gini_gain) by the preset's change since the start: the scenario's explicit keys keep
+    their offset from the preset (docs/ODD.md 7.3.1)."""
 
     enabled: bool = Field(False, description="the platform revises its knobs toward the objective (off: the knobs stay the scenario's for the whole run)")
     objective: Literal["revenue", "gmv", "dau"] = Field("revenue", description="what the platform maximizes, per day: 'revenue' = its ad revenue + commissions + its cut of tips (the ledger's, the platform_revenue metric); 'gmv' = GMV on the platform (public, commercial and private on the platform; WeChat excluded); 'dau' = its active users")

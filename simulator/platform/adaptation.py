@@ -29,20 +29,34 @@ rule (``platforms.<p>.activity``) eats the revenue of the extra slots.
 The knobs act through :meth:`simulator.agents.Platform.reconfigure` (one place that
 keeps every reader current): ``ad_load`` directly; the commission scale k multiplies
 every rate of the day-0 schedule (intro included; each min(1, k·rate)); centralization c
-sets every style knob :func:`simulator.config.presets.centralization_preset` names to
-its value at c, explicit keys of the scenario included, from the day c first moves, and
-scales the Gini-steering exponent by the ratio of the new to the old ``gini_gain`` (the
-steering fades with c as the preset's gain does; at c = 1 it is off).
+moves every style knob :func:`simulator.config.presets.centralization_preset` names by
+the preset's change since the start, c0 (:meth:`PlatformAdaptation.style_at`: a knob's
+value is its day-0 value + preset(c) − preset(c0), so the scenario's explicit keys keep
+their offset and the first move is a step, not a jump to the preset), and scales the
+Gini-steering exponent by the ratio of the new to the old ``gini_gain``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..config import PlatformConfig
 from ..config.presets import centralization_preset
 from ..state.vocabulary import CATEGORIES, GMV_DOMAINS
 
 ON_PLATFORM = [j for j, d in enumerate(GMV_DOMAINS) if d != "private_wechat"]
+# the style knobs centralization moves by the preset's change (exposure cap and Gini target apart)
+NUMERIC_STYLE = ("follow_share", "same_city_share", "age_decay", "pool_growth", "cold_start_rate", "fan_trust",
+                 "group_effect", "gini_gain")
+
+
+def _within(key: str, value: float) -> float:
+    """``value`` clipped to the schema's range of the platform knob ``key``."""
+    lo, hi = -np.inf, np.inf
+    for m in PlatformConfig.model_fields[key].metadata:
+        lo = max(lo, getattr(m, "ge", None) if getattr(m, "ge", None) is not None else lo)
+        hi = min(hi, getattr(m, "le", None) if getattr(m, "le", None) is not None else hi)
+    return float(min(max(value, lo), hi))
 
 
 class PlatformAdaptation:
@@ -55,6 +69,9 @@ class PlatformAdaptation:
         self.cfg = cfg.adapt
         self.commission0 = cfg.commission  # the day-0 schedule the scale multiplies
         self.value = {"ad_load": cfg.ad_load, "commission": 1.0, "centralization": cfg.initial_centralization()}
+        c0 = self.value["centralization"]
+        self.preset0 = centralization_preset(c0) if c0 is not None else None  # what the style moves relative to
+        self.style0 = {k: getattr(cfg, k) for k in (*NUMERIC_STYLE, "exposure_cap", "gini_target")}
         self.direction = {k: 1 for k in self.cfg.knobs}
         self.turn = 0  # index in knobs of the knob that moves next
         self.period: list[float] = []  # objective values of the current period
@@ -143,10 +160,30 @@ class PlatformAdaptation:
             platform.reconfigure(commission=base.model_copy(update=update))
         else:
             old_gain = platform.cfg.gini_gain
-            preset = centralization_preset(value)
-            platform.reconfigure(centralization=value, **preset)
+            style = self.style_at(value)
+            platform.reconfigure(centralization=value, **style)
             if old_gain > 0:
-                platform.steering *= preset["gini_gain"] / old_gain
+                platform.steering *= style["gini_gain"] / old_gain
+
+    def style_at(self, c: float) -> dict:
+        """The style knobs at centralization ``c``: the day-0 values moved by the preset's
+        change from the starting centralization c0 (so c = c0 gives the scenario's own
+        values, and a scenario's explicit keys keep their offset from the preset):
+        numeric knobs v0 + preset(c) − preset(c0), within their ranges; the exposure cap
+        cap0 · preset_cap(c) / preset_cap(c0) (the preset's where either is none, none
+        where the preset's is); Gini steering: a scenario target keeps its value with the
+        gain moved like a numeric knob, a platform without one takes the preset's target
+        and gain (the steering fades in from 0 gain at c = 1)."""
+        now, then, start = centralization_preset(c), self.preset0, self.style0
+        out = {k: _within(k, start[k] + now[k] - then[k]) for k in NUMERIC_STYLE}
+        cap, cap_now, cap_then = start["exposure_cap"], now["exposure_cap"], then["exposure_cap"]
+        out["exposure_cap"] = (None if cap_now is None else cap_now if cap is None or cap_then is None
+                               else min(1.0, cap * cap_now / cap_then))
+        if start["gini_target"] is None:
+            out["gini_target"], out["gini_gain"] = now["gini_target"], now["gini_gain"]
+        else:
+            out["gini_target"] = start["gini_target"]
+        return out
 
     # ------------------------------------------------------------------ readings
 

@@ -120,22 +120,29 @@ def test_commission_is_booked_at_the_adapted_rate():
 
 def test_centralization_sets_the_style_knobs_every_reader_uses():
     """Guards the centralization knob: once it moves, every style knob of
-    ``centralization_preset`` (explicit keys included) is what the policy, the pools, the
-    purchase model, the fan groups and the users' follow shares use, and the feed shows
-    it (more follow slots); mutations checked: ``reconfigure`` not handing the policy the
-    new cfg, or not remapping users' follow shares, fail it."""
+    ``centralization_preset`` moves by the preset's change from the start (an explicit
+    key keeps its offset: follow share 0.01 at c = 1 becomes 0.01 + preset(0.4) −
+    preset(1), a step, not a jump to the preset), and that is what the policy, the pools,
+    the purchase model, the fan groups and the users' follow shares use, and the feed
+    shows it (more follow slots); mutations checked: ``reconfigure`` not handing the
+    policy the new cfg, not remapping users' follow shares, or setting the preset's values
+    (the explicit offset lost), fail it."""
     m = TrafficModel(small({"steps": 8}, follow_share=0.01, adapt={
         "enabled": True, "knobs": ["centralization"], "every": 2, "centralization_step": 0.6}), seed=2)
     platform = m.platforms["douyin"]
     assert platform.cfg.follow_share == 0.01  # the explicit key holds until centralization first moves
     m.run(2)  # a baseline period; at its end c moves 1 -> 0.4, acting from day 2
-    preset = centralization_preset(0.4)
-    for key, value in preset.items():
+    preset, start = centralization_preset(0.4), centralization_preset(1.0)
+    style = m.adaptation.of(0).style_at(0.4)
+    assert set(style) == set(preset)
+    for key, value in style.items():
         assert getattr(platform.cfg, key) == (pytest.approx(value) if value is not None else None), key
+    assert platform.cfg.follow_share == pytest.approx(0.01 + preset["follow_share"] - start["follow_share"])
+    assert platform.cfg.pool_growth == pytest.approx(preset["pool_growth"])  # not set explicitly: the preset's
     assert platform.policy.cfg is platform.cfg and platform.policy.pools.cfg is platform.cfg
-    assert m.commerce.purchase.fan_trust[0] == pytest.approx(preset["fan_trust"])
-    assert m.commerce.groups.group_effect[0] == pytest.approx(preset["group_effect"])
-    assert m.users.follow_share[:, 0].mean() == pytest.approx(preset["follow_share"], rel=0.02)
+    assert m.commerce.purchase.fan_trust[0] == pytest.approx(style["fan_trust"])
+    assert m.commerce.groups.group_effect[0] == pytest.approx(style["group_effect"])
+    assert m.users.follow_share[:, 0].mean() == pytest.approx(style["follow_share"], rel=0.02)
     m.run(2)  # the trial at c = 0.4
     r = rows(m)
     follow = r["source_follow"] / r["impressions_total"]
