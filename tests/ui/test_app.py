@@ -201,3 +201,16 @@ def test_platform_chart_draws_one_line_per_platform():
     dau = fig.axes[0]
     assert [line.get_label() for line in dau.lines] == ["douyin", "kuaishou"]
     assert len(dau.lines[0].get_xdata()) == 2
+
+
+def test_app_loads_the_ecosystem_and_draws_each_of_its_platforms():
+    """Issue 15 item 5: the app can load ecosystem.toml (its bases are a list) and its
+    per-platform chart draws Douyin-like, Kuaishou-like and the shelf platform, one line each."""
+    from simulator.ui.app import platform_figure
+    from simulator.ui.controls import scenario_choices
+
+    assert "ecosystem.toml" in scenario_choices("")
+    model = AppModel(str(SCENARIOS / "ecosystem.toml"), users=600)
+    model.step()
+    labels = [line.get_label() for line in platform_figure(model).axes[0].lines]
+    assert labels == ["douyin", "kuaishou", "taobao"]
