@@ -107,12 +107,16 @@ class Presence:
         return self.present[platform]
 
     def present_count(self, platform: int | None) -> int:
-        """Active creators present on ``platform`` (None: on any platform)."""
+        """Active creators present on ``platform`` (None: on any feed platform); 0 on a
+        shelf platform, which has no creator feed (docs/ODD.md 7.12)."""
+        feed = np.array([c.kind == "feed" for c in self.model.scenario.platforms.values()])
+        if platform is not None and not feed[platform]:
+            return 0
         active = self.model.creators.active
         if self.present is None:
             return int(active.sum())
         self._sync()
-        on = self.present.any(axis=0) if platform is None else self.present[platform]
+        on = self.present[feed].any(axis=0) if platform is None else self.present[platform]
         return int(np.count_nonzero(on & active))
 
     # ------------------------------------------------------------------ the day phase

@@ -179,3 +179,19 @@ def test_creator_share_is_relative_to_the_creators_present():
     mine = m.creators.active & m.presence.present[1]
     expected = (exposure + 1.0) / (exposure[mine].mean() + 1.0)
     np.testing.assert_allclose(ctx.creator_share, expected[m.items.creator[0:]], rtol=1e-12)
+
+
+def test_a_shelf_platform_has_no_creators_present():
+    """creators_present counts creators whose items reach a platform's feed: a shelf
+    platform (no feed, docs/ODD.md 7.12) has none, with or without multi-homing. Fails
+    when the shelf counts the merchants' accounts and cross-posters as present."""
+    from simulator import TrafficModel
+    from ..conftest import small
+
+    for on in (False, True):
+        sc = small({"creators": {"multi_homing": on, "cross_post_share": 0.5},
+                    "platforms": {"douyin": {}, "taobao": {"policy": "douyin", "kind": "shelf"}}})
+        m = TrafficModel(sc, seed=1).run(2)
+        rows = m.metrics_frame()
+        assert (rows[rows.platform == "taobao"]["creators_present"] == 0).all()
+        assert (rows[rows.platform == "douyin"]["creators_present"] > 0).all()
