@@ -235,7 +235,7 @@ def ecosystem(metrics: pd.DataFrame, path: Path | None, window: int = 7):
     ax_time = ax_dau.twinx()
     for name, df in per.items():
         ax_dau.plot(df["step"], df["active_users"], color=color[name], label=f"{name} DAU")
-        if "time_share" in df:
+        if "time_share" in df and df["time_share"].abs().sum() > 0:  # a shelf platform has no feed time
             ax_time.plot(df["step"], _rolling(df["time_share"], window), color=color[name], ls="--",
                          label=f"{name} share of time")
     ax_dau.set(title="Daily active users and share of users' time", xlabel="day", ylabel="users (solid)")
@@ -246,7 +246,8 @@ def ecosystem(metrics: pd.DataFrame, path: Path | None, window: int = 7):
         ax_c = ax_pop.twinx()
         for name, df in per.items():
             ax_pop.plot(df["step"], df["users_of"], color=color[name], label=f"{name} users")
-            ax_c.plot(df["step"], df["creators_present"], color=color[name], ls="--", label=f"{name} creators")
+            if df["creators_present"].abs().sum() > 0:  # a shelf platform has no creator feed
+                ax_c.plot(df["step"], df["creators_present"], color=color[name], ls="--", label=f"{name} creators")
         ax_pop.set_ylabel("users of the platform (solid)")
         ax_c.set_ylabel("active creators posting there (dashed)")
         _legend(ax_pop, ax_c, "lower left")
@@ -290,14 +291,17 @@ def ecosystem(metrics: pd.DataFrame, path: Path | None, window: int = 7):
     ax_recall.set(title="Shelf platform: recalls and their leak", xlabel="day")
 
     drawn = False
+    ax_load = ax_knob.twinx()  # ad load (a share of slots, ~0.1) apart from the scales (~1)
     for name, df in per.items():
         for (column, label), ls in zip(KNOB_COLUMNS, ("-", "--", ":")):
             if column in df and df[column].notna().any() and df[column].nunique() > 1:
-                ax_knob.plot(df["step"], df[column], color=color[name], ls=ls, label=f"{name} {label}")
+                ax = ax_load if column == "knob_ad_load" else ax_knob
+                ax.plot(df["step"], df[column], color=color[name], ls=ls, label=f"{name} {label}")
                 drawn = True
     if drawn:
-        ax_knob.set(ylabel="knob value")
-        ax_knob.legend(loc="upper left", fontsize=7)
+        ax_knob.set(ylabel="commission scale (dashed), centralization (dotted)")
+        ax_load.set(ylabel="ad load (solid)")
+        _legend(ax_knob, ax_load, "lower left")
     else:
         _missing(ax_knob, "adapting knobs (no platform revised one)")
     ax_knob.set(title="Knobs the platforms revise", xlabel="day")
