@@ -78,8 +78,8 @@ class Attention:
         cfgs = list(model.scenario.platforms.values())
         # attention is time spent in feeds: a shelf platform (commerce/shelf.py, no feed) has no
         # part in it; its users keep it, and its searchers come by its own intent_rate
-        self.feed = np.array([c.kind == "feed" for c in cfgs], dtype=bool)
-        self.w = np.array([c.daily_active * c.feed_slots if c.kind == "feed" else 0.0 for c in cfgs], dtype=np.float64)
+        self.feed = np.array(model.scenario.feed_platforms(), dtype=bool)
+        self.w = np.where(self.feed, [c.daily_active * c.feed_slots for c in cfgs], 0.0)
         uses = model.users.uses & self.feed
         budget = uses @ self.w
         some = budget > 0

@@ -44,7 +44,7 @@ class Commerce:
         # merchants who learn their channel mix (merchants.learning), else None: the static strategy
         self.learning = ChannelLearner(model) if model.scenario.merchants.learning and merchants.n else None
         # shelf platforms (kind = "shelf", docs/ODD.md 7.12), else None: nothing is drawn
-        has_shelf = any(pc.kind == "shelf" for pc in model.scenario.platforms.values())
+        has_shelf = not all(model.scenario.feed_platforms())
         self.shelves = Shelves(model) if has_shelf else None
 
     def run_private_channels(self) -> np.ndarray:

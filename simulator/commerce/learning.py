@@ -281,7 +281,7 @@ def static_effort(model) -> tuple[np.ndarray, np.ndarray]:
 def ad_platforms(scenario) -> np.ndarray:
     """(P,) mask of the platforms that sell ads: the feed platforms (a shelf platform,
     docs/ODD.md 7.12, has no ad slots; merchants' ad budgets are split over the others)."""
-    return np.array([pc.kind == "feed" for pc in scenario.platforms.values()], dtype=bool)
+    return np.array(scenario.feed_platforms(), dtype=bool)
 
 
 def learn(model) -> None:

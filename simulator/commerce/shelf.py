@@ -59,7 +59,7 @@ class Shelves:
     def __init__(self, model):
         self.model = model
         sc = model.scenario
-        self.index = [j for j, pc in enumerate(sc.platforms.values()) if pc.kind == "shelf"]
+        self.index = [j for j, feed in enumerate(sc.feed_platforms()) if not feed]
         self.rng = np.random.default_rng(np.random.SeedSequence(sc.seed, spawn_key=SHELF_SPAWN_KEY))
         self.user_band = self.rng.random(model.users.n, dtype=np.float32)
         self.shop_band = self.rng.random(model.merchants.n).astype(np.float32)

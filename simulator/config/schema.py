@@ -570,6 +570,12 @@ class Scenario(_Section):
     attention: AttentionConfig = AttentionConfig()
     platforms: dict[str, PlatformConfig] = Field(default_factory=lambda: {"douyin": PlatformConfig()})
 
+    def feed_platforms(self) -> tuple[bool, ...]:
+        """Per platform, in scenario order: True for a feed platform, False for a shelf
+        platform (``kind = "shelf"``, docs/ODD.md 7.12: no feed, no ads, no accounts, no
+        part in users' attention). The one place this mask is made."""
+        return tuple(p.kind == "feed" for p in self.platforms.values())
+
     @model_validator(mode="after")
     def _check(self):
         if not self.platforms:

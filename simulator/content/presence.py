@@ -109,7 +109,7 @@ class Presence:
     def present_count(self, platform: int | None) -> int:
         """Active creators present on ``platform`` (None: on any feed platform); 0 on a
         shelf platform, which has no creator feed (docs/ODD.md 7.12)."""
-        feed = np.array([c.kind == "feed" for c in self.model.scenario.platforms.values()])
+        feed = np.array(self.model.scenario.feed_platforms(), dtype=bool)
         if platform is not None and not feed[platform]:
             return 0
         active = self.model.creators.active

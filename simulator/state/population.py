@@ -223,7 +223,7 @@ def draw_creator_traits(cfg: Scenario, rng: np.random.Generator, n: int) -> dict
 def home_platforms(cfg: Scenario) -> np.ndarray:
     """The platforms an account can live on: the feed platforms (``kind = "feed"``; a
     shelf platform, docs/ODD.md 7.12, has no creator feed, fan groups or homepages)."""
-    return np.array([j for j, pc in enumerate(cfg.platforms.values()) if pc.kind == "feed"], dtype=np.int64)
+    return np.flatnonzero(cfg.feed_platforms()).astype(np.int64)
 
 
 def draw_homes(rng: np.random.Generator, platforms: int | np.ndarray, n: int) -> np.ndarray:
