@@ -5,7 +5,8 @@
     trafficsim sweep SWEEP.toml [--workers N] [--scheduler ADDRESS | --dask-local N] [--out DIR] [--resume]
                      [--scheduler-timeout SECONDS] [--wait-workers SECONDS]
     trafficsim sweep-report DIR
-    trafficsim validate [--replicates R] [--steps N] [--scenarios DIR] [--out DIR]
+    trafficsim validate [--replicates R] [--steps N] [--users N] [--seed S] [--set key=value ...]
+                        [--scenarios DIR] [--targets FILE] [--workers N] [--markdown FILE] [--out DIR]
 
 Exit codes: 0 done; 1 ``validate``: a target failed; 2 a user error (bad scenario, bad
 override, unreadable file, unusable output folder: one line on stderr, before any
@@ -77,9 +78,15 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check the shipped scenarios against the sources' stylized facts")
     v.add_argument("--replicates", type=int, default=5, help="runs per scenario (default 5)")
     v.add_argument("--steps", type=int, help="simulated days (default: each scenario's)")
-    v.add_argument("--seed", type=int, help="seed of the replicate seeds (default: the douyin scenario's)")
-    v.add_argument("--scenarios", type=Path, help="folder with douyin.toml, kuaishou.toml, douyin_enterprise.toml "
-                                                  "(default: the project's scenarios/)")
+    v.add_argument("--users", type=int, help="users (default: each scenario's); creators and merchants scale in "
+                                             "proportion (a --set of population.creators or .merchants wins)")
+    v.add_argument("--seed", type=int, help="seed of the replicate seeds (default: the first scenario's)")
+    v.add_argument("--scenarios", type=Path, help="folder with the scenario files the targets read (default: the "
+                                                  "project's scenarios/)")
+    v.add_argument("--targets", type=Path, help="targets file (default: the project's scenarios/targets/targets.toml)")
+    v.add_argument("--markdown", type=Path, metavar="FILE",
+                   help="also add this run's results as a column of a target x setting table in FILE "
+                        "(created if missing; docs/validation.md's table is made this way)")
     v.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key in every scenario (e.g. population.users=3000)")
     v.add_argument("--workers", type=int, help="worker processes (default: the machine's cores)")
@@ -305,32 +312,60 @@ def cmd_app(args) -> int:
     return subprocess.call(cmd, env=env)
 
 
-# The scenarios ``validate`` checks: experiments/validate.py's SCENARIO_DIR and SCENARIOS,
-# repeated here so that input errors answer before that module loads pandas and matplotlib
-# (tests/test_cli.py checks that the two agree).
+# The project's scenarios folder, where ``validate`` finds the files its targets read:
+# experiments/validate.py's SCENARIO_DIR, repeated here so that input errors answer before
+# that module loads pandas and matplotlib (tests/test_cli.py checks that the two agree).
 VALIDATE_DIR = Path(__file__).resolve().parents[1] / "scenarios"
-VALIDATE_SCENARIOS = ("douyin", "kuaishou", "douyin_enterprise")
+
+
+def _validate_inputs(args):
+    """(targets, {label: Scenario}, the --set list recorded) or a ScenarioError: the
+    targets file, then every scenario it reads with the flags applied."""
+    from .experiments.targets import load_file, scenario_sources
+
+    specs, variants = load_file(args.targets)
+    folder = args.scenarios or VALIDATE_DIR
+    flags = {"--steps": ("steps", args.steps)} if args.steps else {}
+    if args.users:
+        flags["--users"] = ("population.users", args.users)
+    scenarios, sets = {}, {}
+    sources = scenario_sources(specs, variants)
+    for label, (file, extra) in sources.items():
+        if not (folder / file).is_file():
+            raise ScenarioError(str(args.targets or "scenarios/targets/targets.toml"), f"scenario {label!r}",
+                                f"{folder / file} not found (the targets read it; --scenarios names the folder)")
+        scaled = []
+        if args.users:  # a bigger (or smaller) world of the same shape
+            pop = load_scenario(folder / file, list(extra)).population
+            f = args.users / pop.users
+            scaled = [f"population.creators={max(4, round(pop.creators * f))}",
+                      f"population.merchants={round(pop.merchants * f)}"]
+        sets[label] = scaled + list(extra) + list(args.sets)
+        scenarios[label] = load_scenario(folder / file, sets[label], flags=flags)
+    recorded = {label: {"file": str(folder / sources[label][0]), "sets": [*s, *(f"{k}={v}" for k, v in flags.values())]}
+                for label, s in sets.items()}
+    return specs, scenarios, recorded
 
 
 def cmd_validate(args) -> int:
-    for flag, v in (("--replicates", args.replicates), ("--steps", args.steps), ("--workers", args.workers)):
+    for flag, v in (("--replicates", args.replicates), ("--steps", args.steps), ("--workers", args.workers),
+                    ("--users", args.users)):
         if v is not None and v < 1:
             return _fail(f"{flag}: must be >= 1")
     if args.replicates < 2:
         return _fail("--replicates: validation needs at least 2 (confidence intervals)")
-    folder = args.scenarios or VALIDATE_DIR
-    sets = list(args.sets) + ([f"steps={args.steps}"] if args.steps else [])
-    flags = {"--steps": ("steps", args.steps)} if args.steps else {}
     try:
-        scenarios = {name: load_scenario(folder / f"{name}.toml", args.sets, flags=flags) for name in VALIDATE_SCENARIOS}
+        specs, scenarios, sets = _validate_inputs(args)
         out = args.out or default_out_dir("validate")
         check_out_dir(out)
+        if args.markdown is not None and (args.markdown.is_dir() or not args.markdown.parent.is_dir()):
+            raise OutputError(f"--markdown {args.markdown}: must be a file in an existing folder")
     except (ScenarioError, OutputError) as exc:
         return _fail(str(exc))
 
     from .experiments import validate
     from .experiments.compare import _plots, run_all
-    from .io.outputs import atomic_dir, write_json
+    from .io.outputs import atomic_dir, write_json, write_text_atomic
     try:
         with _runs(len(scenarios) * args.replicates, args.workers, "validate") as (pool, progress):
             results, seeds, elapsed = run_all(scenarios, args.replicates, args.seed, pool, progress)
@@ -341,15 +376,22 @@ def cmd_validate(args) -> int:
         print(f"trafficsim: error: validation runs crashed ({type(exc).__name__}: {exc}); no record written",
               file=sys.stderr)
         return EXIT_CRASH
-    table = validate.evaluate(validate.results_by_label(results))
-    md = validate.markdown(table, args.replicates)
+    table = validate.evaluate(validate.results_by_label(results), specs)
+    first = next(iter(scenarios.values()))
+    setting = validate.setting_name(first.steps, first.population.users)
+    md = validate.markdown(table, args.replicates, f" ({setting})")
     with atomic_dir(out) as tmp:
         table.to_csv(tmp / "validation.csv", index=False)
         (tmp / "validation.md").write_text("# Stylized facts\n\n" + md + "\n")
         (tmp / "plots").mkdir()
-        _plots(tmp / "plots", results, list(scenarios))
-        write_json(tmp / "manifest.json", {"scenarios": {k: str(folder / f"{k}.toml") for k in scenarios},
-                                            "sets": sets, "replicate_seeds": seeds, "elapsed_s": round(elapsed, 2)})
+        _plots(tmp / "plots", results, [lb for lb in scenarios if lb in validate.PLOTTED] or list(scenarios)[:3])
+        write_json(tmp / "manifest.json", {
+            "command": ["trafficsim", *args.argv], "targets": str(args.targets or validate.TARGETS_FILE),
+            "scenarios": sets, "setting": setting, "replicates": args.replicates, "replicate_seeds": seeds,
+            "elapsed_s": round(elapsed, 2)})
+    if args.markdown is not None:
+        old = args.markdown.read_text() if args.markdown.exists() else ""
+        write_text_atomic(args.markdown, validate.settings_table(old, table, setting))
     print(md)
     ok, line = validate.verdict(table)
     print(f"{line}; record: {out}")
