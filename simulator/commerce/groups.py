@@ -127,12 +127,11 @@ class FanGroups:
         home = self.model.creators.home[follows.creator[member]].astype(np.int64)
         return np.bincount(home, minlength=len(self.group_effect))
 
-    def churn(self, window: int = 30, platform: int | None = None) -> float:
-        """Share of members at day t who have left by day t + window, averaged over the
-        days t with t + window within the run; NaN when the run is not longer than the
-        window (then no day t can be followed for a whole window)."""
+    def memberships(self, platform: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(joined, left) day of every membership so far, closed ones and current ones
+        (``left`` = 10**9 for members still in), of the accounts whose home is
+        ``platform`` (None: all)."""
         model, follows = self.model, self.model.follows
-        days = model.day  # days simulated so far (the model's day counter is the next day)
         closed = np.concatenate(self.episodes) if self.episodes else np.zeros((0, 3), np.int64)
         member = np.flatnonzero(follows.extra["group"])
         still_in = np.stack([model.creators.home[follows.creator[member]].astype(np.int64),
@@ -140,4 +139,11 @@ class FanGroups:
         episodes = np.concatenate([closed, still_in])
         if platform is not None:
             episodes = episodes[episodes[:, 0] == platform]
-        return churn_share(episodes[:, 1], episodes[:, 2], days, window)
+        return episodes[:, 1], episodes[:, 2]
+
+    def churn(self, window: int = 30, platform: int | None = None) -> float:
+        """Share of members at day t who have left by day t + window, averaged over the
+        days t with t + window within the run; NaN when the run is not longer than the
+        window (then no day t can be followed for a whole window)."""
+        joined, left = self.memberships(platform)
+        return churn_share(joined, left, self.model.day, window)  # model.day: days simulated so far

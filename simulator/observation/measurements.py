@@ -487,10 +487,142 @@ class Shelf(Measurement):
         return out
 
 
+# --------------------------------------------------------------------------- targets' measurements (issue 16)
+
+
+def follower_slope(followers: np.ndarray, impressions: np.ndarray, items: np.ndarray) -> float:
+    """OLS slope of log(1 + impressions per item) on log(1 + followers) across the
+    creators with at least one item; NaN below 3 such creators or when their follower
+    counts do not vary."""
+    ok = items > 0
+    if ok.sum() < 3:
+        return float("nan")
+    x = np.log1p(followers[ok].astype(np.float64))
+    y = np.log1p(impressions[ok].astype(np.float64) / items[ok])
+    x = x - x.mean()
+    sxx = float(x @ x)
+    return float(x @ (y - y.mean()) / sxx) if sxx > 0 else float("nan")
+
+
+class FollowerDependence(Measurement):
+    name = "follower_dependence"
+    kind = "custom"
+    columns = ("follower_slope",)
+    description = ("how much views depend on followers: the OLS slope of log(1 + organic impressions per item) on "
+                   "log(1 + followers) across creators (merchants' own accounts left out; creators that published "
+                   "at least one item and were active at some point, on the platform: present there), organic = "
+                   "public + private impressions on the platform (all: on every platform) over the run, followers "
+                   "at the end (shared follow graph); NaN per step (an end-of-run measurement)")
+
+    def measure(self, v):
+        return {"follower_slope": float("nan")}
+
+    def summarize(self, rows, final):
+        model, creators = final.model, final.model.creators
+        mine = (creators.merchant < 0) & (creators.entry_day >= 0)
+        if final.index is not None:
+            mine = mine & model.presence.on(final.index)
+        organic = final.creator_cum[:, PUBLIC] + final.creator_cum[:, PRIVATE]
+        return {"follower_slope": follower_slope(model.follows.followers()[mine], organic[mine],
+                                                 creators.items_published[mine])}
+
+
+def seller_tier_counts(model) -> np.ndarray:
+    """Follow edges of accounts that sell (creators.seller >= 0), by fan tier."""
+    follows = model.follows
+    sells = model.creators.seller[follows.creator] >= 0
+    return np.bincount(follows.tier[sells], minlength=len(TIERS))
+
+
+def true_fan_values(orders_by_tier: np.ndarray, edge_days_by_tier: np.ndarray) -> dict[str, float]:
+    """True fans' share of followers' orders and their per-head order rate over other
+    followers' (orders per follow edge-day of selling accounts); ``*_by_tier``: by TIERS."""
+    true = TIERS.index("true")
+    follower_orders, others = float(orders_by_tier.sum()), float(orders_by_tier.sum() - orders_by_tier[true])
+    rate_true = _ratio(float(orders_by_tier[true]), float(edge_days_by_tier[true]))
+    rate_other = _ratio(others, float(edge_days_by_tier.sum() - edge_days_by_tier[true]))
+    return {"true_fan_order_share": _ratio(float(orders_by_tier[true]), follower_orders),
+            "true_fan_rate_ratio": _ratio(rate_true, rate_other) if rate_other == rate_other else float("nan")}
+
+
+class LoyalFans(Measurement):
+    name = "loyal_fans"
+    kind = "custom"
+    columns = ("seller_followers", "true_fan_share_followers", "true_fan_order_share", "true_fan_rate_ratio")
+    description = ("loyal fans (铁粉) and what they buy: follow edges of selling accounts (creators.seller set: merchants' "
+                   "accounts and their partners; shared follow graph; stock), the share of them that are true fans "
+                   "(stock), true fans' share of the orders of followers of the seller (orders_true over orders "
+                   "of the four fan tiers), and true fans' orders per follow edge over other followers' (the day's; "
+                   "summary: orders over the run per edge-day, NaN without orders from either group)")
+
+    def measure(self, v):
+        counts = seller_tier_counts(v.model)
+        orders = np.array([v.readings[f"orders_{t}"] for t in TIERS], dtype=np.float64)
+        return {"seller_followers": int(counts.sum()),
+                "true_fan_share_followers": _ratio(float(counts[TIERS.index("true")]), float(counts.sum())),
+                **true_fan_values(orders, counts.astype(np.float64))}
+
+    def summarize(self, rows, final):
+        edges = rows["seller_followers"].to_numpy(dtype=np.float64)
+        share = np.nan_to_num(rows["true_fan_share_followers"].to_numpy(dtype=np.float64))
+        true_days = float(np.sum(edges * share))
+        true = TIERS.index("true")
+        edge_days = np.zeros(len(TIERS))
+        edge_days[true], edge_days[0] = true_days, float(edges.sum()) - true_days  # others' total in one slot
+        orders = np.array([float(rows[f"orders_{t}"].sum()) for t in TIERS])
+        return {"seller_followers": float(edges[-1]), "true_fan_share_followers": float(rows["true_fan_share_followers"].iloc[-1]),
+                **true_fan_values(orders, edge_days)}
+
+
+class LiveShare(Measurement):
+    name = "live_share"
+    kind = "custom"
+    columns = ("impressions_live", "live_share_impressions")
+    description = ("impressions of live sessions (items with commerce.live_share) and their share of all impressions "
+                   "(the day's; summary: over the run)")
+
+    def measure(self, v):
+        live = v.readings["impressions_live"]
+        return {"impressions_live": int(live), "live_share_impressions": _ratio(live, float(v.imps.sum()))}
+
+    def summarize(self, rows, final):
+        live = float(rows["impressions_live"].sum())
+        return {"impressions_live": live, "live_share_impressions": _ratio(live, float(rows["impressions_total"].sum()))}
+
+
+def monthly_churn(joined: np.ndarray, left: np.ndarray, days: int, window: int) -> float:
+    """1 − exp(−window · leaves / member-days): the share of a group a constant leaving
+    rate empties in ``window`` days, from memberships (joined, left day; ``left`` past
+    ``days`` for members still in) over the ``days`` simulated; NaN without member-days."""
+    left_in_run = left <= days
+    exposure = float(np.sum(np.minimum(left, days) - joined))
+    if exposure <= 0:
+        return float("nan")
+    return float(1.0 - np.exp(-window * np.count_nonzero(left_in_run) / exposure))
+
+
+class GroupChurnRate(Measurement):
+    name = "group_churn_rate"
+    kind = "custom"
+    columns = ("group_churn_monthly",)
+    description = ("fan-group churn as a monthly rate, measurable in a run of any length: 1 − exp(−30 · members who "
+                   "left / member-days) over the run (by the account's home platform); a group of 200 with this "
+                   "rate keeps 200 · (1 − rate) after 30 days without joins; NaN per step (an end-of-run "
+                   "measurement) and without members")
+
+    def measure(self, v):
+        return {"group_churn_monthly": float("nan")}
+
+    def summarize(self, rows, final):
+        joined, left = final.model.commerce.groups.memberships(final.index)
+        return {"group_churn_monthly": monthly_churn(joined, left, final.model.day, WINDOW_DAYS)}
+
+
 MEASUREMENTS: list[Measurement] = [
     ImpressionsByDomain(), ImpressionsBySource(), Engagements(), Follows(), FanTiers(),
     ExposureConcentration(), Flywheel(), Money(), Sales(), OrdersByBuyerTier(), PrivateShares(), AcquisitionCost(), PrivateChannels(),
     Activity(), Sessions(), Turnover(), MerchantChannels(), MultiHoming(), AdaptingKnobs(), Shelf(),
+    FollowerDependence(), LoyalFans(), LiveShare(), GroupChurnRate(),
 ]
 
 

@@ -44,7 +44,8 @@ def platform_readings(model, log) -> dict[str, float]:
     comments = np.bincount(log.impressions.domain()[log.reactions.comment], minlength=len(DOMAINS))
     out = model.ledger.readings(p)
     out.update({f"comments_{d}": float(comments[j]) for j, d in enumerate(DOMAINS)})
-    out.update(bans=float(model.moderation.bans_today[p]), group_members=float(model.commerce.groups.members()[p]),
+    out.update(impressions_live=float(np.count_nonzero(model.items.live[log.impressions.item])),
+               bans=float(model.moderation.bans_today[p]), group_members=float(model.commerce.groups.members()[p]),
                wechat_contacts=float(model.commerce.wechat.per_platform(len(model.platforms))[p]))
     return out
 
