@@ -18,7 +18,6 @@ from .targets import TARGETS_FILE, TargetSpec, evaluate as evaluate_target, load
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 PLOTTED = ("douyin", "kuaishou", "douyin_enterprise")  # the comparison plots of the record show these labels
-__all__ = ["TARGETS_FILE", "SCENARIO_DIR", "load", "evaluate", "markdown", "verdict", "settings_table"]
 
 
 def load(path: str | Path | None = None) -> tuple[list[TargetSpec], dict[str, tuple[str, tuple[str, ...]]]]:
