@@ -1,0 +1,220 @@
+"""``trafficsim calibrate``: the toy problem (a parameter it was given is recovered),
+determinism across executors, resume, run lengths, outputs and bad files."""
+
+import json
+from concurrent.futures import ProcessPoolExecutor
+
+import pandas as pd
+import pytest
+
+from simulator.cli import main
+from simulator.config import ScenarioError, load_scenario
+from simulator.experiments.calibrate import evaluate_point, run_calibration, run_task
+from simulator.experiments.calibrate_spec import load_calibration, scenario_dict
+
+from .calibration_files import write_calibration
+
+KEY = "platforms.douyin.ad_load"
+TRUTH = 0.15
+
+
+def _table(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=["wall_s"]).sort_values("evaluation").reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """The toy problem: a band of +-3% around the commercial share of impressions the
+    model gives at ad_load = TRUTH (2 replicates), then a 16-evaluation calibration."""
+    tmp = tmp_path_factory.mktemp("toy")
+    probe = load_calibration(write_calibration(tmp / "probe.toml", replicates=2, lo=0.0, hi=1.0))
+    value = evaluate_point(probe, {KEY: TRUTH})["targets"][0]["value"]
+    path = write_calibration(tmp / "toy.toml", replicates=2, budget=16, batch=4, startup=4, tolerance=0.5,
+                             lo=value * 0.97, hi=value * 1.03,
+                             extra_parameters='[parameters."platforms.douyin.tip_cut"]\nrange = [0.1, 0.9]\n')
+    table = run_calibration(path, out=tmp / "out")
+    return path, tmp / "out", table
+
+
+def test_the_toy_problem_recovers_the_parameter_it_was_given(toy):
+    """Guards the search itself (ask, run, score, tell): the calibration finds an ad load
+    whose commercial share of impressions lies in the +-3% band around the value at the
+    truth (loss 0) within 0.01 of the truth, in 16 evaluations over [0.02, 0.4] (the band
+    is ~2.5% of the range wide). Fails when the losses are not told to the sampler (it
+    stays at random and misses the band: best 0.136, loss 0.62) or when the loss ignores
+    the miss (best = evaluation 0, 0.229)."""
+    _, out, table = toy
+    ok = table[table.status == "ok"]
+    best = ok.sort_values(["loss", "evaluation"]).iloc[0]
+    assert abs(best[f"param.{KEY}"] - TRUTH) < 0.01 and best["loss"] == 0, ok[[f"param.{KEY}", "loss"]]
+
+
+def test_the_report_says_which_parameter_the_target_pins_down(toy):
+    """Guards the identifiability verdict: the commercial share pins the ad load down and
+    leaves the platform's tip cut (revenue only) free. Fails if the profile is not used
+    (e.g. every parameter reported pinned)."""
+    _, out, _ = toy
+    params = pd.read_csv(out / "parameters.csv").set_index("parameter")
+    assert params.loc[KEY, "identifiability"] == "pinned"
+    assert params.loc["platforms.douyin.tip_cut", "identifiability"] == "free"
+    assert params.loc[KEY, "good_low"] <= params.loc[KEY, "best"] <= params.loc[KEY, "good_high"]
+    assert params.loc[KEY, "top_chance"] < 0.05 <= params.loc["platforms.douyin.tip_cut", "top_chance"]
+
+
+def test_outputs_calibrated_scenario_report_table_manifest(toy):
+    path, out, table = toy
+    best = table[table.status == "ok"].sort_values(["loss", "evaluation"]).iloc[0]
+    calibrated = out / "scenarios" / "douyin.toml"
+    text = calibrated.read_text()
+    assert text.startswith("# Calibrated scenario 'douyin'") and str(path.resolve()) in text
+    sc = load_scenario(calibrated)
+    assert sc.platforms["douyin"].ad_load == pytest.approx(best[f"param.{KEY}"])
+    assert sc.population.users == 10000  # the calibration's [set] is a condition of the fit, not written in
+    saved = pd.read_parquet(out / "evaluations.parquet")
+    assert len(saved) == 16 and {"loss", f"param.{KEY}", "toy_commercial_share@3.value",
+                                 "toy_commercial_share@3.r0", "toy_commercial_share@3.r1"} <= set(saved.columns)
+    md = (out / "report.md").read_text()
+    for section in ("## Fit per target at the best parameters", "## Parameters", "pinned", "free"):
+        assert section in md
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["best_evaluation"] == int(best["evaluation"]) and manifest["optuna"] and manifest["seed"] == 3
+    for f in ("convergence.png", "parameters.png", "fit.png"):
+        assert (out / "plots" / f).stat().st_size > 1000
+    assert (out / "report.html").read_text().count("data:image/png;base64") == 3
+
+
+def test_same_evaluations_serially_and_with_two_workers(tmp_path):
+    """Guards determinism: the batch size comes from the file, the sampler is told in
+    evaluation order, so 1 or 2 workers give the same evaluations table. Fails when
+    results are told in completion order."""
+    path = write_calibration(tmp_path / "c.toml", budget=9, batch=3, startup=3)
+    serial = run_calibration(path, out=tmp_path / "serial")
+    with ProcessPoolExecutor(2) as pool:
+        pooled = run_calibration(path, executor=pool, out=tmp_path / "pool")
+    pd.testing.assert_frame_equal(_table(serial), _table(pooled))
+    assert (serial.status == "ok").all() and serial["loss"].nunique() > 1
+
+
+def test_same_evaluations_on_dask(tmp_path):
+    from dask.distributed import Client, LocalCluster
+
+    path = write_calibration(tmp_path / "c.toml", budget=2, batch=2, startup=2)
+    serial = run_calibration(path, out=tmp_path / "serial")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        dasked = run_calibration(path, executor=client, out=tmp_path / "dask")
+    pd.testing.assert_frame_equal(_table(serial), _table(dasked))
+
+
+def test_resume_runs_nothing_twice_and_equals_an_uninterrupted_run(tmp_path):
+    """Guards resume: a budget of 5 continued to 10 (and a calibration whose last
+    evaluations were lost, as after a kill) equals an uninterrupted 10; the finished
+    evaluations are not run again. Fails without the replay of the recorded evaluations
+    into the sampler (the sampler would propose other points)."""
+    whole = run_calibration(write_calibration(tmp_path / "whole.toml", budget=10, batch=3, startup=3),
+                            out=tmp_path / "whole")
+    small = write_calibration(tmp_path / "c.toml", budget=5, batch=3, startup=3)
+    run_calibration(small, out=tmp_path / "out")
+    first = {f.name: f.stat().st_mtime_ns for f in (tmp_path / "out" / "evaluations").glob("*.json")}
+    assert len(first) == 5
+    lines = []
+    resumed = run_calibration(write_calibration(small, budget=10, batch=3, startup=3), out=tmp_path / "out",
+                              resume=True, log=lines.append)
+    assert {f: (tmp_path / "out" / "evaluations" / f).stat().st_mtime_ns for f in first} == first
+    assert "5 evaluations run, 5 kept" in lines[-1]
+    pd.testing.assert_frame_equal(_table(whole), _table(resumed))
+    # a kill: evaluations 7 and 9 never finished
+    for i in (7, 9):
+        (tmp_path / "out" / "evaluations" / f"e{i:05d}.json").unlink()
+    lines = []
+    again = run_calibration(small, out=tmp_path / "out", resume=True, log=lines.append)
+    assert "2 evaluations run, 8 kept" in lines[-1]
+    pd.testing.assert_frame_equal(_table(whole), _table(again))
+
+
+def test_resume_refuses_a_changed_calibration_or_sampler(tmp_path):
+    path = write_calibration(tmp_path / "c.toml", budget=3, batch=3, startup=3)
+    run_calibration(path, out=tmp_path / "out")
+    with pytest.raises(ScenarioError, match="different calibration .*changed: targets"):
+        run_calibration(write_calibration(path, budget=3, batch=3, startup=3, hi=0.5), out=tmp_path / "out",
+                        resume=True)
+    write_calibration(path, budget=3, batch=3, startup=3)
+    f = tmp_path / "out" / "evaluations" / "e00001.json"
+    e = json.loads(f.read_text())
+    e["params"][KEY] = 0.3
+    f.write_text(json.dumps(e))
+    with pytest.raises(ScenarioError, match="evaluation 1: the sampler now proposes"):
+        run_calibration(path, out=tmp_path / "out", resume=True)
+    with pytest.raises(ScenarioError, match="is a calibration folder already"):
+        run_calibration(path, out=tmp_path / "out")
+
+
+def test_several_run_lengths_read_one_run_at_each_length(tmp_path):
+    """Guards ``steps = [2, 4]``: the run is read at day 2 and continued to day 4, which
+    must equal separate runs of 2 and 4 days. Fails if the run restarts or overshoots."""
+    spec = load_calibration(write_calibration(tmp_path / "c.toml", steps="[2, 4]"))
+    data, _ = scenario_dict(spec, "douyin", {KEY: 0.2}, 11, 4)
+    both = run_task({"evaluation": 0, "label": "douyin", "replicate": 0, "scenario": data, "lengths": [2, 4]})
+    for k, length in enumerate((2, 4)):
+        alone = run_task({"evaluation": 0, "label": "douyin", "replicate": 0, "scenario": data, "lengths": [length]})
+        pd.testing.assert_series_equal(pd.Series(both["totals"][k]), pd.Series(alone["totals"][0]))
+    scored = evaluate_point(spec, {KEY: 0.2})
+    assert [t["steps"] for t in scored["targets"]] == [2, 4]
+
+
+def test_cli_calibrate_runs_and_refuses_an_existing_folder(tmp_path, capsys):
+    path = write_calibration(tmp_path / "c.toml", budget=2, batch=2, startup=2)
+    assert main(["calibrate", str(path), "--workers", "1", "--out", str(tmp_path / "out")]) == 0
+    assert "best of 2 evaluations" in capsys.readouterr().out
+    assert main(["calibrate", str(path), "--workers", "1", "--out", str(tmp_path / "out")]) == 2
+    assert "use --resume" in capsys.readouterr().err
+    assert main(["calibrate", str(path), "--workers", "1", "--out", str(tmp_path / "out"), "--resume"]) == 0
+
+
+BAD = [
+    ("budjet = 3\n", "budjet: unknown key (allowed: name, seed"),
+    ('method = "nelder"\n', "method: Input should be 'tpe', 'random' or 'qmc'"),
+    ("budget = 0\n", "budget: Input should be greater than or equal to 1"),
+    ("steps = [4, 2]\n", "steps: a list of run lengths must be non-empty and increasing"),
+    ('[parameters."platforms.douyin.betta"]\nrange = [0, 1]\n', "parameters.platforms.douyin.betta"),
+    ('[parameters."platforms.kuaishou.beta"]\nrange = [0, 1]\n', "no platform 'kuaishou' in scenario"),
+    ('[parameters."platforms.douyin.beta"]\nrange = [0, 99]\n', "parameters.platforms.douyin.beta: range = [0, 99] "
+                                                                 "is outside the allowed range (0.0..50.0)"),
+    ('[parameters."platforms.douyin.beta"]\nrange = [0, 1]\nlog = true\n', "log = true needs a range above 0"),
+    ('[parameters."platforms.douyin.beta"]\nrange = [2, 1]\n', "range must be [low, high] with low < high"),
+    ('[parameters."platforms.douyin.beta"]\nrange = [0, 1]\nscale = 2\n', "scale: unknown key (allowed: key, range"),
+    ('[parameters.b]\nkey = "platforms.douyin.beta"\nrange = [0, 1]\nscenarios = ["kuaishou"]\n',
+     "parameters.b.scenarios: no scenario 'kuaishou' (scenarios: douyin)"),
+    ('fit = ["no_such_target"]\n', "fit: no target 'no_such_target'"),
+]
+
+
+@pytest.mark.parametrize("extra,message", BAD, ids=[m.split(":")[0][:30] for _, m in BAD])
+def test_bad_calibration_files_exit_2_naming_the_key(tmp_path, capsys, extra, message):
+    path = write_calibration(tmp_path / "c.toml")
+    text = path.read_text()
+    if extra.startswith("["):  # a table goes after the others
+        text = text.replace("[targets.toy_commercial_share]", extra + "\n[targets.toy_commercial_share]")
+    else:  # a top-level key replaces the template's
+        key = extra.split("=")[0].strip()
+        text = extra + "\n".join(line for line in text.splitlines() if not line.startswith(f"{key} ="))
+    path.write_text(text)
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"trafficsim: error: {path}") and message in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_target_needing_a_scenario_the_calibration_does_not_run(tmp_path, capsys):
+    path = write_calibration(tmp_path / "c.toml")
+    path.write_text(path.read_text().replace('scenario = "douyin"', 'scenario = "kuaishou"'))
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "needs scenario(s) kuaishou (scenarios here: douyin)" in err, err
+
+
+def test_a_missing_scenario_file_names_the_calibration_key(tmp_path, capsys):
+    path = write_calibration(tmp_path / "c.toml", base=tmp_path / "nope.toml")
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "scenarios.douyin" in err and "nope.toml" in err, err
