@@ -51,8 +51,8 @@ def test_the_toy_problem_recovers_the_parameter_it_was_given(toy):
 
 def test_the_report_says_which_parameter_the_target_pins_down(toy):
     """Guards the identifiability verdict: the commercial share pins the ad load down and
-    leaves the platform's tip cut (revenue only) free. Fails if the profile is not used
-    (e.g. every parameter reported pinned)."""
+    leaves the platform's tip cut (revenue only) free. Fails if the verdict ignores the
+    comparison with chance (the tip cut is then reported partly pinned)."""
     _, out, _ = toy
     params = pd.read_csv(out / "parameters.csv").set_index("parameter")
     assert params.loc[KEY, "identifiability"] == "pinned"
@@ -85,8 +85,8 @@ def test_outputs_calibrated_scenario_report_table_manifest(toy):
 
 def test_same_evaluations_serially_and_with_two_workers(tmp_path):
     """Guards determinism: the batch size comes from the file, the sampler is told in
-    evaluation order, so 1 or 2 workers give the same evaluations table. Fails when
-    results are told in completion order."""
+    evaluation order, so 1 or 2 workers give the same evaluations table. Fails when the
+    batch follows the executor (e.g. one evaluation at a time when serial)."""
     path = write_calibration(tmp_path / "c.toml", budget=9, batch=3, startup=3)
     serial = run_calibration(path, out=tmp_path / "serial")
     with ProcessPoolExecutor(2) as pool:
