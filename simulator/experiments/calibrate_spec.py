@@ -164,7 +164,17 @@ class CalibrationSpec(BaseModel):
 
 
 def _error_from(exc: ValidationError, path: str) -> ScenarioError:
-    err = exc.errors()[0]
+    errors = exc.errors()
+    err = errors[0]
+    if err["loc"][:1] == ("scenarios",) and len(err["loc"]) >= 3:  # str | ScenarioRef: say what a label takes
+        table = next((e for e in errors if "ScenarioRef" in e["loc"]), None)
+        if table is not None and isinstance(err.get("input"), dict):
+            rest = [str(p) for p in table["loc"][3:]]
+            key = ".".join(["scenarios", str(err["loc"][1]), *rest])
+            msg = "unknown key (allowed: file, set)" if table["type"] == "extra_forbidden" else table["msg"]
+            return ScenarioError(path, key, msg)
+        return ScenarioError(path, f"scenarios.{err['loc'][1]}", "must be a scenario file name (a string) or "
+                             "{ file = \"...\", set = [\"key=value\", ...] }" + f" (got {err.get('input')!r})")
     loc = ".".join(str(p) for p in err["loc"])
     if err["type"] == "extra_forbidden":
         allowed = PARAMETER_KEYS if len(err["loc"]) == 3 and err["loc"][0] == "parameters" else CALIBRATION_KEYS

@@ -12,6 +12,7 @@ from simulator.config import ScenarioError, load_scenario
 from simulator.experiments.calibrate import evaluate_point, run_calibration, run_task
 from simulator.experiments.calibrate_spec import load_calibration, scenario_dict
 
+from ..conftest import SCENARIOS
 from .calibration_files import write_calibration
 
 KEY = "platforms.douyin.ad_load"
@@ -203,6 +204,35 @@ def test_bad_calibration_files_exit_2_naming_the_key(tmp_path, capsys, extra, me
     err = capsys.readouterr().err
     assert err.startswith(f"trafficsim: error: {path}") and message in err, err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("label,message", [
+    ("douyin = 3", "scenarios.douyin: must be a scenario file name (a string) or { file"),
+    ('douyin = {{ file = "{base}", sett = [] }}', "scenarios.douyin.sett: unknown key (allowed: file, set)"),
+    ('douyin = {{ file = "{base}", set = ["platforms.douyin.beta=-2"] }}', "platforms.douyin.beta: got -2"),
+])
+def test_bad_scenario_labels_exit_2_naming_the_key(tmp_path, capsys, label, message):
+    path = write_calibration(tmp_path / "c.toml")
+    base = str(SCENARIOS / "douyin.toml")
+    path.write_text(path.read_text().replace(f'douyin = "{base}"', label.format(base=base)))
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"trafficsim: error: {path}") and message in err, err
+
+
+def test_the_shipped_calibration_fits_the_fit_set_with_per_scenario_and_shared_knobs():
+    """scenarios/calibrations/shipped.toml loads: the twelve role = "fit" targets of the
+    targets file (its default), beta per scenario, the Douyin-like pools and ad load shared
+    by douyin and douyin_enterprise."""
+    from simulator.experiments.calibrate_spec import applies_to, fit_targets
+
+    spec = load_calibration(SCENARIOS / "calibrations" / "shipped.toml")
+    targets = fit_targets(spec)
+    assert len(targets) == 12 and all(t.role == "fit" for t in targets)
+    assert applies_to(spec, "douyin_beta") == ["douyin"] and applies_to(spec, "enterprise_beta") == ["douyin_enterprise"]
+    assert applies_to(spec, "douyin_ad_load") == ["douyin", "douyin_enterprise"]
+    data, _ = scenario_dict(spec, "douyin_enterprise", {"enterprise_beta": 3.0, "douyin_beta": 0.2}, 1)
+    assert data["platforms"]["douyin"]["beta"] == 3.0
 
 
 def test_a_target_needing_a_scenario_the_calibration_does_not_run(tmp_path, capsys):
