@@ -233,7 +233,7 @@ def evaluations_table(out: Path, spec: CalibrationSpec | None = None) -> pd.Data
     rows = []
     for i, e in sorted(read_evaluations(out).items()):
         row: dict[str, Any] = {"evaluation": i, "batch": e["batch"], "status": e["status"], "loss": e.get("loss"),
-                               "error": e.get("error"), "wall_s": e.get("wall_s")}
+                               "error": e.get("error"), "wall_s": e.get("wall_s"), "run_s": e.get("run_s")}
         row.update({f"param.{k}": v for k, v in e["params"].items()})
         for t in e.get("targets", []):
             col = t["target"] + (f"@{t['steps']}" if t.get("steps") is not None else "")

@@ -371,7 +371,8 @@ def write_outputs(out: Path, spec: CalibrationSpec, targets: list, table: pd.Dat
     for label, text in calibrated_scenarios(spec, best, fp).items():
         write_text_atomic(out / "scenarios" / f"{label}.toml", text)
     plots = write_plots(out / "plots", spec, table, fit)
-    runs = table["wall_s"].dropna() if "wall_s" in table else pd.Series(dtype=float)
+    run_s = table["run_s"].dropna() if "run_s" in table else pd.Series(dtype=float)
+    per_eval_runs = len(spec.scenarios) * spec.replicates
     manifest = {"trafficsim_version": __version__, "written_by": "trafficsim calibrate", "command": command,
                 "calibration_file": None if spec.source == "<dict>" else str(Path(spec.source).resolve()),
                 "name": spec.name, "fingerprint": fp, "method": spec.method, "seed": spec.seed, "budget": spec.budget,
@@ -381,7 +382,9 @@ def write_outputs(out: Path, spec: CalibrationSpec, targets: list, table: pd.Dat
                 "best_loss": None if best is None else float(best["loss"]),
                 "best_parameters": {} if best is None else {n: best[f"param.{n}"] for n in spec.parameters},
                 "timings": {"elapsed_s": round(elapsed, 2), "report_s": None,
-                            "evaluation_wall_s_mean": round(float(runs.mean()), 3) if len(runs) else None},
+                            "elapsed_s_per_evaluation_run": round(elapsed / counts["ran"], 2) if counts.get("ran") else None,
+                            "run_wall_s_mean": round(float(run_s.sum()) / (len(run_s) * per_eval_runs), 3)
+                            if len(run_s) else None},
                 "python": sys.version.split()[0], "numpy": np.__version__, "pandas": pd.__version__,
                 "mesa": mesa.__version__, "optuna": optuna.__version__, "machine": _platform.platform(),
                 "files": list(REPORT_FILES)}

@@ -2,6 +2,11 @@
 determinism across executors, resume, run lengths, outputs and bad files."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 import pandas as pd
@@ -131,6 +136,32 @@ def test_resume_runs_nothing_twice_and_equals_an_uninterrupted_run(tmp_path):
     again = run_calibration(small, out=tmp_path / "out", resume=True, log=lines.append)
     assert "2 evaluations run, 8 kept" in lines[-1]
     pd.testing.assert_frame_equal(_table(whole), _table(again))
+
+
+def test_a_calibration_killed_outright_resumes_to_the_uninterrupted_result(tmp_path):
+    """A real kill (SIGKILL, no clean-up) after 2 evaluations: every evaluation file left is
+    complete, --resume runs only the missing ones, and the table equals an uninterrupted
+    run's."""
+    path = write_calibration(tmp_path / "c.toml", budget=6, batch=2, startup=2)
+    whole = run_calibration(path, out=tmp_path / "whole")
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(SCENARIOS.parent)}
+    cmd = [sys.executable, "-m", "simulator", "calibrate", str(path), "--workers", "1", "--out", str(out)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((out / "evaluations").glob("e*.json"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    finished = {f.name: f.stat().st_mtime_ns for f in (out / "evaluations").glob("e*.json")}
+    assert 2 <= len(finished) < 6, "the calibration should have been killed part-way"
+    for f in (out / "evaluations").glob("e*.json"):
+        assert json.loads(f.read_text())["status"] == "ok"
+    r = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert f"{6 - len(finished)} evaluations run, {len(finished)} kept" in r.stdout
+    assert all((out / "evaluations" / name).stat().st_mtime_ns == t for name, t in finished.items())
+    pd.testing.assert_frame_equal(_table(whole), _table(pd.read_parquet(out / "evaluations.parquet")))
 
 
 def test_resume_refuses_a_changed_calibration_or_sampler(tmp_path):
