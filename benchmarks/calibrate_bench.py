@@ -4,7 +4,8 @@
 
 Runs the tasks of one evaluation of the calibration at its hand (middle-of-range)
 parameters: every scenario × ``--replicates`` runs, serially in this process with one
-numba thread, as a calibration's workers run them; prints each run's wall and CPU
+numba thread, as a calibration's workers run them, after a 2-day warm-up run that is
+not counted (loading the compiled kernels, which each worker does once); prints each run's wall and CPU
 seconds, then extrapolates the calibration's budget × its replicates on ``--cores``
 cores from the CPU time (a pool keeps every core busy: the runs are independent and a
 batch has many more runs than cores). CPU time is quoted because the machine is shared:
@@ -40,6 +41,10 @@ def main(argv=None) -> None:
         middle[name] = math.sqrt(lo * hi) if prm.log else (lo + hi) / 2
     lengths = spec.lengths()
     cpu, wall = [], []
+    # warm-up, not counted: loading the compiled kernels (a calibration's worker pays it once)
+    label = next(iter(spec.scenarios))
+    data, _ = scenario_dict(spec, label, middle, 0, 2)
+    run_task({"evaluation": 0, "label": label, "replicate": 0, "scenario": data, "lengths": None, "single_thread": True})
     for label in spec.scenarios:
         for r, seed in enumerate(spec.replicate_seeds()[: a.replicates]):
             data, _ = scenario_dict(spec, label, middle, seed, lengths[-1] if lengths else None)

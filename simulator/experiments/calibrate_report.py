@@ -256,7 +256,19 @@ def report_sections(spec: CalibrationSpec, table: pd.DataFrame, params: pd.DataF
     return secs
 
 
-def write_plots(folder: Path, spec: CalibrationSpec, table: pd.DataFrame, fit: list[dict]) -> list[Path]:
+def _loss_scale(ax, losses: pd.Series) -> None:
+    """Log scale when the losses span more than a factor of 20 (symlog when some are 0)."""
+    pos = losses[losses > 0]
+    if not len(pos) or pos.max() / pos.min() <= 20:
+        return
+    if (losses > 0).all():
+        ax.set_yscale("log")
+    else:
+        ax.set_yscale("symlog", linthresh=float(pos.min()))
+
+
+def write_plots(folder: Path, spec: CalibrationSpec, table: pd.DataFrame, fit: list[dict],
+                targets: list | None = None) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -275,8 +287,7 @@ def write_plots(folder: Path, spec: CalibrationSpec, table: pd.DataFrame, fit: l
         full = table.sort_values("evaluation")
         running = full["loss"].where(full["status"] == "ok").cummin()
         ax.step(full["evaluation"], running, where="post", color="#C44E52", label="best so far")
-        if (ok["loss"] > 0).all():
-            ax.set_yscale("log")
+        _loss_scale(ax, ok["loss"])
         ax.legend()
     ax.set_xlabel("evaluation")
     ax.set_ylabel("loss")
@@ -296,8 +307,9 @@ def write_plots(folder: Path, spec: CalibrationSpec, table: pd.DataFrame, fit: l
             ax.scatter(good[col], good["loss"], s=14, color="#55A868", label="good set")
             prof = profile(spec, table, name)
             mids = np.sqrt(prof["low"] * prof["high"]) if spec.parameters[name].log else (prof["low"] + prof["high"]) / 2
-            ax.plot(mids, prof["min_loss"], color="#4C72B0", marker="o", ms=3, label="profile (lowest per bin)")
+            ax.plot(mids, prof["min_loss"], color="#4C72B0", lw=1, ls="--", label="profile (lowest per eighth)")
             ax.axvline(best[col], color="#C44E52", lw=1, label="best")
+            _loss_scale(ax, ok["loss"])
         if spec.parameters[name].log:
             ax.set_xscale("log")
         ax.set_xlim(*spec.parameters[name].range)
@@ -309,21 +321,31 @@ def write_plots(folder: Path, spec: CalibrationSpec, table: pd.DataFrame, fit: l
         axes.flat[0].legend(fontsize=7)
     save(fig, folder / "parameters.png")
     paths.append(folder / "parameters.png")
-    # fit: each target's value with its CI at the best parameters
-    fig, ax = plt.subplots(figsize=(6.5, 0.45 * max(len(fit), 2) + 1.2))
-    for k, t in enumerate(fit):
+    # fit: each target's value with its CI at the best parameters, on its own scale, its band shaded
+    bounds = {t.key: (getattr(t, "lo", None), getattr(t, "hi", None)) for t in (targets or [])}
+    n = max(len(fit), 1)
+    fig, axes = plt.subplots(n, 1, figsize=(6.5, 0.55 * n + 0.9), squeeze=False)
+    for ax, t in zip(axes[:, 0], fit):
+        ax.set_yticks([])
+        ax.set_ylabel(t["target"] + (f" @{t['steps']}d" if t.get("steps") is not None else ""), rotation=0,
+                      ha="right", va="center", fontsize=7)
+        ax.tick_params(axis="x", labelsize=7)
         v = t["value"]
         if v is None:
             continue
         lo = t["ci_low"] if t["ci_low"] is not None else v
         hi = t["ci_high"] if t["ci_high"] is not None else v
-        ax.errorbar([v], [k], xerr=[[v - lo], [hi - v]], fmt="o", color="#55A868" if t["ok"] else "#C44E52", capsize=3)
-    ax.set_yticks(range(len(fit)))
-    ax.set_yticklabels([t["target"] + (f" @{t['steps']}d" if t.get("steps") is not None else "") for t in fit],
-                       fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel("value at the best parameters (mean, 95% CI); green = rule holds")
-    ax.set_title("fit per target")
+        ax.errorbar([v], [0], xerr=[[v - lo], [hi - v]], fmt="o", color="#55A868" if t["ok"] else "#C44E52", capsize=3)
+        b_lo, b_hi = bounds.get(t["target"], (None, None))
+        if b_lo is not None or b_hi is not None:
+            x0, x1 = ax.get_xlim()
+            left = b_lo if b_lo is not None else min(x0, b_hi) - abs(x1 - x0)
+            right = b_hi if b_hi is not None else max(x1, b_lo) + abs(x1 - x0)
+            ax.axvspan(left, right, color="#55A868", alpha=0.15, lw=0)
+            ends = [b for b in (b_lo, b_hi) if b is not None]
+            a, b = min(x0, *ends), max(x1, *ends)
+            ax.set_xlim(a - 0.05 * (b - a), b + 0.05 * (b - a))
+    axes[0, 0].set_title("best parameters: mean, 95% CI (green: holds), band shaded", fontsize=8)
     save(fig, folder / "fit.png")
     paths.append(folder / "fit.png")
     return paths
@@ -370,7 +392,7 @@ def write_outputs(out: Path, spec: CalibrationSpec, targets: list, table: pd.Dat
     (out / "scenarios").mkdir(exist_ok=True)
     for label, text in calibrated_scenarios(spec, best, fp).items():
         write_text_atomic(out / "scenarios" / f"{label}.toml", text)
-    plots = write_plots(out / "plots", spec, table, fit)
+    plots = write_plots(out / "plots", spec, table, fit, targets)
     run_s = table["run_s"].dropna() if "run_s" in table else pd.Series(dtype=float)
     per_eval_runs = len(spec.scenarios) * spec.replicates
     manifest = {"trafficsim_version": __version__, "written_by": "trafficsim calibrate", "command": command,
