@@ -481,7 +481,9 @@ def cmd_calibrate(args) -> int:
 
     best = best_row(table)
     if best is None:
-        print(f"{len(table)} evaluations, none ok; record: {out}")
+        first = table["error"].dropna().iloc[0] if len(table) and table["error"].notna().any() else "no evaluation ran"
+        print(f"trafficsim: error: {len(table)} evaluations, none ok; the first error: {first.splitlines()[0]} "
+              f"(record: {out})", file=sys.stderr)
         return EXIT_CRASH
     params = ", ".join(f"{n} = {best[f'param.{n}']:.4g}" for n in spec.parameters)
     print(f"best of {len(table)} evaluations: #{int(best['evaluation'])}, loss {best['loss']:.4g} ({params})")

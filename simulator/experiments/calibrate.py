@@ -228,10 +228,12 @@ def read_evaluations(out: Path) -> dict[int, dict]:
 
 
 def evaluations_table(out: Path, spec: CalibrationSpec | None = None) -> pd.DataFrame:
-    """One row per evaluation: number, batch, status, loss, parameters, and per target
+    """One row per evaluation (below ``spec.budget``): number, batch, status, loss, parameters, and per target
     (and run length) the value, 95% CI, miss, pass and each replicate's value."""
     rows = []
     for i, e in sorted(read_evaluations(out).items()):
+        if spec is not None and i >= spec.budget:
+            continue  # recorded by a larger budget of the same calibration: not part of this one
         row: dict[str, Any] = {"evaluation": i, "batch": e["batch"], "status": e["status"], "loss": e.get("loss"),
                                "error": e.get("error"), "wall_s": e.get("wall_s"), "run_s": e.get("run_s")}
         row.update({f"param.{k}": v for k, v in e["params"].items()})

@@ -203,6 +203,17 @@ def test_cli_calibrate_runs_and_refuses_an_existing_folder(tmp_path, capsys):
     assert main(["calibrate", str(path), "--workers", "1", "--out", str(tmp_path / "out"), "--resume"]) == 0
 
 
+def test_a_target_without_a_value_fails_the_evaluation_and_the_command_says_so(tmp_path, capsys):
+    """A metric a 3-day run is too short for (the CAC trend needs two 30-day windows) is
+    NaN: the evaluation is recorded as failed (the sampler ignores it), not scored 0."""
+    path = write_calibration(tmp_path / "c.toml", budget=2, batch=2, startup=2)
+    path.write_text(path.read_text().replace('metric = "commercial_share_impressions"', 'metric = "cac_ad_trend"'))
+    assert main(["calibrate", str(path), "--workers", "1", "--out", str(tmp_path / "out")]) == 3
+    assert "none ok; the first error: target toy_commercial_share has no value" in capsys.readouterr().err
+    table = pd.read_parquet(tmp_path / "out" / "evaluations.parquet")
+    assert list(table.status) == ["failed", "failed"] and table["loss"].isna().all()
+
+
 BAD = [
     ("budjet = 3\n", "budjet: unknown key (allowed: name, seed"),
     ('method = "nelder"\n', "method: Input should be 'tpe', 'random' or 'qmc'"),
