@@ -352,13 +352,32 @@ def fit_targets(spec: CalibrationSpec) -> list:
     dup = next((k for k in keys if keys.count(k) > 1), None)
     if dup:
         raise ScenarioError(src, "targets", f"target {dup!r} is given twice")
+    totals = summary_totals()
     for t in out:
+        for field in ("metric", "other_metric"):
+            name = getattr(t, field, None)
+            if name is not None and name not in totals:
+                where = f"targets.{t.key}.{field}" if t.key in spec.targets else "fit"
+                raise ScenarioError(src, where, f"target {t.key!r} reads {name!r}, which is not a summary total "
+                                    "(the totals: docs/outputs.md, summary.json)")
         need = [lb for lb in tg.scenarios_needed([t]) if lb not in spec.scenarios]
         if need:
             raise ScenarioError(src, "fit" if t.key in (spec.fit or []) else "targets",
                                 f"target {t.key!r} needs scenario(s) {', '.join(need)} "
                                 f"(scenarios here: {', '.join(spec.scenarios)})")
     return out
+
+
+# the totals compare.derived_totals adds to a run's summary (a test checks the list against a run)
+DERIVED_TOTALS = ("ad_share_of_revenue", "commission_tips_share", "cac_ad_trend")
+
+
+def summary_totals() -> set[str]:
+    """The names of the summary totals an evaluation's targets can read."""
+    from ..observation.derived import SHARE_NAMES
+    from ..observation.measurements import MEASUREMENTS
+
+    return {c for m in MEASUREMENTS for c in m.columns} | set(SHARE_NAMES) | set(DERIVED_TOTALS)
 
 
 def _in_fit_set(t) -> bool:

@@ -229,6 +229,9 @@ BAD = [
     ('[parameters.b]\nkey = "platforms.douyin.beta"\nrange = [0, 1]\nscenarios = ["kuaishou"]\n',
      "parameters.b.scenarios: no scenario 'kuaishou' (scenarios: douyin)"),
     ('fit = ["no_such_target"]\n', "fit: no target 'no_such_target'"),
+    ('[targets.t2]\nclaim = "c"\nsource = "s"\nsource_kind = "model contrast"\nrole = "fit"\nrule = "band"\n'
+     'scenario = "douyin"\nmetric = "gmv_totl"\nlo = 1.0\n',
+     "targets.t2.metric: target 't2' reads 'gmv_totl', which is not a summary total"),
 ]
 
 
@@ -277,6 +280,17 @@ def test_the_shipped_calibration_fits_the_fit_set_with_per_scenario_and_shared_k
     assert data["platforms"]["douyin"]["beta"] == 3.0
 
 
+def test_the_summary_totals_a_target_may_read_are_a_runs_totals():
+    """calibrate_spec.summary_totals() (what a calibration file's targets are checked
+    against before any run) names exactly the totals a run gives an evaluation."""
+    from simulator.experiments.calibrate_spec import summary_totals
+
+    data, _ = scenario_dict(load_calibration(SCENARIOS / "calibrations" / "shipped.toml"), "douyin", {}, 1, 1)
+    data["population"] = {**data.get("population", {}), "users": 100, "creators": 10, "merchants": 1}
+    row = run_task({"evaluation": 0, "label": "douyin", "replicate": 0, "scenario": data, "lengths": [1]})
+    assert set(row["totals"][0]) == summary_totals()
+
+
 def test_a_target_needing_a_scenario_the_calibration_does_not_run(tmp_path, capsys):
     path = write_calibration(tmp_path / "c.toml")
     path.write_text(path.read_text().replace('scenario = "douyin"', 'scenario = "kuaishou"'))
@@ -290,3 +304,43 @@ def test_a_missing_scenario_file_names_the_calibration_key(tmp_path, capsys):
     assert main(["calibrate", str(path), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "scenarios.douyin" in err and "nope.toml" in err, err
+
+
+def test_fuzz_calibration_files(tmp_path, capsys, monkeypatch):
+    """Seeded random mutations of a tiny calibration file (wrong types, NaN, inf, huge,
+    empty lists and tables, unknown and deleted keys, scalars for tables) fed to
+    ``calibrate``: exit 0, or 2 with one ``trafficsim: error:`` line (or 3 with one line
+    when no evaluation could be scored), never an exception or a traceback."""
+    import random
+    import tomllib
+
+    import simulator.experiments.calibrate_report as report
+
+    from ..test_cli_fuzz import SEED, mutate, to_toml
+
+    monkeypatch.setattr(report, "write_plots", lambda *a, **k: [])  # the plots have their own test; keep cases cheap
+    rng = random.Random(SEED + 16)
+    base = tomllib.loads(write_calibration(tmp_path / "base.toml", budget=1, batch=1, startup=1, steps="1").read_text())
+    outcomes = {0: 0, 2: 0, 3: 0}
+    for i in range(30):
+        data = json.loads(json.dumps(base))
+        what = "; ".join(mutate(rng, data) for _ in range(rng.choice([1, 1, 2])))
+        path = tmp_path / f"case{i:02d}.toml"
+        try:
+            path.write_text(to_toml(data))
+        except TypeError:
+            continue
+        capsys.readouterr()
+        try:
+            rc = main(["calibrate", str(path), "--workers", "1", "--out", str(tmp_path / f"out{i:02d}")])
+        except BaseException as exc:  # noqa: BLE001
+            pytest.fail(f"case {i} ({what}): {type(exc).__name__}: {exc}")
+        err = capsys.readouterr().err
+        case = f"case {i} ({what})"
+        assert rc in (0, 2, 3) and "Traceback" not in err, f"{case}: exit {rc}\n{err}"
+        if rc:
+            lines = err.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("trafficsim: error: "), f"{case}: not one error line\n{err}"
+            assert rc == 2 or "none ok" in lines[0], f"{case}: exit 3\n{err}"
+        outcomes[rc] += 1
+    assert outcomes[0] > 0 and outcomes[2] > 0, outcomes
