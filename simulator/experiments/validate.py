@@ -18,7 +18,6 @@ from .targets import TARGETS_FILE, TargetSpec, evaluate as evaluate_target, load
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 PLOTTED = ("douyin", "kuaishou", "douyin_enterprise")  # the comparison plots of the record show these labels
-__all__ = ["TARGETS_FILE", "SCENARIO_DIR", "load", "evaluate", "markdown", "verdict", "settings_table"]
 
 
 def load(path: str | Path | None = None) -> tuple[list[TargetSpec], dict[str, tuple[str, tuple[str, ...]]]]:
@@ -88,6 +87,14 @@ def setting_name(steps: int, users: int) -> str:
     return f"{steps} days, {users:,} users"
 
 
+def _setting_key(name: str) -> tuple:
+    """Columns in order of users, then days ("30 days, 10,000 users"); others last."""
+    import re
+
+    m = re.fullmatch(r"(\d+) days, ([\d,]+) users", name)
+    return (0, int(m.group(2).replace(",", "")), int(m.group(1))) if m else (1, 0, 0, name)
+
+
 BEGIN, END = "<!-- validate-settings:begin -->", "<!-- validate-settings:end -->"
 
 
@@ -112,6 +119,7 @@ def settings_table(old: str, table: pd.DataFrame, setting: str) -> str:
     elif old and not old.endswith("\n"):
         head = old + "\n"
     columns[setting] = {r["target"]: f"{r['status']} {r['value']:.3g}" for _, r in table.iterrows()}
+    columns = dict(sorted(columns.items(), key=lambda kv: _setting_key(kv[0])))
     for _, r in table.iterrows():
         roles[r["target"]] = r["role"]
     targets = list(dict.fromkeys([*roles]))

@@ -92,6 +92,7 @@ def test_variants_give_labels_their_file_and_overrides(tmp_path):
 def test_band_on_the_mean_is_inclusive_and_its_miss_is_in_band_widths():
     r = evaluate(spec(hi=0.75), {"a": frame(m=[0.75, 0.75])})  # on the bound: inside
     assert r.ok and r.miss == 0 and r.value == 0.75
+    assert evaluate(spec(), {"a": frame(m=[0.5, 0.5])}).ok  # the lower bound too
     r = evaluate(spec(), {"a": frame(m=[0.9, 0.9])})
     assert not r.ok and r.miss == pytest.approx(0.1 / 0.3)
     r = evaluate(spec(hi=None), {"a": frame(m=[0.4, 0.4])})  # one bound: relative to it
@@ -119,6 +120,12 @@ def test_ratio_pairs_replicates_and_defaults_to_the_same_scenario():
     s2 = spec(rule="ratio", other_scenario="b", lo=None, hi=0.5)
     assert not evaluate(s2, {"a": frame(m=[1.0, 1.0]), "b": frame(m=[1.0, 1.0])}).ok
     assert evaluate(s2, {"a": frame(m=[0.4, 0.5]), "b": frame(m=[1.0, 1.0])}).ok
+
+
+def test_per_replicate_rules_refuse_unpaired_replicates():
+    s = spec(rule="difference", other_scenario="b", lo=0.0, hi=None)
+    with pytest.raises(ValueError, match="pair replicates"):
+        evaluate(s, {"a": frame(m=[1.0, 2.0, 3.0]), "b": frame(m=[1.0, 2.0])})
 
 
 def test_separated_needs_apart_cis_and_one_minus_flips_the_metric():

@@ -59,3 +59,83 @@ def test_validate_rejects_bad_flags(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "kuaishou.toml not found" in err and "scenario 'kuaishou'" in err
     assert not (tmp_path / "v").exists()
+
+
+TINY_TARGETS = '''
+[scenarios.douyin_promo]
+file = "douyin.toml"
+set = ["commerce.groups.value_share=0.1"]
+
+[targets.gini_band]
+claim = "a band"
+source = "test"
+source_kind = "model contrast"
+role = "fit"
+rule = "band"
+scenario = "douyin"
+metric = "exposure_gini"
+lo = 0.0
+hi = 1.0
+
+[targets.promo_churn_not_lower]
+claim = "a difference against a variant"
+source = "test"
+source_kind = "model contrast"
+role = "check"
+rule = "difference"
+scenario = "douyin_promo"
+other_scenario = "douyin"
+metric = "group_churn_monthly"
+lo = -1.0
+'''
+
+
+def test_validate_flags_users_steps_targets_and_markdown(tmp_path, capsys):
+    """--targets reads another file (its variants too), --users scales the population
+    (creators and merchants in proportion), --steps sets the days, --markdown adds a
+    column per setting to a target x setting table and keeps the others."""
+    import json
+
+    tfile = tmp_path / "t.toml"
+    tfile.write_text(TINY_TARGETS)
+    md = tmp_path / "table.md"
+    md.write_text("# Results\n\nintro\n")
+    for steps in (2, 3):
+        out = tmp_path / f"v{steps}"
+        code = main(["validate", "--targets", str(tfile), "--users", "400", "--steps", str(steps), "--replicates", "2",
+                     "--workers", "1", "--markdown", str(md), "--out", str(out)])
+        assert code == 0, capsys.readouterr()
+        table = pd.read_csv(out / "validation.csv")
+        assert list(table["target"]) == ["gini_band", "promo_churn_not_lower"]
+        assert list(table["role"]) == ["fit", "check"] and set(table["source_kind"]) == {"model contrast"}
+        m = json.loads((out / "manifest.json").read_text())
+        assert set(m["scenarios"]) == {"douyin", "douyin_promo"} and m["setting"] == f"{steps} days, 400 users"
+        promo = m["scenarios"]["douyin_promo"]["sets"]
+        # base.toml: 10,000 users, 300 creators, 20 merchants -> 400 users, 12 creators, 1 merchant
+        assert promo[:3] == ["population.creators=12", "population.merchants=1", "commerce.groups.value_share=0.1"]
+        assert "population.users=400" in promo and f"steps={steps}" in promo
+    printed = capsys.readouterr().out
+    assert "Fit set" in printed and "Check set" in printed
+    text = md.read_text()
+    assert text.startswith("# Results\n\nintro\n")
+    header = next(line for line in text.splitlines() if line.startswith("| target"))
+    assert header == "| target | role | 2 days, 400 users | 3 days, 400 users |"
+    assert text.count("| gini_band | fit | PASS") == 1 and text.count("validate-settings:begin") == 1
+
+
+def test_a_bad_targets_file_is_exit_2_naming_the_key_and_nothing_is_written(tmp_path, capsys):
+    tfile = tmp_path / "t.toml"
+    tfile.write_text(TINY_TARGETS.replace('rule = "band"', 'rule = "slope"'))
+    out = tmp_path / "v"
+    assert main(["validate", "--targets", str(tfile), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{tfile}: targets.gini_band.rule: 'slope' is not allowed (allowed: 'band'" in err
+    assert not out.exists()
+    tfile.write_text(TINY_TARGETS.replace('scenario = "douyin"\nmetric = "exposure_gini"',
+                                          'scenario = "weibo"\nmetric = "exposure_gini"'))
+    assert main(["validate", "--targets", str(tfile), "--out", str(out)]) == 2
+    assert "weibo.toml not found" in capsys.readouterr().err and not out.exists()
+    assert main(["validate", "--targets", str(tmp_path / "none.toml"), "--out", str(out)]) == 2
+    assert "file not found" in capsys.readouterr().err
+    assert main(["validate", "--users", "0", "--out", str(out)]) == 2
+    assert "--users" in capsys.readouterr().err and not out.exists()

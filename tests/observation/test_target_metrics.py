@@ -125,3 +125,21 @@ def test_group_churn_monthly_reads_the_run_memberships():
         rates.append(m.summary()["totals"]["group_churn_monthly"])
         assert rates[-1] == pytest.approx(monthly_churn(joined, left, m.day, 30))
     assert rates[1] > rates[0]
+
+
+def test_the_targets_metrics_only_read(monkeypatch):
+    """Measuring the targets' metrics changes nothing: a run without them has the same
+    values in every other column (guards against a draw or a state change in them)."""
+    from simulator.observation import measurements as M
+
+    def run():
+        m = TrafficModel(small({"steps": 4}, platform="kuaishou"), seed=6, agents=False)
+        m.run()
+        return m.metrics_frame()
+
+    with_them = run()
+    new = (M.FollowerDependence, M.LoyalFans, M.LiveShare, M.GroupChurnRate)
+    monkeypatch.setattr(M, "MEASUREMENTS", [x for x in M.MEASUREMENTS if not isinstance(x, new)])
+    without = run()
+    assert list(with_them.columns[: len(without.columns)]) == list(without.columns)
+    pd.testing.assert_frame_equal(with_them[without.columns], without)
