@@ -7,6 +7,7 @@
     trafficsim sweep-report DIR
     trafficsim validate [--replicates R] [--steps N] [--users N] [--seed S] [--set key=value ...]
                         [--scenarios DIR] [--targets FILE] [--workers N] [--markdown FILE] [--out DIR]
+    trafficsim calibrate CALIBRATION.toml [--workers N | --dask-local N | --scheduler ADDRESS] [--resume] [--out DIR]
 
 Exit codes: 0 done; 1 ``validate``: a target failed; 2 a user error (bad scenario, bad
 override, unreadable file, unusable output folder: one line on stderr, before any
@@ -91,6 +92,23 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a key in every scenario (e.g. population.users=3000)")
     v.add_argument("--workers", type=int, help="worker processes (default: the machine's cores)")
     v.add_argument("--out", type=Path, help="output folder (default: a new folder under outputs/)")
+
+    cb = sub.add_parser("calibrate", help="fit free scenario parameters to targets (optuna), resumable")
+    cb.add_argument("calibration", type=Path, help="calibration TOML file (docs/calibration.md)")
+    cb.add_argument("--workers", type=int, help="local worker processes (default: the machine's cores; 1: serially "
+                                                "in this process); the results do not depend on it")
+    cg = cb.add_mutually_exclusive_group()
+    cg.add_argument("--scheduler", metavar="ADDRESS", help="submit to an existing Dask cluster, e.g. tcp://host:8786")
+    cg.add_argument("--dask-local", type=int, metavar="N", help="start a Dask LocalCluster of N workers")
+    cb.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="SECONDS",
+                    help="give up if the --scheduler does not answer within this time (default 10)")
+    cb.add_argument("--wait-workers", type=float, default=60.0, metavar="SECONDS",
+                    help="give up if the --scheduler has no worker within this time (default 60)")
+    cb.add_argument("--out", type=Path, help="calibration folder (default: outputs/calibration-<name>); must be new, "
+                                             "empty, or a folder of the same calibration with --resume")
+    cb.add_argument("--resume", action="store_true",
+                    help="continue a killed (or smaller-budget) calibration: finished evaluations are kept, "
+                         "the rest run; refused if the calibration file changed (the budget may grow)")
 
     rp = sub.add_parser("sweep-report", help="main effects, heatmap and Sobol indices of a finished sweep")
     rp.add_argument("dir", type=Path, help="sweep folder")
@@ -398,6 +416,81 @@ def cmd_validate(args) -> int:
     return 0 if ok else EXIT_TARGET_FAILED
 
 
+def cmd_calibrate(args) -> int:
+    """``trafficsim calibrate``: inputs checked first (exit 2), then the executor as for sweeps."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .experiments.calibrate import check_out as check_calibration_out
+    from .experiments.calibrate_spec import load_calibration
+
+    if args.workers is not None and args.workers < 1:
+        return _fail("--workers: must be >= 1")
+    if args.dask_local is not None and args.dask_local < 1:
+        return _fail("--dask-local: must be >= 1")
+    for flag, v in (("--scheduler-timeout", args.scheduler_timeout), ("--wait-workers", args.wait_workers)):
+        if not 0 < v < float("inf"):
+            return _fail(f"{flag}: must be a finite number of seconds > 0")
+    try:
+        spec = load_calibration(args.calibration)
+        out = args.out or Path("outputs") / f"calibration-{spec.name}"
+        check_calibration_out(out, args.resume, spec)
+        check_writable(out)
+    except (ScenarioError, OutputError) as exc:
+        return _fail(str(exc))
+    from .experiments.calibrate import run_calibration
+    from .experiments.sweep import connect_scheduler
+
+    client = cluster = None
+    executor = None
+    try:
+        if args.scheduler or args.dask_local:
+            from dask.distributed import Client, LocalCluster
+
+            if args.dask_local:
+                cluster = LocalCluster(n_workers=args.dask_local, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+                client = Client(cluster)
+            else:
+                client, error = connect_scheduler(Client, args.scheduler, args.scheduler_timeout, args.wait_workers)
+                if error:
+                    return _fail(error)
+            executor = client
+        elif (args.workers or os.cpu_count() or 1) > 1:
+            executor = ProcessPoolExecutor(args.workers or os.cpu_count() or 1)
+        try:
+            table = run_calibration(spec, executor=executor, out=out, resume=args.resume,
+                                    progress=sys.stderr.isatty(), log=print, command=["trafficsim", *args.argv])
+        except ScenarioError as exc:
+            return _fail(str(exc))
+        except KeyboardInterrupt:
+            print("trafficsim: calibration interrupted; finished evaluations are kept (use --resume)", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        finally:
+            if isinstance(executor, ProcessPoolExecutor):
+                executor.shutdown(wait=False, cancel_futures=True)
+    except KeyboardInterrupt:
+        print("trafficsim: calibration interrupted before any evaluation", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    from .experiments.calibrate_report import best_row
+
+    best = best_row(table)
+    if best is None:
+        first = table["error"].dropna().iloc[0] if len(table) and table["error"].notna().any() else "no evaluation ran"
+        print(f"trafficsim: error: {len(table)} evaluations, none ok; the first error: {first.splitlines()[0]} "
+              f"(record: {out})", file=sys.stderr)
+        return EXIT_CRASH
+    params = ", ".join(f"{n} = {best[f'param.{n}']:.4g}" for n in spec.parameters)
+    print(f"best of {len(table)} evaluations: #{int(best['evaluation'])}, loss {best['loss']:.4g} ({params})")
+    print(f"calibration: {out} (report.md, scenarios/, evaluations.parquet)")
+    return 0
+
+
 def cmd_sweep_report(args) -> int:
     from .experiments.sweep_report import report
 
@@ -416,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what manifests record as the command
     commands = {"run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sweep-report": cmd_sweep_report, "app": cmd_app,
-                "validate": cmd_validate}
+                "validate": cmd_validate, "calibrate": cmd_calibrate}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

@@ -1,0 +1,346 @@
+"""``trafficsim calibrate``: the toy problem (a parameter it was given is recovered),
+determinism across executors, resume, run lengths, outputs and bad files."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import pandas as pd
+import pytest
+
+from simulator.cli import main
+from simulator.config import ScenarioError, load_scenario
+from simulator.experiments.calibrate import evaluate_point, run_calibration, run_task
+from simulator.experiments.calibrate_spec import load_calibration, scenario_dict
+
+from ..conftest import SCENARIOS
+from .calibration_files import write_calibration
+
+KEY = "platforms.douyin.ad_load"
+TRUTH = 0.15
+
+
+def _table(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=["wall_s", "run_s"]).sort_values("evaluation").reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """The toy problem: a band of +-3% around the commercial share of impressions the
+    model gives at ad_load = TRUTH (2 replicates), then a 16-evaluation calibration."""
+    tmp = tmp_path_factory.mktemp("toy")
+    probe = load_calibration(write_calibration(tmp / "probe.toml", replicates=2, lo=0.0, hi=1.0))
+    value = evaluate_point(probe, {KEY: TRUTH})["targets"][0]["value"]
+    path = write_calibration(tmp / "toy.toml", replicates=2, budget=16, batch=4, startup=4, tolerance=0.5,
+                             lo=value * 0.97, hi=value * 1.03,
+                             extra_parameters='[parameters."platforms.douyin.tip_cut"]\nrange = [0.1, 0.9]\n')
+    table = run_calibration(path, out=tmp / "out")
+    return path, tmp / "out", table
+
+
+def test_the_toy_problem_recovers_the_parameter_it_was_given(toy):
+    """Guards the search itself (ask, run, score, tell): the calibration finds an ad load
+    whose commercial share of impressions lies in the +-3% band around the value at the
+    truth (loss 0) within 0.01 of the truth, in 16 evaluations over [0.02, 0.4] (the band
+    is ~2.5% of the range wide). Fails when the losses are not told to the sampler (it
+    stays at random and misses the band: best 0.136, loss 0.62) or when the loss ignores
+    the miss (best = evaluation 0, 0.229)."""
+    _, out, table = toy
+    ok = table[table.status == "ok"]
+    best = ok.sort_values(["loss", "evaluation"]).iloc[0]
+    assert abs(best[f"param.{KEY}"] - TRUTH) < 0.01 and best["loss"] == 0, ok[[f"param.{KEY}", "loss"]]
+
+
+def test_the_report_says_which_parameter_the_target_pins_down(toy):
+    """Guards the identifiability verdict: the commercial share pins the ad load down and
+    leaves the platform's tip cut (revenue only) free. Fails if the verdict ignores the
+    comparison with chance (the tip cut is then reported partly pinned)."""
+    _, out, _ = toy
+    params = pd.read_csv(out / "parameters.csv").set_index("parameter")
+    assert params.loc[KEY, "identifiability"] == "pinned"
+    assert params.loc["platforms.douyin.tip_cut", "identifiability"] == "free"
+    assert params.loc[KEY, "good_low"] <= params.loc[KEY, "best"] <= params.loc[KEY, "good_high"]
+    assert params.loc[KEY, "top_chance"] < 0.05 <= params.loc["platforms.douyin.tip_cut", "top_chance"]
+
+
+def test_outputs_calibrated_scenario_report_table_manifest(toy):
+    path, out, table = toy
+    best = table[table.status == "ok"].sort_values(["loss", "evaluation"]).iloc[0]
+    calibrated = out / "scenarios" / "douyin.toml"
+    text = calibrated.read_text()
+    assert text.startswith("# Calibrated scenario 'douyin'") and str(path.resolve()) in text
+    sc = load_scenario(calibrated)
+    assert sc.platforms["douyin"].ad_load == pytest.approx(best[f"param.{KEY}"])
+    assert sc.population.users == 10000  # the calibration's [set] is a condition of the fit, not written in
+    saved = pd.read_parquet(out / "evaluations.parquet")
+    assert len(saved) == 16 and {"loss", f"param.{KEY}", "toy_commercial_share@3.value",
+                                 "toy_commercial_share@3.r0", "toy_commercial_share@3.r1"} <= set(saved.columns)
+    md = (out / "report.md").read_text()
+    for section in ("## Fit per target at the best parameters", "## Parameters", "pinned", "free"):
+        assert section in md
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["best_evaluation"] == int(best["evaluation"]) and manifest["optuna"] and manifest["seed"] == 3
+    for f in ("convergence.png", "parameters.png", "fit.png"):
+        assert (out / "plots" / f).stat().st_size > 1000
+    assert (out / "report.html").read_text().count("data:image/png;base64") == 3
+
+
+def test_same_evaluations_serially_and_with_two_workers(tmp_path):
+    """Guards determinism: the batch size comes from the file, the sampler is told in
+    evaluation order, so 1 or 2 workers give the same evaluations table. Fails when the
+    batch follows the executor (e.g. one evaluation at a time when serial)."""
+    path = write_calibration(tmp_path / "c.toml", budget=9, batch=3, startup=3)
+    serial = run_calibration(path, out=tmp_path / "serial")
+    with ProcessPoolExecutor(2) as pool:
+        pooled = run_calibration(path, executor=pool, out=tmp_path / "pool")
+    pd.testing.assert_frame_equal(_table(serial), _table(pooled))
+    assert (serial.status == "ok").all() and serial["loss"].nunique() > 1
+
+
+def test_same_evaluations_on_dask(tmp_path):
+    from dask.distributed import Client, LocalCluster
+
+    path = write_calibration(tmp_path / "c.toml", budget=2, batch=2, startup=2)
+    serial = run_calibration(path, out=tmp_path / "serial")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        dasked = run_calibration(path, executor=client, out=tmp_path / "dask")
+    pd.testing.assert_frame_equal(_table(serial), _table(dasked))
+
+
+def test_resume_runs_nothing_twice_and_equals_an_uninterrupted_run(tmp_path):
+    """Guards resume: a budget of 5 continued to 10 (and a calibration whose last
+    evaluations were lost, as after a kill) equals an uninterrupted 10; the finished
+    evaluations are not run again. Fails without the replay of the recorded evaluations
+    into the sampler (the sampler would propose other points)."""
+    whole = run_calibration(write_calibration(tmp_path / "whole.toml", budget=10, batch=3, startup=3),
+                            out=tmp_path / "whole")
+    small = write_calibration(tmp_path / "c.toml", budget=5, batch=3, startup=3)
+    run_calibration(small, out=tmp_path / "out")
+    first = {f.name: f.stat().st_mtime_ns for f in (tmp_path / "out" / "evaluations").glob("*.json")}
+    assert len(first) == 5
+    lines = []
+    resumed = run_calibration(write_calibration(small, budget=10, batch=3, startup=3), out=tmp_path / "out",
+                              resume=True, log=lines.append)
+    assert {f: (tmp_path / "out" / "evaluations" / f).stat().st_mtime_ns for f in first} == first
+    assert "5 evaluations run, 5 kept" in lines[-1]
+    pd.testing.assert_frame_equal(_table(whole), _table(resumed))
+    # a kill: evaluations 7 and 9 never finished
+    for i in (7, 9):
+        (tmp_path / "out" / "evaluations" / f"e{i:05d}.json").unlink()
+    lines = []
+    again = run_calibration(small, out=tmp_path / "out", resume=True, log=lines.append)
+    assert "2 evaluations run, 8 kept" in lines[-1]
+    pd.testing.assert_frame_equal(_table(whole), _table(again))
+
+
+def test_a_calibration_killed_outright_resumes_to_the_uninterrupted_result(tmp_path):
+    """A real kill (SIGKILL, no clean-up) after 2 evaluations: every evaluation file left is
+    complete, --resume runs only the missing ones, and the table equals an uninterrupted
+    run's."""
+    path = write_calibration(tmp_path / "c.toml", budget=6, batch=2, startup=2)
+    whole = run_calibration(path, out=tmp_path / "whole")
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(SCENARIOS.parent)}
+    cmd = [sys.executable, "-m", "simulator", "calibrate", str(path), "--workers", "1", "--out", str(out)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((out / "evaluations").glob("e*.json"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    finished = {f.name: f.stat().st_mtime_ns for f in (out / "evaluations").glob("e*.json")}
+    assert 2 <= len(finished) < 6, "the calibration should have been killed part-way"
+    for f in (out / "evaluations").glob("e*.json"):
+        assert json.loads(f.read_text())["status"] == "ok"
+    r = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert f"{6 - len(finished)} evaluations run, {len(finished)} kept" in r.stdout
+    assert all((out / "evaluations" / name).stat().st_mtime_ns == t for name, t in finished.items())
+    pd.testing.assert_frame_equal(_table(whole), _table(pd.read_parquet(out / "evaluations.parquet")))
+
+
+def test_resume_refuses_a_changed_calibration_or_sampler(tmp_path):
+    path = write_calibration(tmp_path / "c.toml", budget=3, batch=3, startup=3)
+    run_calibration(path, out=tmp_path / "out")
+    with pytest.raises(ScenarioError, match="different calibration .*changed: targets"):
+        run_calibration(write_calibration(path, budget=3, batch=3, startup=3, hi=0.5), out=tmp_path / "out",
+                        resume=True)
+    write_calibration(path, budget=3, batch=3, startup=3)
+    f = tmp_path / "out" / "evaluations" / "e00001.json"
+    e = json.loads(f.read_text())
+    e["params"][KEY] = 0.3
+    f.write_text(json.dumps(e))
+    with pytest.raises(ScenarioError, match="evaluation 1: the sampler now proposes"):
+        run_calibration(path, out=tmp_path / "out", resume=True)
+    with pytest.raises(ScenarioError, match="is a calibration folder already"):
+        run_calibration(path, out=tmp_path / "out")
+
+
+def test_several_run_lengths_read_one_run_at_each_length(tmp_path):
+    """Guards ``steps = [2, 4]``: the run is read at day 2 and continued to day 4, which
+    must equal separate runs of 2 and 4 days. Fails if the run restarts or overshoots."""
+    spec = load_calibration(write_calibration(tmp_path / "c.toml", steps="[2, 4]"))
+    data, _ = scenario_dict(spec, "douyin", {KEY: 0.2}, 11, 4)
+    both = run_task({"evaluation": 0, "label": "douyin", "replicate": 0, "scenario": data, "lengths": [2, 4]})
+    for k, length in enumerate((2, 4)):
+        alone = run_task({"evaluation": 0, "label": "douyin", "replicate": 0, "scenario": data, "lengths": [length]})
+        pd.testing.assert_series_equal(pd.Series(both["totals"][k]), pd.Series(alone["totals"][0]))
+    scored = evaluate_point(spec, {KEY: 0.2})
+    assert [t["steps"] for t in scored["targets"]] == [2, 4]
+
+
+def test_cli_calibrate_runs_and_refuses_an_existing_folder(tmp_path, capsys):
+    path = write_calibration(tmp_path / "c.toml", budget=2, batch=2, startup=2)
+    assert main(["calibrate", str(path), "--workers", "1", "--out", str(tmp_path / "out")]) == 0
+    assert "best of 2 evaluations" in capsys.readouterr().out
+    assert main(["calibrate", str(path), "--workers", "1", "--out", str(tmp_path / "out")]) == 2
+    assert "use --resume" in capsys.readouterr().err
+    assert main(["calibrate", str(path), "--workers", "1", "--out", str(tmp_path / "out"), "--resume"]) == 0
+
+
+def test_a_target_without_a_value_fails_the_evaluation_and_the_command_says_so(tmp_path, capsys):
+    """A metric a 3-day run is too short for (the CAC trend needs two 30-day windows) is
+    NaN: the evaluation is recorded as failed (the sampler ignores it), not scored 0."""
+    path = write_calibration(tmp_path / "c.toml", budget=2, batch=2, startup=2)
+    path.write_text(path.read_text().replace('metric = "commercial_share_impressions"', 'metric = "cac_ad_trend"'))
+    assert main(["calibrate", str(path), "--workers", "1", "--out", str(tmp_path / "out")]) == 3
+    assert "none ok; the first error: target toy_commercial_share has no value" in capsys.readouterr().err
+    table = pd.read_parquet(tmp_path / "out" / "evaluations.parquet")
+    assert list(table.status) == ["failed", "failed"] and table["loss"].isna().all()
+
+
+BAD = [
+    ("budjet = 3\n", "budjet: unknown key (allowed: name, seed"),
+    ('method = "nelder"\n', "method: Input should be 'tpe', 'random' or 'qmc'"),
+    ("budget = 0\n", "budget: Input should be greater than or equal to 1"),
+    ("steps = [4, 2]\n", "steps: a list of run lengths must be non-empty and increasing"),
+    ('[parameters."platforms.douyin.betta"]\nrange = [0, 1]\n', "parameters.platforms.douyin.betta"),
+    ('[parameters."platforms.kuaishou.beta"]\nrange = [0, 1]\n', "no platform 'kuaishou' in scenario"),
+    ('[parameters."platforms.douyin.beta"]\nrange = [0, 99]\n', "parameters.platforms.douyin.beta: range = [0, 99] "
+                                                                 "is outside the allowed range (0.0..50.0)"),
+    ('[parameters."platforms.douyin.beta"]\nrange = [0, 1]\nlog = true\n', "log = true needs a range above 0"),
+    ('[parameters."platforms.douyin.beta"]\nrange = [2, 1]\n', "range must be [low, high] with low < high"),
+    ('[parameters."platforms.douyin.beta"]\nrange = [0, 1]\nscale = 2\n', "scale: unknown key (allowed: key, range"),
+    ('[parameters.b]\nkey = "platforms.douyin.beta"\nrange = [0, 1]\nscenarios = ["kuaishou"]\n',
+     "parameters.b.scenarios: no scenario 'kuaishou' (scenarios: douyin)"),
+    ('fit = ["no_such_target"]\n', "fit: no target 'no_such_target'"),
+    ('[targets.t2]\nclaim = "c"\nsource = "s"\nsource_kind = "model contrast"\nrole = "fit"\nrule = "band"\n'
+     'scenario = "douyin"\nmetric = "gmv_totl"\nlo = 1.0\n',
+     "targets.t2.metric: target 't2' reads 'gmv_totl', which is not a summary total"),
+]
+
+
+@pytest.mark.parametrize("extra,message", BAD, ids=[m.split(":")[0][:30] for _, m in BAD])
+def test_bad_calibration_files_exit_2_naming_the_key(tmp_path, capsys, extra, message):
+    path = write_calibration(tmp_path / "c.toml")
+    text = path.read_text()
+    if extra.startswith("["):  # a table goes after the others
+        text = text.replace("[targets.toy_commercial_share]", extra + "\n[targets.toy_commercial_share]")
+    else:  # a top-level key replaces the template's
+        key = extra.split("=")[0].strip()
+        text = extra + "\n".join(line for line in text.splitlines() if not line.startswith(f"{key} ="))
+    path.write_text(text)
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"trafficsim: error: {path}") and message in err, err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("label,message", [
+    ("douyin = 3", "scenarios.douyin: must be a scenario file name (a string) or { file"),
+    ('douyin = {{ file = "{base}", sett = [] }}', "scenarios.douyin.sett: unknown key (allowed: file, set)"),
+    ('douyin = {{ file = "{base}", set = ["platforms.douyin.beta=-2"] }}', "platforms.douyin.beta: got -2"),
+])
+def test_bad_scenario_labels_exit_2_naming_the_key(tmp_path, capsys, label, message):
+    path = write_calibration(tmp_path / "c.toml")
+    base = str(SCENARIOS / "douyin.toml")
+    path.write_text(path.read_text().replace(f'douyin = "{base}"', label.format(base=base)))
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"trafficsim: error: {path}") and message in err, err
+
+
+def test_the_shipped_calibration_fits_the_fit_set_with_per_scenario_and_shared_knobs():
+    """scenarios/calibrations/shipped.toml loads: the twelve role = "fit" targets of the
+    targets file (its default), beta per scenario, the Douyin-like pools and ad load shared
+    by douyin and douyin_enterprise."""
+    from simulator.experiments.calibrate_spec import applies_to, fit_targets
+
+    spec = load_calibration(SCENARIOS / "calibrations" / "shipped.toml")
+    targets = fit_targets(spec)
+    assert len(targets) == 12 and all(t.role == "fit" for t in targets)
+    assert applies_to(spec, "douyin_beta") == ["douyin"] and applies_to(spec, "enterprise_beta") == ["douyin_enterprise"]
+    assert applies_to(spec, "douyin_ad_load") == ["douyin", "douyin_enterprise"]
+    data, _ = scenario_dict(spec, "douyin_enterprise", {"enterprise_beta": 3.0, "douyin_beta": 0.2}, 1)
+    assert data["platforms"]["douyin"]["beta"] == 3.0
+
+
+def test_the_summary_totals_a_target_may_read_are_a_runs_totals():
+    """calibrate_spec.summary_totals() (what a calibration file's targets are checked
+    against before any run) names exactly the totals a run gives an evaluation."""
+    from simulator.experiments.calibrate_spec import summary_totals
+
+    data, _ = scenario_dict(load_calibration(SCENARIOS / "calibrations" / "shipped.toml"), "douyin", {}, 1, 1)
+    data["population"] = {**data.get("population", {}), "users": 100, "creators": 10, "merchants": 1}
+    row = run_task({"evaluation": 0, "label": "douyin", "replicate": 0, "scenario": data, "lengths": [1]})
+    assert set(row["totals"][0]) == summary_totals()
+
+
+def test_a_target_needing_a_scenario_the_calibration_does_not_run(tmp_path, capsys):
+    path = write_calibration(tmp_path / "c.toml")
+    path.write_text(path.read_text().replace('scenario = "douyin"', 'scenario = "kuaishou"'))
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "needs scenario(s) kuaishou (scenarios here: douyin)" in err, err
+
+
+def test_a_missing_scenario_file_names_the_calibration_key(tmp_path, capsys):
+    path = write_calibration(tmp_path / "c.toml", base=tmp_path / "nope.toml")
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "scenarios.douyin" in err and "nope.toml" in err, err
+
+
+def test_fuzz_calibration_files(tmp_path, capsys, monkeypatch):
+    """Seeded random mutations of a tiny calibration file (wrong types, NaN, inf, huge,
+    empty lists and tables, unknown and deleted keys, scalars for tables) fed to
+    ``calibrate``: exit 0, or 2 with one ``trafficsim: error:`` line (or 3 with one line
+    when no evaluation could be scored), never an exception or a traceback."""
+    import random
+    import tomllib
+
+    import simulator.experiments.calibrate_report as report
+
+    from ..test_cli_fuzz import SEED, mutate, to_toml
+
+    monkeypatch.setattr(report, "write_plots", lambda *a, **k: [])  # the plots have their own test; keep cases cheap
+    rng = random.Random(SEED + 16)
+    base = tomllib.loads(write_calibration(tmp_path / "base.toml", budget=1, batch=1, startup=1, steps="1").read_text())
+    outcomes = {0: 0, 2: 0, 3: 0}
+    for i in range(30):
+        data = json.loads(json.dumps(base))
+        what = "; ".join(mutate(rng, data) for _ in range(rng.choice([1, 1, 2])))
+        path = tmp_path / f"case{i:02d}.toml"
+        try:
+            path.write_text(to_toml(data))
+        except TypeError:
+            continue
+        capsys.readouterr()
+        try:
+            rc = main(["calibrate", str(path), "--workers", "1", "--out", str(tmp_path / f"out{i:02d}")])
+        except BaseException as exc:  # noqa: BLE001
+            pytest.fail(f"case {i} ({what}): {type(exc).__name__}: {exc}")
+        err = capsys.readouterr().err
+        case = f"case {i} ({what})"
+        assert rc in (0, 2, 3) and "Traceback" not in err, f"{case}: exit {rc}\n{err}"
+        if rc:
+            lines = err.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("trafficsim: error: "), f"{case}: not one error line\n{err}"
+            assert rc == 2 or "none ok" in lines[0], f"{case}: exit 3\n{err}"
+        outcomes[rc] += 1
+    assert outcomes[0] > 0 and outcomes[2] > 0, outcomes
