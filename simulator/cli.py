@@ -14,7 +14,8 @@ simulation, nothing written); 3 the runs crashed (a bug: the traceback is printe
 (e.g. `| head`; the record, written before the table is printed, is complete).
 
 Heavy modules (mesa, numba, pandas, matplotlib) are imported only once the inputs are
-checked, so that ``--help`` and input errors answer at once.
+checked, so that ``--help`` and input errors answer at once; ``--help`` does not even load
+the scenario schema (pydantic): each command imports it when it reads a file.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import __version__
-from .config import ScenarioError, load_scenario
 from .io.outputs import OutputError, check_out_dir, check_writable, default_out_dir
 from .io.report import RUN_HEADLINE, fmt, fmt_metric, label, text_table, unit
 
@@ -100,6 +100,8 @@ def _fail(msg: str) -> int:
 
 
 def cmd_run(args) -> int:
+    from .config import ScenarioError, load_scenario
+
     flags = {}
     if args.steps is not None:
         if args.steps < 1:
@@ -162,6 +164,7 @@ _fmt = fmt  # the number format shared by run and compare
 
 
 def cmd_compare(args) -> int:
+    from .config import ScenarioError, load_scenario
     from .experiments import MIN_REPLICATES
 
     if len(args.scenarios) < 2:
@@ -227,6 +230,7 @@ def cmd_sweep(args) -> int:
     import os
     from concurrent.futures import ProcessPoolExecutor
 
+    from .config import ScenarioError
     from .experiments.sweep_spec import check_out, load_sweep
 
     try:
@@ -290,6 +294,8 @@ def cmd_app(args) -> int:
     import os
     import subprocess
 
+    from .config import ScenarioError, load_scenario
+
     if args.scenario is not None:
         try:
             load_scenario(args.scenario)
@@ -313,6 +319,8 @@ VALIDATE_SCENARIOS = ("douyin", "kuaishou", "douyin_enterprise")
 
 
 def cmd_validate(args) -> int:
+    from .config import ScenarioError, load_scenario
+
     for flag, v in (("--replicates", args.replicates), ("--steps", args.steps), ("--workers", args.workers)):
         if v is not None and v < 1:
             return _fail(f"{flag}: must be >= 1")
@@ -357,6 +365,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_sweep_report(args) -> int:
+    from .config import ScenarioError
     from .experiments.sweep_report import report
 
     if not (args.dir / "sweep.json").exists() or not ((args.dir / "runs").is_dir()

@@ -59,3 +59,14 @@ def test_kernels_work_without_a_writable_cache_folder():
             "t = gumbel_table(np.random.default_rng(0))\n"
             "print(gumbel_top_k(np.arange(6, dtype=np.float32)[None, :], 2, 0.0, 1, t).tolist())\n")
     assert _python(code).strip() == "[[5, 4]]"
+
+
+def test_help_does_not_load_the_scenario_schema():
+    """Guards cli.py's per-command import of ``simulator.config``: ``trafficsim --help``
+    answers without building the pydantic scenario schema (a third of its time before)."""
+    code = ("import sys\n"
+            "from simulator.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'pydantic', 'numpy', 'simulator.config'}),\n"
+            "      'simulator.config' in sys.modules)\n")
+    assert _python(code).strip().splitlines()[-1] == "[] False"
