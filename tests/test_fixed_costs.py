@@ -70,3 +70,26 @@ def test_help_does_not_load_the_scenario_schema():
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'pydantic', 'numpy', 'simulator.config'}),\n"
             "      'simulator.config' in sys.modules)\n")
     assert _python(code).strip().splitlines()[-1] == "[] False"
+
+
+def test_the_model_imports_mesa_without_networkx_and_scipy_spatial():
+    """Guards simulator/_mesa.py: importing the model does not import networkx or mesa's
+    experimental spaces (scipy.spatial), a third of the import time of ``trafficsim run``
+    before; both still work, in full, for whoever reads them afterwards."""
+    code = ("import sys\n"
+            "import simulator.model\n"
+            "print(sorted(m for m in ('scipy.spatial', 'mesa.experimental.continuous_space') if m in sys.modules),\n"
+            "      type(sys.modules['networkx']).__name__)\n"
+            "import mesa, networkx as nx\n"
+            "from mesa.experimental.continuous_space import ContinuousSpace\n"
+            "from mesa.experimental import devs\n"
+            "g = nx.path_graph(4)\n"
+            "print(isinstance(g, nx.Graph), g.number_of_edges(), type(sys.modules['networkx']).__name__,\n"
+            "      ContinuousSpace.__name__, mesa.experimental.devs is devs, mesa.space.nx.DiGraph is nx.DiGraph)\n"
+            "from simulator import TrafficModel\n"
+            "m = TrafficModel('scenarios/douyin.toml', seed=1, **{'population.users': 300, 'graph.generator': 'holme_kim'})\n"
+            "print(m.social.to_networkx().number_of_nodes())\n")
+    lines = _python(code).strip().splitlines()
+    assert lines[0] == "[] _Deferred"
+    assert lines[1] == "True 3 module ContinuousSpace True True"
+    assert lines[2] == "300"

@@ -172,7 +172,7 @@ def manifest(*, command: list[str] | None, files, **fields) -> dict:
     """The manifest of a run or comparison record: version, the record's own ``fields``
     (scenario, seed, steps, replicates, timings...), the command, the library versions,
     the machine and the files written."""
-    import mesa
+    from .._mesa import mesa
     import numpy as np
 
     return {"trafficsim_version": __version__, **fields, "command": command,
