@@ -118,11 +118,15 @@ def cmd_run(args) -> int:
     except (ScenarioError, OutputError) as exc:
         return _fail(str(exc))
 
-    from .io.outputs import write_run
-    from .model import TrafficModel  # heavy imports after validation
+    from .io.plot_workers import PlotProcess
 
+    # forked before the heavy imports: it imports matplotlib while this process simulates
+    plotter = PlotProcess.start()
     bar = None
     try:
+        from .io.outputs import write_run
+        from .model import TrafficModel  # heavy imports after validation
+
         t0 = time.perf_counter()
         model = TrafficModel(scenario, seed="scenario")
         t1 = time.perf_counter()
@@ -135,7 +139,7 @@ def cmd_run(args) -> int:
             bar.close()
         t2 = time.perf_counter()
         write_run(model, out, command=["trafficsim", *sys.argv[1:]],
-                  timings={"init_s": round(t1 - t0, 3), "run_s": round(t2 - t1, 3)})
+                  timings={"init_s": round(t1 - t0, 3), "run_s": round(t2 - t1, 3)}, plotter=plotter)
     except KeyboardInterrupt:
         if bar:
             bar.close()
@@ -143,6 +147,9 @@ def cmd_run(args) -> int:
         return 130
     except OutputError as exc:
         return _fail(str(exc))
+    finally:
+        if plotter is not None:
+            plotter.close()
     if not args.quiet:
         _print_summary(model.summary())
     print(f"run record: {out}")

@@ -93,3 +93,74 @@ def test_the_model_imports_mesa_without_networkx_and_scipy_spatial():
     assert lines[0] == "[] _Deferred"
     assert lines[1] == "True 3 module ContinuousSpace True True"
     assert lines[2] == "300"
+
+
+TINY = ["--steps", "2", "--set", "population.users=200", "--set", "population.creators=20",
+        "--set", "population.merchants=1", "--quiet"]
+PLOTS = ("domain_shares", "lorenz_curves", "fan_tiers", "gmv_by_domain", "cac_over_time", "group_size",
+         "merchant_roi", "year_dynamics", "ecosystem")
+
+
+def _pid_plots(monkeypatch):
+    """Each plot writes the id of the process that drew it instead of a PNG."""
+    import simulator.io.plots as plots
+
+    def pid(*args, **kwargs):
+        Path(args[-1]).write_text(str(os.getpid()))
+
+    for name in PLOTS:
+        monkeypatch.setattr(plots, name, pid)
+
+
+def test_run_draws_its_plots_in_two_forked_processes(tmp_path, monkeypatch):
+    """Guards io/plot_workers.py: ``trafficsim run`` draws the record's plots in a process
+    forked before the model is imported (matplotlib loads there while the run simulates),
+    which forks a helper so that two processes draw; every plot file is written, none
+    by the run's own process."""
+    from simulator.cli import main
+
+    _pid_plots(monkeypatch)
+    out = tmp_path / "run"
+    assert main(["run", str(ROOT / "scenarios" / "douyin.toml"), *TINY, "--out", str(out)]) == 0
+    pids = {int(p.read_text()) for p in (out / "plots").glob("*.png")}
+    assert len(list((out / "plots").glob("*.png"))) == len(PLOTS)
+    assert os.getpid() not in pids and len(pids) == 2
+    assert "plots/ecosystem.png" in (out / "report.html").read_text() or (out / "report.html").stat().st_size > 0
+
+
+def test_plots_are_drawn_here_without_a_plot_process(tmp_path, monkeypatch):
+    """Without fork (or if the plot process died before the run was written) the plots
+    are drawn in the run's own process: the record is the same."""
+    from simulator.cli import main
+    from simulator.io import plot_workers
+
+    _pid_plots(monkeypatch)
+    dead = plot_workers.PlotProcess.start()
+    monkeypatch.setattr(plot_workers.PlotProcess, "start", classmethod(lambda cls: None))
+    out = tmp_path / "run"
+    assert main(["run", str(ROOT / "scenarios" / "douyin.toml"), *TINY, "--out", str(out)]) == 0
+    assert {int(p.read_text()) for p in (out / "plots").glob("*.png")} == {os.getpid()}
+
+    dead._proc.kill()
+    dead._proc.join()
+    monkeypatch.setattr(plot_workers.PlotProcess, "start", classmethod(lambda cls: dead))
+    out = tmp_path / "run2"
+    assert main(["run", str(ROOT / "scenarios" / "douyin.toml"), *TINY, "--out", str(out)]) == 0
+    assert {int(p.read_text()) for p in (out / "plots").glob("*.png")} == {os.getpid()}
+    assert len(list((out / "plots").glob("*.png"))) == len(PLOTS)
+
+
+def test_an_error_while_drawing_in_the_plot_process_fails_the_run_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    """A plot that raises in the plot process is raised in the run (an internal error,
+    exit 3, no record), as when it was drawn in the run's own process."""
+    import simulator.io.plots as plots
+    from simulator.cli import main
+
+    def boom(*args, **kwargs):
+        raise ValueError("cannot draw")
+
+    monkeypatch.setattr(plots, "fan_tiers", boom)
+    out = tmp_path / "run"
+    assert main(["run", str(ROOT / "scenarios" / "douyin.toml"), *TINY, "--out", str(out)]) == 3
+    assert "ValueError: cannot draw" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
