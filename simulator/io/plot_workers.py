@@ -50,8 +50,10 @@ def draw(jobs) -> list[BaseException | None]:
         try:
             getattr(plots, name)(*args)
             out.append(None)
-        except BaseException as exc:  # sent back and raised by the writer, Ctrl-C included
+        except Exception as exc:  # sent back and raised by the writer
             out.append(exc)
+        except BaseException as exc:  # Ctrl-C: the rest is not drawn
+            return out + [exc] * (len(jobs) - len(out))
     return out
 
 
@@ -69,7 +71,7 @@ def _serve(conn, parent_end) -> None:
     """The plot process: import the plotting stack, wait for one batch of jobs, draw it
     with a forked helper (even jobs here, odd ones there), answer, exit."""
     parent_end.close()
-    code = 0
+    code, pid = 0, 0
     try:
         from . import plots  # noqa: F401  (matplotlib, pandas: the point of starting early)
 
@@ -98,12 +100,19 @@ def _serve(conn, parent_end) -> None:
         except EOFError:
             odd = [RuntimeError("the plot helper process died")] * len(jobs[1::2])
         os.waitpid(pid, 0)
+        pid = 0
         results = [None] * len(jobs)
         results[0::2], results[1::2] = even, odd
         conn.send(results)
     except BaseException:  # noqa: BLE001  (Ctrl-C or a broken pipe: the writer finds out)
         code = 1
     finally:
+        if pid:  # the helper still draws: stop and reap it
+            try:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
         conn.close()
         os._exit(code)
 
