@@ -16,7 +16,8 @@ simulation, nothing written); 3 the runs crashed (a bug: the traceback is printe
 (e.g. `| head`; the record, written before the table is printed, is complete).
 
 Heavy modules (mesa, numba, pandas, matplotlib) are imported only once the inputs are
-checked, so that ``--help`` and input errors answer at once.
+checked, so that ``--help`` and input errors answer at once; ``--help`` does not even load
+the scenario schema (pydantic): each command imports it when it reads a file.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import __version__
-from .config import ScenarioError, load_scenario
 from .io.outputs import OutputError, check_out_dir, check_writable, default_out_dir
 from .io.report import RUN_HEADLINE, fmt, fmt_metric, label, text_table, unit
 
@@ -125,6 +125,8 @@ def _fail(msg: str) -> int:
 
 
 def cmd_run(args) -> int:
+    from .config import ScenarioError, load_scenario
+
     flags = {}
     if args.steps is not None:
         if args.steps < 1:
@@ -141,11 +143,15 @@ def cmd_run(args) -> int:
     except (ScenarioError, OutputError) as exc:
         return _fail(str(exc))
 
-    from .io.outputs import write_run
-    from .model import TrafficModel  # heavy imports after validation
+    from .io.plot_workers import PlotProcess
 
+    # forked before the heavy imports: it imports matplotlib while this process simulates
+    plotter = PlotProcess.start()
     bar = None
     try:
+        from .io.outputs import write_run
+        from .model import TrafficModel  # heavy imports after validation
+
         t0 = time.perf_counter()
         model = TrafficModel(scenario, seed="scenario")
         t1 = time.perf_counter()
@@ -158,7 +164,7 @@ def cmd_run(args) -> int:
             bar.close()
         t2 = time.perf_counter()
         write_run(model, out, command=["trafficsim", *sys.argv[1:]],
-                  timings={"init_s": round(t1 - t0, 3), "run_s": round(t2 - t1, 3)})
+                  timings={"init_s": round(t1 - t0, 3), "run_s": round(t2 - t1, 3)}, plotter=plotter)
     except KeyboardInterrupt:
         if bar:
             bar.close()
@@ -166,6 +172,9 @@ def cmd_run(args) -> int:
         return 130
     except OutputError as exc:
         return _fail(str(exc))
+    finally:
+        if plotter is not None:
+            plotter.close()
     if not args.quiet:
         _print_summary(model.summary())
     print(f"run record: {out}")
@@ -187,6 +196,7 @@ _fmt = fmt  # the number format shared by run and compare
 
 
 def cmd_compare(args) -> int:
+    from .config import ScenarioError, load_scenario
     from .experiments import MIN_REPLICATES
 
     if len(args.scenarios) < 2:
@@ -252,6 +262,7 @@ def cmd_sweep(args) -> int:
     import os
     from concurrent.futures import ProcessPoolExecutor
 
+    from .config import ScenarioError
     from .experiments.sweep_spec import check_out, load_sweep
 
     try:
@@ -315,6 +326,8 @@ def cmd_app(args) -> int:
     import os
     import subprocess
 
+    from .config import ScenarioError, load_scenario
+
     if args.scenario is not None:
         try:
             load_scenario(args.scenario)
@@ -339,6 +352,7 @@ VALIDATE_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 def _validate_inputs(args):
     """(targets, {label: Scenario}, the --set list recorded) or a ScenarioError: the
     targets file, then every scenario it reads with the flags applied."""
+    from .config import ScenarioError, load_scenario
     from .experiments.targets import load_file, scenario_sources
 
     specs, variants = load_file(args.targets)
@@ -366,6 +380,8 @@ def _validate_inputs(args):
 
 
 def cmd_validate(args) -> int:
+    from .config import ScenarioError
+
     for flag, v in (("--replicates", args.replicates), ("--steps", args.steps), ("--workers", args.workers),
                     ("--users", args.users)):
         if v is not None and v < 1:
@@ -421,6 +437,7 @@ def cmd_calibrate(args) -> int:
     import os
     from concurrent.futures import ProcessPoolExecutor
 
+    from .config import ScenarioError
     from .experiments.calibrate import check_out as check_calibration_out
     from .experiments.calibrate_spec import load_calibration
 
@@ -492,6 +509,7 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_sweep_report(args) -> int:
+    from .config import ScenarioError
     from .experiments.sweep_report import report
 
     if not (args.dir / "sweep.json").exists() or not ((args.dir / "runs").is_dir()

@@ -49,7 +49,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-import mesa
+from ._mesa import mesa  # mesa without the parts it imports that the model never uses
 import numpy as np
 import pandas as pd
 from threadpoolctl import ThreadpoolController

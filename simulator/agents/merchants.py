@@ -3,7 +3,7 @@ through partner creators, buys ads, may divert buyers to WeChat."""
 
 from __future__ import annotations
 
-import mesa
+from .._mesa import mesa
 import numpy as np
 import pandas as pd
 

@@ -8,8 +8,30 @@ whatever the number of threads.
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit, prange
+import os
+
+# The kernels run many short parallel regions a step (one per feed block). GNU OpenMP's
+# threads spin between regions by default, burning the other core while the step runs
+# numpy on this one; on a shared machine that halved the speed of a 10,000-user run
+# (benchmarks/README.md, *Fixed per-run costs*). Sleep instead; a user's setting wins.
+# (Read when numba's OpenMP threading layer first loads, at the first parallel call.)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
+
+
+def _cached_njit(**options):
+    """``njit`` with numba's on-disk cache, so that a run's first step loads the compiled
+    kernels (next to this file in ``__pycache__``, or numba's user-wide cache folder
+    when the package folder is read-only) instead of compiling them again; without the
+    cache when numba finds no writable cache folder (it would refuse to import)."""
+    def wrap(fn):
+        try:
+            return njit(cache=True, **options)(fn)
+        except RuntimeError:  # numba: "cannot cache function ...: no locator available for file ..."
+            return njit(**options)(fn)
+    return wrap
 
 
 @njit(inline="always")
@@ -39,7 +61,7 @@ def gumbel_table(rng: np.random.Generator) -> np.ndarray:
     return rng.gumbel(size=1 << GUMBEL_TABLE_BITS).astype(np.float32)
 
 
-@njit(parallel=True, cache=True)
+@_cached_njit(parallel=True)
 def gumbel_top_k(key, k, temperature, seed, table):
     """Per row, the indices of the ``k`` largest ``key + temperature · Gumbel`` in
     descending order (Gumbel-top-k: sampling k without replacement from
@@ -87,7 +109,7 @@ def _uniform(seed, i, a):
     return (np.float64(h >> np.uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
 
 
-@njit(parallel=True, cache=True)
+@_cached_njit(parallel=True)
 def draw_actions(match, quality, intimacy, is_fan, coef, offsets, seed):
     """Every impression's actions from one logistic model.
 

@@ -172,7 +172,7 @@ def manifest(*, command: list[str] | None, files, **fields) -> dict:
     """The manifest of a run or comparison record: version, the record's own ``fields``
     (scenario, seed, steps, replicates, timings...), the command, the library versions,
     the machine and the files written."""
-    import mesa
+    from .._mesa import mesa
     import numpy as np
 
     return {"trafficsim_version": __version__, **fields, "command": command,
@@ -180,34 +180,36 @@ def manifest(*, command: list[str] | None, files, **fields) -> dict:
             "machine": _platform.platform(), "files": list(files)}
 
 
-def write_run(model, out: Path, *, command: list[str], timings: dict) -> Path:
-    """Write the run record of a finished model to ``out`` (atomically)."""
+def write_run(model, out: Path, *, command: list[str], timings: dict, plotter=None) -> Path:
+    """Write the run record of a finished model to ``out`` (atomically). ``plotter``: a
+    started :class:`~simulator.io.plot_workers.PlotProcess` draws the plots while the
+    tables are written (``trafficsim run``); without one they are drawn here."""
     from ..config import to_toml
-    from . import plots, report
+    from . import report
+    from .plot_workers import draw, plot_jobs
 
     t0 = time.perf_counter()
     with atomic_dir(out) as tmp:
         (tmp / "plots").mkdir()
+        metrics = model.metrics_frame()
+        merchants = model.merchants_frame()
+        jobs = plot_jobs(model, metrics, merchants, tmp / "plots")
+        if plotter is not None:
+            plotter.submit(jobs)
         toml = to_toml(model.scenario)
         (tmp / "scenario.toml").write_text(toml)
-        metrics = model.metrics_frame()
         metrics.to_csv(tmp / "metrics.csv", index=False)
         summary = model.summary()
         write_json(tmp / "summary.json", summary)
         model.creators_frame().to_csv(tmp / "creators.csv", index=False)
-        merchants = model.merchants_frame()
         merchants.to_csv(tmp / "merchants.csv", index=False)
         model.items_frame().to_csv(tmp / "items.csv", index=False)
-        plots.domain_shares(metrics, tmp / "plots" / "domain_shares.png")
-        exposure = {name: model.creators.impressions[platform.index].sum(axis=1) for name, platform in model.platforms.items()}
-        plots.lorenz_curves(exposure, tmp / "plots" / "lorenz.png")
-        plots.fan_tiers(metrics, tmp / "plots" / "fan_tiers.png")
-        plots.gmv_by_domain(metrics, tmp / "plots" / "gmv_by_domain.png")
-        plots.cac_over_time(metrics, tmp / "plots" / "cac.png")
-        plots.group_size(metrics, tmp / "plots" / "group_size.png")
-        plots.merchant_roi(merchants, tmp / "plots" / "merchant_roi.png")
-        plots.year_dynamics(metrics, tmp / "plots" / "dynamics.png")
-        plots.ecosystem(metrics, tmp / "plots" / "ecosystem.png")
+        if plotter is not None:
+            plotter.results(jobs)
+        else:
+            for exc in draw(jobs):
+                if exc is not None:
+                    raise exc
         timings = {**timings, "write_s": round(time.perf_counter() - t0, 3)}
         record = manifest(command=command, files=RUN_FILES, scenario=model.scenario.name, seed=model.scenario.seed,
                           steps=int(model.steps), timings=timings)

@@ -11,14 +11,17 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
 
 from ..config import GraphConfig, ScenarioError
 
 from ..state.vocabulary import TIERS
 from .arrays import find_sorted, indptr_from_rows, random_in_rows
+
+if TYPE_CHECKING:
+    import networkx as nx  # imported where used: a run that needs none of it does not load it
 
 # --------------------------------------------------------------------------- social graph
 
@@ -36,6 +39,8 @@ class SocialGraph:
 
     def to_networkx(self, users: np.ndarray | None = None) -> nx.Graph:
         """The graph (or the subgraph induced by ``users``) as a networkx Graph."""
+        import networkx as nx
+
         g = nx.Graph()
         rows = np.arange(len(self.indptr) - 1) if users is None else np.asarray(users)
         g.add_nodes_from(rows.tolist())
@@ -83,6 +88,8 @@ def small_world_graph(city: np.ndarray, k: int, rewire: float, rng: np.random.Ge
 
 def holme_kim_graph(n: int, k: int, rng: np.random.Generator) -> SocialGraph:
     """networkx's Holme–Kim power-law cluster graph (for small populations)."""
+    import networkx as nx
+
     seed = int(rng.integers(0, 2**31 - 1))
     g = nx.powerlaw_cluster_graph(n, max(1, k // 2), 0.5, seed=seed)
     e = np.array(g.edges(), dtype=np.int64).reshape(-1, 2)
@@ -226,6 +233,8 @@ class FollowGraph:
 
     def to_networkx(self) -> nx.DiGraph:
         """Bipartite directed graph: ('u', i) → ('c', j) with intimacy and tier."""
+        import networkx as nx
+
         g = nx.DiGraph()
         tiers = self.tier
         for s, c, w, t in zip(self.src.tolist(), self.creator.tolist(), self.intimacy.tolist(), tiers.tolist()):
@@ -309,6 +318,8 @@ def load_follow_file(path: str, n_users: int, n_creators: int) -> tuple[np.ndarr
             c = np.array([int(r["creator"]) for r in rows], dtype=np.int64)
             w = np.array([float(r["intimacy"]) for r in rows]) if "intimacy" in cols else None
         elif p.suffix.lower() in (".graphml", ".xml"):
+            import networkx as nx
+
             g = nx.read_graphml(p)
             kind = nx.get_node_attributes(g, "kind")
             index = nx.get_node_attributes(g, "index")

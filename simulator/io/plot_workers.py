@@ -1,0 +1,172 @@
+"""The run record's plots, drawn in two forked processes while the run goes on.
+
+Drawing the nine PNGs of a run record with matplotlib took longer than the default run's
+simulation, and importing matplotlib most of a second more (issue 17; benchmarks/README.md,
+*Fixed per-run costs*). ``trafficsim run`` therefore forks a plot process before it imports
+the model: that process imports matplotlib and pandas on the other core while this one
+builds the world and simulates. When the run is written, it receives the plots' inputs
+(the metrics and merchants tables, the creators' exposure: small), forks once more so two
+processes draw, heaviest figures first, and answers with each file's outcome, while this
+process writes the tables. An exception raised while drawing (Ctrl-C included) is sent
+back and raised here, as if the plot had been drawn in this process.
+
+Only where ``fork`` exists (Linux); elsewhere, or if the process cannot be started, the
+plots are drawn in this process, as before. The files are the same either way.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+from pathlib import Path
+
+# heaviest first (measured), so the two drawing processes finish together
+ORDER = ("ecosystem", "year_dynamics", "cac_over_time", "domain_shares", "gmv_by_domain", "fan_tiers",
+         "group_size", "merchant_roi", "lorenz_curves")
+
+
+def plot_jobs(model, metrics, merchants, folder: Path) -> list[tuple[str, tuple]]:
+    """The run record's plots as ``(function name in io.plots, arguments)``, heaviest first."""
+    exposure = {name: model.creators.impressions[platform.index].sum(axis=1) for name, platform in model.platforms.items()}
+    args = {"domain_shares": (metrics, folder / "domain_shares.png"),
+            "lorenz_curves": (exposure, folder / "lorenz.png"),
+            "fan_tiers": (metrics, folder / "fan_tiers.png"),
+            "gmv_by_domain": (metrics, folder / "gmv_by_domain.png"),
+            "cac_over_time": (metrics, folder / "cac.png"),
+            "group_size": (metrics, folder / "group_size.png"),
+            "merchant_roi": (merchants, folder / "merchant_roi.png"),
+            "year_dynamics": (metrics, folder / "dynamics.png"),
+            "ecosystem": (metrics, folder / "ecosystem.png")}
+    return [(name, args[name]) for name in ORDER]
+
+
+def draw(jobs) -> list[BaseException | None]:
+    """Draw ``jobs`` in this process; each job's exception (or None)."""
+    from . import plots
+
+    out = []
+    for name, args in jobs:
+        try:
+            getattr(plots, name)(*args)
+            out.append(None)
+        except Exception as exc:  # sent back and raised by the writer
+            out.append(exc)
+        except BaseException as exc:  # Ctrl-C: the rest is not drawn
+            return out + [exc] * (len(jobs) - len(out))
+    return out
+
+
+def _picklable(exc: BaseException | None) -> BaseException | None:
+    if exc is None:
+        return None
+    try:
+        pickle.dumps(exc)
+        return exc
+    except Exception:  # noqa: BLE001  (an exception that cannot travel: its text does)
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+def _serve(conn, parent_end) -> None:
+    """The plot process: import the plotting stack, wait for one batch of jobs, draw it
+    with a forked helper (even jobs here, odd ones there), answer, exit."""
+    parent_end.close()
+    code, pid = 0, 0
+    try:
+        from . import plots  # noqa: F401  (matplotlib, pandas: the point of starting early)
+
+        jobs = conn.recv()
+        if jobs is None:
+            return
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        mine, theirs = ctx.Pipe(duplex=False)
+        pid = os.fork()
+        if pid == 0:  # the helper: the odd jobs
+            status = 0
+            try:
+                mine.close()
+                conn.close()
+                theirs.send([_picklable(e) for e in draw(jobs[1::2])])
+            except BaseException:  # noqa: BLE001
+                status = 1
+            finally:
+                os._exit(status)
+        theirs.close()
+        even = [_picklable(e) for e in draw(jobs[0::2])]
+        try:
+            odd = mine.recv()
+        except EOFError:
+            odd = [RuntimeError("the plot helper process died")] * len(jobs[1::2])
+        os.waitpid(pid, 0)
+        pid = 0
+        results = [None] * len(jobs)
+        results[0::2], results[1::2] = even, odd
+        conn.send(results)
+    except BaseException:  # noqa: BLE001  (Ctrl-C or a broken pipe: the writer finds out)
+        code = 1
+    finally:
+        if pid:  # the helper still draws: stop and reap it
+            try:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+        conn.close()
+        os._exit(code)
+
+
+class PlotProcess:
+    """A forked plot process (see the module docstring). ``PlotProcess.start()`` returns
+    None where fork is unavailable or fails: the caller then draws in-process."""
+
+    def __init__(self, proc, conn):
+        self._proc, self._conn = proc, conn
+
+    @classmethod
+    def start(cls) -> "PlotProcess | None":
+        if not sys.platform.startswith("linux"):
+            return None
+        try:
+            import multiprocessing
+
+            ctx = multiprocessing.get_context("fork")
+            here, there = ctx.Pipe()
+            proc = ctx.Process(target=_serve, args=(there, here), daemon=True, name="trafficsim-plots")
+            proc.start()
+            there.close()
+            return cls(proc, here)
+        except (OSError, ValueError, RuntimeError):
+            return None
+
+    def submit(self, jobs) -> None:
+        """Send the jobs (the process starts drawing at once)."""
+        try:
+            self._conn.send(jobs)
+        except OSError:  # the process is gone: results() draws them here
+            pass
+
+    def results(self, jobs) -> None:
+        """Wait for the submitted jobs; raise the first job's exception, if any. If the
+        process died, draw the jobs here instead."""
+        try:
+            results = self._conn.recv()
+        except (EOFError, OSError):
+            results = draw(jobs)
+        finally:
+            self.close()
+        for exc in results:
+            if exc is not None:
+                raise exc
+
+    def close(self) -> None:
+        """Stop the process (if it still runs) and reap it."""
+        try:
+            self._conn.close()
+        finally:
+            if self._proc.is_alive():
+                self._proc.join(timeout=0.5)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join()

@@ -1,0 +1,166 @@
+"""Issue 17's fixed per-run costs: what keeps a small run, ``--help`` and input errors
+quick. No timings here (they are in benchmarks/README.md, *Fixed per-run costs*): each
+test checks the mechanism that saves the time."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _python(code: str, env: dict | None = None) -> str:
+    """Run ``code`` in a fresh interpreter on this checkout; its stdout."""
+    full_env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    full_env.update({"PYTHONPATH": str(ROOT)}, **(env or {}))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env, cwd=ROOT,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_openmp_threads_sleep_between_parallel_regions():
+    """Guards simulator/feeds/kernels.py's OMP_WAIT_POLICY=PASSIVE: GNU OpenMP's threads
+    otherwise spin between the step's many short parallel regions (measured: twice the
+    CPU and up to 2x the wall time of a 10,000-user step on a shared 2-core machine).
+    A user's own setting is kept."""
+    code = "import os, simulator.feeds.kernels; print(os.environ.get('OMP_WAIT_POLICY'))"
+    assert _python(code).strip() == "PASSIVE"
+    assert _python(code, {"OMP_WAIT_POLICY": "ACTIVE"}).strip() == "ACTIVE"
+
+
+def test_kernels_load_from_the_on_disk_cache():
+    """Guards ``cache=True`` on the parallel kernels: a fresh process (a run's first step)
+    loads them from numba's cache instead of compiling them (seconds)."""
+    code = ("import numpy as np\n"
+            "from simulator.feeds.kernels import draw_actions, gumbel_table, gumbel_top_k\n"
+            "t = gumbel_table(np.random.default_rng(0))\n"
+            "gumbel_top_k(np.zeros((4, 6), np.float32), 2, 0.5, 1, t)\n"
+            "n = 5\n"
+            "draw_actions(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, np.bool_), np.zeros(4), np.zeros(5), 1)\n"
+            "for f in (gumbel_top_k, draw_actions):\n"
+            "    print(sum(f.stats.cache_hits.values()), sum(f.stats.cache_misses.values()))\n")
+    _python(code)  # compiles and writes the cache if this checkout has none yet
+    again = [line.split() for line in _python(code).splitlines()]
+    assert again == [["1", "0"], ["1", "0"]]  # one cache hit each, nothing compiled
+
+
+def test_kernels_work_without_a_writable_cache_folder():
+    """Guards the fallback in ``_cached_njit``: where numba finds no folder it can write
+    its cache to (a read-only install without a writable home), it refuses ``cache=True``
+    at import; the kernels then compile in memory instead of failing to import."""
+    code = ("import numba.core.caching as c\n"
+            "c.CacheImpl._locator_classes = []  # no cache folder anywhere\n"
+            "import numpy as np\n"
+            "from simulator.feeds.kernels import gumbel_table, gumbel_top_k\n"
+            "t = gumbel_table(np.random.default_rng(0))\n"
+            "print(gumbel_top_k(np.arange(6, dtype=np.float32)[None, :], 2, 0.0, 1, t).tolist())\n")
+    assert _python(code).strip() == "[[5, 4]]"
+
+
+def test_help_does_not_load_the_scenario_schema():
+    """Guards cli.py's per-command import of ``simulator.config``: ``trafficsim --help``
+    answers without building the pydantic scenario schema (a third of its time before)."""
+    code = ("import sys\n"
+            "from simulator.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'pydantic', 'numpy', 'simulator.config'}),\n"
+            "      'simulator.config' in sys.modules)\n")
+    assert _python(code).strip().splitlines()[-1] == "[] False"
+
+
+def test_the_model_imports_mesa_without_networkx_and_scipy_spatial():
+    """Guards simulator/_mesa.py: importing the model does not import networkx or mesa's
+    experimental spaces (scipy.spatial), a third of the import time of ``trafficsim run``
+    before; both still work, in full, for whoever reads them afterwards."""
+    code = ("import sys\n"
+            "import simulator.model\n"
+            "print(sorted(m for m in ('scipy.spatial', 'mesa.experimental.continuous_space') if m in sys.modules),\n"
+            "      type(sys.modules['networkx']).__name__)\n"
+            "import mesa, networkx as nx\n"
+            "from mesa.experimental.continuous_space import ContinuousSpace\n"
+            "from mesa.experimental import devs\n"
+            "g = nx.path_graph(4)\n"
+            "print(isinstance(g, nx.Graph), g.number_of_edges(), type(sys.modules['networkx']).__name__,\n"
+            "      ContinuousSpace.__name__, mesa.experimental.devs is devs, mesa.space.nx.DiGraph is nx.DiGraph)\n"
+            "from simulator import TrafficModel\n"
+            "m = TrafficModel('scenarios/douyin.toml', seed=1, **{'population.users': 300, 'graph.generator': 'holme_kim'})\n"
+            "print(m.social.to_networkx().number_of_nodes())\n")
+    lines = _python(code).strip().splitlines()
+    assert lines[0] == "[] _Deferred"
+    assert lines[1] == "True 3 module ContinuousSpace True True"
+    assert lines[2] == "300"
+
+
+TINY = ["--steps", "2", "--set", "population.users=200", "--set", "population.creators=20",
+        "--set", "population.merchants=1", "--quiet"]
+PLOTS = ("domain_shares", "lorenz_curves", "fan_tiers", "gmv_by_domain", "cac_over_time", "group_size",
+         "merchant_roi", "year_dynamics", "ecosystem")
+
+
+def _pid_plots(monkeypatch):
+    """Each plot writes the id of the process that drew it instead of a PNG."""
+    import simulator.io.plots as plots
+
+    def pid(*args, **kwargs):
+        Path(args[-1]).write_text(str(os.getpid()))
+
+    for name in PLOTS:
+        monkeypatch.setattr(plots, name, pid)
+
+
+def test_run_draws_its_plots_in_two_forked_processes(tmp_path, monkeypatch):
+    """Guards io/plot_workers.py: ``trafficsim run`` draws the record's plots in a process
+    forked before the model is imported (matplotlib loads there while the run simulates),
+    which forks a helper so that two processes draw; every plot file is written, none
+    by the run's own process."""
+    from simulator.cli import main
+
+    _pid_plots(monkeypatch)
+    out = tmp_path / "run"
+    assert main(["run", str(ROOT / "scenarios" / "douyin.toml"), *TINY, "--out", str(out)]) == 0
+    pids = {int(p.read_text()) for p in (out / "plots").glob("*.png")}
+    assert len(list((out / "plots").glob("*.png"))) == len(PLOTS)
+    assert os.getpid() not in pids and len(pids) == 2
+    assert "plots/ecosystem.png" in (out / "report.html").read_text() or (out / "report.html").stat().st_size > 0
+
+
+def test_plots_are_drawn_here_without_a_plot_process(tmp_path, monkeypatch):
+    """Without fork (or if the plot process died before the run was written) the plots
+    are drawn in the run's own process: the record is the same."""
+    from simulator.cli import main
+    from simulator.io import plot_workers
+
+    _pid_plots(monkeypatch)
+    dead = plot_workers.PlotProcess.start()
+    monkeypatch.setattr(plot_workers.PlotProcess, "start", classmethod(lambda cls: None))
+    out = tmp_path / "run"
+    assert main(["run", str(ROOT / "scenarios" / "douyin.toml"), *TINY, "--out", str(out)]) == 0
+    assert {int(p.read_text()) for p in (out / "plots").glob("*.png")} == {os.getpid()}
+
+    dead._proc.kill()
+    dead._proc.join()
+    monkeypatch.setattr(plot_workers.PlotProcess, "start", classmethod(lambda cls: dead))
+    out = tmp_path / "run2"
+    assert main(["run", str(ROOT / "scenarios" / "douyin.toml"), *TINY, "--out", str(out)]) == 0
+    assert {int(p.read_text()) for p in (out / "plots").glob("*.png")} == {os.getpid()}
+    assert len(list((out / "plots").glob("*.png"))) == len(PLOTS)
+
+
+def test_an_error_while_drawing_in_the_plot_process_fails_the_run_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    """A plot that raises in the plot process is raised in the run (an internal error,
+    exit 3, no record), as when it was drawn in the run's own process."""
+    import simulator.io.plots as plots
+    from simulator.cli import main
+
+    def boom(*args, **kwargs):
+        raise ValueError("cannot draw")
+
+    monkeypatch.setattr(plots, "fan_tiers", boom)
+    out = tmp_path / "run"
+    assert main(["run", str(ROOT / "scenarios" / "douyin.toml"), *TINY, "--out", str(out)]) == 3
+    assert "ValueError: cannot draw" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
