@@ -226,15 +226,18 @@ def test_exemptions_name_real_knobs():
 # observation/measurements.py), and the ratios that are NaN exactly when their
 # denominator column is 0
 SUMMARY_ONLY = {"cac_ad_first_30d", "cac_ad_last_30d", "cac_blended_first_30d", "cac_blended_last_30d",
-                "group_members_start", "group_members_end", "group_churn_30d"}
+                "group_members_start", "group_members_end", "group_churn_30d", "follower_slope", "group_churn_monthly"}
 RATIOS = {"cac_ad": "new_buyers_ad", "cac_blended": "new_buyers", "cpm_effective": "source_ads", "private_share_gmv": "gmv_total",
           "private_share_tips": "tips_total", "private_share_comments": "comments_total", "feed_fill": "active_users",
-          "recall_leak_share": "recalls"}
+          "recall_leak_share": "recalls", "true_fan_share_followers": "seller_followers",
+          "live_share_impressions": "impressions_total"}
 SHARES = ("exposure_gini", "top1_share", "top10_share", "visible_share", "private_share_gmv", "private_share_tips",
-          "private_share_comments", "feed_fill", "new_creator_success")
+          "private_share_comments", "feed_fill", "new_creator_success", "true_fan_share_followers",
+          "true_fan_order_share", "live_share_impressions")
 # NaN when the cohort it is measured on is empty (docs/outputs.md): new-creator success
-# without entrants whose success window has closed
-NAN_WHEN_NO_COHORT = {"new_creator_success"}
+# without entrants whose success window has closed; true fans' share of followers' orders
+# and their per-head rate without orders from followers (from true fans and from others)
+NAN_WHEN_NO_COHORT = {"new_creator_success", "true_fan_order_share", "true_fan_rate_ratio"}
 
 
 STRESS = {
