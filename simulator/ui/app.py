@@ -1,5 +1,5 @@
-"""The interactive app: a small traffic ecosystem stepped in the browser (Solara, with
-Mesa's run controls and plot components).
+"""The interactive app: a small traffic ecosystem stepped in the browser (Solara, on the
+Mesa model :class:`simulator.model.TrafficModel`).
 
     trafficsim app [SCENARIO]          # serves on http://127.0.0.1:8765
     solara run simulator/ui/app.py      # the same, by hand
@@ -16,16 +16,22 @@ exposure cap, age decay, pool growth, cold start, Gini target and gain, fan trus
 effect; each has its own control too), the intimacy boost beta and the fan groups' push
 policy (pushes a day, share of value content). Each shows its value and unit as text.
 The model reads its settings when it is built, so a changed control is listed under
-"Pending changes" until Reset or "Apply and restart" rebuilds the model with them. The
-charts show the domain shares of impressions, creator exposure Gini and top-1% share,
-fans by tier, GMV by domain, fan-group members, the merchants' channel mix (effort
-shares) and creators active / entering / leaving as the model steps (the last two move
-in scenarios with the year's mechanisms on, e.g. douyin_year.toml). One chart draws a
-line per platform (daily active users, share of users' time, private share of
-impressions), so a multi-platform scenario such as ecosystem.toml shows the platforms
-side by side. The page is tested
-in headless Chromium (tests/ui/test_app_browser.py); its logic without the page is
-:mod:`simulator.ui.controls`.
+"Pending changes" until Reset or "Apply and restart" rebuilds the model with them.
+
+Run: Reset, ▶ (play until paused), Step (one day) and the "Step: N" counter. Side by
+side: a second run (run B: another scenario, by default the other platform style, or the
+same scenario with one control changed) is built on run A's population with the same
+seed and steps with it; both are drawn in the same charts (run A blue, run B orange, one
+legend). The charts (:mod:`simulator.ui.charts`, SVG text redrawn at every step in a
+few milliseconds): where impressions come from, how concentrated exposure is, the Lorenz
+curve, fans by tier and the fan-tier funnel, GMV by domain (7-day mean, daily values
+faint), the revenue mix, fan-group members, the merchants' channel mix and creators in
+and out (these move in the year scenarios), and one line per platform for a scenario
+with several (ecosystem.toml); a "What am I looking at" card says what public,
+commercial and private traffic are. Drill-down: a creator's fans by tier and reach by
+domain, a merchant's customers by where they are. The page is tested in headless
+Chromium (tests/ui/test_app_browser.py); its logic without the page is
+:mod:`simulator.ui.controls` and :mod:`simulator.ui.charts`.
 """
 
 from __future__ import annotations
