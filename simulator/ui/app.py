@@ -139,16 +139,15 @@ PLAY_PAUSE_S = 0.05  # between two steps while playing: the page gets to draw ea
 
 
 @solara.component
-def RunControls(models: solara.Reactive, version: solara.Reactive, on_reset):
+def RunControls(models: solara.Reactive, on_stepped, on_reset):
     """Reset (rebuild the run, or both runs, from day 0), play / pause, one step; every
-    run steps together (side by side: both, the same day). ``version`` counts the
-    redraws: the charts and the step counter read it, nothing else on the page."""
+    run steps together (side by side: both, the same day); ``on_stepped()`` redraws."""
     playing = solara.use_reactive(False)
 
     def step_all():
         for m in models.value:
             m.step()
-        version.set(version.value + 1)
+        on_stepped()
 
     def loop():
         while playing.value:
@@ -165,15 +164,6 @@ def RunControls(models: solara.Reactive, version: solara.Reactive, on_reset):
         solara.Button("Reset", color="primary", on_click=reset)
         solara.Button("❚❚" if playing.value else "▶", color="primary", on_click=lambda: playing.set(not playing.value))
         solara.Button("Step", color="primary", on_click=step_all, disabled=playing.value)
-    StepCounter(models, version)
-    solara.Text("Step: one simulated day (▶ steps until paused). The charts end at the step's day.",
-                classes=["tsim-help"])
-
-
-@solara.component
-def StepCounter(models: solara.Reactive, version: solara.Reactive):
-    version.value  # redraw on every step
-    solara.Text(f"Step: {models.value[0].steps}", classes=["tsim-steps"])
 
 
 def _chart_html(chart) -> str:
@@ -181,56 +171,90 @@ def _chart_html(chart) -> str:
     return svg(chart) + note
 
 
-@solara.component
-def Charts(models: solara.Reactive, labels: tuple, version: solara.Reactive):
-    """The main charts of the run (or of both runs, in the same charts), redrawn from
-    the models' records at every step: SVG text, a few milliseconds."""
-    version.value
-    runs = list(zip(labels, models.value))
-    with solara.Div(classes=["tsim-grid"]):
-        for chart in traffic_charts(runs):
-            solara.HTML(tag="div", unsafe_innerHTML=_chart_html(chart), classes=["tsim-chart-box"])
+def charts_html(charts) -> str:
+    """The charts as one block of HTML: the page swaps it in one piece at each step (one
+    message, one layout in the browser, where a widget per chart cost one each)."""
+    return "".join(f'<div class="tsim-chart-box">{_chart_html(c)}</div>' for c in charts)
 
 
 TOP_CREATOR = "the top creator by impressions"
 TOP_MERCHANT = "the top merchant by GMV"
 
 
+def page_view(models: tuple, labels: tuple, creator: int | None, merchant: int | None) -> dict:
+    """What a step changes on the page, as text: the step counter, the main charts, the
+    drill-down's charts, its line on what it shows and the creators its picker offers
+    (the 10 most exposed in run A, and the picked one). ``creator`` / ``merchant`` None:
+    the top one of run A (by impressions / GMV), at every step."""
+    a = models[0]
+    runs = list(zip(labels, models))
+    ids = [c for c, _ in creator_options(a)]
+    if creator is not None and creator not in ids:
+        ids.append(creator)
+    shown = creator if creator is not None else (ids[0] if ids else 0)
+    shown_m = merchant if merchant is not None else top_merchant(a)
+    top = " (the top one in run A)"
+    help_ = (f"Creator #{shown}{top if creator is None else ''}"
+             + (f"; merchant #{shown_m}{top if merchant is None else ''}" if shown_m is not None else "")
+             + ". Side by side, both runs show the same creator and merchant (the same population).")
+    return {"counter": f"Step: {a.steps}", "charts": charts_html(traffic_charts(runs)),
+            "drill": charts_html(drill_charts(runs, shown, shown_m)), "drill_help": html.escape(help_),
+            "creator_items": [TOP_CREATOR] + [f"creator #{c}" for c in ids]}
+
+
+def _widget(el):
+    """The widget of element ``el`` (in an effect), None if Solara has not mounted it in
+    this render (then the step leaves it to the page's next render)."""
+    try:
+        return solara.get_widget(el)
+    except KeyError:
+        return None
+
+
 @solara.component
-def DrillDown(models: solara.Reactive, labels: tuple, version: solara.Reactive):
+def Live(name: str, live: dict, text: str, tag: str = "div", classes: str = ""):
+    """HTML that a step rewrites in place: its widget is kept in ``live[name]`` and the
+    step sets its text (:func:`Page`'s redraw), without re-rendering the page (Solara
+    re-renders a component by walking the whole page, ~0.1 s, more than the charts)."""
+    el = solara.widgets.HTML.element(tag=tag, unsafe_innerHTML=text, attributes={"class": classes})
+
+    def keep():
+        live[name] = _widget(el)
+
+    solara.use_effect(keep, None)
+    return el
+
+
+@solara.component
+def DrillDown(view: dict, live: dict, creator: solara.Reactive, merchant: solara.Reactive, merchants: dict,
+              on_pick):
     """One creator's fans by tier and reach by domain, one merchant's customers by where
     they are (side by side: the same creator and merchant in both runs: the population
-    is the same)."""
-    version.value
-    creator = solara.use_reactive(None)  # None: the top creator (run A) at every step
-    merchant = solara.use_reactive(None)
-    a = models.value[0]
-    options = creator_options(a)
-    ids = [c for c, _ in options]
-    if creator.value is not None and creator.value not in ids:
-        ids.append(creator.value)
-    shown = creator.value if creator.value is not None else (ids[0] if ids else 0)
-    merchants = {m: f"merchant #{m} ({category})" for m, category in merchant_options(a)}
-    shown_m = merchant.value if merchant.value is not None else top_merchant(a)
+    is the same). The pickers' choices change the reactive ``creator`` / ``merchant``."""
+    def pick_creator(v):
+        creator.set(None if v == TOP_CREATOR else int(v.split("#")[1]))
+        on_pick()
+
+    def pick_merchant(v):
+        merchant.set(None if v == TOP_MERCHANT else int(v.split("#")[1].split()[0]))
+        on_pick()
+
     with solara.Row(style={"flex-wrap": "wrap"}):
-        solara.Select("creator", values=[TOP_CREATOR] + [f"creator #{c}" for c in ids],
-                      value=TOP_CREATOR if creator.value is None else f"creator #{creator.value}",
-                      on_value=lambda v: creator.set(None if v == TOP_CREATOR else int(v.split("#")[1])),
-                      style={"min-width": "280px"})
+        # the creators on offer change as they step: the step sets the widget's items (see Live)
+        select = solara.v.Select(label="creator", items=view["creator_items"], on_v_model=pick_creator,
+                                 v_model=TOP_CREATOR if creator.value is None else f"creator #{creator.value}",
+                                 style_="min-width: 280px")
         if merchants:
             solara.Select("merchant", values=[TOP_MERCHANT, *merchants.values()],
                           value=TOP_MERCHANT if merchant.value is None else merchants[merchant.value],
-                          on_value=lambda v: merchant.set(None if v == TOP_MERCHANT else int(v.split("#")[1].split()[0])),
-                          style={"min-width": "280px"})
-    top_note = " (the top one in run A)"
-    solara.Text(f"Creator #{shown}{top_note if creator.value is None else ''}"
-                + (f"; merchant #{shown_m}{top_note if merchant.value is None else ''}" if shown_m is not None else "")
-                + ". Side by side, both runs show the same creator and merchant (the same population).",
-                classes=["tsim-help"])
-    runs = list(zip(labels, models.value))
-    with solara.Div(classes=["tsim-grid"]):
-        for chart in drill_charts(runs, shown, shown_m):
-            solara.HTML(tag="div", unsafe_innerHTML=_chart_html(chart), classes=["tsim-chart-box"])
+                          on_value=pick_merchant, style={"min-width": "280px"})
+    Live("drill_help", live, view["drill_help"], "p", "tsim-help")
+    Live("drill", live, view["drill"], "div", "tsim-grid")
+
+    def keep():
+        live["creator_select"] = _widget(select)
+
+    solara.use_effect(keep, None)
 
 
 @solara.component
@@ -278,7 +302,19 @@ def Page():
     side = solara.use_reactive(None)  # None, or run B: {"choice", "knob", "value"}
     models = solara.use_reactive(solara.use_memo(lambda: (AppModel(**chosen.value),), dependencies=[]))
     labels = solara.use_reactive((models.value[0].scenario.name,))
-    version = solara.use_reactive(0)  # bumped at every step: what the charts and the step counter read
+    creator = solara.use_reactive(None)  # the drill-down's creator (None: the top one)
+    merchant = solara.use_reactive(None)
+    live = solara.use_memo(dict, dependencies=[])  # the widgets a step rewrites (see Live)
+
+    def redraw():
+        """After a step (or a rebuild): the step counter, the charts and the drill-down
+        rewritten in place (see :class:`Live`), with no re-render of the page."""
+        view = page_view(models.value, labels.value, creator.value, merchant.value)
+        for name in ("counter", "charts", "drill", "drill_help"):
+            if live.get(name) is not None:
+                live[name].unsafe_innerHTML = view[name]
+        if live.get("creator_select") is not None:
+            live["creator_select"].items = view["creator_items"]
 
     def rebuild(params: dict | None = None, spec="keep"):
         """Run A from ``params`` (the controls), run B from the comparison ``spec``; day 0."""
@@ -294,7 +330,7 @@ def Page():
             labels.set(run_labels(a.scenario.name, b.scenario.name, spec["choice"], spec.get("knob"),
                                   spec.get("value"), params.get(spec.get("knob"))))
         side.set(spec)
-        version.set(version.value + 1)
+        redraw()
 
     def pick(label):
         params = start_params(choices[label])
@@ -313,6 +349,7 @@ def Page():
 
     a = models.value[0]
     sc = a.scenario
+    view = page_view(models.value, labels.value, creator.value, merchant.value)
     policy = next(iter(sc.platforms.values())).policy
     solara.Style(_CSS)
     with solara.AppBar():
@@ -323,7 +360,10 @@ def Page():
             solara.Select("scenario", values=list(choices), value=picked.value, on_value=pick)
             solara.Text("Picking a scenario restarts the run with its values.", classes=["tsim-help"])
         with solara.Card("Run"):
-            RunControls(models, version, lambda: rebuild())
+            RunControls(models, redraw, lambda: rebuild())
+            Live("counter", live, view["counter"], "span", "tsim-steps")
+            solara.Text("Step: one simulated day (▶ steps until paused). The charts end at the step's day.",
+                        classes=["tsim-help"])
         with solara.Card("Side by side"):
             SideBySide(side, choices, chosen.value, policy, lambda spec: rebuild(spec=spec))
         with solara.Card("Pending changes"):
@@ -363,9 +403,10 @@ def Page():
     with solara.Card("What am I looking at: public, commercial and private traffic"):
         solara.HTML(tag="ul", unsafe_innerHTML="".join(f"<li><b>{html.escape(n)}</b>: {html.escape(t)}</li>"
                                                        for n, t in TRAFFIC_KINDS), classes=["tsim-traffic"])
-    Charts(models, labels.value, version)
+    Live("charts", live, view["charts"], "div", "tsim-grid")
     with solara.Card("Drill-down: one creator, one merchant"):
-        DrillDown(models, labels.value, version)
+        merchants = {m: f"merchant #{m} ({category})" for m, category in merchant_options(a)}
+        DrillDown(view, live, creator, merchant, merchants, redraw)
 
 
 page = Page()

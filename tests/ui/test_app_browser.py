@@ -190,7 +190,8 @@ STEP_COUNTER = re.compile(r"^\s*Step:\s*\d+\s*$")
 # The redraw time as the user sees it, for any version of the page (the benchmark
 # measures the matplotlib page before issue 18 with it too): from the Step click until
 # the page's last change, once the page has stayed still for QUIET_MS after the step
-# counter moved. Changes inside buttons (Vuetify's click ripple) do not count.
+# counter moved. Changes inside buttons (Vuetify's click ripple) and Solara's busy bar
+# (the overlay it shows while the server works on a message longer than ~0.3 s) do not count.
 QUIET_MS = 400
 _OBSERVE = """() => {
     window.__tsimLast = 0;
@@ -198,7 +199,7 @@ _OBSERVE = """() => {
     window.__tsimObserver = new MutationObserver(records => {
         const counts = records.some(r => {
             const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
-            return !(el && el.closest('button'));
+            return !(el && el.closest('button, .v-overlay, .v-progress-linear'));
         });
         if (counts) window.__tsimLast = performance.now();
     });
