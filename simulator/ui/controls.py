@@ -5,8 +5,11 @@ are, their units and how their values read (:data:`CONTROLS`, :func:`fmt`), whic
 scenarios the picker offers (:func:`scenario_choices`), the value every control starts at
 (:func:`scenario_values`, the scenario's own), what centralization moves
 (:func:`centralization_moves`), the knobs the scenario sets that no control shows
-(:func:`uncontrolled_knobs`) and the changes that wait for a restart
-(:func:`pending_changes`). It imports no Solara, so that the tests of this logic are fast.
+(:func:`uncontrolled_knobs`), the changes that wait for a restart
+(:func:`pending_changes`) and, side by side, the settings of run B beside run A
+(:func:`compare_params`: another scenario or one control changed, on run A's population)
+and the runs' names (:func:`run_labels`). It imports no Solara, so that the tests of this
+logic are fast (the charts: :mod:`simulator.ui.charts`).
 
 Every control applies when the model is rebuilt (Reset, or "Apply and restart"): the
 model reads its scenario when it is built, so nothing here changes a running model.

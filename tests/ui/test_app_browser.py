@@ -321,6 +321,17 @@ def _exercise(page, expect, url, problems):
     # issue 18 item 5: the redraw time of a step as the user sees it, recorded (not asserted)
     _record_redraws("single", measure_redraws(page, expect, 8))
 
+    # ▶ steps until paused (the app's own run controls: Mesa's are gone)
+    now = int(re.search(r"\d+", counter.inner_text()).group())
+    page.get_by_role("button", name="▶", exact=True).click()
+    page.wait_for_function("n => parseInt(document.querySelector('.tsim-steps').textContent.replace(/\\D/g, '')) >= n",
+                           arg=now + 2)
+    page.get_by_role("button", name="❚❚", exact=True).click()
+    expect(step).to_be_enabled()
+    paused = int(re.search(r"\d+", counter.inner_text()).group())
+    page.wait_for_timeout(1500)
+    assert int(re.search(r"\d+", counter.inner_text()).group()) <= paused + 1, "▶ went on stepping after ❚❚"
+
     # every visitor has a model of their own: a second tab starts at step 0 and its
     # steps leave this one's alone (a module-level model would show the steps taken above)
     steps_here = counter.inner_text()
