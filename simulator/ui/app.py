@@ -41,6 +41,7 @@ import os
 import time
 from pathlib import Path
 
+import ipyvuetify
 import solara
 
 from simulator.config import STYLE_KNOBS, read_scenario
@@ -202,27 +203,22 @@ def page_view(models: tuple, labels: tuple, creator: int | None, merchant: int |
             "creator_items": [TOP_CREATOR] + [f"creator #{c}" for c in ids]}
 
 
-def _widget(el):
-    """The widget of element ``el`` (in an effect), None if Solara has not mounted it in
-    this render (then the step leaves it to the page's next render)."""
-    try:
-        return solara.get_widget(el)
-    except KeyError:
-        return None
-
-
 @solara.component
 def Live(name: str, live: dict, text: str, tag: str = "div", classes: str = ""):
-    """HTML that a step rewrites in place: its widget is kept in ``live[name]`` and the
-    step sets its text (:func:`Page`'s redraw), without re-rendering the page (Solara
-    re-renders a component by walking the whole page, ~0.1 s, more than the charts)."""
-    el = solara.widgets.HTML.element(tag=tag, unsafe_innerHTML=text, attributes={"class": classes})
+    """HTML that a step rewrites in place (``live[name]``, :func:`Page`'s redraw) with no
+    re-render of the page: Solara re-renders a component by walking the whole page
+    (~0.1 s, more than the charts). The widget is the page's own, not an element of
+    Solara's: Solara re-applies an element's properties as it walks, which would put back
+    the text of the page's last render over the step's."""
+    widget = solara.use_memo(lambda: solara.widgets.HTML(tag=tag, unsafe_innerHTML=text, attributes={"class": classes}),
+                             dependencies=[])
+    live[name] = widget
 
-    def keep():
-        live[name] = _widget(el)
+    def show():  # the page rendered: its text is the newest
+        widget.unsafe_innerHTML = text
 
-    solara.use_effect(keep, None)
-    return el
+    solara.use_effect(show, None)
+    solara.display(widget)
 
 
 @solara.component
@@ -239,22 +235,28 @@ def DrillDown(view: dict, live: dict, creator: solara.Reactive, merchant: solara
         merchant.set(None if v == TOP_MERCHANT else int(v.split("#")[1].split()[0]))
         on_pick()
 
+    def make_select():
+        # the creators on offer change as the run steps: the step sets its items (as Live's text)
+        w = ipyvuetify.Select(label="creator", items=view["creator_items"], v_model=TOP_CREATOR,
+                                   style_="min-width: 280px")
+        w.observe(lambda change: pick_creator(change["new"]), "v_model")
+        return w
+
+    select = solara.use_memo(make_select, dependencies=[])
+    live["creator_select"] = select
+
+    def show():
+        select.items = view["creator_items"]
+
+    solara.use_effect(show, None)
     with solara.Row(style={"flex-wrap": "wrap"}):
-        # the creators on offer change as they step: the step sets the widget's items (see Live)
-        select = solara.v.Select(label="creator", items=view["creator_items"], on_v_model=pick_creator,
-                                 v_model=TOP_CREATOR if creator.value is None else f"creator #{creator.value}",
-                                 style_="min-width: 280px")
+        solara.display(select)
         if merchants:
             solara.Select("merchant", values=[TOP_MERCHANT, *merchants.values()],
                           value=TOP_MERCHANT if merchant.value is None else merchants[merchant.value],
                           on_value=pick_merchant, style={"min-width": "280px"})
     Live("drill_help", live, view["drill_help"], "p", "tsim-help")
     Live("drill", live, view["drill"], "div", "tsim-grid")
-
-    def keep():
-        live["creator_select"] = _widget(select)
-
-    solara.use_effect(keep, None)
 
 
 @solara.component
