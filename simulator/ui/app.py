@@ -134,8 +134,6 @@ def ControlRow(name: str, value, on_value, policy: str = "douyin", prefix: str =
         solara.Text(c.help, classes=["tsim-help"])
 
 
-
-
 PLAY_PAUSE_S = 0.05  # between two steps while playing: the page gets to draw each day
 
 

@@ -383,13 +383,17 @@ LEFT, RIGHT, BOTTOM = 58, 24, 40
 CHAR = 6.0  # mean width of a character at 11 px, for laying out legend entries
 
 
-def nice_ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
-    """Round tick values from ``lo`` to ``hi`` (steps of 1, 2, 2.5 or 5 × 10^k)."""
+def nice_ticks(lo: float, hi: float, n: int = 5, integer: bool = False) -> np.ndarray:
+    """Round tick values from ``lo`` to ``hi`` (steps of 1, 2, 2.5 or 5 × 10^k; whole
+    steps of at least 1 for ``integer``, such as days)."""
     if not hi > lo:
         hi = lo + 1.0
     raw = (hi - lo) / n
     mag = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * 0.999)
+    steps = (1, 2, 5, 10) if integer else (1, 2, 2.5, 5, 10)
+    step = next(m * mag for m in steps if m * mag >= raw * 0.999)
+    if integer:
+        step = max(1.0, round(step))
     start = math.ceil(lo / step - 1e-9) * step
     return np.round(np.arange(start, hi + step * 1e-6, step), 12)
 
@@ -500,7 +504,7 @@ def _draw_lines(chart: Chart, x0, x1, y0, y1, Y) -> list[str]:
         return x0 + (np.asarray(v, float) - xlo) / (xhi - xlo) * (x1 - x0)
 
     out = []
-    xt = nice_ticks(xlo, xhi, 6)
+    xt = nice_ticks(xlo, xhi, 6, integer=not chart.percent_x)
     xt = xt[(xt >= xlo) & (xt <= xhi + 1e-9)]
     if not chart.percent_x and xhi not in xt:  # the last day is always labelled: the step counter's number
         xt = np.append(xt[xt < xhi - 0.6 * (xt[1] - xt[0] if len(xt) > 1 else 1)], xhi)

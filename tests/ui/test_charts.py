@@ -218,3 +218,23 @@ def test_svg_is_well_formed_and_escapes_labels(pair):
     for chart in traffic_charts([("A <&>", a), ("B", b)]) + drill_charts([("A", a)], 0, 0):
         ET.fromstring(svg(chart))
     assert list(nice_ticks(0, 10)) == [0, 2, 4, 6, 8, 10] and list(nice_ticks(0, 1)) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert list(nice_ticks(0, 14, 6, integer=True)) == [0, 5, 10] and list(nice_ticks(0, 3, 6, integer=True)) == [0, 1, 2, 3]
+
+
+def test_a_step_rewrites_the_counter_charts_and_drill_down():
+    """What the page's redraw writes after a step (simulator.ui.app.page_view): the
+    counter's number, every chart at that day, the drill-down of the top creator (or the
+    picked one, kept on offer when it leaves the top 10) and the creators on offer."""
+    from simulator.ui.app import TOP_CREATOR, page_view
+
+    m = AppModel(users=800)
+    for _ in range(3):
+        m.step()
+    view = page_view((m,), ("run",), None, None)
+    top = creator_options(m)[0][0]
+    assert view["counter"] == "Step: 3"
+    assert view["charts"].count('data-day="3"') == view["charts"].count("<svg") == 10
+    assert f"Creator #{top}: fans by tier" in view["drill"] and view["creator_items"][:2] == [TOP_CREATOR, f"creator #{top}"]
+    low = int(np.argmin(m.creators.impressions.sum(axis=(0, 2))))
+    picked = page_view((m,), ("run",), low, 0)
+    assert picked["creator_items"][-1] == f"creator #{low}" and f"Creator #{low}: fans by tier" in picked["drill"]
