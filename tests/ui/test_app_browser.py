@@ -369,7 +369,8 @@ def test_side_by_side_and_drill_down(request):
     draws both in the same charts (two series per chart over days, one per run, in two
     colours, one legend naming both runs); the page names both; steps redraw both up to
     the step counter's day; the drill-down shows the top creator and, once another
-    creator is picked, that one. Records the side-by-side redraw time."""
+    creator is picked, that one; run B can be the same scenario with one control moved
+    (the legend names both values). Records the side-by-side redraw time."""
     sync_api = _playwright()
     app_url = request.getfixturevalue("app_url")
     expect = sync_api.expect
@@ -413,6 +414,21 @@ def test_side_by_side_and_drill_down(request):
         assert title.text_content() != top
         expect(drill.locator('svg.tsim-chart[data-key="merchant_customers"] rect.bar')).to_have_count(8)
         _screenshot(page, DRILL_SCREENSHOT, drill)
+
+        # run B = the same scenario with one control changed (its own slider, "run B: ...")
+        page.locator(".v-select").filter(has_text="run B").click()
+        page.get_by_role("option", name="the same scenario, one control changed").click()
+        b_beta = page.get_by_role("slider", name=f"run B: {SLIDER}", exact=True)
+        b_beta.focus()
+        b_beta.press("ArrowRight")
+        b_beta.press("ArrowRight")
+        expect(page.locator(".tsim-side")).to_contain_text(
+            f"run A = my_kuaishou, {SLIDER} 1.5 (blue), run B = my_kuaishou, {SLIDER} 1.7 (orange")
+        step.click()
+        expect(counter).to_have_text(re.compile(r"Step:\s*1$"))
+        page.wait_for_function(_DRAWN_DAY, arg=1)
+        legend = page.locator('svg.tsim-chart[data-key="domains"] text.lg').all_text_contents()
+        assert legend[:2] == [f"my_kuaishou, {SLIDER} 1.5", f"my_kuaishou, {SLIDER} 1.7"], legend
     assert not problems, "\n".join(problems)
 
 
