@@ -5,8 +5,11 @@ are, their units and how their values read (:data:`CONTROLS`, :func:`fmt`), whic
 scenarios the picker offers (:func:`scenario_choices`), the value every control starts at
 (:func:`scenario_values`, the scenario's own), what centralization moves
 (:func:`centralization_moves`), the knobs the scenario sets that no control shows
-(:func:`uncontrolled_knobs`) and the changes that wait for a restart
-(:func:`pending_changes`). It imports no Solara, so that the tests of this logic are fast.
+(:func:`uncontrolled_knobs`), the changes that wait for a restart
+(:func:`pending_changes`) and, side by side, the settings of run B beside run A
+(:func:`compare_params`: another scenario or one control changed, on run A's population)
+and the runs' names (:func:`run_labels`). It imports no Solara, so that the tests of this
+logic are fast (the charts: :mod:`simulator.ui.charts`).
 
 Every control applies when the model is rebuilt (Reset, or "Apply and restart"): the
 model reads its scenario when it is built, so nothing here changes a running model.
@@ -222,3 +225,54 @@ def pending_changes(applied: dict[str, Any], chosen: dict[str, Any]) -> list[tup
         if a != b and not (isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) < 1e-9):
             rows.append((c.label, fmt(c, a), fmt(c, b)))
     return rows
+
+
+# ---------------------------------------------------------------- side by side
+
+SAME_SCENARIO = "the same scenario, one control changed"  # the comparison picker's entry for a one-knob change
+COMPARE_KNOBS = tuple(c.name for c in CONTROLS if c.name != "users")  # the controls run B may change (same population)
+
+
+def default_partner(choices: dict[str, str], current: str) -> str:
+    """The scenario the side-by-side mode starts with: the other platform style
+    (kuaishou.toml for a Douyin-like scenario, douyin.toml otherwise), else the first
+    other choice."""
+    policy = next(iter(load_scenario(current).platforms.values())).policy
+    want = "douyin.toml" if policy == "kuaishou" else "kuaishou.toml"
+    if want in choices and choices[want] != str(current):
+        return want
+    return next((lb for lb, p in choices.items() if p != str(current)), SAME_SCENARIO)
+
+
+def compare_params(a_params: dict[str, Any], choice: str, choices: dict[str, str], knob: str | None = None,
+                   value: Any = None) -> dict[str, Any]:
+    """The AppModel keywords of run B beside run A (built from ``a_params``).
+
+    ``choice`` is a label of ``choices`` (B runs that scenario at its own values) or
+    :data:`SAME_SCENARIO` (B is A with control ``knob`` at ``value``; centralization also
+    moves the style knobs it sets, as on the page). Either way B has A's population (the
+    ``users`` control) and both are built with the same seed (AppModel's), so the two
+    runs start from the same users, creators, merchants and graphs and differ only in
+    what the platforms do."""
+    if choice == SAME_SCENARIO:
+        if knob not in BY_NAME or knob == "users":
+            raise ValueError(f"side by side: no control {knob!r} to change (controls: {', '.join(COMPARE_KNOBS)})")
+        out = {**a_params, knob: value}
+        if knob == "centralization" and value is not None:
+            out.update(centralization_moves(value))
+        return out
+    if choice not in choices:
+        raise ValueError(f"side by side: no scenario {choice!r} (scenarios: {', '.join(choices)})")
+    return {"scenario": choices[choice], **scenario_values(choices[choice]), "users": a_params.get("users", APP_USERS)}
+
+
+def run_labels(a_name: str, b_name: str, choice: str, knob: str | None = None, value: Any = None,
+               a_value: Any = None) -> tuple[str, str]:
+    """The legend's names of runs A and B: the scenarios' names, or for a one-control
+    change the scenario with each run's value of the control (``douyin, intimacy boost
+    (beta) 0.5`` and ``douyin, intimacy boost (beta) 2``); two equal names get "(A)" and "(B)"."""
+    if choice == SAME_SCENARIO and knob in BY_NAME:
+        a_name, b_name = (f"{a_name}, {BY_NAME[knob].label} {fmt(knob, v)}" for v in (a_value, value))
+    if a_name == b_name:
+        return f"{a_name} (A)", f"{b_name} (B)"
+    return a_name, b_name

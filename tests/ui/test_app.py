@@ -8,7 +8,7 @@ import inspect
 import pytest
 
 from simulator.config import STYLE_KNOBS, centralization_preset, load_scenario
-from simulator.ui.app import AppModel, components, start_params
+from simulator.ui.app import AppModel, start_params
 
 from ..conftest import SCENARIOS
 from simulator.ui.controls import (APP_USERS, BY_NAME, CONTROLS, SCENARIO_DIR, centralization_moves, fmt, from_slider, is_snap,
@@ -167,7 +167,7 @@ def test_push_controls_move_the_group_chart():
 
 def test_every_control_is_a_model_parameter():
     params = inspect.signature(AppModel).parameters
-    assert set(BY_NAME) <= set(params) and "scenario" in params and len(components) == 8
+    assert set(BY_NAME) <= set(params) and "scenario" in params
 
 
 def test_year_charts_follow_the_year_mechanisms(tmp_path):
@@ -190,27 +190,27 @@ def test_year_charts_follow_the_year_mechanisms(tmp_path):
 def test_platform_chart_draws_one_line_per_platform():
     """The app's per-platform chart (issue #15 item 5): a two-platform scenario gets two
     lines, labelled by platform, in the daily-active-users panel."""
-    from simulator.ui.app import platform_figure
+    from simulator.ui.charts import platform_charts, traffic_charts
 
     from simulator.model import TrafficModel
 
     two = TrafficModel({"population": {"users": 500, "creators": 40, "merchants": 2},
                         "platforms": {"douyin": {"policy": "douyin"}, "kuaishou": {"policy": "kuaishou"}}}, seed=1)
     two.run(2)
-    fig = platform_figure(two)
-    dau = fig.axes[0]
-    assert [line.get_label() for line in dau.lines] == ["douyin", "kuaishou"]
-    assert len(dau.lines[0].get_xdata()) == 2
+    dau = platform_charts([("run", two)])[0]
+    assert [s.label for s in dau.series] == ["douyin", "kuaishou"]
+    assert list(dau.series[0].x) == [1, 2]
+    assert "platform_active_users" in [c.key for c in traffic_charts([("run", two)])]
 
 
 def test_app_loads_the_ecosystem_and_draws_each_of_its_platforms():
     """Issue 15 item 5: the app can load ecosystem.toml (its bases are a list) and its
     per-platform chart draws Douyin-like, Kuaishou-like and the shelf platform, one line each."""
-    from simulator.ui.app import platform_figure
+    from simulator.ui.charts import platform_charts
     from simulator.ui.controls import scenario_choices
 
     assert "ecosystem.toml" in scenario_choices("")
     model = AppModel(str(SCENARIOS / "ecosystem.toml"), users=600)
     model.step()
-    labels = [line.get_label() for line in platform_figure(model).axes[0].lines]
+    labels = [s.label for s in platform_charts([("run", model)])[0].series]
     assert labels == ["douyin", "kuaishou", "taobao"]
