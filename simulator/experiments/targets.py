@@ -32,7 +32,8 @@ its seed, so per-replicate ratios and differences pair like with like):
 
 ``miss`` (what ``calibrate`` sums) is 0 when the rule holds, else the distance by which the
 tested statistic misses, divided by a scale: the band's width when both bounds are given,
-else the bound's absolute value (else the value's), for ``separated`` the two means'
+else the bound's absolute value (else the value's size: the larger of its absolute mean
+and its CI's half-width), for ``separated`` the two means'
 mean absolute value. It is NaN when the value cannot be measured (e.g. a metric that is
 NaN in a run too short for it).
 """
@@ -328,5 +329,8 @@ def evaluate(spec: TargetSpec, runs) -> TargetResult:
             lo_stat = hi_stat = m
     short = max(spec.lo - lo_stat, 0.0) if spec.lo is not None else 0.0
     over = max(hi_stat - spec.hi, 0.0) if spec.hi is not None else 0.0
-    miss = 0.0 if ok else (short + over) / _scale(spec.lo, spec.hi, m)
+    # a bound at 0 has no size of its own: scale by the value's, at least its CI's half-width
+    # (a mean near 0 with a wide CI would otherwise make a small miss look enormous)
+    size = max(abs(m), (b - a) / 2) if has_ci else abs(m)
+    miss = 0.0 if ok else (short + over) / _scale(spec.lo, spec.hi, size)
     return TargetResult(spec.key, m, a, b, bool(ok), text, float(miss))

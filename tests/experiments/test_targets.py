@@ -152,3 +152,15 @@ def test_evaluate_names_a_missing_scenario_or_metric():
         evaluate(spec(), {"b": frame(m=[1.0])})
     with pytest.raises(KeyError, match="no summary total 'm'"):
         evaluate(spec(), {"a": frame(n=[1.0])})
+
+
+def test_a_miss_against_a_zero_bound_is_scaled_by_the_ci_not_only_the_mean():
+    """Guards the scale of a miss against a bound at 0 (e.g. "enterprise − douyin, CI above
+    0"): a mean near 0 with a wide CI misses by about its half-width, so the miss is about
+    1, not the half-width over a tiny mean (which made one target dominate a calibration's
+    loss: a loss of 35 from this rule alone)."""
+    s = spec(rule="difference", scenario="a", other_scenario="b", lo=0.0, hi=None, on="ci")
+    near_zero = {"a": frame(m=[1.0 + 0.01, 1.0 - 5.0, 1.0 + 5.0]), "b": frame(m=[1.0, 1.0, 1.0])}
+    r = evaluate(s, near_zero)
+    assert not r.ok and abs(r.value) < 0.01
+    assert 0.5 < r.miss < 1.5
