@@ -107,3 +107,25 @@ def draw_actions(match, quality, intimacy, is_fan, coef, offsets, seed):
         if not is_fan[i] and (out[0, i] or out[1, i]):
             out[4, i] = _uniform(useed, i, 4) * (1.0 + e * scale[4]) < 1.0
     return out
+
+
+@njit(cache=True)
+def within_cap(top, cap):
+    """Mask of ranked picks (users × ranks; ``top`` padded with -1) that fit their
+    column's ``cap`` (picks it may still take), granting a column first to the users who
+    ranked it highest, then by row: the picks are visited rank by rank, row by row, and
+    each column counts its picks so far. Serial (the count is a running one); one pass
+    instead of a sort of every pick.
+
+    top : (rows, k) int64; cap : (cols,) float64. Returns (rows, k) bool.
+    """
+    rows, k = top.shape
+    used = np.zeros(len(cap), dtype=np.int64)
+    out = np.zeros((rows, k), dtype=np.bool_)
+    for r in range(k):
+        for i in range(rows):
+            c = top[i, r]
+            if c >= 0:
+                out[i, r] = used[c] < cap[c]
+                used[c] += 1
+    return out
