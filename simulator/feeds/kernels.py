@@ -129,3 +129,33 @@ def within_cap(top, cap):
                 out[i, r] = used[c] < cap[c]
                 used[c] += 1
     return out
+
+
+@njit(cache=True)
+def weighted_pick_in_rows(indptr, cumw, rows, u):
+    """One entry per row of a CSR table drawn with probability ∝ weight, as
+    ``state.arrays.weighted_in_rows`` defines it (``cumw``: the global cumsum of the
+    entry weights; ``u``: one uniform per row), but each binary search runs within its
+    row instead of over the whole table: the same entry (the first in the row whose
+    cumulative weight exceeds the draw, clipped to the row), found in the row's few
+    cache lines. -1 where a row is empty or weighs nothing. Returns int64."""
+    n = len(rows)
+    out = np.empty(n, dtype=np.int64)
+    for q in range(n):
+        lo_i = indptr[rows[q]]
+        hi_i = indptr[rows[q] + 1]
+        lo = cumw[lo_i - 1] if lo_i > 0 else 0.0
+        hi = cumw[hi_i - 1] if hi_i > 0 else 0.0
+        if not hi > lo:
+            out[q] = -1
+            continue
+        r = lo + u[q] * (hi - lo)
+        a, b = lo_i, hi_i  # first index in [a, b) with cumw > r, b if none
+        while a < b:
+            mid = (a + b) >> 1
+            if cumw[mid] > r:
+                b = mid
+            else:
+                a = mid + 1
+        out[q] = min(max(a, lo_i), max(hi_i - 1, lo_i))
+    return out

@@ -72,8 +72,17 @@ def views(model) -> list[View]:
         return out
     total = View(name="all", **{k: sum(getattr(v, k) for v in out) for k in SUMMED},
                  creator_cum=model.creators.impressions.sum(axis=0),
-                 active_users=len(np.unique(np.concatenate([log.platform.active_users for log in model.day_logs]))),
+                 active_users=_distinct_users(model.users.n, [log.platform.active_users for log in model.day_logs]),
                  model=model, days=model.day + 1,
                  readings={k: sum(v.readings[k] for v in out) for k in out[0].readings}, index=None)
     out.append(total)
     return out
+
+
+def _distinct_users(n_users: int, groups: list[np.ndarray]) -> int:
+    """Users active on at least one platform: a mask over the users (one pass each)
+    rather than a sort of every platform's active users (issue #17: ~1 s a day at 1M users)."""
+    seen = np.zeros(n_users, dtype=bool)
+    for users in groups:
+        seen[users] = True
+    return int(np.count_nonzero(seen))

@@ -56,3 +56,36 @@ def test_sparse_fan_entries_match_the_dense_matrix():
     shuffle = rng.permutation(len(pairs))  # the edges' order must not matter
     got_idx, got_val = _fan_entries(row[shuffle], col[shuffle], intimacy[shuffle], inv, m)
     assert np.array_equal(got_idx, want) and np.array_equal(got_val, flat[want])
+
+
+def test_weighted_pick_in_rows_matches_the_global_search():
+    """Guards kernels.weighted_pick_in_rows (the follow tab's creator draw): searching
+    within each row gives exactly the entries of state.arrays.weighted_in_rows, which
+    searches the whole table, including empty rows, rows that weigh nothing and zero-weight
+    entries (a search over the wrong range, or a draw computed in another order, fails here)."""
+    from simulator.feeds.kernels import weighted_pick_in_rows
+    from simulator.state.arrays import weighted_in_rows
+
+    rng = np.random.default_rng(2)
+    n_rows = 5000
+    per_row = rng.poisson(6, n_rows)
+    per_row[rng.random(n_rows) < 0.05] = 0
+    indptr = np.r_[0, np.cumsum(per_row)].astype(np.int64)
+    w = rng.random(indptr[-1]).astype(np.float32) ** 3
+    w[rng.random(len(w)) < 0.2] = 0.0
+    w[indptr[10]:indptr[11]] = 0.0  # a row that weighs nothing
+    cumw = np.cumsum(w + np.float32(0.0), dtype=np.float64)
+    rows = rng.integers(0, n_rows, 200_000).astype(np.int64)
+    want = weighted_in_rows(indptr, cumw, rows, np.random.default_rng(7))
+    got = weighted_pick_in_rows(indptr, cumw, rows, np.random.default_rng(7).random(len(rows)))
+    assert np.array_equal(got, want) and (got == -1).any()
+
+
+def test_active_users_of_all_platforms_counts_each_user_once():
+    """Guards observation.views._distinct_users (the 'all' row's active_users): users
+    active on several platforms count once (summing the platforms' counts fails here)."""
+    from simulator.observation.views import _distinct_users
+
+    rng = np.random.default_rng(3)
+    groups = [np.sort(rng.choice(1000, size, replace=False)).astype(np.int32) for size in (600, 350, 0, 80)]
+    assert _distinct_users(1000, groups) == len(np.unique(np.concatenate(groups)))
