@@ -89,3 +89,48 @@ def test_active_users_of_all_platforms_counts_each_user_once():
     rng = np.random.default_rng(3)
     groups = [np.sort(rng.choice(1000, size, replace=False)).astype(np.int32) for size in (600, 350, 0, 80)]
     assert _distinct_users(1000, groups) == len(np.unique(np.concatenate(groups)))
+
+
+def test_friends_on_each_platform_counted_in_one_pass():
+    """Guards kernels.count_flags_in_rows (users' friends on each platform, the adoption
+    contagion of audience/attention.py): equal to the per-platform bincount over ties it
+    replaced (a kernel that counts the user's own flags, or misses a row's last tie, fails here)."""
+    from simulator.feeds.kernels import count_flags_in_rows
+    from simulator.state.graphs import small_world_graph
+
+    rng = np.random.default_rng(4)
+    n, P = 3000, 4
+    g = small_world_graph(rng.integers(0, 20, n), 10, 0.2, rng)
+    flags = rng.random((n, P)) < [0.6, 0.3, 0.0, 0.9]
+    src = np.repeat(np.arange(n), np.diff(g.indptr))
+    want = np.stack([np.bincount(src, weights=flags[g.indices, p], minlength=n) for p in range(P)], axis=1)
+    assert np.array_equal(count_flags_in_rows(g.indptr, g.indices, flags), want)
+
+
+def test_follow_graph_metrics_computed_once_for_all_views(monkeypatch):
+    """Guards View.once: the follow-graph values every view reports (fan tiers, creators'
+    mean fan intimacy for the flywheel) are computed once per step, not once per platform
+    and again for 'all' (reading v.model.follows in each view fails here)."""
+    from simulator import TrafficModel
+    from simulator.state.graphs import FollowGraph
+
+    model = TrafficModel("scenarios/ecosystem.toml", seed=1, agents=False,
+                         **{"population.users": 1500, "population.creators": 40, "population.merchants": 4})
+    calls = {"mean": 0, "tier": 0}
+    mean, tier = FollowGraph.mean_intimacy_by_creator, FollowGraph.tier.fget
+
+    def counted_mean(self):
+        calls["mean"] += 1
+        return mean(self)
+
+    def counted_tier(self):
+        calls["tier"] += 1
+        return tier(self)
+
+    monkeypatch.setattr(FollowGraph, "mean_intimacy_by_creator", counted_mean)
+    monkeypatch.setattr(FollowGraph, "tier", property(counted_tier))
+    model.step()
+    rows = model.metrics_frame()
+    assert len(rows) >= 3  # two feed platforms (and the shelf) and 'all'
+    assert calls == {"mean": 1, "tier": 1}
+    assert rows["fans_true"].nunique() == 1  # the same follow graph in every row
