@@ -134,3 +134,29 @@ def test_follow_graph_metrics_computed_once_for_all_views(monkeypatch):
     assert len(rows) >= 3  # two feed platforms (and the shelf) and 'all'
     assert calls == {"mean": 1, "tier": 1}
     assert rows["fans_true"].nunique() == 1  # the same follow graph in every row
+
+
+def test_yesterdays_impressions_are_freed_before_todays_feeds():
+    """Guards the first line of TrafficModel.step: the previous day's trace (impressions
+    and reactions, ~35 bytes an impression, 0.4 GB at 1M users) is released before the
+    new feeds are built, so one day's trace is in memory, not two (keeping model.day_logs
+    until react replaces it fails here)."""
+    import gc
+    import weakref
+
+    from simulator import TrafficModel
+
+    model = TrafficModel("scenarios/douyin.toml", seed=1, **{"population.users": 800, "population.creators": 20, "population.merchants": 4})
+    model.step()
+    yesterday = weakref.ref(model.day_logs[0].impressions)
+    build = model.build_feeds
+    alive = []
+
+    def build_feeds():
+        gc.collect()
+        alive.append(yesterday() is not None)
+        return build()
+
+    model.build_feeds = build_feeds
+    model.step()
+    assert alive == [False] and len(model.day_logs) == 1  # today's trace is there after the step
