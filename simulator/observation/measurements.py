@@ -37,6 +37,12 @@ class Measurement:
 # --------------------------------------------------------------------------- helpers
 
 
+def _once(v, key: str, compute):
+    """A value of the shared state computed once for all of one step's views
+    (:meth:`View.once`); computed afresh for a view-like object without that cache."""
+    return v.once(key, compute) if hasattr(v, "once") else compute()
+
+
 def flywheel(model, creator_cum: np.ndarray, bins: int, mi: np.ndarray | None = None) -> dict[str, float]:
     """Public (and private) impressions per item of creators in the top vs the bottom
     quartile of mean fan intimacy, within quality strata; ratio = geometric mean over
@@ -125,7 +131,7 @@ class FanTiers(Measurement):
     description = "follow edges by fan tier and their mean intimacy (shared follow graph)"
 
     def measure(self, v):
-        return dict(v.once(self.name, lambda: self._measure(v.model.follows)))
+        return dict(_once(v, self.name, lambda: self._measure(v.model.follows)))
 
     @staticmethod
     def _measure(follows):
@@ -171,7 +177,7 @@ class Flywheel(Measurement):
 
     def measure(self, v):
         return flywheel(v.model, v.creator_cum, v.model.scenario.metrics.quality_bins,
-                        v.once("mean_intimacy_by_creator", v.model.follows.mean_intimacy_by_creator))
+                        _once(v, "mean_intimacy_by_creator", v.model.follows.mean_intimacy_by_creator))
 
 
 def _ratio(a: float, b: float) -> float:
