@@ -1,6 +1,20 @@
 """Speed and memory benchmark of the full model.
 
-    python benchmarks/bench.py --users N --creators C --steps T [--merchants M] [--seed S] [--scenario PATH]
+    python benchmarks/bench.py --users N --creators C --steps T [--config ecosystem|static]
+                               [--merchants M] [--seed S] [--scenario PATH] [--set K=V ...] [--phases]
+
+``--config`` (issue #17: the ecosystem's mechanisms on is the default configuration):
+
+* ``ecosystem`` (default): scenarios/ecosystem.toml (two feed platforms, WeChat, the
+  Taobao-like shelf; turnover, merchants' learning, users' activity and attention,
+  multi-homing, platform adaptation) with ``ECOSYSTEM_SETS``, which make every
+  mechanism act within a few days (expansion, adaptation, adoption);
+* ``static``: scenarios/douyin.toml as shipped (one platform, the year's mechanisms
+  off): the configuration of the figures in benchmarks/README.md before issue #17.
+
+``--scenario PATH`` runs that file instead (no extra settings); ``--set`` adds overrides.
+``--phases`` prints the mean time of each phase of ``TrafficModel.step`` over the steps
+after the first (the first loads the compiled kernels).
 
 Prints init and run timings and, as the last line,
 ``impressions_per_s=X peak_rss_mb=Y`` (impressions per second of the run phase; peak
@@ -22,6 +36,35 @@ from simulator import TrafficModel  # noqa: E402
 from simulator.config import load_scenario  # noqa: E402
 
 AGENT_LIMIT = 200_000  # above this, User agents are not created (the arrays are the same)
+CONFIGS = {"ecosystem": ROOT / "scenarios" / "ecosystem.toml", "static": ROOT / "scenarios" / "douyin.toml"}
+# the ecosystem as shipped waits weeks before expanding, adapting and adopting: act within days
+ECOSYSTEM_SETS = ["creators.expand_window=2", "attention.adopt_rate=0.05",
+                  "platforms.douyin.adapt.every=1", "platforms.douyin.adapt.start=0",
+                  "platforms.kuaishou.adapt.every=1", "platforms.kuaishou.adapt.start=0"]
+# the phases of TrafficModel.step (model methods), timed by --phases
+PHASES = ["renew_population", "publish", "build_feeds", "react", "record_exposure", "learn", "sell_in_feed",
+          "shop_on_shelves", "update_relationships", "moderate", "drop_follows", "update_activity",
+          "shift_attention", "adapt_platforms", "record_livelihoods", "expand_creators", "learn_channels", "collect"]
+
+
+def time_phases(model) -> dict[str, list[float]]:
+    """Wrap the model's phase methods (and the private channels) so that each step
+    appends their seconds; returns {phase: [seconds per step]}."""
+    times: dict[str, list[float]] = {name: [] for name in PHASES + ["run_private_channels"]}
+
+    def timed(name, fn):
+        def wrapper(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                times[name][-1] += time.perf_counter() - t
+        return wrapper
+
+    for name in PHASES:
+        setattr(model, name, timed(name, getattr(model, name)))
+    model.commerce.run_private_channels = timed("run_private_channels", model.commerce.run_private_channels)
+    return times
 
 
 def main(argv=None) -> None:
@@ -31,24 +74,45 @@ def main(argv=None) -> None:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--merchants", type=int, default=None, help="default: creators // 100 (at least 1)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--scenario", type=Path, default=ROOT / "scenarios" / "douyin.toml")
+    p.add_argument("--config", choices=sorted(CONFIGS), default="ecosystem",
+                   help="ecosystem (default: its mechanisms on) or static (douyin.toml as shipped)")
+    p.add_argument("--scenario", type=Path, default=None, help="a scenario file instead of --config's")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="scenario override, e.g. commerce.enabled=false (the default runs commerce and private channels)")
+    p.add_argument("--phases", action="store_true", help="print the mean seconds of each phase (steps after the first)")
     a = p.parse_args(argv)
     merchants = a.merchants if a.merchants is not None else max(1, a.creators // 100)
     agents = a.users <= AGENT_LIMIT
+    scenario_path = a.scenario if a.scenario is not None else CONFIGS[a.config]
+    sets = (ECOSYSTEM_SETS if a.scenario is None and a.config == "ecosystem" else []) + a.set
     t0 = time.perf_counter()
-    scenario = load_scenario(a.scenario, sets=a.set,
+    scenario = load_scenario(scenario_path, sets=sets,
                              overrides={"population": {"users": a.users, "creators": a.creators, "merchants": merchants}})
     model = TrafficModel(scenario, seed=a.seed, agents=agents)
+    times = time_phases(model) if a.phases else None
+    step_s = []
     t1 = time.perf_counter()
-    model.run(a.steps)
+    for _ in range(a.steps):
+        if times is not None:
+            for v in times.values():
+                v.append(0.0)
+        t = time.perf_counter()
+        model.step()
+        step_s.append(time.perf_counter() - t)
     t2 = time.perf_counter()
     df = model.metrics_frame()
     impressions = int(df.loc[df.platform != "all", "impressions_total"].sum())
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"scenario={a.scenario.name} set={a.set} users={a.users} creators={a.creators} merchants={merchants} steps={a.steps} "
-          f"user_agents={'yes' if agents else 'no (over %d users)' % AGENT_LIMIT}")
+    if times is not None:
+        later = slice(1, None) if a.steps > 1 else slice(None)
+        step = sum(step_s[later]) / len(step_s[later])
+        print(f"phase seconds a step (mean of steps {2 if a.steps > 1 else 1}-{a.steps}), share of the step")
+        for name, v in sorted(times.items(), key=lambda kv: -sum(kv[1][later])):
+            mean = sum(v[later]) / len(v[later])
+            print(f"  {name:22s} {mean:7.3f} {100 * mean / step:5.1f}%")
+        print(f"  {'whole step':22s} {step:7.3f}")
+    print(f"scenario={scenario_path.name} set={sets} users={a.users} creators={a.creators} merchants={merchants} "
+          f"steps={a.steps} user_agents={'yes' if agents else 'no (over %d users)' % AGENT_LIMIT}")
     print(f"init_s={t1 - t0:.2f} run_s={t2 - t1:.2f} step_s={(t2 - t1) / a.steps:.3f} impressions={impressions}")
     print(f"impressions_per_s={impressions / (t2 - t1):.0f} peak_rss_mb={rss_mb:.0f}")
 

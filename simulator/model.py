@@ -181,6 +181,9 @@ class TrafficModel(mesa.Model):
     def step(self) -> None:
         """One simulated day: the phases of docs/ODD.md section 3, in order."""
         with _single_threaded_blas():
+            # yesterday's trace is read by no phase before today's reactions replace it:
+            # dropping it first keeps one day's impressions in memory, not two (issue #17)
+            self.day_logs = []
             self.ledger.begin_day()
             self.moderation.begin_day()
             self.renew_population()

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..feeds.kernels import count_flags_in_rows
 from .activity import unbiased_round
 
 SPAWN_KEY = (15, 1)
@@ -179,10 +180,8 @@ class Attention:
         uses, social = model.users.uses, model.social
         n, P = uses.shape
         degree = np.diff(social.indptr)
-        src = np.repeat(np.arange(n), degree)
-        friends_using = np.zeros((n, P))
-        for p in range(P):  # a handful of platforms; vectorized over users and ties
-            friends_using[:, p] = np.bincount(src, weights=before[social.indices, p], minlength=n)
+        # friends on each platform: one compiled pass over the ties (no per-tie temporaries)
+        friends_using = count_flags_in_rows(social.indptr, social.indices, np.ascontiguousarray(before))
         frac = friends_using / np.maximum(degree, 1)[:, None]
         prob = np.minimum(1.0, cfg.adopt_base + cfg.adopt_rate * frac)
         draw = self.rng.random((n, P))

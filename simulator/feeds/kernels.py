@@ -129,3 +129,77 @@ def draw_actions(match, quality, intimacy, is_fan, coef, offsets, seed):
         if not is_fan[i] and (out[0, i] or out[1, i]):
             out[4, i] = _uniform(useed, i, 4) * (1.0 + e * scale[4]) < 1.0
     return out
+
+
+@njit(cache=True)
+def within_cap(top, cap):
+    """Mask of ranked picks (users × ranks; ``top`` padded with -1) that fit their
+    column's ``cap`` (picks it may still take), granting a column first to the users who
+    ranked it highest, then by row: the picks are visited rank by rank, row by row, and
+    each column counts its picks so far. Serial (the count is a running one); one pass
+    instead of a sort of every pick.
+
+    top : (rows, k) int64; cap : (cols,) float64. Returns (rows, k) bool.
+    """
+    rows, k = top.shape
+    used = np.zeros(len(cap), dtype=np.int64)
+    out = np.zeros((rows, k), dtype=np.bool_)
+    for r in range(k):
+        for i in range(rows):
+            c = top[i, r]
+            if c >= 0:
+                out[i, r] = used[c] < cap[c]
+                used[c] += 1
+    return out
+
+
+@njit(cache=True)
+def weighted_pick_in_rows(indptr, cumw, rows, u):
+    """One entry per row of a CSR table drawn with probability ∝ weight, as
+    ``state.arrays.weighted_in_rows`` defines it (``cumw``: the global cumsum of the
+    entry weights; ``u``: one uniform per row), but each binary search runs within its
+    row instead of over the whole table: the same entry (the first in the row whose
+    cumulative weight exceeds the draw, clipped to the row), found in the row's few
+    cache lines. -1 where a row is empty or weighs nothing. Returns int64."""
+    n = len(rows)
+    out = np.empty(n, dtype=np.int64)
+    for q in range(n):
+        lo_i = indptr[rows[q]]
+        hi_i = indptr[rows[q] + 1]
+        lo = cumw[lo_i - 1] if lo_i > 0 else 0.0
+        hi = cumw[hi_i - 1] if hi_i > 0 else 0.0
+        if not hi > lo:
+            out[q] = -1
+            continue
+        r = lo + u[q] * (hi - lo)
+        a, b = lo_i, hi_i  # first index in [a, b) with cumw > r, b if none
+        while a < b:
+            mid = (a + b) >> 1
+            if cumw[mid] > r:
+                b = mid
+            else:
+                a = mid + 1
+        out[q] = min(max(a, lo_i), max(hi_i - 1, lo_i))
+    return out
+
+
+@njit(parallel=True, cache=True)
+def count_flags_in_rows(indptr, indices, flags):
+    """Per row of a CSR graph, how many of its neighbours have each flag:
+    ``out[i, p] = Σ_{j ∈ row i} flags[indices[j], p]`` as float64 (exact: integer
+    counts), without the per-tie temporaries of a bincount (used by users' adoption of
+    the platforms their friends use, audience/attention.py).
+
+    indptr : (rows + 1,) ints; indices : (ties,) ints; flags : (users, P) bool.
+    Returns (rows, P) float64.
+    """
+    rows = len(indptr) - 1
+    P = flags.shape[1]
+    out = np.zeros((rows, P), dtype=np.float64)
+    for i in prange(rows):
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            for p in range(P):
+                if flags[j, p]:
+                    out[i, p] += 1.0
+    return out

@@ -27,12 +27,23 @@ class Block:
     """What a ranking policy sees for a block of users × candidate items."""
 
     match: np.ndarray  # (b, m) float32 interest match in [0, 1]
-    intimacy: np.ndarray  # (b, m) float32, 0 where the user does not follow the creator
+    intimacy: np.ndarray | None  # (b, m) float32, 0 where the user does not follow the creator (None: see fans)
     quality: np.ndarray  # (m,) float32 in [0, 1]
     perf: np.ndarray  # (m,) float32 observed engagement rate (shrunk to a prior)
     age: np.ndarray  # (m,) int days
     popularity: np.ndarray  # (m,) float32 impressions so far on this platform (all slot sources)
     engagements: np.ndarray  # (m,) float32 engagements so far (all platforms)
+    # the nonzero entries of ``intimacy`` as (flat indices ascending, values): the
+    # recommender passes these instead of the dense matrix (fans are sparse)
+    fans: tuple[np.ndarray, np.ndarray] | None = None
+
+    def fan_entries(self) -> tuple[np.ndarray, np.ndarray]:
+        """(flat indices ascending, intimacies) of the nonzero intimacies."""
+        if self.fans is not None:
+            return self.fans
+        flat = self.intimacy.ravel()
+        fan = np.flatnonzero(flat)
+        return fan, flat[fan]
 
 
 @dataclass
@@ -172,10 +183,9 @@ class AlgorithmicPolicy(RankingPolicy):
         item = c.w_quality * block.quality + c.w_perf * block.perf
         s = c.w_match * block.match + item.astype(np.float32)
         s = np.ascontiguousarray(s)  # so that s.ravel() below is a view
-        flat = block.intimacy.ravel()
-        fan = np.flatnonzero(flat)  # sparse: most candidates are not the viewer's creators
+        fan, intimacy = block.fan_entries()  # sparse: most candidates are not the viewer's creators
         if len(fan):
-            s.ravel()[fan] += np.float32(c.temperature) * np.log(self.delivery_boost(flat[fan]))
+            s.ravel()[fan] += np.float32(c.temperature) * np.log(self.delivery_boost(intimacy))
         return s
 
     def learn(self, items, platform: int, day: int, impressions, reactions) -> None:

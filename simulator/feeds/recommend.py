@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..state.arrays import rank_within_sorted
+from ..state.arrays import expand_rows, indptr_from_rows
 from ..state.vocabulary import RECOMMEND
 from .impressions import Impressions
-from .kernels import gumbel_table, gumbel_top_k
+from .kernels import gumbel_table, gumbel_top_k, within_cap
 from .policies import Block, prior_context
 
 
@@ -115,16 +115,14 @@ class RecommendDay:
         sel = np.flatnonzero((ec >= 0) & (er >= 0))
         edge_dense = np.full((len(bu), len(ucre)), -1, dtype=np.int64)
         edge_dense[er[sel], ec[sel]] = es + sel
-        if self.policy.algorithmic:
-            intim_dense = np.zeros((len(bu), len(ucre)), dtype=np.float32)
-            intim_dense[er[sel], ec[sel]] = follows.intimacy[es + sel]
-            intim = intim_dense[:, inv]
+        if self.policy.algorithmic:  # the nonzero intimacies as (flat index, value), never a dense matrix
+            intim, fans = None, _fan_entries(er[sel], ec[sel], follows.intimacy[es + sel], inv, m)
         else:
-            intim = np.zeros((len(bu), m), dtype=np.float32)
+            intim, fans = np.zeros((len(bu), m), dtype=np.float32), None
         match = users.interest[bu] @ self.topic[cand].T
         block = Block(match=match, intimacy=intim, quality=self.quality[cand],
                       perf=self.perf[cand], age=self.age[cand], popularity=self.popularity[cand],
-                      engagements=self.engagements[cand])
+                      engagements=self.engagements[cand], fans=fans)
         key = self.policy.score(block)
         left = self.left
         if left is not None:
@@ -144,14 +142,23 @@ class RecommendDay:
                            edge=edge_dense[rows, inv[cols]], match=match[rows, cols])
 
 
+def _fan_entries(row: np.ndarray, col: np.ndarray, intimacy: np.ndarray, inv: np.ndarray, m: int):
+    """The block's nonzero intimacies as (flat indices of the users × candidates matrix,
+    ascending; values): each fan pair (block row, creator column ``col`` in the block's
+    creators) spreads to every candidate of that creator (``inv``: each candidate's
+    creator column). The same entries, in the same order, as ``flatnonzero`` of the dense
+    matrix, without building it (fans are a small share of the pairs)."""
+    nz = intimacy != 0
+    row, col, intimacy = row[nz], col[nz], intimacy[nz]
+    by_creator = np.argsort(inv, kind="stable")
+    which, k = expand_rows(indptr_from_rows(inv[by_creator], int(inv.max(initial=-1)) + 1), col.astype(np.int64))
+    flat = row[which].astype(np.int64) * m + by_creator[k]
+    order = np.argsort(flat)  # unique: one edge per (user, creator), one creator per candidate
+    return flat[order], intimacy[which][order]
+
+
 def _within_cap(top: np.ndarray, left: np.ndarray) -> np.ndarray:
     """Mask of picks (users × ranked columns) that fit each column's remaining cap,
-    granting a column first to the users who ranked it highest."""
-    b, k = top.shape
-    col = np.where(top >= 0, top, len(left)).ravel()  # padding goes to a column with no cap left
-    left = np.append(left, 0.0)
-    rank = np.repeat(np.arange(k)[None, :], b, axis=0).ravel()
-    order = np.lexsort((rank, col))
-    pos = np.empty(len(col), dtype=np.int64)
-    pos[order] = rank_within_sorted(col[order])
-    return (pos < np.floor(np.maximum(left, 0))[col]).reshape(b, k)
+    granting a column first to the users who ranked it highest (then by row; compiled
+    kernel ``kernels.within_cap``)."""
+    return within_cap(top, np.floor(np.maximum(left, 0)).astype(np.float64))

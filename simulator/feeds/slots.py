@@ -33,9 +33,10 @@ import numpy as np
 from ..config import PlatformConfig
 from ..content.presence import blocked_creators
 from ..platform.ad_market import sell_ad_slots
-from ..state.arrays import expand_rows, indptr_from_rows, random_in_rows, rank_within_sorted, weighted_in_rows
+from ..state.arrays import expand_rows, indptr_from_rows, random_in_rows, rank_within_sorted
 from ..state.vocabulary import COLD_START, FOLLOW, SAME_CITY
 from .impressions import Impressions
+from .kernels import weighted_pick_in_rows
 from .recommend import recommend_slots
 
 
@@ -87,7 +88,8 @@ def follow_slots(model, platform, active, n, rng):
     if len(pos) == 0 or follows.n_edges == 0:
         return Impressions.empty(), pos[:0]
     cumw = np.cumsum(follows.intimacy + np.float32(platform.cfg.follow_pick_base), dtype=np.float64)
-    edge = weighted_in_rows(follows.indptr, cumw, active[pos].astype(np.int64), rng)
+    # compiled: the search for each pick runs within its user's row (state.arrays.weighted_in_rows defines it)
+    edge = weighted_pick_in_rows(follows.indptr, cumw, active[pos].astype(np.int64), rng.random(len(pos)))
     ok = edge >= 0
     # a banned account has no reach here, even among followers it regained elsewhere
     ok[ok] = reachable(model, platform.index, follows.creator[edge[ok]])

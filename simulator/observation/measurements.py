@@ -37,12 +37,19 @@ class Measurement:
 # --------------------------------------------------------------------------- helpers
 
 
-def flywheel(model, creator_cum: np.ndarray, bins: int) -> dict[str, float]:
+def _once(v, key: str, compute):
+    """A value of the shared state computed once for all of one step's views
+    (:meth:`View.once`); computed afresh for a view-like object without that cache."""
+    return v.once(key, compute) if hasattr(v, "once") else compute()
+
+
+def flywheel(model, creator_cum: np.ndarray, bins: int, mi: np.ndarray | None = None) -> dict[str, float]:
     """Public (and private) impressions per item of creators in the top vs the bottom
     quartile of mean fan intimacy, within quality strata; ratio = geometric mean over
-    strata of top/bottom public impressions per item."""
+    strata of top/bottom public impressions per item. ``mi``: the creators' mean fan
+    intimacy, if already computed."""
     creators = model.creators
-    mi = model.follows.mean_intimacy_by_creator()
+    mi = model.follows.mean_intimacy_by_creator() if mi is None else mi
     items = creators.items_published.astype(np.float64)
     ok = (items > 0) & np.isfinite(mi) & (creators.merchant < 0)
     out = {"flywheel_ratio": np.nan, "flywheel_public_top": np.nan, "flywheel_public_bottom": np.nan,
@@ -124,7 +131,10 @@ class FanTiers(Measurement):
     description = "follow edges by fan tier and their mean intimacy (shared follow graph)"
 
     def measure(self, v):
-        follows = v.model.follows
+        return dict(_once(v, self.name, lambda: self._measure(v.model.follows)))
+
+    @staticmethod
+    def _measure(follows):
         counts = np.bincount(follows.tier, minlength=len(TIERS))
         return {
             "followers_total": int(follows.n_edges),
@@ -166,7 +176,8 @@ class Flywheel(Measurement):
     description = "public impressions per item, top vs bottom quartile of mean fan intimacy at similar quality (cumulative)"
 
     def measure(self, v):
-        return flywheel(v.model, v.creator_cum, v.model.scenario.metrics.quality_bins)
+        return flywheel(v.model, v.creator_cum, v.model.scenario.metrics.quality_bins,
+                        _once(v, "mean_intimacy_by_creator", v.model.follows.mean_intimacy_by_creator))
 
 
 def _ratio(a: float, b: float) -> float:

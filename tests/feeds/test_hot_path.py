@@ -1,0 +1,162 @@
+"""The large-population hot path (issue #17): compiled or sparse versions of steps the
+recommender used to do with dense numpy passes, each against its plain-numpy twin (the
+old code), which it must match exactly (results stay bit-identical for a seed)."""
+
+import numpy as np
+
+from simulator.feeds.kernels import within_cap
+from simulator.feeds.recommend import _fan_entries
+from simulator.state.arrays import rank_within_sorted
+
+
+def within_cap_twin(top, left):
+    """The numpy definition (the code before issue #17): sort every pick by (column,
+    rank, row) and keep the first floor(left) of each column."""
+    b, k = top.shape
+    col = np.where(top >= 0, top, len(left)).ravel()
+    left = np.append(left, 0.0)
+    rank = np.repeat(np.arange(k)[None, :], b, axis=0).ravel()
+    order = np.lexsort((rank, col))
+    pos = np.empty(len(col), dtype=np.int64)
+    pos[order] = rank_within_sorted(col[order])
+    return (pos < np.floor(np.maximum(left, 0))[col]).reshape(b, k)
+
+
+def test_within_cap_kernel_matches_the_sort_definition():
+    """Guards kernels.within_cap: a column is granted rank by rank, then row by row
+    (visiting the picks row by row first, or not counting refused picks, fails here)."""
+    rng = np.random.default_rng(0)
+    for rows, k, cols in [(500, 12, 30), (2000, 20, 64), (7, 3, 5)]:
+        top = np.stack([rng.permutation(cols)[:k] for _ in range(rows)]).astype(np.int64)
+        top[rng.random(top.shape) < 0.1] = -1  # padding (fewer finite scores than k)
+        left = rng.uniform(-3, rows * k / cols / 2, cols)  # some columns already over their cap
+        got = within_cap(top, np.floor(np.maximum(left, 0)))
+        assert np.array_equal(got, within_cap_twin(top, left))
+        assert 0 < got.sum() < (top >= 0).sum()  # the cap binds somewhere, not everywhere
+
+
+def test_sparse_fan_entries_match_the_dense_matrix():
+    """Guards recommend._fan_entries: the nonzero intimacies of the block's users ×
+    candidates matrix, ascending by flat index as flatnonzero gives them, built from
+    the fan edges without the dense matrix (a zero intimacy is no entry; unsorted
+    entries, or candidates mapped to the wrong creator, fail here)."""
+    rng = np.random.default_rng(1)
+    b, n_creators, m = 300, 25, 64
+    cand_creator = rng.integers(0, n_creators, m)
+    ucre, inv = np.unique(cand_creator, return_inverse=True)
+    # fan edges: unique (row, creator column) pairs, some with intimacy exactly 0
+    pairs = np.unique(rng.integers(0, b * len(ucre), 900))
+    row, col = pairs // len(ucre), pairs % len(ucre)
+    intimacy = rng.random(len(pairs)).astype(np.float32)
+    intimacy[rng.random(len(pairs)) < 0.1] = 0.0
+    dense = np.zeros((b, len(ucre)), dtype=np.float32)
+    dense[row, col] = intimacy
+    flat = dense[:, inv].ravel()
+    want = np.flatnonzero(flat)
+    shuffle = rng.permutation(len(pairs))  # the edges' order must not matter
+    got_idx, got_val = _fan_entries(row[shuffle], col[shuffle], intimacy[shuffle], inv, m)
+    assert np.array_equal(got_idx, want) and np.array_equal(got_val, flat[want])
+
+
+def test_weighted_pick_in_rows_matches_the_global_search():
+    """Guards kernels.weighted_pick_in_rows (the follow tab's creator draw): searching
+    within each row gives exactly the entries of state.arrays.weighted_in_rows, which
+    searches the whole table, including empty rows, rows that weigh nothing and zero-weight
+    entries (a search over the wrong range, or a draw computed in another order, fails here)."""
+    from simulator.feeds.kernels import weighted_pick_in_rows
+    from simulator.state.arrays import weighted_in_rows
+
+    rng = np.random.default_rng(2)
+    n_rows = 5000
+    per_row = rng.poisson(6, n_rows)
+    per_row[rng.random(n_rows) < 0.05] = 0
+    indptr = np.r_[0, np.cumsum(per_row)].astype(np.int64)
+    w = rng.random(indptr[-1]).astype(np.float32) ** 3
+    w[rng.random(len(w)) < 0.2] = 0.0
+    w[indptr[10]:indptr[11]] = 0.0  # a row that weighs nothing
+    cumw = np.cumsum(w + np.float32(0.0), dtype=np.float64)
+    rows = rng.integers(0, n_rows, 200_000).astype(np.int64)
+    want = weighted_in_rows(indptr, cumw, rows, np.random.default_rng(7))
+    got = weighted_pick_in_rows(indptr, cumw, rows, np.random.default_rng(7).random(len(rows)))
+    assert np.array_equal(got, want) and (got == -1).any()
+
+
+def test_active_users_of_all_platforms_counts_each_user_once():
+    """Guards observation.views._distinct_users (the 'all' row's active_users): users
+    active on several platforms count once (summing the platforms' counts fails here)."""
+    from simulator.observation.views import _distinct_users
+
+    rng = np.random.default_rng(3)
+    groups = [np.sort(rng.choice(1000, size, replace=False)).astype(np.int32) for size in (600, 350, 0, 80)]
+    assert _distinct_users(1000, groups) == len(np.unique(np.concatenate(groups)))
+
+
+def test_friends_on_each_platform_counted_in_one_pass():
+    """Guards kernels.count_flags_in_rows (users' friends on each platform, the adoption
+    contagion of audience/attention.py): equal to the per-platform bincount over ties it
+    replaced (a kernel that counts the user's own flags, or misses a row's last tie, fails here)."""
+    from simulator.feeds.kernels import count_flags_in_rows
+    from simulator.state.graphs import small_world_graph
+
+    rng = np.random.default_rng(4)
+    n, P = 3000, 4
+    g = small_world_graph(rng.integers(0, 20, n), 10, 0.2, rng)
+    flags = rng.random((n, P)) < [0.6, 0.3, 0.0, 0.9]
+    src = np.repeat(np.arange(n), np.diff(g.indptr))
+    want = np.stack([np.bincount(src, weights=flags[g.indices, p], minlength=n) for p in range(P)], axis=1)
+    assert np.array_equal(count_flags_in_rows(g.indptr, g.indices, flags), want)
+
+
+def test_follow_graph_metrics_computed_once_for_all_views(monkeypatch):
+    """Guards View.once: the follow-graph values every view reports (fan tiers, creators'
+    mean fan intimacy for the flywheel) are computed once per step, not once per platform
+    and again for 'all' (reading v.model.follows in each view fails here)."""
+    from simulator import TrafficModel
+    from simulator.state.graphs import FollowGraph
+
+    model = TrafficModel("scenarios/ecosystem.toml", seed=1, agents=False,
+                         **{"population.users": 1500, "population.creators": 40, "population.merchants": 4})
+    calls = {"mean": 0, "tier": 0}
+    mean, tier = FollowGraph.mean_intimacy_by_creator, FollowGraph.tier.fget
+
+    def counted_mean(self):
+        calls["mean"] += 1
+        return mean(self)
+
+    def counted_tier(self):
+        calls["tier"] += 1
+        return tier(self)
+
+    monkeypatch.setattr(FollowGraph, "mean_intimacy_by_creator", counted_mean)
+    monkeypatch.setattr(FollowGraph, "tier", property(counted_tier))
+    model.step()
+    rows = model.metrics_frame()
+    assert len(rows) >= 3  # two feed platforms (and the shelf) and 'all'
+    assert calls == {"mean": 1, "tier": 1}
+    assert rows["fans_true"].nunique() == 1  # the same follow graph in every row
+
+
+def test_yesterdays_impressions_are_freed_before_todays_feeds():
+    """Guards the first line of TrafficModel.step: the previous day's trace (impressions
+    and reactions, ~35 bytes an impression, 0.4 GB at 1M users) is released before the
+    new feeds are built, so one day's trace is in memory, not two (keeping model.day_logs
+    until react replaces it fails here)."""
+    import gc
+    import weakref
+
+    from simulator import TrafficModel
+
+    model = TrafficModel("scenarios/douyin.toml", seed=1, **{"population.users": 800, "population.creators": 20, "population.merchants": 4})
+    model.step()
+    yesterday = weakref.ref(model.day_logs[0].impressions)
+    build = model.build_feeds
+    alive = []
+
+    def build_feeds():
+        gc.collect()
+        alive.append(yesterday() is not None)
+        return build()
+
+    model.build_feeds = build_feeds
+    model.step()
+    assert alive == [False] and len(model.day_logs) == 1  # today's trace is there after the step
