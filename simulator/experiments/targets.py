@@ -41,7 +41,6 @@ NaN in a run too short for it).
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
