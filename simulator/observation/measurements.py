@@ -43,6 +43,11 @@ def _once(v, key: str, compute):
     return v.once(key, compute) if hasattr(v, "once") else compute()
 
 
+def _follow_tier(v) -> np.ndarray:
+    """The follow edges' fan tiers, computed once per step for all views."""
+    return _once(v, "follow_tier", lambda: v.model.follows.tier)
+
+
 def flywheel(model, creator_cum: np.ndarray, bins: int, mi: np.ndarray | None = None) -> dict[str, float]:
     """Public (and private) impressions per item of creators in the top vs the bottom
     quartile of mean fan intimacy, within quality strata; ratio = geometric mean over
@@ -131,11 +136,11 @@ class FanTiers(Measurement):
     description = "follow edges by fan tier and their mean intimacy (shared follow graph)"
 
     def measure(self, v):
-        return dict(_once(v, self.name, lambda: self._measure(v.model.follows)))
+        return dict(_once(v, self.name, lambda: self._measure(v.model.follows, _follow_tier(v))))
 
     @staticmethod
-    def _measure(follows):
-        counts = np.bincount(follows.tier, minlength=len(TIERS))
+    def _measure(follows, tier):
+        counts = np.bincount(tier, minlength=len(TIERS))
         return {
             "followers_total": int(follows.n_edges),
             "fans_potential": int(counts[0]), "fans_passerby": int(counts[1]),
@@ -538,11 +543,12 @@ class FollowerDependence(Measurement):
                                                  creators.items_published[mine])}
 
 
-def seller_tier_counts(model) -> np.ndarray:
-    """Follow edges of accounts that sell (creators.seller >= 0), by fan tier."""
+def seller_tier_counts(model, tier: np.ndarray | None = None) -> np.ndarray:
+    """Follow edges of accounts that sell (creators.seller >= 0), by fan tier (``tier``:
+    the follow edges' tiers if already computed)."""
     follows = model.follows
     sells = model.creators.seller[follows.creator] >= 0
-    return np.bincount(follows.tier[sells], minlength=len(TIERS))
+    return np.bincount((follows.tier if tier is None else tier)[sells], minlength=len(TIERS))
 
 
 def true_fan_values(orders_by_tier: np.ndarray, edge_days_by_tier: np.ndarray) -> dict[str, float]:
@@ -567,7 +573,7 @@ class LoyalFans(Measurement):
                    "summary: orders over the run per edge-day, NaN without orders from either group)")
 
     def measure(self, v):
-        counts = seller_tier_counts(v.model)
+        counts = _once(v, "seller_tier_counts", lambda: seller_tier_counts(v.model, _follow_tier(v)))  # every view's
         orders = np.array([v.readings[f"orders_{t}"] for t in TIERS], dtype=np.float64)
         return {"seller_followers": int(counts.sum()),
                 "true_fan_share_followers": _ratio(float(counts[TIERS.index("true")]), float(counts.sum())),
