@@ -131,7 +131,7 @@ def draw_actions(match, quality, intimacy, is_fan, coef, offsets, seed):
     return out
 
 
-@njit(cache=True)
+@_cached_njit()
 def within_cap(top, cap):
     """Mask of ranked picks (users × ranks; ``top`` padded with -1) that fit their
     column's ``cap`` (picks it may still take), granting a column first to the users who
@@ -153,7 +153,7 @@ def within_cap(top, cap):
     return out
 
 
-@njit(cache=True)
+@_cached_njit()
 def weighted_pick_in_rows(indptr, cumw, rows, u):
     """One entry per row of a CSR table drawn with probability ∝ weight, as
     ``state.arrays.weighted_in_rows`` defines it (``cumw``: the global cumsum of the
@@ -183,7 +183,7 @@ def weighted_pick_in_rows(indptr, cumw, rows, u):
     return out
 
 
-@njit(parallel=True, cache=True)
+@_cached_njit(parallel=True)
 def count_flags_in_rows(indptr, indices, flags):
     """Per row of a CSR graph, how many of its neighbours have each flag:
     ``out[i, p] = Σ_{j ∈ row i} flags[indices[j], p]`` as float64 (exact: integer
