@@ -33,6 +33,71 @@ from .io.outputs import OutputError, check_out_dir, check_writable, default_out_
 from .io.report import RUN_HEADLINE, fmt, fmt_metric, label, text_table, unit
 
 
+def _executor_arguments(parser: argparse.ArgumentParser, note: str) -> None:
+    """--workers, --scheduler | --dask-local and the scheduler's timeouts (sweep, calibrate)."""
+    parser.add_argument("--workers", type=int, help="local worker processes (default: the machine's cores; 1: "
+                                                    f"serially in this process){note}")
+    g = parser.add_mutually_exclusive_group()
+    g.add_argument("--scheduler", metavar="ADDRESS", help="submit to an existing Dask cluster, e.g. tcp://host:8786")
+    g.add_argument("--dask-local", type=int, metavar="N", help="start a Dask LocalCluster of N workers")
+    parser.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="SECONDS",
+                        help="give up if the --scheduler does not answer within this time (default 10)")
+    parser.add_argument("--wait-workers", type=float, default=60.0, metavar="SECONDS",
+                        help="give up if the --scheduler has no worker within this time (default 60)")
+
+
+def _executor_error(args) -> str | None:
+    """What is wrong with the executor flags, if anything."""
+    if args.workers is not None and args.workers < 1:
+        return "--workers: must be >= 1"
+    if args.dask_local is not None and args.dask_local < 1:
+        return "--dask-local: must be >= 1"
+    for flag, v in (("--scheduler-timeout", args.scheduler_timeout), ("--wait-workers", args.wait_workers)):
+        if not 0 < v < float("inf"):
+            return f"{flag}: must be a finite number of seconds > 0"
+    return None
+
+
+class _NoScheduler(Exception):
+    """The --scheduler did not answer or has no worker (the message says which)."""
+
+
+@contextmanager
+def _executor(args):
+    """The executor the flags ask for: a Dask client (--scheduler, --dask-local), a process
+    pool (--workers > 1, default: the cores) or None (serially in this process); closed
+    (pending work cancelled) on the way out."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    client = cluster = executor = None
+    try:
+        if args.scheduler or args.dask_local:
+            from dask.distributed import Client, LocalCluster
+
+            from .experiments.sweep import connect_scheduler
+
+            if args.dask_local:
+                cluster = LocalCluster(n_workers=args.dask_local, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+                client = Client(cluster)
+            else:
+                client, error = connect_scheduler(Client, args.scheduler, args.scheduler_timeout, args.wait_workers)
+                if error:
+                    raise _NoScheduler(error)
+            executor = client
+        elif (args.workers or os.cpu_count() or 1) > 1:
+            executor = ProcessPoolExecutor(args.workers or os.cpu_count() or 1)
+        yield executor
+    finally:
+        if isinstance(executor, ProcessPoolExecutor):
+            executor.shutdown(wait=False, cancel_futures=True)
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="trafficsim", description="Agent-based simulator of short-video traffic ecosystems.")
     p.add_argument("--version", action="version", version=f"trafficsim {__version__}")
@@ -56,15 +121,7 @@ def _parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("sweep", help="run a parameter sweep (grid, Latin hypercube or Sobol) over replicates")
     w.add_argument("sweep", type=Path, help="sweep TOML file")
-    w.add_argument("--workers", type=int, help="local worker processes (default: the machine's cores; 1: serially "
-                                               "in this process)")
-    g = w.add_mutually_exclusive_group()
-    g.add_argument("--scheduler", metavar="ADDRESS", help="submit to an existing Dask cluster, e.g. tcp://host:8786")
-    g.add_argument("--dask-local", type=int, metavar="N", help="start a Dask LocalCluster of N workers")
-    w.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="SECONDS",
-                   help="give up if the --scheduler does not answer within this time (default 10)")
-    w.add_argument("--wait-workers", type=float, default=60.0, metavar="SECONDS",
-                   help="give up if the --scheduler has no worker within this time (default 60)")
+    _executor_arguments(w, "")
     w.add_argument("--out", type=Path, help="sweep folder (default: outputs/sweep-<name>); must be new, empty, "
                                             "or a sweep folder with --resume")
     w.add_argument("--resume", action="store_true",
@@ -95,15 +152,7 @@ def _parser() -> argparse.ArgumentParser:
 
     cb = sub.add_parser("calibrate", help="fit free scenario parameters to targets (optuna), resumable")
     cb.add_argument("calibration", type=Path, help="calibration TOML file (docs/calibration.md)")
-    cb.add_argument("--workers", type=int, help="local worker processes (default: the machine's cores; 1: serially "
-                                                "in this process); the results do not depend on it")
-    cg = cb.add_mutually_exclusive_group()
-    cg.add_argument("--scheduler", metavar="ADDRESS", help="submit to an existing Dask cluster, e.g. tcp://host:8786")
-    cg.add_argument("--dask-local", type=int, metavar="N", help="start a Dask LocalCluster of N workers")
-    cb.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="SECONDS",
-                    help="give up if the --scheduler does not answer within this time (default 10)")
-    cb.add_argument("--wait-workers", type=float, default=60.0, metavar="SECONDS",
-                    help="give up if the --scheduler has no worker within this time (default 60)")
+    _executor_arguments(cb, "; the results do not depend on it")
     cb.add_argument("--out", type=Path, help="calibration folder (default: outputs/calibration-<name>); must be new, "
                                              "empty, or a folder of the same calibration with --resume")
     cb.add_argument("--resume", action="store_true",
@@ -259,9 +308,6 @@ def _runs(n: int, workers: int | None, desc: str):
 
 
 def cmd_sweep(args) -> int:
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
     from .config import ScenarioError
     from .experiments.sweep_spec import check_out, load_sweep
 
@@ -272,50 +318,25 @@ def cmd_sweep(args) -> int:
         check_writable(out)
     except (ScenarioError, OutputError) as exc:
         return _fail(str(exc))
-    if args.workers is not None and args.workers < 1:
-        return _fail("--workers: must be >= 1")
-    for flag, v in (("--scheduler-timeout", args.scheduler_timeout), ("--wait-workers", args.wait_workers)):
-        if not 0 < v < float("inf"):
-            return _fail(f"{flag}: must be a finite number of seconds > 0")
-    from .experiments.sweep import connect_scheduler, run_sweep  # heavy imports after validation
+    if (error := _executor_error(args)) is not None:
+        return _fail(error)
+    from .experiments.sweep import run_sweep  # heavy imports after validation
 
-    client = cluster = None
     try:
-        if args.scheduler or args.dask_local:
-            from dask.distributed import Client, LocalCluster
-
-            if args.dask_local:
-                cluster = LocalCluster(n_workers=args.dask_local, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
-                client = Client(cluster)
-            else:
-                client, error = connect_scheduler(Client, args.scheduler, args.scheduler_timeout, args.wait_workers)
-                if error:
-                    return _fail(error)
-            executor = client
-        elif (args.workers or os.cpu_count() or 1) > 1:
-            executor = ProcessPoolExecutor(args.workers or os.cpu_count() or 1)
-        else:
-            executor = None  # one worker: the runs go serially in this process
-        try:
-            df = run_sweep(spec, executor=executor, out=out, resume=args.resume,
-                           progress=sys.stderr.isatty(), log=print)
-        except ScenarioError as exc:
-            return _fail(str(exc))
-        except KeyboardInterrupt:
-            print("trafficsim: sweep interrupted; finished runs are kept (use --resume)", file=sys.stderr)
-            return 130
-        finally:
-            if isinstance(executor, ProcessPoolExecutor):
-                executor.shutdown(wait=False, cancel_futures=True)
+        with _executor(args) as executor:
+            try:
+                df = run_sweep(spec, executor=executor, out=out, resume=args.resume,
+                               progress=sys.stderr.isatty(), log=print)
+            except ScenarioError as exc:
+                return _fail(str(exc))
+            except KeyboardInterrupt:
+                print("trafficsim: sweep interrupted; finished runs are kept (use --resume)", file=sys.stderr)
+                return EXIT_INTERRUPTED
+    except _NoScheduler as exc:
+        return _fail(str(exc))
     except KeyboardInterrupt:  # while connecting to or starting the Dask cluster
         print("trafficsim: sweep interrupted before any run", file=sys.stderr)
-        return 130
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+        return EXIT_INTERRUPTED
     failed = int((df["status"] != "ok").sum()) if len(df) else 0
     total = len(spec.runs())
     print(f"{len(df)} of {total} runs ({failed} failed); results: {out / 'results.parquet'}")
@@ -434,20 +455,12 @@ def cmd_validate(args) -> int:
 
 def cmd_calibrate(args) -> int:
     """``trafficsim calibrate``: inputs checked first (exit 2), then the executor as for sweeps."""
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
     from .config import ScenarioError
     from .experiments.calibrate import check_out as check_calibration_out
     from .experiments.calibrate_spec import load_calibration
 
-    if args.workers is not None and args.workers < 1:
-        return _fail("--workers: must be >= 1")
-    if args.dask_local is not None and args.dask_local < 1:
-        return _fail("--dask-local: must be >= 1")
-    for flag, v in (("--scheduler-timeout", args.scheduler_timeout), ("--wait-workers", args.wait_workers)):
-        if not 0 < v < float("inf"):
-            return _fail(f"{flag}: must be a finite number of seconds > 0")
+    if (error := _executor_error(args)) is not None:
+        return _fail(error)
     try:
         spec = load_calibration(args.calibration)
         out = args.out or Path("outputs") / f"calibration-{spec.name}"
@@ -456,44 +469,23 @@ def cmd_calibrate(args) -> int:
     except (ScenarioError, OutputError) as exc:
         return _fail(str(exc))
     from .experiments.calibrate import run_calibration
-    from .experiments.sweep import connect_scheduler
 
-    client = cluster = None
-    executor = None
     try:
-        if args.scheduler or args.dask_local:
-            from dask.distributed import Client, LocalCluster
-
-            if args.dask_local:
-                cluster = LocalCluster(n_workers=args.dask_local, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
-                client = Client(cluster)
-            else:
-                client, error = connect_scheduler(Client, args.scheduler, args.scheduler_timeout, args.wait_workers)
-                if error:
-                    return _fail(error)
-            executor = client
-        elif (args.workers or os.cpu_count() or 1) > 1:
-            executor = ProcessPoolExecutor(args.workers or os.cpu_count() or 1)
-        try:
-            table = run_calibration(spec, executor=executor, out=out, resume=args.resume,
-                                    progress=sys.stderr.isatty(), log=print, command=["trafficsim", *args.argv])
-        except ScenarioError as exc:
-            return _fail(str(exc))
-        except KeyboardInterrupt:
-            print("trafficsim: calibration interrupted; finished evaluations are kept (use --resume)", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        finally:
-            if isinstance(executor, ProcessPoolExecutor):
-                executor.shutdown(wait=False, cancel_futures=True)
+        with _executor(args) as executor:
+            try:
+                table = run_calibration(spec, executor=executor, out=out, resume=args.resume,
+                                        progress=sys.stderr.isatty(), log=print, command=["trafficsim", *args.argv])
+            except ScenarioError as exc:
+                return _fail(str(exc))
+            except KeyboardInterrupt:
+                print("trafficsim: calibration interrupted; finished evaluations are kept (use --resume)",
+                      file=sys.stderr)
+                return EXIT_INTERRUPTED
+    except _NoScheduler as exc:
+        return _fail(str(exc))
     except KeyboardInterrupt:
         print("trafficsim: calibration interrupted before any evaluation", file=sys.stderr)
         return EXIT_INTERRUPTED
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
     from .experiments.calibrate_report import best_row
 
     best = best_row(table)
