@@ -17,7 +17,7 @@ and the picker switches to another scenario with its values. Leaves
 outputs/app_scenario_screenshot.png. Side by side (issue 18 item 3): the comparison
 draws both runs in the same charts (two series, two colours, one legend) and the page
 names both; the drill-down shows a picked creator. Leaves outputs/app/comparison.png and
-outputs/app/drilldown.png (committed for the record).
+outputs/app/drilldown.png (a record of each run, git-ignored like all of outputs/).
 
 Also opens a compare run's ``report.html`` from disk (file://) and checks that every
 plot embedded in it rendered, with no request leaving the file. Leaves
@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_OUT = ROOT / "outputs" / "app"  # screenshots of each mode and the redraw times (committed)
+APP_OUT = ROOT / "outputs" / "app"  # screenshots of each mode and the redraw times (git-ignored)
 SCREENSHOT = APP_OUT / "single.png"
 COMPARE_SCREENSHOT = APP_OUT / "comparison.png"
 DRILL_SCREENSHOT = APP_OUT / "drilldown.png"
