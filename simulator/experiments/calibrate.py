@@ -39,6 +39,7 @@ import pandas as pd
 
 from ..io.outputs import json_default, to_json, write_text_atomic
 from ..config.loading import ScenarioError, scenario_from_dict
+from .sweep_spec import has_content
 from .calibrate_spec import (CalibrationSpec, applies_to, calibration_fingerprint, fit_targets, load_calibration,
                              scenario_dict)
 
@@ -192,11 +193,7 @@ def read_state(out: Path) -> tuple[dict, dict] | None:
 def check_out(out: Path, resume: bool, spec: CalibrationSpec | None = None) -> None:
     """``out`` must be new, empty, or (with ``resume``) a folder of this same calibration."""
     out = Path(out)
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise ScenarioError(str(out), "", "exists and is not a folder (choose another --out)")
-    if not any(out.iterdir()):
+    if not has_content(out):
         return
     found = read_state(out)
     if found is None:

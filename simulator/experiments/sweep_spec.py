@@ -230,15 +230,22 @@ def read_manifest(out: Path) -> tuple[SweepSpec, dict] | None:
         return None
 
 
+def has_content(out: Path) -> bool:
+    """Whether an --out folder holds something (False: new or empty, free to use); a file
+    in its place is refused. What the something must be is the caller's check."""
+    out = Path(out)
+    if not out.exists():
+        return False
+    if not out.is_dir():
+        raise ScenarioError(str(out), "", "exists and is not a folder (choose another --out)")
+    return any(out.iterdir())
+
+
 def check_out(out: Path, resume: bool) -> None:
     """``out`` must be new, empty, or a sweep folder (recognised by its sweep.json) with
     ``resume``; anything else is refused before any work."""
     out = Path(out)
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise ScenarioError(str(out), "", "exists and is not a folder (choose another --out)")
-    if not any(out.iterdir()):
+    if not has_content(out):
         return
     if read_manifest(out) is None:
         raise ScenarioError(str(out), "", "folder exists, is not empty and is not a sweep folder "
