@@ -14,6 +14,10 @@ of their squares (``"squared"``) over targets and run lengths. An evaluation who
 runs crash, or whose target cannot be computed (NaN), is recorded as failed and told
 to the sampler as failed (it ignores it).
 
+Confirmation (``confirm = K``): after the search, the K best evaluations and the
+scenarios as given are run again on held-out seeds, and the calibrated scenario files
+take the lowest held-out loss (:mod:`.calibrate_confirm`).
+
 Resume: each finished evaluation is written at once to ``DIR/evaluations/eNNNNN.json``.
 ``--resume`` starts a fresh sampler and replays the run batch by batch: it asks the
 same points (checked against the files: a different point means the sampler changed,
@@ -40,8 +44,8 @@ import pandas as pd
 from ..io.outputs import json_default, to_json, write_text_atomic
 from ..config.loading import ScenarioError, scenario_from_dict
 from .sweep_spec import has_content
-from .calibrate_spec import (CalibrationSpec, applies_to, calibration_fingerprint, fit_targets, load_calibration,
-                             scenario_dict)
+from .calibrate_spec import (UNFINGERPRINTED, CalibrationSpec, applies_to, calibration_fingerprint, fit_targets,
+                             load_calibration, scenario_dict)
 
 MANIFEST_KEY = "trafficsim_calibration"
 STATE_FILE = "calibration.json"
@@ -206,7 +210,8 @@ def check_out(out: Path, resume: bool, spec: CalibrationSpec | None = None) -> N
         old, manifest = found
         fp = calibration_fingerprint(spec)
         if manifest.get("fingerprint") != fp:
-            changed = [k for k, v in spec.model_dump(mode="json", exclude={"budget"}).items() if old.get(k) != v]
+            changed = [k for k, v in spec.model_dump(mode="json", exclude=set(UNFINGERPRINTED)).items()
+                       if old.get(k) != v]
             why = (f"changed: {', '.join(changed)}" if changed
                    else "a scenario (or its extends chain) or a fitted target changed")
             raise ScenarioError(str(out), "", f"was written by a different calibration ({why}); --resume continues "
@@ -363,6 +368,11 @@ def run_calibration(spec: CalibrationSpec | str | Path, executor=None, out: str 
                     import optuna
 
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        if spec.confirm:
+            from .calibrate_confirm import run_confirmation
+
+            run_confirmation(spec, out, evaluations_table(out, spec), targets, ex,
+                             single_thread_workers=single_thread_workers, log=log)
     finally:
         if _main_thread():
             signal.signal(signal.SIGTERM, previous)

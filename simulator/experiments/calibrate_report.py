@@ -38,7 +38,7 @@ TOP_SHARE, MIN_TOP = 0.25, 5  # the top set: the best quarter of the evaluations
 ALPHA = 0.05  # the top set's spread is "narrower than chance" below this probability under uniform draws
 PINNED = 0.3  # ... and "pinned" when it is also at most this share of the range
 REPORT_FILES = ("calibration.json", "evaluations/", "evaluations.parquet", "report.md", "report.html", "manifest.json",
-                "scenarios/<label>.toml", "parameters.csv", "plots/convergence.png", "plots/parameters.png", "plots/fit.png")
+                "scenarios/<label>.toml", "parameters.csv", "confirm/<candidate>.json", "plots/convergence.png", "plots/parameters.png", "plots/fit.png")
 
 
 # --------------------------------------------------------------------------- analysis
@@ -132,13 +132,24 @@ def best_targets(out: Path, table: pd.DataFrame) -> list[dict]:
 
 
 def check_targets(out: Path, spec: CalibrationSpec, fitted: list, table: pd.DataFrame) -> list[dict]:
-    """The targets file's other targets (role "check") that read only this calibration's
-    scenarios, scored at the best evaluation from its stored replicate totals (never fitted)."""
+    """The check targets (:func:`score_checks`) scored at the best evaluation from its
+    stored replicate totals (never fitted)."""
+    best = best_row(table)
+    if best is None:
+        return []
+    e = json.loads((out / "evaluations" / f"e{int(best['evaluation']):05d}.json").read_text())
+    rows = [{"label": lb, "replicate": r, "totals": tot} for lb, reps in e["totals"].items()
+            for r, tot in enumerate(reps)]
+    return score_checks(spec, fitted, rows)
+
+
+def score_checks(spec: CalibrationSpec, fitted: list, rows: list[dict]) -> list[dict]:
+    """The targets file's other targets (not fitted here) that read only this
+    calibration's scenarios, scored on ``rows`` (label, replicate, totals at each run length)."""
     from . import targets as tg
     from .calibrate import _frames
 
-    best = best_row(table)
-    if best is None or (spec.fit is None and spec.targets):
+    if spec.fit is None and spec.targets:
         return []
     try:
         every = tg.load_targets(spec.targets_file or tg.TARGETS_FILE)
@@ -148,9 +159,6 @@ def check_targets(out: Path, spec: CalibrationSpec, fitted: list, table: pd.Data
     others = [t for t in every if t.key not in keys and all(lb in spec.scenarios for lb in tg.scenarios_needed([t]))]
     if not others:
         return []
-    e = json.loads((out / "evaluations" / f"e{int(best['evaluation']):05d}.json").read_text())
-    rows = [{"label": lb, "replicate": r, "totals": tot} for lb, reps in e["totals"].items()
-            for r, tot in enumerate(reps)]
     lengths = spec.lengths()
     out_rows = []
     for c in range(len(lengths) if lengths else 1):
@@ -162,18 +170,28 @@ def check_targets(out: Path, spec: CalibrationSpec, fitted: list, table: pd.Data
                 out_rows.append({"target": t.key, "steps": lengths[c] if lengths else None, "value": None,
                                  "ci_low": None, "ci_high": None, "ok": False, "miss": None, "rule": str(exc)})
                 continue
-            out_rows.append({"target": t.key, "steps": lengths[c] if lengths else None, "value": res.value,
-                             "ci_low": res.ci_low, "ci_high": res.ci_high, "ok": bool(res.ok), "miss": res.miss,
-                             "rule": res.rule_text})
+            out_rows.append({"target": t.key, "steps": lengths[c] if lengths else None, "value": _f(res.value),
+                             "ci_low": _f(res.ci_low), "ci_high": _f(res.ci_high), "ok": bool(res.ok),
+                             "miss": _f(res.miss), "rule": res.rule_text})
     return out_rows
+
+
+def _f(v):
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return v if v == v else None
 
 
 # --------------------------------------------------------------------------- outputs
 
 
-def calibrated_scenarios(spec: CalibrationSpec, best: pd.Series | None, fp: str) -> dict[str, str]:
+def calibrated_scenarios(spec: CalibrationSpec, best: pd.Series | None, fp: str,
+                         confirmed: dict | None = None) -> dict[str, str]:
     """label -> TOML text: the label's scenario (its file, its variant overrides) with the
-    best parameters set, fully resolved, under a header saying where it comes from. The
+    calibrated parameters set (``best``: the search's best, or with ``confirmed`` the
+    confirmation's choice), fully resolved, under a header saying where it comes from. The
     calibration's ``[set]`` and run lengths are conditions of the fit, not written in."""
     from ..config.loading import _apply_sets, scenario_from_dict, to_toml
 
@@ -189,7 +207,9 @@ def calibrated_scenarios(spec: CalibrationSpec, best: pd.Series | None, fp: str)
         scenario = scenario_from_dict(_apply_sets(data, sets, origin, source=src), spec.file_of(label), origin)
         head = [f"# Calibrated scenario {label!r}: written by `trafficsim calibrate` from {src}",
                 f"# (calibration {spec.name!r}, fingerprint {fp[:12]}), best of {int(best['evaluation']) + 1}+ "
-                f"evaluations: evaluation {int(best['evaluation'])}, loss {best['loss']:.6g}.",
+                f"evaluations: evaluation {int(best['evaluation'])}, loss {best['loss']:.6g}"
+                + (f"; chosen on {len(confirmed['seeds'])} held-out seeds (held-out loss {confirmed['loss']:.6g})."
+                   if confirmed else "."),
                 f"# Base: {spec.file_of(label)}" + (f" with {', '.join(f'{k}={v}' for k, v in spec.sets_of(label))}"
                                                   if spec.sets_of(label) else "") + ".",
                 "# Calibrated keys (range searched):" if names else "# No calibrated key applies to this scenario."]
@@ -218,7 +238,8 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def report_sections(spec: CalibrationSpec, table: pd.DataFrame, params: pd.DataFrame, fit: list[dict],
-                    checks: list[dict]) -> list[tuple[str, str, list[str], list[list[str]]]]:
+                    checks: list[dict], confirmation: list[dict] | None = None,
+                    chosen: dict | None = None) -> list[tuple[str, str, list[str], list[list[str]]]]:
     """(title, intro, header, rows) of each table of the report."""
     best = best_row(table)
     n_ok = len(ok_rows(table))
@@ -230,14 +251,33 @@ def report_sections(spec: CalibrationSpec, table: pd.DataFrame, params: pd.DataF
                      f"({'sum of squared misses' if spec.loss == 'squared' else 'sum of misses'}); good set: {good} "
                      f"evaluation(s) with loss <= best + {spec.tolerance:g}.", [], []))
     at = lambda t: f" @ {t['steps']} d" if t.get("steps") is not None else ""  # noqa: E731
-    secs.append(("Fit per target at the best parameters",
-                 f"mean over {spec.replicates} replicates [95% CI]; miss = 0 when the rule holds.",
+    if confirmation:
+        n_seeds = len(confirmation[0]["seeds"])
+        secs.append(("Confirmation on held-out seeds",
+                     f"the scenarios as given and the {len(confirmation) - 1} best evaluations of the search, rerun on "
+                     f"{n_seeds} seeds the search never used (held-out loss: the fit targets' misses on those runs); "
+                     "the calibrated scenarios take the lowest held-out loss. A search loss well below its held-out "
+                     "loss was partly luck of the search's replicates.",
+                     ["candidate", "search loss", "held-out loss", "fit targets failing (held-out)",
+                      "check targets passing (held-out)", "chosen"],
+                     [[("scenarios as given" if r["evaluation"] is None else f"evaluation {r['evaluation']}"),
+                       _fmt(r["search_loss"]), _fmt(r["loss"]) if r["status"] == "ok" else f"failed: {r['error']}",
+                       ", ".join(t["target"] + at(t) for t in r["targets"] if not t["ok"]) or "none",
+                       f"{sum(bool(t['ok']) for t in r.get('checks', []))} of {len(r.get('checks', []))}",
+                       "yes" if chosen is not None and r["candidate"] == chosen["candidate"] else ""]
+                      for r in confirmation]))
+    where = (f"the calibrated parameters (evaluation {chosen['evaluation']}), on the {len(chosen['seeds'])} held-out seeds"
+             if chosen is not None else "the best parameters")
+    reps = len(chosen["seeds"]) if chosen is not None else spec.replicates
+    secs.append((f"Fit per target at {where}",
+                 f"mean over {reps} replicates [95% CI]; miss = 0 when the rule holds.",
                  ["target", "rule", "value [95% CI]", "pass", "miss"],
                  [[t["target"] + at(t), t["rule"], f"{_fmt(t['value'])} [{_fmt(t['ci_low'])}, {_fmt(t['ci_high'])}]",
                    "PASS" if t["ok"] else "FAIL", _fmt(t["miss"])] for t in fit]))
     if checks:
-        secs.append(("Check targets at the best parameters (not fitted)",
-                     "the targets file's other targets on these scenarios, scored on the best evaluation's runs.",
+        secs.append((f"Check targets at {where} (not fitted)",
+                     "the targets file's other targets on these scenarios, scored on the "
+                     + ("held-out runs." if chosen is not None else "best evaluation's runs."),
                      ["target", "rule", "value [95% CI]", "pass"],
                      [[t["target"] + at(t), t["rule"], f"{_fmt(t['value'])} [{_fmt(t['ci_low'])}, {_fmt(t['ci_high'])}]",
                        "PASS" if t["ok"] else "FAIL"] for t in checks]))
@@ -385,12 +425,20 @@ def write_outputs(out: Path, spec: CalibrationSpec, targets: list, table: pd.Dat
     t0 = time.perf_counter()
     state = read_state(out)
     fp = state[1].get("fingerprint", "") if state else ""
-    best = best_row(table)
+    from .calibrate_confirm import choose, read_confirmation
+
+    best = search_best = best_row(table)
     params = parameters_summary(spec, table)
-    fit = best_targets(out, table)
-    checks = check_targets(out, spec, targets, table)
+    confirmation = read_confirmation(spec, out, table)
+    chosen = choose(confirmation)
+    if chosen is not None:
+        best = table[table["evaluation"] == chosen["evaluation"]].iloc[0]
+        fit, checks = chosen["targets"], chosen["checks"]
+    else:
+        fit = best_targets(out, table)
+        checks = check_targets(out, spec, targets, table)
     (out / "scenarios").mkdir(exist_ok=True)
-    for label, text in calibrated_scenarios(spec, best, fp).items():
+    for label, text in calibrated_scenarios(spec, best, fp, chosen).items():
         write_text_atomic(out / "scenarios" / f"{label}.toml", text)
     plots = write_plots(out / "plots", spec, table, fit, targets)
     run_s = table["run_s"].dropna() if "run_s" in table else pd.Series(dtype=float)
@@ -400,9 +448,17 @@ def write_outputs(out: Path, spec: CalibrationSpec, targets: list, table: pd.Dat
                 "name": spec.name, "fingerprint": fp, "method": spec.method, "seed": spec.seed, "budget": spec.budget,
                 "batch": spec.batch, "replicates": spec.replicates, "replicate_seeds": spec.replicate_seeds(),
                 "steps": spec.steps, "evaluations": len(table), "evaluations_ok": len(ok_rows(table)),
-                "this_call": counts, "best_evaluation": None if best is None else int(best["evaluation"]),
-                "best_loss": None if best is None else float(best["loss"]),
-                "best_parameters": {} if best is None else {n: best[f"param.{n}"] for n in spec.parameters},
+                "this_call": counts,
+                "confirmation": None if not confirmation else {
+                    "seeds": confirmation[0]["seeds"],
+                    "candidates": [{"evaluation": r["evaluation"], "search_loss": r["search_loss"],
+                                    "heldout_loss": r["loss"], "status": r["status"]} for r in confirmation],
+                    "chosen_evaluation": None if chosen is None else chosen["evaluation"]},
+                "calibrated_evaluation": None if best is None else int(best["evaluation"]),
+                "calibrated_parameters": {} if best is None else {n: best[f"param.{n}"] for n in spec.parameters},
+                "best_evaluation": None if search_best is None else int(search_best["evaluation"]),
+                "best_loss": None if search_best is None else float(search_best["loss"]),
+                "best_parameters": {} if search_best is None else {n: search_best[f"param.{n}"] for n in spec.parameters},
                 "timings": {"elapsed_s": round(elapsed, 2), "report_s": None,
                             "elapsed_s_per_evaluation_run": round(elapsed / counts["ran"], 2) if counts.get("ran") else None,
                             "run_wall_s_mean": round(float(run_s.sum()) / (len(run_s) * per_eval_runs), 3)
@@ -410,7 +466,7 @@ def write_outputs(out: Path, spec: CalibrationSpec, targets: list, table: pd.Dat
                 "python": sys.version.split()[0], "numpy": np.__version__, "pandas": pd.__version__,
                 "mesa": mesa.__version__, "optuna": optuna.__version__, "machine": _platform.platform(),
                 "files": list(REPORT_FILES)}
-    secs = report_sections(spec, table, params, fit, checks)
+    secs = report_sections(spec, table, params, fit, checks, confirmation, chosen)
     md = [f"# Calibration {spec.name}", ""]
     for name, intro, header, rows in secs:
         md += [f"## {name}", "", intro, ""]

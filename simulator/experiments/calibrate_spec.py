@@ -13,6 +13,9 @@ A calibration file (TOML; relative paths are relative to the file)::
     steps = 30                # or [30, 90]: every target is scored at each run length (one run, read at each)
     loss = "miss"             # miss: sum of the targets' misses; squared: sum of their squares
     tolerance = 0.05          # the report's "good set": evaluations with loss <= best + tolerance
+    confirm = 5               # then rerun the 5 best (and the scenarios as given) on held-out seeds; the
+                              # calibrated files take the best held-out loss (default 0: the search's best)
+    confirm_replicates = 6    # held-out seeds per scenario (default: twice replicates)
     targets_file = "../targets/targets.toml"   # default: the project's scenarios/targets/targets.toml
     fit = ["kuaishou_private_share_gmv"]   # keys of targets_file (default: its role = "fit" targets,
                                            # unless the file has inline targets only)
@@ -52,8 +55,9 @@ from ..config.loading import ScenarioError, _apply_sets, _field_of, _range_hint,
 from .sweep_spec import canonical_json, fingerprint
 
 CALIBRATION_KEYS = ("name", "seed", "method", "budget", "batch", "startup", "replicates", "steps", "loss", "tolerance",
-                    "targets_file", "fit", "targets", "scenarios", "set", "parameters")
+                    "confirm", "confirm_replicates", "targets_file", "fit", "targets", "scenarios", "set", "parameters")
 PARAMETER_KEYS = ("key", "range", "log", "scenarios")
+UNFINGERPRINTED = ("budget", "confirm", "confirm_replicates")  # may change between a calibration and its --resume
 LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -99,6 +103,8 @@ class CalibrationSpec(BaseModel):
     steps: int | list[int] | None = Field(None, description="run length(s); default: each scenario's")
     loss: Literal["miss", "squared"] = "miss"
     tolerance: float = Field(0.05, ge=0, le=1e6, description="good set: loss <= best + tolerance")
+    confirm: int = Field(0, ge=0, le=1_000, description="the best evaluations rerun on held-out seeds (0: none)")
+    confirm_replicates: int | None = Field(None, ge=2, le=1_000, description="held-out seeds (default 2 x replicates)")
     targets_file: str | None = None
     fit: list[str] | None = None
     targets: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -154,6 +160,10 @@ class CalibrationSpec(BaseModel):
 
         return [int(s.generate_state(1, np.uint64)[0] >> np.uint64(1))
                 for s in np.random.SeedSequence(self.seed).spawn(self.replicates)]
+
+    def confirm_count_replicates(self) -> int:
+        """Held-out seeds per scenario in the confirmation (default: twice the search's replicates, at least 2)."""
+        return self.confirm_replicates if self.confirm_replicates is not None else max(2, 2 * self.replicates)
 
     def is_int(self, name: str) -> bool:
         field = _field_of(tuple(self.key_of(name).split(".")))
@@ -402,10 +412,12 @@ def target_fingerprint_data(t) -> Any:
 
 def calibration_fingerprint(spec: CalibrationSpec) -> str:
     """sha256 of everything an evaluation's result depends on: the file's settings except
-    the budget (a larger budget may resume a smaller one), each scenario's resolved table
+    the budget (a larger budget may resume a smaller one) and the confirmation's settings
+    (they decide which evaluations are rerun after the search, not what the search finds;
+    confirmation records carry their own points and seeds), each scenario's resolved table
     (its extends chain, ``[set]``), the fitted targets. ``--resume`` refuses a folder whose
     fingerprint differs."""
-    settings = spec.model_dump(mode="json", exclude={"budget"})
+    settings = spec.model_dump(mode="json", exclude=set(UNFINGERPRINTED))
     resolved = {label: fingerprint(_validate(spec, label, {}).model_dump(mode="json")) for label in spec.scenarios}
     targets = [target_fingerprint_data(t) for t in fit_targets(spec)]
     return hashlib.sha256(canonical_json({"settings": settings, "scenarios": resolved,

@@ -15,6 +15,7 @@ startup = {startup}
 replicates = {replicates}
 steps = {steps}
 tolerance = {tolerance}
+{head}
 
 [scenarios]
 douyin = "{base}"
@@ -41,8 +42,8 @@ hi = {hi}
 
 
 def write_calibration(path, *, name="toy", seed=3, method="tpe", budget=8, batch=4, startup=4, replicates=1,
-                      steps="3", tolerance=0.5, lo=0.1, hi=0.12, extra_parameters="", base=SCENARIOS / "douyin.toml"):
+                      steps="3", tolerance=0.5, lo=0.1, hi=0.12, extra_parameters="", base=SCENARIOS / "douyin.toml", head=""):
     path.write_text(TEMPLATE.format(name=name, seed=seed, method=method, budget=budget, batch=batch, startup=startup,
                                     replicates=replicates, steps=steps, tolerance=tolerance, lo=lo, hi=hi,
-                                    extra_parameters=extra_parameters, base=base))
+                                    extra_parameters=extra_parameters, base=base, head=head))
     return path

@@ -344,3 +344,77 @@ def test_fuzz_calibration_files(tmp_path, capsys, monkeypatch):
             assert rc == 2 or "none ok" in lines[0], f"{case}: exit 3\n{err}"
         outcomes[rc] += 1
     assert outcomes[0] > 0 and outcomes[2] > 0, outcomes
+
+
+# --------------------------------------------------------------------------- confirmation on held-out seeds
+
+
+def test_heldout_seeds_are_fixed_by_the_seed_and_never_the_searchs():
+    """Guards the held-out seeds: the confirmation's seeds are none of the search's
+    replicate seeds, and the calibration's seed fixes them."""
+    from simulator.experiments.calibrate_confirm import heldout_seeds
+    from simulator.experiments.calibrate_spec import CalibrationSpec
+
+    spec = CalibrationSpec(scenarios={"douyin": str(SCENARIOS / "douyin.toml")}, parameters={KEY: {"range": [0, 1]}},
+                           replicates=3, confirm=2)
+    held = heldout_seeds(spec)
+    assert len(held) == 6 and len(set(held)) == 6 and not set(held) & set(spec.replicate_seeds())
+    assert held == heldout_seeds(spec.model_copy(update={"confirm": 5}))
+    assert held != heldout_seeds(spec.model_copy(update={"seed": 2}))
+    assert len(heldout_seeds(spec.model_copy(update={"confirm_replicates": 4}))) == 4
+
+
+def test_the_calibrated_point_is_the_lowest_heldout_loss_not_the_lowest_search_loss():
+    """Guards the choice after confirmation: the search's best (loss 0 on its own
+    replicates) loses to a point that holds better on the held-out seeds, and the
+    scenarios as given are a baseline, never chosen. Fails if the choice reads the search
+    loss or lets the baseline win."""
+    from simulator.experiments.calibrate_confirm import choose
+
+    recs = [{"candidate": "as_given", "evaluation": None, "search_loss": None, "status": "ok", "loss": 0.0},
+            {"candidate": "e00027", "evaluation": 27, "search_loss": 0.0, "status": "ok", "loss": 0.9},
+            {"candidate": "e00034", "evaluation": 34, "search_loss": 0.7, "status": "ok", "loss": 0.2},
+            {"candidate": "e00042", "evaluation": 42, "search_loss": 0.8, "status": "ok", "loss": 0.2},
+            {"candidate": "e00003", "evaluation": 3, "search_loss": 0.1, "status": "failed", "loss": None}]
+    assert choose(recs)["evaluation"] == 34
+    assert choose(recs[:1]) is None
+
+
+def test_confirmation_reruns_the_best_on_heldout_seeds_and_the_calibrated_files_follow_it(tmp_path):
+    """Guards the confirmation stage end to end: the two best evaluations and the
+    scenarios as given are run on held-out seeds (their values differ from the search's
+    for the same point: other seeds); the calibrated scenario takes the chosen point;
+    the report and manifest say so; a resume keeps the finished candidates, and a larger
+    ``confirm`` resumes the same calibration and runs only the new candidate. Fails if
+    the held-out seeds are the search's (values equal) or the files ignore the choice."""
+    from simulator.experiments.calibrate_confirm import choose, read_confirmation
+
+    head = "confirm = 2\nconfirm_replicates = 2\n"
+    path = write_calibration(tmp_path / "c.toml", budget=4, batch=4, startup=4, replicates=2, head=head)
+    out = tmp_path / "out"
+    table = run_calibration(path, out=out)
+    files = sorted(p.name for p in (out / "confirm").glob("*.json"))
+    assert len(files) == 3 and "as_given.json" in files
+    spec = load_calibration(path)
+    recs = read_confirmation(spec, out, table)
+    assert [r["evaluation"] for r in recs][0] is None and all(r["status"] == "ok" for r in recs)
+    for r in recs[1:]:
+        search = json.loads((out / "evaluations" / f"e{r['evaluation']:05d}.json").read_text())
+        assert r["targets"][0]["replicates"] != search["targets"][0]["replicates"][:2]
+        assert r["params"] == search["params"] and r["search_loss"] == search["loss"]
+    chosen = choose(recs)
+    sc = load_scenario(out / "scenarios" / "douyin.toml")
+    assert sc.platforms["douyin"].ad_load == pytest.approx(chosen["params"][KEY])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["confirmation"]["chosen_evaluation"] == chosen["evaluation"] == manifest["calibrated_evaluation"]
+    md = (out / "report.md").read_text()
+    assert "## Confirmation on held-out seeds" in md and "scenarios as given" in md
+    assert f"## Fit per target at the calibrated parameters (evaluation {chosen['evaluation']})" in md
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "confirm").glob("*.json")}
+    lines = []
+    run_calibration(write_calibration(path, budget=4, batch=4, startup=4, replicates=2,
+                                      head="confirm = 3\nconfirm_replicates = 2\n"),
+                    out=out, resume=True, log=lines.append)
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "confirm").glob("*.json")}
+    assert len(after) == 4 and all(after[k] == v for k, v in before.items())
+    assert any("4 candidates" in line and "1 to run" in line for line in lines)
