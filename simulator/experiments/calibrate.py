@@ -138,16 +138,12 @@ def evaluate_point(spec: CalibrationSpec | str | Path, params: dict[str, Any]) -
     toy target around the model's value at a known parameter, or to check a point)."""
     if not isinstance(spec, CalibrationSpec):
         spec = load_calibration(spec)
-    lengths = spec.lengths()
     rows = []
-    for label in spec.scenarios:
-        for r, seed in enumerate(spec.replicate_seeds()):
-            data, _ = scenario_dict(spec, label, params, seed, lengths[-1] if lengths else None)
-            row = run_task({"evaluation": 0, "label": label, "replicate": r, "scenario": data,
-                            "source": spec.file_of(label), "lengths": lengths})
-            if row["status"] != "ok":
-                raise RuntimeError(f"{label} replicate {r}: {row['error']}")
-            rows.append(row)
+    for task in make_tasks(spec, {0: params}, spec.replicate_seeds(), single_thread=False):
+        row = run_task(task)
+        if row["status"] != "ok":
+            raise RuntimeError(f"{row['label']} replicate {row['replicate']}: {row['error']}")
+        rows.append(row)
     return score(spec, fit_targets(spec), rows)
 
 
@@ -269,7 +265,7 @@ def run_calibration(spec: CalibrationSpec | str | Path, executor=None, out: str 
     log : called with one line per message.
     """
     from .. import __version__
-    from .sweep import as_executor
+    from .sweep import as_executor, run_all
 
     if not isinstance(spec, CalibrationSpec):
         spec = load_calibration(spec)
@@ -293,7 +289,6 @@ def run_calibration(spec: CalibrationSpec | str | Path, executor=None, out: str 
     study = make_study(spec)
     dists = distributions(spec)
     seeds = spec.replicate_seeds()
-    lengths = spec.lengths()
     t_start = time.perf_counter()
     bar = None
     if progress:
@@ -324,14 +319,8 @@ def run_calibration(spec: CalibrationSpec | str | Path, executor=None, out: str 
                         counts["kept"] += 1
                         continue
                 todo[i] = {"params": params, "rows": [], "t0": time.perf_counter()}
-            tasks = []
-            for i, ev in todo.items():
-                for label in spec.scenarios:
-                    for r, seed in enumerate(seeds):
-                        data, _ = scenario_dict(spec, label, ev["params"], seed, lengths[-1] if lengths else None)
-                        tasks.append({"evaluation": i, "label": label, "replicate": r, "scenario": data,
-                                      "source": spec.file_of(label), "lengths": lengths,
-                                      "single_thread": single_thread_workers and ex is not None})
+            tasks = make_tasks(spec, {i: ev["params"] for i, ev in todo.items()}, seeds,
+                               single_thread_workers and ex is not None)
             need = {i: len(spec.scenarios) * spec.replicates for i in todo}
 
             def finished(row: dict) -> None:
@@ -346,20 +335,7 @@ def run_calibration(spec: CalibrationSpec | str | Path, executor=None, out: str 
                     bar.set_postfix(best=_best_text(study, results))
                     bar.update()
 
-            if ex is None:
-                for task in tasks:
-                    finished(run_task(task))
-            else:
-                from concurrent.futures import as_completed
-
-                futures = [ex.submit(run_task, task) for task in tasks]
-                try:
-                    for fut in as_completed(futures):
-                        finished(fut.result())
-                except BaseException:
-                    for f in futures:
-                        f.cancel()
-                    raise
+            run_all(ex, run_task, tasks, finished)
             for trial in trials:  # in evaluation order: the sampler's history does not depend on who finished first
                 e = results[first + trial.number - trials[0].number]
                 if e["status"] == "ok":
@@ -387,6 +363,19 @@ def run_calibration(spec: CalibrationSpec | str | Path, executor=None, out: str 
     if log is not None:
         log(f"{counts['ran']} evaluations run, {counts['kept']} kept from before, {counts['failed']} failed")
     return table
+
+
+def make_tasks(spec: CalibrationSpec, points: dict, seeds: list[int], single_thread: bool) -> list[dict]:
+    """The runs of some points (key -> params): every scenario × seed, in that order."""
+    lengths = spec.lengths()
+    tasks = []
+    for key, params in points.items():
+        for label in spec.scenarios:
+            for r, seed in enumerate(seeds):
+                data, _ = scenario_dict(spec, label, params, seed, lengths[-1] if lengths else None)
+                tasks.append({"evaluation": key, "label": label, "replicate": r, "scenario": data,
+                              "source": spec.file_of(label), "lengths": lengths, "single_thread": single_thread})
+    return tasks
 
 
 def _record(out: Path, spec: CalibrationSpec, targets: list, i: int, batch: int, ev: dict) -> dict:

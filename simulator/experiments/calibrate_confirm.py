@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..io.outputs import to_json, write_text_atomic
-from .calibrate_spec import CalibrationSpec, scenario_dict
+from .calibrate_spec import CalibrationSpec
 
 CONFIRM_DIR = "confirm"
 AS_GIVEN = "as_given"  # the candidate that changes no parameter: the scenarios as their files give them
@@ -79,7 +79,8 @@ def choose(records: list[dict]) -> dict | None:
 def run_confirmation(spec: CalibrationSpec, out: Path, table: pd.DataFrame, targets: list, ex=None,
                      single_thread_workers: bool = True, log=None) -> list[dict]:
     """Run (or, on resume, keep) every candidate on the held-out seeds; return their records."""
-    from .calibrate import run_task, score
+    from .calibrate import make_tasks, run_task, score
+    from .sweep import run_all
     from .calibrate_report import score_checks
 
     cands = candidates(spec, table)
@@ -88,7 +89,6 @@ def run_confirmation(spec: CalibrationSpec, out: Path, table: pd.DataFrame, targ
     folder = Path(out) / CONFIRM_DIR
     folder.mkdir(exist_ok=True)
     seeds = heldout_seeds(spec)
-    lengths = spec.lengths()
     held = spec.model_copy(update={"replicates": len(seeds)})
     records: dict[str, dict] = {}
     todo: dict[str, dict] = {}
@@ -105,14 +105,8 @@ def run_confirmation(spec: CalibrationSpec, out: Path, table: pd.DataFrame, targ
     if log is not None:
         log(f"confirmation: {len(cands)} candidates (the scenarios as given and the {len(cands) - 1} best "
             f"evaluations) on {len(seeds)} held-out seeds; {len(todo)} to run")
-    tasks = []
-    for name, c in todo.items():
-        for label in spec.scenarios:
-            for r, seed in enumerate(seeds):
-                data, _ = scenario_dict(spec, label, c["params"], seed, lengths[-1] if lengths else None)
-                tasks.append({"evaluation": name, "label": label, "replicate": r, "scenario": data,
-                              "source": spec.file_of(label), "lengths": lengths,
-                              "single_thread": single_thread_workers and ex is not None})
+    tasks = make_tasks(spec, {name: c["params"] for name, c in todo.items()}, seeds,
+                       single_thread_workers and ex is not None)
     need = len(spec.scenarios) * len(seeds)
 
     def finished(row: dict) -> None:
@@ -140,20 +134,7 @@ def run_confirmation(spec: CalibrationSpec, out: Path, table: pd.DataFrame, targ
         write_text_atomic(folder / f"{c['candidate']}.json", to_json(rec, indent=None))
         records[c["candidate"]] = rec
 
-    if ex is None:
-        for task in tasks:
-            finished(run_task(task))
-    elif tasks:
-        from concurrent.futures import as_completed
-
-        futures = [ex.submit(run_task, task) for task in tasks]
-        try:
-            for fut in as_completed(futures):
-                finished(fut.result())
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+    run_all(ex, run_task, tasks, finished)
     return [records[c["candidate"]] for c in cands]
 
 

@@ -116,6 +116,24 @@ def as_executor(executor) -> Executor | None:
     return executor
 
 
+def run_all(ex: Executor | None, fn, tasks: list, done) -> None:
+    """Run ``fn`` on every task, serially (``ex`` None) or on the executor, and call
+    ``done`` with each result as it finishes (in finishing order). On any error or
+    interrupt the tasks not yet started are cancelled and the error is raised."""
+    if ex is None:
+        for task in tasks:
+            done(fn(task))
+        return
+    futures = [ex.submit(fn, task) for task in tasks]
+    try:
+        for fut in as_completed(futures):
+            done(fut.result())
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        raise
+
+
 def _describe_change(old: SweepSpec | None, old_manifest: dict, spec: SweepSpec, base_fp: str) -> str:
     """Why the runs of an earlier version of this sweep folder no longer match."""
     if old is None:
@@ -239,18 +257,7 @@ def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | Non
     if _main_thread():
         signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        if ex is None:
-            for task in todo:
-                record(run_one({**task, "single_thread": False}))
-        else:
-            futures = [ex.submit(run_one, task) for task in todo]
-            try:
-                for fut in as_completed(futures):
-                    record(fut.result())
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+        run_all(ex, run_one, [{**task, "single_thread": False} for task in todo] if ex is None else todo, record)
     finally:
         if _main_thread():
             signal.signal(signal.SIGTERM, previous)
