@@ -496,6 +496,15 @@ def cmd_calibrate(args) -> int:
         return EXIT_CRASH
     params = ", ".join(f"{n} = {best[f'param.{n}']:.4g}" for n in spec.parameters)
     print(f"best of {len(table)} evaluations: #{int(best['evaluation'])}, loss {best['loss']:.4g} ({params})")
+    from .experiments.calibrate_confirm import choose, read_confirmation
+
+    confirmed = read_confirmation(spec, out, table)
+    chosen = choose(confirmed)
+    if chosen is not None:
+        given = next((r["loss"] for r in confirmed if r["evaluation"] is None and r["status"] == "ok"), None)
+        print(f"calibrated: #{chosen['evaluation']}, held-out loss {chosen['loss']:.4g} on {len(chosen['seeds'])} "
+              f"seeds the search never used (search loss {chosen['search_loss']:.4g}; the scenarios as given: "
+              + (f"{given:.4g})" if given is not None else "failed)"))
     print(f"calibration: {out} (report.md, scenarios/, evaluations.parquet)")
     return 0
 
