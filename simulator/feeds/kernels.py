@@ -61,6 +61,31 @@ def gumbel_table(rng: np.random.Generator) -> np.ndarray:
     return rng.gumbel(size=1 << GUMBEL_TABLE_BITS).astype(np.float32)
 
 
+@njit(inline="always")
+def _gumbel_select(key, k, temp, table, offset, mask, topv, topi):
+    """The row's ``k`` largest ``key[j] + temp · table[(offset + j) & mask]`` into the
+    descending lists ``topv``/``topi`` (preset to -inf/-1), ties to the lower ``j``;
+    entries whose key is -inf are never chosen. The one selection of both Gumbel-top-k
+    kernels."""
+    cols = len(key)
+    filled = 0
+    j = 0
+    # fill the first k places, then only challengers of the k-th
+    while j < cols and filled < k:
+        s = key[j]
+        if s != -np.inf:
+            _insert_sorted(topv, topi, filled, s + temp * table[(offset + j) & mask], j)
+            filled += 1
+        j += 1
+    last = topv[k - 1]
+    while j < cols:
+        v = key[j] + temp * table[(offset + j) & mask]
+        if v > last:  # -inf keys never pass
+            _insert_sorted(topv, topi, k - 1, v, j)
+            last = topv[k - 1]
+        j += 1
+
+
 @_cached_njit(parallel=True)
 def gumbel_top_k(key, k, temperature, seed, table):
     """Per row, the indices of the ``k`` largest ``key + temperature · Gumbel`` in
@@ -79,26 +104,95 @@ def gumbel_top_k(key, k, temperature, seed, table):
     mask = np.int64(len(table) - 1)
     temp = np.float32(temperature)
     for i in prange(rows):
-        topv = vals[i]
-        topi = out[i]
         h = _splitmix64(useed ^ (np.uint64(i) * np.uint64(0x100000001B3)))
-        offset = np.int64(h & np.uint64(mask))
-        filled = 0
-        j = 0
-        # fill the first k places, then only challengers of the k-th
-        while j < cols and filled < k:
-            s = key[i, j]
-            if s != -np.inf:
-                _insert_sorted(topv, topi, filled, s + temp * table[(offset + j) & mask], j)
-                filled += 1
-            j += 1
-        last = topv[k - 1]
-        while j < cols:
-            v = key[i, j] + temp * table[(offset + j) & mask]
-            if v > last:  # -inf keys never pass
-                _insert_sorted(topv, topi, k - 1, v, j)
-                last = topv[k - 1]
-            j += 1
+        _gumbel_select(key[i], k, temp, table, np.int64(h & np.uint64(mask)), mask, vals[i], out[i])
+    return out
+
+
+SCORE_ROWS = 64  # rows per task of score_top_k (one key buffer each)
+
+
+@_cached_njit(parallel=True)
+def score_top_k(match, w_match, item, capped, fan_ptr, fan_col, fan_score, cand_ptr, cand_idx,
+                k, temperature, seed, table):
+    """``gumbel_top_k`` of the linear ranking score, computed row by row in one pass
+    without the users × candidates key matrix: ``key[i, j] = w_match · match[i, j] + item[j]``,
+    plus ``fan_score[e]`` on every candidate of fan entry e's creator column
+    (``cand_idx[cand_ptr[c]:cand_ptr[c + 1]]``) for row i's fan entries
+    ``fan_ptr[i]:fan_ptr[i + 1]``, and -inf where ``capped[j]``. The same float32
+    operations in the same order as the numpy form (``AlgorithmicPolicy.score``, then
+    capped columns set to -inf, then ``gumbel_top_k``), so the same picks.
+
+    match : (rows, cols) float32; w_match : float32; item : (cols,) float32;
+    capped : (cols,) bool; fan_ptr : (rows + 1,); fan_col, fan_score (float32) : per fan
+    entry; cand_ptr : (creator columns + 1,); cand_idx : candidate columns by creator.
+    Returns (rows, k) int64.
+    """
+    rows, cols = match.shape
+    out = np.full((rows, k), -1, dtype=np.int64)
+    vals = np.full((rows, k), -np.inf, dtype=np.float32)
+    useed = np.uint64(seed)
+    mask = np.int64(len(table) - 1)
+    temp = np.float32(temperature)
+    n_tasks = (rows + SCORE_ROWS - 1) // SCORE_ROWS
+    for t in prange(n_tasks):
+        key = np.empty(cols, dtype=np.float32)
+        for i in range(t * SCORE_ROWS, min(rows, (t + 1) * SCORE_ROWS)):
+            for j in range(cols):
+                key[j] = w_match * match[i, j] + item[j]
+            for e in range(fan_ptr[i], fan_ptr[i + 1]):
+                c = fan_col[e]
+                f = fan_score[e]
+                for q in range(cand_ptr[c], cand_ptr[c + 1]):
+                    key[cand_idx[q]] += f
+            for j in range(cols):
+                if capped[j]:
+                    key[j] = -np.inf
+            h = _splitmix64(useed ^ (np.uint64(i) * np.uint64(0x100000001B3)))
+            _gumbel_select(key, k, temp, table, np.int64(h & np.uint64(mask)), mask, vals[i], out[i])
+    return out
+
+
+@_cached_njit()
+def first_picks(top, valid, k_u):
+    """Each row's first ``k_u[i]`` valid ranked picks, row by row, rank by rank: the
+    (row, column) pairs of ``top[valid & (cumsum(valid, axis=1) <= k_u[:, None])]``
+    without the cumulative sums and masks. Returns (rows int64, columns int64)."""
+    rows, k = top.shape
+    n = 0
+    for i in range(rows):
+        taken = 0
+        for r in range(k):
+            if valid[i, r] and taken < k_u[i]:
+                taken += 1
+        n += taken
+    out_r = np.empty(n, dtype=np.int64)
+    out_c = np.empty(n, dtype=np.int64)
+    n = 0
+    for i in range(rows):
+        taken = 0
+        for r in range(k):
+            if valid[i, r] and taken < k_u[i]:
+                out_r[n] = i
+                out_c[n] = top[i, r]
+                n += 1
+                taken += 1
+    return out_r, out_c
+
+
+@_cached_njit()
+def lookup_in_rows(ptr, col, value, rows, cols):
+    """For each query (``rows[q]``, ``cols[q]``): ``value`` of the entry of that row
+    (CSR ``ptr``) whose ``col`` equals ``cols[q]``, -1 where the row has none (a row's
+    entries are few: a linear scan). Returns int64."""
+    n = len(rows)
+    out = np.full(n, -1, dtype=np.int64)
+    for q in range(n):
+        c = cols[q]
+        for e in range(ptr[rows[q]], ptr[rows[q] + 1]):
+            if col[e] == c:
+                out[q] = value[e]
+                break
     return out
 
 
