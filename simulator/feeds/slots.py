@@ -87,7 +87,7 @@ def follow_slots(model, platform, active, n, rng):
     pos = np.repeat(np.arange(len(active)), n)
     if len(pos) == 0 or follows.n_edges == 0:
         return Impressions.empty(), pos[:0]
-    cumw = np.cumsum(follows.intimacy + np.float32(platform.cfg.follow_pick_base), dtype=np.float64)
+    cumw = follow_pick_weights(model, platform.cfg.follow_pick_base)
     # compiled: the search for each pick runs within its user's row (state.arrays.weighted_in_rows defines it)
     edge = weighted_pick_in_rows(follows.indptr, cumw, active[pos].astype(np.int64), rng.random(len(pos)))
     ok = edge >= 0
@@ -99,6 +99,22 @@ def follow_slots(model, platform, active, n, rng):
     ok = item >= 0
     pos, edge, item = pos[ok], edge[ok], recent.items[item[ok]]
     return Impressions.make(model, active[pos], item, FOLLOW, edge), pos
+
+
+def follow_pick_weights(model, base: float) -> np.ndarray:
+    """The global cumsum of the follow edges' pick weights (intimacy + ``base``), float64.
+    Intimacy does not change while the day's feeds are built, so platforms with the same
+    ``base`` share one cumsum over every follow edge (``model.feed_cache``, emptied by
+    ``TrafficModel.build_feeds``; without it, computed each time)."""
+    follows = model.follows
+    cache = getattr(model, "feed_cache", None)
+    key = ("follow_pick_weights", float(base))
+    if cache is not None and key in cache:
+        return cache[key]
+    cumw = np.cumsum(follows.intimacy + np.float32(base), dtype=np.float64)
+    if cache is not None:
+        cache[key] = cumw
+    return cumw
 
 
 def same_city_slots(model, platform, active, n, rng):

@@ -160,3 +160,41 @@ def test_yesterdays_impressions_are_freed_before_todays_feeds():
     model.build_feeds = build_feeds
     model.step()
     assert alive == [False] and len(model.day_logs) == 1  # today's trace is there after the step
+
+
+def test_follow_pick_weights_shared_by_the_platforms_while_feeds_are_built():
+    """Guards slots.follow_pick_weights' cache (issue #17): platforms with the same
+    follow_pick_base share one cumsum over every follow edge while build_feeds runs, and
+    nothing is kept after it (intimacy changes later in the day)."""
+    from types import SimpleNamespace
+
+    from simulator.feeds.slots import follow_pick_weights
+
+    follows = SimpleNamespace(intimacy=np.array([0.5, 0.0, 0.25], np.float32))
+    model = SimpleNamespace(follows=follows, feed_cache={})
+    first = follow_pick_weights(model, 0.05)
+    assert follow_pick_weights(model, 0.05) is first  # the second platform reuses it
+    assert np.array_equal(first, np.cumsum(follows.intimacy + np.float32(0.05), dtype=np.float64))
+    assert follow_pick_weights(model, 0.1) is not first  # another base: its own cumsum
+    model.feed_cache = None
+    assert follow_pick_weights(model, 0.05) is not first
+
+
+def test_build_feeds_keeps_no_feed_cache_after_the_feeds(monkeypatch):
+    """Guards TrafficModel.build_feeds: the cache of what the platforms share lives only
+    while the feeds are built."""
+    import simulator.feeds.slots as slots
+    from simulator import TrafficModel
+    from simulator.config import load_scenario
+
+    scenario = load_scenario("scenarios/ecosystem.toml", overrides={"population": {"users": 2000, "creators": 60, "merchants": 2}})
+    model = TrafficModel(scenario, seed=3)
+    seen, orig = [], slots.follow_pick_weights
+
+    def probe(m, base):
+        seen.append(m.feed_cache is not None)
+        return orig(m, base)
+
+    monkeypatch.setattr(slots, "follow_pick_weights", probe)
+    model.step()
+    assert len(seen) >= 2 and all(seen) and model.feed_cache is None
