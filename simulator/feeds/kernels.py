@@ -297,3 +297,25 @@ def count_flags_in_rows(indptr, indices, flags):
                 if flags[j, p]:
                     out[i, p] += 1.0
     return out
+
+
+@_cached_njit()
+def tally_impressions(item, domain, source, complete, like, comment, share, follow, n_items, n_domains, n_sources):
+    """One pass over a day's impressions: per item, the impressions by domain and by
+    slot source and the engagements by action (complete, like, comment, share, follow),
+    as ``np.bincount(item * D + domain)``, ``np.bincount(item * S + source)`` and one
+    ``np.bincount(item[hit])`` per action give them, without their temporaries.
+    Returns three int64 arrays (n_items × D, n_items × S, n_items × 5)."""
+    by_domain = np.zeros((n_items, n_domains), dtype=np.int64)
+    by_source = np.zeros((n_items, n_sources), dtype=np.int64)
+    by_action = np.zeros((n_items, 5), dtype=np.int64)
+    for i in range(len(item)):
+        it = item[i]
+        by_domain[it, domain[i]] += 1
+        by_source[it, source[i]] += 1
+        by_action[it, 0] += complete[i]
+        by_action[it, 1] += like[i]
+        by_action[it, 2] += comment[i]
+        by_action[it, 3] += share[i]
+        by_action[it, 4] += follow[i]
+    return by_domain, by_source, by_action

@@ -5,7 +5,7 @@ import numpy as np
 from numba import njit
 
 from simulator.feeds.kernels import (_splitmix64, _uniform, first_picks, gumbel_table, gumbel_top_k, lookup_in_rows,
-                                     score_top_k)
+                                     score_top_k, tally_impressions)
 
 
 # the kernels' noise, exposed for the twins (test-only helpers)
@@ -154,3 +154,19 @@ def test_first_picks_and_lookup_in_rows_match_their_numpy_forms():
     q_row, q_col = rng.integers(0, 50, 500), rng.integers(0, 10, 500)
     got = lookup_in_rows(np.searchsorted(e_row, np.arange(51)), e_col, e_val, q_row, q_col)
     assert np.array_equal(got, dense[q_row, q_col])
+
+
+def test_tally_impressions_matches_the_bincounts():
+    """Guards kernels.tally_impressions (content/exposure.py, issue #17): one pass gives
+    each item's impressions by domain and by source and its engagements by action exactly
+    as the bincounts it replaced."""
+    rng = np.random.default_rng(7)
+    n, n_items, D, S = 5000, 300, 3, 5
+    item = rng.integers(0, n_items, n)
+    domain = rng.integers(0, D, n).astype(np.int8)
+    source = rng.integers(0, S, n).astype(np.int8)
+    acts = rng.random((5, n)) < [[0.5], [0.2], [0.05], [0.03], [0.01]]
+    by_domain, by_source, by_action = tally_impressions(item, domain, source, *acts, n_items, D, S)
+    assert np.array_equal(by_domain, np.bincount(item * D + domain, minlength=n_items * D).reshape(n_items, D))
+    assert np.array_equal(by_source, np.bincount(item * S + source, minlength=n_items * S).reshape(n_items, S))
+    assert np.array_equal(by_action, np.stack([np.bincount(item[hit], minlength=n_items) for hit in acts], axis=1))
