@@ -114,19 +114,21 @@ SCORE_ROWS = 64  # rows per task of score_top_k (one key buffer each)
 
 @_cached_njit(parallel=True)
 def score_top_k(match, w_match, item, capped, fan_ptr, fan_col, fan_score, cand_ptr, cand_idx,
-                k, temperature, seed, table):
+                k, k_row, temperature, seed, table):
     """``gumbel_top_k`` of the linear ranking score, computed row by row in one pass
     without the users × candidates key matrix: ``key[i, j] = w_match · match[i, j] + item[j]``,
     plus ``fan_score[e]`` on every candidate of fan entry e's creator column
     (``cand_idx[cand_ptr[c]:cand_ptr[c + 1]]``) for row i's fan entries
     ``fan_ptr[i]:fan_ptr[i + 1]``, and -inf where ``capped[j]``. The same float32
     operations in the same order as the numpy form (``AlgorithmicPolicy.score``, then
-    capped columns set to -inf, then ``gumbel_top_k``), so the same picks.
+    capped columns set to -inf, then ``gumbel_top_k``), so the same picks. Row i keeps
+    only its first ``k_row[i]`` (≤ k) places, the rest -1: a prefix of its top-k list
+    is the top of that length, and rows that need fewer picks skip most of the sorting.
 
     match : (rows, cols) float32; w_match : float32; item : (cols,) float32;
     capped : (cols,) bool; fan_ptr : (rows + 1,); fan_col, fan_score (float32) : per fan
-    entry; cand_ptr : (creator columns + 1,); cand_idx : candidate columns by creator.
-    Returns (rows, k) int64.
+    entry; cand_ptr : (creator columns + 1,); cand_idx : candidate columns by creator;
+    k_row : (rows,) ints. Returns (rows, k) int64.
     """
     rows, cols = match.shape
     out = np.full((rows, k), -1, dtype=np.int64)
@@ -138,6 +140,9 @@ def score_top_k(match, w_match, item, capped, fan_ptr, fan_col, fan_score, cand_
     for t in prange(n_tasks):
         key = np.empty(cols, dtype=np.float32)
         for i in range(t * SCORE_ROWS, min(rows, (t + 1) * SCORE_ROWS)):
+            ki = min(k, k_row[i])
+            if ki <= 0:
+                continue
             for j in range(cols):
                 key[j] = w_match * match[i, j] + item[j]
             for e in range(fan_ptr[i], fan_ptr[i + 1]):
@@ -149,7 +154,7 @@ def score_top_k(match, w_match, item, capped, fan_ptr, fan_col, fan_score, cand_
                 if capped[j]:
                     key[j] = -np.inf
             h = _splitmix64(useed ^ (np.uint64(i) * np.uint64(0x100000001B3)))
-            _gumbel_select(key, k, temp, table, np.int64(h & np.uint64(mask)), mask, vals[i], out[i])
+            _gumbel_select(key, ki, temp, table, np.int64(h & np.uint64(mask)), mask, vals[i, :ki], out[i, :ki])
     return out
 
 

@@ -131,7 +131,10 @@ class RecommendDay:
                               np.zeros(m, bool) if left is None else left[cand] <= 0,
                               indptr_from_rows(e_row[nz], len(bu)), e_col[nz], self.policy.fan_score(intimacy[nz]),
                               indptr_from_rows(inv[by_creator], len(ucre)), by_creator,
-                              kx, float(self.temp), seed, self.noise)
+                              # without a cap a user takes the first k_u of their list: rank only
+                              # that far (with one, the cap's grants run over every row's kx places)
+                              kx, np.full(len(bu), kx) if left is not None else k_u, float(self.temp), seed,
+                              self.noise)
         else:
             if self.policy.algorithmic:  # the nonzero intimacies as (flat index, value), never a dense matrix
                 block.fans = _fan_entries(e_row, e_col, follows.intimacy[e_edge], inv, m)

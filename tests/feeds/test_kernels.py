@@ -130,8 +130,16 @@ def test_fused_score_top_k_matches_score_then_cap_then_gumbel_top_k():
     by_creator = np.argsort(inv, kind="stable")
     got = score_top_k(match, policy.w_match, policy.item_score(block), capped,
                       np.searchsorted(f_row, np.arange(rows + 1)), f_col, policy.fan_score(intimacy),
-                      np.searchsorted(inv[by_creator], np.arange(n_cre + 1)), by_creator, 12, 0.3, 77, table)
+                      np.searchsorted(inv[by_creator], np.arange(n_cre + 1)), by_creator, 12, np.full(rows, 12),
+                      0.3, 77, table)
     assert np.array_equal(got, want)
+    # rows that need fewer places get the prefix of their list, -1 after it
+    k_row = rng.integers(0, 15, rows)
+    short = score_top_k(match, policy.w_match, policy.item_score(block), capped,
+                        np.searchsorted(f_row, np.arange(rows + 1)), f_col, policy.fan_score(intimacy),
+                        np.searchsorted(inv[by_creator], np.arange(n_cre + 1)), by_creator, 12, k_row, 0.3, 77, table)
+    prefix = np.arange(12)[None, :] < np.minimum(k_row, 12)[:, None]
+    assert np.array_equal(short, np.where(prefix, want, -1))
     assert not np.isin(got, np.flatnonzero(capped)).any()
 
 
