@@ -252,17 +252,18 @@ def within_cap(top, cap):
     return out
 
 
-@_cached_njit()
+@_cached_njit(parallel=True)
 def weighted_pick_in_rows(indptr, cumw, rows, u):
     """One entry per row of a CSR table drawn with probability ∝ weight, as
     ``state.arrays.weighted_in_rows`` defines it (``cumw``: the global cumsum of the
     entry weights; ``u``: one uniform per row), but each binary search runs within its
     row instead of over the whole table: the same entry (the first in the row whose
     cumulative weight exceeds the draw, clipped to the row), found in the row's few
-    cache lines. -1 where a row is empty or weighs nothing. Returns int64."""
+    cache lines. -1 where a row is empty or weighs nothing. Picks are independent:
+    they run in parallel. Returns int64."""
     n = len(rows)
     out = np.empty(n, dtype=np.int64)
-    for q in range(n):
+    for q in prange(n):
         lo_i = indptr[rows[q]]
         hi_i = indptr[rows[q] + 1]
         lo = cumw[lo_i - 1] if lo_i > 0 else 0.0
@@ -345,4 +346,22 @@ def insert_sorted(arr, pos, values):
         out[dst] = values[t]
         dst += 1
     out[dst:] = arr[src:]
+    return out
+
+
+@_cached_njit()
+def edges_to_offer(creator, src, offered, pos_of):
+    """Indices of the follow edges whose creator is ``offered`` and whose user is active
+    (``pos_of[user] >= 0``), ascending: ``np.flatnonzero(offered[creator] & (pos_of[src] >= 0))``
+    in one pass over the edges without its temporaries (the cold-start pool, feeds/slots.py)."""
+    n = 0
+    for e in range(len(creator)):
+        if offered[creator[e]] and pos_of[src[e]] >= 0:
+            n += 1
+    out = np.empty(n, dtype=np.int64)
+    n = 0
+    for e in range(len(creator)):
+        if offered[creator[e]] and pos_of[src[e]] >= 0:
+            out[n] = e
+            n += 1
     return out
