@@ -17,7 +17,14 @@ import numpy as np
 from ..state.arrays import expand_rows, indptr_from_rows
 from ..state.vocabulary import RECOMMEND
 from .impressions import Impressions
-from .kernels import first_picks, gumbel_table, gumbel_top_k, lookup_in_rows, score_top_k, within_cap
+from .kernels import (
+    first_picks,
+    gumbel_table,
+    gumbel_top_k,
+    lookup_in_rows,
+    score_top_k,
+    within_cap,
+)
 from .policies import Block, prior_context
 
 

@@ -183,9 +183,9 @@ def test_follow_pick_weights_shared_by_the_platforms_while_feeds_are_built():
 def test_build_feeds_keeps_no_feed_cache_after_the_feeds(monkeypatch):
     """Guards TrafficModel.build_feeds: the cache of what the platforms share lives only
     while the feeds are built."""
-    import simulator.feeds.slots as slots
     from simulator import TrafficModel
     from simulator.config import load_scenario
+    from simulator.feeds import slots
 
     scenario = load_scenario("scenarios/ecosystem.toml", overrides={"population": {"users": 2000, "creators": 60, "merchants": 2}})
     model = TrafficModel(scenario, seed=3)

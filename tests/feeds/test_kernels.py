@@ -4,8 +4,17 @@ import numba
 import numpy as np
 from numba import njit
 
-from simulator.feeds.kernels import (_splitmix64, _uniform, first_picks, gumbel_table, gumbel_top_k, lookup_in_rows,
-                                     score_top_k, tally_impressions)
+from simulator.feeds.kernels import (
+    _splitmix64,
+    _uniform,
+    counts_by_user,
+    first_picks,
+    gumbel_table,
+    gumbel_top_k,
+    lookup_in_rows,
+    score_top_k,
+    tally_impressions,
+)
 
 
 # the kernels' noise, exposed for the twins (test-only helpers)
@@ -178,3 +187,17 @@ def test_tally_impressions_matches_the_bincounts():
     assert np.array_equal(by_domain, np.bincount(item * D + domain, minlength=n_items * D).reshape(n_items, D))
     assert np.array_equal(by_source, np.bincount(item * S + source, minlength=n_items * S).reshape(n_items, S))
     assert np.array_equal(by_action, np.stack([np.bincount(item[hit], minlength=n_items) for hit in acts], axis=1))
+
+
+def test_counts_by_user_matches_the_bincounts():
+    """Guards kernels.counts_by_user (users' satisfaction, audience/activity.py, issue
+    #17): impressions, engaged impressions and ad impressions per user in one pass, as
+    the three bincounts gave them."""
+    rng = np.random.default_rng(9)
+    user = rng.integers(0, 70, 4000).astype(np.int32)
+    engaged = rng.random(4000) < 0.3
+    source = rng.integers(0, 5, 4000).astype(np.int8)
+    k, hits, ads = counts_by_user(user, engaged, source, 2, 80)
+    assert np.array_equal(k, np.bincount(user, minlength=80))
+    assert np.array_equal(hits, np.bincount(user[engaged], minlength=80))
+    assert np.array_equal(ads, np.bincount(user[source == 2], minlength=80))
