@@ -53,6 +53,11 @@ def _insert_sorted(topv, topi, pos, v, j):
     topi[pos] = j
 
 
+# Below this many entries (impressions, follow edges) a phase uses its numpy form instead
+# of its compiled one-pass kernel (the same result; tests check both): at the default
+# population a kernel saves less than loading it costs a short run's first step.
+COMPILED_FROM = 500_000
+
 GUMBEL_TABLE_BITS = 16
 
 

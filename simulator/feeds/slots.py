@@ -36,7 +36,8 @@ from ..platform.ad_market import sell_ad_slots
 from ..state.arrays import expand_rows, indptr_from_rows, random_in_rows, rank_within_sorted
 from ..state.vocabulary import COLD_START, FOLLOW, SAME_CITY
 from .impressions import Impressions
-from .kernels import edges_to_offer, weighted_pick_in_rows
+from . import kernels
+from .kernels import weighted_pick_in_rows
 from .recommend import recommend_slots
 
 
@@ -148,7 +149,10 @@ def cold_start_slots(model, platform, active, free, rng):
     pos_of = np.full(model.users.n, -1, dtype=np.int64)
     pos_of[active] = np.arange(len(active))
     offered = posted & reachable(model, platform.index, np.arange(model.creators.n))
-    candidate = edges_to_offer(follows.creator, follows.src, offered, pos_of)  # compiled: one pass, no temporaries
+    if follows.n_edges >= kernels.COMPILED_FROM:  # compiled: one pass, no temporaries
+        candidate = kernels.edges_to_offer(follows.creator, follows.src, offered, pos_of)
+    else:
+        candidate = np.flatnonzero(offered[follows.creator] & (pos_of[follows.src] >= 0))
     # every (candidate edge, new item of its creator) pair is one possible offer
     which, k = expand_rows(new_ptr, follows.creator[candidate].astype(np.int64))
     edge = candidate[which]

@@ -18,7 +18,7 @@ import numpy as np
 from ..config import GraphConfig, ScenarioError
 
 from ..state.vocabulary import TIERS
-from ..feeds.kernels import insert_sorted
+from ..feeds import kernels
 from .arrays import find_sorted, indptr_from_rows, random_in_rows
 
 if TYPE_CHECKING:
@@ -209,15 +209,16 @@ class FollowGraph:
         q, pos = q[new], pos[new]
         if len(q) == 0:
             return np.zeros(0, np.int32)
-        # one sequential copy per column (kernels.insert_sorted: np.insert for sorted positions)
+        # large graphs: one sequential copy per column (kernels.insert_sorted: np.insert for sorted positions)
+        insert = kernels.insert_sorted if len(keys) >= kernels.COMPILED_FROM else np.insert
         u = (q // self.n_creators).astype(np.int32)
-        self.src = insert_sorted(self.src, pos, u.astype(self.src.dtype))
+        self.src = insert(self.src, pos, u.astype(self.src.dtype))
         creator = (q % self.n_creators).astype(np.int32)
-        self.creator = insert_sorted(self.creator, pos, creator.astype(self.creator.dtype))
-        self.intimacy = insert_sorted(self.intimacy, pos, np.full(len(q), intimacy, dtype=self.intimacy.dtype))
+        self.creator = insert(self.creator, pos, creator.astype(self.creator.dtype))
+        self.intimacy = insert(self.intimacy, pos, np.full(len(q), intimacy, dtype=self.intimacy.dtype))
         for name, col in self.extra.items():
-            self.extra[name] = insert_sorted(col, pos, np.full(len(q), self._extra_default[name], dtype=col.dtype))
-        self._keys = insert_sorted(keys, pos, q)
+            self.extra[name] = insert(col, pos, np.full(len(q), self._extra_default[name], dtype=col.dtype))
+        self._keys = insert(keys, pos, q)
         self.indptr[1:] += np.cumsum(np.bincount(u, minlength=self.n_users))
         return creator
 

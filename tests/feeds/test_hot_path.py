@@ -212,3 +212,26 @@ def test_edges_to_offer_matches_the_mask():
     pos_of = np.where(rng.random(500) < 0.6, np.arange(500), -1)
     want = np.flatnonzero(offered[creator] & (pos_of[src] >= 0))
     assert np.array_equal(edges_to_offer(creator, src, offered, pos_of), want)
+
+
+def test_compiled_and_numpy_forms_of_the_tallies_give_the_same_run(monkeypatch):
+    """Guards the size switch of issue #17 (kernels.COMPILED_FROM): the exposure tallies,
+    users' satisfaction counts, the cold-start edges and the follow graph's inserts run
+    their numpy form on small days and their compiled form on large ones; forcing either
+    everywhere gives the same run."""
+    from simulator import TrafficModel
+    from simulator.config import load_scenario
+    from simulator.feeds import kernels
+
+    def run(threshold):
+        monkeypatch.setattr(kernels, "COMPILED_FROM", threshold)
+        scenario = load_scenario("scenarios/ecosystem.toml",
+                                 overrides={"population": {"users": 3000, "creators": 80, "merchants": 2}})
+        model = TrafficModel(scenario, seed=5)
+        for _ in range(3):
+            model.step()
+        return model.metrics_frame(), model.follows.keys.copy(), model.items.engagements.copy()
+
+    small, big = run(10**12), run(0)
+    assert small[0].equals(big[0])
+    assert np.array_equal(small[1], big[1]) and np.array_equal(small[2], big[2])
