@@ -57,6 +57,9 @@ def _insert_sorted(topv, topi, pos, v, j):
 # of its compiled one-pass kernel (the same result; tests check both): at the default
 # population a kernel saves less than loading it costs a short run's first step.
 COMPILED_FROM = 500_000
+# the same for the ranking's picks and their follow edges (kernels.first_picks,
+# lookup_in_rows), by a platform's active users of the day
+COMPILED_USERS = 50_000
 
 GUMBEL_TABLE_BITS = 16
 

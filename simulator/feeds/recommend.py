@@ -18,6 +18,7 @@ from ..state.arrays import expand_rows, indptr_from_rows
 from ..state.vocabulary import RECOMMEND
 from .impressions import Impressions
 from .kernels import (
+    COMPILED_USERS,
     first_picks,
     gumbel_table,
     gumbel_top_k,
@@ -48,6 +49,7 @@ def recommend_slots(model, platform, active, free, rng) -> list[Impressions]:
     n_blocks = max(-(-len(active) // cfg.block_users), int(np.ceil(cfg.candidate_coverage * day.wanting / day.m_target)))
     block_size = max(1, -(-len(active) // n_blocks))
     base = int(rng.integers(2**62))
+    day.compiled = len(active) >= COMPILED_USERS
     day.row_in_block = np.full(model.users.n, -1, dtype=np.int64)
     day.row_in_block[active] = np.arange(len(active)) % block_size
     starts = range(0, len(active), block_size)
@@ -154,10 +156,18 @@ class RecommendDay:
         valid = top >= 0
         if left is not None:
             valid &= _within_cap(top, left[cand])
-        rows, cols = first_picks(top, valid, k_u)
+        if self.compiled:  # large days: the picks and their follow edges in compiled passes
+            rows, cols = first_picks(top, valid, k_u)
+            edge = lookup_in_rows(indptr_from_rows(e_row, len(bu)), e_col, e_edge, rows, inv[cols])
+        else:  # the numpy form (the same picks and edges): no kernels to load on a short run
+            keep = valid & (np.cumsum(valid, axis=1) <= k_u[:, None])
+            rows = np.broadcast_to(np.arange(len(bu))[:, None], top.shape)[keep]
+            cols = top[keep]
+            edge_dense = np.full((len(bu), len(ucre)), -1, dtype=np.int64)
+            edge_dense[e_row, e_col] = e_edge
+            edge = edge_dense[rows, inv[cols]]
         if left is not None:
             left[cand] -= np.bincount(cols, minlength=m)
-        edge = lookup_in_rows(indptr_from_rows(e_row, len(bu)), e_col, e_edge, rows, inv[cols])
         return Impressions(user=bu[rows], item=self.pool[cand[cols]], source=np.full(len(rows), RECOMMEND, np.int8),
                            edge=edge, match=match[rows, cols])
 

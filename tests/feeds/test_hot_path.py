@@ -216,15 +216,17 @@ def test_edges_to_offer_matches_the_mask():
 
 def test_compiled_and_numpy_forms_of_the_tallies_give_the_same_run(monkeypatch):
     """Guards the size switch of issue #17 (kernels.COMPILED_FROM): the exposure tallies,
-    users' satisfaction counts, the cold-start edges and the follow graph's inserts run
-    their numpy form on small days and their compiled form on large ones; forcing either
-    everywhere gives the same run."""
+    users' satisfaction counts, the cold-start edges, the follow graph's inserts and the
+    ranking's picks and follow edges (kernels.COMPILED_USERS) run their numpy form on
+    small days and their compiled form on large ones; forcing either everywhere gives
+    the same run."""
     from simulator import TrafficModel
     from simulator.config import load_scenario
-    from simulator.feeds import kernels
+    from simulator.feeds import kernels, recommend
 
     def run(threshold):
         monkeypatch.setattr(kernels, "COMPILED_FROM", threshold)
+        monkeypatch.setattr(recommend, "COMPILED_USERS", threshold)
         scenario = load_scenario("scenarios/ecosystem.toml",
                                  overrides={"population": {"users": 3000, "creators": 80, "merchants": 2}})
         model = TrafficModel(scenario, seed=5)
