@@ -1,7 +1,7 @@
 """Speed and memory benchmark of the full model.
 
     python benchmarks/bench.py --users N --creators C --steps T [--config ecosystem|static]
-                               [--merchants M] [--seed S] [--scenario PATH] [--set K=V ...] [--phases]
+                               [--merchants M] [--seed S] [--scenario PATH] [--set K=V ...] [--phases [--cpu]]
 
 ``--config`` (issue #17: the ecosystem's mechanisms on is the default configuration):
 
@@ -14,7 +14,8 @@
 
 ``--scenario PATH`` runs that file instead (no extra settings); ``--set`` adds overrides.
 ``--phases`` prints the mean time of each phase of ``TrafficModel.step`` over the steps
-after the first (the first loads the compiled kernels).
+after the first (the first loads the compiled kernels); with ``--cpu``, the process's CPU
+seconds (all threads) instead of wall seconds, the steadier figure on a shared machine.
 
 Prints init and run timings and, as the last line,
 ``impressions_per_s=X peak_rss_mb=Y`` (impressions per second of the run phase; peak
@@ -47,18 +48,19 @@ PHASES = ["renew_population", "publish", "build_feeds", "react", "record_exposur
           "shift_attention", "adapt_platforms", "record_livelihoods", "expand_creators", "learn_channels", "collect"]
 
 
-def time_phases(model) -> dict[str, list[float]]:
+def time_phases(model, clock=time.perf_counter) -> dict[str, list[float]]:
     """Wrap the model's phase methods (and the private channels) so that each step
-    appends their seconds; returns {phase: [seconds per step]}."""
+    appends their seconds by ``clock`` (wall by default; ``time.process_time``: the
+    process's CPU seconds, all threads); returns {phase: [seconds per step]}."""
     times: dict[str, list[float]] = {name: [] for name in PHASES + ["run_private_channels"]}
 
     def timed(name, fn):
         def wrapper(*args, **kwargs):
-            t = time.perf_counter()
+            t = clock()
             try:
                 return fn(*args, **kwargs)
             finally:
-                times[name][-1] += time.perf_counter() - t
+                times[name][-1] += clock() - t
         return wrapper
 
     for name in PHASES:
@@ -80,6 +82,9 @@ def main(argv=None) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="scenario override, e.g. commerce.enabled=false (the default runs commerce and private channels)")
     p.add_argument("--phases", action="store_true", help="print the mean seconds of each phase (steps after the first)")
+    p.add_argument("--cpu", action="store_true",
+                   help="with --phases: CPU seconds of the process (all threads) instead of wall seconds; "
+                        "steadier on a shared machine")
     a = p.parse_args(argv)
     merchants = a.merchants if a.merchants is not None else max(1, a.creators // 100)
     agents = a.users <= AGENT_LIMIT
@@ -89,31 +94,33 @@ def main(argv=None) -> None:
     scenario = load_scenario(scenario_path, sets=sets,
                              overrides={"population": {"users": a.users, "creators": a.creators, "merchants": merchants}})
     model = TrafficModel(scenario, seed=a.seed, agents=agents)
-    times = time_phases(model) if a.phases else None
+    clock = time.process_time if a.cpu else time.perf_counter
+    times = time_phases(model, clock) if a.phases else None
     step_s = []
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     for _ in range(a.steps):
         if times is not None:
             for v in times.values():
                 v.append(0.0)
-        t = time.perf_counter()
+        t = clock()
         model.step()
-        step_s.append(time.perf_counter() - t)
-    t2 = time.perf_counter()
+        step_s.append(clock() - t)
+    t2, c2 = time.perf_counter(), time.process_time()
     df = model.metrics_frame()
     impressions = int(df.loc[df.platform != "all", "impressions_total"].sum())
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if times is not None:
         later = slice(1, None) if a.steps > 1 else slice(None)
         step = sum(step_s[later]) / len(step_s[later])
-        print(f"phase seconds a step (mean of steps {2 if a.steps > 1 else 1}-{a.steps}), share of the step")
+        print(f"phase {'CPU ' if a.cpu else ''}seconds a step (mean of steps {2 if a.steps > 1 else 1}-{a.steps}), share of the step")
         for name, v in sorted(times.items(), key=lambda kv: -sum(kv[1][later])):
             mean = sum(v[later]) / len(v[later])
             print(f"  {name:22s} {mean:7.3f} {100 * mean / step:5.1f}%")
         print(f"  {'whole step':22s} {step:7.3f}")
     print(f"scenario={scenario_path.name} set={sets} users={a.users} creators={a.creators} merchants={merchants} "
           f"steps={a.steps} user_agents={'yes' if agents else 'no (over %d users)' % AGENT_LIMIT}")
-    print(f"init_s={t1 - t0:.2f} run_s={t2 - t1:.2f} step_s={(t2 - t1) / a.steps:.3f} impressions={impressions}")
+    print(f"init_s={t1 - t0:.2f} run_s={t2 - t1:.2f} step_s={(t2 - t1) / a.steps:.3f} "
+          f"run_cpu_s={c2 - c1:.2f} impressions={impressions}")
     print(f"impressions_per_s={impressions / (t2 - t1):.0f} peak_rss_mb={rss_mb:.0f}")
 
 

@@ -173,6 +173,7 @@ class TrafficModel(mesa.Model):
         self.follows_gained_today = np.zeros(len(self.platforms), dtype=np.int64)  # new follow edges by platform
         self.follows_lost_today = np.zeros(len(self.platforms), dtype=np.int64)  # lost edges by the creator's home
         self.day_logs: list[DayLog] = []
+        self.feed_cache: dict | None = None  # shared by the platforms while build_feeds runs
         self._rows: list[dict] = []
         self.datacollector = mesa.DataCollector(model_reporters={name: _latest_total(name) for name in REPORTED})
 
@@ -238,7 +239,11 @@ class TrafficModel(mesa.Model):
         traffic pools take today's expected DAU (it moves only where activity responds)."""
         for platform in self.platforms.values():
             platform.policy.pools.expected_dau = platform.expected_dau
-        return [(platform, build_feed(self, platform, platform.feed_rng)) for platform in self.platforms.values()]
+        self.feed_cache = {}  # what the platforms' feeds share today (the follow tab's pick weights)
+        try:
+            return [(platform, build_feed(self, platform, platform.feed_rng)) for platform in self.platforms.values()]
+        finally:
+            self.feed_cache = None  # intimacy changes after the feeds: nothing kept past them
 
     def react(self, feeds: list[tuple[Platform, Impressions]]) -> list[DayLog]:
         """Users react to every impression (audience/engagement.py)."""

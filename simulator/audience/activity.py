@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..feeds import kernels
 from ..state.vocabulary import ADS
 
 LAPSE_DAYS = 7  # a user of a platform who has not opened it in this many days is lapsed
@@ -147,9 +148,12 @@ class Activity:
                 continue
             a = self.cfgs[p]
             imp, engaged = log.impressions, log.reactions.engaged
-            k = np.bincount(imp.user, minlength=n)[active]
-            hits = np.bincount(imp.user[engaged], minlength=n)[active]
-            ads = np.bincount(imp.user[imp.source == ADS], minlength=n)[active]
+            if len(imp) >= kernels.COMPILED_FROM:  # one compiled pass
+                k, hits, ads = (c[active] for c in kernels.counts_by_user(imp.user, engaged, imp.source, ADS, n))
+            else:
+                k = np.bincount(imp.user, minlength=n)[active]
+                hits = np.bincount(imp.user[engaged], minlength=n)[active]
+                ads = np.bincount(imp.user[imp.source == ADS], minlength=n)[active]
             shares = (hits - a.ad_aversion * ads) / np.maximum(k, 1)
             x = shares - a.push_aversion * push[active, p]
             s = self.satisfaction[:, p]

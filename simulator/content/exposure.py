@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..feeds import kernels
 from ..state.vocabulary import DOMAINS, SOURCES
 
 
@@ -17,15 +18,21 @@ def _sum_rows_by(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.nda
 
 
 def record_exposure(items, creators, platform: int, impressions, reactions) -> None:
-    """Add one platform's impressions and engagements of today to the items' and creators' records."""
+    """Add one platform's impressions and engagements of today to the items' and creators'
+    records (the items' counts in one compiled pass over the impressions,
+    ``kernels.tally_impressions``, on large days)."""
     n, D, S = items.n, len(DOMAINS), len(SOURCES)
     creator_of = items.creator.astype(np.int64)
-    item_domain = np.bincount(impressions.item * D + impressions.domain(), minlength=n * D).reshape(n, D)
+    if len(impressions) >= kernels.COMPILED_FROM:
+        item_domain, item_source, item_action = kernels.tally_impressions(
+            impressions.item, impressions.domain(), impressions.source, *reactions.columns(), n, D, S)
+    else:
+        item_domain = np.bincount(impressions.item * D + impressions.domain(), minlength=n * D).reshape(n, D)
+        item_source = np.bincount(impressions.item * S + impressions.source, minlength=n * S).reshape(n, S)
+        item_action = np.stack([np.bincount(impressions.item[hit], minlength=n) for hit in reactions.columns()], axis=1)
     items.impressions[platform] += item_domain.astype(np.int32)
     creators.impressions[platform] += _sum_rows_by(creator_of, item_domain, creators.n)
-    item_source = np.bincount(impressions.item * S + impressions.source, minlength=n * S).reshape(n, S)
     items.impressions_by_source[platform] += item_source.astype(np.int32)
     creators.impressions_by_source[platform] += _sum_rows_by(creator_of, item_source, creators.n)
-    item_action = np.stack([np.bincount(impressions.item[hit], minlength=n) for hit in reactions.columns()], axis=1)
     items.engagements[:] += item_action.astype(np.int32)
     creators.engagements += _sum_rows_by(creator_of, item_action, creators.n)

@@ -53,12 +53,45 @@ def _insert_sorted(topv, topi, pos, v, j):
     topi[pos] = j
 
 
+# Below this many entries (impressions, follow edges) a phase uses its numpy form instead
+# of its compiled one-pass kernel (the same result; tests check both): at the default
+# population a kernel saves less than loading it costs a short run's first step.
+COMPILED_FROM = 500_000
+# the same for the ranking's picks and their follow edges (kernels.first_picks,
+# lookup_in_rows), by a platform's active users of the day
+COMPILED_USERS = 50_000
+
 GUMBEL_TABLE_BITS = 16
 
 
 def gumbel_table(rng: np.random.Generator) -> np.ndarray:
     """2**16 standard Gumbel samples (fits in L2 cache); kernels index it by a hash of (seed, row, col)."""
     return rng.gumbel(size=1 << GUMBEL_TABLE_BITS).astype(np.float32)
+
+
+@njit(inline="always")
+def _gumbel_select(key, k, temp, table, offset, mask, topv, topi):
+    """The row's ``k`` largest ``key[j] + temp · table[(offset + j) & mask]`` into the
+    descending lists ``topv``/``topi`` (preset to -inf/-1), ties to the lower ``j``;
+    entries whose key is -inf are never chosen. The one selection of both Gumbel-top-k
+    kernels."""
+    cols = len(key)
+    filled = 0
+    j = 0
+    # fill the first k places, then only challengers of the k-th
+    while j < cols and filled < k:
+        s = key[j]
+        if s != -np.inf:
+            _insert_sorted(topv, topi, filled, s + temp * table[(offset + j) & mask], j)
+            filled += 1
+        j += 1
+    last = topv[k - 1]
+    while j < cols:
+        v = key[j] + temp * table[(offset + j) & mask]
+        if v > last:  # -inf keys never pass
+            _insert_sorted(topv, topi, k - 1, v, j)
+            last = topv[k - 1]
+        j += 1
 
 
 @_cached_njit(parallel=True)
@@ -72,33 +105,107 @@ def gumbel_top_k(key, k, temperature, seed, table):
 
     key : (rows, cols) float32. Returns (rows, k) int64.
     """
-    rows, cols = key.shape
+    rows = key.shape[0]
     out = np.full((rows, k), -1, dtype=np.int64)
     vals = np.full((rows, k), -np.inf, dtype=np.float32)
     useed = np.uint64(seed)
     mask = np.int64(len(table) - 1)
     temp = np.float32(temperature)
     for i in prange(rows):
-        topv = vals[i]
-        topi = out[i]
         h = _splitmix64(useed ^ (np.uint64(i) * np.uint64(0x100000001B3)))
-        offset = np.int64(h & np.uint64(mask))
-        filled = 0
-        j = 0
-        # fill the first k places, then only challengers of the k-th
-        while j < cols and filled < k:
-            s = key[i, j]
-            if s != -np.inf:
-                _insert_sorted(topv, topi, filled, s + temp * table[(offset + j) & mask], j)
-                filled += 1
-            j += 1
-        last = topv[k - 1]
-        while j < cols:
-            v = key[i, j] + temp * table[(offset + j) & mask]
-            if v > last:  # -inf keys never pass
-                _insert_sorted(topv, topi, k - 1, v, j)
-                last = topv[k - 1]
-            j += 1
+        _gumbel_select(key[i], k, temp, table, np.int64(h & np.uint64(mask)), mask, vals[i], out[i])
+    return out
+
+
+SCORE_ROWS = 64  # rows per task of score_top_k (one key buffer each)
+
+
+@_cached_njit(parallel=True)
+def score_top_k(match, w_match, item, capped, fan_ptr, fan_col, fan_score, cand_ptr, cand_idx,
+                k, k_row, temperature, seed, table):
+    """``gumbel_top_k`` of the linear ranking score, computed row by row in one pass
+    without the users × candidates key matrix: ``key[i, j] = w_match · match[i, j] + item[j]``,
+    plus ``fan_score[e]`` on every candidate of fan entry e's creator column
+    (``cand_idx[cand_ptr[c]:cand_ptr[c + 1]]``) for row i's fan entries
+    ``fan_ptr[i]:fan_ptr[i + 1]``, and -inf where ``capped[j]``. The same float32
+    operations in the same order as the numpy form (``AlgorithmicPolicy.score``, then
+    capped columns set to -inf, then ``gumbel_top_k``), so the same picks. Row i keeps
+    only its first ``k_row[i]`` (≤ k) places, the rest -1: a prefix of its top-k list
+    is the top of that length, and rows that need fewer picks skip most of the sorting.
+
+    match : (rows, cols) float32; w_match : float32; item : (cols,) float32;
+    capped : (cols,) bool; fan_ptr : (rows + 1,); fan_col, fan_score (float32) : per fan
+    entry; cand_ptr : (creator columns + 1,); cand_idx : candidate columns by creator;
+    k_row : (rows,) ints. Returns (rows, k) int64.
+    """
+    rows, cols = match.shape
+    out = np.full((rows, k), -1, dtype=np.int64)
+    vals = np.full((rows, k), -np.inf, dtype=np.float32)
+    useed = np.uint64(seed)
+    mask = np.int64(len(table) - 1)
+    temp = np.float32(temperature)
+    n_tasks = (rows + SCORE_ROWS - 1) // SCORE_ROWS
+    for t in prange(n_tasks):
+        key = np.empty(cols, dtype=np.float32)
+        for i in range(t * SCORE_ROWS, min(rows, (t + 1) * SCORE_ROWS)):
+            ki = min(k, k_row[i])
+            if ki <= 0:
+                continue
+            for j in range(cols):
+                key[j] = w_match * match[i, j] + item[j]
+            for e in range(fan_ptr[i], fan_ptr[i + 1]):
+                c = fan_col[e]
+                f = fan_score[e]
+                for q in range(cand_ptr[c], cand_ptr[c + 1]):
+                    key[cand_idx[q]] += f
+            for j in range(cols):
+                if capped[j]:
+                    key[j] = -np.inf
+            h = _splitmix64(useed ^ (np.uint64(i) * np.uint64(0x100000001B3)))
+            _gumbel_select(key, ki, temp, table, np.int64(h & np.uint64(mask)), mask, vals[i, :ki], out[i, :ki])
+    return out
+
+
+@_cached_njit()
+def first_picks(top, valid, k_u):
+    """Each row's first ``k_u[i]`` valid ranked picks, row by row, rank by rank: the
+    (row, column) pairs of ``top[valid & (cumsum(valid, axis=1) <= k_u[:, None])]``
+    without the cumulative sums and masks. Returns (rows int64, columns int64)."""
+    rows, k = top.shape
+    n = 0
+    for i in range(rows):
+        taken = 0
+        for r in range(k):
+            if valid[i, r] and taken < k_u[i]:
+                taken += 1
+        n += taken
+    out_r = np.empty(n, dtype=np.int64)
+    out_c = np.empty(n, dtype=np.int64)
+    n = 0
+    for i in range(rows):
+        taken = 0
+        for r in range(k):
+            if valid[i, r] and taken < k_u[i]:
+                out_r[n] = i
+                out_c[n] = top[i, r]
+                n += 1
+                taken += 1
+    return out_r, out_c
+
+
+@_cached_njit()
+def lookup_in_rows(ptr, col, value, rows, cols):
+    """For each query (``rows[q]``, ``cols[q]``): ``value`` of the entry of that row
+    (CSR ``ptr``) whose ``col`` equals ``cols[q]``, -1 where the row has none (a row's
+    entries are few: a linear scan). Returns int64."""
+    n = len(rows)
+    out = np.full(n, -1, dtype=np.int64)
+    for q in range(n):
+        c = cols[q]
+        for e in range(ptr[rows[q]], ptr[rows[q] + 1]):
+            if col[e] == c:
+                out[q] = value[e]
+                break
     return out
 
 
@@ -153,17 +260,18 @@ def within_cap(top, cap):
     return out
 
 
-@_cached_njit()
+@_cached_njit(parallel=True)
 def weighted_pick_in_rows(indptr, cumw, rows, u):
     """One entry per row of a CSR table drawn with probability ∝ weight, as
     ``state.arrays.weighted_in_rows`` defines it (``cumw``: the global cumsum of the
     entry weights; ``u``: one uniform per row), but each binary search runs within its
     row instead of over the whole table: the same entry (the first in the row whose
     cumulative weight exceeds the draw, clipped to the row), found in the row's few
-    cache lines. -1 where a row is empty or weighs nothing. Returns int64."""
+    cache lines. -1 where a row is empty or weighs nothing. Picks are independent:
+    they run in parallel. Returns int64."""
     n = len(rows)
     out = np.empty(n, dtype=np.int64)
-    for q in range(n):
+    for q in prange(n):
         lo_i = indptr[rows[q]]
         hi_i = indptr[rows[q] + 1]
         lo = cumw[lo_i - 1] if lo_i > 0 else 0.0
@@ -203,3 +311,85 @@ def count_flags_in_rows(indptr, indices, flags):
                 if flags[j, p]:
                     out[i, p] += 1.0
     return out
+
+
+@_cached_njit()
+def tally_impressions(item, domain, source, complete, like, comment, share, follow, n_items, n_domains, n_sources):
+    """One pass over a day's impressions: per item, the impressions by domain and by
+    slot source and the engagements by action (complete, like, comment, share, follow),
+    as ``np.bincount(item * D + domain)``, ``np.bincount(item * S + source)`` and one
+    ``np.bincount(item[hit])`` per action give them, without their temporaries.
+    Returns three int64 arrays (n_items × D, n_items × S, n_items × 5)."""
+    by_domain = np.zeros((n_items, n_domains), dtype=np.int64)
+    by_source = np.zeros((n_items, n_sources), dtype=np.int64)
+    by_action = np.zeros((n_items, 5), dtype=np.int64)
+    for i in range(len(item)):
+        it = item[i]
+        by_domain[it, domain[i]] += 1
+        by_source[it, source[i]] += 1
+        by_action[it, 0] += complete[i]
+        by_action[it, 1] += like[i]
+        by_action[it, 2] += comment[i]
+        by_action[it, 3] += share[i]
+        by_action[it, 4] += follow[i]
+    return by_domain, by_source, by_action
+
+
+@_cached_njit()
+def insert_sorted(arr, pos, values):
+    """``np.insert(arr, pos, values)`` for nondecreasing ``pos`` (each value goes before
+    ``arr[pos]``, equal positions in the given order), as one sequential copy instead of
+    numpy's mask of every entry (the follow graph inserts a day's new edges into each of
+    its columns: state/graphs.py). ``values`` has ``arr``'s dtype."""
+    n, k = len(arr), len(pos)
+    out = np.empty(n + k, dtype=arr.dtype)
+    src = 0
+    dst = 0
+    for t in range(k):
+        p = pos[t]
+        seg = p - src
+        out[dst : dst + seg] = arr[src:p]
+        dst += seg
+        src = p
+        out[dst] = values[t]
+        dst += 1
+    out[dst:] = arr[src:]
+    return out
+
+
+@_cached_njit()
+def edges_to_offer(creator, src, offered, pos_of):
+    """Indices of the follow edges whose creator is ``offered`` and whose user is active
+    (``pos_of[user] >= 0``), ascending: ``np.flatnonzero(offered[creator] & (pos_of[src] >= 0))``
+    in one pass over the edges without its temporaries (the cold-start pool, feeds/slots.py)."""
+    n = 0
+    for e in range(len(creator)):
+        if offered[creator[e]] and pos_of[src[e]] >= 0:
+            n += 1
+    out = np.empty(n, dtype=np.int64)
+    n = 0
+    for e in range(len(creator)):
+        if offered[creator[e]] and pos_of[src[e]] >= 0:
+            out[n] = e
+            n += 1
+    return out
+
+
+@_cached_njit()
+def counts_by_user(user, engaged, source, ads, n_users):
+    """Per user: impressions, engaged impressions and impressions in ``ads`` slots
+    (``source == ads``), in one pass over the day's impressions: what
+    ``np.bincount(user)``, ``np.bincount(user[engaged])`` and
+    ``np.bincount(user[source == ads])`` give, without their temporaries (users'
+    satisfaction, audience/activity.py). Returns three int64 arrays of ``n_users``."""
+    k = np.zeros(n_users, dtype=np.int64)
+    hits = np.zeros(n_users, dtype=np.int64)
+    n_ads = np.zeros(n_users, dtype=np.int64)
+    for i in range(len(user)):
+        u = user[i]
+        k[u] += 1
+        if engaged[i]:
+            hits[u] += 1
+        if source[i] == ads:
+            n_ads[u] += 1
+    return k, hits, n_ads

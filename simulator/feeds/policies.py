@@ -108,6 +108,7 @@ class RankingPolicy:
     name = "base"
     algorithmic = False
     targeted = True
+    linear = False  # True: score() = w_match·match + item_score + fan_score (see AlgorithmicPolicy)
 
     def __init__(self, cfg: PlatformConfig, expected_dau: float):
         self.cfg = cfg
@@ -179,14 +180,31 @@ class AlgorithmicPolicy(RankingPolicy):
         item's softmax weight (its pick odds against any other candidate) is multiplied by
         exactly ``1 + beta·intimacy`` at any temperature.
         Age does not enter here (it is in the retrieval prior, :meth:`item_prior`)."""
-        c = self.cfg
-        item = c.w_quality * block.quality + c.w_perf * block.perf
-        s = c.w_match * block.match + item.astype(np.float32)
+        s = self.w_match * block.match + self.item_score(block)
         s = np.ascontiguousarray(s)  # so that s.ravel() below is a view
         fan, intimacy = block.fan_entries()  # sparse: most candidates are not the viewer's creators
         if len(fan):
-            s.ravel()[fan] += np.float32(c.temperature) * np.log(self.delivery_boost(intimacy))
+            s.ravel()[fan] += self.fan_score(intimacy)
         return s
+
+    # The score is linear: w_match·match + a per-candidate term + a per-fan-pair term. The
+    # recommender computes it with these three parts inside its compiled ranking kernel
+    # (kernels.score_top_k), row by row, with the same float32 operations as score().
+    linear = True
+
+    @property
+    def w_match(self) -> np.float32:
+        """The interest match's weight, as the float32 that multiplies the float32 match."""
+        return np.float32(self.cfg.w_match)
+
+    def item_score(self, block: Block) -> np.ndarray:
+        """The per-candidate part: w_quality·quality + w_perf·perf (float32)."""
+        c = self.cfg
+        return (c.w_quality * block.quality + c.w_perf * block.perf).astype(np.float32)
+
+    def fan_score(self, intimacy: np.ndarray) -> np.ndarray:
+        """The per-fan-pair part: T·log(delivery boost) of each nonzero intimacy (float32)."""
+        return np.float32(self.cfg.temperature) * np.log(self.delivery_boost(intimacy))
 
     def learn(self, items, platform: int, day: int, impressions, reactions) -> None:
         """Traffic pools escalate or stall (:meth:`TrafficPools.observe`)."""

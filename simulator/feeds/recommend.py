@@ -17,7 +17,15 @@ import numpy as np
 from ..state.arrays import expand_rows, indptr_from_rows
 from ..state.vocabulary import RECOMMEND
 from .impressions import Impressions
-from .kernels import gumbel_table, gumbel_top_k, within_cap
+from .kernels import (
+    COMPILED_USERS,
+    first_picks,
+    gumbel_table,
+    gumbel_top_k,
+    lookup_in_rows,
+    score_top_k,
+    within_cap,
+)
 from .policies import Block, prior_context
 
 
@@ -41,6 +49,7 @@ def recommend_slots(model, platform, active, free, rng) -> list[Impressions]:
     n_blocks = max(-(-len(active) // cfg.block_users), int(np.ceil(cfg.candidate_coverage * day.wanting / day.m_target)))
     block_size = max(1, -(-len(active) // n_blocks))
     base = int(rng.integers(2**62))
+    day.compiled = len(active) >= COMPILED_USERS
     day.row_in_block = np.full(model.users.n, -1, dtype=np.int64)
     day.row_in_block[active] = np.arange(len(active)) % block_size
     starts = range(0, len(active), block_size)
@@ -105,7 +114,8 @@ class RecommendDay:
         cand = np.unique(np.minimum(np.concatenate(draws), len(self.pool) - 1))
         m = len(cand)
         kb = min(kmax, m)
-        # the block's follow edges to the candidates' creators: dense users × creators
+        # the block's follow edges to the candidates' creators, by block row (the edges of
+        # a CSR range run by user, and the block's rows follow its users' order)
         ucre, inv = np.unique(self.creator[cand], return_inverse=True)
         col_of = np.full(self.n_creators, -1, dtype=np.int64)
         col_of[ucre] = np.arange(len(ucre))
@@ -113,33 +123,53 @@ class RecommendDay:
         ec = col_of[follows.creator[es:ee]]
         er = self.row_in_block[follows.src[es:ee]]  # -1 for users not active today
         sel = np.flatnonzero((ec >= 0) & (er >= 0))
-        edge_dense = np.full((len(bu), len(ucre)), -1, dtype=np.int64)
-        edge_dense[er[sel], ec[sel]] = es + sel
-        if self.policy.algorithmic:  # the nonzero intimacies as (flat index, value), never a dense matrix
-            intim, fans = None, _fan_entries(er[sel], ec[sel], follows.intimacy[es + sel], inv, m)
-        else:
-            intim, fans = np.zeros((len(bu), m), dtype=np.float32), None
+        e_row, e_col, e_edge = er[sel], ec[sel], es + sel
         match = users.interest[bu] @ self.topic[cand].T
-        block = Block(match=match, intimacy=intim, quality=self.quality[cand],
+        block = Block(match=match, intimacy=None, quality=self.quality[cand],
                       perf=self.perf[cand], age=self.age[cand], popularity=self.popularity[cand],
-                      engagements=self.engagements[cand], fans=fans)
-        key = self.policy.score(block)
+                      engagements=self.engagements[cand], fans=None)
         left = self.left
-        if left is not None:
-            key[:, left[cand] <= 0] = -np.inf
         # with a cap, look cap_lookahead places further down each list to replace capped picks
         kx = min(m, kb + (self.cfg.cap_lookahead if left is not None else 0))
-        top = gumbel_top_k(key, kx, float(self.temp), int(rng.integers(2**63)), self.noise)
+        seed = int(rng.integers(2**63))
+        if self.policy.linear:  # score, cap and Gumbel-top-k in one compiled pass over the rows
+            intimacy = follows.intimacy[e_edge]
+            nz = intimacy != 0
+            by_creator = np.argsort(inv, kind="stable")
+            top = score_top_k(match, self.policy.w_match, self.policy.item_score(block),
+                              np.zeros(m, bool) if left is None else left[cand] <= 0,
+                              indptr_from_rows(e_row[nz], len(bu)), e_col[nz], self.policy.fan_score(intimacy[nz]),
+                              indptr_from_rows(inv[by_creator], len(ucre)), by_creator,
+                              # without a cap a user takes the first k_u of their list: rank only
+                              # that far (with one, the cap's grants run over every row's kx places)
+                              kx, np.full(len(bu), kx) if left is not None else k_u, float(self.temp), seed,
+                              self.noise)
+        else:
+            if self.policy.algorithmic:  # the nonzero intimacies as (flat index, value), never a dense matrix
+                block.fans = _fan_entries(e_row, e_col, follows.intimacy[e_edge], inv, m)
+            else:
+                block.intimacy = np.zeros((len(bu), m), dtype=np.float32)
+            key = self.policy.score(block)
+            if left is not None:
+                key[:, left[cand] <= 0] = -np.inf
+            top = gumbel_top_k(key, kx, float(self.temp), seed, self.noise)
         valid = top >= 0
         if left is not None:
             valid &= _within_cap(top, left[cand])
-        keep = valid & (np.cumsum(valid, axis=1) <= k_u[:, None])
-        rows = np.broadcast_to(np.arange(len(bu))[:, None], top.shape)[keep]
-        cols = top[keep]
+        if self.compiled:  # large days: the picks and their follow edges in compiled passes
+            rows, cols = first_picks(top, valid, k_u)
+            edge = lookup_in_rows(indptr_from_rows(e_row, len(bu)), e_col, e_edge, rows, inv[cols])
+        else:  # the numpy form (the same picks and edges): no kernels to load on a short run
+            keep = valid & (np.cumsum(valid, axis=1) <= k_u[:, None])
+            rows = np.broadcast_to(np.arange(len(bu))[:, None], top.shape)[keep]
+            cols = top[keep]
+            edge_dense = np.full((len(bu), len(ucre)), -1, dtype=np.int64)
+            edge_dense[e_row, e_col] = e_edge
+            edge = edge_dense[rows, inv[cols]]
         if left is not None:
             left[cand] -= np.bincount(cols, minlength=m)
         return Impressions(user=bu[rows], item=self.pool[cand[cols]], source=np.full(len(rows), RECOMMEND, np.int8),
-                           edge=edge_dense[rows, inv[cols]], match=match[rows, cols])
+                           edge=edge, match=match[rows, cols])
 
 
 def _fan_entries(row: np.ndarray, col: np.ndarray, intimacy: np.ndarray, inv: np.ndarray, m: int):

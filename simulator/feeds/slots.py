@@ -36,6 +36,7 @@ from ..platform.ad_market import sell_ad_slots
 from ..state.arrays import expand_rows, indptr_from_rows, random_in_rows, rank_within_sorted
 from ..state.vocabulary import COLD_START, FOLLOW, SAME_CITY
 from .impressions import Impressions
+from . import kernels
 from .kernels import weighted_pick_in_rows
 from .recommend import recommend_slots
 
@@ -87,7 +88,7 @@ def follow_slots(model, platform, active, n, rng):
     pos = np.repeat(np.arange(len(active)), n)
     if len(pos) == 0 or follows.n_edges == 0:
         return Impressions.empty(), pos[:0]
-    cumw = np.cumsum(follows.intimacy + np.float32(platform.cfg.follow_pick_base), dtype=np.float64)
+    cumw = follow_pick_weights(model, platform.cfg.follow_pick_base)
     # compiled: the search for each pick runs within its user's row (state.arrays.weighted_in_rows defines it)
     edge = weighted_pick_in_rows(follows.indptr, cumw, active[pos].astype(np.int64), rng.random(len(pos)))
     ok = edge >= 0
@@ -99,6 +100,22 @@ def follow_slots(model, platform, active, n, rng):
     ok = item >= 0
     pos, edge, item = pos[ok], edge[ok], recent.items[item[ok]]
     return Impressions.make(model, active[pos], item, FOLLOW, edge), pos
+
+
+def follow_pick_weights(model, base: float) -> np.ndarray:
+    """The global cumsum of the follow edges' pick weights (intimacy + ``base``), float64.
+    Intimacy does not change while the day's feeds are built, so platforms with the same
+    ``base`` share one cumsum over every follow edge (``model.feed_cache``, emptied by
+    ``TrafficModel.build_feeds``; without it, computed each time)."""
+    follows = model.follows
+    cache = getattr(model, "feed_cache", None)
+    key = ("follow_pick_weights", float(base))
+    if cache is not None and key in cache:
+        return cache[key]
+    cumw = np.cumsum(follows.intimacy + np.float32(base), dtype=np.float64)
+    if cache is not None:
+        cache[key] = cumw
+    return cumw
 
 
 def same_city_slots(model, platform, active, n, rng):
@@ -132,7 +149,10 @@ def cold_start_slots(model, platform, active, free, rng):
     pos_of = np.full(model.users.n, -1, dtype=np.int64)
     pos_of[active] = np.arange(len(active))
     offered = posted & reachable(model, platform.index, np.arange(model.creators.n))
-    candidate = np.flatnonzero(offered[follows.creator] & (pos_of[follows.src] >= 0))
+    if follows.n_edges >= kernels.COMPILED_FROM:  # compiled: one pass, no temporaries
+        candidate = kernels.edges_to_offer(follows.creator, follows.src, offered, pos_of)
+    else:
+        candidate = np.flatnonzero(offered[follows.creator] & (pos_of[follows.src] >= 0))
     # every (candidate edge, new item of its creator) pair is one possible offer
     which, k = expand_rows(new_ptr, follows.creator[candidate].astype(np.int64))
     edge = candidate[which]

@@ -18,6 +18,7 @@ import numpy as np
 from ..config import GraphConfig, ScenarioError
 
 from ..state.vocabulary import TIERS
+from ..feeds import kernels
 from .arrays import find_sorted, indptr_from_rows, random_in_rows
 
 if TYPE_CHECKING:
@@ -199,21 +200,25 @@ class FollowGraph:
         creators of the edges added."""
         if len(users) == 0:
             return np.zeros(0, np.int32)
-        q = np.unique(users.astype(np.int64) * self.n_creators + creators.astype(np.int64))
+        q = users.astype(np.int64) * self.n_creators + creators.astype(np.int64)
+        if not (q[1:] > q[:-1]).all():  # the daily caller passes them sorted and unique already
+            q = np.unique(q)
         keys = self.keys
-        new = find_sorted(keys, q) < 0
-        q = q[new]
         pos = np.searchsorted(keys, q)
+        new = (pos >= len(keys)) | (keys[np.minimum(pos, len(keys) - 1)] != q) if len(keys) else np.ones(len(q), bool)
+        q, pos = q[new], pos[new]
         if len(q) == 0:
             return np.zeros(0, np.int32)
+        # large graphs: one sequential copy per column (kernels.insert_sorted: np.insert for sorted positions)
+        insert = kernels.insert_sorted if len(keys) >= kernels.COMPILED_FROM else np.insert
         u = (q // self.n_creators).astype(np.int32)
-        self.src = np.insert(self.src, pos, u)
+        self.src = insert(self.src, pos, u.astype(self.src.dtype))
         creator = (q % self.n_creators).astype(np.int32)
-        self.creator = np.insert(self.creator, pos, creator)
-        self.intimacy = np.insert(self.intimacy, pos, np.float32(intimacy))
+        self.creator = insert(self.creator, pos, creator.astype(self.creator.dtype))
+        self.intimacy = insert(self.intimacy, pos, np.full(len(q), intimacy, dtype=self.intimacy.dtype))
         for name, col in self.extra.items():
-            self.extra[name] = np.insert(col, pos, col.dtype.type(self._extra_default[name]))
-        self._keys = np.insert(keys, pos, q)
+            self.extra[name] = insert(col, pos, np.full(len(q), self._extra_default[name], dtype=col.dtype))
+        self._keys = insert(keys, pos, q)
         self.indptr[1:] += np.cumsum(np.bincount(u, minlength=self.n_users))
         return creator
 

@@ -160,3 +160,80 @@ def test_yesterdays_impressions_are_freed_before_todays_feeds():
     model.build_feeds = build_feeds
     model.step()
     assert alive == [False] and len(model.day_logs) == 1  # today's trace is there after the step
+
+
+def test_follow_pick_weights_shared_by_the_platforms_while_feeds_are_built():
+    """Guards slots.follow_pick_weights' cache (issue #17): platforms with the same
+    follow_pick_base share one cumsum over every follow edge while build_feeds runs, and
+    nothing is kept after it (intimacy changes later in the day)."""
+    from types import SimpleNamespace
+
+    from simulator.feeds.slots import follow_pick_weights
+
+    follows = SimpleNamespace(intimacy=np.array([0.5, 0.0, 0.25], np.float32))
+    model = SimpleNamespace(follows=follows, feed_cache={})
+    first = follow_pick_weights(model, 0.05)
+    assert follow_pick_weights(model, 0.05) is first  # the second platform reuses it
+    assert np.array_equal(first, np.cumsum(follows.intimacy + np.float32(0.05), dtype=np.float64))
+    assert follow_pick_weights(model, 0.1) is not first  # another base: its own cumsum
+    model.feed_cache = None
+    assert follow_pick_weights(model, 0.05) is not first
+
+
+def test_build_feeds_keeps_no_feed_cache_after_the_feeds(monkeypatch):
+    """Guards TrafficModel.build_feeds: the cache of what the platforms share lives only
+    while the feeds are built."""
+    from simulator import TrafficModel
+    from simulator.config import load_scenario
+    from simulator.feeds import slots
+
+    scenario = load_scenario("scenarios/ecosystem.toml", overrides={"population": {"users": 2000, "creators": 60, "merchants": 2}})
+    model = TrafficModel(scenario, seed=3)
+    seen, orig = [], slots.follow_pick_weights
+
+    def probe(m, base):
+        seen.append(m.feed_cache is not None)
+        return orig(m, base)
+
+    monkeypatch.setattr(slots, "follow_pick_weights", probe)
+    model.step()
+    assert len(seen) >= 2 and all(seen) and model.feed_cache is None
+
+
+def test_edges_to_offer_matches_the_mask():
+    """Guards kernels.edges_to_offer (the cold-start pool's fan edges, issue #17): the
+    edges of offered creators to active users, ascending, as the numpy mask gave them."""
+    from simulator.feeds.kernels import edges_to_offer
+
+    rng = np.random.default_rng(8)
+    creator = rng.integers(0, 40, 3000).astype(np.int32)
+    src = np.sort(rng.integers(0, 500, 3000)).astype(np.int32)
+    offered = rng.random(40) < 0.3
+    pos_of = np.where(rng.random(500) < 0.6, np.arange(500), -1)
+    want = np.flatnonzero(offered[creator] & (pos_of[src] >= 0))
+    assert np.array_equal(edges_to_offer(creator, src, offered, pos_of), want)
+
+
+def test_compiled_and_numpy_forms_of_the_tallies_give_the_same_run(monkeypatch):
+    """Guards the size switch of issue #17 (kernels.COMPILED_FROM): the exposure tallies,
+    users' satisfaction counts, the cold-start edges, the follow graph's inserts and the
+    ranking's picks and follow edges (kernels.COMPILED_USERS) run their numpy form on
+    small days and their compiled form on large ones; forcing either everywhere gives
+    the same run."""
+    from simulator import TrafficModel
+    from simulator.config import load_scenario
+    from simulator.feeds import kernels, recommend
+
+    def run(threshold):
+        monkeypatch.setattr(kernels, "COMPILED_FROM", threshold)
+        monkeypatch.setattr(recommend, "COMPILED_USERS", threshold)
+        scenario = load_scenario("scenarios/ecosystem.toml",
+                                 overrides={"population": {"users": 3000, "creators": 80, "merchants": 2}})
+        model = TrafficModel(scenario, seed=5)
+        for _ in range(3):
+            model.step()
+        return model.metrics_frame(), model.follows.keys.copy(), model.items.engagements.copy()
+
+    small, big = run(10**12), run(0)
+    assert small[0].equals(big[0])
+    assert np.array_equal(small[1], big[1]) and np.array_equal(small[2], big[2])

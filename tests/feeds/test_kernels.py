@@ -1,10 +1,20 @@
-"""The compiled Gumbel-top-k kernel against its plain-numpy definition."""
+"""The compiled kernels (Gumbel-top-k, the fused ranking pass, the reactions) against their plain-numpy definitions."""
 
 import numba
 import numpy as np
 from numba import njit
 
-from simulator.feeds.kernels import _splitmix64, _uniform, gumbel_table, gumbel_top_k
+from simulator.feeds.kernels import (
+    _splitmix64,
+    _uniform,
+    counts_by_user,
+    first_picks,
+    gumbel_table,
+    gumbel_top_k,
+    lookup_in_rows,
+    score_top_k,
+    tally_impressions,
+)
 
 
 # the kernels' noise, exposed for the twins (test-only helpers)
@@ -96,3 +106,98 @@ def test_draw_actions_follow_the_logistic_model():
         assert abs(acts[a].mean() - sigmoid(z + offsets[a]).mean()) < 0.005
     follow = ~fan & (acts[0] | acts[1]) & (uniforms(42, n, 4) < sigmoid(z + offsets[4]))
     assert np.array_equal(acts[4], follow) and not acts[4][fan].any()
+
+
+def test_fused_score_top_k_matches_score_then_cap_then_gumbel_top_k():
+    """Guards kernels.score_top_k (issue #17): the ranking score, the fans' boost, the
+    capped columns and Gumbel-top-k in one pass give exactly the picks of the numpy form
+    (AlgorithmicPolicy.score on the dense block, -inf on capped columns, gumbel_top_k),
+    fans of a creator with several candidates included."""
+    from simulator.config import PlatformConfig
+    from simulator.feeds.policies import AlgorithmicPolicy, Block
+
+    rng = np.random.default_rng(5)
+    table = gumbel_table(rng)
+    rows, m, n_cre = 200, 40, 15
+    policy = AlgorithmicPolicy(PlatformConfig(beta=3.0, temperature=0.3), expected_dau=1000.0)
+    inv = rng.integers(0, n_cre, m)  # each candidate's creator column: several per creator
+    match = rng.random((rows, m)).astype(np.float32)
+    # fan pairs (row, creator column), unique, sorted by row as the recommender passes them
+    pairs = np.unique(rng.integers(0, rows, 600) * n_cre + rng.integers(0, n_cre, 600))
+    f_row, f_col = pairs // n_cre, pairs % n_cre
+    intimacy = rng.random(len(pairs)).astype(np.float32)
+    dense = np.zeros((rows, m), np.float32)
+    for r, c, v in zip(f_row, f_col, intimacy):
+        dense[r, inv == c] = v
+    block = Block(match=match, intimacy=dense, quality=rng.random(m).astype(np.float32),
+                  perf=rng.random(m).astype(np.float32), age=np.zeros(m), popularity=np.zeros(m, np.float32),
+                  engagements=np.zeros(m, np.float32))
+    capped = rng.random(m) < 0.2
+    key = policy.score(block)
+    key[:, capped] = -np.inf
+    want = gumbel_top_k(key, 12, 0.3, 77, table)
+    by_creator = np.argsort(inv, kind="stable")
+    got = score_top_k(match, policy.w_match, policy.item_score(block), capped,
+                      np.searchsorted(f_row, np.arange(rows + 1)), f_col, policy.fan_score(intimacy),
+                      np.searchsorted(inv[by_creator], np.arange(n_cre + 1)), by_creator, 12, np.full(rows, 12),
+                      0.3, 77, table)
+    assert np.array_equal(got, want)
+    # rows that need fewer places get the prefix of their list, -1 after it
+    k_row = rng.integers(0, 15, rows)
+    short = score_top_k(match, policy.w_match, policy.item_score(block), capped,
+                        np.searchsorted(f_row, np.arange(rows + 1)), f_col, policy.fan_score(intimacy),
+                        np.searchsorted(inv[by_creator], np.arange(n_cre + 1)), by_creator, 12, k_row, 0.3, 77, table)
+    prefix = np.arange(12)[None, :] < np.minimum(k_row, 12)[:, None]
+    assert np.array_equal(short, np.where(prefix, want, -1))
+    assert not np.isin(got, np.flatnonzero(capped)).any()
+
+
+def test_first_picks_and_lookup_in_rows_match_their_numpy_forms():
+    """Guards kernels.first_picks (each row's first k_u valid picks, as the cumulative
+    sum of the valid mask selects them) and kernels.lookup_in_rows (a pick's follow
+    edge, as the dense users × creators table of edges gave it)."""
+    rng = np.random.default_rng(6)
+    top = rng.integers(-1, 30, (50, 9))
+    valid = (top >= 0) & (rng.random(top.shape) < 0.8)
+    k_u = rng.integers(0, 8, 50)
+    keep = valid & (np.cumsum(valid, axis=1) <= k_u[:, None])
+    rows, cols = first_picks(top, valid, k_u)
+    assert np.array_equal(rows, np.broadcast_to(np.arange(50)[:, None], top.shape)[keep])
+    assert np.array_equal(cols, top[keep])
+    pairs = np.unique(rng.integers(0, 50, 120) * 10 + rng.integers(0, 10, 120))  # (row, column), sorted
+    e_row, e_col, e_val = pairs // 10, pairs % 10, rng.integers(0, 10**6, len(pairs))
+    dense = np.full((50, 10), -1)
+    dense[e_row, e_col] = e_val
+    q_row, q_col = rng.integers(0, 50, 500), rng.integers(0, 10, 500)
+    got = lookup_in_rows(np.searchsorted(e_row, np.arange(51)), e_col, e_val, q_row, q_col)
+    assert np.array_equal(got, dense[q_row, q_col])
+
+
+def test_tally_impressions_matches_the_bincounts():
+    """Guards kernels.tally_impressions (content/exposure.py, issue #17): one pass gives
+    each item's impressions by domain and by source and its engagements by action exactly
+    as the bincounts it replaced."""
+    rng = np.random.default_rng(7)
+    n, n_items, D, S = 5000, 300, 3, 5
+    item = rng.integers(0, n_items, n)
+    domain = rng.integers(0, D, n).astype(np.int8)
+    source = rng.integers(0, S, n).astype(np.int8)
+    acts = rng.random((5, n)) < [[0.5], [0.2], [0.05], [0.03], [0.01]]
+    by_domain, by_source, by_action = tally_impressions(item, domain, source, *acts, n_items, D, S)
+    assert np.array_equal(by_domain, np.bincount(item * D + domain, minlength=n_items * D).reshape(n_items, D))
+    assert np.array_equal(by_source, np.bincount(item * S + source, minlength=n_items * S).reshape(n_items, S))
+    assert np.array_equal(by_action, np.stack([np.bincount(item[hit], minlength=n_items) for hit in acts], axis=1))
+
+
+def test_counts_by_user_matches_the_bincounts():
+    """Guards kernels.counts_by_user (users' satisfaction, audience/activity.py, issue
+    #17): impressions, engaged impressions and ad impressions per user in one pass, as
+    the three bincounts gave them."""
+    rng = np.random.default_rng(9)
+    user = rng.integers(0, 70, 4000).astype(np.int32)
+    engaged = rng.random(4000) < 0.3
+    source = rng.integers(0, 5, 4000).astype(np.int8)
+    k, hits, ads = counts_by_user(user, engaged, source, 2, 80)
+    assert np.array_equal(k, np.bincount(user, minlength=80))
+    assert np.array_equal(hits, np.bincount(user[engaged], minlength=80))
+    assert np.array_equal(ads, np.bincount(user[source == 2], minlength=80))

@@ -122,3 +122,40 @@ def test_bad_follow_file_names_the_key(tmp_path):
     p.write_text("user,creator\n0,99999\n")
     with pytest.raises(ScenarioError, match="graph.follow_graph_file.*creator index out of range"):
         TrafficModel(small({"graph": {"follow_graph_file": str(p)}}))
+
+
+def test_follow_graph_add_inserts_every_column_as_np_insert_did():
+    """Guards FollowGraph.add's compiled insert (kernels.insert_sorted, issue #17): new
+    edges land where np.insert put them in every column (src, creator, intimacy, the
+    extra columns, the keys), from sorted-unique input (the daily caller's) or not."""
+    from simulator.feeds.kernels import insert_sorted
+
+    rng = np.random.default_rng(3)
+    arr = np.sort(rng.integers(0, 1000, 200))
+    pos = np.sort(rng.integers(0, 201, 40))  # repeated positions, both ends
+    pos[:2], pos[-2:] = 0, 200
+    vals = rng.integers(-5, 0, 40)
+    assert np.array_equal(insert_sorted(arr, pos, vals), np.insert(arr, pos, vals))
+    for sorted_input in (True, False):
+        n_users, n_creators = 60, 9
+        keys0 = np.unique(rng.integers(0, n_users * n_creators, 150))
+        fg = FollowGraph(n_users, n_creators, keys0 // n_creators, keys0 % n_creators,
+                         rng.random(len(keys0)).astype(np.float32), (0.1, 0.3, 0.6))
+        fg.add_column("group", np.int8, 3)
+        fg.add_column("since", np.int64, -1)
+        q = rng.integers(0, n_users * n_creators, 80)
+        q = np.unique(q) if sorted_input else q
+        old = {"src": fg.src.copy(), "creator": fg.creator.copy(), "intimacy": fg.intimacy.copy(), "keys": fg.keys.copy()}
+        old.update({f"extra_{k}": v.copy() for k, v in fg.extra.items()})
+        added = fg.add(q // n_creators, q % n_creators, 0.25)
+        qn = np.unique(q)
+        qn = qn[~np.isin(qn, old["keys"])]
+        at = np.searchsorted(old["keys"], qn)
+        assert np.array_equal(added, (qn % n_creators).astype(np.int32))
+        assert np.array_equal(fg.src, np.insert(old["src"], at, (qn // n_creators).astype(np.int32)))
+        assert np.array_equal(fg.creator, np.insert(old["creator"], at, (qn % n_creators).astype(np.int32)))
+        assert np.array_equal(fg.intimacy, np.insert(old["intimacy"], at, np.float32(0.25)))
+        assert np.array_equal(fg.keys, np.insert(old["keys"], at, qn))
+        for k, v in fg.extra.items():
+            assert np.array_equal(v, np.insert(old[f"extra_{k}"], at, v.dtype.type(fg._extra_default[k])))
+        assert np.array_equal(np.diff(fg.indptr), np.bincount(fg.src, minlength=n_users))
