@@ -164,3 +164,60 @@ def test_an_error_while_drawing_in_the_plot_process_fails_the_run_and_writes_not
     assert main(["run", str(ROOT / "scenarios" / "douyin.toml"), *TINY, "--out", str(out)]) == 3
     assert "ValueError: cannot draw" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def _metrics_frame(days: int = 8):
+    """A small metrics table with every column the run record's plots read."""
+    import numpy as np
+    import pandas as pd
+
+    cols = ["impressions_total", "impressions_public", "impressions_commercial", "impressions_private",
+            "gmv_public", "gmv_commercial", "gmv_private_platform", "gmv_private_wechat", "ad_revenue",
+            "new_buyers", "new_buyers_ad", "cpm_effective", "group_members", "wechat_contacts", "fans_potential",
+            "fans_passerby", "fans_liking", "fans_true", "private_share_gmv", "active_users", "slots_per_active"]
+    rows = [{"step": d, "platform": p, **{c: 1.0 + d + k for k, c in enumerate(cols)}}
+            for d in range(days) for p in ("douyin", "kuaishou", "all")]
+    return pd.DataFrame(rows), {"douyin": np.arange(20.0), "kuaishou": np.ones(20)}
+
+
+def test_record_plots_are_drawn_in_one_pass(tmp_path, monkeypatch):
+    """Guards io/plots.py's fixed layout (``_figure``, ``save``): each of the run record's
+    plots is rendered by exactly one figure draw, with no ``tight_layout`` (a measuring
+    pass as dear as a draw), no layout engine left for ``savefig`` to run (a second,
+    invisible draw) and titles that do not measure their axes' tick labels to place
+    themselves. Together: the plots' CPU was 0.6x of before (benchmarks/README.md). Any
+other figure given to ``save`` is laid out by ``tight_layout`` and then drawn once."""
+    import matplotlib.axis
+    import matplotlib.figure
+    import pandas as pd
+
+    from simulator.io import plot_workers, plots
+
+    counts = {"draw": 0, "tight_layout": 0, "axis_tightbbox": 0}
+
+    def counting(cls, name, key):
+        original = getattr(cls, name)
+
+        def wrapper(self, *a, **k):
+            counts[key] += 1
+            return original(self, *a, **k)
+
+        monkeypatch.setattr(cls, name, wrapper)
+
+    counting(matplotlib.figure.Figure, "draw", "draw")
+    counting(matplotlib.figure.Figure, "tight_layout", "tight_layout")
+    counting(matplotlib.axis.Axis, "get_tightbbox", "axis_tightbbox")
+    metrics, exposure = _metrics_frame()
+    merchants = pd.DataFrame({"strategy": ["broad", "fans", "broad"], "roi": [0.5, 1.0, -0.2]})
+    args = {"lorenz_curves": (exposure,), "merchant_roi": (merchants,)}
+    for name in plot_workers.ORDER:
+        getattr(plots, name)(*args.get(name, (metrics,)), tmp_path / f"{name}.png")
+        assert (tmp_path / f"{name}.png").stat().st_size > 1000
+    assert counts == {"draw": len(plot_workers.ORDER), "tight_layout": 0, "axis_tightbbox": 0}
+    # a figure of another caller (compare, calibrate) is laid out by tight_layout, then drawn once
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 2])
+    plots.save(fig, tmp_path / "other.png")
+    assert (counts["draw"] - len(plot_workers.ORDER), counts["tight_layout"]) == (1, 1)

@@ -17,23 +17,51 @@ from ..state.vocabulary import DOMAINS  # noqa: E402
 DOMAIN_COLORS = {"public": "#4C72B0", "commercial": "#DD8452", "private": "#55A868"}
 
 
+DPI = 110
+
+
 def save(fig, path: Path) -> None:
-    """Write a finished figure as PNG and free it."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    """Write a finished figure as PNG and free it. A figure from :func:`_figure` keeps its
+    fixed margins and is drawn once; any other is laid out by ``tight_layout`` first."""
+    if getattr(fig, "_fixed_layout", False):
+        for ax in fig.axes:  # the title sits at the top of its axes (no search for what is above)
+            if ax.get_title():
+                ax.set_title(ax.get_title(), y=1.0)
+    else:
+        fig.tight_layout()
+    # no layout engine left on the figure: else savefig lays it out (draws it) once more first
+    fig.set_layout_engine(None)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
 
 
-def _platform_panels(metrics: pd.DataFrame, width: float = 5.0):
+def _figure(width: float, height: float, rows: int = 1, cols: int = 1, *, left: float = 1.0, right: float = 0.2,
+            bottom: float = 0.6, top: float = 0.36, wgap: float | None = None, hgap: float = 0.95):
+    """A figure of ``rows`` x ``cols`` panels whose margins and gaps are fixed in inches
+    (room for tick labels of up to 6 digits and the axis labels), so that drawing it takes
+    one pass instead of ``tight_layout``'s measuring pass and savefig's two (issue 17:
+    the plots were the longest part of ``trafficsim run``). ``wgap``: the horizontal gap
+    between panels (default: ``left + right``). Returns ``(fig, axes)``, axes 2-D."""
+    wgap = left + right if wgap is None else wgap
+    panel_w = (width - left - right - wgap * (cols - 1)) / cols
+    panel_h = (height - bottom - top - hgap * (rows - 1)) / rows
+    fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False, gridspec_kw=dict(
+        left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height,
+        wspace=wgap / panel_w, hspace=hgap / panel_h))
+    fig._fixed_layout = True
+    return fig, axes
+
+
+def _platform_panels(metrics: pd.DataFrame, width: float = 5.0, left: float = 1.0):
     """One panel per platform (or the ``all`` rows when there is none): (fig, [(ax, name)])."""
     names = [p for p in metrics["platform"].unique() if p != "all"] or ["all"]
-    fig, axes = plt.subplots(1, len(names), figsize=(width * len(names), 3.6), squeeze=False)
+    fig, axes = _figure(width * len(names), 3.6, 1, len(names), left=left)
     return fig, list(zip(axes[0], names))
 
 
 def domain_shares(metrics: pd.DataFrame, path: Path) -> None:
     """Share of impressions by domain over time, one panel per platform."""
-    fig, panels = _platform_panels(metrics)
+    fig, panels = _platform_panels(metrics, left=0.8)
     for ax, name in panels:
         df = metrics[metrics["platform"] == name]
         total = df["impressions_total"].replace(0, np.nan)
@@ -46,7 +74,7 @@ def domain_shares(metrics: pd.DataFrame, path: Path) -> None:
 
 def lorenz_curves(exposure: dict[str, np.ndarray], path: Path) -> None:
     """Lorenz curves of creator exposure, one line per platform (or scenario)."""
-    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    fig, ((ax,),) = _figure(4.8, 4.4, left=0.8)
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="equality")
     for name, x in exposure.items():
         px, py = lorenz(x)
@@ -59,7 +87,7 @@ def lorenz_curves(exposure: dict[str, np.ndarray], path: Path) -> None:
 def fan_tiers(metrics: pd.DataFrame, path: Path) -> None:
     """Follow edges by fan tier over time."""
     df = metrics[metrics["platform"] == "all"]
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ((ax,),) = _figure(6, 3.6)
     for tier in ("potential", "passerby", "liking", "true"):
         ax.plot(df["step"], df[f"fans_{tier}"], label=tier)
     ax.set(title="Fans by tier", xlabel="day", ylabel="follow edges")
@@ -87,7 +115,7 @@ def cac_over_time(metrics: pd.DataFrame, path: Path, window: int = 7) -> None:
     """Customer-acquisition cost over a rolling window: ad-attributed (ad spend / new buyers
     whose first order came from an ad; solid) and blended (ad spend / all new buyers;
     dashed), with the effective CPM (dotted)."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ((ax,),) = _figure(6, 3.6, right=0.9)
     ax2 = ax.twinx()
     for k, name in enumerate(p for p in metrics["platform"].unique() if p != "all"):
         df, color = metrics[metrics["platform"] == name], f"C{k}"
@@ -104,7 +132,7 @@ def cac_over_time(metrics: pd.DataFrame, path: Path, window: int = 7) -> None:
 
 def group_size(metrics: pd.DataFrame, path: Path) -> None:
     """Fan-group members and WeChat contacts over time."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ((ax,),) = _figure(6, 3.6)
     for name in [p for p in metrics["platform"].unique() if p != "all"]:
         df = metrics[metrics["platform"] == name]
         ax.plot(df["step"], df["group_members"], label=f"{name} group members")
@@ -117,7 +145,7 @@ def group_size(metrics: pd.DataFrame, path: Path) -> None:
 
 def merchant_roi(merchants: pd.DataFrame, path: Path) -> None:
     """Merchant ROI (profit / (ad spend + commission + creator cut)) by strategy: one dot per merchant, bar = mean."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ((ax,),) = _figure(6, 3.6, left=0.85, bottom=0.8)
     strategies = sorted(merchants["strategy"].unique()) if len(merchants) else []
     for k, s in enumerate(strategies):
         roi = merchants.loc[merchants["strategy"] == s, "roi"].dropna()
@@ -144,7 +172,7 @@ def year_dynamics(metrics: pd.DataFrame, path: Path | None, window: int = 7):
     slots per active user, per platform. A panel whose columns the run does not have says
     so instead of drawing. With ``path`` None the figure is returned (for a notebook)
     instead of saved."""
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    fig, axes = _figure(11, 7, 2, 2, left=0.95, right=0.9, wgap=1.5, hgap=0.8)
     (ax_mix, ax_pop), (ax_cac, ax_dau) = axes
     every = metrics[metrics["platform"] == "all"]
     names = [p for p in metrics["platform"].unique() if p != "all"]
@@ -200,7 +228,6 @@ def year_dynamics(metrics: pd.DataFrame, path: Path | None, window: int = 7):
     handles = ax_dau.get_legend_handles_labels()[0] + ax_slots.get_legend_handles_labels()[0]
     ax_dau.legend(handles, [h.get_label() for h in handles], loc="lower left", fontsize=7)
     if path is None:
-        fig.tight_layout()
         return fig
     save(fig, path)
     return None
@@ -226,7 +253,7 @@ def ecosystem(metrics: pd.DataFrame, path: Path | None, window: int = 7):
     adapting platforms revise. A panel whose columns the run does not have, or that no
     platform of the run uses, says so instead of drawing. With ``path`` None the figure
     is returned (for a notebook) instead of saved."""
-    fig, axes = plt.subplots(3, 2, figsize=(12, 10))
+    fig, axes = _figure(12, 10, 3, 2, left=0.95, right=0.9, wgap=1.5, hgap=0.8)
     (ax_dau, ax_pop), (ax_spend, ax_gmv), (ax_recall, ax_knob) = axes
     names = [p for p in metrics["platform"].unique() if p != "all"]
     per = {name: metrics[metrics["platform"] == name] for name in names}
@@ -306,7 +333,6 @@ def ecosystem(metrics: pd.DataFrame, path: Path | None, window: int = 7):
         _missing(ax_knob, "adapting knobs (no platform revised one)")
     ax_knob.set(title="Knobs the platforms revise", xlabel="day")
     if path is None:
-        fig.tight_layout()
         return fig
     save(fig, path)
     return None
