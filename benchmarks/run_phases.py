@@ -50,7 +50,10 @@ def main(argv=None) -> None:
     phase("load and check the scenario")
     try:  # as `trafficsim run` does since issue 17 (the plots drawn in forked processes)
         from simulator.io.plot_workers import PlotProcess
-        plotter = PlotProcess.start()
+        try:
+            plotter = PlotProcess.start(panels=len(scenario.platforms))
+        except TypeError:  # before the figures were made ahead
+            plotter = PlotProcess.start()
     except ImportError:  # an older checkout: plots drawn in this process
         plotter = None
     phase("start the plot process")

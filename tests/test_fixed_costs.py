@@ -136,14 +136,14 @@ def test_plots_are_drawn_here_without_a_plot_process(tmp_path, monkeypatch):
 
     _pid_plots(monkeypatch)
     dead = plot_workers.PlotProcess.start()
-    monkeypatch.setattr(plot_workers.PlotProcess, "start", classmethod(lambda cls: None))
+    monkeypatch.setattr(plot_workers.PlotProcess, "start", classmethod(lambda cls, **kw: None))
     out = tmp_path / "run"
     assert main(["run", str(ROOT / "scenarios" / "douyin.toml"), *TINY, "--out", str(out)]) == 0
     assert {int(p.read_text()) for p in (out / "plots").glob("*.png")} == {os.getpid()}
 
     dead._proc.kill()
     dead._proc.join()
-    monkeypatch.setattr(plot_workers.PlotProcess, "start", classmethod(lambda cls: dead))
+    monkeypatch.setattr(plot_workers.PlotProcess, "start", classmethod(lambda cls, **kw: dead))
     out = tmp_path / "run2"
     assert main(["run", str(ROOT / "scenarios" / "douyin.toml"), *TINY, "--out", str(out)]) == 0
     assert {int(p.read_text()) for p in (out / "plots").glob("*.png")} == {os.getpid()}
@@ -221,3 +221,47 @@ other figure given to ``save`` is laid out by ``tight_layout`` and then drawn on
     ax.plot([0, 1], [0, 2])
     plots.save(fig, tmp_path / "other.png")
     assert (counts["draw"] - len(plot_workers.ORDER), counts["tight_layout"]) == (1, 1)
+
+
+def test_plot_processes_make_their_figures_ahead(tmp_path, monkeypatch):
+    """Guards io/plot_workers.py's ``plots.prepare`` calls: while the run simulates, each of
+    the two plot processes makes the figures of its share (axes, tick marks) ahead, so each
+    plot, when drawn, finds its figure ready in the process that draws it."""
+    import simulator.io.plots as plots
+    from simulator.cli import main
+
+    def stub(name):
+        def draw(*args, **kwargs):
+            ready = any(key[0] == name for key in plots._PREPARED)
+            Path(args[-1]).write_text(f"{os.getpid()} {ready}")
+        return draw
+
+    for name in PLOTS:
+        monkeypatch.setattr(plots, name, stub(name))
+    out = tmp_path / "run"
+    assert main(["run", str(ROOT / "scenarios" / "douyin.toml"), *TINY, "--out", str(out)]) == 0
+    drawn = [p.read_text().split() for p in (out / "plots").glob("*.png")]
+    assert len(drawn) == len(PLOTS) and len({pid for pid, _ in drawn}) == 2
+    assert {ready for _, ready in drawn} == {"True"}
+
+
+def test_figures_made_ahead_draw_the_same_png(tmp_path):
+    """``plots.prepare`` changes when a figure's axes and tick marks are made, not what is
+    drawn: every record plot's PNG is the same byte for byte with and without it (two
+    platforms, so the per-platform plots' panels count)."""
+    import pandas as pd
+
+    from simulator.io import plot_workers, plots
+
+    metrics, exposure = _metrics_frame()
+    merchants = pd.DataFrame({"strategy": ["broad", "fans", "broad"], "roi": [0.5, 1.0, -0.2]})
+    args = {"lorenz_curves": (exposure,), "merchant_roi": (merchants,)}
+    for mode in ("fresh", "prepared"):
+        (tmp_path / mode).mkdir()
+        if mode == "prepared":
+            plots.prepare(plot_workers.ORDER, 2)
+        for name in plot_workers.ORDER:
+            getattr(plots, name)(*args.get(name, (metrics,)), tmp_path / mode / f"{name}.png")
+        assert not plots._PREPARED  # each prepared figure was used
+    for name in plot_workers.ORDER:
+        assert (tmp_path / "fresh" / f"{name}.png").read_bytes() == (tmp_path / "prepared" / f"{name}.png").read_bytes(), name
