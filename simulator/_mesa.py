@@ -1,4 +1,4 @@
-"""``mesa``, imported without loading what this model never uses.
+"""``mesa``, imported without loading what this model never uses (or not yet).
 
 Importing mesa imports all of it: its network grid imports networkx and its experimental
 continuous space imports scipy.spatial, together about a third of the time
@@ -8,6 +8,12 @@ mesa is first imported, ``networkx`` and ``mesa.experimental`` are given stand-i
 ``sys.modules`` (``_Deferred``): each is really imported on the first read of one of its
 attributes, by anyone, and behaves as usual from then on. Nothing changes when
 mesa (or networkx) was imported before, e.g. by the app.
+
+Two more, for the same reason (``LATER``): pandas (mesa's DataCollector and the model
+import it, a third of the model's import time; a run needs it only for its tables, once
+it has simulated) and scipy's BLAS and LAPACK modules, which numba imports (with all of
+``scipy.linalg``, ~0.2 s) to link the first cached kernel although no kernel of the model
+calls them; a kernel that did would import them where numba reads them.
 
     from ._mesa import mesa   # instead of ``import mesa``
 """
@@ -21,6 +27,7 @@ import sys
 import types
 
 LAZY = ("networkx", "mesa.experimental")
+LATER = ("pandas", "scipy.linalg.cython_blas", "scipy.linalg.cython_lapack")
 
 
 class _Deferred(types.ModuleType):
@@ -62,11 +69,31 @@ def _defer(name: str, search_path=None) -> None:
         sys.modules[name] = _Deferred(name, spec)
 
 
+def _defer_nested(name: str) -> None:
+    """:func:`_defer` for a dotted ``name`` whose packages are not imported either (found
+    folder by folder, nothing imported)."""
+    if name in sys.modules:
+        return
+    parts = name.split(".")
+    spec = importlib.util.find_spec(parts[0]) if parts[0] not in sys.modules else sys.modules[parts[0]].__spec__
+    for k in range(1, len(parts)):
+        if spec is None or spec.submodule_search_locations is None:
+            return
+        sub = ".".join(parts[: k + 1])
+        module = sys.modules.get(sub)
+        spec = module.__spec__ if module is not None and k < len(parts) - 1 else \
+            importlib.machinery.PathFinder.find_spec(sub, list(spec.submodule_search_locations))
+    if spec is not None:
+        sys.modules[name] = _Deferred(name, spec)
+
+
 if "mesa" not in sys.modules:
     _mesa_spec = importlib.util.find_spec("mesa")
     if _mesa_spec is not None and _mesa_spec.submodule_search_locations:
         _defer("networkx")
         _defer("mesa.experimental", list(_mesa_spec.submodule_search_locations))
+        for _name in LATER:
+            _defer_nested(_name)
 
 import mesa  # noqa: E402
 

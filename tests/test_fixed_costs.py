@@ -265,3 +265,45 @@ def test_figures_made_ahead_draw_the_same_png(tmp_path):
         assert not plots._PREPARED  # each prepared figure was used
     for name in plot_workers.ORDER:
         assert (tmp_path / "fresh" / f"{name}.png").read_bytes() == (tmp_path / "prepared" / f"{name}.png").read_bytes(), name
+
+
+def test_the_run_loads_pandas_only_once_its_plots_are_sent(tmp_path):
+    """Guards simulator/_mesa.py's deferred pandas and io/outputs.py's order: ``trafficsim
+    run`` imports the model without pandas (a third of the model's import time) and sends
+    the plot processes their inputs as plain rows before it first reads pandas, so that
+    pandas loads while the plots are drawn. The tables are pandas' as before."""
+    code = ("import sys\n"
+            "from simulator.io import plot_workers\n"
+            "original = plot_workers.PlotProcess.submit\n"
+            "def submit(self, jobs):\n"
+            "    print('pandas when the plots are sent:', type(sys.modules.get('pandas')).__name__)\n"
+            "    return original(self, jobs)\n"
+            "plot_workers.PlotProcess.submit = submit\n"
+            "from simulator.cli import main\n"
+            f"main(['run', 'scenarios/douyin.toml', *{TINY!r}, '--out', {str(tmp_path / 'run')!r}])\n"
+            "print(type(sys.modules['pandas']).__name__)\n")
+    lines = _python(code).strip().splitlines()
+    assert lines[0] == "pandas when the plots are sent: _Deferred"
+    assert lines[-1] == "module"  # the tables were written with pandas
+    assert (tmp_path / "run" / "metrics.csv").read_text().startswith("step,")
+
+
+def test_numba_links_the_kernels_without_importing_scipy_linalg():
+    """Guards simulator/_mesa.py's stand-ins for scipy.linalg's BLAS and LAPACK modules:
+    numba imports them (with all of scipy.linalg) to link a run's first cached kernel,
+    although no kernel calls them; a compiled function that does call BLAS still works
+    (the real module is imported where numba reads it)."""
+    code = ("import sys\n"
+            "from simulator import TrafficModel\n"
+            "m = TrafficModel('scenarios/douyin.toml', seed=1, **{'population.users': 300})\n"
+            "m.step()\n"
+            "print('scipy.linalg' in sys.modules, type(sys.modules['scipy.linalg.cython_blas']).__name__)\n"
+            "import numba, numpy as np\n"
+            "dot = numba.njit(lambda a, b: np.dot(a, b))\n"
+            "print(dot(np.ones((2, 3)), np.ones((3, 2))).tolist())\n"
+            "import scipy.linalg\n"
+            "print(scipy.linalg.cython_blas.__name__, hasattr(scipy.linalg.cython_blas, '__pyx_capi__'))\n")
+    lines = _python(code).strip().splitlines()
+    assert lines[0] == "False _Deferred"
+    assert lines[1] == "[[3.0, 3.0], [3.0, 3.0]]"
+    assert lines[2] == "scipy.linalg.cython_blas True"

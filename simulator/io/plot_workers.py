@@ -29,8 +29,21 @@ SHARES = (("ecosystem", "lorenz_curves", "group_size", "merchant_roi"),
 ORDER = SHARES[0] + SHARES[1]
 
 
-def plot_jobs(model, metrics, merchants, folder: Path) -> list[tuple[str, tuple]]:
-    """The run record's plots as ``(function name in io.plots, arguments)``, heaviest first."""
+class Table:
+    """A table a plot reads, sent as its rows (a list of dicts) or columns (a dict) and made
+    a DataFrame where it is drawn: the run's own process imports pandas only after it has
+    sent the plots their inputs (``simulator/_mesa.py``), while they are drawn."""
+
+    def __init__(self, data):
+        self.data = data
+
+
+def plot_jobs(model, folder: Path) -> list[tuple[str, tuple]]:
+    """The run record's plots as ``(function name in io.plots, arguments)``, in ``ORDER``;
+    their tables as :class:`Table` (made DataFrames by :func:`draw`)."""
+    from .frames import merchant_strategy_roi, metrics_rows
+
+    metrics, merchants = Table(metrics_rows(model)), Table(merchant_strategy_roi(model))
     exposure = {name: model.creators.impressions[platform.index].sum(axis=1) for name, platform in model.platforms.items()}
     args = {"domain_shares": (metrics, folder / "domain_shares.png"),
             "lorenz_curves": (exposure, folder / "lorenz.png"),
@@ -48,10 +61,21 @@ def draw(jobs) -> list[BaseException | None]:
     """Draw ``jobs`` in this process; each job's exception (or None)."""
     from . import plots
 
+    frames: dict[int, object] = {}  # each Table made a DataFrame once
+
+    def frame(arg):
+        if not isinstance(arg, Table):
+            return arg
+        if id(arg) not in frames:
+            import pandas as pd
+
+            frames[id(arg)] = pd.DataFrame(arg.data)
+        return frames[id(arg)]
+
     out = []
     for name, args in jobs:
         try:
-            getattr(plots, name)(*args)
+            getattr(plots, name)(*map(frame, args))
             out.append(None)
         except Exception as exc:  # sent back and raised by the writer
             out.append(exc)
