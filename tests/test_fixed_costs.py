@@ -307,3 +307,24 @@ def test_numba_links_the_kernels_without_importing_scipy_linalg():
     assert lines[0] == "False _Deferred"
     assert lines[1] == "[[3.0, 3.0], [3.0, 3.0]]"
     assert lines[2] == "scipy.linalg.cython_blas True"
+
+
+def test_mesa_is_imported_without_reading_source_lines():
+    """Guards simulator/_mesa.py's ``_import_mesa``: mesa's logging names modules and classes
+    on import through ``inspect.stack()``, which read the source of every frame of the
+    import's stack (~0.3 s); while mesa is imported they read none, with the same names
+    (its loggers), and ``inspect`` is itself again afterwards."""
+    code = ("import inspect, logging\n"
+            "calls = []\n"
+            "original = inspect.findsource\n"
+            "def findsource(obj):\n"
+            "    calls.append(obj)\n"
+            "    return original(obj)\n"
+            "inspect.findsource = findsource\n"
+            "stack = inspect.stack\n"
+            "import simulator.model\n"
+            "print(len(calls), inspect.stack is stack)\n"
+            "print(sorted(n for n in logging.root.manager.loggerDict if n.startswith('MESA')))\n")
+    lines = _python(code).strip().splitlines()
+    assert lines[0] == "0 True"
+    assert lines[1] == "['MESA', 'MESA.mesa', 'MESA.mesa.mesa_logging', 'MESA.mesa.model']"
