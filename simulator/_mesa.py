@@ -13,7 +13,8 @@ Two more, for the same reason (``LATER``): pandas (mesa's DataCollector and the 
 import it, a third of the model's import time; a run needs it only for its tables, once
 it has simulated) and scipy's BLAS and LAPACK modules, which numba imports (with all of
 ``scipy.linalg``, ~0.2 s) to link the first cached kernel although no kernel of the model
-calls them; a kernel that did would import them where numba reads them.
+calls them; a kernel that did would import them where numba reads them; and asyncio
+(~0.15 s), which mesa's batch runner imports through tqdm's asyncio progress bar.
 
 And mesa's logging, on import, names each module and class through ``inspect.stack()``,
 which reads the source lines of every frame of the import's stack (~0.3 s of CPU here);
@@ -32,7 +33,7 @@ import sys
 import types
 
 LAZY = ("networkx", "mesa.experimental")
-LATER = ("pandas", "scipy.linalg.cython_blas", "scipy.linalg.cython_lapack")
+LATER = ("pandas", "scipy.linalg.cython_blas", "scipy.linalg.cython_lapack", "asyncio")
 
 
 class _Deferred(types.ModuleType):

@@ -75,11 +75,12 @@ def test_help_does_not_load_the_scenario_schema():
 def test_the_model_imports_mesa_without_networkx_and_scipy_spatial():
     """Guards simulator/_mesa.py: importing the model does not import networkx or mesa's
     experimental spaces (scipy.spatial), a third of the import time of ``trafficsim run``
-    before; both still work, in full, for whoever reads them afterwards."""
+    before, nor asyncio (tqdm's, for mesa's batch runner); they still work, in full, for
+    whoever reads them afterwards."""
     code = ("import sys\n"
             "import simulator.model\n"
             "print(sorted(m for m in ('scipy.spatial', 'mesa.experimental.continuous_space') if m in sys.modules),\n"
-            "      type(sys.modules['networkx']).__name__)\n"
+            "      type(sys.modules['networkx']).__name__, type(sys.modules['asyncio']).__name__)\n"
             "import mesa, networkx as nx\n"
             "from mesa.experimental.continuous_space import ContinuousSpace\n"
             "from mesa.experimental import devs\n"
@@ -90,7 +91,7 @@ def test_the_model_imports_mesa_without_networkx_and_scipy_spatial():
             "m = TrafficModel('scenarios/douyin.toml', seed=1, **{'population.users': 300, 'graph.generator': 'holme_kim'})\n"
             "print(m.social.to_networkx().number_of_nodes())\n")
     lines = _python(code).strip().splitlines()
-    assert lines[0] == "[] _Deferred"
+    assert lines[0] == "[] _Deferred _Deferred"
     assert lines[1] == "True 3 module ContinuousSpace True True"
     assert lines[2] == "300"
 
