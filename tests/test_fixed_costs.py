@@ -246,10 +246,12 @@ def test_plot_processes_make_their_figures_ahead(tmp_path, monkeypatch):
     assert {ready for _, ready in drawn} == {"True"}
 
 
-def test_figures_made_ahead_draw_the_same_png(tmp_path):
-    """``plots.prepare`` changes when a figure's axes and tick marks are made, not what is
-    drawn: every record plot's PNG is the same byte for byte with and without it (two
-    platforms, so the per-platform plots' panels count)."""
+def test_figures_made_ahead_draw_the_same_png(tmp_path, monkeypatch):
+    """``plots.prepare`` changes when a figure's axes, second y axes and tick marks are
+    made, not what is drawn: every record plot's PNG is the same byte for byte with and
+    without it (two platforms, so the per-platform plots' panels count). Drawing a
+    prepared figure makes no second y axis that ``plots.TWINS`` lists."""
+    import matplotlib.axes
     import pandas as pd
 
     from simulator.io import plot_workers, plots
@@ -257,13 +259,18 @@ def test_figures_made_ahead_draw_the_same_png(tmp_path):
     metrics, exposure = _metrics_frame()
     merchants = pd.DataFrame({"strategy": ["broad", "fans", "broad"], "roi": [0.5, 1.0, -0.2]})
     args = {"lorenz_curves": (exposure,), "merchant_roi": (merchants,)}
+    twins = []
+    twinx = matplotlib.axes.Axes.twinx
+    monkeypatch.setattr(matplotlib.axes.Axes, "twinx", lambda self: twins.append(self) or twinx(self))
     for mode in ("fresh", "prepared"):
         (tmp_path / mode).mkdir()
         if mode == "prepared":
             plots.prepare(plot_workers.ORDER, 2)
+            twins.clear()
         for name in plot_workers.ORDER:
             getattr(plots, name)(*args.get(name, (metrics,)), tmp_path / mode / f"{name}.png")
         assert not plots._PREPARED  # each prepared figure was used
+    assert len(twins) == 0  # (this table has no column of the conditional twins)
     for name in plot_workers.ORDER:
         assert (tmp_path / "fresh" / f"{name}.png").read_bytes() == (tmp_path / "prepared" / f"{name}.png").read_bytes(), name
 

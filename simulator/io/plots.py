@@ -48,6 +48,8 @@ FIGURES = {
     "year_dynamics": lambda n: dict(width=11, height=7, rows=2, cols=2, left=0.95, right=0.9, wgap=1.5, hgap=0.8),
     "ecosystem": lambda n: dict(width=12, height=10, rows=3, cols=2, left=0.95, right=0.9, wgap=1.5, hgap=0.8),
 }
+# the panels (index in the figure's axes, row by row) that always get a second y axis
+TWINS = {"cac_over_time": (0,), "year_dynamics": (2, 3), "ecosystem": (0, 5)}
 _PREPARED: dict[tuple, tuple] = {}  # figures made ahead by prepare(), taken by _figure(); key: name, shape
 TICKS_AHEAD = 10  # tick marks made ahead on each axis (a run's plots use 6-9)
 
@@ -79,8 +81,8 @@ def _figure(name: str, n: int = 1):
 
 
 def prepare(names, n: int = 1) -> None:
-    """Make the figures of plots ``names`` ahead, with their axes and tick marks (a third of
-    a plot's drawing time), for the next call of each plot: the plot process does this
+    """Make the figures of plots ``names`` ahead, with their axes, second y axes (``TWINS``)
+    and tick marks (a third of a plot's drawing time), for the next call of each plot: the plot process does this
     while the run simulates (io/plot_workers.py). The PNGs are the same byte for byte."""
     for name in names:
         shape = FIGURES[name](n)
@@ -88,7 +90,17 @@ def prepare(names, n: int = 1) -> None:
         for ax in axes.flat:
             ax.xaxis.get_major_ticks(TICKS_AHEAD)
             ax.yaxis.get_major_ticks(TICKS_AHEAD)
+        for k in TWINS.get(name, ()):
+            ax = axes.flat[k]
+            ax._prepared_twin = ax.twinx()
+            ax._prepared_twin.yaxis.get_major_ticks(TICKS_AHEAD)
         _PREPARED[(name, *shape.items())] = (fig, axes)
+
+
+def _twin(ax):
+    """``ax.twinx()``, or the twin :func:`prepare` made for ``ax``."""
+    twin = ax.__dict__.pop("_prepared_twin", None)
+    return twin if twin is not None else ax.twinx()
 
 
 def _platform_panels(metrics: pd.DataFrame, name: str):
@@ -155,7 +167,7 @@ def cac_over_time(metrics: pd.DataFrame, path: Path, window: int = 7) -> None:
     whose first order came from an ad; solid) and blended (ad spend / all new buyers;
     dashed), with the effective CPM (dotted)."""
     fig, ((ax,),) = _figure("cac_over_time")
-    ax2 = ax.twinx()
+    ax2 = _twin(ax)
     for k, name in enumerate(p for p in metrics["platform"].unique() if p != "all"):
         df, color = metrics[metrics["platform"] == name], f"C{k}"
         spend = df["ad_revenue"].rolling(window, min_periods=1).sum()
@@ -243,7 +255,7 @@ def year_dynamics(metrics: pd.DataFrame, path: Path | None, window: int = 7):
         _missing(ax_pop, "creators active / entering / leaving")
     ax_pop.set(title="Creators and merchants in and out", xlabel="day")
 
-    ax_share = ax_cac.twinx()
+    ax_share = _twin(ax_cac)
     for k, name in enumerate(names):
         df, color = metrics[metrics["platform"] == name], f"C{k}"
         spend = df["ad_revenue"].rolling(window, min_periods=1).sum()
@@ -256,7 +268,7 @@ def year_dynamics(metrics: pd.DataFrame, path: Path | None, window: int = 7):
     handles = ax_cac.get_legend_handles_labels()[0] + ax_share.get_legend_handles_labels()[0]
     ax_cac.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=7)
 
-    ax_slots = ax_dau.twinx()
+    ax_slots = _twin(ax_dau)
     for k, name in enumerate(names):
         df, color = metrics[metrics["platform"] == name], f"C{k}"
         ax_dau.plot(df["step"], df["active_users"], color=color, label=f"{name} DAU")
@@ -298,7 +310,7 @@ def ecosystem(metrics: pd.DataFrame, path: Path | None, window: int = 7):
     per = {name: metrics[metrics["platform"] == name] for name in names}
     color = {name: f"C{k}" for k, name in enumerate(names)}
 
-    ax_time = ax_dau.twinx()
+    ax_time = _twin(ax_dau)
     for name, df in per.items():
         ax_dau.plot(df["step"], df["active_users"], color=color[name], label=f"{name} DAU")
         if "time_share" in df and df["time_share"].abs().sum() > 0:  # a shelf platform has no feed time
@@ -357,7 +369,7 @@ def ecosystem(metrics: pd.DataFrame, path: Path | None, window: int = 7):
     ax_recall.set(title="Shelf platform: recalls and their leak", xlabel="day")
 
     drawn = False
-    ax_load = ax_knob.twinx()  # ad load (a share of slots, ~0.1) apart from the scales (~1)
+    ax_load = _twin(ax_knob)  # ad load (a share of slots, ~0.1) apart from the scales (~1)
     for name, df in per.items():
         for (column, label), ls in zip(KNOB_COLUMNS, ("-", "--", ":")):
             if column in df and df[column].notna().any() and df[column].nunique() > 1:
