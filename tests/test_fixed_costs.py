@@ -252,10 +252,12 @@ def test_figures_made_ahead_draw_the_same_png(tmp_path, monkeypatch):
     without it (two platforms, so the per-platform plots' panels count). Drawing a
     prepared figure makes no second y axis that ``plots.TWINS`` lists."""
     import matplotlib.axes
+    import matplotlib.pyplot as plt
     import pandas as pd
 
     from simulator.io import plot_workers, plots
 
+    plt.close("all")  # figures other tests left open (their ``save`` stand-ins keep them)
     metrics, exposure = _metrics_frame()
     merchants = pd.DataFrame({"strategy": ["broad", "fans", "broad"], "roi": [0.5, 1.0, -0.2]})
     args = {"lorenz_curves": (exposure,), "merchant_roi": (merchants,)}
