@@ -3,9 +3,10 @@
     python benchmarks/run_phases.py [SCENARIO] [--steps N] [--set KEY=VALUE ...] [--out DIR]
 
 Times what ``trafficsim run SCENARIO --quiet`` does, in its order: importing the command
-line, loading and checking the scenario, importing the model (mesa, numba, pandas),
-building the world, the first step (numba's cached kernels load here), the other steps,
-and writing the run record (tables, plots, report). Prints one line per phase with its
+line, loading and checking the scenario, importing the model (mesa, numba; pandas only
+since the record is written, see simulator/_mesa.py), building the world, the first step
+(numba's cached kernels load here), the other steps, and writing the run record (tables,
+plots, report). Prints one line per phase with its
 wall and CPU seconds (CPU: this process and its threads; the forked plot processes'
 CPU on a line of its own), then ``total_wall_s=X total_cpu_s=Y``.
 Figures: benchmarks/README.md, section *Fixed per-run costs*. For a call-graph profile of
@@ -50,13 +51,16 @@ def main(argv=None) -> None:
     phase("load and check the scenario")
     try:  # as `trafficsim run` does since issue 17 (the plots drawn in forked processes)
         from simulator.io.plot_workers import PlotProcess
-        plotter = PlotProcess.start()
+        try:
+            plotter = PlotProcess.start(panels=len(scenario.platforms))
+        except TypeError:  # before the figures were made ahead
+            plotter = PlotProcess.start()
     except ImportError:  # an older checkout: plots drawn in this process
         plotter = None
     phase("start the plot process")
     from simulator.io.outputs import write_run
     from simulator.model import TrafficModel
-    phase("import the model (mesa, numba, pandas)")
+    phase("import the model")
     model = TrafficModel(scenario, seed="scenario")
     phase("build the world")
     model.step()

@@ -194,8 +194,8 @@ def cmd_run(args) -> int:
 
     from .io.plot_workers import PlotProcess
 
-    # forked before the heavy imports: it imports matplotlib while this process simulates
-    plotter = PlotProcess.start()
+    # forked before the heavy imports: it imports matplotlib and makes the figures while this process simulates
+    plotter = PlotProcess.start(panels=len(scenario.platforms))
     bar = None
     try:
         from .io.outputs import write_run

@@ -75,11 +75,12 @@ def test_help_does_not_load_the_scenario_schema():
 def test_the_model_imports_mesa_without_networkx_and_scipy_spatial():
     """Guards simulator/_mesa.py: importing the model does not import networkx or mesa's
     experimental spaces (scipy.spatial), a third of the import time of ``trafficsim run``
-    before; both still work, in full, for whoever reads them afterwards."""
+    before, nor asyncio (tqdm's, for mesa's batch runner); they still work, in full, for
+    whoever reads them afterwards."""
     code = ("import sys\n"
             "import simulator.model\n"
             "print(sorted(m for m in ('scipy.spatial', 'mesa.experimental.continuous_space') if m in sys.modules),\n"
-            "      type(sys.modules['networkx']).__name__)\n"
+            "      type(sys.modules['networkx']).__name__, type(sys.modules['asyncio']).__name__)\n"
             "import mesa, networkx as nx\n"
             "from mesa.experimental.continuous_space import ContinuousSpace\n"
             "from mesa.experimental import devs\n"
@@ -90,7 +91,7 @@ def test_the_model_imports_mesa_without_networkx_and_scipy_spatial():
             "m = TrafficModel('scenarios/douyin.toml', seed=1, **{'population.users': 300, 'graph.generator': 'holme_kim'})\n"
             "print(m.social.to_networkx().number_of_nodes())\n")
     lines = _python(code).strip().splitlines()
-    assert lines[0] == "[] _Deferred"
+    assert lines[0] == "[] _Deferred _Deferred"
     assert lines[1] == "True 3 module ContinuousSpace True True"
     assert lines[2] == "300"
 
@@ -136,14 +137,14 @@ def test_plots_are_drawn_here_without_a_plot_process(tmp_path, monkeypatch):
 
     _pid_plots(monkeypatch)
     dead = plot_workers.PlotProcess.start()
-    monkeypatch.setattr(plot_workers.PlotProcess, "start", classmethod(lambda cls: None))
+    monkeypatch.setattr(plot_workers.PlotProcess, "start", classmethod(lambda cls, **kw: None))
     out = tmp_path / "run"
     assert main(["run", str(ROOT / "scenarios" / "douyin.toml"), *TINY, "--out", str(out)]) == 0
     assert {int(p.read_text()) for p in (out / "plots").glob("*.png")} == {os.getpid()}
 
     dead._proc.kill()
     dead._proc.join()
-    monkeypatch.setattr(plot_workers.PlotProcess, "start", classmethod(lambda cls: dead))
+    monkeypatch.setattr(plot_workers.PlotProcess, "start", classmethod(lambda cls, **kw: dead))
     out = tmp_path / "run2"
     assert main(["run", str(ROOT / "scenarios" / "douyin.toml"), *TINY, "--out", str(out)]) == 0
     assert {int(p.read_text()) for p in (out / "plots").glob("*.png")} == {os.getpid()}
@@ -164,3 +165,176 @@ def test_an_error_while_drawing_in_the_plot_process_fails_the_run_and_writes_not
     assert main(["run", str(ROOT / "scenarios" / "douyin.toml"), *TINY, "--out", str(out)]) == 3
     assert "ValueError: cannot draw" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def _metrics_frame(days: int = 8):
+    """A small metrics table with every column the run record's plots read."""
+    import numpy as np
+    import pandas as pd
+
+    cols = ["impressions_total", "impressions_public", "impressions_commercial", "impressions_private",
+            "gmv_public", "gmv_commercial", "gmv_private_platform", "gmv_private_wechat", "ad_revenue",
+            "new_buyers", "new_buyers_ad", "cpm_effective", "group_members", "wechat_contacts", "fans_potential",
+            "fans_passerby", "fans_liking", "fans_true", "private_share_gmv", "active_users", "slots_per_active"]
+    rows = [{"step": d, "platform": p, **{c: 1.0 + d + k for k, c in enumerate(cols)}}
+            for d in range(days) for p in ("douyin", "kuaishou", "all")]
+    return pd.DataFrame(rows), {"douyin": np.arange(20.0), "kuaishou": np.ones(20)}
+
+
+def test_record_plots_are_drawn_in_one_pass(tmp_path, monkeypatch):
+    """Guards io/plots.py's fixed layout (``_figure``, ``save``): each of the run record's
+    plots is rendered by exactly one figure draw, with no ``tight_layout`` (a measuring
+    pass as dear as a draw), no layout engine left for ``savefig`` to run (a second,
+    invisible draw) and titles that do not measure their axes' tick labels to place
+    themselves. Together: the plots' CPU was 0.6x of before (benchmarks/README.md). Any
+other figure given to ``save`` is laid out by ``tight_layout`` and then drawn once."""
+    import matplotlib.axis
+    import matplotlib.figure
+    import pandas as pd
+
+    from simulator.io import plot_workers, plots
+
+    counts = {"draw": 0, "tight_layout": 0, "axis_tightbbox": 0}
+
+    def counting(cls, name, key):
+        original = getattr(cls, name)
+
+        def wrapper(self, *a, **k):
+            counts[key] += 1
+            return original(self, *a, **k)
+
+        monkeypatch.setattr(cls, name, wrapper)
+
+    counting(matplotlib.figure.Figure, "draw", "draw")
+    counting(matplotlib.figure.Figure, "tight_layout", "tight_layout")
+    counting(matplotlib.axis.Axis, "get_tightbbox", "axis_tightbbox")
+    metrics, exposure = _metrics_frame()
+    merchants = pd.DataFrame({"strategy": ["broad", "fans", "broad"], "roi": [0.5, 1.0, -0.2]})
+    args = {"lorenz_curves": (exposure,), "merchant_roi": (merchants,)}
+    for name in plot_workers.ORDER:
+        getattr(plots, name)(*args.get(name, (metrics,)), tmp_path / f"{name}.png")
+        assert (tmp_path / f"{name}.png").stat().st_size > 1000
+    assert counts == {"draw": len(plot_workers.ORDER), "tight_layout": 0, "axis_tightbbox": 0}
+    # a figure of another caller (compare, calibrate) is laid out by tight_layout, then drawn once
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 2])
+    plots.save(fig, tmp_path / "other.png")
+    assert (counts["draw"] - len(plot_workers.ORDER), counts["tight_layout"]) == (1, 1)
+
+
+def test_plot_processes_make_their_figures_ahead(tmp_path, monkeypatch):
+    """Guards io/plot_workers.py's ``plots.prepare`` calls: while the run simulates, each of
+    the two plot processes makes the figures of its share (axes, tick marks) ahead, so each
+    plot, when drawn, finds its figure ready in the process that draws it."""
+    import simulator.io.plots as plots
+    from simulator.cli import main
+
+    def stub(name):
+        def draw(*args, **kwargs):
+            ready = any(key[0] == name for key in plots._PREPARED)
+            Path(args[-1]).write_text(f"{os.getpid()} {ready}")
+        return draw
+
+    for name in PLOTS:
+        monkeypatch.setattr(plots, name, stub(name))
+    out = tmp_path / "run"
+    assert main(["run", str(ROOT / "scenarios" / "douyin.toml"), *TINY, "--out", str(out)]) == 0
+    drawn = [p.read_text().split() for p in (out / "plots").glob("*.png")]
+    assert len(drawn) == len(PLOTS) and len({pid for pid, _ in drawn}) == 2
+    assert {ready for _, ready in drawn} == {"True"}
+
+
+def test_figures_made_ahead_draw_the_same_png(tmp_path, monkeypatch):
+    """``plots.prepare`` changes when a figure's axes, second y axes and tick marks are
+    made, not what is drawn: every record plot's PNG is the same byte for byte with and
+    without it (two platforms, so the per-platform plots' panels count). Drawing a
+    prepared figure makes no second y axis that ``plots.TWINS`` lists."""
+    import matplotlib.axes
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from simulator.io import plot_workers, plots
+
+    plt.close("all")  # figures other tests left open (their ``save`` stand-ins keep them)
+    metrics, exposure = _metrics_frame()
+    merchants = pd.DataFrame({"strategy": ["broad", "fans", "broad"], "roi": [0.5, 1.0, -0.2]})
+    args = {"lorenz_curves": (exposure,), "merchant_roi": (merchants,)}
+    twins = []
+    twinx = matplotlib.axes.Axes.twinx
+    monkeypatch.setattr(matplotlib.axes.Axes, "twinx", lambda self: twins.append(self) or twinx(self))
+    for mode in ("fresh", "prepared"):
+        (tmp_path / mode).mkdir()
+        if mode == "prepared":
+            plots.prepare(plot_workers.ORDER, 2)
+            twins.clear()
+        for name in plot_workers.ORDER:
+            getattr(plots, name)(*args.get(name, (metrics,)), tmp_path / mode / f"{name}.png")
+        assert not plots._PREPARED  # each prepared figure was used
+    assert len(twins) == 0  # (this table has no column of the conditional twins)
+    for name in plot_workers.ORDER:
+        assert (tmp_path / "fresh" / f"{name}.png").read_bytes() == (tmp_path / "prepared" / f"{name}.png").read_bytes(), name
+
+
+def test_the_run_loads_pandas_only_once_its_plots_are_sent(tmp_path):
+    """Guards simulator/_mesa.py's deferred pandas and io/outputs.py's order: ``trafficsim
+    run`` imports the model without pandas (a third of the model's import time) and sends
+    the plot processes their inputs as plain rows before it first reads pandas, so that
+    pandas loads while the plots are drawn. The tables are pandas' as before."""
+    code = ("import sys\n"
+            "from simulator.io import plot_workers\n"
+            "original = plot_workers.PlotProcess.submit\n"
+            "def submit(self, jobs):\n"
+            "    print('pandas when the plots are sent:', type(sys.modules.get('pandas')).__name__)\n"
+            "    return original(self, jobs)\n"
+            "plot_workers.PlotProcess.submit = submit\n"
+            "from simulator.cli import main\n"
+            f"main(['run', 'scenarios/douyin.toml', *{TINY!r}, '--out', {str(tmp_path / 'run')!r}])\n"
+            "print(type(sys.modules['pandas']).__name__)\n")
+    lines = _python(code).strip().splitlines()
+    assert lines[0] == "pandas when the plots are sent: _Deferred"
+    assert lines[-1] == "module"  # the tables were written with pandas
+    assert (tmp_path / "run" / "metrics.csv").read_text().startswith("step,")
+
+
+def test_numba_links_the_kernels_without_importing_scipy_linalg():
+    """Guards simulator/_mesa.py's stand-ins for scipy.linalg's BLAS and LAPACK modules:
+    numba imports them (with all of scipy.linalg) to link a run's first cached kernel,
+    although no kernel calls them; a compiled function that does call BLAS still works
+    (the real module is imported where numba reads it)."""
+    code = ("import sys\n"
+            "from simulator import TrafficModel\n"
+            "m = TrafficModel('scenarios/douyin.toml', seed=1, **{'population.users': 300})\n"
+            "m.step()\n"
+            "print('scipy.linalg' in sys.modules, type(sys.modules['scipy.linalg.cython_blas']).__name__)\n"
+            "import numba, numpy as np\n"
+            "dot = numba.njit(lambda a, b: np.dot(a, b))\n"
+            "print(dot(np.ones((2, 3)), np.ones((3, 2))).tolist())\n"
+            "import scipy.linalg\n"
+            "print(scipy.linalg.cython_blas.__name__, hasattr(scipy.linalg.cython_blas, '__pyx_capi__'))\n")
+    lines = _python(code).strip().splitlines()
+    assert lines[0] == "False _Deferred"
+    assert lines[1] == "[[3.0, 3.0], [3.0, 3.0]]"
+    assert lines[2] == "scipy.linalg.cython_blas True"
+
+
+def test_mesa_is_imported_without_reading_source_lines():
+    """Guards simulator/_mesa.py's ``_import_mesa``: mesa's logging names modules and classes
+    on import through ``inspect.stack()``, which read the source of every frame of the
+    import's stack (~0.3 s); while mesa is imported they read none, with the same names
+    (its loggers), and ``inspect`` is itself again afterwards."""
+    code = ("import inspect, logging\n"
+            "calls = []\n"
+            "original = inspect.findsource\n"
+            "def findsource(obj):\n"
+            "    calls.append(obj)\n"
+            "    return original(obj)\n"
+            "inspect.findsource = findsource\n"
+            "stack = inspect.stack\n"
+            "import simulator.model\n"
+            "print(len(calls), inspect.stack is stack)\n"
+            "print(sorted(n for n in logging.root.manager.loggerDict if n.startswith('MESA')))\n")
+    lines = _python(code).strip().splitlines()
+    assert lines[0] == "0 True"
+    assert lines[1] == "['MESA', 'MESA.mesa', 'MESA.mesa.mesa_logging', 'MESA.mesa.model']"

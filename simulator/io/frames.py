@@ -54,6 +54,22 @@ def creators_frame(model) -> pd.DataFrame:
     return df
 
 
+def metrics_rows(model) -> list[dict]:
+    """The per-step metric rows ``model.metrics_frame()`` tabulates (no pandas needed)."""
+    return model._rows
+
+
+def merchant_strategy_roi(model) -> dict:
+    """Each merchant's strategy (its targeting, ``+wechat`` if it diverts) and ROI (profit /
+    cost, NaN without cost): the columns of :func:`merchants_frame` that the ROI plot
+    shows, computed without pandas."""
+    merchants, ledger = model.merchants, model.ledger
+    targeting = np.array(TARGETING)[merchants.targeting]
+    profit, cost = ledger.merchant_profit(), ledger.merchant_costs()
+    return {"strategy": [f"{t}{'+wechat' if d else ''}" for t, d in zip(targeting, merchants.diverts)],
+            "roi": np.divide(profit, cost, out=np.full(merchants.n, np.nan), where=cost > 0)}
+
+
 def merchants_frame(model) -> pd.DataFrame:
     """One row per merchant: category, strategy, ad spend, GMV by domain, CAC (ad-attributed
     and blended), operating cost, profit, ROI; with learning, the final channel mix, each
@@ -61,14 +77,15 @@ def merchants_frame(model) -> pd.DataFrame:
     merchants, ledger = model.merchants, model.ledger
     spend = ledger.ad_spend.sum(axis=0)
     gmv = ledger.gmv.sum(axis=1)
-    profit, cost = ledger.merchant_profit(), ledger.merchant_costs()
+    profit = ledger.merchant_profit()
     targeting = np.array(TARGETING)[merchants.targeting]
+    strategy_roi = merchant_strategy_roi(model)
     df = pd.DataFrame({
         "merchant": np.arange(merchants.n), "account": merchants.account,
         "category": np.array(CATEGORIES)[merchants.category],
         "targeting": targeting,
         "diverts": merchants.diverts,
-        "strategy": [f"{t}{'+wechat' if d else ''}" for t, d in zip(targeting, merchants.diverts)],
+        "strategy": strategy_roi["strategy"],
         "daily_budget": merchants.daily_budget, "ad_spend": spend, "ad_impressions": ledger.ad_impressions.sum(axis=0),
     })
     for d, domain in enumerate(GMV_DOMAINS):
@@ -83,7 +100,7 @@ def merchants_frame(model) -> pd.DataFrame:
     df["creator_paid"] = ledger.creator_paid
     df["operating_cost"] = ledger.operating_cost
     df["profit"] = profit
-    df["roi"] = np.divide(profit, cost, out=np.full(merchants.n, np.nan), where=cost > 0)
+    df["roi"] = strategy_roi["roi"]
     df["wechat_contacts"] = model.commerce.wechat.per_merchant()[: merchants.n]
     for j, name in enumerate(model.platforms):
         df[f"banned_{name}"] = merchants.banned[j]

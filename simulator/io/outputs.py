@@ -191,11 +191,11 @@ def write_run(model, out: Path, *, command: list[str], timings: dict, plotter=No
     t0 = time.perf_counter()
     with atomic_dir(out) as tmp:
         (tmp / "plots").mkdir()
+        jobs = plot_jobs(model, tmp / "plots")
+        if plotter is not None:  # first: the plots are drawn while pandas loads here (_mesa.py)
+            plotter.submit(jobs)
         metrics = model.metrics_frame()
         merchants = model.merchants_frame()
-        jobs = plot_jobs(model, metrics, merchants, tmp / "plots")
-        if plotter is not None:
-            plotter.submit(jobs)
         toml = to_toml(model.scenario)
         (tmp / "scenario.toml").write_text(toml)
         metrics.to_csv(tmp / "metrics.csv", index=False)

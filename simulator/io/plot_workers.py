@@ -4,11 +4,13 @@ Drawing the nine PNGs of a run record with matplotlib took longer than the defau
 simulation, and importing matplotlib most of a second more (issue 17; benchmarks/README.md,
 *Fixed per-run costs*). ``trafficsim run`` therefore forks a plot process before it imports
 the model: that process imports matplotlib and pandas on the other core while this one
-builds the world and simulates. When the run is written, it receives the plots' inputs
-(the metrics and merchants tables, the creators' exposure: small), forks once more so two
-processes draw, heaviest figures first, and answers with each file's outcome, while this
-process writes the tables. An exception raised while drawing (Ctrl-C included) is sent
-back and raised here, as if the plot had been drawn in this process.
+builds the world and simulates, then forks a helper, and each of the two makes its share
+of the figures ahead (``plots.prepare``: axes and tick marks, a third of the drawing).
+When the run is written, the plot process receives the plots' inputs (the metrics and
+merchants tables, the creators' exposure: small), passes the helper its share, and the two
+draw (``SHARES``: about half of the drawing each) while this process writes the tables;
+it answers with each file's outcome. An exception raised while drawing (Ctrl-C included)
+is sent back and raised here, as if the plot had been drawn in this process.
 
 Only where ``fork`` exists (Linux); elsewhere, or if the process cannot be started, the
 plots are drawn in this process, as before. The files are the same either way.
@@ -21,13 +23,27 @@ import pickle
 import sys
 from pathlib import Path
 
-# heaviest first (measured), so the two drawing processes finish together
-ORDER = ("ecosystem", "year_dynamics", "cac_over_time", "domain_shares", "gmv_by_domain", "fan_tiers",
-         "group_size", "merchant_roi", "lorenz_curves")
+# the two drawing processes' shares, about half of the drawing each (measured), heaviest first
+SHARES = (("ecosystem", "lorenz_curves", "group_size", "merchant_roi"),
+          ("year_dynamics", "cac_over_time", "gmv_by_domain", "domain_shares", "fan_tiers"))
+ORDER = SHARES[0] + SHARES[1]
 
 
-def plot_jobs(model, metrics, merchants, folder: Path) -> list[tuple[str, tuple]]:
-    """The run record's plots as ``(function name in io.plots, arguments)``, heaviest first."""
+class Table:
+    """A table a plot reads, sent as its rows (a list of dicts) or columns (a dict) and made
+    a DataFrame where it is drawn: the run's own process imports pandas only after it has
+    sent the plots their inputs (``simulator/_mesa.py``), while they are drawn."""
+
+    def __init__(self, data):
+        self.data = data
+
+
+def plot_jobs(model, folder: Path) -> list[tuple[str, tuple]]:
+    """The run record's plots as ``(function name in io.plots, arguments)``, in ``ORDER``;
+    their tables as :class:`Table` (made DataFrames by :func:`draw`)."""
+    from .frames import merchant_strategy_roi, metrics_rows
+
+    metrics, merchants = Table(metrics_rows(model)), Table(merchant_strategy_roi(model))
     exposure = {name: model.creators.impressions[platform.index].sum(axis=1) for name, platform in model.platforms.items()}
     args = {"domain_shares": (metrics, folder / "domain_shares.png"),
             "lorenz_curves": (exposure, folder / "lorenz.png"),
@@ -45,10 +61,21 @@ def draw(jobs) -> list[BaseException | None]:
     """Draw ``jobs`` in this process; each job's exception (or None)."""
     from . import plots
 
+    frames: dict[int, object] = {}  # each Table made a DataFrame once
+
+    def frame(arg):
+        if not isinstance(arg, Table):
+            return arg
+        if id(arg) not in frames:
+            import pandas as pd
+
+            frames[id(arg)] = pd.DataFrame(arg.data)
+        return frames[id(arg)]
+
     out = []
     for name, args in jobs:
         try:
-            getattr(plots, name)(*args)
+            getattr(plots, name)(*map(frame, args))
             out.append(None)
         except Exception as exc:  # sent back and raised by the writer
             out.append(exc)
@@ -67,47 +94,64 @@ def _picklable(exc: BaseException | None) -> BaseException | None:
         return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
-def _serve(conn, parent_end) -> None:
-    """The plot process: import the plotting stack, wait for one batch of jobs, draw it
-    with a forked helper (even jobs here, odd ones there), answer, exit."""
+def _helper(conn, jobs_end, panels: int) -> None:
+    """The plot helper (a fork of the plot process): make its share of the figures, wait
+    for its jobs, draw them, answer, exit."""
+    status = 0
+    try:
+        conn.close()
+        from . import plots
+
+        plots.prepare(SHARES[1], panels)
+        jobs = jobs_end.recv()
+        if jobs is not None:
+            jobs_end.send([_picklable(e) for e in draw(jobs)])
+    except BaseException:  # noqa: BLE001  (the plot process finds out: EOF)
+        status = 1
+    finally:
+        os._exit(status)
+
+
+def _serve(conn, parent_end, panels: int = 1) -> None:
+    """The plot process: import the plotting stack, fork the helper, make this process's
+    share of the figures, wait for one batch of jobs, draw it with the helper (its share
+    there, the rest here), answer, exit."""
     parent_end.close()
     code, pid = 0, 0
     try:
-        from . import plots  # noqa: F401  (matplotlib, pandas: the point of starting early)
-
-        jobs = conn.recv()
-        if jobs is None:
-            return
+        from . import plots
         import multiprocessing
 
         ctx = multiprocessing.get_context("fork")
-        mine, theirs = ctx.Pipe(duplex=False)
+        mine, theirs = ctx.Pipe()  # the helper's jobs there, its outcomes back
         pid = os.fork()
-        if pid == 0:  # the helper: the odd jobs
-            status = 0
-            try:
-                mine.close()
-                conn.close()
-                theirs.send([_picklable(e) for e in draw(jobs[1::2])])
-            except BaseException:  # noqa: BLE001
-                status = 1
-            finally:
-                os._exit(status)
+        if pid == 0:
+            mine.close()
+            _helper(conn, theirs, panels)
         theirs.close()
-        even = [_picklable(e) for e in draw(jobs[0::2])]
+        plots.prepare(SHARES[0], panels)
+        jobs = conn.recv()
+        if jobs is None:
+            return
+        there = [k for k, (name, _) in enumerate(jobs) if name in SHARES[1]]
+        here = [k for k in range(len(jobs)) if k not in there]
+        mine.send([jobs[k] for k in there])
+        results = [None] * len(jobs)
+        for k, exc in zip(here, draw([jobs[k] for k in here])):
+            results[k] = _picklable(exc)
         try:
-            odd = mine.recv()
+            theirs_out = mine.recv()
         except EOFError:
-            odd = [RuntimeError("the plot helper process died")] * len(jobs[1::2])
+            theirs_out = [RuntimeError("the plot helper process died")] * len(there)
+        for k, exc in zip(there, theirs_out):
+            results[k] = exc
         os.waitpid(pid, 0)
         pid = 0
-        results = [None] * len(jobs)
-        results[0::2], results[1::2] = even, odd
         conn.send(results)
     except BaseException:  # noqa: BLE001  (Ctrl-C or a broken pipe: the writer finds out)
         code = 1
     finally:
-        if pid:  # the helper still draws: stop and reap it
+        if pid:  # the helper still waits or draws: stop and reap it
             try:
                 os.kill(pid, 9)
                 os.waitpid(pid, 0)
@@ -125,7 +169,9 @@ class PlotProcess:
         self._proc, self._conn = proc, conn
 
     @classmethod
-    def start(cls) -> "PlotProcess | None":
+    def start(cls, panels: int = 1) -> "PlotProcess | None":
+        """``panels``: the run's platforms (the per-platform plots' panels), for the
+        figures made ahead."""
         if not sys.platform.startswith("linux"):
             return None
         try:
@@ -133,7 +179,7 @@ class PlotProcess:
 
             ctx = multiprocessing.get_context("fork")
             here, there = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(there, here), daemon=True, name="trafficsim-plots")
+            proc = ctx.Process(target=_serve, args=(there, here, panels), daemon=True, name="trafficsim-plots")
             proc.start()
             there.close()
             return cls(proc, here)

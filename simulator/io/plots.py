@@ -17,23 +17,102 @@ from ..state.vocabulary import DOMAINS  # noqa: E402
 DOMAIN_COLORS = {"public": "#4C72B0", "commercial": "#DD8452", "private": "#55A868"}
 
 
+DPI = 110
+
+
 def save(fig, path: Path) -> None:
-    """Write a finished figure as PNG and free it."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    """Write a finished figure as PNG and free it. A figure from :func:`_new_figure` keeps its
+    fixed margins and is drawn once; any other is laid out by ``tight_layout`` first."""
+    if getattr(fig, "_fixed_layout", False):
+        for ax in fig.axes:  # the title sits at the top of its axes (no search for what is above)
+            if ax.get_title():
+                ax.set_title(ax.get_title(), y=1.0)
+    else:
+        fig.tight_layout()
+    # no layout engine left on the figure: else savefig lays it out (draws it) once more first
+    fig.set_layout_engine(None)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
 
 
-def _platform_panels(metrics: pd.DataFrame, width: float = 5.0):
+# The run record's figures: size (inches), panels and fixed margins (inches; see _figure),
+# by plot; ``n``: the number of per-platform panels.
+FIGURES = {
+    "domain_shares": lambda n: dict(width=5.0 * n, height=3.6, cols=n, left=0.8),
+    "gmv_by_domain": lambda n: dict(width=5.0 * n, height=3.6, cols=n),
+    "lorenz_curves": lambda n: dict(width=4.8, height=4.4, left=0.8),
+    "fan_tiers": lambda n: dict(width=6, height=3.6),
+    "cac_over_time": lambda n: dict(width=6, height=3.6, right=0.9),
+    "group_size": lambda n: dict(width=6, height=3.6),
+    "merchant_roi": lambda n: dict(width=6, height=3.6, left=0.85, bottom=0.8),
+    "year_dynamics": lambda n: dict(width=11, height=7, rows=2, cols=2, left=0.95, right=0.9, wgap=1.5, hgap=0.8),
+    "ecosystem": lambda n: dict(width=12, height=10, rows=3, cols=2, left=0.95, right=0.9, wgap=1.5, hgap=0.8),
+}
+# the panels (index in the figure's axes, row by row) that always get a second y axis
+TWINS = {"cac_over_time": (0,), "year_dynamics": (2, 3), "ecosystem": (0, 5)}
+_PREPARED: dict[tuple, tuple] = {}  # figures made ahead by prepare(), taken by _figure(); key: name, shape
+TICKS_AHEAD = 10  # tick marks made ahead on each axis (a run's plots use 6-9)
+
+
+def _new_figure(width: float, height: float, rows: int = 1, cols: int = 1, *, left: float = 1.0,
+                right: float = 0.2, bottom: float = 0.6, top: float = 0.36, wgap: float | None = None,
+                hgap: float = 0.95):
+    """A figure of ``rows`` x ``cols`` panels whose margins and gaps are fixed in inches
+    (room for tick labels of up to 6 digits and the axis labels), so that drawing it takes
+    one pass instead of ``tight_layout``'s measuring pass and savefig's two (issue 17:
+    the plots were the longest part of ``trafficsim run``). ``wgap``: the horizontal gap
+    between panels (default: ``left + right``). Returns ``(fig, axes)``, axes 2-D."""
+    wgap = left + right if wgap is None else wgap
+    panel_w = (width - left - right - wgap * (cols - 1)) / cols
+    panel_h = (height - bottom - top - hgap * (rows - 1)) / rows
+    fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False, gridspec_kw=dict(
+        left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height,
+        wspace=wgap / panel_w, hspace=hgap / panel_h))
+    fig._fixed_layout = True
+    return fig, axes
+
+
+def _figure(name: str, n: int = 1):
+    """The figure of plot ``name`` (``n`` per-platform panels): the one :func:`prepare`
+    made for it, if any, else a new one."""
+    shape = FIGURES[name](n)
+    made = _PREPARED.pop((name, *shape.items()), None)
+    return made if made is not None else _new_figure(**shape)
+
+
+def prepare(names, n: int = 1) -> None:
+    """Make the figures of plots ``names`` ahead, with their axes, second y axes (``TWINS``)
+    and tick marks (a third of a plot's drawing time), for the next call of each plot: the plot process does this
+    while the run simulates (io/plot_workers.py). The PNGs are the same byte for byte."""
+    for name in names:
+        shape = FIGURES[name](n)
+        fig, axes = _new_figure(**shape)
+        for ax in axes.flat:
+            ax.xaxis.get_major_ticks(TICKS_AHEAD)
+            ax.yaxis.get_major_ticks(TICKS_AHEAD)
+        for k in TWINS.get(name, ()):
+            ax = axes.flat[k]
+            ax._prepared_twin = ax.twinx()
+            ax._prepared_twin.yaxis.get_major_ticks(TICKS_AHEAD)
+        _PREPARED[(name, *shape.items())] = (fig, axes)
+
+
+def _twin(ax):
+    """``ax.twinx()``, or the twin :func:`prepare` made for ``ax``."""
+    twin = ax.__dict__.pop("_prepared_twin", None)
+    return twin if twin is not None else ax.twinx()
+
+
+def _platform_panels(metrics: pd.DataFrame, name: str):
     """One panel per platform (or the ``all`` rows when there is none): (fig, [(ax, name)])."""
     names = [p for p in metrics["platform"].unique() if p != "all"] or ["all"]
-    fig, axes = plt.subplots(1, len(names), figsize=(width * len(names), 3.6), squeeze=False)
+    fig, axes = _figure(name, len(names))
     return fig, list(zip(axes[0], names))
 
 
 def domain_shares(metrics: pd.DataFrame, path: Path) -> None:
     """Share of impressions by domain over time, one panel per platform."""
-    fig, panels = _platform_panels(metrics)
+    fig, panels = _platform_panels(metrics, "domain_shares")
     for ax, name in panels:
         df = metrics[metrics["platform"] == name]
         total = df["impressions_total"].replace(0, np.nan)
@@ -46,7 +125,7 @@ def domain_shares(metrics: pd.DataFrame, path: Path) -> None:
 
 def lorenz_curves(exposure: dict[str, np.ndarray], path: Path) -> None:
     """Lorenz curves of creator exposure, one line per platform (or scenario)."""
-    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    fig, ((ax,),) = _figure("lorenz_curves")
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="equality")
     for name, x in exposure.items():
         px, py = lorenz(x)
@@ -59,7 +138,7 @@ def lorenz_curves(exposure: dict[str, np.ndarray], path: Path) -> None:
 def fan_tiers(metrics: pd.DataFrame, path: Path) -> None:
     """Follow edges by fan tier over time."""
     df = metrics[metrics["platform"] == "all"]
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ((ax,),) = _figure("fan_tiers")
     for tier in ("potential", "passerby", "liking", "true"):
         ax.plot(df["step"], df[f"fans_{tier}"], label=tier)
     ax.set(title="Fans by tier", xlabel="day", ylabel="follow edges")
@@ -73,7 +152,7 @@ GMV_COLORS = {"gmv_public": "#4C72B0", "gmv_commercial": "#DD8452", "gmv_private
 
 def gmv_by_domain(metrics: pd.DataFrame, path: Path) -> None:
     """Daily GMV by domain (public, commercial, private on the platform, private on WeChat)."""
-    fig, panels = _platform_panels(metrics)
+    fig, panels = _platform_panels(metrics, "gmv_by_domain")
     for ax, name in panels:
         df = metrics[metrics["platform"] == name]
         ax.stackplot(df["step"], *[df[c] for c in GMV_COLORS], labels=[c[4:] for c in GMV_COLORS],
@@ -87,8 +166,8 @@ def cac_over_time(metrics: pd.DataFrame, path: Path, window: int = 7) -> None:
     """Customer-acquisition cost over a rolling window: ad-attributed (ad spend / new buyers
     whose first order came from an ad; solid) and blended (ad spend / all new buyers;
     dashed), with the effective CPM (dotted)."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    ax2 = ax.twinx()
+    fig, ((ax,),) = _figure("cac_over_time")
+    ax2 = _twin(ax)
     for k, name in enumerate(p for p in metrics["platform"].unique() if p != "all"):
         df, color = metrics[metrics["platform"] == name], f"C{k}"
         spend = df["ad_revenue"].rolling(window, min_periods=1).sum()
@@ -104,7 +183,7 @@ def cac_over_time(metrics: pd.DataFrame, path: Path, window: int = 7) -> None:
 
 def group_size(metrics: pd.DataFrame, path: Path) -> None:
     """Fan-group members and WeChat contacts over time."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ((ax,),) = _figure("group_size")
     for name in [p for p in metrics["platform"].unique() if p != "all"]:
         df = metrics[metrics["platform"] == name]
         ax.plot(df["step"], df["group_members"], label=f"{name} group members")
@@ -117,7 +196,7 @@ def group_size(metrics: pd.DataFrame, path: Path) -> None:
 
 def merchant_roi(merchants: pd.DataFrame, path: Path) -> None:
     """Merchant ROI (profit / (ad spend + commission + creator cut)) by strategy: one dot per merchant, bar = mean."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ((ax,),) = _figure("merchant_roi")
     strategies = sorted(merchants["strategy"].unique()) if len(merchants) else []
     for k, s in enumerate(strategies):
         roi = merchants.loc[merchants["strategy"] == s, "roi"].dropna()
@@ -144,7 +223,7 @@ def year_dynamics(metrics: pd.DataFrame, path: Path | None, window: int = 7):
     slots per active user, per platform. A panel whose columns the run does not have says
     so instead of drawing. With ``path`` None the figure is returned (for a notebook)
     instead of saved."""
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    fig, axes = _figure("year_dynamics")
     (ax_mix, ax_pop), (ax_cac, ax_dau) = axes
     every = metrics[metrics["platform"] == "all"]
     names = [p for p in metrics["platform"].unique() if p != "all"]
@@ -176,7 +255,7 @@ def year_dynamics(metrics: pd.DataFrame, path: Path | None, window: int = 7):
         _missing(ax_pop, "creators active / entering / leaving")
     ax_pop.set(title="Creators and merchants in and out", xlabel="day")
 
-    ax_share = ax_cac.twinx()
+    ax_share = _twin(ax_cac)
     for k, name in enumerate(names):
         df, color = metrics[metrics["platform"] == name], f"C{k}"
         spend = df["ad_revenue"].rolling(window, min_periods=1).sum()
@@ -189,7 +268,7 @@ def year_dynamics(metrics: pd.DataFrame, path: Path | None, window: int = 7):
     handles = ax_cac.get_legend_handles_labels()[0] + ax_share.get_legend_handles_labels()[0]
     ax_cac.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=7)
 
-    ax_slots = ax_dau.twinx()
+    ax_slots = _twin(ax_dau)
     for k, name in enumerate(names):
         df, color = metrics[metrics["platform"] == name], f"C{k}"
         ax_dau.plot(df["step"], df["active_users"], color=color, label=f"{name} DAU")
@@ -200,7 +279,6 @@ def year_dynamics(metrics: pd.DataFrame, path: Path | None, window: int = 7):
     handles = ax_dau.get_legend_handles_labels()[0] + ax_slots.get_legend_handles_labels()[0]
     ax_dau.legend(handles, [h.get_label() for h in handles], loc="lower left", fontsize=7)
     if path is None:
-        fig.tight_layout()
         return fig
     save(fig, path)
     return None
@@ -226,13 +304,13 @@ def ecosystem(metrics: pd.DataFrame, path: Path | None, window: int = 7):
     adapting platforms revise. A panel whose columns the run does not have, or that no
     platform of the run uses, says so instead of drawing. With ``path`` None the figure
     is returned (for a notebook) instead of saved."""
-    fig, axes = plt.subplots(3, 2, figsize=(12, 10))
+    fig, axes = _figure("ecosystem")
     (ax_dau, ax_pop), (ax_spend, ax_gmv), (ax_recall, ax_knob) = axes
     names = [p for p in metrics["platform"].unique() if p != "all"]
     per = {name: metrics[metrics["platform"] == name] for name in names}
     color = {name: f"C{k}" for k, name in enumerate(names)}
 
-    ax_time = ax_dau.twinx()
+    ax_time = _twin(ax_dau)
     for name, df in per.items():
         ax_dau.plot(df["step"], df["active_users"], color=color[name], label=f"{name} DAU")
         if "time_share" in df and df["time_share"].abs().sum() > 0:  # a shelf platform has no feed time
@@ -291,7 +369,7 @@ def ecosystem(metrics: pd.DataFrame, path: Path | None, window: int = 7):
     ax_recall.set(title="Shelf platform: recalls and their leak", xlabel="day")
 
     drawn = False
-    ax_load = ax_knob.twinx()  # ad load (a share of slots, ~0.1) apart from the scales (~1)
+    ax_load = _twin(ax_knob)  # ad load (a share of slots, ~0.1) apart from the scales (~1)
     for name, df in per.items():
         for (column, label), ls in zip(KNOB_COLUMNS, ("-", "--", ":")):
             if column in df and df[column].notna().any() and df[column].nunique() > 1:
@@ -306,7 +384,6 @@ def ecosystem(metrics: pd.DataFrame, path: Path | None, window: int = 7):
         _missing(ax_knob, "adapting knobs (no platform revised one)")
     ax_knob.set(title="Knobs the platforms revise", xlabel="day")
     if path is None:
-        fig.tight_layout()
         return fig
     save(fig, path)
     return None
