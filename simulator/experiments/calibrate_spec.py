@@ -399,9 +399,15 @@ def _in_fit_set(t) -> bool:
     return bool(v) if v is not None else True
 
 
+DESCRIPTIVE_TARGET_FIELDS = ("claim", "source", "source_kind", "role", "gap")  # words: no evaluation reads them
+
+
 def target_fingerprint_data(t) -> Any:
+    """What of a target an evaluation's score depends on (its rule, scenarios, metrics and
+    bounds): a target's words (claim, source, role, known gap) can be edited without
+    refusing a --resume."""
     if dataclasses.is_dataclass(t):
-        return dataclasses.asdict(t)
+        return {k: v for k, v in dataclasses.asdict(t).items() if k not in DESCRIPTIVE_TARGET_FIELDS}
     if hasattr(t, "model_dump"):
         return t.model_dump(mode="json")
     return repr(t)

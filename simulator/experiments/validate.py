@@ -48,7 +48,7 @@ def evaluate(runs: dict[str, pd.DataFrame], specs: list[TargetSpec] | None = Non
     return pd.DataFrame(rows)
 
 
-ROLE_TITLES = {"fit": "Fit set (the scenarios were tuned to these)", "check": "Check set (never tuned on)"}
+ROLE_TITLES = {"fit": "Fit set (the scenarios were calibrated to these)", "check": "Check set (never tuned on)"}
 
 
 def markdown(table: pd.DataFrame, replicates: int, setting: str = "") -> str:

@@ -427,3 +427,26 @@ def test_confirmation_reruns_the_best_on_heldout_seeds_and_the_calibrated_files_
     after = {p.name: p.stat().st_mtime_ns for p in (out / "confirm").glob("*.json")}
     assert len(after) == 4 and all(after[k] == v for k, v in before.items())
     assert any("4 candidates" in line and "1 to run" in line for line in lines)
+
+
+def test_a_targets_words_do_not_change_the_fingerprint_its_bounds_do(tmp_path):
+    """Guards the fingerprint's reading of a targets file: editing a fitted target's words
+    (its known-gap text, claim, source) leaves a calibration resumable; moving a bound
+    does not. Fails if the words are fingerprinted (a docs edit would refuse --resume)."""
+    from simulator.experiments import targets as tg
+    from simulator.experiments.calibrate_spec import calibration_fingerprint
+
+    text = tg.TARGETS_FILE.read_text()
+    targets = tmp_path / "targets.toml"
+    cal = tmp_path / "c.toml"
+    cal.write_text(f'targets_file = "{targets}"\nfit = ["kuaishou_private_share_gmv", "douyin_private_gmv_vs_kuaishou"]\n'
+                   f'[scenarios]\ndouyin = "{SCENARIOS / "douyin.toml"}"\nkuaishou = "{SCENARIOS / "kuaishou.toml"}"\n'
+                   '[parameters."platforms.douyin.ad_load"]\nrange = [0.05, 0.2]\n')
+    targets.write_text(text)
+    before = calibration_fingerprint(load_calibration(cal))
+    targets.write_text(text.replace('claim = "Kuaishou', 'claim = "The Kuaishou', 1)
+                       .replace('gap = """seed-sensitive', 'gap = """fragile, seed-sensitive', 1))
+    assert targets.read_text() != text
+    assert calibration_fingerprint(load_calibration(cal)) == before
+    targets.write_text(text.replace("hi = 0.5\n", "hi = 0.55\n", 1))
+    assert calibration_fingerprint(load_calibration(cal)) != before

@@ -58,10 +58,13 @@ def test_the_app_starts_at_the_scenarios_values(name):
 
 
 def test_shipped_kuaishou_is_not_the_apps_douyin_defaults():
-    """The issue's example: kuaishou.toml's beta 1.5, follow share 0.45 and cap 0.05
-    reach the app's model (they were 1.0, 0.05 and none)."""
+    """The issue's example: kuaishou.toml's beta, follow share and cap (0.565, 0.474 and
+    0.05 since the recalibration; the app's own were 1.0, 0.05 and none) reach the app's
+    model, off the sliders' grid included."""
     pc = _platform(AppModel(**start_params(str(SCENARIO_DIR / "kuaishou.toml"))))
-    assert (pc.beta, pc.follow_share, pc.exposure_cap, pc.policy) == (1.5, 0.45, 0.05, "kuaishou")
+    want = load_scenario(SCENARIO_DIR / "kuaishou.toml").platforms["kuaishou"]
+    assert (pc.beta, pc.follow_share, pc.exposure_cap, pc.policy) == (want.beta, want.follow_share, 0.05, "kuaishou")
+    assert (pc.beta, pc.follow_share) != (1.0, 0.05)
 
 
 def test_centralization_moves_every_style_knob_it_documents():
@@ -76,7 +79,7 @@ def test_centralization_moves_every_style_knob_it_documents():
         pc = _platform(AppModel(**{**start, "centralization": c, **moves}))
         for key in STYLE_KNOBS:
             assert getattr(pc, key) == want[key], (c, key)
-        assert pc.beta == 1.5  # beta is not a style knob: it stays the file's
+        assert pc.beta == load_scenario(SCENARIO_DIR / "kuaishou.toml").platforms["kuaishou"].beta  # not a style knob
 
 
 def test_centralization_alone_sets_the_style_knobs_the_file_set():
@@ -97,7 +100,7 @@ def test_pending_changes_until_restart():
     assert pending_changes(m.app_values, start) == []
     chosen = {**start, "beta": 2.0, "exposure_cap": 0.1}
     assert pending_changes(m.app_values, chosen) == [
-        ("intimacy boost (beta)", "0.5", "2"),
+        ("intimacy boost (beta)", fmt("beta", start["beta"]), "2"),
         ("exposure cap", "none (no cap)", "10% of daily active users")]
     assert pending_changes(AppModel(**chosen).app_values, chosen) == []
     moved = {**start, "centralization": 0.0, **centralization_moves(0.0)}
@@ -140,14 +143,14 @@ def test_the_picker_offers_the_scenarios_that_create_a_platform(tmp_path):
     assert list(choices)[0] == "mine.toml (command line)" and choices["mine.toml (command line)"] == str(mine)
     assert {"douyin.toml", "kuaishou.toml", "kuaishou_8.toml"} <= set(choices) and "base.toml" not in choices
     assert list(scenario_choices(SCENARIO_DIR / "kuaishou.toml"))[0] == "kuaishou.toml"
-    assert scenario_values(mine)["beta"] == 1.5
+    assert scenario_values(mine)["beta"] == load_scenario(SCENARIO_DIR / "kuaishou.toml").platforms["kuaishou"].beta
 
 
 def test_the_panel_lists_the_keys_without_a_control():
     """Guards issue 18 item 1: the keys the scenario sets that no control shows, with
     their values; the controlled ones and the name/description are left out."""
     rows = dict(uncontrolled_knobs(SCENARIO_DIR / "kuaishou.toml"))
-    assert rows["platforms.kuaishou.ad_load"] == 0.06 and rows["platforms.kuaishou.commission.fmcg"] == 0.03
+    assert rows["platforms.kuaishou.ad_load"] == load_scenario(SCENARIO_DIR / "kuaishou.toml").platforms["kuaishou"].ad_load and rows["platforms.kuaishou.commission.fmcg"] == 0.03
     assert "platforms.kuaishou.beta" not in rows and "platforms.kuaishou.follow_share" not in rows
     assert "name" not in rows and "description" not in rows
     assert rows["population.users"].startswith("10000 (the app: 3,000")

@@ -94,7 +94,9 @@ def app_url(tmp_path_factory):
     log = tmp / "server.log"
     # a file of the user's, given on the command line: the page must start with it
     scenario = tmp / "my_kuaishou.toml"
-    scenario.write_text(f'extends = "{ROOT / "scenarios" / "kuaishou.toml"}"\nname = "my_kuaishou"\n')
+    # beta and follow share pinned on the sliders' grid (kuaishou.toml's calibrated 0.565 and 0.474 are off it)
+    scenario.write_text(f'extends = "{ROOT / "scenarios" / "kuaishou.toml"}"\nname = "my_kuaishou"\n'
+                        '[platforms.kuaishou]\nbeta = 1.5\nfollow_share = 0.45\n')
     env = {**os.environ,
            # any front-end file missing from the local assets would be fetched from this
            # dead address and fail, even on a machine that does reach the internet
@@ -434,11 +436,12 @@ def test_side_by_side_and_drill_down(request):
 
 def test_app_scenario_first(request):
     """Guards issue 18 items 1-2 in the page: it names the scenario given on the command
-    line and shows its description; the controls start at its values (kuaishou.toml's
+    line and shows its description; the controls start at its values (my_kuaishou.toml's
     beta 1.5, follow share 45%, cap 5%: the app's old defaults were 1.0, 5%, none) as
     slider positions and as text with units; moving centralization moves the style-knob
     controls (their text changes) and lists the pending changes until "Apply and
-    restart" rebuilds the model; the picker loads douyin.toml with its beta 0.5."""
+    restart" rebuilds the model; the picker loads douyin.toml with its beta (0.274, off the
+    slider's 0.1 grid: the text says 0.274, the slider sits at the nearest step)."""
     sync_api = _playwright()
     app_url = request.getfixturevalue("app_url")
     expect = sync_api.expect
@@ -474,8 +477,11 @@ def test_app_scenario_first(request):
             page.locator(".v-select").first.click()
             page.get_by_role("option", name="douyin.toml", exact=True).click()
             expect(page.get_by_text("Scenario: douyin", exact=True)).to_be_visible()
-            expect(page.get_by_text(f"{SLIDER} = 0.5", exact=True)).to_be_visible()
-            assert beta.get_attribute("aria-valuenow") == "0.5"
+            from simulator.config import load_scenario
+
+            douyin_beta = load_scenario(ROOT / "scenarios" / "douyin.toml").platforms["douyin"].beta
+            expect(page.get_by_text(f"{SLIDER} = {douyin_beta:.4g}", exact=True)).to_be_visible()
+            assert abs(float(beta.get_attribute("aria-valuenow")) - douyin_beta) <= 0.05 + 1e-9
             expect(follow).to_have_text("follow share ◆ = 5% of feed slots")
             expect(page.get_by_text("exposure cap ◆ = none (no cap)", exact=True)).to_be_attached()
         finally:
