@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 
+from simulator.config import load_scenario
 from simulator.ui.app import AppModel, start_params
 from simulator.ui.charts import (CUSTOMER_PLACES, RUN_COLORS, SMOOTH_DAYS, creator_fans, creator_options, creator_reach,
                                  drill_charts, history, line_legend, merchant_customers, nice_ticks, smooth, svg,
@@ -39,7 +40,8 @@ def test_side_by_side_runs_share_population_and_seed():
     choices = scenario_choices("")
     a_params = {**start_params(DOUYIN), "users": 1200}
     b_params = compare_params(a_params, "kuaishou.toml", choices)
-    assert b_params["scenario"] == KUAISHOU and b_params["users"] == 1200 and b_params["beta"] == 1.5
+    kuaishou_beta = load_scenario(KUAISHOU).platforms["kuaishou"].beta
+    assert b_params["scenario"] == KUAISHOU and b_params["users"] == 1200 and b_params["beta"] == kuaishou_beta
     a, b = AppModel(**a_params), AppModel(**b_params)
     assert a.scenario.seed == b.scenario.seed
     for left, right in ((a.users.interest, b.users.interest), (a.users.city, b.users.city),
