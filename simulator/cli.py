@@ -496,14 +496,16 @@ def cmd_calibrate(args) -> int:
         return EXIT_CRASH
     params = ", ".join(f"{n} = {best[f'param.{n}']:.4g}" for n in spec.parameters)
     print(f"best of {len(table)} evaluations: #{int(best['evaluation'])}, loss {best['loss']:.4g} ({params})")
-    from .experiments.calibrate_confirm import choose, read_confirmation
+    import json
 
-    confirmed = read_confirmation(spec, out, table)
-    chosen = choose(confirmed)
+    confirmation = json.loads((Path(out) / "manifest.json").read_text()).get("confirmation")
+    chosen = confirmation and confirmation["chosen_evaluation"]
     if chosen is not None:
-        given = next((r["loss"] for r in confirmed if r["evaluation"] is None and r["status"] == "ok"), None)
-        print(f"calibrated: #{chosen['evaluation']}, held-out loss {chosen['loss']:.4g} on {len(chosen['seeds'])} "
-              f"seeds the search never used (search loss {chosen['search_loss']:.4g}; the scenarios as given: "
+        losses = {c["evaluation"]: c for c in confirmation["candidates"]}
+        given = losses.get(None, {}).get("heldout_loss")
+        print(f"calibrated: #{chosen}, held-out loss {losses[chosen]['heldout_loss']:.4g} on "
+              f"{len(confirmation['seeds'])} seeds the search never used (search loss "
+              f"{losses[chosen]['search_loss']:.4g}; the scenarios as given: "
               + (f"{given:.4g})" if given is not None else "failed)"))
     print(f"calibration: {out} (report.md, scenarios/, evaluations.parquet)")
     return 0

@@ -90,18 +90,8 @@ def run_confirmation(spec: CalibrationSpec, out: Path, table: pd.DataFrame, targ
     folder.mkdir(exist_ok=True)
     seeds = heldout_seeds(spec)
     held = spec.model_copy(update={"replicates": len(seeds)})
-    records: dict[str, dict] = {}
-    todo: dict[str, dict] = {}
-    for c in cands:
-        f = folder / f"{c['candidate']}.json"
-        try:
-            old = json.loads(f.read_text())
-        except (OSError, ValueError):
-            old = None
-        if old and old.get("params") == c["params"] and old.get("seeds") == seeds and old.get("status") == "ok":
-            records[c["candidate"]] = {**old, "search_loss": c["search_loss"], "evaluation": c["evaluation"]}
-        else:
-            todo[c["candidate"]] = {**c, "rows": [], "t0": time.perf_counter()}
+    records = {r["candidate"]: r for r in read_confirmation(spec, out, table) if r["status"] == "ok"}
+    todo = {c["candidate"]: {**c, "rows": [], "t0": time.perf_counter()} for c in cands if c["candidate"] not in records}
     if log is not None:
         log(f"confirmation: {len(cands)} candidates (the scenarios as given and the {len(cands) - 1} best "
             f"evaluations) on {len(seeds)} held-out seeds; {len(todo)} to run")
