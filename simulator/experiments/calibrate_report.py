@@ -147,7 +147,7 @@ def score_checks(spec: CalibrationSpec, fitted: list, rows: list[dict]) -> list[
     """The targets file's other targets (not fitted here) that read only this
     calibration's scenarios, scored on ``rows`` (label, replicate, totals at each run length)."""
     from . import targets as tg
-    from .calibrate import _frames
+    from .calibrate import _frames, _num
 
     if spec.fit is None and spec.targets:
         return []
@@ -170,18 +170,10 @@ def score_checks(spec: CalibrationSpec, fitted: list, rows: list[dict]) -> list[
                 out_rows.append({"target": t.key, "steps": lengths[c] if lengths else None, "value": None,
                                  "ci_low": None, "ci_high": None, "ok": False, "miss": None, "rule": str(exc)})
                 continue
-            out_rows.append({"target": t.key, "steps": lengths[c] if lengths else None, "value": _f(res.value),
-                             "ci_low": _f(res.ci_low), "ci_high": _f(res.ci_high), "ok": bool(res.ok),
-                             "miss": _f(res.miss), "rule": res.rule_text})
+            out_rows.append({"target": t.key, "steps": lengths[c] if lengths else None, "value": _num(res.value),
+                             "ci_low": _num(res.ci_low), "ci_high": _num(res.ci_high), "ok": bool(res.ok),
+                             "miss": _num(res.miss), "rule": res.rule_text})
     return out_rows
-
-
-def _f(v):
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return None
-    return v if v == v else None
 
 
 # --------------------------------------------------------------------------- outputs
