@@ -261,6 +261,32 @@ def within_cap(top, cap):
 
 
 @_cached_njit(parallel=True)
+def find_in_rows(ptr, col, rows, cols):
+    """For each query (``rows[q]``, ``cols[q]``): where ``cols[q]`` is, or would be
+    inserted, in its row of the CSR table ``ptr`` (each row's ``col`` ascending), by a
+    binary search within the row, and whether it is there. The position is the same as
+    ``np.searchsorted`` of the query's key in the table's (row, col) keys (the follow
+    graph's edges, without storing the keys). Returns (int64 positions, bools)."""
+    n = len(rows)
+    pos = np.empty(n, dtype=np.int64)
+    found = np.zeros(n, dtype=np.bool_)
+    for q in prange(n):
+        a = ptr[rows[q]]
+        end = ptr[rows[q] + 1]
+        b = end
+        c = cols[q]
+        while a < b:
+            mid = (a + b) >> 1
+            if col[mid] < c:
+                a = mid + 1
+            else:
+                b = mid
+        pos[q] = a
+        found[q] = a < end and col[a] == c
+    return pos, found
+
+
+@_cached_njit(parallel=True)
 def weighted_pick_in_rows(indptr, cumw, rows, u):
     """One entry per row of a CSR table drawn with probability ∝ weight, as
     ``state.arrays.weighted_in_rows`` defines it (``cumw``: the global cumsum of the
