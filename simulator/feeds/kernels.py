@@ -362,6 +362,26 @@ def tally_impressions(item, domain, source, complete, like, comment, share, foll
 
 
 @_cached_njit()
+def pool_tally(item, intimacy, complete, like, beta, n_items):
+    """One pass over a platform's day of impressions for the traffic pools (feeds/pools.py):
+    per item, the impressions, their weights ``1 + beta · intimacy`` and the weights of
+    the engaged ones (completed or liked), as ``np.bincount(item)``, ``np.bincount(item,
+    weights=w)`` and ``np.bincount(item, weights=w · engaged)`` give them (the same sums
+    in the same order, so the same floats), without their per-impression temporaries.
+    Returns (int64, float64, float64) arrays of ``n_items``."""
+    real = np.zeros(n_items, dtype=np.int64)
+    seen = np.zeros(n_items, dtype=np.float64)
+    engaged = np.zeros(n_items, dtype=np.float64)
+    for i in range(len(item)):
+        it = item[i]
+        w = 1.0 + beta * np.float64(intimacy[i])
+        real[it] += 1
+        seen[it] += w
+        engaged[it] += w if (complete[i] or like[i]) else 0.0
+    return real, seen, engaged
+
+
+@_cached_njit()
 def insert_sorted(arr, pos, values):
     """``np.insert(arr, pos, values)`` for nondecreasing ``pos`` (each value goes before
     ``arr[pos]``, equal positions in the given order), as one sequential copy instead of

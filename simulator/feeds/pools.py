@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import PlatformConfig
+from . import kernels
 
 
 class TrafficPools:
@@ -57,10 +58,14 @@ class TrafficPools:
         the items whose pool is full."""
         cfg = self.cfg
         n = items.n
-        weight = self.weight(reactions.intimacy)
-        real = np.bincount(impressions.item, minlength=n)
-        seen = np.bincount(impressions.item, weights=weight, minlength=n)
-        engaged = np.bincount(impressions.item, weights=weight * reactions.engaged, minlength=n)
+        if len(impressions) >= kernels.COMPILED_FROM:  # one pass, no per-impression temporaries
+            real, seen, engaged = kernels.pool_tally(impressions.item, reactions.intimacy, reactions.complete,
+                                                     reactions.like, float(cfg.beta), n)
+        else:
+            weight = self.weight(reactions.intimacy)
+            real = np.bincount(impressions.item, minlength=n)
+            seen = np.bincount(impressions.item, weights=weight, minlength=n)
+            engaged = np.bincount(impressions.item, weights=weight * reactions.engaged, minlength=n)
         items.pool_seen[platform] += real.astype(np.int32)
         items.pool_den[platform] += seen.astype(np.float32)
         items.pool_num[platform] += engaged.astype(np.float32)
