@@ -17,15 +17,8 @@ import numpy as np
 from ..state.arrays import expand_rows, indptr_from_rows
 from ..state.vocabulary import RECOMMEND
 from .impressions import Impressions
-from .kernels import (
-    COMPILED_USERS,
-    first_picks,
-    gumbel_table,
-    gumbel_top_k,
-    lookup_in_rows,
-    score_top_k,
-    within_cap,
-)
+from . import numpy_kernels
+from .numpy_kernels import gumbel_table
 from .policies import Block, prior_context
 
 
@@ -33,10 +26,11 @@ def recommend_slots(model, platform, active, free, rng) -> list[Impressions]:
     """The recommendation feed (public domain): retrieval per block, ranking, Gumbel-top-k.
 
     Blocks draw their randomness from generators seeded by (today's seed, block number);
-    the Gumbel-top-k selection is a compiled kernel (``kernels.gumbel_top_k``) that runs
-    rows in parallel with counter-based noise, so results do not depend on the number of
-    threads. Blocks run in order: with an exposure cap each sees what is left of the items'
-    recommendation allowance."""
+    the Gumbel-top-k selection reads counter-based noise, so results do not depend on the
+    number of threads: on large days it is a compiled kernel (``kernels.score_top_k``,
+    ``gumbel_top_k``) that runs rows in parallel, on small days (under
+    ``numpy_kernels.COMPILED_USERS`` active users) its numpy form. Blocks run in order:
+    with an exposure cap each sees what is left of the items' recommendation allowance."""
     cfg = platform.cfg
     lo = model.items.first_since(model.day - cfg.max_item_age + 1)
     if lo >= model.items.n or free.max(initial=0) <= 0:
@@ -49,7 +43,7 @@ def recommend_slots(model, platform, active, free, rng) -> list[Impressions]:
     n_blocks = max(-(-len(active) // cfg.block_users), int(np.ceil(cfg.candidate_coverage * day.wanting / day.m_target)))
     block_size = max(1, -(-len(active) // n_blocks))
     base = int(rng.integers(2**62))
-    day.compiled = len(active) >= COMPILED_USERS
+    day.compiled = len(active) >= numpy_kernels.COMPILED_USERS
     day.row_in_block = np.full(model.users.n, -1, dtype=np.int64)
     day.row_in_block[active] = np.arange(len(active)) % block_size
     starts = range(0, len(active), block_size)
@@ -132,7 +126,9 @@ class RecommendDay:
         # with a cap, look cap_lookahead places further down each list to replace capped picks
         kx = min(m, kb + (self.cfg.cap_lookahead if left is not None else 0))
         seed = int(rng.integers(2**63))
-        if self.policy.linear:  # score, cap and Gumbel-top-k in one compiled pass over the rows
+        if self.policy.linear and self.compiled:  # score, cap and Gumbel-top-k in one compiled pass over the rows
+            from .kernels import score_top_k
+
             intimacy = follows.intimacy[e_edge]
             nz = intimacy != 0
             by_creator = np.argsort(inv, kind="stable")
@@ -144,7 +140,7 @@ class RecommendDay:
                               # that far (with one, the cap's grants run over every row's kx places)
                               kx, np.full(len(bu), kx) if left is not None else k_u, float(self.temp), seed,
                               self.noise)
-        else:
+        else:  # the numpy form (small days), or a policy that is not linear
             if self.policy.algorithmic:  # the nonzero intimacies as (flat index, value), never a dense matrix
                 block.fans = _fan_entries(e_row, e_col, follows.intimacy[e_edge], inv, m)
             else:
@@ -152,11 +148,17 @@ class RecommendDay:
             key = self.policy.score(block)
             if left is not None:
                 key[:, left[cand] <= 0] = -np.inf
+            if self.compiled:
+                from .kernels import gumbel_top_k
+            else:
+                gumbel_top_k = numpy_kernels.gumbel_top_k
             top = gumbel_top_k(key, kx, float(self.temp), seed, self.noise)
         valid = top >= 0
         if left is not None:
-            valid &= _within_cap(top, left[cand])
+            valid &= _within_cap(top, left[cand], self.compiled)
         if self.compiled:  # large days: the picks and their follow edges in compiled passes
+            from .kernels import first_picks, lookup_in_rows
+
             rows, cols = first_picks(top, valid, k_u)
             edge = lookup_in_rows(indptr_from_rows(e_row, len(bu)), e_col, e_edge, rows, inv[cols])
         else:  # the numpy form (the same picks and edges): no kernels to load on a short run
@@ -187,8 +189,13 @@ def _fan_entries(row: np.ndarray, col: np.ndarray, intimacy: np.ndarray, inv: np
     return flat[order], intimacy[which][order]
 
 
-def _within_cap(top: np.ndarray, left: np.ndarray) -> np.ndarray:
+def _within_cap(top: np.ndarray, left: np.ndarray, compiled: bool = True) -> np.ndarray:
     """Mask of picks (users × ranked columns) that fit each column's remaining cap,
     granting a column first to the users who ranked it highest (then by row; compiled
-    kernel ``kernels.within_cap``)."""
-    return within_cap(top, np.floor(np.maximum(left, 0)).astype(np.float64))
+    kernel ``kernels.within_cap`` on large days, its numpy form on small ones)."""
+    cap = np.floor(np.maximum(left, 0)).astype(np.float64)
+    if compiled:
+        from .kernels import within_cap
+
+        return within_cap(top, cap)
+    return numpy_kernels.within_cap(top, cap)

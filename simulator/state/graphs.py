@@ -18,7 +18,7 @@ import numpy as np
 from ..config import GraphConfig, ScenarioError
 
 from ..state.vocabulary import TIERS
-from ..feeds import kernels
+from ..feeds import numpy_kernels
 from .arrays import find_sorted, indptr_from_rows, random_in_rows
 
 if TYPE_CHECKING:
@@ -210,7 +210,10 @@ class FollowGraph:
         if len(q) == 0:
             return np.zeros(0, np.int32)
         # large graphs: one sequential copy per column (kernels.insert_sorted: np.insert for sorted positions)
-        insert = kernels.insert_sorted if len(keys) >= kernels.COMPILED_FROM else np.insert
+        if len(keys) >= numpy_kernels.COMPILED_FROM:
+            from ..feeds.kernels import insert_sorted as insert  # numba: imported by large runs only
+        else:
+            insert = np.insert
         u = (q // self.n_creators).astype(np.int32)
         self.src = insert(self.src, pos, u.astype(self.src.dtype))
         creator = (q % self.n_creators).astype(np.int32)

@@ -3,6 +3,7 @@ recommender used to do with dense numpy passes, each against its plain-numpy twi
 old code), which it must match exactly (results stay bit-identical for a seed)."""
 
 import numpy as np
+import pytest
 
 from simulator.feeds.kernels import within_cap
 from simulator.feeds.recommend import _fan_entries
@@ -214,26 +215,31 @@ def test_edges_to_offer_matches_the_mask():
     assert np.array_equal(edges_to_offer(creator, src, offered, pos_of), want)
 
 
-def test_compiled_and_numpy_forms_of_the_tallies_give_the_same_run(monkeypatch):
-    """Guards the size switch of issue #17 (kernels.COMPILED_FROM): the exposure tallies,
-    users' satisfaction counts, the cold-start edges, the follow graph's inserts and the
-    ranking's picks and follow edges (kernels.COMPILED_USERS) run their numpy form on
+@pytest.mark.parametrize("scenario", ["ecosystem", "douyin", "kuaishou"])
+def test_compiled_and_numpy_forms_give_the_same_run(monkeypatch, scenario):
+    """Guards the size switch of issue #17 (numpy_kernels.COMPILED_FROM): the exposure
+    tallies, users' satisfaction counts, the cold-start edges, the follow graph's
+    inserts, the follow tab's picks, the reactions, the friends counted for adoption and
+    the ranking (numpy_kernels.COMPILED_USERS: Gumbel-top-k, the fused linear score, the
+    exposure cap's grants, the picks and their follow edges) run their numpy form on
     small days and their compiled form on large ones; forcing either everywhere gives
-    the same run."""
+    the same run (ecosystem: attention and two feed platforms; douyin: no cap; kuaishou:
+    the exposure cap)."""
     from simulator import TrafficModel
     from simulator.config import load_scenario
-    from simulator.feeds import kernels, recommend
+    from simulator.feeds import numpy_kernels
 
     def run(threshold):
-        monkeypatch.setattr(kernels, "COMPILED_FROM", threshold)
-        monkeypatch.setattr(recommend, "COMPILED_USERS", threshold)
-        scenario = load_scenario("scenarios/ecosystem.toml",
-                                 overrides={"population": {"users": 3000, "creators": 80, "merchants": 2}})
-        model = TrafficModel(scenario, seed=5)
+        monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", threshold)
+        monkeypatch.setattr(numpy_kernels, "COMPILED_USERS", threshold)
+        loaded = load_scenario(f"scenarios/{scenario}.toml",
+                               overrides={"population": {"users": 3000, "creators": 80, "merchants": 2}})
+        model = TrafficModel(loaded, seed=5)
         for _ in range(3):
             model.step()
-        return model.metrics_frame(), model.follows.keys.copy(), model.items.engagements.copy()
+        return (model.metrics_frame(), model.follows.keys.copy(), model.items.engagements.copy(),
+                model.items.impressions.copy())
 
     small, big = run(10**12), run(0)
     assert small[0].equals(big[0])
-    assert np.array_equal(small[1], big[1]) and np.array_equal(small[2], big[2])
+    assert all(np.array_equal(a, b) for a, b in zip(small[1:], big[1:]))
