@@ -391,12 +391,14 @@ class TrafficModel(mesa.Model):
         :mod:`simulator.observation.derived`)."""
         if column == "seed":
             return self.scenario.seed
-        for row in reversed(self._rows):
-            if row["platform"] == "all":
-                if column in SHARE_NAMES:
-                    return impression_shares(row)[column]
-                return row.get(column)
-        return None
+        cached = self.__dict__.get("_latest_all")
+        if cached is None or cached[0] != len(self._rows):  # once per step for the DataCollector's ~30 reporters
+            row = next((r for r in reversed(self._rows) if r["platform"] == "all"), None)
+            cached = self._latest_all = (len(self._rows), row, None if row is None else impression_shares(row))
+        _, row, shares = cached
+        if row is None:
+            return None
+        return shares[column] if column in SHARE_NAMES else row.get(column)
 
 
 def _latest_total(name: str):

@@ -243,3 +243,48 @@ def test_compiled_and_numpy_forms_give_the_same_run(monkeypatch, scenario):
     small, big = run(10**12), run(0)
     assert small[0].equals(big[0])
     assert all(np.array_equal(a, b) for a, b in zip(small[1:], big[1:]))
+
+
+def test_flywheel_groups_and_the_collectors_row_computed_once_a_step(monkeypatch):
+    """Guards two fixed per-step costs of the metrics (issue #17, item 3): the flywheel's
+    creator groups (quality strata, intimacy quartiles: np.quantile calls) are computed
+    once per step for all views, not once per platform and again for 'all'; and Mesa's
+    DataCollector's ~30 reporters find the latest 'all' row and its impression shares
+    once per step, not once each. The values are those of the uncached computations."""
+    from simulator import TrafficModel
+    from simulator import model as model_module
+    from simulator.observation import measurements
+
+    model = TrafficModel("scenarios/ecosystem.toml", seed=1, agents=False,
+                         **{"population.users": 1500, "population.creators": 40, "population.merchants": 4})
+    calls = {"groups": 0, "shares": 0}
+    groups, shares = measurements.flywheel_groups, model_module.impression_shares
+
+    def counted_groups(*args):
+        calls["groups"] += 1
+        return groups(*args)
+
+    def counted_shares(row):
+        calls["shares"] += 1
+        return shares(row)
+
+    monkeypatch.setattr(measurements, "flywheel_groups", counted_groups)
+    monkeypatch.setattr(model_module, "impression_shares", counted_shares)
+    model.run(3)
+    assert calls == {"groups": 3, "shares": 3}
+    rows = model.metrics_frame()
+    for name, row in rows.groupby("platform"):
+        view = next(v for v in measurements_views(model) if v.name == name)
+        want = measurements.flywheel(model, view.creator_cum, model.scenario.metrics.quality_bins)
+        got = row.iloc[-1]
+        assert all(np.isclose(got[k], w, rtol=0, atol=0, equal_nan=True) for k, w in want.items())
+    collected = model.datacollector.get_model_vars_dataframe().iloc[-1]
+    last_all = rows[rows.platform == "all"].iloc[-1]
+    assert collected["impressions_total"] == last_all["impressions_total"]
+    assert collected["public_share_impressions"] == last_all["impressions_public"] / last_all["impressions_total"]
+
+
+def measurements_views(model):
+    from simulator.observation.views import views
+
+    return views(model)

@@ -216,7 +216,8 @@ def test_numpy_forms_match_the_kernels():
 
     rng = np.random.default_rng(11)
     table = gumbel_table(rng)
-    for rows, cols, k, temp in [(468, 50, 12, 0.3), (300, 50, 8, 0.7), (5, 3, 6, 0.5), (60, 40, 40, 1.0)]:
+    for rows, cols, k, temp in [(468, 50, 12, 0.3), (300, 50, 8, 0.7), (5, 3, 6, 0.5), (60, 40, 40, 1.0),
+                                 (4, nk.NOISE_TAIL + 9, 30, 0.4)]:  # wider than the noise's slices
         key = rng.normal(size=(rows, cols)).astype(np.float32)
         key[rng.random(key.shape) < 0.2] = -np.inf
         key[0, :] = -np.inf
