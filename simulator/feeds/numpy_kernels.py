@@ -63,12 +63,16 @@ def gumbel_noise(rows: int, cols: int, seed: int, table: np.ndarray) -> np.ndarr
         return table[(offset[:, None] + np.arange(cols)) & mask]
     global _EXTENDED
     if _EXTENDED[0] is not table:
-        _EXTENDED = (table, np.concatenate([table, table[:NOISE_TAIL]]))
-    return sliding_window_view(_EXTENDED[1], cols)[offset]
+        _EXTENDED = (table, np.concatenate([table, table[:NOISE_TAIL]]), {})
+    windows = _EXTENDED[2].get(cols)
+    if windows is None:
+        windows = _EXTENDED[2][cols] = sliding_window_view(_EXTENDED[1], cols)
+    return windows[offset]
 
 
 NOISE_TAIL = 1023  # rows of up to this many + 1 columns read their noise as slices
-_EXTENDED: tuple = (None, None)  # (the last table, itself followed by its first NOISE_TAIL entries)
+# the last table: itself followed by its first NOISE_TAIL entries, and its windows by width
+_EXTENDED: tuple = (None, None, {})
 
 
 def gumbel_top_k(key: np.ndarray, k: int, temperature: float, seed: int, table: np.ndarray) -> np.ndarray:

@@ -142,7 +142,8 @@ class RecommendDay:
                               self.noise)
         else:  # the numpy form (small days), or a policy that is not linear
             if self.policy.algorithmic:  # the nonzero intimacies as (flat index, value), never a dense matrix
-                block.fans = _fan_entries(e_row, e_col, follows.intimacy[e_edge], inv, m)
+                # (unsorted: the score adds each entry once, in any order; the compiled path sorts)
+                block.fans = _fan_entries(e_row, e_col, follows.intimacy[e_edge], inv, m, ascending=self.compiled)
             else:
                 block.intimacy = np.zeros((len(bu), m), dtype=np.float32)
             key = self.policy.score(block)
@@ -174,17 +175,21 @@ class RecommendDay:
                            edge=edge, match=match[rows, cols])
 
 
-def _fan_entries(row: np.ndarray, col: np.ndarray, intimacy: np.ndarray, inv: np.ndarray, m: int):
+def _fan_entries(row: np.ndarray, col: np.ndarray, intimacy: np.ndarray, inv: np.ndarray, m: int,
+                 ascending: bool = True):
     """The block's nonzero intimacies as (flat indices of the users × candidates matrix,
     ascending; values): each fan pair (block row, creator column ``col`` in the block's
     creators) spreads to every candidate of that creator (``inv``: each candidate's
     creator column). The same entries, in the same order, as ``flatnonzero`` of the dense
-    matrix, without building it (fans are a small share of the pairs)."""
+    matrix, without building it (fans are a small share of the pairs). With
+    ``ascending=False``, the same entries unsorted (the flat indices are distinct)."""
     nz = intimacy != 0
     row, col, intimacy = row[nz], col[nz], intimacy[nz]
     by_creator = np.argsort(inv, kind="stable")
     which, k = expand_rows(indptr_from_rows(inv[by_creator], int(inv.max(initial=-1)) + 1), col.astype(np.int64))
     flat = row[which].astype(np.int64) * m + by_creator[k]
+    if not ascending:
+        return flat, intimacy[which]
     order = np.argsort(flat)  # unique: one edge per (user, creator), one creator per candidate
     return flat[order], intimacy[which][order]
 

@@ -57,6 +57,10 @@ def test_sparse_fan_entries_match_the_dense_matrix():
     shuffle = rng.permutation(len(pairs))  # the edges' order must not matter
     got_idx, got_val = _fan_entries(row[shuffle], col[shuffle], intimacy[shuffle], inv, m)
     assert np.array_equal(got_idx, want) and np.array_equal(got_val, flat[want])
+    # unsorted (small days' numpy score): the same distinct entries, in any order
+    any_idx, any_val = _fan_entries(row[shuffle], col[shuffle], intimacy[shuffle], inv, m, ascending=False)
+    order = np.argsort(any_idx)
+    assert np.array_equal(any_idx[order], want) and np.array_equal(any_val[order], flat[want])
 
 
 def test_weighted_pick_in_rows_matches_the_global_search():
