@@ -192,3 +192,21 @@ def count_flags_in_rows(indptr, indices, flags) -> np.ndarray:
     of = flags[indices]
     return np.stack([np.bincount(src, weights=of[:, p], minlength=rows) for p in range(flags.shape[1])], axis=1) \
         if flags.shape[1] else np.zeros((rows, 0))
+
+
+def sorted_inserter(n: int, pos: np.ndarray):
+    """``insert(arr, values)`` = ``np.insert(arr, pos, values)`` for arrays of length
+    ``n`` and nondecreasing ``pos`` (each value before ``arr[pos]``, equal positions in the
+    given order), the places worked out once for every column that gets the same inserts
+    (the follow graph's; ``kernels.insert_sorted`` on large graphs)."""
+    new_at = pos + np.arange(len(pos))  # where each value lands: np.insert's shifted positions
+    old = np.ones(n + len(pos), dtype=bool)
+    old[new_at] = False
+
+    def insert(arr: np.ndarray, values: np.ndarray) -> np.ndarray:
+        out = np.empty(n + len(pos), dtype=arr.dtype)
+        out[old] = arr
+        out[new_at] = values
+        return out
+
+    return insert

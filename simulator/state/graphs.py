@@ -211,9 +211,15 @@ class FollowGraph:
             return np.zeros(0, np.int32)
         # large graphs: one sequential copy per column (kernels.insert_sorted: np.insert for sorted positions)
         if len(keys) >= numpy_kernels.COMPILED_FROM:
-            from ..feeds.kernels import insert_sorted as insert  # numba: imported by large runs only
-        else:
-            insert = np.insert
+            from ..feeds.kernels import insert_sorted  # numba: imported by large runs only
+
+            def insert(arr, at, values):
+                return insert_sorted(arr, at, values)
+        else:  # np.insert's result, its places found once for all the columns
+            into = numpy_kernels.sorted_inserter(len(keys), pos)
+
+            def insert(arr, at, values):
+                return into(arr, values)
         u = (q // self.n_creators).astype(np.int32)
         self.src = insert(self.src, pos, u.astype(self.src.dtype))
         creator = (q % self.n_creators).astype(np.int32)
