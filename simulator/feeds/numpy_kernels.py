@@ -83,18 +83,22 @@ def gumbel_top_k(key: np.ndarray, k: int, temperature: float, seed: int, table: 
 
     Each entry becomes one int64 that orders as (value, then the lower column first):
     the float32's bits made monotonic in the high half, the column reversed in the low
-    half; keys are then distinct, so a partition and a sort of the first k give the
-    kernel's list exactly, without an index sort of every entry."""
+    half; keys are then distinct, so sorting them gives the kernel's list exactly,
+    without an index sort."""
     rows, cols = key.shape
-    v = key + np.float32(temperature) * gumbel_noise(rows, cols, seed, table)
-    v += np.float32(0.0)  # -0.0 → 0.0: the kernel's comparisons treat them as equal
     kk = min(k, cols)
     if kk <= 0:
         return np.full((rows, k), -1, dtype=np.int64)
-    packed = ~((_monotonic(v).astype(np.int64) << 32) | (_LOW - np.arange(cols)))  # ascending = best first
-    if kk < cols:
-        packed = np.partition(packed, kk - 1, axis=1)[:, :kk]
-    best = ~np.sort(packed, axis=1)[:, :kk]
+    v = gumbel_noise(rows, cols, seed, table)
+    v *= np.float32(temperature)
+    v += key  # key + temperature · noise (float32; the sum commutes exactly)
+    v += np.float32(0.0)  # -0.0 → 0.0: the kernel's comparisons treat them as equal
+    packed = _monotonic(v).astype(np.int64)
+    packed <<= 32
+    packed |= _LOW - np.arange(cols)
+    np.invert(packed, out=packed)  # ascending = best first
+    packed.sort(axis=1)  # (rows of ~50: as quick as a partition, and the first k come sorted)
+    best = ~packed[:, :kk]
     top = np.where((best >> 32) == _MINUS_INF, -1, _LOW - (best & _LOW))
     if kk < k:
         top = np.concatenate([top, np.full((rows, k - kk), -1, dtype=np.int64)], axis=1)
@@ -120,7 +124,8 @@ def within_cap(top: np.ndarray, cap: np.ndarray) -> np.ndarray:
     seq = top.T.ravel()  # the kernel's visiting order: rank by rank, row by row
     at = np.flatnonzero(seq >= 0)
     col = seq[at]
-    order = np.argsort(col, kind="stable")
+    # by column, then in visiting order (a stable sort; of 16-bit columns, numpy's radix sort)
+    order = np.argsort(col.astype(np.int16) if len(cap) <= 32767 else col, kind="stable")
     seen = np.empty(len(col), dtype=np.int64)  # the column's picks visited before this one
     seen[order] = rank_within_sorted(col[order])
     out = np.zeros(rows * k, dtype=bool)
