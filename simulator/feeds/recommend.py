@@ -98,8 +98,8 @@ class RecommendDay:
         users, follows = self.users, self.follows
         # retrieval: candidates split across the interest segments present in the block
         seg = users.segment[bu]  # users are numbered by segment, so a block's segments are runs
-        starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
-        segs, counts = seg[starts], np.diff(np.r_[starts, len(seg)])
+        starts = np.flatnonzero(seg[1:] != seg[:-1]) + 1
+        segs, counts = seg[np.concatenate(([0], starts))], np.diff(starts, prepend=0, append=len(seg))
         draws = []
         for s, c in zip(segs.tolist(), counts.tolist()):
             cw = self.cdf[s]
@@ -163,9 +163,12 @@ class RecommendDay:
             rows, cols = first_picks(top, valid, k_u)
             edge = lookup_in_rows(indptr_from_rows(e_row, len(bu)), e_col, e_edge, rows, inv[cols])
         else:  # the numpy form (the same picks and edges): no kernels to load on a short run
-            keep = valid & (np.cumsum(valid, axis=1) <= k_u[:, None])
-            rows = np.broadcast_to(np.arange(len(bu))[:, None], top.shape)[keep]
-            cols = top[keep]
+            if left is None:  # a row's valid places are its first ones: its first k_u places
+                keep = valid & (np.arange(top.shape[1]) < k_u[:, None])
+            else:
+                keep = valid & (np.cumsum(valid, axis=1) <= k_u[:, None])
+            rows, place = np.nonzero(keep)  # row by row, rank by rank (as the mask selects them)
+            cols = top[rows, place]
             edge_dense = np.full((len(bu), len(ucre)), -1, dtype=np.int64)
             edge_dense[e_row, e_col] = e_edge
             edge = edge_dense[rows, inv[cols]]
