@@ -69,6 +69,7 @@ from .content.exposure import record_exposure
 from .content.presence import Presence
 from .content.publishing import publish
 from .feeds.impressions import Impressions
+from .feeds import numpy_kernels
 from .feeds.indexes import ItemIndexes
 from .feeds.slots import build_feed
 from .io import frames
@@ -153,6 +154,9 @@ class TrafficModel(mesa.Model):
         self.attention = Attention(self)  # before the platforms: their expected DAU reads it
         self.presence = Presence(self)
         self.item_window = max(max(cfg.max_item_age, cfg.follow_window) for cfg in scenario.platforms.values())
+        # a long run loads the compiled kernels; a short one runs their numpy forms (the same results)
+        numpy_kernels.prefer_compiled_for(scenario.steps, self.users.n,
+                                          sum(cfg.kind != "shelf" for cfg in scenario.platforms.values()))
         self.platforms: dict[str, Platform] = {
             name: Platform(self, name, j, cfg, self.streams.feeds[j]) for j, (name, cfg) in enumerate(scenario.platforms.items())}
         self.activity = Activity(self)

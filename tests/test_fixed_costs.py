@@ -333,10 +333,26 @@ def test_a_small_run_never_imports_numba(scenario):
     phase that calls a kernel whatever the size, fails here."""
     code = ("import sys\n"
             "from simulator import TrafficModel\n"
-            f"m = TrafficModel('scenarios/{scenario}.toml', seed=1, **{{'population.users': 2000, 'population.creators': 60}})\n"
+            f"m = TrafficModel('scenarios/{scenario}.toml', seed=1, steps=30,\n"
+            "                  **{'population.users': 2000, 'population.creators': 60})\n"
             "m.run(3)\n"
             "print(sorted(k for k in sys.modules if k.split('.')[0] in ('numba', 'llvmlite') or k.endswith('.kernels')))\n")
     assert _python(code).strip() == "[]"
+
+
+def test_a_long_run_loads_the_compiled_kernels():
+    """Guards numpy_kernels.COMPILED_RUN (TrafficModel's call of prefer_compiled_for): a
+    run of 2 million feed user-days or more (a year at the default population) runs the
+    compiled kernels at every size, the loading repaid by faster steps; one just under
+    does not. (The results are the same either way: tests/feeds/test_hot_path.py.)"""
+    code = ("import sys\n"
+            "from simulator import TrafficModel\n"
+            "from simulator.feeds import numpy_kernels\n"
+            "m = TrafficModel('scenarios/douyin.toml', seed=1, steps={steps}, **{{'population.users': 2000}})\n"
+            "m.step()\n"
+            "print(numpy_kernels.PREFER_COMPILED, 'numba' in sys.modules)\n")
+    assert _python(code.format(steps=999)).strip() == "False False"  # 1,998,000 user-days
+    assert _python(code.format(steps=1000)).strip() == "True True"  # 2,000,000
 
 
 def test_mesa_is_imported_without_reading_source_lines():

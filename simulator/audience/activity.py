@@ -148,7 +148,7 @@ class Activity:
                 continue
             a = self.cfgs[p]
             imp, engaged = log.impressions, log.reactions.engaged
-            if len(imp) >= numpy_kernels.COMPILED_FROM:  # one compiled pass
+            if numpy_kernels.compiled(len(imp)):  # one compiled pass
                 from ..feeds import kernels  # numba: imported by large runs only
 
                 k, hits, ads = (c[active] for c in kernels.counts_by_user(imp.user, engaged, imp.source, ADS, n))

@@ -182,7 +182,7 @@ class Attention:
         degree = np.diff(social.indptr)
         # friends on each platform: one compiled pass over the ties (no per-tie temporaries),
         # or its numpy form on small graphs (numba not imported)
-        if len(social.indices) >= numpy_kernels.COMPILED_FROM:
+        if numpy_kernels.compiled(len(social.indices)):
             from ..feeds.kernels import count_flags_in_rows
         else:
             count_flags_in_rows = numpy_kernels.count_flags_in_rows

@@ -40,14 +40,14 @@ class Reactions:
 def react(imp: Impressions, quality: np.ndarray, intimacy: np.ndarray, cfg: EngagementConfig,
           rng: np.random.Generator) -> Reactions:
     """Draw every impression's actions at once (compiled kernel ``kernels.draw_actions``
-    on large days, its numpy form, the same draws, under ``numpy_kernels.COMPILED_FROM``
-    impressions)."""
+    on large days and long runs, its numpy form, the same draws, otherwise:
+    ``numpy_kernels.compiled``)."""
     fan = imp.edge >= 0
     intim = np.zeros(len(fan), dtype=np.float32)
     intim[fan] = intimacy[imp.edge[fan]]  # (no follow edges at all is fine too)
     coef = np.array([cfg.intercept, cfg.w_match, cfg.w_quality, cfg.w_intimacy])
     offsets = np.array([cfg.offset_complete, cfg.offset_like, cfg.offset_comment, cfg.offset_share, cfg.offset_follow])
-    if len(imp) >= numpy_kernels.COMPILED_FROM:
+    if numpy_kernels.compiled(len(imp)):
         from ..feeds.kernels import draw_actions  # numba: imported by large runs only
     else:
         draw_actions = numpy_kernels.draw_actions

@@ -43,7 +43,7 @@ def recommend_slots(model, platform, active, free, rng) -> list[Impressions]:
     n_blocks = max(-(-len(active) // cfg.block_users), int(np.ceil(cfg.candidate_coverage * day.wanting / day.m_target)))
     block_size = max(1, -(-len(active) // n_blocks))
     base = int(rng.integers(2**62))
-    day.compiled = len(active) >= numpy_kernels.COMPILED_USERS
+    day.compiled = numpy_kernels.compiled(len(active), numpy_kernels.COMPILED_USERS)
     day.row_in_block = np.full(model.users.n, -1, dtype=np.int64)
     day.row_in_block[active] = np.arange(len(active)) % block_size
     starts = range(0, len(active), block_size)

@@ -88,7 +88,7 @@ def follow_slots(model, platform, active, n, rng):
     if len(pos) == 0 or follows.n_edges == 0:
         return Impressions.empty(), pos[:0]
     cumw = follow_pick_weights(model, platform.cfg.follow_pick_base)
-    if follows.n_edges >= numpy_kernels.COMPILED_FROM:
+    if numpy_kernels.compiled(follows.n_edges):
         # compiled: the search for each pick runs within its user's row (state.arrays.weighted_in_rows defines it)
         from .kernels import weighted_pick_in_rows
 
@@ -153,7 +153,7 @@ def cold_start_slots(model, platform, active, free, rng):
     pos_of = np.full(model.users.n, -1, dtype=np.int64)
     pos_of[active] = np.arange(len(active))
     offered = posted & reachable(model, platform.index, np.arange(model.creators.n))
-    if follows.n_edges >= numpy_kernels.COMPILED_FROM:  # compiled: one pass, no temporaries
+    if numpy_kernels.compiled(follows.n_edges):  # compiled: one pass, no temporaries
         from . import kernels
 
         candidate = kernels.edges_to_offer(follows.creator, follows.src, offered, pos_of)

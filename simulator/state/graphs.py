@@ -210,7 +210,7 @@ class FollowGraph:
         if len(q) == 0:
             return np.zeros(0, np.int32)
         # large graphs: one sequential copy per column (kernels.insert_sorted: np.insert for sorted positions)
-        if len(keys) >= numpy_kernels.COMPILED_FROM:
+        if numpy_kernels.compiled(len(keys)):
             from ..feeds.kernels import insert_sorted  # numba: imported by large runs only
 
             def insert(arr, at, values):

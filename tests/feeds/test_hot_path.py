@@ -236,6 +236,8 @@ def test_compiled_and_numpy_forms_give_the_same_run(monkeypatch, scenario):
     def run(threshold):
         monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", threshold)
         monkeypatch.setattr(numpy_kernels, "COMPILED_USERS", threshold)
+        monkeypatch.setattr(numpy_kernels, "COMPILED_RUN", threshold)  # (by run length too)
+        monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
         loaded = load_scenario(f"scenarios/{scenario}.toml",
                                overrides={"population": {"users": 3000, "creators": 80, "merchants": 2}})
         model = TrafficModel(loaded, seed=5)
