@@ -342,9 +342,9 @@ def test_a_small_run_never_imports_numba(scenario):
 
 def test_a_long_run_loads_the_compiled_kernels():
     """Guards numpy_kernels.COMPILED_RUN (TrafficModel's call of prefer_compiled_for): a
-    run of 2 million feed user-days or more (a year at the default population) runs the
-    compiled kernels at every size, the loading repaid by faster steps; one just under
-    does not. (The results are the same either way: tests/feeds/test_hot_path.py.)"""
+    run of 2 million feed user-days or more (a year at the default population), or the
+    run that brings a process's runs to that (a sweep worker's), runs the compiled
+    kernels at every size, the loading repaid by faster steps; one just under does not. (The results are the same either way: tests/feeds/test_hot_path.py.)"""
     code = ("import sys\n"
             "from simulator import TrafficModel\n"
             "from simulator.feeds import numpy_kernels\n"
@@ -353,6 +353,14 @@ def test_a_long_run_loads_the_compiled_kernels():
             "print(numpy_kernels.PREFER_COMPILED, 'numba' in sys.modules)\n")
     assert _python(code.format(steps=999)).strip() == "False False"  # 1,998,000 user-days
     assert _python(code.format(steps=1000)).strip() == "True True"  # 2,000,000
+    # a sweep worker's short runs add up: the second of two 1.2 M-user-day runs switches
+    two = ("import sys\n"
+           "from simulator import TrafficModel\n"
+           "from simulator.feeds import numpy_kernels\n"
+           "for _ in range(2):\n"
+           "    TrafficModel('scenarios/douyin.toml', seed=1, steps=600, **{'population.users': 2000}).step()\n"
+           "    print(numpy_kernels.PREFER_COMPILED, 'numba' in sys.modules)\n")
+    assert _python(two).strip().splitlines() == ["False False", "True True"]
 
 
 def test_mesa_is_imported_without_reading_source_lines():

@@ -14,9 +14,10 @@ their compiled branch.
   phase runs its compiled one-pass kernel;
 * ``COMPILED_USERS``: a platform's active users of the day from which the ranking
   (Gumbel-top-k, the exposure cap's grants, the picks and their follow edges) is compiled;
-* ``COMPILED_RUN``: a run of this many feed user-days or more (a year at the default
-  population) runs the compiled kernels at every size, once it is built: the loading is
-  repaid over its steps (``compiled``, ``PREFER_COMPILED``).
+* ``COMPILED_RUN``: once the runs built in a process (a year at the default population,
+  or a sweep worker's ~7th month-long run) reach this many feed user-days, the compiled
+  kernels run at every size: the loading is repaid over the steps (``compiled``,
+  ``PREFER_COMPILED``).
 """
 
 from __future__ import annotations
@@ -33,13 +34,15 @@ COMPILED_FROM = 500_000
 # the same for the ranking (kernels.score_top_k, gumbel_top_k, within_cap, first_picks,
 # lookup_in_rows), by a platform's active users of the day
 COMPILED_USERS = 50_000
-# A run whose feeds serve this many user-days (steps × users × feed platforms) or more
-# runs the compiled kernels at every size: loading them (~1 s of CPU in its first step)
-# is repaid by its steps (measured at 10,000 users: 4 ms a step faster on douyin.toml,
-# 12 ms on ecosystem.toml, whose 365 days at 10,000 users are 7.3 M user-days).
+# Once the runs built in a process (one long run, or a sweep worker's many short ones)
+# add up to this many feed user-days (steps × users × feed platforms), every phase runs
+# the compiled kernels at every size: loading them (~1 s of CPU in a first step) is repaid
+# by the steps (measured at 10,000 users: 2-5 ms a step faster on douyin.toml, 12 ms on
+# ecosystem.toml, whose 365 days at 10,000 users are 7.3 M user-days).
 COMPILED_RUN = 2_000_000
-# set by TrafficModel for such a run, and kept: the kernels are loaded in this process
+# set once the runs built in this process reach COMPILED_RUN, and kept (the kernels stay loaded)
 PREFER_COMPILED = False
+_user_days = 0  # the feed user-days of the runs built in this process so far
 
 
 def compiled(n: int, threshold: int | None = None) -> bool:
@@ -50,10 +53,11 @@ def compiled(n: int, threshold: int | None = None) -> bool:
 
 
 def prefer_compiled_for(steps: int, users: int, feed_platforms: int) -> None:
-    """Called for each new run: from ``COMPILED_RUN`` user-days on, every later phase in
-    this process runs the compiled kernels (``PREFER_COMPILED``)."""
-    global PREFER_COMPILED
-    if steps * users * feed_platforms >= COMPILED_RUN:
+    """Called for each new run: once the runs built in this process reach ``COMPILED_RUN``
+    feed user-days, every later phase runs the compiled kernels (``PREFER_COMPILED``)."""
+    global PREFER_COMPILED, _user_days
+    _user_days += steps * users * feed_platforms
+    if _user_days >= COMPILED_RUN:
         PREFER_COMPILED = True
 
 GUMBEL_TABLE_BITS = 16
