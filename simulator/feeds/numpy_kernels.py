@@ -37,7 +37,7 @@ COMPILED_USERS = 50_000
 # Once the runs built in a process (one long run, or a sweep worker's many short ones)
 # add up to this many feed user-days (steps × users × feed platforms), every phase runs
 # the compiled kernels at every size: loading them (~1 s of CPU in a first step) is repaid
-# by the steps (measured at 10,000 users: 2-5 ms a step faster on douyin.toml, 12 ms on
+# by the steps (measured at 10,000 users: ~2-10 ms a step faster on douyin.toml, ~12 ms on
 # ecosystem.toml, whose 365 days at 10,000 users are 7.3 M user-days).
 COMPILED_RUN = 2_000_000
 # set once the runs built in this process reach COMPILED_RUN, and kept (the kernels stay loaded)
