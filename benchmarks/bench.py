@@ -48,25 +48,59 @@ PHASES = ["renew_population", "publish", "build_feeds", "react", "record_exposur
           "shift_attention", "adapt_platforms", "record_livelihoods", "expand_creators", "learn_channels", "collect"]
 
 
-def time_phases(model, clock=time.perf_counter) -> dict[str, list[float]]:
+def time_phases(model, clock=time.perf_counter, peaks: dict | None = None) -> dict[str, list[float]]:
     """Wrap the model's phase methods (and the private channels) so that each step
     appends their seconds by ``clock`` (wall by default; ``time.process_time``: the
-    process's CPU seconds, all threads); returns {phase: [seconds per step]}."""
+    process's CPU seconds, all threads); returns {phase: [seconds per step]}. With
+    ``peaks`` (a dict), also records each phase's peak resident memory, MiB: the kernel's
+    high-water mark is reset as the phase starts (``/proc/self/clear_refs``) and read as
+    it ends, so ``peaks[phase]`` lists (RSS at the start, the peak within) per step."""
     times: dict[str, list[float]] = {name: [] for name in PHASES + ["run_private_channels"]}
+    if peaks is not None:
+        peaks.update({name: [] for name in times})
 
     def timed(name, fn):
         def wrapper(*args, **kwargs):
+            if peaks is not None:
+                reset_peak()
+                start = current_rss_mb()
             t = clock()
             try:
                 return fn(*args, **kwargs)
             finally:
                 times[name][-1] += clock() - t
+                if peaks is not None:
+                    peaks[name].append((start, peak_rss_mb()))
         return wrapper
 
     for name in PHASES:
         setattr(model, name, timed(name, getattr(model, name)))
     model.commerce.run_private_channels = timed("run_private_channels", model.commerce.run_private_channels)
     return times
+
+
+def _status_mb(key: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak() -> None:
+    """Reset the process's resident high-water mark (VmHWM) to its resident size now (Linux)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def peak_rss_mb() -> float:
+    """The process's resident high-water mark (VmHWM), MiB: since start or the last reset_peak."""
+    return _status_mb("VmHWM")
+
+
+def current_rss_mb() -> float:
+    """The process's resident memory now (VmRSS), MiB."""
+    return _status_mb("VmRSS")
 
 
 def main(argv=None) -> None:
@@ -85,6 +119,12 @@ def main(argv=None) -> None:
     p.add_argument("--cpu", action="store_true",
                    help="with --phases: CPU seconds of the process (all threads) instead of wall seconds; "
                         "steadier on a shared machine")
+    p.add_argument("--memory", action="store_true",
+                   help="print each phase's peak resident memory (MiB, the largest over the steps) and the "
+                        "resident size as it started (Linux: resets the high-water mark per phase)")
+    p.add_argument("--progress", action="store_true",
+                   help="print each step's seconds, resident memory (VmRSS, MiB) and follow edges as it ends "
+                        "(for long runs)")
     a = p.parse_args(argv)
     merchants = a.merchants if a.merchants is not None else max(1, a.creators // 100)
     agents = a.users <= AGENT_LIMIT
@@ -95,9 +135,12 @@ def main(argv=None) -> None:
                              overrides={"population": {"users": a.users, "creators": a.creators, "merchants": merchants}})
     model = TrafficModel(scenario, seed=a.seed, agents=agents)
     clock = time.process_time if a.cpu else time.perf_counter
-    times = time_phases(model, clock) if a.phases else None
+    peaks: dict | None = {} if a.memory else None
+    times = time_phases(model, clock, peaks) if a.phases or a.memory else None
     step_s = []
     t1, c1 = time.perf_counter(), time.process_time()
+    if a.progress:
+        print(f"init_s={t1 - t0:.2f} rss_mb={current_rss_mb():.0f}", flush=True)
     for _ in range(a.steps):
         if times is not None:
             for v in times.values():
@@ -105,11 +148,22 @@ def main(argv=None) -> None:
         t = clock()
         model.step()
         step_s.append(clock() - t)
+        if a.progress:
+            print(f"step={len(step_s)} step_s={step_s[-1]:.2f} rss_mb={current_rss_mb():.0f} "
+                  f"edges={model.follows.n_edges} live_items={model.items.n}", flush=True)
     t2, c2 = time.perf_counter(), time.process_time()
     df = model.metrics_frame()
     impressions = int(df.loc[df.platform != "all", "impressions_total"].sum())
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if times is not None:
+    if peaks is not None:  # the resets cleared the run's high-water mark: the largest phase peak is it
+        rss_mb = max([rss_mb] + [pk for v in peaks.values() for _, pk in v])
+        print("phase peak resident memory, MiB (the largest over the steps; the resident size as the phase "
+              "started, that step; the peak above it)")
+        for name, v in sorted(peaks.items(), key=lambda kv: -max((pk for _, pk in kv[1]), default=0)):
+            if v:
+                start, pk = max(v, key=lambda sp: sp[1])
+                print(f"  {name:22s} {pk:8.0f} {start:8.0f} {pk - start:+8.0f}")
+    if a.phases:
         later = slice(1, None) if a.steps > 1 else slice(None)
         step = sum(step_s[later]) / len(step_s[later])
         print(f"phase {'CPU ' if a.cpu else ''}seconds a step (mean of steps {2 if a.steps > 1 else 1}-{a.steps}), share of the step")

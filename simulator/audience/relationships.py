@@ -15,7 +15,6 @@ import numpy as np
 
 from ..config import RelationshipConfig
 from ..feeds.impressions import Impressions
-from ..state.arrays import find_sorted
 from .engagement import Reactions
 
 
@@ -68,7 +67,7 @@ def follow_engaged_viewers(model, day_logs) -> np.ndarray:
     if not keys:
         return gained
     keys, where = np.concatenate(keys), np.concatenate(where)
-    new = find_sorted(follows.keys, keys) < 0
+    new = ~follows.find(keys // n_creators, keys % n_creators)[1]
     keys, where = keys[new], where[new]
     names = [log.platform.name for log in day_logs]
     name_rank = np.zeros(n_platforms, dtype=np.int64)

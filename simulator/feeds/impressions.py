@@ -9,26 +9,35 @@ import numpy as np
 from ..state.vocabulary import ADS, COMMERCIAL, PRIVATE, PUBLIC
 
 
+# the trace's row indices (item rows of the live store, follow edges) are int32: 8 bytes
+# an impression fewer than int64, the day's largest table at 10 M users (issue #17);
+# build_feed refuses a day whose store or follow graph would not fit (INDEX_LIMIT)
+INDEX = np.int32
+INDEX_LIMIT = np.iinfo(INDEX).max
+
+
 @dataclass
 class Impressions:
     """One row per impression. ``edge`` is the viewer's follow edge to the item's creator
     (-1 when the viewer does not follow), so the domain follows from it and the source."""
 
     user: np.ndarray  # int32
-    item: np.ndarray  # int64
+    item: np.ndarray  # INDEX (int32): the item's row in the live store
     source: np.ndarray  # int8: index into vocabulary.SOURCES
-    edge: np.ndarray  # int64
+    edge: np.ndarray  # INDEX (int32): the follow edge, or -1
     match: np.ndarray  # float32 interest match of viewer and item
     targeting: np.ndarray | None = None  # int8: an ad slot's targeting (vocabulary.TARGETING), else -1 (the default)
 
     def __post_init__(self):
+        self.item = self.item.astype(INDEX, copy=False)
+        self.edge = self.edge.astype(INDEX, copy=False)
         if self.targeting is None:
             self.targeting = np.full(len(self.user), -1, np.int8)
 
     @staticmethod
     def empty() -> "Impressions":
-        return Impressions(user=np.zeros(0, np.int32), item=np.zeros(0, np.int64), source=np.zeros(0, np.int8),
-                           edge=np.zeros(0, np.int64), match=np.zeros(0, np.float32))
+        return Impressions(user=np.zeros(0, np.int32), item=np.zeros(0, INDEX), source=np.zeros(0, np.int8),
+                           edge=np.zeros(0, INDEX), match=np.zeros(0, np.float32))
 
     @staticmethod
     def make(model, users: np.ndarray, items: np.ndarray, source: int, edge: np.ndarray,
@@ -37,8 +46,8 @@ class Impressions:
         targeting (the ad market tags them), else -1."""
         match = (np.einsum("ij,ij->i", model.users.interest[users], model.items.topic[items]) if len(users)
                  else np.zeros(0, np.float32))
-        return Impressions(user=users.astype(np.int32), item=items.astype(np.int64),
-                           source=np.full(len(users), source, np.int8), edge=edge.astype(np.int64),
+        return Impressions(user=users.astype(np.int32), item=items.astype(INDEX), source=np.full(len(users), source, np.int8),
+                           edge=edge.astype(INDEX),
                            match=match.astype(np.float32),
                            targeting=None if targeting is None else targeting.astype(np.int8))
 

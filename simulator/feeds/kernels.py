@@ -253,6 +253,32 @@ def within_cap(top, cap):
 
 
 @_cached_njit(parallel=True)
+def find_in_rows(ptr, col, rows, cols):
+    """For each query (``rows[q]``, ``cols[q]``): where ``cols[q]`` is, or would be
+    inserted, in its row of the CSR table ``ptr`` (each row's ``col`` ascending), by a
+    binary search within the row, and whether it is there. The position is the same as
+    ``np.searchsorted`` of the query's key in the table's (row, col) keys (the follow
+    graph's edges, without storing the keys). Returns (int64 positions, bools)."""
+    n = len(rows)
+    pos = np.empty(n, dtype=np.int64)
+    found = np.zeros(n, dtype=np.bool_)
+    for q in prange(n):
+        a = ptr[rows[q]]
+        end = ptr[rows[q] + 1]
+        b = end
+        c = cols[q]
+        while a < b:
+            mid = (a + b) >> 1
+            if col[mid] < c:
+                a = mid + 1
+            else:
+                b = mid
+        pos[q] = a
+        found[q] = a < end and col[a] == c
+    return pos, found
+
+
+@_cached_njit(parallel=True)
 def weighted_pick_in_rows(indptr, cumw, rows, u):
     """One entry per row of a CSR table drawn with probability ∝ weight, as
     ``state.arrays.weighted_in_rows`` defines it (``cumw``: the global cumsum of the
@@ -325,6 +351,26 @@ def tally_impressions(item, domain, source, complete, like, comment, share, foll
         by_action[it, 3] += share[i]
         by_action[it, 4] += follow[i]
     return by_domain, by_source, by_action
+
+
+@_cached_njit()
+def pool_tally(item, intimacy, complete, like, beta, n_items):
+    """One pass over a platform's day of impressions for the traffic pools (feeds/pools.py):
+    per item, the impressions, their weights ``1 + beta · intimacy`` and the weights of
+    the engaged ones (completed or liked), as ``np.bincount(item)``, ``np.bincount(item,
+    weights=w)`` and ``np.bincount(item, weights=w · engaged)`` give them (the same sums
+    in the same order, so the same floats), without their per-impression temporaries.
+    Returns (int64, float64, float64) arrays of ``n_items``."""
+    real = np.zeros(n_items, dtype=np.int64)
+    seen = np.zeros(n_items, dtype=np.float64)
+    engaged = np.zeros(n_items, dtype=np.float64)
+    for i in range(len(item)):
+        it = item[i]
+        w = 1.0 + beta * np.float64(intimacy[i])
+        real[it] += 1
+        seen[it] += w
+        engaged[it] += w if (complete[i] or like[i]) else 0.0
+    return real, seen, engaged
 
 
 @_cached_njit()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import PlatformConfig
+from . import numpy_kernels
 
 
 class TrafficPools:
@@ -57,10 +58,16 @@ class TrafficPools:
         the items whose pool is full."""
         cfg = self.cfg
         n = items.n
-        weight = self.weight(reactions.intimacy)
-        real = np.bincount(impressions.item, minlength=n)
-        seen = np.bincount(impressions.item, weights=weight, minlength=n)
-        engaged = np.bincount(impressions.item, weights=weight * reactions.engaged, minlength=n)
+        if numpy_kernels.compiled(len(impressions)):  # one pass, no per-impression temporaries
+            from . import kernels  # numba: imported by large runs only
+
+            real, seen, engaged = kernels.pool_tally(impressions.item, reactions.intimacy, reactions.complete,
+                                                     reactions.like, float(cfg.beta), n)
+        else:
+            weight = self.weight(reactions.intimacy)
+            real = np.bincount(impressions.item, minlength=n)
+            seen = np.bincount(impressions.item, weights=weight, minlength=n)
+            engaged = np.bincount(impressions.item, weights=weight * reactions.engaged, minlength=n)
         items.pool_seen[platform] += real.astype(np.int32)
         items.pool_den[platform] += seen.astype(np.float32)
         items.pool_num[platform] += engaged.astype(np.float32)

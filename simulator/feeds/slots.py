@@ -35,7 +35,7 @@ from ..content.presence import blocked_creators
 from ..platform.ad_market import sell_ad_slots
 from ..state.arrays import expand_rows, indptr_from_rows, random_in_rows, rank_within_sorted, weighted_in_rows
 from ..state.vocabulary import COLD_START, FOLLOW, SAME_CITY
-from .impressions import Impressions
+from .impressions import INDEX_LIMIT, Impressions
 from . import numpy_kernels
 from .recommend import recommend_slots
 
@@ -55,6 +55,10 @@ def build_feed(model, platform, rng: np.random.Generator) -> Impressions:
     platform.slots_today = int(np.sum(np.broadcast_to(slots, (len(active),)), dtype=np.int64))
     if len(active) == 0 or items.n == 0:
         return Impressions.empty()
+    if max(items.n, model.follows.n_edges) > INDEX_LIMIT:
+        raise OverflowError(f"{items.n:,} live items or {model.follows.n_edges:,} follow edges: the day's trace "
+                            f"stores their row indices as int32 (at most {INDEX_LIMIT:,}); this population is "
+                            "larger than the trace supports (feeds/impressions.py, INDEX)")
     n_ad = rng.binomial(slots, cfg.ad_load, len(active))
     n_follow = rng.binomial(slots - n_ad, users.follow_share[active, p])
     n_city = rng.binomial(slots - n_ad - n_follow, cfg.same_city_share)

@@ -19,7 +19,7 @@ from ..config import GraphConfig, ScenarioError
 
 from ..state.vocabulary import TIERS
 from ..feeds import numpy_kernels
-from .arrays import find_sorted, indptr_from_rows, random_in_rows
+from .arrays import indptr_from_rows, random_in_rows
 
 if TYPE_CHECKING:
     import networkx as nx  # imported where used: a run that needs none of it does not load it
@@ -134,16 +134,14 @@ class FollowGraph:
         self.creator = (keys % n_creators).astype(np.int32)
         self.intimacy = np.clip(np.asarray(intimacy, dtype=np.float32)[order], 0.0, 1.0)
         self.indptr = indptr_from_rows(self.src, n_users)
-        self._keys: np.ndarray | None = keys
         self.extra: dict[str, np.ndarray] = {}  # more per-edge columns, kept in step by add/remove
         self._extra_default: dict[str, object] = {}
 
     def grow_creators(self, n_new: int) -> None:
         """Make room for ``n_new`` new creators (ids ``n_creators`` on). Edges are keyed by
         user · n_creators + creator: with a larger base the keys change but not their order
-        (user first, then creator), so only the cached keys are dropped."""
+        (user first, then creator), so the edges stay as they are."""
         self.n_creators += n_new
-        self._keys = None
 
     def add_column(self, name: str, dtype, default) -> np.ndarray:
         """A per-edge column (e.g. fan-group membership) that follows the edges through
@@ -159,9 +157,24 @@ class FollowGraph:
 
     @property
     def keys(self) -> np.ndarray:
-        if self._keys is None:
-            self._keys = self.src.astype(np.int64) * self.n_creators + self.creator
-        return self._keys
+        """Each edge's key user · n_creators + creator (int64, ascending), computed on each
+        call: not stored, 8 bytes an edge fewer (issue #17; the lookups search the rows)."""
+        return self.src.astype(np.int64) * self.n_creators + self.creator
+
+    def find(self, users: np.ndarray, creators: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each (user, creator): the position of its edge, or where the edge would be
+        inserted to keep the edges sorted by (user, creator), and whether it is there
+        (int64, bool). Large graphs search each user's row (``kernels.find_in_rows``),
+        small ones the keys (the same answers; tests check both)."""
+        users, creators = users.astype(np.int64), creators.astype(np.int64)
+        if numpy_kernels.compiled(self.n_edges):
+            from ..feeds.kernels import find_in_rows  # numba: imported by large runs only
+
+            return find_in_rows(self.indptr, self.creator, users, creators)
+        keys, q = self.keys, users * self.n_creators + creators
+        pos = np.searchsorted(keys, q)
+        found = keys[np.minimum(pos, len(keys) - 1)] == q if len(keys) else np.zeros(len(q), bool)
+        return pos, found & (pos < len(keys))
 
     @property
     def tier(self) -> np.ndarray:
@@ -170,7 +183,8 @@ class FollowGraph:
 
     def lookup(self, users: np.ndarray, creators: np.ndarray) -> np.ndarray:
         """Edge index of (user, creator), or -1 where the user does not follow."""
-        return find_sorted(self.keys, users.astype(np.int64) * self.n_creators + creators.astype(np.int64))
+        pos, found = self.find(users, creators)
+        return np.where(found, pos, -1)
 
     def followers(self) -> np.ndarray:
         return np.bincount(self.creator, minlength=self.n_creators)
@@ -203,20 +217,18 @@ class FollowGraph:
         q = users.astype(np.int64) * self.n_creators + creators.astype(np.int64)
         if not (q[1:] > q[:-1]).all():  # the daily caller passes them sorted and unique already
             q = np.unique(q)
-        keys = self.keys
-        pos = np.searchsorted(keys, q)
-        new = (pos >= len(keys)) | (keys[np.minimum(pos, len(keys) - 1)] != q) if len(keys) else np.ones(len(q), bool)
-        q, pos = q[new], pos[new]
+        pos, found = self.find(q // self.n_creators, q % self.n_creators)
+        q, pos = q[~found], pos[~found]
         if len(q) == 0:
             return np.zeros(0, np.int32)
         # large graphs: one sequential copy per column (kernels.insert_sorted: np.insert for sorted positions)
-        if numpy_kernels.compiled(len(keys)):
+        if numpy_kernels.compiled(self.n_edges):
             from ..feeds.kernels import insert_sorted  # numba: imported by large runs only
 
             def insert(arr, at, values):
                 return insert_sorted(arr, at, values)
         else:  # np.insert's result, its places found once for all the columns
-            into = numpy_kernels.sorted_inserter(len(keys), pos)
+            into = numpy_kernels.sorted_inserter(self.n_edges, pos)
 
             def insert(arr, at, values):
                 return into(arr, values)
@@ -227,7 +239,6 @@ class FollowGraph:
         self.intimacy = insert(self.intimacy, pos, np.full(len(q), intimacy, dtype=self.intimacy.dtype))
         for name, col in self.extra.items():
             self.extra[name] = insert(col, pos, np.full(len(q), self._extra_default[name], dtype=col.dtype))
-        self._keys = insert(keys, pos, q)
         self.indptr[1:] += np.cumsum(np.bincount(u, minlength=self.n_users))
         return creator
 
@@ -238,11 +249,13 @@ class FollowGraph:
             return 0
         self.indptr[1:] -= np.cumsum(np.bincount(self.src[mask], minlength=self.n_users))
         keep = ~mask
-        self.src, self.creator, self.intimacy = self.src[keep], self.creator[keep], self.intimacy[keep]
-        for name, col in self.extra.items():
-            self.extra[name] = col[keep]
-        if self._keys is not None:
-            self._keys = self._keys[keep]
+        # one column at a time, so that each old column is freed before the next is copied
+        # (at 10 M users a column is ~0.5 GB: issue #17's memory)
+        self.src = self.src[keep]
+        self.creator = self.creator[keep]
+        self.intimacy = self.intimacy[keep]
+        for name in list(self.extra):
+            self.extra[name] = self.extra[name][keep]
         return n
 
     def to_networkx(self) -> nx.DiGraph:

@@ -12,6 +12,7 @@ from simulator.feeds.kernels import (
     gumbel_table,
     gumbel_top_k,
     lookup_in_rows,
+    pool_tally,
     score_top_k,
     tally_impressions,
 )
@@ -187,6 +188,25 @@ def test_tally_impressions_matches_the_bincounts():
     assert np.array_equal(by_domain, np.bincount(item * D + domain, minlength=n_items * D).reshape(n_items, D))
     assert np.array_equal(by_source, np.bincount(item * S + source, minlength=n_items * S).reshape(n_items, S))
     assert np.array_equal(by_action, np.stack([np.bincount(item[hit], minlength=n_items) for hit in acts], axis=1))
+
+
+def test_pool_tally_matches_the_weighted_bincounts_bit_for_bit():
+    """Guards kernels.pool_tally (feeds/pools.py, issue #17): one pass gives each item's
+    impressions, weighted impressions and weighted engagements as the bincounts it
+    replaced, to the last bit (the same sums in the same order)."""
+    from simulator.config import PlatformConfig
+    from simulator.feeds.pools import TrafficPools
+
+    rng = np.random.default_rng(8)
+    n, n_items, beta = 20000, 300, 1.37
+    item = rng.integers(0, n_items, n).astype(np.int32)
+    intimacy = np.where(rng.random(n) < 0.3, rng.random(n), 0.0).astype(np.float32)
+    complete, like = rng.random(n) < 0.4, rng.random(n) < 0.1
+    real, seen, engaged = pool_tally(item, intimacy, complete, like, beta, n_items)
+    w = TrafficPools(PlatformConfig(beta=beta), 1.0).weight(intimacy)
+    assert np.array_equal(real, np.bincount(item, minlength=n_items))
+    assert np.array_equal(seen, np.bincount(item, weights=w, minlength=n_items))
+    assert np.array_equal(engaged, np.bincount(item, weights=w * (complete | like), minlength=n_items))
 
 
 def test_counts_by_user_matches_the_bincounts():

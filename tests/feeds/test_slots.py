@@ -130,3 +130,24 @@ def test_cold_start_cut_keeps_a_random_subset():
     many = deg[users] >= 4
     took_lowest = (m.items.creator[imp.item] == lowest)[many].mean()
     assert took_lowest == pytest.approx((1.0 / deg[users][many]).mean(), abs=0.05)
+
+
+def test_the_trace_keeps_int32_row_indices():
+    """Guards the trace's compact indices (issue #17, memory at 10 M users): item rows and
+    follow edges are int32, 8 bytes an impression fewer than int64, on every slot source."""
+    m, imp = one_day(policy="kuaishou", same_city_share=0.2)
+    assert imp.item.dtype == np.int32 and imp.edge.dtype == np.int32
+    assert len(np.unique(imp.source)) >= 4  # follow, same city, ads or cold start, recommend all went through it
+    assert (imp.edge >= 0).any() and (imp.edge == -1).any()
+
+
+def test_a_population_past_the_trace_indices_is_refused(monkeypatch):
+    """Guards the refusal (not a silent wrap-around) when the live items or follow edges
+    outgrow the trace's int32 indices."""
+    from simulator.feeds import slots
+
+    m = TrafficModel(small(), seed=2)
+    m.step()
+    monkeypatch.setattr(slots, "INDEX_LIMIT", m.follows.n_edges - 1)
+    with pytest.raises(OverflowError, match="int32"):
+        m.step()

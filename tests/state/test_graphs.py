@@ -166,3 +166,48 @@ def test_follow_graph_add_inserts_every_column_as_np_insert_did():
         for k, v in fg.extra.items():
             assert np.array_equal(v, np.insert(old[f"extra_{k}"], at, v.dtype.type(fg._extra_default[k])))
         assert np.array_equal(np.diff(fg.indptr), np.bincount(fg.src, minlength=n_users))
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_follow_graph_find_searches_rows_as_the_keys_would(monkeypatch, compiled):
+    """Guards FollowGraph.find (issue #17: the keys are not stored): each (user, creator)
+    gets the position np.searchsorted gives in the (user, creator) keys and whether the
+    edge is there, both in the numpy form and in the row search of large graphs
+    (kernels.find_in_rows); lookup, add and remove then agree across the two forms."""
+    from simulator.feeds import numpy_kernels
+
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0 if compiled else 10**12)
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+    rng = np.random.default_rng(11)
+    n_users, n_creators = 70, 13
+    keys0 = np.unique(rng.integers(0, n_users * n_creators, 300))
+    keys0 = keys0[keys0 // n_creators != 5]  # an empty row
+    fg = FollowGraph(n_users, n_creators, keys0 // n_creators, keys0 % n_creators,
+                     rng.random(len(keys0)).astype(np.float32), (0.1, 0.3, 0.6))
+    q = np.r_[rng.integers(0, n_users * n_creators, 400), keys0[:1], keys0[-1:], 0, n_users * n_creators - 1]
+    pos, found = fg.find(q // n_creators, q % n_creators)
+    assert np.array_equal(pos, np.searchsorted(keys0, q))
+    assert np.array_equal(found, np.isin(q, keys0))
+    assert np.array_equal(fg.lookup(q // n_creators, q % n_creators), np.where(np.isin(q, keys0), pos, -1))
+    fg.add(q // n_creators, q % n_creators, 0.5)
+    assert np.array_equal(fg.keys, np.union1d(keys0, q))
+    fg.remove(fg.creator == 3)
+    assert np.array_equal(fg.keys, np.union1d(keys0, q)[np.union1d(keys0, q) % n_creators != 3])
+    assert np.array_equal(np.diff(fg.indptr), np.bincount(fg.src, minlength=n_users))
+
+
+def test_follow_graph_stores_twelve_bytes_an_edge_plus_its_columns():
+    """Guards the follow graph's memory (issue #17, 10 M users): per edge only the user,
+    the creator and the intimacy (4 bytes each) and the extra columns are stored, not the
+    8-byte sorted key (FollowGraph.keys computes it when asked)."""
+    rng = np.random.default_rng(2)
+    keys0 = np.unique(rng.integers(0, 50 * 9, 120))
+    fg = FollowGraph(50, 9, keys0 // 9, keys0 % 9, rng.random(len(keys0)), (0.1, 0.3, 0.6))
+    fg.add_column("group", np.int8, 0)
+    for change in (lambda: None, lambda: fg.add(np.array([7]), np.array([8]), 0.2)):
+        change()
+        fg.lookup(np.array([1, 2]), np.array([3, 4]))
+        assert len(fg.keys) == fg.n_edges
+        per_edge = sum(v.nbytes for v in vars(fg).values() if isinstance(v, np.ndarray) and len(v) == fg.n_edges)
+        assert per_edge == 12 * fg.n_edges
+        assert sum(v.nbytes for v in fg.extra.values()) == fg.n_edges
