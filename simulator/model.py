@@ -69,6 +69,7 @@ from .content.exposure import record_exposure
 from .content.presence import Presence
 from .content.publishing import publish
 from .feeds.impressions import Impressions
+from .feeds import numpy_kernels
 from .feeds.indexes import ItemIndexes
 from .feeds.slots import build_feed
 from .io import frames
@@ -153,6 +154,9 @@ class TrafficModel(mesa.Model):
         self.attention = Attention(self)  # before the platforms: their expected DAU reads it
         self.presence = Presence(self)
         self.item_window = max(max(cfg.max_item_age, cfg.follow_window) for cfg in scenario.platforms.values())
+        # a long run loads the compiled kernels; a short one runs their numpy forms (the same results)
+        numpy_kernels.prefer_compiled_for(scenario.steps, self.users.n,
+                                          sum(cfg.kind != "shelf" for cfg in scenario.platforms.values()))
         self.platforms: dict[str, Platform] = {
             name: Platform(self, name, j, cfg, self.streams.feeds[j]) for j, (name, cfg) in enumerate(scenario.platforms.items())}
         self.activity = Activity(self)
@@ -391,12 +395,14 @@ class TrafficModel(mesa.Model):
         :mod:`simulator.observation.derived`)."""
         if column == "seed":
             return self.scenario.seed
-        for row in reversed(self._rows):
-            if row["platform"] == "all":
-                if column in SHARE_NAMES:
-                    return impression_shares(row)[column]
-                return row.get(column)
-        return None
+        cached = self.__dict__.get("_latest_all")
+        if cached is None or cached[0] != len(self._rows):  # once per step for the DataCollector's ~30 reporters
+            row = next((r for r in reversed(self._rows) if r["platform"] == "all"), None)
+            cached = self._latest_all = (len(self._rows), row, None if row is None else impression_shares(row))
+        _, row, shares = cached
+        if row is None:
+            return None
+        return shares[column] if column in SHARE_NAMES else row.get(column)
 
 
 def _latest_total(name: str):

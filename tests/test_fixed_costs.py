@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -305,6 +307,8 @@ def test_numba_links_the_kernels_without_importing_scipy_linalg():
     (the real module is imported where numba reads it)."""
     code = ("import sys\n"
             "from simulator import TrafficModel\n"
+            "from simulator.feeds import numpy_kernels\n"
+            "numpy_kernels.COMPILED_FROM = numpy_kernels.COMPILED_USERS = 0  # the compiled kernels, as a large run\n"
             "m = TrafficModel('scenarios/douyin.toml', seed=1, **{'population.users': 300})\n"
             "m.step()\n"
             "print('scipy.linalg' in sys.modules, type(sys.modules['scipy.linalg.cython_blas']).__name__)\n"
@@ -317,6 +321,46 @@ def test_numba_links_the_kernels_without_importing_scipy_linalg():
     assert lines[0] == "False _Deferred"
     assert lines[1] == "[[3.0, 3.0], [3.0, 3.0]]"
     assert lines[2] == "scipy.linalg.cython_blas True"
+
+
+@pytest.mark.parametrize("scenario", ["douyin", "kuaishou", "ecosystem"])
+def test_a_small_run_never_imports_numba(scenario):
+    """Guards the numpy forms of the kernels below the size switch
+    (simulator/feeds/numpy_kernels.py) and the callers' imports of simulator.feeds.kernels
+    inside their compiled branches only: a run at the default population neither
+    imports numba (~0.4 s) nor links a cached kernel in its first step (~0.4 s of CPU,
+    numba's typing registries). A module that imports the kernels at its top, or a
+    phase that calls a kernel whatever the size, fails here."""
+    code = ("import sys\n"
+            "from simulator import TrafficModel\n"
+            f"m = TrafficModel('scenarios/{scenario}.toml', seed=1, steps=30,\n"
+            "                  **{'population.users': 2000, 'population.creators': 60})\n"
+            "m.run(3)\n"
+            "print(sorted(k for k in sys.modules if k.split('.')[0] in ('numba', 'llvmlite') or k.endswith('.kernels')))\n")
+    assert _python(code).strip() == "[]"
+
+
+def test_a_long_run_loads_the_compiled_kernels():
+    """Guards numpy_kernels.COMPILED_RUN (TrafficModel's call of prefer_compiled_for): a
+    run of 2 million feed user-days or more (a year at the default population), or the
+    run that brings a process's runs to that (a sweep worker's), runs the compiled
+    kernels at every size, the loading repaid by faster steps; one just under does not. (The results are the same either way: tests/feeds/test_hot_path.py.)"""
+    code = ("import sys\n"
+            "from simulator import TrafficModel\n"
+            "from simulator.feeds import numpy_kernels\n"
+            "m = TrafficModel('scenarios/douyin.toml', seed=1, steps={steps}, **{{'population.users': 2000}})\n"
+            "m.step()\n"
+            "print(numpy_kernels.PREFER_COMPILED, 'numba' in sys.modules)\n")
+    assert _python(code.format(steps=999)).strip() == "False False"  # 1,998,000 user-days
+    assert _python(code.format(steps=1000)).strip() == "True True"  # 2,000,000
+    # a sweep worker's short runs add up: the second of two 1.2 M-user-day runs switches
+    two = ("import sys\n"
+           "from simulator import TrafficModel\n"
+           "from simulator.feeds import numpy_kernels\n"
+           "for _ in range(2):\n"
+           "    TrafficModel('scenarios/douyin.toml', seed=1, steps=600, **{'population.users': 2000}).step()\n"
+           "    print(numpy_kernels.PREFER_COMPILED, 'numba' in sys.modules)\n")
+    assert _python(two).strip().splitlines() == ["False False", "True True"]
 
 
 def test_mesa_is_imported_without_reading_source_lines():

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..feeds import kernels
+from ..feeds import numpy_kernels
 from ..state.vocabulary import ADS
 
 LAPSE_DAYS = 7  # a user of a platform who has not opened it in this many days is lapsed
@@ -148,7 +148,9 @@ class Activity:
                 continue
             a = self.cfgs[p]
             imp, engaged = log.impressions, log.reactions.engaged
-            if len(imp) >= kernels.COMPILED_FROM:  # one compiled pass
+            if numpy_kernels.compiled(len(imp)):  # one compiled pass
+                from ..feeds import kernels  # numba: imported by large runs only
+
                 k, hits, ads = (c[active] for c in kernels.counts_by_user(imp.user, engaged, imp.source, ADS, n))
             else:
                 k = np.bincount(imp.user, minlength=n)[active]

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..feeds.kernels import count_flags_in_rows
+from ..feeds import numpy_kernels
 from .activity import unbiased_round
 
 SPAWN_KEY = (15, 1)
@@ -180,7 +180,12 @@ class Attention:
         uses, social = model.users.uses, model.social
         n, P = uses.shape
         degree = np.diff(social.indptr)
-        # friends on each platform: one compiled pass over the ties (no per-tie temporaries)
+        # friends on each platform: one compiled pass over the ties (no per-tie temporaries),
+        # or its numpy form on small graphs (numba not imported)
+        if numpy_kernels.compiled(len(social.indices)):
+            from ..feeds.kernels import count_flags_in_rows
+        else:
+            count_flags_in_rows = numpy_kernels.count_flags_in_rows
         friends_using = count_flags_in_rows(social.indptr, social.indices, np.ascontiguousarray(before))
         frac = friends_using / np.maximum(degree, 1)[:, None]
         prob = np.minimum(1.0, cfg.adopt_base + cfg.adopt_rate * frac)

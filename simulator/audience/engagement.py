@@ -16,7 +16,7 @@ import numpy as np
 
 from ..config import EngagementConfig
 from ..feeds.impressions import Impressions
-from ..feeds.kernels import draw_actions
+from ..feeds import numpy_kernels
 
 
 @dataclass
@@ -39,11 +39,17 @@ class Reactions:
 
 def react(imp: Impressions, quality: np.ndarray, intimacy: np.ndarray, cfg: EngagementConfig,
           rng: np.random.Generator) -> Reactions:
-    """Draw every impression's actions at once (compiled kernel ``kernels.draw_actions``)."""
+    """Draw every impression's actions at once (compiled kernel ``kernels.draw_actions``
+    on large days and long runs, its numpy form, the same draws, otherwise:
+    ``numpy_kernels.compiled``)."""
     fan = imp.edge >= 0
     intim = np.zeros(len(fan), dtype=np.float32)
     intim[fan] = intimacy[imp.edge[fan]]  # (no follow edges at all is fine too)
     coef = np.array([cfg.intercept, cfg.w_match, cfg.w_quality, cfg.w_intimacy])
     offsets = np.array([cfg.offset_complete, cfg.offset_like, cfg.offset_comment, cfg.offset_share, cfg.offset_follow])
+    if numpy_kernels.compiled(len(imp)):
+        from ..feeds.kernels import draw_actions  # numba: imported by large runs only
+    else:
+        draw_actions = numpy_kernels.draw_actions
     acts = draw_actions(imp.match, quality[imp.item], intim, fan, coef, offsets, int(rng.integers(2**63)))
     return Reactions(complete=acts[0], like=acts[1], comment=acts[2], share=acts[3], follow=acts[4], intimacy=intim)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..feeds.numpy_kernels import splitmix64 as _splitmix64
 from ..state.arrays import find_sorted, sigmoid
 from ..state.graphs import fan_tier
 
@@ -97,16 +98,6 @@ class PurchaseModel:
         return p
 
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finalizer on a uint64 array (wraps modulo 2**64; the twin of
-    ``simulator.feeds.kernels._splitmix64``)."""
-    x = x + _GOLDEN
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
 
 
 def row_hash(salt: int, *columns) -> np.ndarray:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..feeds import kernels
+from ..feeds import numpy_kernels
 from ..state.vocabulary import DOMAINS, SOURCES
 
 
@@ -23,7 +23,9 @@ def record_exposure(items, creators, platform: int, impressions, reactions) -> N
     ``kernels.tally_impressions``, on large days)."""
     n, D, S = items.n, len(DOMAINS), len(SOURCES)
     creator_of = items.creator.astype(np.int64)
-    if len(impressions) >= kernels.COMPILED_FROM:
+    if numpy_kernels.compiled(len(impressions)):
+        from ..feeds import kernels  # numba: imported by large runs only
+
         item_domain, item_source, item_action = kernels.tally_impressions(
             impressions.item, impressions.domain(), impressions.source, *reactions.columns(), n, D, S)
     else:

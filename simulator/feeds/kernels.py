@@ -1,5 +1,7 @@
 """Compiled kernels (numba) for the few loops numpy cannot express without large
-temporaries. Each has a plain-numpy twin in the tests that it must agree with.
+temporaries. Each has a plain-numpy twin that it must agree with (the ones a small day
+runs instead are in numpy_kernels.py; the callers import this module, and numba, only on
+large days: ``numpy_kernels.COMPILED_FROM``, ``COMPILED_USERS``).
 
 Randomness inside kernels is read from a table of pre-drawn samples at a place given
 by a counter-based hash (splitmix64) of (seed, row), so results are identical
@@ -53,20 +55,10 @@ def _insert_sorted(topv, topi, pos, v, j):
     topi[pos] = j
 
 
-# Below this many entries (impressions, follow edges) a phase uses its numpy form instead
-# of its compiled one-pass kernel (the same result; tests check both): at the default
-# population a kernel saves less than loading it costs a short run's first step.
-COMPILED_FROM = 500_000
-# the same for the ranking's picks and their follow edges (kernels.first_picks,
-# lookup_in_rows), by a platform's active users of the day
-COMPILED_USERS = 50_000
-
-GUMBEL_TABLE_BITS = 16
-
-
-def gumbel_table(rng: np.random.Generator) -> np.ndarray:
-    """2**16 standard Gumbel samples (fits in L2 cache); kernels index it by a hash of (seed, row, col)."""
-    return rng.gumbel(size=1 << GUMBEL_TABLE_BITS).astype(np.float32)
+# The size switch (below it a phase runs the numpy form of its kernel, and this module,
+# numba with it, is not imported) and the noise table live in numpy_kernels.py; named
+# here too for the readers of the kernels (changing them here changes nothing).
+from .numpy_kernels import COMPILED_FROM, COMPILED_USERS, GUMBEL_TABLE_BITS, gumbel_table  # noqa: E402,F401
 
 
 @njit(inline="always")

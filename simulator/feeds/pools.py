@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import PlatformConfig
-from . import kernels
+from . import numpy_kernels
 
 
 class TrafficPools:
@@ -58,7 +58,9 @@ class TrafficPools:
         the items whose pool is full."""
         cfg = self.cfg
         n = items.n
-        if len(impressions) >= kernels.COMPILED_FROM:  # one pass, no per-impression temporaries
+        if numpy_kernels.compiled(len(impressions)):  # one pass, no per-impression temporaries
+            from . import kernels  # numba: imported by large runs only
+
             real, seen, engaged = kernels.pool_tally(impressions.item, reactions.intimacy, reactions.complete,
                                                      reactions.like, float(cfg.beta), n)
         else:

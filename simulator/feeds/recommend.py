@@ -17,15 +17,8 @@ import numpy as np
 from ..state.arrays import expand_rows, indptr_from_rows
 from ..state.vocabulary import RECOMMEND
 from .impressions import Impressions
-from .kernels import (
-    COMPILED_USERS,
-    first_picks,
-    gumbel_table,
-    gumbel_top_k,
-    lookup_in_rows,
-    score_top_k,
-    within_cap,
-)
+from . import numpy_kernels
+from .numpy_kernels import gumbel_table
 from .policies import Block, prior_context
 
 
@@ -33,10 +26,11 @@ def recommend_slots(model, platform, active, free, rng) -> list[Impressions]:
     """The recommendation feed (public domain): retrieval per block, ranking, Gumbel-top-k.
 
     Blocks draw their randomness from generators seeded by (today's seed, block number);
-    the Gumbel-top-k selection is a compiled kernel (``kernels.gumbel_top_k``) that runs
-    rows in parallel with counter-based noise, so results do not depend on the number of
-    threads. Blocks run in order: with an exposure cap each sees what is left of the items'
-    recommendation allowance."""
+    the Gumbel-top-k selection reads counter-based noise, so results do not depend on the
+    number of threads: on large days it is a compiled kernel (``kernels.score_top_k``,
+    ``gumbel_top_k``) that runs rows in parallel, on small days (under
+    ``numpy_kernels.COMPILED_USERS`` active users) its numpy form. Blocks run in order:
+    with an exposure cap each sees what is left of the items' recommendation allowance."""
     cfg = platform.cfg
     lo = model.items.first_since(model.day - cfg.max_item_age + 1)
     if lo >= model.items.n or free.max(initial=0) <= 0:
@@ -49,7 +43,7 @@ def recommend_slots(model, platform, active, free, rng) -> list[Impressions]:
     n_blocks = max(-(-len(active) // cfg.block_users), int(np.ceil(cfg.candidate_coverage * day.wanting / day.m_target)))
     block_size = max(1, -(-len(active) // n_blocks))
     base = int(rng.integers(2**62))
-    day.compiled = len(active) >= COMPILED_USERS
+    day.compiled = numpy_kernels.compiled(len(active), numpy_kernels.COMPILED_USERS)
     day.row_in_block = np.full(model.users.n, -1, dtype=np.int64)
     day.row_in_block[active] = np.arange(len(active)) % block_size
     starts = range(0, len(active), block_size)
@@ -104,8 +98,8 @@ class RecommendDay:
         users, follows = self.users, self.follows
         # retrieval: candidates split across the interest segments present in the block
         seg = users.segment[bu]  # users are numbered by segment, so a block's segments are runs
-        starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
-        segs, counts = seg[starts], np.diff(np.r_[starts, len(seg)])
+        starts = np.flatnonzero(seg[1:] != seg[:-1]) + 1
+        segs, counts = seg[np.concatenate(([0], starts))], np.diff(starts, prepend=0, append=len(seg))
         draws = []
         for s, c in zip(segs.tolist(), counts.tolist()):
             cw = self.cdf[s]
@@ -132,7 +126,9 @@ class RecommendDay:
         # with a cap, look cap_lookahead places further down each list to replace capped picks
         kx = min(m, kb + (self.cfg.cap_lookahead if left is not None else 0))
         seed = int(rng.integers(2**63))
-        if self.policy.linear:  # score, cap and Gumbel-top-k in one compiled pass over the rows
+        if self.policy.linear and self.compiled:  # score, cap and Gumbel-top-k in one compiled pass over the rows
+            from .kernels import score_top_k
+
             intimacy = follows.intimacy[e_edge]
             nz = intimacy != 0
             by_creator = np.argsort(inv, kind="stable")
@@ -144,25 +140,35 @@ class RecommendDay:
                               # that far (with one, the cap's grants run over every row's kx places)
                               kx, np.full(len(bu), kx) if left is not None else k_u, float(self.temp), seed,
                               self.noise)
-        else:
+        else:  # the numpy form (small days), or a policy that is not linear
             if self.policy.algorithmic:  # the nonzero intimacies as (flat index, value), never a dense matrix
-                block.fans = _fan_entries(e_row, e_col, follows.intimacy[e_edge], inv, m)
+                # (unsorted: the score adds each entry once, in any order; the compiled path sorts)
+                block.fans = _fan_entries(e_row, e_col, follows.intimacy[e_edge], inv, m, ascending=self.compiled)
             else:
                 block.intimacy = np.zeros((len(bu), m), dtype=np.float32)
             key = self.policy.score(block)
             if left is not None:
                 key[:, left[cand] <= 0] = -np.inf
+            if self.compiled:
+                from .kernels import gumbel_top_k
+            else:
+                gumbel_top_k = numpy_kernels.gumbel_top_k
             top = gumbel_top_k(key, kx, float(self.temp), seed, self.noise)
         valid = top >= 0
         if left is not None:
-            valid &= _within_cap(top, left[cand])
+            valid &= _within_cap(top, left[cand], self.compiled)
         if self.compiled:  # large days: the picks and their follow edges in compiled passes
+            from .kernels import first_picks, lookup_in_rows
+
             rows, cols = first_picks(top, valid, k_u)
             edge = lookup_in_rows(indptr_from_rows(e_row, len(bu)), e_col, e_edge, rows, inv[cols])
         else:  # the numpy form (the same picks and edges): no kernels to load on a short run
-            keep = valid & (np.cumsum(valid, axis=1) <= k_u[:, None])
-            rows = np.broadcast_to(np.arange(len(bu))[:, None], top.shape)[keep]
-            cols = top[keep]
+            if left is None:  # a row's valid places are its first ones: its first k_u places
+                keep = valid & (np.arange(top.shape[1]) < k_u[:, None])
+            else:
+                keep = valid & (np.cumsum(valid, axis=1) <= k_u[:, None])
+            rows, place = np.nonzero(keep)  # row by row, rank by rank (as the mask selects them)
+            cols = top[rows, place]
             edge_dense = np.full((len(bu), len(ucre)), -1, dtype=np.int64)
             edge_dense[e_row, e_col] = e_edge
             edge = edge_dense[rows, inv[cols]]
@@ -172,23 +178,32 @@ class RecommendDay:
                            edge=edge, match=match[rows, cols])
 
 
-def _fan_entries(row: np.ndarray, col: np.ndarray, intimacy: np.ndarray, inv: np.ndarray, m: int):
+def _fan_entries(row: np.ndarray, col: np.ndarray, intimacy: np.ndarray, inv: np.ndarray, m: int,
+                 ascending: bool = True):
     """The block's nonzero intimacies as (flat indices of the users × candidates matrix,
     ascending; values): each fan pair (block row, creator column ``col`` in the block's
     creators) spreads to every candidate of that creator (``inv``: each candidate's
     creator column). The same entries, in the same order, as ``flatnonzero`` of the dense
-    matrix, without building it (fans are a small share of the pairs)."""
+    matrix, without building it (fans are a small share of the pairs). With
+    ``ascending=False``, the same entries unsorted (the flat indices are distinct)."""
     nz = intimacy != 0
     row, col, intimacy = row[nz], col[nz], intimacy[nz]
     by_creator = np.argsort(inv, kind="stable")
     which, k = expand_rows(indptr_from_rows(inv[by_creator], int(inv.max(initial=-1)) + 1), col.astype(np.int64))
     flat = row[which].astype(np.int64) * m + by_creator[k]
+    if not ascending:
+        return flat, intimacy[which]
     order = np.argsort(flat)  # unique: one edge per (user, creator), one creator per candidate
     return flat[order], intimacy[which][order]
 
 
-def _within_cap(top: np.ndarray, left: np.ndarray) -> np.ndarray:
+def _within_cap(top: np.ndarray, left: np.ndarray, compiled: bool = True) -> np.ndarray:
     """Mask of picks (users × ranked columns) that fit each column's remaining cap,
     granting a column first to the users who ranked it highest (then by row; compiled
-    kernel ``kernels.within_cap``)."""
-    return within_cap(top, np.floor(np.maximum(left, 0)).astype(np.float64))
+    kernel ``kernels.within_cap`` on large days, its numpy form on small ones)."""
+    cap = np.floor(np.maximum(left, 0)).astype(np.float64)
+    if compiled:
+        from .kernels import within_cap
+
+        return within_cap(top, cap)
+    return numpy_kernels.within_cap(top, cap)

@@ -33,11 +33,10 @@ import numpy as np
 from ..config import PlatformConfig
 from ..content.presence import blocked_creators
 from ..platform.ad_market import sell_ad_slots
-from ..state.arrays import expand_rows, indptr_from_rows, random_in_rows, rank_within_sorted
+from ..state.arrays import expand_rows, indptr_from_rows, random_in_rows, rank_within_sorted, weighted_in_rows
 from ..state.vocabulary import COLD_START, FOLLOW, SAME_CITY
 from .impressions import INDEX_LIMIT, Impressions
-from . import kernels
-from .kernels import weighted_pick_in_rows
+from . import numpy_kernels
 from .recommend import recommend_slots
 
 
@@ -93,8 +92,13 @@ def follow_slots(model, platform, active, n, rng):
     if len(pos) == 0 or follows.n_edges == 0:
         return Impressions.empty(), pos[:0]
     cumw = follow_pick_weights(model, platform.cfg.follow_pick_base)
-    # compiled: the search for each pick runs within its user's row (state.arrays.weighted_in_rows defines it)
-    edge = weighted_pick_in_rows(follows.indptr, cumw, active[pos].astype(np.int64), rng.random(len(pos)))
+    if numpy_kernels.compiled(follows.n_edges):
+        # compiled: the search for each pick runs within its user's row (state.arrays.weighted_in_rows defines it)
+        from .kernels import weighted_pick_in_rows
+
+        edge = weighted_pick_in_rows(follows.indptr, cumw, active[pos].astype(np.int64), rng.random(len(pos)))
+    else:  # the same picks, from the same uniforms (numba not imported)
+        edge = weighted_in_rows(follows.indptr, cumw, active[pos].astype(np.int64), rng)
     ok = edge >= 0
     # a banned account has no reach here, even among followers it regained elsewhere
     ok[ok] = reachable(model, platform.index, follows.creator[edge[ok]])
@@ -153,7 +157,9 @@ def cold_start_slots(model, platform, active, free, rng):
     pos_of = np.full(model.users.n, -1, dtype=np.int64)
     pos_of[active] = np.arange(len(active))
     offered = posted & reachable(model, platform.index, np.arange(model.creators.n))
-    if follows.n_edges >= kernels.COMPILED_FROM:  # compiled: one pass, no temporaries
+    if numpy_kernels.compiled(follows.n_edges):  # compiled: one pass, no temporaries
+        from . import kernels
+
         candidate = kernels.edges_to_offer(follows.creator, follows.src, offered, pos_of)
     else:
         candidate = np.flatnonzero(offered[follows.creator] & (pos_of[follows.src] >= 0))

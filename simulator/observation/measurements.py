@@ -48,30 +48,22 @@ def _follow_tier(v) -> np.ndarray:
     return _once(v, "follow_tier", lambda: v.model.follows.tier)
 
 
-def flywheel(model, creator_cum: np.ndarray, bins: int, mi: np.ndarray | None = None) -> dict[str, float]:
+def flywheel(model, creator_cum: np.ndarray, bins: int, mi: np.ndarray | None = None,
+             groups: list | None = None) -> dict[str, float]:
     """Public (and private) impressions per item of creators in the top vs the bottom
     quartile of mean fan intimacy, within quality strata; ratio = geometric mean over
     strata of top/bottom public impressions per item. ``mi``: the creators' mean fan
-    intimacy, if already computed."""
-    creators = model.creators
-    mi = model.follows.mean_intimacy_by_creator() if mi is None else mi
-    items = creators.items_published.astype(np.float64)
-    ok = (items > 0) & np.isfinite(mi) & (creators.merchant < 0)
+    intimacy, if already computed; ``groups``: :func:`flywheel_groups`, if already
+    computed (they do not depend on the view)."""
     out = {"flywheel_ratio": np.nan, "flywheel_public_top": np.nan, "flywheel_public_bottom": np.nan,
            "flywheel_private_top": np.nan}
-    idx = np.flatnonzero(ok)
-    if len(idx) < 8:
+    if groups is None:
+        groups = flywheel_groups(model, bins, mi)
+    if groups is None:
         return out
-    q = creators.quality_mean[idx]
-    edges = np.quantile(q, np.linspace(0, 1, bins + 1)[1:-1]) if bins > 1 else np.array([])
-    b = np.searchsorted(edges, q, side="right")
+    items = model.creators.items_published.astype(np.float64)
     logs, pt, pb, vt = [], [], [], []
-    for k in range(bins):
-        sel = idx[b == k]
-        if len(sel) < 4:
-            continue
-        lo, hi = np.quantile(mi[sel], [0.25, 0.75])
-        top, bot = sel[mi[sel] >= hi], sel[mi[sel] <= lo]
+    for top, bot in groups:
         t = creator_cum[top, PUBLIC].sum() / items[top].sum()
         bt = creator_cum[bot, PUBLIC].sum() / items[bot].sum()
         pt.append(t)
@@ -85,6 +77,31 @@ def flywheel(model, creator_cum: np.ndarray, bins: int, mi: np.ndarray | None = 
         out.update(flywheel_public_top=float(np.mean(pt)), flywheel_public_bottom=float(np.mean(pb)),
                    flywheel_private_top=float(np.mean(vt)))
     return out
+
+
+def flywheel_groups(model, bins: int, mi: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """The flywheel's creators: per quality stratum (of at least 4 creators who posted,
+    have fans and are not merchants), the top and the bottom quartile of mean fan
+    intimacy; None with fewer than 8 such creators. The same for every view of a step
+    (computed once: the quantiles were most of the metrics' time at 10,000 users)."""
+    creators = model.creators
+    mi = model.follows.mean_intimacy_by_creator() if mi is None else mi
+    items = creators.items_published
+    ok = (items > 0) & np.isfinite(mi) & (creators.merchant < 0)
+    idx = np.flatnonzero(ok)
+    if len(idx) < 8:
+        return None
+    q = creators.quality_mean[idx]
+    edges = np.quantile(q, np.linspace(0, 1, bins + 1)[1:-1]) if bins > 1 else np.array([])
+    b = np.searchsorted(edges, q, side="right")
+    groups = []
+    for k in range(bins):
+        sel = idx[b == k]
+        if len(sel) < 4:
+            continue
+        lo, hi = np.quantile(mi[sel], [0.25, 0.75])
+        groups.append((sel[mi[sel] >= hi], sel[mi[sel] <= lo]))
+    return groups
 
 
 # --------------------------------------------------------------------------- measurements
@@ -181,8 +198,9 @@ class Flywheel(Measurement):
     description = "public impressions per item, top vs bottom quartile of mean fan intimacy at similar quality (cumulative)"
 
     def measure(self, v):
-        return flywheel(v.model, v.creator_cum, v.model.scenario.metrics.quality_bins,
-                        _once(v, "mean_intimacy_by_creator", v.model.follows.mean_intimacy_by_creator))
+        bins = v.model.scenario.metrics.quality_bins
+        mi = _once(v, "mean_intimacy_by_creator", v.model.follows.mean_intimacy_by_creator)
+        return flywheel(v.model, v.creator_cum, bins, mi, _once(v, "flywheel_groups", lambda: flywheel_groups(v.model, bins, mi)))
 
 
 def _ratio(a: float, b: float) -> float:

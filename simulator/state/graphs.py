@@ -18,7 +18,7 @@ import numpy as np
 from ..config import GraphConfig, ScenarioError
 
 from ..state.vocabulary import TIERS
-from ..feeds import kernels
+from ..feeds import numpy_kernels
 from .arrays import indptr_from_rows, random_in_rows
 
 if TYPE_CHECKING:
@@ -167,8 +167,10 @@ class FollowGraph:
         (int64, bool). Large graphs search each user's row (``kernels.find_in_rows``),
         small ones the keys (the same answers; tests check both)."""
         users, creators = users.astype(np.int64), creators.astype(np.int64)
-        if self.n_edges >= kernels.COMPILED_FROM:
-            return kernels.find_in_rows(self.indptr, self.creator, users, creators)
+        if numpy_kernels.compiled(self.n_edges):
+            from ..feeds.kernels import find_in_rows  # numba: imported by large runs only
+
+            return find_in_rows(self.indptr, self.creator, users, creators)
         keys, q = self.keys, users * self.n_creators + creators
         pos = np.searchsorted(keys, q)
         found = keys[np.minimum(pos, len(keys) - 1)] == q if len(keys) else np.zeros(len(q), bool)
@@ -220,7 +222,16 @@ class FollowGraph:
         if len(q) == 0:
             return np.zeros(0, np.int32)
         # large graphs: one sequential copy per column (kernels.insert_sorted: np.insert for sorted positions)
-        insert = kernels.insert_sorted if self.n_edges >= kernels.COMPILED_FROM else np.insert
+        if numpy_kernels.compiled(self.n_edges):
+            from ..feeds.kernels import insert_sorted  # numba: imported by large runs only
+
+            def insert(arr, at, values):
+                return insert_sorted(arr, at, values)
+        else:  # np.insert's result, its places found once for all the columns
+            into = numpy_kernels.sorted_inserter(self.n_edges, pos)
+
+            def insert(arr, at, values):
+                return into(arr, values)
         u = (q // self.n_creators).astype(np.int32)
         self.src = insert(self.src, pos, u.astype(self.src.dtype))
         creator = (q % self.n_creators).astype(np.int32)

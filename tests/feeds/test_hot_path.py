@@ -3,6 +3,7 @@ recommender used to do with dense numpy passes, each against its plain-numpy twi
 old code), which it must match exactly (results stay bit-identical for a seed)."""
 
 import numpy as np
+import pytest
 
 from simulator.feeds.kernels import within_cap
 from simulator.feeds.recommend import _fan_entries
@@ -56,6 +57,10 @@ def test_sparse_fan_entries_match_the_dense_matrix():
     shuffle = rng.permutation(len(pairs))  # the edges' order must not matter
     got_idx, got_val = _fan_entries(row[shuffle], col[shuffle], intimacy[shuffle], inv, m)
     assert np.array_equal(got_idx, want) and np.array_equal(got_val, flat[want])
+    # unsorted (small days' numpy score): the same distinct entries, in any order
+    any_idx, any_val = _fan_entries(row[shuffle], col[shuffle], intimacy[shuffle], inv, m, ascending=False)
+    order = np.argsort(any_idx)
+    assert np.array_equal(any_idx[order], want) and np.array_equal(any_val[order], flat[want])
 
 
 def test_weighted_pick_in_rows_matches_the_global_search():
@@ -214,26 +219,78 @@ def test_edges_to_offer_matches_the_mask():
     assert np.array_equal(edges_to_offer(creator, src, offered, pos_of), want)
 
 
-def test_compiled_and_numpy_forms_of_the_tallies_give_the_same_run(monkeypatch):
-    """Guards the size switch of issue #17 (kernels.COMPILED_FROM): the exposure tallies,
-    users' satisfaction counts, the cold-start edges, the follow graph's inserts and the
-    ranking's picks and follow edges (kernels.COMPILED_USERS) run their numpy form on
+@pytest.mark.parametrize("scenario", ["ecosystem", "douyin", "kuaishou"])
+def test_compiled_and_numpy_forms_give_the_same_run(monkeypatch, scenario):
+    """Guards the size switch of issue #17 (numpy_kernels.COMPILED_FROM): the exposure
+    tallies, users' satisfaction counts, the cold-start edges, the follow graph's
+    inserts, the follow tab's picks, the reactions, the friends counted for adoption and
+    the ranking (numpy_kernels.COMPILED_USERS: Gumbel-top-k, the fused linear score, the
+    exposure cap's grants, the picks and their follow edges) run their numpy form on
     small days and their compiled form on large ones; forcing either everywhere gives
-    the same run."""
+    the same run (ecosystem: attention and two feed platforms; douyin: no cap; kuaishou:
+    the exposure cap)."""
     from simulator import TrafficModel
     from simulator.config import load_scenario
-    from simulator.feeds import kernels, recommend
+    from simulator.feeds import numpy_kernels
 
     def run(threshold):
-        monkeypatch.setattr(kernels, "COMPILED_FROM", threshold)
-        monkeypatch.setattr(recommend, "COMPILED_USERS", threshold)
-        scenario = load_scenario("scenarios/ecosystem.toml",
-                                 overrides={"population": {"users": 3000, "creators": 80, "merchants": 2}})
-        model = TrafficModel(scenario, seed=5)
+        monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", threshold)
+        monkeypatch.setattr(numpy_kernels, "COMPILED_USERS", threshold)
+        monkeypatch.setattr(numpy_kernels, "COMPILED_RUN", threshold)  # (by run length too)
+        monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+        loaded = load_scenario(f"scenarios/{scenario}.toml",
+                               overrides={"population": {"users": 3000, "creators": 80, "merchants": 2}})
+        model = TrafficModel(loaded, seed=5)
         for _ in range(3):
             model.step()
-        return model.metrics_frame(), model.follows.keys.copy(), model.items.engagements.copy()
+        return (model.metrics_frame(), model.follows.keys.copy(), model.items.engagements.copy(),
+                model.items.impressions.copy())
 
     small, big = run(10**12), run(0)
     assert small[0].equals(big[0])
-    assert np.array_equal(small[1], big[1]) and np.array_equal(small[2], big[2])
+    assert all(np.array_equal(a, b) for a, b in zip(small[1:], big[1:]))
+
+
+def test_flywheel_groups_and_the_collectors_row_computed_once_a_step(monkeypatch):
+    """Guards two fixed per-step costs of the metrics (issue #17, item 3): the flywheel's
+    creator groups (quality strata, intimacy quartiles: np.quantile calls) are computed
+    once per step for all views, not once per platform and again for 'all'; and Mesa's
+    DataCollector's ~30 reporters find the latest 'all' row and its impression shares
+    once per step, not once each. The values are those of the uncached computations."""
+    from simulator import TrafficModel
+    from simulator import model as model_module
+    from simulator.observation import measurements
+
+    model = TrafficModel("scenarios/ecosystem.toml", seed=1, agents=False,
+                         **{"population.users": 1500, "population.creators": 40, "population.merchants": 4})
+    calls = {"groups": 0, "shares": 0}
+    groups, shares = measurements.flywheel_groups, model_module.impression_shares
+
+    def counted_groups(*args):
+        calls["groups"] += 1
+        return groups(*args)
+
+    def counted_shares(row):
+        calls["shares"] += 1
+        return shares(row)
+
+    monkeypatch.setattr(measurements, "flywheel_groups", counted_groups)
+    monkeypatch.setattr(model_module, "impression_shares", counted_shares)
+    model.run(3)
+    assert calls == {"groups": 3, "shares": 3}
+    rows = model.metrics_frame()
+    for name, row in rows.groupby("platform"):
+        view = next(v for v in measurements_views(model) if v.name == name)
+        want = measurements.flywheel(model, view.creator_cum, model.scenario.metrics.quality_bins)
+        got = row.iloc[-1]
+        assert all(np.isclose(got[k], w, rtol=0, atol=0, equal_nan=True) for k, w in want.items())
+    collected = model.datacollector.get_model_vars_dataframe().iloc[-1]
+    last_all = rows[rows.platform == "all"].iloc[-1]
+    assert collected["impressions_total"] == last_all["impressions_total"]
+    assert collected["public_share_impressions"] == last_all["impressions_public"] / last_all["impressions_total"]
+
+
+def measurements_views(model):
+    from simulator.observation.views import views
+
+    return views(model)

@@ -221,3 +221,45 @@ def test_counts_by_user_matches_the_bincounts():
     assert np.array_equal(k, np.bincount(user, minlength=80))
     assert np.array_equal(hits, np.bincount(user[engaged], minlength=80))
     assert np.array_equal(ads, np.bincount(user[source == 2], minlength=80))
+
+
+def test_numpy_forms_match_the_kernels():
+    """Guards simulator/feeds/numpy_kernels.py (issue #17: what a small day runs instead of
+    the kernels, so that it never loads numba): each numpy form gives exactly its
+    kernel's result: Gumbel-top-k (ties to the lower column, -inf never chosen, short
+    rows padded, k above the column count, temperature 0), the exposure cap's grants,
+    the reactions (the same uniforms and float64 operations) and the friends counted
+    per platform."""
+    from simulator.feeds import numpy_kernels as nk
+    from simulator.feeds.kernels import count_flags_in_rows, draw_actions, within_cap
+    from simulator.state.graphs import small_world_graph
+
+    rng = np.random.default_rng(11)
+    table = gumbel_table(rng)
+    for rows, cols, k, temp in [(468, 50, 12, 0.3), (300, 50, 8, 0.7), (5, 3, 6, 0.5), (60, 40, 40, 1.0),
+                                 (4, nk.NOISE_TAIL + 9, 30, 0.4)]:  # wider than the noise's slices
+        key = rng.normal(size=(rows, cols)).astype(np.float32)
+        key[rng.random(key.shape) < 0.2] = -np.inf
+        key[0, :] = -np.inf
+        key[0, :2] = 1.0  # a row with two choices
+        key[1, :] = -0.0  # signed zeros tie with each other
+        key[1, ::2] = 0.0
+        for t in (temp, 0.0):  # temperature 0: exact ties, broken by column
+            assert np.array_equal(nk.gumbel_top_k(key, k, t, 99, table), gumbel_top_k(key, k, t, 99, table))
+    for rows, k, cols in [(500, 12, 30), (2000, 20, 64), (7, 3, 5)]:
+        top = np.stack([rng.permutation(cols)[:k] for _ in range(rows)]).astype(np.int64)
+        top[rng.random(top.shape) < 0.1] = -1
+        cap = np.floor(np.maximum(rng.uniform(-3, rows * k / cols / 2, cols), 0))
+        assert np.array_equal(nk.within_cap(top, cap), within_cap(top, cap))
+    n = 300_000
+    match, quality = rng.random(n).astype(np.float32), rng.random(n).astype(np.float32)
+    fan = rng.random(n) < 0.3
+    intim = np.where(fan, rng.random(n), 0).astype(np.float32)
+    coef, offsets = np.array([-1.3, 2.1, 1.7, 3.3]), np.array([1.5, -0.5, -2.0, -2.5, -4.5])
+    for seed in (42, 2**63 - 5):  # a counter that wraps past 2**64
+        assert np.array_equal(nk.draw_actions(match, quality, intim, fan, coef, offsets, seed),
+                              draw_actions(match, quality, intim, fan, coef, offsets, seed))
+    g = small_world_graph(rng.integers(0, 20, 2000), 10, 0.2, rng)
+    flags = rng.random((2000, 3)) < [0.6, 0.0, 0.9]
+    assert np.array_equal(nk.count_flags_in_rows(g.indptr, g.indices, flags),
+                          count_flags_in_rows(g.indptr, g.indices, flags))

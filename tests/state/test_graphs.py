@@ -125,7 +125,8 @@ def test_bad_follow_file_names_the_key(tmp_path):
 
 
 def test_follow_graph_add_inserts_every_column_as_np_insert_did():
-    """Guards FollowGraph.add's compiled insert (kernels.insert_sorted, issue #17): new
+    """Guards FollowGraph.add's compiled insert (kernels.insert_sorted, issue #17) and its
+    numpy form (numpy_kernels.sorted_inserter, small graphs): new
     edges land where np.insert put them in every column (src, creator, intimacy, the
     extra columns, the keys), from sorted-unique input (the daily caller's) or not."""
     from simulator.feeds.kernels import insert_sorted
@@ -136,6 +137,12 @@ def test_follow_graph_add_inserts_every_column_as_np_insert_did():
     pos[:2], pos[-2:] = 0, 200
     vals = rng.integers(-5, 0, 40)
     assert np.array_equal(insert_sorted(arr, pos, vals), np.insert(arr, pos, vals))
+    # the numpy form small graphs use (the places found once for every column)
+    from simulator.feeds.numpy_kernels import sorted_inserter
+
+    into = sorted_inserter(len(arr), pos)
+    assert np.array_equal(into(arr, vals), np.insert(arr, pos, vals))
+    assert np.array_equal(into(arr.astype(np.float32), vals), np.insert(arr.astype(np.float32), pos, vals))
     for sorted_input in (True, False):
         n_users, n_creators = 60, 9
         keys0 = np.unique(rng.integers(0, n_users * n_creators, 150))
@@ -167,9 +174,10 @@ def test_follow_graph_find_searches_rows_as_the_keys_would(monkeypatch, compiled
     gets the position np.searchsorted gives in the (user, creator) keys and whether the
     edge is there, both in the numpy form and in the row search of large graphs
     (kernels.find_in_rows); lookup, add and remove then agree across the two forms."""
-    from simulator.feeds import kernels
+    from simulator.feeds import numpy_kernels
 
-    monkeypatch.setattr(kernels, "COMPILED_FROM", 0 if compiled else 10**12)
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0 if compiled else 10**12)
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
     rng = np.random.default_rng(11)
     n_users, n_creators = 70, 13
     keys0 = np.unique(rng.integers(0, n_users * n_creators, 300))

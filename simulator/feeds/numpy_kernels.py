@@ -1,0 +1,246 @@
+"""The size switch of the compiled kernels, and their numpy forms for small days.
+
+A compiled kernel (:mod:`.kernels`, numba) saves its temporaries and numpy's passes on
+a large day, but a run pays once for numba: importing it (~0.4 s) and, at the first
+kernel call, loading its typing registries to link the cached machine code (~0.4 s of
+CPU). At the default population (10,000 users) that was more than all the kernels saved
+over a 30-day run, and each call of a parallel kernel cost ~1 ms of dispatch and thread
+wake-up on blocks of a few hundred users. So below a size a phase runs the numpy form
+of its kernel (this module): the same results, bit for bit (the tests run the model both
+ways), and a small run never imports numba. Callers import :mod:`.kernels` only inside
+their compiled branch.
+
+* ``COMPILED_FROM``: entries (impressions, follow edges, social ties) from which a
+  phase runs its compiled one-pass kernel;
+* ``COMPILED_USERS``: a platform's active users of the day from which the ranking
+  (Gumbel-top-k, the exposure cap's grants, the picks and their follow edges) is compiled;
+* ``COMPILED_RUN``: once the runs built in a process (a year at the default population,
+  or a sweep worker's ~7th month-long run) reach this many feed user-days, the compiled
+  kernels run at every size: the loading is repaid over the steps (``compiled``,
+  ``PREFER_COMPILED``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..state.arrays import rank_within_sorted
+
+# Below this many entries (impressions, follow edges, social ties) a phase uses the numpy
+# form of its compiled kernel (the same result; tests check both): at the default
+# population a kernel saves less than loading numba costs a short run.
+COMPILED_FROM = 500_000
+# the same for the ranking (kernels.score_top_k, gumbel_top_k, within_cap, first_picks,
+# lookup_in_rows), by a platform's active users of the day
+COMPILED_USERS = 50_000
+# Once the runs built in a process (one long run, or a sweep worker's many short ones)
+# add up to this many feed user-days (steps × users × feed platforms), every phase runs
+# the compiled kernels at every size: loading them (~1 s of CPU in a first step) is repaid
+# by the steps (measured at 10,000 users: ~2-10 ms a step faster on douyin.toml, ~12 ms on
+# ecosystem.toml, whose 365 days at 10,000 users are 7.3 M user-days).
+COMPILED_RUN = 2_000_000
+# set once the runs built in this process reach COMPILED_RUN, and kept (the kernels stay loaded)
+PREFER_COMPILED = False
+_user_days = 0  # the feed user-days of the runs built in this process so far
+
+
+def compiled(n: int, threshold: int | None = None) -> bool:
+    """Whether a phase of ``n`` entries runs its compiled kernel: from ``threshold``
+    (default ``COMPILED_FROM``) on, or at any size in a process that built a long run
+    (``PREFER_COMPILED``). Both forms give the same results."""
+    return PREFER_COMPILED or n >= (COMPILED_FROM if threshold is None else threshold)
+
+
+def prefer_compiled_for(steps: int, users: int, feed_platforms: int) -> None:
+    """Called for each new run: once the runs built in this process reach ``COMPILED_RUN``
+    feed user-days, every later phase runs the compiled kernels (``PREFER_COMPILED``)."""
+    global PREFER_COMPILED, _user_days
+    _user_days += steps * users * feed_platforms
+    if _user_days >= COMPILED_RUN:
+        PREFER_COMPILED = True
+
+GUMBEL_TABLE_BITS = 16
+_ROW_PRIME = np.uint64(0x100000001B3)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def gumbel_table(rng: np.random.Generator) -> np.ndarray:
+    """2**16 standard Gumbel samples (fits in L2 cache); the ranking indexes it by a hash of (seed, row, col)."""
+    return rng.gumbel(size=1 << GUMBEL_TABLE_BITS).astype(np.float32)
+
+
+def splitmix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer on a uint64 array (wraps modulo 2**64; the twin of
+    ``kernels._splitmix64``)."""
+    with np.errstate(over="ignore"):
+        x = x + _GOLDEN
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def gumbel_noise(rows: int, cols: int, seed: int, table: np.ndarray) -> np.ndarray:
+    """The noise the Gumbel-top-k kernels add to entry (row, col): ``table[(offset(row) +
+    col) mod len(table)]``, the offset hashed from (seed, row). (rows, cols) float32.
+    A row's noise is a run of the table (wrapping round its end): copied as one slice
+    of the table followed by its first ``NOISE_TAIL`` entries, built once per table."""
+    mask = len(table) - 1
+    h = splitmix64(np.uint64(seed) ^ (np.arange(rows, dtype=np.uint64) * _ROW_PRIME))
+    offset = (h & np.uint64(mask)).astype(np.int64)
+    if cols > NOISE_TAIL + 1:
+        return table[(offset[:, None] + np.arange(cols)) & mask]
+    global _EXTENDED
+    if _EXTENDED[0] is not table:
+        _EXTENDED = (table, np.concatenate([table, table[:NOISE_TAIL]]), {})
+    windows = _EXTENDED[2].get(cols)
+    if windows is None:
+        windows = _EXTENDED[2][cols] = sliding_window_view(_EXTENDED[1], cols)
+    return windows[offset]
+
+
+NOISE_TAIL = 1023  # rows of up to this many + 1 columns read their noise as slices
+# the last table: itself followed by its first NOISE_TAIL entries, and its windows by width
+_EXTENDED: tuple = (None, None, {})
+
+
+def gumbel_top_k(key: np.ndarray, k: int, temperature: float, seed: int, table: np.ndarray) -> np.ndarray:
+    """``kernels.gumbel_top_k`` in numpy: per row, the indices of the ``k`` largest
+    ``key + temperature · noise`` (float32) in descending order, ties to the lower
+    column; -inf keys never chosen, rows with fewer finite entries padded with -1.
+    key : (rows, cols) float32. Returns (rows, k) int64.
+
+    Each entry becomes one int64 that orders as (value, then the lower column first):
+    the float32's bits made monotonic in the high half, the column reversed in the low
+    half; keys are then distinct, so sorting them gives the kernel's list exactly,
+    without an index sort."""
+    rows, cols = key.shape
+    kk = min(k, cols)
+    if kk <= 0:
+        return np.full((rows, k), -1, dtype=np.int64)
+    v = gumbel_noise(rows, cols, seed, table)
+    v *= np.float32(temperature)
+    v += key  # key + temperature · noise (float32; the sum commutes exactly)
+    v += np.float32(0.0)  # -0.0 → 0.0: the kernel's comparisons treat them as equal
+    packed = _monotonic(v).astype(np.int64)
+    packed <<= 32
+    packed |= _LOW - np.arange(cols)
+    np.invert(packed, out=packed)  # ascending = best first
+    packed.sort(axis=1)  # (rows of ~50: as quick as a partition, and the first k come sorted)
+    best = ~packed[:, :kk]
+    top = np.where((best >> 32) == _MINUS_INF, -1, _LOW - (best & _LOW))
+    if kk < k:
+        top = np.concatenate([top, np.full((rows, k - kk), -1, dtype=np.int64)], axis=1)
+    return top
+
+
+_LOW = np.int64(0xFFFFFFFF)
+
+
+def _monotonic(v: np.ndarray) -> np.ndarray:
+    """float32 → int32 with the same order (negative floats' magnitude bits flipped)."""
+    b = v.view(np.int32)
+    return b ^ ((b >> 31) & np.int32(0x7FFFFFFF))
+
+
+_MINUS_INF = np.int64(_monotonic(np.array([-np.inf], dtype=np.float32))[0])
+
+
+def within_cap(top: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """``kernels.within_cap`` in numpy: mask of ranked picks (users × ranks, -1 padded)
+    that fit their column's ``cap``, a column granted rank by rank, then row by row."""
+    rows, k = top.shape
+    seq = top.T.ravel()  # the kernel's visiting order: rank by rank, row by row
+    at = np.flatnonzero(seq >= 0)
+    col = seq[at]
+    # by column, then in visiting order (a stable sort; of 16-bit columns, numpy's radix sort)
+    order = np.argsort(col.astype(np.int16) if len(cap) <= 32767 else col, kind="stable")
+    seen = np.empty(len(col), dtype=np.int64)  # the column's picks visited before this one
+    seen[order] = rank_within_sorted(col[order])
+    out = np.zeros(rows * k, dtype=bool)
+    out[at] = seen < cap[col]
+    return np.ascontiguousarray(out.reshape(k, rows).T)
+
+
+def draw_actions(match, quality, intimacy, is_fan, coef, offsets, seed) -> np.ndarray:
+    """``kernels.draw_actions`` in numpy, with the same float64 operations in the same
+    order and the same counter-based uniforms: every impression's actions. Returns (5,
+    n) bools. Runs ``CHUNK`` impressions at a time, so that each pass's arrays stay in
+    the CPU's cache (measured: half the time of whole-day passes at 84,000 impressions)."""
+    n = len(match)
+    out = np.zeros((5, n), dtype=np.bool_)
+    scale = np.exp(-offsets)
+    for a0 in range(0, n, CHUNK):
+        a1 = min(n, a0 + CHUNK)
+        _draw_chunk(match[a0:a1], quality[a0:a1], intimacy[a0:a1], is_fan[a0:a1], coef, scale, seed, a0,
+                    out[:, a0:a1])
+    return out
+
+
+CHUNK = 16_384  # impressions per pass of draw_actions (its uint64 and float64 temporaries: 128 KiB each)
+
+
+def _draw_chunk(match, quality, intimacy, is_fan, coef, scale, seed, first, out) -> None:
+    """``draw_actions`` of the impressions ``first``, ``first + 1``, … into ``out`` (5 × chunk)."""
+    n = len(match)
+    e = np.exp(-(coef[0] + coef[1] * match + coef[2] * quality + coef[3] * intimacy))
+    counter = np.arange(first, first + n, dtype=np.uint64)
+    counter *= np.uint64(8)
+    counter += np.uint64(seed)  # wraps modulo 2**64, as the kernel's counter does
+    u, x, t = np.empty(n), np.empty(n, dtype=np.uint64), np.empty(n)
+    for a in range(4):
+        np.add(counter, np.uint64(a), out=x)
+        _uniform_into(x, u)
+        np.multiply(e, scale[a], out=t)
+        t += 1.0
+        t *= u
+        np.less(t, 1.0, out=out[a])
+    may = np.flatnonzero(~is_fan & (out[0] | out[1]))
+    x = counter[may] + np.uint64(4)
+    u = np.empty(len(may))
+    _uniform_into(x, u)
+    out[4, may] = u * (1.0 + e[may] * scale[4]) < 1.0
+
+
+def _uniform_into(x: np.ndarray, u: np.ndarray) -> None:
+    """Uniforms in (0, 1) from the hash of each counter ``x`` (``kernels._uniform``), into
+    ``u``; ``x`` (uint64) is overwritten (the finalizer in place: no temporaries)."""
+    t = np.empty_like(x)
+    x += _GOLDEN
+    for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+        np.right_shift(x, np.uint64(shift), out=t)
+        x ^= t
+        x *= np.uint64(mult)
+    np.right_shift(x, np.uint64(31), out=t)
+    x ^= t
+    x >>= np.uint64(11)
+    np.add(x.view(np.int64), 0.5, out=u)  # float64(h >> 11) + 0.5: exact (53 bits; as int64, the faster cast)
+    u *= 1.0 / 9007199254740992.0
+
+
+def count_flags_in_rows(indptr, indices, flags) -> np.ndarray:
+    """``kernels.count_flags_in_rows`` in numpy: per row of a CSR graph, how many of its
+    neighbours have each flag, float64 (exact counts). Returns (rows, P) float64."""
+    rows = len(indptr) - 1
+    src = np.repeat(np.arange(rows), np.diff(indptr))
+    of = flags[indices]
+    return np.stack([np.bincount(src, weights=of[:, p], minlength=rows) for p in range(flags.shape[1])], axis=1) \
+        if flags.shape[1] else np.zeros((rows, 0))
+
+
+def sorted_inserter(n: int, pos: np.ndarray):
+    """``insert(arr, values)`` = ``np.insert(arr, pos, values)`` for arrays of length
+    ``n`` and nondecreasing ``pos`` (each value before ``arr[pos]``, equal positions in the
+    given order), the places worked out once for every column that gets the same inserts
+    (the follow graph's; ``kernels.insert_sorted`` on large graphs)."""
+    new_at = pos + np.arange(len(pos))  # where each value lands: np.insert's shifted positions
+    old = np.ones(n + len(pos), dtype=bool)
+    old[new_at] = False
+
+    def insert(arr: np.ndarray, values: np.ndarray) -> np.ndarray:
+        out = np.empty(n + len(pos), dtype=arr.dtype)
+        out[old] = arr
+        out[new_at] = values
+        return out
+
+    return insert
