@@ -363,6 +363,26 @@ def test_a_long_run_loads_the_compiled_kernels():
     assert _python(two).strip().splitlines() == ["False False", "True True"]
 
 
+def test_a_workers_single_kernel_thread_does_not_import_numba():
+    """Guards numpy_kernels.one_kernel_thread (the workers of sweeps, comparisons and
+    calibrations): a worker whose runs stay on the numpy forms is held to one kernel
+    thread without importing numba (~0.4 s a worker); numba, once imported, runs one
+    thread; and where numba is already loaded, its threads are set to one directly."""
+    fresh = ("import sys\n"
+             "from simulator.experiments.sweep import run_one\n"
+             "from simulator.feeds.numpy_kernels import one_kernel_thread\n"
+             "one_kernel_thread()\n"
+             "print('numba' in sys.modules)\n"
+             "import numba\n"
+             "print(numba.get_num_threads())\n")
+    assert _python(fresh).strip().splitlines() == ["False", "1"]
+    loaded = ("import os, numba\n"
+              "from simulator.feeds.numpy_kernels import one_kernel_thread\n"
+              "one_kernel_thread()\n"
+              "print(numba.get_num_threads(), os.environ.get('NUMBA_NUM_THREADS'))\n")
+    assert _python(loaded, env={"NUMBA_NUM_THREADS": "2"}).strip() == "1 2"
+
+
 def test_mesa_is_imported_without_reading_source_lines():
     """Guards simulator/_mesa.py's ``_import_mesa``: mesa's logging names modules and classes
     on import through ``inspect.stack()``, which read the source of every frame of the

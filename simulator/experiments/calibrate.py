@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..feeds.numpy_kernels import one_kernel_thread
 from ..io.outputs import json_default, to_json, write_text_atomic
 from ..config.loading import ScenarioError, scenario_from_dict
 from .sweep_spec import has_content
@@ -64,9 +65,7 @@ def run_task(task: dict) -> dict:
            "status": "ok", "error": None, "totals": []}
     try:
         if task.get("single_thread"):
-            import numba
-
-            numba.set_num_threads(1)
+            one_kernel_thread()
         from ..model import TrafficModel
 
         scenario = scenario_from_dict(task["scenario"], task.get("source", "<calibration>"))

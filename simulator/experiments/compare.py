@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..config import Scenario  # noqa: E402
+from ..feeds.numpy_kernels import one_kernel_thread  # noqa: E402
 from . import MIN_REPLICATES  # noqa: E402
 from ..observation.derived import impression_shares  # noqa: E402
 from ..observation.inequality import lorenz  # noqa: E402
@@ -57,12 +58,10 @@ def derived_totals(totals: dict, days: int) -> dict:
 
 def run_replicate(task: dict) -> dict:
     """One scenario × replicate (picklable; runs in a worker)."""
-    import numba
-
     from ..model import TrafficModel
 
     if task.get("single_thread"):
-        numba.set_num_threads(1)
+        one_kernel_thread()
     model = TrafficModel(Scenario.model_validate(task["scenario"]), seed="scenario", agents=False)
     model.run()
     df = model.metrics_frame()

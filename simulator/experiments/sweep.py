@@ -49,6 +49,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..feeds.numpy_kernels import one_kernel_thread
 from ..io.outputs import json_default, write_text_atomic
 from ..config.loading import _resolve, scenario_from_dict
 from .sweep_spec import (MANIFEST_KEY, SweepSpec, canonical_json, check_out, load_sweep, read_manifest,
@@ -66,9 +67,7 @@ def run_one(task: dict) -> dict:
            "metrics": {}}
     try:
         if task.get("single_thread"):
-            import numba
-
-            numba.set_num_threads(1)
+            one_kernel_thread()
         from ..model import TrafficModel
 
         scenario = scenario_from_dict(task["scenario"], task.get("source", "<sweep>"))
