@@ -182,10 +182,7 @@ class Attention:
         degree = np.diff(social.indptr)
         # friends on each platform: one compiled pass over the ties (no per-tie temporaries),
         # or its numpy form on small graphs (numba not imported)
-        if numpy_kernels.compiled(len(social.indices)):
-            from ..feeds.kernels import count_flags_in_rows
-        else:
-            count_flags_in_rows = numpy_kernels.count_flags_in_rows
+        count_flags_in_rows = numpy_kernels.kernel("count_flags_in_rows", numpy_kernels.compiled(len(social.indices)))
         friends_using = count_flags_in_rows(social.indptr, social.indices, np.ascontiguousarray(before))
         frac = friends_using / np.maximum(degree, 1)[:, None]
         prob = np.minimum(1.0, cfg.adopt_base + cfg.adopt_rate * frac)

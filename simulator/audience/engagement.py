@@ -47,9 +47,6 @@ def react(imp: Impressions, quality: np.ndarray, intimacy: np.ndarray, cfg: Enga
     intim[fan] = intimacy[imp.edge[fan]]  # (no follow edges at all is fine too)
     coef = np.array([cfg.intercept, cfg.w_match, cfg.w_quality, cfg.w_intimacy])
     offsets = np.array([cfg.offset_complete, cfg.offset_like, cfg.offset_comment, cfg.offset_share, cfg.offset_follow])
-    if numpy_kernels.compiled(len(imp)):
-        from ..feeds.kernels import draw_actions  # numba: imported by large runs only
-    else:
-        draw_actions = numpy_kernels.draw_actions
+    draw_actions = numpy_kernels.kernel("draw_actions", numpy_kernels.compiled(len(imp)))
     acts = draw_actions(imp.match, quality[imp.item], intim, fan, coef, offsets, int(rng.integers(2**63)))
     return Reactions(complete=acts[0], like=acts[1], comment=acts[2], share=acts[3], follow=acts[4], intimacy=intim)

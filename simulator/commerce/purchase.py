@@ -98,8 +98,6 @@ class PurchaseModel:
         return p
 
 
-
-
 def row_hash(salt: int, *columns) -> np.ndarray:
     """A pseudo-random uint64 per row, hashed from (salt, the row's values in ``columns``):
     a row gets the same value wherever it stands in its batch."""

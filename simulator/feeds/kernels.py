@@ -56,9 +56,8 @@ def _insert_sorted(topv, topi, pos, v, j):
 
 
 # The size switch (below it a phase runs the numpy form of its kernel, and this module,
-# numba with it, is not imported) and the noise table live in numpy_kernels.py; named
-# here too for the readers of the kernels (changing them here changes nothing).
-from .numpy_kernels import COMPILED_FROM, COMPILED_USERS, GUMBEL_TABLE_BITS, gumbel_table  # noqa: E402,F401
+# numba with it, is not imported) and the noise table (gumbel_table) live in
+# numpy_kernels.py.
 
 
 @njit(inline="always")

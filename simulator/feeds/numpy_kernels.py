@@ -63,6 +63,16 @@ def prefer_compiled_for(steps: int, users: int, feed_platforms: int) -> None:
     if _user_days >= COMPILED_RUN:
         PREFER_COMPILED = True
 
+def kernel(name: str, compiled: bool):
+    """The kernel ``name``: the compiled one (:mod:`.kernels`, importing numba) when
+    ``compiled`` (see :func:`compiled`), else its numpy form of the same name here."""
+    if compiled:
+        from . import kernels
+
+        return getattr(kernels, name)
+    return globals()[name]
+
+
 def one_kernel_thread() -> None:
     """Run the compiled kernels on one thread in this process (a worker of a sweep, a
     comparison or a calibration: the workers are the parallelism). Without importing

@@ -33,9 +33,8 @@ class Block:
     age: np.ndarray  # (m,) int days
     popularity: np.ndarray  # (m,) float32 impressions so far on this platform (all slot sources)
     engagements: np.ndarray  # (m,) float32 engagements so far (all platforms)
-    # the nonzero entries of ``intimacy`` as (distinct flat indices, values; ascending, or
-    # in any order on small days): the recommender passes these instead of the dense
-    # matrix (fans are sparse)
+    # the nonzero entries of ``intimacy`` as (distinct flat indices in any order, values):
+    # the recommender passes these instead of the dense matrix (fans are sparse)
     fans: tuple[np.ndarray, np.ndarray] | None = None
 
     def fan_entries(self) -> tuple[np.ndarray, np.ndarray]:

@@ -142,18 +142,13 @@ class RecommendDay:
                               self.noise)
         else:  # the numpy form (small days), or a policy that is not linear
             if self.policy.algorithmic:  # the nonzero intimacies as (flat index, value), never a dense matrix
-                # (unsorted: the score adds each entry once, in any order; the compiled path sorts)
-                block.fans = _fan_entries(e_row, e_col, follows.intimacy[e_edge], inv, m, ascending=self.compiled)
+                block.fans = _fan_entries(e_row, e_col, follows.intimacy[e_edge], inv, m)
             else:
                 block.intimacy = np.zeros((len(bu), m), dtype=np.float32)
             key = self.policy.score(block)
             if left is not None:
                 key[:, left[cand] <= 0] = -np.inf
-            if self.compiled:
-                from .kernels import gumbel_top_k
-            else:
-                gumbel_top_k = numpy_kernels.gumbel_top_k
-            top = gumbel_top_k(key, kx, float(self.temp), seed, self.noise)
+            top = numpy_kernels.kernel("gumbel_top_k", self.compiled)(key, kx, float(self.temp), seed, self.noise)
         valid = top >= 0
         if left is not None:
             valid &= _within_cap(top, left[cand], self.compiled)
@@ -178,32 +173,22 @@ class RecommendDay:
                            edge=edge, match=match[rows, cols])
 
 
-def _fan_entries(row: np.ndarray, col: np.ndarray, intimacy: np.ndarray, inv: np.ndarray, m: int,
-                 ascending: bool = True):
+def _fan_entries(row: np.ndarray, col: np.ndarray, intimacy: np.ndarray, inv: np.ndarray, m: int):
     """The block's nonzero intimacies as (flat indices of the users × candidates matrix,
-    ascending; values): each fan pair (block row, creator column ``col`` in the block's
-    creators) spreads to every candidate of that creator (``inv``: each candidate's
-    creator column). The same entries, in the same order, as ``flatnonzero`` of the dense
-    matrix, without building it (fans are a small share of the pairs). With
-    ``ascending=False``, the same entries unsorted (the flat indices are distinct)."""
+    values): each fan pair (block row, creator column ``col`` in the block's creators)
+    spreads to every candidate of that creator (``inv``: each candidate's creator
+    column). The entries of ``flatnonzero`` of the dense matrix, without building it
+    (fans are a small share of the pairs), unsorted: the flat indices are distinct, so
+    the score adds each once whatever the order."""
     nz = intimacy != 0
     row, col, intimacy = row[nz], col[nz], intimacy[nz]
     by_creator = np.argsort(inv, kind="stable")
     which, k = expand_rows(indptr_from_rows(inv[by_creator], int(inv.max(initial=-1)) + 1), col.astype(np.int64))
-    flat = row[which].astype(np.int64) * m + by_creator[k]
-    if not ascending:
-        return flat, intimacy[which]
-    order = np.argsort(flat)  # unique: one edge per (user, creator), one creator per candidate
-    return flat[order], intimacy[which][order]
+    return row[which].astype(np.int64) * m + by_creator[k], intimacy[which]
 
 
 def _within_cap(top: np.ndarray, left: np.ndarray, compiled: bool = True) -> np.ndarray:
     """Mask of picks (users × ranked columns) that fit each column's remaining cap,
     granting a column first to the users who ranked it highest (then by row; compiled
     kernel ``kernels.within_cap`` on large days, its numpy form on small ones)."""
-    cap = np.floor(np.maximum(left, 0)).astype(np.float64)
-    if compiled:
-        from .kernels import within_cap
-
-        return within_cap(top, cap)
-    return numpy_kernels.within_cap(top, cap)
+    return numpy_kernels.kernel("within_cap", compiled)(top, np.floor(np.maximum(left, 0)).astype(np.float64))

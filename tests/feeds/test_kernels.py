@@ -9,13 +9,13 @@ from simulator.feeds.kernels import (
     _uniform,
     counts_by_user,
     first_picks,
-    gumbel_table,
     gumbel_top_k,
     lookup_in_rows,
     pool_tally,
     score_top_k,
     tally_impressions,
 )
+from simulator.feeds.numpy_kernels import gumbel_table
 
 
 # the kernels' noise, exposed for the twins (test-only helpers)

@@ -128,7 +128,8 @@ def test_a_fan_is_picked_one_plus_beta_intimacy_times_as_often(temperature):
     intimacy I is recommended an item (1 + beta·I) times as often as a stranger, all else
     equal (the score adds T·log(1 + beta·I)). Fails if the boost is not scaled by T
     (then it is (1 + beta·I)^(1/T), squared at T = 0.5)."""
-    from simulator.feeds.kernels import gumbel_table, gumbel_top_k
+    from simulator.feeds.kernels import gumbel_top_k
+    from simulator.feeds.numpy_kernels import gumbel_table
     beta, intim = 2.0, 0.5  # boost 2
     pol = AlgorithmicPolicy(PlatformConfig(beta=beta, temperature=temperature), expected_dau=1000.0)
     s = pol.score(_block([0.0, intim]))
