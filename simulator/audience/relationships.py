@@ -15,6 +15,7 @@ import numpy as np
 
 from ..config import RelationshipConfig
 from ..feeds.impressions import Impressions
+from ..state.arrays import unique_sorted
 from .engagement import Reactions
 
 
@@ -60,7 +61,7 @@ def follow_engaged_viewers(model, day_logs) -> np.ndarray:
     keys, where = [], []
     for log in day_logs:
         follow = log.reactions.follow
-        k = np.unique(log.impressions.user[follow].astype(np.int64) * n_creators
+        k = unique_sorted(log.impressions.user[follow].astype(np.int64) * n_creators
                       + model.items.creator[log.impressions.item[follow]].astype(np.int64))
         keys.append(k)
         where.append(np.full(len(k), log.platform.index, dtype=np.int64))

@@ -65,6 +65,20 @@ def rank_within_sorted(groups: np.ndarray) -> np.ndarray:
 
 
 
+def unique_sorted(a: np.ndarray) -> np.ndarray:
+    """``np.unique(a)`` of a 1-D integer array (its distinct values, ascending), by a sort.
+    numpy 2.3 on first collects the values in a hash table and sorts what it finds; on the
+    int64 keys of the day's follows and orders (10^5 distinct of ~10^10 at 1 M users) that
+    measured 4-15× the time of one sort and a comparison with the neighbour (issue #17)."""
+    a = np.sort(a, axis=None)
+    if len(a) < 2:
+        return a
+    keep = np.empty(len(a), dtype=bool)
+    keep[0] = True
+    np.not_equal(a[1:], a[:-1], out=keep[1:])
+    return a[keep]
+
+
 def find_sorted(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
     """Position of each ``query`` value in the sorted array ``keys``, or -1 where absent
     (the one membership lookup of the sorted-key tables: follow edges, customers, WeChat)."""
