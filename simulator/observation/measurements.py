@@ -11,6 +11,8 @@ Adding a metric = writing one class here and appending it to ``MEASUREMENTS``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -79,6 +81,29 @@ def flywheel(model, creator_cum: np.ndarray, bins: int, mi: np.ndarray | None = 
     return out
 
 
+def quantiles(x: np.ndarray, q) -> np.ndarray:
+    """``np.quantile(x, q)`` (method "linear") of a 1-D float array, bit for bit: the same
+    sorted neighbours and numpy's own interpolation (``_lerp``: from below for weights
+    under 0.5, from above otherwise; the same float64 operations, here on Python floats)
+    without np.quantile's generality, which cost ~0.2 ms a call on the flywheel's strata
+    of a few dozen creators (issue #17). With NaNs in ``x`` (np.quantile's answer is NaN),
+    np.quantile itself."""
+    x = np.sort(np.asarray(x, dtype=np.float64))
+    n = len(x)
+    if n == 0 or np.isnan(x[-1]):
+        return np.quantile(x, q)
+    values = x.tolist()
+    out = []
+    for p in np.asarray(q, dtype=np.float64).tolist():
+        at = (n - 1) * p  # the virtual index
+        lo = min(max(math.floor(at), 0), n - 1)  # past either end: the end value twice
+        a, b = values[lo], values[min(lo + 1, n - 1)] if at >= 0 else values[0]
+        t = at - lo
+        diff = b - a
+        out.append(b - diff * (1 - t) if t >= 0.5 else a + diff * t)
+    return np.array(out, dtype=np.float64)
+
+
 def flywheel_groups(model, bins: int, mi: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]] | None:
     """The flywheel's creators: per quality stratum (of at least 4 creators who posted,
     have fans and are not merchants), the top and the bottom quartile of mean fan
@@ -92,14 +117,14 @@ def flywheel_groups(model, bins: int, mi: np.ndarray | None = None) -> list[tupl
     if len(idx) < 8:
         return None
     q = creators.quality_mean[idx]
-    edges = np.quantile(q, np.linspace(0, 1, bins + 1)[1:-1]) if bins > 1 else np.array([])
+    edges = quantiles(q, np.linspace(0, 1, bins + 1)[1:-1]) if bins > 1 else np.array([])
     b = np.searchsorted(edges, q, side="right")
     groups = []
     for k in range(bins):
         sel = idx[b == k]
         if len(sel) < 4:
             continue
-        lo, hi = np.quantile(mi[sel], [0.25, 0.75])
+        lo, hi = quantiles(mi[sel], [0.25, 0.75])
         groups.append((sel[mi[sel] >= hi], sel[mi[sel] <= lo]))
     return groups
 
@@ -430,8 +455,10 @@ class Sessions(Measurement):
     def measure(self, v):
         platforms = [p for p in v.model.platforms.values() if v.index is None or p.index == v.index]
         activity = v.model.activity
+        readings = _once(v, "activity_readings", activity.readings)  # every platform's, once a step
         return {"slots_per_active": _ratio(sum(p.slots_today for p in platforms), sum(p.active_today for p in platforms)),
-                "lapsed_users": activity.lapsed(v.index), "mean_satisfaction": activity.mean_satisfaction(v.index)}
+                "lapsed_users": activity.lapsed(v.index, readings),
+                "mean_satisfaction": activity.mean_satisfaction(v.index, readings)}
 
     def summarize(self, rows, final):
         return {"slots_per_active": float(rows["slots_per_active"].mean()),
