@@ -45,9 +45,17 @@ def _once(v, key: str, compute):
     return v.once(key, compute) if hasattr(v, "once") else compute()
 
 
-def _follow_tier(v) -> np.ndarray:
-    """The follow edges' fan tiers, computed once per step for all views."""
-    return _once(v, "follow_tier", lambda: v.model.follows.tier)
+def _fans_by_tier(v) -> np.ndarray:
+    """(creators × tiers) follow edges, counted once per step for all views: the fan tiers,
+    the sellers' fans by tier and the followers behind the creators' mean intimacy are
+    its sums (one pass over the edges instead of four: issue #17)."""
+    return _once(v, "fans_by_tier", v.model.follows.fans_by_tier)
+
+
+def _mean_intimacy_by_creator(v) -> np.ndarray:
+    """The creators' mean fan intimacy, once per step for all views."""
+    return _once(v, "mean_intimacy_by_creator",
+                 lambda: v.model.follows.mean_intimacy_by_creator(_fans_by_tier(v).sum(axis=1)))
 
 
 def flywheel(model, creator_cum: np.ndarray, bins: int, mi: np.ndarray | None = None,
@@ -178,11 +186,10 @@ class FanTiers(Measurement):
     description = "follow edges by fan tier and their mean intimacy (shared follow graph)"
 
     def measure(self, v):
-        return dict(_once(v, self.name, lambda: self._measure(v.model.follows, _follow_tier(v))))
+        return dict(_once(v, self.name, lambda: self._measure(v.model.follows, _fans_by_tier(v).sum(axis=0))))
 
     @staticmethod
-    def _measure(follows, tier):
-        counts = np.bincount(tier, minlength=len(TIERS))
+    def _measure(follows, counts):
         return {
             "followers_total": int(follows.n_edges),
             "fans_potential": int(counts[0]), "fans_passerby": int(counts[1]),
@@ -224,7 +231,7 @@ class Flywheel(Measurement):
 
     def measure(self, v):
         bins = v.model.scenario.metrics.quality_bins
-        mi = _once(v, "mean_intimacy_by_creator", v.model.follows.mean_intimacy_by_creator)
+        mi = _mean_intimacy_by_creator(v)
         return flywheel(v.model, v.creator_cum, bins, mi, _once(v, "flywheel_groups", lambda: flywheel_groups(v.model, bins, mi)))
 
 
@@ -588,12 +595,11 @@ class FollowerDependence(Measurement):
                                                  creators.items_published[mine])}
 
 
-def seller_tier_counts(model, tier: np.ndarray | None = None) -> np.ndarray:
-    """Follow edges of accounts that sell (creators.seller >= 0), by fan tier (``tier``:
-    the follow edges' tiers if already computed)."""
-    follows = model.follows
-    sells = model.creators.seller[follows.creator] >= 0
-    return np.bincount((follows.tier if tier is None else tier)[sells], minlength=len(TIERS))
+def seller_tier_counts(model, fans_by_tier: np.ndarray | None = None) -> np.ndarray:
+    """Follow edges of accounts that sell (creators.seller >= 0), by fan tier
+    (``fans_by_tier``: ``FollowGraph.fans_by_tier()`` if already counted)."""
+    by_tier = model.follows.fans_by_tier() if fans_by_tier is None else fans_by_tier
+    return by_tier[model.creators.seller >= 0].sum(axis=0)
 
 
 def true_fan_values(orders_by_tier: np.ndarray, edge_days_by_tier: np.ndarray) -> dict[str, float]:
@@ -618,7 +624,7 @@ class LoyalFans(Measurement):
                    "summary: orders over the run per edge-day, NaN without orders from either group)")
 
     def measure(self, v):
-        counts = _once(v, "seller_tier_counts", lambda: seller_tier_counts(v.model, _follow_tier(v)))  # every view's
+        counts = _once(v, "seller_tier_counts", lambda: seller_tier_counts(v.model, _fans_by_tier(v)))  # every view's
         orders = np.array([v.readings[f"orders_{t}"] for t in TIERS], dtype=np.float64)
         return {"seller_followers": int(counts.sum()),
                 "true_fan_share_followers": _ratio(float(counts[TIERS.index("true")]), float(counts.sum())),

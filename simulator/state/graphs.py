@@ -211,13 +211,19 @@ class FollowGraph:
         return np.bincount(self.creator, minlength=self.n_creators)
 
     def fans_by_tier(self) -> np.ndarray:
-        """(creators × 4) counts of fans by tier."""
-        t = self.tier.astype(np.int64)
+        """(creators × 4) counts of fans by tier (int64). Its sums are the followers per
+        creator and the edges per tier: the metrics take those from it (one pass over the
+        edges)."""
         k = len(TIERS)
-        return np.bincount(self.creator.astype(np.int64) * k + t, minlength=self.n_creators * k).reshape(-1, k)
+        code = self.creator.astype(np.int64)
+        code *= k
+        code += self.tier
+        return np.bincount(code, minlength=self.n_creators * k).reshape(-1, k)
 
-    def mean_intimacy_by_creator(self) -> np.ndarray:
-        n = self.followers()
+    def mean_intimacy_by_creator(self, followers: np.ndarray | None = None) -> np.ndarray:
+        """Each creator's mean fan intimacy (NaN without followers); ``followers``: the
+        counts of :meth:`followers`, if already known."""
+        n = self.followers() if followers is None else followers
         s = np.bincount(self.creator, weights=self.intimacy, minlength=self.n_creators)
         return np.divide(s, n, out=np.full(self.n_creators, np.nan), where=n > 0)
 

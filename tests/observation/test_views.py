@@ -246,3 +246,29 @@ def test_views_read_the_day_logs_tallies_as_they_would_count_the_impressions():
         assert np.array_equal(bare.creator_step, v.creator_step) and bare.readings == v.readings
         assert np.array_equal(bare.imps, v.imps)
     assert members.sum() > 0 and contacts.sum() > 0
+
+
+def test_follow_graph_metrics_are_the_sums_of_its_fans_by_tier():
+    """Guards the follow-graph metrics read from one count of edges by creator and tier
+    (FollowGraph.fans_by_tier, issue #17): the edges per tier (fans_*), the sellers'
+    follow edges by tier (loyal_fans), the creators' mean fan intimacy (flywheel) equal
+    what they were counted from the edges one by one."""
+    from simulator.observation.measurements import measure_all, seller_tier_counts
+    from simulator.observation.views import views
+    from simulator.state.vocabulary import TIERS
+
+    m = TrafficModel(two_platform_world(), seed=4)
+    m.run(3)
+    f = m.follows
+    tier = f.tier
+    assert np.array_equal(f.fans_by_tier().sum(axis=0), np.bincount(tier, minlength=len(TIERS)))
+    sells = m.creators.seller[f.creator] >= 0
+    assert sells.any() and not sells.all()
+    assert np.array_equal(seller_tier_counts(m), np.bincount(tier[sells], minlength=len(TIERS)))
+    n = np.bincount(f.creator, minlength=f.n_creators)
+    mi = np.bincount(f.creator, weights=f.intimacy, minlength=f.n_creators) / np.where(n > 0, n, 1)
+    mi[n == 0] = np.nan
+    assert np.array_equal(f.mean_intimacy_by_creator(f.fans_by_tier().sum(axis=1)), mi, equal_nan=True)
+    row = measure_all(views(m)[0])
+    assert [row[f"fans_{t}"] for t in TIERS] == np.bincount(tier, minlength=len(TIERS)).tolist()
+    assert row["seller_followers"] == int(sells.sum())
