@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import RelationshipConfig
+from ..feeds import numpy_kernels
 from ..feeds.impressions import Impressions
 from ..state.arrays import unique_sorted
 from .engagement import Reactions
@@ -26,7 +27,8 @@ def intimacy_gains(imp: Impressions, r: Reactions, cfg: RelationshipConfig, n_ed
     for w, hit in ((cfg.gain_complete, r.complete), (cfg.gain_like, r.like), (cfg.gain_comment, r.comment),
                    (cfg.gain_share, r.share)):
         gain += np.float32(w) * hit[fan]
-    return np.bincount(imp.edge[fan], weights=gain, minlength=n_edges)
+    sum_by_index = numpy_kernels.kernel("sum_by_index", numpy_kernels.compiled(len(imp.edge)))
+    return sum_by_index(imp.edge[fan], gain, n_edges)  # bincount's sums (one pass on large days)
 
 
 def update_intimacy(intimacy: np.ndarray, gains: np.ndarray, cfg: RelationshipConfig) -> None:
