@@ -286,10 +286,12 @@ class TrafficModel(mesa.Model):
     def update_relationships(self) -> None:
         """Intimacy grows with interaction and decays; engaged viewers follow (audience/relationships.py)."""
         rel = self.scenario.relationship
-        gains = np.zeros(self.follows.n_edges)
-        for log in self.day_logs:
-            gains += intimacy_gains(log.impressions, log.reactions, rel, self.follows.n_edges)
-        update_intimacy(self.follows.intimacy, gains, rel)
+        gains = None  # per follow edge, summed over the platforms: the first one's sums are the start
+        for log in self.day_logs:  # (0 + x is x: no sum is -0.0), a platform with no impressions adds nothing
+            if len(log.impressions):
+                g = intimacy_gains(log.impressions, log.reactions, rel, self.follows.n_edges)
+                gains = g if gains is None else np.add(gains, g, out=gains)
+        update_intimacy(self.follows.intimacy, np.zeros(self.follows.n_edges) if gains is None else gains, rel)
         self.follows_gained_today = follow_engaged_viewers(self, self.day_logs)
 
     def moderate(self) -> np.ndarray:

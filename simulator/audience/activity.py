@@ -42,6 +42,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..feeds import numpy_kernels
+from ..state.arrays import row_any
 from ..state.vocabulary import ADS
 
 LAPSE_DAYS = 7  # a user of a platform who has not opened it in this many days is lapsed
@@ -193,7 +194,7 @@ class Activity:
         stale = self.last_open <= self.model.day - LAPSE_DAYS  # opened on that day or before: lapsed
         fresh = uses & ~stale
         return {"lapsed": np.count_nonzero(uses & stale, axis=0),
-                "lapsed_all": int(np.count_nonzero(uses.any(axis=1) & ~fresh.any(axis=1))),
+                "lapsed_all": int(np.count_nonzero(row_any(uses) & ~row_any(fresh))),
                 "users": [int(np.count_nonzero(uses[:, p])) for p in range(len(self.cfgs))],
                 "satisfaction_sum": [self.satisfaction[uses[:, p], p].sum(dtype=np.float64)
                                      for p in range(len(self.cfgs))]}

@@ -54,40 +54,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..feeds import numpy_kernels
+from ..state.arrays import row_any, row_max, row_sum
 from .activity import unbiased_round
 
 SPAWN_KEY = (15, 1)
-
-
-def _row_max(a: np.ndarray) -> np.ndarray:
-    """``a.max(axis=1, keepdims=True)`` of a (users × platforms) array, one column at a
-    time (the maximum is exact: the same values; over rows of a few platforms numpy's
-    reduction along the short axis was ~5× slower at 1 M users, issue #17)."""
-    top = a[:, 0].copy()
-    for j in range(1, a.shape[1]):
-        np.maximum(top, a[:, j], out=top)
-    return top[:, None]
-
-
-def _row_sum(a: np.ndarray) -> np.ndarray:
-    """``a.sum(axis=1, keepdims=True)`` of a (users × platforms) float array, bit for bit:
-    below 8 columns numpy adds a row's values one after the other, as here column by
-    column (~2× faster at 1 M users); from 8 on it sums in pairwise blocks: numpy's own."""
-    if a.shape[1] >= 8:
-        return a.sum(axis=1, keepdims=True)
-    total = a[:, 0].copy()
-    for j in range(1, a.shape[1]):
-        total += a[:, j]
-    return total[:, None]
-
-
-def _row_any(a: np.ndarray) -> np.ndarray:
-    """``a.any(axis=1)`` of a (users × platforms) bool array, one column at a time (~15×
-    faster than numpy's reduction along the short axis at 1 M users)."""
-    out = a[:, 0].copy()
-    for j in range(1, a.shape[1]):
-        out |= a[:, j]
-    return out
 
 
 class Attention:
@@ -167,9 +137,9 @@ class Attention:
         # 1. toward w_p · exp(sensitivity · satisfaction), normalized over the platforms used
         s = cfg.sensitivity * model.activity.satisfaction.astype(np.float64)
         s = np.where(uses, s, -np.inf)
-        top = _row_max(s)
+        top = row_max(s)
         e = np.where(uses, self.w * np.exp(s - np.where(np.isfinite(top), top, 0.0)), 0.0)
-        total = _row_sum(e)
+        total = row_sum(e)
         target = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
         self.share += (target - self.share) / cfg.memory
         # 2. drops
@@ -177,7 +147,7 @@ class Attention:
             low = uses & (self.share < cfg.drop_share)
             self.low_days = np.where(low, np.minimum(self.low_days + 1, np.iinfo(np.int16).max), 0).astype(np.int16)
             drop = low & (self.low_days >= cfg.drop_days)
-            last = _row_any(drop) & ~_row_any(uses & ~drop)  # would drop every platform
+            last = row_any(drop) & ~row_any(uses & ~drop)  # would drop every platform
             if last.any():
                 rows = np.flatnonzero(last)
                 keep = np.argmax(np.where(drop[rows], self.share[rows], -1.0), axis=1)
@@ -194,8 +164,8 @@ class Attention:
         uses &= ~drop
         self.share[drop] = 0.0
         self.low_days[drop] = 0
-        total = _row_sum(self.share)
-        rows = _row_any(drop)
+        total = row_sum(self.share)
+        rows = row_any(drop)
         self.share[rows] /= total[rows]
         self.dropped_today = drop.sum(axis=0).astype(np.int64)
         # leave the fan groups of accounts homed on a dropped platform
@@ -221,7 +191,7 @@ class Attention:
         new = ~before & (draw < prob) & self.feed
         if not new.any():
             return
-        rows = np.flatnonzero(_row_any(new))
+        rows = np.flatnonzero(row_any(new))
         k = new[rows].sum(axis=1, keepdims=True).astype(np.float64)
         had = before[rows].any(axis=1, keepdims=True)
         entry = np.where(had, cfg.entry_share, 1.0 / k)  # with no platform yet: equal shares

@@ -79,6 +79,37 @@ def unique_sorted(a: np.ndarray) -> np.ndarray:
     return a[keep]
 
 
+def row_max(a: np.ndarray) -> np.ndarray:
+    """``a.max(axis=1, keepdims=True)`` of a (users × platforms) array, one column at a
+    time (the maximum is exact: the same values; over rows of a few platforms numpy's
+    reduction along the short axis was ~5× slower at 1 M users, issue #17: attention)."""
+    top = a[:, 0].copy()
+    for j in range(1, a.shape[1]):
+        np.maximum(top, a[:, j], out=top)
+    return top[:, None]
+
+
+def row_sum(a: np.ndarray) -> np.ndarray:
+    """``a.sum(axis=1, keepdims=True)`` of a (users × platforms) float array, bit for bit:
+    below 8 columns numpy adds a row's values one after the other, as here column by
+    column (~2× faster at 1 M users); from 8 on it sums in pairwise blocks: numpy's own."""
+    if a.shape[1] >= 8:
+        return a.sum(axis=1, keepdims=True)
+    total = a[:, 0].copy()
+    for j in range(1, a.shape[1]):
+        total += a[:, j]
+    return total[:, None]
+
+
+def row_any(a: np.ndarray) -> np.ndarray:
+    """``a.any(axis=1)`` of a (users × platforms) bool array, one column at a time (~15×
+    faster than numpy's reduction along the short axis at 1 M users)."""
+    out = a[:, 0].copy()
+    for j in range(1, a.shape[1]):
+        out |= a[:, j]
+    return out
+
+
 def find_sorted(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
     """Position of each ``query`` value in the sorted array ``keys``, or -1 where absent
     (the one membership lookup of the sorted-key tables: follow edges, customers, WeChat)."""

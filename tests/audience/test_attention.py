@@ -269,11 +269,11 @@ def test_a_shelf_platform_takes_no_part_in_attention():
 
 @pytest.mark.parametrize("platforms", [1, 2, 3, 5, 7, 8, 9, 12])
 def test_row_reductions_are_numpys_bit_for_bit(platforms):
-    """Guards attention's row reductions column by column (issue #17: numpy's reductions
+    """Guards the row reductions column by column (state.arrays: attention's, the activity readings') (issue #17: numpy's reductions
     along the short platform axis were 2-15× slower at 1 M users): the maximum (with
     -inf for platforms not used), the float sum (numpy's sequential sum of a row below 8
     columns, its pairwise blocks from 8 on) and the any equal numpy's, bit for bit."""
-    from simulator.audience.attention import _row_any, _row_max, _row_sum
+    from simulator.state.arrays import row_any, row_max, row_sum
 
     rng = np.random.default_rng(platforms)
     n = 4000
@@ -281,7 +281,7 @@ def test_row_reductions_are_numpys_bit_for_bit(platforms):
     uses[:50] = False
     s = np.where(uses, rng.normal(size=(n, platforms)) * 10.0 ** rng.integers(-8, 8, (n, platforms)), -np.inf)
     e = np.where(uses, rng.random((n, platforms)) * 10.0 ** rng.integers(-8, 8, (n, platforms)), 0.0)
-    assert np.array_equal(_row_max(s), s.max(axis=1, keepdims=True))
-    got, want = _row_sum(e), e.sum(axis=1, keepdims=True)
+    assert np.array_equal(row_max(s), s.max(axis=1, keepdims=True))
+    got, want = row_sum(e), e.sum(axis=1, keepdims=True)
     assert got.shape == want.shape and np.array_equal(got.view(np.int64), want.view(np.int64))
-    assert np.array_equal(_row_any(uses), uses.any(axis=1))
+    assert np.array_equal(row_any(uses), uses.any(axis=1))
