@@ -46,7 +46,7 @@ world.py); agents are views on their rows.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._mesa import mesa  # mesa without the parts it imports that the model never uses
@@ -96,6 +96,9 @@ class DayLog:
     platform: Platform
     impressions: Impressions
     reactions: Reactions
+    # today's counts that record_exposure makes and the measurements read again
+    # (content/exposure.py: item_domain, creator_domain), so that they count them once
+    tally: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 class TrafficModel(mesa.Model):
@@ -258,7 +261,8 @@ class TrafficModel(mesa.Model):
     def record_exposure(self) -> None:
         """Items' and creators' cumulative impressions and engagements (content/exposure.py)."""
         for log in self.day_logs:
-            record_exposure(self.items, self.creators, log.platform.index, log.impressions, log.reactions)
+            log.tally.update(record_exposure(self.items, self.creators, log.platform.index, log.impressions,
+                                             log.reactions))
 
     def learn(self) -> None:
         """Each platform's recommender learns from its impressions (traffic pools)."""
@@ -282,10 +286,12 @@ class TrafficModel(mesa.Model):
     def update_relationships(self) -> None:
         """Intimacy grows with interaction and decays; engaged viewers follow (audience/relationships.py)."""
         rel = self.scenario.relationship
-        gains = np.zeros(self.follows.n_edges)
-        for log in self.day_logs:
-            gains += intimacy_gains(log.impressions, log.reactions, rel, self.follows.n_edges)
-        update_intimacy(self.follows.intimacy, gains, rel)
+        gains = None  # per follow edge, summed over the platforms: the first one's sums are the start
+        for log in self.day_logs:  # (0 + x is x: no sum is -0.0), a platform with no impressions adds nothing
+            if len(log.impressions):
+                g = intimacy_gains(log.impressions, log.reactions, rel, self.follows.n_edges)
+                gains = g if gains is None else np.add(gains, g, out=gains)
+        update_intimacy(self.follows.intimacy, np.zeros(self.follows.n_edges) if gains is None else gains, rel)
         self.follows_gained_today = follow_engaged_viewers(self, self.day_logs)
 
     def moderate(self) -> np.ndarray:

@@ -42,6 +42,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..feeds import numpy_kernels
+from ..state.arrays import row_any
 from ..state.vocabulary import ADS
 
 LAPSE_DAYS = 7  # a user of a platform who has not opened it in this many days is lapsed
@@ -166,22 +167,34 @@ class Activity:
 
     # ------------------------------------------------------------------ read by the measurements
 
-    def lapsed(self, index: int | None) -> int:
+    def lapsed(self, index: int | None, readings: dict | None = None) -> int:
         """Users of the platform (``index``; None: of any platform, and then lapsed on all
-        they use) who have not opened it in the last ``LAPSE_DAYS`` days (today included)."""
-        model = self.model
-        uses = model.users.uses
-        cut = model.day - LAPSE_DAYS  # opened on day cut + 1 or later = not lapsed
-        if index is not None:
-            return int(np.count_nonzero(uses[:, index] & (self.last_open[:, index] <= cut)))
-        recent = np.where(uses, self.last_open, np.iinfo(np.int32).min).max(axis=1)
-        return int(np.count_nonzero(uses.any(axis=1) & (recent <= cut)))
+        they use) who have not opened it in the last ``LAPSE_DAYS`` days (today included).
+        ``readings``: :meth:`readings`, if already taken today."""
+        r = self.readings() if readings is None else readings
+        return int(r["lapsed_all"] if index is None else r["lapsed"][index])
 
-    def mean_satisfaction(self, index: int | None) -> float:
+    def mean_satisfaction(self, index: int | None, readings: dict | None = None) -> float:
         """Mean satisfaction of the platform's users (None: over every (user, platform)
-        pair of a user and a platform they use); NaN when the platform has no users."""
-        uses = self.model.users.uses
+        pair of a user and a platform they use); NaN when the platform has no users.
+        ``readings``: :meth:`readings`, if already taken today."""
+        r = self.readings() if readings is None else readings
         cols = [index] if index is not None else list(range(len(self.cfgs)))
-        values = [self.satisfaction[uses[:, p], p] for p in cols]
-        count = sum(len(v) for v in values)
-        return float(sum(v.sum(dtype=np.float64) for v in values) / count) if count else float("nan")
+        count = sum(r["users"][p] for p in cols)
+        return float(sum(r["satisfaction_sum"][p] for p in cols) / count) if count else float("nan")
+
+    def readings(self) -> dict:
+        """What :meth:`lapsed` and :meth:`mean_satisfaction` report, for every platform at
+        once (one step's views share them: issue #17, ~0.1 s a view at 1 M users): lapsed
+        users per platform (``lapsed``) and on every platform they use (``lapsed_all``),
+        each platform's users (``users``) and the float64 sum of their satisfaction
+        (``satisfaction_sum``, summed as ``mean_satisfaction`` always did: numpy's sum of
+        the platform's users' values in user order)."""
+        uses = self.model.users.uses
+        stale = self.last_open <= self.model.day - LAPSE_DAYS  # opened on that day or before: lapsed
+        fresh = uses & ~stale
+        return {"lapsed": np.count_nonzero(uses & stale, axis=0),
+                "lapsed_all": int(np.count_nonzero(row_any(uses) & ~row_any(fresh))),
+                "users": [int(np.count_nonzero(uses[:, p])) for p in range(len(self.cfgs))],
+                "satisfaction_sum": [self.satisfaction[uses[:, p], p].sum(dtype=np.float64)
+                                     for p in range(len(self.cfgs))]}

@@ -54,6 +54,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..feeds import numpy_kernels
+from ..state.arrays import row_any, row_max, row_sum
 from .activity import unbiased_round
 
 SPAWN_KEY = (15, 1)
@@ -136,9 +137,9 @@ class Attention:
         # 1. toward w_p · exp(sensitivity · satisfaction), normalized over the platforms used
         s = cfg.sensitivity * model.activity.satisfaction.astype(np.float64)
         s = np.where(uses, s, -np.inf)
-        top = s.max(axis=1, keepdims=True)
+        top = row_max(s)
         e = np.where(uses, self.w * np.exp(s - np.where(np.isfinite(top), top, 0.0)), 0.0)
-        total = e.sum(axis=1, keepdims=True)
+        total = row_sum(e)
         target = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
         self.share += (target - self.share) / cfg.memory
         # 2. drops
@@ -146,7 +147,7 @@ class Attention:
             low = uses & (self.share < cfg.drop_share)
             self.low_days = np.where(low, np.minimum(self.low_days + 1, np.iinfo(np.int16).max), 0).astype(np.int16)
             drop = low & (self.low_days >= cfg.drop_days)
-            last = drop.any(axis=1) & ~(uses & ~drop).any(axis=1)  # would drop every platform
+            last = row_any(drop) & ~row_any(uses & ~drop)  # would drop every platform
             if last.any():
                 rows = np.flatnonzero(last)
                 keep = np.argmax(np.where(drop[rows], self.share[rows], -1.0), axis=1)
@@ -163,8 +164,8 @@ class Attention:
         uses &= ~drop
         self.share[drop] = 0.0
         self.low_days[drop] = 0
-        total = self.share.sum(axis=1, keepdims=True)
-        rows = drop.any(axis=1)
+        total = row_sum(self.share)
+        rows = row_any(drop)
         self.share[rows] /= total[rows]
         self.dropped_today = drop.sum(axis=0).astype(np.int64)
         # leave the fan groups of accounts homed on a dropped platform
@@ -190,7 +191,7 @@ class Attention:
         new = ~before & (draw < prob) & self.feed
         if not new.any():
             return
-        rows = np.flatnonzero(new.any(axis=1))
+        rows = np.flatnonzero(row_any(new))
         k = new[rows].sum(axis=1, keepdims=True).astype(np.float64)
         had = before[rows].any(axis=1, keepdims=True)
         entry = np.where(had, cfg.entry_share, 1.0 / k)  # with no platform yet: equal shares

@@ -14,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import RelationshipConfig
+from ..feeds import numpy_kernels
 from ..feeds.impressions import Impressions
+from ..state.arrays import unique_sorted
 from .engagement import Reactions
 
 
@@ -25,7 +27,8 @@ def intimacy_gains(imp: Impressions, r: Reactions, cfg: RelationshipConfig, n_ed
     for w, hit in ((cfg.gain_complete, r.complete), (cfg.gain_like, r.like), (cfg.gain_comment, r.comment),
                    (cfg.gain_share, r.share)):
         gain += np.float32(w) * hit[fan]
-    return np.bincount(imp.edge[fan], weights=gain, minlength=n_edges)
+    sum_by_index = numpy_kernels.kernel("sum_by_index", numpy_kernels.compiled(len(imp.edge)))
+    return sum_by_index(imp.edge[fan], gain, n_edges)  # bincount's sums (one pass on large days)
 
 
 def update_intimacy(intimacy: np.ndarray, gains: np.ndarray, cfg: RelationshipConfig) -> None:
@@ -60,7 +63,7 @@ def follow_engaged_viewers(model, day_logs) -> np.ndarray:
     keys, where = [], []
     for log in day_logs:
         follow = log.reactions.follow
-        k = np.unique(log.impressions.user[follow].astype(np.int64) * n_creators
+        k = unique_sorted(log.impressions.user[follow].astype(np.int64) * n_creators
                       + model.items.creator[log.impressions.item[follow]].astype(np.int64))
         keys.append(k)
         where.append(np.full(len(k), log.platform.index, dtype=np.int64))

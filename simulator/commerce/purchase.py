@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..feeds.numpy_kernels import splitmix64 as _splitmix64
-from ..state.arrays import find_sorted, sigmoid
+from ..state.arrays import find_sorted, sigmoid, unique_sorted
 from ..state.graphs import fan_tier
 
 NEVER = -(10**6)  # "last order" day of a buyer who never ordered
@@ -46,7 +46,7 @@ class CustomerBook:
         """Row of each pair, adding the missing ones; and a mask of the pairs that were new."""
         new = self.lookup(users, merchants) < 0
         if new.any():
-            q = np.unique(self.key(users[new], merchants[new]))
+            q = unique_sorted(self.key(users[new], merchants[new]))
             pos = np.searchsorted(self.keys, q)
             self.keys = np.insert(self.keys, pos, q)
             self.trust = np.insert(self.trust, pos, np.float32(0))

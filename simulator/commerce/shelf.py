@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..state.arrays import unique_sorted
 from ..state.vocabulary import CATEGORIES
 from .ledger import PUBLIC_G, PRIVATE_PLATFORM, RECALL, SEARCH
 from .purchase import place_orders
@@ -103,7 +104,7 @@ class Shelves:
             self._remember(p, orders)
             self.today["search_orders"][p] += len(s)
             self.today["recall_leaks"][p] += int(np.count_nonzero(excluded[s] >= 0))
-        active = np.unique(np.concatenate(visitors)).astype(np.int32)
+        active = unique_sorted(np.concatenate(visitors)).astype(np.int32)
         platform.active_users, platform.active_today = active, len(active)
 
     def _recall(self, platform, open_shop, visitors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

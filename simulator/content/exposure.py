@@ -17,10 +17,13 @@ def _sum_rows_by(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.nda
     return np.bincount(idx, weights=values.ravel(), minlength=n_groups * k).reshape(n_groups, k).astype(np.int64)
 
 
-def record_exposure(items, creators, platform: int, impressions, reactions) -> None:
+def record_exposure(items, creators, platform: int, impressions, reactions) -> dict[str, np.ndarray]:
     """Add one platform's impressions and engagements of today to the items' and creators'
     records (the items' counts in one compiled pass over the impressions,
-    ``kernels.tally_impressions``, on large days)."""
+    ``kernels.tally_impressions``, on large days). Returns today's impressions of the
+    platform per item and domain (``item_domain``, live rows × domains) and per creator
+    and domain (``creator_domain``, creators × domains, int64), which the measurements
+    read (the day log's ``tally``) instead of counting the impressions again."""
     n, D, S = items.n, len(DOMAINS), len(SOURCES)
     creator_of = items.creator.astype(np.int64)
     if numpy_kernels.compiled(len(impressions)):
@@ -33,8 +36,10 @@ def record_exposure(items, creators, platform: int, impressions, reactions) -> N
         item_source = np.bincount(impressions.item * S + impressions.source, minlength=n * S).reshape(n, S)
         item_action = np.stack([np.bincount(impressions.item[hit], minlength=n) for hit in reactions.columns()], axis=1)
     items.impressions[platform] += item_domain.astype(np.int32)
-    creators.impressions[platform] += _sum_rows_by(creator_of, item_domain, creators.n)
+    creator_domain = _sum_rows_by(creator_of, item_domain, creators.n)
+    creators.impressions[platform] += creator_domain
     items.impressions_by_source[platform] += item_source.astype(np.int32)
     creators.impressions_by_source[platform] += _sum_rows_by(creator_of, item_source, creators.n)
     items.engagements[:] += item_action.astype(np.int32)
     creators.engagements += _sum_rows_by(creator_of, item_action, creators.n)
+    return {"item_domain": item_domain, "creator_domain": creator_domain}

@@ -430,3 +430,16 @@ def counts_by_user(user, engaged, source, ads, n_users):
         if source[i] == ads:
             n_ads[u] += 1
     return k, hits, n_ads
+
+
+@_cached_njit()
+def sum_by_index(idx, weights, n):
+    """``np.bincount(idx, weights=weights, minlength=n)`` in one pass: each bin's float64
+    sum of its weights in the order of ``idx``, as bincount adds them (the same sums, bit
+    for bit), without the int64 copy of ``idx`` and the float64 copy of ``weights`` that
+    bincount makes first (the creators' fan intimacy and the day's intimacy gains per
+    follow edge at 1 M users: issue #17)."""
+    out = np.zeros(n, dtype=np.float64)
+    for i in range(len(idx)):
+        out[idx[i]] += np.float64(weights[i])
+    return out

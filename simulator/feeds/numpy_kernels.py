@@ -269,3 +269,8 @@ def sorted_inserter(n: int, pos: np.ndarray):
         return out
 
     return insert
+
+
+def sum_by_index(idx, weights, n) -> np.ndarray:
+    """``kernels.sum_by_index`` in numpy: ``np.bincount(idx, weights=weights, minlength=n)``."""
+    return np.bincount(idx, weights=weights, minlength=n)

@@ -47,31 +47,55 @@ class View:
 SUMMED = ("imps", "actions", "creator_step", "follows_gained", "follows_lost", "ad_revenue")
 
 
-def platform_readings(model, log) -> dict[str, float]:
+def _tally(model, log, key: str, rows: int) -> np.ndarray | None:
+    """Today's count ``key`` that record_exposure left in the day log (``DayLog.tally``),
+    if it is there and has ``rows`` rows (the live items, the creators), else None."""
+    t = getattr(log, "tally", {}).get(key)
+    return t if t is not None and len(t) == rows else None
+
+
+def _shared(shared: dict | None, key: str, compute):
+    """``compute()`` once for all of one step's views (``shared``: their cache; None: afresh)."""
+    if shared is None:
+        return compute()
+    if key not in shared:
+        shared[key] = compute()
+    return shared[key]
+
+
+def platform_readings(model, log, shared: dict | None = None) -> dict[str, float]:
     """Today's money (the ledger), comments by domain, bans, and the stocks of fan-group
-    members and WeChat contacts, on the day log's platform."""
+    members and WeChat contacts, on the day log's platform (``shared``: the stocks of every
+    platform, counted once for all of one step's views)."""
     p = log.platform.index
     comments = np.bincount(log.impressions.domain()[log.reactions.comment], minlength=len(DOMAINS))
     out = model.ledger.readings(p)
     out.update({f"comments_{d}": float(comments[j]) for j, d in enumerate(DOMAINS)})
-    out.update(impressions_live=float(np.count_nonzero(model.items.live[log.impressions.item])),
-               bans=float(model.moderation.bans_today[p]), group_members=float(model.commerce.groups.members()[p]),
-               wechat_contacts=float(model.commerce.wechat.per_platform(len(model.platforms))[p]))
+    item_domain = _tally(model, log, "item_domain", model.items.n)
+    live = (int(item_domain[model.items.live].sum()) if item_domain is not None
+            else np.count_nonzero(model.items.live[log.impressions.item]))
+    out.update(impressions_live=float(live), bans=float(model.moderation.bans_today[p]),
+               group_members=float(_shared(shared, "group_members", model.commerce.groups.members)[p]),
+               wechat_contacts=float(_shared(shared, "wechat_contacts",
+                                             lambda: model.commerce.wechat.per_platform(len(model.platforms)))[p]))
     return out
 
 
 def platform_view(model, log, shared: dict | None = None) -> View:
     imp, reactions, platform = log.impressions, log.reactions, log.platform
-    by_source_domain = np.bincount(imp.source.astype(np.int64) * len(DOMAINS) + imp.domain(),
+    # (source, domain) pairs counted in int16 (the codes are < 2**15): a quarter of int64's traffic
+    by_source_domain = np.bincount(imp.source.astype(np.int16) * np.int16(len(DOMAINS)) + imp.domain(),
                                    minlength=len(SOURCES) * len(DOMAINS)).reshape(len(SOURCES), len(DOMAINS))
+    creator_domain = _tally(model, log, "creator_domain", model.creators.n)
     return View(name=platform.name, imps=by_source_domain,
                 actions=np.array([np.count_nonzero(a) for a in reactions.columns()], dtype=np.int64),
-                creator_step=imp.per_creator(model.items.creator, model.creators.n),
+                creator_step=(creator_domain.sum(axis=1) if creator_domain is not None
+                              else imp.per_creator(model.items.creator, model.creators.n)),
                 creator_cum=model.creators.impressions[platform.index],
                 follows_gained=int(model.follows_gained_today[platform.index]),
                 follows_lost=int(model.follows_lost_today[platform.index]),
                 ad_revenue=float(model.ledger.today["ad_revenue"][platform.index]), active_users=platform.active_today,
-                model=model, days=model.day + 1, readings=platform_readings(model, log), index=platform.index,
+                model=model, days=model.day + 1, readings=platform_readings(model, log, shared), index=platform.index,
                 shared={} if shared is None else shared)
 
 

@@ -65,6 +65,51 @@ def rank_within_sorted(groups: np.ndarray) -> np.ndarray:
 
 
 
+def unique_sorted(a: np.ndarray) -> np.ndarray:
+    """``np.unique(a)`` of a 1-D integer array (its distinct values, ascending), by a sort.
+    numpy 2.3 on first collects the values in a hash table and sorts what it finds; on the
+    int64 keys of the day's follows and orders (10^5 distinct of ~10^10 at 1 M users) that
+    measured 4-15× the time of one sort and a comparison with the neighbour (issue #17)."""
+    a = np.sort(a, axis=None)
+    if len(a) < 2:
+        return a
+    keep = np.empty(len(a), dtype=bool)
+    keep[0] = True
+    np.not_equal(a[1:], a[:-1], out=keep[1:])
+    return a[keep]
+
+
+def row_max(a: np.ndarray) -> np.ndarray:
+    """``a.max(axis=1, keepdims=True)`` of a (users × platforms) array, one column at a
+    time (the maximum is exact: the same values; over rows of a few platforms numpy's
+    reduction along the short axis was ~5× slower at 1 M users, issue #17: attention)."""
+    top = a[:, 0].copy()
+    for j in range(1, a.shape[1]):
+        np.maximum(top, a[:, j], out=top)
+    return top[:, None]
+
+
+def row_sum(a: np.ndarray) -> np.ndarray:
+    """``a.sum(axis=1, keepdims=True)`` of a (users × platforms) float array, bit for bit:
+    below 8 columns numpy adds a row's values one after the other, as here column by
+    column (~2× faster at 1 M users); from 8 on it sums in pairwise blocks: numpy's own."""
+    if a.shape[1] >= 8:
+        return a.sum(axis=1, keepdims=True)
+    total = a[:, 0].copy()
+    for j in range(1, a.shape[1]):
+        total += a[:, j]
+    return total[:, None]
+
+
+def row_any(a: np.ndarray) -> np.ndarray:
+    """``a.any(axis=1)`` of a (users × platforms) bool array, one column at a time (~15×
+    faster than numpy's reduction along the short axis at 1 M users)."""
+    out = a[:, 0].copy()
+    for j in range(1, a.shape[1]):
+        out |= a[:, j]
+    return out
+
+
 def find_sorted(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
     """Position of each ``query`` value in the sorted array ``keys``, or -1 where absent
     (the one membership lookup of the sorted-key tables: follow edges, customers, WeChat)."""

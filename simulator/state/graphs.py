@@ -19,7 +19,7 @@ from ..config import GraphConfig, ScenarioError
 
 from ..state.vocabulary import TIERS
 from ..feeds import numpy_kernels
-from .arrays import indptr_from_rows, random_in_rows
+from .arrays import indptr_from_rows, random_in_rows, unique_sorted
 
 if TYPE_CHECKING:
     import networkx as nx  # imported where used: a run that needs none of it does not load it
@@ -136,6 +136,8 @@ class FollowGraph:
         self.indptr = indptr_from_rows(self.src, n_users)
         self.extra: dict[str, np.ndarray] = {}  # more per-edge columns, kept in step by add/remove
         self._extra_default: dict[str, object] = {}
+        # the keys of the numpy form of find(), kept for the (src, creator, n_creators) they were computed from
+        self._keys: tuple | None = None
 
     def grow_creators(self, n_new: int) -> None:
         """Make room for ``n_new`` new creators (ids ``n_creators`` on). Edges are keyed by
@@ -157,9 +159,24 @@ class FollowGraph:
 
     @property
     def keys(self) -> np.ndarray:
-        """Each edge's key user · n_creators + creator (int64, ascending), computed on each
-        call: not stored, 8 bytes an edge fewer (issue #17; the lookups search the rows)."""
-        return self.src.astype(np.int64) * self.n_creators + self.creator
+        """Each edge's key user · n_creators + creator (int64, ascending). Large graphs
+        never store them (8 bytes an edge: issue #17; their lookups search the rows); the
+        numpy form of :meth:`find` (small graphs, ~7 searches a step) keeps them between
+        calls while ``src``, ``creator`` and ``n_creators`` are the arrays and the base
+        they were computed from, and :meth:`add` and :meth:`remove` carry them along."""
+        keys = self._valid_keys()
+        return self.src.astype(np.int64) * self.n_creators + self.creator if keys is None else keys
+
+    def _keep_keys(self, keys: np.ndarray) -> None:
+        """Keep ``keys`` as the keys of the current columns (small graphs only)."""
+        self._keys = (self.src, self.creator, self.n_creators, keys)
+
+    def _valid_keys(self) -> np.ndarray | None:
+        """The kept keys if they are still those of the current columns, else None."""
+        cached = self._keys
+        if cached is not None and cached[0] is self.src and cached[1] is self.creator and cached[2] == self.n_creators:
+            return cached[3]
+        return None
 
     def find(self, users: np.ndarray, creators: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each (user, creator): the position of its edge, or where the edge would be
@@ -171,7 +188,11 @@ class FollowGraph:
             from ..feeds.kernels import find_in_rows  # numba: imported by large runs only
 
             return find_in_rows(self.indptr, self.creator, users, creators)
-        keys, q = self.keys, users * self.n_creators + creators
+        keys = self._valid_keys()
+        if keys is None:
+            keys = self.src.astype(np.int64) * self.n_creators + self.creator
+            self._keep_keys(keys)
+        q = users * self.n_creators + creators
         pos = np.searchsorted(keys, q)
         found = keys[np.minimum(pos, len(keys) - 1)] == q if len(keys) else np.zeros(len(q), bool)
         return pos, found & (pos < len(keys))
@@ -190,14 +211,21 @@ class FollowGraph:
         return np.bincount(self.creator, minlength=self.n_creators)
 
     def fans_by_tier(self) -> np.ndarray:
-        """(creators × 4) counts of fans by tier."""
-        t = self.tier.astype(np.int64)
+        """(creators × 4) counts of fans by tier (int64). Its sums are the followers per
+        creator and the edges per tier: the metrics take those from it (one pass over the
+        edges)."""
         k = len(TIERS)
-        return np.bincount(self.creator.astype(np.int64) * k + t, minlength=self.n_creators * k).reshape(-1, k)
+        code = self.creator.astype(np.int64)
+        code *= k
+        code += self.tier
+        return np.bincount(code, minlength=self.n_creators * k).reshape(-1, k)
 
-    def mean_intimacy_by_creator(self) -> np.ndarray:
-        n = self.followers()
-        s = np.bincount(self.creator, weights=self.intimacy, minlength=self.n_creators)
+    def mean_intimacy_by_creator(self, followers: np.ndarray | None = None) -> np.ndarray:
+        """Each creator's mean fan intimacy (NaN without followers); ``followers``: the
+        counts of :meth:`followers`, if already known."""
+        n = self.followers() if followers is None else followers
+        sum_by_index = numpy_kernels.kernel("sum_by_index", numpy_kernels.compiled(self.n_edges))
+        s = sum_by_index(self.creator, self.intimacy, self.n_creators)  # bincount's sums, one pass on large graphs
         return np.divide(s, n, out=np.full(self.n_creators, np.nan), where=n > 0)
 
     def of_user(self, user: int) -> tuple[np.ndarray, np.ndarray]:
@@ -216,12 +244,13 @@ class FollowGraph:
             return np.zeros(0, np.int32)
         q = users.astype(np.int64) * self.n_creators + creators.astype(np.int64)
         if not (q[1:] > q[:-1]).all():  # the daily caller passes them sorted and unique already
-            q = np.unique(q)
+            q = unique_sorted(q)
         pos, found = self.find(q // self.n_creators, q % self.n_creators)
         q, pos = q[~found], pos[~found]
         if len(q) == 0:
             return np.zeros(0, np.int32)
         # large graphs: one sequential copy per column (kernels.insert_sorted: np.insert for sorted positions)
+        keys = None
         if numpy_kernels.compiled(self.n_edges):
             from ..feeds.kernels import insert_sorted  # numba: imported by large runs only
 
@@ -232,6 +261,8 @@ class FollowGraph:
 
             def insert(arr, at, values):
                 return into(arr, values)
+            keys = self._valid_keys()  # find() just kept them: the new keys go in at the same places
+            keys = None if keys is None else into(keys, q)
         u = (q // self.n_creators).astype(np.int32)
         self.src = insert(self.src, pos, u.astype(self.src.dtype))
         creator = (q % self.n_creators).astype(np.int32)
@@ -240,6 +271,9 @@ class FollowGraph:
         for name, col in self.extra.items():
             self.extra[name] = insert(col, pos, np.full(len(q), self._extra_default[name], dtype=col.dtype))
         self.indptr[1:] += np.cumsum(np.bincount(u, minlength=self.n_users))
+        self._keys = None
+        if keys is not None:
+            self._keep_keys(keys)
         return creator
 
     def remove(self, mask: np.ndarray) -> int:
@@ -249,6 +283,8 @@ class FollowGraph:
             return 0
         self.indptr[1:] -= np.cumsum(np.bincount(self.src[mask], minlength=self.n_users))
         keep = ~mask
+        keys = self._valid_keys()
+        self._keys = None
         # one column at a time, so that each old column is freed before the next is copied
         # (at 10 M users a column is ~0.5 GB: issue #17's memory)
         self.src = self.src[keep]
@@ -256,6 +292,8 @@ class FollowGraph:
         self.intimacy = self.intimacy[keep]
         for name in list(self.extra):
             self.extra[name] = self.extra[name][keep]
+        if keys is not None:
+            self._keep_keys(keys[keep])
         return n
 
     def to_networkx(self) -> nx.DiGraph:

@@ -162,3 +162,36 @@ def test_tiers_begin_exactly_at_each_threshold(thresholds):
     assert m.follows.fans_by_tier().sum(axis=0).tolist() == counts.tolist()
     fans = FanTiers().measure(SimpleNamespace(model=m))
     assert [fans[f"fans_{k}"] for k in TIERS] == counts.tolist()
+
+
+def test_the_days_gains_are_each_platforms_sums_added_and_empty_platforms_skipped(monkeypatch):
+    """Guards TrafficModel.update_relationships' sum of the gains (issue #17: at 1 M
+    users each platform's pass allocates and adds an array of every follow edge): the
+    gains handed to update_intimacy are, bit for bit, zero plus each platform's sums in
+    platform order, and a platform with no impressions (the shelf) is not passed over."""
+    import simulator.model as model_module
+
+    calls, handed = [], []
+    gains_of, update = model_module.intimacy_gains, model_module.update_intimacy
+
+    def counted_gains(imp, r, cfg, n_edges):
+        calls.append(gains_of(imp, r, cfg, n_edges).copy())
+        return calls[-1].copy()
+
+    def captured_update(intimacy, gains, cfg):
+        handed.append(gains.copy())
+        return update(intimacy, gains, cfg)
+
+    monkeypatch.setattr(model_module, "intimacy_gains", counted_gains)
+    monkeypatch.setattr(model_module, "update_intimacy", captured_update)
+    m = TrafficModel("scenarios/ecosystem.toml", seed=1, agents=False,
+                     **{"population.users": 1500, "population.creators": 40, "population.merchants": 4})
+    for _ in range(2):
+        calls.clear()
+        m.step()
+        logs = [log for log in m.day_logs if len(log.impressions)]
+        assert len(logs) == len(calls) == 2 < len(m.day_logs)  # two feeds; the shelf has none
+        want = np.zeros(len(calls[0]))
+        for g in calls:
+            want += g
+        assert np.array_equal(handed[-1].view(np.int64), want.view(np.int64))

@@ -68,3 +68,27 @@ def test_flywheel_ratio_measures_the_reach_of_close_fans_creators():
     assert out["flywheel_ratio"] == pytest.approx(4.0, rel=1e-9)
     assert out["flywheel_public_top"] == pytest.approx(400.0) and out["flywheel_public_bottom"] == pytest.approx(100.0)
     assert out["flywheel_private_top"] == pytest.approx(3.0)
+
+
+def test_quantiles_are_np_quantile_bit_for_bit():
+    """Guards observation.measurements.quantiles, which replaced np.quantile in the
+    flywheel's strata (issue #17: ~0.2 ms a call): for the quantiles the flywheel asks
+    (the quality strata's edges, the quartiles) and others, on samples of 1 to 300 values
+    with ties, negative values and a constant sample, every result equals np.quantile's
+    bit for bit (the same neighbours, numpy's interpolation from below or above)."""
+    import numpy as np
+
+    from simulator.observation.measurements import quantiles
+
+    rng = np.random.default_rng(12)
+    qs = [np.linspace(0, 1, b + 1)[1:-1] for b in (2, 3, 4, 5, 7, 10)] + [[0.25, 0.75], [0.0, 0.5, 1.0], [0.1, 0.9, 0.999]]
+    samples = [rng.random(n) for n in (1, 2, 3, 4, 5, 8, 13, 40, 97, 300)]
+    samples += [rng.normal(size=50), np.round(rng.random(60), 1), np.full(9, 0.3), rng.random(30) * 1e-9 + 1.0]
+    # the quartiles of 3 values fall half-way (weight 0.5), where from below and from above can round apart
+    samples += [rng.random(3) * 10.0 ** rng.integers(-6, 6, 3) for _ in range(300)]
+    for x in samples:
+        for q in qs:
+            got, want = quantiles(x, q), np.quantile(x, q)
+            assert got.dtype == want.dtype and np.array_equal(got.view(np.int64), want.view(np.int64)), (len(x), q)
+    x = np.array([0.2, np.nan, 0.5])
+    assert np.isnan(quantiles(x, [0.25, 0.75])).all()

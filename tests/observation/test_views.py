@@ -215,3 +215,60 @@ def test_all_rows_active_users_are_the_days_users_active_anywhere():
         assert rows["all"] < int(m.users.uses.any(axis=1).sum())
         seen.add(int(rows["all"]))
     assert len(seen) > 1
+
+
+def test_views_read_the_day_logs_tallies_as_they_would_count_the_impressions():
+    """Guards what the views take from the day log's tally (issue #17: record_exposure
+    counts today's impressions per item and per creator once, the views read them) and
+    the stocks they count once for all of a step's views (fan-group members, WeChat
+    contacts): on two platforms with groups and WeChat on, each view's creator_step,
+    impressions_live, group_members and wechat_contacts equal the counts made from the
+    impressions and the state directly, and a day log without a tally gives the same view."""
+    from dataclasses import replace
+
+    from simulator.observation.views import platform_view, views
+
+    sc = two_platform_world()
+    sc["commerce"] = {"groups": {"join_rate": 0.5}}
+    sc.setdefault("merchants", {})["diversion_share"] = 1.0
+    m = TrafficModel(sc, seed=5)
+    m.run(4)
+    assert all(log.tally for log in m.day_logs)
+    out = views(m)
+    members = m.commerce.groups.members()
+    contacts = m.commerce.wechat.per_platform(len(m.platforms))
+    for log, v in zip(m.day_logs, out):
+        imp, p = log.impressions, log.platform.index
+        assert np.array_equal(v.creator_step, np.bincount(m.items.creator[imp.item], minlength=m.creators.n))
+        assert v.readings["impressions_live"] == np.count_nonzero(m.items.live[imp.item])
+        assert v.readings["group_members"] == members[p] and v.readings["wechat_contacts"] == contacts[p]
+        bare = platform_view(m, replace(log, tally={}))
+        assert np.array_equal(bare.creator_step, v.creator_step) and bare.readings == v.readings
+        assert np.array_equal(bare.imps, v.imps)
+    assert members.sum() > 0 and contacts.sum() > 0
+
+
+def test_follow_graph_metrics_are_the_sums_of_its_fans_by_tier():
+    """Guards the follow-graph metrics read from one count of edges by creator and tier
+    (FollowGraph.fans_by_tier, issue #17): the edges per tier (fans_*), the sellers'
+    follow edges by tier (loyal_fans), the creators' mean fan intimacy (flywheel) equal
+    what they were counted from the edges one by one."""
+    from simulator.observation.measurements import measure_all, seller_tier_counts
+    from simulator.observation.views import views
+    from simulator.state.vocabulary import TIERS
+
+    m = TrafficModel(two_platform_world(), seed=4)
+    m.run(3)
+    f = m.follows
+    tier = f.tier
+    assert np.array_equal(f.fans_by_tier().sum(axis=0), np.bincount(tier, minlength=len(TIERS)))
+    sells = m.creators.seller[f.creator] >= 0
+    assert sells.any() and not sells.all()
+    assert np.array_equal(seller_tier_counts(m), np.bincount(tier[sells], minlength=len(TIERS)))
+    n = np.bincount(f.creator, minlength=f.n_creators)
+    mi = np.bincount(f.creator, weights=f.intimacy, minlength=f.n_creators) / np.where(n > 0, n, 1)
+    mi[n == 0] = np.nan
+    assert np.array_equal(f.mean_intimacy_by_creator(f.fans_by_tier().sum(axis=1)), mi, equal_nan=True)
+    row = measure_all(views(m)[0])
+    assert [row[f"fans_{t}"] for t in TIERS] == np.bincount(tier, minlength=len(TIERS)).tolist()
+    assert row["seller_followers"] == int(sells.sum())

@@ -196,10 +196,14 @@ def test_follow_graph_find_searches_rows_as_the_keys_would(monkeypatch, compiled
     assert np.array_equal(np.diff(fg.indptr), np.bincount(fg.src, minlength=n_users))
 
 
-def test_follow_graph_stores_twelve_bytes_an_edge_plus_its_columns():
+def test_follow_graph_stores_twelve_bytes_an_edge_plus_its_columns(monkeypatch):
     """Guards the follow graph's memory (issue #17, 10 M users): per edge only the user,
     the creator and the intimacy (4 bytes each) and the extra columns are stored, not the
-    8-byte sorted key (FollowGraph.keys computes it when asked)."""
+    8-byte sorted key (FollowGraph.keys computes it when asked), on a graph large enough
+    for the compiled lookups (only the numpy form of find keeps the keys)."""
+    from simulator.feeds import numpy_kernels
+
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0)
     rng = np.random.default_rng(2)
     keys0 = np.unique(rng.integers(0, 50 * 9, 120))
     fg = FollowGraph(50, 9, keys0 // 9, keys0 % 9, rng.random(len(keys0)), (0.1, 0.3, 0.6))
@@ -211,3 +215,44 @@ def test_follow_graph_stores_twelve_bytes_an_edge_plus_its_columns():
         per_edge = sum(v.nbytes for v in vars(fg).values() if isinstance(v, np.ndarray) and len(v) == fg.n_edges)
         assert per_edge == 12 * fg.n_edges
         assert sum(v.nbytes for v in fg.extra.values()) == fg.n_edges
+        assert fg._keys is None
+
+
+def test_follow_graph_keeps_the_keys_of_small_graphs_in_step_with_its_edges(monkeypatch):
+    """Guards the keys the numpy form of FollowGraph.find keeps between calls (issue #17:
+    computed ~7 times a step before): after add (the new keys inserted where the edges
+    went), remove, grow_creators (a new base) and a column replaced from outside, the
+    keys and every find answer are those of the graph as it is, and add and remove carry
+    them along rather than dropping them."""
+    from simulator.feeds import numpy_kernels
+
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 10**12)
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+    rng = np.random.default_rng(5)
+    n_users, n_creators = 40, 7
+    keys0 = np.unique(rng.integers(0, n_users * n_creators, 90))
+    fg = FollowGraph(n_users, n_creators, keys0 // n_creators, keys0 % n_creators,
+                     rng.random(len(keys0)).astype(np.float32), (0.1, 0.3, 0.6))
+    q = rng.integers(0, n_users * n_creators, 60)
+
+    def check():
+        keys = fg.src.astype(np.int64) * fg.n_creators + fg.creator
+        assert np.array_equal(fg.keys, keys)
+        qq = (q // n_creators) * fg.n_creators + q % n_creators
+        pos, found = fg.find(q // n_creators, q % n_creators)
+        assert np.array_equal(pos, np.searchsorted(keys, qq)) and np.array_equal(found, np.isin(qq, keys))
+
+    check()
+    assert fg._valid_keys() is not None  # kept by find
+    fg.add(q[:30] // n_creators, q[:30] % n_creators, 0.2)
+    assert fg._valid_keys() is not None  # carried along, not recomputed
+    check()
+    fg.remove(fg.creator == 2)
+    assert fg._valid_keys() is not None
+    check()
+    fg.grow_creators(3)  # a new base: the kept keys no longer hold
+    check()
+    fg.add(np.array([1, 39]), np.array([9, 0]), 0.3)
+    check()
+    fg.creator = np.zeros_like(fg.creator)  # a column replaced from outside (the rows stay sorted)
+    check()
