@@ -200,6 +200,85 @@ def lookup_in_rows(ptr, col, value, rows, cols):
     return out
 
 
+@_cached_njit()
+def block_edges(indptr, creator, intimacy, users, col_of):
+    """A ranking block's follow edges to its candidates' creators, in one pass over its
+    users' rows (CSR ``indptr``; ``users`` ascending, the block's rows in order;
+    ``col_of``: each creator's column among the block's creators, -1 for none): what
+    masks and gathers over the block's whole edge range gave (the same edges, ascending),
+    without reading the edges' users or the edges of users not in the block. Returns
+    (edge pointer by row, creator column, edge) of every such edge, and (pointer by row,
+    column, intimacy) of those with a nonzero intimacy (the fans the score boosts)."""
+    rows = len(users)
+    bound = indptr[users[rows - 1] + 1] - indptr[users[0]] if rows else 0
+    e_ptr = np.zeros(rows + 1, dtype=np.int64)
+    e_col = np.empty(bound, dtype=np.int64)
+    e_edge = np.empty(bound, dtype=np.int64)
+    f_ptr = np.zeros(rows + 1, dtype=np.int64)
+    f_col = np.empty(bound, dtype=np.int64)
+    f_int = np.empty(bound, dtype=np.float32)
+    n = 0
+    nf = 0
+    for i in range(rows):
+        u = users[i]
+        for e in range(indptr[u], indptr[u + 1]):
+            c = col_of[creator[e]]
+            if c >= 0:
+                e_col[n] = c
+                e_edge[n] = e
+                n += 1
+                if intimacy[e] != 0:
+                    f_col[nf] = c
+                    f_int[nf] = intimacy[e]
+                    nf += 1
+        e_ptr[i + 1] = n
+        f_ptr[i + 1] = nf
+    return e_ptr, e_col[:n], e_edge[:n], f_ptr, f_col[:nf], f_int[:nf]
+
+
+@_cached_njit()
+def block_picks(top, valid, k_u, e_ptr, e_col, e_edge, col_creator, users, col_item, match):
+    """A ranking block's impressions from its ranked lists in one pass: each row's first
+    ``k_u[i]`` valid picks, row by row, rank by rank (as ``first_picks``), each with its
+    user (``users[row]``), item (``col_item[col]``), follow edge (the row's edge to the
+    column's creator ``col_creator[col]``, -1 for none, as ``lookup_in_rows``) and
+    interest match (``match[row, col]``), in the trace's dtypes (int32 users, items and
+    edges, float32 match). Returns (user, item, edge, match, column)."""
+    rows, k = top.shape
+    n = 0
+    for i in range(rows):
+        taken = 0
+        for r in range(k):
+            if valid[i, r] and taken < k_u[i]:
+                taken += 1
+        n += taken
+    out_u = np.empty(n, dtype=np.int32)
+    out_i = np.empty(n, dtype=np.int32)
+    out_e = np.empty(n, dtype=np.int32)
+    out_m = np.empty(n, dtype=np.float32)
+    out_c = np.empty(n, dtype=np.int64)
+    n = 0
+    for i in range(rows):
+        taken = 0
+        for r in range(k):
+            if valid[i, r] and taken < k_u[i]:
+                j = top[i, r]
+                cc = col_creator[j]
+                edge = -1
+                for e in range(e_ptr[i], e_ptr[i + 1]):
+                    if e_col[e] == cc:
+                        edge = e_edge[e]
+                        break
+                out_u[n] = users[i]
+                out_i[n] = col_item[j]
+                out_e[n] = edge
+                out_m[n] = match[i, j]
+                out_c[n] = j
+                n += 1
+                taken += 1
+    return out_u, out_i, out_e, out_m, out_c
+
+
 @njit(inline="always")
 def _uniform(seed, i, a):
     """Uniform in (0, 1) from the hash of (seed, impression i, action a)."""

@@ -7,6 +7,8 @@ from numba import njit
 from simulator.feeds.kernels import (
     _splitmix64,
     _uniform,
+    block_edges,
+    block_picks,
     counts_by_user,
     first_picks,
     gumbel_top_k,
@@ -172,6 +174,66 @@ def test_first_picks_and_lookup_in_rows_match_their_numpy_forms():
     q_row, q_col = rng.integers(0, 50, 500), rng.integers(0, 10, 500)
     got = lookup_in_rows(np.searchsorted(e_row, np.arange(51)), e_col, e_val, q_row, q_col)
     assert np.array_equal(got, dense[q_row, q_col])
+
+
+def test_block_edges_match_the_masks_over_the_blocks_edge_range():
+    """Guards kernels.block_edges (issue #17: the ranking block's follow edges in one
+    pass over its users' rows): the edges of the block's users to its candidates'
+    creators, ascending, with each one's block row and creator column, as the numpy form
+    (masks over the block's whole edge range) gives them; and the nonzero-intimacy ones
+    (the fans) by row. Edges of users between the block's users who are not in it, and
+    edges to other creators, are left out."""
+    rng = np.random.default_rng(12)
+    n_users, n_creators = 400, 30
+    src = np.sort(rng.integers(0, n_users, 5000))
+    creator = rng.integers(0, n_creators, 5000)
+    keys = np.unique(src * n_creators + creator)
+    src, creator = keys // n_creators, (keys % n_creators).astype(np.int32)
+    intimacy = np.where(rng.random(len(keys)) < 0.3, 0.0, rng.random(len(keys))).astype(np.float32)
+    indptr = np.searchsorted(src, np.arange(n_users + 1))
+    bu = np.sort(rng.choice(np.arange(50, 350), 120, replace=False)).astype(np.int32)  # gaps: users not in the block
+    col_of = np.full(n_creators, -1, dtype=np.int64)
+    ucre = np.sort(rng.choice(n_creators, 12, replace=False))
+    col_of[ucre] = np.arange(12)
+    # the numpy form (RecommendDay.rank_block on small days)
+    row_in_block = np.full(n_users, -1)
+    row_in_block[bu] = np.arange(len(bu))
+    es, ee = indptr[bu[0]], indptr[bu[-1] + 1]
+    ec, er = col_of[creator[es:ee]], row_in_block[src[es:ee]]
+    sel = np.flatnonzero((ec >= 0) & (er >= 0))
+    e_row, e_col, e_edge = er[sel], ec[sel], es + sel
+    nz = intimacy[e_edge] != 0
+    e_ptr, got_col, got_edge, f_ptr, f_col, f_int = block_edges(indptr, creator, intimacy, bu, col_of)
+    assert np.array_equal(e_ptr, np.searchsorted(e_row, np.arange(len(bu) + 1)))
+    assert np.array_equal(got_col, e_col) and np.array_equal(got_edge, e_edge)
+    assert np.array_equal(f_ptr, np.searchsorted(e_row[nz], np.arange(len(bu) + 1)))
+    assert np.array_equal(f_col, e_col[nz]) and np.array_equal(f_int, intimacy[e_edge][nz])
+    assert 0 < nz.sum() < len(e_edge)
+
+
+def test_block_picks_match_first_picks_and_the_lookup():
+    """Guards kernels.block_picks (issue #17: a ranking block's impressions in one pass):
+    the picks of first_picks, each with its user, item, the follow edge lookup_in_rows
+    finds and its match, in the trace's dtypes (int32, float32)."""
+    rng = np.random.default_rng(13)
+    rows, k, m, n_cre = 60, 9, 30, 10
+    top = rng.integers(-1, m, (rows, k))
+    valid = (top >= 0) & (rng.random(top.shape) < 0.8)
+    k_u = rng.integers(0, 8, rows)
+    col_creator = rng.integers(0, n_cre, m)
+    pairs = np.unique(rng.integers(0, rows, 200) * n_cre + rng.integers(0, n_cre, 200))  # (row, creator column)
+    e_row, e_col, e_edge = pairs // n_cre, pairs % n_cre, rng.integers(0, 10**6, len(pairs))
+    e_ptr = np.searchsorted(e_row, np.arange(rows + 1))
+    users = np.sort(rng.choice(10**5, rows, replace=False)).astype(np.int32)
+    col_item = rng.integers(0, 10**6, m).astype(np.int32)
+    match = rng.random((rows, m)).astype(np.float32)
+    r, c = first_picks(top, valid, k_u)
+    user, item, edge, mt, cols = block_picks(top, valid, k_u, e_ptr, e_col, e_edge, col_creator, users, col_item, match)
+    assert np.array_equal(cols, c) and np.array_equal(user, users[r]) and np.array_equal(item, col_item[c])
+    want_edge = lookup_in_rows(e_ptr, e_col, e_edge, r, col_creator[c])
+    assert np.array_equal(edge, want_edge) and (want_edge >= 0).any() and (want_edge < 0).any()
+    assert np.array_equal(mt, match[r, c])
+    assert (user.dtype, item.dtype, edge.dtype, mt.dtype) == (np.int32, np.int32, np.int32, np.float32)
 
 
 def test_tally_impressions_matches_the_bincounts():
