@@ -158,49 +158,6 @@ def score_top_k(match, w_match, item, capped, fan_ptr, fan_col, fan_score, cand_
 
 
 @_cached_njit()
-def first_picks(top, valid, k_u):
-    """Each row's first ``k_u[i]`` valid ranked picks, row by row, rank by rank: the
-    (row, column) pairs of ``top[valid & (cumsum(valid, axis=1) <= k_u[:, None])]``
-    without the cumulative sums and masks. Returns (rows int64, columns int64)."""
-    rows, k = top.shape
-    n = 0
-    for i in range(rows):
-        taken = 0
-        for r in range(k):
-            if valid[i, r] and taken < k_u[i]:
-                taken += 1
-        n += taken
-    out_r = np.empty(n, dtype=np.int64)
-    out_c = np.empty(n, dtype=np.int64)
-    n = 0
-    for i in range(rows):
-        taken = 0
-        for r in range(k):
-            if valid[i, r] and taken < k_u[i]:
-                out_r[n] = i
-                out_c[n] = top[i, r]
-                n += 1
-                taken += 1
-    return out_r, out_c
-
-
-@_cached_njit()
-def lookup_in_rows(ptr, col, value, rows, cols):
-    """For each query (``rows[q]``, ``cols[q]``): ``value`` of the entry of that row
-    (CSR ``ptr``) whose ``col`` equals ``cols[q]``, -1 where the row has none (a row's
-    entries are few: a linear scan). Returns int64."""
-    n = len(rows)
-    out = np.full(n, -1, dtype=np.int64)
-    for q in range(n):
-        c = cols[q]
-        for e in range(ptr[rows[q]], ptr[rows[q] + 1]):
-            if col[e] == c:
-                out[q] = value[e]
-                break
-    return out
-
-
-@_cached_njit()
 def block_edges(indptr, creator, intimacy, users, col_of):
     """A ranking block's follow edges to its candidates' creators, in one pass over its
     users' rows (CSR ``indptr``; ``users`` ascending, the block's rows in order;
@@ -239,9 +196,10 @@ def block_edges(indptr, creator, intimacy, users, col_of):
 @_cached_njit()
 def block_picks(top, valid, k_u, e_ptr, e_col, e_edge, col_creator, users, col_item, match):
     """A ranking block's impressions from its ranked lists in one pass: each row's first
-    ``k_u[i]`` valid picks, row by row, rank by rank (as ``first_picks``), each with its
-    user (``users[row]``), item (``col_item[col]``), follow edge (the row's edge to the
-    column's creator ``col_creator[col]``, -1 for none, as ``lookup_in_rows``) and
+    ``k_u[i]`` valid picks, row by row, rank by rank (the picks of ``valid &
+    (cumsum(valid, axis=1) <= k_u[:, None])``), each with its user (``users[row]``),
+    item (``col_item[col]``), follow edge (the row's edge to the column's creator
+    ``col_creator[col]``, a linear scan of the row's few edges; -1 for none) and
     interest match (``match[row, col]``), in the trace's dtypes (int32 users, items and
     edges, float32 match). Returns (user, item, edge, match, column)."""
     rows, k = top.shape
@@ -474,21 +432,65 @@ def insert_sorted(arr, pos, values):
 
 
 @_cached_njit()
-def edges_to_offer(creator, src, offered, pos_of):
-    """Indices of the follow edges whose creator is ``offered`` and whose user is active
-    (``pos_of[user] >= 0``), ascending: ``np.flatnonzero(offered[creator] & (pos_of[src] >= 0))``
-    in one pass over the edges without its temporaries (the cold-start pool, feeds/slots.py)."""
+def cold_start_offers(indptr, creator, intimacy, active, offered, new_ptr):
+    """Every possible cold-start offer in one pass over the active users' rows (CSR
+    ``indptr``; ``active`` ascending): each (follow edge of an active user to an
+    ``offered`` creator, new item of that creator: ``new_ptr``'s entries of the
+    creator), by edge, then by the creator's entries, as a mask over every edge and
+    ``expand_rows`` give them, without reading the edges of inactive users. Returns (edge, entry in ``new_ptr``, the user's position
+    in ``active``, the edge's intimacy)."""
     n = 0
-    for e in range(len(creator)):
-        if offered[creator[e]] and pos_of[src[e]] >= 0:
-            n += 1
+    for p in range(len(active)):
+        u = active[p]
+        for e in range(indptr[u], indptr[u + 1]):
+            c = creator[e]
+            if offered[c]:
+                n += new_ptr[c + 1] - new_ptr[c]
+    edge = np.empty(n, dtype=np.int64)
+    entry = np.empty(n, dtype=np.int64)
+    pos = np.empty(n, dtype=np.int64)
+    intim = np.empty(n, dtype=np.float32)
+    n = 0
+    for p in range(len(active)):
+        u = active[p]
+        for e in range(indptr[u], indptr[u + 1]):
+            c = creator[e]
+            if offered[c]:
+                for q in range(new_ptr[c], new_ptr[c + 1]):
+                    edge[n] = e
+                    entry[n] = q
+                    pos[n] = p
+                    intim[n] = intimacy[e]
+                    n += 1
+    return edge, entry, pos, intim
+
+
+@_cached_njit()
+def random_subset_by_group(group, key, limit):
+    """For entries sorted by ``group`` (nondecreasing ints, e.g. users' positions):
+    the indices of each group's ``limit[group]`` entries of lowest ``key``, the
+    group's entries ordered by ``key`` (ties in entry order), groups in order: the
+    first ``limit`` of each group of ``np.lexsort((key, group))`` without the sort of
+    every entry (the cold-start pool's cut). Returns int64 indices."""
+    n = len(group)
     out = np.empty(n, dtype=np.int64)
-    n = 0
-    for e in range(len(creator)):
-        if offered[creator[e]] and pos_of[src[e]] >= 0:
-            out[n] = e
-            n += 1
-    return out
+    m = 0
+    a = 0
+    while a < n:
+        b = a + 1
+        while b < n and group[b] == group[a]:
+            b += 1
+        start = m
+        for i in range(a, b):  # insertion by key, after equal keys (stable)
+            j = m
+            while j > start and key[out[j - 1]] > key[i]:
+                out[j] = out[j - 1]
+                j -= 1
+            out[j] = i
+            m += 1
+        m = start + min(max(limit[group[a]], 0), b - a)
+        a = b
+    return out[:m]
 
 
 @_cached_njit()

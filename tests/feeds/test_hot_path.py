@@ -202,20 +202,6 @@ def test_build_feeds_keeps_no_feed_cache_after_the_feeds(monkeypatch):
     assert len(seen) >= 2 and all(seen) and model.feed_cache is None
 
 
-def test_edges_to_offer_matches_the_mask():
-    """Guards kernels.edges_to_offer (the cold-start pool's fan edges, issue #17): the
-    edges of offered creators to active users, ascending, as the numpy mask gave them."""
-    from simulator.feeds.kernels import edges_to_offer
-
-    rng = np.random.default_rng(8)
-    creator = rng.integers(0, 40, 3000).astype(np.int32)
-    src = np.sort(rng.integers(0, 500, 3000)).astype(np.int32)
-    offered = rng.random(40) < 0.3
-    pos_of = np.where(rng.random(500) < 0.6, np.arange(500), -1)
-    want = np.flatnonzero(offered[creator] & (pos_of[src] >= 0))
-    assert np.array_equal(edges_to_offer(creator, src, offered, pos_of), want)
-
-
 @pytest.mark.parametrize("scenario", ["ecosystem", "douyin", "kuaishou"])
 def test_compiled_and_numpy_forms_give_the_same_run(monkeypatch, scenario):
     """Guards the size switch of issue #17 (numpy_kernels.COMPILED_FROM): the exposure

@@ -9,11 +9,11 @@ from simulator.feeds.kernels import (
     _uniform,
     block_edges,
     block_picks,
+    cold_start_offers,
     counts_by_user,
-    first_picks,
     gumbel_top_k,
-    lookup_in_rows,
     pool_tally,
+    random_subset_by_group,
     score_top_k,
     tally_impressions,
 )
@@ -155,27 +155,6 @@ def test_fused_score_top_k_matches_score_then_cap_then_gumbel_top_k():
     assert not np.isin(got, np.flatnonzero(capped)).any()
 
 
-def test_first_picks_and_lookup_in_rows_match_their_numpy_forms():
-    """Guards kernels.first_picks (each row's first k_u valid picks, as the cumulative
-    sum of the valid mask selects them) and kernels.lookup_in_rows (a pick's follow
-    edge, as the dense users × creators table of edges gave it)."""
-    rng = np.random.default_rng(6)
-    top = rng.integers(-1, 30, (50, 9))
-    valid = (top >= 0) & (rng.random(top.shape) < 0.8)
-    k_u = rng.integers(0, 8, 50)
-    keep = valid & (np.cumsum(valid, axis=1) <= k_u[:, None])
-    rows, cols = first_picks(top, valid, k_u)
-    assert np.array_equal(rows, np.broadcast_to(np.arange(50)[:, None], top.shape)[keep])
-    assert np.array_equal(cols, top[keep])
-    pairs = np.unique(rng.integers(0, 50, 120) * 10 + rng.integers(0, 10, 120))  # (row, column), sorted
-    e_row, e_col, e_val = pairs // 10, pairs % 10, rng.integers(0, 10**6, len(pairs))
-    dense = np.full((50, 10), -1)
-    dense[e_row, e_col] = e_val
-    q_row, q_col = rng.integers(0, 50, 500), rng.integers(0, 10, 500)
-    got = lookup_in_rows(np.searchsorted(e_row, np.arange(51)), e_col, e_val, q_row, q_col)
-    assert np.array_equal(got, dense[q_row, q_col])
-
-
 def test_block_edges_match_the_masks_over_the_blocks_edge_range():
     """Guards kernels.block_edges (issue #17: the ranking block's follow edges in one
     pass over its users' rows): the edges of the block's users to its candidates'
@@ -211,10 +190,11 @@ def test_block_edges_match_the_masks_over_the_blocks_edge_range():
     assert 0 < nz.sum() < len(e_edge)
 
 
-def test_block_picks_match_first_picks_and_the_lookup():
+def test_block_picks_match_the_masks_and_the_dense_edge_table():
     """Guards kernels.block_picks (issue #17: a ranking block's impressions in one pass):
-    the picks of first_picks, each with its user, item, the follow edge lookup_in_rows
-    finds and its match, in the trace's dtypes (int32, float32)."""
+    each row's first k_u valid picks, row by row, rank by rank, as the cumulative sum of
+    the valid mask selects them, each with its user, item, follow edge (as the dense
+    rows × creators table of edges gives it), match and column, in the trace's dtypes."""
     rng = np.random.default_rng(13)
     rows, k, m, n_cre = 60, 9, 30, 10
     top = rng.integers(-1, m, (rows, k))
@@ -227,13 +207,63 @@ def test_block_picks_match_first_picks_and_the_lookup():
     users = np.sort(rng.choice(10**5, rows, replace=False)).astype(np.int32)
     col_item = rng.integers(0, 10**6, m).astype(np.int32)
     match = rng.random((rows, m)).astype(np.float32)
-    r, c = first_picks(top, valid, k_u)
+    keep = valid & (np.cumsum(valid, axis=1) <= k_u[:, None])
+    r, place = np.nonzero(keep)
+    c = top[r, place]
+    dense = np.full((rows, n_cre), -1)
+    dense[e_row, e_col] = e_edge
     user, item, edge, mt, cols = block_picks(top, valid, k_u, e_ptr, e_col, e_edge, col_creator, users, col_item, match)
     assert np.array_equal(cols, c) and np.array_equal(user, users[r]) and np.array_equal(item, col_item[c])
-    want_edge = lookup_in_rows(e_ptr, e_col, e_edge, r, col_creator[c])
+    want_edge = dense[r, col_creator[c]]
     assert np.array_equal(edge, want_edge) and (want_edge >= 0).any() and (want_edge < 0).any()
     assert np.array_equal(mt, match[r, c])
     assert (user.dtype, item.dtype, edge.dtype, mt.dtype) == (np.int32, np.int32, np.int32, np.float32)
+
+
+def test_cold_start_offers_match_the_mask_and_the_expansion():
+    """Guards kernels.cold_start_offers (issue #17: the cold-start pool's possible offers
+    in one pass over the active users' rows): every (edge of an active user to an
+    offered creator, new item of that creator), by edge then by item, with the user's
+    position among the active and the edge's intimacy, as the numpy form (a mask over
+    every edge, then expand_rows) gives them."""
+    from simulator.state.arrays import expand_rows
+
+    rng = np.random.default_rng(14)
+    n_users, n_creators = 500, 40
+    keys = np.unique(rng.integers(0, n_users, 4000) * n_creators + rng.integers(0, n_creators, 4000))
+    src, creator = (keys // n_creators).astype(np.int32), (keys % n_creators).astype(np.int32)
+    intimacy = rng.random(len(keys)).astype(np.float32)
+    indptr = np.searchsorted(src, np.arange(n_users + 1))
+    active = np.flatnonzero(rng.random(n_users) < 0.6).astype(np.int32)
+    new_ptr = np.concatenate([[0], np.cumsum(rng.integers(0, 4, n_creators))])  # 0-3 new items a creator
+    offered = (np.diff(new_ptr) > 0) & (rng.random(n_creators) < 0.7)
+    pos_of = np.full(n_users, -1)
+    pos_of[active] = np.arange(len(active))
+    candidate = np.flatnonzero(offered[creator] & (pos_of[src] >= 0))
+    which, k = expand_rows(new_ptr, creator[candidate].astype(np.int64))
+    edge, entry, pos, intim = cold_start_offers(indptr, creator, intimacy, active, offered, new_ptr)
+    assert np.array_equal(edge, candidate[which]) and np.array_equal(entry, k)
+    assert np.array_equal(pos, pos_of[src[candidate[which]]]) and np.array_equal(intim, intimacy[candidate[which]])
+    assert len(np.unique(edge)) < len(edge)  # creators with several new items
+
+
+def test_random_subset_by_group_matches_the_lexsort_cut():
+    """Guards kernels.random_subset_by_group (issue #17: the cold-start pool's cut
+    without sorting every offer): per group (sorted), the entries ordered by their key,
+    ties in entry order, the first limit[group] of them, as np.lexsort((key, group))
+    and the ranks within groups give them."""
+    from simulator.state.arrays import rank_within_sorted
+
+    rng = np.random.default_rng(15)
+    group = np.sort(rng.integers(0, 300, 3000))
+    key = rng.random(3000)
+    key[rng.random(3000) < 0.2] = 0.5  # ties, kept in entry order
+    limit = rng.integers(-1, 12, 300)
+    order = np.lexsort((key, group))
+    want = order[rank_within_sorted(group[order]) < limit[group[order]]]
+    got = random_subset_by_group(group, key, limit)
+    assert np.array_equal(got, want)
+    assert len(want) < len(group)
 
 
 def test_tally_impressions_matches_the_bincounts():
