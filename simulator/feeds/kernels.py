@@ -494,6 +494,28 @@ def random_subset_by_group(group, key, limit):
 
 
 @_cached_njit()
+def edges_to_marked(creator, mark):
+    """The follow edges whose creator has a mark (``mark[creator] >= 0``), ascending,
+    and each one's mark: ``np.flatnonzero(mark[creator] >= 0)`` and the marks there, in
+    one pass over the edges without their temporaries (the ad market's audiences,
+    platform/ad_market.py). Returns (int64 edges, int64 marks)."""
+    n = 0
+    for e in range(len(creator)):
+        if mark[creator[e]] >= 0:
+            n += 1
+    edge = np.empty(n, dtype=np.int64)
+    value = np.empty(n, dtype=np.int64)
+    n = 0
+    for e in range(len(creator)):
+        b = mark[creator[e]]
+        if b >= 0:
+            edge[n] = e
+            value[n] = b
+            n += 1
+    return edge, value
+
+
+@_cached_njit()
 def counts_by_user(user, engaged, source, ads, n_users):
     """Per user: impressions, engaged impressions and impressions in ``ads`` slots
     (``source == ads``), in one pass over the day's impressions: what

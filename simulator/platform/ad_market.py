@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..commerce.learning import ad_platforms
+from ..feeds import numpy_kernels
 from ..feeds.impressions import Impressions
 from ..state.arrays import expand_rows, indptr_from_rows, random_in_rows, rank_within_sorted
 from ..state.vocabulary import ADS, TARGETING
@@ -112,6 +113,10 @@ def _audience(model, bids: np.ndarray, bid_m: np.ndarray) -> tuple[np.ndarray, n
     follows = model.follows
     bid_of_account = np.full(model.creators.n, -1, dtype=np.int64)
     bid_of_account[model.merchants.account[bid_m[bids]]] = bids
+    if numpy_kernels.compiled(follows.n_edges):  # large graphs: one pass over the edges, no temporaries
+        from ..feeds.kernels import edges_to_marked
+
+        return edges_to_marked(follows.creator, bid_of_account)
     edge = np.flatnonzero(bid_of_account[follows.creator] >= 0)
     return edge, bid_of_account[follows.creator[edge]]
 

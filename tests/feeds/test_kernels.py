@@ -11,6 +11,7 @@ from simulator.feeds.kernels import (
     block_picks,
     cold_start_offers,
     counts_by_user,
+    edges_to_marked,
     gumbel_top_k,
     pool_tally,
     random_subset_by_group,
@@ -264,6 +265,19 @@ def test_random_subset_by_group_matches_the_lexsort_cut():
     got = random_subset_by_group(group, key, limit)
     assert np.array_equal(got, want)
     assert len(want) < len(group)
+
+
+def test_edges_to_marked_match_the_mask():
+    """Guards kernels.edges_to_marked (issue #17: the ad market's audiences in one pass
+    over the follow edges): the edges whose creator has a mark, ascending, with the
+    mark, as the numpy mask and gather give them."""
+    rng = np.random.default_rng(16)
+    creator = rng.integers(0, 50, 5000).astype(np.int32)
+    mark = np.where(rng.random(50) < 0.2, rng.integers(0, 9, 50), -1)
+    mark[creator[0]] = 0  # a mark of 0 is a mark (the ad market's first bid)
+    want = np.flatnonzero(mark[creator] >= 0)
+    edge, value = edges_to_marked(creator, mark)
+    assert np.array_equal(edge, want) and np.array_equal(value, mark[creator[want]]) and 0 < len(want) < 5000
 
 
 def test_tally_impressions_matches_the_bincounts():
