@@ -6,7 +6,9 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from ..state.arrays import find_sorted
 from ..state.vocabulary import ADS, COMMERCIAL, PRIVATE, PUBLIC
+from . import numpy_kernels
 
 
 # the trace's row indices (item rows of the live store, follow edges) are int32: 8 bytes
@@ -56,7 +58,7 @@ class Impressions:
     def of_slots(model, users: np.ndarray, items: np.ndarray, source: int,
                  targeting: np.ndarray | None = None) -> "Impressions":
         """Impressions of slots that may or may not go to fans: looks the follow edge up."""
-        edge = model.follows.lookup(users, model.items.creator[items])
+        edge = lookup_edges(model, users, model.items.creator[items])
         return Impressions.make(model, users, items, source, edge, targeting)
 
     @staticmethod
@@ -86,3 +88,19 @@ class Impressions:
             counts = np.bincount(item_creator[self.item], minlength=n_creators).astype(np.int64)
             self.__dict__["_per_creator"] = counts
         return counts
+
+
+def lookup_edges(model, users: np.ndarray, creators: np.ndarray) -> np.ndarray:
+    """The follow edge of each (user, creator), -1 where the user does not follow: what
+    ``FollowGraph.lookup`` gives. While the day's feeds are built (``model.feed_cache``)
+    a small graph's sorted edge keys are computed once for all the day's lookups (the
+    ad slots', the look-alikes', the same-city tab's, on every platform) instead of
+    once per lookup; a large graph searches each user's row (compiled) as it does."""
+    follows = model.follows
+    cache = getattr(model, "feed_cache", None)
+    if cache is None or numpy_kernels.compiled(follows.n_edges):
+        return follows.lookup(users, creators)
+    keys = cache.get("follow_keys")
+    if keys is None:
+        keys = cache["follow_keys"] = follows.keys
+    return find_sorted(keys, users.astype(np.int64) * follows.n_creators + creators.astype(np.int64))

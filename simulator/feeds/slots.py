@@ -168,7 +168,9 @@ def cold_start_slots(model, platform, active, free, rng):
     else:
         pos_of = np.full(model.users.n, -1, dtype=np.int64)
         pos_of[active] = np.arange(len(active))
-        candidate = np.flatnonzero(offered[follows.creator] & (pos_of[follows.src] >= 0))
+        is_active = np.zeros(model.users.n, dtype=bool)
+        is_active[active] = True
+        candidate = np.flatnonzero(offered[follows.creator] & is_active[follows.src])  # (bytes, not int64s, a gather)
         # every (candidate edge, new item of its creator) pair is one possible offer
         which, k = expand_rows(new_ptr, follows.creator[candidate].astype(np.int64))
         edge = candidate[which]

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..commerce.learning import ad_platforms
 from ..feeds import numpy_kernels
-from ..feeds.impressions import Impressions
+from ..feeds.impressions import Impressions, lookup_edges
 from ..state.arrays import expand_rows, indptr_from_rows, random_in_rows, rank_within_sorted
 from ..state.vocabulary import ADS, TARGETING
 
@@ -181,5 +181,5 @@ def _lookalike_candidates(model, cfg, look, fan_edge, fan_b, bid_m, users, marke
     k = random_in_rows(ptr, seg, rng)
     ok = k >= 0
     slot, b = free[o[k[ok]]], look[draws[ok]]
-    non_fan = follows.lookup(users[slot], model.merchants.account[bid_m[b]]) < 0
+    non_fan = lookup_edges(model, users[slot], model.merchants.account[bid_m[b]]) < 0
     return slot[non_fan], b[non_fan]

@@ -182,6 +182,35 @@ def test_follow_pick_weights_shared_by_the_platforms_while_feeds_are_built():
     assert follow_pick_weights(model, 0.05) is not first
 
 
+def test_follow_edge_keys_computed_once_while_feeds_are_built(monkeypatch):
+    """Guards impressions.lookup_edges (issue #17): while build_feeds runs, a small
+    graph's edge keys are computed once for all the day's lookups (same city, ads, the
+    look-alikes, on every platform), not once per lookup; and a lookup gives
+    FollowGraph.lookup's edges."""
+    from simulator import TrafficModel
+    from simulator.config import load_scenario
+    from simulator.feeds.impressions import lookup_edges
+    from simulator.state.graphs import FollowGraph
+    from simulator.feeds import numpy_kernels
+    from simulator.state.vocabulary import ADS
+
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)  # (an earlier test's runs may have set it)
+    monkeypatch.setattr(numpy_kernels, "COMPILED_RUN", 10**12)
+    scenario = load_scenario("scenarios/ecosystem.toml", overrides={"population": {"users": 2000, "creators": 60, "merchants": 4}})
+    model = TrafficModel(scenario, seed=3)
+    model.step()
+    keys_prop, computed = FollowGraph.keys, []
+    monkeypatch.setattr(FollowGraph, "keys", property(lambda self: computed.append(1) or keys_prop.fget(self)))
+    feeds = model.build_feeds()
+    assert len(computed) == 1 and sum((imp.source == ADS).sum() for _, imp in feeds) > 0  # ads were looked up
+    rng = np.random.default_rng(0)
+    users, creators = rng.integers(0, 2000, 500), rng.integers(0, model.creators.n, 500)
+    users[:50], creators[:50] = model.follows.src[:50], model.follows.creator[:50]  # some followed
+    model.feed_cache = {}
+    got = lookup_edges(model, users, creators)
+    assert np.array_equal(got, model.follows.lookup(users, creators)) and (got >= 0).sum() >= 50
+
+
 def test_build_feeds_keeps_no_feed_cache_after_the_feeds(monkeypatch):
     """Guards TrafficModel.build_feeds: the cache of what the platforms share lives only
     while the feeds are built."""
