@@ -180,9 +180,9 @@ class RecommendDay:
         """The numpy form of the ranking (small days, or a policy that is not linear): the
         score of every (row, candidate), -inf on capped candidates, Gumbel-top-k. A linear
         policy's score is w_match·match + its per-candidate part, plus each fan entry's
-        boost added to the candidates of its creator (a dense rows × creators table of the
+        boost added to the candidates of its creator (a dense creators × rows table of the
         boosts, gathered by candidate: the same float32 additions as the policy's score,
-        and +0.0 elsewhere)."""
+        and +0.0 elsewhere, which no pick can tell from the policy's)."""
         policy, left = self.policy, self.left
         if policy.linear:
             intimacy = self.follows.intimacy[e_edge]
