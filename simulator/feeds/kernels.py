@@ -149,12 +149,42 @@ def score_top_k(match, w_match, item, capped, fan_ptr, fan_col, fan_score, cand_
                 f = fan_score[e]
                 for q in range(cand_ptr[c], cand_ptr[c + 1]):
                     key[cand_idx[q]] += f
+            # the noisy keys key + temp · noise first, in two runs of the table (before and
+            # after it wraps) that the compiler vectorizes, then -inf where capped; the
+            # selection compares them as _gumbel_select does (the same float32 values)
+            h = _splitmix64(useed ^ (np.uint64(i) * np.uint64(0x100000001B3)))
+            offset = np.int64(h & np.uint64(mask))
+            n1 = min(cols, mask + 1 - offset)
+            for j in range(n1):
+                key[j] = key[j] + temp * table[offset + j]
+            for j in range(n1, cols):
+                key[j] = key[j] + temp * table[j - n1]
             for j in range(cols):
                 if capped[j]:
                     key[j] = -np.inf
-            h = _splitmix64(useed ^ (np.uint64(i) * np.uint64(0x100000001B3)))
-            _gumbel_select(key, ki, temp, table, np.int64(h & np.uint64(mask)), mask, vals[i, :ki], out[i, :ki])
+            _select_noisy(key, ki, vals[i, :ki], out[i, :ki])
     return out
+
+
+@njit(inline="always")
+def _select_noisy(v, k, topv, topi):
+    """The ``k`` largest of ``v`` into the descending lists ``topv``/``topi`` (preset to
+    -inf/-1), ties to the lower index, -inf never chosen: ``_gumbel_select`` on values
+    that already carry their noise."""
+    cols = len(v)
+    filled = 0
+    j = 0
+    while j < cols and filled < k:
+        if v[j] != -np.inf:
+            _insert_sorted(topv, topi, filled, v[j], j)
+            filled += 1
+        j += 1
+    last = topv[k - 1]
+    while j < cols:
+        if v[j] > last:  # -inf never passes
+            _insert_sorted(topv, topi, k - 1, v[j], j)
+            last = topv[k - 1]
+        j += 1
 
 
 @_cached_njit()

@@ -154,6 +154,15 @@ def test_fused_score_top_k_matches_score_then_cap_then_gumbel_top_k():
     prefix = np.arange(12)[None, :] < np.minimum(k_row, 12)[:, None]
     assert np.array_equal(short, np.where(prefix, want, -1))
     assert not np.isin(got, np.flatnonzero(capped)).any()
+    # a row's noise wraps round the table's end (most rows, with a table of 64 entries)
+    small = table[:64].copy()
+    key_s = policy.score(block)
+    key_s[:, capped] = -np.inf
+    wrapped = score_top_k(match, policy.w_match, policy.item_score(block), capped,
+                          np.searchsorted(f_row, np.arange(rows + 1)), f_col, policy.fan_score(intimacy),
+                          np.searchsorted(inv[by_creator], np.arange(n_cre + 1)), by_creator, 12, np.full(rows, 12),
+                          0.3, 77, small)
+    assert np.array_equal(wrapped, numpy_twin(key_s, 12, 0.3, 77, small))
 
 
 def test_block_edges_match_the_masks_over_the_blocks_edge_range():
