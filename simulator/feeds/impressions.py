@@ -46,10 +46,11 @@ class Impressions:
         targeting (the ad market tags them), else -1."""
         match = (np.einsum("ij,ij->i", model.users.interest[users], model.items.topic[items]) if len(users)
                  else np.zeros(0, np.float32))
-        return Impressions(user=users.astype(np.int32), item=items.astype(INDEX), source=np.full(len(users), source, np.int8),
-                           edge=edge.astype(INDEX),
-                           match=match.astype(np.float32),
-                           targeting=None if targeting is None else targeting.astype(np.int8))
+        # (no copies of arrays already in the trace's dtypes: the callers pass arrays of their own)
+        return Impressions(user=users.astype(np.int32, copy=False), item=items.astype(INDEX, copy=False),
+                           source=np.full(len(users), source, np.int8), edge=edge.astype(INDEX, copy=False),
+                           match=match.astype(np.float32, copy=False),
+                           targeting=None if targeting is None else targeting.astype(np.int8, copy=False))
 
     @staticmethod
     def of_slots(model, users: np.ndarray, items: np.ndarray, source: int,
@@ -85,3 +86,4 @@ class Impressions:
             counts = np.bincount(item_creator[self.item], minlength=n_creators).astype(np.int64)
             self.__dict__["_per_creator"] = counts
         return counts
+

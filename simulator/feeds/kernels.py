@@ -149,19 +149,89 @@ def score_top_k(match, w_match, item, capped, fan_ptr, fan_col, fan_score, cand_
                 f = fan_score[e]
                 for q in range(cand_ptr[c], cand_ptr[c + 1]):
                     key[cand_idx[q]] += f
+            # the noisy keys key + temp · noise first, in two runs of the table (before and
+            # after it wraps) that the compiler vectorizes, then -inf where capped; the
+            # selection compares them as _gumbel_select does (the same float32 values)
+            h = _splitmix64(useed ^ (np.uint64(i) * np.uint64(0x100000001B3)))
+            offset = np.int64(h & np.uint64(mask))
+            n1 = min(cols, mask + 1 - offset)
+            for j in range(n1):
+                key[j] = key[j] + temp * table[offset + j]
+            for j in range(n1, cols):
+                key[j] = key[j] + temp * table[j - n1]
             for j in range(cols):
                 if capped[j]:
                     key[j] = -np.inf
-            h = _splitmix64(useed ^ (np.uint64(i) * np.uint64(0x100000001B3)))
-            _gumbel_select(key, ki, temp, table, np.int64(h & np.uint64(mask)), mask, vals[i, :ki], out[i, :ki])
+            _select_noisy(key, ki, vals[i, :ki], out[i, :ki])
     return out
 
 
+@njit(inline="always")
+def _select_noisy(v, k, topv, topi):
+    """The ``k`` largest of ``v`` into the descending lists ``topv``/``topi`` (preset to
+    -inf/-1), ties to the lower index, -inf never chosen: ``_gumbel_select`` on values
+    that already carry their noise."""
+    cols = len(v)
+    filled = 0
+    j = 0
+    while j < cols and filled < k:
+        if v[j] != -np.inf:
+            _insert_sorted(topv, topi, filled, v[j], j)
+            filled += 1
+        j += 1
+    last = topv[k - 1]
+    while j < cols:
+        if v[j] > last:  # -inf never passes
+            _insert_sorted(topv, topi, k - 1, v[j], j)
+            last = topv[k - 1]
+        j += 1
+
+
 @_cached_njit()
-def first_picks(top, valid, k_u):
-    """Each row's first ``k_u[i]`` valid ranked picks, row by row, rank by rank: the
-    (row, column) pairs of ``top[valid & (cumsum(valid, axis=1) <= k_u[:, None])]``
-    without the cumulative sums and masks. Returns (rows int64, columns int64)."""
+def block_edges(indptr, creator, intimacy, users, col_of):
+    """A ranking block's follow edges to its candidates' creators, in one pass over its
+    users' rows (CSR ``indptr``; ``users`` ascending, the block's rows in order;
+    ``col_of``: each creator's column among the block's creators, -1 for none): what
+    masks and gathers over the block's whole edge range gave (the same edges, ascending),
+    without reading the edges' users or the edges of users not in the block. Returns
+    (edge pointer by row, creator column, edge) of every such edge, and (pointer by row,
+    column, intimacy) of those with a nonzero intimacy (the fans the score boosts)."""
+    rows = len(users)
+    bound = indptr[users[rows - 1] + 1] - indptr[users[0]] if rows else 0
+    e_ptr = np.zeros(rows + 1, dtype=np.int64)
+    e_col = np.empty(bound, dtype=np.int64)
+    e_edge = np.empty(bound, dtype=np.int64)
+    f_ptr = np.zeros(rows + 1, dtype=np.int64)
+    f_col = np.empty(bound, dtype=np.int64)
+    f_int = np.empty(bound, dtype=np.float32)
+    n = 0
+    nf = 0
+    for i in range(rows):
+        u = users[i]
+        for e in range(indptr[u], indptr[u + 1]):
+            c = col_of[creator[e]]
+            if c >= 0:
+                e_col[n] = c
+                e_edge[n] = e
+                n += 1
+                if intimacy[e] != 0:
+                    f_col[nf] = c
+                    f_int[nf] = intimacy[e]
+                    nf += 1
+        e_ptr[i + 1] = n
+        f_ptr[i + 1] = nf
+    return e_ptr, e_col[:n], e_edge[:n], f_ptr, f_col[:nf], f_int[:nf]
+
+
+@_cached_njit()
+def block_picks(top, valid, k_u, e_ptr, e_col, e_edge, col_creator, users, col_item, match):
+    """A ranking block's impressions from its ranked lists in one pass: each row's first
+    ``k_u[i]`` valid picks, row by row, rank by rank (the picks of ``valid &
+    (cumsum(valid, axis=1) <= k_u[:, None])``), each with its user (``users[row]``),
+    item (``col_item[col]``), follow edge (the row's edge to the column's creator
+    ``col_creator[col]``, a linear scan of the row's few edges; -1 for none) and
+    interest match (``match[row, col]``), in the trace's dtypes (int32 users, items and
+    edges, float32 match). Returns (user, item, edge, match, column)."""
     rows, k = top.shape
     n = 0
     for i in range(rows):
@@ -170,34 +240,31 @@ def first_picks(top, valid, k_u):
             if valid[i, r] and taken < k_u[i]:
                 taken += 1
         n += taken
-    out_r = np.empty(n, dtype=np.int64)
+    out_u = np.empty(n, dtype=np.int32)
+    out_i = np.empty(n, dtype=np.int32)
+    out_e = np.empty(n, dtype=np.int32)
+    out_m = np.empty(n, dtype=np.float32)
     out_c = np.empty(n, dtype=np.int64)
     n = 0
     for i in range(rows):
         taken = 0
         for r in range(k):
             if valid[i, r] and taken < k_u[i]:
-                out_r[n] = i
-                out_c[n] = top[i, r]
+                j = top[i, r]
+                cc = col_creator[j]
+                edge = -1
+                for e in range(e_ptr[i], e_ptr[i + 1]):
+                    if e_col[e] == cc:
+                        edge = e_edge[e]
+                        break
+                out_u[n] = users[i]
+                out_i[n] = col_item[j]
+                out_e[n] = edge
+                out_m[n] = match[i, j]
+                out_c[n] = j
                 n += 1
                 taken += 1
-    return out_r, out_c
-
-
-@_cached_njit()
-def lookup_in_rows(ptr, col, value, rows, cols):
-    """For each query (``rows[q]``, ``cols[q]``): ``value`` of the entry of that row
-    (CSR ``ptr``) whose ``col`` equals ``cols[q]``, -1 where the row has none (a row's
-    entries are few: a linear scan). Returns int64."""
-    n = len(rows)
-    out = np.full(n, -1, dtype=np.int64)
-    for q in range(n):
-        c = cols[q]
-        for e in range(ptr[rows[q]], ptr[rows[q] + 1]):
-            if col[e] == c:
-                out[q] = value[e]
-                break
-    return out
+    return out_u, out_i, out_e, out_m, out_c
 
 
 @njit(inline="always")
@@ -395,21 +462,87 @@ def insert_sorted(arr, pos, values):
 
 
 @_cached_njit()
-def edges_to_offer(creator, src, offered, pos_of):
-    """Indices of the follow edges whose creator is ``offered`` and whose user is active
-    (``pos_of[user] >= 0``), ascending: ``np.flatnonzero(offered[creator] & (pos_of[src] >= 0))``
-    in one pass over the edges without its temporaries (the cold-start pool, feeds/slots.py)."""
+def cold_start_offers(indptr, creator, intimacy, active, offered, new_ptr):
+    """Every possible cold-start offer in one pass over the active users' rows (CSR
+    ``indptr``; ``active`` ascending): each (follow edge of an active user to an
+    ``offered`` creator, new item of that creator: ``new_ptr``'s entries of the
+    creator), by edge, then by the creator's entries, as a mask over every edge and
+    ``expand_rows`` give them, without reading the edges of inactive users. Returns (edge, entry in ``new_ptr``, the user's position
+    in ``active``, the edge's intimacy)."""
     n = 0
-    for e in range(len(creator)):
-        if offered[creator[e]] and pos_of[src[e]] >= 0:
-            n += 1
+    for p in range(len(active)):
+        u = active[p]
+        for e in range(indptr[u], indptr[u + 1]):
+            c = creator[e]
+            if offered[c]:
+                n += new_ptr[c + 1] - new_ptr[c]
+    edge = np.empty(n, dtype=np.int64)
+    entry = np.empty(n, dtype=np.int64)
+    pos = np.empty(n, dtype=np.int64)
+    intim = np.empty(n, dtype=np.float32)
+    n = 0
+    for p in range(len(active)):
+        u = active[p]
+        for e in range(indptr[u], indptr[u + 1]):
+            c = creator[e]
+            if offered[c]:
+                for q in range(new_ptr[c], new_ptr[c + 1]):
+                    edge[n] = e
+                    entry[n] = q
+                    pos[n] = p
+                    intim[n] = intimacy[e]
+                    n += 1
+    return edge, entry, pos, intim
+
+
+@_cached_njit()
+def random_subset_by_group(group, key, limit):
+    """For entries sorted by ``group`` (nondecreasing ints, e.g. users' positions):
+    the indices of each group's ``limit[group]`` entries of lowest ``key``, the
+    group's entries ordered by ``key`` (ties in entry order), groups in order: the
+    first ``limit`` of each group of ``np.lexsort((key, group))`` without the sort of
+    every entry (the cold-start pool's cut). Returns int64 indices."""
+    n = len(group)
     out = np.empty(n, dtype=np.int64)
+    m = 0
+    a = 0
+    while a < n:
+        b = a + 1
+        while b < n and group[b] == group[a]:
+            b += 1
+        start = m
+        for i in range(a, b):  # insertion by key, after equal keys (stable)
+            j = m
+            while j > start and key[out[j - 1]] > key[i]:
+                out[j] = out[j - 1]
+                j -= 1
+            out[j] = i
+            m += 1
+        m = start + min(max(limit[group[a]], 0), b - a)
+        a = b
+    return out[:m]
+
+
+@_cached_njit()
+def edges_to_marked(creator, mark):
+    """The follow edges whose creator has a mark (``mark[creator] >= 0``), ascending,
+    and each one's mark: ``np.flatnonzero(mark[creator] >= 0)`` and the marks there, in
+    one pass over the edges without their temporaries (the ad market's audiences,
+    platform/ad_market.py). Returns (int64 edges, int64 marks)."""
     n = 0
     for e in range(len(creator)):
-        if offered[creator[e]] and pos_of[src[e]] >= 0:
-            out[n] = e
+        if mark[creator[e]] >= 0:
             n += 1
-    return out
+    edge = np.empty(n, dtype=np.int64)
+    value = np.empty(n, dtype=np.int64)
+    n = 0
+    for e in range(len(creator)):
+        b = mark[creator[e]]
+        if b >= 0:
+            edge[n] = e
+            value[n] = b
+            n += 1
+    return edge, value
 
 
 @_cached_njit()

@@ -34,8 +34,8 @@ from ..state.arrays import rank_within_sorted
 # form of its compiled kernel (the same result; tests check both): at the default
 # population a kernel saves less than loading numba costs a short run.
 COMPILED_FROM = 500_000
-# the same for the ranking (kernels.score_top_k, gumbel_top_k, within_cap, first_picks,
-# lookup_in_rows), by a platform's active users of the day
+# the same for the ranking (kernels.block_edges, score_top_k, gumbel_top_k, within_cap,
+# block_picks), by a platform's active users of the day
 COMPILED_USERS = 50_000
 # Once the runs built in a process (one long run, or a sweep worker's many short ones)
 # add up to this many feed user-days (steps × users × feed platforms), every phase runs

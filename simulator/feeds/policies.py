@@ -188,8 +188,9 @@ class AlgorithmicPolicy(RankingPolicy):
         return s
 
     # The score is linear: w_match·match + a per-candidate term + a per-fan-pair term. The
-    # recommender computes it with these three parts inside its compiled ranking kernel
-    # (kernels.score_top_k), row by row, with the same float32 operations as score().
+    # recommender computes it with these three parts, inside its compiled ranking kernel
+    # (kernels.score_top_k, row by row) or with a dense table of the fans' boosts on small
+    # days (RecommendDay._rank), with the same float32 operations as score().
     linear = True
 
     @property

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..state.arrays import expand_rows, indptr_from_rows
+from ..state.arrays import expand_rows, indptr_from_rows, unique_sorted
 from ..state.vocabulary import RECOMMEND
-from .impressions import Impressions
+from .impressions import INDEX, Impressions
 from . import numpy_kernels
 from .numpy_kernels import gumbel_table
 from .policies import Block, prior_context
@@ -44,8 +44,9 @@ def recommend_slots(model, platform, active, free, rng) -> list[Impressions]:
     block_size = max(1, -(-len(active) // n_blocks))
     base = int(rng.integers(2**62))
     day.compiled = numpy_kernels.compiled(len(active), numpy_kernels.COMPILED_USERS)
-    day.row_in_block = np.full(model.users.n, -1, dtype=np.int64)
-    day.row_in_block[active] = np.arange(len(active)) % block_size
+    if not day.compiled:  # the numpy form finds a block's follow edges by their users' rows in it
+        day.row_in_block = np.full(model.users.n, -1, dtype=np.int64)
+        day.row_in_block[active] = np.arange(len(active)) % block_size
     starts = range(0, len(active), block_size)
     return [imp for j, b0 in enumerate(starts)
             if (imp := day.rank_block(active[b0 : b0 + block_size], free[b0 : b0 + block_size],
@@ -66,6 +67,7 @@ class RecommendDay:
             prior = np.where(ctx.blocked, -np.inf, prior)
         ok = np.isfinite(prior)
         self.pool = lo + np.flatnonzero(ok)
+        self.pool32 = self.pool.astype(INDEX)  # the trace's item rows
         self.m_target = min(cfg.candidates, len(self.pool))
         self.prior = prior[ok]
         self.topic = items.topic[self.pool]
@@ -82,6 +84,7 @@ class RecommendDay:
         w = np.exp(self.prior - self.prior.max()) if len(self.pool) else np.zeros(0)
         self.wanting = float(w.sum() ** 2 / max((w * w).sum(), 1e-300)) if len(w) else 0.0
         self.temp = np.float32(cfg.temperature)
+        self.col_of = np.full(self.n_creators, -1, dtype=np.int64)  # a block's creator columns (reset after each)
         self.noise = gumbel_table(rng)
         # retrieval weights per interest segment, as CDFs for inverse-transform draws
         self.cdf = {}
@@ -95,29 +98,23 @@ class RecommendDay:
         kmax = int(k_u.max(initial=0))
         if kmax <= 0 or len(bu) == 0:
             return None
-        users, follows = self.users, self.follows
+        users, follows, policy = self.users, self.follows, self.policy
         # retrieval: candidates split across the interest segments present in the block
         seg = users.segment[bu]  # users are numbered by segment, so a block's segments are runs
-        starts = np.flatnonzero(seg[1:] != seg[:-1]) + 1
-        segs, counts = seg[np.concatenate(([0], starts))], np.diff(starts, prepend=0, append=len(seg))
+        bounds = np.flatnonzero(seg[1:] != seg[:-1]).tolist()
         draws = []
-        for s, c in zip(segs.tolist(), counts.tolist()):
-            cw = self.cdf[s]
-            k = max(1, int(round(self.m_target * c / len(bu))))
+        for a, b in zip([0] + [x + 1 for x in bounds], [x + 1 for x in bounds] + [len(seg)]):
+            cw = self.cdf[int(seg[a])]
+            k = max(1, int(round(self.m_target * (b - a) / len(bu))))
             draws.append(np.searchsorted(cw, rng.random(k) * cw[-1], side="right"))
-        cand = np.unique(np.minimum(np.concatenate(draws), len(self.pool) - 1))
+        cand = unique_sorted(np.minimum(np.concatenate(draws), len(self.pool) - 1))  # np.unique: a hash table first
         m = len(cand)
         kb = min(kmax, m)
-        # the block's follow edges to the candidates' creators, by block row (the edges of
-        # a CSR range run by user, and the block's rows follow its users' order)
+        # the candidates' creators as columns; the day's creator → column table is set
+        # for the block and reset after it
         ucre, inv = np.unique(self.creator[cand], return_inverse=True)
-        col_of = np.full(self.n_creators, -1, dtype=np.int64)
+        col_of = self.col_of
         col_of[ucre] = np.arange(len(ucre))
-        es, ee = follows.indptr[bu[0]], follows.indptr[bu[-1] + 1]
-        ec = col_of[follows.creator[es:ee]]
-        er = self.row_in_block[follows.src[es:ee]]  # -1 for users not active today
-        sel = np.flatnonzero((ec >= 0) & (er >= 0))
-        e_row, e_col, e_edge = er[sel], ec[sel], es + sel
         match = users.interest[bu] @ self.topic[cand].T
         block = Block(match=match, intimacy=None, quality=self.quality[cand],
                       perf=self.perf[cand], age=self.age[cand], popularity=self.popularity[cand],
@@ -126,51 +123,84 @@ class RecommendDay:
         # with a cap, look cap_lookahead places further down each list to replace capped picks
         kx = min(m, kb + (self.cfg.cap_lookahead if left is not None else 0))
         seed = int(rng.integers(2**63))
-        if self.policy.linear and self.compiled:  # score, cap and Gumbel-top-k in one compiled pass over the rows
-            from .kernels import score_top_k
+        if self.compiled:  # large days: the block's follow edges, the ranking and the picks in compiled passes
+            from .kernels import block_edges, block_picks, score_top_k
 
-            intimacy = follows.intimacy[e_edge]
-            nz = intimacy != 0
-            by_creator = np.argsort(inv, kind="stable")
-            top = score_top_k(match, self.policy.w_match, self.policy.item_score(block),
-                              np.zeros(m, bool) if left is None else left[cand] <= 0,
-                              indptr_from_rows(e_row[nz], len(bu)), e_col[nz], self.policy.fan_score(intimacy[nz]),
-                              indptr_from_rows(inv[by_creator], len(ucre)), by_creator,
-                              # without a cap a user takes the first k_u of their list: rank only
-                              # that far (with one, the cap's grants run over every row's kx places)
-                              kx, np.full(len(bu), kx) if left is not None else k_u, float(self.temp), seed,
-                              self.noise)
-        else:  # the numpy form (small days), or a policy that is not linear
-            if self.policy.algorithmic:  # the nonzero intimacies as (flat index, value), never a dense matrix
-                block.fans = _fan_entries(e_row, e_col, follows.intimacy[e_edge], inv, m)
+            # the block's follow edges to the candidates' creators, by block row
+            e_ptr, e_col, e_edge, f_ptr, f_col, f_int = block_edges(follows.indptr, follows.creator,
+                                                                      follows.intimacy, bu, col_of)
+            col_of[ucre] = -1
+            if policy.linear:  # score, cap and Gumbel-top-k in one compiled pass over the rows
+                by_creator = np.argsort(inv, kind="stable")
+                top = score_top_k(match, policy.w_match, policy.item_score(block),
+                                  np.zeros(m, bool) if left is None else left[cand] <= 0,
+                                  f_ptr, f_col, policy.fan_score(f_int),
+                                  indptr_from_rows(inv[by_creator], len(ucre)), by_creator,
+                                  # without a cap a user takes the first k_u of their list: rank only
+                                  # that far (with one, the cap's grants run over every row's kx places)
+                                  kx, np.full(len(bu), kx) if left is not None else k_u, float(self.temp), seed,
+                                  self.noise)
             else:
-                block.intimacy = np.zeros((len(bu), m), dtype=np.float32)
-            key = self.policy.score(block)
+                e_row = np.repeat(np.arange(len(bu)), np.diff(e_ptr))
+                top = self._rank(block, e_row, e_col, e_edge, inv, cand, kx, seed)
+            valid = top >= 0
             if left is not None:
-                key[:, left[cand] <= 0] = -np.inf
-            top = numpy_kernels.kernel("gumbel_top_k", self.compiled)(key, kx, float(self.temp), seed, self.noise)
-        valid = top >= 0
-        if left is not None:
-            valid &= _within_cap(top, left[cand], self.compiled)
-        if self.compiled:  # large days: the picks and their follow edges in compiled passes
-            from .kernels import first_picks, lookup_in_rows
-
-            rows, cols = first_picks(top, valid, k_u)
-            edge = lookup_in_rows(indptr_from_rows(e_row, len(bu)), e_col, e_edge, rows, inv[cols])
-        else:  # the numpy form (the same picks and edges): no kernels to load on a short run
+                valid &= _within_cap(top, left[cand], True)
+            user, item, edge, mt, cols = block_picks(top, valid, k_u, e_ptr, e_col, e_edge, inv, bu,
+                                                     self.pool32[cand], match)
+        else:  # the numpy form (small days: no kernels to load on a short run), the same picks
+            # the block's follow edges to the candidates' creators, by block row (the edges of
+            # a CSR range run by user, and the block's rows follow its users' order)
+            es, ee = follows.indptr[bu[0]], follows.indptr[bu[-1] + 1]
+            ec = col_of[follows.creator[es:ee]]
+            col_of[ucre] = -1
+            er = self.row_in_block[follows.src[es:ee]]  # -1 for users not active today
+            sel = np.flatnonzero((ec >= 0) & (er >= 0))
+            e_row, e_col, e_edge = er[sel], ec[sel], es + sel
+            top = self._rank(block, e_row, e_col, e_edge, inv, cand, kx, seed)
+            valid = top >= 0
             if left is None:  # a row's valid places are its first ones: its first k_u places
                 keep = valid & (np.arange(top.shape[1]) < k_u[:, None])
             else:
+                valid &= _within_cap(top, left[cand], False)
                 keep = valid & (np.cumsum(valid, axis=1) <= k_u[:, None])
-            rows, place = np.nonzero(keep)  # row by row, rank by rank (as the mask selects them)
-            cols = top[rows, place]
-            edge_dense = np.full((len(bu), len(ucre)), -1, dtype=np.int64)
-            edge_dense[e_row, e_col] = e_edge
-            edge = edge_dense[rows, inv[cols]]
+            # row by row, rank by rank (as the mask selects them); flat indices throughout,
+            # several times quicker than numpy's 2-D nonzero and fancy indexing
+            at = np.flatnonzero(keep)
+            rows, cols = at // top.shape[1], top.ravel().take(at)
+            edge_dense = np.full(len(bu) * len(ucre), -1, dtype=INDEX)  # (rows × creator columns)
+            edge_dense[e_row * len(ucre) + e_col] = e_edge
+            user, item = bu.take(rows), self.pool32.take(cand.take(cols))
+            edge, mt = edge_dense.take(rows * len(ucre) + inv.take(cols)), match.ravel().take(rows * m + cols)
         if left is not None:
             left[cand] -= np.bincount(cols, minlength=m)
-        return Impressions(user=bu[rows], item=self.pool[cand[cols]], source=np.full(len(rows), RECOMMEND, np.int8),
-                           edge=edge, match=match[rows, cols])
+        return Impressions(user=user, item=item, source=np.full(len(user), RECOMMEND, np.int8), edge=edge, match=mt)
+
+    def _rank(self, block: Block, e_row, e_col, e_edge, inv, cand, kx: int, seed: int) -> np.ndarray:
+        """The numpy form of the ranking (small days, or a policy that is not linear): the
+        score of every (row, candidate), -inf on capped candidates, Gumbel-top-k. A linear
+        policy's score is w_match·match + its per-candidate part, plus each fan entry's
+        boost added to the candidates of its creator (a dense creators × rows table of the
+        boosts, gathered by candidate: the same float32 additions as the policy's score,
+        and +0.0 elsewhere, which no pick can tell from the policy's)."""
+        policy, left = self.policy, self.left
+        if policy.linear:
+            intimacy = self.follows.intimacy[e_edge]
+            nz = intimacy != 0
+            rows = block.match.shape[0]
+            boost = np.zeros((int(inv.max(initial=-1)) + 1, rows), dtype=np.float32)  # (creator columns × rows)
+            boost.ravel()[e_col[nz] * rows + e_row[nz]] = policy.fan_score(intimacy[nz])
+            key = policy.w_match * block.match + policy.item_score(block)
+            key += boost[inv].T  # (gathering rows of the transposed table: the quicker gather)
+        else:
+            if policy.algorithmic:  # the nonzero intimacies as (flat index, value), never a dense matrix
+                block.fans = _fan_entries(e_row, e_col, self.follows.intimacy[e_edge], inv, len(cand))
+            else:
+                block.intimacy = np.zeros(block.match.shape, dtype=np.float32)
+            key = policy.score(block)
+        if left is not None:
+            key[:, left[cand] <= 0] = -np.inf
+        return numpy_kernels.kernel("gumbel_top_k", self.compiled)(key, kx, float(self.temp), seed, self.noise)
 
 
 def _fan_entries(row: np.ndarray, col: np.ndarray, intimacy: np.ndarray, inv: np.ndarray, m: int):

@@ -154,24 +154,32 @@ def cold_start_slots(model, platform, active, free, rng):
     order = np.argsort(new_creator, kind="stable")
     new_ptr = indptr_from_rows(new_creator[order], model.creators.n)
     posted = np.diff(new_ptr) > 0
-    pos_of = np.full(model.users.n, -1, dtype=np.int64)
-    pos_of[active] = np.arange(len(active))
     offered = posted & reachable(model, platform.index, np.arange(model.creators.n))
-    if numpy_kernels.compiled(follows.n_edges):  # compiled: one pass, no temporaries
+    if numpy_kernels.compiled(follows.n_edges):  # compiled: passes over the active users' rows, no temporaries
         from . import kernels
 
-        candidate = kernels.edges_to_offer(follows.creator, follows.src, offered, pos_of)
+        # every (fan edge of an active user, new item of its creator) pair is one possible offer
+        edge, k, pos, intimacy = kernels.cold_start_offers(follows.indptr, follows.creator, follows.intimacy,
+                                                          active, offered, new_ptr)
+        hit = rng.random(len(edge), dtype=np.float32) < cfg.cold_start_rate * intimacy
+        edge, item, pos = edge[hit], first_new + order[k[hit]], pos[hit]
+        # per user (pos is sorted), a random subset of the offers, ordered by a random key
+        keep = kernels.random_subset_by_group(pos, rng.random(len(pos)), np.minimum(cfg.cold_start_slots, free))
     else:
-        candidate = np.flatnonzero(offered[follows.creator] & (pos_of[follows.src] >= 0))
-    # every (candidate edge, new item of its creator) pair is one possible offer
-    which, k = expand_rows(new_ptr, follows.creator[candidate].astype(np.int64))
-    edge = candidate[which]
-    hit = rng.random(len(edge), dtype=np.float32) < cfg.cold_start_rate * follows.intimacy[edge]
-    edge, item = edge[hit], first_new + order[k[hit]]
-    pos = pos_of[follows.src[edge]]
-    # per user, keep a random subset of the offers: sort by (user, random key)
-    by_user = np.lexsort((rng.random(len(pos)), pos))
-    edge, item, pos = edge[by_user], item[by_user], pos[by_user]
-    keep = rank_within_sorted(pos) < np.minimum(cfg.cold_start_slots, free[pos])
+        pos_of = np.full(model.users.n, -1, dtype=np.int64)
+        pos_of[active] = np.arange(len(active))
+        is_active = np.zeros(model.users.n, dtype=bool)
+        is_active[active] = True
+        candidate = np.flatnonzero(offered[follows.creator] & is_active[follows.src])  # (bytes, not int64s, a gather)
+        # every (candidate edge, new item of its creator) pair is one possible offer
+        which, k = expand_rows(new_ptr, follows.creator[candidate].astype(np.int64))
+        edge = candidate[which]
+        hit = rng.random(len(edge), dtype=np.float32) < cfg.cold_start_rate * follows.intimacy[edge]
+        edge, item = edge[hit], first_new + order[k[hit]]
+        pos = pos_of[follows.src[edge]]
+        # per user, keep a random subset of the offers: sort by (user, random key)
+        by_user = np.lexsort((rng.random(len(pos)), pos))
+        edge, item, pos = edge[by_user], item[by_user], pos[by_user]
+        keep = rank_within_sorted(pos) < np.minimum(cfg.cold_start_slots, free[pos])
     edge, item, pos = edge[keep], item[keep], pos[keep]
     return Impressions.make(model, active[pos], item, COLD_START, edge), pos

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..commerce.learning import ad_platforms
+from ..feeds import numpy_kernels
 from ..feeds.impressions import Impressions
 from ..state.arrays import expand_rows, indptr_from_rows, random_in_rows, rank_within_sorted
 from ..state.vocabulary import ADS, TARGETING
@@ -112,6 +113,10 @@ def _audience(model, bids: np.ndarray, bid_m: np.ndarray) -> tuple[np.ndarray, n
     follows = model.follows
     bid_of_account = np.full(model.creators.n, -1, dtype=np.int64)
     bid_of_account[model.merchants.account[bid_m[bids]]] = bids
+    if numpy_kernels.compiled(follows.n_edges):  # large graphs: one pass over the edges, no temporaries
+        from ..feeds.kernels import edges_to_marked
+
+        return edges_to_marked(follows.creator, bid_of_account)
     edge = np.flatnonzero(bid_of_account[follows.creator] >= 0)
     return edge, bid_of_account[follows.creator[edge]]
 
@@ -176,5 +181,5 @@ def _lookalike_candidates(model, cfg, look, fan_edge, fan_b, bid_m, users, marke
     k = random_in_rows(ptr, seg, rng)
     ok = k >= 0
     slot, b = free[o[k[ok]]], look[draws[ok]]
-    non_fan = follows.lookup(users[slot], model.merchants.account[bid_m[b]]) < 0
+    non_fan = model.follows.lookup(users[slot], model.merchants.account[bid_m[b]]) < 0
     return slot[non_fan], b[non_fan]

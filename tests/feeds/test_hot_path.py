@@ -202,26 +202,13 @@ def test_build_feeds_keeps_no_feed_cache_after_the_feeds(monkeypatch):
     assert len(seen) >= 2 and all(seen) and model.feed_cache is None
 
 
-def test_edges_to_offer_matches_the_mask():
-    """Guards kernels.edges_to_offer (the cold-start pool's fan edges, issue #17): the
-    edges of offered creators to active users, ascending, as the numpy mask gave them."""
-    from simulator.feeds.kernels import edges_to_offer
-
-    rng = np.random.default_rng(8)
-    creator = rng.integers(0, 40, 3000).astype(np.int32)
-    src = np.sort(rng.integers(0, 500, 3000)).astype(np.int32)
-    offered = rng.random(40) < 0.3
-    pos_of = np.where(rng.random(500) < 0.6, np.arange(500), -1)
-    want = np.flatnonzero(offered[creator] & (pos_of[src] >= 0))
-    assert np.array_equal(edges_to_offer(creator, src, offered, pos_of), want)
-
-
 @pytest.mark.parametrize("scenario", ["ecosystem", "douyin", "kuaishou"])
 def test_compiled_and_numpy_forms_give_the_same_run(monkeypatch, scenario):
     """Guards the size switch of issue #17 (numpy_kernels.COMPILED_FROM): the exposure
-    tallies, users' satisfaction counts, the cold-start edges, the follow graph's
-    inserts, the follow tab's picks, the reactions, the friends counted for adoption and
-    the ranking (numpy_kernels.COMPILED_USERS: Gumbel-top-k, the fused linear score, the
+    tallies, users' satisfaction counts, the cold-start offers and their cut, the ad
+    market's audiences, the follow graph's inserts, the follow tab's picks, the
+    reactions, the friends counted for adoption and the ranking (numpy_kernels.
+    COMPILED_USERS: the block's follow edges, Gumbel-top-k, the fused linear score, the
     exposure cap's grants, the picks and their follow edges) run their numpy form on
     small days and their compiled form on large ones; forcing either everywhere gives
     the same run (ecosystem: attention and two feed platforms; douyin: no cap; kuaishou:
@@ -246,6 +233,27 @@ def test_compiled_and_numpy_forms_give_the_same_run(monkeypatch, scenario):
     small, big = run(10**12), run(0)
     assert small[0].equals(big[0])
     assert all(np.array_equal(a, b) for a, b in zip(small[1:], big[1:]))
+
+
+@pytest.mark.parametrize("policy", ["interest", "popularity"])
+def test_reference_policies_rank_the_same_compiled_and_numpy(monkeypatch, policy):
+    """Guards the compiled ranking's branch for policies that are not linear (issue #17:
+    the block's follow edges and picks from the compiled passes, the score from the
+    policy and Gumbel-top-k): forcing the compiled forms gives the numpy forms' run."""
+    from simulator import TrafficModel
+    from simulator.feeds import numpy_kernels
+
+    from ..conftest import small
+
+    def run(threshold):
+        for name in ("COMPILED_FROM", "COMPILED_USERS", "COMPILED_RUN"):
+            monkeypatch.setattr(numpy_kernels, name, threshold)
+        monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+        model = TrafficModel(small(policy=policy), seed=4).run(3)
+        return model.metrics_frame(), model.items.impressions.copy()
+
+    (m_small, i_small), (m_big, i_big) = run(10**12), run(0)
+    assert m_small.equals(m_big) and np.array_equal(i_small, i_big) and i_small.sum() > 0
 
 
 def test_flywheel_groups_and_the_collectors_row_computed_once_a_step(monkeypatch):

@@ -7,11 +7,14 @@ from numba import njit
 from simulator.feeds.kernels import (
     _splitmix64,
     _uniform,
+    block_edges,
+    block_picks,
+    cold_start_offers,
     counts_by_user,
-    first_picks,
+    edges_to_marked,
     gumbel_top_k,
-    lookup_in_rows,
     pool_tally,
+    random_subset_by_group,
     score_top_k,
     tally_impressions,
 )
@@ -151,27 +154,139 @@ def test_fused_score_top_k_matches_score_then_cap_then_gumbel_top_k():
     prefix = np.arange(12)[None, :] < np.minimum(k_row, 12)[:, None]
     assert np.array_equal(short, np.where(prefix, want, -1))
     assert not np.isin(got, np.flatnonzero(capped)).any()
+    # a row's noise wraps round the table's end (most rows, with a table of 64 entries)
+    small = table[:64].copy()
+    key_s = policy.score(block)
+    key_s[:, capped] = -np.inf
+    wrapped = score_top_k(match, policy.w_match, policy.item_score(block), capped,
+                          np.searchsorted(f_row, np.arange(rows + 1)), f_col, policy.fan_score(intimacy),
+                          np.searchsorted(inv[by_creator], np.arange(n_cre + 1)), by_creator, 12, np.full(rows, 12),
+                          0.3, 77, small)
+    assert np.array_equal(wrapped, numpy_twin(key_s, 12, 0.3, 77, small))
 
 
-def test_first_picks_and_lookup_in_rows_match_their_numpy_forms():
-    """Guards kernels.first_picks (each row's first k_u valid picks, as the cumulative
-    sum of the valid mask selects them) and kernels.lookup_in_rows (a pick's follow
-    edge, as the dense users × creators table of edges gave it)."""
-    rng = np.random.default_rng(6)
-    top = rng.integers(-1, 30, (50, 9))
+def test_block_edges_match_the_masks_over_the_blocks_edge_range():
+    """Guards kernels.block_edges (issue #17: the ranking block's follow edges in one
+    pass over its users' rows): the edges of the block's users to its candidates'
+    creators, ascending, with each one's block row and creator column, as the numpy form
+    (masks over the block's whole edge range) gives them; and the nonzero-intimacy ones
+    (the fans) by row. Edges of users between the block's users who are not in it, and
+    edges to other creators, are left out."""
+    rng = np.random.default_rng(12)
+    n_users, n_creators = 400, 30
+    src = np.sort(rng.integers(0, n_users, 5000))
+    creator = rng.integers(0, n_creators, 5000)
+    keys = np.unique(src * n_creators + creator)
+    src, creator = keys // n_creators, (keys % n_creators).astype(np.int32)
+    intimacy = np.where(rng.random(len(keys)) < 0.3, 0.0, rng.random(len(keys))).astype(np.float32)
+    indptr = np.searchsorted(src, np.arange(n_users + 1))
+    bu = np.sort(rng.choice(np.arange(50, 350), 120, replace=False)).astype(np.int32)  # gaps: users not in the block
+    col_of = np.full(n_creators, -1, dtype=np.int64)
+    ucre = np.sort(rng.choice(n_creators, 12, replace=False))
+    col_of[ucre] = np.arange(12)
+    # the numpy form (RecommendDay.rank_block on small days)
+    row_in_block = np.full(n_users, -1)
+    row_in_block[bu] = np.arange(len(bu))
+    es, ee = indptr[bu[0]], indptr[bu[-1] + 1]
+    ec, er = col_of[creator[es:ee]], row_in_block[src[es:ee]]
+    sel = np.flatnonzero((ec >= 0) & (er >= 0))
+    e_row, e_col, e_edge = er[sel], ec[sel], es + sel
+    nz = intimacy[e_edge] != 0
+    e_ptr, got_col, got_edge, f_ptr, f_col, f_int = block_edges(indptr, creator, intimacy, bu, col_of)
+    assert np.array_equal(e_ptr, np.searchsorted(e_row, np.arange(len(bu) + 1)))
+    assert np.array_equal(got_col, e_col) and np.array_equal(got_edge, e_edge)
+    assert np.array_equal(f_ptr, np.searchsorted(e_row[nz], np.arange(len(bu) + 1)))
+    assert np.array_equal(f_col, e_col[nz]) and np.array_equal(f_int, intimacy[e_edge][nz])
+    assert 0 < nz.sum() < len(e_edge)
+
+
+def test_block_picks_match_the_masks_and_the_dense_edge_table():
+    """Guards kernels.block_picks (issue #17: a ranking block's impressions in one pass):
+    each row's first k_u valid picks, row by row, rank by rank, as the cumulative sum of
+    the valid mask selects them, each with its user, item, follow edge (as the dense
+    rows × creators table of edges gives it), match and column, in the trace's dtypes."""
+    rng = np.random.default_rng(13)
+    rows, k, m, n_cre = 60, 9, 30, 10
+    top = rng.integers(-1, m, (rows, k))
     valid = (top >= 0) & (rng.random(top.shape) < 0.8)
-    k_u = rng.integers(0, 8, 50)
+    k_u = rng.integers(0, 8, rows)
+    col_creator = rng.integers(0, n_cre, m)
+    pairs = np.unique(rng.integers(0, rows, 200) * n_cre + rng.integers(0, n_cre, 200))  # (row, creator column)
+    e_row, e_col, e_edge = pairs // n_cre, pairs % n_cre, rng.integers(0, 10**6, len(pairs))
+    e_ptr = np.searchsorted(e_row, np.arange(rows + 1))
+    users = np.sort(rng.choice(10**5, rows, replace=False)).astype(np.int32)
+    col_item = rng.integers(0, 10**6, m).astype(np.int32)
+    match = rng.random((rows, m)).astype(np.float32)
     keep = valid & (np.cumsum(valid, axis=1) <= k_u[:, None])
-    rows, cols = first_picks(top, valid, k_u)
-    assert np.array_equal(rows, np.broadcast_to(np.arange(50)[:, None], top.shape)[keep])
-    assert np.array_equal(cols, top[keep])
-    pairs = np.unique(rng.integers(0, 50, 120) * 10 + rng.integers(0, 10, 120))  # (row, column), sorted
-    e_row, e_col, e_val = pairs // 10, pairs % 10, rng.integers(0, 10**6, len(pairs))
-    dense = np.full((50, 10), -1)
-    dense[e_row, e_col] = e_val
-    q_row, q_col = rng.integers(0, 50, 500), rng.integers(0, 10, 500)
-    got = lookup_in_rows(np.searchsorted(e_row, np.arange(51)), e_col, e_val, q_row, q_col)
-    assert np.array_equal(got, dense[q_row, q_col])
+    r, place = np.nonzero(keep)
+    c = top[r, place]
+    dense = np.full((rows, n_cre), -1)
+    dense[e_row, e_col] = e_edge
+    user, item, edge, mt, cols = block_picks(top, valid, k_u, e_ptr, e_col, e_edge, col_creator, users, col_item, match)
+    assert np.array_equal(cols, c) and np.array_equal(user, users[r]) and np.array_equal(item, col_item[c])
+    want_edge = dense[r, col_creator[c]]
+    assert np.array_equal(edge, want_edge) and (want_edge >= 0).any() and (want_edge < 0).any()
+    assert np.array_equal(mt, match[r, c])
+    assert (user.dtype, item.dtype, edge.dtype, mt.dtype) == (np.int32, np.int32, np.int32, np.float32)
+
+
+def test_cold_start_offers_match_the_mask_and_the_expansion():
+    """Guards kernels.cold_start_offers (issue #17: the cold-start pool's possible offers
+    in one pass over the active users' rows): every (edge of an active user to an
+    offered creator, new item of that creator), by edge then by item, with the user's
+    position among the active and the edge's intimacy, as the numpy form (a mask over
+    every edge, then expand_rows) gives them."""
+    from simulator.state.arrays import expand_rows
+
+    rng = np.random.default_rng(14)
+    n_users, n_creators = 500, 40
+    keys = np.unique(rng.integers(0, n_users, 4000) * n_creators + rng.integers(0, n_creators, 4000))
+    src, creator = (keys // n_creators).astype(np.int32), (keys % n_creators).astype(np.int32)
+    intimacy = rng.random(len(keys)).astype(np.float32)
+    indptr = np.searchsorted(src, np.arange(n_users + 1))
+    active = np.flatnonzero(rng.random(n_users) < 0.6).astype(np.int32)
+    new_ptr = np.concatenate([[0], np.cumsum(rng.integers(0, 4, n_creators))])  # 0-3 new items a creator
+    offered = (np.diff(new_ptr) > 0) & (rng.random(n_creators) < 0.7)
+    pos_of = np.full(n_users, -1)
+    pos_of[active] = np.arange(len(active))
+    candidate = np.flatnonzero(offered[creator] & (pos_of[src] >= 0))
+    which, k = expand_rows(new_ptr, creator[candidate].astype(np.int64))
+    edge, entry, pos, intim = cold_start_offers(indptr, creator, intimacy, active, offered, new_ptr)
+    assert np.array_equal(edge, candidate[which]) and np.array_equal(entry, k)
+    assert np.array_equal(pos, pos_of[src[candidate[which]]]) and np.array_equal(intim, intimacy[candidate[which]])
+    assert len(np.unique(edge)) < len(edge)  # creators with several new items
+
+
+def test_random_subset_by_group_matches_the_lexsort_cut():
+    """Guards kernels.random_subset_by_group (issue #17: the cold-start pool's cut
+    without sorting every offer): per group (sorted), the entries ordered by their key,
+    ties in entry order, the first limit[group] of them, as np.lexsort((key, group))
+    and the ranks within groups give them."""
+    from simulator.state.arrays import rank_within_sorted
+
+    rng = np.random.default_rng(15)
+    group = np.sort(rng.integers(0, 300, 3000))
+    key = rng.random(3000)
+    key[rng.random(3000) < 0.2] = 0.5  # ties, kept in entry order
+    limit = rng.integers(-1, 12, 300)
+    order = np.lexsort((key, group))
+    want = order[rank_within_sorted(group[order]) < limit[group[order]]]
+    got = random_subset_by_group(group, key, limit)
+    assert np.array_equal(got, want)
+    assert len(want) < len(group)
+
+
+def test_edges_to_marked_match_the_mask():
+    """Guards kernels.edges_to_marked (issue #17: the ad market's audiences in one pass
+    over the follow edges): the edges whose creator has a mark, ascending, with the
+    mark, as the numpy mask and gather give them."""
+    rng = np.random.default_rng(16)
+    creator = rng.integers(0, 50, 5000).astype(np.int32)
+    mark = np.where(rng.random(50) < 0.2, rng.integers(0, 9, 50), -1)
+    mark[creator[0]] = 0  # a mark of 0 is a mark (the ad market's first bid)
+    want = np.flatnonzero(mark[creator] >= 0)
+    edge, value = edges_to_marked(creator, mark)
+    assert np.array_equal(edge, want) and np.array_equal(value, mark[creator[want]]) and 0 < len(want) < 5000
 
 
 def test_tally_impressions_matches_the_bincounts():
