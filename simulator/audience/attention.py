@@ -180,15 +180,12 @@ class Attention:
         model, cfg = self.model, self.cfg
         uses, social = model.users.uses, model.social
         n, P = uses.shape
-        degree = np.diff(social.indptr)
-        # friends on each platform: one compiled pass over the ties (no per-tie temporaries),
-        # or its numpy form on small graphs (numba not imported)
-        count_flags_in_rows = numpy_kernels.kernel("count_flags_in_rows", numpy_kernels.compiled(len(social.indices)))
-        friends_using = count_flags_in_rows(social.indptr, social.indices, np.ascontiguousarray(before))
-        frac = friends_using / np.maximum(degree, 1)[:, None]
-        prob = np.minimum(1.0, cfg.adopt_base + cfg.adopt_rate * frac)
+        # who adopts what: one compiled pass over the ties (friends counted only where a user
+        # could adopt, no (n, P) temporaries), or its numpy form on small graphs (numba not imported)
         draw = self.rng.random((n, P))
-        new = ~before & (draw < prob) & self.feed
+        adopt_new = numpy_kernels.kernel("adopt_new", numpy_kernels.compiled(len(social.indices)))
+        new = adopt_new(social.indptr, social.indices, np.ascontiguousarray(before), draw, self.feed,
+                        cfg.adopt_base, cfg.adopt_rate)
         if not new.any():
             return
         rows = np.flatnonzero(row_any(new))

@@ -21,19 +21,17 @@ from .engagement import Reactions
 
 
 def intimacy_gains(imp: Impressions, r: Reactions, cfg: RelationshipConfig, n_edges: int) -> np.ndarray:
-    """Summed gains per follow edge from today's impressions."""
-    fan = np.flatnonzero(imp.edge >= 0)
-    gain = np.full(len(fan), cfg.gain_view, dtype=np.float32)
-    for w, hit in ((cfg.gain_complete, r.complete), (cfg.gain_like, r.like), (cfg.gain_comment, r.comment),
-                   (cfg.gain_share, r.share)):
-        gain += np.float32(w) * hit[fan]
-    sum_by_index = numpy_kernels.kernel("sum_by_index", numpy_kernels.compiled(len(imp.edge)))
-    return sum_by_index(imp.edge[fan], gain, n_edges)  # bincount's sums (one pass on large days)
+    """Summed gains per follow edge from today's impressions (one compiled pass over the
+    impressions on large days, ``kernels.fan_gains``; its numpy form on small ones)."""
+    fan_gains = numpy_kernels.kernel("fan_gains", numpy_kernels.compiled(len(imp.edge)))
+    return fan_gains(imp.edge, r.complete, r.like, r.comment, r.share, cfg.gain_view, cfg.gain_complete,
+                     cfg.gain_like, cfg.gain_comment, cfg.gain_share, n_edges)
 
 
 def update_intimacy(intimacy: np.ndarray, gains: np.ndarray, cfg: RelationshipConfig) -> None:
     """Saturating growth by the day's gains, then daily decay (in place)."""
-    touched = np.flatnonzero(gains)
+    nonzero_positions = numpy_kernels.kernel("nonzero_positions", numpy_kernels.compiled(len(gains)))
+    touched = nonzero_positions(gains)  # np.flatnonzero (without its bool temporary on large graphs)
     w = intimacy[touched]
     intimacy[touched] = 1.0 - (1.0 - w) * np.exp(-gains[touched]).astype(np.float32)
     intimacy *= np.float32(1.0 - cfg.decay)

@@ -576,3 +576,73 @@ def sum_by_index(idx, weights, n):
     for i in range(len(idx)):
         out[idx[i]] += np.float64(weights[i])
     return out
+
+
+@_cached_njit(parallel=True)
+def adopt_new(indptr, indices, before, draw, feed, base, rate):
+    """Users' adoption draws in one pass (audience/attention.py): platform ``p`` is
+    adopted by user ``i`` when ``feed[p]``, not ``before[i, p]`` and ``draw[i, p] <
+    min(1, base + rate · friends / max(degree, 1))``, friends being the neighbours of
+    row ``i`` of the CSR graph with ``before[j, p]``: what ``count_flags_in_rows``, the
+    fraction, the probability and the comparison give, without their (rows, P) float64
+    temporaries, and the friends counted only for the platforms a user could adopt
+    (issue #17). Returns (rows, P) bool."""
+    rows = len(indptr) - 1
+    P = before.shape[1]
+    new = np.zeros((rows, P), dtype=np.bool_)
+    for i in prange(rows):
+        lo, hi = indptr[i], indptr[i + 1]
+        degree = np.float64(max(hi - lo, 1))
+        for p in range(P):
+            if not feed[p] or before[i, p]:
+                continue
+            friends = 0.0
+            for e in range(lo, hi):
+                if before[indices[e], p]:
+                    friends += 1.0
+            prob = min(1.0, base + rate * (friends / degree))
+            new[i, p] = draw[i, p] < prob
+    return new
+
+
+@_cached_njit()
+def fan_gains(edge, complete, like, comment, share, w_view, w_complete, w_like, w_comment, w_share, n_edges):
+    """The day's intimacy gains per follow edge in one pass over the impressions
+    (audience/relationships.py): each fan impression's (``edge >= 0``) float32 gain
+    ``w_view + w_complete·complete + w_like·like + w_comment·comment + w_share·share``
+    added in that order, summed per edge in float64 in the impressions' order: what the
+    numpy form's float32 adds and bincount give, bit for bit, without its gathers of the
+    fan impressions (issue #17). Returns (n_edges,) float64."""
+    out = np.zeros(n_edges, dtype=np.float64)
+    wv, wc, wl, wm, ws = (np.float32(w_view), np.float32(w_complete), np.float32(w_like),
+                          np.float32(w_comment), np.float32(w_share))
+    for i in range(len(edge)):
+        e = edge[i]
+        if e < 0:
+            continue
+        g = wv
+        g += wc * np.float32(complete[i])
+        g += wl * np.float32(like[i])
+        g += wm * np.float32(comment[i])
+        g += ws * np.float32(share[i])
+        out[e] += np.float64(g)
+    return out
+
+
+@_cached_njit()
+def nonzero_positions(a):
+    """``np.flatnonzero(a)`` (int64 positions of the entries that are not zero; -0.0 is
+    zero, NaN is not) by a count and a fill over ``a``, without its (len(a),) bool
+    temporary (the follow edges whose intimacy grew today, audience/relationships.py:
+    issue #17)."""
+    count = 0
+    for i in range(len(a)):
+        if a[i] != 0:
+            count += 1
+    out = np.empty(count, dtype=np.int64)
+    k = 0
+    for i in range(len(a)):
+        if a[i] != 0:
+            out[k] = i
+            k += 1
+    return out

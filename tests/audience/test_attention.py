@@ -285,3 +285,35 @@ def test_row_reductions_are_numpys_bit_for_bit(platforms):
     got, want = row_sum(e), e.sum(axis=1, keepdims=True)
     assert got.shape == want.shape and np.array_equal(got.view(np.int64), want.view(np.int64))
     assert np.array_equal(row_any(uses), uses.any(axis=1))
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_adoption_draws_in_one_pass_are_the_numpy_expressions(compiled):
+    """Guards kernels.adopt_new and its numpy form (issue #17: the adoption contagion at
+    1 M users without the (n, P) float64 counts, fractions and probabilities, friends
+    counted only where a user could adopt): who adopts which platform equals
+    ``~before & (draw < min(1, base + rate · friends / max(degree, 1))) & feed`` with the
+    friends of count_flags_in_rows, also for draws placed exactly on the probability
+    (not adopted) and one float64 step below it (adopted), users without friends and a
+    platform that is not a feed."""
+    from simulator.feeds import numpy_kernels
+    from simulator.state.graphs import small_world_graph
+
+    rng = np.random.default_rng(8)
+    n, P = 3000, 4
+    g = small_world_graph(rng.integers(0, 20, n), 10, 0.2, rng)
+    indptr = g.indptr.copy()
+    indptr[1:] -= np.minimum(np.cumsum(np.arange(n) == 5) * (indptr[6] - indptr[5]), indptr[1:])  # row 5 empty
+    indices = np.delete(g.indices, np.arange(g.indptr[5], g.indptr[6]))
+    before = rng.random((n, P)) < [0.6, 0.3, 0.05, 0.9]
+    feed = np.array([True, True, True, False])
+    friends = numpy_kernels.count_flags_in_rows(indptr, indices, before)
+    for base, rate in ((0.01, 0.37), (0.0, 1.0), (0.3, 2.5)):
+        prob = np.minimum(1.0, base + rate * (friends / np.maximum(np.diff(indptr), 1)[:, None]))
+        draw = rng.random((n, P))
+        draw[::3] = prob[::3]  # exactly on: not adopted
+        draw[1::3] = np.nextafter(prob[1::3], 0.0)  # just below: adopted
+        want = ~before & (draw < prob) & feed
+        got = numpy_kernels.kernel("adopt_new", compiled)(indptr, indices, before, draw, feed, base, rate)
+        assert got.dtype == bool and np.array_equal(got, want)
+        assert want[1::3].any() and not want[::3].any()

@@ -195,3 +195,44 @@ def test_the_days_gains_are_each_platforms_sums_added_and_empty_platforms_skippe
         for g in calls:
             want += g
         assert np.array_equal(handed[-1].view(np.int64), want.view(np.int64))
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_fan_gains_in_one_pass_are_the_float32_gains_summed_by_bincount(compiled):
+    """Guards kernels.fan_gains and its numpy form (issue #17: the day's intimacy gains
+    per follow edge in one pass over the impressions at 1 M users, without gathering the
+    fan impressions first): each fan impression's float32 gain, its weights added in the
+    order view, complete, like, comment, share, summed per edge in float64 in the
+    impressions' order, equal bit for bit to what intimacy_gains computed with numpy;
+    impressions without an edge (-1) add nothing."""
+    from simulator.feeds import numpy_kernels
+
+    rng = np.random.default_rng(12)
+    n, n_edges = 50_000, 700
+    edge = np.where(rng.random(n) < 0.4, rng.integers(0, n_edges, n), -1).astype(np.int64)
+    hits = [rng.random(n) < q for q in (0.5, 0.2, 0.05, 0.02)]
+    w = [0.0123, 0.0371, 0.1117, 0.2219, 0.3333]
+    fan = np.flatnonzero(edge >= 0)
+    gain = np.full(len(fan), w[0], dtype=np.float32)
+    for wt, hit in zip(w[1:], hits):
+        gain += np.float32(wt) * hit[fan]
+    want = np.bincount(edge[fan], weights=gain, minlength=n_edges + 3)
+    got = numpy_kernels.kernel("fan_gains", compiled)(edge, *hits, *w, n_edges + 3)
+    assert got.dtype == np.float64 and np.array_equal(got.view(np.int64), want.view(np.int64))
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_touched_edges_are_flatnonzeros(compiled):
+    """Guards kernels.nonzero_positions and its numpy form (issue #17: the follow edges
+    whose intimacy grew today without flatnonzero's bool temporary at 1 M users): the
+    same int64 positions as np.flatnonzero, -0.0 counted as zero and NaN as not, for
+    empty, all-zero and sparse float64 gains."""
+    from simulator.feeds import numpy_kernels
+
+    rng = np.random.default_rng(13)
+    a = np.where(rng.random(10_000) < 0.3, rng.random(10_000), 0.0)
+    a[[3, 7]], a[[11, 12]] = -0.0, np.nan
+    nonzero_positions = numpy_kernels.kernel("nonzero_positions", compiled)
+    for x in (a, np.zeros(0), np.zeros(50), a[:1], np.full(4, -0.0)):
+        got = nonzero_positions(x)
+        assert got.dtype == np.int64 and np.array_equal(got, np.flatnonzero(x))
