@@ -58,7 +58,7 @@ from .agents import Creator, Merchant, Platform, User
 from .audience.activity import Activity
 from .audience.attention import Attention
 from .audience.engagement import Reactions, react
-from .audience.relationships import drifting_fans, follow_engaged_viewers, intimacy_gains, update_intimacy
+from .audience.relationships import day_gains, drifting_fans, follow_engaged_viewers, grow_intimacy
 from .commerce import Commerce
 from .commerce.feed_sales import sell_in_feed
 from .commerce.learning import learn as learn_channels
@@ -286,12 +286,8 @@ class TrafficModel(mesa.Model):
     def update_relationships(self) -> None:
         """Intimacy grows with interaction and decays; engaged viewers follow (audience/relationships.py)."""
         rel = self.scenario.relationship
-        gains = None  # per follow edge, summed over the platforms: the first one's sums are the start
-        for log in self.day_logs:  # (0 + x is x: no sum is -0.0), a platform with no impressions adds nothing
-            if len(log.impressions):
-                g = intimacy_gains(log.impressions, log.reactions, rel, self.follows.n_edges)
-                gains = g if gains is None else np.add(gains, g, out=gains)
-        update_intimacy(self.follows.intimacy, np.zeros(self.follows.n_edges) if gains is None else gains, rel)
+        touched, gains = day_gains(self.day_logs, rel)  # the edges whose intimacy grew, and by how much
+        grow_intimacy(self.follows.intimacy, touched, gains, rel)
         self.follows_gained_today = follow_engaged_viewers(self, self.day_logs)
 
     def moderate(self) -> np.ndarray:

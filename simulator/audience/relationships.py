@@ -14,28 +14,63 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import RelationshipConfig
-from ..feeds import numpy_kernels
 from ..feeds.impressions import Impressions
 from ..state.arrays import unique_sorted
 from .engagement import Reactions
 
 
+def fan_gains(imp: Impressions, r: Reactions, cfg: RelationshipConfig) -> tuple[np.ndarray, np.ndarray]:
+    """One platform's gains by follow edge: the edges with a fan impression today
+    (ascending) and each one's float64 sum of its impressions' float32 gains, added in
+    the impressions' order (bincount's sums over every edge, at those edges)."""
+    fan = np.flatnonzero(imp.edge >= 0)
+    gain = np.full(len(fan), cfg.gain_view, dtype=np.float32)
+    for w, hit in ((cfg.gain_complete, r.complete), (cfg.gain_like, r.like), (cfg.gain_comment, r.comment),
+                   (cfg.gain_share, r.share)):
+        gain += np.float32(w) * hit[fan]
+    edge = imp.edge[fan]
+    edges = unique_sorted(edge)
+    return edges, np.bincount(np.searchsorted(edges, edge), weights=gain, minlength=len(edges))
+
+
 def intimacy_gains(imp: Impressions, r: Reactions, cfg: RelationshipConfig, n_edges: int) -> np.ndarray:
-    """Summed gains per follow edge from today's impressions (one compiled pass over the
-    impressions on large days, ``kernels.fan_gains``; its numpy form on small ones)."""
-    fan_gains = numpy_kernels.kernel("fan_gains", numpy_kernels.compiled(len(imp.edge)))
-    return fan_gains(imp.edge, r.complete, r.like, r.comment, r.share, cfg.gain_view, cfg.gain_complete,
-                     cfg.gain_like, cfg.gain_comment, cfg.gain_share, n_edges)
+    """Summed gains per follow edge from today's impressions (every edge; 0 without a fan impression)."""
+    edges, sums = fan_gains(imp, r, cfg)
+    out = np.zeros(n_edges)
+    out[edges] = sums
+    return out
+
+
+def day_gains(day_logs, cfg: RelationshipConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The day's gains summed over the platforms, at the follow edges where they are not
+    zero (ascending; NaN counts as not zero): zero plus each platform's sums in platform
+    order, the float64 adds of one array of every edge per platform (issue #17: at
+    1 M users those arrays, ~4% of whose entries a day touches, were most of the phase);
+    a platform with no impressions (a shelf) adds nothing."""
+    parts = [fan_gains(log.impressions, log.reactions, cfg) for log in day_logs if len(log.impressions)]
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0)
+    edges = parts[0][0] if len(parts) == 1 else unique_sorted(np.concatenate([e for e, _ in parts]))
+    total = np.zeros(len(edges))
+    for e, sums in parts:  # each platform's edges are distinct: one add an edge
+        total[np.searchsorted(edges, e)] += sums
+    grew = total != 0
+    return edges[grew], total[grew]
+
+
+def grow_intimacy(intimacy: np.ndarray, touched: np.ndarray, gains: np.ndarray, cfg: RelationshipConfig) -> None:
+    """Saturating growth of the edges ``touched`` by their ``gains``, then every edge's
+    daily decay (in place)."""
+    w = intimacy[touched]
+    intimacy[touched] = 1.0 - (1.0 - w) * np.exp(-gains).astype(np.float32)
+    intimacy *= np.float32(1.0 - cfg.decay)
+    np.clip(intimacy, 0.0, 1.0, out=intimacy)
 
 
 def update_intimacy(intimacy: np.ndarray, gains: np.ndarray, cfg: RelationshipConfig) -> None:
-    """Saturating growth by the day's gains, then daily decay (in place)."""
-    nonzero_positions = numpy_kernels.kernel("nonzero_positions", numpy_kernels.compiled(len(gains)))
-    touched = nonzero_positions(gains)  # np.flatnonzero (without its bool temporary on large graphs)
-    w = intimacy[touched]
-    intimacy[touched] = 1.0 - (1.0 - w) * np.exp(-gains[touched]).astype(np.float32)
-    intimacy *= np.float32(1.0 - cfg.decay)
-    np.clip(intimacy, 0.0, 1.0, out=intimacy)
+    """Saturating growth by the day's gains (one per edge), then daily decay (in place)."""
+    touched = np.flatnonzero(gains)
+    grow_intimacy(intimacy, touched, gains[touched], cfg)
 
 
 def drifting_fans(intimacy: np.ndarray, cfg: RelationshipConfig, rng: np.random.Generator) -> np.ndarray:

@@ -284,18 +284,3 @@ def adopt_new(indptr, indices, before, draw, feed, base, rate) -> np.ndarray:
     prob = np.minimum(1.0, base + rate * frac)
     return ~before & (draw < prob) & feed
 
-
-def fan_gains(edge, complete, like, comment, share, w_view, w_complete, w_like, w_comment, w_share,
-              n_edges) -> np.ndarray:
-    """``kernels.fan_gains`` in numpy: each fan impression's float32 gain, summed per
-    follow edge by bincount (float64)."""
-    fan = np.flatnonzero(edge >= 0)
-    gain = np.full(len(fan), w_view, dtype=np.float32)
-    for w, hit in ((w_complete, complete), (w_like, like), (w_comment, comment), (w_share, share)):
-        gain += np.float32(w) * hit[fan]
-    return np.bincount(edge[fan], weights=gain, minlength=n_edges)
-
-
-def nonzero_positions(a) -> np.ndarray:
-    """``kernels.nonzero_positions`` in numpy: ``np.flatnonzero``."""
-    return np.flatnonzero(a)

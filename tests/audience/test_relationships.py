@@ -8,7 +8,9 @@ import pytest
 from simulator import TrafficModel
 from simulator.audience.engagement import Reactions
 from simulator.audience.relationships import (
+    day_gains,
     drifting_fans,
+    fan_gains,
     intimacy_gains,
     update_intimacy,
 )
@@ -165,25 +167,28 @@ def test_tiers_begin_exactly_at_each_threshold(thresholds):
 
 
 def test_the_days_gains_are_each_platforms_sums_added_and_empty_platforms_skipped(monkeypatch):
-    """Guards TrafficModel.update_relationships' sum of the gains (issue #17: at 1 M
-    users each platform's pass allocates and adds an array of every follow edge): the
-    gains handed to update_intimacy are, bit for bit, zero plus each platform's sums in
-    platform order, and a platform with no impressions (the shelf) is not passed over."""
+    """Guards relationships.day_gains and TrafficModel.update_relationships (issue #17:
+    at 1 M users each platform's pass allocated and added an array of every follow edge,
+    now only the edges a fan impression touched): the edges and gains handed to
+    grow_intimacy are, bit for bit, the edges where zero plus each platform's dense sums
+    (intimacy_gains) in platform order is not zero, and those sums; a platform with no
+    impressions (the shelf) is not passed over."""
+    import simulator.audience.relationships as rel_module
     import simulator.model as model_module
 
     calls, handed = [], []
-    gains_of, update = model_module.intimacy_gains, model_module.update_intimacy
+    fan_gains, grow = rel_module.fan_gains, model_module.grow_intimacy
 
-    def counted_gains(imp, r, cfg, n_edges):
-        calls.append(gains_of(imp, r, cfg, n_edges).copy())
-        return calls[-1].copy()
+    def counted(imp, r, cfg):
+        calls.append((imp, r, cfg))
+        return fan_gains(imp, r, cfg)
 
-    def captured_update(intimacy, gains, cfg):
-        handed.append(gains.copy())
-        return update(intimacy, gains, cfg)
+    def captured_grow(intimacy, touched, gains, cfg):
+        handed.append((touched.copy(), gains.copy(), len(intimacy)))
+        return grow(intimacy, touched, gains, cfg)
 
-    monkeypatch.setattr(model_module, "intimacy_gains", counted_gains)
-    monkeypatch.setattr(model_module, "update_intimacy", captured_update)
+    monkeypatch.setattr(rel_module, "fan_gains", counted)
+    monkeypatch.setattr(model_module, "grow_intimacy", captured_grow)
     m = TrafficModel("scenarios/ecosystem.toml", seed=1, agents=False,
                      **{"population.users": 1500, "population.creators": 40, "population.merchants": 4})
     for _ in range(2):
@@ -191,48 +196,57 @@ def test_the_days_gains_are_each_platforms_sums_added_and_empty_platforms_skippe
         m.step()
         logs = [log for log in m.day_logs if len(log.impressions)]
         assert len(logs) == len(calls) == 2 < len(m.day_logs)  # two feeds; the shelf has none
-        want = np.zeros(len(calls[0]))
-        for g in calls:
-            want += g
-        assert np.array_equal(handed[-1].view(np.int64), want.view(np.int64))
+        touched, gains, n_edges = handed[-1]
+        want = np.zeros(n_edges)
+        for imp, r, cfg in list(calls):  # (intimacy_gains calls the counted fan_gains too)
+            want += rel_module.intimacy_gains(imp, r, cfg, n_edges)
+        assert len(touched) and np.array_equal(touched, np.flatnonzero(want))
+        assert np.array_equal(gains.view(np.int64), want[touched].view(np.int64))
 
 
-@pytest.mark.parametrize("compiled", [False, True])
-def test_fan_gains_in_one_pass_are_the_float32_gains_summed_by_bincount(compiled):
-    """Guards kernels.fan_gains and its numpy form (issue #17: the day's intimacy gains
-    per follow edge in one pass over the impressions at 1 M users, without gathering the
-    fan impressions first): each fan impression's float32 gain, its weights added in the
-    order view, complete, like, comment, share, summed per edge in float64 in the
-    impressions' order, equal bit for bit to what intimacy_gains computed with numpy;
-    impressions without an edge (-1) add nothing."""
-    from simulator.feeds import numpy_kernels
-
+def test_one_platforms_gains_by_edge_are_bincounts_sums():
+    """Guards relationships.fan_gains and day_gains (issue #17: the gains of the edges
+    with a fan impression only): each fan impression's float32 gain, its weights added
+    in the order view, complete, like, comment, share, summed per edge in float64 in the
+    impressions' order, equal bit for bit to bincount over every edge at the edges that
+    have a fan impression (and those edges, ascending); impressions without an edge (-1)
+    add nothing; a day's gains of two platforms are the dense sums added, at the edges
+    where they are not zero."""
     rng = np.random.default_rng(12)
     n, n_edges = 50_000, 700
-    edge = np.where(rng.random(n) < 0.4, rng.integers(0, n_edges, n), -1).astype(np.int64)
-    hits = [rng.random(n) < q for q in (0.5, 0.2, 0.05, 0.02)]
-    w = [0.0123, 0.0371, 0.1117, 0.2219, 0.3333]
-    fan = np.flatnonzero(edge >= 0)
-    gain = np.full(len(fan), w[0], dtype=np.float32)
-    for wt, hit in zip(w[1:], hits):
-        gain += np.float32(wt) * hit[fan]
-    want = np.bincount(edge[fan], weights=gain, minlength=n_edges + 3)
-    got = numpy_kernels.kernel("fan_gains", compiled)(edge, *hits, *w, n_edges + 3)
-    assert got.dtype == np.float64 and np.array_equal(got.view(np.int64), want.view(np.int64))
+    cfg = SimpleNamespace(gain_view=0.0123, gain_complete=0.0371, gain_like=0.1117, gain_comment=0.2219,
+                          gain_share=0.3333)
+    logs = []
+    for _ in range(2):
+        edge = np.where(rng.random(n) < 0.4, rng.integers(0, n_edges, n), -1).astype(np.int32)
+        hits = [rng.random(n) < q for q in (0.5, 0.2, 0.05, 0.02)]
+        logs.append(SimpleNamespace(impressions=SimpleNamespace(edge=edge),
+                                    reactions=SimpleNamespace(complete=hits[0], like=hits[1], comment=hits[2],
+                                                              share=hits[3])))
+    want_all = np.zeros(n_edges + 3)
+    for log in logs:
+        edge, r = log.impressions.edge, log.reactions
+        fan = np.flatnonzero(edge >= 0)
+        gain = np.full(len(fan), cfg.gain_view, dtype=np.float32)
+        for wt, hit in ((cfg.gain_complete, r.complete), (cfg.gain_like, r.like), (cfg.gain_comment, r.comment),
+                        (cfg.gain_share, r.share)):
+            gain += np.float32(wt) * hit[fan]
+        want = np.bincount(edge[fan], weights=gain, minlength=n_edges + 3)
+        edges, sums = fan_gains(log.impressions, r, cfg)
+        assert np.array_equal(edges, np.unique(edge[fan]))
+        assert sums.dtype == np.float64 and np.array_equal(sums.view(np.int64), want[edges].view(np.int64))
+        want_all += want
+    day = [SimpleNamespace(impressions=_Sized(log.impressions), reactions=log.reactions) for log in logs]
+    touched, gains = day_gains(day, cfg)
+    assert np.array_equal(touched, np.flatnonzero(want_all))
+    assert np.array_equal(gains.view(np.int64), want_all[touched].view(np.int64))
 
 
-@pytest.mark.parametrize("compiled", [False, True])
-def test_touched_edges_are_flatnonzeros(compiled):
-    """Guards kernels.nonzero_positions and its numpy form (issue #17: the follow edges
-    whose intimacy grew today without flatnonzero's bool temporary at 1 M users): the
-    same int64 positions as np.flatnonzero, -0.0 counted as zero and NaN as not, for
-    empty, all-zero and sparse float64 gains."""
-    from simulator.feeds import numpy_kernels
+class _Sized(SimpleNamespace):
+    """A stand-in for Impressions: its edges and its length."""
 
-    rng = np.random.default_rng(13)
-    a = np.where(rng.random(10_000) < 0.3, rng.random(10_000), 0.0)
-    a[[3, 7]], a[[11, 12]] = -0.0, np.nan
-    nonzero_positions = numpy_kernels.kernel("nonzero_positions", compiled)
-    for x in (a, np.zeros(0), np.zeros(50), a[:1], np.full(4, -0.0)):
-        got = nonzero_positions(x)
-        assert got.dtype == np.int64 and np.array_equal(got, np.flatnonzero(x))
+    def __init__(self, imp):
+        super().__init__(edge=imp.edge)
+
+    def __len__(self):
+        return len(self.edge)
