@@ -242,6 +242,20 @@ def test_one_platforms_gains_by_edge_are_bincounts_sums():
     assert np.array_equal(gains.view(np.int64), want_all[touched].view(np.int64))
 
 
+def test_the_days_gains_leave_out_edges_whose_gain_is_zero():
+    """Guards day_gains' filter: an edge whose fan impressions gained nothing (no view
+    gain, no action) is not among the touched edges, so grow_intimacy never rewrites its
+    intimacy as 1 - (1 - w), which float32 rounding would change."""
+    cfg = SimpleNamespace(gain_view=0.0, gain_complete=0.5, gain_like=0.0, gain_comment=0.0, gain_share=0.0)
+    edge = np.array([3, 3, 7, -1, 9], dtype=np.int32)
+    complete = np.array([False, False, True, True, False])
+    no = np.zeros(5, bool)
+    log = SimpleNamespace(impressions=_Sized(SimpleNamespace(edge=edge)),
+                          reactions=SimpleNamespace(complete=complete, like=no, comment=no, share=no))
+    touched, gains = day_gains([log], cfg)
+    assert touched.tolist() == [7] and gains.tolist() == [0.5]
+
+
 class _Sized(SimpleNamespace):
     """A stand-in for Impressions: its edges and its length."""
 
