@@ -33,14 +33,6 @@ def fan_gains(imp: Impressions, r: Reactions, cfg: RelationshipConfig) -> tuple[
     return edges, np.bincount(np.searchsorted(edges, edge), weights=gain, minlength=len(edges))
 
 
-def intimacy_gains(imp: Impressions, r: Reactions, cfg: RelationshipConfig, n_edges: int) -> np.ndarray:
-    """Summed gains per follow edge from today's impressions (every edge; 0 without a fan impression)."""
-    edges, sums = fan_gains(imp, r, cfg)
-    out = np.zeros(n_edges)
-    out[edges] = sums
-    return out
-
-
 def day_gains(day_logs, cfg: RelationshipConfig) -> tuple[np.ndarray, np.ndarray]:
     """The day's gains summed over the platforms, at the follow edges where they are not
     zero (ascending; NaN counts as not zero): zero plus each platform's sums in platform
@@ -65,12 +57,6 @@ def grow_intimacy(intimacy: np.ndarray, touched: np.ndarray, gains: np.ndarray, 
     intimacy[touched] = 1.0 - (1.0 - w) * np.exp(-gains).astype(np.float32)
     intimacy *= np.float32(1.0 - cfg.decay)
     np.clip(intimacy, 0.0, 1.0, out=intimacy)
-
-
-def update_intimacy(intimacy: np.ndarray, gains: np.ndarray, cfg: RelationshipConfig) -> None:
-    """Saturating growth by the day's gains (one per edge), then daily decay (in place)."""
-    touched = np.flatnonzero(gains)
-    grow_intimacy(intimacy, touched, gains[touched], cfg)
 
 
 def drifting_fans(intimacy: np.ndarray, cfg: RelationshipConfig, rng: np.random.Generator) -> np.ndarray:

@@ -29,7 +29,7 @@ def test_sum_by_index_is_bincounts_sums_bit_for_bit(monkeypatch, compiled):
     order, equals np.bincount's bit for bit; then the creators' mean fan intimacy and
     the intimacy gains of a few days of a model equal bincount's in either form."""
     from simulator import TrafficModel
-    from simulator.audience.relationships import intimacy_gains
+    from ..audience.test_relationships import intimacy_gains
     from simulator.feeds import numpy_kernels
 
     from ..conftest import small
