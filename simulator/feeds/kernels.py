@@ -375,28 +375,6 @@ def weighted_pick_in_rows(indptr, cumw, rows, u):
     return out
 
 
-@_cached_njit(parallel=True)
-def count_flags_in_rows(indptr, indices, flags):
-    """Per row of a CSR graph, how many of its neighbours have each flag:
-    ``out[i, p] = Σ_{j ∈ row i} flags[indices[j], p]`` as float64 (exact: integer
-    counts), without the per-tie temporaries of a bincount (used by users' adoption of
-    the platforms their friends use, audience/attention.py).
-
-    indptr : (rows + 1,) ints; indices : (ties,) ints; flags : (users, P) bool.
-    Returns (rows, P) float64.
-    """
-    rows = len(indptr) - 1
-    P = flags.shape[1]
-    out = np.zeros((rows, P), dtype=np.float64)
-    for i in prange(rows):
-        for e in range(indptr[i], indptr[i + 1]):
-            j = indices[e]
-            for p in range(P):
-                if flags[j, p]:
-                    out[i, p] += 1.0
-    return out
-
-
 @_cached_njit()
 def tally_impressions(item, domain, source, complete, like, comment, share, follow, n_items, n_domains, n_sources):
     """One pass over a day's impressions: per item, the impressions by domain and by

@@ -244,8 +244,9 @@ def _uniform_into(x: np.ndarray, u: np.ndarray) -> None:
 
 
 def count_flags_in_rows(indptr, indices, flags) -> np.ndarray:
-    """``kernels.count_flags_in_rows`` in numpy: per row of a CSR graph, how many of its
-    neighbours have each flag, float64 (exact counts). Returns (rows, P) float64."""
+    """Per row of a CSR graph, how many of its neighbours have each flag, float64 (exact
+    counts): the friends behind the numpy form of the adoption draws (``adopt_new``).
+    Returns (rows, P) float64."""
     rows = len(indptr) - 1
     src = np.repeat(np.arange(rows), np.diff(indptr))
     of = flags[indices]

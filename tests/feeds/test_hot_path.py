@@ -94,10 +94,11 @@ def test_active_users_of_all_platforms_counts_each_user_once():
 
 
 def test_friends_on_each_platform_counted_in_one_pass():
-    """Guards kernels.count_flags_in_rows (users' friends on each platform, the adoption
-    contagion of audience/attention.py): equal to the per-platform bincount over ties it
-    replaced (a kernel that counts the user's own flags, or misses a row's last tie, fails here)."""
-    from simulator.feeds.kernels import count_flags_in_rows
+    """Guards numpy_kernels.count_flags_in_rows (users' friends on each platform, read by
+    the numpy form of the adoption draws, numpy_kernels.adopt_new): equal to the
+    per-platform bincount over ties (a form that counts the user's own flags, or misses a
+    row's last tie, fails here)."""
+    from simulator.feeds.numpy_kernels import count_flags_in_rows
     from simulator.state.graphs import small_world_graph
 
     rng = np.random.default_rng(4)

@@ -342,12 +342,10 @@ def test_numpy_forms_match_the_kernels():
     """Guards simulator/feeds/numpy_kernels.py (issue #17: what a small day runs instead of
     the kernels, so that it never loads numba): each numpy form gives exactly its
     kernel's result: Gumbel-top-k (ties to the lower column, -inf never chosen, short
-    rows padded, k above the column count, temperature 0), the exposure cap's grants,
-    the reactions (the same uniforms and float64 operations) and the friends counted
-    per platform."""
+    rows padded, k above the column count, temperature 0), the exposure cap's grants
+    and the reactions (the same uniforms and float64 operations)."""
     from simulator.feeds import numpy_kernels as nk
-    from simulator.feeds.kernels import count_flags_in_rows, draw_actions, within_cap
-    from simulator.state.graphs import small_world_graph
+    from simulator.feeds.kernels import draw_actions, within_cap
 
     rng = np.random.default_rng(11)
     table = gumbel_table(rng)
@@ -374,7 +372,3 @@ def test_numpy_forms_match_the_kernels():
     for seed in (42, 2**63 - 5):  # a counter that wraps past 2**64
         assert np.array_equal(nk.draw_actions(match, quality, intim, fan, coef, offsets, seed),
                               draw_actions(match, quality, intim, fan, coef, offsets, seed))
-    g = small_world_graph(rng.integers(0, 20, 2000), 10, 0.2, rng)
-    flags = rng.random((2000, 3)) < [0.6, 0.0, 0.9]
-    assert np.array_equal(nk.count_flags_in_rows(g.indptr, g.indices, flags),
-                          count_flags_in_rows(g.indptr, g.indices, flags))
