@@ -4,7 +4,7 @@
 
 Times what ``trafficsim run SCENARIO --quiet`` does, in its order: importing the command
 line, loading and checking the scenario, importing the model (mesa, numba; pandas only
-since the record is written, see simulator/_mesa.py), building the world, the first step
+since the record is written, see simulator/_deferred.py), building the world, the first step
 (numba's cached kernels load here), the other steps, and writing the run record (tables,
 plots, report). Prints one line per phase with its
 wall and CPU seconds (CPU: this process and its threads; the forked plot processes'
@@ -57,6 +57,11 @@ def main(argv=None) -> None:
             plotter = PlotProcess.start()
     except ImportError:  # an older checkout: plots drawn in this process
         plotter = None
+    try:  # as `trafficsim run` does once its plot process is forked (simulator/_deferred.py)
+        from simulator._deferred import defer_unused_imports
+        defer_unused_imports()
+    except ImportError:  # an older checkout: simulator/_mesa.py installed them as it was imported
+        pass
     phase("start the plot process")
     from simulator.io.outputs import write_run
     from simulator.model import TrafficModel

@@ -196,6 +196,9 @@ def cmd_run(args) -> int:
 
     # forked before the heavy imports: it imports matplotlib and makes the figures while this process simulates
     plotter = PlotProcess.start(panels=len(scenario.platforms))
+    from ._deferred import defer_unused_imports
+
+    defer_unused_imports()  # here only: the plot process imports pandas at once, to make its figures ahead
     bar = None
     try:
         from .io.outputs import write_run
@@ -529,6 +532,10 @@ def cmd_sweep_report(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what manifests record as the command
+    if args.command != "run":  # `run` defers them once its plot process is forked (it draws with pandas)
+        from ._deferred import defer_unused_imports
+
+        defer_unused_imports()  # modules the command imports but does not read (or not yet) load when read
     commands = {"run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sweep-report": cmd_sweep_report, "app": cmd_app,
                 "validate": cmd_validate, "calibrate": cmd_calibrate}
     try:

@@ -77,11 +77,13 @@ def test_help_does_not_load_the_scenario_schema():
 
 
 def test_the_model_imports_mesa_without_networkx_and_scipy_spatial():
-    """Guards simulator/_mesa.py: importing the model does not import networkx or mesa's
-    experimental spaces (scipy.spatial), a third of the import time of ``trafficsim run``
-    before, nor asyncio (tqdm's, for mesa's batch runner); they still work, in full, for
-    whoever reads them afterwards."""
+    """Guards simulator/_deferred.py: with the command line's stand-ins, importing the
+    model does not import networkx or mesa's experimental spaces (scipy.spatial), a third
+    of the import time of ``trafficsim run`` before, nor asyncio (tqdm's, for mesa's batch
+    runner); they still work, in full, for whoever reads them afterwards."""
     code = ("import sys\n"
+            "from simulator._deferred import defer_unused_imports\n"
+            "defer_unused_imports()\n"
             "import simulator.model\n"
             "print(sorted(m for m in ('scipy.spatial', 'mesa.experimental.continuous_space') if m in sys.modules),\n"
             "      type(sys.modules['networkx']).__name__, type(sys.modules['asyncio']).__name__)\n"
@@ -98,6 +100,25 @@ def test_the_model_imports_mesa_without_networkx_and_scipy_spatial():
     assert lines[0] == "[] _Deferred _Deferred"
     assert lines[1] == "True 3 module ContinuousSpace True True"
     assert lines[2] == "300"
+
+
+def test_the_library_installs_no_stand_ins_and_submodules_import():
+    """Guards simulator/_deferred.py's scope: importing ``simulator`` as a library (a
+    notebook, the app) leaves ``sys.modules`` alone, so that a later import of a submodule
+    of pandas or networkx works (a stand-in cannot serve one: pandas failed half-imported).
+    Only the command line's process has them (the test above and
+    test_the_run_loads_pandas_only_once_its_plots_are_sent)."""
+    code = ("import sys\n"
+            "import simulator.model\n"
+            "print(sorted(type(sys.modules.get(m)).__name__ for m in ('pandas', 'networkx', 'asyncio')))\n"
+            "import pandas.api.types\n"
+            "from pandas.testing import assert_frame_equal\n"
+            "from networkx.algorithms import community\n"
+            "import pandas as pd\n"
+            "assert_frame_equal(pd.DataFrame({'a': [1]}), pd.DataFrame({'a': [1]}))\n"
+            "print(pandas.api.types.is_numeric_dtype(pd.Series([1.0])), callable(community.louvain_communities))\n")
+    lines = _python(code).strip().splitlines()
+    assert lines == ["['module', 'module', 'module']", "True True"]
 
 
 TINY = ["--steps", "2", "--set", "population.users=200", "--set", "population.creators=20",
@@ -282,7 +303,7 @@ def test_figures_made_ahead_draw_the_same_png(tmp_path, monkeypatch):
 
 
 def test_the_run_loads_pandas_only_once_its_plots_are_sent(tmp_path):
-    """Guards simulator/_mesa.py's deferred pandas and io/outputs.py's order: ``trafficsim
+    """Guards simulator/_deferred.py's deferred pandas and io/outputs.py's order: ``trafficsim
     run`` imports the model without pandas (a third of the model's import time) and sends
     the plot processes their inputs as plain rows before it first reads pandas, so that
     pandas loads while the plots are drawn. The tables are pandas' as before."""
@@ -303,11 +324,13 @@ def test_the_run_loads_pandas_only_once_its_plots_are_sent(tmp_path):
 
 
 def test_numba_links_the_kernels_without_importing_scipy_linalg():
-    """Guards simulator/_mesa.py's stand-ins for scipy.linalg's BLAS and LAPACK modules:
-    numba imports them (with all of scipy.linalg) to link a run's first cached kernel,
-    although no kernel calls them; a compiled function that does call BLAS still works
-    (the real module is imported where numba reads it)."""
+    """Guards simulator/_deferred.py's stand-ins for scipy.linalg's BLAS and LAPACK modules
+    (installed by the command line): numba imports them (with all of scipy.linalg) to link
+    a run's first cached kernel, although no kernel calls them; a compiled function that
+    does call BLAS still works (the real module is imported where numba reads it)."""
     code = ("import sys\n"
+            "from simulator._deferred import defer_unused_imports\n"
+            "defer_unused_imports()\n"
             "from simulator import TrafficModel\n"
             "from simulator.feeds import numpy_kernels\n"
             "numpy_kernels.COMPILED_FROM = numpy_kernels.COMPILED_USERS = 0  # the compiled kernels, as a large run\n"
