@@ -18,7 +18,8 @@ calls them (a kernel that did would import them where numba reads them), and asy
 (~0.15 s), which mesa's batch runner imports through tqdm's asyncio progress bar.
 
 Only the command line installs them, in its own process (and the workers it forks),
-where every later import is the package's own. A stand-in cannot serve an import of one
+where every later import is the package's own, and takes out those nobody read as it
+returns. A stand-in cannot serve an import of one
 of its *submodules* (``import pandas.api.types``, ``from pandas.testing import ...``):
 the import system would run the submodule before its package's ``__init__``, and pandas
 fails. So importing ``simulator`` as a library (a notebook, the app, a Dask worker)
@@ -35,6 +36,7 @@ import types
 
 LAZY = ("networkx", "mesa.experimental")
 LATER = ("pandas", "scipy.linalg.cython_blas", "scipy.linalg.cython_lapack", "asyncio")
+_INSTALLED: list[str] = []  # the names given a stand-in, for drop_unread_stand_ins
 
 
 class _Deferred(types.ModuleType):
@@ -74,6 +76,7 @@ def _defer(name: str, search_path=None) -> None:
         spec = importlib.machinery.PathFinder.find_spec(name, search_path)
     if spec is not None:
         sys.modules[name] = _Deferred(name, spec)
+        _INSTALLED.append(name)
 
 
 def _defer_nested(name: str) -> None:
@@ -92,7 +95,7 @@ def _defer_nested(name: str) -> None:
             importlib.machinery.PathFinder.find_spec(sub, list(spec.submodule_search_locations))
     if spec is not None:
         sys.modules[name] = _Deferred(name, spec)
-
+        _INSTALLED.append(name)
 
 
 def defer_unused_imports() -> None:
@@ -106,3 +109,13 @@ def defer_unused_imports() -> None:
     _defer("mesa.experimental", list(mesa_spec.submodule_search_locations))
     for name in LATER:
         _defer_nested(name)
+
+
+def drop_unread_stand_ins() -> None:
+    """Take the stand-ins nobody read out of ``sys.modules`` (``cli.main`` does as it
+    returns: called in a user's interpreter, it leaves no stand-in behind). A module that
+    kept one still gets the real module on its first read."""
+    for name in _INSTALLED:
+        if isinstance(sys.modules.get(name), _Deferred):
+            del sys.modules[name]
+    _INSTALLED.clear()

@@ -532,9 +532,9 @@ def cmd_sweep_report(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what manifests record as the command
-    if args.command != "run":  # `run` defers them once its plot process is forked (it draws with pandas)
-        from ._deferred import defer_unused_imports
+    from ._deferred import defer_unused_imports, drop_unread_stand_ins
 
+    if args.command != "run":  # `run` defers them once its plot process is forked (it draws with pandas)
         defer_unused_imports()  # modules the command imports but does not read (or not yet) load when read
     commands = {"run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sweep-report": cmd_sweep_report, "app": cmd_app,
                 "validate": cmd_validate, "calibrate": cmd_calibrate}
@@ -554,6 +554,8 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         print(f"trafficsim: internal error ({type(exc).__name__}: {exc}); please report it", file=sys.stderr)
         return EXIT_CRASH
+    finally:
+        drop_unread_stand_ins()  # none left in the caller's interpreter (main called from Python)
 
 
 if __name__ == "__main__":
