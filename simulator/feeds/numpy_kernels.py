@@ -285,3 +285,8 @@ def adopt_new(indptr, indices, before, draw, feed, base, rate) -> np.ndarray:
     prob = np.minimum(1.0, base + rate * frac)
     return ~before & (draw < prob) & feed
 
+
+
+def delete_sorted(arr, gone) -> np.ndarray:
+    """``kernels.delete_sorted`` in numpy: ``np.delete(arr, gone)`` (``gone`` ascending, distinct)."""
+    return np.delete(arr, gone)
