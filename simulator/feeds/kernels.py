@@ -585,20 +585,115 @@ def adopt_new(indptr, indices, before, draw, feed, base, rate):
 
 
 @_cached_njit()
-def delete_sorted(arr, gone):
-    """``np.delete(arr, gone)`` for ascending, distinct ``gone``, as one sequential copy
-    of the runs between them instead of numpy's mask of every entry (the follow graph
-    drops a day's lost edges from each of its columns, ~0.2% of them: state/graphs.py).
-    Numpy form: ``numpy_kernels.delete_sorted``."""
-    n, k = len(arr), len(gone)
-    out = np.empty(n - k, dtype=arr.dtype)
-    src = 0
-    dst = 0
-    for t in range(k):
-        g = gone[t]
-        seg = g - src
-        out[dst : dst + seg] = arr[src:g]
-        dst += seg
-        src = g + 1
-    out[dst:] = arr[src:]
+def selling_edges(src, creator, ok, home, uses):
+    """The follow edges whose creator has ``ok`` and whose user uses the creator's home
+    platform (``uses[src, home[creator]]``), ascending: what
+    ``numpy_kernels.selling_edges`` gives, in one pass over the edges without its
+    gathers of every edge (the private channels' edges, commerce/__init__.py); without
+    branches (each edge is written and kept or overwritten: ~half the creators sell, a
+    branch on it mispredicted half the time). Returns int64 edges."""
+    out = np.empty(len(creator), dtype=np.int64)
+    n = 0
+    for e in range(len(creator)):
+        c = creator[e]
+        out[n] = e
+        n += ok[c] & uses[src[e], home[c]]
+    return out[:n].copy()
+
+
+@_cached_njit()
+def fans_by_tier(creator, intimacy, thresholds, n_creators):
+    """(creators × 4) follow edges by creator and fan tier (the tier: how many of the
+    three ``thresholds`` the edge's intimacy reaches, as ``state.graphs.fan_tier``), in
+    one pass over the edges: what the bincount of ``creator · 4 + tier`` gives, without
+    its int64 codes of every edge. Returns int64 counts."""
+    out = np.zeros((n_creators, 4), dtype=np.int64)
+    t0, t1, t2 = thresholds[0], thresholds[1], thresholds[2]
+    for e in range(len(creator)):
+        w = intimacy[e]
+        tier = 0
+        if w >= t0:
+            tier += 1
+        if w >= t1:
+            tier += 1
+        if w >= t2:
+            tier += 1
+        out[creator[e], tier] += 1
     return out
+
+
+@_cached_njit()
+def count_pairs(a, b, nb, n):
+    """``np.bincount(a · nb + b, minlength=n)`` in one pass, without the codes of every
+    entry (the day's impressions by slot source and domain: observation/views.py).
+    Returns int64 counts."""
+    out = np.zeros(n, dtype=np.int64)
+    for i in range(len(a)):
+        out[np.int64(a[i]) * nb + np.int64(b[i])] += 1
+    return out
+
+
+@_cached_njit()
+def fan_gain_sums(edge, complete, like, comment, share, weights, acc, seen):
+    """One platform's intimacy gains by follow edge (audience/relationships.py,
+    ``fan_gains``): each impression with an edge (``edge >= 0``) gains the float32
+    ``weights[0]`` (a view) plus ``weights[1:]`` times its actions (complete, like,
+    comment, share), added in that order in float32; each edge sums its impressions'
+    gains in float64 in their order (bincount's sums). ``acc`` (float64) and ``seen``
+    (bool), one entry per follow edge, are zero on entry and left zero. Returns the edges
+    with a fan impression (int64, ascending) and their sums."""
+    g0, wc, wl, wm, ws = weights[0], weights[1], weights[2], weights[3], weights[4]
+    n = 0
+    for i in range(len(edge)):
+        e = edge[i]
+        if e < 0:
+            continue
+        g = g0 + wc * np.float32(complete[i])
+        g = g + wl * np.float32(like[i])
+        g = g + wm * np.float32(comment[i])
+        g = g + ws * np.float32(share[i])
+        acc[e] += np.float64(g)
+        if not seen[e]:
+            seen[e] = True
+            n += 1
+    edges = np.empty(n, dtype=np.int64)
+    sums = np.empty(n, dtype=np.float64)
+    j = 0
+    for e in range(len(seen)):
+        if seen[e]:
+            edges[j] = e
+            sums[j] = acc[e]
+            acc[e] = 0.0
+            seen[e] = False
+            j += 1
+    return edges, sums
+
+
+@_cached_njit()
+def add_sorted_sums(a, sa, b, sb):
+    """The sums of two sparse vectors given by ascending, distinct indices and values:
+    the union of ``a`` and ``b`` (ascending) and at each index ``0.0 + sa`` plus ``sb``
+    where present, in one merge (numpy form: ``numpy_kernels.add_sorted_sums``, a zero
+    array added into at each one's places). Returns (int64 indices, float64 sums)."""
+    na, nb = len(a), len(b)
+    idx = np.empty(na + nb, dtype=np.int64)
+    out = np.empty(na + nb, dtype=np.float64)
+    i = 0
+    j = 0
+    k = 0
+    while i < na or j < nb:
+        if j >= nb or (i < na and a[i] < b[j]):
+            idx[k] = a[i]
+            out[k] = 0.0 + sa[i]
+            i += 1
+        elif i >= na or b[j] < a[i]:
+            idx[k] = b[j]
+            out[k] = 0.0 + sb[j]
+            j += 1
+        else:
+            idx[k] = a[i]
+            out[k] = (0.0 + sa[i]) + sb[j]
+            i += 1
+            j += 1
+        k += 1
+    return idx[:k], out[:k]

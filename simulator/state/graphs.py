@@ -214,11 +214,9 @@ class FollowGraph:
         """(creators × 4) counts of fans by tier (int64). Its sums are the followers per
         creator and the edges per tier: the metrics take those from it (one pass over the
         edges)."""
-        k = len(TIERS)
-        code = self.creator.astype(np.int64)
-        code *= k
-        code += self.tier
-        return np.bincount(code, minlength=self.n_creators * k).reshape(-1, k)
+        # one compiled pass over the edges on large graphs (the numpy form: a bincount of int64 codes)
+        fans_by_tier = numpy_kernels.kernel("fans_by_tier", numpy_kernels.compiled(self.n_edges))
+        return fans_by_tier(self.creator, self.intimacy, self.thresholds, self.n_creators)
 
     def mean_intimacy_by_creator(self, followers: np.ndarray | None = None) -> np.ndarray:
         """Each creator's mean fan intimacy (NaN without followers); ``followers``: the
@@ -278,34 +276,23 @@ class FollowGraph:
 
     def remove(self, mask: np.ndarray) -> int:
         """Remove the edges where ``mask`` is true. Returns the count removed."""
-        gone = np.flatnonzero(mask)
-        if len(gone) == 0:
+        n = int(mask.sum())
+        if n == 0:
             return 0
-        self.indptr[1:] -= np.cumsum(np.bincount(self.src[gone], minlength=self.n_users))
-        if numpy_kernels.compiled(self.n_edges):
-            # large graphs: a day drops a few edges in a thousand, so copying the runs between
-            # them beats numpy's mask of every entry (kernels.delete_sorted, ~2x on 8 M edges)
-            from ..feeds.kernels import delete_sorted  # numba: imported by large runs only
-
-            def take(col):
-                return delete_sorted(col, gone)
-        else:
-            keep = ~mask
-
-            def take(col):
-                return col[keep]
+        self.indptr[1:] -= np.cumsum(np.bincount(self.src[mask], minlength=self.n_users))
+        keep = ~mask
         keys = self._valid_keys()
         self._keys = None
         # one column at a time, so that each old column is freed before the next is copied
         # (at 10 M users a column is ~0.5 GB: issue #17's memory)
-        self.src = take(self.src)
-        self.creator = take(self.creator)
-        self.intimacy = take(self.intimacy)
+        self.src = self.src[keep]
+        self.creator = self.creator[keep]
+        self.intimacy = self.intimacy[keep]
         for name in list(self.extra):
-            self.extra[name] = take(self.extra[name])
+            self.extra[name] = self.extra[name][keep]
         if keys is not None:
-            self._keep_keys(take(keys))
-        return len(gone)
+            self._keep_keys(keys[keep])
+        return n
 
     def to_networkx(self) -> nx.DiGraph:
         """Bipartite directed graph: ('u', i) → ('c', j) with intimacy and tier."""

@@ -193,9 +193,9 @@ def test_the_days_gains_are_each_platforms_sums_added_and_empty_platforms_skippe
     calls, handed = [], []
     fan_gains, grow = rel_module.fan_gains, model_module.grow_intimacy
 
-    def counted(imp, r, cfg):
+    def counted(imp, r, cfg, n_edges=None):
         calls.append((imp, r, cfg))
-        return fan_gains(imp, r, cfg)
+        return fan_gains(imp, r, cfg, n_edges)
 
     def captured_grow(intimacy, touched, gains, cfg):
         handed.append((touched.copy(), gains.copy(), len(intimacy)))
@@ -218,14 +218,21 @@ def test_the_days_gains_are_each_platforms_sums_added_and_empty_platforms_skippe
         assert np.array_equal(gains.view(np.int64), want[touched].view(np.int64))
 
 
-def test_one_platforms_gains_by_edge_are_bincounts_sums():
+@pytest.mark.parametrize("compiled", [False, True])
+def test_one_platforms_gains_by_edge_are_bincounts_sums(monkeypatch, compiled):
     """Guards relationships.fan_gains and day_gains (issue #17: the gains of the edges
     with a fan impression only): each fan impression's float32 gain, its weights added
     in the order view, complete, like, comment, share, summed per edge in float64 in the
     impressions' order, equal bit for bit to bincount over every edge at the edges that
     have a fan impression (and those edges, ascending); impressions without an edge (-1)
     add nothing; a day's gains of two platforms are the dense sums added, at the edges
-    where they are not zero."""
+    where they are not zero. Both forms: the numpy one and the large days' compiled
+    passes (kernels.fan_gain_sums into an array of every edge, kernels.add_sorted_sums),
+    with the follow graph's edge count given or not."""
+    from simulator.feeds import numpy_kernels
+
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0 if compiled else 10**12)
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
     rng = np.random.default_rng(12)
     n, n_edges = 50_000, 700
     cfg = SimpleNamespace(gain_view=0.0123, gain_complete=0.0371, gain_like=0.1117, gain_comment=0.2219,
@@ -246,14 +253,16 @@ def test_one_platforms_gains_by_edge_are_bincounts_sums():
                         (cfg.gain_share, r.share)):
             gain += np.float32(wt) * hit[fan]
         want = np.bincount(edge[fan], weights=gain, minlength=n_edges + 3)
-        edges, sums = fan_gains(log.impressions, r, cfg)
-        assert np.array_equal(edges, np.unique(edge[fan]))
-        assert sums.dtype == np.float64 and np.array_equal(sums.view(np.int64), want[edges].view(np.int64))
+        for size in (None, n_edges + 3):
+            edges, sums = fan_gains(log.impressions, r, cfg, size)
+            assert np.array_equal(edges, np.unique(edge[fan]))
+            assert sums.dtype == np.float64 and np.array_equal(sums.view(np.int64), want[edges].view(np.int64))
         want_all += want
     day = [SimpleNamespace(impressions=_Sized(log.impressions), reactions=log.reactions) for log in logs]
-    touched, gains = day_gains(day, cfg)
-    assert np.array_equal(touched, np.flatnonzero(want_all))
-    assert np.array_equal(gains.view(np.int64), want_all[touched].view(np.int64))
+    for size in (None, n_edges + 3):
+        touched, gains = day_gains(day, cfg, size)
+        assert np.array_equal(touched, np.flatnonzero(want_all))
+        assert np.array_equal(gains.view(np.int64), want_all[touched].view(np.int64))
 
 
 def test_the_days_gains_leave_out_edges_whose_gain_is_zero():

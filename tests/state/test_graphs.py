@@ -169,41 +169,6 @@ def test_follow_graph_add_inserts_every_column_as_np_insert_did():
 
 
 @pytest.mark.parametrize("compiled", [False, True])
-def test_follow_graph_remove_drops_the_masked_entries_of_every_column(monkeypatch, compiled):
-    """Guards FollowGraph.remove's compiled copy of the runs between the lost edges
-    (kernels.delete_sorted, issue #17; numpy form numpy_kernels.delete_sorted) and the
-    mask of small graphs: every column (src, creator, intimacy, the extra columns, the
-    kept keys) loses exactly the masked entries, first, last and adjacent ones included,
-    and indptr follows."""
-    from simulator.feeds import kernels, numpy_kernels
-
-    rng = np.random.default_rng(5)
-    arr = rng.integers(0, 1000, 300)
-    for gone in (np.array([0, 1, 2, 150, 151, 299]), np.sort(rng.choice(300, 40, replace=False)),
-                 np.arange(300), np.zeros(0, np.int64)):
-        assert np.array_equal(kernels.delete_sorted(arr, gone), np.delete(arr, gone))
-        assert np.array_equal(numpy_kernels.delete_sorted(arr, gone), np.delete(arr, gone))
-    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0 if compiled else 10**12)
-    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
-    n_users, n_creators = 50, 11
-    keys0 = np.unique(rng.integers(0, n_users * n_creators, 250))
-    fg = FollowGraph(n_users, n_creators, keys0 // n_creators, keys0 % n_creators,
-                     rng.random(len(keys0)).astype(np.float32), (0.1, 0.3, 0.6))
-    fg.add_column("group", np.bool_, False)[:] = rng.random(len(keys0)) < 0.5
-    fg.add_column("joined", np.int32, 0)[:] = rng.integers(0, 9, len(keys0))
-    fg.find(np.zeros(1, np.int64), np.zeros(1, np.int64))  # small graphs keep their keys from here
-    mask = rng.random(fg.n_edges) < 0.2
-    mask[[0, 1, -1]] = True
-    old = {"src": fg.src, "creator": fg.creator, "intimacy": fg.intimacy, **fg.extra}
-    assert fg.remove(mask) == mask.sum()
-    for name, col in old.items():
-        assert np.array_equal(fg.extra.get(name, getattr(fg, name, None)), col[~mask]), name
-    assert np.array_equal(fg.keys, keys0[~mask])
-    assert np.array_equal(np.diff(fg.indptr), np.bincount(fg.src, minlength=n_users))
-    assert np.array_equal(fg.lookup(keys0 // n_creators, keys0 % n_creators) >= 0, ~mask)
-
-
-@pytest.mark.parametrize("compiled", [False, True])
 def test_follow_graph_find_searches_rows_as_the_keys_would(monkeypatch, compiled):
     """Guards FollowGraph.find (issue #17: the keys are not stored): each (user, creator)
     gets the position np.searchsorted gives in the (user, creator) keys and whether the
