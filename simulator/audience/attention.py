@@ -135,13 +135,21 @@ class Attention:
         uses = model.users.uses & self.feed  # the feed platforms each user uses
         before = uses.copy()
         # 1. toward w_p · exp(sensitivity · satisfaction), normalized over the platforms used
-        s = cfg.sensitivity * model.activity.satisfaction.astype(np.float64)
-        s = np.where(uses, s, -np.inf)
-        top = row_max(s)
-        e = np.where(uses, self.w * np.exp(s - np.where(np.isfinite(top), top, 0.0)), 0.0)
-        total = row_sum(e)
-        target = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
-        self.share += (target - self.share) / cfg.memory
+        if numpy_kernels.compiled(uses.size) and uses.shape[1] < 8:  # (row_sum's order: one add after another)
+            # large days: two compiled passes around numpy's exp of the used entries only,
+            # without the (users × platforms) float64 temporaries (the same values)
+            from ..feeds import kernels  # numba: imported by large runs only
+
+            x = kernels.attention_exponents(model.activity.satisfaction, uses, cfg.sensitivity)
+            kernels.attention_shares(np.exp(x), uses, self.w, self.share, cfg.memory)
+        else:
+            s = cfg.sensitivity * model.activity.satisfaction.astype(np.float64)
+            s = np.where(uses, s, -np.inf)
+            top = row_max(s)
+            e = np.where(uses, self.w * np.exp(s - np.where(np.isfinite(top), top, 0.0)), 0.0)
+            total = row_sum(e)
+            target = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+            self.share += (target - self.share) / cfg.memory
         # 2. drops
         if cfg.drop_share > 0:
             low = uses & (self.share < cfg.drop_share)

@@ -697,3 +697,55 @@ def add_sorted_sums(a, sa, b, sb):
             j += 1
         k += 1
     return idx[:k], out[:k]
+
+
+@_cached_njit()
+def attention_exponents(satisfaction, uses, sensitivity):
+    """Step 1 of the attention update (audience/attention.py), before numpy's ``exp``:
+    for each used (user, platform), in row-major order, ``s − top`` with ``s =
+    sensitivity · satisfaction`` (float64) and ``top`` the row's maximum over the used
+    platforms (0 when not finite). Returns the
+    float64 exponents of the used entries only (numpy form: the masked (users × platforms)
+    arrays of ``Attention.update``)."""
+    n, P = uses.shape
+    out = np.empty(n * P, dtype=np.float64)
+    k = 0
+    for i in range(n):
+        top = -np.inf
+        for p in range(P):
+            if uses[i, p]:
+                s = sensitivity * np.float64(satisfaction[i, p])
+                if s > top:  # (a NaN, which np.maximum passes on, makes every target 0 either way)
+                    top = s
+        if not np.isfinite(top):
+            top = 0.0
+        for p in range(P):
+            if uses[i, p]:
+                out[k] = sensitivity * np.float64(satisfaction[i, p]) - top
+                k += 1
+    return out[:k].copy()
+
+
+@_cached_njit()
+def attention_shares(exps, uses, w, share, memory):
+    """Step 1 of the attention update after numpy's ``exp`` (``exps``: of
+    :func:`attention_exponents`' values): each row's weights ``e = w_p · exp`` on its used
+    platforms (0 elsewhere), their sum added platform by platform, the target ``e / sum``
+    (0 where the sum is not positive) and ``share += (target − share) / memory``, in place,
+    with the float64 operations of the numpy form."""
+    n, P = uses.shape
+    e = np.zeros(P, dtype=np.float64)
+    k = 0
+    for i in range(n):
+        for p in range(P):
+            if uses[i, p]:
+                e[p] = w[p] * exps[k]
+                k += 1
+            else:
+                e[p] = 0.0
+        total = e[0]
+        for p in range(1, P):
+            total += e[p]
+        for p in range(P):
+            target = e[p] / total if total > 0 else 0.0
+            share[i, p] += (target - share[i, p]) / memory
