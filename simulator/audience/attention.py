@@ -194,8 +194,10 @@ class Attention:
         adopt_new = numpy_kernels.kernel("adopt_new", numpy_kernels.compiled(len(social.indices)))
         new = adopt_new(social.indptr, social.indices, np.ascontiguousarray(before), draw, self.feed,
                         cfg.adopt_base, cfg.adopt_rate)
-        if not new.any():
+        cells = np.flatnonzero(new)  # the (user, platform) adoptions, a few per thousand users a day
+        if len(cells) == 0:
             return
+        user, platform = np.divmod(cells, P)
         rows = np.flatnonzero(row_any(new))
         k = new[rows].sum(axis=1, keepdims=True).astype(np.float64)
         had = before[rows].any(axis=1, keepdims=True)
@@ -207,8 +209,8 @@ class Attention:
         uses |= new
         ref = np.array([c.activity.reference for c in model.scenario.platforms.values()], dtype=np.float32)
         sat = model.activity.satisfaction
-        sat[new] = np.broadcast_to(ref, new.shape)[new]
-        self.adopted_today = new.sum(axis=0).astype(np.int64)
+        sat[user, platform] = ref[platform]  # (not masks over every cell: ~60 ms at 1 M users)
+        self.adopted_today = np.bincount(platform, minlength=P).astype(np.int64)
 
     # ------------------------------------------------------------------ read by the measurements
 

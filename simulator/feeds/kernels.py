@@ -749,3 +749,58 @@ def attention_shares(exps, uses, w, share, memory):
         for p in range(P):
             target = e[p] / total if total > 0 else 0.0
             share[i, p] += (target - share[i, p]) / memory
+
+
+@_cached_njit()
+def fan_intimacy(edge, intimacy):
+    """Each impression's viewer–creator intimacy (``intimacy[edge]``; 0 where the viewer
+    does not follow, ``edge < 0``) and whether the viewer follows, in one pass over the
+    impressions (the reactions, audience/engagement.py; numpy form
+    ``numpy_kernels.fan_intimacy``: a mask, a compress and a gather). Returns (float32
+    intimacy, bool is_fan)."""
+    n = len(edge)
+    out = np.zeros(n, dtype=np.float32)
+    fan = np.zeros(n, dtype=np.bool_)
+    if len(intimacy) == 0:  # no follow edges: no fans (and nothing to read at 0)
+        return out, fan
+    for i in range(n):
+        e = edge[i]
+        f = e >= 0
+        v = intimacy[max(e, 0)]  # (read at 0 for non-fans, kept out by the select: no branch)
+        out[i] = v if f else np.float32(0.0)
+        fan[i] = f
+    return out, fan
+
+
+@_cached_njit()
+def engaged_sales(complete, like, item, live, merchant):
+    """The engaged impressions (``complete | like``) that may sell, in one pass over the
+    day's impressions (commerce/feed_sales.py; numpy form ``numpy_kernels.engaged_sales``):
+    those of a live item (tips), ascending, and those of an item with a product link
+    (``merchant[item] >= 0``), ascending, with the merchant and whether the item is live.
+    Returns (int64 tip impressions, int64 linked impressions, int64 merchants, bool live)."""
+    n_live = 0
+    n_linked = 0
+    for i in range(len(item)):
+        if complete[i] or like[i]:
+            r = item[i]
+            n_live += live[r]
+            n_linked += merchant[r] >= 0
+    tips = np.empty(n_live, dtype=np.int64)
+    linked = np.empty(n_linked, dtype=np.int64)
+    m = np.empty(n_linked, dtype=np.int64)
+    on_live = np.empty(n_linked, dtype=np.bool_)
+    a = 0
+    b = 0
+    for i in range(len(item)):
+        if complete[i] or like[i]:
+            r = item[i]
+            if live[r]:
+                tips[a] = i
+                a += 1
+            if merchant[r] >= 0:
+                linked[b] = i
+                m[b] = merchant[r]
+                on_live[b] = live[r]
+                b += 1
+    return tips, linked, m, on_live

@@ -318,3 +318,22 @@ def add_sorted_sums(a, sa, b, sb) -> tuple[np.ndarray, np.ndarray]:
     out[np.searchsorted(idx, a)] += sa
     out[np.searchsorted(idx, b)] += sb
     return idx, out
+
+
+def fan_intimacy(edge, intimacy) -> tuple[np.ndarray, np.ndarray]:
+    """``kernels.fan_intimacy`` in numpy: ``intimacy[edge]`` where ``edge >= 0``, else 0
+    (float32), and the mask of ``edge >= 0``."""
+    fan = edge >= 0
+    out = np.zeros(len(fan), dtype=np.float32)
+    out[fan] = intimacy[edge[fan]]  # (no follow edges at all is fine too)
+    return out, fan
+
+
+def engaged_sales(complete, like, item, live, merchant) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``kernels.engaged_sales`` in numpy: the engaged impressions of live items, those of
+    items with a product link, their merchants (int64) and whether those items are live."""
+    engaged = np.flatnonzero(complete | like)
+    rows = item[engaged]
+    is_live, m = live[rows], merchant[rows]
+    linked = np.flatnonzero(m >= 0)
+    return engaged[is_live], engaged[linked], m[linked].astype(np.int64), is_live[linked]

@@ -424,3 +424,45 @@ def test_rest_kernels_match_their_numpy_forms():
         assert np.array_equal(idx, want_idx) and np.array_equal(out.view(np.int64), dense[want_idx].view(np.int64))
         idx2, out2 = nk.add_sorted_sums(a, sa, b, sb)
         assert np.array_equal(idx2, idx) and np.array_equal(out2.view(np.int64), out.view(np.int64))
+
+
+def test_fan_intimacy_matches_the_mask_and_the_gather():
+    """Guards kernels.fan_intimacy (the reactions' viewer intimacy, audience/engagement.py,
+    issue #17) and its numpy form: each impression's intimacy at its follow edge, 0 (and
+    not a fan) where it has none, float32; a day without any follow edge reads nothing."""
+    from simulator.feeds import kernels
+    from simulator.feeds import numpy_kernels as nk
+
+    rng = np.random.default_rng(22)
+    intimacy = rng.random(500).astype(np.float32)
+    edge = np.where(rng.random(4000) < 0.3, rng.integers(0, 500, 4000), -1).astype(np.int32)
+    edge[:2] = [0, 499]
+    want = np.where(edge >= 0, intimacy[np.maximum(edge, 0)], np.float32(0))
+    for f in (kernels.fan_intimacy, nk.fan_intimacy):
+        got, fan = f(edge, intimacy)
+        assert got.dtype == np.float32 and np.array_equal(got, want) and np.array_equal(fan, edge >= 0)
+        got, fan = f(np.full(30, -1, np.int32), np.zeros(0, np.float32))
+        assert np.array_equal(got, np.zeros(30, np.float32)) and not fan.any()
+
+
+def test_engaged_sales_match_the_masks():
+    """Guards kernels.engaged_sales (the feed's tips and purchases, commerce/feed_sales.py,
+    issue #17) and its numpy form: the engaged impressions (complete or like) of live
+    items, ascending; those of items with a product link, ascending, with the merchant
+    (a merchant 0 included) and the item's live flag."""
+    from simulator.feeds import kernels
+    from simulator.feeds import numpy_kernels as nk
+
+    rng = np.random.default_rng(23)
+    n, n_items = 6000, 400
+    complete, like = rng.random(n) < 0.3, rng.random(n) < 0.2
+    item = rng.integers(0, n_items, n).astype(np.int32)
+    live = rng.random(n_items) < 0.2
+    merchant = np.where(rng.random(n_items) < 0.3, rng.integers(0, 5, n_items), -1).astype(np.int32)
+    engaged = np.flatnonzero(complete | like)
+    sells = engaged[merchant[item[engaged]] >= 0]
+    want = (engaged[live[item[engaged]]], sells, merchant[item[sells]].astype(np.int64), live[item[sells]])
+    assert (want[2] == 0).any() and want[3].any() and not want[3].all()
+    for f in (kernels.engaged_sales, nk.engaged_sales):
+        got = f(complete, like, item, live, merchant)
+        assert all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(got, want))
