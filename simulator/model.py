@@ -286,7 +286,7 @@ class TrafficModel(mesa.Model):
     def update_relationships(self) -> None:
         """Intimacy grows with interaction and decays; engaged viewers follow (audience/relationships.py)."""
         rel = self.scenario.relationship
-        touched, gains = day_gains(self.day_logs, rel, self.follows.n_edges)  # the edges whose intimacy grew, and by how much
+        touched, gains = day_gains(self.day_logs, rel)  # the edges whose intimacy grew, and by how much
         grow_intimacy(self.follows.intimacy, touched, gains, rel)
         self.follows_gained_today = follow_engaged_viewers(self, self.day_logs)
 

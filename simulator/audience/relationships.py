@@ -20,23 +20,21 @@ from ..state.arrays import unique_sorted
 from .engagement import Reactions
 
 
-def fan_gains(imp: Impressions, r: Reactions, cfg: RelationshipConfig,
-              n_edges: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def fan_gains(imp: Impressions, r: Reactions, cfg: RelationshipConfig) -> tuple[np.ndarray, np.ndarray]:
     """One platform's gains by follow edge: the edges with a fan impression today
     (ascending) and each one's float64 sum of its impressions' float32 gains, added in
     the impressions' order (bincount's sums over every edge, at those edges). On large
-    days one compiled pass (``kernels.fan_gain_sums``) sums them into a zeroed array of
-    every edge (``n_edges``: the follow graph's; default: past the largest edge) instead
-    of sorting the fan impressions' edges."""
+    days the fan impressions and their gains in one compiled pass
+    (``kernels.fan_gain_list``), a stable argsort of their edges (nearly sorted already:
+    the feeds are built by user) and the sums of its runs (``kernels.sum_runs``), instead
+    of sorting the distinct edges, searching every impression's and a bincount."""
     if numpy_kernels.compiled(len(imp.edge)):
-        from ..feeds.kernels import fan_gain_sums  # numba: imported by large runs only
+        from ..feeds import kernels  # numba: imported by large runs only
 
-        if n_edges is None:
-            n_edges = int(imp.edge.max(initial=-1)) + 1
         weights = np.array([cfg.gain_view, cfg.gain_complete, cfg.gain_like, cfg.gain_comment, cfg.gain_share],
                            dtype=np.float32)
-        return fan_gain_sums(imp.edge, r.complete, r.like, r.comment, r.share, weights,
-                             np.zeros(n_edges), np.zeros(n_edges, dtype=bool))
+        edge, gain = kernels.fan_gain_list(imp.edge, r.complete, r.like, r.comment, r.share, weights)
+        return kernels.sum_runs(edge, gain, np.argsort(edge, kind="stable"))
     fan = np.flatnonzero(imp.edge >= 0)
     gain = np.full(len(fan), cfg.gain_view, dtype=np.float32)
     for w, hit in ((cfg.gain_complete, r.complete), (cfg.gain_like, r.like), (cfg.gain_comment, r.comment),
@@ -47,14 +45,13 @@ def fan_gains(imp: Impressions, r: Reactions, cfg: RelationshipConfig,
     return edges, np.bincount(np.searchsorted(edges, edge), weights=gain, minlength=len(edges))
 
 
-def day_gains(day_logs, cfg: RelationshipConfig, n_edges: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def day_gains(day_logs, cfg: RelationshipConfig) -> tuple[np.ndarray, np.ndarray]:
     """The day's gains summed over the platforms, at the follow edges where they are not
     zero (ascending; NaN counts as not zero): zero plus each platform's sums in platform
     order, the float64 adds of one array of every edge per platform (issue #17: at
     1 M users those arrays, ~4% of whose entries a day touches, were most of the phase);
-    a platform with no impressions (a shelf) adds nothing. ``n_edges``: the follow
-    graph's edges (see :func:`fan_gains`)."""
-    parts = [fan_gains(log.impressions, log.reactions, cfg, n_edges) for log in day_logs if len(log.impressions)]
+    a platform with no impressions (a shelf) adds nothing."""
+    parts = [fan_gains(log.impressions, log.reactions, cfg) for log in day_logs if len(log.impressions)]
     if not parts:
         return np.zeros(0, np.int64), np.zeros(0)
     # each platform's sums added at their edges, in platform order (one merge of sorted

@@ -634,16 +634,19 @@ def count_pairs(a, b, nb, n):
 
 
 @_cached_njit()
-def fan_gain_sums(edge, complete, like, comment, share, weights, acc, seen):
-    """One platform's intimacy gains by follow edge (audience/relationships.py,
-    ``fan_gains``): each impression with an edge (``edge >= 0``) gains the float32
-    ``weights[0]`` (a view) plus ``weights[1:]`` times its actions (complete, like,
-    comment, share), added in that order in float32; each edge sums its impressions'
-    gains in float64 in their order (bincount's sums). ``acc`` (float64) and ``seen``
-    (bool), one entry per follow edge, are zero on entry and left zero. Returns the edges
-    with a fan impression (int64, ascending) and their sums."""
+def fan_gain_list(edge, complete, like, comment, share, weights):
+    """One platform's fan impressions and their intimacy gains (audience/relationships.py,
+    ``fan_gains``), in one pass over the impressions: each impression with an edge
+    (``edge >= 0``), in order, gains the float32 ``weights[0]`` (a view) plus ``weights[1:]``
+    times its actions (complete, like, comment, share), added in that order in float32.
+    Returns (int64 edges, float32 gains)."""
     g0, wc, wl, wm, ws = weights[0], weights[1], weights[2], weights[3], weights[4]
     n = 0
+    for i in range(len(edge)):
+        n += edge[i] >= 0
+    edges = np.empty(n, dtype=np.int64)
+    gains = np.empty(n, dtype=np.float32)
+    j = 0
     for i in range(len(edge)):
         e = edge[i]
         if e < 0:
@@ -652,21 +655,33 @@ def fan_gain_sums(edge, complete, like, comment, share, weights, acc, seen):
         g = g + wl * np.float32(like[i])
         g = g + wm * np.float32(comment[i])
         g = g + ws * np.float32(share[i])
-        acc[e] += np.float64(g)
-        if not seen[e]:
-            seen[e] = True
-            n += 1
-    edges = np.empty(n, dtype=np.int64)
+        edges[j] = e
+        gains[j] = g
+        j += 1
+    return edges, gains
+
+
+@_cached_njit()
+def sum_runs(key, value, order):
+    """The distinct ``key`` values in the order ``order`` visits them (ascending, for a
+    stable argsort of ``key``) and each one's float64 sum of its ``value`` entries, added
+    from 0 in that order: bincount's sums at the keys that occur, when ``order`` keeps
+    equal keys in their original order. Returns (int64 keys, float64 sums)."""
+    n = len(order)
+    keys = np.empty(n, dtype=np.int64)
     sums = np.empty(n, dtype=np.float64)
-    j = 0
-    for e in range(len(seen)):
-        if seen[e]:
-            edges[j] = e
-            sums[j] = acc[e]
-            acc[e] = 0.0
-            seen[e] = False
-            j += 1
-    return edges, sums
+    m = -1
+    prev = 0
+    for t in range(n):
+        i = order[t]
+        k = key[i]
+        if m < 0 or k != prev:
+            m += 1
+            keys[m] = k
+            sums[m] = 0.0
+            prev = k
+        sums[m] += np.float64(value[i])
+    return keys[: m + 1].copy(), sums[: m + 1].copy()
 
 
 @_cached_njit()

@@ -193,9 +193,9 @@ def test_the_days_gains_are_each_platforms_sums_added_and_empty_platforms_skippe
     calls, handed = [], []
     fan_gains, grow = rel_module.fan_gains, model_module.grow_intimacy
 
-    def counted(imp, r, cfg, n_edges=None):
+    def counted(imp, r, cfg):
         calls.append((imp, r, cfg))
-        return fan_gains(imp, r, cfg, n_edges)
+        return fan_gains(imp, r, cfg)
 
     def captured_grow(intimacy, touched, gains, cfg):
         handed.append((touched.copy(), gains.copy(), len(intimacy)))
@@ -227,15 +227,16 @@ def test_one_platforms_gains_by_edge_are_bincounts_sums(monkeypatch, compiled):
     have a fan impression (and those edges, ascending); impressions without an edge (-1)
     add nothing; a day's gains of two platforms are the dense sums added, at the edges
     where they are not zero. Both forms: the numpy one and the large days' compiled
-    passes (kernels.fan_gain_sums into an array of every edge, kernels.add_sorted_sums),
-    with the follow graph's edge count given or not."""
+    passes (kernels.fan_gain_list, a stable argsort, kernels.sum_runs; the platforms'
+    sums merged by kernels.add_sorted_sums)."""
     from simulator.feeds import numpy_kernels
 
     monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0 if compiled else 10**12)
     monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
     rng = np.random.default_rng(12)
     n, n_edges = 50_000, 700
-    cfg = SimpleNamespace(gain_view=0.0123, gain_complete=0.0371, gain_like=0.1117, gain_comment=0.2219,
+    # (a view gain 2**-36 of the others: float64 sums that round, so the order of the adds shows)
+    cfg = SimpleNamespace(gain_view=1.234e-12, gain_complete=0.0371, gain_like=0.1117, gain_comment=0.2219,
                           gain_share=0.3333)
     logs = []
     for _ in range(2):
@@ -253,16 +254,14 @@ def test_one_platforms_gains_by_edge_are_bincounts_sums(monkeypatch, compiled):
                         (cfg.gain_share, r.share)):
             gain += np.float32(wt) * hit[fan]
         want = np.bincount(edge[fan], weights=gain, minlength=n_edges + 3)
-        for size in (None, n_edges + 3):
-            edges, sums = fan_gains(log.impressions, r, cfg, size)
-            assert np.array_equal(edges, np.unique(edge[fan]))
-            assert sums.dtype == np.float64 and np.array_equal(sums.view(np.int64), want[edges].view(np.int64))
+        edges, sums = fan_gains(log.impressions, r, cfg)
+        assert np.array_equal(edges, np.unique(edge[fan]))
+        assert sums.dtype == np.float64 and np.array_equal(sums.view(np.int64), want[edges].view(np.int64))
         want_all += want
     day = [SimpleNamespace(impressions=_Sized(log.impressions), reactions=log.reactions) for log in logs]
-    for size in (None, n_edges + 3):
-        touched, gains = day_gains(day, cfg, size)
-        assert np.array_equal(touched, np.flatnonzero(want_all))
-        assert np.array_equal(gains.view(np.int64), want_all[touched].view(np.int64))
+    touched, gains = day_gains(day, cfg)
+    assert np.array_equal(touched, np.flatnonzero(want_all))
+    assert np.array_equal(gains.view(np.int64), want_all[touched].view(np.int64))
 
 
 def test_the_days_gains_leave_out_edges_whose_gain_is_zero():
