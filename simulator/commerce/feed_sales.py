@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..feeds import numpy_kernels
 from ..state.arrays import lognormal_with_mean, sigmoid
 from .ledger import PRIVATE_PLATFORM
 from .purchase import place_orders
@@ -33,30 +32,31 @@ def _sell_on(model, platform: int, impressions, reactions) -> dict | None:
     impression) for the day's batch."""
     items, cfg, rng = model.items, model.scenario.commerce, model.streams.commerce
     domain = impressions.domain()
-    # the engaged impressions of live items (tips) and of items with a product link (one
-    # compiled pass over the impressions on large days)
-    engaged_sales = numpy_kernels.kernel("engaged_sales", numpy_kernels.compiled(len(impressions)))
-    tips, linked, m, live = engaged_sales(reactions.complete, reactions.like, impressions.item, items.live,
-                                          items.merchant)
+    engaged = np.flatnonzero(reactions.engaged)
+    item = impressions.item[engaged]
+    live = items.live[item]
+    merchant = items.merchant[item]
     # tips (live sessions)
-    if len(tips):
+    on_live = np.flatnonzero(live)
+    if len(on_live):
+        k = engaged[on_live]
         fan_trust = model.commerce.purchase.fan_trust[platform]
-        tip = rng.random(len(tips)) < sigmoid(cfg.tip_intercept
-                                              + fan_trust * cfg.tip_w_intimacy * reactions.intimacy[tips])
-        tips = tips[tip]
-        amount = lognormal_with_mean(rng, cfg.tip_mean, 1.0, len(tips))
-        creator = items.creator[impressions.item[tips]].astype(np.int64)
-        model.ledger.book_tips(platform, creator, domain[tips], amount)
+        tip = rng.random(len(k)) < sigmoid(cfg.tip_intercept + fan_trust * cfg.tip_w_intimacy * reactions.intimacy[k])
+        k = k[tip]
+        amount = lognormal_with_mean(rng, cfg.tip_mean, 1.0, len(k))
+        creator = items.creator[impressions.item[k]].astype(np.int64)
+        model.ledger.book_tips(platform, creator, domain[k], amount)
     # purchases (product links)
+    linked = np.flatnonzero(merchant >= 0)
     if not model.merchants.active.all():  # an exited merchant sells nothing, not even on its old links
-        selling = model.merchants.active[m]
-        linked, m, live = linked[selling], m[selling], live[selling]
+        linked = linked[model.merchants.active[merchant[linked]]]
     if len(linked) == 0:
         return None
-    k = linked
+    k = engaged[linked]
+    m = merchant[linked].astype(np.int64)
     user = impressions.user[k].astype(np.int64)
     prob = model.commerce.purchase.probability(model.day, user, m, impressions.match[k], reactions.intimacy[k],
-                                               live, platform)
+                                               live[linked], platform)
     buy = rng.random(len(k)) < prob
     k, m, user = k[buy], m[buy], user[buy]
     return dict(platform=np.full(len(k), platform, np.int64), merchant=m,

@@ -788,34 +788,11 @@ def fan_intimacy(edge, intimacy):
 
 
 @_cached_njit()
-def engaged_sales(complete, like, item, live, merchant):
-    """The engaged impressions (``complete | like``) that may sell, in one pass over the
-    day's impressions (commerce/feed_sales.py; numpy form ``numpy_kernels.engaged_sales``):
-    those of a live item (tips), ascending, and those of an item with a product link
-    (``merchant[item] >= 0``), ascending, with the merchant and whether the item is live.
-    Returns (int64 tip impressions, int64 linked impressions, int64 merchants, bool live)."""
-    n_live = 0
-    n_linked = 0
-    for i in range(len(item)):
-        if complete[i] or like[i]:
-            r = item[i]
-            n_live += live[r]
-            n_linked += merchant[r] >= 0
-    tips = np.empty(n_live, dtype=np.int64)
-    linked = np.empty(n_linked, dtype=np.int64)
-    m = np.empty(n_linked, dtype=np.int64)
-    on_live = np.empty(n_linked, dtype=np.bool_)
-    a = 0
-    b = 0
-    for i in range(len(item)):
-        if complete[i] or like[i]:
-            r = item[i]
-            if live[r]:
-                tips[a] = i
-                a += 1
-            if merchant[r] >= 0:
-                linked[b] = i
-                m[b] = merchant[r]
-                on_live[b] = live[r]
-                b += 1
-    return tips, linked, m, on_live
+def count_by_index(idx, n):
+    """``np.bincount(idx, minlength=n)`` in one pass, without bincount's int64 copy of
+    ``idx`` (the followers per creator: the follow graph's 8 M int32 creators at 1 M
+    users). Returns int64 counts."""
+    out = np.zeros(n, dtype=np.int64)
+    for i in range(len(idx)):
+        out[idx[i]] += 1
+    return out

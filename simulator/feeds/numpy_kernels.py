@@ -329,11 +329,6 @@ def fan_intimacy(edge, intimacy) -> tuple[np.ndarray, np.ndarray]:
     return out, fan
 
 
-def engaged_sales(complete, like, item, live, merchant) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``kernels.engaged_sales`` in numpy: the engaged impressions of live items, those of
-    items with a product link, their merchants (int64) and whether those items are live."""
-    engaged = np.flatnonzero(complete | like)
-    rows = item[engaged]
-    is_live, m = live[rows], merchant[rows]
-    linked = np.flatnonzero(m >= 0)
-    return engaged[is_live], engaged[linked], m[linked].astype(np.int64), is_live[linked]
+def count_by_index(idx, n) -> np.ndarray:
+    """``kernels.count_by_index`` in numpy: ``np.bincount(idx, minlength=n)``."""
+    return np.bincount(idx, minlength=n)

@@ -378,6 +378,7 @@ def test_rest_kernels_match_their_numpy_forms():
     """Guards the compiled passes of the phases after the feeds (issue #17, target 1)
     against their numpy forms (numpy_kernels, the same names): the private channels'
     selling edges (commerce/__init__.py), the fans by creator and tier (the metrics), the
+    followers per creator (FollowGraph.followers), the
     impressions by (source, domain) (observation/views.py) and the merge of two
     platforms' gains (relationships.day_gains), bit for bit (the merge: zero plus one
     side, plus the other where both have the index)."""
@@ -403,6 +404,9 @@ def test_rest_kernels_match_their_numpy_forms():
     want = np.bincount(creator * 4 + tier, minlength=n_creators * 4).reshape(-1, 4)
     for f in (kernels.fans_by_tier, nk.fans_by_tier):
         assert np.array_equal(f(creator, intimacy, thresholds, n_creators), want)
+    for f in (kernels.count_by_index, nk.count_by_index):  # the followers per creator
+        got = f(creator, n_creators + 2)
+        assert got.dtype == np.int64 and np.array_equal(got, np.bincount(creator, minlength=n_creators + 2))
     source = rng.integers(0, 5, E).astype(np.int8)
     domain = rng.integers(0, 3, E).astype(np.int8)
     for f in (kernels.count_pairs, nk.count_pairs):
@@ -443,26 +447,3 @@ def test_fan_intimacy_matches_the_mask_and_the_gather():
         assert got.dtype == np.float32 and np.array_equal(got, want) and np.array_equal(fan, edge >= 0)
         got, fan = f(np.full(30, -1, np.int32), np.zeros(0, np.float32))
         assert np.array_equal(got, np.zeros(30, np.float32)) and not fan.any()
-
-
-def test_engaged_sales_match_the_masks():
-    """Guards kernels.engaged_sales (the feed's tips and purchases, commerce/feed_sales.py,
-    issue #17) and its numpy form: the engaged impressions (complete or like) of live
-    items, ascending; those of items with a product link, ascending, with the merchant
-    (a merchant 0 included) and the item's live flag."""
-    from simulator.feeds import kernels
-    from simulator.feeds import numpy_kernels as nk
-
-    rng = np.random.default_rng(23)
-    n, n_items = 6000, 400
-    complete, like = rng.random(n) < 0.3, rng.random(n) < 0.2
-    item = rng.integers(0, n_items, n).astype(np.int32)
-    live = rng.random(n_items) < 0.2
-    merchant = np.where(rng.random(n_items) < 0.3, rng.integers(0, 5, n_items), -1).astype(np.int32)
-    engaged = np.flatnonzero(complete | like)
-    sells = engaged[merchant[item[engaged]] >= 0]
-    want = (engaged[live[item[engaged]]], sells, merchant[item[sells]].astype(np.int64), live[item[sells]])
-    assert (want[2] == 0).any() and want[3].any() and not want[3].all()
-    for f in (kernels.engaged_sales, nk.engaged_sales):
-        got = f(complete, like, item, live, merchant)
-        assert all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(got, want))
