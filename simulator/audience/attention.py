@@ -135,13 +135,21 @@ class Attention:
         uses = model.users.uses & self.feed  # the feed platforms each user uses
         before = uses.copy()
         # 1. toward w_p · exp(sensitivity · satisfaction), normalized over the platforms used
-        s = cfg.sensitivity * model.activity.satisfaction.astype(np.float64)
-        s = np.where(uses, s, -np.inf)
-        top = row_max(s)
-        e = np.where(uses, self.w * np.exp(s - np.where(np.isfinite(top), top, 0.0)), 0.0)
-        total = row_sum(e)
-        target = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
-        self.share += (target - self.share) / cfg.memory
+        if numpy_kernels.compiled(uses.size) and uses.shape[1] < 8:  # (row_sum's order: one add after another)
+            # large days: two compiled passes around numpy's exp of the used entries only,
+            # without the (users × platforms) float64 temporaries (the same values)
+            from ..feeds import kernels  # numba: imported by large runs only
+
+            x = kernels.attention_exponents(model.activity.satisfaction, uses, cfg.sensitivity)
+            kernels.attention_shares(np.exp(x), uses, self.w, self.share, cfg.memory)
+        else:
+            s = cfg.sensitivity * model.activity.satisfaction.astype(np.float64)
+            s = np.where(uses, s, -np.inf)
+            top = row_max(s)
+            e = np.where(uses, self.w * np.exp(s - np.where(np.isfinite(top), top, 0.0)), 0.0)
+            total = row_sum(e)
+            target = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+            self.share += (target - self.share) / cfg.memory
         # 2. drops
         if cfg.drop_share > 0:
             low = uses & (self.share < cfg.drop_share)
@@ -186,8 +194,10 @@ class Attention:
         adopt_new = numpy_kernels.kernel("adopt_new", numpy_kernels.compiled(len(social.indices)))
         new = adopt_new(social.indptr, social.indices, np.ascontiguousarray(before), draw, self.feed,
                         cfg.adopt_base, cfg.adopt_rate)
-        if not new.any():
+        cells = np.flatnonzero(new)  # the (user, platform) adoptions, a few per thousand users a day
+        if len(cells) == 0:
             return
+        user, platform = np.divmod(cells, P)
         rows = np.flatnonzero(row_any(new))
         k = new[rows].sum(axis=1, keepdims=True).astype(np.float64)
         had = before[rows].any(axis=1, keepdims=True)
@@ -199,8 +209,8 @@ class Attention:
         uses |= new
         ref = np.array([c.activity.reference for c in model.scenario.platforms.values()], dtype=np.float32)
         sat = model.activity.satisfaction
-        sat[new] = np.broadcast_to(ref, new.shape)[new]
-        self.adopted_today = new.sum(axis=0).astype(np.int64)
+        sat[user, platform] = ref[platform]  # (not masks over every cell: ~60 ms at 1 M users)
+        self.adopted_today = np.bincount(platform, minlength=P).astype(np.int64)
 
     # ------------------------------------------------------------------ read by the measurements
 

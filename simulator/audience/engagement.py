@@ -42,9 +42,8 @@ def react(imp: Impressions, quality: np.ndarray, intimacy: np.ndarray, cfg: Enga
     """Draw every impression's actions at once (compiled kernel ``kernels.draw_actions``
     on large days and long runs, its numpy form, the same draws, otherwise:
     ``numpy_kernels.compiled``)."""
-    fan = imp.edge >= 0
-    intim = np.zeros(len(fan), dtype=np.float32)
-    intim[fan] = intimacy[imp.edge[fan]]  # (no follow edges at all is fine too)
+    fan_intimacy = numpy_kernels.kernel("fan_intimacy", numpy_kernels.compiled(len(imp)))
+    intim, fan = fan_intimacy(imp.edge, intimacy)  # (one compiled pass on large days)
     coef = np.array([cfg.intercept, cfg.w_match, cfg.w_quality, cfg.w_intimacy])
     offsets = np.array([cfg.offset_complete, cfg.offset_like, cfg.offset_comment, cfg.offset_share, cfg.offset_follow])
     draw_actions = numpy_kernels.kernel("draw_actions", numpy_kernels.compiled(len(imp)))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import RelationshipConfig
+from ..feeds import numpy_kernels
 from ..feeds.impressions import Impressions
 from ..state.arrays import unique_sorted
 from .engagement import Reactions
@@ -22,7 +23,18 @@ from .engagement import Reactions
 def fan_gains(imp: Impressions, r: Reactions, cfg: RelationshipConfig) -> tuple[np.ndarray, np.ndarray]:
     """One platform's gains by follow edge: the edges with a fan impression today
     (ascending) and each one's float64 sum of its impressions' float32 gains, added in
-    the impressions' order (bincount's sums over every edge, at those edges)."""
+    the impressions' order (bincount's sums over every edge, at those edges). On large
+    days the fan impressions and their gains in one compiled pass
+    (``kernels.fan_gain_list``), a stable argsort of their edges (nearly sorted already:
+    the feeds are built by user) and the sums of its runs (``kernels.sum_runs``), instead
+    of sorting the distinct edges, searching every impression's and a bincount."""
+    if numpy_kernels.compiled(len(imp.edge)):
+        from ..feeds import kernels  # numba: imported by large runs only
+
+        weights = np.array([cfg.gain_view, cfg.gain_complete, cfg.gain_like, cfg.gain_comment, cfg.gain_share],
+                           dtype=np.float32)
+        edge, gain = kernels.fan_gain_list(imp.edge, r.complete, r.like, r.comment, r.share, weights)
+        return kernels.sum_runs(edge, gain, np.argsort(edge, kind="stable"))
     fan = np.flatnonzero(imp.edge >= 0)
     gain = np.full(len(fan), cfg.gain_view, dtype=np.float32)
     for w, hit in ((cfg.gain_complete, r.complete), (cfg.gain_like, r.like), (cfg.gain_comment, r.comment),
@@ -42,10 +54,12 @@ def day_gains(day_logs, cfg: RelationshipConfig) -> tuple[np.ndarray, np.ndarray
     parts = [fan_gains(log.impressions, log.reactions, cfg) for log in day_logs if len(log.impressions)]
     if not parts:
         return np.zeros(0, np.int64), np.zeros(0)
-    edges = parts[0][0] if len(parts) == 1 else unique_sorted(np.concatenate([e for e, _ in parts]))
-    total = np.zeros(len(edges))
-    for e, sums in parts:  # each platform's edges are distinct: one add an edge
-        total[np.searchsorted(edges, e)] += sums
+    # each platform's sums added at their edges, in platform order (one merge of sorted
+    # edges a platform on large days: kernels.add_sorted_sums)
+    add_sorted_sums = numpy_kernels.kernel("add_sorted_sums", numpy_kernels.compiled(sum(len(e) for e, _ in parts)))
+    edges, total = parts[0][0], 0.0 + parts[0][1]
+    for e, sums in parts[1:]:
+        edges, total = add_sorted_sums(edges, total, e, sums)
     grew = total != 0
     return edges[grew], total[grew]
 

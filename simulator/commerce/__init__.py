@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..feeds import numpy_kernels
 from .groups import FanGroups
 from .learning import ChannelLearner
 from .purchase import CustomerBook, PurchaseModel
@@ -73,6 +74,6 @@ class Commerce:
         ok = (creators.seller >= 0) & creators.active
         own = creators.merchant >= 0
         ok[own] &= ~model.merchants.banned[creators.home[own], creators.merchant[own]]
-        edge = np.flatnonzero(ok[follows.creator])
-        home = creators.home[follows.creator[edge]].astype(np.int64)
-        return edge[model.users.uses[follows.src[edge], home]]
+        # one compiled pass over the edges on large graphs (~0.1 s of gathers of every edge at 1 M users)
+        selling_edges = numpy_kernels.kernel("selling_edges", numpy_kernels.compiled(follows.n_edges))
+        return selling_edges(follows.src, follows.creator, ok, creators.home, model.users.uses)

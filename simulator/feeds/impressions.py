@@ -14,6 +14,7 @@ from ..state.vocabulary import ADS, COMMERCIAL, PRIVATE, PUBLIC
 # build_feed refuses a day whose store or follow graph would not fit (INDEX_LIMIT)
 INDEX = np.int32
 INDEX_LIMIT = np.iinfo(INDEX).max
+assert PUBLIC == 0  # Impressions.domain: a non-fan's impression outside ad slots is 0
 
 
 @dataclass
@@ -73,8 +74,10 @@ class Impressions:
         after the feed is built)."""
         d = self.__dict__.get("_domain")
         if d is None or len(d) != len(self.edge):
-            d = np.where(self.edge >= 0, PRIVATE, PUBLIC).astype(np.int8)
-            d[self.source == ADS] = COMMERCIAL
+            # int8 from the start, PUBLIC being 0 (np.where made int64 first: ~45 ms a
+            # platform at 1 M users)
+            d = (self.edge >= 0).view(np.int8) * np.int8(PRIVATE)
+            np.putmask(d, self.source == ADS, np.int8(COMMERCIAL))
             self.__dict__["_domain"] = d
         return d
 

@@ -582,3 +582,217 @@ def adopt_new(indptr, indices, before, draw, feed, base, rate):
             new[i, p] = draw[i, p] < prob
     return new
 
+
+
+@_cached_njit()
+def selling_edges(src, creator, ok, home, uses):
+    """The follow edges whose creator has ``ok`` and whose user uses the creator's home
+    platform (``uses[src, home[creator]]``), ascending: what
+    ``numpy_kernels.selling_edges`` gives, in one pass over the edges without its
+    gathers of every edge (the private channels' edges, commerce/__init__.py); without
+    branches (each edge is written and kept or overwritten: ~half the creators sell, a
+    branch on it mispredicted half the time). Returns int64 edges."""
+    out = np.empty(len(creator), dtype=np.int64)
+    n = 0
+    for e in range(len(creator)):
+        c = creator[e]
+        out[n] = e
+        n += ok[c] & uses[src[e], home[c]]
+    return out[:n].copy()
+
+
+@_cached_njit()
+def fans_by_tier(creator, intimacy, thresholds, n_creators):
+    """(creators × 4) follow edges by creator and fan tier (the tier: how many of the
+    three ``thresholds`` the edge's intimacy reaches, as ``state.graphs.fan_tier``), in
+    one pass over the edges: what the bincount of ``creator · 4 + tier`` gives, without
+    its int64 codes of every edge. Returns int64 counts."""
+    out = np.zeros((n_creators, 4), dtype=np.int64)
+    t0, t1, t2 = thresholds[0], thresholds[1], thresholds[2]
+    for e in range(len(creator)):
+        w = intimacy[e]
+        tier = 0
+        if w >= t0:
+            tier += 1
+        if w >= t1:
+            tier += 1
+        if w >= t2:
+            tier += 1
+        out[creator[e], tier] += 1
+    return out
+
+
+@_cached_njit()
+def count_pairs(a, b, nb, n):
+    """``np.bincount(a · nb + b, minlength=n)`` in one pass, without the codes of every
+    entry (the day's impressions by slot source and domain: observation/views.py).
+    Returns int64 counts."""
+    out = np.zeros(n, dtype=np.int64)
+    for i in range(len(a)):
+        out[np.int64(a[i]) * nb + np.int64(b[i])] += 1
+    return out
+
+
+@_cached_njit()
+def fan_gain_list(edge, complete, like, comment, share, weights):
+    """One platform's fan impressions and their intimacy gains (audience/relationships.py,
+    ``fan_gains``), in one pass over the impressions: each impression with an edge
+    (``edge >= 0``), in order, gains the float32 ``weights[0]`` (a view) plus ``weights[1:]``
+    times its actions (complete, like, comment, share), added in that order in float32.
+    Returns (int64 edges, float32 gains)."""
+    g0, wc, wl, wm, ws = weights[0], weights[1], weights[2], weights[3], weights[4]
+    n = 0
+    for i in range(len(edge)):
+        n += edge[i] >= 0
+    edges = np.empty(n, dtype=np.int64)
+    gains = np.empty(n, dtype=np.float32)
+    j = 0
+    for i in range(len(edge)):
+        e = edge[i]
+        if e < 0:
+            continue
+        g = g0 + wc * np.float32(complete[i])
+        g = g + wl * np.float32(like[i])
+        g = g + wm * np.float32(comment[i])
+        g = g + ws * np.float32(share[i])
+        edges[j] = e
+        gains[j] = g
+        j += 1
+    return edges, gains
+
+
+@_cached_njit()
+def sum_runs(key, value, order):
+    """The distinct ``key`` values in the order ``order`` visits them (ascending, for a
+    stable argsort of ``key``) and each one's float64 sum of its ``value`` entries, added
+    from 0 in that order: bincount's sums at the keys that occur, when ``order`` keeps
+    equal keys in their original order. Returns (int64 keys, float64 sums)."""
+    n = len(order)
+    keys = np.empty(n, dtype=np.int64)
+    sums = np.empty(n, dtype=np.float64)
+    m = -1
+    prev = 0
+    for t in range(n):
+        i = order[t]
+        k = key[i]
+        if m < 0 or k != prev:
+            m += 1
+            keys[m] = k
+            sums[m] = 0.0
+            prev = k
+        sums[m] += np.float64(value[i])
+    return keys[: m + 1].copy(), sums[: m + 1].copy()
+
+
+@_cached_njit()
+def add_sorted_sums(a, sa, b, sb):
+    """The sums of two sparse vectors given by ascending, distinct indices and values:
+    the union of ``a`` and ``b`` (ascending) and at each index ``0.0 + sa`` plus ``sb``
+    where present, in one merge (numpy form: ``numpy_kernels.add_sorted_sums``, a zero
+    array added into at each one's places). Returns (int64 indices, float64 sums)."""
+    na, nb = len(a), len(b)
+    idx = np.empty(na + nb, dtype=np.int64)
+    out = np.empty(na + nb, dtype=np.float64)
+    i = 0
+    j = 0
+    k = 0
+    while i < na or j < nb:
+        if j >= nb or (i < na and a[i] < b[j]):
+            idx[k] = a[i]
+            out[k] = 0.0 + sa[i]
+            i += 1
+        elif i >= na or b[j] < a[i]:
+            idx[k] = b[j]
+            out[k] = 0.0 + sb[j]
+            j += 1
+        else:
+            idx[k] = a[i]
+            out[k] = (0.0 + sa[i]) + sb[j]
+            i += 1
+            j += 1
+        k += 1
+    return idx[:k], out[:k]
+
+
+@_cached_njit()
+def attention_exponents(satisfaction, uses, sensitivity):
+    """Step 1 of the attention update (audience/attention.py), before numpy's ``exp``:
+    for each used (user, platform), in row-major order, ``s − top`` with ``s =
+    sensitivity · satisfaction`` (float64) and ``top`` the row's maximum over the used
+    platforms (0 when not finite). Returns the
+    float64 exponents of the used entries only (numpy form: the masked (users × platforms)
+    arrays of ``Attention.update``)."""
+    n, P = uses.shape
+    out = np.empty(n * P, dtype=np.float64)
+    k = 0
+    for i in range(n):
+        top = -np.inf
+        for p in range(P):
+            if uses[i, p]:
+                s = sensitivity * np.float64(satisfaction[i, p])
+                if s > top:  # (a NaN, which np.maximum passes on, makes every target 0 either way)
+                    top = s
+        if not np.isfinite(top):
+            top = 0.0
+        for p in range(P):
+            if uses[i, p]:
+                out[k] = sensitivity * np.float64(satisfaction[i, p]) - top
+                k += 1
+    return out[:k].copy()
+
+
+@_cached_njit()
+def attention_shares(exps, uses, w, share, memory):
+    """Step 1 of the attention update after numpy's ``exp`` (``exps``: of
+    :func:`attention_exponents`' values): each row's weights ``e = w_p · exp`` on its used
+    platforms (0 elsewhere), their sum added platform by platform, the target ``e / sum``
+    (0 where the sum is not positive) and ``share += (target − share) / memory``, in place,
+    with the float64 operations of the numpy form."""
+    n, P = uses.shape
+    e = np.zeros(P, dtype=np.float64)
+    k = 0
+    for i in range(n):
+        for p in range(P):
+            if uses[i, p]:
+                e[p] = w[p] * exps[k]
+                k += 1
+            else:
+                e[p] = 0.0
+        total = e[0]
+        for p in range(1, P):
+            total += e[p]
+        for p in range(P):
+            target = e[p] / total if total > 0 else 0.0
+            share[i, p] += (target - share[i, p]) / memory
+
+
+@_cached_njit()
+def fan_intimacy(edge, intimacy):
+    """Each impression's viewer–creator intimacy (``intimacy[edge]``; 0 where the viewer
+    does not follow, ``edge < 0``) and whether the viewer follows, in one pass over the
+    impressions (the reactions, audience/engagement.py; numpy form
+    ``numpy_kernels.fan_intimacy``: a mask, a compress and a gather). Returns (float32
+    intimacy, bool is_fan)."""
+    n = len(edge)
+    out = np.zeros(n, dtype=np.float32)
+    fan = np.zeros(n, dtype=np.bool_)
+    if len(intimacy) == 0:  # no follow edges: no fans (and nothing to read at 0)
+        return out, fan
+    for i in range(n):
+        e = edge[i]
+        f = e >= 0
+        v = intimacy[max(e, 0)]  # (read at 0 for non-fans, kept out by the select: no branch)
+        out[i] = v if f else np.float32(0.0)
+        fan[i] = f
+    return out, fan
+
+
+@_cached_njit()
+def count_by_index(idx, n):
+    """``np.bincount(idx, minlength=n)`` in one pass, without bincount's int64 copy of
+    ``idx`` (the followers per creator: the follow graph's 8 M int32 creators at 1 M
+    users). Returns int64 counts."""
+    out = np.zeros(n, dtype=np.int64)
+    for i in range(len(idx)):
+        out[idx[i]] += 1
+    return out

@@ -317,3 +317,41 @@ def test_adoption_draws_in_one_pass_are_the_numpy_expressions(compiled):
         got = numpy_kernels.kernel("adopt_new", compiled)(indptr, indices, before, draw, feed, base, rate)
         assert got.dtype == bool and np.array_equal(got, want)
         assert want[1::3].any() and not want[::3].any()
+
+
+def test_the_shares_move_the_same_in_the_compiled_passes(monkeypatch):
+    """Guards Attention.update's compiled step 1 (issue #17, 1 M users: kernels.
+    attention_exponents, numpy's exp of the used entries, kernels.attention_shares,
+    without the (users × platforms) float64 temporaries): the shares after an update are
+    the numpy form's bit for bit, with satisfactions far apart, a NaN satisfaction on a
+    used and on an unused platform, a user on no platform and one on a single platform."""
+    from simulator.feeds import numpy_kernels
+
+    sc = two_platforms({"enabled": True, "sensitivity": 3.7, "memory": 3, "drop_share": 0.0, "adopt_rate": 0.0},
+                       {"platforms": {"third": {"policy": "douyin", "adoption": 0.7}}})
+    m = TrafficModel(sc, seed=2)
+    n, P = m.attention.share.shape
+    assert P == 3  # three weights to add: their order shows
+    rng = np.random.default_rng(4)
+    m.activity.satisfaction[:] = rng.normal(0, 0.3, (n, P)).astype(np.float32)
+    uses = m.users.uses
+    uses[:] = True
+    uses[0] = False  # no platform
+    uses[1] = [True, False, False]
+    m.activity.satisfaction[2, 0] = np.nan  # used
+    uses[3] = [False, True, True]
+    m.activity.satisfaction[3, 0] = np.nan  # not used
+    m.activity.satisfaction[4, 1] = np.inf  # the row's top: not finite
+    start = m.attention.share.copy()
+    shares = []
+    for threshold in (10**12, 0):
+        monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", threshold)
+        monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+        m.attention.share[:] = start
+        with np.errstate(invalid="ignore"):  # inf / inf in the numpy form
+            m.attention.update()
+        shares.append(m.attention.share.copy())
+    assert np.array_equal(shares[0].view(np.int64), shares[1].view(np.int64))
+    assert np.allclose(shares[0][2], start[2] * (1 - 1 / 3))  # a NaN: every target 0
+    assert np.isnan(shares[0][4, 1]) and not np.isnan(np.delete(shares[0], 4, axis=0)).any()
+    assert not np.array_equal(shares[0], start)

@@ -218,17 +218,25 @@ def test_the_days_gains_are_each_platforms_sums_added_and_empty_platforms_skippe
         assert np.array_equal(gains.view(np.int64), want[touched].view(np.int64))
 
 
-def test_one_platforms_gains_by_edge_are_bincounts_sums():
+@pytest.mark.parametrize("compiled", [False, True])
+def test_one_platforms_gains_by_edge_are_bincounts_sums(monkeypatch, compiled):
     """Guards relationships.fan_gains and day_gains (issue #17: the gains of the edges
     with a fan impression only): each fan impression's float32 gain, its weights added
     in the order view, complete, like, comment, share, summed per edge in float64 in the
     impressions' order, equal bit for bit to bincount over every edge at the edges that
     have a fan impression (and those edges, ascending); impressions without an edge (-1)
     add nothing; a day's gains of two platforms are the dense sums added, at the edges
-    where they are not zero."""
+    where they are not zero. Both forms: the numpy one and the large days' compiled
+    passes (kernels.fan_gain_list, a stable argsort, kernels.sum_runs; the platforms'
+    sums merged by kernels.add_sorted_sums)."""
+    from simulator.feeds import numpy_kernels
+
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0 if compiled else 10**12)
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
     rng = np.random.default_rng(12)
     n, n_edges = 50_000, 700
-    cfg = SimpleNamespace(gain_view=0.0123, gain_complete=0.0371, gain_like=0.1117, gain_comment=0.2219,
+    # (a view gain 2**-36 of the others: float64 sums that round, so the order of the adds shows)
+    cfg = SimpleNamespace(gain_view=1.234e-12, gain_complete=0.0371, gain_like=0.1117, gain_comment=0.2219,
                           gain_share=0.3333)
     logs = []
     for _ in range(2):

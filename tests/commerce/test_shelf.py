@@ -280,3 +280,66 @@ def _nested(dotted: str, value) -> dict:
     for part in reversed(dotted.split(".")):
         out = {part: out}
     return out
+
+
+def test_a_search_block_evaluates_its_purchase_probabilities_once():
+    """Guards Shelves._search's one evaluation of the purchase probability per block of
+    searches (issue #17: one per rank cost ~2 ms a call at 1 M users): the shown shops are
+    evaluated in one call per (category, block), and the searches buy exactly as when
+    each rank's pending searches are evaluated on their own (the same draws)."""
+    m = world({"buy_offset": -1.0, "results": 4}, shops=12, merchants={"category_mix": [1, 1, 1, 1]})
+    shelves, platform = m.commerce.shelves, m.platforms["taobao"]
+    user = np.arange(0, 2000, 2)
+    cat = np.arange(len(user)) % 4
+    excluded = np.where(np.arange(len(user)) % 5 == 0, np.arange(len(user)) % 12, -1)
+    state = shelves.rng.bit_generator.state
+    calls = []
+    probability = shelves.probability
+
+    def counted(platform, user, merchant):
+        calls.append(len(user))
+        return probability(platform, user, merchant)
+
+    shelves.probability = counted
+    s, merchant = shelves._search(platform, np.ones(m.merchants.n, bool), user, cat, excluded)
+    shown = [np.count_nonzero(cat == c) * min(4, np.count_nonzero(m.merchants.category == c)) for c in range(4)]
+    assert calls == shown  # one call a category (one block each), for each search's shown shops
+    # the rank-by-rank form it replaced, from the same stream state
+    shelves.probability = probability
+    shelves.rng.bit_generator.state = state
+    want_s, want_m = _search_rank_by_rank(shelves, platform, np.ones(m.merchants.n, bool), user, cat, excluded)
+    assert 0 < len(s) < len(user) and np.array_equal(s, want_s) and np.array_equal(merchant, want_m)
+
+
+def _search_rank_by_rank(shelves, platform, open_shop, user, cat, excluded):
+    """Shelves._search as it was: the probability of each rank's pending searches evaluated on their own."""
+    from simulator.state.vocabulary import CATEGORIES
+
+    model, cfg, rng = shelves.model, platform.cfg.shelf, shelves.rng
+    out_s, out_m = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for c in range(len(CATEGORIES)):
+        sel = np.flatnonzero(cat == c)
+        shops = np.flatnonzero(open_shop & (model.merchants.category == c))
+        if len(sel) == 0 or len(shops) == 0:
+            continue
+        s, u = sel, user[sel]
+        cand = shops if len(shops) <= cfg.candidates else np.sort(rng.choice(shops, min(len(shops), cfg.candidates),
+                                                                               replace=False))
+        score = shelves.score(cfg, u, cand)
+        if cfg.temperature > 0:
+            score += cfg.temperature * rng.gumbel(size=score.shape)
+        score[excluded[s][:, None] == cand[None, :]] = -np.inf
+        k = min(cfg.results, len(cand))
+        top = np.argpartition(-score, k - 1, axis=1)[:, :k]
+        top_score = np.take_along_axis(score, top, axis=1)
+        rank = np.argsort(-top_score, axis=1, kind="stable")
+        top, top_score = np.take_along_axis(top, rank, axis=1), np.take_along_axis(top_score, rank, axis=1)
+        pending = np.ones(len(s), dtype=bool)
+        for r in range(k):
+            idx = np.flatnonzero(pending & np.isfinite(top_score[:, r]))
+            mm = cand[top[idx, r]]
+            buy = rng.random(len(idx)) < shelves.probability(platform, u[idx], mm)
+            out_s.append(s[idx[buy]])
+            out_m.append(mm[buy])
+            pending[idx[buy]] = False
+    return np.concatenate(out_s), np.concatenate(out_m)

@@ -372,3 +372,78 @@ def test_numpy_forms_match_the_kernels():
     for seed in (42, 2**63 - 5):  # a counter that wraps past 2**64
         assert np.array_equal(nk.draw_actions(match, quality, intim, fan, coef, offsets, seed),
                               draw_actions(match, quality, intim, fan, coef, offsets, seed))
+
+
+def test_rest_kernels_match_their_numpy_forms():
+    """Guards the compiled passes of the phases after the feeds (issue #17, target 1)
+    against their numpy forms (numpy_kernels, the same names): the private channels'
+    selling edges (commerce/__init__.py), the fans by creator and tier (the metrics), the
+    followers per creator (FollowGraph.followers), the
+    impressions by (source, domain) (observation/views.py) and the merge of two
+    platforms' gains (relationships.day_gains), bit for bit (the merge: zero plus one
+    side, plus the other where both have the index)."""
+    from simulator.feeds import kernels
+    from simulator.feeds import numpy_kernels as nk
+
+    rng = np.random.default_rng(21)
+    n_users, n_creators, P, E = 400, 60, 3, 6000
+    src = np.sort(rng.integers(0, n_users, E)).astype(np.int32)
+    creator = rng.integers(0, n_creators, E).astype(np.int32)
+    ok = rng.random(n_creators) < 0.5
+    home = rng.integers(0, P, n_creators).astype(np.int8)
+    uses = rng.random((n_users, P)) < 0.6
+    want = np.flatnonzero(ok[creator] & uses[src, home[creator]])
+    for f in (kernels.selling_edges, nk.selling_edges):
+        got = f(src, creator, ok, home, uses)
+        assert got.dtype == np.int64 and np.array_equal(got, want) and 0 < len(want) < E
+    intimacy = rng.random(E).astype(np.float32)
+    thresholds = np.array([0.2, 0.5, 0.8], np.float32)
+    intimacy[:3] = thresholds  # at a threshold: that tier
+    intimacy[3] = np.nan  # no tier reached
+    tier = (intimacy >= thresholds[0]).astype(int) + (intimacy >= thresholds[1]) + (intimacy >= thresholds[2])
+    want = np.bincount(creator * 4 + tier, minlength=n_creators * 4).reshape(-1, 4)
+    for f in (kernels.fans_by_tier, nk.fans_by_tier):
+        assert np.array_equal(f(creator, intimacy, thresholds, n_creators), want)
+    for f in (kernels.count_by_index, nk.count_by_index):  # the followers per creator
+        got = f(creator, n_creators + 2)
+        assert got.dtype == np.int64 and np.array_equal(got, np.bincount(creator, minlength=n_creators + 2))
+    source = rng.integers(0, 5, E).astype(np.int8)
+    domain = rng.integers(0, 3, E).astype(np.int8)
+    for f in (kernels.count_pairs, nk.count_pairs):
+        assert np.array_equal(f(source, domain, 3, 15), np.bincount(source * 3 + domain, minlength=15))
+    for na, nb in [(300, 200), (0, 50), (40, 0), (0, 0)]:
+        a = np.sort(rng.choice(1000, na, replace=False))
+        b = np.sort(rng.choice(1000, nb, replace=False))
+        sa, sb = rng.normal(size=na), rng.normal(size=nb)
+        if na and nb:
+            b[:5] = a[:5]  # shared indices
+            b = np.unique(b)
+            sb = sb[: len(b)]
+            sa[0], sb[0] = 0.1, 0.2  # 0.1 + 0.2: the order of the adds shows
+        idx, out = kernels.add_sorted_sums(a, sa, b, sb)
+        want_idx = np.union1d(a, b)
+        dense = np.zeros(1000)
+        dense[a] += sa
+        dense[b] += sb
+        assert np.array_equal(idx, want_idx) and np.array_equal(out.view(np.int64), dense[want_idx].view(np.int64))
+        idx2, out2 = nk.add_sorted_sums(a, sa, b, sb)
+        assert np.array_equal(idx2, idx) and np.array_equal(out2.view(np.int64), out.view(np.int64))
+
+
+def test_fan_intimacy_matches_the_mask_and_the_gather():
+    """Guards kernels.fan_intimacy (the reactions' viewer intimacy, audience/engagement.py,
+    issue #17) and its numpy form: each impression's intimacy at its follow edge, 0 (and
+    not a fan) where it has none, float32; a day without any follow edge reads nothing."""
+    from simulator.feeds import kernels
+    from simulator.feeds import numpy_kernels as nk
+
+    rng = np.random.default_rng(22)
+    intimacy = rng.random(500).astype(np.float32)
+    edge = np.where(rng.random(4000) < 0.3, rng.integers(0, 500, 4000), -1).astype(np.int32)
+    edge[:2] = [0, 499]
+    want = np.where(edge >= 0, intimacy[np.maximum(edge, 0)], np.float32(0))
+    for f in (kernels.fan_intimacy, nk.fan_intimacy):
+        got, fan = f(edge, intimacy)
+        assert got.dtype == np.float32 and np.array_equal(got, want) and np.array_equal(fan, edge >= 0)
+        got, fan = f(np.full(30, -1, np.int32), np.zeros(0, np.float32))
+        assert np.array_equal(got, np.zeros(30, np.float32)) and not fan.any()
