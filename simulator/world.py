@@ -31,10 +31,18 @@ from .state.turnover import ENTRY_SPAWN_KEY, add_merchant_pool
 
 # Streams added after the first seven do not come from ``seeds.spawn(7)`` (spawning more
 # children there would not move the seven, but a fixed key keeps each added concern's
-# stream its own whatever order they are added in): the session streams are the children
-# of the scenario's seed with this spawn key ("act" in ASCII), one per platform
-# (spawn key (ACTIVITY_KEY, p)).
+# stream its own whatever order they are added in): the session streams, one per
+# platform, are children of the scenario's seed with this spawn key ("act" in ASCII).
 ACTIVITY_KEY = 0x616374
+
+
+def session_seeds(seed: int, n_platforms: int) -> list[np.random.SeedSequence]:
+    """The seeds of the platforms' session streams: the first platform's is the child of
+    ``seed`` with spawn key (ACTIVITY_KEY,), the one stream every platform drew from
+    until 2026-11-29 (so one-platform scenarios, e.g. douyin_year.toml, kept their
+    results), platform p ≥ 1's the child with spawn key (ACTIVITY_KEY, p)."""
+    return [np.random.SeedSequence(seed, spawn_key=(ACTIVITY_KEY,) if p == 0 else (ACTIVITY_KEY, p))
+            for p in range(n_platforms)]
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,7 @@ class RandomStreams:
     commerce: np.random.Generator
     # one per platform, in scenario order: the rounding of its users' session lengths where
     # they are not the fixed feed_slots (audience/activity.py session_slots, responsive
-    # activity or attention's session scale); keyed apart, see ACTIVITY_KEY. Per platform
+    # activity or attention's session scale); keyed apart, see session_seeds. Per platform
     # (until 2026-11-29 one stream served every platform) so that a platform's draws do
     # not depend on the order the platforms' feeds are built in, nor on two feeds being
     # built at once in threads (TrafficModel.build_feeds)
@@ -79,8 +87,7 @@ def build_world(scenario: Scenario) -> World:
         react=np.random.default_rng(s_react),
         relationship=np.random.default_rng(s_relationship),
         commerce=np.random.default_rng(s_commerce),
-        sessions=tuple(np.random.default_rng(s) for s in
-                       np.random.SeedSequence(scenario.seed, spawn_key=(ACTIVITY_KEY,)).spawn(len(scenario.platforms))),
+        sessions=tuple(np.random.default_rng(s) for s in session_seeds(scenario.seed, len(scenario.platforms))),
         # entry and exit: a stream of its own, derived apart from the seven above so that
         # their draws (and the static model's results) do not change
         entry=np.random.default_rng(s_entry),
