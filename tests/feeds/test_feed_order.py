@@ -292,3 +292,25 @@ def test_the_threading_layer_is_chosen_before_it_is_read(monkeypatch):
     monkeypatch.setattr(numba, "threading_layer", layer)
     monkeypatch.setattr(kernels, "gumbel_top_k", lambda *args: launched.append(args))
     assert kernels.threading_layer() == "omp" and len(launched) == 1
+
+
+def test_blas_stays_on_one_thread_in_the_feeds_threads(large_days, monkeypatch):
+    """Guards that BLAS is held to one thread during a step (model.py
+    ``_single_threaded_blas``) also in the feeds' threads (the interest matches are small
+    products; BLAS threads would fight the other feed's thread and the kernels). Fails
+    when the step's limit does not reach the threads."""
+    from threadpoolctl import threadpool_info
+
+    from simulator.feeds import slots
+
+    seen = []
+    real = slots.build_feed
+
+    def build_feed(model, platform, rng):
+        seen.append({i["internal_api"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+        return real(model, platform, rng)
+
+    monkeypatch.setattr(large_days, "FEED_THREADS", 3)
+    monkeypatch.setattr(slots, "build_feed", build_feed)
+    TrafficModel(threaded_world(), seed=5).run(2)
+    assert len(seen) == 8 and all(threads and set(threads.values()) == {1} for threads in seen)
