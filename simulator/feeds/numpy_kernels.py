@@ -47,11 +47,14 @@ COMPILED_RUN = 2_000_000
 PREFER_COMPILED = False
 _user_days = 0  # the feed user-days of the runs built in this process so far
 # The platforms' feeds are built in threads, one per feed platform (feeds/slots.py
-# build_feeds), on days whose expected DAU summed over the feed platforms reaches
+# build_feeds), on days whose expected DAU summed over the feed platforms is at least
 # FEED_THREADS_FROM (below it a thread's start and the GIL cost more than the second core
-# gives), with at most FEED_THREADS threads (None: the cores this process may use; 1: never;
-# one_kernel_thread sets 1). The same results for any number of threads.
+# gives) and below FEED_THREADS_UNTIL (two feeds' temporaries at once: +250 MiB of peak
+# memory at 1 M users, which would be ~+2.5 GiB on the 10 M run's 13.1 GiB peak against
+# issue #17's 16 GiB), with at most FEED_THREADS threads (None: the cores this process may
+# use; 1: never; one_kernel_thread sets 1). The same results for any number of threads.
 FEED_THREADS_FROM = COMPILED_USERS
+FEED_THREADS_UNTIL = 5_000_000
 FEED_THREADS: int | None = None
 
 

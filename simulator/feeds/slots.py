@@ -79,13 +79,14 @@ def build_feeds(model, platforms: list) -> list[Impressions]:
 def feed_threads(model, platforms: list) -> int:
     """How many threads build today's feeds: one per feed platform, at most
     ``numpy_kernels.FEED_THREADS`` (None: the cores this process may use), on days whose
-    expected DAU summed over the feed platforms reaches ``numpy_kernels.FEED_THREADS_FROM``
-    and where numba's threading layer lets two threads run parallel kernels at once
+    expected DAU summed over the feed platforms is at least ``numpy_kernels.FEED_THREADS_FROM``
+    and below ``FEED_THREADS_UNTIL`` (memory: two feeds' temporaries at once), and where numba's threading layer lets two threads run parallel kernels at once
     (``omp``, ``tbb``: :func:`threads_may_share_kernels`); else 1."""
     feed = [platform for platform in platforms if platform.cfg.kind != "shelf"]
     limit = numpy_kernels.FEED_THREADS
     threads = min(len(feed), _cores() if limit is None else limit)
-    if threads < 2 or sum(platform.policy.pools.expected_dau for platform in feed) < numpy_kernels.FEED_THREADS_FROM:
+    dau = sum(platform.policy.pools.expected_dau for platform in feed)
+    if threads < 2 or not numpy_kernels.FEED_THREADS_FROM <= dau < numpy_kernels.FEED_THREADS_UNTIL:
         return 1
     return threads if threads_may_share_kernels() else 1
 

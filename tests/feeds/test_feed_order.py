@@ -206,11 +206,13 @@ def test_the_feeds_stay_sequential_where_numba_cannot_share_its_threads(large_da
         assert slots.feed_threads(m, platforms) == threads, layer
 
 
-def test_small_days_and_sweep_workers_build_the_feeds_one_after_the_other(monkeypatch):
-    """Guards the size switch of the threads (``numpy_kernels.FEED_THREADS_FROM``, on the
-    feed platforms' expected DAU) and ``one_kernel_thread`` (a sweep's worker: the workers
-    are the parallelism): below the switch, or in a worker, one thread. Fails when small
-    days pay for threads or a worker starts them."""
+def test_small_days_huge_days_and_sweep_workers_build_the_feeds_one_after_the_other(monkeypatch):
+    """Guards the size switches of the threads (``numpy_kernels.FEED_THREADS_FROM`` and
+    ``FEED_THREADS_UNTIL``, on the feed platforms' expected DAU) and ``one_kernel_thread``
+    (a sweep's worker: the workers are the parallelism): below the first, from the
+    second on, or in a worker, one thread. Fails when small days pay for threads, when
+    the 10 M run's days hold two feeds' temporaries at once, or when a worker starts
+    threads."""
     from simulator.feeds import numpy_kernels, slots
 
     monkeypatch.setattr(numpy_kernels, "FEED_THREADS", None)
@@ -223,6 +225,10 @@ def test_small_days_and_sweep_workers_build_the_feeds_one_after_the_other(monkey
     assert slots.feed_threads(m, platforms) == 1
     monkeypatch.setattr(numpy_kernels, "FEED_THREADS_FROM", dau)
     assert slots.feed_threads(m, platforms) == 2  # three feed platforms, two cores
+    monkeypatch.setattr(numpy_kernels, "FEED_THREADS_UNTIL", dau)
+    assert slots.feed_threads(m, platforms) == 1
+    monkeypatch.setattr(numpy_kernels, "FEED_THREADS_UNTIL", dau + 1)
+    assert slots.feed_threads(m, platforms) == 2
     monkeypatch.setenv("NUMBA_NUM_THREADS", "1")  # (one_kernel_thread sets it when numba is not loaded)
     numba = sys.modules.get("numba")
     kernel_threads = numba.get_num_threads() if numba is not None else None
