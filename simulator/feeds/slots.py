@@ -78,13 +78,16 @@ def build_feeds(model, platforms: list) -> list[Impressions]:
 
 def feed_threads(model, platforms: list) -> int:
     """How many threads build today's feeds: one per feed platform, at most
-    ``numpy_kernels.FEED_THREADS`` (None: the cores this process may use), on days whose
+    ``numpy_kernels.FEED_THREADS`` (None: the environment's ``TRAFFICSIM_FEED_THREADS``,
+    else the cores this process may use), on days whose
     expected DAU summed over the feed platforms is at least ``numpy_kernels.FEED_THREADS_FROM``
     and below ``FEED_THREADS_UNTIL`` (memory: two feeds' temporaries at once), and where numba's threading layer lets two threads run parallel kernels at once
     (``omp``, ``tbb``: :func:`threads_may_share_kernels`); else 1."""
     feed = [platform for platform in platforms if platform.cfg.kind != "shelf"]
     limit = numpy_kernels.FEED_THREADS
-    threads = min(len(feed), _cores() if limit is None else limit)
+    if limit is None:  # the environment may set it (e.g. TRAFFICSIM_FEED_THREADS=1 to compare), else the cores
+        limit = int(os.environ.get("TRAFFICSIM_FEED_THREADS") or _cores())
+    threads = min(len(feed), limit)
     dau = sum(platform.policy.pools.expected_dau for platform in feed)
     if threads < 2 or not numpy_kernels.FEED_THREADS_FROM <= dau < numpy_kernels.FEED_THREADS_UNTIL:
         return 1

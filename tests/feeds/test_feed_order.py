@@ -210,9 +210,9 @@ def test_small_days_huge_days_and_sweep_workers_build_the_feeds_one_after_the_ot
     """Guards the size switches of the threads (``numpy_kernels.FEED_THREADS_FROM`` and
     ``FEED_THREADS_UNTIL``, on the feed platforms' expected DAU) and ``one_kernel_thread``
     (a sweep's worker: the workers are the parallelism): below the first, from the
-    second on, or in a worker, one thread. Fails when small days pay for threads, when
-    the 10 M run's days hold two feeds' temporaries at once, or when a worker starts
-    threads."""
+    second on, in a worker, or under ``TRAFFICSIM_FEED_THREADS=1``, one thread. Fails when
+    small days pay for threads, when the 10 M run's days hold two feeds' temporaries at
+    once, when a worker starts threads or when the environment's limit is ignored."""
     from simulator.feeds import numpy_kernels, slots
 
     monkeypatch.setattr(numpy_kernels, "FEED_THREADS", None)
@@ -228,6 +228,10 @@ def test_small_days_huge_days_and_sweep_workers_build_the_feeds_one_after_the_ot
     monkeypatch.setattr(numpy_kernels, "FEED_THREADS_UNTIL", dau)
     assert slots.feed_threads(m, platforms) == 1
     monkeypatch.setattr(numpy_kernels, "FEED_THREADS_UNTIL", dau + 1)
+    assert slots.feed_threads(m, platforms) == 2
+    monkeypatch.setenv("TRAFFICSIM_FEED_THREADS", "1")  # the environment's limit
+    assert slots.feed_threads(m, platforms) == 1
+    monkeypatch.delenv("TRAFFICSIM_FEED_THREADS")
     assert slots.feed_threads(m, platforms) == 2
     monkeypatch.setenv("NUMBA_NUM_THREADS", "1")  # (one_kernel_thread sets it when numba is not loaded)
     numba = sys.modules.get("numba")
