@@ -79,10 +79,11 @@ def build_feeds(model, platforms: list) -> list[Impressions]:
 def feed_threads(model, platforms: list) -> int:
     """How many threads build today's feeds: one per feed platform, at most
     ``numpy_kernels.FEED_THREADS`` (None: the environment's ``TRAFFICSIM_FEED_THREADS``,
-    else the cores this process may use), on days whose
-    expected DAU summed over the feed platforms is at least ``numpy_kernels.FEED_THREADS_FROM``
-    and below ``FEED_THREADS_UNTIL`` (memory: two feeds' temporaries at once), and where numba's threading layer lets two threads run parallel kernels at once
-    (``omp``, ``tbb``: :func:`threads_may_share_kernels`); else 1."""
+    else the cores this process may use), on days whose expected DAU summed over the
+    feed platforms is at least ``numpy_kernels.FEED_THREADS_FROM`` and below
+    ``FEED_THREADS_UNTIL`` (memory: two feeds' temporaries at once), and where numba's
+    threading layer lets two threads run parallel kernels at once (``omp``, ``tbb``:
+    :func:`threads_may_share_kernels`); else 1."""
     feed = [platform for platform in platforms if platform.cfg.kind != "shelf"]
     limit = numpy_kernels.FEED_THREADS
     if limit is None:  # the environment may set it (e.g. TRAFFICSIM_FEED_THREADS=1 to compare), else the cores
@@ -116,7 +117,9 @@ def fill_shared_caches(model, platforms: list) -> None:
     follow tab and the ad market, items by city for the same-city tab) and, with
     multi-homing, the presence's rows of creators who entered since it was last read
     (its arrays grow by concatenation: two threads would both grow them). Their content
-    does not depend on who fills them first."""
+    does not depend on who fills them first. (The follow graph's kept keys, filled by
+    ``FollowGraph.find`` on small graphs, are left to the threads: one tuple assigned
+    at once, the same keys whoever computes them.)"""
     presence = getattr(model, "presence", None)
     if presence is not None:
         presence.on(0)  # adds the rows of new creators (Presence._sync)
