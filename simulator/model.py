@@ -71,7 +71,7 @@ from .content.publishing import publish
 from .feeds.impressions import Impressions
 from .feeds import numpy_kernels
 from .feeds.indexes import ItemIndexes
-from .feeds.slots import build_feed
+from .feeds.slots import build_feeds
 from .io import frames
 from .observation.derived import SHARE_NAMES, impression_shares
 from .observation.measurements import measure_all, summarize_all
@@ -242,13 +242,15 @@ class TrafficModel(mesa.Model):
         self.item_indexes.clear()
 
     def build_feeds(self) -> list[tuple[Platform, Impressions]]:
-        """Each platform's feeds for every active user today (feeds/slots.py). First, the
-        traffic pools take today's expected DAU (it moves only where activity responds)."""
-        for platform in self.platforms.values():
+        """Each platform's feeds for every active user today (feeds/slots.py; on large
+        days the platforms' feeds in threads, ``build_feeds`` there: the same feeds). First,
+        the traffic pools take today's expected DAU (it moves only where activity responds)."""
+        platforms = list(self.platforms.values())
+        for platform in platforms:
             platform.policy.pools.expected_dau = platform.expected_dau
         self.feed_cache = {}  # what the platforms' feeds share today (the follow tab's pick weights)
         try:
-            return [(platform, build_feed(self, platform, platform.feed_rng)) for platform in self.platforms.values()]
+            return list(zip(platforms, build_feeds(self, platforms)))
         finally:
             self.feed_cache = None  # intimacy changes after the feeds: nothing kept past them
 

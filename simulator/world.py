@@ -5,8 +5,8 @@ from, in a fixed order from one ``SeedSequence``, so the same scenario and seed 
 same world bit for bit:
 
 * one random stream per concern (population, graphs, publishing, one per platform's
-  feed, reactions, relationships, commerce, users' activity), so a change in one submodel does not shift
-  the draws of another;
+  feed, reactions, relationships, commerce, one per platform's session lengths), so a
+  change in one submodel does not shift the draws of another;
 * users, creators and merchants (:mod:`simulator.state.population`), and the potential
   merchants with their dormant accounts (``merchants.entrant_pool``,
   :mod:`simulator.state.turnover`, from a stream of their own);
@@ -31,9 +31,18 @@ from .state.turnover import ENTRY_SPAWN_KEY, add_merchant_pool
 
 # Streams added after the first seven do not come from ``seeds.spawn(7)`` (spawning more
 # children there would not move the seven, but a fixed key keeps each added concern's
-# stream its own whatever order they are added in): the activity stream is the child of
-# the scenario's seed with this spawn key ("act" in ASCII).
+# stream its own whatever order they are added in): the session streams, one per
+# platform, are children of the scenario's seed with this spawn key ("act" in ASCII).
 ACTIVITY_KEY = 0x616374
+
+
+def session_seeds(seed: int, n_platforms: int) -> list[np.random.SeedSequence]:
+    """The seeds of the platforms' session streams: the first platform's is the child of
+    ``seed`` with spawn key (ACTIVITY_KEY,), the one stream every platform drew from
+    until 2026-11-29 (so one-platform scenarios, e.g. douyin_year.toml, kept their
+    results), platform p ≥ 1's the child with spawn key (ACTIVITY_KEY, p)."""
+    return [np.random.SeedSequence(seed, spawn_key=(ACTIVITY_KEY,) if p == 0 else (ACTIVITY_KEY, p))
+            for p in range(n_platforms)]
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,13 @@ class RandomStreams:
     react: np.random.Generator
     relationship: np.random.Generator
     commerce: np.random.Generator
-    activity: np.random.Generator | None = None  # responsive activity (session-length rounding); keyed apart, see ACTIVITY_KEY
+    # one per platform, in scenario order: the rounding of its users' session lengths where
+    # they are not the fixed feed_slots (audience/activity.py session_slots, responsive
+    # activity or attention's session scale); keyed apart, see session_seeds. Per platform
+    # (until 2026-11-29 one stream served every platform) so that a platform's draws do
+    # not depend on the order the platforms' feeds are built in, nor on two feeds being
+    # built at once in threads (TrafficModel.build_feeds)
+    sessions: tuple[np.random.Generator, ...] = ()
     learning: np.random.Generator | None = None  # merchants who learn their channel mix (WeChat cards); its own seed, see build_world
     entry: np.random.Generator | None = None  # creators' and merchants' entry (state/turnover.py)
 
@@ -72,7 +87,7 @@ def build_world(scenario: Scenario) -> World:
         react=np.random.default_rng(s_react),
         relationship=np.random.default_rng(s_relationship),
         commerce=np.random.default_rng(s_commerce),
-        activity=np.random.default_rng(np.random.SeedSequence(scenario.seed, spawn_key=(ACTIVITY_KEY,))),
+        sessions=tuple(np.random.default_rng(s) for s in session_seeds(scenario.seed, len(scenario.platforms))),
         # entry and exit: a stream of its own, derived apart from the seven above so that
         # their draws (and the static model's results) do not change
         entry=np.random.default_rng(s_entry),

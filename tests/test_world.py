@@ -62,3 +62,21 @@ def test_adding_a_platform_does_not_change_who_the_agents_are():
     assert np.array_equal(one.users.uses[:, 0], two.users.uses[:, 0])
     assert np.array_equal(one.users.follow_share[:, 0], two.users.follow_share[:, 0])
     assert set(np.unique(two.creators.home)) == {0, 1}
+
+
+def test_each_platform_has_its_own_session_stream_and_the_first_keeps_the_old_one():
+    """Guards world.session_seeds: the first platform's session stream is the one stream
+    every platform drew from before 2026-11-29 (spawn key (ACTIVITY_KEY,): one-platform
+    scenarios with responsive activity, douyin_year.toml, kept their results), and the
+    other platforms' streams are their own (none repeats another's draws). Fails when the
+    first platform's key changes or two platforms share a stream."""
+    from simulator.config.loading import scenario_with
+    from simulator.world import ACTIVITY_KEY, build_world
+
+    sc = scenario_with(small({"platforms": {"kuaishou": {"policy": "kuaishou"}}, "seed": 5}))
+    streams = build_world(sc).streams
+    assert len(streams.sessions) == 2
+    old = np.random.default_rng(np.random.SeedSequence(sc.seed, spawn_key=(ACTIVITY_KEY,))).random(8)
+    first, second = (s.random(8) for s in streams.sessions)
+    np.testing.assert_array_equal(first, old)
+    assert not np.array_equal(first, second)

@@ -22,7 +22,7 @@ day's
 
 R is the logistic that rises from 0 through exactly 1 (y = 0, at the reference) to 2.
 The slot count is drawn as ⌊K⌋ + Bernoulli(K − ⌊K⌋) (mean K exactly, at most
-⌈max_session · feed_slots⌉) from the activity stream. At both sensitivities 0 the rule
+⌈max_session · feed_slots⌉) from the platform's session stream (world.py). At both sensitivities 0 the rule
 leaves the open probability at daily_active and the slots at feed_slots exactly, so the
 model's draws are those of the static model. Satisfaction is measured on every
 platform, also where activity is off (there it acts on nothing): ``mean_satisfaction``
@@ -124,13 +124,13 @@ class Activity:
             if not attending:
                 return cfg.feed_slots
             mean = cfg.feed_slots * attention.session_scale(platform.index, cfg.daily_active, active)
-            return attention.round_slots(mean)
+            return attention.round_slots(platform.index, mean)
         a = cfg.activity
         delta = self.satisfaction[active, platform.index].astype(np.float64) - a.reference
         mean = cfg.feed_slots * np.minimum(a.max_session, rise(a.session_sensitivity * delta))
         if attending:
             mean = mean * attention.session_scale(platform.index, self._open_probability(platform), active)
-        return unbiased_round(mean, self.model.streams.activity)
+        return unbiased_round(mean, self.model.streams.sessions[platform.index])
 
     # ------------------------------------------------------------------ the day phase
 

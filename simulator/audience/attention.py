@@ -45,8 +45,8 @@ it reads; measured on every platform, also where activity does not respond):
    proportion, and their satisfaction with p restarts at the platform's
    ``activity.reference``.
 
-Random draws (adoption, and the session rounding above the cap) come from a stream of
-their own, spawn key (15, 1).
+Random draws: adoption from a stream of its own, spawn key (15, 1); the session
+rounding above the cap from the platform's session stream (world.py ``streams.sessions``).
 """
 
 from __future__ import annotations
@@ -119,9 +119,11 @@ class Attention:
         o = np.broadcast_to(o, uses.shape)
         return float(o[uses].sum())
 
-    def round_slots(self, mean: np.ndarray) -> np.ndarray:
-        """Slot counts drawn without bias from their means (this mechanism's stream)."""
-        return unbiased_round(mean, self.rng)
+    def round_slots(self, p: int, mean: np.ndarray) -> np.ndarray:
+        """Slot counts on platform ``p`` drawn without bias from their means, from the
+        platform's session stream (``streams.sessions[p]``, world.py: per platform, so
+        that the platforms' feeds may be built in any order, or at once)."""
+        return unbiased_round(mean, self.model.streams.sessions[p])
 
     # ------------------------------------------------------------------ the day phase
 

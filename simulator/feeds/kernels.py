@@ -27,13 +27,34 @@ def _cached_njit(**options):
     """``njit`` with numba's on-disk cache, so that a run's first step loads the compiled
     kernels (next to this file in ``__pycache__``, or numba's user-wide cache folder
     when the package folder is read-only) instead of compiling them again; without the
-    cache when numba finds no writable cache folder (it would refuse to import)."""
+    cache when numba finds no writable cache folder (it would refuse to import). The
+    kernels release the GIL (``nogil``): the platforms' feeds may be built in threads
+    (feeds/slots.py ``build_feeds``), and a kernel holding the GIL would stop the other
+    thread's numpy."""
     def wrap(fn):
         try:
-            return njit(cache=True, **options)(fn)
+            return njit(cache=True, nogil=True, **options)(fn)
         except RuntimeError:  # numba: "cannot cache function ...: no locator available for file ..."
-            return njit(**options)(fn)
+            return njit(nogil=True, **options)(fn)
     return wrap
+
+
+# numba's threading layers that let two threads run parallel kernels at once (numba's
+# docs, "Selecting a threading layer": workqueue is not thread-safe, it aborts the process)
+THREAD_SAFE_LAYERS = ("omp", "tbb")
+
+
+def threading_layer() -> str:
+    """numba's threading layer in this process ("omp", "tbb" or "workqueue"); numba
+    chooses it at the first parallel launch, so one is made first if none ran yet (one
+    row of ``gumbel_top_k``, a kernel a large day runs anyway)."""
+    import numba
+
+    try:
+        return numba.threading_layer()
+    except ValueError:  # "Threading layer is not initialized."
+        gumbel_top_k(np.zeros((1, 1), np.float32), 1, 1.0, 0, np.zeros(2, np.float32))
+        return numba.threading_layer()
 
 
 @njit(inline="always")

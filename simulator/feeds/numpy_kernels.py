@@ -46,6 +46,16 @@ COMPILED_RUN = 2_000_000
 # set once the runs built in this process reach COMPILED_RUN, and kept (the kernels stay loaded)
 PREFER_COMPILED = False
 _user_days = 0  # the feed user-days of the runs built in this process so far
+# The platforms' feeds are built in threads, one per feed platform (feeds/slots.py
+# build_feeds), on days whose expected DAU summed over the feed platforms is at least
+# FEED_THREADS_FROM (below it a thread's start and the GIL cost more than the second core
+# gives) and below FEED_THREADS_UNTIL (two feeds' temporaries at once: +250 MiB of peak
+# memory at 1 M users, which would be ~+2.5 GiB on the 10 M run's 13.1 GiB peak against
+# issue #17's 16 GiB), with at most FEED_THREADS threads (None: the cores this process may
+# use; 1: never; one_kernel_thread sets 1). The same results for any number of threads.
+FEED_THREADS_FROM = COMPILED_USERS
+FEED_THREADS_UNTIL = 5_000_000
+FEED_THREADS: int | None = None
 
 
 def compiled(n: int, threshold: int | None = None) -> bool:
@@ -75,9 +85,12 @@ def kernel(name: str, compiled: bool):
 
 def one_kernel_thread() -> None:
     """Run the compiled kernels on one thread in this process (a worker of a sweep, a
-    comparison or a calibration: the workers are the parallelism). Without importing
+    comparison or a calibration: the workers are the parallelism), and the platforms'
+    feeds one after the other (``FEED_THREADS``). Without importing
     numba when it is not loaded yet: numba reads ``NUMBA_NUM_THREADS`` as it is imported,
     so a worker whose runs stay on the numpy forms never pays for it (~0.4 s)."""
+    global FEED_THREADS
+    FEED_THREADS = 1
     numba = sys.modules.get("numba")
     if numba is None:
         os.environ["NUMBA_NUM_THREADS"] = "1"
@@ -116,11 +129,12 @@ def gumbel_noise(rows: int, cols: int, seed: int, table: np.ndarray) -> np.ndarr
     if cols > NOISE_TAIL + 1:
         return table[(offset[:, None] + np.arange(cols)) & mask]
     global _EXTENDED
-    if _EXTENDED[0] is not table:
-        _EXTENDED = (table, np.concatenate([table, table[:NOISE_TAIL]]), {})
-    windows = _EXTENDED[2].get(cols)
+    extended = _EXTENDED  # read once: the platforms' feeds may be built in threads, each with its own table
+    if extended[0] is not table:
+        extended = _EXTENDED = (table, np.concatenate([table, table[:NOISE_TAIL]]), {})
+    windows = extended[2].get(cols)
     if windows is None:
-        windows = _EXTENDED[2][cols] = sliding_window_view(_EXTENDED[1], cols)
+        windows = extended[2][cols] = sliding_window_view(extended[1], cols)
     return windows[offset]
 
 

@@ -28,6 +28,9 @@ active users are set by the shelf phase (:mod:`simulator.commerce.shelf`).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from ..config import PlatformConfig
@@ -38,6 +41,112 @@ from ..state.vocabulary import COLD_START, FOLLOW, SAME_CITY
 from .impressions import INDEX_LIMIT, Impressions
 from . import numpy_kernels
 from .recommend import recommend_slots
+
+
+def build_feeds(model, platforms: list) -> list[Impressions]:
+    """Each of ``platforms``' feeds for today (:func:`build_feed`), in threads, one per
+    feed platform, on large days (:func:`feed_threads`), else one after the other; the
+    same feeds either way, for any number of threads. Each platform draws from its own
+    streams (its feed stream, its session stream ``streams.sessions``, the ranking's
+    per-block generators); what the platforms share is made safe:
+
+    * the caches the feeds fill on first use (the follow tab's pick weights in
+      ``model.feed_cache``, the item indexes, the presence's rows of new creators) are
+      filled before the threads start (:func:`fill_shared_caches`), so that the threads
+      only read them;
+    * the ad market's bookings (ledger, learners' spend) are kept while the feeds are
+      built (``model.ad_sales``) and booked after the last one, in scenario order
+      (platform/ad_market.py ``AdSales``);
+    * everything else a feed writes is its platform's (``platform.active_users``, its
+      recommender's day, its traffic pools' ``expected_dau``).
+
+    The caller (``TrafficModel.build_feeds``) holds BLAS to one thread."""
+    model.ad_sales = {}
+    try:
+        threads = feed_threads(model, platforms)
+        if threads > 1:
+            fill_shared_caches(model, platforms)
+            feeds = _map_in_threads(lambda platform: build_feed(model, platform, platform.feed_rng), platforms, threads)
+        else:
+            feeds = [build_feed(model, platform, platform.feed_rng) for platform in platforms]
+        for p in sorted(model.ad_sales):
+            model.ad_sales[p].book(model)
+    finally:
+        model.ad_sales = None
+    return feeds
+
+
+def feed_threads(model, platforms: list) -> int:
+    """How many threads build today's feeds: one per feed platform, at most
+    ``numpy_kernels.FEED_THREADS`` (None: the environment's ``TRAFFICSIM_FEED_THREADS``,
+    else the cores this process may use), on days whose expected DAU summed over the
+    feed platforms is at least ``numpy_kernels.FEED_THREADS_FROM`` and below
+    ``FEED_THREADS_UNTIL`` (memory: two feeds' temporaries at once), and where numba's
+    threading layer lets two threads run parallel kernels at once (``omp``, ``tbb``:
+    :func:`threads_may_share_kernels`); else 1."""
+    feed = [platform for platform in platforms if platform.cfg.kind != "shelf"]
+    limit = numpy_kernels.FEED_THREADS
+    if limit is None:  # the environment may set it (e.g. TRAFFICSIM_FEED_THREADS=1 to compare), else the cores
+        limit = int(os.environ.get("TRAFFICSIM_FEED_THREADS") or _cores())
+    threads = min(len(feed), limit)
+    dau = sum(platform.policy.pools.expected_dau for platform in feed)
+    if threads < 2 or not numpy_kernels.FEED_THREADS_FROM <= dau < numpy_kernels.FEED_THREADS_UNTIL:
+        return 1
+    return threads if threads_may_share_kernels() else 1
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def threads_may_share_kernels() -> bool:
+    """Whether two threads may run numba's parallel kernels at once: numba's threading
+    layer is ``omp`` or ``tbb`` (``kernels.THREAD_SAFE_LAYERS``); under ``workqueue``
+    (neither OpenMP nor TBB found) concurrent parallel kernels abort the process, and the
+    feeds are built one after the other. Imports numba (large days run its kernels anyway)."""
+    from . import kernels
+
+    return kernels.threading_layer() in kernels.THREAD_SAFE_LAYERS
+
+
+def fill_shared_caches(model, platforms: list) -> None:
+    """Fill what the platforms' feeds share and would otherwise fill on first use, so that
+    feeds built in threads only read it: the follow tab's pick weights
+    (:func:`follow_pick_weights`), the item indexes (recent items by creator for the
+    follow tab and the ad market, items by city for the same-city tab) and, with
+    multi-homing, the presence's rows of creators who entered since it was last read
+    (its arrays grow by concatenation: two threads would both grow them). Their content
+    does not depend on who fills them first. (The follow graph's kept keys, filled by
+    ``FollowGraph.find`` on small graphs, are left to the threads: one tuple assigned
+    at once, the same keys whoever computes them.)"""
+    presence = getattr(model, "presence", None)
+    if presence is not None:
+        presence.on(0)  # adds the rows of new creators (Presence._sync)
+    indexes = model.item_indexes
+    for platform in platforms:
+        cfg = platform.cfg
+        if cfg.kind == "shelf":
+            continue
+        if model.follows.n_edges:
+            follow_pick_weights(model, cfg.follow_pick_base)
+        indexes.recent(cfg.follow_window)
+        indexes.recent(cfg.max_item_age)
+        indexes.by_city(cfg.max_item_age)
+
+
+# the feeds' threads, kept across steps and runs (idle between days), and their number
+_POOL: tuple[ThreadPoolExecutor, int] | None = None
+
+
+def _map_in_threads(fn, platforms: list, threads: int) -> list:
+    """``[fn(platform) for platform in platforms]``, the calls in up to ``threads`` threads."""
+    global _POOL
+    if _POOL is None or _POOL[1] != threads:
+        if _POOL is not None:
+            _POOL[0].shutdown()
+        _POOL = (ThreadPoolExecutor(threads, thread_name_prefix="feeds"), threads)
+    return list(_POOL[0].map(fn, platforms))
 
 
 def build_feed(model, platform, rng: np.random.Generator) -> Impressions:

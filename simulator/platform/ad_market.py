@@ -13,10 +13,13 @@ merchant whose audience is used up spends less. Unsold slots return to the feed.
 shows one of the merchant's recent items, which carry its product link; the impression is
 tagged with the targeting that bought the slot, and an order it brings carries the tag
 (attribution of the learning merchants' returns). Spend is booked
-in the ledger (:mod:`simulator.commerce.ledger`).
+in the ledger (:mod:`simulator.commerce.ledger`), once every platform's feed is built
+(:class:`AdSales`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -84,11 +87,39 @@ def sell_ad_slots(model, platform, active, n, rng):
     bid = market.merchant[s]
     merchant = bid_m[bid]
     item = recent.items[random_in_rows(recent.indptr, merchants.account[merchant].astype(np.int64), rng)]
-    model.ledger.book_ad_sales(p, np.bincount(merchant, minlength=merchants.n), cpm)
+    sales = AdSales(p, np.bincount(merchant, minlength=merchants.n), cpm, bid_m, bid_t, None)
     if model.commerce.learning is not None:  # each bid's spend, for the learners' returns
         sold = np.bincount(bid, minlength=len(bid_m))
-        model.commerce.learning.book_ad_spend(p, bid_m, bid_t, sold * cpm / 1000.0)
+        sales.bid_spend = sold * cpm / 1000.0
+    pending = getattr(model, "ad_sales", None)  # set while TrafficModel.build_feeds runs: booked after the feeds
+    if pending is None:
+        sales.book(model)
+    else:
+        pending[p] = sales
     return Impressions.of_slots(model, users[s], item, ADS, targeting=bid_t[bid]), pos[s]
+
+
+@dataclass
+class AdSales:
+    """One platform's ad sales of the day, to book in the ledger (and the learners' spend).
+
+    While the day's feeds are built (``TrafficModel.build_feeds``, ``model.ad_sales``) the
+    sales are kept and booked after the last feed, platform by platform in scenario
+    order: the platforms' feeds may be built in threads, and the learners' spend
+    (``learning.cost_today``) sums over the platforms, a float sum whose bits depend on its
+    order. Nothing in the feeds reads what is booked."""
+
+    platform: int
+    sold: np.ndarray  # ad impressions sold to each merchant
+    cpm: float
+    bid_m: np.ndarray  # the day's bids: merchant, targeting, and each one's spend (learning merchants only)
+    bid_t: np.ndarray
+    bid_spend: np.ndarray | None
+
+    def book(self, model) -> None:
+        model.ledger.book_ad_sales(self.platform, self.sold, self.cpm)
+        if self.bid_spend is not None:
+            model.commerce.learning.book_ad_spend(self.platform, self.bid_m, self.bid_t, self.bid_spend)
 
 
 def _bids(model, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
