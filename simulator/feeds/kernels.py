@@ -439,28 +439,6 @@ def pool_tally(item, intimacy, complete, like, beta, n_items):
 
 
 @_cached_njit()
-def insert_sorted(arr, pos, values):
-    """``np.insert(arr, pos, values)`` for nondecreasing ``pos`` (each value goes before
-    ``arr[pos]``, equal positions in the given order), as one sequential copy instead of
-    numpy's mask of every entry (the follow graph inserts a day's new edges into each of
-    its columns: state/graphs.py). ``values`` has ``arr``'s dtype."""
-    n, k = len(arr), len(pos)
-    out = np.empty(n + k, dtype=arr.dtype)
-    src = 0
-    dst = 0
-    for t in range(k):
-        p = pos[t]
-        seg = p - src
-        out[dst : dst + seg] = arr[src:p]
-        dst += seg
-        src = p
-        out[dst] = values[t]
-        dst += 1
-    out[dst:] = arr[src:]
-    return out
-
-
-@_cached_njit()
 def cold_start_offers(indptr, creator, intimacy, active, offered, new_ptr):
     """Every possible cold-start offer in one pass over the active users' rows (CSR
     ``indptr``; ``active`` ascending): each (follow edge of an active user to an

@@ -251,7 +251,7 @@ class FollowGraph:
             return np.zeros(0, np.int32)
         # np.insert's result, its places found once for all the columns, at every size: in
         # the 1 M model (8 M edges, 6 columns, ~0.2 M new edges) ~95 ms a day against ~150 ms
-        # for kernels.insert_sorted's copies of the runs between the new edges (issue #17)
+        # for a compiled copy of the runs between the new edges (removed; issue #17)
         into = numpy_kernels.sorted_inserter(self.n_edges, pos)
         keys = self._valid_keys()  # small graphs: find() just kept them; the new keys go in at the same places
         keys = None if keys is None else into(keys, q)

@@ -125,19 +125,15 @@ def test_bad_follow_file_names_the_key(tmp_path):
 
 
 def test_follow_graph_add_inserts_every_column_as_np_insert_did():
-    """Guards FollowGraph.add's compiled insert (kernels.insert_sorted, issue #17) and its
-    numpy form (numpy_kernels.sorted_inserter, small graphs): new
-    edges land where np.insert put them in every column (src, creator, intimacy, the
-    extra columns, the keys), from sorted-unique input (the daily caller's) or not."""
-    from simulator.feeds.kernels import insert_sorted
-
+    """Guards FollowGraph.add's insert (numpy_kernels.sorted_inserter, the places found
+    once for every column): new edges land where np.insert put them in every column
+    (src, creator, intimacy, the extra columns, the keys), from sorted-unique input (the
+    daily caller's) or not."""
     rng = np.random.default_rng(3)
     arr = np.sort(rng.integers(0, 1000, 200))
     pos = np.sort(rng.integers(0, 201, 40))  # repeated positions, both ends
     pos[:2], pos[-2:] = 0, 200
     vals = rng.integers(-5, 0, 40)
-    assert np.array_equal(insert_sorted(arr, pos, vals), np.insert(arr, pos, vals))
-    # the numpy form small graphs use (the places found once for every column)
     from simulator.feeds.numpy_kernels import sorted_inserter
 
     into = sorted_inserter(len(arr), pos)
