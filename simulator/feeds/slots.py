@@ -139,6 +139,17 @@ def fill_shared_caches(model, platforms: list) -> None:
 _POOL: tuple[ThreadPoolExecutor, int] | None = None
 
 
+def _forget_pool() -> None:
+    """In a forked child: the parent's threads do not exist there, so its pool is not
+    used (a new one is made when needed; a map on the inherited one would wait forever)."""
+    global _POOL
+    _POOL = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _map_in_threads(fn, platforms: list, threads: int) -> list:
     """``[fn(platform) for platform in platforms]``, the calls in up to ``threads`` threads."""
     global _POOL

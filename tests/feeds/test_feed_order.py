@@ -324,3 +324,33 @@ def test_blas_stays_on_one_thread_in_the_feeds_threads(large_days, monkeypatch):
     monkeypatch.setattr(slots, "build_feed", build_feed)
     TrafficModel(threaded_world(), seed=5).run(2)
     assert len(seen) == 8 and all(threads and set(threads.values()) == {1} for threads in seen)
+
+
+def test_a_forked_child_makes_its_own_feed_threads():
+    """Guards slots._forget_pool: a process forked after the feeds' thread pool exists
+    (a user's own multiprocessing, a sweep worker) has none of its threads; it must make
+    a pool of its own, not wait forever on the parent's."""
+    import os
+
+    from simulator.feeds import slots
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork here")
+    assert slots._map_in_threads(lambda p: p * 2, [1, 2], 2) == [2, 4]  # the parent's pool exists
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: map in threads, report, exit at once
+        try:
+            os.close(read)
+            ok = slots._POOL is None and slots._map_in_threads(lambda p: p + 1, [1, 2], 2) == [2, 3]
+            os.write(write, b"ok" if ok else b"no")
+        finally:
+            os._exit(0)
+    os.close(write)
+    import select
+
+    ready, _, _ = select.select([read], [], [], 30)
+    answer = os.read(read, 2) if ready else b"timeout"
+    os.waitpid(pid, 0) if ready else os.kill(pid, 9)
+    os.close(read)
+    assert answer == b"ok"
