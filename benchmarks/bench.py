@@ -33,6 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from simulator._deferred import defer_unused_imports  # noqa: E402
+
+defer_unused_imports()  # as `trafficsim` does: what the model imports but a run does not read loads when read
 from simulator import TrafficModel  # noqa: E402
 from simulator.config import load_scenario  # noqa: E402
 
