@@ -34,7 +34,7 @@ import importlib.util
 import sys
 import types
 
-LAZY = ("networkx", "mesa.experimental")
+# besides networkx and mesa.experimental (defer_unused_imports), the modules deferred for later
 LATER = ("pandas", "scipy.linalg.cython_blas", "scipy.linalg.cython_lapack", "asyncio")
 _INSTALLED: list[str] = []  # the names given a stand-in, for drop_unread_stand_ins
 

@@ -28,7 +28,7 @@ import sys
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..state.arrays import rank_within_sorted
+from ..state.arrays import rank_within_sorted, unique_sorted
 
 # Below this many entries (impressions, follow edges, social ties) a phase uses the numpy
 # form of its compiled kernel (the same result; tests check both): at the default
@@ -327,8 +327,6 @@ def count_pairs(a, b, nb, n) -> np.ndarray:
 def add_sorted_sums(a, sa, b, sb) -> tuple[np.ndarray, np.ndarray]:
     """``kernels.add_sorted_sums`` in numpy: the union of two ascending index sets and, at
     each index, zero plus ``sa`` plus ``sb`` where present."""
-    from ..state.arrays import unique_sorted
-
     idx = unique_sorted(np.concatenate([a, b]).astype(np.int64))
     out = np.zeros(len(idx))
     out[np.searchsorted(idx, a)] += sa
