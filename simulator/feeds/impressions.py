@@ -45,8 +45,9 @@ class Impressions:
              targeting: np.ndarray | None = None) -> "Impressions":
         """Impressions of one source; computes the interest match. ``targeting``: ad slots'
         targeting (the ad market tags them), else -1."""
-        match = (np.einsum("ij,ij->i", model.users.interest[users], model.items.topic[items]) if len(users)
-                 else np.zeros(0, np.float32))
+        # (take(axis=0) copies the same rows as fancy indexing, ~10× quicker on rows of a few floats)
+        match = (np.einsum("ij,ij->i", model.users.interest.take(users, axis=0), model.items.topic.take(items, axis=0))
+                 if len(users) else np.zeros(0, np.float32))
         # (no copies of arrays already in the trace's dtypes: the callers pass arrays of their own)
         return Impressions(user=users.astype(np.int32, copy=False), item=items.astype(INDEX, copy=False),
                            source=np.full(len(users), source, np.int8), edge=edge.astype(INDEX, copy=False),

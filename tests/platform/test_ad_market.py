@@ -40,3 +40,51 @@ def test_ad_targeting_reaches_fans_or_lookalikes(mix, fans):
         fan_segs = {int(c): set(m.users.segment[fg.src[fg.creator == c]].tolist()) for c in np.unique(acc)}
         seg = m.users.segment[imp.user[ads]]
         assert all(int(s) in fan_segs[int(c)] for s, c in zip(seg, acc))
+
+
+def test_first_of_each_is_np_uniques_first_index():
+    from simulator.platform.ad_market import first_of_each
+
+    rng = np.random.default_rng(3)
+    for n, size in ((50, 200), (1000, 300), (1000, 30), (10_000, 0), (7, 7)):
+        a = rng.integers(0, n, size)
+        want = np.unique(a, return_index=True)[1]
+        got = first_of_each(a, n)
+        assert np.array_equal(got, want) and got.dtype == want.dtype
+    distinct = rng.permutation(5000)[:3000]  # the broad slots: no repeats
+    assert np.array_equal(first_of_each(distinct, 5000), np.argsort(distinct))
+
+
+def test_narrow_keeps_the_stable_order_of_the_bids():
+    from simulator.platform.ad_market import narrow
+
+    rng = np.random.default_rng(4)
+    for n in (3, 127, 128, 1000, 20_000, 40_000):
+        a = rng.integers(0, n, 5000)
+        got = narrow(a, n)
+        assert np.array_equal(got.astype(np.int64), a)
+        assert np.array_equal(np.argsort(got, kind="stable"), np.argsort(a, kind="stable"))
+
+
+def test_account_edges_are_the_follow_graphs_lookup():
+    from simulator.platform import ad_market
+    from simulator.platform.ad_market import account_edges
+
+    m = model(steps=3)
+    m.run()
+    rng = np.random.default_rng(5)
+    users = rng.integers(0, m.users.n, 4000)
+    merchant = rng.integers(0, m.merchants.n, 4000)
+    to_account = np.flatnonzero(np.isin(m.follows.creator, m.merchants.account))[:2000]  # pairs that are edges
+    users[:len(to_account)] = m.follows.src[to_account]
+    merchant[:len(to_account)] = np.searchsorted(m.merchants.account, m.follows.creator[to_account])
+    want = m.follows.lookup(users, m.merchants.account[merchant])
+    assert (want >= 0).sum() > 100 and (want < 0).sum() > 100
+    got = account_edges(m, users, merchant)
+    assert np.array_equal(got, want) and got.dtype == want.dtype
+    limit = ad_market.ACCOUNT_TABLE_LIMIT
+    try:  # the fallback (the table too large): the lookup itself
+        ad_market.ACCOUNT_TABLE_LIMIT = 0
+        assert np.array_equal(account_edges(m, users, merchant), want)
+    finally:
+        ad_market.ACCOUNT_TABLE_LIMIT = limit
