@@ -70,7 +70,7 @@ class RecommendDay:
         self.pool32 = self.pool.astype(INDEX)  # the trace's item rows
         self.m_target = min(cfg.candidates, len(self.pool))
         self.prior = prior[ok]
-        self.topic = items.topic[self.pool]
+        self.topic = items.topic.take(self.pool, axis=0)  # (take: the same rows as fancy indexing, quicker)
         self.quality = items.quality[self.pool]
         self.perf = ctx.perf[ok]
         self.age = ctx.age[ok]
@@ -85,6 +85,9 @@ class RecommendDay:
         self.wanting = float(w.sum() ** 2 / max((w * w).sum(), 1e-300)) if len(w) else 0.0
         self.temp = np.float32(cfg.temperature)
         self.col_of = np.full(self.n_creators, -1, dtype=np.int64)  # a block's creator columns (reset after each)
+        # a linear policy's per-candidate score, element by element: computed once for the
+        # day's items and gathered by each block (the same float32 values as the block's own)
+        self.item_score = policy.item_score(self._block(slice(None), None)) if policy.linear else None
         self.noise = gumbel_table(rng)
         # retrieval weights per interest segment, as CDFs for inverse-transform draws
         self.cdf = {}
@@ -110,15 +113,16 @@ class RecommendDay:
         cand = unique_sorted(np.minimum(np.concatenate(draws), len(self.pool) - 1))  # np.unique: a hash table first
         m = len(cand)
         kb = min(kmax, m)
-        # the candidates' creators as columns; the day's creator → column table is set
-        # for the block and reset after it
-        ucre, inv = np.unique(self.creator[cand], return_inverse=True)
+        # the candidates' creators as columns (ucre, ascending; inv: each candidate's column:
+        # np.unique's, without its hash table); the day's creator → column table is set for
+        # the block and reset after it
+        creator = self.creator[cand]
+        ucre = unique_sorted(creator)
         col_of = self.col_of
         col_of[ucre] = np.arange(len(ucre))
-        match = users.interest[bu] @ self.topic[cand].T
-        block = Block(match=match, intimacy=None, quality=self.quality[cand],
-                      perf=self.perf[cand], age=self.age[cand], popularity=self.popularity[cand],
-                      engagements=self.engagements[cand], fans=None)
+        inv = col_of[creator]
+        match = users.interest.take(bu, axis=0) @ self.topic.take(cand, axis=0).T
+        block = self._block(cand, match)
         left = self.left
         # with a cap, look cap_lookahead places further down each list to replace capped picks
         kx = min(m, kb + (self.cfg.cap_lookahead if left is not None else 0))
@@ -132,7 +136,7 @@ class RecommendDay:
             col_of[ucre] = -1
             if policy.linear:  # score, cap and Gumbel-top-k in one compiled pass over the rows
                 by_creator = np.argsort(inv, kind="stable")
-                top = score_top_k(match, policy.w_match, policy.item_score(block),
+                top = score_top_k(match, policy.w_match, self.item_score[cand],
                                   np.zeros(m, bool) if left is None else left[cand] <= 0,
                                   f_ptr, f_col, policy.fan_score(f_int),
                                   indptr_from_rows(inv[by_creator], len(ucre)), by_creator,
@@ -151,12 +155,15 @@ class RecommendDay:
         else:  # the numpy form (small days: no kernels to load on a short run), the same picks
             # the block's follow edges to the candidates' creators, by block row (the edges of
             # a CSR range run by user, and the block's rows follow its users' order)
+            # a range of edges: those to the candidates' creators first (a gather of bytes), then
+            # of those, the ones of users active today
             es, ee = follows.indptr[bu[0]], follows.indptr[bu[-1] + 1]
-            ec = col_of[follows.creator[es:ee]]
+            e_edge = es + np.flatnonzero((col_of >= 0)[follows.creator[es:ee]])
+            er = self.row_in_block[follows.src[e_edge]]  # -1 for users not active today
+            ok = er >= 0
+            e_row, e_edge = er[ok], e_edge[ok]
+            e_col = col_of[follows.creator[e_edge]]
             col_of[ucre] = -1
-            er = self.row_in_block[follows.src[es:ee]]  # -1 for users not active today
-            sel = np.flatnonzero((ec >= 0) & (er >= 0))
-            e_row, e_col, e_edge = er[sel], ec[sel], es + sel
             top = self._rank(block, e_row, e_col, e_edge, inv, cand, kx, seed)
             valid = top >= 0
             if left is None:  # a row's valid places are its first ones: its first k_u places
@@ -176,6 +183,12 @@ class RecommendDay:
             left[cand] -= np.bincount(cols, minlength=m)
         return Impressions(user=user, item=item, source=np.full(len(user), RECOMMEND, np.int8), edge=edge, match=mt)
 
+    def _block(self, cand, match) -> Block:
+        """What the policy sees of candidates ``cand`` (a slice: every item of the day)."""
+        return Block(match=match, intimacy=None, quality=self.quality[cand], perf=self.perf[cand],
+                     age=self.age[cand], popularity=self.popularity[cand], engagements=self.engagements[cand],
+                     fans=None)
+
     def _rank(self, block: Block, e_row, e_col, e_edge, inv, cand, kx: int, seed: int) -> np.ndarray:
         """The numpy form of the ranking (small days, or a policy that is not linear): the
         score of every (row, candidate), -inf on capped candidates, Gumbel-top-k. A linear
@@ -190,7 +203,7 @@ class RecommendDay:
             rows = block.match.shape[0]
             boost = np.zeros((int(inv.max(initial=-1)) + 1, rows), dtype=np.float32)  # (creator columns × rows)
             boost.ravel()[e_col[nz] * rows + e_row[nz]] = policy.fan_score(intimacy[nz])
-            key = policy.w_match * block.match + policy.item_score(block)
+            key = policy.w_match * block.match + self.item_score[cand]
             key += boost[inv].T  # (gathering rows of the transposed table: the quicker gather)
         else:
             if policy.algorithmic:  # the nonzero intimacies as (flat index, value), never a dense matrix

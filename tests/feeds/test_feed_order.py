@@ -246,25 +246,25 @@ def test_small_days_huge_days_and_sweep_workers_build_the_feeds_one_after_the_ot
 
 def test_the_noise_windows_of_a_table_stay_its_own_when_another_thread_swaps_the_cache(monkeypatch):
     """Guards ``numpy_kernels.gumbel_noise``'s one read of its cache (``_EXTENDED``, the
-    last table's windows): each platform ranks with its own noise table, and when another
-    thread replaces the cache while this one builds its table's windows, the windows
-    must go into this table's cache, not the other's. Fails when the cache is read again
-    after the windows are built (the other table would later read this one's noise)."""
+    last table and scale, and the table extended): each platform ranks with its own noise
+    table, and when another thread replaces the cache while this one reads its windows,
+    the windows must still be this table's. Fails when the cache is read again after it
+    was checked (the table would read the other one's noise)."""
     from simulator.feeds import numpy_kernels as nk
 
     rng = np.random.default_rng(0)
     mine, theirs = nk.gumbel_table(rng), nk.gumbel_table(rng)
     rows, cols, seed = 5, 7, 3
     expected = {id(t): nk.gumbel_noise(rows, cols + nk.NOISE_TAIL, seed, t)[:, :cols] for t in (mine, theirs)}
-    real_view = nk.sliding_window_view
+    real_windows = nk._windows
 
-    def view_while_another_thread_swaps(x, width):
+    def windows_while_another_thread_swaps(ext, width):
         if nk._EXTENDED[0] is mine:  # the other thread ranks with its table meanwhile
-            nk._EXTENDED = (theirs, np.concatenate([theirs, theirs[:nk.NOISE_TAIL]]), {})
-        return real_view(x, width)
+            nk._EXTENDED = (theirs, None, np.concatenate([theirs, theirs[:nk.NOISE_TAIL]]))
+        return real_windows(ext, width)
 
-    monkeypatch.setattr(nk, "_EXTENDED", (None, None, {}))
-    monkeypatch.setattr(nk, "sliding_window_view", view_while_another_thread_swaps)
+    monkeypatch.setattr(nk, "_EXTENDED", (None, None, None))
+    monkeypatch.setattr(nk, "_windows", windows_while_another_thread_swaps)
     np.testing.assert_array_equal(nk.gumbel_noise(rows, cols, seed, mine), expected[id(mine)])
     np.testing.assert_array_equal(nk.gumbel_noise(rows, cols, seed, theirs), expected[id(theirs)])
 
