@@ -62,10 +62,11 @@ def sell_ad_slots(model, platform, active, n, rng):
     users = active[pos]
     market = _AdMarket(supply, left, rng)
     follows = model.follows
+    accounts = AccountEdges(model)  # the day's follow edges to the merchants' accounts, found once
     targeted = (bid_t != BROAD) & (left > 0)
     if targeted.any() and follows.n_edges:
         # own fans: every (ad slot of a fan, fan-targeted bid) pair is a candidate
-        fan_edge, fan_b = _audience(model, np.flatnonzero(targeted & (bid_t == FANS)), bid_m)
+        fan_edge, fan_b = accounts.audience(np.flatnonzero(targeted & (bid_t == FANS)), bid_m)
         slot_of = np.full(model.users.n, -1, dtype=np.int64)
         slot_ptr = indptr_from_rows(pos, len(active))
         slot_of[active] = np.arange(len(active))
@@ -75,8 +76,9 @@ def sell_ad_slots(model, platform, active, n, rng):
         # look-alikes: draw a segment from the merchant's fans' segments, then a free slot in it
         look = np.flatnonzero((bid_t == LOOKALIKE) & (market.left > 0))
         if len(look):
-            look_edge, look_b = _audience(model, look, bid_m)
-            market.assign(*_lookalike_candidates(model, cfg, look, look_edge, look_b, bid_m, users, market, rng))
+            look_edge, look_b = accounts.audience(look, bid_m)
+            market.assign(*_lookalike_candidates(model, cfg, look, look_edge, look_b, bid_m, users, market, rng,
+                                                 accounts))
     broad = np.flatnonzero((bid_t == BROAD) & (market.left > 0))
     if len(broad):
         free = rng.permutation(np.flatnonzero(~market.taken))
@@ -97,7 +99,7 @@ def sell_ad_slots(model, platform, active, n, rng):
     else:
         pending[p] = sales
     # an ad's item is one of its merchant's account's: the viewer's follow edge to that account
-    edge = account_edges(model, users[s], merchant)
+    edge = accounts.lookup(users[s], merchant)
     return Impressions.make(model, users[s], item, ADS, edge, targeting=bid_t[bid]), pos[s]
 
 
@@ -140,18 +142,73 @@ def _bids(model, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.repeat(np.arange(M), T), np.tile(np.arange(T), M), budget.ravel()
 
 
-def _audience(model, bids: np.ndarray, bid_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Follow edges to the accounts of ``bids``' merchants (a merchant has at most one bid of
-    each targeting), in edge order, and each edge's bid."""
-    follows = model.follows
-    bid_of_account = np.full(model.creators.n, -1, dtype=np.int64)
-    bid_of_account[model.merchants.account[bid_m[bids]]] = bids
-    if numpy_kernels.compiled(follows.n_edges):  # large graphs: one pass over the edges, no temporaries
-        from ..feeds.kernels import edges_to_marked
+# the largest users × merchants table of follow edges AccountEdges.lookup builds (int32: 16 MiB)
+ACCOUNT_TABLE_LIMIT = 1 << 22
 
-        return edges_to_marked(follows.creator, bid_of_account)
-    edge = np.flatnonzero((bid_of_account >= 0)[follows.creator])  # (a gather of bytes, not of int64s)
-    return edge, bid_of_account[follows.creator[edge]]
+
+class AccountEdges:
+    """The follow edges to the merchants' accounts, for one platform's ad sales: on small
+    graphs (the numpy forms) found in one pass over the edges' creators (a gather of
+    bytes) and shared by the audiences of the fan and look-alike bids and the ad viewers'
+    edges (four passes over every edge before); large graphs keep their compiled pass
+    and row search."""
+
+    def __init__(self, model):
+        self.model = model
+        self.compiled = numpy_kernels.compiled(model.follows.n_edges)
+        self._edge = self._table = None
+
+    def edges(self) -> np.ndarray:
+        """The edges whose creator is a merchant's account, ascending (small graphs)."""
+        if self._edge is None:
+            mark = np.zeros(self.model.creators.n, dtype=bool)
+            mark[self.model.merchants.account] = True
+            self._edge = np.flatnonzero(mark[self.model.follows.creator])
+        return self._edge
+
+    def audience(self, bids: np.ndarray, bid_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Follow edges to the accounts of ``bids``' merchants (a merchant has at most one
+        bid of each targeting), in edge order, and each edge's bid."""
+        follows = self.model.follows
+        bid_of_account = np.full(self.model.creators.n, -1, dtype=np.int64)
+        bid_of_account[self.model.merchants.account[bid_m[bids]]] = bids
+        if self.compiled:  # large graphs: one pass over the edges, no temporaries
+            from ..feeds.kernels import edges_to_marked
+
+            return edges_to_marked(follows.creator, bid_of_account)
+        edge = self.edges()  # (the accounts' edges: a subset of them, in the same order)
+        bid = bid_of_account[follows.creator[edge]]
+        mine = bid >= 0
+        return edge[mine], bid[mine]
+
+    def lookup(self, users: np.ndarray, merchant: np.ndarray) -> np.ndarray:
+        """``follows.lookup(users, merchants.account[merchant])``: each user's follow edge to
+        the merchant's account, or -1 (int64). The accounts are a few creators, so where a
+        users × merchants table is small (``ACCOUNT_TABLE_LIMIT``) and the accounts
+        distinct, their edges are set in that table (once) and read from it: the same edges
+        as the search of every key (~0.1 against ~0.8 ms for a 10,000-user day's ads)."""
+        model = self.model
+        follows, account = model.follows, model.merchants.account
+        if self._table is None:
+            self._table = False  # (no table: the lookup)
+            n_users, n_merchants = model.users.n, len(account)
+            merchant_of = np.full(model.creators.n, -1, dtype=np.int64)
+            merchant_of[account] = np.arange(n_merchants)
+            # not with two merchants on one account
+            if (not self.compiled and n_users * n_merchants <= ACCOUNT_TABLE_LIMIT
+                    and np.array_equal(merchant_of[account], np.arange(n_merchants))):
+                edge = self.edges()
+                table = np.full(n_users * n_merchants, -1, dtype=np.int32)  # (edge rows fit int32: build_feed checks)
+                table[follows.src[edge].astype(np.int64) * n_merchants + merchant_of[follows.creator[edge]]] = edge
+                self._table = table
+        if self._table is False:
+            return follows.lookup(users, account[merchant])
+        return self._table[users.astype(np.int64) * len(account) + merchant].astype(np.int64)
+
+
+def account_edges(model, users: np.ndarray, merchant: np.ndarray) -> np.ndarray:
+    """``model.follows.lookup(users, merchants.account[merchant])`` (:meth:`AccountEdges.lookup`)."""
+    return AccountEdges(model).lookup(users, merchant)
 
 
 class _AdMarket:
@@ -185,31 +242,6 @@ class _AdMarket:
         self.left -= np.bincount(merchant, minlength=len(self.left))
 
 
-# the largest users × merchants table of follow edges account_edges builds (int32: 16 MiB)
-ACCOUNT_TABLE_LIMIT = 1 << 22
-
-
-def account_edges(model, users: np.ndarray, merchant: np.ndarray) -> np.ndarray:
-    """``model.follows.lookup(users, merchants.account[merchant])``: each user's follow edge
-    to the merchant's account, or -1 (int64). The accounts are a few creators, so where a
-    users × merchants table is small (``ACCOUNT_TABLE_LIMIT``) and the accounts distinct,
-    the edges to the accounts (one pass over the edges' creators) are set in that table and
-    read from it: the same edges as the search of every key (~0.1 against ~0.8 ms for a
-    10,000-user day's ad slots)."""
-    follows, account = model.follows, model.merchants.account
-    n_users, n_merchants = model.users.n, len(account)
-    if n_users * n_merchants > ACCOUNT_TABLE_LIMIT or numpy_kernels.compiled(follows.n_edges):
-        return follows.lookup(users, account[merchant])
-    merchant_of = np.full(model.creators.n, -1, dtype=np.int64)
-    merchant_of[account] = np.arange(n_merchants)
-    if not np.array_equal(merchant_of[account], np.arange(n_merchants)):  # two merchants share an account
-        return follows.lookup(users, account[merchant])
-    edge = np.flatnonzero((merchant_of >= 0)[follows.creator])  # (a gather of bytes, not of int64s)
-    table = np.full(n_users * n_merchants, -1, dtype=np.int32)  # (edge rows fit int32: build_feed checks)
-    table[follows.src[edge].astype(np.int64) * n_merchants + merchant_of[follows.creator[edge]]] = edge
-    return table[users.astype(np.int64) * n_merchants + merchant].astype(np.int64)
-
-
 def first_of_each(a: np.ndarray, n: int) -> np.ndarray:
     """``np.unique(a, return_index=True)[1]`` for ``a`` of integers in [0, n): the index of
     each distinct value's first occurrence, by value. Without np.unique's stable argsort
@@ -232,7 +264,7 @@ def narrow(a: np.ndarray, n: int) -> np.ndarray:
     return a.astype(np.int16) if n <= np.iinfo(np.int16).max else a
 
 
-def _lookalike_candidates(model, cfg, look, fan_edge, fan_b, bid_m, users, market, rng):
+def _lookalike_candidates(model, cfg, look, fan_edge, fan_b, bid_m, users, market, rng, accounts=None):
     """Candidate (slot, bid) pairs for look-alike targeting (``look``: the look-alike bids,
     ``fan_edge`` / ``fan_b``: their merchants' follow edges and each edge's bid):
     ``lookalike_oversample`` draws per impression each bid can pay for, segments in
@@ -261,5 +293,5 @@ def _lookalike_candidates(model, cfg, look, fan_edge, fan_b, bid_m, users, marke
     k = random_in_rows(ptr, seg, rng)
     ok = k >= 0
     slot, b = free[o[k[ok]]], look[draws[ok]]
-    non_fan = account_edges(model, users[slot], bid_m[b]) < 0
+    non_fan = (accounts or AccountEdges(model)).lookup(users[slot], bid_m[b]) < 0
     return slot[non_fan], b[non_fan]

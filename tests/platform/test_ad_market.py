@@ -88,3 +88,23 @@ def test_account_edges_are_the_follow_graphs_lookup():
         assert np.array_equal(account_edges(m, users, merchant), want)
     finally:
         ad_market.ACCOUNT_TABLE_LIMIT = limit
+
+
+def test_account_edges_audiences_are_the_masks_over_every_edge():
+    """Guards ``AccountEdges.audience`` (the audiences from the day's edges to the accounts,
+    found once): the edges to the bids' accounts in edge order and each one's bid, as the
+    mask over every edge gives them, for any subset of the bids."""
+    from simulator.platform.ad_market import AccountEdges
+
+    m = model(steps=3)
+    m.run()
+    rng = np.random.default_rng(6)
+    bid_m = np.arange(m.merchants.n)
+    accounts = AccountEdges(m)
+    for bids in (np.arange(m.merchants.n), np.sort(rng.permutation(m.merchants.n)[:4]), np.zeros(0, np.int64)):
+        bid_of_account = np.full(m.creators.n, -1)
+        bid_of_account[m.merchants.account[bid_m[bids]]] = bids
+        want = np.flatnonzero(bid_of_account[m.follows.creator] >= 0)
+        edge, bid = accounts.audience(bids, bid_m)
+        assert np.array_equal(edge, want) and np.array_equal(bid, bid_of_account[m.follows.creator[want]])
+        assert len(bids) == 0 or len(edge) > 0
