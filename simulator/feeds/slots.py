@@ -290,12 +290,19 @@ def cold_start_slots(model, platform, active, free, rng):
         pos_of[active] = np.arange(len(active))
         is_active = np.zeros(model.users.n, dtype=bool)
         is_active[active] = True
-        candidate = np.flatnonzero(offered[follows.creator] & is_active[follows.src])  # (bytes, not int64s, a gather)
-        # every (candidate edge, new item of its creator) pair is one possible offer
-        which, k = expand_rows(new_ptr, follows.creator[candidate].astype(np.int64))
+        # the edges to creators who posted (a gather of bytes), then of those, the active users'
+        candidate = np.flatnonzero(offered[follows.creator])
+        candidate = candidate[is_active[follows.src[candidate]]]
+        # every (candidate edge, new item of its creator) pair is one possible offer, candidate
+        # by candidate: each draws a uniform, and only the hits are expanded to (edge, item)
+        creator = follows.creator[candidate]
+        n = np.diff(new_ptr)[creator]  # offers of each candidate
+        end = np.cumsum(n)
+        threshold = cfg.cold_start_rate * follows.intimacy[candidate]  # (float32: the same products, per candidate)
+        hit = np.flatnonzero(rng.random(int(end[-1]) if len(end) else 0, dtype=np.float32) < np.repeat(threshold, n))
+        which = np.searchsorted(end, hit, side="right")  # each hit's candidate
         edge = candidate[which]
-        hit = rng.random(len(edge), dtype=np.float32) < cfg.cold_start_rate * follows.intimacy[edge]
-        edge, item = edge[hit], first_new + order[k[hit]]
+        item = first_new + order[new_ptr[creator[which]] + hit - (end[which] - n[which])]
         pos = pos_of[follows.src[edge]]
         # per user, keep a random subset of the offers: sort by (user, random key)
         by_user = np.lexsort((rng.random(len(pos)), pos))
