@@ -113,14 +113,10 @@ class RecommendDay:
         cand = unique_sorted(np.minimum(np.concatenate(draws), len(self.pool) - 1))  # np.unique: a hash table first
         m = len(cand)
         kb = min(kmax, m)
-        # the candidates' creators as columns (ucre, ascending; inv: each candidate's column:
-        # np.unique's, without its hash table); the day's creator → column table is set for
+        # the candidates' creators as columns; the day's creator → column table is set for
         # the block and reset after it
-        creator = self.creator[cand]
-        ucre = unique_sorted(creator)
+        ucre, inv = self._columns(cand)
         col_of = self.col_of
-        col_of[ucre] = np.arange(len(ucre))
-        inv = col_of[creator]
         match = users.interest.take(bu, axis=0) @ self.topic.take(cand, axis=0).T
         block = self._block(cand, match)
         left = self.left
@@ -182,6 +178,16 @@ class RecommendDay:
         if left is not None:
             left[cand] -= np.bincount(cols, minlength=m)
         return Impressions(user=user, item=item, source=np.full(len(user), RECOMMEND, np.int8), edge=edge, match=mt)
+
+    def _columns(self, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``np.unique(creator of cand, return_inverse=True)``: the candidates' creators
+        (ascending) and each candidate's column among them, by a sort of the few creators
+        and the day's creator → column table (``col_of``), which is left set for the block
+        (the caller resets it)."""
+        creator = self.creator[cand]
+        ucre = unique_sorted(creator)
+        self.col_of[ucre] = np.arange(len(ucre))
+        return ucre, self.col_of[creator]
 
     def _block(self, cand, match) -> Block:
         """What the policy sees of candidates ``cand`` (a slice: every item of the day)."""

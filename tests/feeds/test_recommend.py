@@ -87,3 +87,29 @@ def test_lower_centralization_spreads_creator_exposure():
         return np.mean([TrafficModel(small(centralization=c), seed=s).run(10).summary()["totals"]["exposure_gini"]
                         for s in (1, 2)])
     assert g(0.0) < g(1.0) - 0.05
+
+
+def test_a_days_columns_and_item_scores_are_the_blocks_own():
+    """Guards what RecommendDay computes once for all blocks (issue #17, numpy forms):
+    the candidates' creator columns (``_columns``: np.unique's values and inverse, by a
+    sort and the day's column table) and the linear policy's per-candidate score
+    (``item_score``, computed for the day's items, gathered by candidate: the same
+    float32s as the policy's score of the block's own candidates)."""
+    from simulator.feeds.recommend import RecommendDay
+
+    m = TrafficModel(small(), seed=3)
+    m.run(4)
+    platform = m.platforms["douyin"]
+    lo = m.items.first_since(m.day - platform.cfg.max_item_age + 1)
+    day = RecommendDay(m, platform, lo, np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    for size in (1, 5, 46, len(day.pool)):
+        cand = np.sort(rng.choice(len(day.pool), min(size, len(day.pool)), replace=False))
+        ucre, inv = day._columns(cand)
+        want_u, want_inv = np.unique(day.creator[cand], return_inverse=True)
+        assert np.array_equal(ucre, want_u) and np.array_equal(inv, want_inv)
+        day.col_of[ucre] = -1
+        want = platform.policy.item_score(day._block(cand, None))
+        assert want.dtype == np.float32 and np.array_equal(day.item_score[cand], want)
+    assert (day.col_of == -1).all()
+    assert len(np.unique(day.item_score)) > 10  # the scores differ between items
