@@ -36,7 +36,7 @@ import numpy as np
 from ..config import PlatformConfig
 from ..content.presence import blocked_creators
 from ..platform.ad_market import sell_ad_slots
-from ..state.arrays import expand_rows, indptr_from_rows, random_in_rows, rank_within_sorted, weighted_in_rows
+from ..state.arrays import indptr_from_rows, random_in_rows, rank_within_sorted, weighted_in_rows
 from ..state.vocabulary import COLD_START, FOLLOW, SAME_CITY
 from .impressions import INDEX_LIMIT, Impressions
 from . import numpy_kernels

@@ -151,3 +151,22 @@ def test_a_population_past_the_trace_indices_is_refused(monkeypatch):
     monkeypatch.setattr(slots, "INDEX_LIMIT", m.follows.n_edges - 1)
     with pytest.raises(OverflowError, match="int32"):
         m.step()
+
+
+def test_impressions_match_is_the_einsum_of_the_gathered_rows():
+    """Guards ``Impressions.make``'s row gathers (``take(axis=0)``, issue #17): every
+    impression outside the recommendation slots (follow tab, same city, cold start, ads)
+    carries the float32 einsum of its user's interest and its item's topic rows, as
+    fancy indexing gathers them, bit for bit."""
+    from simulator.feeds.impressions import Impressions
+
+    m = TrafficModel(small(same_city_share=0.1, cold_start_rate=0.6), seed=4)
+    m.run(3)
+    imp = m.day_logs[0].impressions
+    other = imp.source != SOURCES.index("recommend")
+    assert len(np.unique(imp.source[other])) >= 3
+    u, i = imp.user[other], imp.item[other]
+    want = np.einsum("ij,ij->i", m.users.interest[u], m.items.topic[i]).astype(np.float32)
+    assert np.array_equal(imp.match[other], want)
+    made = Impressions.make(m, u[::-1].copy(), i[::-1].copy(), SOURCES.index("follow"), np.full(len(u), -1))
+    assert np.array_equal(made.match, want[::-1])
