@@ -25,21 +25,19 @@ def record_exposure(items, creators, platform: int, impressions, reactions) -> d
     and domain (``creator_domain``, creators × domains, int64), which the measurements
     read (the day log's ``tally``) instead of counting the impressions again."""
     n, D, S = items.n, len(DOMAINS), len(SOURCES)
-    creator_of = items.creator.astype(np.int64)
-    if numpy_kernels.compiled(len(impressions)):
-        from ..feeds import kernels  # numba: imported by large runs only
-
-        item_domain, item_source, item_action = kernels.tally_impressions(
-            impressions.item, impressions.domain(), impressions.source, *reactions.columns(), n, D, S)
-    else:
-        item_domain = np.bincount(impressions.item * D + impressions.domain(), minlength=n * D).reshape(n, D)
-        item_source = np.bincount(impressions.item * S + impressions.source, minlength=n * S).reshape(n, S)
-        item_action = np.stack([np.bincount(impressions.item[hit], minlength=n) for hit in reactions.columns()], axis=1)
+    # one compiled pass over the impressions on large days; on small ones its numpy form
+    # (two bincounts and one of the action combinations: numpy_kernels.tally_impressions)
+    tally_impressions = numpy_kernels.kernel("tally_impressions", numpy_kernels.compiled(len(impressions)))
+    item_domain, item_source, item_action = tally_impressions(
+        impressions.item, impressions.domain(), impressions.source, *reactions.columns(), n, D, S)
     items.impressions[platform] += item_domain.astype(np.int32)
-    creator_domain = _sum_rows_by(creator_of, item_domain, creators.n)
-    creators.impressions[platform] += creator_domain
     items.impressions_by_source[platform] += item_source.astype(np.int32)
-    creators.impressions_by_source[platform] += _sum_rows_by(creator_of, item_source, creators.n)
     items.engagements[:] += item_action.astype(np.int32)
-    creators.engagements += _sum_rows_by(creator_of, item_action, creators.n)
+    # the creators' sums of the three tables in one bincount (integer counts: exact in float64)
+    by_creator = _sum_rows_by(items.creator.astype(np.intp), np.concatenate([item_domain, item_source, item_action], axis=1),
+                              creators.n)
+    creator_domain = by_creator[:, :D]
+    creators.impressions[platform] += creator_domain
+    creators.impressions_by_source[platform] += by_creator[:, D:D + S]
+    creators.engagements += by_creator[:, D + S:]
     return {"item_domain": item_domain, "creator_domain": creator_domain}

@@ -346,3 +346,45 @@ def fan_intimacy(edge, intimacy) -> tuple[np.ndarray, np.ndarray]:
 def count_by_index(idx, n) -> np.ndarray:
     """``kernels.count_by_index`` in numpy: ``np.bincount(idx, minlength=n)``."""
     return np.bincount(idx, minlength=n)
+
+
+def tally_impressions(item, domain, source, complete, like, comment, share, follow, n_items, n_domains, n_sources):
+    """``kernels.tally_impressions`` in numpy: per item, the impressions by domain and by
+    source, ``np.bincount(item * D + domain)`` and ``np.bincount(item * S + source)``,
+    and the engagements by action, which one ``np.bincount(item[hit])`` per action gave:
+    here one bincount of each impression's combination of actions (5 bits, 32 codes) by
+    item, times the (32 × 5) table of each code's bits (integer sums: the same counts,
+    without five boolean selections of the items). Three int64 arrays (n_items × D,
+    n_items × S, n_items × 5)."""
+    D, S = n_domains, n_sources
+    by_domain = np.bincount(item * D + domain, minlength=n_items * D).reshape(n_items, D)
+    by_source = np.bincount(item * S + source, minlength=n_items * S).reshape(n_items, S)
+    acts = complete.view(np.uint8) | (like.view(np.uint8) << 1)
+    acts |= comment.view(np.uint8) << 2
+    acts |= share.view(np.uint8) << 3
+    acts |= follow.view(np.uint8) << 4
+    code = item.astype(np.intp)
+    code *= 32
+    code += acts
+    combos = np.bincount(code, minlength=n_items * 32).reshape(n_items, 32)
+    return by_domain, by_source, combos @ _ACTION_BITS
+
+
+_ACTION_BITS = (np.arange(32)[:, None] >> np.arange(5) & 1).astype(np.int64)  # code × action: the code has it
+
+
+def counts_by_user(user, engaged, source, ads, n_users):
+    """``kernels.counts_by_user`` in numpy: per user, the impressions, the engaged ones
+    and those in ``ads`` slots, as ``np.bincount(user)``, ``np.bincount(user[engaged])``
+    and ``np.bincount(user[source == ads])`` give them, from one bincount of the (ad,
+    engaged) pairs by user times the (4 × 3) table of what each pair counts in (integer
+    sums: the same counts, without two boolean selections). Three int64 arrays of ``n_users``."""
+    code = user.astype(np.intp)
+    code *= 4
+    code += engaged.view(np.uint8)
+    code += (source == ads).view(np.uint8) << 1
+    counts = np.bincount(code, minlength=n_users * 4).reshape(n_users, 4) @ _USER_PAIRS
+    return counts[:, 0], counts[:, 1], counts[:, 2]
+
+
+_USER_PAIRS = np.array([[1, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1]], np.int64)  # (ad, engaged) code × counted in
