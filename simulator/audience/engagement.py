@@ -10,7 +10,7 @@ how people respond):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,10 +27,20 @@ class Reactions:
     share: np.ndarray
     follow: np.ndarray
     intimacy: np.ndarray  # the viewer's intimacy with the creator at the time of viewing
+    _codes: np.ndarray | None = field(default=None, repr=False, compare=False)  # codes(), once computed
 
     def columns(self) -> list[np.ndarray]:
         """The five action masks in ``state.ACTIONS`` order."""
         return [self.complete, self.like, self.comment, self.share, self.follow]
+
+    def codes(self) -> np.ndarray:
+        """Each impression's actions as one uint8, bit ``a`` set for the ``a``-th action
+        of ``state.ACTIONS`` (complete 1, like 2, comment 4, share 8, follow 16); computed
+        once (the reactions do not change after they are drawn) and read by the day's
+        counts of the small days (exposure, intimacy gains)."""
+        if self._codes is None or len(self._codes) != len(self.complete):
+            self._codes = action_codes(*self.columns())
+        return self._codes
 
     @property
     def engaged(self) -> np.ndarray:
@@ -49,3 +59,13 @@ def react(imp: Impressions, quality: np.ndarray, intimacy: np.ndarray, cfg: Enga
     draw_actions = numpy_kernels.kernel("draw_actions", numpy_kernels.compiled(len(imp)))
     acts = draw_actions(imp.match, quality[imp.item], intim, fan, coef, offsets, int(rng.integers(2**63)))
     return Reactions(complete=acts[0], like=acts[1], comment=acts[2], share=acts[3], follow=acts[4], intimacy=intim)
+
+
+def action_codes(complete, like, comment, share, follow) -> np.ndarray:
+    """The five action masks packed into one uint8 per impression (bit ``a``: the
+    ``a``-th mask, in ``state.ACTIONS`` order)."""
+    codes = complete.view(np.uint8) | (like.view(np.uint8) << 1)
+    codes |= comment.view(np.uint8) << 2
+    codes |= share.view(np.uint8) << 3
+    codes |= follow.view(np.uint8) << 4
+    return codes

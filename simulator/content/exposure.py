@@ -25,11 +25,14 @@ def record_exposure(items, creators, platform: int, impressions, reactions) -> d
     and domain (``creator_domain``, creators × domains, int64), which the measurements
     read (the day log's ``tally``) instead of counting the impressions again."""
     n, D, S = items.n, len(DOMAINS), len(SOURCES)
-    # one compiled pass over the impressions on large days; on small ones its numpy form
-    # (two bincounts and one of the action combinations: numpy_kernels.tally_impressions)
-    tally_impressions = numpy_kernels.kernel("tally_impressions", numpy_kernels.compiled(len(impressions)))
-    item_domain, item_source, item_action = tally_impressions(
-        impressions.item, impressions.domain(), impressions.source, *reactions.columns(), n, D, S)
+    if numpy_kernels.compiled(len(impressions)):  # one compiled pass over the impressions
+        from ..feeds import kernels  # numba: imported by large runs only
+
+        item_domain, item_source, item_action = kernels.tally_impressions(
+            impressions.item, impressions.domain(), impressions.source, *reactions.columns(), n, D, S)
+    else:  # two bincounts and one of the action combinations (the reactions' packed codes)
+        item_domain, item_source, item_action = numpy_kernels.tally_by_codes(
+            impressions.item, impressions.domain(), impressions.source, reactions.codes(), n, D, S)
     items.impressions[platform] += item_domain.astype(np.int32)
     items.impressions_by_source[platform] += item_source.astype(np.int32)
     items.engagements[:] += item_action.astype(np.int32)

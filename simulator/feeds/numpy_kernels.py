@@ -351,21 +351,27 @@ def count_by_index(idx, n) -> np.ndarray:
 def tally_impressions(item, domain, source, complete, like, comment, share, follow, n_items, n_domains, n_sources):
     """``kernels.tally_impressions`` in numpy: per item, the impressions by domain and by
     source, ``np.bincount(item * D + domain)`` and ``np.bincount(item * S + source)``,
-    and the engagements by action, which one ``np.bincount(item[hit])`` per action gave:
-    here one bincount of each impression's combination of actions (5 bits, 32 codes) by
-    item, times the (32 × 5) table of each code's bits (integer sums: the same counts,
-    without five boolean selections of the items). Three int64 arrays (n_items × D,
+    and the engagements by action, which one ``np.bincount(item[hit])`` per action gave
+    (:func:`tally_by_codes` of the packed actions). Three int64 arrays (n_items × D,
     n_items × S, n_items × 5)."""
+    from ..audience.engagement import action_codes
+
+    return tally_by_codes(item, domain, source, action_codes(complete, like, comment, share, follow), n_items,
+                          n_domains, n_sources)
+
+
+def tally_by_codes(item, domain, source, codes, n_items, n_domains, n_sources):
+    """:func:`tally_impressions` with the actions packed one uint8 an impression
+    (``Reactions.codes``: bit ``a`` for the ``a``-th action): the engagements by action
+    from one bincount of the 32 combinations by item times the (32 × 5) table of each
+    code's bits (integer sums: the same counts, without five boolean selections of the
+    items)."""
     D, S = n_domains, n_sources
     by_domain = np.bincount(item * D + domain, minlength=n_items * D).reshape(n_items, D)
     by_source = np.bincount(item * S + source, minlength=n_items * S).reshape(n_items, S)
-    acts = complete.view(np.uint8) | (like.view(np.uint8) << 1)
-    acts |= comment.view(np.uint8) << 2
-    acts |= share.view(np.uint8) << 3
-    acts |= follow.view(np.uint8) << 4
     code = item.astype(np.intp)
     code *= 32
-    code += acts
+    code += codes
     combos = np.bincount(code, minlength=n_items * 32).reshape(n_items, 32)
     return by_domain, by_source, combos @ _ACTION_BITS
 
