@@ -28,6 +28,9 @@ class Reactions:
     follow: np.ndarray
     intimacy: np.ndarray  # the viewer's intimacy with the creator at the time of viewing
     _codes: np.ndarray | None = field(default=None, repr=False, compare=False)  # codes(), once computed
+    # today's impressions per live item (record_exposure's tally, summed over the domains),
+    # read by the traffic pools instead of counting the impressions again; None until then
+    item_impressions: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def columns(self) -> list[np.ndarray]:
         """The five action masks in ``state.ACTIONS`` order."""

@@ -34,6 +34,8 @@ def record_exposure(items, creators, platform: int, impressions, reactions) -> d
         item_domain, item_source, item_action = numpy_kernels.tally_by_codes(
             impressions.item, impressions.domain(), impressions.source, reactions.codes(), n, D, S)
     items.impressions[platform] += item_domain.astype(np.int32)
+    if hasattr(reactions, "item_impressions"):  # the traffic pools' impressions per item (feeds/pools.py)
+        reactions.item_impressions = item_domain.sum(axis=1)
     items.impressions_by_source[platform] += item_source.astype(np.int32)
     items.engagements[:] += item_action.astype(np.int32)
     # the creators' sums of the three tables in one bincount (integer counts: exact in float64)

@@ -65,7 +65,9 @@ class TrafficPools:
                                                      reactions.like, float(cfg.beta), n)
         else:
             weight = self.weight(reactions.intimacy)
-            real = np.bincount(impressions.item, minlength=n)
+            real = getattr(reactions, "item_impressions", None)  # record_exposure's count, if taken
+            if real is None or len(real) != n:
+                real = np.bincount(impressions.item, minlength=n)
             seen = np.bincount(impressions.item, weights=weight, minlength=n)
             engaged = np.bincount(impressions.item, weights=weight * reactions.engaged, minlength=n)
         items.pool_seen[platform] += real.astype(np.int32)
