@@ -22,17 +22,20 @@ def record_exposure(items, creators, platform: int, impressions, reactions) -> d
     records (the items' counts in one compiled pass over the impressions,
     ``kernels.tally_impressions``, on large days). Returns today's impressions of the
     platform per item and domain (``item_domain``, live rows × domains) and per creator
-    and domain (``creator_domain``, creators × domains, int64), which the measurements
-    read (the day log's ``tally``) instead of counting the impressions again."""
+    and domain (``creator_domain``, creators × domains, int64), its engagements by action
+    (``actions``, int64) and, on small days, its impressions by (source, domain)
+    (``source_domain``, sources × domains, int64), which the measurements read (the day
+    log's ``tally``) instead of counting the impressions again."""
     n, D, S = items.n, len(DOMAINS), len(SOURCES)
+    tally = {}
     if numpy_kernels.compiled(len(impressions)):  # one compiled pass over the impressions
         from ..feeds import kernels  # numba: imported by large runs only
 
         item_domain, item_source, item_action = kernels.tally_impressions(
             impressions.item, impressions.domain(), impressions.source, *reactions.columns(), n, D, S)
-    else:  # two bincounts and one of the action combinations (the reactions' packed codes)
+    else:  # a bincount of (source, domain) pairs and one of the action combinations (the reactions' codes)
         item_domain, item_source, item_action = numpy_kernels.tally_by_codes(
-            impressions.item, impressions.domain(), impressions.source, reactions.codes(), n, D, S)
+            impressions.item, impressions.domain(), impressions.source, reactions.codes(), n, D, S, tally)
     items.impressions[platform] += item_domain.astype(np.int32)
     if hasattr(reactions, "item_impressions"):  # the traffic pools' impressions per item (feeds/pools.py)
         reactions.item_impressions = item_domain.sum(axis=1)
@@ -45,4 +48,5 @@ def record_exposure(items, creators, platform: int, impressions, reactions) -> d
     creators.impressions[platform] += creator_domain
     creators.impressions_by_source[platform] += by_creator[:, D:D + S]
     creators.engagements += by_creator[:, D + S:]
-    return {"item_domain": item_domain, "creator_domain": creator_domain}
+    tally.update(item_domain=item_domain, creator_domain=creator_domain, actions=item_action.sum(axis=0))
+    return tally
