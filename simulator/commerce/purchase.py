@@ -12,6 +12,8 @@ trust in the merchant from past orders (the customer book).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from ..feeds.numpy_kernels import splitmix64 as _splitmix64
@@ -103,9 +105,10 @@ def row_hash(salt: int, *columns) -> np.ndarray:
     a row gets the same value wherever it stands in its batch."""
     n = len(columns[0])
     with np.errstate(over="ignore"):
-        h = _splitmix64(np.full(n, np.uint64(salt % 2**64)))
+        # the salt's hash is every row's: hashed once (the same value as hashing each row's copy)
+        h = np.full(n, _splitmix64(np.array([salt % 2**64], dtype=np.uint64))[0])
         for c in columns:
-            h = _splitmix64(h ^ np.asarray(c).astype(np.int64).view(np.uint64))
+            h = _splitmix64(h ^ np.asarray(c).astype(np.int64, copy=False).view(np.uint64))
     return h
 
 
@@ -149,4 +152,10 @@ def place_orders(model, *, platform, merchant, seller, user, domain, source, ite
 
 def _day_salt(model) -> int:
     """The attribution hash's salt: the run's seed and today."""
-    return int(row_hash(int(model.scenario.seed), np.array([model.day]))[0])
+    return _salt_of(int(model.scenario.seed), int(model.day))
+
+
+@lru_cache(maxsize=16)
+def _salt_of(seed: int, day: int) -> int:
+    """:func:`_day_salt` of (seed, day), hashed once (a day places orders three times or more)."""
+    return int(row_hash(seed, np.array([day]))[0])

@@ -222,11 +222,20 @@ CHUNK = 16_384  # impressions per pass of draw_actions (its uint64 and float64 t
 def _draw_chunk(match, quality, intimacy, is_fan, coef, scale, seed, first, out) -> None:
     """``draw_actions`` of the impressions ``first``, ``first + 1``, … into ``out`` (5 × chunk)."""
     n = len(match)
-    e = np.exp(-(coef[0] + coef[1] * match + coef[2] * quality + coef[3] * intimacy))
+    # e = exp(-(coef[0] + coef[1]·match + coef[2]·quality + coef[3]·intimacy)), the same
+    # float64 operations in place (x + c is c + x)
+    e = np.multiply(match, coef[1], dtype=np.float64)
+    e += coef[0]
+    t = np.multiply(quality, coef[2], dtype=np.float64)
+    e += t
+    np.multiply(intimacy, coef[3], out=t)
+    e += t
+    np.negative(e, out=e)
+    np.exp(e, out=e)
     counter = np.arange(first, first + n, dtype=np.uint64)
     counter *= np.uint64(8)
     counter += np.uint64(seed)  # wraps modulo 2**64, as the kernel's counter does
-    u, x, t = np.empty(n), np.empty(n, dtype=np.uint64), np.empty(n)
+    u, x = np.empty(n), np.empty(n, dtype=np.uint64)
     for a in range(4):
         np.add(counter, np.uint64(a), out=x)
         _uniform_into(x, u)
@@ -234,7 +243,7 @@ def _draw_chunk(match, quality, intimacy, is_fan, coef, scale, seed, first, out)
         t += 1.0
         t *= u
         np.less(t, 1.0, out=out[a])
-    may = np.flatnonzero(~is_fan & (out[0] | out[1]))
+    may = np.flatnonzero(np.greater(out[0] | out[1], is_fan))  # completed or liked, not a fan
     x = counter[may] + np.uint64(4)
     u = np.empty(len(may))
     _uniform_into(x, u)
@@ -338,9 +347,11 @@ def fan_intimacy(edge, intimacy) -> tuple[np.ndarray, np.ndarray]:
     """``kernels.fan_intimacy`` in numpy: ``intimacy[edge]`` where ``edge >= 0``, else 0
     (float32), and the mask of ``edge >= 0``."""
     fan = edge >= 0
-    out = np.zeros(len(fan), dtype=np.float32)
-    out[fan] = intimacy[edge[fan]]  # (no follow edges at all is fine too)
-    return out, fan
+    if len(intimacy) == 0:  # no follow edges at all: every edge is -1
+        return np.zeros(len(fan), dtype=np.float32), fan
+    # every impression's gather (a non-fan's -1 reads the last edge), then 0 where not a
+    # fan: one pass each instead of the fans' selection, gather and scatter
+    return np.where(fan, intimacy.take(edge), np.float32(0)), fan
 
 
 def count_by_index(idx, n) -> np.ndarray:

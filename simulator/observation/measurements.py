@@ -232,7 +232,10 @@ class Flywheel(Measurement):
     def measure(self, v):
         bins = v.model.scenario.metrics.quality_bins
         mi = _mean_intimacy_by_creator(v)
-        return flywheel(v.model, v.creator_cum, bins, mi, _once(v, "flywheel_groups", lambda: flywheel_groups(v.model, bins, mi)))
+        groups = _once(v, "flywheel_groups", lambda: flywheel_groups(v.model, bins, mi))
+        # once per cumulative table: with one platform the 'all' view reads the platform's own
+        # (the step's views are alive together, so their tables' ids are distinct)
+        return dict(_once(v, ("flywheel", id(v.creator_cum)), lambda: flywheel(v.model, v.creator_cum, bins, mi, groups)))
 
 
 def _ratio(a: float, b: float) -> float:
