@@ -31,6 +31,9 @@ class Reactions:
     # today's impressions per live item (record_exposure's tally, summed over the domains),
     # read by the traffic pools instead of counting the impressions again; None until then
     item_impressions: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # the impressions' items as bincount's index dtype (intp), kept by record_exposure on
+    # small days for the traffic pools' bincounts (each would convert them again); None until then
+    item_index: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def columns(self) -> list[np.ndarray]:
         """The five action masks in ``state.ACTIONS`` order."""

@@ -34,8 +34,11 @@ def record_exposure(items, creators, platform: int, impressions, reactions) -> d
         item_domain, item_source, item_action = kernels.tally_impressions(
             impressions.item, impressions.domain(), impressions.source, *reactions.columns(), n, D, S)
     else:  # a bincount of (source, domain) pairs and one of the action combinations (the reactions' codes)
+        item_index = impressions.item.astype(np.intp)  # bincount's index dtype, kept for the traffic pools
         item_domain, item_source, item_action = numpy_kernels.tally_by_codes(
-            impressions.item, impressions.domain(), impressions.source, reactions.codes(), n, D, S, tally)
+            item_index, impressions.domain(), impressions.source, reactions.codes(), n, D, S, tally)
+        if hasattr(reactions, "item_index"):
+            reactions.item_index = item_index
     items.impressions[platform] += item_domain.astype(np.int32)
     if hasattr(reactions, "item_impressions"):  # the traffic pools' impressions per item (feeds/pools.py)
         reactions.item_impressions = item_domain.sum(axis=1)

@@ -383,15 +383,14 @@ def tally_by_codes(item, domain, source, codes, n_items, n_domains, n_sources, p
     D, S = n_domains, n_sources
     pair = source * np.int8(D) if S * D <= 127 else source.astype(np.intp) * D
     pair += domain
-    code = item.astype(np.intp)
-    code *= S * D
+    item = item.astype(np.intp, copy=False)  # bincount's index dtype (no copy if the caller passes it)
+    code = item * (S * D)
     code += pair
     pairs = np.bincount(code, minlength=n_items * S * D).reshape(n_items, S * D)
     if pairs_out is not None:
         pairs_out["source_domain"] = pairs.sum(axis=0).reshape(S, D)
     by = _count_matmul(pairs, _pair_table(S, D))
-    code = item.astype(np.intp)
-    code *= 32
+    np.multiply(item, 32, out=code)
     code += codes
     combos = np.bincount(code, minlength=n_items * 32).reshape(n_items, 32)
     return by[:, :D], by[:, D:], _count_matmul(combos, _ACTION_BITS)

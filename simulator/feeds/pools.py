@@ -68,8 +68,12 @@ class TrafficPools:
             real = getattr(reactions, "item_impressions", None)  # record_exposure's count, if taken
             if real is None or len(real) != n:
                 real = np.bincount(impressions.item, minlength=n)
-            seen = np.bincount(impressions.item, weights=weight, minlength=n)
-            engaged = np.bincount(impressions.item, weights=weight * reactions.engaged, minlength=n)
+            item = getattr(reactions, "item_index", None)  # the items as intp, if record_exposure kept them
+            if item is None or len(item) != len(impressions):
+                item = impressions.item
+            seen = np.bincount(item, weights=weight, minlength=n)
+            weight *= reactions.engaged  # (weight is this call's own array)
+            engaged = np.bincount(item, weights=weight, minlength=n)
         items.pool_seen[platform] += real.astype(np.int32)
         items.pool_den[platform] += seen.astype(np.float32)
         items.pool_num[platform] += engaged.astype(np.float32)
