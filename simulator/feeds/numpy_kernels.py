@@ -435,3 +435,25 @@ def counts_by_user(user, engaged, source, ads, n_users):
 
 
 _USER_PAIRS = np.array([[1, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1]], np.float64)  # (ad, engaged) code × counted in
+
+
+def react_in_chunks(edge, edge_intimacy, item, item_quality, match, coef, offsets, seed) -> tuple[np.ndarray, np.ndarray]:
+    """The reactions of a small day in one chunked pass: each ``CHUNK`` of impressions
+    reads its viewers' intimacy at their follow edges (:func:`fan_intimacy`) and its
+    items' quality, then draws its actions (:func:`draw_actions`' chunk: the same float64
+    operations and counter-based uniforms), so that neither the day's qualities nor its
+    fan mask is ever a whole-day array. Returns the actions ((5, n) bools, as
+    ``draw_actions``) and each impression's intimacy (float32, as ``fan_intimacy``)."""
+    n = len(edge)
+    out = np.zeros((5, n), dtype=np.bool_)
+    intim = np.zeros(n, dtype=np.float32)
+    scale = np.exp(-offsets)
+    for a0 in range(0, n, CHUNK):
+        a1 = min(n, a0 + CHUNK)
+        e = edge[a0:a1]
+        fan = e >= 0
+        if len(edge_intimacy):  # (no follow edges at all: every edge is -1, every intimacy 0)
+            np.copyto(intim[a0:a1], edge_intimacy.take(e), where=fan)
+        _draw_chunk(match[a0:a1], item_quality.take(item[a0:a1]), intim[a0:a1], fan, coef, scale, seed, a0,
+                    out[:, a0:a1])
+    return out, intim
