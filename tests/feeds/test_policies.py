@@ -251,3 +251,10 @@ def test_the_pools_read_record_exposures_counts_as_their_own(monkeypatch):
         got, want = with_counts[k], getattr(m.items, k)
         assert np.array_equal(got.view(np.uint8), want.view(np.uint8)), k
     assert not np.array_equal(with_counts["pool_seen"], before["pool_seen"])
+    # and the day's lifetime sums are the definition's weighted bincounts (1 + beta·intimacy; engaged: completed or liked)
+    p, item = log.platform.index, log.impressions.item
+    w = pools.weight(r.intimacy)
+    seen = np.bincount(item, weights=w, minlength=m.items.n).astype(np.float32)
+    engaged = np.bincount(item, weights=w * (r.complete | r.like), minlength=m.items.n).astype(np.float32)
+    assert np.array_equal(with_counts["obs_den"][p], before["obs_den"][p] + seen)
+    assert np.array_equal(with_counts["obs_num"][p], before["obs_num"][p] + engaged)

@@ -274,3 +274,26 @@ def test_follow_graph_metrics_are_the_sums_of_its_fans_by_tier():
     row = measure_all(views(m)[0])
     assert [row[f"fans_{t}"] for t in TIERS] == np.bincount(tier, minlength=len(TIERS)).tolist()
     assert row["seller_followers"] == int(sells.sum())
+
+
+def test_each_views_flywheel_is_measured_on_its_own_cumulative_impressions():
+    """Guards Flywheel.measure's once-per-table cache (issue #17: with one platform its
+    view and 'all' read the same table, measured once): on two platforms each view's
+    flywheel columns are flywheel() of that view's own cumulative impressions (the
+    platforms' differ, and 'all' is their sum); on one platform the two rows agree."""
+    from simulator.observation.measurements import Flywheel, flywheel
+    from simulator.observation.views import views
+
+    m = TrafficModel(two_platform_world(), seed=6)
+    m.run(4)
+    out = views(m)
+    rows = [Flywheel().measure(v) for v in out]
+    bins = m.scenario.metrics.quality_bins
+    for v, row in zip(out, rows):
+        assert row == pytest.approx(flywheel(m, v.creator_cum, bins), nan_ok=True)
+    assert rows[0] != rows[1] and rows[2] != rows[0]
+    one = TrafficModel(small(), seed=6)
+    one.run(3)
+    a, b = (Flywheel().measure(v) for v in views(one))
+    assert a == pytest.approx(b, nan_ok=True) and a == pytest.approx(flywheel(one, views(one)[0].creator_cum, bins),
+                                                                      nan_ok=True)
