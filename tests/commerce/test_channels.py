@@ -191,3 +191,28 @@ def test_the_attribution_hash_hashes_the_salt_once_per_batch():
     m = SimpleNamespace(scenario=SimpleNamespace(seed=9), day=4)
     want = int(splitmix64(splitmix64(np.full(1, np.uint64(9))) ^ np.array([4], np.int64).view(np.uint64))[0])
     assert _day_salt(m) == want and _day_salt(SimpleNamespace(scenario=SimpleNamespace(seed=9), day=5)) != want
+
+
+def test_the_customer_book_inserts_new_pairs_in_key_order():
+    """Guards CustomerBook.ensure (issue #17: its four columns' inserts at places found
+    once): rows of known pairs keep their trust, last order and count; new pairs (repeats
+    in one batch once) enter at their key's sorted place with trust 0, no order yet; the
+    rows returned are each pair's."""
+    from simulator.commerce.purchase import NEVER, CustomerBook
+
+    rng = np.random.default_rng(42)
+    book = CustomerBook(7)
+    for day in range(4):
+        users, merchants = rng.integers(0, 50, 60), rng.integers(0, 7, 60)
+        keys, trust, last, orders = book.keys.copy(), book.trust.copy(), book.last_day.copy(), book.orders.copy()
+        row, new = book.ensure(users, merchants)
+        q = users * 7 + merchants
+        assert np.array_equal(new, ~np.isin(q, keys)) and np.array_equal(book.keys, np.union1d(keys, q))
+        assert np.array_equal(book.keys[row], q)
+        old = np.isin(book.keys, keys)
+        assert np.array_equal(book.trust[old], trust) and np.array_equal(book.last_day[old], last)
+        assert np.array_equal(book.orders[old], orders)
+        assert (book.trust[~old] == 0).all() and (book.last_day[~old] == NEVER).all() and (book.orders[~old] == 0).all()
+        assert book.trust.dtype == np.float32 and book.last_day.dtype == book.orders.dtype == np.int32
+        book.record(row[:20], np.full(20, 0.3, np.float32), day)
+    assert new.any() and not new.all()
