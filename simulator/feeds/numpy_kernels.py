@@ -375,25 +375,29 @@ def tally_by_codes(item, domain, source, codes, n_items, n_domains, n_sources, p
     """:func:`tally_impressions` with the actions packed one uint8 an impression
     (``Reactions.codes``: bit ``a`` for the ``a``-th action): one bincount of the (source,
     domain) pairs by item gives the impressions by domain and by source (its sums over
-    each), one of the 32 combinations of actions by item the engagements by action (its
-    sums over the codes with each bit); integer sums, the same counts, without five
-    boolean selections of the items. ``pairs_out`` (a dict), if given, gets the day's
-    impressions by (source, domain), ``"source_domain"`` (S × D, int64: what
-    ``count_pairs`` of the sources and domains gives)."""
+    each), one of the 16 combinations of the first four actions by item their counts
+    (its sums over the codes with each bit), the follows (bit 4, rare) a bincount of their
+    items; integer sums, the same counts, without five boolean selections of the items.
+    ``pairs_out`` (a dict), if given, gets the day's impressions by (source, domain),
+    ``"source_domain"`` (S × D, int64: what ``count_pairs`` of the sources and domains
+    gives)."""
     D, S = n_domains, n_sources
     pair = source * np.int8(D) if S * D <= 127 else source.astype(np.intp) * D
     pair += domain
     item = item.astype(np.intp, copy=False)  # bincount's index dtype (no copy if the caller passes it)
     code = item * (S * D)
     code += pair
-    pairs = np.bincount(code, minlength=n_items * S * D).reshape(n_items, S * D)
-    if pairs_out is not None:
-        pairs_out["source_domain"] = pairs.sum(axis=0).reshape(S, D)
-    by = _count_matmul(pairs, _pair_table(S, D))
-    np.multiply(item, 32, out=code)
-    code += codes
-    combos = np.bincount(code, minlength=n_items * 32).reshape(n_items, 32)
-    return by[:, :D], by[:, D:], _count_matmul(combos, _ACTION_BITS)
+    pairs = np.bincount(code, minlength=n_items * S * D).reshape(n_items, S * D).astype(np.float64)
+    if pairs_out is not None:  # (float64 sums of integer counts: exact)
+        pairs_out["source_domain"] = (np.ones(n_items) @ pairs).astype(np.int64).reshape(S, D)
+    by = (pairs @ _pair_table(S, D)).astype(np.int64)
+    np.multiply(item, 16, out=code)
+    code += codes & np.uint8(15)
+    combos = np.bincount(code, minlength=n_items * 16).reshape(n_items, 16).astype(np.float64)
+    by_action = np.empty((n_items, 5), dtype=np.int64)
+    by_action[:, :4] = combos @ _ACTION_BITS
+    by_action[:, 4] = np.bincount(item[codes >= 16], minlength=n_items)
+    return by[:, :D], by[:, D:], by_action
 
 
 def _pair_table(S: int, D: int) -> np.ndarray:
@@ -410,7 +414,7 @@ def _pair_table(S: int, D: int) -> np.ndarray:
 
 
 _PAIR_TABLES: dict = {}
-_ACTION_BITS = (np.arange(32)[:, None] >> np.arange(5) & 1).astype(np.float64)  # code × action: the code has it
+_ACTION_BITS = (np.arange(16)[:, None] >> np.arange(4) & 1).astype(np.float64)  # code × action: the code has it
 
 
 def _count_matmul(counts: np.ndarray, table: np.ndarray) -> np.ndarray:
