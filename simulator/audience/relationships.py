@@ -120,17 +120,19 @@ def follow_engaged_viewers(model, day_logs) -> np.ndarray:
     if not keys:
         return gained
     keys, where = np.concatenate(keys), np.concatenate(where)
-    new = ~follows.find(keys // n_creators, keys % n_creators)[1]
-    keys, where = keys[new], where[new]
+    pos, found = follows.find(keys // n_creators, keys % n_creators)
+    keys, where, pos = keys[~found], where[~found], pos[~found]
     names = [log.platform.name for log in day_logs]
     name_rank = np.zeros(n_platforms, dtype=np.int64)
     name_rank[[log.platform.index for log in day_logs]] = np.argsort(np.argsort(names, kind="stable"))
     priority = np.where(where == creators.home[keys % n_creators], 0, 1 + name_rank[where])
     order = np.lexsort((priority, keys))
-    keys, where = keys[order], where[order]
+    keys, where, pos = keys[order], where[order], pos[order]
     first = np.ones(len(keys), dtype=bool)
     first[1:] = keys[1:] != keys[:-1]
-    keys, where = keys[first], where[first]
-    added = follows.add(keys // n_creators, keys % n_creators, model.scenario.relationship.follow_intimacy)
+    keys, where, pos = keys[first], where[first], pos[first]
+    # (ascending, absent from the graph, and where find() put them: add() need not search again)
+    added = follows.add(keys // n_creators, keys % n_creators, model.scenario.relationship.follow_intimacy,
+                        absent_at=pos)
     creators.follows_gained += np.bincount(added, minlength=creators.n)
     return np.bincount(where, minlength=n_platforms).astype(np.int64)
