@@ -35,6 +35,8 @@ class View:
     index: int | None = None  # the platform's index, None for 'all'
     # values of the shared state (the follow graph) computed once for all of one step's views
     shared: dict = field(default_factory=dict, repr=False, compare=False)
+    # with one platform, the 'all' view's copy source: the platform's view (measure_all reads its row)
+    twin: "View | None" = field(default=None, repr=False, compare=False)
 
     def once(self, key: str, compute):
         """``compute()`` the first time one step's views ask for ``key``, then its value
@@ -111,7 +113,8 @@ def views(model) -> list[View]:
     out = [platform_view(model, log, shared) for log in model.day_logs]
     if len(out) == 1:
         only = out[0]
-        out.append(View(**{**{f.name: getattr(only, f.name) for f in fields(View)}, "name": "all", "index": None}))
+        out.append(View(**{**{f.name: getattr(only, f.name) for f in fields(View)}, "name": "all", "index": None,
+                           "twin": only}))
         return out
     total = View(name="all", **{k: sum(getattr(v, k) for v in out) for k in SUMMED},
                  creator_cum=model.creators.impressions.sum(axis=0),

@@ -297,3 +297,31 @@ def test_each_views_flywheel_is_measured_on_its_own_cumulative_impressions():
     a, b = (Flywheel().measure(v) for v in views(one))
     assert a == pytest.approx(b, nan_ok=True) and a == pytest.approx(flywheel(one, views(one)[0].creator_cum, bins),
                                                                       nan_ok=True)
+
+
+def test_one_platforms_all_row_takes_only_what_does_not_depend_on_the_platform():
+    """Guards measure_all's reuse (issue #17: with one platform the 'all' view, a copy of
+    the platform's, takes the platform row's values of the measurements that never read
+    which platform a view is, ``same_in_all``): each row equals every measurement measured
+    afresh on its own view, the 'all' row's platform-dependent values included (fails if
+    the 'all' row took every value from the platform's)."""
+    import math
+    from dataclasses import replace
+
+    from simulator.observation.measurements import MEASUREMENTS, measure_all
+    from simulator.observation.views import views
+
+    m = TrafficModel(small(), seed=7)
+    m.run(3)
+    out = views(m)
+    assert len(out) == 2 and out[1].twin is out[0]
+    rows = [measure_all(v) for v in out]
+    for v, row in zip(out, rows):
+        fresh = {}
+        for meas in MEASUREMENTS:
+            fresh.update(meas.measure(replace(v, twin=None, shared={})))
+        assert row.keys() == fresh.keys()
+        for k in row:
+            assert row[k] == fresh[k] or (math.isnan(row[k]) and math.isnan(fresh[k])), k
+    differ = [k for k in rows[0] if not (rows[0][k] == rows[1][k] or (rows[0][k] != rows[0][k] and rows[1][k] != rows[1][k]))]
+    assert differ  # (the adapting knobs: the platform's own, NaN for all)
