@@ -22,8 +22,8 @@ def record_exposure(items, creators, platform: int, impressions, reactions) -> d
     records (the items' counts in one compiled pass over the impressions,
     ``kernels.tally_impressions``, on large days). Returns today's impressions of the
     platform per item and domain (``item_domain``, live rows × domains) and per creator
-    and domain (``creator_domain``, creators × domains, int64), its engagements by action
-    (``actions``, int64) and, on small days, its impressions by (source, domain)
+    and domain (``creator_domain``, creators × domains, int64) and, on small days, its
+    engagements by action (``actions``, int64) and impressions by (source, domain)
     (``source_domain``, sources × domains, int64), which the measurements read (the day
     log's ``tally``) instead of counting the impressions again."""
     n, D, S = items.n, len(DOMAINS), len(SOURCES)
@@ -37,11 +37,11 @@ def record_exposure(items, creators, platform: int, impressions, reactions) -> d
         item_index = impressions.item.astype(np.intp)  # bincount's index dtype, kept for the traffic pools
         item_domain, item_source, item_action = numpy_kernels.tally_by_codes(
             item_index, impressions.domain(), impressions.source, reactions.codes(), n, D, S, tally)
-        if hasattr(reactions, "item_index"):
-            reactions.item_index = item_index
+        tally["actions"] = item_action.sum(axis=0)
+        if hasattr(reactions, "item_index"):  # the traffic pools' items and impressions per item (feeds/pools.py;
+            reactions.item_index = item_index  # on large days their compiled pass counts them itself)
+            reactions.item_impressions = item_domain.sum(axis=1)
     items.impressions[platform] += item_domain.astype(np.int32)
-    if hasattr(reactions, "item_impressions"):  # the traffic pools' impressions per item (feeds/pools.py)
-        reactions.item_impressions = item_domain.sum(axis=1)
     items.impressions_by_source[platform] += item_source.astype(np.int32)
     items.engagements[:] += item_action.astype(np.int32)
     # the creators' sums of the three tables in one bincount (integer counts: exact in float64)
@@ -51,5 +51,5 @@ def record_exposure(items, creators, platform: int, impressions, reactions) -> d
     creators.impressions[platform] += creator_domain
     creators.impressions_by_source[platform] += by_creator[:, D:D + S]
     creators.engagements += by_creator[:, D + S:]
-    tally.update(item_domain=item_domain, creator_domain=creator_domain, actions=item_action.sum(axis=0))
+    tally.update(item_domain=item_domain, creator_domain=creator_domain)
     return tally
