@@ -41,15 +41,13 @@ def record_exposure(items, creators, platform: int, impressions, reactions) -> d
         if hasattr(reactions, "item_index"):  # the traffic pools' items and impressions per item (feeds/pools.py;
             reactions.item_index = item_index  # on large days their compiled pass counts them itself)
             reactions.item_impressions = item_domain.sum(axis=1)
+    creator_of = items.creator.astype(np.int64)
     items.impressions[platform] += item_domain.astype(np.int32)
-    items.impressions_by_source[platform] += item_source.astype(np.int32)
-    items.engagements[:] += item_action.astype(np.int32)
-    # the creators' sums of the three tables in one bincount (integer counts: exact in float64)
-    by_creator = _sum_rows_by(items.creator.astype(np.intp), np.concatenate([item_domain, item_source, item_action], axis=1),
-                              creators.n)
-    creator_domain = by_creator[:, :D]
+    creator_domain = _sum_rows_by(creator_of, item_domain, creators.n)
     creators.impressions[platform] += creator_domain
-    creators.impressions_by_source[platform] += by_creator[:, D:D + S]
-    creators.engagements += by_creator[:, D + S:]
+    items.impressions_by_source[platform] += item_source.astype(np.int32)
+    creators.impressions_by_source[platform] += _sum_rows_by(creator_of, item_source, creators.n)
+    items.engagements[:] += item_action.astype(np.int32)
+    creators.engagements += _sum_rows_by(creator_of, item_action, creators.n)
     tally.update(item_domain=item_domain, creator_domain=creator_domain)
     return tally
