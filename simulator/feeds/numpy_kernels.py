@@ -373,72 +373,53 @@ def tally_impressions(item, domain, source, complete, like, comment, share, foll
 
 def tally_by_codes(item, domain, source, codes, n_items, n_domains, n_sources, pairs_out: dict | None = None):
     """:func:`tally_impressions` with the actions packed one uint8 an impression
-    (``Reactions.codes``: bit ``a`` for the ``a``-th action): one bincount of the (source,
-    domain) pairs by item gives the impressions by domain and by source (its sums over
-    each), one of the 16 combinations of the first four actions by item their counts
-    (its sums over the codes with each bit), the follows (bit 4, rare) a bincount of their
-    items; integer sums, the same counts, without five boolean selections of the items.
-    ``pairs_out`` (a dict), if given, gets the day's impressions by (source, domain),
-    ``"source_domain"`` (S × D, int64: what ``count_pairs`` of the sources and domains
-    gives)."""
-    D, S = n_domains, n_sources
+    (``Reactions.codes``: bit ``a`` for the ``a``-th action): one bincount of the items by
+    (source, domain) pair gives the impressions by domain and by source (its sums over
+    the sources, over the domains), one of the items by combination of the first four
+    actions their counts (its sums over the combinations with each bit), the follows
+    (bit 4, rare) a bincount of their items; integer sums, the same counts, without five
+    boolean selections of the items. The counts are pair-major (a row of items per pair
+    or combination), so every sum adds whole rows. ``pairs_out`` (a dict), if given, gets
+    the day's impressions by (source, domain), ``"source_domain"`` (S × D, int64: what
+    ``count_pairs`` of the sources and domains gives)."""
+    D, S, n = n_domains, n_sources, n_items
+    item = item.astype(np.intp, copy=False)  # bincount's index dtype (no copy if the caller passes it)
     pair = source * np.int8(D) if S * D <= 127 else source.astype(np.intp) * D
     pair += domain
-    item = item.astype(np.intp, copy=False)  # bincount's index dtype (no copy if the caller passes it)
-    code = item * (S * D)
-    code += pair
-    pairs = np.bincount(code, minlength=n_items * S * D).reshape(n_items, S * D).astype(np.float64)
-    if pairs_out is not None:  # (float64 sums of integer counts: exact)
-        pairs_out["source_domain"] = (np.ones(n_items) @ pairs).astype(np.int64).reshape(S, D)
-    by = (pairs @ _pair_table(S, D)).astype(np.int64)
-    np.multiply(item, 16, out=code)
-    code += codes & np.uint8(15)
-    combos = np.bincount(code, minlength=n_items * 16).reshape(n_items, 16).astype(np.float64)
-    by_action = np.empty((n_items, 5), dtype=np.int64)
-    by_action[:, :4] = combos @ _ACTION_BITS
-    by_action[:, 4] = np.bincount(item[codes >= 16], minlength=n_items)
-    return by[:, :D], by[:, D:], by_action
-
-
-def _pair_table(S: int, D: int) -> np.ndarray:
-    """(S·D × D+S) 0/1 float64: the pair source · D + domain counts in its domain's column
-    and in its source's (after the D domains)."""
-    t = _PAIR_TABLES.get((S, D))
-    if t is None:
-        pair = np.arange(S * D)
-        t = np.zeros((S * D, D + S))
-        t[pair, pair % D] = 1.0
-        t[pair, D + pair // D] = 1.0
-        t = _PAIR_TABLES[(S, D)] = t
-    return t
-
-
-_PAIR_TABLES: dict = {}
-_ACTION_BITS = (np.arange(16)[:, None] >> np.arange(4) & 1).astype(np.float64)  # code × action: the code has it
-
-
-def _count_matmul(counts: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """``counts @ table`` for int64 counts and a 0/1 float64 table, in float64 (BLAS: ~3×
-    faster than numpy's integer product) and back to int64: exact, every product and
-    partial sum being an integer below 2**53."""
-    return (counts.astype(np.float64) @ table).astype(np.int64)
+    code = np.multiply(pair, n, dtype=np.intp)
+    code += item
+    pairs = np.bincount(code, minlength=S * D * n).reshape(S, D, n)
+    if pairs_out is not None:
+        pairs_out["source_domain"] = pairs.sum(axis=2)
+    by_domain, by_source = pairs.sum(axis=0).T, pairs.sum(axis=1).T
+    np.multiply(codes & np.uint8(15), n, out=code, dtype=np.intp)
+    code += item
+    combos = np.bincount(code, minlength=16 * n).reshape(2, 2, 2, 2, n)  # share, comment, like, complete
+    by_action = np.empty((n, 5), dtype=np.int64)
+    for a, axis in enumerate((3, 2, 1, 0)):  # complete (bit 0) … share (bit 3)
+        by_action[:, a] = np.take(combos, 1, axis=axis).sum(axis=(0, 1, 2))
+    by_action[:, 4] = np.bincount(item[codes >= 16], minlength=n)
+    return by_domain, by_source, by_action
 
 
 def counts_by_user(user, engaged, source, ads, n_users):
     """``kernels.counts_by_user`` in numpy: per user, the impressions, the engaged ones
     and those in ``ads`` slots, as ``np.bincount(user)``, ``np.bincount(user[engaged])``
-    and ``np.bincount(user[source == ads])`` give them, from one bincount of the (ad,
-    engaged) pairs by user times the (4 × 3) table of what each pair counts in (integer
-    sums: the same counts, without two boolean selections). Three int64 arrays of ``n_users``."""
-    code = user.astype(np.intp)
-    code *= 4
-    code += engaged.view(np.uint8)
-    code += (source == ads).view(np.uint8) << 1
-    counts = _count_matmul(np.bincount(code, minlength=n_users * 4).reshape(n_users, 4), _USER_PAIRS)
-    return counts[:, 0], counts[:, 1], counts[:, 2]
+    and ``np.bincount(user[source == ads])`` give them, from one bincount of the users by
+    (ad, engaged) pair, a row of users each, summed row by row (integer sums: the same
+    counts, without two boolean selections). Three int64 arrays of ``n_users``."""
+    pair = (source == ads).view(np.uint8) << 1
+    pair |= engaged.view(np.uint8)
+    code = np.multiply(pair, n_users, dtype=np.intp)
+    code += user
+    c = np.bincount(code, minlength=4 * n_users).reshape(4, n_users)  # (ad, engaged) = 00, 01, 10, 11
+    hits = c[1] + c[3]
+    ads_ = c[2] + c[3]
+    k = c[0] + c[2]
+    k += hits
+    return k, hits, ads_
 
 
-_USER_PAIRS = np.array([[1, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1]], np.float64)  # (ad, engaged) code × counted in
 
 
 def react_in_chunks(edge, edge_intimacy, item, item_quality, match, coef, offsets, seed) -> tuple[np.ndarray, np.ndarray]:
