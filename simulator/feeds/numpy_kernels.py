@@ -314,16 +314,20 @@ def selling_edges(src, creator, ok, home, uses) -> np.ndarray:
     """``kernels.selling_edges`` in numpy: the edges whose creator has ``ok`` and whose
     user uses the creator's ``home`` platform, ascending (int64)."""
     edge = np.flatnonzero(ok[creator])
-    return edge[uses[src[edge], home[creator[edge]].astype(np.int64)]]
+    cell = src[edge].astype(np.intp)  # the (user, home platform) cell of uses, flat (one gather, not a 2-D index)
+    if uses.shape[1] != 1:
+        cell *= uses.shape[1]
+        cell += home[creator[edge]]
+    return edge[uses.reshape(-1).take(cell)]
 
 
 def fans_by_tier(creator, intimacy, thresholds, n_creators) -> np.ndarray:
     """``kernels.fans_by_tier`` in numpy: (creators × 4) edges by creator and fan tier (int64)."""
-    code = creator.astype(np.int64)
-    code *= 4
-    code += (intimacy >= thresholds[0]).view(np.int8) + (intimacy >= thresholds[1]).view(np.int8) \
-        + (intimacy >= thresholds[2]).view(np.int8)
-    return np.bincount(code, minlength=n_creators * 4).reshape(-1, 4)
+    tier = (intimacy >= thresholds[0]).view(np.int8) + (intimacy >= thresholds[1]).view(np.int8)
+    tier += (intimacy >= thresholds[2]).view(np.int8)
+    code = np.multiply(tier, n_creators, dtype=np.intp)  # tier-major: a row of creators per tier
+    code += creator
+    return np.ascontiguousarray(np.bincount(code, minlength=4 * n_creators).reshape(4, n_creators).T)
 
 
 def count_pairs(a, b, nb, n) -> np.ndarray:
