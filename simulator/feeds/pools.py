@@ -42,7 +42,10 @@ class TrafficPools:
     def weight(self, intimacy: np.ndarray) -> np.ndarray:
         """Weight of an impression's engagement in the pool signal: ``1 + beta·intimacy``
         (intimacy 0 for a non-fan, so strangers weigh 1 and beta = 0 is neutral)."""
-        return 1.0 + self.cfg.beta * intimacy.astype(np.float64)
+        w = intimacy.astype(np.float64)
+        w *= self.cfg.beta  # (in place: the same float64 operations as 1 + beta · w, no temporaries)
+        w += 1.0
+        return w
 
     def retrieval_weight(self, level: np.ndarray, quota: np.ndarray, pool_seen: np.ndarray,
                          stalled: np.ndarray) -> np.ndarray:
