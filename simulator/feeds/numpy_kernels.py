@@ -234,34 +234,47 @@ def _draw_chunk(match, quality, intimacy, is_fan, coef, scale, seed, first, out)
     np.exp(e, out=e)
     counter = np.arange(first, first + n, dtype=np.uint64)
     counter *= np.uint64(8)
-    counter += np.uint64(seed)  # wraps modulo 2**64, as the kernel's counter does
-    u, x = np.empty(n), np.empty(n, dtype=np.uint64)
+    # seed + splitmix64's first step (+ golden ratio) once for the five actions' counters:
+    # wrapping adds modulo 2**64, in any order the same as the kernel's counter + golden
+    counter += np.uint64((seed + int(_GOLDEN)) % 2**64)
+    u, x, h = np.empty(n), np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64)
     for a in range(4):
-        np.add(counter, np.uint64(a), out=x)
-        _uniform_into(x, u)
+        np.add(counter, _ACTION_OFFSETS[a], out=x)
+        _uniform_into(x, u, h, offset=False)
         np.multiply(e, scale[a], out=t)
         t += 1.0
         t *= u
         np.less(t, 1.0, out=out[a])
     may = np.flatnonzero(np.greater(out[0] | out[1], is_fan))  # completed or liked, not a fan
-    x = counter[may] + np.uint64(4)
+    x = counter[may] + _ACTION_OFFSETS[4]
     u = np.empty(len(may))
-    _uniform_into(x, u)
+    _uniform_into(x, u, offset=False)
     out[4, may] = u * (1.0 + e[may] * scale[4]) < 1.0
 
 
-def _uniform_into(x: np.ndarray, u: np.ndarray) -> None:
+_ACTION_OFFSETS = [np.uint64(a) for a in range(5)]
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+def _uniform_into(x: np.ndarray, u: np.ndarray, t: np.ndarray | None = None, offset: bool = True) -> None:
     """Uniforms in (0, 1) from the hash of each counter ``x`` (``kernels._uniform``), into
-    ``u``; ``x`` (uint64) is overwritten (the finalizer in place: no temporaries)."""
-    t = np.empty_like(x)
-    x += _GOLDEN
-    for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
-        np.right_shift(x, np.uint64(shift), out=t)
-        x ^= t
-        x *= np.uint64(mult)
-    np.right_shift(x, np.uint64(31), out=t)
+    ``u``; ``x`` (uint64) is overwritten (the finalizer in place: no temporaries; ``t``: a
+    scratch array of its size, if the caller has one). ``offset=False``: the counters
+    already include splitmix64's golden-ratio step."""
+    if t is None:
+        t = np.empty_like(x)
+    if offset:
+        x += _GOLDEN
+    np.right_shift(x, _S30, out=t)
     x ^= t
-    x >>= np.uint64(11)
+    x *= _MIX1
+    np.right_shift(x, _S27, out=t)
+    x ^= t
+    x *= _MIX2
+    np.right_shift(x, _S31, out=t)
+    x ^= t
+    x >>= _S11
     np.add(x.view(np.int64), 0.5, out=u)  # float64(h >> 11) + 0.5: exact (53 bits; as int64, the faster cast)
     u *= 1.0 / 9007199254740992.0
 
