@@ -149,14 +149,9 @@ class Activity:
                 continue
             a = self.cfgs[p]
             imp, engaged = log.impressions, log.reactions.engaged
-            if numpy_kernels.compiled(len(imp)):  # one compiled pass
-                from ..feeds import kernels  # numba: imported by large runs only
-
-                k, hits, ads = (c[active] for c in kernels.counts_by_user(imp.user, engaged, imp.source, ADS, n))
-            else:
-                k = np.bincount(imp.user, minlength=n)[active]
-                hits = np.bincount(imp.user[engaged], minlength=n)[active]
-                ads = np.bincount(imp.user[imp.source == ADS], minlength=n)[active]
+            # one compiled pass on large days; its numpy form, one bincount of (user, engaged, ad), on small ones
+            counts_by_user = numpy_kernels.kernel("counts_by_user", numpy_kernels.compiled(len(imp)))
+            k, hits, ads = (c[active] for c in counts_by_user(imp.user, engaged, imp.source, ADS, n))
             shares = (hits - a.ad_aversion * ads) / np.maximum(k, 1)
             x = shares - a.push_aversion * push[active, p]
             s = self.satisfaction[:, p]

@@ -10,7 +10,7 @@ how people respond):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,10 +27,26 @@ class Reactions:
     share: np.ndarray
     follow: np.ndarray
     intimacy: np.ndarray  # the viewer's intimacy with the creator at the time of viewing
+    _codes: np.ndarray | None = field(default=None, repr=False, compare=False)  # codes(), once computed
+    # today's impressions per live item (record_exposure's tally, summed over the domains),
+    # read by the traffic pools instead of counting the impressions again; None until then
+    item_impressions: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # the impressions' items as bincount's index dtype (intp), kept by record_exposure on
+    # small days for the traffic pools' bincounts (each would convert them again); None until then
+    item_index: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def columns(self) -> list[np.ndarray]:
         """The five action masks in ``state.ACTIONS`` order."""
         return [self.complete, self.like, self.comment, self.share, self.follow]
+
+    def codes(self) -> np.ndarray:
+        """Each impression's actions as one uint8, bit ``a`` set for the ``a``-th action
+        of ``state.ACTIONS`` (complete 1, like 2, comment 4, share 8, follow 16); computed
+        once (the reactions do not change after they are drawn) and read by the day's
+        counts of the small days (exposure, intimacy gains)."""
+        if self._codes is None or len(self._codes) != len(self.complete):
+            self._codes = action_codes(*self.columns())
+        return self._codes
 
     @property
     def engaged(self) -> np.ndarray:
@@ -40,12 +56,26 @@ class Reactions:
 def react(imp: Impressions, quality: np.ndarray, intimacy: np.ndarray, cfg: EngagementConfig,
           rng: np.random.Generator) -> Reactions:
     """Draw every impression's actions at once (compiled kernel ``kernels.draw_actions``
-    on large days and long runs, its numpy form, the same draws, otherwise:
-    ``numpy_kernels.compiled``)."""
-    fan_intimacy = numpy_kernels.kernel("fan_intimacy", numpy_kernels.compiled(len(imp)))
-    intim, fan = fan_intimacy(imp.edge, intimacy)  # (one compiled pass on large days)
+    on large days and long runs; otherwise its numpy form, the same draws, chunk by chunk
+    with the viewers' intimacy: ``numpy_kernels.react_in_chunks``)."""
     coef = np.array([cfg.intercept, cfg.w_match, cfg.w_quality, cfg.w_intimacy])
     offsets = np.array([cfg.offset_complete, cfg.offset_like, cfg.offset_comment, cfg.offset_share, cfg.offset_follow])
-    draw_actions = numpy_kernels.kernel("draw_actions", numpy_kernels.compiled(len(imp)))
-    acts = draw_actions(imp.match, quality[imp.item], intim, fan, coef, offsets, int(rng.integers(2**63)))
+    if numpy_kernels.compiled(len(imp)):
+        from ..feeds import kernels  # numba: imported by large runs only
+
+        intim, fan = kernels.fan_intimacy(imp.edge, intimacy)  # one compiled pass
+        acts = kernels.draw_actions(imp.match, quality[imp.item], intim, fan, coef, offsets, int(rng.integers(2**63)))
+    else:  # the viewers' intimacy, the items' quality and the draws chunk by chunk (in the CPU's cache)
+        acts, intim = numpy_kernels.react_in_chunks(imp.edge, intimacy, imp.item, quality, imp.match, coef, offsets,
+                                                    int(rng.integers(2**63)))
     return Reactions(complete=acts[0], like=acts[1], comment=acts[2], share=acts[3], follow=acts[4], intimacy=intim)
+
+
+def action_codes(complete, like, comment, share, follow) -> np.ndarray:
+    """The five action masks packed into one uint8 per impression (bit ``a``: the
+    ``a``-th mask, in ``state.ACTIONS`` order)."""
+    codes = complete.view(np.uint8) | (like.view(np.uint8) << 1)
+    codes |= comment.view(np.uint8) << 2
+    codes |= share.view(np.uint8) << 3
+    codes |= follow.view(np.uint8) << 4
+    return codes

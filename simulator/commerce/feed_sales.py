@@ -32,7 +32,12 @@ def _sell_on(model, platform: int, impressions, reactions) -> dict | None:
     impression) for the day's batch."""
     items, cfg, rng = model.items, model.scenario.commerce, model.streams.commerce
     domain = impressions.domain()
-    engaged = np.flatnonzero(reactions.engaged)
+    # the engaged impressions of items that can sell (live sessions tip, product links
+    # sell): the others take no draw (~1 in 6 engaged impressions at the default
+    # population is of such an item; the same impressions in the same order as selecting
+    # them among all engaged ones)
+    sells = items.live | (items.merchant >= 0)
+    engaged = np.flatnonzero(reactions.engaged & sells[impressions.item])
     item = impressions.item[engaged]
     live = items.live[item]
     merchant = items.merchant[item]

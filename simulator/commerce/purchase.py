@@ -12,8 +12,11 @@ trust in the merchant from past orders (the customer book).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
+from ..feeds.numpy_kernels import sorted_inserter
 from ..feeds.numpy_kernels import splitmix64 as _splitmix64
 from ..state.arrays import find_sorted, sigmoid, unique_sorted
 from ..state.graphs import fan_tier
@@ -47,11 +50,12 @@ class CustomerBook:
         new = self.lookup(users, merchants) < 0
         if new.any():
             q = unique_sorted(self.key(users[new], merchants[new]))
-            pos = np.searchsorted(self.keys, q)
-            self.keys = np.insert(self.keys, pos, q)
-            self.trust = np.insert(self.trust, pos, np.float32(0))
-            self.last_day = np.insert(self.last_day, pos, np.int32(NEVER))
-            self.orders = np.insert(self.orders, pos, np.int32(0))
+            # np.insert at these places, found once for the four columns
+            into = sorted_inserter(len(self.keys), np.searchsorted(self.keys, q))
+            self.keys = into(self.keys, q)
+            self.trust = into(self.trust, np.zeros(len(q), np.float32))
+            self.last_day = into(self.last_day, np.full(len(q), NEVER, np.int32))
+            self.orders = into(self.orders, np.zeros(len(q), np.int32))
         return self.lookup(users, merchants), new
 
     def record(self, rows: np.ndarray, trust_gain: np.ndarray, day: int) -> None:
@@ -102,11 +106,32 @@ def row_hash(salt: int, *columns) -> np.ndarray:
     """A pseudo-random uint64 per row, hashed from (salt, the row's values in ``columns``):
     a row gets the same value wherever it stands in its batch."""
     n = len(columns[0])
-    with np.errstate(over="ignore"):
-        h = _splitmix64(np.full(n, np.uint64(salt % 2**64)))
-        for c in columns:
-            h = _splitmix64(h ^ np.asarray(c).astype(np.int64).view(np.uint64))
+    # the salt's hash is every row's: hashed once (the same value as hashing each row's copy)
+    h = np.full(n, _splitmix64(np.array([salt % 2**64], dtype=np.uint64))[0])
+    t = np.empty(n, dtype=np.uint64)
+    for c in columns:
+        h ^= np.asarray(c).astype(np.int64, copy=False).view(np.uint64)
+        _splitmix64_in_place(h, t)
     return h
+
+
+_GOLDEN, _MIX1, _MIX2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+
+def _splitmix64_in_place(x: np.ndarray, t: np.ndarray) -> None:
+    """``numpy_kernels.splitmix64`` in place on ``x`` (uint64, wrapping), ``t`` a scratch
+    array of its size: the same operations without a temporary per step (the order
+    batches are a few hundred rows: numpy's per-call cost is most of the hash)."""
+    x += _GOLDEN
+    np.right_shift(x, _S30, out=t)
+    x ^= t
+    x *= _MIX1
+    np.right_shift(x, _S27, out=t)
+    x ^= t
+    x *= _MIX2
+    np.right_shift(x, _S31, out=t)
+    x ^= t
 
 
 def place_orders(model, *, platform, merchant, seller, user, domain, source, item=None, targeting=None):
@@ -149,4 +174,10 @@ def place_orders(model, *, platform, merchant, seller, user, domain, source, ite
 
 def _day_salt(model) -> int:
     """The attribution hash's salt: the run's seed and today."""
-    return int(row_hash(int(model.scenario.seed), np.array([model.day]))[0])
+    return _salt_of(int(model.scenario.seed), int(model.day))
+
+
+@lru_cache(maxsize=16)
+def _salt_of(seed: int, day: int) -> int:
+    """:func:`_day_salt` of (seed, day), hashed once (a day places orders three times or more)."""
+    return int(row_hash(seed, np.array([day]))[0])

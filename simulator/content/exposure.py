@@ -22,19 +22,26 @@ def record_exposure(items, creators, platform: int, impressions, reactions) -> d
     records (the items' counts in one compiled pass over the impressions,
     ``kernels.tally_impressions``, on large days). Returns today's impressions of the
     platform per item and domain (``item_domain``, live rows × domains) and per creator
-    and domain (``creator_domain``, creators × domains, int64), which the measurements
-    read (the day log's ``tally``) instead of counting the impressions again."""
+    and domain (``creator_domain``, creators × domains, int64) and, on small days, its
+    engagements by action (``actions``, int64) and impressions by (source, domain)
+    (``source_domain``, sources × domains, int64), which the measurements read (the day
+    log's ``tally``) instead of counting the impressions again."""
     n, D, S = items.n, len(DOMAINS), len(SOURCES)
-    creator_of = items.creator.astype(np.int64)
-    if numpy_kernels.compiled(len(impressions)):
+    tally = {}
+    if numpy_kernels.compiled(len(impressions)):  # one compiled pass over the impressions
         from ..feeds import kernels  # numba: imported by large runs only
 
         item_domain, item_source, item_action = kernels.tally_impressions(
             impressions.item, impressions.domain(), impressions.source, *reactions.columns(), n, D, S)
-    else:
-        item_domain = np.bincount(impressions.item * D + impressions.domain(), minlength=n * D).reshape(n, D)
-        item_source = np.bincount(impressions.item * S + impressions.source, minlength=n * S).reshape(n, S)
-        item_action = np.stack([np.bincount(impressions.item[hit], minlength=n) for hit in reactions.columns()], axis=1)
+    else:  # a bincount of (source, domain) pairs and one of the action combinations (the reactions' codes)
+        item_index = impressions.item.astype(np.intp)  # bincount's index dtype, kept for the traffic pools
+        item_domain, item_source, item_action = numpy_kernels.tally_by_codes(
+            item_index, impressions.domain(), impressions.source, reactions.codes(), n, D, S, tally)
+        tally["actions"] = item_action.sum(axis=0)
+        if hasattr(reactions, "item_index"):  # the traffic pools' items and impressions per item (feeds/pools.py;
+            reactions.item_index = item_index  # on large days their compiled pass counts them itself)
+            reactions.item_impressions = item_domain.sum(axis=1)
+    creator_of = items.creator.astype(np.int64)
     items.impressions[platform] += item_domain.astype(np.int32)
     creator_domain = _sum_rows_by(creator_of, item_domain, creators.n)
     creators.impressions[platform] += creator_domain
@@ -42,4 +49,5 @@ def record_exposure(items, creators, platform: int, impressions, reactions) -> d
     creators.impressions_by_source[platform] += _sum_rows_by(creator_of, item_source, creators.n)
     items.engagements[:] += item_action.astype(np.int32)
     creators.engagements += _sum_rows_by(creator_of, item_action, creators.n)
-    return {"item_domain": item_domain, "creator_domain": creator_domain}
+    tally.update(item_domain=item_domain, creator_domain=creator_domain)
+    return tally

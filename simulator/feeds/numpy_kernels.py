@@ -258,37 +258,59 @@ CHUNK = 16_384  # impressions per pass of draw_actions (its uint64 and float64 t
 def _draw_chunk(match, quality, intimacy, is_fan, coef, scale, seed, first, out) -> None:
     """``draw_actions`` of the impressions ``first``, ``first + 1``, … into ``out`` (5 × chunk)."""
     n = len(match)
-    e = np.exp(-(coef[0] + coef[1] * match + coef[2] * quality + coef[3] * intimacy))
+    # e = exp(-(coef[0] + coef[1]·match + coef[2]·quality + coef[3]·intimacy)), the same
+    # float64 operations in place (x + c is c + x)
+    e = np.multiply(match, coef[1], dtype=np.float64)
+    e += coef[0]
+    t = np.multiply(quality, coef[2], dtype=np.float64)
+    e += t
+    np.multiply(intimacy, coef[3], out=t)
+    e += t
+    np.negative(e, out=e)
+    np.exp(e, out=e)
     counter = np.arange(first, first + n, dtype=np.uint64)
     counter *= np.uint64(8)
-    counter += np.uint64(seed)  # wraps modulo 2**64, as the kernel's counter does
-    u, x, t = np.empty(n), np.empty(n, dtype=np.uint64), np.empty(n)
+    # seed + splitmix64's first step (+ golden ratio) once for the five actions' counters:
+    # wrapping adds modulo 2**64, in any order the same as the kernel's counter + golden
+    counter += np.uint64((seed + int(_GOLDEN)) % 2**64)
+    u, x, h = np.empty(n), np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64)
     for a in range(4):
-        np.add(counter, np.uint64(a), out=x)
-        _uniform_into(x, u)
+        np.add(counter, _ACTION_OFFSETS[a], out=x)
+        _uniform_into(x, u, h, offset=False)
         np.multiply(e, scale[a], out=t)
         t += 1.0
         t *= u
         np.less(t, 1.0, out=out[a])
-    may = np.flatnonzero(~is_fan & (out[0] | out[1]))
-    x = counter[may] + np.uint64(4)
+    may = np.flatnonzero(np.greater(out[0] | out[1], is_fan))  # completed or liked, not a fan
+    x = counter[may] + _ACTION_OFFSETS[4]
     u = np.empty(len(may))
-    _uniform_into(x, u)
+    _uniform_into(x, u, offset=False)
     out[4, may] = u * (1.0 + e[may] * scale[4]) < 1.0
 
 
-def _uniform_into(x: np.ndarray, u: np.ndarray) -> None:
+_ACTION_OFFSETS = [np.uint64(a) for a in range(5)]
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+def _uniform_into(x: np.ndarray, u: np.ndarray, t: np.ndarray | None = None, offset: bool = True) -> None:
     """Uniforms in (0, 1) from the hash of each counter ``x`` (``kernels._uniform``), into
-    ``u``; ``x`` (uint64) is overwritten (the finalizer in place: no temporaries)."""
-    t = np.empty_like(x)
-    x += _GOLDEN
-    for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
-        np.right_shift(x, np.uint64(shift), out=t)
-        x ^= t
-        x *= np.uint64(mult)
-    np.right_shift(x, np.uint64(31), out=t)
+    ``u``; ``x`` (uint64) is overwritten (the finalizer in place: no temporaries; ``t``: a
+    scratch array of its size, if the caller has one). ``offset=False``: the counters
+    already include splitmix64's golden-ratio step."""
+    if t is None:
+        t = np.empty_like(x)
+    if offset:
+        x += _GOLDEN
+    np.right_shift(x, _S30, out=t)
     x ^= t
-    x >>= np.uint64(11)
+    x *= _MIX1
+    np.right_shift(x, _S27, out=t)
+    x ^= t
+    x *= _MIX2
+    np.right_shift(x, _S31, out=t)
+    x ^= t
+    x >>= _S11
     np.add(x.view(np.int64), 0.5, out=u)  # float64(h >> 11) + 0.5: exact (53 bits; as int64, the faster cast)
     u *= 1.0 / 9007199254740992.0
 
@@ -341,16 +363,20 @@ def selling_edges(src, creator, ok, home, uses) -> np.ndarray:
     """``kernels.selling_edges`` in numpy: the edges whose creator has ``ok`` and whose
     user uses the creator's ``home`` platform, ascending (int64)."""
     edge = np.flatnonzero(ok[creator])
-    return edge[uses[src[edge], home[creator[edge]].astype(np.int64)]]
+    cell = src[edge].astype(np.intp)  # the (user, home platform) cell of uses, flat (one gather, not a 2-D index)
+    if uses.shape[1] != 1:
+        cell *= uses.shape[1]
+        cell += home[creator[edge]]
+    return edge[uses.reshape(-1).take(cell)]
 
 
 def fans_by_tier(creator, intimacy, thresholds, n_creators) -> np.ndarray:
     """``kernels.fans_by_tier`` in numpy: (creators × 4) edges by creator and fan tier (int64)."""
-    code = creator.astype(np.int64)
-    code *= 4
-    code += (intimacy >= thresholds[0]).view(np.int8) + (intimacy >= thresholds[1]).view(np.int8) \
-        + (intimacy >= thresholds[2]).view(np.int8)
-    return np.bincount(code, minlength=n_creators * 4).reshape(-1, 4)
+    tier = (intimacy >= thresholds[0]).view(np.int8) + (intimacy >= thresholds[1]).view(np.int8)
+    tier += (intimacy >= thresholds[2]).view(np.int8)
+    code = np.multiply(tier, n_creators, dtype=np.intp)  # tier-major: a row of creators per tier
+    code += creator
+    return np.ascontiguousarray(np.bincount(code, minlength=4 * n_creators).reshape(4, n_creators).T)
 
 
 def count_pairs(a, b, nb, n) -> np.ndarray:
@@ -374,11 +400,98 @@ def fan_intimacy(edge, intimacy) -> tuple[np.ndarray, np.ndarray]:
     """``kernels.fan_intimacy`` in numpy: ``intimacy[edge]`` where ``edge >= 0``, else 0
     (float32), and the mask of ``edge >= 0``."""
     fan = edge >= 0
-    out = np.zeros(len(fan), dtype=np.float32)
-    out[fan] = intimacy[edge[fan]]  # (no follow edges at all is fine too)
-    return out, fan
+    if len(intimacy) == 0:  # no follow edges at all: every edge is -1
+        return np.zeros(len(fan), dtype=np.float32), fan
+    # every impression's gather (a non-fan's -1 reads the last edge), then 0 where not a
+    # fan: one pass each instead of the fans' selection, gather and scatter
+    return np.where(fan, intimacy.take(edge), np.float32(0)), fan
 
 
 def count_by_index(idx, n) -> np.ndarray:
     """``kernels.count_by_index`` in numpy: ``np.bincount(idx, minlength=n)``."""
     return np.bincount(idx, minlength=n)
+
+
+def tally_impressions(item, domain, source, complete, like, comment, share, follow, n_items, n_domains, n_sources):
+    """``kernels.tally_impressions`` in numpy: per item, the impressions by domain and by
+    source, ``np.bincount(item * D + domain)`` and ``np.bincount(item * S + source)``,
+    and the engagements by action, which one ``np.bincount(item[hit])`` per action gave
+    (:func:`tally_by_codes` of the packed actions). Three int64 arrays (n_items × D,
+    n_items × S, n_items × 5)."""
+    from ..audience.engagement import action_codes
+
+    return tally_by_codes(item, domain, source, action_codes(complete, like, comment, share, follow), n_items,
+                          n_domains, n_sources)
+
+
+def tally_by_codes(item, domain, source, codes, n_items, n_domains, n_sources, pairs_out: dict | None = None):
+    """:func:`tally_impressions` with the actions packed one uint8 an impression
+    (``Reactions.codes``: bit ``a`` for the ``a``-th action): one bincount of the items by
+    (source, domain) pair gives the impressions by domain and by source (its sums over
+    the sources, over the domains), one of the items by combination of the first four
+    actions their counts (its sums over the combinations with each bit), the follows
+    (bit 4, rare) a bincount of their items; integer sums, the same counts, without five
+    boolean selections of the items. The counts are pair-major (a row of items per pair
+    or combination), so every sum adds whole rows. ``pairs_out`` (a dict), if given, gets
+    the day's impressions by (source, domain), ``"source_domain"`` (S × D, int64: what
+    ``count_pairs`` of the sources and domains gives)."""
+    D, S, n = n_domains, n_sources, n_items
+    item = item.astype(np.intp, copy=False)  # bincount's index dtype (no copy if the caller passes it)
+    pair = source * np.int8(D) if S * D <= 127 else source.astype(np.intp) * D
+    pair += domain
+    code = np.multiply(pair, n, dtype=np.intp)
+    code += item
+    pairs = np.bincount(code, minlength=S * D * n).reshape(S, D, n)
+    if pairs_out is not None:
+        pairs_out["source_domain"] = pairs.sum(axis=2)
+    by_domain, by_source = pairs.sum(axis=0).T, pairs.sum(axis=1).T
+    np.multiply(codes & np.uint8(15), n, out=code, dtype=np.intp)
+    code += item
+    combos = np.bincount(code, minlength=16 * n).reshape(2, 2, 2, 2, n)  # share, comment, like, complete
+    by_action = np.empty((n, 5), dtype=np.int64)
+    for a, axis in enumerate((3, 2, 1, 0)):  # complete (bit 0) … share (bit 3)
+        by_action[:, a] = np.take(combos, 1, axis=axis).sum(axis=(0, 1, 2))
+    by_action[:, 4] = np.bincount(item[codes >= 16], minlength=n)
+    return by_domain, by_source, by_action
+
+
+def counts_by_user(user, engaged, source, ads, n_users):
+    """``kernels.counts_by_user`` in numpy: per user, the impressions, the engaged ones
+    and those in ``ads`` slots, as ``np.bincount(user)``, ``np.bincount(user[engaged])``
+    and ``np.bincount(user[source == ads])`` give them, from one bincount of the users by
+    (ad, engaged) pair, a row of users each, summed row by row (integer sums: the same
+    counts, without two boolean selections). Three int64 arrays of ``n_users``."""
+    pair = (source == ads).view(np.uint8) << 1
+    pair |= engaged.view(np.uint8)
+    code = np.multiply(pair, n_users, dtype=np.intp)
+    code += user
+    c = np.bincount(code, minlength=4 * n_users).reshape(4, n_users)  # (ad, engaged) = 00, 01, 10, 11
+    hits = c[1] + c[3]
+    ads_ = c[2] + c[3]
+    k = c[0] + c[2]
+    k += hits
+    return k, hits, ads_
+
+
+
+
+def react_in_chunks(edge, edge_intimacy, item, item_quality, match, coef, offsets, seed) -> tuple[np.ndarray, np.ndarray]:
+    """The reactions of a small day in one chunked pass: each ``CHUNK`` of impressions
+    reads its viewers' intimacy at their follow edges (:func:`fan_intimacy`) and its
+    items' quality, then draws its actions (:func:`draw_actions`' chunk: the same float64
+    operations and counter-based uniforms), so that neither the day's qualities nor its
+    fan mask is ever a whole-day array. Returns the actions ((5, n) bools, as
+    ``draw_actions``) and each impression's intimacy (float32, as ``fan_intimacy``)."""
+    n = len(edge)
+    out = np.zeros((5, n), dtype=np.bool_)
+    intim = np.zeros(n, dtype=np.float32)
+    scale = np.exp(-offsets)
+    for a0 in range(0, n, CHUNK):
+        a1 = min(n, a0 + CHUNK)
+        e = edge[a0:a1]
+        fan = e >= 0
+        if len(edge_intimacy):  # (no follow edges at all: every edge is -1, every intimacy 0)
+            np.copyto(intim[a0:a1], edge_intimacy.take(e), where=fan)
+        _draw_chunk(match[a0:a1], item_quality.take(item[a0:a1]), intim[a0:a1], fan, coef, scale, seed, a0,
+                    out[:, a0:a1])
+    return out, intim

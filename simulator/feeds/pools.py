@@ -42,7 +42,10 @@ class TrafficPools:
     def weight(self, intimacy: np.ndarray) -> np.ndarray:
         """Weight of an impression's engagement in the pool signal: ``1 + beta·intimacy``
         (intimacy 0 for a non-fan, so strangers weigh 1 and beta = 0 is neutral)."""
-        return 1.0 + self.cfg.beta * intimacy.astype(np.float64)
+        w = intimacy.astype(np.float64)
+        w *= self.cfg.beta  # (in place: the same float64 operations as 1 + beta · w, no temporaries)
+        w += 1.0
+        return w
 
     def retrieval_weight(self, level: np.ndarray, quota: np.ndarray, pool_seen: np.ndarray,
                          stalled: np.ndarray) -> np.ndarray:
@@ -65,9 +68,15 @@ class TrafficPools:
                                                      reactions.like, float(cfg.beta), n)
         else:
             weight = self.weight(reactions.intimacy)
-            real = np.bincount(impressions.item, minlength=n)
-            seen = np.bincount(impressions.item, weights=weight, minlength=n)
-            engaged = np.bincount(impressions.item, weights=weight * reactions.engaged, minlength=n)
+            real = getattr(reactions, "item_impressions", None)  # record_exposure's count, if taken
+            if real is None or len(real) != n:
+                real = np.bincount(impressions.item, minlength=n)
+            item = getattr(reactions, "item_index", None)  # the items as intp, if record_exposure kept them
+            if item is None or len(item) != len(impressions):
+                item = impressions.item
+            seen = np.bincount(item, weights=weight, minlength=n)
+            weight *= reactions.engaged  # (weight is this call's own array)
+            engaged = np.bincount(item, weights=weight, minlength=n)
         items.pool_seen[platform] += real.astype(np.int32)
         items.pool_den[platform] += seen.astype(np.float32)
         items.pool_num[platform] += engaged.astype(np.float32)

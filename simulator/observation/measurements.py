@@ -26,6 +26,10 @@ class Measurement:
     kind = "flow"  # flow | stock | custom
     columns: tuple[str, ...] = ()
     description = ""
+    # True when measure() reads the view's fields only, never which platform it is (its
+    # index or name): with one platform the 'all' view, a copy of the platform's, takes
+    # the platform row's values (measure_all: one step's metrics, issue #17)
+    same_in_all = False
 
     def measure(self, v: View) -> dict[str, float]:
         raise NotImplementedError
@@ -141,6 +145,7 @@ def flywheel_groups(model, bins: int, mi: np.ndarray | None = None) -> list[tupl
 
 
 class ImpressionsByDomain(Measurement):
+    same_in_all = True
     name = "impressions_by_domain"
     columns = ("impressions_total",) + tuple(f"impressions_{d}" for d in DOMAINS)
     description = "impressions, and by domain: commercial (ad slots), private (other slots, viewer follows the creator), public (other slots, non-followers)"
@@ -151,6 +156,7 @@ class ImpressionsByDomain(Measurement):
 
 
 class ImpressionsBySource(Measurement):
+    same_in_all = True
     name = "impressions_by_source"
     columns = tuple(f"source_{s}" for s in SOURCES)
     description = "impressions by feed slot source"
@@ -160,6 +166,7 @@ class ImpressionsBySource(Measurement):
 
 
 class Engagements(Measurement):
+    same_in_all = True
     name = "engagements"
     columns = tuple(f"engagements_{a}" for a in ACTIONS)
     description = "engagements by action"
@@ -169,6 +176,7 @@ class Engagements(Measurement):
 
 
 class Follows(Measurement):
+    same_in_all = True
     name = "follows"
     columns = ("follows_gained", "follows_lost")
     description = ("new follow edges, on the platform where the follow happened (an edge followed on several platforms "
@@ -180,6 +188,7 @@ class Follows(Measurement):
 
 
 class FanTiers(Measurement):
+    same_in_all = True
     name = "fan_tiers"
     kind = "stock"
     columns = ("followers_total", "fans_potential", "fans_passerby", "fans_liking", "fans_true", "mean_intimacy")
@@ -224,6 +233,7 @@ class ExposureConcentration(Measurement):
 
 
 class Flywheel(Measurement):
+    same_in_all = True
     name = "flywheel"
     kind = "stock"
     columns = ("flywheel_ratio", "flywheel_public_top", "flywheel_public_bottom", "flywheel_private_top")
@@ -232,7 +242,10 @@ class Flywheel(Measurement):
     def measure(self, v):
         bins = v.model.scenario.metrics.quality_bins
         mi = _mean_intimacy_by_creator(v)
-        return flywheel(v.model, v.creator_cum, bins, mi, _once(v, "flywheel_groups", lambda: flywheel_groups(v.model, bins, mi)))
+        groups = _once(v, "flywheel_groups", lambda: flywheel_groups(v.model, bins, mi))
+        # once per cumulative table: with one platform the 'all' view reads the platform's own
+        # (the step's views are alive together, so their tables' ids are distinct)
+        return dict(_once(v, ("flywheel", id(v.creator_cum)), lambda: flywheel(v.model, v.creator_cum, bins, mi, groups)))
 
 
 def _ratio(a: float, b: float) -> float:
@@ -240,6 +253,7 @@ def _ratio(a: float, b: float) -> float:
 
 
 class Money(Measurement):
+    same_in_all = True
     name = "money"
     columns = ("ad_revenue", "commission_revenue", "tip_revenue", "platform_revenue", "cpm_effective")
     description = ("platform revenue (yuan): ad revenue, commissions on on-platform GMV, the platform's cut of tips, "
@@ -262,6 +276,7 @@ GMV_COLUMNS = tuple(f"gmv_{d}" for d in GMV_DOMAINS)
 
 
 class Sales(Measurement):
+    same_in_all = True
     name = "sales"
     columns = ("gmv_total",) + GMV_COLUMNS + ("orders", "new_buyers", "new_buyers_ad", "tips_total", "tips_private",
                                                "comments_total", "comments_private")
@@ -280,6 +295,7 @@ class Sales(Measurement):
 
 
 class OrdersByBuyerTier(Measurement):
+    same_in_all = True
     name = "orders_by_buyer_tier"
     columns = tuple(f"orders_{b}" for b in BUYER_TIERS) + tuple(f"gmv_buyer_{b}" for b in BUYER_TIERS)
     description = ("orders and their GMV (yuan) by the buyer's fan tier with the seller at the time of the order "
@@ -290,6 +306,7 @@ class OrdersByBuyerTier(Measurement):
 
 
 class PrivateShares(Measurement):
+    same_in_all = True
     name = "private_shares"
     kind = "custom"
     columns = ("private_share_gmv", "private_share_tips", "private_share_comments")
@@ -313,6 +330,7 @@ class PrivateShares(Measurement):
 
 
 class AcquisitionCost(Measurement):
+    same_in_all = True
     name = "acquisition_cost"
     kind = "custom"
     columns = ("cac_ad", "cac_blended", "cac_ad_first_30d", "cac_ad_last_30d", "cac_blended_first_30d",
@@ -337,6 +355,7 @@ class AcquisitionCost(Measurement):
 
 
 class PrivateChannels(Measurement):
+    same_in_all = True
     name = "private_channels"
     kind = "custom"
     columns = ("group_members", "group_members_start", "group_members_end", "group_churn_30d", "wechat_contacts", "bans")
@@ -573,6 +592,7 @@ def follower_slope(followers: np.ndarray, impressions: np.ndarray, items: np.nda
 
 
 class FollowerDependence(Measurement):
+    same_in_all = True
     name = "follower_dependence"
     kind = "custom"
     columns = ("follower_slope",)
@@ -614,6 +634,7 @@ def true_fan_values(orders_by_tier: np.ndarray, edge_days_by_tier: np.ndarray) -
 
 
 class LoyalFans(Measurement):
+    same_in_all = True
     name = "loyal_fans"
     kind = "custom"
     columns = ("seller_followers", "true_fan_share_followers", "true_fan_order_share", "true_fan_rate_ratio")
@@ -643,6 +664,7 @@ class LoyalFans(Measurement):
 
 
 class LiveShare(Measurement):
+    same_in_all = True
     name = "live_share"
     kind = "custom"
     columns = ("impressions_live", "live_share_impressions")
@@ -670,6 +692,7 @@ def monthly_churn(joined: np.ndarray, left: np.ndarray, days: int, window: int) 
 
 
 class GroupChurnRate(Measurement):
+    same_in_all = True
     name = "group_churn_rate"
     kind = "custom"
     columns = ("group_churn_monthly",)
@@ -695,9 +718,21 @@ MEASUREMENTS: list[Measurement] = [
 
 
 def measure_all(v: View) -> dict[str, float]:
+    """One row of the step's metrics for the view ``v``. With one platform the 'all' view
+    (``v.twin``: the platform's view it copies) takes the platform row's values of the
+    measurements that do not read which platform a view is (``same_in_all``), measured
+    with the platform's view first (``views``' order)."""
     row: dict[str, float] = {}
+    done = getattr(v, "shared", None)  # the step's views' cache
+    twin = getattr(v, "twin", None)
     for m in MEASUREMENTS:
-        row.update(m.measure(v))
+        if m.same_in_all and done is not None:
+            values = done.get((m.name, id(twin))) if twin is not None else None
+            if values is None:
+                values = done[(m.name, id(v))] = m.measure(v)
+        else:
+            values = m.measure(v)
+        row.update(values)
     return row
 
 

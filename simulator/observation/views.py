@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from ..feeds import numpy_kernels
-from ..state.vocabulary import DOMAINS, SOURCES
+from ..state.vocabulary import ACTIONS, DOMAINS, SOURCES
 
 
 @dataclass
@@ -35,6 +35,8 @@ class View:
     index: int | None = None  # the platform's index, None for 'all'
     # values of the shared state (the follow graph) computed once for all of one step's views
     shared: dict = field(default_factory=dict, repr=False, compare=False)
+    # with one platform, the 'all' view's copy source: the platform's view (measure_all reads its row)
+    twin: "View | None" = field(default=None, repr=False, compare=False)
 
     def once(self, key: str, compute):
         """``compute()`` the first time one step's views ask for ``key``, then its value
@@ -84,13 +86,17 @@ def platform_readings(model, log, shared: dict | None = None) -> dict[str, float
 
 def platform_view(model, log, shared: dict | None = None) -> View:
     imp, reactions, platform = log.impressions, log.reactions, log.platform
-    # (source, domain) pairs: one compiled pass on large days, else a bincount of int16 codes
-    count_pairs = numpy_kernels.kernel("count_pairs", numpy_kernels.compiled(len(imp)))
-    by_source_domain = count_pairs(imp.source, imp.domain(), len(DOMAINS),
-                                   len(SOURCES) * len(DOMAINS)).reshape(len(SOURCES), len(DOMAINS))
+    by_source_domain = _tally(model, log, "source_domain", len(SOURCES))  # small days: record_exposure's
+    if by_source_domain is None:
+        # (source, domain) pairs: one compiled pass on large days, else a bincount of int16 codes
+        count_pairs = numpy_kernels.kernel("count_pairs", numpy_kernels.compiled(len(imp)))
+        by_source_domain = count_pairs(imp.source, imp.domain(), len(DOMAINS),
+                                       len(SOURCES) * len(DOMAINS)).reshape(len(SOURCES), len(DOMAINS))
+    actions = _tally(model, log, "actions", len(ACTIONS))
+    if actions is None:
+        actions = np.array([np.count_nonzero(a) for a in reactions.columns()], dtype=np.int64)
     creator_domain = _tally(model, log, "creator_domain", model.creators.n)
-    return View(name=platform.name, imps=by_source_domain,
-                actions=np.array([np.count_nonzero(a) for a in reactions.columns()], dtype=np.int64),
+    return View(name=platform.name, imps=by_source_domain, actions=actions,
                 creator_step=(creator_domain.sum(axis=1) if creator_domain is not None
                               else imp.per_creator(model.items.creator, model.creators.n)),
                 creator_cum=model.creators.impressions[platform.index],
@@ -107,7 +113,8 @@ def views(model) -> list[View]:
     out = [platform_view(model, log, shared) for log in model.day_logs]
     if len(out) == 1:
         only = out[0]
-        out.append(View(**{**{f.name: getattr(only, f.name) for f in fields(View)}, "name": "all", "index": None}))
+        out.append(View(**{**{f.name: getattr(only, f.name) for f in fields(View)}, "name": "all", "index": None,
+                           "twin": only}))
         return out
     total = View(name="all", **{k: sum(getattr(v, k) for v in out) for k in SUMMED},
                  creator_cum=model.creators.impressions.sum(axis=0),

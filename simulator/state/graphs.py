@@ -237,16 +237,23 @@ class FollowGraph:
         return self.src[m], self.intimacy[m]
 
     # --- writing
-    def add(self, users: np.ndarray, creators: np.ndarray, intimacy: float) -> np.ndarray:
+    def add(self, users: np.ndarray, creators: np.ndarray, intimacy: float,
+            absent_at: np.ndarray | None = None) -> np.ndarray:
         """Add follow edges (duplicates and existing edges are ignored). Returns the
-        creators of the edges added."""
+        creators of the edges added. ``absent_at``: for edges given in ascending order of
+        (user, creator), none of them in the graph, their :meth:`find` positions, if the
+        caller has just found them (the daily caller does: no second search)."""
         if len(users) == 0:
             return np.zeros(0, np.int32)
         q = users.astype(np.int64) * self.n_creators + creators.astype(np.int64)
-        if not (q[1:] > q[:-1]).all():  # the daily caller passes them sorted and unique already
-            q = unique_sorted(q)
-        pos, found = self.find(q // self.n_creators, q % self.n_creators)
-        q, pos = q[~found], pos[~found]
+        ascending = bool((q[1:] > q[:-1]).all())  # the daily caller passes them sorted and unique already
+        if ascending and absent_at is not None and len(absent_at) == len(q):
+            pos = np.asarray(absent_at, dtype=np.int64)
+        else:
+            if not ascending:
+                q = unique_sorted(q)
+            pos, found = self.find(q // self.n_creators, q % self.n_creators)
+            q, pos = q[~found], pos[~found]
         if len(q) == 0:
             return np.zeros(0, np.int32)
         # np.insert's result, its places found once for all the columns, at every size: in

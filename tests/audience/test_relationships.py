@@ -286,3 +286,61 @@ class _Sized(SimpleNamespace):
 
     def __len__(self):
         return len(self.edge)
+
+
+def test_the_gain_table_by_packed_actions_is_each_impressions_float32_sum():
+    """Guards relationships.gain_table and Reactions.codes (issue #17: a small day's fan
+    gains read from a 16-entry table by each impression's packed actions): the table's
+    gain of every impression is, bit for bit, gain_view plus each action's weight added
+    in the order complete, like, comment, share in float32; the codes carry each action
+    in its bit (follow: 16)."""
+    from simulator.audience.relationships import gain_table
+
+    rng = np.random.default_rng(31)
+    n = 5000
+    masks = {a: rng.random(n) < q for a, q in zip(("complete", "like", "comment", "share", "follow"),
+                                                  (0.6, 0.3, 0.1, 0.05, 0.02))}
+    r = Reactions(**masks, intimacy=np.zeros(n, np.float32))
+    codes = r.codes()
+    assert codes.dtype == np.uint8 and r.codes() is codes
+    for bit, a in enumerate(("complete", "like", "comment", "share", "follow")):
+        assert np.array_equal((codes >> bit) & 1 == 1, masks[a])
+    for cfg in (RelationshipConfig(), CUSTOM, SimpleNamespace(gain_view=1.234e-12, gain_complete=0.0371,
+                                                              gain_like=0.1117, gain_comment=0.2219, gain_share=0.3333)):
+        want = np.full(n, cfg.gain_view, dtype=np.float32)
+        for w, hit in ((cfg.gain_complete, r.complete), (cfg.gain_like, r.like), (cfg.gain_comment, r.comment),
+                       (cfg.gain_share, r.share)):
+            want += np.float32(w) * hit
+        got = gain_table(cfg)[codes & 15]
+        assert got.dtype == np.float32 and np.array_equal(got.view(np.int32), want.view(np.int32))
+
+
+def test_fan_gains_read_the_reactions_codes_as_their_masks():
+    """Guards fan_gains' numpy form on real Reactions (their packed codes and the gain
+    table) against the stand-in without codes (the masks packed there): the same edges
+    and, bit for bit, the same sums."""
+    rng = np.random.default_rng(32)
+    n, n_edges = 20_000, 900
+    edge = np.where(rng.random(n) < 0.4, rng.integers(0, n_edges, n), -1).astype(np.int32)
+    masks = {a: rng.random(n) < q for a, q in zip(("complete", "like", "comment", "share", "follow"),
+                                                  (0.5, 0.2, 0.05, 0.02, 0.01))}
+    imp = SimpleNamespace(edge=edge)
+    real = Reactions(**masks, intimacy=np.zeros(n, np.float32))
+    bare = SimpleNamespace(**{a: masks[a] for a in ("complete", "like", "comment", "share")})
+    for cfg in (RelationshipConfig(), CUSTOM):
+        e1, s1 = fan_gains(imp, real, cfg)
+        e2, s2 = fan_gains(imp, bare, cfg)
+        fan = edge >= 0
+        want = np.bincount(edge[fan], weights=gain_table_reference(cfg, masks, fan), minlength=n_edges)
+        assert np.array_equal(e1, np.unique(edge[fan])) and np.array_equal(e1, e2)
+        assert np.array_equal(s1.view(np.int64), s2.view(np.int64))
+        assert np.array_equal(s1.view(np.int64), want[e1].view(np.int64))
+
+
+def gain_table_reference(cfg, masks, fan):
+    """Each fan impression's float32 gain, added mask by mask (the definition)."""
+    gain = np.full(int(fan.sum()), cfg.gain_view, dtype=np.float32)
+    for w, a in ((cfg.gain_complete, "complete"), (cfg.gain_like, "like"), (cfg.gain_comment, "comment"),
+                 (cfg.gain_share, "share")):
+        gain += np.float32(w) * masks[a][fan]
+    return gain

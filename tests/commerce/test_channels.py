@@ -3,6 +3,8 @@ than once, and the repurchase interval across channels."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from simulator.commerce.ledger import GROUP, PRIVATE_PLATFORM, PUBLIC_G, VISIT
@@ -168,3 +170,49 @@ def test_a_pair_converting_on_two_platforms_is_attributed_by_the_hash_not_the_pl
     again, _ = attributed(True)
     assert np.array_equal(first, again)
     assert abs(float(np.mean(first == 0)) - 0.5) < 0.04
+
+
+def test_the_attribution_hash_hashes_the_salt_once_per_batch():
+    """Guards purchase.row_hash and _day_salt (issue #17: the salt's hash computed once a
+    batch and once per (seed, day)): each row's hash is splitmix64 chained over the salt
+    and its columns, as hashing every row's own copy of the salt gives."""
+    from simulator.commerce.purchase import _day_salt, row_hash
+    from simulator.feeds.numpy_kernels import splitmix64
+
+    rng = np.random.default_rng(41)
+    cols = [rng.integers(-5, 10**6, 300) for _ in range(3)]
+    for salt in (0, 12345, 2**63 + 17, -3):
+        want = splitmix64(np.full(300, np.uint64(salt % 2**64)))
+        with np.errstate(over="ignore"):
+            for c in cols:
+                want = splitmix64(want ^ c.astype(np.int64).view(np.uint64))
+        assert np.array_equal(row_hash(salt, *cols), want)
+        assert len(row_hash(salt, np.zeros(0, np.int64))) == 0
+    m = SimpleNamespace(scenario=SimpleNamespace(seed=9), day=4)
+    want = int(splitmix64(splitmix64(np.full(1, np.uint64(9))) ^ np.array([4], np.int64).view(np.uint64))[0])
+    assert _day_salt(m) == want and _day_salt(SimpleNamespace(scenario=SimpleNamespace(seed=9), day=5)) != want
+
+
+def test_the_customer_book_inserts_new_pairs_in_key_order():
+    """Guards CustomerBook.ensure (issue #17: its four columns' inserts at places found
+    once): rows of known pairs keep their trust, last order and count; new pairs (repeats
+    in one batch once) enter at their key's sorted place with trust 0, no order yet; the
+    rows returned are each pair's."""
+    from simulator.commerce.purchase import NEVER, CustomerBook
+
+    rng = np.random.default_rng(42)
+    book = CustomerBook(7)
+    for day in range(4):
+        users, merchants = rng.integers(0, 50, 60), rng.integers(0, 7, 60)
+        keys, trust, last, orders = book.keys.copy(), book.trust.copy(), book.last_day.copy(), book.orders.copy()
+        row, new = book.ensure(users, merchants)
+        q = users * 7 + merchants
+        assert np.array_equal(new, ~np.isin(q, keys)) and np.array_equal(book.keys, np.union1d(keys, q))
+        assert np.array_equal(book.keys[row], q)
+        old = np.isin(book.keys, keys)
+        assert np.array_equal(book.trust[old], trust) and np.array_equal(book.last_day[old], last)
+        assert np.array_equal(book.orders[old], orders)
+        assert (book.trust[~old] == 0).all() and (book.last_day[~old] == NEVER).all() and (book.orders[~old] == 0).all()
+        assert book.trust.dtype == np.float32 and book.last_day.dtype == book.orders.dtype == np.int32
+        book.record(row[:20], np.full(20, 0.3, np.float32), day)
+    assert new.any() and not new.all()

@@ -45,3 +45,68 @@ def test_orders_are_attributed_by_slot_source_and_relationship():
     sources = {s for s, _ in seen}
     assert {ADS, GROUP, VISIT, WECHAT, SOURCES.index("recommend")} <= sources
     assert {d for _, d in seen} == set(range(4))
+
+
+def _sell_on_reference(model, platform, impressions, reactions):
+    """feed_sales._sell_on as it selected before issue #17's small-day pass: every engaged
+    impression, then its item's live session and product link (the definition)."""
+    from simulator.commerce.ledger import PRIVATE_PLATFORM
+    from simulator.state.arrays import lognormal_with_mean, sigmoid
+
+    items, cfg, rng = model.items, model.scenario.commerce, model.streams.commerce
+    domain = impressions.domain()
+    engaged = np.flatnonzero(reactions.engaged)
+    item = impressions.item[engaged]
+    live, merchant = items.live[item], items.merchant[item]
+    on_live = np.flatnonzero(live)
+    if len(on_live):
+        k = engaged[on_live]
+        fan_trust = model.commerce.purchase.fan_trust[platform]
+        tip = rng.random(len(k)) < sigmoid(cfg.tip_intercept + fan_trust * cfg.tip_w_intimacy * reactions.intimacy[k])
+        k = k[tip]
+        amount = lognormal_with_mean(rng, cfg.tip_mean, 1.0, len(k))
+        model.ledger.book_tips(platform, items.creator[impressions.item[k]].astype(np.int64), domain[k], amount)
+    linked = np.flatnonzero(merchant >= 0)
+    if not model.merchants.active.all():
+        linked = linked[model.merchants.active[merchant[linked]]]
+    if len(linked) == 0:
+        return None
+    k = engaged[linked]
+    m = merchant[linked].astype(np.int64)
+    user = impressions.user[k].astype(np.int64)
+    prob = model.commerce.purchase.probability(model.day, user, m, impressions.match[k], reactions.intimacy[k],
+                                               live[linked], platform)
+    buy = rng.random(len(k)) < prob
+    k, m, user = k[buy], m[buy], user[buy]
+    return dict(platform=np.full(len(k), platform, np.int64), merchant=m,
+                seller=items.creator[impressions.item[k]].astype(np.int64), user=user,
+                domain=np.minimum(domain[k], PRIVATE_PLATFORM).astype(np.int64),
+                source=impressions.source[k].astype(np.int64), targeting=impressions.targeting[k].astype(np.int64),
+                item=impressions.item[k].astype(np.int64) + items.offset)
+
+
+def test_feed_sales_draw_from_the_same_impressions_as_selecting_among_all_engaged(monkeypatch):
+    """Guards feed_sales._sell_on's early selection (issue #17: the engaged impressions of
+    items that tip or sell, before the items' gathers): the tips booked, the candidate
+    orders and the commerce stream's state after the draws equal the definition's, which
+    selects the live and linked items among every engaged impression."""
+    import copy
+
+    from simulator.commerce.feed_sales import _sell_on
+
+    m = model("scenarios/base.toml", steps=5, commerce={"live_share": 0.2, "link_share": 0.3})
+    m.run(3)
+    log = m.day_logs[0]
+    booked = []
+    monkeypatch.setattr(m.ledger, "book_tips", lambda *a: booked.append([np.asarray(x).copy() for x in a[1:]]))
+    start = copy.deepcopy(m.streams.commerce.bit_generator.state)
+    got = _sell_on(m, log.platform.index, log.impressions, log.reactions)
+    after = m.streams.commerce.bit_generator.state
+    m.streams.commerce.bit_generator.state = start
+    want = _sell_on_reference(m, log.platform.index, log.impressions, log.reactions)
+    assert m.streams.commerce.bit_generator.state == after
+    assert len(booked) == 2 and all(np.array_equal(a, b) for a, b in zip(*booked)) and len(booked[0][0]) > 0
+    assert got.keys() == want.keys() and len(got["user"]) > 0
+    assert all(np.array_equal(got[k], want[k]) for k in got)
+    sells = m.items.live | (m.items.merchant >= 0)
+    assert not sells[log.impressions.item[log.reactions.engaged]].all()  # some engaged impressions sell nothing

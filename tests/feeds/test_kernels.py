@@ -292,17 +292,30 @@ def test_edges_to_marked_match_the_mask():
 def test_tally_impressions_matches_the_bincounts():
     """Guards kernels.tally_impressions (content/exposure.py, issue #17): one pass gives
     each item's impressions by domain and by source and its engagements by action exactly
-    as the bincounts it replaced."""
+    as the bincounts it replaced; and its numpy forms (numpy_kernels.tally_impressions,
+    tally_by_codes: a bincount of (source, domain) pairs by item and one of the packed
+    actions, summed by float64 products) the same counts, plus the day's (source, domain)
+    pairs."""
     rng = np.random.default_rng(7)
     n, n_items, D, S = 5000, 300, 3, 5
     item = rng.integers(0, n_items, n)
     domain = rng.integers(0, D, n).astype(np.int8)
     source = rng.integers(0, S, n).astype(np.int8)
     acts = rng.random((5, n)) < [[0.5], [0.2], [0.05], [0.03], [0.01]]
-    by_domain, by_source, by_action = tally_impressions(item, domain, source, *acts, n_items, D, S)
-    assert np.array_equal(by_domain, np.bincount(item * D + domain, minlength=n_items * D).reshape(n_items, D))
-    assert np.array_equal(by_source, np.bincount(item * S + source, minlength=n_items * S).reshape(n_items, S))
-    assert np.array_equal(by_action, np.stack([np.bincount(item[hit], minlength=n_items) for hit in acts], axis=1))
+    from simulator.audience.engagement import action_codes
+    from simulator.feeds import numpy_kernels as nk
+
+    pairs = {}
+    for f in (tally_impressions, nk.tally_impressions,
+              lambda *a: nk.tally_by_codes(item.astype(np.int32), domain, source, action_codes(*acts), n_items, D, S,
+                                           pairs)):
+        by_domain, by_source, by_action = f(item, domain, source, *acts, n_items, D, S)
+        assert by_domain.dtype == by_source.dtype == by_action.dtype == np.int64
+        assert np.array_equal(by_domain, np.bincount(item * D + domain, minlength=n_items * D).reshape(n_items, D))
+        assert np.array_equal(by_source, np.bincount(item * S + source, minlength=n_items * S).reshape(n_items, S))
+        assert np.array_equal(by_action, np.stack([np.bincount(item[hit], minlength=n_items) for hit in acts], axis=1))
+    # the numpy form's day total of (source, domain) pairs, read by the views instead of count_pairs
+    assert np.array_equal(pairs["source_domain"], np.bincount(source * D + domain, minlength=S * D).reshape(S, D))
 
 
 def test_pool_tally_matches_the_weighted_bincounts_bit_for_bit():
@@ -332,10 +345,14 @@ def test_counts_by_user_matches_the_bincounts():
     user = rng.integers(0, 70, 4000).astype(np.int32)
     engaged = rng.random(4000) < 0.3
     source = rng.integers(0, 5, 4000).astype(np.int8)
-    k, hits, ads = counts_by_user(user, engaged, source, 2, 80)
-    assert np.array_equal(k, np.bincount(user, minlength=80))
-    assert np.array_equal(hits, np.bincount(user[engaged], minlength=80))
-    assert np.array_equal(ads, np.bincount(user[source == 2], minlength=80))
+    from simulator.feeds import numpy_kernels as nk
+
+    for f in (counts_by_user, nk.counts_by_user):  # the kernel and its numpy form (one bincount of packed codes)
+        k, hits, ads = f(user, engaged, source, 2, 80)
+        assert k.dtype == hits.dtype == ads.dtype == np.int64
+        assert np.array_equal(k, np.bincount(user, minlength=80))
+        assert np.array_equal(hits, np.bincount(user[engaged], minlength=80))
+        assert np.array_equal(ads, np.bincount(user[source == 2], minlength=80))
 
 
 def test_numpy_forms_match_the_kernels():
@@ -447,3 +464,30 @@ def test_fan_intimacy_matches_the_mask_and_the_gather():
         assert got.dtype == np.float32 and np.array_equal(got, want) and np.array_equal(fan, edge >= 0)
         got, fan = f(np.full(30, -1, np.int32), np.zeros(0, np.float32))
         assert np.array_equal(got, np.zeros(30, np.float32)) and not fan.any()
+
+
+def test_reactions_in_chunks_match_the_gather_and_the_draws():
+    """Guards numpy_kernels.react_in_chunks (the reactions of a small day, audience/engagement.py,
+    issue #17): chunk by chunk, the viewers' intimacy at their follow edges and the draws
+    from the items' quality are the compiled fan_intimacy and draw_actions' results bit
+    for bit, across chunk boundaries; a day without follow edges reads no intimacy."""
+    from simulator.feeds import kernels
+    from simulator.feeds import numpy_kernels as nk
+
+    rng = np.random.default_rng(23)
+    n, n_edges, n_items = 2 * nk.CHUNK + 777, 900, 300
+    edge = np.where(rng.random(n) < 0.35, rng.integers(0, n_edges, n), -1).astype(np.int32)
+    edge_intimacy = rng.random(n_edges).astype(np.float32)
+    item = rng.integers(0, n_items, n).astype(np.int32)
+    quality, match = rng.random(n_items).astype(np.float32), rng.random(n).astype(np.float32)
+    coef, offsets = np.array([-1.3, 2.1, 1.7, 3.3]), np.array([1.5, -0.5, -2.0, -2.5, -4.5])
+    intim, fan = kernels.fan_intimacy(edge, edge_intimacy)
+    for seed in (42, 2**63 - 5):
+        want = kernels.draw_actions(match, quality[item], intim, fan, coef, offsets, seed)
+        acts, got = nk.react_in_chunks(edge, edge_intimacy, item, quality, match, coef, offsets, seed)
+        assert acts.shape == (5, n) and np.array_equal(acts, want) and acts[4].any()
+        assert got.dtype == np.float32 and np.array_equal(got.view(np.int32), intim.view(np.int32))
+    acts, got = nk.react_in_chunks(np.full(50, -1, np.int32), np.zeros(0, np.float32), item[:50], quality,
+                                   match[:50], coef, offsets, 7)
+    assert not got.any() and np.array_equal(acts, kernels.draw_actions(match[:50], quality[item[:50]], got,
+                                                                       np.zeros(50, bool), coef, offsets, 7))

@@ -217,3 +217,44 @@ def test_creator_share_is_defined_when_every_creator_has_exited():
     platform = next(iter(m.platforms.values()))
     ctx = prior_context(m, platform, 0)
     assert np.isfinite(ctx.creator_share).all() and len(ctx.creator_share) == m.items.n
+
+
+def test_the_pools_read_record_exposures_counts_as_their_own(monkeypatch):
+    """Guards TrafficPools.observe reading record_exposure's impressions per item and its
+    intp items from the reactions (Reactions.item_impressions, item_index; issue #17): a
+    day's pools observed with them and from the impressions alone end in the same state,
+    bit for bit, and those counts are the bincount of the impressions' items."""
+    from dataclasses import replace
+
+    from simulator.feeds import numpy_kernels
+
+    # the small days' forms (the runs built earlier in this process may have switched to the compiled ones)
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+    monkeypatch.setattr(numpy_kernels, "COMPILED_RUN", 10**15)
+    m = TrafficModel({"population": {"users": 2000, "creators": 100, "merchants": 2}}, seed=3, agents=False)
+    m.run(2)
+    log = m.day_logs[0]
+    r = log.reactions
+    assert r.item_impressions is not None and r.item_index is not None and r.item_index.dtype == np.intp
+    assert np.array_equal(r.item_impressions, np.bincount(log.impressions.item, minlength=m.items.n))
+    assert np.array_equal(r.item_index, log.impressions.item)
+    names = ("pool_seen", "pool_den", "pool_num", "obs_den", "obs_num", "level", "stalled")
+    before = {k: getattr(m.items, k).copy() for k in names}
+    pools = log.platform.policy.pools
+    pools.observe(m.items, log.platform.index, m.day, log.impressions, r)
+    with_counts = {k: getattr(m.items, k).copy() for k in names}
+    for k in names:
+        getattr(m.items, k)[...] = before[k]
+    pools.observe(m.items, log.platform.index, m.day, log.impressions,
+                  replace(r, item_impressions=None, item_index=None))
+    for k in names:
+        got, want = with_counts[k], getattr(m.items, k)
+        assert np.array_equal(got.view(np.uint8), want.view(np.uint8)), k
+    assert not np.array_equal(with_counts["pool_seen"], before["pool_seen"])
+    # and the day's lifetime sums are the definition's weighted bincounts (1 + beta·intimacy; engaged: completed or liked)
+    p, item = log.platform.index, log.impressions.item
+    w = pools.weight(r.intimacy)
+    seen = np.bincount(item, weights=w, minlength=m.items.n).astype(np.float32)
+    engaged = np.bincount(item, weights=w * (r.complete | r.like), minlength=m.items.n).astype(np.float32)
+    assert np.array_equal(with_counts["obs_den"][p], before["obs_den"][p] + seen)
+    assert np.array_equal(with_counts["obs_num"][p], before["obs_num"][p] + engaged)

@@ -244,7 +244,8 @@ def test_views_read_the_day_logs_tallies_as_they_would_count_the_impressions():
         assert v.readings["group_members"] == members[p] and v.readings["wechat_contacts"] == contacts[p]
         bare = platform_view(m, replace(log, tally={}))
         assert np.array_equal(bare.creator_step, v.creator_step) and bare.readings == v.readings
-        assert np.array_equal(bare.imps, v.imps)
+        assert np.array_equal(bare.imps, v.imps) and np.array_equal(bare.actions, v.actions)
+        assert np.array_equal(v.actions, [np.count_nonzero(a) for a in log.reactions.columns()])
     assert members.sum() > 0 and contacts.sum() > 0
 
 
@@ -272,3 +273,54 @@ def test_follow_graph_metrics_are_the_sums_of_its_fans_by_tier():
     row = measure_all(views(m)[0])
     assert [row[f"fans_{t}"] for t in TIERS] == np.bincount(tier, minlength=len(TIERS)).tolist()
     assert row["seller_followers"] == int(sells.sum())
+
+
+def test_each_views_flywheel_is_measured_on_its_own_cumulative_impressions():
+    """Guards Flywheel.measure's once-per-table cache (issue #17: with one platform its
+    view and 'all' read the same table, measured once): on two platforms each view's
+    flywheel columns are flywheel() of that view's own cumulative impressions (the
+    platforms' differ, and 'all' is their sum); on one platform the two rows agree."""
+    from simulator.observation.measurements import Flywheel, flywheel
+    from simulator.observation.views import views
+
+    m = TrafficModel(two_platform_world(), seed=6)
+    m.run(4)
+    out = views(m)
+    rows = [Flywheel().measure(v) for v in out]
+    bins = m.scenario.metrics.quality_bins
+    for v, row in zip(out, rows):
+        assert row == pytest.approx(flywheel(m, v.creator_cum, bins), nan_ok=True)
+    assert rows[0] != rows[1] and rows[2] != rows[0]
+    one = TrafficModel(small(), seed=6)
+    one.run(3)
+    a, b = (Flywheel().measure(v) for v in views(one))
+    assert a == pytest.approx(b, nan_ok=True) and a == pytest.approx(flywheel(one, views(one)[0].creator_cum, bins),
+                                                                      nan_ok=True)
+
+
+def test_one_platforms_all_row_takes_only_what_does_not_depend_on_the_platform():
+    """Guards measure_all's reuse (issue #17: with one platform the 'all' view, a copy of
+    the platform's, takes the platform row's values of the measurements that never read
+    which platform a view is, ``same_in_all``): each row equals every measurement measured
+    afresh on its own view, the 'all' row's platform-dependent values included (fails if
+    the 'all' row took every value from the platform's)."""
+    import math
+    from dataclasses import replace
+
+    from simulator.observation.measurements import MEASUREMENTS, measure_all
+    from simulator.observation.views import views
+
+    m = TrafficModel(small(), seed=7)
+    m.run(3)
+    out = views(m)
+    assert len(out) == 2 and out[1].twin is out[0]
+    rows = [measure_all(v) for v in out]
+    for v, row in zip(out, rows):
+        fresh = {}
+        for meas in MEASUREMENTS:
+            fresh.update(meas.measure(replace(v, twin=None, shared={})))
+        assert row.keys() == fresh.keys()
+        for k in row:
+            assert row[k] == fresh[k] or (math.isnan(row[k]) and math.isnan(fresh[k])), k
+    differ = [k for k in rows[0] if not (rows[0][k] == rows[1][k] or (rows[0][k] != rows[0][k] and rows[1][k] != rows[1][k]))]
+    assert differ  # (the adapting knobs: the platform's own, NaN for all)

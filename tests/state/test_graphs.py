@@ -127,8 +127,9 @@ def test_bad_follow_file_names_the_key(tmp_path):
 def test_follow_graph_add_inserts_every_column_as_np_insert_did():
     """Guards FollowGraph.add's insert (numpy_kernels.sorted_inserter, the places found
     once for every column): new edges land where np.insert put them in every column
-    (src, creator, intimacy, the extra columns, the keys), from sorted-unique input (the
-    daily caller's) or not."""
+    (src, creator, intimacy, the extra columns, the keys), from sorted-unique input or
+    not, and from new edges with their positions already found (the daily caller's:
+    ``absent_at``)."""
     rng = np.random.default_rng(3)
     arr = np.sort(rng.integers(0, 1000, 200))
     pos = np.sort(rng.integers(0, 201, 40))  # repeated positions, both ends
@@ -139,7 +140,8 @@ def test_follow_graph_add_inserts_every_column_as_np_insert_did():
     into = sorted_inserter(len(arr), pos)
     assert np.array_equal(into(arr, vals), np.insert(arr, pos, vals))
     assert np.array_equal(into(arr.astype(np.float32), vals), np.insert(arr.astype(np.float32), pos, vals))
-    for sorted_input in (True, False):
+    for mode in ("sorted", "unsorted", "absent_at"):
+        sorted_input = mode != "unsorted"
         n_users, n_creators = 60, 9
         keys0 = np.unique(rng.integers(0, n_users * n_creators, 150))
         fg = FollowGraph(n_users, n_creators, keys0 // n_creators, keys0 % n_creators,
@@ -150,7 +152,11 @@ def test_follow_graph_add_inserts_every_column_as_np_insert_did():
         q = np.unique(q) if sorted_input else q
         old = {"src": fg.src.copy(), "creator": fg.creator.copy(), "intimacy": fg.intimacy.copy(), "keys": fg.keys.copy()}
         old.update({f"extra_{k}": v.copy() for k, v in fg.extra.items()})
-        added = fg.add(q // n_creators, q % n_creators, 0.25)
+        absent_at = None
+        if mode == "absent_at":  # the daily caller's: new edges only, with find()'s positions
+            q = q[~fg.find(q // n_creators, q % n_creators)[1]]
+            absent_at = fg.find(q // n_creators, q % n_creators)[0]
+        added = fg.add(q // n_creators, q % n_creators, 0.25, absent_at=absent_at)
         qn = np.unique(q)
         qn = qn[~np.isin(qn, old["keys"])]
         at = np.searchsorted(old["keys"], qn)
