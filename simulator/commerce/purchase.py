@@ -18,6 +18,7 @@ import numpy as np
 
 from ..feeds.numpy_kernels import sorted_inserter
 from ..feeds.numpy_kernels import splitmix64 as _splitmix64
+from ..feeds.numpy_kernels import splitmix64_in_place
 from ..state.arrays import find_sorted, sigmoid, unique_sorted
 from ..state.graphs import fan_tier
 
@@ -111,27 +112,8 @@ def row_hash(salt: int, *columns) -> np.ndarray:
     t = np.empty(n, dtype=np.uint64)
     for c in columns:
         h ^= np.asarray(c).astype(np.int64, copy=False).view(np.uint64)
-        _splitmix64_in_place(h, t)
+        splitmix64_in_place(h, t)
     return h
-
-
-_GOLDEN, _MIX1, _MIX2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
-
-
-def _splitmix64_in_place(x: np.ndarray, t: np.ndarray) -> None:
-    """``numpy_kernels.splitmix64`` in place on ``x`` (uint64, wrapping), ``t`` a scratch
-    array of its size: the same operations without a temporary per step (the order
-    batches are a few hundred rows: numpy's per-call cost is most of the hash)."""
-    x += _GOLDEN
-    np.right_shift(x, _S30, out=t)
-    x ^= t
-    x *= _MIX1
-    np.right_shift(x, _S27, out=t)
-    x ^= t
-    x *= _MIX2
-    np.right_shift(x, _S31, out=t)
-    x ^= t
 
 
 def place_orders(model, *, platform, merchant, seller, user, domain, source, item=None, targeting=None):

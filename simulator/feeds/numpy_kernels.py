@@ -293,13 +293,11 @@ _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(
 _MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
-def _uniform_into(x: np.ndarray, u: np.ndarray, t: np.ndarray | None = None, offset: bool = True) -> None:
-    """Uniforms in (0, 1) from the hash of each counter ``x`` (``kernels._uniform``), into
-    ``u``; ``x`` (uint64) is overwritten (the finalizer in place: no temporaries; ``t``: a
-    scratch array of its size, if the caller has one). ``offset=False``: the counters
-    already include splitmix64's golden-ratio step."""
-    if t is None:
-        t = np.empty_like(x)
+def splitmix64_in_place(x: np.ndarray, t: np.ndarray, offset: bool = True) -> None:
+    """:func:`splitmix64` in place on ``x`` (uint64, wrapping), ``t`` a scratch array of
+    its size: the same operations without a temporary per step (numpy's per-call cost
+    is most of the hash on short arrays). ``offset=False``: the counters already include
+    splitmix64's golden-ratio step."""
     if offset:
         x += _GOLDEN
     np.right_shift(x, _S30, out=t)
@@ -310,6 +308,14 @@ def _uniform_into(x: np.ndarray, u: np.ndarray, t: np.ndarray | None = None, off
     x *= _MIX2
     np.right_shift(x, _S31, out=t)
     x ^= t
+
+
+def _uniform_into(x: np.ndarray, u: np.ndarray, t: np.ndarray | None = None, offset: bool = True) -> None:
+    """Uniforms in (0, 1) from the hash of each counter ``x`` (``kernels._uniform``), into
+    ``u``; ``x`` (uint64) is overwritten (the finalizer in place: no temporaries; ``t``: a
+    scratch array of its size, if the caller has one). ``offset=False``: the counters
+    already include splitmix64's golden-ratio step."""
+    splitmix64_in_place(x, np.empty_like(x) if t is None else t, offset)
     x >>= _S11
     np.add(x.view(np.int64), 0.5, out=u)  # float64(h >> 11) + 0.5: exact (53 bits; as int64, the faster cast)
     u *= 1.0 / 9007199254740992.0
