@@ -13,6 +13,9 @@ Runs each scenario as shipped (its population, its seed unless ``--seed``) for
 * the other state that grows with days: follow edges, customer-book pairs, WeChat
   contacts, closed fan-group memberships, the ledger's per-day rows and the metric rows.
 
+Every 10th day (and at each of those days) a progress line goes to stderr at once: the
+step time, the mean of the last 10, ``VmRSS``, the peak so far (``VmHWM``), follow edges.
+
 The last line per scenario is ``ratio_365_30=X``: the mean step time of the last 20 days
 over that of days 21-40 (20-day means, because a shared machine makes single days noisy). ``--metrics`` also prints the headline metrics of the ``all`` rows at
 days 30, 90, 180 and the last day (docs/ODD.md, "Long runs", quotes them).
@@ -49,6 +52,15 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def peak_mb() -> float:
+    """The process's peak resident memory so far (``VmHWM``, Linux), MiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def sizes(model) -> dict[str, float]:
     items = model.items
     store = sum(a.nbytes for a in items.cols.values())
@@ -76,6 +88,9 @@ def run_year(path: Path, steps: int, seed, sets: list[str]) -> tuple[TrafficMode
         times.append(time.perf_counter() - t0)
         if day in checkpoints:
             pending.append((day, rss_mb(), sizes(model)))
+        if day in checkpoints or day % 10 == 0:  # as it goes (stderr, unbuffered): a long run shows where it is
+            print(f"day {day}: step {times[-1]:.2f} s, mean of the last 10 {np.mean(times[-10:]):.2f} s, "
+                  f"rss {rss_mb():.0f} MiB, peak {peak_mb():.0f} MiB, edges {model.follows.n_edges}", file=sys.stderr, flush=True)
     for day, rss, size in pending:
         lo, hi = max(1, day - 10), min(steps, day + 10)
         rows.append({"day": day, "step_s": round(times[day - 1], 4),
