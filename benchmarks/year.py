@@ -44,19 +44,12 @@ METRICS = ["impressions_total", "private_share_gmv", "private_share_tips", "priv
            "wechat_contacts", "feed_fill"]
 
 
-def rss_mb() -> float:
+def status_mb(field: str = "VmRSS") -> float:
+    """A memory figure of this process from /proc/self/status (Linux), MiB: ``VmRSS``
+    (resident now) or ``VmHWM`` (the peak so far)."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def peak_mb() -> float:
-    """The process's peak resident memory so far (``VmHWM``, Linux), MiB."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -87,10 +80,10 @@ def run_year(path: Path, steps: int, seed, sets: list[str]) -> tuple[TrafficMode
         model.step()
         times.append(time.perf_counter() - t0)
         if day in checkpoints:
-            pending.append((day, rss_mb(), sizes(model)))
+            pending.append((day, status_mb(), sizes(model)))
         if day in checkpoints or day % 10 == 0:  # as it goes (stderr, unbuffered): a long run shows where it is
             print(f"day {day}: step {times[-1]:.2f} s, mean of the last 10 {np.mean(times[-10:]):.2f} s, "
-                  f"rss {rss_mb():.0f} MiB, peak {peak_mb():.0f} MiB, edges {model.follows.n_edges}", file=sys.stderr, flush=True)
+                  f"rss {status_mb():.0f} MiB, peak {status_mb('VmHWM'):.0f} MiB, edges {model.follows.n_edges}", file=sys.stderr, flush=True)
     for day, rss, size in pending:
         lo, hi = max(1, day - 10), min(steps, day + 10)
         rows.append({"day": day, "step_s": round(times[day - 1], 4),
