@@ -206,11 +206,6 @@ class AccountEdges:
         return self._table[users.astype(np.int64) * len(account) + merchant].astype(np.int64)
 
 
-def account_edges(model, users: np.ndarray, merchant: np.ndarray) -> np.ndarray:
-    """``model.follows.lookup(users, merchants.account[merchant])`` (:meth:`AccountEdges.lookup`)."""
-    return AccountEdges(model).lookup(users, merchant)
-
-
 class _AdMarket:
     """Ad slots being handed out: which bid (``merchant``: an index into the day's bids,
     one per merchant for static merchants) has each slot, and how many impressions each

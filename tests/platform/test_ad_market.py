@@ -68,7 +68,7 @@ def test_narrow_keeps_the_stable_order_of_the_bids():
 
 def test_account_edges_are_the_follow_graphs_lookup():
     from simulator.platform import ad_market
-    from simulator.platform.ad_market import account_edges
+    from simulator.platform.ad_market import AccountEdges
 
     m = model(steps=3)
     m.run()
@@ -80,12 +80,12 @@ def test_account_edges_are_the_follow_graphs_lookup():
     merchant[:len(to_account)] = np.searchsorted(m.merchants.account, m.follows.creator[to_account])
     want = m.follows.lookup(users, m.merchants.account[merchant])
     assert (want >= 0).sum() > 100 and (want < 0).sum() > 100
-    got = account_edges(m, users, merchant)
+    got = AccountEdges(m).lookup(users, merchant)
     assert np.array_equal(got, want) and got.dtype == want.dtype
     limit = ad_market.ACCOUNT_TABLE_LIMIT
     try:  # the fallback (the table too large): the lookup itself
         ad_market.ACCOUNT_TABLE_LIMIT = 0
-        assert np.array_equal(account_edges(m, users, merchant), want)
+        assert np.array_equal(AccountEdges(m).lookup(users, merchant), want)
     finally:
         ad_market.ACCOUNT_TABLE_LIMIT = limit
 
