@@ -1,6 +1,6 @@
 """A year of one scenario: step time, memory and the size of everything that could grow.
 
-    python benchmarks/year.py [SCENARIO.toml ...] [--steps 365] [--seed S] [--set KEY=VALUE ...] [--metrics]
+    python benchmarks/year.py [SCENARIO.toml ...] [--steps 365] [--seed S] [--set KEY=VALUE ...] [--metrics] [--phases]
 
 Runs each scenario as shipped (its population, its seed unless ``--seed``) for
 ``--steps`` days and prints, at days 1, 30, 100, 200 and the last day:
@@ -18,7 +18,10 @@ step time, the mean of the last 10, ``VmRSS``, the peak so far (``VmHWM``), foll
 
 The last line per scenario is ``ratio_365_30=X``: the mean step time of the last 20 days
 over that of days 21-40 (20-day means, because a shared machine makes single days noisy). ``--metrics`` also prints the headline metrics of the ``all`` rows at
-days 30, 90, 180 and the last day (docs/ODD.md, "Long runs", quotes them).
+days 30, 90, 180 and the last day (docs/ODD.md, "Long runs", quotes them). ``--phases``
+times each phase of the step (``bench.time_phases``) and prints their means over the 10
+days ending at days 11, 30, 60, 100, 150, 200, 300 and the last: which phases grow as the
+run ages.
 Figures and their history: benchmarks/README.md. No timing here is a test.
 """
 
@@ -36,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from simulator import TrafficModel  # noqa: E402
 from simulator.config import load_scenario  # noqa: E402
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 SCENARIOS = ["douyin", "kuaishou", "douyin_enterprise", "kuaishou_8", "wechat_private"]
 METRICS = ["impressions_total", "private_share_gmv", "private_share_tips", "private_share_comments", "exposure_gini",
@@ -69,13 +73,19 @@ def sizes(model) -> dict[str, float]:
     }
 
 
-def run_year(path: Path, steps: int, seed, sets: list[str]) -> tuple[TrafficModel, list[dict]]:
+def run_year(path: Path, steps: int, seed, sets: list[str], phases: dict | None = None) -> tuple[TrafficModel, list[dict]]:
     scenario = load_scenario(path, sets=sets)
     model = TrafficModel(scenario, seed=seed if seed is not None else "scenario", steps=steps)
+    if phases is not None:
+        from bench import time_phases
+        phases.update(time_phases(model))
     times, rows = [], []
     checkpoints = sorted({1, 30, 100, 200, steps} & set(range(1, steps + 1)))
     pending = []
     for day in range(1, steps + 1):
+        if phases is not None:
+            for v in phases.values():
+                v.append(0.0)
         t0 = time.perf_counter()
         model.step()
         times.append(time.perf_counter() - t0)
@@ -100,17 +110,26 @@ def main(argv=None) -> None:
     p.add_argument("--seed", type=int, default=None, help="default: the scenario's own seed")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--metrics", action="store_true", help="print headline metrics at days 30, 90, 180 and the last")
+    p.add_argument("--phases", action="store_true",
+                   help="print each phase's mean seconds over the 10 days ending at days 11, 30, 60, 100, 150, 200, 300 "
+                        "and the last: which phases grow with the days")
     a = p.parse_args(argv)
     import pandas as pd
     pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 40)
     for path in a.scenarios:
         t0 = time.perf_counter()
-        model, rows, ratio = run_year(path, a.steps, a.seed, a.set)
+        phases = {} if a.phases else None
+        model, rows, ratio = run_year(path, a.steps, a.seed, a.set, phases)
         print(f"== {path.stem}: {a.steps} days in {time.perf_counter() - t0:.1f} s")
         df = pd.DataFrame(rows)
         print(df.to_string(index=False))
         print(f"ratio_{a.steps}_30={ratio:.2f}")
+        if phases:
+            ends = sorted({d for d in (11, 30, 60, 100, 150, 200, 300, a.steps) if 11 <= d <= a.steps})
+            table = pd.DataFrame({f"days {e - 9}-{e}": {k: np.mean(v[e - 10: e]) for k, v in phases.items() if any(v)}
+                                  for e in ends})
+            print(table.to_string(float_format=lambda x: f"{x:.3f}"))
         if a.metrics:
             m = model.metrics_frame()
             m = m[m.platform == "all"].set_index("step")
