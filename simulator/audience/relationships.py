@@ -78,7 +78,7 @@ def day_gains(day_logs, cfg: RelationshipConfig) -> tuple[np.ndarray, np.ndarray
             return got
     parts = [fan_gains(log.impressions, log.reactions, cfg) for log in logs]
     # each platform's sums added at their edges, in platform order (one merge of sorted
-    # edges a platform on large days: kernels.add_sorted_sums)
+    # edges a platform: kernels.add_sorted_sums on a large day whose packed form would not fit)
     add_sorted_sums = numpy_kernels.kernel("add_sorted_sums", numpy_kernels.compiled(sum(len(e) for e, _ in parts)))
     edges, total = parts[0][0], 0.0 + parts[0][1]
     for e, sums in parts[1:]:
