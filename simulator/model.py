@@ -301,10 +301,11 @@ class TrafficModel(mesa.Model):
         lost edge is counted on the creator's home platform (``follows_lost_today``):
         bans, fan-group annoyance and drift all happen where the account lives."""
         self.follows_lost_today = np.zeros(len(self.platforms), dtype=np.int64)
-        if not mask.any():
+        gone = np.flatnonzero(mask)  # (the few lost edges found once: gathers, not passes over every edge)
+        if len(gone) == 0:
             return
-        self.commerce.groups.leave(np.flatnonzero(mask))
-        creator = self.follows.creator[mask]
+        self.commerce.groups.leave(gone)
+        creator = self.follows.creator[gone]
         self.creators.follows_lost += np.bincount(creator, minlength=self.creators.n)
         self.follows_lost_today = np.bincount(self.creators.home[creator], minlength=len(self.platforms)).astype(np.int64)
         self.follows.remove(mask)

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..state.arrays import unique_sorted
+from ..state.arrays import union_sorted, unique_sorted
 from ..state.vocabulary import CATEGORIES
 from .ledger import PUBLIC_G, PRIVATE_PLATFORM, RECALL, SEARCH
 from .purchase import place_orders
@@ -210,7 +210,7 @@ class Shelves:
         """The (user, merchant) pairs of today's orders on shelf ``p``: recall candidates."""
         if orders is not None and len(orders):
             key = orders.user.astype(np.int64) * self.n_keys + orders.merchant.astype(np.int64)
-            self.buyers[p] = np.union1d(self.buyers[p], key)
+            self.buyers[p] = union_sorted(self.buyers[p], key)  # np.union1d's set, without its sort of all of it
 
     # ------------------------------------------------------------------ read by the measurements
 

@@ -795,3 +795,69 @@ def count_by_index(idx, n):
     for i in range(len(idx)):
         out[idx[i]] += 1
     return out
+
+
+
+@_cached_njit()
+def fan_gain_keys(edge, complete, like, comment, share, j0, shift, out):
+    """One platform's fan impressions packed for :func:`day_gain_sums` (audience/
+    relationships.py, ``day_gains`` on large days), in one pass over the impressions:
+    each impression with an edge (``edge >= 0``), in order, as ``edge << shift | j << 4
+    | code``, ``j`` counting them from ``j0`` (its place among every platform's fan
+    impressions of the day) and ``code`` its actions (complete 1 + like 2 + comment 4 +
+    share 8: its gain is ``relationships.gain_table``'s entry). Written into ``out``
+    from ``j0`` on; returns the count."""
+    j = j0
+    for i in range(len(edge)):
+        e = edge[i]
+        if e < 0:
+            continue
+        code = np.int64(complete[i]) | (np.int64(like[i]) << 1) | (np.int64(comment[i]) << 2)
+        code |= np.int64(share[i]) << 3
+        out[j] = (np.int64(e) << shift) | (np.int64(j) << 4) | code
+        j += 1
+    return j - j0
+
+
+@_cached_njit()
+def day_gain_sums(key, shift, table, starts):
+    """The day's intimacy gains by follow edge (audience/relationships.py, ``day_gains``)
+    from every platform's fan impressions at once: ``key`` ascending, each fan impression
+    as :func:`fan_gain_keys` packs it (``edge << shift | j << 4 | code``, platform ``p``'s
+    at ``j`` in ``starts[p]:starts[p + 1]``: equal edges in the impressions' order),
+    its float32 gain ``table[code]``. Each edge's gains on a platform are summed in
+    float64 from 0 in that order (``sum_runs``), and the platforms' sums added in
+    platform order as the merges of ``add_sorted_sums`` add them: ``0.0 + s`` for the
+    first platform that has the edge, then ``(0.0 + total) + s``. Returns the edges whose
+    total is not zero (NaN counts as not zero), ascending, and their totals (int64,
+    float64): what a stable argsort and ``sum_runs`` a platform, the merges and the
+    filter give, without reading the gains at scattered places."""
+    n = len(key)
+    low = (np.int64(1) << shift) - 1
+    edges = np.empty(n, dtype=np.int64)
+    sums = np.empty(n, dtype=np.float64)
+    m = 0
+    t = 0
+    while t < n:
+        e = key[t] >> shift
+        total = 0.0
+        first = True
+        while t < n and (key[t] >> shift) == e:
+            p = 0
+            while starts[p + 1] <= (key[t] & low) >> 4:
+                p += 1
+            end = np.int64(starts[p + 1]) << 4
+            s = 0.0
+            while t < n and (key[t] >> shift) == e and (key[t] & low) < end:
+                s += np.float64(table[key[t] & 15])
+                t += 1
+            if first:
+                total = 0.0 + s
+                first = False
+            else:
+                total = (0.0 + total) + s
+        if total != 0:
+            edges[m] = e
+            sums[m] = total
+            m += 1
+    return edges[:m].copy(), sums[:m].copy()

@@ -79,6 +79,19 @@ def unique_sorted(a: np.ndarray) -> np.ndarray:
     return a[keep]
 
 
+def union_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.union1d(a, b)`` of 1-D integer arrays when ``a`` is sorted and distinct (a set
+    kept from day to day, ``b`` the day's new values): ``b``'s distinct values that ``a``
+    lacks inserted at their places, one search of ``a`` and one copy of it instead of
+    union1d's sort of both (the shelves' remembered buyers, grown every day: issue #17)."""
+    b = unique_sorted(b).astype(np.result_type(a, b), copy=False)
+    if len(a) == 0:
+        return b
+    pos = np.searchsorted(a, b)
+    new = a[np.minimum(pos, len(a) - 1)] != b  # (past the end: b > a[-1], so new)
+    return np.insert(a, pos[new], b[new])
+
+
 def row_max(a: np.ndarray) -> np.ndarray:
     """``a.max(axis=1, keepdims=True)`` of a (users × platforms) array, one column at a
     time (the maximum is exact: the same values; over rows of a few platforms numpy's

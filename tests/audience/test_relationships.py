@@ -180,15 +180,20 @@ def test_tiers_begin_exactly_at_each_threshold(thresholds):
     assert [fans[f"fans_{k}"] for k in TIERS] == counts.tolist()
 
 
-def test_the_days_gains_are_each_platforms_sums_added_and_empty_platforms_skipped(monkeypatch):
+@pytest.mark.parametrize("compiled", [False, True])
+def test_the_days_gains_are_each_platforms_sums_added_and_empty_platforms_skipped(monkeypatch, compiled):
     """Guards relationships.day_gains and TrafficModel.update_relationships (issue #17:
     at 1 M users each platform's pass allocated and added an array of every follow edge,
     now only the edges a fan impression touched): the edges and gains handed to
     grow_intimacy are, bit for bit, the edges where zero plus each platform's dense sums
     (intimacy_gains) in platform order is not zero, and those sums; a platform with no
-    impressions (the shelf) is not passed over."""
+    impressions (the shelf) is not passed over. Both forms: the numpy one (a platform's
+    fan_gains each) and the large days' one sort of every platform's fan impressions."""
     import simulator.audience.relationships as rel_module
     import simulator.model as model_module
+    from simulator.feeds import numpy_kernels
+
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0 if compiled else 10**12)
 
     calls, handed = [], []
     fan_gains, grow = rel_module.fan_gains, model_module.grow_intimacy
@@ -205,15 +210,17 @@ def test_the_days_gains_are_each_platforms_sums_added_and_empty_platforms_skippe
     monkeypatch.setattr(model_module, "grow_intimacy", captured_grow)
     m = TrafficModel("scenarios/ecosystem.toml", seed=1, agents=False,
                      **{"population.users": 1500, "population.creators": 40, "population.merchants": 4})
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)  # (after the model: a long session sets it)
     for _ in range(2):
         calls.clear()
         m.step()
         logs = [log for log in m.day_logs if len(log.impressions)]
-        assert len(logs) == len(calls) == 2 < len(m.day_logs)  # two feeds; the shelf has none
+        assert len(logs) == 2 < len(m.day_logs)  # two feeds; the shelf has none
+        assert len(calls) == (0 if compiled else 2)  # (the compiled form sorts them all at once)
         touched, gains, n_edges = handed[-1]
         want = np.zeros(n_edges)
-        for imp, r, cfg in list(calls):
-            want += intimacy_gains(imp, r, cfg, n_edges)
+        for log in logs:
+            want += intimacy_gains(log.impressions, log.reactions, m.scenario.relationship, n_edges)
         assert len(touched) and np.array_equal(touched, np.flatnonzero(want))
         assert np.array_equal(gains.view(np.int64), want[touched].view(np.int64))
 
@@ -262,6 +269,43 @@ def test_one_platforms_gains_by_edge_are_bincounts_sums(monkeypatch, compiled):
     touched, gains = day_gains(day, cfg)
     assert np.array_equal(touched, np.flatnonzero(want_all))
     assert np.array_equal(gains.view(np.int64), want_all[touched].view(np.int64))
+
+
+def test_the_days_gains_in_one_sort_equal_each_platforms_sums_merged(monkeypatch):
+    """Guards relationships._day_gains_compiled (large days: every platform's fan
+    impressions packed by kernels.fan_gain_keys, one sort, kernels.day_gain_sums; issue
+    #17) against day_gains' numpy form (a platform's sums, the merges, the filter), bit
+    for bit: three platforms sharing edges, gains whose float64 sums round (the order of
+    the adds shows: within a platform by impression, then platform after platform),
+    edges that gained nothing left out, a platform without fan impressions, one with a
+    single one, and a day without any."""
+    import simulator.audience.relationships as rel_module
+    from simulator.feeds import numpy_kernels
+
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 10**12)
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+    rng = np.random.default_rng(13)
+    cfg = SimpleNamespace(gain_view=1.234e-12, gain_complete=0.0371, gain_like=0.1117, gain_comment=0.2219,
+                          gain_share=0.3333)
+    zero_view = SimpleNamespace(**{**vars(cfg), "gain_view": 0.0})
+
+    def log(n, n_edges, fan_share):
+        edge = np.where(rng.random(n) < fan_share, rng.integers(0, n_edges, n), -1).astype(np.int32)
+        hits = [rng.random(n) < q for q in (0.5, 0.2, 0.05, 0.02)]
+        return SimpleNamespace(impressions=_Sized(SimpleNamespace(edge=edge)),
+                               reactions=SimpleNamespace(complete=hits[0], like=hits[1], comment=hits[2],
+                                                         share=hits[3]))
+
+    days = [[log(30_000, 900, 0.4), log(5_000, 900, 0.0), log(20_000, 900, 0.6)],
+            [log(40, 5, 0.0), log(1, 5, 1.0)], [log(10, 5, 0.0)], [log(3000, 50, 0.5)]]
+    for day in days:
+        for c in (cfg, zero_view):
+            want_e, want_s = day_gains(day, c)
+            got_e, got_s = rel_module._day_gains_compiled(day, c)
+            assert got_e.dtype == np.int64 and got_s.dtype == np.float64
+            assert np.array_equal(got_e, want_e) and np.array_equal(got_s.view(np.int64), want_s.view(np.int64))
+    assert len(rel_module._day_gains_compiled(days[0], cfg)[0]) > 800  # (shared edges: the merges matter)
+    assert len(rel_module._day_gains_compiled(days[1], cfg)[0]) == 1
 
 
 def test_the_days_gains_leave_out_edges_whose_gain_is_zero():

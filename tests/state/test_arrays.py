@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from simulator.state.arrays import unique_sorted
+from simulator.state.arrays import union_sorted, unique_sorted
 
 
 @pytest.mark.parametrize("dtype", [np.int64, np.int32])
@@ -19,6 +19,27 @@ def test_unique_sorted_is_np_unique(dtype):
         assert out.dtype == a.dtype
         assert np.array_equal(out, np.unique(a))
         assert np.array_equal(a, before)
+
+
+def test_union_sorted_is_np_union1d():
+    """Guards state.arrays.union_sorted, the insert that replaced np.union1d on the
+    shelves' remembered buyers (issue #17: union1d sorted the whole set every day): for a
+    sorted, distinct ``a`` and any ``b`` (empty, repeated, overlapping ``a``, below and
+    beyond its ends) the same values, ascending, the same dtype, and the inputs untouched."""
+    rng = np.random.default_rng(5)
+    big = np.unique(rng.integers(0, 10**6, 3000))
+    cases = [(np.zeros(0, np.int64), np.zeros(0, np.int64)), (np.zeros(0, np.int64), np.array([5, 2, 5])),
+             (np.array([4]), np.zeros(0, np.int64)), (np.array([4]), np.array([4, 4])),
+             (np.array([4]), np.array([9, 1])), (np.array([2, 4, 6]), np.array([1, 4, 7, 6, 3, 3])),
+             (big, rng.integers(-10, 10**6 + 10, 500)), (big, rng.choice(big, 300)),
+             (big, np.concatenate([rng.choice(big, 200), rng.integers(0, 10**6, 200)]))]
+    for a, b in cases:
+        a, b = a.astype(np.int64), b.astype(np.int64)
+        a0, b0 = a.copy(), b.copy()
+        out = union_sorted(a, b)
+        want = np.union1d(a, b)
+        assert out.dtype == want.dtype and np.array_equal(out, want)
+        assert np.array_equal(a, a0) and np.array_equal(b, b0)
 
 
 @pytest.mark.parametrize("compiled", [False, True])
