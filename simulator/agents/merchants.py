@@ -78,7 +78,7 @@ class Merchant(mesa.Agent):
             "user": users, "orders": book.orders[rows], "trust": book.trust[rows], "last_order_day": book.last_day[rows],
             "follows": edge >= 0,
             "intimacy": np.where(edge >= 0, follows.intimacy[np.maximum(edge, 0)], 0.0) if follows.n_edges else 0.0,
-            "in_group": np.where(edge >= 0, follows.extra["group"][np.maximum(edge, 0)], False) if follows.n_edges else False,
+            "in_group": (edge >= 0) & self.model.commerce.groups.in_group(edge),
             "wechat": contacts.has(users, np.full(len(users), self.row)),
         })
 

@@ -178,13 +178,13 @@ class Attention:
         rows = row_any(drop)
         self.share[rows] /= total[rows]
         self.dropped_today = drop.sum(axis=0).astype(np.int64)
-        # leave the fan groups of accounts homed on a dropped platform
-        follows = model.follows
-        if follows.n_edges and "group" in follows.extra:
-            home = model.creators.home[follows.creator].astype(np.int64)
-            edges = np.flatnonzero(drop[follows.src, home])
-            if len(edges):
-                model.commerce.groups.leave(edges)
+        # leave the fan groups of accounts homed on a dropped platform (a gather over the members only)
+        follows, groups = model.follows, model.commerce.groups
+        members = groups.member_edges()
+        home = model.creators.home[follows.creator[members]].astype(np.int64)
+        edges = members[drop[follows.src[members], home]]
+        if len(edges):
+            groups.leave(edges)
 
     def _adopt(self, before: np.ndarray) -> None:
         model, cfg = self.model, self.cfg

@@ -1,8 +1,10 @@
 """Fan groups (粉丝群) of selling accounts and their push policy.
 
-Membership lives on follow edges (columns ``group``, ``annoy``, ``joined`` of the follow
-graph). Each day fans at or above ``join_intimacy`` who use the account's home platform join
-with probability ``join_rate``;
+Membership lives on follow edges: the follow graph's table ``group`` (an
+:class:`~simulator.state.graphs.EdgeTable`: a row per member edge with its ``annoy`` and
+``joined`` day, owned by :class:`FanGroups`; other readers go through
+:meth:`FanGroups.in_group` and :meth:`FanGroups.member_edges`). Each day fans at or above
+``join_intimacy`` who use the account's home platform join with probability ``join_rate``;
 the account pushes (``pushes_per_day``; a learning merchant's own account at its learned
 rate and value share, :mod:`.learning`) to 100% of its members (:mod:`.pushes`, scaled by the home platform's
 ``group_effect``); promotions may sell (GMV domain private_platform); members whose
@@ -45,9 +47,8 @@ class FanGroups:
     def __init__(self, model):
         self.model = model
         follows = model.follows
-        follows.add_column("group", np.bool_, False)
-        follows.add_column("annoy", np.float32, 0.0)
-        follows.add_column("joined", np.int32, 0)
+        # rows for the members only (issue #17: ~5% of the edges late in a year), moved with their edges by the graph
+        self.table = follows.add_table("group", annoy=np.float32, joined=np.int32)
         self.group_effect = np.array([pc.group_effect for pc in model.scenario.platforms.values()])
         self.ban_excess = np.array([pc.ban_per_excess_push for pc in model.scenario.platforms.values()])
         self.episodes: list[np.ndarray] = []  # closed memberships: rows (platform, joined, left)
@@ -59,11 +60,11 @@ class FanGroups:
         unfollow in ``unfollow``."""
         model, g = self.model, self.model.scenario.commerce.groups
         follows, creators, rng = model.follows, model.creators, model.streams.commerce
-        group, annoy, joined = follows.extra["group"], follows.extra["annoy"], follows.extra["joined"]
+        table = self.table
         edge = selling_edges
-        candidates = edge[~group[edge] & (follows.intimacy[edge] >= g.join_intimacy)]
+        candidates = edge[~table.has(edge) & (follows.intimacy[edge] >= g.join_intimacy)]
         join = candidates[rng.random(len(candidates)) < g.join_rate]
-        group[join], annoy[join], joined[join] = True, 0.0, model.day
+        table.insert(join, annoy=0.0, joined=model.day)
         learner = model.commerce.learning
         if learner is None:
             n_value, n_promo = draw_pushes(rng, creators.n, g.pushes_per_day, g.value_share)
@@ -75,17 +76,17 @@ class FanGroups:
             own = creators.merchant >= 0
             strict = own & (self.ban_excess[creators.home.astype(np.int64)] > 0)
             n_promo[strict] = np.minimum(n_promo[strict], int(np.floor(g.overmarketing_pushes)))
-        members = np.flatnonzero(group)
+        members = table.edge  # ascending: the rows in edge order
         if len(members) == 0:
             return
         creator = follows.creator[members].astype(np.int64)
         user = follows.src[members].astype(np.int64)
         home = creators.home[creator].astype(np.int64)
         effect = self.group_effect[home]
-        intimacy, annoyance = follows.intimacy[members], annoy[members]
+        intimacy, annoyance = follows.intimacy[members], table["annoy"]  # the members' annoyance, updated in place
         apply_push_effects(g, intimacy, annoyance, n_value[creator], n_promo[creator], effect)
         self._promo_received = (model.day, user, home, np.float32(g.promo_annoyance) * n_promo[creator])
-        follows.intimacy[members], annoy[members] = intimacy, annoyance
+        follows.intimacy[members] = intimacy
         merchant = creators.seller[creator].astype(np.int64)
         k = promo_buyers(model, user, merchant, creator, intimacy, n_promo[creator], effect, home)
         place_orders(model, platform=home[k], merchant=merchant[k], seller=creator[k], user=user[k],
@@ -110,21 +111,28 @@ class FanGroups:
 
     def leave(self, edges: np.ndarray) -> None:
         """Members on ``edges`` leave their groups (the membership is logged for churn)."""
-        follows = self.model.follows
-        group = follows.extra["group"]
-        edges = edges[group[edges]]
+        follows, table = self.model.follows, self.table
+        rows = table.rows(edges)
+        edges, rows = edges[rows >= 0], rows[rows >= 0]
         if len(edges) == 0:
             return
         home = self.model.creators.home[follows.creator[edges]].astype(np.int64)
-        self.episodes.append(np.stack([home, follows.extra["joined"][edges].astype(np.int64),
+        self.episodes.append(np.stack([home, table["joined"][rows].astype(np.int64),
                                        np.full(len(edges), self.model.day, np.int64)], axis=1))
-        group[edges] = False
+        table.delete(edges)
+
+    def in_group(self, edges: np.ndarray) -> np.ndarray:
+        """Whether the fans on follow ``edges`` are members of the account's group (bool)."""
+        return self.table.has(edges)
+
+    def member_edges(self) -> np.ndarray:
+        """The follow edges of the current members (int64, ascending)."""
+        return self.table.edge
 
     def members(self) -> np.ndarray:
         """Current members per platform (by the account's home platform)."""
         follows = self.model.follows
-        member = follows.extra["group"]
-        home = self.model.creators.home[follows.creator[member]].astype(np.int64)
+        home = self.model.creators.home[follows.creator[self.table.edge]].astype(np.int64)
         return np.bincount(home, minlength=len(self.group_effect))
 
     def memberships(self, platform: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -133,9 +141,9 @@ class FanGroups:
         ``platform`` (None: all)."""
         model, follows = self.model, self.model.follows
         closed = np.concatenate(self.episodes) if self.episodes else np.zeros((0, 3), np.int64)
-        member = np.flatnonzero(follows.extra["group"])
+        member = self.table.edge
         still_in = np.stack([model.creators.home[follows.creator[member]].astype(np.int64),
-                             follows.extra["joined"][member].astype(np.int64), np.full(len(member), 10**9)], axis=1)
+                             self.table["joined"].astype(np.int64), np.full(len(member), 10**9)], axis=1)
         episodes = np.concatenate([closed, still_in])
         if platform is not None:
             episodes = episodes[episodes[:, 0] == platform]

@@ -44,7 +44,7 @@ def creators_frame(model) -> pd.DataFrame:
     df["income_total"] = ledger.creator_sales_income + ledger.creator_tips
     for d, domain in enumerate(GMV_DOMAINS):
         df[f"gmv_{domain}"] = ledger.creator_gmv[:, d]
-    df["group_members"] = np.bincount(follows.creator[follows.extra["group"]], minlength=creators.n)
+    df["group_members"] = np.bincount(follows.creator[model.commerce.groups.member_edges()], minlength=creators.n)
     for t, tier in enumerate(BUYER_TIERS):
         df[f"purchases_{tier}"] = ledger.creator_purchases_by_tier[:, t]
     df["entry_day"] = creators.entry_day

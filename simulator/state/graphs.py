@@ -113,11 +113,86 @@ def fan_tier(intimacy: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return (w >= t[0]).view(np.int8) + (w >= t[1]).view(np.int8) + (w >= t[2]).view(np.int8)
 
 
+class EdgeTable:
+    """Rows keyed by follow edge, for values that only a few edges carry (the fan groups'
+    members: issue #17, ~5% of the edges late in a year; per-edge columns would be copied
+    over every edge by each :meth:`FollowGraph.add` and :meth:`FollowGraph.remove`).
+    ``edge``: the rows' edge indices (int64, ascending, distinct); a column per name, one
+    value a row in the same order. The graph that made it (:meth:`FollowGraph.add_table`)
+    moves the indices along when edges are inserted before them and drops the rows of
+    removed edges."""
+
+    def __init__(self, columns: dict[str, object]):
+        self.edge = np.zeros(0, np.int64)
+        self.cols = {name: np.zeros(0, dtype) for name, dtype in columns.items()}
+
+    def __len__(self) -> int:
+        return len(self.edge)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """The column ``name`` (one value a row, in edge order; written in place by its users)."""
+        return self.cols[name]
+
+    def rows(self, edges: np.ndarray) -> np.ndarray:
+        """Row of each of ``edges``, or -1 where the edge has none (int64)."""
+        pos = np.searchsorted(self.edge, edges)
+        found = self.edge[np.minimum(pos, len(self.edge) - 1)] == edges if len(self.edge) else np.zeros(len(pos), bool)
+        return np.where(found, pos, -1)
+
+    def has(self, edges: np.ndarray) -> np.ndarray:
+        """Whether each of ``edges`` has a row (bool)."""
+        return self.rows(edges) >= 0
+
+    def insert(self, edges: np.ndarray, **values) -> None:
+        """Rows for ``edges`` (distinct, none of them with a row yet), each column's values
+        given as one per edge or one for all."""
+        edges = np.asarray(edges, dtype=np.int64)
+        if len(edges) == 0:
+            return
+        order = np.argsort(edges, kind="stable")
+        into = numpy_kernels.sorted_inserter(len(self.edge), np.searchsorted(self.edge, edges[order]))
+        self.edge = into(self.edge, edges[order])
+        for name, col in self.cols.items():
+            v = np.asarray(values[name], dtype=col.dtype)
+            self.cols[name] = into(col, np.broadcast_to(v, len(edges)) if v.ndim == 0 else v[order])
+
+    def delete(self, edges: np.ndarray) -> None:
+        """Drop the rows of ``edges`` (edges without a row are ignored)."""
+        rows = self.rows(edges)
+        if not (rows >= 0).any():
+            return
+        keep = np.ones(len(self.edge), bool)
+        keep[rows[rows >= 0]] = False
+        self._keep(keep)
+
+    def _keep(self, keep: np.ndarray) -> None:
+        self.edge = self.edge[keep]
+        for name in self.cols:
+            self.cols[name] = self.cols[name][keep]
+
+    def _edges_inserted(self, pos: np.ndarray) -> None:
+        """The graph inserted edges at ``pos`` (nondecreasing, ``np.insert``'s positions):
+        an edge moves up by the inserts at or before it."""
+        if len(self.edge):
+            self.edge = self.edge + np.searchsorted(pos, self.edge, side="right")
+
+    def _edges_removed(self, mask: np.ndarray, gone: np.ndarray) -> None:
+        """The graph removed the edges where ``mask`` is true (``gone``: their indices,
+        ascending): their rows go, an edge moves down by the removed ones before it."""
+        if len(self.edge) == 0:
+            return
+        hit = mask[self.edge]
+        if hit.any():
+            self._keep(~hit)
+        self.edge = self.edge - np.searchsorted(gone, self.edge)
+
+
 class FollowGraph:
     """User→creator follow edges in CSR form keyed by user, sorted by creator in a row.
 
     Arrays (one entry per edge): ``creator`` (int32), ``intimacy`` (float32, in [0,1]),
-    ``src`` (the user, int32). ``indptr`` has one entry per user plus one.
+    ``src`` (the user, int32). ``indptr`` has one entry per user plus one. ``tables``:
+    :class:`EdgeTable` s of values that only some edges carry, by name.
     """
 
     def __init__(self, n_users: int, n_creators: int, users: np.ndarray, creators: np.ndarray,
@@ -134,8 +209,7 @@ class FollowGraph:
         self.creator = (keys % n_creators).astype(np.int32)
         self.intimacy = np.clip(np.asarray(intimacy, dtype=np.float32)[order], 0.0, 1.0)
         self.indptr = indptr_from_rows(self.src, n_users)
-        self.extra: dict[str, np.ndarray] = {}  # more per-edge columns, kept in step by add/remove
-        self._extra_default: dict[str, object] = {}
+        self.tables: dict[str, EdgeTable] = {}  # rows keyed by edge, kept in step by add/remove
         # the keys of the numpy form of find(), kept for the (src, creator, n_creators) they were computed from
         self._keys: tuple | None = None
 
@@ -145,12 +219,11 @@ class FollowGraph:
         (user first, then creator), so the edges stay as they are."""
         self.n_creators += n_new
 
-    def add_column(self, name: str, dtype, default) -> np.ndarray:
-        """A per-edge column (e.g. fan-group membership) that follows the edges through
-        :meth:`add` (new edges get ``default``) and :meth:`remove`."""
-        self.extra[name] = np.full(self.n_edges, default, dtype=dtype)
-        self._extra_default[name] = default
-        return self.extra[name]
+    def add_table(self, name: str, **columns) -> EdgeTable:
+        """An empty :class:`EdgeTable` with the columns ``name=dtype`` (e.g. the fan groups'
+        members) whose rows follow their edges through :meth:`add` and :meth:`remove`."""
+        self.tables[name] = EdgeTable(columns)
+        return self.tables[name]
 
     # --- reading
     @property
@@ -257,7 +330,7 @@ class FollowGraph:
         if len(q) == 0:
             return np.zeros(0, np.int32)
         # np.insert's result, its places found once for all the columns, at every size: in
-        # the 1 M model (8 M edges, 6 columns, ~0.2 M new edges) ~95 ms a day against ~150 ms
+        # the 1 M model (8 M edges, then 6 columns, ~0.2 M new edges) ~95 ms a day against ~150 ms
         # for a compiled copy of the runs between the new edges (removed; issue #17)
         into = numpy_kernels.sorted_inserter(self.n_edges, pos)
         keys = self._valid_keys()  # small graphs: find() just kept them; the new keys go in at the same places
@@ -267,8 +340,8 @@ class FollowGraph:
         creator = (q % self.n_creators).astype(np.int32)
         self.creator = into(self.creator, creator.astype(self.creator.dtype))
         self.intimacy = into(self.intimacy, np.full(len(q), intimacy, dtype=self.intimacy.dtype))
-        for name, col in self.extra.items():
-            self.extra[name] = into(col, np.full(len(q), self._extra_default[name], dtype=col.dtype))
+        for table in self.tables.values():
+            table._edges_inserted(pos)
         self.indptr[1:] += np.cumsum(np.bincount(u, minlength=self.n_users))
         self._keys = None
         if keys is not None:
@@ -290,8 +363,8 @@ class FollowGraph:
         self.src = self.src[keep]
         self.creator = self.creator[keep]
         self.intimacy = self.intimacy[keep]
-        for name in list(self.extra):
-            self.extra[name] = self.extra[name][keep]
+        for table in self.tables.values():
+            table._edges_removed(mask, gone)
         if keys is not None:
             self._keep_keys(keys[keep])
         return n

@@ -191,10 +191,11 @@ class Turnover:
 
     def _close_groups(self, creators_mask: np.ndarray) -> None:
         """The fan groups of the accounts in ``creators_mask`` close: their members leave."""
-        follows = self.model.follows
-        members = np.flatnonzero(follows.extra["group"] & creators_mask[follows.creator])
+        groups = self.model.commerce.groups
+        members = groups.member_edges()
+        members = members[creators_mask[self.model.follows.creator[members]]]
         if len(members):
-            self.model.commerce.groups.leave(members)
+            groups.leave(members)
 
     def _creator_entries(self) -> None:
         model = self.model

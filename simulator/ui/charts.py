@@ -208,9 +208,7 @@ def merchant_customers(model, merchant: int) -> np.ndarray:
     account = np.full(len(users), model.merchants.account[merchant], np.int64)
     edge = model.follows.lookup(users, account) if len(users) else np.zeros(0, np.int64)
     follows = edge >= 0
-    group = model.follows.extra.get("group")
-    in_group = follows.copy()
-    in_group[follows] = group[edge[follows]] if group is not None else False
+    in_group = follows & model.commerce.groups.in_group(edge)
     wechat = model.commerce.wechat
     contacts = np.isin(users, wechat.user[wechat.merchant == merchant])
     return np.array([len(users), follows.sum(), in_group.sum(), contacts.sum()], np.int64)

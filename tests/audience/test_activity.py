@@ -197,7 +197,7 @@ def test_push_annoyance_lowers_activity():
             m.step()
             opened.append(np.isin(np.arange(m.users.n), m.platforms["douyin"].active_users))
         members = np.zeros(m.users.n, bool)
-        members[m.follows.src[m.follows.extra["group"]]] = True
+        members[m.follows.src[m.commerce.groups.member_edges()]] = True
         assert members.mean() > 0.2
         rates[aversion] = np.array(opened)[-4:, members].mean(), m.activity.satisfaction[members, 0].mean()
     assert rates[0.3][0] < rates[0.0][0] - 0.2, rates

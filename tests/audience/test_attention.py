@@ -176,7 +176,8 @@ def test_drop_below_drop_share_but_never_the_last_platform():
     assert m.users.uses.sum() < 2 * m.users.n * 0.7
     # nobody who dropped Douyin is in a fan group of a Douyin-homed account
     f = m.follows
-    member = f.extra["group"] & (m.creators.home[f.creator] == 0)
+    member = m.commerce.groups.member_edges()
+    member = member[m.creators.home[f.creator[member]] == 0]
     assert m.users.uses[f.src[member], 0].all()
 
 

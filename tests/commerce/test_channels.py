@@ -29,7 +29,7 @@ def test_private_channels_reach_only_users_of_the_accounts_home_platform():
     channel_orders = members_seen = 0
     for _ in range(m.scenario.steps):
         m.step()
-        mem = np.flatnonzero(fg.extra["group"])
+        mem = m.commerce.groups.member_edges()
         assert uses[fg.src[mem], home[fg.creator[mem]]].all()
         members_seen += len(mem)
         o = m.ledger.today_orders()
@@ -132,7 +132,7 @@ def test_a_buyer_orders_once_per_repurchase_interval_across_channels_and_platfor
     assert len(np.unique(contacts.user * m.merchants.n + contacts.merchant)) == len(contacts)
     assert (book.trust >= 0).all() and (book.trust <= 1).all() and book.trust.max() > 0.1
     assert (fg.intimacy >= 0).all() and (fg.intimacy <= 1).all()
-    assert (fg.extra["annoy"] >= 0).all() and (contacts.annoy >= 0).all()
+    assert (m.commerce.groups.table["annoy"] >= 0).all() and (contacts.annoy >= 0).all()
 
 
 def test_a_pair_converting_on_two_platforms_is_attributed_by_the_hash_not_the_platform_order():

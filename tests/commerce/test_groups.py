@@ -45,11 +45,10 @@ def test_every_push_reaches_every_member():
     m = model(steps=8, **groups(2.0, 0.0, promo_annoyance=1.0, annoyance_decay=0.0, tolerance_mean=1000.0,
                                  tolerance_sigma=0.0))
     m.run()
-    fg = m.follows
-    mem = np.flatnonzero(fg.extra["group"])
-    assert len(mem) > 50
-    days_in = (m.day - 1) - fg.extra["joined"][mem].astype(np.int64) + 1
-    assert np.array_equal(fg.extra["annoy"][mem], 2.0 * days_in)
+    table = m.commerce.groups.table
+    assert len(table) > 50
+    days_in = (m.day - 1) - table["joined"].astype(np.int64) + 1
+    assert np.array_equal(table["annoy"], 2.0 * days_in)
 
 
 def test_value_content_lowers_churn_and_raises_intimacy():

@@ -293,7 +293,7 @@ def test_states_stay_in_range_every_day(stress):
         where = f"day {day}"
         # relationship states
         assert np.all((follows.intimacy >= 0) & (follows.intimacy <= 1)), where
-        assert np.all(follows.extra["annoy"] >= 0) and np.all(contacts.annoy >= 0), where
+        assert np.all(m.commerce.groups.table["annoy"] >= 0) and np.all(contacts.annoy >= 0), where
         assert np.all((book.trust >= 0) & (book.trust <= 1)), where
         # metrics: shares in [0, 1], NaN only where documented
         rows = m.metrics_frame().query("step == @day")
@@ -328,12 +328,12 @@ def test_states_stay_in_range_every_day(stress):
         assert len(np.unique(contacts.user * M + contacts.merchant)) == len(contacts), where
         checked["contacts"] += int(added.sum())
         # fan groups: members on follow edges of selling accounts not banned at home, within tolerance
-        member = np.flatnonzero(follows.extra["group"])
+        member = m.commerce.groups.member_edges()
         c = follows.creator[member].astype(np.int64)
         assert np.all(creators.seller[c] >= 0), where
         own = creators.merchant[c] >= 0
         assert not merchants.banned[creators.home[c[own]].astype(np.int64), creators.merchant[c[own]]].any(), where
-        assert np.all(follows.extra["annoy"][member] <= m.users.tolerance[follows.src[member]]), where
+        assert np.all(m.commerce.groups.table["annoy"] <= m.users.tolerance[follows.src[member]]), where
         checked["members"] += len(member)
         for log in m.day_logs:
             p, cfg, imp = log.platform.index, log.platform.cfg, log.impressions

@@ -80,11 +80,12 @@ def test_over_marketing_risk_only_for_accounts_that_pushed_to_members():
               platforms={"douyin": {"ban_per_excess_push": 1.0}})
     fg, cr, ms = m.follows, m.creators, m.merchants
     partner = (cr.seller[fg.creator] >= 0) & (cr.merchant[fg.creator] < 0)
-    fg.extra["group"][np.flatnonzero(partner)[0]] = True  # a partner creator's group has a member
+    table = m.commerce.groups.table
+    table.insert(np.flatnonzero(partner)[:1], annoy=0.0, joined=0)  # a partner creator's group has a member
     m.step()
     assert not ms.banned.any()  # no own account had members
     target = 3
     edge = np.flatnonzero(fg.creator == ms.account[target])[0]
-    fg.extra["group"][edge] = True
+    table.insert(np.array([edge]), annoy=0.0, joined=0)
     m.step()
     assert np.array_equal(np.flatnonzero(ms.banned[0]), [target])

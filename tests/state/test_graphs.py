@@ -127,7 +127,7 @@ def test_bad_follow_file_names_the_key(tmp_path):
 def test_follow_graph_add_inserts_every_column_as_np_insert_did():
     """Guards FollowGraph.add's insert (numpy_kernels.sorted_inserter, the places found
     once for every column): new edges land where np.insert put them in every column
-    (src, creator, intimacy, the extra columns, the keys), from sorted-unique input or
+    (src, creator, intimacy, the keys), from sorted-unique input or
     not, and from new edges with their positions already found (the daily caller's:
     ``absent_at``)."""
     rng = np.random.default_rng(3)
@@ -146,12 +146,9 @@ def test_follow_graph_add_inserts_every_column_as_np_insert_did():
         keys0 = np.unique(rng.integers(0, n_users * n_creators, 150))
         fg = FollowGraph(n_users, n_creators, keys0 // n_creators, keys0 % n_creators,
                          rng.random(len(keys0)).astype(np.float32), (0.1, 0.3, 0.6))
-        fg.add_column("group", np.int8, 3)
-        fg.add_column("since", np.int64, -1)
         q = rng.integers(0, n_users * n_creators, 80)
         q = np.unique(q) if sorted_input else q
         old = {"src": fg.src.copy(), "creator": fg.creator.copy(), "intimacy": fg.intimacy.copy(), "keys": fg.keys.copy()}
-        old.update({f"extra_{k}": v.copy() for k, v in fg.extra.items()})
         absent_at = None
         if mode == "absent_at":  # the daily caller's: new edges only, with find()'s positions
             q = q[~fg.find(q // n_creators, q % n_creators)[1]]
@@ -165,9 +162,75 @@ def test_follow_graph_add_inserts_every_column_as_np_insert_did():
         assert np.array_equal(fg.creator, np.insert(old["creator"], at, (qn % n_creators).astype(np.int32)))
         assert np.array_equal(fg.intimacy, np.insert(old["intimacy"], at, np.float32(0.25)))
         assert np.array_equal(fg.keys, np.insert(old["keys"], at, qn))
-        for k, v in fg.extra.items():
-            assert np.array_equal(v, np.insert(old[f"extra_{k}"], at, v.dtype.type(fg._extra_default[k])))
         assert np.array_equal(np.diff(fg.indptr), np.bincount(fg.src, minlength=n_users))
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_edge_table_rows_follow_their_edges_through_add_and_remove(monkeypatch, compiled):
+    """Guards FollowGraph's edge tables (the fan groups' members, issue #17: rows for the
+    members only, not columns over every edge): through edges added before, between and
+    after the rows' edges (equal insert positions too), edges removed with and without
+    rows, rows inserted (unsorted, with per-row and common values) and deleted (rows
+    that are not there ignored), each row stays on its (user, creator) edge with its
+    values, the rows ascending by edge; against a dict keyed by (user, creator)."""
+    from simulator.feeds import numpy_kernels
+
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0 if compiled else 10**12)
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+    rng = np.random.default_rng(5)
+    n_users, n_creators = 40, 7
+    keys0 = np.unique(rng.integers(0, n_users * n_creators, 120))
+    fg = FollowGraph(n_users, n_creators, keys0 // n_creators, keys0 % n_creators,
+                     rng.random(len(keys0)).astype(np.float32), (0.1, 0.3, 0.6))
+    table = fg.add_table("group", annoy=np.float32, joined=np.int32)
+    assert len(table) == 0 and not table.has(np.array([0, 5])).any() and table.rows(np.zeros(0, np.int64)).shape == (0,)
+    ref: dict[int, tuple[float, int]] = {}
+
+    def check():
+        keys = fg.keys
+        assert np.all(np.diff(table.edge) > 0) and table.edge.dtype == np.int64
+        assert sorted(ref) == keys[table.edge].tolist()
+        assert table["annoy"].tolist() == [ref[k][0] for k in sorted(ref)]
+        assert table["joined"].tolist() == [ref[k][1] for k in sorted(ref)]
+        assert np.array_equal(table.has(np.arange(fg.n_edges)), np.isin(keys, list(ref)))
+
+    def insert(edges, annoy, joined):
+        table.insert(edges, annoy=annoy, joined=joined)
+        a, j = np.broadcast_to(np.float32(annoy), len(edges)), np.broadcast_to(joined, len(edges))
+        ref.update({int(k): (float(x), int(y)) for k, x, y in zip(fg.keys[edges], a, j)})
+
+    table.insert(np.zeros(0, np.int64), annoy=0.0, joined=0)  # nothing
+    insert(np.array([0]), 0.5, 2)  # one row, the first edge
+    check()
+    insert(np.array([90, 7, fg.n_edges - 1, 33]), rng.random(4).astype(np.float32), np.array([1, 2, 3, 4]))
+    check()
+    for day in range(6):
+        q = rng.integers(0, n_users * n_creators, 30)
+        q = np.r_[q, 0, n_users * n_creators - 1]  # at both ends
+        fg.add(q // n_creators, q % n_creators, 0.5)
+        check()
+        mask = rng.random(fg.n_edges) < 0.08
+        mask[table.edge[::3]] = True  # some edges removed while they have rows
+        for k in fg.keys[mask]:
+            ref.pop(int(k), None)
+        fg.remove(mask)
+        check()
+        free = np.flatnonzero(~table.has(np.arange(fg.n_edges)))
+        new = rng.permutation(rng.choice(free, min(5, len(free)), replace=False))
+        insert(new, 0.0, day)
+        check()
+        gone = np.r_[table.edge[1::4], free[:1]]  # rows leaving, and an edge without a row
+        for k in fg.keys[gone]:
+            ref.pop(int(k), None)
+        table.delete(gone)
+        check()
+        table.delete(np.zeros(0, np.int64))
+        check()
+    assert len(table) > 3
+    fg.remove(np.ones(fg.n_edges, bool))  # every edge, with its rows
+    ref.clear()
+    check()
+    assert len(table) == 0
 
 
 @pytest.mark.parametrize("compiled", [False, True])
@@ -198,25 +261,27 @@ def test_follow_graph_find_searches_rows_as_the_keys_would(monkeypatch, compiled
     assert np.array_equal(np.diff(fg.indptr), np.bincount(fg.src, minlength=n_users))
 
 
-def test_follow_graph_stores_twelve_bytes_an_edge_plus_its_columns(monkeypatch):
+def test_follow_graph_stores_twelve_bytes_an_edge_plus_its_tables_rows(monkeypatch):
     """Guards the follow graph's memory (issue #17, 10 M users): per edge only the user,
-    the creator and the intimacy (4 bytes each) and the extra columns are stored, not the
-    8-byte sorted key (FollowGraph.keys computes it when asked), on a graph large enough
-    for the compiled lookups (only the numpy form of find keeps the keys)."""
+    the creator and the intimacy (4 bytes each) are stored, not the 8-byte sorted key
+    (FollowGraph.keys computes it when asked), on a graph large enough for the compiled
+    lookups (only the numpy form of find keeps the keys); an edge table (the fan groups'
+    members) stores its rows only."""
     from simulator.feeds import numpy_kernels
 
     monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0)
     rng = np.random.default_rng(2)
     keys0 = np.unique(rng.integers(0, 50 * 9, 120))
     fg = FollowGraph(50, 9, keys0 // 9, keys0 % 9, rng.random(len(keys0)), (0.1, 0.3, 0.6))
-    fg.add_column("group", np.int8, 0)
+    table = fg.add_table("group", annoy=np.float32, joined=np.int32)
+    table.insert(np.array([3, 10, 40]), annoy=0.0, joined=1)
     for change in (lambda: None, lambda: fg.add(np.array([7]), np.array([8]), 0.2)):
         change()
         fg.lookup(np.array([1, 2]), np.array([3, 4]))
         assert len(fg.keys) == fg.n_edges
         per_edge = sum(v.nbytes for v in vars(fg).values() if isinstance(v, np.ndarray) and len(v) == fg.n_edges)
         assert per_edge == 12 * fg.n_edges
-        assert sum(v.nbytes for v in fg.extra.values()) == fg.n_edges
+        assert len(table) == 3 and table.edge.nbytes + sum(v.nbytes for v in table.cols.values()) == 3 * 16
         assert fg._keys is None
 
 

@@ -218,8 +218,8 @@ def test_merchant_exits_after_sustained_losses_and_its_ads_stop():
     spend_before = m.ledger.ad_spend.sum(axis=0).copy()
     assert (spend_before > 0).all()
     sellers = m.creators.seller >= 0
-    group = m.follows.extra["group"]
-    assert group[sellers[m.follows.creator]].any() and len(m.commerce.wechat) > 0
+    members = m.commerce.groups.member_edges()
+    assert sellers[m.follows.creator[members]].any() and len(m.commerce.wechat) > 0
     m.step()  # day L: the first with L days behind
     assert not m.merchants.active.any()
     assert (m.merchants.exit_day == L).all()
@@ -234,7 +234,7 @@ def test_merchant_exits_after_sustained_losses_and_its_ads_stop():
     assert df.loc[df["platform"] == "all", "merchants_exited"].sum() == 6
     assert df.loc[df["platform"] == "all", "merchants_active"].iloc[-1] == 0
     assert len(m.commerce.selling_edges()) == 0  # no private channel sells for an exited merchant
-    assert not m.follows.extra["group"][sellers[m.follows.creator]].any()  # its and its partners' groups closed
+    assert not sellers[m.follows.creator[m.commerce.groups.member_edges()]].any()  # its and its partners' groups closed
     assert len(m.commerce.wechat) == 0  # its WeChat contacts dropped
     assert (m.creators.seller[sellers & (m.creators.merchant < 0)] == -1).all()  # partners carry no link
 

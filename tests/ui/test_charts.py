@@ -189,7 +189,7 @@ def test_drill_down_reads_the_creator_and_the_merchant():
     assert list(fans) == [int((tiers == t).sum()) for t in range(4)]
     assert list(creator_reach(m, c)) == list(m.creators.impressions[:, c, :].sum(axis=0))
     book, contacts = m.commerce.book, m.commerce.wechat
-    group = m.follows.extra["group"]
+    group = m.commerce.groups.in_group(np.arange(m.follows.n_edges))
     seen_wechat = False
     for merchant in range(m.merchants.n):
         account = m.merchants.account[merchant]
