@@ -140,8 +140,18 @@ class EdgeTable:
         return np.where(found, pos, -1)
 
     def has(self, edges: np.ndarray) -> np.ndarray:
-        """Whether each of ``edges`` has a row (bool)."""
-        return self.rows(edges) >= 0
+        """Whether each of ``edges`` (-1: no edge, False) has a row (bool). Many edges (the day's selling edges,
+        ~1 M of 4.6 M late at 200 k users) are looked up in a flag per edge up to the largest
+        asked (a scatter of the rows and a gather: ~5× faster there than their binary
+        searches); a few are searched."""
+        if len(edges) == 0 or len(self.edge) == 0:
+            return np.zeros(len(edges), bool)
+        n = int(edges.max()) + 1
+        if 16 * len(edges) < n or edges.min() < 0:
+            return self.rows(edges) >= 0
+        flag = np.zeros(n + 1, bool)  # + 1: the rows' edges beyond n land on the last, never asked
+        flag[np.minimum(self.edge, n)] = True
+        return flag[edges]
 
     def insert(self, edges: np.ndarray, **values) -> None:
         """Rows for ``edges`` (distinct, none of them with a row yet), each column's values

@@ -192,7 +192,19 @@ def test_edge_table_rows_follow_their_edges_through_add_and_remove(monkeypatch, 
         assert sorted(ref) == keys[table.edge].tolist()
         assert table["annoy"].tolist() == [ref[k][0] for k in sorted(ref)]
         assert table["joined"].tolist() == [ref[k][1] for k in sorted(ref)]
-        assert np.array_equal(table.has(np.arange(fg.n_edges)), np.isin(keys, list(ref)))
+        want = np.isin(keys, list(ref))
+        assert np.array_equal(table.has(np.arange(fg.n_edges)), want)  # many: a flag per edge
+        few = np.r_[rng.integers(0, fg.n_edges, 3), fg.n_edges - 1] if fg.n_edges else np.zeros(0, np.int64)
+        assert np.array_equal(table.has(few), want[few])  # a few: searched
+        assert np.array_equal(table.has(np.r_[-1, few]), np.r_[False, want[few]])  # -1: no edge
+        assert np.array_equal(table.has(np.r_[-1, np.arange(fg.n_edges)]), np.r_[False, want])
+        below = np.flatnonzero(~want[: table.edge[-1]]) if len(table) else np.zeros(0, np.int64)
+        if len(below):  # many, all below some rows' edges: the rows beyond flag no edge asked
+            e = below[-1]
+            assert np.array_equal(table.has(np.arange(e + 1)), want[: e + 1])
+            assert np.array_equal(table.has(np.r_[np.arange(e + 1), -1]), np.r_[want[: e + 1], False])
+        assert np.array_equal(table.has(table.edge[:5]), np.ones(min(5, len(table)), bool))
+        assert np.array_equal(table.rows(np.r_[table.edge[:5], -1]), np.r_[np.arange(min(5, len(table))), -1])
 
     def insert(edges, annoy, joined):
         table.insert(edges, annoy=annoy, joined=joined)
