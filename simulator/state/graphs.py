@@ -140,10 +140,10 @@ class EdgeTable:
         return np.where(found, pos, -1)
 
     def has(self, edges: np.ndarray) -> np.ndarray:
-        """Whether each of ``edges`` (-1: no edge, False) has a row (bool). Many edges (the day's selling edges,
-        ~1 M of 4.6 M late at 200 k users) are looked up in a flag per edge up to the largest
-        asked (a scatter of the rows and a gather: ~5× faster there than their binary
-        searches); a few are searched."""
+        """Whether each of ``edges`` (-1: no edge, False) has a row (bool). Many edges (the
+        day's selling edges, ~1 M of 4.6 M late at 200 k users) are looked up in a flag per
+        edge up to the largest asked (a scatter of the rows and a gather: ~3 ms against ~24
+        for their binary searches in 0.22 M rows); a few are searched."""
         if len(edges) == 0 or len(self.edge) == 0:
             return np.zeros(len(edges), bool)
         n = int(edges.max()) + 1
