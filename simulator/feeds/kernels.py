@@ -397,6 +397,25 @@ def weighted_pick_in_rows(indptr, cumw, rows, u):
 
 
 @_cached_njit()
+def cumsum_plus(values, base):
+    """``np.cumsum(values + base, dtype=np.float64)`` for float32 ``values`` and a float32
+    ``base`` (the follow tab's pick weights, intimacy + ``follow_pick_base``, for
+    ``weighted_pick_in_rows``): each sum in float32, then accumulated in float64 one
+    after the other, as numpy's sequential accumulate does (the same floats), in one pass
+    without the float32 temporary. Returns float64."""
+    n = len(values)
+    out = np.empty(n, dtype=np.float64)
+    if n == 0:
+        return out
+    acc = np.float64(values[0] + base)
+    out[0] = acc
+    for i in range(1, n):
+        acc += np.float64(values[i] + base)
+        out[i] = acc
+    return out
+
+
+@_cached_njit()
 def tally_impressions(item, domain, source, complete, like, comment, share, follow, n_items, n_domains, n_sources):
     """One pass over a day's impressions: per item, the impressions by domain and by
     slot source and the engagements by action (complete, like, comment, share, follow),

@@ -240,7 +240,12 @@ def follow_pick_weights(model, base: float) -> np.ndarray:
     key = ("follow_pick_weights", float(base))
     if cache is not None and key in cache:
         return cache[key]
-    cumw = np.cumsum(follows.intimacy + np.float32(base), dtype=np.float64)
+    if numpy_kernels.compiled(len(follows.intimacy)):  # compiled: one pass, no float32 temporary (the same sums)
+        from .kernels import cumsum_plus
+
+        cumw = cumsum_plus(follows.intimacy, np.float32(base))
+    else:
+        cumw = np.cumsum(follows.intimacy + np.float32(base), dtype=np.float64)
     if cache is not None:
         cache[key] = cumw
     return cumw
