@@ -458,13 +458,12 @@ def pool_tally(item, intimacy, complete, like, beta, n_items):
 
 
 @_cached_njit()
-def cold_start_offers(indptr, creator, intimacy, active, offered, new_ptr):
-    """Every possible cold-start offer in one pass over the active users' rows (CSR
-    ``indptr``; ``active`` ascending): each (follow edge of an active user to an
-    ``offered`` creator, new item of that creator: ``new_ptr``'s entries of the
-    creator), by edge, then by the creator's entries, as a mask over every edge and
-    ``expand_rows`` give them, without reading the edges of inactive users. Returns (edge, entry in ``new_ptr``, the user's position
-    in ``active``, the edge's intimacy)."""
+def count_cold_start_offers(indptr, creator, active, offered, new_ptr):
+    """How many cold-start offers there are: each (follow edge of an active user to an
+    ``offered`` creator, new item of that creator: ``new_ptr``'s entries of the creator)
+    is one, in one pass over the active users' rows (CSR ``indptr``; ``active``
+    ascending), without reading the edges of inactive users. The number of uniforms
+    :func:`cold_start_hits` reads."""
     n = 0
     for p in range(len(active)):
         u = active[p]
@@ -472,23 +471,40 @@ def cold_start_offers(indptr, creator, intimacy, active, offered, new_ptr):
             c = creator[e]
             if offered[c]:
                 n += new_ptr[c + 1] - new_ptr[c]
-    edge = np.empty(n, dtype=np.int64)
-    entry = np.empty(n, dtype=np.int64)
-    pos = np.empty(n, dtype=np.int64)
-    intim = np.empty(n, dtype=np.float32)
-    n = 0
+    return n
+
+
+@_cached_njit()
+def cold_start_hits(indptr, creator, intimacy, active, offered, new_ptr, order, first_new, rate, draw):
+    """The cold-start offers that hit: the offers of :func:`count_cold_start_offers` by
+    active user, edge, then the creator's entries in ``new_ptr``, the i-th hitting where
+    ``draw[i] < rate * intimacy[edge]`` (float32 ``draw``, ``rate`` and ``intimacy``: the
+    same float32 products and comparisons as numpy's ``draw < rate * intimacy`` over every
+    offer), without materializing the offers that miss. One pass over the active users'
+    rows; each offer is written at the next free place, which only a hit advances (no
+    branch on the draw: a hit is a coin flip the processor cannot predict), so of the
+    outputs (sized for every offer) only the hits' places are touched. Returns (edge,
+    item ``first_new + order[entry]``, the user's position in ``active``) of each hit,
+    int64, in offer order."""
+    n = len(draw)
+    edge = np.empty(n + 1, dtype=np.int64)  # (+1: the place a last miss is written to)
+    item = np.empty(n + 1, dtype=np.int64)
+    pos = np.empty(n + 1, dtype=np.int64)
+    h = 0
+    i = 0
     for p in range(len(active)):
         u = active[p]
         for e in range(indptr[u], indptr[u + 1]):
             c = creator[e]
             if offered[c]:
+                threshold = rate * intimacy[e]
                 for q in range(new_ptr[c], new_ptr[c + 1]):
-                    edge[n] = e
-                    entry[n] = q
-                    pos[n] = p
-                    intim[n] = intimacy[e]
-                    n += 1
-    return edge, entry, pos, intim
+                    edge[h] = e
+                    item[h] = first_new + order[q]
+                    pos[h] = p
+                    h += draw[i] < threshold
+                    i += 1
+    return edge[:h], item[:h], pos[:h]
 
 
 @_cached_njit()

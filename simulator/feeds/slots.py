@@ -283,11 +283,12 @@ def cold_start_slots(model, platform, active, free, rng):
     if numpy_kernels.compiled(follows.n_edges):  # compiled: passes over the active users' rows, no temporaries
         from . import kernels
 
-        # every (fan edge of an active user, new item of its creator) pair is one possible offer
-        edge, k, pos, intimacy = kernels.cold_start_offers(follows.indptr, follows.creator, follows.intimacy,
-                                                          active, offered, new_ptr)
-        hit = rng.random(len(edge), dtype=np.float32) < cfg.cold_start_rate * intimacy
-        edge, item, pos = edge[hit], first_new + order[k[hit]], pos[hit]
+        # every (fan edge of an active user, new item of its creator) pair is one possible offer,
+        # each with a uniform; only the hits are written out (pos sorted)
+        n_offers = kernels.count_cold_start_offers(follows.indptr, follows.creator, active, offered, new_ptr)
+        edge, item, pos = kernels.cold_start_hits(follows.indptr, follows.creator, follows.intimacy, active, offered,
+                                                  new_ptr, order, first_new, np.float32(cfg.cold_start_rate),
+                                                  rng.random(n_offers, dtype=np.float32))
         # per user (pos is sorted), a random subset of the offers, ordered by a random key
         keep = kernels.random_subset_by_group(pos, rng.random(len(pos)), np.minimum(cfg.cold_start_slots, free))
     else:

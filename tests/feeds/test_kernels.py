@@ -9,7 +9,8 @@ from simulator.feeds.kernels import (
     _uniform,
     block_edges,
     block_picks,
-    cold_start_offers,
+    cold_start_hits,
+    count_cold_start_offers,
     counts_by_user,
     edges_to_marked,
     gumbel_top_k,
@@ -230,12 +231,15 @@ def test_block_picks_match_the_masks_and_the_dense_edge_table():
     assert (user.dtype, item.dtype, edge.dtype, mt.dtype) == (np.int32, np.int32, np.int32, np.float32)
 
 
-def test_cold_start_offers_match_the_mask_and_the_expansion():
-    """Guards kernels.cold_start_offers (issue #17: the cold-start pool's possible offers
-    in one pass over the active users' rows): every (edge of an active user to an
-    offered creator, new item of that creator), by edge then by item, with the user's
-    position among the active and the edge's intimacy, as the numpy form (a mask over
-    every edge, then expand_rows) gives them."""
+def test_cold_start_hits_match_the_mask_the_expansion_and_the_draw():
+    """Guards kernels.count_cold_start_offers and cold_start_hits (issue #17: the
+    cold-start pool's offers in passes over the active users' rows, only the hits
+    written out): the offers are every (edge of an active user to an offered creator,
+    new item of that creator), by edge then by item, as the numpy form (a mask over
+    every edge, then expand_rows) gives them; the i-th offer hits where the i-th float32
+    uniform is below float32 rate × intimacy; each hit comes with its edge, its item
+    (first_new + order[entry]) and the user's position among the active. Also with no
+    active user, one active user, and no offered creator."""
     from simulator.state.arrays import expand_rows
 
     rng = np.random.default_rng(14)
@@ -243,18 +247,39 @@ def test_cold_start_offers_match_the_mask_and_the_expansion():
     keys = np.unique(rng.integers(0, n_users, 4000) * n_creators + rng.integers(0, n_creators, 4000))
     src, creator = (keys // n_creators).astype(np.int32), (keys % n_creators).astype(np.int32)
     intimacy = rng.random(len(keys)).astype(np.float32)
+    intimacy[rng.random(len(keys)) < 0.1] = 0.0
     indptr = np.searchsorted(src, np.arange(n_users + 1))
-    active = np.flatnonzero(rng.random(n_users) < 0.6).astype(np.int32)
     new_ptr = np.concatenate([[0], np.cumsum(rng.integers(0, 4, n_creators))])  # 0-3 new items a creator
-    offered = (np.diff(new_ptr) > 0) & (rng.random(n_creators) < 0.7)
-    pos_of = np.full(n_users, -1)
-    pos_of[active] = np.arange(len(active))
-    candidate = np.flatnonzero(offered[creator] & (pos_of[src] >= 0))
-    which, k = expand_rows(new_ptr, creator[candidate].astype(np.int64))
-    edge, entry, pos, intim = cold_start_offers(indptr, creator, intimacy, active, offered, new_ptr)
-    assert np.array_equal(edge, candidate[which]) and np.array_equal(entry, k)
-    assert np.array_equal(pos, pos_of[src[candidate[which]]]) and np.array_equal(intim, intimacy[candidate[which]])
-    assert len(np.unique(edge)) < len(edge)  # creators with several new items
+    order = rng.permutation(int(new_ptr[-1]))
+    first_new = 1000
+    rate = 0.3  # a python float: numpy's product with float32 intimacy is float32, as the kernel's
+    for share, offer_share in ((0.6, 0.7), (0.0, 0.7), (0.6, 0.0)):
+        active = np.flatnonzero(rng.random(n_users) < share).astype(np.int32)
+        offered = (np.diff(new_ptr) > 0) & (rng.random(n_creators) < offer_share)
+        for act in (active, active[:1]):
+            pos_of = np.full(n_users, -1)
+            pos_of[act] = np.arange(len(act))
+            candidate = np.flatnonzero(offered[creator] & (pos_of[src] >= 0))
+            which, k = expand_rows(new_ptr, creator[candidate].astype(np.int64))
+            n = count_cold_start_offers(indptr, creator, act, offered, new_ptr)
+            assert n == len(which)
+            draw = rng.random(n, dtype=np.float32)
+            hit = draw < rate * intimacy[candidate[which]]
+            edge, item, pos = cold_start_hits(indptr, creator, intimacy, act, offered, new_ptr, order, first_new,
+                                              np.float32(rate), draw)
+            assert np.array_equal(edge, candidate[which][hit]) and np.array_equal(item, first_new + order[k[hit]])
+            assert np.array_equal(pos, pos_of[src[candidate[which][hit]]])
+            assert edge.dtype == item.dtype == pos.dtype == np.int64
+            if len(act) > 1 and offered.any():
+                assert 0 < hit.sum() < n and len(np.unique(edge)) < len(edge)  # creators with several new items
+    # the threshold is float32 and the test strict: an intimacy whose float32 product rounds
+    # down, and a uniform equal to that product, is no hit (it would be in float64, or with <=)
+    x = np.arange(1, 2000, dtype=np.float32) / np.float32(2000)
+    x = x[np.float32(rate) * x < np.float64(np.float32(rate)) * x.astype(np.float64)][0]
+    got = cold_start_hits(np.array([0, 1]), np.array([0], np.int32), np.array([x]), np.array([0], np.int32),
+                          np.array([True]), np.array([0, 1]), np.array([0]), 0, np.float32(rate),
+                          np.array([np.float32(rate) * x]))
+    assert len(got[0]) == 0
 
 
 def test_random_subset_by_group_matches_the_lexsort_cut():
