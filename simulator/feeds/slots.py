@@ -35,7 +35,7 @@ import numpy as np
 
 from ..config import PlatformConfig
 from ..content.presence import blocked_creators
-from ..platform.ad_market import sell_ad_slots
+from ..platform.ad_market import AccountEdges, sell_ad_slots
 from ..state.arrays import indptr_from_rows, random_in_rows, rank_within_sorted, weighted_in_rows
 from ..state.vocabulary import COLD_START, FOLLOW, SAME_CITY
 from .impressions import INDEX_LIMIT, Impressions
@@ -50,8 +50,9 @@ def build_feeds(model, platforms: list) -> list[Impressions]:
     streams (its feed stream, its session stream ``streams.sessions``, the ranking's
     per-block generators); what the platforms share is made safe:
 
-    * the caches the feeds fill on first use (the follow tab's pick weights in
-      ``model.feed_cache``, the item indexes, the presence's rows of new creators) are
+    * the caches the feeds fill on first use (the follow tab's pick weights and the ad
+      market's edges to the merchants' accounts in ``model.feed_cache``, the item
+      indexes, the presence's rows of new creators) are
       filled before the threads start (:func:`fill_shared_caches`), so that the threads
       only read them;
     * the ad market's bookings (ledger, learners' spend) are kept while the feeds are
@@ -113,7 +114,8 @@ def threads_may_share_kernels() -> bool:
 def fill_shared_caches(model, platforms: list) -> None:
     """Fill what the platforms' feeds share and would otherwise fill on first use, so that
     feeds built in threads only read it: the follow tab's pick weights
-    (:func:`follow_pick_weights`), the item indexes (recent items by creator for the
+    (:func:`follow_pick_weights`), the ad market's follow edges to the merchants'
+    accounts (platform/ad_market.py ``AccountEdges.edges``), the item indexes (recent items by creator for the
     follow tab and the ad market, items by city for the same-city tab) and, with
     multi-homing, the presence's rows of creators who entered since it was last read
     (its arrays grow by concatenation: two threads would both grow them). Their content
@@ -123,6 +125,8 @@ def fill_shared_caches(model, platforms: list) -> None:
     presence = getattr(model, "presence", None)
     if presence is not None:
         presence.on(0)  # adds the rows of new creators (Presence._sync)
+    if model.merchants.n and model.follows.n_edges:
+        AccountEdges(model).edges()  # the follow edges to the merchants' accounts
     indexes = model.item_indexes
     for platform in platforms:
         cfg = platform.cfg
