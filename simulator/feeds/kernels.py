@@ -220,25 +220,27 @@ def block_edges(indptr, creator, intimacy, users, col_of):
     rows = len(users)
     bound = indptr[users[rows - 1] + 1] - indptr[users[0]] if rows else 0
     e_ptr = np.zeros(rows + 1, dtype=np.int64)
-    e_col = np.empty(bound, dtype=np.int64)
-    e_edge = np.empty(bound, dtype=np.int64)
+    e_col = np.empty(bound + 1, dtype=np.int64)  # (+1: the place a last edge that is not kept is written to)
+    e_edge = np.empty(bound + 1, dtype=np.int64)
     f_ptr = np.zeros(rows + 1, dtype=np.int64)
-    f_col = np.empty(bound, dtype=np.int64)
-    f_int = np.empty(bound, dtype=np.float32)
+    f_col = np.empty(bound + 1, dtype=np.int64)
+    f_int = np.empty(bound + 1, dtype=np.float32)
     n = 0
     nf = 0
     for i in range(rows):
         u = users[i]
         for e in range(indptr[u], indptr[u + 1]):
+            # each edge is written at the next free places, which only a kept edge advances
+            # (no branch: whether an edge's creator is a candidate's is not predictable)
             c = col_of[creator[e]]
-            if c >= 0:
-                e_col[n] = c
-                e_edge[n] = e
-                n += 1
-                if intimacy[e] != 0:
-                    f_col[nf] = c
-                    f_int[nf] = intimacy[e]
-                    nf += 1
+            x = intimacy[e]
+            e_col[n] = c
+            e_edge[n] = e
+            f_col[nf] = c
+            f_int[nf] = x
+            kept = c >= 0
+            n += kept
+            nf += kept & (x != 0)
         e_ptr[i + 1] = n
         f_ptr[i + 1] = nf
     return e_ptr, e_col[:n], e_edge[:n], f_ptr, f_col[:nf], f_int[:nf]
@@ -250,7 +252,8 @@ def block_picks(top, valid, k_u, e_ptr, e_col, e_edge, col_creator, users, col_i
     ``k_u[i]`` valid picks, row by row, rank by rank (the picks of ``valid &
     (cumsum(valid, axis=1) <= k_u[:, None])``), each with its user (``users[row]``),
     item (``col_item[col]``), follow edge (the row's edge to the column's creator
-    ``col_creator[col]``, a linear scan of the row's few edges; -1 for none) and
+    ``col_creator[col]``, read from a table by creator column that holds the row's few
+    edges while its picks are written; -1 for none) and
     interest match (``match[row, col]``), in the trace's dtypes (int32 users, items and
     edges, float32 match). Returns (user, item, edge, match, column)."""
     rows, k = top.shape
@@ -266,25 +269,29 @@ def block_picks(top, valid, k_u, e_ptr, e_col, e_edge, col_creator, users, col_i
     out_e = np.empty(n, dtype=np.int32)
     out_m = np.empty(n, dtype=np.float32)
     out_c = np.empty(n, dtype=np.int64)
+    n_cols = 0
+    for j in range(len(col_creator)):
+        n_cols = max(n_cols, col_creator[j] + 1)
+    for e in range(len(e_col)):
+        n_cols = max(n_cols, e_col[e] + 1)
+    edge_of = np.full(n_cols, -1, dtype=np.int64)  # the row's edge to each creator column, -1 for none
     n = 0
     for i in range(rows):
+        for e in range(e_ptr[i + 1] - 1, e_ptr[i] - 1, -1):  # (backwards: a column's first edge is kept)
+            edge_of[e_col[e]] = e_edge[e]
         taken = 0
         for r in range(k):
             if valid[i, r] and taken < k_u[i]:
                 j = top[i, r]
-                cc = col_creator[j]
-                edge = -1
-                for e in range(e_ptr[i], e_ptr[i + 1]):
-                    if e_col[e] == cc:
-                        edge = e_edge[e]
-                        break
                 out_u[n] = users[i]
                 out_i[n] = col_item[j]
-                out_e[n] = edge
+                out_e[n] = edge_of[col_creator[j]]
                 out_m[n] = match[i, j]
                 out_c[n] = j
                 n += 1
                 taken += 1
+        for e in range(e_ptr[i], e_ptr[i + 1]):
+            edge_of[e_col[e]] = -1
     return out_u, out_i, out_e, out_m, out_c
 
 

@@ -199,6 +199,16 @@ def test_block_edges_match_the_masks_over_the_blocks_edge_range():
     assert np.array_equal(f_ptr, np.searchsorted(e_row[nz], np.arange(len(bu) + 1)))
     assert np.array_equal(f_col, e_col[nz]) and np.array_equal(f_int, intimacy[e_edge][nz])
     assert 0 < nz.sum() < len(e_edge)
+    # a block of one user (its own row's edges), and no user
+    for one in (bu[:1], bu[:0]):
+        e_ptr, got_col, got_edge, f_ptr, f_col, f_int = block_edges(indptr, creator, intimacy, one, col_of)
+        mine = e_row < len(one)
+        assert np.array_equal(e_ptr, [0] + [mine.sum()] * len(one))
+        assert np.array_equal(got_col, e_col[mine]) and np.array_equal(got_edge, e_edge[mine])
+        assert np.array_equal(f_ptr, [0] + [(mine & nz).sum()] * len(one)) and np.array_equal(f_int, intimacy[e_edge][mine & nz])
+    # no candidate creator: nothing kept
+    e_ptr, got_col, got_edge, f_ptr, f_col, f_int = block_edges(indptr, creator, intimacy, bu, np.full(n_creators, -1))
+    assert not e_ptr.any() and not f_ptr.any() and len(got_col) == len(got_edge) == len(f_col) == len(f_int) == 0
 
 
 def test_block_picks_match_the_masks_and_the_dense_edge_table():
@@ -229,6 +239,11 @@ def test_block_picks_match_the_masks_and_the_dense_edge_table():
     assert np.array_equal(edge, want_edge) and (want_edge >= 0).any() and (want_edge < 0).any()
     assert np.array_equal(mt, match[r, c])
     assert (user.dtype, item.dtype, edge.dtype, mt.dtype) == (np.int32, np.int32, np.int32, np.float32)
+    # the first row alone, and no row: the same picks as those rows of the whole block
+    for n in (1, 0):
+        got = block_picks(top[:n], valid[:n], k_u[:n], e_ptr[: n + 1], e_col[: e_ptr[n]], e_edge[: e_ptr[n]],
+                          col_creator, users[:n], col_item, match[:n])
+        assert all(np.array_equal(a, b[r < n]) for a, b in zip(got, (user, item, edge, mt, cols)))
 
 
 def test_cold_start_hits_match_the_mask_the_expansion_and_the_draw():
