@@ -465,19 +465,18 @@ def pool_tally(item, intimacy, complete, like, beta, n_items):
 
 
 @_cached_njit()
-def count_cold_start_offers(indptr, creator, active, offered, new_ptr):
+def count_cold_start_offers(indptr, creator, active, n_new):
     """How many cold-start offers there are: each (follow edge of an active user to an
-    ``offered`` creator, new item of that creator: ``new_ptr``'s entries of the creator)
-    is one, in one pass over the active users' rows (CSR ``indptr``; ``active``
-    ascending), without reading the edges of inactive users. The number of uniforms
+    offered creator, new item of that creator) is one, in one pass over the active
+    users' rows (CSR ``indptr``; ``active`` ascending), without reading the edges of
+    inactive users; ``n_new``: each creator's new items if offered, else 0 (a sum
+    without a branch on whether the creator posted). The number of uniforms
     :func:`cold_start_hits` reads."""
     n = 0
     for p in range(len(active)):
         u = active[p]
         for e in range(indptr[u], indptr[u + 1]):
-            c = creator[e]
-            if offered[c]:
-                n += new_ptr[c + 1] - new_ptr[c]
+            n += n_new[creator[e]]
     return n
 
 

@@ -289,7 +289,8 @@ def cold_start_slots(model, platform, active, free, rng):
 
         # every (fan edge of an active user, new item of its creator) pair is one possible offer,
         # each with a uniform; only the hits are written out (pos sorted)
-        n_offers = kernels.count_cold_start_offers(follows.indptr, follows.creator, active, offered, new_ptr)
+        n_offers = kernels.count_cold_start_offers(follows.indptr, follows.creator, active,
+                                                   np.where(offered, np.diff(new_ptr), 0))
         edge, item, pos = kernels.cold_start_hits(follows.indptr, follows.creator, follows.intimacy, active, offered,
                                                   new_ptr, order, first_new, np.float32(cfg.cold_start_rate),
                                                   rng.random(n_offers, dtype=np.float32))

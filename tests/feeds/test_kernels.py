@@ -276,7 +276,7 @@ def test_cold_start_hits_match_the_mask_the_expansion_and_the_draw():
             pos_of[act] = np.arange(len(act))
             candidate = np.flatnonzero(offered[creator] & (pos_of[src] >= 0))
             which, k = expand_rows(new_ptr, creator[candidate].astype(np.int64))
-            n = count_cold_start_offers(indptr, creator, act, offered, new_ptr)
+            n = count_cold_start_offers(indptr, creator, act, np.where(offered, np.diff(new_ptr), 0))
             assert n == len(which)
             draw = rng.random(n, dtype=np.float32)
             hit = draw < rate * intimacy[candidate[which]]
