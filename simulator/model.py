@@ -248,7 +248,7 @@ class TrafficModel(mesa.Model):
         platforms = list(self.platforms.values())
         for platform in platforms:
             platform.policy.pools.expected_dau = platform.expected_dau
-        self.feed_cache = {}  # what the platforms' feeds share today (the follow tab's pick weights)
+        self.feed_cache = {}  # what the platforms' feeds share today (the follow tab's pick weights, the ad market's edges to the merchants' accounts)
         try:
             return list(zip(platforms, build_feeds(self, platforms)))
         finally:

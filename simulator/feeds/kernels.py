@@ -220,25 +220,27 @@ def block_edges(indptr, creator, intimacy, users, col_of):
     rows = len(users)
     bound = indptr[users[rows - 1] + 1] - indptr[users[0]] if rows else 0
     e_ptr = np.zeros(rows + 1, dtype=np.int64)
-    e_col = np.empty(bound, dtype=np.int64)
-    e_edge = np.empty(bound, dtype=np.int64)
+    e_col = np.empty(bound + 1, dtype=np.int64)  # (+1: the place a last edge that is not kept is written to)
+    e_edge = np.empty(bound + 1, dtype=np.int64)
     f_ptr = np.zeros(rows + 1, dtype=np.int64)
-    f_col = np.empty(bound, dtype=np.int64)
-    f_int = np.empty(bound, dtype=np.float32)
+    f_col = np.empty(bound + 1, dtype=np.int64)
+    f_int = np.empty(bound + 1, dtype=np.float32)
     n = 0
     nf = 0
     for i in range(rows):
         u = users[i]
         for e in range(indptr[u], indptr[u + 1]):
+            # each edge is written at the next free places, which only a kept edge advances
+            # (no branch: whether an edge's creator is a candidate's is not predictable)
             c = col_of[creator[e]]
-            if c >= 0:
-                e_col[n] = c
-                e_edge[n] = e
-                n += 1
-                if intimacy[e] != 0:
-                    f_col[nf] = c
-                    f_int[nf] = intimacy[e]
-                    nf += 1
+            x = intimacy[e]
+            e_col[n] = c
+            e_edge[n] = e
+            f_col[nf] = c
+            f_int[nf] = x
+            kept = c >= 0
+            n += kept
+            nf += kept & (x != 0)
         e_ptr[i + 1] = n
         f_ptr[i + 1] = nf
     return e_ptr, e_col[:n], e_edge[:n], f_ptr, f_col[:nf], f_int[:nf]
@@ -250,7 +252,8 @@ def block_picks(top, valid, k_u, e_ptr, e_col, e_edge, col_creator, users, col_i
     ``k_u[i]`` valid picks, row by row, rank by rank (the picks of ``valid &
     (cumsum(valid, axis=1) <= k_u[:, None])``), each with its user (``users[row]``),
     item (``col_item[col]``), follow edge (the row's edge to the column's creator
-    ``col_creator[col]``, a linear scan of the row's few edges; -1 for none) and
+    ``col_creator[col]``, read from a table by creator column that holds the row's few
+    edges while its picks are written; -1 for none) and
     interest match (``match[row, col]``), in the trace's dtypes (int32 users, items and
     edges, float32 match). Returns (user, item, edge, match, column)."""
     rows, k = top.shape
@@ -266,25 +269,29 @@ def block_picks(top, valid, k_u, e_ptr, e_col, e_edge, col_creator, users, col_i
     out_e = np.empty(n, dtype=np.int32)
     out_m = np.empty(n, dtype=np.float32)
     out_c = np.empty(n, dtype=np.int64)
+    n_cols = 0
+    for j in range(len(col_creator)):
+        n_cols = max(n_cols, col_creator[j] + 1)
+    for e in range(len(e_col)):
+        n_cols = max(n_cols, e_col[e] + 1)
+    edge_of = np.full(n_cols, -1, dtype=np.int64)  # the row's edge to each creator column, -1 for none
     n = 0
     for i in range(rows):
+        for e in range(e_ptr[i + 1] - 1, e_ptr[i] - 1, -1):  # (backwards: a column's first edge is kept)
+            edge_of[e_col[e]] = e_edge[e]
         taken = 0
         for r in range(k):
             if valid[i, r] and taken < k_u[i]:
                 j = top[i, r]
-                cc = col_creator[j]
-                edge = -1
-                for e in range(e_ptr[i], e_ptr[i + 1]):
-                    if e_col[e] == cc:
-                        edge = e_edge[e]
-                        break
                 out_u[n] = users[i]
                 out_i[n] = col_item[j]
-                out_e[n] = edge
+                out_e[n] = edge_of[col_creator[j]]
                 out_m[n] = match[i, j]
                 out_c[n] = j
                 n += 1
                 taken += 1
+        for e in range(e_ptr[i], e_ptr[i + 1]):
+            edge_of[e_col[e]] = -1
     return out_u, out_i, out_e, out_m, out_c
 
 
@@ -397,6 +404,25 @@ def weighted_pick_in_rows(indptr, cumw, rows, u):
 
 
 @_cached_njit()
+def cumsum_plus(values, base):
+    """``np.cumsum(values + base, dtype=np.float64)`` for float32 ``values`` and a float32
+    ``base`` (the follow tab's pick weights, intimacy + ``follow_pick_base``, for
+    ``weighted_pick_in_rows``): each sum in float32, then accumulated in float64 one
+    after the other, as numpy's sequential accumulate does (the same floats), in one pass
+    without the float32 temporary. Returns float64."""
+    n = len(values)
+    out = np.empty(n, dtype=np.float64)
+    if n == 0:
+        return out
+    acc = np.float64(values[0] + base)
+    out[0] = acc
+    for i in range(1, n):
+        acc += np.float64(values[i] + base)
+        out[i] = acc
+    return out
+
+
+@_cached_njit()
 def tally_impressions(item, domain, source, complete, like, comment, share, follow, n_items, n_domains, n_sources):
     """One pass over a day's impressions: per item, the impressions by domain and by
     slot source and the engagements by action (complete, like, comment, share, follow),
@@ -439,37 +465,52 @@ def pool_tally(item, intimacy, complete, like, beta, n_items):
 
 
 @_cached_njit()
-def cold_start_offers(indptr, creator, intimacy, active, offered, new_ptr):
-    """Every possible cold-start offer in one pass over the active users' rows (CSR
-    ``indptr``; ``active`` ascending): each (follow edge of an active user to an
-    ``offered`` creator, new item of that creator: ``new_ptr``'s entries of the
-    creator), by edge, then by the creator's entries, as a mask over every edge and
-    ``expand_rows`` give them, without reading the edges of inactive users. Returns (edge, entry in ``new_ptr``, the user's position
-    in ``active``, the edge's intimacy)."""
+def count_cold_start_offers(indptr, creator, active, n_new):
+    """How many cold-start offers there are: each (follow edge of an active user to an
+    offered creator, new item of that creator) is one, in one pass over the active
+    users' rows (CSR ``indptr``; ``active`` ascending), without reading the edges of
+    inactive users; ``n_new``: each creator's new items if offered, else 0 (a sum
+    without a branch on whether the creator posted). The number of uniforms
+    :func:`cold_start_hits` reads."""
     n = 0
+    for p in range(len(active)):
+        u = active[p]
+        for e in range(indptr[u], indptr[u + 1]):
+            n += n_new[creator[e]]
+    return n
+
+
+@_cached_njit()
+def cold_start_hits(indptr, creator, intimacy, active, offered, new_ptr, order, first_new, rate, draw):
+    """The cold-start offers that hit: the offers of :func:`count_cold_start_offers` by
+    active user, edge, then the creator's entries in ``new_ptr``, the i-th hitting where
+    ``draw[i] < rate * intimacy[edge]`` (float32 ``draw``, ``rate`` and ``intimacy``: the
+    same float32 products and comparisons as numpy's ``draw < rate * intimacy`` over every
+    offer), without materializing the offers that miss. One pass over the active users'
+    rows; each offer is written at the next free place, which only a hit advances (no
+    branch on the draw: a hit is a coin flip the processor cannot predict), so of the
+    outputs (sized for every offer) only the hits' places are touched. Returns (edge,
+    item ``first_new + order[entry]``, the user's position in ``active``) of each hit,
+    int64, in offer order."""
+    n = len(draw)
+    edge = np.empty(n + 1, dtype=np.int64)  # (+1: the place a last miss is written to)
+    item = np.empty(n + 1, dtype=np.int64)
+    pos = np.empty(n + 1, dtype=np.int64)
+    h = 0
+    i = 0
     for p in range(len(active)):
         u = active[p]
         for e in range(indptr[u], indptr[u + 1]):
             c = creator[e]
             if offered[c]:
-                n += new_ptr[c + 1] - new_ptr[c]
-    edge = np.empty(n, dtype=np.int64)
-    entry = np.empty(n, dtype=np.int64)
-    pos = np.empty(n, dtype=np.int64)
-    intim = np.empty(n, dtype=np.float32)
-    n = 0
-    for p in range(len(active)):
-        u = active[p]
-        for e in range(indptr[u], indptr[u + 1]):
-            c = creator[e]
-            if offered[c]:
+                threshold = rate * intimacy[e]
                 for q in range(new_ptr[c], new_ptr[c + 1]):
-                    edge[n] = e
-                    entry[n] = q
-                    pos[n] = p
-                    intim[n] = intimacy[e]
-                    n += 1
-    return edge, entry, pos, intim
+                    edge[h] = e
+                    item[h] = first_new + order[q]
+                    pos[h] = p
+                    h += draw[i] < threshold
+                    i += 1
+    return edge[:h], item[:h], pos[:h]
 
 
 @_cached_njit()

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..config import PlatformConfig
 from ..content.presence import blocked_creators
-from ..platform.ad_market import sell_ad_slots
+from ..platform.ad_market import AccountEdges, sell_ad_slots
 from ..state.arrays import indptr_from_rows, random_in_rows, rank_within_sorted, weighted_in_rows
 from ..state.vocabulary import COLD_START, FOLLOW, SAME_CITY
 from .impressions import INDEX_LIMIT, Impressions
@@ -50,8 +50,9 @@ def build_feeds(model, platforms: list) -> list[Impressions]:
     streams (its feed stream, its session stream ``streams.sessions``, the ranking's
     per-block generators); what the platforms share is made safe:
 
-    * the caches the feeds fill on first use (the follow tab's pick weights in
-      ``model.feed_cache``, the item indexes, the presence's rows of new creators) are
+    * the caches the feeds fill on first use (the follow tab's pick weights and the ad
+      market's edges to the merchants' accounts in ``model.feed_cache``, the item
+      indexes, the presence's rows of new creators) are
       filled before the threads start (:func:`fill_shared_caches`), so that the threads
       only read them;
     * the ad market's bookings (ledger, learners' spend) are kept while the feeds are
@@ -113,7 +114,8 @@ def threads_may_share_kernels() -> bool:
 def fill_shared_caches(model, platforms: list) -> None:
     """Fill what the platforms' feeds share and would otherwise fill on first use, so that
     feeds built in threads only read it: the follow tab's pick weights
-    (:func:`follow_pick_weights`), the item indexes (recent items by creator for the
+    (:func:`follow_pick_weights`), the ad market's follow edges to the merchants'
+    accounts (platform/ad_market.py ``AccountEdges.edges``), the item indexes (recent items by creator for the
     follow tab and the ad market, items by city for the same-city tab) and, with
     multi-homing, the presence's rows of creators who entered since it was last read
     (its arrays grow by concatenation: two threads would both grow them). Their content
@@ -123,6 +125,8 @@ def fill_shared_caches(model, platforms: list) -> None:
     presence = getattr(model, "presence", None)
     if presence is not None:
         presence.on(0)  # adds the rows of new creators (Presence._sync)
+    if model.merchants.n and model.follows.n_edges:
+        AccountEdges(model).edges()  # the follow edges to the merchants' accounts
     indexes = model.item_indexes
     for platform in platforms:
         cfg = platform.cfg
@@ -240,7 +244,12 @@ def follow_pick_weights(model, base: float) -> np.ndarray:
     key = ("follow_pick_weights", float(base))
     if cache is not None and key in cache:
         return cache[key]
-    cumw = np.cumsum(follows.intimacy + np.float32(base), dtype=np.float64)
+    if numpy_kernels.compiled(len(follows.intimacy)):  # compiled: one pass, no float32 temporary (the same sums)
+        from .kernels import cumsum_plus
+
+        cumw = cumsum_plus(follows.intimacy, np.float32(base))
+    else:
+        cumw = np.cumsum(follows.intimacy + np.float32(base), dtype=np.float64)
     if cache is not None:
         cache[key] = cumw
     return cumw
@@ -278,11 +287,13 @@ def cold_start_slots(model, platform, active, free, rng):
     if numpy_kernels.compiled(follows.n_edges):  # compiled: passes over the active users' rows, no temporaries
         from . import kernels
 
-        # every (fan edge of an active user, new item of its creator) pair is one possible offer
-        edge, k, pos, intimacy = kernels.cold_start_offers(follows.indptr, follows.creator, follows.intimacy,
-                                                          active, offered, new_ptr)
-        hit = rng.random(len(edge), dtype=np.float32) < cfg.cold_start_rate * intimacy
-        edge, item, pos = edge[hit], first_new + order[k[hit]], pos[hit]
+        # every (fan edge of an active user, new item of its creator) pair is one possible offer,
+        # each with a uniform; only the hits are written out (pos sorted)
+        n_offers = kernels.count_cold_start_offers(follows.indptr, follows.creator, active,
+                                                   np.where(offered, np.diff(new_ptr), 0))
+        edge, item, pos = kernels.cold_start_hits(follows.indptr, follows.creator, follows.intimacy, active, offered,
+                                                  new_ptr, order, first_new, np.float32(cfg.cold_start_rate),
+                                                  rng.random(n_offers, dtype=np.float32))
         # per user (pos is sorted), a random subset of the offers, ordered by a random key
         keep = kernels.random_subset_by_group(pos, rng.random(len(pos)), np.minimum(cfg.cold_start_slots, free))
     else:

@@ -147,11 +147,12 @@ ACCOUNT_TABLE_LIMIT = 1 << 22
 
 
 class AccountEdges:
-    """The follow edges to the merchants' accounts, for one platform's ad sales: on small
-    graphs (the numpy forms) found in one pass over the edges' creators (a gather of
-    bytes) and shared by the audiences of the fan and look-alike bids and the ad viewers'
-    edges (four passes over every edge before); large graphs keep their compiled pass
-    and row search."""
+    """The follow edges to the merchants' accounts, for one platform's ad sales: found in
+    one pass over the edges' creators (a gather of bytes on small graphs, the compiled
+    ``edges_to_marked`` on large ones) and shared by the audiences of the fan and
+    look-alike bids and the ad viewers' edges (four passes over every edge before); while
+    the day's feeds are built, one pass for every platform (``model.feed_cache``: neither
+    the follow graph nor the merchants' accounts change during the feeds)."""
 
     def __init__(self, model):
         self.model = model
@@ -159,11 +160,26 @@ class AccountEdges:
         self._edge = self._table = None
 
     def edges(self) -> np.ndarray:
-        """The edges whose creator is a merchant's account, ascending (small graphs)."""
+        """The edges whose creator is a merchant's account, ascending."""
         if self._edge is None:
-            mark = np.zeros(self.model.creators.n, dtype=bool)
-            mark[self.model.merchants.account] = True
-            self._edge = np.flatnonzero(mark[self.model.follows.creator])
+            model = self.model
+            cache = getattr(model, "feed_cache", None)
+            key = ("account_edges",)
+            if cache is not None and key in cache:
+                self._edge = cache[key]
+                return self._edge
+            if self.compiled:  # large graphs: one pass over the edges, no temporaries
+                from ..feeds.kernels import edges_to_marked
+
+                mark = np.full(model.creators.n, -1, dtype=np.int64)
+                mark[model.merchants.account] = 0
+                self._edge = edges_to_marked(model.follows.creator, mark)[0]
+            else:
+                mark = np.zeros(model.creators.n, dtype=bool)
+                mark[model.merchants.account] = True
+                self._edge = np.flatnonzero(mark[model.follows.creator])
+            if cache is not None:
+                cache[key] = self._edge
         return self._edge
 
     def audience(self, bids: np.ndarray, bid_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -172,10 +188,6 @@ class AccountEdges:
         follows = self.model.follows
         bid_of_account = np.full(self.model.creators.n, -1, dtype=np.int64)
         bid_of_account[self.model.merchants.account[bid_m[bids]]] = bids
-        if self.compiled:  # large graphs: one pass over the edges, no temporaries
-            from ..feeds.kernels import edges_to_marked
-
-            return edges_to_marked(follows.creator, bid_of_account)
         edge = self.edges()  # (the accounts' edges: a subset of them, in the same order)
         bid = bid_of_account[follows.creator[edge]]
         mine = bid >= 0

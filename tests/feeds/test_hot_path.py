@@ -83,6 +83,26 @@ def test_weighted_pick_in_rows_matches_the_global_search():
     assert np.array_equal(got, want) and (got == -1).any()
 
 
+def test_cumsum_plus_matches_numpys_cumsum():
+    """Guards kernels.cumsum_plus (issue #17: the follow tab's pick weights in one pass):
+    bit for bit numpy's ``np.cumsum(values + base, dtype=float64)``, the float32 sums
+    accumulated in float64 in order (a sum taken in float64, an accumulation in float32
+    or a pairwise one fails here), on large, one-entry and empty inputs, and with a
+    -0.0 first entry (0.0 + -0.0 is 0.0: the first sum is copied, not added to 0)."""
+    from simulator.feeds.kernels import cumsum_plus
+
+    rng = np.random.default_rng(21)
+    values = (rng.random(300_001) ** 3 * 7).astype(np.float32)
+    values[rng.random(len(values)) < 0.2] = 0.0
+    for base in (np.float32(0.1), np.float32(1.0), np.float32(0.0)):
+        for v in (values, values[:1], values[:0], np.array([-0.0, 1.0], np.float32)):
+            want = np.cumsum(v + base, dtype=np.float64)
+            got = cumsum_plus(v, base)
+            assert got.dtype == np.float64 and got.tobytes() == want.tobytes()
+    # float32 sums, not float64 ones: 0.1 as float32 added in float64 would differ
+    assert cumsum_plus(values, np.float32(0.1)).tobytes() != np.cumsum(values.astype(np.float64) + 0.1).tobytes()
+
+
 def test_active_users_of_all_platforms_counts_each_user_once():
     """Guards observation.views._distinct_users (the 'all' row's active_users): users
     active on several platforms count once (summing the platforms' counts fails here)."""

@@ -9,7 +9,8 @@ from simulator.feeds.kernels import (
     _uniform,
     block_edges,
     block_picks,
-    cold_start_offers,
+    cold_start_hits,
+    count_cold_start_offers,
     counts_by_user,
     edges_to_marked,
     gumbel_top_k,
@@ -198,6 +199,16 @@ def test_block_edges_match_the_masks_over_the_blocks_edge_range():
     assert np.array_equal(f_ptr, np.searchsorted(e_row[nz], np.arange(len(bu) + 1)))
     assert np.array_equal(f_col, e_col[nz]) and np.array_equal(f_int, intimacy[e_edge][nz])
     assert 0 < nz.sum() < len(e_edge)
+    # a block of one user (its own row's edges), and no user
+    for one in (bu[:1], bu[:0]):
+        e_ptr, got_col, got_edge, f_ptr, f_col, f_int = block_edges(indptr, creator, intimacy, one, col_of)
+        mine = e_row < len(one)
+        assert np.array_equal(e_ptr, [0] + [mine.sum()] * len(one))
+        assert np.array_equal(got_col, e_col[mine]) and np.array_equal(got_edge, e_edge[mine])
+        assert np.array_equal(f_ptr, [0] + [(mine & nz).sum()] * len(one)) and np.array_equal(f_int, intimacy[e_edge][mine & nz])
+    # no candidate creator: nothing kept
+    e_ptr, got_col, got_edge, f_ptr, f_col, f_int = block_edges(indptr, creator, intimacy, bu, np.full(n_creators, -1))
+    assert not e_ptr.any() and not f_ptr.any() and len(got_col) == len(got_edge) == len(f_col) == len(f_int) == 0
 
 
 def test_block_picks_match_the_masks_and_the_dense_edge_table():
@@ -228,14 +239,22 @@ def test_block_picks_match_the_masks_and_the_dense_edge_table():
     assert np.array_equal(edge, want_edge) and (want_edge >= 0).any() and (want_edge < 0).any()
     assert np.array_equal(mt, match[r, c])
     assert (user.dtype, item.dtype, edge.dtype, mt.dtype) == (np.int32, np.int32, np.int32, np.float32)
+    # the first row alone, and no row: the same picks as those rows of the whole block
+    for n in (1, 0):
+        got = block_picks(top[:n], valid[:n], k_u[:n], e_ptr[: n + 1], e_col[: e_ptr[n]], e_edge[: e_ptr[n]],
+                          col_creator, users[:n], col_item, match[:n])
+        assert all(np.array_equal(a, b[r < n]) for a, b in zip(got, (user, item, edge, mt, cols)))
 
 
-def test_cold_start_offers_match_the_mask_and_the_expansion():
-    """Guards kernels.cold_start_offers (issue #17: the cold-start pool's possible offers
-    in one pass over the active users' rows): every (edge of an active user to an
-    offered creator, new item of that creator), by edge then by item, with the user's
-    position among the active and the edge's intimacy, as the numpy form (a mask over
-    every edge, then expand_rows) gives them."""
+def test_cold_start_hits_match_the_mask_the_expansion_and_the_draw():
+    """Guards kernels.count_cold_start_offers and cold_start_hits (issue #17: the
+    cold-start pool's offers in passes over the active users' rows, only the hits
+    written out): the offers are every (edge of an active user to an offered creator,
+    new item of that creator), by edge then by item, as the numpy form (a mask over
+    every edge, then expand_rows) gives them; the i-th offer hits where the i-th float32
+    uniform is below float32 rate × intimacy; each hit comes with its edge, its item
+    (first_new + order[entry]) and the user's position among the active. Also with no
+    active user, one active user, and no offered creator."""
     from simulator.state.arrays import expand_rows
 
     rng = np.random.default_rng(14)
@@ -243,18 +262,39 @@ def test_cold_start_offers_match_the_mask_and_the_expansion():
     keys = np.unique(rng.integers(0, n_users, 4000) * n_creators + rng.integers(0, n_creators, 4000))
     src, creator = (keys // n_creators).astype(np.int32), (keys % n_creators).astype(np.int32)
     intimacy = rng.random(len(keys)).astype(np.float32)
+    intimacy[rng.random(len(keys)) < 0.1] = 0.0
     indptr = np.searchsorted(src, np.arange(n_users + 1))
-    active = np.flatnonzero(rng.random(n_users) < 0.6).astype(np.int32)
     new_ptr = np.concatenate([[0], np.cumsum(rng.integers(0, 4, n_creators))])  # 0-3 new items a creator
-    offered = (np.diff(new_ptr) > 0) & (rng.random(n_creators) < 0.7)
-    pos_of = np.full(n_users, -1)
-    pos_of[active] = np.arange(len(active))
-    candidate = np.flatnonzero(offered[creator] & (pos_of[src] >= 0))
-    which, k = expand_rows(new_ptr, creator[candidate].astype(np.int64))
-    edge, entry, pos, intim = cold_start_offers(indptr, creator, intimacy, active, offered, new_ptr)
-    assert np.array_equal(edge, candidate[which]) and np.array_equal(entry, k)
-    assert np.array_equal(pos, pos_of[src[candidate[which]]]) and np.array_equal(intim, intimacy[candidate[which]])
-    assert len(np.unique(edge)) < len(edge)  # creators with several new items
+    order = rng.permutation(int(new_ptr[-1]))
+    first_new = 1000
+    rate = 0.3  # a python float: numpy's product with float32 intimacy is float32, as the kernel's
+    for share, offer_share in ((0.6, 0.7), (0.0, 0.7), (0.6, 0.0)):
+        active = np.flatnonzero(rng.random(n_users) < share).astype(np.int32)
+        offered = (np.diff(new_ptr) > 0) & (rng.random(n_creators) < offer_share)
+        for act in (active, active[:1]):
+            pos_of = np.full(n_users, -1)
+            pos_of[act] = np.arange(len(act))
+            candidate = np.flatnonzero(offered[creator] & (pos_of[src] >= 0))
+            which, k = expand_rows(new_ptr, creator[candidate].astype(np.int64))
+            n = count_cold_start_offers(indptr, creator, act, np.where(offered, np.diff(new_ptr), 0))
+            assert n == len(which)
+            draw = rng.random(n, dtype=np.float32)
+            hit = draw < rate * intimacy[candidate[which]]
+            edge, item, pos = cold_start_hits(indptr, creator, intimacy, act, offered, new_ptr, order, first_new,
+                                              np.float32(rate), draw)
+            assert np.array_equal(edge, candidate[which][hit]) and np.array_equal(item, first_new + order[k[hit]])
+            assert np.array_equal(pos, pos_of[src[candidate[which][hit]]])
+            assert edge.dtype == item.dtype == pos.dtype == np.int64
+            if len(act) > 1 and offered.any():
+                assert 0 < hit.sum() < n and len(np.unique(edge)) < len(edge)  # creators with several new items
+    # the threshold is float32 and the test strict: an intimacy whose float32 product rounds
+    # down, and a uniform equal to that product, is no hit (it would be in float64, or with <=)
+    x = np.arange(1, 2000, dtype=np.float32) / np.float32(2000)
+    x = x[np.float32(rate) * x < np.float64(np.float32(rate)) * x.astype(np.float64)][0]
+    got = cold_start_hits(np.array([0, 1]), np.array([0], np.int32), np.array([x]), np.array([0], np.int32),
+                          np.array([True]), np.array([0, 1]), np.array([0]), 0, np.float32(rate),
+                          np.array([np.float32(rate) * x]))
+    assert len(got[0]) == 0
 
 
 def test_random_subset_by_group_matches_the_lexsort_cut():

@@ -108,3 +108,32 @@ def test_account_edges_audiences_are_the_masks_over_every_edge():
         edge, bid = accounts.audience(bids, bid_m)
         assert np.array_equal(edge, want) and np.array_equal(bid, bid_of_account[m.follows.creator[want]])
         assert len(bids) == 0 or len(edge) > 0
+
+
+def test_account_edges_found_once_a_day_and_compiled_alike(monkeypatch):
+    """Guards ``AccountEdges.edges`` (issue #17: one pass over every edge for the day's
+    ad sales on every platform): the compiled pass (large graphs) finds the same edges as
+    the numpy mask; while the feeds are built (``model.feed_cache``) the platforms share
+    one array, and without the cache each AccountEdges finds its own."""
+    from simulator.feeds import numpy_kernels
+    from simulator.platform.ad_market import AccountEdges
+
+    m = model(steps=3)
+    m.run()
+    want = np.flatnonzero(np.isin(m.follows.creator, m.merchants.account))
+    assert 0 < len(want) < m.follows.n_edges
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)  # (set once a process built long runs)
+    numpy_form = AccountEdges(m)
+    assert not numpy_form.compiled and np.array_equal(numpy_form.edges(), want)
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0)
+    compiled = AccountEdges(m)
+    assert compiled.compiled and np.array_equal(compiled.edges(), want) and compiled.edges().dtype == np.int64
+    bid_m = np.arange(m.merchants.n)
+    bids = np.arange(0, m.merchants.n, 2)
+    for got, expect in zip(compiled.audience(bids, bid_m), numpy_form.audience(bids, bid_m)):
+        assert np.array_equal(got, expect)
+    m.feed_cache = {}
+    first = AccountEdges(m).edges()
+    assert AccountEdges(m).edges() is first  # the second platform's ad sales reuse it
+    m.feed_cache = None
+    assert AccountEdges(m).edges() is not first
