@@ -165,6 +165,16 @@ def test_follow_graph_add_inserts_every_column_as_np_insert_did():
         assert np.array_equal(np.diff(fg.indptr), np.bincount(fg.src, minlength=n_users))
 
 
+def _small_follow_graph(draws: int) -> tuple[np.random.Generator, FollowGraph]:
+    """A follow graph of 40 users and 7 creators from ``draws`` random (user, creator)
+    keys (duplicates dropped), random intimacy; and the generator, to draw on from."""
+    rng = np.random.default_rng(5)
+    n_users, n_creators = 40, 7
+    keys0 = np.unique(rng.integers(0, n_users * n_creators, draws))
+    return rng, FollowGraph(n_users, n_creators, keys0 // n_creators, keys0 % n_creators,
+                            rng.random(len(keys0)).astype(np.float32), (0.1, 0.3, 0.6))
+
+
 @pytest.mark.parametrize("compiled", [False, True])
 def test_edge_table_rows_follow_their_edges_through_add_and_remove(monkeypatch, compiled):
     """Guards FollowGraph's edge tables (the fan groups' members, issue #17: rows for the
@@ -177,11 +187,8 @@ def test_edge_table_rows_follow_their_edges_through_add_and_remove(monkeypatch, 
 
     monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0 if compiled else 10**12)
     monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
-    rng = np.random.default_rng(5)
-    n_users, n_creators = 40, 7
-    keys0 = np.unique(rng.integers(0, n_users * n_creators, 120))
-    fg = FollowGraph(n_users, n_creators, keys0 // n_creators, keys0 % n_creators,
-                     rng.random(len(keys0)).astype(np.float32), (0.1, 0.3, 0.6))
+    rng, fg = _small_follow_graph(120)
+    n_users, n_creators = fg.n_users, fg.n_creators
     table = fg.add_table("group", annoy=np.float32, joined=np.int32)
     assert len(table) == 0 and not table.has(np.array([0, 5])).any() and table.rows(np.zeros(0, np.int64)).shape == (0,)
     ref: dict[int, tuple[float, int]] = {}
@@ -307,11 +314,8 @@ def test_follow_graph_keeps_the_keys_of_small_graphs_in_step_with_its_edges(monk
 
     monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 10**12)
     monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
-    rng = np.random.default_rng(5)
-    n_users, n_creators = 40, 7
-    keys0 = np.unique(rng.integers(0, n_users * n_creators, 90))
-    fg = FollowGraph(n_users, n_creators, keys0 // n_creators, keys0 % n_creators,
-                     rng.random(len(keys0)).astype(np.float32), (0.1, 0.3, 0.6))
+    rng, fg = _small_follow_graph(90)
+    n_users, n_creators = fg.n_users, fg.n_creators
     q = rng.integers(0, n_users * n_creators, 60)
 
     def check():
