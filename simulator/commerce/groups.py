@@ -119,7 +119,7 @@ class FanGroups:
         home = self.model.creators.home[follows.creator[edges]].astype(np.int64)
         self.episodes.append(np.stack([home, table["joined"][rows].astype(np.int64),
                                        np.full(len(edges), self.model.day, np.int64)], axis=1))
-        table.delete(edges)
+        table.delete_rows(rows)  # (looked up above: not searched again)
 
     def in_group(self, edges: np.ndarray) -> np.ndarray:
         """Whether the fans on follow ``edges`` are members of the account's group (bool)."""

@@ -166,13 +166,13 @@ class EdgeTable:
             v = np.asarray(values[name], dtype=col.dtype)
             self.cols[name] = into(col, np.broadcast_to(v, len(edges)) if v.ndim == 0 else v[order])
 
-    def delete(self, edges: np.ndarray) -> None:
-        """Drop the rows of ``edges`` (edges without a row are ignored)."""
-        rows = self.rows(edges)
-        if not (rows >= 0).any():
+    def delete_rows(self, rows: np.ndarray) -> None:
+        """Drop the rows ``rows`` (row numbers, found by :meth:`rows`; -1 entries removed
+        first)."""
+        if len(rows) == 0:
             return
         keep = np.ones(len(self.edge), bool)
-        keep[rows[rows >= 0]] = False
+        keep[rows] = False
         self._keep(keep)
 
     def _keep(self, keep: np.ndarray) -> None:
