@@ -388,3 +388,40 @@ def gain_table_reference(cfg, masks, fan):
                  (cfg.gain_share, "share")):
         gain += np.float32(w) * masks[a][fan]
     return gain
+
+
+def test_a_large_day_past_the_packed_keys_63_bits_sums_platform_by_platform(monkeypatch):
+    """Guards day_gains' fallback on a large day whose packed keys would not fit in 63 bits
+    (``_day_gains_compiled`` gives None: each platform's sums, merged by the compiled
+    ``add_sorted_sums``; reached past ~2^28 fan impressions a day): the same edges and
+    bits as the numpy form; and the bit budget itself (edge ids just under 2^59 with 64 fan
+    impressions need 59 + 6 + 4 bits)."""
+    import simulator.audience.relationships as rel_module
+    from simulator.feeds import numpy_kernels
+
+    rng = np.random.default_rng(29)
+    cfg = SimpleNamespace(gain_view=1.234e-12, gain_complete=0.0371, gain_like=0.1117, gain_comment=0.2219,
+                          gain_share=0.3333)
+
+    def log(n, n_edges, fan_share, dtype=np.int32, offset=0):
+        edge = np.where(rng.random(n) < fan_share, rng.integers(0, n_edges, n) + offset, -1).astype(dtype)
+        hits = [rng.random(n) < q for q in (0.5, 0.2, 0.05, 0.02)]
+        return SimpleNamespace(impressions=_Sized(SimpleNamespace(edge=edge)),
+                               reactions=SimpleNamespace(complete=hits[0], like=hits[1], comment=hits[2],
+                                                         share=hits[3]))
+
+    day = [log(30_000, 900, 0.4), log(5_000, 900, 0.0), log(20_000, 900, 0.6)]
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 10**12)
+    want_e, want_s = day_gains(day, cfg)
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0)
+    monkeypatch.setattr(rel_module, "_day_gains_compiled", lambda logs, c: None)
+    got_e, got_s = day_gains(day, cfg)
+    assert len(want_e) > 800
+    assert np.array_equal(got_e, want_e) and np.array_equal(got_s.view(np.int64), want_s.view(np.int64))
+    monkeypatch.undo()
+    wide = [log(64, 4, 1.0, np.int64, offset=2**59 - 4)]
+    assert np.count_nonzero(wide[0].impressions.edge >= 0) == 64
+    assert rel_module._day_gains_compiled(wide, cfg) is None
+    narrow = [log(64, 4, 1.0, np.int64, offset=2**50)]
+    assert rel_module._day_gains_compiled(narrow, cfg) is not None
