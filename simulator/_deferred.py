@@ -17,6 +17,12 @@ it has simulated), scipy's BLAS and LAPACK modules, which numba imports (with al
 calls them (a kernel that did would import them where numba reads them), and asyncio
 (~0.15 s), which mesa's batch runner imports through tqdm's asyncio progress bar.
 
+``trafficsim run`` also goes without pyarrow (``NOT_FOR_RUN``, :func:`skip_for_run`):
+pandas imports it when it is installed, for its string type, which costs a third of pandas'
+import (~0.1 s, paid by the run once it has simulated, and by its plot processes), and a
+run's record is CSV, JSON and PNG: the files are the same either way (tests/test_fixed_costs.py).
+Sweeps and calibration, which write parquet, keep it.
+
 Only the command line installs them, in its own process (and the workers it forks),
 where every later import is the package's own, and takes out those nobody read as it
 returns. A stand-in cannot serve an import of one
@@ -37,6 +43,9 @@ import types
 # besides networkx and mesa.experimental (defer_unused_imports), the modules deferred for later
 LATER = ("pandas", "scipy.linalg.cython_blas", "scipy.linalg.cython_lapack", "asyncio")
 _INSTALLED: list[str] = []  # the names given a stand-in, for drop_unread_stand_ins
+# what ``trafficsim run`` never reads although pandas imports it when installed (see above)
+NOT_FOR_RUN = ("pyarrow",)
+_SKIPPED: list[str] = []  # the names skip_for_run made unimportable, for drop_unread_stand_ins
 
 
 class _Deferred(types.ModuleType):
@@ -111,11 +120,27 @@ def defer_unused_imports() -> None:
         _defer_nested(name)
 
 
+def skip_for_run() -> None:
+    """Make ``NOT_FOR_RUN`` unimportable in this process (a ``None`` entry in
+    ``sys.modules``: its import raises ImportError, which pandas expects of an optional
+    package), where it is not imported yet. ``trafficsim run`` only, before it forks its
+    plot process."""
+    for name in NOT_FOR_RUN:
+        if name not in sys.modules:
+            sys.modules[name] = None
+            _SKIPPED.append(name)
+
+
 def drop_unread_stand_ins() -> None:
-    """Take the stand-ins nobody read out of ``sys.modules`` (``cli.main`` does as it
-    returns: called in a user's interpreter, it leaves no stand-in behind). A module that
-    kept one still gets the real module on its first read."""
+    """Take the stand-ins nobody read out of ``sys.modules``, and what :func:`skip_for_run`
+    made unimportable (``cli.main`` does as it returns: called in a user's interpreter, it
+    leaves no stand-in behind). A module that kept one still gets the real module on its
+    first read."""
     for name in _INSTALLED:
         if isinstance(sys.modules.get(name), _Deferred):
             del sys.modules[name]
     _INSTALLED.clear()
+    for name in _SKIPPED:
+        if name in sys.modules and sys.modules[name] is None:
+            del sys.modules[name]
+    _SKIPPED.clear()

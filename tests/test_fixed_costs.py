@@ -323,6 +323,52 @@ def test_the_run_loads_pandas_only_once_its_plots_are_sent(tmp_path):
     assert (tmp_path / "run" / "metrics.csv").read_text().startswith("step,")
 
 
+def test_a_run_goes_without_pyarrow_and_writes_the_same_record(tmp_path):
+    """Guards simulator/_deferred.py's ``skip_for_run``: ``trafficsim run`` (its process and
+    its plot processes) imports pandas without pyarrow (a third of pandas' import), and
+    its record's tables, summary and plots are the same bytes as with pyarrow; once the
+    command returns, pyarrow imports again in the caller's interpreter (sweeps write
+    parquet)."""
+    code = ("import sys\n"
+            "from simulator import _deferred\n"
+            "from simulator.io import plot_workers\n"
+            "original = plot_workers.draw\n"
+            "def draw(jobs):\n"
+            "    print('plots: pyarrow', 'pyarrow' in sys.modules and sys.modules['pyarrow'] is not None, flush=True)\n"
+            "    return original(jobs)\n"
+            "plot_workers.draw = draw\n"
+            "from simulator.io import outputs\n"
+            "write_run = outputs.write_run\n"
+            "def written(*args, **kwargs):\n"
+            "    out = write_run(*args, **kwargs)\n"
+            "    print('run: pandas', type(sys.modules['pandas']).__name__, 'pyarrow', 'pyarrow' in sys.modules\n"
+            "          and sys.modules['pyarrow'] is not None)\n"
+            "    return out\n"
+            "outputs.write_run = written\n"
+            "if sys.argv[1] == 'with':\n"
+            "    _deferred.NOT_FOR_RUN = ()\n"
+            "from simulator.cli import main\n"
+            f"assert main(['run', 'scenarios/douyin.toml', *{TINY!r}, '--out', sys.argv[2]]) == 0\n"
+            "import pyarrow\n"
+            "print('after:', pyarrow.__name__)\n")
+    outs = {}
+    for mode in ("with", "without"):
+        out = tmp_path / mode
+        full_env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+        full_env["PYTHONPATH"] = str(ROOT)
+        done = subprocess.run([sys.executable, "-c", code, mode, str(out)], capture_output=True, text=True,
+                              env=full_env, cwd=ROOT, timeout=300)
+        assert done.returncode == 0, done.stderr
+        outs[mode] = sorted(set(line for line in done.stdout.strip().splitlines() if not line.startswith("run record")))
+    assert outs["without"] == ["after: pyarrow", "plots: pyarrow False", "run: pandas module pyarrow False"]
+    assert outs["with"] == ["after: pyarrow", "plots: pyarrow True", "run: pandas module pyarrow True"]
+    files = sorted(p.relative_to(tmp_path / "with") for p in (tmp_path / "with").rglob("*") if p.is_file())
+    compared = [f for f in files if f.name not in ("manifest.json", "report.html")]  # (timings, command)
+    assert len(compared) == 4 + 1 + 9 + 1  # tables, summary, plots, scenario
+    for f in compared:
+        assert (tmp_path / "with" / f).read_bytes() == (tmp_path / "without" / f).read_bytes(), f
+
+
 def test_numba_links_the_kernels_without_importing_scipy_linalg():
     """Guards simulator/_deferred.py's stand-ins for scipy.linalg's BLAS and LAPACK modules
     (installed by the command line): numba imports them (with all of scipy.linalg) to link
