@@ -302,19 +302,20 @@ def cold_start_slots(model, platform, active, free, rng):
         is_active = np.zeros(model.users.n, dtype=bool)
         is_active[active] = True
         # the edges to creators who posted (a gather of bytes), then of those, the active users'
-        candidate = np.flatnonzero(offered[follows.creator])
-        candidate = candidate[is_active[follows.src[candidate]]]
+        # (take and compress: the values of fancy indexing by int32 indices or a mask, ~2-5× quicker)
+        candidate = np.flatnonzero(offered.take(follows.creator))
+        candidate = candidate.compress(is_active.take(follows.src.take(candidate)))
         # every (candidate edge, new item of its creator) pair is one possible offer, candidate
         # by candidate: each draws a uniform, and only the hits are expanded to (edge, item)
-        creator = follows.creator[candidate]
-        n = np.diff(new_ptr)[creator]  # offers of each candidate
+        creator = follows.creator.take(candidate)
+        n = np.diff(new_ptr).take(creator)  # offers of each candidate
         end = np.cumsum(n)
-        threshold = cfg.cold_start_rate * follows.intimacy[candidate]  # (float32: the same products, per candidate)
+        threshold = cfg.cold_start_rate * follows.intimacy.take(candidate)  # (float32: the same products, per candidate)
         hit = np.flatnonzero(rng.random(int(end[-1]) if len(end) else 0, dtype=np.float32) < np.repeat(threshold, n))
         which = np.searchsorted(end, hit, side="right")  # each hit's candidate
         edge = candidate[which]
         item = first_new + order[new_ptr[creator[which]] + hit - (end[which] - n[which])]
-        pos = pos_of[follows.src[edge]]
+        pos = pos_of.take(follows.src.take(edge))
         # per user, keep a random subset of the offers: sort by (user, random key)
         by_user = np.lexsort((rng.random(len(pos)), pos))
         edge, item, pos = edge[by_user], item[by_user], pos[by_user]
