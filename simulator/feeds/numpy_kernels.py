@@ -497,7 +497,10 @@ def react_in_chunks(edge, edge_intimacy, item, item_quality, match, coef, offset
         e = edge[a0:a1]
         fan = e >= 0
         if len(edge_intimacy):  # (no follow edges at all: every edge is -1, every intimacy 0)
-            np.copyto(intim[a0:a1], edge_intimacy.take(e), where=fan)
+            # the fans' intimacy gathered at their edges into the zeros (~4× quicker than a
+            # masked copy of every impression's gather)
+            at = np.flatnonzero(fan)
+            intim[a0:a1][at] = edge_intimacy.take(e.take(at))
         _draw_chunk(match[a0:a1], item_quality.take(item[a0:a1]), intim[a0:a1], fan, coef, scale, seed, a0,
                     out[:, a0:a1])
     return out, intim
