@@ -36,7 +36,7 @@ import numpy as np
 from ..config import PlatformConfig
 from ..content.presence import blocked_creators
 from ..platform.ad_market import AccountEdges, sell_ad_slots
-from ..state.arrays import indptr_from_rows, random_in_rows, rank_within_sorted, weighted_in_rows
+from ..state.arrays import indptr_from_rows, lexsort_by_uniform, random_in_rows, rank_within_sorted, weighted_in_rows
 from ..state.vocabulary import COLD_START, FOLLOW, SAME_CITY
 from .impressions import INDEX_LIMIT, Impressions
 from . import numpy_kernels
@@ -249,7 +249,11 @@ def follow_pick_weights(model, base: float) -> np.ndarray:
 
         cumw = cumsum_plus(follows.intimacy, np.float32(base))
     else:
-        cumw = np.cumsum(follows.intimacy + np.float32(base), dtype=np.float64)
+        # the float32 weights cast to float64 first, then summed in place: the same
+        # sequential float64 adds as cumsum(dtype=float64), whose buffered cast of each
+        # float32 measured ~2.5× the time
+        cumw = (follows.intimacy + np.float32(base)).astype(np.float64)
+        np.cumsum(cumw, out=cumw)
     if cache is not None:
         cache[key] = cumw
     return cumw
@@ -317,7 +321,7 @@ def cold_start_slots(model, platform, active, free, rng):
         item = first_new + order[new_ptr[creator[which]] + hit - (end[which] - n[which])]
         pos = pos_of.take(follows.src.take(edge))
         # per user, keep a random subset of the offers: sort by (user, random key)
-        by_user = np.lexsort((rng.random(len(pos)), pos))
+        by_user = lexsort_by_uniform(rng.random(len(pos)), pos)  # np.lexsort's order, by packed int64s
         edge, item, pos = edge[by_user], item[by_user], pos[by_user]
         keep = rank_within_sorted(pos) < np.minimum(cfg.cold_start_slots, free[pos])
     edge, item, pos = edge[keep], item[keep], pos[keep]
