@@ -184,7 +184,7 @@ def build_feed(model, platform, rng: np.random.Generator) -> Impressions:
                             f"stores their row indices as int32 (at most {INDEX_LIMIT:,}); this population is "
                             "larger than the trace supports (feeds/impressions.py, INDEX)")
     n_ad = rng.binomial(slots, cfg.ad_load, len(active))
-    n_follow = rng.binomial(slots - n_ad, users.follow_share[active, p])
+    n_follow = rng.binomial(slots - n_ad, users.follow_share[:, p].take(active))  # (the same values as [active, p], quicker)
     n_city = rng.binomial(slots - n_ad - n_follow, cfg.same_city_share)
     free = np.broadcast_to(slots, (len(active),)).astype(np.int64)  # slots not yet filled, per active user
 
