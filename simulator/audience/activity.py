@@ -144,6 +144,7 @@ class Activity:
         push = np.bincount(user * n_p + platform, weights=annoy, minlength=n * n_p).reshape(n, n_p)
         for log in day_logs:
             p, active = log.platform.index, log.platform.active_users
+            active = active.astype(np.intp)  # (int32 indices: numpy's fancy indexing converts them on every use)
             self.last_open[active, p] = model.day
             if log.platform.cfg.kind == "shelf":  # no feed to be satisfied with: satisfaction stays put
                 continue
@@ -158,6 +159,7 @@ class Activity:
             s[active] += ((x - s[active]) / a.memory).astype(np.float32)
             away = model.users.uses[:, p].copy()
             away[active] = False
+            away = np.flatnonzero(away)  # (indices: quicker than a mask's gather and scatter, the same entries)
             s[away] += ((a.reference - s[away]) / a.recovery).astype(np.float32)
 
     # ------------------------------------------------------------------ read by the measurements

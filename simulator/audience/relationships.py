@@ -38,8 +38,8 @@ def fan_gains(imp: Impressions, r: Reactions, cfg: RelationshipConfig) -> tuple[
         return kernels.sum_runs(edge, gain, np.argsort(edge, kind="stable"))
     fan = np.flatnonzero(imp.edge >= 0)
     codes = r.codes() if hasattr(r, "codes") else action_codes(r.complete, r.like, r.comment, r.share, r.complete & False)
-    gain = gain_table(cfg)[codes[fan] & 15]  # each fan impression's float32 gain, by its actions
-    edge = imp.edge[fan]
+    gain = gain_table(cfg).take(codes.take(fan) & 15)  # each fan impression's float32 gain, by its actions (take: quicker by uint8)
+    edge = imp.edge.take(fan)
     # small days: bincount's sums over every edge up to the largest touched, read at the
     # touched edges (the same float64 adds in the same order as a bincount over the
     # distinct edges; a sort and a search of every fan impression cost ~3× as much)

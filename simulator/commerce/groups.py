@@ -62,7 +62,8 @@ class FanGroups:
         follows, creators, rng = model.follows, model.creators, model.streams.commerce
         table = self.table
         edge = selling_edges
-        candidates = edge[~table.has(edge) & (follows.intimacy[edge] >= g.join_intimacy)]
+        # (compress and take: a mask's and fancy indexing's values, ~2× quicker here)
+        candidates = edge.compress(~table.has(edge) & (follows.intimacy.take(edge) >= g.join_intimacy))
         join = candidates[rng.random(len(candidates)) < g.join_rate]
         table.insert(join, annoy=0.0, joined=model.day)
         learner = model.commerce.learning

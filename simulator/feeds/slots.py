@@ -36,7 +36,7 @@ import numpy as np
 from ..config import PlatformConfig
 from ..content.presence import blocked_creators
 from ..platform.ad_market import AccountEdges, sell_ad_slots
-from ..state.arrays import indptr_from_rows, random_in_rows, rank_within_sorted, weighted_in_rows
+from ..state.arrays import indptr_from_rows, lexsort_by_uniform, random_in_rows, rank_within_sorted, weighted_in_rows
 from ..state.vocabulary import COLD_START, FOLLOW, SAME_CITY
 from .impressions import INDEX_LIMIT, Impressions
 from . import numpy_kernels
@@ -184,7 +184,7 @@ def build_feed(model, platform, rng: np.random.Generator) -> Impressions:
                             f"stores their row indices as int32 (at most {INDEX_LIMIT:,}); this population is "
                             "larger than the trace supports (feeds/impressions.py, INDEX)")
     n_ad = rng.binomial(slots, cfg.ad_load, len(active))
-    n_follow = rng.binomial(slots - n_ad, users.follow_share[active, p])
+    n_follow = rng.binomial(slots - n_ad, users.follow_share[:, p].take(active))  # (the same values as [active, p], quicker)
     n_city = rng.binomial(slots - n_ad - n_follow, cfg.same_city_share)
     free = np.broadcast_to(slots, (len(active),)).astype(np.int64)  # slots not yet filled, per active user
 
@@ -249,7 +249,11 @@ def follow_pick_weights(model, base: float) -> np.ndarray:
 
         cumw = cumsum_plus(follows.intimacy, np.float32(base))
     else:
-        cumw = np.cumsum(follows.intimacy + np.float32(base), dtype=np.float64)
+        # the float32 weights cast to float64 first, then summed in place: the same
+        # sequential float64 adds as cumsum(dtype=float64), whose buffered cast of each
+        # float32 measured ~2.5× the time
+        cumw = (follows.intimacy + np.float32(base)).astype(np.float64)
+        np.cumsum(cumw, out=cumw)
     if cache is not None:
         cache[key] = cumw
     return cumw
@@ -302,21 +306,22 @@ def cold_start_slots(model, platform, active, free, rng):
         is_active = np.zeros(model.users.n, dtype=bool)
         is_active[active] = True
         # the edges to creators who posted (a gather of bytes), then of those, the active users'
-        candidate = np.flatnonzero(offered[follows.creator])
-        candidate = candidate[is_active[follows.src[candidate]]]
+        # (take and compress: the values of fancy indexing by int32 indices or a mask, ~2-5× quicker)
+        candidate = np.flatnonzero(offered.take(follows.creator))
+        candidate = candidate.compress(is_active.take(follows.src.take(candidate)))
         # every (candidate edge, new item of its creator) pair is one possible offer, candidate
         # by candidate: each draws a uniform, and only the hits are expanded to (edge, item)
-        creator = follows.creator[candidate]
-        n = np.diff(new_ptr)[creator]  # offers of each candidate
+        creator = follows.creator.take(candidate)
+        n = np.diff(new_ptr).take(creator)  # offers of each candidate
         end = np.cumsum(n)
-        threshold = cfg.cold_start_rate * follows.intimacy[candidate]  # (float32: the same products, per candidate)
+        threshold = cfg.cold_start_rate * follows.intimacy.take(candidate)  # (float32: the same products, per candidate)
         hit = np.flatnonzero(rng.random(int(end[-1]) if len(end) else 0, dtype=np.float32) < np.repeat(threshold, n))
         which = np.searchsorted(end, hit, side="right")  # each hit's candidate
         edge = candidate[which]
         item = first_new + order[new_ptr[creator[which]] + hit - (end[which] - n[which])]
-        pos = pos_of[follows.src[edge]]
+        pos = pos_of.take(follows.src.take(edge))
         # per user, keep a random subset of the offers: sort by (user, random key)
-        by_user = np.lexsort((rng.random(len(pos)), pos))
+        by_user = lexsort_by_uniform(rng.random(len(pos)), pos)  # np.lexsort's order, by packed int64s
         edge, item, pos = edge[by_user], item[by_user], pos[by_user]
         keep = rank_within_sorted(pos) < np.minimum(cfg.cold_start_slots, free[pos])
     edge, item, pos = edge[keep], item[keep], pos[keep]

@@ -65,6 +65,30 @@ def rank_within_sorted(groups: np.ndarray) -> np.ndarray:
 
 
 
+def lexsort_by_uniform(u: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``np.lexsort((u, groups))`` (by group, then by ``u``, ties in input order) for
+    ``u`` in [0, 1) (uniforms, e.g. ``Generator.random``'s) and nonnegative integer
+    ``groups``: each entry packed into one int64, the group in the high bits and
+    ``u``'s leading bits (``u · 2**53`` truncated) below, sorted by numpy's int64 argsort
+    (~5× quicker than lexsort's stable sort of the float64s); where two packed keys
+    tie (or the groups are too large to leave 33 bits for ``u``) it is lexsort itself."""
+    n = len(u)
+    gbits = int(groups.max()).bit_length() if n else 0
+    if n < 2 or gbits > 30 or not (u.min() >= 0.0 and u.max() < 1.0) or groups.min() < 0:
+        return np.lexsort((u, groups))
+    shift = 63 - gbits  # u's bits below the group; q < 2**shift
+    q = (u * 9007199254740992.0).astype(np.int64)  # floor(u · 2**53): nondecreasing in u
+    if shift < 53:
+        q >>= 53 - shift
+    key = groups.astype(np.int64) << shift
+    key |= q
+    order = np.argsort(key)
+    sk = key[order]
+    if (sk[1:] == sk[:-1]).any():  # a tie: equal packed keys do not tell u apart
+        return np.lexsort((u, groups))
+    return order
+
+
 def unique_sorted(a: np.ndarray) -> np.ndarray:
     """``np.unique(a)`` of a 1-D integer array (its distinct values, ascending), by a sort.
     numpy 2.3 on first collects the values in a hash table and sorts what it finds; on the

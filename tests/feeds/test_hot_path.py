@@ -203,6 +203,28 @@ def test_follow_pick_weights_shared_by_the_platforms_while_feeds_are_built():
     assert follow_pick_weights(model, 0.05) is not first
 
 
+def test_follow_pick_weights_numpy_form_is_cumsum_in_float64(monkeypatch):
+    """Guards slots.follow_pick_weights' numpy form (float32 weights cast, then summed in
+    place): bit for bit ``np.cumsum(intimacy + base, dtype=float64)``, including no edges
+    and one edge."""
+    from types import SimpleNamespace
+
+    from simulator.feeds import numpy_kernels
+    from simulator.feeds.slots import follow_pick_weights
+
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)  # (a long run built earlier in this process)
+    rng = np.random.default_rng(5)
+    for n in (0, 1, 2, 1000, 70_000):
+        intimacy = rng.random(n).astype(np.float32)
+        intimacy[rng.random(n) < 0.2] = 0.0
+        for base in (0.05, 0.3):
+            model = SimpleNamespace(follows=SimpleNamespace(intimacy=intimacy), feed_cache=None)
+            got = follow_pick_weights(model, base)
+            want = np.cumsum(intimacy + np.float32(base), dtype=np.float64)
+            assert got.dtype == np.float64 and got.shape == (n,)
+            assert np.array_equal(got.view(np.int64), want.view(np.int64))
+
+
 def test_build_feeds_keeps_no_feed_cache_after_the_feeds(monkeypatch):
     """Guards TrafficModel.build_feeds: the cache of what the platforms share lives only
     while the feeds are built."""

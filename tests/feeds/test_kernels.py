@@ -431,6 +431,27 @@ def test_numpy_forms_match_the_kernels():
                               draw_actions(match, quality, intim, fan, coef, offsets, seed))
 
 
+def test_unscaled_uniforms_compare_as_the_uniforms():
+    """Guards numpy_kernels._draw_chunk's comparison of the unscaled uniforms (``h + 0.5``)
+    against 2**53 instead of the uniforms against 1: the same outcome for every factor,
+    at and around each factor's boundary (where the float products round), for factors
+    of 1, just above 1, huge and infinite."""
+    from simulator.feeds import numpy_kernels as nk
+
+    rng = np.random.default_rng(8)
+    x = rng.integers(0, 2**63, 1000, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    u, v = np.empty(1000), np.empty(1000)
+    nk._uniform_into(x.copy(), u)
+    nk._uniform_into(x.copy(), v, scaled=False)
+    assert np.array_equal(u * 2.0**53, v) and (u > 0).all() and (u < 1).all()
+    c = 1.0 + np.exp(rng.uniform(-40, 40, 400_000))  # 1 + e · scale
+    c[:6] = [1.0, np.nextafter(1.0, 2.0), 2.0, 3.0, 1e300, np.inf]
+    h = np.floor(2.0**53 / c) + rng.integers(-3, 4, len(c))  # around each factor's boundary
+    h = np.clip(h, 0, 2**53 - 1)
+    scaled = (h + 0.5) * (1.0 / 2.0**53)
+    assert np.array_equal((h + 0.5) * c < nk._TWO53, scaled * c < 1.0)
+
+
 def test_rest_kernels_match_their_numpy_forms():
     """Guards the compiled passes of the phases after the feeds (issue #17, target 1)
     against their numpy forms (numpy_kernels, the same names): the private channels'

@@ -78,3 +78,26 @@ def test_sum_by_index_is_bincounts_sums_bit_for_bit(monkeypatch, compiled):
         gain += np.float32(wt) * hit[fan]
     got = intimacy_gains(log.impressions, log.reactions, rel, f.n_edges + 5)
     assert np.array_equal(got, np.bincount(log.impressions.edge[fan], weights=gain, minlength=f.n_edges + 5))
+
+
+def test_lexsort_by_uniform_is_np_lexsort():
+    """Guards arrays.lexsort_by_uniform (cold start's random subset per user): np.lexsort's
+    order of (uniform, group) on random inputs, with ties in the uniforms or in their
+    packed leading bits (the fallback), large groups, and no or one entry."""
+    from simulator.state.arrays import lexsort_by_uniform
+
+    rng = np.random.default_rng(11)
+    cases = [(np.zeros(0), np.zeros(0, np.int64)), (rng.random(1), np.array([3]))]
+    for n, groups in [(50, 3), (2000, 6000), (5000, 40), (300, 2**40)]:
+        cases.append((rng.random(n), np.sort(rng.integers(0, groups, n))))
+        cases.append((rng.random(n), rng.integers(0, groups, n)))  # unsorted groups too
+    u = rng.random(400)
+    u[::7] = u[3]  # equal uniforms: ties broken by position
+    cases.append((u, rng.integers(0, 5, 400)))
+    u = rng.random(400)
+    u[1::2] = u[::2] + 2.0**-52  # distinct, equal in their leading 49 bits
+    cases.append((u, np.full(400, 9000)))
+    for u, groups in cases:
+        want = np.lexsort((u, groups))
+        got = lexsort_by_uniform(u, groups)
+        assert np.array_equal(got, want)
