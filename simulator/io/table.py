@@ -40,10 +40,10 @@ _INT64 = (-(2 ** 63), 2 ** 63 - 1)
 _EXACT = 2 ** 53  # ints up to this are exact as float64 (pandas' int-and-float columns)
 
 
-def _column(values: list):
-    """One column of ``pd.DataFrame(rows)`` (``_MISSING`` where a row lacks the key) as
-    pandas types it, or None if its kinds are not reproduced exactly here."""
-    kinds = {type(v) for v in values}
+def _column(values) -> np.ndarray | None:
+    """One column of ``pd.DataFrame(rows)`` (a sequence, ``_MISSING`` where a row lacks the
+    key) as pandas types it, or None if its kinds are not reproduced exactly here."""
+    kinds = set(map(type, values))
     missing = _Missing in kinds
     kinds.discard(_Missing)
     if kinds == {int} and not missing:
@@ -53,7 +53,7 @@ def _column(values: list):
     if kinds and kinds <= {int, float}:
         if int in kinds and any(type(v) is int and abs(v) > _EXACT for v in values):
             return None
-        return np.array([np.nan if v is _MISSING else v for v in values], dtype=np.float64)
+        return np.array([np.nan if v is _MISSING else v for v in values] if missing else values, dtype=np.float64)
     if kinds == {bool} and not missing:
         return np.array(values, dtype=bool)
     if kinds == {str}:  # pandas: its string dtype (NaN where missing), written the same
@@ -65,11 +65,17 @@ def rows_columns(rows: list[dict]) -> dict[str, np.ndarray] | None:
     """The columns of ``pd.DataFrame(rows)`` (a list of dicts: columns in order of first
     appearance, a key missing from a row is NaN): int64 for ints, float64 for floats and
     for ints with a missing value or mixed with floats, bool, strings (an object array,
-    None where missing); None if a column holds anything else (see the module docstring)."""
-    names = list(dict.fromkeys(k for r in rows for k in r))
+    None where missing); None if a column holds anything else (see the module docstring).
+    Rows with the same keys in the same order (the model's) are transposed in one pass."""
+    first = tuple(rows[0]) if rows else ()
+    if all(tuple(r) == first for r in rows):
+        names, columns = first, zip(*(r.values() for r in rows))
+    else:
+        names = tuple(dict.fromkeys(k for r in rows for k in r))
+        columns = ([r.get(name, _MISSING) for r in rows] for name in names)
     out = {}
-    for name in names:
-        col = _column([r.get(name, _MISSING) for r in rows])
+    for name, values in zip(names, columns):
+        col = _column(values)
         if col is None:
             return None
         out[name] = col
