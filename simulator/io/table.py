@@ -31,6 +31,7 @@ import os
 
 import numpy as np
 
+
 class _Missing:
     """A key missing from a row (pandas: NaN)."""
 
