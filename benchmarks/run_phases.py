@@ -3,8 +3,8 @@
     python benchmarks/run_phases.py [SCENARIO] [--steps N] [--set KEY=VALUE ...] [--out DIR]
 
 Times what ``trafficsim run SCENARIO --quiet`` does, in its order: importing the command
-line, loading and checking the scenario, importing the model (mesa, numba; pandas only
-since the record is written, see simulator/_deferred.py), building the world, the first step
+line, loading and checking the scenario, importing the model (mesa, numba; not pandas,
+which this process never imports: simulator/_deferred.py, simulator/io/table.py), building the world, the first step
 (numba's cached kernels load here), the other steps, and writing the run record (tables,
 plots, report). Prints one line per phase with its
 wall and CPU seconds (CPU: this process and its threads; the forked plot processes'

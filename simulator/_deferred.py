@@ -11,15 +11,15 @@ behaves as usual from then on. Nothing changes when mesa (or networkx) was impor
 before.
 
 Three more, for the same reason (``LATER``): pandas (mesa's DataCollector and the model
-import it, a third of the model's import time; a run needs it only for its tables, once
-it has simulated), scipy's BLAS and LAPACK modules, which numba imports (with all of
+import it, a third of the model's import time; a run's own process never reads it: its
+tables and summary are written without it, simulator/io/table.py), scipy's BLAS and LAPACK modules, which numba imports (with all of
 ``scipy.linalg``, ~0.2 s) to link the first cached kernel although no kernel of the model
 calls them (a kernel that did would import them where numba reads them), and asyncio
 (~0.15 s), which mesa's batch runner imports through tqdm's asyncio progress bar.
 
 ``trafficsim run`` also goes without pyarrow (``NOT_FOR_RUN``, :func:`skip_for_run`):
 pandas imports it when it is installed, for its string type, which costs a third of pandas'
-import (~0.1 s, paid by the run once it has simulated, and by its plot processes), and a
+import (~0.1 s, paid by the run's plot processes, which draw with pandas), and a
 run's record is CSV, JSON and PNG: the files are the same either way (tests/test_fixed_costs.py).
 Sweeps and calibration, which write parquet, keep it.
 

@@ -73,6 +73,7 @@ from .feeds import numpy_kernels
 from .feeds.indexes import ItemIndexes
 from .feeds.slots import build_feeds
 from .io import frames
+from .io.table import Table
 from .observation.derived import SHARE_NAMES, impression_shares
 from .observation.measurements import measure_all, summarize_all
 from .observation.views import views
@@ -366,8 +367,12 @@ class TrafficModel(mesa.Model):
         return pd.DataFrame(self._rows)
 
     def summary(self) -> dict:
-        """``{"platforms": {name: {metric: value}}, "totals": {...}}`` for the run so far."""
-        df = self.metrics_frame()
+        """``{"platforms": {name: {metric: value}}, "totals": {...}}`` for the run so far,
+        from the metric rows without pandas (:class:`~simulator.io.table.Table`, the same
+        floats), or from :meth:`metrics_frame` where the rows hold values it does not type."""
+        df = Table.from_rows(self._rows)
+        if df is None:
+            df = self.metrics_frame()
         out: dict = {"platforms": {}, "totals": {}}
         if df.empty:
             return out

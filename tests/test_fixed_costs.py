@@ -305,8 +305,8 @@ def test_figures_made_ahead_draw_the_same_png(tmp_path, monkeypatch):
 def test_the_run_loads_pandas_only_once_its_plots_are_sent(tmp_path):
     """Guards simulator/_deferred.py's deferred pandas and io/outputs.py's order: ``trafficsim
     run`` imports the model without pandas (a third of the model's import time) and sends
-    the plot processes their inputs as plain rows before it first reads pandas, so that
-    pandas loads while the plots are drawn. The tables are pandas' as before."""
+    the plot processes their inputs as plain rows; since its tables are written without
+    pandas, it never reads it at all (test_a_run_never_imports_pandas_in_its_own_process)."""
     code = ("import sys\n"
             "from simulator.io import plot_workers\n"
             "original = plot_workers.PlotProcess.submit\n"
@@ -316,16 +316,17 @@ def test_the_run_loads_pandas_only_once_its_plots_are_sent(tmp_path):
             "plot_workers.PlotProcess.submit = submit\n"
             "from simulator.cli import main\n"
             f"main(['run', 'scenarios/douyin.toml', *{TINY!r}, '--out', {str(tmp_path / 'run')!r}])\n"
-            "print(type(sys.modules['pandas']).__name__)\n")
+            "print('pandas' in sys.modules)\n")
     lines = _python(code).strip().splitlines()
     assert lines[0] == "pandas when the plots are sent: _Deferred"
-    assert lines[-1] == "module"  # the tables were written with pandas
+    assert lines[-1] == "False"  # nor after: the tables were written without it (simulator/io/table.py)
     assert (tmp_path / "run" / "metrics.csv").read_text().startswith("step,")
 
 
 def test_a_run_goes_without_pyarrow_and_writes_the_same_record(tmp_path):
-    """Guards simulator/_deferred.py's ``skip_for_run``: ``trafficsim run`` (its process and
-    its plot processes) imports pandas without pyarrow (a third of pandas' import), and
+    """Guards simulator/_deferred.py's ``skip_for_run``: ``trafficsim run``'s plot processes
+    import pandas without pyarrow (a third of pandas' import; the run's own process imports
+    neither), and
     its record's tables, summary and plots are the same bytes as with pyarrow; once the
     command returns, pyarrow imports again in the caller's interpreter (sweeps write
     parquet)."""
@@ -362,13 +363,45 @@ def test_a_run_goes_without_pyarrow_and_writes_the_same_record(tmp_path):
                               env=full_env, cwd=ROOT, timeout=300)
         assert done.returncode == 0, done.stderr
         outs[mode] = sorted(set(line for line in done.stdout.strip().splitlines() if not line.startswith("run record")))
-    assert outs["without"] == ["after: pyarrow", "plots: pyarrow False", "run: pandas module pyarrow False"]
-    assert outs["with"] == ["after: pyarrow", "plots: pyarrow True", "run: pandas module pyarrow True"]
+    # the run's own process imports neither (its tables: simulator/io/table.py)
+    assert outs["without"] == ["after: pyarrow", "plots: pyarrow False", "run: pandas _Deferred pyarrow False"]
+    assert outs["with"] == ["after: pyarrow", "plots: pyarrow True", "run: pandas _Deferred pyarrow False"]
     files = sorted(p.relative_to(tmp_path / "with") for p in (tmp_path / "with").rglob("*") if p.is_file())
     compared = [f for f in files if f.name not in ("manifest.json", "report.html")]  # (timings, command)
     assert len(compared) == 4 + 1 + 9 + 1  # tables, summary, plots, scenario
     for f in compared:
         assert (tmp_path / "with" / f).read_bytes() == (tmp_path / "without" / f).read_bytes(), f
+
+
+def test_a_run_never_imports_pandas_in_its_own_process(tmp_path):
+    """Guards simulator/io/table.py and write_run: ``trafficsim run`` writes its tables and
+    summary without pandas (its plot processes draw with it), so its own process never
+    imports it, in a one-platform and a three-platform run (ecosystem.toml: turnover,
+    learning, multi-homing; the second in the same interpreter, where nothing is deferred);
+    pandas' stand-in, never read, is gone once the command returns."""
+    code = ("import sys\n"
+            "from simulator.io import outputs\n"
+            "write_run = outputs.write_run\n"
+            "def written(*args, **kwargs):\n"
+            "    out = write_run(*args, **kwargs)\n"
+            "    print('run: pandas', type(sys.modules.get('pandas')).__name__ == 'module',\n"
+            "          sorted(m for m in sys.modules if m.startswith('pandas.')))\n"
+            "    return out\n"
+            "outputs.write_run = written\n"
+            "from simulator.cli import main\n"
+            "for k, scenario in enumerate(sys.argv[2:]):\n"
+            f"    assert main(['run', scenario, *{TINY!r}, '--out', sys.argv[1] + str(k)]) == 0\n"
+            "    print('after: pandas', 'pandas' in sys.modules)\n")
+    full_env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    full_env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "run"), "scenarios/douyin.toml",
+                           "scenarios/ecosystem.toml"], capture_output=True, text=True, env=full_env, cwd=ROOT,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.strip().splitlines() if not line.startswith("run record")]
+    assert lines == ["run: pandas False []", "after: pandas False"] * 2
+    for k in range(2):
+        assert (tmp_path / f"run{k}" / "metrics.csv").stat().st_size > 0
 
 
 def test_numba_links_the_kernels_without_importing_scipy_linalg():

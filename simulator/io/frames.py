@@ -1,5 +1,7 @@
-"""Tables of a model's agents and items (pandas), as written to creators.csv,
-merchants.csv and items.csv, and one user's feed for inspection."""
+"""Tables of a model's agents and items, as written to creators.csv, merchants.csv and
+items.csv, and one user's feed for inspection: ``*_columns(model)`` gives a table's
+columns (a dict of arrays, no pandas: what ``trafficsim run`` writes, simulator/io/table.py)
+and ``*_frame(model)`` the same as a pandas DataFrame."""
 
 from __future__ import annotations
 
@@ -12,10 +14,11 @@ from ..state.arrays import sigmoid
 from ..state.vocabulary import ACTIONS, CATEGORIES, CHANNELS, DOMAINS, GMV_DOMAINS, SOURCES, TARGETING, TIERS
 
 
-def creators_frame(model) -> pd.DataFrame:
+def creators_columns(model) -> dict:
+    """The columns of creators.csv (:func:`creators_frame`), without pandas."""
     creators, follows, ledger = model.creators, model.follows, model.ledger
     tiers = follows.fans_by_tier()
-    df = pd.DataFrame({
+    cols = {
         "creator": np.arange(creators.n),
         "merchant": creators.merchant,
         "mcn": creators.mcn,
@@ -30,28 +33,33 @@ def creators_frame(model) -> pd.DataFrame:
         **{f"fans_{tier}": tiers[:, t] for t, tier in enumerate(TIERS)},
         "mean_fan_intimacy": follows.mean_intimacy_by_creator(),
         "items_published": creators.items_published,
-    })
+    }
     for j, name in enumerate(model.platforms):
         for d, domain in enumerate(DOMAINS):
-            df[f"impressions_{domain}_{name}"] = creators.impressions[j, :, d]
+            cols[f"impressions_{domain}_{name}"] = creators.impressions[j, :, d]
         for s, source in enumerate(SOURCES):
-            df[f"impressions_{source}_{name}"] = creators.impressions_by_source[j, :, s]
+            cols[f"impressions_{source}_{name}"] = creators.impressions_by_source[j, :, s]
     for a, action in enumerate(ACTIONS):
-        df[f"engagements_{action}"] = creators.engagements[:, a]
-    df["seller_for"] = creators.seller
-    df["income_sales"] = ledger.creator_sales_income
-    df["income_tips"] = ledger.creator_tips
-    df["income_total"] = ledger.creator_sales_income + ledger.creator_tips
+        cols[f"engagements_{action}"] = creators.engagements[:, a]
+    cols["seller_for"] = creators.seller
+    cols["income_sales"] = ledger.creator_sales_income
+    cols["income_tips"] = ledger.creator_tips
+    cols["income_total"] = ledger.creator_sales_income + ledger.creator_tips
     for d, domain in enumerate(GMV_DOMAINS):
-        df[f"gmv_{domain}"] = ledger.creator_gmv[:, d]
-    df["group_members"] = np.bincount(follows.creator[model.commerce.groups.member_edges()], minlength=creators.n)
+        cols[f"gmv_{domain}"] = ledger.creator_gmv[:, d]
+    cols["group_members"] = np.bincount(follows.creator[model.commerce.groups.member_edges()], minlength=creators.n)
     for t, tier in enumerate(BUYER_TIERS):
-        df[f"purchases_{tier}"] = ledger.creator_purchases_by_tier[:, t]
-    df["entry_day"] = creators.entry_day
-    df["exit_day"] = creators.exit_day
-    df["active"] = creators.active
-    df["success_day"] = creators.success_day
-    return df
+        cols[f"purchases_{tier}"] = ledger.creator_purchases_by_tier[:, t]
+    cols["entry_day"] = creators.entry_day
+    cols["exit_day"] = creators.exit_day
+    cols["active"] = creators.active
+    cols["success_day"] = creators.success_day
+    return cols
+
+
+def creators_frame(model) -> pd.DataFrame:
+    """One row per creator (:func:`creators_columns`)."""
+    return pd.DataFrame(creators_columns(model))
 
 
 def metrics_rows(model) -> list[dict]:
@@ -70,43 +78,44 @@ def merchant_strategy_roi(model) -> dict:
             "roi": np.divide(profit, cost, out=np.full(merchants.n, np.nan), where=cost > 0)}
 
 
-def merchants_frame(model) -> pd.DataFrame:
-    """One row per merchant: category, strategy, ad spend, GMV by domain, CAC (ad-attributed
-    and blended), operating cost, profit, ROI; with learning, the final channel mix, each
-    channel's average return, the ad split over platforms and the groups' value share."""
+def merchants_columns(model) -> dict:
+    """The columns of merchants.csv (:func:`merchants_frame`), without pandas: one row per
+    merchant: category, strategy, ad spend, GMV by domain, CAC (ad-attributed and blended),
+    operating cost, profit, ROI; with learning, the final channel mix, each channel's
+    average return, the ad split over platforms and the groups' value share."""
     merchants, ledger = model.merchants, model.ledger
     spend = ledger.ad_spend.sum(axis=0)
     gmv = ledger.gmv.sum(axis=1)
     profit = ledger.merchant_profit()
     targeting = np.array(TARGETING)[merchants.targeting]
     strategy_roi = merchant_strategy_roi(model)
-    df = pd.DataFrame({
+    cols = {
         "merchant": np.arange(merchants.n), "account": merchants.account,
         "category": np.array(CATEGORIES)[merchants.category],
         "targeting": targeting,
         "diverts": merchants.diverts,
         "strategy": strategy_roi["strategy"],
         "daily_budget": merchants.daily_budget, "ad_spend": spend, "ad_impressions": ledger.ad_impressions.sum(axis=0),
-    })
+    }
     for d, domain in enumerate(GMV_DOMAINS):
-        df[f"gmv_{domain}"] = ledger.gmv[:, d]
-    df["gmv_total"] = gmv
-    df["orders"] = ledger.orders
-    df["new_buyers"] = ledger.new_buyers
-    df["new_buyers_ad"] = ledger.new_buyers_ad
-    df["cac_ad"] = np.divide(spend, ledger.new_buyers_ad, out=np.full(merchants.n, np.nan), where=ledger.new_buyers_ad > 0)
-    df["cac_blended"] = np.divide(spend, ledger.new_buyers, out=np.full(merchants.n, np.nan), where=ledger.new_buyers > 0)
-    df["commission_paid"] = ledger.commission_paid
-    df["creator_paid"] = ledger.creator_paid
-    df["operating_cost"] = ledger.operating_cost
-    df["profit"] = profit
-    df["roi"] = strategy_roi["roi"]
-    df["wechat_contacts"] = model.commerce.wechat.per_merchant()[: merchants.n]
+        cols[f"gmv_{domain}"] = ledger.gmv[:, d]
+    cols["gmv_total"] = gmv
+    cols["orders"] = ledger.orders
+    cols["new_buyers"] = ledger.new_buyers
+    cols["new_buyers_ad"] = ledger.new_buyers_ad
+    cols["cac_ad"] = np.divide(spend, ledger.new_buyers_ad, out=np.full(merchants.n, np.nan), where=ledger.new_buyers_ad > 0)
+    cols["cac_blended"] = np.divide(spend, ledger.new_buyers, out=np.full(merchants.n, np.nan), where=ledger.new_buyers > 0)
+    cols["commission_paid"] = ledger.commission_paid
+    cols["creator_paid"] = ledger.creator_paid
+    cols["operating_cost"] = ledger.operating_cost
+    cols["profit"] = profit
+    cols["roi"] = strategy_roi["roi"]
+    cols["wechat_contacts"] = model.commerce.wechat.per_merchant()[: merchants.n]
     for j, name in enumerate(model.platforms):
-        df[f"banned_{name}"] = merchants.banned[j]
-    df["entry_day"] = merchants.entry_day
-    df["exit_day"] = merchants.exit_day
-    df["active"] = merchants.active
+        cols[f"banned_{name}"] = merchants.banned[j]
+    cols["entry_day"] = merchants.entry_day
+    cols["exit_day"] = merchants.exit_day
+    cols["active"] = merchants.active
     # the channel mix (learned; static merchants: the whole budget on their targeting) and, with
     # learning, each channel's average return (NaN for static merchants)
     from ..commerce.learning import static_effort
@@ -116,34 +125,43 @@ def merchants_frame(model) -> pd.DataFrame:
     mix = learner.mix if learner is not None else effort / np.maximum(effort.sum(axis=1, keepdims=True), 1e-300)
     returns = learner.returns() if learner is not None else None
     for c, channel in enumerate(CHANNELS):
-        df[f"mix_{channel}"] = mix[:, c]
+        cols[f"mix_{channel}"] = mix[:, c]
     for c, channel in enumerate(CHANNELS):
-        df[f"return_{channel}"] = returns[:, c] if learner is not None else nan
+        cols[f"return_{channel}"] = returns[:, c] if learner is not None else nan
     for j, name in enumerate(model.platforms):
-        df[f"platform_share_{name}"] = learner.platform_share[:, j] if learner is not None else split[:, j]
-    df["group_value_share"] = (learner.value_share if learner is not None
+        cols[f"platform_share_{name}"] = learner.platform_share[:, j] if learner is not None else split[:, j]
+    cols["group_value_share"] = (learner.value_share if learner is not None
                                else np.full(merchants.n, model.scenario.commerce.groups.value_share))
-    return df
+    return cols
 
 
-def items_frame(model) -> pd.DataFrame:
-    """Every item ever published, archived (compacted) ones included, numbered in
-    publishing order."""
+def merchants_frame(model) -> pd.DataFrame:
+    """One row per merchant (:func:`merchants_columns`)."""
+    return pd.DataFrame(merchants_columns(model))
+
+
+def items_columns(model) -> dict:
+    """The columns of items.csv (:func:`items_frame`), without pandas: every item ever
+    published, archived (compacted) ones included, numbered in publishing order."""
     items = model.items
     col = items.reported
     impressions, by_source, level = col("impressions"), col("impressions_by_source"), col("level")
     engagements = col("engagements")
-    df = pd.DataFrame({"item": np.arange(items.total), "creator": col("creator"), "day": col("day"),
-                       "quality": col("quality")})
+    cols = {"item": np.arange(items.total), "creator": col("creator"), "day": col("day"), "quality": col("quality")}
     for j, name in enumerate(model.platforms):
         for d, domain in enumerate(DOMAINS):
-            df[f"impressions_{domain}_{name}"] = impressions[j, :, d]
+            cols[f"impressions_{domain}_{name}"] = impressions[j, :, d]
         for s, source in enumerate(SOURCES):
-            df[f"impressions_{source}_{name}"] = by_source[j, :, s]
-        df[f"pool_level_{name}"] = level[j]
+            cols[f"impressions_{source}_{name}"] = by_source[j, :, s]
+        cols[f"pool_level_{name}"] = level[j]
     for a, action in enumerate(ACTIONS):
-        df[f"engagements_{action}"] = engagements[:, a]
-    return df
+        cols[f"engagements_{action}"] = engagements[:, a]
+    return cols
+
+
+def items_frame(model) -> pd.DataFrame:
+    """Every item ever published, archived (compacted) ones included (:func:`items_columns`)."""
+    return pd.DataFrame(items_columns(model))
 
 
 def feed_of(model, user: int, platform: str | None = None) -> pd.DataFrame:

@@ -7,7 +7,9 @@ its hidden partial folder behind; the next run into the same parent folder remov
 partial folders whose process is gone.
 
 mesa, numpy and matplotlib are imported where they are used, so that the command line
-can check its inputs and answer ``--help`` without loading them.
+can check its inputs and answer ``--help`` without loading them. The tables and the
+summary are written without pandas (simulator/io/table.py): ``trafficsim run`` never
+imports it in its own process, only in its plot processes.
 """
 
 from __future__ import annotations
@@ -180,30 +182,44 @@ def manifest(*, command: list[str] | None, files, **fields) -> dict:
             "machine": _platform.platform(), "files": list(files)}
 
 
+def write_table(path: Path, columns: dict) -> None:
+    """Write a table's ``columns`` as CSV, as ``pd.DataFrame(columns).to_csv(path,
+    index=False)`` does: without pandas (:func:`~simulator.io.table.write_csv`) unless a
+    column is of a kind only pandas writes."""
+    from .table import write_csv
+
+    if not write_csv(path, columns):
+        import pandas as pd
+
+        pd.DataFrame(columns).to_csv(path, index=False)
+
+
 def write_run(model, out: Path, *, command: list[str], timings: dict, plotter=None) -> Path:
     """Write the run record of a finished model to ``out`` (atomically). ``plotter``: a
     started :class:`~simulator.io.plot_workers.PlotProcess` draws the plots while the
     tables are written (``trafficsim run``); without one they are drawn here."""
     from ..config import to_toml
-    from . import report
+    from . import frames, report
     from .plot_workers import draw, plot_jobs
+    from .table import rows_columns, write_csv
 
     t0 = time.perf_counter()
     with atomic_dir(out) as tmp:
         (tmp / "plots").mkdir()
         jobs = plot_jobs(model, tmp / "plots")
-        if plotter is not None:  # first: the plots are drawn while pandas loads here (_mesa.py)
+        if plotter is not None:  # first: the plots are drawn while the tables are written here
             plotter.submit(jobs)
-        metrics = model.metrics_frame()
-        merchants = model.merchants_frame()
+        metrics = rows_columns(frames.metrics_rows(model))
+        merchants = frames.merchants_columns(model)
         toml = to_toml(model.scenario)
         (tmp / "scenario.toml").write_text(toml)
-        metrics.to_csv(tmp / "metrics.csv", index=False)
+        if metrics is None or not write_csv(tmp / "metrics.csv", metrics):
+            model.metrics_frame().to_csv(tmp / "metrics.csv", index=False)
         summary = model.summary()
         write_json(tmp / "summary.json", summary)
-        model.creators_frame().to_csv(tmp / "creators.csv", index=False)
-        merchants.to_csv(tmp / "merchants.csv", index=False)
-        model.items_frame().to_csv(tmp / "items.csv", index=False)
+        write_table(tmp / "creators.csv", frames.creators_columns(model))
+        write_table(tmp / "merchants.csv", merchants)
+        write_table(tmp / "items.csv", frames.items_columns(model))
         if plotter is not None:
             plotter.results(jobs)
         else:

@@ -31,8 +31,8 @@ ORDER = SHARES[0] + SHARES[1]
 
 class Table:
     """A table a plot reads, sent as its rows (a list of dicts) or columns (a dict) and made
-    a DataFrame where it is drawn: the run's own process imports pandas only after it has
-    sent the plots their inputs (``simulator/_mesa.py``), while they are drawn."""
+    a DataFrame where it is drawn: the run's own process never imports pandas (its tables
+    are written without it, simulator/io/table.py)."""
 
     def __init__(self, data):
         self.data = data

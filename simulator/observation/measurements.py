@@ -12,6 +12,7 @@ Adding a metric = writing one class here and appending it to ``MEASUREMENTS``.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,9 @@ import pandas as pd
 from ..state.vocabulary import ACTIONS, BUYER_TIERS, CHANNELS, DOMAINS, GMV_DOMAINS, PRIVATE, PUBLIC, SOURCES, TIERS, WINDOW_DAYS
 from .inequality import gini, top_share
 from .views import View
+
+if TYPE_CHECKING:
+    from ..io.table import Table
 
 
 class Measurement:
@@ -34,7 +38,11 @@ class Measurement:
     def measure(self, v: View) -> dict[str, float]:
         raise NotImplementedError
 
-    def summarize(self, rows: pd.DataFrame, final: View) -> dict[str, float]:
+    def summarize(self, rows: pd.DataFrame | Table, final: View) -> dict[str, float]:
+        """The summary values from the view's metric rows: a DataFrame, or the same rows as a
+        :class:`~simulator.io.table.Table` (``model.summary()``, no pandas), which has the
+        few DataFrame operations used here (column ``sum``, ``mean``, ``iloc``,
+        ``to_numpy``; ``rows.sum(numeric_only=True)``) and gives the same floats."""
         if self.kind == "flow":
             return {c: float(rows[c].sum()) for c in self.columns}
         return {c: float(rows[c].iloc[-1]) for c in self.columns}
@@ -736,7 +744,7 @@ def measure_all(v: View) -> dict[str, float]:
     return row
 
 
-def summarize_all(rows: pd.DataFrame, final: View) -> dict[str, float]:
+def summarize_all(rows: pd.DataFrame | Table, final: View) -> dict[str, float]:
     out: dict[str, float] = {}
     for m in MEASUREMENTS:
         out.update(m.summarize(rows, final))
