@@ -195,7 +195,7 @@ def cmd_run(args) -> int:
     from ._deferred import skip_for_run
     from .io.plot_workers import PlotProcess
 
-    skip_for_run()  # pandas without pyarrow, here and in the plot process (a run writes no parquet)
+    skip_for_run()  # the plot process draws with pandas, which then loads without pyarrow (a run writes no parquet)
     # forked before the heavy imports: it imports matplotlib and makes the figures while this process simulates
     plotter = PlotProcess.start(panels=len(scenario.platforms))
     from ._deferred import defer_unused_imports
