@@ -113,20 +113,27 @@ def _day_gains_compiled(logs, cfg: RelationshipConfig) -> tuple[np.ndarray, np.n
     return kernels.day_gain_sums(key, shift, gain_table(cfg), np.array(starts, dtype=np.int64))
 
 
+# grow_intimacy's block of touched edges: its float64 and float32 temporaries (~30 bytes
+# an edge) for this many edges at a time, not for the day's millions (issue #17's memory)
+GROW_BLOCK = 1 << 18
+
+
 def grow_intimacy(intimacy: np.ndarray, touched: np.ndarray, gains: np.ndarray, cfg: RelationshipConfig) -> None:
-    """Saturating growth of the edges ``touched`` by their ``gains``, then every edge's
-    daily decay (in place)."""
-    w = intimacy[touched]
-    intimacy[touched] = 1.0 - (1.0 - w) * np.exp(-gains).astype(np.float32)
+    """Saturating growth of the edges ``touched`` (distinct) by their ``gains``, then
+    every edge's daily decay (in place). The growth runs ``GROW_BLOCK`` edges at a time:
+    the same operations on each edge, elementwise."""
+    for a in range(0, len(touched), GROW_BLOCK):
+        t = touched[a:a + GROW_BLOCK]
+        w = intimacy[t]
+        intimacy[t] = 1.0 - (1.0 - w) * np.exp(-gains[a:a + GROW_BLOCK]).astype(np.float32)
     intimacy *= np.float32(1.0 - cfg.decay)
     np.clip(intimacy, 0.0, 1.0, out=intimacy)
 
 
 def drifting_fans(intimacy: np.ndarray, cfg: RelationshipConfig, rng: np.random.Generator) -> np.ndarray:
     """Mask of fan edges that unfollow today (cold relationships drift away)."""
-    low = intimacy < cfg.unfollow_threshold
+    idx = np.flatnonzero(intimacy < cfg.unfollow_threshold)  # (the comparison's mask freed before the result's)
     out = np.zeros(len(intimacy), dtype=bool)
-    idx = np.flatnonzero(low)
     out[idx] = rng.random(len(idx)) < cfg.unfollow_rate
     return out
 

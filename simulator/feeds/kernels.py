@@ -373,52 +373,106 @@ def find_in_rows(ptr, col, rows, cols):
 
 
 @_cached_njit(parallel=True)
-def weighted_pick_in_rows(indptr, cumw, rows, u):
+def weighted_pick_in_row_sums(indptr, row_start, values, base, rows, u):
     """One entry per row of a CSR table drawn with probability ∝ weight, as
-    ``state.arrays.weighted_in_rows`` defines it (``cumw``: the global cumsum of the
-    entry weights; ``u``: one uniform per row), but each binary search runs within its
-    row instead of over the whole table: the same entry (the first in the row whose
-    cumulative weight exceeds the draw, clipped to the row), found in the row's few
-    cache lines. -1 where a row is empty or weighs nothing. Picks are independent:
-    they run in parallel. Returns int64."""
+    ``state.arrays.weighted_in_rows`` defines it for the weights ``values + base``
+    (float32 sums) and their global cumsum ``cumw = np.cumsum(values + base,
+    dtype=float64)`` (``u``: one uniform per row), without that cumsum of every entry
+    (issue #17: 8 bytes a follow edge during the day's feeds): ``row_start``
+    (``row_start_sums``) holds ``cumw`` where each row starts and ends, and each pick adds
+    its row's weights to it again, one after the other in float64 as numpy's sequential
+    accumulate does, stopping at the first entry whose cumulative weight exceeds the
+    draw: the same floats, so the same entry as the search over ``cumw`` (the weights are
+    not negative: ``cumw`` does not decrease within a row). -1 where a row is empty or
+    weighs nothing. Picks are independent: they run in parallel. Returns int64."""
     n = len(rows)
     out = np.empty(n, dtype=np.int64)
     for q in prange(n):
         lo_i = indptr[rows[q]]
         hi_i = indptr[rows[q] + 1]
-        lo = cumw[lo_i - 1] if lo_i > 0 else 0.0
-        hi = cumw[hi_i - 1] if hi_i > 0 else 0.0
+        lo = row_start[rows[q]]
+        hi = row_start[rows[q] + 1]
         if not hi > lo:
             out[q] = -1
             continue
         r = lo + u[q] * (hi - lo)
-        a, b = lo_i, hi_i  # first index in [a, b) with cumw > r, b if none
-        while a < b:
-            mid = (a + b) >> 1
-            if cumw[mid] > r:
-                b = mid
+        a = hi_i  # first index in [lo_i, hi_i) with cumw > r, hi_i if none
+        acc = lo
+        for i in range(lo_i, hi_i):
+            if i == 0:  # the cumsum copies the first sum (0.0 + -0.0 would be 0.0)
+                acc = np.float64(values[0] + base)
             else:
-                a = mid + 1
+                acc += np.float64(values[i] + base)
+            if acc > r:
+                a = i
+                break
         out[q] = min(max(a, lo_i), max(hi_i - 1, lo_i))
     return out
 
 
 @_cached_njit()
-def cumsum_plus(values, base):
-    """``np.cumsum(values + base, dtype=np.float64)`` for float32 ``values`` and a float32
-    ``base`` (the follow tab's pick weights, intimacy + ``follow_pick_base``, for
-    ``weighted_pick_in_rows``): each sum in float32, then accumulated in float64 one
-    after the other, as numpy's sequential accumulate does (the same floats), in one pass
-    without the float32 temporary. Returns float64."""
-    n = len(values)
-    out = np.empty(n, dtype=np.float64)
-    if n == 0:
-        return out
-    acc = np.float64(values[0] + base)
-    out[0] = acc
-    for i in range(1, n):
-        acc += np.float64(values[i] + base)
-        out[i] = acc
+def row_start_sums(indptr, values, base):
+    """``cumw = np.cumsum(values + base, dtype=np.float64)`` (float32 ``values`` and
+    ``base``: each sum in float32, accumulated in float64 one after the other, as numpy's
+    sequential accumulate does, the first sum copied) read where each row of the CSR
+    table ``indptr`` starts, and at the end: ``out[r]`` is ``cumw[indptr[r] - 1]`` (0.0
+    before the first entry), one float per row plus one instead of one per entry
+    (``weighted_pick_in_row_sums``). Returns float64."""
+    rows = len(indptr) - 1
+    out = np.empty(rows + 1, dtype=np.float64)
+    acc = np.float64(0.0)
+    for r in range(rows):
+        out[r] = acc
+        for i in range(indptr[r], indptr[r + 1]):
+            if i == 0:
+                acc = np.float64(values[0] + base)
+            else:
+                acc += np.float64(values[i] + base)
+    out[rows] = acc
+    return out
+
+
+@_cached_njit()
+def delete_in_place(arr, gone):
+    """``np.delete(arr, gone)`` written over ``arr``'s first entries (``gone``: distinct
+    indices, ascending); returns how many entries are kept (the caller keeps
+    ``arr[:kept]``). The follow graph's columns lose a few edges a day: no copy of every
+    edge, no mask (issue #17's memory: a column of 38 M edges is 150 MB)."""
+    n = len(arr)
+    k = len(gone)
+    if k == 0:
+        return n
+    w = gone[0]
+    for j in range(k):
+        end = gone[j + 1] if j + 1 < k else n
+        for i in range(gone[j] + 1, end):
+            arr[w] = arr[i]
+            w += 1
+    return w
+
+
+@_cached_njit()
+def insert_sorted_at(arr, pos, values):
+    """``np.insert(arr, pos, values)`` for nondecreasing ``pos`` (each value before
+    ``arr[pos]``, equal positions in the given order) as ``numpy_kernels.sorted_inserter``
+    makes it, copying the runs between the places instead of through a mask of every
+    entry (issue #17's memory: a byte a follow edge)."""
+    n = len(arr)
+    k = len(pos)
+    out = np.empty(n + k, dtype=arr.dtype)
+    src = 0
+    dst = 0
+    for j in range(k):
+        p = pos[j]
+        for i in range(src, p):
+            out[dst] = arr[i]
+            dst += 1
+        src = p
+        out[dst] = values[j]
+        dst += 1
+    for i in range(src, n):
+        out[dst] = arr[i]
+        dst += 1
     return out
 
 

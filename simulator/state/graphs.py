@@ -339,10 +339,11 @@ class FollowGraph:
             q, pos = q[~found], pos[~found]
         if len(q) == 0:
             return np.zeros(0, np.int32)
-        # np.insert's result, its places found once for all the columns, at every size: in
-        # the 1 M model (8 M edges, then 6 columns, ~0.2 M new edges) ~95 ms a day against ~150 ms
-        # for a compiled copy of the runs between the new edges (removed; issue #17)
-        into = numpy_kernels.sorted_inserter(self.n_edges, pos)
+        # np.insert's result, its places found once for all the columns; on large graphs a
+        # compiled copy of the runs between the new edges, without numpy's mask of every
+        # edge (a byte an edge; issue #17's memory)
+        into = _compiled_inserter(pos) if numpy_kernels.compiled(self.n_edges) else \
+            numpy_kernels.sorted_inserter(self.n_edges, pos)
         keys = self._valid_keys()  # small graphs: find() just kept them; the new keys go in at the same places
         keys = None if keys is None else into(keys, q)
         u = (q // self.n_creators).astype(np.int32)
@@ -365,14 +366,24 @@ class FollowGraph:
         if n == 0:
             return 0
         self.indptr[1:] -= np.cumsum(np.bincount(self.src[gone], minlength=self.n_users))
-        keep = ~mask
         keys = self._valid_keys()
         self._keys = None
-        # one column at a time, so that each old column is freed before the next is copied
-        # (at 10 M users a column is ~0.5 GB: issue #17's memory)
-        self.src = self.src[keep]
-        self.creator = self.creator[keep]
-        self.intimacy = self.intimacy[keep]
+        if numpy_kernels.compiled(self.n_edges):
+            # large graphs: each column compacted in place (the kept edges moved down over
+            # the lost ones, ``arr[:kept]`` kept), no copy of every edge nor a mask
+            # (issue #17's memory: a column of 38 M edges is 150 MB)
+            from ..feeds.kernels import delete_in_place  # numba: imported by large runs only
+
+            for name in ("src", "creator", "intimacy"):
+                col = getattr(self, name)
+                setattr(self, name, col[:delete_in_place(col, gone)])
+            keep = None if keys is None else ~mask
+        else:
+            keep = ~mask
+            # one column at a time, so that each old column is freed before the next is copied
+            self.src = self.src[keep]
+            self.creator = self.creator[keep]
+            self.intimacy = self.intimacy[keep]
         for table in self.tables.values():
             table._edges_removed(mask, gone)
         if keys is not None:
@@ -388,6 +399,19 @@ class FollowGraph:
         for s, c, w, t in zip(self.src.tolist(), self.creator.tolist(), self.intimacy.tolist(), tiers.tolist()):
             g.add_edge(("u", s), ("c", c), intimacy=w, tier=TIERS[t])
         return g
+
+
+def _compiled_inserter(pos: np.ndarray):
+    """``numpy_kernels.sorted_inserter`` compiled (``kernels.insert_sorted_at``): the same
+    arrays, without its mask of every entry."""
+    from ..feeds.kernels import insert_sorted_at  # numba: imported by large runs only
+
+    pos = np.asarray(pos, dtype=np.int64)
+
+    def insert(arr: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return insert_sorted_at(arr, pos, np.asarray(values, dtype=arr.dtype))
+
+    return insert
 
 
 def initial_follows(cfg: GraphConfig, segment_match: np.ndarray, user_segment: np.ndarray,

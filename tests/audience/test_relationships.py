@@ -388,3 +388,27 @@ def gain_table_reference(cfg, masks, fan):
                  (cfg.gain_share, "share")):
         gain += np.float32(w) * masks[a][fan]
     return gain
+
+
+def test_intimacy_grows_block_by_block_as_in_one_pass(monkeypatch):
+    """Guards grow_intimacy's blocks (issue #17's memory: its float64 temporaries for
+    GROW_BLOCK touched edges at a time): every edge ends bit for bit where one pass over
+    all the touched edges puts it (the formula of before, here), for blocks that divide
+    the edges, that do not, of one edge, and for no and one touched edge (a block's gains
+    read at the wrong place, or a block left out, fails here)."""
+    from simulator.audience import relationships
+
+    cfg = RelationshipConfig()
+    rng = np.random.default_rng(4)
+    start = rng.random(10_000).astype(np.float32)
+    for touched in (np.sort(rng.choice(10_000, 3_001, replace=False)), np.zeros(0, np.int64), np.array([17])):
+        gains = rng.random(len(touched)) * 3
+        want = start.copy()
+        want[touched] = 1.0 - (1.0 - want[touched]) * np.exp(-gains).astype(np.float32)
+        want *= np.float32(1.0 - cfg.decay)
+        np.clip(want, 0.0, 1.0, out=want)
+        for block in (1, 7, 1000, 3001, 1 << 18):
+            monkeypatch.setattr(relationships, "GROW_BLOCK", block)
+            got = start.copy()
+            grow_intimacy(got, touched, gains, cfg)
+            assert got.tobytes() == want.tobytes(), block
