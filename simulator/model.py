@@ -192,6 +192,9 @@ class TrafficModel(mesa.Model):
             # yesterday's trace is read by no phase before today's reactions replace it:
             # dropping it first keeps one day's impressions in memory, not two (issue #17)
             self.day_logs = []
+            # room in the follow graph's columns for today's new edges, made now, while the
+            # day's memory is lowest (twice yesterday's; FollowGraph.reserve: large graphs)
+            self.follows.reserve(2 * int(np.sum(self.follows_gained_today)))
             self.ledger.begin_day()
             self.moderation.begin_day()
             self.renew_population()

@@ -342,14 +342,14 @@ def test_follow_graph_keeps_the_keys_of_small_graphs_in_step_with_its_edges(monk
     check()
 
 
-def test_delete_in_place_and_insert_sorted_at_match_numpy():
-    """Guards kernels.delete_in_place and kernels.insert_sorted_at (issue #17's memory:
-    the follow graph's columns compacted in place and grown without a mask of every
-    edge): the kept prefix is ``np.delete``'s result and the new array ``np.insert``'s
-    (numpy_kernels.sorted_inserter's), for int32, float32 and int64 columns, with
-    removals at both ends, of everything and of nothing, inserts at 0, at the end and at
-    equal places, one entry and empty arrays."""
-    from simulator.feeds.kernels import delete_in_place, insert_sorted_at
+def test_delete_in_place_and_insert_in_place_match_numpy():
+    """Guards kernels.delete_in_place and kernels.insert_in_place (issue #17's memory:
+    the follow graph's columns compacted and grown in their own buffers): the kept
+    prefix is ``np.delete``'s result and the grown one ``np.insert``'s
+    (numpy_kernels.sorted_inserter's), the buffer beyond it untouched, for int32, float32
+    and int64 columns, with removals at both ends, of everything and of nothing, inserts
+    at 0, at the end and at equal places, one entry and empty arrays."""
+    from simulator.feeds.kernels import delete_in_place, insert_in_place
     from simulator.feeds.numpy_kernels import sorted_inserter
 
     rng = np.random.default_rng(8)
@@ -367,17 +367,22 @@ def test_delete_in_place_and_insert_sorted_at_match_numpy():
                       np.sort(rng.integers(0, n + 1, 25))]
             for pos in posses:
                 values = (rng.random(len(pos)) * 1000).astype(dtype)
-                got = insert_sorted_at(arr, pos, values)
+                buf = np.r_[arr, np.full(len(pos) + 3, 7, dtype)]
+                insert_in_place(buf, n, pos, values)
                 want = sorted_inserter(n, pos)(arr, values)
-                assert got.dtype == arr.dtype and got.tobytes() == want.tobytes() == np.insert(arr, pos, values).tobytes()
+                assert want.tobytes() == np.insert(arr, pos, values).tobytes()
+                assert buf[:n + len(pos)].tobytes() == want.tobytes() and (buf[n + len(pos):] == 7).all()
 
 
 def test_follow_graph_add_and_remove_give_the_same_columns_in_both_forms(monkeypatch):
-    """Guards FollowGraph.add and remove on large graphs (compiled: columns compacted in
-    place, kernels.delete_in_place; inserts without a mask, kernels.insert_sorted_at):
-    through days of adds and removals (none, a few, every edge), the columns, indptr and
-    keys are those of the numpy form's copies, and the graph's columns stay the arrays
-    the readers get (views of their old buffers after a removal)."""
+    """Guards FollowGraph.add, remove and reserve on large graphs (compiled: the columns
+    grown and compacted in place in their buffers, kernels.insert_in_place and
+    delete_in_place, the buffers made again with room when short): through days of adds
+    (more than the room, within it, after a reserve, none) and removals (none, a few,
+    every edge), the columns, indptr and keys are those of the numpy form's copies; a
+    pickled graph keeps its columns, not the room."""
+    import pickle
+
     from simulator.feeds import numpy_kernels
 
     monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
@@ -386,9 +391,22 @@ def test_follow_graph_add_and_remove_give_the_same_columns_in_both_forms(monkeyp
         monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", threshold)
         rng, fg = _small_follow_graph(150)
         n = fg.n_users * fg.n_creators
-        for day in range(8):
-            q = rng.integers(0, n, 25)
-            fg.add(q // fg.n_creators, q % fg.n_creators, np.float32(0.1 * day))
+        rooms = []
+        for day in range(10):
+            if day in (3, 6):
+                fg.reserve(40)
+                assert threshold or fg.room() >= 40
+            if day == 8:
+                fg = pickle.loads(pickle.dumps(fg))
+                assert fg.room() == 0 and fg._buffers == {}  # the pickle has no buffers
+                fg.reserve(40)
+                assert fg.room() == (0 if threshold else 160)  # room for 4 × 40
+            q = rng.integers(0, n, 0 if day == 5 else 25)
+            room = fg.room()
+            added = len(fg.add(q // fg.n_creators, q % fg.n_creators, np.float32(0.1 * day)))
+            if threshold == 0:  # in place while the room lasts, else new buffers with room for 4 × the new edges
+                assert fg.room() == (room - added if room >= added else 3 * added)
+            rooms.append(fg.room())
             fg.intimacy[::7] *= np.float32(0.9)  # written in place by its users (grow_intimacy)
             mask = rng.random(fg.n_edges) < (0.0 if day == 2 else 0.1)
             assert fg.remove(mask) == mask.sum()
@@ -396,6 +414,8 @@ def test_follow_graph_add_and_remove_give_the_same_columns_in_both_forms(monkeyp
         fg.remove(np.ones(fg.n_edges, bool))
         q = rng.integers(0, n, 25)
         fg.add(q // fg.n_creators, q % fg.n_creators, 0.3)
+        if threshold == 0:  # the room was used, then made again
+            assert max(rooms) > 0 and any(b < a for a, b in zip(rooms, rooms[1:]))
         graphs.append(fg)
     a, b = graphs
     for name in ("src", "creator", "intimacy", "indptr"):
