@@ -110,7 +110,7 @@ def _day_gains_compiled(logs, cfg: RelationshipConfig) -> tuple[np.ndarray, np.n
         starts.append(starts[-1] + kernels.fan_gain_keys(log.impressions.edge, r.complete, r.like, r.comment,
                                                          r.share, starts[-1], shift, key))
     key.sort()
-    return kernels.day_gain_sums(key, shift, gain_table(cfg), np.array(starts, dtype=np.int64))
+    return kernels.day_gain_sums(key, shift, gain_table(cfg), np.array(starts, dtype=np.int64))  # (edges over key's)
 
 
 # grow_intimacy's block of touched edges: its float64 and float32 temporaries (~30 bytes

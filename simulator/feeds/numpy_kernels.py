@@ -418,6 +418,11 @@ def count_by_index(idx, n) -> np.ndarray:
     return np.bincount(idx, minlength=n)
 
 
+def count_by_lookup(idx, table, n) -> np.ndarray:
+    """``kernels.count_by_lookup`` in numpy: ``np.bincount(table[idx], minlength=n)``."""
+    return np.bincount(table[idx], minlength=n)
+
+
 def tally_impressions(item, domain, source, complete, like, comment, share, follow, n_items, n_domains, n_sources):
     """``kernels.tally_impressions`` in numpy: per item, the impressions by domain and by
     source, ``np.bincount(item * D + domain)`` and ``np.bincount(item * S + source)``,
