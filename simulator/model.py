@@ -206,12 +206,12 @@ class TrafficModel(mesa.Model):
             self.sell_in_feed()
             self.shop_on_shelves()
             self.update_relationships()
-            # the day's lost edges: the annoyed members' (a new mask, or-ed into in place:
-            # one mask of every edge at a time, not four), the banned accounts' followers',
-            # the drifting fans'
+            # the day's lost edges: the annoyed members' (a new mask, set in place: one mask
+            # of every edge at a time, not four), the banned accounts' followers', the
+            # drifting fans'
             lost = self.commerce.run_private_channels()
             lost |= self.moderate()
-            lost |= drifting_fans(self.follows.intimacy, self.scenario.relationship, self.streams.relationship)
+            drifting_fans(self.follows.intimacy, self.scenario.relationship, self.streams.relationship, out=lost)
             self.drop_follows(lost)
             del lost
             self.update_activity()

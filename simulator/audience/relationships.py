@@ -130,11 +130,19 @@ def grow_intimacy(intimacy: np.ndarray, touched: np.ndarray, gains: np.ndarray, 
     np.clip(intimacy, 0.0, 1.0, out=intimacy)
 
 
-def drifting_fans(intimacy: np.ndarray, cfg: RelationshipConfig, rng: np.random.Generator) -> np.ndarray:
-    """Mask of fan edges that unfollow today (cold relationships drift away)."""
-    idx = np.flatnonzero(intimacy < cfg.unfollow_threshold)  # (the comparison's mask freed before the result's)
-    out = np.zeros(len(intimacy), dtype=bool)
-    out[idx] = rng.random(len(idx)) < cfg.unfollow_rate
+def drifting_fans(intimacy: np.ndarray, cfg: RelationshipConfig, rng: np.random.Generator,
+                  out: np.ndarray | None = None) -> np.ndarray:
+    """Mask of fan edges that unfollow today (cold relationships drift away); with ``out``
+    (a mask of every edge, e.g. the day's other lost edges), set there and returned
+    (``out |`` the mask, without a second mask of every edge: issue #17's memory). The
+    cold edges are found ``GROW_BLOCK`` × 16 edges at a time (no comparison mask of every
+    edge either), in edge order."""
+    block = 16 * GROW_BLOCK
+    idx = np.concatenate([np.flatnonzero(intimacy[a:a + block] < cfg.unfollow_threshold) + a
+                          for a in range(0, len(intimacy), block)] or [np.zeros(0, np.intp)])
+    if out is None:
+        out = np.zeros(len(intimacy), dtype=bool)
+    out[idx[rng.random(len(idx)) < cfg.unfollow_rate]] = True
     return out
 
 

@@ -412,3 +412,32 @@ def test_intimacy_grows_block_by_block_as_in_one_pass(monkeypatch):
             got = start.copy()
             grow_intimacy(got, touched, gains, cfg)
             assert got.tobytes() == want.tobytes(), block
+
+
+def test_drifting_fans_into_the_days_lost_mask_block_by_block(monkeypatch):
+    """Guards drifting_fans' ``out`` and blocks (issue #17's memory: the day's lost-edge
+    mask set in place, the cold edges found a block of edges at a time): the mask is the
+    given one or-ed with the drifting edges, from the same draws as a fresh mask in one
+    pass (blocks that divide the edges, that do not, of one edge; no edge, no cold edge);
+    a block left out or offset, or a draw per edge instead of per cold edge, fails here."""
+    from simulator.audience import relationships
+
+    cfg = RelationshipConfig(unfollow_threshold=0.05, unfollow_rate=0.3)
+    rng = np.random.default_rng(9)
+    w = (rng.random(5_009) * 0.2).astype(np.float32)  # (16 × 313 + 1: the last block is the last edge)
+    before = rng.random(len(w)) < 0.1
+    want = drifting_fans(w, cfg, np.random.default_rng(1))
+    assert 0 < want.sum() < (w < 0.05).sum()
+    for block in (1, 7, 5_009, 1 << 18):
+        monkeypatch.setattr(relationships, "GROW_BLOCK", block)
+        assert np.array_equal(drifting_fans(w, cfg, np.random.default_rng(1)), want)
+        lost = before.copy()
+        assert drifting_fans(w, cfg, np.random.default_rng(1), out=lost) is lost
+        assert np.array_equal(lost, before | want)
+    for empty in (w[:0], np.full(10, 0.5, np.float32)):
+        assert not drifting_fans(empty, cfg, np.random.default_rng(1)).any()
+    every = RelationshipConfig(unfollow_threshold=0.05, unfollow_rate=1.0)  # every cold edge drifts, the last one too
+    w[-1] = 0.0
+    for block in (1, 7):
+        monkeypatch.setattr(relationships, "GROW_BLOCK", block)
+        assert np.array_equal(drifting_fans(w, every, np.random.default_rng(1)), w < 0.05)
