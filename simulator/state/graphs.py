@@ -202,7 +202,9 @@ class FollowGraph:
 
     Arrays (one entry per edge): ``creator`` (int32), ``intimacy`` (float32, in [0,1]),
     ``src`` (the user, int32). ``indptr`` has one entry per user plus one. ``tables``:
-    :class:`EdgeTable` s of values that only some edges carry, by name.
+    :class:`EdgeTable` s of values that only some edges carry, by name. On large graphs
+    (compiled) the columns are views of the first entries of buffers with room
+    (:meth:`reserve`), grown and compacted in place by :meth:`add` and :meth:`remove`.
     """
 
     def __init__(self, n_users: int, n_creators: int, users: np.ndarray, creators: np.ndarray,
