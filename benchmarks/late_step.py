@@ -1,7 +1,8 @@
 """The late step: a model stepped for months, saved once, then timed, profiled or fingerprinted.
 
     python benchmarks/late_step.py make OUT.pkl [--scenario S] [--users N] [--creators N] [--merchants N] [--days D]
-    python benchmarks/late_step.py time MODEL.pkl [--steps 4] [--feed-threads N]
+    python benchmarks/late_step.py time MODEL.pkl [--steps 4] [--feed-threads N] [--memory]
+    python benchmarks/late_step.py sizes MODEL.pkl [--steps 0]
     python benchmarks/late_step.py digest MODEL.pkl OUT_PREFIX [--steps 3]
 
 A year's step grows with the follow graph (benchmarks/README.md, "Eighth pass: the late
@@ -11,7 +12,12 @@ to reach. ``make`` steps a scenario (ecosystem.toml at 200,000 users × 2,000 cr
 dependency of dask; the model's Mesa data collector holds local functions that plain
 pickle refuses). ``time`` loads it, runs one warm step (the kernels load), then
 ``--steps`` more, and prints each phase's mean seconds (``bench.time_phases``), the step's
-mean, the follow edges and the peak resident memory. ``digest`` steps it ``--steps`` days
+mean, the follow edges and the peak resident memory; with ``--memory``, each phase's peak
+resident memory above the resident size as it started (``bench.time_phases``' peaks: the
+high-water mark is reset after loading and at each phase's start), as ``bench.py --memory``
+does for a fresh model. ``sizes`` prints the bytes of the model's numpy state by where it
+is held (``model.follows.creator``, ``model.commerce.book...``; each array counted once,
+views with their base), after ``--steps`` steps. ``digest`` steps it ``--steps`` days
 and writes OUT_PREFIX_metrics.csv and OUT_PREFIX_digest.txt (sha256 of the follow graph,
 its fan-group members' edges, annoyance and joined day, and the live item store): run it
 from two checkouts on the same saved model and ``cmp`` the files to check that a change
@@ -63,24 +69,96 @@ def load(path: Path):
 
 def time_steps(a) -> None:
     import numpy as np
-    from bench import peak_rss_mb, time_phases
+    from bench import current_rss_mb, peak_rss_mb, reset_peak, time_phases
 
     if a.feed_threads is not None:
         os.environ["TRAFFICSIM_FEED_THREADS"] = str(a.feed_threads)
     model = load(a.model)
     model.step()  # warm: the compiled kernels load on the first large day
-    phases = time_phases(model)
-    steps = []
+    peaks: dict | None = {} if a.memory else None
+    phases = time_phases(model, peaks=peaks)
+    steps, step_peaks = [], []
     for _ in range(a.steps):
         for v in phases.values():
             v.append(0.0)
+        if peaks is not None:
+            reset_peak()  # (the phases reset it again: the step's peak is the largest of theirs)
+            start = current_rss_mb()
         t0 = time.perf_counter()
         model.step()
         steps.append(time.perf_counter() - t0)
+        if peaks is not None:
+            step_peaks.append((start, max([peak_rss_mb()] + [pk for v in peaks.values() for _, pk in v[-1:]])))
     for name, v in phases.items():
         if any(v):
             print(f"{name:24s} {np.mean(v):.4f}")
+    if peaks is not None:
+        print("phase peak resident memory, MiB (the largest over the steps; the resident size as the phase "
+              "started, that step; the peak above it)")
+        for name, v in sorted(peaks.items(), key=lambda kv: -max((pk for _, pk in kv[1]), default=0)):
+            if v:
+                start, pk = max(v, key=lambda sp: sp[1])
+                print(f"  {name:22s} {pk:8.0f} {start:8.0f} {pk - start:+8.0f}")
+        start, pk = max(step_peaks, key=lambda sp: sp[1])
+        print(f"  {'whole step':22s} {pk:8.0f} {start:8.0f} {pk - start:+8.0f}")
+        print(f"step_s={np.mean(steps):.4f} edges={model.follows.n_edges} peak_rss_mb={pk:.0f} "
+              f"rss_mb={current_rss_mb():.0f}")
+        return
     print(f"step_s={np.mean(steps):.4f} edges={model.follows.n_edges} peak_rss_mb={peak_rss_mb():.0f}")
+
+
+def state_arrays(model) -> dict[str, int]:
+    """Bytes of the numpy arrays reachable from ``model``, by the first path that reaches
+    each (attributes, dict keys, list places); a view counts its base once."""
+    import numpy as np
+
+    out: dict[str, int] = {}
+    seen: set[int] = set()
+    stack = [("model", model)]
+    while stack:
+        path, obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, np.ndarray):
+            base = obj
+            while isinstance(base.base, np.ndarray):
+                base = base.base
+            if base is not obj:
+                if id(base) in seen:
+                    continue
+                seen.add(id(base))
+            if base.dtype != object:
+                out[path] = base.nbytes
+                continue
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(base.ravel()[:100_000]))
+        elif isinstance(obj, dict):
+            stack.extend((f"{path}[{k!r}]", v) for k, v in obj.items())
+        elif isinstance(obj, (list, tuple)):
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(obj))
+        elif isinstance(obj, (str, bytes, int, float, bool, type(None))) or callable(obj) and not hasattr(obj, "__dict__"):
+            continue
+        else:
+            d = getattr(obj, "__dict__", None)
+            if d is not None and type(obj).__module__.split(".")[0] in ("simulator", "mesa", "__main__", "builtins"):
+                stack.extend((f"{path}.{k}", v) for k, v in d.items())
+            for k in getattr(type(obj), "__slots__", ()):
+                if hasattr(obj, k):
+                    stack.append((f"{path}.{k}", getattr(obj, k)))
+    return out
+
+
+def sizes(a) -> None:
+    model = load(a.model)
+    for _ in range(a.steps):
+        model.step()
+    arrays = state_arrays(model)
+    total = sum(arrays.values())
+    print(f"numpy state {total / 2**20:.1f} MiB in {len(arrays)} arrays; follow edges {model.follows.n_edges}; "
+          f"arrays of 1 MiB or more:")
+    for path, nbytes in sorted(arrays.items(), key=lambda kv: -kv[1]):
+        if nbytes >= 2**20:
+            print(f"  {nbytes / 2**20:9.1f}  {path}")
 
 
 def digest(a) -> None:
@@ -117,12 +195,18 @@ def main(argv=None) -> None:
     t.add_argument("--steps", type=int, default=4)
     t.add_argument("--feed-threads", type=int, default=None,
                    help="TRAFFICSIM_FEED_THREADS (1: the feeds in the main thread, as a profiler sees them)")
+    t.add_argument("--memory", action="store_true",
+                   help="print each phase's and the step's peak resident memory above the resident size as it "
+                        "started (Linux: resets the high-water mark)")
+    z = sub.add_parser("sizes", help="the bytes of a saved model's numpy state, by where it is held")
+    z.add_argument("model", type=Path)
+    z.add_argument("--steps", type=int, default=0)
     d = sub.add_parser("digest", help="step a saved model and write its metrics and a digest of its state")
     d.add_argument("model", type=Path)
     d.add_argument("prefix")
     d.add_argument("--steps", type=int, default=3)
     a = p.parse_args(argv)
-    {"make": make, "time": time_steps, "digest": digest}[a.command](a)
+    {"make": make, "time": time_steps, "digest": digest, "sizes": sizes}[a.command](a)
 
 
 if __name__ == "__main__":

@@ -193,6 +193,9 @@ class TrafficModel(mesa.Model):
             # yesterday's trace is read by no phase before today's reactions replace it:
             # dropping it first keeps one day's impressions in memory, not two (issue #17)
             self.day_logs = []
+            # room in the follow graph's columns for today's new edges, made now, while the
+            # day's memory is lowest (twice yesterday's; FollowGraph.reserve: large graphs)
+            self.follows.reserve(2 * int(np.sum(self.follows_gained_today)))
             self.ledger.begin_day()
             self.moderation.begin_day()
             self.renew_population()
@@ -204,10 +207,14 @@ class TrafficModel(mesa.Model):
             self.sell_in_feed()
             self.shop_on_shelves()
             self.update_relationships()
-            annoyed = self.commerce.run_private_channels()
-            banned = self.moderate()
-            self.drop_follows(annoyed | banned | drifting_fans(self.follows.intimacy, self.scenario.relationship,
-                                                                self.streams.relationship))
+            # the day's lost edges: the annoyed members' (a new mask, set in place: one mask
+            # of every edge at a time, not four), the banned accounts' followers', the
+            # drifting fans'
+            lost = self.commerce.run_private_channels()
+            lost |= self.moderate()
+            drifting_fans(self.follows.intimacy, self.scenario.relationship, self.streams.relationship, out=lost)
+            self.drop_follows(lost)
+            del lost
             self.update_activity()
             self.shift_attention()
             self.adapt_platforms()
@@ -291,6 +298,7 @@ class TrafficModel(mesa.Model):
         rel = self.scenario.relationship
         touched, gains = day_gains(self.day_logs, rel)  # the edges whose intimacy grew, and by how much
         grow_intimacy(self.follows.intimacy, touched, gains, rel)
+        del touched, gains  # (not held while the new edges are added: the graph's columns are copied then)
         self.follows_gained_today = follow_engaged_viewers(self, self.day_logs)
 
     def moderate(self) -> np.ndarray:

@@ -110,24 +110,39 @@ def _day_gains_compiled(logs, cfg: RelationshipConfig) -> tuple[np.ndarray, np.n
         starts.append(starts[-1] + kernels.fan_gain_keys(log.impressions.edge, r.complete, r.like, r.comment,
                                                          r.share, starts[-1], shift, key))
     key.sort()
-    return kernels.day_gain_sums(key, shift, gain_table(cfg), np.array(starts, dtype=np.int64))
+    return kernels.day_gain_sums(key, shift, gain_table(cfg), np.array(starts, dtype=np.int64))  # (edges over key's)
+
+
+# grow_intimacy's block of touched edges: its float64 and float32 temporaries (~30 bytes
+# an edge) for this many edges at a time, not for the day's millions (issue #17's memory)
+GROW_BLOCK = 1 << 18
 
 
 def grow_intimacy(intimacy: np.ndarray, touched: np.ndarray, gains: np.ndarray, cfg: RelationshipConfig) -> None:
-    """Saturating growth of the edges ``touched`` by their ``gains``, then every edge's
-    daily decay (in place)."""
-    w = intimacy[touched]
-    intimacy[touched] = 1.0 - (1.0 - w) * np.exp(-gains).astype(np.float32)
+    """Saturating growth of the edges ``touched`` (distinct) by their ``gains``, then
+    every edge's daily decay (in place). The growth runs ``GROW_BLOCK`` edges at a time:
+    the same operations on each edge, elementwise."""
+    for a in range(0, len(touched), GROW_BLOCK):
+        t = touched[a:a + GROW_BLOCK]
+        w = intimacy[t]
+        intimacy[t] = 1.0 - (1.0 - w) * np.exp(-gains[a:a + GROW_BLOCK]).astype(np.float32)
     intimacy *= np.float32(1.0 - cfg.decay)
     np.clip(intimacy, 0.0, 1.0, out=intimacy)
 
 
-def drifting_fans(intimacy: np.ndarray, cfg: RelationshipConfig, rng: np.random.Generator) -> np.ndarray:
-    """Mask of fan edges that unfollow today (cold relationships drift away)."""
-    low = intimacy < cfg.unfollow_threshold
-    out = np.zeros(len(intimacy), dtype=bool)
-    idx = np.flatnonzero(low)
-    out[idx] = rng.random(len(idx)) < cfg.unfollow_rate
+def drifting_fans(intimacy: np.ndarray, cfg: RelationshipConfig, rng: np.random.Generator,
+                  out: np.ndarray | None = None) -> np.ndarray:
+    """Mask of fan edges that unfollow today (cold relationships drift away); with ``out``
+    (a mask of every edge, e.g. the day's other lost edges), set there and returned
+    (``out |`` the mask, without a second mask of every edge: issue #17's memory). The
+    cold edges are found ``GROW_BLOCK`` × 16 edges at a time (no comparison mask of every
+    edge either), in edge order."""
+    block = 16 * GROW_BLOCK
+    idx = np.concatenate([np.flatnonzero(intimacy[a:a + block] < cfg.unfollow_threshold) + a
+                          for a in range(0, len(intimacy), block)] or [np.zeros(0, np.intp)])
+    if out is None:
+        out = np.zeros(len(intimacy), dtype=bool)
+    out[idx[rng.random(len(idx)) < cfg.unfollow_rate]] = True
     return out
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from ..state.vocabulary import ADS, COMMERCIAL, PRIVATE, PUBLIC
+from . import numpy_kernels
 
 
 # the trace's row indices (item rows of the live store, follow edges) are int32: 8 bytes
@@ -86,8 +87,9 @@ class Impressions:
         """Impressions per creator (``item_creator``: each item's creator row). Computed
         once and shared by Gini steering and the measurements."""
         counts = self.__dict__.get("_per_creator")
-        if counts is None:
-            counts = np.bincount(item_creator[self.item], minlength=n_creators).astype(np.int64)
+        if counts is None:  # (large days: one compiled pass, no gathered creators of every impression)
+            count_by_lookup = numpy_kernels.kernel("count_by_lookup", numpy_kernels.compiled(len(self.item)))
+            counts = count_by_lookup(self.item, item_creator, n_creators).astype(np.int64, copy=False)
             self.__dict__["_per_creator"] = counts
         return counts
 

@@ -373,53 +373,102 @@ def find_in_rows(ptr, col, rows, cols):
 
 
 @_cached_njit(parallel=True)
-def weighted_pick_in_rows(indptr, cumw, rows, u):
+def weighted_pick_in_row_sums(indptr, row_start, values, base, rows, u):
     """One entry per row of a CSR table drawn with probability ∝ weight, as
-    ``state.arrays.weighted_in_rows`` defines it (``cumw``: the global cumsum of the
-    entry weights; ``u``: one uniform per row), but each binary search runs within its
-    row instead of over the whole table: the same entry (the first in the row whose
-    cumulative weight exceeds the draw, clipped to the row), found in the row's few
-    cache lines. -1 where a row is empty or weighs nothing. Picks are independent:
-    they run in parallel. Returns int64."""
+    ``state.arrays.weighted_in_rows`` defines it for the weights ``values + base``
+    (float32 sums) and their global cumsum ``cumw = np.cumsum(values + base,
+    dtype=float64)`` (``u``: one uniform per row), without that cumsum of every entry
+    (issue #17: 8 bytes a follow edge during the day's feeds): ``row_start``
+    (``row_start_sums``) holds ``cumw`` where each row starts and ends, and each pick adds
+    its row's weights to it again, one after the other in float64 as numpy's sequential
+    accumulate does, stopping at the first entry whose cumulative weight exceeds the
+    draw: the same floats, so the same entry as the search over ``cumw`` (the weights are
+    not negative: ``cumw`` does not decrease within a row). -1 where a row is empty or
+    weighs nothing. Picks are independent: they run in parallel. Returns int64."""
     n = len(rows)
     out = np.empty(n, dtype=np.int64)
     for q in prange(n):
         lo_i = indptr[rows[q]]
         hi_i = indptr[rows[q] + 1]
-        lo = cumw[lo_i - 1] if lo_i > 0 else 0.0
-        hi = cumw[hi_i - 1] if hi_i > 0 else 0.0
+        lo = row_start[rows[q]]
+        hi = row_start[rows[q] + 1]
         if not hi > lo:
             out[q] = -1
             continue
         r = lo + u[q] * (hi - lo)
-        a, b = lo_i, hi_i  # first index in [a, b) with cumw > r, b if none
-        while a < b:
-            mid = (a + b) >> 1
-            if cumw[mid] > r:
-                b = mid
+        a = hi_i  # first index in [lo_i, hi_i) with cumw > r, hi_i if none
+        acc = lo
+        for i in range(lo_i, hi_i):
+            if i == 0:  # the cumsum copies the first sum (0.0 + -0.0 would be 0.0)
+                acc = np.float64(values[0] + base)
             else:
-                a = mid + 1
+                acc += np.float64(values[i] + base)
+            if acc > r:
+                a = i
+                break
         out[q] = min(max(a, lo_i), max(hi_i - 1, lo_i))
     return out
 
 
 @_cached_njit()
-def cumsum_plus(values, base):
-    """``np.cumsum(values + base, dtype=np.float64)`` for float32 ``values`` and a float32
-    ``base`` (the follow tab's pick weights, intimacy + ``follow_pick_base``, for
-    ``weighted_pick_in_rows``): each sum in float32, then accumulated in float64 one
-    after the other, as numpy's sequential accumulate does (the same floats), in one pass
-    without the float32 temporary. Returns float64."""
-    n = len(values)
-    out = np.empty(n, dtype=np.float64)
-    if n == 0:
-        return out
-    acc = np.float64(values[0] + base)
-    out[0] = acc
-    for i in range(1, n):
-        acc += np.float64(values[i] + base)
-        out[i] = acc
+def row_start_sums(indptr, values, base):
+    """``cumw = np.cumsum(values + base, dtype=np.float64)`` (float32 ``values`` and
+    ``base``: each sum in float32, accumulated in float64 one after the other, as numpy's
+    sequential accumulate does, the first sum copied) read where each row of the CSR
+    table ``indptr`` starts, and at the end: ``out[r]`` is ``cumw[indptr[r] - 1]`` (0.0
+    before the first entry), one float per row plus one instead of one per entry
+    (``weighted_pick_in_row_sums``). Returns float64."""
+    rows = len(indptr) - 1
+    out = np.empty(rows + 1, dtype=np.float64)
+    acc = np.float64(0.0)
+    for r in range(rows):
+        out[r] = acc
+        for i in range(indptr[r], indptr[r + 1]):
+            if i == 0:
+                acc = np.float64(values[0] + base)
+            else:
+                acc += np.float64(values[i] + base)
+    out[rows] = acc
     return out
+
+
+@_cached_njit()
+def delete_in_place(arr, gone):
+    """``np.delete(arr, gone)`` written over ``arr``'s first entries (``gone``: distinct
+    indices, ascending); returns how many entries are kept (the caller keeps
+    ``arr[:kept]``). The follow graph's columns lose a few edges a day: no copy of every
+    edge, no mask (issue #17's memory: a column of 38 M edges is 150 MB)."""
+    n = len(arr)
+    k = len(gone)
+    if k == 0:
+        return n
+    w = gone[0]
+    for j in range(k):
+        end = gone[j + 1] if j + 1 < k else n
+        for i in range(gone[j] + 1, end):
+            arr[w] = arr[i]
+            w += 1
+    return w
+
+
+@_cached_njit()
+def insert_in_place(buf, n, pos, values):
+    """``buf[:n + len(pos)] = np.insert(buf[:n], pos, values)`` (nondecreasing ``pos``,
+    equal positions in the given order) without a second array: the entries move up
+    from the end, each by the values inserted at or before it (``buf`` has room for
+    them). The follow graph's columns grow by a day's new edges in their own buffers
+    (issue #17's memory: a column of 38 M edges is 150 MB)."""
+    k = len(pos)
+    dst = n + k - 1
+    src = n - 1
+    for j in range(k - 1, -1, -1):
+        p = pos[j]
+        while src >= p:
+            buf[dst] = buf[src]
+            dst -= 1
+            src -= 1
+        buf[dst] = values[j]
+        dst -= 1
 
 
 @_cached_njit()
@@ -840,6 +889,18 @@ def count_by_index(idx, n):
 
 
 @_cached_njit()
+def count_by_lookup(idx, table, n):
+    """``np.bincount(table[idx], minlength=n)`` in one pass, without the gathered array
+    nor bincount's int64 copy of it (the day's impressions per creator, ``table`` the
+    items' creators: ~12 bytes an impression at 1 M users, issue #17's memory). Returns
+    int64 counts."""
+    out = np.zeros(n, dtype=np.int64)
+    for i in range(len(idx)):
+        out[table[idx[i]]] += 1
+    return out
+
+
+@_cached_njit()
 def fan_gain_keys(edge, complete, like, comment, share, j0, shift, out):
     """One platform's fan impressions packed for :func:`day_gain_sums` (audience/
     relationships.py, ``day_gains`` on large days), in one pass over the impressions:
@@ -872,11 +933,18 @@ def day_gain_sums(key, shift, table, starts):
     first platform that has the edge, then ``(0.0 + total) + s``. Returns the edges whose
     total is not zero (NaN counts as not zero), ascending, and their totals (int64,
     float64): what a stable argsort and ``sum_runs`` a platform, the merges and the
-    filter give, without reading the gains at scattered places."""
+    filter give, without reading the gains at scattered places. The edges are written over
+    ``key``'s first entries (each after its keys are read) and returned as a view of them,
+    the totals in an array of one float per distinct edge (issue #17's memory: not two
+    arrays of one entry per fan impression)."""
     n = len(key)
     low = (np.int64(1) << shift) - 1
-    edges = np.empty(n, dtype=np.int64)
-    sums = np.empty(n, dtype=np.float64)
+    distinct = 0
+    for t in range(n):
+        if t == 0 or (key[t] >> shift) != (key[t - 1] >> shift):
+            distinct += 1
+    edges = key
+    sums = np.empty(distinct, dtype=np.float64)
     m = 0
     t = 0
     while t < n:
@@ -898,7 +966,7 @@ def day_gain_sums(key, shift, table, starts):
             else:
                 total = (0.0 + total) + s
         if total != 0:
-            edges[m] = e
+            edges[m] = e  # (m < t: this edge's keys, and every earlier one's, are read)
             sums[m] = total
             m += 1
-    return edges[:m].copy(), sums[:m].copy()
+    return edges[:m], sums[:m]

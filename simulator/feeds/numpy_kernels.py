@@ -346,8 +346,8 @@ def sorted_inserter(n: int, pos: np.ndarray):
     """``insert(arr, values)`` = ``np.insert(arr, pos, values)`` for arrays of length
     ``n`` and nondecreasing ``pos`` (each value before ``arr[pos]``, equal positions in the
     given order), the places worked out once for every column that gets the same inserts
-    (the follow graph's, at every size: a compiled copy of the runs between the inserts
-    measured slower in the 1 M model, issue #17)."""
+    (the follow graph's on small graphs; large ones insert in place in their columns'
+    buffers, ``kernels.insert_in_place``)."""
     new_at = pos + np.arange(len(pos))  # where each value lands: np.insert's shifted positions
     old = np.ones(n + len(pos), dtype=bool)
     old[new_at] = False
@@ -426,6 +426,11 @@ def fan_intimacy(edge, intimacy) -> tuple[np.ndarray, np.ndarray]:
 def count_by_index(idx, n) -> np.ndarray:
     """``kernels.count_by_index`` in numpy: ``np.bincount(idx, minlength=n)``."""
     return np.bincount(idx, minlength=n)
+
+
+def count_by_lookup(idx, table, n) -> np.ndarray:
+    """``kernels.count_by_lookup`` in numpy: ``np.bincount(table[idx], minlength=n)``."""
+    return np.bincount(table[idx], minlength=n)
 
 
 def tally_impressions(item, domain, source, complete, like, comment, share, follow, n_items, n_domains, n_sources):

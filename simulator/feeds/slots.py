@@ -215,12 +215,15 @@ def follow_slots(model, platform, active, n, rng):
     pos = np.repeat(np.arange(len(active)), n)
     if len(pos) == 0 or follows.n_edges == 0:
         return Impressions.empty(), pos[:0]
-    cumw = follow_pick_weights(model, platform.cfg.follow_pick_base)
+    base = platform.cfg.follow_pick_base
+    cumw = follow_pick_weights(model, base)
     if numpy_kernels.compiled(follows.n_edges):
-        # compiled: the search for each pick runs within its user's row (state.arrays.weighted_in_rows defines it)
-        from .kernels import weighted_pick_in_rows
+        # compiled: each pick adds its user's row's weights from where the row starts in the
+        # cumsum (state.arrays.weighted_in_rows defines the pick: the same floats, the same entry)
+        from .kernels import weighted_pick_in_row_sums
 
-        edge = weighted_pick_in_rows(follows.indptr, cumw, active[pos].astype(np.int64), rng.random(len(pos)))
+        edge = weighted_pick_in_row_sums(follows.indptr, cumw, follows.intimacy, np.float32(base),
+                                         active[pos].astype(np.int64), rng.random(len(pos)))
     else:  # the same picks, from the same uniforms (numba not imported)
         edge = weighted_in_rows(follows.indptr, cumw, active[pos].astype(np.int64), rng)
     ok = edge >= 0
@@ -235,19 +238,22 @@ def follow_slots(model, platform, active, n, rng):
 
 
 def follow_pick_weights(model, base: float) -> np.ndarray:
-    """The global cumsum of the follow edges' pick weights (intimacy + ``base``), float64.
+    """The global cumsum of the follow edges' pick weights (intimacy + ``base``), float64;
+    on large graphs (compiled) only where each user's row starts in it, and its end
+    (``kernels.row_start_sums``: one float a user, not one an edge, issue #17's memory;
+    the picks add their row's weights again, ``kernels.weighted_pick_in_row_sums``).
     Intimacy does not change while the day's feeds are built, so platforms with the same
-    ``base`` share one cumsum over every follow edge (``model.feed_cache``, emptied by
-    ``TrafficModel.build_feeds``; without it, computed each time)."""
+    ``base`` share it (``model.feed_cache``, emptied by ``TrafficModel.build_feeds``;
+    without it, computed each time)."""
     follows = model.follows
     cache = getattr(model, "feed_cache", None)
     key = ("follow_pick_weights", float(base))
     if cache is not None and key in cache:
         return cache[key]
-    if numpy_kernels.compiled(len(follows.intimacy)):  # compiled: one pass, no float32 temporary (the same sums)
-        from .kernels import cumsum_plus
+    if numpy_kernels.compiled(len(follows.intimacy)):  # compiled: one pass, the same sums, kept at the rows' starts
+        from .kernels import row_start_sums
 
-        cumw = cumsum_plus(follows.intimacy, np.float32(base))
+        cumw = row_start_sums(follows.indptr, follows.intimacy, np.float32(base))
     else:
         # the float32 weights cast to float64 first, then summed in place: the same
         # sequential float64 adds as cumsum(dtype=float64), whose buffered cast of each

@@ -202,7 +202,9 @@ class FollowGraph:
 
     Arrays (one entry per edge): ``creator`` (int32), ``intimacy`` (float32, in [0,1]),
     ``src`` (the user, int32). ``indptr`` has one entry per user plus one. ``tables``:
-    :class:`EdgeTable` s of values that only some edges carry, by name.
+    :class:`EdgeTable` s of values that only some edges carry, by name. On large graphs
+    (compiled) the columns are views of the first entries of buffers with room
+    (:meth:`reserve`), grown and compacted in place by :meth:`add` and :meth:`remove`.
     """
 
     def __init__(self, n_users: int, n_creators: int, users: np.ndarray, creators: np.ndarray,
@@ -220,6 +222,9 @@ class FollowGraph:
         self.intimacy = np.clip(np.asarray(intimacy, dtype=np.float32)[order], 0.0, 1.0)
         self.indptr = indptr_from_rows(self.src, n_users)
         self.tables: dict[str, EdgeTable] = {}  # rows keyed by edge, kept in step by add/remove
+        # large graphs: each column's buffer when the column is a view of its first entries
+        # (reserve): add inserts there in place while the room lasts, remove compacts there
+        self._buffers: dict[str, np.ndarray] = {}
         # the keys of the numpy form of find(), kept for the (src, creator, n_creators) they were computed from
         self._keys: tuple | None = None
 
@@ -228,6 +233,50 @@ class FollowGraph:
         user · n_creators + creator: with a larger base the keys change but not their order
         (user first, then creator), so the edges stay as they are."""
         self.n_creators += n_new
+
+    COLUMNS = ("src", "creator", "intimacy")
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_buffers"] = {}  # (a pickle keeps the columns only; the room is made again when needed)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state.setdefault("_buffers", {})  # models saved before the buffers
+        self.__dict__.update(state)
+
+    def room(self) -> int:
+        """How many edges ``add`` can insert in place, in every column (0 on a column that
+        is not a view of the first entries of its buffer)."""
+        n = self.n_edges
+        room = None
+        for name in self.COLUMNS:
+            col, buf = getattr(self, name), self._buffers.get(name)
+            if buf is None or col.base is not buf or len(col) != n or col.ctypes.data != buf.ctypes.data:
+                return 0
+            room = len(buf) - n if room is None else min(room, len(buf) - n)
+        return room or 0
+
+    def reserve(self, extra: int) -> None:
+        """Room for ``extra`` more edges in each column of a large graph (compiled), so that
+        ``add`` inserts them in place, in the columns' buffers, instead of copying every
+        column (issue #17's memory: 4 bytes an edge a column at the step's peak). When the
+        room is short, each column moves to a buffer with room for 4 × ``extra``, one column
+        at a time; the model calls this as a step starts (yesterday's trace just dropped,
+        its lowest memory of the day) with twice yesterday's new edges."""
+        if extra <= 0 or not numpy_kernels.compiled(self.n_edges) or self.room() >= extra:
+            return
+        self._regrow(4 * extra)
+
+    def _regrow(self, room: int) -> None:
+        n = self.n_edges
+        for name in self.COLUMNS:
+            col = getattr(self, name)
+            buf = np.empty(n + room, dtype=col.dtype)
+            buf[:n] = col
+            setattr(self, name, buf[:n])
+            del col
+            self._buffers[name] = buf
 
     def add_table(self, name: str, **columns) -> EdgeTable:
         """An empty :class:`EdgeTable` with the columns ``name=dtype`` (e.g. the fan groups'
@@ -339,17 +388,31 @@ class FollowGraph:
             q, pos = q[~found], pos[~found]
         if len(q) == 0:
             return np.zeros(0, np.int32)
-        # np.insert's result, its places found once for all the columns, at every size: in
-        # the 1 M model (8 M edges, then 6 columns, ~0.2 M new edges) ~95 ms a day against ~150 ms
-        # for a compiled copy of the runs between the new edges (removed; issue #17)
-        into = numpy_kernels.sorted_inserter(self.n_edges, pos)
+        # np.insert's result, its places found once for all the columns; on large graphs in
+        # the columns' buffers (``reserve``; made with room for 4 × the new edges when
+        # short), else a copy through numpy's mask of every edge (issue #17's memory)
+        compiled = numpy_kernels.compiled(self.n_edges)
+        into = None if compiled else numpy_kernels.sorted_inserter(self.n_edges, pos)
         keys = self._valid_keys()  # small graphs: find() just kept them; the new keys go in at the same places
-        keys = None if keys is None else into(keys, q)
+        keys = None if keys is None else into(keys, q) if into is not None else np.insert(keys, pos, q)
         u = (q // self.n_creators).astype(np.int32)
-        self.src = into(self.src, u.astype(self.src.dtype))
         creator = (q % self.n_creators).astype(np.int32)
-        self.creator = into(self.creator, creator.astype(self.creator.dtype))
-        self.intimacy = into(self.intimacy, np.full(len(q), intimacy, dtype=self.intimacy.dtype))
+        values = {"src": u.astype(self.src.dtype), "creator": creator.astype(self.creator.dtype),
+                  "intimacy": np.full(len(q), intimacy, dtype=self.intimacy.dtype)}
+        if compiled:
+            from ..feeds.kernels import insert_in_place  # numba: imported by large runs only
+
+            n, k = self.n_edges, len(q)
+            if self.room() < k:
+                self._regrow(4 * k)
+            pos = np.asarray(pos, dtype=np.int64)
+            for name in self.COLUMNS:
+                buf = self._buffers[name]
+                insert_in_place(buf, n, pos, values[name])
+                setattr(self, name, buf[:n + k])
+        else:
+            for name in self.COLUMNS:
+                setattr(self, name, into(getattr(self, name), values[name]))
         for table in self.tables.values():
             table._edges_inserted(pos)
         self.indptr[1:] += np.cumsum(np.bincount(u, minlength=self.n_users))
@@ -365,14 +428,24 @@ class FollowGraph:
         if n == 0:
             return 0
         self.indptr[1:] -= np.cumsum(np.bincount(self.src[gone], minlength=self.n_users))
-        keep = ~mask
         keys = self._valid_keys()
         self._keys = None
-        # one column at a time, so that each old column is freed before the next is copied
-        # (at 10 M users a column is ~0.5 GB: issue #17's memory)
-        self.src = self.src[keep]
-        self.creator = self.creator[keep]
-        self.intimacy = self.intimacy[keep]
+        if numpy_kernels.compiled(self.n_edges):
+            # large graphs: each column compacted in place (the kept edges moved down over
+            # the lost ones, ``arr[:kept]`` kept), no copy of every edge nor a mask
+            # (issue #17's memory: a column of 38 M edges is 150 MB)
+            from ..feeds.kernels import delete_in_place  # numba: imported by large runs only
+
+            for name in ("src", "creator", "intimacy"):
+                col = getattr(self, name)
+                setattr(self, name, col[:delete_in_place(col, gone)])
+            keep = None if keys is None else ~mask
+        else:
+            keep = ~mask
+            # one column at a time, so that each old column is freed before the next is copied
+            self.src = self.src[keep]
+            self.creator = self.creator[keep]
+            self.intimacy = self.intimacy[keep]
         for table in self.tables.values():
             table._edges_removed(mask, gone)
         if keys is not None:

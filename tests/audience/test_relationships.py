@@ -425,3 +425,56 @@ def test_a_large_day_past_the_packed_keys_63_bits_sums_platform_by_platform(monk
     assert rel_module._day_gains_compiled(wide, cfg) is None
     narrow = [log(64, 4, 1.0, np.int64, offset=2**50)]
     assert rel_module._day_gains_compiled(narrow, cfg) is not None
+
+
+def test_intimacy_grows_block_by_block_as_in_one_pass(monkeypatch):
+    """Guards grow_intimacy's blocks (issue #17's memory: its float64 temporaries for
+    GROW_BLOCK touched edges at a time): every edge ends bit for bit where one pass over
+    all the touched edges puts it (the formula of before, here), for blocks that divide
+    the edges, that do not, of one edge, and for no and one touched edge (a block's gains
+    read at the wrong place, or a block left out, fails here)."""
+    from simulator.audience import relationships
+
+    cfg = RelationshipConfig()
+    rng = np.random.default_rng(4)
+    start = rng.random(10_000).astype(np.float32)
+    for touched in (np.sort(rng.choice(10_000, 3_001, replace=False)), np.zeros(0, np.int64), np.array([17])):
+        gains = rng.random(len(touched)) * 3
+        want = start.copy()
+        want[touched] = 1.0 - (1.0 - want[touched]) * np.exp(-gains).astype(np.float32)
+        want *= np.float32(1.0 - cfg.decay)
+        np.clip(want, 0.0, 1.0, out=want)
+        for block in (1, 7, 1000, 3001, 1 << 18):
+            monkeypatch.setattr(relationships, "GROW_BLOCK", block)
+            got = start.copy()
+            grow_intimacy(got, touched, gains, cfg)
+            assert got.tobytes() == want.tobytes(), block
+
+
+def test_drifting_fans_into_the_days_lost_mask_block_by_block(monkeypatch):
+    """Guards drifting_fans' ``out`` and blocks (issue #17's memory: the day's lost-edge
+    mask set in place, the cold edges found a block of edges at a time): the mask is the
+    given one or-ed with the drifting edges, from the same draws as a fresh mask in one
+    pass (blocks that divide the edges, that do not, of one edge; no edge, no cold edge);
+    a block left out or offset, or a draw per edge instead of per cold edge, fails here."""
+    from simulator.audience import relationships
+
+    cfg = RelationshipConfig(unfollow_threshold=0.05, unfollow_rate=0.3)
+    rng = np.random.default_rng(9)
+    w = (rng.random(5_009) * 0.2).astype(np.float32)  # (16 × 313 + 1: the last block is the last edge)
+    before = rng.random(len(w)) < 0.1
+    want = drifting_fans(w, cfg, np.random.default_rng(1))
+    assert 0 < want.sum() < (w < 0.05).sum()
+    for block in (1, 7, 5_009, 1 << 18):
+        monkeypatch.setattr(relationships, "GROW_BLOCK", block)
+        assert np.array_equal(drifting_fans(w, cfg, np.random.default_rng(1)), want)
+        lost = before.copy()
+        assert drifting_fans(w, cfg, np.random.default_rng(1), out=lost) is lost
+        assert np.array_equal(lost, before | want)
+    for empty in (w[:0], np.full(10, 0.5, np.float32)):
+        assert not drifting_fans(empty, cfg, np.random.default_rng(1)).any()
+    every = RelationshipConfig(unfollow_threshold=0.05, unfollow_rate=1.0)  # every cold edge drifts, the last one too
+    w[-1] = 0.0
+    for block in (1, 7):
+        monkeypatch.setattr(relationships, "GROW_BLOCK", block)
+        assert np.array_equal(drifting_fans(w, every, np.random.default_rng(1)), w < 0.05)

@@ -60,47 +60,86 @@ def test_sparse_fan_entries_match_the_dense_matrix():
     assert np.array_equal(any_idx[order], want) and np.array_equal(any_val[order], flat[want])
 
 
-def test_weighted_pick_in_rows_matches_the_global_search():
-    """Guards kernels.weighted_pick_in_rows (the follow tab's creator draw): searching
-    within each row gives exactly the entries of state.arrays.weighted_in_rows, which
-    searches the whole table, including empty rows, rows that weigh nothing and zero-weight
-    entries (a search over the wrong range, or a draw computed in another order, fails here)."""
-    from simulator.feeds.kernels import weighted_pick_in_rows
+def test_weighted_pick_in_row_sums_matches_the_global_search():
+    """Guards kernels.weighted_pick_in_row_sums (the follow tab's creator draw, issue #17:
+    no cumsum of every edge): adding each row's weights from where the row starts in the
+    cumsum (kernels.row_start_sums) gives exactly the entries of
+    state.arrays.weighted_in_rows, which searches the global cumsum, including empty
+    rows (the first rows too), rows that weigh nothing, zero-weight entries, a -0.0 first
+    weight, one row and no pick (a scan that starts from 0.0, or adds in float32, or stops
+    at >= instead of >, fails here)."""
+    from simulator.feeds.kernels import row_start_sums, weighted_pick_in_row_sums
     from simulator.state.arrays import weighted_in_rows
 
     rng = np.random.default_rng(2)
     n_rows = 5000
     per_row = rng.poisson(6, n_rows)
     per_row[rng.random(n_rows) < 0.05] = 0
+    per_row[:2] = 0  # empty first rows: the first entry is in row 2
     indptr = np.r_[0, np.cumsum(per_row)].astype(np.int64)
     w = rng.random(indptr[-1]).astype(np.float32) ** 3
     w[rng.random(len(w)) < 0.2] = 0.0
     w[indptr[10]:indptr[11]] = 0.0  # a row that weighs nothing
-    cumw = np.cumsum(w + np.float32(0.0), dtype=np.float64)
+    w[0] = -0.0
     rows = rng.integers(0, n_rows, 200_000).astype(np.int64)
-    want = weighted_in_rows(indptr, cumw, rows, np.random.default_rng(7))
-    got = weighted_pick_in_rows(indptr, cumw, rows, np.random.default_rng(7).random(len(rows)))
-    assert np.array_equal(got, want) and (got == -1).any()
+    for base in (np.float32(0.0), np.float32(0.05)):
+        cumw = np.cumsum(w + base, dtype=np.float64)
+        want = weighted_in_rows(indptr, cumw, rows, np.random.default_rng(7))
+        start = row_start_sums(indptr, w, base)
+        got = weighted_pick_in_row_sums(indptr, start, w, base, rows, np.random.default_rng(7).random(len(rows)))
+        assert np.array_equal(got, want) and (got == -1).any()
+    # one row; no pick
+    one = np.array([0, 3], np.int64)
+    v = np.array([0.5, 0.0, 2.0], np.float32)
+    u = np.array([0.0, 0.2, 0.25, 0.99, 1.0 - 1e-12])
+    start = row_start_sums(one, v, np.float32(0.0))
+    got = weighted_pick_in_row_sums(one, start, v, np.float32(0.0), np.zeros(len(u), np.int64), u)
+    assert np.array_equal(got, weighted_in_rows(one, np.cumsum(v, dtype=np.float64), np.zeros(len(u), np.int64),
+                                                _Uniforms(u)))
+    assert weighted_pick_in_row_sums(one, start, v, np.float32(0.0), np.zeros(0, np.int64), np.zeros(0)).shape == (0,)
 
 
-def test_cumsum_plus_matches_numpys_cumsum():
-    """Guards kernels.cumsum_plus (issue #17: the follow tab's pick weights in one pass):
-    bit for bit numpy's ``np.cumsum(values + base, dtype=float64)``, the float32 sums
-    accumulated in float64 in order (a sum taken in float64, an accumulation in float32
-    or a pairwise one fails here), on large, one-entry and empty inputs, and with a
-    -0.0 first entry (0.0 + -0.0 is 0.0: the first sum is copied, not added to 0)."""
-    from simulator.feeds.kernels import cumsum_plus
+class _Uniforms:
+    """A generator stand-in whose ``random(n)`` returns the given uniforms."""
+
+    def __init__(self, u):
+        self.u = u
+
+    def random(self, n):
+        assert n == len(self.u)
+        return self.u
+
+
+def test_row_start_sums_reads_numpys_cumsum_at_the_rows():
+    """Guards kernels.row_start_sums (issue #17: the follow tab's pick weights kept per
+    user, not per edge): bit for bit numpy's ``np.cumsum(values + base, dtype=float64)``
+    before each row's first entry (0.0 before the first entry) and at the end, the float32
+    sums accumulated in float64 in order (a sum taken in float64, an accumulation in
+    float32 or a pairwise one fails here), with empty rows (first, last, in between), one
+    entry, no entry, no row, and a -0.0 first sum (copied, not added to 0.0; a base of -0.0 makes one)."""
+    from simulator.feeds.kernels import row_start_sums
 
     rng = np.random.default_rng(21)
-    values = (rng.random(300_001) ** 3 * 7).astype(np.float32)
+    per_row = rng.poisson(3, 100_001)
+    per_row[rng.random(len(per_row)) < 0.1] = 0
+    per_row[0] = per_row[-1] = 0
+    indptr = np.r_[0, np.cumsum(per_row)].astype(np.int64)
+    values = (rng.random(indptr[-1]) ** 3 * 7).astype(np.float32)
     values[rng.random(len(values)) < 0.2] = 0.0
-    for base in (np.float32(0.1), np.float32(1.0), np.float32(0.0)):
-        for v in (values, values[:1], values[:0], np.array([-0.0, 1.0], np.float32)):
-            want = np.cumsum(v + base, dtype=np.float64)
-            got = cumsum_plus(v, base)
-            assert got.dtype == np.float64 and got.tobytes() == want.tobytes()
+
+    def want(indptr, v, base):
+        cumw = np.cumsum(v + base, dtype=np.float64)
+        return np.where(indptr > 0, cumw[np.maximum(indptr - 1, 0)] if len(cumw) else 0.0, 0.0)
+
+    for base in (np.float32(0.1), np.float32(1.0), np.float32(0.0), np.float32(-0.0)):  # (-0.0 + -0.0 is -0.0)
+        for ptr, v in ((indptr, values), (np.array([0, 1], np.int64), values[:1]), (np.array([0, 0, 0], np.int64), values[:0]),
+                       (np.array([0], np.int64), values[:0]), (np.array([0, 0, 2], np.int64), np.array([-0.0, 1.0], np.float32)),
+                       (np.array([0, 1, 2], np.int64), np.array([-0.0, 1.0], np.float32))):
+            got = row_start_sums(ptr, v, base)
+            assert got.dtype == np.float64 and got.tobytes() == want(ptr, v, base).tobytes()
     # float32 sums, not float64 ones: 0.1 as float32 added in float64 would differ
-    assert cumsum_plus(values, np.float32(0.1)).tobytes() != np.cumsum(values.astype(np.float64) + 0.1).tobytes()
+    assert row_start_sums(indptr, values, np.float32(0.1)).tobytes() != \
+        want(indptr, values.astype(np.float64), 0.1).tobytes()
 
 
 def test_active_users_of_all_platforms_counts_each_user_once():
@@ -185,19 +224,25 @@ def test_yesterdays_impressions_are_freed_before_todays_feeds():
     assert alive == [False] and len(model.day_logs) == 1  # today's trace is there after the step
 
 
-def test_follow_pick_weights_shared_by_the_platforms_while_feeds_are_built():
+@pytest.mark.parametrize("compiled", [False, True])
+def test_follow_pick_weights_shared_by_the_platforms_while_feeds_are_built(monkeypatch, compiled):
     """Guards slots.follow_pick_weights' cache (issue #17): platforms with the same
-    follow_pick_base share one cumsum over every follow edge while build_feeds runs, and
-    nothing is kept after it (intimacy changes later in the day)."""
+    follow_pick_base share one cumsum over every follow edge (on large graphs, compiled,
+    only its values where each user's row starts, and its end) while build_feeds runs,
+    and nothing is kept after it (intimacy changes later in the day)."""
     from types import SimpleNamespace
 
+    from simulator.feeds import numpy_kernels
     from simulator.feeds.slots import follow_pick_weights
 
-    follows = SimpleNamespace(intimacy=np.array([0.5, 0.0, 0.25], np.float32))
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0 if compiled else 10**12)
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+    follows = SimpleNamespace(intimacy=np.array([0.5, 0.0, 0.25], np.float32), indptr=np.array([0, 2, 2, 3]))
     model = SimpleNamespace(follows=follows, feed_cache={})
     first = follow_pick_weights(model, 0.05)
     assert follow_pick_weights(model, 0.05) is first  # the second platform reuses it
-    assert np.array_equal(first, np.cumsum(follows.intimacy + np.float32(0.05), dtype=np.float64))
+    cumw = np.cumsum(follows.intimacy + np.float32(0.05), dtype=np.float64)
+    assert np.array_equal(first, np.r_[0.0, cumw[[1, 1, 2]]] if compiled else cumw)
     assert follow_pick_weights(model, 0.1) is not first  # another base: its own cumsum
     model.feed_cache = None
     assert follow_pick_weights(model, 0.05) is not first

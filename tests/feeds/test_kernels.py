@@ -552,3 +552,20 @@ def test_reactions_in_chunks_match_the_gather_and_the_draws():
                                    match[:50], coef, offsets, 7)
     assert not got.any() and np.array_equal(acts, kernels.draw_actions(match[:50], quality[item[:50]], got,
                                                                        np.zeros(50, bool), coef, offsets, 7))
+
+
+def test_count_by_lookup_counts_the_looked_up_index():
+    """Guards kernels.count_by_lookup and its numpy form (the day's impressions per
+    creator, Impressions.per_creator, issue #17's memory: no gathered array): the counts
+    of ``table[idx]``, int64, for many, one and no entries, the last bins empty, and the
+    table longer than the entries looked up (the live store's spare rows)."""
+    from simulator.feeds import kernels
+    from simulator.feeds import numpy_kernels as nk
+
+    rng = np.random.default_rng(31)
+    table = rng.integers(0, 50, 700).astype(np.int32)
+    for idx in (rng.integers(0, 600, 20_000).astype(np.int32), np.array([5], np.int32), np.zeros(0, np.int32)):
+        want = np.bincount(table[idx], minlength=53)
+        for f in (kernels.count_by_lookup, nk.count_by_lookup):
+            got = f(idx, table, 53)
+            assert got.dtype == np.int64 and got.shape == (53,) and np.array_equal(got, want)

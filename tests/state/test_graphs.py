@@ -340,3 +340,84 @@ def test_follow_graph_keeps_the_keys_of_small_graphs_in_step_with_its_edges(monk
     check()
     fg.creator = np.zeros_like(fg.creator)  # a column replaced from outside (the rows stay sorted)
     check()
+
+
+def test_delete_in_place_and_insert_in_place_match_numpy():
+    """Guards kernels.delete_in_place and kernels.insert_in_place (issue #17's memory:
+    the follow graph's columns compacted and grown in their own buffers): the kept
+    prefix is ``np.delete``'s result and the grown one ``np.insert``'s
+    (numpy_kernels.sorted_inserter's), the buffer beyond it untouched, for int32, float32
+    and int64 columns, with removals at both ends, of everything and of nothing, inserts
+    at 0, at the end and at equal places, one entry and empty arrays."""
+    from simulator.feeds.kernels import delete_in_place, insert_in_place
+    from simulator.feeds.numpy_kernels import sorted_inserter
+
+    rng = np.random.default_rng(8)
+    for n in (0, 1, 2, 1000):
+        for dtype in (np.int32, np.float32, np.int64):
+            arr = (rng.random(n) * 1000).astype(dtype)
+            gones = [np.zeros(0, np.int64), np.arange(n, dtype=np.int64)]
+            if n:
+                gones += [np.array([0]), np.array([n - 1]), np.unique(rng.integers(0, n, max(1, n // 10)))]
+            for gone in gones:
+                col = arr.copy()
+                kept = delete_in_place(col, gone)
+                assert kept == n - len(gone) and col[:kept].tobytes() == np.delete(arr, gone).tobytes()
+            posses = [np.zeros(0, np.int64), np.zeros(3, np.int64), np.full(2, n, np.int64),
+                      np.sort(rng.integers(0, n + 1, 25))]
+            for pos in posses:
+                values = (rng.random(len(pos)) * 1000).astype(dtype)
+                buf = np.r_[arr, np.full(len(pos) + 3, 7, dtype)]
+                insert_in_place(buf, n, pos, values)
+                want = sorted_inserter(n, pos)(arr, values)
+                assert want.tobytes() == np.insert(arr, pos, values).tobytes()
+                assert buf[:n + len(pos)].tobytes() == want.tobytes() and (buf[n + len(pos):] == 7).all()
+
+
+def test_follow_graph_add_and_remove_give_the_same_columns_in_both_forms(monkeypatch):
+    """Guards FollowGraph.add, remove and reserve on large graphs (compiled: the columns
+    grown and compacted in place in their buffers, kernels.insert_in_place and
+    delete_in_place, the buffers made again with room when short): through days of adds
+    (more than the room, within it, after a reserve, none) and removals (none, a few,
+    every edge), the columns, indptr and keys are those of the numpy form's copies; a
+    pickled graph keeps its columns, not the room."""
+    import pickle
+
+    from simulator.feeds import numpy_kernels
+
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+    graphs = []
+    for threshold in (10**12, 0):
+        monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", threshold)
+        rng, fg = _small_follow_graph(150)
+        n = fg.n_users * fg.n_creators
+        rooms = []
+        for day in range(10):
+            if day in (3, 6):
+                fg.reserve(40)
+                assert threshold or fg.room() >= 40
+            if day == 8:
+                fg = pickle.loads(pickle.dumps(fg))
+                assert fg.room() == 0 and fg._buffers == {}  # the pickle has no buffers
+                fg.reserve(40)
+                assert fg.room() == (0 if threshold else 160)  # room for 4 × 40
+            q = rng.integers(0, n, 0 if day == 5 else 25)
+            room = fg.room()
+            added = len(fg.add(q // fg.n_creators, q % fg.n_creators, np.float32(0.1 * day)))
+            if threshold == 0:  # in place while the room lasts, else new buffers with room for 4 × the new edges
+                assert fg.room() == (room - added if room >= added else 3 * added)
+            rooms.append(fg.room())
+            fg.intimacy[::7] *= np.float32(0.9)  # written in place by its users (grow_intimacy)
+            mask = rng.random(fg.n_edges) < (0.0 if day == 2 else 0.1)
+            assert fg.remove(mask) == mask.sum()
+            assert np.array_equal(np.diff(fg.indptr), np.bincount(fg.src, minlength=fg.n_users))
+        fg.remove(np.ones(fg.n_edges, bool))
+        q = rng.integers(0, n, 25)
+        fg.add(q // fg.n_creators, q % fg.n_creators, 0.3)
+        if threshold == 0:  # the room was used, then made again
+            assert max(rooms) > 0 and any(b < a for a, b in zip(rooms, rooms[1:]))
+        graphs.append(fg)
+    a, b = graphs
+    for name in ("src", "creator", "intimacy", "indptr"):
+        assert getattr(a, name).tobytes() == getattr(b, name).tobytes(), name
+    assert np.array_equal(a.keys, b.keys)
