@@ -82,6 +82,16 @@ def time_phases(model, clock=time.perf_counter, peaks: dict | None = None) -> di
     return times
 
 
+def print_phase_peaks(peaks: dict) -> None:
+    """Each phase's peak resident memory from :func:`time_phases`' ``peaks``, largest first."""
+    print("phase peak resident memory, MiB (the largest over the steps; the resident size as the phase "
+          "started, that step; the peak above it)")
+    for name, v in sorted(peaks.items(), key=lambda kv: -max((pk for _, pk in kv[1]), default=0)):
+        if v:
+            start, pk = max(v, key=lambda sp: sp[1])
+            print(f"  {name:22s} {pk:8.0f} {start:8.0f} {pk - start:+8.0f}")
+
+
 def _status_mb(key: str) -> float:
     with open("/proc/self/status") as f:
         for line in f:
@@ -160,12 +170,7 @@ def main(argv=None) -> None:
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if peaks is not None:  # the resets cleared the run's high-water mark: the largest phase peak is it
         rss_mb = max([rss_mb] + [pk for v in peaks.values() for _, pk in v])
-        print("phase peak resident memory, MiB (the largest over the steps; the resident size as the phase "
-              "started, that step; the peak above it)")
-        for name, v in sorted(peaks.items(), key=lambda kv: -max((pk for _, pk in kv[1]), default=0)):
-            if v:
-                start, pk = max(v, key=lambda sp: sp[1])
-                print(f"  {name:22s} {pk:8.0f} {start:8.0f} {pk - start:+8.0f}")
+        print_phase_peaks(peaks)
     if a.phases:
         later = slice(1, None) if a.steps > 1 else slice(None)
         step = sum(step_s[later]) / len(step_s[later])

@@ -69,7 +69,7 @@ def load(path: Path):
 
 def time_steps(a) -> None:
     import numpy as np
-    from bench import current_rss_mb, peak_rss_mb, reset_peak, time_phases
+    from bench import current_rss_mb, peak_rss_mb, print_phase_peaks, reset_peak, time_phases
 
     if a.feed_threads is not None:
         os.environ["TRAFFICSIM_FEED_THREADS"] = str(a.feed_threads)
@@ -93,12 +93,7 @@ def time_steps(a) -> None:
         if any(v):
             print(f"{name:24s} {np.mean(v):.4f}")
     if peaks is not None:
-        print("phase peak resident memory, MiB (the largest over the steps; the resident size as the phase "
-              "started, that step; the peak above it)")
-        for name, v in sorted(peaks.items(), key=lambda kv: -max((pk for _, pk in kv[1]), default=0)):
-            if v:
-                start, pk = max(v, key=lambda sp: sp[1])
-                print(f"  {name:22s} {pk:8.0f} {start:8.0f} {pk - start:+8.0f}")
+        print_phase_peaks(peaks)
         start, pk = max(step_peaks, key=lambda sp: sp[1])
         print(f"  {'whole step':22s} {pk:8.0f} {start:8.0f} {pk - start:+8.0f}")
         print(f"step_s={np.mean(steps):.4f} edges={model.follows.n_edges} peak_rss_mb={pk:.0f} "

@@ -379,13 +379,16 @@ class TrafficModel(mesa.Model):
         from the metric rows without pandas (:class:`~simulator.io.table.Table`, the same
         floats), or from :meth:`metrics_frame` where the rows hold values it does not type."""
         df = Table.from_rows(self._rows)
-        if df is None:
-            df = self.metrics_frame()
+        return self.summary_of(df if df is not None else self.metrics_frame())
+
+    def summary_of(self, rows) -> dict:
+        """:meth:`summary` of the metric rows ``rows`` (a :class:`~simulator.io.table.Table`
+        or a DataFrame of them: tests/io/test_table.py compares the two)."""
         out: dict = {"platforms": {}, "totals": {}}
-        if df.empty:
+        if rows.empty:
             return out
         for view in views(self):
-            values = summarize_all(df[df["platform"] == view.name], view)
+            values = summarize_all(rows[rows["platform"] == view.name], view)
             if view.name == "all":
                 out["totals"] = values
             else:

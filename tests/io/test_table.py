@@ -14,8 +14,6 @@ from simulator.config import load_scenario
 from simulator.io import frames
 from simulator.io.outputs import to_json, write_table
 from simulator.io.table import Column, Table, rows_columns, write_csv
-from simulator.observation.measurements import summarize_all
-from simulator.observation.views import views
 
 from ..conftest import SCENARIOS
 
@@ -36,15 +34,7 @@ def _ours(tmp_path, columns: dict) -> bytes:
 
 def _pandas_summary(model) -> dict:
     """model.summary() as it was computed with pandas (a DataFrame of the rows)."""
-    df = model.metrics_frame()
-    out: dict = {"platforms": {}, "totals": {}}
-    for view in views(model):
-        values = summarize_all(df[df["platform"] == view.name], view)
-        if view.name == "all":
-            out["totals"] = values
-        else:
-            out["platforms"][view.name] = values
-    return out
+    return model.summary_of(model.metrics_frame())
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in SCENARIOS.glob("*.toml")))
