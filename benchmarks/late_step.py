@@ -47,7 +47,9 @@ def make(a) -> None:
     from simulator.config import load_scenario
 
     sets = [f"population.users={a.users}", f"population.creators={a.creators}", f"population.merchants={a.merchants}"]
-    model = TrafficModel(load_scenario(a.scenario, sets=sets), seed="scenario", steps=365)
+    from bench import AGENT_LIMIT  # as bench.py: no Mesa agent per user above it (the same arrays)
+
+    model = TrafficModel(load_scenario(a.scenario, sets=sets), seed="scenario", steps=365, agents=a.users <= AGENT_LIMIT)
     t0 = time.perf_counter()
     for day in range(1, a.days + 1):
         model.step()

@@ -3,7 +3,9 @@
     python benchmarks/year.py [SCENARIO.toml ...] [--steps 365] [--seed S] [--set KEY=VALUE ...] [--metrics] [--phases]
 
 Runs each scenario as shipped (its population, its seed unless ``--seed``) for
-``--steps`` days and prints, at days 1, 30, 100, 200 and the last day:
+``--steps`` days, with a Mesa agent per user only up to ``bench.AGENT_LIMIT`` users as
+``bench.py`` (the same arrays and results), and prints, at days 1, 30, 100, 200 and the
+last day:
 
 * ``step_s``: that day's step time and ``step_med_s``, the median of the 21 days around
   it (the single-day figure is noisy; day 1 includes loading the compiled kernels);
@@ -75,7 +77,10 @@ def sizes(model) -> dict[str, float]:
 
 def run_year(path: Path, steps: int, seed, sets: list[str], phases: dict | None = None) -> tuple[TrafficModel, list[dict]]:
     scenario = load_scenario(path, sets=sets)
-    model = TrafficModel(scenario, seed=seed if seed is not None else "scenario", steps=steps)
+    from bench import AGENT_LIMIT  # as bench.py: no Mesa agent per user above it (~0.45 GiB at 1 M; same arrays)
+
+    model = TrafficModel(scenario, seed=seed if seed is not None else "scenario", steps=steps,
+                         agents=scenario.population.users <= AGENT_LIMIT)
     if phases is not None:
         from bench import time_phases
         phases.update(time_phases(model))
