@@ -194,6 +194,15 @@ def write_table(path: Path, columns: dict) -> None:
         pd.DataFrame(columns).to_csv(path, index=False)
 
 
+def _metrics(model) -> tuple[dict | None, dict]:
+    """The metric rows as columns (None where pandas must type them) and the run's
+    summary from the same columns (``model.summary()``'s, the rows transposed once)."""
+    from .table import Table, rows_columns
+
+    columns = rows_columns(model._rows)
+    return columns, model.summary_of(Table(columns) if columns is not None else model.metrics_frame())
+
+
 def write_run(model, out: Path, *, command: list[str], timings: dict, plotter=None) -> Path:
     """Write the run record of a finished model to ``out`` (atomically). ``plotter``: a
     started :class:`~simulator.io.plot_workers.PlotProcess` draws the plots while the
@@ -201,7 +210,6 @@ def write_run(model, out: Path, *, command: list[str], timings: dict, plotter=No
     from ..config import to_toml
     from . import frames, report
     from .plot_workers import draw, plot_jobs
-    from .table import rows_columns, write_csv
 
     t0 = time.perf_counter()
     with atomic_dir(out) as tmp:
@@ -209,16 +217,16 @@ def write_run(model, out: Path, *, command: list[str], timings: dict, plotter=No
         jobs = plot_jobs(model, tmp / "plots")
         if plotter is not None:  # first: the plots are drawn while the tables are written here
             plotter.submit(jobs)
-        metrics = rows_columns(frames.metrics_rows(model))
-        merchants = frames.merchants_columns(model)
+        metrics, summary = _metrics(model)
         toml = to_toml(model.scenario)
         (tmp / "scenario.toml").write_text(toml)
-        if metrics is None or not write_csv(tmp / "metrics.csv", metrics):
+        if metrics is not None:
+            write_table(tmp / "metrics.csv", metrics)
+        else:
             model.metrics_frame().to_csv(tmp / "metrics.csv", index=False)
-        summary = model.summary()
         write_json(tmp / "summary.json", summary)
         write_table(tmp / "creators.csv", frames.creators_columns(model))
-        write_table(tmp / "merchants.csv", merchants)
+        write_table(tmp / "merchants.csv", frames.merchants_columns(model))
         write_table(tmp / "items.csv", frames.items_columns(model))
         if plotter is not None:
             plotter.results(jobs)

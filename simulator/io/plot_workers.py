@@ -29,7 +29,7 @@ SHARES = (("ecosystem", "lorenz_curves", "group_size", "merchant_roi"),
 ORDER = SHARES[0] + SHARES[1]
 
 
-class Table:
+class PlotTable:
     """A table a plot reads, sent as its rows (a list of dicts) or columns (a dict) and made
     a DataFrame where it is drawn: the run's own process never imports pandas (its tables
     are written without it, simulator/io/table.py)."""
@@ -40,10 +40,10 @@ class Table:
 
 def plot_jobs(model, folder: Path) -> list[tuple[str, tuple]]:
     """The run record's plots as ``(function name in io.plots, arguments)``, in ``ORDER``;
-    their tables as :class:`Table` (made DataFrames by :func:`draw`)."""
+    their tables as :class:`PlotTable` (made DataFrames by :func:`draw`)."""
     from .frames import merchant_strategy_roi, metrics_rows
 
-    metrics, merchants = Table(metrics_rows(model)), Table(merchant_strategy_roi(model))
+    metrics, merchants = PlotTable(metrics_rows(model)), PlotTable(merchant_strategy_roi(model))
     exposure = {name: model.creators.impressions[platform.index].sum(axis=1) for name, platform in model.platforms.items()}
     args = {"domain_shares": (metrics, folder / "domain_shares.png"),
             "lorenz_curves": (exposure, folder / "lorenz.png"),
@@ -61,10 +61,10 @@ def draw(jobs) -> list[BaseException | None]:
     """Draw ``jobs`` in this process; each job's exception (or None)."""
     from . import plots
 
-    frames: dict[int, object] = {}  # each Table made a DataFrame once
+    frames: dict[int, object] = {}  # each PlotTable made a DataFrame once
 
     def frame(arg):
-        if not isinstance(arg, Table):
+        if not isinstance(arg, PlotTable):
             return arg
         if id(arg) not in frames:
             import pandas as pd
