@@ -346,19 +346,22 @@ def test_delete_in_place_and_insert_in_place_match_numpy():
     """Guards kernels.delete_in_place and kernels.insert_in_place (issue #17's memory:
     the follow graph's columns compacted and grown in their own buffers): the kept
     prefix is ``np.delete``'s result and the grown one ``np.insert``'s
-    (numpy_kernels.sorted_inserter's), the buffer beyond it untouched, for int32, float32
-    and int64 columns, with removals at both ends, of everything and of nothing, inserts
-    at 0, at the end and at equal places, one entry and empty arrays."""
+    (numpy_kernels.sorted_inserter's), the buffer beyond it untouched, for int32, float32,
+    int64 and bool columns, with removals at both ends, of everything and of nothing, of
+    neighbours (runs of no kept entry between them), inserts at 0, at the end and at
+    equal places, one entry and empty arrays (each run of entries moves in one memmove)."""
     from simulator.feeds.kernels import delete_in_place, insert_in_place
     from simulator.feeds.numpy_kernels import sorted_inserter
 
     rng = np.random.default_rng(8)
     for n in (0, 1, 2, 1000):
-        for dtype in (np.int32, np.float32, np.int64):
+        for dtype in (np.int32, np.float32, np.int64, np.bool_):
             arr = (rng.random(n) * 1000).astype(dtype)
             gones = [np.zeros(0, np.int64), np.arange(n, dtype=np.int64)]
             if n:
                 gones += [np.array([0]), np.array([n - 1]), np.unique(rng.integers(0, n, max(1, n // 10)))]
+            if n > 10:
+                gones += [np.array([3, 4, 5, n - 2, n - 1]), np.array([0, 1, 7])]
             for gone in gones:
                 col = arr.copy()
                 kept = delete_in_place(col, gone)
@@ -371,7 +374,7 @@ def test_delete_in_place_and_insert_in_place_match_numpy():
                 insert_in_place(buf, n, pos, values)
                 want = sorted_inserter(n, pos)(arr, values)
                 assert want.tobytes() == np.insert(arr, pos, values).tobytes()
-                assert buf[:n + len(pos)].tobytes() == want.tobytes() and (buf[n + len(pos):] == 7).all()
+                assert buf[:n + len(pos)].tobytes() == want.tobytes() and (buf[n + len(pos):] == np.full(1, 7, dtype)).all()
 
 
 def test_follow_graph_add_and_remove_give_the_same_columns_in_both_forms(monkeypatch):
