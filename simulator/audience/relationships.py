@@ -121,13 +121,15 @@ GROW_BLOCK = 1 << 18
 def grow_intimacy(intimacy: np.ndarray, touched: np.ndarray, gains: np.ndarray, cfg: RelationshipConfig) -> None:
     """Saturating growth of the edges ``touched`` (distinct) by their ``gains``, then
     every edge's daily decay (in place). The growth runs ``GROW_BLOCK`` edges at a time:
-    the same operations on each edge, elementwise."""
+    the same operations on each edge, elementwise. The decay (a float32 product, then a
+    clip to [0, 1]) is one compiled pass over the edges on large graphs
+    (``kernels.decay_and_clip``, the same floats), two numpy passes on small ones."""
     for a in range(0, len(touched), GROW_BLOCK):
         t = touched[a:a + GROW_BLOCK]
         w = intimacy[t]
         intimacy[t] = 1.0 - (1.0 - w) * np.exp(-gains[a:a + GROW_BLOCK]).astype(np.float32)
-    intimacy *= np.float32(1.0 - cfg.decay)
-    np.clip(intimacy, 0.0, 1.0, out=intimacy)
+    decay_and_clip = numpy_kernels.kernel("decay_and_clip", numpy_kernels.compiled(len(intimacy)))
+    decay_and_clip(intimacy, np.float32(1.0 - cfg.decay))
 
 
 def drifting_fans(intimacy: np.ndarray, cfg: RelationshipConfig, rng: np.random.Generator,

@@ -998,3 +998,44 @@ def _move(typingctx, arr, dst, src, count):
 
     return sig, codegen
 
+
+@_cached_njit()
+def fans_by_tier_and_sums(creator, intimacy, thresholds, n_creators):
+    """:func:`fans_by_tier` and :func:`sum_by_index` of the edges' intimacy by creator in
+    one pass over the edges (the metrics read both every step: two passes over every
+    edge's creator and intimacy, issue #17's late year): (creators × 4) int64 counts by
+    fan tier, and each creator's float64 sum of its edges' intimacy added in edge order
+    from 0, as ``np.bincount(creator, weights=intimacy)`` adds them (the same sums). A
+    creator's counts and sum share one row of 8 floats (one cache line written an edge,
+    not two; the counts, whole floats below 2^53, are exact)."""
+    table = np.zeros((n_creators, 8), dtype=np.float64)  # the four tiers' counts, the sum, padding
+    t0, t1, t2 = thresholds[0], thresholds[1], thresholds[2]
+    for e in range(len(creator)):
+        w = intimacy[e]
+        c = creator[e]
+        tier = np.int64(w >= t0) + np.int64(w >= t1) + np.int64(w >= t2)
+        table[c, tier] += 1.0
+        table[c, 4] += np.float64(w)
+    out = np.empty((n_creators, 4), dtype=np.int64)
+    sums = np.empty(n_creators, dtype=np.float64)
+    for c in range(n_creators):
+        for t in range(4):
+            out[c, t] = np.int64(table[c, t])
+        sums[c] = table[c, 4]
+    return out, sums
+
+
+@_cached_njit()
+def decay_and_clip(x, factor):
+    """``x *= factor; np.clip(x, 0.0, 1.0, out=x)`` (float32 ``x`` and ``factor``) in one
+    pass (the follow graph's daily intimacy decay, audience/relationships.py: two passes
+    over every edge otherwise). numpy's clip replaces only what lies strictly beyond a
+    bound (a NaN and -0.0 stay as they are): the same here."""
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    for i in range(len(x)):
+        y = x[i] * factor
+        y = zero if y < zero else y
+        y = one if y > one else y
+        x[i] = y
+

@@ -519,3 +519,18 @@ def react_in_chunks(edge, edge_intimacy, item, item_quality, match, coef, offset
         _draw_chunk(match[a0:a1], item_quality.take(item[a0:a1]), intim[a0:a1], fan, coef, scale, seed, a0,
                     out[:, a0:a1])
     return out, intim
+
+
+# --------------------------------------------------------------------------- GRAPH (issue #17, tenth pass)
+
+
+def fans_by_tier_and_sums(creator, intimacy, thresholds, n_creators) -> tuple[np.ndarray, np.ndarray]:
+    """``kernels.fans_by_tier_and_sums`` in numpy: :func:`fans_by_tier` and the float64
+    sums of the edges' intimacy by creator (``np.bincount`` with the intimacy as weights)."""
+    return fans_by_tier(creator, intimacy, thresholds, n_creators), sum_by_index(creator, intimacy, n_creators)
+
+
+def decay_and_clip(x, factor) -> None:
+    """``kernels.decay_and_clip`` in numpy: ``x *= factor``, then ``np.clip`` to [0, 1], in place."""
+    x *= factor
+    np.clip(x, 0.0, 1.0, out=x)

@@ -60,14 +60,18 @@ def _once(v, key: str, compute):
 def _fans_by_tier(v) -> np.ndarray:
     """(creators × tiers) follow edges, counted once per step for all views: the fan tiers,
     the sellers' fans by tier and the followers behind the creators' mean intimacy are
-    its sums (one pass over the edges instead of four: issue #17)."""
-    return _once(v, "fans_by_tier", v.model.follows.fans_by_tier)
+    its sums (one pass over the edges instead of four: issue #17), in the same pass as the
+    creators' intimacy sums (``FollowGraph.fans_by_tier_and_sums``)."""
+    return _once(v, "fans_by_tier_and_sums", v.model.follows.fans_by_tier_and_sums)[0]
 
 
 def _mean_intimacy_by_creator(v) -> np.ndarray:
     """The creators' mean fan intimacy, once per step for all views."""
-    return _once(v, "mean_intimacy_by_creator",
-                 lambda: v.model.follows.mean_intimacy_by_creator(_fans_by_tier(v).sum(axis=1)))
+    def compute():
+        counts, sums = _once(v, "fans_by_tier_and_sums", v.model.follows.fans_by_tier_and_sums)
+        return v.model.follows.mean_intimacy_by_creator(counts.sum(axis=1), sums)
+
+    return _once(v, "mean_intimacy_by_creator", compute)
 
 
 def flywheel(model, creator_cum: np.ndarray, bins: int, mi: np.ndarray | None = None,

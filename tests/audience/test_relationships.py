@@ -478,3 +478,25 @@ def test_drifting_fans_into_the_days_lost_mask_block_by_block(monkeypatch):
     for block in (1, 7):
         monkeypatch.setattr(relationships, "GROW_BLOCK", block)
         assert np.array_equal(drifting_fans(w, every, np.random.default_rng(1)), w < 0.05)
+
+
+def test_decay_and_clip_is_numpys_product_and_clip_bit_for_bit():
+    """Guards kernels.decay_and_clip (grow_intimacy's daily decay on large graphs, one pass
+    instead of numpy's product and clip): the same float32 bits as ``x *= f; np.clip(x,
+    0.0, 1.0, out=x)`` for intimacies in [0, 1] and for NaN, ±inf, -0.0, negatives,
+    values above 1, subnormals; one entry and none."""
+    from simulator.feeds import kernels
+    from simulator.feeds import numpy_kernels as nk
+
+    rng = np.random.default_rng(3)
+    special = np.float32([np.nan, np.inf, -np.inf, -0.0, 0.0, -1e-3, 1.0, 1.5, 1e-40, -1e-40, 0.5, 1.0000001])
+    for x in (np.r_[special, rng.random(1000).astype(np.float32), special], special[:7], np.float32([0.25]),
+              np.zeros(0, np.float32)):
+        for factor in (np.float32(0.99), np.float32(1.5), np.float32(-1.0)):
+            want = x.copy()
+            want *= factor
+            np.clip(want, 0.0, 1.0, out=want)
+            for f in (kernels.decay_and_clip, nk.decay_and_clip):
+                got = x.copy()
+                f(got, factor)
+                assert got.dtype == np.float32 and got.tobytes() == want.tobytes()

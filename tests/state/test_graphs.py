@@ -424,3 +424,35 @@ def test_follow_graph_add_and_remove_give_the_same_columns_in_both_forms(monkeyp
     for name in ("src", "creator", "intimacy", "indptr"):
         assert getattr(a, name).tobytes() == getattr(b, name).tobytes(), name
     assert np.array_equal(a.keys, b.keys)
+
+
+def test_fans_by_tier_and_sums_are_the_two_passes_bit_for_bit():
+    """Guards kernels.fans_by_tier_and_sums and its numpy form (the metrics' fans by tier
+    and intimacy sums by creator in one pass, issue #17): the counts are fans_by_tier's
+    and the sums bincount's with the intimacy as weights, bit for bit (sums whose order of
+    adds shows), with NaN and threshold intimacies, creators without edges, one edge and
+    none; FollowGraph.mean_intimacy_by_creator with the sums given is the same as without."""
+    from simulator.feeds import kernels
+    from simulator.feeds import numpy_kernels as nk
+
+    rng = np.random.default_rng(11)
+    thresholds = np.array([0.2, 0.5, 0.8], np.float32)
+    for n_edges, n_creators in [(5000, 40), (1, 3), (0, 4)]:
+        creator = rng.integers(0, n_creators - 1, n_edges).astype(np.int32)  # the last creator: no edge
+        intimacy = rng.random(n_edges).astype(np.float32)
+        if n_edges > 10:
+            intimacy[:3] = thresholds  # at a threshold: that tier
+            intimacy[3] = np.nan  # no tier, a NaN sum
+            creator[4:8] = 1
+            intimacy[4:8] = np.float32([0.1, 0.2, 0.3, 1e-8])  # float64 adds whose order shows
+        tier = (intimacy >= thresholds[0]).astype(int) + (intimacy >= thresholds[1]) + (intimacy >= thresholds[2])
+        want_counts = np.bincount(creator * 4 + tier, minlength=n_creators * 4).reshape(-1, 4)
+        want_sums = np.bincount(creator, weights=intimacy, minlength=n_creators)
+        for f in (kernels.fans_by_tier_and_sums, nk.fans_by_tier_and_sums):
+            counts, sums = f(creator, intimacy, thresholds, n_creators)
+            assert counts.dtype == np.int64 and np.array_equal(counts, want_counts)
+            assert sums.tobytes() == want_sums.tobytes() and (sums.dtype == np.float64 or n_edges == 0)
+    fg = FollowGraph(50, 6, rng.integers(0, 50, 300), rng.integers(0, 5, 300), rng.random(300), (0.2, 0.5, 0.8))
+    counts, sums = fg.fans_by_tier_and_sums()
+    assert np.array_equal(counts, fg.fans_by_tier())
+    assert fg.mean_intimacy_by_creator(counts.sum(axis=1), sums).tobytes() == fg.mean_intimacy_by_creator().tobytes()
