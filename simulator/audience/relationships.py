@@ -138,10 +138,17 @@ def drifting_fans(intimacy: np.ndarray, cfg: RelationshipConfig, rng: np.random.
     (a mask of every edge, e.g. the day's other lost edges), set there and returned
     (``out |`` the mask, without a second mask of every edge: issue #17's memory). The
     cold edges are found ``GROW_BLOCK`` × 16 edges at a time (no comparison mask of every
-    edge either), in edge order."""
-    block = 16 * GROW_BLOCK
-    idx = np.concatenate([np.flatnonzero(intimacy[a:a + block] < cfg.unfollow_threshold) + a
-                          for a in range(0, len(intimacy), block)] or [np.zeros(0, np.intp)])
+    edge either), in edge order; on large graphs by one compiled kernel
+    (``kernels.indices_below``: no mask at all, the same edges)."""
+    if numpy_kernels.compiled(len(intimacy)):
+        from ..feeds import kernels  # numba: imported by large runs only
+
+        # (the threshold in the intimacy's dtype: numpy compares a Python float so, NEP 50)
+        idx = kernels.indices_below(intimacy, intimacy.dtype.type(cfg.unfollow_threshold))
+    else:
+        block = 16 * GROW_BLOCK
+        idx = np.concatenate([np.flatnonzero(intimacy[a:a + block] < cfg.unfollow_threshold) + a
+                              for a in range(0, len(intimacy), block)] or [np.zeros(0, np.intp)])
     if out is None:
         out = np.zeros(len(intimacy), dtype=bool)
     out[idx[rng.random(len(idx)) < cfg.unfollow_rate]] = True

@@ -451,15 +451,25 @@ def test_intimacy_grows_block_by_block_as_in_one_pass(monkeypatch):
             assert got.tobytes() == want.tobytes(), block
 
 
-def test_drifting_fans_into_the_days_lost_mask_block_by_block(monkeypatch):
+@pytest.mark.parametrize("compiled", [False, True])
+def test_drifting_fans_into_the_days_lost_mask_block_by_block(monkeypatch, compiled):
     """Guards drifting_fans' ``out`` and blocks (issue #17's memory: the day's lost-edge
-    mask set in place, the cold edges found a block of edges at a time): the mask is the
-    given one or-ed with the drifting edges, from the same draws as a fresh mask in one
-    pass (blocks that divide the edges, that do not, of one edge; no edge, no cold edge);
+    mask set in place, the cold edges found a block of edges at a time, or by
+    kernels.indices_below on large graphs): the mask is the given one or-ed with the
+    drifting edges, from the same draws as a fresh mask in one pass (blocks that divide
+    the edges, that do not, of one edge; no edge, no cold edge), the same in both forms;
     a block left out or offset, or a draw per edge instead of per cold edge, fails here."""
     from simulator.audience import relationships
+    from simulator.feeds import numpy_kernels
 
     cfg = RelationshipConfig(unfollow_threshold=0.05, unfollow_rate=0.3)
+    rng = np.random.default_rng(9)
+    w = (rng.random(5_009) * 0.2).astype(np.float32)
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 10**12)
+    numpy_form = drifting_fans(w, cfg, np.random.default_rng(1))
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0 if compiled else 10**12)
+    assert np.array_equal(drifting_fans(w, cfg, np.random.default_rng(1)), numpy_form)
     rng = np.random.default_rng(9)
     w = (rng.random(5_009) * 0.2).astype(np.float32)  # (16 × 313 + 1: the last block is the last edge)
     before = rng.random(len(w)) < 0.1
@@ -478,6 +488,12 @@ def test_drifting_fans_into_the_days_lost_mask_block_by_block(monkeypatch):
     for block in (1, 7):
         monkeypatch.setattr(relationships, "GROW_BLOCK", block)
         assert np.array_equal(drifting_fans(w, every, np.random.default_rng(1)), w < 0.05)
+    # a threshold that float32 rounds down: an intimacy at float32(0.03) is not below it
+    # (numpy compares in float32), though it is below the float64 0.03
+    cold = RelationshipConfig(unfollow_threshold=0.03, unfollow_rate=1.0)
+    w[:3] = np.float32(0.03)
+    assert float(np.float32(0.03)) < 0.03 and not (w[:3] < 0.03).any()
+    assert np.array_equal(drifting_fans(w, cold, np.random.default_rng(1)), w < 0.03)
 
 
 def test_decay_and_clip_is_numpys_product_and_clip_bit_for_bit():
@@ -500,3 +516,20 @@ def test_decay_and_clip_is_numpys_product_and_clip_bit_for_bit():
                 got = x.copy()
                 f(got, factor)
                 assert got.dtype == np.float32 and got.tobytes() == want.tobytes()
+
+
+def test_indices_below_is_flatnonzero_of_numpys_comparison():
+    """Guards kernels.indices_below (drifting_fans' cold edges on large graphs): numpy's
+    ``flatnonzero(x < t)`` with a Python float ``t`` compares in float32 (NEP 50), so the
+    kernel takes ``t`` as a float32; the same indices (int64) at the boundary (values just
+    under, at and above the float32 and the float64 threshold), NaN never below; empty and
+    one entry."""
+    from simulator.feeds import kernels
+
+    t = 0.03
+    t32 = np.float32(t)
+    near = np.float32([np.nextafter(t32, np.float32(0)), t32, np.nextafter(t32, np.float32(1)), np.nan, -0.0, 0.5])
+    rng = np.random.default_rng(5)
+    for x in (np.r_[near, (rng.random(2000) * 0.1).astype(np.float32), near], near[:1], np.zeros(0, np.float32)):
+        got = kernels.indices_below(x, t32)
+        assert got.dtype == np.int64 and np.array_equal(got, np.flatnonzero(x < t))
