@@ -1057,3 +1057,31 @@ def indices_below(x, threshold):
             out[j] = i
             j += 1
     return out
+
+
+@_cached_njit()
+def moved_rows(edge, marks, right):
+    """A follow-edge table's rows after the graph inserted or removed edges
+    (state/graphs.py ``EdgeTable``): ``edge`` ascending, ``marks`` nondecreasing, merged
+    in one pass instead of a binary search of every row. ``right``: the edges inserted at
+    ``marks`` (``np.insert``'s places), each row's edge moves up by the marks at or before
+    it, ``edge + searchsorted(marks, edge, "right")``; else ``marks`` are the removed
+    edges, each moves down by those before it, ``edge - searchsorted(marks, edge)``, and
+    ``hit`` flags the rows whose edge is one of them. Returns (int64 edges, bool hit)."""
+    n = len(edge)
+    k = len(marks)
+    out = np.empty(n, dtype=np.int64)
+    hit = np.zeros(n, dtype=np.bool_)
+    j = 0
+    for i in range(n):
+        e = np.int64(edge[i])
+        if right:
+            while j < k and marks[j] <= e:
+                j += 1
+            out[i] = e + j
+        else:
+            while j < k and marks[j] < e:
+                j += 1
+            hit[i] = j < k and marks[j] == e
+            out[i] = e - j
+    return out, hit

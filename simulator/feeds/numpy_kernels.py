@@ -534,3 +534,14 @@ def decay_and_clip(x, factor) -> None:
     """``kernels.decay_and_clip`` in numpy: ``x *= factor``, then ``np.clip`` to [0, 1], in place."""
     x *= factor
     np.clip(x, 0.0, 1.0, out=x)
+
+
+def moved_rows(edge, marks, right) -> tuple[np.ndarray, np.ndarray]:
+    """``kernels.moved_rows`` in numpy: ``edge + searchsorted(marks, edge, "right")`` (and
+    no hit) with ``right``, else ``edge - searchsorted(marks, edge)`` and whether each edge
+    is one of ``marks``."""
+    if right:
+        return edge + np.searchsorted(marks, edge, side="right"), np.zeros(len(edge), bool)
+    at = np.searchsorted(marks, edge)
+    hit = marks[np.minimum(at, len(marks) - 1)] == edge if len(marks) else np.zeros(len(edge), bool)
+    return edge - at, hit

@@ -182,14 +182,30 @@ class EdgeTable:
 
     def _edges_inserted(self, pos: np.ndarray) -> None:
         """The graph inserted edges at ``pos`` (nondecreasing, ``np.insert``'s positions):
-        an edge moves up by the inserts at or before it."""
+        an edge moves up by the inserts at or before it (on large tables the rows and the
+        places merged in one compiled pass, ``kernels.moved_rows``, not searched)."""
         if len(self.edge):
-            self.edge = self.edge + np.searchsorted(pos, self.edge, side="right")
+            if numpy_kernels.compiled(len(self.edge)):
+                from ..feeds.kernels import moved_rows  # numba: imported by large runs only
+
+                self.edge = moved_rows(self.edge, pos, True)[0]
+            else:
+                self.edge = self.edge + np.searchsorted(pos, self.edge, side="right")
 
     def _edges_removed(self, mask: np.ndarray, gone: np.ndarray) -> None:
         """The graph removed the edges where ``mask`` is true (``gone``: their indices,
-        ascending): their rows go, an edge moves down by the removed ones before it."""
+        ascending): their rows go, an edge moves down by the removed ones before it (on
+        large tables both found by merging the rows with ``gone``, ``kernels.moved_rows``)."""
         if len(self.edge) == 0:
+            return
+        if numpy_kernels.compiled(len(self.edge)):
+            from ..feeds.kernels import moved_rows  # numba: imported by large runs only
+
+            moved, hit = moved_rows(self.edge, gone, False)
+            if hit.any():
+                self._keep(~hit)
+                moved = moved[~hit]
+            self.edge = moved
             return
         hit = mask[self.edge]
         if hit.any():

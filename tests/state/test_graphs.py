@@ -456,3 +456,29 @@ def test_fans_by_tier_and_sums_are_the_two_passes_bit_for_bit():
     counts, sums = fg.fans_by_tier_and_sums()
     assert np.array_equal(counts, fg.fans_by_tier())
     assert fg.mean_intimacy_by_creator(counts.sum(axis=1), sums).tobytes() == fg.mean_intimacy_by_creator().tobytes()
+
+
+def test_moved_rows_is_the_searches_it_merges():
+    """Guards kernels.moved_rows (an edge table's rows after the graph's inserts and
+    removals, merged instead of searched) against its numpy form and the searches: up by
+    ``searchsorted(marks, edge, "right")`` with equal marks and marks past either end; down
+    by ``searchsorted(marks, edge)`` with the rows whose edge is removed flagged; no rows,
+    no marks, one of each."""
+    from simulator.feeds import kernels
+    from simulator.feeds import numpy_kernels as nk
+
+    rng = np.random.default_rng(12)
+    edge = np.unique(rng.integers(0, 400, 60)).astype(np.int64)
+    cases = [(edge, np.sort(np.r_[rng.integers(0, 420, 30), edge[:3], edge[:3], 0, 500])),
+             (edge, np.zeros(0, np.int64)), (edge[:1], edge[:1]), (edge[:0], np.array([3, 5])),
+             (edge, np.unique(np.r_[edge[::4], rng.integers(0, 420, 20)]))]
+    for e, marks in cases:
+        for right in (True, False):
+            if not right:
+                marks = np.unique(marks)  # removed edges: distinct
+            got, hit = kernels.moved_rows(e, marks, right)
+            want_hit = np.isin(e, marks) if not right else np.zeros(len(e), bool)
+            want = e + np.searchsorted(marks, e, side="right") if right else e - np.searchsorted(marks, e)
+            assert got.dtype == np.int64 and np.array_equal(got, want) and np.array_equal(hit, want_hit)
+            got2, hit2 = nk.moved_rows(e, marks, right)
+            assert np.array_equal(got2, want) and np.array_equal(hit2, want_hit)
