@@ -179,7 +179,8 @@ def test_follow_graph_metrics_computed_once_for_all_views(monkeypatch):
     model = TrafficModel("scenarios/ecosystem.toml", seed=1, agents=False,
                          **{"population.users": 1500, "population.creators": 40, "population.merchants": 4})
     calls = {"mean": 0, "tier": 0}
-    mean, by_tier = FollowGraph.mean_intimacy_by_creator, FollowGraph.fans_by_tier
+    # (the fans by tier and the intimacy sums behind the mean: one pass, fans_by_tier_and_sums)
+    mean, by_tier = FollowGraph.mean_intimacy_by_creator, FollowGraph.fans_by_tier_and_sums
 
     def counted_mean(self, *args):
         calls["mean"] += 1
@@ -190,7 +191,7 @@ def test_follow_graph_metrics_computed_once_for_all_views(monkeypatch):
         return by_tier(self)
 
     monkeypatch.setattr(FollowGraph, "mean_intimacy_by_creator", counted_mean)
-    monkeypatch.setattr(FollowGraph, "fans_by_tier", counted_tier)
+    monkeypatch.setattr(FollowGraph, "fans_by_tier_and_sums", counted_tier)
     model.step()
     rows = model.metrics_frame()
     assert len(rows) >= 3  # two feed platforms (and the shelf) and 'all'
