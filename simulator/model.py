@@ -317,7 +317,7 @@ class TrafficModel(mesa.Model):
         creator = self.follows.creator[gone]
         self.creators.follows_lost += np.bincount(creator, minlength=self.creators.n)
         self.follows_lost_today = np.bincount(self.creators.home[creator], minlength=len(self.platforms)).astype(np.int64)
-        self.follows.remove(mask)
+        self.follows.remove(mask, gone)  # (found above: not searched for again)
 
     def update_activity(self) -> None:
         """Users' satisfaction with each platform whose activity responds: the day's engaged
