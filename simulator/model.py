@@ -159,8 +159,7 @@ class TrafficModel(mesa.Model):
         self.presence = Presence(self)
         self.item_window = max(max(cfg.max_item_age, cfg.follow_window) for cfg in scenario.platforms.values())
         # a long run loads the compiled kernels; a short one runs their numpy forms (the same results)
-        numpy_kernels.prefer_compiled_for(scenario.steps, self.users.n,
-                                          sum(cfg.kind != "shelf" for cfg in scenario.platforms.values()))
+        self._register_run()
         self.platforms: dict[str, Platform] = {
             name: Platform(self, name, j, cfg, self.streams.feeds[j]) for j, (name, cfg) in enumerate(scenario.platforms.items())}
         self.activity = Activity(self)
@@ -186,6 +185,16 @@ class TrafficModel(mesa.Model):
         self.datacollector = mesa.DataCollector(model_reporters={name: _latest_total(name) for name in REPORTED})
 
     # ------------------------------------------------------------------ the day
+
+    def _register_run(self) -> None:
+        numpy_kernels.prefer_compiled_for(self.scenario.steps, self.users.n,
+                                          sum(cfg.kind != "shelf" for cfg in self.scenario.platforms.values()))
+
+    def __setstate__(self, state) -> None:
+        # a model loaded in another process (pickle, cloudpickle) runs the kernels its run
+        # ran where it was built: the compiled ones after a long run (the same results)
+        self.__dict__.update(state)
+        self._register_run()
 
     def step(self) -> None:
         """One simulated day: the phases of docs/ODD.md section 3, in order."""

@@ -469,6 +469,25 @@ def test_a_long_run_loads_the_compiled_kernels():
     assert _python(two).strip().splitlines() == ["False False", "True True"]
 
 
+def test_a_long_run_loaded_in_another_process_runs_the_compiled_kernels(tmp_path):
+    """A model pickled after a long run's first days and loaded in a fresh process (a
+    notebook's saved model, benchmarks/late_step.py's) registers its run there as
+    TrafficModel's constructor does (its ``__setstate__``): its later steps run the
+    compiled kernels, as they would have in the process that built it."""
+    path = tmp_path / "m.pkl"
+    _python("import cloudpickle\n"
+            "from simulator import TrafficModel\n"
+            "m = TrafficModel('scenarios/douyin.toml', seed=1, steps=1000, **{'population.users': 2000})\n"
+            "m.step()\n"
+            f"open({str(path)!r}, 'wb').write(cloudpickle.dumps(m))\n")
+    code = ("import cloudpickle\n"
+            "from simulator.feeds import numpy_kernels\n"
+            "print(numpy_kernels.PREFER_COMPILED)\n"
+            f"m = cloudpickle.loads(open({str(path)!r}, 'rb').read())\n"
+            "print(numpy_kernels.PREFER_COMPILED)\n")
+    assert _python(code).split() == ["False", "True"]
+
+
 def test_a_workers_single_kernel_thread_does_not_import_numba():
     """Guards numpy_kernels.one_kernel_thread (the workers of sweeps, comparisons and
     calibrations): a worker whose runs stay on the numpy forms is held to one kernel
