@@ -220,7 +220,7 @@ class TrafficModel(mesa.Model):
             # of every edge at a time, not four), the banned accounts' followers', the
             # drifting fans'
             lost = self.commerce.run_private_channels()
-            lost |= self.moderate()
+            self.moderate(lost)
             drifting_fans(self.follows.intimacy, self.scenario.relationship, self.streams.relationship, out=lost)
             self.drop_follows(lost)
             del lost
@@ -310,9 +310,10 @@ class TrafficModel(mesa.Model):
         del touched, gains  # (not held while the new edges are added: the graph's columns are copied then)
         self.follows_gained_today = follow_engaged_viewers(self, self.day_logs)
 
-    def moderate(self) -> np.ndarray:
-        """Platforms ban the accounts hit today; returns the follow edges they lose (platform/moderation.py)."""
-        return self.moderation.apply()
+    def moderate(self, lost: np.ndarray | None = None) -> np.ndarray:
+        """Platforms ban the accounts hit today; returns the follow edges they lose, or-ed
+        into ``lost`` if given (platform/moderation.py)."""
+        return self.moderation.apply(out=lost)
 
     def drop_follows(self, mask: np.ndarray) -> None:
         """Unfollow the edges in ``mask`` (members leave their fan groups first). Each

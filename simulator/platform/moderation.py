@@ -54,11 +54,12 @@ class Moderation:
         hazard = 1.0 - (1.0 - self.ban_per_diversion[:, None]) ** cards
         self.pending |= rng.random(hazard.shape) < hazard
 
-    def apply(self) -> np.ndarray:
+    def apply(self, out: np.ndarray | None = None) -> np.ndarray:
         """Ban today's hits; returns the mask of follow edges lost (followers of accounts
-        newly banned on their home platform)."""
+        newly banned on their home platform), or-ed into ``out`` if given (the step's mask
+        of the day's lost edges: no mask of every edge made on the days without a ban)."""
         model, merchants = self.model, self.model.merchants
-        lost = np.zeros(model.follows.n_edges, dtype=bool)
+        lost = np.zeros(model.follows.n_edges, dtype=bool) if out is None else out
         new = self.pending & ~merchants.banned
         if not new.any():
             return lost
@@ -69,5 +70,5 @@ class Moderation:
         if at_home.any():
             accounts = np.zeros(model.creators.n, dtype=bool)
             accounts[merchants.account[at_home]] = True
-            lost = accounts[model.follows.creator]
+            lost |= accounts.take(model.follows.creator)
         return lost

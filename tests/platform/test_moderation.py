@@ -89,3 +89,24 @@ def test_over_marketing_risk_only_for_accounts_that_pushed_to_members():
     table.insert(np.array([edge]), annoy=0.0, joined=0)
     m.step()
     assert np.array_equal(np.flatnonzero(ms.banned[0]), [target])
+
+
+def test_a_ban_adds_its_lost_edges_to_the_days_mask_and_keeps_the_others():
+    """``Moderation.apply(out=mask)`` (the step's mask of the day's lost edges, which holds
+    the annoyed members' edges already): a ban at home adds its account's followers and
+    keeps every edge already marked; a day without a ban leaves the mask as it was."""
+    m = model(steps=3)
+    m.step()
+    fg, ms = m.follows, m.merchants
+    home = m.creators.home[ms.account]
+    target = int(np.flatnonzero(home == 0)[0])
+    marked = np.zeros(fg.n_edges, dtype=bool)
+    marked[::7] = True
+    mask = marked.copy()
+    assert m.moderation.apply(out=mask) is mask and np.array_equal(mask, marked)  # nobody hit: unchanged
+    m.moderation.pending[0, target] = True
+    m.moderation.apply(out=mask)
+    followers = fg.creator == ms.account[target]
+    assert followers.any() and not followers.all()
+    assert np.array_equal(mask, marked | followers)
+    assert ms.banned[0, target]
