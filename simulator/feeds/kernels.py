@@ -538,10 +538,24 @@ def cold_start_hits(indptr, creator, intimacy, active, offered, new_ptr, order, 
     offer), without materializing the offers that miss. One pass over the active users'
     rows; each offer is written at the next free place, which only a hit advances (no
     branch on the draw: a hit is a coin flip the processor cannot predict), so of the
-    outputs (sized for every offer) only the hits' places are touched. Returns (edge,
-    item ``first_new + order[entry]``, the user's position in ``active``) of each hit,
-    int64, in offer order."""
+    outputs (sized for every offer) only the hits' places are touched. Nor does an edge
+    branch on whether its creator was offered (about half the edges, unpredictably): every
+    edge writes its first offer and tests its draw, counted only if the creator has one
+    (``k``, its offered new items, 0 if not offered; the draw read is then any valid
+    one), and only a creator's further items loop. Returns (edge, item ``first_new +
+    order[entry]``, the user's position in ``active``) of each hit, int64, in offer order."""
     n = len(draw)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    k_of = np.zeros(len(offered), np.int64)  # each creator's offers an edge, and its first entry
+    first = np.zeros(len(offered), np.int64)
+    for c in range(len(offered)):
+        if offered[c]:
+            k_of[c] = new_ptr[c + 1] - new_ptr[c]
+            first[c] = new_ptr[c]
+    new_item = np.empty(len(order), np.int64)  # (an edge to a creator without offers reads entry 0: n > 0, so there is one)
+    for q in range(len(order)):
+        new_item[q] = first_new + order[q]
     edge = np.empty(n + 1, dtype=np.int64)  # (+1: the place a last miss is written to)
     item = np.empty(n + 1, dtype=np.int64)
     pos = np.empty(n + 1, dtype=np.int64)
@@ -551,14 +565,20 @@ def cold_start_hits(indptr, creator, intimacy, active, offered, new_ptr, order, 
         u = active[p]
         for e in range(indptr[u], indptr[u + 1]):
             c = creator[e]
-            if offered[c]:
-                threshold = rate * intimacy[e]
-                for q in range(new_ptr[c], new_ptr[c + 1]):
-                    edge[h] = e
-                    item[h] = first_new + order[q]
-                    pos[h] = p
-                    h += draw[i] < threshold
-                    i += 1
+            k = k_of[c]
+            s = first[c]
+            threshold = rate * intimacy[e]
+            edge[h] = e
+            item[h] = new_item[s]
+            pos[h] = p
+            h += (k > 0) & (draw[min(i, n - 1)] < threshold)
+            i += k > 0
+            for q in range(s + 1, s + k):
+                edge[h] = e
+                item[h] = new_item[q]
+                pos[h] = p
+                h += draw[i] < threshold
+                i += 1
     return edge[:h], item[:h], pos[:h]
 
 
