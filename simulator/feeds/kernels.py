@@ -433,6 +433,43 @@ def row_start_sums(indptr, values, base):
 
 
 @_cached_njit()
+def row_start_sums_and_marked(indptr, values, base, creator, marked, cap):
+    """:func:`row_start_sums` and, in the same pass over the entries, those whose
+    ``creator`` is ``marked`` (a bool per creator), ascending: ``np.flatnonzero(
+    marked[creator])``, the edges :func:`edges_to_marked` finds (the ad market's edges to
+    the merchants' accounts), without a pass of their own: the sums are a chain of
+    dependent float64 adds, which leaves the processor room for the test of each entry's
+    creator (a rare, predictable branch). The marked entries are written to ``cap``
+    places; if there are more, a second pass writes them all. Returns (float64 sums at
+    the rows' starts and the end, int64 marked entries)."""
+    rows = len(indptr) - 1
+    out = np.empty(rows + 1, dtype=np.float64)
+    edge = np.empty(max(cap, 0), dtype=np.int64)
+    n = 0
+    acc = np.float64(0.0)
+    for r in range(rows):
+        out[r] = acc
+        for i in range(indptr[r], indptr[r + 1]):
+            if i == 0:
+                acc = np.float64(values[0] + base)
+            else:
+                acc += np.float64(values[i] + base)
+            if marked[creator[i]]:
+                if n < cap:
+                    edge[n] = i
+                n += 1
+    out[rows] = acc
+    if n > cap:  # more than the room: all of them again, in a pass of their own
+        edge = np.empty(n, dtype=np.int64)
+        n = 0
+        for i in range(indptr[0], indptr[rows]):
+            if marked[creator[i]]:
+                edge[n] = i
+                n += 1
+    return out, edge[:n]
+
+
+@_cached_njit()
 def delete_in_place(arr, gone):
     """``np.delete(arr, gone)`` written over ``arr``'s first entries (``gone``: distinct
     indices, ascending); returns how many entries are kept (the caller keeps
