@@ -625,7 +625,10 @@ def random_subset_by_group(group, key, limit):
     the indices of each group's ``limit[group]`` entries of lowest ``key``, the
     group's entries ordered by ``key`` (ties in entry order), groups in order: the
     first ``limit`` of each group of ``np.lexsort((key, group))`` without the sort of
-    every entry (the cold-start pool's cut). Returns int64 indices."""
+    every entry (the cold-start pool's cut). Each group's kept entries are an insertion
+    list of at most its limit: an entry joins only below the last kept key (an equal
+    key comes later in entry order), so most entries of a long group cost one
+    comparison. Returns int64 indices."""
     n = len(group)
     out = np.empty(n, dtype=np.int64)
     m = 0
@@ -635,14 +638,22 @@ def random_subset_by_group(group, key, limit):
         while b < n and group[b] == group[a]:
             b += 1
         start = m
+        cap = min(max(limit[group[a]], 0), b - a)
+        filled = 0
         for i in range(a, b):  # insertion by key, after equal keys (stable)
-            j = m
-            while j > start and key[out[j - 1]] > key[i]:
+            x = key[i]
+            if filled < cap:
+                j = start + filled
+                filled += 1
+            elif cap > 0 and x < key[out[start + cap - 1]]:
+                j = start + cap - 1  # the last kept entry leaves
+            else:
+                continue
+            while j > start and key[out[j - 1]] > x:
                 out[j] = out[j - 1]
                 j -= 1
             out[j] = i
-            m += 1
-        m = start + min(max(limit[group[a]], 0), b - a)
+        m = start + cap
         a = b
     return out[:m]
 
