@@ -584,12 +584,12 @@ def cold_start_hits(indptr, creator, intimacy, active, offered, new_ptr, order, 
     n = len(draw)
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    k_of = np.zeros(len(offered), np.int64)  # each creator's offers an edge, and its first entry
-    first = np.zeros(len(offered), np.int64)
+    # each creator's offers an edge and its first entry, packed in one int64 (one table
+    # read an edge): k << 32 | entry (entries < 2^32: the day's new items)
+    k_first = np.zeros(len(offered), np.int64)
     for c in range(len(offered)):
         if offered[c]:
-            k_of[c] = new_ptr[c + 1] - new_ptr[c]
-            first[c] = new_ptr[c]
+            k_first[c] = (np.int64(new_ptr[c + 1] - new_ptr[c]) << 32) | np.int64(new_ptr[c])
     new_item = np.empty(len(order), np.int64)  # (an edge to a creator without offers reads entry 0: n > 0, so there is one)
     for q in range(len(order)):
         new_item[q] = first_new + order[q]
@@ -601,9 +601,9 @@ def cold_start_hits(indptr, creator, intimacy, active, offered, new_ptr, order, 
     for p in range(len(active)):
         u = active[p]
         for e in range(indptr[u], indptr[u + 1]):
-            c = creator[e]
-            k = k_of[c]
-            s = first[c]
+            x = k_first[creator[e]]
+            k = x >> 32
+            s = x & 0xFFFFFFFF
             threshold = rate * intimacy[e]
             edge[h] = e
             item[h] = new_item[s]
