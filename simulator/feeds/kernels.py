@@ -590,7 +590,8 @@ def cold_start_hits(indptr, creator, intimacy, active, offered, new_ptr, order, 
     for c in range(len(offered)):
         if offered[c]:
             k_first[c] = (np.int64(new_ptr[c + 1] - new_ptr[c]) << 32) | np.int64(new_ptr[c])
-    new_item = np.empty(len(order), np.int64)  # (an edge to a creator without offers reads entry 0: n > 0, so there is one)
+    # each entry's item (an edge to a creator without offers reads entry 0: n > 0, so there is one)
+    new_item = np.empty(len(order), np.int64)
     for q in range(len(order)):
         new_item[q] = first_new + order[q]
     edge = np.empty(n + 1, dtype=np.int64)  # (+1: the place a last miss is written to)
