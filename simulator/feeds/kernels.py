@@ -435,6 +435,43 @@ def row_start_sums(indptr, values, base):
 
 
 @_cached_njit()
+def row_start_sums_and_marked(indptr, values, base, creator, marked, cap):
+    """:func:`row_start_sums` and, in the same pass over the entries, those whose
+    ``creator`` is ``marked`` (a bool per creator), ascending: ``np.flatnonzero(
+    marked[creator])``, the edges :func:`edges_to_marked` finds (the ad market's edges to
+    the merchants' accounts), without a pass of their own: the sums are a chain of
+    dependent float64 adds, which leaves the processor room for the test of each entry's
+    creator (a rare, predictable branch). The marked entries are written to ``cap``
+    places; if there are more, a second pass writes them all. Returns (float64 sums at
+    the rows' starts and the end, int64 marked entries)."""
+    rows = len(indptr) - 1
+    out = np.empty(rows + 1, dtype=np.float64)
+    edge = np.empty(max(cap, 0), dtype=np.int64)
+    n = 0
+    acc = np.float64(0.0)
+    for r in range(rows):
+        out[r] = acc
+        for i in range(indptr[r], indptr[r + 1]):
+            if i == 0:
+                acc = np.float64(values[0] + base)
+            else:
+                acc += np.float64(values[i] + base)
+            if marked[creator[i]]:
+                if n < cap:
+                    edge[n] = i
+                n += 1
+    out[rows] = acc
+    if n > cap:  # more than the room: all of them again, in a pass of their own
+        edge = np.empty(n, dtype=np.int64)
+        n = 0
+        for i in range(indptr[0], indptr[rows]):
+            if marked[creator[i]]:
+                edge[n] = i
+                n += 1
+    return out, edge[:n]
+
+
+@_cached_njit()
 def delete_in_place(arr, gone):
     """``np.delete(arr, gone)`` written over ``arr``'s first entries (``gone``: distinct
     indices, ascending; ``arr`` contiguous); returns how many entries are kept (the caller
@@ -541,10 +578,25 @@ def cold_start_hits(indptr, creator, intimacy, active, offered, new_ptr, order, 
     offer), without materializing the offers that miss. One pass over the active users'
     rows; each offer is written at the next free place, which only a hit advances (no
     branch on the draw: a hit is a coin flip the processor cannot predict), so of the
-    outputs (sized for every offer) only the hits' places are touched. Returns (edge,
-    item ``first_new + order[entry]``, the user's position in ``active``) of each hit,
-    int64, in offer order."""
+    outputs (sized for every offer) only the hits' places are touched. Nor does an edge
+    branch on whether its creator was offered (about half the edges, unpredictably): every
+    edge writes its first offer and tests its draw, counted only if the creator has one
+    (``k``, its offered new items, 0 if not offered; the draw read is then any valid
+    one), and only a creator's further items loop. Returns (edge, item ``first_new +
+    order[entry]``, the user's position in ``active``) of each hit, int64, in offer order."""
     n = len(draw)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    # each creator's offers an edge and its first entry, packed in one int64 (one table
+    # read an edge): k << 32 | entry (entries < 2^32: the day's new items)
+    k_first = np.zeros(len(offered), np.int64)
+    for c in range(len(offered)):
+        if offered[c]:
+            k_first[c] = (np.int64(new_ptr[c + 1] - new_ptr[c]) << 32) | np.int64(new_ptr[c])
+    # each entry's item (an edge to a creator without offers reads entry 0: n > 0, so there is one)
+    new_item = np.empty(len(order), np.int64)
+    for q in range(len(order)):
+        new_item[q] = first_new + order[q]
     edge = np.empty(n + 1, dtype=np.int64)  # (+1: the place a last miss is written to)
     item = np.empty(n + 1, dtype=np.int64)
     pos = np.empty(n + 1, dtype=np.int64)
@@ -553,15 +605,21 @@ def cold_start_hits(indptr, creator, intimacy, active, offered, new_ptr, order, 
     for p in range(len(active)):
         u = active[p]
         for e in range(indptr[u], indptr[u + 1]):
-            c = creator[e]
-            if offered[c]:
-                threshold = rate * intimacy[e]
-                for q in range(new_ptr[c], new_ptr[c + 1]):
-                    edge[h] = e
-                    item[h] = first_new + order[q]
-                    pos[h] = p
-                    h += draw[i] < threshold
-                    i += 1
+            x = k_first[creator[e]]
+            k = x >> 32
+            s = x & 0xFFFFFFFF
+            threshold = rate * intimacy[e]
+            edge[h] = e
+            item[h] = new_item[s]
+            pos[h] = p
+            h += (k > 0) & (draw[min(i, n - 1)] < threshold)
+            i += k > 0
+            for q in range(s + 1, s + k):
+                edge[h] = e
+                item[h] = new_item[q]
+                pos[h] = p
+                h += draw[i] < threshold
+                i += 1
     return edge[:h], item[:h], pos[:h]
 
 
@@ -571,7 +629,10 @@ def random_subset_by_group(group, key, limit):
     the indices of each group's ``limit[group]`` entries of lowest ``key``, the
     group's entries ordered by ``key`` (ties in entry order), groups in order: the
     first ``limit`` of each group of ``np.lexsort((key, group))`` without the sort of
-    every entry (the cold-start pool's cut). Returns int64 indices."""
+    every entry (the cold-start pool's cut). Each group's kept entries are an insertion
+    list of at most its limit: an entry joins only below the last kept key (an equal
+    key comes later in entry order), so most entries of a long group cost one
+    comparison. Returns int64 indices."""
     n = len(group)
     out = np.empty(n, dtype=np.int64)
     m = 0
@@ -581,14 +642,22 @@ def random_subset_by_group(group, key, limit):
         while b < n and group[b] == group[a]:
             b += 1
         start = m
+        cap = min(max(limit[group[a]], 0), b - a)
+        filled = 0
         for i in range(a, b):  # insertion by key, after equal keys (stable)
-            j = m
-            while j > start and key[out[j - 1]] > key[i]:
+            x = key[i]
+            if filled < cap:
+                j = start + filled
+                filled += 1
+            elif cap > 0 and x < key[out[start + cap - 1]]:
+                j = start + cap - 1  # the last kept entry leaves
+            else:
+                continue
+            while j > start and key[out[j - 1]] > x:
                 out[j] = out[j - 1]
                 j -= 1
             out[j] = i
-            m += 1
-        m = start + min(max(limit[group[a]], 0), b - a)
+        m = start + cap
         a = b
     return out[:m]
 

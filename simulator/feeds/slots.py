@@ -54,7 +54,8 @@ def build_feeds(model, platforms: list) -> list[Impressions]:
       market's edges to the merchants' accounts in ``model.feed_cache``, the item
       indexes, the presence's rows of new creators) are
       filled before the threads start (:func:`fill_shared_caches`), so that the threads
-      only read them;
+      only read them (in one thread, on large graphs, the first two are still filled
+      first, in one pass: :func:`fill_follow_caches`);
     * the ad market's bookings (ledger, learners' spend) are kept while the feeds are
       built (``model.ad_sales``) and booked after the last one, in scenario order
       (platform/ad_market.py ``AdSales``);
@@ -69,6 +70,7 @@ def build_feeds(model, platforms: list) -> list[Impressions]:
             fill_shared_caches(model, platforms)
             feeds = _map_in_threads(lambda platform: build_feed(model, platform, platform.feed_rng), platforms, threads)
         else:
+            fill_follow_caches(model, platforms)
             feeds = [build_feed(model, platform, platform.feed_rng) for platform in platforms]
         for p in sorted(model.ad_sales):
             model.ad_sales[p].book(model)
@@ -118,13 +120,15 @@ def fill_shared_caches(model, platforms: list) -> None:
     accounts (platform/ad_market.py ``AccountEdges.edges``), the item indexes (recent items by creator for the
     follow tab and the ad market, items by city for the same-city tab) and, with
     multi-homing, the presence's rows of creators who entered since it was last read
-    (its arrays grow by concatenation: two threads would both grow them). Their content
+    (its arrays grow by concatenation: two threads would both grow them); on large graphs
+    the first two in one pass (:func:`fill_follow_caches`). Their content
     does not depend on who fills them first. (The follow graph's kept keys, filled by
     ``FollowGraph.find`` on small graphs, are left to the threads: one tuple assigned
     at once, the same keys whoever computes them.)"""
     presence = getattr(model, "presence", None)
     if presence is not None:
         presence.on(0)  # adds the rows of new creators (Presence._sync)
+    fill_follow_caches(model, platforms)
     if model.merchants.n and model.follows.n_edges:
         AccountEdges(model).edges()  # the follow edges to the merchants' accounts
     indexes = model.item_indexes
@@ -137,6 +141,37 @@ def fill_shared_caches(model, platforms: list) -> None:
         indexes.recent(cfg.follow_window)
         indexes.recent(cfg.max_item_age)
         indexes.by_city(cfg.max_item_age)
+
+
+def fill_follow_caches(model, platforms: list) -> None:
+    """On large graphs (compiled), while the feeds are built (``model.feed_cache``), with
+    merchants and a feed platform: the first feed platform's follow-tab pick weights
+    (:func:`follow_pick_weights`) and the ad market's follow edges to the merchants'
+    accounts (platform/ad_market.py ``AccountEdges.edges``) in one pass over every edge
+    (``kernels.row_start_sums_and_marked``) instead of one each: the same arrays, cached
+    as their first use would cache them. (Filled whether or not the day's feeds read them:
+    neither depends on who computes it.)"""
+    follows = model.follows
+    cache = getattr(model, "feed_cache", None)
+    feed = [platform for platform in platforms if platform.cfg.kind != "shelf"]
+    if (cache is None or not feed or not model.merchants.n or not follows.n_edges
+            or not numpy_kernels.compiled(follows.n_edges)):
+        return
+    key = _pick_key(feed[0].cfg.follow_pick_base)
+    if key in cache or AccountEdges.KEY in cache:
+        return
+    from .kernels import row_start_sums_and_marked
+
+    # room for 1 edge in 32 to the accounts (0.6% of the edges of a 200,000-user
+    # ecosystem at day 300; more: a second pass)
+    cache[key], cache[AccountEdges.KEY] = row_start_sums_and_marked(
+        follows.indptr, follows.intimacy, np.float32(key[1]), follows.creator, AccountEdges.accounts(model),
+        follows.n_edges // 32 + 1024)
+
+
+def _pick_key(base: float) -> tuple:
+    """The follow tab's pick weights' entry in ``model.feed_cache``, by ``follow_pick_base``."""
+    return ("follow_pick_weights", float(base))
 
 
 # the feeds' threads, kept across steps and runs (idle between days), and their number
@@ -247,7 +282,7 @@ def follow_pick_weights(model, base: float) -> np.ndarray:
     without it, computed each time)."""
     follows = model.follows
     cache = getattr(model, "feed_cache", None)
-    key = ("follow_pick_weights", float(base))
+    key = _pick_key(base)
     if cache is not None and key in cache:
         return cache[key]
     if numpy_kernels.compiled(len(follows.intimacy)):  # compiled: one pass, the same sums, kept at the rows' starts

@@ -154,17 +154,28 @@ class AccountEdges:
     the day's feeds are built, one pass for every platform (``model.feed_cache``: neither
     the follow graph nor the merchants' accounts change during the feeds)."""
 
+    KEY = ("account_edges",)  # their entry in ``model.feed_cache``
+
     def __init__(self, model):
         self.model = model
         self.compiled = numpy_kernels.compiled(model.follows.n_edges)
         self._edge = self._table = None
 
+    @staticmethod
+    def accounts(model) -> np.ndarray:
+        """A bool per creator: whether it is a merchant's account."""
+        mark = np.zeros(model.creators.n, dtype=bool)
+        mark[model.merchants.account] = True
+        return mark
+
     def edges(self) -> np.ndarray:
-        """The edges whose creator is a merchant's account, ascending."""
+        """The edges whose creator is a merchant's account, ascending (on large graphs
+        while the feeds are built, found by the pass that sums the follow tab's pick
+        weights: feeds/slots.py ``fill_follow_caches``)."""
         if self._edge is None:
             model = self.model
             cache = getattr(model, "feed_cache", None)
-            key = ("account_edges",)
+            key = self.KEY
             if cache is not None and key in cache:
                 self._edge = cache[key]
                 return self._edge
@@ -175,9 +186,7 @@ class AccountEdges:
                 mark[model.merchants.account] = 0
                 self._edge = edges_to_marked(model.follows.creator, mark)[0]
             else:
-                mark = np.zeros(model.creators.n, dtype=bool)
-                mark[model.merchants.account] = True
-                self._edge = np.flatnonzero(mark.take(model.follows.creator))  # (take: fancy indexing's values, quicker)
+                self._edge = np.flatnonzero(self.accounts(model).take(model.follows.creator))  # (take: fancy indexing's values, quicker)
             if cache is not None:
                 cache[key] = self._edge
         return self._edge

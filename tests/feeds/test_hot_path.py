@@ -142,6 +142,73 @@ def test_row_start_sums_reads_numpys_cumsum_at_the_rows():
         want(indptr, values.astype(np.float64), 0.1).tobytes()
 
 
+def test_row_start_sums_and_marked_is_both_passes_in_one():
+    """Guards kernels.row_start_sums_and_marked (issue #17, tenth pass: the follow tab's
+    pick weights and the ad market's edges to the merchants' accounts in one pass over
+    every edge): bit for bit ``row_start_sums`` and the entries ``edges_to_marked``
+    finds (``flatnonzero(marked[creator])``, int64, ascending), whatever the room given
+    for the marked entries (none, too little: the second pass; enough; more), with empty
+    rows, one entry, no entry, no row, no marked creator and every creator marked."""
+    from simulator.feeds.kernels import edges_to_marked, row_start_sums, row_start_sums_and_marked
+
+    rng = np.random.default_rng(22)
+    per_row = rng.poisson(3, 20_001)
+    per_row[rng.random(len(per_row)) < 0.1] = 0
+    per_row[0] = per_row[-1] = 0
+    indptr = np.r_[0, np.cumsum(per_row)].astype(np.int64)
+    values = (rng.random(indptr[-1]) ** 3 * 7).astype(np.float32)
+    creator = rng.integers(0, 300, indptr[-1]).astype(np.int32)
+    some = rng.random(300) < 0.05
+    cases = [(indptr, values, creator), (np.array([0, 1], np.int64), values[:1], creator[:1]),
+             (np.array([0, 0, 0], np.int64), values[:0], creator[:0]), (np.array([0], np.int64), values[:0], creator[:0])]
+    for marked in (some, np.zeros(300, bool), np.ones(300, bool)):
+        for ptr, v, c in cases:
+            want_e = edges_to_marked(c, np.where(marked, 0, -1))[0]
+            for cap in (0, len(want_e) // 2, len(want_e), len(want_e) + 5):
+                sums, edge = row_start_sums_and_marked(ptr, v, np.float32(0.05), c, marked, cap)
+                assert sums.tobytes() == row_start_sums(ptr, v, np.float32(0.05)).tobytes()
+                assert edge.dtype == np.int64 and np.array_equal(edge, want_e)
+    assert 0 < len(edges_to_marked(creator, np.where(some, 0, -1))[0]) < len(creator)
+
+
+def test_fill_follow_caches_fills_what_first_use_would(monkeypatch):
+    """Guards slots.fill_follow_caches (issue #17, tenth pass): on large graphs while the
+    feeds are built, the first feed platform's pick weights and the ad market's account
+    edges, from one pass, are the arrays their first use computes (follow_pick_weights,
+    AccountEdges.edges), and the feeds read them from the cache; nothing without the
+    cache or on small graphs (numpy forms)."""
+    from simulator import TrafficModel
+    from simulator.config import load_scenario
+    from simulator.feeds import numpy_kernels
+    from simulator.feeds.slots import _pick_key, fill_follow_caches, follow_pick_weights
+    from simulator.platform.ad_market import AccountEdges
+
+    scenario = load_scenario("scenarios/ecosystem.toml", overrides={"population": {"users": 2000, "creators": 60, "merchants": 3}})
+    model = TrafficModel(scenario, seed=4)
+    model.step()
+    platforms = list(model.platforms.values())
+    base = next(p for p in platforms if p.cfg.kind != "shelf").cfg.follow_pick_base
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0)
+    want_w, want_e = follow_pick_weights(model, base), AccountEdges(model).edges()
+    assert 0 < len(want_e) < model.follows.n_edges
+    fill_follow_caches(model, platforms)  # no cache: nothing to fill
+    model.feed_cache = {}
+    fill_follow_caches(model, platforms)
+    cache = model.feed_cache
+    assert set(cache) == {_pick_key(base), AccountEdges.KEY}
+    assert cache[_pick_key(base)].tobytes() == want_w.tobytes() and np.array_equal(cache[AccountEdges.KEY], want_e)
+    assert follow_pick_weights(model, base) is cache[_pick_key(base)] and AccountEdges(model).edges() is cache[AccountEdges.KEY]
+    w = cache[_pick_key(base)]
+    fill_follow_caches(model, platforms)  # filled already: kept
+    assert cache[_pick_key(base)] is w
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 10**12)
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+    model.feed_cache = {}
+    fill_follow_caches(model, platforms)
+    assert model.feed_cache == {}
+    model.feed_cache = None
+
+
 def test_active_users_of_all_platforms_counts_each_user_once():
     """Guards observation.views._distinct_users (the 'all' row's active_users): users
     active on several platforms count once (summing the platforms' counts fails here)."""

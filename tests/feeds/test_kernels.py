@@ -314,6 +314,16 @@ def test_random_subset_by_group_matches_the_lexsort_cut():
     got = random_subset_by_group(group, key, limit)
     assert np.array_equal(got, want)
     assert len(want) < len(group)
+    # long groups with small limits (most entries compared with the last kept one only), one entry, none
+    group = np.sort(rng.integers(0, 40, 3000))
+    key = rng.random(3000)
+    key[rng.random(3000) < 0.3] = 0.01  # ties among the lowest keys
+    for limit in (rng.integers(-1, 4, 40), np.full(40, 1), np.full(40, 2)):
+        order = np.lexsort((key, group))
+        want = order[rank_within_sorted(group[order]) < limit[group[order]]]
+        assert np.array_equal(random_subset_by_group(group, key, limit), want)
+    assert np.array_equal(random_subset_by_group(group[:1], key[:1], np.full(40, 2)), [0])
+    assert len(random_subset_by_group(group[:0], key[:0], np.full(40, 2))) == 0
 
 
 def test_edges_to_marked_match_the_mask():
