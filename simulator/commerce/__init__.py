@@ -61,6 +61,7 @@ class Commerce:
             self.groups.run_day(selling, unfollow)
         push_to_contacts(model)
         divert_buyers(model)
+        self.book.settle()  # the day's last orders are placed: the book in key order again (CustomerBook)
         return unfollow
 
     def selling_edges(self) -> np.ndarray:

@@ -970,3 +970,43 @@ def day_gain_sums(key, shift, table, starts):
             sums[m] = total
             m += 1
     return edges[:m], sums[:m]
+
+
+# ---------------------------------------------------------------- COMMERCE (issue #17, tenth pass)
+
+
+@_cached_njit()
+def find_in_book(keys, n_main, start, n_merchants, q):
+    """The customer book's rows of the keys ``q`` (-1 where absent): ``keys[:n_main]``
+    ascending, with ``start[u]`` its first row of user u (``len(start) - 1`` users
+    indexed: keys of users beyond are not there), searched only in the user's own
+    rows; ``keys[n_main:]`` (the day's tail) ascending, searched whole. Its numpy form
+    searches both runs whole (the same rows: the keys are distinct)."""
+    out = np.empty(len(q), dtype=np.int64)
+    n, n_users = len(keys), len(start) - 1
+    for i in range(len(q)):
+        k = q[i]
+        u = k // n_merchants
+        r = -1
+        if 0 <= u < n_users:
+            lo, hi = start[u], start[u + 1]
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if keys[mid] < k:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo < start[u + 1] and keys[lo] == k:
+                r = lo
+        if r < 0 and n_main < n:
+            lo, hi = n_main, n
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if keys[mid] < k:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo < n and keys[lo] == k:
+                r = lo
+        out[i] = r
+    return out

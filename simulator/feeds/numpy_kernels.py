@@ -28,7 +28,7 @@ import sys
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..state.arrays import rank_within_sorted, unique_sorted
+from ..state.arrays import find_sorted, rank_within_sorted, unique_sorted
 
 # Below this many entries (impressions, follow edges, social ties) a phase uses the numpy
 # form of its compiled kernel (the same result; tests check both): at the default
@@ -519,3 +519,17 @@ def react_in_chunks(edge, edge_intimacy, item, item_quality, match, coef, offset
         _draw_chunk(match[a0:a1], item_quality.take(item[a0:a1]), intim[a0:a1], fan, coef, scale, seed, a0,
                     out[:, a0:a1])
     return out, intim
+
+
+# ---------------------------------------------------------------- COMMERCE (issue #17, tenth pass)
+
+
+def find_in_book(keys, n_main, start, n_merchants, q) -> np.ndarray:
+    """``kernels.find_in_book`` in numpy: each run (``keys[:n_main]``, ``keys[n_main:]``)
+    searched whole (``start`` and ``n_merchants`` unused)."""
+    row = find_sorted(keys[:n_main], q)
+    if n_main < len(keys):
+        miss = np.flatnonzero(row < 0)
+        tail = find_sorted(keys[n_main:], q[miss])
+        row[miss] = np.where(tail >= 0, tail + n_main, -1)
+    return row

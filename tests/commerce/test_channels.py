@@ -206,6 +206,7 @@ def test_the_customer_book_inserts_new_pairs_in_key_order():
         users, merchants = rng.integers(0, 50, 60), rng.integers(0, 7, 60)
         keys, trust, last, orders = book.keys.copy(), book.trust.copy(), book.last_day.copy(), book.orders.copy()
         row, new = book.ensure(users, merchants)
+        book.settle()  # (a no-op on small books; large ones keep the day's new pairs in a tail until then)
         q = users * 7 + merchants
         assert np.array_equal(new, ~np.isin(q, keys)) and np.array_equal(book.keys, np.union1d(keys, q))
         assert np.array_equal(book.keys[row], q)
@@ -216,3 +217,83 @@ def test_the_customer_book_inserts_new_pairs_in_key_order():
         assert book.trust.dtype == np.float32 and book.last_day.dtype == book.orders.dtype == np.int32
         book.record(row[:20], np.full(20, 0.3, np.float32), day)
     assert new.any() and not new.all()
+
+
+def _random_book_batches(rng, n_users, n_merchants, days, per_day):
+    """Batches of (user, merchant) orders, a few per day, with repeats within and across batches."""
+    return [[(rng.integers(0, n_users, n), rng.integers(0, n_merchants, n)) for n in rng.integers(0, per_day, 4)]
+            for _ in range(days)]
+
+
+def _run_book(batches, n_merchants, tail: bool, monkeypatch):
+    """A customer book through ``batches`` (ensure, then record on the rows; lookups checked
+    against the keys mid-day), settled each day; returns its columns after each day."""
+    from simulator.commerce.purchase import CustomerBook
+    from simulator.feeds import numpy_kernels
+
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", tail)
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0 if tail else 10**9)
+    book, out = CustomerBook(n_merchants), []
+    for day, batch in enumerate(batches):
+        for users, merchants in batch:
+            row, new = book.ensure(users, merchants)
+            assert np.array_equal(book.keys[row], users * n_merchants + merchants)
+            assert np.array_equal(book.lookup(users, merchants), row)
+            absent = users + 10**6  # users never seen: no row
+            assert (book.lookup(absent, merchants) == -1).all()
+            book.record(row, np.full(len(row), 0.25, np.float32), day)
+        book.settle()
+        assert book.n_main is None
+        out.append(tuple(getattr(book, c).copy() for c in book.COLUMNS))
+    return book, out
+
+
+def test_the_customer_books_tail_leaves_the_same_book(monkeypatch):
+    """Guards the large book's tail (CustomerBook.ensure / settle, issue #17's tenth pass):
+    a day's new pairs kept after the rows in key order and merged in at the day's end
+    leave the same four columns every day as inserting each batch at its places (the
+    small book's path), and every row handed out mid-day is its pair's; the users' first
+    rows (``_starts``) carried along by ``settle`` equal ones made afresh."""
+    rng = np.random.default_rng(3)
+    batches = _random_book_batches(rng, 400, 9, 6, 300)
+    batches[2] = []  # a day without orders
+    batches[3][0] = (np.zeros(0, np.int64), np.zeros(0, np.int64))  # an empty batch
+    batches[4] = [(np.array([399 + 5]), np.array([8]))]  # one order, of a user beyond all before
+    _, small = _run_book(batches, 9, False, monkeypatch)
+    book, large = _run_book(batches, 9, True, monkeypatch)
+    for a, b in zip(small, large):
+        for x, y in zip(a, b):
+            assert x.dtype == y.dtype and np.array_equal(x, y)
+    carried = book._starts.copy()
+    book._starts = None
+    assert np.array_equal(carried, book._user_starts(len(book)))
+
+
+def test_find_in_book_kernel_matches_its_numpy_form():
+    """kernels.find_in_book (a search of each user's rows, then the tail) against its
+    numpy form (both runs searched whole) on random books: queries present in the main
+    run, in the tail, absent, of users beyond the index; empty runs and one row."""
+    from simulator.feeds import kernels, numpy_kernels
+
+    rng = np.random.default_rng(11)
+    M = 5
+    cases = []
+    for n_main, n_tail in ((0, 0), (1, 0), (0, 1), (1, 1), (300, 0), (0, 40), (300, 40), (2000, 300)):
+        pool = rng.choice(1000 * M, n_main + n_tail, replace=False)
+        main, tail = np.sort(pool[:n_main]), np.sort(pool[n_main:])
+        cases.append((main, tail))
+    for main, tail in cases:
+        keys = np.concatenate([main, tail]).astype(np.int64)
+        users = main // M
+        n_users = int(users[-1]) + 1 if len(main) else 0
+        starts = np.zeros(n_users + 1, np.int64)
+        np.cumsum(np.bincount(users, minlength=n_users), out=starts[1:])
+        q = np.concatenate([keys, rng.integers(0, 1100 * M, 500)]).astype(np.int64)
+        rng.shuffle(q)
+        for queries in (q, q[:1], q[:0]):
+            want = numpy_kernels.find_in_book(keys, len(main), None, M, queries)
+            got = kernels.find_in_book(keys, len(main), starts, M, queries)
+            assert got.dtype == np.int64 and np.array_equal(got, want)
+            present = want >= 0
+            assert np.array_equal(keys[want[present]], queries[present])
+            assert not np.isin(queries[~present], keys).any()
