@@ -51,7 +51,9 @@ class FanGroups:
         self.table = follows.add_table("group", annoy=np.float32, joined=np.int32)
         self.group_effect = np.array([pc.group_effect for pc in model.scenario.platforms.values()])
         self.ban_excess = np.array([pc.ban_per_excess_push for pc in model.scenario.platforms.values()])
-        self.episodes: list[np.ndarray] = []  # closed memberships: rows (platform, joined, left)
+        # closed memberships: rows (platform, joined, left), int32 (12 bytes a row; issue #17: 6.5 M rows by day 365
+        # at 1 M users; memberships() gives them as int64)
+        self.episodes: list[np.ndarray] = []
         # today's promotional pushes as members received them: (day, user, platform, annoyance added)
         self._promo_received: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
 
@@ -117,9 +119,9 @@ class FanGroups:
         edges, rows = edges[rows >= 0], rows[rows >= 0]
         if len(edges) == 0:
             return
-        home = self.model.creators.home[follows.creator[edges]].astype(np.int64)
-        self.episodes.append(np.stack([home, table["joined"][rows].astype(np.int64),
-                                       np.full(len(edges), self.model.day, np.int64)], axis=1))
+        home = self.model.creators.home[follows.creator[edges]].astype(np.int32)
+        self.episodes.append(np.stack([home, table["joined"][rows].astype(np.int32),
+                                       np.full(len(edges), self.model.day, np.int32)], axis=1))
         table.delete_rows(rows)  # (looked up above: not searched again)
 
     def in_group(self, edges: np.ndarray) -> np.ndarray:
@@ -141,7 +143,7 @@ class FanGroups:
         (``left`` = 10**9 for members still in), of the accounts whose home is
         ``platform`` (None: all)."""
         model, follows = self.model, self.model.follows
-        closed = np.concatenate(self.episodes) if self.episodes else np.zeros((0, 3), np.int64)
+        closed = np.concatenate(self.episodes).astype(np.int64) if self.episodes else np.zeros((0, 3), np.int64)
         member = self.table.edge
         still_in = np.stack([model.creators.home[follows.creator[member]].astype(np.int64),
                              self.table["joined"].astype(np.int64), np.full(len(member), 10**9)], axis=1)

@@ -77,3 +77,34 @@ def test_weak_groups_sell_less_through_pushes():
     strong = model(**groups(1.0, 0.3), platforms={"douyin": {"group_effect": 1.0}}).run()
     weak = model(**groups(1.0, 0.3), platforms={"douyin": {"group_effect": 0.2}}).run()
     assert weak.ledger.gmv_by_source[0, g] < 0.5 * strong.ledger.gmv_by_source[0, g]
+
+
+def test_closed_memberships_are_kept_compact_and_read_back_as_int64():
+    """Guards the closed memberships' int32 rows (issue #17's memory, tenth pass): each
+    leaver's (home platform, joined, left) is logged as it leaves, and ``memberships``
+    gives every closed and current one as int64 days, the current ones left at 10**9
+    (checked against the leavers recorded by hand as they leave)."""
+    m = model(steps=10, **groups(8.0, 0.0, tolerance_mean=2.0, tolerance_sigma=0.5))
+    fg = m.commerce.groups
+    leave, seen = fg.leave, []
+
+    def recording_leave(edges):
+        rows = fg.table.rows(edges)
+        edges = edges[rows >= 0]
+        home = m.creators.home[m.follows.creator[edges]].astype(np.int64)
+        seen.append(np.stack([home, fg.table["joined"][rows[rows >= 0]].astype(np.int64),
+                              np.full(len(edges), m.day, np.int64)], axis=1))
+        leave(edges)
+
+    fg.leave = recording_leave
+    m.run()
+    closed = np.concatenate(seen)
+    assert len(closed) > 20 and all(e.dtype == np.int32 and e.shape[1] == 3 for e in fg.episodes)
+    joined, left = fg.memberships()
+    assert joined.dtype == left.dtype == np.int64
+    n = len(closed)
+    assert np.array_equal(joined[:n], closed[:, 1]) and np.array_equal(left[:n], closed[:, 2])
+    assert np.array_equal(joined[n:], fg.table["joined"].astype(np.int64)) and (left[n:] == 10**9).all()
+    for p in range(len(m.platforms)):
+        jp, lp = fg.memberships(p)
+        assert np.array_equal(jp[: np.count_nonzero(closed[:, 0] == p)], closed[closed[:, 0] == p, 1])
