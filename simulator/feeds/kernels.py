@@ -1010,3 +1010,18 @@ def find_in_book(keys, n_main, start, n_merchants, q):
                 r = lo
         out[i] = r
     return out
+
+
+@_cached_njit()
+def engaged_selling(complete, like, item, sells):
+    """The impressions engaged (completed or liked) whose item ``sells`` (a live session
+    or a product link), ascending (int64): ``numpy_kernels.engaged_selling`` in one pass,
+    the item read for the engaged ones only (commerce/feed_sales.py)."""
+    out = np.empty(len(item), dtype=np.int64)
+    n = 0
+    for i in range(len(item)):
+        if complete[i] or like[i]:
+            if sells[item[i]]:
+                out[n] = i
+                n += 1
+    return out[:n].copy()
