@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..feeds import numpy_kernels
 from .ledger import GROUP, PRIVATE_PLATFORM
 from .purchase import place_orders
 from .pushes import apply_push_effects, draw_pushes, promo_buyers
@@ -64,8 +65,10 @@ class FanGroups:
         follows, creators, rng = model.follows, model.creators, model.streams.commerce
         table = self.table
         edge = selling_edges
-        # (compress and take: a mask's and fancy indexing's values, ~2× quicker here)
-        candidates = edge.compress(~table.has(edge) & (follows.intimacy.take(edge) >= g.join_intimacy))
+        # fans at or above join_intimacy not yet in the group (large days: one compiled merge of the
+        # selling edges with the members, without a flag of every edge)
+        join_candidates = numpy_kernels.kernel("join_candidates", numpy_kernels.compiled(len(edge)))
+        candidates = join_candidates(edge, follows.intimacy, table.edge, np.float32(g.join_intimacy))
         join = candidates[rng.random(len(candidates)) < g.join_rate]
         table.insert(join, annoy=0.0, joined=model.day)
         learner = model.commerce.learning

@@ -1025,3 +1025,23 @@ def engaged_selling(complete, like, item, sells):
                 out[n] = i
                 n += 1
     return out[:n].copy()
+
+
+@_cached_njit()
+def join_candidates(edge, intimacy, members, join_intimacy):
+    """The follow edges of ``edge`` (ascending) at or above ``join_intimacy`` (float32,
+    compared as numpy compares a float32 array with it) that are not in ``members``
+    (ascending: the fan groups' member edges), ascending (int64): one merge of the two
+    sorted lists, without ``EdgeTable.has``' flag of every edge (commerce/groups.py)."""
+    out = np.empty(len(edge), dtype=np.int64)
+    n = 0
+    j = 0
+    for i in range(len(edge)):
+        e = edge[i]
+        if intimacy[e] >= join_intimacy:
+            while j < len(members) and members[j] < e:
+                j += 1
+            if j == len(members) or members[j] != e:
+                out[n] = e
+                n += 1
+    return out[:n].copy()

@@ -539,3 +539,17 @@ def engaged_selling(complete, like, item, sells) -> np.ndarray:
     """The impressions engaged (``complete | like``, ``Reactions.engaged``) whose item
     ``sells``, ascending (int64). (take: fancy indexing's values, quicker.)"""
     return np.flatnonzero((complete | like) & sells.take(item))
+
+
+def join_candidates(edge, intimacy, members, join_intimacy) -> np.ndarray:
+    """``kernels.join_candidates`` in numpy: the edges of ``edge`` at or above
+    ``join_intimacy`` whose edge is not in ``members``, the members found in a flag per
+    edge up to the largest asked, as ``EdgeTable.has`` does. (compress and take: a
+    mask's and fancy indexing's values, ~2× quicker here.)"""
+    member = np.zeros(len(edge), bool)
+    if len(edge) and len(members):
+        n = int(edge.max()) + 1
+        flag = np.zeros(n + 1, bool)  # + 1: the members' edges beyond n land on the last, never asked
+        flag[np.minimum(members, n)] = True
+        member = flag[edge]
+    return edge.compress(~member & (intimacy.take(edge) >= join_intimacy))

@@ -108,3 +108,26 @@ def test_closed_memberships_are_kept_compact_and_read_back_as_int64():
     for p in range(len(m.platforms)):
         jp, lp = fg.memberships(p)
         assert np.array_equal(jp[: np.count_nonzero(closed[:, 0] == p)], closed[closed[:, 0] == p, 1])
+
+
+def test_join_candidates_kernel_matches_its_numpy_form():
+    """kernels.join_candidates (a merge of the selling edges with the members, the groups'
+    large days) against its numpy form and a plain reference: the intimacy threshold
+    compared in float32 as numpy compares a float32 array with a Python float (values at
+    and next to it, thresholds that round up and down), no edges, no members, one edge."""
+    from simulator.feeds import kernels, numpy_kernels
+
+    rng = np.random.default_rng(8)
+    for thr in (0.2, 0.3, 0.35, 0.0):
+        t = np.float32(thr)
+        near = np.array([t, np.nextafter(t, np.float32(0)), np.nextafter(t, np.float32(1))], np.float32)
+        for n_edges, n_sel, n_mem in ((0, 0, 0), (1, 1, 0), (1, 1, 1), (50, 0, 10), (50, 30, 0), (3000, 1200, 400)):
+            intimacy = rng.random(n_edges).astype(np.float32)
+            if n_edges:
+                intimacy[rng.integers(0, n_edges, min(n_edges, 30))] = rng.choice(near, min(n_edges, 30))
+            edge = np.sort(rng.choice(n_edges, n_sel, replace=False)).astype(np.int64)
+            members = np.sort(rng.choice(n_edges, n_mem, replace=False)).astype(np.int64)
+            want = edge[~np.isin(edge, members) & (intimacy[edge] >= thr)]
+            numpy_form = numpy_kernels.join_candidates(edge, intimacy, members, t)
+            got = kernels.join_candidates(edge, intimacy, members, t)
+            assert got.dtype == np.int64 and np.array_equal(got, want) and np.array_equal(numpy_form, want)
