@@ -1045,3 +1045,19 @@ def join_candidates(edge, intimacy, members, join_intimacy):
                 out[n] = e
                 n += 1
     return out[:n].copy()
+
+
+@_cached_njit()
+def visiting_edges(edge, draw, intimacy, visit_rate):
+    """The edges of ``edge`` whose ``draw`` is below ``visit_rate × intimacy[edge]``, in
+    float32 (``visit_rate`` float32: numpy's product of a float32 array and a Python
+    float), in their order (int64): one pass, without the gathered intimacy, the
+    products and the mask of every selling edge (commerce/visits.py)."""
+    out = np.empty(len(edge), dtype=np.int64)
+    n = 0
+    for i in range(len(edge)):
+        e = edge[i]
+        if draw[i] < visit_rate * intimacy[e]:
+            out[n] = e
+            n += 1
+    return out[:n].copy()

@@ -553,3 +553,8 @@ def join_candidates(edge, intimacy, members, join_intimacy) -> np.ndarray:
         flag[np.minimum(members, n)] = True
         member = flag[edge]
     return edge.compress(~member & (intimacy.take(edge) >= join_intimacy))
+
+
+def visiting_edges(edge, draw, intimacy, visit_rate) -> np.ndarray:
+    """``kernels.visiting_edges`` in numpy: ``edge[draw < visit_rate * intimacy[edge]]``."""
+    return edge[draw < visit_rate * intimacy[edge]]

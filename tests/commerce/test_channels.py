@@ -297,3 +297,25 @@ def test_find_in_book_kernel_matches_its_numpy_form():
             present = want >= 0
             assert np.array_equal(keys[want[present]], queries[present])
             assert not np.isin(queries[~present], keys).any()
+
+
+def test_visiting_edges_kernel_matches_its_numpy_form():
+    """kernels.visiting_edges (the homepage visits' draw, large days) against its numpy
+    form and numpy's expression with a Python float rate (float32 products, NEP 50):
+    draws equal to the float32 product (no visit) and just below it (a visit), no edges,
+    one edge."""
+    from simulator.feeds import kernels, numpy_kernels
+
+    rng = np.random.default_rng(21)
+    for rate in (0.05, 0.3, 1.0 / 3.0):
+        for n_edges, n_sel in ((0, 0), (1, 1), (5000, 3000)):
+            intimacy = rng.random(n_edges).astype(np.float32)
+            edge = np.sort(rng.choice(n_edges, n_sel, replace=False)).astype(np.int64)
+            draw = rng.random(n_sel, dtype=np.float32)
+            at = np.float32(rate) * intimacy[edge]  # the float32 product numpy compares with
+            draw[::3] = at[::3]
+            draw[1::3] = np.nextafter(at[1::3], np.float32(0))
+            want = edge[draw < rate * intimacy[edge]]
+            got = kernels.visiting_edges(edge, draw, intimacy, np.float32(rate))
+            numpy_form = numpy_kernels.visiting_edges(edge, draw, intimacy, np.float32(rate))
+            assert got.dtype == np.int64 and np.array_equal(got, want) and np.array_equal(numpy_form, want)
