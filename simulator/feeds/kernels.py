@@ -674,23 +674,6 @@ def adopt_new(indptr, indices, before, draw, feed, base, rate):
 
 
 @_cached_njit()
-def selling_edges(src, creator, ok, home, uses):
-    """The follow edges whose creator has ``ok`` and whose user uses the creator's home
-    platform (``uses[src, home[creator]]``), ascending: what
-    ``numpy_kernels.selling_edges`` gives, in one pass over the edges without its
-    gathers of every edge (the private channels' edges, commerce/__init__.py); without
-    branches (each edge is written and kept or overwritten: ~half the creators sell, a
-    branch on it mispredicted half the time). Returns int64 edges."""
-    out = np.empty(len(creator), dtype=np.int64)
-    n = 0
-    for e in range(len(creator)):
-        c = creator[e]
-        out[n] = e
-        n += ok[c] & uses[src[e], home[c]]
-    return out[:n].copy()
-
-
-@_cached_njit()
 def fans_by_tier(creator, intimacy, thresholds, n_creators):
     """(creators × 4) follow edges by creator and fan tier (the tier: how many of the
     three ``thresholds`` the edge's intimacy reaches, as ``state.graphs.fan_tier``), in
@@ -1060,4 +1043,26 @@ def visiting_edges(edge, draw, intimacy, visit_rate):
         if draw[i] < visit_rate * intimacy[e]:
             out[n] = e
             n += 1
+    return out[:n].copy()
+
+
+@_cached_njit()
+def selling_edges_in_rows(indptr, creator, bits, uses):
+    """The follow edges whose creator sells on a platform its user uses, ascending
+    (int64): ``numpy_kernels.selling_edges`` row by row of the graph (``indptr``), with
+    each creator's home platform as a bit where it may sell (``bits``, uint64: 0 where
+    not ``ok``) and the row's user's platforms (``uses``) as bits, so an edge costs one
+    gather from the creators' small table and no read of its user (commerce/__init__.py;
+    without branches, as before). Returns int64 edges."""
+    out = np.empty(len(creator), dtype=np.int64)
+    n = 0
+    one = np.uint64(1)
+    for u in range(len(indptr) - 1):
+        mine = np.uint64(0)
+        for p in range(uses.shape[1]):
+            if uses[u, p]:
+                mine |= one << np.uint64(p)
+        for e in range(indptr[u], indptr[u + 1]):
+            out[n] = e
+            n += (mine & bits[creator[e]]) != 0
     return out[:n].copy()

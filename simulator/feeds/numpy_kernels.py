@@ -376,8 +376,8 @@ def adopt_new(indptr, indices, before, draw, feed, base, rate) -> np.ndarray:
 
 
 def selling_edges(src, creator, ok, home, uses) -> np.ndarray:
-    """``kernels.selling_edges`` in numpy: the edges whose creator has ``ok`` and whose
-    user uses the creator's ``home`` platform, ascending (int64)."""
+    """The edges whose creator has ``ok`` and whose user uses the creator's ``home``
+    platform, ascending (int64) (large graphs: ``kernels.selling_edges_in_rows``)."""
     edge = np.flatnonzero(ok.take(creator))  # (take: fancy indexing's values, quicker by int32 indices)
     cell = src.take(edge).astype(np.intp)  # the (user, home platform) cell of uses, flat (one gather, not a 2-D index)
     if uses.shape[1] != 1:
