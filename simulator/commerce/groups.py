@@ -58,6 +58,11 @@ class FanGroups:
         # today's promotional pushes as members received them: (day, user, platform, annoyance added)
         self._promo_received: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
 
+    def __setstate__(self, state: dict) -> None:
+        # models saved before the int32 rows: the same values, compact
+        state["episodes"] = [e.astype(np.int32) for e in state.get("episodes", [])]
+        self.__dict__.update(state)
+
     def run_day(self, selling_edges: np.ndarray, unfollow: np.ndarray) -> None:
         """Joining, pushes, sales, over-marketing risk, leaving; marks annoyed members who
         unfollow in ``unfollow``."""

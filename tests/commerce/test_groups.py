@@ -131,3 +131,21 @@ def test_join_candidates_kernel_matches_its_numpy_form():
             numpy_form = numpy_kernels.join_candidates(edge, intimacy, members, t)
             got = kernels.join_candidates(edge, intimacy, members, t)
             assert got.dtype == np.int64 and np.array_equal(got, want) and np.array_equal(numpy_form, want)
+
+
+def test_a_saved_model_keeps_its_closed_memberships():
+    """FanGroups' pickle (``__setstate__``: closed memberships saved as int64 rows, before
+    the int32 ones, come back as int32 with the same values; ``churn`` unchanged)."""
+    m = model(steps=10, **groups(8.0, 0.0, tolerance_mean=2.0, tolerance_sigma=0.5))
+    m.run()
+    fg = m.commerce.groups
+    assert sum(len(e) for e in fg.episodes) > 0
+    before = fg.memberships(), fg.churn(3)
+    assert not np.isnan(before[1])
+    state = fg.__dict__.copy()
+    state["episodes"] = [e.astype(np.int64) for e in fg.episodes]  # as a model saved before the int32 rows
+    fg.__dict__.clear()
+    fg.__setstate__(state)
+    assert all(e.dtype == np.int32 for e in fg.episodes)
+    after = fg.memberships(), fg.churn(3)
+    assert all(np.array_equal(a, b) for a, b in zip(before[0], after[0])) and before[1] == after[1]
