@@ -36,7 +36,8 @@ class CustomerBook:
     end of the day's commerce (:meth:`simulator.commerce.Commerce.run_private_channels`).
     Issue #17: each of a day's ~6 batches of orders copied the four columns (20 bytes a
     pair; 9.1 M pairs at 1 M users by day 365). Between days the rows are in key order,
-    as on small books; a row is a handle valid until the next :meth:`ensure`."""
+    as on small books; a row is a handle valid until the next :meth:`ensure` or
+    :meth:`settle`."""
 
     COLUMNS = ("keys", "trust", "last_day", "orders")
 
