@@ -143,6 +143,8 @@ class CustomerBook:
             return
         from ..feeds.kernels import insert_in_place  # numba: a tail exists on large books only
 
+        if any(getattr(self, name).base is not self._buffers.get(name) for name in self.COLUMNS):
+            self._regrow(0)  # (a model saved with a tail: its columns come back as plain arrays)
         pos = np.searchsorted(self.keys[:n_main], self.keys[n_main:])
         if self._starts is not None:  # each user's first row moves up by the tail's rows of the users before it
             users = self.keys[n_main:] // self.n_merchants

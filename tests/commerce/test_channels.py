@@ -323,3 +323,27 @@ def test_visiting_edges_kernel_matches_its_numpy_form():
             got = kernels.visiting_edges(edge, draw, intimacy, np.float32(rate))
             numpy_form = numpy_kernels.visiting_edges(edge, draw, intimacy, np.float32(rate))
             assert got.dtype == np.int64 and np.array_equal(got, want) and np.array_equal(numpy_form, want)
+
+
+def test_a_customer_book_saved_with_a_tail_settles_the_same(monkeypatch):
+    """CustomerBook's pickle (``__getstate__``/``__setstate__``): a book saved in the middle
+    of a day, with a tail, keeps its rows; loaded, it answers the same lookups and settles
+    to the same columns as the one that was not saved (its columns come back without their
+    buffers' room and without the users' first rows, made again)."""
+    import pickle
+
+    rng = np.random.default_rng(9)
+    batches = _random_book_batches(rng, 300, 6, 3, 200)
+    book, _ = _run_book(batches[:2], 6, True, monkeypatch)
+    for users, merchants in batches[2]:
+        row, _ = book.ensure(users, merchants)
+        book.record(row, np.full(len(row), 0.5, np.float32), 7)
+    assert book.n_main is not None and book.n_main < len(book)
+    saved = pickle.loads(pickle.dumps(book))
+    assert saved._buffers == {} and saved._starts is None and saved.n_main == book.n_main
+    users, merchants = rng.integers(0, 320, 500), rng.integers(0, 6, 500)
+    assert np.array_equal(saved.lookup(users, merchants), book.lookup(users, merchants))
+    saved.settle()
+    book.settle()
+    for c in book.COLUMNS:
+        assert np.array_equal(getattr(saved, c), getattr(book, c))
