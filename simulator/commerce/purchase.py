@@ -50,20 +50,20 @@ class CustomerBook:
         self.n_main: int | None = None  # rows in key order before today's tail; None: no tail
         # large books: each column's buffer when the column is a view of its first entries
         self._buffers: dict[str, np.ndarray] = {}
-        # large books: the first row of each user's keys before the tail (kernels.find_in_book), made when
-        # first needed, moved along by settle (8 bytes a user); None: to be made
-        self._starts: np.ndarray | None = None
+        # large books: each user's first row before the tail and a bitmask of its merchants there
+        # (kernels.find_in_book), made when first needed, moved along by settle (16 bytes a user); None: to be made
+        self._index: np.ndarray | None = None
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         # (a pickle keeps the columns only; the room and the users' first rows are made again when needed)
-        state["_buffers"], state["_starts"] = {}, None
+        state["_buffers"], state["_index"] = {}, None
         return state
 
     def __setstate__(self, state: dict) -> None:
         state.setdefault("_buffers", {})  # models saved before the tail
         state.setdefault("n_main", None)
-        state.setdefault("_starts", None)
+        state.setdefault("_index", None)
         self.__dict__.update(state)
 
     def __len__(self) -> int:
@@ -74,34 +74,35 @@ class CustomerBook:
 
     def lookup(self, users: np.ndarray, merchants: np.ndarray) -> np.ndarray:
         """Row of each (user, merchant) pair, -1 where the user never bought from the merchant."""
-        return self._find(self.key(users, merchants))
-
-    def _find(self, q: np.ndarray) -> np.ndarray:
         n_main = len(self.keys) if self.n_main is None else self.n_main
         if not numpy_kernels.compiled(len(self.keys)):
-            return numpy_kernels.find_in_book(self.keys, n_main, None, self.n_merchants, q)
+            return numpy_kernels.find_in_book(self.keys, n_main, None, self.n_merchants, users, merchants)
         from ..feeds.kernels import find_in_book  # numba: large books only
 
-        # (a binary search of a user's few rows, not of the whole book: issue #17, ~9 M pairs at 1 M users)
-        return find_in_book(self.keys, n_main, self._user_starts(n_main), self.n_merchants, q)
+        # (a binary search of a user's few rows, when its merchants' bits allow, not of the whole book,
+        # and no keys made: issue #17, ~9 M pairs and ~4 M lookups a day at 1 M users late in a year)
+        return find_in_book(self.keys, n_main, self._user_index(n_main), self.n_merchants, users, merchants)
 
-    def _user_starts(self, n_main: int) -> np.ndarray:
-        """The first row of each user's keys in ``keys[:n_main]`` (int64, one more entry
-        than the users up to the last one there)."""
-        if self._starts is None:
-            users = self.keys[:n_main] // self.n_merchants
+    def _user_index(self, n_main: int) -> np.ndarray:
+        """Each user's first row in ``keys[:n_main]`` and a bitmask of its merchants there
+        (bit merchant % 64): int64, (users up to the last one there + 1) × 2."""
+        if self._index is None:
+            main = self.keys[:n_main]
+            users = main // self.n_merchants
             n_users = int(users[-1]) + 1 if n_main else 0
-            self._starts = np.zeros(n_users + 1, np.int64)
-            np.cumsum(np.bincount(users, minlength=n_users), out=self._starts[1:])
-        return self._starts
+            index = np.zeros((n_users + 1, 2), np.int64)
+            index[1:, 0] = np.cumsum(np.bincount(users, minlength=n_users))
+            np.bitwise_or.at(index[:, 1], users, np.left_shift(np.int64(1), main % self.n_merchants % 64))
+            self._index = index
+        return self._index
 
     def ensure(self, users: np.ndarray, merchants: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Row of each pair, adding the missing ones; and a mask of the pairs that were new."""
-        key = self.key(users, merchants)
-        row = self._find(key)
+        row = self.lookup(users, merchants)
         new = row < 0
         if not new.any():
             return row, new
+        key = self.key(users, merchants)
         q = unique_sorted(key[new])
         if self.n_main is None and not numpy_kernels.compiled(len(self.keys)):
             # np.insert at these places, found once for the four columns
@@ -110,8 +111,8 @@ class CustomerBook:
             self.trust = into(self.trust, np.zeros(len(q), np.float32))
             self.last_day = into(self.last_day, np.full(len(q), NEVER, np.int32))
             self.orders = into(self.orders, np.zeros(len(q), np.int32))
-            self._starts = None
-            return self._find(key), new
+            self._index = None
+            return self.lookup(users, merchants), new
         self._add_to_tail(q)
         # the rows before the tail did not move; the tail's (the new pairs among them) did
         moved = np.flatnonzero(new | (row >= self.n_main))
@@ -146,13 +147,17 @@ class CustomerBook:
         if any(getattr(self, name).base is not self._buffers.get(name) for name in self.COLUMNS):
             self._regrow(0)  # (a model saved with a tail: its columns come back as plain arrays)
         pos = np.searchsorted(self.keys[:n_main], self.keys[n_main:])
-        if self._starts is not None:  # each user's first row moves up by the tail's rows of the users before it
-            users = self.keys[n_main:] // self.n_merchants
-            n_users = max(len(self._starts) - 1, int(users[-1]) + 1)
-            starts = np.full(n_users + 1, self._starts[-1], np.int64)
-            starts[:len(self._starts)] = self._starts
-            starts[1:] += np.cumsum(np.bincount(users, minlength=n_users))
-            self._starts = starts
+        if self._index is not None:  # each user's first row moves up by the tail's rows of the users before it
+            tail = self.keys[n_main:]
+            users = tail // self.n_merchants
+            old = self._index
+            n_users = max(len(old) - 1, int(users[-1]) + 1)
+            index = np.zeros((n_users + 1, 2), np.int64)
+            index[:len(old)] = old
+            index[len(old):, 0] = old[-1, 0]
+            index[1:, 0] += np.cumsum(np.bincount(users, minlength=n_users))
+            np.bitwise_or.at(index[:, 1], users, np.left_shift(np.int64(1), tail % self.n_merchants % 64))
+            self._index = index
         for name in self.COLUMNS:
             buf = self._buffers[name]
             insert_in_place(buf, n_main, pos, buf[n_main:n].copy())

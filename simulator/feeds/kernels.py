@@ -959,27 +959,29 @@ def day_gain_sums(key, shift, table, starts):
 
 
 @_cached_njit()
-def find_in_book(keys, n_main, start, n_merchants, q):
-    """The customer book's rows of the keys ``q`` (-1 where absent): ``keys[:n_main]``
-    ascending, with ``start[u]`` its first row of user u (``len(start) - 1`` users
-    indexed: keys of users beyond are not there), searched only in the user's own
-    rows; ``keys[n_main:]`` (the day's tail) ascending, searched whole. Its numpy form
-    searches both runs whole (the same rows: the keys are distinct)."""
-    out = np.empty(len(q), dtype=np.int64)
-    n, n_users = len(keys), len(start) - 1
-    for i in range(len(q)):
-        k = q[i]
-        u = k // n_merchants
+def find_in_book(keys, n_main, index, n_merchants, users, merchants):
+    """The customer book's rows of the pairs (``users``, ``merchants``), -1 where absent:
+    ``keys[:n_main]`` ascending (user · ``n_merchants`` + merchant), ``index[u]`` its user
+    u's first row and a bitmask of u's merchants there (bit merchant % 64; ``len(index) -
+    1`` users indexed: users beyond have no rows there), searched only in the user's own
+    rows when the bit is set; ``keys[n_main:]`` (the day's tail) ascending, searched
+    whole. Its numpy form searches both runs whole (the same rows: the keys are
+    distinct)."""
+    out = np.empty(len(users), dtype=np.int64)
+    n, n_users = len(keys), len(index) - 1
+    for i in range(len(users)):
+        u, m = np.int64(users[i]), np.int64(merchants[i])
+        k = u * n_merchants + m
         r = -1
-        if 0 <= u < n_users:
-            lo, hi = start[u], start[u + 1]
+        if 0 <= u < n_users and (index[u, 1] >> (m & 63)) & 1:
+            lo, hi = index[u, 0], index[u + 1, 0]
             while lo < hi:
                 mid = (lo + hi) >> 1
                 if keys[mid] < k:
                     lo = mid + 1
                 else:
                     hi = mid
-            if lo < start[u + 1] and keys[lo] == k:
+            if lo < index[u + 1, 0] and keys[lo] == k:
                 r = lo
         if r < 0 and n_main < n:
             lo, hi = n_main, n

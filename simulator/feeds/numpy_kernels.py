@@ -524,9 +524,10 @@ def react_in_chunks(edge, edge_intimacy, item, item_quality, match, coef, offset
 # ---------------------------------------------------------------- COMMERCE (issue #17, tenth pass)
 
 
-def find_in_book(keys, n_main, start, n_merchants, q) -> np.ndarray:
+def find_in_book(keys, n_main, index, n_merchants, users, merchants) -> np.ndarray:
     """``kernels.find_in_book`` in numpy: each run (``keys[:n_main]``, ``keys[n_main:]``)
-    searched whole (``start`` and ``n_merchants`` unused)."""
+    searched whole (``index`` unused)."""
+    q = users.astype(np.int64) * n_merchants + merchants.astype(np.int64)
     row = find_sorted(keys[:n_main], q)
     if n_main < len(keys):
         miss = np.flatnonzero(row < 0)

@@ -257,50 +257,54 @@ def test_the_customer_books_tail_leaves_the_same_book(monkeypatch):
     a day's new pairs kept after the rows in key order and merged in at the day's end
     leave the same four columns every day as inserting each batch at its places (the
     small book's path), and every row handed out mid-day is its pair's; the users' first
-    rows (``_starts``) carried along by ``settle`` equal ones made afresh."""
+    rows and merchants' bits (``_index``) carried along by ``settle`` equal ones made afresh."""
     rng = np.random.default_rng(3)
-    batches = _random_book_batches(rng, 400, 9, 6, 300)
+    batches = _random_book_batches(rng, 400, 70, 6, 300)  # 70 merchants: bits merchant % 64 shared
     batches[2] = []  # a day without orders
     batches[3][0] = (np.zeros(0, np.int64), np.zeros(0, np.int64))  # an empty batch
-    batches[4] = [(np.array([399 + 5]), np.array([8]))]  # one order, of a user beyond all before
-    _, small = _run_book(batches, 9, False, monkeypatch)
-    book, large = _run_book(batches, 9, True, monkeypatch)
+    batches[4] = [(np.array([399 + 5]), np.array([69]))]  # one order, of a user beyond all before
+    _, small = _run_book(batches, 70, False, monkeypatch)
+    book, large = _run_book(batches, 70, True, monkeypatch)
     for a, b in zip(small, large):
         for x, y in zip(a, b):
             assert x.dtype == y.dtype and np.array_equal(x, y)
-    carried = book._starts.copy()
-    book._starts = None
-    assert np.array_equal(carried, book._user_starts(len(book)))
+    carried = book._index.copy()
+    book._index = None
+    assert np.array_equal(carried, book._user_index(len(book)))
 
 
 def test_find_in_book_kernel_matches_its_numpy_form():
-    """kernels.find_in_book (a search of each user's rows, then the tail) against its
-    numpy form (both runs searched whole) on random books: queries present in the main
-    run, in the tail, absent, of users beyond the index; empty runs and one row."""
+    """kernels.find_in_book (each user's merchants' bits, a search of the user's rows,
+    then the tail) against its numpy form (both runs searched whole) on random books of
+    100 merchants (bits merchant % 64 shared by two): queries present in the main run, in
+    the tail, absent (with their bit set or not), of users beyond the index, int32 and
+    int64; empty runs and one row."""
     from simulator.feeds import kernels, numpy_kernels
 
     rng = np.random.default_rng(11)
-    M = 5
-    cases = []
+    M = 100
     for n_main, n_tail in ((0, 0), (1, 0), (0, 1), (1, 1), (300, 0), (0, 40), (300, 40), (2000, 300)):
         pool = rng.choice(1000 * M, n_main + n_tail, replace=False)
         main, tail = np.sort(pool[:n_main]), np.sort(pool[n_main:])
-        cases.append((main, tail))
-    for main, tail in cases:
         keys = np.concatenate([main, tail]).astype(np.int64)
         users = main // M
         n_users = int(users[-1]) + 1 if len(main) else 0
-        starts = np.zeros(n_users + 1, np.int64)
-        np.cumsum(np.bincount(users, minlength=n_users), out=starts[1:])
-        q = np.concatenate([keys, rng.integers(0, 1100 * M, 500)]).astype(np.int64)
+        index = np.zeros((n_users + 1, 2), np.int64)
+        index[1:, 0] = np.cumsum(np.bincount(users, minlength=n_users))
+        np.bitwise_or.at(index[:, 1], users, np.left_shift(np.int64(1), main % M % 64))
+        q = np.concatenate([keys, keys + 64, keys - 64, rng.integers(0, 1100 * M, 500)])
+        q = q[(q >= 0) & (q % M == (q % M))]
         rng.shuffle(q)
-        for queries in (q, q[:1], q[:0]):
-            want = numpy_kernels.find_in_book(keys, len(main), None, M, queries)
-            got = kernels.find_in_book(keys, len(main), starts, M, queries)
-            assert got.dtype == np.int64 and np.array_equal(got, want)
-            present = want >= 0
-            assert np.array_equal(keys[want[present]], queries[present])
-            assert not np.isin(queries[~present], keys).any()
+        u, m = q // M, q % M
+        for dtype in (np.int64, np.int32):
+            for s in (slice(None), slice(0, 1), slice(0, 0)):
+                qu, qm = u[s].astype(dtype), m[s].astype(dtype)
+                want = numpy_kernels.find_in_book(keys, len(main), None, M, qu, qm)
+                got = kernels.find_in_book(keys, len(main), index, M, qu, qm)
+                assert got.dtype == np.int64 and np.array_equal(got, want)
+                present = want >= 0
+                assert np.array_equal(keys[want[present]], q[s][present])
+                assert not np.isin(q[s][~present], keys).any()
 
 
 def test_visiting_edges_kernel_matches_its_numpy_form():
@@ -340,7 +344,7 @@ def test_a_customer_book_saved_with_a_tail_settles_the_same(monkeypatch):
         book.record(row, np.full(len(row), 0.5, np.float32), 7)
     assert book.n_main is not None and book.n_main < len(book)
     saved = pickle.loads(pickle.dumps(book))
-    assert saved._buffers == {} and saved._starts is None and saved.n_main == book.n_main
+    assert saved._buffers == {} and saved._index is None and saved.n_main == book.n_main
     users, merchants = rng.integers(0, 320, 500), rng.integers(0, 6, 500)
     assert np.array_equal(saved.lookup(users, merchants), book.lookup(users, merchants))
     saved.settle()
