@@ -92,7 +92,10 @@ class CustomerBook:
             n_users = int(users[-1]) + 1 if n_main else 0
             index = np.zeros((n_users + 1, 2), np.int64)
             index[1:, 0] = np.cumsum(np.bincount(users, minlength=n_users))
-            np.bitwise_or.at(index[:, 1], users, np.left_shift(np.int64(1), main % self.n_merchants % 64))
+            if n_main:  # (the rows are in user order: one reduction a user with rows, not np.bitwise_or.at)
+                first = index[np.flatnonzero(index[1:, 0] > index[:-1, 0]), 0]
+                bits = np.left_shift(np.int64(1), main % self.n_merchants % 64)
+                index[users[first], 1] = np.bitwise_or.reduceat(bits, first)
             self._index = index
         return self._index
 
