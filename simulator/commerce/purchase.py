@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..feeds import numpy_kernels
 from ..feeds.numpy_kernels import sorted_inserter
 from ..feeds.numpy_kernels import splitmix64 as _splitmix64
 from ..feeds.numpy_kernels import splitmix64_in_place
@@ -27,7 +28,18 @@ NEVER = -(10**6)  # "last order" day of a buyer who never ordered
 
 class CustomerBook:
     """Buyer–merchant relationships: (user, merchant) pairs kept sorted by key, with trust,
-    the day of the last order and the order count."""
+    the day of the last order and the order count.
+
+    On large books (``numpy_kernels.compiled``) the pairs a day adds do not go to their
+    places at once: they go to a sorted *tail* after the first ``n_main`` rows, in the
+    columns' buffers with room, and :meth:`settle` merges the tail in, in place, at the
+    end of the day's commerce (:meth:`simulator.commerce.Commerce.run_private_channels`).
+    Issue #17: each of a day's ~6 batches of orders copied the four columns (20 bytes a
+    pair; 9.1 M pairs at 1 M users by day 365). Between days the rows are in key order,
+    as on small books; a row is a handle valid until the next :meth:`ensure` or
+    :meth:`settle`."""
+
+    COLUMNS = ("keys", "trust", "last_day", "orders")
 
     def __init__(self, n_merchants: int):
         self.n_merchants = max(n_merchants, 1)
@@ -35,6 +47,24 @@ class CustomerBook:
         self.trust = np.zeros(0, np.float32)
         self.last_day = np.zeros(0, np.int32)
         self.orders = np.zeros(0, np.int32)
+        self.n_main: int | None = None  # rows in key order before today's tail; None: no tail
+        # large books: each column's buffer when the column is a view of its first entries
+        self._buffers: dict[str, np.ndarray] = {}
+        # large books: each user's first row before the tail and a bitmask of its merchants there
+        # (kernels.find_in_book), made when first needed, moved along by settle (16 bytes a user); None: to be made
+        self._index: np.ndarray | None = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        # (a pickle keeps the columns only; the room and the users' first rows are made again when needed)
+        state["_buffers"], state["_index"] = {}, None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state.setdefault("_buffers", {})  # models saved before the tail
+        state.setdefault("n_main", None)
+        state.setdefault("_index", None)
+        self.__dict__.update(state)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -44,20 +74,118 @@ class CustomerBook:
 
     def lookup(self, users: np.ndarray, merchants: np.ndarray) -> np.ndarray:
         """Row of each (user, merchant) pair, -1 where the user never bought from the merchant."""
-        return find_sorted(self.keys, self.key(users, merchants))
+        n_main = len(self.keys) if self.n_main is None else self.n_main
+        if not numpy_kernels.compiled(len(self.keys)):
+            return numpy_kernels.find_in_book(self.keys, n_main, None, self.n_merchants, users, merchants)
+        from ..feeds.kernels import find_in_book  # numba: large books only
+
+        # (a binary search of a user's few rows, when its merchants' bits allow, not of the whole book,
+        # and no keys made: issue #17, ~9 M pairs and ~4 M lookups a day at 1 M users late in a year)
+        return find_in_book(self.keys, n_main, self._user_index(n_main), self.n_merchants, users, merchants)
+
+    def _user_index(self, n_main: int) -> np.ndarray:
+        """Each user's first row in ``keys[:n_main]`` and a bitmask of its merchants there
+        (bit merchant % 64): int64, (users up to the last one there + 1) × 2."""
+        if self._index is None:
+            main = self.keys[:n_main]
+            users = main // self.n_merchants
+            n_users = int(users[-1]) + 1 if n_main else 0
+            index = np.zeros((n_users + 1, 2), np.int64)
+            index[1:, 0] = np.cumsum(np.bincount(users, minlength=n_users))
+            if n_main:  # (the rows are in user order: one reduction a user with rows, not np.bitwise_or.at)
+                first = index[np.flatnonzero(index[1:, 0] > index[:-1, 0]), 0]
+                bits = np.left_shift(np.int64(1), main % self.n_merchants % 64)
+                index[users[first], 1] = np.bitwise_or.reduceat(bits, first)
+            self._index = index
+        return self._index
 
     def ensure(self, users: np.ndarray, merchants: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Row of each pair, adding the missing ones; and a mask of the pairs that were new."""
-        new = self.lookup(users, merchants) < 0
-        if new.any():
-            q = unique_sorted(self.key(users[new], merchants[new]))
+        row = self.lookup(users, merchants)
+        new = row < 0
+        if not new.any():
+            return row, new
+        key = self.key(users, merchants)
+        q = unique_sorted(key[new])
+        if self.n_main is None and not numpy_kernels.compiled(len(self.keys)):
             # np.insert at these places, found once for the four columns
             into = sorted_inserter(len(self.keys), np.searchsorted(self.keys, q))
             self.keys = into(self.keys, q)
             self.trust = into(self.trust, np.zeros(len(q), np.float32))
             self.last_day = into(self.last_day, np.full(len(q), NEVER, np.int32))
             self.orders = into(self.orders, np.zeros(len(q), np.int32))
-        return self.lookup(users, merchants), new
+            self._index = None
+            return self.lookup(users, merchants), new
+        self._add_to_tail(q)
+        # the rows before the tail did not move; the tail's (the new pairs among them) did
+        moved = np.flatnonzero(new | (row >= self.n_main))
+        row[moved] = self.n_main + find_sorted(self.keys[self.n_main:], key[moved])
+        return row, new
+
+    def _add_to_tail(self, q: np.ndarray) -> None:
+        """The new keys ``q`` (ascending, in no row) into today's tail, in its key order."""
+        n, k = len(self.keys), len(q)
+        if self.n_main is None:
+            self.n_main = n
+        n_main = self.n_main
+        into = sorted_inserter(n - n_main, np.searchsorted(self.keys[n_main:], q))
+        if self._room() < k:
+            self._regrow(max(4 * k, n // 64))
+        values = {"keys": q, "trust": np.zeros(k, np.float32), "last_day": np.full(k, NEVER, np.int32),
+                  "orders": np.zeros(k, np.int32)}
+        for name in self.COLUMNS:
+            buf = self._buffers[name]
+            buf[n_main:n + k] = into(buf[n_main:n], values[name])
+            setattr(self, name, buf[:n + k])
+
+    def settle(self) -> None:
+        """Merge today's tail into its places (in place, in the buffers): every row in key
+        order again, the columns as inserting each batch at its places would have left them."""
+        n_main, n = self.n_main, len(self.keys)
+        self.n_main = None
+        if n_main is None or n_main == n:
+            return
+        from ..feeds.kernels import insert_in_place  # numba: a tail exists on large books only
+
+        if any(getattr(self, name).base is not self._buffers.get(name) for name in self.COLUMNS):
+            self._regrow(0)  # (a model saved with a tail: its columns come back as plain arrays)
+        pos = np.searchsorted(self.keys[:n_main], self.keys[n_main:])
+        if self._index is not None:  # each user's first row moves up by the tail's rows of the users before it
+            tail = self.keys[n_main:]
+            users = tail // self.n_merchants
+            old = self._index
+            n_users = max(len(old) - 1, int(users[-1]) + 1)
+            index = np.zeros((n_users + 1, 2), np.int64)
+            index[:len(old)] = old
+            index[len(old):, 0] = old[-1, 0]
+            index[1:, 0] += np.cumsum(np.bincount(users, minlength=n_users))
+            np.bitwise_or.at(index[:, 1], users, np.left_shift(np.int64(1), tail % self.n_merchants % 64))
+            self._index = index
+        for name in self.COLUMNS:
+            buf = self._buffers[name]
+            insert_in_place(buf, n_main, pos, buf[n_main:n].copy())
+
+    def _room(self) -> int:
+        """How many pairs the tail can take in place, in every column (0 on a column that is
+        not a view of the first entries of its buffer)."""
+        n = len(self.keys)
+        room = None
+        for name in self.COLUMNS:
+            col, buf = getattr(self, name), self._buffers.get(name)
+            if buf is None or col.base is not buf or len(col) != n or col.ctypes.data != buf.ctypes.data:
+                return 0
+            room = len(buf) - n if room is None else min(room, len(buf) - n)
+        return room or 0
+
+    def _regrow(self, room: int) -> None:
+        n = len(self.keys)
+        for name in self.COLUMNS:
+            col = getattr(self, name)
+            buf = np.empty(n + room, dtype=col.dtype)
+            buf[:n] = col
+            setattr(self, name, buf[:n])
+            del col
+            self._buffers[name] = buf
 
     def record(self, rows: np.ndarray, trust_gain: np.ndarray, day: int) -> None:
         """An order on each of ``rows``: trust grows toward 1, last order today."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..feeds import numpy_kernels
 from .ledger import PRIVATE_PLATFORM, VISIT
 from .purchase import place_orders
 
@@ -14,7 +15,10 @@ from .purchase import place_orders
 def visit_homepages(model, selling_edges: np.ndarray) -> None:
     follows, creators, rng = model.follows, model.creators, model.streams.commerce
     edge = selling_edges
-    edge = edge[rng.random(len(edge), dtype=np.float32) < model.scenario.commerce.visit_rate * follows.intimacy[edge]]
+    draw = rng.random(len(edge), dtype=np.float32)
+    # (large days: one compiled pass, without the gathered intimacy and the products of every selling edge)
+    visiting_edges = numpy_kernels.kernel("visiting_edges", numpy_kernels.compiled(len(edge)))
+    edge = visiting_edges(edge, draw, follows.intimacy, np.float32(model.scenario.commerce.visit_rate))
     if len(edge) == 0:
         return
     user, creator = follows.src[edge].astype(np.int64), follows.creator[edge].astype(np.int64)

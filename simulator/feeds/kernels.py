@@ -746,23 +746,6 @@ def adopt_new(indptr, indices, before, draw, feed, base, rate):
 
 
 @_cached_njit()
-def selling_edges(src, creator, ok, home, uses):
-    """The follow edges whose creator has ``ok`` and whose user uses the creator's home
-    platform (``uses[src, home[creator]]``), ascending: what
-    ``numpy_kernels.selling_edges`` gives, in one pass over the edges without its
-    gathers of every edge (the private channels' edges, commerce/__init__.py); without
-    branches (each edge is written and kept or overwritten: ~half the creators sell, a
-    branch on it mispredicted half the time). Returns int64 edges."""
-    out = np.empty(len(creator), dtype=np.int64)
-    n = 0
-    for e in range(len(creator)):
-        c = creator[e]
-        out[n] = e
-        n += ok[c] & uses[src[e], home[c]]
-    return out[:n].copy()
-
-
-@_cached_njit()
 def fans_by_tier(creator, intimacy, thresholds, n_creators):
     """(creators × 4) follow edges by creator and fan tier (the tier: how many of the
     three ``thresholds`` the edge's intimacy reaches, as ``state.graphs.fan_tier``), in
@@ -1154,3 +1137,118 @@ def moved_rows(edge, marks, right):
             hit[i] = j < k and marks[j] == e
             out[i] = e - j
     return out, hit
+
+
+# ---------------------------------------------------------------- COMMERCE (issue #17, tenth pass)
+
+
+@_cached_njit()
+def find_in_book(keys, n_main, index, n_merchants, users, merchants):
+    """The customer book's rows of the pairs (``users``, ``merchants``), -1 where absent:
+    ``keys[:n_main]`` ascending (user · ``n_merchants`` + merchant), ``index[u]`` its user
+    u's first row and a bitmask of u's merchants there (bit merchant % 64; ``len(index) -
+    1`` users indexed: users beyond have no rows there), searched only in the user's own
+    rows when the bit is set; ``keys[n_main:]`` (the day's tail) ascending, searched
+    whole. Its numpy form searches both runs whole (the same rows: the keys are
+    distinct)."""
+    out = np.empty(len(users), dtype=np.int64)
+    n, n_users = len(keys), len(index) - 1
+    for i in range(len(users)):
+        u, m = np.int64(users[i]), np.int64(merchants[i])
+        k = u * n_merchants + m
+        r = -1
+        if 0 <= u < n_users and (index[u, 1] >> (m & 63)) & 1:
+            lo, hi = index[u, 0], index[u + 1, 0]
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if keys[mid] < k:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo < index[u + 1, 0] and keys[lo] == k:
+                r = lo
+        if r < 0 and n_main < n:
+            lo, hi = n_main, n
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if keys[mid] < k:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo < n and keys[lo] == k:
+                r = lo
+        out[i] = r
+    return out
+
+
+@_cached_njit()
+def engaged_selling(complete, like, item, sells):
+    """The impressions engaged (completed or liked) whose item ``sells`` (a live session
+    or a product link), ascending (int64): ``numpy_kernels.engaged_selling`` in one pass,
+    the item read for the engaged ones only (commerce/feed_sales.py)."""
+    out = np.empty(len(item), dtype=np.int64)
+    n = 0
+    for i in range(len(item)):
+        if complete[i] or like[i]:
+            if sells[item[i]]:
+                out[n] = i
+                n += 1
+    return out[:n].copy()
+
+
+@_cached_njit()
+def join_candidates(edge, intimacy, members, join_intimacy):
+    """The follow edges of ``edge`` (ascending) at or above ``join_intimacy`` (float32,
+    compared as numpy compares a float32 array with it) that are not in ``members``
+    (ascending: the fan groups' member edges), ascending (int64): one merge of the two
+    sorted lists, without ``EdgeTable.has``' flag of every edge (commerce/groups.py)."""
+    out = np.empty(len(edge), dtype=np.int64)
+    n = 0
+    j = 0
+    for i in range(len(edge)):
+        e = edge[i]
+        if intimacy[e] >= join_intimacy:
+            while j < len(members) and members[j] < e:
+                j += 1
+            if j == len(members) or members[j] != e:
+                out[n] = e
+                n += 1
+    return out[:n].copy()
+
+
+@_cached_njit()
+def visiting_edges(edge, draw, intimacy, visit_rate):
+    """The edges of ``edge`` whose ``draw`` is below ``visit_rate × intimacy[edge]``, in
+    float32 (``visit_rate`` float32: numpy's product of a float32 array and a Python
+    float), in their order (int64): one pass, without the gathered intimacy, the
+    products and the mask of every selling edge (commerce/visits.py)."""
+    out = np.empty(len(edge), dtype=np.int64)
+    n = 0
+    for i in range(len(edge)):
+        e = edge[i]
+        if draw[i] < visit_rate * intimacy[e]:
+            out[n] = e
+            n += 1
+    return out[:n].copy()
+
+
+@_cached_njit()
+def selling_edges_in_rows(indptr, creator, bits, uses):
+    """The follow edges whose creator sells on a platform its user uses, ascending
+    (int64): ``numpy_kernels.selling_edges`` row by row of the graph (``indptr``), with
+    each creator's home platform as a bit where it may sell (``bits``, uint64: 0 where
+    not ``ok``) and the row's user's platforms (``uses``) as bits, so an edge costs one
+    gather from the creators' small table and no read of its user (commerce/__init__.py;
+    without branches, as before). Returns int64 edges."""
+    out = np.empty(len(creator), dtype=np.int64)
+    n = 0
+    one = np.uint64(1)
+    for u in range(len(indptr) - 1):
+        mine = np.uint64(0)
+        for p in range(uses.shape[1]):
+            if uses[u, p]:
+                mine |= one << np.uint64(p)
+        for e in range(indptr[u], indptr[u + 1]):
+            out[n] = e
+            n += (mine & bits[creator[e]]) != 0
+    return out[:n].copy()

@@ -28,7 +28,7 @@ import sys
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..state.arrays import rank_within_sorted, unique_sorted
+from ..state.arrays import find_sorted, rank_within_sorted, unique_sorted
 
 # Below this many entries (impressions, follow edges, social ties) a phase uses the numpy
 # form of its compiled kernel (the same result; tests check both): at the default
@@ -376,8 +376,8 @@ def adopt_new(indptr, indices, before, draw, feed, base, rate) -> np.ndarray:
 
 
 def selling_edges(src, creator, ok, home, uses) -> np.ndarray:
-    """``kernels.selling_edges`` in numpy: the edges whose creator has ``ok`` and whose
-    user uses the creator's ``home`` platform, ascending (int64)."""
+    """The edges whose creator has ``ok`` and whose user uses the creator's ``home``
+    platform, ascending (int64) (large graphs: ``kernels.selling_edges_in_rows``)."""
     edge = np.flatnonzero(ok.take(creator))  # (take: fancy indexing's values, quicker by int32 indices)
     cell = src.take(edge).astype(np.intp)  # the (user, home platform) cell of uses, flat (one gather, not a 2-D index)
     if uses.shape[1] != 1:
@@ -545,3 +545,43 @@ def moved_rows(edge, marks, right) -> tuple[np.ndarray, np.ndarray]:
     at = np.searchsorted(marks, edge)
     hit = marks[np.minimum(at, len(marks) - 1)] == edge if len(marks) else np.zeros(len(edge), bool)
     return edge - at, hit
+
+
+# ---------------------------------------------------------------- COMMERCE (issue #17, tenth pass)
+
+
+def find_in_book(keys, n_main, index, n_merchants, users, merchants) -> np.ndarray:
+    """``kernels.find_in_book`` in numpy: each run (``keys[:n_main]``, ``keys[n_main:]``)
+    searched whole (``index`` unused)."""
+    q = users.astype(np.int64) * n_merchants + merchants.astype(np.int64)
+    row = find_sorted(keys[:n_main], q)
+    if n_main < len(keys):
+        miss = np.flatnonzero(row < 0)
+        tail = find_sorted(keys[n_main:], q[miss])
+        row[miss] = np.where(tail >= 0, tail + n_main, -1)
+    return row
+
+
+def engaged_selling(complete, like, item, sells) -> np.ndarray:
+    """The impressions engaged (``complete | like``, ``Reactions.engaged``) whose item
+    ``sells``, ascending (int64). (take: fancy indexing's values, quicker.)"""
+    return np.flatnonzero((complete | like) & sells.take(item))
+
+
+def join_candidates(edge, intimacy, members, join_intimacy) -> np.ndarray:
+    """``kernels.join_candidates`` in numpy: the edges of ``edge`` at or above
+    ``join_intimacy`` whose edge is not in ``members``, the members found in a flag per
+    edge up to the largest asked, as ``EdgeTable.has`` does. (compress and take: a
+    mask's and fancy indexing's values, ~2× quicker here.)"""
+    member = np.zeros(len(edge), bool)
+    if len(edge) and len(members):
+        n = int(edge.max()) + 1
+        flag = np.zeros(n + 1, bool)  # + 1: the members' edges beyond n land on the last, never asked
+        flag[np.minimum(members, n)] = True
+        member = flag[edge]
+    return edge.compress(~member & (intimacy.take(edge) >= join_intimacy))
+
+
+def visiting_edges(edge, draw, intimacy, visit_rate) -> np.ndarray:
+    """``kernels.visiting_edges`` in numpy: ``edge[draw < visit_rate * intimacy[edge]]``."""
+    return edge[draw < visit_rate * intimacy[edge]]

@@ -207,6 +207,11 @@ def test_the_customer_book_inserts_new_pairs_in_key_order():
         keys, trust, last, orders = book.keys.copy(), book.trust.copy(), book.last_day.copy(), book.orders.copy()
         row, new = book.ensure(users, merchants)
         q = users * 7 + merchants
+        assert np.array_equal(book.keys[row], q)
+        # (a no-op on small books; large ones, e.g. once a process prefers the compiled
+        # kernels, keep the day's new pairs in a tail until then, and their rows move)
+        book.settle()
+        row = book.lookup(users, merchants)
         assert np.array_equal(new, ~np.isin(q, keys)) and np.array_equal(book.keys, np.union1d(keys, q))
         assert np.array_equal(book.keys[row], q)
         old = np.isin(book.keys, keys)
@@ -216,3 +221,133 @@ def test_the_customer_book_inserts_new_pairs_in_key_order():
         assert book.trust.dtype == np.float32 and book.last_day.dtype == book.orders.dtype == np.int32
         book.record(row[:20], np.full(20, 0.3, np.float32), day)
     assert new.any() and not new.all()
+
+
+def _random_book_batches(rng, n_users, n_merchants, days, per_day):
+    """Batches of (user, merchant) orders, a few per day, with repeats within and across batches."""
+    return [[(rng.integers(0, n_users, n), rng.integers(0, n_merchants, n)) for n in rng.integers(0, per_day, 4)]
+            for _ in range(days)]
+
+
+def _run_book(batches, n_merchants, tail: bool, monkeypatch):
+    """A customer book through ``batches`` (ensure, then record on the rows; lookups checked
+    against the keys mid-day), settled each day; returns its columns after each day."""
+    from simulator.commerce.purchase import CustomerBook
+    from simulator.feeds import numpy_kernels
+
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", tail)
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0 if tail else 10**9)
+    book, out = CustomerBook(n_merchants), []
+    for day, batch in enumerate(batches):
+        for users, merchants in batch:
+            row, new = book.ensure(users, merchants)
+            assert np.array_equal(book.keys[row], users * n_merchants + merchants)
+            assert np.array_equal(book.lookup(users, merchants), row)
+            absent = users + 10**6  # users never seen: no row
+            assert (book.lookup(absent, merchants) == -1).all()
+            book.record(row, np.full(len(row), 0.25, np.float32), day)
+        book.settle()
+        assert book.n_main is None
+        out.append(tuple(getattr(book, c).copy() for c in book.COLUMNS))
+    return book, out
+
+
+def test_the_customer_books_tail_leaves_the_same_book(monkeypatch):
+    """Guards the large book's tail (CustomerBook.ensure / settle, issue #17's tenth pass):
+    a day's new pairs kept after the rows in key order and merged in at the day's end
+    leave the same four columns every day as inserting each batch at its places (the
+    small book's path), and every row handed out mid-day is its pair's; the users' first
+    rows and merchants' bits (``_index``) carried along by ``settle`` equal ones made afresh."""
+    rng = np.random.default_rng(3)
+    batches = _random_book_batches(rng, 400, 70, 6, 300)  # 70 merchants: bits merchant % 64 shared
+    batches[2] = []  # a day without orders
+    batches[3][0] = (np.zeros(0, np.int64), np.zeros(0, np.int64))  # an empty batch
+    batches[4] = [(np.array([399 + 5]), np.array([69]))]  # one order, of a user beyond all before
+    _, small = _run_book(batches, 70, False, monkeypatch)
+    book, large = _run_book(batches, 70, True, monkeypatch)
+    for a, b in zip(small, large):
+        for x, y in zip(a, b):
+            assert x.dtype == y.dtype and np.array_equal(x, y)
+    carried = book._index.copy()
+    book._index = None
+    assert np.array_equal(carried, book._user_index(len(book)))
+
+
+def test_find_in_book_kernel_matches_its_numpy_form():
+    """kernels.find_in_book (each user's merchants' bits, a search of the user's rows,
+    then the tail) against its numpy form (both runs searched whole) on random books of
+    100 merchants (bits merchant % 64 shared by two): queries present in the main run, in
+    the tail, absent (with their bit set or not), of users beyond the index, int32 and
+    int64; empty runs and one row."""
+    from simulator.feeds import kernels, numpy_kernels
+
+    rng = np.random.default_rng(11)
+    M = 100
+    for n_main, n_tail in ((0, 0), (1, 0), (0, 1), (1, 1), (300, 0), (0, 40), (300, 40), (2000, 300)):
+        pool = rng.choice(1000 * M, n_main + n_tail, replace=False)
+        main, tail = np.sort(pool[:n_main]), np.sort(pool[n_main:])
+        keys = np.concatenate([main, tail]).astype(np.int64)
+        users = main // M
+        n_users = int(users[-1]) + 1 if len(main) else 0
+        index = np.zeros((n_users + 1, 2), np.int64)
+        index[1:, 0] = np.cumsum(np.bincount(users, minlength=n_users))
+        np.bitwise_or.at(index[:, 1], users, np.left_shift(np.int64(1), main % M % 64))
+        q = np.concatenate([keys, keys + 64, keys - 64, rng.integers(0, 1100 * M, 500)])
+        q = q[(q >= 0) & (q % M == (q % M))]
+        rng.shuffle(q)
+        u, m = q // M, q % M
+        for dtype in (np.int64, np.int32):
+            for s in (slice(None), slice(0, 1), slice(0, 0)):
+                qu, qm = u[s].astype(dtype), m[s].astype(dtype)
+                want = numpy_kernels.find_in_book(keys, len(main), None, M, qu, qm)
+                got = kernels.find_in_book(keys, len(main), index, M, qu, qm)
+                assert got.dtype == np.int64 and np.array_equal(got, want)
+                present = want >= 0
+                assert np.array_equal(keys[want[present]], q[s][present])
+                assert not np.isin(q[s][~present], keys).any()
+
+
+def test_visiting_edges_kernel_matches_its_numpy_form():
+    """kernels.visiting_edges (the homepage visits' draw, large days) against its numpy
+    form and numpy's expression with a Python float rate (float32 products, NEP 50):
+    draws equal to the float32 product (no visit) and just below it (a visit), no edges,
+    one edge."""
+    from simulator.feeds import kernels, numpy_kernels
+
+    rng = np.random.default_rng(21)
+    for rate in (0.05, 0.3, 1.0 / 3.0):
+        for n_edges, n_sel in ((0, 0), (1, 1), (5000, 3000)):
+            intimacy = rng.random(n_edges).astype(np.float32)
+            edge = np.sort(rng.choice(n_edges, n_sel, replace=False)).astype(np.int64)
+            draw = rng.random(n_sel, dtype=np.float32)
+            at = np.float32(rate) * intimacy[edge]  # the float32 product numpy compares with
+            draw[::3] = at[::3]
+            draw[1::3] = np.nextafter(at[1::3], np.float32(0))
+            want = edge[draw < rate * intimacy[edge]]
+            got = kernels.visiting_edges(edge, draw, intimacy, np.float32(rate))
+            numpy_form = numpy_kernels.visiting_edges(edge, draw, intimacy, np.float32(rate))
+            assert got.dtype == np.int64 and np.array_equal(got, want) and np.array_equal(numpy_form, want)
+
+
+def test_a_customer_book_saved_with_a_tail_settles_the_same(monkeypatch):
+    """CustomerBook's pickle (``__getstate__``/``__setstate__``): a book saved in the middle
+    of a day, with a tail, keeps its rows; loaded, it answers the same lookups and settles
+    to the same columns as the one that was not saved (its columns come back without their
+    buffers' room and without the users' first rows, made again)."""
+    import pickle
+
+    rng = np.random.default_rng(9)
+    batches = _random_book_batches(rng, 300, 6, 3, 200)
+    book, _ = _run_book(batches[:2], 6, True, monkeypatch)
+    for users, merchants in batches[2]:
+        row, _ = book.ensure(users, merchants)
+        book.record(row, np.full(len(row), 0.5, np.float32), 7)
+    assert book.n_main is not None and book.n_main < len(book)
+    saved = pickle.loads(pickle.dumps(book))
+    assert saved._buffers == {} and saved._index is None and saved.n_main == book.n_main
+    users, merchants = rng.integers(0, 320, 500), rng.integers(0, 6, 500)
+    assert np.array_equal(saved.lookup(users, merchants), book.lookup(users, merchants))
+    saved.settle()
+    book.settle()
+    for c in book.COLUMNS:
+        assert np.array_equal(getattr(saved, c), getattr(book, c))

@@ -77,3 +77,75 @@ def test_weak_groups_sell_less_through_pushes():
     strong = model(**groups(1.0, 0.3), platforms={"douyin": {"group_effect": 1.0}}).run()
     weak = model(**groups(1.0, 0.3), platforms={"douyin": {"group_effect": 0.2}}).run()
     assert weak.ledger.gmv_by_source[0, g] < 0.5 * strong.ledger.gmv_by_source[0, g]
+
+
+def test_closed_memberships_are_kept_compact_and_read_back_as_int64():
+    """Guards the closed memberships' int32 rows (issue #17's memory, tenth pass): each
+    leaver's (home platform, joined, left) is logged as it leaves, and ``memberships``
+    gives every closed and current one as int64 days, the current ones left at 10**9
+    (checked against the leavers recorded by hand as they leave)."""
+    m = model(steps=10, **groups(8.0, 0.0, tolerance_mean=2.0, tolerance_sigma=0.5))
+    fg = m.commerce.groups
+    leave, seen = fg.leave, []
+
+    def recording_leave(edges):
+        rows = fg.table.rows(edges)
+        edges = edges[rows >= 0]
+        home = m.creators.home[m.follows.creator[edges]].astype(np.int64)
+        seen.append(np.stack([home, fg.table["joined"][rows[rows >= 0]].astype(np.int64),
+                              np.full(len(edges), m.day, np.int64)], axis=1))
+        leave(edges)
+
+    fg.leave = recording_leave
+    m.run()
+    closed = np.concatenate(seen)
+    assert len(closed) > 20 and all(e.dtype == np.int32 and e.shape[1] == 3 for e in fg.episodes)
+    joined, left = fg.memberships()
+    assert joined.dtype == left.dtype == np.int64
+    n = len(closed)
+    assert np.array_equal(joined[:n], closed[:, 1]) and np.array_equal(left[:n], closed[:, 2])
+    assert np.array_equal(joined[n:], fg.table["joined"].astype(np.int64)) and (left[n:] == 10**9).all()
+    for p in range(len(m.platforms)):
+        jp, lp = fg.memberships(p)
+        assert np.array_equal(jp[: np.count_nonzero(closed[:, 0] == p)], closed[closed[:, 0] == p, 1])
+
+
+def test_join_candidates_kernel_matches_its_numpy_form():
+    """kernels.join_candidates (a merge of the selling edges with the members, the groups'
+    large days) against its numpy form and a plain reference: the intimacy threshold
+    compared in float32 as numpy compares a float32 array with a Python float (values at
+    and next to it, thresholds that round up and down), no edges, no members, one edge."""
+    from simulator.feeds import kernels, numpy_kernels
+
+    rng = np.random.default_rng(8)
+    for thr in (0.2, 0.3, 0.35, 0.0):
+        t = np.float32(thr)
+        near = np.array([t, np.nextafter(t, np.float32(0)), np.nextafter(t, np.float32(1))], np.float32)
+        for n_edges, n_sel, n_mem in ((0, 0, 0), (1, 1, 0), (1, 1, 1), (50, 0, 10), (50, 30, 0), (3000, 1200, 400)):
+            intimacy = rng.random(n_edges).astype(np.float32)
+            if n_edges:
+                intimacy[rng.integers(0, n_edges, min(n_edges, 30))] = rng.choice(near, min(n_edges, 30))
+            edge = np.sort(rng.choice(n_edges, n_sel, replace=False)).astype(np.int64)
+            members = np.sort(rng.choice(n_edges, n_mem, replace=False)).astype(np.int64)
+            want = edge[~np.isin(edge, members) & (intimacy[edge] >= thr)]
+            numpy_form = numpy_kernels.join_candidates(edge, intimacy, members, t)
+            got = kernels.join_candidates(edge, intimacy, members, t)
+            assert got.dtype == np.int64 and np.array_equal(got, want) and np.array_equal(numpy_form, want)
+
+
+def test_a_saved_model_keeps_its_closed_memberships():
+    """FanGroups' pickle (``__setstate__``: closed memberships saved as int64 rows, before
+    the int32 ones, come back as int32 with the same values; ``churn`` unchanged)."""
+    m = model(steps=10, **groups(8.0, 0.0, tolerance_mean=2.0, tolerance_sigma=0.5))
+    m.run()
+    fg = m.commerce.groups
+    assert sum(len(e) for e in fg.episodes) > 0
+    before = fg.memberships(), fg.churn(3)
+    assert not np.isnan(before[1])
+    state = fg.__dict__.copy()
+    state["episodes"] = [e.astype(np.int64) for e in fg.episodes]  # as a model saved before the int32 rows
+    fg.__dict__.clear()
+    fg.__setstate__(state)
+    assert all(e.dtype == np.int32 for e in fg.episodes)
+    after = fg.memberships(), fg.churn(3)
+    assert all(np.array_equal(a, b) for a, b in zip(before[0], after[0])) and before[1] == after[1]
