@@ -150,7 +150,8 @@ def score_top_k(match, w_match, item, capped, fan_ptr, fan_col, fan_score, cand_
     match : (rows, cols) float32; w_match : float32; item : (cols,) float32;
     capped : (cols,) bool; fan_ptr : (rows + 1,); fan_col, fan_score (float32) : per fan
     entry; cand_ptr : (creator columns + 1,); cand_idx : candidate columns by creator;
-    k_row : (rows,) ints. Returns (rows, k) int64.
+    k_row : (rows,) ints. Returns (rows, k) int64. (A row's list is selected by
+    ``_select_by_rank`` or ``_select_noisy``, which give the same list.)
     """
     rows, cols = match.shape
     out = np.full((rows, k), -1, dtype=np.int64)
@@ -159,8 +160,10 @@ def score_top_k(match, w_match, item, capped, fan_ptr, fan_col, fan_score, cand_
     mask = np.int64(len(table) - 1)
     temp = np.float32(temperature)
     n_tasks = (rows + SCORE_ROWS - 1) // SCORE_ROWS
+    by_rank = cols <= RANK_COLS
     for t in prange(n_tasks):
         key = np.empty(cols, dtype=np.float32)
+        rank = np.empty(cols, dtype=np.int32)
         for i in range(t * SCORE_ROWS, min(rows, (t + 1) * SCORE_ROWS)):
             ki = min(k, k_row[i])
             if ki <= 0:
@@ -185,6 +188,13 @@ def score_top_k(match, w_match, item, capped, fan_ptr, fan_col, fan_score, cand_
             for j in range(cols):
                 if capped[j]:
                     key[j] = -np.inf
+            # long lists of few columns: each place by counting the keys above it
+            # (_select_by_rank, without branches); a tie it cannot place, and short
+            # lists, by the insertion selection
+            if by_rank and ki >= RANK_FROM:
+                if _select_by_rank(key, ki, out[i, :ki], rank):
+                    continue
+                out[i, :ki] = -1
             _select_noisy(key, ki, vals[i, :ki], out[i, :ki])
     return out
 
@@ -1252,3 +1262,44 @@ def selling_edges_in_rows(indptr, creator, bits, uses):
             out[n] = e
             n += (mine & bits[creator[e]]) != 0
     return out[:n].copy()
+
+
+# ------------------------------------------------------------------- RANK (issue #17, tenth pass)
+
+# score_top_k selects a row's list by counting (_select_by_rank) when it has at most
+# RANK_COLS columns (the count is cols² comparisons) and wants at least RANK_FROM places
+# (shorter lists: the insertion selection is quicker)
+RANK_COLS = 128
+RANK_FROM = 4
+
+
+@njit(inline="always")
+def _select_by_rank(v, k, topi, rank):
+    """``_select_noisy``'s list by counting instead of insertion: each entry's place is
+    the number of entries strictly above it (``rank``, int32 scratch of ``len(v)``), one
+    branch-free comparison of every pair that the compiler vectorizes; the entries whose
+    place is below ``k`` (and below the number of finite ones: -inf is never chosen) are
+    written to ``topi`` (preset to -1) at their place. Entries of equal value share a
+    place and leave the next one empty: at the last place the lowest index is written
+    last (the entries are visited downwards), which is ``_select_noisy``'s tie rule; a
+    tie above it leaves an empty place, and the function returns False (the caller
+    selects again by insertion). ``v`` holds no NaN. Returns whether ``topi`` is the list."""
+    cols = len(v)
+    for j in range(cols):
+        rank[j] = 0
+    for i in range(cols):
+        x = v[i]
+        for j in range(cols):
+            rank[j] += x > v[j]
+    finite = 0
+    for j in range(cols):
+        finite += v[j] != -np.inf
+    kk = min(k, finite)
+    for j in range(cols - 1, -1, -1):
+        r = rank[j]
+        if r < kk:
+            topi[r] = j
+    for r in range(kk):
+        if topi[r] < 0:
+            return False
+    return True

@@ -119,11 +119,15 @@ class RecommendDay:
         ucre, inv = self._columns(cand)
         col_of = self.col_of
         match = users.interest.take(bu, axis=0) @ self.topic.take(cand, axis=0).T
-        block = self._block(cand, match)
         left = self.left
         # with a cap, look cap_lookahead places further down each list to replace capped picks
         kx = min(m, kb + (self.cfg.cap_lookahead if left is not None else 0))
         seed = int(rng.integers(2**63))
+        # the cap's grants deny a pick only in a column whose allowance is below the block's
+        # rows (a column is in a row's list at most once, so it is counted at most rows - 1
+        # times before any of its picks): without such a column among the candidates every
+        # ranked pick is granted, as without a cap
+        granted = left is None or _all_granted(left[cand], len(bu))
         if self.compiled:  # large days: the block's follow edges, the ranking and the picks in compiled passes
             from .kernels import block_edges, block_picks, score_top_k
 
@@ -137,15 +141,16 @@ class RecommendDay:
                                   np.zeros(m, bool) if left is None else left[cand] <= 0,
                                   f_ptr, f_col, policy.fan_score(f_int),
                                   indptr_from_rows(inv[by_creator], len(ucre)), by_creator,
-                                  # without a cap a user takes the first k_u of their list: rank only
-                                  # that far (with one, the cap's grants run over every row's kx places)
-                                  kx, np.full(len(bu), kx) if left is not None else k_u, float(self.temp), seed,
+                                  # when every pick is granted a user takes the first k_u of their
+                                  # list: rank only that far (else the cap's grants run over every
+                                  # row's kx places)
+                                  kx, k_u if granted else np.full(len(bu), kx), float(self.temp), seed,
                                   self.noise)
             else:
                 e_row = np.repeat(np.arange(len(bu)), np.diff(e_ptr))
-                top = self._rank(block, e_row, e_col, e_edge, inv, cand, kx, seed)
+                top = self._rank(self._block(cand, match), e_row, e_col, e_edge, inv, cand, kx, seed)
             valid = top >= 0
-            if left is not None:
+            if not granted:
                 valid &= _within_cap(top, left[cand], True)
             user, item, edge, mt, cols = block_picks(top, valid, k_u, e_ptr, e_col, e_edge, inv, bu,
                                                      self.pool32[cand], match)
@@ -163,9 +168,9 @@ class RecommendDay:
             e_row, e_edge = er.compress(ok), e_edge.compress(ok)
             e_col = col_of.take(follows.creator.take(e_edge))
             col_of[ucre] = -1
-            top = self._rank(block, e_row, e_col, e_edge, inv, cand, kx, seed)
+            top = self._rank(self._block(cand, match), e_row, e_col, e_edge, inv, cand, kx, seed)
             valid = top >= 0
-            if left is None:  # a row's valid places are its first ones: its first k_u places
+            if granted:  # a row's valid places are its first ones: its first k_u places
                 keep = valid & (np.arange(top.shape[1]) < k_u[:, None])
             else:
                 valid &= _within_cap(top, left[cand], False)
@@ -237,6 +242,14 @@ def _fan_entries(row: np.ndarray, col: np.ndarray, intimacy: np.ndarray, inv: np
     by_creator = np.argsort(inv, kind="stable")
     which, k = expand_rows(indptr_from_rows(inv[by_creator], int(inv.max(initial=-1)) + 1), col.astype(np.int64))
     return row[which].astype(np.int64) * m + by_creator[k], intimacy[which]
+
+
+def _all_granted(left: np.ndarray, rows: int) -> bool:
+    """Whether ``_within_cap`` grants every ranked pick of a block of ``rows`` users
+    whatever their lists: each candidate column is capped (``left`` ≤ 0: the ranking
+    never picks it) or has at least ``rows`` picks left (a column is counted at most
+    once a row, so fewer than ``rows`` times before any of its picks)."""
+    return bool(np.all((left <= 0) | (left >= rows)))
 
 
 def _within_cap(top: np.ndarray, left: np.ndarray, compiled: bool = True) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from simulator.feeds.kernels import within_cap
-from simulator.feeds.recommend import _fan_entries
+from simulator.feeds.recommend import _all_granted, _fan_entries
 from simulator.state.arrays import rank_within_sorted
 
 
@@ -35,6 +35,34 @@ def test_within_cap_kernel_matches_the_sort_definition():
         assert np.array_equal(got, within_cap_twin(top, left))
         assert 0 < got.sum() < (top >= 0).sum()  # the cap binds somewhere, not everywhere
 
+
+
+def test_all_granted_means_within_cap_grants_every_ranked_pick():
+    """Guards recommend._all_granted (issue #17: with it, a capped platform's block ranks
+    only each user's k_u places and skips the grants): when it says so, within_cap grants
+    every ranked pick of any lists of distinct columns, a column in every row included;
+    one column whose allowance is one pick short of the rows is enough to say no."""
+    rng = np.random.default_rng(3)
+    for rows, k, cols in [(300, 12, 30), (64, 20, 40), (1, 1, 1), (5, 5, 5)]:
+        for trial in range(20):
+            # column 0 first in every row's list, distinct columns after it
+            top = np.stack([np.r_[0, 1 + rng.permutation(cols - 1)[:k - 1]] for _ in range(rows)]).astype(np.int64)
+            top[rng.random(top.shape) < 0.1] = -1
+            left = np.where(rng.random(cols) < 0.3, rng.uniform(-3, 0, cols), rows + rng.uniform(0, 5, cols))
+            left[rng.integers(cols)] = float(rows)  # exactly the rows: granted
+            left[0] = max(left[0], float(rows))
+            if trial % 2:  # one short: column 0, counted in every row, is refused in the last
+                left[0] = rows - 0.5 if trial % 4 == 1 else float(rows - 1)
+                left[0] = max(left[0], 0.5)
+            granted = _all_granted(left, rows)
+            top_ok = np.where(left[np.maximum(top, 0)] > 0, top, -1)  # the ranking never picks capped columns
+            got = within_cap(top_ok, np.floor(np.maximum(left, 0)))
+            assert granted == (trial % 2 == 0)
+            if granted:
+                assert np.array_equal(got, top_ok >= 0)
+            elif (top_ok[:, 0] == 0).all():
+                assert not got.all(where=top_ok >= 0)
+    assert _all_granted(np.zeros(0), 10)  # no candidate: nothing to refuse
 
 def test_sparse_fan_entries_match_the_dense_matrix():
     """Guards recommend._fan_entries: the nonzero intimacies of the block's users ×

@@ -5,6 +5,9 @@ import numpy as np
 from numba import njit
 
 from simulator.feeds.kernels import (
+    RANK_COLS,
+    RANK_FROM,
+    _select_by_rank,
     _splitmix64,
     _uniform,
     block_edges,
@@ -165,6 +168,50 @@ def test_fused_score_top_k_matches_score_then_cap_then_gumbel_top_k():
                           0.3, 77, small)
     assert np.array_equal(wrapped, numpy_twin(key_s, 12, 0.3, 77, small))
 
+
+
+def test_score_top_k_selects_ties_and_capped_columns_as_a_stable_sort():
+    """Guards kernels._select_by_rank (issue #17: score_top_k's long lists placed by
+    counting the keys above each): with many exact ties (temperature 0, match and item
+    scores on a coarse grid), capped columns, rows that want every place, one place or
+    none, lists of one column and of more than RANK_COLS (the insertion selection), the
+    lists are numpy's stable sort's (ties to the lower column, -inf never chosen)."""
+    rng = np.random.default_rng(11)
+    table = gumbel_table(rng)
+    w = np.float32(3.0)
+    for rows, m, k in [(300, 40, 12), (50, 7, 7), (1, 1, 1), (40, RANK_COLS + 2, 20), (20, 5, 5), (30, 64, 64)]:
+        assert m > RANK_COLS or k >= RANK_FROM or m == 1
+        match = (rng.integers(0, 4, (rows, m)) / 4).astype(np.float32)
+        item = (rng.integers(0, 3, m) / 2).astype(np.float32)
+        capped = rng.random(m) < 0.3
+        key = w * match + item
+        key[:, capped] = -np.inf
+        for temp in (0.0, 0.3):
+            want = numpy_twin(key, k, temp, 9, table)
+            k_row = rng.integers(0, k + 3, rows)
+            k_row[0] = k
+            got = score_top_k(match, w, item, capped, np.zeros(rows + 1, np.int64), np.zeros(0, np.int64),
+                              np.zeros(0, np.float32), np.zeros(1, np.int64), np.zeros(0, np.int64), k, k_row, temp,
+                              9, table)
+            prefix = np.arange(k)[None, :] < np.minimum(k_row, k)[:, None]
+            assert np.array_equal(got, np.where(prefix, want, -1))
+
+
+def test_select_by_rank_places_a_tie_only_at_the_last_place():
+    """Guards kernels._select_by_rank's tie rule: equal keys at the last place go to the
+    lower index; a tie above it is refused (False: the caller selects by insertion)."""
+    def run(v, k):
+        topi = np.full(k, -1, np.int64)
+        ok = _select_by_rank(np.array(v, np.float32), k, topi, np.empty(len(v), np.int32))
+        return ok, topi.tolist()
+
+    assert run([1, 2, 2, 0], 1) == (True, [1])
+    assert run([1, 2, 2, 0], 2)[0] is False
+    assert run([3, 2, 2, 2, 0], 2) == (True, [0, 1])
+    assert run([3, 2, 2, 2, 0], 3)[0] is False
+    assert run([-np.inf, 1, -np.inf, 0.5], 4) == (True, [1, 3, -1, -1])
+    assert run([-np.inf, -np.inf], 2) == (True, [-1, -1])
+    assert run([0.0, -0.0], 1) == (True, [0])  # equal floats are a tie
 
 def test_block_edges_match_the_masks_over_the_blocks_edge_range():
     """Guards kernels.block_edges (issue #17: the ranking block's follow edges in one
