@@ -963,16 +963,16 @@ def fan_gain_keys(edge, complete, like, comment, share, j0, shift, out):
     | code``, ``j`` counting them from ``j0`` (its place among every platform's fan
     impressions of the day) and ``code`` its actions (complete 1 + like 2 + comment 4 +
     share 8: its gain is ``relationships.gain_table``'s entry). Written into ``out``
-    from ``j0`` on; returns the count."""
+    from ``j0`` on, which needs room for one entry past them (a non-fan impression's
+    value is written at the next place and overwritten by the next fan's; issue #17:
+    no branch per impression); returns the count."""
     j = j0
-    for i in range(len(edge)):
+    for i in range(len(edge)):  # (no branch on e < 0: ~60% of the impressions, unpredictably)
         e = edge[i]
-        if e < 0:
-            continue
         code = np.int64(complete[i]) | (np.int64(like[i]) << 1) | (np.int64(comment[i]) << 2)
         code |= np.int64(share[i]) << 3
-        out[j] = (np.int64(e) << shift) | (np.int64(j) << 4) | code
-        j += 1
+        out[j] = (np.int64(e) << shift) | (np.int64(j) << 4) | code  # (a viewer's: overwritten, or past the count)
+        j += e >= 0
     return j - j0
 
 
@@ -1188,11 +1188,9 @@ def engaged_selling(complete, like, item, sells):
     the item read for the engaged ones only (commerce/feed_sales.py)."""
     out = np.empty(len(item), dtype=np.int64)
     n = 0
-    for i in range(len(item)):
-        if complete[i] or like[i]:
-            if sells[item[i]]:
-                out[n] = i
-                n += 1
+    for i in range(len(item)):  # (no branches: every place written, kept when it counts; n <= i)
+        out[n] = i
+        n += (complete[i] | like[i]) & sells[item[i]]
     return out[:n].copy()
 
 
