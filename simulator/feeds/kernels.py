@@ -1298,3 +1298,40 @@ def react_in_chunks(edge, edge_intimacy, item, item_quality, match, coef, offset
             out[4, i] = follow
     return out, intim
 
+
+@_cached_njit()
+def satisfaction_day(user, complete, like, source, ads, active, push, uses, satisfaction, last_open, p, day,
+                     ad_aversion, push_aversion, memory, reference, recovery):
+    """One feed platform's day of users' satisfaction (audience/activity.py, ``Activity.update``)
+    in two passes, without the per-user int64 counts' gathers, the away users' mask and
+    the float64 temporaries of its numpy form: each user's impressions, engaged ones and
+    ad ones counted over the day's impressions (``counts_by_user``), then each of today's
+    ``active`` users (distinct) moves ``satisfaction[u]`` (float32, in place) by
+    ``float32((x - s) / memory)`` with ``x = (hits - ad_aversion · ads) / max(k, 1) -
+    push_aversion · push[u]`` in float64, and gets ``last_open[u, p] = day``; each user of
+    the platform (``uses[u]``) not active today by ``(float32(reference) - s) /
+    float32(recovery)`` in float32 (numpy's float32 array with a Python float, NEP 50).
+    The same floats as the numpy form's elementwise operations."""
+    n = len(satisfaction)
+    k = np.zeros(n, dtype=np.int32)
+    hits = np.zeros(n, dtype=np.int32)
+    n_ads = np.zeros(n, dtype=np.int32)
+    for i in range(len(user)):
+        u = user[i]
+        k[u] += 1
+        hits[u] += complete[i] | like[i]
+        n_ads[u] += source[i] == ads
+    today = np.zeros(n, dtype=np.bool_)
+    for t in range(len(active)):
+        u = active[t]
+        today[u] = True
+        last_open[u, p] = day
+        share = (np.float64(hits[u]) - ad_aversion * np.float64(n_ads[u])) / np.float64(max(k[u], 1))
+        x = share - push_aversion * push[u]
+        s = satisfaction[u]
+        satisfaction[u] = s + np.float32((x - np.float64(s)) / memory)
+    ref, rec = np.float32(reference), np.float32(recovery)
+    for u in range(n):
+        if uses[u] and not today[u]:
+            s = satisfaction[u]
+            satisfaction[u] = s + (ref - s) / rec
