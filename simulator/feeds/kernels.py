@@ -1266,7 +1266,7 @@ def react_in_chunks(edge, edge_intimacy, item, item_quality, match, coef, offset
     them (the same float64 operations in the same order, the same counter-based uniforms),
     ``REACT_CHUNK`` impressions at a time: the exponents first (numba's ``exp``, as
     ``draw_actions``), then each action's uniforms and comparisons in a loop of their own
-    (the compiler vectorizes the hashes), then the follows. Without the day's gathered
+    (a loop the compiler can vectorize: no branch, no call), then the follows. Without the day's gathered
     qualities, the fan mask and the zeroed actions of the three passes it replaces
     (issue #17: 5 bytes an impression fewer at react's peak). Returns ((5, n) bools,
     float32 intimacy)."""
