@@ -144,15 +144,25 @@ class Activity:
         push = np.bincount(user * n_p + platform, weights=annoy, minlength=n * n_p).reshape(n, n_p)
         for log in day_logs:
             p, active = log.platform.index, log.platform.active_users
+            a = self.cfgs[p]
+            if log.platform.cfg.kind != "shelf" and numpy_kernels.compiled(len(log.impressions)):
+                from ..feeds import kernels  # numba: imported by large runs only
+
+                # large days: the counts, the active users' moves and last opens, and the away
+                # users' recovery in one compiled call (the same floats as below, elementwise)
+                imp, r = log.impressions, log.reactions
+                kernels.satisfaction_day(imp.user, r.complete, r.like, imp.source, ADS, active, push[:, p],
+                                         model.users.uses[:, p], self.satisfaction[:, p], self.last_open, p,
+                                         model.day, a.ad_aversion, a.push_aversion, a.memory, a.reference,
+                                         a.recovery)
+                continue
             active = active.astype(np.intp)  # (int32 indices: numpy's fancy indexing converts them on every use)
             self.last_open[active, p] = model.day
             if log.platform.cfg.kind == "shelf":  # no feed to be satisfied with: satisfaction stays put
                 continue
-            a = self.cfgs[p]
             imp, engaged = log.impressions, log.reactions.engaged
-            # one compiled pass on large days; its numpy form, one bincount of (user, engaged, ad), on small ones
-            counts_by_user = numpy_kernels.kernel("counts_by_user", numpy_kernels.compiled(len(imp)))
-            k, hits, ads = (c[active] for c in counts_by_user(imp.user, engaged, imp.source, ADS, n))
+            # one bincount of (user, engaged, ad) (numpy_kernels.counts_by_user; large days: satisfaction_day above)
+            k, hits, ads = (c[active] for c in numpy_kernels.counts_by_user(imp.user, engaged, imp.source, ADS, n))
             shares = (hits - a.ad_aversion * ads) / np.maximum(k, 1)
             x = shares - a.push_aversion * push[active, p]
             s = self.satisfaction[:, p]

@@ -55,19 +55,15 @@ class Reactions:
 
 def react(imp: Impressions, quality: np.ndarray, intimacy: np.ndarray, cfg: EngagementConfig,
           rng: np.random.Generator) -> Reactions:
-    """Draw every impression's actions at once (compiled kernel ``kernels.draw_actions``
-    on large days and long runs; otherwise its numpy form, the same draws, chunk by chunk
-    with the viewers' intimacy: ``numpy_kernels.react_in_chunks``)."""
+    """Draw every impression's actions at once, with the viewers' intimacy and the items'
+    quality read chunk by chunk: the compiled kernel ``kernels.react_in_chunks`` (one
+    parallel pass, ``kernels.draw_actions``' draws) on large days and long runs, otherwise
+    its numpy form of the same name (the same draws)."""
     coef = np.array([cfg.intercept, cfg.w_match, cfg.w_quality, cfg.w_intimacy])
     offsets = np.array([cfg.offset_complete, cfg.offset_like, cfg.offset_comment, cfg.offset_share, cfg.offset_follow])
-    if numpy_kernels.compiled(len(imp)):
-        from ..feeds import kernels  # numba: imported by large runs only
-
-        intim, fan = kernels.fan_intimacy(imp.edge, intimacy)  # one compiled pass
-        acts = kernels.draw_actions(imp.match, quality[imp.item], intim, fan, coef, offsets, int(rng.integers(2**63)))
-    else:  # the viewers' intimacy, the items' quality and the draws chunk by chunk (in the CPU's cache)
-        acts, intim = numpy_kernels.react_in_chunks(imp.edge, intimacy, imp.item, quality, imp.match, coef, offsets,
-                                                    int(rng.integers(2**63)))
+    react_in_chunks = numpy_kernels.kernel("react_in_chunks", numpy_kernels.compiled(len(imp)))
+    acts, intim = react_in_chunks(imp.edge, intimacy, imp.item, quality, imp.match, coef, offsets,
+                                  int(rng.integers(2**63)))
     return Reactions(complete=acts[0], like=acts[1], comment=acts[2], share=acts[3], follow=acts[4], intimacy=intim)
 
 

@@ -103,12 +103,13 @@ def _day_gains_compiled(logs, cfg: RelationshipConfig) -> tuple[np.ndarray, np.n
     shift = int(n - 1).bit_length() + 4
     if max(int(log.impressions.edge.max()) for log in logs).bit_length() + shift > 63:
         return None
-    key = np.empty(n, dtype=np.int64)
+    key = np.empty(n + 1, dtype=np.int64)  # (+ 1: fan_gain_keys writes one place past its impressions)
     starts = [0]
     for log in logs:
         r = log.reactions
         starts.append(starts[-1] + kernels.fan_gain_keys(log.impressions.edge, r.complete, r.like, r.comment,
                                                          r.share, starts[-1], shift, key))
+    key = key[:n]
     key.sort()
     return kernels.day_gain_sums(key, shift, gain_table(cfg), np.array(starts, dtype=np.int64))  # (edges over key's)
 

@@ -283,3 +283,34 @@ def test_activity_readings_are_what_lapsed_and_mean_satisfaction_computed_one_by
         assert a.lapsed(index) == a.lapsed(index, readings) == lapsed
         got = a.mean_satisfaction(index, readings)
         assert (math.isnan(got) and math.isnan(mean)) or got == mean
+
+
+@pytest.mark.parametrize("responds", [False, True])
+def test_the_compiled_satisfaction_pass_gives_the_numpy_forms_floats(monkeypatch, responds):
+    """Guards kernels.satisfaction_day (issue #17: a large day's satisfaction counts, the
+    active users' moves and last opens and the away users' recovery in one compiled call)
+    against Activity.update's numpy form, bit for bit: the ecosystem's two feeds and its
+    shelf (last opens only), fan-group pushes that annoy (the push term), users away, the
+    activity response off (satisfaction measured only) and on (it feeds back)."""
+    from simulator.config import load_scenario
+    from simulator.feeds import numpy_kernels
+
+    sets = {"population": {"users": 3000, "creators": 80, "merchants": 4}}
+    if responds:
+        sets["platforms"] = {"douyin": {"activity": {"enabled": True}}, "kuaishou": {"activity": {"enabled": True}}}
+
+    def run(threshold):
+        monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", threshold)
+        monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+        m = TrafficModel(load_scenario("scenarios/ecosystem.toml", overrides=sets), seed=4)
+        monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+        pushed = 0
+        for _ in range(4):
+            m.step()
+            pushed += len(m.commerce.groups.promo_annoyance_received(m.day - 1)[0])
+        return m.activity.satisfaction.copy(), m.activity.last_open.copy(), pushed
+
+    (s_np, open_np, pushed), (s_c, open_c, _) = run(10**12), run(0)
+    assert pushed > 0 and (open_np >= 0).any(axis=0).all()
+    assert np.array_equal(open_np, open_c)
+    assert np.array_equal(s_np.view(np.int32), s_c.view(np.int32))

@@ -82,3 +82,36 @@ def test_a_world_without_follows_reacts():
     assert len(r.intimacy) > 0 and not r.intimacy.any()
     m.step()  # engaged viewers followed: the second day has fans
     assert m.follows.n_edges > 0 and m.day_logs[0].reactions.intimacy.any()
+
+
+def test_the_reactions_compiled_pass_draws_what_its_numpy_form_and_the_old_passes_draw():
+    """Guards kernels.react_in_chunks (issue #17: the reactions of a large day in one
+    parallel pass, the viewers' intimacy, the items' quality and the draws chunk by chunk)
+    against its numpy form (numpy_kernels.react_in_chunks) and the passes it replaced
+    (kernels.fan_intimacy, a gather of the qualities, kernels.draw_actions), bit for bit:
+    the five actions and each impression's intimacy, over chunk boundaries, a counter that
+    wraps past 2**64, fans and non-fans, no impression, one, and a graph without edges."""
+    from simulator.feeds import kernels
+    from simulator.feeds import numpy_kernels as nk
+
+    rng = np.random.default_rng(21)
+    coef, offsets = np.array([-1.3, 2.1, 1.7, 3.3]), np.array([1.5, -0.5, -2.0, -2.5, -4.5])
+    for n, n_edges, n_items in [(300_001, 5000, 700), (4097, 30, 3), (1, 1, 1), (0, 10, 5), (5000, 0, 20)]:
+        edge = np.where(rng.random(n) < 0.4, rng.integers(0, max(n_edges, 1), n), -1).astype(np.int32)
+        if n_edges == 0:
+            edge[:] = -1
+        edge_intimacy = rng.random(n_edges).astype(np.float32)
+        item = rng.integers(0, n_items, n).astype(np.int32)
+        quality = rng.random(n_items).astype(np.float32)
+        match = rng.random(n).astype(np.float32)
+        for seed in (42, 2**63 - 5):
+            got, intim = kernels.react_in_chunks(edge, edge_intimacy, item, quality, match, coef, offsets, seed)
+            want, want_intim = nk.react_in_chunks(edge, edge_intimacy, item, quality, match, coef, offsets, seed)
+            old_intim, fan = kernels.fan_intimacy(edge, edge_intimacy)
+            old = kernels.draw_actions(match, quality[item], old_intim, fan, coef, offsets, seed)
+            assert got.shape == (5, n) and got.dtype == np.bool_ and intim.dtype == np.float32
+            assert np.array_equal(got, want) and np.array_equal(got, old)
+            assert np.array_equal(intim.view(np.int32), want_intim.view(np.int32))
+            assert np.array_equal(intim.view(np.int32), old_intim.view(np.int32))
+            if n > 1000:
+                assert got[4].any() and got[2].any() and not got[4][edge >= 0].any()
