@@ -247,6 +247,8 @@ def reachable(model, platform: int, creators: np.ndarray) -> np.ndarray:
 def follow_slots(model, platform, active, n, rng):
     """Follow tab: pick a followed creator (∝ intimacy + follow_pick_base), then one of its recent items."""
     follows = model.follows
+    if follows.n_edges and numpy_kernels.compiled(follows.n_edges):
+        return _follow_slots_compiled(model, platform, active, n, rng)
     pos = np.repeat(np.arange(len(active)), n)
     if len(pos) == 0 or follows.n_edges == 0:
         return Impressions.empty(), pos[:0]
@@ -270,6 +272,33 @@ def follow_slots(model, platform, active, n, rng):
     ok = item >= 0
     pos, edge, item = pos[ok], edge[ok], recent.items[item[ok]]
     return Impressions.make(model, active[pos], item, FOLLOW, edge), pos
+
+
+def _follow_slots_compiled(model, platform, active, n, rng):
+    """:func:`follow_slots` on large graphs: the picks of a followed creator and of its
+    item in two compiled passes over the picking users (``kernels.follow_tab_edges``,
+    ``kernels.follow_tab_items``) instead of numpy's passes over every pick; the same
+    uniforms in the same order (one per pick, then one per pick whose creator is
+    reachable), the same floats, so the same impressions in the same order."""
+    from .kernels import follow_tab_edges, follow_tab_items
+
+    follows = model.follows
+    n = np.asarray(n, dtype=np.int64)
+    first = np.cumsum(n) - n
+    total = int(first[-1] + n[-1]) if len(n) else 0
+    if total == 0:
+        return Impressions.empty(), np.zeros(0, dtype=np.int64)
+    base = platform.cfg.follow_pick_base
+    cumw = follow_pick_weights(model, base)
+    blocked = blocked_creators(model, platform.index)
+    if blocked is None:  # (a banned account has no reach here, even among followers it regained elsewhere)
+        blocked = np.zeros(model.creators.n, dtype=bool)
+    edge, creator, kept = follow_tab_edges(follows.indptr, cumw, follows.intimacy, np.float32(base), follows.creator,
+                                           blocked, active, n, first, rng.random(total))
+    recent = model.item_indexes.recent(platform.cfg.follow_window)
+    pos, user, item, edge = follow_tab_items(edge, creator, kept, active, n, recent.indptr, recent.items,
+                                             rng.random(kept))
+    return Impressions.make(model, user, item, FOLLOW, edge), pos
 
 
 def follow_pick_weights(model, base: float) -> np.ndarray:
