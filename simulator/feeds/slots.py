@@ -247,20 +247,13 @@ def reachable(model, platform: int, creators: np.ndarray) -> np.ndarray:
 def follow_slots(model, platform, active, n, rng):
     """Follow tab: pick a followed creator (∝ intimacy + follow_pick_base), then one of its recent items."""
     follows = model.follows
+    if follows.n_edges and numpy_kernels.compiled(follows.n_edges):  # the same picks, compiled
+        return _follow_slots_compiled(model, platform, active, n, rng)
     pos = np.repeat(np.arange(len(active)), n)
     if len(pos) == 0 or follows.n_edges == 0:
         return Impressions.empty(), pos[:0]
-    base = platform.cfg.follow_pick_base
-    cumw = follow_pick_weights(model, base)
-    if numpy_kernels.compiled(follows.n_edges):
-        # compiled: each pick adds its user's row's weights from where the row starts in the
-        # cumsum (state.arrays.weighted_in_rows defines the pick: the same floats, the same entry)
-        from .kernels import weighted_pick_in_row_sums
-
-        edge = weighted_pick_in_row_sums(follows.indptr, cumw, follows.intimacy, np.float32(base),
-                                         active[pos].astype(np.int64), rng.random(len(pos)))
-    else:  # the same picks, from the same uniforms (numba not imported)
-        edge = weighted_in_rows(follows.indptr, cumw, active[pos].astype(np.int64), rng)
+    cumw = follow_pick_weights(model, platform.cfg.follow_pick_base)
+    edge = weighted_in_rows(follows.indptr, cumw, active[pos].astype(np.int64), rng)
     ok = edge >= 0
     # a banned account has no reach here, even among followers it regained elsewhere
     ok[ok] = reachable(model, platform.index, follows.creator[edge[ok]])
@@ -272,11 +265,39 @@ def follow_slots(model, platform, active, n, rng):
     return Impressions.make(model, active[pos], item, FOLLOW, edge), pos
 
 
+def _follow_slots_compiled(model, platform, active, n, rng):
+    """:func:`follow_slots` on large graphs: the picks of a followed creator and of its
+    item in two compiled passes over the picking users (``kernels.follow_tab_edges``,
+    ``kernels.follow_tab_items``) instead of numpy's passes over every pick; the same
+    uniforms in the same order (one per pick, then one per pick whose creator is
+    reachable), the same floats, so the same impressions in the same order."""
+    from .kernels import follow_tab_edges, follow_tab_items
+
+    follows = model.follows
+    n = np.asarray(n, dtype=np.int64)
+    first = np.cumsum(n) - n
+    total = int(first[-1] + n[-1]) if len(n) else 0
+    if total == 0:
+        return Impressions.empty(), np.zeros(0, dtype=np.int64)
+    base = platform.cfg.follow_pick_base
+    cumw = follow_pick_weights(model, base)
+    # reachable's mask: a banned account has no reach here, even among followers it regained elsewhere
+    blocked = blocked_creators(model, platform.index)
+    if blocked is None:
+        blocked = np.zeros(model.creators.n, dtype=bool)
+    edge, creator, kept = follow_tab_edges(follows.indptr, cumw, follows.intimacy, np.float32(base), follows.creator,
+                                           blocked, active, n, first, rng.random(total))
+    recent = model.item_indexes.recent(platform.cfg.follow_window)
+    pos, user, item, edge = follow_tab_items(edge, creator, kept, active, n, recent.indptr, recent.items,
+                                             rng.random(kept))
+    return Impressions.make(model, user, item, FOLLOW, edge), pos
+
+
 def follow_pick_weights(model, base: float) -> np.ndarray:
     """The global cumsum of the follow edges' pick weights (intimacy + ``base``), float64;
     on large graphs (compiled) only where each user's row starts in it, and its end
     (``kernels.row_start_sums``: one float a user, not one an edge, issue #17's memory;
-    the picks add their row's weights again, ``kernels.weighted_pick_in_row_sums``).
+    the picks add their row's weights again, ``kernels.follow_tab_edges``).
     Intimacy does not change while the day's feeds are built, so platforms with the same
     ``base`` share it (``model.feed_cache``, emptied by ``TrafficModel.build_feeds``;
     without it, computed each time)."""

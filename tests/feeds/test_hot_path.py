@@ -483,3 +483,134 @@ def measurements_views(model):
     from simulator.observation.views import views
 
     return views(model)
+
+
+def _follow_tab_twin(indptr, values, base, creator, blocked, active, n, recent_ptr, recent_items, rng):
+    """The follow tab's numpy form (slots.follow_slots below the size switch) on plain
+    arrays: (pos, user, item, edge) of the impressions."""
+    from simulator.state.arrays import random_in_rows, weighted_in_rows
+
+    pos = np.repeat(np.arange(len(active)), n)
+    cumw = np.cumsum(values + base, dtype=np.float64)
+    edge = weighted_in_rows(indptr, cumw, active[pos].astype(np.int64), rng)
+    ok = edge >= 0
+    ok[ok] = ~blocked[creator[edge[ok]]]
+    pos, edge = pos[ok], edge[ok]
+    item = random_in_rows(recent_ptr, creator[edge].astype(np.int64), rng)
+    ok = item >= 0
+    return pos[ok], active[pos[ok]], recent_items[item[ok]], edge[ok]
+
+
+def _follow_tab_compiled(indptr, values, base, creator, blocked, active, n, recent_ptr, recent_items, rng):
+    from simulator.feeds.kernels import follow_tab_edges, follow_tab_items, row_start_sums
+
+    first = np.cumsum(n) - n
+    start = row_start_sums(indptr, values, base)
+    edge, edge_creator, kept = follow_tab_edges(indptr, start, values, base, creator, blocked, active, n, first,
+                                                rng.random(int(n.sum())))
+    assert np.array_equal(edge_creator, np.where(edge >= 0, creator[edge], -1))
+    return follow_tab_items(edge, edge_creator, kept, active, n, recent_ptr, recent_items, rng.random(kept))
+
+
+def test_follow_tab_kernels_match_the_numpy_picks():
+    """Guards kernels.follow_tab_edges and kernels.follow_tab_items (issue #17, tenth
+    pass, FOLLOWTAB: the follow tab's picks in two compiled passes over the picking
+    users): the same impressions (place, user, item, edge, in order) as the numpy form,
+    from the same uniforms in the same order (the generator ends in the same state),
+    with empty rows (the first rows too), rows that weigh nothing, a -0.0 first weight,
+    blocked creators, creators without recent items, users without picks, one user and
+    no pick (a blocked pick that keeps its uniform for the item, an item drawn for a
+    blocked pick, or a count that truncates differently fails here)."""
+    rng = np.random.default_rng(11)
+    n_users, n_creators = 4000, 50
+    per_row = rng.poisson(7, n_users)
+    per_row[rng.random(n_users) < 0.05] = 0
+    per_row[:3] = 0
+    indptr = np.r_[0, np.cumsum(per_row)].astype(np.int64)
+    creator = np.concatenate([np.sort(rng.choice(n_creators, k, replace=False)) for k in per_row]).astype(np.int32)
+    values = rng.random(indptr[-1]).astype(np.float32) ** 3
+    values[rng.random(len(values)) < 0.2] = 0.0
+    values[indptr[20]:indptr[21]] = 0.0  # a row that weighs nothing (with base 0)
+    values[0] = -0.0
+    blocked = rng.random(n_creators) < 0.15
+    recent_n = rng.poisson(2, n_creators)
+    recent_n[rng.random(n_creators) < 0.2] = 0
+    recent_ptr = np.r_[0, np.cumsum(recent_n)].astype(np.int64)
+    recent_items = rng.permutation(int(recent_ptr[-1]) + 100)[: recent_ptr[-1]].astype(np.int64)
+    active = np.sort(rng.choice(n_users, 2500, replace=False)).astype(np.int32)
+    active[:2] = [0, 20]
+    n = rng.binomial(12, 0.4, len(active)).astype(np.int64)
+    n[rng.random(len(active)) < 0.1] = 0
+    for base in (np.float32(0.0), np.float32(0.05)):
+        for blk in (blocked, np.zeros(n_creators, bool)):
+            r1, r2 = np.random.default_rng(3), np.random.default_rng(3)
+            want = _follow_tab_twin(indptr, values, base, creator, blk, active, n, recent_ptr, recent_items, r1)
+            got = _follow_tab_compiled(indptr, values, base, creator, blk, active, n, recent_ptr, recent_items, r2)
+            assert [g.dtype for g in got] == [np.int64, np.int32, np.int32, np.int32]
+            assert all(np.array_equal(g, w) for g, w in zip(got, want)) and len(got[0]) > 1000
+            assert r1.random() == r2.random()
+    # one user, one row; no pick; no user
+    one = np.array([0, 3], np.int64)
+    v = np.array([0.5, 0.0, 2.0], np.float32)
+    c = np.array([0, 1, 2], np.int32)
+    ptr = np.array([0, 1, 1, 3], np.int64)
+    items = np.array([7, 8, 9], np.int64)
+    for nn in ([5], [0]):
+        act, nn = np.zeros(1, np.int32), np.array(nn, np.int64)
+        for blk in (np.zeros(3, bool), np.array([False, False, True])):
+            r1, r2 = np.random.default_rng(9), np.random.default_rng(9)
+            want = _follow_tab_twin(one, v, np.float32(0.0), c, blk, act, nn, ptr, items, r1)
+            got = _follow_tab_compiled(one, v, np.float32(0.0), c, blk, act, nn, ptr, items, r2)
+            assert all(np.array_equal(g, w) for g, w in zip(got, want)) and r1.random() == r2.random()
+    # draws exactly on a cumulative weight (a zero first weight: r = 0.0 and r = 0.5), the row
+    # summed once (5 picks) and scanned per pick (1 pick)
+    from simulator.feeds.kernels import follow_tab_edges, row_start_sums
+    from simulator.state.arrays import weighted_in_rows
+
+    v0 = np.array([0.0, 0.5, 2.0], np.float32)
+    start = row_start_sums(one, v0, np.float32(0.0))
+    u = np.array([0.0, 0.2, 0.2, 0.99, 1.0 - 1e-12])
+    for k in (5, 1):
+        want = weighted_in_rows(one, np.cumsum(v0, dtype=np.float64), np.zeros(k, np.int64), _Uniforms(u[:k]))
+        edge, _, kept = follow_tab_edges(one, start, v0, np.float32(0.0), c, np.zeros(3, bool), np.zeros(1, np.int32),
+                                         np.array([k], np.int64), np.zeros(1, np.int64), u[:k])
+        assert np.array_equal(edge, want) and kept == k and (k == 1 or list(edge[:3]) == [1, 2, 2])
+    got = _follow_tab_compiled(one, v, np.float32(0.0), c, np.zeros(3, bool), np.zeros(0, np.int32),
+                               np.zeros(0, np.int64), ptr, items, np.random.default_rng(0))
+    assert all(len(g) == 0 for g in got)
+
+
+def test_follow_slots_compiled_and_numpy_forms_agree(monkeypatch):
+    """Guards slots._follow_slots_compiled (issue #17, tenth pass, FOLLOWTAB): on a
+    stepped ecosystem with banned accounts and creators absent from a platform, the
+    compiled follow tab gives the numpy form's impressions and places, and leaves the
+    feed's generator in the same state."""
+    from simulator import TrafficModel
+    from simulator.config import load_scenario
+    from simulator.feeds import numpy_kernels, slots
+
+    scenario = load_scenario("scenarios/ecosystem.toml", overrides={"population": {"users": 3000, "creators": 80, "merchants": 6}})
+    model = TrafficModel(scenario, seed=8)
+    for _ in range(2):
+        model.step()
+    merchants = model.merchants
+    merchants.banned[:, ::2] = True  # half the merchants' accounts banned everywhere
+    feed = [p for p in model.platforms.values() if p.cfg.kind != "shelf"]
+    assert model.presence.absent(feed[0].index).any() and len(feed) == 2
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+    for platform in feed:
+        rng = np.random.default_rng(platform.index)
+        active = np.sort(rng.choice(model.users.n, 1500, replace=False)).astype(np.int32)
+        n = rng.binomial(10, 0.5, len(active))
+        out = {}
+        for threshold in (10**12, 0):
+            monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", threshold)
+            r = np.random.default_rng(1)
+            out[threshold] = slots.follow_slots(model, platform, active, n, r) + (r.random(),)
+        (imp_a, pos_a, u_a), (imp_b, pos_b, u_b) = out[10**12], out[0]
+        assert np.array_equal(pos_a, pos_b) and u_a == u_b and len(pos_a) > 500
+        for name in ("user", "item", "source", "edge", "match", "targeting"):
+            a, b = getattr(imp_a, name), getattr(imp_b, name)
+            assert a.dtype == b.dtype and np.array_equal(a, b), name
+        blocked = slots.blocked_creators(model, platform.index)
+        assert blocked.any() and not blocked[model.items.creator[imp_b.item]].any()
