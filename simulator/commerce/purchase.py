@@ -20,7 +20,7 @@ from ..feeds import numpy_kernels
 from ..feeds.numpy_kernels import sorted_inserter
 from ..feeds.numpy_kernels import splitmix64 as _splitmix64
 from ..feeds.numpy_kernels import splitmix64_in_place
-from ..state.arrays import find_sorted, sigmoid, unique_sorted
+from ..state.arrays import buffer_room, find_sorted, regrow_buffers, sigmoid, unique_sorted
 from ..state.graphs import fan_tier
 
 NEVER = -(10**6)  # "last order" day of a buyer who never ordered
@@ -166,26 +166,11 @@ class CustomerBook:
             insert_in_place(buf, n_main, pos, buf[n_main:n].copy())
 
     def _room(self) -> int:
-        """How many pairs the tail can take in place, in every column (0 on a column that is
-        not a view of the first entries of its buffer)."""
-        n = len(self.keys)
-        room = None
-        for name in self.COLUMNS:
-            col, buf = getattr(self, name), self._buffers.get(name)
-            if buf is None or col.base is not buf or len(col) != n or col.ctypes.data != buf.ctypes.data:
-                return 0
-            room = len(buf) - n if room is None else min(room, len(buf) - n)
-        return room or 0
+        """How many pairs the tail can take in place, in every column."""
+        return buffer_room(self, self.COLUMNS, self._buffers, len(self.keys))
 
     def _regrow(self, room: int) -> None:
-        n = len(self.keys)
-        for name in self.COLUMNS:
-            col = getattr(self, name)
-            buf = np.empty(n + room, dtype=col.dtype)
-            buf[:n] = col
-            setattr(self, name, buf[:n])
-            del col
-            self._buffers[name] = buf
+        regrow_buffers(self, self.COLUMNS, self._buffers, len(self.keys), room)
 
     def record(self, rows: np.ndarray, trust_gain: np.ndarray, day: int) -> None:
         """An order on each of ``rows``: trust grows toward 1, last order today."""

@@ -172,3 +172,29 @@ def grow_axis(array: np.ndarray, axis: int, n_new: int, fill) -> np.ndarray:
     block = np.empty(shape, dtype=array.dtype)
     block[...] = fill if np.ndim(fill) == 0 else np.asarray(fill, dtype=array.dtype).reshape(shape)
     return np.concatenate([array, block], axis=axis)
+
+
+def buffer_room(owner, names, buffers: dict, n: int) -> int:
+    """How many more entries the columns ``names`` of ``owner`` (attributes of ``n``
+    entries each) can take in place: the least spare length of their ``buffers`` (0 when a
+    column is not a view of the first entries of its buffer). The follow graph's columns
+    and the customer book's grow so (issue #17's memory: no copy of every column a day)."""
+    room = None
+    for name in names:
+        col, buf = getattr(owner, name), buffers.get(name)
+        if buf is None or col.base is not buf or len(col) != n or col.ctypes.data != buf.ctypes.data:
+            return 0
+        room = len(buf) - n if room is None else min(room, len(buf) - n)
+    return room or 0
+
+
+def regrow_buffers(owner, names, buffers: dict, n: int, room: int) -> None:
+    """Move each column ``names`` of ``owner`` (``n`` entries) to a new buffer with ``room``
+    spare entries, one column at a time, and set the column to the buffer's first ``n``."""
+    for name in names:
+        col = getattr(owner, name)
+        buf = np.empty(n + room, dtype=col.dtype)
+        buf[:n] = col
+        setattr(owner, name, buf[:n])
+        del col
+        buffers[name] = buf

@@ -19,7 +19,7 @@ from ..config import GraphConfig, ScenarioError
 
 from ..state.vocabulary import TIERS
 from ..feeds import numpy_kernels
-from .arrays import indptr_from_rows, random_in_rows, unique_sorted
+from .arrays import buffer_room, indptr_from_rows, random_in_rows, regrow_buffers, unique_sorted
 
 if TYPE_CHECKING:
     import networkx as nx  # imported where used: a run that needs none of it does not load it
@@ -264,14 +264,7 @@ class FollowGraph:
     def room(self) -> int:
         """How many edges ``add`` can insert in place, in every column (0 on a column that
         is not a view of the first entries of its buffer)."""
-        n = self.n_edges
-        room = None
-        for name in self.COLUMNS:
-            col, buf = getattr(self, name), self._buffers.get(name)
-            if buf is None or col.base is not buf or len(col) != n or col.ctypes.data != buf.ctypes.data:
-                return 0
-            room = len(buf) - n if room is None else min(room, len(buf) - n)
-        return room or 0
+        return buffer_room(self, self.COLUMNS, self._buffers, self.n_edges)
 
     def reserve(self, extra: int) -> None:
         """Room for ``extra`` more edges in each column of a large graph (compiled), so that
@@ -285,14 +278,7 @@ class FollowGraph:
         self._regrow(4 * extra)
 
     def _regrow(self, room: int) -> None:
-        n = self.n_edges
-        for name in self.COLUMNS:
-            col = getattr(self, name)
-            buf = np.empty(n + room, dtype=col.dtype)
-            buf[:n] = col
-            setattr(self, name, buf[:n])
-            del col
-            self._buffers[name] = buf
+        regrow_buffers(self, self.COLUMNS, self._buffers, self.n_edges, room)
 
     def add_table(self, name: str, **columns) -> EdgeTable:
         """An empty :class:`EdgeTable` with the columns ``name=dtype`` (e.g. the fan groups'

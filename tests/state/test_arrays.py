@@ -101,3 +101,24 @@ def test_lexsort_by_uniform_is_np_lexsort():
         want = np.lexsort((u, groups))
         got = lexsort_by_uniform(u, groups)
         assert np.array_equal(got, want)
+
+
+def test_columns_grow_in_buffers_with_room():
+    """``regrow_buffers`` / ``buffer_room`` (the follow graph's and the customer book's
+    columns): the columns keep their values as views of buffers with room; a column that
+    is no longer such a view (replaced, or not at the buffer's start) has no room."""
+    from types import SimpleNamespace
+
+    from simulator.state.arrays import buffer_room, regrow_buffers
+
+    o = SimpleNamespace(a=np.arange(5, dtype=np.int32), b=np.ones(5, np.float32))
+    buffers: dict = {}
+    assert buffer_room(o, ("a", "b"), buffers, 5) == 0
+    regrow_buffers(o, ("a", "b"), buffers, 5, 3)
+    assert np.array_equal(o.a, np.arange(5)) and o.a.dtype == np.int32 and np.array_equal(o.b, np.ones(5))
+    assert buffer_room(o, ("a", "b"), buffers, 5) == 3
+    buffers["b"] = np.empty(10, np.float32)[:0]  # (a shorter buffer would bound the room; here: not the column's)
+    assert buffer_room(o, ("a", "b"), buffers, 5) == 0
+    regrow_buffers(o, ("a", "b"), buffers, 5, 2)
+    o.a = buffers["a"][1:6]  # a view, but not of the buffer's first entries
+    assert buffer_room(o, ("a", "b"), buffers, 5) == 0
