@@ -696,26 +696,6 @@ def edges_to_marked(creator, mark):
 
 
 @_cached_njit()
-def counts_by_user(user, engaged, source, ads, n_users):
-    """Per user: impressions, engaged impressions and impressions in ``ads`` slots
-    (``source == ads``), in one pass over the day's impressions: what
-    ``np.bincount(user)``, ``np.bincount(user[engaged])`` and
-    ``np.bincount(user[source == ads])`` give, without their temporaries (users'
-    satisfaction, audience/activity.py). Returns three int64 arrays of ``n_users``."""
-    k = np.zeros(n_users, dtype=np.int64)
-    hits = np.zeros(n_users, dtype=np.int64)
-    n_ads = np.zeros(n_users, dtype=np.int64)
-    for i in range(len(user)):
-        u = user[i]
-        k[u] += 1
-        if engaged[i]:
-            hits[u] += 1
-        if source[i] == ads:
-            n_ads[u] += 1
-    return k, hits, n_ads
-
-
-@_cached_njit()
 def sum_by_index(idx, weights, n):
     """``np.bincount(idx, weights=weights, minlength=n)`` in one pass: each bin's float64
     sum of its weights in the order of ``idx``, as bincount adds them (the same sums, bit
@@ -1357,7 +1337,7 @@ def satisfaction_day(user, complete, like, source, ads, active, push, uses, sati
     """One feed platform's day of users' satisfaction (audience/activity.py, ``Activity.update``)
     in two passes, without the per-user int64 counts' gathers, the away users' mask and
     the float64 temporaries of its numpy form: each user's impressions, engaged ones and
-    ad ones counted over the day's impressions (``counts_by_user``), then each of today's
+    ad ones counted over the day's impressions (as ``numpy_kernels.counts_by_user``), then each of today's
     ``active`` users (distinct) moves ``satisfaction[u]`` (float32, in place) by
     ``float32((x - s) / memory)`` with ``x = (hits - ad_aversion · ads) / max(k, 1) -
     push_aversion · push[u]`` in float64, and gets ``last_open[u, p] = day``; each user of

@@ -477,7 +477,7 @@ def tally_by_codes(item, domain, source, codes, n_items, n_domains, n_sources, p
 
 
 def counts_by_user(user, engaged, source, ads, n_users):
-    """``kernels.counts_by_user`` in numpy: per user, the impressions, the engaged ones
+    """Per user (small days; large days: ``kernels.satisfaction_day``): the impressions, the engaged ones
     and those in ``ads`` slots, as ``np.bincount(user)``, ``np.bincount(user[engaged])``
     and ``np.bincount(user[source == ads])`` give them, from one bincount of the users by
     (ad, engaged) pair, a row of users each, summed row by row (integer sums: the same

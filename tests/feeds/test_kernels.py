@@ -14,7 +14,6 @@ from simulator.feeds.kernels import (
     block_picks,
     cold_start_hits,
     count_cold_start_offers,
-    counts_by_user,
     edges_to_marked,
     gumbel_top_k,
     pool_tally,
@@ -435,21 +434,21 @@ def test_pool_tally_matches_the_weighted_bincounts_bit_for_bit():
 
 
 def test_counts_by_user_matches_the_bincounts():
-    """Guards kernels.counts_by_user (users' satisfaction, audience/activity.py, issue
-    #17): impressions, engaged impressions and ad impressions per user in one pass, as
-    the three bincounts gave them."""
+    """Guards numpy_kernels.counts_by_user (users' satisfaction on small days,
+    audience/activity.py; large days: kernels.satisfaction_day): impressions, engaged
+    impressions and ad impressions per user in one bincount, as the three bincounts gave
+    them."""
     rng = np.random.default_rng(9)
     user = rng.integers(0, 70, 4000).astype(np.int32)
     engaged = rng.random(4000) < 0.3
     source = rng.integers(0, 5, 4000).astype(np.int8)
     from simulator.feeds import numpy_kernels as nk
 
-    for f in (counts_by_user, nk.counts_by_user):  # the kernel and its numpy form (one bincount of packed codes)
-        k, hits, ads = f(user, engaged, source, 2, 80)
-        assert k.dtype == hits.dtype == ads.dtype == np.int64
-        assert np.array_equal(k, np.bincount(user, minlength=80))
-        assert np.array_equal(hits, np.bincount(user[engaged], minlength=80))
-        assert np.array_equal(ads, np.bincount(user[source == 2], minlength=80))
+    k, hits, ads = nk.counts_by_user(user, engaged, source, 2, 80)  # (one bincount of packed codes)
+    assert k.dtype == hits.dtype == ads.dtype == np.int64
+    assert np.array_equal(k, np.bincount(user, minlength=80))
+    assert np.array_equal(hits, np.bincount(user[engaged], minlength=80))
+    assert np.array_equal(ads, np.bincount(user[source == 2], minlength=80))
 
 
 def test_numpy_forms_match_the_kernels():
