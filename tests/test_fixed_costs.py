@@ -121,6 +121,29 @@ def test_the_library_installs_no_stand_ins_and_submodules_import():
     assert lines == ["['module', 'module', 'module']", "True True"]
 
 
+def test_a_sweep_worker_imports_the_model_lean_and_leaves_no_stand_in():
+    """Guards simulator/_deferred.py's ``import_model``: a sweep's run in a fresh worker
+    (here the serial sweep, in a fresh interpreter: a library import, no command line)
+    imports the model without networkx, scipy.spatial (mesa.experimental) and asyncio, ~0.4 s
+    of CPU of each worker's first run; and leaves no stand-in behind, so that the worker's
+    later imports, submodules included, are the real modules."""
+    code = ("import sys, tempfile\n"
+            "from pathlib import Path\n"
+            "from simulator.sweep import SweepSpec, run_sweep\n"
+            "spec = SweepSpec(base='scenarios/douyin.toml', name='t', replicates=1, seed=1, set={'steps': 2,\n"
+            "    'population.users': 200, 'population.creators': 20, 'population.merchants': 1},\n"
+            "    parameters={'platforms.douyin.beta': [1.0]})\n"
+            "df = run_sweep(spec, out=Path(tempfile.mkdtemp()) / 's')\n"
+            "print(list(df.status), sorted(m for m in ('networkx', 'scipy.spatial', 'mesa.experimental', 'asyncio')\n"
+            "                               if m in sys.modules))\n"
+            "print([m for m, v in sys.modules.items() if type(v).__name__ == '_Deferred'])\n"
+            "from networkx.algorithms import community\n"
+            "import mesa.experimental.devs, asyncio.events, mesa\n"
+            "print(callable(community.louvain_communities), type(mesa.experimental.devs).__name__)\n")
+    lines = _python(code).strip().splitlines()
+    assert lines == ["['ok'] []", "[]", "True module"]
+
+
 TINY = ["--steps", "2", "--set", "population.users=200", "--set", "population.creators=20",
         "--set", "population.merchants=1", "--quiet"]
 PLOTS = ("domain_shares", "lorenz_curves", "fan_tiers", "gmv_by_domain", "cac_over_time", "group_size",

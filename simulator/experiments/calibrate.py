@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._deferred import import_model
 from ..feeds.numpy_kernels import one_kernel_thread
 from ..io.outputs import json_default, to_json, write_text_atomic
 from ..config.loading import ScenarioError, scenario_from_dict
@@ -66,7 +67,7 @@ def run_task(task: dict) -> dict:
     try:
         if task.get("single_thread"):
             one_kernel_thread()
-        from ..model import TrafficModel
+        TrafficModel = import_model()  # a fresh worker imports it lean (simulator/_deferred.py)
 
         scenario = scenario_from_dict(task["scenario"], task.get("source", "<calibration>"))
         model = TrafficModel(scenario, seed="scenario", agents=False)

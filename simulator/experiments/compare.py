@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..config import Scenario  # noqa: E402
+from .._deferred import import_model  # noqa: E402
 from ..feeds.numpy_kernels import one_kernel_thread  # noqa: E402
 from . import MIN_REPLICATES  # noqa: E402
 from ..observation.derived import impression_shares  # noqa: E402
@@ -58,7 +59,7 @@ def derived_totals(totals: dict, days: int) -> dict:
 
 def run_replicate(task: dict) -> dict:
     """One scenario × replicate (picklable; runs in a worker)."""
-    from ..model import TrafficModel
+    TrafficModel = import_model()  # a fresh worker imports it lean (simulator/_deferred.py)
 
     if task.get("single_thread"):
         one_kernel_thread()

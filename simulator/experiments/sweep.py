@@ -49,6 +49,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._deferred import import_model
 from ..feeds.numpy_kernels import one_kernel_thread
 from ..io.outputs import json_default, write_text_atomic
 from ..config.loading import _resolve, scenario_from_dict
@@ -68,7 +69,7 @@ def run_one(task: dict) -> dict:
     try:
         if task.get("single_thread"):
             one_kernel_thread()
-        from ..model import TrafficModel
+        TrafficModel = import_model()  # a fresh worker imports it lean (simulator/_deferred.py)
 
         scenario = scenario_from_dict(task["scenario"], task.get("source", "<sweep>"))
         model = TrafficModel(scenario, seed="scenario", agents=False)
