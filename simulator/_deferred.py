@@ -29,7 +29,9 @@ returns. A stand-in cannot serve an import of one
 of its *submodules* (``import pandas.api.types``, ``from pandas.testing import ...``):
 the import system would run the submodule before its package's ``__init__``, and pandas
 fails. So importing ``simulator`` as a library (a notebook, the app, a Dask worker)
-installs none; tests/test_fixed_costs.py checks both.
+installs none; tests/test_fixed_costs.py checks both. The one exception is
+:func:`import_model`, a worker's first import of the model in a sweep, calibration or
+comparison: its stand-ins live only while the model imports.
 """
 
 from __future__ import annotations
