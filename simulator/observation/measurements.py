@@ -235,7 +235,10 @@ class ExposureConcentration(Measurement):
 
     def measure(self, v):
         mine = v.model.creators.active if v.index is None else v.model.creators.active & v.model.presence.on(v.index)
-        return self._values(v.creator_step[mine], 1, v.model.scenario.metrics.visibility_threshold)
+        # once per (step counts, creators): with one platform and every creator on it, the
+        # 'all' view (its step counts are its twin's, the same object) reads the platform's values
+        return dict(_once(v, (self.name, id(v.creator_step), mine.tobytes()),
+                          lambda: self._values(v.creator_step[mine], 1, v.model.scenario.metrics.visibility_threshold)))
 
     def summarize(self, rows, final):
         ever = final.model.creators.entry_day >= 0  # active at some point: not a dormant account still waiting
