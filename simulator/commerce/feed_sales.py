@@ -41,19 +41,20 @@ def _sell_on(model, platform: int, impressions, reactions) -> dict | None:
     # (on large days one compiled pass over the impressions, without the engaged mask and the gathered flags of all)
     engaged_selling = numpy_kernels.kernel("engaged_selling", numpy_kernels.compiled(len(impressions.item)))
     engaged = engaged_selling(reactions.complete, reactions.like, impressions.item, sells)
-    item = impressions.item[engaged]
-    live = items.live[item]
-    merchant = items.merchant[item]
+    # (take: numpy's fancy indexing by the int32 items is ~3× slower for the same values)
+    item = impressions.item.take(engaged)
+    live = items.live.take(item)
+    merchant = items.merchant.take(item)
     # tips (live sessions)
     on_live = np.flatnonzero(live)
     if len(on_live):
         k = engaged[on_live]
         fan_trust = model.commerce.purchase.fan_trust[platform]
-        tip = rng.random(len(k)) < sigmoid(cfg.tip_intercept + fan_trust * cfg.tip_w_intimacy * reactions.intimacy[k])
+        tip = rng.random(len(k)) < sigmoid(cfg.tip_intercept + fan_trust * cfg.tip_w_intimacy * reactions.intimacy.take(k))
         k = k[tip]
         amount = lognormal_with_mean(rng, cfg.tip_mean, 1.0, len(k))
-        creator = items.creator[impressions.item[k]].astype(np.int64)
-        model.ledger.book_tips(platform, creator, domain[k], amount)
+        creator = items.creator.take(impressions.item.take(k)).astype(np.int64)
+        model.ledger.book_tips(platform, creator, domain.take(k), amount)
     # purchases (product links)
     linked = np.flatnonzero(merchant >= 0)
     if not model.merchants.active.all():  # an exited merchant sells nothing, not even on its old links
@@ -62,14 +63,14 @@ def _sell_on(model, platform: int, impressions, reactions) -> dict | None:
         return None
     k = engaged[linked]
     m = merchant[linked].astype(np.int64)
-    user = impressions.user[k].astype(np.int64)
-    prob = model.commerce.purchase.probability(model.day, user, m, impressions.match[k], reactions.intimacy[k],
+    user = impressions.user.take(k).astype(np.int64)
+    prob = model.commerce.purchase.probability(model.day, user, m, impressions.match.take(k), reactions.intimacy.take(k),
                                                live[linked], platform)
     buy = rng.random(len(k)) < prob
     k, m, user = k[buy], m[buy], user[buy]
     return dict(platform=np.full(len(k), platform, np.int64), merchant=m,
-                seller=items.creator[impressions.item[k]].astype(np.int64), user=user,
-                domain=np.minimum(domain[k], PRIVATE_PLATFORM).astype(np.int64),
-                source=impressions.source[k].astype(np.int64),
-                targeting=impressions.targeting[k].astype(np.int64),  # an ad slot's targeting (attribution), else -1
-                item=impressions.item[k].astype(np.int64) + items.offset)  # the item's id, not its live row
+                seller=items.creator.take(impressions.item.take(k)).astype(np.int64), user=user,
+                domain=np.minimum(domain.take(k), PRIVATE_PLATFORM).astype(np.int64),
+                source=impressions.source.take(k).astype(np.int64),
+                targeting=impressions.targeting.take(k).astype(np.int64),  # an ad slot's targeting (attribution), else -1
+                item=impressions.item.take(k).astype(np.int64) + items.offset)  # the item's id, not its live row

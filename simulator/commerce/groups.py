@@ -123,6 +123,8 @@ class FanGroups:
     def leave(self, edges: np.ndarray) -> None:
         """Members on ``edges`` leave their groups (the membership is logged for churn)."""
         follows, table = self.model.follows, self.table
+        if len(edges) == 0:  # (most days no member leaves: nothing to look up)
+            return
         rows = table.rows(edges)
         edges, rows = edges[rows >= 0], rows[rows >= 0]
         if len(edges) == 0:

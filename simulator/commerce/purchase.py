@@ -115,7 +115,8 @@ class CustomerBook:
             self.last_day = into(self.last_day, np.full(len(q), NEVER, np.int32))
             self.orders = into(self.orders, np.zeros(len(q), np.int32))
             self._index = None
-            return self.lookup(users, merchants), new
+            # every pair is in the book now: its row is its key's place (one search, not a second lookup)
+            return np.searchsorted(self.keys, key), new
         self._add_to_tail(q)
         # the rows before the tail did not move; the tail's (the new pairs among them) did
         moved = np.flatnonzero(new | (row >= self.n_main))
@@ -221,7 +222,7 @@ def row_hash(salt: int, *columns) -> np.ndarray:
     a row gets the same value wherever it stands in its batch."""
     n = len(columns[0])
     # the salt's hash is every row's: hashed once (the same value as hashing each row's copy)
-    h = np.full(n, _splitmix64(np.array([salt % 2**64], dtype=np.uint64))[0])
+    h = np.full(n, _salt_hash(salt % 2**64))
     t = np.empty(n, dtype=np.uint64)
     for c in columns:
         h ^= np.asarray(c).astype(np.int64, copy=False).view(np.uint64)
@@ -249,9 +250,19 @@ def place_orders(model, *, platform, merchant, seller, user, domain, source, ite
     columns = [np.asarray(a, np.int64) for a in (platform, merchant, seller, user, domain, source)]
     platform, merchant, seller, user, domain, source = columns
     key = user * max(merchants.n, 1) + merchant
-    tie = row_hash(_day_salt(model), *columns, *(() if item is None else (np.asarray(item, np.int64),)))
-    order = np.lexsort((tie, key))
-    first = order[np.r_[True, key[order][1:] != key[order][:-1]]]
+    # the first candidate of each pair in key order; the hash orders a pair's candidates, so
+    # it is computed only for a batch where some pair has several (most batches have none:
+    # a visit's or a group's few orders; its ~100 numpy calls were most of a small batch's
+    # cost). With every key distinct, the order by key is lexsort's by (key, hash).
+    order = np.argsort(key, kind="stable")
+    ko = key.take(order)
+    first_of_key = np.empty(len(ko), dtype=bool)
+    first_of_key[0] = True
+    np.not_equal(ko[1:], ko[:-1], out=first_of_key[1:])
+    if not first_of_key.all():
+        tie = row_hash(_day_salt(model), *columns, *(() if item is None else (np.asarray(item, np.int64),)))
+        order = np.lexsort((tie, key))  # (the same keys in the same sorted order: the same first_of_key)
+    first = order[first_of_key]
     platform, merchant, seller, user, domain, source = (a[first] for a in columns)
     targeting = np.full(len(first), -1, np.int64) if targeting is None else np.asarray(targeting, np.int64)[first]
     category = merchants.category[merchant]
@@ -270,6 +281,12 @@ def place_orders(model, *, platform, merchant, seller, user, domain, source, ite
 def _day_salt(model) -> int:
     """The attribution hash's salt: the run's seed and today."""
     return _salt_of(int(model.scenario.seed), int(model.day))
+
+
+@lru_cache(maxsize=64)
+def _salt_hash(salt: int) -> np.uint64:
+    """splitmix64 of ``salt`` (in [0, 2**64)), the first step of every row's :func:`row_hash`."""
+    return _splitmix64(np.array([salt], dtype=np.uint64))[0]
 
 
 @lru_cache(maxsize=16)

@@ -49,7 +49,9 @@ def promo_buyers(model, users, merchants, creators_for_match, intimacy, n_promo,
     k = np.flatnonzero(n_promo > 0)
     if len(k) == 0:
         return k
-    match = np.einsum("ij,ij->i", model.users.interest[users[k]], model.creators.topic[creators_for_match[k]])
+    # (take(axis=0): the same rows as fancy indexing, several times quicker on rows of a few floats)
+    match = np.einsum("ij,ij->i", model.users.interest.take(users[k], axis=0),
+                      model.creators.topic.take(creators_for_match[k], axis=0))
     p1 = np.minimum(1.0, g.promo_conversion * effect[k] * purchase.probability(
         model.day, users[k], merchants[k], match, intimacy[k], platform=None if platform is None else platform[k]))
     p_any = 1.0 - (1.0 - p1) ** n_promo[k]

@@ -23,7 +23,8 @@ def visit_homepages(model, selling_edges: np.ndarray) -> None:
         return
     user, creator = follows.src[edge].astype(np.int64), follows.creator[edge].astype(np.int64)
     merchant = creators.seller[creator].astype(np.int64)
-    match = np.einsum("ij,ij->i", model.users.interest[user], creators.topic[creator])
+    # (take(axis=0): the same rows as fancy indexing, several times quicker on rows of a few floats)
+    match = np.einsum("ij,ij->i", model.users.interest.take(user, axis=0), creators.topic.take(creator, axis=0))
     prob = model.commerce.purchase.probability(model.day, user, merchant, match, follows.intimacy[edge],
                                                platform=creators.home[creator].astype(np.int64))
     buy = rng.random(len(edge)) < prob

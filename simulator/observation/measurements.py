@@ -88,13 +88,15 @@ def flywheel(model, creator_cum: np.ndarray, bins: int, mi: np.ndarray | None = 
     if groups is None:
         return out
     items = model.creators.items_published.astype(np.float64)
+    public, private, posted = _group_sums(creator_cum, items, [g for pair in groups for g in pair])
     logs, pt, pb, vt = [], [], [], []
-    for top, bot in groups:
-        t = creator_cum[top, PUBLIC].sum() / items[top].sum()
-        bt = creator_cum[bot, PUBLIC].sum() / items[bot].sum()
+    for j in range(len(groups)):
+        top, bot = 2 * j, 2 * j + 1
+        t = public[top] / posted[top]
+        bt = public[bot] / posted[bot]
         pt.append(t)
         pb.append(bt)
-        vt.append(creator_cum[top, PRIVATE].sum() / items[top].sum())
+        vt.append(private[top] / posted[top])
         if t > 0 and bt > 0:
             logs.append(np.log(t / bt))
     if logs:
@@ -103,6 +105,34 @@ def flywheel(model, creator_cum: np.ndarray, bins: int, mi: np.ndarray | None = 
         out.update(flywheel_public_top=float(np.mean(pt)), flywheel_public_bottom=float(np.mean(pb)),
                    flywheel_private_top=float(np.mean(vt)))
     return out
+
+
+def _group_sums(creator_cum: np.ndarray, items: np.ndarray, parts: list) -> tuple:
+    """Per group of creators (``parts``: index arrays), the sums of their public and
+    private impressions (``creator_cum``: the model's are int64) and of their items
+    (``items``: float64 counts), as numpy scalars: one gather and a segmented sum for all
+    the groups instead of six calls a group (issue #17). The sums are of integers (exact
+    in any order: the same values as each group's ``.sum()``); fractional impressions
+    (a hand-made table) are summed group by group, as ``.sum()`` adds them. A group
+    without creators sums to 0."""
+    n = len(parts)
+    if n == 0:
+        return [], [], []
+    if creator_cum.dtype.kind not in "iu":
+        posted = [items[p].sum() for p in parts]
+        return [creator_cum[p, PUBLIC].sum() for p in parts], [creator_cum[p, PRIVATE].sum() for p in parts], posted
+    lens = np.array([len(p) for p in parts])
+    sel = np.concatenate(parts).astype(np.intp, copy=False)
+    starts = np.zeros(n, np.intp)
+    np.cumsum(lens[:-1], out=starts[1:])
+    cum = creator_cum.take(sel, axis=0)
+    public = np.add.reduceat(cum[:, PUBLIC], starts) if len(sel) else np.zeros(n, cum.dtype)
+    private = np.add.reduceat(cum[:, PRIVATE], starts) if len(sel) else np.zeros(n, cum.dtype)
+    posted = np.add.reduceat(items.take(sel), starts) if len(sel) else np.zeros(n)
+    empty = lens == 0
+    if empty.any():  # (reduceat gives an empty segment the value at its start)
+        public[empty], private[empty], posted[empty] = 0, 0, 0.0
+    return public, private, posted
 
 
 def quantiles(x: np.ndarray, q) -> np.ndarray:
@@ -116,23 +146,32 @@ def quantiles(x: np.ndarray, q) -> np.ndarray:
     n = len(x)
     if n == 0 or np.isnan(x[-1]):
         return np.quantile(x, q)
-    values = x.tolist()
+    return np.array(_sorted_quantiles(x.tolist(), np.asarray(q, dtype=np.float64).tolist()), dtype=np.float64)
+
+
+def _sorted_quantiles(values: list, q) -> list:
+    """:func:`quantiles` of the ascending Python floats ``values`` (at least one, no NaN)
+    at the Python floats ``q``, as Python floats."""
+    n = len(values)
     out = []
-    for p in np.asarray(q, dtype=np.float64).tolist():
+    for p in q:
         at = (n - 1) * p  # the virtual index
         lo = min(max(math.floor(at), 0), n - 1)  # past either end: the end value twice
         a, b = values[lo], values[min(lo + 1, n - 1)] if at >= 0 else values[0]
         t = at - lo
         diff = b - a
         out.append(b - diff * (1 - t) if t >= 0.5 else a + diff * t)
-    return np.array(out, dtype=np.float64)
+    return out
 
 
 def flywheel_groups(model, bins: int, mi: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]] | None:
     """The flywheel's creators: per quality stratum (of at least 4 creators who posted,
     have fans and are not merchants), the top and the bottom quartile of mean fan
     intimacy; None with fewer than 8 such creators. The same for every view of a step
-    (computed once: the quantiles were most of the metrics' time at 10,000 users)."""
+    (computed once: the quantiles were most of the metrics' time at 10,000 users). The
+    strata's quartiles come from one sort by (stratum, mean intimacy), each stratum's
+    creators (ascending) from one stable sort by stratum (issue #17: a dozen numpy calls a
+    stratum fewer; the same values as sorting each stratum's own)."""
     creators = model.creators
     mi = model.follows.mean_intimacy_by_creator() if mi is None else mi
     items = creators.items_published
@@ -143,13 +182,18 @@ def flywheel_groups(model, bins: int, mi: np.ndarray | None = None) -> list[tupl
     q = creators.quality_mean[idx]
     edges = quantiles(q, np.linspace(0, 1, bins + 1)[1:-1]) if bins > 1 else np.array([])
     b = np.searchsorted(edges, q, side="right")
+    m = mi[idx]
+    values = m[np.lexsort((m, b))].tolist()  # each stratum's mean intimacies, ascending, stratum after stratum
+    by_stratum = np.argsort(b, kind="stable")
+    members, member_mi = idx[by_stratum], m[by_stratum]
     groups = []
-    for k in range(bins):
-        sel = idx[b == k]
-        if len(sel) < 4:
-            continue
-        lo, hi = quantiles(mi[sel], [0.25, 0.75])
-        groups.append((sel[mi[sel] >= hi], sel[mi[sel] <= lo]))
+    start = 0
+    for k, n in enumerate(np.bincount(b, minlength=bins).tolist()):
+        if n >= 4:
+            lo, hi = _sorted_quantiles(values[start:start + n], (0.25, 0.75))
+            sel, ms = members[start:start + n], member_mi[start:start + n]
+            groups.append((sel[ms >= hi], sel[ms <= lo]))
+        start += n
     return groups
 
 
@@ -235,7 +279,10 @@ class ExposureConcentration(Measurement):
 
     def measure(self, v):
         mine = v.model.creators.active if v.index is None else v.model.creators.active & v.model.presence.on(v.index)
-        return self._values(v.creator_step[mine], 1, v.model.scenario.metrics.visibility_threshold)
+        # once per (step counts, creators): with one platform and every creator on it, the
+        # 'all' view (its step counts are its twin's, the same object) reads the platform's values
+        return dict(_once(v, (self.name, id(v.creator_step), mine.tobytes()),
+                          lambda: self._values(v.creator_step[mine], 1, v.model.scenario.metrics.visibility_threshold)))
 
     def summarize(self, rows, final):
         ever = final.model.creators.entry_day >= 0  # active at some point: not a dormant account still waiting

@@ -71,7 +71,8 @@ def platform_readings(model, log, shared: dict | None = None) -> dict[str, float
     members and WeChat contacts, on the day log's platform (``shared``: the stocks of every
     platform, counted once for all of one step's views)."""
     p = log.platform.index
-    comments = np.bincount(log.impressions.domain()[log.reactions.comment], minlength=len(DOMAINS))
+    # (compress: a mask's values, ~2× quicker than indexing by the sparse mask)
+    comments = np.bincount(log.impressions.domain().compress(log.reactions.comment), minlength=len(DOMAINS))
     out = model.ledger.readings(p)
     out.update({f"comments_{d}": float(comments[j]) for j, d in enumerate(DOMAINS)})
     item_domain = _tally(model, log, "item_domain", model.items.n)

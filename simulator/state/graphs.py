@@ -164,7 +164,8 @@ class EdgeTable:
         self.edge = into(self.edge, edges[order])
         for name, col in self.cols.items():
             v = np.asarray(values[name], dtype=col.dtype)
-            self.cols[name] = into(col, np.broadcast_to(v, len(edges)) if v.ndim == 0 else v[order])
+            # (np.full: one value for all, without broadcast_to's ~10 Python calls a column)
+            self.cols[name] = into(col, np.full(len(edges), v, dtype=col.dtype) if v.ndim == 0 else v[order])
 
     def delete_rows(self, rows: np.ndarray) -> None:
         """Drop the rows ``rows`` (row numbers, found by :meth:`rows`; -1 entries removed

@@ -351,3 +351,43 @@ def test_a_customer_book_saved_with_a_tail_settles_the_same(monkeypatch):
     book.settle()
     for c in book.COLUMNS:
         assert np.array_equal(getattr(saved, c), getattr(book, c))
+
+
+def test_a_pairs_order_goes_to_its_hash_chosen_candidate_and_distinct_pairs_are_not_hashed(monkeypatch):
+    """Guards place_orders' choice among a pair's candidates (issue #17: the hash computed
+    only for a batch where some (user, merchant) pair has several): in a shuffled batch
+    with repeated pairs each pair's order is the candidate of the smallest hash (lexsort by
+    key, then the hash of (salt, columns, item)), in key order; a batch of distinct pairs
+    gives every candidate, in key order, without computing the hash. Mutation-checked: the
+    hash skipped always fails the first part, computed always the second."""
+    from simulator.commerce import purchase
+    from simulator.commerce.purchase import _day_salt, row_hash
+
+    m = model(steps=2)
+    rng = np.random.default_rng(8)
+    n, M = 600, max(m.merchants.n, 1)
+    merchant = rng.integers(0, m.merchants.n, n)
+    batch = dict(platform=np.zeros(n, np.int64), merchant=merchant,
+                 seller=m.merchants.account[merchant].astype(np.int64), user=rng.integers(0, 120, n),
+                 domain=np.full(n, PUBLIC_G), source=rng.choice([FOLLOW, SAME_CITY, RECOMMEND], n),
+                 item=rng.integers(0, 40, n))
+    key = batch["user"] * M + batch["merchant"]
+    assert len(np.unique(key)) < n  # repeated pairs
+    cols = [batch[c] for c in ("platform", "merchant", "seller", "user", "domain", "source")]
+    order = np.lexsort((row_hash(_day_salt(m), *cols, batch["item"]), key))
+    first = order[np.r_[True, key[order][1:] != key[order][:-1]]]
+    o = place_orders(m, **batch)
+    for c in ("user", "merchant", "source", "seller"):
+        assert np.array_equal(getattr(o, c), batch[c][first]), c
+    # distinct pairs, shuffled: every candidate is an order, in key order, and nothing is hashed
+    _, one = np.unique(key, return_index=True)
+    one = rng.permutation(one)
+
+    def no_hash(*args, **kwargs):
+        raise AssertionError("a batch of distinct pairs was hashed")
+
+    monkeypatch.setattr(purchase, "row_hash", no_hash)
+    o = place_orders(model(steps=2), **{k: v[one] for k, v in batch.items()})
+    by_key = one[np.argsort(key[one])]
+    for c in ("user", "merchant", "source", "seller"):
+        assert np.array_equal(getattr(o, c), batch[c][by_key]), c

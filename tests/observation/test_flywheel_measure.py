@@ -92,3 +92,82 @@ def test_quantiles_are_np_quantile_bit_for_bit():
             assert got.dtype == want.dtype and np.array_equal(got.view(np.int64), want.view(np.int64)), (len(x), q)
     x = np.array([0.2, np.nan, 0.5])
     assert np.isnan(quantiles(x, [0.25, 0.75])).all()
+
+
+def _groups_reference(model, bins, mi):
+    """flywheel_groups as it was written before issue #17's eleventh pass: a selection, a
+    sort and the quartiles per stratum."""
+    from simulator.observation.measurements import quantiles
+
+    creators = model.creators
+    ok = (creators.items_published > 0) & np.isfinite(mi) & (creators.merchant < 0)
+    idx = np.flatnonzero(ok)
+    if len(idx) < 8:
+        return None
+    q = creators.quality_mean[idx]
+    edges = quantiles(q, np.linspace(0, 1, bins + 1)[1:-1]) if bins > 1 else np.array([])
+    b = np.searchsorted(edges, q, side="right")
+    groups = []
+    for k in range(bins):
+        sel = idx[b == k]
+        if len(sel) < 4:
+            continue
+        lo, hi = quantiles(mi[sel], [0.25, 0.75])
+        groups.append((sel[mi[sel] >= hi], sel[mi[sel] <= lo]))
+    return groups
+
+
+def _flywheel_reference(model, creator_cum, groups):
+    """flywheel's values as they were written before the eleventh pass: each group's sums one by one."""
+    items = model.creators.items_published.astype(np.float64)
+    logs, pt, pb, vt = [], [], [], []
+    for top, bot in groups:
+        t = creator_cum[top, PUBLIC].sum() / items[top].sum()
+        bt = creator_cum[bot, PUBLIC].sum() / items[bot].sum()
+        pt.append(t)
+        pb.append(bt)
+        vt.append(creator_cum[top, PRIVATE].sum() / items[top].sum())
+        if t > 0 and bt > 0:
+            logs.append(np.log(t / bt))
+    out = {"flywheel_ratio": float(np.exp(np.mean(logs))) if logs else np.nan}
+    if pt:
+        out.update(flywheel_public_top=float(np.mean(pt)), flywheel_public_bottom=float(np.mean(pb)),
+                   flywheel_private_top=float(np.mean(vt)))
+    return out
+
+
+def test_flywheel_groups_and_values_are_the_per_stratum_forms_bit_for_bit():
+    """Guards flywheel_groups' one sort by (stratum, intimacy) and flywheel's segmented sums
+    (issue #17: fewer numpy calls): on worlds with ties in mean intimacy and quality, strata
+    of fewer than 4 creators, creators without items, and integer (the model's) and
+    fractional cumulative impressions, the groups are the per-stratum selections element
+    for element and the values equal the per-group sums' bit for bit."""
+    from simulator.observation.measurements import flywheel_groups
+
+    m, _, mi = world(lambda q, mi: 0.0 * q)
+    c = m.creators
+    rng = np.random.default_rng(3)
+    checked = 0
+    for trial in range(40):
+        c.quality_mean[:] = np.round(rng.normal(size=c.n), int(rng.integers(0, 3)))  # ties in quality
+        mi_t = np.where(rng.random(c.n) < 0.1, np.nan, np.round(rng.random(c.n), int(rng.integers(1, 4))))
+        c.items_published[:] = rng.integers(0, 4, c.n)
+        cum = rng.integers(0, 10**6, (c.n, 3)).astype(np.int64)
+        if trial % 2:
+            cum = cum * rng.random((c.n, 3))  # fractional impressions
+        for bins in (1, 2, 4, 7, 20):
+            got, want = flywheel_groups(m, bins, mi_t), _groups_reference(m, bins, mi_t)
+            assert (got is None) == (want is None)
+            if want is None:
+                continue
+            assert len(got) == len(want)
+            for (gt, gb), (wt, wb) in zip(got, want):
+                assert np.array_equal(gt, wt) and np.array_equal(gb, wb)
+            out, ref = flywheel(m, cum, bins, mi_t, got), _flywheel_reference(m, cum, want)
+            for key, value in ref.items():
+                assert np.array_equal(np.float64(out[key]), np.float64(value), equal_nan=True), (trial, bins, key)
+            checked += 1
+    assert checked > 100
+    # too few creators: None, and the flywheel's NaNs
+    c.items_published[:] = 0
+    assert flywheel_groups(m, 4, mi) is None and np.isnan(flywheel(m, cum, 4, mi)["flywheel_ratio"])
