@@ -635,3 +635,42 @@ def test_count_by_lookup_counts_the_looked_up_index():
         for f in (kernels.count_by_lookup, nk.count_by_lookup):
             got = f(idx, table, 53)
             assert got.dtype == np.int64 and got.shape == (53,) and np.array_equal(got, want)
+
+
+# ----------------------------------------------------------- LATE1M (issue #17, eleventh pass)
+
+
+def test_select_by_rank_above_gives_select_by_ranks_list_and_answer():
+    """Guards kernels._select_by_rank_above (score_top_k's long lists counted only among
+    the keys at or above a bound of the list's last): the same list and the same answer
+    (a tie above the last place refused) as _select_by_rank, which test_score_top_k_*
+    check against numpy's stable sort, on random rows: continuous keys, keys on a coarse
+    grid (many ties), -inf entries (a group of them all: the bound -inf), -0.0 against
+    0.0, lists of one place, of every column and of more places than columns, one
+    column, keys increasing or decreasing along the row (the groups' maxima all high or
+    all low)."""
+    from simulator.feeds.kernels import _select_by_rank_above
+
+    rng = np.random.default_rng(5)
+    cases = [np.array([0.0, -0.0, 0.0, 1.0], np.float32), np.array([-np.inf] * 3 + [1.0] * 5, np.float32),
+             np.array([2.0], np.float32), np.arange(40, dtype=np.float32), np.arange(40, 0, -1).astype(np.float32)]
+    for _ in range(3000):
+        cols = int(rng.integers(1, 90))
+        kind = rng.integers(0, 3)
+        v = (rng.standard_normal(cols) if kind == 0 else rng.integers(0, 4, cols) / 2).astype(np.float32)
+        if kind == 2:
+            v[rng.random(cols) < 0.4] = -np.inf
+            if cols > 4 and rng.random() < 0.3:
+                v[1::3] = -np.inf  # every column of a group -inf for k = 3
+        cases.append(v)
+    for v in cases:
+        cols = len(v)
+        for k in {1, 2, 3, min(cols, 12), cols, cols + 1, int(rng.integers(1, cols + 1))}:
+            want_topi = np.full(k, -1, np.int64)
+            want = _select_by_rank(v, k, want_topi, np.empty(cols, np.int32))
+            topi = np.full(k, -1, np.int64)
+            got = _select_by_rank_above(v, k, topi, np.empty(cols, np.int32), np.empty(cols, np.int32),
+                                        np.empty(cols, np.float32))
+            assert got == want, (v.tolist(), k)
+            if want:
+                assert np.array_equal(topi, want_topi), (v.tolist(), k)
