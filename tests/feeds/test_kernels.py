@@ -674,3 +674,46 @@ def test_select_by_rank_above_gives_select_by_ranks_list_and_answer():
             assert got == want, (v.tolist(), k)
             if want:
                 assert np.array_equal(topi, want_topi), (v.tolist(), k)
+
+
+def test_match_in_chunks_gives_einsums_floats():
+    """Guards feeds.impressions.match_in_chunks (Impressions.make's interest match on
+    large days, chunk by chunk): bit for bit numpy's einsum of the gathered rows, for 8
+    topics (the default) and other widths, over chunk boundaries (one short of, at and
+    past a chunk, several chunks), one impression and none; and Impressions.make takes
+    it on large days (PREFER_COMPILED) with the same match as on small ones."""
+    from types import SimpleNamespace
+
+    from simulator.feeds import impressions as imp_mod
+    from simulator.feeds import numpy_kernels
+    from simulator.feeds.impressions import MATCH_CHUNK, Impressions, match_in_chunks
+
+    rng = np.random.default_rng(3)
+    for d in (8, 3, 17):
+        interest = rng.standard_normal((500, d)).astype(np.float32)
+        topic = rng.standard_normal((300, d)).astype(np.float32)
+        for n in (0, 1, MATCH_CHUNK - 1, MATCH_CHUNK, MATCH_CHUNK + 1, 3 * MATCH_CHUNK + 17):
+            users = rng.integers(0, 500, n).astype(np.int32)
+            items = rng.integers(0, 300, n).astype(np.int64)
+            want = np.einsum("ij,ij->i", interest.take(users, axis=0), topic.take(items, axis=0))
+            got = match_in_chunks(interest, topic, users, items)
+            assert got.dtype == np.float32 and np.array_equal(got.view(np.int32), want.view(np.int32))
+    model = SimpleNamespace(users=SimpleNamespace(interest=interest), items=SimpleNamespace(topic=topic))
+    users, items = rng.integers(0, 500, 2 * MATCH_CHUNK + 5), rng.integers(0, 300, 2 * MATCH_CHUNK + 5)
+    edge = np.full(len(users), -1)
+    old = numpy_kernels.PREFER_COMPILED
+    try:
+        numpy_kernels.PREFER_COMPILED = False
+        small = Impressions.make(model, users, items, 0, edge)
+        numpy_kernels.PREFER_COMPILED = True
+        calls = []
+        real = imp_mod.match_in_chunks
+        imp_mod.match_in_chunks = lambda *a: calls.append(1) or real(*a)
+        try:
+            large = Impressions.make(model, users, items, 0, edge)
+        finally:
+            imp_mod.match_in_chunks = real
+    finally:
+        numpy_kernels.PREFER_COMPILED = old
+    assert calls and large.match.dtype == np.float32
+    assert np.array_equal(large.match.view(np.int32), small.match.view(np.int32))
