@@ -165,6 +165,8 @@ def score_top_k(match, w_match, item, capped, fan_ptr, fan_col, fan_score, cand_
     for t in prange(n_tasks):
         key = np.empty(cols, dtype=np.float32)
         rank = np.empty(cols, dtype=np.int32)
+        sel = np.empty(cols, dtype=np.int32)
+        vsel = np.empty(cols, dtype=np.float32)
         for i in range(t * SCORE_ROWS, min(rows, (t + 1) * SCORE_ROWS)):
             ki = min(k, k_row[i])
             if ki <= 0:
@@ -190,10 +192,11 @@ def score_top_k(match, w_match, item, capped, fan_ptr, fan_col, fan_score, cand_
                 if capped[j]:
                     key[j] = -np.inf
             # long lists of few columns: each place by counting the keys above it
-            # (_select_by_rank, without branches); a tie it cannot place, and short
+            # (_select_by_rank, without branches; only among the keys at or above a bound
+            # of the list's last: _select_by_rank_above); a tie it cannot place, and short
             # lists, by the insertion selection
             if by_rank and ki >= RANK_FROM:
-                if _select_by_rank(key, ki, out[i, :ki], rank):
+                if _select_by_rank_above(key, ki, out[i, :ki], rank, sel, vsel):
                     continue
                 out[i, :ki] = -1
             _select_noisy(key, ki, vals[i, :ki], out[i, :ki])
@@ -1539,3 +1542,52 @@ def follow_tab_items(edge, edge_creator, kept, active, n, recent_ptr, recent_ite
                 j += 1
             k += 1
     return pos[:j], user[:j], item[:j], out_edge[:j]
+
+
+# ----------------------------------------------------------- LATE1M (issue #17, eleventh pass)
+
+
+@njit(inline="always")
+def _select_by_rank_above(v, k, topi, rank, sel, vsel):
+    """:func:`_select_by_rank`'s list and answer, counting only among the entries at or
+    above a lower bound of the list's last value: the smallest of the maxima of ``k``
+    disjoint groups of entries (columns ``g, g + k, g + 2k, ...``) is one, since those
+    ``k`` maxima are distinct entries at or above it. An entry below the bound has at
+    least ``k`` entries above it (never placed), and every entry above one at or above the
+    bound is itself at or above it: the selected entries' counts, their order of writing
+    (downwards) and so the list and the tie answer are ``_select_by_rank``'s, for
+    ``cols`` + (selected)² comparisons instead of cols². A group without a finite entry
+    (the bound -inf) counts every entry (``_select_by_rank``). ``sel`` (int32) and
+    ``vsel`` (float32) are scratch of ``len(v)``; ``k`` ≤ ``len(v)``; ``v`` holds no NaN."""
+    cols = len(v)
+    if k > cols:
+        return _select_by_rank(v, k, topi, rank)
+    bound = np.float32(np.inf)
+    for g in range(k):
+        mx = v[g]
+        for j in range(g + k, cols, k):
+            x = v[j]
+            mx = x if x > mx else mx
+        bound = mx if mx < bound else bound
+    if bound == -np.inf:
+        return _select_by_rank(v, k, topi, rank)
+    n = 0
+    for j in range(cols):  # (no branch: every entry written at the next place, kept when at or above)
+        x = v[j]
+        sel[n] = j
+        vsel[n] = x
+        n += x >= bound
+    for b in range(n):
+        rank[b] = 0
+    for a in range(n):
+        x = vsel[a]
+        for b in range(n):
+            rank[b] += x > vsel[b]
+    for b in range(n - 1, -1, -1):  # (k finite entries at or above the bound: the list has k places)
+        r = rank[b]
+        if r < k:
+            topi[r] = sel[b]
+    for r in range(k):
+        if topi[r] < 0:
+            return False
+    return True

@@ -635,3 +635,85 @@ def test_count_by_lookup_counts_the_looked_up_index():
         for f in (kernels.count_by_lookup, nk.count_by_lookup):
             got = f(idx, table, 53)
             assert got.dtype == np.int64 and got.shape == (53,) and np.array_equal(got, want)
+
+
+# ----------------------------------------------------------- LATE1M (issue #17, eleventh pass)
+
+
+def test_select_by_rank_above_gives_select_by_ranks_list_and_answer():
+    """Guards kernels._select_by_rank_above (score_top_k's long lists counted only among
+    the keys at or above a bound of the list's last): the same list and the same answer
+    (a tie above the last place refused) as _select_by_rank, which test_score_top_k_*
+    check against numpy's stable sort, on random rows: continuous keys, keys on a coarse
+    grid (many ties), -inf entries (a group of them all: the bound -inf), -0.0 against
+    0.0, lists of one place, of every column and of more places than columns, one
+    column, keys increasing or decreasing along the row (the groups' maxima all high or
+    all low)."""
+    from simulator.feeds.kernels import _select_by_rank_above
+
+    rng = np.random.default_rng(5)
+    cases = [np.array([0.0, -0.0, 0.0, 1.0], np.float32), np.array([-np.inf] * 3 + [1.0] * 5, np.float32),
+             np.array([2.0], np.float32), np.arange(40, dtype=np.float32), np.arange(40, 0, -1).astype(np.float32)]
+    for _ in range(3000):
+        cols = int(rng.integers(1, 90))
+        kind = rng.integers(0, 3)
+        v = (rng.standard_normal(cols) if kind == 0 else rng.integers(0, 4, cols) / 2).astype(np.float32)
+        if kind == 2:
+            v[rng.random(cols) < 0.4] = -np.inf
+            if cols > 4 and rng.random() < 0.3:
+                v[1::3] = -np.inf  # every column of a group -inf for k = 3
+        cases.append(v)
+    for v in cases:
+        cols = len(v)
+        for k in {1, 2, 3, min(cols, 12), cols, cols + 1, int(rng.integers(1, cols + 1))}:
+            want_topi = np.full(k, -1, np.int64)
+            want = _select_by_rank(v, k, want_topi, np.empty(cols, np.int32))
+            topi = np.full(k, -1, np.int64)
+            got = _select_by_rank_above(v, k, topi, np.empty(cols, np.int32), np.empty(cols, np.int32),
+                                        np.empty(cols, np.float32))
+            assert got == want, (v.tolist(), k)
+            if want:
+                assert np.array_equal(topi, want_topi), (v.tolist(), k)
+
+
+def test_match_in_chunks_gives_einsums_floats():
+    """Guards feeds.impressions.match_in_chunks (Impressions.make's interest match on
+    large days, chunk by chunk): bit for bit numpy's einsum of the gathered rows, for 8
+    topics (the default) and other widths, over chunk boundaries (one short of, at and
+    past a chunk, several chunks), one impression and none; and Impressions.make takes
+    it on large days (PREFER_COMPILED) with the same match as on small ones."""
+    from types import SimpleNamespace
+
+    from simulator.feeds import impressions as imp_mod
+    from simulator.feeds import numpy_kernels
+    from simulator.feeds.impressions import MATCH_CHUNK, Impressions, match_in_chunks
+
+    rng = np.random.default_rng(3)
+    for d in (8, 3, 17):
+        interest = rng.standard_normal((500, d)).astype(np.float32)
+        topic = rng.standard_normal((300, d)).astype(np.float32)
+        for n in (0, 1, MATCH_CHUNK - 1, MATCH_CHUNK, MATCH_CHUNK + 1, 3 * MATCH_CHUNK + 17):
+            users = rng.integers(0, 500, n).astype(np.int32)
+            items = rng.integers(0, 300, n).astype(np.int64)
+            want = np.einsum("ij,ij->i", interest.take(users, axis=0), topic.take(items, axis=0))
+            got = match_in_chunks(interest, topic, users, items)
+            assert got.dtype == np.float32 and np.array_equal(got.view(np.int32), want.view(np.int32))
+    model = SimpleNamespace(users=SimpleNamespace(interest=interest), items=SimpleNamespace(topic=topic))
+    users, items = rng.integers(0, 500, 2 * MATCH_CHUNK + 5), rng.integers(0, 300, 2 * MATCH_CHUNK + 5)
+    edge = np.full(len(users), -1)
+    old = numpy_kernels.PREFER_COMPILED
+    try:
+        numpy_kernels.PREFER_COMPILED = False
+        small = Impressions.make(model, users, items, 0, edge)
+        numpy_kernels.PREFER_COMPILED = True
+        calls = []
+        real = imp_mod.match_in_chunks
+        imp_mod.match_in_chunks = lambda *a: calls.append(1) or real(*a)
+        try:
+            large = Impressions.make(model, users, items, 0, edge)
+        finally:
+            imp_mod.match_in_chunks = real
+    finally:
+        numpy_kernels.PREFER_COMPILED = old
+    assert calls and large.match.dtype == np.float32
+    assert np.array_equal(large.match.view(np.int32), small.match.view(np.int32))
