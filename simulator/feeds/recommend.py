@@ -92,8 +92,18 @@ class RecommendDay:
         # retrieval weights per interest segment, as CDFs for inverse-transform draws
         self.cdf = {}
         # (unique_sorted: np.unique's first call imports numpy.ma, ~8 ms of a run's first step)
-        for s in unique_sorted(model.users.segment).tolist() if len(self.pool) else []:
-            logw = self.prior + (cfg.candidate_affinity * self.topic[:, s] if policy.targeted else 0.0)
+        segments = unique_sorted(model.users.segment).tolist() if len(self.pool) else []
+        if policy.targeted and segments:
+            # every segment's row at once (segments × items): each entry the same float32
+            # product, float64 sum and exp, each row the same maximum and sequential cumsum
+            # as the segment's own
+            logw = self.prior + cfg.candidate_affinity * self.topic.T.take(segments, axis=0)
+            logw -= logw.max(axis=1, keepdims=True)
+            np.exp(logw, out=logw)
+            np.cumsum(logw, axis=1, out=logw)
+            self.cdf = dict(zip(segments, logw))
+        for s in segments if not policy.targeted else []:
+            logw = self.prior + 0.0
             self.cdf[s] = np.cumsum(np.exp(logw - logw.max()))
 
     def rank_block(self, bu: np.ndarray, k_u: np.ndarray, rng: np.random.Generator):
