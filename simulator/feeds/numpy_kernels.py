@@ -158,7 +158,8 @@ NOISE_TAIL = 1023  # rows of up to this many + 1 columns read their noise as sli
 _EXTENDED: tuple = (None, None, None)
 
 
-def gumbel_top_k(key: np.ndarray, k: int, temperature: float, seed: int, table: np.ndarray) -> np.ndarray:
+def gumbel_top_k(key: np.ndarray, k: int, temperature: float, seed: int, table: np.ndarray,
+                 signed_zeros: bool = True) -> np.ndarray:
     """``kernels.gumbel_top_k`` in numpy: per row, the indices of the ``k`` largest
     ``key + temperature · noise`` (float32) in descending order, ties to the lower
     column; -inf keys never chosen, rows with fewer finite entries padded with -1.
@@ -167,14 +168,16 @@ def gumbel_top_k(key: np.ndarray, k: int, temperature: float, seed: int, table: 
     Each entry becomes one int64 that orders as (value, then the lower column first):
     the float32's bits made monotonic in the high half, the column reversed in the low
     half; keys are then distinct, so sorting them gives the kernel's list exactly,
-    without an index sort."""
+    without an index sort. ``signed_zeros=False``: the caller's keys have no -0.0 (so
+    neither has key + noise, which is -0.0 only where both are), no pass turning it into 0.0."""
     rows, cols = key.shape
     kk = min(k, cols)
     if kk <= 0:
         return np.full((rows, k), -1, dtype=np.int64)
     v = gumbel_noise(rows, cols, seed, table, temperature)  # temperature · noise
     v += key  # key + temperature · noise (float32; the sum commutes exactly)
-    v += np.float32(0.0)  # -0.0 → 0.0: the kernel's comparisons treat them as equal
+    if signed_zeros:
+        v += np.float32(0.0)  # -0.0 → 0.0: the kernel's comparisons treat them as equal
     if not _LITTLE:  # (the halves below are written by address)
         return _gumbel_top_k_packed(v, k, kk)
     # ascending = best first: ~monotonic(v) in the high half (int32), the column in the low

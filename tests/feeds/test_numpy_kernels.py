@@ -119,3 +119,19 @@ def test_the_noise_tables_float32s_are_generator_gumbels(monkeypatch, n):
     monkeypatch.undo()
     if n:
         check(range(2), lambda r: _ZeroAt(r, n // 2))
+
+
+def test_gumbel_top_k_without_signed_zeros_skips_only_their_pass():
+    """Guards ``gumbel_top_k(..., signed_zeros=False)`` (the linear policy's keys, which
+    never hold -0.0): the same lists as the default on keys without -0.0 (ties, -inf,
+    +0.0, temperature 0), and the default's lists where -0.0 and +0.0 tie."""
+    rng = np.random.default_rng(5)
+    table = nk.gumbel_table(rng)
+    key = _keys(rng, 200, 40)
+    key[1, :] = 0.0
+    for t in (0.4, 0.0):
+        assert np.array_equal(nk.gumbel_top_k(key, 12, t, 7, table, signed_zeros=False),
+                              nk.gumbel_top_k(key, 12, t, 7, table))
+    key[1, ::2] = -0.0  # (what the flag must not be given: -0.0 after 0.0 in column order)
+    assert not np.array_equal(nk.gumbel_top_k(key, 12, 0.0, 7, table, signed_zeros=False)[1],
+                              nk.gumbel_top_k(key, 12, 0.0, 7, table)[1])
