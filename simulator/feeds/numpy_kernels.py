@@ -606,13 +606,14 @@ def gumbel_float32s(rng: np.random.Generator, n: int) -> np.ndarray:
     Here numpy's vectorized ``log`` (SVML on AVX-512 machines) computes the same
     expression; its results may differ from the C library's in the last bits (SVML:
     within 4 ulp, glibc: within 1), so the float64 may differ by up to ~2**-43.4 (the
-    inner log's error carried through the outer log, whose arguments are at most ~37).
-    What is kept is the float32 it rounds to, and that cannot differ unless the float64
-    lies within that distance of a float32 rounding boundary (the tie between two
-    float32s: its 29 low mantissa bits near ``2**28``): each value closer than 16 times
-    that bound (itself twice the two libraries' documented errors) to a tie is computed
-    again with the C library's ``log`` (Python's ``math.log``: ~30 values a table). A draw of exactly 0.0 (``1 - u == 1``, which
-    ``Generator.gumbel`` rejects and draws again for) falls back to ``rng.gumbel``
+    inner log's error carried through the outer log, plus the outer log's own on
+    results of at most ~37 in size). What is kept is the float32 it rounds to, and that
+    cannot differ unless the float64 lies within that distance of a float32 rounding
+    boundary (the tie between two float32s: its 29 low mantissa bits near ``2**28``):
+    each value closer than 16 times that bound (itself twice the two libraries'
+    documented errors) to a tie is computed again with the C library's ``log``
+    (Python's ``math.log``: ~30 values a table). A draw of exactly 0.0 (``1 - u == 1``,
+    which ``Generator.gumbel`` rejects and draws again for) falls back to ``rng.gumbel``
     itself, from the same state. The three float64 passes run in scratch arrays kept
     per thread (a fresh 512 KiB array costs its page faults: ~0.2 ms)."""
     scratch = getattr(_SCRATCH, "gumbel", None)
