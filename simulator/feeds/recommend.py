@@ -92,8 +92,18 @@ class RecommendDay:
         # retrieval weights per interest segment, as CDFs for inverse-transform draws
         self.cdf = {}
         # (unique_sorted: np.unique's first call imports numpy.ma, ~8 ms of a run's first step)
-        for s in unique_sorted(model.users.segment).tolist() if len(self.pool) else []:
-            logw = self.prior + (cfg.candidate_affinity * self.topic[:, s] if policy.targeted else 0.0)
+        segments = unique_sorted(model.users.segment).tolist() if len(self.pool) else []
+        if policy.targeted and segments:
+            # every segment's row at once (segments × items): each entry the same float32
+            # product, float64 sum and exp, each row the same maximum and sequential cumsum
+            # as the segment's own
+            logw = self.prior + cfg.candidate_affinity * self.topic.T.take(segments, axis=0)
+            logw -= logw.max(axis=1, keepdims=True)
+            np.exp(logw, out=logw)
+            np.cumsum(logw, axis=1, out=logw)
+            self.cdf = dict(zip(segments, logw))
+        for s in segments if not policy.targeted else []:
+            logw = self.prior + 0.0
             self.cdf[s] = np.cumsum(np.exp(logw - logw.max()))
 
     def rank_block(self, bu: np.ndarray, k_u: np.ndarray, rng: np.random.Generator):
@@ -168,7 +178,9 @@ class RecommendDay:
             e_row, e_edge = er.compress(ok), e_edge.compress(ok)
             e_col = col_of.take(follows.creator.take(e_edge))
             col_of[ucre] = -1
-            top = self._rank(self._block(cand, match), e_row, e_col, e_edge, inv, cand, kx, seed)
+            # (a linear policy's score reads the block's match only: no gathers of the rest)
+            block = Block(match, None, None, None, None, None, None) if policy.linear else self._block(cand, match)
+            top = self._rank(block, e_row, e_col, e_edge, inv, cand, kx, seed)
             valid = top >= 0
             if granted:  # a row's valid places are its first ones: its first k_u places
                 keep = valid & (np.arange(top.shape[1]) < k_u[:, None])
@@ -217,8 +229,13 @@ class RecommendDay:
             rows = block.match.shape[0]
             boost = np.zeros((int(inv.max(initial=-1)) + 1, rows), dtype=np.float32)  # (creator columns × rows)
             boost.ravel()[e_col[nz] * rows + e_row[nz]] = policy.fan_score(intimacy[nz])
-            key = policy.w_match * block.match + self.item_score[cand]
+            key = np.multiply(policy.w_match, block.match)  # (the same float32 products and sums, one temporary)
+            key += self.item_score[cand]
             key += boost[inv].T  # (gathering rows of the transposed table: the quicker gather)
+            if left is not None:
+                key[:, left[cand] <= 0] = -np.inf
+            if not self.compiled:  # the keys have no -0.0 (each ended by adding +0.0 or a boost): nor has key + noise
+                return numpy_kernels.gumbel_top_k(key, kx, float(self.temp), seed, self.noise, signed_zeros=False)
         else:
             if policy.algorithmic:  # the nonzero intimacies as (flat index, value), never a dense matrix
                 block.fans = _fan_entries(e_row, e_col, self.follows.intimacy[e_edge], inv, len(cand))

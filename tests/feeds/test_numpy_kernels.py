@@ -62,3 +62,76 @@ def test_scaled_noise_is_the_noise_times_the_scale(cols):
     h = nk.splitmix64(np.uint64(77) ^ (np.arange(20, dtype=np.uint64) * nk._ROW_PRIME))
     offset = (h & np.uint64(len(table) - 1)).astype(np.int64)
     assert np.array_equal(nk.gumbel_noise(20, cols, 77, table), table[(offset[:, None] + np.arange(cols)) % len(table)])
+
+
+# ---------------------------------------------------------------- FEEDS10K (issue #17, eleventh pass)
+
+
+class _ZeroAt:
+    """A generator whose ``random(out=)`` draws hit 0.0 at one place (what ``Generator.gumbel``
+    rejects and draws again for); everything else is the wrapped generator's."""
+
+    def __init__(self, rng, at):
+        self.rng, self.at = rng, at
+
+    @property
+    def bit_generator(self):
+        return self.rng.bit_generator
+
+    def random(self, out):
+        self.rng.random(out=out)
+        out[self.at] = 0.0
+
+    def gumbel(self, size):
+        return self.rng.gumbel(size=size)
+
+
+@pytest.mark.parametrize("n", [0, 1, 1000, 1 << 16])
+def test_the_noise_tables_float32s_are_generator_gumbels(monkeypatch, n):
+    """Guards ``gumbel_float32s`` (the day's noise table by numpy's vectorized log, the
+    values near a float32 tie again by the C library's): the float32s of
+    ``rng.gumbel(size=n)`` and the generator's state after, for several seeds; every
+    value through the C library's log (a margin that takes them all) and through a log
+    off by 2**-45 of its value (within the margin's bound) too; and a draw of 0.0, for
+    which ``Generator.gumbel`` draws again, by ``rng.gumbel`` itself from the same state."""
+    import copy
+
+    def check(seeds, make=lambda r: r):
+        for seed in seeds:
+            want_rng = np.random.default_rng([seed, 3])
+            got_rng = copy.deepcopy(want_rng)
+            want = want_rng.gumbel(size=n).astype(np.float32)
+            got = nk.gumbel_float32s(make(got_rng), n)
+            assert got.dtype == np.float32 and np.array_equal(got.view(np.int32), want.view(np.int32))
+            assert want_rng.random() == got_rng.random()  # the same state after
+
+    check(range(12))
+    monkeypatch.setattr(nk, "_TIE_MARGIN", np.inf)
+    check(range(3))
+
+    def off(x, out):  # a vectorized log a little off, as another library's could be
+        np.log(x, out=out)
+        out *= 1.0 + 2.0**-45
+        return out
+
+    monkeypatch.setattr(nk, "_vector_log", off)
+    check(range(16))  # (without the C library's values near a tie, ~10 of these float32s differ)
+    monkeypatch.undo()
+    if n:
+        check(range(2), lambda r: _ZeroAt(r, n // 2))
+
+
+def test_gumbel_top_k_without_signed_zeros_skips_only_their_pass():
+    """Guards ``gumbel_top_k(..., signed_zeros=False)`` (the linear policy's keys, which
+    never hold -0.0): the same lists as the default on keys without -0.0 (ties, -inf,
+    +0.0, temperature 0), and the default's lists where -0.0 and +0.0 tie."""
+    rng = np.random.default_rng(5)
+    table = nk.gumbel_table(rng)
+    key = _keys(rng, 200, 40)
+    key[1, :] = 0.0
+    for t in (0.4, 0.0):
+        assert np.array_equal(nk.gumbel_top_k(key, 12, t, 7, table, signed_zeros=False),
+                              nk.gumbel_top_k(key, 12, t, 7, table))
+    key[1, ::2] = -0.0  # (what the flag must not be given: -0.0 after 0.0 in column order)
+    assert not np.array_equal(nk.gumbel_top_k(key, 12, 0.0, 7, table, signed_zeros=False)[1],
+                              nk.gumbel_top_k(key, 12, 0.0, 7, table)[1])

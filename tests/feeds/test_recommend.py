@@ -113,3 +113,24 @@ def test_a_days_columns_and_item_scores_are_the_blocks_own():
         assert want.dtype == np.float32 and np.array_equal(day.item_score[cand], want)
     assert (day.col_of == -1).all()
     assert len(np.unique(day.item_score)) > 10  # the scores differ between items
+
+
+def test_a_days_retrieval_cdfs_are_each_segments_own():
+    """Guards the retrieval CDFs of RecommendDay (issue #17, eleventh pass: every
+    segment's row in one (segments × items) pass): each segment's CDF is, bit for bit,
+    ``cumsum(exp(logw - logw.max()))`` of its own ``logw = prior + affinity · topic[:, s]``,
+    for a targeted policy, and the prior's alone for one that is not."""
+    from simulator.feeds.recommend import RecommendDay
+
+    for policy in ("douyin", "random"):
+        m = TrafficModel(small(policy=policy), seed=3)
+        m.run(3)
+        platform = m.platforms["douyin"]
+        lo = m.items.first_since(m.day - platform.cfg.max_item_age + 1)
+        day = RecommendDay(m, platform, lo, np.random.default_rng(0))
+        segments = np.unique(m.users.segment).tolist()
+        assert sorted(day.cdf) == segments and len(day.pool) > 10
+        for s in segments:
+            logw = day.prior + (platform.cfg.candidate_affinity * day.topic[:, s] if platform.policy.targeted else 0.0)
+            want = np.cumsum(np.exp(logw - logw.max()))
+            assert np.array_equal(day.cdf[s].view(np.int64), want.view(np.int64))
