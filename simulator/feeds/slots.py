@@ -36,7 +36,8 @@ import numpy as np
 from ..config import PlatformConfig
 from ..content.presence import blocked_creators
 from ..platform.ad_market import AccountEdges, sell_ad_slots
-from ..state.arrays import indptr_from_rows, lexsort_by_uniform, random_in_rows, rank_within_sorted, weighted_in_rows
+from ..state.arrays import (indptr_from_rows, lexsort_by_uniform, random_in_rows, rank_within_sorted,
+                            weighted_in_repeated_rows, weighted_in_rows)
 from ..state.vocabulary import COLD_START, FOLLOW, SAME_CITY
 from .impressions import INDEX_LIMIT, Impressions
 from . import numpy_kernels
@@ -253,13 +254,20 @@ def follow_slots(model, platform, active, n, rng):
     if len(pos) == 0 or follows.n_edges == 0:
         return Impressions.empty(), pos[:0]
     cumw = follow_pick_weights(model, platform.cfg.follow_pick_base)
-    edge = weighted_in_rows(follows.indptr, cumw, active[pos].astype(np.int64), rng)
+    if len(pos) > len(active):  # more picks than users (kuaishou.toml's ~5 a user): each user's row bounds once
+        edge = weighted_in_repeated_rows(follows.indptr, cumw, active.astype(np.int64),
+                                         np.broadcast_to(n, (len(active),)), rng)  # (the same picks)
+    else:
+        edge = weighted_in_rows(follows.indptr, cumw, active[pos].astype(np.int64), rng)
     ok = edge >= 0
-    # a banned account has no reach here, even among followers it regained elsewhere
-    ok[ok] = reachable(model, platform.index, follows.creator[edge[ok]])
-    pos, edge = pos[ok], edge[ok]
+    creator = follows.creator.take(edge)  # (each pick's creator, read once; -1, no pick: the last edge's, dropped)
+    # a banned account has no reach here, even among followers it regained elsewhere (reachable's mask)
+    blocked = blocked_creators(model, platform.index)
+    if blocked is not None:
+        ok &= ~blocked.take(creator)
+    pos, edge, creator = pos.compress(ok), edge.compress(ok), creator.compress(ok)
     recent = model.item_indexes.recent(platform.cfg.follow_window)
-    item = random_in_rows(recent.indptr, follows.creator[edge].astype(np.int64), rng)
+    item = random_in_rows(recent.indptr, creator.astype(np.int64), rng)
     ok = item >= 0
     pos, edge, item = pos[ok], edge[ok], recent.items[item[ok]]
     return Impressions.make(model, active[pos], item, FOLLOW, edge), pos

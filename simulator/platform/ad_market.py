@@ -26,7 +26,7 @@ import numpy as np
 from ..commerce.learning import ad_platforms
 from ..feeds import numpy_kernels
 from ..feeds.impressions import Impressions
-from ..state.arrays import expand_rows, indptr_from_rows, random_in_rows, rank_within_sorted
+from ..state.arrays import expand_rows, indptr_from_rows, random_in_rows
 from ..state.vocabulary import ADS, TARGETING
 
 BROAD, FANS, LOOKALIKE = (TARGETING.index(t) for t in ("broad", "fans", "lookalike"))
@@ -68,11 +68,13 @@ def sell_ad_slots(model, platform, active, n, rng):
         # own fans: every (ad slot of a fan, fan-targeted bid) pair is a candidate
         fan_edge, fan_b = accounts.audience(np.flatnonzero(targeted & (bid_t == FANS)), bid_m)
         slot_of = np.full(model.users.n, -1, dtype=np.int64)
-        slot_ptr = indptr_from_rows(pos, len(active))
+        slot_ptr = np.zeros(len(active) + 1, dtype=np.int64)  # (pos repeats each active user n times)
+        np.cumsum(np.broadcast_to(n, (len(active),)), out=slot_ptr[1:])
         slot_of[active] = np.arange(len(active))
-        fans = slot_of[follows.src[fan_edge]] >= 0
-        which, slot = expand_rows(slot_ptr, slot_of[follows.src[fan_edge[fans]]])
-        market.assign(slot, fan_b[fans][which])
+        fan_slot = slot_of.take(follows.src.take(fan_edge))
+        fans = fan_slot >= 0
+        which, slot = expand_rows(slot_ptr, fan_slot.compress(fans))
+        market.assign(slot, fan_b.compress(fans).take(which))
         # look-alikes: draw a segment from the merchant's fans' segments, then a free slot in it
         look = np.flatnonzero((bid_t == LOOKALIKE) & (market.left > 0))
         if len(look):
@@ -84,7 +86,7 @@ def sell_ad_slots(model, platform, active, n, rng):
         free = rng.permutation(np.flatnonzero(~market.taken))
         want_slots = np.repeat(broad, market.left[broad])
         k = min(len(free), len(want_slots))
-        market.assign(free[:k], rng.permutation(want_slots)[:k])
+        market.assign_all(free[:k], rng.permutation(want_slots)[:k])  # (distinct free slots, within each bid's left)
     s = np.flatnonzero(market.merchant >= 0)
     bid = market.merchant[s]
     merchant = bid_m[bid]
@@ -243,16 +245,32 @@ class _AdMarket:
         each merchant taking at most what it can still pay for."""
         rng = self.rng
         perm = rng.permutation(len(slot))
-        slot, merchant = slot[perm], merchant[perm]
-        ok = ~self.taken[slot]
-        slot, merchant = slot.compress(ok), merchant.compress(ok)  # (compress: a mask's values, quicker)
-        first = first_of_each(slot, len(self.taken))  # by slot; restore a random order:
-        first = rng.permutation(first)
-        slot, merchant = slot[first], merchant[first]
-        order = np.argsort(narrow(merchant, len(self.left)), kind="stable")
-        keep = np.zeros(len(slot), dtype=bool)
-        keep[order] = rank_within_sorted(merchant[order]) < self.left[merchant[order]]
-        slot, merchant = slot.compress(keep), merchant.compress(keep)
+        slot = slot[perm]
+        # the first candidate of each free slot, by slot (a slot's candidates are all free
+        # or all taken, so these are the first of the free candidates); restore a random order:
+        first = rng.permutation(first_free_of_each(slot, self.taken))
+        slot, merchant = slot.take(first), merchant.take(perm.take(first))
+        # each bid keeps its first ``left`` candidates in this order; the slots are distinct,
+        # so the order in which the kept ones are written does not matter
+        counts = np.bincount(merchant, minlength=len(self.left))
+        if not (counts <= self.left).all():
+            order = np.argsort(narrow(merchant, len(self.left)), kind="stable")
+            # sorted by bid, a bid's candidates start at cumsum(counts) - counts; keep the first left of them
+            end = np.cumsum(counts) - counts + self.left
+            keep = order.compress(np.arange(len(order)) < np.repeat(end, counts))
+            slot, merchant = slot.take(keep), merchant.take(keep)
+            counts = np.clip(self.left, 0, counts)
+        self.taken[slot] = True
+        self.merchant[slot] = merchant
+        self.left -= counts
+
+    def assign_all(self, slot: np.ndarray, merchant: np.ndarray) -> None:
+        """:meth:`assign` where the candidate slots are free and distinct and no bid has
+        more candidates than it can pay for (the broad bids): every pair is kept, and
+        assign's two shuffles only reorder pairs of distinct slots, so they are drawn (the
+        generator ends in the same state) and not applied: the same market."""
+        self.rng.permutation(len(slot))
+        self.rng.permutation(len(slot))
         self.taken[slot] = True
         self.merchant[slot] = merchant
         self.left -= np.bincount(merchant, minlength=len(self.left))
@@ -269,6 +287,19 @@ def first_of_each(a: np.ndarray, n: int) -> np.ndarray:
     first = np.full(n, len(a), dtype=np.int64)
     np.minimum.at(first, a, np.arange(len(a)))
     return first[first < len(a)]
+
+
+def first_free_of_each(a: np.ndarray, taken: np.ndarray) -> np.ndarray:
+    """:func:`first_of_each` of ``a`` (integers in [0, len(taken))) keeping only the
+    values not ``taken``: the index of each free value's first occurrence, by value (the
+    taken ones dropped from the table of values, not from ``a``)."""
+    n = len(taken)
+    if len(a) * 16 < n:
+        first = np.unique(a, return_index=True)[1]
+        return first.compress(~taken.take(a.take(first)))
+    first = np.full(n, len(a), dtype=np.int64)
+    np.minimum.at(first, a, np.arange(len(a)))
+    return first.compress((first < len(a)) & ~taken)
 
 
 def narrow(a: np.ndarray, n: int) -> np.ndarray:
@@ -303,9 +334,9 @@ def _lookalike_candidates(model, cfg, look, fan_edge, fan_b, bid_m, users, marke
     seg = np.searchsorted(flat, draws + rng.random(len(draws)), side="right") - draws * n_seg
     seg = np.minimum(seg, n_seg - 1)
     free = np.flatnonzero(~market.taken)
-    fseg = seg_of[users[free]].astype(np.int64)
-    o = np.argsort(fseg, kind="stable")
-    ptr = indptr_from_rows(fseg[o], n_seg)
+    fseg = seg_of.take(users.take(free))
+    o = np.argsort(narrow(fseg, n_seg), kind="stable")  # (8- or 16-bit keys: a radix sort, the same stable order)
+    ptr = indptr_from_rows(fseg, n_seg)  # (counts: in any order)
     k = random_in_rows(ptr, seg, rng)
     ok = k >= 0
     slot, b = free[o[k[ok]]], look[draws[ok]]

@@ -198,3 +198,25 @@ def regrow_buffers(owner, names, buffers: dict, n: int, room: int) -> None:
         setattr(owner, name, buf[:n])
         del col
         buffers[name] = buf
+
+
+# AD10K (issue #17, eleventh pass): the follow tab's picks, each row's bounds found once
+
+
+def weighted_in_repeated_rows(indptr: np.ndarray, cumw: np.ndarray, rows: np.ndarray, n: np.ndarray,
+                              rng: np.random.Generator) -> np.ndarray:
+    """``weighted_in_rows(indptr, cumw, np.repeat(rows, n), rng)``: ``n[i]`` picks in row
+    ``rows[i]``, the same picks (the same uniforms, the same float64 operations on the
+    same values): each row's bounds and weight found once and repeated, instead of
+    gathered for every pick; a row that weighs nothing clips its picks to -1."""
+    if len(cumw) == 0:  # no entries: nothing to pick
+        return np.full(int(np.sum(n)), -1, dtype=np.int64)
+    lo_i, hi_i = indptr[rows], indptr[rows + 1]
+    lo = np.where(lo_i > 0, cumw[np.maximum(lo_i - 1, 0)], 0.0)
+    hi = np.where(hi_i > 0, cumw[np.maximum(hi_i - 1, 0)], 0.0)
+    r = np.repeat(lo, n) + rng.random(int(np.sum(n))) * np.repeat(hi - lo, n)
+    pick = np.searchsorted(cumw, r, side="right")
+    valid = hi > lo
+    lower = np.where(valid, lo_i, -1).astype(np.int64)
+    upper = np.where(valid, np.maximum(hi_i - 1, lo_i), -1).astype(np.int64)
+    return np.clip(pick, np.repeat(lower, n), np.repeat(upper, n)).astype(np.int64, copy=False)

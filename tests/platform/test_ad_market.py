@@ -137,3 +137,91 @@ def test_account_edges_found_once_a_day_and_compiled_alike(monkeypatch):
     assert AccountEdges(m).edges() is first  # the second platform's ad sales reuse it
     m.feed_cache = None
     assert AccountEdges(m).edges() is not first
+
+
+def _assign_reference(market, slot, merchant):
+    """The ad market's assign by its definition (before issue #17's eleventh pass): the
+    candidates shuffled, the taken slots dropped, each slot's first candidate, shuffled
+    again, then each bid's first ``left`` by a stable sort and ranks."""
+    from simulator.platform.ad_market import first_of_each
+    from simulator.state.arrays import rank_within_sorted
+
+    rng = market.rng
+    perm = rng.permutation(len(slot))
+    slot, merchant = slot[perm], merchant[perm]
+    ok = ~market.taken[slot]
+    slot, merchant = slot[ok], merchant[ok]
+    first = rng.permutation(first_of_each(slot, len(market.taken)))
+    slot, merchant = slot[first], merchant[first]
+    order = np.argsort(merchant, kind="stable")
+    keep = np.zeros(len(slot), dtype=bool)
+    keep[order] = rank_within_sorted(merchant[order]) < market.left[merchant[order]]
+    slot, merchant = slot[keep], merchant[keep]
+    market.taken[slot] = True
+    market.merchant[slot] = merchant
+    market.left -= np.bincount(merchant, minlength=len(market.left))
+
+
+def _markets(supply, left, seed):
+    from simulator.platform.ad_market import _AdMarket
+
+    return (_AdMarket(supply, np.asarray(left, dtype=np.int64), np.random.default_rng(seed)),
+            _AdMarket(supply, np.asarray(left, dtype=np.int64), np.random.default_rng(seed)))
+
+
+def _same_market(a, b):
+    assert np.array_equal(a.taken, b.taken) and np.array_equal(a.merchant, b.merchant)
+    assert np.array_equal(a.left, b.left)
+    assert a.rng.bit_generator.state == b.rng.bit_generator.state
+
+
+@pytest.mark.parametrize("supply", [1, 7, 300, 5000])
+def test_ad_market_assign_is_its_definition(supply):
+    """Guards ``_AdMarket.assign`` (issue #17, eleventh pass: the taken slots dropped
+    from the table of slots, the kept ones by counts): the same market and the same
+    generator state as the definition, over rounds that fill the market (duplicate
+    candidates, taken slots, bids with nothing left, one candidate, none, both branches
+    of the first occurrences)."""
+    rng = np.random.default_rng(supply)
+    for trial in range(20):
+        n_bids = int(rng.integers(1, 40))
+        left = rng.integers(0, max(2, supply // 4), n_bids)
+        new, ref = _markets(supply, left, trial)
+        for _ in range(4):
+            n = int(rng.choice([0, 1, 3, supply // 20 + 1, supply * 2]))
+            slot = rng.integers(0, supply, n)
+            merchant = rng.integers(0, n_bids, n)
+            new.assign(slot, merchant)
+            _assign_reference(ref, slot, merchant)
+            _same_market(new, ref)
+
+
+@pytest.mark.parametrize("supply", [1, 50, 4000])
+def test_ad_market_assign_all_is_assign_of_the_broad_bids(supply):
+    """Guards ``_AdMarket.assign_all`` (the broad bids: distinct free slots, no bid with
+    more candidates than it can pay for): the same market and generator state as assign."""
+    rng = np.random.default_rng(supply + 1)
+    for trial in range(20):
+        n_bids = int(rng.integers(1, 30))
+        new, ref = _markets(supply, rng.integers(0, max(2, supply // 8), n_bids), trial)
+        taken = rng.random(supply) < rng.random()
+        new.taken[:], ref.taken[:] = taken, taken
+        new.merchant[taken], ref.merchant[taken] = 0, 0
+        free = rng.permutation(np.flatnonzero(~taken))
+        want = rng.permutation(np.repeat(np.arange(n_bids), new.left))
+        k = min(len(free), len(want))
+        new.assign_all(free[:k], want[:k])
+        _assign_reference(ref, free[:k], want[:k])
+        _same_market(new, ref)
+
+
+def test_first_free_of_each_is_first_of_each_of_the_free():
+    from simulator.platform.ad_market import first_free_of_each
+
+    rng = np.random.default_rng(3)
+    for n, size in [(1, 0), (1, 5), (10, 30), (5000, 50), (5000, 20000), (64, 64)]:
+        a = rng.integers(0, n, size)
+        taken = rng.random(n) < 0.4
+        idx, first = np.unique(a, return_index=True)
+        got = first_free_of_each(a, taken)
+        assert got.dtype.kind == "i" and np.array_equal(got, first[~taken[idx]])

@@ -122,3 +122,30 @@ def test_columns_grow_in_buffers_with_room():
     regrow_buffers(o, ("a", "b"), buffers, 5, 2)
     o.a = buffers["a"][1:6]  # a view, but not of the buffer's first entries
     assert buffer_room(o, ("a", "b"), buffers, 5) == 0
+
+
+def test_weighted_in_repeated_rows_is_weighted_in_rows_of_the_repeated_rows():
+    """Guards ``weighted_in_repeated_rows`` (issue #17, eleventh pass: the follow tab's
+    row bounds once a user): the same picks and generator state as ``weighted_in_rows``
+    of the repeated rows, with empty rows, rows that weigh nothing, users with no picks,
+    one row, none."""
+    from simulator.state.arrays import weighted_in_repeated_rows, weighted_in_rows
+
+    rng = np.random.default_rng(11)
+    for trial in range(64):
+        n_rows = int(rng.integers(1, 40)) if trial < 60 else 3000  # (the last: many picks a row)
+        size = rng.integers(0, 6 if trial < 60 else 40, n_rows) * (rng.random(n_rows) < 0.8)
+        indptr = np.concatenate([[0], np.cumsum(size)]).astype(np.int64)
+        w = rng.random(int(indptr[-1])).astype(np.float32) * (rng.random(int(indptr[-1])) < 0.7)
+        if trial % 3 == 0:
+            w[:] = 0.0  # rows that weigh nothing
+        cumw = w.astype(np.float64)
+        np.cumsum(cumw, out=cumw)
+        rows = np.sort(rng.choice(n_rows, int(rng.integers(0, n_rows + 1)), replace=False)).astype(np.int64)
+        n = rng.integers(0, 4 if trial < 60 else 30, len(rows))
+        a, b = np.random.default_rng(trial), np.random.default_rng(trial)
+        got = weighted_in_repeated_rows(indptr, cumw, rows, n, a)
+        want = (weighted_in_rows(indptr, cumw, np.repeat(rows, n), b) if len(cumw)
+                else np.full(int(n.sum()), -1))  # (no entries: weighted_in_rows cannot index)
+        assert got.dtype == np.int64 and np.array_equal(got, want)
+        assert a.bit_generator.state == b.bit_generator.state
