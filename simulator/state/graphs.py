@@ -229,8 +229,14 @@ class FollowGraph:
         self.n_users, self.n_creators = n_users, n_creators
         self.thresholds = np.asarray(thresholds, dtype=np.float32)
         keys = users.astype(np.int64) * n_creators + creators.astype(np.int64)
-        order = np.argsort(keys, kind="stable")
-        keys = keys[order]
+        m = len(keys)
+        if m and keys.min() >= 0 and (int(keys.max()) + 1) * m < 2**63:
+            # the stable order from one plain sort of distinct keys (key · m + position):
+            # ~2x quicker than a stable argsort and its gather (the world's 80,000 edges)
+            keys, order = np.divmod(np.sort(keys * m + np.arange(m)), m)
+        else:
+            order = np.argsort(keys, kind="stable")
+            keys = keys[order]
         first = np.ones(len(keys), dtype=bool)
         first[1:] = keys[1:] != keys[:-1]
         order, keys = order[first], keys[first]

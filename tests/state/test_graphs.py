@@ -579,3 +579,23 @@ def test_initial_follows_equal_their_plain_form(n_users, n_creators, segments, r
     assert r_new.random() == r_ref.random()
     if n_users > 100 and mean > 0:
         assert len(np.unique(c)) > 1 or n_creators == 1
+
+
+@pytest.mark.parametrize("n_users, n_creators, n_edges", [(1000, 50, 5000), (30, 4, 200), (5, 3, 1), (5, 3, 0),
+                                                          (40, 10**16, 40)])
+def test_follow_graph_keeps_each_edges_first_intimacy_in_user_creator_order(n_users, n_creators, n_edges):
+    """Guards FollowGraph's construction (one plain sort of position-tagged keys where they
+    fit in int64, the stable argsort where not, as in the last case): the same edges,
+    order and intimacies as a stable argsort of the keys, duplicates keeping their first."""
+    rng = np.random.default_rng(n_edges)
+    u = rng.integers(0, min(n_users, 40), n_edges)
+    c = rng.integers(0, min(n_creators, 6), n_edges)  # many duplicate edges
+    w = rng.random(n_edges)
+    fg = FollowGraph(min(n_users, 40), n_creators, u, c, w, (0.1, 0.3, 0.6))
+    keys = u * n_creators + c
+    o = np.argsort(keys, kind="stable")
+    first = np.r_[True, keys[o][1:] != keys[o][:-1]] if n_edges else np.zeros(0, bool)
+    o = o[first]
+    assert fg.src.tolist() == u[o].tolist() and fg.creator.tolist() == c[o].tolist()
+    assert fg.intimacy.tolist() == w[o].astype(np.float32).tolist()
+    assert fg.src.dtype == np.int32 and fg.creator.dtype == np.int32 and fg.intimacy.dtype == np.float32
