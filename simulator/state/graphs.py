@@ -229,8 +229,14 @@ class FollowGraph:
         self.n_users, self.n_creators = n_users, n_creators
         self.thresholds = np.asarray(thresholds, dtype=np.float32)
         keys = users.astype(np.int64) * n_creators + creators.astype(np.int64)
-        order = np.argsort(keys, kind="stable")
-        keys = keys[order]
+        m = len(keys)
+        if m and keys.min() >= 0 and (int(keys.max()) + 1) * m < 2**63:
+            # the stable order from one plain sort of distinct keys (key · m + position):
+            # ~2x quicker than a stable argsort and its gather (the world's 80,000 edges)
+            keys, order = np.divmod(np.sort(keys * m + np.arange(m)), m)
+        else:
+            order = np.argsort(keys, kind="stable")
+            keys = keys[order]
         first = np.ones(len(keys), dtype=bool)
         first[1:] = keys[1:] != keys[:-1]
         order, keys = order[first], keys[first]
@@ -488,24 +494,27 @@ def initial_follows(cfg: GraphConfig, segment_match: np.ndarray, user_segment: n
     ∝ (followers so far + offset) · exp(affinity · match(user's segment, creator)); from the
     second round on, a ``social_copy_share`` of the draws copy a random friend's follow (social proof).
     ``segment_match`` is (segments × creators).
+
+    The draws, in this order each round: the users' counts, which draws copy, the friends,
+    the friends' follows, then the preferential picks segment by segment (segment 0's
+    draws first). The picks of every segment come from one ``rng.random`` call (the same
+    numbers as one call per segment: a call of n draws takes the next n doubles), and the
+    follows so far are kept by user in round order (each round's, user-sorted, inserted at
+    the ends of the users' rows) rather than sorted again each round.
     """
     n_users = len(user_segment)
-    n_creators = segment_match.shape[1]
+    n_segments, n_creators = segment_match.shape
     followers = np.zeros(n_creators)
     affinity = np.exp(cfg.interest_affinity * (segment_match - segment_match.max(axis=1, keepdims=True)))
     us_all, cs_all = [], []
+    f_ptr = f_c = None  # the follows of the rounds so far by user, each row in round order (CSR)
     for r in range(cfg.attachment_rounds):
         n_draw = rng.poisson(cfg.mean_follows / cfg.attachment_rounds, n_users)
         users = np.repeat(np.arange(n_users), n_draw)
         creators = np.empty(len(users), dtype=np.int64)
         copy = np.zeros(len(users), dtype=bool)
-        if r > 0 and us_all:
+        if r > 0:
             copy = rng.random(len(users)) < cfg.social_copy_share
-            done_u = np.concatenate(us_all)
-            done_c = np.concatenate(cs_all)
-            o = np.argsort(done_u, kind="stable")
-            f_ptr = indptr_from_rows(done_u[o], n_users)
-            f_c = done_c[o]
             friend_e = random_in_rows(social.indptr, users[copy], rng)
             friend = np.where(friend_e >= 0, social.indices[np.maximum(friend_e, 0)], users[copy])
             fe = random_in_rows(f_ptr, friend, rng)
@@ -516,18 +525,27 @@ def initial_follows(cfg: GraphConfig, segment_match: np.ndarray, user_segment: n
         # preferential attachment per interest segment
         pa = ~copy
         seg_of = user_segment[users[pa]]
-        picks = np.empty(int(pa.sum()), dtype=np.int64)
-        for s in range(segment_match.shape[0]):
-            sel = seg_of == s
-            if not sel.any():
-                continue
-            w = (followers + cfg.attachment_offset) * affinity[s]
-            cw = np.cumsum(w)
-            picks[sel] = np.minimum(np.searchsorted(cw, rng.random(int(sel.sum())) * cw[-1], side="right"), n_creators - 1)
-        creators[pa] = picks
+        by_segment = np.argsort(seg_of, kind="stable")  # segment 0's draws first, each segment's in order
+        ends = np.cumsum(np.bincount(seg_of, minlength=n_segments)[:n_segments])
+        cw = np.cumsum((followers + cfg.attachment_offset) * affinity, axis=1)  # each row as np.cumsum(w) of it
+        x = rng.random(int(ends[-1]) if n_segments else 0)
+        x *= cw[seg_of[by_segment[:len(x)]], -1]
+        picks = np.empty(len(x), dtype=np.int64)
+        start = 0
+        for s in range(n_segments):
+            if ends[s] > start:
+                picks[start:ends[s]] = np.searchsorted(cw[s], x[start:ends[s]], side="right")
+            start = ends[s]
+        creators[np.flatnonzero(pa)[by_segment[:len(x)]]] = np.minimum(picks, n_creators - 1)
         followers += np.bincount(creators, minlength=n_creators)
         us_all.append(users)
         cs_all.append(creators)
+        if r + 1 < cfg.attachment_rounds:  # this round's follows at the ends of their users' rows
+            if f_ptr is None:
+                f_ptr, f_c = indptr_from_rows(users, n_users), creators
+            else:
+                f_c = numpy_kernels.sorted_inserter(len(f_c), f_ptr[users + 1])(f_c, creators)
+                f_ptr = f_ptr + indptr_from_rows(users, n_users)
     if not us_all:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(us_all), np.concatenate(cs_all)

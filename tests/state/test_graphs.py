@@ -482,3 +482,120 @@ def test_moved_rows_is_the_searches_it_merges():
             assert got.dtype == np.int64 and np.array_equal(got, want) and np.array_equal(hit, want_hit)
             got2, hit2 = nk.moved_rows(e, marks, right)
             assert np.array_equal(got2, want) and np.array_equal(hit2, want_hit)
+
+
+# --------------------------------------------------------------------------- SWEEPRUN: initial_follows against its plain form
+
+
+def _initial_follows_reference(cfg, segment_match, user_segment, social, rng):
+    """initial_follows as it was written before 2026-11-30 (one rng.random per segment
+    and round, the follows so far sorted again each round): the draws and the result
+    the faster form must give bit for bit."""
+    from simulator.state.arrays import indptr_from_rows, random_in_rows
+
+    n_users = len(user_segment)
+    n_creators = segment_match.shape[1]
+    followers = np.zeros(n_creators)
+    affinity = np.exp(cfg.interest_affinity * (segment_match - segment_match.max(axis=1, keepdims=True)))
+    us_all, cs_all = [], []
+    for r in range(cfg.attachment_rounds):
+        n_draw = rng.poisson(cfg.mean_follows / cfg.attachment_rounds, n_users)
+        users = np.repeat(np.arange(n_users), n_draw)
+        creators = np.empty(len(users), dtype=np.int64)
+        copy = np.zeros(len(users), dtype=bool)
+        if r > 0 and us_all:
+            copy = rng.random(len(users)) < cfg.social_copy_share
+            done_u = np.concatenate(us_all)
+            done_c = np.concatenate(cs_all)
+            o = np.argsort(done_u, kind="stable")
+            f_ptr = indptr_from_rows(done_u[o], n_users)
+            f_c = done_c[o]
+            friend_e = random_in_rows(social.indptr, users[copy], rng)
+            friend = np.where(friend_e >= 0, social.indices[np.maximum(friend_e, 0)], users[copy])
+            fe = random_in_rows(f_ptr, friend, rng)
+            got = fe >= 0
+            idx = np.flatnonzero(copy)
+            creators[idx[got]] = f_c[fe[got]]
+            copy[idx[~got]] = False
+        pa = ~copy
+        seg_of = user_segment[users[pa]]
+        picks = np.empty(int(pa.sum()), dtype=np.int64)
+        for s in range(segment_match.shape[0]):
+            sel = seg_of == s
+            if not sel.any():
+                continue
+            w = (followers + cfg.attachment_offset) * affinity[s]
+            cw = np.cumsum(w)
+            picks[sel] = np.minimum(np.searchsorted(cw, rng.random(int(sel.sum())) * cw[-1], side="right"), n_creators - 1)
+        creators[pa] = picks
+        followers += np.bincount(creators, minlength=n_creators)
+        us_all.append(users)
+        cs_all.append(creators)
+    if not us_all:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(us_all), np.concatenate(cs_all)
+
+
+@pytest.mark.parametrize("n_users, n_creators, segments, rounds, mean, copy_share, sorted_users", [
+    (2000, 60, 8, 8, 8.0, 1 / 3, True),   # as the world calls it: users numbered by segment
+    (1500, 40, 5, 3, 4.0, 0.5, False),    # segments in any order
+    (500, 30, 4, 1, 6.0, 0.3, False),     # one round: no copies
+    (400, 25, 6, 5, 3.0, 1.0, True),      # every later draw copies (where the friend follows someone)
+    (300, 20, 3, 4, 5.0, 0.0, False),     # no copies
+    (1, 5, 2, 6, 12.0, 0.5, True),        # one user (no friend: no copies in either form)
+    (3, 5, 2, 6, 12.0, 0.9, True),        # user 0 has no friend: copies its own follows
+    (200, 1, 3, 4, 4.0, 0.3, True),       # one creator: every pick the same
+    (300, 20, 8, 4, 0.0, 0.3, True),      # no follows at all
+    (0, 10, 3, 3, 5.0, 0.3, True),        # no users
+    (600, 30, 8, 6, 2.0, 0.4, True),      # some segments without users
+])
+def test_initial_follows_equal_their_plain_form(n_users, n_creators, segments, rounds, mean, copy_share, sorted_users):
+    """Guards initial_follows' one-call draws and the follows kept in round order (no sort
+    a round): the same follows, in the same order, and the same draws taken from the
+    stream (the next draw after it agrees) as the plain form above."""
+    from simulator.config import GraphConfig
+    from simulator.state.graphs import initial_follows
+
+    setup = np.random.default_rng(n_users + 7 * segments)
+    match = setup.random((segments, n_creators))
+    match[:, setup.random(n_creators) < 0.2] = 0.5  # ties among creators
+    seg = setup.integers(0, segments if n_users != 600 else segments // 2, n_users)
+    if sorted_users:
+        seg = np.sort(seg)
+    if n_users > 3:
+        social = small_world_graph(setup.integers(0, 3, n_users).astype(np.int32), 4, 0.2, setup)
+    else:  # users 1 and 2 are friends (where they exist), user 0 has none
+        from simulator.state.graphs import SocialGraph
+        social = (SocialGraph(np.array([0, 0, 1, 2]), np.array([2, 1], np.int32)) if n_users == 3
+                  else SocialGraph(np.zeros(n_users + 1, np.int64), np.zeros(0, np.int32)))
+    if n_users == 1:
+        copy_share = 0.0  # a graph without ties: neither form can look a friend up
+    cfg = GraphConfig(attachment_rounds=rounds, mean_follows=mean, social_copy_share=copy_share)
+    r_new, r_ref = np.random.default_rng(11), np.random.default_rng(11)
+    u, c = initial_follows(cfg, match, seg.astype(np.int64), social, r_new)
+    u_ref, c_ref = _initial_follows_reference(cfg, match, seg.astype(np.int64), social, r_ref)
+    assert u.dtype == u_ref.dtype and c.dtype == c_ref.dtype
+    assert np.array_equal(u, u_ref) and np.array_equal(c, c_ref)
+    assert r_new.random() == r_ref.random()
+    if n_users > 100 and mean > 0:
+        assert len(np.unique(c)) > 1 or n_creators == 1
+
+
+@pytest.mark.parametrize("n_users, n_creators, n_edges", [(1000, 50, 5000), (30, 4, 200), (5, 3, 1), (5, 3, 0),
+                                                          (40, 10**16, 40)])
+def test_follow_graph_keeps_each_edges_first_intimacy_in_user_creator_order(n_users, n_creators, n_edges):
+    """Guards FollowGraph's construction (one plain sort of position-tagged keys where they
+    fit in int64, the stable argsort where not, as in the last case): the same edges,
+    order and intimacies as a stable argsort of the keys, duplicates keeping their first."""
+    rng = np.random.default_rng(n_edges)
+    u = rng.integers(0, min(n_users, 40), n_edges)
+    c = rng.integers(0, min(n_creators, 6), n_edges)  # many duplicate edges
+    w = rng.random(n_edges)
+    fg = FollowGraph(min(n_users, 40), n_creators, u, c, w, (0.1, 0.3, 0.6))
+    keys = u * n_creators + c
+    o = np.argsort(keys, kind="stable")
+    first = np.r_[True, keys[o][1:] != keys[o][:-1]] if n_edges else np.zeros(0, bool)
+    o = o[first]
+    assert fg.src.tolist() == u[o].tolist() and fg.creator.tolist() == c[o].tolist()
+    assert fg.intimacy.tolist() == w[o].astype(np.float32).tolist()
+    assert fg.src.dtype == np.int32 and fg.creator.dtype == np.int32 and fg.intimacy.dtype == np.float32
