@@ -111,14 +111,19 @@ def _defer_nested(name: str) -> None:
 
 def defer_unused_imports() -> None:
     """Install the stand-ins (see the module docstring); a no-op once mesa is imported."""
-    if "mesa" in sys.modules:
-        return
+    if "mesa" not in sys.modules:
+        _install(LATER)
+
+
+def _install(later) -> None:
+    """Stand-ins for networkx, ``mesa.experimental`` and the modules named in ``later``
+    (nothing when mesa is not installed)."""
     mesa_spec = importlib.util.find_spec("mesa")
     if mesa_spec is None or not mesa_spec.submodule_search_locations:
         return
     _defer("networkx")
     _defer("mesa.experimental", list(mesa_spec.submodule_search_locations))
-    for name in LATER:
+    for name in later:
         _defer_nested(name)
 
 
@@ -139,12 +144,7 @@ def import_model():
     if "mesa" not in sys.modules:
         start = len(_INSTALLED)
         try:
-            mesa_spec = importlib.util.find_spec("mesa")
-            if mesa_spec is not None and mesa_spec.submodule_search_locations:
-                _defer("networkx")
-                _defer("mesa.experimental", list(mesa_spec.submodule_search_locations))
-                for name in WHILE_IMPORTING:
-                    _defer_nested(name)
+            _install(WHILE_IMPORTING)
             from .model import TrafficModel
         finally:
             for name in _INSTALLED[start:]:
