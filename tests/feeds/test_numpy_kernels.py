@@ -135,3 +135,36 @@ def test_gumbel_top_k_without_signed_zeros_skips_only_their_pass():
     key[1, ::2] = -0.0  # (what the flag must not be given: -0.0 after 0.0 in column order)
     assert not np.array_equal(nk.gumbel_top_k(key, 12, 0.0, 7, table, signed_zeros=False)[1],
                               nk.gumbel_top_k(key, 12, 0.0, 7, table)[1])
+
+
+# ---------------------------------------------------------------- TENK (issue #17, twelfth pass)
+
+
+def test_chunk_counters_are_the_seeded_counters():
+    """Guards ``_chunk_counters`` (the reactions' counters kept per seed): ``seed + golden +
+    8 · i`` modulo 2**64 for each seed asked, again after another seed (the kept one is
+    replaced, not reused), wrapping past 2**64, longer than ``CHUNK`` when asked; and
+    ``draw_actions`` over several chunks gives the actions of its chunks drawn one by one
+    (``_draw_chunk`` with each chunk's first impression) whatever seed came before."""
+    golden = 0x9E3779B97F4A7C15
+    for seed, n in [(42, 10), (7, nk.CHUNK), (42, 1), (2**64 - 3, 5), (42, nk.CHUNK + 9), (7, 3)]:
+        got = nk._chunk_counters(seed, n)
+        assert got.dtype == np.uint64 and len(got) >= max(n, nk.CHUNK)
+        want = [(seed + golden + 8 * i) % 2**64 for i in range(len(got))]
+        assert got.tolist() == want
+    rng = np.random.default_rng(3)
+    n = 2 * nk.CHUNK + 77
+    match, quality = rng.random(n).astype(np.float32), rng.random(n).astype(np.float32)
+    fan = rng.random(n) < 0.3
+    intim = np.where(fan, rng.random(n), 0).astype(np.float32)
+    coef, offsets = np.array([-1.3, 2.1, 1.7, 3.3]), np.array([1.5, -0.5, -2.0, -2.5, -4.5])
+    for seed in (5, 11, 5):
+        got = nk.draw_actions(match, quality, intim, fan, coef, offsets, seed)
+        for a0 in (nk.CHUNK, 0, 2 * nk.CHUNK):  # out of order: each chunk on its own
+            a1 = min(n, a0 + nk.CHUNK)
+            out = np.zeros((5, a1 - a0), dtype=np.bool_)
+            nk._chunk_counters(seed + 1, 1)  # another seed kept in between
+            nk._draw_chunk(match[a0:a1], quality[a0:a1], intim[a0:a1], fan[a0:a1], coef, np.exp(-offsets), seed,
+                           a0, out)
+            assert np.array_equal(out, got[:, a0:a1])
+    assert got[:4].any(axis=1).all() and got[4].any()
