@@ -168,3 +168,22 @@ def test_chunk_counters_are_the_seeded_counters():
                            a0, out)
             assert np.array_equal(out, got[:, a0:a1])
     assert got[:4].any(axis=1).all() and got[4].any()
+
+
+def test_row_offsets_and_windows_are_their_definitions():
+    """Guards ``_row_offsets`` (the noise's row offsets hashed in place) against
+    ``splitmix64(seed ^ (row · prime)) & mask`` (no rows, one row, seeds at both ends of
+    int64, small and full masks), and ``_windows`` (the ndarray constructor's view) against
+    ``sliding_window_view``: the same rows, read-only, over the table's own memory."""
+    for rows in (0, 1, 7, 1000):
+        for seed in (0, 1, 12345, 2**63 - 1):
+            for mask in (15, 2**16 - 1):
+                want = (nk.splitmix64(np.uint64(seed) ^ (np.arange(rows, dtype=np.uint64) * np.uint64(0x100000001B3)))
+                        & np.uint64(mask)).astype(np.int64)
+                got = nk._row_offsets(rows, seed, mask)
+                assert got.dtype == np.int64 and np.array_equal(got, want)
+    ext = np.random.default_rng(2).random(200).astype(np.float32)
+    for cols in (1, 3, 64, 200):
+        w = nk._windows(ext, cols)
+        assert np.array_equal(w, np.lib.stride_tricks.sliding_window_view(ext, cols))
+        assert not w.flags.writeable and np.shares_memory(w, ext)
