@@ -153,8 +153,9 @@ def find_sorted(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
     if len(keys) == 0:
         return np.full(len(query), -1, dtype=np.int64)
     pos = np.searchsorted(keys, query)
-    pos_c = np.minimum(pos, len(keys) - 1)
-    return np.where((pos < len(keys)) & (keys[pos_c] == query), pos_c, -1)
+    # past the end (pos == len(keys): every key below the query) the clipped read is the
+    # last key, below the query: no hit, so no separate test of pos < len(keys)
+    return np.where(keys.take(pos, mode="clip") == query, pos, -1)
 
 
 def lognormal_with_mean(rng: np.random.Generator, mean, sigma: float, n: int) -> np.ndarray:

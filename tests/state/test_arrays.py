@@ -149,3 +149,26 @@ def test_weighted_in_repeated_rows_is_weighted_in_rows_of_the_repeated_rows():
                 else np.full(int(n.sum()), -1))  # (no entries: weighted_in_rows cannot index)
         assert got.dtype == np.int64 and np.array_equal(got, want)
         assert a.bit_generator.state == b.bit_generator.state
+
+
+# ---------------------------------------------------------------- TENK (issue #17, twelfth pass)
+
+
+def test_find_sorted_is_its_definition():
+    """Guards ``find_sorted`` (the clipped read without a test of the end): each query's
+    position in the sorted keys or -1, for queries below the first key, above the last
+    (past the end), equal to the first and the last, absent between keys; empty keys, no
+    queries, one key; int32 queries against int64 keys."""
+    from simulator.state.arrays import find_sorted
+
+    def definition(keys, query):
+        where = {int(k): i for i, k in enumerate(keys)}
+        return np.array([where.get(int(q), -1) for q in query], dtype=np.int64)
+
+    rng = np.random.default_rng(4)
+    keys = np.unique(rng.integers(0, 10_000, 500)).astype(np.int64)
+    query = np.concatenate([rng.integers(-50, 10_050, 3000), keys[[0, -1]], [keys[0] - 1, keys[-1] + 1, 10**12]])
+    for k, q in [(keys, query), (keys, query.astype(np.int32)), (keys[:1], query), (keys[:0], query),
+                 (keys, query[:0]), (keys[:1], keys[:1])]:
+        got = find_sorted(k, q)
+        assert got.dtype == np.int64 and np.array_equal(got, definition(k, q))
