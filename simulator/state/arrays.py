@@ -25,8 +25,9 @@ def indptr_from_rows(rows: np.ndarray, n_rows: int) -> np.ndarray:
 
 def random_in_rows(indptr: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One uniformly random entry index from each of ``rows``; -1 where a row is empty."""
-    lo = indptr[rows]
-    n = indptr[rows + 1] - lo
+    lo = indptr.take(rows)  # (take: fancy indexing's values, quicker)
+    n = indptr.take(rows + 1)
+    n -= lo
     pick = lo + (rng.random(len(rows)) * n).astype(np.int64)
     return np.where(n > 0, pick, -1)
 
@@ -34,12 +35,18 @@ def random_in_rows(indptr: np.ndarray, rows: np.ndarray, rng: np.random.Generato
 def weighted_in_rows(indptr: np.ndarray, cumw: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One entry per row drawn with probability ∝ weight; ``cumw`` is the global cumsum
     of the entry weights. -1 where a row is empty or weighs nothing."""
-    lo_i, hi_i = indptr[rows], indptr[rows + 1]
-    lo = np.where(lo_i > 0, cumw[np.maximum(lo_i - 1, 0)], 0.0)
-    hi = np.where(hi_i > 0, cumw[np.maximum(hi_i - 1, 0)], 0.0)
+    # (take: fancy indexing's values, quicker; a clipped take reads cumw[0] at -1, which the
+    # where drops, without a pass of np.maximum; the clip as its two ufuncs, without
+    # np.clip's Python wrapper, and to hi_i - 1 alone: below lo_i only for an empty row,
+    # whose hi == lo drops its pick: the same picks)
+    lo_i, hi_i = indptr.take(rows), indptr.take(rows + 1)
+    lo = np.where(lo_i > 0, cumw.take(lo_i - 1, mode="clip"), 0.0)
+    hi = np.where(hi_i > 0, cumw.take(hi_i - 1, mode="clip"), 0.0)
     r = lo + rng.random(len(rows)) * (hi - lo)
     pick = np.searchsorted(cumw, r, side="right").astype(np.int64)
-    pick = np.clip(pick, lo_i, np.maximum(hi_i - 1, lo_i))
+    np.maximum(pick, lo_i, out=pick)
+    hi_i -= 1
+    np.minimum(pick, hi_i, out=pick)
     return np.where(hi > lo, pick, -1)
 
 

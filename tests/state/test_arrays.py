@@ -172,3 +172,59 @@ def test_find_sorted_is_its_definition():
                  (keys, query[:0]), (keys[:1], keys[:1])]:
         got = find_sorted(k, q)
         assert got.dtype == np.int64 and np.array_equal(got, definition(k, q))
+
+
+def test_picks_in_rows_are_their_definitions():
+    """Guards ``random_in_rows`` and ``weighted_in_rows`` (takes, a clipped read of the
+    cumulative weights and the clip as two ufuncs) against their definitions by fancy
+    indexing, ``np.maximum`` and ``np.clip``: the same picks from the same generator
+    state, with empty rows, rows that weigh nothing, the first and the last row, repeated
+    rows, int32 and int64 rows, and no rows."""
+    from simulator.state.arrays import random_in_rows, weighted_in_rows
+
+    def random_def(indptr, rows, rng):
+        lo = indptr[rows]
+        n = indptr[rows + 1] - lo
+        pick = lo + (rng.random(len(rows)) * n).astype(np.int64)
+        return np.where(n > 0, pick, -1)
+
+    def weighted_def(indptr, cumw, rows, rng):
+        lo_i, hi_i = indptr[rows], indptr[rows + 1]
+        lo = np.where(lo_i > 0, cumw[np.maximum(lo_i - 1, 0)], 0.0)
+        hi = np.where(hi_i > 0, cumw[np.maximum(hi_i - 1, 0)], 0.0)
+        r = lo + rng.random(len(rows)) * (hi - lo)
+        pick = np.searchsorted(cumw, r, side="right").astype(np.int64)
+        pick = np.clip(pick, lo_i, np.maximum(hi_i - 1, lo_i))
+        return np.where(hi > lo, pick, -1)
+
+    rng = np.random.default_rng(9)
+    counts = rng.integers(0, 6, 300)
+    counts[[0, 5, -1]] = [3, 0, 4]
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    w = rng.random(int(indptr[-1])).astype(np.float32)
+    w[rng.random(len(w)) < 0.2] = 0.0
+    w[indptr[7]:indptr[8]] = 0.0  # a row that weighs nothing
+    cumw = np.cumsum(w, dtype=np.float64)
+    rows = np.concatenate([[0, 5, 7, 299, 0, 299], rng.integers(0, 300, 2000)])
+    for r in (rows, rows.astype(np.int32), rows[:0], rows[:1]):
+        for seed in (1, 2):
+            assert np.array_equal(random_in_rows(indptr, r, np.random.default_rng(seed)),
+                                  random_def(indptr, r, np.random.default_rng(seed)))
+            assert np.array_equal(weighted_in_rows(indptr, cumw, r, np.random.default_rng(seed)),
+                                  weighted_def(indptr, cumw, r, np.random.default_rng(seed)))
+    # a uniform just below 1 on a row whose weight is below the cumulative weights' spacing:
+    # lo + u · (hi - lo) rounds to hi, past the row: the clip brings the pick back to its last entry
+
+    class _Uniforms:
+        def __init__(self, u):
+            self.u = np.asarray(u, dtype=np.float64)
+
+        def random(self, n):
+            return self.u[:n]
+
+    big = np.array([1e16, 1e16 + 2.0, 1e16 + 4.0, 1e16 + 6.0])
+    ptr = np.array([0, 1, 2, 4], dtype=np.int64)
+    r = np.array([1, 2, 1, 0])
+    u = [np.nextafter(1.0, 0.0), np.nextafter(1.0, 0.0), 0.0, 0.5]
+    got = weighted_in_rows(ptr, big, r, _Uniforms(u))
+    assert np.array_equal(got, weighted_def(ptr, big, r, _Uniforms(u))) and got[0] == 1
