@@ -268,14 +268,17 @@ def _draw_chunk(match, quality, intimacy, is_fan, coef, scale, seed, first, out)
     """``draw_actions`` of the impressions ``first``, ``first + 1``, … into ``out`` (5 × chunk)."""
     n = len(match)
     # e = exp(-(coef[0] + coef[1]·match + coef[2]·quality + coef[3]·intimacy)), the same
-    # float64 operations in place (x + c is c + x)
-    e = np.multiply(match, coef[1], dtype=np.float64)
-    e += coef[0]
-    t = np.multiply(quality, coef[2], dtype=np.float64)
+    # float64 operations in place (x + c is c + x), with the coefficients negated
+    # (``neg``: -coef) instead of a pass negating the sum: rounding is symmetric, so each
+    # product and partial sum is the negation of the kernel's, exactly (a zero's sign
+    # aside, which exp ignores: exp(±0) = 1)
+    neg = np.negative(coef)
+    e = np.multiply(match, neg[1], dtype=np.float64)
+    e += neg[0]
+    t = np.multiply(quality, neg[2], dtype=np.float64)
     e += t
-    np.multiply(intimacy, coef[3], out=t)
+    np.multiply(intimacy, neg[3], out=t)
     e += t
-    np.negative(e, out=e)
     np.exp(e, out=e)
     # action a's counter: seed + splitmix64's first step (+ golden ratio) + 8 · impression + a,
     # wrapping modulo 2**64: the day's (seed + golden + 8 · i) for i < CHUNK (``base``, once a
