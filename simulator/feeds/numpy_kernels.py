@@ -641,9 +641,8 @@ def gumbel_float32s(rng: np.random.Generator, n: int) -> np.ndarray:
     # above 16 times the bound: |low 29 bits - 2**28| · |g| · 2**-53 > 2**-43.4 · 2**4.4
     np.bitwise_and(g.view(np.int64), _LOW29, out=low)
     low -= _TIE29
-    np.abs(low, out=low)
-    np.abs(g, out=g)
     np.multiply(low, g, out=g)  # (int64 × float64: the product's float64; 0 where g is 0)
+    np.abs(g, out=g)  # |low · g| = |low| · |g| exactly (rounding is symmetric): one pass, not two
     for i in np.flatnonzero(g <= _TIE_MARGIN).tolist():  # near a tie: the C library's log itself
         out[i] = 0.0 - 1.0 * math.log(-math.log(1.0 - float(u[i])))
     return out
