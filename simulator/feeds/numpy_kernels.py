@@ -195,7 +195,10 @@ def gumbel_top_k(key: np.ndarray, k: int, temperature: float, seed: int, table: 
     packed.sort(axis=1)  # (rows of ~50: as quick as a partition, and the first k come sorted)
     best = packed[:, :kk]
     top = best & _LOW
-    top[(best >> 32) == ~_MINUS_INF] = -1
+    # -inf keys sort after every finite one (only -NaN after them): a row's places hold none
+    # unless its last one is -inf or worse, so the pass over every place only then
+    if rows and (best[:, kk - 1] >> 32 >= ~_MINUS_INF).any():
+        top[(best >> 32) == ~_MINUS_INF] = -1
     if kk < k:
         top = np.concatenate([top, np.full((rows, k - kk), -1, dtype=np.int64)], axis=1)
     return top

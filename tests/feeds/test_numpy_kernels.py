@@ -209,3 +209,33 @@ def test_the_noise_tables_margin_catches_a_log_a_little_off(monkeypatch):
         want = want_rng.gumbel(size=1 << 16).astype(np.float32)
         got = nk.gumbel_float32s(got_rng, 1 << 16)
         assert np.array_equal(got.view(np.int32), want.view(np.int32))
+
+
+def test_gumbel_top_k_marks_minus_inf_only_where_a_row_runs_out():
+    """Guards ``gumbel_top_k``'s -1 places looked for only when some row's last place is -inf
+    or worse: the definition's lists for keys without -inf, with one row of fewer finite
+    keys than k (its last place -inf), a row whose k-th key is the last finite one, and
+    rows with -inf and -NaN keys (which sort after -inf), against the whole-int64 packing
+    (``_gumbel_top_k_packed``, which marks every place)."""
+    rng = np.random.default_rng(21)
+    table = nk.gumbel_table(rng)
+    rows, cols, k = 60, 30, 8
+    for case in range(4):
+        key = rng.normal(size=(rows, cols)).astype(np.float32)
+        if case == 1:
+            key[17, 3:] = -np.inf  # three finite keys for eight places
+        elif case == 2:
+            key[5, k:] = -np.inf  # exactly k finite keys: no -1
+        elif case == 3:
+            key[rng.random(key.shape) < 0.5] = -np.inf
+            key[9, :] = -np.inf
+            key[9, :2] = 1.0
+            key[9, 2:5] = np.float32(-np.nan)  # (-NaN: after -inf in the packed order)
+            key[11, 1:] = np.float32(-np.nan)
+        for t in (0.4, 0.0):
+            got = nk.gumbel_top_k(key, k, t, 3, table, signed_zeros=False)
+            v = nk.gumbel_noise(rows, cols, 3, table) * np.float32(t) + key
+            assert np.array_equal(got, nk._gumbel_top_k_packed(v, k, k))
+            if case < 3:
+                assert np.array_equal(got, _definition(key, k, t, 3, table))
+            assert (got[17] == -1).sum() == (5 if case == 1 else 0)
