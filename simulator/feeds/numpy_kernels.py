@@ -482,12 +482,12 @@ def tally_by_codes(item, domain, source, codes, n_items, n_domains, n_sources, p
     by_domain, by_source = pairs.sum(axis=0).T, pairs.sum(axis=1).T
     np.multiply(codes & np.uint8(15), n, out=code, dtype=np.intp)
     code += item
-    combos = np.bincount(code, minlength=16 * n).reshape(2, 2, 2, 2, n)  # share, comment, like, complete
-    by_action = np.empty((n, 5), dtype=np.int64)
-    for a, axis in enumerate((3, 2, 1, 0)):  # complete (bit 0) … share (bit 3)
-        by_action[:, a] = np.take(combos, 1, axis=axis).sum(axis=(0, 1, 2))
-    by_action[:, 4] = np.bincount(item[codes >= 16], minlength=n)
-    return by_domain, by_source, by_action
+    combos = np.bincount(code, minlength=16 * n)
+    by_action = np.empty((5, n), dtype=np.int64)
+    for a in range(4):  # complete (bit 0) … share (bit 3): the combinations with bit a, summed in place
+        np.sum(combos.reshape(8 >> a, 2, 1 << a, n)[:, 1], axis=(0, 1), out=by_action[a])  # (no copy of them)
+    by_action[4] = np.bincount(item[codes >= 16], minlength=n)
+    return by_domain, by_source, np.ascontiguousarray(by_action.T)
 
 
 def counts_by_user(user, engaged, source, ads, n_users):
