@@ -275,10 +275,14 @@ def _draw_chunk(match, quality, intimacy, is_fan, coef, scale, seed, first, out)
     # (``neg``: -coef) instead of a pass negating the sum: rounding is symmetric, so each
     # product and partial sum is the negation of the kernel's, exactly (a zero's sign
     # aside, which exp ignores: exp(±0) = 1)
+    # (the float32 columns cast, then scaled in place: the same float64 products, without
+    # the buffered mixed-type loop)
     neg = np.negative(coef)
-    e = np.multiply(match, neg[1], dtype=np.float64)
+    e = match.astype(np.float64)
+    e *= neg[1]
     e += neg[0]
-    t = np.multiply(quality, neg[2], dtype=np.float64)
+    t = quality.astype(np.float64)
+    t *= neg[2]
     e += t
     np.multiply(intimacy, neg[3], out=t)
     e += t
