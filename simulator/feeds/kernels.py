@@ -1556,7 +1556,8 @@ def _select_by_rank_above(v, k, topi, rank, sel, vsel):
     least ``k`` entries above it (never placed), and every entry above one at or above the
     bound is itself at or above it: the selected entries' counts, their order of writing
     (downwards) and so the list and the tie answer are ``_select_by_rank``'s, for
-    ``cols`` + (selected)² comparisons instead of cols². A group without a finite entry
+    ``cols`` + (selected)² comparisons instead of cols² (``_select_by_rank`` over the
+    selected entries, their places mapped to their columns). A group without a finite entry
     (the bound -inf) counts every entry (``_select_by_rank``). ``sel`` (int32) and
     ``vsel`` (float32) are scratch of ``len(v)``; ``k`` ≤ ``len(v)``; ``v`` holds no NaN."""
     cols = len(v)
@@ -1577,17 +1578,9 @@ def _select_by_rank_above(v, k, topi, rank, sel, vsel):
         sel[n] = j
         vsel[n] = x
         n += x >= bound
-    for b in range(n):
-        rank[b] = 0
-    for a in range(n):
-        x = vsel[a]
-        for b in range(n):
-            rank[b] += x > vsel[b]
-    for b in range(n - 1, -1, -1):  # (k finite entries at or above the bound: the list has k places)
-        r = rank[b]
-        if r < k:
-            topi[r] = sel[b]
+    # the kept entries' list (at least k of them, all finite: it has k places), then their columns
+    if not _select_by_rank(vsel[:n], k, topi, rank):
+        return False
     for r in range(k):
-        if topi[r] < 0:
-            return False
+        topi[r] = sel[topi[r]]
     return True
