@@ -1267,12 +1267,7 @@ def _select_by_rank(v, k, topi, rank):
     tie above it leaves an empty place, and the function returns False (the caller
     selects again by insertion). ``v`` holds no NaN. Returns whether ``topi`` is the list."""
     cols = len(v)
-    for j in range(cols):
-        rank[j] = 0
-    for i in range(cols):
-        x = v[i]
-        for j in range(cols):
-            rank[j] += x > v[j]
+    _count_above(v, cols, rank)
     finite = 0
     for j in range(cols):
         finite += v[j] != -np.inf
@@ -1556,8 +1551,8 @@ def _select_by_rank_above(v, k, topi, rank, sel, vsel):
     least ``k`` entries above it (never placed), and every entry above one at or above the
     bound is itself at or above it: the selected entries' counts, their order of writing
     (downwards) and so the list and the tie answer are ``_select_by_rank``'s, for
-    ``cols`` + (selected)² comparisons instead of cols² (``_select_by_rank`` over the
-    selected entries, their places mapped to their columns). A group without a finite entry
+    ``cols`` + (selected)² comparisons instead of cols² (:func:`_count_above`, as
+    ``_select_by_rank`` counts). A group without a finite entry
     (the bound -inf) counts every entry (``_select_by_rank``). ``sel`` (int32) and
     ``vsel`` (float32) are scratch of ``len(v)``; ``k`` ≤ ``len(v)``; ``v`` holds no NaN."""
     cols = len(v)
@@ -1578,9 +1573,28 @@ def _select_by_rank_above(v, k, topi, rank, sel, vsel):
         sel[n] = j
         vsel[n] = x
         n += x >= bound
-    # the kept entries' list (at least k of them, all finite: it has k places), then their columns
-    if not _select_by_rank(vsel[:n], k, topi, rank):
-        return False
+    _count_above(vsel, n, rank)
+    for b in range(n - 1, -1, -1):  # (k finite entries at or above the bound: the list has k places)
+        r = rank[b]
+        if r < k:
+            topi[r] = sel[b]
     for r in range(k):
-        topi[r] = sel[topi[r]]
+        if topi[r] < 0:
+            return False
     return True
+
+
+# ----------------------------------------------------------- LATEFEEDS (issue #17, twelfth pass)
+
+
+@njit(inline="always")
+def _count_above(v, n, rank):
+    """``rank[j]`` = how many of ``v[:n]`` are strictly above ``v[j]``, for ``j < n``: one
+    branch-free comparison of every pair, which the compiler vectorizes (the count of
+    :func:`_select_by_rank` and :func:`_select_by_rank_above`)."""
+    for j in range(n):
+        rank[j] = 0
+    for i in range(n):
+        x = v[i]
+        for j in range(n):
+            rank[j] += x > v[j]
