@@ -122,3 +122,46 @@ def match_in_chunks(interest: np.ndarray, topic: np.ndarray, users: np.ndarray, 
         np.take(topic, items[s:e], axis=0, out=b[:m])
         np.einsum("ij,ij->i", a[:m], b[:m], out=out[s:e])
     return out
+
+
+# ----------------------------------------------------------- LATEFEEDS (issue #17, twelfth pass)
+
+# the trace's columns and their dtypes (each part of a feed is made in these)
+COLUMNS = {"user": np.int32, "item": INDEX, "source": np.int8, "edge": INDEX, "match": np.float32,
+           "targeting": np.int8}
+
+
+class FeedColumns:
+    """One platform's feed of the day, its parts written one after another into columns
+    allocated once for the day's slots (``capacity``: every impression fills a slot, so
+    the feed needs no more): the rows of :meth:`Impressions.concat` of the parts in the
+    order they are added, without keeping every part until the end and copying them all
+    once more (issue #17, 1 M users: the day's ~720 ranking blocks and the slot sources'
+    parts, 18 bytes an impression, read back from memory by the concatenation). Each part
+    is copied while it is fresh in the caches; the columns past the last row are never
+    written (no memory touched). A part must be in the trace's dtypes (``COLUMNS``)."""
+
+    def __init__(self, capacity: int):
+        self.cols = {name: np.empty(max(int(capacity), 0), dtype) for name, dtype in COLUMNS.items()}
+        self.n = 0
+
+    def add(self, imp: Impressions) -> None:
+        m = len(imp)
+        if m == 0:
+            return
+        n = self.n
+        if n + m > len(self.cols["user"]):  # (more rows than slots: grow, not expected)
+            for name, col in self.cols.items():
+                grown = np.empty(max(2 * len(col), n + m), col.dtype)
+                grown[:n] = col[:n]
+                self.cols[name] = grown
+        for name, col in self.cols.items():
+            part = getattr(imp, name)
+            if part.dtype != col.dtype:
+                raise TypeError(f"a feed part's {name} is {part.dtype}, the trace's {col.dtype}")
+            col[n : n + m] = part
+        self.n = n + m
+
+    def impressions(self) -> Impressions:
+        """The feed so far (views of the columns)."""
+        return Impressions(**{name: col[: self.n] for name, col in self.cols.items()})

@@ -22,7 +22,7 @@ from .numpy_kernels import gumbel_table
 from .policies import Block, prior_context
 
 
-def recommend_slots(model, platform, active, free, rng) -> list[Impressions]:
+def recommend_slots(model, platform, active, free, rng, feed=None) -> list[Impressions]:
     """The recommendation feed (public domain): retrieval per block, ranking, Gumbel-top-k.
 
     Blocks draw their randomness from generators seeded by (today's seed, block number);
@@ -30,7 +30,9 @@ def recommend_slots(model, platform, active, free, rng) -> list[Impressions]:
     number of threads: on large days it is a compiled kernel (``kernels.score_top_k``,
     ``gumbel_top_k``) that runs rows in parallel, on small days (under
     ``numpy_kernels.COMPILED_USERS`` active users) its numpy form. Blocks run in order:
-    with an exposure cap each sees what is left of the items' recommendation allowance."""
+    with an exposure cap each sees what is left of the items' recommendation allowance.
+    With ``feed`` (an ``impressions.FeedColumns``) each block's impressions are added to
+    it as the block is ranked, and the list returned is empty."""
     cfg = platform.cfg
     lo = model.items.first_since(model.day - cfg.max_item_age + 1)
     if lo >= model.items.n or free.max(initial=0) <= 0:
@@ -48,6 +50,13 @@ def recommend_slots(model, platform, active, free, rng) -> list[Impressions]:
         day.row_in_block = np.full(model.users.n, -1, dtype=np.int64)
         day.row_in_block[active] = np.arange(len(active)) % block_size
     starts = range(0, len(active), block_size)
+    if feed is not None:
+        for j, b0 in enumerate(starts):
+            imp = day.rank_block(active[b0 : b0 + block_size], free[b0 : b0 + block_size],
+                                 np.random.default_rng([base, j]))
+            if imp is not None:
+                feed.add(imp)
+        return []
     return [imp for j, b0 in enumerate(starts)
             if (imp := day.rank_block(active[b0 : b0 + block_size], free[b0 : b0 + block_size],
                                       np.random.default_rng([base, j]))) is not None]

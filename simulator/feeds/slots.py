@@ -39,7 +39,7 @@ from ..platform.ad_market import AccountEdges, sell_ad_slots
 from ..state.arrays import (indptr_from_rows, lexsort_by_uniform, random_in_rows, rank_within_sorted,
                             weighted_in_repeated_rows, weighted_in_rows)
 from ..state.vocabulary import COLD_START, FOLLOW, SAME_CITY
-from .impressions import INDEX_LIMIT, Impressions
+from .impressions import INDEX_LIMIT, FeedColumns, Impressions
 from . import numpy_kernels
 from .recommend import recommend_slots
 
@@ -224,17 +224,21 @@ def build_feed(model, platform, rng: np.random.Generator) -> Impressions:
     n_city = rng.binomial(slots - n_ad - n_follow, cfg.same_city_share)
     free = np.broadcast_to(slots, (len(active),)).astype(np.int64)  # slots not yet filled, per active user
 
+    # large days: each part written into the day's columns as it is made (FeedColumns:
+    # the same rows as the parts' concatenation, in the same order)
+    feed = FeedColumns(platform.slots_today) if numpy_kernels.compiled(platform.slots_today) else None
     parts = []
+    add = parts.append if feed is None else feed.add
     for fill, n in ((follow_slots, n_follow), (same_city_slots, n_city), (sell_ad_slots, n_ad)):
         imp, pos = fill(model, platform, active, n, rng)
         free -= np.bincount(pos, minlength=len(active))
-        parts.append(imp)
+        add(imp)
     if platform.policy.algorithmic and cfg.cold_start_rate > 0 and cfg.cold_start_slots > 0:
         imp, pos = cold_start_slots(model, platform, active, free, rng)
         free -= np.bincount(pos, minlength=len(active))
-        parts.append(imp)
-    parts.extend(recommend_slots(model, platform, active, free, rng))
-    return Impressions.concat(parts)
+        add(imp)
+    parts.extend(recommend_slots(model, platform, active, free, rng, feed))
+    return Impressions.concat(parts) if feed is None else feed.impressions()
 
 
 def reachable(model, platform: int, creators: np.ndarray) -> np.ndarray:

@@ -330,7 +330,7 @@ def test_cold_start_hits_match_the_mask_the_expansion_and_the_draw():
                                               np.float32(rate), draw)
             assert np.array_equal(edge, candidate[which][hit]) and np.array_equal(item, first_new + order[k[hit]])
             assert np.array_equal(pos, pos_of[src[candidate[which][hit]]])
-            assert edge.dtype == item.dtype == pos.dtype == np.int64
+            assert edge.dtype == item.dtype == pos.dtype == np.int32  # (the trace's rows)
             if len(act) > 1 and offered.any():
                 assert 0 < hit.sum() < n and len(np.unique(edge)) < len(edge)  # creators with several new items
     # the threshold is float32 and the test strict: an intimacy whose float32 product rounds
