@@ -45,7 +45,9 @@ world.py); agents are views on their rows.
 
 from __future__ import annotations
 
+import os
 import secrets
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,7 +62,7 @@ from .audience.attention import Attention
 from .audience.engagement import Reactions, react
 from .audience.relationships import day_gains, drifting_fans, follow_engaged_viewers, grow_intimacy
 from .commerce import Commerce
-from .commerce.feed_sales import sell_in_feed
+from .commerce.feed_sales import sell_in_feed, selling_offers
 from .commerce.learning import learn as learn_channels
 from .commerce.ledger import Ledger
 from .config import Scenario, load_scenario
@@ -211,11 +213,19 @@ class TrafficModel(mesa.Model):
             self.publish()
             feeds = self.build_feeds()
             self.day_logs = self.react(feeds)
+            # what the feed sales draw on and the day's intimacy gains read only what no
+            # phase writes before them (the trace, the items' and merchants' columns, the
+            # customer book): on large days computed in a thread while the phases between
+            # run on this one (the same arrays)
+            offers = self._in_background(selling_offers, self, self.day_logs)
+            gains = self._in_background(day_gains, self.day_logs, self.scenario.relationship)
             self.record_exposure()
             self.learn()
-            self.sell_in_feed()
+            self.sell_in_feed(offers)
+            del offers
             self.shop_on_shelves()
-            self.update_relationships()
+            self.update_relationships(gains)
+            del gains
             # the day's lost edges: the annoyed members' (a new mask, set in place: one mask
             # of every edge at a time, not four), the banned accounts' followers', the
             # drifting fans'
@@ -288,10 +298,11 @@ class TrafficModel(mesa.Model):
         for log in self.day_logs:
             log.platform.policy.learn(self.items, log.platform.index, self.day, log.impressions, log.reactions)
 
-    def sell_in_feed(self) -> None:
+    def sell_in_feed(self, offers: Future | None = None) -> None:
         """Purchases and tips on today's engaged feed impressions, all platforms' purchases
-        in one batch (commerce/feed_sales.py)."""
-        sell_in_feed(self, self.day_logs)
+        in one batch (commerce/feed_sales.py). ``offers``: today's ``selling_offers``, if
+        ``step`` had them computed in the background."""
+        sell_in_feed(self, self.day_logs, offers)
 
     def shop_on_shelves(self) -> None:
         """Shelf platforms (``kind = "shelf"``, Taobao-like): merchants recall past buyers
@@ -302,13 +313,31 @@ class TrafficModel(mesa.Model):
         if self.commerce.shelves is not None:
             self.commerce.shelves.run_day()
 
-    def update_relationships(self) -> None:
-        """Intimacy grows with interaction and decays; engaged viewers follow (audience/relationships.py)."""
+    def update_relationships(self, gains: Future | None = None) -> None:
+        """Intimacy grows with interaction and decays; engaged viewers follow (audience/relationships.py).
+        ``gains``: today's ``day_gains``, if ``step`` had them summed in the background."""
         rel = self.scenario.relationship
-        touched, gains = day_gains(self.day_logs, rel)  # the edges whose intimacy grew, and by how much
+        # the edges whose intimacy grew, and by how much
+        touched, gains = day_gains(self.day_logs, rel) if gains is None else gains.result()
         grow_intimacy(self.follows.intimacy, touched, gains, rel)
         del touched, gains  # (not held while the new edges are added: the graph's columns are copied then)
         self.follows_gained_today = follow_engaged_viewers(self, self.day_logs)
+
+    def _in_background(self, fn, *args) -> Future | None:
+        """``fn(*args)`` started in this process's background thread (:func:`_background`)
+        on a large day whose feeds were built in threads (the same switch:
+        ``feeds.slots.feed_threads``, e.g. ``TRAFFICSIM_FEED_THREADS=1`` or a sweep
+        worker's ``one_kernel_thread`` keep everything on this thread), else None (the
+        caller computes it itself, when it needs it). ``fn`` must read only what no phase
+        writes until its result is read (the day's trace): the same result either way."""
+        logs = self.day_logs
+        if not numpy_kernels.compiled(sum(len(log.impressions) for log in logs)):
+            return None
+        from .feeds.slots import feed_threads
+
+        if feed_threads(self, [log.platform for log in logs]) < 2:
+            return None
+        return _background().submit(fn, *args)
 
     def moderate(self, lost: np.ndarray | None = None) -> np.ndarray:
         """Platforms ban the accounts hit today; returns the follow edges they lose, or-ed
@@ -442,6 +471,28 @@ def _latest_total(name: str):
         return model.latest_total(name)
     reporter.__name__ = name
     return reporter
+
+
+# the thread that sums what large days can compute beside the phases (TrafficModel._in_background)
+_BACKGROUND: ThreadPoolExecutor | None = None
+
+
+def _background() -> ThreadPoolExecutor:
+    """The process's one background thread (made on first use, idle between days)."""
+    global _BACKGROUND
+    if _BACKGROUND is None:
+        _BACKGROUND = ThreadPoolExecutor(1, thread_name_prefix="trace")
+    return _BACKGROUND
+
+
+def _forget_background() -> None:
+    """In a forked child the parent's thread does not exist: a new one is made when needed."""
+    global _BACKGROUND
+    _BACKGROUND = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_background)
 
 
 _BLAS: ThreadpoolController | None = None
