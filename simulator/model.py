@@ -60,7 +60,7 @@ from .agents import Creator, Merchant, Platform, User
 from .audience.activity import Activity
 from .audience.attention import Attention
 from .audience.engagement import Reactions, react
-from .audience.relationships import day_gains, drifting_fans, follow_engaged_viewers, grow_intimacy
+from .audience.relationships import day_gains, drifting_fans, follow_engaged_viewers, followed_pairs, grow_intimacy
 from .commerce import Commerce
 from .commerce.feed_sales import sell_in_feed, selling_offers
 from .commerce.learning import learn as learn_channels
@@ -78,7 +78,7 @@ from .io import frames
 from .io.table import Table
 from .observation.derived import SHARE_NAMES, impression_shares
 from .observation.measurements import measure_all, summarize_all
-from .observation.views import views
+from .observation.views import trace_counts, views
 from .platform.adaptation import Adaptation
 from .platform.moderation import Moderation
 from .platform.steering import steer
@@ -213,19 +213,21 @@ class TrafficModel(mesa.Model):
             self.publish()
             feeds = self.build_feeds()
             self.day_logs = self.react(feeds)
-            # what the feed sales draw on and the day's intimacy gains read only what no
-            # phase writes before them (the trace, the items' and merchants' columns, the
-            # customer book): on large days computed in a thread while the phases between
-            # run on this one (the same arrays)
-            offers = self._in_background(selling_offers, self, self.day_logs)
-            gains = self._in_background(day_gains, self.day_logs, self.scenario.relationship)
+            # what the feed sales draw on, the day's intimacy gains, its follows and the
+            # views' counts of the trace read only what no phase writes before they are
+            # read (the trace, the items' and merchants' columns, the customer book): on
+            # large days computed in a thread while the phases between run on this one
+            # (the same arrays), in the order they are needed
+            offers, gains, pairs, counts = self._in_background(
+                (selling_offers, self, self.day_logs), (day_gains, self.day_logs, self.scenario.relationship),
+                (followed_pairs, self, self.day_logs), (trace_counts, self.day_logs))
             self.record_exposure()
             self.learn()
             self.sell_in_feed(offers)
             del offers
             self.shop_on_shelves()
-            self.update_relationships(gains)
-            del gains
+            self.update_relationships(gains, pairs)
+            del gains, pairs
             # the day's lost edges: the annoyed members' (a new mask, set in place: one mask
             # of every edge at a time, not four), the banned accounts' followers', the
             # drifting fans'
@@ -240,7 +242,8 @@ class TrafficModel(mesa.Model):
             self.record_livelihoods()
             self.expand_creators()
             self.learn_channels()
-            self.collect()
+            self.collect(counts)
+            del counts
             self.ledger.end_day()
         self.day += 1
         self.running = self.day < self.scenario.steps
@@ -313,31 +316,36 @@ class TrafficModel(mesa.Model):
         if self.commerce.shelves is not None:
             self.commerce.shelves.run_day()
 
-    def update_relationships(self, gains: Future | None = None) -> None:
+    def update_relationships(self, gains: Future | None = None, pairs: Future | None = None) -> None:
         """Intimacy grows with interaction and decays; engaged viewers follow (audience/relationships.py).
-        ``gains``: today's ``day_gains``, if ``step`` had them summed in the background."""
+        ``gains``, ``pairs``: today's ``day_gains`` and ``followed_pairs``, if ``step`` had
+        them found in the background."""
         rel = self.scenario.relationship
         # the edges whose intimacy grew, and by how much
         touched, gains = day_gains(self.day_logs, rel) if gains is None else gains.result()
         grow_intimacy(self.follows.intimacy, touched, gains, rel)
         del touched, gains  # (not held while the new edges are added: the graph's columns are copied then)
-        self.follows_gained_today = follow_engaged_viewers(self, self.day_logs)
+        self.follows_gained_today = follow_engaged_viewers(self, self.day_logs, pairs)
 
-    def _in_background(self, fn, *args) -> Future | None:
-        """``fn(*args)`` started in this process's background thread (:func:`_background`)
-        on a large day whose feeds were built in threads (the same switch:
-        ``feeds.slots.feed_threads``, e.g. ``TRAFFICSIM_FEED_THREADS=1`` or a sweep
-        worker's ``one_kernel_thread`` keep everything on this thread), else None (the
-        caller computes it itself, when it needs it). ``fn`` must read only what no phase
-        writes until its result is read (the day's trace): the same result either way."""
+    def _in_background(self, *calls: tuple) -> list[Future | None]:
+        """Each ``(fn, *args)`` of ``calls`` started, in order, in this process's background
+        thread (:func:`_background`) on a large day whose feeds were built in threads (the
+        same switch: ``feeds.slots.feed_threads``; ``TRAFFICSIM_FEED_THREADS=1`` or a sweep
+        worker's ``one_kernel_thread`` keep everything on this thread): a future each; else
+        a None each (the phase computes it itself, when it needs it). A ``fn`` must read
+        only what no phase writes until its result is read (the day's trace): the same
+        result either way. The impressions' domains (``Impressions.domain``, cached on
+        first use) are made here first, so that only this thread fills that cache."""
         logs = self.day_logs
         if not numpy_kernels.compiled(sum(len(log.impressions) for log in logs)):
-            return None
+            return [None] * len(calls)
         from .feeds.slots import feed_threads
 
         if feed_threads(self, [log.platform for log in logs]) < 2:
-            return None
-        return _background().submit(fn, *args)
+            return [None] * len(calls)
+        for log in logs:
+            log.impressions.domain()
+        return [_background().submit(*call) for call in calls]
 
     def moderate(self, lost: np.ndarray | None = None) -> np.ndarray:
         """Platforms ban the accounts hit today; returns the follow edges they lose, or-ed
@@ -401,8 +409,13 @@ class TrafficModel(mesa.Model):
         platforms and its groups' value share (commerce/learning.py; a no-op when off)."""
         learn_channels(self)
 
-    def collect(self) -> None:
-        """One row of metrics per platform and for all platforms (observation/); Mesa's DataCollector."""
+    def collect(self, counts: Future | None = None) -> None:
+        """One row of metrics per platform and for all platforms (observation/); Mesa's
+        DataCollector. ``counts``: the day logs' ``trace_counts``, if ``step`` had them
+        counted in the background (added to the logs' tallies, which the views read)."""
+        if counts is not None:
+            for log, tally in zip(self.day_logs, counts.result()):
+                log.tally.update(tally)
         for view in views(self):
             self._rows.append({"step": self.day, "platform": view.name, **measure_all(view)})
         self.datacollector.collect(self)
