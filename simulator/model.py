@@ -236,14 +236,17 @@ class TrafficModel(mesa.Model):
             drifting_fans(self.follows.intimacy, self.scenario.relationship, self.streams.relationship, out=lost)
             self.drop_follows(lost)
             del lost
+            # the follow graph is the day's from here on (no phase before collect changes
+            # it): the metrics' pass over every edge in the background on large days
+            fans, = self._in_background((self.follows.fans_by_tier_and_sums,))
             self.update_activity()
             self.shift_attention()
             self.adapt_platforms()
             self.record_livelihoods()
             self.expand_creators()
             self.learn_channels()
-            self.collect(counts)
-            del counts
+            self.collect(counts, fans)
+            del counts, fans
             self.ledger.end_day()
         self.day += 1
         self.running = self.day < self.scenario.steps
@@ -409,14 +412,17 @@ class TrafficModel(mesa.Model):
         platforms and its groups' value share (commerce/learning.py; a no-op when off)."""
         learn_channels(self)
 
-    def collect(self, counts: Future | None = None) -> None:
+    def collect(self, counts: Future | None = None, fans: Future | None = None) -> None:
         """One row of metrics per platform and for all platforms (observation/); Mesa's
-        DataCollector. ``counts``: the day logs' ``trace_counts``, if ``step`` had them
-        counted in the background (added to the logs' tallies, which the views read)."""
+        DataCollector. ``counts``: the day logs' ``trace_counts``, and ``fans``: the follow
+        graph's ``fans_by_tier_and_sums``, if ``step`` had them counted in the background
+        (the counts added to the logs' tallies and the graph's to the views' shared values,
+        which the views and the measurements read)."""
         if counts is not None:
             for log, tally in zip(self.day_logs, counts.result()):
                 log.tally.update(tally)
-        for view in views(self):
+        shared = None if fans is None else {"fans_by_tier_and_sums": fans.result()}
+        for view in views(self, shared):
             self._rows.append({"step": self.day, "platform": view.name, **measure_all(view)})
         self.datacollector.collect(self)
 

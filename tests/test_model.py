@@ -108,7 +108,8 @@ def test_what_large_days_sum_in_the_background_does_not_depend_on_when(monkeypat
     """Guards ``TrafficModel._in_background`` (model.py): on large days (compiled kernels,
     the feeds in threads) the feed sales' offers, the day's intimacy gains, its follows and
     the views' counts of the trace are computed in a background thread while the phases
-    after the reactions run; every frame of the run (metrics, creators, items,
+    after the reactions run, and the follow graph's metrics pass once it no longer
+    changes (after drop_follows); every frame of the run (metrics, creators, items,
     merchants) is bit for bit the run without it (one thread), and the same whether the
     background's work runs as early as it is submitted or as late as its result is read
     (what a thread's timing can do). Fails when the background reads anything a phase
@@ -126,7 +127,7 @@ def test_what_large_days_sum_in_the_background_does_not_depend_on_when(monkeypat
     monkeypatch.setattr(model_module.TrafficModel, "_in_background",
                         lambda self, *calls: used.extend(r := real(self, *calls)) or r)
     _, alone = run_frames(threaded_world())
-    assert len(used) == 24 and all(u is None for u in used)  # one thread: nothing in the background
+    assert len(used) == 30 and all(u is None for u in used)  # one thread: nothing in the background
     monkeypatch.setattr(numpy_kernels, "FEED_THREADS", 3)
     runs = {}
     for name, background in (("thread", None), ("now", _Now()), ("late", _Late())):
@@ -134,7 +135,7 @@ def test_what_large_days_sum_in_the_background_does_not_depend_on_when(monkeypat
             monkeypatch.setattr(model_module, "_background", lambda b=background: b)
         used.clear()
         _, runs[name] = run_frames(threaded_world())
-        assert len(used) == 24 and all(u is not None for u in used), name  # every day, in the background
+        assert len(used) == 30 and all(u is not None for u in used), name  # every day, in the background
     for name, frames in runs.items():
         for key in alone:
             pd.testing.assert_frame_equal(frames[key], alone[key], obj=f"{name}: {key}")

@@ -136,9 +136,11 @@ def platform_view(model, log, shared: dict | None = None) -> View:
                 shared={} if shared is None else shared)
 
 
-def views(model) -> list[View]:
-    """One :class:`View` per platform plus one for all platforms together."""
-    shared: dict = {}
+def views(model, shared: dict | None = None) -> list[View]:
+    """One :class:`View` per platform plus one for all platforms together. ``shared``:
+    values of the shared state already computed for this step (``View.once``'s keys, e.g.
+    the follow graph's ``fans_by_tier_and_sums``), if any."""
+    shared = {} if shared is None else shared
     out = [platform_view(model, log, shared) for log in model.day_logs]
     if len(out) == 1:
         only = out[0]
