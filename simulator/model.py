@@ -67,7 +67,7 @@ from .commerce.learning import learn as learn_channels
 from .commerce.ledger import Ledger
 from .config import Scenario, load_scenario
 from .config.loading import scenario_with
-from .content.exposure import record_exposure
+from .content.exposure import exposure_counts, record_exposure
 from .content.presence import Presence
 from .content.publishing import publish
 from .feeds.impressions import Impressions
@@ -213,16 +213,22 @@ class TrafficModel(mesa.Model):
             self.publish()
             feeds = self.build_feeds()
             self.day_logs = self.react(feeds)
-            # what the feed sales draw on, the day's intimacy gains, its follows and the
-            # views' counts of the trace read only what no phase writes before they are
-            # read (the trace, the items' and merchants' columns, the customer book): on
-            # large days computed in a thread while the phases between run on this one
-            # (the same arrays), in the order they are needed
-            offers, gains, pairs, counts = self._in_background(
+            # the exposure records' and the traffic pools' counts of the platforms after the
+            # first, what the feed sales draw on, the day's intimacy gains, its follows and
+            # the views' counts of the trace read only what no phase writes before they
+            # are read (the trace, the items' and merchants' columns, the customer book):
+            # on large days computed in a thread while the phases between run on this one
+            # (the same arrays), in the order they are needed (this thread counts the first
+            # platform's exposure and pools meanwhile)
+            rest = self.day_logs[1:]
+            *later, offers, gains, pairs, counts = self._in_background(
+                *[(exposure_counts, self.items, self.creators, log.impressions, log.reactions) for log in rest],
+                *[(log.platform.policy.learn_counts, self.items, log.impressions, log.reactions) for log in rest],
                 (selling_offers, self, self.day_logs), (day_gains, self.day_logs, self.scenario.relationship),
                 (followed_pairs, self, self.day_logs), (trace_counts, self.day_logs))
-            self.record_exposure()
-            self.learn()
+            self.record_exposure([None] + later[:len(rest)])
+            self.learn([None] + later[len(rest):])
+            del later
             self.sell_in_feed(offers)
             del offers
             self.shop_on_shelves()
@@ -293,16 +299,21 @@ class TrafficModel(mesa.Model):
         return [DayLog(platform, imp, react(imp, self.items.quality, self.follows.intimacy, cfg, rng))
                 for platform, imp in feeds]
 
-    def record_exposure(self) -> None:
-        """Items' and creators' cumulative impressions and engagements (content/exposure.py)."""
-        for log in self.day_logs:
+    def record_exposure(self, counts: list | None = None) -> None:
+        """Items' and creators' cumulative impressions and engagements (content/exposure.py).
+        ``counts``: a day log's ``exposure_counts`` (a future) where ``step`` had them
+        counted in the background, else None."""
+        for log, counted in zip(self.day_logs, counts or [None] * len(self.day_logs)):
             log.tally.update(record_exposure(self.items, self.creators, log.platform.index, log.impressions,
-                                             log.reactions))
+                                             log.reactions, counted))
 
-    def learn(self) -> None:
-        """Each platform's recommender learns from its impressions (traffic pools)."""
-        for log in self.day_logs:
-            log.platform.policy.learn(self.items, log.platform.index, self.day, log.impressions, log.reactions)
+    def learn(self, counts: list | None = None) -> None:
+        """Each platform's recommender learns from its impressions (traffic pools).
+        ``counts``: a day log's ``learn_counts`` (a future) where ``step`` had them counted
+        in the background, else None."""
+        for log, counted in zip(self.day_logs, counts or [None] * len(self.day_logs)):
+            log.platform.policy.learn(self.items, log.platform.index, self.day, log.impressions, log.reactions,
+                                      counted)
 
     def sell_in_feed(self, offers: Future | None = None) -> None:
         """Purchases and tips on today's engaged feed impressions, all platforms' purchases

@@ -106,7 +106,8 @@ class _Late:
 
 def test_what_large_days_sum_in_the_background_does_not_depend_on_when(monkeypatch):
     """Guards ``TrafficModel._in_background`` (model.py): on large days (compiled kernels,
-    the feeds in threads) the feed sales' offers, the day's intimacy gains, its follows and
+    the feeds in threads) the exposure records' and traffic pools' counts of the platforms
+    after the first, the feed sales' offers, the day's intimacy gains, its follows and
     the views' counts of the trace are computed in a background thread while the phases
     after the reactions run, and the follow graph's metrics pass once it no longer
     changes (after drop_follows); every frame of the run (metrics, creators, items,
@@ -127,7 +128,8 @@ def test_what_large_days_sum_in_the_background_does_not_depend_on_when(monkeypat
     monkeypatch.setattr(model_module.TrafficModel, "_in_background",
                         lambda self, *calls: used.extend(r := real(self, *calls)) or r)
     _, alone = run_frames(threaded_world())
-    assert len(used) == 30 and all(u is None for u in used)  # one thread: nothing in the background
+    calls = len(used)
+    assert calls > 6 and all(u is None for u in used)  # one thread: nothing in the background
     monkeypatch.setattr(numpy_kernels, "FEED_THREADS", 3)
     runs = {}
     for name, background in (("thread", None), ("now", _Now()), ("late", _Late())):
@@ -135,7 +137,7 @@ def test_what_large_days_sum_in_the_background_does_not_depend_on_when(monkeypat
             monkeypatch.setattr(model_module, "_background", lambda b=background: b)
         used.clear()
         _, runs[name] = run_frames(threaded_world())
-        assert len(used) == 30 and all(u is not None for u in used), name  # every day, in the background
+        assert len(used) == calls and all(u is not None for u in used), name  # every day, in the background
     for name, frames in runs.items():
         for key in alone:
             pd.testing.assert_frame_equal(frames[key], alone[key], obj=f"{name}: {key}")
