@@ -141,3 +141,8 @@ def test_what_large_days_sum_in_the_background_does_not_depend_on_when(monkeypat
     for name, frames in runs.items():
         for key in alone:
             pd.testing.assert_frame_equal(frames[key], alone[key], obj=f"{name}: {key}")
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)  # small days (the numpy forms): no thread
+    monkeypatch.setattr(numpy_kernels, "_user_days", 0)  # (however many runs this process built before)
+    used.clear()
+    run_frames(threaded_world(), days=2)
+    assert used and all(u is None for u in used)
