@@ -214,23 +214,23 @@ class TrafficModel(mesa.Model):
             feeds = self.build_feeds()
             self.day_logs = self.react(feeds)
             # the exposure records' and the traffic pools' counts of the platforms after the
-            # first, what the feed sales draw on, the day's intimacy gains, its follows and
-            # the views' counts of the trace read only what no phase writes before they
-            # are read (the trace, the items' and merchants' columns, the customer book):
-            # on large days computed in a thread while the phases between run on this one
-            # (the same arrays), in the order they are needed (this thread counts the first
-            # platform's exposure and pools meanwhile)
-            rest = self.day_logs[1:]
-            *later, offers, gains, pairs, counts = self._in_background(
+            # first, what the feed sales draw on of the first platform, the day's intimacy
+            # gains, its follows and the views' counts of the trace read only what no phase
+            # writes before they are read (the trace, the items' and merchants' columns,
+            # the customer book): on large days computed in a thread while the phases
+            # between run on this one (the same arrays), in the order they are needed (this
+            # thread counts the first platform's exposure and pools and the other
+            # platforms' sales offers meanwhile)
+            first, rest = self.day_logs[:1], self.day_logs[1:]
+            *later, gains, pairs, counts = self._in_background(
                 *[(exposure_counts, self.items, self.creators, log.impressions, log.reactions) for log in rest],
                 *[(log.platform.policy.learn_counts, self.items, log.impressions, log.reactions) for log in rest],
-                (selling_offers, self, self.day_logs), (day_gains, self.day_logs, self.scenario.relationship),
+                *[(selling_offers, self, log) for log in first], (day_gains, self.day_logs, self.scenario.relationship),
                 (followed_pairs, self, self.day_logs), (trace_counts, self.day_logs))
             self.record_exposure([None] + later[:len(rest)])
-            self.learn([None] + later[len(rest):])
+            self.learn([None] + later[len(rest):2 * len(rest)])
+            self.sell_in_feed(later[2 * len(rest):] + [None] * len(rest))
             del later
-            self.sell_in_feed(offers)
-            del offers
             self.shop_on_shelves()
             self.update_relationships(gains, pairs)
             del gains, pairs
@@ -315,10 +315,10 @@ class TrafficModel(mesa.Model):
             log.platform.policy.learn(self.items, log.platform.index, self.day, log.impressions, log.reactions,
                                       counted)
 
-    def sell_in_feed(self, offers: Future | None = None) -> None:
+    def sell_in_feed(self, offers: list | None = None) -> None:
         """Purchases and tips on today's engaged feed impressions, all platforms' purchases
-        in one batch (commerce/feed_sales.py). ``offers``: today's ``selling_offers``, if
-        ``step`` had them computed in the background."""
+        in one batch (commerce/feed_sales.py). ``offers``: a day log's ``selling_offers`` (a
+        future) where ``step`` had them computed in the background, else None."""
         sell_in_feed(self, self.day_logs, offers)
 
     def shop_on_shelves(self) -> None:

@@ -20,25 +20,29 @@ from .purchase import place_orders
 
 def sell_in_feed(model, day_logs, offers=None) -> None:
     """Tips and purchases on the engaged impressions of every platform's day log.
-    ``offers``: :func:`selling_offers` of the day logs, if the step had them computed in
-    the background (a future), else computed here."""
+    ``offers``: per day log, its :func:`selling_offers` if the step had them computed in
+    the background (a future), else None (computed here, before any draw: the others'
+    are meanwhile computed in the background)."""
     if not model.scenario.commerce.enabled:
         return
-    offers = selling_offers(model, day_logs) if offers is None else offers.result()
-    batches = [b for log, offer in zip(day_logs, offers)
-               if (b := _sell_on(model, log.platform.index, log.impressions, log.reactions, offer)) is not None]
+    offers = [None] * len(day_logs) if offers is None else offers
+    here = [selling_offers(model, log) if later is None else None for log, later in zip(day_logs, offers)]
+    batches = [b for log, later, offer in zip(day_logs, offers, here)
+               if (b := _sell_on(model, log.platform.index, log.impressions, log.reactions,
+                                 offer if later is None else later.result())) is not None]
     if batches:
         place_orders(model, **{key: np.concatenate([b[key] for b in batches]) for key in batches[0]})
 
 
-def selling_offers(model, day_logs) -> list[dict]:
-    """Each day log's :func:`_offers`: what the feed sales draw on, before any draw. Reads
-    the day's trace, the items' live sessions, links and creators, the merchants' states and
-    the customer book, none of which a phase between the reactions and the feed sales writes
-    (so that large days compute them in the background: ``TrafficModel._in_background``)."""
+def selling_offers(model, log) -> dict | None:
+    """The day log's :func:`_offers`: what the feed sales draw on, before any draw (None
+    without commerce). Reads the day's trace, the items' live sessions, links and
+    creators, the merchants' states and the customer book, none of which a phase between
+    the reactions and the feed sales writes (so that large days compute them in the
+    background: ``TrafficModel._in_background``)."""
     if not model.scenario.commerce.enabled:
-        return []
-    return [_offers(model, log.platform.index, log.impressions, log.reactions) for log in day_logs]
+        return None
+    return _offers(model, log.platform.index, log.impressions, log.reactions)
 
 
 def _offers(model, platform: int, impressions, reactions) -> dict:
