@@ -45,7 +45,9 @@ world.py); agents are views on their rows.
 
 from __future__ import annotations
 
+import os
 import secrets
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,14 +60,14 @@ from .agents import Creator, Merchant, Platform, User
 from .audience.activity import Activity
 from .audience.attention import Attention
 from .audience.engagement import Reactions, react
-from .audience.relationships import day_gains, drifting_fans, follow_engaged_viewers, grow_intimacy
+from .audience.relationships import day_gains, drifting_fans, follow_engaged_viewers, followed_pairs, grow_intimacy
 from .commerce import Commerce
-from .commerce.feed_sales import sell_in_feed
+from .commerce.feed_sales import sell_in_feed, selling_offers
 from .commerce.learning import learn as learn_channels
 from .commerce.ledger import Ledger
 from .config import Scenario, load_scenario
 from .config.loading import scenario_with
-from .content.exposure import record_exposure
+from .content.exposure import exposure_counts, record_exposure
 from .content.presence import Presence
 from .content.publishing import publish
 from .feeds.impressions import Impressions
@@ -76,7 +78,7 @@ from .io import frames
 from .io.table import Table
 from .observation.derived import SHARE_NAMES, impression_shares
 from .observation.measurements import measure_all, summarize_all
-from .observation.views import views
+from .observation.views import trace_counts, views
 from .platform.adaptation import Adaptation
 from .platform.moderation import Moderation
 from .platform.steering import steer
@@ -211,11 +213,27 @@ class TrafficModel(mesa.Model):
             self.publish()
             feeds = self.build_feeds()
             self.day_logs = self.react(feeds)
-            self.record_exposure()
-            self.learn()
-            self.sell_in_feed()
+            # the exposure records' and the traffic pools' counts of the platforms after the
+            # first, what the feed sales draw on of the first platform, the day's intimacy
+            # gains, its follows and the views' counts of the trace read only what no phase
+            # writes before they are read (the trace, the items' and merchants' columns,
+            # the customer book): on large days computed in a thread while the phases
+            # between run on this one (the same arrays), in the order they are needed (this
+            # thread counts the first platform's exposure and pools and the other
+            # platforms' sales offers meanwhile)
+            first, rest = self.day_logs[:1], self.day_logs[1:]
+            *later, gains, pairs, counts = self._in_background(
+                *[(exposure_counts, self.items, self.creators, log.impressions, log.reactions) for log in rest],
+                *[(log.platform.policy.learn_counts, self.items, log.impressions, log.reactions) for log in rest],
+                *[(selling_offers, self, log) for log in first], (day_gains, self.day_logs, self.scenario.relationship),
+                (followed_pairs, self, self.day_logs), (trace_counts, self.day_logs))
+            self.record_exposure([None] + later[:len(rest)])
+            self.learn([None] + later[len(rest):2 * len(rest)])
+            self.sell_in_feed(later[2 * len(rest):] + [None] * len(rest))
+            del later
             self.shop_on_shelves()
-            self.update_relationships()
+            self.update_relationships(gains, pairs)
+            del gains, pairs
             # the day's lost edges: the annoyed members' (a new mask, set in place: one mask
             # of every edge at a time, not four), the banned accounts' followers', the
             # drifting fans'
@@ -224,13 +242,17 @@ class TrafficModel(mesa.Model):
             drifting_fans(self.follows.intimacy, self.scenario.relationship, self.streams.relationship, out=lost)
             self.drop_follows(lost)
             del lost
+            # the follow graph is the day's from here on (no phase before collect changes
+            # it): the metrics' pass over every edge in the background on large days
+            fans, = self._in_background((self.follows.fans_by_tier_and_sums,))
             self.update_activity()
             self.shift_attention()
             self.adapt_platforms()
             self.record_livelihoods()
             self.expand_creators()
             self.learn_channels()
-            self.collect()
+            self.collect(counts, fans)
+            del counts, fans
             self.ledger.end_day()
         self.day += 1
         self.running = self.day < self.scenario.steps
@@ -277,21 +299,27 @@ class TrafficModel(mesa.Model):
         return [DayLog(platform, imp, react(imp, self.items.quality, self.follows.intimacy, cfg, rng))
                 for platform, imp in feeds]
 
-    def record_exposure(self) -> None:
-        """Items' and creators' cumulative impressions and engagements (content/exposure.py)."""
-        for log in self.day_logs:
+    def record_exposure(self, counts: list | None = None) -> None:
+        """Items' and creators' cumulative impressions and engagements (content/exposure.py).
+        ``counts``: a day log's ``exposure_counts`` (a future) where ``step`` had them
+        counted in the background, else None."""
+        for log, counted in zip(self.day_logs, counts or [None] * len(self.day_logs)):
             log.tally.update(record_exposure(self.items, self.creators, log.platform.index, log.impressions,
-                                             log.reactions))
+                                             log.reactions, counted))
 
-    def learn(self) -> None:
-        """Each platform's recommender learns from its impressions (traffic pools)."""
-        for log in self.day_logs:
-            log.platform.policy.learn(self.items, log.platform.index, self.day, log.impressions, log.reactions)
+    def learn(self, counts: list | None = None) -> None:
+        """Each platform's recommender learns from its impressions (traffic pools).
+        ``counts``: a day log's ``learn_counts`` (a future) where ``step`` had them counted
+        in the background, else None."""
+        for log, counted in zip(self.day_logs, counts or [None] * len(self.day_logs)):
+            log.platform.policy.learn(self.items, log.platform.index, self.day, log.impressions, log.reactions,
+                                      counted)
 
-    def sell_in_feed(self) -> None:
+    def sell_in_feed(self, offers: list | None = None) -> None:
         """Purchases and tips on today's engaged feed impressions, all platforms' purchases
-        in one batch (commerce/feed_sales.py)."""
-        sell_in_feed(self, self.day_logs)
+        in one batch (commerce/feed_sales.py). ``offers``: a day log's ``selling_offers`` (a
+        future) where ``step`` had them computed in the background, else None."""
+        sell_in_feed(self, self.day_logs, offers)
 
     def shop_on_shelves(self) -> None:
         """Shelf platforms (``kind = "shelf"``, Taobao-like): merchants recall past buyers
@@ -302,13 +330,36 @@ class TrafficModel(mesa.Model):
         if self.commerce.shelves is not None:
             self.commerce.shelves.run_day()
 
-    def update_relationships(self) -> None:
-        """Intimacy grows with interaction and decays; engaged viewers follow (audience/relationships.py)."""
+    def update_relationships(self, gains: Future | None = None, pairs: Future | None = None) -> None:
+        """Intimacy grows with interaction and decays; engaged viewers follow (audience/relationships.py).
+        ``gains``, ``pairs``: today's ``day_gains`` and ``followed_pairs``, if ``step`` had
+        them found in the background."""
         rel = self.scenario.relationship
-        touched, gains = day_gains(self.day_logs, rel)  # the edges whose intimacy grew, and by how much
+        # the edges whose intimacy grew, and by how much
+        touched, gains = day_gains(self.day_logs, rel) if gains is None else gains.result()
         grow_intimacy(self.follows.intimacy, touched, gains, rel)
         del touched, gains  # (not held while the new edges are added: the graph's columns are copied then)
-        self.follows_gained_today = follow_engaged_viewers(self, self.day_logs)
+        self.follows_gained_today = follow_engaged_viewers(self, self.day_logs, pairs)
+
+    def _in_background(self, *calls: tuple) -> list[Future | None]:
+        """Each ``(fn, *args)`` of ``calls`` started, in order, in this process's background
+        thread (:func:`_background`) on a large day whose feeds were built in threads (the
+        same switch: ``feeds.slots.feed_threads``; ``TRAFFICSIM_FEED_THREADS=1`` or a sweep
+        worker's ``one_kernel_thread`` keep everything on this thread): a future each; else
+        a None each (the phase computes it itself, when it needs it). A ``fn`` must read
+        only what no phase writes until its result is read (the day's trace): the same
+        result either way. The impressions' domains (``Impressions.domain``, cached on
+        first use) are made here first, so that only this thread fills that cache."""
+        logs = self.day_logs
+        if not numpy_kernels.compiled(sum(len(log.impressions) for log in logs)):
+            return [None] * len(calls)
+        from .feeds.slots import feed_threads
+
+        if feed_threads(self, [log.platform for log in logs]) < 2:
+            return [None] * len(calls)
+        for log in logs:
+            log.impressions.domain()
+        return [_background().submit(*call) for call in calls]
 
     def moderate(self, lost: np.ndarray | None = None) -> np.ndarray:
         """Platforms ban the accounts hit today; returns the follow edges they lose, or-ed
@@ -372,9 +423,17 @@ class TrafficModel(mesa.Model):
         platforms and its groups' value share (commerce/learning.py; a no-op when off)."""
         learn_channels(self)
 
-    def collect(self) -> None:
-        """One row of metrics per platform and for all platforms (observation/); Mesa's DataCollector."""
-        for view in views(self):
+    def collect(self, counts: Future | None = None, fans: Future | None = None) -> None:
+        """One row of metrics per platform and for all platforms (observation/); Mesa's
+        DataCollector. ``counts``: the day logs' ``trace_counts``, and ``fans``: the follow
+        graph's ``fans_by_tier_and_sums``, if ``step`` had them counted in the background
+        (the counts added to the logs' tallies and the graph's to the views' shared values,
+        which the views and the measurements read)."""
+        if counts is not None:
+            for log, tally in zip(self.day_logs, counts.result()):
+                log.tally.update(tally)
+        shared = None if fans is None else {"fans_by_tier_and_sums": fans.result()}
+        for view in views(self, shared):
             self._rows.append({"step": self.day, "platform": view.name, **measure_all(view)})
         self.datacollector.collect(self)
 
@@ -442,6 +501,28 @@ def _latest_total(name: str):
         return model.latest_total(name)
     reporter.__name__ = name
     return reporter
+
+
+# the thread that sums what large days can compute beside the phases (TrafficModel._in_background)
+_BACKGROUND: ThreadPoolExecutor | None = None
+
+
+def _background() -> ThreadPoolExecutor:
+    """The process's one background thread (made on first use, idle between days)."""
+    global _BACKGROUND
+    if _BACKGROUND is None:
+        _BACKGROUND = ThreadPoolExecutor(1, thread_name_prefix="trace")
+    return _BACKGROUND
+
+
+def _forget_background() -> None:
+    """In a forked child the parent's thread does not exist: a new one is made when needed."""
+    global _BACKGROUND
+    _BACKGROUND = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_background)
 
 
 _BLAS: ThreadpoolController | None = None

@@ -1,6 +1,7 @@
 """TrafficModel as a Mesa model: keyword parameters, seeds, ``running``, batch_run."""
 
 import mesa
+import pandas as pd
 
 from simulator import TrafficModel
 from simulator.model import REPORTED
@@ -80,3 +81,68 @@ def test_same_scenario_and_seed_give_identical_runs():
     for x, y in zip(a, b):
         assert x.equals(y)
     assert not np.array_equal(a[0]["impressions_total"], c[0]["impressions_total"])
+
+
+# ------------------------------------------------------ LATEREST (issue #17): the background thread
+
+
+class _Now:
+    """A background that runs each call at once, as it is submitted (the earliest it can run)."""
+
+    def submit(self, fn, *args):
+        from concurrent.futures import Future
+
+        done = Future()
+        done.set_result(fn(*args))
+        return done
+
+
+class _Late:
+    """A background whose calls run only when their result is read (the latest they can run)."""
+
+    def submit(self, fn, *args):
+        return type("Later", (), {"result": lambda self: fn(*args)})()
+
+
+def test_what_large_days_sum_in_the_background_does_not_depend_on_when(monkeypatch):
+    """Guards ``TrafficModel._in_background`` (model.py): on large days (compiled kernels,
+    the feeds in threads) the exposure records' and traffic pools' counts of the platforms
+    after the first, the feed sales' offers, the day's intimacy gains, its follows and
+    the views' counts of the trace are computed in a background thread while the phases
+    after the reactions run, and the follow graph's metrics pass once it no longer
+    changes (after drop_follows); every frame of the run (metrics, creators, items,
+    merchants) is bit for bit the run without it (one thread), and the same whether the
+    background's work runs as early as it is submitted or as late as its result is read
+    (what a thread's timing can do). Fails when the background reads anything a phase
+    writes before its result is read, or when it is not used on large days."""
+    from simulator import model as model_module
+    from simulator.feeds import numpy_kernels
+
+    from .feeds.test_feed_order import run_frames, threaded_world
+
+    monkeypatch.setattr(numpy_kernels, "FEED_THREADS_FROM", 0)
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", True)
+    monkeypatch.setattr(numpy_kernels, "FEED_THREADS", 1)
+    used = []
+    real = model_module.TrafficModel._in_background
+    monkeypatch.setattr(model_module.TrafficModel, "_in_background",
+                        lambda self, *calls: used.extend(r := real(self, *calls)) or r)
+    _, alone = run_frames(threaded_world())
+    calls = len(used)
+    assert calls > 6 and all(u is None for u in used)  # one thread: nothing in the background
+    monkeypatch.setattr(numpy_kernels, "FEED_THREADS", 3)
+    runs = {}
+    for name, background in (("thread", None), ("now", _Now()), ("late", _Late())):
+        if background is not None:
+            monkeypatch.setattr(model_module, "_background", lambda b=background: b)
+        used.clear()
+        _, runs[name] = run_frames(threaded_world())
+        assert len(used) == calls and all(u is not None for u in used), name  # every day, in the background
+    for name, frames in runs.items():
+        for key in alone:
+            pd.testing.assert_frame_equal(frames[key], alone[key], obj=f"{name}: {key}")
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)  # small days (the numpy forms): no thread
+    monkeypatch.setattr(numpy_kernels, "_user_days", 0)  # (however many runs this process built before)
+    used.clear()
+    run_frames(threaded_world(), days=2)
+    assert used and all(u is None for u in used)

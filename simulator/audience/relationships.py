@@ -157,17 +157,12 @@ def drifting_fans(intimacy: np.ndarray, cfg: RelationshipConfig, rng: np.random.
     return out
 
 
-def follow_engaged_viewers(model, day_logs) -> np.ndarray:
-    """Viewers who chose to follow today get a follow edge (at ``follow_intimacy``);
-    each creator counts its new edges (``creators.follows_gained``). Returns the new
-    edges per platform, each attributed to the platform where the follow happened.
-    Following an account one already follows (on any platform) adds nothing; an edge
-    followed on several platforms the same day counts once, on the creator's home
-    platform if it is one of them, else on the one whose name sorts first (a rule that
-    does not depend on the order of the platforms in the scenario)."""
-    follows, creators = model.follows, model.creators
-    n_platforms, n_creators = len(model.platforms), follows.n_creators
-    gained = np.zeros(n_platforms, dtype=np.int64)
+def followed_pairs(model, day_logs) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each day log's distinct (viewer, creator) pairs of its follows, as ascending keys
+    ``user · creators + creator`` (int64), and the log's platform index for each. Reads the
+    trace and the items' creators only (so that large days find them in the background:
+    ``TrafficModel._in_background``)."""
+    n_creators = model.follows.n_creators
     keys, where = [], []
     for log in day_logs:
         follow = np.flatnonzero(log.reactions.follow)  # (~1% of the impressions: found once, then gathered)
@@ -176,6 +171,22 @@ def follow_engaged_viewers(model, day_logs) -> np.ndarray:
                           + model.items.creator.take(imp.item.take(follow)).astype(np.int64))
         keys.append(k)
         where.append(np.full(len(k), log.platform.index, dtype=np.int64))
+    return keys, where
+
+
+def follow_engaged_viewers(model, day_logs, pairs=None) -> np.ndarray:
+    """Viewers who chose to follow today get a follow edge (at ``follow_intimacy``);
+    each creator counts its new edges (``creators.follows_gained``). Returns the new
+    edges per platform, each attributed to the platform where the follow happened.
+    Following an account one already follows (on any platform) adds nothing; an edge
+    followed on several platforms the same day counts once, on the creator's home
+    platform if it is one of them, else on the one whose name sorts first (a rule that
+    does not depend on the order of the platforms in the scenario). ``pairs``: the day
+    logs' :func:`followed_pairs`, if already found (a future), else found here."""
+    follows, creators = model.follows, model.creators
+    n_platforms, n_creators = len(model.platforms), follows.n_creators
+    gained = np.zeros(n_platforms, dtype=np.int64)
+    keys, where = followed_pairs(model, day_logs) if pairs is None else pairs.result()
     if not keys:
         return gained
     keys, where = np.concatenate(keys), np.concatenate(where)

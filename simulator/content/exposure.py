@@ -17,7 +17,25 @@ def _sum_rows_by(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.nda
     return np.bincount(idx, weights=values.ravel(), minlength=n_groups * k).reshape(n_groups, k).astype(np.int64)
 
 
-def record_exposure(items, creators, platform: int, impressions, reactions) -> dict[str, np.ndarray]:
+def exposure_counts(items, creators, impressions, reactions) -> tuple | None:
+    """On a large day (the compiled kernel): one platform's counts of today that
+    :func:`record_exposure` adds to the records, ``(item_domain, item_source, item_action,
+    creator_domain, creator_source, creator_action)`` (int64); None on a small day (the
+    phase counts them itself). Reads the day's trace and the items' creators only, so that
+    large days count a platform's in the background (``TrafficModel._in_background``)."""
+    if not numpy_kernels.compiled(len(impressions)):
+        return None
+    from ..feeds import kernels  # numba: imported by large runs only
+
+    item_domain, item_source, item_action = kernels.tally_impressions(
+        impressions.item, impressions.domain(), impressions.source, *reactions.columns(), items.n, len(DOMAINS),
+        len(SOURCES))
+    creator_of = items.creator.astype(np.int64)
+    return (item_domain, item_source, item_action, _sum_rows_by(creator_of, item_domain, creators.n),
+            _sum_rows_by(creator_of, item_source, creators.n), _sum_rows_by(creator_of, item_action, creators.n))
+
+
+def record_exposure(items, creators, platform: int, impressions, reactions, counts=None) -> dict[str, np.ndarray]:
     """Add one platform's impressions and engagements of today to the items' and creators'
     records (the items' counts in one compiled pass over the impressions,
     ``kernels.tally_impressions``, on large days). Returns today's impressions of the
@@ -25,14 +43,13 @@ def record_exposure(items, creators, platform: int, impressions, reactions) -> d
     and domain (``creator_domain``, creators × domains, int64) and, on small days, its
     engagements by action (``actions``, int64) and impressions by (source, domain)
     (``source_domain``, sources × domains, int64), which the measurements read (the day
-    log's ``tally``) instead of counting the impressions again."""
+    log's ``tally``) instead of counting the impressions again. ``counts``: the platform's
+    :func:`exposure_counts` if already counted (a future), else counted here."""
     n, D, S = items.n, len(DOMAINS), len(SOURCES)
     tally = {}
-    if numpy_kernels.compiled(len(impressions)):  # one compiled pass over the impressions
-        from ..feeds import kernels  # numba: imported by large runs only
-
-        item_domain, item_source, item_action = kernels.tally_impressions(
-            impressions.item, impressions.domain(), impressions.source, *reactions.columns(), n, D, S)
+    counted = exposure_counts(items, creators, impressions, reactions) if counts is None else counts.result()
+    if counted is not None:  # large days: one compiled pass over the impressions
+        item_domain, item_source, item_action, creator_domain, creator_source, creator_action = counted
     else:  # a bincount of (source, domain) pairs and one of the action combinations (the reactions' codes)
         item_index = impressions.item.astype(np.intp)  # bincount's index dtype, kept for the traffic pools
         item_domain, item_source, item_action = numpy_kernels.tally_by_codes(
@@ -41,13 +58,15 @@ def record_exposure(items, creators, platform: int, impressions, reactions) -> d
         if hasattr(reactions, "item_index"):  # the traffic pools' items and impressions per item (feeds/pools.py;
             reactions.item_index = item_index  # on large days their compiled pass counts them itself)
             reactions.item_impressions = item_domain.sum(axis=1)
-    creator_of = items.creator.astype(np.int64)
+        creator_of = items.creator.astype(np.int64)
+        creator_domain = _sum_rows_by(creator_of, item_domain, creators.n)
+        creator_source = _sum_rows_by(creator_of, item_source, creators.n)
+        creator_action = _sum_rows_by(creator_of, item_action, creators.n)
     items.impressions[platform] += item_domain.astype(np.int32)
-    creator_domain = _sum_rows_by(creator_of, item_domain, creators.n)
     creators.impressions[platform] += creator_domain
     items.impressions_by_source[platform] += item_source.astype(np.int32)
-    creators.impressions_by_source[platform] += _sum_rows_by(creator_of, item_source, creators.n)
+    creators.impressions_by_source[platform] += creator_source
     items.engagements[:] += item_action.astype(np.int32)
-    creators.engagements += _sum_rows_by(creator_of, item_action, creators.n)
+    creators.engagements += creator_action
     tally.update(item_domain=item_domain, creator_domain=creator_domain)
     return tally

@@ -126,8 +126,15 @@ class RankingPolicy:
         """Recommendation impressions each item may still get (None = no limit)."""
         return None
 
-    def learn(self, items, platform: int, day: int, impressions, reactions) -> None:
-        """Update what the policy knows from today's impressions and reactions (nothing by default)."""
+    def learn(self, items, platform: int, day: int, impressions, reactions, counts=None) -> None:
+        """Update what the policy knows from today's impressions and reactions (nothing by
+        default). ``counts``: its :meth:`learn_counts` if already counted (a future)."""
+
+    def learn_counts(self, items, impressions, reactions):
+        """What :meth:`learn` counts of today's trace alone, if the policy can take it
+        counted beforehand (large days count a platform's in the background:
+        ``TrafficModel._in_background``), else None (nothing by default)."""
+        return None
 
 
 class AlgorithmicPolicy(RankingPolicy):
@@ -207,9 +214,13 @@ class AlgorithmicPolicy(RankingPolicy):
         """The per-fan-pair part: T·log(delivery boost) of each nonzero intimacy (float32)."""
         return np.float32(self.cfg.temperature) * np.log(self.delivery_boost(intimacy))
 
-    def learn(self, items, platform: int, day: int, impressions, reactions) -> None:
+    def learn(self, items, platform: int, day: int, impressions, reactions, counts=None) -> None:
         """Traffic pools escalate or stall (:meth:`TrafficPools.observe`)."""
-        self.pools.observe(items, platform, day, impressions, reactions)
+        self.pools.observe(items, platform, day, impressions, reactions, counts)
+
+    def learn_counts(self, items, impressions, reactions):
+        """The traffic pools' counts of today's trace (:meth:`TrafficPools.counts`)."""
+        return self.pools.counts(items, impressions, reactions)
 
 
 class RandomPolicy(RankingPolicy):

@@ -55,17 +55,28 @@ class TrafficPools:
         remaining = np.where(top, quota, np.maximum(quota - pool_seen, c.pool_quota_floor * quota))
         return np.where(stalled, c.stall_weight * quota, remaining)
 
-    def observe(self, items, platform: int, day: int, impressions, reactions) -> None:
+    def counts(self, items, impressions, reactions) -> tuple | None:
+        """On a large day (the compiled kernel): today's impressions, weighted impressions
+        and weighted engaged impressions per live item (``kernels.pool_tally``), which
+        :meth:`observe` adds; None on a small day (``observe`` counts them itself). Reads the
+        day's trace only."""
+        if not numpy_kernels.compiled(len(impressions)):
+            return None
+        from . import kernels  # numba: imported by large runs only
+
+        return kernels.pool_tally(impressions.item, reactions.intimacy, reactions.complete, reactions.like,
+                                  float(self.cfg.beta), items.n)
+
+    def observe(self, items, platform: int, day: int, impressions, reactions, counts=None) -> None:
         """Add today's impressions of ``platform`` to the items' pools (real ones to the
         quota, weighted ones and weighted engagements to the rate), then promote or stall
-        the items whose pool is full."""
+        the items whose pool is full. ``counts``: :meth:`counts` if already counted (a
+        future), else counted here."""
         cfg = self.cfg
         n = items.n
-        if numpy_kernels.compiled(len(impressions)):  # one pass, no per-impression temporaries
-            from . import kernels  # numba: imported by large runs only
-
-            real, seen, engaged = kernels.pool_tally(impressions.item, reactions.intimacy, reactions.complete,
-                                                     reactions.like, float(cfg.beta), n)
+        counted = self.counts(items, impressions, reactions) if counts is None else counts.result()
+        if counted is not None:  # large days: one pass, no per-impression temporaries
+            real, seen, engaged = counted
         else:
             weight = self.weight(reactions.intimacy)
             real = getattr(reactions, "item_impressions", None)  # record_exposure's count, if taken

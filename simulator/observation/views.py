@@ -71,8 +71,9 @@ def platform_readings(model, log, shared: dict | None = None) -> dict[str, float
     members and WeChat contacts, on the day log's platform (``shared``: the stocks of every
     platform, counted once for all of one step's views)."""
     p = log.platform.index
-    # (compress: a mask's values, ~2× quicker than indexing by the sparse mask)
-    comments = np.bincount(log.impressions.domain().compress(log.reactions.comment), minlength=len(DOMAINS))
+    comments = _tally(model, log, "comments", len(DOMAINS))  # (large days: counted in the background)
+    if comments is None:
+        comments = _comments(log)
     out = model.ledger.readings(p)
     out.update({f"comments_{d}": float(comments[j]) for j, d in enumerate(DOMAINS)})
     item_domain = _tally(model, log, "item_domain", model.items.n)
@@ -85,17 +86,44 @@ def platform_readings(model, log, shared: dict | None = None) -> dict[str, float
     return out
 
 
+def _comments(log) -> np.ndarray:
+    """The day log's comments by domain (int64)."""
+    # (compress: a mask's values, ~2× quicker than indexing by the sparse mask)
+    return np.bincount(log.impressions.domain().compress(log.reactions.comment), minlength=len(DOMAINS))
+
+
+def _source_domain(log) -> np.ndarray:
+    """The day log's impressions by (source, domain) (sources × domains, int64)."""
+    imp = log.impressions
+    # (source, domain) pairs: one compiled pass on large days, else a bincount of int16 codes
+    count_pairs = numpy_kernels.kernel("count_pairs", numpy_kernels.compiled(len(imp)))
+    return count_pairs(imp.source, imp.domain(), len(DOMAINS),
+                       len(SOURCES) * len(DOMAINS)).reshape(len(SOURCES), len(DOMAINS))
+
+
+def _actions(log) -> np.ndarray:
+    """The day log's engagements by action (int64)."""
+    return np.array([np.count_nonzero(a) for a in log.reactions.columns()], dtype=np.int64)
+
+
+def trace_counts(day_logs) -> list[dict]:
+    """Each day log's counts of its trace alone that the views read (``source_domain``,
+    ``actions``, ``comments``: what :func:`platform_view` and :func:`platform_readings`
+    count when the log's ``tally`` lacks them), for the step to add to the logs' tallies
+    before :func:`views` (large days count them in the background:
+    ``TrafficModel._in_background``). The same arrays."""
+    return [{"source_domain": _source_domain(log), "actions": _actions(log), "comments": _comments(log)}
+            for log in day_logs]
+
+
 def platform_view(model, log, shared: dict | None = None) -> View:
-    imp, reactions, platform = log.impressions, log.reactions, log.platform
+    imp, platform = log.impressions, log.platform
     by_source_domain = _tally(model, log, "source_domain", len(SOURCES))  # small days: record_exposure's
     if by_source_domain is None:
-        # (source, domain) pairs: one compiled pass on large days, else a bincount of int16 codes
-        count_pairs = numpy_kernels.kernel("count_pairs", numpy_kernels.compiled(len(imp)))
-        by_source_domain = count_pairs(imp.source, imp.domain(), len(DOMAINS),
-                                       len(SOURCES) * len(DOMAINS)).reshape(len(SOURCES), len(DOMAINS))
+        by_source_domain = _source_domain(log)
     actions = _tally(model, log, "actions", len(ACTIONS))
     if actions is None:
-        actions = np.array([np.count_nonzero(a) for a in reactions.columns()], dtype=np.int64)
+        actions = _actions(log)
     creator_domain = _tally(model, log, "creator_domain", model.creators.n)
     return View(name=platform.name, imps=by_source_domain, actions=actions,
                 creator_step=(creator_domain.sum(axis=1) if creator_domain is not None
@@ -108,9 +136,11 @@ def platform_view(model, log, shared: dict | None = None) -> View:
                 shared={} if shared is None else shared)
 
 
-def views(model) -> list[View]:
-    """One :class:`View` per platform plus one for all platforms together."""
-    shared: dict = {}
+def views(model, shared: dict | None = None) -> list[View]:
+    """One :class:`View` per platform plus one for all platforms together. ``shared``:
+    values of the shared state already computed for this step (``View.once``'s keys, e.g.
+    the follow graph's ``fans_by_tier_and_sums``), if any."""
+    shared = {} if shared is None else shared
     out = [platform_view(model, log, shared) for log in model.day_logs]
     if len(out) == 1:
         only = out[0]
