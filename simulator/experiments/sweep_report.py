@@ -213,11 +213,15 @@ def report(out: str | Path, log=None) -> Path:
             if means[m].isna().any():
                 body += [f"No Sobol indices for `{m}`: some design points did not measure it.", ""]
                 continue
+            if means[m].nunique() < 2:  # (SALib would divide by its zero spread: NaN indices)
+                body += [f"No Sobol indices for `{m}`: it has the same value at every design point, so there is "
+                         "no variance to apportion.", ""]
+                continue
             res = sobol.analyze(spec.salib_problem(), means[m].to_numpy(), calc_second_order=False, seed=spec.seed)
             for k, p in enumerate(params):
                 rows.append({"metric": m, "parameter": p, "S1": res["S1"][k], "S1_conf": res["S1_conf"][k],
                              "ST": res["ST"][k], "ST_conf": res["ST_conf"][k]})
-        sob = pd.DataFrame(rows)
+        sob = pd.DataFrame(rows, columns=["metric", "parameter", "S1", "S1_conf", "ST", "ST_conf"])
         sob.to_csv(rep / "sobol.csv", index=False)
         warn = sobol_notes(sob, spec.samples, len(params), spec.replicates)
         notes += warn

@@ -161,6 +161,22 @@ def test_small_sobol_sweep_report_warns(tmp_path, capsys):
     assert "too small" in (out / "report" / "report.md").read_text()
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_sobol_report_skips_a_metric_that_does_not_vary(tmp_path):
+    """A metric with the same value at every design point (here, with beta's and the follow
+    share's ranges, at least one of the report's metrics) gets a line saying it has no
+    variance to apportion, not NaN indices from SALib's division by a zero spread (which
+    warned and wrote NaN rows before)."""
+    rng = '"platforms.douyin.beta" = { range = [0.0, 3.0] }\n"platforms.douyin.follow_share" = { range = [0.05, 0.5] }'
+    out = tmp_path / "out"
+    run_sweep(load_sweep(write_sweep(tmp_path / "s.toml", parameters=rng, method="sobol", samples=4)), out=out)
+    assert main(["sweep-report", str(out)]) == 0
+    report = (out / "report" / "report.md").read_text()
+    assert "no variance to apportion" in report
+    sob = pd.read_csv(out / "report" / "sobol.csv")
+    assert len(sob) and not sob[["S1", "ST"]].isna().any().any()
+
+
 # ------------------------------------------------------------------ item 7: --out
 
 
