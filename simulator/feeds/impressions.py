@@ -150,17 +150,25 @@ class FeedColumns:
         if m == 0:
             return
         n = self.n
-        if n + m > len(self.cols["user"]):  # (more rows than slots: grow, not expected)
-            for name, col in self.cols.items():
-                grown = np.empty(max(2 * len(col), n + m), col.dtype)
-                grown[:n] = col[:n]
-                self.cols[name] = grown
+        self.reserve(m)
         for name, col in self.cols.items():
             part = getattr(imp, name)
             if part.dtype != col.dtype:
                 raise TypeError(f"a feed part's {name} is {part.dtype}, the trace's {col.dtype}")
             col[n : n + m] = part
         self.n = n + m
+
+    def reserve(self, m: int) -> dict:
+        """Room for ``m`` more rows (more rows than slots: the columns grow, not
+        expected); returns the columns, for a kernel that writes rows from ``self.n`` on
+        and then advances it (a ranking block's picks, ``kernels.block_picks_into``)."""
+        n = self.n
+        if n + m > len(self.cols["user"]):
+            for name, col in self.cols.items():
+                grown = np.empty(max(2 * len(col), n + m), col.dtype)
+                grown[:n] = col[:n]
+                self.cols[name] = grown
+        return self.cols
 
     def impressions(self) -> Impressions:
         """The feed so far (views of the columns)."""

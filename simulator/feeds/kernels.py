@@ -1600,3 +1600,54 @@ def _count_above(v, n, rank):
         x = v[i]
         for j in range(n):
             rank[j] += x > v[j]
+
+
+# ----------------------------------------------------------- FEEDS (issue #17, thirteenth pass)
+
+
+@_cached_njit()
+def block_picks_into(top, valid, k_u, e_ptr, e_col, e_edge, col_creator, users, col_item, match, source,
+                     out_u, out_i, out_s, out_e, out_m, out_t, at, col_counts):
+    """:func:`block_picks`' picks written straight into the day's columns
+    (``impressions.FeedColumns``: user, item, source, edge, match, targeting) from row
+    ``at`` on: the same rows in the same order (each row's first ``k_u[i]`` valid picks,
+    row by row, rank by rank), each with ``source`` and the targeting -1, instead of
+    five arrays of the block's own, an ``Impressions`` of them and a copy into the
+    columns (issue #17, 1 M users: ~720 blocks a step). ``valid``: the mask of
+    :func:`block_picks`, or a mask of no rows for ``top >= 0`` (a place the ranking
+    filled), tested here instead of by a pass of its own. ``col_counts[j]`` (when not
+    empty) gains the picks of column ``j`` (``np.bincount`` of :func:`block_picks`'
+    columns). The columns must have room for ``k_u.sum()`` rows from ``at``. Returns the
+    number of rows written."""
+    rows, k = top.shape
+    dense = valid.shape[0] == 0
+    counting = len(col_counts) > 0
+    n_cols = 0
+    for j in range(len(col_creator)):
+        n_cols = max(n_cols, col_creator[j] + 1)
+    for e in range(len(e_col)):
+        n_cols = max(n_cols, e_col[e] + 1)
+    edge_of = np.full(n_cols, -1, dtype=np.int64)  # the row's edge to each creator column, -1 for none
+    n = at
+    for i in range(rows):
+        for e in range(e_ptr[i + 1] - 1, e_ptr[i] - 1, -1):  # (backwards: a column's first edge is kept)
+            edge_of[e_col[e]] = e_edge[e]
+        taken = 0
+        for r in range(k):
+            if taken >= k_u[i]:
+                break
+            j = top[i, r]
+            if (j >= 0) if dense else valid[i, r]:
+                out_u[n] = users[i]
+                out_i[n] = col_item[j]
+                out_s[n] = source
+                out_e[n] = edge_of[col_creator[j]]
+                out_m[n] = match[i, j]
+                out_t[n] = -1
+                if counting:
+                    col_counts[j] += 1
+                n += 1
+                taken += 1
+        for e in range(e_ptr[i], e_ptr[i + 1]):
+            edge_of[e_col[e]] = -1
+    return n - at

@@ -53,8 +53,8 @@ def recommend_slots(model, platform, active, free, rng, feed=None) -> list[Impre
     if feed is not None:
         for j, b0 in enumerate(starts):
             imp = day.rank_block(active[b0 : b0 + block_size], free[b0 : b0 + block_size],
-                                 np.random.default_rng([base, j]))
-            if imp is not None:
+                                 np.random.default_rng([base, j]), feed)
+            if imp is not None:  # (a compiled block writes its picks into the feed itself)
                 feed.add(imp)
         return []
     return [imp for j, b0 in enumerate(starts)
@@ -115,9 +115,11 @@ class RecommendDay:
             logw = self.prior + 0.0
             self.cdf[s] = np.cumsum(np.exp(logw - logw.max()))
 
-    def rank_block(self, bu: np.ndarray, k_u: np.ndarray, rng: np.random.Generator):
+    def rank_block(self, bu: np.ndarray, k_u: np.ndarray, rng: np.random.Generator, feed=None):
         # bu: the block's users; k_u: recommendation slots each still has
-        """Candidates, scores and picks for one block of users (sorted user ids)."""
+        """Candidates, scores and picks for one block of users (sorted user ids). On large
+        days with ``feed`` (an ``impressions.FeedColumns``) the picks are written into it
+        and None is returned; else the block's impressions."""
         kmax = int(k_u.max(initial=0))
         if kmax <= 0 or len(bu) == 0:
             return None
@@ -168,6 +170,8 @@ class RecommendDay:
             else:
                 e_row = np.repeat(np.arange(len(bu)), np.diff(e_ptr))
                 top = self._rank(self._block(cand, match), e_row, e_col, e_edge, inv, cand, kx, seed)
+            if feed is not None:  # the picks written straight into the day's columns (the same rows)
+                return self._picks_into(feed, top, granted, k_u, e_ptr, e_col, e_edge, inv, bu, cand, match)
             valid = top >= 0
             if not granted:
                 valid &= _within_cap(top, left[cand], True)
@@ -207,6 +211,24 @@ class RecommendDay:
         if left is not None:
             left[cand] -= np.bincount(cols, minlength=m)
         return Impressions(user=user, item=item, source=np.full(len(user), RECOMMEND, np.int8), edge=edge, match=mt)
+
+    def _picks_into(self, feed, top, granted, k_u, e_ptr, e_col, e_edge, inv, bu, cand, match) -> None:
+        """A compiled block's picks (``kernels.block_picks``' rows) written into the day's
+        columns by ``kernels.block_picks_into``, which tests ``top >= 0`` itself when every
+        pick is granted and counts the picks of each column for the cap's allowance: no
+        arrays of the block's own, no ``Impressions`` of them, no copy (issue #17,
+        thirteenth pass)."""
+        from .kernels import block_picks_into
+
+        left = self.left
+        valid = np.zeros((0, 0), dtype=bool) if granted else (top >= 0) & _within_cap(top, left[cand], True)
+        counts = np.zeros(len(cand) if left is not None else 0, dtype=np.int64)
+        cols = feed.reserve(int(np.maximum(k_u, 0).sum()))  # (at most k_u picks a row)
+        feed.n += block_picks_into(top, valid, k_u, e_ptr, e_col, e_edge, inv, bu, self.pool32[cand], match,
+                                   RECOMMEND, cols["user"], cols["item"], cols["source"], cols["edge"],
+                                   cols["match"], cols["targeting"], feed.n, counts)
+        if left is not None:
+            left[cand] -= counts
 
     def _columns(self, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``np.unique(creator of cand, return_inverse=True)``: the candidates' creators

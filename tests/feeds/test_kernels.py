@@ -717,3 +717,63 @@ def test_match_in_chunks_gives_einsums_floats():
         numpy_kernels.PREFER_COMPILED = old
     assert calls and large.match.dtype == np.float32
     assert np.array_equal(large.match.view(np.int32), small.match.view(np.int32))
+
+
+# ----------------------------------------------------------- FEEDS (issue #17, thirteenth pass)
+
+
+def test_block_picks_into_writes_block_picks_rows_into_the_columns():
+    """Guards kernels.block_picks_into (issue #17, thirteenth pass: a ranking block's picks
+    written straight into the day's columns): the rows FeedColumns gets from it are those
+    of an Impressions of block_picks' arrays added to the columns (user, item, the source,
+    edge, match, targeting -1), after rows already there and into columns that must grow;
+    with ``valid`` of no rows every place with top >= 0 is valid (top >= 0 computed by
+    the caller); the column counts are np.bincount of block_picks' columns. Also with rows
+    of no slot, a row whose list is all -1, one row and no row."""
+    from simulator.feeds.impressions import COLUMNS, FeedColumns, Impressions
+    from simulator.feeds.kernels import block_picks, block_picks_into
+
+    rng = np.random.default_rng(31)
+    for trial in range(40):
+        rows, k, m, n_cre = int(rng.integers(0, 40)), int(rng.integers(1, 9)), 30, 10
+        top = rng.integers(-1 if trial % 2 else 0, m, (rows, k))
+        if rows > 2:
+            top[1] = -1  # a row the ranking left empty
+            top[2, k // 2:] = -1  # (the ranking's own -1s are at a row's end)
+        dense = trial % 3 != 0
+        valid = (top >= 0) if dense else (top >= 0) & (rng.random(top.shape) < 0.7)
+        k_u = rng.integers(0, 8, rows)
+        col_creator = rng.integers(0, n_cre, m)
+        pairs = np.unique(rng.integers(0, max(rows, 1), 200) * n_cre + rng.integers(0, n_cre, 200))
+        pairs = pairs[pairs // n_cre < rows]
+        e_row, e_col, e_edge = pairs // n_cre, pairs % n_cre, rng.integers(0, 10**6, len(pairs)).astype(np.int32)
+        e_ptr = np.searchsorted(e_row, np.arange(rows + 1))
+        users = np.sort(rng.choice(10**5, rows, replace=False)).astype(np.int32)
+        col_item = rng.integers(0, 10**6, m).astype(np.int32)
+        match = rng.standard_normal((rows, m)).astype(np.float32)
+        before = Impressions(user=np.arange(3, dtype=np.int32), item=np.arange(3, dtype=np.int32),
+                             source=np.full(3, 2, np.int8), edge=np.full(3, 5, np.int32),
+                             match=np.ones(3, np.float32), targeting=np.full(3, 1, np.int8))
+        user, item, edge, mt, cols = block_picks(top, valid, k_u, e_ptr, e_col, e_edge, col_creator, users,
+                                                 col_item, match)
+        want = FeedColumns(3 + len(user))
+        want.add(before)
+        want.add(Impressions(user=user, item=item, source=np.full(len(user), 0, np.int8), edge=edge, match=mt))
+        for capacity in (3 + len(user), 3):  # (room for the rows; none: the columns grow)
+            feed = FeedColumns(capacity)
+            feed.add(before)
+            counts = np.zeros(m if trial % 2 else 0, dtype=np.int64)
+            out = feed.reserve(int(k_u.sum()))
+            feed.n += block_picks_into(top, np.zeros((0, 0), bool) if dense else valid, k_u, e_ptr, e_col, e_edge,
+                                       col_creator, users, col_item, match, 0, out["user"], out["item"],
+                                       out["source"], out["edge"], out["match"], out["targeting"], feed.n, counts)
+            got, exp = feed.impressions(), want.impressions()
+            assert len(got) == len(exp) == 3 + len(user)
+            for name, dtype in COLUMNS.items():
+                g, w = getattr(got, name), getattr(exp, name)
+                assert g.dtype == w.dtype == dtype
+                assert np.array_equal(g.view(np.uint8), w.view(np.uint8)), (trial, capacity, name)
+            if trial % 2:
+                assert np.array_equal(counts, np.bincount(cols, minlength=m))
+            else:
+                assert len(counts) == 0
