@@ -136,8 +136,14 @@ class RecommendDay:
         m = len(cand)
         kb = min(kmax, m)
         # the candidates' creators as columns; the day's creator → column table is set for
-        # the block and reset after it
-        ucre, inv = self._columns(cand)
+        # the block and reset after it (large days: with the candidates by column, in one
+        # compiled pass, kernels.block_columns)
+        if self.compiled:
+            from .kernels import block_columns
+
+            ucre, inv, by_creator, cand_ptr = block_columns(cand, self.creator, self.col_of)
+        else:
+            ucre, inv = self._columns(cand)
         col_of = self.col_of
         match = users.interest.take(bu, axis=0) @ self.topic.take(cand, axis=0).T
         left = self.left
@@ -157,11 +163,9 @@ class RecommendDay:
                                                                       follows.intimacy, bu, col_of)
             col_of[ucre] = -1
             if policy.linear:  # score, cap and Gumbel-top-k in one compiled pass over the rows
-                by_creator = np.argsort(inv, kind="stable")
                 top = score_top_k(match, policy.w_match, self.item_score[cand],
                                   np.zeros(m, bool) if left is None else left[cand] <= 0,
-                                  f_ptr, f_col, policy.fan_score(f_int),
-                                  indptr_from_rows(inv[by_creator], len(ucre)), by_creator,
+                                  f_ptr, f_col, policy.fan_score(f_int), cand_ptr, by_creator,
                                   # when every pick is granted a user takes the first k_u of their
                                   # list: rank only that far (else the cap's grants run over every
                                   # row's kx places)

@@ -777,3 +777,33 @@ def test_block_picks_into_writes_block_picks_rows_into_the_columns():
                 assert np.array_equal(counts, np.bincount(cols, minlength=m))
             else:
                 assert len(counts) == 0
+
+
+def test_block_columns_are_the_unique_the_stable_argsort_and_the_pointer():
+    """Guards kernels.block_columns (issue #17, thirteenth pass: a ranking block's creator
+    columns in one pass): the candidates' creators' np.unique, each candidate's column
+    (unique's inverse), set in the creator → column table (the rest left -1), the stable
+    argsort of the columns and indptr_from_rows of the sorted columns, all int64; for
+    candidates sharing creators, all distinct, one and none."""
+    from simulator.feeds.kernels import block_columns
+    from simulator.state.arrays import indptr_from_rows
+
+    rng = np.random.default_rng(41)
+    n_items, n_creators = 500, 40
+    creator = rng.integers(0, n_creators, n_items).astype(np.int64)
+    cases = [np.unique(rng.integers(0, n_items, int(rng.integers(1, 90)))) for _ in range(40)]
+    distinct = np.unique(creator, return_index=True)[1]
+    cases += [np.sort(distinct[:25]), np.array([7]), np.zeros(0, np.int64)]
+    for cand in cases:
+        cand = cand.astype(np.int64)
+        col_of = np.full(n_creators, -1, dtype=np.int64)
+        ucre, inv, by_creator, cand_ptr = block_columns(cand, creator, col_of)
+        want_u, want_inv = np.unique(creator[cand], return_inverse=True)
+        want_by = np.argsort(want_inv, kind="stable")
+        assert np.array_equal(ucre, want_u) and np.array_equal(inv, want_inv)
+        assert np.array_equal(by_creator, want_by)
+        assert np.array_equal(cand_ptr, indptr_from_rows(want_inv[want_by], len(want_u)))
+        assert all(a.dtype == np.int64 for a in (ucre, inv, by_creator, cand_ptr))
+        table = np.full(n_creators, -1, dtype=np.int64)
+        table[want_u] = np.arange(len(want_u))
+        assert np.array_equal(col_of, table)
