@@ -78,34 +78,27 @@ class Activity:
 
     # ------------------------------------------------------------------ read by the feeds
 
-    def open_probability(self, platform) -> float | np.ndarray:
+    def open_probability(self, platform, rule=None) -> float | np.ndarray:
         """Each user's probability to open ``platform`` today: ``daily_active`` (a scalar)
         when its activity is off, else min(1, daily_active · R(sensitivity · Δ)) per user;
         where users' attention shifts (``[attention]``, audience/attention.py), that times
-        their attention factor, at most 1 (per user)."""
-        base = self._open_probability(platform)
+        their attention factor, at most 1 (per user). ``rule``: :meth:`rule_probability`,
+        if the caller has it."""
+        base = self.rule_probability(platform) if rule is None else rule
         attention = getattr(self.model, "attention", None)
         return base if attention is None or not attention.enabled else attention.open_probability(platform.index, base)
 
-    def _open_probability(self, platform) -> float | np.ndarray:
-        """The activity rule's open probability (without the attention factor). While the
-        day's feeds are built (``model.feed_cache``: satisfaction does not change then) it
-        is computed once a platform and shared by who opens the app and the sessions
-        (issue #17: two passes with an ``exp`` over every user, ~25 ms each at 1 M users);
-        the callers only read it."""
+    def rule_probability(self, platform) -> float | np.ndarray:
+        """The activity rule's open probability (without the attention factor). A feed
+        computes it once (feeds/slots.py ``build_feed``) and hands it to
+        :meth:`open_probability` and :meth:`session_slots` (``rule``), which read it only
+        (issue #17: one pass with an ``exp`` over every user a platform a day fewer)."""
         cfg = platform.cfg
         if not self.enabled[platform.index]:
             return cfg.daily_active
-        cache = getattr(self.model, "feed_cache", None)
-        key = ("open_probability", platform.index)
-        if cache is not None and key in cache:
-            return cache[key]
         a = cfg.activity
         delta = self.satisfaction[:, platform.index].astype(np.float64) - a.reference
-        prob = np.minimum(1.0, cfg.daily_active * rise(a.sensitivity * delta))
-        if cache is not None:
-            cache[key] = prob
-        return prob
+        return np.minimum(1.0, cfg.daily_active * rise(a.sensitivity * delta))
 
     def open_factor(self, platform) -> float:
         """The mean, over the platform's users, of today's open probability relative to
@@ -121,13 +114,14 @@ class Activity:
         uses = self.model.users.uses[:, p]
         return float(r[uses].mean()) if uses.any() else 1.0
 
-    def session_slots(self, platform, active: np.ndarray) -> int | np.ndarray:
+    def session_slots(self, platform, active: np.ndarray, rule=None) -> int | np.ndarray:
         """Slots of each of today's ``active`` users: ``feed_slots`` (an int) when the
         platform's activity is off, else feed_slots · min(max_session, R(session_sensitivity
         · Δ)) drawn as an integer without bias (int64 per active user, at most
         ⌈max_session · feed_slots⌉). Where users' attention shifts, the session is
         scaled by what of the attention factor the cap on the open probability left
-        (audience/attention.py), and drawn as an integer without bias."""
+        (audience/attention.py), and drawn as an integer without bias. ``rule``:
+        :meth:`rule_probability`, if the caller has it."""
         cfg = platform.cfg
         attention = getattr(self.model, "attention", None)
         attending = attention is not None and attention.enabled
@@ -140,7 +134,8 @@ class Activity:
         delta = self.satisfaction[active, platform.index].astype(np.float64) - a.reference
         mean = cfg.feed_slots * np.minimum(a.max_session, rise(a.session_sensitivity * delta))
         if attending:
-            mean = mean * attention.session_scale(platform.index, self._open_probability(platform), active)
+            base = self.rule_probability(platform) if rule is None else rule
+            mean = mean * attention.session_scale(platform.index, base, active)
         return unbiased_round(mean, self.model.streams.sessions[platform.index])
 
     # ------------------------------------------------------------------ the day phase

@@ -209,9 +209,10 @@ def build_feed(model, platform, rng: np.random.Generator) -> Impressions:
         platform.active_today, platform.active_users, platform.slots_today = 0, np.zeros(0, np.int32), 0
         return Impressions.empty()
     activity = model.activity  # daily_active and feed_slots, or per user when activity responds (7.2.1)
-    active = np.flatnonzero(users.uses[:, p] & (rng.random(users.n) < activity.open_probability(platform))).astype(np.int32)
+    rule = activity.rule_probability(platform)  # (computed once: who opens and the sessions read it)
+    active = np.flatnonzero(users.uses[:, p] & (rng.random(users.n) < activity.open_probability(platform, rule))).astype(np.int32)
     platform.active_today, platform.active_users = len(active), active
-    slots = activity.session_slots(platform, active)  # an int, or one per active user
+    slots = activity.session_slots(platform, active, rule)  # an int, or one per active user
     platform.slots_today = int(np.sum(np.broadcast_to(slots, (len(active),)), dtype=np.int64))
     if len(active) == 0 or items.n == 0:
         return Impressions.empty()

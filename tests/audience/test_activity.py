@@ -319,51 +319,46 @@ def test_the_compiled_satisfaction_pass_gives_the_numpy_forms_floats(monkeypatch
 # ----------------------------------------------------------- FEEDS (issue #17, thirteenth pass)
 
 
-def test_open_probability_is_computed_once_a_platform_while_the_feeds_are_built(monkeypatch):
-    """Guards Activity._open_probability's value kept in ``model.feed_cache`` while the
-    day's feeds are built (issue #17): each day, each platform's active users, slots and
-    feed are those of the rule computed at every call (the uncached form below), on two
-    feed platforms whose users' satisfaction differs, activity and attention on; while the
-    feeds are built the rule's pass runs once a platform (who opens and the sessions share
-    it), and outside them (the expected DAU) it is computed as before."""
+def test_a_feed_computes_the_open_rule_once_for_who_opens_and_the_sessions(monkeypatch):
+    """Guards the activity rule's open probability computed once a feed platform a day and
+    handed to ``open_probability`` and ``session_slots`` (feeds/slots.py ``build_feed``,
+    issue #17): each day, each platform's active users, slots and feed are those of the two
+    methods computing the rule themselves (as before), on two feed platforms whose users'
+    satisfaction differs, activity and attention on; while the feeds are built the rule's
+    pass runs once a platform."""
     from simulator.audience import activity as activity_mod
+    from simulator.audience.activity import Activity
     from simulator.config import load_scenario
 
     sets = {"population": {"users": 3000, "creators": 80, "merchants": 4},
             "platforms": {"douyin": {"activity": {"enabled": True, "sensitivity": 8.0}},
                           "kuaishou": {"activity": {"enabled": True}}}}
+    real_open, real_sessions, real_rise = Activity.open_probability, Activity.session_slots, activity_mod.rise
 
-    def uncached(self, platform):
-        cfg = platform.cfg
-        if not self.enabled[platform.index]:
-            return cfg.daily_active
-        a = cfg.activity
-        delta = self.satisfaction[:, platform.index].astype(np.float64) - a.reference
-        return np.minimum(1.0, cfg.daily_active * activity_mod.rise(a.sensitivity * delta))
-
-    def run(form):
+    def run(each_computes):
         with monkeypatch.context() as mp:
-            if form is not None:
-                mp.setattr(activity_mod.Activity, "_open_probability", form)
-            calls = []
-            real = activity_mod.rise
-            mp.setattr(activity_mod, "rise", lambda y: calls.append(getattr(m, "feed_cache", None) is not None) or real(y))
+            if each_computes:  # the rule argument ignored: each method computes the rule
+                mp.setattr(Activity, "open_probability", lambda self, platform, rule=None: real_open(self, platform))
+                mp.setattr(Activity, "session_slots",
+                           lambda self, platform, active, rule=None: real_sessions(self, platform, active))
+            passes = []
+            mp.setattr(activity_mod, "rise", lambda y: passes.append(m.feed_cache is not None) or real_rise(y))
             m = TrafficModel(load_scenario("scenarios/ecosystem.toml", overrides=sets), seed=4)
             out = []
             for _ in range(5):
-                calls.clear()
+                passes.clear()
                 m.step()
                 out.append([(p.active_users.copy(), p.slots_today, log.impressions.item.copy(), log.impressions.user.copy())
-                            for p, log in zip(m.platforms.values(), m.day_logs)])
-                out[-1].append(sum(calls))  # the rule's passes while the feeds are built
+                            for p, log in zip(m.platforms.values(), m.day_logs)] + [sum(passes)])
         return out, m
 
-    cached, m = run(None)
-    plain, _ = run(uncached)
+    once, m = run(False)
+    each, _ = run(True)
     sat = m.activity.satisfaction
-    assert not np.array_equal(sat[:, 0], sat[:, 1])  # the platforms' values differ
-    for day_c, day_p in zip(cached, plain):
-        for (a_c, s_c, i_c, u_c), (a_p, s_p, i_p, u_p) in zip(day_c[:-1], day_p[:-1]):
-            assert np.array_equal(a_c, a_p) and s_c == s_p and np.array_equal(i_c, i_p) and np.array_equal(u_c, u_p)
-        # two feed platforms: the open rule once each (plus the sessions' own rise each), against twice each
-        assert day_c[-1] == day_p[-1] - 2
+    assert not np.array_equal(sat[:, 0], sat[:, 1])  # the platforms' rules differ
+    for day_once, day_each in zip(once, each):
+        for (a_o, s_o, i_o, u_o), (a_e, s_e, i_e, u_e) in zip(day_once[:-1], day_each[:-1]):
+            assert np.array_equal(a_o, a_e) and s_o == s_e and np.array_equal(i_o, i_e) and np.array_equal(u_o, u_e)
+        # rise's calls in the feeds, per feed platform: the rule once and the sessions' own, against
+        # (with build_feed's, now unread) the rule in each method too
+        assert (day_once[-1], day_each[-1]) == (4, 8)
