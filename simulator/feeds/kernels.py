@@ -1646,3 +1646,30 @@ def book_trust_last(keys, n_main, index, n_merchants, users, merchants, trust, l
             out_trust[i] = 0
             out_last[i] = never
     return out_trust, out_last
+
+
+@_cached_njit()
+def intimacy_in_rows(ptr, col, intimacy, rows, cols):
+    """The intimacy of each query's edge (``rows[q]``, ``cols[q]``) in the CSR table
+    ``ptr`` (each row's ``col`` ascending), 0 where the row does not hold it (the dtype of
+    ``intimacy``): :func:`find_in_rows`' search within the row, then the read, in one
+    serial pass (``FollowGraph.intimacy_of``; the shelves' batches of a few thousand
+    queries are too small to gain from threads)."""
+    n = len(rows)
+    out = np.empty(n, dtype=intimacy.dtype)
+    for q in range(n):
+        a = ptr[rows[q]]
+        end = ptr[rows[q] + 1]
+        b = end
+        c = cols[q]
+        while a < b:
+            mid = (a + b) >> 1
+            if col[mid] < c:
+                a = mid + 1
+            else:
+                b = mid
+        if a < end and col[a] == c:
+            out[q] = intimacy[a]
+        else:
+            out[q] = 0
+    return out
