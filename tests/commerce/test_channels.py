@@ -473,3 +473,50 @@ def test_purchase_probability_on_a_large_book_matches_the_small_books_path(monke
     monkeypatch.setattr(purchase, "book", tail)
     got = purchase.probability(m.day, users, merchants, match, intimacy, platform=platform)
     assert got.dtype == want.dtype and np.array_equal(got.view(np.int64), want.view(np.int64))
+
+
+def test_only_the_candidates_of_repeated_pairs_are_hashed_and_orders_are_lexsorts(monkeypatch):
+    """Guards place_orders' hash of only the candidates of pairs with several (issue #17,
+    thirteenth pass): in shuffled batches of mostly distinct pairs and a few repeated ones
+    (two to five candidates, two identical but for their ad targeting, which the hash
+    does not read: the first in the batch wins), the orders are those of a lexsort of the
+    whole batch by (key, hash of every candidate) and then position, in every column
+    (targeting included), and the hash sees only the repeated pairs' candidates."""
+    from simulator.commerce import purchase
+    from simulator.commerce.purchase import _day_salt, row_hash
+
+    rng = np.random.default_rng(31)
+    for n_single, n_multi in ((400, 3), (50, 20), (0, 4), (1, 1)):
+        m = model(steps=2)
+        M = max(m.merchants.n, 1)
+        pairs = rng.choice(5000 * M, n_single + n_multi, replace=False)
+        times = np.r_[np.ones(n_single, np.int64), 2, rng.integers(2, 6, n_multi - 1)]
+        key = np.repeat(pairs, times)
+        n = len(key)
+        batch = dict(platform=np.zeros(n, np.int64), merchant=key % M, seller=rng.integers(0, 50, n), user=key // M,
+                     domain=np.full(n, PUBLIC_G), source=rng.choice([FOLLOW, SAME_CITY, RECOMMEND], n),
+                     item=rng.integers(0, 40, n), targeting=rng.integers(-1, 3, n))
+        twin = n_single  # the first repeated pair (two candidates): the second as the first but for the targeting
+        for c in ("seller", "source", "item"):
+            batch[c][twin + 1] = batch[c][twin]
+        batch["targeting"][twin], batch["targeting"][twin + 1] = 7, 8
+        shuffle = rng.permutation(n)
+        batch = {k: v[shuffle] for k, v in batch.items()}
+        key = key[shuffle]
+        cols = [batch[c] for c in ("platform", "merchant", "seller", "user", "domain", "source")]
+        order = np.lexsort((row_hash(_day_salt(m), *cols, batch["item"]), key))
+        first = order[np.r_[True, key[order][1:] != key[order][:-1]]]
+        hashed = []
+
+        def counted(salt, *columns):
+            hashed.append(len(columns[0]))
+            return row_hash(salt, *columns)
+
+        monkeypatch.setattr(purchase, "row_hash", counted)
+        o = place_orders(m, **batch)
+        assert hashed == [int(times[n_single:].sum())]
+        for c in ("user", "merchant", "source", "seller", "platform", "targeting"):
+            assert np.array_equal(getattr(o, c), batch[c][first]), c
+        won, lost = (7, 8) if np.flatnonzero(batch["targeting"] == 7)[0] < np.flatnonzero(batch["targeting"] == 8)[0] else (8, 7)
+        assert won in o.targeting and lost not in o.targeting  # the identical twins: the first in the batch
+        monkeypatch.undo()
