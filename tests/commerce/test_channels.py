@@ -451,6 +451,8 @@ def test_purchase_probability_on_a_large_book_matches_the_small_books_path(monke
 
     m = model(seed=5)
     m.run(8)
+    # (the small book's path whatever the runs this process built before: numpy_kernels.prefer_compiled_for)
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
     purchase, book = m.commerce.purchase, m.commerce.book
     assert len(book) > 50 and book.trust_and_last(book.keys[:1], book.keys[:1]) is None  # small: numpy
     rng = np.random.default_rng(3)
@@ -489,7 +491,7 @@ def test_only_the_candidates_of_repeated_pairs_are_hashed_and_orders_are_lexsort
     for n_single, n_multi in ((400, 3), (50, 20), (0, 4), (1, 1)):
         m = model(steps=2)
         M = max(m.merchants.n, 1)
-        pairs = rng.choice(5000 * M, n_single + n_multi, replace=False)
+        pairs = rng.choice(m.users.n * M, n_single + n_multi, replace=False)  # (users of the model)
         times = np.r_[np.ones(n_single, np.int64), 2, rng.integers(2, 6, n_multi - 1)]
         key = np.repeat(pairs, times)
         n = len(key)
