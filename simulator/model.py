@@ -243,12 +243,13 @@ class TrafficModel(mesa.Model):
             self.drop_follows(lost)
             del lost
             # the follow graph is the day's from here on (no phase before collect changes
-            # it): the metrics' pass over every edge in the background on large days
+            # it): the metrics' pass over every edge in the background on large days (its
+            # tiers' sums are the followers the entrants' success reads)
             fans, = self._in_background((self.follows.fans_by_tier_and_sums,))
             self.update_activity()
             self.shift_attention()
             self.adapt_platforms()
-            self.record_livelihoods()
+            self.record_livelihoods(fans)
             self.expand_creators()
             self.learn_channels()
             self.collect(counts, fans)
@@ -403,13 +404,20 @@ class TrafficModel(mesa.Model):
         for log in self.day_logs:
             if log.platform.cfg.gini_target is not None:
                 mine = self.creators.active & self.presence.on(log.platform.index)
-                steer(log.platform, log.impressions.per_creator(self.items.creator, self.creators.n)[mine])
+                # the day's impressions per creator: record_exposure's counts by creator and
+                # domain summed over the domains (the same integers), not a pass over the trace
+                by_domain = log.tally.get("creator_domain")
+                today = (by_domain.sum(axis=1) if by_domain is not None
+                         else log.impressions.per_creator(self.items.creator, self.creators.n))
+                steer(log.platform, today[mine])
         self.adaptation.step(self)
 
-    def record_livelihoods(self) -> None:
+    def record_livelihoods(self, fans: Future | None = None) -> None:
         """The day's cumulative exposure, income and profit for the exit and entry rules,
-        and the day each entrant first reached success (state/turnover.py)."""
-        self.turnover.record()
+        and the day each entrant first reached success (state/turnover.py). ``fans``: the
+        follow graph's ``fans_by_tier_and_sums`` if ``step`` had it counted in the
+        background (the followers are its sums over the tiers)."""
+        self.turnover.record(fans)
 
     def expand_creators(self) -> None:
         """With ``creators.multi_homing``: today's impressions per platform a creator is on,

@@ -110,7 +110,9 @@ def test_what_large_days_sum_in_the_background_does_not_depend_on_when(monkeypat
     after the first, the feed sales' offers, the day's intimacy gains, its follows and
     the views' counts of the trace are computed in a background thread while the phases
     after the reactions run, and the follow graph's metrics pass once it no longer
-    changes (after drop_follows); every frame of the run (metrics, creators, items,
+    changes (after drop_follows), whose tiers' sums are also the followers that
+    record_livelihoods reads for the entrants' success (a wrong count there fails: the
+    creators' success_day); every frame of the run (metrics, creators, items,
     merchants) is bit for bit the run without it (one thread), and the same whether the
     background's work runs as early as it is submitted or as late as its result is read
     (what a thread's timing can do). Fails when the background reads anything a phase
@@ -146,3 +148,35 @@ def test_what_large_days_sum_in_the_background_does_not_depend_on_when(monkeypat
     used.clear()
     run_frames(threaded_world(), days=2)
     assert used and all(u is None for u in used)
+
+
+# ------------------------------------------------------------------ AFTER (issue #17, thirteenth pass)
+
+
+def test_gini_steering_reads_the_days_impressions_per_creator(monkeypatch):
+    """Guards adapt_platforms' input to Gini steering (issue #17, thirteenth pass: record_exposure's
+    counts by creator and domain summed over the domains, not a pass over the trace): each
+    day the steered platform's active creators get exactly their impressions of the day
+    counted from the trace (Impressions.per_creator), int64, on kuaishou.toml."""
+    import numpy as np
+
+    from simulator import model as model_module
+    from simulator.config import load_scenario
+
+    seen = []
+    real = model_module.steer
+
+    def spy(platform, exposure):
+        seen.append(exposure.copy())
+        return real(platform, exposure)
+
+    monkeypatch.setattr(model_module, "steer", spy)
+    m = TrafficModel(load_scenario("scenarios/kuaishou.toml", sets=["population.users=2000", "population.creators=80"]),
+                     seed=3)
+    for day in range(3):
+        m.step()
+        log = next(log for log in m.day_logs if log.platform.cfg.gini_target is not None)
+        mine = m.creators.active & m.presence.on(log.platform.index)
+        want = np.bincount(m.items.creator[log.impressions.item], minlength=m.creators.n)[mine]
+        assert seen[-1].dtype == np.int64 and np.array_equal(seen[-1], want) and want.sum() > 0
+    assert len(seen) == 3

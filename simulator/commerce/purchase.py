@@ -83,6 +83,19 @@ class CustomerBook:
         # and no keys made: issue #17, ~9 M pairs and ~4 M lookups a day at 1 M users late in a year)
         return find_in_book(self.keys, n_main, self._user_index(n_main), self.n_merchants, users, merchants)
 
+    def trust_and_last(self, users: np.ndarray, merchants: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """On large books, each pair's trust (float32) and last order day (int32), 0 and
+        ``NEVER`` where the user never bought from the merchant: the gathers at
+        :meth:`lookup`'s rows in one compiled pass, without the rows (``kernels.book_trust_last``);
+        None on small books (numba not imported)."""
+        if not numpy_kernels.compiled(len(self.keys)):
+            return None
+        from ..feeds import kernels  # numba: large books only
+
+        n_main = len(self.keys) if self.n_main is None else self.n_main
+        return kernels.book_trust_last(self.keys, n_main, self._user_index(n_main), self.n_merchants, users, merchants,
+                                       self.trust, self.last_day, NEVER)
+
     def _user_index(self, n_main: int) -> np.ndarray:
         """Each user's first row in ``keys[:n_main]`` and a bitmask of its merchants there
         (bit merchant % 64): int64, (users up to the last one there + 1) × 2."""
@@ -200,8 +213,11 @@ class PurchaseModel:
         c, book = self.cfg, self.book
         lam = 1.0 if platform is None else self.fan_trust[platform]
         cat = self.merchants.category[merchants]
-        row = book.lookup(users, merchants)
-        if len(book):
+        found = book.trust_and_last(users, merchants)  # large books: one compiled pass (the same arrays)
+        if found is not None:
+            trust, last = found
+        elif len(book):
+            row = book.lookup(users, merchants)
             trust = np.where(row >= 0, book.trust[np.maximum(row, 0)], 0.0)
             last = np.where(row >= 0, book.last_day[np.maximum(row, 0)], NEVER)
         else:
@@ -260,8 +276,16 @@ def place_orders(model, *, platform, merchant, seller, user, domain, source, ite
     first_of_key[0] = True
     np.not_equal(ko[1:], ko[:-1], out=first_of_key[1:])
     if not first_of_key.all():
-        tie = row_hash(_day_salt(model), *columns, *(() if item is None else (np.asarray(item, np.int64),)))
-        order = np.lexsort((tie, key))  # (the same keys in the same sorted order: the same first_of_key)
+        # only the candidates of pairs with several are hashed and ordered by (key, hash): a
+        # row's hash is its own (row_hash), and lexsort of the whole batch by (key, hash) and
+        # then the row would move only these rows, among the places their pairs hold in key
+        # order (issue #17: the hash and the sort of every candidate, ~8 ms a step at 200 k users)
+        group = np.cumsum(first_of_key) - 1
+        several = (np.bincount(group) > 1)[group]  # (in key order)
+        rows = order[several]  # (a pair's candidates in batch order: argsort was stable)
+        tie = row_hash(_day_salt(model), *(c[rows] for c in columns),
+                       *(() if item is None else (np.asarray(item, np.int64)[rows],)))
+        order[several] = rows[np.lexsort((tie, ko[several]))]
     first = order[first_of_key]
     platform, merchant, seller, user, domain, source = (a[first] for a in columns)
     targeting = np.full(len(first), -1, np.int64) if targeting is None else np.asarray(targeting, np.int64)[first]

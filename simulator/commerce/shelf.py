@@ -199,9 +199,9 @@ class Shelves:
         ``buy_offset + w_price · (fit − 1)`` in the logit."""
         model, cfg = self.model, platform.cfg.shelf
         account = model.merchants.account[merchant].astype(np.int64)
-        match = np.einsum("ij,ij->i", model.users.interest[user], model.creators.topic[account])
-        edge = model.follows.lookup(user, account)
-        intimacy = np.where(edge >= 0, model.follows.intimacy[np.maximum(edge, 0)], 0.0)
+        # (take(axis=0): the same rows as fancy indexing, several times quicker on rows of a few floats)
+        match = np.einsum("ij,ij->i", model.users.interest.take(user, axis=0), model.creators.topic.take(account, axis=0))
+        intimacy = model.follows.intimacy_of(user, account)  # (0 where the user does not follow)
         offset = cfg.buy_offset + cfg.w_price * (self.fit(user, merchant) - 1.0)
         return model.commerce.purchase.probability(model.day, user, merchant, match, intimacy,
                                                    platform=platform.index, offset=offset)

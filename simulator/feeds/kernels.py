@@ -1692,3 +1692,75 @@ def block_columns(cand, creator, col_of):
         by_creator[fill[c]] = j
         fill[c] += 1
     return ucre, inv, by_creator, cand_ptr
+
+# ---------------------------------------------------------------- AFTER (issue #17, thirteenth pass)
+
+
+@_cached_njit()
+def book_trust_last(keys, n_main, index, n_merchants, users, merchants, trust, last_day, never):
+    """The customer book's trust and last order day of each pair (``users``,
+    ``merchants``): ``trust[row]`` and ``last_day[row]`` (their dtypes) at the pair's row
+    of :func:`find_in_book` (the same arguments and search), ``0`` and ``never`` where the
+    pair has none: ``PurchaseModel.probability``'s two ``np.where`` calls over
+    ``find_in_book``'s rows in one pass, without the rows (commerce/purchase.py)."""
+    out_trust = np.empty(len(users), dtype=trust.dtype)
+    out_last = np.empty(len(users), dtype=last_day.dtype)
+    n, n_users = len(keys), len(index) - 1
+    for i in range(len(users)):
+        u, m = np.int64(users[i]), np.int64(merchants[i])
+        k = u * n_merchants + m
+        r = -1
+        if 0 <= u < n_users and (index[u, 1] >> (m & 63)) & 1:
+            lo, hi = index[u, 0], index[u + 1, 0]
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if keys[mid] < k:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo < index[u + 1, 0] and keys[lo] == k:
+                r = lo
+        if r < 0 and n_main < n:
+            lo, hi = n_main, n
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if keys[mid] < k:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo < n and keys[lo] == k:
+                r = lo
+        if r >= 0:
+            out_trust[i] = trust[r]
+            out_last[i] = last_day[r]
+        else:
+            out_trust[i] = 0
+            out_last[i] = never
+    return out_trust, out_last
+
+
+@_cached_njit()
+def intimacy_in_rows(ptr, col, intimacy, rows, cols):
+    """The intimacy of each query's edge (``rows[q]``, ``cols[q]``) in the CSR table
+    ``ptr`` (each row's ``col`` ascending), 0 where the row does not hold it (the dtype of
+    ``intimacy``): :func:`find_in_rows`' search within the row, then the read, in one
+    serial pass (``FollowGraph.intimacy_of``; the shelves' batches of a few thousand
+    queries are too small to gain from threads)."""
+    n = len(rows)
+    out = np.empty(n, dtype=intimacy.dtype)
+    for q in range(n):
+        a = ptr[rows[q]]
+        end = ptr[rows[q] + 1]
+        b = end
+        c = cols[q]
+        while a < b:
+            mid = (a + b) >> 1
+            if col[mid] < c:
+                a = mid + 1
+            else:
+                b = mid
+        if a < end and col[a] == c:
+            out[q] = intimacy[a]
+        else:
+            out[q] = 0
+    return out

@@ -348,6 +348,18 @@ class FollowGraph:
         pos, found = self.find(users, creators)
         return np.where(found, pos, -1)
 
+    def intimacy_of(self, users: np.ndarray, creators: np.ndarray) -> np.ndarray:
+        """Intimacy (float32) of each (user, creator) edge, 0 where the user does not
+        follow: ``np.where`` over :meth:`lookup`'s edges; on large graphs one compiled pass
+        (``kernels.intimacy_in_rows``: each query's search of its user's row and the read,
+        the same values)."""
+        if numpy_kernels.compiled(self.n_edges):
+            from ..feeds.kernels import intimacy_in_rows  # numba: imported by large runs only
+
+            return intimacy_in_rows(self.indptr, self.creator, self.intimacy, users, creators)
+        edge = self.lookup(users, creators)
+        return np.where(edge >= 0, self.intimacy[np.maximum(edge, 0)], 0.0)
+
     def followers(self) -> np.ndarray:
         """Follow edges per creator (int64; one compiled pass on large graphs)."""
         count_by_index = numpy_kernels.kernel("count_by_index", numpy_kernels.compiled(self.n_edges))

@@ -231,9 +231,11 @@ class Turnover:
 
     # ------------------------------------------------------------------ end of day
 
-    def record(self) -> None:
+    def record(self, fans=None) -> None:
         """Today's cumulative exposure, income and profit into the rings; entrants'
-        first day of success."""
+        first day of success. ``fans``: the follow graph's ``fans_by_tier_and_sums`` of
+        today's final graph (a future) if the step had it counted in the background (the
+        followers are its tiers' sums), else None (counted here)."""
         if not self.on:
             return
         model = self.model
@@ -249,7 +251,8 @@ class Turnover:
         waiting = np.flatnonzero(creators.entrant & (creators.success_day < 0))
         if len(waiting):
             m = model.scenario.metrics
-            followers = model.follows.followers()[waiting]
+            # (on large days the background's pass over every edge, not a second one: issue #17)
+            followers = (model.follows.followers() if fans is None else fans.result()[0].sum(axis=1))[waiting]
             seen = (impressions[waiting] if impressions is not None
                     else creators.impressions[:, waiting].sum(axis=(0, 2)))
             creators.success_day[waiting[(followers >= m.success_followers) | (seen >= m.success_impressions)]] = t

@@ -391,3 +391,134 @@ def test_a_pairs_order_goes_to_its_hash_chosen_candidate_and_distinct_pairs_are_
     by_key = one[np.argsort(key[one])]
     for c in ("user", "merchant", "source", "seller"):
         assert np.array_equal(getattr(o, c), batch[c][by_key]), c
+
+
+# ------------------------------------------------------------------ AFTER (issue #17, thirteenth pass)
+
+
+def test_book_trust_last_kernel_matches_the_gathers_at_the_rows():
+    """kernels.book_trust_last (the trust and last day at find_in_book's rows, 0 and NEVER
+    without one, in one pass) against numpy's np.where over find_in_book's rows, as
+    PurchaseModel.probability computed them, bit for bit and dtype for dtype: random books
+    of 100 merchants with a tail, queries present in either run or absent, of users beyond
+    the index, int32 and int64; trusts of -0.0, 0, subnormal and 1; empty runs, one row,
+    no query and one."""
+    from simulator.commerce.purchase import NEVER
+    from simulator.feeds import kernels
+
+    rng = np.random.default_rng(13)
+    M = 100
+    for n_main, n_tail in ((0, 0), (1, 0), (0, 1), (1, 1), (300, 0), (0, 40), (300, 40), (2000, 300)):
+        pool = rng.choice(1000 * M, n_main + n_tail, replace=False)
+        main, tail = np.sort(pool[:n_main]), np.sort(pool[n_main:])
+        keys = np.concatenate([main, tail]).astype(np.int64)
+        trust = rng.random(len(keys)).astype(np.float32)
+        trust[: min(4, len(trust))] = np.array([-0.0, 0.0, 1e-45, 1.0], np.float32)[: min(4, len(trust))]
+        last = rng.integers(-5, 400, len(keys)).astype(np.int32)
+        users = main // M
+        n_users = int(users[-1]) + 1 if len(main) else 0
+        index = np.zeros((n_users + 1, 2), np.int64)
+        index[1:, 0] = np.cumsum(np.bincount(users, minlength=n_users))
+        np.bitwise_or.at(index[:, 1], users, np.left_shift(np.int64(1), main % M % 64))
+        q = np.concatenate([keys, keys + 64, keys - 64, rng.integers(0, 1100 * M, 500)])
+        q = q[q >= 0]
+        rng.shuffle(q)
+        u, m = q // M, q % M
+        for dtype in (np.int64, np.int32):
+            for s in (slice(None), slice(0, 1), slice(0, 0)):
+                qu, qm = u[s].astype(dtype), m[s].astype(dtype)
+                row = kernels.find_in_book(keys, len(main), index, M, qu, qm)
+                if len(keys):
+                    want_t = np.where(row >= 0, trust[np.maximum(row, 0)], 0.0)
+                    want_l = np.where(row >= 0, last[np.maximum(row, 0)], NEVER)
+                else:  # (an empty book: no row to gather from)
+                    want_t, want_l = np.zeros(len(qu), np.float32), np.full(len(qu), NEVER, np.int32)
+                got_t, got_l = kernels.book_trust_last(keys, len(main), index, M, qu, qm, trust, last, NEVER)
+                assert got_t.dtype == want_t.dtype == np.float32 and got_l.dtype == want_l.dtype == np.int32
+                assert np.array_equal(got_t.view(np.int32), want_t.view(np.int32))
+                assert np.array_equal(got_l, want_l)
+                if len(keys) and s == slice(None):
+                    assert 0 < np.count_nonzero(row >= 0) < len(row)
+
+
+def test_purchase_probability_on_a_large_book_matches_the_small_books_path(monkeypatch):
+    """PurchaseModel.probability with the book's compiled trust and last days (large
+    books: CustomerBook.trust_and_last) against the small book's numpy path (lookup, then
+    the gathers), bit for bit, on a model's book re-made with a tail of new pairs (rows
+    mid-day), for pairs in the book and random ones."""
+    from simulator.commerce.purchase import CustomerBook
+    from simulator.feeds import numpy_kernels
+
+    m = model(seed=5)
+    m.run(8)
+    # (the small book's path whatever the runs this process built before: numpy_kernels.prefer_compiled_for)
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+    purchase, book = m.commerce.purchase, m.commerce.book
+    assert len(book) > 50 and book.trust_and_last(book.keys[:1], book.keys[:1]) is None  # small: numpy
+    rng = np.random.default_rng(3)
+    users = np.concatenate([book.keys // book.n_merchants, rng.integers(0, m.users.n, 3000)])
+    merchants = np.concatenate([book.keys % book.n_merchants, rng.integers(0, m.merchants.n, 3000)])
+    match = rng.random(len(users))
+    intimacy = rng.random(len(users)).astype(np.float32)
+    platform = rng.integers(0, len(m.platforms), len(users))
+    want = purchase.probability(m.day, users, merchants, match, intimacy, platform=platform)
+    assert 0 < np.count_nonzero(want) < len(want)
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", True)
+    tail = CustomerBook(book.n_merchants)  # the same pairs, half of them in today's tail
+    half = len(book) // 2
+    for part in (slice(0, half), slice(None)):
+        row, _ = tail.ensure(book.keys[part] // book.n_merchants, book.keys[part] % book.n_merchants)
+        tail.trust[row], tail.last_day[row] = book.trust[part], book.last_day[part]
+        if part.stop == half:
+            tail.settle()
+    assert tail.n_main is not None and tail.n_main < len(tail)
+    monkeypatch.setattr(purchase, "book", tail)
+    got = purchase.probability(m.day, users, merchants, match, intimacy, platform=platform)
+    assert got.dtype == want.dtype and np.array_equal(got.view(np.int64), want.view(np.int64))
+
+
+def test_only_the_candidates_of_repeated_pairs_are_hashed_and_orders_are_lexsorts(monkeypatch):
+    """Guards place_orders' hash of only the candidates of pairs with several (issue #17,
+    thirteenth pass): in shuffled batches of mostly distinct pairs and a few repeated ones
+    (two to five candidates, two identical but for their ad targeting, which the hash
+    does not read: the first in the batch wins), the orders are those of a lexsort of the
+    whole batch by (key, hash of every candidate) and then position, in every column
+    (targeting included), and the hash sees only the repeated pairs' candidates."""
+    from simulator.commerce import purchase
+    from simulator.commerce.purchase import _day_salt, row_hash
+
+    rng = np.random.default_rng(31)
+    for n_single, n_multi in ((400, 3), (50, 20), (0, 4), (1, 1)):
+        m = model(steps=2)
+        M = max(m.merchants.n, 1)
+        pairs = rng.choice(m.users.n * M, n_single + n_multi, replace=False)  # (users of the model)
+        times = np.r_[np.ones(n_single, np.int64), 2, rng.integers(2, 6, n_multi - 1)]
+        key = np.repeat(pairs, times)
+        n = len(key)
+        batch = dict(platform=np.zeros(n, np.int64), merchant=key % M, seller=rng.integers(0, 50, n), user=key // M,
+                     domain=np.full(n, PUBLIC_G), source=rng.choice([FOLLOW, SAME_CITY, RECOMMEND], n),
+                     item=rng.integers(0, 40, n), targeting=rng.integers(-1, 3, n))
+        twin = n_single  # the first repeated pair (two candidates): the second as the first but for the targeting
+        for c in ("seller", "source", "item"):
+            batch[c][twin + 1] = batch[c][twin]
+        batch["targeting"][twin], batch["targeting"][twin + 1] = 7, 8
+        shuffle = rng.permutation(n)
+        batch = {k: v[shuffle] for k, v in batch.items()}
+        key = key[shuffle]
+        cols = [batch[c] for c in ("platform", "merchant", "seller", "user", "domain", "source")]
+        order = np.lexsort((row_hash(_day_salt(m), *cols, batch["item"]), key))
+        first = order[np.r_[True, key[order][1:] != key[order][:-1]]]
+        hashed = []
+
+        def counted(salt, *columns):
+            hashed.append(len(columns[0]))
+            return row_hash(salt, *columns)
+
+        monkeypatch.setattr(purchase, "row_hash", counted)
+        o = place_orders(m, **batch)
+        assert hashed == [int(times[n_single:].sum())]
+        for c in ("user", "merchant", "source", "seller", "platform", "targeting"):
+            assert np.array_equal(getattr(o, c), batch[c][first]), c
+        won, lost = (7, 8) if np.flatnonzero(batch["targeting"] == 7)[0] < np.flatnonzero(batch["targeting"] == 8)[0] else (8, 7)
+        assert won in o.targeting and lost not in o.targeting  # the identical twins: the first in the batch
+        monkeypatch.undo()

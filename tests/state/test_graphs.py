@@ -599,3 +599,40 @@ def test_follow_graph_keeps_each_edges_first_intimacy_in_user_creator_order(n_us
     assert fg.src.tolist() == u[o].tolist() and fg.creator.tolist() == c[o].tolist()
     assert fg.intimacy.tolist() == w[o].astype(np.float32).tolist()
     assert fg.src.dtype == np.int32 and fg.creator.dtype == np.int32 and fg.intimacy.dtype == np.float32
+
+
+# ------------------------------------------------------------------ AFTER (issue #17, thirteenth pass)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_follow_graph_intimacy_of_reads_the_looked_up_edges(monkeypatch, compiled):
+    """Guards FollowGraph.intimacy_of (the shelves' intimacy of (user, shop account)
+    pairs): np.where over lookup's edges, float32, 0 where the user does not follow, in
+    the numpy form and in the compiled pass of large graphs (kernels.intimacy_in_rows),
+    bit for bit (-0.0 and a subnormal intimacy kept); an empty row, the first and last
+    keys, int32 and int64 queries, no query and one."""
+    from simulator.feeds import numpy_kernels
+
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0 if compiled else 10**12)
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+    rng = np.random.default_rng(17)
+    n_users, n_creators = 70, 13
+    keys0 = np.unique(rng.integers(0, n_users * n_creators, 300))
+    keys0 = keys0[keys0 // n_creators != 5]  # an empty row
+    intimacy = rng.random(len(keys0)).astype(np.float32)
+    intimacy[:2] = np.array([-0.0, 1e-45], np.float32)
+    fg = FollowGraph(n_users, n_creators, keys0 // n_creators, keys0 % n_creators, intimacy, (0.1, 0.3, 0.6))
+    q = np.r_[rng.integers(0, n_users * n_creators, 400), keys0[:2], keys0[-1:], 0, n_users * n_creators - 1,
+              5 * n_creators + 2]
+    want = np.where(np.isin(q, keys0), intimacy[np.minimum(np.searchsorted(keys0, q), len(keys0) - 1)], 0.0)
+    assert want.dtype == np.float32 and 0 < np.count_nonzero(np.isin(q, keys0)) < len(q)
+    for dtype in (np.int64, np.int32):
+        for s in (slice(None), slice(0, 0), slice(400, 401)):
+            users, creators = (q[s] // n_creators).astype(dtype), (q[s] % n_creators).astype(dtype)
+            got = fg.intimacy_of(users, creators)
+            assert got.dtype == np.float32 and np.array_equal(got.view(np.int32), want[s].view(np.int32))
+    if compiled:
+        from simulator.feeds import kernels
+
+        got = kernels.intimacy_in_rows(fg.indptr, fg.creator, fg.intimacy, q // n_creators, q % n_creators)
+        assert np.array_equal(got.view(np.int32), want.view(np.int32))
