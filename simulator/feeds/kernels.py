@@ -1693,6 +1693,7 @@ def block_columns(cand, creator, col_of):
         fill[c] += 1
     return ucre, inv, by_creator, cand_ptr
 
+
 # ---------------------------------------------------------------- AFTER (issue #17, thirteenth pass)
 
 
