@@ -550,3 +550,19 @@ def test_mesa_is_imported_without_reading_source_lines():
     lines = _python(code).strip().splitlines()
     assert lines[0] == "0 True"
     assert lines[1] == "['MESA', 'MESA.mesa', 'MESA.mesa.mesa_logging', 'MESA.mesa.model']"
+
+
+def test_figures_made_ahead_and_not_drawn_are_closed(tmp_path):
+    """``plots.drop_prepared`` (the plot process, once it has forked its helper) closes
+    every figure made ahead and not taken, and leaves none to a later plot."""
+    import matplotlib.pyplot as plt
+
+    from simulator.io import plot_workers, plots
+
+    plt.close("all")
+    plots.prepare(plot_workers.SHARES[1], 1)
+    assert len(plt.get_fignums()) == len(plot_workers.SHARES[1]) and plots._PREPARED
+    plots.drop_prepared()
+    assert not plots._PREPARED and plt.get_fignums() == []
+    plots.drop_prepared()  # nothing made ahead: nothing to do
+    assert plt.get_fignums() == []

@@ -136,6 +136,7 @@ def _serve(conn, parent_end, panels: int = 1) -> None:
             mine.close()
             _helper(conn, theirs)
         theirs.close()
+        plots.drop_prepared()  # the helper's share: drawn there
         plots.prepare(SHARES[0], panels)
         jobs = conn.recv()
         if jobs is None:

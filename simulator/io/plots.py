@@ -97,6 +97,13 @@ def prepare(names, n: int = 1) -> None:
         _PREPARED[(name, *shape.items())] = (fig, axes)
 
 
+def drop_prepared() -> None:
+    """Close the figures :func:`prepare` made that no plot took (their memory is reused by
+    the next ones): the plot process, once it has forked the helper that draws them."""
+    while _PREPARED:
+        plt.close(_PREPARED.popitem()[1][0])
+
+
 def _twin(ax):
     """``ax.twinx()``, or the twin :func:`prepare` made for ``ax``."""
     twin = ax.__dict__.pop("_prepared_twin", None)
