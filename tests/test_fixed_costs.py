@@ -566,3 +566,32 @@ def test_figures_made_ahead_and_not_drawn_are_closed(tmp_path):
     assert not plots._PREPARED and plt.get_fignums() == []
     plots.drop_prepared()  # nothing made ahead: nothing to do
     assert plt.get_fignums() == []
+
+
+def test_record_pngs_have_the_pixels_of_the_default_encoder(tmp_path):
+    """``plots.PNG`` (zlib's fastest level) changes the PNG files' bytes, not their pixels:
+    a record plot saved by ``plots.save`` decodes to the same RGBA array as the same figure
+    saved with matplotlib's default PNG settings, with the same metadata."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from PIL import Image
+
+    from simulator.io import plots
+
+    metrics, _ = _metrics_frame()
+    paths = {}
+    for mode in ("record", "default"):
+        if mode == "default":
+            original = plots.PNG
+            plots.PNG = None
+        try:
+            plt.close("all")
+            paths[mode] = tmp_path / f"{mode}.png"
+            plots.ecosystem(metrics, paths[mode])
+        finally:
+            if mode == "default":
+                plots.PNG = original
+    a, b = Image.open(paths["record"]), Image.open(paths["default"])
+    assert (a.mode, a.size, a.info) == (b.mode, b.size, b.info)
+    assert np.array_equal(np.asarray(a), np.asarray(b))
+    assert paths["record"].read_bytes() != paths["default"].read_bytes()  # the setting is used

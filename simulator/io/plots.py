@@ -18,6 +18,9 @@ DOMAIN_COLORS = {"public": "#4C72B0", "commercial": "#DD8452", "private": "#55A8
 
 
 DPI = 110
+# zlib's fastest level for the PNGs: the same pixels as the default level 6 in ~0.7x of
+# the encoding time (~15% of a record plot's drawing), files ~2-6% larger
+PNG = {"compress_level": 1}
 
 
 def save(fig, path: Path) -> None:
@@ -31,7 +34,7 @@ def save(fig, path: Path) -> None:
         fig.tight_layout()
     # no layout engine left on the figure: else savefig lays it out (draws it) once more first
     fig.set_layout_engine(None)
-    fig.savefig(path, dpi=DPI)
+    fig.savefig(path, dpi=DPI, pil_kwargs=PNG)
     plt.close(fig)
 
 
