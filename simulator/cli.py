@@ -575,7 +575,8 @@ def program() -> None:
     interpreter's teardown, whose garbage collections over the ~70,000 objects of the
     imported modules and the model took ~0.1 s of the run's wall (issue 17, target 4:
     benchmarks/README.md, *Thirteenth pass, RUNWALL*). Nothing is left to clean up then:
-    the run starts no thread and leaves no temporary file. Every other command, and
+    the threads a large run steps with (the feeds', the trace's) are idle, their results read,
+    and the run leaves no temporary file. Every other command, and
     :func:`main` called from Python, exit as usual."""
     _RAN.clear()
     code = main()
