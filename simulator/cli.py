@@ -229,8 +229,10 @@ def cmd_run(args) -> int:
     finally:
         if plotter is not None:
             plotter.close()
-    if not args.quiet:
-        _print_summary(model.summary())
+    if not args.quiet:  # the record's summary (NaN written null: both print "-"), not computed again
+        import json
+
+        _print_summary(json.loads((out / "summary.json").read_text()))
     print(f"run record: {out}")
     return 0
 
