@@ -229,8 +229,10 @@ def cmd_run(args) -> int:
     finally:
         if plotter is not None:
             plotter.close()
-    if not args.quiet:
-        _print_summary(model.summary())
+    if not args.quiet:  # the record's summary (NaN written null: both print "-"), not computed again
+        import json
+
+        _print_summary(json.loads((out / "summary.json").read_text()))
     print(f"run record: {out}")
     return 0
 
@@ -532,6 +534,7 @@ def cmd_sweep_report(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command ``argv`` (default: the program's arguments) and return its exit code."""
     args = _parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what manifests record as the command
     from ._deferred import defer_unused_imports, drop_unread_stand_ins
@@ -541,7 +544,10 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sweep-report": cmd_sweep_report, "app": cmd_app,
                 "validate": cmd_validate, "calibrate": cmd_calibrate}
     try:
-        return commands[args.command](args)
+        code = commands[args.command](args)
+        if args.command == "run" and code == 0:
+            _RAN.append(code)
+        return code
     except KeyboardInterrupt:
         print("trafficsim: interrupted (nothing half-written is left)", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -560,5 +566,36 @@ def main(argv: list[str] | None = None) -> int:
         drop_unread_stand_ins()  # none left in the caller's interpreter (main called from Python)
 
 
+_RAN: list[int] = []  # a `run` that main() finished, its record written (for program())
+
+
+def program() -> None:
+    """The ``trafficsim`` program (pyproject's console script, ``python -m simulator``):
+    :func:`main` on the program's arguments, then the exit. Once a ``run`` has finished
+    (its record renamed into place, its plot processes reaped, its summary printed), the
+    process ends at once (``os._exit``, after flushing its output) instead of through the
+    interpreter's teardown, whose garbage collections over the ~70,000 objects of the
+    imported modules and the model took ~0.1 s of the run's wall (issue 17, target 4:
+    benchmarks/README.md, *Thirteenth pass, RUNWALL*). Nothing is left to clean up then:
+    the threads a large run steps with (the feeds', the trace's) are idle, their results read,
+    and the run leaves no temporary file. Every other command, and
+    :func:`main` called from Python, exit as usual."""
+    _RAN.clear()
+    code = main()
+    if _RAN:
+        import os
+
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader went away after the record was written
+            code = EXIT_BROKEN_PIPE
+        try:
+            sys.stderr.flush()
+        except OSError:
+            pass
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    program()

@@ -75,6 +75,45 @@ def test_python_dash_m_entry_point(tmp_path):
     assert "run record" in r.stdout and (tmp_path / "r" / "summary.json").exists()
 
 
+def test_run_prints_the_summary_of_its_record(tmp_path, capsys):
+    """``trafficsim run`` prints its headline table from the record's summary.json (not a
+    second ``model.summary()``): the same text as from the model's summary, missing values
+    (NaN there, null in the file) included."""
+    from simulator.cli import _print_summary
+    from simulator.config import load_scenario
+    from simulator.model import TrafficModel
+
+    sets = [v for v in SMALL if v != "--set"]
+    assert main(["run", str(SCENARIOS / "ecosystem.toml"), "--steps", "3", "--out", str(tmp_path / "r"), *SMALL]) == 0
+    printed = capsys.readouterr().out
+    model = TrafficModel(load_scenario(SCENARIOS / "ecosystem.toml", sets, flags={"--steps": ("steps", 3)}), seed="scenario")
+    model.run(3)
+    summary = model.summary()
+    assert any(v != v for p in summary["platforms"].values() for v in p.values() if isinstance(v, float))
+    _print_summary(summary)
+    assert printed == capsys.readouterr().out + f"run record: {tmp_path / 'r'}\n"
+
+
+def test_the_program_ends_a_run_without_the_interpreter_teardown(tmp_path):
+    """Guards ``cli.program`` (the ``trafficsim`` console script and ``python -m
+    simulator``): after a finished ``run`` the process ends at once (``os._exit``: an
+    ``atexit`` handler does not run), its output flushed first (stdout a pipe: buffered);
+    any other command, here an input error (exit 2), exits through the usual teardown."""
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: print('teardown', flush=True))\n"
+            "from simulator.cli import program\n"
+            "sys.argv = ['trafficsim', *sys.argv[1:]]\n"
+            "program()\n")
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}, "PYTHONPATH": str(SCENARIOS.parent)}
+    run = [sys.executable, "-c", code, "run", str(SCENARIOS / "kuaishou.toml"), "--steps", "2"]
+    r = subprocess.run([*run, "--out", str(tmp_path / "r"), *SMALL], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.rstrip().endswith(f"run record: {tmp_path / 'r'}") and "teardown" not in r.stdout
+    assert "creators" in r.stdout and (tmp_path / "r" / "report.html").exists()
+    r = subprocess.run([*run, "--out", str(tmp_path / "r")], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "not empty" in r.stderr and r.stdout == "teardown\n"
+
+
 # --------------------------------------------------------------------------- issue 13
 
 TINY = ["--set", "population.users=200", "--set", "population.creators=20", "--set", "population.merchants=1"]

@@ -194,13 +194,19 @@ def write_table(path: Path, columns: dict) -> None:
         pd.DataFrame(columns).to_csv(path, index=False)
 
 
-def _metrics(model) -> tuple[dict | None, dict]:
-    """The metric rows as columns (None where pandas must type them) and the run's
-    summary from the same columns (``model.summary()``'s, the rows transposed once)."""
-    from .table import Table, rows_columns
+def _metrics(model) -> dict | None:
+    """The metric rows as columns (None where pandas must type them), transposed once for
+    the plots, the table and the summary."""
+    from .table import rows_columns
 
-    columns = rows_columns(model._rows)
-    return columns, model.summary_of(Table(columns) if columns is not None else model.metrics_frame())
+    return rows_columns(model._rows)
+
+
+def _summary(model, columns: dict | None) -> dict:
+    """The run's summary from the metric columns (``model.summary()``'s)."""
+    from .table import Table
+
+    return model.summary_of(Table(columns) if columns is not None else model.metrics_frame())
 
 
 def write_run(model, out: Path, *, command: list[str], timings: dict, plotter=None) -> Path:
@@ -214,10 +220,11 @@ def write_run(model, out: Path, *, command: list[str], timings: dict, plotter=No
     t0 = time.perf_counter()
     with atomic_dir(out) as tmp:
         (tmp / "plots").mkdir()
-        jobs = plot_jobs(model, tmp / "plots")
+        metrics = _metrics(model)
+        jobs = plot_jobs(model, tmp / "plots", metrics)
         if plotter is not None:  # first: the plots are drawn while the tables are written here
             plotter.submit(jobs)
-        metrics, summary = _metrics(model)
+        summary = _summary(model, metrics)
         toml = to_toml(model.scenario)
         (tmp / "scenario.toml").write_text(toml)
         if metrics is not None:
@@ -228,15 +235,16 @@ def write_run(model, out: Path, *, command: list[str], timings: dict, plotter=No
         write_table(tmp / "creators.csv", frames.creators_columns(model))
         write_table(tmp / "merchants.csv", frames.merchants_columns(model))
         write_table(tmp / "items.csv", frames.items_columns(model))
+        timings = dict(timings)  # write_s added once the plots are drawn
+        record = manifest(command=command, files=RUN_FILES, scenario=model.scenario.name, seed=model.scenario.seed,
+                          steps=int(model.steps), timings=timings)  # while the plots are drawn
         if plotter is not None:
             plotter.results(jobs)
         else:
             for exc in draw(jobs):
                 if exc is not None:
                     raise exc
-        timings = {**timings, "write_s": round(time.perf_counter() - t0, 3)}
-        record = manifest(command=command, files=RUN_FILES, scenario=model.scenario.name, seed=model.scenario.seed,
-                          steps=int(model.steps), timings=timings)
+        timings["write_s"] = round(time.perf_counter() - t0, 3)
         write_json(tmp / "manifest.json", record)
         write_text_atomic(tmp / "report.html", report.run_report(
             summary, record, [tmp / f for f in RUN_FILES if f.startswith("plots/")], {model.scenario.name: toml}))

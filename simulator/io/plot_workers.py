@@ -4,8 +4,10 @@ Drawing the nine PNGs of a run record with matplotlib took longer than the defau
 simulation, and importing matplotlib most of a second more (issue 17; benchmarks/README.md,
 *Fixed per-run costs*). ``trafficsim run`` therefore forks a plot process before it imports
 the model: that process imports matplotlib and pandas on the other core while this one
-builds the world and simulates, then forks a helper, and each of the two makes its share
-of the figures ahead (``plots.prepare``: axes and tick marks, a third of the drawing).
+builds the world and simulates, and makes the figures ahead (``plots.prepare``: axes and
+tick marks, a third of the drawing): the helper's share, then it forks the helper (which
+inherits them), then its own share, so that one plot process at a time competes with the
+run for the cores.
 When the run is written, the plot process receives the plots' inputs (the metrics and
 merchants tables, the creators' exposure: small), passes the helper its share, and the two
 draw (``SHARES``: about half of the drawing each) while this process writes the tables;
@@ -23,9 +25,12 @@ import pickle
 import sys
 from pathlib import Path
 
-# the two drawing processes' shares, about half of the drawing each (measured), heaviest first
-SHARES = (("ecosystem", "lorenz_curves", "group_size", "merchant_roi"),
-          ("year_dynamics", "cac_over_time", "gmv_by_domain", "domain_shares", "fan_tiers"))
+# the two drawing processes' shares, about half of the drawing each, heaviest first (CPU s
+# in a douyin.toml run's plot processes: ecosystem 0.31-0.36 + 0.05 each for the small
+# ones here, year_dynamics 0.32-0.37 + cac 0.07-0.09 + 0.05-0.07 each there; the plot
+# process also receives the jobs and sends the helper its share)
+SHARES = (("ecosystem", "lorenz_curves", "group_size", "merchant_roi", "fan_tiers"),
+          ("year_dynamics", "cac_over_time", "gmv_by_domain", "domain_shares"))
 ORDER = SHARES[0] + SHARES[1]
 
 
@@ -38,12 +43,16 @@ class PlotTable:
         self.data = data
 
 
-def plot_jobs(model, folder: Path) -> list[tuple[str, tuple]]:
+def plot_jobs(model, folder: Path, metrics: dict | None = None) -> list[tuple[str, tuple]]:
     """The run record's plots as ``(function name in io.plots, arguments)``, in ``ORDER``;
-    their tables as :class:`PlotTable` (made DataFrames by :func:`draw`)."""
+    their tables as :class:`PlotTable` (made DataFrames by :func:`draw`). ``metrics``: the
+    metric rows as columns (``table.rows_columns``), sent instead of the rows where given:
+    the same DataFrame, pickled and made ~100x faster for a year's rows (ecosystem.toml:
+    1,460 rows, ~0.1 s to pickle and ~0.09 s to make a DataFrame of as dicts)."""
     from .frames import merchant_strategy_roi, metrics_rows
 
-    metrics, merchants = PlotTable(metrics_rows(model)), PlotTable(merchant_strategy_roi(model))
+    metrics = PlotTable(metrics if metrics is not None else metrics_rows(model))
+    merchants = PlotTable(merchant_strategy_roi(model))
     exposure = {name: model.creators.impressions[platform.index].sum(axis=1) for name, platform in model.platforms.items()}
     args = {"domain_shares": (metrics, folder / "domain_shares.png"),
             "lorenz_curves": (exposure, folder / "lorenz.png"),
@@ -94,15 +103,12 @@ def _picklable(exc: BaseException | None) -> BaseException | None:
         return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
-def _helper(conn, jobs_end, panels: int) -> None:
-    """The plot helper (a fork of the plot process): make its share of the figures, wait
-    for its jobs, draw them, answer, exit."""
+def _helper(conn, jobs_end) -> None:
+    """The plot helper (a fork of the plot process, its share of the figures made ahead
+    there): wait for its jobs, draw them, answer, exit."""
     status = 0
     try:
         conn.close()
-        from . import plots
-
-        plots.prepare(SHARES[1], panels)
         jobs = jobs_end.recv()
         if jobs is not None:
             jobs_end.send([_picklable(e) for e in draw(jobs)])
@@ -113,22 +119,28 @@ def _helper(conn, jobs_end, panels: int) -> None:
 
 
 def _serve(conn, parent_end, panels: int = 1) -> None:
-    """The plot process: import the plotting stack, fork the helper, make this process's
-    share of the figures, wait for one batch of jobs, draw it with the helper (its share
-    there, the rest here), answer, exit."""
+    """The plot process: import the plotting stack, make the helper's share of the figures
+    ahead, fork the helper (which inherits them and waits), make this process's share,
+    wait for one batch of jobs, draw it with the helper (its share there, the rest here),
+    answer, exit. One process makes all the figures, one share after the other, so that
+    while the run simulates it competes with one plot process for the 2 cores, not two;
+    the helper's share first, so that the helper is ready to draw even if the run ends
+    before this process has made its own."""
     parent_end.close()
     code, pid = 0, 0
     try:
         from . import plots
         import multiprocessing
 
+        plots.prepare(SHARES[1], panels)
         ctx = multiprocessing.get_context("fork")
         mine, theirs = ctx.Pipe()  # the helper's jobs there, its outcomes back
         pid = os.fork()
         if pid == 0:
             mine.close()
-            _helper(conn, theirs, panels)
+            _helper(conn, theirs)
         theirs.close()
+        plots.drop_prepared()  # the helper's share: drawn there
         plots.prepare(SHARES[0], panels)
         jobs = conn.recv()
         if jobs is None:

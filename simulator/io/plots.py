@@ -18,6 +18,9 @@ DOMAIN_COLORS = {"public": "#4C72B0", "commercial": "#DD8452", "private": "#55A8
 
 
 DPI = 110
+# zlib's fastest level for the PNGs: the same pixels as the default level 6 in ~0.7x of
+# the encoding time (~15% of a record plot's drawing), files ~2-6% larger
+PNG = {"compress_level": 1}
 
 
 def save(fig, path: Path) -> None:
@@ -31,7 +34,7 @@ def save(fig, path: Path) -> None:
         fig.tight_layout()
     # no layout engine left on the figure: else savefig lays it out (draws it) once more first
     fig.set_layout_engine(None)
-    fig.savefig(path, dpi=DPI)
+    fig.savefig(path, dpi=DPI, pil_kwargs=PNG)
     plt.close(fig)
 
 
@@ -95,6 +98,13 @@ def prepare(names, n: int = 1) -> None:
             ax._prepared_twin = ax.twinx()
             ax._prepared_twin.yaxis.get_major_ticks(TICKS_AHEAD)
         _PREPARED[(name, *shape.items())] = (fig, axes)
+
+
+def drop_prepared() -> None:
+    """Close the figures :func:`prepare` made that no plot took (their memory is reused by
+    the next ones): the plot process, once it has forked the helper that draws them."""
+    while _PREPARED:
+        plt.close(_PREPARED.popitem()[1][0])
 
 
 def _twin(ax):
