@@ -597,6 +597,22 @@ def test_record_pngs_have_the_pixels_of_the_default_encoder(tmp_path):
     assert paths["record"].read_bytes() != paths["default"].read_bytes()  # the setting is used
 
 
+def test_a_plot_saved_as_pdf_or_svg_gets_no_png_settings(tmp_path):
+    """Guards ``plots.save`` for a caller who names another format (a notebook's
+    ``plots.ecosystem(metrics, Path("eco.pdf"))``): the PNG encoder's settings
+    (``plots.PNG``) go to PNG files only; matplotlib's PDF and SVG writers refuse them."""
+    import matplotlib.pyplot as plt
+
+    from simulator.io import plots
+
+    metrics, _ = _metrics_frame()
+    for name in ("eco.pdf", "eco.svg", "eco.png"):
+        plt.close("all")
+        plots.ecosystem(metrics, tmp_path / name)
+        assert (tmp_path / name).stat().st_size > 0
+    assert (tmp_path / "eco.pdf").read_bytes().startswith(b"%PDF")
+
+
 def test_the_plots_get_the_metric_rows_as_columns(tmp_path, monkeypatch):
     """Guards io/outputs.py's ``write_run`` and ``plot_workers.plot_jobs(model, folder,
     metrics)``: the plots receive the metric rows transposed once (``table.rows_columns``,

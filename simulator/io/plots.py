@@ -24,8 +24,10 @@ PNG = {"compress_level": 1}
 
 
 def save(fig, path: Path) -> None:
-    """Write a finished figure as PNG and free it. A figure from :func:`_new_figure` keeps its
-    fixed margins and is drawn once; any other is laid out by ``tight_layout`` first."""
+    """Write a finished figure and free it: as PNG (zlib level ``PNG``), or in the format
+    ``path``'s suffix names (matplotlib's: .pdf, .svg, ...). A figure from
+    :func:`_new_figure` keeps its fixed margins and is drawn once; any other is laid out
+    by ``tight_layout`` first."""
     if getattr(fig, "_fixed_layout", False):
         for ax in fig.axes:  # the title sits at the top of its axes (no search for what is above)
             if ax.get_title():
@@ -34,7 +36,8 @@ def save(fig, path: Path) -> None:
         fig.tight_layout()
     # no layout engine left on the figure: else savefig lays it out (draws it) once more first
     fig.set_layout_engine(None)
-    fig.savefig(path, dpi=DPI, pil_kwargs=PNG)
+    # (the encoder's settings only for PNG: matplotlib's PDF and SVG writers refuse pil_kwargs)
+    fig.savefig(path, dpi=DPI, **({"pil_kwargs": PNG} if Path(path).suffix.lower() in ("", ".png") else {}))
     plt.close(fig)
 
 
