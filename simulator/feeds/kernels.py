@@ -1704,6 +1704,8 @@ def book_trust_last(keys, n_main, index, n_merchants, users, merchants, trust, l
     of :func:`find_in_book` (the same arguments and search), ``0`` and ``never`` where the
     pair has none: ``PurchaseModel.probability``'s two ``np.where`` calls over
     ``find_in_book``'s rows in one pass, without the rows (commerce/purchase.py)."""
+    # (find_in_book's search repeated, not shared: one ``inline="always"`` helper for both
+    # measured 1.2-1.4x slower in both kernels, 800,000 queries of a 2 M-row book)
     out_trust = np.empty(len(users), dtype=trust.dtype)
     out_last = np.empty(len(users), dtype=last_day.dtype)
     n, n_users = len(keys), len(index) - 1
