@@ -273,6 +273,31 @@ def test_the_customer_books_tail_leaves_the_same_book(monkeypatch):
     assert np.array_equal(carried, book._user_index(len(book)))
 
 
+def _random_book(rng, n_main: int, n_tail: int, M: int):
+    """A random customer book's search columns for the book kernels' tests: ``keys`` (a
+    main run of ``n_main`` ascending keys user · M + merchant, then a tail of ``n_tail``)
+    and ``index`` (each user's first main row and a bitmask of its merchants, bit
+    merchant % 64)."""
+    pool = rng.choice(1000 * M, n_main + n_tail, replace=False)
+    main, tail = np.sort(pool[:n_main]), np.sort(pool[n_main:])
+    keys = np.concatenate([main, tail]).astype(np.int64)
+    users = main // M
+    n_users = int(users[-1]) + 1 if len(main) else 0
+    index = np.zeros((n_users + 1, 2), np.int64)
+    index[1:, 0] = np.cumsum(np.bincount(users, minlength=n_users))
+    np.bitwise_or.at(index[:, 1], users, np.left_shift(np.int64(1), main % M % 64))
+    return keys, index
+
+
+def _book_queries(rng, keys, M: int):
+    """Queries (users, merchants) of ``keys`` present, shifted by ±64 (the same bit,
+    mostly absent) and random, shuffled."""
+    q = np.concatenate([keys, keys + 64, keys - 64, rng.integers(0, 1100 * M, 500)])
+    q = q[q >= 0]
+    rng.shuffle(q)
+    return q // M, q % M
+
+
 def test_find_in_book_kernel_matches_its_numpy_form():
     """kernels.find_in_book (each user's merchants' bits, a search of the user's rows,
     then the tail) against its numpy form (both runs searched whole) on random books of
@@ -284,23 +309,14 @@ def test_find_in_book_kernel_matches_its_numpy_form():
     rng = np.random.default_rng(11)
     M = 100
     for n_main, n_tail in ((0, 0), (1, 0), (0, 1), (1, 1), (300, 0), (0, 40), (300, 40), (2000, 300)):
-        pool = rng.choice(1000 * M, n_main + n_tail, replace=False)
-        main, tail = np.sort(pool[:n_main]), np.sort(pool[n_main:])
-        keys = np.concatenate([main, tail]).astype(np.int64)
-        users = main // M
-        n_users = int(users[-1]) + 1 if len(main) else 0
-        index = np.zeros((n_users + 1, 2), np.int64)
-        index[1:, 0] = np.cumsum(np.bincount(users, minlength=n_users))
-        np.bitwise_or.at(index[:, 1], users, np.left_shift(np.int64(1), main % M % 64))
-        q = np.concatenate([keys, keys + 64, keys - 64, rng.integers(0, 1100 * M, 500)])
-        q = q[(q >= 0) & (q % M == (q % M))]
-        rng.shuffle(q)
-        u, m = q // M, q % M
+        keys, index = _random_book(rng, n_main, n_tail, M)
+        u, m = _book_queries(rng, keys, M)
+        q = u * M + m
         for dtype in (np.int64, np.int32):
             for s in (slice(None), slice(0, 1), slice(0, 0)):
                 qu, qm = u[s].astype(dtype), m[s].astype(dtype)
-                want = numpy_kernels.find_in_book(keys, len(main), None, M, qu, qm)
-                got = kernels.find_in_book(keys, len(main), index, M, qu, qm)
+                want = numpy_kernels.find_in_book(keys, n_main, None, M, qu, qm)
+                got = kernels.find_in_book(keys, n_main, index, M, qu, qm)
                 assert got.dtype == np.int64 and np.array_equal(got, want)
                 present = want >= 0
                 assert np.array_equal(keys[want[present]], q[s][present])
@@ -409,31 +425,21 @@ def test_book_trust_last_kernel_matches_the_gathers_at_the_rows():
     rng = np.random.default_rng(13)
     M = 100
     for n_main, n_tail in ((0, 0), (1, 0), (0, 1), (1, 1), (300, 0), (0, 40), (300, 40), (2000, 300)):
-        pool = rng.choice(1000 * M, n_main + n_tail, replace=False)
-        main, tail = np.sort(pool[:n_main]), np.sort(pool[n_main:])
-        keys = np.concatenate([main, tail]).astype(np.int64)
+        keys, index = _random_book(rng, n_main, n_tail, M)
         trust = rng.random(len(keys)).astype(np.float32)
         trust[: min(4, len(trust))] = np.array([-0.0, 0.0, 1e-45, 1.0], np.float32)[: min(4, len(trust))]
         last = rng.integers(-5, 400, len(keys)).astype(np.int32)
-        users = main // M
-        n_users = int(users[-1]) + 1 if len(main) else 0
-        index = np.zeros((n_users + 1, 2), np.int64)
-        index[1:, 0] = np.cumsum(np.bincount(users, minlength=n_users))
-        np.bitwise_or.at(index[:, 1], users, np.left_shift(np.int64(1), main % M % 64))
-        q = np.concatenate([keys, keys + 64, keys - 64, rng.integers(0, 1100 * M, 500)])
-        q = q[q >= 0]
-        rng.shuffle(q)
-        u, m = q // M, q % M
+        u, m = _book_queries(rng, keys, M)
         for dtype in (np.int64, np.int32):
             for s in (slice(None), slice(0, 1), slice(0, 0)):
                 qu, qm = u[s].astype(dtype), m[s].astype(dtype)
-                row = kernels.find_in_book(keys, len(main), index, M, qu, qm)
+                row = kernels.find_in_book(keys, n_main, index, M, qu, qm)
                 if len(keys):
                     want_t = np.where(row >= 0, trust[np.maximum(row, 0)], 0.0)
                     want_l = np.where(row >= 0, last[np.maximum(row, 0)], NEVER)
                 else:  # (an empty book: no row to gather from)
                     want_t, want_l = np.zeros(len(qu), np.float32), np.full(len(qu), NEVER, np.int32)
-                got_t, got_l = kernels.book_trust_last(keys, len(main), index, M, qu, qm, trust, last, NEVER)
+                got_t, got_l = kernels.book_trust_last(keys, n_main, index, M, qu, qm, trust, last, NEVER)
                 assert got_t.dtype == want_t.dtype == np.float32 and got_l.dtype == want_l.dtype == np.int32
                 assert np.array_equal(got_t.view(np.int32), want_t.view(np.int32))
                 assert np.array_equal(got_l, want_l)
