@@ -235,16 +235,16 @@ def write_run(model, out: Path, *, command: list[str], timings: dict, plotter=No
         write_table(tmp / "creators.csv", frames.creators_columns(model))
         write_table(tmp / "merchants.csv", frames.merchants_columns(model))
         write_table(tmp / "items.csv", frames.items_columns(model))
-        timings = dict(timings)  # write_s added once the plots are drawn
+        # the manifest made while the plots are drawn, its write_s filled in once they are
         record = manifest(command=command, files=RUN_FILES, scenario=model.scenario.name, seed=model.scenario.seed,
-                          steps=int(model.steps), timings=timings)  # while the plots are drawn
+                          steps=int(model.steps), timings=timings)
         if plotter is not None:
             plotter.results(jobs)
         else:
             for exc in draw(jobs):
                 if exc is not None:
                     raise exc
-        timings["write_s"] = round(time.perf_counter() - t0, 3)
+        record["timings"] = {**timings, "write_s": round(time.perf_counter() - t0, 3)}  # (the same key's place)
         write_json(tmp / "manifest.json", record)
         write_text_atomic(tmp / "report.html", report.run_report(
             summary, record, [tmp / f for f in RUN_FILES if f.startswith("plots/")], {model.scenario.name: toml}))
