@@ -511,6 +511,70 @@ def test_a_long_run_loaded_in_another_process_runs_the_compiled_kernels(tmp_path
     assert _python(code).split() == ["False", "True"]
 
 
+def test_a_workers_share_of_a_batch_loads_the_compiled_kernels_from_its_first_run():
+    """Guards numpy_kernels.expect_user_days (the call in the workers' functions of
+    sweeps, calibrations and comparisons: run_one, run_task, run_replicate): a worker
+    told that its share of the batch reaches COMPILED_RUN feed user-days runs the
+    compiled kernels from its first run, short as that run is; a share just under leaves
+    it on the numpy forms (then its own runs decide, as above)."""
+    code = ("import sys\n"
+            "from simulator.experiments.sweep_spec import SweepSpec, scenario_dict\n"
+            "from simulator.config.loading import scenario_from_dict\n"
+            "from simulator.feeds import numpy_kernels\n"
+            "spec = SweepSpec(base='scenarios/douyin.toml', name='s', replicates=1, seed=1, steps=2,\n"
+            "                 set={{'population.users': 2000}}, parameters={{'platforms.douyin.beta': [1.0]}})\n"
+            "data, _ = scenario_dict(spec, {{}}, 7)\n"
+            "task = {{'run_id': 'r', 'point': 0, 'replicate': 0, 'seed': 7, 'params': {{}}, 'evaluation': 0,\n"
+            "        'label': 'x', 'lengths': [], 'single_thread': True, 'user_days': {share}}}\n"
+            "if '{where}' == 'sweep':\n"
+            "    from simulator.experiments.sweep import run_one\n"
+            "    assert run_one({{**task, 'scenario': data}})['status'] == 'ok'\n"
+            "elif '{where}' == 'calibrate':\n"
+            "    from simulator.experiments.calibrate import run_task\n"
+            "    assert run_task({{**task, 'scenario': data}})['status'] == 'ok'\n"
+            "else:\n"
+            "    from simulator.experiments.compare import run_replicate\n"
+            "    run_replicate({{**task, 'scenario': scenario_from_dict(data, 'x').model_dump(mode='json')}})\n"
+            "print(numpy_kernels.PREFER_COMPILED, 'numba' in sys.modules)\n")
+    for where in ("sweep", "calibrate", "compare"):
+        assert _python(code.format(share=1_999_999, where=where)).strip() == "False False", where
+        assert _python(code.format(share=2_000_000, where=where)).strip() == "True True", where
+
+
+def test_a_batchs_feed_user_days_are_shared_among_its_processes():
+    """experiments.user_days_share: all of a batch's feed user-days in this process
+    (serial, a thread pool), an even share (rounded up) of a process pool's workers, none
+    where the processes are not known (a Dask executor); share_user_days gives every
+    task of a sweep its share, counting steps x users x feed platforms of each run's
+    scenario and nothing for a scenario that does not validate."""
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+    from simulator.experiments import feed_user_days, user_days_share
+    from simulator.experiments.sweep import share_user_days
+    from simulator.experiments.sweep_spec import SweepSpec, scenario_dict
+
+    assert user_days_share([3, 4], None) == 7
+    with ThreadPoolExecutor(2) as threads:
+        assert user_days_share([3, 4], threads) == 7
+    pool = ProcessPoolExecutor(3)  # (no process starts before a task is submitted)
+    assert user_days_share([3, 4], pool) == 3
+    assert user_days_share([], pool) == 0
+    pool.shutdown()
+    assert user_days_share([3, 4], object()) == 0
+    spec = SweepSpec(base=str(ROOT / "scenarios" / "ecosystem.toml"), name="s", replicates=1, seed=1, steps=5,
+                     set={"population.users": 1000}, parameters={"platforms.douyin.beta": [1.0]})
+    data, _ = scenario_dict(spec, {}, 7)
+    from simulator.config.loading import scenario_from_dict
+
+    sc = scenario_from_dict(data, "x")
+    feeds = sum(p.kind == "feed" for p in sc.platforms.values())
+    assert 0 < feeds < len(sc.platforms)  # (ecosystem.toml has a shelf platform: not counted)
+    assert feed_user_days(sc) == 5 * 1000 * feeds
+    tasks = [{"scenario": data}, {"scenario": {**data, "steps": -1}}, {"scenario": data}]
+    share_user_days(tasks, None)
+    assert [t["user_days"] for t in tasks] == [2 * 5 * 1000 * feeds] * 3
+
+
 def test_a_workers_single_kernel_thread_does_not_import_numba():
     """Guards numpy_kernels.one_kernel_thread (the workers of sweeps, comparisons and
     calibrations): a worker whose runs stay on the numpy forms is held to one kernel

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from .._deferred import import_model
-from ..feeds.numpy_kernels import one_kernel_thread
+from ..feeds.numpy_kernels import expect_user_days, one_kernel_thread
 from ..io.outputs import json_default, to_json, write_text_atomic
 from ..config.loading import ScenarioError, scenario_from_dict
 from .sweep_spec import has_content
@@ -67,6 +67,7 @@ def run_task(task: dict) -> dict:
     try:
         if task.get("single_thread"):
             one_kernel_thread()
+        expect_user_days(task.get("user_days", 0))  # this worker's share of the batch
         TrafficModel = import_model()  # a fresh worker imports it lean (simulator/_deferred.py)
 
         scenario = scenario_from_dict(task["scenario"], task.get("source", "<calibration>"))
@@ -265,7 +266,7 @@ def run_calibration(spec: CalibrationSpec | str | Path, executor=None, out: str 
     log : called with one line per message.
     """
     from .. import __version__
-    from .sweep import as_executor, run_all
+    from .sweep import as_executor, run_all, share_user_days
 
     if not isinstance(spec, CalibrationSpec):
         spec = load_calibration(spec)
@@ -321,6 +322,7 @@ def run_calibration(spec: CalibrationSpec | str | Path, executor=None, out: str 
                 todo[i] = {"params": params, "rows": [], "t0": time.perf_counter()}
             tasks = make_tasks(spec, {i: ev["params"] for i, ev in todo.items()}, seeds,
                                single_thread_workers and ex is not None)
+            share_user_days(tasks, ex)
             need = {i: len(spec.scenarios) * spec.replicates for i in todo}
 
             def finished(row: dict) -> None:

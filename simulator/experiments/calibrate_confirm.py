@@ -80,7 +80,7 @@ def run_confirmation(spec: CalibrationSpec, out: Path, table: pd.DataFrame, targ
                      single_thread_workers: bool = True, log=None) -> list[dict]:
     """Run (or, on resume, keep) every candidate on the held-out seeds; return their records."""
     from .calibrate import make_tasks, run_task, score
-    from .sweep import run_all
+    from .sweep import run_all, share_user_days
     from .calibrate_report import score_checks
 
     cands = candidates(spec, table)
@@ -97,6 +97,7 @@ def run_confirmation(spec: CalibrationSpec, out: Path, table: pd.DataFrame, targ
             f"evaluations) on {len(seeds)} held-out seeds; {len(todo)} to run")
     tasks = make_tasks(spec, {name: c["params"] for name, c in todo.items()}, seeds,
                        single_thread_workers and ex is not None)
+    share_user_days(tasks, ex)
     need = len(spec.scenarios) * len(seeds)
 
     def finished(row: dict) -> None:

@@ -23,8 +23,8 @@ import pandas as pd  # noqa: E402
 
 from ..config import Scenario  # noqa: E402
 from .._deferred import import_model  # noqa: E402
-from ..feeds.numpy_kernels import one_kernel_thread  # noqa: E402
-from . import MIN_REPLICATES  # noqa: E402
+from ..feeds.numpy_kernels import expect_user_days, one_kernel_thread  # noqa: E402
+from . import MIN_REPLICATES, feed_user_days, user_days_share  # noqa: E402
 from ..observation.derived import impression_shares  # noqa: E402
 from ..observation.inequality import lorenz  # noqa: E402
 from ..io import report  # noqa: E402
@@ -63,6 +63,7 @@ def run_replicate(task: dict) -> dict:
 
     if task.get("single_thread"):
         one_kernel_thread()
+    expect_user_days(task.get("user_days", 0))  # this worker's share of the comparison
     model = TrafficModel(Scenario.model_validate(task["scenario"]), seed="scenario", agents=False)
     model.run()
     df = model.metrics_frame()
@@ -95,7 +96,8 @@ def run_all(scenarios: dict[str, Scenario], replicates: int = 5, seed: int | Non
     seed. Returns the replicate results, the seeds and the elapsed seconds."""
     seeds = [int(s.generate_state(1, np.uint64)[0] >> np.uint64(1))
              for s in np.random.SeedSequence(base_seed(scenarios, seed)).spawn(replicates)]
-    tasks = [{"label": label, "replicate": r, "single_thread": executor is not None,
+    share = user_days_share([feed_user_days(sc) for sc in scenarios.values() for _ in range(replicates)], executor)
+    tasks = [{"label": label, "replicate": r, "single_thread": executor is not None, "user_days": share,
               "scenario": sc.model_copy(update={"seed": seeds[r]}).model_dump(mode="json")}
              for label, sc in scenarios.items() for r in range(replicates)]
     t0 = time.perf_counter()

@@ -50,7 +50,8 @@ from pathlib import Path
 import pandas as pd
 
 from .._deferred import import_model
-from ..feeds.numpy_kernels import one_kernel_thread
+from . import feed_user_days, user_days_share
+from ..feeds.numpy_kernels import expect_user_days, one_kernel_thread
 from ..io.outputs import json_default, write_text_atomic
 from ..config.loading import _resolve, scenario_from_dict
 from .sweep_spec import (MANIFEST_KEY, SweepSpec, canonical_json, check_out, load_sweep, read_manifest,
@@ -69,6 +70,7 @@ def run_one(task: dict) -> dict:
     try:
         if task.get("single_thread"):
             one_kernel_thread()
+        expect_user_days(task.get("user_days", 0))  # this worker's share of the sweep
         TrafficModel = import_model()  # a fresh worker imports it lean (simulator/_deferred.py)
 
         scenario = scenario_from_dict(task["scenario"], task.get("source", "<sweep>"))
@@ -239,6 +241,7 @@ def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | Non
     for task in todo:
         task["single_thread"] = single_thread_workers
     ex = as_executor(executor)
+    share_user_days(todo, ex)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -265,6 +268,24 @@ def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | Non
             bar.close()
         write_results(out)
     return read_runs(out)
+
+
+def task_user_days(task: dict) -> int:
+    """A task's feed user-days (its ``scenario`` table; sweeps and calibrations); 0 for a scenario that does not validate (the run fails in
+    its worker, where the error is recorded)."""
+    try:
+        return feed_user_days(scenario_from_dict(task["scenario"], task.get("source", "<sweep>")))
+    except Exception:
+        return 0
+
+
+def share_user_days(tasks: list[dict], ex) -> None:
+    """Give every task its worker's share of the batch's feed user-days (``user_days``:
+    ``experiments.user_days_share``), which the worker passes to
+    ``numpy_kernels.expect_user_days`` before its run."""
+    share = user_days_share([task_user_days(task) for task in tasks], ex)
+    for task in tasks:
+        task["user_days"] = share
 
 
 def _main_thread() -> bool:

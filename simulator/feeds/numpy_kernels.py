@@ -17,7 +17,8 @@ their compiled branch.
 * ``COMPILED_RUN``: once the runs built in a process (a year at the default population,
   or a sweep worker's ~7th month-long run) reach this many feed user-days, the compiled
   kernels run at every size: the loading is repaid over the steps (``compiled``,
-  ``PREFER_COMPILED``).
+  ``PREFER_COMPILED``); a worker of a sweep, a comparison or a calibration whose share
+  of the batch reaches it runs them from its first run (``expect_user_days``).
 """
 
 from __future__ import annotations
@@ -73,6 +74,18 @@ def prefer_compiled_for(steps: int, users: int, feed_platforms: int) -> None:
     _user_days += steps * users * feed_platforms
     if _user_days >= COMPILED_RUN:
         PREFER_COMPILED = True
+
+
+def expect_user_days(n: int) -> None:
+    """Called by a worker of a sweep, a comparison or a calibration before each run, with
+    the feed user-days its share of the batch comes to (``experiments.sweep.user_days_share``):
+    when they reach ``COMPILED_RUN`` the compiled kernels run from this run on, so that
+    the loading is repaid over the whole share, instead of from the run that brings the
+    worker's finished runs to it (``prefer_compiled_for``). The same results either way."""
+    global PREFER_COMPILED
+    if n >= COMPILED_RUN:
+        PREFER_COMPILED = True
+
 
 def kernel(name: str, compiled: bool):
     """The kernel ``name``: the compiled one (:mod:`.kernels`, importing numba) when

@@ -450,3 +450,23 @@ def test_a_targets_words_do_not_change_the_fingerprint_its_bounds_do(tmp_path):
     assert calibration_fingerprint(load_calibration(cal)) == before
     targets.write_text(text.replace("hi = 0.5\n", "hi = 0.55\n", 1))
     assert calibration_fingerprint(load_calibration(cal)) != before
+
+
+def test_every_run_of_a_batch_is_told_its_workers_share_of_the_batch(tmp_path, monkeypatch):
+    """run_calibration gives each run of a batch the feed user-days of its process's share
+    of the batch (here all of them, serially: 4 evaluations x 1 scenario x 1 replicate x
+    3 days x 400 users x 1 feed platform), and the confirmation's runs theirs (2
+    candidates x 3 held-out seeds), which run_task passes to
+    numpy_kernels.expect_user_days (tests/test_fixed_costs.py)."""
+    import simulator.experiments.calibrate as calibrate
+
+    seen = []
+
+    def recording(task):
+        seen.append(task["user_days"])
+        return run_task(task)
+
+    monkeypatch.setattr(calibrate, "run_task", recording)
+    run_calibration(write_calibration(tmp_path / "c.toml", budget=8, batch=4, startup=4,
+                                      head="confirm = 1\nconfirm_replicates = 3\n"), out=tmp_path / "out")
+    assert seen == [4 * 3 * 400] * 8 + [6 * 3 * 400] * 6

@@ -220,3 +220,14 @@ def test_cac_trend_compares_two_windows_that_do_not_overlap():
     assert np.isnan(cmp.derived_totals(totals, 59)["cac_ad_trend"])
     assert np.isnan(cmp.derived_totals({**totals, "cac_ad_first_30d": float("nan")}, 90)["cac_ad_trend"])
     assert "cac_ad_trend" in HEADLINE and report.needs_days("cac_ad_trend") == 60
+
+
+def test_every_replicate_is_told_its_workers_share_of_the_comparison(monkeypatch):
+    """compare.run_all gives each task the feed user-days of its process's share
+    (experiments.user_days_share: here all of them, serially), which run_replicate passes
+    to numpy_kernels.expect_user_days (tests/test_fixed_costs.py)."""
+    seen = []
+    monkeypatch.setattr(cmp, "run_replicate", lambda task: seen.append(task["user_days"]) or {})
+    sc = load_scenario(SCENARIOS / "douyin.toml", sets=["population.users=500", "steps=4"])
+    cmp.run_all({"a": sc, "b": sc}, replicates=3)
+    assert seen == [2 * 3 * 4 * 500] * 6
