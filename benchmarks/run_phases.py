@@ -66,7 +66,7 @@ def main(argv=None) -> None:
     from simulator.io.outputs import write_run
     from simulator.model import TrafficModel
     phase("import the model")
-    model = TrafficModel(scenario, seed="scenario")
+    model = TrafficModel(scenario, seed="scenario", agents=False)  # as trafficsim run builds it
     phase("build the world")
     model.step()
     phase("first step (kernels load)")
