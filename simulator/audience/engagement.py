@@ -69,7 +69,31 @@ def react(imp: Impressions, quality: np.ndarray, intimacy: np.ndarray, cfg: Enga
 
 def action_codes(complete, like, comment, share, follow) -> np.ndarray:
     """The five action masks packed into one uint8 per impression (bit ``a``: the
-    ``a``-th mask, in ``state.ACTIONS`` order)."""
+    ``a``-th mask, in ``state.ACTIONS`` order). Contiguous masks are packed eight
+    impressions at a time, their bytes read as uint64 words: a mask's byte is 0 or 1
+    (numpy's bools), so shifting a word by ``a`` ≤ 4 moves no bit out of its byte, and
+    the words' shifts and ors are each byte's (measured in the model: 164 → 114 µs
+    a day of 83,000 impressions); the last ``n % 8`` impressions one at a time."""
+    masks = (complete, like, comment, share, follow)
+    n = len(complete)
+    wide = all(m.dtype.itemsize == 1 and m.flags.c_contiguous for m in masks)
+    w = n - n % 8 if wide else 0
+    if w == 0:
+        return _action_codes_bytes(*masks)
+    codes = np.empty(n, dtype=np.uint8)
+    words = codes[:w].view(np.uint64)
+    np.copyto(words, complete[:w].view(np.uint64))
+    t = np.empty(w // 8, dtype=np.uint64)
+    for a, mask in enumerate(masks[1:], 1):
+        np.left_shift(mask[:w].view(np.uint64), np.uint64(a), out=t)
+        words |= t
+    if w < n:
+        codes[w:] = _action_codes_bytes(*(m[w:] for m in masks))
+    return codes
+
+
+def _action_codes_bytes(complete, like, comment, share, follow) -> np.ndarray:
+    """:func:`action_codes` one byte an impression (the definition)."""
     codes = complete.view(np.uint8) | (like.view(np.uint8) << 1)
     codes |= comment.view(np.uint8) << 2
     codes |= share.view(np.uint8) << 3

@@ -115,3 +115,30 @@ def test_the_reactions_compiled_pass_draws_what_its_numpy_form_and_the_old_passe
             assert np.array_equal(intim.view(np.int32), old_intim.view(np.int32))
             if n > 1000:
                 assert got[4].any() and got[2].any() and not got[4][edge >= 0].any()
+
+
+def test_action_codes_packed_eight_at_a_time_are_the_bytewise_codes():
+    """Guards engagement.action_codes (fourteenth pass: contiguous masks packed as uint64
+    words, the last n % 8 impressions byte by byte) against the plain definition
+    (``mask_a << a`` or'ed byte by byte), bit for bit: lengths 0, 1, 7, 8, 9 and longer,
+    the rows of a (5, n) array (unaligned when n % 8 != 0, as react's are), strided
+    masks (the byte path), all set and none set."""
+    from simulator.audience.engagement import action_codes
+
+    def plain(*masks):
+        out = np.zeros(len(masks[0]), dtype=np.uint8)
+        for a, m in enumerate(masks):
+            out |= (np.asarray(m, dtype=bool).astype(np.uint8) << a).astype(np.uint8)
+        return out
+
+    rng = np.random.default_rng(14)
+    for n in (0, 1, 7, 8, 9, 16, 63, 64, 65, 1003, 84_000, 84_005):
+        acts = rng.random((5, n)) < np.array([0.5, 0.2, 0.05, 0.02, 0.3])[:, None]
+        for masks in (list(acts), [acts[a].copy() for a in range(5)], list(np.ones((5, n), bool)),
+                      list(np.zeros((5, n), bool))):
+            got = action_codes(*masks)
+            assert got.dtype == np.uint8 and got.shape == (n,)
+            assert np.array_equal(got, plain(*masks))
+        wide = rng.random((5, 2 * n)) < 0.4
+        strided = [wide[a, ::2] for a in range(5)]
+        assert np.array_equal(action_codes(*strided), plain(*strided))
