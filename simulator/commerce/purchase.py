@@ -217,24 +217,29 @@ class PurchaseModel:
         conversion bonus and price fit, :mod:`.shelf`)."""
         c, book = self.cfg, self.book
         lam = 1.0 if platform is None else self.fan_trust[platform]
-        cat = self.merchants.category[merchants]
+        cat = self.merchants.category.take(merchants)  # (take: fancy indexing's values, quicker)
         found = book.trust_and_last(users, merchants)  # large books: one compiled pass (the same arrays)
         if found is not None:
             trust, last = found
         elif len(book):
             row = book.lookup(users, merchants)
-            trust = np.where(row >= 0, book.trust[np.maximum(row, 0)], 0.0)
-            last = np.where(row >= 0, book.last_day[np.maximum(row, 0)], NEVER)
+            # (take: a row of -1 reads the last entry, which the where drops; no np.maximum pass)
+            has = row >= 0
+            trust = np.where(has, book.trust.take(row), 0.0)
+            last = np.where(has, book.last_day.take(row), NEVER)
         else:
             trust, last = np.zeros(len(users)), np.full(len(users), NEVER)
-        z = (c.intercept + self.buy_offset[cat] + c.w_match * match + lam * (c.w_intimacy * intimacy + c.w_trust * trust)
-             - c.price_sensitivity * np.log(self.price[cat] / c.reference_price))
+        # the per-category terms computed per category, then gathered: the same elementwise
+        # operations (a scalar and a category's value) as on the gathered values
+        z = ((c.intercept + self.buy_offset).take(cat) + c.w_match * match
+             + lam * (c.w_intimacy * intimacy + c.w_trust * trust)
+             - c.price_sensitivity * np.log((self.price / c.reference_price).take(cat)))
         if live is not None:
             z = z + np.log(c.live_multiplier) * live
         if offset is not None:
             z = z + offset
         p = sigmoid(z)
-        p[day - last < self.repurchase[cat]] = 0.0
+        p[day - last < self.repurchase.take(cat)] = 0.0
         return p
 
 
