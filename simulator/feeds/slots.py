@@ -375,11 +375,13 @@ def cold_start_slots(model, platform, active, free, rng):
                                                   rng.random(n_offers, dtype=np.float32))
         # per user (pos is sorted), a random subset of the offers, ordered by a random key
         keep = kernels.random_subset_by_group(pos, rng.random(len(pos)), np.minimum(cfg.cold_start_slots, free))
+        edge, item, pos = edge[keep], item[keep], pos[keep]
     else:
+        at = active.astype(np.intp)  # (int32 indices are converted on every use)
         pos_of = np.full(model.users.n, -1, dtype=np.int64)
-        pos_of[active] = np.arange(len(active))
+        pos_of[at] = np.arange(len(active))
         is_active = np.zeros(model.users.n, dtype=bool)
-        is_active[active] = True
+        is_active[at] = True
         # the edges to creators who posted (a gather of bytes), then of those, the active users'
         # (take and compress: the values of fancy indexing by int32 indices or a mask, ~2-5× quicker)
         candidate = np.flatnonzero(offered.take(follows.creator))
@@ -392,12 +394,16 @@ def cold_start_slots(model, platform, active, free, rng):
         threshold = cfg.cold_start_rate * follows.intimacy.take(candidate)  # (float32: the same products, per candidate)
         hit = np.flatnonzero(rng.random(int(end[-1]) if len(end) else 0, dtype=np.float32) < np.repeat(threshold, n))
         which = np.searchsorted(end, hit, side="right")  # each hit's candidate
-        edge = candidate[which]
-        item = first_new + order[new_ptr[creator[which]] + hit - (end[which] - n[which])]
+        edge = candidate.take(which)
+        # (the hit's place among its candidate's offers, its creator's new item there)
+        place = hit - end.take(which)
+        place += n.take(which)
+        place += new_ptr.take(creator.take(which))
+        item = first_new + order.take(place)
         pos = pos_of.take(follows.src.take(edge))
         # per user, keep a random subset of the offers: sort by (user, random key)
         by_user = lexsort_by_uniform(rng.random(len(pos)), pos)  # np.lexsort's order, by packed int64s
-        edge, item, pos = edge[by_user], item[by_user], pos[by_user]
-        keep = rank_within_sorted(pos) < np.minimum(cfg.cold_start_slots, free[pos])
-    edge, item, pos = edge[keep], item[keep], pos[keep]
-    return Impressions.make(model, active[pos], item, COLD_START, edge), pos
+        edge, item, pos = edge.take(by_user), item.take(by_user), pos.take(by_user)
+        keep = rank_within_sorted(pos) < np.minimum(cfg.cold_start_slots, free.take(pos))
+        edge, item, pos = edge.compress(keep), item.compress(keep), pos.compress(keep)
+    return Impressions.make(model, active.take(pos), item, COLD_START, edge), pos

@@ -59,7 +59,7 @@ def sell_ad_slots(model, platform, active, n, rng):
     if afford.sum() > supply:
         afford *= supply / afford.sum()
     left = np.floor(afford).astype(np.int64)
-    users = active[pos]
+    users = active.take(pos)  # (take: fancy indexing's values, quicker)
     market = _AdMarket(supply, left, rng)
     follows = model.follows
     accounts = AccountEdges(model)  # the day's follow edges to the merchants' accounts, found once
@@ -70,7 +70,7 @@ def sell_ad_slots(model, platform, active, n, rng):
         slot_of = np.full(model.users.n, -1, dtype=np.int64)
         slot_ptr = np.zeros(len(active) + 1, dtype=np.int64)  # (pos repeats each active user n times)
         np.cumsum(np.broadcast_to(n, (len(active),)), out=slot_ptr[1:])
-        slot_of[active] = np.arange(len(active))
+        slot_of[active.astype(np.intp)] = np.arange(len(active))  # (intp: int32 indices are converted on use)
         fan_slot = slot_of.take(follows.src.take(fan_edge))
         fans = fan_slot >= 0
         which, slot = expand_rows(slot_ptr, fan_slot.compress(fans))
@@ -88,9 +88,9 @@ def sell_ad_slots(model, platform, active, n, rng):
         k = min(len(free), len(want_slots))
         market.assign_all(free[:k], rng.permutation(want_slots)[:k])  # (distinct free slots, within each bid's left)
     s = np.flatnonzero(market.merchant >= 0)
-    bid = market.merchant[s]
-    merchant = bid_m[bid]
-    item = recent.items[random_in_rows(recent.indptr, merchants.account[merchant].astype(np.int64), rng)]
+    bid = market.merchant.take(s)
+    merchant = bid_m.take(bid)
+    item = recent.items.take(random_in_rows(recent.indptr, merchants.account.take(merchant).astype(np.int64), rng))
     sales = AdSales(p, np.bincount(merchant, minlength=merchants.n), cpm, bid_m, bid_t, None)
     if model.commerce.learning is not None:  # each bid's spend, for the learners' returns
         sold = np.bincount(bid, minlength=len(bid_m))
@@ -101,8 +101,9 @@ def sell_ad_slots(model, platform, active, n, rng):
     else:
         pending[p] = sales
     # an ad's item is one of its merchant's account's: the viewer's follow edge to that account
-    edge = accounts.lookup(users[s], merchant)
-    return Impressions.make(model, users[s], item, ADS, edge, targeting=bid_t[bid]), pos[s]
+    viewer = users.take(s)
+    edge = accounts.lookup(viewer, merchant)
+    return Impressions.make(model, viewer, item, ADS, edge, targeting=bid_t.take(bid)), pos.take(s)
 
 
 @dataclass
@@ -161,7 +162,7 @@ class AccountEdges:
     def __init__(self, model):
         self.model = model
         self.compiled = numpy_kernels.compiled(model.follows.n_edges)
-        self._edge = self._table = None
+        self._edge = self._table = self._creator = None
 
     @staticmethod
     def accounts(model) -> np.ndarray:
@@ -200,9 +201,16 @@ class AccountEdges:
         bid_of_account = np.full(self.model.creators.n, -1, dtype=np.int64)
         bid_of_account[self.model.merchants.account[bid_m[bids]]] = bids
         edge = self.edges()  # (the accounts' edges: a subset of them, in the same order)
-        bid = bid_of_account.take(follows.creator.take(edge))
+        bid = bid_of_account.take(self.creators())
         mine = bid >= 0
         return edge.compress(mine), bid.compress(mine)
+
+    def creators(self) -> np.ndarray:
+        """The creator (an account) of each of :meth:`edges`, gathered once for the
+        audiences and the table."""
+        if self._creator is None:
+            self._creator = self.model.follows.creator.take(self.edges())
+        return self._creator
 
     def lookup(self, users: np.ndarray, merchant: np.ndarray) -> np.ndarray:
         """``follows.lookup(users, merchants.account[merchant])``: each user's follow edge to
@@ -222,11 +230,17 @@ class AccountEdges:
                     and np.array_equal(merchant_of[account], np.arange(n_merchants))):
                 edge = self.edges()
                 table = np.full(n_users * n_merchants, -1, dtype=np.int32)  # (edge rows fit int32: build_feed checks)
-                table[follows.src[edge].astype(np.int64) * n_merchants + merchant_of[follows.creator[edge]]] = edge
+                cell = follows.src.take(edge).astype(np.int64)
+                cell *= n_merchants
+                cell += merchant_of.take(self.creators())
+                table[cell] = edge
                 self._table = table
         if self._table is False:
             return follows.lookup(users, account[merchant])
-        return self._table[users.astype(np.int64) * len(account) + merchant].astype(np.int64)
+        cell = users.astype(np.int64)
+        cell *= len(account)
+        cell += merchant
+        return self._table.take(cell).astype(np.int64)
 
 
 class _AdMarket:
@@ -320,8 +334,12 @@ def _lookalike_candidates(model, cfg, look, fan_edge, fan_b, bid_m, users, marke
     n_seg = int(seg_of.max()) + 1
     row_of = np.full(len(market.left), -1, dtype=np.int64)
     row_of[look] = np.arange(len(look))
-    mine = row_of[fan_b] >= 0
-    w = np.bincount(row_of[fan_b[mine]] * n_seg + seg_of[follows.src[fan_edge[mine]]], minlength=len(look) * n_seg)
+    row = row_of.take(fan_b)
+    mine = row >= 0
+    code = row.compress(mine)
+    code *= n_seg
+    code += seg_of.take(follows.src.take(fan_edge.compress(mine)))
+    w = np.bincount(code, minlength=len(look) * n_seg)
     w = w.reshape(len(look), n_seg).astype(np.float64)
     has = w.sum(axis=1) > 0
     look, w = look[has], w[has]
@@ -339,6 +357,6 @@ def _lookalike_candidates(model, cfg, look, fan_edge, fan_b, bid_m, users, marke
     ptr = indptr_from_rows(fseg, n_seg)  # (counts: in any order)
     k = random_in_rows(ptr, seg, rng)
     ok = k >= 0
-    slot, b = free[o[k[ok]]], look[draws[ok]]
-    non_fan = (accounts or AccountEdges(model)).lookup(users[slot], bid_m[b]) < 0
-    return slot[non_fan], b[non_fan]
+    slot, b = free.take(o.take(k.compress(ok))), look.take(draws.compress(ok))
+    non_fan = (accounts or AccountEdges(model)).lookup(users.take(slot), bid_m.take(b)) < 0
+    return slot.compress(non_fan), b.compress(non_fan)

@@ -528,3 +528,67 @@ def test_only_the_candidates_of_repeated_pairs_are_hashed_and_orders_are_lexsort
         won, lost = (7, 8) if np.flatnonzero(batch["targeting"] == 7)[0] < np.flatnonzero(batch["targeting"] == 8)[0] else (8, 7)
         assert won in o.targeting and lost not in o.targeting  # the identical twins: the first in the batch
         monkeypatch.undo()
+
+
+# ---------------------------------------------------------------- SLOTS (issue #17, fourteenth pass)
+
+
+def test_the_small_books_table_finds_the_rows_a_search_finds(monkeypatch):
+    """Guards ``purchase._rows_by_table`` (a small book's lookups by a table of rows kept
+    per thread, never cleared): on random books and queries (present and absent pairs,
+    users past the book's last and past the table, one key, the empty book) it gives
+    ``find_in_book``'s rows; a table left by other keys arrays (another book, the same
+    book before its inserts) is filled again for a new array and its stale entries are
+    never read as rows; below ``BOOK_TABLE_FROM`` queries a new array is searched
+    (None), while the array the table holds is read at any size."""
+    from simulator.commerce import purchase
+    from simulator.feeds.numpy_kernels import find_in_book
+
+    monkeypatch.setattr(purchase, "_BOOK_TABLE", purchase.threading.local())
+    monkeypatch.setattr(purchase, "BOOK_TABLE_FROM", 50)
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        n_merchants = int(rng.integers(1, 9))
+        n_users = int(rng.integers(1, 300))
+        size = int(rng.integers(0, 3)) if trial % 10 == 0 else int(rng.integers(1, n_users * n_merchants + 1))
+        keys = np.unique(rng.integers(0, n_users * n_merchants, size)).astype(np.int64)
+        n = int(rng.integers(50, 400))
+        users = rng.integers(0, n_users + 5, n)  # some past the book's last user
+        merchants = rng.integers(0, n_merchants, n)
+        if len(keys):  # present pairs too
+            hit = keys[rng.integers(0, len(keys), n // 2)]
+            users[: n // 2], merchants[: n // 2] = hit // n_merchants, hit % n_merchants
+        users[-1] = 10**7  # past any table
+        want = find_in_book(keys, len(keys), None, n_merchants, users, merchants)
+        got = purchase._rows_by_table(keys, n_merchants, users, merchants)
+        if len(keys) == 0:
+            assert got is None
+            continue
+        assert np.array_equal(got, want) and got.dtype == np.int64
+        # the same array again: read from the table, at any size
+        few = slice(0, 3)
+        assert np.array_equal(purchase._rows_by_table(keys, n_merchants, users[few], merchants[few]), want[few])
+    # a new keys array (the book after an insert: rows moved) with few queries: searched, not filled
+    keys = np.arange(0, 400, 3, dtype=np.int64)
+    users, merchants = np.arange(0, 100), np.zeros(100, np.int64)
+    assert purchase._rows_by_table(keys, 1, users, merchants) is not None
+    moved = np.r_[1, keys + 2]  # every row one down, the old keys' entries stale
+    assert purchase._rows_by_table(moved, 1, users[:3], merchants[:3]) is None
+    assert np.array_equal(purchase._rows_by_table(moved, 1, users, merchants),
+                          find_in_book(moved, len(moved), None, 1, users, merchants))
+
+
+def test_the_customer_book_lookups_are_the_same_with_the_table(monkeypatch):
+    """A small book's ``lookup`` through the table (``BOOK_TABLE_FROM`` lowered so that
+    every lookup fills or reads it) and through the search give the same rows, day after
+    day of inserts (each a new keys array) and orders."""
+    from simulator.commerce import purchase
+
+    batches = _random_book_batches(np.random.default_rng(3), 80, 5, 6, 60)
+    monkeypatch.setattr(purchase, "_BOOK_TABLE", purchase.threading.local())
+    monkeypatch.setattr(purchase, "BOOK_TABLE_FROM", 1)
+    _, with_table = _run_book(batches, 5, False, monkeypatch)
+    monkeypatch.setattr(purchase, "BOOK_TABLE_LIMIT", 0)  # no table: the search
+    _, searched = _run_book(batches, 5, False, monkeypatch)
+    for a, b in zip(with_table, searched):
+        assert all(np.array_equal(x, y) for x, y in zip(a, b))
