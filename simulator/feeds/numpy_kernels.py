@@ -182,6 +182,15 @@ def gumbel_top_k(key: np.ndarray, k: int, temperature: float, seed: int, table: 
         v += np.float32(0.0)  # -0.0 → 0.0: the kernel's comparisons treat them as equal
     if not _LITTLE:  # (the halves below are written by address)
         return _gumbel_top_k_packed(v, k, kk)
+    if cols <= NARROW_COLS:  # (rows sorted as int32s, the rare uncertain ones as below)
+        return _gumbel_top_k_narrow(v, k, kk)
+    return _gumbel_top_k_halves(v, k, kk)
+
+
+def _gumbel_top_k_halves(v: np.ndarray, k: int, kk: int) -> np.ndarray:
+    """:func:`gumbel_top_k`'s packing, sort and picks of ``v`` (key + noise) on
+    little-endian machines: the packed int64s written as two int32 halves."""
+    rows, cols = v.shape
     # ascending = best first: ~monotonic(v) in the high half (int32), the column in the low
     # (unsigned), written straight into the int64s' halves
     packed = np.empty((rows, cols), dtype=np.int64)
@@ -689,3 +698,53 @@ def _row_offsets(rows: int, seed: int, mask: int) -> np.ndarray:
     splitmix64_in_place(h, np.empty_like(h))
     h &= np.uint64(mask)
     return h.view(np.int64)
+
+
+# ---------------------------------------------------------------- RANK (issue #17, fourteenth pass)
+
+
+NARROW_COLS = 256  # gumbel_top_k sorts rows of up to this many columns as int32s (_gumbel_top_k_narrow)
+_INF_GROUP = 0x7F800000  # ~monotonic(-inf) as an int32; only -NaN lie above it
+
+
+def _gumbel_top_k_narrow(v: np.ndarray, k: int, kk: int) -> np.ndarray:
+    """:func:`_gumbel_top_k_halves`' picks from one int32 a place instead of an int64
+    (numpy sorts a row of int32s in about half the time): ``~monotonic(v)`` with its
+    low ``c`` bits replaced by the column (``c`` the bits of the largest column). These
+    order as the int64s do, except among places whose ``~monotonic(v)`` agree above the
+    low ``c`` bits (a *group*), which they order by column instead. So a row's first
+    ``kk`` places are the int64s' exactly when no two of its first ``kk + 1`` sorted
+    places share a group (each of the first ``kk`` then differs from everything after
+    it, in the same direction as the int64s) and none of the first ``kk`` is in -inf's
+    group (-inf or -NaN: the -1 places); the other rows (a few a block, ties included)
+    are ranked again by the int64s (:func:`_gumbel_top_k_halves`).
+
+    The int32 is ``(monotonic(v) | mask) ^ ~column``: above the mask ``~monotonic(v)``,
+    below it the column; five passes over one int32 array instead of the monotonic bits,
+    their invert and the column written into an int64 array (the passes' fresh memory
+    is what a block's ranking waits on: 0.90 of ``gumbel_top_k``'s CPU in the model)."""
+    rows, cols = v.shape
+    c = max(cols - 1, 1).bit_length()
+    mask = (1 << c) - 1
+    b = v.view(np.int32)
+    key = b >> 31
+    key &= np.int32(0x7FFFFFFF)
+    key ^= b  # monotonic(v)
+    key |= np.int32(mask)
+    key ^= ~np.arange(cols, dtype=np.int32)
+    key.sort(axis=1)
+    top = np.empty((rows, k), dtype=np.int64)
+    np.bitwise_and(key[:, :kk], np.int32(mask), out=top[:, :kk])
+    if kk < k:
+        top[:, kk:] = -1
+    # two neighbours in a group differ in their low c bits only: a row with such a pair among
+    # its first kk + 1 places (kk when it has no more) is ranked again
+    # (a row listed twice is ranked again twice, the same)
+    if rows and key[:, kk - 1].max() >= _INF_GROUP:  # some row's kk-th place is -inf or -NaN: every row again
+        return _gumbel_top_k_halves(v, k, kk)
+    step = np.bitwise_xor(key[:, 1 : kk + 1], key[:, : min(kk, cols - 1)]).view(np.uint32)
+    redo = np.flatnonzero(step <= mask)
+    if len(redo):
+        redo //= step.shape[1]
+        top[redo] = _gumbel_top_k_halves(v.take(redo, axis=0), k, kk)
+    return top
