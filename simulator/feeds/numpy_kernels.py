@@ -635,7 +635,10 @@ def gumbel_float32s(rng: np.random.Generator, n: int) -> np.ndarray:
     (Python's ``math.log``: ~30 values a table). A draw of exactly 0.0 (``1 - u == 1``,
     which ``Generator.gumbel`` rejects and draws again for) falls back to ``rng.gumbel``
     itself, from the same state. The three float64 passes run in scratch arrays kept
-    per thread (a fresh 512 KiB array costs its page faults: ~0.2 ms)."""
+    per thread (a fresh 512 KiB array costs its page faults: ~0.2 ms), ``GUMBEL_CHUNK``
+    values at a time (:func:`_gumbel_float32s_chunked`; 0: all at once, below)."""
+    if GUMBEL_CHUNK:
+        return _gumbel_float32s_chunked(rng, n)
     scratch = getattr(_SCRATCH, "gumbel", None)
     if scratch is None or len(scratch[0]) != n:
         # (one array, the three offset by 1 KiB + 64 bytes so that equal places do not share cache sets)
@@ -748,3 +751,50 @@ def _gumbel_top_k_narrow(v: np.ndarray, k: int, kk: int) -> np.ndarray:
         redo //= step.shape[1]
         top[redo] = _gumbel_top_k_halves(v.take(redo, axis=0), k, kk)
     return top
+
+
+GUMBEL_CHUNK = 16_384  # draws a pass of gumbel_float32s (its scratch: 128 KiB each; 0: one pass of all)
+
+
+def _gumbel_float32s_chunked(rng: np.random.Generator, n: int) -> np.ndarray:
+    """:func:`gumbel_float32s` with its passes after the draws made ``GUMBEL_CHUNK`` values
+    at a time: the same operations on each value (every one elementwise), the same near-tie
+    values recomputed (in ascending order, as before), but two scratch arrays of 128 KiB that
+    stay in the core's cache instead of three of 512 KiB that do not (the draws themselves
+    stay one call: the same doubles). Alone, caches cleared between calls: 0.85-0.88 of
+    the one-pass form's CPU."""
+    chunk = max(min(GUMBEL_CHUNK, n), 1)
+    scratch = getattr(_SCRATCH, "gumbel_chunked", None)
+    if scratch is None or len(scratch[0]) != n or len(scratch[1]) != chunk:
+        # (one array, the three offset by 1 KiB + 64 bytes so that equal places do not share cache sets)
+        buf = np.empty(n + 2 * chunk + 272)
+        scratch = _SCRATCH.gumbel_chunked = (buf[:n], buf[n + 136 : n + chunk + 136],
+                                             buf[n + chunk + 272 :].view(np.int64))
+    u, g0, low0 = scratch
+    state = rng.bit_generator.state
+    rng.random(out=u)
+    if not u.all():  # a 0.0: Generator.gumbel draws again for it
+        rng.bit_generator.state = state
+        return rng.gumbel(size=n).astype(np.float32)
+    out = np.empty(n, dtype=np.float32)
+    near = []
+    for a in range(0, n, chunk):
+        b = min(n, a + chunk)
+        g, low = g0[: b - a], low0[: b - a]
+        np.subtract(1.0, u[a:b], out=g)  # U = 1 - u (exact)
+        _vector_log(g, out=g)
+        np.negative(g, out=g)
+        _vector_log(g, out=g)
+        np.subtract(0.0, g, out=g)  # loc - scale · log(-log U)
+        np.copyto(out[a:b], g, casting="same_kind")  # (the float32 it rounds to)
+        np.bitwise_and(g.view(np.int64), _LOW29, out=low)  # the distance to the float32 tie, as in gumbel_float32s
+        low -= _TIE29
+        np.multiply(low, g, out=g)
+        np.abs(g, out=g)
+        hits = np.flatnonzero(g <= _TIE_MARGIN)
+        if len(hits):
+            near.append(hits + a)
+    for hits in near:  # near a tie: the C library's log itself
+        for i in hits.tolist():
+            out[i] = 0.0 - 1.0 * math.log(-math.log(1.0 - float(u[i])))
+    return out

@@ -296,3 +296,37 @@ def test_gumbel_top_k_takes_the_narrow_path_up_to_its_columns(monkeypatch):
         got = nk.gumbel_top_k(key, 12, 0.4, 5, table)
         assert called[0] == ("_gumbel_top_k_narrow" if cols <= nk.NARROW_COLS else "_gumbel_top_k_halves")
         assert np.array_equal(got, _definition(key, 12, 0.4, 5, table))
+
+
+@pytest.mark.parametrize("chunk", [0, 7, 1000, 16_384, 1 << 16])
+def test_the_noise_tables_chunks_are_the_one_pass_values(monkeypatch, chunk):
+    """Guards ``_gumbel_float32s_chunked`` (``gumbel_float32s``' passes ``GUMBEL_CHUNK`` values
+    at a time; 0: the one-pass form): the float32s of ``rng.gumbel`` and the generator's state
+    after, for tables that are and are not a multiple of the chunk, with a log off by 2**-45
+    (the values near a tie, found chunk by chunk, computed again at their own places), and a
+    draw of 0.0 (by ``rng.gumbel`` from the same state)."""
+    import copy
+
+    monkeypatch.setattr(nk, "GUMBEL_CHUNK", chunk)
+
+    def check(seeds, n, make=lambda r: r):
+        for seed in seeds:
+            want_rng = np.random.default_rng([seed, 5])
+            got_rng = copy.deepcopy(want_rng)
+            want = want_rng.gumbel(size=n).astype(np.float32)
+            got = nk.gumbel_float32s(make(got_rng), n)
+            assert got.dtype == np.float32 and np.array_equal(got.view(np.int32), want.view(np.int32))
+            assert want_rng.random() == got_rng.random()
+
+    for n in (0, 1, 1000, 12_345, 1 << 16):
+        check(range(3), n)
+
+    def off(x, out):
+        np.log(x, out=out)
+        out *= 1.0 + 2.0**-45
+        return out
+
+    monkeypatch.setattr(nk, "_vector_log", off)
+    check(range(8), 1 << 16)
+    check(range(4), 12_345)
+    check(range(2), 12_345, lambda r: _ZeroAt(r, 12_000))
