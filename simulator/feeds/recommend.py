@@ -97,6 +97,9 @@ class RecommendDay:
         # a linear policy's per-candidate score, element by element: computed once for the
         # day's items and gathered by each block (the same float32 values as the block's own)
         self.item_score = policy.item_score(self._block(slice(None), None)) if policy.linear else None
+        # whether a fan entry of zero intimacy has the boost +0.0 (T · log(1 + beta · 0) with T > 0: the
+        # numpy form's table of boosts then takes every edge's without leaving those out first)
+        self.zero_boost = policy.linear and policy.fan_score(np.zeros(1, np.float32)).view(np.int32)[0] == 0
         self.noise = gumbel_table(rng)
         # retrieval weights per interest segment, as CDFs for inverse-transform draws
         self.cdf = {}
@@ -259,11 +262,16 @@ class RecommendDay:
         and +0.0 elsewhere, which no pick can tell from the policy's)."""
         policy, left = self.policy, self.left
         if policy.linear:
-            intimacy = self.follows.intimacy[e_edge]
-            nz = intimacy != 0
             rows = block.match.shape[0]
             boost = np.zeros((int(inv.max(initial=-1)) + 1, rows), dtype=np.float32)  # (creator columns × rows)
-            boost.ravel()[e_col[nz] * rows + e_row[nz]] = policy.fan_score(intimacy[nz])
+            intimacy = self.follows.intimacy.take(e_edge)
+            if self.zero_boost:  # every edge's boost written: a zero intimacy's is +0.0, as the table's zeros
+                at = e_col * rows
+                at += e_row
+                boost.ravel()[at] = policy.fan_score(intimacy)
+            else:
+                nz = intimacy != 0
+                boost.ravel()[e_col[nz] * rows + e_row[nz]] = policy.fan_score(intimacy[nz])
             key = np.multiply(policy.w_match, block.match)  # (the same float32 products and sums, one temporary)
             key += self.item_score[cand]
             key += boost[inv].T  # (gathering rows of the transposed table: the quicker gather)
