@@ -718,9 +718,11 @@ def _gumbel_top_k_narrow(v: np.ndarray, k: int, kk: int) -> np.ndarray:
     low ``c`` bits (a *group*), which they order by column instead. So a row's first
     ``kk`` places are the int64s' exactly when no two of its first ``kk + 1`` sorted
     places share a group (each of the first ``kk`` then differs from everything after
-    it, in the same direction as the int64s) and none of the first ``kk`` is in -inf's
-    group (-inf or -NaN: the -1 places); the other rows (a few a block, ties included)
-    are ranked again by the int64s (:func:`_gumbel_top_k_halves`).
+    it, in the same direction as the int64s). The other rows (a few a block, ties
+    included) are ranked again: by a stable argsort of ``-v`` when they hold no zero nor
+    NaN (then the float32 order is the int64s'), else by the int64s
+    (:func:`_gumbel_top_k_halves`); and when some row's ``kk``-th place is in -inf's
+    group (-inf or -NaN: the -1 places, rare), every row by the int64s.
 
     The int32 is ``(monotonic(v) | mask) ^ ~column``: above the mask ``~monotonic(v)``,
     below it the column; five passes over one int32 array instead of the monotonic bits,
@@ -749,7 +751,13 @@ def _gumbel_top_k_narrow(v: np.ndarray, k: int, kk: int) -> np.ndarray:
     redo = np.flatnonzero(step <= mask)
     if len(redo):
         redo //= step.shape[1]
-        top[redo] = _gumbel_top_k_halves(v.take(redo, axis=0), k, kk)
+        w = v.take(redo, axis=0)
+        if w.all() and not np.isnan(w).any():
+            # no zero nor NaN: the float32 order is monotonic(v)'s, so descending by a stable
+            # argsort is the int64s' order, ties to the lower column (fewer calls on a few rows)
+            top[redo, :kk] = np.argsort(np.negative(w), axis=1, kind="stable")[:, :kk]
+        else:  # (±0.0 compare equal as floats, not as monotonic bits; NaN sort apart)
+            top[redo] = _gumbel_top_k_halves(w, k, kk)
     return top
 
 
