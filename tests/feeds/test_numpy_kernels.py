@@ -282,19 +282,22 @@ def test_gumbel_top_k_narrow_is_the_int64s_ranking():
 
 
 def test_gumbel_top_k_takes_the_narrow_path_up_to_its_columns(monkeypatch):
-    """Guards the switch: rows of up to ``NARROW_COLS`` columns are ranked by
-    ``_gumbel_top_k_narrow``, wider ones by ``_gumbel_top_k_halves``, the same lists."""
+    """Guards the switch: blocks of at least ``NARROW_FROM`` places whose rows have up to
+    ``NARROW_COLS`` columns are ranked by ``_gumbel_top_k_narrow``, wider rows and smaller
+    blocks by ``_gumbel_top_k_halves``, the same lists."""
     rng = np.random.default_rng(15)
     table = nk.gumbel_table(rng)
     called = []
     for name in ("_gumbel_top_k_narrow", "_gumbel_top_k_halves"):
         f = getattr(nk, name)
         monkeypatch.setattr(nk, name, lambda *a, f=f, name=name: called.append(name) or f(*a))
-    for cols in (48, nk.NARROW_COLS, nk.NARROW_COLS + 1):
-        key = _keys(rng, 50, cols)
+    for rows, cols in ((700, 48), (583, 48), (110, nk.NARROW_COLS), (110, nk.NARROW_COLS + 1), (50, 48)):
+        key = _keys(rng, rows, cols)
         called.clear()
         got = nk.gumbel_top_k(key, 12, 0.4, 5, table)
-        assert called[0] == ("_gumbel_top_k_narrow" if cols <= nk.NARROW_COLS else "_gumbel_top_k_halves")
+        narrow = cols <= nk.NARROW_COLS and rows * cols >= nk.NARROW_FROM
+        assert narrow == (rows * cols >= 28_000 and cols <= 256)
+        assert called[0] == ("_gumbel_top_k_narrow" if narrow else "_gumbel_top_k_halves")
         assert np.array_equal(got, _definition(key, 12, 0.4, 5, table))
 
 
