@@ -170,7 +170,10 @@ def gumbel_top_k(key: np.ndarray, k: int, temperature: float, seed: int, table: 
     Each entry becomes one int64 that orders as (value, then the lower column first):
     the float32's bits made monotonic in the high half, the column reversed in the low
     half; keys are then distinct, so sorting them gives the kernel's list exactly,
-    without an index sort. ``signed_zeros=False``: the caller's keys have no -0.0 (so
+    without an index sort. Blocks of at least ``NARROW_FROM`` places (rows of up to
+    ``NARROW_COLS`` columns) are sorted as one int32 a place instead, the few rows that
+    cannot tell their first places apart in it ranked again (:func:`_gumbel_top_k_narrow`:
+    the same lists). ``signed_zeros=False``: the caller's keys have no -0.0 (so
     neither has key + noise, which is -0.0 only where both are), no pass turning it into 0.0."""
     rows, cols = key.shape
     kk = min(k, cols)
