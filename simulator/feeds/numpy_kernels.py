@@ -183,7 +183,10 @@ def gumbel_top_k(key: np.ndarray, k: int, temperature: float, seed: int, table: 
     Each entry becomes one int64 that orders as (value, then the lower column first):
     the float32's bits made monotonic in the high half, the column reversed in the low
     half; keys are then distinct, so sorting them gives the kernel's list exactly,
-    without an index sort. ``signed_zeros=False``: the caller's keys have no -0.0 (so
+    without an index sort. Blocks of at least ``NARROW_FROM`` places (rows of up to
+    ``NARROW_COLS`` columns) are sorted as one int32 a place instead, the few rows that
+    cannot tell their first places apart in it ranked again (:func:`_gumbel_top_k_narrow`:
+    the same lists). ``signed_zeros=False``: the caller's keys have no -0.0 (so
     neither has key + noise, which is -0.0 only where both are), no pass turning it into 0.0."""
     rows, cols = key.shape
     kk = min(k, cols)
@@ -195,6 +198,15 @@ def gumbel_top_k(key: np.ndarray, k: int, temperature: float, seed: int, table: 
         v += np.float32(0.0)  # -0.0 → 0.0: the kernel's comparisons treat them as equal
     if not _LITTLE:  # (the halves below are written by address)
         return _gumbel_top_k_packed(v, k, kk)
+    if cols <= NARROW_COLS and rows * cols >= NARROW_FROM:  # (rows sorted as int32s, the rare uncertain ones as below)
+        return _gumbel_top_k_narrow(v, k, kk)
+    return _gumbel_top_k_halves(v, k, kk)
+
+
+def _gumbel_top_k_halves(v: np.ndarray, k: int, kk: int) -> np.ndarray:
+    """:func:`gumbel_top_k`'s packing, sort and picks of ``v`` (key + noise) on
+    little-endian machines: the packed int64s written as two int32 halves."""
+    rows, cols = v.shape
     # ascending = best first: ~monotonic(v) in the high half (int32), the column in the low
     # (unsigned), written straight into the int64s' halves
     packed = np.empty((rows, cols), dtype=np.int64)
@@ -639,7 +651,10 @@ def gumbel_float32s(rng: np.random.Generator, n: int) -> np.ndarray:
     (Python's ``math.log``: ~30 values a table). A draw of exactly 0.0 (``1 - u == 1``,
     which ``Generator.gumbel`` rejects and draws again for) falls back to ``rng.gumbel``
     itself, from the same state. The three float64 passes run in scratch arrays kept
-    per thread (a fresh 512 KiB array costs its page faults: ~0.2 ms)."""
+    per thread (a fresh 512 KiB array costs its page faults: ~0.2 ms), ``GUMBEL_CHUNK``
+    values at a time (:func:`_gumbel_float32s_chunked`; 0: all at once, below)."""
+    if GUMBEL_CHUNK:
+        return _gumbel_float32s_chunked(rng, n)
     scratch = getattr(_SCRATCH, "gumbel", None)
     if scratch is None or len(scratch[0]) != n:
         # (one array, the three offset by 1 KiB + 64 bytes so that equal places do not share cache sets)
@@ -702,3 +717,113 @@ def _row_offsets(rows: int, seed: int, mask: int) -> np.ndarray:
     splitmix64_in_place(h, np.empty_like(h))
     h &= np.uint64(mask)
     return h.view(np.int64)
+
+
+# ---------------------------------------------------------------- RANK (issue #17, fourteenth pass)
+
+
+NARROW_COLS = 256  # gumbel_top_k sorts rows of up to this many columns as int32s (_gumbel_top_k_narrow),
+# in blocks of at least NARROW_FROM places: below, its ~8 more calls cost what the int32 sort saves
+# (kuaishou.toml's ~470 × 50 blocks: 1.01-1.03 of the int64 halves' CPU in the model, 0.98 alone;
+# douyin.toml's ~870 × 45: 0.90 in the model, 0.84 alone; alone, the saving ~1.5 µs a thousand
+# places less ~35 µs a block)
+NARROW_FROM = 28_000
+_INF_GROUP = 0x7F800000  # ~monotonic(-inf) as an int32; only -NaN lie above it
+
+
+def _gumbel_top_k_narrow(v: np.ndarray, k: int, kk: int) -> np.ndarray:
+    """:func:`_gumbel_top_k_halves`' picks from one int32 a place instead of an int64
+    (numpy sorts a row of int32s in about half the time): ``~monotonic(v)`` with its
+    low ``c`` bits replaced by the column (``c`` the bits of the largest column). These
+    order as the int64s do, except among places whose ``~monotonic(v)`` agree above the
+    low ``c`` bits (a *group*), which they order by column instead. So a row's first
+    ``kk`` places are the int64s' exactly when no two of its first ``kk + 1`` sorted
+    places share a group (each of the first ``kk`` then differs from everything after
+    it, in the same direction as the int64s). The other rows (a few a block, ties
+    included) are ranked again: by a stable argsort of ``-v`` when they hold no zero nor
+    NaN (then the float32 order is the int64s'), else by the int64s
+    (:func:`_gumbel_top_k_halves`); and when some row's ``kk``-th place is in -inf's
+    group (-inf or -NaN: the -1 places, rare), every row by the int64s.
+
+    The int32 is ``(monotonic(v) | mask) ^ ~column``: above the mask ``~monotonic(v)``,
+    below it the column; five passes over one int32 array instead of the monotonic bits,
+    their invert and the column written into an int64 array (the passes' fresh memory
+    is what a block's ranking waits on: 0.90 of ``gumbel_top_k``'s CPU in the model)."""
+    rows, cols = v.shape
+    c = max(cols - 1, 1).bit_length()
+    mask = (1 << c) - 1
+    b = v.view(np.int32)
+    key = b >> 31
+    key &= np.int32(0x7FFFFFFF)
+    key ^= b  # monotonic(v)
+    key |= np.int32(mask)
+    key ^= ~np.arange(cols, dtype=np.int32)
+    key.sort(axis=1)
+    top = np.empty((rows, k), dtype=np.int64)
+    np.bitwise_and(key[:, :kk], np.int32(mask), out=top[:, :kk])
+    if kk < k:
+        top[:, kk:] = -1
+    # two neighbours in a group differ in their low c bits only: a row with such a pair among
+    # its first kk + 1 places (kk when it has no more) is ranked again
+    # (a row listed twice is ranked again twice, the same)
+    if rows and key[:, kk - 1].max() >= _INF_GROUP:  # some row's kk-th place is -inf or -NaN: every row again
+        return _gumbel_top_k_halves(v, k, kk)
+    step = np.bitwise_xor(key[:, 1 : kk + 1], key[:, : min(kk, cols - 1)]).view(np.uint32)
+    redo = np.flatnonzero(step <= mask)
+    if len(redo):
+        redo //= step.shape[1]
+        w = v.take(redo, axis=0)
+        if w.all() and not np.isnan(w).any():
+            # no zero nor NaN: the float32 order is monotonic(v)'s, so descending by a stable
+            # argsort is the int64s' order, ties to the lower column (fewer calls on a few rows)
+            top[redo, :kk] = np.argsort(np.negative(w), axis=1, kind="stable")[:, :kk]
+        else:  # (±0.0 compare equal as floats, not as monotonic bits; NaN sort apart)
+            top[redo] = _gumbel_top_k_halves(w, k, kk)
+    return top
+
+
+GUMBEL_CHUNK = 16_384  # draws a pass of gumbel_float32s (its scratch: 128 KiB each; 0: one pass of all)
+
+
+def _gumbel_float32s_chunked(rng: np.random.Generator, n: int) -> np.ndarray:
+    """:func:`gumbel_float32s` with its passes after the draws made ``GUMBEL_CHUNK`` values
+    at a time: the same operations on each value (every one elementwise), the same near-tie
+    values recomputed (in ascending order, as before), but two scratch arrays of 128 KiB that
+    stay in the core's cache instead of three of 512 KiB that do not (the draws themselves
+    stay one call: the same doubles). Alone, caches cleared between calls: 0.85-0.88 of
+    the one-pass form's CPU."""
+    chunk = max(min(GUMBEL_CHUNK, n), 1)
+    scratch = getattr(_SCRATCH, "gumbel_chunked", None)
+    if scratch is None or len(scratch[0]) != n or len(scratch[1]) != chunk:
+        # (one array, the three offset by 1 KiB + 64 bytes so that equal places do not share cache sets)
+        buf = np.empty(n + 2 * chunk + 272)
+        scratch = _SCRATCH.gumbel_chunked = (buf[:n], buf[n + 136 : n + chunk + 136],
+                                             buf[n + chunk + 272 :].view(np.int64))
+    u, g0, low0 = scratch
+    state = rng.bit_generator.state
+    rng.random(out=u)
+    if not u.all():  # a 0.0: Generator.gumbel draws again for it
+        rng.bit_generator.state = state
+        return rng.gumbel(size=n).astype(np.float32)
+    out = np.empty(n, dtype=np.float32)
+    near = []
+    for a in range(0, n, chunk):
+        b = min(n, a + chunk)
+        g, low = g0[: b - a], low0[: b - a]
+        np.subtract(1.0, u[a:b], out=g)  # U = 1 - u (exact)
+        _vector_log(g, out=g)
+        np.negative(g, out=g)
+        _vector_log(g, out=g)
+        np.subtract(0.0, g, out=g)  # loc - scale · log(-log U)
+        np.copyto(out[a:b], g, casting="same_kind")  # (the float32 it rounds to)
+        np.bitwise_and(g.view(np.int64), _LOW29, out=low)  # the distance to the float32 tie, as in gumbel_float32s
+        low -= _TIE29
+        np.multiply(low, g, out=g)
+        np.abs(g, out=g)
+        hits = np.flatnonzero(g <= _TIE_MARGIN)
+        if len(hits):
+            near.append(hits + a)
+    for hits in near:  # near a tie: the C library's log itself
+        for i in hits.tolist():
+            out[i] = 0.0 - 1.0 * math.log(-math.log(1.0 - float(u[i])))
+    return out

@@ -97,6 +97,9 @@ class RecommendDay:
         # a linear policy's per-candidate score, element by element: computed once for the
         # day's items and gathered by each block (the same float32 values as the block's own)
         self.item_score = policy.item_score(self._block(slice(None), None)) if policy.linear else None
+        # whether a fan entry of zero intimacy has the boost +0.0 (T · log(1 + beta · 0) with T > 0: the
+        # numpy form's table of boosts then takes every edge's without leaving those out first)
+        self.zero_boost = policy.linear and policy.fan_score(np.zeros(1, np.float32)).view(np.int32)[0] == 0
         self.noise = gumbel_table(rng)
         # retrieval weights per interest segment, as CDFs for inverse-transform draws
         self.cdf = {}
@@ -125,14 +128,15 @@ class RecommendDay:
             return None
         users, follows, policy = self.users, self.follows, self.policy
         # retrieval: candidates split across the interest segments present in the block
-        seg = users.segment[bu]  # users are numbered by segment, so a block's segments are runs
+        seg = users.segment.take(bu)  # users are numbered by segment, so a block's segments are runs
         bounds = np.flatnonzero(seg[1:] != seg[:-1]).tolist()
         draws = []
         for a, b in zip([0] + [x + 1 for x in bounds], [x + 1 for x in bounds] + [len(seg)]):
             cw = self.cdf[int(seg[a])]
             k = max(1, int(round(self.m_target * (b - a) / len(bu))))
             draws.append(np.searchsorted(cw, rng.random(k) * cw[-1], side="right"))
-        cand = unique_sorted(np.minimum(np.concatenate(draws), len(self.pool) - 1))  # np.unique: a hash table first
+        cand = np.concatenate(draws)
+        cand = unique_sorted(np.minimum(cand, len(self.pool) - 1, out=cand))  # np.unique: a hash table first
         m = len(cand)
         kb = min(kmax, m)
         # the candidates' creators as columns; the day's creator → column table is set for
@@ -189,7 +193,8 @@ class RecommendDay:
             # (take and compress: numpy's fancy indexing by int32 indices or a boolean mask
             # gives the same values ~2-5× more slowly)
             es, ee = follows.indptr[bu[0]], follows.indptr[bu[-1] + 1]
-            e_edge = es + np.flatnonzero((col_of >= 0).take(follows.creator[es:ee]))
+            e_edge = np.flatnonzero((col_of >= 0).take(follows.creator[es:ee]))
+            e_edge += es
             er = self.row_in_block.take(follows.src.take(e_edge))  # -1 for users not active today
             ok = er >= 0
             e_row, e_edge = er.compress(ok), e_edge.compress(ok)
@@ -206,12 +211,21 @@ class RecommendDay:
                 keep = valid & (np.cumsum(valid, axis=1) <= k_u[:, None])
             # row by row, rank by rank (as the mask selects them); flat indices throughout,
             # several times quicker than numpy's 2-D nonzero and fancy indexing
-            at = np.flatnonzero(keep)
-            rows, cols = at // top.shape[1], top.ravel().take(at)
+            # (the flat indices' products and sums in place: the same integers, fewer fresh arrays)
+            rows = np.flatnonzero(keep)
+            cols = top.ravel().take(rows)
+            rows //= top.shape[1]
+            at = e_row * len(ucre)
+            at += e_col
             edge_dense = np.full(len(bu) * len(ucre), -1, dtype=INDEX)  # (rows × creator columns)
-            edge_dense[e_row * len(ucre) + e_col] = e_edge
+            edge_dense[at] = e_edge
             user, item = bu.take(rows), self.pool32.take(cand.take(cols))
-            edge, mt = edge_dense.take(rows * len(ucre) + inv.take(cols)), match.ravel().take(rows * m + cols)
+            at = rows * len(ucre)
+            at += inv.take(cols)
+            edge = edge_dense.take(at)
+            np.multiply(rows, m, out=at)
+            at += cols
+            mt = match.ravel().take(at)
         if left is not None:
             left[cand] -= np.bincount(cols, minlength=m)
         return Impressions(user=user, item=item, source=np.full(len(user), RECOMMEND, np.int8), edge=edge, match=mt)
@@ -239,10 +253,10 @@ class RecommendDay:
         (ascending) and each candidate's column among them, by a sort of the few creators
         and the day's creator → column table (``col_of``), which is left set for the block
         (the caller resets it)."""
-        creator = self.creator[cand]
+        creator = self.creator.take(cand)
         ucre = unique_sorted(creator)
         self.col_of[ucre] = np.arange(len(ucre))
-        return ucre, self.col_of[creator]
+        return ucre, self.col_of.take(creator)
 
     def _block(self, cand, match) -> Block:
         """What the policy sees of candidates ``cand`` (a slice: every item of the day)."""
@@ -259,13 +273,18 @@ class RecommendDay:
         and +0.0 elsewhere, which no pick can tell from the policy's)."""
         policy, left = self.policy, self.left
         if policy.linear:
-            intimacy = self.follows.intimacy[e_edge]
-            nz = intimacy != 0
             rows = block.match.shape[0]
             boost = np.zeros((int(inv.max(initial=-1)) + 1, rows), dtype=np.float32)  # (creator columns × rows)
-            boost.ravel()[e_col[nz] * rows + e_row[nz]] = policy.fan_score(intimacy[nz])
+            intimacy = self.follows.intimacy.take(e_edge)
+            if self.zero_boost:  # every edge's boost written: a zero intimacy's is +0.0, as the table's zeros
+                at = e_col * rows
+                at += e_row
+                boost.ravel()[at] = policy.fan_score(intimacy)
+            else:
+                nz = intimacy != 0
+                boost.ravel()[e_col[nz] * rows + e_row[nz]] = policy.fan_score(intimacy[nz])
             key = np.multiply(policy.w_match, block.match)  # (the same float32 products and sums, one temporary)
-            key += self.item_score[cand]
+            key += self.item_score.take(cand)
             key += boost[inv].T  # (gathering rows of the transposed table: the quicker gather)
             if left is not None:
                 key[:, left[cand] <= 0] = -np.inf

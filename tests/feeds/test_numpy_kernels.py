@@ -239,3 +239,97 @@ def test_gumbel_top_k_marks_minus_inf_only_where_a_row_runs_out():
             if case < 3:
                 assert np.array_equal(got, _definition(key, k, t, 3, table))
             assert (got[17] == -1).sum() == (5 if case == 1 else 0)
+
+
+# ---------------------------------------------------------------- RANK (issue #17, fourteenth pass)
+
+
+def _narrow_cases(rng):
+    """(v, k) pairs for the int32 ranking: plain rows, many exact ties, near ties (keys a few
+    float32 ulps apart, which share their high bits), -inf, -NaN and +NaN, signed zeros, one
+    row, no row, one column, and column counts on both sides of a power of two."""
+    for rows, cols, k in [(200, 45, 12), (1, 7, 12), (0, 9, 3), (30, 1, 4), (40, 64, 12), (40, 65, 12),
+                          (25, 256, 30), (60, 13, 12), (60, 12, 12), (33, 2, 1)]:
+        v = rng.normal(size=(rows, cols)).astype(np.float32)
+        yield v, k
+        yield rng.integers(-2, 3, size=(rows, cols)).astype(np.float32), k  # exact ties
+        near = np.float32(3.0) + np.float32(2e-7) * rng.integers(0, 40, size=(rows, cols)).astype(np.float32)
+        yield near, k  # near ties: the same group, any order of their low bits
+        w = v.copy()
+        w[rng.random(w.shape) < 0.6] = -np.inf
+        yield w, k
+        w = v.copy()
+        w[rng.random(w.shape) < 0.1] = np.float32(np.nan)
+        w[rng.random(w.shape) < 0.1] = -np.float32(np.nan)
+        w[rng.random(w.shape) < 0.2] = -np.inf
+        yield w, k
+        z = np.where(rng.random((rows, cols)) < 0.5, np.float32(-0.0), np.float32(0.0)).astype(np.float32)
+        yield z, k
+
+
+def test_gumbel_top_k_narrow_is_the_int64s_ranking():
+    """Guards ``_gumbel_top_k_narrow`` (a row's places sorted as one int32 each, the rows whose
+    first places are uncertain ranked again) against ``_gumbel_top_k_halves`` and the
+    whole-int64 packing: the same lists on every case of ``_narrow_cases``, and rows with
+    near ties are indeed ranked again (else their columns would come by column order)."""
+    rng = np.random.default_rng(14)
+    for v, k in _narrow_cases(rng):
+        kk = min(k, v.shape[1])
+        got = nk._gumbel_top_k_narrow(v.copy(), k, kk)
+        assert got.dtype == np.int64 and got.shape == (v.shape[0], k)
+        assert np.array_equal(got, nk._gumbel_top_k_halves(v.copy(), k, kk))
+        assert np.array_equal(got, nk._gumbel_top_k_packed(v.copy(), k, kk))
+
+
+def test_gumbel_top_k_takes_the_narrow_path_up_to_its_columns(monkeypatch):
+    """Guards the switch: blocks of at least ``NARROW_FROM`` places whose rows have up to
+    ``NARROW_COLS`` columns are ranked by ``_gumbel_top_k_narrow``, wider rows and smaller
+    blocks by ``_gumbel_top_k_halves``, the same lists."""
+    rng = np.random.default_rng(15)
+    table = nk.gumbel_table(rng)
+    called = []
+    for name in ("_gumbel_top_k_narrow", "_gumbel_top_k_halves"):
+        f = getattr(nk, name)
+        monkeypatch.setattr(nk, name, lambda *a, f=f, name=name: called.append(name) or f(*a))
+    for rows, cols in ((700, 48), (583, 48), (110, nk.NARROW_COLS), (110, nk.NARROW_COLS + 1), (50, 48)):
+        key = _keys(rng, rows, cols)
+        called.clear()
+        got = nk.gumbel_top_k(key, 12, 0.4, 5, table)
+        narrow = cols <= nk.NARROW_COLS and rows * cols >= nk.NARROW_FROM
+        assert narrow == (rows * cols >= 28_000 and cols <= 256)
+        assert called[0] == ("_gumbel_top_k_narrow" if narrow else "_gumbel_top_k_halves")
+        assert np.array_equal(got, _definition(key, 12, 0.4, 5, table))
+
+
+@pytest.mark.parametrize("chunk", [0, 7, 1000, 16_384, 1 << 16])
+def test_the_noise_tables_chunks_are_the_one_pass_values(monkeypatch, chunk):
+    """Guards ``_gumbel_float32s_chunked`` (``gumbel_float32s``' passes ``GUMBEL_CHUNK`` values
+    at a time; 0: the one-pass form): the float32s of ``rng.gumbel`` and the generator's state
+    after, for tables that are and are not a multiple of the chunk, with a log off by 2**-45
+    (the values near a tie, found chunk by chunk, computed again at their own places), and a
+    draw of 0.0 (by ``rng.gumbel`` from the same state)."""
+    import copy
+
+    monkeypatch.setattr(nk, "GUMBEL_CHUNK", chunk)
+
+    def check(seeds, n, make=lambda r: r):
+        for seed in seeds:
+            want_rng = np.random.default_rng([seed, 5])
+            got_rng = copy.deepcopy(want_rng)
+            want = want_rng.gumbel(size=n).astype(np.float32)
+            got = nk.gumbel_float32s(make(got_rng), n)
+            assert got.dtype == np.float32 and np.array_equal(got.view(np.int32), want.view(np.int32))
+            assert want_rng.random() == got_rng.random()
+
+    for n in (0, 1, 1000, 12_345, 1 << 16):
+        check(range(3), n)
+
+    def off(x, out):
+        np.log(x, out=out)
+        out *= 1.0 + 2.0**-45
+        return out
+
+    monkeypatch.setattr(nk, "_vector_log", off)
+    check(range(8), 1 << 16)
+    check(range(4), 12_345)
+    check(range(2), 12_345, lambda r: _ZeroAt(r, 12_000))

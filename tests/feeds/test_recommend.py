@@ -134,3 +134,46 @@ def test_a_days_retrieval_cdfs_are_each_segments_own():
             logw = day.prior + (platform.cfg.candidate_affinity * day.topic[:, s] if platform.policy.targeted else 0.0)
             want = np.cumsum(np.exp(logw - logw.max()))
             assert np.array_equal(day.cdf[s].view(np.int64), want.view(np.int64))
+
+
+def test_the_boost_table_takes_zero_intimacy_edges_only_when_their_boost_is_plus_zero(monkeypatch):
+    """Guards the numpy form's table of fans' boosts (issue #17, fourteenth pass): it writes
+    every edge's ``fan_score`` without leaving out the zero intimacies first only when a zero
+    intimacy's boost is +0.0 (``RecommendDay.zero_boost``), which the table's zeros already
+    hold: the same picks as leaving them out, with edges of zero intimacy among the blocks';
+    and a policy whose zero intimacy would be boosted keeps leaving them out."""
+    from simulator.feeds import recommend
+    from simulator.feeds.policies import AlgorithmicPolicy
+
+    m = TrafficModel(small(), seed=5)
+    m.run(4)
+    platform = m.platforms["douyin"]
+    m.follows.intimacy[::3] = 0.0  # a third of the edges of no intimacy
+    active = np.arange(m.users.n)
+    free = np.full(len(active), 6, dtype=np.int64)
+
+    def picks(force_nonzero=False):
+        if force_nonzero:
+            init = recommend.RecommendDay.__init__
+
+            def patched(self, *a):
+                init(self, *a)
+                self.zero_boost = False
+
+            monkeypatch.setattr(recommend.RecommendDay, "__init__", patched)
+        parts = recommend.recommend_slots(m, platform, active, free, np.random.default_rng(11))
+        monkeypatch.undo()
+        return [(p.user.tolist(), p.item.tolist(), p.edge.tolist()) for p in parts]
+
+    lo = m.items.first_since(m.day - platform.cfg.max_item_age + 1)
+    assert recommend.RecommendDay(m, platform, lo, np.random.default_rng(0)).zero_boost
+    want = picks(force_nonzero=True)
+    assert picks() == want and sum(len(u) for u, _, _ in want) > 100
+    # fans of zero intimacy among the picks: their boost was written (+0.0)
+    edges = np.concatenate([np.array(e, dtype=np.int64) for _, _, e in want])
+    assert (m.follows.intimacy[edges[edges >= 0]] == 0).any()
+
+    # a fan score that boosts a zero intimacy: not taken for the table's zeros
+    monkeypatch.setattr(AlgorithmicPolicy, "fan_score", lambda self, x: np.float32(0.5) * np.log(1.5 + x))
+    day = recommend.RecommendDay(m, platform, lo, np.random.default_rng(0))
+    assert not day.zero_boost
