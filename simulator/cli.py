@@ -581,12 +581,18 @@ def program() -> None:
     benchmarks/README.md, *Thirteenth pass, RUNWALL*). Nothing is left to clean up then:
     the threads a large run steps with (the feeds', the trace's) are idle, their results read,
     and the run leaves no temporary file. Every other command, and
-    :func:`main` called from Python, exit as usual."""
+    :func:`main` called from Python, exit as usual.
+
+    The program also runs without pydantic's plugins (``PYDANTIC_DISABLE_PLUGINS``, unless
+    set otherwise): the scenario schema's models would otherwise look them up in every
+    installed package's metadata as they are built (~20-30 ms of each command's start;
+    no plugin has any use for the program's own schema)."""
+    import os
+
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     _RAN.clear()
     code = main()
     if _RAN:
-        import os
-
         try:
             sys.stdout.flush()
         except BrokenPipeError:  # the reader went away after the record was written

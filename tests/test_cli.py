@@ -129,6 +129,26 @@ def test_the_program_ends_a_run_without_the_interpreter_teardown(tmp_path):
     assert r.returncode == 2 and "not empty" in r.stderr and r.stdout == "teardown\n"
 
 
+def test_the_program_builds_its_schema_without_pydantic_plugins():
+    """Guards ``cli.program``'s ``PYDANTIC_DISABLE_PLUGINS``: the program's scenario schema
+    is built without pydantic's look-up of plugins in every installed package's metadata
+    (its ``_plugins`` cache is never filled), unless the variable is set otherwise."""
+    code = ("import os, sys\n"
+            "import simulator.cli as cli\n"
+            "def fake_main():\n"
+            "    import simulator.config\n"
+            "    import pydantic.plugin._loader as loader\n"
+            "    print(loader._plugins is None, flush=True)\n"
+            "    return 0\n"
+            "cli.main = fake_main\n"
+            "cli.program()\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    env["PYTHONPATH"] = str(SCENARIOS.parent)
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout == "True\n"
+    env["PYDANTIC_DISABLE_PLUGINS"] = "some_plugin"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout == "False\n"
+
+
 # --------------------------------------------------------------------------- issue 13
 
 TINY = ["--set", "population.users=200", "--set", "population.creators=20", "--set", "population.merchants=1"]
