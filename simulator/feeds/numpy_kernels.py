@@ -652,40 +652,52 @@ def gumbel_float32s(rng: np.random.Generator, n: int) -> np.ndarray:
     which ``Generator.gumbel`` rejects and draws again for) falls back to ``rng.gumbel``
     itself, from the same state. The three float64 passes run in scratch arrays kept
     per thread (a fresh 512 KiB array costs its page faults: ~0.2 ms), ``GUMBEL_CHUNK``
-    values at a time (:func:`_gumbel_float32s_chunked`; 0: all at once, below)."""
-    if GUMBEL_CHUNK:
-        return _gumbel_float32s_chunked(rng, n)
+    values at a time (0: all at once): the draws stay one call (the same doubles), and the
+    two scratch arrays of a chunk (128 KiB each) stay in the core's cache (alone, caches
+    cleared between calls: 0.85-0.88 of the one-pass form's CPU; issue #17, fourteenth
+    pass, RANK)."""
+    chunk = max(min(GUMBEL_CHUNK or n, n), 1)
     scratch = getattr(_SCRATCH, "gumbel", None)
-    if scratch is None or len(scratch[0]) != n:
+    if scratch is None or len(scratch[0]) != n or len(scratch[1]) != chunk:
         # (one array, the three offset by 1 KiB + 64 bytes so that equal places do not share cache sets)
-        buf = np.empty(3 * n + 272)
-        scratch = _SCRATCH.gumbel = (buf[:n], buf[n + 136 : 2 * n + 136], buf[2 * n + 272 :].view(np.int64))
-    u, g, low = scratch
+        buf = np.empty(n + 2 * chunk + 272)
+        scratch = _SCRATCH.gumbel = (buf[:n], buf[n + 136 : n + chunk + 136], buf[n + chunk + 272 :].view(np.int64))
+    u, g0, low0 = scratch
     state = rng.bit_generator.state
     rng.random(out=u)
     if not u.all():  # a 0.0: Generator.gumbel draws again for it
         rng.bit_generator.state = state
         return rng.gumbel(size=n).astype(np.float32)
-    np.subtract(1.0, u, out=g)  # U = 1 - u (exact)
-    _vector_log(g, out=g)
-    np.negative(g, out=g)
-    _vector_log(g, out=g)
-    np.subtract(0.0, g, out=g)  # loc - scale · log(-log U), loc 0 and scale 1 (1.0 · x is x)
-    out = g.astype(np.float32)
-    # the distance to the float32 tie, in float64 ulps of g (each at least |g| · 2**-53),
-    # above 16 times the bound: |low 29 bits - 2**28| · |g| · 2**-53 > 2**-43.4 · 2**4.4
-    np.bitwise_and(g.view(np.int64), _LOW29, out=low)
-    low -= _TIE29
-    np.multiply(low, g, out=g)  # (int64 × float64: the product's float64; 0 where g is 0)
-    np.abs(g, out=g)  # |low · g| = |low| · |g| exactly (rounding is symmetric): one pass, not two
-    for i in np.flatnonzero(g <= _TIE_MARGIN).tolist():  # near a tie: the C library's log itself
-        out[i] = 0.0 - 1.0 * math.log(-math.log(1.0 - float(u[i])))
+    out = np.empty(n, dtype=np.float32)
+    near = []
+    for a in range(0, n, chunk):
+        b = min(n, a + chunk)
+        g, low = g0[: b - a], low0[: b - a]
+        np.subtract(1.0, u[a:b], out=g)  # U = 1 - u (exact)
+        _vector_log(g, out=g)
+        np.negative(g, out=g)
+        _vector_log(g, out=g)
+        np.subtract(0.0, g, out=g)  # loc - scale · log(-log U), loc 0 and scale 1 (1.0 · x is x)
+        np.copyto(out[a:b], g, casting="same_kind")  # (the float32 it rounds to)
+        # the distance to the float32 tie, in float64 ulps of g (each at least |g| · 2**-53),
+        # above 16 times the bound: |low 29 bits - 2**28| · |g| · 2**-53 > 2**-43.4 · 2**4.4
+        np.bitwise_and(g.view(np.int64), _LOW29, out=low)
+        low -= _TIE29
+        np.multiply(low, g, out=g)  # (int64 × float64: the product's float64; 0 where g is 0)
+        np.abs(g, out=g)  # |low · g| = |low| · |g| exactly (rounding is symmetric): one pass, not two
+        hits = np.flatnonzero(g <= _TIE_MARGIN)
+        if len(hits):
+            near.append(hits + a)
+    for hits in near:  # near a tie: the C library's log itself
+        for i in hits.tolist():
+            out[i] = 0.0 - 1.0 * math.log(-math.log(1.0 - float(u[i])))
     return out
 
 
 _SCRATCH = threading.local()  # scratch arrays of the functions above, per thread (the feeds' threads)
 _LOW29, _TIE29 = np.int64((1 << 29) - 1), np.int64(1 << 28)
 _TIE_MARGIN = float(1 << 14)
+GUMBEL_CHUNK = 16_384  # values a pass of gumbel_float32s after its draws (0: all at once)
 _vector_log = np.log  # (a name the tests can swap)
 
 
@@ -780,50 +792,3 @@ def _gumbel_top_k_narrow(v: np.ndarray, k: int, kk: int) -> np.ndarray:
         else:  # (±0.0 compare equal as floats, not as monotonic bits; NaN sort apart)
             top[redo] = _gumbel_top_k_halves(w, k, kk)
     return top
-
-
-GUMBEL_CHUNK = 16_384  # draws a pass of gumbel_float32s (its scratch: 128 KiB each; 0: one pass of all)
-
-
-def _gumbel_float32s_chunked(rng: np.random.Generator, n: int) -> np.ndarray:
-    """:func:`gumbel_float32s` with its passes after the draws made ``GUMBEL_CHUNK`` values
-    at a time: the same operations on each value (every one elementwise), the same near-tie
-    values recomputed (in ascending order, as before), but two scratch arrays of 128 KiB that
-    stay in the core's cache instead of three of 512 KiB that do not (the draws themselves
-    stay one call: the same doubles). Alone, caches cleared between calls: 0.85-0.88 of
-    the one-pass form's CPU."""
-    chunk = max(min(GUMBEL_CHUNK, n), 1)
-    scratch = getattr(_SCRATCH, "gumbel_chunked", None)
-    if scratch is None or len(scratch[0]) != n or len(scratch[1]) != chunk:
-        # (one array, the three offset by 1 KiB + 64 bytes so that equal places do not share cache sets)
-        buf = np.empty(n + 2 * chunk + 272)
-        scratch = _SCRATCH.gumbel_chunked = (buf[:n], buf[n + 136 : n + chunk + 136],
-                                             buf[n + chunk + 272 :].view(np.int64))
-    u, g0, low0 = scratch
-    state = rng.bit_generator.state
-    rng.random(out=u)
-    if not u.all():  # a 0.0: Generator.gumbel draws again for it
-        rng.bit_generator.state = state
-        return rng.gumbel(size=n).astype(np.float32)
-    out = np.empty(n, dtype=np.float32)
-    near = []
-    for a in range(0, n, chunk):
-        b = min(n, a + chunk)
-        g, low = g0[: b - a], low0[: b - a]
-        np.subtract(1.0, u[a:b], out=g)  # U = 1 - u (exact)
-        _vector_log(g, out=g)
-        np.negative(g, out=g)
-        _vector_log(g, out=g)
-        np.subtract(0.0, g, out=g)  # loc - scale · log(-log U)
-        np.copyto(out[a:b], g, casting="same_kind")  # (the float32 it rounds to)
-        np.bitwise_and(g.view(np.int64), _LOW29, out=low)  # the distance to the float32 tie, as in gumbel_float32s
-        low -= _TIE29
-        np.multiply(low, g, out=g)
-        np.abs(g, out=g)
-        hits = np.flatnonzero(g <= _TIE_MARGIN)
-        if len(hits):
-            near.append(hits + a)
-    for hits in near:  # near a tie: the C library's log itself
-        for i in hits.tolist():
-            out[i] = 0.0 - 1.0 * math.log(-math.log(1.0 - float(u[i])))
-    return out

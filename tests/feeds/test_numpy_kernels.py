@@ -303,8 +303,7 @@ def test_gumbel_top_k_takes_the_narrow_path_up_to_its_columns(monkeypatch):
 
 @pytest.mark.parametrize("chunk", [0, 7, 1000, 16_384, 1 << 16])
 def test_the_noise_tables_chunks_are_the_one_pass_values(monkeypatch, chunk):
-    """Guards ``_gumbel_float32s_chunked`` (``gumbel_float32s``' passes ``GUMBEL_CHUNK`` values
-    at a time; 0: the one-pass form): the float32s of ``rng.gumbel`` and the generator's state
+    """Guards ``gumbel_float32s``' passes ``GUMBEL_CHUNK`` values at a time (0: all at once): the float32s of ``rng.gumbel`` and the generator's state
     after, for tables that are and are not a multiple of the chunk, with a log off by 2**-45
     (the values near a tie, found chunk by chunk, computed again at their own places), and a
     draw of 0.0 (by ``rng.gumbel`` from the same state)."""
