@@ -94,31 +94,35 @@ def test_the_noise_tables_float32s_are_generator_gumbels(monkeypatch, n):
     value through the C library's log (a margin that takes them all) and through a log
     off by 2**-45 of its value (within the margin's bound) too; and a draw of 0.0, for
     which ``Generator.gumbel`` draws again, by ``rng.gumbel`` itself from the same state."""
-    import copy
-
-    def check(seeds, make=lambda r: r):
-        for seed in seeds:
-            want_rng = np.random.default_rng([seed, 3])
-            got_rng = copy.deepcopy(want_rng)
-            want = want_rng.gumbel(size=n).astype(np.float32)
-            got = nk.gumbel_float32s(make(got_rng), n)
-            assert got.dtype == np.float32 and np.array_equal(got.view(np.int32), want.view(np.int32))
-            assert want_rng.random() == got_rng.random()  # the same state after
-
-    check(range(12))
+    _gumbels_match(range(12), n, 3)
     monkeypatch.setattr(nk, "_TIE_MARGIN", np.inf)
-    check(range(3))
-
-    def off(x, out):  # a vectorized log a little off, as another library's could be
-        np.log(x, out=out)
-        out *= 1.0 + 2.0**-45
-        return out
-
-    monkeypatch.setattr(nk, "_vector_log", off)
-    check(range(16))  # (without the C library's values near a tie, ~10 of these float32s differ)
+    _gumbels_match(range(3), n, 3)
+    monkeypatch.setattr(nk, "_vector_log", _log_a_little_off)
+    _gumbels_match(range(16), n, 3)  # (without the C library's values near a tie, ~10 of these float32s differ)
     monkeypatch.undo()
     if n:
-        check(range(2), lambda r: _ZeroAt(r, n // 2))
+        _gumbels_match(range(2), n, 3, lambda r: _ZeroAt(r, n // 2))
+
+
+def _gumbels_match(seeds, n: int, stream: int, make=lambda r: r) -> None:
+    """``gumbel_float32s(rng, n)`` gives ``rng.gumbel(size=n)``'s float32s and leaves the
+    generator's state where ``rng.gumbel`` does, for generators ``[seed, stream]``."""
+    import copy
+
+    for seed in seeds:
+        want_rng = np.random.default_rng([seed, stream])
+        got_rng = copy.deepcopy(want_rng)
+        want = want_rng.gumbel(size=n).astype(np.float32)
+        got = nk.gumbel_float32s(make(got_rng), n)
+        assert got.dtype == np.float32 and np.array_equal(got.view(np.int32), want.view(np.int32))
+        assert want_rng.random() == got_rng.random()  # the same state after
+
+
+def _log_a_little_off(x, out):
+    """A vectorized log off by 2**-45 of its value, as another library's could be."""
+    np.log(x, out=out)
+    out *= 1.0 + 2.0**-45
+    return out
 
 
 def test_gumbel_top_k_without_signed_zeros_skips_only_their_pass():
@@ -303,32 +307,14 @@ def test_gumbel_top_k_takes_the_narrow_path_up_to_its_columns(monkeypatch):
 
 @pytest.mark.parametrize("chunk", [0, 7, 1000, 16_384, 1 << 16])
 def test_the_noise_tables_chunks_are_the_one_pass_values(monkeypatch, chunk):
-    """Guards ``gumbel_float32s``' passes ``GUMBEL_CHUNK`` values at a time (0: all at once): the float32s of ``rng.gumbel`` and the generator's state
-    after, for tables that are and are not a multiple of the chunk, with a log off by 2**-45
+    """Guards ``gumbel_float32s``' passes ``GUMBEL_CHUNK`` values at a time (0: all at
+    once): the float32s of ``rng.gumbel`` and the generator's state after, for tables that are and are not a multiple of the chunk, with a log off by 2**-45
     (the values near a tie, found chunk by chunk, computed again at their own places), and a
     draw of 0.0 (by ``rng.gumbel`` from the same state)."""
-    import copy
-
     monkeypatch.setattr(nk, "GUMBEL_CHUNK", chunk)
-
-    def check(seeds, n, make=lambda r: r):
-        for seed in seeds:
-            want_rng = np.random.default_rng([seed, 5])
-            got_rng = copy.deepcopy(want_rng)
-            want = want_rng.gumbel(size=n).astype(np.float32)
-            got = nk.gumbel_float32s(make(got_rng), n)
-            assert got.dtype == np.float32 and np.array_equal(got.view(np.int32), want.view(np.int32))
-            assert want_rng.random() == got_rng.random()
-
     for n in (0, 1, 1000, 12_345, 1 << 16):
-        check(range(3), n)
-
-    def off(x, out):
-        np.log(x, out=out)
-        out *= 1.0 + 2.0**-45
-        return out
-
-    monkeypatch.setattr(nk, "_vector_log", off)
-    check(range(8), 1 << 16)
-    check(range(4), 12_345)
-    check(range(2), 12_345, lambda r: _ZeroAt(r, 12_000))
+        _gumbels_match(range(3), n, 5)
+    monkeypatch.setattr(nk, "_vector_log", _log_a_little_off)
+    _gumbels_match(range(8), 1 << 16, 5)
+    _gumbels_match(range(4), 12_345, 5)
+    _gumbels_match(range(2), 12_345, 5, lambda r: _ZeroAt(r, 12_000))
