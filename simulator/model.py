@@ -189,8 +189,7 @@ class TrafficModel(mesa.Model):
     # ------------------------------------------------------------------ the day
 
     def _register_run(self) -> None:
-        numpy_kernels.prefer_compiled_for(self.scenario.steps, self.users.n,
-                                          sum(cfg.kind != "shelf" for cfg in self.scenario.platforms.values()))
+        numpy_kernels.prefer_compiled_for(self.scenario.steps, self.users.n, sum(self.scenario.feed_platforms()))
 
     def __setstate__(self, state) -> None:
         # a model loaded in another process (pickle, cloudpickle) runs the kernels its run

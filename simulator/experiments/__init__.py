@@ -7,7 +7,6 @@ the command line checks its input before loading them."""
 MIN_REPLICATES = 2  # a comparison's 95% CI needs a standard deviation
 
 
-
 def feed_user_days(scenario) -> int:
     """A run's feed user-days: steps × users × feed platforms (what
     ``numpy_kernels.prefer_compiled_for`` counts)."""

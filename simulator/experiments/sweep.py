@@ -271,8 +271,9 @@ def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | Non
 
 
 def task_user_days(task: dict) -> int:
-    """A task's feed user-days (its ``scenario`` table; sweeps and calibrations); 0 for a scenario that does not validate (the run fails in
-    its worker, where the error is recorded)."""
+    """A task's feed user-days (its ``scenario`` table; sweeps and calibrations); 0 for a
+    scenario that does not validate (the run fails in its worker, where the error is
+    recorded)."""
     try:
         return feed_user_days(scenario_from_dict(task["scenario"], task.get("source", "<sweep>")))
     except Exception:

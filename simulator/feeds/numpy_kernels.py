@@ -78,7 +78,7 @@ def prefer_compiled_for(steps: int, users: int, feed_platforms: int) -> None:
 
 def expect_user_days(n: int) -> None:
     """Called by a worker of a sweep, a comparison or a calibration before each run, with
-    the feed user-days its share of the batch comes to (``experiments.sweep.user_days_share``):
+    the feed user-days its share of the batch comes to (``experiments.user_days_share``):
     when they reach ``COMPILED_RUN`` the compiled kernels run from this run on, so that
     the loading is repaid over the whole share, instead of from the run that brings the
     worker's finished runs to it (``prefer_compiled_for``). The same results either way."""
@@ -669,7 +669,6 @@ def gumbel_float32s(rng: np.random.Generator, n: int) -> np.ndarray:
         rng.bit_generator.state = state
         return rng.gumbel(size=n).astype(np.float32)
     out = np.empty(n, dtype=np.float32)
-    near = []
     for a in range(0, n, chunk):
         b = min(n, a + chunk)
         g, low = g0[: b - a], low0[: b - a]
@@ -685,11 +684,7 @@ def gumbel_float32s(rng: np.random.Generator, n: int) -> np.ndarray:
         low -= _TIE29
         np.multiply(low, g, out=g)  # (int64 × float64: the product's float64; 0 where g is 0)
         np.abs(g, out=g)  # |low · g| = |low| · |g| exactly (rounding is symmetric): one pass, not two
-        hits = np.flatnonzero(g <= _TIE_MARGIN)
-        if len(hits):
-            near.append(hits + a)
-    for hits in near:  # near a tie: the C library's log itself
-        for i in hits.tolist():
+        for i in (np.flatnonzero(g <= _TIE_MARGIN) + a).tolist():  # near a tie: the C library's log itself
             out[i] = 0.0 - 1.0 * math.log(-math.log(1.0 - float(u[i])))
     return out
 
