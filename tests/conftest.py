@@ -1,5 +1,12 @@
 import copy
+import os
 from pathlib import Path
+
+# The kernels compiled ahead (simulator/feeds/ahead.py) would run every phase of the
+# suite's small runs compiled: off, so that the tests exercise the numpy forms and
+# numba's kernels as they say; tests/feeds/test_ahead.py turns them on (same results).
+# Subprocesses inherit it.
+os.environ["TRAFFICSIM_AHEAD"] = "0"
 
 import pytest
 

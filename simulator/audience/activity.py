@@ -152,7 +152,7 @@ class Activity:
             p, active = log.platform.index, log.platform.active_users
             a = self.cfgs[p]
             if log.platform.cfg.kind != "shelf" and numpy_kernels.compiled(len(log.impressions)):
-                from ..feeds import kernels  # numba: imported by large runs only
+                kernels = numpy_kernels.compiled_kernels()
 
                 # large days: the counts, the active users' moves and last opens, and the away
                 # users' recovery in one compiled call (the same floats as below, elementwise)

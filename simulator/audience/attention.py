@@ -140,7 +140,7 @@ class Attention:
         if numpy_kernels.compiled(uses.size) and uses.shape[1] < 8:  # (row_sum's order: one add after another)
             # large days: two compiled passes around numpy's exp of the used entries only,
             # without the (users × platforms) float64 temporaries (the same values)
-            from ..feeds import kernels  # numba: imported by large runs only
+            kernels = numpy_kernels.compiled_kernels()
 
             x = kernels.attention_exponents(model.activity.satisfaction, uses, cfg.sensitivity)
             kernels.attention_shares(np.exp(x), uses, self.w, self.share, cfg.memory)

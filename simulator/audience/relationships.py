@@ -30,7 +30,7 @@ def fan_gains(imp: Impressions, r: Reactions, cfg: RelationshipConfig) -> tuple[
     small days a mask of the touched edges and a bincount over the edges up to the largest
     touched instead of sorting the distinct edges and searching every impression's."""
     if numpy_kernels.compiled(len(imp.edge)):
-        from ..feeds import kernels  # numba: imported by large runs only
+        kernels = numpy_kernels.compiled_kernels()
 
         weights = np.array([cfg.gain_view, cfg.gain_complete, cfg.gain_like, cfg.gain_comment, cfg.gain_share],
                            dtype=np.float32)
@@ -98,7 +98,7 @@ def _day_gains_compiled(logs, cfg: RelationshipConfig) -> tuple[np.ndarray, np.n
     ``sum_runs``, the merges and the filter, bit for bit, without an argsort or a gather
     of the gains (issue #17: at 200 k users ~2.5 M fan impressions a day). None if the
     packed integers would not fit in 63 bits."""
-    from ..feeds import kernels  # numba: imported by large runs only
+    kernels = numpy_kernels.compiled_kernels()
 
     n = sum(np.count_nonzero(log.impressions.edge >= 0) for log in logs)
     shift = int(n - 1).bit_length() + 4
@@ -143,7 +143,7 @@ def drifting_fans(intimacy: np.ndarray, cfg: RelationshipConfig, rng: np.random.
     edge either), in edge order; on large graphs by one compiled kernel
     (``kernels.indices_below``: no mask at all, the same edges)."""
     if numpy_kernels.compiled(len(intimacy)):
-        from ..feeds import kernels  # numba: imported by large runs only
+        kernels = numpy_kernels.compiled_kernels()
 
         # (the threshold in the intimacy's dtype: numpy compares a Python float so, NEP 50)
         idx = kernels.indices_below(intimacy, intimacy.dtype.type(cfg.unfollow_threshold))

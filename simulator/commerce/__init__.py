@@ -76,7 +76,7 @@ class Commerce:
         own = creators.merchant >= 0
         ok[own] &= ~model.merchants.banned[creators.home[own], creators.merchant[own]]
         if numpy_kernels.compiled(follows.n_edges):
-            from ..feeds.kernels import selling_edges_in_rows  # numba: large graphs only
+            selling_edges_in_rows = numpy_kernels.compiled_kernels().selling_edges_in_rows
 
             # one compiled pass over the graph's rows (~0.1 s of gathers of every edge at 1 M users in
             # numpy): each selling creator's home platform as a bit, matched with the row's user's platforms

@@ -82,7 +82,7 @@ class CustomerBook:
                 if rows is not None:
                     return rows
             return numpy_kernels.find_in_book(self.keys, n_main, None, self.n_merchants, users, merchants)
-        from ..feeds.kernels import find_in_book  # numba: large books only
+        find_in_book = numpy_kernels.compiled_kernels().find_in_book
 
         # (a binary search of a user's few rows, when its merchants' bits allow, not of the whole book,
         # and no keys made: issue #17, ~9 M pairs and ~4 M lookups a day at 1 M users late in a year)
@@ -95,8 +95,7 @@ class CustomerBook:
         None on small books (numba not imported)."""
         if not numpy_kernels.compiled(len(self.keys)):
             return None
-        from ..feeds import kernels  # numba: large books only
-
+        kernels = numpy_kernels.compiled_kernels()
         n_main = len(self.keys) if self.n_main is None else self.n_main
         return kernels.book_trust_last(self.keys, n_main, self._user_index(n_main), self.n_merchants, users, merchants,
                                        self.trust, self.last_day, NEVER)
@@ -164,7 +163,7 @@ class CustomerBook:
         self.n_main = None
         if n_main is None or n_main == n:
             return
-        from ..feeds.kernels import insert_in_place  # numba: a tail exists on large books only
+        insert_in_place = numpy_kernels.compiled_kernels().insert_in_place  # (a tail exists on large books only)
 
         if any(getattr(self, name).base is not self._buffers.get(name) for name in self.COLUMNS):
             self._regrow(0)  # (a model saved with a tail: its columns come back as plain arrays)

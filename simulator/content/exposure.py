@@ -25,9 +25,7 @@ def exposure_counts(items, creators, impressions, reactions) -> tuple | None:
     large days count a platform's in the background (``TrafficModel._in_background``)."""
     if not numpy_kernels.compiled(len(impressions)):
         return None
-    from ..feeds import kernels  # numba: imported by large runs only
-
-    item_domain, item_source, item_action = kernels.tally_impressions(
+    item_domain, item_source, item_action = numpy_kernels.compiled_kernels().tally_impressions(
         impressions.item, impressions.domain(), impressions.source, *reactions.columns(), items.n, len(DOMAINS),
         len(SOURCES))
     creator_of = items.creator.astype(np.int64)

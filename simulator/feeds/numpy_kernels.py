@@ -30,6 +30,7 @@ import threading
 
 import numpy as np
 
+from . import ahead
 from ..state.arrays import find_sorted, rank_within_sorted, unique_sorted
 
 # Below this many entries (impressions, follow edges, social ties) a phase uses the numpy
@@ -47,6 +48,9 @@ COMPILED_USERS = 50_000
 COMPILED_RUN = 2_000_000
 # set once the runs built in this process reach COMPILED_RUN, and kept (the kernels stay loaded)
 PREFER_COMPILED = False
+# set for each run built: fewer than COMPILED_USERS users and the kernels compiled ahead
+# load (feeds/ahead.py), so every phase runs a compiled kernel without loading numba
+AHEAD_RUN = False
 _user_days = 0  # the feed user-days of the runs built in this process so far
 # The platforms' feeds are built in threads, one per feed platform (feeds/slots.py
 # build_feeds), on days whose expected DAU summed over the feed platforms is at least
@@ -63,17 +67,21 @@ FEED_THREADS: int | None = None
 def compiled(n: int, threshold: int | None = None) -> bool:
     """Whether a phase of ``n`` entries runs its compiled kernel: from ``threshold``
     (default ``COMPILED_FROM``) on, or at any size in a process that built a long run
-    (``PREFER_COMPILED``). Both forms give the same results."""
-    return PREFER_COMPILED or n >= (COMPILED_FROM if threshold is None else threshold)
+    (``PREFER_COMPILED``) or in a small run with the kernels compiled ahead
+    (``AHEAD_RUN``). Both forms give the same results."""
+    return PREFER_COMPILED or AHEAD_RUN or n >= (COMPILED_FROM if threshold is None else threshold)
 
 
 def prefer_compiled_for(steps: int, users: int, feed_platforms: int) -> None:
     """Called for each new run: once the runs built in this process reach ``COMPILED_RUN``
-    feed user-days, every later phase runs the compiled kernels (``PREFER_COMPILED``)."""
-    global PREFER_COMPILED, _user_days
+    feed user-days, every later phase runs the compiled kernels (``PREFER_COMPILED``). A
+    run of fewer than ``COMPILED_USERS`` users runs them from its first step when they
+    were compiled ahead (``AHEAD_RUN``, :mod:`.ahead`)."""
+    global PREFER_COMPILED, AHEAD_RUN, _user_days
     _user_days += steps * users * feed_platforms
     if _user_days >= COMPILED_RUN:
         PREFER_COMPILED = True
+    AHEAD_RUN = users < COMPILED_USERS and ahead.load() is not None
 
 
 def expect_user_days(n: int) -> None:
@@ -88,13 +96,22 @@ def expect_user_days(n: int) -> None:
 
 
 def kernel(name: str, compiled: bool):
-    """The kernel ``name``: the compiled one (:mod:`.kernels`, importing numba) when
-    ``compiled`` (see :func:`compiled`), else its numpy form of the same name here."""
+    """The kernel ``name``: the compiled one (:func:`compiled_kernels`) when ``compiled``
+    (see :func:`compiled`), else its numpy form of the same name here."""
     if compiled:
-        from . import kernels
-
-        return getattr(kernels, name)
+        return getattr(compiled_kernels(), name)
     return globals()[name]
+
+
+def compiled_kernels():
+    """The compiled kernels, as a namespace: compiled ahead in a small run
+    (``AHEAD_RUN``, :mod:`.ahead`), else numba's (:mod:`.kernels`, importing numba).
+    Callers read a kernel from it only inside their compiled branch."""
+    if AHEAD_RUN:
+        return ahead.load()
+    from . import kernels
+
+    return kernels
 
 
 def one_kernel_thread() -> None:

@@ -62,9 +62,7 @@ class TrafficPools:
         day's trace only."""
         if not numpy_kernels.compiled(len(impressions)):
             return None
-        from . import kernels  # numba: imported by large runs only
-
-        return kernels.pool_tally(impressions.item, reactions.intimacy, reactions.complete, reactions.like,
+        return numpy_kernels.compiled_kernels().pool_tally(impressions.item, reactions.intimacy, reactions.complete, reactions.like,
                                   float(self.cfg.beta), items.n)
 
     def observe(self, items, platform: int, day: int, impressions, reactions, counts=None) -> None:

@@ -143,9 +143,8 @@ class RecommendDay:
         # the block and reset after it (large days: with the candidates by column, in one
         # compiled pass, kernels.block_columns)
         if self.compiled:
-            from .kernels import block_columns
-
-            ucre, inv, by_creator, cand_ptr = block_columns(cand, self.creator, self.col_of)
+            ucre, inv, by_creator, cand_ptr = numpy_kernels.compiled_kernels().block_columns(cand, self.creator,
+                                                                                           self.col_of)
         else:
             ucre, inv = self._columns(cand)
         col_of = self.col_of
@@ -160,14 +159,13 @@ class RecommendDay:
         # ranked pick is granted, as without a cap
         granted = left is None or _all_granted(left[cand], len(bu))
         if self.compiled:  # large days: the block's follow edges, the ranking and the picks in compiled passes
-            from .kernels import block_edges, block_picks, score_top_k
-
+            ks = numpy_kernels.compiled_kernels()  # compiled ahead in a small run, else numba's
             # the block's follow edges to the candidates' creators, by block row
-            e_ptr, e_col, e_edge, f_ptr, f_col, f_int = block_edges(follows.indptr, follows.creator,
+            e_ptr, e_col, e_edge, f_ptr, f_col, f_int = ks.block_edges(follows.indptr, follows.creator,
                                                                       follows.intimacy, bu, col_of)
             col_of[ucre] = -1
             if policy.linear:  # score, cap and Gumbel-top-k in one compiled pass over the rows
-                top = score_top_k(match, policy.w_match, self.item_score[cand],
+                top = ks.score_top_k(match, policy.w_match, self.item_score[cand],
                                   np.zeros(m, bool) if left is None else left[cand] <= 0,
                                   f_ptr, f_col, policy.fan_score(f_int), cand_ptr, by_creator,
                                   # when every pick is granted a user takes the first k_u of their
@@ -183,7 +181,7 @@ class RecommendDay:
             valid = top >= 0
             if not granted:
                 valid &= _within_cap(top, left[cand], True)
-            user, item, edge, mt, cols = block_picks(top, valid, k_u, e_ptr, e_col, e_edge, inv, bu,
+            user, item, edge, mt, cols = ks.block_picks(top, valid, k_u, e_ptr, e_col, e_edge, inv, bu,
                                                      self.pool32[cand], match)
         else:  # the numpy form (small days: no kernels to load on a short run), the same picks
             # the block's follow edges to the candidates' creators, by block row (the edges of
@@ -236,12 +234,11 @@ class RecommendDay:
         pick is granted and counts the picks of each column for the cap's allowance: no
         arrays of the block's own, no ``Impressions`` of them, no copy (issue #17,
         thirteenth pass)."""
-        from .kernels import block_picks_into
-
         left = self.left
         valid = np.zeros((0, 0), dtype=bool) if granted else (top >= 0) & _within_cap(top, left[cand], True)
         counts = np.zeros(len(cand) if left is not None else 0, dtype=np.int64)
         cols = feed.reserve(int(np.maximum(k_u, 0).sum()))  # (at most k_u picks a row)
+        block_picks_into = numpy_kernels.compiled_kernels().block_picks_into
         feed.n += block_picks_into(top, valid, k_u, e_ptr, e_col, e_edge, inv, bu, self.pool32[cand], match,
                                    RECOMMEND, cols["user"], cols["item"], cols["source"], cols["edge"],
                                    cols["match"], cols["targeting"], feed.n, counts)

@@ -161,7 +161,7 @@ def fill_follow_caches(model, platforms: list) -> None:
     key = _pick_key(feed[0].cfg.follow_pick_base)
     if key in cache or AccountEdges.KEY in cache:
         return
-    from .kernels import row_start_sums_and_marked
+    row_start_sums_and_marked = numpy_kernels.compiled_kernels().row_start_sums_and_marked
 
     # room for 1 edge in 32 to the accounts (0.6% of the edges of a 200,000-user
     # ecosystem at day 300; more: a second pass)
@@ -284,7 +284,8 @@ def _follow_slots_compiled(model, platform, active, n, rng):
     ``kernels.follow_tab_items``) instead of numpy's passes over every pick; the same
     uniforms in the same order (one per pick, then one per pick whose creator is
     reachable), the same floats, so the same impressions in the same order."""
-    from .kernels import follow_tab_edges, follow_tab_items
+    ks = numpy_kernels.compiled_kernels()
+    follow_tab_edges, follow_tab_items = ks.follow_tab_edges, ks.follow_tab_items
 
     follows = model.follows
     n = np.asarray(n, dtype=np.int64)
@@ -320,9 +321,7 @@ def follow_pick_weights(model, base: float) -> np.ndarray:
     if cache is not None and key in cache:
         return cache[key]
     if numpy_kernels.compiled(len(follows.intimacy)):  # compiled: one pass, the same sums, kept at the rows' starts
-        from .kernels import row_start_sums
-
-        cumw = row_start_sums(follows.indptr, follows.intimacy, np.float32(base))
+        cumw = numpy_kernels.compiled_kernels().row_start_sums(follows.indptr, follows.intimacy, np.float32(base))
     else:
         # the float32 weights cast to float64 first, then summed in place: the same
         # sequential float64 adds as cumsum(dtype=float64), whose buffered cast of each
@@ -364,8 +363,7 @@ def cold_start_slots(model, platform, active, free, rng):
     posted = np.diff(new_ptr) > 0
     offered = posted & reachable(model, platform.index, np.arange(model.creators.n))
     if numpy_kernels.compiled(follows.n_edges):  # compiled: passes over the active users' rows, no temporaries
-        from . import kernels
-
+        kernels = numpy_kernels.compiled_kernels()
         # every (fan edge of an active user, new item of its creator) pair is one possible offer,
         # each with a uniform; only the hits are written out (pos sorted)
         n_offers = kernels.count_cold_start_offers(follows.indptr, follows.creator, active,

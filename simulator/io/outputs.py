@@ -173,13 +173,15 @@ def write_json(path: Path, data) -> None:
 def manifest(*, command: list[str] | None, files, **fields) -> dict:
     """The manifest of a run or comparison record: version, the record's own ``fields``
     (scenario, seed, steps, replicates, timings...), the command, the library versions,
-    the machine and the files written."""
+    whether the kernels compiled ahead are loaded (runs under 50,000 users use them; the
+    same results either way), the machine and the files written."""
     from .._mesa import mesa
+    from ..feeds import ahead
     import numpy as np
 
     return {"trafficsim_version": __version__, **fields, "command": command,
             "python": sys.version.split()[0], "numpy": np.__version__, "mesa": mesa.__version__,
-            "machine": _platform.platform(), "files": list(files)}
+            "kernels_ahead": ahead.status(), "machine": _platform.platform(), "files": list(files)}
 
 
 def write_table(path: Path, columns: dict) -> None:

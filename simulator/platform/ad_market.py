@@ -183,7 +183,7 @@ class AccountEdges:
                 self._edge = cache[key]
                 return self._edge
             if self.compiled:  # large graphs: one pass over the edges, no temporaries
-                from ..feeds.kernels import edges_to_marked
+                edges_to_marked = numpy_kernels.compiled_kernels().edges_to_marked
 
                 mark = np.full(model.creators.n, -1, dtype=np.int64)
                 mark[model.merchants.account] = 0

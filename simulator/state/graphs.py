@@ -187,7 +187,7 @@ class EdgeTable:
         places merged in one compiled pass, ``kernels.moved_rows``, not searched)."""
         if len(self.edge):
             if numpy_kernels.compiled(len(self.edge)):
-                from ..feeds.kernels import moved_rows  # numba: imported by large runs only
+                moved_rows = numpy_kernels.compiled_kernels().moved_rows
 
                 self.edge = moved_rows(self.edge, pos, True)[0]
             else:
@@ -200,7 +200,7 @@ class EdgeTable:
         if len(self.edge) == 0:
             return
         if numpy_kernels.compiled(len(self.edge)):
-            from ..feeds.kernels import moved_rows  # numba: imported by large runs only
+            moved_rows = numpy_kernels.compiled_kernels().moved_rows
 
             moved, hit = moved_rows(self.edge, gone, False)
             if hit.any():
@@ -326,7 +326,7 @@ class FollowGraph:
         small ones the keys (the same answers; tests check both)."""
         users, creators = users.astype(np.int64), creators.astype(np.int64)
         if numpy_kernels.compiled(self.n_edges):
-            from ..feeds.kernels import find_in_rows  # numba: imported by large runs only
+            find_in_rows = numpy_kernels.compiled_kernels().find_in_rows
 
             return find_in_rows(self.indptr, self.creator, users, creators)
         keys = self._valid_keys()
@@ -354,7 +354,7 @@ class FollowGraph:
         (``kernels.intimacy_in_rows``: each query's search of its user's row and the read,
         the same values)."""
         if numpy_kernels.compiled(self.n_edges):
-            from ..feeds.kernels import intimacy_in_rows  # numba: imported by large runs only
+            intimacy_in_rows = numpy_kernels.compiled_kernels().intimacy_in_rows
 
             return intimacy_in_rows(self.indptr, self.creator, self.intimacy, users, creators)
         edge = self.lookup(users, creators)
@@ -432,7 +432,7 @@ class FollowGraph:
         values = {"src": u.astype(self.src.dtype), "creator": creator.astype(self.creator.dtype),
                   "intimacy": np.full(len(q), intimacy, dtype=self.intimacy.dtype)}
         if compiled:
-            from ..feeds.kernels import insert_in_place  # numba: imported by large runs only
+            insert_in_place = numpy_kernels.compiled_kernels().insert_in_place
 
             n, k = self.n_edges, len(q)
             if self.room() < k:
@@ -469,7 +469,7 @@ class FollowGraph:
             # large graphs: each column compacted in place (the kept edges moved down over
             # the lost ones, ``arr[:kept]`` kept), no copy of every edge nor a mask
             # (issue #17's memory: a column of 38 M edges is 150 MB)
-            from ..feeds.kernels import delete_in_place  # numba: imported by large runs only
+            delete_in_place = numpy_kernels.compiled_kernels().delete_in_place
 
             for name in ("src", "creator", "intimacy"):
                 col = getattr(self, name)

@@ -87,7 +87,7 @@ def test_compare_manifest_records_like_run(compared):
     out, _ = compared
     m = json.loads((out / "manifest.json").read_text())
     common = outputs.manifest(command=None, files=[])
-    for key in ("trafficsim_version", "python", "numpy", "mesa", "machine"):
+    for key in ("trafficsim_version", "python", "numpy", "mesa", "kernels_ahead", "machine"):
         assert m[key] == common[key], key
     assert m["replicates"] == 3 and len(m["replicate_seeds"]) == 3
     assert m["steps"] == {"douyin": 6, "kuaishou": 6}

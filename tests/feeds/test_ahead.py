@@ -1,0 +1,174 @@
+"""The kernels compiled ahead (simulator/feeds/ahead.py): built by the install, used by
+small runs without numba, the same results as the numpy forms; never used stale, off
+with TRAFFICSIM_AHEAD=0, and a call of another type runs numba's kernel.
+
+(tests/conftest.py turns them off for the rest of the suite, which tests the numpy forms
+and numba's kernels as before: here they are turned on explicitly.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simulator.feeds import ahead, numpy_kernels
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def ahead_on(monkeypatch):
+    """The kernels compiled ahead as a fresh process would load them (the environment's
+    TRAFFICSIM_AHEAD=0 of the suite lifted), and this process's state put back after."""
+    monkeypatch.setenv("TRAFFICSIM_AHEAD", "1")
+    for name, value in (("_tried", False), ("_loaded", None), ("why_not", None)):
+        monkeypatch.setattr(ahead, name, value)
+    monkeypatch.setattr(numpy_kernels, "AHEAD_RUN", False)
+    monkeypatch.setattr(ahead, "missed", set())
+    yield ahead
+
+
+def test_the_install_built_a_fresh_module(ahead_on):
+    """The package's install (setup.py, .ci/run's pip install) compiled the kernels ahead
+    from this very kernels.py and SIGNATURES: without it small runs lose their compiled
+    kernels (the build is optional, so only this test says it failed)."""
+    kernels = ahead.load()  # (finds every signature's function in the module, or raises)
+    assert kernels is not None, ahead.why_not
+    assert set(kernels._kernels) == set(ahead.SIGNATURES)
+
+
+def test_a_stale_module_is_not_used(ahead_on, monkeypatch):
+    """Guards the digest check: a module built from another kernels.py (an edit since
+    the install) could compute other results, so it is not used, and why is said."""
+    monkeypatch.setattr(ahead, "digest", lambda: 12345)
+    assert ahead.load() is None
+    assert ahead.why_not.startswith("stale")
+
+
+def test_turned_off_by_the_environment(ahead_on, monkeypatch):
+    monkeypatch.setenv("TRAFFICSIM_AHEAD", "0")
+    assert ahead.load() is None
+    assert "TRAFFICSIM_AHEAD=0" in ahead.why_not
+
+
+def test_the_records_say_whether_they_are_loaded(ahead_on, monkeypatch):
+    """A run's or comparison's manifest.json records it (``kernels_ahead``)."""
+    from simulator.io import outputs
+
+    assert outputs.manifest(command=None, files=[])["kernels_ahead"] == "loaded"
+    for name, value in (("_tried", False), ("_loaded", None)):
+        monkeypatch.setattr(ahead, name, value)
+    monkeypatch.setenv("TRAFFICSIM_AHEAD", "0")
+    assert outputs.manifest(command=None, files=[])["kernels_ahead"] == "not used: turned off (TRAFFICSIM_AHEAD=0)"
+
+
+def test_small_runs_use_them_large_runs_do_not(ahead_on, monkeypatch):
+    """Guards numpy_kernels.prefer_compiled_for's AHEAD_RUN: below COMPILED_USERS users
+    every phase runs a compiled kernel (compiled() is true at any size) taken from the
+    module compiled ahead; from it on, numba's parallel kernels run the large phases."""
+    numpy_kernels.prefer_compiled_for(30, 10_000, 1)
+    assert numpy_kernels.AHEAD_RUN and numpy_kernels.compiled(1)
+    assert isinstance(numpy_kernels.compiled_kernels(), ahead.Kernels)
+    assert isinstance(numpy_kernels.kernel("count_by_index", True), ahead.Kernel)
+    numpy_kernels.prefer_compiled_for(30, numpy_kernels.COMPILED_USERS, 1)
+    assert not numpy_kernels.AHEAD_RUN
+
+
+def test_arguments_are_matched_exactly():
+    """An argument list is matched as numba's dispatcher would type it: a compiled
+    function given another dtype, layout or a read-only array would read its memory
+    wrongly (pycc's wrappers do not check)."""
+    c = ahead.parse("int64[::1], float32[:], boolean[:, ::1], int64, float64, float32, boolean")
+    assert c == ((np.dtype(np.int64), 1, True), (np.dtype(np.float32), 1, False), (np.dtype(bool), 2, True), "int64",
+                 "float64", "float32", "boolean")
+    a, b, m = np.zeros(4, np.int64), np.zeros(8, np.float32), np.zeros((2, 3), bool)
+    assert ahead.matches((a, b, m, 3, 1.5, np.float32(2), True), c)
+    assert ahead.matches((a, b[::2], m, np.int64(3), 1.5, np.float32(2), np.bool_(True)), c)  # any strides
+    for bad in ((a[::2], b, m, 3, 1.5, np.float32(2), True),  # a C-contiguous array required
+                (a.astype(np.int32), b, m, 3, 1.5, np.float32(2), True),  # dtype
+                (a, b, m.T, 3, 1.5, np.float32(2), True),  # a 2-D array's layout
+                (a, b, m, 3.0, 1.5, np.float32(2), True),  # a float is not an int64
+                (a, b, m, True, 1.5, np.float32(2), True),  # nor a bool
+                (a, b, m, 3, 1.5, 2.0, True),  # a Python float is float64, not float32
+                (a, b, m, 3, 1.5, np.float32(2)),  # one argument short
+                (a, b, m, 3, 1.5, np.float32(2), 1)):  # an int is not a boolean
+        assert not ahead.matches(bad, c), bad
+    ro = a.copy()
+    ro.flags.writeable = False
+    assert not ahead.matches((ro, b, m, 3, 1.5, np.float32(2), True), c)
+    # an equal dtype that is another object (an array unpickled: a model saved and loaded)
+    unpickled = pickle.loads(pickle.dumps(a))
+    assert unpickled.dtype is not a.dtype and ahead.matches((unpickled, b, m, 3, 1.5, np.float32(2), True), c)
+    assert not ahead.matches((a.astype(">i8"), b, m, 3, 1.5, np.float32(2), True), c)  # not the machine's order
+
+
+def test_a_call_of_another_type_runs_numbas_kernel(ahead_on):
+    """No signature fits: numba's kernel runs (as it would have compiled that type), the
+    result is right, and the miss is recorded (ahead.missed)."""
+    kernels = ahead.load()
+    assert kernels is not None, ahead.why_not
+    x = np.array([0.5, 1e-9, 2.0, 0.0])  # float64: decay_and_clip is compiled ahead for float32 only
+    want = numpy_kernels.decay_and_clip(x.copy(), 0.5)
+    got = kernels.decay_and_clip(x.copy(), 0.5)
+    assert np.array_equal(np.asarray(want), np.asarray(got))
+    assert ("decay_and_clip", ("float64[::1]", "float64")) in ahead.missed
+    x32 = np.array([0.5, 1e-9, 2.0, 0.0], np.float32)
+    before = kernels.decay_and_clip.calls
+    kernels.decay_and_clip(x32, np.float32(0.5))
+    assert kernels.decay_and_clip.calls == before + 1
+
+
+RUNS = r"""
+import hashlib, json, os, sys, tempfile
+from pathlib import Path
+if sys.argv[1] == "ahead":
+    sys.modules["numba"] = None  # numba unimportable: a kernel it would serve fails loudly
+from simulator.config.loading import load_scenario
+from simulator.feeds import ahead, numpy_kernels
+from simulator.io.outputs import write_run
+from simulator.model import TrafficModel
+out = {}
+for path in sorted(Path("scenarios").glob("*.toml")):
+    sc = load_scenario(path, ["steps=25"])
+    m = TrafficModel(sc, seed="scenario", agents=False)
+    m.run(sc.steps)
+    with tempfile.TemporaryDirectory() as d:
+        write_run(m, Path(d) / "run", command=["test"], timings={})
+        files = sorted(p for p in (Path(d) / "run").iterdir() if p.suffix == ".csv")
+        digest = hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()
+    out[path.name] = [digest, json.dumps(m.summary(), sort_keys=True, default=str), numpy_kernels.AHEAD_RUN]
+calls = sum(k.calls for k in ahead.load()._kernels.values()) if ahead.load() else 0
+print(json.dumps({"runs": out, "missed": sorted(map(str, ahead.missed)), "calls": calls,
+                  "numba": sys.modules.get("numba") is not None}))
+"""
+
+
+def _runs(mode: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "TRAFFICSIM_AHEAD"}
+    env.update(PYTHONPATH=str(ROOT), TRAFFICSIM_AHEAD="1" if mode == "ahead" else "0")
+    done = subprocess.run([sys.executable, "-c", RUNS, mode], capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_shipped_scenarios_run_on_them_without_numba_with_the_numpy_forms_results():
+    """Every shipped scenario at its own (small) population: with the kernels compiled
+    ahead and numba unimportable, its run, record and summary are the same bytes as on
+    the numpy forms, every kernel call found its signature (none missed), and the
+    compiled kernels really ran (their calls counted)."""
+    ahead_runs, numpy_runs = _runs("ahead"), _runs("numpy")
+    assert ahead_runs["missed"] == [] and not ahead_runs["numba"]
+    assert ahead_runs["calls"] > 1000
+    assert numpy_runs["calls"] == 0
+    assert set(ahead_runs["runs"]) == set(numpy_runs["runs"]) and len(ahead_runs["runs"]) >= 9
+    for name, (digest, summary, used) in ahead_runs["runs"].items():
+        assert used, name
+        assert [digest, summary] == numpy_runs["runs"][name][:2], name
+        assert not numpy_runs["runs"][name][2]
