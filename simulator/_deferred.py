@@ -19,8 +19,8 @@ calls them (a kernel that did would import them where numba reads them), and asy
 
 ``trafficsim run`` also goes without pyarrow (``NOT_FOR_RUN``, :func:`skip_for_run`):
 pandas imports it when it is installed, for its string type, which costs a third of pandas'
-import (~0.1 s, paid by the run's plot processes, which draw with pandas), and a
-run's record is CSV, JSON and PNG: the files are the same either way (tests/test_fixed_costs.py).
+import (~0.1 s; the run's plot processes drew with pandas until they read numpy columns
+instead), and a run's record is CSV, JSON and PNG: the files are the same either way (tests/test_fixed_costs.py).
 Sweeps and calibration, which write parquet, keep it.
 
 Only the command line installs them, in its own process (and the workers it forks),

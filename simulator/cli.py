@@ -195,12 +195,12 @@ def cmd_run(args) -> int:
     from ._deferred import skip_for_run
     from .io.plot_workers import PlotProcess
 
-    skip_for_run()  # the plot process draws with pandas, which then loads without pyarrow (a run writes no parquet)
+    skip_for_run()  # pandas, should anything import it, loads without pyarrow (a run writes no parquet)
     # forked before the heavy imports: it imports matplotlib and makes the figures while this process simulates
     plotter = PlotProcess.start(panels=len(scenario.platforms))
     from ._deferred import defer_unused_imports
 
-    defer_unused_imports()  # here only: the plot process imports pandas at once, to make its figures ahead
+    defer_unused_imports()  # here only: the plot process imports matplotlib at once, to make its figures ahead
     bar = None
     try:
         from .io.outputs import write_run
@@ -541,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what manifests record as the command
     from ._deferred import defer_unused_imports, drop_unread_stand_ins
 
-    if args.command != "run":  # `run` defers them once its plot process is forked (it draws with pandas)
+    if args.command != "run":  # `run` defers them once its plot process is forked
         defer_unused_imports()  # modules the command imports but does not read (or not yet) load when read
     commands = {"run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sweep-report": cmd_sweep_report, "app": cmd_app,
                 "validate": cmd_validate, "calibrate": cmd_calibrate}

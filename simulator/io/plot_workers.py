@@ -3,7 +3,8 @@
 Drawing the nine PNGs of a run record with matplotlib took longer than the default run's
 simulation, and importing matplotlib most of a second more (issue 17; benchmarks/README.md,
 *Fixed per-run costs*). ``trafficsim run`` therefore forks a plot process before it imports
-the model: that process imports matplotlib and pandas on the other core while this one
+the model: that process imports matplotlib (not pandas: the plots read numpy columns) on
+the other core while this one
 builds the world and simulates, and makes the figures ahead (``plots.prepare``: axes and
 tick marks, a third of the drawing): the helper's share, then it forks the helper (which
 inherits them), then its own share, so that one plot process at a time competes with the
@@ -35,9 +36,10 @@ ORDER = SHARES[0] + SHARES[1]
 
 
 class PlotTable:
-    """A table a plot reads, sent as its rows (a list of dicts) or columns (a dict) and made
-    a DataFrame where it is drawn: the run's own process never imports pandas (its tables
-    are written without it, simulator/io/table.py)."""
+    """A table a plot reads, sent as its rows (a list of dicts) or columns (a dict), which
+    the plots read as numpy columns (``plots._columns``): neither the run's own process
+    (its tables are written without it, simulator/io/table.py) nor the plot processes
+    import pandas (~0.4 s of CPU, which the run waited for at its end)."""
 
     def __init__(self, data):
         self.data = data
@@ -45,13 +47,13 @@ class PlotTable:
 
 def plot_jobs(model, folder: Path, metrics: dict | None = None) -> list[tuple[str, tuple]]:
     """The run record's plots as ``(function name in io.plots, arguments)``, in ``ORDER``;
-    their tables as :class:`PlotTable` (made DataFrames by :func:`draw`). ``metrics``: the
+    their tables as :class:`PlotTable` (unwrapped by :func:`draw`). ``metrics``: the
     metric rows as columns (``table.rows_columns``), sent instead of the rows where given:
-    the same DataFrame, pickled and made ~100x faster for a year's rows (ecosystem.toml:
-    1,460 rows, ~0.1 s to pickle and ~0.09 s to make a DataFrame of as dicts)."""
+    pickled ~100x faster for a year's rows (ecosystem.toml: 1,460 rows, ~0.1 s to pickle
+    as dicts)."""
     from .frames import merchant_strategy_roi, metrics_rows
 
-    metrics = PlotTable(metrics if metrics is not None else metrics_rows(model))
+    metrics = PlotTable(metrics if metrics is not None else metrics_rows(model))  # (columns: no rows to transpose)
     merchants = PlotTable(merchant_strategy_roi(model))
     exposure = {name: model.creators.impressions[platform.index].sum(axis=1) for name, platform in model.platforms.items()}
     args = {"domain_shares": (metrics, folder / "domain_shares.png"),
@@ -70,21 +72,13 @@ def draw(jobs) -> list[BaseException | None]:
     """Draw ``jobs`` in this process; each job's exception (or None)."""
     from . import plots
 
-    frames: dict[int, object] = {}  # each PlotTable made a DataFrame once
-
-    def frame(arg):
-        if not isinstance(arg, PlotTable):
-            return arg
-        if id(arg) not in frames:
-            import pandas as pd
-
-            frames[id(arg)] = pd.DataFrame(arg.data)
-        return frames[id(arg)]
+    def table(arg):
+        return arg.data if isinstance(arg, PlotTable) else arg
 
     out = []
     for name, args in jobs:
         try:
-            getattr(plots, name)(*map(frame, args))
+            getattr(plots, name)(*map(table, args))
             out.append(None)
         except Exception as exc:  # sent back and raised by the writer
             out.append(exc)

@@ -1,4 +1,9 @@
-"""Run plots (PNG). Each function takes the run's tables and a path, draws one figure."""
+"""Run plots (PNG). Each function takes the run's tables and a path, draws one figure.
+
+A table is a pandas DataFrame (a notebook's ``model.metrics_frame()``) or its columns as
+a dict (the run record's plot processes, io/plot_workers.py: they never import pandas,
+~0.4 s of CPU that made ``trafficsim run`` wait for its plots; issue #17). The plots read
+numpy columns either way (:func:`_columns`)."""
 
 from __future__ import annotations
 
@@ -9,7 +14,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
 from ..observation.inequality import lorenz  # noqa: E402
 from ..state.vocabulary import DOMAINS  # noqa: E402
@@ -110,25 +114,100 @@ def drop_prepared() -> None:
         plt.close(_PREPARED.popitem()[1][0])
 
 
+def _columns(table) -> dict[str, np.ndarray]:
+    """A plot's table as numpy columns: a DataFrame's, a dict of columns' (each made an
+    array) or a list of rows' (a key a row lacks is NaN there, as in ``pd.DataFrame(rows)``)."""
+    if isinstance(table, dict):
+        return {k: np.asarray(v) for k, v in table.items()}
+    if isinstance(table, list):
+        names = dict.fromkeys(k for row in table for k in row)
+        return {k: np.array([row.get(k, np.nan) for row in table]) for k in names}
+    return {k: table[k].to_numpy() for k in table.columns}
+
+
+class _Rows:
+    """The rows of a table (:func:`_columns`) where ``mask`` holds: each column taken
+    when first read; ``in`` tells whether the table has a column."""
+
+    def __init__(self, columns: dict, mask: np.ndarray):
+        self._columns, self._mask, self._taken = columns, mask, {}
+
+    def __contains__(self, name) -> bool:
+        return name in self._columns
+
+    def __getitem__(self, name) -> np.ndarray:
+        if name not in self._taken:
+            self._taken[name] = self._columns[name][self._mask]
+        return self._taken[name]
+
+
+def _platform(columns: dict, name: str) -> _Rows:
+    """The rows of platform ``name`` (``"all"``: the totals)."""
+    return _Rows(columns, columns["platform"] == name)
+
+
+def _platforms(columns: dict) -> list[str]:
+    """The platforms of a metrics table in order of first appearance, ``"all"`` left out."""
+    return [p for p in dict.fromkeys(columns["platform"].tolist()) if p != "all"]
+
+
+def _no_zero(x: np.ndarray) -> np.ndarray:
+    """``x`` as floats with its zeros NaN (a ratio's denominator: no value where it is 0)."""
+    return np.where(x == 0, np.nan, x.astype(np.float64))
+
+
+def _rolling_sum(x: np.ndarray, window: int) -> np.ndarray:
+    """The sum of the last ``window`` values up to each row, NaN left out, NaN where all
+    are (pandas' ``rolling(window, min_periods=1).sum()``)."""
+    x = np.asarray(x, dtype=np.float64)
+    if len(x) == 0:
+        return x
+    known = ~np.isnan(x)
+    padded = np.concatenate([np.zeros(window - 1), np.where(known, x, 0.0)])
+    counts = np.concatenate([np.zeros(window - 1, dtype=np.int64), known.astype(np.int64)])
+    view = np.lib.stride_tricks.sliding_window_view
+    sums, n = view(padded, window).sum(axis=1), view(counts, window).sum(axis=1)
+    return np.where(n > 0, sums, np.nan)
+
+
+def _rolling(x: np.ndarray, window: int) -> np.ndarray:
+    """The mean of the last ``window`` values up to each row, NaN left out (pandas'
+    ``rolling(window, min_periods=1).mean()``)."""
+    x = np.asarray(x, dtype=np.float64)
+    if len(x) == 0:
+        return x
+    known = ~np.isnan(x)
+    counts = np.concatenate([np.zeros(window - 1, dtype=np.int64), known.astype(np.int64)])
+    n = np.lib.stride_tricks.sliding_window_view(counts, window).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, _rolling_sum(x, window) / np.maximum(n, 1), np.nan)
+
+
+def _positive_sum(x: np.ndarray) -> bool:
+    """Whether the column's values (NaN left out) add up to more than 0."""
+    return bool(np.nansum(x) > 0) if len(x) else False
+
+
 def _twin(ax):
     """``ax.twinx()``, or the twin :func:`prepare` made for ``ax``."""
     twin = ax.__dict__.pop("_prepared_twin", None)
     return twin if twin is not None else ax.twinx()
 
 
-def _platform_panels(metrics: pd.DataFrame, name: str):
+def _platform_panels(metrics: dict, name: str):
     """One panel per platform (or the ``all`` rows when there is none): (fig, [(ax, name)])."""
-    names = [p for p in metrics["platform"].unique() if p != "all"] or ["all"]
+    names = _platforms(metrics) or ["all"]
     fig, axes = _figure(name, len(names))
     return fig, list(zip(axes[0], names))
 
 
-def domain_shares(metrics: pd.DataFrame, path: Path) -> None:
+def domain_shares(metrics, path: Path) -> None:
     """Share of impressions by domain over time, one panel per platform."""
+    metrics = _columns(metrics)
     fig, panels = _platform_panels(metrics, "domain_shares")
     for ax, name in panels:
-        df = metrics[metrics["platform"] == name]
-        total = df["impressions_total"].replace(0, np.nan)
+        df = _platform(metrics, name)
+        total = _no_zero(df["impressions_total"])
         shares = [df[f"impressions_{d}"] / total for d in DOMAINS]
         ax.stackplot(df["step"], *shares, labels=DOMAINS, colors=[DOMAIN_COLORS[d] for d in DOMAINS])
         ax.set(title=f"{name}: impressions by domain", xlabel="day", ylabel="share", ylim=(0, 1))
@@ -148,9 +227,9 @@ def lorenz_curves(exposure: dict[str, np.ndarray], path: Path) -> None:
     save(fig, path)
 
 
-def fan_tiers(metrics: pd.DataFrame, path: Path) -> None:
+def fan_tiers(metrics, path: Path) -> None:
     """Follow edges by fan tier over time."""
-    df = metrics[metrics["platform"] == "all"]
+    df = _platform(_columns(metrics), "all")
     fig, ((ax,),) = _figure("fan_tiers")
     for tier in ("potential", "passerby", "liking", "true"):
         ax.plot(df["step"], df[f"fans_{tier}"], label=tier)
@@ -163,11 +242,12 @@ GMV_COLORS = {"gmv_public": "#4C72B0", "gmv_commercial": "#DD8452", "gmv_private
               "gmv_private_wechat": "#8172B3"}
 
 
-def gmv_by_domain(metrics: pd.DataFrame, path: Path) -> None:
+def gmv_by_domain(metrics, path: Path) -> None:
     """Daily GMV by domain (public, commercial, private on the platform, private on WeChat)."""
+    metrics = _columns(metrics)
     fig, panels = _platform_panels(metrics, "gmv_by_domain")
     for ax, name in panels:
-        df = metrics[metrics["platform"] == name]
+        df = _platform(metrics, name)
         ax.stackplot(df["step"], *[df[c] for c in GMV_COLORS], labels=[c[4:] for c in GMV_COLORS],
                      colors=list(GMV_COLORS.values()))
         ax.set(title=f"{name}: GMV by domain", xlabel="day", ylabel="yuan per day")
@@ -175,17 +255,18 @@ def gmv_by_domain(metrics: pd.DataFrame, path: Path) -> None:
     save(fig, path)
 
 
-def cac_over_time(metrics: pd.DataFrame, path: Path, window: int = 7) -> None:
+def cac_over_time(metrics, path: Path, window: int = 7) -> None:
     """Customer-acquisition cost over a rolling window: ad-attributed (ad spend / new buyers
     whose first order came from an ad; solid) and blended (ad spend / all new buyers;
     dashed), with the effective CPM (dotted)."""
+    metrics = _columns(metrics)
     fig, ((ax,),) = _figure("cac_over_time")
     ax2 = _twin(ax)
-    for k, name in enumerate(p for p in metrics["platform"].unique() if p != "all"):
-        df, color = metrics[metrics["platform"] == name], f"C{k}"
-        spend = df["ad_revenue"].rolling(window, min_periods=1).sum()
+    for k, name in enumerate(_platforms(metrics)):
+        df, color = _platform(metrics, name), f"C{k}"
+        spend = _rolling_sum(df["ad_revenue"], window)
         for column, ls, kind in (("new_buyers_ad", "-", "ad-attributed"), ("new_buyers", "--", "blended")):
-            new = df[column].rolling(window, min_periods=1).sum().replace(0, np.nan)
+            new = _no_zero(_rolling_sum(df[column], window))
             ax.plot(df["step"], spend / new, ls=ls, color=color, label=f"{name} CAC, {kind}")
         ax2.plot(df["step"], df["cpm_effective"], ls=":", color=color, label=f"{name} CPM")
     ax.set(title=f"Customer-acquisition cost ({window}-day window)", xlabel="day", ylabel="yuan per new buyer")
@@ -194,25 +275,29 @@ def cac_over_time(metrics: pd.DataFrame, path: Path, window: int = 7) -> None:
     save(fig, path)
 
 
-def group_size(metrics: pd.DataFrame, path: Path) -> None:
+def group_size(metrics, path: Path) -> None:
     """Fan-group members and WeChat contacts over time."""
+    metrics = _columns(metrics)
     fig, ((ax,),) = _figure("group_size")
-    for name in [p for p in metrics["platform"].unique() if p != "all"]:
-        df = metrics[metrics["platform"] == name]
+    for name in _platforms(metrics):
+        df = _platform(metrics, name)
         ax.plot(df["step"], df["group_members"], label=f"{name} group members")
-        if df["wechat_contacts"].max() > 0:
+        if len(df["wechat_contacts"]) and np.nanmax(df["wechat_contacts"]) > 0:
             ax.plot(df["step"], df["wechat_contacts"], ls="--", label=f"{name} → WeChat contacts")
     ax.set(title="Private channels", xlabel="day", ylabel="people")
     ax.legend(fontsize=7)
     save(fig, path)
 
 
-def merchant_roi(merchants: pd.DataFrame, path: Path) -> None:
+def merchant_roi(merchants, path: Path) -> None:
     """Merchant ROI (profit / (ad spend + commission + creator cut)) by strategy: one dot per merchant, bar = mean."""
+    merchants = _columns(merchants)
     fig, ((ax,),) = _figure("merchant_roi")
-    strategies = sorted(merchants["strategy"].unique()) if len(merchants) else []
+    strategy = merchants.get("strategy", np.zeros(0, dtype=object))
+    strategies = sorted(set(strategy.tolist()))
     for k, s in enumerate(strategies):
-        roi = merchants.loc[merchants["strategy"] == s, "roi"].dropna()
+        roi = merchants["roi"][strategy == s].astype(np.float64)
+        roi = roi[~np.isnan(roi)]
         if len(roi):
             ax.bar(k, roi.mean(), color="#cccccc")
             ax.scatter(np.full(len(roi), k) + np.linspace(-0.15, 0.15, len(roi)), roi, s=12, color="#4C72B0", zorder=3)
@@ -225,21 +310,18 @@ def merchant_roi(merchants: pd.DataFrame, path: Path) -> None:
 MIX_CHANNELS = ("ads_broad", "ads_fans", "ads_lookalike", "groups", "wechat")
 
 
-def _rolling(series: pd.Series, window: int) -> pd.Series:
-    return series.rolling(window, min_periods=1).mean()
-
-
-def year_dynamics(metrics: pd.DataFrame, path: Path | None, window: int = 7):
+def year_dynamics(metrics, path: Path | None, window: int = 7):
     """A run over time, four panels (``window``-day rolling means): the merchants' channel
     mix (effort shares, all platforms), creators and merchants active / entering /
     leaving, ad-attributed CAC with the private share of GMV, and daily active users with
     slots per active user, per platform. A panel whose columns the run does not have says
     so instead of drawing. With ``path`` None the figure is returned (for a notebook)
     instead of saved."""
+    metrics = _columns(metrics)
     fig, axes = _figure("year_dynamics")
     (ax_mix, ax_pop), (ax_cac, ax_dau) = axes
-    every = metrics[metrics["platform"] == "all"]
-    names = [p for p in metrics["platform"].unique() if p != "all"]
+    every = _platform(metrics, "all")
+    names = _platforms(metrics)
     day = every["step"]
 
     mix = [f"mix_{c}" for c in MIX_CHANNELS]
@@ -270,9 +352,9 @@ def year_dynamics(metrics: pd.DataFrame, path: Path | None, window: int = 7):
 
     ax_share = _twin(ax_cac)
     for k, name in enumerate(names):
-        df, color = metrics[metrics["platform"] == name], f"C{k}"
-        spend = df["ad_revenue"].rolling(window, min_periods=1).sum()
-        new = df["new_buyers_ad"].rolling(window, min_periods=1).sum().replace(0, np.nan)
+        df, color = _platform(metrics, name), f"C{k}"
+        spend = _rolling_sum(df["ad_revenue"], window)
+        new = _no_zero(_rolling_sum(df["new_buyers_ad"], window))
         ax_cac.plot(df["step"], spend / new, color=color, label=f"{name} CAC (ad-attributed)")
         ax_share.plot(df["step"], _rolling(df["private_share_gmv"], window), color=color, ls="--",
                       label=f"{name} private share of GMV")
@@ -283,7 +365,7 @@ def year_dynamics(metrics: pd.DataFrame, path: Path | None, window: int = 7):
 
     ax_slots = _twin(ax_dau)
     for k, name in enumerate(names):
-        df, color = metrics[metrics["platform"] == name], f"C{k}"
+        df, color = _platform(metrics, name), f"C{k}"
         ax_dau.plot(df["step"], df["active_users"], color=color, label=f"{name} DAU")
         if "slots_per_active" in df:
             ax_slots.plot(df["step"], df["slots_per_active"], color=color, ls="--", label=f"{name} slots per active user")
@@ -308,7 +390,7 @@ KNOB_COLUMNS = (("knob_ad_load", "ad load"), ("knob_commission_scale", "commissi
                 ("knob_centralization", "centralization"))
 
 
-def ecosystem(metrics: pd.DataFrame, path: Path | None, window: int = 7):
+def ecosystem(metrics, path: Path | None, window: int = 7):
     """The platforms side by side over a run, six panels, one colour per platform
     (``window``-day rolling means): daily active users with each platform's share of the
     users' time; users and creators on each platform; merchants' ad spend by platform;
@@ -317,16 +399,17 @@ def ecosystem(metrics: pd.DataFrame, path: Path | None, window: int = 7):
     adapting platforms revise. A panel whose columns the run does not have, or that no
     platform of the run uses, says so instead of drawing. With ``path`` None the figure
     is returned (for a notebook) instead of saved."""
+    metrics = _columns(metrics)
     fig, axes = _figure("ecosystem")
     (ax_dau, ax_pop), (ax_spend, ax_gmv), (ax_recall, ax_knob) = axes
-    names = [p for p in metrics["platform"].unique() if p != "all"]
-    per = {name: metrics[metrics["platform"] == name] for name in names}
+    names = _platforms(metrics)
+    per = {name: _platform(metrics, name) for name in names}
     color = {name: f"C{k}" for k, name in enumerate(names)}
 
     ax_time = _twin(ax_dau)
     for name, df in per.items():
         ax_dau.plot(df["step"], df["active_users"], color=color[name], label=f"{name} DAU")
-        if "time_share" in df and df["time_share"].abs().sum() > 0:  # a shelf platform has no feed time
+        if "time_share" in df and _positive_sum(np.abs(df["time_share"])):  # a shelf platform has no feed time
             ax_time.plot(df["step"], _rolling(df["time_share"], window), color=color[name], ls="--",
                          label=f"{name} share of time")
     ax_dau.set(title="Daily active users and share of users' time", xlabel="day", ylabel="users (solid)")
@@ -337,7 +420,7 @@ def ecosystem(metrics: pd.DataFrame, path: Path | None, window: int = 7):
         ax_c = ax_pop.twinx()
         for name, df in per.items():
             ax_pop.plot(df["step"], df["users_of"], color=color[name], label=f"{name} users")
-            if df["creators_present"].abs().sum() > 0:  # a shelf platform has no creator feed
+            if _positive_sum(np.abs(df["creators_present"])):  # a shelf platform has no creator feed
                 ax_c.plot(df["step"], df["creators_present"], color=color[name], ls="--", label=f"{name} creators")
         ax_pop.set_ylabel("users of the platform (solid)")
         ax_c.set_ylabel("active creators posting there (dashed)")
@@ -348,8 +431,8 @@ def ecosystem(metrics: pd.DataFrame, path: Path | None, window: int = 7):
 
     for name, df in per.items():
         ax_spend.plot(df["step"], _rolling(df["ad_revenue"], window), color=color[name], label=f"{name} ads")
-    every = metrics[metrics["platform"] == "all"]
-    if "operating_cost" in every and every["operating_cost"].abs().sum() > 0:
+    every = _platform(metrics, "all")
+    if "operating_cost" in every and _positive_sum(np.abs(every["operating_cost"])):
         ax_spend.plot(every["step"], _rolling(every["operating_cost"], window), color="grey", ls=":",
                       label="group pushes, WeChat cards, SMS (all platforms)")
     ax_spend.set(title="Merchants' spend by platform", xlabel="day", ylabel="model yuan per day")
@@ -363,7 +446,7 @@ def ecosystem(metrics: pd.DataFrame, path: Path | None, window: int = 7):
     ax_gmv.set(title="Private GMV: on the platform vs WeChat", xlabel="day", ylabel="model yuan per day")
     ax_gmv.legend(loc="upper left", fontsize=7)
 
-    shelves = [name for name, df in per.items() if "recalls" in df and df["recalls"].sum() > 0]
+    shelves = [name for name, df in per.items() if "recalls" in df and _positive_sum(df["recalls"])]
     if shelves:
         ax_leak = ax_recall.twinx()
         for name in shelves:
@@ -371,8 +454,7 @@ def ecosystem(metrics: pd.DataFrame, path: Path | None, window: int = 7):
             ax_recall.plot(df["step"], _rolling(df["recalls"], window), color=color[name], label=f"{name} recalls")
             ax_recall.plot(df["step"], _rolling(df["recall_orders"], window), color=color[name], ls=":",
                            label=f"{name} recall orders")
-            leak = df["recall_leaks"].rolling(window, min_periods=1).sum() / df["recalls"].rolling(
-                window, min_periods=1).sum().replace(0, np.nan)
+            leak = _rolling_sum(df["recall_leaks"], window) / _no_zero(_rolling_sum(df["recalls"], window))
             ax_leak.plot(df["step"], leak, color=color[name], ls="--", label=f"{name} share that leaks")
         ax_recall.set_ylabel("per day")
         ax_leak.set(ylabel="share of recalls bought elsewhere (dashed)", ylim=(0, None))
@@ -385,7 +467,7 @@ def ecosystem(metrics: pd.DataFrame, path: Path | None, window: int = 7):
     ax_load = _twin(ax_knob)  # ad load (a share of slots, ~0.1) apart from the scales (~1)
     for name, df in per.items():
         for (column, label), ls in zip(KNOB_COLUMNS, ("-", "--", ":")):
-            if column in df and df[column].notna().any() and df[column].nunique() > 1:
+            if column in df and _varies(df[column]):
                 ax = ax_load if column == "knob_ad_load" else ax_knob
                 ax.plot(df["step"], df[column], color=color[name], ls=ls, label=f"{name} {label}")
                 drawn = True
@@ -400,6 +482,12 @@ def ecosystem(metrics: pd.DataFrame, path: Path | None, window: int = 7):
         return fig
     save(fig, path)
     return None
+
+
+def _varies(x: np.ndarray) -> bool:
+    """Whether the column takes two or more values (NaN left out)."""
+    x = np.asarray(x, dtype=np.float64)
+    return len(np.unique(x[~np.isnan(x)])) > 1
 
 
 def _legend(ax, twin, loc: str) -> None:

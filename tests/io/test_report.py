@@ -177,3 +177,54 @@ def test_ecosystem_plot_draws_one_line_per_platform_and_says_what_it_lacks(monke
     assert {"kuaishou recalls", "kuaishou recall orders", "kuaishou share that leaks"} <= labels
     assert not any(label.startswith("douyin re") for label in labels)  # douyin made no recalls: no line
     assert "douyin ad load" in labels and "kuaishou commission scale" not in labels  # only knobs that moved
+
+
+def test_the_plots_rolling_windows_are_pandas_own():
+    """io/plots.py's rolling sums and means (numpy: the plot processes import no pandas)
+    are pandas' ``rolling(window, min_periods=1)`` ones: NaN left out of a window, NaN
+    where a window has none, the first rows over fewer values; ratios' zeros made NaN."""
+    from simulator.io import plots
+
+    rng = np.random.default_rng(3)
+    for n, window in ((0, 7), (1, 7), (5, 7), (40, 7), (40, 1), (365, 30)):
+        x = rng.normal(100, 30, n)
+        x[rng.random(n) < 0.2] = np.nan
+        if n > 12:
+            x[3:12] = np.nan  # a window with nothing in it
+        s = pd.Series(x)
+        for got, want in ((plots._rolling_sum(x, window), s.rolling(window, min_periods=1).sum()),
+                          (plots._rolling(x, window), s.rolling(window, min_periods=1).mean())):
+            assert np.array_equal(np.isnan(got), want.isna().to_numpy())
+            np.testing.assert_allclose(got, want.to_numpy(), rtol=1e-12)
+    ints = np.array([0, 3, 0, 5])
+    assert np.array_equal(plots._no_zero(ints), pd.Series(ints).replace(0, np.nan).to_numpy(), equal_nan=True)
+
+
+def test_the_plots_read_a_dataframe_its_columns_or_its_rows_alike(tmp_path):
+    """Each record plot draws the same PNG from a DataFrame (a notebook's), its columns (the
+    run's plot processes) and its rows (a list of dicts, a key a row lacks NaN there)."""
+    from simulator.io import plots
+
+    rows = [{"step": d, "platform": p, "impressions_total": 10 * d, "impressions_public": 5 * d,
+             "impressions_commercial": 3 * d, "impressions_private": 2 * d, "ad_revenue": 100.0 + d,
+             "new_buyers": d % 3, "new_buyers_ad": d % 2, "cpm_effective": 20.0, "group_members": d,
+             "wechat_contacts": 2 * d, "fans_potential": d, "fans_passerby": d, "fans_liking": d, "fans_true": d,
+             "gmv_public": 1.0, "gmv_commercial": 2.0, "gmv_private_platform": 3.0, "gmv_private_wechat": 4.0,
+             **({"private_share_gmv": 0.5} if d % 2 else {}), "active_users": 700 + d, "creators_active": 300,
+             **({"knob_ad_load": 0.08 + 0.01 * d} if p == "douyin" else {})}
+            for d in range(12) for p in ("douyin", "kuaishou", "all")]
+    frame = pd.DataFrame(rows)
+    columns = {c: frame[c].to_numpy() for c in frame.columns}
+    merchants = {"strategy": ["broad", "fans", "broad+wechat", "broad"], "roi": np.array([0.5, np.nan, -0.2, 1.0])}
+    for name in ("domain_shares", "fan_tiers", "gmv_by_domain", "cac_over_time", "group_size", "year_dynamics",
+                 "ecosystem"):
+        pngs = []
+        for k, table in enumerate((frame, columns, rows)):
+            getattr(plots, name)(table, tmp_path / f"{name}{k}.png")
+            pngs.append((tmp_path / f"{name}{k}.png").read_bytes())
+        assert pngs[0] == pngs[1] == pngs[2], name
+    pngs = []
+    for k, table in enumerate((pd.DataFrame(merchants), merchants)):
+        plots.merchant_roi(table, tmp_path / f"roi{k}.png")
+        pngs.append((tmp_path / f"roi{k}.png").read_bytes())
+    assert pngs[0] == pngs[1]
