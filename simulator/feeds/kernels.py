@@ -1767,3 +1767,50 @@ def intimacy_in_rows(ptr, col, intimacy, rows, cols):
         else:
             out[q] = 0
     return out
+
+
+# ---------------------------------------------------------------- FEEDS (issue #17, fifteenth pass)
+
+
+@_cached_njit()
+def block_candidates(cdf, seg_row, seg_k, u, n_pool, creator, col_of, indptr, follow_creator, intimacy, users):
+    """A ranking block's retrieval, creator columns and follow edges in one pass (issue
+    #17, fifteenth pass: a small run's ~20 numpy calls and two kernel calls a block): for
+    each of the block's segment runs ``s``, ``seg_k[s]`` candidates drawn by inverse
+    transform in the segment's retrieval CDF ``cdf[seg_row[s]]`` from the next uniforms of
+    ``u`` (``np.searchsorted(cw, u * cw[-1], side="right")``: the entries at or below
+    each, the same binary search's answer), clipped to ``n_pool - 1``, then sorted and
+    made unique (``cand``); their creator columns (:func:`block_columns`) and the block's
+    follow edges to those creators (:func:`block_edges`), after which ``col_of`` is reset
+    (all -1 again). Returns (cand, inv, by_creator, cand_ptr, e_ptr, e_col, e_edge,
+    f_ptr, f_col, f_int), as those calls give them."""
+    n_items = cdf.shape[1]
+    drawn = np.empty(len(u), dtype=np.int64)
+    q = 0
+    for s in range(len(seg_row)):
+        cw = cdf[seg_row[s]]
+        total = cw[n_items - 1]
+        for _ in range(seg_k[s]):
+            x = u[q] * total
+            a = 0
+            b = n_items
+            while a < b:  # (the first entry above x: searchsorted's side="right")
+                mid = (a + b) >> 1
+                if cw[mid] <= x:
+                    a = mid + 1
+                else:
+                    b = mid
+            drawn[q] = min(a, n_pool - 1)
+            q += 1
+    drawn.sort()
+    m = 0
+    for j in range(len(drawn)):  # (sorted: the distinct values in place)
+        if j == 0 or drawn[j] != drawn[m - 1]:
+            drawn[m] = drawn[j]
+            m += 1
+    cand = drawn[:m].copy()
+    ucre, inv, by_creator, cand_ptr = block_columns(cand, creator, col_of)
+    e_ptr, e_col, e_edge, f_ptr, f_col, f_int = block_edges(indptr, follow_creator, intimacy, users, col_of)
+    for c in range(len(ucre)):
+        col_of[ucre[c]] = -1
+    return cand, inv, by_creator, cand_ptr, e_ptr, e_col, e_edge, f_ptr, f_col, f_int

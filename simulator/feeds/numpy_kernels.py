@@ -31,7 +31,7 @@ import threading
 import numpy as np
 
 from . import ahead
-from ..state.arrays import find_sorted, rank_within_sorted, unique_sorted
+from ..state.arrays import find_sorted, indptr_from_rows, rank_within_sorted, unique_sorted
 
 # Below this many entries (impressions, follow edges, social ties) a phase uses the numpy
 # form of its compiled kernel (the same result; tests check both): at the default
@@ -804,3 +804,37 @@ def _gumbel_top_k_narrow(v: np.ndarray, k: int, kk: int) -> np.ndarray:
         else:  # (±0.0 compare equal as floats, not as monotonic bits; NaN sort apart)
             top[redo] = _gumbel_top_k_halves(w, k, kk)
     return top
+
+
+# ---------------------------------------------------------------- FEEDS (issue #17, fifteenth pass)
+
+
+def block_candidates(cdf, seg_row, seg_k, u, n_pool, creator, col_of, indptr, follow_creator, intimacy, users):
+    """The numpy form of ``kernels.block_candidates`` (a ranking block's retrieval, its
+    candidates' creator columns and its follow edges to them, ``col_of`` left all -1):
+    the definition the compiled form is tested against (the model's numpy branch,
+    ``RecommendDay.rank_block``, does the same with the block's rows in the day)."""
+    draws, q = [np.zeros(0, np.int64)], 0
+    for r, k in zip(seg_row.tolist(), seg_k.tolist()):
+        cw = cdf[r]
+        draws.append(np.searchsorted(cw, u[q : q + k] * cw[-1], side="right"))
+        q += k
+    cand = unique_sorted(np.minimum(np.concatenate(draws), n_pool - 1).astype(np.int64))
+    cre = creator.take(cand)
+    ucre = unique_sorted(cre)
+    col_of[ucre] = np.arange(len(ucre))
+    inv = col_of.take(cre)
+    by_creator = np.argsort(inv, kind="stable")
+    cand_ptr = indptr_from_rows(inv.take(by_creator), len(ucre))
+    # every edge of the block's users, row by row, then those to the candidates' creators
+    at = users.astype(np.int64)
+    lo, n = indptr.take(at), indptr.take(at + 1) - indptr.take(at)
+    row = np.repeat(np.arange(len(users)), n)
+    edge = np.arange(len(row), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n) + np.repeat(lo, n)
+    col = col_of.take(follow_creator.take(edge))
+    x = intimacy.take(edge)
+    kept = col >= 0
+    fan = kept & (x != 0)
+    col_of[ucre] = -1
+    return (cand, inv, by_creator, cand_ptr, indptr_from_rows(row[kept], len(users)), col[kept], edge[kept],
+            indptr_from_rows(row[fan], len(users)), col[fan], x[fan])

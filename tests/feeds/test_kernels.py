@@ -807,3 +807,63 @@ def test_block_columns_are_the_unique_the_stable_argsort_and_the_pointer():
         table = np.full(n_creators, -1, dtype=np.int64)
         table[want_u] = np.arange(len(want_u))
         assert np.array_equal(col_of, table)
+
+
+def test_block_candidates_are_the_numpy_forms_retrieval_columns_and_edges():
+    """Guards kernels.block_candidates (issue #17, fifteenth pass: a ranking block's
+    retrieval, creator columns and follow edges in one compiled pass) against its numpy
+    form and the calls it replaces (searchsorted side="right", the clip, the unique sort,
+    block_columns, block_edges): the same arrays and dtypes, ``col_of`` left all -1; CDFs
+    with flat runs (ties at the uniforms' values), uniforms at 0 and near 1 (the clip),
+    one segment, one user, users without edges, zero intimacies."""
+    from simulator.feeds import numpy_kernels
+    from simulator.feeds.kernels import block_candidates, block_columns
+
+    rng = np.random.default_rng(57)
+    n_users, n_creators = 60, 25
+    for trial in range(60):
+        n_items = int(rng.integers(1, 80))
+        n_seg = int(rng.integers(1, 5))
+        w = rng.random((n_seg, n_items))
+        w[w < 0.3] = 0.0  # flat runs in the CDFs
+        cdf = np.cumsum(w, axis=1)
+        cdf[:, -1] = np.maximum(cdf[:, -1], 1e-9)
+        seg_row = rng.integers(0, n_seg, int(rng.integers(1, 4))).astype(np.int64)
+        seg_k = rng.integers(1, 30, len(seg_row)).astype(np.int64)
+        u = rng.random(int(seg_k.sum()))
+        u[:: 7] = 0.0
+        u[1 :: 11] = np.nextafter(1.0, 0.0)
+        if trial % 3 == 0:  # uniforms landing exactly on a CDF's values
+            r = cdf[seg_row[0]]
+            u[: min(len(u), n_items)] = (r / r[-1])[: min(len(u), n_items)]
+        creator = rng.integers(0, n_creators, n_items).astype(np.int64)
+        per_user = rng.integers(0, 6, n_users)
+        per_user[rng.random(n_users) < 0.2] = 0
+        indptr = np.zeros(n_users + 1, np.int64)
+        np.cumsum(per_user, out=indptr[1:])
+        follow_creator = np.concatenate([np.sort(rng.choice(n_creators, k, replace=False)) for k in per_user]
+                                        ).astype(np.int32)
+        intimacy = rng.random(len(follow_creator)).astype(np.float32)
+        intimacy[rng.random(len(intimacy)) < 0.3] = 0
+        users = (np.array([int(rng.integers(0, n_users))]) if trial % 5 == 0
+                 else np.sort(rng.choice(n_users, int(rng.integers(1, 20)), replace=False))).astype(np.int32)
+        args = (cdf, seg_row, seg_k, u, n_items, creator)
+        col_of = np.full(n_creators, -1, np.int64)
+        got = block_candidates(*args, col_of, indptr, follow_creator, intimacy, users)
+        assert np.all(col_of == -1)
+        want = numpy_kernels.block_candidates(*args, col_of, indptr, follow_creator, intimacy, users)
+        assert np.all(col_of == -1)
+        assert len(got) == len(want) == 10
+        for g, x in zip(got, want):
+            assert g.dtype == x.dtype and np.array_equal(g, x), trial
+        # the calls it replaces
+        q, draws = 0, []
+        for r, k in zip(seg_row, seg_k):
+            draws.append(np.searchsorted(cdf[r], u[q : q + k] * cdf[r][-1], side="right"))
+            q += k
+        cand = np.unique(np.minimum(np.concatenate(draws), n_items - 1))
+        assert np.array_equal(got[0], cand)
+        cols = block_columns(cand, creator, col_of)
+        edges = block_edges(indptr, follow_creator, intimacy, users, col_of)
+        for g, x in zip(got[1:], cols[1:] + edges):
+            assert g.dtype == x.dtype and np.array_equal(g, x), trial
