@@ -838,3 +838,24 @@ def block_candidates(cdf, seg_row, seg_k, u, n_pool, creator, col_of, indptr, fo
     col_of[ucre] = -1
     return (cand, inv, by_creator, cand_ptr, indptr_from_rows(row[kept], len(users)), col[kept], edge[kept],
             indptr_from_rows(row[fan], len(users)), col[fan], x[fan])
+
+
+def assign_kept(slot, merchant, perm, first, taken, assigned, left) -> None:
+    """The numpy form of ``kernels.assign_kept`` (the ad market's hand-out after its
+    shuffles): the passes ``_AdMarket.assign`` made before, the definition it is tested
+    against."""
+    slot, merchant = slot.take(first), merchant.take(perm.take(first))
+    counts = np.bincount(merchant, minlength=len(left))
+    if not (counts <= left).all():
+        n = len(left)  # (8- or 16-bit keys: numpy's radix sort, the same stable order: ad_market.narrow)
+        key = merchant if n > np.iinfo(np.int16).max else merchant.astype(np.int8 if n <= np.iinfo(np.int8).max
+                                                                         else np.int16)
+        order = np.argsort(key, kind="stable")
+        # sorted by bid, a bid's candidates start at cumsum(counts) - counts; keep the first left of them
+        end = np.cumsum(counts) - counts + left
+        keep = order.compress(np.arange(len(order)) < np.repeat(end, counts))
+        slot, merchant = slot.take(keep), merchant.take(keep)
+        counts = np.clip(left, 0, counts)
+    taken[slot] = True
+    assigned[slot] = merchant
+    left -= counts

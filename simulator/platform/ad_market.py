@@ -263,20 +263,11 @@ class _AdMarket:
         # the first candidate of each free slot, by slot (a slot's candidates are all free
         # or all taken, so these are the first of the free candidates); restore a random order:
         first = rng.permutation(first_free_of_each(slot, self.taken))
-        slot, merchant = slot.take(first), merchant.take(perm.take(first))
         # each bid keeps its first ``left`` candidates in this order; the slots are distinct,
-        # so the order in which the kept ones are written does not matter
-        counts = np.bincount(merchant, minlength=len(self.left))
-        if not (counts <= self.left).all():
-            order = np.argsort(narrow(merchant, len(self.left)), kind="stable")
-            # sorted by bid, a bid's candidates start at cumsum(counts) - counts; keep the first left of them
-            end = np.cumsum(counts) - counts + self.left
-            keep = order.compress(np.arange(len(order)) < np.repeat(end, counts))
-            slot, merchant = slot.take(keep), merchant.take(keep)
-            counts = np.clip(self.left, 0, counts)
-        self.taken[slot] = True
-        self.merchant[slot] = merchant
-        self.left -= counts
+        # so the order in which the kept ones are written does not matter (one compiled pass
+        # where the kernels are, kernels.assign_kept; else its numpy form's passes)
+        assign_kept = numpy_kernels.kernel("assign_kept", numpy_kernels.compiled(len(slot)))
+        assign_kept(slot, merchant, perm, first, self.taken, self.merchant, self.left)
 
     def assign_all(self, slot: np.ndarray, merchant: np.ndarray) -> None:
         """:meth:`assign` where the candidate slots are free and distinct and no bid has

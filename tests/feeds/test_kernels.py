@@ -867,3 +867,37 @@ def test_block_candidates_are_the_numpy_forms_retrieval_columns_and_edges():
         edges = block_edges(indptr, follow_creator, intimacy, users, col_of)
         for g, x in zip(got[1:], cols[1:] + edges):
             assert g.dtype == x.dtype and np.array_equal(g, x), trial
+
+
+def test_assign_kept_is_the_ad_markets_hand_out():
+    """Guards kernels.assign_kept (issue #17, fifteenth pass: the ad market's hand-out of
+    shuffled candidates in one pass) against its numpy form (the passes
+    ``_AdMarket.assign`` made): the same slots taken, the same bids assigned, the same
+    allowances left; bids that can pay for all their candidates, for some, for none
+    (0 and negative allowances), one candidate, none, and more than 127 bids (the numpy
+    form's 16-bit sort keys)."""
+    from simulator.feeds import numpy_kernels
+    from simulator.feeds.kernels import assign_kept
+
+    rng = np.random.default_rng(61)
+    for trial in range(80):
+        supply = int(rng.integers(1, 300))
+        n_bids = int(rng.integers(1, 200 if trial % 4 == 0 else 12))
+        n = [0, 1][trial] if trial < 2 else int(rng.integers(0, 3 * supply))
+        slot = rng.integers(0, supply, n).astype(np.int64)
+        merchant = rng.integers(0, n_bids, n).astype(np.int64)
+        perm = rng.permutation(n)
+        slot_p = slot[perm]
+        taken0 = rng.random(supply) < 0.3
+        # the first candidate of each free slot, in a random order (as assign makes them)
+        first = np.unique(slot_p, return_index=True)[1]
+        first = rng.permutation(first.compress(~taken0.take(slot_p.take(first))))
+        left0 = rng.integers(-2, 6 if trial % 3 else 40, n_bids).astype(np.int64)
+        assigned0 = np.where(taken0, rng.integers(0, n_bids, supply), -1).astype(np.int64)
+        out = []
+        for fn in (assign_kept, numpy_kernels.assign_kept):
+            taken, assigned, left = taken0.copy(), assigned0.copy(), left0.copy()
+            fn(slot_p, merchant, perm, first, taken, assigned, left)
+            out.append((taken, assigned, left))
+        for g, w in zip(*out):
+            assert g.dtype == w.dtype and np.array_equal(g, w), trial
