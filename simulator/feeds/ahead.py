@@ -103,6 +103,8 @@ SIGNATURES: dict[str, list[str]] = {
     "block_candidates": ["float64[:, ::1], int64[::1], int64[::1], float64[::1], int64, int64[::1], int64[::1], "
                          "int64[::1], int32[::1], float32[::1], int32[::1]"],
     "assign_kept": ["int64[::1], int64[::1], int64[::1], int64[::1], boolean[::1], int64[::1], int64[::1]"],
+    "lookalike_slots": ["boolean[::1], int32[::1], int16[::1], int64, int64[::1], float64[::1], int64[::1], "
+                        "int64[::1], int64[::1], int32[::1], int64[::1], int32[::1]"],
 }
 
 MODULE = "_ahead"  # simulator/feeds/_ahead.<platform suffix>

@@ -1836,3 +1836,56 @@ def assign_kept(slot, merchant, perm, first, taken, assigned, left):
             kept[b] += 1
     for b in range(len(left)):
         left[b] -= kept[b]
+
+
+@_cached_njit()
+def lookalike_slots(taken, users, seg_of, n_seg, seg, u, look, draws, bid_m, account, indptr, creator):
+    """The look-alike bids' candidate (slot, bid) pairs in one pass (platform/ad_market.py
+    ``_lookalike_candidates`` after its segment draws; issue #17, fifteenth pass: ~20
+    numpy calls and a search a day): the free slots (not ``taken``) by their viewer's
+    segment (``seg_of[users[slot]]``), ascending within one (the stable order); for draw
+    ``q`` a free slot of segment ``seg[q]`` picked by the uniform ``u[q]``
+    (``random_in_rows``: ``lo + int(u · count)``; none in an empty segment) for the bid
+    ``look[draws[q]]``, kept when its viewer does not follow the bid's merchant's account
+    (``account[bid_m[b]]``, searched in the viewer's row of the follow graph ``indptr`` /
+    ``creator``). Returns the kept (slots, bids), in draw order."""
+    ptr = np.zeros(n_seg + 1, dtype=np.int64)
+    for s in range(len(taken)):
+        if not taken[s]:
+            ptr[seg_of[users[s]] + 1] += 1
+    for g in range(n_seg):
+        ptr[g + 1] += ptr[g]
+    by_seg = np.empty(ptr[n_seg], dtype=np.int64)
+    fill = ptr[:n_seg].copy()
+    for s in range(len(taken)):
+        if not taken[s]:
+            g = seg_of[users[s]]
+            by_seg[fill[g]] = s
+            fill[g] += 1
+    out_slot = np.empty(len(seg), dtype=np.int64)
+    out_bid = np.empty(len(seg), dtype=np.int64)
+    n = 0
+    for q in range(len(seg)):
+        lo = ptr[seg[q]]
+        count = ptr[seg[q] + 1] - lo
+        if count <= 0:
+            continue
+        slot = by_seg[lo + np.int64(u[q] * count)]
+        b = look[draws[q]]
+        viewer = users[slot]
+        c = account[bid_m[b]]
+        a = indptr[viewer]
+        end = indptr[viewer + 1]
+        hi = end
+        while a < hi:
+            mid = (a + hi) >> 1
+            if creator[mid] < c:
+                a = mid + 1
+            else:
+                hi = mid
+        if a < end and creator[a] == c:  # a fan: not a look-alike
+            continue
+        out_slot[n] = slot
+        out_bid[n] = b
+        n += 1
+    return out_slot[:n].copy(), out_bid[:n].copy()

@@ -859,3 +859,26 @@ def assign_kept(slot, merchant, perm, first, taken, assigned, left) -> None:
     taken[slot] = True
     assigned[slot] = merchant
     left -= counts
+
+
+def lookalike_slots(taken, users, seg_of, n_seg, seg, u, look, draws, bid_m, account, indptr, creator):
+    """The numpy form of ``kernels.lookalike_slots`` (the look-alike bids' candidate slots,
+    fans left out): the passes ``_lookalike_candidates`` makes, the definition it is
+    tested against."""
+    free = np.flatnonzero(~taken)
+    fseg = seg_of.take(users.take(free)).astype(np.int64)
+    o = np.argsort(fseg, kind="stable")
+    ptr = indptr_from_rows(fseg, n_seg)
+    lo = ptr.take(seg)
+    n = ptr.take(seg + 1) - lo
+    k = np.where(n > 0, lo + (u * n).astype(np.int64), -1)
+    ok = k >= 0
+    slot, b = free.take(o.take(k.compress(ok))), look.take(draws.compress(ok))
+    # the viewer's edge to the bid's merchant's account, by the edges' (user, creator) keys
+    viewer, c = users.take(slot).astype(np.int64), account.take(bid_m.take(b)).astype(np.int64)
+    span = int(max(creator.max(initial=0), c.max(initial=0))) + 1
+    keys = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr)) * span + creator
+    want = viewer * span + c
+    at = np.minimum(np.searchsorted(keys, want), max(len(keys) - 1, 0))
+    fan = (keys.take(at) == want) if len(keys) else np.zeros(len(want), bool)
+    return slot.compress(~fan), b.compress(~fan)

@@ -342,6 +342,11 @@ def _lookalike_candidates(model, cfg, look, fan_edge, fan_b, bid_m, users, marke
     flat = (cdf + np.arange(len(look))[:, None]).ravel()
     seg = np.searchsorted(flat, draws + rng.random(len(draws)), side="right") - draws * n_seg
     seg = np.minimum(seg, n_seg - 1)
+    if numpy_kernels.compiled(len(market.taken)):  # the picks and the fans' search in one compiled pass
+        lookalike_slots = numpy_kernels.compiled_kernels().lookalike_slots
+        # (random_in_rows' uniforms, drawn where it draws them)
+        return lookalike_slots(market.taken, users, seg_of, n_seg, seg, rng.random(len(seg)), look, draws, bid_m,
+                               model.merchants.account, follows.indptr, follows.creator)
     free = np.flatnonzero(~market.taken)
     fseg = seg_of.take(users.take(free))
     o = np.argsort(narrow(fseg, n_seg), kind="stable")  # (8- or 16-bit keys: a radix sort, the same stable order)

@@ -901,3 +901,64 @@ def test_assign_kept_is_the_ad_markets_hand_out():
             out.append((taken, assigned, left))
         for g, w in zip(*out):
             assert g.dtype == w.dtype and np.array_equal(g, w), trial
+
+
+def test_lookalike_slots_are_the_ad_markets_look_alike_candidates():
+    """Guards kernels.lookalike_slots (issue #17, fifteenth pass: the look-alike bids'
+    picks of free slots and the fans left out, in one pass) against its numpy form and
+    the calls ``_lookalike_candidates`` makes (``random_in_rows`` over the free slots by
+    segment, the follow graph's lookup): the same (slot, bid) pairs in the same order;
+    empty segments, every slot taken, none taken, no draws, viewers without edges, a
+    viewer following every account."""
+    from simulator.feeds import numpy_kernels
+    from simulator.feeds.kernels import lookalike_slots
+    from simulator.state.arrays import indptr_from_rows, random_in_rows
+
+    rng = np.random.default_rng(67)
+    for trial in range(80):
+        n_users, n_creators, n_seg = 40, 15, int(rng.integers(1, 6))
+        seg_of = rng.integers(0, n_seg, n_users).astype(np.int16)
+        n_seg = int(seg_of.max()) + 1
+        per_user = rng.integers(0, 8, n_users)
+        per_user[0] = n_creators  # (follows every account)
+        indptr = np.zeros(n_users + 1, np.int64)
+        np.cumsum(per_user, out=indptr[1:])
+        creator = np.concatenate([np.sort(rng.choice(n_creators, k, replace=False)) for k in per_user]
+                                 ).astype(np.int32)
+        supply = int(rng.integers(0, 120))
+        users = rng.integers(0, n_users, supply).astype(np.int32)
+        taken = rng.random(supply) < [0.3, 1.0, 0.0][trial % 3]
+        n_m = int(rng.integers(1, 6))
+        account = rng.choice(n_creators, n_m, replace=False).astype(np.int32)
+        bid_m = rng.integers(0, n_m, 8).astype(np.int64)
+        look = np.sort(rng.choice(8, int(rng.integers(1, 5)), replace=False)).astype(np.int64)
+        draws = np.sort(rng.integers(0, len(look), int(rng.integers(0, 50)) if trial % 7 else 0)).astype(np.int64)
+        seg = rng.integers(0, n_seg, len(draws)).astype(np.int64)
+        u = rng.random(len(draws))
+        args = (taken, users, seg_of, n_seg, seg, u, look, draws, bid_m, account, indptr, creator)
+        got = lookalike_slots(*args)
+        want = numpy_kernels.lookalike_slots(*args)
+        # the calls the ad market makes without the kernels
+        free = np.flatnonzero(~taken)
+        fseg = seg_of.take(users.take(free))
+        o = np.argsort(fseg, kind="stable")
+        k = random_in_rows(indptr_from_rows(fseg, n_seg), seg, _FixedUniforms(u))
+        ok = k >= 0
+        slot, b = free.take(o.take(k.compress(ok))), look.take(draws.compress(ok))
+        edge = np.full(len(slot), -1, np.int64)
+        for q in range(len(slot)):  # (a test's loop: each query's row)
+            row = creator[indptr[users[slot[q]]] : indptr[users[slot[q]] + 1]]
+            edge[q] = 0 if (row == account[bid_m[b[q]]]).any() else -1
+        for g, w, x in zip(got, want, (slot.compress(edge < 0), b.compress(edge < 0))):
+            assert g.dtype == w.dtype == np.int64 and np.array_equal(g, w) and np.array_equal(g, x), trial
+
+
+class _FixedUniforms:
+    """A generator stand-in whose ``random(n)`` returns the given uniforms (tests)."""
+
+    def __init__(self, u):
+        self.u = u
+
+    def random(self, n):
+        assert n == len(self.u)
+        return self.u
