@@ -105,6 +105,8 @@ SIGNATURES: dict[str, list[str]] = {
     "assign_kept": ["int64[::1], int64[::1], int64[::1], int64[::1], boolean[::1], int64[::1], int64[::1]"],
     "lookalike_slots": ["boolean[::1], int32[::1], int16[::1], int64, int64[::1], float64[::1], int64[::1], "
                         "int64[::1], int64[::1], int32[::1], int64[::1], int32[::1]"],
+    "ad_rows": ["int64[::1], int64[::1], int64[::1], int32[::1], int64[::1], int64[::1], float64[::1], int32[::1], "
+                "int64[::1], int32[::1], int64"],
 }
 
 MODULE = "_ahead"  # simulator/feeds/_ahead.<platform suffix>

@@ -1889,3 +1889,55 @@ def lookalike_slots(taken, users, seg_of, n_seg, seg, u, look, draws, bid_m, acc
         out_bid[n] = b
         n += 1
     return out_slot[:n].copy(), out_bid[:n].copy()
+
+
+@_cached_njit()
+def ad_rows(assigned, bid_m, bid_t, account, recent_ptr, recent_items, u, users, indptr, creator, n_merchants):
+    """A platform's sold ad slots as the day's rows in one pass (platform/ad_market.py
+    ``sell_ad_slots`` after the hand-out; issue #17, fifteenth pass: ~20 numpy calls and a
+    search a day): the sold slots ``s`` ascending (``assigned[s]``, their bid, is not -1),
+    each one's merchant (``bid_m``), item (one of its account's recent items picked by the
+    uniform ``u`` of its place, ``random_in_rows``: ``lo + int(u · count)``, the last
+    recent item where the account has none, as ``take`` reads -1), viewer (``users``),
+    follow edge to the account (searched in the viewer's row of ``indptr`` / ``creator``,
+    -1 for none) and targeting (``bid_t``), and the slots sold to each merchant. Returns
+    (s, bid, sold per merchant, viewer int32, item int32, edge int32, targeting int8)."""
+    n = 0
+    for s in range(len(assigned)):
+        n += assigned[s] >= 0
+    slot = np.empty(n, dtype=np.int64)
+    bid = np.empty(n, dtype=np.int64)
+    viewer = np.empty(n, dtype=np.int32)
+    item = np.empty(n, dtype=np.int32)
+    edge = np.empty(n, dtype=np.int32)
+    targeting = np.empty(n, dtype=np.int8)
+    sold = np.zeros(n_merchants, dtype=np.int64)
+    q = 0
+    for s in range(len(assigned)):
+        b = assigned[s]
+        if b < 0:
+            continue
+        m = bid_m[b]
+        c = account[m]
+        lo = recent_ptr[c]
+        count = recent_ptr[c + 1] - lo
+        pick = lo + np.int64(u[q] * count) if count > 0 else len(recent_items) - 1
+        v = users[s]
+        a = indptr[v]
+        end = indptr[v + 1]
+        hi = end
+        while a < hi:
+            mid = (a + hi) >> 1
+            if creator[mid] < c:
+                a = mid + 1
+            else:
+                hi = mid
+        slot[q] = s
+        bid[q] = b
+        viewer[q] = v
+        item[q] = recent_items[pick]
+        edge[q] = a if a < end and creator[a] == c else -1
+        targeting[q] = bid_t[b]
+        sold[m] += 1
+        q += 1
+    return slot, bid, sold, viewer, item, edge, targeting

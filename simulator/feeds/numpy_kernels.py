@@ -874,11 +874,34 @@ def lookalike_slots(taken, users, seg_of, n_seg, seg, u, look, draws, bid_m, acc
     k = np.where(n > 0, lo + (u * n).astype(np.int64), -1)
     ok = k >= 0
     slot, b = free.take(o.take(k.compress(ok))), look.take(draws.compress(ok))
-    # the viewer's edge to the bid's merchant's account, by the edges' (user, creator) keys
-    viewer, c = users.take(slot).astype(np.int64), account.take(bid_m.take(b)).astype(np.int64)
-    span = int(max(creator.max(initial=0), c.max(initial=0))) + 1
-    keys = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr)) * span + creator
-    want = viewer * span + c
-    at = np.minimum(np.searchsorted(keys, want), max(len(keys) - 1, 0))
-    fan = (keys.take(at) == want) if len(keys) else np.zeros(len(want), bool)
+    fan = _edges_by_keys(indptr, creator, users.take(slot), account.take(bid_m.take(b))) >= 0
     return slot.compress(~fan), b.compress(~fan)
+
+
+def _edges_by_keys(indptr, creator, users, creators) -> np.ndarray:
+    """The follow edge of each (user, creator) in the CSR graph ``indptr`` / ``creator``
+    (each row's creators ascending), -1 where there is none: a search of the edges'
+    (user, creator) keys (the numpy forms' lookup, for their tests)."""
+    users, creators = users.astype(np.int64), creators.astype(np.int64)
+    span = int(max(creator.max(initial=0), creators.max(initial=0))) + 1
+    keys = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr)) * span + creator
+    want = users * span + creators
+    at = np.minimum(np.searchsorted(keys, want), max(len(keys) - 1, 0))
+    found = (keys.take(at) == want) if len(keys) else np.zeros(len(want), bool)
+    return np.where(found, at, -1)
+
+
+def ad_rows(assigned, bid_m, bid_t, account, recent_ptr, recent_items, u, users, indptr, creator, n_merchants):
+    """The numpy form of ``kernels.ad_rows`` (a platform's sold ad slots as the day's
+    rows): the passes ``sell_ad_slots`` makes, the definition it is tested against."""
+    s = np.flatnonzero(assigned >= 0)
+    bid = assigned.take(s)
+    merchant = bid_m.take(bid)
+    c = account.take(merchant).astype(np.int64)
+    lo = recent_ptr.take(c)
+    n = recent_ptr.take(c + 1) - lo
+    item = recent_items.take(np.where(n > 0, lo + (u * n).astype(np.int64), -1))
+    viewer = users.take(s)
+    edge = _edges_by_keys(indptr, creator, viewer, c)
+    return (s, bid, np.bincount(merchant, minlength=n_merchants), viewer.astype(np.int32), item.astype(np.int32),
+            edge.astype(np.int32), bid_t.take(bid).astype(np.int8))

@@ -87,11 +87,24 @@ def sell_ad_slots(model, platform, active, n, rng):
         want_slots = np.repeat(broad, market.left[broad])
         k = min(len(free), len(want_slots))
         market.assign_all(free[:k], rng.permutation(want_slots)[:k])  # (distinct free slots, within each bid's left)
-    s = np.flatnonzero(market.merchant >= 0)
-    bid = market.merchant.take(s)
-    merchant = bid_m.take(bid)
-    item = recent.items.take(random_in_rows(recent.indptr, merchants.account.take(merchant).astype(np.int64), rng))
-    sales = AdSales(p, np.bincount(merchant, minlength=merchants.n), cpm, bid_m, bid_t, None)
+    if numpy_kernels.compiled(supply):  # the sold slots' rows in one compiled pass (the same rows and draws)
+        ad_rows = numpy_kernels.compiled_kernels().ad_rows
+        # (random_in_rows' uniforms, one a sold slot)
+        s, bid, sold_to, viewer, item, edge, targeting = ad_rows(
+            market.merchant, bid_m, bid_t, merchants.account, recent.indptr, recent.items,
+            rng.random(int(np.count_nonzero(market.merchant >= 0))), users, follows.indptr, follows.creator,
+            merchants.n)
+    else:
+        s = np.flatnonzero(market.merchant >= 0)
+        bid = market.merchant.take(s)
+        merchant = bid_m.take(bid)
+        item = recent.items.take(random_in_rows(recent.indptr, merchants.account.take(merchant).astype(np.int64),
+                                                rng))
+        sold_to = np.bincount(merchant, minlength=merchants.n)
+        # an ad's item is one of its merchant's account's: the viewer's follow edge to that account
+        viewer = users.take(s)
+        edge, targeting = accounts.lookup(viewer, merchant), bid_t.take(bid)
+    sales = AdSales(p, sold_to, cpm, bid_m, bid_t, None)
     if model.commerce.learning is not None:  # each bid's spend, for the learners' returns
         sold = np.bincount(bid, minlength=len(bid_m))
         sales.bid_spend = sold * cpm / 1000.0
@@ -100,10 +113,7 @@ def sell_ad_slots(model, platform, active, n, rng):
         sales.book(model)
     else:
         pending[p] = sales
-    # an ad's item is one of its merchant's account's: the viewer's follow edge to that account
-    viewer = users.take(s)
-    edge = accounts.lookup(viewer, merchant)
-    return Impressions.make(model, viewer, item, ADS, edge, targeting=bid_t.take(bid)), pos.take(s)
+    return Impressions.make(model, viewer, item, ADS, edge, targeting=targeting), pos.take(s)
 
 
 @dataclass

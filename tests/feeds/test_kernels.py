@@ -962,3 +962,54 @@ class _FixedUniforms:
     def random(self, n):
         assert n == len(self.u)
         return self.u
+
+
+def test_ad_rows_are_the_sold_slots_rows():
+    """Guards kernels.ad_rows (issue #17, fifteenth pass: a platform's sold ad slots as the
+    day's rows in one pass) against its numpy form and the calls ``sell_ad_slots`` makes
+    (``random_in_rows`` over the accounts' recent items, the follow graph's lookup): the
+    same slots, bids, counts per merchant, viewers, items, edges and targetings, in the
+    trace's dtypes; nothing sold, everything sold, an account without recent items (the
+    last recent item, as ``take`` reads -1), viewers without edges, fans of the account."""
+    from simulator.feeds import numpy_kernels
+    from simulator.feeds.kernels import ad_rows
+    from simulator.state.arrays import random_in_rows
+
+    rng = np.random.default_rng(71)
+    for trial in range(80):
+        n_users, n_creators = 40, 15
+        per_user = rng.integers(0, 8, n_users)
+        per_user[0] = n_creators
+        indptr = np.zeros(n_users + 1, np.int64)
+        np.cumsum(per_user, out=indptr[1:])
+        creator = np.concatenate([np.sort(rng.choice(n_creators, k, replace=False)) for k in per_user]
+                                 ).astype(np.int32)
+        n_m = int(rng.integers(1, 6))
+        account = rng.choice(n_creators, n_m, replace=False).astype(np.int32)
+        per_creator = rng.integers(0, 4, n_creators)
+        per_creator[account[0]] = 0  # (an account without recent items)
+        recent_ptr = np.zeros(n_creators + 1, np.int64)
+        np.cumsum(per_creator, out=recent_ptr[1:])
+        recent_items = rng.integers(0, 500, max(int(recent_ptr[-1]), 1)).astype(np.int64)
+        recent_ptr[-1] = len(recent_items)
+        n_bids = int(rng.integers(1, 10))
+        bid_m = rng.integers(0, n_m, n_bids).astype(np.int64)
+        bid_t = rng.integers(0, 3, n_bids).astype(np.int64)
+        supply = int(rng.integers(0, 150))
+        assigned = np.where(rng.random(supply) < [0.6, 0.0, 1.0][trial % 3], rng.integers(0, n_bids, supply), -1
+                            ).astype(np.int64)
+        users = rng.integers(0, n_users, supply).astype(np.int32)
+        u = rng.random(int(np.count_nonzero(assigned >= 0)))
+        args = (assigned, bid_m, bid_t, account, recent_ptr, recent_items, u, users, indptr, creator, n_m)
+        got = ad_rows(*args)
+        want = numpy_kernels.ad_rows(*args)
+        s = np.flatnonzero(assigned >= 0)
+        merchant = bid_m[assigned[s]]
+        item = recent_items.take(random_in_rows(recent_ptr, account[merchant].astype(np.int64), _FixedUniforms(u)))
+        edge = np.array([indptr[users[q]] + np.flatnonzero(creator[indptr[users[q]] : indptr[users[q] + 1]]
+                                                           == account[m])[0]
+                         if (creator[indptr[users[q]] : indptr[users[q] + 1]] == account[m]).any() else -1
+                         for q, m in zip(s, merchant)], dtype=np.int64)
+        exp = (s, assigned[s], np.bincount(merchant, minlength=n_m), users[s], item, edge, bid_t[assigned[s]])
+        for g, w, x, dtype in zip(got, want, exp, (np.int64,) * 3 + (np.int32,) * 3 + (np.int8,)):
+            assert g.dtype == w.dtype == dtype and np.array_equal(g, w) and np.array_equal(g, x), trial
