@@ -99,6 +99,14 @@ SIGNATURES: dict[str, list[str]] = {
                           "boolean[::1], boolean[::1], int64, int64, int64"],
     "visiting_edges": ["int64[::1], float32[::1], float32[::1], float32"],
     "within_cap": ["int64[:, ::1], float64[::1]"],
+    # FEEDS (issue #17, fifteenth pass)
+    "block_candidates": ["float64[:, ::1], int64[::1], int64[::1], float64[::1], int64, int64[::1], int64[::1], "
+                         "int64[::1], int32[::1], float32[::1], int32[::1]"],
+    "assign_kept": ["int64[::1], int64[::1], int64[::1], int64[::1], boolean[::1], int64[::1], int64[::1]"],
+    "lookalike_slots": ["boolean[::1], int32[::1], int16[::1], int64, int64[::1], float64[::1], int64[::1], "
+                        "int64[::1], int64[::1], int32[::1], int64[::1], int32[::1]"],
+    "ad_rows": ["int64[::1], int64[::1], int64[::1], int32[::1], int64[::1], int64[::1], float64[::1], int32[::1], "
+                "int64[::1], int32[::1], int64"],
 }
 
 MODULE = "_ahead"  # simulator/feeds/_ahead.<platform suffix>

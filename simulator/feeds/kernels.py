@@ -1767,3 +1767,177 @@ def intimacy_in_rows(ptr, col, intimacy, rows, cols):
         else:
             out[q] = 0
     return out
+
+
+# ---------------------------------------------------------------- FEEDS (issue #17, fifteenth pass)
+
+
+@_cached_njit()
+def block_candidates(cdf, seg_row, seg_k, u, n_pool, creator, col_of, indptr, follow_creator, intimacy, users):
+    """A ranking block's retrieval, creator columns and follow edges in one pass (issue
+    #17, fifteenth pass: a small run's ~20 numpy calls and two kernel calls a block): for
+    each of the block's segment runs ``s``, ``seg_k[s]`` candidates drawn by inverse
+    transform in the segment's retrieval CDF ``cdf[seg_row[s]]`` from the next uniforms of
+    ``u`` (``np.searchsorted(cw, u * cw[-1], side="right")``: the entries at or below
+    each, the same binary search's answer), clipped to ``n_pool - 1``, then sorted and
+    made unique (``cand``); their creator columns (:func:`block_columns`) and the block's
+    follow edges to those creators (:func:`block_edges`), after which ``col_of`` is reset
+    (all -1 again). Returns (cand, inv, by_creator, cand_ptr, e_ptr, e_col, e_edge,
+    f_ptr, f_col, f_int), as those calls give them."""
+    n_items = cdf.shape[1]
+    drawn = np.empty(len(u), dtype=np.int64)
+    q = 0
+    for s in range(len(seg_row)):
+        cw = cdf[seg_row[s]]
+        total = cw[n_items - 1]
+        for _ in range(seg_k[s]):
+            x = u[q] * total
+            a = 0
+            b = n_items
+            while a < b:  # (the first entry above x: searchsorted's side="right")
+                mid = (a + b) >> 1
+                if cw[mid] <= x:
+                    a = mid + 1
+                else:
+                    b = mid
+            drawn[q] = min(a, n_pool - 1)
+            q += 1
+    drawn.sort()
+    m = 0
+    for j in range(len(drawn)):  # (sorted: the distinct values in place)
+        if j == 0 or drawn[j] != drawn[m - 1]:
+            drawn[m] = drawn[j]
+            m += 1
+    cand = drawn[:m].copy()
+    ucre, inv, by_creator, cand_ptr = block_columns(cand, creator, col_of)
+    e_ptr, e_col, e_edge, f_ptr, f_col, f_int = block_edges(indptr, follow_creator, intimacy, users, col_of)
+    for c in range(len(ucre)):
+        col_of[ucre[c]] = -1
+    return cand, inv, by_creator, cand_ptr, e_ptr, e_col, e_edge, f_ptr, f_col, f_int
+
+
+@_cached_njit()
+def assign_kept(slot, merchant, perm, first, taken, assigned, left):
+    """The ad market's hand-out of a shuffled list of candidate (slot, bid) pairs in one
+    pass (platform/ad_market.py ``_AdMarket.assign``, after its two shuffles; issue #17,
+    fifteenth pass: ~15 numpy calls a call): candidate ``i`` is
+    (``slot[first[i]]``, ``merchant[perm[first[i]]]``), the slots distinct; each bid keeps
+    its first ``max(left[b], 0)`` candidates in this order (all of them when it can pay
+    for them: the stable order by bid's first ones), whose slots are marked ``taken`` and
+    ``assigned`` the bid, and ``left[b]`` loses what it kept."""
+    kept = np.zeros(len(left), dtype=np.int64)
+    for i in range(len(first)):
+        f = first[i]
+        b = merchant[perm[f]]
+        if kept[b] < left[b]:
+            s = slot[f]
+            taken[s] = True
+            assigned[s] = b
+            kept[b] += 1
+    for b in range(len(left)):
+        left[b] -= kept[b]
+
+
+@_cached_njit()
+def lookalike_slots(taken, users, seg_of, n_seg, seg, u, look, draws, bid_m, account, indptr, creator):
+    """The look-alike bids' candidate (slot, bid) pairs in one pass (platform/ad_market.py
+    ``_lookalike_candidates`` after its segment draws; issue #17, fifteenth pass: ~20
+    numpy calls and a search a day): the free slots (not ``taken``) by their viewer's
+    segment (``seg_of[users[slot]]``), ascending within one (the stable order); for draw
+    ``q`` a free slot of segment ``seg[q]`` picked by the uniform ``u[q]``
+    (``random_in_rows``: ``lo + int(u · count)``; none in an empty segment) for the bid
+    ``look[draws[q]]``, kept when its viewer does not follow the bid's merchant's account
+    (``account[bid_m[b]]``, searched in the viewer's row of the follow graph ``indptr`` /
+    ``creator``). Returns the kept (slots, bids), in draw order."""
+    ptr = np.zeros(n_seg + 1, dtype=np.int64)
+    for s in range(len(taken)):
+        if not taken[s]:
+            ptr[seg_of[users[s]] + 1] += 1
+    for g in range(n_seg):
+        ptr[g + 1] += ptr[g]
+    by_seg = np.empty(ptr[n_seg], dtype=np.int64)
+    fill = ptr[:n_seg].copy()
+    for s in range(len(taken)):
+        if not taken[s]:
+            g = seg_of[users[s]]
+            by_seg[fill[g]] = s
+            fill[g] += 1
+    out_slot = np.empty(len(seg), dtype=np.int64)
+    out_bid = np.empty(len(seg), dtype=np.int64)
+    n = 0
+    for q in range(len(seg)):
+        lo = ptr[seg[q]]
+        count = ptr[seg[q] + 1] - lo
+        if count <= 0:
+            continue
+        slot = by_seg[lo + np.int64(u[q] * count)]
+        b = look[draws[q]]
+        viewer = users[slot]
+        c = account[bid_m[b]]
+        a = indptr[viewer]
+        end = indptr[viewer + 1]
+        hi = end
+        while a < hi:
+            mid = (a + hi) >> 1
+            if creator[mid] < c:
+                a = mid + 1
+            else:
+                hi = mid
+        if a < end and creator[a] == c:  # a fan: not a look-alike
+            continue
+        out_slot[n] = slot
+        out_bid[n] = b
+        n += 1
+    return out_slot[:n].copy(), out_bid[:n].copy()
+
+
+@_cached_njit()
+def ad_rows(assigned, bid_m, bid_t, account, recent_ptr, recent_items, u, users, indptr, creator, n_merchants):
+    """A platform's sold ad slots as the day's rows in one pass (platform/ad_market.py
+    ``sell_ad_slots`` after the hand-out; issue #17, fifteenth pass: ~20 numpy calls and a
+    search a day): the sold slots ``s`` ascending (``assigned[s]``, their bid, is not -1),
+    each one's merchant (``bid_m``), item (one of its account's recent items picked by the
+    uniform ``u`` of its place, ``random_in_rows``: ``lo + int(u · count)``, the last
+    recent item where the account has none, as ``take`` reads -1), viewer (``users``),
+    follow edge to the account (searched in the viewer's row of ``indptr`` / ``creator``,
+    -1 for none) and targeting (``bid_t``), and the slots sold to each merchant. Returns
+    (s, bid, sold per merchant, viewer int32, item int32, edge int32, targeting int8)."""
+    n = 0
+    for s in range(len(assigned)):
+        n += assigned[s] >= 0
+    slot = np.empty(n, dtype=np.int64)
+    bid = np.empty(n, dtype=np.int64)
+    viewer = np.empty(n, dtype=np.int32)
+    item = np.empty(n, dtype=np.int32)
+    edge = np.empty(n, dtype=np.int32)
+    targeting = np.empty(n, dtype=np.int8)
+    sold = np.zeros(n_merchants, dtype=np.int64)
+    q = 0
+    for s in range(len(assigned)):
+        b = assigned[s]
+        if b < 0:
+            continue
+        m = bid_m[b]
+        c = account[m]
+        lo = recent_ptr[c]
+        count = recent_ptr[c + 1] - lo
+        pick = lo + np.int64(u[q] * count) if count > 0 else len(recent_items) - 1
+        v = users[s]
+        a = indptr[v]
+        end = indptr[v + 1]
+        hi = end
+        while a < hi:
+            mid = (a + hi) >> 1
+            if creator[mid] < c:
+                a = mid + 1
+            else:
+                hi = mid
+        slot[q] = s
+        bid[q] = b
+        viewer[q] = v
+        item[q] = recent_items[pick]
+        edge[q] = a if a < end and creator[a] == c else -1
+        targeting[q] = bid_t[b]
+        sold[m] += 1
+        q += 1
+    return slot, bid, sold, viewer, item, edge, targeting

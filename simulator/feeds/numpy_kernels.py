@@ -31,7 +31,7 @@ import threading
 import numpy as np
 
 from . import ahead
-from ..state.arrays import find_sorted, rank_within_sorted, unique_sorted
+from ..state.arrays import find_sorted, indptr_from_rows, rank_within_sorted, unique_sorted
 
 # Below this many entries (impressions, follow edges, social ties) a phase uses the numpy
 # form of its compiled kernel (the same result; tests check both): at the default
@@ -804,3 +804,104 @@ def _gumbel_top_k_narrow(v: np.ndarray, k: int, kk: int) -> np.ndarray:
         else:  # (±0.0 compare equal as floats, not as monotonic bits; NaN sort apart)
             top[redo] = _gumbel_top_k_halves(w, k, kk)
     return top
+
+
+# ---------------------------------------------------------------- FEEDS (issue #17, fifteenth pass)
+
+
+def block_candidates(cdf, seg_row, seg_k, u, n_pool, creator, col_of, indptr, follow_creator, intimacy, users):
+    """The numpy form of ``kernels.block_candidates`` (a ranking block's retrieval, its
+    candidates' creator columns and its follow edges to them, ``col_of`` left all -1):
+    the definition the compiled form is tested against (the model's numpy branch,
+    ``RecommendDay.rank_block``, does the same with the block's rows in the day)."""
+    draws, q = [np.zeros(0, np.int64)], 0
+    for r, k in zip(seg_row.tolist(), seg_k.tolist()):
+        cw = cdf[r]
+        draws.append(np.searchsorted(cw, u[q : q + k] * cw[-1], side="right"))
+        q += k
+    cand = unique_sorted(np.minimum(np.concatenate(draws), n_pool - 1).astype(np.int64))
+    cre = creator.take(cand)
+    ucre = unique_sorted(cre)
+    col_of[ucre] = np.arange(len(ucre))
+    inv = col_of.take(cre)
+    by_creator = np.argsort(inv, kind="stable")
+    cand_ptr = indptr_from_rows(inv.take(by_creator), len(ucre))
+    # every edge of the block's users, row by row, then those to the candidates' creators
+    at = users.astype(np.int64)
+    lo, n = indptr.take(at), indptr.take(at + 1) - indptr.take(at)
+    row = np.repeat(np.arange(len(users)), n)
+    edge = np.arange(len(row), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n) + np.repeat(lo, n)
+    col = col_of.take(follow_creator.take(edge))
+    x = intimacy.take(edge)
+    kept = col >= 0
+    fan = kept & (x != 0)
+    col_of[ucre] = -1
+    return (cand, inv, by_creator, cand_ptr, indptr_from_rows(row[kept], len(users)), col[kept], edge[kept],
+            indptr_from_rows(row[fan], len(users)), col[fan], x[fan])
+
+
+def assign_kept(slot, merchant, perm, first, taken, assigned, left) -> None:
+    """The numpy form of ``kernels.assign_kept`` (the ad market's hand-out after its
+    shuffles): the passes ``_AdMarket.assign`` made before, the definition it is tested
+    against."""
+    slot, merchant = slot.take(first), merchant.take(perm.take(first))
+    counts = np.bincount(merchant, minlength=len(left))
+    if not (counts <= left).all():
+        n = len(left)  # (8- or 16-bit keys: numpy's radix sort, the same stable order: ad_market.narrow)
+        key = merchant if n > np.iinfo(np.int16).max else merchant.astype(np.int8 if n <= np.iinfo(np.int8).max
+                                                                         else np.int16)
+        order = np.argsort(key, kind="stable")
+        # sorted by bid, a bid's candidates start at cumsum(counts) - counts; keep the first left of them
+        end = np.cumsum(counts) - counts + left
+        keep = order.compress(np.arange(len(order)) < np.repeat(end, counts))
+        slot, merchant = slot.take(keep), merchant.take(keep)
+        counts = np.clip(left, 0, counts)
+    taken[slot] = True
+    assigned[slot] = merchant
+    left -= counts
+
+
+def lookalike_slots(taken, users, seg_of, n_seg, seg, u, look, draws, bid_m, account, indptr, creator):
+    """The numpy form of ``kernels.lookalike_slots`` (the look-alike bids' candidate slots,
+    fans left out): the passes ``_lookalike_candidates`` makes, the definition it is
+    tested against."""
+    free = np.flatnonzero(~taken)
+    fseg = seg_of.take(users.take(free)).astype(np.int64)
+    o = np.argsort(fseg, kind="stable")
+    ptr = indptr_from_rows(fseg, n_seg)
+    lo = ptr.take(seg)
+    n = ptr.take(seg + 1) - lo
+    k = np.where(n > 0, lo + (u * n).astype(np.int64), -1)
+    ok = k >= 0
+    slot, b = free.take(o.take(k.compress(ok))), look.take(draws.compress(ok))
+    fan = _edges_by_keys(indptr, creator, users.take(slot), account.take(bid_m.take(b))) >= 0
+    return slot.compress(~fan), b.compress(~fan)
+
+
+def _edges_by_keys(indptr, creator, users, creators) -> np.ndarray:
+    """The follow edge of each (user, creator) in the CSR graph ``indptr`` / ``creator``
+    (each row's creators ascending), -1 where there is none: a search of the edges'
+    (user, creator) keys (the numpy forms' lookup, for their tests)."""
+    users, creators = users.astype(np.int64), creators.astype(np.int64)
+    span = int(max(creator.max(initial=0), creators.max(initial=0))) + 1
+    keys = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr)) * span + creator
+    want = users * span + creators
+    at = np.minimum(np.searchsorted(keys, want), max(len(keys) - 1, 0))
+    found = (keys.take(at) == want) if len(keys) else np.zeros(len(want), bool)
+    return np.where(found, at, -1)
+
+
+def ad_rows(assigned, bid_m, bid_t, account, recent_ptr, recent_items, u, users, indptr, creator, n_merchants):
+    """The numpy form of ``kernels.ad_rows`` (a platform's sold ad slots as the day's
+    rows): the passes ``sell_ad_slots`` makes, the definition it is tested against."""
+    s = np.flatnonzero(assigned >= 0)
+    bid = assigned.take(s)
+    merchant = bid_m.take(bid)
+    c = account.take(merchant).astype(np.int64)
+    lo = recent_ptr.take(c)
+    n = recent_ptr.take(c + 1) - lo
+    item = recent_items.take(np.where(n > 0, lo + (u * n).astype(np.int64), -1))
+    viewer = users.take(s)
+    edge = _edges_by_keys(indptr, creator, viewer, c)
+    return (s, bid, np.bincount(merchant, minlength=n_merchants), viewer.astype(np.int32), item.astype(np.int32),
+            edge.astype(np.int32), bid_t.take(bid).astype(np.int8))

@@ -117,6 +117,13 @@ class RecommendDay:
         for s in segments if not policy.targeted else []:
             logw = self.prior + 0.0
             self.cdf[s] = np.cumsum(np.exp(logw - logw.max()))
+        # the compiled retrieval's view of the CDFs: one table of rows and each segment's
+        # row in it (untargeted: every segment's CDF is the same one, its first)
+        if segments:
+            self.cdf_table = logw if policy.targeted else self.cdf[segments[0]][None, :]
+            self.cdf_row = np.zeros(segments[-1] + 1, dtype=np.int64)
+            if policy.targeted:
+                self.cdf_row[segments] = np.arange(len(segments))
 
     def rank_block(self, bu: np.ndarray, k_u: np.ndarray, rng: np.random.Generator, feed=None):
         # bu: the block's users; k_u: recommendation slots each still has
@@ -130,23 +137,31 @@ class RecommendDay:
         # retrieval: candidates split across the interest segments present in the block
         seg = users.segment.take(bu)  # users are numbered by segment, so a block's segments are runs
         bounds = np.flatnonzero(seg[1:] != seg[:-1]).tolist()
-        draws = []
-        for a, b in zip([0] + [x + 1 for x in bounds], [x + 1 for x in bounds] + [len(seg)]):
-            cw = self.cdf[int(seg[a])]
-            k = max(1, int(round(self.m_target * (b - a) / len(bu))))
-            draws.append(np.searchsorted(cw, rng.random(k) * cw[-1], side="right"))
-        cand = np.concatenate(draws)
-        cand = unique_sorted(np.minimum(cand, len(self.pool) - 1, out=cand))  # np.unique: a hash table first
+        starts, ends = [0] + [x + 1 for x in bounds], [x + 1 for x in bounds] + [len(seg)]
+        if self.compiled:
+            # the draws, the candidates, their creator columns and the block's follow edges to
+            # those creators in one compiled pass (kernels.block_candidates): the segments'
+            # uniforms drawn at once (one rng.random call gives the same doubles in the same
+            # order as one a segment), the same searches, the same candidates and columns
+            seg_k = [max(1, int(round(self.m_target * (b - a) / len(bu)))) for a, b in zip(starts, ends)]
+            ks = numpy_kernels.compiled_kernels()  # compiled ahead in a small run, else numba's
+            cand, inv, by_creator, cand_ptr, e_ptr, e_col, e_edge, f_ptr, f_col, f_int = ks.block_candidates(
+                self.cdf_table, self.cdf_row.take(seg.take(starts)), np.array(seg_k, dtype=np.int64),
+                rng.random(sum(seg_k)), len(self.pool), self.creator, self.col_of, follows.indptr, follows.creator,
+                follows.intimacy, bu)
+        else:
+            draws = []
+            for a, b in zip(starts, ends):
+                cw = self.cdf[int(seg[a])]
+                k = max(1, int(round(self.m_target * (b - a) / len(bu))))
+                draws.append(np.searchsorted(cw, rng.random(k) * cw[-1], side="right"))
+            cand = np.concatenate(draws)
+            cand = unique_sorted(np.minimum(cand, len(self.pool) - 1, out=cand))  # np.unique: a hash table first
+            # the candidates' creators as columns; the day's creator → column table is set
+            # for the block and reset after it
+            ucre, inv = self._columns(cand)
         m = len(cand)
         kb = min(kmax, m)
-        # the candidates' creators as columns; the day's creator → column table is set for
-        # the block and reset after it (large days: with the candidates by column, in one
-        # compiled pass, kernels.block_columns)
-        if self.compiled:
-            ucre, inv, by_creator, cand_ptr = numpy_kernels.compiled_kernels().block_columns(cand, self.creator,
-                                                                                           self.col_of)
-        else:
-            ucre, inv = self._columns(cand)
         col_of = self.col_of
         match = users.interest.take(bu, axis=0) @ self.topic.take(cand, axis=0).T
         left = self.left
@@ -158,12 +173,7 @@ class RecommendDay:
         # times before any of its picks): without such a column among the candidates every
         # ranked pick is granted, as without a cap
         granted = left is None or _all_granted(left[cand], len(bu))
-        if self.compiled:  # large days: the block's follow edges, the ranking and the picks in compiled passes
-            ks = numpy_kernels.compiled_kernels()  # compiled ahead in a small run, else numba's
-            # the block's follow edges to the candidates' creators, by block row
-            e_ptr, e_col, e_edge, f_ptr, f_col, f_int = ks.block_edges(follows.indptr, follows.creator,
-                                                                      follows.intimacy, bu, col_of)
-            col_of[ucre] = -1
+        if self.compiled:  # the ranking and the picks in compiled passes (the block's follow edges found above)
             if policy.linear:  # score, cap and Gumbel-top-k in one compiled pass over the rows
                 top = ks.score_top_k(match, policy.w_match, self.item_score[cand],
                                   np.zeros(m, bool) if left is None else left[cand] <= 0,

@@ -87,11 +87,24 @@ def sell_ad_slots(model, platform, active, n, rng):
         want_slots = np.repeat(broad, market.left[broad])
         k = min(len(free), len(want_slots))
         market.assign_all(free[:k], rng.permutation(want_slots)[:k])  # (distinct free slots, within each bid's left)
-    s = np.flatnonzero(market.merchant >= 0)
-    bid = market.merchant.take(s)
-    merchant = bid_m.take(bid)
-    item = recent.items.take(random_in_rows(recent.indptr, merchants.account.take(merchant).astype(np.int64), rng))
-    sales = AdSales(p, np.bincount(merchant, minlength=merchants.n), cpm, bid_m, bid_t, None)
+    if numpy_kernels.compiled(supply):  # the sold slots' rows in one compiled pass (the same rows and draws)
+        ad_rows = numpy_kernels.compiled_kernels().ad_rows
+        # (random_in_rows' uniforms, one a sold slot)
+        s, bid, sold_to, viewer, item, edge, targeting = ad_rows(
+            market.merchant, bid_m, bid_t, merchants.account, recent.indptr, recent.items,
+            rng.random(int(np.count_nonzero(market.merchant >= 0))), users, follows.indptr, follows.creator,
+            merchants.n)
+    else:
+        s = np.flatnonzero(market.merchant >= 0)
+        bid = market.merchant.take(s)
+        merchant = bid_m.take(bid)
+        item = recent.items.take(random_in_rows(recent.indptr, merchants.account.take(merchant).astype(np.int64),
+                                                rng))
+        sold_to = np.bincount(merchant, minlength=merchants.n)
+        # an ad's item is one of its merchant's account's: the viewer's follow edge to that account
+        viewer = users.take(s)
+        edge, targeting = accounts.lookup(viewer, merchant), bid_t.take(bid)
+    sales = AdSales(p, sold_to, cpm, bid_m, bid_t, None)
     if model.commerce.learning is not None:  # each bid's spend, for the learners' returns
         sold = np.bincount(bid, minlength=len(bid_m))
         sales.bid_spend = sold * cpm / 1000.0
@@ -100,10 +113,7 @@ def sell_ad_slots(model, platform, active, n, rng):
         sales.book(model)
     else:
         pending[p] = sales
-    # an ad's item is one of its merchant's account's: the viewer's follow edge to that account
-    viewer = users.take(s)
-    edge = accounts.lookup(viewer, merchant)
-    return Impressions.make(model, viewer, item, ADS, edge, targeting=bid_t.take(bid)), pos.take(s)
+    return Impressions.make(model, viewer, item, ADS, edge, targeting=targeting), pos.take(s)
 
 
 @dataclass
@@ -263,20 +273,11 @@ class _AdMarket:
         # the first candidate of each free slot, by slot (a slot's candidates are all free
         # or all taken, so these are the first of the free candidates); restore a random order:
         first = rng.permutation(first_free_of_each(slot, self.taken))
-        slot, merchant = slot.take(first), merchant.take(perm.take(first))
         # each bid keeps its first ``left`` candidates in this order; the slots are distinct,
-        # so the order in which the kept ones are written does not matter
-        counts = np.bincount(merchant, minlength=len(self.left))
-        if not (counts <= self.left).all():
-            order = np.argsort(narrow(merchant, len(self.left)), kind="stable")
-            # sorted by bid, a bid's candidates start at cumsum(counts) - counts; keep the first left of them
-            end = np.cumsum(counts) - counts + self.left
-            keep = order.compress(np.arange(len(order)) < np.repeat(end, counts))
-            slot, merchant = slot.take(keep), merchant.take(keep)
-            counts = np.clip(self.left, 0, counts)
-        self.taken[slot] = True
-        self.merchant[slot] = merchant
-        self.left -= counts
+        # so the order in which the kept ones are written does not matter (one compiled pass
+        # where the kernels are, kernels.assign_kept; else its numpy form's passes)
+        assign_kept = numpy_kernels.kernel("assign_kept", numpy_kernels.compiled(len(slot)))
+        assign_kept(slot, merchant, perm, first, self.taken, self.merchant, self.left)
 
     def assign_all(self, slot: np.ndarray, merchant: np.ndarray) -> None:
         """:meth:`assign` where the candidate slots are free and distinct and no bid has
@@ -351,6 +352,11 @@ def _lookalike_candidates(model, cfg, look, fan_edge, fan_b, bid_m, users, marke
     flat = (cdf + np.arange(len(look))[:, None]).ravel()
     seg = np.searchsorted(flat, draws + rng.random(len(draws)), side="right") - draws * n_seg
     seg = np.minimum(seg, n_seg - 1)
+    if numpy_kernels.compiled(len(market.taken)):  # the picks and the fans' search in one compiled pass
+        lookalike_slots = numpy_kernels.compiled_kernels().lookalike_slots
+        # (random_in_rows' uniforms, drawn where it draws them)
+        return lookalike_slots(market.taken, users, seg_of, n_seg, seg, rng.random(len(seg)), look, draws, bid_m,
+                               model.merchants.account, follows.indptr, follows.creator)
     free = np.flatnonzero(~market.taken)
     fseg = seg_of.take(users.take(free))
     o = np.argsort(narrow(fseg, n_seg), kind="stable")  # (8- or 16-bit keys: a radix sort, the same stable order)

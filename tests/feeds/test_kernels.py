@@ -807,3 +807,209 @@ def test_block_columns_are_the_unique_the_stable_argsort_and_the_pointer():
         table = np.full(n_creators, -1, dtype=np.int64)
         table[want_u] = np.arange(len(want_u))
         assert np.array_equal(col_of, table)
+
+
+def test_block_candidates_are_the_numpy_forms_retrieval_columns_and_edges():
+    """Guards kernels.block_candidates (issue #17, fifteenth pass: a ranking block's
+    retrieval, creator columns and follow edges in one compiled pass) against its numpy
+    form and the calls it replaces (searchsorted side="right", the clip, the unique sort,
+    block_columns, block_edges): the same arrays and dtypes, ``col_of`` left all -1; CDFs
+    with flat runs (ties at the uniforms' values), uniforms at 0 and near 1 (the clip),
+    one segment, one user, users without edges, zero intimacies."""
+    from simulator.feeds import numpy_kernels
+    from simulator.feeds.kernels import block_candidates, block_columns
+
+    rng = np.random.default_rng(57)
+    n_users, n_creators = 60, 25
+    for trial in range(60):
+        n_items = int(rng.integers(1, 80))
+        n_seg = int(rng.integers(1, 5))
+        w = rng.random((n_seg, n_items))
+        w[w < 0.3] = 0.0  # flat runs in the CDFs
+        cdf = np.cumsum(w, axis=1)
+        cdf[:, -1] = np.maximum(cdf[:, -1], 1e-9)
+        seg_row = rng.integers(0, n_seg, int(rng.integers(1, 4))).astype(np.int64)
+        seg_k = rng.integers(1, 30, len(seg_row)).astype(np.int64)
+        u = rng.random(int(seg_k.sum()))
+        u[:: 7] = 0.0
+        u[1 :: 11] = np.nextafter(1.0, 0.0)
+        if trial % 3 == 0:  # uniforms landing exactly on a CDF's values
+            r = cdf[seg_row[0]]
+            u[: min(len(u), n_items)] = (r / r[-1])[: min(len(u), n_items)]
+        creator = rng.integers(0, n_creators, n_items).astype(np.int64)
+        per_user = rng.integers(0, 6, n_users)
+        per_user[rng.random(n_users) < 0.2] = 0
+        indptr = np.zeros(n_users + 1, np.int64)
+        np.cumsum(per_user, out=indptr[1:])
+        follow_creator = np.concatenate([np.sort(rng.choice(n_creators, k, replace=False)) for k in per_user]
+                                        ).astype(np.int32)
+        intimacy = rng.random(len(follow_creator)).astype(np.float32)
+        intimacy[rng.random(len(intimacy)) < 0.3] = 0
+        users = (np.array([int(rng.integers(0, n_users))]) if trial % 5 == 0
+                 else np.sort(rng.choice(n_users, int(rng.integers(1, 20)), replace=False))).astype(np.int32)
+        args = (cdf, seg_row, seg_k, u, n_items, creator)
+        col_of = np.full(n_creators, -1, np.int64)
+        got = block_candidates(*args, col_of, indptr, follow_creator, intimacy, users)
+        assert np.all(col_of == -1)
+        want = numpy_kernels.block_candidates(*args, col_of, indptr, follow_creator, intimacy, users)
+        assert np.all(col_of == -1)
+        assert len(got) == len(want) == 10
+        for g, x in zip(got, want):
+            assert g.dtype == x.dtype and np.array_equal(g, x), trial
+        # the calls it replaces
+        q, draws = 0, []
+        for r, k in zip(seg_row, seg_k):
+            draws.append(np.searchsorted(cdf[r], u[q : q + k] * cdf[r][-1], side="right"))
+            q += k
+        cand = np.unique(np.minimum(np.concatenate(draws), n_items - 1))
+        assert np.array_equal(got[0], cand)
+        cols = block_columns(cand, creator, col_of)
+        edges = block_edges(indptr, follow_creator, intimacy, users, col_of)
+        for g, x in zip(got[1:], cols[1:] + edges):
+            assert g.dtype == x.dtype and np.array_equal(g, x), trial
+
+
+def test_assign_kept_is_the_ad_markets_hand_out():
+    """Guards kernels.assign_kept (issue #17, fifteenth pass: the ad market's hand-out of
+    shuffled candidates in one pass) against its numpy form (the passes
+    ``_AdMarket.assign`` made): the same slots taken, the same bids assigned, the same
+    allowances left; bids that can pay for all their candidates, for some, for none
+    (0 and negative allowances), one candidate, none, and more than 127 bids (the numpy
+    form's 16-bit sort keys)."""
+    from simulator.feeds import numpy_kernels
+    from simulator.feeds.kernels import assign_kept
+
+    rng = np.random.default_rng(61)
+    for trial in range(80):
+        supply = int(rng.integers(1, 300))
+        n_bids = int(rng.integers(1, 200 if trial % 4 == 0 else 12))
+        n = [0, 1][trial] if trial < 2 else int(rng.integers(0, 3 * supply))
+        slot = rng.integers(0, supply, n).astype(np.int64)
+        merchant = rng.integers(0, n_bids, n).astype(np.int64)
+        perm = rng.permutation(n)
+        slot_p = slot[perm]
+        taken0 = rng.random(supply) < 0.3
+        # the first candidate of each free slot, in a random order (as assign makes them)
+        first = np.unique(slot_p, return_index=True)[1]
+        first = rng.permutation(first.compress(~taken0.take(slot_p.take(first))))
+        left0 = rng.integers(-2, 6 if trial % 3 else 40, n_bids).astype(np.int64)
+        assigned0 = np.where(taken0, rng.integers(0, n_bids, supply), -1).astype(np.int64)
+        out = []
+        for fn in (assign_kept, numpy_kernels.assign_kept):
+            taken, assigned, left = taken0.copy(), assigned0.copy(), left0.copy()
+            fn(slot_p, merchant, perm, first, taken, assigned, left)
+            out.append((taken, assigned, left))
+        for g, w in zip(*out):
+            assert g.dtype == w.dtype and np.array_equal(g, w), trial
+
+
+def test_lookalike_slots_are_the_ad_markets_look_alike_candidates():
+    """Guards kernels.lookalike_slots (issue #17, fifteenth pass: the look-alike bids'
+    picks of free slots and the fans left out, in one pass) against its numpy form and
+    the calls ``_lookalike_candidates`` makes (``random_in_rows`` over the free slots by
+    segment, the follow graph's lookup): the same (slot, bid) pairs in the same order;
+    empty segments, every slot taken, none taken, no draws, viewers without edges, a
+    viewer following every account."""
+    from simulator.feeds import numpy_kernels
+    from simulator.feeds.kernels import lookalike_slots
+    from simulator.state.arrays import indptr_from_rows, random_in_rows
+
+    rng = np.random.default_rng(67)
+    for trial in range(80):
+        n_users, n_creators, n_seg = 40, 15, int(rng.integers(1, 6))
+        seg_of = rng.integers(0, n_seg, n_users).astype(np.int16)
+        n_seg = int(seg_of.max()) + 1
+        per_user = rng.integers(0, 8, n_users)
+        per_user[0] = n_creators  # (follows every account)
+        indptr = np.zeros(n_users + 1, np.int64)
+        np.cumsum(per_user, out=indptr[1:])
+        creator = np.concatenate([np.sort(rng.choice(n_creators, k, replace=False)) for k in per_user]
+                                 ).astype(np.int32)
+        supply = int(rng.integers(0, 120))
+        users = rng.integers(0, n_users, supply).astype(np.int32)
+        taken = rng.random(supply) < [0.3, 1.0, 0.0][trial % 3]
+        n_m = int(rng.integers(1, 6))
+        account = rng.choice(n_creators, n_m, replace=False).astype(np.int32)
+        bid_m = rng.integers(0, n_m, 8).astype(np.int64)
+        look = np.sort(rng.choice(8, int(rng.integers(1, 5)), replace=False)).astype(np.int64)
+        draws = np.sort(rng.integers(0, len(look), int(rng.integers(0, 50)) if trial % 7 else 0)).astype(np.int64)
+        seg = rng.integers(0, n_seg, len(draws)).astype(np.int64)
+        u = rng.random(len(draws))
+        args = (taken, users, seg_of, n_seg, seg, u, look, draws, bid_m, account, indptr, creator)
+        got = lookalike_slots(*args)
+        want = numpy_kernels.lookalike_slots(*args)
+        # the calls the ad market makes without the kernels
+        free = np.flatnonzero(~taken)
+        fseg = seg_of.take(users.take(free))
+        o = np.argsort(fseg, kind="stable")
+        k = random_in_rows(indptr_from_rows(fseg, n_seg), seg, _FixedUniforms(u))
+        ok = k >= 0
+        slot, b = free.take(o.take(k.compress(ok))), look.take(draws.compress(ok))
+        edge = np.full(len(slot), -1, np.int64)
+        for q in range(len(slot)):  # (a test's loop: each query's row)
+            row = creator[indptr[users[slot[q]]] : indptr[users[slot[q]] + 1]]
+            edge[q] = 0 if (row == account[bid_m[b[q]]]).any() else -1
+        for g, w, x in zip(got, want, (slot.compress(edge < 0), b.compress(edge < 0))):
+            assert g.dtype == w.dtype == np.int64 and np.array_equal(g, w) and np.array_equal(g, x), trial
+
+
+class _FixedUniforms:
+    """A generator stand-in whose ``random(n)`` returns the given uniforms (tests)."""
+
+    def __init__(self, u):
+        self.u = u
+
+    def random(self, n):
+        assert n == len(self.u)
+        return self.u
+
+
+def test_ad_rows_are_the_sold_slots_rows():
+    """Guards kernels.ad_rows (issue #17, fifteenth pass: a platform's sold ad slots as the
+    day's rows in one pass) against its numpy form and the calls ``sell_ad_slots`` makes
+    (``random_in_rows`` over the accounts' recent items, the follow graph's lookup): the
+    same slots, bids, counts per merchant, viewers, items, edges and targetings, in the
+    trace's dtypes; nothing sold, everything sold, an account without recent items (the
+    last recent item, as ``take`` reads -1), viewers without edges, fans of the account."""
+    from simulator.feeds import numpy_kernels
+    from simulator.feeds.kernels import ad_rows
+    from simulator.state.arrays import random_in_rows
+
+    rng = np.random.default_rng(71)
+    for trial in range(80):
+        n_users, n_creators = 40, 15
+        per_user = rng.integers(0, 8, n_users)
+        per_user[0] = n_creators
+        indptr = np.zeros(n_users + 1, np.int64)
+        np.cumsum(per_user, out=indptr[1:])
+        creator = np.concatenate([np.sort(rng.choice(n_creators, k, replace=False)) for k in per_user]
+                                 ).astype(np.int32)
+        n_m = int(rng.integers(1, 6))
+        account = rng.choice(n_creators, n_m, replace=False).astype(np.int32)
+        per_creator = rng.integers(0, 4, n_creators)
+        per_creator[account[0]] = 0  # (an account without recent items)
+        recent_ptr = np.zeros(n_creators + 1, np.int64)
+        np.cumsum(per_creator, out=recent_ptr[1:])
+        recent_items = rng.integers(0, 500, max(int(recent_ptr[-1]), 1)).astype(np.int64)
+        recent_ptr[-1] = len(recent_items)
+        n_bids = int(rng.integers(1, 10))
+        bid_m = rng.integers(0, n_m, n_bids).astype(np.int64)
+        bid_t = rng.integers(0, 3, n_bids).astype(np.int64)
+        supply = int(rng.integers(0, 150))
+        assigned = np.where(rng.random(supply) < [0.6, 0.0, 1.0][trial % 3], rng.integers(0, n_bids, supply), -1
+                            ).astype(np.int64)
+        users = rng.integers(0, n_users, supply).astype(np.int32)
+        u = rng.random(int(np.count_nonzero(assigned >= 0)))
+        args = (assigned, bid_m, bid_t, account, recent_ptr, recent_items, u, users, indptr, creator, n_m)
+        got = ad_rows(*args)
+        want = numpy_kernels.ad_rows(*args)
+        s = np.flatnonzero(assigned >= 0)
+        merchant = bid_m[assigned[s]]
+        item = recent_items.take(random_in_rows(recent_ptr, account[merchant].astype(np.int64), _FixedUniforms(u)))
+        edge = np.array([indptr[users[q]] + np.flatnonzero(creator[indptr[users[q]] : indptr[users[q] + 1]]
+                                                           == account[m])[0]
+                         if (creator[indptr[users[q]] : indptr[users[q] + 1]] == account[m]).any() else -1
+                         for q, m in zip(s, merchant)], dtype=np.int64)
+        exp = (s, assigned[s], np.bincount(merchant, minlength=n_m), users[s], item, edge, bid_t[assigned[s]])
+        for g, w, x, dtype in zip(got, want, exp, (np.int64,) * 3 + (np.int32,) * 3 + (np.int8,)):
+            assert g.dtype == w.dtype == dtype and np.array_equal(g, w) and np.array_equal(g, x), trial
