@@ -99,6 +99,9 @@ SIGNATURES: dict[str, list[str]] = {
                           "boolean[::1], boolean[::1], int64, int64, int64"],
     "visiting_edges": ["int64[::1], float32[::1], float32[::1], float32"],
     "within_cap": ["int64[:, ::1], float64[::1]"],
+    # AFTER22 (issue #17, fifteenth pass)
+    "selling_offer_rows": ["boolean[::1], boolean[::1], int32[::1], boolean[::1], int32[::1], boolean[::1], "
+                           "int32[::1], float32[::1], float32[::1]"],
 }
 
 MODULE = "_ahead"  # simulator/feeds/_ahead.<platform suffix>

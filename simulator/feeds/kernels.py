@@ -1767,3 +1767,63 @@ def intimacy_in_rows(ptr, col, intimacy, rows, cols):
         else:
             out[q] = 0
     return out
+
+
+# ---------------------------------------------------------------- AFTER22 (issue #17, fifteenth pass)
+
+
+@_cached_njit()
+def selling_offer_rows(complete, like, item, live, merchant, active, user, match, intimacy):
+    """The feed sales' opportunities of one platform's day (commerce/feed_sales.py
+    ``_offers``, before its probabilities) in two passes over the impressions instead of
+    ~15 numpy calls: the engaged (completed or liked) impressions of live sessions
+    (``live[item]``: the tips), ascending, with their intimacy; and those of product links
+    of active merchants (``merchant[item] >= 0`` and ``active`` there: the purchases),
+    ascending, with their merchant and user (int64), match, intimacy and live flag: what
+    :func:`engaged_selling` and the gathers of ``numpy_kernels.selling_offer_rows`` give."""
+    n = len(item)
+    idx = np.empty(n, dtype=np.int64)
+    m = 0
+    n_tip = 0
+    n_buy = 0
+    for i in range(n):  # (no branch on the engaged: every place written, kept when it counts)
+        it = item[i]
+        mm = merchant[it]
+        lv = live[it]
+        tip = (complete[i] | like[i]) & lv
+        buy = (complete[i] | like[i]) & (mm >= 0)
+        if buy:
+            buy = active[mm]
+        idx[m] = i
+        m += tip | buy
+        n_tip += tip
+        n_buy += buy
+    tip_k = np.empty(n_tip, dtype=np.int64)
+    tip_intimacy = np.empty(n_tip, dtype=intimacy.dtype)
+    buy_k = np.empty(n_buy, dtype=np.int64)
+    buy_merchant = np.empty(n_buy, dtype=np.int64)
+    buy_user = np.empty(n_buy, dtype=np.int64)
+    buy_match = np.empty(n_buy, dtype=match.dtype)
+    buy_intimacy = np.empty(n_buy, dtype=intimacy.dtype)
+    buy_live = np.empty(n_buy, dtype=np.bool_)
+    a = 0
+    b = 0
+    for t in range(m):
+        i = idx[t]
+        it = item[i]
+        lv = live[it]
+        if lv:
+            tip_k[a] = i
+            tip_intimacy[a] = intimacy[i]
+            a += 1
+        mm = merchant[it]
+        if mm >= 0:
+            if active[mm]:
+                buy_k[b] = i
+                buy_merchant[b] = mm
+                buy_user[b] = user[i]
+                buy_match[b] = match[i]
+                buy_intimacy[b] = intimacy[i]
+                buy_live[b] = lv
+                b += 1
+    return tip_k, tip_intimacy, buy_k, buy_merchant, buy_user, buy_match, buy_intimacy, buy_live

@@ -804,3 +804,26 @@ def _gumbel_top_k_narrow(v: np.ndarray, k: int, kk: int) -> np.ndarray:
         else:  # (±0.0 compare equal as floats, not as monotonic bits; NaN sort apart)
             top[redo] = _gumbel_top_k_halves(w, k, kk)
     return top
+
+
+# ---------------------------------------------------------------- AFTER22 (issue #17, fifteenth pass)
+
+
+def selling_offer_rows(complete, like, item, live, merchant, active, user, match, intimacy) -> tuple:
+    """``kernels.selling_offer_rows`` in numpy (commerce/feed_sales.py ``_offers``): the
+    engaged impressions of live sessions (the tips: their places, intimacy) and of active
+    merchants' product links (the purchases: their places, merchants and users as int64,
+    match, intimacy, live flags), each ascending. (take and compress: fancy indexing's
+    values, quicker.)"""
+    engaged = engaged_selling(complete, like, item, live | (merchant >= 0))
+    item = item.take(engaged)
+    live = live.take(item)
+    merchant = merchant.take(item)
+    k = engaged.take(np.flatnonzero(live))
+    tip = (k, intimacy.take(k))
+    linked = np.flatnonzero(merchant >= 0)
+    if not active.all():  # an exited merchant sells nothing, not even on its old links
+        linked = linked[active[merchant[linked]]]
+    k = engaged.take(linked)
+    return (*tip, k, merchant.take(linked).astype(np.int64), user.take(k).astype(np.int64), match.take(k),
+            intimacy.take(k), live.take(linked))
