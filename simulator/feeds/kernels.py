@@ -1827,3 +1827,46 @@ def selling_offer_rows(complete, like, item, live, merchant, active, user, match
                 buy_live[b] = lv
                 b += 1
     return tip_k, tip_intimacy, buy_k, buy_merchant, buy_user, buy_match, buy_intimacy, buy_live
+
+
+@_cached_njit()
+def tally_exposure_trace(item, domain, source, complete, like, comment, share, follow, creator_of, n_items,
+                         n_creators, n_domains, n_sources):
+    """:func:`tally_impressions` with what the day's records and views count besides, in
+    the same one pass over the impressions (content/exposure.py, ``exposure_counts`` on
+    small compiled days): per item the impressions by domain and by slot source and the
+    engagements by action; the same per creator (the items' rows summed by ``creator_of``
+    in one pass over the items, as ``exposure._sum_rows_by``); the day's impressions by
+    (source, domain) (``source * n_domains + domain``, as :func:`count_pairs`) and its
+    comments by domain. Integer counts, exact in any order (int64): (n_items × D, n_items ×
+    S, n_items × 5, n_creators × D, n_creators × S, n_creators × 5, S · D, D)."""
+    by_domain = np.zeros((n_items, n_domains), dtype=np.int64)
+    by_source = np.zeros((n_items, n_sources), dtype=np.int64)
+    by_action = np.zeros((n_items, 5), dtype=np.int64)
+    c_domain = np.zeros((n_creators, n_domains), dtype=np.int64)
+    c_source = np.zeros((n_creators, n_sources), dtype=np.int64)
+    c_action = np.zeros((n_creators, 5), dtype=np.int64)
+    source_domain = np.zeros(n_sources * n_domains, dtype=np.int64)
+    comments = np.zeros(n_domains, dtype=np.int64)
+    for i in range(len(item)):
+        it = item[i]
+        d = domain[i]
+        s = source[i]
+        by_domain[it, d] += 1
+        by_source[it, s] += 1
+        source_domain[np.int64(s) * n_domains + np.int64(d)] += 1
+        comments[d] += comment[i]
+        by_action[it, 0] += complete[i]
+        by_action[it, 1] += like[i]
+        by_action[it, 2] += comment[i]
+        by_action[it, 3] += share[i]
+        by_action[it, 4] += follow[i]
+    for it in range(n_items):  # (the items' rows summed by creator: integers, exact in any order)
+        c = creator_of[it]
+        for j in range(n_domains):
+            c_domain[c, j] += by_domain[it, j]
+        for j in range(n_sources):
+            c_source[c, j] += by_source[it, j]
+        for j in range(5):
+            c_action[c, j] += by_action[it, j]
+    return by_domain, by_source, by_action, c_domain, c_source, c_action, source_domain, comments

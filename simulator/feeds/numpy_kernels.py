@@ -827,3 +827,19 @@ def selling_offer_rows(complete, like, item, live, merchant, active, user, match
     k = engaged.take(linked)
     return (*tip, k, merchant.take(linked).astype(np.int64), user.take(k).astype(np.int64), match.take(k),
             intimacy.take(k), live.take(linked))
+
+
+def tally_exposure_trace(item, domain, source, complete, like, comment, share, follow, creator_of, n_items,
+                         n_creators, n_domains, n_sources) -> tuple:
+    """``kernels.tally_exposure_trace`` in numpy: :func:`tally_impressions`, its rows
+    summed by creator (``creator_of``), :func:`count_pairs` of the sources and domains and
+    the comments' bincount by domain (int64 each)."""
+    by = tally_impressions(item, domain, source, complete, like, comment, share, follow, n_items, n_domains, n_sources)
+    by_creator = tuple(np.bincount(creator_of, weights=t[:, j], minlength=n_creators).astype(np.int64)
+                       for t in by for j in range(t.shape[1]))
+    D, S = n_domains, n_sources
+    c_domain = np.stack(by_creator[:D], axis=1)
+    c_source = np.stack(by_creator[D:D + S], axis=1)
+    c_action = np.stack(by_creator[D + S:], axis=1)
+    return (*by, c_domain, c_source, c_action, np.bincount(source.astype(np.intp) * D + domain, minlength=S * D),
+            np.bincount(domain.compress(comment), minlength=D))
