@@ -47,13 +47,15 @@ def exposure_counts(items, creators, impressions, reactions) -> tuple | None:
 
 def record_exposure(items, creators, platform: int, impressions, reactions, counts=None) -> dict[str, np.ndarray]:
     """Add one platform's impressions and engagements of today to the items' and creators'
-    records (the items' counts in one compiled pass over the impressions,
-    ``kernels.tally_impressions``, on large days). Returns today's impressions of the
-    platform per item and domain (``item_domain``, live rows × domains) and per creator
-    and domain (``creator_domain``, creators × domains, int64) and, on small days, its
-    engagements by action (``actions``, int64) and impressions by (source, domain)
-    (``source_domain``, sources × domains, int64), which the measurements read (the day
-    log's ``tally``) instead of counting the impressions again. ``counts``: the platform's
+    records (the items' counts in one compiled pass over the impressions on compiled days,
+    ``kernels.tally_exposure_trace`` under ``COMPILED_FROM`` impressions, else
+    ``kernels.tally_impressions``). Returns today's impressions of the platform per item
+    and domain (``item_domain``, live rows × domains) and per creator and domain
+    (``creator_domain``, creators × domains, int64) and, on days under ``COMPILED_FROM``
+    impressions, its engagements by action (``actions``, int64) and impressions by
+    (source, domain) (``source_domain``, sources × domains, int64), and on compiled ones
+    its comments by domain (``comments``), which the measurements read (the day log's
+    ``tally``) instead of counting the impressions again. ``counts``: the platform's
     :func:`exposure_counts` if already counted (a future), else counted here."""
     n, D, S = items.n, len(DOMAINS), len(SOURCES)
     tally = {}
