@@ -54,35 +54,24 @@ def _offers(model, platform: int, impressions, reactions) -> dict:
     # the engaged impressions of items that can sell (live sessions tip, product links
     # sell): the others take no draw (~1 in 6 engaged impressions at the default
     # population is of such an item; the same impressions in the same order as selecting
-    # them among all engaged ones)
-    sells = items.live | (items.merchant >= 0)
-    # (on large days one compiled pass over the impressions, without the engaged mask and the gathered flags of all)
-    engaged_selling = numpy_kernels.kernel("engaged_selling", numpy_kernels.compiled(len(impressions.item)))
-    engaged = engaged_selling(reactions.complete, reactions.like, impressions.item, sells)
-    # (take: numpy's fancy indexing by the int32 items is ~3× slower for the same values)
-    item = impressions.item.take(engaged)
-    live = items.live.take(item)
-    merchant = items.merchant.take(item)
+    # them among all engaged ones), and what the draws read of them (compiled: two passes
+    # over the impressions, not ~15 numpy calls; numpy_kernels.selling_offer_rows)
+    rows = numpy_kernels.kernel("selling_offer_rows", numpy_kernels.compiled(len(impressions.item)))
+    tip_k, tip_intimacy, k, m, user, match, intimacy, live = rows(
+        reactions.complete, reactions.like, impressions.item, items.live, items.merchant, model.merchants.active,
+        impressions.user, impressions.match, reactions.intimacy)
     out: dict = {"tip_k": None, "buy_k": None}
     # tips (live sessions)
-    on_live = np.flatnonzero(live)
-    if len(on_live):
-        k = engaged.take(on_live)  # (take: fancy indexing's values, quicker)
+    if len(tip_k):
         fan_trust = model.commerce.purchase.fan_trust[platform]
-        out["tip_k"] = k
-        out["tip_p"] = sigmoid(cfg.tip_intercept + fan_trust * cfg.tip_w_intimacy * reactions.intimacy.take(k))
-    # purchases (product links)
-    linked = np.flatnonzero(merchant >= 0)
-    if not model.merchants.active.all():  # an exited merchant sells nothing, not even on its old links
-        linked = linked[model.merchants.active[merchant[linked]]]
-    if len(linked) == 0:
+        out["tip_k"] = tip_k
+        out["tip_p"] = sigmoid(cfg.tip_intercept + fan_trust * cfg.tip_w_intimacy * tip_intimacy)
+    # purchases (product links of active merchants: an exited merchant sells nothing, not
+    # even on its old links)
+    if len(k) == 0:
         return out
-    k = engaged.take(linked)
-    m = merchant.take(linked).astype(np.int64)
-    user = impressions.user.take(k).astype(np.int64)
     out.update(buy_k=k, merchant=m, user=user,
-               buy_p=model.commerce.purchase.probability(model.day, user, m, impressions.match.take(k),
-                                                         reactions.intimacy.take(k), live.take(linked), platform))
+               buy_p=model.commerce.purchase.probability(model.day, user, m, match, intimacy, live, platform))
     return out
 
 

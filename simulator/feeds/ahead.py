@@ -107,6 +107,11 @@ SIGNATURES: dict[str, list[str]] = {
                         "int64[::1], int64[::1], int32[::1], int64[::1], int32[::1]"],
     "ad_rows": ["int64[::1], int64[::1], int64[::1], int32[::1], int64[::1], int64[::1], float64[::1], int32[::1], "
                 "int64[::1], int32[::1], int64"],
+    # AFTER22 (issue #17, fifteenth pass)
+    "selling_offer_rows": ["boolean[::1], boolean[::1], int32[::1], boolean[::1], int32[::1], boolean[::1], "
+                           "int32[::1], float32[::1], float32[::1]"],
+    "tally_exposure_trace": ["int32[::1], int8[::1], int8[::1], boolean[::1], boolean[::1], boolean[::1], "
+                             "boolean[::1], boolean[::1], int32[::1], int64, int64, int64, int64"],
 }
 
 MODULE = "_ahead"  # simulator/feeds/_ahead.<platform suffix>

@@ -1941,3 +1941,106 @@ def ad_rows(assigned, bid_m, bid_t, account, recent_ptr, recent_items, u, users,
         sold[m] += 1
         q += 1
     return slot, bid, sold, viewer, item, edge, targeting
+
+
+# ---------------------------------------------------------------- AFTER22 (issue #17, fifteenth pass)
+
+
+@_cached_njit()
+def selling_offer_rows(complete, like, item, live, merchant, active, user, match, intimacy):
+    """The feed sales' opportunities of one platform's day (commerce/feed_sales.py
+    ``_offers``, before its probabilities) in two passes over the impressions instead of
+    ~15 numpy calls: the engaged (completed or liked) impressions of live sessions
+    (``live[item]``: the tips), ascending, with their intimacy; and those of product links
+    of active merchants (``merchant[item] >= 0`` and ``active`` there: the purchases),
+    ascending, with their merchant and user (int64), match, intimacy and live flag: what
+    :func:`engaged_selling` and the gathers of ``numpy_kernels.selling_offer_rows`` give."""
+    n = len(item)
+    idx = np.empty(n, dtype=np.int64)
+    m = 0
+    n_tip = 0
+    n_buy = 0
+    for i in range(n):  # (no branch on the engaged: every place written, kept when it counts)
+        it = item[i]
+        mm = merchant[it]
+        lv = live[it]
+        tip = (complete[i] | like[i]) & lv
+        buy = (complete[i] | like[i]) & (mm >= 0)
+        if buy:
+            buy = active[mm]
+        idx[m] = i
+        m += tip | buy
+        n_tip += tip
+        n_buy += buy
+    tip_k = np.empty(n_tip, dtype=np.int64)
+    tip_intimacy = np.empty(n_tip, dtype=intimacy.dtype)
+    buy_k = np.empty(n_buy, dtype=np.int64)
+    buy_merchant = np.empty(n_buy, dtype=np.int64)
+    buy_user = np.empty(n_buy, dtype=np.int64)
+    buy_match = np.empty(n_buy, dtype=match.dtype)
+    buy_intimacy = np.empty(n_buy, dtype=intimacy.dtype)
+    buy_live = np.empty(n_buy, dtype=np.bool_)
+    a = 0
+    b = 0
+    for t in range(m):
+        i = idx[t]
+        it = item[i]
+        lv = live[it]
+        if lv:
+            tip_k[a] = i
+            tip_intimacy[a] = intimacy[i]
+            a += 1
+        mm = merchant[it]
+        if mm >= 0:
+            if active[mm]:
+                buy_k[b] = i
+                buy_merchant[b] = mm
+                buy_user[b] = user[i]
+                buy_match[b] = match[i]
+                buy_intimacy[b] = intimacy[i]
+                buy_live[b] = lv
+                b += 1
+    return tip_k, tip_intimacy, buy_k, buy_merchant, buy_user, buy_match, buy_intimacy, buy_live
+
+
+@_cached_njit()
+def tally_exposure_trace(item, domain, source, complete, like, comment, share, follow, creator_of, n_items,
+                         n_creators, n_domains, n_sources):
+    """:func:`tally_impressions` with what the day's records and views count besides, in
+    the same one pass over the impressions (content/exposure.py, ``exposure_counts`` on
+    small compiled days): per item the impressions by domain and by slot source and the
+    engagements by action; the same per creator (the items' rows summed by ``creator_of``
+    in one pass over the items, as ``exposure._sum_rows_by``); the day's impressions by
+    (source, domain) (``source * n_domains + domain``, as :func:`count_pairs`) and its
+    comments by domain. Integer counts, exact in any order (int64): (n_items × D, n_items ×
+    S, n_items × 5, n_creators × D, n_creators × S, n_creators × 5, S · D, D)."""
+    by_domain = np.zeros((n_items, n_domains), dtype=np.int64)
+    by_source = np.zeros((n_items, n_sources), dtype=np.int64)
+    by_action = np.zeros((n_items, 5), dtype=np.int64)
+    c_domain = np.zeros((n_creators, n_domains), dtype=np.int64)
+    c_source = np.zeros((n_creators, n_sources), dtype=np.int64)
+    c_action = np.zeros((n_creators, 5), dtype=np.int64)
+    source_domain = np.zeros(n_sources * n_domains, dtype=np.int64)
+    comments = np.zeros(n_domains, dtype=np.int64)
+    for i in range(len(item)):
+        it = item[i]
+        d = domain[i]
+        s = source[i]
+        by_domain[it, d] += 1
+        by_source[it, s] += 1
+        source_domain[np.int64(s) * n_domains + np.int64(d)] += 1
+        comments[d] += comment[i]
+        by_action[it, 0] += complete[i]
+        by_action[it, 1] += like[i]
+        by_action[it, 2] += comment[i]
+        by_action[it, 3] += share[i]
+        by_action[it, 4] += follow[i]
+    for it in range(n_items):  # (the items' rows summed by creator: integers, exact in any order)
+        c = creator_of[it]
+        for j in range(n_domains):
+            c_domain[c, j] += by_domain[it, j]
+        for j in range(n_sources):
+            c_source[c, j] += by_source[it, j]
+        for j in range(5):
+            c_action[c, j] += by_action[it, j]
+    return by_domain, by_source, by_action, c_domain, c_source, c_action, source_domain, comments

@@ -905,3 +905,42 @@ def ad_rows(assigned, bid_m, bid_t, account, recent_ptr, recent_items, u, users,
     edge = _edges_by_keys(indptr, creator, viewer, c)
     return (s, bid, np.bincount(merchant, minlength=n_merchants), viewer.astype(np.int32), item.astype(np.int32),
             edge.astype(np.int32), bid_t.take(bid).astype(np.int8))
+
+
+# ---------------------------------------------------------------- AFTER22 (issue #17, fifteenth pass)
+
+
+def selling_offer_rows(complete, like, item, live, merchant, active, user, match, intimacy) -> tuple:
+    """``kernels.selling_offer_rows`` in numpy (commerce/feed_sales.py ``_offers``): the
+    engaged impressions of live sessions (the tips: their places, intimacy) and of active
+    merchants' product links (the purchases: their places, merchants and users as int64,
+    match, intimacy, live flags), each ascending. (take and compress: fancy indexing's
+    values, quicker.)"""
+    engaged = engaged_selling(complete, like, item, live | (merchant >= 0))
+    item = item.take(engaged)
+    live = live.take(item)
+    merchant = merchant.take(item)
+    k = engaged.take(np.flatnonzero(live))
+    tip = (k, intimacy.take(k))
+    linked = np.flatnonzero(merchant >= 0)
+    if not active.all():  # an exited merchant sells nothing, not even on its old links
+        linked = linked[active[merchant[linked]]]
+    k = engaged.take(linked)
+    return (*tip, k, merchant.take(linked).astype(np.int64), user.take(k).astype(np.int64), match.take(k),
+            intimacy.take(k), live.take(linked))
+
+
+def tally_exposure_trace(item, domain, source, complete, like, comment, share, follow, creator_of, n_items,
+                         n_creators, n_domains, n_sources) -> tuple:
+    """``kernels.tally_exposure_trace`` in numpy: :func:`tally_impressions`, its rows
+    summed by creator (``creator_of``), :func:`count_pairs` of the sources and domains and
+    the comments' bincount by domain (int64 each)."""
+    by = tally_impressions(item, domain, source, complete, like, comment, share, follow, n_items, n_domains, n_sources)
+    by_creator = tuple(np.bincount(creator_of, weights=t[:, j], minlength=n_creators).astype(np.int64)
+                       for t in by for j in range(t.shape[1]))
+    D, S = n_domains, n_sources
+    c_domain = np.stack(by_creator[:D], axis=1)
+    c_source = np.stack(by_creator[D:D + S], axis=1)
+    c_action = np.stack(by_creator[D + S:], axis=1)
+    return (*by, c_domain, c_source, c_action, np.bincount(source.astype(np.intp) * D + domain, minlength=S * D),
+            np.bincount(domain.compress(comment), minlength=D))

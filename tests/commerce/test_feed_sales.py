@@ -127,3 +127,38 @@ def test_engaged_selling_kernel_matches_its_numpy_form():
             got = kernels.engaged_selling(complete, like, item, sells)
             assert got.dtype == np.int64 and np.array_equal(got, want)
             assert np.array_equal(want, np.flatnonzero((complete | like) & sells[item]))
+
+
+def test_selling_offer_rows_kernel_matches_its_numpy_form():
+    """kernels.selling_offer_rows (the feed sales' opportunities in two passes over the
+    impressions) against its numpy form on random impressions: empty, one row, none and
+    all engaged, no live item, no product link, exited merchants; the numpy form against
+    the selection it replaced (engaged, then live sessions and active merchants' links)."""
+    from simulator.feeds import kernels, numpy_kernels
+
+    rng = np.random.default_rng(7)
+    for n in (0, 1, 7, 5000):
+        item = rng.integers(0, 50, n).astype(np.int32)
+        user = rng.integers(0, 1000, n).astype(np.int32)
+        match = rng.random(n).astype(np.float32)
+        intimacy = rng.random(n).astype(np.float32)
+        for p_live, p_link, p_active in ((0.2, 0.5, 1.0), (0.0, 0.5, 0.6), (0.3, 0.0, 1.0), (1.0, 1.0, 0.0)):
+            live = rng.random(50) < p_live
+            merchant = np.where(rng.random(50) < p_link, rng.integers(0, 6, 50), -1).astype(np.int32)
+            active = rng.random(6) < p_active
+            for p in (0.0, 0.3, 1.0):
+                complete, like = rng.random(n) < p, rng.random(n) < p / 2
+                args = (complete, like, item, live, merchant, active, user, match, intimacy)
+                want = numpy_kernels.selling_offer_rows(*args)
+                got = kernels.selling_offer_rows(*args)
+                assert len(got) == len(want) == 8
+                for g, w in zip(got, want):
+                    assert g.dtype == w.dtype and np.array_equal(g, w)
+                engaged = complete | like
+                tip = np.flatnonzero(engaged & live[item])
+                buy = np.flatnonzero(engaged & (merchant[item] >= 0) & active[np.maximum(merchant[item], 0)])
+                assert np.array_equal(want[0], tip) and np.array_equal(want[1], intimacy[tip])
+                assert np.array_equal(want[2], buy) and np.array_equal(want[3], merchant[item[buy]])
+                assert want[3].dtype == want[4].dtype == np.int64 and np.array_equal(want[4], user[buy])
+                assert np.array_equal(want[5], match[buy]) and np.array_equal(want[6], intimacy[buy])
+                assert np.array_equal(want[7], live[item[buy]])

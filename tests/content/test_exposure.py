@@ -50,3 +50,33 @@ def test_record_exposure_counts_each_items_and_creators_day(monkeypatch, compile
     if not compiled:
         assert np.array_equal(tally["actions"], [np.count_nonzero(h) for h in r.columns()])
         assert np.array_equal(tally["source_domain"], np.bincount(source * D + domain, minlength=S * D).reshape(S, D))
+
+
+def test_tally_exposure_trace_kernel_matches_its_numpy_form():
+    """kernels.tally_exposure_trace (the records' and views' counts of a small compiled
+    day in one pass) against its numpy form and against the counts it replaces
+    (tally_impressions, the items' rows summed by creator, count_pairs, the comments'
+    bincount) on random days: empty, one impression, one item, creators without items."""
+    from simulator.content.exposure import _sum_rows_by
+    from simulator.feeds import kernels, numpy_kernels
+
+    rng = np.random.default_rng(11)
+    D, S = 4, 6
+    for n, n_items, n_creators in ((0, 5, 3), (1, 1, 1), (7, 3, 4), (5000, 200, 30)):
+        item = rng.integers(0, n_items, n).astype(np.int32)
+        domain = rng.integers(0, D, n).astype(np.int8)
+        source = rng.integers(0, S, n).astype(np.int8)
+        acts = [rng.random(n) < p for p in (0.5, 0.2, 0.05, 0.02, 0.01)]
+        creator_of = rng.integers(0, n_creators, n_items).astype(np.int32)
+        args = (item, domain, source, *acts, creator_of, n_items, n_creators, D, S)
+        got = kernels.tally_exposure_trace(*args)
+        want = numpy_kernels.tally_exposure_trace(*args)
+        assert len(got) == len(want) == 8
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype == np.int64 and g.shape == w.shape and np.array_equal(g, w)
+        by = numpy_kernels.tally_impressions(item, domain, source, *acts, n_items, D, S)
+        for j, t in enumerate(by):
+            assert np.array_equal(got[j], t)
+            assert np.array_equal(got[3 + j], _sum_rows_by(creator_of.astype(np.int64), t, n_creators))
+        assert np.array_equal(got[6], numpy_kernels.count_pairs(source, domain, D, S * D))
+        assert np.array_equal(got[7], np.bincount(domain[acts[2]], minlength=D))
