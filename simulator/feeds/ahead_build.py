@@ -27,11 +27,11 @@ def _by_path(name: str, path: Path):
     return module
 
 
-def _digest_function(value: int):
-    """A function returning the constant ``value`` (numba compiles it as a literal)."""
+def _constant_function(name: str, value: int):
+    """A function ``name`` returning the constant ``value`` (numba compiles it as a literal)."""
     namespace: dict = {}
-    exec(f"def source_digest():\n    return {value}\n", namespace)
-    return namespace["source_digest"]
+    exec(f"def {name}():\n    return {value}\n", namespace)
+    return namespace[name]
 
 
 def build(target: Path) -> Path:
@@ -61,7 +61,11 @@ def build(target: Path) -> Path:
                 serial.compile(args)
                 ret = serial.overloads[args].signature.return_type
                 cc.export(ahead.export_name(name, i), ret(*args))(dispatcher.py_func)
-        cc.export(ahead.DIGEST_FN, types.int64())(_digest_function(ahead.digest()))
+        cc.export(ahead.DIGEST_FN, types.int64())(_constant_function(ahead.DIGEST_FN, ahead.digest()))
+        # for this machine's CPU where it is known (ahead.cpu_digest), else for any x86-64
+        cpu = ahead.cpu_digest()
+        cc.target_cpu = "host" if cpu else ""
+        cc.export(ahead.CPU_FN, types.int64())(_constant_function(ahead.CPU_FN, cpu))
         target.parent.mkdir(parents=True, exist_ok=True)
         cc.compile()
     return target

@@ -51,6 +51,36 @@ def test_a_stale_module_is_not_used(ahead_on, monkeypatch):
     assert ahead.why_not.startswith("stale")
 
 
+def test_a_module_built_for_another_cpu_is_not_used(ahead_on, monkeypatch):
+    """Guards the CPU check: the module is compiled for the CPU that built it (numba's
+    ``host`` target) where that CPU is known, and its instructions might not exist on
+    another one (the process would die), so another CPU's digest refuses it; a module
+    built for any x86-64 (digest 0) loads anywhere."""
+    import importlib
+
+    built_for = importlib.import_module("simulator.feeds._ahead").cpu_digest()
+    monkeypatch.setattr(ahead, "cpu_digest", lambda: built_for + 1)
+    if built_for == 0:
+        assert ahead.load() is not None
+    else:
+        assert ahead.load() is None
+        assert ahead.why_not.startswith("built for another CPU")
+
+
+def test_the_cpu_digest_reads_the_model_and_its_flags(monkeypatch, tmp_path):
+    info = tmp_path / "cpuinfo"
+    monkeypatch.setattr(ahead, "CPUINFO", info)
+    assert ahead.cpu_digest() == 0  # not known: the module is built for any x86-64
+    digests = []
+    for model, flags in (("Xeon", "sse2 avx2 fma"), ("Xeon", "fma sse2 avx2"), ("Xeon", "sse2 avx2 avx512f"),
+                         ("EPYC", "sse2 avx2 fma")):
+        info.write_text(f"processor\t: 0\nmodel name\t: {model}\nflags\t\t: {flags}\n\n"
+                        f"processor\t: 1\nmodel name\t: other\nflags\t\t: sse2\n")
+        digests.append(ahead.cpu_digest())
+    assert digests[0] == digests[1] != 0  # the flags' order does not matter; the first processor's lines
+    assert len({digests[0], digests[2], digests[3]}) == 3
+
+
 def test_turned_off_by_the_environment(ahead_on, monkeypatch):
     monkeypatch.setenv("TRAFFICSIM_AHEAD", "0")
     assert ahead.load() is None
