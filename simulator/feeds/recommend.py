@@ -176,13 +176,13 @@ class RecommendDay:
         if self.compiled:  # the ranking and the picks in compiled passes (the block's follow edges found above)
             if policy.linear:  # score, cap and Gumbel-top-k in one compiled pass over the rows
                 top = ks.score_top_k(match, policy.w_match, self.item_score[cand],
-                                  np.zeros(m, bool) if left is None else left[cand] <= 0,
-                                  f_ptr, f_col, policy.fan_score(f_int), cand_ptr, by_creator,
-                                  # when every pick is granted a user takes the first k_u of their
-                                  # list: rank only that far (else the cap's grants run over every
-                                  # row's kx places)
-                                  kx, k_u if granted else np.full(len(bu), kx), float(self.temp), seed,
-                                  self.noise)
+                                     np.zeros(m, bool) if left is None else left[cand] <= 0,
+                                     f_ptr, f_col, policy.fan_score(f_int), cand_ptr, by_creator,
+                                     # when every pick is granted a user takes the first k_u of their
+                                     # list: rank only that far (else the cap's grants run over every
+                                     # row's kx places)
+                                     kx, k_u if granted else np.full(len(bu), kx), float(self.temp), seed,
+                                     self.noise)
             else:
                 e_row = np.repeat(np.arange(len(bu)), np.diff(e_ptr))
                 top = self._rank(self._block(cand, match), e_row, e_col, e_edge, inv, cand, kx, seed)
@@ -192,7 +192,7 @@ class RecommendDay:
             if not granted:
                 valid &= _within_cap(top, left[cand], True)
             user, item, edge, mt, cols = ks.block_picks(top, valid, k_u, e_ptr, e_col, e_edge, inv, bu,
-                                                     self.pool32[cand], match)
+                                                        self.pool32[cand], match)
         else:  # the numpy form (small days: no kernels to load on a short run), the same picks
             # the block's follow edges to the candidates' creators, by block row (the edges of
             # a CSR range run by user, and the block's rows follow its users' order)
