@@ -47,8 +47,6 @@ SIGNATURES: dict[str, list[str]] = {
     "adopt_new": ["int64[::1], int32[::1], boolean[:, ::1], float64[:, ::1], boolean[::1], float64, float64"],
     "attention_exponents": ["float32[:, ::1], boolean[:, ::1], float64"],
     "attention_shares": ["float64[::1], boolean[:, ::1], float64[::1], float64[:, ::1], float64"],
-    "block_columns": ["int64[::1], int64[::1], int64[::1]"],
-    "block_edges": ["int64[::1], int32[::1], float32[::1], int32[::1], int64[::1]"],
     "block_picks_into": ["int64[:, ::1], boolean[:, ::1], int64[::1], int64[::1], int64[::1], int64[::1], "
                          "int64[::1], int32[::1], int32[::1], float32[:, ::1], int64, int32[::1], int32[::1], "
                          "int8[::1], int32[::1], float32[::1], int8[::1], int64, int64[::1]"],

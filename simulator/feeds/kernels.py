@@ -1178,19 +1178,6 @@ def find_in_book(keys, n_main, index, n_merchants, users, merchants):
 
 
 @_cached_njit()
-def engaged_selling(complete, like, item, sells):
-    """The impressions engaged (completed or liked) whose item ``sells`` (a live session
-    or a product link), ascending (int64): ``numpy_kernels.engaged_selling`` in one pass,
-    the item read for the engaged ones only (commerce/feed_sales.py)."""
-    out = np.empty(len(item), dtype=np.int64)
-    n = 0
-    for i in range(len(item)):  # (no branches: every place written, kept when it counts; n <= i)
-        out[n] = i
-        n += (complete[i] | like[i]) & sells[item[i]]
-    return out[:n].copy()
-
-
-@_cached_njit()
 def join_candidates(edge, intimacy, members, join_intimacy):
     """The follow edges of ``edge`` (ascending) at or above ``join_intimacy`` (float32,
     compared as numpy compares a float32 array with it) that are not in ``members``
@@ -1954,7 +1941,7 @@ def selling_offer_rows(complete, like, item, live, merchant, active, user, match
     (``live[item]``: the tips), ascending, with their intimacy; and those of product links
     of active merchants (``merchant[item] >= 0`` and ``active`` there: the purchases),
     ascending, with their merchant and user (int64), match, intimacy and live flag: what
-    :func:`engaged_selling` and the gathers of ``numpy_kernels.selling_offer_rows`` give."""
+    ``numpy_kernels.engaged_selling`` and the gathers of ``numpy_kernels.selling_offer_rows`` give."""
     n = len(item)
     idx = np.empty(n, dtype=np.int64)
     m = 0

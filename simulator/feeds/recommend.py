@@ -138,12 +138,12 @@ class RecommendDay:
         seg = users.segment.take(bu)  # users are numbered by segment, so a block's segments are runs
         bounds = np.flatnonzero(seg[1:] != seg[:-1]).tolist()
         starts, ends = [0] + [x + 1 for x in bounds], [x + 1 for x in bounds] + [len(seg)]
+        seg_k = [max(1, int(round(self.m_target * (b - a) / len(bu)))) for a, b in zip(starts, ends)]  # draws a segment
         if self.compiled:
             # the draws, the candidates, their creator columns and the block's follow edges to
             # those creators in one compiled pass (kernels.block_candidates): the segments'
             # uniforms drawn at once (one rng.random call gives the same doubles in the same
             # order as one a segment), the same searches, the same candidates and columns
-            seg_k = [max(1, int(round(self.m_target * (b - a) / len(bu)))) for a, b in zip(starts, ends)]
             ks = numpy_kernels.compiled_kernels()  # compiled ahead in a small run, else numba's
             cand, inv, by_creator, cand_ptr, e_ptr, e_col, e_edge, f_ptr, f_col, f_int = ks.block_candidates(
                 self.cdf_table, self.cdf_row.take(seg.take(starts)), np.array(seg_k, dtype=np.int64),
@@ -151,9 +151,8 @@ class RecommendDay:
                 follows.intimacy, bu)
         else:
             draws = []
-            for a, b in zip(starts, ends):
+            for a, k in zip(starts, seg_k):
                 cw = self.cdf[int(seg[a])]
-                k = max(1, int(round(self.m_target * (b - a) / len(bu))))
                 draws.append(np.searchsorted(cw, rng.random(k) * cw[-1], side="right"))
             cand = np.concatenate(draws)
             cand = unique_sorted(np.minimum(cand, len(self.pool) - 1, out=cand))  # np.unique: a hash table first

@@ -156,36 +156,36 @@ def _no_zero(x: np.ndarray) -> np.ndarray:
     return np.where(x == 0, np.nan, x.astype(np.float64))
 
 
+def _window_sums(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sum of the known (not NaN) values among the last ``window`` up to each row, and
+    how many there are (float64, int64)."""
+    x = np.asarray(x, dtype=np.float64)
+    if len(x) == 0:
+        return x, np.zeros(0, dtype=np.int64)
+    known = ~np.isnan(x)
+    view = np.lib.stride_tricks.sliding_window_view
+    sums = view(np.concatenate([np.zeros(window - 1), np.where(known, x, 0.0)]), window).sum(axis=1)
+    n = view(np.concatenate([np.zeros(window - 1, dtype=np.int64), known.astype(np.int64)]), window).sum(axis=1)
+    return sums, n
+
+
 def _rolling_sum(x: np.ndarray, window: int) -> np.ndarray:
     """The sum of the last ``window`` values up to each row, NaN left out, NaN where all
     are (pandas' ``rolling(window, min_periods=1).sum()``)."""
-    x = np.asarray(x, dtype=np.float64)
-    if len(x) == 0:
-        return x
-    known = ~np.isnan(x)
-    padded = np.concatenate([np.zeros(window - 1), np.where(known, x, 0.0)])
-    counts = np.concatenate([np.zeros(window - 1, dtype=np.int64), known.astype(np.int64)])
-    view = np.lib.stride_tricks.sliding_window_view
-    sums, n = view(padded, window).sum(axis=1), view(counts, window).sum(axis=1)
+    sums, n = _window_sums(x, window)
     return np.where(n > 0, sums, np.nan)
 
 
 def _rolling(x: np.ndarray, window: int) -> np.ndarray:
     """The mean of the last ``window`` values up to each row, NaN left out (pandas'
     ``rolling(window, min_periods=1).mean()``)."""
-    x = np.asarray(x, dtype=np.float64)
-    if len(x) == 0:
-        return x
-    known = ~np.isnan(x)
-    counts = np.concatenate([np.zeros(window - 1, dtype=np.int64), known.astype(np.int64)])
-    n = np.lib.stride_tricks.sliding_window_view(counts, window).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, _rolling_sum(x, window) / np.maximum(n, 1), np.nan)
+    sums, n = _window_sums(x, window)
+    return np.where(n > 0, sums / np.maximum(n, 1), np.nan)
 
 
 def _positive_sum(x: np.ndarray) -> bool:
     """Whether the column's values (NaN left out) add up to more than 0."""
-    return bool(np.nansum(x) > 0) if len(x) else False
+    return bool(np.nansum(x) > 0)
 
 
 def _twin(ax):
