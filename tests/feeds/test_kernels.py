@@ -649,7 +649,7 @@ def test_select_by_rank_above_gives_select_by_ranks_list_and_answer():
     0.0, lists of one place, of every column and of more places than columns, one
     column, keys increasing or decreasing along the row (the groups' maxima all high or
     all low)."""
-    from simulator.feeds.kernels import _select_by_rank_above
+    from simulator.feeds.kernels import RANK_PAD, _select_by_rank_above
 
     rng = np.random.default_rng(5)
     cases = [np.array([0.0, -0.0, 0.0, 1.0], np.float32), np.array([-np.inf] * 3 + [1.0] * 5, np.float32),
@@ -669,8 +669,9 @@ def test_select_by_rank_above_gives_select_by_ranks_list_and_answer():
             want_topi = np.full(k, -1, np.int64)
             want = _select_by_rank(v, k, want_topi, np.empty(cols, np.int32))
             topi = np.full(k, -1, np.int64)
-            got = _select_by_rank_above(v, k, topi, np.empty(cols, np.int32), np.empty(cols, np.int32),
-                                        np.empty(cols, np.float32))
+            pad = cols + RANK_PAD  # (the selected entries are counted over a length rounded up to RANK_PAD)
+            got = _select_by_rank_above(v, k, topi, np.empty(pad, np.int32), np.empty(pad, np.int32),
+                                        np.empty(pad, np.float32))
             assert got == want, (v.tolist(), k)
             if want:
                 assert np.array_equal(topi, want_topi), (v.tolist(), k)
