@@ -2094,12 +2094,12 @@ RANK_PAD = 8
 
 @njit(inline="always")
 def _count_above_padded(v, n, rank):
-    """:func:`_count_above` of ``v[:n]``, with ``v[n:]`` up to the next multiple of
-    ``RANK_PAD`` set to -inf and counted over too (``v`` and ``rank`` have room): no entry
-    is below -inf, so ``rank[:n]`` are the same counts. The compiler's vector loop runs
-    whole vectors for every length, where over ``n`` (most often 10-30 entries, shorter
-    than its unrolled loop) it left the entries past the last vector to a scalar loop
-    (score_top_k: ~10% quicker, issue #17, sixteenth pass)."""
+    """:func:`_count_above` of ``v[:n]``, counted over ``v`` up to the next multiple of
+    ``RANK_PAD`` (``v`` and ``rank`` have room; the entries past ``n`` set to -inf):
+    ``rank[:n]`` compare ``v[:n]`` only, so they are the same counts, and the rest is
+    ignored. The compiler's vector loop then runs whole vectors for every length, where
+    over ``n`` (most often 10-30 entries, shorter than its unrolled loop) it left the
+    entries past the last vector to a scalar loop (issue #17, sixteenth pass)."""
     npad = (n + RANK_PAD - 1) // RANK_PAD * RANK_PAD
     for j in range(n, npad):
         v[j] = -np.inf

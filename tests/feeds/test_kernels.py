@@ -1014,3 +1014,54 @@ def test_ad_rows_are_the_sold_slots_rows():
         exp = (s, assigned[s], np.bincount(merchant, minlength=n_m), users[s], item, edge, bid_t[assigned[s]])
         for g, w, x, dtype in zip(got, want, exp, (np.int64,) * 3 + (np.int32,) * 3 + (np.int8,)):
             assert g.dtype == w.dtype == dtype and np.array_equal(g, w) and np.array_equal(g, x), trial
+
+
+# ---- RANK16 (issue #17, sixteenth pass)
+
+
+def test_score_top_k_row_loop_gives_the_stable_sorts_lists_on_varied_blocks():
+    """Guards kernels.score_top_k's written-out selection (the bound, the compaction and
+    the count over a length rounded up to RANK_PAD, in the row loop): on random blocks of
+    1 to RANK_COLS + 12 columns, lists of 1 to 16 places, rows wanting none, some or more
+    places than the list, no column capped, some, nearly all (a bound of -inf) or all,
+    continuous keys and keys on a coarse or a fine grid at temperature 0 (ties at and above
+    the last place, or at the last place only), fans on several candidates of a creator, a noise table that wraps round,
+    the picks are numpy's stable sort's of the noisy keys (ties to the lower column, -inf
+    never chosen), as score then cap then gumbel_top_k give them."""
+    rng = np.random.default_rng(16)
+    full = gumbel_table(rng)
+    for case in range(400):
+        rows = int(rng.integers(1, 40))
+        m = int(rng.integers(1, RANK_COLS + 13))
+        k = int(rng.integers(1, 17))
+        grid = case % 3  # continuous, coarse grid, fine grid
+        temp = 0.0 if grid and case % 2 == 1 else float(rng.choice([0.3, 1.0]))
+        table = full[:64].copy() if case % 5 == 0 and m <= 64 else full  # (a row reads the table once at most)
+        if grid:
+            steps = 3 if grid == 1 else 64
+            match = (rng.integers(0, steps, (rows, m)) / 2).astype(np.float32)
+            item = (rng.integers(0, 2, m) / 2).astype(np.float32)
+        else:
+            match = rng.random((rows, m)).astype(np.float32)
+            item = rng.standard_normal(m).astype(np.float32)
+        capped = rng.random(m) < [0.0, 0.3, 0.9, 1.0][case % 4]
+        n_cre = int(rng.integers(1, m + 1))
+        inv = rng.integers(0, n_cre, m)
+        by_creator = np.argsort(inv, kind="stable")
+        cand_ptr = np.searchsorted(inv[by_creator], np.arange(n_cre + 1))
+        pairs = np.unique(rng.integers(0, rows, 2 * rows) * n_cre + rng.integers(0, n_cre, 2 * rows))
+        f_row, f_col = pairs // n_cre, pairs % n_cre
+        boost = (rng.integers(0, 3, len(pairs)) / 2 if grid else rng.random(len(pairs))).astype(np.float32)
+        w = np.float32(2.0)
+        key = w * match + item
+        for r, c, b in zip(f_row, f_col, boost):  # (the kernel adds a row's fan entries in this order)
+            key[r, inv == c] += b
+        key[:, capped] = -np.inf
+        want = np.full((rows, k), -1, np.int64)
+        want[:, :min(k, m)] = numpy_twin(key, k, temp, 7 + case, table)  # (-1 past the columns)
+        k_row = rng.integers(0, k + 3, rows)
+        k_row[0] = k
+        got = score_top_k(match, w, item, capped, np.searchsorted(f_row, np.arange(rows + 1)), f_col, boost,
+                          cand_ptr, by_creator, k, k_row, temp, 7 + case, table)
+        prefix = np.arange(k)[None, :] < np.minimum(k_row, k)[:, None]
+        assert np.array_equal(got, np.where(prefix, want, -1)), case
