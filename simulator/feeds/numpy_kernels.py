@@ -24,6 +24,7 @@ their compiled branch.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 import os
 import sys
 import threading
@@ -944,3 +945,55 @@ def tally_exposure_trace(item, domain, source, complete, like, comment, share, f
     c_action = np.stack(by_creator[D + S:], axis=1)
     return (*by, c_domain, c_source, c_action, np.bincount(source.astype(np.intp) * D + domain, minlength=S * D),
             np.bincount(domain.compress(comment), minlength=D))
+
+
+# ---------------------------------------------------------------- COMM16 (issue #17, sixteenth pass)
+
+# the blocks of tally_orders' sums and counts, in order: (name, shape by (P, M, C, D, S, T))
+TALLY_SUMS = (("gmv", "MD"), ("commission_paid", "M"), ("creator_paid", "M"), ("cost_of_goods", "M"),
+              ("creator_gmv", "CD"), ("creator_sales_income", "C"), ("today_gmv", "PD"),
+              ("today_commission", "P"), ("today_gmv_by_tier", "PT"), ("gmv_by_source", "PS"))
+TALLY_COUNTS = (("orders", "M"), ("new_buyers", "M"), ("new_buyers_ad", "M"), ("creator_purchases_by_tier", "CT"),
+                ("today_orders", "P"), ("today_new_buyers", "P"), ("today_new_by_merchant", "PM"),
+                ("today_new_buyers_ad", "P"), ("today_new_ad_by_merchant", "PM"), ("today_orders_by_tier", "PT"))
+
+
+def tally_blocks(flat: np.ndarray, blocks: tuple, sizes: dict) -> dict:
+    """``flat`` (:func:`tally_orders`' sums or counts) as views, one a block of ``blocks``
+    (``TALLY_SUMS`` or ``TALLY_COUNTS``), shaped by ``sizes`` (a size per letter)."""
+    return {name: flat[a:b].reshape(shape) for name, a, b, shape in _tally_layout(blocks, *sizes.items())}
+
+
+@lru_cache(maxsize=16)
+def _tally_layout(blocks: tuple, *sizes: tuple) -> tuple:
+    """Each block's (name, start, end, shape) in :func:`tally_orders`' flat arrays (worked
+    out once per population size: a day books a few batches)."""
+    size, out, at = dict(sizes), [], 0
+    for name, dims in blocks:
+        shape = tuple(size[d] for d in dims)
+        n = math.prod(shape)
+        out.append((name, at, at + n, shape))
+        at += n
+    return tuple(out)
+
+
+def tally_orders(platform, merchant, seller, domain, source, tier, new_buyer, price, commission, creator_cut, cog,
+                 n_platforms, n_merchants, n_creators, n_domains, n_sources, n_tiers, ads) -> tuple:
+    """``kernels.tally_orders`` in numpy: a ``np.bincount`` a block (the same floats and
+    counts), concatenated in the order of ``TALLY_SUMS`` and ``TALLY_COUNTS``."""
+    P, M, C, D, S, T = n_platforms, n_merchants, n_creators, n_domains, n_sources, n_tiers
+    new = new_buyer
+    new_ad = new & (source == ads)
+    sums = (np.bincount(merchant * D + domain, price, M * D), np.bincount(merchant, commission, M),
+            np.bincount(merchant, creator_cut, M), np.bincount(merchant, cog, M),
+            np.bincount(seller * D + domain, price, C * D), np.bincount(seller, creator_cut, C),
+            np.bincount(platform * D + domain, price, P * D), np.bincount(platform, commission, P),
+            np.bincount(platform * T + tier, price, P * T), np.bincount(platform * S + source, price, P * S))
+    counts = (np.bincount(merchant, minlength=M), np.bincount(merchant[new], minlength=M),
+              np.bincount(merchant[new_ad], minlength=M), np.bincount(seller * T + tier, minlength=C * T),
+              np.bincount(platform, minlength=P), np.bincount(platform[new], minlength=P),
+              np.bincount(platform[new] * M + merchant[new], minlength=P * M),
+              np.bincount(platform[new_ad], minlength=P),
+              np.bincount(platform[new_ad] * M + merchant[new_ad], minlength=P * M),
+              np.bincount(platform * T + tier, minlength=P * T))
+    return np.concatenate(sums).astype(np.float64, copy=False), np.concatenate(counts).astype(np.int64, copy=False)

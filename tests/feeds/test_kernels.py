@@ -20,6 +20,7 @@ from simulator.feeds.kernels import (
     random_subset_by_group,
     score_top_k,
     tally_impressions,
+    tally_orders,
 )
 from simulator.feeds.numpy_kernels import gumbel_table
 
@@ -1013,3 +1014,45 @@ def test_ad_rows_are_the_sold_slots_rows():
         exp = (s, assigned[s], np.bincount(merchant, minlength=n_m), users[s], item, edge, bid_t[assigned[s]])
         for g, w, x, dtype in zip(got, want, exp, (np.int64,) * 3 + (np.int32,) * 3 + (np.int8,)):
             assert g.dtype == w.dtype == dtype and np.array_equal(g, w) and np.array_equal(g, x), trial
+
+
+def test_tally_orders_is_the_ledgers_bincounts():
+    """Guards kernels.tally_orders (issue #17, sixteenth pass: the ledger's tallies of a
+    batch of orders in one pass) against its numpy form and the ``np.bincount`` each tally
+    took before: the same float64 sums bit for bit (sums of many values in one bin, whose
+    order matters) and the same counts; no orders, one, no new buyer, every order new and
+    from ads, bins without orders, several platforms."""
+    from simulator.feeds import numpy_kernels
+
+    rng = np.random.default_rng(71)
+    for trial in range(60):
+        P, M, C, D, S, T = int(rng.integers(1, 4)), int(rng.integers(1, 9)), int(rng.integers(1, 30)), 4, 11, 4
+        n = [0, 1][trial] if trial < 2 else int(rng.integers(0, 400))
+        platform, merchant, seller = (rng.integers(0, k, n).astype(np.int64) for k in (P, M, C))
+        domain, source, tier = (rng.integers(0, k, n).astype(np.int64) for k in (D, S, T))
+        new = rng.random(n) < [0.4, 0.0, 1.0][trial % 3]
+        if trial % 5 == 4:
+            source[:] = 2
+        price, commission, cut, cog = (rng.lognormal(3.0, 1.5, n) for _ in range(4))
+        args = (platform, merchant, seller, domain, source, tier, new, price, commission, cut, cog, P, M, C, D, S, T, 2)
+        got = tally_orders(*args)
+        want = numpy_kernels.tally_orders(*args)
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype and g.shape == w.shape and g.tobytes() == w.tobytes(), trial
+        sizes = {"P": P, "M": M, "C": C, "D": D, "S": S, "T": T}
+        f = numpy_kernels.tally_blocks(got[0], numpy_kernels.TALLY_SUMS, sizes)
+        c = numpy_kernels.tally_blocks(got[1], numpy_kernels.TALLY_COUNTS, sizes)
+        ad = new & (source == 2)
+        definition = {
+            "gmv": np.bincount(merchant * D + domain, weights=price, minlength=M * D).reshape(M, D),
+            "cost_of_goods": np.bincount(merchant, weights=cog, minlength=M),
+            "creator_sales_income": np.bincount(seller, weights=cut, minlength=C),
+            "today_commission": np.bincount(platform, weights=commission, minlength=P),
+            "gmv_by_source": np.bincount(platform * S + source, weights=price, minlength=P * S).reshape(P, S),
+            "new_buyers_ad": np.bincount(merchant[ad], minlength=M),
+            "today_new_by_merchant": np.bincount(platform[new] * M + merchant[new], minlength=P * M).reshape(P, M),
+            "creator_purchases_by_tier": np.bincount(seller * T + tier, minlength=C * T).reshape(C, T),
+        }
+        for name, want in definition.items():
+            g = f.get(name, c.get(name))
+            assert g.shape == want.shape and g.tobytes() == want.astype(g.dtype).tobytes(), (trial, name)
