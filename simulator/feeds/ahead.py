@@ -114,6 +114,7 @@ SIGNATURES: dict[str, list[str]] = {
     "tally_orders": ["int64[::1], int64[::1], int64[::1], int64[::1], int64[::1], int64[::1], boolean[::1], "
                      "float64[::1], float64[::1], float64[::1], float64[::1], int64, int64, int64, int64, int64, "
                      "int64, int64"],
+    "hash_rows": ["uint64, int64[:, ::1]"],
 }
 
 MODULE = "_ahead"  # simulator/feeds/_ahead.<platform suffix>
