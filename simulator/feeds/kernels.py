@@ -2120,3 +2120,46 @@ def hash_rows(salt_hash, columns):
             h = _splitmix64(h ^ np.uint64(columns[j, i]))
         out[i] = h
     return out
+
+
+@_cached_njit()
+def merge_into_tail(keys, trust, last_day, orders, n_main, n, q, never, key, row):
+    """The customer book's new pairs into today's tail, in place (commerce/purchase.py
+    ``CustomerBook.ensure`` on large books, issue #17, sixteenth pass: ~30 numpy calls a
+    batch of a few to a few hundred orders): the new keys ``q`` (ascending, distinct, in
+    no row) merged into the sorted tail ``keys[n_main:n]`` of the columns' buffers (room
+    for ``len(q)`` more), from the back: the tail's rows after a new key move up, the new
+    rows get trust 0, last order ``never`` and no orders (``np.insert`` at
+    ``np.searchsorted(tail, q)``'s places gives the same columns); then each query ``i``
+    that is new or was in the tail (``row[i] < 0`` or ``>= n_main``) gets its key's row
+    in the merged tail (``key[i]``: a binary search, in place in ``row``)."""
+    k = len(q)
+    i = n - 1
+    w = n + k - 1
+    for j in range(k - 1, -1, -1):
+        x = q[j]
+        while i >= n_main and keys[i] > x:
+            keys[w] = keys[i]
+            trust[w] = trust[i]
+            last_day[w] = last_day[i]
+            orders[w] = orders[i]
+            i -= 1
+            w -= 1
+        keys[w] = x
+        trust[w] = 0.0
+        last_day[w] = never
+        orders[w] = 0
+        w -= 1
+    end = n + k
+    for r in range(len(row)):
+        if row[r] < 0 or row[r] >= n_main:
+            x = key[r]
+            a = n_main
+            b = end
+            while a < b:
+                mid = (a + b) >> 1
+                if keys[mid] < x:
+                    a = mid + 1
+                else:
+                    b = mid
+            row[r] = a

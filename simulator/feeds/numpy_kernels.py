@@ -997,3 +997,17 @@ def tally_orders(platform, merchant, seller, domain, source, tier, new_buyer, pr
               np.bincount(platform[new_ad] * M + merchant[new_ad], minlength=P * M),
               np.bincount(platform * T + tier, minlength=P * T))
     return np.concatenate(sums).astype(np.float64, copy=False), np.concatenate(counts).astype(np.int64, copy=False)
+
+
+def merge_into_tail(keys, trust, last_day, orders, n_main, n, q, never, key, row) -> None:
+    """``kernels.merge_into_tail`` in numpy: the tail's columns with ``q`` inserted at
+    ``np.searchsorted(tail, q)`` (:func:`sorted_inserter`, the places found once for the
+    four columns), written back into the buffers; then the rows of the new and the tail's
+    queries by a search of the merged tail (``find_sorted``: every such key is there)."""
+    k = len(q)
+    into = sorted_inserter(n - n_main, np.searchsorted(keys[n_main:n], q))
+    for col, value in ((keys, q), (trust, np.zeros(k, trust.dtype)), (last_day, np.full(k, never, last_day.dtype)),
+                       (orders, np.zeros(k, orders.dtype))):
+        col[n_main : n + k] = into(col[n_main:n], value)
+    moved = np.flatnonzero((row < 0) | (row >= n_main))
+    row[moved] = n_main + find_sorted(keys[n_main : n + k], key[moved])
