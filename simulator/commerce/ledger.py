@@ -176,37 +176,17 @@ class Ledger:
         return orders
 
     def _tally(self, o: Orders, category: np.ndarray) -> None:
-        """Add the batch's sums and counts to the tallies: computed in one pass over the
-        orders (``kernels.tally_orders``, compiled; its numpy form: a ``np.bincount``
-        each), then added block by block (the same floats as adding each bincount)."""
-        t, P, M = self.today, self.n_platforms, self.merchants.n
-        C, D, S, T = len(self.creator_tips), len(GMV_DOMAINS), len(ORDER_SOURCES), len(BUYER_TIERS)
-        tally = numpy_kernels.kernel("tally_orders", numpy_kernels.compiled(len(o.user)))
-        sums, counts = tally(o.platform, o.merchant, o.seller, o.domain, o.source, o.buyer_tier, o.new_buyer, o.price,
-                             o.commission, o.creator_cut, o.price * (1.0 - self.margin[category]), P, M, C, D, S, T, ADS)
-        sizes = {"P": P, "M": M, "C": C, "D": D, "S": S, "T": T}
-        f = numpy_kernels.tally_blocks(sums, numpy_kernels.TALLY_SUMS, sizes)
-        n = numpy_kernels.tally_blocks(counts, numpy_kernels.TALLY_COUNTS, sizes)
-        self.gmv += f["gmv"]
-        self.orders += n["orders"]
-        self.new_buyers += n["new_buyers"]
-        self.new_buyers_ad += n["new_buyers_ad"]
-        self.commission_paid += f["commission_paid"]
-        self.creator_paid += f["creator_paid"]
-        self.cost_of_goods += f["cost_of_goods"]
-        self.creator_gmv += f["creator_gmv"]
-        self.creator_sales_income += f["creator_sales_income"]
-        self.creator_purchases_by_tier += n["creator_purchases_by_tier"]
-        t["gmv"] += f["today_gmv"]
-        t["commission"] += f["today_commission"]
-        t["orders"] += n["today_orders"]
-        t["new_buyers"] += n["today_new_buyers"]
-        t["new_by_merchant"] += n["today_new_by_merchant"]
-        t["new_buyers_ad"] += n["today_new_buyers_ad"]
-        t["new_ad_by_merchant"] += n["today_new_ad_by_merchant"]
-        t["orders_by_tier"] += n["today_orders_by_tier"]
-        t["gmv_by_tier"] += f["today_gmv_by_tier"]
-        self.gmv_by_source += f["gmv_by_source"]
+        """Add the batch to the tallies: each tally plus the ``np.bincount`` of its orders
+        (``numpy_kernels.tally_orders``), compiled in one pass (``kernels.tally_orders``:
+        the same floats)."""
+        t = self.today
+        tally_orders = numpy_kernels.kernel("tally_orders", numpy_kernels.compiled(len(o.user)))
+        tally_orders(o.platform, o.merchant, o.seller, o.domain, o.source, o.buyer_tier, o.new_buyer, o.price,
+                     o.commission, o.creator_cut, o.price * (1.0 - self.margin[category]), ADS, self.gmv, self.orders,
+                     self.new_buyers, self.new_buyers_ad, self.commission_paid, self.creator_paid, self.cost_of_goods,
+                     self.creator_gmv, self.creator_sales_income, self.creator_purchases_by_tier, t["gmv"],
+                     t["commission"], t["orders"], t["new_buyers"], t["new_by_merchant"], t["new_buyers_ad"],
+                     t["new_ad_by_merchant"], t["orders_by_tier"], t["gmv_by_tier"], self.gmv_by_source)
 
     def book_operating_cost(self, cost: np.ndarray) -> None:
         """``cost[m]`` yuan merchant m spent today running its private channels (group

@@ -2037,71 +2037,102 @@ def tally_exposure_trace(item, domain, source, complete, like, comment, share, f
 
 
 @_cached_njit()
-def tally_orders(platform, merchant, seller, domain, source, tier, new_buyer, price, commission, creator_cut, cog,
-                 n_platforms, n_merchants, n_creators, n_domains, n_sources, n_tiers, ads):
-    """What a batch of orders adds to the ledger's tallies (commerce/ledger.py
-    ``Ledger._tally``) in one pass over the orders, instead of 20 ``np.bincount`` calls
-    and the ~25 index and mask computations before them: a day's batches hold from one
-    to a few hundred orders, so those ~45 numpy calls were the cost (~0.4 ms a step at
-    the default population). Each sum adds its orders' values into its bin in order,
-    starting from 0.0, as ``np.bincount(index, weights, minlength)`` does: the same
-    floats; the counts are integers. Returns (float64 sums, int64 counts), each the
-    blocks of ``numpy_kernels.TALLY_SUMS`` / ``TALLY_COUNTS`` one after the other (their
-    shapes from P, M, C, D, S, T), zero where no order falls."""
-    P, M, C, D, S, T = n_platforms, n_merchants, n_creators, n_domains, n_sources, n_tiers
-    # sums: gmv (M, D), commission (M), creator cut (M), cost of goods (M), creator gmv
-    # (C, D), creator income (C), today's gmv (P, D), commission (P), gmv by tier (P, T),
-    # gmv by source (P, S)
-    f_comm = M * D
-    f_cut = f_comm + M
-    f_cog = f_cut + M
-    f_cgmv = f_cog + M
-    f_cinc = f_cgmv + C * D
-    f_tgmv = f_cinc + C
-    f_tcomm = f_tgmv + P * D
-    f_ttier = f_tcomm + P
-    f_src = f_ttier + P * T
-    sums = np.zeros(f_src + P * S, dtype=np.float64)
-    # counts: orders (M), new buyers (M), new buyers from ads (M), creator's orders by
-    # tier (C, T), today's orders (P), new buyers (P), by merchant (P, M), from ads (P),
-    # by merchant (P, M), orders by tier (P, T)
-    c_new = M
-    c_ad = c_new + M
-    c_tier = c_ad + M
-    c_orders = c_tier + C * T
-    c_tnew = c_orders + P
-    c_tnewm = c_tnew + P
-    c_tad = c_tnewm + P * M
-    c_tadm = c_tad + P
-    c_ttier = c_tadm + P * M
-    counts = np.zeros(c_ttier + P * T, dtype=np.int64)
+def tally_orders(platform, merchant, seller, domain, source, tier, new_buyer, price, commission, creator_cut, cog, ads,
+                 gmv, orders, new_buyers, new_buyers_ad, commission_paid, creator_paid, cost_of_goods, creator_gmv,
+                 creator_sales_income, creator_purchases_by_tier, t_gmv, t_commission, t_orders, t_new_buyers,
+                 t_new_by_merchant, t_new_buyers_ad, t_new_ad_by_merchant, t_orders_by_tier, t_gmv_by_tier,
+                 gmv_by_source):
+    """A batch of orders added to the ledger's tallies (commerce/ledger.py
+    ``Ledger._tally``, whose numpy form ``numpy_kernels.tally_orders`` is the definition):
+    one pass over the orders, then one over each tally, instead of 20 ``np.bincount``
+    calls, the ~25 index and mask computations before them and the 20 in-place adds
+    after (a day's batches hold from one to a few hundred orders, so those ~65 numpy
+    calls were the cost: ~85 us a batch at the default population). Each of the batch's
+    sums adds its orders' values into its bin in order, starting from 0.0, as
+    ``np.bincount(index, weights, minlength)`` does, and is then added to its tally, as
+    ``tally += sums`` does: the same floats; counts are integers (added to float tallies
+    as float64, as numpy's cast does). The tallies' shapes give P, M, C, D, S, T."""
+    M, D = gmv.shape
+    C, T = creator_purchases_by_tier.shape
+    P, S = gmv_by_source.shape
+    # the batch's sums and counts, by tally
+    s_gmv = np.zeros(M * D)
+    s_comm = np.zeros(M)
+    s_cut = np.zeros(M)
+    s_cog = np.zeros(M)
+    s_cgmv = np.zeros(C * D)
+    s_cinc = np.zeros(C)
+    s_tgmv = np.zeros(P * D)
+    s_tcomm = np.zeros(P)
+    s_ttier = np.zeros(P * T)
+    s_src = np.zeros(P * S)
+    n_orders = np.zeros(M, dtype=np.int64)
+    n_new = np.zeros(M, dtype=np.int64)
+    n_ad = np.zeros(M, dtype=np.int64)
+    n_ctier = np.zeros(C * T, dtype=np.int64)
+    n_torders = np.zeros(P, dtype=np.int64)
+    n_tnew = np.zeros(P, dtype=np.int64)
+    n_tnewm = np.zeros(P * M, dtype=np.int64)
+    n_tad = np.zeros(P, dtype=np.int64)
+    n_tadm = np.zeros(P * M, dtype=np.int64)
+    n_ttier = np.zeros(P * T, dtype=np.int64)
     for i in range(len(merchant)):
         p, m, c, d = platform[i], merchant[i], seller[i], domain[i]
         t = tier[i]
         w = price[i]
-        sums[m * D + d] += w
-        sums[f_comm + m] += commission[i]
-        sums[f_cut + m] += creator_cut[i]
-        sums[f_cog + m] += cog[i]
-        sums[f_cgmv + c * D + d] += w
-        sums[f_cinc + c] += creator_cut[i]
-        sums[f_tgmv + p * D + d] += w
-        sums[f_tcomm + p] += commission[i]
-        sums[f_ttier + p * T + t] += w
-        sums[f_src + p * S + source[i]] += w
-        counts[m] += 1
-        counts[c_tier + c * T + t] += 1
-        counts[c_orders + p] += 1
-        counts[c_ttier + p * T + t] += 1
+        s_gmv[m * D + d] += w
+        s_comm[m] += commission[i]
+        s_cut[m] += creator_cut[i]
+        s_cog[m] += cog[i]
+        s_cgmv[c * D + d] += w
+        s_cinc[c] += creator_cut[i]
+        s_tgmv[p * D + d] += w
+        s_tcomm[p] += commission[i]
+        s_ttier[p * T + t] += w
+        s_src[p * S + source[i]] += w
+        n_orders[m] += 1
+        n_ctier[c * T + t] += 1
+        n_torders[p] += 1
+        n_ttier[p * T + t] += 1
         if new_buyer[i]:
-            counts[c_new + m] += 1
-            counts[c_tnew + p] += 1
-            counts[c_tnewm + p * M + m] += 1
+            n_new[m] += 1
+            n_tnew[p] += 1
+            n_tnewm[p * M + m] += 1
             if source[i] == ads:
-                counts[c_ad + m] += 1
-                counts[c_tad + p] += 1
-                counts[c_tadm + p * M + m] += 1
-    return sums, counts
+                n_ad[m] += 1
+                n_tad[p] += 1
+                n_tadm[p * M + m] += 1
+    for m in range(M):
+        for d in range(D):
+            gmv[m, d] += s_gmv[m * D + d]
+        orders[m] += n_orders[m]
+        new_buyers[m] += n_new[m]
+        new_buyers_ad[m] += n_ad[m]
+        commission_paid[m] += s_comm[m]
+        creator_paid[m] += s_cut[m]
+        cost_of_goods[m] += s_cog[m]
+    for c in range(C):
+        for d in range(D):
+            creator_gmv[c, d] += s_cgmv[c * D + d]
+        creator_sales_income[c] += s_cinc[c]
+        for t in range(T):
+            creator_purchases_by_tier[c, t] += n_ctier[c * T + t]
+    for p in range(P):
+        for d in range(D):
+            t_gmv[p, d] += s_tgmv[p * D + d]
+        t_commission[p] += s_tcomm[p]
+        t_orders[p] += np.float64(n_torders[p])
+        t_new_buyers[p] += np.float64(n_tnew[p])
+        t_new_buyers_ad[p] += np.float64(n_tad[p])
+        for m in range(M):
+            t_new_by_merchant[p, m] += np.float64(n_tnewm[p * M + m])
+            t_new_ad_by_merchant[p, m] += np.float64(n_tadm[p * M + m])
+        for t in range(T):
+            t_orders_by_tier[p, t] += np.float64(n_ttier[p * T + t])
+            t_gmv_by_tier[p, t] += s_ttier[p * T + t]
+        for s in range(S):
+            gmv_by_source[p, s] += s_src[p * S + s]
+
 
 
 @_cached_njit()

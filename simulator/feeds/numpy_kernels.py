@@ -24,7 +24,6 @@ their compiled branch.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 import os
 import sys
 import threading
@@ -949,54 +948,37 @@ def tally_exposure_trace(item, domain, source, complete, like, comment, share, f
 
 # ---------------------------------------------------------------- COMM16 (issue #17, sixteenth pass)
 
-# the blocks of tally_orders' sums and counts, in order: (name, shape by (P, M, C, D, S, T))
-TALLY_SUMS = (("gmv", "MD"), ("commission_paid", "M"), ("creator_paid", "M"), ("cost_of_goods", "M"),
-              ("creator_gmv", "CD"), ("creator_sales_income", "C"), ("today_gmv", "PD"),
-              ("today_commission", "P"), ("today_gmv_by_tier", "PT"), ("gmv_by_source", "PS"))
-TALLY_COUNTS = (("orders", "M"), ("new_buyers", "M"), ("new_buyers_ad", "M"), ("creator_purchases_by_tier", "CT"),
-                ("today_orders", "P"), ("today_new_buyers", "P"), ("today_new_by_merchant", "PM"),
-                ("today_new_buyers_ad", "P"), ("today_new_ad_by_merchant", "PM"), ("today_orders_by_tier", "PT"))
-
-
-def tally_blocks(flat: np.ndarray, blocks: tuple, sizes: dict) -> dict:
-    """``flat`` (:func:`tally_orders`' sums or counts) as views, one a block of ``blocks``
-    (``TALLY_SUMS`` or ``TALLY_COUNTS``), shaped by ``sizes`` (a size per letter)."""
-    return {name: flat[a:b].reshape(shape) for name, a, b, shape in _tally_layout(blocks, *sizes.items())}
-
-
-@lru_cache(maxsize=16)
-def _tally_layout(blocks: tuple, *sizes: tuple) -> tuple:
-    """Each block's (name, start, end, shape) in :func:`tally_orders`' flat arrays (worked
-    out once per population size: a day books a few batches)."""
-    size, out, at = dict(sizes), [], 0
-    for name, dims in blocks:
-        shape = tuple(size[d] for d in dims)
-        n = math.prod(shape)
-        out.append((name, at, at + n, shape))
-        at += n
-    return tuple(out)
-
-
-def tally_orders(platform, merchant, seller, domain, source, tier, new_buyer, price, commission, creator_cut, cog,
-                 n_platforms, n_merchants, n_creators, n_domains, n_sources, n_tiers, ads) -> tuple:
-    """``kernels.tally_orders`` in numpy: a ``np.bincount`` a block (the same floats and
-    counts), concatenated in the order of ``TALLY_SUMS`` and ``TALLY_COUNTS``."""
-    P, M, C, D, S, T = n_platforms, n_merchants, n_creators, n_domains, n_sources, n_tiers
-    new = new_buyer
-    new_ad = new & (source == ads)
-    sums = (np.bincount(merchant * D + domain, price, M * D), np.bincount(merchant, commission, M),
-            np.bincount(merchant, creator_cut, M), np.bincount(merchant, cog, M),
-            np.bincount(seller * D + domain, price, C * D), np.bincount(seller, creator_cut, C),
-            np.bincount(platform * D + domain, price, P * D), np.bincount(platform, commission, P),
-            np.bincount(platform * T + tier, price, P * T), np.bincount(platform * S + source, price, P * S))
-    counts = (np.bincount(merchant, minlength=M), np.bincount(merchant[new], minlength=M),
-              np.bincount(merchant[new_ad], minlength=M), np.bincount(seller * T + tier, minlength=C * T),
-              np.bincount(platform, minlength=P), np.bincount(platform[new], minlength=P),
-              np.bincount(platform[new] * M + merchant[new], minlength=P * M),
-              np.bincount(platform[new_ad], minlength=P),
-              np.bincount(platform[new_ad] * M + merchant[new_ad], minlength=P * M),
-              np.bincount(platform * T + tier, minlength=P * T))
-    return np.concatenate(sums).astype(np.float64, copy=False), np.concatenate(counts).astype(np.int64, copy=False)
+def tally_orders(platform, merchant, seller, domain, source, tier, new_buyer, price, commission, creator_cut, cog, ads,
+                 gmv, orders, new_buyers, new_buyers_ad, commission_paid, creator_paid, cost_of_goods, creator_gmv,
+                 creator_sales_income, creator_purchases_by_tier, t_gmv, t_commission, t_orders, t_new_buyers,
+                 t_new_by_merchant, t_new_buyers_ad, t_new_ad_by_merchant, t_orders_by_tier, t_gmv_by_tier,
+                 gmv_by_source) -> None:
+    """``kernels.tally_orders`` in numpy: each tally plus the ``np.bincount`` of its
+    orders (in place)."""
+    M, D = gmv.shape
+    C, T = creator_purchases_by_tier.shape
+    P, S = gmv_by_source.shape
+    new_ad = new_buyer & (source == ads)
+    gmv += np.bincount(merchant * D + domain, price, M * D).reshape(M, D)
+    orders += np.bincount(merchant, minlength=M)
+    new_buyers += np.bincount(merchant[new_buyer], minlength=M)
+    new_buyers_ad += np.bincount(merchant[new_ad], minlength=M)
+    commission_paid += np.bincount(merchant, commission, M)
+    creator_paid += np.bincount(merchant, creator_cut, M)
+    cost_of_goods += np.bincount(merchant, cog, M)
+    creator_gmv += np.bincount(seller * D + domain, price, C * D).reshape(C, D)
+    creator_sales_income += np.bincount(seller, creator_cut, C)
+    creator_purchases_by_tier += np.bincount(seller * T + tier, minlength=C * T).reshape(C, T)
+    t_gmv += np.bincount(platform * D + domain, price, P * D).reshape(P, D)
+    t_commission += np.bincount(platform, commission, P)
+    t_orders += np.bincount(platform, minlength=P)
+    t_new_buyers += np.bincount(platform[new_buyer], minlength=P)
+    t_new_by_merchant += np.bincount(platform[new_buyer] * M + merchant[new_buyer], minlength=P * M).reshape(P, M)
+    t_new_buyers_ad += np.bincount(platform[new_ad], minlength=P)
+    t_new_ad_by_merchant += np.bincount(platform[new_ad] * M + merchant[new_ad], minlength=P * M).reshape(P, M)
+    t_orders_by_tier += np.bincount(platform * T + tier, minlength=P * T).reshape(P, T)
+    t_gmv_by_tier += np.bincount(platform * T + tier, price, P * T).reshape(P, T)
+    gmv_by_source += np.bincount(platform * S + source, price, P * S).reshape(P, S)
 
 
 def merge_into_tail(keys, trust, last_day, orders, n_main, n, q, never, key, row) -> None:

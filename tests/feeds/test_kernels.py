@@ -1017,11 +1017,12 @@ def test_ad_rows_are_the_sold_slots_rows():
 
 
 def test_tally_orders_is_the_ledgers_bincounts():
-    """Guards kernels.tally_orders (issue #17, sixteenth pass: the ledger's tallies of a
-    batch of orders in one pass) against its numpy form and the ``np.bincount`` each tally
-    took before: the same float64 sums bit for bit (sums of many values in one bin, whose
-    order matters) and the same counts; no orders, one, no new buyer, every order new and
-    from ads, bins without orders, several platforms."""
+    """Guards kernels.tally_orders (issue #17, sixteenth pass: a batch of orders added to
+    the ledger's tallies in one pass) against its numpy form (each tally plus the
+    ``np.bincount`` of its orders, as the ledger added them before): the same tallies bit
+    for bit, from tallies that already hold sums (the batch's sum and the add are two
+    roundings) and counts; no orders, one, no new buyer, every order new and from ads,
+    bins without orders, several platforms."""
     from simulator.feeds import numpy_kernels
 
     rng = np.random.default_rng(71)
@@ -1034,25 +1035,30 @@ def test_tally_orders_is_the_ledgers_bincounts():
         if trial % 5 == 4:
             source[:] = 2
         price, commission, cut, cog = (rng.lognormal(3.0, 1.5, n) for _ in range(4))
-        args = (platform, merchant, seller, domain, source, tier, new, price, commission, cut, cog, P, M, C, D, S, T, 2)
-        got = tally_orders(*args)
-        want = numpy_kernels.tally_orders(*args)
-        for g, w in zip(got, want):
-            assert g.dtype == w.dtype and g.shape == w.shape and g.tobytes() == w.tobytes(), trial
-        sizes = {"P": P, "M": M, "C": C, "D": D, "S": S, "T": T}
-        f = numpy_kernels.tally_blocks(got[0], numpy_kernels.TALLY_SUMS, sizes)
-        c = numpy_kernels.tally_blocks(got[1], numpy_kernels.TALLY_COUNTS, sizes)
+        shapes = [((M, D), float), ((M,), int), ((M,), int), ((M,), int), ((M,), float), ((M,), float), ((M,), float),
+                  ((C, D), float), ((C,), float), ((C, T), int), ((P, D), float), ((P,), float), ((P,), float),
+                  ((P,), float), ((P, M), float), ((P,), float), ((P, M), float), ((P, T), float), ((P, T), float),
+                  ((P, S), float)]
+        tallies = [rng.lognormal(5.0, 2.0, shape) * (rng.random(shape) < 0.7) if kind is float
+                   else rng.integers(0, 50, shape) for shape, kind in shapes]
+        out = []
+        for fn in (tally_orders, numpy_kernels.tally_orders):
+            acc = [x.copy() for x in tallies]
+            fn(platform, merchant, seller, domain, source, tier, new, price, commission, cut, cog, 2, *acc)
+            out.append(acc)
+        for j, (g, w) in enumerate(zip(*out)):
+            assert g.dtype == w.dtype and g.shape == w.shape and g.tobytes() == w.tobytes(), (trial, j)
+        # against the definitions (a few tallies)
+        got = out[0]
         ad = new & (source == 2)
-        definition = {
-            "gmv": np.bincount(merchant * D + domain, weights=price, minlength=M * D).reshape(M, D),
-            "cost_of_goods": np.bincount(merchant, weights=cog, minlength=M),
-            "creator_sales_income": np.bincount(seller, weights=cut, minlength=C),
-            "today_commission": np.bincount(platform, weights=commission, minlength=P),
-            "gmv_by_source": np.bincount(platform * S + source, weights=price, minlength=P * S).reshape(P, S),
-            "new_buyers_ad": np.bincount(merchant[ad], minlength=M),
-            "today_new_by_merchant": np.bincount(platform[new] * M + merchant[new], minlength=P * M).reshape(P, M),
-            "creator_purchases_by_tier": np.bincount(seller * T + tier, minlength=C * T).reshape(C, T),
-        }
-        for name, want in definition.items():
-            g = f.get(name, c.get(name))
-            assert g.shape == want.shape and g.tobytes() == want.astype(g.dtype).tobytes(), (trial, name)
+        assert np.array_equal(got[0], tallies[0] + np.bincount(merchant * D + domain, weights=price,
+                                                               minlength=M * D).reshape(M, D))
+        assert np.array_equal(got[2], tallies[2] + np.bincount(merchant[new], minlength=M))
+        assert np.array_equal(got[3], tallies[3] + np.bincount(merchant[ad], minlength=M))
+        assert np.array_equal(got[6], tallies[6] + np.bincount(merchant, weights=cog, minlength=M))
+        assert np.array_equal(got[8], tallies[8] + np.bincount(seller, weights=cut, minlength=C))
+        assert np.array_equal(got[11], tallies[11] + np.bincount(platform, weights=commission, minlength=P))
+        assert np.array_equal(got[16], tallies[16] + np.bincount(platform[ad] * M + merchant[ad],
+                                                                 minlength=P * M).reshape(P, M))
+        assert np.array_equal(got[19], tallies[19] + np.bincount(platform * S + source, weights=price,
+                                                                 minlength=P * S).reshape(P, S))
