@@ -245,10 +245,6 @@ def row_hash(salt: int, *columns) -> np.ndarray:
     """A pseudo-random uint64 per row, hashed from (salt, the row's values in ``columns``):
     a row gets the same value wherever it stands in its batch."""
     n = len(columns[0])
-    if numpy_kernels.compiled(n):  # one compiled pass over the rows (the same values)
-        hash_rows = numpy_kernels.compiled_kernels().hash_rows
-        return hash_rows(_salt_hash(salt % 2**64), np.stack([np.asarray(c).astype(np.int64, copy=False)
-                                                             for c in columns]))
     # the salt's hash is every row's: hashed once (the same value as hashing each row's copy)
     h = np.full(n, _salt_hash(salt % 2**64))
     t = np.empty(n, dtype=np.uint64)

@@ -117,7 +117,6 @@ SIGNATURES: dict[str, list[str]] = {
                      "float64[::1], int64[:, ::1], float64[:, ::1], float64[::1], float64[::1], float64[::1], "
                      "float64[:, ::1], float64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], "
                      "float64[:, ::1]"],
-    "hash_rows": ["uint64, int64[:, ::1]"],
     "merge_into_tail": ["int64[::1], float32[::1], int32[::1], int32[::1], int64, int64, int64[::1], int64, "
                         "int64[::1], int64[::1]"],
 }

@@ -2136,24 +2136,6 @@ def tally_orders(platform, merchant, seller, domain, source, tier, new_buyer, pr
 
 
 @_cached_njit()
-def hash_rows(salt_hash, columns):
-    """``commerce.purchase.row_hash``'s value of each row (column ``i`` of ``columns``,
-    one row of int64 values per hashed column): starting from ``salt_hash`` (the salt's
-    splitmix64), xor each value in (its int64 bits) and apply splitmix64, column after
-    column. One pass instead of ~9 numpy calls a column (the candidates a day's order
-    batches tie-break are a few to a few hundred: the calls were the cost). Returns
-    uint64 (the same values: integer operations, wrapping)."""
-    n = columns.shape[1]
-    out = np.empty(n, dtype=np.uint64)
-    for i in range(n):
-        h = salt_hash
-        for j in range(columns.shape[0]):
-            h = _splitmix64(h ^ np.uint64(columns[j, i]))
-        out[i] = h
-    return out
-
-
-@_cached_njit()
 def merge_into_tail(keys, trust, last_day, orders, n_main, n, q, never, key, row):
     """The customer book's new pairs into today's tail, in place (commerce/purchase.py
     ``CustomerBook.ensure`` on large books, issue #17, sixteenth pass: ~30 numpy calls a
