@@ -30,6 +30,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from ..feeds import numpy_kernels
 from ..state.arrays import grow_axis
 from ..state.vocabulary import BUYER_TIERS, DOMAINS, GMV_DOMAINS, SOURCES
 
@@ -67,10 +68,6 @@ class Orders:
 
     def __len__(self) -> int:
         return len(self.user)
-
-
-def _sum_by(index: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
-    return np.bincount(index, weights=weights, minlength=n)
 
 
 class Ledger:
@@ -179,30 +176,17 @@ class Ledger:
         return orders
 
     def _tally(self, o: Orders, category: np.ndarray) -> None:
-        t, P, M = self.today, self.n_platforms, self.merchants.n
-        C, D, S, T = len(self.creator_tips), len(GMV_DOMAINS), len(ORDER_SOURCES), len(BUYER_TIERS)
-        self.gmv += _sum_by(o.merchant * D + o.domain, M * D, o.price).reshape(M, D)
-        self.orders += _sum_by(o.merchant, M).astype(np.int64)
-        self.new_buyers += _sum_by(o.merchant[o.new_buyer], M).astype(np.int64)
-        new_ad = o.new_buyer & (o.source == ADS)
-        self.new_buyers_ad += _sum_by(o.merchant[new_ad], M).astype(np.int64)
-        self.commission_paid += _sum_by(o.merchant, M, o.commission)
-        self.creator_paid += _sum_by(o.merchant, M, o.creator_cut)
-        self.cost_of_goods += _sum_by(o.merchant, M, o.price * (1.0 - self.margin[category]))
-        self.creator_gmv += _sum_by(o.seller * D + o.domain, C * D, o.price).reshape(C, D)
-        self.creator_sales_income += _sum_by(o.seller, C, o.creator_cut)
-        self.creator_purchases_by_tier += _sum_by(o.seller * T + o.buyer_tier, C * T).reshape(C, T).astype(np.int64)
-        t["gmv"] += _sum_by(o.platform * D + o.domain, P * D, o.price).reshape(P, D)
-        t["commission"] += _sum_by(o.platform, P, o.commission)
-        t["orders"] += _sum_by(o.platform, P)
-        t["new_buyers"] += _sum_by(o.platform[o.new_buyer], P)
-        new = o.new_buyer
-        t["new_by_merchant"] += _sum_by(o.platform[new] * M + o.merchant[new], P * M).reshape(P, M)
-        t["new_buyers_ad"] += _sum_by(o.platform[new_ad], P)
-        t["new_ad_by_merchant"] += _sum_by(o.platform[new_ad] * M + o.merchant[new_ad], P * M).reshape(P, M)
-        t["orders_by_tier"] += _sum_by(o.platform * T + o.buyer_tier, P * T).reshape(P, T)
-        t["gmv_by_tier"] += _sum_by(o.platform * T + o.buyer_tier, P * T, o.price).reshape(P, T)
-        self.gmv_by_source += _sum_by(o.platform * S + o.source, P * S, o.price).reshape(P, S)
+        """Add the batch to the tallies: each tally plus the ``np.bincount`` of its orders
+        (``numpy_kernels.tally_orders``), compiled in one pass (``kernels.tally_orders``:
+        the same floats)."""
+        t = self.today
+        tally_orders = numpy_kernels.kernel("tally_orders", numpy_kernels.compiled(len(o.user)))
+        tally_orders(o.platform, o.merchant, o.seller, o.domain, o.source, o.buyer_tier, o.new_buyer, o.price,
+                     o.commission, o.creator_cut, o.price * (1.0 - self.margin[category]), ADS, self.gmv, self.orders,
+                     self.new_buyers, self.new_buyers_ad, self.commission_paid, self.creator_paid, self.cost_of_goods,
+                     self.creator_gmv, self.creator_sales_income, self.creator_purchases_by_tier, t["gmv"],
+                     t["commission"], t["orders"], t["new_buyers"], t["new_by_merchant"], t["new_buyers_ad"],
+                     t["new_ad_by_merchant"], t["orders_by_tier"], t["gmv_by_tier"], self.gmv_by_source)
 
     def book_operating_cost(self, cost: np.ndarray) -> None:
         """``cost[m]`` yuan merchant m spent today running its private channels (group

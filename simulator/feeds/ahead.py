@@ -110,6 +110,15 @@ SIGNATURES: dict[str, list[str]] = {
                            "int32[::1], float32[::1], float32[::1]"],
     "tally_exposure_trace": ["int32[::1], int8[::1], int8[::1], boolean[::1], boolean[::1], boolean[::1], "
                              "boolean[::1], boolean[::1], int32[::1], int64, int64, int64, int64"],
+    # COMM16 (issue #17, sixteenth pass)
+    "tally_orders": ["int64[::1], int64[::1], int64[::1], int64[::1], int64[::1], int64[::1], boolean[::1], "
+                     "float64[::1], float64[::1], float64[::1], float64[::1], int64, float64[:, ::1], int64[::1], "
+                     "int64[::1], int64[::1], float64[::1], float64[::1], float64[::1], float64[:, ::1], "
+                     "float64[::1], int64[:, ::1], float64[:, ::1], float64[::1], float64[::1], float64[::1], "
+                     "float64[:, ::1], float64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], "
+                     "float64[:, ::1]"],
+    "merge_into_tail": ["int64[::1], float32[::1], int32[::1], int32[::1], int64, int64, int64[::1], int64, "
+                        "int64[::1], int64[::1]"],
 }
 
 MODULE = "_ahead"  # simulator/feeds/_ahead.<platform suffix>

@@ -2109,3 +2109,149 @@ def _count_above_padded(v, n, rank):
         x = v[i]
         for j in range(npad):
             rank[j] += x > v[j]
+
+
+
+# ---- COMM16 (issue #17, sixteenth pass)
+
+
+@_cached_njit()
+def tally_orders(platform, merchant, seller, domain, source, tier, new_buyer, price, commission, creator_cut, cog, ads,
+                 gmv, orders, new_buyers, new_buyers_ad, commission_paid, creator_paid, cost_of_goods, creator_gmv,
+                 creator_sales_income, creator_purchases_by_tier, t_gmv, t_commission, t_orders, t_new_buyers,
+                 t_new_by_merchant, t_new_buyers_ad, t_new_ad_by_merchant, t_orders_by_tier, t_gmv_by_tier,
+                 gmv_by_source):
+    """A batch of orders added to the ledger's tallies (commerce/ledger.py
+    ``Ledger._tally``, whose numpy form ``numpy_kernels.tally_orders`` is the definition):
+    one pass over the orders, then one over each tally, instead of 20 ``np.bincount``
+    calls, the ~25 index and mask computations before them and the 20 in-place adds
+    after (a day's batches hold from one to a few hundred orders, so those ~65 numpy
+    calls were the cost: ~85 us a batch at the default population). Each of the batch's
+    sums adds its orders' values into its bin in order, starting from 0.0, as
+    ``np.bincount(index, weights, minlength)`` does, and is then added to its tally, as
+    ``tally += sums`` does: the same floats; counts are integers (added to float tallies
+    as float64, as numpy's cast does). The tallies' shapes give P, M, C, D, S, T."""
+    M, D = gmv.shape
+    C, T = creator_purchases_by_tier.shape
+    P, S = gmv_by_source.shape
+    # the batch's sums and counts, by tally
+    s_gmv = np.zeros(M * D)
+    s_comm = np.zeros(M)
+    s_cut = np.zeros(M)
+    s_cog = np.zeros(M)
+    s_cgmv = np.zeros(C * D)
+    s_cinc = np.zeros(C)
+    s_tgmv = np.zeros(P * D)
+    s_tcomm = np.zeros(P)
+    s_ttier = np.zeros(P * T)
+    s_src = np.zeros(P * S)
+    n_orders = np.zeros(M, dtype=np.int64)
+    n_new = np.zeros(M, dtype=np.int64)
+    n_ad = np.zeros(M, dtype=np.int64)
+    n_ctier = np.zeros(C * T, dtype=np.int64)
+    n_torders = np.zeros(P, dtype=np.int64)
+    n_tnew = np.zeros(P, dtype=np.int64)
+    n_tnewm = np.zeros(P * M, dtype=np.int64)
+    n_tad = np.zeros(P, dtype=np.int64)
+    n_tadm = np.zeros(P * M, dtype=np.int64)
+    n_ttier = np.zeros(P * T, dtype=np.int64)
+    for i in range(len(merchant)):
+        p, m, c, d = platform[i], merchant[i], seller[i], domain[i]
+        t = tier[i]
+        w = price[i]
+        s_gmv[m * D + d] += w
+        s_comm[m] += commission[i]
+        s_cut[m] += creator_cut[i]
+        s_cog[m] += cog[i]
+        s_cgmv[c * D + d] += w
+        s_cinc[c] += creator_cut[i]
+        s_tgmv[p * D + d] += w
+        s_tcomm[p] += commission[i]
+        s_ttier[p * T + t] += w
+        s_src[p * S + source[i]] += w
+        n_orders[m] += 1
+        n_ctier[c * T + t] += 1
+        n_torders[p] += 1
+        n_ttier[p * T + t] += 1
+        if new_buyer[i]:
+            n_new[m] += 1
+            n_tnew[p] += 1
+            n_tnewm[p * M + m] += 1
+            if source[i] == ads:
+                n_ad[m] += 1
+                n_tad[p] += 1
+                n_tadm[p * M + m] += 1
+    for m in range(M):
+        for d in range(D):
+            gmv[m, d] += s_gmv[m * D + d]
+        orders[m] += n_orders[m]
+        new_buyers[m] += n_new[m]
+        new_buyers_ad[m] += n_ad[m]
+        commission_paid[m] += s_comm[m]
+        creator_paid[m] += s_cut[m]
+        cost_of_goods[m] += s_cog[m]
+    for c in range(C):
+        for d in range(D):
+            creator_gmv[c, d] += s_cgmv[c * D + d]
+        creator_sales_income[c] += s_cinc[c]
+        for t in range(T):
+            creator_purchases_by_tier[c, t] += n_ctier[c * T + t]
+    for p in range(P):
+        for d in range(D):
+            t_gmv[p, d] += s_tgmv[p * D + d]
+        t_commission[p] += s_tcomm[p]
+        t_orders[p] += np.float64(n_torders[p])
+        t_new_buyers[p] += np.float64(n_tnew[p])
+        t_new_buyers_ad[p] += np.float64(n_tad[p])
+        for m in range(M):
+            t_new_by_merchant[p, m] += np.float64(n_tnewm[p * M + m])
+            t_new_ad_by_merchant[p, m] += np.float64(n_tadm[p * M + m])
+        for t in range(T):
+            t_orders_by_tier[p, t] += np.float64(n_ttier[p * T + t])
+            t_gmv_by_tier[p, t] += s_ttier[p * T + t]
+        for s in range(S):
+            gmv_by_source[p, s] += s_src[p * S + s]
+
+
+
+@_cached_njit()
+def merge_into_tail(keys, trust, last_day, orders, n_main, n, q, never, key, row):
+    """The customer book's new pairs into today's tail, in place (commerce/purchase.py
+    ``CustomerBook.ensure`` on large books, issue #17, sixteenth pass: ~30 numpy calls a
+    batch of a few to a few hundred orders): the new keys ``q`` (ascending, distinct, in
+    no row) merged into the sorted tail ``keys[n_main:n]`` of the columns' buffers (room
+    for ``len(q)`` more), from the back: the tail's rows after a new key move up, the new
+    rows get trust 0, last order ``never`` and no orders (``np.insert`` at
+    ``np.searchsorted(tail, q)``'s places gives the same columns); then each query ``i``
+    that is new or was in the tail (``row[i] < 0`` or ``>= n_main``) gets its key's row
+    in the merged tail (``key[i]``: a binary search, in place in ``row``)."""
+    k = len(q)
+    i = n - 1
+    w = n + k - 1
+    for j in range(k - 1, -1, -1):
+        x = q[j]
+        while i >= n_main and keys[i] > x:
+            keys[w] = keys[i]
+            trust[w] = trust[i]
+            last_day[w] = last_day[i]
+            orders[w] = orders[i]
+            i -= 1
+            w -= 1
+        keys[w] = x
+        trust[w] = 0.0
+        last_day[w] = never
+        orders[w] = 0
+        w -= 1
+    end = n + k
+    for r in range(len(row)):
+        if row[r] < 0 or row[r] >= n_main:
+            x = key[r]
+            a = n_main
+            b = end
+            while a < b:
+                mid = (a + b) >> 1
+                if keys[mid] < x:
+                    a = mid + 1
+                else:
+                    b = mid
+            row[r] = a

@@ -944,3 +944,52 @@ def tally_exposure_trace(item, domain, source, complete, like, comment, share, f
     c_action = np.stack(by_creator[D + S:], axis=1)
     return (*by, c_domain, c_source, c_action, np.bincount(source.astype(np.intp) * D + domain, minlength=S * D),
             np.bincount(domain.compress(comment), minlength=D))
+
+
+# ---------------------------------------------------------------- COMM16 (issue #17, sixteenth pass)
+
+def tally_orders(platform, merchant, seller, domain, source, tier, new_buyer, price, commission, creator_cut, cog, ads,
+                 gmv, orders, new_buyers, new_buyers_ad, commission_paid, creator_paid, cost_of_goods, creator_gmv,
+                 creator_sales_income, creator_purchases_by_tier, t_gmv, t_commission, t_orders, t_new_buyers,
+                 t_new_by_merchant, t_new_buyers_ad, t_new_ad_by_merchant, t_orders_by_tier, t_gmv_by_tier,
+                 gmv_by_source) -> None:
+    """``kernels.tally_orders`` in numpy: each tally plus the ``np.bincount`` of its
+    orders (in place)."""
+    M, D = gmv.shape
+    C, T = creator_purchases_by_tier.shape
+    P, S = gmv_by_source.shape
+    new_ad = new_buyer & (source == ads)
+    gmv += np.bincount(merchant * D + domain, price, M * D).reshape(M, D)
+    orders += np.bincount(merchant, minlength=M)
+    new_buyers += np.bincount(merchant[new_buyer], minlength=M)
+    new_buyers_ad += np.bincount(merchant[new_ad], minlength=M)
+    commission_paid += np.bincount(merchant, commission, M)
+    creator_paid += np.bincount(merchant, creator_cut, M)
+    cost_of_goods += np.bincount(merchant, cog, M)
+    creator_gmv += np.bincount(seller * D + domain, price, C * D).reshape(C, D)
+    creator_sales_income += np.bincount(seller, creator_cut, C)
+    creator_purchases_by_tier += np.bincount(seller * T + tier, minlength=C * T).reshape(C, T)
+    t_gmv += np.bincount(platform * D + domain, price, P * D).reshape(P, D)
+    t_commission += np.bincount(platform, commission, P)
+    t_orders += np.bincount(platform, minlength=P)
+    t_new_buyers += np.bincount(platform[new_buyer], minlength=P)
+    t_new_by_merchant += np.bincount(platform[new_buyer] * M + merchant[new_buyer], minlength=P * M).reshape(P, M)
+    t_new_buyers_ad += np.bincount(platform[new_ad], minlength=P)
+    t_new_ad_by_merchant += np.bincount(platform[new_ad] * M + merchant[new_ad], minlength=P * M).reshape(P, M)
+    t_orders_by_tier += np.bincount(platform * T + tier, minlength=P * T).reshape(P, T)
+    t_gmv_by_tier += np.bincount(platform * T + tier, price, P * T).reshape(P, T)
+    gmv_by_source += np.bincount(platform * S + source, price, P * S).reshape(P, S)
+
+
+def merge_into_tail(keys, trust, last_day, orders, n_main, n, q, never, key, row) -> None:
+    """``kernels.merge_into_tail`` in numpy: the tail's columns with ``q`` inserted at
+    ``np.searchsorted(tail, q)`` (:func:`sorted_inserter`, the places found once for the
+    four columns), written back into the buffers; then the rows of the new and the tail's
+    queries by a search of the merged tail (``find_sorted``: every such key is there)."""
+    k = len(q)
+    into = sorted_inserter(n - n_main, np.searchsorted(keys[n_main:n], q))
+    for col, value in ((keys, q), (trust, np.zeros(k, trust.dtype)), (last_day, np.full(k, never, last_day.dtype)),
+                       (orders, np.zeros(k, orders.dtype))):
+        col[n_main : n + k] = into(col[n_main:n], value)
+    moved = np.flatnonzero((row < 0) | (row >= n_main))
+    row[moved] = n_main + find_sorted(keys[n_main : n + k], key[moved])

@@ -273,6 +273,51 @@ def test_the_customer_books_tail_leaves_the_same_book(monkeypatch):
     assert np.array_equal(carried, book._user_index(len(book)))
 
 
+def test_merge_into_tail_is_its_numpy_form():
+    """Guards kernels.merge_into_tail (issue #17, sixteenth pass: the book's new pairs
+    into the day's tail in one pass) against its numpy form (``np.insert`` at the
+    searched places, then a search of the merged tail): the same four buffers and rows;
+    no tail yet, no new keys, new keys before, between and after the tail's, an empty
+    book, queries of the main rows (unchanged), of the tail and new ones."""
+    from simulator.feeds import kernels, numpy_kernels
+
+    rng = np.random.default_rng(83)
+    for trial in range(60):
+        n_main, n_tail, k = (int(rng.integers(0, m)) for m in (50, 30, 25))
+        if trial < 4:
+            n_main, n_tail, k = ((0, 0, 3), (5, 0, 0), (0, 6, 4), (0, 0, 0))[trial]
+        pool = rng.choice(10**4, n_main + n_tail + k, replace=False)
+        main, tail, q = np.sort(pool[:n_main]), np.sort(pool[n_main:n_main + n_tail]), np.sort(pool[n_main + n_tail:])
+        if trial % 5 == 4 and k:
+            q = np.sort(rng.choice(np.arange(10**4, 2 * 10**4), k, replace=False))  # all after the tail
+        n, room = n_main + n_tail, k + int(rng.integers(0, 5))
+        cols = (np.concatenate([main, tail, np.full(room, 7)]).astype(np.int64),
+                rng.random(n + room).astype(np.float32), rng.integers(-9, 9, n + room).astype(np.int32),
+                rng.integers(0, 9, n + room).astype(np.int32))
+        # queries: main rows, tail rows, new keys (rows -1), repeated
+        pick = rng.integers(0, 3, 40)
+        key = np.where(pick == 0, main[rng.integers(0, max(n_main, 1), 40)] if n_main else -1,
+                       np.where(pick == 1, tail[rng.integers(0, max(n_tail, 1), 40)] if n_tail else -1,
+                                q[rng.integers(0, max(k, 1), 40)] if k else -1))
+        ok = key >= 0
+        key = key[ok].astype(np.int64)
+        row = np.where(np.isin(key, main), np.searchsorted(main, key),
+                       np.where(np.isin(key, tail), n_main + np.searchsorted(tail, key), -1)).astype(np.int64)
+        out = []
+        for fn in (kernels.merge_into_tail, numpy_kernels.merge_into_tail):
+            c, r = tuple(x.copy() for x in cols), row.copy()
+            fn(*c, n_main, n, q.astype(np.int64), -(10**6), key, r)
+            out.append((c, r))
+        (c, r), (c2, r2) = out
+        for x, y in zip(c + (r,), c2 + (r2,)):
+            assert x.dtype == y.dtype and np.array_equal(x[: n + k], y[: n + k]), trial
+        merged = np.sort(np.concatenate([tail, q]))
+        assert np.array_equal(c[0][: n + k], np.concatenate([main, merged]))
+        assert np.array_equal(c[0][r], key)
+        new = np.isin(c[0][: n + k], q)
+        assert (c[1][: n + k][new] == 0).all() and (c[2][: n + k][new] == -(10**6)).all()
+
+
 def _random_book(rng, n_main: int, n_tail: int, M: int):
     """A random customer book's search columns for the book kernels' tests: ``keys`` (a
     main run of ``n_main`` ascending keys user · M + merchant, then a tail of ``n_tail``)

@@ -20,6 +20,7 @@ from simulator.feeds.kernels import (
     random_subset_by_group,
     score_top_k,
     tally_impressions,
+    tally_orders,
 )
 from simulator.feeds.numpy_kernels import gumbel_table
 
@@ -1065,3 +1066,52 @@ def test_score_top_k_row_loop_gives_the_stable_sorts_lists_on_varied_blocks():
                           cand_ptr, by_creator, k, k_row, temp, 7 + case, table)
         prefix = np.arange(k)[None, :] < np.minimum(k_row, k)[:, None]
         assert np.array_equal(got, np.where(prefix, want, -1)), case
+
+
+
+def test_tally_orders_is_the_ledgers_bincounts():
+    """Guards kernels.tally_orders (issue #17, sixteenth pass: a batch of orders added to
+    the ledger's tallies in one pass) against its numpy form (each tally plus the
+    ``np.bincount`` of its orders, as the ledger added them before): the same tallies bit
+    for bit, from tallies that already hold sums (the batch's sum and the add are two
+    roundings) and counts; no orders, one, no new buyer, every order new and from ads,
+    bins without orders, several platforms."""
+    from simulator.feeds import numpy_kernels
+
+    rng = np.random.default_rng(71)
+    for trial in range(60):
+        P, M, C, D, S, T = int(rng.integers(1, 4)), int(rng.integers(1, 9)), int(rng.integers(1, 30)), 4, 11, 4
+        n = [0, 1][trial] if trial < 2 else int(rng.integers(0, 400))
+        platform, merchant, seller = (rng.integers(0, k, n).astype(np.int64) for k in (P, M, C))
+        domain, source, tier = (rng.integers(0, k, n).astype(np.int64) for k in (D, S, T))
+        new = rng.random(n) < [0.4, 0.0, 1.0][trial % 3]
+        if trial % 5 == 4:
+            source[:] = 2
+        price, commission, cut, cog = (rng.lognormal(3.0, 1.5, n) for _ in range(4))
+        shapes = [((M, D), float), ((M,), int), ((M,), int), ((M,), int), ((M,), float), ((M,), float), ((M,), float),
+                  ((C, D), float), ((C,), float), ((C, T), int), ((P, D), float), ((P,), float), ((P,), float),
+                  ((P,), float), ((P, M), float), ((P,), float), ((P, M), float), ((P, T), float), ((P, T), float),
+                  ((P, S), float)]
+        tallies = [rng.lognormal(5.0, 2.0, shape) * (rng.random(shape) < 0.7) if kind is float
+                   else rng.integers(0, 50, shape) for shape, kind in shapes]
+        out = []
+        for fn in (tally_orders, numpy_kernels.tally_orders):
+            acc = [x.copy() for x in tallies]
+            fn(platform, merchant, seller, domain, source, tier, new, price, commission, cut, cog, 2, *acc)
+            out.append(acc)
+        for j, (g, w) in enumerate(zip(*out)):
+            assert g.dtype == w.dtype and g.shape == w.shape and g.tobytes() == w.tobytes(), (trial, j)
+        # against the definitions (a few tallies)
+        got = out[0]
+        ad = new & (source == 2)
+        assert np.array_equal(got[0], tallies[0] + np.bincount(merchant * D + domain, weights=price,
+                                                               minlength=M * D).reshape(M, D))
+        assert np.array_equal(got[2], tallies[2] + np.bincount(merchant[new], minlength=M))
+        assert np.array_equal(got[3], tallies[3] + np.bincount(merchant[ad], minlength=M))
+        assert np.array_equal(got[6], tallies[6] + np.bincount(merchant, weights=cog, minlength=M))
+        assert np.array_equal(got[8], tallies[8] + np.bincount(seller, weights=cut, minlength=C))
+        assert np.array_equal(got[11], tallies[11] + np.bincount(platform, weights=commission, minlength=P))
+        assert np.array_equal(got[16], tallies[16] + np.bincount(platform[ad] * M + merchant[ad],
+                                                                 minlength=P * M).reshape(P, M))
+        assert np.array_equal(got[19], tallies[19] + np.bincount(platform * S + source, weights=price,
+                                                                 minlength=P * S).reshape(P, S))
