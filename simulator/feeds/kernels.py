@@ -1285,7 +1285,11 @@ def react_in_chunks(edge, edge_intimacy, item, item_quality, match, coef, offset
     them (the same float64 operations in the same order, the same counter-based uniforms),
     ``REACT_CHUNK`` impressions at a time: the exponents first (numba's ``exp``, as
     ``draw_actions``), then each action's uniforms and comparisons in a loop of their own
-    (a loop the compiler can vectorize: no branch, no call), then the follows. Without the day's gathered
+    (a loop the compiler can vectorize: no branch, no call, each action's row a 1-d view),
+    then the follows, each impression's follow uniform drawn and kept where it may follow
+    (a non-fan who completed or liked: the same outcomes as drawing it only there, the
+    uniforms being counter-based; no unpredictable branch, 2.26 → 1.65 ms for a day of
+    84,000 impressions, one thread). Without the day's gathered
     qualities, the fan mask and the zeroed actions of the three passes it replaces
     (issue #17: 5 bytes an impression fewer at react's peak). Returns ((5, n) bools,
     float32 intimacy)."""
@@ -1298,23 +1302,25 @@ def react_in_chunks(edge, edge_intimacy, item, item_quality, match, coef, offset
     for c in prange((n + REACT_CHUNK - 1) // REACT_CHUNK):
         a0 = c * REACT_CHUNK
         a1 = min(n, a0 + REACT_CHUNK)
-        e = np.empty(a1 - a0)
-        for i in range(a0, a1):
+        m = a1 - a0
+        e = np.empty(m)
+        for j in range(m):
+            i = a0 + j
             ed = edge[i]
             v = edge_intimacy[max(ed, 0)] if has else np.float32(0.0)
             iv = v if (ed >= 0) & has else np.float32(0.0)
             intim[i] = iv
-            e[i - a0] = np.exp(-(coef[0] + coef[1] * match[i] + coef[2] * item_quality[item[i]] + coef[3] * iv))
+            e[j] = np.exp(-(coef[0] + coef[1] * match[i] + coef[2] * item_quality[item[i]] + coef[3] * iv))
         for a in range(4):
             sa = scale[a]
-            for i in range(a0, a1):
-                out[a, i] = _uniform(useed, i, a) * (1.0 + e[i - a0] * sa) < 1.0
+            row = out[a, a0:a1]
+            for j in range(m):
+                row[j] = _uniform(useed, a0 + j, a) * (1.0 + e[j] * sa) < 1.0
         s4 = scale[4]
-        for i in range(a0, a1):
-            follow = False
-            if not ((edge[i] >= 0) & has) and (out[0, i] or out[1, i]):
-                follow = _uniform(useed, i, 4) * (1.0 + e[i - a0] * s4) < 1.0
-            out[4, i] = follow
+        complete, like, follow = out[0, a0:a1], out[1, a0:a1], out[4, a0:a1]
+        for j in range(m):  # (every impression's uniform, kept where it may follow: no branch)
+            may = (not ((edge[a0 + j] >= 0) & has)) & (complete[j] | like[j])
+            follow[j] = may & (_uniform(useed, a0 + j, 4) * (1.0 + e[j] * s4) < 1.0)
     return out, intim
 
 
