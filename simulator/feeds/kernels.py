@@ -989,14 +989,19 @@ def day_gain_sums(key, shift, table, starts):
     filter give, without reading the gains at scattered places. The edges are written over
     ``key``'s first entries (each after its keys are read) and returned as a view of them,
     the totals in an array of one float per distinct edge (issue #17's memory: not two
-    arrays of one entry per fan impression)."""
+    arrays of one entry per fan impression). When one platform has every fan impression
+    (the shipped single-platform scenarios), :func:`_one_platform_gain_sums`."""
     n = len(key)
     low = (np.int64(1) << shift) - 1
-    distinct = 0
-    for t in range(n):
-        if t == 0 or (key[t] >> shift) != (key[t - 1] >> shift):
-            distinct += 1
+    distinct = 1 if n > 0 else 0
+    for t in range(1, n):
+        distinct += (key[t] >> shift) != (key[t - 1] >> shift)
     edges = key
+    with_fans = 0
+    for p in range(len(starts) - 1):
+        with_fans += starts[p + 1] > starts[p]
+    if with_fans <= 1:
+        return _one_platform_gain_sums(key, shift, table, distinct)
     sums = np.empty(distinct, dtype=np.float64)
     m = 0
     t = 0
@@ -2120,3 +2125,36 @@ def _react_chunk_exact(edge, has, item, item_quality, match, coef, scale, useed,
         i = a0 + j
         may = (not ((edge[i] >= 0) & has)) & (out[0, i] | out[1, i])
         out[4, i] = may & (_uniform(useed, i, 4) * (1.0 + e[j] * s4) < 1.0)
+
+
+@njit
+def _one_platform_gain_sums(key, shift, table, distinct):
+    """:func:`day_gain_sums` when one platform has every fan impression (``key`` ascending,
+    ``distinct`` edges): each edge's gains summed in float64 from 0 in the keys' order,
+    its total ``0.0 + s`` as there, without a branch per key (a key starts a new edge
+    about every other key, unpredictably: 0.34 → 0.11 ms for a day of 30,000 fan
+    impressions): the running sum restarts from 0.0 where the edge changes and is
+    written at the edge's place each time (the last write is its total), then the edges
+    whose total is zero are dropped (NaN kept, as there). The edges over ``key``'s first
+    entries (each written after its key is read), the totals in an array of ``distinct``."""
+    n = len(key)
+    edges = key
+    sums = np.empty(distinct, dtype=np.float64)
+    m = -1
+    prev = np.int64(-1)  # (edges are >= 0)
+    s = 0.0
+    for t in range(n):
+        k = key[t]
+        e = k >> shift
+        new = e != prev
+        m += new
+        s = (0.0 if new else s) + np.float64(table[k & 15])
+        edges[m] = e
+        sums[m] = 0.0 + s
+        prev = e
+    kept = 0
+    for i in range(distinct):
+        edges[kept] = edges[i]
+        sums[kept] = sums[i]
+        kept += sums[i] != 0
+    return edges[:kept], sums[:kept]
