@@ -1306,7 +1306,8 @@ def react_in_chunks(edge, edge_intimacy, item, item_quality, match, coef, offset
     (~1 in 10**8 comparisons), or one with an exponent beyond ±``_EXP_NEAR`` or a scale
     beyond 10**±150 (no overflow nor subnormal there), is drawn again with numba's
     ``exp`` (:func:`_react_chunk_exact`, the definition): every outcome is the exact
-    ``exp``'s. Measured on a day of 84,000 impressions, one thread: 2.51 → 1.0 ms.
+    ``exp``'s. A day of 84,000 impressions, one thread: 2.43 → 1.43 ms compiled ahead,
+    2.39 → 1.19 ms numba's (the branchless follows included).
     Returns ((5, n) bools, float32 intimacy)."""
     n = len(edge)
     out = np.empty((5, n), dtype=np.bool_)
