@@ -2107,7 +2107,7 @@ def _exp_near(x):
     return p * _EXP_POW2[np.int64(k) + 440]
 
 
-@njit
+@_cached_njit()
 def _react_chunk_exact(edge, has, item, item_quality, match, coef, scale, useed, intim, out, a0, a1, e):
     """The actions of impressions ``a0:a1`` as :func:`draw_actions` draws them (numba's
     ``exp``, the same float64 operations), into ``out``; ``intim`` holds their
@@ -2128,7 +2128,7 @@ def _react_chunk_exact(edge, has, item, item_quality, match, coef, scale, useed,
         out[4, i] = may & (_uniform(useed, i, 4) * (1.0 + e[j] * s4) < 1.0)
 
 
-@njit
+@_cached_njit()
 def _one_platform_gain_sums(key, shift, table, distinct):
     """:func:`day_gain_sums` when one platform has every fan impression (``key`` ascending,
     ``distinct`` edges): each edge's gains summed in float64 from 0 in the keys' order,
