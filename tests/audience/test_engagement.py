@@ -117,6 +117,89 @@ def test_the_reactions_compiled_pass_draws_what_its_numpy_form_and_the_old_passe
                 assert got[4].any() and got[2].any() and not got[4][edge >= 0].any()
 
 
+def test_the_reactions_fast_exponents_are_within_their_bound_of_exp():
+    """Guards kernels._exp_near (sixteenth pass: react_in_chunks' exponents by a
+    vectorized polynomial, its comparisons within 2**-28 of 1 drawn again on numba's
+    exp, which is sound while the polynomial is within far less than that): within
+    2**-45 of math.exp on a dense grid and random values over its whole range
+    (|x| <= 300), at the ends, at 0 and at the halfway points k·ln 2 / 2 where the
+    reduction switches k."""
+    import math
+
+    from numba import njit
+
+    from simulator.feeds import kernels
+
+    @njit
+    def exp_near(x):
+        out = np.empty_like(x)
+        for i in range(len(x)):
+            out[i] = kernels._exp_near(x[i])
+        return out
+
+    rng = np.random.default_rng(16)
+    lim = kernels._EXP_NEAR
+    halves = np.arange(-866, 867) * (math.log(2) / 2)
+    x = np.concatenate([np.linspace(-lim, lim, 200_001), rng.uniform(-lim, lim, 200_000), rng.normal(0, 4, 100_000),
+                        [-lim, lim, 0.0, -0.0, 5e-324, -1e-300], halves[np.abs(halves) <= lim],
+                        np.nextafter(halves, np.inf)[np.abs(halves) < lim]])
+    want = np.array([math.exp(v) for v in x])
+    assert np.abs(exp_near(x) / want - 1.0).max() < 2.0 ** -45
+
+
+def test_the_reactions_close_calls_are_drawn_on_the_exact_exp():
+    """Guards react_in_chunks' fallback (sixteenth pass): an impression whose ``u · (1 +
+    e · scale)`` lies within 2**-28 of 1, an exponent out of the fast range or NaN, or a
+    scale beyond 10**±150, gets the outcome of numba's exp (kernels.draw_actions), bit
+    for bit. The intercept is set so that one impression's action lands within a few
+    ulps of 1 (its first action, or the follow of a non-fan who surely completed), where
+    the fast exponent alone decides some of them the other way (6 of 400: counted); then exponents
+    near ±300 and beyond, a NaN one and extreme offsets."""
+    from numba import njit
+
+    from simulator.feeds import kernels
+    from simulator.feeds.numpy_kernels import splitmix64
+
+    exp_near = njit(lambda v: kernels._exp_near(v))
+    rng = np.random.default_rng(17)
+    n, chunk = 5000, kernels.REACT_CHUNK
+    edge = np.full(n, -1, np.int32)
+    edge[::3] = np.arange(0, n, 3) % 50
+    edge_intimacy = rng.random(50).astype(np.float32)
+    item = rng.integers(0, 40, n).astype(np.int32)
+    quality = rng.random(40).astype(np.float32)
+    old_intim, fan = kernels.fan_intimacy(edge, edge_intimacy)
+
+    def check(match, coef, offsets, seed):
+        got, intim = kernels.react_in_chunks(edge, edge_intimacy, item, quality, match, coef, offsets, seed)
+        want = kernels.draw_actions(match, quality[item], old_intim, fan, coef, offsets, seed)
+        assert np.array_equal(got, want) and np.array_equal(intim.view(np.int32), old_intim.view(np.int32))
+        return got
+
+    flips = 0
+    for t in range(400):
+        seed, i = int(rng.integers(2**63)), int(rng.integers(n))
+        a = 4 if edge[i] < 0 and t % 2 else 0
+        u = ((int(splitmix64(np.array([(seed + 8 * i + a) % 2**64], np.uint64))[0]) >> 11) + 0.5) / 2.0**53
+        match = rng.random(n).astype(np.float32)
+        offsets = np.zeros(5)
+        if a == 4:
+            offsets[0] = 40.0  # (completes: sigmoid(z + 40))
+        rest = np.float64(match[i]) + np.float64(quality[item[i]]) + np.float64(old_intim[i])
+        coef = np.array([-np.log(1.0 / u - 1.0) - rest, 1.0, 1.0, 1.0])  # u · (1 + exp(-z)) = 1
+        got = check(match, coef, offsets, seed)
+        x = -(coef[0] + coef[1] * np.float64(match[i]) + coef[2] * np.float64(quality[item[i]])
+              + coef[3] * np.float64(old_intim[i]))
+        flips += got[a, i] != (u * (1.0 + exp_near(x)) < 1.0)
+    assert flips > 0  # (the fast exponent alone would have drawn some of these the other way)
+    match = rng.random(n).astype(np.float32)
+    for intercept in (-299.5, 299.5, -301.0, 301.0, np.nan):  # (beyond ±300: every chunk exact)
+        check(match, np.array([intercept, 1.0, 1.0, 1.0]), np.zeros(5), 5)
+    match[chunk + 7] = np.nan  # (one chunk's exponent NaN)
+    check(match, np.array([-1.0, 1.0, 1.0, 1.0]), np.zeros(5), 6)
+    check(rng.random(n).astype(np.float32), np.array([-1.0, 1.0, 1.0, 1.0]), np.array([0.0, 400.0, -400.0, 1.0, 2.0]), 7)
+
+
 def test_action_codes_packed_eight_at_a_time_are_the_bytewise_codes():
     """Guards engagement.action_codes (fourteenth pass: contiguous masks packed as uint64
     words, the last n % 8 impressions byte by byte) against the plain definition

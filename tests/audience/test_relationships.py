@@ -278,7 +278,8 @@ def test_the_days_gains_in_one_sort_equal_each_platforms_sums_merged(monkeypatch
     for bit: three platforms sharing edges, gains whose float64 sums round (the order of
     the adds shows: within a platform by impression, then platform after platform),
     edges that gained nothing left out, a platform without fan impressions, one with a
-    single one, and a day without any."""
+    single one, and a day without any; one platform alone, or the only one with fan
+    impressions (sixteenth pass: kernels._one_platform_gain_sums)."""
     import simulator.audience.relationships as rel_module
     from simulator.feeds import numpy_kernels
 
@@ -297,7 +298,8 @@ def test_the_days_gains_in_one_sort_equal_each_platforms_sums_merged(monkeypatch
                                                          share=hits[3]))
 
     days = [[log(30_000, 900, 0.4), log(5_000, 900, 0.0), log(20_000, 900, 0.6)],
-            [log(40, 5, 0.0), log(1, 5, 1.0)], [log(10, 5, 0.0)], [log(3000, 50, 0.5)]]
+            [log(40, 5, 0.0), log(1, 5, 1.0)], [log(10, 5, 0.0)], [log(3000, 50, 0.5)],
+            [log(50, 5, 0.0), log(20_000, 700, 0.5)], [log(1, 5, 1.0)]]
     for day in days:
         for c in (cfg, zero_view):
             want_e, want_s = day_gains(day, c)
