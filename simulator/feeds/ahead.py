@@ -62,6 +62,7 @@ SIGNATURES: dict[str, list[str]] = {
     "delete_in_place": ["float32[::1], int64[::1]", "int32[::1], int64[::1]"],
     "fan_gain_keys": ["int32[::1], boolean[::1], boolean[::1], boolean[::1], boolean[::1], int64, int64, int64[::1]"],
     "fans_by_tier_and_sums": ["int32[::1], float32[::1], float32[::1], int64"],
+    "flywheel_strata": ["float32[::1], float64[::1], float64[::1], int64"],
     "fan_gain_list": ["int32[::1], boolean[::1], boolean[::1], boolean[::1], boolean[::1], float32[::1]"],
     "fans_by_tier": ["int32[::1], float32[::1], float32[::1], int64"],
     "find_in_book": ["int64[::1], int64, int64[:, ::1], int64, int64[::1], int64[::1]"],
