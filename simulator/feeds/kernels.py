@@ -2383,3 +2383,83 @@ def _one_platform_gain_sums(key, shift, table, distinct):
         sums[kept] = sums[i]
         kept += sums[i] != 0
     return edges[:kept], sums[:kept]
+
+
+# ---- OBS16 (issue #17, sixteenth pass)
+
+
+@_cached_njit()
+def _lerp_quantile(values, p):
+    """The quantile ``p`` of the ascending float64 ``values`` (at least one, no NaN) as
+    ``measurements._sorted_quantiles`` computes it on Python floats: numpy's "linear"
+    method and its ``_lerp`` (from below for weights under 0.5, from above otherwise),
+    the same float64 operations in the same order."""
+    n = len(values)
+    at = (n - 1) * p
+    lo = np.int64(np.floor(at))
+    lo = min(max(lo, 0), n - 1)
+    a = values[lo]
+    b = values[min(lo + 1, n - 1)] if at >= 0 else values[0]
+    t = at - lo
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
+@_cached_njit()
+def flywheel_strata(quality, intimacy, inner, bins):
+    """``measurements.flywheel_groups``' strata and quartiles in one pass for its ~300
+    eligible creators (a dozen numpy calls and a loop over the strata took ~0.15 ms a step,
+    a tenth of the metrics): the quality strata's edges (the quantiles ``inner`` of the
+    float32 ``quality``, as float64), each creator's stratum (``searchsorted`` right), and
+    in each stratum of at least 4 creators the top (mean intimacy ``>=`` its 0.75
+    quantile) and the bottom (``<=`` its 0.25 quantile), each in the creators' order.
+    Returns the positions into the creators of every group, top then bottom stratum after
+    stratum, and the groups' lengths; a NaN quality (numpy's quantiles are NaN there)
+    returns lengths ``[-1]`` for the caller's numpy form."""
+    n = len(quality)
+    q = np.empty(n, dtype=np.float64)
+    for i in range(n):
+        q[i] = np.float64(quality[i])
+        if np.isnan(q[i]):
+            return np.empty(0, dtype=np.int64), np.full(1, -1, dtype=np.int64)
+    edges = np.empty(len(inner), dtype=np.float64)
+    if bins > 1 and n > 0:
+        xs = np.sort(q)
+        for j in range(len(inner)):
+            edges[j] = _lerp_quantile(xs, inner[j])
+    stratum = np.searchsorted(edges, q, side="right")
+    sizes = np.zeros(bins, dtype=np.int64)
+    for i in range(n):
+        sizes[stratum[i]] += 1
+    positions = np.empty(2 * n, dtype=np.int64)
+    lens = np.empty(2 * bins, dtype=np.int64)
+    groups = 0
+    filled = 0
+    for k in range(bins):
+        if sizes[k] < 4:
+            continue
+        members = np.empty(sizes[k], dtype=np.int64)
+        values = np.empty(sizes[k], dtype=np.float64)
+        got = 0
+        for i in range(n):
+            if stratum[i] == k:
+                members[got] = i
+                values[got] = intimacy[i]
+                got += 1
+        ordered = np.sort(values)
+        lo = _lerp_quantile(ordered, 0.25)
+        hi = _lerp_quantile(ordered, 0.75)
+        start = filled
+        for j in range(got):
+            if values[j] >= hi:
+                positions[filled] = members[j]
+                filled += 1
+        lens[2 * groups] = filled - start
+        start = filled
+        for j in range(got):
+            if values[j] <= lo:
+                positions[filled] = members[j]
+                filled += 1
+        lens[2 * groups + 1] = filled - start
+        groups += 1
+    return positions[:filled].copy(), lens[:2 * groups].copy()

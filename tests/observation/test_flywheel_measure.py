@@ -136,20 +136,28 @@ def _flywheel_reference(model, creator_cum, groups):
     return out
 
 
-def test_flywheel_groups_and_values_are_the_per_stratum_forms_bit_for_bit():
+@pytest.mark.parametrize("compiled", [False, True], ids=["numpy", "compiled"])
+def test_flywheel_groups_and_values_are_the_per_stratum_forms_bit_for_bit(compiled, monkeypatch):
     """Guards flywheel_groups' one sort by (stratum, intimacy) and flywheel's segmented sums
-    (issue #17: fewer numpy calls): on worlds with ties in mean intimacy and quality, strata
-    of fewer than 4 creators, creators without items, and integer (the model's) and
+    (issue #17: fewer numpy calls), in its numpy form and its compiled pass
+    (kernels.flywheel_strata, which small runs call): on worlds with ties in mean intimacy
+    and quality, strata of fewer than 4 creators, creators without items, a NaN quality
+    (the compiled pass leaves it to the numpy form), and integer (the model's) and
     fractional cumulative impressions, the groups are the per-stratum selections element
     for element and the values equal the per-group sums' bit for bit."""
+    from simulator.feeds import numpy_kernels
     from simulator.observation.measurements import flywheel_groups
 
+    monkeypatch.setattr(numpy_kernels, "compiled", lambda n, threshold=None: compiled)
     m, _, mi = world(lambda q, mi: 0.0 * q)
     c = m.creators
+    assert c.quality_mean.dtype == np.float32  # (the types the compiled pass takes)
     rng = np.random.default_rng(3)
     checked = 0
     for trial in range(40):
         c.quality_mean[:] = np.round(rng.normal(size=c.n), int(rng.integers(0, 3)))  # ties in quality
+        if trial == 7:
+            c.quality_mean[rng.integers(0, c.n)] = np.nan
         mi_t = np.where(rng.random(c.n) < 0.1, np.nan, np.round(rng.random(c.n), int(rng.integers(1, 4))))
         c.items_published[:] = rng.integers(0, 4, c.n)
         cum = rng.integers(0, 10**6, (c.n, 3)).astype(np.int64)
