@@ -212,65 +212,21 @@ def _scalar_type(v) -> str | None:
 def matches(args: tuple, specs: tuple) -> bool:
     """Whether ``args`` have exactly the types of ``specs`` (a writable, aligned array of
     the dtype and dimensions, C-contiguous where required; a scalar of the type numba
-    would give it): :func:`checker`'s test for ``specs``."""
-    c = _checkers.get(specs)
-    if c is None:
-        c = _checkers[specs] = checker(specs)
-    return c(args)
-
-
-_checkers: dict = {}
-
-# a scalar's accepted Python types for each scalar type name (as :func:`_scalar_type`
-# names them: a Python int only within int64's range, checked apart)
-_SCALAR_TYPES = {name: tuple(t for t, n in _NUMPY_SCALARS.items() if n == name)
-                 + {"boolean": (bool,), "int64": (int,), "float64": (float,)}.get(name, ()) for name in _SCALARS}
-
-
-def checker(specs: tuple):
-    """The test of :func:`matches` for one signature's ``specs``, as a function of the
-    argument tuple generated in straight-line code: each argument's tests written out with
-    its dtype and types bound as defaults. A kernel's call is matched ~80 times a step at
-    the default population, ~600 arguments; looping over the specs and dispatching on
-    their kind in Python cost about twice the tests themselves."""
-    env: dict = {"_nd": np.ndarray}
-    lines = [f"    if len(args) != {len(specs)}:", "        return False"]
-    if specs:
-        lines.append(f"    {', '.join(f'a{i}' for i in range(len(specs)))}, = args")
-    for i, s in enumerate(specs):
-        a = f"a{i}"
+    would give it)."""
+    if len(args) != len(specs):
+        return False
+    for a, s in zip(args, specs):
         if type(s) is tuple:
-            dtype, ndim, contiguous = s
-            env[f"_d{i}"] = dtype
-            # (dtype identity first, else equality: equal dtypes need not be one object,
-            # an unpickled array's; dtype.name would cost ~1 us a call)
-            lines += [f"    if type({a}) is not _nd or {a}.ndim != {ndim}:", "        return False",
-                      f"    d = {a}.dtype",
-                      f"    if d is not _d{i} and d != _d{i}:", "        return False",
-                      f"    f = {a}.flags",
-                      f"    if not (f.writeable and f.aligned{' and f.c_contiguous' if contiguous else ''}):",
-                      "        return False"]
-        else:
-            types = _SCALAR_TYPES[s]
-            for j, t in enumerate(types):
-                env[f"_t{i}_{j}"] = t
-            lines.append(f"    t = type({a})")
-            if int in types:  # a Python int is an int64 within its range only
-                lines += ["    if t is int:",
-                          f"        if not {-(1 << 63)} <= {a} < {1 << 63}:", "            return False",
-                          f"    elif {' and '.join(f't is not _t{i}_{j}' for j, t in enumerate(types) if t is not int)}:",
-                          "        return False"]
-            else:
-                lines += [f"    if {' and '.join(f't is not _t{i}_{j}' for j in range(len(types)))}:",
-                          "        return False"]
-    lines.append("    return True")
-    defaults = "".join(f", {k}={k}" for k in env)
-    source = f"def check(args{defaults}):\n" + "\n".join(lines) + "\n"
-    namespace: dict = {}
-    exec(compile(source, f"<ahead.checker {len(specs)} arguments>", "exec"), dict(env), namespace)
-    check = namespace["check"]
-    check.source = source
-    return check
+            # (dtype equality, not identity: equal dtypes need not be one object; dtype.name
+            # would cost ~1 us a call)
+            if type(a) is not np.ndarray or a.ndim != s[1] or a.dtype != s[0]:
+                return False
+            f = a.flags
+            if not f.writeable or not f.aligned or (s[2] and not f.c_contiguous):
+                return False
+        elif _scalar_type(a) != s:
+            return False
+    return True
 
 
 def _describe(a) -> str:
@@ -293,17 +249,16 @@ class Kernel:
     """One kernel compiled ahead: calls the compiled function whose signature the
     arguments match, else numba's kernel of the same name (importing numba)."""
 
-    __slots__ = ("name", "entries", "checked", "calls")
+    __slots__ = ("name", "entries", "calls")
 
     def __init__(self, name: str, entries: list):
         self.name = name
         self.entries = entries  # [(specs, function)]
-        self.checked = [(checker(specs), fn) for specs, fn in entries]
         self.calls = 0  # calls served by the compiled functions (tests, benchmarks)
 
     def __call__(self, *args):
-        for check, fn in self.checked:
-            if check(args):
+        for specs, fn in self.entries:
+            if matches(args, specs):
                 self.calls += 1
                 return fn(*args)
         from . import kernels  # no signature fits: numba compiles (or loads) this one
