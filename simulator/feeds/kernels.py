@@ -506,13 +506,11 @@ def row_start_sums_and_marked(indptr, values, base, creator, marked, cap):
     the merchants' accounts), without a pass of their own: the sums are a chain of
     dependent float64 adds, which leaves the processor room for the test of each entry's
     creator (a rare, predictable branch). The marked entries are written to ``cap``
-    places, which double when full (the copy of what is written so far, instead of a
-    second pass over every entry: a 10,000-user douyin.toml day marks ~6% of its edges,
-    more than the room for 1 in 32 the caller gives). Returns (float64 sums at the rows'
-    starts and the end, int64 marked entries)."""
+    places; if there are more, a second pass writes them all. Returns (float64 sums at
+    the rows' starts and the end, int64 marked entries)."""
     rows = len(indptr) - 1
     out = np.empty(rows + 1, dtype=np.float64)
-    edge = np.empty(max(cap, 1), dtype=np.int64)
+    edge = np.empty(max(cap, 0), dtype=np.int64)
     n = 0
     acc = np.float64(0.0)
     for r in range(rows):
@@ -523,13 +521,17 @@ def row_start_sums_and_marked(indptr, values, base, creator, marked, cap):
             else:
                 acc += np.float64(values[i] + base)
             if marked[creator[i]]:
-                if n == len(edge):  # full: twice the room (rare)
-                    grown = np.empty(2 * n, dtype=np.int64)
-                    grown[:n] = edge
-                    edge = grown
-                edge[n] = i
+                if n < cap:
+                    edge[n] = i
                 n += 1
     out[rows] = acc
+    if n > cap:  # more than the room: all of them again, in a pass of their own
+        edge = np.empty(n, dtype=np.int64)
+        n = 0
+        for i in range(indptr[0], indptr[rows]):
+            if marked[creator[i]]:
+                edge[n] = i
+                n += 1
     return out, edge[:n]
 
 

@@ -164,7 +164,7 @@ def fill_follow_caches(model, platforms: list) -> None:
     row_start_sums_and_marked = numpy_kernels.compiled_kernels().row_start_sums_and_marked
 
     # room for 1 edge in 32 to the accounts (0.6% of the edges of a 200,000-user
-    # ecosystem at day 300; more: the room doubles)
+    # ecosystem at day 300; more: a second pass)
     cache[key], cache[AccountEdges.KEY] = row_start_sums_and_marked(
         follows.indptr, follows.intimacy, np.float32(key[1]), follows.creator, AccountEdges.accounts(model),
         follows.n_edges // 32 + 1024)
