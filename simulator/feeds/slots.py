@@ -163,11 +163,14 @@ def fill_follow_caches(model, platforms: list) -> None:
         return
     row_start_sums_and_marked = numpy_kernels.compiled_kernels().row_start_sums_and_marked
 
-    # room for 1 edge in 32 to the accounts (0.6% of the edges of a 200,000-user
-    # ecosystem at day 300; more: a second pass)
+    # room for 1 edge in 8 to the accounts (0.6% of the edges of a 200,000-user ecosystem
+    # at day 300, ~6% of a 10,000-user douyin.toml day; more: a second pass over every
+    # edge). Pages of the room never written are never touched, so a large room costs
+    # address space, not memory (a room that doubled when full instead measured 0.56x at
+    # 10,000 users compiled ahead but ~6x slower under numba at 200,000: issue #17)
     cache[key], cache[AccountEdges.KEY] = row_start_sums_and_marked(
         follows.indptr, follows.intimacy, np.float32(key[1]), follows.creator, AccountEdges.accounts(model),
-        follows.n_edges // 32 + 1024)
+        follows.n_edges // 8 + 1024)
 
 
 def _pick_key(base: float) -> tuple:
