@@ -2149,7 +2149,6 @@ def _count_above_padded(v, n, rank):
             rank[j] += x > v[j]
 
 
-
 # ---- COMM16 (issue #17, sixteenth pass)
 
 
@@ -2249,7 +2248,6 @@ def tally_orders(platform, merchant, seller, domain, source, tier, new_buyer, pr
             t_gmv_by_tier[p, t] += s_ttier[p * T + t]
         for s in range(S):
             gmv_by_source[p, s] += s_src[p * S + s]
-
 
 
 @_cached_njit()
