@@ -189,7 +189,7 @@ def flywheel_groups(model, bins: int, mi: np.ndarray | None = None) -> list[tupl
             ends = np.cumsum(lens).tolist()
             return [(members[e - a - b:e - b], members[e - b:e]) for a, b, e in
                     zip(lens[0::2].tolist(), lens[1::2].tolist(), ends[1::2])]
-    edges = quantiles(q, np.linspace(0, 1, bins + 1)[1:-1]) if bins > 1 else np.array([])
+    edges = quantiles(q, _inner_edges(bins)) if bins > 1 else np.array([])
     b = np.searchsorted(edges, q, side="right")
     m = mi[idx]
     values = m[np.lexsort((m, b))].tolist()  # each stratum's mean intimacies, ascending, stratum after stratum
