@@ -1234,62 +1234,119 @@ def find_in_book(keys, n_main, index, n_merchants, users, merchants):
     return out
 
 
-@_cached_njit()
+COMMERCE_CHUNK = 16384  # rows (selling_edges_in_rows) or selling edges (join_candidates, visiting_edges) of a parallel chunk
+
+
+@njit(inline="always")
+def _compact_chunks(out, start, count):
+    """The entries ``out[start[c]:start[c] + count[c]]`` of every chunk ``c``, in chunk
+    order, as a new int64 array: the offsets are the counts' prefix sums (serial, a few
+    hundred chunks), the moves run in parallel (disjoint ranges)."""
+    n_chunks = len(count)
+    at = np.zeros(n_chunks + 1, dtype=np.int64)
+    for c in range(n_chunks):
+        at[c + 1] = at[c] + count[c]
+    result = np.empty(at[n_chunks], dtype=np.int64)
+    for c in prange(n_chunks):
+        src = start[c]
+        dst = at[c]
+        for i in range(count[c]):
+            result[dst + i] = out[src + i]
+    return result
+
+
+@_cached_njit(parallel=True)
 def join_candidates(edge, intimacy, members, join_intimacy):
     """The follow edges of ``edge`` (ascending) at or above ``join_intimacy`` (float32,
     compared as numpy compares a float32 array with it) that are not in ``members``
     (ascending: the fan groups' member edges), ascending (int64): one merge of the two
-    sorted lists, without ``EdgeTable.has``' flag of every edge (commerce/groups.py)."""
-    out = np.empty(len(edge), dtype=np.int64)
-    n = 0
-    j = 0
-    for i in range(len(edge)):
-        e = edge[i]
-        if intimacy[e] >= join_intimacy:
-            while j < len(members) and members[j] < e:
-                j += 1
-            if j == len(members) or members[j] != e:
-                out[n] = e
-                n += 1
-    return out[:n].copy()
+    sorted lists, without ``EdgeTable.has``' flag of every edge (commerce/groups.py).
+    In parallel over fixed chunks of ``COMMERCE_CHUNK`` selling edges (each merges from
+    its first edge's place among the members, a binary search), each writing its
+    candidates at its own offset, then moved together in chunk order
+    (``_compact_chunks``): the same list, whatever the thread count."""
+    n_edges = len(edge)
+    n_chunks = (n_edges + COMMERCE_CHUNK - 1) // COMMERCE_CHUNK
+    out = np.empty(n_edges, dtype=np.int64)
+    start = np.empty(n_chunks, dtype=np.int64)
+    count = np.empty(n_chunks, dtype=np.int64)
+    n_members = len(members)
+    for c in prange(n_chunks):
+        lo = c * COMMERCE_CHUNK
+        hi = min(lo + COMMERCE_CHUNK, n_edges)
+        j = np.searchsorted(members, edge[lo])
+        n = lo
+        for i in range(lo, hi):
+            e = edge[i]
+            if intimacy[e] >= join_intimacy:
+                while j < n_members and members[j] < e:
+                    j += 1
+                if j == n_members or members[j] != e:
+                    out[n] = e
+                    n += 1
+        start[c] = lo
+        count[c] = n - lo
+    return _compact_chunks(out, start, count)
 
 
-@_cached_njit()
+@_cached_njit(parallel=True)
 def visiting_edges(edge, draw, intimacy, visit_rate):
     """The edges of ``edge`` whose ``draw`` is below ``visit_rate × intimacy[edge]``, in
     float32 (``visit_rate`` float32: numpy's product of a float32 array and a Python
     float), in their order (int64): one pass, without the gathered intimacy, the
-    products and the mask of every selling edge (commerce/visits.py)."""
-    out = np.empty(len(edge), dtype=np.int64)
-    n = 0
-    for i in range(len(edge)):
-        e = edge[i]
-        if draw[i] < visit_rate * intimacy[e]:
-            out[n] = e
-            n += 1
-    return out[:n].copy()
+    products and the mask of every selling edge (commerce/visits.py). In parallel over
+    fixed chunks of ``COMMERCE_CHUNK`` edges, moved together in chunk order
+    (``_compact_chunks``): the same list, whatever the thread count."""
+    n_edges = len(edge)
+    n_chunks = (n_edges + COMMERCE_CHUNK - 1) // COMMERCE_CHUNK
+    out = np.empty(n_edges, dtype=np.int64)
+    start = np.empty(n_chunks, dtype=np.int64)
+    count = np.empty(n_chunks, dtype=np.int64)
+    for c in prange(n_chunks):
+        lo = c * COMMERCE_CHUNK
+        n = lo
+        for i in range(lo, min(lo + COMMERCE_CHUNK, n_edges)):
+            e = edge[i]
+            if draw[i] < visit_rate * intimacy[e]:
+                out[n] = e
+                n += 1
+        start[c] = lo
+        count[c] = n - lo
+    return _compact_chunks(out, start, count)
 
 
-@_cached_njit()
+@_cached_njit(parallel=True)
 def selling_edges_in_rows(indptr, creator, bits, uses):
     """The follow edges whose creator sells on a platform its user uses, ascending
     (int64): ``numpy_kernels.selling_edges`` row by row of the graph (``indptr``), with
     each creator's home platform as a bit where it may sell (``bits``, uint64: 0 where
     not ``ok``) and the row's user's platforms (``uses``) as bits, so an edge costs one
     gather from the creators' small table and no read of its user (commerce/__init__.py;
-    without branches, as before). Returns int64 edges."""
+    without branches, as before). In parallel over fixed chunks of ``COMMERCE_CHUNK``
+    rows (issue #17: one serial pass over 46 M edges at 1 M users late in a year), each
+    writing its edges from its first edge's place, then moved together in chunk order
+    (``_compact_chunks``): the same list, whatever the thread count. Returns int64 edges."""
+    rows = len(indptr) - 1
+    n_chunks = (rows + COMMERCE_CHUNK - 1) // COMMERCE_CHUNK
     out = np.empty(len(creator), dtype=np.int64)
-    n = 0
+    start = np.empty(n_chunks, dtype=np.int64)
+    count = np.empty(n_chunks, dtype=np.int64)
     one = np.uint64(1)
-    for u in range(len(indptr) - 1):
-        mine = np.uint64(0)
-        for p in range(uses.shape[1]):
-            if uses[u, p]:
-                mine |= one << np.uint64(p)
-        for e in range(indptr[u], indptr[u + 1]):
-            out[n] = e
-            n += (mine & bits[creator[e]]) != 0
-    return out[:n].copy()
+    for c in prange(n_chunks):
+        lo = c * COMMERCE_CHUNK
+        hi = min(lo + COMMERCE_CHUNK, rows)
+        n = indptr[lo]
+        for u in range(lo, hi):
+            mine = np.uint64(0)
+            for p in range(uses.shape[1]):
+                if uses[u, p]:
+                    mine |= one << np.uint64(p)
+            for e in range(indptr[u], indptr[u + 1]):
+                out[n] = e
+                n += (mine & bits[creator[e]]) != 0
+        start[c] = indptr[lo]
+        count[c] = n - indptr[lo]
+    return _compact_chunks(out, start, count)
 
 
 # ------------------------------------------------------------------- RANK (issue #17, tenth pass)
