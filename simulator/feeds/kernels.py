@@ -2518,3 +2518,59 @@ def flywheel_strata(quality, intimacy, inner, bins):
         lens[2 * groups + 1] = filled - start
         groups += 1
     return positions[:filled].copy(), lens[:2 * groups].copy()
+
+
+# ---- PRIV24 (issue #17, seventeenth pass)
+
+
+@_cached_njit(parallel=True)
+def group_push_day(members, edge_creator, edge_user, intimacy, annoy, home, group_effect, n_promo, seller,
+                   keep, grow, wear, promo, tolerance, unfollow_factor, unfollow):
+    """A fan-group day's passes over the members (``members``: their follow edges,
+    ascending; commerce/groups.py) in one parallel pass, each member on its own: the
+    member's account, user, home platform (int64) and its ``group_effect``; the pushes'
+    effects (``pushes.apply_push_effects``, with its per-account factors computed once an
+    account in numpy: ``keep`` the annoyance kept (float32), ``promo`` the annoyance its
+    promotions add (float64), ``grow`` = exp(−value gain) (float32), ``wear`` the
+    promotions' intimacy factor (float64)): the annoyance (``annoy``, one a member, in
+    place) decays in float32 and adds ``promo`` in float64, rounded to float32; the
+    intimacy (``intimacy``, one an edge, in place) is ``1 − (1 − x)·grow`` in float32
+    times ``wear`` in float64, rounded to float32: numpy's operations in its order; then
+    who leaves (annoyance above the user's ``tolerance``) and who unfollows (above
+    ``unfollow_factor`` (float32) × tolerance in float32: ``unfollow`` set on the edge).
+    Issue #17: ~15 numpy passes and gathers over ~1.5 M members a day at 1 M users late
+    in a year. Returns (account, user, home, effect, intimacy, promo added, promotions,
+    merchant, leaves) per member."""
+    n = len(members)
+    creator = np.empty(n, dtype=np.int64)
+    user = np.empty(n, dtype=np.int64)
+    member_home = np.empty(n, dtype=np.int64)
+    effect = np.empty(n, dtype=np.float64)
+    member_intimacy = np.empty(n, dtype=np.float32)
+    received = np.empty(n, dtype=np.float64)
+    promotions = np.empty(n, dtype=np.int64)
+    merchant = np.empty(n, dtype=np.int64)
+    leaves = np.empty(n, dtype=np.bool_)
+    one = np.float32(1.0)
+    for m in prange(n):
+        e = members[m]
+        c = np.int64(edge_creator[e])
+        u = np.int64(edge_user[e])
+        h = np.int64(home[c])
+        creator[m] = c
+        user[m] = u
+        member_home[m] = h
+        effect[m] = group_effect[h]
+        a = np.float32(np.float64(annoy[m] * keep) + promo[c])
+        annoy[m] = a
+        x = np.float32(np.float64(one - (one - intimacy[e]) * grow[c]) * wear[c])
+        intimacy[e] = x
+        member_intimacy[m] = x
+        received[m] = promo[c]
+        promotions[m] = n_promo[c]
+        merchant[m] = seller[c]
+        t = tolerance[u]
+        leaves[m] = a > t
+        if a > unfollow_factor * t:
+            unfollow[e] = True
+    return creator, user, member_home, effect, member_intimacy, received, promotions, merchant, leaves
