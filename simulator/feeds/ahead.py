@@ -71,6 +71,9 @@ SIGNATURES: dict[str, list[str]] = {
                          "int64[::1], int64[::1], float64[::1]"],
     "follow_tab_items": ["int32[::1], int32[::1], int64, int32[::1], int64[::1], int64[::1], int64[::1], "
                          "float64[::1]"],
+    "group_push_day": ["int64[::1], int32[::1], int32[::1], float32[::1], float32[::1], int8[::1], float64[::1], "
+                       "int64[::1], int32[::1], float32, float32[::1], float64[::1], float64[::1], float32[::1], "
+                       "float32, boolean[::1]"],
     "gumbel_top_k": ["float32[:, ::1], int64, float64, int64, float32[::1]"],
     "indices_below": ["float32[::1], float32"],
     "insert_in_place": ["float32[::1], int64, int64[::1], float32[::1]", "int32[::1], int64, int64[::1], int32[::1]",

@@ -1234,62 +1234,119 @@ def find_in_book(keys, n_main, index, n_merchants, users, merchants):
     return out
 
 
-@_cached_njit()
+COMMERCE_CHUNK = 16384  # rows (selling_edges_in_rows) or selling edges (join_candidates, visiting_edges) of a parallel chunk
+
+
+@njit(inline="always")
+def _compact_chunks(out, start, count):
+    """The entries ``out[start[c]:start[c] + count[c]]`` of every chunk ``c``, in chunk
+    order, as a new int64 array: the offsets are the counts' prefix sums (serial, a few
+    hundred chunks), the moves run in parallel (disjoint ranges)."""
+    n_chunks = len(count)
+    at = np.zeros(n_chunks + 1, dtype=np.int64)
+    for c in range(n_chunks):
+        at[c + 1] = at[c] + count[c]
+    result = np.empty(at[n_chunks], dtype=np.int64)
+    for c in prange(n_chunks):
+        src = start[c]
+        dst = at[c]
+        for i in range(count[c]):
+            result[dst + i] = out[src + i]
+    return result
+
+
+@_cached_njit(parallel=True)
 def join_candidates(edge, intimacy, members, join_intimacy):
     """The follow edges of ``edge`` (ascending) at or above ``join_intimacy`` (float32,
     compared as numpy compares a float32 array with it) that are not in ``members``
     (ascending: the fan groups' member edges), ascending (int64): one merge of the two
-    sorted lists, without ``EdgeTable.has``' flag of every edge (commerce/groups.py)."""
-    out = np.empty(len(edge), dtype=np.int64)
-    n = 0
-    j = 0
-    for i in range(len(edge)):
-        e = edge[i]
-        if intimacy[e] >= join_intimacy:
-            while j < len(members) and members[j] < e:
-                j += 1
-            if j == len(members) or members[j] != e:
-                out[n] = e
-                n += 1
-    return out[:n].copy()
+    sorted lists, without ``EdgeTable.has``' flag of every edge (commerce/groups.py).
+    In parallel over fixed chunks of ``COMMERCE_CHUNK`` selling edges (each merges from
+    its first edge's place among the members, a binary search), each writing its
+    candidates at its own offset, then moved together in chunk order
+    (``_compact_chunks``): the same list, whatever the thread count."""
+    n_edges = len(edge)
+    n_chunks = (n_edges + COMMERCE_CHUNK - 1) // COMMERCE_CHUNK
+    out = np.empty(n_edges, dtype=np.int64)
+    start = np.empty(n_chunks, dtype=np.int64)
+    count = np.empty(n_chunks, dtype=np.int64)
+    n_members = len(members)
+    for c in prange(n_chunks):
+        lo = c * COMMERCE_CHUNK
+        hi = min(lo + COMMERCE_CHUNK, n_edges)
+        j = np.searchsorted(members, edge[lo])
+        n = lo
+        for i in range(lo, hi):
+            e = edge[i]
+            if intimacy[e] >= join_intimacy:
+                while j < n_members and members[j] < e:
+                    j += 1
+                if j == n_members or members[j] != e:
+                    out[n] = e
+                    n += 1
+        start[c] = lo
+        count[c] = n - lo
+    return _compact_chunks(out, start, count)
 
 
-@_cached_njit()
+@_cached_njit(parallel=True)
 def visiting_edges(edge, draw, intimacy, visit_rate):
     """The edges of ``edge`` whose ``draw`` is below ``visit_rate × intimacy[edge]``, in
     float32 (``visit_rate`` float32: numpy's product of a float32 array and a Python
     float), in their order (int64): one pass, without the gathered intimacy, the
-    products and the mask of every selling edge (commerce/visits.py)."""
-    out = np.empty(len(edge), dtype=np.int64)
-    n = 0
-    for i in range(len(edge)):
-        e = edge[i]
-        if draw[i] < visit_rate * intimacy[e]:
-            out[n] = e
-            n += 1
-    return out[:n].copy()
+    products and the mask of every selling edge (commerce/visits.py). In parallel over
+    fixed chunks of ``COMMERCE_CHUNK`` edges, moved together in chunk order
+    (``_compact_chunks``): the same list, whatever the thread count."""
+    n_edges = len(edge)
+    n_chunks = (n_edges + COMMERCE_CHUNK - 1) // COMMERCE_CHUNK
+    out = np.empty(n_edges, dtype=np.int64)
+    start = np.empty(n_chunks, dtype=np.int64)
+    count = np.empty(n_chunks, dtype=np.int64)
+    for c in prange(n_chunks):
+        lo = c * COMMERCE_CHUNK
+        n = lo
+        for i in range(lo, min(lo + COMMERCE_CHUNK, n_edges)):
+            e = edge[i]
+            if draw[i] < visit_rate * intimacy[e]:
+                out[n] = e
+                n += 1
+        start[c] = lo
+        count[c] = n - lo
+    return _compact_chunks(out, start, count)
 
 
-@_cached_njit()
+@_cached_njit(parallel=True)
 def selling_edges_in_rows(indptr, creator, bits, uses):
     """The follow edges whose creator sells on a platform its user uses, ascending
     (int64): ``numpy_kernels.selling_edges`` row by row of the graph (``indptr``), with
     each creator's home platform as a bit where it may sell (``bits``, uint64: 0 where
     not ``ok``) and the row's user's platforms (``uses``) as bits, so an edge costs one
     gather from the creators' small table and no read of its user (commerce/__init__.py;
-    without branches, as before). Returns int64 edges."""
+    without branches, as before). In parallel over fixed chunks of ``COMMERCE_CHUNK``
+    rows (issue #17: one serial pass over 46 M edges at 1 M users late in a year), each
+    writing its edges from its first edge's place, then moved together in chunk order
+    (``_compact_chunks``): the same list, whatever the thread count. Returns int64 edges."""
+    rows = len(indptr) - 1
+    n_chunks = (rows + COMMERCE_CHUNK - 1) // COMMERCE_CHUNK
     out = np.empty(len(creator), dtype=np.int64)
-    n = 0
+    start = np.empty(n_chunks, dtype=np.int64)
+    count = np.empty(n_chunks, dtype=np.int64)
     one = np.uint64(1)
-    for u in range(len(indptr) - 1):
-        mine = np.uint64(0)
-        for p in range(uses.shape[1]):
-            if uses[u, p]:
-                mine |= one << np.uint64(p)
-        for e in range(indptr[u], indptr[u + 1]):
-            out[n] = e
-            n += (mine & bits[creator[e]]) != 0
-    return out[:n].copy()
+    for c in prange(n_chunks):
+        lo = c * COMMERCE_CHUNK
+        hi = min(lo + COMMERCE_CHUNK, rows)
+        n = indptr[lo]
+        for u in range(lo, hi):
+            mine = np.uint64(0)
+            for p in range(uses.shape[1]):
+                if uses[u, p]:
+                    mine |= one << np.uint64(p)
+            for e in range(indptr[u], indptr[u + 1]):
+                out[n] = e
+                n += (mine & bits[creator[e]]) != 0
+        start[c] = indptr[lo]
+        count[c] = n - indptr[lo]
+    return _compact_chunks(out, start, count)
 
 
 # ------------------------------------------------------------------- RANK (issue #17, tenth pass)
@@ -2461,3 +2518,59 @@ def flywheel_strata(quality, intimacy, inner, bins):
         lens[2 * groups + 1] = filled - start
         groups += 1
     return positions[:filled].copy(), lens[:2 * groups].copy()
+
+
+# ---- PRIV24 (issue #17, seventeenth pass)
+
+
+@_cached_njit(parallel=True)
+def group_push_day(members, edge_creator, edge_user, intimacy, annoy, home, group_effect, n_promo, seller,
+                   keep, grow, wear, promo, tolerance, unfollow_factor, unfollow):
+    """A fan-group day's passes over the members (``members``: their follow edges,
+    ascending; commerce/groups.py) in one parallel pass, each member on its own: the
+    member's account, user, home platform (int64) and its ``group_effect``; the pushes'
+    effects (``pushes.apply_push_effects``, with its per-account factors computed once an
+    account in numpy: ``keep`` the annoyance kept (float32), ``promo`` the annoyance its
+    promotions add (float64), ``grow`` = exp(−value gain) (float32), ``wear`` the
+    promotions' intimacy factor (float64)): the annoyance (``annoy``, one a member, in
+    place) decays in float32 and adds ``promo`` in float64, rounded to float32; the
+    intimacy (``intimacy``, one an edge, in place) is ``1 − (1 − x)·grow`` in float32
+    times ``wear`` in float64, rounded to float32: numpy's operations in its order; then
+    who leaves (annoyance above the user's ``tolerance``) and who unfollows (above
+    ``unfollow_factor`` (float32) × tolerance in float32: ``unfollow`` set on the edge).
+    Issue #17: ~15 numpy passes and gathers over ~1.5 M members a day at 1 M users late
+    in a year. Returns (account, user, home, effect, intimacy, promo added, promotions,
+    merchant, leaves) per member."""
+    n = len(members)
+    creator = np.empty(n, dtype=np.int64)
+    user = np.empty(n, dtype=np.int64)
+    member_home = np.empty(n, dtype=np.int64)
+    effect = np.empty(n, dtype=np.float64)
+    member_intimacy = np.empty(n, dtype=np.float32)
+    received = np.empty(n, dtype=np.float64)
+    promotions = np.empty(n, dtype=np.int64)
+    merchant = np.empty(n, dtype=np.int64)
+    leaves = np.empty(n, dtype=np.bool_)
+    one = np.float32(1.0)
+    for m in prange(n):
+        e = members[m]
+        c = np.int64(edge_creator[e])
+        u = np.int64(edge_user[e])
+        h = np.int64(home[c])
+        creator[m] = c
+        user[m] = u
+        member_home[m] = h
+        effect[m] = group_effect[h]
+        a = np.float32(np.float64(annoy[m] * keep) + promo[c])
+        annoy[m] = a
+        x = np.float32(np.float64(one - (one - intimacy[e]) * grow[c]) * wear[c])
+        intimacy[e] = x
+        member_intimacy[m] = x
+        received[m] = promo[c]
+        promotions[m] = n_promo[c]
+        merchant[m] = seller[c]
+        t = tolerance[u]
+        leaves[m] = a > t
+        if a > unfollow_factor * t:
+            unfollow[e] = True
+    return creator, user, member_home, effect, member_intimacy, received, promotions, merchant, leaves

@@ -993,3 +993,26 @@ def merge_into_tail(keys, trust, last_day, orders, n_main, n, q, never, key, row
         col[n_main : n + k] = into(col[n_main:n], value)
     moved = np.flatnonzero((row < 0) | (row >= n_main))
     row[moved] = n_main + find_sorted(keys[n_main : n + k], key[moved])
+
+
+# ---------------------------------------------------------------- PRIV24 (issue #17, seventeenth pass)
+
+
+def group_push_day(members, edge_creator, edge_user, intimacy, annoy, home, group_effect, n_promo, seller,
+                   keep, grow, wear, promo, tolerance, unfollow_factor, unfollow):
+    """``kernels.group_push_day`` in numpy: the fan-group day's gathers over the members,
+    the pushes' effects (``pushes.apply_push_effects``' operations, with the per-account
+    factors gathered), who leaves and who unfollows (``unfollow`` set, in place)."""
+    creator = edge_creator[members].astype(np.int64)
+    user = edge_user[members].astype(np.int64)
+    member_home = home[creator].astype(np.int64)
+    effect = group_effect[member_home]
+    annoy *= keep
+    received = promo[creator]
+    annoy += received
+    member_intimacy = ((1.0 - (1.0 - intimacy[members]) * grow[creator]) * wear[creator]).astype(np.float32)
+    intimacy[members] = member_intimacy
+    tol = tolerance[user]
+    unfollow[members[annoy > unfollow_factor * tol]] = True
+    return (creator, user, member_home, effect, member_intimacy, received, n_promo[creator],
+            seller[creator].astype(np.int64), annoy > tol)

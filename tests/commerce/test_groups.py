@@ -149,3 +149,77 @@ def test_a_saved_model_keeps_its_closed_memberships():
     assert all(e.dtype == np.int32 for e in fg.episodes)
     after = fg.memberships(), fg.churn(3)
     assert all(np.array_equal(a, b) for a, b in zip(before[0], after[0])) and before[1] == after[1]
+
+
+def test_group_push_day_kernel_matches_its_numpy_form_and_the_push_effects():
+    """kernels.group_push_day (the members' gathers, push effects, leaving and unfollowing
+    in one parallel pass, large days) against its numpy form and against the group day's
+    plain numpy: the gathers, ``apply_push_effects`` on the gathered values (np.exp of
+    the gain and the float32 power on each member, not once an account), the comparisons
+    with the tolerance; annoyance equal to the tolerance and to the unfollow threshold (no
+    leave, no unfollow) and just above; no members; one and all threads."""
+    import numba
+
+    from simulator.commerce.pushes import apply_push_effects
+    from simulator.feeds import kernels, numpy_kernels
+
+    class Cfg:
+        annoyance_decay, promo_annoyance, value_gain, promo_intimacy_cost, unfollow_factor = 0.3, 0.37, 0.03, 0.01, 1.5
+
+    g = Cfg()
+    rng = np.random.default_rng(31)
+    for n_edges, n_members, n_creators in ((0, 0, 5), (40, 0, 5), (1, 1, 1), (5000, 1700, 60)):
+        n_users, P = 300, 3
+        edge_creator = rng.integers(0, n_creators, n_edges).astype(np.int32)
+        edge_user = rng.integers(0, n_users, n_edges).astype(np.int32)
+        intimacy = rng.random(n_edges).astype(np.float32)
+        members = np.sort(rng.choice(n_edges, n_members, replace=False)).astype(np.int64)
+        annoy = (rng.random(n_members) * 4).astype(np.float32)
+        home = rng.integers(0, P, n_creators).astype(np.int8)
+        group_effect = np.array([0.3, 1.0, 0.7])
+        n_value, n_promo = rng.integers(0, 4, n_creators), rng.integers(0, 4, n_creators)
+        seller = rng.integers(-1, 20, n_creators).astype(np.int32)
+        tolerance = (rng.random(n_users) * 3 + 0.5).astype(np.float32)
+        # members whose annoyance after the day lands on their tolerance, on the unfollow threshold, just above
+        if n_members > 30:
+            keep32 = np.float32(1.0 - g.annoyance_decay)
+            after = (annoy * keep32 + np.float32(g.promo_annoyance) * n_promo[edge_creator[members]]).astype(np.float32)
+            u = edge_user[members[:30]]
+            tolerance[u[:10]] = after[:10]
+            tolerance[u[10:20]] = after[10:20] / np.float32(g.unfollow_factor)
+            tolerance[u[20:30]] = np.nextafter(after[20:30], np.float32(0))
+        # the group day's plain numpy
+        creator = edge_creator[members].astype(np.int64)
+        user = edge_user[members].astype(np.int64)
+        member_home = home[creator].astype(np.int64)
+        effect = group_effect[member_home]
+        want_intimacy, want_annoy = intimacy.copy(), annoy.copy()
+        mi = want_intimacy[members]
+        apply_push_effects(g, mi, want_annoy, n_value[creator], n_promo[creator], effect)
+        want_intimacy[members] = mi
+        tol = tolerance[user]
+        want_unfollow = np.zeros(n_edges, bool)
+        want_unfollow[members[want_annoy > g.unfollow_factor * tol]] = True
+        want = (creator, user, member_home, effect, mi, np.float32(g.promo_annoyance) * n_promo[creator],
+                n_promo[creator], seller[creator].astype(np.int64), want_annoy > tol)
+        gain = (g.value_gain * group_effect[home.astype(np.int64)] * n_value).astype(np.float32)
+        factors = (np.float32(1.0 - g.annoyance_decay), np.exp(-gain),
+                   np.float32(1.0 - g.promo_intimacy_cost) ** n_promo, np.float32(g.promo_annoyance) * n_promo)
+        before = numba.get_num_threads()
+        try:
+            for form, threads in ((numpy_kernels.group_push_day, 1), (kernels.group_push_day, 1),
+                                  (kernels.group_push_day, max(1, numba.config.NUMBA_NUM_THREADS))):
+                numba.set_num_threads(threads)
+                got_intimacy, got_annoy, got_unfollow = intimacy.copy(), annoy.copy(), np.zeros(n_edges, bool)
+                got = form(members, edge_creator, edge_user, got_intimacy, got_annoy, home, group_effect, n_promo,
+                           seller, *factors, tolerance, np.float32(g.unfollow_factor), got_unfollow)
+                for a, b in zip(got + (got_intimacy, got_annoy, got_unfollow),
+                                want + (want_intimacy, want_annoy, want_unfollow)):
+                    assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
+        finally:
+            numba.set_num_threads(before)
+        if n_members > 30:
+            # (the ties were made: equal to the tolerance, to the unfollow threshold; some members stay)
+            at_tol, at_unfollow = want_annoy == tol, want_annoy == np.float32(g.unfollow_factor) * tol
+            assert at_tol.any() and not want[8][at_tol].any() and want[8].any() and not want[8].all()
+            assert at_unfollow.any() and not want_unfollow[members[at_unfollow]].any() and want_unfollow.any()

@@ -1115,3 +1115,55 @@ def test_tally_orders_is_the_ledgers_bincounts():
                                                                  minlength=P * M).reshape(P, M))
         assert np.array_equal(got[19], tallies[19] + np.bincount(platform * S + source, weights=price,
                                                                  minlength=P * S).reshape(P, S))
+
+
+def test_commerce_chunked_kernels_match_their_numpy_forms_whatever_the_thread_count():
+    """selling_edges_in_rows, join_candidates and visiting_edges run in parallel over
+    fixed chunks (COMMERCE_CHUNK rows or edges) whose results are moved together in chunk
+    order: against their numpy forms on inputs of several chunks, with chunks that keep
+    nothing, chunks that keep everything and a last partial chunk, on one thread and on
+    all of them."""
+    from simulator.feeds import kernels
+    from simulator.feeds import numpy_kernels as nk
+
+    C = kernels.COMMERCE_CHUNK
+    rng = np.random.default_rng(17)
+    n_users, n_creators, P = 3 * C + 123, 40, 3
+    degree = rng.integers(0, 6, n_users)
+    degree[C:2 * C] = 0  # a chunk of empty rows
+    src = np.repeat(np.arange(n_users), degree).astype(np.int32)
+    creator = rng.integers(0, n_creators, len(src)).astype(np.int32)
+    ok = rng.random(n_creators) < 0.5
+    home = rng.integers(0, P, n_creators).astype(np.int8)
+    uses = rng.random((n_users, P)) < 0.6
+    uses[:C // 2] = False  # rows that keep nothing
+    uses[2 * C:2 * C + 50] = True
+    indptr = np.concatenate([[0], np.cumsum(degree)]).astype(np.int64)
+    bits = np.where(ok, np.left_shift(np.uint64(1), home.astype(np.uint64)), np.uint64(0))
+    want_sell = nk.selling_edges(src, creator, ok, home, uses)
+    E = len(src)
+    intimacy = rng.random(E).astype(np.float32)
+    intimacy[: 2 * C] = np.maximum(intimacy[: 2 * C], np.float32(0.5))  # edges that all pass the threshold
+    edge = np.sort(rng.choice(E, 4 * C + 7, replace=False)).astype(np.int64)
+    members = np.sort(rng.choice(E, E // 3, replace=False)).astype(np.int64)
+    members[: C // 4] = np.sort(rng.choice(edge[:C], C // 4, replace=False))  # stays ascending: all below the rest
+    members = np.unique(members)
+    t = np.float32(0.3)
+    want_join = nk.join_candidates(edge, intimacy, members, t)
+    draw = rng.random(len(edge), dtype=np.float32)
+    draw[C:2 * C] = 1.0  # a chunk without visits
+    rate = np.float32(0.7)
+    want_visit = nk.visiting_edges(edge, draw, intimacy, rate)
+    assert 0 < len(want_sell) < E and 0 < len(want_join) < len(edge) and 0 < len(want_visit) < len(edge)
+    before = numba.get_num_threads()
+    try:
+        for threads in (1, max(1, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(threads)
+            got = kernels.selling_edges_in_rows(indptr, creator, bits, uses)
+            assert got.dtype == np.int64 and np.array_equal(got, want_sell)
+            got = kernels.join_candidates(edge, intimacy, members, t)
+            assert got.dtype == np.int64 and np.array_equal(got, want_join)
+            got = kernels.visiting_edges(edge, draw, intimacy, rate)
+            assert got.dtype == np.int64 and np.array_equal(got, want_visit)
+    finally:
+        numba.set_num_threads(before)
