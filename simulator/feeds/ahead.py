@@ -120,6 +120,8 @@ SIGNATURES: dict[str, list[str]] = {
                      "float64[:, ::1]"],
     "merge_into_tail": ["int64[::1], float32[::1], int32[::1], int32[::1], int64, int64, int64[::1], int64, "
                         "int64[::1], int64[::1]"],
+    # REST24 (issue #17, seventeenth pass)
+    "grow_and_decay": ["float32[::1], int64[::1], float32[::1], float32"],
 }
 
 MODULE = "_ahead"  # simulator/feeds/_ahead.<platform suffix>

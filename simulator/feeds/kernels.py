@@ -2461,3 +2461,49 @@ def flywheel_strata(quality, intimacy, inner, bins):
         lens[2 * groups + 1] = filled - start
         groups += 1
     return positions[:filled].copy(), lens[:2 * groups].copy()
+
+
+# ---- REST24 (issue #17, seventeenth pass)
+
+GROW_CHUNK = 1 << 15  # edges of a chunk of grow_and_decay (its intimacy, 128 KiB, grown then decayed in cache)
+
+
+@njit(inline="always")
+def _decay_and_clip(x, factor):
+    """:func:`decay_and_clip`'s loop, inlined (on a chunk's slice: its loop vectorizes)."""
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    for i in range(len(x)):
+        y = x[i] * factor
+        y = zero if y < zero else y
+        y = one if y > one else y
+        x[i] = y
+
+
+@_cached_njit(parallel=True)
+def grow_and_decay(x, touched, grow, factor):
+    """``audience.relationships.grow_intimacy`` after its exponentials, in one parallel
+    pass over the edges (numpy form ``numpy_kernels.grow_and_decay``, the same name):
+    each edge ``touched[j]`` (distinct, ascending) grows to ``1 - (1 - x) · grow[j]``
+    (float32, ``grow`` its float32 ``exp(-gain)``), then every edge decays, ``x ·
+    factor`` clipped to [0, 1] as :func:`decay_and_clip` (float32 ``x`` and ``factor``):
+    the same float32 operations on each edge as numpy's gather, scatter, product and
+    clip. ``GROW_CHUNK`` edges at a time, each chunk's touched edges found by a search of
+    ``touched``: a chunk grows and decays its own edges only (the same bits whatever the
+    number of threads). Instead of numpy's gather and scatter of the touched edges and
+    a second pass over every edge (issue #17: at 46 M edges and 5 M touched a day,
+    ~86 → ~39 ms of CPU on one thread; the decay runs on a chunk's slice, whose loop
+    the compiler vectorizes, not on the whole array indexed from the chunk's start:
+    ~2× slower)."""
+    n = len(x)
+    k = len(touched)
+    one = np.float32(1.0)
+    for c in prange((n + GROW_CHUNK - 1) // GROW_CHUNK):
+        a0 = c * GROW_CHUNK
+        a1 = min(n, a0 + GROW_CHUNK)
+        j = np.searchsorted(touched, a0)
+        while j < k and touched[j] < a1:
+            t = touched[j]
+            x[t] = one - (one - x[t]) * grow[j]
+            j += 1
+        _decay_and_clip(x[a0:a1], factor)

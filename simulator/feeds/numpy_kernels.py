@@ -993,3 +993,13 @@ def merge_into_tail(keys, trust, last_day, orders, n_main, n, q, never, key, row
         col[n_main : n + k] = into(col[n_main:n], value)
     moved = np.flatnonzero((row < 0) | (row >= n_main))
     row[moved] = n_main + find_sorted(keys[n_main : n + k], key[moved])
+
+
+# ---------------------------------------------------------------- REST24 (issue #17, seventeenth pass)
+
+
+def grow_and_decay(x, touched, grow, factor) -> None:
+    """``kernels.grow_and_decay`` in numpy: the touched edges' gather, growth ``1 - (1 - x)
+    · grow`` and scatter (float32), then :func:`decay_and_clip` of every edge, in place."""
+    x[touched] = 1.0 - (1.0 - x[touched]) * grow
+    decay_and_clip(x, factor)
