@@ -138,12 +138,13 @@ class Attention:
         before = uses.copy()
         # 1. toward w_p · exp(sensitivity · satisfaction), normalized over the platforms used
         if numpy_kernels.compiled(uses.size) and uses.shape[1] < 8:  # (row_sum's order: one add after another)
-            # large days: two compiled passes around numpy's exp of the used entries only,
-            # without the (users × platforms) float64 temporaries (the same values)
+            # large days: two compiled passes in parallel chunks of users around numpy's exp
+            # in place, without the numpy form's other (users × platforms) float64
+            # temporaries (the same values; kernels.attention_exponents_rows)
             kernels = numpy_kernels.compiled_kernels()
 
-            x = kernels.attention_exponents(model.activity.satisfaction, uses, cfg.sensitivity)
-            kernels.attention_shares(np.exp(x), uses, self.w, self.share, cfg.memory)
+            x = kernels.attention_exponents_rows(model.activity.satisfaction, uses, cfg.sensitivity)
+            kernels.attention_shares_rows(np.exp(x, out=x), uses, self.w, self.share, cfg.memory)
         else:
             s = cfg.sensitivity * model.activity.satisfaction.astype(np.float64)
             s = np.where(uses, s, -np.inf)

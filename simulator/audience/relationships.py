@@ -121,17 +121,26 @@ GROW_BLOCK = 1 << 18
 
 
 def grow_intimacy(intimacy: np.ndarray, touched: np.ndarray, gains: np.ndarray, cfg: RelationshipConfig) -> None:
-    """Saturating growth of the edges ``touched`` (distinct) by their ``gains``, then
-    every edge's daily decay (in place). The growth runs ``GROW_BLOCK`` edges at a time:
-    the same operations on each edge, elementwise. The decay (a float32 product, then a
-    clip to [0, 1]) is one compiled pass over the edges on large graphs
-    (``kernels.decay_and_clip``, the same floats), two numpy passes on small ones."""
+    """Saturating growth of the edges ``touched`` (distinct, ascending) by their ``gains``,
+    ``1 − (1 − w)·float32(exp(−gain))``, then every edge's daily decay, a float32 product
+    and a clip to [0, 1] (in place). The exponentials run ``GROW_BLOCK`` edges at a time
+    (their float64 temporaries for a block, not for the day's millions). On large graphs
+    the growth and the decay are one compiled pass over the edges in parallel chunks
+    (``kernels.grow_and_decay``: the same floats, without numpy's gathers and scatters of
+    the touched edges); on small ones the growth a block at a time and the decay's two
+    numpy passes. The same operations on each edge, elementwise, either way."""
+    if numpy_kernels.compiled(len(intimacy)):
+        grow = np.empty(len(touched), dtype=np.float32)
+        for a in range(0, len(touched), GROW_BLOCK):
+            grow[a:a + GROW_BLOCK] = np.exp(-gains[a:a + GROW_BLOCK])
+        grow_and_decay = numpy_kernels.compiled_kernels().grow_and_decay
+        grow_and_decay(intimacy, np.ascontiguousarray(touched, dtype=np.int64), grow, np.float32(1.0 - cfg.decay))
+        return
     for a in range(0, len(touched), GROW_BLOCK):
         t = touched[a:a + GROW_BLOCK]
         w = intimacy[t]
         intimacy[t] = 1.0 - (1.0 - w) * np.exp(-gains[a:a + GROW_BLOCK]).astype(np.float32)
-    decay_and_clip = numpy_kernels.kernel("decay_and_clip", numpy_kernels.compiled(len(intimacy)))
-    decay_and_clip(intimacy, np.float32(1.0 - cfg.decay))
+    numpy_kernels.decay_and_clip(intimacy, np.float32(1.0 - cfg.decay))
 
 
 def drifting_fans(intimacy: np.ndarray, cfg: RelationshipConfig, rng: np.random.Generator,

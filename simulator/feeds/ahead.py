@@ -45,8 +45,6 @@ import numpy as np
 # them all with numba unimportable). Numba's return type is inferred at the build.
 SIGNATURES: dict[str, list[str]] = {
     "adopt_new": ["int64[::1], int32[::1], boolean[:, ::1], float64[:, ::1], boolean[::1], float64, float64"],
-    "attention_exponents": ["float32[:, ::1], boolean[:, ::1], float64"],
-    "attention_shares": ["float64[::1], boolean[:, ::1], float64[::1], float64[:, ::1], float64"],
     "block_picks_into": ["int64[:, ::1], boolean[:, ::1], int64[::1], int64[::1], int64[::1], int64[::1], "
                          "int64[::1], int32[::1], int32[::1], float32[:, ::1], int64, int32[::1], int32[::1], "
                          "int8[::1], int32[::1], float32[::1], int8[::1], int64, int64[::1]"],
@@ -123,6 +121,10 @@ SIGNATURES: dict[str, list[str]] = {
                      "float64[:, ::1]"],
     "merge_into_tail": ["int64[::1], float32[::1], int32[::1], int32[::1], int64, int64, int64[::1], int64, "
                         "int64[::1], int64[::1]"],
+    # REST24 (issue #17, seventeenth pass)
+    "grow_and_decay": ["float32[::1], int64[::1], float32[::1], float32"],
+    "attention_exponents_rows": ["float32[:, ::1], boolean[:, ::1], float64"],
+    "attention_shares_rows": ["float64[:, ::1], boolean[:, ::1], float64[::1], float64[:, ::1], float64"],
 }
 
 MODULE = "_ahead"  # simulator/feeds/_ahead.<platform suffix>

@@ -1016,3 +1016,13 @@ def group_push_day(members, edge_creator, edge_user, intimacy, annoy, home, grou
     unfollow[members[annoy > unfollow_factor * tol]] = True
     return (creator, user, member_home, effect, member_intimacy, received, n_promo[creator],
             seller[creator].astype(np.int64), annoy > tol)
+
+
+# ---------------------------------------------------------------- REST24 (issue #17, seventeenth pass)
+
+
+def grow_and_decay(x, touched, grow, factor) -> None:
+    """``kernels.grow_and_decay`` in numpy: the touched edges' gather, growth ``1 - (1 - x)
+    · grow`` and scatter (float32), then :func:`decay_and_clip` of every edge, in place."""
+    x[touched] = 1.0 - (1.0 - x[touched]) * grow
+    decay_and_clip(x, factor)

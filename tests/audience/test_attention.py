@@ -322,8 +322,8 @@ def test_adoption_draws_in_one_pass_are_the_numpy_expressions(compiled):
 
 def test_the_shares_move_the_same_in_the_compiled_passes(monkeypatch):
     """Guards Attention.update's compiled step 1 (issue #17, 1 M users: kernels.
-    attention_exponents, numpy's exp of the used entries, kernels.attention_shares,
-    without the (users × platforms) float64 temporaries): the shares after an update are
+    attention_exponents_rows, numpy's exp in place, kernels.attention_shares_rows,
+    without the numpy form's other (users × platforms) float64 temporaries): the shares after an update are
     the numpy form's bit for bit, with satisfactions far apart, a NaN satisfaction on a
     used and on an unused platform, a user on no platform and one on a single platform."""
     from simulator.feeds import numpy_kernels
@@ -356,3 +356,46 @@ def test_the_shares_move_the_same_in_the_compiled_passes(monkeypatch):
     assert np.allclose(shares[0][2], start[2] * (1 - 1 / 3))  # a NaN: every target 0
     assert np.isnan(shares[0][4, 1]) and not np.isnan(np.delete(shares[0], 4, axis=0)).any()
     assert not np.array_equal(shares[0], start)
+
+
+def test_the_attention_kernels_agree_with_the_numpy_form_in_chunks_on_any_thread_count():
+    """Guards kernels.attention_exponents_rows and attention_shares_rows (parallel chunks
+    of ATTENTION_ROWS users): the shares are the numpy form's bit for bit (the masked
+    arrays of Attention.update), on one and two threads, for users in several chunks and
+    a last partial one, with NaN and inf satisfactions on used and unused platforms, users
+    on no platform and on one; no user, one user."""
+    import numba
+
+    from simulator.feeds import kernels
+    from simulator.state.arrays import row_max, row_sum
+
+    rng = np.random.default_rng(8)
+    sens, memory = 2.3, 5.0
+    w = np.array([0.7, 1.3, 0.4])
+    for n in (3 * kernels.ATTENTION_ROWS + 5, 1, 0):
+        sat = rng.normal(0, 0.5, (n, 3)).astype(np.float32)
+        uses = rng.random((n, 3)) < 0.6
+        if n > 10:
+            sat[:5, 0] = [np.nan, np.nan, np.inf, -np.inf, 40.0]
+            uses[:5, 0] = [True, False, True, True, True]
+            uses[5] = False
+            uses[6] = [False, True, False]
+        start = rng.random((n, 3))
+        s = sens * sat.astype(np.float64)
+        s = np.where(uses, s, -np.inf)
+        top = row_max(s)
+        with np.errstate(invalid="ignore"):
+            e = np.where(uses, w * np.exp(s - np.where(np.isfinite(top), top, 0.0)), 0.0)
+            total = row_sum(e)
+            target = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+        want = start + (target - start) / memory
+        before = numba.get_num_threads()
+        try:
+            for threads in (1, numba.config.NUMBA_NUM_THREADS):
+                numba.set_num_threads(threads)
+                got = start.copy()
+                x = kernels.attention_exponents_rows(sat, uses, sens)
+                kernels.attention_shares_rows(np.exp(x, out=x), uses, w, got, memory)
+                assert got.tobytes() == want.tobytes(), (n, threads)
+        finally:
+            numba.set_num_threads(before)

@@ -535,3 +535,56 @@ def test_indices_below_is_flatnonzero_of_numpys_comparison():
     for x in (np.r_[near, (rng.random(2000) * 0.1).astype(np.float32), near], near[:1], np.zeros(0, np.float32)):
         got = kernels.indices_below(x, t32)
         assert got.dtype == np.int64 and np.array_equal(got, np.flatnonzero(x < t))
+
+
+def test_grow_and_decay_is_numpys_growth_decay_and_clip_bit_for_bit(monkeypatch):
+    """Guards kernels.grow_and_decay (grow_intimacy on large graphs: the touched edges'
+    growth and every edge's decay in one parallel pass of chunks): the same float32 bits
+    as the numpy form (gather, ``1 - (1 - w) · grow``, scatter, product, clip) on one and
+    two threads, for touched edges at a chunk's first and last places, in one chunk and
+    across many, none, every edge, one edge, NaN and out-of-range intimacies; and
+    grow_intimacy gives the same bits on either path."""
+    import numba
+
+    from simulator.audience import relationships
+    from simulator.feeds import kernels
+    from simulator.feeds import numpy_kernels as nk
+
+    rng = np.random.default_rng(11)
+    c = kernels.GROW_CHUNK
+    n = 3 * c + 17
+    x0 = rng.random(n).astype(np.float32)
+    x0[[5, c - 1, c, 2 * c + 3]] = np.float32([np.nan, 1.5, -0.25, 1.0])
+    cases = [np.sort(rng.choice(n, n // 9, replace=False)), np.array([0, c - 1, c, 2 * c, n - 1]),
+             np.zeros(0, np.int64), np.arange(n), np.array([c + 1]), np.arange(c - 3, c + 3)]
+    before = numba.get_num_threads()
+    try:
+        for touched in cases:
+            touched = touched.astype(np.int64)
+            grow = np.exp(-rng.random(len(touched)) * 3).astype(np.float32)
+            for factor in (np.float32(0.99), np.float32(1.7)):
+                want = x0.copy()
+                nk.grow_and_decay(want, touched, grow, factor)
+                for threads in (1, max(2, numba.config.NUMBA_NUM_THREADS)):
+                    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+                    got = x0.copy()
+                    kernels.grow_and_decay(got, touched, grow, factor)
+                    assert got.tobytes() == want.tobytes(), (len(touched), factor, threads)
+        for x in (np.zeros(0, np.float32), np.float32([0.25])):
+            got = x.copy()
+            kernels.grow_and_decay(got, np.zeros(0, np.int64), np.zeros(0, np.float32), np.float32(0.5))
+            assert got.tobytes() == (x * np.float32(0.5)).tobytes()
+    finally:
+        numba.set_num_threads(before)
+    cfg = RelationshipConfig()
+    touched = cases[0].astype(np.int64)
+    gains = rng.random(len(touched)) * 3
+    forms = []
+    for compiled in (False, True):
+        monkeypatch.setattr(nk, "PREFER_COMPILED", False)
+        monkeypatch.setattr(nk, "COMPILED_FROM", 0 if compiled else 10**12)
+        monkeypatch.setattr(relationships, "GROW_BLOCK", 1000)
+        got = x0.copy()
+        grow_intimacy(got, touched, gains, cfg)
+        forms.append(got.tobytes())
+    assert forms[0] == forms[1]
