@@ -159,8 +159,7 @@ def score_top_k(match, w_match, item, capped, fan_ptr, fan_col, fan_score, cand_
     row loop (a view ``out[i, :k]``, and each array argument of an inlined call, cost
     atomic reference counts a row); the table is read by unsigned indices (a signed
     ``offset + j`` is wrapped round when negative, which made the noise loop a gather);
-    capped columns are looked for once a call. Seventeenth pass: the groups' maxima of
-    the bound run over contiguous columns (~0.93 of the kernel's CPU at 1 M users).
+    capped columns are looked for once a call.
     """
     rows, cols = match.shape
     out = np.full((rows, k), -1, dtype=np.int64)
@@ -214,25 +213,12 @@ def score_top_k(match, w_match, item, capped, fan_ptr, fan_col, fan_score, cand_
                 topi[r] = -1
             placed = False
             if by_rank and RANK_FROM <= ki <= cols:
-                # the groups' maxima (columns g, g + ki, ...) in topv, one run of ki columns
-                # after the other (a loop over contiguous places the compiler vectorizes; each
-                # group's columns compared in the same order as a strided loop over it)
-                for g in range(ki):
-                    topv[g] = key[g]
-                j0 = ki
-                while j0 + ki <= cols:
-                    for g in range(ki):
-                        x = key[j0 + g]
-                        mx = topv[g]
-                        topv[g] = x if x > mx else mx
-                    j0 += ki
-                for g in range(cols - j0):
-                    x = key[j0 + g]
-                    mx = topv[g]
-                    topv[g] = x if x > mx else mx
                 bound = np.float32(np.inf)
                 for g in range(ki):
-                    mx = topv[g]
+                    mx = key[g]
+                    for j in range(g + ki, cols, ki):
+                        x = key[j]
+                        mx = x if x > mx else mx
                     bound = mx if mx < bound else bound
                 if bound != -np.inf:
                     n = 0
