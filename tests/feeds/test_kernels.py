@@ -258,6 +258,51 @@ def test_block_edges_match_the_masks_over_the_blocks_edge_range():
     assert not e_ptr.any() and not f_ptr.any() and len(got_col) == len(got_edge) == len(f_col) == len(f_int) == 0
 
 
+def test_block_edges_with_few_kept_edges_and_a_switch_between_the_forms():
+    """Guards kernels.block_edges' two forms of a row (issue #17, seventeenth pass: a branch
+    on each edge once fewer than 1 in BRANCH_BELOW of the block's edges so far were kept,
+    else the branch-free compaction): on blocks whose users follow many creators of which
+    few are candidates' (the branch from the second row on), blocks that switch from one
+    form to the other and back (rows without a kept edge, then rows of kept edges), and
+    rows without edges, the same edges, columns and fans as the masks over the block's
+    edge range give."""
+    from simulator.feeds.kernels import BRANCH_BELOW
+
+    rng = np.random.default_rng(17)
+    for case in range(60):
+        n_users, n_creators = 300, int(rng.choice([20, 400, 3000]))
+        deg = rng.integers(0, 40, n_users)
+        deg[rng.random(n_users) < 0.1] = 0  # rows without edges
+        src = np.repeat(np.arange(n_users), deg)
+        creator = rng.integers(0, n_creators, len(src))
+        keys = np.unique(src * n_creators + creator)
+        src, creator = keys // n_creators, (keys % n_creators).astype(np.int32)
+        intimacy = np.where(rng.random(len(keys)) < 0.3, 0.0, rng.random(len(keys))).astype(np.float32)
+        indptr = np.searchsorted(src, np.arange(n_users + 1))
+        col_of = np.full(n_creators, -1, dtype=np.int64)
+        ucre = np.sort(rng.choice(n_creators, min(n_creators, int(rng.integers(1, 15))), replace=False))
+        col_of[ucre] = np.arange(len(ucre))
+        if case % 3 == 1:  # users 100-199 follow only candidates' creators: the forms switch and back
+            hot = (src >= 100) & (src < 200)
+            creator[hot] = ucre[rng.integers(0, len(ucre), hot.sum())]
+            order = np.lexsort((creator, src))  # (rows sorted again; repeated pairs are distinct edges)
+            src, creator, intimacy = src[order], creator[order], intimacy[order]
+        bu = np.sort(rng.choice(n_users, int(rng.integers(1, n_users)), replace=False)).astype(np.int32)
+        row_in_block = np.full(n_users, -1)
+        row_in_block[bu] = np.arange(len(bu))
+        es, ee = indptr[bu[0]], indptr[bu[-1] + 1]
+        ec, er = col_of[creator[es:ee]], row_in_block[src[es:ee]]
+        sel = np.flatnonzero((ec >= 0) & (er >= 0))
+        e_row, e_col, e_edge = er[sel], ec[sel], es + sel
+        nz = intimacy[e_edge] != 0
+        e_ptr, got_col, got_edge, f_ptr, f_col, f_int = block_edges(indptr, creator, intimacy, bu, col_of)
+        assert np.array_equal(e_ptr, np.searchsorted(e_row, np.arange(len(bu) + 1))), case
+        assert np.array_equal(got_col, e_col) and np.array_equal(got_edge, e_edge), case
+        assert np.array_equal(f_ptr, np.searchsorted(e_row[nz], np.arange(len(bu) + 1))), case
+        assert np.array_equal(f_col, e_col[nz]) and np.array_equal(f_int, intimacy[e_edge][nz]), case
+    assert BRANCH_BELOW > 1
+
+
 def test_block_picks_match_the_masks_and_the_dense_edge_table():
     """Guards kernels.block_picks (issue #17: a ranking block's impressions in one pass):
     each row's first k_u valid picks, row by row, rank by rank, as the cumulative sum of
