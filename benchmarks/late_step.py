@@ -1,7 +1,7 @@
 """The late step: a model stepped for months, saved once, then timed, profiled or fingerprinted.
 
     python benchmarks/late_step.py make OUT.pkl [--scenario S] [--users N] [--creators N] [--merchants N] [--days D]
-    python benchmarks/late_step.py time MODEL.pkl [--steps 4] [--feed-threads N] [--memory]
+    python benchmarks/late_step.py time MODEL.pkl [--steps 4] [--feed-threads N] [--memory] [--cpu]
     python benchmarks/late_step.py sizes MODEL.pkl [--steps 0]
     python benchmarks/late_step.py digest MODEL.pkl OUT_PREFIX [--steps 3]
 
@@ -12,7 +12,9 @@ to reach. ``make`` steps a scenario (ecosystem.toml at 200,000 users × 2,000 cr
 dependency of dask; the model's Mesa data collector holds local functions that plain
 pickle refuses). ``time`` loads it, runs one warm step (the kernels load), then
 ``--steps`` more, and prints each phase's mean seconds (``bench.time_phases``), the step's
-mean, the follow edges and the peak resident memory; with ``--memory``, each phase's peak
+mean, the follow edges and the peak resident memory; with ``--cpu``, each phase's wall and
+CPU seconds (all threads) side by side and their ratio (which phases keep both cores
+busy); with ``--memory``, each phase's peak
 resident memory above the resident size as it started (``bench.time_phases``' peaks: the
 high-water mark is reset after loading and at each phase's start), as ``bench.py --memory``
 does for a fresh model. ``sizes`` prints the bytes of the model's numpy state by where it
@@ -79,9 +81,10 @@ def time_steps(a) -> None:
     model.step()  # warm: the compiled kernels load on the first large day
     peaks: dict | None = {} if a.memory else None
     phases = time_phases(model, peaks=peaks)
+    cpu = time_phases(model, clock=time.process_time) if a.cpu else {}  # (wraps the wall clock's wrappers)
     steps, step_peaks = [], []
     for _ in range(a.steps):
-        for v in phases.values():
+        for v in (*phases.values(), *cpu.values()):
             v.append(0.0)
         if peaks is not None:
             reset_peak()  # (the phases reset it again: the step's peak is the largest of theirs)
@@ -91,8 +94,13 @@ def time_steps(a) -> None:
         steps.append(time.perf_counter() - t0)
         if peaks is not None:
             step_peaks.append((start, max([peak_rss_mb()] + [pk for v in peaks.values() for _, pk in v[-1:]])))
+    if cpu:
+        print(f"{'phase':24s} {'wall s':>8s} {'cpu s':>8s} {'cpu/wall':>8s}")
     for name, v in phases.items():
-        if any(v):
+        if any(v) and cpu:
+            w, c = np.mean(v), np.mean(cpu[name])
+            print(f"{name:24s} {w:8.4f} {c:8.4f} {c / w:8.2f}")
+        elif any(v):
             print(f"{name:24s} {np.mean(v):.4f}")
     if peaks is not None:
         print_phase_peaks(peaks)
@@ -192,6 +200,8 @@ def main(argv=None) -> None:
     t.add_argument("--steps", type=int, default=4)
     t.add_argument("--feed-threads", type=int, default=None,
                    help="TRAFFICSIM_FEED_THREADS (1: the feeds in the main thread, as a profiler sees them)")
+    t.add_argument("--cpu", action="store_true",
+                   help="each phase's wall and CPU seconds (all threads) and their ratio")
     t.add_argument("--memory", action="store_true",
                    help="print each phase's and the step's peak resident memory above the resident size as it "
                         "started (Linux: resets the high-water mark)")
