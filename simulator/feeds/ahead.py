@@ -56,7 +56,6 @@ SIGNATURES: dict[str, list[str]] = {
     "count_cold_start_offers": ["int64[::1], int32[::1], int32[::1], int64[::1]"],
     "count_pairs": ["int8[::1], int8[::1], int64, int64"],
     "day_gain_sums": ["int64[::1], int64, float32[::1], int64[::1]"],
-    "decay_and_clip": ["float32[::1], float32"],
     "delete_in_place": ["float32[::1], int64[::1]", "int32[::1], int64[::1]"],
     "fan_gain_keys": ["int32[::1], boolean[::1], boolean[::1], boolean[::1], boolean[::1], int64, int64, int64[::1]"],
     "fans_by_tier_and_sums": ["int32[::1], float32[::1], float32[::1], int64"],

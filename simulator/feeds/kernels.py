@@ -1103,21 +1103,6 @@ def fans_by_tier_and_sums(creator, intimacy, thresholds, n_creators):
 
 
 @_cached_njit()
-def decay_and_clip(x, factor):
-    """``x *= factor; np.clip(x, 0.0, 1.0, out=x)`` (float32 ``x`` and ``factor``) in one
-    pass (the follow graph's daily intimacy decay, audience/relationships.py: two passes
-    over every edge otherwise). numpy's clip replaces only what lies strictly beyond a
-    bound (a NaN and -0.0 stay as they are): the same here."""
-    zero = np.float32(0.0)
-    one = np.float32(1.0)
-    for i in range(len(x)):
-        y = x[i] * factor
-        y = zero if y < zero else y
-        y = one if y > one else y
-        x[i] = y
-
-
-@_cached_njit()
 def indices_below(x, threshold):
     """``np.flatnonzero(x < threshold)`` (int64, ascending) in two passes over ``x`` (a
     count, then the indices), without numpy's mask of every entry (the cold follow edges,
@@ -1210,6 +1195,17 @@ COMMERCE_CHUNK = 16384  # rows (selling_edges_in_rows) or selling edges (join_ca
 
 
 @njit(inline="always")
+def _chunk_buffers(n_items, n_out):
+    """The set-up of a kernel that writes a list in parallel over fixed chunks of
+    ``COMMERCE_CHUNK`` of its ``n_items`` (edges or rows), for :func:`_compact_chunks`:
+    the number of chunks, room for ``n_out`` entries (each chunk writes from its own
+    offset there), and each chunk's offset and count."""
+    n_chunks = (n_items + COMMERCE_CHUNK - 1) // COMMERCE_CHUNK
+    return (n_chunks, np.empty(n_out, dtype=np.int64), np.empty(n_chunks, dtype=np.int64),
+            np.empty(n_chunks, dtype=np.int64))
+
+
+@njit(inline="always")
 def _compact_chunks(out, start, count):
     """The entries ``out[start[c]:start[c] + count[c]]`` of every chunk ``c``, in chunk
     order, as a new int64 array: the offsets are the counts' prefix sums (serial, a few
@@ -1238,10 +1234,7 @@ def join_candidates(edge, intimacy, members, join_intimacy):
     candidates at its own offset, then moved together in chunk order
     (``_compact_chunks``): the same list, whatever the thread count."""
     n_edges = len(edge)
-    n_chunks = (n_edges + COMMERCE_CHUNK - 1) // COMMERCE_CHUNK
-    out = np.empty(n_edges, dtype=np.int64)
-    start = np.empty(n_chunks, dtype=np.int64)
-    count = np.empty(n_chunks, dtype=np.int64)
+    n_chunks, out, start, count = _chunk_buffers(n_edges, n_edges)
     n_members = len(members)
     for c in prange(n_chunks):
         lo = c * COMMERCE_CHUNK
@@ -1270,10 +1263,7 @@ def visiting_edges(edge, draw, intimacy, visit_rate):
     fixed chunks of ``COMMERCE_CHUNK`` edges, moved together in chunk order
     (``_compact_chunks``): the same list, whatever the thread count."""
     n_edges = len(edge)
-    n_chunks = (n_edges + COMMERCE_CHUNK - 1) // COMMERCE_CHUNK
-    out = np.empty(n_edges, dtype=np.int64)
-    start = np.empty(n_chunks, dtype=np.int64)
-    count = np.empty(n_chunks, dtype=np.int64)
+    n_chunks, out, start, count = _chunk_buffers(n_edges, n_edges)
     for c in prange(n_chunks):
         lo = c * COMMERCE_CHUNK
         n = lo
@@ -1299,10 +1289,7 @@ def selling_edges_in_rows(indptr, creator, bits, uses):
     writing its edges from its first edge's place, then moved together in chunk order
     (``_compact_chunks``): the same list, whatever the thread count. Returns int64 edges."""
     rows = len(indptr) - 1
-    n_chunks = (rows + COMMERCE_CHUNK - 1) // COMMERCE_CHUNK
-    out = np.empty(len(creator), dtype=np.int64)
-    start = np.empty(n_chunks, dtype=np.int64)
-    count = np.empty(n_chunks, dtype=np.int64)
+    n_chunks, out, start, count = _chunk_buffers(rows, len(creator))
     one = np.uint64(1)
     for c in prange(n_chunks):
         lo = c * COMMERCE_CHUNK
@@ -2555,7 +2542,10 @@ GROW_CHUNK = 1 << 15  # edges of a chunk of grow_and_decay (its intimacy, 128 Ki
 
 @njit(inline="always")
 def _decay_and_clip(x, factor):
-    """:func:`decay_and_clip`'s loop, inlined (on a chunk's slice: its loop vectorizes)."""
+    """``x *= factor; np.clip(x, 0.0, 1.0, out=x)`` (float32 ``x`` and ``factor``) in one
+    pass, inlined in :func:`grow_and_decay` (on a chunk's slice: its loop vectorizes).
+    numpy's clip replaces only what lies strictly beyond a bound (a NaN and -0.0 stay as
+    they are): the same here."""
     zero = np.float32(0.0)
     one = np.float32(1.0)
     for i in range(len(x)):
@@ -2571,7 +2561,7 @@ def grow_and_decay(x, touched, grow, factor):
     pass over the edges (numpy form ``numpy_kernels.grow_and_decay``, the same name):
     each edge ``touched[j]`` (distinct, ascending) grows to ``1 - (1 - x) · grow[j]``
     (float32, ``grow`` its float32 ``exp(-gain)``), then every edge decays, ``x ·
-    factor`` clipped to [0, 1] as :func:`decay_and_clip` (float32 ``x`` and ``factor``):
+    factor`` clipped to [0, 1] as :func:`_decay_and_clip` (float32 ``x`` and ``factor``):
     the same float32 operations on each edge as numpy's gather, scatter, product and
     clip. ``GROW_CHUNK`` edges at a time, each chunk's touched edges found by a search of
     ``touched``: a chunk grows and decays its own edges only (the same bits whatever the

@@ -591,7 +591,8 @@ def fans_by_tier_and_sums(creator, intimacy, thresholds, n_creators) -> tuple[np
 
 
 def decay_and_clip(x, factor) -> None:
-    """``kernels.decay_and_clip`` in numpy: ``x *= factor``, then ``np.clip`` to [0, 1], in place."""
+    """The daily intimacy decay in numpy: ``x *= factor``, then ``np.clip`` to [0, 1], in
+    place (what ``kernels.grow_and_decay`` does to every edge after the growth)."""
     x *= factor
     np.clip(x, 0.0, 1.0, out=x)
 

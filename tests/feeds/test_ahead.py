@@ -143,15 +143,15 @@ def test_a_call_of_another_type_runs_numbas_kernel(ahead_on):
     result is right, and the miss is recorded (ahead.missed)."""
     kernels = ahead.load()
     assert kernels is not None, ahead.why_not
-    x = np.array([0.5, 1e-9, 2.0, 0.0])  # float64: decay_and_clip is compiled ahead for float32 only
-    want = numpy_kernels.decay_and_clip(x.copy(), 0.5)
-    got = kernels.decay_and_clip(x.copy(), 0.5)
-    assert np.array_equal(np.asarray(want), np.asarray(got))
-    assert ("decay_and_clip", ("float64[::1]", "float64")) in ahead.missed
-    x32 = np.array([0.5, 1e-9, 2.0, 0.0], np.float32)
-    before = kernels.decay_and_clip.calls
-    kernels.decay_and_clip(x32, np.float32(0.5))
-    assert kernels.decay_and_clip.calls == before + 1
+    idx = np.array([3, 0, 3, 1], np.int64)  # int64: count_by_index is compiled ahead for int32 only
+    want = numpy_kernels.count_by_index(idx, 5)
+    got = kernels.count_by_index(idx, 5)
+    assert np.array_equal(want, got)
+    assert ("count_by_index", ("int64[::1]", "int64")) in ahead.missed
+    idx32 = idx.astype(np.int32)
+    before = kernels.count_by_index.calls
+    assert np.array_equal(kernels.count_by_index(idx32, 5), want)
+    assert kernels.count_by_index.calls == before + 1
 
 
 RUNS = r"""
