@@ -148,6 +148,7 @@ class FeedColumns:
     def __init__(self, capacity: int):
         self.cols = {name: np.empty(max(int(capacity), 0), dtype) for name, dtype in COLUMNS.items()}
         self.n = 0
+        self.fixed = False  # a region of another's columns (:meth:`region`): it cannot grow
 
     def add(self, imp: Impressions) -> None:
         m = len(imp)
@@ -168,11 +169,33 @@ class FeedColumns:
         and then advances it (a ranking block's picks, ``kernels.block_picks_into``)."""
         n = self.n
         if n + m > len(self.cols["user"]):
+            if self.fixed:
+                raise OverflowError(f"{m} more rows in a feed region of {len(self.cols['user'])} holding {n}")
             for name, col in self.cols.items():
                 grown = np.empty(max(2 * len(col), n + m), col.dtype)
                 grown[:n] = col[:n]
                 self.cols[name] = grown
         return self.cols
+
+    def region(self, start: int, length: int) -> "FeedColumns":
+        """Rows ``[start, start + length)`` of these columns (views, within their length) as
+        columns of their own, empty, that another thread fills while this one writes
+        before ``start``; they cannot grow (:meth:`reserve` raises). :meth:`take_region`
+        then moves what was written next to this feed's rows."""
+        part = FeedColumns(0)
+        part.cols = {name: col[start : start + length] for name, col in self.cols.items()}
+        part.fixed = True
+        return part
+
+    def take_region(self, start: int, part: "FeedColumns") -> None:
+        """Append the ``part.n`` rows that :meth:`region` ``(start, ...)`` holds: moved down
+        to this feed's end unless they are there already (numpy copies overlapping ranges
+        as if through a buffer)."""
+        m = part.n
+        if start != self.n:
+            for col in self.cols.values():
+                col[self.n : self.n + m] = col[start : start + m]
+        self.n += m
 
     def impressions(self) -> Impressions:
         """The feed so far (views of the columns)."""

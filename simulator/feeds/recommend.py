@@ -12,11 +12,16 @@ Python loop runs over users: the loop is over blocks of ``block_users`` users.
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from ..state.arrays import expand_rows, indptr_from_rows, unique_sorted
 from ..state.vocabulary import RECOMMEND
-from .impressions import INDEX, Impressions
+from .impressions import INDEX, FeedColumns, Impressions
 from . import numpy_kernels
 from .numpy_kernels import gumbel_table
 from .policies import Block, prior_context
@@ -50,6 +55,10 @@ def recommend_slots(model, platform, active, free, rng, feed=None) -> list[Impre
         day.row_in_block = np.full(model.users.n, -1, dtype=np.int64)
         day.row_in_block[active] = np.arange(len(active)) % block_size
     starts = range(0, len(active), block_size)
+    threads = rank_threads(len(active)) if feed is not None and day.compiled and day.left is None else 1
+    if threads > 1 and len(starts) > 1:
+        _rank_in_threads(day, active, free, base, block_size, feed, threads)
+        return []
     if feed is not None:
         for j, b0 in enumerate(starts):
             imp = day.rank_block(active[b0 : b0 + block_size], free[b0 : b0 + block_size],
@@ -60,6 +69,95 @@ def recommend_slots(model, platform, active, free, rng, feed=None) -> list[Impre
     return [imp for j, b0 in enumerate(starts)
             if (imp := day.rank_block(active[b0 : b0 + block_size], free[b0 : b0 + block_size],
                                       np.random.default_rng([base, j]))) is not None]
+
+
+def rank_threads(n_active: int) -> int:
+    """How many threads rank one platform's blocks today (:func:`_rank_in_threads`): on
+    days of at least ``numpy_kernels.RANK_THREADS_FROM`` active users, as many as the
+    feeds may use (``slots.thread_limit``) where numba's threading layer lets threads run
+    parallel kernels at once (``slots.threads_may_share_kernels``); else 1. The caller
+    also keeps to 1 thread where the blocks depend on each other (an exposure cap) or the
+    numpy form ranks."""
+    from . import slots
+
+    if n_active < numpy_kernels.RANK_THREADS_FROM:
+        return 1
+    limit = slots.thread_limit()
+    return limit if limit > 1 and slots.threads_may_share_kernels() else 1
+
+
+# the ranking's threads, kept across days (idle between them), and their number
+_RANK_POOL: tuple[ThreadPoolExecutor, int] | None = None
+
+
+def _forget_rank_pool() -> None:
+    """In a forked child the parent's threads do not exist: a new pool is made when needed."""
+    global _RANK_POOL
+    _RANK_POOL = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_rank_pool)
+
+
+def _rank_pool(threads: int) -> ThreadPoolExecutor:
+    global _RANK_POOL
+    if _RANK_POOL is None or _RANK_POOL[1] != threads:
+        if _RANK_POOL is not None:
+            _RANK_POOL[0].shutdown()
+        _RANK_POOL = (ThreadPoolExecutor(threads, thread_name_prefix="ranking"), threads)
+    return _RANK_POOL[0]
+
+
+def _rank_in_threads(day: "RecommendDay", active, free, base: int, block_size: int, feed, threads: int) -> None:
+    """The day's blocks ranked by ``threads`` threads, each a run of consecutive blocks
+    (about as many users each), their picks added to ``feed`` in block order: the rows
+    the blocks ranked one after the other give (issue #17: one platform's ranking ran on
+    one core while the other platform's feed had finished). Without an exposure cap the
+    blocks share nothing they write: each draws from its own generator (``[base, j]``)
+    and the day's counter-based noise, and each thread has its own creator → column table
+    (``col_of``, reset after each block). The first run writes into ``feed`` itself, each
+    other run into a region of the day's columns after the room the runs before it may
+    fill (``FeedColumns.region``: no memory of its own), its rows moved down after the
+    runs before it (none moved when every user got all their slots, the usual case);
+    each thread runs the kernels on one thread of numba's (the threads are the
+    parallelism)."""
+    starts = list(range(0, len(active), block_size))
+    threads = min(threads, len(starts))
+    cut = [len(starts) * t // threads for t in range(threads + 1)]  # each run's first block
+
+    def run(t: int, out) -> None:
+        numba = sys.modules.get("numba")
+        before = numba.get_num_threads() if numba is not None else None
+        if numba is not None:
+            numba.set_num_threads(1)  # (the calling thread's setting)
+        try:
+            col_of = np.full(day.n_creators, -1, dtype=np.int64)
+            for j in range(cut[t], cut[t + 1]):
+                b0 = starts[j]
+                imp = day.rank_block(active[b0 : b0 + block_size], free[b0 : b0 + block_size],
+                                     np.random.default_rng([base, j]), out, col_of=col_of)
+                if imp is not None:
+                    out.add(imp)
+        finally:
+            if numba is not None:
+                numba.set_num_threads(before)
+
+    # the runs' regions of the day's columns, one after the other from the feed's end, each
+    # with room for every slot its users have left (a block writes at most that many picks)
+    room = [int(np.maximum(free[cut[t] * block_size : cut[t + 1] * block_size], 0).sum()) for t in range(threads)]
+    feed.reserve(sum(room))
+    at = feed.n + np.cumsum([0] + room[:-1])
+    own = [feed.region(int(at[t]), room[t]) for t in range(1, threads)]
+    pool = _rank_pool(threads - 1)
+    later = [pool.submit(run, t, own[t - 1]) for t in range(1, threads)]
+    try:
+        run(0, feed)  # (writes from feed.n on, at most room[0] rows: up to the second region)
+    finally:
+        for f in later:
+            f.result()
+    for t, part in enumerate(own, start=1):
+        feed.take_region(int(at[t]), part)
 
 
 class RecommendDay:
@@ -125,11 +223,13 @@ class RecommendDay:
             if policy.targeted:
                 self.cdf_row[segments] = np.arange(len(segments))
 
-    def rank_block(self, bu: np.ndarray, k_u: np.ndarray, rng: np.random.Generator, feed=None):
+    def rank_block(self, bu: np.ndarray, k_u: np.ndarray, rng: np.random.Generator, feed=None, col_of=None):
         # bu: the block's users; k_u: recommendation slots each still has
         """Candidates, scores and picks for one block of users (sorted user ids). On large
         days with ``feed`` (an ``impressions.FeedColumns``) the picks are written into it
-        and None is returned; else the block's impressions."""
+        and None is returned; else the block's impressions. ``col_of``: the compiled
+        retrieval's creator → column table (all -1; default the day's), a thread's own
+        when blocks are ranked in threads."""
         kmax = int(k_u.max(initial=0))
         if kmax <= 0 or len(bu) == 0:
             return None
@@ -147,7 +247,8 @@ class RecommendDay:
             ks = numpy_kernels.compiled_kernels()  # compiled ahead in a small run, else numba's
             cand, inv, by_creator, cand_ptr, e_ptr, e_col, e_edge, f_ptr, f_col, f_int = ks.block_candidates(
                 self.cdf_table, self.cdf_row.take(seg.take(starts)), np.array(seg_k, dtype=np.int64),
-                rng.random(sum(seg_k)), len(self.pool), self.creator, self.col_of, follows.indptr, follows.creator,
+                rng.random(sum(seg_k)), len(self.pool), self.creator, self.col_of if col_of is None else col_of,
+                follows.indptr, follows.creator,
                 follows.intimacy, bu)
         else:
             draws = []

@@ -89,14 +89,21 @@ def feed_threads(model, platforms: list) -> int:
     threading layer lets two threads run parallel kernels at once (``omp``, ``tbb``:
     :func:`threads_may_share_kernels`); else 1."""
     feed = [platform for platform in platforms if platform.cfg.kind != "shelf"]
-    limit = numpy_kernels.FEED_THREADS
-    if limit is None:  # the environment may set it (e.g. TRAFFICSIM_FEED_THREADS=1 to compare), else the cores
-        limit = int(os.environ.get("TRAFFICSIM_FEED_THREADS") or _cores())
-    threads = min(len(feed), limit)
+    threads = min(len(feed), thread_limit())
     dau = sum(platform.policy.pools.expected_dau for platform in feed)
     if threads < 2 or not numpy_kernels.FEED_THREADS_FROM <= dau < numpy_kernels.FEED_THREADS_UNTIL:
         return 1
     return threads if threads_may_share_kernels() else 1
+
+
+def thread_limit() -> int:
+    """The most threads a day's feeds may use (the platforms' feeds, a platform's ranking
+    blocks): ``numpy_kernels.FEED_THREADS``, else the environment's
+    ``TRAFFICSIM_FEED_THREADS`` (e.g. 1 to compare), else the cores this process may use."""
+    limit = numpy_kernels.FEED_THREADS
+    if limit is None:
+        limit = int(os.environ.get("TRAFFICSIM_FEED_THREADS") or _cores())
+    return limit
 
 
 def _cores() -> int:

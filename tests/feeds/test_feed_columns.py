@@ -73,3 +73,40 @@ def test_large_days_feeds_are_the_concatenated_ones(monkeypatch):
         assert name == "taobao" or len(written[name]["user"]) > 0  # (the shelf has no feed)
         for key in written[name]:
             np.testing.assert_array_equal(written[name][key], concatenated[name][key], err_msg=f"{name}: {key}")
+
+
+def test_a_region_filled_elsewhere_is_taken_in_order():
+    """Guards FeedColumns.region and take_region (the ranking's threads,
+    recommend._rank_in_threads): parts added to the feed and, meanwhile, to regions of its
+    columns further on (views: no copy), each region then taken after the rows before it,
+    give the concatenation of the parts in that order, whether the regions were filled to
+    their room (nothing moves) or not (the rows move down over the gap, even overlapping
+    themselves); a region refuses more rows than its room."""
+    from simulator.feeds.impressions import COLUMNS, FeedColumns, Impressions
+
+    rng = np.random.default_rng(8)
+    for trial in range(40):
+        head = [random_part(rng, int(s), False) for s in rng.choice([0, 3, 40], size=2)]
+        rooms = [int(r) for r in rng.choice([0, 5, 60], size=int(rng.integers(1, 4)))]
+        first_room = int(rng.choice([0, 10, 50]))
+        feed = FeedColumns(int(rng.integers(0, 200)))
+        for p in head:
+            feed.add(p)
+        feed.reserve(first_room + sum(rooms))
+        at = feed.n + np.cumsum([first_room] + rooms)[:-1]
+        regions = [feed.region(int(a), r) for a, r in zip(at, rooms)]
+        first = random_part(rng, int(rng.integers(0, first_room + 1)), bool(rng.random() < 0.5))
+        filled = [random_part(rng, r if rng.random() < 0.5 else int(rng.integers(0, r + 1)), False) for r in rooms]
+        for region, p in zip(regions[::-1], filled[::-1]):  # (the later regions first)
+            region.add(p)
+        feed.add(first)
+        for a, region in zip(at, regions):
+            feed.take_region(int(a), region)
+        got, want = feed.impressions(), Impressions.concat(head + [first] + filled)
+        for name in COLUMNS:
+            assert np.array_equal(getattr(got, name).view(np.uint8), getattr(want, name).view(np.uint8)), (trial, name)
+    feed = FeedColumns(10)
+    region = feed.region(4, 3)
+    region.add(random_part(rng, 3, False))
+    with pytest.raises(OverflowError):
+        region.add(random_part(rng, 1, False))

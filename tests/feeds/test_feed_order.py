@@ -129,6 +129,90 @@ def test_feeds_built_in_threads_are_the_sequential_ones(large_days, monkeypatch)
         pd.testing.assert_frame_equal(reverse[name], sequential[name])
 
 
+class _RunAtSubmit:
+    """A thread pool that runs each task as it is submitted, in the submitting thread:
+    the ranking's later runs of blocks then run before its first."""
+
+    def submit(self, fn, *args):
+        from concurrent.futures import Future
+
+        f = Future()
+        try:
+            f.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001
+            f.set_exception(exc)
+        return f
+
+
+@pytest.mark.parametrize("candidates", [64, 6])
+def test_a_platforms_ranking_blocks_in_threads_are_the_sequential_ones(large_days, monkeypatch, candidates):
+    """Guards the ranking's threads (feeds/recommend.py ``_rank_in_threads``): a
+    platform's blocks ranked by several threads, each a run of consecutive blocks, give
+    every frame of the run bit for bit as the blocks ranked one after the other, and so
+    do the runs ranked in reverse order (the later runs first, what a thread finishing
+    early does to anything the blocks share: the creator → column table, a generator).
+    Only uncapped platforms rank in threads (kuaishou's exposure cap makes each block
+    depend on the ones before). With 6 candidates a block, users with more slots left get
+    fewer picks than their room, and the later runs' rows move down in the day's columns.
+    Fails when the runs' picks are added out of block order or over a gap, when a block
+    draws from another's stream, or when a capped platform ranks in threads."""
+    from simulator.feeds import recommend, slots
+
+    sc = deep_merge(threaded_world(), {"platforms": {p: {"block_users": 40, "candidates": candidates}
+                                                     for p in ("douyin", "kuaishou", "third")}})
+    from simulator.feeds.impressions import FeedColumns
+
+    moved = []
+    take = FeedColumns.take_region
+    monkeypatch.setattr(FeedColumns, "take_region",
+                        lambda feed, start, part: moved.append(start != feed.n) or take(feed, start, part))
+    monkeypatch.setattr(large_days, "FEED_THREADS", 1)
+    _, sequential = run_frames(sc)
+    monkeypatch.setattr(large_days, "FEED_THREADS", 3)
+    monkeypatch.setattr(large_days, "RANK_THREADS_FROM", 0)
+    monkeypatch.setattr(slots, "threads_may_share_kernels", lambda: True)
+    ranked = []
+    real = recommend._rank_in_threads
+
+    def watched(day, active, free, base, block_size, feed, threads):
+        ranked.append((id(day.cfg), threads, -(-len(active) // block_size)))
+        return real(day, active, free, base, block_size, feed, threads)
+
+    monkeypatch.setattr(recommend, "_rank_in_threads", watched)
+    m, threaded = run_frames(sc)
+    # the two uncapped platforms (douyin, third), every day
+    assert {cfg for cfg, _, _ in ranked} == {id(m.platforms[p].cfg) for p in ("douyin", "third")}
+    assert len(ranked) == 2 * 6 and all(t == 3 and blocks >= 3 for _, t, blocks in ranked)
+    assert moved and (candidates > 6 or any(moved))  # (12 slots a day: with 6 candidates rows moved)
+    monkeypatch.setattr(recommend, "_rank_pool", lambda threads: _RunAtSubmit())
+    _, reverse = run_frames(sc)
+    for name in sequential:
+        pd.testing.assert_frame_equal(threaded[name], sequential[name])
+        pd.testing.assert_frame_equal(reverse[name], sequential[name])
+
+
+def test_the_ranking_runs_in_threads_on_large_uncapped_days_only(monkeypatch):
+    """Guards ``recommend.rank_threads``' switches: from ``numpy_kernels.RANK_THREADS_FROM``
+    active users, as many threads as the feeds may use (``FEED_THREADS``, the
+    environment, the cores), one where numba's layer cannot share its threads or in a
+    sweep's worker (``one_kernel_thread``). Fails when small days or workers start threads."""
+    from simulator.feeds import numpy_kernels, recommend, slots
+
+    monkeypatch.setattr(numpy_kernels, "FEED_THREADS", None)
+    monkeypatch.setattr(slots, "threads_may_share_kernels", lambda: True)
+    monkeypatch.setattr(slots, "_cores", lambda: 2)
+    monkeypatch.setattr(numpy_kernels, "RANK_THREADS_FROM", 1000)
+    assert recommend.rank_threads(999) == 1 and recommend.rank_threads(1000) == 2
+    monkeypatch.setenv("TRAFFICSIM_FEED_THREADS", "1")
+    assert recommend.rank_threads(10**6) == 1
+    monkeypatch.delenv("TRAFFICSIM_FEED_THREADS")
+    monkeypatch.setattr(slots, "threads_may_share_kernels", lambda: False)
+    assert recommend.rank_threads(10**6) == 1
+    monkeypatch.setattr(slots, "threads_may_share_kernels", lambda: True)
+    monkeypatch.setattr(numpy_kernels, "FEED_THREADS", 1)  # (what one_kernel_thread sets in a worker)
+    assert recommend.rank_threads(10**6) == 1
+
+
 class _ReadOnlyWhileThreads(dict):
     """A cache that refuses new entries while the feeds' threads run."""
 
@@ -327,22 +411,25 @@ def test_blas_stays_on_one_thread_in_the_feeds_threads(large_days, monkeypatch):
 
 
 def test_a_forked_child_makes_its_own_feed_threads():
-    """Guards slots._forget_pool: a process forked after the feeds' thread pool exists
-    (a user's own multiprocessing, a sweep worker) has none of its threads; it must make
-    a pool of its own, not wait forever on the parent's."""
+    """Guards slots._forget_pool and recommend._forget_rank_pool: a process forked after
+    the feeds' or the ranking's thread pool exists (a user's own multiprocessing, a sweep
+    worker) has none of its threads; it must make a pool of its own, not wait forever on
+    the parent's."""
     import os
 
-    from simulator.feeds import slots
+    from simulator.feeds import recommend, slots
 
     if not hasattr(os, "fork"):
         pytest.skip("no fork here")
-    assert slots._map_in_threads(lambda p: p * 2, [1, 2], 2) == [2, 4]  # the parent's pool exists
+    assert slots._map_in_threads(lambda p: p * 2, [1, 2], 2) == [2, 4]  # the parent's pools exist
+    assert recommend._rank_pool(1).submit(lambda: 5).result() == 5
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: map in threads, report, exit at once
         try:
             os.close(read)
             ok = slots._POOL is None and slots._map_in_threads(lambda p: p + 1, [1, 2], 2) == [2, 3]
+            ok = ok and recommend._RANK_POOL is None and recommend._rank_pool(1).submit(lambda: 6).result() == 6
             os.write(write, b"ok" if ok else b"no")
         finally:
             os._exit(0)
