@@ -109,55 +109,60 @@ def _rank_pool(threads: int) -> ThreadPoolExecutor:
     return _RANK_POOL[0]
 
 
-def _rank_in_threads(day: "RecommendDay", active, free, base: int, block_size: int, feed, threads: int) -> None:
-    """The day's blocks ranked by ``threads`` threads, each a run of consecutive blocks
-    (about as many users each), their picks added to ``feed`` in block order: the rows
-    the blocks ranked one after the other give (issue #17: one platform's ranking ran on
-    one core while the other platform's feed had finished). Without an exposure cap the
-    blocks share nothing they write: each draws from its own generator (``[base, j]``)
-    and the day's counter-based noise, and each thread has its own creator → column table
-    (``col_of``, reset after each block). The first run writes into ``feed`` itself, each
-    other run into a region of the day's columns after the room the runs before it may
-    fill (``FeedColumns.region``: no memory of its own), its rows moved down after the
-    runs before it (none moved when every user got all their slots, the usual case);
-    each thread runs the kernels on one thread of numba's (the threads are the
-    parallelism)."""
-    starts = list(range(0, len(active), block_size))
-    threads = min(threads, len(starts))
-    cut = [len(starts) * t // threads for t in range(threads + 1)]  # each run's first block
+def _block_order(n_blocks: int):
+    """The order the ranking's threads take a day's blocks in (each thread takes the next
+    one left): block number order. (A test takes them in reverse.)"""
+    return iter(range(n_blocks))
 
-    def run(t: int, out) -> None:
+
+def _rank_in_threads(day: "RecommendDay", active, free, base: int, block_size: int, feed, threads: int) -> None:
+    """The day's blocks ranked by ``threads`` threads, each taking the next block left
+    (blocks differ in work: a split into equal runs of blocks kept one thread waiting for
+    the other), their picks added to ``feed`` in block order: the rows the blocks ranked
+    one after the other give (issue #17: one platform's ranking ran on one core while the
+    other platform's feed had finished). Without an exposure cap the blocks share nothing
+    they write: each draws from its own generator (``[base, j]``) and the day's
+    counter-based noise, and each thread has its own creator → column table (``col_of``,
+    reset after each block). Each block writes into its own region of the day's columns,
+    after the room the blocks before it may fill (every slot their users have left;
+    ``FeedColumns.region``: no memory of its own), and its rows are then moved down after
+    the blocks before it (none moved when every user got all their slots, the usual
+    case). Each thread runs the kernels on one thread of numba's (the threads are the
+    parallelism)."""
+    starts = np.arange(0, len(active), block_size)
+    n_blocks = len(starts)
+    room = np.add.reduceat(np.maximum(free, 0), starts)  # a block writes at most its users' slots left
+    feed.reserve(int(room.sum()))
+    at = feed.n + np.cumsum(room) - room
+    regions = [feed.region(int(at[j]), int(room[j])) for j in range(n_blocks)]
+    order = _block_order(n_blocks)
+
+    def run() -> None:
         numba = sys.modules.get("numba")
         before = numba.get_num_threads() if numba is not None else None
         if numba is not None:
             numba.set_num_threads(1)  # (the calling thread's setting)
         try:
             col_of = np.full(day.n_creators, -1, dtype=np.int64)
-            for j in range(cut[t], cut[t + 1]):
-                b0 = starts[j]
+            while (j := next(order, None)) is not None:  # (a C iterator: one block to one thread)
+                b0 = int(starts[j])
                 imp = day.rank_block(active[b0 : b0 + block_size], free[b0 : b0 + block_size],
-                                     np.random.default_rng([base, j]), out, col_of=col_of)
+                                     np.random.default_rng([base, j]), regions[j], col_of=col_of)
                 if imp is not None:
-                    out.add(imp)
+                    regions[j].add(imp)
         finally:
             if numba is not None:
                 numba.set_num_threads(before)
 
-    # the runs' regions of the day's columns, one after the other from the feed's end, each
-    # with room for every slot its users have left (a block writes at most that many picks)
-    room = [int(np.maximum(free[cut[t] * block_size : cut[t + 1] * block_size], 0).sum()) for t in range(threads)]
-    feed.reserve(sum(room))
-    at = feed.n + np.cumsum([0] + room[:-1])
-    own = [feed.region(int(at[t]), room[t]) for t in range(1, threads)]
     pool = _rank_pool(threads - 1)
-    later = [pool.submit(run, t, own[t - 1]) for t in range(1, threads)]
+    helpers = [pool.submit(run) for _ in range(min(threads, n_blocks) - 1)]
     try:
-        run(0, feed)  # (writes from feed.n on, at most room[0] rows: up to the second region)
+        run()
     finally:
-        for f in later:
+        for f in helpers:
             f.result()
-    for t, part in enumerate(own, start=1):
-        feed.take_region(int(at[t]), part)
+    for j in range(n_blocks):
+        feed.take_region(int(at[j]), regions[j])
 
 
 class RecommendDay:

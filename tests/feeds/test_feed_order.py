@@ -129,33 +129,18 @@ def test_feeds_built_in_threads_are_the_sequential_ones(large_days, monkeypatch)
         pd.testing.assert_frame_equal(reverse[name], sequential[name])
 
 
-class _RunAtSubmit:
-    """A thread pool that runs each task as it is submitted, in the submitting thread:
-    the ranking's later runs of blocks then run before its first."""
-
-    def submit(self, fn, *args):
-        from concurrent.futures import Future
-
-        f = Future()
-        try:
-            f.set_result(fn(*args))
-        except BaseException as exc:  # noqa: BLE001
-            f.set_exception(exc)
-        return f
-
-
 @pytest.mark.parametrize("candidates", [64, 6])
 def test_a_platforms_ranking_blocks_in_threads_are_the_sequential_ones(large_days, monkeypatch, candidates):
     """Guards the ranking's threads (feeds/recommend.py ``_rank_in_threads``): a
-    platform's blocks ranked by several threads, each a run of consecutive blocks, give
+    platform's blocks ranked by several threads, each taking the next block left, give
     every frame of the run bit for bit as the blocks ranked one after the other, and so
-    do the runs ranked in reverse order (the later runs first, what a thread finishing
-    early does to anything the blocks share: the creator → column table, a generator).
+    do the blocks taken in reverse order (the later blocks first: what a thread running
+    ahead does to anything the blocks share, the creator → column table, a generator).
     Only uncapped platforms rank in threads (kuaishou's exposure cap makes each block
     depend on the ones before). With 6 candidates a block, users with more slots left get
     fewer picks than their room, and the later runs' rows move down in the day's columns.
-    Fails when the runs' picks are added out of block order or over a gap, when a block
-    draws from another's stream, or when a capped platform ranks in threads."""
+    Fails when the blocks' picks are added out of block order or over a gap, when a
+    block draws from another's stream, or when a capped platform ranks in threads."""
     from simulator.feeds import recommend, slots
 
     sc = deep_merge(threaded_world(), {"platforms": {p: {"block_users": 40, "candidates": candidates}
@@ -184,7 +169,7 @@ def test_a_platforms_ranking_blocks_in_threads_are_the_sequential_ones(large_day
     assert {cfg for cfg, _, _ in ranked} == {id(m.platforms[p].cfg) for p in ("douyin", "third")}
     assert len(ranked) == 2 * 6 and all(t == 3 and blocks >= 3 for _, t, blocks in ranked)
     assert moved and (candidates > 6 or any(moved))  # (12 slots a day: with 6 candidates rows moved)
-    monkeypatch.setattr(recommend, "_rank_pool", lambda threads: _RunAtSubmit())
+    monkeypatch.setattr(recommend, "_block_order", lambda n: iter(range(n - 1, -1, -1)))
     _, reverse = run_frames(sc)
     for name in sequential:
         pd.testing.assert_frame_equal(threaded[name], sequential[name])
