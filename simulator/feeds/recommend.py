@@ -136,6 +136,7 @@ def _rank_in_threads(day: "RecommendDay", active, free, base: int, block_size: i
     at = feed.n + np.cumsum(room) - room
     regions = [feed.region(int(at[j]), int(room[j])) for j in range(n_blocks)]
     order = _block_order(n_blocks)
+    failed = threading.Event()  # a block raised (or Ctrl-C): the threads take no more blocks
 
     def run() -> None:
         numba = sys.modules.get("numba")
@@ -144,12 +145,15 @@ def _rank_in_threads(day: "RecommendDay", active, free, base: int, block_size: i
             numba.set_num_threads(1)  # (the calling thread's setting)
         try:
             col_of = np.full(day.n_creators, -1, dtype=np.int64)
-            while (j := next(order, None)) is not None:  # (a C iterator: one block to one thread)
+            while not failed.is_set() and (j := next(order, None)) is not None:  # (a C iterator: one block, one thread)
                 b0 = int(starts[j])
                 imp = day.rank_block(active[b0 : b0 + block_size], free[b0 : b0 + block_size],
                                      np.random.default_rng([base, j]), regions[j], col_of=col_of)
                 if imp is not None:
                     regions[j].add(imp)
+        except BaseException:
+            failed.set()
+            raise
         finally:
             if numba is not None:
                 numba.set_num_threads(before)
@@ -159,8 +163,10 @@ def _rank_in_threads(day: "RecommendDay", active, free, base: int, block_size: i
     try:
         run()
     finally:
-        for f in helpers:
-            f.result()
+        outcomes = [f.exception() for f in helpers]  # (waits for each: no thread left writing)
+    for exc in outcomes:  # (this thread's own error, if any, is raised above)
+        if exc is not None:
+            raise exc
     for j in range(n_blocks):
         feed.take_region(int(at[j]), regions[j])
 

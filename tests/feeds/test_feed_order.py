@@ -176,6 +176,44 @@ def test_a_platforms_ranking_blocks_in_threads_are_the_sequential_ones(large_day
         pd.testing.assert_frame_equal(reverse[name], sequential[name])
 
 
+@pytest.mark.parametrize("failing", ["helper", "own"])
+def test_a_block_that_raises_in_a_ranking_thread_stops_the_others_and_is_raised(large_days, monkeypatch, failing):
+    """Guards ``_rank_in_threads``' errors: the first block a helper thread takes raises
+    (or the first the feed's own thread takes): the error is raised from the step, and
+    the other thread stops taking blocks (a block in hand is finished; no thread is left
+    writing into the day's columns). Fails when a helper's error is lost, or when the
+    other thread ranks the day's remaining blocks first."""
+    import threading
+    import time
+
+    from simulator.feeds import slots
+    from simulator.feeds.recommend import RecommendDay
+
+    sc = deep_merge(two_feeds(activity=False, attention=False), {"platforms": {"douyin": {"block_users": 16}}})
+    monkeypatch.setattr(large_days, "FEED_THREADS", 2)
+    monkeypatch.setattr(large_days, "RANK_THREADS_FROM", 0)
+    monkeypatch.setattr(slots, "threads_may_share_kernels", lambda: True)
+    m = TrafficModel(sc, seed=5)
+    m.run(1)
+    calls, real = [], RecommendDay.rank_block
+
+    def rank_block(self, bu, k_u, rng, feed=None, col_of=None):
+        if col_of is None:  # (a capped platform's blocks, one after the other)
+            return real(self, bu, k_u, rng, feed)
+        helper = threading.current_thread().name.startswith("ranking")
+        calls.append(helper)
+        time.sleep(0.002)  # (both threads take blocks)
+        if helper == (failing == "helper") and calls.count(helper) == 1:
+            raise RuntimeError("block failed")
+        return real(self, bu, k_u, rng, feed, col_of)
+
+    monkeypatch.setattr(RecommendDay, "rank_block", rank_block)
+    with pytest.raises(RuntimeError, match="block failed"):
+        m.step()
+    blocks = -(-len(m.platforms["douyin"].active_users) // 16)
+    assert blocks >= 20 and len(calls) < blocks // 2, (len(calls), blocks)
+
+
 def test_the_ranking_runs_in_threads_on_large_uncapped_days_only(monkeypatch):
     """Guards ``recommend.rank_threads``' switches: from ``numpy_kernels.RANK_THREADS_FROM``
     active users, as many threads as the feeds may use (``FEED_THREADS``, the
