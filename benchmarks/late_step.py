@@ -1,7 +1,8 @@
 """The late step: a model stepped for months, saved once, then timed, profiled or fingerprinted.
 
     python benchmarks/late_step.py make OUT.pkl [--scenario S] [--users N] [--creators N] [--merchants N] [--days D]
-    python benchmarks/late_step.py time MODEL.pkl [--steps 4] [--feed-threads N] [--memory] [--cpu]
+    python benchmarks/late_step.py time MODEL.pkl [--steps 4] [--feed-threads N] [--no-rank-threads] [--memory] [--cpu]
+    python benchmarks/late_step.py feeds MODEL.pkl
     python benchmarks/late_step.py sizes MODEL.pkl [--steps 0]
     python benchmarks/late_step.py digest MODEL.pkl OUT_PREFIX [--steps 3]
 
@@ -17,7 +18,12 @@ CPU seconds (all threads) side by side and their ratio (which phases keep both c
 busy); with ``--memory``, each phase's peak
 resident memory above the resident size as it started (``bench.time_phases``' peaks: the
 high-water mark is reset after loading and at each phase's start), as ``bench.py --memory``
-does for a fresh model. ``sizes`` prints the bytes of the model's numpy state by where it
+does for a fresh model; with ``--no-rank-threads``, a platform's ranking blocks one after
+the other (``numpy_kernels.RANK_THREADS_FROM`` out of reach: the same results, to compare).
+``feeds`` runs one warm step, then times the next step's ``build_feeds`` as a timeline:
+each slot source's start and end in each platform's feed (seconds from the build's start)
+with the cores busy meanwhile (the process's CPU seconds over wall seconds, sampled every
+10 ms), and the cores busy in each tenth of a second: where a core waits. ``sizes`` prints the bytes of the model's numpy state by where it
 is held (``model.follows.creator``, ``model.commerce.book...``; each array counted once,
 views with their base), after ``--steps`` steps. ``digest`` steps it ``--steps`` days
 and writes OUT_PREFIX_metrics.csv and OUT_PREFIX_digest.txt (sha256 of the follow graph,
@@ -77,6 +83,10 @@ def time_steps(a) -> None:
 
     if a.feed_threads is not None:
         os.environ["TRAFFICSIM_FEED_THREADS"] = str(a.feed_threads)
+    if a.no_rank_threads:
+        from simulator.feeds import numpy_kernels
+
+        numpy_kernels.RANK_THREADS_FROM = 1 << 62
     model = load(a.model)
     model.step()  # warm: the compiled kernels load on the first large day
     peaks: dict | None = {} if a.memory else None
@@ -110,6 +120,73 @@ def time_steps(a) -> None:
               f"rss_mb={current_rss_mb():.0f}")
         return
     print(f"step_s={np.mean(steps):.4f} edges={model.follows.n_edges} peak_rss_mb={peak_rss_mb():.0f}")
+
+
+def feeds_timeline(a) -> None:
+    import threading
+
+    import numpy as np
+
+    from simulator.feeds import slots
+
+    model = load(a.model)
+    model.step()  # warm
+    events, samples, lock = [], [], threading.Lock()
+
+    def watch(name):
+        real = getattr(slots, name)
+
+        def timed(model, platform, *args):
+            t0 = time.perf_counter()
+            try:
+                return real(model, platform, *args)
+            finally:
+                with lock:
+                    events.append((platform.name, name, t0, time.perf_counter()))
+        setattr(slots, name, timed)
+
+    for name in ("follow_slots", "same_city_slots", "sell_ad_slots", "cold_start_slots", "recommend_slots",
+                 "build_feed"):
+        watch(name)
+    real_fill, span = slots.fill_shared_caches, []
+
+    def fill(model, platforms):
+        t0 = time.perf_counter()
+        real_fill(model, platforms)
+        events.append(("(shared)", "fill_shared_caches", t0, time.perf_counter()))
+    slots.fill_shared_caches = fill
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            samples.append((time.perf_counter(), time.process_time()))
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    real_build = model.build_feeds
+
+    def build_feeds(*args):
+        t0 = time.perf_counter()
+        try:
+            return real_build(*args)
+        finally:
+            span.append((t0, time.perf_counter()))
+    model.build_feeds = build_feeds
+    model.step()
+    done.set()
+    sampler.join()
+    clock = np.array(samples)
+
+    def busy(a0, a1):
+        s = clock[(clock[:, 0] >= a0) & (clock[:, 0] <= a1)]
+        return (s[-1, 1] - s[0, 1]) / (s[-1, 0] - s[0, 0]) if len(s) > 1 and s[-1, 0] > s[0, 0] else float("nan")
+
+    t0, t1 = span[-1]
+    print(f"build_feeds {t1 - t0:.2f} s, cores busy {busy(t0, t1):.2f}")
+    for who, name, a0, a1 in sorted(events, key=lambda e: e[2]):
+        print(f"{who:>10s} {name:<20s} {a0 - t0:6.2f} -> {a1 - t0:6.2f} ({a1 - a0:5.2f} s)  cores busy {busy(a0, a1):.2f}")
+    print("cores busy each 0.1 s:", " ".join(f"{busy(x, x + 0.1):.1f}" for x in np.arange(t0, t1, 0.1)))
 
 
 def state_arrays(model) -> dict[str, int]:
@@ -200,11 +277,15 @@ def main(argv=None) -> None:
     t.add_argument("--steps", type=int, default=4)
     t.add_argument("--feed-threads", type=int, default=None,
                    help="TRAFFICSIM_FEED_THREADS (1: the feeds in the main thread, as a profiler sees them)")
+    t.add_argument("--no-rank-threads", action="store_true",
+                   help="a platform's ranking blocks one after the other (the same results), to compare")
     t.add_argument("--cpu", action="store_true",
                    help="each phase's wall and CPU seconds (all threads) and their ratio")
     t.add_argument("--memory", action="store_true",
                    help="print each phase's and the step's peak resident memory above the resident size as it "
                         "started (Linux: resets the high-water mark)")
+    f = sub.add_parser("feeds", help="a timeline of one step's build_feeds: where a core waits")
+    f.add_argument("model", type=Path)
     z = sub.add_parser("sizes", help="the bytes of a saved model's numpy state, by where it is held")
     z.add_argument("model", type=Path)
     z.add_argument("--steps", type=int, default=0)
@@ -213,7 +294,7 @@ def main(argv=None) -> None:
     d.add_argument("prefix")
     d.add_argument("--steps", type=int, default=3)
     a = p.parse_args(argv)
-    {"make": make, "time": time_steps, "digest": digest, "sizes": sizes}[a.command](a)
+    {"make": make, "time": time_steps, "feeds": feeds_timeline, "digest": digest, "sizes": sizes}[a.command](a)
 
 
 if __name__ == "__main__":
