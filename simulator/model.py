@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import ThreadpoolController
 
+from ._pools import KeptPool
 from .agents import Creator, Merchant, Platform, User
 from .audience.activity import Activity
 from .audience.attention import Attention
@@ -343,7 +344,7 @@ class TrafficModel(mesa.Model):
 
     def _in_background(self, *calls: tuple) -> list[Future | None]:
         """Each ``(fn, *args)`` of ``calls`` started, in order, in this process's background
-        thread (:func:`_background`) on a large day whose feeds were built in threads (the
+        thread (``_BACKGROUND``, a kept pool) on a large day whose feeds were built in threads (the
         same switch: ``feeds.slots.feed_threads``; ``TRAFFICSIM_FEED_THREADS=1`` or a sweep
         worker's ``one_kernel_thread`` keep everything on this thread): a future each; else
         a None each (the phase computes it itself, when it needs it). A ``fn`` must read
@@ -359,7 +360,7 @@ class TrafficModel(mesa.Model):
             return [None] * len(calls)
         for log in logs:
             log.impressions.domain()
-        return [_background().submit(*call) for call in calls]
+        return [_BACKGROUND.get(1).submit(*call) for call in calls]
 
     def moderate(self, lost: np.ndarray | None = None) -> np.ndarray:
         """Platforms ban the accounts hit today; returns the follow edges they lose, or-ed
@@ -511,25 +512,7 @@ def _latest_total(name: str):
 
 
 # the thread that sums what large days can compute beside the phases (TrafficModel._in_background)
-_BACKGROUND: ThreadPoolExecutor | None = None
-
-
-def _background() -> ThreadPoolExecutor:
-    """The process's one background thread (made on first use, idle between days)."""
-    global _BACKGROUND
-    if _BACKGROUND is None:
-        _BACKGROUND = ThreadPoolExecutor(1, thread_name_prefix="trace")
-    return _BACKGROUND
-
-
-def _forget_background() -> None:
-    """In a forked child the parent's thread does not exist: a new one is made when needed."""
-    global _BACKGROUND
-    _BACKGROUND = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_background)
+_BACKGROUND = KeptPool("trace")
 
 
 _BLAS: ThreadpoolController | None = None

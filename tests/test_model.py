@@ -136,7 +136,7 @@ def test_what_large_days_sum_in_the_background_does_not_depend_on_when(monkeypat
     runs = {}
     for name, background in (("thread", None), ("now", _Now()), ("late", _Late())):
         if background is not None:
-            monkeypatch.setattr(model_module, "_background", lambda b=background: b)
+            monkeypatch.setattr(model_module._BACKGROUND, "get", lambda threads, b=background: b)
         used.clear()
         _, runs[name] = run_frames(threaded_world())
         assert len(used) == calls and all(u is not None for u in used), name  # every day, in the background

@@ -63,8 +63,8 @@ FEED_THREADS_FROM = COMPILED_USERS
 FEED_THREADS_UNTIL = 5_000_000
 FEED_THREADS: int | None = None
 # A platform's ranking blocks are ranked in threads (feeds/recommend.py ``rank_threads``),
-# each a run of consecutive blocks, on days with at least RANK_THREADS_FROM active users
-# on it and no exposure cap (the blocks are then independent of each other), with at most
+# each thread taking the next block left, on days with at least RANK_THREADS_FROM active
+# users on it and no exposure cap (the blocks are then independent of each other), with at most
 # as many threads as the feeds may use (``FEED_THREADS``, ``TRAFFICSIM_FEED_THREADS``, the
 # cores). The same results for any number of threads.
 RANK_THREADS_FROM = COMPILED_USERS

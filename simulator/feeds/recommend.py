@@ -15,10 +15,10 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .._pools import KeptPool
 from ..state.arrays import expand_rows, indptr_from_rows, unique_sorted
 from ..state.vocabulary import RECOMMEND
 from .impressions import INDEX, FeedColumns, Impressions
@@ -86,27 +86,8 @@ def rank_threads(n_active: int) -> int:
     return limit if limit > 1 and slots.threads_may_share_kernels() else 1
 
 
-# the ranking's threads, kept across days (idle between them), and their number
-_RANK_POOL: tuple[ThreadPoolExecutor, int] | None = None
-
-
-def _forget_rank_pool() -> None:
-    """In a forked child the parent's threads do not exist: a new pool is made when needed."""
-    global _RANK_POOL
-    _RANK_POOL = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_rank_pool)
-
-
-def _rank_pool(threads: int) -> ThreadPoolExecutor:
-    global _RANK_POOL
-    if _RANK_POOL is None or _RANK_POOL[1] != threads:
-        if _RANK_POOL is not None:
-            _RANK_POOL[0].shutdown()
-        _RANK_POOL = (ThreadPoolExecutor(threads, thread_name_prefix="ranking"), threads)
-    return _RANK_POOL[0]
+# the ranking's threads, kept across days (idle between them)
+_RANK_POOL = KeptPool("ranking")
 
 
 def _block_order(n_blocks: int):
@@ -158,7 +139,7 @@ def _rank_in_threads(day: "RecommendDay", active, free, base: int, block_size: i
             if numba is not None:
                 numba.set_num_threads(before)
 
-    pool = _rank_pool(threads - 1)
+    pool = _RANK_POOL.get(threads - 1)
     helpers = [pool.submit(run) for _ in range(min(threads, n_blocks) - 1)]
     try:
         run()

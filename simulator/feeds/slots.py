@@ -29,10 +29,9 @@ active users are set by the shelf phase (:mod:`simulator.commerce.shelf`).
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
+from .._pools import KeptPool
 from ..config import PlatformConfig
 from ..content.presence import blocked_creators
 from ..platform.ad_market import AccountEdges, sell_ad_slots
@@ -185,29 +184,13 @@ def _pick_key(base: float) -> tuple:
     return ("follow_pick_weights", float(base))
 
 
-# the feeds' threads, kept across steps and runs (idle between days), and their number
-_POOL: tuple[ThreadPoolExecutor, int] | None = None
-
-
-def _forget_pool() -> None:
-    """In a forked child: the parent's threads do not exist there, so its pool is not
-    used (a new one is made when needed; a map on the inherited one would wait forever)."""
-    global _POOL
-    _POOL = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
+# the feeds' threads, kept across steps and runs (idle between days)
+_POOL = KeptPool("feeds")
 
 
 def _map_in_threads(fn, platforms: list, threads: int) -> list:
     """``[fn(platform) for platform in platforms]``, the calls in up to ``threads`` threads."""
-    global _POOL
-    if _POOL is None or _POOL[1] != threads:
-        if _POOL is not None:
-            _POOL[0].shutdown()
-        _POOL = (ThreadPoolExecutor(threads, thread_name_prefix="feeds"), threads)
-    return list(_POOL[0].map(fn, platforms))
+    return list(_POOL.get(threads).map(fn, platforms))
 
 
 def build_feed(model, platform, rng: np.random.Generator) -> Impressions:

@@ -434,25 +434,29 @@ def test_blas_stays_on_one_thread_in_the_feeds_threads(large_days, monkeypatch):
 
 
 def test_a_forked_child_makes_its_own_feed_threads():
-    """Guards slots._forget_pool and recommend._forget_rank_pool: a process forked after
-    the feeds' or the ranking's thread pool exists (a user's own multiprocessing, a sweep
-    worker) has none of its threads; it must make a pool of its own, not wait forever on
-    the parent's."""
+    """Guards simulator/_pools.py's fork hook: a process forked after the feeds', the
+    ranking's and the step's background thread pools exist (a user's own multiprocessing,
+    a sweep worker) has none of their threads; it must make pools of its own, not wait
+    forever on the parent's."""
     import os
 
+    from simulator import model as model_module
     from simulator.feeds import recommend, slots
 
     if not hasattr(os, "fork"):
         pytest.skip("no fork here")
     assert slots._map_in_threads(lambda p: p * 2, [1, 2], 2) == [2, 4]  # the parent's pools exist
-    assert recommend._rank_pool(1).submit(lambda: 5).result() == 5
+    assert recommend._RANK_POOL.get(1).submit(lambda: 5).result() == 5
+    assert model_module._BACKGROUND.get(1).submit(lambda: 7).result() == 7
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: map in threads, report, exit at once
         try:
             os.close(read)
-            ok = slots._POOL is None and slots._map_in_threads(lambda p: p + 1, [1, 2], 2) == [2, 3]
-            ok = ok and recommend._RANK_POOL is None and recommend._rank_pool(1).submit(lambda: 6).result() == 6
+            ok = slots._POOL.pool is None and slots._map_in_threads(lambda p: p + 1, [1, 2], 2) == [2, 3]
+            ok = ok and recommend._RANK_POOL.pool is None and recommend._RANK_POOL.get(1).submit(lambda: 6).result() == 6
+            ok = ok and model_module._BACKGROUND.pool is None
+            ok = ok and model_module._BACKGROUND.get(1).submit(lambda: 8).result() == 8
             os.write(write, b"ok" if ok else b"no")
         finally:
             os._exit(0)
