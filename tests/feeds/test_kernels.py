@@ -213,6 +213,20 @@ def test_select_by_rank_places_a_tie_only_at_the_last_place():
     assert run([-np.inf, -np.inf], 2) == (True, [-1, -1])
     assert run([0.0, -0.0], 1) == (True, [0])  # equal floats are a tie
 
+def _block_edges_by_masks(indptr, src, creator, intimacy, bu, col_of):
+    """The numpy form of a block's follow edges (RecommendDay.rank_block on small days):
+    masks over the block's whole edge range. (e_row, e_col, e_edge) of the edges of the
+    block's users ``bu`` to creators with a column in ``col_of``, ascending, and the mask
+    of those with a nonzero intimacy (the fans)."""
+    row_in_block = np.full(len(indptr) - 1, -1)
+    row_in_block[bu] = np.arange(len(bu))
+    es, ee = indptr[bu[0]], indptr[bu[-1] + 1]
+    ec, er = col_of[creator[es:ee]], row_in_block[src[es:ee]]
+    sel = np.flatnonzero((ec >= 0) & (er >= 0))
+    e_row, e_col, e_edge = er[sel], ec[sel], es + sel
+    return e_row, e_col, e_edge, intimacy[e_edge] != 0
+
+
 def test_block_edges_match_the_masks_over_the_blocks_edge_range():
     """Guards kernels.block_edges (issue #17: the ranking block's follow edges in one
     pass over its users' rows): the edges of the block's users to its candidates'
@@ -232,14 +246,7 @@ def test_block_edges_match_the_masks_over_the_blocks_edge_range():
     col_of = np.full(n_creators, -1, dtype=np.int64)
     ucre = np.sort(rng.choice(n_creators, 12, replace=False))
     col_of[ucre] = np.arange(12)
-    # the numpy form (RecommendDay.rank_block on small days)
-    row_in_block = np.full(n_users, -1)
-    row_in_block[bu] = np.arange(len(bu))
-    es, ee = indptr[bu[0]], indptr[bu[-1] + 1]
-    ec, er = col_of[creator[es:ee]], row_in_block[src[es:ee]]
-    sel = np.flatnonzero((ec >= 0) & (er >= 0))
-    e_row, e_col, e_edge = er[sel], ec[sel], es + sel
-    nz = intimacy[e_edge] != 0
+    e_row, e_col, e_edge, nz = _block_edges_by_masks(indptr, src, creator, intimacy, bu, col_of)
     e_ptr, got_col, got_edge, f_ptr, f_col, f_int = block_edges(indptr, creator, intimacy, bu, col_of)
     assert np.array_equal(e_ptr, np.searchsorted(e_row, np.arange(len(bu) + 1)))
     assert np.array_equal(got_col, e_col) and np.array_equal(got_edge, e_edge)
@@ -288,13 +295,7 @@ def test_block_edges_with_few_kept_edges_and_a_switch_between_the_forms():
             order = np.lexsort((creator, src))  # (rows sorted again; repeated pairs are distinct edges)
             src, creator, intimacy = src[order], creator[order], intimacy[order]
         bu = np.sort(rng.choice(n_users, int(rng.integers(1, n_users)), replace=False)).astype(np.int32)
-        row_in_block = np.full(n_users, -1)
-        row_in_block[bu] = np.arange(len(bu))
-        es, ee = indptr[bu[0]], indptr[bu[-1] + 1]
-        ec, er = col_of[creator[es:ee]], row_in_block[src[es:ee]]
-        sel = np.flatnonzero((ec >= 0) & (er >= 0))
-        e_row, e_col, e_edge = er[sel], ec[sel], es + sel
-        nz = intimacy[e_edge] != 0
+        e_row, e_col, e_edge, nz = _block_edges_by_masks(indptr, src, creator, intimacy, bu, col_of)
         e_ptr, got_col, got_edge, f_ptr, f_col, f_int = block_edges(indptr, creator, intimacy, bu, col_of)
         assert np.array_equal(e_ptr, np.searchsorted(e_row, np.arange(len(bu) + 1))), case
         assert np.array_equal(got_col, e_col) and np.array_equal(got_edge, e_edge), case
