@@ -45,7 +45,6 @@ world.py); agents are views on their rows.
 
 from __future__ import annotations
 
-import os
 import secrets
 from concurrent.futures import Future
 from dataclasses import dataclass, field

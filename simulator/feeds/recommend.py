@@ -12,7 +12,6 @@ Python loop runs over users: the loop is over blocks of ``block_users`` users.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 
@@ -21,7 +20,7 @@ import numpy as np
 from .._pools import KeptPool
 from ..state.arrays import expand_rows, indptr_from_rows, unique_sorted
 from ..state.vocabulary import RECOMMEND
-from .impressions import INDEX, FeedColumns, Impressions
+from .impressions import INDEX, Impressions
 from . import numpy_kernels
 from .numpy_kernels import gumbel_table
 from .policies import Block, prior_context
@@ -127,11 +126,9 @@ def _rank_in_threads(day: "RecommendDay", active, free, base: int, block_size: i
         try:
             col_of = np.full(day.n_creators, -1, dtype=np.int64)
             while not failed.is_set() and (j := next(order, None)) is not None:  # (a C iterator: one block, one thread)
-                b0 = int(starts[j])
-                imp = day.rank_block(active[b0 : b0 + block_size], free[b0 : b0 + block_size],
-                                     np.random.default_rng([base, j]), regions[j], col_of=col_of)
-                if imp is not None:
-                    regions[j].add(imp)
+                b0 = int(starts[j])  # (a compiled block writes its picks into its region itself)
+                day.rank_block(active[b0 : b0 + block_size], free[b0 : b0 + block_size],
+                               np.random.default_rng([base, j]), regions[j], col_of=col_of)
         except BaseException:
             failed.set()
             raise
