@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -133,11 +134,19 @@ CPU_FN = "cpu_digest"  # the exported function returning the digest of the CPU i
 CPUINFO = Path("/proc/cpuinfo")
 
 
+# numba's compiler flags the build sets for every kernel (ahead_build): ``release_gil``, the
+# flag of numba's ``nogil``, so that the exported functions release the GIL while they run,
+# as the kernels do under numba's JIT (kernels.py ``_cached_njit``) and a small run's
+# threads run kernels at once. Part of the digest: a module built otherwise is stale.
+BUILD_FLAGS = ("release_gil",)
+
+
 def digest() -> int:
-    """A signed 64-bit digest of ``kernels.py`` and :data:`SIGNATURES`: what the module
-    compiled ahead must have been built from to be used."""
+    """A signed 64-bit digest of ``kernels.py``, :data:`SIGNATURES` and :data:`BUILD_FLAGS`:
+    what the module compiled ahead must have been built from to be used."""
     h = hashlib.sha256(KERNELS.read_bytes())
     h.update(repr(sorted(SIGNATURES.items())).encode())
+    h.update(repr(BUILD_FLAGS).encode())
     return int.from_bytes(h.digest()[:8], "little", signed=True)
 
 
@@ -265,15 +274,31 @@ class Kernel:
             if matches(args, specs):
                 self.calls += 1
                 return fn(*args)
-        from . import kernels  # no signature fits: numba compiles (or loads) this one
+        return _numba_kernel(self.name, args, tuple(_describe(a) for a in args))
 
-        missed.add((self.name, tuple(_describe(a) for a in args)))
-        return getattr(kernels, self.name)(*args)
+
+# held while a kernel runs on numba's side for want of one compiled ahead: a small run's
+# threads (the ranking's blocks, the step's background thread) run the kernels compiled
+# ahead at once (serial machine code that releases the GIL), but two of numba's parallel
+# kernels started at once from two threads abort the process under its ``workqueue``
+# threading layer (kernels.THREAD_SAFE_LAYERS), so those run one at a time
+_NUMBA_LOCK = threading.Lock()
+
+
+def _numba_kernel(name: str, args: tuple, types: tuple | None):
+    """Numba's kernel ``name`` (imported, compiled or loaded on first use) on ``args``, one
+    such call at a time in this process; the miss recorded in :data:`missed`."""
+    missed.add((name, types))
+    with _NUMBA_LOCK:
+        from . import kernels
+
+        return getattr(kernels, name)(*args)
 
 
 class Kernels:
     """The kernels as a namespace: a kernel compiled ahead where there is one, else
-    numba's (:mod:`.kernels`, imported on first use)."""
+    numba's (:mod:`.kernels`, imported on first use), called through
+    :func:`_numba_kernel`."""
 
     def __init__(self, module):
         self._kernels = {name: Kernel(name, [(parse(sig), getattr(module, export_name(name, i)))
@@ -284,10 +309,11 @@ class Kernels:
         k = self.__dict__["_kernels"].get(name)
         if k is not None:
             return k
-        from . import kernels
 
-        missed.add((name, None))
-        return getattr(kernels, name)
+        def numba_kernel(*args):
+            return _numba_kernel(name, args, None)
+
+        return numba_kernel
 
 
 def status() -> str:

@@ -9,6 +9,7 @@ that it runs in pip's build environment (numba and numpy only). Takes ~15-20 s.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -32,6 +33,30 @@ def _constant_function(name: str, value: int):
     namespace: dict = {}
     exec(f"def {name}():\n    return {value}\n", namespace)
     return namespace[name]
+
+
+@contextlib.contextmanager
+def _build_flags(flags: tuple):
+    """Within it, every kernel ``pycc`` exports is compiled with numba's compiler ``flags``
+    set (:data:`.ahead.BUILD_FLAGS`: ``release_gil``, which ``nogil`` sets under the JIT).
+    ``pycc`` has no option for them: it compiles its exports with the flags of
+    ``numba.core.compiler.Flags()``, the class its module imported, which is replaced
+    meanwhile by one whose instances start with them set."""
+    from numba.pycc import compiler as pycc_compiler
+
+    base = pycc_compiler.Flags
+
+    class BuildFlags(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            for name in flags:
+                setattr(self, name, True)
+
+    pycc_compiler.Flags = BuildFlags
+    try:
+        yield
+    finally:
+        pycc_compiler.Flags = base
 
 
 def build(target: Path) -> Path:
@@ -67,7 +92,8 @@ def build(target: Path) -> Path:
         cc.target_cpu = "host" if cpu else ""
         cc.export(ahead.CPU_FN, types.int64())(_constant_function(ahead.CPU_FN, cpu))
         target.parent.mkdir(parents=True, exist_ok=True)
-        cc.compile()
+        with _build_flags(ahead.BUILD_FLAGS):
+            cc.compile()
     return target
 
 

@@ -83,14 +83,15 @@ def feed_threads(model, platforms: list) -> int:
     """How many threads build today's feeds: one per feed platform, at most
     ``numpy_kernels.FEED_THREADS`` (None: the environment's ``TRAFFICSIM_FEED_THREADS``,
     else the cores this process may use), on days whose expected DAU summed over the
-    feed platforms is at least ``numpy_kernels.FEED_THREADS_FROM`` and below
-    ``FEED_THREADS_UNTIL`` (memory: two feeds' temporaries at once), and where numba's
-    threading layer lets two threads run parallel kernels at once (``omp``, ``tbb``:
-    :func:`threads_may_share_kernels`); else 1."""
+    feed platforms is at least ``numpy_kernels.FEED_THREADS_FROM`` (at any size in a small
+    run on the kernels compiled ahead, ``AHEAD_RUN``: they release the GIL) and below
+    ``FEED_THREADS_UNTIL`` (memory: two feeds' temporaries at once), and where threads may
+    run the kernels at once (:func:`threads_may_share_kernels`); else 1."""
     feed = [platform for platform in platforms if platform.cfg.kind != "shelf"]
     threads = min(len(feed), thread_limit())
     dau = sum(platform.policy.pools.expected_dau for platform in feed)
-    if threads < 2 or not numpy_kernels.FEED_THREADS_FROM <= dau < numpy_kernels.FEED_THREADS_UNTIL:
+    if threads < 2 or dau >= numpy_kernels.FEED_THREADS_UNTIL or (
+            dau < numpy_kernels.FEED_THREADS_FROM and not numpy_kernels.AHEAD_RUN):
         return 1
     return threads if threads_may_share_kernels() else 1
 
@@ -111,10 +112,15 @@ def _cores() -> int:
 
 
 def threads_may_share_kernels() -> bool:
-    """Whether two threads may run numba's parallel kernels at once: numba's threading
-    layer is ``omp`` or ``tbb`` (``kernels.THREAD_SAFE_LAYERS``); under ``workqueue``
-    (neither OpenMP nor TBB found) concurrent parallel kernels abort the process, and the
-    feeds are built one after the other. Imports numba (large days run its kernels anyway)."""
+    """Whether two threads may run the compiled kernels at once. In a small run on the
+    kernels compiled ahead (``numpy_kernels.AHEAD_RUN``) always: they are serial machine
+    code that releases the GIL, and what runs on numba's side for want of one runs one
+    call at a time (``ahead._numba_kernel``). Else where numba's threading layer is
+    ``omp`` or ``tbb`` (``kernels.THREAD_SAFE_LAYERS``); under ``workqueue`` (neither
+    OpenMP nor TBB found) concurrent parallel kernels abort the process, and the feeds are
+    built one after the other. Imports numba then (large days run its kernels anyway)."""
+    if numpy_kernels.AHEAD_RUN:
+        return True
     from . import kernels
 
     return kernels.threading_layer() in kernels.THREAD_SAFE_LAYERS

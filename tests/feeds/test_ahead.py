@@ -154,15 +154,82 @@ def test_a_call_of_another_type_runs_numbas_kernel(ahead_on):
     assert kernels.count_by_index.calls == before + 1
 
 
+def test_the_modules_kernels_release_the_gil(ahead_on):
+    """Guards ahead.BUILD_FLAGS (``release_gil``, set by ahead_build): a small run's
+    threads (the ranking's blocks, the step's background thread, two platforms' feeds)
+    run kernels compiled ahead at once only if each releases the GIL while it runs, as
+    numba's ``nogil`` kernels do. With a switch interval no test outlasts, a thread
+    holding the GIL keeps it until it blocks or ends; so ``Thread.start()`` (which waits
+    for the GIL) returns while the thread's kernel still runs only if the kernel let go
+    of it. Fails for a module whose wrappers hold the GIL (pycc's default)."""
+    import threading
+
+    kernels = ahead.load()
+    assert kernels is not None, ahead.why_not
+    idx = np.zeros(20_000_000, np.int32)  # count_by_index over 20 M entries: tens of milliseconds
+    state = {"done": False}
+
+    def count():
+        kernels.count_by_index(idx, 4)
+        state["done"] = True
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    try:
+        t = threading.Thread(target=count)
+        t.start()  # (returns once the new thread lets go of the GIL)
+        ran_meanwhile = not state["done"]
+        t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert state["done"] and kernels.count_by_index.calls >= 1
+    assert ran_meanwhile, "the kernel compiled ahead held the GIL while it ran"
+
+
+def test_numbas_kernels_run_one_call_at_a_time_for_the_module(ahead_on):
+    """Guards ahead._NUMBA_LOCK: a small run's threads may call kernels at once, and what
+    runs on numba's side for want of a kernel compiled ahead (another type; a kernel not
+    compiled ahead) is one of numba's parallel kernels, two of which started at once
+    from two threads abort the process under its workqueue layer; so such calls wait
+    for each other. Fails when a call does not wait for the one running."""
+    import threading
+
+    kernels = ahead.load()
+    assert kernels is not None, ahead.why_not
+    idx = np.array([3, 0, 3, 1], np.int64)  # int64: count_by_index has no such signature
+    creator, mark = np.array([2, 0, 2, 1], np.int32), np.array([-1, 7, 5], np.int64)
+    calls = {  # a call of another type; a kernel not compiled ahead at all
+        "another type": (lambda: kernels.count_by_index(idx, 5), numpy_kernels.count_by_index(idx, 5)),
+        "not compiled ahead": (lambda: np.concatenate(kernels.edges_to_marked(creator, mark)), [0, 2, 3, 5, 5, 7]),
+    }
+    for name, (call, want) in calls.items():
+        assert np.array_equal(call(), want), name  # (numba imported, the kernel compiled or loaded)
+        got = {}
+        with ahead._NUMBA_LOCK:  # another thread's call on numba's side is running
+            t = threading.Thread(target=lambda: got.update(result=call()))
+            t.start()
+            t.join(timeout=0.5)
+            assert t.is_alive() and "result" not in got, name  # this one waits for it
+        t.join()
+        assert np.array_equal(got["result"], want), name
+    assert ("edges_to_marked", None) in ahead.missed
+
+
 RUNS = r"""
 import hashlib, json, os, sys, tempfile
 from pathlib import Path
 if sys.argv[1] == "ahead":
     sys.modules["numba"] = None  # numba unimportable: a kernel it would serve fails loudly
 from simulator.config.loading import load_scenario
-from simulator.feeds import ahead, numpy_kernels
+from simulator.feeds import ahead, numpy_kernels, recommend
 from simulator.io.outputs import write_run
 from simulator.model import TrafficModel
+# two threads wherever the feeds may use them (whatever this machine's cores): a small run
+# on the kernels compiled ahead ranks its blocks, and builds two platforms' feeds, in threads
+numpy_kernels.FEED_THREADS = 2
+threaded = []
+rank_in_threads = recommend._rank_in_threads
+recommend._rank_in_threads = lambda *a: threaded.append(1) or rank_in_threads(*a)
 out = {}
 for path in sorted(Path("scenarios").glob("*.toml")):
     sc = load_scenario(path, ["steps=25"])
@@ -175,7 +242,7 @@ for path in sorted(Path("scenarios").glob("*.toml")):
     out[path.name] = [digest, json.dumps(m.summary(), sort_keys=True, default=str), numpy_kernels.AHEAD_RUN]
 calls = sum(k.calls for k in ahead.load()._kernels.values()) if ahead.load() else 0
 print(json.dumps({"runs": out, "missed": sorted(map(str, ahead.missed)), "calls": calls,
-                  "numba": sys.modules.get("numba") is not None}))
+                  "numba": sys.modules.get("numba") is not None, "threaded": len(threaded)}))
 """
 
 
@@ -196,6 +263,7 @@ def test_shipped_scenarios_run_on_them_without_numba_with_the_numpy_forms_result
     ahead_runs, numpy_runs = _runs("ahead"), _runs("numpy")
     assert ahead_runs["missed"] == [] and not ahead_runs["numba"]
     assert ahead_runs["calls"] > 1000
+    assert ahead_runs["threaded"] > 100 and numpy_runs["threaded"] == 0  # the ranking in threads: the same bytes
     assert numpy_runs["calls"] == 0
     assert set(ahead_runs["runs"]) == set(numpy_runs["runs"]) and len(ahead_runs["runs"]) >= 9
     for name, (digest, summary, used) in ahead_runs["runs"].items():

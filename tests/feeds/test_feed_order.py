@@ -216,9 +216,12 @@ def test_a_block_that_raises_in_a_ranking_thread_stops_the_others_and_is_raised(
 
 def test_the_ranking_runs_in_threads_on_large_uncapped_days_only(monkeypatch):
     """Guards ``recommend.rank_threads``' switches: from ``numpy_kernels.RANK_THREADS_FROM``
-    active users, as many threads as the feeds may use (``FEED_THREADS``, the
-    environment, the cores), one where numba's layer cannot share its threads or in a
-    sweep's worker (``one_kernel_thread``). Fails when small days or workers start threads."""
+    active users, or at any size in a small run on the kernels compiled ahead
+    (``AHEAD_RUN``: they release the GIL), as many threads as the feeds may use
+    (``FEED_THREADS``, the environment, the cores), one where numba's layer cannot share
+    its threads or in a sweep's worker (``one_kernel_thread``). Fails when small days on
+    numba's kernels or workers start threads, or when a small run on the kernels compiled
+    ahead does not."""
     from simulator.feeds import numpy_kernels, recommend, slots
 
     monkeypatch.setattr(numpy_kernels, "FEED_THREADS", None)
@@ -234,6 +237,11 @@ def test_the_ranking_runs_in_threads_on_large_uncapped_days_only(monkeypatch):
     monkeypatch.setattr(slots, "threads_may_share_kernels", lambda: True)
     monkeypatch.setattr(numpy_kernels, "FEED_THREADS", 1)  # (what one_kernel_thread sets in a worker)
     assert recommend.rank_threads(10**6) == 1
+    monkeypatch.setattr(numpy_kernels, "FEED_THREADS", None)
+    monkeypatch.setattr(numpy_kernels, "AHEAD_RUN", True)
+    assert recommend.rank_threads(999) == 2 and recommend.rank_threads(10) == 2
+    monkeypatch.setattr(numpy_kernels, "FEED_THREADS", 1)
+    assert recommend.rank_threads(999) == 1
 
 
 class _ReadOnlyWhileThreads(dict):
@@ -301,7 +309,9 @@ def test_the_threads_only_read_what_the_platforms_share(large_days, monkeypatch)
 def test_the_feeds_stay_sequential_where_numba_cannot_share_its_threads(large_days, monkeypatch):
     """Guards ``threads_may_share_kernels``: under numba's ``workqueue`` threading layer
     (no OpenMP, no TBB) two threads running parallel kernels at once abort the process, so
-    the feeds are built one after the other; under ``omp`` or ``tbb`` in threads. Fails
+    the feeds are built one after the other; under ``omp`` or ``tbb`` in threads. A small
+    run on the kernels compiled ahead (``AHEAD_RUN``: serial machine code, numba's
+    kernels one call at a time, ahead._NUMBA_LOCK) uses threads under any layer. Fails
     when the threads ignore the layer."""
     from simulator.feeds import kernels, slots
 
@@ -311,6 +321,10 @@ def test_the_feeds_stay_sequential_where_numba_cannot_share_its_threads(large_da
         monkeypatch.setattr(kernels, "threading_layer", lambda: layer)
         monkeypatch.setattr(large_days, "FEED_THREADS", 3)
         assert slots.feed_threads(m, platforms) == threads, layer
+        assert slots.threads_may_share_kernels() == (threads > 1), layer
+        monkeypatch.setattr(large_days, "AHEAD_RUN", True)
+        assert slots.threads_may_share_kernels() and slots.feed_threads(m, platforms) == 3, layer
+        monkeypatch.setattr(large_days, "AHEAD_RUN", False)
 
 
 def test_small_days_huge_days_and_sweep_workers_build_the_feeds_one_after_the_other(monkeypatch):
@@ -336,6 +350,16 @@ def test_small_days_huge_days_and_sweep_workers_build_the_feeds_one_after_the_ot
     assert slots.feed_threads(m, platforms) == 1
     monkeypatch.setattr(numpy_kernels, "FEED_THREADS_UNTIL", dau + 1)
     assert slots.feed_threads(m, platforms) == 2
+    # a small run on the kernels compiled ahead (they release the GIL): threads at any size
+    monkeypatch.setattr(numpy_kernels, "FEED_THREADS_FROM", dau + 1)
+    monkeypatch.setattr(numpy_kernels, "AHEAD_RUN", True)
+    assert slots.feed_threads(m, platforms) == 2
+    monkeypatch.setattr(numpy_kernels, "FEED_THREADS_UNTIL", dau)
+    assert slots.feed_threads(m, platforms) == 1
+    monkeypatch.setattr(numpy_kernels, "FEED_THREADS_UNTIL", dau + 1)
+    monkeypatch.setattr(numpy_kernels, "AHEAD_RUN", False)
+    assert slots.feed_threads(m, platforms) == 1
+    monkeypatch.setattr(numpy_kernels, "FEED_THREADS_FROM", dau)
     monkeypatch.setenv("TRAFFICSIM_FEED_THREADS", "1")  # the environment's limit
     assert slots.feed_threads(m, platforms) == 1
     monkeypatch.delenv("TRAFFICSIM_FEED_THREADS")
