@@ -285,6 +285,17 @@ class Kernel:
 _NUMBA_LOCK = threading.Lock()
 
 
+def _new_lock_in_child() -> None:
+    """A forked child's own lock: the thread that held the parent's at the fork is not
+    there to release it."""
+    global _NUMBA_LOCK
+    _NUMBA_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
+
+
 def _numba_kernel(name: str, args: tuple, types: tuple | None):
     """Numba's kernel ``name`` (imported, compiled or loaded on first use) on ``args``, one
     such call at a time in this process; the miss recorded in :data:`missed`."""

@@ -215,6 +215,20 @@ def test_numbas_kernels_run_one_call_at_a_time_for_the_module(ahead_on):
     assert ("edges_to_marked", None) in ahead.missed
 
 
+def test_a_forked_child_has_its_own_lock_for_numbas_kernels():
+    """Guards ahead's fork hook: a child forked while another thread runs one of numba's
+    kernels for the module (the lock held) would wait forever for a release that only
+    that thread, absent there, can make."""
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork here")
+    with ahead._NUMBA_LOCK:
+        pid = os.fork()
+        if pid == 0:  # the child: report whether the lock is free, exit at once
+            os._exit(0 if ahead._NUMBA_LOCK.acquire(timeout=5) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
 RUNS = r"""
 import hashlib, json, os, sys, tempfile
 from pathlib import Path
