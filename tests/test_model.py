@@ -149,8 +149,9 @@ def test_what_large_days_sum_in_the_background_does_not_depend_on_when(monkeypat
     run_frames(threaded_world(), days=2)
     assert used and all(u is None for u in used)
     # a small run on the kernels compiled ahead (they release the GIL; numba's stand in for
-    # them here): its small days in the background too, with one feed platform (whose
-    # feeds are not built in threads) as with several, but not in a sweep's worker
+    # them here): its days from AHEAD_BACKGROUND_FROM impressions in the background too,
+    # with one feed platform (whose feeds are not built in threads) as with several, but
+    # not in a sweep's worker
     from simulator.feeds import kernels
 
     from .conftest import small
@@ -159,11 +160,13 @@ def test_what_large_days_sum_in_the_background_does_not_depend_on_when(monkeypat
     monkeypatch.setattr(numpy_kernels, "AHEAD_RUN", True)
     monkeypatch.setattr(numpy_kernels, "compiled_kernels", lambda: kernels)
     monkeypatch.setattr(numpy_kernels, "FEED_THREADS_FROM", 10**9)
-    for world, feed_threads in ((threaded_world(), 3), (small(), 3), (small(), 1)):
+    monkeypatch.setattr(numpy_kernels, "AHEAD_FEED_THREADS_FROM", 10**9)
+    for world, feed_threads, start in ((threaded_world(), 3, 0), (small(), 3, 0), (small(), 1, 0), (small(), 3, 10**9)):
         monkeypatch.setattr(numpy_kernels, "FEED_THREADS", feed_threads)
+        monkeypatch.setattr(numpy_kernels, "AHEAD_BACKGROUND_FROM", start)  # (the day's impressions)
         used.clear()
         run_frames(world, days=2)
-        assert used and all((u is not None) == (feed_threads > 1) for u in used), feed_threads
+        assert used and all((u is not None) == (feed_threads > 1 and start == 0) for u in used), (feed_threads, start)
 
 
 # ------------------------------------------------------------------ AFTER (issue #17, thirteenth pass)

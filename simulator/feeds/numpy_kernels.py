@@ -55,19 +55,31 @@ _user_days = 0  # the feed user-days of the runs built in this process so far
 # The platforms' feeds are built in threads, one per feed platform (feeds/slots.py
 # build_feeds), on days whose expected DAU summed over the feed platforms is at least
 # FEED_THREADS_FROM (below it, on numpy's forms or numba's kernels, a thread's start and
-# the GIL cost more than the second core gives; a small run on the kernels compiled ahead,
-# AHEAD_RUN, uses threads at any size: those release the GIL and start in no time) and
-# below FEED_THREADS_UNTIL (two feeds' temporaries at once: +250 MiB of peak
-# memory at 1 M users, which would be ~+2.5 GiB on the 10 M run's 13.1 GiB peak against
-# issue #17's 16 GiB), with at most FEED_THREADS threads (None: the cores this process may
-# use; 1: never; one_kernel_thread sets 1). The same results for any number of threads.
+# the GIL cost more than the second core gives; a small run on the kernels compiled ahead
+# from AHEAD_FEED_THREADS_FROM, below) and below FEED_THREADS_UNTIL (two feeds'
+# temporaries at once: +250 MiB of peak memory at 1 M users, which would be ~+2.5 GiB on
+# the 10 M run's 13.1 GiB peak against issue #17's 16 GiB), with at most FEED_THREADS
+# threads (None: the cores this process may use; 1: never; one_kernel_thread sets 1). The
+# same results for any number of threads.
 FEED_THREADS_FROM = COMPILED_USERS
 FEED_THREADS_UNTIL = 5_000_000
 FEED_THREADS: int | None = None
+# In a small run on the kernels compiled ahead (AHEAD_RUN), which release the GIL, the
+# same threads start from smaller days: the feeds' from AHEAD_FEED_THREADS_FROM expected
+# DAU over the feed platforms, a platform's ranking blocks' from AHEAD_RANK_THREADS_FROM
+# active users on it, the step's background thread (model.py ``_in_background``) from
+# AHEAD_BACKGROUND_FROM impressions in the day. Below them a thread's handoffs cost about
+# what the second core gives (measured on the 2-core machine, douyin.toml in lockstep:
+# 1.06x the step's time at 3,000 users with the background, ~1.0 at 6,000, 0.96 at 8,000,
+# 0.88 at 10,000 with both; benchmarks/README.md, "Nineteenth pass").
+AHEAD_FEED_THREADS_FROM = 8_000
+AHEAD_RANK_THREADS_FROM = 5_000
+AHEAD_BACKGROUND_FROM = 60_000
 # A platform's ranking blocks are ranked in threads (feeds/recommend.py ``rank_threads``),
 # each thread taking the next block left, on days with at least RANK_THREADS_FROM active
-# users on it (or any day of a small run on the kernels compiled ahead) and no exposure cap (the blocks are then independent of each other), with at most
-# as many threads as the feeds may use (``FEED_THREADS``, ``TRAFFICSIM_FEED_THREADS``, the
+# users on it (AHEAD_RANK_THREADS_FROM in a small run on the kernels compiled ahead) and
+# no exposure cap (the blocks are then independent of each other), with at most as many
+# threads as the feeds may use (``FEED_THREADS``, ``TRAFFICSIM_FEED_THREADS``, the
 # cores). The same results for any number of threads.
 RANK_THREADS_FROM = COMPILED_USERS
 

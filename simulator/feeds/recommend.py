@@ -72,15 +72,16 @@ def recommend_slots(model, platform, active, free, rng, feed=None) -> list[Impre
 
 def rank_threads(n_active: int) -> int:
     """How many threads rank one platform's blocks today (:func:`_rank_in_threads`): on
-    days of at least ``numpy_kernels.RANK_THREADS_FROM`` active users, or in a small run
-    on the kernels compiled ahead (``numpy_kernels.AHEAD_RUN``: they release the GIL), as
-    many as the feeds may use (``slots.thread_limit``) where threads may run the kernels
-    at once (``slots.threads_may_share_kernels``); else 1. The caller also keeps to 1
-    thread where the blocks depend on each other (an exposure cap) or the numpy form
-    ranks."""
+    days of at least ``numpy_kernels.RANK_THREADS_FROM`` active users (in a small run on
+    the kernels compiled ahead, ``numpy_kernels.AHEAD_RUN``, which release the GIL:
+    ``AHEAD_RANK_THREADS_FROM``), as many as the feeds may use (``slots.thread_limit``)
+    where threads may run the kernels at once (``slots.threads_may_share_kernels``); else
+    1. The caller also keeps to 1 thread where the blocks depend on each other (an
+    exposure cap) or the numpy form ranks."""
     from . import slots
 
-    if n_active < numpy_kernels.RANK_THREADS_FROM and not numpy_kernels.AHEAD_RUN:
+    small = numpy_kernels.AHEAD_RUN and n_active >= numpy_kernels.AHEAD_RANK_THREADS_FROM
+    if n_active < numpy_kernels.RANK_THREADS_FROM and not small:
         return 1
     limit = slots.thread_limit()
     return limit if limit > 1 and slots.threads_may_share_kernels() else 1

@@ -83,15 +83,16 @@ def feed_threads(model, platforms: list) -> int:
     """How many threads build today's feeds: one per feed platform, at most
     ``numpy_kernels.FEED_THREADS`` (None: the environment's ``TRAFFICSIM_FEED_THREADS``,
     else the cores this process may use), on days whose expected DAU summed over the
-    feed platforms is at least ``numpy_kernels.FEED_THREADS_FROM`` (at any size in a small
-    run on the kernels compiled ahead, ``AHEAD_RUN``: they release the GIL) and below
+    feed platforms is at least ``numpy_kernels.FEED_THREADS_FROM`` (``AHEAD_FEED_THREADS_FROM``
+    in a small run on the kernels compiled ahead, ``AHEAD_RUN``: they release the GIL) and below
     ``FEED_THREADS_UNTIL`` (memory: two feeds' temporaries at once), and where threads may
     run the kernels at once (:func:`threads_may_share_kernels`); else 1."""
     feed = [platform for platform in platforms if platform.cfg.kind != "shelf"]
     threads = min(len(feed), thread_limit())
     dau = sum(platform.policy.pools.expected_dau for platform in feed)
-    if threads < 2 or dau >= numpy_kernels.FEED_THREADS_UNTIL or (
-            dau < numpy_kernels.FEED_THREADS_FROM and not numpy_kernels.AHEAD_RUN):
+    start = numpy_kernels.AHEAD_FEED_THREADS_FROM if numpy_kernels.AHEAD_RUN else \
+        numpy_kernels.FEED_THREADS_FROM
+    if threads < 2 or not start <= dau < numpy_kernels.FEED_THREADS_UNTIL:
         return 1
     return threads if threads_may_share_kernels() else 1
 

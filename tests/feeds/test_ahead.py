@@ -238,9 +238,11 @@ from simulator.config.loading import load_scenario
 from simulator.feeds import ahead, numpy_kernels, recommend
 from simulator.io.outputs import write_run
 from simulator.model import TrafficModel
-# two threads wherever the feeds may use them (whatever this machine's cores): a small run
-# on the kernels compiled ahead ranks its blocks, and builds two platforms' feeds, in threads
+# two threads wherever the feeds may use them (whatever this machine's cores) and at any
+# size: a small run on the kernels compiled ahead ranks its blocks, builds two platforms'
+# feeds and sums its trace in threads
 numpy_kernels.FEED_THREADS = 2
+numpy_kernels.AHEAD_FEED_THREADS_FROM = numpy_kernels.AHEAD_RANK_THREADS_FROM = numpy_kernels.AHEAD_BACKGROUND_FROM = 0
 threaded = []
 rank_in_threads = recommend._rank_in_threads
 recommend._rank_in_threads = lambda *a: threaded.append(1) or rank_in_threads(*a)

@@ -216,8 +216,8 @@ def test_a_block_that_raises_in_a_ranking_thread_stops_the_others_and_is_raised(
 
 def test_the_ranking_runs_in_threads_on_large_uncapped_days_only(monkeypatch):
     """Guards ``recommend.rank_threads``' switches: from ``numpy_kernels.RANK_THREADS_FROM``
-    active users, or at any size in a small run on the kernels compiled ahead
-    (``AHEAD_RUN``: they release the GIL), as many threads as the feeds may use
+    active users, or from ``AHEAD_RANK_THREADS_FROM`` in a small run on the kernels
+    compiled ahead (``AHEAD_RUN``: they release the GIL), as many threads as the feeds may use
     (``FEED_THREADS``, the environment, the cores), one where numba's layer cannot share
     its threads or in a sweep's worker (``one_kernel_thread``). Fails when small days on
     numba's kernels or workers start threads, or when a small run on the kernels compiled
@@ -239,7 +239,8 @@ def test_the_ranking_runs_in_threads_on_large_uncapped_days_only(monkeypatch):
     assert recommend.rank_threads(10**6) == 1
     monkeypatch.setattr(numpy_kernels, "FEED_THREADS", None)
     monkeypatch.setattr(numpy_kernels, "AHEAD_RUN", True)
-    assert recommend.rank_threads(999) == 2 and recommend.rank_threads(10) == 2
+    monkeypatch.setattr(numpy_kernels, "AHEAD_RANK_THREADS_FROM", 100)
+    assert recommend.rank_threads(99) == 1 and recommend.rank_threads(100) == 2 and recommend.rank_threads(999) == 2
     monkeypatch.setattr(numpy_kernels, "FEED_THREADS", 1)
     assert recommend.rank_threads(999) == 1
 
@@ -323,6 +324,7 @@ def test_the_feeds_stay_sequential_where_numba_cannot_share_its_threads(large_da
         assert slots.feed_threads(m, platforms) == threads, layer
         assert slots.threads_may_share_kernels() == (threads > 1), layer
         monkeypatch.setattr(large_days, "AHEAD_RUN", True)
+        monkeypatch.setattr(large_days, "AHEAD_FEED_THREADS_FROM", 0)
         assert slots.threads_may_share_kernels() and slots.feed_threads(m, platforms) == 3, layer
         monkeypatch.setattr(large_days, "AHEAD_RUN", False)
 
@@ -350,9 +352,12 @@ def test_small_days_huge_days_and_sweep_workers_build_the_feeds_one_after_the_ot
     assert slots.feed_threads(m, platforms) == 1
     monkeypatch.setattr(numpy_kernels, "FEED_THREADS_UNTIL", dau + 1)
     assert slots.feed_threads(m, platforms) == 2
-    # a small run on the kernels compiled ahead (they release the GIL): threads at any size
+    # a small run on the kernels compiled ahead (they release the GIL): its own size switch
     monkeypatch.setattr(numpy_kernels, "FEED_THREADS_FROM", dau + 1)
     monkeypatch.setattr(numpy_kernels, "AHEAD_RUN", True)
+    monkeypatch.setattr(numpy_kernels, "AHEAD_FEED_THREADS_FROM", dau + 1)
+    assert slots.feed_threads(m, platforms) == 1
+    monkeypatch.setattr(numpy_kernels, "AHEAD_FEED_THREADS_FROM", dau)
     assert slots.feed_threads(m, platforms) == 2
     monkeypatch.setattr(numpy_kernels, "FEED_THREADS_UNTIL", dau)
     assert slots.feed_threads(m, platforms) == 1
