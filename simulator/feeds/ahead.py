@@ -11,6 +11,9 @@ compiled for the argument types of :data:`SIGNATURES` with the same numba, so it
 the same results bit for bit (the tests run the model both ways); the kernels whose
 loops run in parallel there (``prange``) run on one thread here, which gives the same
 results too (their rows are independent: the tests run them on one and two threads).
+Each releases the GIL while it runs (:data:`BUILD_FLAGS`), so a small run's own threads
+(the ranking's blocks, the platforms' feeds, the step's background thread) run kernels
+at once on the cores.
 
 A run uses them (``numpy_kernels.AHEAD_RUN``) when its users are fewer than
 ``numpy_kernels.COMPILED_USERS`` (a large run's kernels run in parallel threads, which
