@@ -84,6 +84,13 @@ AHEAD_BACKGROUND_FROM = 60_000
 RANK_THREADS_FROM = COMPILED_USERS
 
 
+def threads_from(large: int, ahead: int) -> int:
+    """The size from which a kind of thread starts (the feeds', the ranking's): ``ahead``
+    in a small run on the kernels compiled ahead (``AHEAD_RUN``: they release the GIL),
+    else ``large``."""
+    return ahead if AHEAD_RUN else large
+
+
 def compiled(n: int, threshold: int | None = None) -> bool:
     """Whether a phase of ``n`` entries runs its compiled kernel: from ``threshold``
     (default ``COMPILED_FROM``) on, or at any size in a process that built a long run

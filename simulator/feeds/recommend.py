@@ -80,8 +80,8 @@ def rank_threads(n_active: int) -> int:
     exposure cap) or the numpy form ranks."""
     from . import slots
 
-    small = numpy_kernels.AHEAD_RUN and n_active >= numpy_kernels.AHEAD_RANK_THREADS_FROM
-    if n_active < numpy_kernels.RANK_THREADS_FROM and not small:
+    nk = numpy_kernels
+    if n_active < nk.threads_from(nk.RANK_THREADS_FROM, nk.AHEAD_RANK_THREADS_FROM):
         return 1
     limit = slots.thread_limit()
     return limit if limit > 1 and slots.threads_may_share_kernels() else 1

@@ -90,8 +90,7 @@ def feed_threads(model, platforms: list) -> int:
     feed = [platform for platform in platforms if platform.cfg.kind != "shelf"]
     threads = min(len(feed), thread_limit())
     dau = sum(platform.policy.pools.expected_dau for platform in feed)
-    start = numpy_kernels.AHEAD_FEED_THREADS_FROM if numpy_kernels.AHEAD_RUN else \
-        numpy_kernels.FEED_THREADS_FROM
+    start = numpy_kernels.threads_from(numpy_kernels.FEED_THREADS_FROM, numpy_kernels.AHEAD_FEED_THREADS_FROM)
     if threads < 2 or not start <= dau < numpy_kernels.FEED_THREADS_UNTIL:
         return 1
     return threads if threads_may_share_kernels() else 1
