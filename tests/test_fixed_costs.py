@@ -150,15 +150,21 @@ PLOTS = ("domain_shares", "lorenz_curves", "fan_tiers", "gmv_by_domain", "cac_ov
          "merchant_roi", "year_dynamics", "ecosystem")
 
 
-def _pid_plots(monkeypatch):
-    """Each plot writes the id of the process that drew it instead of a PNG."""
+def _pid_plots(monkeypatch, pause: dict | None = None):
+    """Each plot writes the id of the process that drew it instead of a PNG, after
+    ``pause[name]`` seconds (default none) as if drawing."""
+    import time
+
     import simulator.io.plots as plots
 
-    def pid(*args, **kwargs):
-        Path(args[-1]).write_text(str(os.getpid()))
+    def stub(name):
+        def pid(*args, **kwargs):
+            time.sleep((pause or {}).get(name, 0.0))
+            Path(args[-1]).write_text(str(os.getpid()))
+        return pid
 
     for name in PLOTS:
-        monkeypatch.setattr(plots, name, pid)
+        monkeypatch.setattr(plots, name, stub(name))
 
 
 def test_run_draws_its_plots_in_two_forked_processes(tmp_path, monkeypatch):
@@ -168,13 +174,32 @@ def test_run_draws_its_plots_in_two_forked_processes(tmp_path, monkeypatch):
     by the run's own process."""
     from simulator.cli import main
 
-    _pid_plots(monkeypatch)
+    _pid_plots(monkeypatch, dict.fromkeys(PLOTS, 0.1))  # (each takes a while: both processes draw)
     out = tmp_path / "run"
     assert main(["run", str(ROOT / "scenarios" / "douyin.toml"), *TINY, "--out", str(out)]) == 0
     pids = {int(p.read_text()) for p in (out / "plots").glob("*.png")}
     assert len(list((out / "plots").glob("*.png"))) == len(PLOTS)
     assert os.getpid() not in pids and len(pids) == 2
     assert "plots/ecosystem.png" in (out / "report.html").read_text() or (out / "report.html").stat().st_size > 0
+
+
+def test_the_plot_processes_each_take_the_next_plot_not_yet_taken(tmp_path, monkeypatch):
+    """Guards io/plot_workers.py's shared queue: the two drawing processes take the
+    plots one at a time, in ``ORDER``, each the next one not yet taken, so a slow plot
+    in one process does not hold the others back: while one process draws the slowest,
+    the other draws all the rest (with fixed shares it would draw only its own)."""
+    from simulator.cli import main
+    from simulator.io import plot_workers
+
+    slow = plot_workers.ORDER[0]
+    _pid_plots(monkeypatch, {slow: 2.0} | dict.fromkeys(set(PLOTS) - {slow}, 0.02))
+    out = tmp_path / "run"
+    assert main(["run", str(ROOT / "scenarios" / "douyin.toml"), *TINY, "--out", str(out)]) == 0
+    pid = {p.name: int(p.read_text()) for p in (out / "plots").glob("*.png")}
+    assert len(pid) == len(PLOTS) and len(set(pid.values())) == 2
+    slow_file = {"year_dynamics": "dynamics.png", "cac_over_time": "cac.png", "lorenz_curves": "lorenz.png"}.get(
+        slow, f"{slow}.png")
+    assert [name for name, p in pid.items() if p == pid[slow_file]] == [slow_file]
 
 
 def test_plots_are_drawn_here_without_a_plot_process(tmp_path, monkeypatch):
@@ -273,25 +298,60 @@ other figure given to ``save`` is laid out by ``tight_layout`` and then drawn on
 
 
 def test_plot_processes_make_their_figures_ahead(tmp_path, monkeypatch):
-    """Guards io/plot_workers.py's ``plots.prepare`` calls: while the run simulates, each of
-    the two plot processes makes the figures of its share (axes, tick marks) ahead, so each
-    plot, when drawn, finds its figure ready in the process that draws it."""
+    """Guards io/plot_workers.py's ``plots.prepare`` calls: while the run simulates, the
+    plot process makes every figure (axes, tick marks) ahead, then forks the helper, so
+    each plot, when drawn, finds its figure ready in whichever process draws it. (The
+    run's record is sent late here, as after a run long enough for them all to be made.)"""
+    import time
+
     import simulator.io.plots as plots
     from simulator.cli import main
+    from simulator.io import plot_workers
 
     def stub(name):
         def draw(*args, **kwargs):
             ready = any(key[0] == name for key in plots._PREPARED)
+            time.sleep(0.1)  # (as if drawing: both processes take some)
             Path(args[-1]).write_text(f"{os.getpid()} {ready}")
         return draw
 
     for name in PLOTS:
         monkeypatch.setattr(plots, name, stub(name))
+    submit = plot_workers.PlotProcess.submit
+    monkeypatch.setattr(plot_workers.PlotProcess, "submit", lambda self, jobs: time.sleep(3) or submit(self, jobs))
     out = tmp_path / "run"
     assert main(["run", str(ROOT / "scenarios" / "douyin.toml"), *TINY, "--out", str(out)]) == 0
     drawn = [p.read_text().split() for p in (out / "plots").glob("*.png")]
     assert len(drawn) == len(PLOTS) and len({pid for pid, _ in drawn}) == 2
     assert {ready for _, ready in drawn} == {"True"}
+
+
+def test_plots_sent_before_their_figures_are_made_are_drawn_at_once(tmp_path, monkeypatch):
+    """Guards io/plot_workers.py's ``conn.poll``: should the run be written before the plot
+    process has made the figures ahead, it makes no more, forks the helper and the two draw
+    at once (each plot making its figure as it is drawn), rather than the jobs waiting for
+    the figures of every plot first. Here the jobs are sent as the plot process starts,
+    before it has imported matplotlib."""
+    import time
+
+    import simulator.io.plots as plots
+    from simulator.io import plot_workers
+
+    def stub(name):
+        def draw(*args, **kwargs):
+            time.sleep(0.1)
+            Path(args[-1]).write_text(f"{os.getpid()} {len(plots._PREPARED)}")
+        return draw
+
+    for name in PLOTS:
+        monkeypatch.setattr(plots, name, stub(name))
+    jobs = [(name, (tmp_path / f"{name}.png",)) for name in plot_workers.ORDER]
+    process = plot_workers.PlotProcess.start()
+    process.submit(jobs)
+    process.results(jobs)
+    drawn = [(tmp_path / f"{name}.png").read_text().split() for name in plot_workers.ORDER]
+    assert {prepared for _, prepared in drawn} == {"0"}  # no figure made ahead
+    assert len({pid for pid, _ in drawn}) == 2 and str(os.getpid()) not in {pid for pid, _ in drawn}
 
 
 def test_figures_made_ahead_draw_the_same_png(tmp_path, monkeypatch):
@@ -616,22 +676,6 @@ def test_mesa_is_imported_without_reading_source_lines():
     lines = _python(code).strip().splitlines()
     assert lines[0] == "0 True"
     assert lines[1] == "['MESA', 'MESA.mesa', 'MESA.mesa.mesa_logging', 'MESA.mesa.model']"
-
-
-def test_figures_made_ahead_and_not_drawn_are_closed(tmp_path):
-    """``plots.drop_prepared`` (the plot process, once it has forked its helper) closes
-    every figure made ahead and not taken, and leaves none to a later plot."""
-    import matplotlib.pyplot as plt
-
-    from simulator.io import plot_workers, plots
-
-    plt.close("all")
-    plots.prepare(plot_workers.SHARES[1], 1)
-    assert len(plt.get_fignums()) == len(plot_workers.SHARES[1]) and plots._PREPARED
-    plots.drop_prepared()
-    assert not plots._PREPARED and plt.get_fignums() == []
-    plots.drop_prepared()  # nothing made ahead: nothing to do
-    assert plt.get_fignums() == []
 
 
 def test_record_pngs_have_the_pixels_of_the_default_encoder(tmp_path):

@@ -4,16 +4,18 @@ Drawing the nine PNGs of a run record with matplotlib took longer than the defau
 simulation, and importing matplotlib most of a second more (issue 17; benchmarks/README.md,
 *Fixed per-run costs*). ``trafficsim run`` therefore forks a plot process before it imports
 the model: that process imports matplotlib (not pandas: the plots read numpy columns) on
-the other core while this one
-builds the world and simulates, and makes the figures ahead (``plots.prepare``: axes and
-tick marks, a third of the drawing): the helper's share, then it forks the helper (which
-inherits them), then its own share, so that one plot process at a time competes with the
-run for the cores.
+the other core while this one builds the world and simulates, and makes every figure
+ahead (``plots.prepare``: axes and tick marks, a third of the drawing), then forks a
+helper, which inherits them: one plot process at a time competes with the run for the
+cores. Should the run be written before all figures are made, the rest are made as they
+are drawn.
 When the run is written, the plot process receives the plots' inputs (the metrics and
-merchants tables, the creators' exposure: small), passes the helper its share, and the two
-draw (``SHARES``: about half of the drawing each) while this process writes the tables;
-it answers with each file's outcome. An exception raised while drawing (Ctrl-C included)
-is sent back and raised here, as if the plot had been drawn in this process.
+merchants tables, the creators' exposure: small) and passes them to the helper, and the
+two draw while this process writes the tables, each taking the next plot not yet taken
+(``ORDER``: heaviest first) until none is left, so that neither waits for the other's
+share when a plot or a core runs slower than usual; it answers with each file's outcome.
+An exception raised while drawing (Ctrl-C included) is sent back and raised here, as if
+the plot had been drawn in this process.
 
 Only where ``fork`` exists (Linux); elsewhere, or if the process cannot be started, the
 plots are drawn in this process, as before. The files are the same either way.
@@ -26,13 +28,12 @@ import pickle
 import sys
 from pathlib import Path
 
-# the two drawing processes' shares, about half of the drawing each, heaviest first (CPU s
-# in a douyin.toml run's plot processes: ecosystem 0.31-0.36 + 0.05 each for the small
-# ones here, year_dynamics 0.32-0.37 + cac 0.07-0.09 + 0.05-0.07 each there; the plot
-# process also receives the jobs and sends the helper its share)
-SHARES = (("ecosystem", "lorenz_curves", "group_size", "merchant_roi", "fan_tiers"),
-          ("year_dynamics", "cac_over_time", "gmv_by_domain", "domain_shares"))
-ORDER = SHARES[0] + SHARES[1]
+# the record's plots, heaviest first: the two drawing processes take them in this order,
+# each the next one not yet taken, so the last to be taken are small (CPU s in a
+# douyin.toml run's plot processes: ecosystem 0.36-0.52, year_dynamics 0.28-0.43, the
+# others 0.05-0.10 each)
+ORDER = ("ecosystem", "year_dynamics", "cac_over_time", "gmv_by_domain", "lorenz_curves",
+         "fan_tiers", "group_size", "merchant_roi", "domain_shares")
 
 
 class PlotTable:
@@ -97,15 +98,32 @@ def _picklable(exc: BaseException | None) -> BaseException | None:
         return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
-def _helper(conn, jobs_end) -> None:
-    """The plot helper (a fork of the plot process, its share of the figures made ahead
-    there): wait for its jobs, draw them, answer, exit."""
+def _draw_taken(jobs, taken) -> dict[int, BaseException | None]:
+    """Draw the jobs this process takes: the next one not yet taken (``taken``: a shared
+    counter, the index of the next job), until none is left; each taken job's outcome
+    (its exception, picklable, or None) by index. After a Ctrl-C it takes no more."""
+    out = {}
+    while True:
+        with taken.get_lock():
+            k = taken.value
+            taken.value = k + 1
+        if k >= len(jobs):
+            return out
+        exc = draw([jobs[k]])[0]
+        out[k] = _picklable(exc)
+        if exc is not None and not isinstance(exc, Exception):
+            return out
+
+
+def _helper(conn, jobs_end, taken) -> None:
+    """The plot helper (a fork of the plot process, the figures made ahead there): wait
+    for the jobs, draw those it takes, answer with their outcomes, exit."""
     status = 0
     try:
         conn.close()
         jobs = jobs_end.recv()
         if jobs is not None:
-            jobs_end.send([_picklable(e) for e in draw(jobs)])
+            jobs_end.send(_draw_taken(jobs, taken))
     except BaseException:  # noqa: BLE001  (the plot process finds out: EOF)
         status = 1
     finally:
@@ -113,47 +131,42 @@ def _helper(conn, jobs_end) -> None:
 
 
 def _serve(conn, parent_end, panels: int = 1) -> None:
-    """The plot process: import the plotting stack, make the helper's share of the figures
-    ahead, fork the helper (which inherits them and waits), make this process's share,
-    wait for one batch of jobs, draw it with the helper (its share there, the rest here),
-    answer, exit. One process makes all the figures, one share after the other, so that
-    while the run simulates it competes with one plot process for the 2 cores, not two;
-    the helper's share first, so that the helper is ready to draw even if the run ends
-    before this process has made its own."""
+    """The plot process: import the plotting stack, make the figures ahead (until the
+    jobs arrive, if they come first), fork the helper (which inherits them and waits),
+    wait for one batch of jobs, draw it with the helper (each taking the next job not yet
+    taken), answer, exit. One process makes all the figures before the fork, so that while
+    the run simulates it competes with one plot process for the 2 cores, not two."""
     parent_end.close()
     code, pid = 0, 0
     try:
         from . import plots
         import multiprocessing
 
-        plots.prepare(SHARES[1], panels)
+        for name in ORDER:
+            if conn.poll():  # the run is written: draw now (the figures not made yet are made as drawn)
+                break
+            plots.prepare((name,), panels)
         ctx = multiprocessing.get_context("fork")
-        mine, theirs = ctx.Pipe()  # the helper's jobs there, its outcomes back
+        taken = ctx.Value("l", 0)  # the index of the next job not yet taken, shared with the helper
+        mine, theirs = ctx.Pipe()  # the jobs there, the helper's outcomes back
         pid = os.fork()
         if pid == 0:
             mine.close()
-            _helper(conn, theirs)
+            _helper(conn, theirs, taken)
         theirs.close()
-        plots.drop_prepared()  # the helper's share: drawn there
-        plots.prepare(SHARES[0], panels)
         jobs = conn.recv()
         if jobs is None:
             return
-        there = [k for k, (name, _) in enumerate(jobs) if name in SHARES[1]]
-        here = [k for k in range(len(jobs)) if k not in there]
-        mine.send([jobs[k] for k in there])
-        results = [None] * len(jobs)
-        for k, exc in zip(here, draw([jobs[k] for k in here])):
-            results[k] = _picklable(exc)
+        mine.send(jobs)
+        results = _draw_taken(jobs, taken)
         try:
-            theirs_out = mine.recv()
-        except EOFError:
-            theirs_out = [RuntimeError("the plot helper process died")] * len(there)
-        for k, exc in zip(there, theirs_out):
-            results[k] = exc
+            results.update(mine.recv())
+        except EOFError:  # the jobs it took are not drawn
+            pass
         os.waitpid(pid, 0)
         pid = 0
-        conn.send(results)
+        lost = RuntimeError("the plot helper process died")
+        conn.send([results.get(k, lost) for k in range(len(jobs))])
     except BaseException:  # noqa: BLE001  (Ctrl-C or a broken pipe: the writer finds out)
         code = 1
     finally:

@@ -107,13 +107,6 @@ def prepare(names, n: int = 1) -> None:
         _PREPARED[(name, *shape.items())] = (fig, axes)
 
 
-def drop_prepared() -> None:
-    """Close the figures :func:`prepare` made that no plot took (their memory is reused by
-    the next ones): the plot process, once it has forked the helper that draws them."""
-    while _PREPARED:
-        plt.close(_PREPARED.popitem()[1][0])
-
-
 def _columns(table) -> dict[str, np.ndarray]:
     """A plot's table as numpy columns: a DataFrame's, a dict of columns' (each made an
     array) or a list of rows' (a key a row lacks is NaN there, as in ``pd.DataFrame(rows)``)."""
