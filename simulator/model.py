@@ -343,26 +343,20 @@ class TrafficModel(mesa.Model):
 
     def _in_background(self, *calls: tuple) -> list[Future | None]:
         """Each ``(fn, *args)`` of ``calls`` started, in order, in this process's background
-        thread (``_BACKGROUND``, a kept pool) on a large day whose feeds were built in
-        threads (the same switch: ``feeds.slots.feed_threads``) and on a day of at least
-        ``numpy_kernels.AHEAD_BACKGROUND_FROM`` impressions in a small run on the kernels
-        compiled ahead (``AHEAD_RUN``: they release the GIL) where the feeds may use
-        threads (``TRAFFICSIM_FEED_THREADS=1`` or a sweep worker's ``one_kernel_thread``
-        keep everything on this thread): a future each; else a None each (the phase
-        computes it itself, when it needs it). A ``fn`` must read
+        thread (``_BACKGROUND``, a kept pool) on a day large enough for it
+        (``feeds.slots.background_thread``: from ``numpy_kernels.BACKGROUND_FROM`` impressions
+        on the compiled kernels, from ``AHEAD_BACKGROUND_FROM`` in a small run on the kernels
+        compiled ahead, with one feed platform or several; ``TRAFFICSIM_FEED_THREADS=1`` or a
+        sweep worker's ``one_kernel_thread`` keep everything on this thread): a future each;
+        else a None each (the phase computes it itself, when it needs it). A ``fn`` must read
         only what no phase writes until its result is read (the day's trace): the same
         result either way. The impressions' domains (``Impressions.domain``, cached on
         first use) are made here first, so that only this thread fills that cache."""
+        from .feeds.slots import background_thread
+
         logs = self.day_logs
         impressions = sum(len(log.impressions) for log in logs)
-        if not numpy_kernels.compiled(impressions):
-            return [None] * len(calls)
-        from .feeds.slots import feed_threads, thread_limit
-
-        # (a small run on the kernels compiled ahead: they release the GIL)
-        small = (numpy_kernels.AHEAD_RUN and impressions >= numpy_kernels.AHEAD_BACKGROUND_FROM
-                 and thread_limit() > 1)
-        if not small and feed_threads(self, [log.platform for log in logs]) < 2:
+        if not background_thread(self, [log.platform for log in logs], impressions):
             return [None] * len(calls)
         for log in logs:
             log.impressions.domain()

@@ -109,7 +109,8 @@ def test_what_large_days_sum_in_the_background_does_not_depend_on_when(monkeypat
     the feeds in threads) the exposure records' and traffic pools' counts of the platforms
     after the first, the feed sales' offers, the day's intimacy gains, its follows and
     the views' counts of the trace are computed in a background thread while the phases
-    after the reactions run, and the follow graph's metrics pass once it no longer
+    after the reactions run (with one feed platform too, from ``BACKGROUND_FROM``
+    impressions a day, below ``FEED_THREADS_UNTIL`` expected DAU), and the follow graph's metrics pass once it no longer
     changes (after drop_follows), whose tiers' sums are also the followers that
     record_livelihoods reads for the entrants' success (a wrong count there fails: the
     creators' success_day); every frame of the run (metrics, creators, items,
@@ -123,6 +124,7 @@ def test_what_large_days_sum_in_the_background_does_not_depend_on_when(monkeypat
     from .feeds.test_feed_order import run_frames, threaded_world
 
     monkeypatch.setattr(numpy_kernels, "FEED_THREADS_FROM", 0)
+    monkeypatch.setattr(numpy_kernels, "BACKGROUND_FROM", 0)
     monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", True)
     monkeypatch.setattr(numpy_kernels, "FEED_THREADS", 1)
     used = []
@@ -143,6 +145,17 @@ def test_what_large_days_sum_in_the_background_does_not_depend_on_when(monkeypat
     for name, frames in runs.items():
         for key in alone:
             pd.testing.assert_frame_equal(frames[key], alone[key], obj=f"{name}: {key}")
+    # with one feed platform (no feed threads) too, from BACKGROUND_FROM impressions, below
+    # FEED_THREADS_UNTIL expected DAU
+    from .conftest import small
+
+    for world, start, until in ((small(), 0, 10**9), (small(), 10**9, 10**9), (small(), 0, 0), (threaded_world(), 0, 0)):
+        monkeypatch.setattr(numpy_kernels, "BACKGROUND_FROM", start)
+        monkeypatch.setattr(numpy_kernels, "FEED_THREADS_UNTIL", until)
+        used.clear()
+        run_frames(world, days=2)
+        assert used and all((u is not None) == (start == 0 and until > 0) for u in used), (start, until)
+    monkeypatch.setattr(numpy_kernels, "FEED_THREADS_UNTIL", 10**9)
     monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)  # small days (the numpy forms): no thread
     monkeypatch.setattr(numpy_kernels, "_user_days", 0)  # (however many runs this process built before)
     used.clear()
@@ -153,8 +166,6 @@ def test_what_large_days_sum_in_the_background_does_not_depend_on_when(monkeypat
     # with one feed platform (whose feeds are not built in threads) as with several, but
     # not in a sweep's worker
     from simulator.feeds import kernels
-
-    from .conftest import small
 
     monkeypatch.setattr(numpy_kernels, "prefer_compiled_for", lambda *a: None)
     monkeypatch.setattr(numpy_kernels, "AHEAD_RUN", True)

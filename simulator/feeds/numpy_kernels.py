@@ -82,6 +82,15 @@ AHEAD_BACKGROUND_FROM = 60_000
 # threads as the feeds may use (``FEED_THREADS``, ``TRAFFICSIM_FEED_THREADS``, the
 # cores). The same results for any number of threads.
 RANK_THREADS_FROM = COMPILED_USERS
+# The step's background thread (model.py ``_in_background``: what the phases after the
+# reactions read of the day's trace) runs on days of at least BACKGROUND_FROM impressions
+# on the compiled kernels (AHEAD_BACKGROUND_FROM in a small run on the kernels compiled
+# ahead), with one feed platform or several, where the feeds may use more than one thread
+# and below FEED_THREADS_UNTIL expected DAU (memory, as for the feeds' threads): feeds/slots.py
+# ``background_thread``. Measured in lockstep (douyin.toml, one feed platform): 0.91 of the
+# step's time at 60,000 users, 0.85 at 200,000, 0.89 at 1 M (benchmarks/README.md,
+# "Twentieth pass").
+BACKGROUND_FROM = COMPILED_FROM
 
 
 def threads_from(large: int, ahead: int) -> int:

@@ -96,6 +96,22 @@ def feed_threads(model, platforms: list) -> int:
     return threads if threads_may_share_kernels() else 1
 
 
+def background_thread(model, platforms: list, impressions: int) -> bool:
+    """Whether the step's background thread (model.py ``TrafficModel._in_background``) runs
+    today, a day of ``impressions`` on ``platforms``: on the compiled kernels, from
+    ``numpy_kernels.BACKGROUND_FROM`` impressions (``AHEAD_BACKGROUND_FROM`` in a small run
+    on the kernels compiled ahead, ``AHEAD_RUN``), with one feed platform or several, where
+    the feeds may use more than one thread (:func:`thread_limit`; 1 keeps everything on the
+    main thread), below ``FEED_THREADS_UNTIL`` expected DAU over the feed platforms (memory:
+    the background's temporaries beside the phases', as for the feeds' threads) and where
+    threads may run the kernels at once (:func:`threads_may_share_kernels`)."""
+    if not numpy_kernels.compiled(impressions) or thread_limit() < 2:
+        return False
+    start = numpy_kernels.threads_from(numpy_kernels.BACKGROUND_FROM, numpy_kernels.AHEAD_BACKGROUND_FROM)
+    dau = sum(platform.policy.pools.expected_dau for platform in platforms if platform.cfg.kind != "shelf")
+    return start <= impressions and dau < numpy_kernels.FEED_THREADS_UNTIL and threads_may_share_kernels()
+
+
 def thread_limit() -> int:
     """The most threads a day's feeds may use (the platforms' feeds, a platform's ranking
     blocks): ``numpy_kernels.FEED_THREADS``, else the environment's
