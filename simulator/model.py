@@ -53,8 +53,8 @@ from pathlib import Path
 from ._mesa import mesa  # mesa without the parts it imports that the model never uses
 import numpy as np
 import pandas as pd
-from threadpoolctl import ThreadpoolController
 
+from ._blas import one_blas_thread
 from ._pools import KeptPool
 from .agents import Creator, Merchant, Platform, User
 from .audience.activity import Activity
@@ -199,7 +199,7 @@ class TrafficModel(mesa.Model):
 
     def step(self) -> None:
         """One simulated day: the phases of docs/ODD.md section 3, in order."""
-        with _single_threaded_blas():
+        with one_blas_thread():  # (the step's matrix products are small: simulator/_blas.py)
             # yesterday's trace is read by no phase before today's reactions replace it:
             # dropping it first keeps one day's impressions in memory, not two (issue #17)
             self.day_logs = []
@@ -515,14 +515,3 @@ def _latest_total(name: str):
 _BACKGROUND = KeptPool("trace")
 
 
-_BLAS: ThreadpoolController | None = None
-
-
-def _single_threaded_blas():
-    """The step's matrix products are small (block × topics × candidates); BLAS threads
-    would only spin against the compiled kernel's threads, so hold BLAS to one thread
-    during a step (measured: ~1.6x faster feeds at 1M users on 2 cores)."""
-    global _BLAS
-    if _BLAS is None:
-        _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1, user_api="blas")
