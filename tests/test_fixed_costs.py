@@ -24,6 +24,38 @@ def _python(code: str, env: dict | None = None) -> str:
     return done.stdout
 
 
+def test_an_editable_install_byte_compiles_the_package(tmp_path):
+    """Guards setup.py's byte-compiling in an in-place build (``pip install -e .``):
+    where bytecode is never written (PYTHONDONTWRITEBYTECODE) every ``trafficsim``
+    process would compile each module it imports from source again. setup.py is built
+    in place in a copy of a small package (the kernels' own build stubbed: minutes of
+    numba), bytecode writing off; fails if a module is left without bytecode that a
+    process then reads."""
+    import importlib.util
+    import shutil
+
+    pytest.importorskip("setuptools")
+    package = tmp_path / "simulator"
+    (package / "feeds").mkdir(parents=True)
+    shutil.copy(ROOT / "setup.py", tmp_path)
+    (package / "__init__.py").write_text("")
+    (package / "feeds" / "__init__.py").write_text("")
+    (package / "feeds" / "ahead_build.py").write_text(
+        "from pathlib import Path\n\ndef build(target):\n    Path(target).parent.mkdir(parents=True, exist_ok=True)\n"
+        "    Path(target).write_bytes(b'')\n")
+    (package / "module.py").write_text("X = 1\n")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("PYTHONPYCACHEPREFIX", None)
+    done = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    for source in package.rglob("*.py"):
+        assert Path(importlib.util.cache_from_source(str(source))).exists(), source
+    read = subprocess.run([sys.executable, "-v", "-c", "import simulator.module"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert f"code object from '{importlib.util.cache_from_source(str(package / 'module.py'))}'" in read.stderr
+
+
 def test_openmp_threads_sleep_between_parallel_regions():
     """Guards simulator/feeds/kernels.py's OMP_WAIT_POLICY=PASSIVE: GNU OpenMP's threads
     otherwise spin between the step's many short parallel regions (measured: twice the
