@@ -19,6 +19,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 AHEAD = "simulator.feeds._ahead"
+PACKAGE = Path(__file__).resolve().parent / "simulator"
 
 
 class BuildAhead(build_ext):
@@ -28,14 +29,14 @@ class BuildAhead(build_ext):
     def run(self):
         super().run()
         if self.inplace:  # (a wheel's modules are byte-compiled by the installer)
-            compileall.compile_dir(Path(__file__).resolve().parent / "simulator", quiet=1)
+            compileall.compile_dir(PACKAGE, quiet=1)
 
     def build_extension(self, ext):
         if ext.name != AHEAD:
             return super().build_extension(ext)
         target = Path(self.get_ext_fullpath(ext.name))
         spec = importlib.util.spec_from_file_location(
-            "_trafficsim_ahead_build", Path(__file__).resolve().parent / "simulator" / "feeds" / "ahead_build.py")
+            "_trafficsim_ahead_build", PACKAGE / "feeds" / "ahead_build.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         try:

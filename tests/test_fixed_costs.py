@@ -4,7 +4,9 @@ test checks the mechanism that saves the time."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,9 +33,6 @@ def test_an_editable_install_byte_compiles_the_package(tmp_path):
     in place in a copy of a small package (the kernels' own build stubbed: minutes of
     numba), bytecode writing off; fails if a module is left without bytecode that a
     process then reads."""
-    import importlib.util
-    import shutil
-
     pytest.importorskip("setuptools")
     package = tmp_path / "simulator"
     (package / "feeds").mkdir(parents=True)
@@ -49,11 +48,11 @@ def test_an_editable_install_byte_compiles_the_package(tmp_path):
     done = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    for source in package.rglob("*.py"):
-        assert Path(importlib.util.cache_from_source(str(source))).exists(), source
+    cached = {source: importlib.util.cache_from_source(str(source)) for source in package.rglob("*.py")}
+    assert all(Path(pyc).exists() for pyc in cached.values()), cached
     read = subprocess.run([sys.executable, "-v", "-c", "import simulator.module"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
-    assert f"code object from '{importlib.util.cache_from_source(str(package / 'module.py'))}'" in read.stderr
+    assert f"code object from '{cached[package / 'module.py']}'" in read.stderr
 
 
 def test_openmp_threads_sleep_between_parallel_regions():
