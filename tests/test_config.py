@@ -73,6 +73,19 @@ def test_set_errors_are_attributed_to_set(tmp_path):
         parse_set("steps")
 
 
+def test_an_unknown_table_made_by_set_is_attributed_to_set(tmp_path):
+    # the table "nosuch" exists only because --set made it: the error names --set, not the file
+    p = write(tmp_path, "ok.toml", 'name = "ok"\n')
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(p, ["nosuch.key=1"])
+    assert str(e.value).startswith("--set: nosuch") and "unknown key" in str(e.value)
+    # a table the file wrote stays the file's, whatever --set adds inside it
+    p = write(tmp_path, "bad.toml", 'name = "ok"\n[nosuch]\nx = 1\n')
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(p, ["nosuch.key=1"])
+    assert "bad.toml: nosuch" in str(e.value)
+
+
 def test_extends_a_list_merges_bases_left_to_right(tmp_path):
     """extends = [a, b]: both bases' platform tables, in that order; b's keys win over a's,
     the child's over both; an error names the file that really set the key (a key a base

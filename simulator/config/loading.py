@@ -297,13 +297,16 @@ def scenario_from_dict(data: dict, source: str = "<dict>", origin: dict | None =
 
 
 def _origin_of(origin: dict, loc: str) -> str | None:
+    """Who set the key at ``loc``: the source of that key or of the nearest table above
+    it; else, for a table no file wrote (made by a dotted override such as ``--set
+    nosuch.key=1``), the source of the first key set inside it."""
     parts = loc.split(".")
     while parts:
         hit = origin.get(".".join(parts))
         if hit:
             return hit
         parts.pop()
-    return None
+    return next((src for key, src in origin.items() if key.startswith(loc + ".") and src), None)
 
 
 def load_scenario(path: str | Path, sets: list[str] | None = None, overrides: dict | None = None,
