@@ -79,11 +79,35 @@ def test_an_unknown_table_made_by_set_is_attributed_to_set(tmp_path):
     with pytest.raises(ScenarioError) as e:
         load_scenario(p, ["nosuch.key=1"])
     assert str(e.value).startswith("--set: nosuch") and "unknown key" in str(e.value)
+    # also inside a table the file wrote: the unknown table below it is --set's
+    p2 = write(tmp_path, "pop.toml", "[population]\nusers = 100\n")
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(p2, ["population.nosuch.key=1"])
+    assert str(e.value).startswith("--set: population.nosuch") and "unknown key" in str(e.value)
     # a table the file wrote stays the file's, whatever --set adds inside it
     p = write(tmp_path, "bad.toml", 'name = "ok"\n[nosuch]\nx = 1\n')
     with pytest.raises(ScenarioError) as e:
         load_scenario(p, ["nosuch.key=1"])
     assert "bad.toml: nosuch" in str(e.value)
+
+
+def test_a_boolean_where_a_number_belongs_is_an_error(tmp_path):
+    # pydantic's lax mode would read false as 0.0: no ads, silently
+    p = write(tmp_path, "b.toml", "[platforms.douyin]\nad_load = false\n")
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(p)
+    msg = str(e.value)
+    assert "b.toml: platforms.douyin.ad_load" in msg and "not a boolean" in msg and "allowed 0.0..0.5" in msg
+    ok = write(tmp_path, "ok.toml", 'name = "ok"\n')
+    with pytest.raises(ScenarioError, match="--set: population.users: got True; must be a number"):
+        load_scenario(ok, ["population.users=true"])
+    with pytest.raises(ScenarioError, match="relationship.tier_thresholds: .*a list of numbers"):
+        load_scenario(ok, ["relationship.tier_thresholds=[0.1, true, 0.6]"])
+    with pytest.raises(ScenarioError, match="platforms.douyin.centralization"):  # an optional number
+        load_scenario(ok, ["platforms.douyin.centralization=false"])
+    # booleans where the schema wants them, and numbers where it wants numbers, load
+    s = load_scenario(ok, ["commerce.enabled=false", "platforms.douyin.ad_load=0", "population.users=1000"])
+    assert s.commerce.enabled is False and s.platforms["douyin"].ad_load == 0.0 and s.population.users == 1000
 
 
 def test_extends_a_list_merges_bases_left_to_right(tmp_path):

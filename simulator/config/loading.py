@@ -12,7 +12,9 @@ Errors for users are :class:`ScenarioError`: one line naming the file that set t
 key, the dotted key and what is allowed. Unknown keys are errors, not ignored.
 
 pydantic does the type and range checking (``extra="forbid"``, ``Field(ge=..., le=...)``);
-we only translate its error records into that one-line form.
+we translate its error records into that one-line form, and check one thing first that
+its lax mode lets through: a boolean where a number belongs (``ad_load = false`` would
+read as 0).
 """
 
 from __future__ import annotations
@@ -285,6 +287,7 @@ def scenario_from_dict(data: dict, source: str = "<dict>", origin: dict | None =
         if policy is not None and not isinstance(policy, str):  # the schema's preset lookup needs a string
             key = f"platforms.{name}.policy"
             raise ScenarioError(_origin_of(origin, key) or source, key, f"got {policy!r}; allowed: {', '.join(POLICIES)}")
+    _reject_booleans_for_numbers(data, origin, source)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
@@ -296,17 +299,63 @@ def scenario_from_dict(data: dict, source: str = "<dict>", origin: dict | None =
         raise ScenarioError(src, loc, msg) from None
 
 
+def _numeric(annotation) -> bool:
+    """Whether a schema field takes numbers and no booleans: int, float, an optional of
+    them or a tuple of them."""
+    import types
+    import typing
+
+    if annotation in (int, float):
+        return True
+    if typing.get_origin(annotation) in (tuple, typing.Union, types.UnionType):
+        parts = [a for a in typing.get_args(annotation) if a is not type(None) and a is not Ellipsis]
+        return bool(parts) and all(_numeric(a) for a in parts)
+    return False
+
+
+def _reject_booleans_for_numbers(data: Any, origin: dict, source: str, loc: tuple = ()) -> None:
+    """Raise :class:`ScenarioError` for ``true`` or ``false`` where the schema wants a
+    number (or a list of numbers). pydantic's lax mode reads them as 1 and 0, so
+    ``ad_load = false`` would quietly mean no ads; a boolean there is a mistake to name."""
+    if not isinstance(data, dict):
+        return
+    for key, value in data.items():
+        here = (*loc, str(key))
+        if isinstance(value, dict):
+            _reject_booleans_for_numbers(value, origin, source, here)
+            continue
+        values = value if isinstance(value, list) else [value]
+        if not any(isinstance(v, bool) for v in values):
+            continue
+        field = _field_of(here)
+        if field is None or not _numeric(field.annotation):
+            continue
+        dotted = ".".join(here)
+        what = "a list of numbers" if isinstance(value, list) else "a number"
+        msg = f"got {value!r}; must be {what}, not a boolean{_range_hint(here)}"
+        src = _origin_of(origin, dotted) or source
+        if src.startswith("--") and src != "--set":  # a flag such as --seed stands for its key
+            raise ScenarioError(src, "", msg)
+        raise ScenarioError(src, dotted, msg)
+
+
 def _origin_of(origin: dict, loc: str) -> str | None:
-    """Who set the key at ``loc``: the source of that key or of the nearest table above
-    it; else, for a table no file wrote (made by a dotted override such as ``--set
-    nosuch.key=1``), the source of the first key set inside it."""
-    parts = loc.split(".")
+    """Who set the key at ``loc``: the source of that key; for a table no file wrote (made
+    by a dotted override such as ``--set commerce.nosuch.key=1``, which marks only its
+    leaf), the source of the first key set inside it; else that of the nearest table
+    above it. (A file marks every table it writes, so an unmarked table is an override's.)"""
+    if origin.get(loc):
+        return origin[loc]
+    inside = next((src for key, src in origin.items() if key.startswith(loc + ".") and src), None)
+    if inside:
+        return inside
+    parts = loc.split(".")[:-1]
     while parts:
         hit = origin.get(".".join(parts))
         if hit:
             return hit
         parts.pop()
-    return next((src for key, src in origin.items() if key.startswith(loc + ".") and src), None)
+    return None
 
 
 def load_scenario(path: str | Path, sets: list[str] | None = None, overrides: dict | None = None,
