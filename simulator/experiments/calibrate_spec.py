@@ -47,9 +47,9 @@ import dataclasses
 import hashlib
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 
 from ..config.loading import ScenarioError, _apply_sets, _field_of, _range_hint, _resolve, read_toml, scenario_from_dict
 from .sweep_spec import canonical_json, fingerprint
@@ -61,12 +61,18 @@ UNFINGERPRINTED = ("budget", "confirm", "confirm_replicates")  # may change betw
 LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+# numbers that are not booleans: pydantic's lax mode reads ``budget = true`` as 1 (and
+# ``false`` as 0), a mistake that would run silently; strict ints also refuse 40.0
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict()]
+
+
 class Parameter(BaseModel):
     """One free parameter: a dotted scenario key, its range, its scale, where it applies."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     key: str | None = Field(None, description="dotted scenario key (default: the parameter's name)")
-    range: tuple[float, float]
+    range: tuple[Float, Float]
     log: bool = False
     scenarios: list[str] | None = Field(None, min_length=1)
 
@@ -94,17 +100,17 @@ class CalibrationSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field("calibration", min_length=1)
-    seed: int = Field(1, ge=0, le=2**32 - 1)
+    seed: Int = Field(1, ge=0, le=2**32 - 1)
     method: Literal["tpe", "random", "qmc"] = "tpe"
-    budget: int = Field(40, ge=1, le=100_000, description="evaluations in all")
-    batch: int = Field(4, ge=1, le=1_000, description="evaluations asked (and run in parallel) at a time")
-    startup: int = Field(10, ge=1, le=100_000, description="tpe: random evaluations before the model-based ones")
-    replicates: int = Field(3, ge=1, le=1_000)
-    steps: int | list[int] | None = Field(None, description="run length(s); default: each scenario's")
+    budget: Int = Field(40, ge=1, le=100_000, description="evaluations in all")
+    batch: Int = Field(4, ge=1, le=1_000, description="evaluations asked (and run in parallel) at a time")
+    startup: Int = Field(10, ge=1, le=100_000, description="tpe: random evaluations before the model-based ones")
+    replicates: Int = Field(3, ge=1, le=1_000)
+    steps: Int | list[Int] | None = Field(None, description="run length(s); default: each scenario's")
     loss: Literal["miss", "squared"] = "miss"
-    tolerance: float = Field(0.05, ge=0, le=1e6, description="good set: loss <= best + tolerance")
-    confirm: int = Field(0, ge=0, le=1_000, description="the best evaluations rerun on held-out seeds (0: none)")
-    confirm_replicates: int | None = Field(None, ge=2, le=1_000, description="held-out seeds (default 2 x replicates)")
+    tolerance: Float = Field(0.05, ge=0, le=1e6, description="good set: loss <= best + tolerance")
+    confirm: Int = Field(0, ge=0, le=1_000, description="the best evaluations rerun on held-out seeds (0: none)")
+    confirm_replicates: Int | None = Field(None, ge=2, le=1_000, description="held-out seeds (default 2 x replicates)")
     targets_file: str | None = None
     fit: list[str] | None = None
     targets: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -10,10 +10,10 @@ import hashlib
 import itertools
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 
 from ..io.outputs import json_default
 from ..config.loading import ScenarioError, read_toml, _apply_sets, _field_of, _range_hint, _resolve, scenario_from_dict
@@ -21,9 +21,15 @@ from ..config.loading import ScenarioError, read_toml, _apply_sets, _field_of, _
 SWEEP_KEYS = ("base", "name", "replicates", "seed", "steps", "method", "samples", "set", "parameters")
 
 
+# numbers that are not booleans: pydantic's lax mode reads ``replicates = true`` as 1 (and
+# ``false`` as 0), a mistake that would run silently; strict ints also refuse 3.0
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict()]
+
+
 class Range(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    range: tuple[float, float]
+    range: tuple[Float, Float]
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -39,11 +45,11 @@ class SweepSpec(BaseModel):
 
     base: str = Field(description="base scenario file (resolved relative to the sweep file)")
     name: str = Field("sweep", min_length=1)
-    replicates: int = Field(3, ge=1, le=10_000)
-    seed: int = Field(1, ge=0, le=2**63 - 1)
-    steps: int | None = Field(None, ge=1, le=3650, description="overrides the scenario's steps")
+    replicates: Int = Field(3, ge=1, le=10_000)
+    seed: Int = Field(1, ge=0, le=2**63 - 1)
+    steps: Int | None = Field(None, ge=1, le=3650, description="overrides the scenario's steps")
     method: Literal["grid", "lhs", "sobol"] = "grid"
-    samples: int = Field(16, ge=1, le=1_000_000, description="lhs: points; sobol: base sample size N")
+    samples: Int = Field(16, ge=1, le=1_000_000, description="lhs: points; sobol: base sample size N")
     set: dict[str, Any] = Field(default_factory=dict)
     parameters: dict[str, list[Any] | Range] = Field(min_length=1)
     source: str = Field("<dict>", exclude=True)
@@ -106,6 +112,8 @@ def load_sweep(path: str | Path) -> SweepSpec:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
         msg = err["msg"] if err["type"] != "extra_forbidden" else f"unknown key (allowed: {', '.join(SWEEP_KEYS)})"
+        if err["type"] != "extra_forbidden" and err.get("input") is not None and not isinstance(err["input"], (dict, list)):
+            msg += f" (got {err['input']!r})"
         raise ScenarioError(str(path), loc, msg) from None
     check_keys(spec)
     return spec

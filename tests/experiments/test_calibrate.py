@@ -223,6 +223,9 @@ BAD = [
     ("budjet = 3\n", "budjet: unknown key (allowed: name, seed"),
     ('method = "nelder"\n', "method: Input should be 'tpe', 'random' or 'qmc'"),
     ("budget = 0\n", "budget: Input should be greater than or equal to 1"),
+    ("budget = true\n", "budget: Input should be a valid integer (got True)"),  # lax mode: a budget of 1
+    ('[parameters."platforms.douyin.beta"]\nrange = [false, 1]\n', "parameters.platforms.douyin.beta.range.0: Input "
+                                                                    "should be a valid number (got False)"),
     ("steps = [4, 2]\n", "steps: a list of run lengths must be non-empty and increasing"),
     ('[parameters."platforms.douyin.betta"]\nrange = [0, 1]\n', "parameters.platforms.douyin.betta"),
     ('[parameters."platforms.kuaishou.beta"]\nrange = [0, 1]\n', "no platform 'kuaishou' in scenario"),

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -100,6 +101,20 @@ def test_bad_sweep_files_exit_2_naming_the_key(tmp_path, capsys, body, needle):
     err = capsys.readouterr().err
     assert needle in err and "s.toml" in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("replicates, needle", [
+    ("true", "replicates: Input should be a valid integer (got True)"),  # lax mode: 1 replicate, silently
+    ("2.0", "replicates: Input should be a valid integer (got 2.0)"),
+])
+def test_a_boolean_or_a_float_where_a_sweep_count_belongs_is_an_error(tmp_path, replicates, needle):
+    p = sweep_file(tmp_path, GRID)
+    p.write_text(p.read_text().replace("replicates = 2", f"replicates = {replicates}"))
+    with pytest.raises(ScenarioError, match=re.escape(needle)):
+        load_sweep(p)
+    p = sweep_file(tmp_path, '"platforms.douyin.beta" = { range = [false, 3.0] }', method="lhs")
+    with pytest.raises(ScenarioError, match=re.escape("parameters.platforms.douyin.beta.")):
+        load_sweep(p)
 
 
 def test_unknown_sweep_key(tmp_path):
