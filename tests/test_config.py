@@ -110,6 +110,27 @@ def test_a_boolean_where_a_number_belongs_is_an_error(tmp_path):
     assert s.commerce.enabled is False and s.platforms["douyin"].ad_load == 0.0 and s.population.users == 1000
 
 
+def test_a_sections_own_check_names_its_key_and_who_set_it(tmp_path):
+    # the file writes [merchants]; the bad mix comes from --set: the error is --set's, at the key
+    p = write(tmp_path, "m.toml", "[merchants]\ntargeting_mix = [1.0, 1.0, 1.0]\n")
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(p, ["merchants.category_mix=[-1, 1, 1, 1]"])
+    assert str(e.value).startswith("--set: merchants.category_mix: must be finite, non-negative shares")
+    with pytest.raises(ScenarioError, match="z.toml: merchants.targeting_mix: must be finite"):
+        load_scenario(write(tmp_path, "z.toml", "[merchants]\ntargeting_mix = [0.0, 0.0, 0.0]\n"))
+    # a check of the whole scenario, on a key one --set gave
+    with pytest.raises(ScenarioError, match="^--set: population.merchants: must be at most half"):
+        load_scenario(p, ["population.merchants=400"])
+
+
+@pytest.mark.parametrize("mix", ["[inf, 1, 1, 1]", "[nan, 1, 1, 1]"])
+def test_a_mix_of_shares_must_be_finite(tmp_path, mix):
+    # inf passed as a positive share and the merchants' draw failed later (probabilities contain NaN)
+    p = write(tmp_path, "ok.toml", 'name = "ok"\n')
+    with pytest.raises(ScenarioError, match="merchants.category_mix: must be finite"):
+        load_scenario(p, [f"merchants.category_mix={mix}"])
+
+
 def test_extends_a_list_merges_bases_left_to_right(tmp_path):
     """extends = [a, b]: both bases' platform tables, in that order; b's keys win over a's,
     the child's over both; an error names the file that really set the key (a key a base

@@ -20,6 +20,7 @@ read as 0).
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -293,10 +294,26 @@ def scenario_from_dict(data: dict, source: str = "<dict>", origin: dict | None =
     except ValidationError as exc:
         err = exc.errors()[0]
         loc, msg = _format_error(err)
+        if err["type"] == "value_error":
+            loc, msg = _key_named_first(loc, msg)
         src = _origin_of(origin, loc) or source
         if src.startswith("--") and src != "--set":  # a flag such as --seed stands for its key
             raise ScenarioError(src, "", msg) from None
         raise ScenarioError(src, loc, msg) from None
+
+
+def _key_named_first(loc: str, msg: str) -> tuple[str, str]:
+    """A section's own check (a model validator) names the key it is about at the start of
+    its message ("targeting_mix must be ...", "activity.enabled: a shelf platform ...",
+    "population.merchants must be ..."): that key is the error's location, so that the
+    error names who set it (a ``--set`` inside a file's table) and the key once."""
+    m = re.match(r"([A-Za-z_][\w.]*)(?:: | (?=must |is ))(.+)", msg, re.S)
+    if m is None:
+        return loc, msg
+    key = f"{loc}.{m.group(1)}" if loc else m.group(1)
+    if _field_of(tuple(key.split("."))) is None:
+        return loc, msg
+    return key, m.group(2)
 
 
 def _numeric(annotation) -> bool:

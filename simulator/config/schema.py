@@ -8,6 +8,7 @@ presets (:mod:`simulator.config.presets`) only say which defaults a ``policy`` o
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -517,8 +518,8 @@ class MerchantConfig(_Section):
     def _mixes(self):
         for key in ("category_mix", "targeting_mix"):
             v = getattr(self, key)
-            if any(x < 0 for x in v) or sum(v) <= 0:
-                raise ValueError(f"{key} must be non-negative shares with a positive sum")
+            if not all(math.isfinite(x) and x >= 0 for x in v) or sum(v) <= 0:
+                raise ValueError(f"{key} must be finite, non-negative shares with a positive sum, got {list(v)}")
         return self
 
 
