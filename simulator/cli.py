@@ -273,6 +273,7 @@ def cmd_compare(args) -> int:
             sc = load_scenario(path, [f"steps={args.steps}"] if args.steps else [])
             label = sc.name if sc.name not in scenarios else f"{sc.name}_{len(scenarios) + 1}"
             scenarios[label] = sc
+        _check_files(scenarios.values())
         out = args.out or default_out_dir("compare-" + "-vs-".join(scenarios))
         check_out_dir(out)
     except (ScenarioError, OutputError) as exc:
@@ -406,7 +407,18 @@ def _validate_inputs(args):
         scenarios[label] = load_scenario(folder / file, sets[label], flags=flags)
     recorded = {label: {"file": str(folder / sources[label][0]), "sets": [*s, *(f"{k}={v}" for k, v in flags.values())]}
                 for label, s in sets.items()}
+    _check_files(scenarios.values())
     return specs, scenarios, recorded
+
+
+def _check_files(scenarios) -> None:
+    """Raise ScenarioError for a follow-graph file (``graph.follow_graph_file``) a run
+    would refuse, before any run starts (each run reads it again when it builds its world)."""
+    from .state.graphs import load_follow_file
+
+    for path, users, creators in sorted({(sc.graph.follow_graph_file, sc.population.users, sc.population.creators)
+                                          for sc in scenarios if sc.graph.follow_graph_file}):
+        load_follow_file(path, users, creators)
 
 
 def cmd_validate(args) -> int:
@@ -559,6 +571,11 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return EXIT_BROKEN_PIPE
     except Exception as exc:  # a bug, not a user error: keep the traceback for the report
+        loading = sys.modules.get(f"{__package__}.config.loading")  # (not imported: not one of its errors)
+        if loading is not None and isinstance(exc, loading.ScenarioError):
+            # an input found bad once the runs read it (a follow-graph file's rows, in a
+            # worker process or here): a user error, and nothing half-written is left
+            return _fail(str(exc))
         import traceback
 
         traceback.print_exc()

@@ -76,6 +76,35 @@ def test_bad_file_exits_2(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_a_bad_follow_graph_file_is_a_user_error_in_run_and_compare(tmp_path, capsys):
+    """A follow-graph file is read when a run builds its world, after the scenario's
+    check: its errors were reported as internal errors ("please report it"), and in
+    ``compare``'s worker processes as a broken process pool (the error could not be
+    unpickled). Now exit 2, one line, nothing written."""
+    (tmp_path / "f.csv").write_text("user,creator\n-1,2\n")
+    sc = tmp_path / "g.toml"
+    sc.write_text(f'extends = "{SCENARIOS / "douyin.toml"}"\n[graph]\nfollow_graph_file = "f.csv"\n')
+    for command in (["run", str(sc), "--steps", "2"],
+                    ["compare", str(sc), str(SCENARIOS / "douyin.toml"), "--steps", "2", "--replicates", "2"]):
+        out = tmp_path / command[0]
+        assert main([*command, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("trafficsim: error: ") and "f.csv: graph.follow_graph_file: user index out of range" in err
+        assert "internal error" not in err and not out.exists()
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["f.csv", "g.toml"]
+
+
+def test_a_scenario_error_crosses_a_process_boundary_whole():
+    import pickle
+
+    from simulator.config import ScenarioError
+
+    e = pickle.loads(pickle.dumps(ScenarioError("f.csv", "graph.follow_graph_file", "user index out of range")))
+    assert isinstance(e, ScenarioError) and (e.source, e.key, e.message) == ("f.csv", "graph.follow_graph_file",
+                                                                              "user index out of range")
+    assert str(e) == "f.csv: graph.follow_graph_file: user index out of range"
+
+
 def test_refuses_non_empty_out(tmp_path, capsys):
     (tmp_path / "x").write_text("keep me")
     assert main(["run", str(SCENARIOS / "douyin.toml"), "--out", str(tmp_path), *SMALL]) == 2

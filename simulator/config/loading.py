@@ -40,6 +40,9 @@ class ScenarioError(ValueError):
         key_part = f"{key}: " if key else ""
         super().__init__(f"{where}{key_part}{message}")
 
+    def __reduce__(self):  # raised in a worker process, it reaches the parent whole (pickle re-calls __init__)
+        return type(self), (self.source, self.key, self.message)
+
 
 
 # --------------------------------------------------------------------------- loading

@@ -616,6 +616,15 @@ def load_follow_file(path: str, n_users: int, n_creators: int) -> tuple[np.ndarr
         raise ScenarioError(str(p), key, f"user index out of range (allowed 0..{n_users - 1})")
     if len(c) and (c.min() < 0 or c.max() >= n_creators):
         raise ScenarioError(str(p), key, f"creator index out of range (allowed 0..{n_creators - 1})")
-    if w is not None and len(w) and (w.min() < 0 or w.max() > 1):
-        raise ScenarioError(str(p), key, "intimacy out of range (allowed 0..1)")
+    if w is not None and len(w) and not np.all((w >= 0) & (w <= 1)):  # (NaN fails the test)
+        bad = int(np.flatnonzero(~((w >= 0) & (w <= 1)))[0])
+        raise ScenarioError(str(p), key, f"intimacy out of range (allowed 0..1): edge {bad + 1} has {float(w[bad])!r}")
+    if len(u) > 1:  # a follow is one edge: the graph would keep the first of two and drop the other's intimacy
+        pair = u * np.int64(n_creators) + c
+        order = np.argsort(pair, kind="stable")
+        same = np.flatnonzero(pair[order][1:] == pair[order][:-1])
+        if len(same):
+            a, b = sorted((int(order[same[0]]), int(order[same[0] + 1])))
+            raise ScenarioError(str(p), key, f"edges {a + 1} and {b + 1} are both user {u[a]} -> creator {c[a]} "
+                                             f"({len(same)} duplicate edge(s) in all): a follow is one edge")
     return u, c, w

@@ -1,3 +1,5 @@
+import re
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -121,6 +123,19 @@ def test_bad_follow_file_names_the_key(tmp_path):
     p = tmp_path / "f.csv"
     p.write_text("user,creator\n0,99999\n")
     with pytest.raises(ScenarioError, match="graph.follow_graph_file.*creator index out of range"):
+        TrafficModel(small({"graph": {"follow_graph_file": str(p)}}))
+
+
+@pytest.mark.parametrize("body, needle", [
+    # NaN passed the range check (NaN compares false) and became the edge's intimacy
+    ("user,creator,intimacy\n0,1,0.5\n2,3,nan\n", "intimacy out of range (allowed 0..1): edge 2 has nan"),
+    # the graph kept the first of two equal edges and dropped the other, silently
+    ("user,creator\n0,1\n2,3\n0,1\n", "edges 1 and 3 are both user 0 -> creator 1 (1 duplicate edge(s) in all)"),
+])
+def test_a_follow_file_with_a_nan_intimacy_or_a_repeated_edge_is_an_error(tmp_path, body, needle):
+    p = tmp_path / "f.csv"
+    p.write_text(body)
+    with pytest.raises(ScenarioError, match=re.escape(f"graph.follow_graph_file: {needle}")):
         TrafficModel(small({"graph": {"follow_graph_file": str(p)}}))
 
 
