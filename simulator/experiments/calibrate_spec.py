@@ -47,24 +47,18 @@ import dataclasses
 import hashlib
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..config.loading import ScenarioError, _apply_sets, _field_of, _range_hint, _resolve, read_toml, scenario_from_dict
-from .sweep_spec import canonical_json, fingerprint
+from .sweep_spec import Float, Int, canonical_json, fingerprint  # (Int, Float: numbers, never booleans)
 
 CALIBRATION_KEYS = ("name", "seed", "method", "budget", "batch", "startup", "replicates", "steps", "loss", "tolerance",
                     "confirm", "confirm_replicates", "targets_file", "fit", "targets", "scenarios", "set", "parameters")
 PARAMETER_KEYS = ("key", "range", "log", "scenarios")
 UNFINGERPRINTED = ("budget", "confirm", "confirm_replicates")  # may change between a calibration and its --resume
 LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-# numbers that are not booleans: pydantic's lax mode reads ``budget = true`` as 1 (and
-# ``false`` as 0), a mistake that would run silently; strict ints also refuse 40.0
-Int = Annotated[int, Strict()]
-Float = Annotated[float, Strict()]
 
 
 class Parameter(BaseModel):

@@ -21,8 +21,9 @@ from ..config.loading import ScenarioError, read_toml, _apply_sets, _field_of, _
 SWEEP_KEYS = ("base", "name", "replicates", "seed", "steps", "method", "samples", "set", "parameters")
 
 
-# numbers that are not booleans: pydantic's lax mode reads ``replicates = true`` as 1 (and
-# ``false`` as 0), a mistake that would run silently; strict ints also refuse 3.0
+# numbers that are not booleans, for the sweep and calibration files: pydantic's lax mode
+# reads ``replicates = true`` as 1 (and ``false`` as 0), a mistake that would run
+# silently; strict ints also refuse 3.0
 Int = Annotated[int, Strict()]
 Float = Annotated[float, Strict()]
 
