@@ -65,7 +65,7 @@ from .commerce import Commerce
 from .commerce.feed_sales import sell_in_feed, selling_offers
 from .commerce.learning import learn as learn_channels
 from .commerce.ledger import Ledger
-from .config import Scenario, load_scenario
+from .config import Scenario, ScenarioError, load_scenario
 from .config.loading import scenario_with
 from .content.exposure import exposure_counts, record_exposure
 from .content.presence import Presence
@@ -104,6 +104,21 @@ class DayLog:
     tally: dict = field(default_factory=dict, compare=False, repr=False)
 
 
+def _integer_key(key: str, value) -> int:
+    """``seed=`` or ``steps=`` of :class:`TrafficModel`, checked as the scenario's own key
+    is (an integer in its range; ``model_copy`` does not validate): ``seed=1.5`` ran with
+    seed 1, ``seed=True`` with 1, ``steps=0`` or a seed above 2**63 - 1 were taken as given."""
+    import numbers
+
+    field = Scenario.model_fields[key]
+    lo = next(m.ge for m in field.metadata if getattr(m, "ge", None) is not None)
+    hi = next(m.le for m in field.metadata if getattr(m, "le", None) is not None)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not lo <= value <= hi:
+        extra = " (or None: a fresh one; or 'scenario': the scenario's)" if key == "seed" else ""
+        raise ScenarioError("TrafficModel", key, f"got {value!r}; must be an integer in {lo}..{hi}{extra}")
+    return int(value)
+
+
 class TrafficModel(mesa.Model):
     """The traffic-ecosystem model.
 
@@ -140,10 +155,10 @@ class TrafficModel(mesa.Model):
             scenario = scenario_with(data, overrides, settings)
         if seed is None:
             seed = secrets.randbits(63)  # Mesa's convention: no seed, a fresh one (recorded in scenario.seed)
-        if seed != "scenario":
-            scenario = scenario.model_copy(update={"seed": int(seed)})
+        if not (isinstance(seed, str) and seed == "scenario"):
+            scenario = scenario.model_copy(update={"seed": _integer_key("seed", seed)})
         if steps is not None:
-            scenario = scenario.model_copy(update={"steps": int(steps)})
+            scenario = scenario.model_copy(update={"steps": _integer_key("steps", steps)})
         super().__init__(seed=scenario.seed)
         self.scenario: Scenario = scenario
         world = build_world(scenario)

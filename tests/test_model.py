@@ -1,7 +1,10 @@
 """TrafficModel as a Mesa model: keyword parameters, seeds, ``running``, batch_run."""
 
+import re
+
 import mesa
 import pandas as pd
+import pytest
 
 from simulator import TrafficModel
 from simulator.model import REPORTED
@@ -43,11 +46,20 @@ def test_seed_scenario_uses_the_files_seed_and_none_draws_a_fresh_one():
     assert len(fresh) == 3
 
 
+@pytest.mark.parametrize("keyword, value", [
+    ("seed", 1.5), ("seed", True), ("seed", -1), ("seed", 2**63), ("seed", "7"),  # 1.5 ran as seed 1, silently
+    ("steps", 0), ("steps", 2.5), ("steps", 4000),
+])
+def test_seed_and_steps_keywords_are_checked_as_the_scenarios_keys(keyword, value):
+    from simulator.config import ScenarioError
+
+    with pytest.raises(ScenarioError, match=f"TrafficModel: {keyword}: got {re.escape(repr(value))}; must be an integer"):
+        TrafficModel(SCENARIOS / "douyin.toml", **{"seed": 1, keyword: value})
+
+
 def test_keywords_and_overrides_never_create_a_platform():
     """The platform rule holds for every way into the model: a misspelled platform in a
     dotted keyword or in overrides of a scenario dict is an error, not a second platform."""
-    import pytest
-
     from simulator import ScenarioError
 
     from .conftest import small
