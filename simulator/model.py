@@ -125,10 +125,10 @@ class TrafficModel(mesa.Model):
     Parameters
     ----------
     scenario : a :class:`Scenario`, a path to a scenario TOML file, or a dict.
-    seed : the run's seed. ``None`` (the default, as in any Mesa model) draws a fresh
-        seed and records it in ``model.scenario.seed``; ``"scenario"`` uses the
-        scenario's own ``seed`` key (what ``trafficsim run`` does).
-    steps : the run's length (default: the scenario's ``steps``); ``running`` turns
+    seed : the run's seed, an integer in 0..2**63 - 1. ``None`` (the default, as in any
+        Mesa model) draws a fresh seed and records it in ``model.scenario.seed``;
+        ``"scenario"`` uses the scenario's own ``seed`` key (what ``trafficsim run`` does).
+    steps : the run's length, 1..3650 days (default: the scenario's ``steps``); ``running`` turns
         False once they are simulated, so ``mesa.batch_run`` stops there.
     overrides : nested dict of scenario overrides (e.g. ``{"platforms": {"douyin": {"beta": 2}}}``).
     agents : create Mesa agents for every user (``True``) or only for creators,
