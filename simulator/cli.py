@@ -116,6 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--replicates", type=int, default=5, help="runs per scenario (default 5, at least 2: 95%% CIs)")
     c.add_argument("--steps", type=int, help="simulated days (default: each scenario's)")
     c.add_argument("--seed", type=int, help="seed of the replicate seeds (default: the first scenario's)")
+    c.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key in every scenario (e.g. population.users=50000; repeatable)")
     c.add_argument("--workers", type=int, help="worker processes (default: the machine's cores)")
     c.add_argument("--out", type=Path, help="output folder (default: a new folder under outputs/)")
 
@@ -270,7 +272,7 @@ def cmd_compare(args) -> int:
     scenarios = {}
     try:
         for path in args.scenarios:
-            sc = load_scenario(path, [f"steps={args.steps}"] if args.steps else [])
+            sc = load_scenario(path, [*args.sets, *([f"steps={args.steps}"] if args.steps else [])])
             label = sc.name if sc.name not in scenarios else f"{sc.name}_{len(scenarios) + 1}"
             scenarios[label] = sc
         _check_files(scenarios.values())

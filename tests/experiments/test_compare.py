@@ -186,6 +186,24 @@ def test_compare_refuses_one_replicate(tmp_path, capsys):
     assert mean == 3.0 and lo != lo and hi != hi
 
 
+def test_compare_set_overrides_every_scenario(tmp_path, capsys):
+    """--set applies to each scenario compared (as validate's does); a key one scenario
+    cannot take is an error naming --set, before any run."""
+    out = tmp_path / "o"
+    douyin, kuaishou = str(SCENARIOS / "douyin.toml"), str(SCENARIOS / "kuaishou.toml")
+    assert main(["compare", douyin, kuaishou, "--replicates", "2", "--steps", "2", "--workers", "1",
+                 "--set", "population.users=400", "--set", "population.creators=24", "--set", "population.merchants=2",
+                 "--out", str(out)]) == 0
+    for name in ("douyin", "kuaishou"):
+        resolved = load_scenario(out / f"scenario_{name}.toml")
+        assert (resolved.population.users, resolved.population.creators, resolved.steps) == (400, 24, 2)
+    capsys.readouterr()
+    assert main(["compare", douyin, kuaishou, "--set", "platforms.douyin.beta=2", "--out", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("trafficsim: error: --set: platforms.douyin.beta: no platform named 'douyin'")
+    assert not (tmp_path / "p").exists()
+
+
 def test_reading_without_ci_makes_no_claim():
     """A table without CIs (one replicate, from older files or the API) must not call a
     difference clear."""
