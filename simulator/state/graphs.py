@@ -619,12 +619,15 @@ def load_follow_file(path: str, n_users: int, n_creators: int) -> tuple[np.ndarr
     if w is not None and len(w) and not np.all((w >= 0) & (w <= 1)):  # (NaN fails the test)
         bad = int(np.flatnonzero(~((w >= 0) & (w <= 1)))[0])
         raise ScenarioError(str(p), key, f"intimacy out of range (allowed 0..1): edge {bad + 1} has {float(w[bad])!r}")
-    if len(u) > 1:  # a follow is one edge: the graph would keep the first of two and drop the other's intimacy
+    if w is not None and len(u) > 1:
+        # a follow is one edge: an edge given twice counts once (the graph keeps the first),
+        # which is no loss when both give the same intimacy; two different ones are a conflict
         pair = u * np.int64(n_creators) + c
         order = np.argsort(pair, kind="stable")
-        same = np.flatnonzero(pair[order][1:] == pair[order][:-1])
-        if len(same):
-            a, b = sorted((int(order[same[0]]), int(order[same[0] + 1])))
-            raise ScenarioError(str(p), key, f"edges {a + 1} and {b + 1} are both user {u[a]} -> creator {c[a]} "
-                                             f"({len(same)} duplicate edge(s) in all): a follow is one edge")
+        clash = np.flatnonzero((pair[order][1:] == pair[order][:-1]) & (w[order][1:] != w[order][:-1]))
+        if len(clash):
+            a, b = sorted((int(order[clash[0]]), int(order[clash[0] + 1])))
+            raise ScenarioError(str(p), key, f"edges {a + 1} and {b + 1} are both user {u[a]} -> creator {c[a]}, "
+                                             f"with intimacy {float(w[a])!r} and {float(w[b])!r} ({len(clash)} such "
+                                             "pair(s) in all): a follow is one edge, give it once")
     return u, c, w

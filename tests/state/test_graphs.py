@@ -129,14 +129,23 @@ def test_bad_follow_file_names_the_key(tmp_path):
 @pytest.mark.parametrize("body, needle", [
     # NaN passed the range check (NaN compares false) and became the edge's intimacy
     ("user,creator,intimacy\n0,1,0.5\n2,3,nan\n", "intimacy out of range (allowed 0..1): edge 2 has nan"),
-    # the graph kept the first of two equal edges and dropped the other, silently
-    ("user,creator\n0,1\n2,3\n0,1\n", "edges 1 and 3 are both user 0 -> creator 1 (1 duplicate edge(s) in all)"),
+    # the graph kept the first of two equal edges and dropped the other's intimacy, silently
+    ("user,creator,intimacy\n0,1,0.5\n2,3,0.2\n0,1,0.7\n",
+     "edges 1 and 3 are both user 0 -> creator 1, with intimacy 0.5 and 0.7 (1 such pair(s) in all)"),
 ])
 def test_a_follow_file_with_a_nan_intimacy_or_a_repeated_edge_is_an_error(tmp_path, body, needle):
     p = tmp_path / "f.csv"
     p.write_text(body)
     with pytest.raises(ScenarioError, match=re.escape(f"graph.follow_graph_file: {needle}")):
         TrafficModel(small({"graph": {"follow_graph_file": str(p)}}))
+
+
+def test_an_edge_given_twice_with_the_same_intimacy_counts_once(tmp_path):
+    p = tmp_path / "f.csv"
+    p.write_text("user,creator,intimacy\n0,1,0.5\n2,3,0.2\n0,1,0.5\n")
+    assert TrafficModel(small({"graph": {"follow_graph_file": str(p)}}), agents=False).follows.n_edges == 2
+    p.write_text("user,creator\n0,1\n2,3\n0,1\n")  # (no intimacies given: they are drawn, once an edge)
+    assert TrafficModel(small({"graph": {"follow_graph_file": str(p)}}), agents=False).follows.n_edges == 2
 
 
 def test_follow_graph_add_inserts_every_column_as_np_insert_did():
