@@ -170,6 +170,46 @@ EXIT_TARGET_FAILED, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPTED = 1, 2, 3, 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command whose reader closed the pipe
 
 
+# Peak resident memory a run needs, measured (docs/scaling.md, "Scaling with users"):
+# 13.1 GiB at 10 M users × 30 days (~1.4 KB a user), 3.5 GiB at 1 M users × 365 days
+# (~3.6 KB a user: the follow graph grows over a year, ~(days / 30)^0.38), plus the
+# interpreter, libraries and kernels (~0.3 GiB).
+_PEAK_BYTES_PER_USER_30_DAYS, _PEAK_GROWTH_WITH_DAYS, _PEAK_BASE_BYTES = 1_400, 0.38, 0.3 * 2**30
+
+
+def _peak_estimate(scenario) -> float:
+    """Rough peak resident bytes of one run of ``scenario`` (its users and days)."""
+    growth = max(1.0, scenario.steps / 30) ** _PEAK_GROWTH_WITH_DAYS
+    return _PEAK_BASE_BYTES + scenario.population.users * _PEAK_BYTES_PER_USER_30_DAYS * growth
+
+
+def _available_memory() -> float | None:
+    """The machine's available memory in bytes (Linux's MemAvailable), or None."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _warn_memory(scenarios, at_once: int = 1) -> None:
+    """Say so on stderr when runs of ``scenarios`` (``at_once`` of the largest at a time)
+    would need more memory than the machine has available: such a run is killed by the
+    system part-way, without a word from the tool."""
+    available = _available_memory()
+    if available is None or not scenarios:
+        return
+    need = max(_peak_estimate(sc) for sc in scenarios) * at_once
+    if need > 0.9 * available:
+        runs = f"{at_once} runs at once" if at_once > 1 else "this run"
+        print(f"trafficsim: warning: {runs} may need about {need / 2**30:.1f} GiB of memory (measured: 13.1 GiB "
+              f"at 10 M users × 30 days, docs/scaling.md); this machine has {available / 2**30:.1f} GiB available, "
+              "and a run short of memory is killed part-way", file=sys.stderr)
+
+
 def _fail(msg: str) -> int:
     print(f"trafficsim: error: {msg}", file=sys.stderr)
     return EXIT_USAGE
@@ -194,6 +234,7 @@ def cmd_run(args) -> int:
     except (ScenarioError, OutputError) as exc:
         return _fail(str(exc))
 
+    _warn_memory([scenario])
     from ._deferred import skip_for_run
     from .io.plot_workers import PlotProcess
 
@@ -280,6 +321,9 @@ def cmd_compare(args) -> int:
         check_out_dir(out)
     except (ScenarioError, OutputError) as exc:
         return _fail(str(exc))
+    import os
+
+    _warn_memory(scenarios.values(), min(args.workers or os.cpu_count() or 1, len(scenarios) * args.replicates))
     from .experiments.compare import compare, headline_text, readings  # heavy imports after validation
 
     with _runs(len(scenarios) * args.replicates, args.workers, "compare") as (pool, progress):

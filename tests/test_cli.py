@@ -105,6 +105,31 @@ def test_a_scenario_error_crosses_a_process_boundary_whole():
     assert str(e) == "f.csv: graph.follow_graph_file: user index out of range"
 
 
+def test_a_run_the_machine_lacks_the_memory_for_is_announced(tmp_path, capsys, monkeypatch):
+    """A run short of memory is killed by the system part-way, without a word from the
+    tool: the commands say so first (a warning; the run still starts)."""
+    import simulator.cli as cli
+    from simulator.config import load_scenario
+
+    monkeypatch.setattr(cli, "_available_memory", lambda: 64 * 2**20)  # 64 MiB: less than any run needs
+    out = tmp_path / "run"
+    assert main(["run", str(SCENARIOS / "douyin.toml"), "--steps", "1", "--quiet", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "trafficsim: warning: this run may need about 0.3 GiB of memory" in err and "0.1 GiB available" in err
+    assert (out / "manifest.json").exists()
+    # the estimate follows users and days, and runs at once add up
+    big = load_scenario(SCENARIOS / "douyin.toml", ["population.users=10000000", "population.creators=100000"])
+    year = load_scenario(SCENARIOS / "douyin.toml", ["population.users=1000000", "population.creators=10000",
+                                                     "steps=365"])
+    assert 12 * 2**30 < cli._peak_estimate(big) < 15 * 2**30  # measured 13.1 GiB (docs/scaling.md)
+    assert 3 * 2**30 < cli._peak_estimate(year) < 4.5 * 2**30  # measured 3.3-3.5 GiB
+    monkeypatch.setattr(cli, "_available_memory", lambda: 20 * 2**30)
+    cli._warn_memory([big])
+    assert capsys.readouterr().err == ""
+    cli._warn_memory([big], at_once=2)
+    assert "2 runs at once may need about 26.7 GiB" in capsys.readouterr().err
+
+
 def test_refuses_non_empty_out(tmp_path, capsys):
     (tmp_path / "x").write_text("keep me")
     assert main(["run", str(SCENARIOS / "douyin.toml"), "--out", str(tmp_path), *SMALL]) == 2

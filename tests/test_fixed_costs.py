@@ -376,6 +376,13 @@ def test_plots_sent_before_their_figures_are_made_are_drawn_at_once(tmp_path, mo
 
     for name in PLOTS:
         monkeypatch.setattr(plots, name, stub(name))
+    # the jobs arrive before the plot process's first look: its poll waits for them. (With
+    # io.plots already imported here, the forked process reached its first poll before
+    # the jobs were sent about one time in four, made a figure, and the test failed.)
+    from multiprocessing.connection import Connection
+
+    real_poll = Connection.poll
+    monkeypatch.setattr(Connection, "poll", lambda self, timeout=0.0: real_poll(self, 30.0))
     jobs = [(name, (tmp_path / f"{name}.png",)) for name in plot_workers.ORDER]
     process = plot_workers.PlotProcess.start()
     process.submit(jobs)
