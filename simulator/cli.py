@@ -321,9 +321,7 @@ def cmd_compare(args) -> int:
         check_out_dir(out)
     except (ScenarioError, OutputError) as exc:
         return _fail(str(exc))
-    import os
-
-    _warn_memory(scenarios.values(), min(args.workers or os.cpu_count() or 1, len(scenarios) * args.replicates))
+    _warn_memory(scenarios.values(), _worker_count(args.workers, len(scenarios) * args.replicates))
     from .experiments.compare import compare, headline_text, readings  # heavy imports after validation
 
     with _runs(len(scenarios) * args.replicates, args.workers, "compare") as (pool, progress):
@@ -339,11 +337,17 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def _worker_count(workers: int | None, n: int) -> int:
+    """Worker processes for ``n`` runs: ``workers`` (default: the machine's cores), at most ``n``."""
+    import os
+
+    return min(workers or os.cpu_count() or 1, n)
+
+
 @contextmanager
 def _runs(n: int, workers: int | None, desc: str):
     """A process pool for ``n`` runs (``None`` when one worker suffices: the runs go
     serially) and a progress callback (a bar on a terminal, else ``None``)."""
-    import os
     from concurrent.futures import ProcessPoolExecutor
 
     bar = None
@@ -351,7 +355,7 @@ def _runs(n: int, workers: int | None, desc: str):
         from tqdm import tqdm
 
         bar = tqdm(total=n, desc=desc, unit="run", file=sys.stderr)
-    workers = min(workers or os.cpu_count() or 1, n)
+    workers = _worker_count(workers, n)
     try:
         if workers > 1:
             with ProcessPoolExecutor(workers) as pool:
@@ -459,12 +463,15 @@ def _validate_inputs(args):
 
 def _check_files(scenarios) -> None:
     """Raise ScenarioError for a follow-graph file (``graph.follow_graph_file``) a run
-    would refuse, before any run starts (each run reads it again when it builds its world)."""
-    from .state.graphs import load_follow_file
+    would refuse, before any run starts (each run reads it again when it builds its world;
+    each file read once for each population it is read for)."""
+    with_file = {(sc.graph.follow_graph_file, sc.population.users, sc.population.creators): sc
+                 for sc in scenarios if sc.graph.follow_graph_file}
+    if with_file:
+        from .world import read_follow_file
 
-    for path, users, creators in sorted({(sc.graph.follow_graph_file, sc.population.users, sc.population.creators)
-                                          for sc in scenarios if sc.graph.follow_graph_file}):
-        load_follow_file(path, users, creators)
+        for key in sorted(with_file):
+            read_follow_file(with_file[key])
 
 
 def cmd_validate(args) -> int:

@@ -66,6 +66,7 @@ from .commerce.feed_sales import sell_in_feed, selling_offers
 from .commerce.learning import learn as learn_channels
 from .commerce.ledger import Ledger
 from .config import Scenario, ScenarioError, load_scenario
+from .config.loading import field_bounds
 from .config.loading import scenario_with
 from .content.exposure import exposure_counts, record_exposure
 from .content.presence import Presence
@@ -110,9 +111,7 @@ def _integer_key(key: str, value) -> int:
     seed 1, ``seed=True`` with 1, ``steps=0`` or a seed above 2**63 - 1 were taken as given."""
     import numbers
 
-    field = Scenario.model_fields[key]
-    lo = next(m.ge for m in field.metadata if getattr(m, "ge", None) is not None)
-    hi = next(m.le for m in field.metadata if getattr(m, "le", None) is not None)
+    lo, hi = field_bounds(Scenario.model_fields[key])
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not lo <= value <= hi:
         extra = " (or None: a fresh one; or 'scenario': the scenario's)" if key == "seed" else ""
         raise ScenarioError("TrafficModel", key, f"got {value!r}; must be an integer in {lo}..{hi}{extra}")

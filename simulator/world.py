@@ -106,6 +106,13 @@ def build_world(scenario: Scenario) -> World:
     return World(streams, users, creators, merchants, social, follows, items)
 
 
+def read_follow_file(scenario: Scenario):
+    """``graph.follow_graph_file``'s edges (user, creator, intimacy or None), checked
+    against the scenario's users and initial creators (ScenarioError for what the run
+    cannot take)."""
+    return load_follow_file(scenario.graph.follow_graph_file, scenario.population.users, scenario.population.creators)
+
+
 def _initial_follow_graph(scenario: Scenario, users: UserState, creators: CreatorState, n_initial: int,
                           social: SocialGraph, rng: np.random.Generator) -> FollowGraph:
     """Follows of the ``n_initial`` initial creators (the potential merchants' dormant
@@ -114,7 +121,7 @@ def _initial_follow_graph(scenario: Scenario, users: UserState, creators: Creato
     n_users, n_creators = users.n, n_initial
     thresholds = scenario.relationship.tier_thresholds
     if cfg.follow_graph_file:
-        user, creator, intimacy = load_follow_file(cfg.follow_graph_file, n_users, n_creators)
+        user, creator, intimacy = read_follow_file(scenario)
         if intimacy is None:
             intimacy = rng.beta(cfg.initial_intimacy_alpha, cfg.initial_intimacy_beta, len(user))
         return FollowGraph(n_users, creators.n, user, creator, intimacy, thresholds)

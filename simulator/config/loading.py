@@ -264,11 +264,9 @@ def _model_at(loc: tuple):
     return _walk(loc)[1]
 
 
-def _range_hint(loc: tuple) -> str:
-    """' (allowed a..b)' for a numeric field of the schema."""
-    field = _field_of(loc)
-    if field is None:
-        return ""
+def field_bounds(field) -> tuple[Any, Any]:
+    """(lowest, highest) a schema field allows (its ``ge``/``gt`` and ``le``/``lt``; None
+    where it sets none)."""
     lo = hi = None
     for m in field.metadata:
         for name in ("ge", "gt"):
@@ -277,6 +275,15 @@ def _range_hint(loc: tuple) -> str:
         for name in ("le", "lt"):
             if getattr(m, name, None) is not None:
                 hi = getattr(m, name)
+    return lo, hi
+
+
+def _range_hint(loc: tuple) -> str:
+    """' (allowed a..b)' for a numeric field of the schema."""
+    field = _field_of(loc)
+    if field is None:
+        return ""
+    lo, hi = field_bounds(field)
     if lo is None and hi is None:
         return ""
     return f" (allowed {lo if lo is not None else '-inf'}..{hi if hi is not None else 'inf'})"
@@ -299,10 +306,16 @@ def scenario_from_dict(data: dict, source: str = "<dict>", origin: dict | None =
         loc, msg = _format_error(err)
         if err["type"] == "value_error":
             loc, msg = _key_named_first(loc, msg)
-        src = _origin_of(origin, loc) or source
-        if src.startswith("--") and src != "--set":  # a flag such as --seed stands for its key
-            raise ScenarioError(src, "", msg) from None
-        raise ScenarioError(src, loc, msg) from None
+        raise _error_at(origin, source, loc, msg) from None
+
+
+def _error_at(origin: dict, source: str, loc: str, msg: str) -> ScenarioError:
+    """The error for the key at ``loc``, naming who set it (``source`` if no one did); a
+    flag such as ``--seed`` stands for its key, so the key is not repeated."""
+    src = _origin_of(origin, loc) or source
+    if src.startswith("--") and src != "--set":
+        return ScenarioError(src, "", msg)
+    return ScenarioError(src, loc, msg)
 
 
 def _key_named_first(loc: str, msg: str) -> tuple[str, str]:
@@ -350,13 +363,8 @@ def _reject_booleans_for_numbers(data: Any, origin: dict, source: str, loc: tupl
         field = _field_of(here)
         if field is None or not _numeric(field.annotation):
             continue
-        dotted = ".".join(here)
         what = "a list of numbers" if isinstance(value, list) else "a number"
-        msg = f"got {value!r}; must be {what}, not a boolean{_range_hint(here)}"
-        src = _origin_of(origin, dotted) or source
-        if src.startswith("--") and src != "--set":  # a flag such as --seed stands for its key
-            raise ScenarioError(src, "", msg)
-        raise ScenarioError(src, dotted, msg)
+        raise _error_at(origin, source, ".".join(here), f"got {value!r}; must be {what}, not a boolean{_range_hint(here)}")
 
 
 def _origin_of(origin: dict, loc: str) -> str | None:

@@ -52,7 +52,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..config.loading import ScenarioError, _apply_sets, _field_of, _range_hint, _resolve, read_toml, scenario_from_dict
-from .sweep_spec import Float, Int, canonical_json, fingerprint  # (Int, Float: numbers, never booleans)
+from .sweep_spec import Float, Int, canonical_json, fingerprint, with_input  # (Int, Float: numbers, never booleans)
 
 CALIBRATION_KEYS = ("name", "seed", "method", "budget", "batch", "startup", "replicates", "steps", "loss", "tolerance",
                     "confirm", "confirm_replicates", "targets_file", "fit", "targets", "scenarios", "set", "parameters")
@@ -192,9 +192,7 @@ def _error_from(exc: ValidationError, path: str) -> ScenarioError:
     elif err["type"] == "literal_error":
         msg = f"{err['msg']} (got {err.get('input')!r})"
     else:
-        msg = err["msg"]
-        if err.get("input") is not None and not isinstance(err.get("input"), (dict, list)):
-            msg += f" (got {err['input']!r})"
+        msg = with_input(err)
     # a model-level check names its own key at the start of the message
     m = re.match(r"Value error, ([\w.\"-]+): (.*)", msg)
     if m and not loc:

@@ -101,6 +101,15 @@ class SweepSpec(BaseModel):
         return out
 
 
+def with_input(err: dict) -> str:
+    """A pydantic error record's message, with the value given when it is a scalar
+    (``replicates: Input should be a valid integer (got True)``)."""
+    msg = err["msg"]
+    if err.get("input") is not None and not isinstance(err["input"], (dict, list)):
+        msg += f" (got {err['input']!r})"
+    return msg
+
+
 def load_sweep(path: str | Path) -> SweepSpec:
     """Read and validate a sweep file; every parameter key must exist in the scenario schema."""
     path = Path(path)
@@ -112,9 +121,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"] if err["type"] != "extra_forbidden" else f"unknown key (allowed: {', '.join(SWEEP_KEYS)})"
-        if err["type"] != "extra_forbidden" and err.get("input") is not None and not isinstance(err["input"], (dict, list)):
-            msg += f" (got {err['input']!r})"
+        msg = with_input(err) if err["type"] != "extra_forbidden" else f"unknown key (allowed: {', '.join(SWEEP_KEYS)})"
         raise ScenarioError(str(path), loc, msg) from None
     check_keys(spec)
     return spec
