@@ -491,6 +491,7 @@ def cmd_validate(args) -> int:
             raise OutputError(f"--markdown {args.markdown}: must be a file in an existing folder")
     except (ScenarioError, OutputError) as exc:
         return _fail(str(exc))
+    _warn_memory(scenarios.values(), _worker_count(args.workers, len(scenarios) * args.replicates))
 
     from .experiments import validate
     from .experiments.compare import _plots, run_all

@@ -315,6 +315,25 @@ def test_validate_crash_is_exit_3_not_1(tmp_path, capsys, monkeypatch):
     assert not out.exists()
 
 
+def test_validate_announces_runs_the_machine_lacks_the_memory_for(tmp_path, capsys, monkeypatch):
+    """``validate --users`` scales every scenario up: like run and compare, it warns when
+    its runs at once would need more memory than the machine has (no run here: the runs
+    are stubbed to crash, exit 3)."""
+    import simulator.cli as cli
+    import simulator.experiments.compare as compare_mod
+
+    def crash(*a, **k):
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(compare_mod, "run_all", crash)
+    monkeypatch.setattr(cli, "_available_memory", lambda: 20 * 2**30)
+    args = ["validate", "--replicates", "2", "--steps", "30", "--workers", "2", "--out", str(tmp_path / "v")]
+    assert main([*args, "--users", "10000"]) == 3
+    assert "warning" not in capsys.readouterr().err
+    assert main([*args, "--users", "10000000"]) == 3
+    assert "trafficsim: warning: 2 runs at once may need about 26." in capsys.readouterr().err
+
+
 def test_help_and_input_errors_do_not_load_the_heavy_modules(tmp_path):
     """Issue 13, item 16: ``--help`` and input errors took 2-4 s because mesa, numba,
     matplotlib and pandas were imported eagerly. They must not be loaded at all on those
