@@ -99,7 +99,8 @@ RUN_HEADLINE = ("impressions_total", "impressions_public", "impressions_commerci
 # the first / last 30 days needs 30 simulated days; group churn needs a day t followed
 # for 30 more days, so 31; the CAC trend compares two 30-day windows that do not overlap, so 60.
 WINDOW_NEEDS = {**{f"cac_{k}_{e}_{WINDOW_DAYS}d": WINDOW_DAYS for k in ("ad", "blended") for e in ("first", "last")},
-                f"group_churn_{WINDOW_DAYS}d": WINDOW_DAYS + 1, "cac_ad_trend": 2 * WINDOW_DAYS}
+                f"group_churn_{WINDOW_DAYS}d": WINDOW_DAYS + 1, "group_churn_monthly": WINDOW_DAYS + 1,
+                "cac_ad_trend": 2 * WINDOW_DAYS}
 
 PLOT_CAPTIONS = {
     "lorenz.png": "Creator exposure: Lorenz curves (the further below the diagonal, the more concentrated)",

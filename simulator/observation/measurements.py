@@ -760,15 +760,20 @@ class LiveShare(Measurement):
         return {"impressions_live": live, "live_share_impressions": _ratio(live, float(rows["impressions_total"].sum()))}
 
 
-def monthly_churn(joined: np.ndarray, left: np.ndarray, days: int, window: int) -> float:
-    """1 − exp(−window · leaves / member-days): the share of a group a constant leaving
-    rate empties in ``window`` days, from memberships (joined, left day; ``left`` past
-    ``days`` for members still in) over the ``days`` simulated; NaN without member-days."""
-    left_in_run = left <= days
-    exposure = float(np.sum(np.minimum(left, days) - joined))
-    if exposure <= 0:
+def last_window_churn(joined: np.ndarray, left: np.ndarray, days: int, window: int) -> float:
+    """The share of the memberships open on day t = ``days`` − ``window`` − 1 (joined ≤ t
+    < left) that ended by the run's last day t + ``window``: a group present a month
+    before the end, followed for that month (``left`` past the run for members still in,
+    as commerce.groups.churn_share reads them). A member who leaves and joins again is a
+    new membership: the first one counts as ended. NaN in runs of ``window`` days or
+    fewer, and without members on day t."""
+    t = days - window - 1
+    if t < 0:
         return float("nan")
-    return float(1.0 - np.exp(-window * np.count_nonzero(left_in_run) / exposure))
+    open_then = (joined <= t) & (left > t)
+    if not open_then.any():
+        return float("nan")
+    return float(np.count_nonzero(left[open_then] <= t + window) / np.count_nonzero(open_then))
 
 
 class GroupChurnRate(Measurement):
@@ -776,17 +781,17 @@ class GroupChurnRate(Measurement):
     name = "group_churn_rate"
     kind = "custom"
     columns = ("group_churn_monthly",)
-    description = ("fan-group churn as a monthly rate, measurable in a run of any length: 1 − exp(−30 · members who "
-                   "left / member-days) over the run (by the account's home platform); a group of 200 with this "
-                   "rate keeps 200 · (1 − rate) after 30 days without joins; NaN per step (an end-of-run "
-                   "measurement) and without members")
+    description = ("fan-group churn over the run's last 30 days: the share of the memberships open on the day 31 days "
+                   "before the run's end that ended by its last day (by the account's home platform), i.e. a group "
+                   "of 200 then keeps 200 · (1 − rate) of its members a month later, whoever joined meanwhile; NaN "
+                   "per step (an end-of-run measurement), in runs shorter than 31 days and without members")
 
     def measure(self, v):
         return {"group_churn_monthly": float("nan")}
 
     def summarize(self, rows, final):
         joined, left = final.model.commerce.groups.memberships(final.index)
-        return {"group_churn_monthly": monthly_churn(joined, left, final.model.day, WINDOW_DAYS)}
+        return {"group_churn_monthly": last_window_churn(joined, left, final.model.day, WINDOW_DAYS)}
 
 
 MEASUREMENTS: list[Measurement] = [

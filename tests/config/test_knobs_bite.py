@@ -371,7 +371,7 @@ def test_states_stay_in_range_every_day(stress):
     import json
     summary = m.summary()
     windowed = {"cac_ad_first_30d", "cac_ad_last_30d", "cac_blended_first_30d", "cac_blended_last_30d", "group_churn_30d",
-                "new_creator_success"}  # needs success_days (30) days, and entrants
+                "group_churn_monthly", "new_creator_success"}  # needs success_days (30) days, and entrants
     # the adapting knobs are NaN for all platforms together, centralization and the
     # objective also where a platform has none / does not adapt (docs/outputs.md)
     adapt = {"knob_ad_load", "knob_commission_scale", "knob_centralization", "adapt_objective"}

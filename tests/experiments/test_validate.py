@@ -85,7 +85,7 @@ role = "check"
 rule = "difference"
 scenario = "douyin_promo"
 other_scenario = "douyin"
-metric = "group_churn_monthly"
+metric = "top1_share"
 lo = -1.0
 '''
 
