@@ -284,21 +284,32 @@ class FanTiers(Measurement):
         }
 
 
+def _no_creator_feed(v) -> bool:
+    """Whether the view is a shelf platform's (ODD 7.12): no creator feed, so no creator
+    exposure to measure (its creator readings are NaN, not the 0 of creators nobody saw)."""
+    return v.index is not None and not v.model.scenario.feed_platforms()[v.index]
+
+
 class ExposureConcentration(Measurement):
     name = "exposure_concentration"
     kind = "custom"
     columns = ("exposure_gini", "top1_share", "top10_share", "visible_share")
     description = ("creator exposure Gini, top-1%/10% shares, share of creators above the visibility threshold (per step: "
-                   "the step's impressions of the creators active that day, with creators.multi_homing those present on the platform; summary: the run's impressions of every "
-                   "creator active at some point of the run; creators that have exited, or not entered, are left out)")
+                   "the step's impressions of the creators active that day, with creators.multi_homing those present "
+                   "on the platform; creators that have exited, or not entered, are left out; summary: the run's "
+                   "impressions of every creator active at some point of the run, those that have exited included, "
+                   "dormant accounts that never entered left out, a creator visible when its impressions per day "
+                   "since its entry reach the threshold); NaN on a shelf platform, which has no creator feed")
 
-    def _values(self, x: np.ndarray, days: int, threshold: float) -> dict[str, float]:
+    def _values(self, x: np.ndarray, days, threshold: float) -> dict[str, float]:
         return {
             "exposure_gini": gini(x), "top1_share": top_share(x, 0.01), "top10_share": top_share(x, 0.10),
-            "visible_share": float(np.mean(x / max(days, 1) >= threshold)) if len(x) else 0.0,
+            "visible_share": float(np.mean(x / np.maximum(days, 1) >= threshold)) if len(x) else 0.0,
         }
 
     def measure(self, v):
+        if _no_creator_feed(v):
+            return dict.fromkeys(self.columns, float("nan"))
         mine = v.model.creators.active if v.index is None else v.model.creators.active & v.model.presence.on(v.index)
         # once per (step counts, creators): with one platform and every creator on it, the
         # 'all' view (its step counts are its twin's, the same object) reads the platform's values
@@ -306,10 +317,14 @@ class ExposureConcentration(Measurement):
                           lambda: self._values(v.creator_step[mine], 1, v.model.scenario.metrics.visibility_threshold)))
 
     def summarize(self, rows, final):
-        ever = final.model.creators.entry_day >= 0  # active at some point: not a dormant account still waiting
+        if _no_creator_feed(final):
+            return dict.fromkeys(self.columns, float("nan"))
+        creators = final.model.creators
+        ever = creators.entry_day >= 0  # active at some point: not a dormant account still waiting
         if final.index is not None:
             ever = ever & final.model.presence.on(final.index)  # multi-homing: on the platform (a creator never leaves one)
-        return self._values(final.creator_cum.sum(axis=1)[ever], final.days, final.model.scenario.metrics.visibility_threshold)
+        days = final.model.day - creators.entry_day[ever]  # model.day: the days run; an entrant's since its entry day
+        return self._values(final.creator_cum.sum(axis=1)[ever], days, final.model.scenario.metrics.visibility_threshold)
 
 
 class Flywheel(Measurement):
@@ -482,7 +497,7 @@ class Turnover(Measurement):
     description = ("creators (merchants' accounts included) active, entered and exited that day, and merchants "
                    "active, entered and exited, by home platform (a merchant's: its account's); new-creator success: "
                    "the share of the creator entrants of the last success_days entry days whose window has closed "
-                   "(entry day in [t − 2·success_days + 1, t − success_days]) that reached metrics.success_followers "
+                   "(entry day in [t − 2·success_days + 2, t − success_days + 1]) that reached metrics.success_followers "
                    "followers or metrics.success_impressions cumulative impressions within success_days days of "
                    "entry (NaN when there are none; summary: every entrant whose window closed within the run, NaN "
                    "in runs shorter than success_days days or without such entrants)")
@@ -499,7 +514,8 @@ class Turnover(Measurement):
         return {"creators_active": int(mine.sum()),
                 "creators_entered": int(np.sum(turnover.creators_entered[sl])),
                 "creators_exited": int(np.sum(turnover.creators_exited[sl])),
-                "new_creator_success": turnover.success_share(t - S, t - 2 * S + 1, p),
+                # success is recorded before the day's metrics: the entrants of day t − S + 1 have had their S days
+                "new_creator_success": turnover.success_share(t - S + 1, t - 2 * S + 2, p),
                 "merchants_active": int(m_mine.sum()),
                 "merchants_entered": int(np.sum(turnover.merchants_entered[sl])),
                 "merchants_exited": int(np.sum(turnover.merchants_exited[sl]))}
@@ -680,12 +696,14 @@ class FollowerDependence(Measurement):
                    "log(1 + followers) across creators (merchants' own accounts left out; creators that published "
                    "at least one item and were active at some point, on the platform: present there), organic = "
                    "public + private impressions on the platform (all: on every platform) over the run, followers "
-                   "at the end (shared follow graph); NaN per step (an end-of-run measurement)")
+                   "at the end (shared follow graph); NaN per step (an end-of-run measurement) and on a shelf platform")
 
     def measure(self, v):
         return {"follower_slope": float("nan")}
 
     def summarize(self, rows, final):
+        if _no_creator_feed(final):
+            return {"follower_slope": float("nan")}
         model, creators = final.model, final.model.creators
         mine = (creators.merchant < 0) & (creators.entry_day >= 0)
         if final.index is not None:

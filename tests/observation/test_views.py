@@ -324,3 +324,51 @@ def test_one_platforms_all_row_takes_only_what_does_not_depend_on_the_platform()
             assert row[k] == fresh[k] or (math.isnan(row[k]) and math.isnan(fresh[k])), k
     differ = [k for k in rows[0] if not (rows[0][k] == rows[1][k] or (rows[0][k] != rows[0][k] and rows[1][k] != rows[1][k]))]
     assert differ  # (the adapting knobs: the platform's own, NaN for all)
+
+
+def test_visible_share_of_a_run_is_impressions_per_day_since_entry():
+    """The summary's visible share: a creator is visible when its run impressions per day
+    since its entry day reach ``metrics.visibility_threshold`` (every creator active at
+    some point, entrants over their own days). Guards the days: the views made after the
+    run once divided by the days run + 1 (mutation checked: ``final.days`` fails), and
+    every creator by the whole run (an entrant's few days then read as invisible;
+    mutation checked: ``final.model.day`` alone fails). The threshold (read by the metrics
+    only) is set after the run just below one creator's reading, where the readings differ."""
+    m = TrafficModel(small({"steps": 12, "creators": {"entry_rate": 0.03}}), seed=2, agents=False)
+    m.run()
+    c, T = m.creators, m.day
+    ever = c.entry_day >= 0
+    run_imps = c.impressions.sum(axis=(0, 2))[ever]
+    days = T - c.entry_day[ever]
+    since_entry = run_imps / days
+    initial = np.flatnonzero((days == T) & (run_imps > 0))
+    entrant = np.flatnonzero((days < T) & (run_imps > 0))
+    assert len(initial) and len(entrant)
+    for who in (initial[len(initial) // 2], entrant[0]):
+        # just below this creator's reading: visible over its days, not over T + 1 (or T)
+        threshold = since_entry[who] * (1 - 0.5 / (T + 1))
+        assert run_imps[who] / (T + 1 if days[who] == T else T) < threshold <= since_entry[who]
+        m.scenario = m.scenario.model_copy(update={"metrics": m.scenario.metrics.model_copy(
+            update={"visibility_threshold": threshold})})
+        summary = m.summary()
+        assert summary["totals"]["visible_share"] == pytest.approx(np.mean(since_entry >= threshold))
+        assert summary["platforms"]["douyin"]["visible_share"] == pytest.approx(np.mean(since_entry >= threshold))
+
+
+def test_a_shelf_platform_has_no_creator_exposure_to_measure():
+    """A shelf platform (ODD 7.12) has no creator feed: its creator-exposure readings are
+    NaN, per step and in the summary, not the 0.0 of creators nobody saw (mutation
+    checked: without ``_no_creator_feed`` they read 0.0); the feed platform beside it
+    and the 'all' view read numbers."""
+    d = small({"steps": 4})
+    d["platforms"] = {"douyin": {"policy": "douyin"}, "taobao": {"policy": "douyin", "kind": "shelf", "adoption": 0.8}}
+    m = TrafficModel(d, seed=1, agents=False)
+    m.run()
+    cols = ("exposure_gini", "top1_share", "top10_share", "visible_share")
+    df = m.metrics_frame()
+    shelf, feed = df[df.platform == "taobao"], df[df.platform == "douyin"]
+    assert shelf[list(cols)].isna().all().all() and feed[list(cols)].notna().all().all()
+    summary = m.summary()
+    for col in (*cols, "follower_slope"):
+        assert np.isnan(summary["platforms"]["taobao"][col]), col
+        assert not np.isnan(summary["platforms"]["douyin"][col]) and not np.isnan(summary["totals"][col]), col

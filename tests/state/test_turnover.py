@@ -166,9 +166,11 @@ def test_growth_keeps_every_array_consistent():
 
 def test_new_creator_success_is_exact_on_a_constructed_case():
     """Guards the success metric: the cohort is the entrants with entry day in
-    [t − 2S + 1, t − S] and success means success_day − entry_day < S (mutation checked:
-    ``<= S`` fails; a cohort of [t − S, t] fails), and record() dates success on the
-    first day a threshold is reached (mutation checked: not recording fails)."""
+    [t − 2S + 2, t − S + 1] (success is recorded before day t's metrics, so day t − S + 1's
+    entrants have had their S days; mutation checked: the earlier [t − 2S + 1, t − S]
+    fails) and success means success_day − entry_day < S (mutation checked: ``<= S``
+    fails; a cohort of [t − S, t] fails), and record() dates success on the first day a
+    threshold is reached (mutation checked: not recording fails)."""
     on = {"exit_impressions": 1.0, "exit_window": 365}  # turnover on, no exit within the test
     m = TrafficModel(tiny({"metrics": {"success_days": 5}, "creators": on}), seed=1)
     turnover = m.turnover
@@ -178,7 +180,7 @@ def test_new_creator_success_is_exact_on_a_constructed_case():
                                   home=np.zeros(6, np.int8))
     m.run(1)  # a day of metrics to make views from
     measure = TurnoverMeasurement()
-    for day, share in ((9, 2 / 5), (10, 1 / 5), (4, float("nan"))):
+    for day, share in ((9, 1 / 5), (10, 1 / 4), (8, 2 / 5), (4, 1.0), (3, float("nan"))):
         m.day = day
         out = measure.measure(views(m)[-1])
         assert out["new_creator_success"] == pytest.approx(share, nan_ok=True), day
