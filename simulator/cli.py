@@ -380,6 +380,10 @@ def cmd_sweep(args) -> int:
         return _fail(str(exc))
     if (error := _executor_error(args)) is not None:
         return _fail(error)
+    if not args.scheduler:  # (a cluster's workers have their own machines' memory)
+        from .experiments.sweep_spec import largest_scenarios
+
+        _warn_memory(largest_scenarios(spec), args.dask_local or _worker_count(args.workers, len(spec.runs())))
     from .experiments.sweep import run_sweep  # heavy imports after validation
 
     try:
@@ -543,6 +547,11 @@ def cmd_calibrate(args) -> int:
         check_writable(out)
     except (ScenarioError, OutputError) as exc:
         return _fail(str(exc))
+    if not args.scheduler:  # (a cluster's workers have their own machines' memory)
+        from .experiments.calibrate_spec import largest_scenarios
+
+        _warn_memory(largest_scenarios(spec), args.dask_local or _worker_count(
+            args.workers, spec.batch * spec.replicates * len(spec.scenarios)))
     from .experiments.calibrate import run_calibration
 
     try:

@@ -334,6 +334,41 @@ def test_validate_announces_runs_the_machine_lacks_the_memory_for(tmp_path, caps
     assert "trafficsim: warning: 2 runs at once may need about 26." in capsys.readouterr().err
 
 
+def test_sweep_and_calibrate_announce_runs_the_machine_lacks_the_memory_for(tmp_path, capsys, monkeypatch):
+    """A sweep or a calibration whose largest runs at once would need more memory than the
+    machine has says so before it starts, as run, compare and validate do: the point with
+    the most users of a sweep over ``population.users``, a calibration's parameter over it
+    at the top of its range (the runs stubbed: interrupted at once, exit 130)."""
+    import simulator.cli as cli
+    import simulator.experiments.calibrate as calibrate_mod
+    import simulator.experiments.sweep as sweep_mod
+
+    from .experiments.calibration_files import write_calibration
+    from .experiments.sweep_files import write_sweep
+
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep_mod, "run_sweep", interrupt)
+    monkeypatch.setattr(calibrate_mod, "run_calibration", interrupt)
+    monkeypatch.setattr(cli, "_available_memory", lambda: 20 * 2**30)
+    small_sweep = write_sweep(tmp_path / "a.toml", '"platforms.douyin.beta" = [0.0, 2.0]', steps=30)
+    assert main(["sweep", str(small_sweep), "--workers", "2", "--out", str(tmp_path / "a")]) == 130
+    assert "warning" not in capsys.readouterr().err
+    big_sweep = write_sweep(tmp_path / "b.toml", '"population.users" = [400, 10000000]', steps=30)
+    assert main(["sweep", str(big_sweep), "--workers", "2", "--out", str(tmp_path / "b")]) == 130
+    assert "trafficsim: warning: 2 runs at once may need about 26." in capsys.readouterr().err
+    assert main(["sweep", str(big_sweep), "--workers", "1", "--out", str(tmp_path / "b")]) == 130
+    assert "warning" not in capsys.readouterr().err  # one run of 13 GiB fits in 20
+    cal = write_calibration(tmp_path / "c.toml", steps="30", extra_parameters=(
+        '[parameters."population.users"]\nrange = [400, 10000000]\nscenarios = ["douyin"]\n'))
+    assert main(["calibrate", str(cal), "--workers", "2", "--out", str(tmp_path / "c")]) == 130
+    assert "trafficsim: warning: 2 runs at once may need about 26." in capsys.readouterr().err
+    small_cal = write_calibration(tmp_path / "d.toml", steps="30")
+    assert main(["calibrate", str(small_cal), "--workers", "2", "--out", str(tmp_path / "d")]) == 130
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_help_and_input_errors_do_not_load_the_heavy_modules(tmp_path):
     """Issue 13, item 16: ``--help`` and input errors took 2-4 s because mesa, numba,
     matplotlib and pandas were imported eagerly. They must not be loaded at all on those

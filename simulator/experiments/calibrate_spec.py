@@ -273,6 +273,15 @@ def _validate(spec: CalibrationSpec, label: str, params: dict[str, Any], key_of_
     return scenario_from_dict(data, spec.file_of(label), origin)
 
 
+def largest_scenarios(spec: CalibrationSpec) -> list:
+    """Each scenario label's scenario at the longest run length, with any parameter over
+    ``population.users`` or ``steps`` at the top of its range: what a memory estimate
+    needs (the CLI's warning)."""
+    top = {n: (int(p.range[1]) if spec.is_int(n) else p.range[1]) for n, p in spec.parameters.items()
+           if spec.key_of(n) in ("population.users", "steps")}
+    return [_validate(spec, label, top) for label in spec.scenarios]
+
+
 def check(spec: CalibrationSpec) -> None:
     """Fail before any run if a scenario, a ``[set]`` key, a parameter or a target is not
     usable; the error names the calibration file and the key."""

@@ -137,6 +137,20 @@ def scenario_dict(spec: SweepSpec, params: dict[str, Any], seed: int) -> tuple[d
     return _apply_sets(data, sets, origin), origin
 
 
+def largest_scenarios(spec: SweepSpec) -> list:
+    """The scenarios a memory estimate needs (the CLI's warning): every point's when the
+    sweep varies ``population.users`` or ``steps``, else the first point's (the points
+    differ in nothing else a run's memory follows)."""
+    points = spec.points()
+    if not {"population.users", "steps"} & set(spec.parameters):
+        points = points[:1]
+    out = []
+    for params in points:
+        data, origin = scenario_dict(spec, params, 0)
+        out.append(scenario_from_dict(data, spec.base, origin))
+    return out
+
+
 def base_platforms(spec: SweepSpec) -> list[str]:
     """The platforms of the base scenario (a sweep may tune them, never create one)."""
     data = _resolve(Path(spec.base), {})
