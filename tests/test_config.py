@@ -325,3 +325,27 @@ def test_scalar_platform_table_is_reported_as_such(tmp_path):
     p = write(tmp_path, "s.toml", f'extends = "{SCENARIOS / "base.toml"}"\n[platforms]\nkuaishou = 0.0\n')
     with pytest.raises(ScenarioError, match=r"platforms\.kuaishou: got 0\.0; must be a table with keys"):
         load_scenario(p)
+
+
+def test_a_shelf_platform_takes_only_fan_trust_from_its_policy():
+    """ODD 7.12: on a shelf platform the policy (and centralization) set only the
+    fan_trust default. The whole preset was applied, and the Kuaishou-like one's
+    gini_target then made a shelf named kuaishou (or given a centralization) an error
+    about a key the user never set (mutation checked: without the shelf branch of
+    ``_apply_preset`` both loads fail)."""
+    for extra in (["platforms.taobao.policy=kuaishou"], ["platforms.taobao.centralization=0.5"]):
+        s = load_scenario(SCENARIOS / "ecosystem.toml", extra)
+        shelf = s.platforms["taobao"]
+        assert shelf.kind == "shelf" and shelf.gini_target is None
+    s = load_scenario(SCENARIOS / "ecosystem.toml", ["platforms.taobao.policy=kuaishou"])
+    assert s.platforms["taobao"].fan_trust == POLICY_PRESETS["kuaishou"]["fan_trust"]
+    with pytest.raises(ScenarioError, match="gini_target: a shelf platform has no creator feed"):
+        load_scenario(SCENARIOS / "ecosystem.toml", ["platforms.taobao.gini_target=0.4"])  # set by the user: still refused
+
+
+def test_an_odd_friends_per_user_is_an_error():
+    """Both graph generators give each user friends_per_user // 2 ties of its own, so an
+    odd value silently acted as the even one below: now an error naming the key."""
+    with pytest.raises(ScenarioError, match="graph.friends_per_user: got 7; must be even"):
+        load_scenario(SCENARIOS / "douyin.toml", ["graph.friends_per_user=7"])
+    assert load_scenario(SCENARIOS / "douyin.toml", ["graph.friends_per_user=8"]).graph.friends_per_user == 8

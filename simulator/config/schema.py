@@ -43,7 +43,7 @@ class GraphConfig(_Section):
         "small_world",
         description="user–user graph: 'small_world' (vectorized city-ring lattice with rewiring, any size) or 'holme_kim' (networkx powerlaw_cluster_graph; small populations)",
     )
-    friends_per_user: int = Field(6, ge=2, le=200, description="mean user–user ties per user (holme_kim: less than twice population.users)")
+    friends_per_user: int = Field(6, ge=2, le=200, description="user–user ties per user, an even number (each generator gives every user friends_per_user / 2 ties of its own; an odd value is an error, it would act as the even one below; holme_kim: less than twice population.users)")
     rewire: float = Field(0.1, ge=0.0, le=1.0, description="share of ties rewired to random users (cross-city)")
     mean_follows: float = Field(8.0, ge=0.0, le=1000.0, description="mean creators a user follows at start")
     attachment_rounds: int = Field(8, ge=1, le=100, description="batches of the preferential-attachment process")
@@ -56,6 +56,13 @@ class GraphConfig(_Section):
         None,
         description="optional CSV edge list (columns user, creator[, intimacy]) or GraphML file replacing the generated follow graph; relative to the scenario file",
     )
+
+    @model_validator(mode="after")
+    def _even_friends(self):
+        if self.friends_per_user % 2:
+            raise ValueError(f"friends_per_user: got {self.friends_per_user}; must be even (each user gets "
+                             f"friends_per_user / 2 ties of its own; {self.friends_per_user - 1} gives the same graph)")
+        return self
 
 
 class CreatorConfig(_Section):
@@ -163,7 +170,7 @@ class ActivityConfig(_Section):
     reference: float = Field(0.5, ge=-10.0, le=1.0, description="neutral satisfaction, where a user opens with probability daily_active and gets feed_slots slots; satisfaction starts here (mean_satisfaction, measured also with activity off, is about 0.5 on day 0 of the shipped scenarios and rises as fans grow closer)")
     sensitivity: float = Field(5.0, ge=0.0, le=1000.0, description="how strongly satisfaction moves the open probability, min(1, daily_active · 2σ(sensitivity · (satisfaction − reference))) (0 = fixed at daily_active)")
     session_sensitivity: float = Field(2.5, ge=0.0, le=1000.0, description="how strongly satisfaction moves the session length, slots = feed_slots · min(max_session, 2σ(session_sensitivity · (satisfaction − reference))) (0 = fixed at feed_slots)")
-    max_session: float = Field(2.0, ge=1.0, le=2.0, description="longest session as a multiple of feed_slots (slots never exceed ⌈max_session · feed_slots⌉; 1 = sessions can shrink but not grow)")
+    max_session: float = Field(2.0, ge=1.0, le=2.0, description="longest session as a multiple of feed_slots from satisfaction (its slots never exceed ⌈max_session · feed_slots⌉; 1 = sessions can shrink but not grow); with [attention] on, a user's attention factor multiplies the session further (ODD 7.11) and can take it past this cap")
     ad_aversion: float = Field(1.0, ge=0.0, le=100.0, description="satisfaction lost per unit of ad share of the day's impressions")
     push_aversion: float = Field(0.1, ge=0.0, le=100.0, description="satisfaction lost per unit of the day's promotional-push annoyance from fan groups on this platform (commerce.groups.promo_annoyance per push)")
 
@@ -261,11 +268,11 @@ class PlatformConfig(_Section):
     adoption: float = Field(1.0, ge=0.0, le=1.0, description="share of users who use this platform (at day 0; with attention.enabled users then adopt and drop platforms)")
     daily_active: float = Field(0.7, ge=0.0, le=1.0, description="probability a user opens the app on a day")
     feed_slots: int = Field(12, ge=1, le=1000, description="impressions per active user per day (attention)")
-    follow_share: float = Field(0.05, ge=0.0, le=1.0, description="mean share of slots from the follow feed (关注)")
+    follow_share: float = Field(0.05, ge=0.0, le=1.0, description="mean share of the non-ad slots from the follow feed (关注): a user's follow slots are Binomial(slots − ad slots, the user's share), the shares averaging follow_share")
     follow_share_concentration: float = Field(
         8.0, gt=0.0, le=1e6, description="Beta concentration of users' own follow share around the mean (users choose tabs)"
     )
-    same_city_share: float = Field(0.0, ge=0.0, le=1.0, description="share of slots from the same-city tab (同城)")
+    same_city_share: float = Field(0.0, ge=0.0, le=1.0, description="share of the slots left after the ad slots and the follow feed's that go to the same-city tab (同城): Binomial(slots − ad − follow slots, same_city_share)")
     ad_load: float = Field(0.08, ge=0.0, le=0.5, description="share of slots sold as ads (commercial)")
     cpm: float = Field(20.0, ge=0.0, le=1e4, description="yuan per 1,000 ad impressions")
     beta: float = Field(1.0, ge=0.0, le=50.0, description="intimacy boost (flywheel), two channels: a fan's chance to be recommended an item is multiplied by 1 + beta·intimacy, and their engagement weighs 1 + beta·intimacy in the item's pool rate (strangers weigh 1; 0 = neutral, fans count like anyone)")
@@ -289,7 +296,7 @@ class PlatformConfig(_Section):
     pool_levels: int = Field(5, ge=1, le=12, description="number of traffic-pool levels")
     pool_threshold: float = Field(0.45, ge=0.0, le=1.0, description="engagement rate an item needs in its pool to be promoted (weighted: fans weigh 1 + beta·intimacy)")
     stall_weight: float = Field(0.05, ge=0.0, le=1.0, description="an item that failed its pool keeps drawing traffic with this share of the pool's quota")
-    pool_quota_floor: float = Field(0.05, ge=0.0, le=1.0, description="an item whose current pool is full but not yet judged keeps drawing traffic with this share of the pool's quota")
+    pool_quota_floor: float = Field(0.05, ge=0.0, le=1.0, description="the least an item below the top pool draws, as a share of its pool's quota: retrieval weighs it by max(quota − impressions so far, pool_quota_floor · quota), so a nearly full pool keeps drawing (pools are judged each evening once full)")
     perf_prior_mean: float = Field(0.4, ge=0.0, le=1.0, description="prior engagement rate the observed rate (score term w_perf) is shrunk toward")
     perf_prior_weight: float = Field(10.0, gt=0.0, le=1e6, description="weight of that prior, in impressions (> 0: an item not yet seen has only the prior to go by)")
     cap_lookahead: int = Field(8, ge=0, le=1000, description="with an exposure cap, how many places further down each user's ranked list the feed looks to replace capped picks")
@@ -345,6 +352,8 @@ class PlatformConfig(_Section):
             c = data.get("centralization")
             if isinstance(c, (int, float)) and not isinstance(c, bool) and 0.0 <= c <= 1.0:
                 preset.update(centralization_preset(float(c)))
+            if data.get("kind") == "shelf":  # no feed: the policy (and centralization) set only fan_trust (ODD 7.12)
+                preset = {k: v for k, v in preset.items() if k == "fan_trust"}
             data = {**preset, **data}
         return data
 
@@ -448,7 +457,7 @@ class WeChatConfig(_Section):
     friend_cap: int = Field(10_000, ge=1, le=1_000_000, description="friends per WeChat account")
     adds_per_day: int = Field(20, ge=0, le=10_000, description="friend adds per WeChat account per day")
     accept_rate: float = Field(0.3, ge=0.0, le=1.0, description="probability a buyer who gets the card adds the merchant, × (accept_base + the buyer's trust in the merchant)")
-    accept_base: float = Field(0.5, ge=0.0, le=10.0, description="the trust-independent part of the WeChat accept factor (accept_base + trust)")
+    accept_base: float = Field(0.5, ge=0.0, le=10.0, description="the trust-independent part of the WeChat accept factor: a buyer adds the merchant with probability min(1, accept_rate · (accept_base + trust)), so values past 1 / accept_rate − trust change nothing")
     pushes_per_day: float = Field(1.0, ge=0.0, le=50.0, description="WeChat pushes (Moments, group messages) per day")
     value_share: float = Field(0.5, ge=0.0, le=1.0, description="share of WeChat pushes that are value content")
     effect: float = Field(1.0, ge=0.0, le=1.0, description="effectiveness of WeChat pushes (like a platform's group_effect)")
@@ -464,7 +473,7 @@ class CommerceConfig(_Section):
     platform's fan_trust (1 on WeChat, where intimacy is 0: the buyer's trust in the
     merchant is the one relationship term)."""
 
-    enabled: bool = Field(True, description="merchants sell, users buy and tip (off = the content-only core)")
+    enabled: bool = Field(True, description="merchants sell, users buy and tip (off: no product links, sales, tips, fan groups, WeChat or shelves; the ad market still sells slots and merchants still spend their ad budgets)")
     intercept: float = Field(-3.5, ge=-20.0, le=20.0, description="purchase model intercept (logit)")
     w_match: float = Field(2.0, ge=0.0, le=20.0, description="weight of the buyer's interest match with the seller in the purchase logit")
     w_intimacy: float = Field(2.5, ge=0.0, le=20.0, description="weight of the buyer's intimacy with the seller (× the platform's fan_trust)")

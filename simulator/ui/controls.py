@@ -41,7 +41,7 @@ def app_population(users: int) -> dict[str, int]:
 class Control:
     """One control of the page: ``name`` is the AppModel keyword, ``key`` the scenario
     key it sets (``{p}`` is the scenario's first platform), ``unit`` follows the number
-    on the page (``45% of feed slots``), ``help`` says what it does. ``none_at`` is the
+    on the page (``45% of non-ad slots``), ``help`` says what it does. ``none_at`` is the
     slider value that stands for "none" (no cap, no steering); ``percent`` shows the value
     as a percentage; ``style``: a style knob, which centralization sets."""
 
@@ -67,10 +67,10 @@ CONTROLS: tuple[Control, ...] = (
             "0 = Kuaishou-like, 1 = Douyin-like; moving it sets every style knob marked ◆ to its preset", 0.0, 1.0, 0.05),
     Control("beta", "platforms.{p}.beta", "intimacy boost (beta)", "",
             "a fan weighs 1 + beta × intimacy in delivery and in the traffic pools (not a style knob)", 0.0, 5.0, 0.1),
-    Control("follow_share", "platforms.{p}.follow_share", "follow share", "of feed slots",
-            "mean share of slots from the follow tab", 0.0, 1.0, 0.01, percent=True, style=True),
-    Control("same_city_share", "platforms.{p}.same_city_share", "same-city share", "of feed slots",
-            "share of slots from the same-city tab", 0.0, 0.5, 0.01, percent=True, style=True),
+    Control("follow_share", "platforms.{p}.follow_share", "follow share", "of non-ad slots",
+            "mean share of the slots left after the ads that come from the follow tab", 0.0, 1.0, 0.01, percent=True, style=True),
+    Control("same_city_share", "platforms.{p}.same_city_share", "same-city share", "of the other slots",
+            "share of the slots left after the ads and the follow tab that come from the same-city tab", 0.0, 0.5, 0.01, percent=True, style=True),
     Control("exposure_cap", "platforms.{p}.exposure_cap", "exposure cap", "of daily active users",
             "recommendation impressions one item may get (0 = no cap)", 0.0, 1.0, 0.01, none_at=0.0, percent=True,
             style=True),
@@ -100,7 +100,7 @@ assert set(STYLE_CONTROLS) == set(STYLE_KNOBS), "every style knob centralization
 
 
 def fmt(control: Control | str, value: Any) -> str:
-    """A control's value as the page shows it, with its unit: ``45% of feed slots``,
+    """A control's value as the page shows it, with its unit: ``45% of non-ad slots``,
     ``none (no cap)``, ``3,000 users``; ``not set`` for a centralization the scenario
     leaves out."""
     c = BY_NAME[control] if isinstance(control, str) else control

@@ -125,7 +125,7 @@ def test_slider_values_lose_their_float_noise():
 
 def test_every_control_shows_its_value_and_unit():
     """Guards issue 18 item 2: the text beside a control names the value and its unit."""
-    assert fmt("follow_share", 0.45) == "45% of feed slots"
+    assert fmt("follow_share", 0.45) == "45% of non-ad slots"
     assert fmt("exposure_cap", 0.0) == "none (no cap)" and fmt("exposure_cap", 0.05) == "5% of daily active users"
     assert fmt("users", 3000) == "3,000 users" and fmt("push_rate", 1.5) == "1.5 per day"
     assert fmt("centralization", None).startswith("not set")

@@ -456,7 +456,7 @@ def test_app_scenario_first(request):
             assert beta.get_attribute("aria-valuenow") == "1.5"
             expect(page.get_by_text(f"{SLIDER} = 1.5", exact=True)).to_be_visible()
             follow = page.get_by_text(re.compile(r"^follow share ◆ = "))
-            expect(follow).to_have_text("follow share ◆ = 45% of feed slots")
+            expect(follow).to_have_text("follow share ◆ = 45% of non-ad slots")
             expect(page.get_by_text("exposure cap ◆ = 5% of daily active users", exact=True)).to_be_attached()
             assert page.get_by_role("slider", name="follow share", exact=True).get_attribute("aria-valuenow") == "0.45"
             expect(page.get_by_text(re.compile("^Pending changes — apply and restart"))).to_have_count(0)
@@ -464,15 +464,15 @@ def test_app_scenario_first(request):
             central = page.get_by_role("slider", name="centralization", exact=True)
             central.focus()
             central.press("ArrowRight")  # 0 (kuaishou's policy) -> 0.05: every style knob moves to its preset
-            expect(follow).to_have_text("follow share ◆ = 33.5% of feed slots")
+            expect(follow).to_have_text("follow share ◆ = 33.5% of non-ad slots")
             expect(page.get_by_text(re.compile("^Pending changes — apply and restart"))).to_be_visible()
             pending = page.locator(".tsim-pending")
-            expect(pending).to_contain_text("follow share: 45% of feed slots → 33.5% of feed slots")
+            expect(pending).to_contain_text("follow share: 45% of non-ad slots → 33.5% of non-ad slots")
             expect(pending).to_contain_text("centralization: not set")
             page.get_by_role("button", name="Apply and restart").click()
             expect(pending).to_have_count(0)
             expect(page.get_by_text(re.compile(r"^\s*Step:\s*\d+\s*$"))).to_have_text(re.compile(r"Step:\s*0$"))
-            expect(follow).to_have_text("follow share ◆ = 33.5% of feed slots")
+            expect(follow).to_have_text("follow share ◆ = 33.5% of non-ad slots")
 
             page.locator(".v-select").first.click()
             page.get_by_role("option", name="douyin.toml", exact=True).click()
@@ -482,7 +482,7 @@ def test_app_scenario_first(request):
             douyin_beta = load_scenario(ROOT / "scenarios" / "douyin.toml").platforms["douyin"].beta
             expect(page.get_by_text(f"{SLIDER} = {douyin_beta:.4g}", exact=True)).to_be_visible()
             assert abs(float(beta.get_attribute("aria-valuenow")) - douyin_beta) <= 0.05 + 1e-9
-            expect(follow).to_have_text("follow share ◆ = 5% of feed slots")
+            expect(follow).to_have_text("follow share ◆ = 5% of non-ad slots")
             expect(page.get_by_text("exposure cap ◆ = none (no cap)", exact=True)).to_be_attached()
         finally:
             SCENARIO_SCREENSHOT.parent.mkdir(exist_ok=True)
