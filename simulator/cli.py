@@ -120,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a key in every scenario (e.g. population.users=50000; repeatable)")
     c.add_argument("--workers", type=int, help="worker processes (default: the machine's cores)")
     c.add_argument("--out", type=Path, help="output folder (default: a new folder under outputs/)")
+    c.add_argument("--quiet", action="store_true", help="no progress bar or table: only the comparison's folder")
 
     w = sub.add_parser("sweep", help="run a parameter sweep (grid, Latin hypercube or Sobol) over replicates")
     w.add_argument("sweep", type=Path, help="sweep TOML file")
@@ -324,9 +325,12 @@ def cmd_compare(args) -> int:
     _warn_memory(scenarios.values(), _worker_count(args.workers, len(scenarios) * args.replicates))
     from .experiments.compare import compare, headline_text, readings  # heavy imports after validation
 
-    with _runs(len(scenarios) * args.replicates, args.workers, "compare") as (pool, progress):
+    with _runs(len(scenarios) * args.replicates, args.workers, "compare", show_bar=not args.quiet) as (pool, progress):
         table = compare(scenarios, args.replicates, args.seed, pool, out, progress,
                         command=["trafficsim", *args.argv])
+    if args.quiet:
+        print(f"comparison: {out}")
+        return 0
     labels = list(scenarios)
     print(f"{args.replicates} replicates per scenario; mean ± half-width of the 95% CI\n")
     print(headline_text(table, labels))
@@ -345,13 +349,14 @@ def _worker_count(workers: int | None, n: int) -> int:
 
 
 @contextmanager
-def _runs(n: int, workers: int | None, desc: str):
+def _runs(n: int, workers: int | None, desc: str, show_bar: bool = True):
     """A process pool for ``n`` runs (``None`` when one worker suffices: the runs go
-    serially) and a progress callback (a bar on a terminal, else ``None``)."""
+    serially) and a progress callback (a bar on a terminal unless ``show_bar`` is false,
+    else ``None``)."""
     from concurrent.futures import ProcessPoolExecutor
 
     bar = None
-    if sys.stderr.isatty():
+    if show_bar and sys.stderr.isatty():
         from tqdm import tqdm
 
         bar = tqdm(total=n, desc=desc, unit="run", file=sys.stderr)

@@ -249,3 +249,15 @@ def test_every_replicate_is_told_its_workers_share_of_the_comparison(monkeypatch
     sc = load_scenario(SCENARIOS / "douyin.toml", sets=["population.users=500", "steps=4"])
     cmp.run_all({"a": sc, "b": sc}, replicates=3)
     assert seen == [2 * 3 * 4 * 500] * 6
+
+
+def test_compare_quiet_prints_only_the_folder(tmp_path, capsys):
+    """``--quiet``, as for run: no table and no readings, only where the comparison is
+    (mutation checked: without the early return the table is printed); the record is
+    written as without it."""
+    files = small_files(tmp_path)
+    out = tmp_path / "q"
+    assert main(["compare", *files, "--replicates", "2", "--steps", "2", "--workers", "1", "--quiet",
+                 "--out", str(out)]) == 0
+    assert capsys.readouterr().out == f"comparison: {out}\n"
+    assert (out / "comparison.csv").exists() and (out / "report.html").exists()
