@@ -152,6 +152,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a key in every scenario (e.g. population.users=3000)")
     v.add_argument("--workers", type=int, help="worker processes (default: the machine's cores)")
     v.add_argument("--out", type=Path, help="output folder (default: a new folder under outputs/)")
+    v.add_argument("--quiet", action="store_true", help="no progress bar or tables: only the verdict line (the exit "
+                                                        "code as without it)")
 
     cb = sub.add_parser("calibrate", help="fit free scenario parameters to targets (optuna), resumable")
     cb.add_argument("calibration", type=Path, help="calibration TOML file (docs/calibration.md)")
@@ -506,7 +508,7 @@ def cmd_validate(args) -> int:
     from .experiments.compare import _plots, run_all
     from .io.outputs import atomic_dir, write_json, write_text_atomic
     try:
-        with _runs(len(scenarios) * args.replicates, args.workers, "validate") as (pool, progress):
+        with _runs(len(scenarios) * args.replicates, args.workers, "validate", show_bar=not args.quiet) as (pool, progress):
             results, seeds, elapsed = run_all(scenarios, args.replicates, args.seed, pool, progress)
     except Exception as exc:  # not "a target failed" (exit 1): the runs themselves crashed
         import traceback
@@ -531,7 +533,8 @@ def cmd_validate(args) -> int:
     if args.markdown is not None:
         old = args.markdown.read_text() if args.markdown.exists() else ""
         write_text_atomic(args.markdown, validate.settings_table(old, table, setting))
-    print(md)
+    if not args.quiet:
+        print(md)
     ok, line = validate.verdict(table)
     print(f"{line}; record: {out}")
     return 0 if ok else EXIT_TARGET_FAILED

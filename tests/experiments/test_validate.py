@@ -139,3 +139,18 @@ def test_a_bad_targets_file_is_exit_2_naming_the_key_and_nothing_is_written(tmp_
     assert "file not found" in capsys.readouterr().err
     assert main(["validate", "--users", "0", "--out", str(out)]) == 2
     assert "--users" in capsys.readouterr().err and not out.exists()
+
+
+def test_validate_quiet_prints_only_the_verdict(tmp_path, capsys):
+    """``--quiet``: no tables, only the verdict line with the record's folder (mutation
+    checked: printing the markdown regardless fails); the exit code and the record are as
+    without it."""
+    tfile = tmp_path / "t.toml"
+    tfile.write_text(TINY_TARGETS)
+    out = tmp_path / "v"
+    code = main(["validate", "--targets", str(tfile), "--users", "400", "--steps", "2", "--replicates", "2",
+                 "--workers", "1", "--quiet", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert printed.splitlines() == [f"2/2 targets pass; record: {out}"]
+    assert (out / "validation.csv").exists() and (out / "validation.md").exists()
