@@ -25,12 +25,9 @@ from .purchase import place_orders
 from .pushes import draw_pushes, promo_buyers
 
 
-def churn_share(joined: np.ndarray, left: np.ndarray, days: int, window: int) -> float:
-    """Mean over the days t in [0, days − window) of the share of members at t (joined ≤ t
-    < left) who have left by t + window; members still in have ``left`` beyond the run."""
-    T = days - window
-    if T <= 0:
-        return float("nan")
+def _members_and_leavers(joined: np.ndarray, left: np.ndarray, T: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each day t in [0, T): the memberships open on t (joined ≤ t < left) and those of
+    them that ended by t + ``window`` (members still in have ``left`` beyond the run)."""
 
     def per_day(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """How many episodes cover each day t in [0, T), episode k covering [lo_k, hi_k)."""
@@ -38,10 +35,30 @@ def churn_share(joined: np.ndarray, left: np.ndarray, days: int, window: int) ->
         ok = hi > lo
         return np.cumsum(np.bincount(lo[ok], minlength=T + 1) - np.bincount(hi[ok], minlength=T + 1))[:T]
 
-    members = per_day(joined, left)
-    leavers = per_day(np.maximum(joined, left - window), left)
+    return per_day(joined, left), per_day(np.maximum(joined, left - window), left)
+
+
+def churn_share(joined: np.ndarray, left: np.ndarray, days: int, window: int) -> float:
+    """Mean over the days t in [0, days − window) of the share of members at t (joined ≤ t
+    < left) who have left by t + window; members still in have ``left`` beyond the run."""
+    T = days - window
+    if T <= 0:
+        return float("nan")
+    members, leavers = _members_and_leavers(joined, left, T, window)
     has = members > 0
     return float(np.mean(leavers[has] / members[has])) if has.any() else float("nan")
+
+
+def last_window_churn(joined: np.ndarray, left: np.ndarray, days: int, window: int) -> float:
+    """The same share on the last day churn_share averages, t = ``days`` − ``window`` − 1:
+    a group present a month before the end, followed for that month. A member who leaves
+    and joins again is a new membership: the first one counts as ended. NaN in runs of
+    ``window`` days or fewer, and without members on day t."""
+    T = days - window
+    if T <= 0:
+        return float("nan")
+    members, leavers = _members_and_leavers(joined, left, T, window)
+    return float(leavers[-1] / members[-1]) if members[-1] > 0 else float("nan")
 
 
 class FanGroups:
@@ -168,3 +185,9 @@ class FanGroups:
         window (then no day t can be followed for a whole window)."""
         joined, left = self.memberships(platform)
         return churn_share(joined, left, self.model.day, window)  # model.day: days simulated so far
+
+    def churn_last_window(self, window: int = 30, platform: int | None = None) -> float:
+        """Share of the members of day t = days − window − 1 who have left by the run's last
+        day (``last_window_churn``); NaN when the run is not longer than the window."""
+        joined, left = self.memberships(platform)
+        return last_window_churn(joined, left, self.model.day, window)

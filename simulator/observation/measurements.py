@@ -778,22 +778,6 @@ class LiveShare(Measurement):
         return {"impressions_live": live, "live_share_impressions": _ratio(live, float(rows["impressions_total"].sum()))}
 
 
-def last_window_churn(joined: np.ndarray, left: np.ndarray, days: int, window: int) -> float:
-    """The share of the memberships open on day t = ``days`` − ``window`` − 1 (joined ≤ t
-    < left) that ended by the run's last day t + ``window``: a group present a month
-    before the end, followed for that month (``left`` past the run for members still in,
-    as commerce.groups.churn_share reads them). A member who leaves and joins again is a
-    new membership: the first one counts as ended. NaN in runs of ``window`` days or
-    fewer, and without members on day t."""
-    t = days - window - 1
-    if t < 0:
-        return float("nan")
-    open_then = (joined <= t) & (left > t)
-    if not open_then.any():
-        return float("nan")
-    return float(np.count_nonzero(left[open_then] <= t + window) / np.count_nonzero(open_then))
-
-
 class GroupChurnRate(Measurement):
     same_in_all = True
     name = "group_churn_rate"
@@ -808,8 +792,7 @@ class GroupChurnRate(Measurement):
         return {"group_churn_monthly": float("nan")}
 
     def summarize(self, rows, final):
-        joined, left = final.model.commerce.groups.memberships(final.index)
-        return {"group_churn_monthly": last_window_churn(joined, left, final.model.day, WINDOW_DAYS)}
+        return {"group_churn_monthly": final.model.commerce.groups.churn_last_window(WINDOW_DAYS, final.index)}
 
 
 MEASUREMENTS: list[Measurement] = [

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from simulator import TrafficModel
-from simulator.observation.measurements import LoyalFans, follower_slope, last_window_churn, true_fan_values
+from simulator.commerce.groups import last_window_churn
+from simulator.observation.measurements import LoyalFans, follower_slope, true_fan_values
 from simulator.state.vocabulary import PRIVATE, PUBLIC
 
 from ..conftest import SCENARIOS, small
