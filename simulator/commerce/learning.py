@@ -247,10 +247,11 @@ class ChannelLearner:
 def _ema(total: np.ndarray, weight: np.ndarray, profit: np.ndarray, cost: np.ndarray, effort: np.ndarray,
          alpha: float) -> None:
     """Bias-corrected moving average of the return (profit + effort − cost) / effort, in
-    place (a yuan of effort comes back as gross profit when spent, as itself when not);
-    cells without effort today are not observed (their average stays)."""
+    place (a yuan of effort comes back as gross profit when spent, as itself when not; a
+    yuan spent beyond the allocation, as WeChat cards drawn per buyer can be, is charged
+    to the channel); cells without effort today are not observed (their average stays)."""
     seen = effort > 0
-    r = np.divide(profit + np.maximum(effort - cost, 0.0), effort, out=np.zeros_like(profit), where=seen)
+    r = np.divide(profit + effort - cost, effort, out=np.zeros_like(profit), where=seen)
     total[seen] = (1.0 - alpha) * total[seen] + alpha * r[seen]
     weight[seen] = (1.0 - alpha) * weight[seen] + alpha
 

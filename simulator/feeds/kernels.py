@@ -415,24 +415,28 @@ def draw_actions(match, quality, intimacy, is_fan, coef, offsets, seed):
 
 
 @_cached_njit()
-def within_cap(top, cap):
+def within_cap(top, cap, k_u):
     """Mask of ranked picks (users × ranks; ``top`` padded with -1) that fit their
     column's ``cap`` (picks it may still take), granting a column first to the users who
     ranked it highest, then by row: the picks are visited rank by rank, row by row, and
-    each column counts its picks so far. Serial (the count is a running one); one pass
-    instead of a sort of every pick.
+    each column counts the picks granted so far. A row takes ``k_u[i]`` places: once it
+    has that many granted, its places further down (the cap's look-ahead) are not visited
+    and use up no allowance. Serial (the counts are running ones); one pass instead of a
+    sort of every pick.
 
-    top : (rows, k) int64; cap : (cols,) float64. Returns (rows, k) bool.
+    top : (rows, k) int64; cap : (cols,) float64; k_u : (rows,) int64. Returns (rows, k) bool.
     """
     rows, k = top.shape
     used = np.zeros(len(cap), dtype=np.int64)
+    taken = np.zeros(rows, dtype=np.int64)
     out = np.zeros((rows, k), dtype=np.bool_)
     for r in range(k):
         for i in range(rows):
             c = top[i, r]
-            if c >= 0:
-                out[i, r] = used[c] < cap[c]
+            if c >= 0 and taken[i] < k_u[i] and used[c] < cap[c]:
+                out[i, r] = True
                 used[c] += 1
+                taken[i] += 1
     return out
 
 

@@ -311,20 +311,32 @@ def _monotonic(v: np.ndarray) -> np.ndarray:
 _MINUS_INF = np.int64(_monotonic(np.array([-np.inf], dtype=np.float32))[0])
 
 
-def within_cap(top: np.ndarray, cap: np.ndarray) -> np.ndarray:
+def within_cap(top: np.ndarray, cap: np.ndarray, k_u: np.ndarray) -> np.ndarray:
     """``kernels.within_cap`` in numpy: mask of ranked picks (users × ranks, -1 padded)
-    that fit their column's ``cap``, a column granted rank by rank, then row by row."""
+    that fit their column's ``cap``, a column granted rank by rank, then row by row, a
+    row visited until it has ``k_u`` granted places. Rank by rank, vectorized over rows:
+    within a rank a column's picks are granted in row order while its allowance lasts."""
     rows, k = top.shape
-    seq = top.T.ravel()  # the kernel's visiting order: rank by rank, row by row
-    at = np.flatnonzero(seq >= 0)
-    col = seq[at]
-    # by column, then in visiting order (a stable sort; of 16-bit columns, numpy's radix sort)
-    order = np.argsort(col.astype(np.int16) if len(cap) <= 32767 else col, kind="stable")
-    seen = np.empty(len(col), dtype=np.int64)  # the column's picks visited before this one
-    seen[order] = rank_within_sorted(col[order])
-    out = np.zeros(rows * k, dtype=bool)
-    out[at] = seen < cap[col]
-    return np.ascontiguousarray(out.reshape(k, rows).T)
+    left = cap.astype(np.int64)  # (the allowances are whole: floor(max(left, 0)))
+    taken = np.zeros(rows, dtype=np.int64)
+    out = np.zeros((rows, k), dtype=bool)
+    small = len(cap) <= 32767
+    for r in range(k):
+        at = np.flatnonzero((top[:, r] >= 0) & (taken < k_u))
+        if len(at) == 0:
+            continue
+        col = top[at, r]
+        # each pick's place among its column's picks of this rank, in row order (a stable
+        # sort by column; of 16-bit columns, numpy's radix sort)
+        order = np.argsort(col.astype(np.int16) if small else col, kind="stable")
+        seen = np.empty(len(col), dtype=np.int64)
+        seen[order] = rank_within_sorted(col[order])
+        ok = seen < left[col]
+        at, col = at[ok], col[ok]
+        out[at, r] = True
+        taken[at] += 1
+        left -= np.bincount(col, minlength=len(left))
+    return out
 
 
 def draw_actions(match, quality, intimacy, is_fan, coef, offsets, seed) -> np.ndarray:

@@ -281,7 +281,7 @@ class RecommendDay:
                 return self._picks_into(feed, top, granted, k_u, e_ptr, e_col, e_edge, inv, bu, cand, match)
             valid = top >= 0
             if not granted:
-                valid &= _within_cap(top, left[cand], True)
+                valid &= _within_cap(top, left[cand], k_u, True)
             user, item, edge, mt, cols = ks.block_picks(top, valid, k_u, e_ptr, e_col, e_edge, inv, bu,
                                                         self.pool32[cand], match)
         else:  # the numpy form (small days: no kernels to load on a short run), the same picks
@@ -306,7 +306,7 @@ class RecommendDay:
             if granted:  # a row's valid places are its first ones: its first k_u places
                 keep = valid & (np.arange(top.shape[1]) < k_u[:, None])
             else:
-                valid &= _within_cap(top, left[cand], False)
+                valid &= _within_cap(top, left[cand], k_u, False)
                 keep = valid & (np.cumsum(valid, axis=1) <= k_u[:, None])
             # row by row, rank by rank (as the mask selects them); flat indices throughout,
             # several times quicker than numpy's 2-D nonzero and fancy indexing
@@ -336,7 +336,7 @@ class RecommendDay:
         arrays of the block's own, no ``Impressions`` of them, no copy (issue #17,
         thirteenth pass)."""
         left = self.left
-        valid = np.zeros((0, 0), dtype=bool) if granted else (top >= 0) & _within_cap(top, left[cand], True)
+        valid = np.zeros((0, 0), dtype=bool) if granted else (top >= 0) & _within_cap(top, left[cand], k_u, True)
         counts = np.zeros(len(cand) if left is not None else 0, dtype=np.int64)
         cols = feed.reserve(int(np.maximum(k_u, 0).sum()))  # (at most k_u picks a row)
         block_picks_into = numpy_kernels.compiled_kernels().block_picks_into
@@ -421,8 +421,11 @@ def _all_granted(left: np.ndarray, rows: int) -> bool:
     return bool(np.all((left <= 0) | (left >= rows)))
 
 
-def _within_cap(top: np.ndarray, left: np.ndarray, compiled: bool = True) -> np.ndarray:
+def _within_cap(top: np.ndarray, left: np.ndarray, k_u: np.ndarray, compiled: bool = True) -> np.ndarray:
     """Mask of picks (users × ranked columns) that fit each column's remaining cap,
-    granting a column first to the users who ranked it highest (then by row; compiled
-    kernel ``kernels.within_cap`` on large days, its numpy form on small ones)."""
-    return numpy_kernels.kernel("within_cap", compiled)(top, np.floor(np.maximum(left, 0)).astype(np.float64))
+    granting a column first to the users who ranked it highest (then by row), a user's
+    places visited until they have their ``k_u`` picks (the look-ahead places beyond use
+    no allowance; compiled kernel ``kernels.within_cap`` on large days, its numpy form on
+    small ones)."""
+    return numpy_kernels.kernel("within_cap", compiled)(top, np.floor(np.maximum(left, 0)).astype(np.float64),
+                                                        np.ascontiguousarray(k_u, dtype=np.int64))

@@ -295,6 +295,31 @@ def test_wechat_cards_follow_the_wechat_effort():
     assert m.ledger.operating_cost.sum() == pytest.approx(40.0 * sent)
 
 
+def test_a_channel_that_spends_beyond_its_allocation_is_charged_the_excess():
+    """r = (profit + e − cost) / e (ODD, learning rule): a channel that spent 1.5 times
+    its allocation and earned nothing returns −0.5 a yuan, one that spent half of it
+    0.5, one that spent it all and earned 2 a yuan 2 (mutation checked: not charging the
+    excess, max(e − cost, 0), gives 0 for the first)."""
+    m = world(diversion_share=1.0, learning_rate=0.0)
+    learner = m.commerce.learning
+    spent = np.array([1.0, 0.5, 1.0, 1.0, 1.5])  # cost per yuan of allocation, by channel
+    earned = np.array([0.0, 0.0, 2.0, 0.0, 0.0])
+    def attribute(orders):
+        effort = learner.effort()
+        ads = effort[:, :3].sum(axis=1, keepdims=True) * learner.platform_share
+        learner.cost_today[:], learner.ad_cost_today[:] = effort * spent, ads
+        return effort * earned, np.zeros_like(ads)
+    learner.attribute = attribute
+    for _ in range(3):
+        m.step()
+    r = learner.returns()
+    has = learner.effort()[:, WECHAT_CHANNEL] > 0
+    assert has.any()
+    assert np.allclose(r[has, WECHAT_CHANNEL], -0.5)
+    assert np.allclose(r[:, 1][np.isfinite(r[:, 1])], 0.5) and np.isfinite(r[:, 1]).any()
+    assert np.allclose(r[:, 2][np.isfinite(r[:, 2])], 2.0) and np.isfinite(r[:, 2]).any()
+
+
 def test_operating_cost_enters_the_merchants_profit():
     """merchants.csv: profit = GMV − cost of goods − commission − creator shares − ad spend −
     operating cost (mutation checked: leaving operating_cost out of profit fails)."""

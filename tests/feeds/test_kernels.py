@@ -523,7 +523,9 @@ def test_numpy_forms_match_the_kernels():
         top = np.stack([rng.permutation(cols)[:k] for _ in range(rows)]).astype(np.int64)
         top[rng.random(top.shape) < 0.1] = -1
         cap = np.floor(np.maximum(rng.uniform(-3, rows * k / cols / 2, cols), 0))
-        assert np.array_equal(nk.within_cap(top, cap), within_cap(top, cap))
+        for k_u in (np.full(rows, k), rng.integers(0, k + 1, rows), np.full(rows, 1)):
+            k_u = k_u.astype(np.int64)
+            assert np.array_equal(nk.within_cap(top, cap, k_u), within_cap(top, cap, k_u))
     n = 300_000
     match, quality = rng.random(n).astype(np.float32), rng.random(n).astype(np.float32)
     fan = rng.random(n) < 0.3
