@@ -306,7 +306,9 @@ MIX_CHANNELS = ("ads_broad", "ads_fans", "ads_lookalike", "groups", "wechat")
 
 def year_dynamics(metrics, path: Path | None, window: int = 7):
     """A run over time, four panels (``window``-day rolling means): the merchants' channel
-    mix (effort shares, all platforms), creators and merchants active / entering /
+    mix (effort shares, the ``all`` row: every merchant, those banned on a platform for
+    diverting included, whose effort is mostly WeChat; a platform's row has only the
+    merchants still selling there), creators and merchants active / entering /
     leaving, ad-attributed CAC with the private share of GMV, and daily active users with
     slots per active user, per platform. A panel whose columns the run does not have says
     so instead of drawing. With ``path`` None the figure is returned (for a notebook)
@@ -325,7 +327,8 @@ def year_dynamics(metrics, path: Path | None, window: int = 7):
         ax_mix.set(ylim=(0, 1))
     else:
         _missing(ax_mix, "channel mix")
-    ax_mix.set(title="Merchants' channel mix (share of effort, yuan)", xlabel="day", ylabel="share")
+    ax_mix.set(title="Merchants' channel mix (every merchant, banned ones included)", xlabel="day",
+               ylabel="share of effort (yuan)")
 
     if "creators_active" in every:
         ax_pop.plot(day, every["creators_active"], color="C0", label="creators active")

@@ -294,7 +294,9 @@ def traffic_charts(runs) -> list[Chart]:
                [("mix_ads_broad", "ads, broad", "#4C72B0"), ("mix_ads_fans", "ads to fans", "#DD8452"),
                 ("mix_ads_lookalike", "ads, lookalike", "#937860"), ("mix_groups", "fan groups", "#55A868"),
                 ("mix_wechat", "WeChat", "#2CA02C")], ylim=(0, 1), percent=True,
-               note="Moves only when merchants learn their mix (year scenarios, e.g. douyin_year.toml)."),
+               note="Moves only when merchants learn their mix (year scenarios, e.g. douyin_year.toml). "
+                    "Every merchant, those banned on a platform for diverting fans included (their "
+                    "effort goes to WeChat)."),
         _lines(runs, "creators", "Creators active, entering, leaving", "creators",
                [("creators_active", "active", "#4C72B0"), ("creators_entered", "entered today", "#55A868"),
                 ("creators_exited", "left today", "#C44E52")],
