@@ -213,6 +213,9 @@ class Attention:
         ref = np.array([c.activity.reference for c in model.scenario.platforms.values()], dtype=np.float32)
         sat = model.activity.satisfaction
         sat[user, platform] = ref[platform]  # (not masks over every cell: ~60 ms at 1 M users)
+        # an adopter starts as a day-0 user does, as if it had just opened the platform: not
+        # lapsed (lapsed_users) until LAPSE_DAYS days pass without an open
+        model.activity.last_open[user, platform] = model.day
         self.adopted_today = np.bincount(platform, minlength=P).astype(np.int64)
 
     # ------------------------------------------------------------------ read by the measurements

@@ -11,8 +11,9 @@ Everything that costs or earns money is booked here and everything else asks it:
   cost of goods;
 * **tips** (:meth:`Ledger.book_tips`): the creator gets the tip minus the platform's ``tip_cut``;
 * **operating costs** (:meth:`Ledger.book_operating_cost`): what merchants who learn their
-  channel mix (``merchants.learning``) spend on group pushes and WeChat cards
-  (``today["operating_cost"]``, per merchant; zero for static merchants).
+  channel mix (``merchants.learning``) spend on group pushes and WeChat cards, and what
+  any merchant spends on recall SMS on a shelf platform (``today["operating_cost"]``, per
+  merchant).
 
 Orders are attributed to a GMV domain (``vocabulary.GMV_DOMAINS``) and an order source
 (``ORDER_SOURCES``: the feed's slot sources, fan groups, homepage visits / DMs, WeChat, and
@@ -96,7 +97,7 @@ class Ledger:
         self.commission_paid = np.zeros(M)
         self.creator_paid = np.zeros(M)  # sales shares paid to partner creators
         self.cost_of_goods = np.zeros(M)
-        self.operating_cost = np.zeros(M)  # learning merchants' group pushes and WeChat cards (0 when static)
+        self.operating_cost = np.zeros(M)  # learning merchants' pushes and cards, any merchant's recall SMS
         # per creator
         self.creator_gmv = np.zeros((C, len(GMV_DOMAINS)))
         self.creator_sales_income = np.zeros(C)
@@ -126,7 +127,7 @@ class Ledger:
             "ad_revenue": np.zeros(P), "ad_spend": np.zeros((P, M)), "new_by_merchant": np.zeros((P, M)),
             "new_ad_by_merchant": np.zeros((P, M)), "orders_by_tier": np.zeros((P, len(BUYER_TIERS))),
             "gmv_by_tier": np.zeros((P, len(BUYER_TIERS))),
-            "operating_cost": np.zeros(M),  # (M,) yuan: learning merchants' private-channel effort today
+            "operating_cost": np.zeros(M),  # (M,) yuan: pushes, cards (learning merchants) and recall SMS today
         }
         self.orders_today: list[Orders] = []
 
@@ -190,7 +191,8 @@ class Ledger:
 
     def book_operating_cost(self, cost: np.ndarray) -> None:
         """``cost[m]`` yuan merchant m spent today running its private channels (group
-        pushes, WeChat cards; only merchants who learn their channel mix pay them)."""
+        pushes and WeChat cards, paid by merchants who learn their channel mix; recall SMS
+        on a shelf platform, paid by any merchant)."""
         self.operating_cost += cost
         self.today["operating_cost"] += cost
 

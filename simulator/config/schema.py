@@ -86,7 +86,7 @@ class CreatorConfig(_Section):
     cross_post_share: float = Field(0.0, ge=0.0, le=1.0, description="with multi_homing: share of the initial creators present on every platform at day 0 (the rest on their home platform only)")
     expand_rate: float = Field(0.0, ge=0.0, le=1.0, description="with multi_homing: daily probability that an active creator joins a platform it is not on when that platform pays: its mean daily impressions per present active creator over the last expand_window days exceed (1 + expand_margin) × the creator's own mean daily impressions per platform it is on (0 = nobody expands)")
     expand_margin: float = Field(0.5, ge=0.0, le=1000.0, description="with multi_homing: how much better a platform must pay (mean daily impressions per present creator, relative to the creator's own per platform) before a creator expands to it: factor 1 + expand_margin")
-    expand_window: int = Field(14, ge=1, le=365, description="with multi_homing: days over which the impressions of the expansion rule are averaged; nobody expands before that many days have been recorded")
+    expand_window: int = Field(14, ge=1, le=365, description="with multi_homing: days over which the impressions of the expansion rule are averaged, and the record a creator needs before it expands (that many days, its entry day included); nobody expands before that many days have been recorded")
 
 
 class EngagementConfig(_Section):
@@ -538,8 +538,10 @@ class AttentionConfig(_Section):
     each platform they use starts at daily_active × feed_slots over the platforms they use
     and moves toward a target ∝ daily_active × feed_slots × exp(sensitivity × satisfaction)
     at rate 1/memory (at equal satisfaction, the day-0 split); the feed platform's
-    open probability is daily_active × share / day-0 share (at most 1; the rest lengthens
-    the session), so a user's expected slots over all platforms stay their day-0 total.
+    open probability is the one without attention (daily_active, or activity's response)
+    × share / day-0 share (at most 1; the rest lengthens the session), so a user's
+    expected slots over all platforms stay their day-0 total (with responsive activity,
+    while satisfaction sits at the reference).
     Shelf platforms (kind = 'shelf') have no feed and take no part: their users keep them."""
 
     enabled: bool = Field(False, description="users' attention shifts across the platforms they use with their satisfaction (audience/activity.py's, measured on every platform), and users adopt and drop platforms (off: each user's platforms and the time spent on each are fixed at day 0)")

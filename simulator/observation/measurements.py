@@ -541,7 +541,7 @@ class MerchantChannels(Measurement):
                    "(with learning off, the static strategy: the whole budget on the merchant's targeting); the "
                    "merchants' effort allocated today (yuan: ad budget on the platform plus the private channels of "
                    "merchants whose account's home it is); operating costs booked today (group pushes, WeChat cards "
-                   "of learning merchants; by the account's home platform). Summary: mix at the end, effort and "
+                   "of learning merchants; recall SMS of shelf platforms; by the account's home platform). Summary: mix at the end, effort and "
                    "cost summed")
 
     def measure(self, v):

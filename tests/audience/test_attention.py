@@ -2,10 +2,11 @@
 audience/attention.py)."""
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 
 from simulator import TrafficModel
+from simulator.audience.activity import LAPSE_DAYS
 
 from ..conftest import small
 
@@ -154,6 +155,27 @@ def test_adoption_spreads_through_friends():
     assert m.metrics_frame().query("platform == 'kuaishou'")["adoptions"].iloc[-1] == new.sum()
     np.testing.assert_allclose(m.attention.share[new, 1], 0.2)
     assert (m.activity.satisfaction[new, 1] == np.float32(0.5)).all()
+    # an adopter is not lapsed before it had LAPSE_DAYS days to open the platform (it
+    # counts from its adoption, as a day-0 user counts from the start; mutation checked:
+    # without the reset every adopter who has not opened yet is lapsed)
+    assert (m.activity.last_open[new, 1] == m.day - 1).all()
+
+
+def test_a_new_adopter_is_not_lapsed():
+    """Guards lapsed_users for adopters (ODD 7.11): a user who adopts a platform on day
+    t counts from t, as a day-0 user counts from the start, so the adopters of the last
+    day of a 10-day run (who have not opened it yet: adoption runs after the feeds) are
+    not lapsed. Mutation checked: without the reset of their last open they all are."""
+    sc = two_platforms({"enabled": True, "adopt_rate": 0.3, "entry_share": 0.2},
+                       douyin={"adoption": 1.0}, kuaishou={"adoption": 0.3})
+    m = TrafficModel(sc, seed=3)
+    m.run(9)
+    before = m.users.uses[:, 1].copy()
+    m.step()
+    new = m.users.uses[:, 1] & ~before
+    assert new.sum() > 20
+    stale = m.activity.last_open[:, 1] <= m.day - LAPSE_DAYS
+    assert not stale[new].any()
 
 
 def test_drop_below_drop_share_but_never_the_last_platform():
