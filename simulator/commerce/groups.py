@@ -95,9 +95,9 @@ class FanGroups:
         table.insert(join, annoy=0.0, joined=model.day)
         learner = model.commerce.learning
         if learner is None:
-            n_value, n_promo = draw_pushes(rng, creators.n, g.pushes_per_day, g.value_share)
+            n_value, n_promo = draw_pushes(rng, creators.active, g.pushes_per_day, g.value_share)
         else:  # merchants' own accounts push at their learned rate and value share
-            n_value, n_promo = draw_pushes(rng, creators.n, *learner.push_plan(creators.n))
+            n_value, n_promo = draw_pushes(rng, creators.active, *learner.push_plan(creators.n))
             # a learning merchant knows its home platform's over-marketing rule and sends no
             # promotion above the limit where the platform bans for it (it learns returns,
             # not ban risks: without this its groups budget pushes it into a ban)

@@ -17,19 +17,27 @@ from __future__ import annotations
 import numpy as np
 
 
-def draw_pushes(rng: np.random.Generator, n_senders: int, pushes_per_day,
+def draw_pushes(rng: np.random.Generator, active: np.ndarray, pushes_per_day,
                 value_share) -> tuple[np.ndarray, np.ndarray]:
     """Value and promotional pushes per sender today (``pushes_per_day`` and
-    ``value_share``: one value for all, or one per sender)."""
+    ``value_share``: one value for all, or one per sender), drawn for the ``active``
+    senders only (in row order; the others send none): rows of creators or merchants that
+    have not entered yet or have exited use no random numbers, so a scenario's entry pool
+    does not shift the pushes' draws (ODD 7.10)."""
+    rows = np.flatnonzero(active)
+    out_value = np.zeros(len(active), dtype=np.int64)
+    out_promo = np.zeros(len(active), dtype=np.int64)
     if np.ndim(pushes_per_day):
+        pushes_per_day = np.asarray(pushes_per_day)[rows]
         whole = np.floor(pushes_per_day).astype(np.int64)
-        n = whole + (rng.random(n_senders) < pushes_per_day - whole)
-        value = rng.binomial(n, value_share)
-        return value, n - value
-    whole = int(pushes_per_day)
-    n = whole + (rng.random(n_senders) < pushes_per_day - whole)
+    else:
+        whole = int(pushes_per_day)
+    if np.ndim(value_share):
+        value_share = np.asarray(value_share)[rows]
+    n = whole + (rng.random(len(rows)) < pushes_per_day - whole)
     value = rng.binomial(n, value_share)
-    return value, n - value
+    out_value[rows], out_promo[rows] = value, n - value
+    return out_value, out_promo
 
 
 def apply_push_effects(groups_cfg, intimacy, annoy, n_value, n_promo, effect) -> None:

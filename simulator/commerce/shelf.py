@@ -63,7 +63,16 @@ class Shelves:
         self.index = [j for j, feed in enumerate(sc.feed_platforms()) if not feed]
         self.rng = np.random.default_rng(np.random.SeedSequence(sc.seed, spawn_key=SHELF_SPAWN_KEY))
         self.user_band = self.rng.random(model.users.n, dtype=np.float32)
-        self.shop_band = self.rng.random(model.merchants.n).astype(np.float32)
+        # the merchants in the market at day 0 from this stream, the potential merchants
+        # (7.10) from one of their own: an entry pool shifts none of the shelves' draws
+        merchants = model.merchants
+        initial = np.flatnonzero(merchants.active)
+        pool = np.flatnonzero(~merchants.active)
+        self.shop_band = np.zeros(merchants.n, dtype=np.float32)
+        self.shop_band[initial] = self.rng.random(len(initial)).astype(np.float32)
+        if len(pool):
+            pool_rng = np.random.default_rng(np.random.SeedSequence(sc.seed, spawn_key=SHELF_SPAWN_KEY + (1,)))
+            self.shop_band[pool] = pool_rng.random(len(pool)).astype(np.float32)
         self.n_keys = max(model.merchants.n, 1)
         # per shelf platform: sorted keys user · n_keys + merchant of the pairs who ordered there
         self.buyers = {p: np.zeros(0, np.int64) for p in self.index}

@@ -67,7 +67,8 @@ def push_to_contacts(model) -> None:
     if len(contacts) == 0:
         return
     merchants = model.merchants
-    n_value, n_promo = draw_pushes(model.streams.commerce, merchants.n, cfg.wechat.pushes_per_day, cfg.wechat.value_share)
+    n_value, n_promo = draw_pushes(model.streams.commerce, merchants.active, cfg.wechat.pushes_per_day,
+                                   cfg.wechat.value_share)
     m = contacts.merchant
     effect = np.full(len(contacts), cfg.wechat.effect)
     book = model.commerce.book

@@ -66,7 +66,11 @@ class Presence:
         self.rng = np.random.default_rng(np.random.SeedSequence(model.scenario.seed, spawn_key=SPAWN_KEY))
         creators = model.creators
         C = creators.n
-        everywhere = self.rng.random(C) < cfg.cross_post_share
+        # (drawn for the active rows: the potential merchants' dormant accounts, on every
+        # platform below, use none, so an entry pool shifts no draw of this stream, ODD 7.10)
+        active = np.flatnonzero(creators.active)
+        everywhere = np.zeros(C, dtype=bool)
+        everywhere[active] = self.rng.random(len(active)) < cfg.cross_post_share
         everywhere |= creators.merchant >= 0
         self.present = np.zeros((P, C), dtype=bool)
         self.present[creators.home.astype(np.int64), np.arange(C)] = True
@@ -148,7 +152,11 @@ class Presence:
         settled = (creators.entry_day >= 0) & (creators.entry_day <= model.day - W + 1)  # W days of record
         can = ~present & (active & settled & (creators.merchant < 0))[None, :]
         better = pay[:, None] > (1.0 + cfg.expand_margin) * own[None, :]
-        draw = self.rng.random(present.shape)
+        # (drawn for the active columns only: rows not in the market use no random number,
+        # ODD 7.10)
+        cols = np.flatnonzero(active)
+        draw = np.ones(present.shape)
+        draw[:, cols] = self.rng.random((present.shape[0], len(cols)))
         go = can & better & (draw < cfg.expand_rate)
         present |= go
         self.expanded_today = go.sum(axis=1).astype(np.int64)

@@ -21,8 +21,11 @@ from ..state.population import CreatorState
 def publish(creators: CreatorState, items: ItemStore, scenario: Scenario, day: int, rng: np.random.Generator) -> int:
     """Append today's items to ``items``; returns how many were published."""
     cfg = scenario.creators
-    posts = rng.poisson(creators.post_rate)
-    posts[~creators.active] = 0  # creators that have exited (or not entered yet) post nothing
+    # creators that have exited (or not entered yet) post nothing and draw nothing: an
+    # entry pool does not shift the publishing stream (ODD 7.10)
+    active = np.flatnonzero(creators.active)
+    posts = np.zeros(creators.n, dtype=np.int64)
+    posts[active] = rng.poisson(creators.post_rate[active])
     creator = np.repeat(np.arange(creators.n, dtype=np.int32), posts)
     latent = creators.quality_mean[creator] + rng.normal(0.0, cfg.quality_sd_within, len(creator)).astype(np.float32)
     noise = rng.dirichlet(np.full(creators.topic.shape[1], 0.5), len(creator)).astype(np.float32)

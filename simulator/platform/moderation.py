@@ -51,8 +51,11 @@ class Moderation:
 
     def risk_diversion(self, cards: np.ndarray, rng: np.random.Generator) -> None:
         """``cards``: (platforms × merchants) WeChat cards put in today's parcels."""
-        hazard = 1.0 - (1.0 - self.ban_per_diversion[:, None]) ** cards
-        self.pending |= rng.random(hazard.shape) < hazard
+        # drawn for the merchants in the market only (the others put no card in a parcel):
+        # a scenario's entry pool does not shift the stream (ODD 7.10)
+        active = np.flatnonzero(self.model.merchants.active)
+        hazard = 1.0 - (1.0 - self.ban_per_diversion[:, None]) ** cards[:, active]
+        self.pending[:, active] |= rng.random(hazard.shape) < hazard
 
     def apply(self, out: np.ndarray | None = None) -> np.ndarray:
         """Ban today's hits; returns the mask of follow edges lost (followers of accounts

@@ -45,6 +45,40 @@ def test_off_is_the_static_model():
     assert (a.metrics_frame()["creators_active"].iloc[-1] == 60)
 
 
+ECOSYSTEM = {"platforms": {"douyin": {"policy": "douyin"}, "kuaishou": {"policy": "kuaishou"},
+                           "taobao": {"policy": "douyin", "kind": "shelf",
+                                      "shelf": {"intent_rate": 0.2, "recall_every": 2}}},
+             "merchants": {"learning": True},
+             "creators": {"multi_homing": True, "cross_post_share": 0.3, "expand_rate": 0.2, "expand_window": 3},
+             "attention": {"enabled": True, "adopt_rate": 0.05}}
+
+
+@pytest.mark.parametrize("world", ["one feed", "ecosystem"])
+def test_a_pool_of_merchants_who_never_enter_shifts_no_other_draws(world):
+    """Guards ODD 7.10's promise that an entry pool shifts no other submodel's draws: a
+    scenario with potential merchants who never enter (entry_rate 0: their dormant rows
+    wait all run) gives the metrics of the same scenario without them, on one feed and
+    with learning merchants, multi-homing, expansion, attention and a shelf platform.
+    Their rows draw no posts, group or WeChat pushes, diversion bans, presence or
+    expansion draws, and their shelf price bands come from a stream of their own
+    (mutation checked, each on its own: drawing every creator row's posts and zeroing the
+    inactive ones after, as the code did; the bans' draw over every merchant; the
+    expansion's over every creator; the shop bands from the shelves' stream). Equal up to
+    float summation order (zero rows in the sums)."""
+    base = {"merchants": {"diversion_share": 1.0}, "commerce": {"wechat": {"pushes_per_day": 0.5}}}
+    if world == "ecosystem":
+        base = _merge(base, ECOSYSTEM)
+    pool = _merge(base, {"merchants": {"entrant_pool": 6, "entry_rate": 0.0}})
+    a = TrafficModel(tiny(base), seed=5).run(12)
+    b = TrafficModel(tiny(pool), seed=5).run(12)
+    assert b.creators.n == a.creators.n + 6 and not b.creators.active[-6:].any()
+    frame = a.metrics_frame()
+    assert frame["wechat_contacts"].max() > 0  # the WeChat pushes ran
+    if world == "ecosystem":
+        assert frame["creators_expanded"].sum() > 0 and frame["recalls"].sum() > 0
+    pd.testing.assert_frame_equal(frame, b.metrics_frame(), check_exact=False, rtol=1e-12)
+
+
 def test_arrivals_are_poisson_at_the_rate():
     """Guards the entry rate: mean entrants a day = entry_rate × population.creators
     (mutation checked: Poisson(entry_rate) without × creators fails; so does × 2)."""
