@@ -76,7 +76,7 @@ class CreatorConfig(_Section):
     mcn_share: float = Field(0.05, ge=0.0, le=1.0, description="share of creators backed by an MCN")
     mcn_quality_bonus: float = Field(0.5, ge=0.0, le=5.0, description="latent quality bonus of MCN-backed creators")
     warmup_days: int = Field(3, ge=0, le=365, description="days of content published before day 0, so that feeds start with a backlog")
-    # entry and exit (state/turnover.py; docs/ODD.md 7.x "Creators and merchants enter and exit")
+    # entry and exit (state/turnover.py; docs/ODD.md 7.10 "Entry and exit of creators and merchants")
     entry_rate: float = Field(0.0, ge=0.0, le=1.0, description="new creators per day, as a share of population.creators: Poisson(entry_rate × creators) accounts join each day with no followers and traits drawn as the initial creators'; 0 = no entry")
     exit_window: int = Field(30, ge=1, le=365, description="days over which a creator's exposure and income are averaged for the exit rule; a creator younger than this never exits")
     exit_impressions: float = Field(0.0, ge=0.0, le=1e9, description="a creator whose mean daily impressions (all platforms, last exit_window days) are below this, and below exit_income's bar if that is set, stops posting; 0 = no exposure bar")
