@@ -239,7 +239,8 @@ class TrafficModel(mesa.Model):
                 *[(exposure_counts, self.items, self.creators, log.impressions, log.reactions) for log in rest],
                 *[(log.platform.policy.learn_counts, self.items, log.impressions, log.reactions) for log in rest],
                 *[(selling_offers, self, log) for log in first], (day_gains, self.day_logs, self.scenario.relationship),
-                (followed_pairs, self, self.day_logs), (trace_counts, self.day_logs))
+                (followed_pairs, self, self.day_logs),
+                (trace_counts, self.day_logs, self.items.live))
             self.record_exposure([None] + later[:len(rest)])
             self.learn([None] + later[len(rest):2 * len(rest)])
             self.sell_in_feed(later[2 * len(rest):] + [None] * len(rest))

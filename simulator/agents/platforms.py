@@ -25,6 +25,7 @@ class Platform(mesa.Agent):
         self.active_today = 0
         self.active_users = np.zeros(0, np.int32)  # rows of today's active users (sorted)
         self.slots_today = 0  # slots offered to today's active users (their feed_slots, or session lengths)
+        self.follow_tab_users = 0  # today's active users who got a follow-tab impression
         self._follow_share0: tuple[np.ndarray, float] | None = None  # users' day-0 follow shares (see reconfigure)
 
     @property

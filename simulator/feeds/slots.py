@@ -220,6 +220,7 @@ def build_feed(model, platform, rng: np.random.Generator) -> Impressions:
     cfg: PlatformConfig = platform.cfg
     users, items = model.users, model.items
     p = platform.index
+    platform.follow_tab_users = 0  # users with a follow-tab impression today (the metrics' follow_tab_users)
     if cfg.kind == "shelf":  # no creator feed: the shelf's users come through commerce/shelf.py
         platform.active_today, platform.active_users, platform.slots_today = 0, np.zeros(0, np.int32), 0
         return Impressions.empty()
@@ -247,7 +248,10 @@ def build_feed(model, platform, rng: np.random.Generator) -> Impressions:
     add = parts.append if feed is None else feed.add
     for fill, n in ((follow_slots, n_follow), (same_city_slots, n_city), (sell_ad_slots, n_ad)):
         imp, pos = fill(model, platform, active, n, rng)
-        free -= np.bincount(pos, minlength=len(active))
+        got = np.bincount(pos, minlength=len(active))
+        free -= got
+        if fill is follow_slots:  # (the follow-tab impressions are this part's only)
+            platform.follow_tab_users = int(np.count_nonzero(got))
         add(imp)
     if platform.policy.algorithmic and cfg.cold_start_rate > 0 and cfg.cold_start_slots > 0:
         imp, pos = cold_start_slots(model, platform, active, free, rng)

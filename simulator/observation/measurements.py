@@ -778,6 +778,38 @@ class LiveShare(Measurement):
         return {"impressions_live": live, "live_share_impressions": _ratio(live, float(rows["impressions_total"].sum()))}
 
 
+class PrivateDomainReach(Measurement):
+    name = "private_domain_reach"
+    kind = "custom"
+    columns = ("follow_tab_users", "follow_tab_reach", "live_likes_shares", "live_likes_shares_fans",
+               "fan_share_live_engagement")
+    description = ("users who got at least one follow-tab impression that day (all: user-platform pairs) and their "
+                   "share of the daily active users (all: of active user-platform pairs; summary: the mean over "
+                   "days; NaN on a shelf platform); likes and shares of live sessions, those by followers of the "
+                   "session's creator (any slot) and their share (summary: over the run)")
+
+    def measure(self, v):
+        r = v.readings
+        if _no_creator_feed(v):
+            reach = float("nan")
+        else:
+            feed = v.model.scenario.feed_platforms()
+            platforms = [p for p in v.model.platforms.values()
+                         if (v.index is None or p.index == v.index) and feed[p.index]]
+            reach = _ratio(r["follow_tab_users"], sum(p.active_today for p in platforms))
+        return {"follow_tab_users": int(r["follow_tab_users"]), "follow_tab_reach": reach,
+                "live_likes_shares": int(r["live_likes_shares"]), "live_likes_shares_fans": int(r["live_likes_shares_fans"]),
+                "fan_share_live_engagement": _ratio(r["live_likes_shares_fans"], r["live_likes_shares"])}
+
+    def summarize(self, rows, final):
+        reach = rows["follow_tab_reach"].to_numpy(dtype=np.float64)
+        total, fans = float(rows["live_likes_shares"].sum()), float(rows["live_likes_shares_fans"].sum())
+        return {"follow_tab_users": float(rows["follow_tab_users"].sum()),
+                "follow_tab_reach": float(np.nanmean(reach)) if np.isfinite(reach).any() else float("nan"),
+                "live_likes_shares": total, "live_likes_shares_fans": fans,
+                "fan_share_live_engagement": _ratio(fans, total)}
+
+
 class GroupChurnRate(Measurement):
     same_in_all = True
     name = "group_churn_rate"
@@ -799,7 +831,7 @@ MEASUREMENTS: list[Measurement] = [
     ImpressionsByDomain(), ImpressionsBySource(), Engagements(), Follows(), FanTiers(),
     ExposureConcentration(), Flywheel(), Money(), Sales(), OrdersByBuyerTier(), PrivateShares(), AcquisitionCost(), PrivateChannels(),
     Activity(), Sessions(), Turnover(), MerchantChannels(), MultiHoming(), AdaptingKnobs(), Shelf(),
-    FollowerDependence(), LoyalFans(), LiveShare(), GroupChurnRate(),
+    FollowerDependence(), LoyalFans(), LiveShare(), PrivateDomainReach(), GroupChurnRate(),
 ]
 
 

@@ -79,11 +79,28 @@ def platform_readings(model, log, shared: dict | None = None) -> dict[str, float
     item_domain = _tally(model, log, "item_domain", model.items.n)
     live = (int(item_domain[model.items.live].sum()) if item_domain is not None
             else np.count_nonzero(model.items.live[log.impressions.item]))
+    live_fans = _tally(model, log, "live_fans", 2)  # (large days: counted in the background)
+    if live_fans is None:
+        live_fans = _live_fans(log, model.items.live)
+    out.update(follow_tab_users=float(log.platform.follow_tab_users), live_likes_shares=float(live_fans[0]),
+               live_likes_shares_fans=float(live_fans[1]))
     out.update(impressions_live=float(live), bans=float(model.moderation.bans_today[p]),
                group_members=float(_shared(shared, "group_members", model.commerce.groups.members)[p]),
                wechat_contacts=float(_shared(shared, "wechat_contacts",
                                              lambda: model.commerce.wechat.per_platform(len(model.platforms)))[p]))
     return out
+
+
+def _live_fans(log, live: np.ndarray) -> np.ndarray:
+    """The day log's likes and shares of live items (an impression with both counted
+    twice; ``live``: the items' live flags) and those by followers of the item's creator
+    (the impression's follow edge, whatever the slot): two int64 counts."""
+    imp, reactions = log.impressions, log.reactions
+    # (the engaged impressions first: a few percent of the day's, then their items and edges)
+    at = np.concatenate([np.flatnonzero(reactions.like), np.flatnonzero(reactions.share)])
+    on_live = live.take(imp.item.take(at))
+    fans = imp.edge.take(at) >= 0
+    return np.array([np.count_nonzero(on_live), np.count_nonzero(on_live & fans)], dtype=np.int64)
 
 
 def _comments(log) -> np.ndarray:
@@ -106,14 +123,14 @@ def _actions(log) -> np.ndarray:
     return np.array([np.count_nonzero(a) for a in log.reactions.columns()], dtype=np.int64)
 
 
-def trace_counts(day_logs) -> list[dict]:
-    """Each day log's counts of its trace alone that the views read (``source_domain``,
-    ``actions``, ``comments``: what :func:`platform_view` and :func:`platform_readings`
-    count when the log's ``tally`` lacks them), for the step to add to the logs' tallies
-    before :func:`views` (large days count them in the background:
-    ``TrafficModel._in_background``). The same arrays."""
-    return [{"source_domain": _source_domain(log), "actions": _actions(log), "comments": _comments(log)}
-            for log in day_logs]
+def trace_counts(day_logs, live: np.ndarray) -> list[dict]:
+    """Each day log's counts of its trace (and of the items' ``live`` flags) that the
+    views read (``source_domain``, ``actions``, ``comments``, ``live_fans``: what
+    :func:`platform_view` and :func:`platform_readings` count when the log's ``tally``
+    lacks them), for the step to add to the logs' tallies before :func:`views` (large days
+    count them in the background: ``TrafficModel._in_background``). The same arrays."""
+    return [{"source_domain": _source_domain(log), "actions": _actions(log), "comments": _comments(log),
+             "live_fans": _live_fans(log, live)} for log in day_logs]
 
 
 def platform_view(model, log, shared: dict | None = None) -> View:

@@ -95,6 +95,34 @@ def test_live_share_counts_impressions_of_live_items(live_share):
         assert 0.1 < t["live_share_impressions"] < 0.6
 
 
+def test_follow_tab_reach_and_fans_live_engagement_read_the_day_logs():
+    """Guards the two private-domain check metrics (docs/validation.md): each day,
+    follow_tab_reach is the number of distinct users with a follow-tab impression over
+    the active users (mutation checked: counting follow-tab impressions instead of users
+    fails), and the fans' share of live likes and shares counts an impression's likes
+    and shares on live items by viewers who follow the creator, in any slot, an ad
+    included (mutation checked: counting the private domain, which leaves ads out,
+    fails). The summary: the mean daily reach, the run's share."""
+    m = TrafficModel(small({"commerce": {"live_share": 0.5}}, platform="kuaishou"), seed=4, agents=False)
+    reach, total, fans, ad_fans = [], 0, 0, 0
+    for _ in range(5):
+        m.step()
+        log = m.day_logs[0]
+        imp, r = log.impressions, log.reactions
+        reach.append(len(np.unique(imp.user[imp.source == 2])) / m.platforms["kuaishou"].active_today)
+        live = m.items.live[imp.item]
+        for act in (r.like, r.share):
+            total += int((act & live).sum())
+            fans += int((act & live & (imp.edge >= 0)).sum())
+            ad_fans += int((act & live & (imp.edge >= 0) & (imp.source == 4)).sum())
+        row = m.metrics_frame().query("platform == 'kuaishou'").iloc[-1]
+        assert row["follow_tab_reach"] == pytest.approx(reach[-1])
+    s = m.summary()["platforms"]["kuaishou"]
+    assert 0 < s["follow_tab_reach"] < 1 and s["follow_tab_reach"] == pytest.approx(np.mean(reach))
+    assert ad_fans > 0 and s["live_likes_shares"] == total and s["live_likes_shares_fans"] == fans
+    assert s["fan_share_live_engagement"] == pytest.approx(fans / total)
+
+
 def test_last_window_churn_follows_the_group_of_a_month_before_the_end():
     """A 60-day run: the group open on day 29 (joined ≤ 29 < left) is followed to day 59.
     200 members from day 0, 37 of them leave on day 45: 37/200 (the source's 200 -> 163).
@@ -168,7 +196,7 @@ def test_the_targets_metrics_only_read(monkeypatch):
         return m.metrics_frame()
 
     with_them = run()
-    new = (M.FollowerDependence, M.LoyalFans, M.LiveShare, M.GroupChurnRate)
+    new = (M.FollowerDependence, M.LoyalFans, M.LiveShare, M.PrivateDomainReach, M.GroupChurnRate)
     monkeypatch.setattr(M, "MEASUREMENTS", [x for x in M.MEASUREMENTS if not isinstance(x, new)])
     without = run()
     assert list(with_them.columns[: len(without.columns)]) == list(without.columns)
