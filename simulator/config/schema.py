@@ -41,14 +41,14 @@ class GraphConfig(_Section):
 
     generator: Literal["small_world", "holme_kim"] = Field(
         "small_world",
-        description="user–user graph: 'small_world' (vectorized city-ring lattice with rewiring, any size) or 'holme_kim' (networkx powerlaw_cluster_graph; small populations)",
+        description="user–user graph: 'small_world' (vectorized city-ring lattice with rewiring, any size; each city's ring runs in user order, and users are numbered by interest segment, so ring neighbours mostly share an interest) or 'holme_kim' (networkx powerlaw_cluster_graph over users in random order, no city or interest structure; small populations)",
     )
-    friends_per_user: int = Field(6, ge=2, le=200, description="user–user ties per user, an even number (each generator gives every user friends_per_user / 2 ties of its own; an odd value is an error, it would act as the even one below; holme_kim: less than twice population.users)")
+    friends_per_user: int = Field(6, ge=2, le=200, description="user–user ties per user, an even number (each generator gives every user friends_per_user / 2 ties of its own; an odd value is an error, it would act as the even one below; holme_kim: less than twice population.users; small_world: a city of at most friends_per_user users has fewer, its ring wraps onto the same neighbours)")
     rewire: float = Field(0.1, ge=0.0, le=1.0, description="share of ties rewired to random users (cross-city)")
-    mean_follows: float = Field(8.0, ge=0.0, le=1000.0, description="mean creators a user follows at start")
+    mean_follows: float = Field(8.0, ge=0.0, le=1000.0, description="mean follow draws per user at start (Poisson over the attachment rounds); a draw of a creator the user already follows is dropped, so users follow a little fewer (7.3 at the default)")
     attachment_rounds: int = Field(8, ge=1, le=100, description="batches of the preferential-attachment process")
     attachment_offset: float = Field(1.0, gt=0.0, le=1e6, description="attractiveness of a creator with no followers")
-    social_copy_share: float = Field(1 / 3, ge=0.0, le=1.0, description="from the second attachment round on, share of initial follows that copy a random friend's follow (social proof)")
+    social_copy_share: float = Field(1 / 3, ge=0.0, le=1.0, description="from the second attachment round on, share of initial follow draws that copy a random friend's follow (social proof); a draw whose friend follows no one yet, or of a user without friends, is a preferential one instead")
     interest_affinity: float = Field(4.0, ge=0.0, le=50.0, description="how strongly initial follows prefer creators matching the user's interests")
     initial_intimacy_alpha: float = Field(1.2, gt=0.0, le=100.0, description="Beta(a, b) of initial fan intimacy: a")
     initial_intimacy_beta: float = Field(6.0, gt=0.0, le=100.0, description="Beta(a, b) of initial fan intimacy: b")

@@ -94,7 +94,11 @@ def holme_kim_graph(n: int, k: int, rng: np.random.Generator) -> SocialGraph:
     seed = int(rng.integers(0, 2**31 - 1))
     g = nx.powerlaw_cluster_graph(n, max(1, k // 2), 0.5, seed=seed)
     e = np.array(g.edges(), dtype=np.int64).reshape(-1, 2)
-    return _csr_from_pairs(e[:, 0], e[:, 1], n)
+    # networkx's oldest nodes (0, 1, ...) become the hubs, and users are numbered by
+    # interest segment: the nodes are assigned to users at random, so that the hubs are
+    # not all of segment 0 (ODD 5)
+    user = rng.permutation(n)
+    return _csr_from_pairs(user[e[:, 0]], user[e[:, 1]], n)
 
 
 def build_social_graph(cfg: GraphConfig, city: np.ndarray, rng: np.random.Generator) -> SocialGraph:
@@ -530,7 +534,10 @@ def initial_follows(cfg: GraphConfig, segment_match: np.ndarray, user_segment: n
             friend_e = random_in_rows(social.indptr, users[copy], rng)
             friend = np.where(friend_e >= 0, social.indices[np.maximum(friend_e, 0)], users[copy])
             fe = random_in_rows(f_ptr, friend, rng)
-            got = fe >= 0
+            # a copy needs a friend who follows someone: else the draw is a preferential
+            # one (a friendless user's row is its own: drawn as before, never copied, as
+            # it would only repeat one of its own follows)
+            got = (fe >= 0) & (friend_e >= 0)
             idx = np.flatnonzero(copy)
             creators[idx[got]] = f_c[fe[got]]
             copy[idx[~got]] = False

@@ -89,6 +89,33 @@ def test_initial_follows_copy_friends_follows():
     assert shared_with_a_friend(0.8) > shared_with_a_friend(0.0) + 0.2
 
 
+def test_a_user_without_friends_follows_as_many_creators_as_the_others():
+    """Guards the copy fallback (ODD 5.3): a copy draw of a user without friends is a
+    preferential draw, so in a world of tiny cities (many users alone in theirs: no
+    ties) friendless users follow as many creators as the others (mutation checked:
+    copying one of the user's own follows, as the code did, leaves them ~25% fewer)."""
+    m = TrafficModel(small({"population": {"users": 4000, "cities": 3000},
+                            "graph": {"social_copy_share": 0.6}}), seed=2, agents=False)
+    degree = np.diff(m.social.indptr)
+    follows = np.bincount(m.follows.src, minlength=m.users.n)
+    alone = degree == 0
+    assert alone.mean() > 0.05
+    assert follows[alone].mean() > 0.95 * follows[~alone].mean()
+
+
+def test_holme_kim_hubs_are_spread_over_the_interests():
+    """Guards holme_kim's random assignment of nodes to users (ODD 5.2): users are numbered
+    by interest segment and networkx's first nodes are its hubs, so without it every hub
+    was a segment-0 user (mutation checked: mean degree 16.6 in segment 0 against 3.1 in
+    the last); with it no segment's mean degree is twice another's."""
+    m = TrafficModel(small({"population": {"users": 3000}, "graph": {"generator": "holme_kim"}}), seed=4,
+                     agents=False)
+    degree = np.diff(m.social.indptr)
+    seg = m.users.segment
+    means = np.array([degree[seg == s].mean() for s in np.unique(seg) if (seg == s).sum() > 50])
+    assert means.max() < 2 * means.min()
+
+
 def test_follow_graph_from_csv_and_graphml(tmp_path):
     csv_path = tmp_path / "f.csv"
     csv_path.write_text("user,creator,intimacy\n0,1,0.7\n5,3,0.2\n")
@@ -537,7 +564,7 @@ def _initial_follows_reference(cfg, segment_match, user_segment, social, rng):
             friend_e = random_in_rows(social.indptr, users[copy], rng)
             friend = np.where(friend_e >= 0, social.indices[np.maximum(friend_e, 0)], users[copy])
             fe = random_in_rows(f_ptr, friend, rng)
-            got = fe >= 0
+            got = (fe >= 0) & (friend_e >= 0)  # a friendless user's copy draw is a preferential one
             idx = np.flatnonzero(copy)
             creators[idx[got]] = f_c[fe[got]]
             copy[idx[~got]] = False
@@ -567,7 +594,7 @@ def _initial_follows_reference(cfg, segment_match, user_segment, social, rng):
     (400, 25, 6, 5, 3.0, 1.0, True),      # every later draw copies (where the friend follows someone)
     (300, 20, 3, 4, 5.0, 0.0, False),     # no copies
     (1, 5, 2, 6, 12.0, 0.5, True),        # one user (no friend: no copies in either form)
-    (3, 5, 2, 6, 12.0, 0.9, True),        # user 0 has no friend: copies its own follows
+    (3, 5, 2, 6, 12.0, 0.9, True),        # user 0 has no friend: its copy draws are preferential ones
     (200, 1, 3, 4, 4.0, 0.3, True),       # one creator: every pick the same
     (300, 20, 8, 4, 0.0, 0.3, True),      # no follows at all
     (0, 10, 3, 3, 5.0, 0.3, True),        # no users
