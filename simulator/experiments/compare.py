@@ -213,7 +213,10 @@ def write_comparison(out: Path, table: pd.DataFrame, results: list[dict], scenar
         (tmp / "comparison.md").write_text("\n".join(md) + "\n")
         (tmp / "plots").mkdir()
         plot_files = _plots(tmp / "plots", results, labels)
-        tomls = {lb: to_toml(sc) for lb, sc in scenarios.items()}
+        # each resolved scenario with the seed the replicate seeds came from (the first
+        # scenario's, or --seed): a compare of these files spawns the same replicates
+        tomls = {lb: to_toml(sc if seed is None else sc.model_copy(update={"seed": seed}))
+                 for lb, sc in scenarios.items()}
         for lb, text in tomls.items():
             (tmp / f"scenario_{lb}.toml").write_text(text)
         files = []

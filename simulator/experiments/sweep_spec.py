@@ -164,9 +164,14 @@ def base_platforms(spec: SweepSpec) -> list[str]:
 def check_keys(spec: SweepSpec) -> None:
     """Fail before any run if a key is not in the scenario schema or a point's value is
     not allowed; the error names the sweep file and the key."""
-    for key in list(spec.set) + list(spec.parameters):
-        if key == "seed":
-            raise ScenarioError(spec.source, key, "the seed is set by the sweep (use 'seed' and 'replicates')")
+    for table, keys in (("set", spec.set), ("parameters", spec.parameters)):
+        for key in keys:
+            if key == "seed":
+                raise ScenarioError(spec.source, key, "the seed is set by the sweep (use 'seed' and 'replicates')")
+            if key == "steps" and spec.steps is not None:  # (the top-level steps would win over every run's)
+                raise ScenarioError(spec.source, f"{table}.steps", f"the sweep's top-level 'steps' ({spec.steps}) "
+                                    "sets every run's length; give steps in one place (drop the top-level key "
+                                    "to vary it)")
     names = base_platforms(spec)
     for table, keys in (("set", spec.set), ("parameters", spec.parameters)):
         for key in keys:

@@ -94,6 +94,8 @@ def test_resume_after_a_killed_sweep_reruns_only_what_is_missing(tmp_path):
     ('"population.userz" = [1, 2]', "population.userz"),
     ('"platforms.douyin.beta" = [1.0, -3.0]', "platforms.douyin.beta"),
     ('"platforms.douyin.beta" = { range = [0.0, 1.0] }', "needs a list"),
+    # the file's top-level steps (3) would silently win over every run's (mutation checked)
+    ('"steps" = [3, 10]', "parameters.steps: the sweep's top-level 'steps' (3)"),
 ])
 def test_bad_sweep_files_exit_2_naming_the_key(tmp_path, capsys, body, needle):
     p = sweep_file(tmp_path, body)
