@@ -377,6 +377,10 @@ def fit_targets(spec: CalibrationSpec) -> list:
                 where = f"targets.{t.key}.{field}" if t.key in spec.targets else "fit"
                 raise ScenarioError(src, where, f"target {t.key!r} reads {name!r}, which is not a summary total "
                                     "(the totals: docs/outputs.md, summary.json)")
+        if spec.replicates < 2 and (t.rule == "separated" or t.on == "ci"):  # (one run has no CI: a miss of 0)
+            raise ScenarioError(src, "replicates", f"{spec.replicates}: target {t.key!r} tests a 95% CI "
+                                f"({'separated' if t.rule == 'separated' else 'on = ci'}), which needs 2 "
+                                "replicates or more")
         need = [lb for lb in tg.scenarios_needed([t]) if lb not in spec.scenarios]
         if need:
             raise ScenarioError(src, "fit" if t.key in (spec.fit or []) else "targets",

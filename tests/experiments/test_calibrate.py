@@ -240,6 +240,10 @@ BAD = [
     ('[targets.t2]\nclaim = "c"\nsource = "s"\nsource_kind = "model contrast"\nrole = "fit"\nrule = "band"\n'
      'scenario = "douyin"\nmetric = "gmv_totl"\nlo = 1.0\n',
      "targets.t2.metric: target 't2' reads 'gmv_totl', which is not a summary total"),
+    # one replicate (the template's) has no CI: the target's miss would read 0 (mutation checked)
+    ('[targets.t3]\nclaim = "c"\nsource = "s"\nsource_kind = "model contrast"\nrole = "fit"\nrule = "band"\n'
+     'scenario = "douyin"\nmetric = "gmv_total"\nlo = 1.0\non = "ci"\n',
+     "replicates: 1: target 't3' tests a 95% CI (on = ci), which needs 2 replicates or more"),
 ]
 
 
