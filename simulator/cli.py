@@ -420,6 +420,8 @@ def cmd_app(args) -> int:
 
     from .config import ScenarioError, load_scenario
 
+    if not 0 <= args.port <= 65535:  # (the server would start, then fail with a traceback)
+        return _fail(f"--port: {args.port} is not a TCP port (allowed: 0..65535)")
     if args.scenario is not None:
         try:
             load_scenario(args.scenario)

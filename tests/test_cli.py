@@ -67,6 +67,14 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, needle):
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_app_with_a_port_out_of_range_exits_2_before_starting(capsys, port):
+    """The app's --port is checked before the server starts (it started, then failed with
+    a traceback and exit 1; mutation checked)."""
+    assert main(["app", "--port", port]) == 2
+    assert f"--port: {port} is not a TCP port (allowed: 0..65535)" in capsys.readouterr().err
+
+
 def test_bad_file_exits_2(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text('extends = "' + str(SCENARIOS / "base.toml") + '"\n[platforms.douyin]\nexposure_cap = 3\n')
