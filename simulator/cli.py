@@ -450,6 +450,15 @@ def _validate_inputs(args):
     from .experiments.targets import load_file, scenario_sources
 
     specs, variants = load_file(args.targets)
+    from .experiments.calibrate_spec import summary_totals
+
+    totals = summary_totals()  # (a target reading no total failed only after every run, exit 3)
+    for t in specs:
+        for field in ("metric", "other_metric"):
+            name = getattr(t, field, None)
+            if name is not None and name not in totals:
+                raise ScenarioError(str(args.targets or "scenarios/targets/targets.toml"), f"targets.{t.key}.{field}",
+                                    f"{name!r} is not a summary total (the totals: docs/outputs.md, summary.json)")
     folder = args.scenarios or VALIDATE_DIR
     flags = {"--steps": ("steps", args.steps)} if args.steps else {}
     if args.users:
@@ -500,8 +509,8 @@ def cmd_validate(args) -> int:
         specs, scenarios, sets = _validate_inputs(args)
         out = args.out or default_out_dir("validate")
         check_out_dir(out)
-        if args.markdown is not None and (args.markdown.is_dir() or not args.markdown.parent.is_dir()):
-            raise OutputError(f"--markdown {args.markdown}: must be a file in an existing folder")
+        if args.markdown is not None:
+            _check_markdown(args.markdown)
     except (ScenarioError, OutputError) as exc:
         return _fail(str(exc))
     _warn_memory(scenarios.values(), _worker_count(args.workers, len(scenarios) * args.replicates))
@@ -540,6 +549,27 @@ def cmd_validate(args) -> int:
     ok, line = validate.verdict(table)
     print(f"{line}; record: {out}")
     return 0 if ok else EXIT_TARGET_FAILED
+
+
+def _check_markdown(path: Path) -> None:
+    """``validate --markdown``'s file, before any run (an OutputError otherwise): a file in
+    an existing folder where a file can be written, and if it exists, text (its table is
+    updated in place). Probed with a temporary file, removed at once."""
+    import tempfile
+
+    from .io.outputs import OutputError
+
+    if path.is_dir() or not path.parent.is_dir():
+        raise OutputError(f"--markdown {path}: must be a file in an existing folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".trafficsim-probe-"):
+            pass
+        if path.exists():
+            path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise OutputError(f"--markdown {path}: not a text (UTF-8) file; its table is updated in place") from None
+    except OSError as exc:
+        raise OutputError(f"--markdown {path}: cannot be written here ({exc.strerror or exc})") from None
 
 
 def cmd_calibrate(args) -> int:

@@ -139,6 +139,17 @@ def test_a_bad_targets_file_is_exit_2_naming_the_key_and_nothing_is_written(tmp_
     assert "file not found" in capsys.readouterr().err
     assert main(["validate", "--users", "0", "--out", str(out)]) == 2
     assert "--users" in capsys.readouterr().err and not out.exists()
+    # a metric no summary has, and a --markdown file that is not text or not writable: exit 2
+    # before any run (they surfaced after every run as exit 3, the record written; mutation checked)
+    tfile.write_text(TINY_TARGETS.replace('metric = "exposure_gini"', 'metric = "exposure_ginni"'))
+    assert main(["validate", "--targets", str(tfile), "--out", str(out)]) == 2
+    assert ("targets.gini_band.metric: 'exposure_ginni' is not a summary total" in capsys.readouterr().err
+            and not out.exists())
+    tfile.write_text(TINY_TARGETS)
+    (tmp_path / "bin.md").write_bytes(bytes(range(128, 256)))
+    for md, needle in ((tmp_path / "bin.md", "not a text (UTF-8) file"), (Path("/proc/x.md"), "cannot be written")):
+        assert main(["validate", "--targets", str(tfile), "--markdown", str(md), "--out", str(out)]) == 2
+        assert f"--markdown {md}: {needle}" in capsys.readouterr().err and not out.exists()
 
 
 def test_validate_quiet_prints_only_the_verdict(tmp_path, capsys):
