@@ -365,8 +365,12 @@ def _runs(n: int, workers: int | None, desc: str, show_bar: bool = True):
     workers = _worker_count(workers, n)
     try:
         if workers > 1:
-            with ProcessPoolExecutor(workers) as pool:
+            pool, done = ProcessPoolExecutor(workers), False
+            try:
                 yield pool, bar.update if bar else None
+                done = True
+            finally:  # on Ctrl-C or an error: the queued runs cancelled, not waited for (as sweeps do)
+                pool.shutdown(wait=done, cancel_futures=not done)
         else:
             yield None, bar.update if bar else None
     finally:
