@@ -43,9 +43,21 @@ def evaluate(runs: dict[str, pd.DataFrame], specs: list[TargetSpec] | None = Non
         r = evaluate_target(t, runs)
         rows.append({"target": t.key, "role": t.role, "claim": t.claim, "source": t.source,
                      "source_kind": t.source_kind, "rule": r.rule_text, "value": r.value, "ci_low": r.ci_low,
-                     "ci_high": r.ci_high, "pass": r.ok, "status": "PASS" if r.ok else ("GAP" if t.gap else "FAIL"),
+                     "ci_high": r.ci_high, "pass": r.ok, "status": _status(r, t),
                      "miss": r.miss, "gap": t.gap or ""})
     return pd.DataFrame(rows)
+
+
+def _status(r, t: TargetSpec) -> str:
+    """PASS; N/A when the value cannot be measured at this setting (NaN: e.g. a metric that
+    needs a longer run); else GAP for a known gap, FAIL otherwise."""
+    import math
+
+    if r.ok:
+        return "PASS"
+    if not math.isfinite(r.miss):  # (evaluate_target: NaN when the rule's statistics are)
+        return "N/A"
+    return "GAP" if t.gap else "FAIL"
 
 
 ROLE_TITLES = {"fit": "Fit set (the scenarios were calibrated to these)", "check": "Check set (never tuned on)"}
@@ -67,6 +79,10 @@ def markdown(table: pd.DataFrame, replicates: int, setting: str = "") -> str:
     if len(gaps):
         lines += ["", "Known gaps (failing, explained in docs/validation.md):"]
         lines += [f"- {r['target']}: {r['gap']}" for _, r in gaps.iterrows()]
+    unmeasured = table[table["status"] == "N/A"]
+    if len(unmeasured):
+        lines += ["", "Not measurable at this setting (NaN: e.g. a metric that needs a longer run; "
+                  "docs/outputs.md says what each needs): " + ", ".join(unmeasured["target"])]
     return "\n".join(lines)
 
 
@@ -74,10 +90,13 @@ def verdict(table: pd.DataFrame) -> tuple[bool, str]:
     """(True when every target passes or is a known gap, the one-line summary)."""
     passed = int(table["pass"].sum())
     gaps = int((table["status"] == "GAP").sum())
-    failed = len(table) - passed - gaps
+    unmeasured = int((table["status"] == "N/A").sum())
+    failed = len(table) - passed - gaps - unmeasured
     line = f"{passed}/{len(table)} targets pass"
     if gaps:
         line += f"; {gaps} known gap{'s' if gaps > 1 else ''} (docs/validation.md)"
+    if unmeasured:
+        line += f"; {unmeasured} not measurable at this setting (N/A)"
     if failed:
         line += f"; {failed} FAIL"
     return failed == 0, line

@@ -165,3 +165,22 @@ def test_validate_quiet_prints_only_the_verdict(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert printed.splitlines() == [f"2/2 targets pass; record: {out}"]
     assert (out / "validation.csv").exists() and (out / "validation.md").exists()
+
+
+def test_a_target_that_cannot_be_measured_is_not_a_failure(tmp_path):
+    """A target whose statistic is NaN at this setting (a month's churn in a 3-day run)
+    is N/A, listed as not measurable, and does not fail the run (it read FAIL and made
+    validate exit 1; mutation checked); a measurable miss is still FAIL."""
+    from simulator.experiments.targets import load_file
+
+    tfile = tmp_path / "t.toml"
+    tfile.write_text(TINY_TARGETS.replace('metric = "exposure_gini"', 'metric = "group_churn_monthly"'))
+    specs = [t for t in load_file(tfile)[0] if t.key == "gini_band"]
+    nan = float("nan")
+    table = validate.evaluate({"douyin": pd.DataFrame({"group_churn_monthly": [nan, nan]})}, specs)
+    assert list(table["status"]) == ["N/A"]
+    ok, line = validate.verdict(table)
+    assert ok and "1 not measurable at this setting (N/A)" in line
+    assert "Not measurable at this setting" in validate.markdown(table, 2)
+    table = validate.evaluate({"douyin": pd.DataFrame({"group_churn_monthly": [3.0, 3.1]})}, specs)
+    assert list(table["status"]) == ["FAIL"] and not validate.verdict(table)[0]
