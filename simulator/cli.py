@@ -520,8 +520,8 @@ def cmd_validate(args) -> int:
     _warn_memory(scenarios.values(), _worker_count(args.workers, len(scenarios) * args.replicates))
 
     from .experiments import validate
-    from .experiments.compare import _plots, run_all
-    from .io.outputs import atomic_dir, write_json, write_text_atomic
+    from .experiments.compare import _plots, base_seed, run_all
+    from .io.outputs import atomic_dir, manifest, write_json, write_text_atomic
     try:
         with _runs(len(scenarios) * args.replicates, args.workers, "validate", show_bar=not args.quiet) as (pool, progress):
             results, seeds, elapsed = run_all(scenarios, args.replicates, args.seed, pool, progress)
@@ -536,15 +536,27 @@ def cmd_validate(args) -> int:
     first = next(iter(scenarios.values()))
     setting = validate.setting_name(first.steps, first.population.users)
     md = validate.markdown(table, args.replicates, f" ({setting})")
+    from .config import to_toml
+
+    targets_file = Path(args.targets or validate.TARGETS_FILE)
+    seed = base_seed(scenarios, args.seed)
     with atomic_dir(out) as tmp:
         table.to_csv(tmp / "validation.csv", index=False)
         (tmp / "validation.md").write_text("# Stylized facts\n\n" + md + "\n")
         (tmp / "plots").mkdir()
         _plots(tmp / "plots", results, [lb for lb in scenarios if lb in validate.PLOTTED] or list(scenarios)[:3])
-        write_json(tmp / "manifest.json", {
-            "command": ["trafficsim", *args.argv], "targets": str(args.targets or validate.TARGETS_FILE),
-            "scenarios": sets, "setting": setting, "replicates": args.replicates, "replicate_seeds": seeds,
-            "elapsed_s": round(elapsed, 2)})
+        # the record reproduces the run: each scenario resolved (flags and --set applied, the
+        # seed the replicate seeds came from) and the targets file as read
+        files = ["validation.csv", "validation.md", "plots/", "manifest.json", "targets.toml"]
+        (tmp / "scenarios").mkdir()
+        for label, sc in scenarios.items():
+            (tmp / "scenarios" / f"{label}.toml").write_text(to_toml(sc.model_copy(update={"seed": seed})))
+            files.append(f"scenarios/{label}.toml")
+        (tmp / "targets.toml").write_bytes(targets_file.read_bytes())
+        write_json(tmp / "manifest.json", manifest(
+            command=["trafficsim", *args.argv], files=files, targets=str(targets_file.resolve()),
+            scenarios=sets, setting=setting, replicates=args.replicates, seed=seed, replicate_seeds=seeds,
+            elapsed_s=round(elapsed, 2)))
     if args.markdown is not None:
         old = args.markdown.read_text() if args.markdown.exists() else ""
         write_text_atomic(args.markdown, validate.settings_table(old, table, setting))

@@ -116,6 +116,15 @@ def test_validate_flags_users_steps_targets_and_markdown(tmp_path, capsys):
         assert "population.users=400" in promo and f"steps={steps}" in promo
     printed = capsys.readouterr().out
     assert "Fit set" in printed and "Check set" in printed
+    # the record reproduces the run: its resolved scenarios and targets file, validated
+    # again without the flags, give the same table byte for byte (before, the record held
+    # only paths to the inputs and the flags; mutation checked: without the seed written)
+    again = tmp_path / "again"
+    assert main(["validate", "--targets", str(out / "targets.toml"), "--scenarios", str(out / "scenarios"),
+                 "--replicates", "2", "--workers", "1", "--quiet", "--out", str(again)]) == 0
+    assert (out / "validation.csv").read_bytes() == (again / "validation.csv").read_bytes()
+    assert {"trafficsim_version", "seed", "numpy", "files"} <= set(json.loads((out / "manifest.json").read_text()))
+    capsys.readouterr()
     text = md.read_text()
     assert text.startswith("# Results\n\nintro\n")
     header = next(line for line in text.splitlines() if line.startswith("| target"))
