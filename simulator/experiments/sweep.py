@@ -223,8 +223,11 @@ def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | Non
     runs_dir.mkdir(parents=True, exist_ok=True)
     if stale:
         (out / "superseded").mkdir(exist_ok=True)
-        for f in stale:
-            os.replace(f, out / "superseded" / f.name)
+        for f in stale:  # (a name an earlier resume moved there gets a number: nothing overwritten)
+            dest, k = out / "superseded" / f.name, 1
+            while dest.exists():
+                dest, k = out / "superseded" / f"{f.stem}.{k}{f.suffix}", k + 1
+            os.replace(f, dest)
     base_fp = hashlib.sha256(canonical_json(_resolve(Path(spec.base), {})).encode()).hexdigest()
     manifest = {"written_by": "trafficsim sweep", "version": __version__, "sweep_file": str(Path(spec.source).resolve()) if spec.source != "<dict>" else None,
                 "runs": len(fps), "base_fingerprint": base_fp, "fingerprints": fps}

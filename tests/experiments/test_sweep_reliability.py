@@ -90,6 +90,15 @@ def test_resume_keeps_unchanged_runs_and_drops_runs_no_longer_in_the_sweep(tmp_p
     assert (out / "runs" / "p00000-r000.json").stat().st_mtime_ns == kept
     assert sorted(pd.read_parquet(out / "results.parquet").run_id) == ["p00000-r000", "p00001-r000"]
     assert (out / "superseded" / "p00002-r000.json").exists()
+    # a second change: the runs it supersedes join the first ones there, none overwritten
+    # (mutation checked: moved under their own name, the first set was lost)
+    write_sweep(f, parameters='"platforms.douyin.beta" = [0.0, 1.5]')
+    assert main(["sweep", str(f), "--workers", "1", "--out", str(out), "--resume"]) == 0
+    assert sorted(p.name for p in (out / "superseded").glob("*.json")) == ["p00001-r000.json", "p00002-r000.json"]
+    write_sweep(f, parameters='"platforms.douyin.beta" = [0.0, 1.7]')
+    assert main(["sweep", str(f), "--workers", "1", "--out", str(out), "--resume"]) == 0
+    assert sorted(p.name for p in (out / "superseded").glob("*.json")) == [
+        "p00001-r000.1.json", "p00001-r000.json", "p00002-r000.json"]
 
 
 def test_resume_does_not_trust_runs_without_a_fingerprint(tmp_path, capsys):
