@@ -218,6 +218,18 @@ def _fail(msg: str) -> int:
     return EXIT_USAGE
 
 
+def _set_twice(sets: list[str], flags: dict[str, str]) -> str | None:
+    """The error when a ``--set KEY=...`` gives a key that one of ``flags`` (flag: key)
+    given on the same command also sets (the flag would win, and the --set value go
+    unchecked), else None."""
+    for item in sets:
+        key = item.split("=", 1)[0].strip()
+        for flag, flag_key in flags.items():
+            if key == flag_key:
+                return f"--set: {key}: given twice, as --set {key}=... and as {flag}; give it once"
+    return None
+
+
 def cmd_run(args) -> int:
     from .config import ScenarioError, load_scenario
 
@@ -230,6 +242,8 @@ def cmd_run(args) -> int:
         if args.seed < 0:
             return _fail("--seed: must be >= 0")
         flags["--seed"] = ("seed", args.seed)
+    if (error := _set_twice(args.sets, {f: k for f, (k, _) in flags.items()})) is not None:
+        return _fail(error)
     try:
         scenario = load_scenario(args.scenario, args.sets, flags=flags)
         out = args.out or default_out_dir(scenario.name)
@@ -313,6 +327,8 @@ def cmd_compare(args) -> int:
                      "(95% confidence intervals)")
     if args.seed is not None and args.seed < 0:
         return _fail("--seed: must be >= 0")
+    if args.steps and (error := _set_twice(args.sets, {"--steps": "steps"})) is not None:
+        return _fail(error)
     scenarios = {}
     try:
         for path in args.scenarios:
@@ -509,6 +525,9 @@ def cmd_validate(args) -> int:
             return _fail(f"{flag}: must be >= 1")
     if args.replicates < 2:
         return _fail("--replicates: validation needs at least 2 (confidence intervals)")
+    flag_keys = {**({"--steps": "steps"} if args.steps else {}), **({"--users": "population.users"} if args.users else {})}
+    if (error := _set_twice(args.sets, flag_keys)) is not None:
+        return _fail(error)
     try:
         specs, scenarios, sets = _validate_inputs(args)
         out = args.out or default_out_dir("validate")

@@ -59,6 +59,8 @@ def test_run_makes_no_mesa_agent_per_user(tmp_path, monkeypatch):
     (["--set", "platforms.douyin.beta=-2"], "platforms.douyin.beta"),
     (["--set", "population.userz=5"], "population.userz"),
     (["--steps", "0"], "--steps"),
+    # a --set of a key a flag also sets (the flag won and the --set value went unchecked)
+    (["--set", "steps=-1", "--steps", "3"], "--set: steps: given twice, as --set steps=... and as --steps"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, needle):
     out = tmp_path / "run"
