@@ -311,10 +311,10 @@ def check(spec: CalibrationSpec) -> None:
             missing = [lb for lb in labels if parts[1] not in platforms_of(spec, lb)]
             if not labels or missing:
                 have = {lb: platforms_of(spec, lb) for lb in spec.scenarios}
-                listing = "; ".join(f"{lb}: {', '.join(ps)}" for lb, ps in have.items())
-                raise ScenarioError(src, where, f"no platform {parts[1]!r} in scenario "
-                                    f"{missing[0] if missing else 'any'} (platforms: {listing}); a calibration tunes "
-                                    "existing platforms, it cannot create one")
+                listing = "; ".join(f"scenario {lb!r} has {', '.join(map(repr, ps))}" for lb, ps in have.items())
+                which = f"scenario {missing[0]!r}" if missing else "any scenario it applies to"
+                raise ScenarioError(src, where, f"no platform {parts[1]!r} in {which} ({listing}); a calibration "
+                                    "tunes existing platforms, it cannot create one")
         if _field_of(tuple(parts)) is None and parts[0] != "platforms":
             pass  # the schema check below names an unknown key
         lo, hi = p.range

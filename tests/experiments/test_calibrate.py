@@ -228,7 +228,7 @@ BAD = [
                                                                     "should be a valid number (got False)"),
     ("steps = [4, 2]\n", "steps: a list of run lengths must be non-empty and increasing"),
     ('[parameters."platforms.douyin.betta"]\nrange = [0, 1]\n', "parameters.platforms.douyin.betta"),
-    ('[parameters."platforms.kuaishou.beta"]\nrange = [0, 1]\n', "no platform 'kuaishou' in scenario"),
+    ('[parameters."platforms.kuaishou.beta"]\nrange = [0, 1]\n', "no platform 'kuaishou' in any scenario it applies to (scenario 'douyin' has 'douyin')"),
     ('[parameters."platforms.douyin.beta"]\nrange = [0, 99]\n', "parameters.platforms.douyin.beta: range = [0, 99] "
                                                                  "is outside the allowed range (0.0..50.0)"),
     ('[parameters."platforms.douyin.beta"]\nrange = [0, 1]\nlog = true\n', "log = true needs a range above 0"),
