@@ -229,13 +229,8 @@ def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | Non
                 dest, k = out / "superseded" / f"{f.stem}.{k}{f.suffix}", k + 1
             os.replace(f, dest)
     base_fp = hashlib.sha256(canonical_json(_resolve(Path(spec.base), {})).encode()).hexdigest()
-    from ..io.outputs import manifest as record_fields
-
-    # the library versions, the kernels compiled ahead and the machine, as a run's record has them
-    machine = {k: v for k, v in record_fields(command=None, files=[]).items()
-               if k in ("python", "numpy", "mesa", "kernels_ahead", "machine")}
     manifest = {"written_by": "trafficsim sweep", "version": __version__, "sweep_file": str(Path(spec.source).resolve()) if spec.source != "<dict>" else None,
-                "runs": len(fps), "base_fingerprint": base_fp, **machine, "fingerprints": fps}
+                "runs": len(fps), "base_fingerprint": base_fp, "fingerprints": fps}
     write_text_atomic(out / "sweep.json", json.dumps({**spec.model_dump(mode="json"), MANIFEST_KEY: manifest}, indent=2))
     if log is not None and resume:
         kept = len(reasons.pop("kept", []))

@@ -73,8 +73,6 @@ def test_resume_recomputes_runs_whose_resolved_scenario_changed(tmp_path, capsys
     manifest = json.loads((out / "sweep.json").read_text())
     assert manifest == json.loads((tmp_path / "clean" / "sweep.json").read_text()) | {
         "trafficsim_sweep": manifest["trafficsim_sweep"] | {"sweep_file": manifest["trafficsim_sweep"]["sweep_file"]}}
-    # the record's library versions and machine, as a run's manifest has them (mutation checked)
-    assert {"python", "numpy", "mesa", "kernels_ahead", "machine"} <= set(manifest["trafficsim_sweep"])
     assert sorted(p.name for p in (out / "superseded").glob("*.json")) == ["p00000-r000.json", "p00001-r000.json"]
 
 
