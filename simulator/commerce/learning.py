@@ -160,8 +160,8 @@ class ChannelLearner:
     def card_probability(self, buyers: np.ndarray) -> np.ndarray:
         """(M,) probability that one of today's ``buyers`` (per merchant) gets a WeChat card."""
         cost = self.model.scenario.commerce.wechat.card_cost
-        if cost <= 0:
-            return np.ones(len(buyers))
+        if cost <= 0:  # cards are free: every buyer of a merchant who diverts gets one, none of the others
+            return self.open[:, WECHAT_CHANNEL].astype(np.float64)
         cards = self.effort()[:, WECHAT_CHANNEL] / cost
         return np.minimum(1.0, cards / np.maximum(buyers, 1))
 

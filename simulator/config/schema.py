@@ -461,7 +461,7 @@ class WeChatConfig(_Section):
     pushes_per_day: float = Field(1.0, ge=0.0, le=50.0, description="WeChat pushes (Moments, group messages) per day")
     value_share: float = Field(0.5, ge=0.0, le=1.0, description="share of WeChat pushes that are value content")
     effect: float = Field(1.0, ge=0.0, le=1.0, description="effectiveness of WeChat pushes (like a platform's group_effect)")
-    card_cost: float = Field(0.2, ge=0.0, le=1e6, description="with merchants.learning: yuan one WeChat card (invitation in a parcel) costs; a merchant's cards a day = wechat share × budget / card_cost, each of today's on-platform buyers gets one with probability min(1, cards / buyers) (0 = free: every buyer)")
+    card_cost: float = Field(0.2, ge=0.0, le=1e6, description="with merchants.learning: yuan one WeChat card (invitation in a parcel) costs; a merchant's cards a day = wechat share × budget / card_cost, each of today's on-platform buyers gets one with probability min(1, cards / buyers) (0 = free: every buyer of a merchant who diverts; WeChat stays closed to the others)")
 
 
 class CommerceConfig(_Section):

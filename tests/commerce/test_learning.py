@@ -295,6 +295,26 @@ def test_wechat_cards_follow_the_wechat_effort():
     assert m.ledger.operating_cost.sum() == pytest.approx(40.0 * sent)
 
 
+def test_free_cards_go_only_to_buyers_of_merchants_who_divert():
+    """With card_cost = 0 a merchant who diverts puts a card in every on-platform parcel
+    and one who does not divert puts in none (ODD 7.7.6: WeChat is open only to merchants
+    who divert), so no non-diverter is ever banned for diversion (mutation checked: a card
+    for every buyer of every merchant, the old card_probability, fails)."""
+    m = world({"commerce": {"wechat": {"card_cost": 0.0}}}, diversion_share=0.5, seed=3)
+    diverts = m.merchants.diverts
+    assert diverts.any() and (~diverts).any()
+    learner, sent = m.commerce.learning, np.zeros(m.merchants.n)
+    for _ in range(5):
+        m.step()
+        o = m.ledger.today_orders()
+        buyers = np.bincount(o.merchant[o.domain != 3].astype(np.int64), minlength=m.merchants.n)
+        np.testing.assert_array_equal(learner.cards_last_day[~diverts], 0)
+        np.testing.assert_array_equal(learner.cards_last_day[diverts], buyers[diverts])
+        sent += learner.cards_last_day
+    assert sent[diverts].sum() > 0
+    assert not m.merchants.banned[:, ~diverts].any()
+
+
 def test_a_channel_that_spends_beyond_its_allocation_is_charged_the_excess():
     """r = (profit + e − cost) / e (ODD, learning rule): a channel that spent 1.5 times
     its allocation and earned nothing returns −0.5 a yuan, one that spent half of it
