@@ -393,8 +393,8 @@ class CategoryConfig(_Section):
     price: float = Field(gt=0.0, le=1e7, description="yuan per order")
     buy_offset: float = Field(ge=-20.0, le=20.0, description="category term of the purchase model (logit)")
     repurchase_days: int = Field(ge=1, le=36500, description="days before a buyer can buy from the same merchant again")
-    intimacy_gain: float = Field(ge=0.0, le=1.0, description="intimacy a purchase adds to the buyer's edge with the seller")
-    trust_gain: float = Field(ge=0.0, le=1.0, description="trust a purchase adds to the buyer–merchant relationship")
+    intimacy_gain: float = Field(ge=0.0, le=1.0, description="relative: a purchase moves the buyer's intimacy with the seller this share of the way to 1 (intimacy += gain · (1 − intimacy); only where the buyer follows the seller)")
+    trust_gain: float = Field(ge=0.0, le=1.0, description="relative: a purchase moves the buyer's trust in the merchant this share of the way to 1 (trust += gain · (1 − trust))")
     margin: float = Field(ge=0.0, le=1.0, description="merchant's gross margin on GMV")
 
 
@@ -438,14 +438,14 @@ class GroupConfig(_Section):
     value_gain: float = Field(0.03, ge=0.0, le=1.0, description="intimacy gain of one value push (× the platform's group_effect)")
     promo_conversion: float = Field(1.0, ge=0.0, le=20.0, description="a promotional push converts a member with this × the purchase model's probability (× group_effect)")
     promo_annoyance: float = Field(1.0, ge=0.0, le=100.0, description="annoyance one promotional push adds to every member")
-    promo_intimacy_cost: float = Field(0.01, ge=0.0, le=1.0, description="intimacy one promotional push takes from every member (harassment)")
+    promo_intimacy_cost: float = Field(0.01, ge=0.0, le=1.0, description="relative: the share of every member's intimacy one promotional push takes (intimacy × (1 − cost) per push; harassment)")
     annoyance_decay: float = Field(0.3, ge=0.0, le=1.0, description="daily relative decay of annoyance")
     tolerance_mean: float = Field(4.0, gt=0.0, le=1000.0, description="mean annoyance a user tolerates before leaving a group (log-normal across users)")
     tolerance_sigma: float = Field(0.5, ge=0.0, le=5.0, description="log-normal spread of tolerance")
     unfollow_factor: float = Field(1.5, ge=1.0, le=100.0, description="annoyance above factor × tolerance also makes the member unfollow")
     push_cost: float = Field(1.0, ge=0.0, le=1e6, description="with merchants.learning: yuan one group push costs a merchant's account (content and staff); its pushes a day = groups share × budget / push_cost, at most max_pushes (0 = free: max_pushes)")
     max_pushes: float = Field(10.0, ge=0.0, le=50.0, description="with merchants.learning: most group pushes a merchant's account sends a day, whatever its groups budget")
-    overmarketing_pushes: float = Field(3.0, ge=0.0, le=50.0, description="promotional pushes per day to a group's members above which a platform may ban for over-marketing (accounts without members risk nothing)")
+    overmarketing_pushes: float = Field(3.0, ge=0.0, le=50.0, description="promotional pushes per day to a group's members above which a platform may ban for over-marketing (accounts without members risk nothing; may be fractional: the risk counts the excess above it, and a learning merchant sends at most its whole part)")
 
 
 class WeChatConfig(_Section):
@@ -487,7 +487,7 @@ class CommerceConfig(_Section):
     tip_mean: float = Field(10.0, ge=0.0, le=1e5, description="mean tip in yuan (log-normal, sigma 1)")
     partner_share: float = Field(0.3, ge=0.0, le=1.0, description="share of ordinary creators who sell a merchant's product (product links)")
     link_share: float = Field(0.3, ge=0.0, le=1.0, description="share of a partner creator's items that carry the product link")
-    creator_share: float = Field(0.2, ge=0.0, le=1.0, description="share of GMV a partner creator earns on sales through its items")
+    creator_share: float = Field(0.2, ge=0.0, le=1.0, description="share of the price a partner creator earns on every order it is the seller of: feed, fan-group and visit orders alike (shelf and WeChat orders are the merchant's own account's)")
     visit_rate: float = Field(
         0.02, ge=0.0, le=1.0,
         description="daily probability × intimacy that a fan who uses a selling account's home platform visits its homepage or sends a DM there (user-initiated, never annoys); a visit may convert",
