@@ -91,7 +91,9 @@ class TrafficPools:
         items.pool_num[platform] += engaged.astype(np.float32)
         items.obs_den[platform] += seen.astype(np.float32)
         items.obs_num[platform] += engaged.astype(np.float32)
-        lo = items.first_since(day - cfg.max_item_age + 1)
+        # judge every item the platform can still show: recommendable (max_item_age) or in
+        # followers' follow feeds (follow_window), whose impressions fill its pool too
+        lo = items.first_since(day - max(cfg.max_item_age, cfg.follow_window) + 1)
         level, stalled = items.level[platform, lo:], items.stalled[platform, lo:]
         pool_seen = items.pool_seen[platform, lo:]
         pool_den, pool_num = items.pool_den[platform, lo:], items.pool_num[platform, lo:]

@@ -258,3 +258,26 @@ def test_the_pools_read_record_exposures_counts_as_their_own(monkeypatch):
     engaged = np.bincount(item, weights=w * (r.complete | r.like), minlength=m.items.n).astype(np.float32)
     assert np.array_equal(with_counts["obs_den"][p], before["obs_den"][p] + seen)
     assert np.array_equal(with_counts["obs_num"][p], before["obs_num"][p] + engaged)
+
+
+def test_items_still_in_follow_feeds_are_judged_after_leaving_recommendation():
+    """An item older than max_item_age but younger than follow_window still draws follow-feed
+    impressions, which fill its pool; it is judged like any other, so at the end of every
+    day no unstalled item below the top pool the platform can still show holds a full pool
+    (mutation checked: judging only items younger than max_item_age leaves full pools
+    unjudged, and items.csv's pool level too low)."""
+    m = TrafficModel({"population": {"users": 3000, "creators": 120, "merchants": 2},
+                      "platforms": {"douyin": {"policy": "douyin", "follow_share": 0.6, "ad_load": 0.0,
+                                               "max_item_age": 1, "follow_window": 6, "pool_levels": 6}}},
+                     seed=4, agents=False)
+    pools, items, checked = m.platforms["douyin"].policy.pools, m.items, 0
+    for _ in range(6):
+        m.step()
+        today, published = m.day - 1, items.day[: items.n]
+        old = (published > today - 6) & (published < today)  # past max_item_age, still in follow feeds
+        level, stalled = items.level[0, : items.n], items.stalled[0, : items.n]
+        judgeable = old & ~stalled & (level < 5)
+        full = items.pool_seen[0, : items.n] >= pools.size(level.astype(np.float64))
+        assert not (judgeable & full).any()
+        checked += int((old & (items.pool_seen[0, : items.n] > 0)).sum())
+    assert checked > 50
