@@ -119,7 +119,8 @@ class RelationshipConfig(_Section):
     decay: float = Field(0.01, ge=0.0, le=1.0, description="daily relative decay of intimacy")
     follow_intimacy: float = Field(0.1, ge=0.0, le=1.0, description="intimacy of a new follow edge")
     tier_thresholds: tuple[float, float, float] = Field(
-        (0.1, 0.3, 0.6), description="intimacy at which a fan becomes passerby, liking, true fan (potential below)"
+        (0.1, 0.3, 0.6), description="intimacy at which a fan becomes passerby, liking, true fan (potential below)",
+        json_schema_extra={"allowed": "0 < t1 < t2 < t3 ≤ 1"},
     )
     unfollow_threshold: float = Field(0.03, ge=0.0, le=1.0, description="fans below this intimacy may drift away")
     unfollow_rate: float = Field(0.02, ge=0.0, le=1.0, description="daily probability that such a fan unfollows")

@@ -29,6 +29,9 @@ SHIPPED = ("douyin", "douyin_enterprise", "wechat_private", "kuaishou", "kuaisho
 
 def _allowed(field) -> str:
     ann = field.annotation
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    if "allowed" in extra:  # a rule across a tuple's items, checked by the section's validator
+        return str(extra["allowed"])
     if getattr(ann, "__origin__", None) is not None and str(ann).startswith("typing.Literal"):
         return "one of " + ", ".join(map(str, ann.__args__))
     lo = hi = None
