@@ -467,18 +467,10 @@ def _validate_inputs(args):
     """(targets, {label: Scenario}, the --set list recorded) or a ScenarioError: the
     targets file, then every scenario it reads with the flags applied."""
     from .config import ScenarioError, load_scenario
-    from .experiments.targets import load_file, scenario_sources
+    from .experiments.targets import check_metric_names, load_file, scenario_sources
 
     specs, variants = load_file(args.targets)
-    from .experiments.calibrate_spec import summary_totals
-
-    totals = summary_totals()  # (a target reading no total failed only after every run, exit 3)
-    for t in specs:
-        for field in ("metric", "other_metric"):
-            name = getattr(t, field, None)
-            if name is not None and name not in totals:
-                raise ScenarioError(str(args.targets or "scenarios/targets/targets.toml"), f"targets.{t.key}.{field}",
-                                    f"{name!r} is not a summary total (the totals: docs/outputs.md, summary.json)")
+    check_metric_names(specs, str(args.targets or "scenarios/targets/targets.toml"))
     folder = args.scenarios or VALIDATE_DIR
     flags = {"--steps": ("steps", args.steps)} if args.steps else {}
     if args.users:

@@ -369,14 +369,9 @@ def fit_targets(spec: CalibrationSpec) -> list:
     dup = next((k for k in keys if keys.count(k) > 1), None)
     if dup:
         raise ScenarioError(src, "targets", f"target {dup!r} is given twice")
-    totals = summary_totals()
+    tg.check_metric_names(out, src, where=lambda t, field: f"targets.{t.key}.{field}" if t.key in spec.targets
+                          else "fit")
     for t in out:
-        for field in ("metric", "other_metric"):
-            name = getattr(t, field, None)
-            if name is not None and name not in totals:
-                where = f"targets.{t.key}.{field}" if t.key in spec.targets else "fit"
-                raise ScenarioError(src, where, f"target {t.key!r} reads {name!r}, which is not a summary total "
-                                    "(the totals: docs/outputs.md, summary.json)")
         if spec.replicates < 2 and (t.rule == "separated" or t.on == "ci"):  # (one run has no CI: a miss of 0)
             raise ScenarioError(src, "replicates", f"{spec.replicates}: target {t.key!r} tests a 95% CI "
                                 f"({'separated' if t.rule == 'separated' else 'on = ci'}), which needs 2 "
@@ -387,18 +382,6 @@ def fit_targets(spec: CalibrationSpec) -> list:
                                 f"target {t.key!r} needs scenario(s) {', '.join(need)} "
                                 f"(scenarios here: {', '.join(spec.scenarios)})")
     return out
-
-
-# the totals compare.derived_totals adds to a run's summary (a test checks the list against a run)
-DERIVED_TOTALS = ("ad_share_of_revenue", "commission_tips_share", "cac_ad_trend")
-
-
-def summary_totals() -> set[str]:
-    """The names of the summary totals an evaluation's targets can read."""
-    from ..observation.derived import SHARE_NAMES
-    from ..observation.measurements import MEASUREMENTS
-
-    return {c for m in MEASUREMENTS for c in m.columns} | set(SHARE_NAMES) | set(DERIVED_TOTALS)
 
 
 def _in_fit_set(t) -> bool:

@@ -245,6 +245,32 @@ def load_variants(path: str | Path | None = None) -> dict[str, Variant]:
     return load_file(path)[1]
 
 
+# the totals compare.derived_totals adds to a run's summary (a test checks the list against a run)
+DERIVED_TOTALS = ("ad_share_of_revenue", "commission_tips_share", "cac_ad_trend")
+
+
+def summary_totals() -> set[str]:
+    """The names of the summary totals a target can read (imports the measurements)."""
+    from ..observation.derived import SHARE_NAMES
+    from ..observation.measurements import MEASUREMENTS
+
+    return {c for m in MEASUREMENTS for c in m.columns} | set(SHARE_NAMES) | set(DERIVED_TOTALS)
+
+
+def check_metric_names(specs, source: str, where=None) -> None:
+    """A :class:`ScenarioError` (exit 2) naming ``source`` and the key if a target reads a
+    metric that is no summary total, before anything runs (it failed only after every run).
+    ``where(target, field)`` gives the key (default ``targets.KEY.FIELD``)."""
+    totals = summary_totals()
+    for t in specs:
+        for field in ("metric", "other_metric"):
+            name = getattr(t, field, None)
+            if name is not None and name not in totals:
+                key = where(t, field) if where else f"targets.{t.key}.{field}"
+                raise ScenarioError(source, key, f"target {t.key!r} reads {name!r}, which is not a summary total "
+                                    "(the totals: docs/outputs.md, summary.json)")
+
+
 def scenarios_needed(specs) -> list[str]:
     """The scenario labels the targets read, in first-use order."""
     out: list[str] = []

@@ -297,9 +297,9 @@ def test_the_shipped_calibration_fits_the_fit_set_with_per_scenario_and_shared_k
 
 
 def test_the_summary_totals_a_target_may_read_are_a_runs_totals():
-    """calibrate_spec.summary_totals() (what a calibration file's targets are checked
+    """targets.summary_totals() (what a calibration file's targets are checked
     against before any run) names exactly the totals a run gives an evaluation."""
-    from simulator.experiments.calibrate_spec import summary_totals
+    from simulator.experiments.targets import summary_totals
 
     data, _ = scenario_dict(load_calibration(SCENARIOS / "calibrations" / "shipped.toml"), "douyin", {}, 1, 1)
     data["population"] = {**data.get("population", {}), "users": 100, "creators": 10, "merchants": 1}

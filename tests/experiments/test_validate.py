@@ -152,7 +152,7 @@ def test_a_bad_targets_file_is_exit_2_naming_the_key_and_nothing_is_written(tmp_
     # before any run (they surfaced after every run as exit 3, the record written; mutation checked)
     tfile.write_text(TINY_TARGETS.replace('metric = "exposure_gini"', 'metric = "exposure_ginni"'))
     assert main(["validate", "--targets", str(tfile), "--out", str(out)]) == 2
-    assert ("targets.gini_band.metric: 'exposure_ginni' is not a summary total" in capsys.readouterr().err
+    assert ("targets.gini_band.metric: target 'gini_band' reads 'exposure_ginni', which is not a summary total" in capsys.readouterr().err
             and not out.exists())
     tfile.write_text(TINY_TARGETS)
     (tmp_path / "bin.md").write_bytes(bytes(range(128, 256)))
