@@ -231,13 +231,32 @@ class Ledger:
         ``ad_only``, new buyers whose first order came from an ad (``cac_ad``), else all
         (``cac_blended``). NaN when the run is shorter than ``window`` days (then the
         window cannot be measured) or nobody was acquired in it."""
-        days = len(self.spend_by_day)
-        if days < window:
+        span = self._window(first, window)
+        if span is None:
             return float("nan")
         spend = np.stack(self.spend_by_day)  # (days, P, M)
-        new = np.stack(self.new_buyers_ad_by_day if ad_only else self.new_buyers_by_day)
         if platform is not None:
-            spend, new = spend[:, platform], new[:, platform]
-        span = slice(0, window) if first else slice(days - window, days)
-        n = new[span].sum()
+            spend = spend[:, platform]
+        n = self.new_buyers_in(first, platform, ad_only, window)
         return float(spend[span].sum() / n) if n > 0 else float("nan")
+
+    def new_buyers_in(self, first: bool, platform: int | None = None, ad_only: bool = False,
+                      window: int = 30) -> float:
+        """New buyers over the first (or last) ``window`` days of the run (with ``ad_only``,
+        those whose first order came from an ad): the denominator of :meth:`cac`, which
+        tells a rising CAC from fewer buyers apart from a rising spend. NaN when the run is
+        shorter than ``window`` days."""
+        span = self._window(first, window)
+        if span is None:
+            return float("nan")
+        new = np.stack(self.new_buyers_ad_by_day if ad_only else self.new_buyers_by_day)  # (days, P, M)
+        if platform is not None:
+            new = new[:, platform]
+        return float(new[span].sum())
+
+    def _window(self, first: bool, window: int) -> slice | None:
+        """The days of the run's first (last) ``window`` days, None in a shorter run."""
+        days = len(self.spend_by_day)
+        if days < window:
+            return None
+        return slice(0, window) if first else slice(days - window, days)

@@ -67,6 +67,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "cac_blended_first_30d": ("blended CAC, first 30 days", "yuan per new buyer"),
     "cac_blended_last_30d": ("blended CAC, last 30 days", "yuan per new buyer"),
     "cac_ad_trend": ("ad-attributed CAC trend (last 30 days / first 30 days)", "ratio"),
+    "new_buyers_ad_first_30d": ("new buyers acquired by ads, first 30 days", "buyers"),
+    "new_buyers_ad_last_30d": ("new buyers acquired by ads, last 30 days", "buyers"),
     "new_creator_success": ("new-creator success (share of entrants reaching the follower or visibility bar within the success window, 30 days by default)", "share"),
     "creators_active": ("creators active (posting)", "creators"),
     "creators_entered": ("creators entered", "creators"),
@@ -99,6 +101,7 @@ RUN_HEADLINE = ("impressions_total", "impressions_public", "impressions_commerci
 # the first / last 30 days needs 30 simulated days; group churn needs a day t followed
 # for 30 more days, so 31; the CAC trend compares two 30-day windows that do not overlap, so 60.
 WINDOW_NEEDS = {**{f"cac_{k}_{e}_{WINDOW_DAYS}d": WINDOW_DAYS for k in ("ad", "blended") for e in ("first", "last")},
+                **{f"new_buyers_ad_{e}_{WINDOW_DAYS}d": WINDOW_DAYS for e in ("first", "last")},
                 f"group_churn_{WINDOW_DAYS}d": WINDOW_DAYS + 1, "group_churn_monthly": WINDOW_DAYS + 1,
                 "cac_ad_trend": 2 * WINDOW_DAYS}
 

@@ -429,11 +429,12 @@ class AcquisitionCost(Measurement):
     name = "acquisition_cost"
     kind = "custom"
     columns = ("cac_ad", "cac_blended", "cac_ad_first_30d", "cac_ad_last_30d", "cac_blended_first_30d",
-               "cac_blended_last_30d")
+               "cac_blended_last_30d", "new_buyers_ad_first_30d", "new_buyers_ad_last_30d")
     description = ("customer-acquisition cost (yuan per new buyer): ad-attributed = ad spend / new buyers whose first "
                    "order with the merchant came from an ad impression; blended = ad spend / all new buyers; per step: "
                    "that day's; summary: over the run, and over its first and last 30 days (NaN in runs shorter than "
-                   "30 days)")
+                   "30 days); summary only: the ad-acquired new buyers over the first and last 30 days (the "
+                   "ad-attributed CAC's denominators: fewer buyers or more spend)")
 
     def measure(self, v):
         nan = float("nan")
@@ -446,7 +447,9 @@ class AcquisitionCost(Measurement):
         return {"cac_ad": _ratio(spend, float(rows["new_buyers_ad"].sum())),
                 "cac_blended": _ratio(spend, float(rows["new_buyers"].sum())),
                 **{f"cac_{kind}_{end}_30d": ledger.cac(end == "first", final.index, ad_only=kind == "ad", window=WINDOW_DAYS)
-                   for kind in ("ad", "blended") for end in ("first", "last")}}
+                   for kind in ("ad", "blended") for end in ("first", "last")},
+                **{f"new_buyers_ad_{end}_30d": ledger.new_buyers_in(end == "first", final.index, ad_only=True,
+                                                                   window=WINDOW_DAYS) for end in ("first", "last")}}
 
 
 class PrivateChannels(Measurement):

@@ -226,6 +226,7 @@ def test_exemptions_name_real_knobs():
 # observation/measurements.py), and the ratios that are NaN exactly when their
 # denominator column is 0
 SUMMARY_ONLY = {"cac_ad_first_30d", "cac_ad_last_30d", "cac_blended_first_30d", "cac_blended_last_30d",
+                "new_buyers_ad_first_30d", "new_buyers_ad_last_30d",
                 "group_members_start", "group_members_end", "group_churn_30d", "follower_slope", "group_churn_monthly"}
 RATIOS = {"cac_ad": "new_buyers_ad", "cac_blended": "new_buyers", "cpm_effective": "source_ads", "private_share_gmv": "gmv_total",
           "private_share_tips": "tips_total", "private_share_comments": "comments_total", "feed_fill": "active_users",
@@ -371,6 +372,7 @@ def test_states_stay_in_range_every_day(stress):
     import json
     summary = m.summary()
     windowed = {"cac_ad_first_30d", "cac_ad_last_30d", "cac_blended_first_30d", "cac_blended_last_30d", "group_churn_30d",
+                "new_buyers_ad_first_30d", "new_buyers_ad_last_30d",
                 "group_churn_monthly", "new_creator_success"}  # needs success_days (30) days, and entrants
     # the adapting knobs are NaN for all platforms together, centralization and the
     # objective also where a platform has none / does not adapt (docs/outputs.md)

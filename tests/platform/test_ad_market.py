@@ -18,6 +18,27 @@ def test_more_merchants_competing_for_ads_raise_cac():
     assert cac[30]["cac_blended_last_30d"] > cac[3]["cac_blended_last_30d"]
 
 
+def test_new_ad_buyers_over_the_first_and_last_30_days_are_the_cac_windows_denominators():
+    """new_buyers_ad_first_30d / _last_30d are the per-step new_buyers_ad summed over the
+    run's first and last 30 days (overlapping in a 40-day run), per platform and in all;
+    ad spend over the same days divided by them is cac_ad_first_30d / _last_30d (mutation
+    checked: counting every new buyer, not only the ad-acquired ones, fails)."""
+    m = model(steps=40)
+    rows = m.run().metrics_frame()
+    summary = m.summary()
+    for name, values in [("all", summary["totals"]), *summary["platforms"].items()]:
+        r = rows[rows.platform == name]
+        first, last = r.iloc[:30], r.iloc[-30:]
+        assert values["new_buyers_ad_first_30d"] == pytest.approx(first.new_buyers_ad.sum())
+        assert values["new_buyers_ad_last_30d"] == pytest.approx(last.new_buyers_ad.sum())
+        assert first.new_buyers_ad.sum() < first.new_buyers.sum()  # (the check can tell the two apart)
+        assert values["cac_ad_first_30d"] == pytest.approx(first.ad_revenue.sum() / first.new_buyers_ad.sum())
+        assert values["cac_ad_last_30d"] == pytest.approx(last.ad_revenue.sum() / last.new_buyers_ad.sum())
+    short = model(steps=5)
+    short.run()
+    assert np.isnan(short.summary()["totals"]["new_buyers_ad_last_30d"])
+
+
 def test_fixed_cpm_when_saturation_is_off():
     t = totals(model(population={"merchants": 30}, platforms={"douyin": {"cpm_elasticity": 0.0}}, steps=5).run())
     assert t["cpm_effective"] == pytest.approx(model().scenario.platforms["douyin"].cpm)
