@@ -28,6 +28,8 @@ Every run carries the fingerprint of its fully resolved scenario (sha256 of the
 validated scenario's canonical JSON: steps, seed, ``[set]``, the base scenario and its
 ``extends`` chain, defaults; plus the content of a follow-graph file). ``DIR/sweep.json``
 is the sweep's manifest: the sweep file's settings and, under ``"trafficsim_sweep"``,
+the version, the library versions, the kernels compiled ahead and the machine of the
+process that ran the sweep (``io.outputs.environment``, as a run's manifest has them),
 the number of runs and each run's fingerprint. ``resume=True`` keeps a finished run only
 if its fingerprint is the current one; failed, missing and changed runs are recomputed,
 and run files that no longer belong to the sweep are moved to ``DIR/superseded/``, so
@@ -52,7 +54,7 @@ import pandas as pd
 from .._deferred import import_model
 from . import feed_user_days, user_days_share
 from ..feeds.numpy_kernels import expect_user_days, one_kernel_thread
-from ..io.outputs import json_default, write_text_atomic
+from ..io.outputs import environment, json_default, write_text_atomic
 from ..config.loading import _resolve, scenario_from_dict
 from .sweep_spec import (MANIFEST_KEY, SweepSpec, canonical_json, check_out, load_sweep, read_manifest,
                          run_fingerprints, scenario_dict)
@@ -230,7 +232,10 @@ def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | Non
             os.replace(f, dest)
     base_fp = hashlib.sha256(canonical_json(_resolve(Path(spec.base), {})).encode()).hexdigest()
     manifest = {"written_by": "trafficsim sweep", "version": __version__, "sweep_file": str(Path(spec.source).resolve()) if spec.source != "<dict>" else None,
-                "runs": len(fps), "base_fingerprint": base_fp, "fingerprints": fps}
+                "runs": len(fps), "base_fingerprint": base_fp,
+                # the library versions, the kernels compiled ahead and the machine, as a run's
+                # manifest has them (read without importing mesa: the sweep's process stays lean)
+                **environment(), "fingerprints": fps}
     write_text_atomic(out / "sweep.json", json.dumps({**spec.model_dump(mode="json"), MANIFEST_KEY: manifest}, indent=2))
     if log is not None and resume:
         kept = len(reasons.pop("kept", []))

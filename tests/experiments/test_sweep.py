@@ -66,6 +66,22 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert (tmp_path / "out" / "runs" / "p00000-r000.json").stat().st_mtime_ns == before
 
 
+def test_sweep_json_names_the_libraries_kernels_and_machine_as_a_run_manifest_does(tmp_path, capsys):
+    """Guards run_sweep's record: sweep.json says, under trafficsim_sweep, which python,
+    numpy, mesa, kernels compiled ahead and machine ran the sweep, with the keys and values
+    a run's manifest.json has for them (io.outputs.environment)."""
+    f = sweep_file(tmp_path, '"platforms.douyin.beta" = [1.0]', replicates=1, steps=2)
+    assert main(["sweep", str(f), "--workers", "1", "--out", str(tmp_path / "s")]) == 0
+    assert main(["run", str(SCENARIOS / "douyin.toml"), "--steps", "2", "--set", "population.users=200",
+                 "--set", "population.creators=20", "--set", "population.merchants=1", "--quiet",
+                 "--out", str(tmp_path / "r")]) == 0
+    record = json.loads((tmp_path / "s" / "sweep.json").read_text())["trafficsim_sweep"]
+    run = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    keys = ("python", "numpy", "mesa", "kernels_ahead", "machine")
+    assert {k: record[k] for k in keys} == {k: run[k] for k in keys}
+    assert all(isinstance(record[k], str) and record[k] for k in keys)
+
+
 def test_resume_after_a_killed_sweep_reruns_only_what_is_missing(tmp_path):
     spec_path = sweep_file(tmp_path, '"platforms.douyin.beta" = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]', steps=25)
     out = tmp_path / "out"
