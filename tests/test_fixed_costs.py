@@ -175,6 +175,37 @@ def test_a_sweep_worker_imports_the_model_lean_and_leaves_no_stand_in():
     assert lines == ["['ok'] []", "[]", "True module"]
 
 
+def test_the_records_environment_imports_neither_mesa_nor_networkx_nor_asyncio():
+    """Guards io.outputs.environment (a run's manifest and a sweep's sweep.json): it reads
+    the library versions from their installed metadata, so a fresh process that calls it
+    has not imported mesa (which imports networkx, asyncio and scipy.spatial: a sweep's own
+    process must stay lean, test_a_sweep_worker_imports_the_model_lean_and_leaves_no_stand_in),
+    and the versions are the ones the libraries give once imported."""
+    code = ("import sys\n"
+            "from simulator.io.outputs import environment\n"
+            "env = environment()\n"
+            "print(sorted(m for m in ('mesa', 'networkx', 'asyncio', 'scipy.spatial') if m in sys.modules))\n"
+            "import mesa, numpy, platform\n"
+            "print(list(env), env['mesa'] == mesa.__version__, env['numpy'] == numpy.__version__,\n"
+            "      env['python'] == sys.version.split()[0], env['machine'] == platform.platform())\n")
+    lines = _python(code).strip().splitlines()
+    assert lines == ["[]", "['python', 'numpy', 'mesa', 'kernels_ahead', 'machine'] True True True True"]
+
+
+def test_the_records_environment_reads_the_platform_once_a_process(monkeypatch):
+    """Guards io.outputs._machine: ``platform.platform()`` costs ~40 ms, so a process that
+    writes several records asks it once."""
+    import platform
+
+    from simulator.io import outputs
+
+    calls = []
+    monkeypatch.setattr(outputs, "_MACHINE", None)
+    monkeypatch.setattr(platform, "platform", lambda *a: calls.append(1) or "a machine")
+    assert outputs.environment()["machine"] == outputs.environment()["machine"] == "a machine"
+    assert len(calls) == 1
+
+
 TINY = ["--steps", "2", "--set", "population.users=200", "--set", "population.creators=20",
         "--set", "population.merchants=1", "--quiet"]
 PLOTS = ("domain_shares", "lorenz_curves", "fan_tiers", "gmv_by_domain", "cac_over_time", "group_size",

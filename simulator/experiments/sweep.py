@@ -22,16 +22,26 @@ Every run's seed comes from one ``SeedSequence(seed)``: replicate r of every poi
 the same seed (common random numbers), so a run's result does not depend on the
 executor or the number of workers. Each finished run is written atomically to
 ``DIR/runs/<run-id>.json`` as it completes, and ``DIR/results.parquet`` (one row per
-run) is rebuilt from those files; a run that raises is recorded with its error.
+run) is rebuilt from those files; a run that raises is recorded with its error. Before
+any run, each point's fully resolved scenario is written to ``DIR/scenarios/pNNNNN.toml``
+(seeded with replicate 0's seed) under a comment header giving, for each replicate, the
+command that reruns it alone with the same metrics (``trafficsim run
+DIR/scenarios/pNNNNN.toml --seed S``, S the replicate's seed).
 
 Every run carries the fingerprint of its fully resolved scenario (sha256 of the
 validated scenario's canonical JSON: steps, seed, ``[set]``, the base scenario and its
 ``extends`` chain, defaults; plus the content of a follow-graph file). ``DIR/sweep.json``
 is the sweep's manifest: the sweep file's settings and, under ``"trafficsim_sweep"``,
-the number of runs and each run's fingerprint. ``resume=True`` keeps a finished run only
-if its fingerprint is the current one; failed, missing and changed runs are recomputed,
-and run files that no longer belong to the sweep are moved to ``DIR/superseded/``, so
-``runs/`` never mixes two versions of a sweep.
+the version, the library versions, the kernels compiled ahead and the machine of the
+process that ran the sweep (``io.outputs.environment``, as a run's manifest has them),
+the number of runs, the replicates' seeds (``replicate_seeds``), the points' scenario
+files (``scenarios``, relative to DIR) and each run's fingerprint. ``resume=True`` keeps a
+finished run only if its fingerprint is the current one; failed, missing and changed runs
+are recomputed, and run files that no longer belong to the sweep are moved to
+``DIR/superseded/``, so ``runs/`` never mixes two versions of a sweep. A point file whose
+scenario is no longer the point's (the sweep changed, or the file was edited) or whose
+point left the sweep is moved to ``DIR/scenarios/superseded/`` and written anew, never
+overwritten or trusted.
 """
 
 
@@ -40,6 +50,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shlex
 import signal
 import sys
 import time
@@ -52,8 +64,8 @@ import pandas as pd
 from .._deferred import import_model
 from . import feed_user_days, user_days_share
 from ..feeds.numpy_kernels import expect_user_days, one_kernel_thread
-from ..io.outputs import json_default, write_text_atomic
-from ..config.loading import _resolve, scenario_from_dict
+from ..io.outputs import environment, json_default, write_text_atomic
+from ..config.loading import _resolve, scenario_from_dict, to_toml
 from .sweep_spec import (MANIFEST_KEY, SweepSpec, canonical_json, check_out, load_sweep, read_manifest,
                          run_fingerprints, scenario_dict)
 
@@ -197,6 +209,106 @@ def plan(spec: SweepSpec, out: Path, resume: bool) -> tuple[list[dict], dict[str
     return todo, fps, reasons, stale
 
 
+# --------------------------------------------------------------------------- the points' scenario files
+
+POINT_FILE = re.compile(r"^p\d{5,}\.toml$")
+SHOWN_REPLICATES = 10  # a point file's header lists the commands of this many replicates at most
+
+
+def point_file(point: int) -> str:
+    """The name of point ``point``'s scenario file in ``DIR/scenarios``."""
+    return f"p{point:05d}.toml"
+
+
+def _standalone(scenario):
+    """``scenario`` as a file in another folder reads it: a follow-graph file given by a
+    relative path (a ``[set]`` or parameter value, read from the sweep's working folder)
+    is written absolute (a scenario file's relative path is read from its own folder)."""
+    graph_file = scenario.graph.follow_graph_file
+    if graph_file and not Path(graph_file).is_absolute():
+        graph = scenario.graph.model_copy(update={"follow_graph_file": str(Path(graph_file).resolve())})
+        return scenario.model_copy(update={"graph": graph})
+    return scenario
+
+
+def point_scenarios(spec: SweepSpec, out: Path) -> dict[str, str]:
+    """File name -> text of every point's scenario file: the point's fully resolved
+    scenario (base scenario and its ``extends`` chain, ``[set]``, the point's parameters,
+    ``steps``, defaults), seeded with replicate 0's seed, under a comment header that
+    names the point and gives the ``trafficsim run`` command rerunning each replicate
+    alone (``--seed``: the replicate's seed). The header ends at the file's first blank
+    line; what follows is :func:`~simulator.config.to_toml`'s."""
+    seeds = spec.replicate_seeds()
+    shown = seeds if len(seeds) <= SHOWN_REPLICATES else seeds[:3]
+    src = "" if spec.source == "<dict>" else f" of {Path(spec.source).resolve()}"
+    texts = {}
+    for p, params in enumerate(spec.points()):
+        data, origin = scenario_dict(spec, params, seeds[0])
+        scenario = _standalone(scenario_from_dict(data, spec.base, origin))
+        name = point_file(p)
+        command = f"trafficsim run {shlex.quote(str(out / 'scenarios' / name))}"
+        head = [f"# Point {p} of sweep {json.dumps(spec.name)}{src}, written by `trafficsim sweep`:",
+                f"# the base scenario {spec.base} with the sweep's [set], steps and this point's parameters",
+                *(f"#   {k} = {json.dumps(v, default=json_default)}" for k, v in params.items()),
+                "# Rerun a replicate of this point alone (the sweep's metrics of that run; the seed below",
+                "# is replicate 0's, the replicates' seeds are sweep.json's replicate_seeds):",
+                *(f"#   {command} --seed {seed}   # replicate {r}, run p{p:05d}-r{r:03d}"
+                  for r, seed in enumerate(shown))]
+        if len(shown) < len(seeds):
+            head.append(f"#   ... replicate r of {len(seeds)}: --seed replicate_seeds[r] of sweep.json")
+        head += ["# Every key below is the fully resolved scenario (defaults included).", ""]
+        texts[name] = "\n".join(line.replace("\n", "\\n") for line in head) + "\n" + to_toml(scenario)
+    return texts
+
+
+def _scenario_part(text: str) -> str | None:
+    """A point file's scenario, without its header (None: no header, not one of ours)."""
+    return text.split("\n\n", 1)[1] if "\n\n" in text else None
+
+
+def move_aside(f: Path, folder: Path) -> Path:
+    """Move ``f`` into ``folder`` (made if missing); a name already there, from an earlier
+    resume, gets a number (``p00001-r000.1.json``): nothing is overwritten."""
+    folder.mkdir(parents=True, exist_ok=True)
+    dest, k = folder / f.name, 1
+    while dest.exists():
+        dest, k = folder / f"{f.stem}.{k}{f.suffix}", k + 1
+    os.replace(f, dest)
+    return dest
+
+
+def write_point_files(texts: dict[str, str], out: Path) -> list[Path]:
+    """Write the points' scenario files (``texts``, :func:`point_scenarios`) into
+    ``out/scenarios``. A point file already there (a resumed sweep) is kept if its
+    scenario is the current one (its header is brought up to date); one whose scenario
+    differs (the sweep or its base scenario changed since, or the file was edited) and
+    one of a point no longer in the sweep are moved to ``out/scenarios/superseded/``
+    first, never overwritten nor trusted. Returns the files moved (where they were)."""
+    folder = out / "scenarios"
+    folder.mkdir(parents=True, exist_ok=True)
+    moved, current = [], set()
+    for f in sorted(folder.iterdir()):
+        if not (POINT_FILE.match(f.name) and f.is_file()):
+            continue
+        if f.name in texts:
+            try:
+                old = f.read_text()
+            except (OSError, UnicodeDecodeError):
+                old = None
+            if old == texts[f.name]:
+                current.add(f.name)
+                continue
+            part = None if old is None else _scenario_part(old)
+            if part is not None and part == _scenario_part(texts[f.name]):
+                continue  # the same scenario: only its header is rewritten
+        move_aside(f, folder / "superseded")
+        moved.append(f)
+    for name, text in texts.items():
+        if name not in current:
+            write_text_atomic(folder / name, text)
+    return moved
+
+
 def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | None = None, resume: bool = False,
               progress: bool = False, single_thread_workers: bool = True, log=None) -> pd.DataFrame:
     """Run a sweep and return its results table (a pandas DataFrame, one row per run).
@@ -206,7 +318,8 @@ def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | Non
     spec : a :class:`SweepSpec` or a sweep file.
     executor : ``None`` (serial, in this process), any ``concurrent.futures.Executor``
         (e.g. ``ProcessPoolExecutor``), or a ``dask.distributed.Client``.
-    out : folder for ``runs/`` and ``results.parquet`` (default: outputs/sweep-<name>).
+    out : folder for ``sweep.json``, ``runs/``, ``scenarios/`` and ``results.parquet``
+        (default: outputs/sweep-<name>).
         It must be new, empty, or (with ``resume``) a sweep folder.
     resume : keep runs already finished in ``out`` whose resolved scenario is the
         current one (same fingerprint); recompute failed, missing and changed ones.
@@ -220,17 +333,18 @@ def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | Non
     check_out(out, resume)
     runs_dir = out / "runs"
     todo, fps, reasons, stale = plan(spec, out, resume)
+    points = point_scenarios(spec, out)
     runs_dir.mkdir(parents=True, exist_ok=True)
-    if stale:
-        (out / "superseded").mkdir(exist_ok=True)
-        for f in stale:  # (a name an earlier resume moved there gets a number: nothing overwritten)
-            dest, k = out / "superseded" / f.name, 1
-            while dest.exists():
-                dest, k = out / "superseded" / f"{f.stem}.{k}{f.suffix}", k + 1
-            os.replace(f, dest)
+    for f in stale:  # (a name an earlier resume moved there gets a number: nothing overwritten)
+        move_aside(f, out / "superseded")
+    moved_points = write_point_files(points, out)
     base_fp = hashlib.sha256(canonical_json(_resolve(Path(spec.base), {})).encode()).hexdigest()
     manifest = {"written_by": "trafficsim sweep", "version": __version__, "sweep_file": str(Path(spec.source).resolve()) if spec.source != "<dict>" else None,
-                "runs": len(fps), "base_fingerprint": base_fp, "fingerprints": fps}
+                "runs": len(fps), "base_fingerprint": base_fp,
+                # the library versions, the kernels compiled ahead and the machine, as a run's
+                # manifest has them (read without importing mesa: the sweep's process stays lean)
+                **environment(), "replicate_seeds": spec.replicate_seeds(),
+                "scenarios": [f"scenarios/{name}" for name in points], "fingerprints": fps}
     write_text_atomic(out / "sweep.json", json.dumps({**spec.model_dump(mode="json"), MANIFEST_KEY: manifest}, indent=2))
     if log is not None and resume:
         kept = len(reasons.pop("kept", []))
@@ -241,6 +355,9 @@ def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | Non
         if stale:
             log(f"  {len(stale)} old run file(s) moved to {out / 'superseded'}"
                 + (f" ({len(extra)} no longer part of the sweep)" if extra else ""))
+        if moved_points:
+            log(f"  {len(moved_points)} point scenario file(s) changed since they were written or no longer part "
+                f"of the sweep, moved to {out / 'scenarios' / 'superseded'}")
     for task in todo:
         task["single_thread"] = single_thread_workers
     ex = as_executor(executor)

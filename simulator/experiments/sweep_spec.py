@@ -90,10 +90,14 @@ class SweepSpec(BaseModel):
         keys = list(self.parameters)
         return {"num_vars": len(keys), "names": keys, "bounds": [list(self.parameters[k].range) for k in keys]}
 
+    def replicate_seeds(self) -> list[int]:
+        """Replicate r's seed, the same at every point (common random numbers)."""
+        return [int(s.generate_state(1, np.uint64)[0] >> np.uint64(1))
+                for s in np.random.SeedSequence(self.seed).spawn(self.replicates)]
+
     def runs(self) -> list[dict[str, Any]]:
         """Every run: id, point index, replicate, seed, parameters."""
-        seeds = [int(s.generate_state(1, np.uint64)[0] >> np.uint64(1))
-                 for s in np.random.SeedSequence(self.seed).spawn(self.replicates)]
+        seeds = self.replicate_seeds()
         out = []
         for p, params in enumerate(self.points()):
             for r in range(self.replicates):

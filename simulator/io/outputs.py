@@ -6,8 +6,9 @@ leaves a DIR that looks finished. A run killed outright (``kill -9``, power loss
 its hidden partial folder behind; the next run into the same parent folder removes the
 partial folders whose process is gone.
 
-mesa, numpy and matplotlib are imported where they are used, so that the command line
-can check its inputs and answer ``--help`` without loading them. The tables and the
+numpy and matplotlib are imported where they are used, so that the command line can
+check its inputs and answer ``--help`` without loading them; mesa not at all (the
+records read its version from its installed metadata, :func:`environment`). The tables and the
 summary are written without pandas (simulator/io/table.py): ``trafficsim run`` never
 imports it in its own process, only in its plot processes.
 """
@@ -170,18 +171,49 @@ def write_json(path: Path, data) -> None:
     write_text_atomic(path, to_json(data) + "\n")
 
 
+_MACHINE: str | None = None  # platform.platform(), read once a process (it costs ~40 ms)
+
+
+def _machine() -> str:
+    global _MACHINE
+    if _MACHINE is None:
+        _MACHINE = _platform.platform()
+    return _MACHINE
+
+
+def _version(distribution: str) -> str | None:
+    """The installed version of ``distribution``, read from its metadata (the library is
+    not imported); the module's ``__version__`` if it is already loaded but not installed
+    as a distribution, else None."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return getattr(sys.modules.get(distribution), "__version__", None)
+
+
+def environment() -> dict:
+    """What a record says of the software and machine that made it: the python version,
+    the versions of numpy and mesa (read from their installed metadata, so neither is
+    imported: a sweep's own process never loads mesa, nor networkx and asyncio with it),
+    whether this process's small runs use the kernels compiled ahead
+    (:func:`simulator.feeds.ahead.status`; runs under 50,000 users use them, with the same
+    results either way) and the machine (``platform.platform()``, read once a process).
+    The run and comparison manifests (:func:`manifest`) and a sweep's ``sweep.json`` carry
+    these keys."""
+    from ..feeds import ahead
+
+    return {"python": sys.version.split()[0], "numpy": _version("numpy"), "mesa": _version("mesa"),
+            "kernels_ahead": ahead.status(), "machine": _machine()}
+
+
 def manifest(*, command: list[str] | None, files, **fields) -> dict:
     """The manifest of a run or comparison record: version, the record's own ``fields``
     (scenario, seed, steps, replicates, timings...), the command, the library versions,
-    whether the kernels compiled ahead are loaded (runs under 50,000 users use them; the
-    same results either way), the machine and the files written."""
-    from .._mesa import mesa
-    from ..feeds import ahead
-    import numpy as np
-
-    return {"trafficsim_version": __version__, **fields, "command": command,
-            "python": sys.version.split()[0], "numpy": np.__version__, "mesa": mesa.__version__,
-            "kernels_ahead": ahead.status(), "machine": _platform.platform(), "files": list(files)}
+    whether the kernels compiled ahead are loaded, the machine (:func:`environment`) and
+    the files written."""
+    return {"trafficsim_version": __version__, **fields, "command": command, **environment(), "files": list(files)}
 
 
 def write_table(path: Path, columns: dict) -> None:

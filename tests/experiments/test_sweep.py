@@ -66,6 +66,86 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert (tmp_path / "out" / "runs" / "p00000-r000.json").stat().st_mtime_ns == before
 
 
+def test_sweep_json_names_the_libraries_kernels_and_machine_as_a_run_manifest_does(tmp_path, capsys):
+    """Guards run_sweep's record: sweep.json says, under trafficsim_sweep, which python,
+    numpy, mesa, kernels compiled ahead and machine ran the sweep, with the keys and values
+    a run's manifest.json has for them (io.outputs.environment)."""
+    f = sweep_file(tmp_path, '"platforms.douyin.beta" = [1.0]', replicates=1, steps=2)
+    assert main(["sweep", str(f), "--workers", "1", "--out", str(tmp_path / "s")]) == 0
+    assert main(["run", str(SCENARIOS / "douyin.toml"), "--steps", "2", "--set", "population.users=200",
+                 "--set", "population.creators=20", "--set", "population.merchants=1", "--quiet",
+                 "--out", str(tmp_path / "r")]) == 0
+    record = json.loads((tmp_path / "s" / "sweep.json").read_text())["trafficsim_sweep"]
+    run = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    keys = ("python", "numpy", "mesa", "kernels_ahead", "machine")
+    assert {k: record[k] for k in keys} == {k: run[k] for k in keys}
+    assert all(isinstance(record[k], str) and record[k] for k in keys)
+
+
+def _metrics_of(summary: dict) -> dict:
+    """A run record's summary.json as a sweep's run row has its metrics (sweep.run_one)."""
+    metrics = dict(summary["totals"])
+    for name, values in summary["platforms"].items():
+        metrics.update({f"{name}.{k}": v for k, v in values.items()})
+    return metrics
+
+
+def test_a_point_file_reruns_that_point_alone(tmp_path, capsys):
+    """Guards sweep.point_scenarios: every point's resolved scenario is DIR/scenarios/
+    pNNNNN.toml, listed in sweep.json with the replicates' seeds, and the command its
+    header gives for a replicate reproduces that run's metrics exactly."""
+    import shlex
+
+    f = sweep_file(tmp_path, '"platforms.douyin.beta" = [0.0, 2.0]', replicates=2, steps=2)
+    out = tmp_path / "s"
+    assert main(["sweep", str(f), "--workers", "1", "--out", str(out)]) == 0
+    record = json.loads((out / "sweep.json").read_text())["trafficsim_sweep"]
+    spec = load_sweep(f)
+    assert record["replicate_seeds"] == spec.replicate_seeds() == [r["seed"] for r in spec.runs()[:2]]
+    assert record["scenarios"] == ["scenarios/p00000.toml", "scenarios/p00001.toml"]
+    assert sorted(p.name for p in (out / "scenarios").iterdir()) == ["p00000.toml", "p00001.toml"]
+    text = (out / "scenarios" / "p00001.toml").read_text()
+    assert "#   platforms.douyin.beta = 2.0\n" in text
+    assert f"\nseed = {record['replicate_seeds'][0]}\n" in text  # the file alone runs replicate 0
+    line = next(ln for ln in text.splitlines() if ln.endswith("# replicate 1, run p00001-r001"))
+    command = shlex.split(line.lstrip("# ").split("   #")[0])
+    assert command[:2] == ["trafficsim", "run"] and command[-2:] == ["--seed", str(record["replicate_seeds"][1])]
+    assert main([*command[1:], "--quiet", "--out", str(tmp_path / "again")]) == 0
+    summary = json.loads((tmp_path / "again" / "summary.json").read_text())
+    row = json.loads((out / "runs" / "p00001-r001.json").read_text())
+    assert row["metrics"] and _metrics_of(summary) == row["metrics"]  # (replicate 0's differ: mutation checked)
+
+
+def test_resume_moves_point_files_that_changed_aside(tmp_path, capsys):
+    """Guards sweep.write_point_files: on --resume a point file whose scenario is no
+    longer the point's (the sweep changed, or the file was edited) or whose point left the
+    sweep is moved to DIR/scenarios/superseded/ (numbered when a name is there already),
+    never overwritten or trusted; an unchanged one stays as it is."""
+    beta = '"platforms.douyin.beta" = [0.0, 2.0]'
+    f = write_sweep(tmp_path / "s.toml", beta, steps=2)
+    out = tmp_path / "out"
+    sweep = ["sweep", str(f), "--workers", "1", "--out", str(out)]
+    assert main(sweep) == 0
+    points = out / "scenarios"
+    first = {p.name: p.read_text() for p in points.glob("*.toml")}
+    assert main([*sweep, "--resume"]) == 0  # unchanged: kept
+    assert not (points / "superseded").exists() and {p.name: p.read_text() for p in points.glob("*.toml")} == first
+    (points / "p00000.toml").write_text(first["p00000.toml"].replace("\nsteps = 2\n", "\nsteps = 9\n"))
+    capsys.readouterr()
+    assert main([*sweep, "--resume"]) == 0  # edited by hand: moved aside, written again
+    assert "1 point scenario file(s) changed" in capsys.readouterr().out
+    assert (points / "superseded" / "p00000.toml").read_text().count("\nsteps = 9\n") == 1
+    assert (points / "p00000.toml").read_text() == first["p00000.toml"]
+    write_sweep(f, '"platforms.douyin.beta" = [0.0]', steps=2, users=300)  # [set] changed, point 1 gone
+    assert main([*sweep, "--resume"]) == 0
+    assert sorted(p.name for p in (points / "superseded").iterdir()) == ["p00000.1.toml", "p00000.toml", "p00001.toml"]
+    assert (points / "superseded" / "p00000.1.toml").read_text() == first["p00000.toml"]
+    assert (points / "superseded" / "p00001.toml").read_text() == first["p00001.toml"]
+    assert sorted(p.name for p in points.glob("*.toml")) == ["p00000.toml"]
+    assert "\nusers = 300\n" in (points / "p00000.toml").read_text()
+    assert json.loads((out / "sweep.json").read_text())["trafficsim_sweep"]["scenarios"] == ["scenarios/p00000.toml"]
+
+
 def test_resume_after_a_killed_sweep_reruns_only_what_is_missing(tmp_path):
     spec_path = sweep_file(tmp_path, '"platforms.douyin.beta" = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]', steps=25)
     out = tmp_path / "out"
