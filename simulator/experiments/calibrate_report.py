@@ -22,8 +22,6 @@ from __future__ import annotations
 import html
 import json
 import math
-import platform as _platform
-import sys
 import time
 from pathlib import Path
 
@@ -408,10 +406,10 @@ def _html(title: str, secs, plots: list[Path], manifest: dict) -> str:
 def write_outputs(out: Path, spec: CalibrationSpec, targets: list, table: pd.DataFrame, *, elapsed: float,
                   counts: dict, command: list[str] | None) -> None:
     """The calibrated scenarios, report.md/html, plots and manifest of a finished calibration."""
-    import mesa
     import optuna
 
     from .. import __version__
+    from ..io.outputs import environment
     from .calibrate import read_state
 
     t0 = time.perf_counter()
@@ -455,8 +453,7 @@ def write_outputs(out: Path, spec: CalibrationSpec, targets: list, table: pd.Dat
                             "elapsed_s_per_evaluation_run": round(elapsed / counts["ran"], 2) if counts.get("ran") else None,
                             "run_wall_s_mean": round(float(run_s.sum()) / (len(run_s) * per_eval_runs), 3)
                             if len(run_s) else None},
-                "python": sys.version.split()[0], "numpy": np.__version__, "pandas": pd.__version__,
-                "mesa": mesa.__version__, "optuna": optuna.__version__, "machine": _platform.platform(),
+                **environment(), "pandas": pd.__version__, "optuna": optuna.__version__,
                 "files": list(REPORT_FILES)}
     secs = report_sections(spec, table, params, fit, checks, confirmation, chosen)
     md = [f"# Calibration {spec.name}", ""]

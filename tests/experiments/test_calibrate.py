@@ -84,6 +84,8 @@ def test_outputs_calibrated_scenario_report_table_manifest(toy):
         assert section in md
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["best_evaluation"] == int(best["evaluation"]) and manifest["optuna"] and manifest["seed"] == 3
+    from simulator.io.outputs import environment
+    assert {k: manifest[k] for k in environment()} == environment()  # the same fields as a run's manifest
     for f in ("convergence.png", "parameters.png", "fit.png"):
         assert (out / "plots" / f).stat().st_size > 1000
     assert (out / "report.html").read_text().count("data:image/png;base64") == 3
