@@ -19,6 +19,8 @@ from ..io.outputs import json_default
 from ..config.loading import ScenarioError, read_toml, _apply_sets, _field_of, _range_hint, _resolve, scenario_from_dict
 
 SWEEP_KEYS = ("base", "name", "replicates", "seed", "steps", "method", "samples", "set", "parameters")
+# the library that draws a sampled sweep's points (the points depend on its version; sweep.json names it)
+SAMPLERS = {"lhs": "scipy", "sobol": "SALib"}
 
 
 # numbers that are not booleans, for the sweep and calibration files: pydantic's lax mode

@@ -80,6 +80,19 @@ def test_sweep_json_names_the_libraries_kernels_and_machine_as_a_run_manifest_do
     keys = ("python", "numpy", "mesa", "kernels_ahead", "machine")
     assert {k: record[k] for k in keys} == {k: run[k] for k in keys}
     assert all(isinstance(record[k], str) and record[k] for k in keys)
+    assert record["sampler"] is None  # a grid's points need no sampler
+
+
+@pytest.mark.parametrize("method, library", [("lhs", "scipy"), ("sobol", "SALib")])
+def test_sweep_json_names_the_sampler_that_drew_the_points(tmp_path, method, library):
+    """A sampled sweep's points depend on the sampling library's version: sweep.json names it."""
+    from importlib.metadata import version
+
+    f = sweep_file(tmp_path, '"platforms.douyin.beta" = { range = [0.0, 2.0] }', method=method, replicates=1,
+                   samples=2, steps=1)
+    assert main(["sweep", str(f), "--workers", "1", "--out", str(tmp_path / "s")]) == 0
+    record = json.loads((tmp_path / "s" / "sweep.json").read_text())["trafficsim_sweep"]
+    assert record["sampler"] == {library: version(library)}
 
 
 def _metrics_of(summary: dict) -> dict:
