@@ -373,16 +373,33 @@ def test_plot_processes_make_their_figures_ahead(tmp_path, monkeypatch):
     def stub(name):
         def draw(*args, **kwargs):
             ready = any(key[0] == name for key in plots._PREPARED)
-            time.sleep(0.1)  # (as if drawing: both processes take some)
+            time.sleep(0.2)  # (as if drawing: both processes take some)
             Path(args[-1]).write_text(f"{os.getpid()} {ready}")
         return draw
 
     for name in PLOTS:
         monkeypatch.setattr(plots, name, stub(name))
+    # the record is sent once the plot process has made every figure (it notes each in
+    # ``made``), however slow the machine: a fixed wait failed the test under load
+    made, prepare = tmp_path / "made", plots.prepare
+
+    def noting_prepare(names, n=1):
+        prepare(names, n)
+        with open(made, "a") as fh:
+            fh.write("".join(f"{name}\n" for name in names))
+
+    def submit_when_made(self, jobs):
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (not made.exists() or len(made.read_text().split()) < len(PLOTS)):
+            time.sleep(0.05)
+        return submit(self, jobs)
+
+    monkeypatch.setattr(plots, "prepare", noting_prepare)
     submit = plot_workers.PlotProcess.submit
-    monkeypatch.setattr(plot_workers.PlotProcess, "submit", lambda self, jobs: time.sleep(3) or submit(self, jobs))
+    monkeypatch.setattr(plot_workers.PlotProcess, "submit", submit_when_made)
     out = tmp_path / "run"
     assert main(["run", str(ROOT / "scenarios" / "douyin.toml"), *TINY, "--out", str(out)]) == 0
+    assert sorted(made.read_text().split()) == sorted(PLOTS)
     drawn = [p.read_text().split() for p in (out / "plots").glob("*.png")]
     assert len(drawn) == len(PLOTS) and len({pid for pid, _ in drawn}) == 2
     assert {ready for _, ready in drawn} == {"True"}
