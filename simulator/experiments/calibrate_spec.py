@@ -251,7 +251,7 @@ def applies_to(spec: CalibrationSpec, name: str) -> list[str]:
     p = spec.parameters[name]
     if p.scenarios is not None:
         return list(p.scenarios)
-    cache = (spec.source, canonical_json(spec.scenarios), name, spec.key_of(name))
+    cache = (spec.source, canonical_json(spec.model_dump(mode="json")["scenarios"]), name, spec.key_of(name))
     if cache not in _APPLIES:
         parts = spec.key_of(name).split(".")
         if parts[0] != "platforms" or len(parts) < 2:

@@ -277,6 +277,22 @@ def test_bad_scenario_labels_exit_2_naming_the_key(tmp_path, capsys, label, mess
     assert err.startswith(f"trafficsim: error: {path}") and message in err, err
 
 
+def test_a_variant_label_loads_and_its_parameter_applies_to_it(tmp_path):
+    """A scenario label given as { file, set } (a variant) with a parameter that names no
+    scenarios: load_calibration crashed (exit 3, 'TypeError: <class ...ScenarioRef>') as
+    applies_to keyed its cache on the labels' JSON, which a variant's table is not."""
+    from simulator.experiments.calibrate_spec import applies_to
+
+    path = write_calibration(tmp_path / "c.toml")
+    base = str(SCENARIOS / "douyin.toml")
+    path.write_text(path.read_text().replace(f'douyin = "{base}"',
+                                             f'douyin = {{ file = "{base}", set = ["platforms.douyin.beta=1.5"] }}'))
+    spec = load_calibration(path)
+    assert applies_to(spec, "platforms.douyin.ad_load") == ["douyin"]
+    data, _ = scenario_dict(spec, "douyin", {"platforms.douyin.ad_load": 0.1}, 1)
+    assert data["platforms"]["douyin"]["beta"] == 1.5 and data["platforms"]["douyin"]["ad_load"] == 0.1
+
+
 def test_the_shipped_calibration_fits_the_fit_set_with_per_scenario_and_shared_knobs():
     """scenarios/calibrations/shipped.toml loads: the role = "fit" targets of the targets
     file but the structural gap enterprise_public_reach_of_close_fans, beta per scenario,
