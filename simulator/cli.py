@@ -485,18 +485,27 @@ def _validate_inputs(args):
         flags["--users"] = ("population.users", args.users)
     scenarios, sets = {}, {}
     sources = scenario_sources(specs, variants)
+    targets_file = str(args.targets or "scenarios/targets/targets.toml")
     for label, (file, extra) in sources.items():
         if not (folder / file).is_file():
-            raise ScenarioError(str(args.targets or "scenarios/targets/targets.toml"), f"scenario {label!r}",
+            raise ScenarioError(targets_file, f"scenario {label!r}",
                                 f"{folder / file} not found (the targets read it; --scenarios names the folder)")
-        scaled = []
-        if args.users:  # a bigger (or smaller) world of the same shape
-            pop = load_scenario(folder / file, list(extra)).population
-            f = args.users / pop.users
-            scaled = [f"population.creators={max(4, round(pop.creators * f))}",
-                      f"population.merchants={round(pop.merchants * f)}"]
-        sets[label] = scaled + list(extra) + list(args.sets)
-        scenarios[label] = load_scenario(folder / file, sets[label], flags=flags)
+        variant = f"<scenarios.{label}.set>"  # the variant's own overrides: an error in them is the targets file's
+        own = [(variant, s) for s in extra]
+        try:
+            scaled = []
+            if args.users:  # a bigger (or smaller) world of the same shape
+                pop = load_scenario(folder / file, own).population
+                f = args.users / pop.users
+                scaled = [f"population.creators={max(4, round(pop.creators * f))}",
+                          f"population.merchants={round(pop.merchants * f)}"]
+            sets[label] = scaled + list(extra) + list(args.sets)
+            scenarios[label] = load_scenario(folder / file, [*scaled, *own, *args.sets], flags=flags)
+        except ScenarioError as exc:
+            if exc.source != variant:
+                raise
+            raise ScenarioError(targets_file, f"scenarios.{label}.set",
+                                f"{exc.key}: {exc.message}" if exc.key else exc.message) from None
     recorded = {label: {"file": str(folder / sources[label][0]), "sets": [*s, *(f"{k}={v}" for k, v in flags.values())]}
                 for label, s in sets.items()}
     _check_files(scenarios.values())

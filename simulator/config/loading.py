@@ -129,17 +129,18 @@ def read_scenario(path: str | Path) -> dict:
     return _resolve(Path(path), {})
 
 
-def parse_set(expr: str) -> tuple[str, Any]:
+def parse_set(expr: str, source: str = "--set") -> tuple[str, Any]:
     """Parse a ``key=value`` override; the value is read as TOML (bare words as strings).
+    Errors name ``source``, who gave it (``--set``, or e.g. a targets file's variant).
 
     >>> parse_set("platforms.douyin.beta=2.5")
     ('platforms.douyin.beta', 2.5)
     """
     if "=" not in expr:
-        raise ScenarioError("--set", expr, "expected key=value")
+        raise ScenarioError(source, expr, "expected key=value")
     key, raw = (s.strip() for s in expr.split("=", 1))
     if not key:
-        raise ScenarioError("--set", expr, "empty key")
+        raise ScenarioError(source, expr, "empty key")
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
@@ -393,7 +394,10 @@ def load_scenario(path: str | Path, sets: list[str] | None = None, overrides: di
     Parameters
     ----------
     path : scenario TOML file.
-    sets : ``["key=value", ...]`` overrides, as given to ``--set``.
+    sets : ``["key=value", ...]`` overrides, as given to ``--set``, applied in order; an
+        item may be a ``(source, "key=value")`` pair, whose errors name ``source`` instead
+        of ``--set`` (e.g. ``"<scenarios.LABEL.set>"``, a targets file's variant, that
+        its caller then names in the file's terms).
     overrides : nested dict of overrides (for notebooks), applied after ``sets``.
     flags : command-line flags that set a key, e.g. ``{"--seed": ("seed", 7)}``, applied
         last; errors name the flag.
@@ -411,8 +415,11 @@ def load_scenario(path: str | Path, sets: list[str] | None = None, overrides: di
     origin: dict[str, str] = {}
     path = Path(path)
     data = _resolve(path, origin)
-    return _override_and_validate(data, origin, str(path), [parse_set(s) for s in (sets or [])], overrides,
-                                  flags, str(path.resolve()))
+    parsed = []
+    for item in sets or []:
+        src, expr = item if isinstance(item, tuple) else ("--set", item)
+        parsed.append((*parse_set(expr, src), src))
+    return _override_and_validate(data, origin, str(path), parsed, overrides, flags, str(path.resolve()))
 
 
 def scenario_with(data: dict, overrides: dict | None = None, settings: dict[str, Any] | None = None) -> Scenario:
@@ -423,13 +430,16 @@ def scenario_with(data: dict, overrides: dict | None = None, settings: dict[str,
     return _override_and_validate(copy.deepcopy(data), {}, "<dict>", [], overrides, flags, "<dict>")
 
 
-def _override_and_validate(data: dict, origin: dict, source: str, sets: list[tuple[str, Any]], overrides: dict | None,
-                           flags: dict[str, tuple[str, Any]] | None, validate_source: str) -> Scenario:
-    """``sets``, then ``overrides``, then ``flags`` on a merged scenario table, the
-    platform rule checked (only a table naming its policy creates a platform), validated."""
+def _override_and_validate(data: dict, origin: dict, source: str, sets: list[tuple[str, Any, str]],
+                           overrides: dict | None, flags: dict[str, tuple[str, Any]] | None,
+                           validate_source: str) -> Scenario:
+    """``sets`` ((key, value, who gave it)), then ``overrides``, then ``flags`` on a merged
+    scenario table, the platform rule checked (only a table naming its policy creates a
+    platform), validated."""
     declared = declared_platforms(data)
     check_platforms(data, declared, origin, source)
-    data = _apply_sets(data, sets, origin)
+    for key, value, src in sets:
+        data = _apply_sets(data, [(key, value)], origin, src)
     if overrides:
         data = _merge(data, overrides, origin, "<overrides>")
         # a dict of overrides is a table too: one that names its policy creates a platform

@@ -143,7 +143,7 @@ class CalibrationSpec(BaseModel):
         from ..config.loading import parse_set
 
         ref = self.scenarios[label]
-        return [] if isinstance(ref, str) else [parse_set(s) for s in ref.set]
+        return [] if isinstance(ref, str) else [parse_set(s, variant_source(label)) for s in ref.set]
 
     def key_of(self, name: str) -> str:
         return self.parameters[name].key or name
@@ -235,11 +235,30 @@ def scenario_dict(spec: CalibrationSpec, label: str, params: dict[str, Any], see
     """The scenario table of one run: base, ``[set]``, the parameters that apply to
     ``label``, seed and steps."""
     data, origin = base_data(spec, label)
-    sets = list(spec.set.items()) + spec.sets_of(label) + [(spec.key_of(n), v) for n, v in params.items() if label in applies_to(spec, n)]
+    data = _apply_sets(data, list(spec.set.items()), origin, source=spec.source)
+    data = _apply_sets(data, spec.sets_of(label), origin, source=variant_source(label))
+    sets = [(spec.key_of(n), v) for n, v in params.items() if label in applies_to(spec, n)]
     sets.append(("seed", seed))
     if steps is not None:
         sets.append(("steps", steps))
     return _apply_sets(data, sets, origin, source=spec.source), origin
+
+
+def variant_source(label: str) -> str:
+    """Who set a key of a variant's own overrides (``scenarios.LABEL = { file, set }``), in
+    a scenario table's origins: :func:`blamed` names it in the calibration file's terms."""
+    return f"<scenarios.{label}.set>"
+
+
+def blamed(spec: CalibrationSpec, label: str, exc: ScenarioError) -> ScenarioError:
+    """``exc`` (a scenario of ``label`` refused) named in the calibration file's terms: a
+    key of the variant's ``set`` as ``scenarios.LABEL.set``, a key of ``[set]`` as
+    ``set.KEY``; an error of the scenario file itself is left as it is."""
+    if exc.source == variant_source(label):
+        return ScenarioError(spec.source, f"scenarios.{label}.set", f"{exc.key}: {exc.message}" if exc.key else exc.message)
+    if any(exc.key == k or exc.key.startswith(k + ".") for k in spec.set):
+        return ScenarioError(spec.source, f"set.{exc.key}", exc.message)
+    return exc
 
 
 _APPLIES: dict[tuple, list[str]] = {}
@@ -292,14 +311,13 @@ def check(spec: CalibrationSpec) -> None:
     for label in spec.scenarios:
         try:
             base_data(spec, label)
-            spec.sets_of(label)
         except ScenarioError as exc:
             raise ScenarioError(src, f"scenarios.{label}", str(exc)) from None
         try:
+            spec.sets_of(label)
             _validate(spec, label, {})
         except ScenarioError as exc:
-            ours = any(exc.key == k or exc.key.startswith(k + ".") for k in spec.set)
-            raise ScenarioError(src if ours else exc.source, f"set.{exc.key}" if ours else exc.key, exc.message) from None
+            raise blamed(spec, label, exc) from None
     for name, p in spec.parameters.items():
         key = spec.key_of(name)
         where = f"parameters.{name}"
@@ -332,7 +350,7 @@ def check(spec: CalibrationSpec) -> None:
                                f"({allowed.removeprefix('allowed ')})" if allowed and "allowed" in allowed
                                else f"{end:g} is not allowed: {exc.message}")
                         raise ScenarioError(src, where, msg) from None
-                    raise
+                    raise blamed(spec, label, exc) from None
     fit_targets(spec)  # the targets exist and name scenarios of this calibration
 
 

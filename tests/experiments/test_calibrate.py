@@ -266,7 +266,15 @@ def test_bad_calibration_files_exit_2_naming_the_key(tmp_path, capsys, extra, me
 @pytest.mark.parametrize("label,message", [
     ("douyin = 3", "scenarios.douyin: must be a scenario file name (a string) or { file"),
     ('douyin = {{ file = "{base}", sett = [] }}', "scenarios.douyin.sett: unknown key (allowed: file, set)"),
-    ('douyin = {{ file = "{base}", set = ["platforms.douyin.beta=-2"] }}', "platforms.douyin.beta: got -2"),
+    # a variant's own set is blamed on scenarios.LABEL.set (it named the key alone)
+    ('douyin = {{ file = "{base}", set = ["platforms.douyin.beta=-2"] }}',
+     "scenarios.douyin.set: platforms.douyin.beta: got -2"),
+    ('douyin = {{ file = "{base}", set = ["platforms.douyin.betaa=2"] }}',
+     "scenarios.douyin.set: platforms.douyin.betaa: unknown key"),
+    ('douyin = {{ file = "{base}", set = ["population.merchants=30"] }}',  # 40 creators in the template's [set]
+     "scenarios.douyin.set: population.merchants: must be at most half of population.creators"),
+    ('douyin = {{ file = "{base}", set = ["platforms.douyin.beta"] }}',  # it read "scenarios.douyin: --set: ..."
+     "scenarios.douyin.set: platforms.douyin.beta: expected key=value"),
 ])
 def test_bad_scenario_labels_exit_2_naming_the_key(tmp_path, capsys, label, message):
     path = write_calibration(tmp_path / "c.toml")
