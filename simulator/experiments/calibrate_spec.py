@@ -301,6 +301,23 @@ def largest_scenarios(spec: CalibrationSpec) -> list:
     return [_validate(spec, label, top) for label in spec.scenarios]
 
 
+def _check_set_platforms(spec: CalibrationSpec, label: str) -> None:
+    """A ``[set]`` key or a key of ``label``'s own set on a platform that ``label``'s
+    scenario does not have: an error (a dotted key would create the platform with the
+    default policy, silently adding a platform to that scenario's runs)."""
+    has = platforms_of(spec, label)
+    listing = f"scenario {label!r} has {', '.join(map(repr, has))}"
+    for key, origin in [(k, spec.source) for k in spec.set] + [(k, variant_source(label)) for k, _ in spec.sets_of(label)]:
+        parts = key.split(".")
+        if parts[0] != "platforms" or (len(parts) > 1 and parts[1] in has):
+            continue
+        what = f"no platform {parts[1]!r} in scenario {label!r}" if len(parts) > 1 else "names no platform"
+        how = ("[set] applies to every scenario; a key of one scenario's platform goes in that scenario's own set, "
+               "scenarios.LABEL = { file = \"...\", set = [\"key=value\"] }") if origin == spec.source else \
+            "a calibration tunes existing platforms, it cannot create one"
+        raise ScenarioError(origin, key, f"{what} ({listing}); {how}")
+
+
 def check(spec: CalibrationSpec) -> None:
     """Fail before any run if a scenario, a ``[set]`` key, a parameter or a target is not
     usable; the error names the calibration file and the key."""
@@ -314,7 +331,7 @@ def check(spec: CalibrationSpec) -> None:
         except ScenarioError as exc:
             raise ScenarioError(src, f"scenarios.{label}", str(exc)) from None
         try:
-            spec.sets_of(label)
+            _check_set_platforms(spec, label)
             _validate(spec, label, {})
         except ScenarioError as exc:
             raise blamed(spec, label, exc) from None

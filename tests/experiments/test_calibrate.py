@@ -301,6 +301,28 @@ def test_a_variant_label_loads_and_its_parameter_applies_to_it(tmp_path):
     assert data["platforms"]["douyin"]["beta"] == 1.5 and data["platforms"]["douyin"]["ad_load"] == 0.1
 
 
+def test_a_set_key_on_a_platform_a_scenario_lacks_is_refused(tmp_path, capsys):
+    """A [set] key or a variant's set key on a platform that a scenario does not have: it
+    added that platform (default policy) to the scenario's runs without a word (mutation
+    checked: kuaishou's runs had platforms kuaishou and douyin)."""
+    path = write_calibration(tmp_path / "c.toml")
+    base = str(SCENARIOS / "douyin.toml")
+    text = path.read_text().replace(f'douyin = "{base}"',
+                                    f'douyin = "{base}"\nkuaishou = "{SCENARIOS / "kuaishou.toml"}"')
+    path.write_text(text.replace('"population.merchants" = 2', '"population.merchants" = 2\n"platforms.douyin.beta" = 1.0'))
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"trafficsim: error: {path}: set.platforms.douyin.beta: no platform 'douyin' in scenario "
+                          "'kuaishou' (scenario 'kuaishou' has 'kuaishou'); [set] applies to every scenario"), err
+    path.write_text(text.replace(f'douyin = "{base}"', f'douyin = {{ file = "{base}", set = ["platforms.douyn.beta=1"] }}'))
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"trafficsim: error: {path}: scenarios.douyin.set: platforms.douyn.beta: no platform 'douyn' in "
+                   "scenario 'douyin' (scenario 'douyin' has 'douyin'); a calibration tunes existing platforms, it "
+                   "cannot create one\n")
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_shipped_calibration_fits_the_fit_set_with_per_scenario_and_shared_knobs():
     """scenarios/calibrations/shipped.toml loads: the role = "fit" targets of the targets
     file but the structural gap enterprise_public_reach_of_close_fans, beta per scenario,
