@@ -327,12 +327,13 @@ def cmd_compare(args) -> int:
                      "(95% confidence intervals)")
     if args.seed is not None and args.seed < 0:
         return _fail("--seed: must be >= 0")
-    if args.steps and (error := _set_twice(args.sets, {"--steps": "steps"})) is not None:
+    flags = {"--steps": ("steps", args.steps)} if args.steps is not None else {}
+    if (error := _set_twice(args.sets, {f: k for f, (k, _) in flags.items()})) is not None:
         return _fail(error)
     scenarios = {}
     try:
         for path in args.scenarios:
-            sc = load_scenario(path, [*args.sets, *([f"steps={args.steps}"] if args.steps else [])])
+            sc = load_scenario(path, args.sets, flags=flags)  # --steps a flag, as run's: its errors name it
             label = sc.name if sc.name not in scenarios else f"{sc.name}_{len(scenarios) + 1}"
             scenarios[label] = sc
         _check_files(scenarios.values())

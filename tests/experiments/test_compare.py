@@ -204,6 +204,23 @@ def test_compare_set_overrides_every_scenario(tmp_path, capsys):
     assert not (tmp_path / "p").exists()
 
 
+@pytest.mark.parametrize("command", [["run"], ["compare", str(SCENARIOS / "kuaishou.toml")]])
+def test_compare_steps_is_a_flag_as_in_run(tmp_path, capsys, command):
+    """compare's --steps is a flag, as run's: a value the schema refuses is blamed on
+    --steps (compare passed it as a --set and blamed "--set: steps", which the command did
+    not have), and a --set steps= with it is given twice."""
+    douyin = str(SCENARIOS / "douyin.toml")
+    args = [command[0], douyin, *command[1:], "--out", str(tmp_path / "o")]
+    assert main([*args, "--steps", "5000"]) == 2
+    assert capsys.readouterr().err == ("trafficsim: error: --steps: got 5000; input should be less than or equal to "
+                                       "3650 (allowed 1..3650)\n")
+    assert main([*args, "--set", "steps=2", "--steps", "3"]) == 2
+    assert "--set: steps: given twice, as --set steps=... and as --steps" in capsys.readouterr().err
+    assert main([*args, "--set", "steps=5000"]) == 2
+    assert "--set: steps: got 5000" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 def test_reading_without_ci_makes_no_claim():
     """A table without CIs (one replicate, from older files or the API) must not call a
     difference clear."""
