@@ -181,6 +181,19 @@ def test_a_bad_variant_set_is_blamed_on_the_targets_file(tmp_path, capsys, bad, 
     assert not out.exists()
 
 
+def test_a_bad_set_names_the_scenario_files_it_fails_in(tmp_path, capsys):
+    """validate --set applies to every scenario the targets read: an error names the files
+    that cannot take it (it named none)."""
+    tfile = tmp_path / "t.toml"
+    tfile.write_text(TINY_TARGETS)
+    out = tmp_path / "v"
+    assert main(["validate", "--targets", str(tfile), "--set", "platforms.kuaishou.beta=1", "--out", str(out)]) == 2
+    douyin = Path(validate.SCENARIO_DIR) / "douyin.toml"
+    assert capsys.readouterr().err.startswith(f"trafficsim: error: --set: platforms.kuaishou.beta: in {douyin}: no "
+                                              "platform named 'kuaishou' (platforms: douyin)")
+    assert not out.exists()
+
+
 def test_validate_quiet_prints_only_the_verdict(tmp_path, capsys):
     """``--quiet``: no tables, only the verdict line with the record's folder (mutation
     checked: printing the markdown regardless fails); the exit code and the record are as
