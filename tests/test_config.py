@@ -304,6 +304,41 @@ def test_scalar_where_a_table_belongs_names_the_keys():
         load_scenario(SCENARIOS / "douyin.toml", ["merchants.targeting_mix=[]"])
 
 
+@pytest.mark.parametrize("table, sets", [
+    ("[[population]]\nusers = 500\n", ["population.users=400"]),
+    ("[[population]]\nusers = 500\n", ["population.0.users=400"]),
+    ("[[platforms]]\nbeta = 1.0\n", ["platforms.douyin.beta=2"]),
+    ("[[population]]\nusers = 500\n", ["steps=2", "population.creators=40"]),  # a --set after one that is fine
+])
+def test_a_set_into_an_array_of_tables_gives_the_files_error(tmp_path, capsys, table, sets):
+    """A --set through a key the file wrote as an array of tables ([[population]]): the
+    error is the file's, as without the --set (it read "--set: population.users:
+    'population' is not a table", which blamed the --set and named no file); run and
+    compare alike."""
+    from simulator.cli import main
+
+    p = write(tmp_path, "arr.toml", f'extends = "{SCENARIOS / "douyin.toml"}"\n{table}')
+    with pytest.raises(ScenarioError) as alone:
+        load_scenario(p)
+    assert str(alone.value).startswith(f"{p.resolve()}: ") and "must be a table" in str(alone.value)
+    with pytest.raises(ScenarioError) as with_set:
+        load_scenario(p, sets)
+    assert str(with_set.value) == str(alone.value)
+    flags = [a for s in sets for a in ("--set", s)]
+    for command in (["run", str(p)], ["compare", str(p), str(SCENARIOS / "douyin.toml")]):
+        assert main([*command, *flags, "--out", str(tmp_path / "o")]) == 2
+        assert capsys.readouterr().err == f"trafficsim: error: {alone.value}\n"
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_set_inside_a_scalar_is_the_sets_error():
+    """A --set through a key that is rightly a number: the --set is the mistake."""
+    with pytest.raises(ScenarioError, match=r"^--set: population\.users\.x: 'users' is not a table$"):
+        load_scenario(SCENARIOS / "douyin.toml", ["population.users.x=3"])
+    with pytest.raises(ScenarioError, match=r"^--set: population: got 3; must be a table with keys users"):
+        load_scenario(SCENARIOS / "douyin.toml", ["population=3", "population.users=3"])
+
+
 def test_policy_that_is_not_a_string_is_an_error(tmp_path):
     """Found by the CLI fuzz test: ``policy = {}`` crashed the schema's preset lookup
     (TypeError: unhashable type, a traceback); now a one-line error with the choices."""

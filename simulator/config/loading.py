@@ -153,13 +153,27 @@ def _apply_sets(data: dict, sets: list[tuple[str, Any]], origin: dict, source: s
     for key, value in sets:
         parts = key.split(".")
         node = data
-        for p in parts[:-1]:
+        for i, p in enumerate(parts[:-1]):
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
+                _refuse_non_table(data, origin, ".".join(parts[:i + 1]))
                 raise ScenarioError(source, key, f"{p!r} is not a table")
         node[parts[-1]] = value
         _mark(origin, key, value, source)
     return data
+
+
+def _refuse_non_table(data: dict, origin: dict, dotted: str) -> None:
+    """An override's key goes through ``dotted``, which is not a table: if the scenario
+    as it stands is refused at ``dotted`` (a ``[[population]]`` array of tables, a number
+    where a table belongs), raise that error, the one the same value gives without the
+    override, naming the file (or override) that wrote it. Otherwise return: the override
+    is the mistake (a key inside a number)."""
+    try:
+        scenario_from_dict(data, "", origin)
+    except ScenarioError as exc:
+        if exc.key == dotted or exc.key.startswith(dotted + "."):
+            raise
 
 
 # --------------------------------------------------------------------------- platforms
