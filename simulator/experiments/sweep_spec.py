@@ -230,8 +230,8 @@ def check_keys(spec: SweepSpec) -> None:
                                     "a sweep tunes existing platforms, it cannot create one")
     _check_ranges(spec)
     for params in spec.points():
-        data, origin = scenario_dict(spec, params, 0)
-        try:
+        try:  # (applying the keys may fail too: a key inside a number, "name.x")
+            data, origin = scenario_dict(spec, params, 0)
             scenario_from_dict(data, spec.base, origin)
         except ScenarioError as exc:
             ours = exc.source == "--set" or any(exc.key == k or exc.key.startswith(k + ".") for k in (*spec.set, *params))
@@ -251,8 +251,8 @@ def _check_ranges(spec: SweepSpec) -> None:
             raise ScenarioError(spec.source, f"parameters.{key}", f"{given}: an integer key cannot be sampled from a "
                                 f"range (the samples are fractional); use method = \"grid\" with a list of integers")
         for end in (lo, hi):
-            data, origin = scenario_dict(spec, {key: end}, 0)
             try:
+                data, origin = scenario_dict(spec, {key: end}, 0)
                 scenario_from_dict(data, spec.base, origin)
             except ScenarioError as exc:
                 if exc.key == key:

@@ -98,6 +98,8 @@ def test_resume_after_a_killed_sweep_reruns_only_what_is_missing(tmp_path):
      "got { range = [0.0, 1.0] }"),
     # the file's top-level steps (3) would silently win over every run's (mutation checked)
     ('"steps" = [3, 10]', "parameters.steps: the sweep's top-level 'steps' (3)"),
+    # a key inside a number: it read "--set: name.x: ...", a flag a sweep does not have
+    ('"name.x" = [1, 2]', "s.toml: name.x: 'name' is not a table"),
 ])
 def test_bad_sweep_files_exit_2_naming_the_key(tmp_path, capsys, body, needle):
     p = sweep_file(tmp_path, body)
