@@ -123,6 +123,26 @@ def test_a_sections_own_check_names_its_key_and_who_set_it(tmp_path):
         load_scenario(p, ["population.merchants=400"])
 
 
+def test_a_set_that_breaks_a_check_across_keys_is_blamed(tmp_path):
+    """A --set that makes a check across keys fail at a key the file set: the --set is
+    named, with the key it conflicts with and who set that (the error named the file
+    alone: "base.toml: population.merchants: must be at most half ...")."""
+    base = (SCENARIOS / "base.toml").resolve()
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(SCENARIOS / "douyin.toml", ["population.creators=4"])
+    assert str(e.value) == (f"--set: population.creators: conflicts with population.merchants (from {base}): must "
+                            "be at most half of population.creators")
+    # a check of the whole scenario (no key): the --set is named
+    with pytest.raises(ScenarioError, match=r"^--set: platforms\.douyin\.kind: at least one platform must be a feed"):
+        load_scenario(SCENARIOS / "douyin.toml", ["platforms.douyin.kind=shelf"])
+    # a flag stands for its key; the file's own error stays the file's
+    with pytest.raises(ScenarioError, match=r"^--x: conflicts with population.merchants \(from "):
+        load_scenario(SCENARIOS / "douyin.toml", flags={"--x": ("population.creators", 4)})
+    p = write(tmp_path, "m.toml", f'extends = "{SCENARIOS / "douyin.toml"}"\n[population]\ncreators = 4\n')
+    with pytest.raises(ScenarioError, match=f"^{base}: population.merchants: must be at most half"):
+        load_scenario(p, ["steps=3"])
+
+
 @pytest.mark.parametrize("mix", ["[inf, 1, 1, 1]", "[nan, 1, 1, 1]"])
 def test_a_mix_of_shares_must_be_finite(tmp_path, mix):
     # inf passed as a positive share and the merchants' draw failed later (probabilities contain NaN)

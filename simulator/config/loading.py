@@ -20,6 +20,7 @@ read as 0).
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 import tomllib
 from pathlib import Path
@@ -452,8 +453,9 @@ def _override_and_validate(data: dict, origin: dict, source: str, sets: list[tup
     platform), validated."""
     declared = declared_platforms(data)
     check_platforms(data, declared, origin, source)
-    for key, value, src in sets:
-        data = _apply_sets(data, [(key, value)], origin, src)
+    first = data
+    for src, group in itertools.groupby(sets, key=lambda s: s[2]):  # (one copy of the table per giver)
+        data = _apply_sets(data, [(key, value) for key, value, _ in group], origin, src)
     if overrides:
         data = _merge(data, overrides, origin, "<overrides>")
         # a dict of overrides is a table too: one that names its policy creates a platform
@@ -463,7 +465,63 @@ def _override_and_validate(data: dict, origin: dict, source: str, sets: list[tup
     for flag, (key, value) in (flags or {}).items():
         data = _apply_sets(data, [(key, value)], origin, flag)
     check_platforms(data, declared, origin, "<overrides>")
-    return scenario_from_dict(data, validate_source, origin)
+    try:
+        return scenario_from_dict(data, validate_source, origin)
+    except ScenarioError as exc:
+        givers = {src for _, _, src in sets} | set(flags or {}) | ({"<overrides>"} if overrides else set())
+        if exc.source in givers:
+            raise  # an override's own key
+        culprit = _breaking(first, _replayed(first, sets, overrides, flags), exc)
+        if culprit is None:
+            raise
+        raise conflict_error(*culprit, exc) from None
+
+
+def _replayed(data: dict, sets: list[tuple[str, Any, str]], overrides: dict | None = None,
+              flags: dict[str, tuple[str, Any]] | None = None):
+    """(who, key, the table after it) for each override in turn (lazily: for an error)."""
+    for key, value, who in sets:
+        data = _apply_sets(data, [(key, value)], {}, who)
+        yield who, key, data
+    if overrides:
+        data = _merge(data, overrides, {}, "<overrides>")
+        yield "<overrides>", "", data
+    for flag, (key, value) in (flags or {}).items():
+        data = _apply_sets(data, [(key, value)], {}, flag)
+        yield flag, key, data
+
+
+def _fails_as(data: dict, exc: ScenarioError) -> bool:
+    """Whether the scenario table ``data`` is refused with ``exc``'s key and message."""
+    try:
+        scenario_from_dict(data, "", {})
+    except ScenarioError as e:
+        return (e.key, e.message) == (exc.key, exc.message)
+    return False
+
+
+def _breaking(first: dict, stages, exc: ScenarioError) -> tuple[str, str] | None:
+    """(who, key) of the first override after which the table fails as ``exc`` does (a
+    check across keys, e.g. "population.merchants must be at most half of
+    population.creators", names a key the file set when an override changed the other
+    one); None when the file's table fails so alone (its own error) or no stage does."""
+    if _fails_as(first, exc):
+        return None
+    return next(((who, key) for who, key, data in stages if _fails_as(data, exc)), None)
+
+
+def breaking_override(data: dict, sets: list[tuple[str, Any, str]], exc: ScenarioError) -> tuple[str, str] | None:
+    """:func:`_breaking` for ``sets`` ((key, value, who gave it)) applied in order to the
+    merged file table ``data`` (sweeps, calibrations: their own keys over a scenario)."""
+    return _breaking(data, _replayed(data, sets), exc)
+
+
+def conflict_error(who: str, key: str, exc: ScenarioError) -> ScenarioError:
+    """The error for override ``who`` (its ``key``) that made the scenario fail as ``exc``
+    does, at a key someone else set: both keys named, and who set the other."""
+    other = f"{exc.key} (from {exc.source})" if exc.source else exc.key
+    flag = who.startswith("--") and who != "--set"  # a flag stands for its key
+    return ScenarioError(who, "" if flag else key, f"conflicts with {other}: {exc.message}" if exc.key else exc.message)
 
 
 # --------------------------------------------------------------------------- writing

@@ -51,7 +51,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..config.loading import ScenarioError, _apply_sets, _field_of, _range_hint, _resolve, read_toml, scenario_from_dict
+from ..config.loading import (ScenarioError, _apply_sets, _field_of, _range_hint, _resolve, breaking_override,
+                              conflict_error, read_toml, scenario_from_dict)
 from .sweep_spec import Float, Int, canonical_json, fingerprint, with_input  # (Int, Float: numbers, never booleans)
 
 CALIBRATION_KEYS = ("name", "seed", "method", "budget", "batch", "startup", "replicates", "steps", "loss", "tolerance",
@@ -253,9 +254,22 @@ def variant_source(label: str) -> str:
 def blamed(spec: CalibrationSpec, label: str, exc: ScenarioError) -> ScenarioError:
     """``exc`` (a scenario of ``label`` refused) named in the calibration file's terms: a
     key of the variant's ``set`` as ``scenarios.LABEL.set``, a key of ``[set]`` as
-    ``set.KEY``; an error of the scenario file itself is left as it is."""
-    if exc.source == variant_source(label):
+    ``set.KEY``, also when the key refused is another one that it conflicts with (a
+    check across keys, "population.merchants must be at most half of
+    population.creators"); an error of the scenario file itself is left as it is."""
+    variant = variant_source(label)
+    if exc.source == variant:
         return ScenarioError(spec.source, f"scenarios.{label}.set", f"{exc.key}: {exc.message}" if exc.key else exc.message)
+    data, _ = base_data(spec, label)
+    sets = [(k, v, spec.source) for k, v in spec.set.items()] + [(k, v, variant) for k, v in spec.sets_of(label)]
+    culprit = breaking_override(data, sets, exc)  # the first of our keys after which the scenario fails so
+    if culprit is not None:
+        who, key = culprit
+        own = exc.key == key or exc.key.startswith(key + ".") or key.startswith(exc.key + ".")
+        at, msg = (exc.key, exc.message) if own else (key, conflict_error(who, key, exc).message)
+        if who == variant:
+            return ScenarioError(spec.source, f"scenarios.{label}.set", f"{at}: {msg}")
+        return ScenarioError(spec.source, f"set.{at}", msg)
     if any(exc.key == k or exc.key.startswith(k + ".") for k in spec.set):
         return ScenarioError(spec.source, f"set.{exc.key}", exc.message)
     return exc

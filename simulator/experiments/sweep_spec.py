@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from ..io.outputs import json_default
 from ..config.loading import (ScenarioError, read_toml, _apply_sets, _field_of, _range_hint, _resolve, _toml_value,
-                              scenario_from_dict)
+                              breaking_override, conflict_error, scenario_from_dict)
 
 SWEEP_KEYS = ("base", "name", "replicates", "seed", "steps", "method", "samples", "set", "parameters")
 
@@ -235,6 +235,11 @@ def check_keys(spec: SweepSpec) -> None:
             scenario_from_dict(data, spec.base, origin)
         except ScenarioError as exc:
             ours = exc.source == "--set" or any(exc.key == k or exc.key.startswith(k + ".") for k in (*spec.set, *params))
+            if not ours:  # a check across keys at a key the base scenario set, failing because of one of ours
+                sets = [(k, v, "--set") for k, v in (*spec.set.items(), *params.items())]
+                culprit = breaking_override(_resolve(Path(spec.base), {}), sets, exc)
+                if culprit is not None:
+                    raise ScenarioError(spec.source, culprit[1], conflict_error(*culprit, exc).message) from None
             raise ScenarioError(spec.source if ours else exc.source, exc.key, exc.message) from None
 
 

@@ -301,6 +301,21 @@ def test_a_variant_label_loads_and_its_parameter_applies_to_it(tmp_path):
     assert data["platforms"]["douyin"]["beta"] == 1.5 and data["platforms"]["douyin"]["ad_load"] == 0.1
 
 
+def test_a_variant_set_that_breaks_a_check_across_keys_is_blamed_on_it(tmp_path, capsys):
+    """A variant's set that makes a check across keys fail at a key [set] gave (merchants
+    more than half the creators): blamed on scenarios.LABEL.set (it read
+    "set.population.merchants", a key that was fine in every other scenario)."""
+    path = write_calibration(tmp_path / "c.toml")
+    base = str(SCENARIOS / "douyin.toml")
+    path.write_text(path.read_text().replace('"population.merchants" = 2', '"population.merchants" = 3').replace(
+        f'douyin = "{base}"', f'douyin = {{ file = "{base}", set = ["population.creators=4"] }}'))
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (f"trafficsim: error: {path}: scenarios.douyin.set: population.creators: "
+                                       f"conflicts with population.merchants (from {path}): must be at most half of "
+                                       "population.creators\n")
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_set_key_on_a_platform_a_scenario_lacks_is_refused(tmp_path, capsys):
     """A [set] key or a variant's set key on a platform that a scenario does not have: it
     added that platform (default policy) to the scenario's runs without a word (mutation

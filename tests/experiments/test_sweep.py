@@ -109,6 +109,20 @@ def test_bad_sweep_files_exit_2_naming_the_key(tmp_path, capsys, body, needle):
     assert not (tmp_path / "o").exists()
 
 
+def test_a_point_that_breaks_a_check_across_keys_is_blamed_on_the_sweep_file(tmp_path, capsys):
+    """A parameter value that makes a check across keys fail at a key the base scenario
+    set (merchants more than half the creators): the sweep file and the key are named (the
+    error named the base scenario's file)."""
+    p = tmp_path / "s.toml"
+    p.write_text(f'base = "{SCENARIOS / "douyin.toml"}"\nsteps = 2\n[parameters]\n"population.creators" = [100, 4]\n')
+    assert main(["sweep", str(p), "--out", str(tmp_path / "o")]) == 2
+    base = (SCENARIOS / "base.toml").resolve()
+    assert capsys.readouterr().err == (f"trafficsim: error: {p}: population.creators: conflicts with "
+                                       f"population.merchants (from {base}): must be at most half of "
+                                       "population.creators\n")
+    assert not (tmp_path / "o").exists()
+
+
 _RANGE = "parameters.platforms.douyin.beta: a range must be [low, high] with low < high (two finite numbers), got "
 _GRID = "parameters.platforms.douyin.beta: method 'grid' needs a non-empty list of values, e.g. [0.5, 1.0]; got "
 

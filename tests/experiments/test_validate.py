@@ -181,6 +181,19 @@ def test_a_bad_variant_set_is_blamed_on_the_targets_file(tmp_path, capsys, bad, 
     assert not out.exists()
 
 
+def test_a_variant_set_that_breaks_a_check_across_keys_is_blamed_on_it(tmp_path, capsys):
+    """A variant's set that makes a check across keys fail at a key the scenario file set
+    (merchants more than half the creators): blamed on scenarios.LABEL.set, not the file."""
+    tfile = tmp_path / "t.toml"
+    tfile.write_text(TINY_TARGETS.replace('"commerce.groups.value_share=0.1"', '"population.creators=4"'))
+    assert main(["validate", "--targets", str(tfile), "--out", str(tmp_path / "v")]) == 2
+    base = (Path(validate.SCENARIO_DIR) / "base.toml").resolve()
+    assert capsys.readouterr().err == (f"trafficsim: error: {tfile}: scenarios.douyin_promo.set: population.creators: "
+                                       f"conflicts with population.merchants (from {base}): must be at most half of "
+                                       "population.creators\n")
+    assert not (tmp_path / "v").exists()
+
+
 def test_a_bad_set_names_the_scenario_files_it_fails_in(tmp_path, capsys):
     """validate --set applies to every scenario the targets read: an error names the files
     that cannot take it (it named none)."""
