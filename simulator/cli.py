@@ -230,6 +230,21 @@ def _set_twice(sets: list[str], flags: dict[str, str]) -> str | None:
     return None
 
 
+def _first_error(errors: list):
+    """The error to report of ``errors`` ((scenario file, ScenarioError) in the files'
+    order): the first one; a ``--set`` error (a command that applies its --set to several
+    files) names the files it holds in, e.g. the one without the platform a key names."""
+    from .config import ScenarioError
+
+    _, exc = errors[0]
+    if exc.source != "--set":
+        return exc
+    files = list(dict.fromkeys(str(f) for f, e in errors
+                               if (e.source, e.key, e.message) == (exc.source, exc.key, exc.message)))
+    where = files[0] if len(files) == 1 else f"{', '.join(files[:-1])} and {files[-1]}"
+    return ScenarioError(exc.source, exc.key, f"in {where}: {exc.message}")
+
+
 def cmd_run(args) -> int:
     from .config import ScenarioError, load_scenario
 
@@ -327,14 +342,21 @@ def cmd_compare(args) -> int:
                      "(95% confidence intervals)")
     if args.seed is not None and args.seed < 0:
         return _fail("--seed: must be >= 0")
-    if args.steps and (error := _set_twice(args.sets, {"--steps": "steps"})) is not None:
+    flags = {"--steps": ("steps", args.steps)} if args.steps is not None else {}
+    if (error := _set_twice(args.sets, {f: k for f, (k, _) in flags.items()})) is not None:
         return _fail(error)
-    scenarios = {}
+    scenarios, errors = {}, []
     try:
         for path in args.scenarios:
-            sc = load_scenario(path, [*args.sets, *([f"steps={args.steps}"] if args.steps else [])])
+            try:
+                sc = load_scenario(path, args.sets, flags=flags)  # --steps a flag, as run's: its errors name it
+            except ScenarioError as exc:
+                errors.append((path, exc))  # (the other files too: a --set error names each file it holds in)
+                continue
             label = sc.name if sc.name not in scenarios else f"{sc.name}_{len(scenarios) + 1}"
             scenarios[label] = sc
+        if errors:
+            raise _first_error(errors)
         _check_files(scenarios.values())
         out = args.out or default_out_dir("compare-" + "-vs-".join(scenarios))
         check_out_dir(out)
@@ -475,20 +497,32 @@ def _validate_inputs(args):
     flags = {"--steps": ("steps", args.steps)} if args.steps else {}
     if args.users:
         flags["--users"] = ("population.users", args.users)
-    scenarios, sets = {}, {}
+    scenarios, sets, errors = {}, {}, []
     sources = scenario_sources(specs, variants)
+    targets_file = str(args.targets or "scenarios/targets/targets.toml")
     for label, (file, extra) in sources.items():
         if not (folder / file).is_file():
-            raise ScenarioError(str(args.targets or "scenarios/targets/targets.toml"), f"scenario {label!r}",
-                                f"{folder / file} not found (the targets read it; --scenarios names the folder)")
-        scaled = []
-        if args.users:  # a bigger (or smaller) world of the same shape
-            pop = load_scenario(folder / file, list(extra)).population
-            f = args.users / pop.users
-            scaled = [f"population.creators={max(4, round(pop.creators * f))}",
-                      f"population.merchants={round(pop.merchants * f)}"]
-        sets[label] = scaled + list(extra) + list(args.sets)
-        scenarios[label] = load_scenario(folder / file, sets[label], flags=flags)
+            errors.append((folder / file, ScenarioError(targets_file, f"scenario {label!r}", f"{folder / file} not "
+                                                        "found (the targets read it; --scenarios names the folder)")))
+            continue
+        variant = f"<scenarios.{label}.set>"  # the variant's own overrides: an error in them is the targets file's
+        own = [(variant, s) for s in extra]
+        try:
+            scaled = []
+            if args.users:  # a bigger (or smaller) world of the same shape
+                pop = load_scenario(folder / file, own).population
+                f = args.users / pop.users
+                scaled = [f"population.creators={max(4, round(pop.creators * f))}",
+                          f"population.merchants={round(pop.merchants * f)}"]
+            sets[label] = scaled + list(extra) + list(args.sets)
+            scenarios[label] = load_scenario(folder / file, [*scaled, *own, *args.sets], flags=flags)
+        except ScenarioError as exc:
+            if exc.source == variant:
+                exc = ScenarioError(targets_file, f"scenarios.{label}.set",
+                                    f"{exc.key}: {exc.message}" if exc.key else exc.message)
+            errors.append((folder / file, exc))  # (the other scenarios too: a --set error names each file)
+    if errors:
+        raise _first_error(errors)
     recorded = {label: {"file": str(folder / sources[label][0]), "sets": [*s, *(f"{k}={v}" for k, v in flags.values())]}
                 for label, s in sets.items()}
     _check_files(scenarios.values())

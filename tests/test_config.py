@@ -123,6 +123,26 @@ def test_a_sections_own_check_names_its_key_and_who_set_it(tmp_path):
         load_scenario(p, ["population.merchants=400"])
 
 
+def test_a_set_that_breaks_a_check_across_keys_is_blamed(tmp_path):
+    """A --set that makes a check across keys fail at a key the file set: the --set is
+    named, with the key it conflicts with and who set that (the error named the file
+    alone: "base.toml: population.merchants: must be at most half ...")."""
+    base = (SCENARIOS / "base.toml").resolve()
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(SCENARIOS / "douyin.toml", ["population.creators=4"])
+    assert str(e.value) == (f"--set: population.creators: conflicts with population.merchants (from {base}): must "
+                            "be at most half of population.creators")
+    # a check of the whole scenario (no key): the --set is named
+    with pytest.raises(ScenarioError, match=r"^--set: platforms\.douyin\.kind: at least one platform must be a feed"):
+        load_scenario(SCENARIOS / "douyin.toml", ["platforms.douyin.kind=shelf"])
+    # a flag stands for its key; the file's own error stays the file's
+    with pytest.raises(ScenarioError, match=r"^--x: conflicts with population.merchants \(from "):
+        load_scenario(SCENARIOS / "douyin.toml", flags={"--x": ("population.creators", 4)})
+    p = write(tmp_path, "m.toml", f'extends = "{SCENARIOS / "douyin.toml"}"\n[population]\ncreators = 4\n')
+    with pytest.raises(ScenarioError, match=f"^{base}: population.merchants: must be at most half"):
+        load_scenario(p, ["steps=3"])
+
+
 @pytest.mark.parametrize("mix", ["[inf, 1, 1, 1]", "[nan, 1, 1, 1]"])
 def test_a_mix_of_shares_must_be_finite(tmp_path, mix):
     # inf passed as a positive share and the merchants' draw failed later (probabilities contain NaN)
@@ -302,6 +322,41 @@ def test_scalar_where_a_table_belongs_names_the_keys():
     # a fixed-length list said "merchants.targeting_mix.0: got []; field required"
     with pytest.raises(ScenarioError, match=r"--set: merchants\.targeting_mix: got \[\]; must be a list of 3 values"):
         load_scenario(SCENARIOS / "douyin.toml", ["merchants.targeting_mix=[]"])
+
+
+@pytest.mark.parametrize("table, sets", [
+    ("[[population]]\nusers = 500\n", ["population.users=400"]),
+    ("[[population]]\nusers = 500\n", ["population.0.users=400"]),
+    ("[[platforms]]\nbeta = 1.0\n", ["platforms.douyin.beta=2"]),
+    ("[[population]]\nusers = 500\n", ["steps=2", "population.creators=40"]),  # a --set after one that is fine
+])
+def test_a_set_into_an_array_of_tables_gives_the_files_error(tmp_path, capsys, table, sets):
+    """A --set through a key the file wrote as an array of tables ([[population]]): the
+    error is the file's, as without the --set (it read "--set: population.users:
+    'population' is not a table", which blamed the --set and named no file); run and
+    compare alike."""
+    from simulator.cli import main
+
+    p = write(tmp_path, "arr.toml", f'extends = "{SCENARIOS / "douyin.toml"}"\n{table}')
+    with pytest.raises(ScenarioError) as alone:
+        load_scenario(p)
+    assert str(alone.value).startswith(f"{p.resolve()}: ") and "must be a table" in str(alone.value)
+    with pytest.raises(ScenarioError) as with_set:
+        load_scenario(p, sets)
+    assert str(with_set.value) == str(alone.value)
+    flags = [a for s in sets for a in ("--set", s)]
+    for command in (["run", str(p)], ["compare", str(p), str(SCENARIOS / "douyin.toml")]):
+        assert main([*command, *flags, "--out", str(tmp_path / "o")]) == 2
+        assert capsys.readouterr().err == f"trafficsim: error: {alone.value}\n"
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_set_inside_a_scalar_is_the_sets_error():
+    """A --set through a key that is rightly a number: the --set is the mistake."""
+    with pytest.raises(ScenarioError, match=r"^--set: population\.users\.x: 'users' is not a table$"):
+        load_scenario(SCENARIOS / "douyin.toml", ["population.users.x=3"])
+    with pytest.raises(ScenarioError, match=r"^--set: population: got 3; must be a table with keys users"):
+        load_scenario(SCENARIOS / "douyin.toml", ["population=3", "population.users=3"])
 
 
 def test_policy_that_is_not_a_string_is_an_error(tmp_path):

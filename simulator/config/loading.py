@@ -20,6 +20,7 @@ read as 0).
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 import tomllib
 from pathlib import Path
@@ -129,17 +130,18 @@ def read_scenario(path: str | Path) -> dict:
     return _resolve(Path(path), {})
 
 
-def parse_set(expr: str) -> tuple[str, Any]:
+def parse_set(expr: str, source: str = "--set") -> tuple[str, Any]:
     """Parse a ``key=value`` override; the value is read as TOML (bare words as strings).
+    Errors name ``source``, who gave it (``--set``, or e.g. a targets file's variant).
 
     >>> parse_set("platforms.douyin.beta=2.5")
     ('platforms.douyin.beta', 2.5)
     """
     if "=" not in expr:
-        raise ScenarioError("--set", expr, "expected key=value")
+        raise ScenarioError(source, expr, "expected key=value")
     key, raw = (s.strip() for s in expr.split("=", 1))
     if not key:
-        raise ScenarioError("--set", expr, "empty key")
+        raise ScenarioError(source, expr, "empty key")
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
@@ -152,13 +154,27 @@ def _apply_sets(data: dict, sets: list[tuple[str, Any]], origin: dict, source: s
     for key, value in sets:
         parts = key.split(".")
         node = data
-        for p in parts[:-1]:
+        for i, p in enumerate(parts[:-1]):
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
+                _refuse_non_table(data, origin, ".".join(parts[:i + 1]))
                 raise ScenarioError(source, key, f"{p!r} is not a table")
         node[parts[-1]] = value
         _mark(origin, key, value, source)
     return data
+
+
+def _refuse_non_table(data: dict, origin: dict, dotted: str) -> None:
+    """An override's key goes through ``dotted``, which is not a table: if the scenario
+    as it stands is refused at ``dotted`` (a ``[[population]]`` array of tables, a number
+    where a table belongs), raise that error, the one the same value gives without the
+    override, naming the file (or override) that wrote it. Otherwise return: the override
+    is the mistake (a key inside a number)."""
+    try:
+        scenario_from_dict(data, "", origin)
+    except ScenarioError as exc:
+        if exc.key == dotted or exc.key.startswith(dotted + "."):
+            raise
 
 
 # --------------------------------------------------------------------------- platforms
@@ -393,7 +409,10 @@ def load_scenario(path: str | Path, sets: list[str] | None = None, overrides: di
     Parameters
     ----------
     path : scenario TOML file.
-    sets : ``["key=value", ...]`` overrides, as given to ``--set``.
+    sets : ``["key=value", ...]`` overrides, as given to ``--set``, applied in order; an
+        item may be a ``(source, "key=value")`` pair, whose errors name ``source`` instead
+        of ``--set`` (e.g. ``"<scenarios.LABEL.set>"``, a targets file's variant, that
+        its caller then names in the file's terms).
     overrides : nested dict of overrides (for notebooks), applied after ``sets``.
     flags : command-line flags that set a key, e.g. ``{"--seed": ("seed", 7)}``, applied
         last; errors name the flag.
@@ -411,8 +430,11 @@ def load_scenario(path: str | Path, sets: list[str] | None = None, overrides: di
     origin: dict[str, str] = {}
     path = Path(path)
     data = _resolve(path, origin)
-    return _override_and_validate(data, origin, str(path), [parse_set(s) for s in (sets or [])], overrides,
-                                  flags, str(path.resolve()))
+    parsed = []
+    for item in sets or []:
+        src, expr = item if isinstance(item, tuple) else ("--set", item)
+        parsed.append((*parse_set(expr, src), src))
+    return _override_and_validate(data, origin, str(path), parsed, overrides, flags, str(path.resolve()))
 
 
 def scenario_with(data: dict, overrides: dict | None = None, settings: dict[str, Any] | None = None) -> Scenario:
@@ -423,13 +445,17 @@ def scenario_with(data: dict, overrides: dict | None = None, settings: dict[str,
     return _override_and_validate(copy.deepcopy(data), {}, "<dict>", [], overrides, flags, "<dict>")
 
 
-def _override_and_validate(data: dict, origin: dict, source: str, sets: list[tuple[str, Any]], overrides: dict | None,
-                           flags: dict[str, tuple[str, Any]] | None, validate_source: str) -> Scenario:
-    """``sets``, then ``overrides``, then ``flags`` on a merged scenario table, the
-    platform rule checked (only a table naming its policy creates a platform), validated."""
+def _override_and_validate(data: dict, origin: dict, source: str, sets: list[tuple[str, Any, str]],
+                           overrides: dict | None, flags: dict[str, tuple[str, Any]] | None,
+                           validate_source: str) -> Scenario:
+    """``sets`` ((key, value, who gave it)), then ``overrides``, then ``flags`` on a merged
+    scenario table, the platform rule checked (only a table naming its policy creates a
+    platform), validated."""
     declared = declared_platforms(data)
     check_platforms(data, declared, origin, source)
-    data = _apply_sets(data, sets, origin)
+    first = data
+    for src, group in itertools.groupby(sets, key=lambda s: s[2]):  # (one copy of the table per giver)
+        data = _apply_sets(data, [(key, value) for key, value, _ in group], origin, src)
     if overrides:
         data = _merge(data, overrides, origin, "<overrides>")
         # a dict of overrides is a table too: one that names its policy creates a platform
@@ -439,7 +465,63 @@ def _override_and_validate(data: dict, origin: dict, source: str, sets: list[tup
     for flag, (key, value) in (flags or {}).items():
         data = _apply_sets(data, [(key, value)], origin, flag)
     check_platforms(data, declared, origin, "<overrides>")
-    return scenario_from_dict(data, validate_source, origin)
+    try:
+        return scenario_from_dict(data, validate_source, origin)
+    except ScenarioError as exc:
+        givers = {src for _, _, src in sets} | set(flags or {}) | ({"<overrides>"} if overrides else set())
+        if exc.source in givers:
+            raise  # an override's own key
+        culprit = _breaking(first, _replayed(first, sets, overrides, flags), exc)
+        if culprit is None:
+            raise
+        raise conflict_error(*culprit, exc) from None
+
+
+def _replayed(data: dict, sets: list[tuple[str, Any, str]], overrides: dict | None = None,
+              flags: dict[str, tuple[str, Any]] | None = None):
+    """(who, key, the table after it) for each override in turn (lazily: for an error)."""
+    for key, value, who in sets:
+        data = _apply_sets(data, [(key, value)], {}, who)
+        yield who, key, data
+    if overrides:
+        data = _merge(data, overrides, {}, "<overrides>")
+        yield "<overrides>", "", data
+    for flag, (key, value) in (flags or {}).items():
+        data = _apply_sets(data, [(key, value)], {}, flag)
+        yield flag, key, data
+
+
+def _fails_as(data: dict, exc: ScenarioError) -> bool:
+    """Whether the scenario table ``data`` is refused with ``exc``'s key and message."""
+    try:
+        scenario_from_dict(data, "", {})
+    except ScenarioError as e:
+        return (e.key, e.message) == (exc.key, exc.message)
+    return False
+
+
+def _breaking(first: dict, stages, exc: ScenarioError) -> tuple[str, str] | None:
+    """(who, key) of the first override after which the table fails as ``exc`` does (a
+    check across keys, e.g. "population.merchants must be at most half of
+    population.creators", names a key the file set when an override changed the other
+    one); None when the file's table fails so alone (its own error) or no stage does."""
+    if _fails_as(first, exc):
+        return None
+    return next(((who, key) for who, key, data in stages if _fails_as(data, exc)), None)
+
+
+def breaking_override(data: dict, sets: list[tuple[str, Any, str]], exc: ScenarioError) -> tuple[str, str] | None:
+    """:func:`_breaking` for ``sets`` ((key, value, who gave it)) applied in order to the
+    merged file table ``data`` (sweeps, calibrations: their own keys over a scenario)."""
+    return _breaking(data, _replayed(data, sets), exc)
+
+
+def conflict_error(who: str, key: str, exc: ScenarioError) -> ScenarioError:
+    """The error for override ``who`` (its ``key``) that made the scenario fail as ``exc``
+    does, at a key someone else set: both keys named, and who set the other."""
+    other = f"{exc.key} (from {exc.source})" if exc.source else exc.key
+    flag = who.startswith("--") and who != "--set"  # a flag stands for its key
+    return ScenarioError(who, "" if flag else key, f"conflicts with {other}: {exc.message}" if exc.key else exc.message)
 
 
 # --------------------------------------------------------------------------- writing

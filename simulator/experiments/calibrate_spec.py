@@ -51,7 +51,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..config.loading import ScenarioError, _apply_sets, _field_of, _range_hint, _resolve, read_toml, scenario_from_dict
+from ..config.loading import (ScenarioError, _apply_sets, _field_of, _range_hint, _resolve, breaking_override,
+                              conflict_error, read_toml, scenario_from_dict)
 from .sweep_spec import Float, Int, canonical_json, fingerprint, with_input  # (Int, Float: numbers, never booleans)
 
 CALIBRATION_KEYS = ("name", "seed", "method", "budget", "batch", "startup", "replicates", "steps", "loss", "tolerance",
@@ -143,7 +144,7 @@ class CalibrationSpec(BaseModel):
         from ..config.loading import parse_set
 
         ref = self.scenarios[label]
-        return [] if isinstance(ref, str) else [parse_set(s) for s in ref.set]
+        return [] if isinstance(ref, str) else [parse_set(s, variant_source(label)) for s in ref.set]
 
     def key_of(self, name: str) -> str:
         return self.parameters[name].key or name
@@ -235,11 +236,43 @@ def scenario_dict(spec: CalibrationSpec, label: str, params: dict[str, Any], see
     """The scenario table of one run: base, ``[set]``, the parameters that apply to
     ``label``, seed and steps."""
     data, origin = base_data(spec, label)
-    sets = list(spec.set.items()) + spec.sets_of(label) + [(spec.key_of(n), v) for n, v in params.items() if label in applies_to(spec, n)]
+    data = _apply_sets(data, list(spec.set.items()), origin, source=spec.source)
+    data = _apply_sets(data, spec.sets_of(label), origin, source=variant_source(label))
+    sets = [(spec.key_of(n), v) for n, v in params.items() if label in applies_to(spec, n)]
     sets.append(("seed", seed))
     if steps is not None:
         sets.append(("steps", steps))
     return _apply_sets(data, sets, origin, source=spec.source), origin
+
+
+def variant_source(label: str) -> str:
+    """Who set a key of a variant's own overrides (``scenarios.LABEL = { file, set }``), in
+    a scenario table's origins: :func:`blamed` names it in the calibration file's terms."""
+    return f"<scenarios.{label}.set>"
+
+
+def blamed(spec: CalibrationSpec, label: str, exc: ScenarioError) -> ScenarioError:
+    """``exc`` (a scenario of ``label`` refused) named in the calibration file's terms: a
+    key of the variant's ``set`` as ``scenarios.LABEL.set``, a key of ``[set]`` as
+    ``set.KEY``, also when the key refused is another one that it conflicts with (a
+    check across keys, "population.merchants must be at most half of
+    population.creators"); an error of the scenario file itself is left as it is."""
+    variant = variant_source(label)
+    if exc.source == variant:
+        return ScenarioError(spec.source, f"scenarios.{label}.set", f"{exc.key}: {exc.message}" if exc.key else exc.message)
+    data, _ = base_data(spec, label)
+    sets = [(k, v, spec.source) for k, v in spec.set.items()] + [(k, v, variant) for k, v in spec.sets_of(label)]
+    culprit = breaking_override(data, sets, exc)  # the first of our keys after which the scenario fails so
+    if culprit is not None:
+        who, key = culprit
+        own = exc.key == key or exc.key.startswith(key + ".") or key.startswith(exc.key + ".")
+        at, msg = (exc.key, exc.message) if own else (key, conflict_error(who, key, exc).message)
+        if who == variant:
+            return ScenarioError(spec.source, f"scenarios.{label}.set", f"{at}: {msg}")
+        return ScenarioError(spec.source, f"set.{at}", msg)
+    if any(exc.key == k or exc.key.startswith(k + ".") for k in spec.set):
+        return ScenarioError(spec.source, f"set.{exc.key}", exc.message)
+    return exc
 
 
 _APPLIES: dict[tuple, list[str]] = {}
@@ -251,7 +284,7 @@ def applies_to(spec: CalibrationSpec, name: str) -> list[str]:
     p = spec.parameters[name]
     if p.scenarios is not None:
         return list(p.scenarios)
-    cache = (spec.source, canonical_json(spec.scenarios), name, spec.key_of(name))
+    cache = (spec.source, canonical_json(spec.model_dump(mode="json")["scenarios"]), name, spec.key_of(name))
     if cache not in _APPLIES:
         parts = spec.key_of(name).split(".")
         if parts[0] != "platforms" or len(parts) < 2:
@@ -282,6 +315,23 @@ def largest_scenarios(spec: CalibrationSpec) -> list:
     return [_validate(spec, label, top) for label in spec.scenarios]
 
 
+def _check_set_platforms(spec: CalibrationSpec, label: str) -> None:
+    """A ``[set]`` key or a key of ``label``'s own set on a platform that ``label``'s
+    scenario does not have: an error (a dotted key would create the platform with the
+    default policy, silently adding a platform to that scenario's runs)."""
+    has = platforms_of(spec, label)
+    listing = f"scenario {label!r} has {', '.join(map(repr, has))}"
+    for key, origin in [(k, spec.source) for k in spec.set] + [(k, variant_source(label)) for k, _ in spec.sets_of(label)]:
+        parts = key.split(".")
+        if parts[0] != "platforms" or (len(parts) > 1 and parts[1] in has):
+            continue
+        what = f"no platform {parts[1]!r} in scenario {label!r}" if len(parts) > 1 else "names no platform"
+        how = ("[set] applies to every scenario; a key of one scenario's platform goes in that scenario's own set, "
+               "scenarios.LABEL = { file = \"...\", set = [\"key=value\"] }") if origin == spec.source else \
+            "a calibration tunes existing platforms, it cannot create one"
+        raise ScenarioError(origin, key, f"{what} ({listing}); {how}")
+
+
 def check(spec: CalibrationSpec) -> None:
     """Fail before any run if a scenario, a ``[set]`` key, a parameter or a target is not
     usable; the error names the calibration file and the key."""
@@ -292,14 +342,13 @@ def check(spec: CalibrationSpec) -> None:
     for label in spec.scenarios:
         try:
             base_data(spec, label)
-            spec.sets_of(label)
         except ScenarioError as exc:
             raise ScenarioError(src, f"scenarios.{label}", str(exc)) from None
         try:
+            _check_set_platforms(spec, label)
             _validate(spec, label, {})
         except ScenarioError as exc:
-            ours = any(exc.key == k or exc.key.startswith(k + ".") for k in spec.set)
-            raise ScenarioError(src if ours else exc.source, f"set.{exc.key}" if ours else exc.key, exc.message) from None
+            raise blamed(spec, label, exc) from None
     for name, p in spec.parameters.items():
         key = spec.key_of(name)
         where = f"parameters.{name}"
@@ -332,7 +381,7 @@ def check(spec: CalibrationSpec) -> None:
                                f"({allowed.removeprefix('allowed ')})" if allowed and "allowed" in allowed
                                else f"{end:g} is not allowed: {exc.message}")
                         raise ScenarioError(src, where, msg) from None
-                    raise
+                    raise blamed(spec, label, exc) from None
     fit_targets(spec)  # the targets exist and name scenarios of this calibration
 
 

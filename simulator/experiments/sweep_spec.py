@@ -9,14 +9,17 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from ..io.outputs import json_default
-from ..config.loading import ScenarioError, read_toml, _apply_sets, _field_of, _range_hint, _resolve, scenario_from_dict
+from ..config.loading import (ScenarioError, read_toml, _apply_sets, _field_of, _range_hint, _resolve, _toml_value,
+                              breaking_override, conflict_error, scenario_from_dict)
 
 SWEEP_KEYS = ("base", "name", "replicates", "seed", "steps", "method", "samples", "set", "parameters")
 # the library that draws a sampled sweep's points (the points depend on its version; sweep.json names it)
@@ -28,6 +31,11 @@ SAMPLERS = {"lhs": "scipy", "sobol": "SALib"}
 # silently; strict ints also refuse 3.0
 Int = Annotated[int, Strict()]
 Float = Annotated[float, Strict()]
+
+
+def _bad(key: str, message: str) -> PydanticCustomError:
+    """A sweep file's error at ``key`` from a check of ours (load_sweep names the file)."""
+    return PydanticCustomError("sweep_file", "{key}: {message}", {"key": key, "message": message})
 
 
 class Range(BaseModel):
@@ -57,16 +65,39 @@ class SweepSpec(BaseModel):
     parameters: dict[str, list[Any] | Range] = Field(min_length=1)
     source: str = Field("<dict>", exclude=True)
 
-    @model_validator(mode="after")
-    def _kinds(self):
-        for key, v in self.parameters.items():
-            if self.method == "grid" and not isinstance(v, list):
-                raise ValueError(f"parameters.{key}: method 'grid' needs a list of values")
-            if self.method != "grid" and not isinstance(v, Range):
-                raise ValueError(f"parameters.{key}: method '{self.method}' needs {{ range = [low, high] }}")
-            if isinstance(v, list) and not v:
-                raise ValueError(f"parameters.{key}: empty list of values")
-        return self
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _shapes(cls, parameters: Any, info: ValidationInfo):
+        """Each parameter's shape for the method, in one sentence naming its key (before
+        pydantic's own checks, whose union of a list and a range table would report
+        ``parameters.KEY.list[any]: Input should be a valid list`` for a bad range)."""
+        example = ('e.g. [parameters] "platforms.douyin.beta" = [0.5, 1.0] (grid) or '
+                   '{ range = [0.5, 2.0] } (lhs, sobol)')
+        if not isinstance(parameters, dict):
+            raise _bad("parameters", f"must be a table of the keys to vary, {example}; got {_shown(parameters)}")
+        if not parameters:
+            raise _bad("parameters", f"a sweep needs at least one key to vary, {example}; the table is empty")
+        method = info.data.get("method")
+        if method not in ("grid", "lhs", "sobol"):
+            return parameters  # a bad method: its own error comes first
+        for key, v in parameters.items():
+            if method == "grid":
+                if not isinstance(v, (list, tuple)) or not v:
+                    raise _bad(f"parameters.{key}", "method 'grid' needs a non-empty list of values, "
+                               f"e.g. [0.5, 1.0]; got {_shown(v)}")
+                continue
+            if isinstance(v, Range):
+                continue
+            if not (isinstance(v, dict) and set(v) == {"range"}):
+                raise _bad(f"parameters.{key}", f"method '{method}' samples from a range: "
+                           f"{{ range = [low, high] }} with low < high; got {_shown(v)}")
+            r = v["range"]
+            if not (isinstance(r, (list, tuple)) and len(r) == 2
+                    and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in r)
+                    and r[0] < r[1]):
+                raise _bad(f"parameters.{key}", "a range must be [low, high] with low < high (two finite "
+                           f"numbers), got {_shown(r)}")
+        return parameters
 
     # ------------------------------------------------------------------ points
 
@@ -107,6 +138,18 @@ class SweepSpec(BaseModel):
         return out
 
 
+def _shown(value: Any) -> str:
+    """A value as it would be written in TOML (``[1]``, ``"x"``, ``{ range = [3, 1] }``)."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_shown(v)}" for k, v in value.items()) + " }" if value else "{}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    try:
+        return _toml_value(value)
+    except TypeError:
+        return repr(value)
+
+
 def with_input(err: dict) -> str:
     """A pydantic error record's message, with the value given when it is a scalar
     (``replicates: Input should be a valid integer (got True)``)."""
@@ -127,6 +170,11 @@ def load_sweep(path: str | Path) -> SweepSpec:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "sweep_file":  # a check of ours (SweepSpec._shapes)
+            raise ScenarioError(str(path), err["ctx"]["key"], err["ctx"]["message"]) from None
+        if err["type"] == "missing" and loc == "parameters":
+            raise ScenarioError(str(path), loc, "a sweep needs at least one key to vary, e.g. [parameters] "
+                                '"platforms.douyin.beta" = [0.5, 1.0]; the file has no [parameters] table') from None
         msg = with_input(err) if err["type"] != "extra_forbidden" else f"unknown key (allowed: {', '.join(SWEEP_KEYS)})"
         raise ScenarioError(str(path), loc, msg) from None
     check_keys(spec)
@@ -188,11 +236,16 @@ def check_keys(spec: SweepSpec) -> None:
                                     "a sweep tunes existing platforms, it cannot create one")
     _check_ranges(spec)
     for params in spec.points():
-        data, origin = scenario_dict(spec, params, 0)
-        try:
+        try:  # (applying the keys may fail too: a key inside a number, "name.x")
+            data, origin = scenario_dict(spec, params, 0)
             scenario_from_dict(data, spec.base, origin)
         except ScenarioError as exc:
             ours = exc.source == "--set" or any(exc.key == k or exc.key.startswith(k + ".") for k in (*spec.set, *params))
+            if not ours:  # a check across keys at a key the base scenario set, failing because of one of ours
+                sets = [(k, v, "--set") for k, v in (*spec.set.items(), *params.items())]
+                culprit = breaking_override(_resolve(Path(spec.base), {}), sets, exc)
+                if culprit is not None:
+                    raise ScenarioError(spec.source, culprit[1], conflict_error(*culprit, exc).message) from None
             raise ScenarioError(spec.source if ours else exc.source, exc.key, exc.message) from None
 
 
@@ -209,8 +262,8 @@ def _check_ranges(spec: SweepSpec) -> None:
             raise ScenarioError(spec.source, f"parameters.{key}", f"{given}: an integer key cannot be sampled from a "
                                 f"range (the samples are fractional); use method = \"grid\" with a list of integers")
         for end in (lo, hi):
-            data, origin = scenario_dict(spec, {key: end}, 0)
             try:
+                data, origin = scenario_dict(spec, {key: end}, 0)
                 scenario_from_dict(data, spec.base, origin)
             except ScenarioError as exc:
                 if exc.key == key:

@@ -268,7 +268,15 @@ def test_bad_calibration_files_exit_2_naming_the_key(tmp_path, capsys, extra, me
 @pytest.mark.parametrize("label,message", [
     ("douyin = 3", "scenarios.douyin: must be a scenario file name (a string) or { file"),
     ('douyin = {{ file = "{base}", sett = [] }}', "scenarios.douyin.sett: unknown key (allowed: file, set)"),
-    ('douyin = {{ file = "{base}", set = ["platforms.douyin.beta=-2"] }}', "platforms.douyin.beta: got -2"),
+    # a variant's own set is blamed on scenarios.LABEL.set (it named the key alone)
+    ('douyin = {{ file = "{base}", set = ["platforms.douyin.beta=-2"] }}',
+     "scenarios.douyin.set: platforms.douyin.beta: got -2"),
+    ('douyin = {{ file = "{base}", set = ["platforms.douyin.betaa=2"] }}',
+     "scenarios.douyin.set: platforms.douyin.betaa: unknown key"),
+    ('douyin = {{ file = "{base}", set = ["population.merchants=30"] }}',  # 40 creators in the template's [set]
+     "scenarios.douyin.set: population.merchants: must be at most half of population.creators"),
+    ('douyin = {{ file = "{base}", set = ["platforms.douyin.beta"] }}',  # it read "scenarios.douyin: --set: ..."
+     "scenarios.douyin.set: platforms.douyin.beta: expected key=value"),
 ])
 def test_bad_scenario_labels_exit_2_naming_the_key(tmp_path, capsys, label, message):
     path = write_calibration(tmp_path / "c.toml")
@@ -277,6 +285,59 @@ def test_bad_scenario_labels_exit_2_naming_the_key(tmp_path, capsys, label, mess
     assert main(["calibrate", str(path), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"trafficsim: error: {path}") and message in err, err
+
+
+def test_a_variant_label_loads_and_its_parameter_applies_to_it(tmp_path):
+    """A scenario label given as { file, set } (a variant) with a parameter that names no
+    scenarios: load_calibration crashed (exit 3, 'TypeError: <class ...ScenarioRef>') as
+    applies_to keyed its cache on the labels' JSON, which a variant's table is not."""
+    from simulator.experiments.calibrate_spec import applies_to
+
+    path = write_calibration(tmp_path / "c.toml")
+    base = str(SCENARIOS / "douyin.toml")
+    path.write_text(path.read_text().replace(f'douyin = "{base}"',
+                                             f'douyin = {{ file = "{base}", set = ["platforms.douyin.beta=1.5"] }}'))
+    spec = load_calibration(path)
+    assert applies_to(spec, "platforms.douyin.ad_load") == ["douyin"]
+    data, _ = scenario_dict(spec, "douyin", {"platforms.douyin.ad_load": 0.1}, 1)
+    assert data["platforms"]["douyin"]["beta"] == 1.5 and data["platforms"]["douyin"]["ad_load"] == 0.1
+
+
+def test_a_variant_set_that_breaks_a_check_across_keys_is_blamed_on_it(tmp_path, capsys):
+    """A variant's set that makes a check across keys fail at a key [set] gave (merchants
+    more than half the creators): blamed on scenarios.LABEL.set (it read
+    "set.population.merchants", a key that was fine in every other scenario)."""
+    path = write_calibration(tmp_path / "c.toml")
+    base = str(SCENARIOS / "douyin.toml")
+    path.write_text(path.read_text().replace('"population.merchants" = 2', '"population.merchants" = 3').replace(
+        f'douyin = "{base}"', f'douyin = {{ file = "{base}", set = ["population.creators=4"] }}'))
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (f"trafficsim: error: {path}: scenarios.douyin.set: population.creators: "
+                                       f"conflicts with population.merchants (from {path}): must be at most half of "
+                                       "population.creators\n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_set_key_on_a_platform_a_scenario_lacks_is_refused(tmp_path, capsys):
+    """A [set] key or a variant's set key on a platform that a scenario does not have: it
+    added that platform (default policy) to the scenario's runs without a word (mutation
+    checked: kuaishou's runs had platforms kuaishou and douyin)."""
+    path = write_calibration(tmp_path / "c.toml")
+    base = str(SCENARIOS / "douyin.toml")
+    text = path.read_text().replace(f'douyin = "{base}"',
+                                    f'douyin = "{base}"\nkuaishou = "{SCENARIOS / "kuaishou.toml"}"')
+    path.write_text(text.replace('"population.merchants" = 2', '"population.merchants" = 2\n"platforms.douyin.beta" = 1.0'))
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"trafficsim: error: {path}: set.platforms.douyin.beta: no platform 'douyin' in scenario "
+                          "'kuaishou' (scenario 'kuaishou' has 'kuaishou'); [set] applies to every scenario"), err
+    path.write_text(text.replace(f'douyin = "{base}"', f'douyin = {{ file = "{base}", set = ["platforms.douyn.beta=1"] }}'))
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"trafficsim: error: {path}: scenarios.douyin.set: platforms.douyn.beta: no platform 'douyn' in "
+                   "scenario 'douyin' (scenario 'douyin' has 'douyin'); a calibration tunes existing platforms, it "
+                   "cannot create one\n")
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_shipped_calibration_fits_the_fit_set_with_per_scenario_and_shared_knobs():

@@ -188,7 +188,7 @@ def test_compare_refuses_one_replicate(tmp_path, capsys):
 
 def test_compare_set_overrides_every_scenario(tmp_path, capsys):
     """--set applies to each scenario compared (as validate's does); a key one scenario
-    cannot take is an error naming --set, before any run."""
+    cannot take is an error naming --set and that scenario's file, before any run."""
     out = tmp_path / "o"
     douyin, kuaishou = str(SCENARIOS / "douyin.toml"), str(SCENARIOS / "kuaishou.toml")
     assert main(["compare", douyin, kuaishou, "--replicates", "2", "--steps", "2", "--workers", "1",
@@ -198,10 +198,35 @@ def test_compare_set_overrides_every_scenario(tmp_path, capsys):
         resolved = load_scenario(out / f"scenario_{name}.toml")
         assert (resolved.population.users, resolved.population.creators, resolved.steps) == (400, 24, 2)
     capsys.readouterr()
-    assert main(["compare", douyin, kuaishou, "--set", "platforms.douyin.beta=2", "--out", str(tmp_path / "p")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("trafficsim: error: --set: platforms.douyin.beta: no platform named 'douyin'")
+    # the error names the file without the platform, first or not (it named no file)
+    for files in ([douyin, kuaishou], [kuaishou, douyin]):
+        assert main(["compare", *files, "--set", "platforms.douyin.beta=2", "--out", str(tmp_path / "p")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"trafficsim: error: --set: platforms.douyin.beta: in {kuaishou}: no platform named "
+                              "'douyin' (platforms: kuaishou)"), err
+    # a key no file takes names every file
+    assert main(["compare", douyin, kuaishou, "--set", "population.userz=2", "--out", str(tmp_path / "p")]) == 2
+    assert capsys.readouterr().err.startswith(f"trafficsim: error: --set: population.userz: in {douyin} and "
+                                              f"{kuaishou}: unknown key")
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize("command", [["run"], ["compare", str(SCENARIOS / "kuaishou.toml")]])
+def test_compare_steps_is_a_flag_as_in_run(tmp_path, capsys, command):
+    """compare's --steps is a flag, as run's: a value the schema refuses is blamed on
+    --steps (compare passed it as a --set and blamed "--set: steps", which the command did
+    not have), and a --set steps= with it is given twice."""
+    douyin = str(SCENARIOS / "douyin.toml")
+    args = [command[0], douyin, *command[1:], "--out", str(tmp_path / "o")]
+    assert main([*args, "--steps", "5000"]) == 2
+    assert capsys.readouterr().err == ("trafficsim: error: --steps: got 5000; input should be less than or equal to "
+                                       "3650 (allowed 1..3650)\n")
+    assert main([*args, "--set", "steps=2", "--steps", "3"]) == 2
+    assert "--set: steps: given twice, as --set steps=... and as --steps" in capsys.readouterr().err
+    assert main([*args, "--set", "steps=5000"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("trafficsim: error: --set: steps: ") and "got 5000; input should be less" in err
+    assert not (tmp_path / "o").exists()
 
 
 def test_reading_without_ci_makes_no_claim():

@@ -186,9 +186,13 @@ def test_resume_after_a_killed_sweep_reruns_only_what_is_missing(tmp_path):
 @pytest.mark.parametrize("body, needle", [
     ('"population.userz" = [1, 2]', "population.userz"),
     ('"platforms.douyin.beta" = [1.0, -3.0]', "platforms.douyin.beta"),
-    ('"platforms.douyin.beta" = { range = [0.0, 1.0] }', "needs a list"),
+    ('"platforms.douyin.beta" = { range = [0.0, 1.0] }',
+     "parameters.platforms.douyin.beta: method 'grid' needs a non-empty list of values, e.g. [0.5, 1.0]; "
+     "got { range = [0.0, 1.0] }"),
     # the file's top-level steps (3) would silently win over every run's (mutation checked)
     ('"steps" = [3, 10]', "parameters.steps: the sweep's top-level 'steps' (3)"),
+    # a key inside a number: it read "--set: name.x: ...", a flag a sweep does not have
+    ('"name.x" = [1, 2]', "s.toml: name.x: 'name' is not a table"),
 ])
 def test_bad_sweep_files_exit_2_naming_the_key(tmp_path, capsys, body, needle):
     p = sweep_file(tmp_path, body)
@@ -196,6 +200,67 @@ def test_bad_sweep_files_exit_2_naming_the_key(tmp_path, capsys, body, needle):
     err = capsys.readouterr().err
     assert needle in err and "s.toml" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_point_that_breaks_a_check_across_keys_is_blamed_on_the_sweep_file(tmp_path, capsys):
+    """A parameter value that makes a check across keys fail at a key the base scenario
+    set (merchants more than half the creators): the sweep file and the key are named (the
+    error named the base scenario's file)."""
+    p = tmp_path / "s.toml"
+    p.write_text(f'base = "{SCENARIOS / "douyin.toml"}"\nsteps = 2\n[parameters]\n"population.creators" = [100, 4]\n')
+    assert main(["sweep", str(p), "--out", str(tmp_path / "o")]) == 2
+    base = (SCENARIOS / "base.toml").resolve()
+    assert capsys.readouterr().err == (f"trafficsim: error: {p}: population.creators: conflicts with "
+                                       f"population.merchants (from {base}): must be at most half of "
+                                       "population.creators\n")
+    assert not (tmp_path / "o").exists()
+
+
+_RANGE = "parameters.platforms.douyin.beta: a range must be [low, high] with low < high (two finite numbers), got "
+_GRID = "parameters.platforms.douyin.beta: method 'grid' needs a non-empty list of values, e.g. [0.5, 1.0]; got "
+
+
+@pytest.mark.parametrize("method, body, needle", [
+    # a malformed range read "parameters.platforms.douyin.beta.list[any]: Input should be a valid list"
+    ("lhs", '"platforms.douyin.beta" = { range = [1.0] }', _RANGE + "[1.0]"),
+    ("sobol", '"platforms.douyin.beta" = { range = [3.0, 1.0] }', _RANGE + "[3.0, 1.0]"),
+    ("lhs", '"platforms.douyin.beta" = { range = [2.0, 2.0] }', _RANGE + "[2.0, 2.0]"),
+    ("lhs", '"platforms.douyin.beta" = { range = ["a", 2.0] }', _RANGE + '["a", 2.0]'),
+    ("lhs", '"platforms.douyin.beta" = { range = [false, 3.0] }', _RANGE + "[false, 3.0]"),
+    ("lhs", '"platforms.douyin.beta" = { range = [0.0, inf] }', _RANGE + "[0.0, inf]"),
+    ("lhs", '"platforms.douyin.beta" = { range = 3.0 }', _RANGE + "3.0"),
+    ("lhs", '"platforms.douyin.beta" = [3.0, 1.0]', "parameters.platforms.douyin.beta: method 'lhs' samples from a "
+     "range: { range = [low, high] } with low < high; got [3.0, 1.0]"),
+    ("sobol", '"platforms.douyin.beta" = { range = [0.0, 1.0], log = true }', "parameters.platforms.douyin.beta: "
+     "method 'sobol' samples from a range: { range = [low, high] } with low < high; got { range = [0.0, 1.0], log = true }"),
+    # an empty grid read "Value error, parameters.platforms.douyin.beta: empty list of values"
+    ("grid", '"platforms.douyin.beta" = []', _GRID + "[]"),
+    ("grid", '"platforms.douyin.beta" = 3.0', _GRID + "3.0"),
+    ("grid", '"platforms.douyin.beta" = "x"', _GRID + '"x"'),
+])
+def test_a_malformed_range_or_grid_is_one_sentence_naming_file_and_key(tmp_path, capsys, method, body, needle):
+    p = sweep_file(tmp_path, body, method=method)
+    assert main(["sweep", str(p), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"trafficsim: error: {p}: {needle}\n"
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("table, needle", [
+    # read "parameters: Dictionary should have at least 1 item after validation, not 0"
+    ("parameters = {}", "parameters: a sweep needs at least one key to vary, e.g. [parameters] "
+     '"platforms.douyin.beta" = [0.5, 1.0] (grid) or { range = [0.5, 2.0] } (lhs, sobol); the table is empty'),
+    ("", "parameters: a sweep needs at least one key to vary, e.g. [parameters] "
+     '"platforms.douyin.beta" = [0.5, 1.0]; the file has no [parameters] table'),  # read "parameters: Field required"
+    ("parameters = 3", "parameters: must be a table of the keys to vary, e.g. [parameters] "
+     '"platforms.douyin.beta" = [0.5, 1.0] (grid) or { range = [0.5, 2.0] } (lhs, sobol); got 3'),
+])
+def test_no_parameters_is_a_plain_sentence(tmp_path, table, needle):
+    p = tmp_path / "s.toml"
+    p.write_text(f'base = "{SCENARIOS / "douyin.toml"}"\n{table}\n')
+    with pytest.raises(ScenarioError) as exc:
+        load_sweep(p)
+    assert str(exc.value) == f"{p}: {needle}"
 
 
 @pytest.mark.parametrize("replicates, needle", [
@@ -208,7 +273,7 @@ def test_a_boolean_or_a_float_where_a_sweep_count_belongs_is_an_error(tmp_path, 
     with pytest.raises(ScenarioError, match=re.escape(needle)):
         load_sweep(p)
     p = sweep_file(tmp_path, '"platforms.douyin.beta" = { range = [false, 3.0] }', method="lhs")
-    with pytest.raises(ScenarioError, match=re.escape("parameters.platforms.douyin.beta.")):
+    with pytest.raises(ScenarioError, match=re.escape("parameters.platforms.douyin.beta: a range must be")):
         load_sweep(p)
 
 

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from simulator.experiments import validate
 from simulator.experiments.targets import load_targets, scenarios_needed
@@ -159,6 +160,51 @@ def test_a_bad_targets_file_is_exit_2_naming_the_key_and_nothing_is_written(tmp_
     for md, needle in ((tmp_path / "bin.md", "not a text (UTF-8) file"), (Path("/proc/x.md"), "cannot be written")):
         assert main(["validate", "--targets", str(tfile), "--markdown", str(md), "--out", str(out)]) == 2
         assert f"--markdown {md}: {needle}" in capsys.readouterr().err and not out.exists()
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("commerce.groups.value_share=-0.1", "commerce.groups.value_share: got -0.1; input should be greater than"),
+    ("commerce.groups.value_sharez=0.1", "commerce.groups.value_sharez: unknown key"),
+    ("platforms.douyn.beta=1", "platforms.douyn.beta: no platform named 'douyn' (platforms: douyin)"),
+    (" =0.1", " =0.1: empty key"),
+])
+@pytest.mark.parametrize("flags", [[], ["--users", "400"], ["--set", "population.users=400"]])
+def test_a_bad_variant_set_is_blamed_on_the_targets_file(tmp_path, capsys, bad, message, flags):
+    """A [scenarios.LABEL] variant whose set has a bad key or value: the error names the
+    targets file and scenarios.LABEL.set (it named --set, which the command did not have)."""
+    tfile = tmp_path / "t.toml"
+    tfile.write_text(TINY_TARGETS.replace('"commerce.groups.value_share=0.1"', f'"{bad}"'))
+    out = tmp_path / "v"
+    assert main(["validate", "--targets", str(tfile), *flags, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"trafficsim: error: {tfile}: scenarios.douyin_promo.set: {message}"), err
+    assert not out.exists()
+
+
+def test_a_variant_set_that_breaks_a_check_across_keys_is_blamed_on_it(tmp_path, capsys):
+    """A variant's set that makes a check across keys fail at a key the scenario file set
+    (merchants more than half the creators): blamed on scenarios.LABEL.set, not the file."""
+    tfile = tmp_path / "t.toml"
+    tfile.write_text(TINY_TARGETS.replace('"commerce.groups.value_share=0.1"', '"population.creators=4"'))
+    assert main(["validate", "--targets", str(tfile), "--out", str(tmp_path / "v")]) == 2
+    base = (Path(validate.SCENARIO_DIR) / "base.toml").resolve()
+    assert capsys.readouterr().err == (f"trafficsim: error: {tfile}: scenarios.douyin_promo.set: population.creators: "
+                                       f"conflicts with population.merchants (from {base}): must be at most half of "
+                                       "population.creators\n")
+    assert not (tmp_path / "v").exists()
+
+
+def test_a_bad_set_names_the_scenario_files_it_fails_in(tmp_path, capsys):
+    """validate --set applies to every scenario the targets read: an error names the files
+    that cannot take it (it named none)."""
+    tfile = tmp_path / "t.toml"
+    tfile.write_text(TINY_TARGETS)
+    out = tmp_path / "v"
+    assert main(["validate", "--targets", str(tfile), "--set", "platforms.kuaishou.beta=1", "--out", str(out)]) == 2
+    douyin = Path(validate.SCENARIO_DIR) / "douyin.toml"
+    assert capsys.readouterr().err.startswith(f"trafficsim: error: --set: platforms.kuaishou.beta: in {douyin}: no "
+                                              "platform named 'kuaishou' (platforms: douyin)")
+    assert not out.exists()
 
 
 def test_validate_quiet_prints_only_the_verdict(tmp_path, capsys):
