@@ -36,7 +36,7 @@ from ..state.vocabulary import DOMAINS, TIERS  # noqa: E402
 HEADLINE = ("private_share_impressions", "private_share_gmv", "private_share_tips", "private_share_comments",
             "exposure_gini", "top1_share", "visible_share", "flywheel_ratio", "mean_intimacy", "fans_true",
             "gmv_total", "ad_revenue", "commission_revenue", "commission_tips_share", "cac_ad", "cac_blended",
-            "cac_ad_trend", "new_buyers_ad_first_30d", "new_buyers_ad_last_30d", "new_creator_success", "merchants_exited", "group_churn_30d")
+            "cac_ad_trend", "new_creator_success", "merchants_exited", "group_churn_30d")
 COMPARE_FILES = ("comparison.csv", "comparison.md", "report.html", "manifest.json", "scenario_<label>.toml",
                  "plots/lorenz.png", "plots/domain_shares.png", "plots/fan_tiers.png", "plots/top1_share.png",
                  "plots/gmv_domain_shares.png", "plots/private_gmv_groups.png", "plots/revenue_mix.png")
