@@ -165,7 +165,7 @@ class ActivityConfig(_Section):
     slots = feed_slots · min(max_session, 2σ(session_sensitivity · (satisfaction − reference))),
     drawn as an integer without bias (2σ rises from 0 through 1 at the reference to 2)."""
 
-    enabled: bool = Field(False, description="users' activity on this platform responds to their satisfaction with its feed (off: every user of the platform opens it with probability daily_active and gets feed_slots slots; satisfaction is measured either way)")
+    enabled: bool = Field(False, description="users' activity on this platform responds to their satisfaction with its feed (off: every user of the platform opens it with probability daily_active and gets feed_slots slots, as adjusted by their attention factor when [attention] is on; satisfaction is measured either way)")
     memory: float = Field(7.0, ge=1.0, le=365.0, description="days of memory of satisfaction: on a day the user opens the platform, satisfaction moves 1/memory of the way to the day's satisfaction (1 = only today counts)")
     recovery: float = Field(30.0, ge=1.0, le=3650.0, description="days: on a day the user does not open the platform, satisfaction moves 1/recovery of the way back to the reference, so a lapsed user can come back")
     reference: float = Field(0.5, ge=-10.0, le=1.0, description="neutral satisfaction, where a user opens with probability daily_active and gets feed_slots slots; satisfaction starts here (mean_satisfaction, measured also with activity off, is about 0.5 on day 0 of the shipped scenarios and rises as fans grow closer)")
@@ -267,8 +267,8 @@ class PlatformConfig(_Section):
         "feed", description="'feed': a short-video platform with a creator feed; 'shelf': shelf e-commerce (Taobao-like, see shelf): no feed, users search with purchase intent and merchants recall past buyers by SMS. On a shelf platform the feed and ad keys are ignored (no impressions, no ad slots: merchants spend no ad budget there); adoption, commission, fan_trust, ban_per_diversion and shelf act (its table names a policy like any platform's; the policy only sets the fan_trust default there); no account lives on a shelf platform (homes are feed platforms); activity.enabled, gini_target and adapting a knob other than commission are errors; users' attention ([attention]) runs over the feed platforms only"
     )
     adoption: float = Field(1.0, ge=0.0, le=1.0, description="share of users who use this platform (at day 0; with attention.enabled users then adopt and drop platforms)")
-    daily_active: float = Field(0.7, ge=0.0, le=1.0, description="probability a user opens the app on a day")
-    feed_slots: int = Field(12, ge=1, le=1000, description="impressions per active user per day (attention)")
+    daily_active: float = Field(0.7, ge=0.0, le=1.0, description="probability a user of the platform opens the app on a day; where activity responds (activity.enabled), the probability at the reference satisfaction: a user's is min(1, daily_active · 2σ(activity.sensitivity · (satisfaction − reference))), at most twice daily_active; with [attention] on, times the user's attention factor (at most 1)")
+    feed_slots: int = Field(12, ge=1, le=1000, description="slots per active user per day (attention; slots no source can fill stay empty, feed_fill); where activity responds (activity.enabled), the session at the reference satisfaction, scaled by satisfaction up to activity.max_session × feed_slots; with [attention] on, scaled further by what of the user's attention factor the cap on the open probability leaves")
     follow_share: float = Field(0.05, ge=0.0, le=1.0, description="mean share of the non-ad slots from the follow feed (关注): a user's follow slots are Binomial(slots − ad slots, the user's share), the shares averaging follow_share")
     follow_share_concentration: float = Field(
         8.0, gt=0.0, le=1e6, description="Beta concentration of users' own follow share around the mean (users choose tabs)"
