@@ -326,7 +326,7 @@ class PlatformConfig(_Section):
         0.0, ge=0.0, le=1.0, description="probability that one WeChat invitation (card in the parcel) is detected and the merchant's account banned"
     )
     ban_per_excess_push: float = Field(
-        0.0, ge=0.0, le=1.0, description="daily ban probability per promotional push above commerce.groups.overmarketing_pushes (over-marketing)"
+        0.0, ge=0.0, le=1.0, description="over-marketing: a merchant's own account whose home is this platform and whose group has members is banned here with probability 1 − (1 − ban_per_excess_push)^excess a day, excess = its promotional pushes above commerce.groups.overmarketing_pushes (partner creators' groups are never banned; a learning merchant sends no promotion above the limit where this is > 0, so it is never banned for it)"
     )
     activity: ActivityConfig = Field(default_factory=lambda: ActivityConfig(), description="users' activity responds to their satisfaction with this platform's feed (off by default)")
     adapt: AdaptConfig = Field(default_factory=lambda: AdaptConfig(), description="the platform revises ad load, commission or centralization toward an objective (off by default)")
@@ -434,8 +434,8 @@ class GroupConfig(_Section):
     enabled: bool = Field(True, description="selling accounts run fan groups")
     join_intimacy: float = Field(0.3, ge=0.0, le=1.0, description="fans at or above this intimacy (who use the account's home platform) may join the group")
     join_rate: float = Field(0.05, ge=0.0, le=1.0, description="daily probability that such a fan joins")
-    pushes_per_day: float = Field(1.0, ge=0.0, le=50.0, description="group pushes per day (reach 100% of members)")
-    value_share: float = Field(0.5, ge=0.0, le=1.0, description="share of pushes that are value content ('pond feed'); the rest promote")
+    pushes_per_day: float = Field(1.0, ge=0.0, le=50.0, description="group pushes per day (reach 100% of members); with merchants.learning it sets only partner creators' groups and the day-0 groups budget (pushes_per_day × push_cost): merchants' own accounts push groups share × budget / push_cost a day, at most max_pushes")
+    value_share: float = Field(0.5, ge=0.0, le=1.0, description="share of pushes that are value content ('pond feed'); the rest promote; with merchants.learning merchants' own accounts start here and hill-climb their own share (merchants.value_step), partner creators' groups keep this")
     value_gain: float = Field(0.03, ge=0.0, le=1.0, description="intimacy gain of one value push (× the platform's group_effect)")
     promo_conversion: float = Field(1.0, ge=0.0, le=20.0, description="a promotional push converts a member with this × the purchase model's probability (× group_effect)")
     promo_annoyance: float = Field(1.0, ge=0.0, le=100.0, description="annoyance one promotional push adds to every member")
