@@ -274,8 +274,8 @@ class PlatformConfig(_Section):
         8.0, gt=0.0, le=1e6, description="Beta concentration of users' own follow share around the mean (users choose tabs)"
     )
     same_city_share: float = Field(0.0, ge=0.0, le=1.0, description="share of the slots left after the ad slots and the follow feed's that go to the same-city tab (同城): Binomial(slots − ad − follow slots, same_city_share)")
-    ad_load: float = Field(0.08, ge=0.0, le=0.5, description="share of slots sold as ads (commercial)")
-    cpm: float = Field(20.0, ge=0.0, le=1e4, description="yuan per 1,000 ad impressions")
+    ad_load: float = Field(0.08, ge=0.0, le=0.5, description="share of slots offered to the ad market (commercial): each active user's ad slots are Binomial(slots, ad_load); the slots merchants do not buy (budgets too small, targeted audiences used up, cpm_elasticity above 1) return to the feed, so the ad share of impressions is at most ad_load (0 = no ad slots; the merchants' ad budget share for this platform, merchants.daily_ad_budget, is then not spent)")
+    cpm: float = Field(20.0, ge=0.0, le=1e4, description="reserve CPM: yuan per 1,000 ad impressions while merchants want no more impressions than there are ad slots (above that it rises with cpm_elasticity); 0 = free ads: every merchant with a budget wants every slot, the slots are rationed in proportion and nothing is spent (cpm_elasticity does nothing)")
     beta: float = Field(1.0, ge=0.0, le=50.0, description="intimacy boost (flywheel), two channels: a fan's chance to be recommended an item is multiplied by 1 + beta·intimacy, and their engagement weighs 1 + beta·intimacy in the item's pool rate (strangers weigh 1; 0 = neutral, fans count like anyone)")
     exposure_cap: float | None = Field(
         None, gt=0.0, le=1.0, description="per-item cap on cumulative recommendation impressions (the algorithm's own distribution), as a share of daily active users; follow tab, same city, ads and cold start neither count nor are blocked (none = no cap)"
@@ -309,7 +309,7 @@ class PlatformConfig(_Section):
     follow_window: int = Field(3, ge=1, le=365, description="days an item stays in followers' follow feed")
     cpm_elasticity: float = Field(
         1.0, ge=0.0, le=10.0,
-        description="public-domain saturation: when merchants want more ad impressions than there are ad slots, the CPM rises as cpm × (demand / supply)^elasticity (0 = fixed CPM, slots rationed)",
+        description="public-domain saturation: when merchants want more ad impressions than there are ad slots, the CPM rises as cpm × (demand / supply)^elasticity and what merchants can afford at it is rationed to the slots (0 = fixed CPM, slots rationed; 1 = the market clears; above 1 fewer impressions than the slots are bought and the rest return to the feed)",
     )
     lookalike_oversample: int = Field(2, ge=1, le=100, description="look-alike ads: candidate draws per impression a merchant can pay for (more = look-alike budgets fill more often)")
     commission: CommissionSchedule = Field(default_factory=lambda: CommissionSchedule(), description="commission schedule on on-platform GMV")
@@ -326,7 +326,7 @@ class PlatformConfig(_Section):
         0.0, ge=0.0, le=1.0, description="probability that one WeChat invitation (card in the parcel) is detected and the merchant's account banned"
     )
     ban_per_excess_push: float = Field(
-        0.0, ge=0.0, le=1.0, description="daily ban probability per promotional push above commerce.groups.overmarketing_pushes (over-marketing)"
+        0.0, ge=0.0, le=1.0, description="over-marketing: a merchant's own account whose home is this platform and whose group has members is banned here with probability 1 − (1 − ban_per_excess_push)^excess a day, excess = its promotional pushes above commerce.groups.overmarketing_pushes (partner creators' groups are never banned; a learning merchant sends no promotion above the limit where this is > 0, so it is never banned for it)"
     )
     activity: ActivityConfig = Field(default_factory=lambda: ActivityConfig(), description="users' activity responds to their satisfaction with this platform's feed (off by default)")
     adapt: AdaptConfig = Field(default_factory=lambda: AdaptConfig(), description="the platform revises ad load, commission or centralization toward an objective (off by default)")
@@ -434,8 +434,8 @@ class GroupConfig(_Section):
     enabled: bool = Field(True, description="selling accounts run fan groups")
     join_intimacy: float = Field(0.3, ge=0.0, le=1.0, description="fans at or above this intimacy (who use the account's home platform) may join the group")
     join_rate: float = Field(0.05, ge=0.0, le=1.0, description="daily probability that such a fan joins")
-    pushes_per_day: float = Field(1.0, ge=0.0, le=50.0, description="group pushes per day (reach 100% of members)")
-    value_share: float = Field(0.5, ge=0.0, le=1.0, description="share of pushes that are value content ('pond feed'); the rest promote")
+    pushes_per_day: float = Field(1.0, ge=0.0, le=50.0, description="group pushes per day (reach 100% of members); with merchants.learning it sets only partner creators' groups and the day-0 groups budget (pushes_per_day × push_cost): merchants' own accounts push groups share × budget / push_cost a day, at most max_pushes")
+    value_share: float = Field(0.5, ge=0.0, le=1.0, description="share of pushes that are value content ('pond feed'); the rest promote; with merchants.learning merchants' own accounts start here and hill-climb their own share (merchants.value_step), partner creators' groups keep this")
     value_gain: float = Field(0.03, ge=0.0, le=1.0, description="intimacy gain of one value push (× the platform's group_effect)")
     promo_conversion: float = Field(1.0, ge=0.0, le=20.0, description="a promotional push converts a member with this × the purchase model's probability (× group_effect)")
     promo_annoyance: float = Field(1.0, ge=0.0, le=100.0, description="annoyance one promotional push adds to every member")
@@ -502,7 +502,7 @@ class MerchantConfig(_Section):
     """Merchants. Each has its own account (a creator row), a category, an ad targeting
     and possibly a WeChat diversion strategy."""
 
-    daily_ad_budget: float = Field(15.0, ge=0.0, le=1e9, description="mean model yuan a merchant is willing to spend on ads per day, split evenly over the platforms that sell ads (not shelf platforms) (log-normal across merchants); with learning on, the marketing budget, split over the five channels (three ad targetings, group pushes, WeChat cards) by the merchant's learned mix and its ad part over the platforms by its learned platform split")
+    daily_ad_budget: float = Field(15.0, ge=0.0, le=1e9, description="mean model yuan a merchant is willing to spend on ads per day, split evenly over the feed platforms (a shelf platform sells no ads; a feed platform's share is not spent where it sells no slot: ad_load 0, the merchant banned there, no recent item of its account) (log-normal across merchants); with learning on, the marketing budget, split over the five channels (three ad targetings, group pushes, WeChat cards) by the merchant's learned mix and its ad part over the platforms by its learned platform split")
     budget_sigma: float = Field(1.0, ge=0.0, le=5.0, description="log-normal spread of budgets")
     category_mix: tuple[float, float, float, float] = Field(
         (0.4, 0.2, 0.2, 0.2), description="shares of merchants in fmcg, local_life, online_high_ticket, offline_long_decision"
