@@ -116,13 +116,18 @@ def merchants_columns(model) -> dict:
     cols["entry_day"] = merchants.entry_day
     cols["exit_day"] = merchants.exit_day
     cols["active"] = merchants.active
-    # the channel mix (learned; static merchants: the whole budget on their targeting) and, with
-    # learning, each channel's average return (NaN for static merchants)
+    # the channel mix (learned; static merchants: the whole budget on their targeting, also for a
+    # merchant out of the market, whose effort today is none) and, with learning, each channel's
+    # average return (NaN for static merchants)
     from ..commerce.learning import static_effort
     learner = model.commerce.learning
     nan = np.full(merchants.n, np.nan)
-    effort, split = static_effort(model)
-    mix = learner.mix if learner is not None else effort / np.maximum(effort.sum(axis=1, keepdims=True), 1e-300)
+    _, split = static_effort(model)
+    if learner is not None:
+        mix = learner.mix
+    else:
+        mix = np.zeros((merchants.n, len(CHANNELS)))
+        mix[np.arange(merchants.n), merchants.targeting.astype(np.int64)] = 1.0
     returns = learner.returns() if learner is not None else None
     for c, channel in enumerate(CHANNELS):
         cols[f"mix_{channel}"] = mix[:, c]

@@ -54,3 +54,18 @@ def test_every_output_column_is_documented():
             generic = re.sub(r"_(douyin|kuaishou)$", "_<platform>", column)
             assert generic in listed, f"{name}: column {column} is not in docs/outputs.md"
     assert set(m.summary()["totals"]) <= listed
+
+
+def test_static_merchants_mix_is_their_targeting_in_or_out_of_the_market():
+    """merchants.csv with merchants.learning off: every merchant's mix is 1 on its
+    targeting's ad channel (docs/outputs.md), also for a potential merchant that never
+    entered (its effort today is none: the mix was all 0 before)."""
+    from simulator.state.vocabulary import CHANNELS, TARGETING
+    m = TrafficModel(small({"population": {"merchants": 4}, "merchants": {"entrant_pool": 3, "entry_rate": 0.0}}),
+                     seed=1, agents=False).run(2)
+    df = m.merchants_frame()
+    assert (~df["active"]).sum() == 3
+    mix = df[[f"mix_{c}" for c in CHANNELS]].to_numpy()
+    assert np.allclose(mix.sum(axis=1), 1.0)
+    for t in TARGETING:
+        assert (df.loc[df["targeting"] == t, f"mix_ads_{t}"] == 1.0).all()
