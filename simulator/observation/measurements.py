@@ -76,16 +76,16 @@ def _mean_intimacy_by_creator(v) -> np.ndarray:
 
 
 def flywheel(model, creator_cum: np.ndarray, bins: int, mi: np.ndarray | None = None,
-             groups: list | None = None) -> dict[str, float]:
+             groups: list | None = None, present: np.ndarray | None = None) -> dict[str, float]:
     """Public (and private) impressions per item of creators in the top vs the bottom
     quartile of mean fan intimacy, within quality strata; ratio = geometric mean over
     strata of top/bottom public impressions per item. ``mi``: the creators' mean fan
     intimacy, if already computed; ``groups``: :func:`flywheel_groups`, if already
-    computed (they do not depend on the view)."""
+    computed (of the creators ``present`` on the view's platform: :func:`flywheel_present`)."""
     out = {"flywheel_ratio": np.nan, "flywheel_public_top": np.nan, "flywheel_public_bottom": np.nan,
            "flywheel_private_top": np.nan}
     if groups is None:
-        groups = flywheel_groups(model, bins, mi)
+        groups = flywheel_groups(model, bins, mi, present)
     if groups is None:
         return out
     items = model.creators.items_published.astype(np.float64)
@@ -165,11 +165,23 @@ def _sorted_quantiles(values: list, q) -> list:
     return out
 
 
-def flywheel_groups(model, bins: int, mi: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]] | None:
+def flywheel_present(model, index: int | None) -> np.ndarray | None:
+    """The creators a platform's flywheel compares (``index``; None: 'all'): with
+    ``creators.multi_homing`` those present on the platform, whose items it can show (a
+    creator absent there would count with 0 impressions per item and make the ratio one of
+    presence, not of intimacy); None (every creator) for 'all' and without multi-homing."""
+    if index is None or model.presence.present is None:
+        return None
+    return model.presence.on(index)
+
+
+def flywheel_groups(model, bins: int, mi: np.ndarray | None = None,
+                    present: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]] | None:
     """The flywheel's creators: per quality stratum (of at least 4 creators who posted,
-    have fans and are not merchants), the top and the bottom quartile of mean fan
+    have fans, are not merchants and, given ``present``, are present on the platform:
+    :func:`flywheel_present`), the top and the bottom quartile of mean fan
     intimacy; None with fewer than 8 such creators. The same for every view of a step
-    (computed once: the quantiles were most of the metrics' time at 10,000 users). The
+    that compares the same creators (computed once: the quantiles were most of the metrics' time at 10,000 users). The
     strata's quartiles come from one sort by (stratum, mean intimacy), each stratum's
     creators (ascending) from one stable sort by stratum (issue #17: a dozen numpy calls a
     stratum fewer; the same values as sorting each stratum's own)."""
@@ -177,6 +189,8 @@ def flywheel_groups(model, bins: int, mi: np.ndarray | None = None) -> list[tupl
     mi = model.follows.mean_intimacy_by_creator() if mi is None else mi
     items = creators.items_published
     ok = (items > 0) & np.isfinite(mi) & (creators.merchant < 0)
+    if present is not None:
+        ok &= present
     idx = np.flatnonzero(ok)
     if len(idx) < 8:
         return None
@@ -332,12 +346,18 @@ class Flywheel(Measurement):
     name = "flywheel"
     kind = "stock"
     columns = ("flywheel_ratio", "flywheel_public_top", "flywheel_public_bottom", "flywheel_private_top")
-    description = "public impressions per item, top vs bottom quartile of mean fan intimacy at similar quality (cumulative)"
+    description = ("public impressions per item, top vs bottom quartile of mean fan intimacy at similar quality "
+                   "(cumulative; with creators.multi_homing, per platform the creators present on it); NaN on a "
+                   "shelf platform, which has no creator feed")
 
     def measure(self, v):
+        if _no_creator_feed(v):
+            return dict.fromkeys(self.columns, float("nan"))
         bins = v.model.scenario.metrics.quality_bins
         mi = _mean_intimacy_by_creator(v)
-        groups = _once(v, "flywheel_groups", lambda: flywheel_groups(v.model, bins, mi))
+        present = flywheel_present(v.model, v.index)
+        key = "flywheel_groups" if present is None else ("flywheel_groups", v.index)
+        groups = _once(v, key, lambda: flywheel_groups(v.model, bins, mi, present))
         # once per cumulative table: with one platform the 'all' view reads the platform's own
         # (the step's views are alive together, so their tables' ids are distinct)
         return dict(_once(v, ("flywheel", id(v.creator_cum)), lambda: flywheel(v.model, v.creator_cum, bins, mi, groups)))

@@ -372,3 +372,30 @@ def test_a_shelf_platform_has_no_creator_exposure_to_measure():
     for col in (*cols, "follower_slope"):
         assert np.isnan(summary["platforms"]["taobao"][col]), col
         assert not np.isnan(summary["platforms"]["douyin"][col]) and not np.isnan(summary["totals"][col]), col
+
+
+def test_flywheel_compares_the_creators_present_on_the_platform_and_is_nan_on_a_shelf():
+    """docs/outputs.md, ODD 7.8: with creators.multi_homing a platform's flywheel compares
+    the creators present on it (an absent creator, counted with 0 impressions per item
+    there, made the ratio one of presence: 1.5 against 3.7 on douyin in a 40-day
+    ecosystem run), 'all' every creator; a shelf platform, which has no creator feed,
+    reads NaN (it read 0 for the per-item columns)."""
+    from simulator.observation.measurements import Flywheel, flywheel
+    from simulator.observation.views import views
+
+    m = TrafficModel("scenarios/ecosystem.toml", seed=1, agents=False,
+                     overrides={"population": {"users": 1500, "creators": 100, "merchants": 4}})
+    m.run(4)
+    bins = m.scenario.metrics.quality_bins
+    rows = {v.name: (v, Flywheel().measure(v)) for v in views(m)}
+    assert all(np.isnan(x) for x in rows["taobao"][1].values())
+    differs = False
+    for name in ("douyin", "kuaishou"):
+        v, row = rows[name]
+        present = m.presence.on(v.index)
+        assert not present.all()
+        assert row == pytest.approx(flywheel(m, v.creator_cum, bins, present=present), nan_ok=True)
+        differs |= row != pytest.approx(flywheel(m, v.creator_cum, bins), nan_ok=True)
+    assert differs
+    v, row = rows["all"]
+    assert row == pytest.approx(flywheel(m, v.creator_cum, bins), nan_ok=True)
