@@ -592,10 +592,11 @@ class Sessions(Measurement):
     name = "sessions"
     kind = "custom"
     columns = ("slots_per_active", "lapsed_users", "mean_satisfaction")
-    description = ("slots offered per active user (all: per active user-platform pair; summary: the mean over days); "
+    description = ("slots offered per active user (0 on a shelf platform, which offers none; all: per active "
+                   "user-platform pair, a shelf's included; summary: the mean over days); "
                    "users of the platform who have not opened it for 7 days (all: opened none they use; stock); "
-                   "mean satisfaction of the platform's users (all: over user-platform pairs; measured also where "
-                   "activity does not respond; stock)")
+                   "mean satisfaction of the platform's users (all: over user-platform pairs, a shelf's included, "
+                   "where it stays at the reference; measured also where activity does not respond; stock)")
 
     def measure(self, v):
         platforms = [p for p in v.model.platforms.values() if v.index is None or p.index == v.index]
