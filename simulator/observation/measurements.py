@@ -646,7 +646,8 @@ class AdaptingKnobs(Measurement):
                    "otherwise the scenario's): ad_load; the scale on its commission schedule (1 = the scenario's "
                    "rates); centralization (when adapted, else the centralization key; NaN without one); the day's "
                    "value of its adaptation objective (revenue, GMV on the platform or DAU; NaN when it does not "
-                   "adapt or before adapt.start). all: NaN. Summary: the knobs at the end, the objective's mean")
+                   "adapt or before adapt.start). all: NaN; ad_load NaN on a shelf platform, which has no ad slots. Summary: the "
+                   "knobs at the end, the objective's mean")
 
     def measure(self, v):
         nan = float("nan")
@@ -654,13 +655,14 @@ class AdaptingKnobs(Measurement):
             return dict.fromkeys(self.columns, nan)
         platform = next(p for p in v.model.platforms.values() if p.index == v.index)
         state = v.model.adaptation.of(v.index)
+        shelf = _no_creator_feed(v)  # a shelf platform has no ad slots: its ad_load key is ignored (ODD 7.12)
         if state is None:
             c = platform.cfg.centralization
-            return {"knob_ad_load": float(platform.cfg.ad_load), "knob_commission_scale": 1.0,
+            return {"knob_ad_load": nan if shelf else float(platform.cfg.ad_load), "knob_commission_scale": 1.0,
                     "knob_centralization": nan if c is None else float(c), "adapt_objective": nan}
         knobs = state.cfg.knobs
         c = state.knob("centralization") if "centralization" in knobs else platform.cfg.centralization
-        return {"knob_ad_load": state.knob("ad_load"), "knob_commission_scale": state.knob("commission"),
+        return {"knob_ad_load": nan if shelf else state.knob("ad_load"), "knob_commission_scale": state.knob("commission"),
                 "knob_centralization": nan if c is None else float(c), "adapt_objective": state.objective_today}
 
     def summarize(self, rows, final):

@@ -399,3 +399,16 @@ def test_flywheel_compares_the_creators_present_on_the_platform_and_is_nan_on_a_
     assert differs
     v, row = rows["all"]
     assert row == pytest.approx(flywheel(m, v.creator_cum, bins), nan_ok=True)
+
+
+def test_a_shelf_platform_reports_no_ad_load():
+    """docs/outputs.md: knob_ad_load is NaN on a shelf platform, which has no ad slots and
+    ignores its ad_load key (ODD 7.12; it reported the ignored key, 0.08 in
+    ecosystem.toml); the feed platforms report theirs."""
+    m = TrafficModel("scenarios/ecosystem.toml", seed=1, agents=False,
+                     overrides={"population": {"users": 1000, "creators": 40, "merchants": 4}})
+    m.run(2)
+    rows = m.metrics_frame()
+    assert rows.loc[rows.platform == "taobao", "knob_ad_load"].isna().all()
+    assert rows.loc[rows.platform.isin(["douyin", "kuaishou"]), "knob_ad_load"].notna().all()
+    assert np.isnan(m.summary()["platforms"]["taobao"]["knob_ad_load"])
