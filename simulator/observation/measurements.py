@@ -740,10 +740,14 @@ class FollowerDependence(Measurement):
 
 
 def seller_tier_counts(model, fans_by_tier: np.ndarray | None = None) -> np.ndarray:
-    """Follow edges of accounts that sell (creators.seller >= 0), by fan tier
-    (``fans_by_tier``: ``FollowGraph.fans_by_tier()`` if already counted)."""
+    """Follow edges of accounts that sell (creators.seller >= 0, active: an account that
+    has stopped, by the exit rule or with its merchant, keeps its seller and its followers
+    but sells no more; with turnover those edges were a quarter of the sellers' by day 120
+    of douyin_year), by fan tier (``fans_by_tier``: ``FollowGraph.fans_by_tier()`` if
+    already counted)."""
     by_tier = model.follows.fans_by_tier() if fans_by_tier is None else fans_by_tier
-    return by_tier[model.creators.seller >= 0].sum(axis=0)
+    creators = model.creators
+    return by_tier[(creators.seller >= 0) & creators.active].sum(axis=0)
 
 
 def true_fan_values(orders_by_tier: np.ndarray, edge_days_by_tier: np.ndarray) -> dict[str, float]:
@@ -763,7 +767,7 @@ class LoyalFans(Measurement):
     kind = "custom"
     columns = ("seller_followers", "true_fan_share_followers", "true_fan_order_share", "true_fan_rate_ratio")
     description = ("loyal fans (铁粉) and what they buy: follow edges of selling accounts (creators.seller set: merchants' "
-                   "accounts and their partners; shared follow graph; stock), the share of them that are true fans "
+                   "accounts and their partners, active: not an account that has stopped; shared follow graph; stock), the share of them that are true fans "
                    "(stock), true fans' share of the orders of followers of the seller (orders_true over orders "
                    "of the four fan tiers), and true fans' orders per follow edge over other followers' (the day's; "
                    "summary: orders over the run per edge-day, NaN without orders from either group)")

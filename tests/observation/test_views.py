@@ -412,3 +412,27 @@ def test_a_shelf_platform_reports_no_ad_load():
     assert rows.loc[rows.platform == "taobao", "knob_ad_load"].isna().all()
     assert rows.loc[rows.platform.isin(["douyin", "kuaishou"]), "knob_ad_load"].notna().all()
     assert np.isnan(m.summary()["platforms"]["taobao"]["knob_ad_load"])
+
+
+def test_seller_followers_leave_out_accounts_that_stopped():
+    """docs/outputs.md: seller_followers (and the true-fan shares and rates read from it)
+    count the follow edges of selling accounts that are active; an account that stopped
+    (the creator exit rule, or its merchant exited) keeps its seller and its followers but
+    sells no more (it was counted: a quarter of the sellers' edges by day 120 of
+    douyin_year)."""
+    from simulator.observation.measurements import measure_all
+    from simulator.observation.views import views
+
+    m = TrafficModel(two_platform_world(), seed=4)
+    m.run(3)
+    c, f = m.creators, m.follows
+    followers = f.followers()
+    stop = np.flatnonzero((c.seller >= 0) & (followers > 0))[:3]
+    assert len(stop)
+    c.active[stop] = False  # as the exit rule leaves them (seller kept)
+    sells = (c.seller[f.creator] >= 0) & c.active[f.creator]
+    row = measure_all(views(m)[-1])
+    assert row["seller_followers"] == int(sells.sum())
+    from simulator.state.vocabulary import TIERS
+    true = f.tier == TIERS.index("true")
+    assert row["true_fan_share_followers"] == pytest.approx((true & sells).sum() / sells.sum())
