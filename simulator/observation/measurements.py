@@ -313,13 +313,19 @@ class ExposureConcentration(Measurement):
                    "on the platform; creators that have exited, or not entered, are left out; summary: the run's "
                    "impressions of every creator active at some point of the run, those that have exited included, "
                    "dormant accounts that never entered left out, a creator visible when its impressions per day "
-                   "since its entry reach the threshold); NaN on a shelf platform, which has no creator feed")
+                   "since its entry reach the threshold); NaN on a shelf platform, which has no creator feed; Gini and top shares "
+                   "NaN without impressions, all four without creators")
 
     def _values(self, x: np.ndarray, days, threshold: float) -> dict[str, float]:
-        return {
-            "exposure_gini": gini(x), "top1_share": top_share(x, 0.01), "top10_share": top_share(x, 0.10),
-            "visible_share": float(np.mean(x / np.maximum(days, 1) >= threshold)) if len(x) else 0.0,
-        }
+        nan = float("nan")
+        if len(x) == 0:  # no creator to measure: no share of them (it read 0)
+            return dict.fromkeys(self.columns, nan)
+        if not x.sum() > 0:  # no impressions: no concentration of them (gini() and top_share() read 0, "equal")
+            out = dict.fromkeys(self.columns[:3], nan)
+        else:
+            out = {"exposure_gini": gini(x), "top1_share": top_share(x, 0.01), "top10_share": top_share(x, 0.10)}
+        out["visible_share"] = float(np.mean(x / np.maximum(days, 1) >= threshold))
+        return out
 
     def measure(self, v):
         if _no_creator_feed(v):

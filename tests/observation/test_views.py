@@ -436,3 +436,18 @@ def test_seller_followers_leave_out_accounts_that_stopped():
     from simulator.state.vocabulary import TIERS
     true = f.tier == TIERS.index("true")
     assert row["true_fan_share_followers"] == pytest.approx((true & sells).sum() / sells.sum())
+
+
+def test_exposure_concentration_of_no_impressions_is_nan_not_equality():
+    """docs/outputs.md: the Gini and top shares of creators who had no impressions (a day
+    without impressions on a platform) are NaN, a share of nothing, not 0 (perfect
+    equality; the visible share is then a real 0); without creators all four are NaN."""
+    from simulator.observation.measurements import ExposureConcentration
+
+    e = ExposureConcentration()
+    none = e._values(np.zeros(5), 1, 1.0)
+    assert all(np.isnan(none[c]) for c in ("exposure_gini", "top1_share", "top10_share"))
+    assert none["visible_share"] == 0.0
+    assert all(np.isnan(x) for x in e._values(np.zeros(0), 1, 1.0).values())
+    some = e._values(np.array([0.0, 0.0, 4.0]), 1, 1.0)
+    assert some["exposure_gini"] == pytest.approx(2 / 3) and some["top1_share"] == 1.0
