@@ -353,17 +353,26 @@ def follow_pick_weights(model, base: float) -> np.ndarray:
 
 
 def same_city_slots(model, platform, active, n, rng):
-    """Same-city tab: a random recommendable item from a creator in the user's city."""
+    """Same-city tab: a random recommendable item from a creator in the user's city,
+    among the items of creators reachable on the platform (an account banned there or,
+    with multi-homing, absent leaves the tab: its items are not drawn, so they take no
+    slot from the city's other creators; a city without a reachable recent item leaves
+    the slot to the recommender)."""
     pos = np.repeat(np.arange(len(active)), n)
     if len(pos) == 0:
         return Impressions.empty(), pos
     by_city = model.item_indexes.by_city(platform.cfg.max_item_age)
+    indptr, city_items = by_city.indptr, by_city.items
+    blocked = blocked_creators(model, platform.index)
+    if blocked is not None:  # the index without the unreachable accounts' items (per platform: not cached)
+        keep = ~blocked.take(model.items.creator.take(city_items))
+        kept = np.zeros(len(city_items) + 1, dtype=np.int64)
+        np.cumsum(keep, out=kept[1:])
+        indptr, city_items = kept.take(indptr), city_items.compress(keep)
     user = active[pos]
-    item = random_in_rows(by_city.indptr, model.users.city[user].astype(np.int64), rng)
+    item = random_in_rows(indptr, model.users.city[user].astype(np.int64), rng)
     ok = item >= 0
-    pos, user, item = pos[ok], user[ok], by_city.items[item[ok]]
-    ok = reachable(model, platform.index, model.items.creator[item])
-    pos, user, item = pos[ok], user[ok], item[ok]
+    pos, user, item = pos[ok], user[ok], city_items[item[ok]]
     return Impressions.of_slots(model, user, item, SAME_CITY), pos
 
 

@@ -170,3 +170,29 @@ def test_impressions_match_is_the_einsum_of_the_gathered_rows():
     assert np.array_equal(imp.match[other], want)
     made = Impressions.make(m, u[::-1].copy(), i[::-1].copy(), SOURCES.index("follow"), np.full(len(u), -1))
     assert np.array_equal(made.match, want[::-1])
+
+
+def test_same_city_draws_only_reachable_items(monkeypatch):
+    """An account banned on the platform (or absent from it, multi-homing) leaves the
+    same-city tab: its items are not drawn, so a city's other creators keep every
+    same-city slot (ODD 7.3: its items leave the tab), not lose the slots that fell on
+    them to the recommender."""
+    from simulator.feeds import slots
+
+    m = TrafficModel(small(policy="kuaishou", same_city_share=0.5), seed=2)
+    m.run(2)
+    platform = m.platforms["douyin"]  # (small() names its one platform douyin; its policy here is kuaishou)
+    blocked = np.zeros(m.creators.n, dtype=bool)
+    blocked[::2] = True  # half the accounts banned on the platform
+    monkeypatch.setattr(slots, "blocked_creators", lambda model, p: blocked)
+    active = np.arange(m.users.n, dtype=np.int32)
+    n = np.full(len(active), 3)
+    imp, pos = slots.same_city_slots(m, platform, active, n, np.random.default_rng(0))
+    assert len(imp) and not blocked[m.items.creator[imp.item]].any()
+    # every user whose city has a reachable recent item gets all three slots
+    by_city = m.item_indexes.by_city(platform.cfg.max_item_age)
+    reachable_in_city = np.bincount(m.creators.city[m.items.creator[by_city.items]],
+                                    weights=~blocked[m.items.creator[by_city.items]], minlength=m.scenario.population.cities)
+    served = reachable_in_city[m.users.city] > 0
+    got = np.bincount(pos, minlength=len(active))
+    assert served.any() and (got[served] == 3).all() and (got[~served] == 0).all()
