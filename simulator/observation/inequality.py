@@ -6,20 +6,22 @@ import numpy as np
 
 
 def gini(x: np.ndarray) -> float:
-    """Gini coefficient of non-negative values (0 = equal, → 1 = one takes all)."""
+    """Gini coefficient of non-negative values (0 = equal, → 1 = one takes all); NaN when
+    there is nothing to share (no values, or all 0): no concentration, not equality."""
     x = np.sort(np.asarray(x, dtype=np.float64))
     n, s = len(x), x.sum()
-    if n == 0 or s <= 0:
-        return 0.0
+    if n == 0 or not s > 0:
+        return float("nan")
     return float((2.0 * np.sum(np.arange(1, n + 1) * x) / (n * s)) - (n + 1.0) / n)
 
 
 def top_share(x: np.ndarray, frac: float) -> float:
-    """Share of the total held by the top ``frac`` of entries (at least one entry)."""
+    """Share of the total held by the top ``frac`` of entries (at least one entry); NaN
+    when there is nothing to share (no values, or all 0)."""
     x = np.asarray(x, dtype=np.float64)
     s = x.sum()
-    if s <= 0:
-        return 0.0
+    if len(x) == 0 or not s > 0:
+        return float("nan")
     k = max(1, int(round(frac * len(x))))
     return float(np.sort(x)[-k:].sum() / s)
 

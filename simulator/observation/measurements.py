@@ -317,15 +317,9 @@ class ExposureConcentration(Measurement):
                    "NaN without impressions, all four without creators")
 
     def _values(self, x: np.ndarray, days, threshold: float) -> dict[str, float]:
-        nan = float("nan")
-        if len(x) == 0:  # no creator to measure: no share of them (it read 0)
-            return dict.fromkeys(self.columns, nan)
-        if not x.sum() > 0:  # no impressions: no concentration of them (gini() and top_share() read 0, "equal")
-            out = dict.fromkeys(self.columns[:3], nan)
-        else:
-            out = {"exposure_gini": gini(x), "top1_share": top_share(x, 0.01), "top10_share": top_share(x, 0.10)}
-        out["visible_share"] = float(np.mean(x / np.maximum(days, 1) >= threshold))
-        return out
+        # (gini and top_share are NaN without impressions; visible_share without creators)
+        return {"exposure_gini": gini(x), "top1_share": top_share(x, 0.01), "top10_share": top_share(x, 0.10),
+                "visible_share": float(np.mean(x / np.maximum(days, 1) >= threshold)) if len(x) else float("nan")}
 
     def measure(self, v):
         if _no_creator_feed(v):

@@ -23,7 +23,7 @@ def steer(platform, creator_impressions_today: np.ndarray) -> None:
     cfg = platform.cfg
     if cfg.gini_target is None:
         return
-    if not np.sum(creator_impressions_today) > 0:  # no exposure today (no active user, no item): no Gini to steer by
-        return
     error = gini(creator_impressions_today) - cfg.gini_target
+    if np.isnan(error):  # no exposure today (no active user, no item): no Gini to steer by
+        return
     platform.steering = min(cfg.steering_max, max(0.0, platform.steering + cfg.steering_step * cfg.gini_gain * error))
