@@ -64,7 +64,7 @@ import pandas as pd
 from .._deferred import import_model
 from . import feed_user_days, user_days_share
 from ..feeds.numpy_kernels import expect_user_days, one_kernel_thread
-from ..io.outputs import _version, environment, json_default, write_text_atomic
+from ..io.outputs import library_version, environment, json_default, write_text_atomic
 from ..config.loading import _resolve, scenario_from_dict, to_toml
 from .sweep_spec import (MANIFEST_KEY, SAMPLERS, SweepSpec, canonical_json, check_out, load_sweep, read_manifest,
                          run_fingerprints, scenario_dict)
@@ -345,7 +345,7 @@ def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | Non
                 # manifest has them (read without importing mesa: the sweep's process stays lean)
                 **environment(),
                 # a sampled sweep's points come from scipy's or SALib's sampler, whose draws may change with its version
-                "sampler": {SAMPLERS[spec.method]: _version(SAMPLERS[spec.method])} if spec.method in SAMPLERS else None,
+                "sampler": {SAMPLERS[spec.method]: library_version(SAMPLERS[spec.method])} if spec.method in SAMPLERS else None,
                 "replicate_seeds": spec.replicate_seeds(),
                 "scenarios": [f"scenarios/{name}" for name in points], "fingerprints": fps}
     write_text_atomic(out / "sweep.json", json.dumps({**spec.model_dump(mode="json"), MANIFEST_KEY: manifest}, indent=2))

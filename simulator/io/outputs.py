@@ -181,7 +181,7 @@ def _machine() -> str:
     return _MACHINE
 
 
-def _version(distribution: str) -> str | None:
+def library_version(distribution: str) -> str | None:
     """The installed version of ``distribution``, read from its metadata (the library is
     not imported); the module's ``__version__`` if it is already loaded but not installed
     as a distribution, else None."""
@@ -204,7 +204,7 @@ def environment() -> dict:
     these keys."""
     from ..feeds import ahead
 
-    return {"python": sys.version.split()[0], "numpy": _version("numpy"), "mesa": _version("mesa"),
+    return {"python": sys.version.split()[0], "numpy": library_version("numpy"), "mesa": library_version("mesa"),
             "kernels_ahead": ahead.status(), "machine": _machine()}
 
 
