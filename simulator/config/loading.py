@@ -44,6 +44,14 @@ class ScenarioError(ValueError):
     def __reduce__(self):  # raised in a worker process, it reaches the parent whole (pickle re-calls __init__)
         return type(self), (self.source, self.key, self.message)
 
+    def at_or_under(self, key: str) -> bool:
+        """Whether the key refused is ``key`` or one inside it (``key.sub``)."""
+        return self.key == key or self.key.startswith(key + ".")
+
+    def on_path_of(self, key: str) -> bool:
+        """Whether the key refused is ``key``, one inside it, or a table ``key`` is in
+        (an override of ``a.b`` refused at ``a``: a number where a table belongs)."""
+        return self.at_or_under(key) or key.startswith(self.key + ".")
 
 
 # --------------------------------------------------------------------------- loading
@@ -173,7 +181,7 @@ def _refuse_non_table(data: dict, origin: dict, dotted: str) -> None:
     try:
         scenario_from_dict(data, "", origin)
     except ScenarioError as exc:
-        if exc.key == dotted or exc.key.startswith(dotted + "."):
+        if exc.at_or_under(dotted):
             raise
 
 
@@ -550,6 +558,9 @@ def to_toml(scenario: Scenario) -> str:
 
 
 def _toml_value(v: Any) -> str:
+    """A value as TOML writes it inline (``true``, ``[1, 2]``, ``"x"``, ``{ a = 1 }``)."""
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }" if v else "{}"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (int, float)):

@@ -265,12 +265,12 @@ def blamed(spec: CalibrationSpec, label: str, exc: ScenarioError) -> ScenarioErr
     culprit = breaking_override(data, sets, exc)  # the first of our keys after which the scenario fails so
     if culprit is not None:
         who, key = culprit
-        own = exc.key == key or exc.key.startswith(key + ".") or key.startswith(exc.key + ".")
+        own = exc.on_path_of(key)
         at, msg = (exc.key, exc.message) if own else (key, conflict_error(who, key, exc).message)
         if who == variant:
             return ScenarioError(spec.source, f"scenarios.{label}.set", f"{at}: {msg}")
         return ScenarioError(spec.source, f"set.{at}", msg)
-    if any(exc.key == k or exc.key.startswith(k + ".") for k in spec.set):
+    if any(exc.at_or_under(k) for k in spec.set):
         return ScenarioError(spec.source, f"set.{exc.key}", exc.message)
     return exc
 
@@ -375,7 +375,7 @@ def check(spec: CalibrationSpec) -> None:
                 try:
                     _validate(spec, label, {name: value})
                 except ScenarioError as exc:
-                    if exc.key == key or exc.key.startswith(key + ".") or key.startswith(exc.key + "."):
+                    if exc.on_path_of(key):
                         allowed = _range_hint(tuple(parts)).strip(" ()")
                         msg = (f"range = [{lo:g}, {hi:g}] is outside the allowed range "
                                f"({allowed.removeprefix('allowed ')})" if allowed and "allowed" in allowed

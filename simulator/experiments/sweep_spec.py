@@ -139,11 +139,8 @@ class SweepSpec(BaseModel):
 
 
 def _shown(value: Any) -> str:
-    """A value as it would be written in TOML (``[1]``, ``"x"``, ``{ range = [3, 1] }``)."""
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_shown(v)}" for k, v in value.items()) + " }" if value else "{}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    """A value as it would be written in TOML (``[1]``, ``"x"``, ``{ range = [3, 1] }``), or
+    as Python shows it where TOML has no such value (``None``)."""
     try:
         return _toml_value(value)
     except TypeError:
@@ -240,7 +237,7 @@ def check_keys(spec: SweepSpec) -> None:
             data, origin = scenario_dict(spec, params, 0)
             scenario_from_dict(data, spec.base, origin)
         except ScenarioError as exc:
-            ours = exc.source == "--set" or any(exc.key == k or exc.key.startswith(k + ".") for k in (*spec.set, *params))
+            ours = exc.source == "--set" or any(exc.at_or_under(k) for k in (*spec.set, *params))
             if not ours:  # a check across keys at a key the base scenario set, failing because of one of ours
                 sets = [(k, v, "--set") for k, v in (*spec.set.items(), *params.items())]
                 culprit = breaking_override(_resolve(Path(spec.base), {}), sets, exc)
