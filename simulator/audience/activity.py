@@ -34,7 +34,8 @@ the day's push annoyance counts the same day; tomorrow's feeds read the result. 
 platform also records the last day each user opened it, for ``lapsed_users`` (users of
 the platform who have not opened it for ``LAPSE_DAYS`` days). A shelf platform
 (``kind = "shelf"``) has no feed: it records the last visit (a search or a recall) and
-leaves satisfaction at the reference.
+leaves satisfaction at the reference; the readings over all platforms (``index`` None:
+the metrics' ``all`` row) count the feed platforms only.
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ class Activity:
         self.cfgs = cfgs
         n, n_p = model.users.n, len(cfgs)
         self.enabled = np.array([c.enabled for c in cfgs], dtype=bool)
+        # the platforms whose satisfaction moves: the 'all' readings are over these only (a
+        # shelf platform's users sit at the reference and get no slots, ODD 7.12)
+        self.feed_columns = [p for p, feed in enumerate(model.scenario.feed_platforms()) if feed]
         self.satisfaction = np.tile(np.array([c.reference for c in cfgs], dtype=np.float32), (n, 1))
         self.last_open = np.full((n, n_p), -1, dtype=np.int32)
 
@@ -181,25 +185,28 @@ class Activity:
     # ------------------------------------------------------------------ read by the measurements
 
     def lapsed(self, index: int | None, readings: dict | None = None) -> int:
-        """Users of the platform (``index``; None: of any platform, and then lapsed on all
-        they use) who have not opened it in the last ``LAPSE_DAYS`` days (today included).
+        """Users of the platform (``index``; None: of any feed platform, and then lapsed on
+        every feed platform they use: a shelf platform, ODD 7.12, counts for neither) who
+        have not opened it in the last ``LAPSE_DAYS`` days (today included).
         ``readings``: :meth:`readings`, if already taken today."""
         r = self.readings() if readings is None else readings
         return int(r["lapsed_all"] if index is None else r["lapsed"][index])
 
     def mean_satisfaction(self, index: int | None, readings: dict | None = None) -> float:
         """Mean satisfaction of the platform's users (None: over every (user, platform)
-        pair of a user and a platform they use); NaN when the platform has no users.
-        ``readings``: :meth:`readings`, if already taken today."""
+        pair of a user and a feed platform they use: a shelf platform's stay at the
+        reference, ODD 7.12); NaN when the platform has no users. ``readings``:
+        :meth:`readings`, if already taken today."""
         r = self.readings() if readings is None else readings
-        cols = [index] if index is not None else list(range(len(self.cfgs)))
+        cols = [index] if index is not None else self.feed_columns
         count = sum(r["users"][p] for p in cols)
         return float(sum(r["satisfaction_sum"][p] for p in cols) / count) if count else float("nan")
 
     def readings(self) -> dict:
         """What :meth:`lapsed` and :meth:`mean_satisfaction` report, for every platform at
         once (one step's views share them: issue #17, ~0.1 s a view at 1 M users): lapsed
-        users per platform (``lapsed``) and on every platform they use (``lapsed_all``),
+        users per platform (``lapsed``) and, of the users of a feed platform, those lapsed
+        on every feed platform they use (``lapsed_all``),
         each platform's users (``users``) and the float64 sum of their satisfaction
         (``satisfaction_sum``, summed as ``mean_satisfaction`` always did: numpy's sum of
         the platform's users' values in user order)."""
@@ -207,7 +214,8 @@ class Activity:
         stale = self.last_open <= self.model.day - LAPSE_DAYS  # opened on that day or before: lapsed
         fresh = uses & ~stale
         return {"lapsed": np.count_nonzero(uses & stale, axis=0),
-                "lapsed_all": int(np.count_nonzero(row_any(uses) & ~row_any(fresh))),
+                "lapsed_all": int(np.count_nonzero(row_any(uses, self.feed_columns)
+                                                   & ~row_any(fresh, self.feed_columns))),
                 "users": [int(np.count_nonzero(uses[:, p])) for p in range(len(self.cfgs))],
                 "satisfaction_sum": [self.satisfaction[uses[:, p], p].sum(dtype=np.float64)
                                      for p in range(len(self.cfgs))]}

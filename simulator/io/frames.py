@@ -51,6 +51,9 @@ def creators_columns(model) -> dict:
     for t, tier in enumerate(BUYER_TIERS):
         cols[f"purchases_{tier}"] = ledger.creator_purchases_by_tier[:, t]
     cols["entry_day"] = creators.entry_day
+    # arrived by creator entry (creators.entry_rate): an entrant of day 0 has entry_day 0
+    # like the initial creators, so entry_day alone cannot tell them apart
+    cols["entrant"] = creators.entrant
     cols["exit_day"] = creators.exit_day
     cols["active"] = creators.active
     cols["success_day"] = creators.success_day

@@ -593,13 +593,19 @@ class Sessions(Measurement):
     kind = "custom"
     columns = ("slots_per_active", "lapsed_users", "mean_satisfaction")
     description = ("slots offered per active user (0 on a shelf platform, which offers none; all: per active "
-                   "user-platform pair, a shelf's included; summary: the mean over days); "
-                   "users of the platform who have not opened it for 7 days (all: opened none they use; stock); "
-                   "mean satisfaction of the platform's users (all: over user-platform pairs, a shelf's included, "
-                   "where it stays at the reference; measured also where activity does not respond; stock)")
+                   "user-platform pair of the feed platforms; summary: the mean over days); "
+                   "users of the platform who have not opened it for 7 days (all: users of a feed platform who "
+                   "opened none of the feed platforms they use; stock); mean satisfaction of the platform's users "
+                   "(at the reference on a shelf platform; all: over user-platform pairs of the feed platforms; "
+                   "measured also where activity does not respond; stock). The all row leaves shelf platforms "
+                   "(ODD 7.12) out of all three")
 
     def measure(self, v):
-        platforms = [p for p in v.model.platforms.values() if v.index is None or p.index == v.index]
+        # the all row: the feed platforms only (a shelf offers no slots and its satisfaction
+        # stays at the reference; activity.lapsed and mean_satisfaction read the same for None)
+        feed = v.model.scenario.feed_platforms()
+        platforms = [p for p in v.model.platforms.values()
+                     if (feed[p.index] if v.index is None else p.index == v.index)]
         activity = v.model.activity
         readings = _once(v, "activity_readings", activity.readings)  # every platform's, once a step
         return {"slots_per_active": _ratio(sum(p.slots_today for p in platforms), sum(p.active_today for p in platforms)),

@@ -249,12 +249,16 @@ def test_pools_and_cap_are_shares_of_todays_expected_dau():
     assert off.platforms["douyin"].policy.pools.expected_dau == off.users.n * 1.0 * off.platforms["douyin"].cfg.daily_active
 
 
-def test_activity_readings_are_what_lapsed_and_mean_satisfaction_computed_one_by_one():
+@pytest.mark.parametrize("feed_columns", [[0, 1, 2, 3], [0, 2, 3]])
+def test_activity_readings_are_what_lapsed_and_mean_satisfaction_computed_one_by_one(feed_columns):
     """Guards Activity.readings (issue #17: one pass for every platform, shared by one
     step's views): lapsed users per platform and on all platforms used, and the mean
     satisfaction per platform and over user-platform pairs, equal (bit for bit) to the
     one-platform-at-a-time formulas they replaced, on a state of random opens, uses and
-    satisfactions, with users of no platform and a platform nobody uses."""
+    satisfactions, with users of no platform and a platform nobody uses. With a shelf
+    platform (column 1 not a feed column) the all readings (index None) are over the feed
+    platforms only (docs/outputs.md; mutation checked: the all readings over every
+    column fail)."""
     from types import SimpleNamespace
 
     from simulator.audience.activity import Activity
@@ -266,6 +270,7 @@ def test_activity_readings_are_what_lapsed_and_mean_satisfaction_computed_one_by
     uses[:, 3] = False
     a.model = SimpleNamespace(day=day, users=SimpleNamespace(uses=uses))
     a.cfgs = [None] * n_p
+    a.feed_columns = feed_columns
     a.last_open = rng.integers(-1, day + 1, (n, n_p)).astype(np.int32)
     a.satisfaction = rng.random((n, n_p)).astype(np.float32)
     cut = day - LAPSE_DAYS
@@ -274,9 +279,10 @@ def test_activity_readings_are_what_lapsed_and_mean_satisfaction_computed_one_by
         if index is not None:
             lapsed = int(np.count_nonzero(uses[:, index] & (a.last_open[:, index] <= cut)))
         else:
-            recent = np.where(uses, a.last_open, np.iinfo(np.int32).min).max(axis=1)
-            lapsed = int(np.count_nonzero(uses.any(axis=1) & (recent <= cut)))
-        cols = [index] if index is not None else list(range(n_p))
+            feed_uses = uses[:, feed_columns]
+            recent = np.where(feed_uses, a.last_open[:, feed_columns], np.iinfo(np.int32).min).max(axis=1)
+            lapsed = int(np.count_nonzero(feed_uses.any(axis=1) & (recent <= cut)))
+        cols = [index] if index is not None else feed_columns
         values = [a.satisfaction[uses[:, p], p] for p in cols]
         count = sum(len(v) for v in values)
         mean = float(sum(v.sum(dtype=np.float64) for v in values) / count) if count else float("nan")

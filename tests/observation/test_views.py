@@ -414,6 +414,40 @@ def test_a_shelf_platform_reports_no_ad_load():
     assert np.isnan(m.summary()["platforms"]["taobao"]["knob_ad_load"])
 
 
+def test_the_all_row_of_the_sessions_counts_the_feed_platforms_only():
+    """docs/outputs.md: the all row of slots_per_active, lapsed_users and mean_satisfaction
+    is over the feed platforms only (a shelf platform, ODD 7.12, offers no slots and its
+    users' satisfaction stays at the reference: counted in, they pulled the all row's
+    session length down and its satisfaction toward the reference, and its users who did
+    not search for a week read as lapsed); the shelf's own row stays as documented (slots
+    0, satisfaction at the reference). Mutation checked: the all row over every platform
+    fails on each of the three."""
+    from simulator.audience.activity import LAPSE_DAYS
+
+    m = TrafficModel("scenarios/ecosystem.toml", seed=1, agents=False,
+                     overrides={"population": {"users": 1000, "creators": 40, "merchants": 4}})
+    m.run(12)
+    rows = m.metrics_frame()
+    feed, shelf = rows.platform.isin(["douyin", "kuaishou"]), rows.platform == "taobao"
+    assert (rows.loc[shelf, "slots_per_active"] == 0).all()
+    assert (rows.loc[shelf, "mean_satisfaction"] == m.scenario.platforms["taobao"].activity.reference).all()
+    by_step = rows[feed].assign(slots=rows.slots_per_active * rows.active_users,
+                                satisfaction=rows.mean_satisfaction * rows.users_of).groupby("step").sum()
+    every = rows[rows.platform == "all"].set_index("step")
+    assert every["slots_per_active"].to_numpy() == pytest.approx((by_step.slots / by_step.active_users).to_numpy())
+    assert every["mean_satisfaction"].to_numpy() == pytest.approx((by_step.satisfaction / by_step.users_of).to_numpy())
+    # the last day's lapsed users, of the feed platforms (the readings were taken on day m.day - 1)
+    uses, fresh = m.users.uses, m.activity.last_open > m.day - 1 - LAPSE_DAYS
+    lapsed = np.count_nonzero(uses[:, :2].any(axis=1) & ~(uses & fresh)[:, :2].any(axis=1))
+    assert list(m.platforms) == ["douyin", "kuaishou", "taobao"]
+    shelf_only = np.count_nonzero(uses[:, 2] & ~uses[:, :2].any(axis=1) & ~fresh[:, 2])
+    assert shelf_only > 0  # shelf users who did not come back for a week: not lapsed users of the feeds
+    assert every.loc[m.day - 1, "lapsed_users"] == lapsed
+    summary = m.summary()["totals"]
+    assert summary["mean_satisfaction"] == every["mean_satisfaction"].iloc[-1]
+    assert summary["slots_per_active"] == pytest.approx(every["slots_per_active"].mean())
+
+
 def test_seller_followers_leave_out_accounts_that_stopped():
     """docs/outputs.md: seller_followers (and the true-fan shares and rates read from it)
     count the follow edges of selling accounts that are active; an account that stopped

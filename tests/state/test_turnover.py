@@ -114,6 +114,28 @@ def test_entrants_start_without_followers_and_get_items_and_impressions():
     assert (early["followers"] > 0).any()
 
 
+def test_creators_csv_marks_the_entrants_also_those_of_day_0():
+    """docs/outputs.md: creators.csv's ``entrant`` is true for the creators that arrived by
+    creator entry, day 0 included (their entry_day is 0, as the initial creators': entry_day
+    cannot tell them apart), false for the initial creators and for merchants' accounts,
+    the potential merchants' dormant ones included (mutation checked: no column fails, and
+    so does ``entry_day > 0``, which reads day 0's entrants as initial)."""
+    m = TrafficModel(tiny({"creators": {"entry_rate": 0.1}, "merchants": {"entrant_pool": 3}}), seed=2)
+    m.run(4)
+    df = m.creators_frame()
+    initial, pool = 60, 3  # the potential merchants' accounts follow the initial creators
+    arrived = df.index >= initial + pool
+    assert (df["entrant"] == arrived).all()
+    assert (df.loc[arrived, "entry_day"] == 0).sum() > 0  # day 0's entrants
+    assert ((df["entry_day"] == 0) & ~df["entrant"]).sum() == initial
+    assert not df.loc[df["merchant"] >= 0, "entrant"].any()
+    entered = df.loc[initial:initial + pool - 1, "entry_day"] > 0  # potential merchants' accounts that entered
+    assert entered.any()
+    # creators_entered counts the entrants and the accounts of the merchants that entered
+    every = m.metrics_frame().query("platform == 'all'")
+    assert int(df["entrant"].sum()) + int(entered.sum()) == int(every["creators_entered"].sum())
+
+
 @pytest.mark.parametrize("income", [0.0, 0.5])
 def test_creator_exit_fires_exactly_by_the_threshold(income):
     """Guards the exit rule: on each day, exactly the active non-merchant creators at
