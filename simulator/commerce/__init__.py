@@ -44,6 +44,9 @@ class Commerce:
         self.wechat = WeChatContacts(merchants.n)
         # merchants who learn their channel mix (merchants.learning), else None: the static strategy
         self.learning = ChannelLearner(model) if model.scenario.merchants.learning and merchants.n else None
+        # (merchants × platforms) the platforms that can sell each merchant ads today, fixed as
+        # the day's feeds start (platform/ad_market.py open_ad_day); None before the first day
+        self.ad_sellable = None
         # shelf platforms (kind = "shelf", docs/ODD.md 7.12), else None: nothing is drawn
         has_shelf = not all(model.scenario.feed_platforms())
         self.shelves = Shelves(model) if has_shelf else None

@@ -3,10 +3,14 @@
 A learning merchant splits its daily marketing budget ``b`` (``daily_ad_budget``) over five
 channels (``vocabulary.CHANNELS``): ads with each of the three targetings, fan-group pushes
 and WeChat cards, by its effort shares ``mix`` (M × 5), and its ad budget over the
-platforms by ``platform_share`` (M × P; 0 on a shelf platform, which sells no ads,
-docs/ODD.md 7.12):
+platforms by its learned weights ``platform_share`` (M × P; 0 on a shelf platform, which
+sells no ads, docs/ODD.md 7.12), renormalised each day over the platforms that can sell
+it ads that day (``ad_market.can_sell``: ``ad_load`` > 0, not banned there, its account
+present): the day's split ``split`` (:meth:`ChannelLearner.day_split`; the weights
+themselves when every platform that sells ads can sell to it; 0 everywhere when none can,
+and the ad budget is then not spent):
 
-* ads: the ad market gets ``b · mix[t] · platform_share[p]`` per (merchant, targeting t) on
+* ads: the ad market gets ``b · mix[t] · split[p]`` per (merchant, targeting t) on
   platform p (:mod:`simulator.platform.ad_market`, same priority order and pricing);
 * groups: the merchant's own account sends ``min(max_pushes, b · mix[groups] / push_cost)``
   pushes a day, a share ``value_share[m]`` of them value content (partner creators' groups
@@ -25,8 +29,9 @@ targeting that bought the slot, an order from a push of its own account's fan gr
 ``groups``, a WeChat order to ``wechat``, anything else (organic feed, follow tab,
 homepage visits, partner creators' groups) to no channel. A channel's return today is what
 a yuan of effort allocated to it brought back: its attributed gross profit, plus the
-allocation it could not spend (a yuan not spent comes back as itself: ads rationed or
-without an audience or banned, pushes over the cap, fewer buyers than cards), per yuan
+allocation it could not spend (a yuan not spent comes back as itself: ads rationed, without
+an audience or without a recent item to show, ads no platform could sell the merchant that
+day, pushes over the cap, fewer buyers than cards), per yuan
 allocated, ``r_c = (profit_c + b · mix_c − cost_c) / (b · mix_c)`` (all spent: gross profit
 per yuan spent, so a dearer CPM lowers it); its average return is the exponential moving average with weight ``α = 1 /
 memory`` on today (bias-corrected: ``R_c = S_c / W_c`` with ``S_c ← (1−α) S_c + α r_c``,
@@ -41,7 +46,13 @@ at day 0 as in the static model; the others' WeChat share is 0 and gets no floor
 fan groups only where they run (``commerce.groups.enabled``).
 
 The ad split over platforms learns the same way from each platform's ad return (ad orders'
-profit on p per yuan of ad budget on p), with floor ``min(min_share, 1/P)``. The groups'
+profit on p, plus the ad budget on p not spent, per yuan of ad budget on p: the day's
+``split``, so only platforms that could sell the merchant ads that day are observed), with
+floor ``min(min_share, 1/P)``; a platform that could not sell to the merchant that day
+takes no part in the step (its weight's preference stays, and it is left out of the mean),
+so a weight is not learned from days it had no slots for the merchant. The ad channels'
+returns count the ad budget the day's split put on platforms that could sell; only where
+none could is the whole ad allocation unspent (a yuan that came back as itself). The groups'
 value share hill-climbs: every ``memory`` days it moves by ``value_step`` in its current
 direction, which reverses when the groups return over the period fell below the previous
 period's. ``learning_rate = 0`` freezes the mix, the split and the value share.
@@ -55,14 +66,15 @@ order of the contacts' repurchase interval smooths the start-up.
 open channel, then group pushes at the scenario's ``pushes_per_day`` (``pushes_per_day ·
 push_cost`` yuan), then, for a merchant who diverts, the cards that would fill its WeChat
 accounts' daily adds (``adds_per_day · wechat_accounts · card_cost`` yuan), the rest on its
-targeting's ad channel; the ad budget evenly over the platforms; value share the
-scenario's.
+targeting's ad channel; the ad weights even over the platforms that sell ads; value share
+the scenario's.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..platform.ad_market import sellable_today, static_split
 from ..state.vocabulary import CHANNELS, GROUPS_CHANNEL, TARGETING, WECHAT_CHANNEL
 from .ledger import ADS, GROUP, WECHAT
 
@@ -138,9 +150,23 @@ class ChannelLearner:
         exited, or a potential entrant still waiting, state/turnover.py)."""
         return (self.budget * self.model.merchants.active)[:, None] * self.mix
 
+    def day_split(self) -> np.ndarray:
+        """(M × P) today's split of the ad budget over the platforms: the learned weights
+        ``platform_share`` renormalised over the platforms that can sell the merchant ads
+        today (``ad_market.sellable_today``); the weights themselves where every platform
+        that sells ads can (they sum to 1: the same bits as before any platform could
+        not); 0 everywhere where none can (the ad budget is not spent)."""
+        ok = sellable_today(self.model)
+        share = self.platform_share
+        mine = np.where(ok, share, 0.0)
+        total = mine.sum(axis=1, keepdims=True)
+        split = np.divide(mine, total, out=np.zeros_like(mine), where=total > 0)
+        every = (ok == self.ad_platform).all(axis=1)
+        return np.where(every[:, None], share, split)
+
     def ad_budget(self, p: int) -> np.ndarray:
-        """(M × targetings) ad budget on platform ``p`` today."""
-        return self.effort()[:, :N_ADS] * self.platform_share[:, p, None]
+        """(M × targetings) ad budget on platform ``p`` today (:meth:`day_split`)."""
+        return self.effort()[:, :N_ADS] * self.day_split()[:, p, None]
 
     def push_plan(self, n_creators: int) -> tuple[np.ndarray, np.ndarray]:
         """Pushes a day and value share per creator (merchants' own accounts: learned;
@@ -215,8 +241,11 @@ class ChannelLearner:
         """Today's returns into the averages, then one learning step (module docstring)."""
         sc = self.model.scenario.merchants
         effort = self.effort()
-        ad_effort = effort[:, :N_ADS].sum(axis=1, keepdims=True) * self.platform_share
-        self.effort_today, self.platform_today = effort, self.platform_share.copy()
+        # the ad budget each platform got today: only the platforms that could sell the
+        # merchant ads are observed (the others had no allocation)
+        split = self.day_split()
+        ad_effort = effort[:, :N_ADS].sum(axis=1, keepdims=True) * split
+        self.effort_today, self.platform_today = effort, split
         profit, ad_profit = self.attribute(orders)
         alpha = 1.0 / sc.memory
         _ema(self.ret_sum, self.ret_w, profit, self.cost_today, effort, alpha)
@@ -229,7 +258,11 @@ class ChannelLearner:
         if sc.learning_rate <= 0:
             return
         self.pref = _step(self.pref, self.mix, np.where(self.open, self.returns(), np.nan), sc.learning_rate)
-        self.ppref = _step(self.ppref, self.platform_share, self.platform_returns(), sc.learning_rate)
+        # a platform that could not sell the merchant ads today stays out of the step (its
+        # preference stays, and it is not in the mean): no slots for it is no news of its return
+        sellable = sellable_today(self.model)
+        self.ppref = _step(self.ppref, self.platform_share, np.where(sellable, self.platform_returns(), np.nan),
+                           sc.learning_rate)
         self._mixes()
         period = max(1, int(round(sc.memory)))
         if sc.value_step > 0 and (self.model.day + 1) % period == 0:
@@ -268,20 +301,22 @@ def _step(pref: np.ndarray, share: np.ndarray, avg: np.ndarray, rate: float) -> 
 
 
 def static_effort(model) -> tuple[np.ndarray, np.ndarray]:
-    """Static merchants' effort in the learners' terms (for the measurements and tables):
-    the whole daily budget on the targeting's ad channel (their group pushes and WeChat
-    cards cost nothing), split evenly over the platforms that sell ads; none for a merchant out of the
-    market."""
+    """Static merchants' effort in the learners' terms (for the measurements): the whole
+    daily budget on the targeting's ad channel (their group pushes and WeChat cards cost
+    nothing), and today's split of it over the platforms, even over those that can sell
+    the merchant ads today (``ad_market.static_split``; 0 everywhere when none can); no
+    effort for a merchant out of the market."""
     merchants = model.merchants
     effort = np.zeros((merchants.n, N_CHANNELS))
     effort[np.arange(merchants.n), merchants.targeting.astype(np.int64)] = merchants.daily_budget * merchants.active
-    ok = ad_platforms(model.scenario)
-    return effort, np.tile(np.where(ok, 1.0 / ok.sum(), 0.0), (merchants.n, 1))
+    return effort, static_split(model)
 
 
 def ad_platforms(scenario) -> np.ndarray:
     """(P,) mask of the platforms that sell ads: the feed platforms (a shelf platform,
-    docs/ODD.md 7.12, has no ad slots; merchants' ad budgets are split over the others)."""
+    docs/ODD.md 7.12, has no ad slots; a learner's platform weights are over the others,
+    and a day's ad budget over those of them that can sell the merchant ads that day,
+    ``ad_market.can_sell``)."""
     return np.array(scenario.feed_platforms(), dtype=bool)
 
 

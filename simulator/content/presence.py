@@ -7,8 +7,9 @@ number). On:
 * at day 0 an initial creator is on its home platform, and on every platform with
   probability ``creators.cross_post_share``; merchants' own accounts (the initial ones and
   the potential entrants' dormant accounts) are on every platform: their merchant buys ads
-  on every platform (its budget split evenly, or by its learned platform split,
-  commerce/learning.py), and the shop is where the ads lead;
+  on every platform (its budget split over those that can sell it ads, evenly or by its
+  learned platform weights: platform/ad_market.py, commerce/learning.py), and the shop is
+  where the ads lead;
 * a creator who enters later (state/turnover.py) is on its home platform only (rows the
   presence has not seen yet are added, home only, the next time it is read);
 * a creator's items reach a platform's users, in every slot source (follow tab, same

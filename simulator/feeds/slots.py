@@ -34,7 +34,7 @@ import numpy as np
 from .._pools import KeptPool
 from ..config import PlatformConfig
 from ..content.presence import blocked_creators
-from ..platform.ad_market import AccountEdges, sell_ad_slots
+from ..platform.ad_market import AccountEdges, open_ad_day, sell_ad_slots
 from ..state.arrays import (indptr_from_rows, lexsort_by_uniform, random_in_rows, rank_within_sorted,
                             weighted_in_repeated_rows, weighted_in_rows)
 from ..state.vocabulary import COLD_START, FOLLOW, SAME_CITY
@@ -59,11 +59,14 @@ def build_feeds(model, platforms: list) -> list[Impressions]:
     * the ad market's bookings (ledger, learners' spend) are kept while the feeds are
       built (``model.ad_sales``) and booked after the last one, in scenario order
       (platform/ad_market.py ``AdSales``);
+    * the platforms that can sell each merchant ads today, over which its ad budget is
+      split, are fixed before the first feed (platform/ad_market.py ``open_ad_day``);
     * everything else a feed writes is its platform's (``platform.active_users``, its
       recommender's day, its traffic pools' ``expected_dau``).
 
     The caller (``TrafficModel.build_feeds``) holds BLAS to one thread."""
     model.ad_sales = {}
+    open_ad_day(model)
     try:
         threads = feed_threads(model, platforms)
         if threads > 1:

@@ -122,10 +122,13 @@ def merchants_columns(model) -> dict:
     # the channel mix (learned; static merchants: the whole budget on their targeting, also for a
     # merchant out of the market, whose effort today is none) and, with learning, each channel's
     # average return (NaN for static merchants)
-    from ..commerce.learning import static_effort
+    from ..commerce.learning import ad_platforms
     learner = model.commerce.learning
     nan = np.full(merchants.n, np.nan)
-    _, split = static_effort(model)
+    # the platform weights (learned; static merchants: even over the feed platforms), which
+    # each day's ad budget follows over the platforms that can sell the merchant ads that day
+    ok = ad_platforms(model.scenario)
+    split = np.tile(np.where(ok, 1.0 / ok.sum(), 0.0), (merchants.n, 1))
     if learner is not None:
         mix = learner.mix
     else:

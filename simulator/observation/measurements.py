@@ -562,7 +562,8 @@ class MerchantChannels(Measurement):
     description = ("budget-weighted effort shares of the channels (ads by targeting, fan groups, WeChat) of the "
                    "merchants selling on the platform (not banned there; all: every merchant), as allocated today "
                    "(with learning off, the static strategy: the whole budget on the merchant's targeting); the "
-                   "merchants' effort allocated today (yuan: ad budget on the platform plus the private channels of "
+                   "merchants' effort allocated today (yuan: the ad budget the day's split put on the platform, over the "
+                   "platforms that could sell the merchant ads, plus the private channels of "
                    "merchants whose account's home it is); operating costs booked today (group pushes, WeChat cards "
                    "of learning merchants; recall SMS of shelf platforms; by the account's home platform). Summary: mix at the end, effort and "
                    "cost summed")

@@ -1,10 +1,13 @@
 """The ad market (商域, commercial traffic): each platform sells its ad slots to merchants.
 
 Each merchant in the market (not exited, not waiting to enter: state/turnover.py) wants
-budget / CPM impressions a day (its daily budget split evenly over
-the platforms that sell ads: every feed platform, no shelf platform; a merchant that learns its channel mix, ``merchants.learning``, bids once per
-targeting with the budget its mix and platform split put there,
-:mod:`simulator.commerce.learning`). When together they want more than there are ad slots, the CPM rises to
+budget / CPM impressions a day. Its daily budget is split over the platforms that can sell
+it ads that day (:func:`can_sell`: a feed platform, no shelf platform, with ``ad_load`` > 0,
+where the merchant is not banned and, with multi-homing, its account is present): evenly,
+or for a merchant that learns its channel mix (``merchants.learning``) by its learned
+platform split renormalised over those platforms, bidding once per targeting with the
+budget its mix puts there (:mod:`simulator.commerce.learning`). A merchant no platform can
+sell to leaves its budget unspent that day. When together they want more than there are ad slots, the CPM rises to
 ``cpm × (demand / supply) ** cpm_elasticity`` (public-domain saturation) and what still
 does not fit is rationed. Slots go first to fan-targeted ads (the merchant's own
 followers among today's ad viewers), then to look-alike ads (non-fans drawn from the
@@ -23,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..commerce.learning import ad_platforms
 from ..feeds import numpy_kernels
 from ..feeds.impressions import Impressions
 from ..state.arrays import expand_rows, indptr_from_rows, random_in_rows
@@ -42,12 +44,9 @@ def sell_ad_slots(model, platform, active, n, rng):
         return Impressions.empty(), pos[:0]
     recent = model.item_indexes.recent(cfg.max_item_age)
     has_item = np.diff(recent.indptr)[merchants.account] > 0
-    bid_m, bid_t, bid_budget = _bids(model, p)
-    budget = np.where(merchants.banned[p, bid_m] | ~has_item[bid_m] | ~merchants.active[bid_m], 0.0, bid_budget)
-    presence = getattr(model, "presence", None)  # multi-homing: an account not on the platform buys no ads there
-    absent = presence.absent(p) if presence is not None else None  # (merchants' accounts are on every platform)
-    if absent is not None:
-        budget = np.where(absent[merchants.account[bid_m]], 0.0, budget)
+    bid_m, bid_t, bid_budget = _bids(model, p)  # (nothing where the platform cannot sell the merchant ads today)
+    # a merchant whose account has no recent item to show, or out of the market, spends nothing here
+    budget = np.where(~has_item[bid_m] | ~merchants.active[bid_m], 0.0, bid_budget)
     supply = len(pos)
     want = budget / cfg.cpm * 1000.0 if cfg.cpm > 0 else np.where(budget > 0, float(supply), 0.0)
     if want.sum() <= 0:
@@ -142,17 +141,65 @@ class AdSales:
 def _bids(model, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The day's bids on platform ``p``: (merchant, targeting, budget in yuan) per bid, in
     merchant order. A static merchant bids once, with its one targeting and its daily
-    budget split evenly over the platforms that sell ads (not shelf platforms); a learning merchant (``merchants.learning``)
-    bids once per targeting, with the budget its channel mix and platform split put there
-    (:mod:`simulator.commerce.learning`)."""
+    budget split evenly over the platforms that can sell it ads today (:func:`can_sell`;
+    0 on the others); a learning merchant (``merchants.learning``) bids once per targeting,
+    with the budget its channel mix and its platform split renormalised over those
+    platforms put there (:meth:`ChannelLearner.ad_budget`)."""
     merchants = model.merchants
     learner = model.commerce.learning
     if learner is None:
+        ok = sellable_today(model)
+        n = np.count_nonzero(ok, axis=1)
         return (np.arange(merchants.n), merchants.targeting.astype(np.int64),
-                merchants.daily_budget / int(ad_platforms(model.scenario).sum()))
+                np.where(ok[:, p], merchants.daily_budget / np.maximum(n, 1), 0.0))
     budget = learner.ad_budget(p)  # (M, targetings)
     M, T = budget.shape
     return np.repeat(np.arange(M), T), np.tile(np.arange(T), M), budget.ravel()
+
+
+def can_sell(model) -> np.ndarray:
+    """(M × P) bool: whether platform p can sell merchant m ads now: a feed platform (a
+    shelf platform, docs/ODD.md 7.12, has no ad slots) whose ``ad_load`` is above 0 (it
+    may adapt down to 0, docs/ODD.md 7.3.1), on which m is not banned and, with
+    multi-homing (7.11), m's account is present (merchants' accounts are on every
+    platform, so this does not bind as the model stands). A merchant's ad budget is split over these
+    platforms; whether the merchant is in the market or has an item to show is not asked
+    here (out of the market it has no budget; without a recent item its share on the
+    platform is not spent)."""
+    merchants, presence = model.merchants, getattr(model, "presence", None)
+    ok = np.zeros((merchants.n, len(model.platforms)), dtype=bool)
+    for platform in model.platforms.values():  # (a few platforms: columns of the merchants' arrays)
+        cfg, p = platform.cfg, platform.index
+        if cfg.kind == "shelf" or cfg.ad_load <= 0:
+            continue
+        ok[:, p] = ~merchants.banned[p]
+        absent = presence.absent(p) if presence is not None else None
+        if absent is not None:
+            ok[:, p] &= ~absent[merchants.account]
+    return ok
+
+
+def open_ad_day(model) -> None:
+    """Fix today's :func:`can_sell` (``model.commerce.ad_sellable``), as the day's feeds
+    start: the ad market's bids on every platform and the learners' returns (read after
+    the day's bans, phase 9, and the platforms' adaptation of ``ad_load``, phase 12) split
+    the budget over the same platforms."""
+    model.commerce.ad_sellable = can_sell(model)
+
+
+def sellable_today(model) -> np.ndarray:
+    """(M × P) today's :func:`can_sell`, fixed as the feeds started (:func:`open_ad_day`;
+    before a model's first day, :func:`can_sell` now)."""
+    ok = model.commerce.ad_sellable
+    return can_sell(model) if ok is None else ok
+
+
+def static_split(model) -> np.ndarray:
+    """(M × P) a static merchant's split of its ad budget today: even over the platforms
+    that can sell it ads (:func:`sellable_today`), 0 everywhere when none can."""
+    ok = sellable_today(model)
+    n = np.count_nonzero(ok, axis=1)[:, None]
+    return np.where(ok, 1.0 / np.maximum(n, 1), 0.0)
 
 
 # the largest users × merchants table of follow edges AccountEdges.lookup builds (int32: 16 MiB)

@@ -7,6 +7,7 @@ import pytest
 
 from simulator import TrafficModel
 from simulator.commerce.ledger import ADS, Orders
+from simulator.config.loading import deep_merge
 from simulator.state.vocabulary import CHANNELS, GROUPS_CHANNEL, TARGETING, WECHAT_CHANNEL
 
 from ..conftest import small
@@ -30,7 +31,7 @@ def constant_returns(learner, profit_per_yuan: np.ndarray, platform_per_yuan: np
     gross profit per yuan of today's effort (and each platform's ads ``platform_per_yuan``)."""
     def attribute(orders):
         effort = learner.effort()
-        ads = effort[:, :3].sum(axis=1, keepdims=True) * learner.platform_share
+        ads = effort[:, :3].sum(axis=1, keepdims=True) * learner.day_split()
         pp = np.zeros(learner.ppref.shape[1]) if platform_per_yuan is None else platform_per_yuan
         learner.cost_today[:], learner.ad_cost_today[:] = effort, ads  # all spent
         return effort * profit_per_yuan, ads * pp
@@ -443,3 +444,94 @@ def test_learning_merchants_keep_promotions_within_the_over_marketing_limit():
     m.run(6)
     assert m.ledger.operating_cost.sum() > 0  # the pushes were planned and paid
     assert not m.merchants.banned.any()
+
+
+def two_feeds(seed=1, **merchants) -> TrafficModel:
+    """Two feed platforms, ads only, each merchant's whole budget on broad ads (min_share 0,
+    no groups, no WeChat), cheap fixed-CPM ads with slots to spare and accounts that post
+    ~5 items a day: a merchant's ad budget on a platform is spent to within one
+    impression's price."""
+    over = deep_merge(AD_ONLY, {"creators": {"post_rate_mean": 5.0, "post_rate_sigma": 0.0},
+                                "merchants": {"daily_ad_budget": 5.0}})
+    ads = {"cpm": 20.0, "cpm_elasticity": 0.0, "ad_load": 0.1}
+    return world(over, platforms=("douyin", "kuaishou"), seed=seed, platform_knobs={"douyin": ads, "kuaishou": ads},
+                 **{"min_share": 0.0, "diversion_share": 0.0, "targeting_mix": [1, 0, 0], **merchants})
+
+
+def test_a_learners_ad_budget_follows_its_weights_over_the_platforms_that_can_sell():
+    """Merchant 0 banned on the first platform, merchant 1 on both (weights frozen at 1/2
+    each): merchant 0's whole ad budget goes to the second platform and is spent there;
+    merchant 1's is not spent, so its broad channel returns the yuan itself (1) and
+    neither platform's return is observed; merchant 0's first-platform return is not
+    observed, the second's is; the others split by the weights (mutation checked: the
+    split by the weights alone spends half of merchant 0's budget and observes a
+    return of 1 where it is banned)."""
+    m = two_feeds(learning_rate=0.0)
+    learner = m.commerce.learning
+    m.moderation.pending[0, [0, 1]] = True
+    m.moderation.pending[1, 1] = True
+    m.moderation.apply()
+    m.step()
+    budget = m.merchants.daily_budget
+    ads = learner.effort_today[:, :3].sum(axis=1)
+    np.testing.assert_allclose(ads, budget)  # (everything on the ad channels)
+    np.testing.assert_array_equal(learner.platform_today[:2], [[0.0, 1.0], [0.0, 0.0]])
+    np.testing.assert_array_equal(learner.platform_today[2:], 0.5)
+    spend = m.ledger.ad_spend
+    assert spend[0, 0] == 0 and spend[1, 0] == pytest.approx(budget[0], abs=0.02)
+    assert (spend[:, 1] == 0).all()
+    broad = m.merchants.targeting == 0
+    assert broad.all()
+    np.testing.assert_allclose(learner.cost_last_day[:2, 0], [spend[1, 0], 0.0])
+    assert learner.returns()[1, 0] == 1.0
+    r = learner.platform_returns()
+    assert np.isnan(r[0, 0]) and np.isfinite(r[0, 1]) and np.isnan(r[1]).all()
+    assert np.isfinite(r[2:]).all()
+
+
+def test_a_platform_without_ad_slots_neither_gets_nor_teaches_the_ad_budget():
+    """Two days on both platforms, then the second's ad_load drops to 0: the learners' whole
+    ad budget goes to the first and their learned weights stay as they were (the second
+    platform is out of the step: its last return is not compared, no return is observed
+    on it), while they kept moving before (mutation checked: observing the second
+    platform's unspent allocation as a return of 1, or keeping its stale return in the
+    step, moves the weights)."""
+    m = two_feeds(learning_rate=2.0, memory=2.0)
+    learner = m.commerce.learning
+    start = learner.platform_share.copy()
+    m.run(2)
+    assert not np.allclose(learner.platform_share, start)  # (the weights learn here)
+    known = learner.platform_returns()[:, 1].copy()
+    assert np.isfinite(known).any()
+    list(m.platforms.values())[1].reconfigure(ad_load=0.0)
+    weights = learner.platform_share.copy()
+    for _ in range(3):
+        m.step()
+        np.testing.assert_array_equal(learner.platform_share, weights)
+        np.testing.assert_array_equal(learner.platform_returns()[:, 1], known)
+        np.testing.assert_array_equal(learner.platform_today, np.tile([1.0, 0.0], (m.merchants.n, 1)))
+        assert m.ledger.today["ad_spend"][1].sum() == 0 and m.ledger.today["ad_spend"][0].sum() > 0
+    np.testing.assert_allclose(learner.ad_budget(0).sum(axis=1), learner.effort()[:, :3].sum(axis=1))
+
+
+def test_the_days_split_is_fixed_when_the_feeds_start():
+    """A merchant banned during the day (phase 9) spent that day's ads on both platforms:
+    the learner's returns that evening use the split the ad market used (1/2 each, its
+    spend on the first platform included), and the ban moves its budget from the next day
+    (mutation checked: reading the platforms that can sell when the learner observes
+    charges the first platform's spend to the second's allocation)."""
+    m = two_feeds(learning_rate=0.0)
+    learner = m.commerce.learning
+    moderate = m.moderate
+
+    def ban_merchant_0(lost):
+        m.moderation.pending[0, 0] = True
+        return moderate(lost)
+    m.moderate = ban_merchant_0
+    m.step()
+    assert m.merchants.banned[0, 0]
+    np.testing.assert_array_equal(learner.platform_today[0], [0.5, 0.5])
+    assert m.ledger.ad_spend[0, 0] > 0
+    m.moderate = moderate
+    m.step()
+    np.testing.assert_array_equal(learner.platform_today[0], [0.0, 1.0])

@@ -246,3 +246,64 @@ def test_first_free_of_each_is_first_of_each_of_the_free():
         idx, first = np.unique(a, return_index=True)
         got = first_free_of_each(a, taken)
         assert got.dtype.kind == "i" and np.array_equal(got, first[~taken[idx]])
+
+
+def two_feeds(douyin: dict | None = None, kuaishou: dict | None = None, **merchants):
+    """Two feed platforms with cheap fixed-CPM ads (20 yuan per 1,000, no saturation, ad
+    slots to spare) and broad static merchants whose accounts post ~5 items a day: a
+    merchant with an item to show spends its budget share on a platform to within one
+    impression's price."""
+    from simulator import TrafficModel
+    from ..conftest import small
+
+    d = small({"population": {"merchants": 6}, "creators": {"post_rate_mean": 5.0, "post_rate_sigma": 0.0},
+               "merchants": {"daily_ad_budget": 5.0, "targeting_mix": [1, 0, 0], **merchants}})
+    ads = {"cpm": 20.0, "cpm_elasticity": 0.0, "ad_load": 0.1}
+    d["platforms"] = {"douyin": {"policy": "douyin", **ads, **(douyin or {})},
+                      "kuaishou": {"policy": "kuaishou", **ads, **(kuaishou or {})}}
+    return TrafficModel(d, seed=3, agents=False)
+
+
+def test_a_platform_without_ad_slots_leaves_the_whole_budget_to_the_others():
+    """ad_load 0 on the second platform: a static merchant's whole daily budget goes to
+    the first, where it is spent (to within one impression's price), none to the second
+    (mutation checked: splitting the budget over every feed platform, as before, spends
+    half of it)."""
+    m = two_feeds(kuaishou={"ad_load": 0.0})
+    m.step()
+    spend, budget = m.ledger.ad_spend, m.merchants.daily_budget
+    assert (spend[1] == 0).all()
+    spent = spend[0] > 0
+    assert spent.sum() >= 5
+    np.testing.assert_allclose(spend[0][spent], budget[spent], atol=0.02)
+
+
+def test_a_banned_merchants_budget_goes_to_the_platforms_where_it_is_not_banned():
+    """Merchant 0 banned on the first platform, merchant 1 on both: merchant 0's whole
+    budget goes to the second platform, merchant 1 bids nowhere (its budget is not spent),
+    the others split theirs evenly; the merchant_effort metric follows the day's split,
+    its all row is every budget (mutation checked: splitting over every feed platform
+    spends half of merchant 0's budget; a metric split over every feed platform counts
+    banned merchants' budgets)."""
+    from simulator.platform.ad_market import _bids
+
+    m = two_feeds()
+    m.moderation.pending[0, [0, 1]] = True
+    m.moderation.pending[1, 1] = True
+    m.moderation.apply()
+    m.step()
+    budget = m.merchants.daily_budget
+    bids = np.array([_bids(m, p)[2] for p in (0, 1)])
+    np.testing.assert_array_equal(bids[:, 0], [0.0, budget[0]])
+    np.testing.assert_array_equal(bids[:, 1], [0.0, 0.0])
+    np.testing.assert_array_equal(bids[:, 2:], np.tile(budget[2:] / 2, (2, 1)))
+    spend = m.ledger.ad_spend
+    assert spend[0, 0] == 0 and spend[1, 0] == pytest.approx(budget[0], abs=0.02)
+    assert (spend[:, 1] == 0).all()
+    spent = (spend[:, 2:] > 0).all(axis=0)
+    assert spent.sum() >= 3
+    np.testing.assert_allclose(spend[:, 2:][:, spent], np.tile(budget[2:][spent] / 2, (2, 1)), atol=0.02)
+    rows = m.metrics_frame().set_index("platform")["merchant_effort"]
+    assert rows["douyin"] == pytest.approx(budget[2:].sum() / 2)
+    assert rows["kuaishou"] == pytest.approx(budget[0] + budget[2:].sum() / 2)
+    assert rows["all"] == pytest.approx(budget.sum())
