@@ -101,7 +101,7 @@ SIGNATURES: dict[str, list[str]] = {
     "tally_impressions": ["int32[::1], int8[::1], int8[::1], boolean[::1], boolean[::1], boolean[::1], "
                           "boolean[::1], boolean[::1], int64, int64, int64"],
     "visiting_edges": ["int64[::1], float32[::1], float32[::1], float32"],
-    "within_cap": ["int64[:, ::1], float64[::1], int64[::1]"],
+    "within_cap": ["int64[:, ::1], int64[::1], int64[::1]"],
     # FEEDS (issue #17, fifteenth pass)
     "block_candidates": ["float64[:, ::1], int64[::1], int64[::1], float64[::1], int64, int64[::1], int64[::1], "
                          "int64[::1], int32[::1], float32[::1], int32[::1]"],

@@ -424,7 +424,9 @@ def within_cap(top, cap, k_u):
     and use up no allowance. Serial (the counts are running ones); one pass instead of a
     sort of every pick.
 
-    top : (rows, k) int64; cap : (cols,) float64; k_u : (rows,) int64. Returns (rows, k) bool.
+    top : (rows, k) int64; cap : (cols,) int64 (whole allowances: the one the caller's
+    retrieval read, so a column is a candidate exactly while it can be granted a pick);
+    k_u : (rows,) int64. Returns (rows, k) bool.
     """
     rows, k = top.shape
     used = np.zeros(len(cap), dtype=np.int64)

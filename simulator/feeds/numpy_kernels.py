@@ -317,7 +317,7 @@ def within_cap(top: np.ndarray, cap: np.ndarray, k_u: np.ndarray) -> np.ndarray:
     row visited until it has ``k_u`` granted places. Rank by rank, vectorized over rows:
     within a rank a column's picks are granted in row order while its allowance lasts."""
     rows, k = top.shape
-    left = cap.astype(np.int64)  # (the allowances are whole: floor(max(left, 0)))
+    left = cap.astype(np.int64)  # (a copy: the allowances are whole, int64 as the kernel's)
     taken = np.zeros(rows, dtype=np.int64)
     out = np.zeros((rows, k), dtype=bool)
     small = len(cap) <= 32767

@@ -71,6 +71,14 @@ def perf_rate(engaged: np.ndarray, seen: np.ndarray, prior_mean: float, prior_we
     return ((engaged + prior_mean * prior_weight) / (seen + prior_weight)).astype(np.float32)
 
 
+def exposure_allowance(cap: float, dau: float) -> int:
+    """Recommendation impressions an item may get in all under the exposure cap: cap · DAU
+    rounded down to whole impressions, ⌊cap · DAU⌋ (the float product), so that no item's
+    recommendation impressions ever exceed cap · DAU (a cap, not a target: at cap · DAU
+    = 10.5 an item gets at most 10)."""
+    return int(np.floor(cap * dau))
+
+
 def prior_context(model, platform, lo: int) -> PriorContext:
     """The context of the items from row ``lo`` on, for ``platform``'s policy."""
     items, p, cfg = model.items, platform.index, platform.cfg
@@ -123,7 +131,8 @@ class RankingPolicy:
         raise NotImplementedError
 
     def exposure_left(self, ctx: PriorContext) -> np.ndarray | None:
-        """Recommendation impressions each item may still get (None = no limit)."""
+        """Recommendation impressions each item may still get, whole (int64; ≤ 0: none,
+        the item is out of retrieval; None = no limit)."""
         return None
 
     def learn(self, items, platform: int, day: int, impressions, reactions, counts=None) -> None:
@@ -168,11 +177,16 @@ class AlgorithmicPolicy(RankingPolicy):
 
     def exposure_left(self, ctx: PriorContext) -> np.ndarray | None:
         """The exposure cap counts and blocks only the algorithm's own distribution:
-        ``exposure_cap`` · DAU minus the item's recommendation-slot impressions so far
-        (follow tab, same city, ads and cold start neither count nor are blocked)."""
+        the whole allowance ⌊``exposure_cap`` · DAU⌋ (:func:`exposure_allowance`) minus the
+        item's recommendation-slot impressions so far (follow tab, same city, ads and cold
+        start neither count nor are blocked), int64. Retrieval (``item_prior``: out at ≤ 0),
+        the ranking (-inf at ≤ 0) and the grants (``kernels.within_cap``) all read this one
+        whole number, so an item stays a candidate exactly while it can still be granted a
+        pick (with the fractional cap · DAU − impressions, an item between ⌊cap · DAU⌋ and
+        cap · DAU stayed a candidate that no grant could take)."""
         if self.cfg.exposure_cap is None:
             return None
-        return self.cfg.exposure_cap * ctx.dau - ctx.recommended
+        return exposure_allowance(self.cfg.exposure_cap, ctx.dau) - ctx.recommended.astype(np.int64)
 
     def delivery_boost(self, intimacy: np.ndarray) -> np.ndarray:
         """Factor by which a fan's intimacy multiplies an item's softmax weight (pick odds)

@@ -176,7 +176,7 @@ class RecommendDay:
         self.engagements = ctx.engagements[ok].astype(np.float32)
         self.creator = items.creator[self.pool].astype(np.int64)
         left = policy.exposure_left(ctx)
-        self.left = None if left is None else left[ok].astype(np.float64)
+        self.left = None if left is None else left[ok]  # (whole: int64, what the grants read too)
         # how many items really compete for traffic: the participation ratio of the
         # retrieval weights, (Σw)² / Σw² (= the item count when all weigh the same)
         w = np.exp(self.prior - self.prior.max()) if len(self.pool) else np.zeros(0)
@@ -422,10 +422,11 @@ def _all_granted(left: np.ndarray, rows: int) -> bool:
 
 
 def _within_cap(top: np.ndarray, left: np.ndarray, k_u: np.ndarray, compiled: bool = True) -> np.ndarray:
-    """Mask of picks (users × ranked columns) that fit each column's remaining cap,
+    """Mask of picks (users × ranked columns) that fit each column's remaining cap
+    (``left``: whole impressions, the policy's ``exposure_left``, as retrieval read it),
     granting a column first to the users who ranked it highest (then by row), a user's
     places visited until they have their ``k_u`` picks (the look-ahead places beyond use
     no allowance; compiled kernel ``kernels.within_cap`` on large days, its numpy form on
     small ones)."""
-    return numpy_kernels.kernel("within_cap", compiled)(top, np.floor(np.maximum(left, 0)).astype(np.float64),
+    return numpy_kernels.kernel("within_cap", compiled)(top, np.maximum(left, 0).astype(np.int64, copy=False),
                                                         np.ascontiguousarray(k_u, dtype=np.int64))

@@ -37,8 +37,10 @@ BASE: dict = {
                        "offline_long_decision": {"buy_offset": 0.0}},
         # two pushes a day: the days with two promotions exceed the over-marketing limit of 1
         "groups": {"enabled": True, "pushes_per_day": 2.0, "overmarketing_pushes": 1.0},
-        # two adds a day per WeChat account: the add limit binds; three pushes a day: WeChat sells
-        "wechat": {"accept_rate": 1.0, "adds_per_day": 2, "pushes_per_day": 3.0},
+        # two adds a day per WeChat account: the add limit binds; three pushes a day, most of
+        # them promotional: WeChat sells within the 5 days (at value_share 0.5 it sold once or
+        # twice, or not at all: a change of the run's course left wechat.effect with nothing to move)
+        "wechat": {"accept_rate": 1.0, "adds_per_day": 2, "pushes_per_day": 3.0, "value_share": 0.2},
     },
     "platforms": {
         "douyin": {"policy": "douyin", "ad_load": 0.1, "cpm": 400.0,

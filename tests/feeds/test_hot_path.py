@@ -32,7 +32,7 @@ def test_within_cap_kernel_matches_the_sort_definition():
         top = np.stack([rng.permutation(cols)[:k] for _ in range(rows)]).astype(np.int64)
         top[rng.random(top.shape) < 0.1] = -1  # padding (fewer finite scores than k)
         left = rng.uniform(-3, rows * k / cols / 2, cols)  # some columns already over their cap
-        got = within_cap(top, np.floor(np.maximum(left, 0)), np.full(rows, k, dtype=np.int64))
+        got = within_cap(top, np.floor(np.maximum(left, 0)).astype(np.int64), np.full(rows, k, dtype=np.int64))
         assert np.array_equal(got, within_cap_twin(top, left))
         assert 0 < got.sum() < (top >= 0).sum()  # the cap binds somewhere, not everywhere
 
@@ -43,7 +43,7 @@ def test_within_cap_spends_no_allowance_on_places_users_do_not_take():
     ranked the item lower still gets it while the item is under its cap. (Before the
     fix, every ranked place used a unit: here user 1 lost item 0 to user 0's look-ahead.)"""
     top = np.array([[1, 0], [2, 0]], dtype=np.int64)  # user 0: item 1 then 0; user 1: item 2 then 0
-    cap = np.array([1.0, 5.0, 0.0])  # item 0: one pick left; item 2: capped
+    cap = np.array([1, 5, 0], dtype=np.int64)  # item 0: one pick left; item 2: capped
     got = within_cap(top, cap, np.array([1, 1], dtype=np.int64))
     assert got.tolist() == [[True, False], [False, True]]
     # the rules at random: no row over its k_u, no column over its cap, and a place is
@@ -52,7 +52,7 @@ def test_within_cap_spends_no_allowance_on_places_users_do_not_take():
     for rows, k, cols in [(400, 14, 30), (60, 8, 12), (3, 3, 3)]:
         top = np.stack([rng.permutation(cols)[:k] for _ in range(rows)]).astype(np.int64)
         top[rng.random(top.shape) < 0.1] = -1
-        cap = np.floor(np.maximum(rng.uniform(-3, rows * k / cols / 3, cols), 0))
+        cap = np.floor(np.maximum(rng.uniform(-3, rows * k / cols / 3, cols), 0)).astype(np.int64)
         k_u = rng.integers(0, k + 1, rows)
         got = within_cap(top, cap, k_u)
         assert (got.sum(axis=1) <= k_u).all()
@@ -89,7 +89,7 @@ def test_all_granted_means_within_cap_grants_every_ranked_pick():
                 left[0] = max(left[0], 0.5)
             granted = _all_granted(left, rows)
             top_ok = np.where(left[np.maximum(top, 0)] > 0, top, -1)  # the ranking never picks capped columns
-            got = within_cap(top_ok, np.floor(np.maximum(left, 0)), np.full(rows, k, dtype=np.int64))
+            got = within_cap(top_ok, np.floor(np.maximum(left, 0)).astype(np.int64), np.full(rows, k, dtype=np.int64))
             assert granted == (trial % 2 == 0)
             if granted:
                 assert np.array_equal(got, top_ok >= 0)

@@ -522,7 +522,7 @@ def test_numpy_forms_match_the_kernels():
     for rows, k, cols in [(500, 12, 30), (2000, 20, 64), (7, 3, 5)]:
         top = np.stack([rng.permutation(cols)[:k] for _ in range(rows)]).astype(np.int64)
         top[rng.random(top.shape) < 0.1] = -1
-        cap = np.floor(np.maximum(rng.uniform(-3, rows * k / cols / 2, cols), 0))
+        cap = np.floor(np.maximum(rng.uniform(-3, rows * k / cols / 2, cols), 0)).astype(np.int64)
         for k_u in (np.full(rows, k), rng.integers(0, k + 1, rows), np.full(rows, 1)):
             k_u = k_u.astype(np.int64)
             assert np.array_equal(nk.within_cap(top, cap, k_u), within_cap(top, cap, k_u))
