@@ -8,8 +8,9 @@ Slot sources (``vocabulary.SOURCES``), filled in this order:
 
 * ``follow`` (关注): items of creators the user follows; the user opens the follow tab
   for a share of their slots (drawn per user around the platform's ``follow_share``) and
-  picks a followed creator with probability ∝ intimacy + ``follow_pick_base``, then one
-  of its items of the last ``follow_window`` days.
+  picks a followed creator reachable on the platform with probability ∝ intimacy +
+  ``follow_pick_base`` (a followed account banned there or, with multi-homing, absent
+  weighs 0), then one of its items of the last ``follow_window`` days.
 * ``same_city`` (同城): items from creators in the user's city.
 * ``ads`` (商域, commercial): slots sold to merchants (:mod:`simulator.platform.ad_market`).
 * ``cold_start``: the platform's cold-start pool. Each new item is first offered to its
@@ -147,9 +148,11 @@ def threads_may_share_kernels() -> bool:
 
 def fill_shared_caches(model, platforms: list) -> None:
     """Fill what the platforms' feeds share and would otherwise fill on first use, so that
-    feeds built in threads only read it: the follow tab's pick weights
-    (:func:`follow_pick_weights`), the ad market's follow edges to the merchants'
-    accounts (platform/ad_market.py ``AccountEdges.edges``), the item indexes (recent items by creator for the
+    feeds built in threads only read it: the follow tab's pick weights of each feed
+    platform (:func:`_fill_pick_weights`: the platforms' shared ones, or a platform's own
+    where a followed account is blocked there, which its feed takes out of the cache),
+    the ad market's follow edges to the merchants' accounts (platform/ad_market.py
+    ``AccountEdges.edges``), the item indexes (recent items by creator for the
     follow tab and the ad market, items by city for the same-city tab) and, with
     multi-homing, the presence's rows of creators who entered since it was last read
     (its arrays grow by concatenation: two threads would both grow them); on large graphs
@@ -169,7 +172,7 @@ def fill_shared_caches(model, platforms: list) -> None:
         if cfg.kind == "shelf":
             continue
         if model.follows.n_edges:
-            follow_pick_weights(model, cfg.follow_pick_base)
+            _fill_pick_weights(model, platform)
         indexes.recent(cfg.follow_window)
         indexes.recent(cfg.max_item_age)
         indexes.by_city(cfg.max_item_age)
@@ -177,21 +180,26 @@ def fill_shared_caches(model, platforms: list) -> None:
 
 def fill_follow_caches(model, platforms: list) -> None:
     """On large graphs (compiled), while the feeds are built (``model.feed_cache``), with
-    merchants and a feed platform: the first feed platform's follow-tab pick weights
-    (:func:`follow_pick_weights`) and the ad market's follow edges to the merchants'
-    accounts (platform/ad_market.py ``AccountEdges.edges``) in one pass over every edge
+    merchants and a feed platform: the first feed platform's follow-tab pick weights and
+    the ad market's follow edges to the merchants' accounts (platform/ad_market.py
+    ``AccountEdges.edges``) in one pass over every edge
     (``kernels.row_start_sums_and_marked``) instead of one each: the same arrays, cached
-    as their first use would cache them. (Filled whether or not the day's feeds read them:
-    neither depends on who computes it.)"""
+    as their first use would cache them (:func:`follow_pick_weights`, shared by the
+    platforms; or, where a followed account is blocked on that platform, its own weights
+    and the edge values they sum, :func:`follow_pick_values`, which its feed takes out of
+    the cache: :func:`_pick_weights_of`). (Filled whether or not the day's feeds read
+    them: neither depends on who computes it.)"""
     follows = model.follows
     cache = getattr(model, "feed_cache", None)
     feed = [platform for platform in platforms if platform.cfg.kind != "shelf"]
     if (cache is None or not feed or not model.merchants.n or not follows.n_edges
             or not numpy_kernels.compiled(follows.n_edges)):
         return
-    key = _pick_key(feed[0].cfg.follow_pick_base)
-    if key in cache or AccountEdges.KEY in cache:
+    platform = feed[0]
+    base = platform.cfg.follow_pick_base
+    if AccountEdges.KEY in cache or _pick_key(base) in cache or _own_key(platform) in cache:
         return
+    values = follow_pick_values(model, platform)
     row_start_sums_and_marked = numpy_kernels.compiled_kernels().row_start_sums_and_marked
 
     # room for 1 edge in 8 to the accounts (0.6% of the edges of a 200,000-user ecosystem
@@ -199,14 +207,24 @@ def fill_follow_caches(model, platforms: list) -> None:
     # edge). Pages of the room never written are never touched, so a large room costs
     # address space, not memory (a room that doubled when full instead measured 0.56x at
     # 10,000 users compiled ahead but ~6x slower under numba at 200,000: issue #17)
-    cache[key], cache[AccountEdges.KEY] = row_start_sums_and_marked(
-        follows.indptr, follows.intimacy, np.float32(key[1]), follows.creator, AccountEdges.accounts(model),
-        follows.n_edges // 8 + 1024)
+    sums, cache[AccountEdges.KEY] = row_start_sums_and_marked(
+        follows.indptr, follows.intimacy if values is None else values, np.float32(base), follows.creator,
+        AccountEdges.accounts(model), follows.n_edges // 8 + 1024)
+    if values is None:
+        cache[_pick_key(base)] = sums
+    else:
+        cache[_own_key(platform)] = (values, sums)
 
 
 def _pick_key(base: float) -> tuple:
     """The follow tab's pick weights' entry in ``model.feed_cache``, by ``follow_pick_base``."""
     return ("follow_pick_weights", float(base))
+
+
+def _own_key(platform) -> tuple:
+    """The entry in ``model.feed_cache`` of a platform's own follow-tab weights
+    (:func:`fill_follow_caches`, where a followed account is blocked there)."""
+    return ("follow_pick_own", platform.index)
 
 
 # the feeds' threads, kept across steps and runs (idle between days)
@@ -273,14 +291,17 @@ def reachable(model, platform: int, creators: np.ndarray) -> np.ndarray:
 
 
 def follow_slots(model, platform, active, n, rng):
-    """Follow tab: pick a followed creator (∝ intimacy + follow_pick_base), then one of its recent items."""
+    """Follow tab: pick a followed creator reachable on the platform (∝ intimacy +
+    follow_pick_base; one banned there or absent weighs 0: :func:`follow_pick_values`),
+    then one of its recent items. A user who follows no reachable creator, or whose pick
+    has no item in the last follow_window days, leaves the slot to the recommender."""
     follows = model.follows
     if follows.n_edges and numpy_kernels.compiled(follows.n_edges):  # the same picks, compiled
         return _follow_slots_compiled(model, platform, active, n, rng)
     pos = np.repeat(np.arange(len(active)), n)
     if len(pos) == 0 or follows.n_edges == 0:
         return Impressions.empty(), pos[:0]
-    cumw = follow_pick_weights(model, platform.cfg.follow_pick_base)
+    _, cumw = _pick_weights_of(model, platform, compiled=False)
     if len(pos) > len(active):  # more picks than users (kuaishou.toml's ~5 a user): each user's row bounds once
         edge = weighted_in_repeated_rows(follows.indptr, cumw, active.astype(np.int64),
                                          np.broadcast_to(n, (len(active),)), rng)  # (the same picks)
@@ -288,7 +309,9 @@ def follow_slots(model, platform, active, n, rng):
         edge = weighted_in_rows(follows.indptr, cumw, active[pos].astype(np.int64), rng)
     ok = edge >= 0
     creator = follows.creator.take(edge)  # (each pick's creator, read once; -1, no pick: the last edge's, dropped)
-    # a banned account has no reach here, even among followers it regained elsewhere (reachable's mask)
+    # a banned or absent account has no reach here (reachable's mask): its edges weigh 0, and a
+    # pick that still lands on one (a draw rounded up to its row's total falls on the row's
+    # last edge, whatever it weighs) leaves the slot to the recommender
     blocked = blocked_creators(model, platform.index)
     if blocked is not None:
         ok &= ~blocked.take(creator)
@@ -316,12 +339,12 @@ def _follow_slots_compiled(model, platform, active, n, rng):
     if total == 0:
         return Impressions.empty(), np.zeros(0, dtype=np.int64)
     base = platform.cfg.follow_pick_base
-    cumw = follow_pick_weights(model, base)
-    # reachable's mask: a banned account has no reach here, even among followers it regained elsewhere
+    values, cumw = _pick_weights_of(model, platform, compiled=True)
+    # reachable's mask (follow_slots): a pick that still lands on a blocked edge is dropped
     blocked = blocked_creators(model, platform.index)
     if blocked is None:
         blocked = np.zeros(model.creators.n, dtype=bool)
-    edge, creator, kept = follow_tab_edges(follows.indptr, cumw, follows.intimacy, np.float32(base), follows.creator,
+    edge, creator, kept = follow_tab_edges(follows.indptr, cumw, values, np.float32(base), follows.creator,
                                            blocked, active, n, first, rng.random(total))
     recent = model.item_indexes.recent(platform.cfg.follow_window)
     pos, user, item, edge = follow_tab_items(edge, creator, kept, active, n, recent.indptr, recent.items,
@@ -329,8 +352,89 @@ def _follow_slots_compiled(model, platform, active, n, rng):
     return Impressions.make(model, user, item, FOLLOW, edge), pos
 
 
+def follow_pick_values(model, platform) -> np.ndarray | None:
+    """The follow edges' intimacy as ``platform``'s follow tab weighs them, where some
+    followed account is banned there or, with multi-homing, absent (``blocked_creators``):
+    a copy of ``follows.intimacy`` in which each edge to such an account is
+    -``follow_pick_base``, so that its pick weight, intimacy + follow_pick_base (float32:
+    -b + b is exactly 0), is 0. The picks' kernels take it for the intimacy: a row's
+    cumulative weights do not rise across a zero-weight edge, and a pick is the first
+    edge whose cumulative weight exceeds the draw r = lo + u·(hi − lo) ≥ lo (u in [0, 1)),
+    so such an edge is never drawn, first in its row or not; a row whose edges all weigh 0
+    (hi = lo) draws nothing, and the slot goes to the recommender. The one exception, a
+    draw that float64 rounds up to its row's total (a chance of the order of
+    ulp(lo) / (hi − lo) a pick), falls on the row's last edge whatever it weighs: the
+    callers drop a pick of a blocked account. So the tab's slots go to the followed
+    creators the user can reach on the platform, ∝ intimacy + follow_pick_base among them.
+    None where no account is blocked there, or none that anybody follows (every edge
+    weighs intimacy + base: the platforms' shared :func:`follow_pick_weights`, bit for bit
+    as before). Vectorized, once a day per platform where an account is blocked
+    (:func:`_pick_weights_of`): a gather of a per-creator cap (-follow_pick_base where
+    blocked, +inf elsewhere) and its minimum with the intimacy, which is never below 0:
+    -follow_pick_base on a blocked edge, the intimacy itself on the others (~3-4 ns an
+    edge, ~half a gather of the blocked mask and a ``where``; 4 bytes an edge, kept until
+    the platform's follow tab is drawn)."""
+    blocked = blocked_creators(model, platform.index)
+    if blocked is None or not blocked.any():
+        return None
+    follows = model.follows
+    base = np.float32(platform.cfg.follow_pick_base)
+    cap = np.where(blocked, -base, np.float32(np.inf)).astype(np.float32)  # (one per creator)
+    values = cap.take(follows.creator)
+    np.minimum(follows.intimacy, values, out=values)
+    if not (values < 0).any():  # nobody follows a blocked account (at base 0, -0.0: the intimacy's sums anyway)
+        return None
+    return values
+
+
+def _pick_weights_of(model, platform, compiled: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The follow tab's pick weights on ``platform``: the edge values the picks add
+    ``follow_pick_base`` to (:func:`follow_pick_values`, or the intimacy where no followed
+    account is blocked there) and their sums (the global cumsum; compiled, the sums where
+    each user's row starts, ``kernels.row_start_sums``). Where the values are the
+    intimacy, the sums are the platforms' shared ones (:func:`follow_pick_weights`); else
+    the platform's own, taken (and dropped: read once) from the cache where
+    :func:`fill_follow_caches` or :func:`_fill_pick_weights` put them, or computed here."""
+    cache = getattr(model, "feed_cache", None)
+    own = cache.pop(_own_key(platform), None) if cache is not None else None
+    if own is not None:
+        return own
+    values = follow_pick_values(model, platform)
+    if values is None:
+        return model.follows.intimacy, follow_pick_weights(model, platform.cfg.follow_pick_base)
+    return values, _sums_of(model, values, platform.cfg.follow_pick_base, compiled)
+
+
+def _fill_pick_weights(model, platform) -> None:
+    """Put ``platform``'s follow-tab pick weights in ``model.feed_cache`` before the feeds'
+    threads start (:func:`fill_shared_caches`): the platforms' shared sums
+    (:func:`follow_pick_weights`) or, where a followed account is blocked there, the
+    platform's own values and sums under its own key (:func:`_pick_weights_of` takes them
+    out); kept if there already (:func:`fill_follow_caches`)."""
+    cache = getattr(model, "feed_cache", None)
+    if cache is not None and _own_key(platform) in cache:
+        return
+    values = follow_pick_values(model, platform)
+    base = platform.cfg.follow_pick_base
+    if values is None:
+        follow_pick_weights(model, base)
+    elif cache is not None:
+        cache[_own_key(platform)] = (values, _sums_of(model, values, base, numpy_kernels.compiled(len(values))))
+
+
+def _sums_of(model, values: np.ndarray, base: float, compiled: bool) -> np.ndarray:
+    """:func:`follow_pick_weights`' sums of the weights ``values`` + ``base`` (compiled:
+    where each user's row starts, and the end; else the global cumsum), not cached."""
+    if compiled:
+        return numpy_kernels.compiled_kernels().row_start_sums(model.follows.indptr, values, np.float32(base))
+    cumw = (values + np.float32(base)).astype(np.float64)  # (the float32 sums, then float64 adds: as below)
+    np.cumsum(cumw, out=cumw)
+    return cumw
+
+
 def follow_pick_weights(model, base: float) -> np.ndarray:
-    """The global cumsum of the follow edges' pick weights (intimacy + ``base``), float64;
+    """The global cumsum of the follow edges' pick weights (intimacy + ``base``), float64,
+    on platforms where no followed account is blocked (:func:`follow_pick_values`);
     on large graphs (compiled) only where each user's row starts in it, and its end
     (``kernels.row_start_sums``: one float a user, not one an edge, issue #17's memory;
     the picks add their row's weights again, ``kernels.follow_tab_edges``).

@@ -2,6 +2,7 @@
 content/presence.py)."""
 
 import numpy as np
+import pytest
 
 from simulator import TrafficModel
 from simulator.state.vocabulary import ADS, COLD_START, FOLLOW, RECOMMEND, SAME_CITY
@@ -195,3 +196,40 @@ def test_a_shelf_platform_has_no_creators_present():
         rows = m.metrics_frame()
         assert (rows[rows.platform == "taobao"]["creators_present"] == 0).all()
         assert (rows[rows.platform == "douyin"]["creators_present"] > 0).all()
+
+
+def test_follow_tab_share_on_a_platform_is_follow_share_among_reachable_follows():
+    """Guards the follow tab with multi-homing (ODD 7.3, 7.11): on the Kuaishou-like
+    platform, where the Douyin-homed creators are absent (cross_post_share 0: over half
+    the creators), a user's follow slots go to the followed creators present there, so an
+    active user all of whose present followed creators have a recent item gets the share
+    of the slots their follow_share says (ad_load 0: Binomial(slots, share) follow
+    slots, in expectation slots × share), and no follow-tab impression goes to an absent
+    creator nor to a user who follows none present. Fails when the pick weighs the absent
+    creators' edges too (~0.4 of the expected follow impressions, the rest left to the
+    recommender)."""
+    from simulator.content.presence import blocked_creators
+
+    sc = two_platforms({"multi_homing": True, "cross_post_share": 0.0}, kuaishou={"ad_load": 0.0, "follow_window": 14})
+    m = TrafficModel(sc, seed=2)
+    m.run(4)
+    log = next(log for log in m.day_logs if log.platform.index == 1)
+    platform, imp = log.platform, log.impressions
+    follows = m.follows
+    blocked = blocked_creators(m, 1)
+    assert blocked.mean() > 0.5
+    follow = imp.source == FOLLOW
+    assert follow.sum() > 1000 and not blocked[m.items.creator[imp.item[follow]]].any()
+    has_item = np.diff(m.item_indexes.recent(platform.cfg.follow_window).indptr)[:m.creators.n] > 0
+    src = np.repeat(np.arange(m.users.n), np.diff(follows.indptr))
+    reach = ~blocked[follows.creator]
+    n_reach = np.bincount(src, weights=reach, minlength=m.users.n)
+    served = (n_reach > 0) & (np.bincount(src, weights=reach & ~has_item[follows.creator], minlength=m.users.n) == 0)
+    active = platform.active_users
+    got = np.bincount(imp.user[follow], minlength=m.users.n)
+    mine = active[served[active]]
+    assert len(mine) > 500
+    assert platform.slots_today == platform.cfg.feed_slots * len(active)  # (every active user has feed_slots)
+    expected = platform.cfg.feed_slots * m.users.follow_share[mine, 1].astype(np.float64).sum()
+    assert got[mine].sum() == pytest.approx(expected, rel=0.06)  # (binomial noise: ~1.3%)
+    assert got[active[n_reach[active] == 0]].sum() == 0

@@ -244,7 +244,10 @@ def test_fill_follow_caches_fills_what_first_use_would(monkeypatch):
     from simulator.feeds.slots import _pick_key, fill_follow_caches, follow_pick_weights
     from simulator.platform.ad_market import AccountEdges
 
-    scenario = load_scenario("scenarios/ecosystem.toml", overrides={"population": {"users": 2000, "creators": 60, "merchants": 3}})
+    # (multi-homing off: no creator is absent, so both feed platforms weigh every edge and
+    # share the weights; a platform where an account is blocked weighs its own, uncached)
+    scenario = load_scenario("scenarios/ecosystem.toml", overrides={"population": {"users": 2000, "creators": 60, "merchants": 3},
+                                                                    "creators": {"multi_homing": False}})
     model = TrafficModel(scenario, seed=4)
     model.step()
     platforms = list(model.platforms.values())
@@ -267,6 +270,53 @@ def test_fill_follow_caches_fills_what_first_use_would(monkeypatch):
     model.feed_cache = {}
     fill_follow_caches(model, platforms)
     assert model.feed_cache == {}
+    model.feed_cache = None
+
+
+def test_fill_follow_caches_fuses_a_blocking_platforms_own_weights(monkeypatch):
+    """Guards the follow tab's own weights of a platform where followed accounts are
+    absent (multi-homing) in the shared caches (slots.fill_follow_caches,
+    fill_shared_caches): the one pass over every edge sums the first feed platform's own
+    values (follow_pick_values: blocked edges weigh 0) and finds the ad market's account
+    edges; fill_shared_caches adds the other platform's own; each feed takes its entry
+    out (read once), and the follow tab draws the same impressions as without the cache."""
+    from simulator import TrafficModel
+    from simulator.config import load_scenario
+    from simulator.feeds import numpy_kernels, slots
+    from simulator.platform.ad_market import AccountEdges
+
+    scenario = load_scenario("scenarios/ecosystem.toml", overrides={"population": {"users": 2000, "creators": 60, "merchants": 3}})
+    model = TrafficModel(scenario, seed=4)
+    model.step()
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0)
+    feed = [p for p in model.platforms.values() if p.cfg.kind != "shelf"]
+    assert len(feed) == 2
+    ks = numpy_kernels.compiled_kernels()
+    active = np.arange(model.users.n, dtype=np.int32)
+    n = np.full(len(active), 5)
+    want = []
+    for platform in feed:
+        values = slots.follow_pick_values(model, platform)
+        assert values is not None
+        sums = ks.row_start_sums(model.follows.indptr, values, np.float32(platform.cfg.follow_pick_base))
+        imp, pos = slots.follow_slots(model, platform, active, n, np.random.default_rng(platform.index))
+        want.append((values, sums, imp, pos))
+    want_e = AccountEdges(model).edges()
+    model.feed_cache = {}
+    slots.fill_follow_caches(model, list(model.platforms.values()))
+    cache = model.feed_cache
+    assert set(cache) == {slots._own_key(feed[0]), AccountEdges.KEY}
+    values, sums = cache[slots._own_key(feed[0])]
+    assert np.array_equal(values, want[0][0]) and sums.tobytes() == want[0][1].tobytes()
+    assert np.array_equal(cache[AccountEdges.KEY], want_e)
+    slots.fill_shared_caches(model, list(model.platforms.values()))
+    values, sums = cache[slots._own_key(feed[1])]
+    assert np.array_equal(values, want[1][0]) and sums.tobytes() == want[1][1].tobytes()
+    assert slots._pick_key(feed[0].cfg.follow_pick_base) not in cache  # nobody weighs every edge
+    for platform, (_, _, imp, pos) in zip(feed, want):
+        got, got_pos = slots.follow_slots(model, platform, active, n, np.random.default_rng(platform.index))
+        assert slots._own_key(platform) not in cache  # taken out
+        assert np.array_equal(got.item, imp.item) and np.array_equal(got.edge, imp.edge) and np.array_equal(got_pos, pos)
     model.feed_cache = None
 
 
@@ -406,7 +456,8 @@ def test_build_feeds_keeps_no_feed_cache_after_the_feeds(monkeypatch):
     from simulator.config import load_scenario
     from simulator.feeds import slots
 
-    scenario = load_scenario("scenarios/ecosystem.toml", overrides={"population": {"users": 2000, "creators": 60, "merchants": 2}})
+    scenario = load_scenario("scenarios/ecosystem.toml", overrides={"population": {"users": 2000, "creators": 60, "merchants": 2},
+                                                                    "creators": {"multi_homing": False}})  # (shared weights)
     model = TrafficModel(scenario, seed=3)
     seen, orig = [], slots.follow_pick_weights
 

@@ -196,3 +196,133 @@ def test_same_city_draws_only_reachable_items(monkeypatch):
     served = reachable_in_city[m.users.city] > 0
     got = np.bincount(pos, minlength=len(active))
     assert served.any() and (got[served] == 3).all() and (got[~served] == 0).all()
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_follow_tab_picks_among_the_creators_reachable_on_the_platform(monkeypatch, compiled):
+    """Guards the follow tab's pick weights (ODD 7.3): a followed account banned on the
+    platform (or, with multi-homing, absent: the same ``blocked_creators``) weighs 0 in the
+    pick, so a user's follow slots go to the followed creators reachable there, ∝ intimacy
+    + follow_pick_base among them, instead of falling to the recommender when the pick
+    lands on a blocked one: a user all of whose reachable followed creators have a recent
+    item fills every follow slot, a user who follows no reachable creator fills none.
+    Both forms (numpy's cumsum and the compiled row sums), the same impressions. Fails
+    when the pick weighs every follow edge (those users lose about the blocked share of
+    their picks)."""
+    from simulator.feeds import numpy_kernels, slots
+
+    m = TrafficModel(small(), seed=2)
+    m.run(2)
+    platform = m.platforms["douyin"]
+    blocked = np.zeros(m.creators.n, dtype=bool)
+    blocked[::2] = True  # half the accounts banned on the platform
+    monkeypatch.setattr(slots, "blocked_creators", lambda model, p: blocked)
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0 if compiled else 10**12)
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+    follows, k = m.follows, 20
+    active = np.arange(m.users.n, dtype=np.int32)
+    imp, pos = slots.follow_slots(m, platform, active, np.full(len(active), k), np.random.default_rng(0))
+    creator = m.items.creator[imp.item]
+    assert len(imp) and not blocked[creator].any()
+    assert (follows.creator[imp.edge] == creator).all() and (follows.src[imp.edge] == imp.user).all()
+    recent = m.item_indexes.recent(platform.cfg.follow_window)
+    has_item = np.diff(recent.indptr)[:m.creators.n] > 0
+    src = np.repeat(np.arange(m.users.n), np.diff(follows.indptr))
+    reach = ~blocked[follows.creator]
+    n_reach = np.bincount(src, weights=reach, minlength=m.users.n)
+    n_reach_without = np.bincount(src, weights=reach & ~has_item[follows.creator], minlength=m.users.n)
+    got = np.bincount(pos, minlength=len(active))
+    served = (n_reach > 0) & (n_reach_without == 0)
+    some_blocked = np.bincount(src, weights=~reach, minlength=m.users.n) > 0
+    assert (served & some_blocked).sum() > 200  # users the change is about
+    assert (got[served] == k).all()
+    assert (got[n_reach == 0] == 0).all() and (n_reach == 0).sum() > 20
+    # among the reachable edges of the users served, picks ∝ intimacy + follow_pick_base
+    w = follows.intimacy.astype(np.float64) + platform.cfg.follow_pick_base
+    edge_served = served[src] & reach
+    row_w = np.bincount(src, weights=np.where(reach, w, 0.0), minlength=m.users.n)[src]
+    expect = np.divide(k * w, row_w, out=np.zeros_like(w), where=edge_served)
+    picks = np.bincount(imp.edge, minlength=follows.n_edges)
+    for low, high in ((0.0, 0.1), (0.1, 0.3), (0.3, 1.01)):  # by intimacy
+        band = edge_served & (follows.intimacy >= low) & (follows.intimacy < high)
+        assert picks[band].sum() == pytest.approx(expect[band].sum(), rel=0.05), (low, high)
+    # the two forms: the same picks
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 10**12 if compiled else 0)
+    other, other_pos = slots.follow_slots(m, platform, active, np.full(len(active), k), np.random.default_rng(0))
+    assert np.array_equal(other.item, imp.item) and np.array_equal(other.edge, imp.edge)
+    assert np.array_equal(other_pos, pos)
+
+
+def test_follow_pick_values_copies_only_where_a_followed_account_is_blocked(monkeypatch):
+    """Guards slots.follow_pick_values: where no account is blocked on the platform, or
+    none of the blocked ones has a follower, the tab weighs every edge (None: the shared,
+    cached weights, bit for bit the former ones); else a float32 copy of intimacy whose
+    blocked edges weigh exactly 0 once follow_pick_base is added, the others untouched."""
+    from simulator.feeds import slots
+
+    m = TrafficModel(small(), seed=2)
+    platform = m.platforms["douyin"]
+    follows, base = m.follows, np.float32(platform.cfg.follow_pick_base)
+    blocked = np.zeros(m.creators.n, dtype=bool)
+    monkeypatch.setattr(slots, "blocked_creators", lambda model, p: None)
+    assert slots.follow_pick_values(m, platform) is None
+    monkeypatch.setattr(slots, "blocked_creators", lambda model, p: blocked)
+    assert slots.follow_pick_values(m, platform) is None  # nobody blocked
+    unfollowed = np.setdiff1d(np.arange(m.creators.n), follows.creator)
+    if len(unfollowed):
+        blocked[unfollowed[0]] = True
+        assert slots.follow_pick_values(m, platform) is None  # blocked, but nobody follows it
+    blocked[np.unique(follows.creator)[::3]] = True  # a third of the followed accounts
+    values = slots.follow_pick_values(m, platform)
+    hit = blocked[follows.creator]
+    assert values.dtype == np.float32 and values.flags.c_contiguous and hit.any() and not hit.all()
+    assert ((values + base)[hit] == 0).all()
+    assert np.array_equal(values[~hit], follows.intimacy[~hit])
+
+
+def test_follow_tab_kernels_never_draw_a_zero_weight_edge():
+    """Guards what slots.follow_pick_values relies on, in both forms of the pick
+    (state.arrays.weighted_in_rows over numpy's cumsum; kernels.row_start_sums with
+    kernels.follow_tab_edges): an edge whose weight is 0 is never drawn, whether it is the
+    graph's first edge, first or last in its row or between two others, and a row whose
+    edges all weigh 0 draws nothing; for every uniform but those a float64 rounding takes
+    to the row's total, which fall on the row's last edge (a chance of ~ulp(lo)/(hi − lo),
+    3e-10 here): the caller drops such a pick of a blocked account (follow_tab_edges'
+    ``blocked``). Fails when a search counts an edge whose cumulative weight equals the
+    draw (side="left", or ``>=``)."""
+    from simulator.feeds import kernels
+    from simulator.state.arrays import weighted_in_rows
+
+    base = np.float32(0.05)
+    z = -base  # weighs 0
+    values = np.array([z, 1e6, 1e6, z, 0.3, z, 0.2, z, z, z, 0.7, z], np.float32)
+    indptr = np.array([0, 3, 8, 10, 12], np.int64)  # rows: [z, big, big], [z, .3, z, .2, z], [z, z], [.7, z]
+    zero = values + base == 0
+    creator = np.arange(len(values), dtype=np.int32)
+    rows = np.arange(4)
+    cumw = np.cumsum((values + base).astype(np.float64))
+    row_start = kernels.row_start_sums(indptr, values, base)
+    u = np.r_[np.linspace(0.0, 1.0, 2001)[:-1], np.nextafter(1.0 - 1e-9, 0.0)]
+
+    class Uniforms:
+        def random(self, n):
+            assert n == len(u)
+            return u
+
+    for r in rows:
+        numpy_pick = weighted_in_rows(indptr, cumw, np.full(len(u), r, np.int64), Uniforms())
+        pick, _, _ = kernels.follow_tab_edges(indptr, row_start, values, base, creator, np.zeros(len(values), bool),
+                                              np.array([r], np.int32), np.array([len(u)], np.int64),
+                                              np.array([0], np.int64), u)
+        assert np.array_equal(pick, numpy_pick), r
+        if r == 2:
+            assert (pick == -1).all()  # nothing to pick
+        else:
+            assert (pick >= indptr[r]).all() and (pick < indptr[r + 1]).all() and not zero[pick].any(), r
+            assert len(np.unique(pick)) == (~zero[indptr[r]:indptr[r + 1]]).sum()  # every weighted edge drawn
+    # the rounding exception: a draw that rounds up to the row's total falls on its last edge
+    top = np.array([1.0 - 2.0 ** -53])
+    assert row_start[1] + top[0] * (row_start[2] - row_start[1]) == row_start[2]
+    pick, _, kept = kernels.follow_tab_edges(indptr, row_start, values, base, creator, zero,
+                                             np.array([1], np.int32), np.array([1], np.int64), np.array([0], np.int64), top)
+    assert kept == 0 and pick[0] == -1  # the last edge (zero weight, blocked) is dropped
