@@ -507,7 +507,8 @@ def test_a_platform_without_ad_slots_neither_gets_nor_teaches_the_ad_budget():
     weights = learner.platform_share.copy()
     for _ in range(3):
         m.step()
-        np.testing.assert_array_equal(learner.platform_share, weights)
+        # (equal up to the renormalization's rounding: a weight of ~1e-23 moves in its last digits)
+        np.testing.assert_allclose(learner.platform_share, weights, rtol=1e-12, atol=0)
         np.testing.assert_array_equal(learner.platform_returns()[:, 1], known)
         np.testing.assert_array_equal(learner.platform_today, np.tile([1.0, 0.0], (m.merchants.n, 1)))
         assert m.ledger.today["ad_spend"][1].sum() == 0 and m.ledger.today["ad_spend"][0].sum() > 0
