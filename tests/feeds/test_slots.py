@@ -301,7 +301,7 @@ def test_follow_tab_kernels_never_draw_a_zero_weight_edge():
     creator = np.arange(len(values), dtype=np.int32)
     rows = np.arange(4)
     cumw = np.cumsum((values + base).astype(np.float64))
-    row_start = kernels.row_start_sums(indptr, values, base)
+    row_start = kernels.row_start_sums(indptr, values, base, creator, np.zeros(len(values), bool))
     u = np.r_[np.linspace(0.0, 1.0, 2001)[:-1], np.nextafter(1.0 - 1e-9, 0.0)]
 
     class Uniforms:
