@@ -370,7 +370,7 @@ def follow_pick_values(model, platform) -> np.ndarray | None:
     pick), falls on the row's last edge whatever it weighs: the callers drop a pick of a
     blocked account. So the tab's slots go to the followed creators the user can reach on
     the platform, ∝ intimacy + follow_pick_base among them. None where no account is
-    blocked there, or none that anybody follows (every edge weighs
+    blocked there, or (follow_pick_base > 0) none that anybody follows (every edge weighs
     intimacy + base: the platforms' shared :func:`follow_pick_weights`). Vectorized, once
     a day per platform where an account is blocked (:func:`_pick_weights_of`): a gather
     of a per-creator cap (-follow_pick_base where blocked, +inf elsewhere) and its minimum
@@ -387,7 +387,9 @@ def follow_pick_values(model, platform) -> np.ndarray | None:
     cap = np.where(blocked, -base, np.float32(np.inf)).astype(np.float32)  # (one per creator)
     values = cap.take(follows.creator)
     np.minimum(follows.intimacy, values, out=values)
-    if not (values < 0).any():  # nobody follows a blocked account (at base 0, -0.0: the intimacy's sums anyway)
+    # nobody follows a blocked account: the intimacy's sums (at base 0 a blocked edge is
+    # -0.0, not below 0: the copy, whose weights are the intimacy's where nobody does)
+    if base > 0 and not (values < 0).any():
         return None
     return values
 
