@@ -86,8 +86,8 @@ SIGNATURES: dict[str, list[str]] = {
     "random_subset_by_group": ["int32[::1], float64[::1], int64[::1]"],
     "react_in_chunks": ["int32[::1], float32[::1], int32[::1], float32[::1], float32[::1], float64[::1], "
                         "float64[::1], int64"],
-    "row_start_sums": ["int64[::1], float32[::1], float32"],
-    "row_start_sums_and_marked": ["int64[::1], float32[::1], float32, int32[::1], boolean[::1], int64"],
+    "row_start_sums": ["int64[::1], float32[::1], float32, int32[::1], boolean[::1]"],
+    "row_start_sums_and_marked": ["int64[::1], float32[::1], float32, int32[::1], boolean[::1], boolean[::1], int64"],
     # (a platform's columns of the users' push, uses and satisfaction: any strides, one
     # platform's C-contiguous; the pushes are int64 on a day without any: numpy's
     # bincount of no weights)

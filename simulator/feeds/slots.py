@@ -185,9 +185,9 @@ def fill_follow_caches(model, platforms: list) -> None:
     ``AccountEdges.edges``) in one pass over every edge
     (``kernels.row_start_sums_and_marked``) instead of one each: the same arrays, cached
     as their first use would cache them (:func:`follow_pick_weights`, shared by the
-    platforms; or, where a followed account is blocked on that platform, its own weights
-    and the edge values they sum, :func:`follow_pick_values`, which its feed takes out of
-    the cache: :func:`_pick_weights_of`). (Filled whether or not the day's feeds read
+    platforms; or, where an account is blocked on that platform, its own weights, the
+    blocked accounts' edges weighing 0 (:func:`_blocked_mask`), which its feed takes out
+    of the cache: :func:`_pick_weights_of`). (Filled whether or not the day's feeds read
     them: neither depends on who computes it.)"""
     follows = model.follows
     cache = getattr(model, "feed_cache", None)
@@ -199,7 +199,7 @@ def fill_follow_caches(model, platforms: list) -> None:
     base = platform.cfg.follow_pick_base
     if AccountEdges.KEY in cache or _pick_key(base) in cache or _own_key(platform) in cache:
         return
-    values = follow_pick_values(model, platform)
+    blocked = _blocked_mask(model, platform)
     row_start_sums_and_marked = numpy_kernels.compiled_kernels().row_start_sums_and_marked
 
     # room for 1 edge in 8 to the accounts (0.6% of the edges of a 200,000-user ecosystem
@@ -208,12 +208,13 @@ def fill_follow_caches(model, platforms: list) -> None:
     # address space, not memory (a room that doubled when full instead measured 0.56x at
     # 10,000 users compiled ahead but ~6x slower under numba at 200,000: issue #17)
     sums, cache[AccountEdges.KEY] = row_start_sums_and_marked(
-        follows.indptr, follows.intimacy if values is None else values, np.float32(base), follows.creator,
-        AccountEdges.accounts(model), follows.n_edges // 8 + 1024)
-    if values is None:
+        follows.indptr, follows.intimacy, np.float32(base), follows.creator,
+        _none_blocked(model) if blocked is None else blocked, AccountEdges.accounts(model),
+        follows.n_edges // 8 + 1024)
+    if blocked is None:
         cache[_pick_key(base)] = sums
     else:
-        cache[_own_key(platform)] = (values, sums)
+        cache[_own_key(platform)] = (follows.intimacy, sums)
 
 
 def _pick_key(base: float) -> tuple:
@@ -339,11 +340,13 @@ def _follow_slots_compiled(model, platform, active, n, rng):
     if total == 0:
         return Impressions.empty(), np.zeros(0, dtype=np.int64)
     base = platform.cfg.follow_pick_base
-    values, cumw = _pick_weights_of(model, platform, compiled=True)
-    # reachable's mask (follow_slots): a pick that still lands on a blocked edge is dropped
-    blocked = blocked_creators(model, platform.index)
+    values, cumw = _pick_weights_of(model, platform, compiled=True)  # (values: the intimacy)
+    # reachable's mask (follow_slots): the kernel weighs a blocked account's edges 0, as
+    # cumw's sums do (the platform's own, or the shared ones where nothing is blocked), and
+    # drops a pick that still lands on one
+    blocked = _blocked_mask(model, platform)
     if blocked is None:
-        blocked = np.zeros(model.creators.n, dtype=bool)
+        blocked = _none_blocked(model)
     edge, creator, kept = follow_tab_edges(follows.indptr, cumw, values, np.float32(base), follows.creator,
                                            blocked, active, n, first, rng.random(total))
     recent = model.item_indexes.recent(platform.cfg.follow_window)
@@ -353,27 +356,29 @@ def _follow_slots_compiled(model, platform, active, n, rng):
 
 
 def follow_pick_values(model, platform) -> np.ndarray | None:
-    """The follow edges' intimacy as ``platform``'s follow tab weighs them, where some
-    followed account is banned there or, with multi-homing, absent (``blocked_creators``):
-    a copy of ``follows.intimacy`` in which each edge to such an account is
-    -``follow_pick_base``, so that its pick weight, intimacy + follow_pick_base (float32:
-    -b + b is exactly 0), is 0. The picks' kernels take it for the intimacy: a row's
-    cumulative weights do not rise across a zero-weight edge, and a pick is the first
-    edge whose cumulative weight exceeds the draw r = lo + u·(hi − lo) ≥ lo (u in [0, 1)),
-    so such an edge is never drawn, first in its row or not; a row whose edges all weigh 0
-    (hi = lo) draws nothing, and the slot goes to the recommender. The one exception, a
-    draw that float64 rounds up to its row's total (a chance of the order of
-    ulp(lo) / (hi − lo) a pick), falls on the row's last edge whatever it weighs: the
-    callers drop a pick of a blocked account. So the tab's slots go to the followed
-    creators the user can reach on the platform, ∝ intimacy + follow_pick_base among them.
-    None where no account is blocked there, or none that anybody follows (every edge
-    weighs intimacy + base: the platforms' shared :func:`follow_pick_weights`, bit for bit
-    as before). Vectorized, once a day per platform where an account is blocked
-    (:func:`_pick_weights_of`): a gather of a per-creator cap (-follow_pick_base where
-    blocked, +inf elsewhere) and its minimum with the intimacy, which is never below 0:
-    -follow_pick_base on a blocked edge, the intimacy itself on the others (~3-4 ns an
-    edge, ~half a gather of the blocked mask and a ``where``; 4 bytes an edge, kept until
-    the platform's follow tab is drawn)."""
+    """The follow edges' intimacy as ``platform``'s follow tab weighs them on the numpy
+    path (small graphs: ``numpy_kernels.compiled``), where some followed account is
+    banned there or, with multi-homing, absent (``blocked_creators``): a copy of
+    ``follows.intimacy`` in which each edge to such an account is -``follow_pick_base``,
+    so that its pick weight, intimacy + follow_pick_base (float32: -b + b is exactly 0),
+    is 0. The numpy cumsum takes it for the intimacy: a row's cumulative weights do not
+    rise across a zero-weight edge, and a pick is the first edge whose cumulative weight
+    exceeds the draw r = lo + u·(hi − lo) ≥ lo (u in [0, 1)), so such an edge is never
+    drawn, first in its row or not; a row whose edges all weigh 0 (hi = lo) draws
+    nothing, and the slot goes to the recommender. The one exception, a draw that
+    float64 rounds up to its row's total (a chance of the order of ulp(lo) / (hi − lo) a
+    pick), falls on the row's last edge whatever it weighs: the callers drop a pick of a
+    blocked account. So the tab's slots go to the followed creators the user can reach on
+    the platform, ∝ intimacy + follow_pick_base among them. None where no account is
+    blocked there, or (follow_pick_base > 0) none that anybody follows (every edge weighs
+    intimacy + base: the platforms' shared :func:`follow_pick_weights`). Vectorized, once
+    a day per platform where an account is blocked (:func:`_pick_weights_of`): a gather
+    of a per-creator cap (-follow_pick_base where blocked, +inf elsewhere) and its minimum
+    with the intimacy, which is never below 0 (~3-4 ns and 4 bytes an edge). The compiled
+    kernels make no copy: they weigh a blocked account's edge 0.0 from the per-creator
+    mask itself (``kernels._pick_weight``: the same float64 as this copy's -b + b, so the
+    same sums and picks, bit for bit; issue #17's memory: ~216 MB a platform at 54 M
+    edges)."""
     blocked = blocked_creators(model, platform.index)
     if blocked is None or not blocked.any():
         return None
@@ -382,51 +387,92 @@ def follow_pick_values(model, platform) -> np.ndarray | None:
     cap = np.where(blocked, -base, np.float32(np.inf)).astype(np.float32)  # (one per creator)
     values = cap.take(follows.creator)
     np.minimum(follows.intimacy, values, out=values)
-    if not (values < 0).any():  # nobody follows a blocked account (at base 0, -0.0: the intimacy's sums anyway)
+    # nobody follows a blocked account: the intimacy's sums (at base 0 a blocked edge is
+    # -0.0, not below 0: the copy, whose weights are the intimacy's where nobody does)
+    if base > 0 and not (values < 0).any():
         return None
     return values
 
 
+def _blocked_mask(model, platform) -> np.ndarray | None:
+    """The accounts blocked on ``platform`` (``blocked_creators``: banned there or, with
+    multi-homing, absent), whose follow edges the compiled follow tab weighs 0; None where
+    none is (the platform's picks weigh every edge: the shared sums)."""
+    blocked = blocked_creators(model, platform.index)
+    if blocked is None or not blocked.any():
+        return None
+    return blocked
+
+
+def _none_blocked(model) -> np.ndarray:
+    """A per-creator mask blocking nobody (the compiled kernels' weights of every edge)."""
+    return np.zeros(model.creators.n, dtype=bool)
+
+
 def _pick_weights_of(model, platform, compiled: bool) -> tuple[np.ndarray, np.ndarray]:
     """The follow tab's pick weights on ``platform``: the edge values the picks add
-    ``follow_pick_base`` to (:func:`follow_pick_values`, or the intimacy where no followed
-    account is blocked there) and their sums (the global cumsum; compiled, the sums where
-    each user's row starts, ``kernels.row_start_sums``). Where the values are the
-    intimacy, the sums are the platforms' shared ones (:func:`follow_pick_weights`); else
-    the platform's own, taken (and dropped: read once) from the cache where
+    ``follow_pick_base`` to and their sums (the global cumsum; compiled, the sums where
+    each user's row starts, ``kernels.row_start_sums``). Compiled, the values are the
+    intimacy, and the sums weigh a blocked account's edges 0 (:func:`_blocked_mask`, the
+    mask the kernels read); numpy, the values are :func:`follow_pick_values`' copy. Where
+    nothing is blocked there (numpy: or nobody follows a blocked account), the values are
+    the intimacy and the sums the platforms' shared ones (:func:`follow_pick_weights`);
+    else the platform's own, taken (and dropped: read once) from the cache where
     :func:`fill_follow_caches` or :func:`_fill_pick_weights` put them, or computed here."""
     cache = getattr(model, "feed_cache", None)
     own = cache.pop(_own_key(platform), None) if cache is not None else None
     if own is not None:
         return own
+    base = platform.cfg.follow_pick_base
+    if compiled:
+        blocked = _blocked_mask(model, platform)
+        if blocked is None:
+            return model.follows.intimacy, follow_pick_weights(model, base)
+        return model.follows.intimacy, _own_sums(model, blocked, base)
     values = follow_pick_values(model, platform)
     if values is None:
-        return model.follows.intimacy, follow_pick_weights(model, platform.cfg.follow_pick_base)
-    return values, _sums_of(model, values, platform.cfg.follow_pick_base, compiled)
+        return model.follows.intimacy, follow_pick_weights(model, base)
+    return values, _cumsum_of(values, base)
 
 
 def _fill_pick_weights(model, platform) -> None:
     """Put ``platform``'s follow-tab pick weights in ``model.feed_cache`` before the feeds'
     threads start (:func:`fill_shared_caches`): the platforms' shared sums
-    (:func:`follow_pick_weights`) or, where a followed account is blocked there, the
-    platform's own values and sums under its own key (:func:`_pick_weights_of` takes them
-    out); kept if there already (:func:`fill_follow_caches`)."""
+    (:func:`follow_pick_weights`) or, where an account is blocked there (numpy: and
+    followed), the platform's own values and sums under its own key
+    (:func:`_pick_weights_of` takes them out); kept if there already
+    (:func:`fill_follow_caches`)."""
     cache = getattr(model, "feed_cache", None)
     if cache is not None and _own_key(platform) in cache:
         return
-    values = follow_pick_values(model, platform)
     base = platform.cfg.follow_pick_base
+    follows = model.follows
+    if numpy_kernels.compiled(follows.n_edges):
+        blocked = _blocked_mask(model, platform)
+        if blocked is None:
+            follow_pick_weights(model, base)
+        elif cache is not None:
+            cache[_own_key(platform)] = (follows.intimacy, _own_sums(model, blocked, base))
+        return
+    values = follow_pick_values(model, platform)
     if values is None:
         follow_pick_weights(model, base)
     elif cache is not None:
-        cache[_own_key(platform)] = (values, _sums_of(model, values, base, numpy_kernels.compiled(len(values))))
+        cache[_own_key(platform)] = (values, _cumsum_of(values, base))
 
 
-def _sums_of(model, values: np.ndarray, base: float, compiled: bool) -> np.ndarray:
-    """:func:`follow_pick_weights`' sums of the weights ``values`` + ``base`` (compiled:
-    where each user's row starts, and the end; else the global cumsum), not cached."""
-    if compiled:
-        return numpy_kernels.compiled_kernels().row_start_sums(model.follows.indptr, values, np.float32(base))
+def _own_sums(model, blocked: np.ndarray, base: float) -> np.ndarray:
+    """A platform's own row sums of the follow tab's pick weights, compiled
+    (``kernels.row_start_sums``: intimacy + ``base``, 0 on an edge to a ``blocked``
+    account), not cached."""
+    follows = model.follows
+    return numpy_kernels.compiled_kernels().row_start_sums(follows.indptr, follows.intimacy, np.float32(base),
+                                                           follows.creator, blocked)
+
+
+def _cumsum_of(values: np.ndarray, base: float) -> np.ndarray:
+    """:func:`follow_pick_weights`' numpy sums of the weights ``values`` + ``base`` (the
+    global cumsum), not cached."""
     cumw = (values + np.float32(base)).astype(np.float64)  # (the float32 sums, then float64 adds: as below)
     np.cumsum(cumw, out=cumw)
     return cumw
@@ -434,7 +480,7 @@ def _sums_of(model, values: np.ndarray, base: float, compiled: bool) -> np.ndarr
 
 def follow_pick_weights(model, base: float) -> np.ndarray:
     """The global cumsum of the follow edges' pick weights (intimacy + ``base``), float64,
-    on platforms where no followed account is blocked (:func:`follow_pick_values`);
+    on platforms where no account is blocked (:func:`_pick_weights_of`);
     on large graphs (compiled) only where each user's row starts in it, and its end
     (``kernels.row_start_sums``: one float a user, not one an edge, issue #17's memory;
     the picks add their row's weights again, ``kernels.follow_tab_edges``).
@@ -447,7 +493,8 @@ def follow_pick_weights(model, base: float) -> np.ndarray:
     if cache is not None and key in cache:
         return cache[key]
     if numpy_kernels.compiled(len(follows.intimacy)):  # compiled: one pass, the same sums, kept at the rows' starts
-        cumw = numpy_kernels.compiled_kernels().row_start_sums(follows.indptr, follows.intimacy, np.float32(base))
+        cumw = numpy_kernels.compiled_kernels().row_start_sums(follows.indptr, follows.intimacy, np.float32(base),
+                                                               follows.creator, _none_blocked(model))
     else:
         # the float32 weights cast to float64 first, then summed in place: the same
         # sequential float64 adds as cumsum(dtype=float64), whose buffered cast of each

@@ -146,14 +146,14 @@ def test_weighted_pick_in_row_sums_matches_the_global_search():
     for base in (np.float32(0.0), np.float32(0.05)):
         cumw = np.cumsum(w + base, dtype=np.float64)
         want = weighted_in_rows(indptr, cumw, rows, np.random.default_rng(7))
-        start = row_start_sums(indptr, w, base)
+        start = row_start_sums(indptr, w, base, np.zeros(len(w), np.int32), np.zeros(1, bool))
         got = weighted_pick_in_row_sums(indptr, start, w, base, rows, np.random.default_rng(7).random(len(rows)))
         assert np.array_equal(got, want) and (got == -1).any()
     # one row; no pick
     one = np.array([0, 3], np.int64)
     v = np.array([0.5, 0.0, 2.0], np.float32)
     u = np.array([0.0, 0.2, 0.25, 0.99, 1.0 - 1e-12])
-    start = row_start_sums(one, v, np.float32(0.0))
+    start = row_start_sums(one, v, np.float32(0.0), np.zeros(3, np.int32), np.zeros(1, bool))
     got = weighted_pick_in_row_sums(one, start, v, np.float32(0.0), np.zeros(len(u), np.int64), u)
     assert np.array_equal(got, weighted_in_rows(one, np.cumsum(v, dtype=np.float64), np.zeros(len(u), np.int64),
                                                 _Uniforms(u)))
@@ -196,10 +196,10 @@ def test_row_start_sums_reads_numpys_cumsum_at_the_rows():
         for ptr, v in ((indptr, values), (np.array([0, 1], np.int64), values[:1]), (np.array([0, 0, 0], np.int64), values[:0]),
                        (np.array([0], np.int64), values[:0]), (np.array([0, 0, 2], np.int64), np.array([-0.0, 1.0], np.float32)),
                        (np.array([0, 1, 2], np.int64), np.array([-0.0, 1.0], np.float32))):
-            got = row_start_sums(ptr, v, base)
+            got = row_start_sums(ptr, v, base, np.zeros(len(v), np.int32), np.zeros(1, bool))
             assert got.dtype == np.float64 and got.tobytes() == want(ptr, v, base).tobytes()
     # float32 sums, not float64 ones: 0.1 as float32 added in float64 would differ
-    assert row_start_sums(indptr, values, np.float32(0.1)).tobytes() != \
+    assert row_start_sums(indptr, values, np.float32(0.1), np.zeros(len(values), np.int32), np.zeros(1, bool)).tobytes() != \
         want(indptr, values.astype(np.float64), 0.1).tobytes()
 
 
@@ -209,7 +209,8 @@ def test_row_start_sums_and_marked_is_both_passes_in_one():
     every edge): bit for bit ``row_start_sums`` and the entries ``edges_to_marked``
     finds (``flatnonzero(marked[creator])``, int64, ascending), whatever the room given
     for the marked entries (none, too little: the second pass; enough; more), with empty
-    rows, one entry, no entry, no row, no marked creator and every creator marked."""
+    rows, one entry, no entry, no row, no marked creator and every creator marked, with
+    and without blocked creators (whose entries weigh 0 in both)."""
     from simulator.feeds.kernels import edges_to_marked, row_start_sums, row_start_sums_and_marked
 
     rng = np.random.default_rng(22)
@@ -226,8 +227,10 @@ def test_row_start_sums_and_marked_is_both_passes_in_one():
         for ptr, v, c in cases:
             want_e = edges_to_marked(c, np.where(marked, 0, -1))[0]
             for cap in (0, len(want_e) // 2, len(want_e), len(want_e) + 5):
-                sums, edge = row_start_sums_and_marked(ptr, v, np.float32(0.05), c, marked, cap)
-                assert sums.tobytes() == row_start_sums(ptr, v, np.float32(0.05)).tobytes()
+                for blk in (np.zeros(300, bool), some[::-1].copy()):
+                    sums, edge = row_start_sums_and_marked(ptr, v, np.float32(0.05), c, blk, marked, cap)
+                    assert sums.tobytes() == row_start_sums(ptr, v, np.float32(0.05), c, blk).tobytes()
+                    assert edge.dtype == np.int64 and np.array_equal(edge, want_e)
                 assert edge.dtype == np.int64 and np.array_equal(edge, want_e)
     assert 0 < len(edges_to_marked(creator, np.where(some, 0, -1))[0]) < len(creator)
 
@@ -277,7 +280,8 @@ def test_fill_follow_caches_fuses_a_blocking_platforms_own_weights(monkeypatch):
     """Guards the follow tab's own weights of a platform where followed accounts are
     absent (multi-homing) in the shared caches (slots.fill_follow_caches,
     fill_shared_caches): the one pass over every edge sums the first feed platform's own
-    values (follow_pick_values: blocked edges weigh 0) and finds the ad market's account
+    weights (blocked edges weigh 0: from the blocked mask, with no copy of the intimacy,
+    the sums of follow_pick_values' copy bit for bit) and finds the ad market's account
     edges; fill_shared_caches adds the other platform's own; each feed takes its entry
     out (read once), and the follow tab draws the same impressions as without the cache."""
     from simulator import TrafficModel
@@ -296,9 +300,11 @@ def test_fill_follow_caches_fuses_a_blocking_platforms_own_weights(monkeypatch):
     n = np.full(len(active), 5)
     want = []
     for platform in feed:
-        values = slots.follow_pick_values(model, platform)
+        values = slots.follow_pick_values(model, platform)  # (the numpy form's copy: the same sums)
         assert values is not None
-        sums = ks.row_start_sums(model.follows.indptr, values, np.float32(platform.cfg.follow_pick_base))
+        follows = model.follows
+        sums = ks.row_start_sums(follows.indptr, values, np.float32(platform.cfg.follow_pick_base), follows.creator,
+                                 np.zeros(model.creators.n, bool))
         imp, pos = slots.follow_slots(model, platform, active, n, np.random.default_rng(platform.index))
         want.append((values, sums, imp, pos))
     want_e = AccountEdges(model).edges()
@@ -307,11 +313,11 @@ def test_fill_follow_caches_fuses_a_blocking_platforms_own_weights(monkeypatch):
     cache = model.feed_cache
     assert set(cache) == {slots._own_key(feed[0]), AccountEdges.KEY}
     values, sums = cache[slots._own_key(feed[0])]
-    assert np.array_equal(values, want[0][0]) and sums.tobytes() == want[0][1].tobytes()
+    assert values is model.follows.intimacy and sums.tobytes() == want[0][1].tobytes()  # (no copy)
     assert np.array_equal(cache[AccountEdges.KEY], want_e)
     slots.fill_shared_caches(model, list(model.platforms.values()))
     values, sums = cache[slots._own_key(feed[1])]
-    assert np.array_equal(values, want[1][0]) and sums.tobytes() == want[1][1].tobytes()
+    assert values is model.follows.intimacy and sums.tobytes() == want[1][1].tobytes()
     assert slots._pick_key(feed[0].cfg.follow_pick_base) not in cache  # nobody weighs every edge
     for platform, (_, _, imp, pos) in zip(feed, want):
         got, got_pos = slots.follow_slots(model, platform, active, n, np.random.default_rng(platform.index))
@@ -416,8 +422,9 @@ def test_follow_pick_weights_shared_by_the_platforms_while_feeds_are_built(monke
 
     monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0 if compiled else 10**12)
     monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
-    follows = SimpleNamespace(intimacy=np.array([0.5, 0.0, 0.25], np.float32), indptr=np.array([0, 2, 2, 3]))
-    model = SimpleNamespace(follows=follows, feed_cache={})
+    follows = SimpleNamespace(intimacy=np.array([0.5, 0.0, 0.25], np.float32), indptr=np.array([0, 2, 2, 3]),
+                              creator=np.array([0, 1, 0], np.int32))
+    model = SimpleNamespace(follows=follows, creators=SimpleNamespace(n=2), feed_cache={})
     first = follow_pick_weights(model, 0.05)
     assert follow_pick_weights(model, 0.05) is first  # the second platform reuses it
     cumw = np.cumsum(follows.intimacy + np.float32(0.05), dtype=np.float64)
@@ -579,7 +586,8 @@ def _follow_tab_twin(indptr, values, base, creator, blocked, active, n, recent_p
     from simulator.state.arrays import random_in_rows, weighted_in_rows
 
     pos = np.repeat(np.arange(len(active)), n)
-    cumw = np.cumsum(values + base, dtype=np.float64)
+    # (a blocked creator's edges weigh 0: slots.follow_pick_values' copy, -base + base)
+    cumw = np.cumsum(np.where(blocked[creator], -base, values) + base, dtype=np.float64)
     edge = weighted_in_rows(indptr, cumw, active[pos].astype(np.int64), rng)
     ok = edge >= 0
     ok[ok] = ~blocked[creator[edge[ok]]]
@@ -593,7 +601,7 @@ def _follow_tab_compiled(indptr, values, base, creator, blocked, active, n, rece
     from simulator.feeds.kernels import follow_tab_edges, follow_tab_items, row_start_sums
 
     first = np.cumsum(n) - n
-    start = row_start_sums(indptr, values, base)
+    start = row_start_sums(indptr, values, base, creator, blocked)
     edge, edge_creator, kept = follow_tab_edges(indptr, start, values, base, creator, blocked, active, n, first,
                                                 rng.random(int(n.sum())))
     assert np.array_equal(edge_creator, np.where(edge >= 0, creator[edge], -1))
@@ -656,7 +664,7 @@ def test_follow_tab_kernels_match_the_numpy_picks():
     from simulator.state.arrays import weighted_in_rows
 
     v0 = np.array([0.0, 0.5, 2.0], np.float32)
-    start = row_start_sums(one, v0, np.float32(0.0))
+    start = row_start_sums(one, v0, np.float32(0.0), c, np.zeros(3, bool))
     u = np.array([0.0, 0.2, 0.2, 0.99, 1.0 - 1e-12])
     for k in (5, 1):
         want = weighted_in_rows(one, np.cumsum(v0, dtype=np.float64), np.zeros(k, np.int64), _Uniforms(u[:k]))
@@ -666,6 +674,57 @@ def test_follow_tab_kernels_match_the_numpy_picks():
     got = _follow_tab_compiled(one, v, np.float32(0.0), c, np.zeros(3, bool), np.zeros(0, np.int32),
                                np.zeros(0, np.int64), ptr, items, np.random.default_rng(0))
     assert all(len(g) == 0 for g in got)
+
+
+def test_follow_tab_kernels_weigh_a_blocked_creators_edges_0_as_the_copy_did():
+    """Guards the compiled follow tab's weights of blocked accounts (kernels._pick_weight,
+    read by row_start_sums, row_start_sums_and_marked and follow_tab_edges' row buffer
+    and per-pick scan): from the per-creator mask, with no copy of the intimacy (issue
+    #17's memory), the bit-for-bit sums and the same picks as slots.follow_pick_values'
+    copy (a blocked edge's value -base: weight -base + base = +0.0 in float32), and as
+    numpy's search over that copy's cumsum; with the graph's first edge blocked (the
+    cumsum's copied first weight), users of 1 and 2 picks (scanned per pick) and of 3 or
+    more (the row summed once), bases 0.05 and 1 (and 0, where -0.0 + 0.0 is +0.0).
+    Fails when any of the four ignores the mask (its weights or sums are the
+    intimacy's)."""
+    from simulator.feeds.kernels import follow_tab_edges, row_start_sums, row_start_sums_and_marked
+    from simulator.state.arrays import weighted_in_rows
+
+    rng = np.random.default_rng(31)
+    n_users, n_creators = 3000, 40
+    per_row = rng.poisson(6, n_users)
+    per_row[:2] = [4, 0]
+    indptr = np.r_[0, np.cumsum(per_row)].astype(np.int64)
+    creator = rng.integers(0, n_creators, indptr[-1]).astype(np.int32)
+    values = (rng.random(indptr[-1]) ** 3).astype(np.float32)
+    blocked = rng.random(n_creators) < 0.3
+    blocked[creator[0]] = True  # the graph's first edge
+    none = np.zeros(n_creators, bool)
+    marked = rng.random(n_creators) < 0.1
+    active = np.arange(n_users, dtype=np.int32)
+    n = rng.integers(0, 6, n_users).astype(np.int64)
+    assert {1, 2, 3, 5} <= set(n.tolist())
+    for base in (np.float32(0.05), np.float32(1.0), np.float32(0.0)):
+        copy = np.where(blocked[creator], -base, values).astype(np.float32)
+        want = row_start_sums(indptr, copy, base, creator, none)
+        got = row_start_sums(indptr, values, base, creator, blocked)
+        assert got.tobytes() == want.tobytes()
+        assert got.tobytes() != row_start_sums(indptr, values, base, creator, none).tobytes()  # (the mask matters)
+        sums, edge = row_start_sums_and_marked(indptr, values, base, creator, blocked, marked, 100)
+        assert sums.tobytes() == want.tobytes() and np.array_equal(edge, np.flatnonzero(marked[creator]))
+        for n0 in (1, 4):  # the first user's row (the graph's first edge) scanned per pick, then summed once
+            n[0] = n0
+            first = np.cumsum(n) - n
+            u = np.random.default_rng(5).random(int(n.sum()))
+            pick, _, kept = follow_tab_edges(indptr, got, values, base, creator, blocked, active, n, first, u)
+            cumw = np.cumsum(copy + base, dtype=np.float64)
+            search = weighted_in_rows(indptr, cumw, np.repeat(active, n).astype(np.int64), _Uniforms(u))
+            search[search >= 0] = np.where(blocked[creator[search[search >= 0]]], -1, search[search >= 0])
+            assert np.array_equal(pick, search) and kept == (pick >= 0).sum() > 5000
+            assert not blocked[creator[pick[pick >= 0]]].any() and (pick[:n0] >= 0).all()
+            # the same picks from the copy's values (the kernels as the copy had them)
+            again, _, kept_again = follow_tab_edges(indptr, want, copy, base, creator, blocked, active, n, first, u)
+            assert np.array_equal(again, pick) and kept_again == kept
 
 
 def test_follow_slots_compiled_and_numpy_forms_agree(monkeypatch):

@@ -280,6 +280,37 @@ def test_follow_pick_values_copies_only_where_a_followed_account_is_blocked(monk
     assert np.array_equal(values[~hit], follows.intimacy[~hit])
 
 
+def test_follow_tab_at_base_0_weighs_a_blocked_account_0_in_both_forms(monkeypatch):
+    """Guards slots.follow_pick_values at follow_pick_base 0 (allowed: ge=0): a blocked
+    account's edge is -0.0 there, not below 0, and the copy is still the weights (before,
+    such a copy was taken for "nobody follows a blocked account" and the numpy form
+    weighed blocked edges by their intimacy, unlike ODD 7.3 and the compiled form, which
+    weighs them 0 from the mask): both forms draw the same picks, none of a blocked
+    account. Fails with the former test (values < 0) alone."""
+    from simulator.feeds import numpy_kernels, slots
+
+    m = TrafficModel(small(follow_pick_base=0.0), seed=2)
+    m.run(2)
+    platform = m.platforms["douyin"]
+    assert platform.cfg.follow_pick_base == 0.0
+    blocked = np.zeros(m.creators.n, dtype=bool)
+    blocked[::2] = True
+    monkeypatch.setattr(slots, "blocked_creators", lambda model, p: blocked)
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+    values = slots.follow_pick_values(m, platform)
+    hit = blocked[m.follows.creator]
+    assert values is not None and (values[hit] + np.float32(0.0) == 0).all() and (m.follows.intimacy[hit] > 0).any()
+    active = np.arange(m.users.n, dtype=np.int32)
+    out = []
+    for threshold in (10**12, 0):
+        monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", threshold)
+        imp, pos = slots.follow_slots(m, platform, active, np.full(len(active), 10), np.random.default_rng(0))
+        assert len(imp) > 1000 and not blocked[m.items.creator[imp.item]].any()
+        out.append((imp, pos))
+    (a, pa), (b, pb) = out
+    assert np.array_equal(a.edge, b.edge) and np.array_equal(a.item, b.item) and np.array_equal(pa, pb)
+
+
 def test_follow_tab_kernels_never_draw_a_zero_weight_edge():
     """Guards what slots.follow_pick_values relies on, in both forms of the pick
     (state.arrays.weighted_in_rows over numpy's cumsum; kernels.row_start_sums with
@@ -301,7 +332,7 @@ def test_follow_tab_kernels_never_draw_a_zero_weight_edge():
     creator = np.arange(len(values), dtype=np.int32)
     rows = np.arange(4)
     cumw = np.cumsum((values + base).astype(np.float64))
-    row_start = kernels.row_start_sums(indptr, values, base)
+    row_start = kernels.row_start_sums(indptr, values, base, creator, np.zeros(len(values), bool))
     u = np.r_[np.linspace(0.0, 1.0, 2001)[:-1], np.nextafter(1.0 - 1e-9, 0.0)]
 
     class Uniforms:
