@@ -314,3 +314,17 @@ def test_sweep_report_reads_wechat_share_of_gmv():
     assert "wechat_share_gmv" in HEADLINE
     assert out["wechat_share_gmv"].iloc[0] == 0.25 and out["wechat_share_gmv"].isna().iloc[1]
     assert list(out["gmv_private"]) == [40.0, 0.0]
+
+
+def test_a_point_file_names_a_relative_graph_file_by_its_absolute_path(tmp_path, monkeypatch):
+    """Guards sweep._standalone: a follow-graph file given by a relative path in the sweep's
+    [set] is read from the sweep's working folder, so a point file (read from its own
+    folder, DIR/scenarios/) names it by its absolute path (mutation checked: written as
+    given, the point file would read DIR/scenarios/g.csv instead)."""
+    from simulator.experiments.sweep import point_scenarios
+
+    monkeypatch.chdir(tmp_path)
+    f = sweep_file(tmp_path, '"platforms.douyin.beta" = [0.0]', replicates=1, steps=2)
+    f.write_text(f.read_text().replace("[set]\n", '[set]\n"graph.follow_graph_file" = "g.csv"\n'))
+    text = point_scenarios(load_sweep(f), tmp_path / "s")["p00000.toml"]
+    assert f'\nfollow_graph_file = "{tmp_path / "g.csv"}"\n' in text
