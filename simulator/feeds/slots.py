@@ -379,8 +379,8 @@ def follow_pick_values(model, platform) -> np.ndarray | None:
     mask itself (``kernels._pick_weight``: the same float64 as this copy's -b + b, so the
     same sums and picks, bit for bit; issue #17's memory: ~216 MB a platform at 54 M
     edges)."""
-    blocked = blocked_creators(model, platform.index)
-    if blocked is None or not blocked.any():
+    blocked = _blocked_mask(model, platform)
+    if blocked is None:
         return None
     follows = model.follows
     base = np.float32(platform.cfg.follow_pick_base)
@@ -421,18 +421,25 @@ def _pick_weights_of(model, platform, compiled: bool) -> tuple[np.ndarray, np.nd
     :func:`fill_follow_caches` or :func:`_fill_pick_weights` put them, or computed here."""
     cache = getattr(model, "feed_cache", None)
     own = cache.pop(_own_key(platform), None) if cache is not None else None
-    if own is not None:
-        return own
+    if own is None:
+        own = _own_pick_weights(model, platform, compiled)
+    if own is None:
+        return model.follows.intimacy, follow_pick_weights(model, platform.cfg.follow_pick_base)
+    return own
+
+
+def _own_pick_weights(model, platform, compiled: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """``platform``'s own follow-tab pick weights, computed (not cached): (the edge values,
+    their sums) where an account is blocked there (compiled: the intimacy and
+    :func:`_own_sums`; numpy: :func:`follow_pick_values`' copy, where a blocked account is
+    followed, and its cumsum); None where the platforms' shared
+    :func:`follow_pick_weights` apply."""
     base = platform.cfg.follow_pick_base
     if compiled:
         blocked = _blocked_mask(model, platform)
-        if blocked is None:
-            return model.follows.intimacy, follow_pick_weights(model, base)
-        return model.follows.intimacy, _own_sums(model, blocked, base)
+        return None if blocked is None else (model.follows.intimacy, _own_sums(model, blocked, base))
     values = follow_pick_values(model, platform)
-    if values is None:
-        return model.follows.intimacy, follow_pick_weights(model, base)
-    return values, _cumsum_of(values, base)
+    return None if values is None else (values, _cumsum_of(values, base))
 
 
 def _fill_pick_weights(model, platform) -> None:
@@ -445,20 +452,11 @@ def _fill_pick_weights(model, platform) -> None:
     cache = getattr(model, "feed_cache", None)
     if cache is not None and _own_key(platform) in cache:
         return
-    base = platform.cfg.follow_pick_base
-    follows = model.follows
-    if numpy_kernels.compiled(follows.n_edges):
-        blocked = _blocked_mask(model, platform)
-        if blocked is None:
-            follow_pick_weights(model, base)
-        elif cache is not None:
-            cache[_own_key(platform)] = (follows.intimacy, _own_sums(model, blocked, base))
-        return
-    values = follow_pick_values(model, platform)
-    if values is None:
-        follow_pick_weights(model, base)
+    own = _own_pick_weights(model, platform, numpy_kernels.compiled(model.follows.n_edges))
+    if own is None:
+        follow_pick_weights(model, platform.cfg.follow_pick_base)
     elif cache is not None:
-        cache[_own_key(platform)] = (values, _cumsum_of(values, base))
+        cache[_own_key(platform)] = own
 
 
 def _own_sums(model, blocked: np.ndarray, base: float) -> np.ndarray:
