@@ -10,6 +10,8 @@ Adding a policy = one class here and one entry in ``POLICIES``.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,10 +75,13 @@ def perf_rate(engaged: np.ndarray, seen: np.ndarray, prior_mean: float, prior_we
 
 def exposure_allowance(cap: float, dau: float) -> int:
     """Recommendation impressions an item may get in all under the exposure cap: cap · DAU
-    rounded down to whole impressions, ⌊cap · DAU⌋ (the float product), so that no item's
-    recommendation impressions ever exceed cap · DAU (a cap, not a target: at cap · DAU
-    = 10.5 an item gets at most 10)."""
-    return int(np.floor(cap * dau))
+    rounded down to whole impressions, ⌊cap · DAU⌋, so that no item's recommendation
+    impressions ever exceed cap · DAU (a cap, not a target: at cap · DAU = 10.5 an item
+    gets at most 10). A float product within a relative 1e-9 of a whole number is that
+    number: 0.29 · 100 is 28.999999999999996 in floats, and its allowance is 29, not 28."""
+    x = cap * dau
+    whole = round(x)
+    return int(whole) if abs(x - whole) <= 1e-9 * max(1.0, abs(x)) else int(math.floor(x))
 
 
 def prior_context(model, platform, lo: int) -> PriorContext:

@@ -208,3 +208,17 @@ def test_the_boost_table_takes_zero_intimacy_edges_only_when_their_boost_is_plus
     monkeypatch.setattr(AlgorithmicPolicy, "fan_score", lambda self, x: np.float32(0.5) * np.log(1.5 + x))
     day = recommend.RecommendDay(m, platform, lo, np.random.default_rng(0))
     assert not day.zero_boost
+
+
+def test_exposure_allowance_is_whole_where_cap_times_dau_is_whole():
+    """ODD 7.3: the allowance is ⌊cap · DAU⌋ of the real product, not of its float: 0.29 ×
+    100 is 28.999999999999996 in floats and must give 29 (the floor of the float gave 28),
+    while a product just under a whole number still rounds down."""
+    from simulator.feeds.policies import exposure_allowance
+
+    assert 0.29 * 100 < 29  # the float product this guards against
+    assert exposure_allowance(0.29, 100) == 29
+    assert exposure_allowance(0.036, 750) == 27
+    assert exposure_allowance(0.0075, 1400) == 10  # 10.5
+    assert exposure_allowance(0.2899, 100) == 28
+    assert exposure_allowance(0.05, 0) == 0
