@@ -50,8 +50,12 @@ LAPSE_DAYS = 7  # a user of a platform who has not opened it in this many days i
 
 
 def rise(y: np.ndarray | float) -> np.ndarray:
-    """R(y) = 2σ(y): the logistic rising from 0 (y → −∞) through exactly 1 (y = 0) to 2."""
-    return 2.0 / (1.0 + np.exp(-np.asarray(y, dtype=np.float64)))
+    """R(y) = 2σ(y): the logistic rising from 0 (y → −∞) through exactly 1 (y = 0) to 2.
+    Far below the reference (y < −709, e.g. sensitivity 1000 and satisfaction 1 under it)
+    e^(−y) overflows to inf and R is exactly 0, as it should be: the overflow is not
+    reported (a run at legal settings printed numpy's RuntimeWarning)."""
+    with np.errstate(over="ignore"):
+        return 2.0 / (1.0 + np.exp(-np.asarray(y, dtype=np.float64)))
 
 
 def unbiased_round(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -44,7 +44,7 @@ class GraphConfig(_Section):
         description="user–user graph: 'small_world' (vectorized city-ring lattice with rewiring, any size; each city's ring runs in user order, and users are numbered by interest segment, so ring neighbours mostly share an interest) or 'holme_kim' (networkx powerlaw_cluster_graph over users in random order, no city or interest structure; small populations)",
     )
     friends_per_user: int = Field(6, ge=2, le=200, description="user–user ties per user, an even number (each generator gives every user friends_per_user / 2 ties of its own; an odd value is an error, it would act as the even one below; holme_kim: less than twice population.users; small_world: a city of at most friends_per_user users has fewer, its ring wraps onto the same neighbours)")
-    rewire: float = Field(0.1, ge=0.0, le=1.0, description="share of ties rewired to random users (cross-city)")
+    rewire: float = Field(0.1, ge=0.0, le=1.0, description="share of ties rewired to random users (cross-city); small_world only (holme_kim has no city structure and does not read it)")
     mean_follows: float = Field(8.0, ge=0.0, le=1000.0, description="mean follow draws per user at start (Poisson over the attachment rounds); a draw of a creator the user already follows is dropped, so users follow a little fewer (7.3 at the default)")
     attachment_rounds: int = Field(8, ge=1, le=100, description="batches of the preferential-attachment process")
     attachment_offset: float = Field(1.0, gt=0.0, le=1e6, description="attractiveness of a creator with no followers")
@@ -54,7 +54,7 @@ class GraphConfig(_Section):
     initial_intimacy_beta: float = Field(6.0, gt=0.0, le=100.0, description="Beta(a, b) of initial fan intimacy: b")
     follow_graph_file: str | None = Field(
         None,
-        description="optional CSV edge list (columns user, creator[, intimacy]) or GraphML file replacing the generated follow graph; relative to the scenario file",
+        description="optional CSV edge list (columns user, creator[, intimacy]) or GraphML file replacing the generated follow graph (mean_follows, attachment_rounds, attachment_offset, social_copy_share and interest_affinity are then not read; initial_intimacy_alpha and _beta only where the file gives no intimacy); relative to the scenario file",
     )
 
     @model_validator(mode="after")
@@ -515,7 +515,7 @@ class MerchantConfig(_Section):
     new_share: float = Field(0.3, ge=0.0, le=1.0, description="share of merchants new to the platforms at day 0 (the others are past the intro commission)")
     # entry and exit (state/turnover.py)
     exit_loss_days: int = Field(0, ge=0, le=365, description="a merchant whose mean daily profit (margin × GMV − ad spend − commission − partner creators' cut − operating costs) over the last exit_loss_days days is below 0 exits (its account stops, its ads, groups, partners' links and WeChat stop); only after that many days in the market; 0 = merchants never exit")
-    entrant_pool: int = Field(0, ge=0, le=100_000, description="potential merchants drawn at the start (budget, category, targeting, diversion as the others', new to the platforms, a dormant account with no followers) who may enter later; 0 = no merchant entry")
+    entrant_pool: int = Field(0, ge=0, le=100_000, description="potential merchants drawn at the start (budget, category, targeting, diversion as the others', new to the platforms, a dormant account with no followers) who may enter later; 0 = no merchant entry. Entry reads the active merchants' profits (entry_rate): with none in the market (population.merchants = 0, or every one exited) nobody enters")
     entry_rate: float = Field(0.05, ge=0.0, le=1.0, description="daily probability that a waiting potential merchant enters, when its category's expected profit is positive (see entry_memory)")
     entry_memory: int = Field(30, ge=1, le=365, description="days over which the expected profit of entering is measured: the mean daily profit of the category's active merchants over the last entry_memory days (all active merchants' if the category has none)")
     learning: bool = Field(False, description="merchants learn their channel mix (ads by targeting, group pushes, WeChat cards), their ad split over the platforms (weights renormalised each day over the platforms that can sell the merchant ads; a platform that cannot that day is neither observed nor moved) and their groups' value share from each channel's attributed return (commerce/learning.py); off = the static strategy drawn at day 0")

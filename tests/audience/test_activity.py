@@ -157,6 +157,20 @@ def test_rise_and_unbiased_round():
     assert (unbiased_round(np.full(10, 7.0), np.random.default_rng(0)) == 7).all()
 
 
+def test_rise_far_below_the_reference_is_zero_without_a_warning():
+    """sensitivity up to 1000 and satisfaction below the reference by more than 0.71 (an
+    ad_aversion of 1 can do it) put y below −709, where e^(−y) overflows: R must be exactly
+    0 there, and no RuntimeWarning reach the user (``trafficsim run`` printed numpy's
+    'overflow encountered in exp' at legal settings). Fails without the errstate."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f = rise(np.array([-1000.0, -710.0, 0.0, 1000.0]))
+        assert rise(-5000.0) == 0.0
+    assert f[0] == 0.0 and f[1] == 0.0 and f[2] == 1.0 and f[3] == 2.0
+
+
 # ---------------------------------------------------------------------------- what it does in a run
 
 
