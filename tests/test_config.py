@@ -404,3 +404,14 @@ def test_an_odd_friends_per_user_is_an_error():
     with pytest.raises(ScenarioError, match="graph.friends_per_user: got 7; must be even"):
         load_scenario(SCENARIOS / "douyin.toml", ["graph.friends_per_user=7"])
     assert load_scenario(SCENARIOS / "douyin.toml", ["graph.friends_per_user=8"]).graph.friends_per_user == 8
+
+
+def test_an_entrant_pool_without_merchants_is_an_input_error(tmp_path):
+    """Potential merchants enter while active merchants of their category profit (ODD
+    7.10): with population.merchants = 0 a pool could never enter, so the combination is
+    an input error naming the file and the key, not a knob that silently does nothing."""
+    p = write(tmp_path, "pool.toml", "[population]\nmerchants = 0\n[merchants]\nentrant_pool = 3\n")
+    with pytest.raises(ScenarioError, match=r"pool\.toml: merchants\.entrant_pool: must be 0 when population\.merchants is 0"):
+        load_scenario(p)
+    assert load_scenario(p, ["merchants.entrant_pool=0"]).merchants.entrant_pool == 0
+    assert load_scenario(p, ["population.merchants=2"]).merchants.entrant_pool == 3

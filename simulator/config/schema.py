@@ -69,7 +69,7 @@ class CreatorConfig(_Section):
     """How creators publish."""
 
     post_rate_mean: float = Field(0.6, ge=0.0, le=100.0, description="mean items per creator per day (Poisson)")
-    post_rate_sigma: float = Field(0.8, ge=0.0, le=5.0, description="log-normal spread of posting rates across creators")
+    post_rate_sigma: float = Field(0.8, ge=0.0, le=5.0, description="log-normal spread of posting rates across creators; post_rate_mean is their mean in expectation, so at a large spread a few creators post most items and the mean over a population falls short of it (the median over draws of 300 creators: 1.0 of it at sigma 1, 0.9 at 2, 0.6 at 3, 0.2 at 4, 0.03 at 5)")
     quality_sd_between: float = Field(1.0, ge=0.0, le=5.0, description="spread of creators' mean (latent) quality")
     quality_sd_within: float = Field(0.5, ge=0.0, le=5.0, description="spread of item quality around the creator's mean (latent)")
     topic_noise: float = Field(0.2, ge=0.0, le=1.0, description="how far an item's topic wanders from its creator's")
@@ -503,7 +503,7 @@ class MerchantConfig(_Section):
     and possibly a WeChat diversion strategy."""
 
     daily_ad_budget: float = Field(15.0, ge=0.0, le=1e9, description="mean model yuan a merchant is willing to spend on ads per day (log-normal across merchants), split each day evenly over the platforms that can sell it ads that day: feed platforms (a shelf platform sells no ads) with ad_load above 0 on which it is not banned (and, with multi-homing, its account present); none can: the day's budget is not spent; a platform's share is also not spent where the merchant's account has no recent item to show; with learning on, the marketing budget, split over the five channels (three ad targetings, group pushes, WeChat cards) by the merchant's learned mix and its ad part over the platforms by its learned platform weights, renormalised each day over the platforms that can sell it ads that day")
-    budget_sigma: float = Field(1.0, ge=0.0, le=5.0, description="log-normal spread of budgets")
+    budget_sigma: float = Field(1.0, ge=0.0, le=5.0, description="log-normal spread of budgets; daily_ad_budget is their mean in expectation, so at a large spread a few merchants hold most of the money and the mean over a few merchants falls short of it (as creators.post_rate_sigma)")
     category_mix: tuple[float, float, float, float] = Field(
         (0.4, 0.2, 0.2, 0.2), description="shares of merchants in fmcg, local_life, online_high_ticket, offline_long_decision"
     )
@@ -515,7 +515,7 @@ class MerchantConfig(_Section):
     new_share: float = Field(0.3, ge=0.0, le=1.0, description="share of merchants new to the platforms at day 0 (the others are past the intro commission)")
     # entry and exit (state/turnover.py)
     exit_loss_days: int = Field(0, ge=0, le=365, description="a merchant whose mean daily profit (margin × GMV − ad spend − commission − partner creators' cut − operating costs) over the last exit_loss_days days is below 0 exits (its account stops, its ads, groups, partners' links and WeChat stop); only after that many days in the market; 0 = merchants never exit")
-    entrant_pool: int = Field(0, ge=0, le=100_000, description="potential merchants drawn at the start (budget, category, targeting, diversion as the others', new to the platforms, a dormant account with no followers) who may enter later; 0 = no merchant entry. Entry reads the active merchants' profits (entry_rate): with none in the market (population.merchants = 0, or every one exited) nobody enters")
+    entrant_pool: int = Field(0, ge=0, le=100_000, description="potential merchants drawn at the start (budget, category, targeting, diversion as the others', new to the platforms, a dormant account with no followers) who may enter later; 0 = no merchant entry. Entry reads the active merchants' profits (entry_rate): once every one has exited nobody enters; a pool with population.merchants = 0 is an input error (it could never enter)")
     entry_rate: float = Field(0.05, ge=0.0, le=1.0, description="daily probability that a waiting potential merchant enters, when its category's expected profit is positive (see entry_memory)")
     entry_memory: int = Field(30, ge=1, le=365, description="days over which the expected profit of entering is measured: the mean daily profit of the category's active merchants over the last entry_memory days (all active merchants' if the category has none)")
     learning: bool = Field(False, description="merchants learn their channel mix (ads by targeting, group pushes, WeChat cards), their ad split over the platforms (weights renormalised each day over the platforms that can sell the merchant ads; a platform that cannot that day is neither observed nor moved) and their groups' value share from each channel's attributed return (commerce/learning.py); off = the static strategy drawn at day 0")
@@ -600,6 +600,10 @@ class Scenario(_Section):
                 raise ValueError(f"platform name {name!r} must be a plain identifier")
         if self.population.merchants > self.population.creators // 2:
             raise ValueError("population.merchants must be at most half of population.creators")
+        if self.merchants.entrant_pool > 0 and self.population.merchants == 0:
+            raise ValueError("merchants.entrant_pool must be 0 when population.merchants is 0: potential merchants "
+                             "enter while active merchants of their category profit (docs/ODD.md 7.10), so with "
+                             "none the pool could never enter")
         if self.graph.generator == "holme_kim" and self.graph.friends_per_user // 2 >= self.population.users:
             raise ValueError("graph.friends_per_user must be less than twice population.users with the holme_kim generator "
                              "(each new user links to friends_per_user / 2 earlier users)")
