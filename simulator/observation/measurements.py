@@ -499,7 +499,7 @@ class Activity(Measurement):
     columns = ("active_users", "items_published", "feed_fill")
     description = ("daily active users on the platform; items published that day (all platforms); feed fill: "
                    "impressions / slots offered (active users × feed_slots, or their session lengths when activity "
-                   "responds), below 1 when exposure caps or thin inventory leave slots empty")
+                   "responds or attention shifts), below 1 when exposure caps or thin inventory leave slots empty")
 
     def measure(self, v):
         platforms = [p for p in v.model.platforms.values() if v.index is None or p.index == v.index]

@@ -150,6 +150,28 @@ def test_centralization_sets_the_style_knobs_every_reader_uses():
     assert (r["knob_centralization"].tolist() == [1.0, 1.0, 0.4, 0.4])
 
 
+@pytest.mark.parametrize("platform,cap", [("douyin", 0.1), ("kuaishou", None)])
+def test_a_reverted_centralization_move_restores_the_scenarios_exposure_cap(platform, cap):
+    """Guards the revert of a centralization move: back at the starting centralization the
+    exposure cap is the scenario's own, also where the preset there differs in having
+    one (an explicit cap on a Douyin-like platform, whose preset at c = 1 has none; no cap
+    on a Kuaishou-like one, whose preset has 5%). Every move is reverted (tolerance 1).
+    Mutation checked: without the ``c == c0`` rule in ``style_at`` the revert left the
+    Douyin-like platform without its cap (0.1 -> 0.5 at c = 0.9 -> none) and gave the
+    Kuaishou-like one the preset's 5%."""
+    m = TrafficModel(small({"steps": 6}, platform=platform, exposure_cap=cap, adapt={
+        "enabled": True, "knobs": ["centralization"], "every": 2, "tolerance": 1.0, "centralization_step": 0.1}),
+        seed=2)
+    p = m.platforms[platform]
+    c0 = m.adaptation.of(0).value["centralization"]
+    assert p.cfg.exposure_cap == cap
+    m.run(2)  # a baseline; c moves away from c0
+    assert m.adaptation.of(0).value["centralization"] != c0
+    m.run(2)  # the trial, reverted
+    assert m.adaptation.of(0).value["centralization"] == c0 and m.adaptation.of(0).reverted == 1
+    assert p.cfg.exposure_cap == cap
+
+
 def test_centralization_is_adaptable_only_with_a_preset():
     """Guards the load-time check: a reference policy without a centralization key has no
     style preset to adapt, and starting values outside the bounds are errors."""
