@@ -118,6 +118,22 @@ def _integer_key(key: str, value) -> int:
     return int(value)
 
 
+def _refuse_style_presets_on_resolved(overrides: dict | None, settings: dict) -> None:
+    """A :class:`Scenario` object is resolved: every style knob its platforms' ``policy``
+    or ``centralization`` preset set is an explicit value there, and explicit keys win
+    over a preset, so an override of ``policy`` or ``centralization`` on it would move
+    none of them (a Kuaishou-like platform overridden to centralization 1 kept its age
+    decay 0.6). Refused, naming what works: the scenario's file or dict."""
+    given = [f"platforms.{name}.{key}" for name, table in ((overrides or {}).get("platforms") or {}).items()
+             if isinstance(table, dict) for key in table if key in ("policy", "centralization")]
+    given += [key for key in settings if key.startswith("platforms.") and key.rsplit(".", 1)[-1] in ("policy", "centralization")]
+    if given:
+        raise ScenarioError("<Scenario>", given[0], "cannot be overridden on a resolved Scenario object: its style "
+                            "knobs are explicit values there and would not move with the preset; pass the "
+                            "scenario's file path with the override instead, or override the style knobs "
+                            "themselves")
+
+
 class TrafficModel(mesa.Model):
     """The traffic-ecosystem model.
 
@@ -130,6 +146,9 @@ class TrafficModel(mesa.Model):
     steps : the run's length, 1..3650 days (default: the scenario's ``steps``); ``running`` turns
         False once they are simulated, so ``mesa.batch_run`` stops there.
     overrides : nested dict of scenario overrides (e.g. ``{"platforms": {"douyin": {"beta": 2}}}``).
+        On a :class:`Scenario` object (resolved: every preset value explicit) a
+        platform's ``policy`` or ``centralization`` cannot be overridden (it would move
+        no style knob): pass the file's path for that.
     agents : create Mesa agents for every user (``True``) or only for creators,
         merchants and platforms (``False``; saves memory in very large runs).
     **settings : dotted scenario keys, as ``--set`` takes them (e.g.
@@ -150,6 +169,8 @@ class TrafficModel(mesa.Model):
             flags = {f"keyword {key}": (key, value) for key, value in settings.items()}
             scenario = load_scenario(scenario, overrides=overrides, flags=flags)
         elif isinstance(scenario, dict) or overrides or settings:
+            if isinstance(scenario, Scenario):
+                _refuse_style_presets_on_resolved(overrides, settings)
             data = scenario.model_dump() if isinstance(scenario, Scenario) else scenario
             scenario = scenario_with(data, overrides, settings)
         if seed is None:

@@ -415,3 +415,25 @@ def test_an_entrant_pool_without_merchants_is_an_input_error(tmp_path):
         load_scenario(p)
     assert load_scenario(p, ["merchants.entrant_pool=0"]).merchants.entrant_pool == 0
     assert load_scenario(p, ["population.merchants=2"]).merchants.entrant_pool == 3
+
+
+def test_a_preset_override_on_a_resolved_scenario_is_refused_not_ignored(tmp_path):
+    """A Scenario object has every style knob explicit, and explicit keys win over the
+    preset: an override of a platform's centralization (or policy) on it would move no
+    style knob (kuaishou.toml at centralization 1 kept age_decay 0.6, where the file's
+    path with the same override gives the Douyin-like 0.25). It is refused; the path
+    form works; a resolved TOML says so at each platform's table."""
+    from simulator import TrafficModel
+
+    path = SCENARIOS / "kuaishou.toml"
+    over = {"platforms": {"kuaishou": {"centralization": 1.0}}}
+    assert TrafficModel(path, seed=1, overrides=over).scenario.platforms["kuaishou"].age_decay == 0.25
+    resolved = load_scenario(path)
+    with pytest.raises(ScenarioError, match=r"platforms\.kuaishou\.centralization: cannot be overridden on a resolved"):
+        TrafficModel(resolved, seed=1, overrides=over)
+    with pytest.raises(ScenarioError, match=r"platforms\.kuaishou\.policy: cannot be overridden on a resolved"):
+        TrafficModel(resolved, seed=1, **{"platforms.kuaishou.policy": "douyin"})
+    assert TrafficModel(resolved, seed=1, overrides={"platforms": {"kuaishou": {"beta": 1.0}}}).scenario.platforms["kuaishou"].beta == 1.0
+    text = to_toml(resolved)
+    table = text.split("[platforms.kuaishou]\n", 1)[1].splitlines()[0]
+    assert table.startswith("# every key below is explicit") and "centralization" in table

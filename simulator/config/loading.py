@@ -545,6 +545,9 @@ def to_toml(scenario: Scenario) -> str:
         tables = {k: v for k, v in table.items() if isinstance(v, dict)}
         if prefix:
             lines.append(f"\n[{prefix}]")
+        if prefix.startswith("platforms.") and prefix.count(".") == 1:
+            lines.append("# every key below is explicit, the policy's and centralization's preset values included: "
+                         "a --set of policy or centralization here moves none of them")
         for k, v in scalars.items():
             if v is None:
                 lines.append(f"# {k} = (none)")

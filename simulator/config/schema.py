@@ -258,7 +258,7 @@ class PlatformConfig(_Section):
 
     centralization: float | None = Field(
         None, ge=0.0, le=1.0,
-        description="0 = Kuaishou-like, 1 = Douyin-like: sets the defaults of the style knobs in between, in place of the policy's preset whatever the policy (explicit keys still win; with a reference policy only follow_share, same_city_share, fan_trust and group_effect of them act)",
+        description="0 = Kuaishou-like, 1 = Douyin-like: sets the defaults of the style knobs in between, in place of the policy's preset whatever the policy (explicit keys still win, so in a resolved scenario, a run's scenario.toml, where every style knob is explicit, changing it moves none of them; an override of it on a Scenario object is refused; with a reference policy only follow_share, same_city_share, fan_trust and group_effect of them act)",
     )
     policy: Literal["douyin", "kuaishou", "random", "popularity", "interest"] = Field(
         "douyin", description="ranking policy; 'douyin'/'kuaishou' (the algorithmic policy) also set the defaults of the style knobs. The reference policies 'random', 'popularity' and 'interest' ignore the algorithmic knobs: beta, exposure_cap, cap_lookahead, age_decay, cold_start_rate, cold_start_slots, the pool_* knobs, stall_weight, perf_prior_*, w_quality, w_perf and the Gini steering (gini_target, gini_gain, steering_*: the exponent may move but nothing reads it); 'random' and 'popularity' also ignore w_match and candidate_affinity"
