@@ -43,7 +43,8 @@ memory`` on today (bias-corrected: ``R_c = S_c / W_c`` with ``S_c ← (1−α) S
 
 A merchant uses WeChat only if it is one who diverts (``merchants.diversion_share``, drawn
 at day 0 as in the static model; the others' WeChat share is 0 and gets no floor), and
-fan groups only where they run (``commerce.groups.enabled``).
+fan groups only where they run (``commerce.groups.enabled``); with commerce off
+(``commerce.enabled`` false) neither channel runs and both are closed.
 
 The ad split over platforms learns the same way from each platform's ad return (ad orders'
 profit on p, plus the ad budget on p not spent, per yuan of ad budget on p: the day's
@@ -100,10 +101,11 @@ class ChannelLearner:
         self.floor = cfg.min_share
         # the channels a merchant may use: WeChat only if it is one who diverts
         # (merchants.diversion_share: the others never put a card in a parcel, as in the
-        # static model), groups only where fan groups run
+        # static model), groups only where fan groups run; with commerce off
+        # (commerce.enabled) neither runs: no parcel carries a card, no group pushes
         self.open = np.ones((M, N_CHANNELS), dtype=bool)
-        self.open[:, WECHAT_CHANNEL] = merchants.diverts
-        self.open[:, GROUPS_CHANNEL] = g.enabled
+        self.open[:, WECHAT_CHANNEL] = merchants.diverts & sc.commerce.enabled
+        self.open[:, GROUPS_CHANNEL] = g.enabled and sc.commerce.enabled
         # ads run on feed platforms only: a shelf platform (docs/ODD.md 7.12) sells no ad slots
         self.ad_platform = ad_platforms(sc)
         self.pfloor = min(cfg.min_share, 1.0 / int(self.ad_platform.sum()))

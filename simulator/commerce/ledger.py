@@ -6,7 +6,7 @@ Everything that costs or earns money is booked here and everything else asks it:
   platform sold them today = the platform's ad revenue;
 * **orders** (:meth:`Ledger.book_orders`): the buyer pays the price; the platform takes
   its commission (the intro rate for a new merchant during its first ``intro_days`` days
-  from its entry day, 0 for the initial merchants, else the category's rate; 0 on WeChat); a partner creator
+  from its entry day, day 0 for the initial merchants, else the category's rate; 0 on WeChat); a partner creator
   takes ``creator_share``; the merchant keeps the rest, of which ``1 − margin`` is the
   cost of goods;
 * **tips** (:meth:`Ledger.book_tips`): the creator gets the tip minus the platform's ``tip_cut``;

@@ -429,6 +429,23 @@ def test_only_merchants_who_divert_use_wechat():
     assert (learner.card_probability(np.full(m.merchants.n, 10.0))[~diverts] == 0).all()
 
 
+def test_with_commerce_off_learners_put_no_effort_on_groups_or_wechat():
+    """commerce.enabled = false runs no fan group and no parcel to carry a card, while
+    "merchants still spend their ad budgets": a learner's groups and WeChat channels are
+    closed then (they ran nowhere, so their allocation came back unspent as a return of
+    1 a yuan and drew every learner's budget out of the ad market: ad revenue fell ~12x
+    in 20 days; mutation checked: leaving them open fails)."""
+    m = world({"commerce": {"enabled": False}}, diversion_share=1.0, seed=2)
+    assert m.merchants.diverts.all()
+    spend = []
+    for _ in range(12):
+        m.step()
+        assert (m.commerce.learning.mix[:, GROUPS_CHANNEL] == 0).all()
+        assert (m.commerce.learning.mix[:, WECHAT_CHANNEL] == 0).all()
+        spend.append(m.ledger.today["ad_revenue"].sum())
+    assert spend[0] > 0 and spend[-1] > 0.5 * spend[0]
+
+
 def test_learning_merchants_keep_promotions_within_the_over_marketing_limit():
     """A learning merchant sends no more promotional group pushes a day than its home
     platform's over-marketing limit where that platform bans for it, so it is never banned
