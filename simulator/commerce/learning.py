@@ -257,8 +257,8 @@ class ChannelLearner:
         self.ad_cost_today = np.zeros_like(self.ad_cost_today)
         self.trial_profit += profit[:, GROUPS_CHANNEL]
         self.trial_effort += effort[:, GROUPS_CHANNEL]
-        if sc.learning_rate <= 0:
-            return
+        if sc.learning_rate <= 0 or not self.model.scenario.commerce.enabled:
+            return  # (commerce off: nothing sells, so no return to learn from, ODD 7.7.6)
         self.pref = _step(self.pref, self.mix, np.where(self.open, self.returns(), np.nan), sc.learning_rate)
         # a platform that could not sell the merchant ads today stays out of the step (its
         # preference stays, and it is not in the mean): no slots for it is no news of its return

@@ -553,3 +553,16 @@ def test_the_days_split_is_fixed_when_the_feeds_start():
     m.moderate = moderate
     m.step()
     np.testing.assert_array_equal(learner.platform_today[0], [0.0, 1.0])
+
+
+def test_with_commerce_off_learners_keep_their_day0_mix_and_weights():
+    """Nothing sells with commerce off, so a learner has no return to learn from (ODD
+    7.7.6): its mix and platform weights stay the day-0 ones. (Learning on, the ad budget
+    a targeting could not spend came back as a return of 1 a yuan and drew the mix toward
+    the targetings that sold the fewest slots; mutation checked.)"""
+    m = world({"commerce": {"enabled": False}}, seed=3)
+    learner = m.commerce.learning
+    mix0, share0 = learner.mix.copy(), learner.platform_share.copy()
+    m.run(15)
+    assert np.array_equal(learner.mix, mix0) and np.array_equal(learner.platform_share, share0)
+    assert m.ledger.ad_spend.sum() > 0  # the ad budgets are still spent
