@@ -437,3 +437,18 @@ def test_a_preset_override_on_a_resolved_scenario_is_refused_not_ignored(tmp_pat
     text = to_toml(resolved)
     table = text.split("[platforms.kuaishou]\n", 1)[1].splitlines()[0]
     assert table.startswith("# every key below is explicit") and "centralization" in table
+
+
+def test_a_creator_share_and_commission_above_the_price_is_an_input_error(tmp_path):
+    """A partner creator's order pays the platform's commission and the creator's share of
+    the price: above 1 together its merchant would pay out more than the buyer paid. Refused,
+    naming the key, also where the platform may scale its commission up by adaptation."""
+    p = write(tmp_path, "c.toml", "[commerce]\ncreator_share = 0.97\n")
+    with pytest.raises(ScenarioError, match=r"c\.toml: commerce\.creator_share: must be at most 1 − the highest commission"):
+        load_scenario(p)  # + base's fmcg 0.05
+    assert load_scenario(p, ["commerce.partner_share=0"]).commerce.creator_share == 0.97  # no partner creators: no such order
+    q = write(tmp_path, "a.toml", "[commerce]\ncreator_share = 0.85\n[platforms.douyin.adapt]\nenabled = true\n"
+                                  "knobs = [\"commission\"]\ncommission_scale_max = 4.0\n")
+    with pytest.raises(ScenarioError, match=r"adapt\.commission_scale_max"):
+        load_scenario(q)  # 0.05 × 4 + 0.85
+    assert load_scenario(q, ["platforms.douyin.adapt.commission_scale_max=2.0"]).commerce.creator_share == 0.85

@@ -488,7 +488,7 @@ class CommerceConfig(_Section):
     tip_mean: float = Field(10.0, ge=0.0, le=1e5, description="mean tip in yuan (log-normal, sigma 1)")
     partner_share: float = Field(0.3, ge=0.0, le=1.0, description="share of ordinary creators who sell a merchant's product (product links)")
     link_share: float = Field(0.3, ge=0.0, le=1.0, description="share of a partner creator's items that carry the product link")
-    creator_share: float = Field(0.2, ge=0.0, le=1.0, description="share of the price a partner creator earns on every order it is the seller of: feed, fan-group and visit orders alike (shelf and WeChat orders are the merchant's own account's)")
+    creator_share: float = Field(0.2, ge=0.0, le=1.0, description="share of the price a partner creator earns on every order it is the seller of: feed, fan-group and visit orders alike (shelf and WeChat orders are the merchant's own account's); with the highest commission rate (× adapt.commission_scale_max where a platform adapts its commission) at most 1")
     visit_rate: float = Field(
         0.02, ge=0.0, le=1.0,
         description="daily probability × intimacy that a fan who uses a selling account's home platform visits its homepage or sends a DM there (user-initiated, never annoys); a visit may convert",
@@ -600,6 +600,18 @@ class Scenario(_Section):
                 raise ValueError(f"platform name {name!r} must be a plain identifier")
         if self.population.merchants > self.population.creators // 2:
             raise ValueError("population.merchants must be at most half of population.creators")
+        c = self.commerce
+        if c.enabled and c.partner_share > 0 and c.creator_share > 0:
+            for name, p in self.platforms.items():
+                top = max((p.commission.intro, *p.commission.rates()))
+                scaled = p.adapt.enabled and "commission" in p.adapt.knobs
+                if scaled:
+                    top = min(1.0, top * p.adapt.commission_scale_max)
+                if top + c.creator_share > 1.0:
+                    raise ValueError(
+                        f"commerce.creator_share must be at most 1 − the highest commission rate: {c.creator_share} + "
+                        f"{top:g} (platforms.{name}.commission{', × adapt.commission_scale_max' if scaled else ''}) "
+                        "is above 1, so a partner creator's order would cost its merchant more than its price")
         if self.merchants.entrant_pool > 0 and self.population.merchants == 0:
             raise ValueError("merchants.entrant_pool must be 0 when population.merchants is 0: potential merchants "
                              "enter while active merchants of their category profit (docs/ODD.md 7.10), so with "
