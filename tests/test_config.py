@@ -452,3 +452,23 @@ def test_a_creator_share_and_commission_above_the_price_is_an_input_error(tmp_pa
     with pytest.raises(ScenarioError, match=r"adapt\.commission_scale_max"):
         load_scenario(q)  # 0.05 × 4 + 0.85
     assert load_scenario(q, ["platforms.douyin.adapt.commission_scale_max=2.0"]).commerce.creator_share == 0.85
+
+
+def test_none_is_a_value_files_and_sets_can_write_and_records_read_back(tmp_path):
+    """TOML has no null: the word "none" is none for a key whose default is none, so a
+    preset's value can be taken away (the Kuaishou-like 5% cap), and a resolved scenario
+    writes its nones so that they read back as nones (written as comments, a Kuaishou-like
+    platform's none cap read back as the preset's 5%)."""
+    from simulator.config import Scenario
+
+    sc = load_scenario(SCENARIOS / "kuaishou.toml", ["platforms.kuaishou.exposure_cap=none"])
+    assert sc.platforms["kuaishou"].exposure_cap is None
+    assert load_scenario(SCENARIOS / "kuaishou.toml").platforms["kuaishou"].exposure_cap == 0.05
+    data = Scenario().model_dump()
+    data["platforms"] = {"k": {"policy": "kuaishou", "exposure_cap": None, "gini_target": None}}
+    resolved = Scenario.model_validate(data)
+    again = load_scenario(write(tmp_path, "resolved.toml", to_toml(resolved)))
+    assert again.platforms["k"].exposure_cap is None and again.platforms["k"].gini_target is None
+    assert again == resolved
+    with pytest.raises(ScenarioError, match=r"population\.users: got 'none'"):
+        load_scenario(SCENARIOS / "douyin.toml", ["population.users=none"])  # not a key that may be none

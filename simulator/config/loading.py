@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .presets import POLICIES
-from .schema import PlatformConfig, Scenario
+from .schema import NONE, PlatformConfig, Scenario
 
 
 class ScenarioError(ValueError):
@@ -549,8 +549,8 @@ def to_toml(scenario: Scenario) -> str:
             lines.append("# every key below is explicit, the policy's and centralization's preset values included: "
                          "a --set of policy or centralization here moves none of them")
         for k, v in scalars.items():
-            if v is None:
-                lines.append(f"# {k} = (none)")
+            if v is None:  # (a path left unset stays unwritten; any other none reads back as none)
+                lines.append(f"# {k} = (none)" if k == "follow_graph_file" else f'{k} = "{NONE}"')
             else:
                 lines.append(f"{k} = {_toml_value(v)}")
         for k, v in tables.items():

@@ -9,7 +9,7 @@ presets (:mod:`simulator.config.presets`) only say which defaults a ``policy`` o
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -17,8 +17,23 @@ from .presets import POLICY_PRESETS, centralization_preset
 from ..state.vocabulary import CATEGORIES
 
 
+NONE = "none"  # what a TOML file or --set writes for an optional key's "none" (TOML has no null)
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _none_word(cls, data: Any) -> Any:
+        """``"none"`` for a key that may be none (default none, e.g. ``exposure_cap``,
+        ``gini_target``, ``centralization``) is none: TOML has no null, and without it a
+        preset's value (the Kuaishou-like 5% cap) could not be taken away in a file or by
+        ``--set``. Any other key keeps the string (and its type error)."""
+        if isinstance(data, dict) and NONE in data.values():
+            optional = {k for k, f in cls.model_fields.items() if f.default is None and str not in get_args(f.annotation)}
+            data = {k: (None if v == NONE and k in optional else v) for k, v in data.items()}
+        return data
 
 
 # --------------------------------------------------------------------------- population
