@@ -343,6 +343,8 @@ def cmd_compare(args) -> int:
     if args.seed is not None and args.seed < 0:
         return _fail("--seed: must be >= 0")
     flags = {"--steps": ("steps", args.steps)} if args.steps is not None else {}
+    if args.seed is not None:  # a flag as run's: the schema checks its range (the record's files carry it)
+        flags["--seed"] = ("seed", args.seed)
     if (error := _set_twice(args.sets, {f: k for f, (k, _) in flags.items()})) is not None:
         return _fail(error)
     scenarios, errors = {}, []
@@ -497,6 +499,8 @@ def _validate_inputs(args):
     flags = {"--steps": ("steps", args.steps)} if args.steps else {}
     if args.users:
         flags["--users"] = ("population.users", args.users)
+    if args.seed is not None:  # a flag as run's: the schema checks its range (the record's files carry it)
+        flags["--seed"] = ("seed", args.seed)
     scenarios, sets, errors = {}, {}, []
     sources = scenario_sources(specs, variants)
     targets_file = str(args.targets or "scenarios/targets/targets.toml")
@@ -523,7 +527,8 @@ def _validate_inputs(args):
             errors.append((folder / file, exc))  # (the other scenarios too: a --set error names each file)
     if errors:
         raise _first_error(errors)
-    recorded = {label: {"file": str(folder / sources[label][0]), "sets": [*s, *(f"{k}={v}" for k, v in flags.values())]}
+    recorded = {label: {"file": str(folder / sources[label][0]), "sets": [*s, *(f"{k}={v}" for f, (k, v) in flags.items()
+                                                                              if f != "--seed")]}
                 for label, s in sets.items()}
     _check_files(scenarios.values())
     return specs, scenarios, recorded
@@ -551,7 +556,10 @@ def cmd_validate(args) -> int:
             return _fail(f"{flag}: must be >= 1")
     if args.replicates < 2:
         return _fail("--replicates: validation needs at least 2 (confidence intervals)")
-    flag_keys = {**({"--steps": "steps"} if args.steps else {}), **({"--users": "population.users"} if args.users else {})}
+    if args.seed is not None and args.seed < 0:
+        return _fail("--seed: must be >= 0")
+    flag_keys = {**({"--steps": "steps"} if args.steps else {}), **({"--users": "population.users"} if args.users else {}),
+                 **({"--seed": "seed"} if args.seed is not None else {})}
     if (error := _set_twice(args.sets, flag_keys)) is not None:
         return _fail(error)
     try:

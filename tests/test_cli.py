@@ -267,6 +267,23 @@ def test_huge_seed_is_reported_as_seed(tmp_path, capsys):
     assert "error: --seed: " in err and "--set" not in err
 
 
+@pytest.mark.parametrize("command", ["compare", "validate"])
+@pytest.mark.parametrize("seed", [-1, 2**63])
+def test_compare_and_validate_check_the_seed_range_as_run_does(tmp_path, capsys, command, seed):
+    """`validate --seed -1` crashed with a numpy traceback (exit 3), and `compare` or
+    `validate` took a --seed above the scenario's range (0..2**63-1), then wrote it into
+    the record's scenario files, which no command reads back (so the record could not
+    rerun). Both are input errors now, as for `run`: exit 2, nothing written."""
+    files = [str(SCENARIOS / "douyin.toml"), str(SCENARIOS / "kuaishou.toml")] if command == "compare" else []
+    out = tmp_path / "o"
+    code = main([command, *files, "--seed", str(seed), "--replicates", "2", "--steps", "1", "--workers", "1",
+                 "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("trafficsim: error: --seed: ") and "Traceback" not in err, err
+    assert str(seed) in err or "must be >= 0" in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("when", ["running", "writing"])
 def test_ctrl_c_on_run_exits_130_and_leaves_nothing(tmp_path, capsys, monkeypatch, when):
     """Issue 13, item 9: Ctrl-C on ``run`` printed a KeyboardInterrupt traceback. Now one
