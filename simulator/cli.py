@@ -574,6 +574,7 @@ def cmd_validate(args) -> int:
 
     from .experiments import validate
     from .experiments.compare import _plots, base_seed, run_all
+    from .experiments.targets import record_text
     from .io.outputs import atomic_dir, manifest, write_json, write_text_atomic
     try:
         with _runs(len(scenarios) * args.replicates, args.workers, "validate", show_bar=not args.quiet) as (pool, progress):
@@ -605,7 +606,7 @@ def cmd_validate(args) -> int:
         for label, sc in scenarios.items():
             (tmp / "scenarios" / f"{label}.toml").write_text(to_toml(sc.model_copy(update={"seed": seed})))
             files.append(f"scenarios/{label}.toml")
-        (tmp / "targets.toml").write_bytes(targets_file.read_bytes())
+        (tmp / "targets.toml").write_text(record_text(targets_file, set(scenarios)), encoding="utf-8")
         write_json(tmp / "manifest.json", manifest(
             command=["trafficsim", *args.argv], files=files, targets=str(targets_file.resolve()),
             scenarios=sets, setting=setting, replicates=args.replicates, seed=seed, replicate_seeds=seeds,
