@@ -202,6 +202,18 @@ def test_bad_sweep_files_exit_2_naming_the_key(tmp_path, capsys, body, needle):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("base, says", [("nope.toml", "file not found: "), (".", "is a folder, not a TOML file")])
+def test_a_base_that_cannot_be_read_is_named_as_the_sweep_files_base(tmp_path, capsys, base, says):
+    """A missing (or folder) base scenario said only "file not found: PATH", naming neither
+    the sweep file nor its key ``base``."""
+    p = tmp_path / "s.toml"
+    p.write_text(f'base = "{base}"\nsteps = 2\n[parameters]\n"platforms.douyin.beta" = [0.0, 1.0]\n')
+    assert main(["sweep", str(p), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"trafficsim: error: {p}: base: ") and says in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_point_that_breaks_a_check_across_keys_is_blamed_on_the_sweep_file(tmp_path, capsys):
     """A parameter value that makes a check across keys fail at a key the base scenario
     set (merchants more than half the creators): the sweep file and the key are named (the
