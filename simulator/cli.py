@@ -355,7 +355,9 @@ def cmd_compare(args) -> int:
             except ScenarioError as exc:
                 errors.append((path, exc))  # (the other files too: a --set error names each file it holds in)
                 continue
-            label = sc.name if sc.name not in scenarios else f"{sc.name}_{len(scenarios) + 1}"
+            label, k = sc.name, len(scenarios) + 1
+            while label in scenarios:  # (a scenario named like the suffixed label is kept too)
+                label, k = f"{sc.name}_{k}", k + 1
             scenarios[label] = sc
         if errors:
             raise _first_error(errors)
