@@ -308,6 +308,36 @@ def test_sweep_report_writes_main_effects_and_heatmap(tmp_path):
     assert (eff.ci_low <= eff["mean"]).all()
 
 
+def test_sweep_report_leaves_no_file_of_an_earlier_report(tmp_path, capsys, monkeypatch):
+    """A sweep reported, then resumed with one parameter fewer and reported again: the
+    earlier report's heatmap and the dropped parameter's figure stayed in DIR/report/
+    beside the new report.md (which names neither). An interrupted report leaves the
+    earlier one as it was, and nothing hidden."""
+    import simulator.experiments.sweep_report as sweep_report
+
+    out = tmp_path / "out"
+    f = sweep_file(tmp_path, GRID, replicates=1, steps=1)
+    assert main(["sweep", str(f), "--workers", "1", "--out", str(out)]) == 0
+    assert main(["sweep-report", str(out)]) == 0
+    assert (out / "report" / "heatmap.png").exists()
+    sweep_file(tmp_path, '"platforms.douyin.beta" = [0.0, 2.0]', replicates=1, steps=1)
+    assert main(["sweep", str(f), "--workers", "1", "--out", str(out), "--resume"]) == 0
+    before = {p.name: p.read_bytes() for p in (out / "report").iterdir()}
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep_report, "main_effects_figure", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sweep_report.report(out)
+    assert {p.name: p.read_bytes() for p in (out / "report").iterdir()} == before
+    monkeypatch.undo()
+    assert main(["sweep-report", str(out)]) == 0
+    assert sorted(p.name for p in (out / "report").iterdir()) == [
+        "main_effect_platforms_douyin_beta.png", "main_effects.csv", "report.md"]
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
 def test_shipped_sweeps_validate():
     for f in (SCENARIOS / "sweeps").glob("*.toml"):
         assert load_sweep(f).runs()
