@@ -732,6 +732,8 @@ def main(argv: list[str] | None = None) -> int:
         defer_unused_imports()  # modules the command imports but does not read (or not yet) load when read
     commands = {"run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sweep-report": cmd_sweep_report, "app": cmd_app,
                 "validate": cmd_validate, "calibrate": cmd_calibrate}
+    if (error := _environment_error()) is not None:
+        return _fail(error)
     try:
         code = commands[args.command](args)
         if args.command == "run" and code == 0:
@@ -758,6 +760,22 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CRASH
     finally:
         drop_unread_stand_ins()  # none left in the caller's interpreter (main called from Python)
+
+
+def _environment_error() -> str | None:
+    """What is wrong with the environment variables the runs read, if anything, before any
+    run: ``TRAFFICSIM_FEED_THREADS`` (docs/scaling.md) is read on a run's first large day,
+    where a value that is not a whole number crashed the run (exit 3) part-way."""
+    import os
+
+    threads = os.environ.get("TRAFFICSIM_FEED_THREADS")
+    if threads:
+        try:
+            int(threads)
+        except ValueError:
+            return (f"TRAFFICSIM_FEED_THREADS: got {threads!r}; must be a whole number of threads for a day's feeds "
+                    "(1 or less: none), or unset (the cores this process may use)")
+    return None
 
 
 _RAN: list[int] = []  # a `run` that main() finished, its record written (for program())

@@ -267,6 +267,19 @@ def test_huge_seed_is_reported_as_seed(tmp_path, capsys):
     assert "error: --seed: " in err and "--set" not in err
 
 
+def test_a_feed_threads_variable_that_is_not_a_number_is_an_input_error(tmp_path, capsys, monkeypatch):
+    """TRAFFICSIM_FEED_THREADS=abc (docs/scaling.md's knob) crashed a run with a ValueError
+    (exit 3) on its first large day; now every command refuses it before any run."""
+    monkeypatch.setenv("TRAFFICSIM_FEED_THREADS", "abc")
+    out = tmp_path / "o"
+    assert main(["run", str(SCENARIOS / "ecosystem.toml"), "--steps", "1", "--quiet", "--out", str(out),
+                 "--set", "population.users=9000", "--set", "population.creators=300"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("trafficsim: error: TRAFFICSIM_FEED_THREADS: got 'abc'; must be a whole number") and \
+        err.count("\n") == 1, err
+    assert not out.exists()
+
+
 def test_compare_keeps_every_scenario_when_a_name_looks_like_a_suffixed_label(tmp_path, capsys):
     """Two files named douyin and one named douyin_3: the second douyin was labelled
     douyin_3 too and replaced that scenario in the comparison (three files, two columns)."""
