@@ -343,6 +343,8 @@ def cmd_compare(args) -> int:
     if args.seed is not None and args.seed < 0:
         return _fail("--seed: must be >= 0")
     flags = {"--steps": ("steps", args.steps)} if args.steps is not None else {}
+    if args.seed is not None:  # a flag as run's: the schema checks its range (the record's files carry it)
+        flags["--seed"] = ("seed", args.seed)
     if (error := _set_twice(args.sets, {f: k for f, (k, _) in flags.items()})) is not None:
         return _fail(error)
     scenarios, errors = {}, []
@@ -353,7 +355,9 @@ def cmd_compare(args) -> int:
             except ScenarioError as exc:
                 errors.append((path, exc))  # (the other files too: a --set error names each file it holds in)
                 continue
-            label = sc.name if sc.name not in scenarios else f"{sc.name}_{len(scenarios) + 1}"
+            label, k = sc.name, len(scenarios) + 1
+            while label in scenarios:  # (a scenario named like the suffixed label is kept too)
+                label, k = f"{sc.name}_{k}", k + 1
             scenarios[label] = sc
         if errors:
             raise _first_error(errors)
@@ -497,6 +501,8 @@ def _validate_inputs(args):
     flags = {"--steps": ("steps", args.steps)} if args.steps else {}
     if args.users:
         flags["--users"] = ("population.users", args.users)
+    if args.seed is not None:  # a flag as run's: the schema checks its range (the record's files carry it)
+        flags["--seed"] = ("seed", args.seed)
     scenarios, sets, errors = {}, {}, []
     sources = scenario_sources(specs, variants)
     targets_file = str(args.targets or "scenarios/targets/targets.toml")
@@ -523,7 +529,8 @@ def _validate_inputs(args):
             errors.append((folder / file, exc))  # (the other scenarios too: a --set error names each file)
     if errors:
         raise _first_error(errors)
-    recorded = {label: {"file": str(folder / sources[label][0]), "sets": [*s, *(f"{k}={v}" for k, v in flags.values())]}
+    recorded = {label: {"file": str(folder / sources[label][0]), "sets": [*s, *(f"{k}={v}" for f, (k, v) in flags.items()
+                                                                              if f != "--seed")]}
                 for label, s in sets.items()}
     _check_files(scenarios.values())
     return specs, scenarios, recorded
@@ -551,7 +558,10 @@ def cmd_validate(args) -> int:
             return _fail(f"{flag}: must be >= 1")
     if args.replicates < 2:
         return _fail("--replicates: validation needs at least 2 (confidence intervals)")
-    flag_keys = {**({"--steps": "steps"} if args.steps else {}), **({"--users": "population.users"} if args.users else {})}
+    if args.seed is not None and args.seed < 0:
+        return _fail("--seed: must be >= 0")
+    flag_keys = {**({"--steps": "steps"} if args.steps else {}), **({"--users": "population.users"} if args.users else {}),
+                 **({"--seed": "seed"} if args.seed is not None else {})}
     if (error := _set_twice(args.sets, flag_keys)) is not None:
         return _fail(error)
     try:
@@ -566,6 +576,7 @@ def cmd_validate(args) -> int:
 
     from .experiments import validate
     from .experiments.compare import _plots, base_seed, run_all
+    from .experiments.targets import record_text
     from .io.outputs import atomic_dir, manifest, write_json, write_text_atomic
     try:
         with _runs(len(scenarios) * args.replicates, args.workers, "validate", show_bar=not args.quiet) as (pool, progress):
@@ -597,7 +608,7 @@ def cmd_validate(args) -> int:
         for label, sc in scenarios.items():
             (tmp / "scenarios" / f"{label}.toml").write_text(to_toml(sc.model_copy(update={"seed": seed})))
             files.append(f"scenarios/{label}.toml")
-        (tmp / "targets.toml").write_bytes(targets_file.read_bytes())
+        (tmp / "targets.toml").write_text(record_text(targets_file, set(scenarios)), encoding="utf-8")
         write_json(tmp / "manifest.json", manifest(
             command=["trafficsim", *args.argv], files=files, targets=str(targets_file.resolve()),
             scenarios=sets, setting=setting, replicates=args.replicates, seed=seed, replicate_seeds=seeds,
@@ -721,6 +732,8 @@ def main(argv: list[str] | None = None) -> int:
         defer_unused_imports()  # modules the command imports but does not read (or not yet) load when read
     commands = {"run": cmd_run, "compare": cmd_compare, "sweep": cmd_sweep, "sweep-report": cmd_sweep_report, "app": cmd_app,
                 "validate": cmd_validate, "calibrate": cmd_calibrate}
+    if (error := _environment_error()) is not None:
+        return _fail(error)
     try:
         code = commands[args.command](args)
         if args.command == "run" and code == 0:
@@ -747,6 +760,22 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CRASH
     finally:
         drop_unread_stand_ins()  # none left in the caller's interpreter (main called from Python)
+
+
+def _environment_error() -> str | None:
+    """What is wrong with the environment variables the runs read, if anything, before any
+    run: ``TRAFFICSIM_FEED_THREADS`` (docs/scaling.md) is read on a run's first large day,
+    where a value that is not a whole number crashed the run (exit 3) part-way."""
+    import os
+
+    threads = os.environ.get("TRAFFICSIM_FEED_THREADS")
+    if threads:
+        try:
+            int(threads)
+        except ValueError:
+            return (f"TRAFFICSIM_FEED_THREADS: got {threads!r}; must be a whole number of threads for a day's feeds "
+                    "(1 or less: none), or unset (the cores this process may use)")
+    return None
 
 
 _RAN: list[int] = []  # a `run` that main() finished, its record written (for program())

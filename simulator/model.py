@@ -165,6 +165,9 @@ class TrafficModel(mesa.Model):
 
     def __init__(self, scenario: Scenario | str | Path | dict, *, seed: int | None | str = None,
                  steps: int | None = None, overrides: dict | None = None, agents: bool = True, **settings):
+        if not isinstance(scenario, (Scenario, str, Path, dict)):  # (42 failed deep inside: no attribute 'model_copy')
+            raise ScenarioError("TrafficModel", "scenario", f"got {scenario!r}; must be a scenario file (a path), "
+                                "a dict of scenario keys or a Scenario")
         if isinstance(scenario, (str, Path)):
             flags = {f"keyword {key}": (key, value) for key, value in settings.items()}
             scenario = load_scenario(scenario, overrides=overrides, flags=flags)

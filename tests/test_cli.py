@@ -267,6 +267,66 @@ def test_huge_seed_is_reported_as_seed(tmp_path, capsys):
     assert "error: --seed: " in err and "--set" not in err
 
 
+def test_a_feed_threads_variable_that_is_not_a_number_is_an_input_error(tmp_path, capsys, monkeypatch):
+    """TRAFFICSIM_FEED_THREADS=abc (docs/scaling.md's knob) crashed a run with a ValueError
+    (exit 3) on its first large day; now every command refuses it before any run."""
+    monkeypatch.setenv("TRAFFICSIM_FEED_THREADS", "abc")
+    out = tmp_path / "o"
+    assert main(["run", str(SCENARIOS / "ecosystem.toml"), "--steps", "1", "--quiet", "--out", str(out),
+                 "--set", "population.users=9000", "--set", "population.creators=300"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("trafficsim: error: TRAFFICSIM_FEED_THREADS: got 'abc'; must be a whole number") and \
+        err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_compare_keeps_every_scenario_when_a_name_looks_like_a_suffixed_label(tmp_path, capsys):
+    """Two files named douyin and one named douyin_3: the second douyin was labelled
+    douyin_3 too and replaced that scenario in the comparison (three files, two columns)."""
+    d3 = tmp_path / "d3.toml"
+    d3.write_text(f'extends = "{SCENARIOS / "kuaishou.toml"}"\nname = "douyin_3"\n')
+    douyin = str(SCENARIOS / "douyin.toml")
+    out = tmp_path / "c"
+    assert main(["compare", douyin, str(d3), douyin, "--replicates", "2", "--steps", "1", "--workers", "1", "--quiet",
+                 "--set", "population.users=200", "--set", "population.creators=20", "--set", "population.merchants=2",
+                 "--out", str(out)]) == 0, capsys.readouterr()
+    assert json.loads((out / "manifest.json").read_text())["scenarios"] == {
+        "douyin": "douyin", "douyin_3": "douyin_3", "douyin_4": "douyin"}
+    assert 'name = "douyin_3"' in (out / "scenario_douyin_3.toml").read_text()
+    assert "kuaishou" in (out / "scenario_douyin_3.toml").read_text()
+
+
+@pytest.mark.parametrize("name", ["k/s", "a\\b", "..", "."])
+def test_a_scenario_name_that_cannot_name_a_file_is_an_input_error(tmp_path, capsys, name):
+    """A name with a / crashed `compare` (exit 3, a traceback) once every run had finished,
+    writing scenario_<name>.toml; `run` made nested folders of it. Now exit 2 at once."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'extends = "{SCENARIOS / "kuaishou.toml"}"\nname = {json.dumps(name)}\n')
+    out = tmp_path / "c"
+    assert main(["compare", str(SCENARIOS / "douyin.toml"), str(bad), "--replicates", "2", "--steps", "1",
+                 "--workers", "1", "--quiet", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"trafficsim: error: {bad}: name: got ") and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["compare", "validate"])
+@pytest.mark.parametrize("seed", [-1, 2**63])
+def test_compare_and_validate_check_the_seed_range_as_run_does(tmp_path, capsys, command, seed):
+    """`validate --seed -1` crashed with a numpy traceback (exit 3), and `compare` or
+    `validate` took a --seed above the scenario's range (0..2**63-1), then wrote it into
+    the record's scenario files, which no command reads back (so the record could not
+    rerun). Both are input errors now, as for `run`: exit 2, nothing written."""
+    files = [str(SCENARIOS / "douyin.toml"), str(SCENARIOS / "kuaishou.toml")] if command == "compare" else []
+    out = tmp_path / "o"
+    code = main([command, *files, "--seed", str(seed), "--replicates", "2", "--steps", "1", "--workers", "1",
+                 "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("trafficsim: error: --seed: ") and "Traceback" not in err, err
+    assert str(seed) in err or "must be >= 0" in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("when", ["running", "writing"])
 def test_ctrl_c_on_run_exits_130_and_leaves_nothing(tmp_path, capsys, monkeypatch, when):
     """Issue 13, item 9: Ctrl-C on ``run`` printed a KeyboardInterrupt traceback. Now one

@@ -57,6 +57,16 @@ def test_seed_and_steps_keywords_are_checked_as_the_scenarios_keys(keyword, valu
         TrafficModel(SCENARIOS / "douyin.toml", **{"seed": 1, keyword: value})
 
 
+@pytest.mark.parametrize("scenario", [42, None, ["scenarios/douyin.toml"]])
+def test_a_scenario_of_another_type_is_named(scenario):
+    """TrafficModel(42) failed deep inside ("'int' object has no attribute 'model_copy'")."""
+    from simulator.config import ScenarioError
+
+    with pytest.raises(ScenarioError, match=f"TrafficModel: scenario: got {re.escape(repr(scenario))}; must be a "
+                                            "scenario file"):
+        TrafficModel(scenario, seed=1)
+
+
 def test_keywords_and_overrides_never_create_a_platform():
     """The platform rule holds for every way into the model: a misspelled platform in a
     dotted keyword or in overrides of a scenario dict is an error, not a second platform."""

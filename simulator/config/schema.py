@@ -583,7 +583,7 @@ class MetricsConfig(_Section):
 class Scenario(_Section):
     """A whole scenario. Field order is the order of the resolved scenario file."""
 
-    name: str = Field("scenario", min_length=1, max_length=200, description="label of the run's outputs")
+    name: str = Field("scenario", min_length=1, max_length=200, description="label of the run's outputs (it names their folder and files: not '.' or '..', no / or \\)")
     description: str = ""
     seed: int = Field(42, ge=0, le=2**63 - 1, description="random seed (the CLI uses it; in Python TrafficModel(..., seed='scenario'))")
     steps: int = Field(30, ge=1, le=3650, description="simulated days")
@@ -606,6 +606,10 @@ class Scenario(_Section):
 
     @model_validator(mode="after")
     def _check(self):
+        if any(c in self.name for c in "/\\\0") or self.name in (".", ".."):
+            # (compare wrote scenario_<name>.toml only after every run: a crash at the end)
+            raise ValueError(f"name: got {self.name!r}; it names the run's output folder and files, so it cannot be "
+                             "'.' or '..' or contain / or \\")
         if not self.platforms:
             raise ValueError("at least one platform is needed")
         if all(p.kind == "shelf" for p in self.platforms.values()):

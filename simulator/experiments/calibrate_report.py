@@ -403,9 +403,45 @@ def _html(title: str, secs, plots: list[Path], manifest: dict) -> str:
     return "\n".join(parts) + "\n"
 
 
+# what write_outputs installs in a calibration folder, the manifest last (the record is complete once it is there)
+STAGED = ("scenarios", "plots", "report.md", "parameters.csv", "report.html", "manifest.json")
+
+
 def write_outputs(out: Path, spec: CalibrationSpec, targets: list, table: pd.DataFrame, *, elapsed: float,
                   counts: dict, command: list[str] | None) -> None:
-    """The calibrated scenarios, report.md/html, plots and manifest of a finished calibration."""
+    """The calibrated scenarios, report.md/html, plots and manifest of a finished calibration,
+    made in a hidden folder of ``out`` and moved into place once all are written: an
+    interruption while they are made (the plots take seconds) leaves the folder's earlier
+    ones as they were (those of the last finished call, if any), never some of each."""
+    import os
+    import shutil
+
+    from ..io.outputs import clean_stale_partials
+
+    clean_stale_partials(out)  # (left by a call killed outright while writing)
+    stage = out / f".report.partial-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    try:
+        _write_outputs(stage, out, spec, targets, table, elapsed=elapsed, counts=counts, command=command)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    (out / "manifest.json").unlink(missing_ok=True)  # incomplete until the new manifest lands
+    for name in STAGED:  # (each the new one, or none if this call made none)
+        if (out / name).is_dir():
+            shutil.rmtree(out / name)
+        if (stage / name).exists():
+            os.replace(stage / name, out / name)
+        else:
+            (out / name).unlink(missing_ok=True)
+    shutil.rmtree(stage)
+
+
+def _write_outputs(out: Path, folder: Path, spec: CalibrationSpec, targets: list, table: pd.DataFrame, *,
+                   elapsed: float, counts: dict, command: list[str] | None) -> None:
+    """:func:`write_outputs` into ``out`` (the hidden folder) for the calibration ``folder``
+    (its state, evaluations and confirmation)."""
     import optuna
 
     from .. import __version__
@@ -413,20 +449,20 @@ def write_outputs(out: Path, spec: CalibrationSpec, targets: list, table: pd.Dat
     from .calibrate import read_state
 
     t0 = time.perf_counter()
-    state = read_state(out)
+    state = read_state(folder)
     fp = state[1].get("fingerprint", "") if state else ""
     from .calibrate_confirm import choose, read_confirmation
 
     best = search_best = best_row(table)
     params = parameters_summary(spec, table)
-    confirmation = read_confirmation(spec, out, table)
+    confirmation = read_confirmation(spec, folder, table)
     chosen = choose(confirmation)
     if chosen is not None:
         best = table[table["evaluation"] == chosen["evaluation"]].iloc[0]
         fit, checks = chosen["targets"], chosen["checks"]
     else:
-        fit = best_targets(out, table)
-        checks = check_targets(out, spec, targets, table)
+        fit = best_targets(folder, table)
+        checks = check_targets(folder, spec, targets, table)
     (out / "scenarios").mkdir(exist_ok=True)
     for label, text in calibrated_scenarios(spec, best, fp, chosen).items():
         write_text_atomic(out / "scenarios" / f"{label}.toml", text)

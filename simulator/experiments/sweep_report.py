@@ -163,13 +163,38 @@ def sobol_notes(sob: pd.DataFrame, n: int, d: int, replicates: int, target: floa
 
 def report(out: str | Path, log=None) -> Path:
     """Write DIR/report/ (report.md, main_effects.csv, figures, sobol.csv); ``log`` gets
-    each warning (an incomplete sweep, unreliable Sobol indices) as one line."""
+    each warning (an incomplete sweep, unreliable Sobol indices) as one line. The folder is
+    made whole in a hidden sibling and then replaces the earlier report: none of the earlier
+    one's files is left beside the new one (the figure of a parameter the sweep no longer
+    varies, a heatmap, the Sobol indices of an earlier design), and an interrupted report
+    leaves the earlier one as it was."""
+    import os
+    import shutil
+
+    from ..io.outputs import clean_stale_partials
+
     out = Path(out)
     spec, manifest, df, expected, notes = load(out)
+    clean_stale_partials(out)  # (left by a report killed outright while writing)
+    stage = out / f".report.partial-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    try:
+        _report(stage, out, spec, manifest, df, expected, notes, log)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    rep = out / "report"
+    if rep.is_dir():
+        shutil.rmtree(rep)
+    os.replace(stage, rep)
+    return rep
+
+
+def _report(rep: Path, out: Path, spec, manifest, df, expected, notes, log) -> None:
+    """:func:`report`'s files, written into ``rep``."""
     df = _with_derived(df)
     ok = df[df["status"] == "ok"] if len(df) else df
-    rep = out / "report"
-    rep.mkdir(exist_ok=True)
     if len(ok) < expected:
         sweep_file = manifest.get("sweep_file") or "SWEEP.toml"
         notes.insert(0, f"incomplete sweep: {len(df)} of {expected} runs present, {len(ok)} succeeded "
@@ -236,7 +261,6 @@ def report(out: str | Path, log=None) -> Path:
     if log is not None:
         for n in notes:
             log(n)
-    return rep
 
 
 def _has_tabulate() -> bool:

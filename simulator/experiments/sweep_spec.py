@@ -223,7 +223,12 @@ def check_keys(spec: SweepSpec) -> None:
                 raise ScenarioError(spec.source, f"{table}.steps", f"the sweep's top-level 'steps' ({spec.steps}) "
                                     "sets every run's length; give steps in one place (drop the top-level key "
                                     "to vary it)")
-    names = base_platforms(spec)
+    try:
+        names = base_platforms(spec)
+    except ScenarioError as exc:
+        if exc.source:  # a file of the base's extends chain names itself
+            raise
+        raise ScenarioError(spec.source, "base", exc.message) from None  # the base itself: missing, a folder...
     for table, keys in (("set", spec.set), ("parameters", spec.parameters)):
         for key in keys:
             parts = key.split(".")

@@ -245,6 +245,69 @@ def load_variants(path: str | Path | None = None) -> dict[str, Variant]:
     return load_file(path)[1]
 
 
+def record_text(path: str | Path, resolved: set[str]) -> str:
+    """The targets file at ``path`` as a validation record keeps it: byte for byte, unless
+    a variant of its ``[scenarios]`` table is one of the ``resolved`` labels, whose fully
+    resolved scenario the record holds as ``LABEL.toml`` (its file, its ``set`` and the
+    command's flags applied). Such a variant then reads that file with no ``set`` of its
+    own: applied again on top of it, its ``set`` would undo the flags that set the same
+    keys (``--steps`` against a variant's ``steps=60``), and the record would not rerun
+    what was run. The rest of the file is written back as read (values, not comments)."""
+    path = Path(path)
+    data = _read(path)
+    table = data.get("scenarios")
+    if not isinstance(table, dict) or not set(table) & set(resolved):
+        return path.read_text(encoding="utf-8")
+    data["scenarios"] = {label: {"file": f"{label}.toml"} if label in resolved else t for label, t in table.items()}
+    head = (f"# {path.name} as `trafficsim validate` read it ({path.resolve()}), written back without its comments:\n"
+            "# each scenario variant below reads its fully resolved file in scenarios/ (its set and the command's\n"
+            "# flags applied there)\n")
+    return head + _toml_text(data)
+
+
+def _toml_key(k: str) -> str:
+    import re
+
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml_string(k)
+
+
+def _toml_string(v: str) -> str:
+    import json
+
+    return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")  # (JSON's escapes are TOML's)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)  # (inf and nan as TOML writes them)
+    if isinstance(v, str):
+        return _toml_string(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {type(v)} to TOML")
+
+
+def _toml_text(data: dict) -> str:
+    """A dict read from TOML, as TOML (tables as [a.b] headers, values inline)."""
+    lines: list[str] = []
+
+    def table(prefix: list[str], d: dict) -> None:
+        scalars = {k: v for k, v in d.items() if not isinstance(v, dict)}
+        subs = {k: v for k, v in d.items() if isinstance(v, dict)}
+        if prefix and (scalars or not subs):
+            lines.append("\n[" + ".".join(_toml_key(p) for p in prefix) + "]")
+        lines.extend(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in scalars.items())
+        for k, v in subs.items():
+            table([*prefix, k], v)
+
+    table([], data)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
 # the totals compare.derived_totals adds to a run's summary (a test checks the list against a run)
 DERIVED_TOTALS = ("ad_share_of_revenue", "commission_tips_share", "cac_ad_trend")
 

@@ -140,6 +140,41 @@ def test_resume_runs_nothing_twice_and_equals_an_uninterrupted_run(tmp_path):
     pd.testing.assert_frame_equal(_table(whole), _table(again))
 
 
+def test_an_interruption_while_the_report_is_written_leaves_the_earlier_record_whole(tmp_path, monkeypatch):
+    """Ctrl-C while a resumed calibration writes its outputs (the plots take seconds): the
+    calibrated scenarios were written first, in place, so the folder held the new
+    scenarios beside the earlier call's report and manifest (of fewer evaluations), a
+    record presented as complete that no call wrote. Now the earlier outputs stay as they
+    were, nothing hidden is left, and the next --resume writes the new ones."""
+    import simulator.experiments.calibrate_report as report
+
+    out = tmp_path / "out"
+    small = write_calibration(tmp_path / "c.toml", budget=4, batch=2, startup=2, lo=0.3, hi=0.32)
+    run_calibration(small, out=out)
+    def state(p):  # the content and the file itself (rewritten with the same content is a new file)
+        return p.read_bytes(), p.stat().st_ino, p.stat().st_mtime_ns
+
+    before = {p: state(p) for p in out.rglob("*") if p.is_file() and p.parent.name in ("scenarios", "plots", "out")
+              and p.suffix in (".toml", ".png", ".md", ".html", ".csv", ".json") and p.name != "calibration.json"}
+    assert out / "scenarios" / "douyin.toml" in before and out / "manifest.json" in before
+    bigger = write_calibration(small, budget=8, batch=2, startup=2, lo=0.3, hi=0.32)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "write_plots", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_calibration(bigger, out=out, resume=True)
+    assert {p: state(p) for p in before} == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    monkeypatch.undo()
+    run_calibration(bigger, out=out, resume=True)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["evaluations"] == 8 and manifest["budget"] == 8
+    assert f"{manifest['calibrated_parameters'][KEY]}" in (out / "scenarios" / "douyin.toml").read_text()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
 def test_a_calibration_killed_outright_resumes_to_the_uninterrupted_result(tmp_path):
     """A real kill (SIGKILL, no clean-up) after 2 evaluations: every evaluation file left is
     complete, --resume runs only the missing ones, and the table equals an uninterrupted

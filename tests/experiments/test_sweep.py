@@ -202,6 +202,18 @@ def test_bad_sweep_files_exit_2_naming_the_key(tmp_path, capsys, body, needle):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("base, says", [("nope.toml", "file not found: "), (".", "is a folder, not a TOML file")])
+def test_a_base_that_cannot_be_read_is_named_as_the_sweep_files_base(tmp_path, capsys, base, says):
+    """A missing (or folder) base scenario said only "file not found: PATH", naming neither
+    the sweep file nor its key ``base``."""
+    p = tmp_path / "s.toml"
+    p.write_text(f'base = "{base}"\nsteps = 2\n[parameters]\n"platforms.douyin.beta" = [0.0, 1.0]\n')
+    assert main(["sweep", str(p), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"trafficsim: error: {p}: base: ") and says in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_point_that_breaks_a_check_across_keys_is_blamed_on_the_sweep_file(tmp_path, capsys):
     """A parameter value that makes a check across keys fail at a key the base scenario
     set (merchants more than half the creators): the sweep file and the key are named (the
@@ -294,6 +306,36 @@ def test_sweep_report_writes_main_effects_and_heatmap(tmp_path):
     eff = pd.read_csv(rep / "main_effects.csv")
     assert set(eff.parameter) == {"platforms.douyin.beta", "platforms.douyin.follow_share"}
     assert (eff.ci_low <= eff["mean"]).all()
+
+
+def test_sweep_report_leaves_no_file_of_an_earlier_report(tmp_path, capsys, monkeypatch):
+    """A sweep reported, then resumed with one parameter fewer and reported again: the
+    earlier report's heatmap and the dropped parameter's figure stayed in DIR/report/
+    beside the new report.md (which names neither). An interrupted report leaves the
+    earlier one as it was, and nothing hidden."""
+    import simulator.experiments.sweep_report as sweep_report
+
+    out = tmp_path / "out"
+    f = sweep_file(tmp_path, GRID, replicates=1, steps=1)
+    assert main(["sweep", str(f), "--workers", "1", "--out", str(out)]) == 0
+    assert main(["sweep-report", str(out)]) == 0
+    assert (out / "report" / "heatmap.png").exists()
+    sweep_file(tmp_path, '"platforms.douyin.beta" = [0.0, 2.0]', replicates=1, steps=1)
+    assert main(["sweep", str(f), "--workers", "1", "--out", str(out), "--resume"]) == 0
+    before = {p.name: p.read_bytes() for p in (out / "report").iterdir()}
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep_report, "main_effects_figure", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sweep_report.report(out)
+    assert {p.name: p.read_bytes() for p in (out / "report").iterdir()} == before
+    monkeypatch.undo()
+    assert main(["sweep-report", str(out)]) == 0
+    assert sorted(p.name for p in (out / "report").iterdir()) == [
+        "main_effect_platforms_douyin_beta.png", "main_effects.csv", "report.md"]
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
 def test_shipped_sweeps_validate():

@@ -133,6 +133,55 @@ def test_validate_flags_users_steps_targets_and_markdown(tmp_path, capsys):
     assert text.count("| gini_band | fit | PASS") == 1 and text.count("validate-settings:begin") == 1
 
 
+@pytest.mark.parametrize("flag", [["--steps", "2"], ["--set", "commerce.groups.value_share=0.3"]])
+def test_the_record_reruns_a_variant_whose_set_a_flag_overrides(tmp_path, capsys, flag):
+    """A variant's own ``set`` gives way to the command's flags (``--steps 2`` against a
+    variant's ``steps=5``; a --set of the key it sets). The record's targets.toml used to
+    be the file as read, so the rerun it documents applied the variant's set again on top
+    of its resolved file and ran another scenario (the shipped kuaishou_promo_groups ran 60
+    days instead of --steps). Now the variant reads its resolved file as it is."""
+    import json
+    import tomllib
+
+    tfile = tmp_path / "t.toml"
+    tfile.write_text(TINY_TARGETS.replace('set = ["commerce.groups.value_share=0.1"]',
+                                          'set = ["commerce.groups.value_share=0.1", "steps=5"]'))
+    out, again = tmp_path / "v", tmp_path / "again"
+    assert main(["validate", "--targets", str(tfile), "--users", "300", "--steps", "3", *flag, "--replicates", "2",
+                 "--workers", "1", "--quiet", "--out", str(out)]) == 0, capsys.readouterr()
+    assert main(["validate", "--targets", str(out / "targets.toml"), "--scenarios", str(out / "scenarios"),
+                 "--replicates", "2", "--workers", "1", "--quiet", "--out", str(again)]) == 0
+    assert (out / "validation.csv").read_bytes() == (again / "validation.csv").read_bytes()
+    assert (out / "scenarios" / "douyin_promo.toml").read_text() == (again / "scenarios" / "douyin_promo.toml").read_text()
+    record = tomllib.loads((out / "targets.toml").read_text())
+    assert record["targets"] == tomllib.loads(tfile.read_text())["targets"]  # the targets as read
+    assert json.loads((out / "manifest.json").read_text())["targets"] == str(tfile.resolve())
+
+
+def test_the_shipped_targets_file_reads_back_from_a_record():
+    """record_text writes the shipped targets (multi-line claims, quotes, numbers) back as
+    TOML that reads as the same targets, its variants reading LABEL.toml without a set."""
+    import tomllib
+
+    from simulator.experiments.targets import TARGETS_FILE, load_variants, record_text
+
+    variants = load_variants()
+    text = record_text(TARGETS_FILE, set(variants))
+    original = tomllib.loads(TARGETS_FILE.read_text())
+    assert tomllib.loads(text)["targets"] == original["targets"]
+    assert tomllib.loads(text)["scenarios"] == {label: {"file": f"{label}.toml"} for label in variants}
+
+
+def test_a_targets_file_without_variants_is_recorded_byte_for_byte(tmp_path, capsys):
+    tfile = tmp_path / "t.toml"
+    gini = TINY_TARGETS[TINY_TARGETS.index("[targets.gini_band]"):TINY_TARGETS.index("[targets.promo_churn_not_lower]")]
+    tfile.write_text("# my targets: the comments stay\n" + gini)
+    out = tmp_path / "v"
+    assert main(["validate", "--targets", str(tfile), "--users", "300", "--steps", "2", "--replicates", "2",
+                 "--workers", "1", "--quiet", "--out", str(out)]) == 0, capsys.readouterr()
+    assert (out / "targets.toml").read_bytes() == tfile.read_bytes()
+
+
 def test_a_bad_targets_file_is_exit_2_naming_the_key_and_nothing_is_written(tmp_path, capsys):
     tfile = tmp_path / "t.toml"
     tfile.write_text(TINY_TARGETS.replace('rule = "band"', 'rule = "slope"'))
