@@ -69,7 +69,7 @@ class PlatformAdaptation:
         self.cfg = cfg.adapt
         self.commission0 = cfg.commission  # the day-0 schedule the scale multiplies
         self.value = {"ad_load": cfg.ad_load, "commission": 1.0, "centralization": cfg.initial_centralization()}
-        c0 = self.c0 = self.value["centralization"]
+        c0 = self.value["centralization"]
         self.preset0 = centralization_preset(c0) if c0 is not None else None  # what the style moves relative to
         self.style0 = {k: getattr(cfg, k) for k in (*NUMERIC_STYLE, "exposure_cap", "gini_target")}
         self.direction = {k: 1 for k in self.cfg.knobs}
@@ -170,19 +170,18 @@ class PlatformAdaptation:
         change from the starting centralization c0 (so c = c0 gives the scenario's own
         values, and a scenario's explicit keys keep their offset from the preset):
         numeric knobs v0 + preset(c) − preset(c0), within their ranges; the exposure cap
-        cap0 · preset_cap(c) / preset_cap(c0) (at c = c0 the scenario's own cap, none
-        included; elsewhere the preset's where either is none, none where the preset's
-        is); Gini steering: a scenario target keeps its value with the
+        (none = no cap) cap0 · preset_cap(c) / preset_cap(c0) where both are caps, the
+        preset's where both are none; where the scenario differs from the preset in having
+        a cap: an explicit cap where the preset has none stays until the preset's is
+        tighter, min(cap0, preset_cap(c)), and no cap where the preset has one stays no
+        cap (so c = c0 gives the scenario's own cap, a cap never jumps, and a move toward
+        decentralization never loosens one); Gini steering: a scenario target keeps its value with the
         gain moved like a numeric knob, a platform without one takes the preset's target
         and gain (the steering fades in from 0 gain at c = 1)."""
         now, then, start = centralization_preset(c), self.preset0, self.style0
         out = {k: _within(k, start[k] + now[k] - then[k]) for k in NUMERIC_STYLE}
         cap, cap_now, cap_then = start["exposure_cap"], now["exposure_cap"], then["exposure_cap"]
-        # (at c0, e.g. a reverted move, the scenario's own cap: an explicit cap where the
-        # preset has none, or no cap where it has one, is not replaced by the preset's)
-        out["exposure_cap"] = (cap if c == self.c0 else None if cap_now is None
-                               else cap_now if cap is None or cap_then is None
-                               else min(1.0, cap * cap_now / cap_then))
+        out["exposure_cap"] = _cap_at(cap, cap_then, cap_now)
         if start["gini_target"] is None:
             out["gini_target"], out["gini_gain"] = now["gini_target"], now["gini_gain"]
         else:
@@ -195,6 +194,19 @@ class PlatformAdaptation:
         """The value of knob ``name`` in effect today (moves made today act from tomorrow)."""
         v = self.in_effect[name]
         return float(v) if v is not None else float("nan")
+
+
+def _cap_at(cap0: float | None, preset0: float | None, preset: float | None) -> float | None:
+    """The exposure cap at a centralization whose preset cap is ``preset``, for a scenario
+    cap ``cap0`` at a start whose preset cap was ``preset0`` (none = no cap:
+    :meth:`PlatformAdaptation.style_at`)."""
+    if preset == preset0:  # (at the start, e.g. a reverted move: the scenario's own, to the bit)
+        return cap0
+    if cap0 is None:  # no cap: the preset's where it had none too; where the scenario took its cap away, none still
+        return preset if preset0 is None else None
+    if preset0 is None:  # an explicit cap where the preset had none: kept until the preset's is tighter
+        return cap0 if preset is None else min(cap0, preset)
+    return None if preset is None else min(1.0, cap0 * preset / preset0)
 
 
 class Adaptation:

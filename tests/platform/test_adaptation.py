@@ -243,3 +243,26 @@ def test_adapt_commission_and_diversion_keys_are_sweepable(tmp_path):
         assert r["platforms"]["douyin"]["adapt"]["enabled"] == point["platforms.douyin.adapt.enabled"]
         assert r["platforms"]["douyin"]["commission"]["fmcg"] == point["platforms.douyin.commission.fmcg"]
         assert r["merchants"]["diversion_share"] == point["merchants.diversion_share"]
+
+
+def test_a_centralization_move_never_makes_the_exposure_cap_jump_or_loosen_toward_decentralization():
+    """The exposure cap under centralization moves (ODD 7.3.1, ``style_at``) where the
+    scenario differs from the preset in having a cap. An explicit 10% cap on a Douyin-like
+    platform (its preset at c = 1 has none): at c = 0.9 the preset's 50% replaced it, a
+    loosening on a move toward decentralization; now it stays 10% until the preset's cap
+    is tighter (c < 0.5), then follows it. No cap on a Kuaishou-like platform (its preset
+    has 5%): the preset's cap came back on the first move; now it stays none. Where both
+    have caps, or neither, the rule is unchanged (ratio; the preset's)."""
+    from simulator.config.presets import centralization_preset
+    from simulator.platform.adaptation import _cap_at
+
+    preset = lambda c: centralization_preset(c)["exposure_cap"]  # noqa: E731
+    assert preset(1.0) is None and preset(0.9) == pytest.approx(0.5)
+    assert _cap_at(0.1, preset(1.0), preset(1.0)) == 0.1
+    assert _cap_at(0.1, preset(1.0), preset(0.9)) == 0.1
+    assert _cap_at(0.1, preset(1.0), preset(0.3)) == pytest.approx(0.05 / 0.7)
+    assert _cap_at(None, preset(0.0), preset(0.1)) is None
+    assert _cap_at(None, preset(1.0), preset(0.9)) == pytest.approx(0.5)  # both none at the start: the preset's
+    assert _cap_at(0.08, preset(0.0), preset(0.5)) == pytest.approx(0.16)  # both caps: the ratio
+    caps = [_cap_at(0.1, None, preset(c / 20)) for c in range(21)]  # c from 0 to 1: continuous, never above 0.1
+    assert max(caps) == 0.1 and all(a <= b + 1e-12 for a, b in zip(caps, caps[1:]))
