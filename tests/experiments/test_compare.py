@@ -390,3 +390,26 @@ def test_replicate_table_orders_its_rows_itself():
     pd.testing.assert_frame_equal(cmp.replicate_table(shuffled, ["b", "a"]), table)
     assert list(table.itertuples(index=False, name=None))[:4] == [
         ("b", 0, 10, "all", 0.0), ("b", 0, 10, "p", 0.5), ("b", 0, 10, "q", 0.25), ("b", 1, 11, "all", 1.0)]
+
+
+def test_a_replicate_reruns_alone_from_the_record(compared, tmp_path):
+    """What README says of replicates.csv: `trafficsim run DIR/scenario_<label>.toml --seed S`
+    (S a row's seed) writes a summary.json with that row's values, totals and platform."""
+    out, _ = compared
+    reps = read_replicates(out / "replicates.csv")
+    row = reps[(reps["scenario"] == "kuaishou") & (reps["replicate"] == 1)].set_index("platform")
+    run = tmp_path / "run"
+    assert main(["run", str(out / "scenario_kuaishou.toml"), "--seed", str(row["seed"].iloc[0]), "--quiet",
+                 "--out", str(run)]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    for platform, values in (("all", summary["totals"]), *summary["platforms"].items()):
+        for metric, value in values.items():
+            expected = row.loc[platform, metric]
+            assert (value is None and expected != expected) or value == expected, (platform, metric)
+    # the columns summary.json does not have are the ratios docs/outputs.md lists for replicates.csv
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "outputs.md").read_text()
+    section = doc.split("## replicates.csv")[1].split("\n## ")[0]
+    added = set(reps.columns[4:]) - set(summary["totals"])
+    assert added and all(f"`{c}`" in section for c in added), added
