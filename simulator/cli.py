@@ -575,7 +575,7 @@ def cmd_validate(args) -> int:
     _warn_memory(scenarios.values(), _worker_count(args.workers, len(scenarios) * args.replicates))
 
     from .experiments import validate
-    from .experiments.compare import _plots, base_seed, run_all
+    from .experiments.compare import _plots, base_seed, replicate_table, run_all
     from .experiments.targets import record_text
     from .io.outputs import atomic_dir, manifest, write_json, write_text_atomic
     try:
@@ -598,12 +598,13 @@ def cmd_validate(args) -> int:
     seed = base_seed(scenarios, args.seed)
     with atomic_dir(out) as tmp:
         table.to_csv(tmp / "validation.csv", index=False)
+        replicate_table(results, list(scenarios)).to_csv(tmp / "replicates.csv", index=False)
         (tmp / "validation.md").write_text("# Stylized facts\n\n" + md + "\n")
         (tmp / "plots").mkdir()
         _plots(tmp / "plots", results, [lb for lb in scenarios if lb in validate.PLOTTED] or list(scenarios)[:3])
         # the record reproduces the run: each scenario resolved (flags and --set applied, the
         # seed the replicate seeds came from) and the targets file as read
-        files = ["validation.csv", "validation.md", "plots/", "manifest.json", "targets.toml"]
+        files = ["validation.csv", "replicates.csv", "validation.md", "plots/", "manifest.json", "targets.toml"]
         (tmp / "scenarios").mkdir()
         for label, sc in scenarios.items():
             (tmp / "scenarios" / f"{label}.toml").write_text(to_toml(sc.model_copy(update={"seed": seed})))

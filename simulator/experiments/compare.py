@@ -2,7 +2,8 @@
 
 Every scenario runs on the same population and the same replicate seeds (from one
 ``SeedSequence``), so the differences are the platforms'. Writes ``comparison.csv``
-(rows = metrics; per scenario: mean, 95% CI low, 95% CI high), ``comparison.md`` (a
+(rows = metrics; per scenario: mean, 95% CI low, 95% CI high), ``replicates.csv`` (the
+per-replicate summaries those are computed from: :func:`replicate_table`), ``comparison.md`` (a
 readable table with one interpretation line per headline metric), ``report.html`` (the
 same on one self-contained page with every plot and the scenarios' differences), the
 manifest and plots. Confidence intervals need at least 2 replicates.
@@ -37,7 +38,7 @@ HEADLINE = ("private_share_impressions", "private_share_gmv", "private_share_tip
             "exposure_gini", "top1_share", "visible_share", "flywheel_ratio", "mean_intimacy", "fans_true",
             "gmv_total", "ad_revenue", "commission_revenue", "commission_tips_share", "cac_ad", "cac_blended",
             "cac_ad_trend", "new_creator_success", "merchants_exited", "group_churn_30d")
-COMPARE_FILES = ("comparison.csv", "comparison.md", "report.html", "manifest.json", "scenario_<label>.toml",
+COMPARE_FILES = ("comparison.csv", "replicates.csv", "comparison.md", "report.html", "manifest.json", "scenario_<label>.toml",
                  "plots/lorenz.png", "plots/domain_shares.png", "plots/fan_tiers.png", "plots/top1_share.png",
                  "plots/gmv_domain_shares.png", "plots/private_gmv_groups.png", "plots/revenue_mix.png")
 
@@ -67,8 +68,10 @@ def run_replicate(task: dict) -> dict:
     model = TrafficModel(Scenario.model_validate(task["scenario"]), seed="scenario", agents=False)
     model.run()
     df = model.metrics_frame()
-    totals = derived_totals(model.summary()["totals"], model.day)
-    return {"label": task["label"], "replicate": task["replicate"], "totals": totals,
+    summary = model.summary()
+    return {"label": task["label"], "replicate": task["replicate"], "seed": task["scenario"]["seed"],
+            "totals": derived_totals(summary["totals"], model.day),
+            "platforms": {name: derived_totals(values, model.day) for name, values in summary["platforms"].items()},
             "steps": df[df.platform == "all"].to_dict("list"),
             "exposure": model.creators.impressions.sum(axis=(0, 2)).tolist()}
 
@@ -147,6 +150,30 @@ def _table(results: list[dict], labels: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("metric")
 
 
+REPLICATE_KEYS = ("scenario", "replicate", "seed", "platform")
+
+
+def replicate_table(results: list[dict], labels: list[str]) -> pd.DataFrame:
+    """``replicates.csv``: one row per scenario label × replicate × platform, in the
+    labels' order, then replicate order, then ``all`` before the scenario's platforms;
+    columns :data:`REPLICATE_KEYS` (``seed``: the replicate's seed, the same for every
+    scenario), then every summary metric. The ``all`` rows hold each replicate's totals
+    (the run's summary totals and :func:`derived_totals`' ratios), the values the means
+    and 95% CIs of ``comparison.csv`` and validate's targets are computed from; a
+    platform's row holds that platform's summary with the same ratios. Independent of
+    the executor: rows are ordered here, not in the order the runs finished."""
+    rows = []
+    for label in labels:
+        for r in sorted((r for r in results if r["label"] == label), key=lambda r: r["replicate"]):
+            for platform, values in (("all", r["totals"]), *r["platforms"].items()):
+                clash = set(REPLICATE_KEYS) & set(values)
+                if clash:  # (a metric named like a key column would overwrite it)
+                    raise ValueError(f"replicates.csv: metric(s) named like its key columns: {sorted(clash)}")
+                rows.append({"scenario": label, "replicate": r["replicate"], "seed": r["seed"],
+                             "platform": platform, **values})
+    return pd.DataFrame(rows, columns=list(dict.fromkeys(k for row in rows for k in row)))
+
+
 def interpret(table: pd.DataFrame, labels: list[str], metric: str) -> str:
     """One line: which scenario is higher, and whether the 95% CIs overlap."""
     means = {lb: table.loc[metric, f"{lb}_mean"] for lb in labels}
@@ -207,6 +234,7 @@ def write_comparison(out: Path, table: pd.DataFrame, results: list[dict], scenar
     lines = readings(table, labels)
     with atomic_dir(out) as tmp:
         table.to_csv(tmp / "comparison.csv")
+        replicate_table(results, labels).to_csv(tmp / "replicates.csv", index=False)
         md = [f"# Comparison: {' vs '.join(labels)}", "", intro, "",
               headline_markdown(table, labels), "", "## Reading", ""]
         md += [f"- {line}" for line in lines]

@@ -301,3 +301,115 @@ def test_a_compare_of_the_recorded_scenarios_reproduces_a_seeded_compare(tmp_pat
     assert main(["compare", str(out / "scenario_douyin.toml"), str(out / "scenario_kuaishou.toml"),
                  "--replicates", "2", "--workers", "1", "--out", str(again), "--quiet"]) == 0
     assert (out / "comparison.csv").read_bytes() == (again / "comparison.csv").read_bytes()
+
+
+def read_replicates(path) -> pd.DataFrame:
+    """replicates.csv with every metric parsed by Python's float (exact for the shortest
+    round-trip decimals the file holds, whatever pandas' own parser does)."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for c in df.columns:
+        if c in ("replicate", "seed"):
+            df[c] = df[c].map(int)
+        elif c not in ("scenario", "platform"):
+            df[c] = df[c].map(lambda v: float(v) if v else float("nan"))
+    return df
+
+
+def test_replicates_csv_reproduces_the_comparison_exactly(compared):
+    """The record holds each replicate's summary (replicates.csv: one row per scenario ×
+    replicate × platform, its seed): comparison.csv's means and 95% CIs recomputed from
+    its ``all`` rows are equal to the last bit (mutation checked: written with
+    float_format="%.10g", or a platform's row in place of the totals, they differ)."""
+    out, _ = compared
+    reps = read_replicates(out / "replicates.csv")
+    manifest_ = json.loads((out / "manifest.json").read_text())
+    assert "replicates.csv" in manifest_["files"]
+    assert list(reps.columns[:4]) == ["scenario", "replicate", "seed", "platform"]
+    assert list(reps[["scenario", "replicate", "platform"]].itertuples(index=False, name=None)) == [
+        (lb, r, p) for lb, p in (("douyin", "douyin"), ("kuaishou", "kuaishou")) for r in range(3) for p in ("all", p)]
+    assert list(reps["seed"]) == [s for _ in range(2) for s in manifest_["replicate_seeds"] for _ in range(2)]
+    table = pd.read_csv(out / "comparison.csv", index_col="metric", dtype={"metric": str}, converters={
+        c: (lambda v: float(v) if v else float("nan"))
+        for c in pd.read_csv(out / "comparison.csv", nrows=0).columns if c != "metric"})
+    assert list(reps.columns[4:]) == list(table.index)
+    totals = reps[reps["platform"] == "all"]
+    for label in ("douyin", "kuaishou"):
+        runs = totals[totals["scenario"] == label].sort_values("replicate")
+        for metric in table.index:
+            v = runs[metric].to_numpy(dtype=float)
+            v = v[~np.isnan(v)]
+            if len(v) == 0:
+                assert np.isnan(table.loc[metric, f"{label}_mean"]), metric
+                continue
+            half = 1.96 * v.std(ddof=1) / np.sqrt(len(v))
+            assert table.loc[metric, f"{label}_mean"] == v.mean(), metric
+            assert table.loc[metric, f"{label}_ci_low"] == v.mean() - half, metric
+            assert table.loc[metric, f"{label}_ci_high"] == v.mean() + half, metric
+    # a platform's row is its summary: its flows are the totals' in a one-platform scenario
+    plat = reps[reps["platform"] != "all"]
+    for m in ("impressions_total", "gmv_total", "platform_revenue"):
+        assert list(plat[m]) == list(totals[m]), m
+
+
+def test_replicates_csv_is_the_same_on_one_worker_as_on_two(compared, tmp_path):
+    """replicates.csv (and the comparison) of the fixture's two worker processes, byte for
+    byte the same when the runs go serially in this process."""
+    out, _ = compared
+    serial = tmp_path / "serial"
+    assert main(["compare", *small_files(tmp_path), "--replicates", "3", "--steps", "6", "--workers", "1",
+                 "--quiet", "--out", str(serial)]) == 0
+    for f in ("replicates.csv", "comparison.csv"):
+        assert (serial / f).read_bytes() == (out / f).read_bytes(), f
+
+
+def test_an_interrupt_while_writing_replicates_csv_leaves_no_record(tmp_path, capsys, monkeypatch):
+    """replicates.csv is written with the rest of the record, into its hidden partial
+    folder: Ctrl-C while it is written leaves neither a record nor a partial folder
+    (exit 130), not a record without it."""
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cmp, "replicate_table", interrupt)
+    out = tmp_path / "o"
+    assert main(["compare", *small_files(tmp_path), "--replicates", "2", "--steps", "1", "--workers", "1",
+                 "--set", "population.users=300", "--set", "population.creators=20", "--quiet",
+                 "--out", str(out)]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_replicate_table_orders_its_rows_itself():
+    """replicates.csv's rows do not follow the order the runs finished in (an executor may
+    return them in any order): labels' order, replicate, ``all`` then the platforms
+    (mutation checked: rows in the results' order)."""
+    results = [{"label": lb, "replicate": r, "seed": 10 + r, "totals": {"x": float(r)},
+                "platforms": {"p": {"x": r + 0.5}, "q": {"x": r + 0.25}}}
+               for lb in ("b", "a") for r in range(3)]
+    table = cmp.replicate_table(results, ["b", "a"])
+    shuffled = [results[i] for i in (4, 0, 5, 2, 1, 3)]
+    pd.testing.assert_frame_equal(cmp.replicate_table(shuffled, ["b", "a"]), table)
+    assert list(table.itertuples(index=False, name=None))[:4] == [
+        ("b", 0, 10, "all", 0.0), ("b", 0, 10, "p", 0.5), ("b", 0, 10, "q", 0.25), ("b", 1, 11, "all", 1.0)]
+
+
+def test_a_replicate_reruns_alone_from_the_record(compared, tmp_path):
+    """What README says of replicates.csv: `trafficsim run DIR/scenario_<label>.toml --seed S`
+    (S a row's seed) writes a summary.json with that row's values, totals and platform."""
+    out, _ = compared
+    reps = read_replicates(out / "replicates.csv")
+    row = reps[(reps["scenario"] == "kuaishou") & (reps["replicate"] == 1)].set_index("platform")
+    run = tmp_path / "run"
+    assert main(["run", str(out / "scenario_kuaishou.toml"), "--seed", str(row["seed"].iloc[0]), "--quiet",
+                 "--out", str(run)]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    for platform, values in (("all", summary["totals"]), *summary["platforms"].items()):
+        for metric, value in values.items():
+            expected = row.loc[platform, metric]
+            assert (value is None and expected != expected) or value == expected, (platform, metric)
+    # the columns summary.json does not have are the ratios docs/outputs.md lists for replicates.csv
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "outputs.md").read_text()
+    section = doc.split("## replicates.csv")[1].split("\n## ")[0]
+    added = set(reps.columns[4:]) - set(summary["totals"])
+    assert added and all(f"`{c}`" in section for c in added), added
