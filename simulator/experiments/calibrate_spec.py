@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -75,8 +76,8 @@ class Parameter(BaseModel):
     @model_validator(mode="after")
     def _ordered(self):
         lo, hi = self.range
-        if not lo < hi:
-            raise ValueError("range must be [low, high] with low < high")
+        if not lo < hi or not (math.isfinite(lo) and math.isfinite(hi)):  # (nan < x is False: it read "not ordered")
+            raise ValueError(f"range must be [low, high] with low < high (two finite numbers), got [{lo}, {hi}]")
         if self.log and lo <= 0:
             raise ValueError("log = true needs a range above 0")
         return self
