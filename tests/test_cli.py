@@ -310,6 +310,35 @@ def test_a_scenario_name_that_cannot_name_a_file_is_an_input_error(tmp_path, cap
     assert not out.exists()
 
 
+@pytest.mark.parametrize("name", ["../../x", "a\\b", "..", ".", "x" * 201])
+@pytest.mark.parametrize("command", ["sweep", "calibrate"])
+def test_a_sweep_or_calibration_name_that_cannot_name_a_folder_is_an_input_error(tmp_path, capsys, monkeypatch,
+                                                                                 command, name):
+    """A sweep's or calibration's ``name`` makes its default folder, outputs/sweep-<name>
+    (outputs/calibration-<name>): ``name = "../../x"`` put the sweep's folder outside
+    outputs/. The scenario's rule (schema.output_name_error) holds there too: exit 2 naming
+    the file and the key, nothing written. (Mutation checked: without the check in
+    SweepSpec or CalibrationSpec the sweep or calibration runs.)"""
+    from tests.experiments.calibration_files import write_calibration
+    from tests.experiments.sweep_files import write_sweep
+
+    monkeypatch.chdir(tmp_path)
+    if command == "sweep":
+        f = write_sweep(tmp_path / "s.toml", '"platforms.douyin.beta" = [1.0]', steps=1, users=200, name=json.dumps(name)[1:-1])
+    else:
+        f = write_calibration(tmp_path / "c.toml", name=json.dumps(name)[1:-1], budget=1, batch=1, startup=1, steps="1")
+    assert main([command, str(f), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"trafficsim: error: {f}: name: ") and err.count("\n") == 1, err
+    if len(name) > 200:
+        assert "at most 200 characters" in err
+    else:
+        assert f"got {name!r}; it names the {command if command == 'sweep' else 'calibration'}'s default output " \
+               f"folder (outputs/{command if command == 'sweep' else 'calibration'}-<name>), so it cannot be " \
+               "'.' or '..' or contain / or \\" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f.name]  # no outputs/ (nor anything else)
+
+
 @pytest.mark.parametrize("command", ["compare", "validate"])
 @pytest.mark.parametrize("seed", [-1, 2**63])
 def test_compare_and_validate_check_the_seed_range_as_run_does(tmp_path, capsys, command, seed):

@@ -48,6 +48,38 @@ def test_out_of_range_names_allowed_range(tmp_path):
     assert "platforms.douyin.beta" in msg and "allowed 0.0..50.0" in msg and "bad.toml" in msg
 
 
+@pytest.mark.parametrize("key, allowed", [("platforms.douyin.beta", "0.0..50.0"), ("population.users", "10..50000000"),
+                                          ("platforms.douyin.exposure_cap", "0.0..1.0")])
+@pytest.mark.parametrize("where", ["file", "set"])
+def test_nan_for_a_bounded_key_says_it_is_not_a_number(tmp_path, key, allowed, where):
+    """``beta = nan`` read "input should be less than or equal to 50", as if the value were
+    too large (NaN fails every bound; pydantic names the last one). Now: not a number, and
+    the range. (Mutation checked: without loading._is_nan's branch.)"""
+    table, name = key.rsplit(".", 1)
+    if where == "file":
+        p = write(tmp_path, "bad.toml", f'extends = "{SCENARIOS / "douyin.toml"}"\n[{table}]\n{name} = nan\n')
+        args, source = (p,), str(p)
+    else:
+        args, source = (SCENARIOS / "douyin.toml", [f"{key}=nan"]), "--set"
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(*args)
+    assert str(e.value) == f"{source}: {key}: got nan, which is not a number (allowed {allowed})"
+
+
+def test_nan_in_a_calibration_range_says_it_is_not_a_number(tmp_path):
+    """A calibration parameter's ``range = [nan, 0.4]`` read "must be ... with low < high"."""
+    from simulator.experiments.calibrate_spec import load_calibration
+
+    from .experiments.calibration_files import write_calibration
+
+    p = write_calibration(tmp_path / "c.toml")
+    p.write_text(p.read_text().replace("range = [0.02, 0.4]", "range = [0.02, nan]"))
+    with pytest.raises(ScenarioError) as e:
+        load_calibration(p)
+    assert str(e.value).endswith("parameters.platforms.douyin.ad_load: range must be [low, high] with low < high "
+                                 "(two finite numbers), got [0.02, nan]")
+
+
 def test_error_names_the_file_that_set_the_key(tmp_path):
     write(tmp_path, "base.toml", "[population]\nusers = 1\n")
     child = write(tmp_path, "child.toml", 'extends = "base.toml"\nname = "x"\n')

@@ -189,7 +189,7 @@ def test_the_records_environment_imports_neither_mesa_nor_networkx_nor_asyncio()
             "print(list(env), env['mesa'] == mesa.__version__, env['numpy'] == numpy.__version__,\n"
             "      env['python'] == sys.version.split()[0], env['machine'] == platform.platform())\n")
     lines = _python(code).strip().splitlines()
-    assert lines == ["[]", "['python', 'numpy', 'mesa', 'kernels_ahead', 'machine'] True True True True"]
+    assert lines == ["[]", "['python', 'numpy', 'mesa', 'kernels_ahead', 'machine', 'code'] True True True True"]
 
 
 def test_the_records_environment_reads_the_platform_once_a_process(monkeypatch):

@@ -217,6 +217,11 @@ def check_platforms(data: dict, declared: list[str], origin: dict, default_sourc
                             f"no platform named {name!r} (platforms: {', '.join(declared)}); {how}")
 
 
+def _is_nan(value: Any) -> bool:
+    """Whether ``value`` is a float NaN (TOML's ``nan``, ``--set key=nan``)."""
+    return isinstance(value, float) and value != value
+
+
 def _format_error(err: dict) -> tuple[str, str]:
     loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
     kind = err["type"]
@@ -225,6 +230,10 @@ def _format_error(err: dict) -> tuple[str, str]:
         return loc, "unknown key (check the spelling; see docs/ODD.md for the allowed keys)"
     if kind == "literal_error":
         return loc, f"got {err.get('input')!r}; allowed: {ctx.get('expected')}"
+    if _is_nan(err.get("input")) and (hint := _range_hint(err["loc"])):
+        # NaN fails every bound check, and pydantic names the last one it tried ("input
+        # should be less than or equal to 50"), as if the value were too large
+        return loc, f"got nan, which is not a number{hint}"
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         return loc, f"got {err.get('input')!r}; {err['msg'].lower()}{_range_hint(err['loc'])}"
     if kind == "value_error":

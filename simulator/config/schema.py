@@ -18,6 +18,17 @@ from ..state.vocabulary import CATEGORIES
 
 
 NONE = "none"  # what a TOML file or --set writes for an optional key's "none" (TOML has no null)
+NAME_MAX = 200  # the longest name that names output folders and files (a scenario's, a sweep's, a calibration's)
+
+
+def output_name_error(name: str, names: str) -> str | None:
+    """Why ``name`` cannot be part of an output path, or None: it ``names`` (e.g. "the
+    run's output folder and files") so it cannot be '.' or '..' or contain / or \\ (or
+    NUL). The one rule for a scenario's ``name`` and a sweep's or calibration's (the
+    default folder ``outputs/sweep-<name>``: ``../../x`` would put it elsewhere)."""
+    if any(c in name for c in "/\\\0") or name in (".", ".."):
+        return f"got {name!r}; it names {names}, so it cannot be '.' or '..' or contain / or \\"
+    return None
 
 
 class _Section(BaseModel):
@@ -583,7 +594,7 @@ class MetricsConfig(_Section):
 class Scenario(_Section):
     """A whole scenario. Field order is the order of the resolved scenario file."""
 
-    name: str = Field("scenario", min_length=1, max_length=200, description="label of the run's outputs (it names their folder and files: not '.' or '..', no / or \\)")
+    name: str = Field("scenario", min_length=1, max_length=NAME_MAX, description="label of the run's outputs (it names their folder and files: not '.' or '..', no / or \\)")
     description: str = ""
     seed: int = Field(42, ge=0, le=2**63 - 1, description="random seed (the CLI uses it; in Python TrafficModel(..., seed='scenario'))")
     steps: int = Field(30, ge=1, le=3650, description="simulated days")
@@ -606,10 +617,9 @@ class Scenario(_Section):
 
     @model_validator(mode="after")
     def _check(self):
-        if any(c in self.name for c in "/\\\0") or self.name in (".", ".."):
+        if (why := output_name_error(self.name, "the run's output folder and files")) is not None:
             # (compare wrote scenario_<name>.toml only after every run: a crash at the end)
-            raise ValueError(f"name: got {self.name!r}; it names the run's output folder and files, so it cannot be "
-                             "'.' or '..' or contain / or \\")
+            raise ValueError(f"name: {why}")
         if not self.platforms:
             raise ValueError("at least one platform is needed")
         if all(p.kind == "shelf" for p in self.platforms.values()):

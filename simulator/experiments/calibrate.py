@@ -43,7 +43,7 @@ import pandas as pd
 
 from .._deferred import import_model
 from ..feeds.numpy_kernels import expect_user_days, one_kernel_thread
-from ..io.outputs import json_default, to_json, write_text_atomic
+from ..io.outputs import code_identity, json_default, to_json, write_text_atomic
 from ..config.loading import ScenarioError, scenario_from_dict
 from .sweep_spec import has_content
 from .calibrate_spec import (UNFINGERPRINTED, CalibrationSpec, applies_to, calibration_fingerprint, fit_targets,
@@ -277,7 +277,8 @@ def run_calibration(spec: CalibrationSpec | str | Path, executor=None, out: str 
     (out / "evaluations").mkdir(parents=True, exist_ok=True)
     state = {**spec.model_dump(mode="json"),
              MANIFEST_KEY: {"written_by": "trafficsim calibrate", "version": __version__, "fingerprint": fp,
-                            "calibration_file": str(Path(spec.source).resolve()) if spec.source != "<dict>" else None}}
+                            "calibration_file": str(Path(spec.source).resolve()) if spec.source != "<dict>" else None,
+                            "code": code_identity()}}  # the code of this call (manifest.json's "code")
     write_text_atomic(out / STATE_FILE, json.dumps(state, indent=2, default=json_default))
     done = read_evaluations(out) if resume else {}
     done = {i: e for i, e in done.items() if i < spec.budget}

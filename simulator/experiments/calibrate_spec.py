@@ -45,12 +45,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..config.schema import NAME_MAX, output_name_error
 from ..config.loading import (ScenarioError, _apply_sets, _field_of, _range_hint, _resolve, breaking_override,
                               conflict_error, read_toml, scenario_from_dict)
 from .sweep_spec import Float, Int, canonical_json, fingerprint, with_input  # (Int, Float: numbers, never booleans)
@@ -74,8 +76,8 @@ class Parameter(BaseModel):
     @model_validator(mode="after")
     def _ordered(self):
         lo, hi = self.range
-        if not lo < hi:
-            raise ValueError("range must be [low, high] with low < high")
+        if not lo < hi or not (math.isfinite(lo) and math.isfinite(hi)):  # (nan < x is False: it read "not ordered")
+            raise ValueError(f"range must be [low, high] with low < high (two finite numbers), got [{lo}, {hi}]")
         if self.log and lo <= 0:
             raise ValueError("log = true needs a range above 0")
         return self
@@ -94,7 +96,8 @@ class CalibrationSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field("calibration", min_length=1)
+    name: str = Field("calibration", min_length=1, max_length=NAME_MAX,
+                      description="names the default output folder, outputs/calibration-<name>")
     seed: Int = Field(1, ge=0, le=2**32 - 1)
     method: Literal["tpe", "random", "qmc"] = "tpe"
     budget: Int = Field(40, ge=1, le=100_000, description="evaluations in all")
@@ -116,6 +119,8 @@ class CalibrationSpec(BaseModel):
 
     @model_validator(mode="after")
     def _checks(self):
+        if (why := output_name_error(self.name, "the calibration's default output folder (outputs/calibration-<name>)")):
+            raise ValueError(f"name: {why}")
         for label in self.scenarios:
             if not LABEL.match(label):
                 raise ValueError(f"scenarios.{label}: a label is letters, digits and _ (it names files and columns)")

@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from ..config.schema import NAME_MAX, output_name_error
 from ..io.outputs import json_default
 from ..config.loading import (ScenarioError, read_toml, _apply_sets, _field_of, _range_hint, _resolve, _toml_value,
                               breaking_override, conflict_error, scenario_from_dict)
@@ -55,7 +56,7 @@ class SweepSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     base: str = Field(description="base scenario file (resolved relative to the sweep file)")
-    name: str = Field("sweep", min_length=1)
+    name: str = Field("sweep", min_length=1, max_length=NAME_MAX, description="names the default output folder, outputs/sweep-<name>")
     replicates: Int = Field(3, ge=1, le=10_000)
     seed: Int = Field(1, ge=0, le=2**63 - 1)
     steps: Int | None = Field(None, ge=1, le=3650, description="overrides the scenario's steps")
@@ -64,6 +65,13 @@ class SweepSpec(BaseModel):
     set: dict[str, Any] = Field(default_factory=dict)
     parameters: dict[str, list[Any] | Range] = Field(min_length=1)
     source: str = Field("<dict>", exclude=True)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if (why := output_name_error(name, "the sweep's default output folder (outputs/sweep-<name>)")) is not None:
+            raise _bad("name", why)
+        return name
 
     @field_validator("parameters", mode="before")
     @classmethod
