@@ -25,7 +25,7 @@ import pandas as pd  # noqa: E402
 from ..config import Scenario  # noqa: E402
 from .._deferred import import_model  # noqa: E402
 from ..feeds.numpy_kernels import expect_user_days, one_kernel_thread  # noqa: E402
-from . import MIN_REPLICATES, feed_user_days, user_days_share  # noqa: E402
+from . import MIN_REPLICATES, ci_half_width, feed_user_days, user_days_share  # noqa: E402
 from ..observation.derived import impression_shares  # noqa: E402
 from ..observation.inequality import lorenz  # noqa: E402
 from ..io import report  # noqa: E402
@@ -77,14 +77,14 @@ def run_replicate(task: dict) -> dict:
 
 
 def _ci(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean and normal-approximation 95% CI; the CI is NaN (unknown) below 2 values,
-    never a zero-width interval that would claim certainty."""
+    """Mean and 95% CI (Student's t, :func:`ci_half_width`); the CI is NaN (unknown) below
+    2 values, never a zero-width interval that would claim certainty."""
     v = np.asarray([x for x in values if x is not None and x == x], dtype=float)
     if len(v) == 0:
         return np.nan, np.nan, np.nan
     if len(v) < MIN_REPLICATES:
         return v.mean(), np.nan, np.nan
-    half = 1.96 * v.std(ddof=1) / np.sqrt(len(v))
+    half = ci_half_width(v.std(ddof=1), len(v))
     return v.mean(), v.mean() - half, v.mean() + half
 
 
@@ -265,9 +265,10 @@ def write_comparison(out: Path, table: pd.DataFrame, results: list[dict], scenar
 
 
 def _mean_ci(rows: list) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over replicates (axis 0) and the half-width of its normal 95% CI (0 for one run)."""
+    """Mean over replicates (axis 0) and the half-width of its 95% CI (Student's t,
+    :func:`ci_half_width`; 0 for one run)."""
     a = np.asarray(rows, dtype=float)
-    half = 1.96 * a.std(axis=0, ddof=1) / np.sqrt(len(a)) if len(a) > 1 else np.zeros(a.shape[1:])
+    half = ci_half_width(a.std(axis=0, ddof=1), len(a)) if len(a) > 1 else np.zeros(a.shape[1:])
     return a.mean(axis=0), half
 
 

@@ -18,6 +18,7 @@ import pandas as pd  # noqa: E402
 
 from ..config.loading import ScenarioError  # noqa: E402
 from ..observation.derived import impression_shares  # noqa: E402
+from . import ci_half_width  # noqa: E402
 from .sweep import read_manifest, read_runs  # noqa: E402
 from .sweep_spec import SweepSpec  # noqa: E402
 
@@ -39,7 +40,7 @@ def _with_derived(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def main_effects(df: pd.DataFrame, param: str, metrics: list[str], grid: bool) -> pd.DataFrame:
-    """Mean and 95% CI (normal approximation over runs) of each metric per level of ``param``."""
+    """Mean and 95% CI (Student's t over runs, :func:`ci_half_width`) of each metric per level of ``param``."""
     x = df[param] if grid else pd.qcut(df[param], q=min(5, df[param].nunique()), duplicates="drop").apply(lambda i: i.mid)
     g = df.assign(_level=x).groupby("_level")
     rows = []
@@ -48,7 +49,7 @@ def main_effects(df: pd.DataFrame, param: str, metrics: list[str], grid: bool) -
             v = part[m].dropna()
             if len(v) == 0:  # no run at this level measured it (e.g. a 30-day metric of shorter runs)
                 continue
-            half = 1.96 * v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.nan
+            half = ci_half_width(v.std(ddof=1), len(v)) if len(v) > 1 else np.nan
             rows.append({"parameter": param, "level": level, "metric": m, "mean": v.mean(), "ci_low": v.mean() - half,
                          "ci_high": v.mean() + half, "runs": len(v)})
     return pd.DataFrame(rows)
