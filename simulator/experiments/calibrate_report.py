@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -470,6 +471,7 @@ def _write_outputs(out: Path, folder: Path, spec: CalibrationSpec, targets: list
     run_s = table["run_s"].dropna() if "run_s" in table else pd.Series(dtype=float)
     per_eval_runs = len(spec.scenarios) * spec.replicates
     manifest = {"trafficsim_version": __version__, "written_by": "trafficsim calibrate", "command": command,
+                **({"cwd": os.getcwd()} if command is not None else {}),
                 "calibration_file": None if spec.source == "<dict>" else str(Path(spec.source).resolve()),
                 "name": spec.name, "fingerprint": fp, "method": spec.method, "seed": spec.seed, "budget": spec.budget,
                 "batch": spec.batch, "replicates": spec.replicates, "replicate_seeds": spec.replicate_seeds(),

@@ -313,8 +313,11 @@ def manifest(*, command: list[str] | None, files, **fields) -> dict:
     """The manifest of a run or comparison record: version, the record's own ``fields``
     (scenario, seed, steps, replicates, timings...), the command, the library versions,
     whether the kernels compiled ahead are loaded, the machine (:func:`environment`) and
-    the files written."""
-    return {"trafficsim_version": __version__, **fields, "command": command, **environment(), "files": list(files)}
+    the files written. With a command, the folder it ran in (``cwd``: its relative paths
+    are relative to it)."""
+    where = {"cwd": os.getcwd()} if command is not None else {}
+    return {"trafficsim_version": __version__, **fields, "command": command, **where, **environment(),
+            "files": list(files)}
 
 
 def write_table(path: Path, columns: dict) -> None:

@@ -4,6 +4,7 @@ import contextlib
 import io
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -96,6 +97,7 @@ def test_compare_manifest_records_like_run(compared):
     assert m["steps"] == {"douyin": 6, "kuaishou": 6}
     assert m["seed"] == load_scenario(SCENARIOS / "douyin.toml").seed
     assert m["command"][:2] == ["trafficsim", "compare"] and "--replicates" in m["command"]
+    assert m["cwd"] == str(Path.cwd())  # the command's relative paths are relative to it
     assert all((out / f).exists() for f in m["files"]), m["files"]
 
 
