@@ -93,6 +93,12 @@ class SweepSpec(BaseModel):
                 if not isinstance(v, (list, tuple)) or not v:
                     raise _bad(f"parameters.{key}", "method 'grid' needs a non-empty list of values, "
                                f"e.g. [0.5, 1.0]; got {_shown(v)}")
+                seen = []  # (a list, not a set: values may be tables; 1 and 1.0 are one value)
+                for x in v:
+                    if x in seen:
+                        raise _bad(f"parameters.{key}", f"the grid's values must differ: {_shown(x)} is given twice "
+                                   f"in {_shown(v)} (its points would run twice, one value weighing double)")
+                    seen.append(x)
                 continue
             if isinstance(v, Range):
                 continue

@@ -249,6 +249,9 @@ _GRID = "parameters.platforms.douyin.beta: method 'grid' needs a non-empty list 
     ("grid", '"platforms.douyin.beta" = []', _GRID + "[]"),
     ("grid", '"platforms.douyin.beta" = 3.0', _GRID + "3.0"),
     ("grid", '"platforms.douyin.beta" = "x"', _GRID + '"x"'),
+    # a value given twice ran its points twice (one value weighing double in the means)
+    ("grid", '"platforms.douyin.beta" = [0.5, 1, 1.0]', "parameters.platforms.douyin.beta: the grid's values must "
+     "differ: 1.0 is given twice in [0.5, 1, 1.0] (its points would run twice, one value weighing double)"),
 ])
 def test_a_malformed_range_or_grid_is_one_sentence_naming_file_and_key(tmp_path, capsys, method, body, needle):
     p = sweep_file(tmp_path, body, method=method)
