@@ -501,6 +501,7 @@ def test_none_is_a_value_files_and_sets_can_write_and_records_read_back(tmp_path
     resolved = Scenario.model_validate(data)
     again = load_scenario(write(tmp_path, "resolved.toml", to_toml(resolved)))
     assert again.platforms["k"].exposure_cap is None and again.platforms["k"].gini_target is None
-    assert again == resolved
+    assert again == resolved and again.graph.follow_graph_file is None  # (a path too: "none" is no file)
+    assert load_scenario(SCENARIOS / "douyin.toml", ["graph.follow_graph_file=none"]).graph.follow_graph_file is None
     with pytest.raises(ScenarioError, match=r"population\.users: got 'none'"):
         load_scenario(SCENARIOS / "douyin.toml", ["population.users=none"])  # not a key that may be none

@@ -127,7 +127,7 @@ def _resolve(path: Path, origin: dict, chain: tuple[Path, ...] = ()) -> dict:
             origin.update(found)
     # relative file references are relative to the file that names them
     graph = data.get("graph")
-    if isinstance(graph, dict) and isinstance(graph.get("follow_graph_file"), str):
+    if isinstance(graph, dict) and isinstance(graph.get("follow_graph_file"), str) and graph["follow_graph_file"] != NONE:
         graph["follow_graph_file"] = str((path.parent / graph["follow_graph_file"]).resolve())
     return _merge(merged, data, origin, str(path))
 
@@ -558,8 +558,8 @@ def to_toml(scenario: Scenario) -> str:
             lines.append("# every key below is explicit, the policy's and centralization's preset values included: "
                          "a --set of policy or centralization here moves none of them")
         for k, v in scalars.items():
-            if v is None:  # (a path left unset stays unwritten; any other none reads back as none)
-                lines.append(f"# {k} = (none)" if k == "follow_graph_file" else f'{k} = "{NONE}"')
+            if v is None:  # (reads back as none: schema._none_word)
+                lines.append(f'{k} = "{NONE}"')
             else:
                 lines.append(f"{k} = {_toml_value(v)}")
         for k, v in tables.items():

@@ -9,7 +9,7 @@ presets (:mod:`simulator.config.presets`) only say which defaults a ``policy`` o
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -40,9 +40,10 @@ class _Section(BaseModel):
         """``"none"`` for a key that may be none (default none, e.g. ``exposure_cap``,
         ``gini_target``, ``centralization``) is none: TOML has no null, and without it a
         preset's value (the Kuaishou-like 5% cap) could not be taken away in a file or by
-        ``--set``. Any other key keeps the string (and its type error)."""
+        ``--set``; for ``graph.follow_graph_file`` it is no file (``./none`` names a file
+        called none). Any other key keeps the string (and its type error)."""
         if isinstance(data, dict) and NONE in data.values():
-            optional = {k for k, f in cls.model_fields.items() if f.default is None and str not in get_args(f.annotation)}
+            optional = {k for k, f in cls.model_fields.items() if f.default is None}
             data = {k: (None if v == NONE and k in optional else v) for k, v in data.items()}
         return data
 
