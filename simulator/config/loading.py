@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -569,16 +570,26 @@ def to_toml(scenario: Scenario) -> str:
     return "\n".join(lines).lstrip("\n") + "\n"
 
 
+def _toml_key(k: str) -> str:
+    """A key as TOML writes it: bare where it may be, else quoted."""
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml_string(k)
+
+
+def _toml_string(v: str) -> str:
+    """A string as a TOML basic string (JSON's escapes are TOML's; DEL escaped too)."""
+    return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
 def _toml_value(v: Any) -> str:
     """A value as TOML writes it inline (``true``, ``[1, 2]``, ``"x"``, ``{ a = 1 }``)."""
     if isinstance(v, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }" if v else "{}"
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + " }" if v else "{}"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (int, float)):
-        return repr(v)
+        return repr(v)  # (inf and nan as TOML writes them)
     if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+        return _toml_string(v)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     raise TypeError(f"cannot write {type(v)} to TOML")

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ScenarioError
+from ..config.loading import _toml_key, _toml_value
 
 TARGETS_FILE = Path(__file__).resolve().parents[2] / "scenarios" / "targets" / "targets.toml"
 SOURCE_KINDS = ("press claim", "company statement", "industry data", "peer-reviewed", "model contrast")
@@ -263,32 +264,6 @@ def record_text(path: str | Path, resolved: set[str]) -> str:
             "# each scenario variant below reads its fully resolved file in scenarios/ (its set and the command's\n"
             "# flags applied there)\n")
     return head + _toml_text(data)
-
-
-def _toml_key(k: str) -> str:
-    import re
-
-    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml_string(k)
-
-
-def _toml_string(v: str) -> str:
-    import json
-
-    return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")  # (JSON's escapes are TOML's)
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)  # (inf and nan as TOML writes them)
-    if isinstance(v, str):
-        return _toml_string(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
-    raise TypeError(f"cannot write {type(v)} to TOML")
 
 
 def _toml_text(data: dict) -> str:
