@@ -546,27 +546,37 @@ def conflict_error(who: str, key: str, exc: ScenarioError) -> ScenarioError:
 
 
 def to_toml(scenario: Scenario) -> str:
-    """The fully resolved scenario as TOML (every key, defaults included)."""
-    data = scenario.model_dump(mode="json")
+    """The fully resolved scenario as TOML (every key, defaults included; a none as the
+    word ``"none"``, which reads back as none: schema._none_word)."""
+    def note(prefix: list[str]) -> str | None:
+        if len(prefix) == 2 and prefix[0] == "platforms":
+            return ("# every key below is explicit, the policy's and centralization's preset values included: "
+                    "a --set of policy or centralization here moves none of them")
+        return None
+
+    return toml_document(scenario.model_dump(mode="json"), note)
+
+
+def toml_document(data: dict, note=None) -> str:
+    """A nested dict as a TOML document: each table with values of its own under its
+    ``[a.b]`` header (a table that holds only tables gets none: its tables' headers name
+    it), values inline, a None as ``"none"``. ``note(path)``, if given, may return a
+    comment line written under a table's header (``path``: the table's keys)."""
     lines: list[str] = []
 
-    def emit_table(prefix: str, table: dict) -> None:
-        scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
-        tables = {k: v for k, v in table.items() if isinstance(v, dict)}
-        if prefix:
-            lines.append(f"\n[{prefix}]")
-        if prefix.startswith("platforms.") and prefix.count(".") == 1:
-            lines.append("# every key below is explicit, the policy's and centralization's preset values included: "
-                         "a --set of policy or centralization here moves none of them")
-        for k, v in scalars.items():
-            if v is None:  # (reads back as none: schema._none_word)
-                lines.append(f'{k} = "{NONE}"')
-            else:
-                lines.append(f"{k} = {_toml_value(v)}")
-        for k, v in tables.items():
-            emit_table(f"{prefix}.{k}" if prefix else k, v)
+    def table(prefix: list[str], d: dict) -> None:
+        scalars = {k: v for k, v in d.items() if not isinstance(v, dict)}
+        subs = {k: v for k, v in d.items() if isinstance(v, dict)}
+        if prefix and (scalars or not subs):
+            lines.append("\n[" + ".".join(_toml_key(p) for p in prefix) + "]")
+        comment = note(prefix) if note is not None else None
+        if comment:
+            lines.append(comment)
+        lines.extend(f"{_toml_key(k)} = " + (f'"{NONE}"' if v is None else _toml_value(v)) for k, v in scalars.items())
+        for k, v in subs.items():
+            table([*prefix, k], v)
 
-    emit_table("", data)
+    table([], data)
     return "\n".join(lines).lstrip("\n") + "\n"
 
 

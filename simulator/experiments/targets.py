@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ScenarioError
-from ..config.loading import _toml_key, _toml_value
+from ..config.loading import toml_document
 
 TARGETS_FILE = Path(__file__).resolve().parents[2] / "scenarios" / "targets" / "targets.toml"
 SOURCE_KINDS = ("press claim", "company statement", "industry data", "peer-reviewed", "model contrast")
@@ -263,24 +263,7 @@ def record_text(path: str | Path, resolved: set[str]) -> str:
     head = (f"# {path.name} as `trafficsim validate` read it ({path.resolve()}), written back without its comments:\n"
             "# each scenario variant below reads its fully resolved file in scenarios/ (its set and the command's\n"
             "# flags applied there)\n")
-    return head + _toml_text(data)
-
-
-def _toml_text(data: dict) -> str:
-    """A dict read from TOML, as TOML (tables as [a.b] headers, values inline)."""
-    lines: list[str] = []
-
-    def table(prefix: list[str], d: dict) -> None:
-        scalars = {k: v for k, v in d.items() if not isinstance(v, dict)}
-        subs = {k: v for k, v in d.items() if isinstance(v, dict)}
-        if prefix and (scalars or not subs):
-            lines.append("\n[" + ".".join(_toml_key(p) for p in prefix) + "]")
-        lines.extend(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in scalars.items())
-        for k, v in subs.items():
-            table([*prefix, k], v)
-
-    table([], data)
-    return "\n".join(lines).lstrip("\n") + "\n"
+    return head + toml_document(data)
 
 
 # the totals compare.derived_totals adds to a run's summary (a test checks the list against a run)
