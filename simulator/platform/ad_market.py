@@ -141,17 +141,15 @@ class AdSales:
 def _bids(model, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The day's bids on platform ``p``: (merchant, targeting, budget in yuan) per bid, in
     merchant order. A static merchant bids once, with its one targeting and its daily
-    budget split evenly over the platforms that can sell it ads today (:func:`can_sell`;
-    0 on the others); a learning merchant (``merchants.learning``) bids once per targeting,
+    budget split evenly over the platforms that can sell it ads today
+    (:func:`static_split`; 0 on the others); a learning merchant (``merchants.learning``) bids once per targeting,
     with the budget its channel mix and its platform split renormalised over those
     platforms put there (:meth:`ChannelLearner.ad_budget`)."""
     merchants = model.merchants
     learner = model.commerce.learning
     if learner is None:
-        ok = sellable_today(model)
-        n = np.count_nonzero(ok, axis=1)
         return (np.arange(merchants.n), merchants.targeting.astype(np.int64),
-                np.where(ok[:, p], merchants.daily_budget / np.maximum(n, 1), 0.0))
+                merchants.daily_budget * static_split(model)[:, p])
     budget = learner.ad_budget(p)  # (M, targetings)
     M, T = budget.shape
     return np.repeat(np.arange(M), T), np.tile(np.arange(T), M), budget.ravel()
