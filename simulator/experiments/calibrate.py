@@ -43,7 +43,7 @@ import pandas as pd
 
 from .._deferred import import_model
 from ..feeds.numpy_kernels import expect_user_days, one_kernel_thread
-from ..io.outputs import code_identity, json_default, to_json, write_text_atomic
+from ..io.outputs import code_counts, code_identity, json_default, source_sha256, to_json, write_text_atomic
 from ..config.loading import ScenarioError, scenario_from_dict
 from .sweep_spec import has_content
 from .calibrate_spec import (UNFINGERPRINTED, CalibrationSpec, applies_to, calibration_fingerprint, fit_targets,
@@ -79,6 +79,7 @@ def run_task(task: dict) -> dict:
         row["status"] = "failed"
         row["error"] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
     row["wall_s"] = time.perf_counter() - t0
+    row["code"] = source_sha256()  # the code this worker ran (io.outputs.code_counts)
     return row
 
 
@@ -234,7 +235,8 @@ def evaluations_table(out: Path, spec: CalibrationSpec | None = None) -> pd.Data
         if spec is not None and i >= spec.budget:
             continue  # recorded by a larger budget of the same calibration: not part of this one
         row: dict[str, Any] = {"evaluation": i, "batch": e["batch"], "status": e["status"], "loss": e.get("loss"),
-                               "error": e.get("error"), "wall_s": e.get("wall_s"), "run_s": e.get("run_s")}
+                               "error": e.get("error"), "wall_s": e.get("wall_s"), "run_s": e.get("run_s"),
+                               "code": ", ".join(sorted(e["codes"])) if e.get("codes") else "unknown"}
         row.update({f"param.{k}": v for k, v in e["params"].items()})
         for t in e.get("targets", []):
             col = t["target"] + (f"@{t['steps']}" if t.get("steps") is not None else "")
@@ -365,7 +367,24 @@ def run_calibration(spec: CalibrationSpec | str | Path, executor=None, out: str 
     write_outputs(out, spec, targets, table, elapsed=elapsed, counts=counts, command=command)
     if log is not None:
         log(f"{counts['ran']} evaluations run, {counts['kept']} kept from before, {counts['failed']} failed")
+        codes, mine = evaluation_codes(out, spec), source_sha256()
+        if set(codes) - {mine}:
+            log(f"warning: the runs in {out} were made by {len(codes)} versions of the code (source hashes "
+                f"{', '.join(f'{c}: {n} runs' for c, n in codes.items())}; this one is {mine}): the code column "
+                "of evaluations.parquet says which")
     return table
+
+
+def evaluation_codes(out: Path, spec: CalibrationSpec) -> dict:
+    """{source hash: runs} over the search's evaluations below the budget (an evaluation
+    recorded before the stamp: its runs as "unknown"); manifest.json's ``run_codes``."""
+    total: dict = {}
+    for i, e in read_evaluations(out).items():
+        if i < spec.budget:
+            codes = e.get("codes") or {"unknown": len(spec.scenarios) * spec.replicates}
+            for c, n in codes.items():
+                total[c] = total.get(c, 0) + n
+    return total
 
 
 def make_tasks(spec: CalibrationSpec, points: dict, seeds: list[int], single_thread: bool) -> list[dict]:
@@ -395,6 +414,7 @@ def _record(out: Path, spec: CalibrationSpec, targets: list, i: int, batch: int,
             e["status"], e["error"] = "failed", scored["error"]
         e["totals"] = {label: [r["totals"] for r in sorted((r for r in rows if r["label"] == label),
                                                             key=lambda r: r["replicate"])] for label in spec.scenarios}
+    e["codes"] = code_counts(r.get("code") for r in rows)  # {source hash: runs} (the runs' workers' code)
     e["wall_s"] = round(time.perf_counter() - ev["t0"], 3)
     e["run_s"] = round(sum(r["wall_s"] for r in rows), 3)
     write_text_atomic(out / "evaluations" / f"e{i:05d}.json", to_json(e, indent=None))

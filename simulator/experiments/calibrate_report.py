@@ -447,7 +447,7 @@ def _write_outputs(out: Path, folder: Path, spec: CalibrationSpec, targets: list
 
     from .. import __version__
     from ..io.outputs import environment
-    from .calibrate import read_state
+    from .calibrate import evaluation_codes, read_state
 
     t0 = time.perf_counter()
     state = read_state(folder)
@@ -477,6 +477,7 @@ def _write_outputs(out: Path, folder: Path, spec: CalibrationSpec, targets: list
                 "batch": spec.batch, "replicates": spec.replicates, "replicate_seeds": spec.replicate_seeds(),
                 "steps": spec.steps, "evaluations": len(table), "evaluations_ok": len(ok_rows(table)),
                 "this_call": counts,
+                "run_codes": evaluation_codes(folder, spec),  # {source hash: runs} of the search's evaluations
                 "confirmation": None if not confirmation else {
                     "seeds": confirmation[0]["seeds"],
                     "candidates": [{"evaluation": r["evaluation"], "search_loss": r["search_loss"],

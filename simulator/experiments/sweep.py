@@ -64,7 +64,7 @@ import pandas as pd
 from .._deferred import import_model
 from . import feed_user_days, user_days_share
 from ..feeds.numpy_kernels import expect_user_days, one_kernel_thread
-from ..io.outputs import library_version, environment, json_default, write_text_atomic
+from ..io.outputs import code_counts, environment, json_default, library_version, source_sha256, write_text_atomic
 from ..config.loading import _resolve, scenario_from_dict, to_toml
 from .sweep_spec import (MANIFEST_KEY, SAMPLERS, SweepSpec, canonical_json, check_out, load_sweep, read_manifest,
                          run_fingerprints, scenario_dict)
@@ -97,6 +97,7 @@ def run_one(task: dict) -> dict:
         row["status"] = "failed"
         row["error"] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
     row["wall_s"] = time.perf_counter() - t0
+    row["code"] = source_sha256()  # the code this worker ran (io.outputs.code_counts)
     return row
 
 
@@ -111,7 +112,7 @@ def read_runs(out: Path) -> pd.DataFrame:
         rows.append({"run_id": r["run_id"], "point": r["point"], "replicate": r["replicate"], "seed": r["seed"],
                      **{k: v for k, v in r["params"].items()}, "fingerprint": r.get("fingerprint"),
                      "status": r["status"], "error": r["error"],
-                     "wall_s": r["wall_s"], **r["metrics"]})
+                     "wall_s": r["wall_s"], "code": r.get("code"), **r["metrics"]})
     return pd.DataFrame(rows)
 
 
@@ -390,7 +391,26 @@ def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | Non
         if bar is not None:
             bar.close()
         write_results(out)
-    return read_runs(out)
+    runs = read_runs(out)
+    note_codes(out / "sweep.json", runs["code"] if len(runs) else [], log)
+    return runs
+
+
+def note_codes(manifest_file: Path, codes, log=None) -> dict:
+    """Record in a folder's manifest (``MANIFEST_KEY`` of ``manifest_file``) how many of
+    its runs each code made (``run_codes``: {source hash: runs}, io.outputs.code_counts),
+    and say so through ``log`` where they are not all this call's code: a resumed folder
+    keeps runs an earlier code made, a cluster's workers may run another install."""
+    counts = code_counts(codes)
+    data = json.loads(manifest_file.read_text())
+    data[MANIFEST_KEY]["run_codes"] = counts
+    write_text_atomic(manifest_file, json.dumps(data, indent=2))
+    mine = source_sha256()
+    if log is not None and set(counts) - {mine}:
+        log(f"warning: the runs in {manifest_file.parent} were made by {len(counts)} versions of the code "
+            f"(source hashes {', '.join(f'{c}: {n} runs' for c, n in counts.items())}; this one is {mine}): "
+            "the code column of the results says which")
+    return counts
 
 
 def task_user_days(task: dict) -> int:

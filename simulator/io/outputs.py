@@ -196,6 +196,7 @@ def library_version(distribution: str) -> str | None:
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # simulator/, whose source files :func:`code_identity` hashes
 GIT = "git"  # the git executable code_identity asks (tests name one that does not exist)
 _CODE: dict | None = None  # code_identity(), computed once a process
+_SOURCE: tuple | None = None  # (source_sha256(),), computed once a process where code_identity() was not
 
 
 def source_files(package: Path = PACKAGE_DIR) -> list[tuple[str, str]]:
@@ -291,6 +292,32 @@ def code_identity(package: Path | None = None) -> dict:
     if package is None:
         _CODE = code
     return dict(code)
+
+
+def source_sha256() -> str | None:
+    """This process's :func:`source_hash` of the package (``code_identity``'s
+    ``source_sha256``, without asking git: ~2 ms once a process), or None if the source
+    files cannot be read. Sweep and calibration workers stamp each run with it, so a
+    folder whose runs came from different code (a resumed sweep, a cluster's workers)
+    says so."""
+    global _SOURCE
+    if _CODE is not None:
+        return _CODE["source_sha256"]
+    if _SOURCE is None:
+        try:
+            _SOURCE = (source_hash(PACKAGE_DIR),)
+        except OSError:
+            _SOURCE = (None,)
+    return _SOURCE[0]
+
+
+def code_counts(codes) -> dict:
+    """{source hash: runs} of a folder's runs (a run recorded before the stamp: "unknown")."""
+    out: dict = {}
+    for c in codes:
+        key = "unknown" if c is None else str(c)
+        out[key] = out.get(key, 0) + 1
+    return out
 
 
 def environment() -> dict:

@@ -575,3 +575,28 @@ def test_every_run_of_a_batch_is_told_its_workers_share_of_the_batch(tmp_path, m
     run_calibration(write_calibration(tmp_path / "c.toml", budget=8, batch=4, startup=4,
                                       head="confirm = 1\nconfirm_replicates = 3\n"), out=tmp_path / "out")
     assert seen == [4 * 3 * 400] * 8 + [6 * 3 * 400] * 6
+
+
+def test_a_calibration_records_which_code_made_its_runs(tmp_path):
+    """Each evaluation counts its runs per code (the workers' source hash), manifest.json
+    sums them over the search, and a resumed calibration whose kept evaluations an earlier
+    code made says so. Fails without the stamp in run_task, or without the warning."""
+    from simulator.io.outputs import source_sha256
+
+    path = write_calibration(tmp_path / "c.toml", budget=2, batch=2, startup=2)
+    out = tmp_path / "out"
+    table = run_calibration(path, out=out)
+    mine = source_sha256()
+    assert mine and list(table.code) == [mine, mine]
+    runs = 2 * load_calibration(path).replicates * len(load_calibration(path).scenarios)
+    assert json.loads((out / "manifest.json").read_text())["run_codes"] == {mine: runs}
+    e = out / "evaluations" / "e00001.json"
+    data = json.loads(e.read_text())
+    data["codes"] = {"0123456789abcdef": sum(data["codes"].values())}
+    e.write_text(json.dumps(data))
+    lines = []
+    table = run_calibration(path, out=out, resume=True, log=lines.append)
+    assert any("2 versions of the code" in ln and "0123456789abcdef" in ln for ln in lines)
+    assert json.loads((out / "manifest.json").read_text())["run_codes"] == {mine: runs // 2,
+                                                                              "0123456789abcdef": runs // 2}
+    assert list(table.code) == [mine, "0123456789abcdef"]

@@ -329,3 +329,29 @@ def test_scheduler_waits_must_be_bounded(tmp_path, capsys, flag, value):
     assert main(["sweep", str(f), "--out", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:1", flag, value]) == 2
     assert f"{flag}: must be a finite number of seconds > 0" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_sweep_records_which_code_made_its_runs(tmp_path, capsys):
+    """Each run says which code made it (its worker's source hash), sweep.json counts the
+    runs per code, and a resumed sweep whose kept runs an earlier code made says so (it
+    kept them silently, and sweep.json named only the resuming call's code). Fails without
+    the stamp in run_one, or without the warning."""
+    from simulator.io.outputs import source_sha256
+
+    f = write_sweep(tmp_path / "s.toml")
+    out = tmp_path / "out"
+    run_sweep(load_sweep(f), out=out)
+    mine = source_sha256()
+    assert mine and list(pd.read_parquet(out / "results.parquet").code) == [mine, mine]
+    assert json.loads((out / "sweep.json").read_text())["trafficsim_sweep"]["run_codes"] == {mine: 2}
+    run = out / "runs" / "p00001-r000.json"
+    data = json.loads(run.read_text())
+    data["code"] = "0123456789abcdef"  # as an earlier code would have stamped it
+    run.write_text(json.dumps(data))
+    assert main(["sweep", str(f), "--workers", "1", "--out", str(out), "--resume"]) == 0
+    said = capsys.readouterr()
+    assert "kept 2 of 2 runs" in said.out
+    assert "2 versions of the code" in said.out + said.err and "0123456789abcdef: 1 runs" in said.out + said.err
+    assert json.loads((out / "sweep.json").read_text())["trafficsim_sweep"]["run_codes"] == {
+        mine: 1, "0123456789abcdef": 1}
+    assert sorted(pd.read_parquet(out / "results.parquet").code) == sorted([mine, "0123456789abcdef"])
