@@ -53,7 +53,8 @@ class Platform(mesa.Agent):
         model's ``fan_trust``, the fan groups' ``group_effect``, and the users' own follow
         shares, which keep their day-0 draw's rank and spread: a user's share s0 (drawn
         around the initial ``follow_share`` m0) becomes s0·m/m0 for a mean m ≤ m0 and
-        1 − (1 − s0)(1 − m)/(1 − m0) above it (the mean is exactly m). The scenario
+        1 − (1 − s0)(1 − m)/(1 − m0) above it (the mean is exactly m); where m0 is 0 or 1 no
+        spread was drawn, and every user takes m. The scenario
         (``model.scenario``) keeps the initial values."""
         old, cfg = self.cfg, self.cfg.model_copy(update=update)
         self.cfg = self.policy.cfg = self.policy.pools.cfg = cfg
