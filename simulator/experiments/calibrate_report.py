@@ -175,14 +175,28 @@ def score_checks(spec: CalibrationSpec, fitted: list, rows: list[dict]) -> list[
     return out_rows
 
 
+def given_not_beaten(confirmation: list[dict] | None, chosen: dict | None) -> dict | None:
+    """The scenarios as given's confirmation record when its held-out loss is at most the
+    chosen evaluation's (the calibration did not beat the values it started from on the
+    held-out seeds), else None. The choice never takes them (:func:`.calibrate_confirm.choose`),
+    so the report and the calibrated files say it."""
+    if not confirmation or chosen is None or chosen.get("loss") is None:
+        return None
+    given = next((r for r in confirmation if r["evaluation"] is None), None)
+    if given is None or given["status"] != "ok" or given["loss"] is None or given["loss"] > chosen["loss"]:
+        return None
+    return given
+
+
 # --------------------------------------------------------------------------- outputs
 
 
 def calibrated_scenarios(spec: CalibrationSpec, best: pd.Series | None, fp: str,
-                         confirmed: dict | None = None) -> dict[str, str]:
+                         confirmed: dict | None = None, given: dict | None = None) -> dict[str, str]:
     """label -> TOML text: the label's scenario (its file, its variant overrides) with the
     calibrated parameters set (``best``: the search's best, or with ``confirmed`` the
-    confirmation's choice), fully resolved, under a header saying where it comes from. The
+    confirmation's choice), fully resolved, under a header saying where it comes from (and,
+    with ``given``, that the scenarios as given did as well on the held-out seeds). The
     calibration's ``[set]`` and run lengths are conditions of the fit, not written in."""
     from ..config.loading import _apply_sets, scenario_from_dict, to_toml
 
@@ -199,8 +213,10 @@ def calibrated_scenarios(spec: CalibrationSpec, best: pd.Series | None, fp: str,
         head = [f"# Calibrated scenario {label!r}: written by `trafficsim calibrate` from {src}",
                 f"# (calibration {spec.name!r}, fingerprint {fp[:12]}), best of {int(best['evaluation']) + 1}+ "
                 f"evaluations: evaluation {int(best['evaluation'])}, loss {best['loss']:.6g}"
-                + (f"; chosen on {len(confirmed['seeds'])} held-out seeds (held-out loss {confirmed['loss']:.6g})."
-                   if confirmed else "."),
+                + (f"; chosen on {len(confirmed['seeds'])} held-out seeds (held-out loss {confirmed['loss']:.6g})"
+                   if confirmed else "")
+                + (f"; the scenarios as given did as well or better there (held-out loss {given['loss']:.6g}): "
+                   "this file does not beat them." if given is not None else "."),
                 f"# Base: {spec.file_of(label)}" + (f" with {', '.join(f'{k}={v}' for k, v in spec.sets_of(label))}"
                                                   if spec.sets_of(label) else "") + ".",
                 "# Calibrated keys (range searched):" if names else "# No calibrated key applies to this scenario."]
@@ -244,11 +260,16 @@ def report_sections(spec: CalibrationSpec, table: pd.DataFrame, params: pd.DataF
     at = lambda t: f" @ {t['steps']} d" if t.get("steps") is not None else ""  # noqa: E731
     if confirmation:
         n_seeds = len(confirmation[0]["seeds"])
+        given = given_not_beaten(confirmation, chosen)
         secs.append(("Confirmation on held-out seeds",
                      f"the scenarios as given and the {len(confirmation) - 1} best evaluations of the search, rerun on "
                      f"{n_seeds} seeds the search never used (held-out loss: the fit targets' misses on those runs); "
-                     "the calibrated scenarios take the lowest held-out loss. A search loss well below its held-out "
-                     "loss was partly luck of the search's replicates.",
+                     "the calibrated scenarios take the search evaluation with the lowest held-out loss (the "
+                     "scenarios as given are the baseline, never chosen). A search loss well below its held-out "
+                     "loss was partly luck of the search's replicates."
+                     + (f" Here the scenarios as given have a held-out loss of {_fmt(given['loss'])}, at most the "
+                        f"chosen evaluation's {_fmt(chosen['loss'])}: the calibration does not beat them on these "
+                        "seeds." if given is not None else ""),
                      ["candidate", "search loss", "held-out loss", "fit targets failing (held-out)",
                       "check targets passing (held-out)", "chosen"],
                      [[("scenarios as given" if r["evaluation"] is None else f"evaluation {r['evaluation']}"),
@@ -465,7 +486,7 @@ def _write_outputs(out: Path, folder: Path, spec: CalibrationSpec, targets: list
         fit = best_targets(folder, table)
         checks = check_targets(folder, spec, targets, table)
     (out / "scenarios").mkdir(exist_ok=True)
-    for label, text in calibrated_scenarios(spec, best, fp, chosen).items():
+    for label, text in calibrated_scenarios(spec, best, fp, chosen, given_not_beaten(confirmation, chosen)).items():
         write_text_atomic(out / "scenarios" / f"{label}.toml", text)
     plots = write_plots(out / "plots", spec, table, fit, targets)
     run_s = table["run_s"].dropna() if "run_s" in table else pd.Series(dtype=float)
