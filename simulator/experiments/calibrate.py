@@ -43,7 +43,8 @@ import pandas as pd
 
 from .._deferred import import_model
 from ..feeds.numpy_kernels import expect_user_days, one_kernel_thread
-from ..io.outputs import code_counts, code_identity, json_default, source_sha256, to_json, write_text_atomic
+from ..io.outputs import (code_counts, code_identity, json_default, mixed_code_warning, source_sha256, to_json,
+                          write_text_atomic)
 from ..config.loading import ScenarioError, scenario_from_dict
 from .sweep_spec import has_content
 from .calibrate_spec import (UNFINGERPRINTED, CalibrationSpec, applies_to, calibration_fingerprint, fit_targets,
@@ -367,11 +368,9 @@ def run_calibration(spec: CalibrationSpec | str | Path, executor=None, out: str 
     write_outputs(out, spec, targets, table, elapsed=elapsed, counts=counts, command=command)
     if log is not None:
         log(f"{counts['ran']} evaluations run, {counts['kept']} kept from before, {counts['failed']} failed")
-        codes, mine = evaluation_codes(out, spec), source_sha256()
-        if set(codes) - {mine}:
-            log(f"warning: the runs in {out} were made by {len(codes)} versions of the code (source hashes "
-                f"{', '.join(f'{c}: {n} runs' for c, n in codes.items())}; this one is {mine}): the code column "
-                "of evaluations.parquet says which")
+        warning = mixed_code_warning(out, evaluation_codes(out, spec), "evaluations.parquet")
+        if warning:
+            log(warning)
     return table
 
 

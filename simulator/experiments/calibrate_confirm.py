@@ -8,9 +8,11 @@ points, the best-looking one is the one whose replicates happened to fall well).
 scenarios as given (no parameter changed, the baseline), are run again on
 ``confirm_replicates`` seeds the search never used (:func:`heldout_seeds`). Each is
 scored on the fit targets (the held-out loss) and on the check targets (only reported).
-The calibrated scenario files take the search evaluation with the lowest held-out loss
-(ties: the lower search loss, then the earlier evaluation), and the report shows every
-candidate's search loss beside its held-out loss.
+The calibrated scenario files take the candidate with the lowest held-out loss, the
+scenarios as given included (ties: the scenarios as given, then the lower search loss,
+then the earlier evaluation): where no evaluation beats the values the calibration started
+from, the files keep them and say so. The report shows every candidate's search loss
+beside its held-out loss.
 
 Each candidate's result is written at once to ``DIR/confirm/<candidate>.json``; a
 resumed calibration keeps those whose point and seeds are unchanged and runs the rest.
@@ -67,13 +69,16 @@ def candidates(spec: CalibrationSpec, table: pd.DataFrame) -> list[dict]:
 
 
 def choose(records: list[dict]) -> dict | None:
-    """The calibrated point: the search evaluation with the lowest held-out loss (ties:
-    lower search loss, then the earlier evaluation). The scenarios as given are a
-    baseline, never chosen (they are not a point of the search)."""
-    ok = [r for r in records if r["evaluation"] is not None and r["status"] == "ok" and r["loss"] is not None]
-    if not ok:
+    """The calibrated point: the candidate with the lowest held-out loss, the scenarios as
+    given included (ties: the scenarios as given, then the lower search loss, then the
+    earlier evaluation): a calibration whose evaluations do not beat the values it started
+    from on the held-out seeds keeps those values. None when no search evaluation was
+    confirmed (the search's best is then the calibrated point)."""
+    ok = [r for r in records if r["status"] == "ok" and r["loss"] is not None]
+    if not any(r["evaluation"] is not None for r in ok):
         return None
-    return min(ok, key=lambda r: (r["loss"], r["search_loss"], r["evaluation"]))
+    return min(ok, key=lambda r: (r["loss"], r["evaluation"] is not None, r["search_loss"] or 0.0,
+                                  -1 if r["evaluation"] is None else r["evaluation"]))
 
 
 def run_confirmation(spec: CalibrationSpec, out: Path, table: pd.DataFrame, targets: list, ex=None,

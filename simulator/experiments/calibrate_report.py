@@ -175,51 +175,64 @@ def score_checks(spec: CalibrationSpec, fitted: list, rows: list[dict]) -> list[
     return out_rows
 
 
-def given_not_beaten(confirmation: list[dict] | None, chosen: dict | None) -> dict | None:
-    """The scenarios as given's confirmation record when its held-out loss is at most the
-    chosen evaluation's (the calibration did not beat the values it started from on the
-    held-out seeds), else None. The choice never takes them (:func:`.calibrate_confirm.choose`),
-    so the report and the calibrated files say it."""
-    if not confirmation or chosen is None or chosen.get("loss") is None:
-        return None
-    given = next((r for r in confirmation if r["evaluation"] is None), None)
-    if given is None or given["status"] != "ok" or given["loss"] is None or given["loss"] > chosen["loss"]:
-        return None
-    return given
+def given_values(spec: CalibrationSpec) -> dict:
+    """{parameter: its value in the scenarios as given} (read from the first scenario it
+    applies to, its variant overrides applied): what calibrated files that keep the
+    scenarios as given hold."""
+    from ..config.loading import _apply_sets, scenario_from_dict
+
+    out: dict = {}
+    for label in spec.scenarios:
+        names = [n for n in spec.parameters if label in applies_to(spec, n) and n not in out]
+        if not names:
+            continue
+        data, origin = base_data(spec, label)
+        resolved = scenario_from_dict(_apply_sets(data, spec.sets_of(label), origin, source=spec.source),
+                                      spec.file_of(label), origin).model_dump(mode="json")
+        for n in names:
+            v = resolved
+            for part in spec.key_of(n).split("."):
+                v = v[part]
+            out[n] = v
+    return out
 
 
 # --------------------------------------------------------------------------- outputs
 
 
 def calibrated_scenarios(spec: CalibrationSpec, best: pd.Series | None, fp: str,
-                         confirmed: dict | None = None, given: dict | None = None) -> dict[str, str]:
+                         confirmed: dict | None = None) -> dict[str, str]:
     """label -> TOML text: the label's scenario (its file, its variant overrides) with the
     calibrated parameters set (``best``: the search's best, or with ``confirmed`` the
-    confirmation's choice), fully resolved, under a header saying where it comes from (and,
-    with ``given``, that the scenarios as given did as well on the held-out seeds). The
-    calibration's ``[set]`` and run lengths are conditions of the fit, not written in."""
+    confirmation's choice; where that is the scenarios as given, their own values),
+    fully resolved, under a header saying where it comes from. The calibration's ``[set]``
+    and run lengths are conditions of the fit, not written in."""
     from ..config.loading import _apply_sets, scenario_from_dict, to_toml
 
     out = {}
     if best is None:
         return out
     src = spec.source if spec.source == "<dict>" else str(Path(spec.source).resolve())
+    kept = confirmed is not None and confirmed["evaluation"] is None  # the scenarios as given won
+    given = given_values(spec) if kept else {}
     for label in spec.scenarios:
         data, origin = base_data(spec, label)
         names = [n for n in spec.parameters if label in applies_to(spec, n)]
-        values = {n: (int(best[f"param.{n}"]) if spec.is_int(n) else float(best[f"param.{n}"])) for n in names}
-        sets = spec.sets_of(label) + [(spec.key_of(n), v) for n, v in values.items()]
+        values = ({n: given[n] for n in names} if kept else
+                  {n: (int(best[f"param.{n}"]) if spec.is_int(n) else float(best[f"param.{n}"])) for n in names})
+        sets = spec.sets_of(label) + ([] if kept else [(spec.key_of(n), v) for n, v in values.items()])
         scenario = scenario_from_dict(_apply_sets(data, sets, origin, source=src), spec.file_of(label), origin)
         head = [f"# Calibrated scenario {label!r}: written by `trafficsim calibrate` from {src}",
                 f"# (calibration {spec.name!r}, fingerprint {fp[:12]}), best of {int(best['evaluation']) + 1}+ "
                 f"evaluations: evaluation {int(best['evaluation'])}, loss {best['loss']:.6g}"
-                + (f"; chosen on {len(confirmed['seeds'])} held-out seeds (held-out loss {confirmed['loss']:.6g})"
-                   if confirmed else "")
-                + (f"; the scenarios as given did as well or better there (held-out loss {given['loss']:.6g}): "
-                   "this file does not beat them." if given is not None else "."),
+                + (f"; on {len(confirmed['seeds'])} held-out seeds the scenarios as given did best (held-out "
+                   f"loss {confirmed['loss']:.6g}, no evaluation lower): this file keeps their values."
+                   if kept else f"; chosen on {len(confirmed['seeds'])} held-out seeds (held-out loss "
+                   f"{confirmed['loss']:.6g})." if confirmed else "."),
                 f"# Base: {spec.file_of(label)}" + (f" with {', '.join(f'{k}={v}' for k, v in spec.sets_of(label))}"
                                                   if spec.sets_of(label) else "") + ".",
-                "# Calibrated keys (range searched):" if names else "# No calibrated key applies to this scenario."]
+                ("# Calibrated keys, kept as given (range searched):" if kept else "# Calibrated keys (range searched):")
+                if names else "# No calibrated key applies to this scenario."]
         head += [f"#   {spec.key_of(n)} = {values[n]!r}   (range {list(spec.parameters[n].range)}"
                  f"{', log scale' if spec.parameters[n].log else ''})" for n in names]
         head += [f"# Fitted under: steps {spec.steps if spec.steps is not None else 'of the scenario'}, "
@@ -260,16 +273,15 @@ def report_sections(spec: CalibrationSpec, table: pd.DataFrame, params: pd.DataF
     at = lambda t: f" @ {t['steps']} d" if t.get("steps") is not None else ""  # noqa: E731
     if confirmation:
         n_seeds = len(confirmation[0]["seeds"])
-        given = given_not_beaten(confirmation, chosen)
         secs.append(("Confirmation on held-out seeds",
                      f"the scenarios as given and the {len(confirmation) - 1} best evaluations of the search, rerun on "
                      f"{n_seeds} seeds the search never used (held-out loss: the fit targets' misses on those runs); "
-                     "the calibrated scenarios take the search evaluation with the lowest held-out loss (the "
-                     "scenarios as given are the baseline, never chosen). A search loss well below its held-out "
+                     "the calibrated scenarios take the candidate with the lowest held-out loss, the scenarios as "
+                     "given included (then they keep their values). A search loss well below its held-out "
                      "loss was partly luck of the search's replicates."
-                     + (f" Here the scenarios as given have a held-out loss of {_fmt(given['loss'])}, at most the "
-                        f"chosen evaluation's {_fmt(chosen['loss'])}: the calibration does not beat them on these "
-                        "seeds." if given is not None else ""),
+                     + (f" Here no evaluation beats the scenarios as given on these seeds (held-out loss "
+                        f"{_fmt(chosen['loss'])}): the calibrated scenarios keep their values."
+                        if chosen is not None and chosen["evaluation"] is None else ""),
                      ["candidate", "search loss", "held-out loss", "fit targets failing (held-out)",
                       "check targets passing (held-out)", "chosen"],
                      [[("scenarios as given" if r["evaluation"] is None else f"evaluation {r['evaluation']}"),
@@ -278,8 +290,10 @@ def report_sections(spec: CalibrationSpec, table: pd.DataFrame, params: pd.DataF
                        f"{sum(bool(t['ok']) for t in r.get('checks', []))} of {len(r.get('checks', []))}",
                        "yes" if chosen is not None and r["candidate"] == chosen["candidate"] else ""]
                       for r in confirmation]))
-    where = (f"the calibrated parameters (evaluation {chosen['evaluation']}), on the {len(chosen['seeds'])} held-out seeds"
-             if chosen is not None else "the best parameters")
+    where = ("the best parameters" if chosen is None else
+             f"the scenarios as given (kept), on the {len(chosen['seeds'])} held-out seeds" if chosen["evaluation"] is None
+             else f"the calibrated parameters (evaluation {chosen['evaluation']}), on the {len(chosen['seeds'])} "
+             "held-out seeds")
     reps = len(chosen["seeds"]) if chosen is not None else spec.replicates
     secs.append((f"Fit per target at {where}",
                  f"mean over {reps} replicates [95% CI]; miss = 0 when the rule holds.",
@@ -479,14 +493,16 @@ def _write_outputs(out: Path, folder: Path, spec: CalibrationSpec, targets: list
     params = parameters_summary(spec, table)
     confirmation = read_confirmation(spec, folder, table)
     chosen = choose(confirmation)
+    kept = chosen is not None and chosen["evaluation"] is None  # the scenarios as given won the confirmation
     if chosen is not None:
-        best = table[table["evaluation"] == chosen["evaluation"]].iloc[0]
+        if not kept:
+            best = table[table["evaluation"] == chosen["evaluation"]].iloc[0]
         fit, checks = chosen["targets"], chosen["checks"]
     else:
         fit = best_targets(folder, table)
         checks = check_targets(folder, spec, targets, table)
     (out / "scenarios").mkdir(exist_ok=True)
-    for label, text in calibrated_scenarios(spec, best, fp, chosen, given_not_beaten(confirmation, chosen)).items():
+    for label, text in calibrated_scenarios(spec, best, fp, chosen).items():
         write_text_atomic(out / "scenarios" / f"{label}.toml", text)
     plots = write_plots(out / "plots", spec, table, fit, targets)
     run_s = table["run_s"].dropna() if "run_s" in table else pd.Series(dtype=float)
@@ -503,9 +519,11 @@ def _write_outputs(out: Path, folder: Path, spec: CalibrationSpec, targets: list
                     "seeds": confirmation[0]["seeds"],
                     "candidates": [{"evaluation": r["evaluation"], "search_loss": r["search_loss"],
                                     "heldout_loss": r["loss"], "status": r["status"]} for r in confirmation],
-                    "chosen_evaluation": None if chosen is None else chosen["evaluation"]},
-                "calibrated_evaluation": None if best is None else int(best["evaluation"]),
-                "calibrated_parameters": {} if best is None else {n: best[f"param.{n}"] for n in spec.parameters},
+                    "chosen_evaluation": None if chosen is None else chosen["evaluation"],
+                    "chosen": None if chosen is None else chosen["candidate"]},  # "as_given": the scenarios kept
+                "calibrated_evaluation": None if best is None or kept else int(best["evaluation"]),
+                "calibrated_parameters": (given_values(spec) if kept else {} if best is None
+                                          else {n: best[f"param.{n}"] for n in spec.parameters}),
                 "best_evaluation": None if search_best is None else int(search_best["evaluation"]),
                 "best_loss": None if search_best is None else float(search_best["loss"]),
                 "best_parameters": {} if search_best is None else {n: search_best[f"param.{n}"] for n in spec.parameters},

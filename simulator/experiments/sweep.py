@@ -64,7 +64,8 @@ import pandas as pd
 from .._deferred import import_model
 from . import feed_user_days, user_days_share
 from ..feeds.numpy_kernels import expect_user_days, one_kernel_thread
-from ..io.outputs import code_counts, environment, json_default, library_version, source_sha256, write_text_atomic
+from ..io.outputs import (code_counts, environment, json_default, library_version, mixed_code_warning, source_sha256,
+                          write_text_atomic)
 from ..config.loading import _resolve, scenario_from_dict, to_toml
 from .sweep_spec import (MANIFEST_KEY, SAMPLERS, SweepSpec, canonical_json, check_out, load_sweep, read_manifest,
                          run_fingerprints, scenario_dict)
@@ -405,11 +406,9 @@ def note_codes(manifest_file: Path, codes, log=None) -> dict:
     data = json.loads(manifest_file.read_text())
     data[MANIFEST_KEY]["run_codes"] = counts
     write_text_atomic(manifest_file, json.dumps(data, indent=2))
-    mine = source_sha256()
-    if log is not None and set(counts) - {mine}:
-        log(f"warning: the runs in {manifest_file.parent} were made by {len(counts)} versions of the code "
-            f"(source hashes {', '.join(f'{c}: {n} runs' for c, n in counts.items())}; this one is {mine}): "
-            "the code column of the results says which")
+    warning = mixed_code_warning(manifest_file.parent, counts, "results.parquet")
+    if log is not None and warning:
+        log(warning)
     return counts
 
 

@@ -311,6 +311,21 @@ def source_sha256() -> str | None:
     return _SOURCE[0]
 
 
+def mixed_code_warning(folder, counts: dict, results: str) -> str | None:
+    """The warning a sweep or calibration prints when the runs in ``folder`` are not all
+    this code's (``counts``: :func:`code_counts`; ``results``: the table whose ``code``
+    column says which run is whose), else None."""
+    mine = source_sha256()
+    if not set(counts) - {mine}:
+        return None
+    known = {c: n for c, n in counts.items() if c != "unknown"}
+    said = ", ".join(f"{c}: {n} runs" for c, n in known.items())
+    unknown = (f"{counts['unknown']} runs recorded before runs named their code" if "unknown" in counts else "")
+    return (f"warning: not every run in {folder} was made by this code (source hash {mine}): "
+            + "; ".join(x for x in (f"source hashes {said}" if said else "", unknown) if x)
+            + f"; the code column of {results} says which")
+
+
 def code_counts(codes) -> dict:
     """{source hash: runs} of a folder's runs (a run recorded before the stamp: "unknown")."""
     out: dict = {}
