@@ -354,13 +354,15 @@ class FollowGraph:
 
     def intimacy_of(self, users: np.ndarray, creators: np.ndarray) -> np.ndarray:
         """Intimacy (float32) of each (user, creator) edge, 0 where the user does not
-        follow: ``np.where`` over :meth:`lookup`'s edges; on large graphs one compiled pass
-        (``kernels.intimacy_in_rows``: each query's search of its user's row and the read,
-        the same values)."""
+        follow: ``np.where`` over :meth:`lookup`'s edges (all 0 on a graph without edges); on
+        large graphs one compiled pass (``kernels.intimacy_in_rows``: each query's search
+        of its user's row and the read, the same values)."""
         if numpy_kernels.compiled(self.n_edges):
             intimacy_in_rows = numpy_kernels.compiled_kernels().intimacy_in_rows
 
             return intimacy_in_rows(self.indptr, self.creator, self.intimacy, users, creators)
+        if not self.n_edges:  # (no edge to read, not even edge 0: a graph without follows)
+            return np.zeros(len(users), dtype=self.intimacy.dtype)
         edge = self.lookup(users, creators)
         return np.where(edge >= 0, self.intimacy[np.maximum(edge, 0)], 0.0)
 

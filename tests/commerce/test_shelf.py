@@ -229,6 +229,23 @@ def test_same_seed_same_shelf_run():
     assert a.merchants_frame().equals(b.merchants_frame())
 
 
+def test_a_shelf_searches_on_a_follow_graph_without_edges(monkeypatch):
+    """Guards the shelf's purchase probability on a day without follow edges
+    (graph.mean_follows 0: day 0's searches run before anyone follows), in numpy's forms
+    (the suite's, and a large run's while its graph is below COMPILED_FROM): the run
+    goes on and the searchers buy. Fails when FollowGraph.intimacy_of reads edge 0 of the
+    empty graph (it crashed the ecosystem at 160,000 users with mean_follows 0)."""
+    from simulator.feeds import numpy_kernels
+
+    monkeypatch.setattr(numpy_kernels, "AHEAD_RUN", False)
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+    m = world({"intent_rate": 0.2}, graph={"mean_follows": 0.0})
+    assert m.follows.n_edges == 0
+    m.step()
+    day0 = shelf_rows(m)
+    assert day0["shelf_searches"].sum() > 0 and day0["orders"].sum() > 0
+
+
 @pytest.mark.parametrize("platforms,needle", [
     ({"t": {"policy": "douyin", "kind": "shelf", "activity": {"enabled": True}}, "d": {"policy": "douyin"}}, "activity.enabled"),
     ({"t": {"policy": "kuaishou", "kind": "shelf", "gini_target": 0.3}, "d": {"policy": "douyin"}}, "gini_target"),

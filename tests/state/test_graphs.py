@@ -687,3 +687,23 @@ def test_follow_graph_intimacy_of_reads_the_looked_up_edges(monkeypatch, compile
 
         got = kernels.intimacy_in_rows(fg.indptr, fg.creator, fg.intimacy, q // n_creators, q % n_creators)
         assert np.array_equal(got.view(np.int32), want.view(np.int32))
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_follow_graph_intimacy_of_on_a_graph_without_edges_is_zero(monkeypatch, compiled):
+    """Guards FollowGraph.intimacy_of on a follow graph without edges (graph.mean_follows
+    0, before anyone follows: the shelves ask it on day 0): every pair 0.0, float32, in
+    the numpy form and in the compiled pass. Fails when the numpy form reads edge 0 of
+    the empty intimacy column (an IndexError that crashed the ecosystem at 160,000 users
+    with mean_follows 0, whose graph is below COMPILED_FROM: numpy's forms run there)."""
+    from simulator.feeds import numpy_kernels
+
+    monkeypatch.setattr(numpy_kernels, "COMPILED_FROM", 0 if compiled else 10**12)
+    monkeypatch.setattr(numpy_kernels, "PREFER_COMPILED", False)
+    monkeypatch.setattr(numpy_kernels, "AHEAD_RUN", False)
+    none = np.zeros(0, np.int64)
+    fg = FollowGraph(6, 4, none, none, np.zeros(0), (0.1, 0.3, 0.6))
+    assert fg.n_edges == 0
+    for users, creators in ((np.array([0, 5, 3]), np.array([1, 3, 0])), (none, none)):
+        got = fg.intimacy_of(users, creators)
+        assert got.dtype == np.float32 and got.tolist() == [0.0] * len(users)
