@@ -370,13 +370,15 @@ def run_calibration(spec: CalibrationSpec | str | Path, executor=None, out: str 
 
 def make_tasks(spec: CalibrationSpec, points: dict, seeds: list[int], single_thread: bool) -> list[dict]:
     """The runs of some points (key -> params): every scenario × seed, in that order."""
+    from .sweep import for_workers
+
     lengths = spec.lengths()
     tasks = []
     for key, params in points.items():
         for label in spec.scenarios:
             for r, seed in enumerate(seeds):
                 data, _ = scenario_dict(spec, label, params, seed, lengths[-1] if lengths else None)
-                tasks.append({"evaluation": key, "label": label, "replicate": r, "scenario": data,
+                tasks.append({"evaluation": key, "label": label, "replicate": r, "scenario": for_workers(data),
                               "source": spec.file_of(label), "lengths": lengths, "single_thread": single_thread})
     return tasks
 

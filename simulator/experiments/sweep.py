@@ -66,6 +66,7 @@ from . import feed_user_days, user_days_share
 from ..feeds.numpy_kernels import expect_user_days, one_kernel_thread
 from ..io.outputs import library_version, environment, json_default, write_text_atomic
 from ..config.loading import _resolve, scenario_from_dict, to_toml
+from ..config.schema import NONE
 from .sweep_spec import (MANIFEST_KEY, SAMPLERS, SweepSpec, canonical_json, check_out, load_sweep, read_manifest,
                          run_fingerprints, scenario_dict)
 
@@ -203,7 +204,7 @@ def plan(spec: SweepSpec, out: Path, resume: bool) -> tuple[list[dict], dict[str
                 stale.append(f)
         reasons.setdefault(why, []).append(run["run_id"])
         data, _ = scenario_dict(spec, run["params"], run["seed"])
-        todo.append({**run, "scenario": data, "source": spec.source, "fingerprint": fps[run["run_id"]]})
+        todo.append({**run, "scenario": for_workers(data), "source": spec.source, "fingerprint": fps[run["run_id"]]})
     if runs_dir.exists():
         stale += [f for f in sorted(runs_dir.glob("*.json")) if f.stem not in fps]
     return todo, fps, reasons, stale
@@ -218,6 +219,21 @@ SHOWN_REPLICATES = 10  # a point file's header lists the commands of this many r
 def point_file(point: int) -> str:
     """The name of point ``point``'s scenario file in ``DIR/scenarios``."""
     return f"p{point:05d}.toml"
+
+
+def for_workers(data: dict) -> dict:
+    """A run's scenario table as a worker gets it: a follow-graph file given by a relative
+    path (a ``[set]`` or parameter value, read from this process's working folder, where
+    its fingerprint was taken) is named by its absolute path. A worker runs in a folder of
+    its own (a Dask worker started elsewhere, on another machine), where the relative path
+    named no file (every run failed) or another file of that name (silently another
+    graph, under the fingerprint of this one). A file a scenario file names is absolute
+    already (``config.loading``)."""
+    graph = data.get("graph")
+    path = graph.get("follow_graph_file") if isinstance(graph, dict) else None
+    if not isinstance(path, str) or not path or path == NONE or Path(path).is_absolute():
+        return data
+    return {**data, "graph": {**graph, "follow_graph_file": str(Path(path).resolve())}}
 
 
 def _standalone(scenario):
