@@ -438,16 +438,37 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _handshake(address: str, timeout: float) -> None:
+    """Open a connection to ``address`` and exchange Dask's handshake, within ``timeout``
+    seconds in all (TimeoutError otherwise), then close it. Dask's own connect bounds only
+    the TCP connection: a service that accepts it and never answers in Dask's protocol
+    (the scheduler's own HTTP port 8787, any web server) held ``Client()`` forever,
+    whatever ``--scheduler-timeout`` said."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def shake():
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+        await comm.close()
+
+    asyncio.run(shake())
+
+
 def connect_scheduler(Client, address: str, timeout: float, wait_workers: float):
     """A Dask client of the scheduler at ``address`` that has at least one worker, or
     ``(None, one-line error)`` after at most ``timeout`` + ``wait_workers`` seconds."""
     try:
+        _handshake(address, timeout)
         client = Client(address, timeout=timeout)
     except (OSError, TimeoutError):
         return None, (f"--scheduler {address}: no Dask scheduler answered within {timeout:g} s "
                       "(check the address, or raise --scheduler-timeout)")
-    except Exception as exc:  # a malformed address
+    except ValueError as exc:  # a malformed address
         return None, f"--scheduler {address}: {exc}"
+    except Exception as exc:  # something answered, not in Dask's protocol (its bytes read as a message)
+        return None, (f"--scheduler {address}: what answered is not a Dask scheduler ({type(exc).__name__} reading "
+                      "its reply; check the address: a scheduler's default port is 8786, its dashboard's 8787)")
     if client.scheduler_info().get("workers"):
         return client, None
     print(f"trafficsim: waiting up to {wait_workers:g} s for a worker to join the Dask scheduler at {address} ...",

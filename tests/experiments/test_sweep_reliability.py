@@ -235,6 +235,50 @@ def test_unreachable_scheduler_fails_with_one_line(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("reply", [None, b"HTTP/1.0 426 Upgrade Required\r\nconnection: close\r\n\r\n"])
+def test_a_service_that_is_not_a_scheduler_fails_with_one_line_in_time(tmp_path, reply):
+    """Guards sweep._handshake: --scheduler at a service that accepts the connection and
+    never answers in Dask's protocol (None: silent, as the scheduler's own HTTP port 8787
+    is to a Dask client) or answers something else (an HTTP reply, which Dask read as a
+    message of 3 EiB: "Unable to allocate 3.07 EiB") is exit 2 with one line within
+    --scheduler-timeout. Mutation checked: without the handshake, the silent service held
+    the command until the test's 60 s ran out."""
+    import subprocess
+    import sys
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+            if reply is not None:
+                conn.sendall(reply)
+
+    threading.Thread(target=serve, daemon=True).start()
+    addr = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    f = write_sweep(tmp_path / "s.toml")
+    try:
+        done = subprocess.run([sys.executable, "-m", "simulator.cli", "sweep", str(f), "--out", str(tmp_path / "o"),
+                               "--scheduler", addr, "--scheduler-timeout", "2"], capture_output=True, text=True,
+                              timeout=60)
+    finally:
+        server.close()
+        for conn in accepted:
+            conn.close()
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"trafficsim: error: --scheduler {addr}: ")
+    assert ("no Dask scheduler answered within 2 s" if reply is None else "is not a Dask scheduler") in done.stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_scheduler_without_workers_says_it_waits_then_fails(tmp_path, capsys):
     """Guards item 8: a scheduler with no worker used to hang silently; now a progress line,
     then exit 2 after --wait-workers."""
