@@ -58,6 +58,11 @@ def _executor_error(args) -> str | None:
     return None
 
 
+def _cluster_flag(args) -> str:
+    """The flag that named the Dask cluster, for an error about it."""
+    return f"--scheduler {args.scheduler}" if args.scheduler else f"--dask-local {args.dask_local}"
+
+
 class _NoScheduler(Exception):
     """The --scheduler did not answer or has no worker (the message says which)."""
 
@@ -73,9 +78,11 @@ def _executor(args):
     client = cluster = executor = None
     try:
         if args.scheduler or args.dask_local:
+            import logging
+
             from dask.distributed import Client, LocalCluster
 
-            from .experiments.sweep import connect_scheduler
+            from .experiments.sweep import DaskExecutor, connect_scheduler
 
             if args.dask_local:
                 cluster = LocalCluster(n_workers=args.dask_local, threads_per_worker=1, processes=True,
@@ -85,7 +92,10 @@ def _executor(args):
                 client, error = connect_scheduler(Client, args.scheduler, args.scheduler_timeout, args.wait_workers)
                 if error:
                     raise _NoScheduler(error)
-            executor = client
+            # a lost scheduler is said in one line (ClusterLost), not by the client's log of
+            # its reconnection attempts, tracebacks included
+            logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+            executor = DaskExecutor(client, args.wait_workers)
         elif (args.workers or os.cpu_count() or 1) > 1:
             executor = ProcessPoolExecutor(args.workers or os.cpu_count() or 1)
         yield executor
@@ -439,6 +449,8 @@ def cmd_sweep(args) -> int:
         _warn_memory(largest_scenarios(spec), args.dask_local or _worker_count(args.workers, len(spec.runs())))
     from .experiments.sweep import run_sweep  # heavy imports after validation
 
+    from .experiments.sweep import ClusterLost
+
     try:
         with _executor(args) as executor:
             try:
@@ -446,6 +458,8 @@ def cmd_sweep(args) -> int:
                                progress=sys.stderr.isatty(), log=print)
             except ScenarioError as exc:
                 return _fail(str(exc))
+            except ClusterLost as exc:
+                return _fail(f"{_cluster_flag(args)}: {exc}; finished runs are kept (use --resume)")
             except KeyboardInterrupt:
                 print("trafficsim: sweep interrupted; finished runs are kept (use --resume)", file=sys.stderr)
                 return EXIT_INTERRUPTED
@@ -456,7 +470,11 @@ def cmd_sweep(args) -> int:
         return EXIT_INTERRUPTED
     failed = int((df["status"] != "ok").sum()) if len(df) else 0
     total = len(spec.runs())
-    print(f"{len(df)} of {total} runs ({failed} failed); results: {out / 'results.parquet'}")
+    first = ""
+    if failed:  # the first failure's reason, one line (each run's is in its runs/ file)
+        row = df[df["status"] != "ok"].sort_values("run_id").iloc[0]
+        first = f"; the first, {row['run_id']}: {str(row['error']).splitlines()[0]}"
+    print(f"{len(df)} of {total} runs ({failed} failed{first}); results: {out / 'results.parquet'}")
     return 0
 
 
@@ -666,6 +684,7 @@ def cmd_calibrate(args) -> int:
         _warn_memory(largest_scenarios(spec), args.dask_local or _worker_count(
             args.workers, spec.batch * spec.replicates * len(spec.scenarios)))
     from .experiments.calibrate import run_calibration
+    from .experiments.sweep import ClusterLost
 
     try:
         with _executor(args) as executor:
@@ -674,6 +693,8 @@ def cmd_calibrate(args) -> int:
                                         progress=sys.stderr.isatty(), log=print, command=["trafficsim", *args.argv])
             except ScenarioError as exc:
                 return _fail(str(exc))
+            except ClusterLost as exc:
+                return _fail(f"{_cluster_flag(args)}: {exc}; finished evaluations are kept (use --resume)")
             except KeyboardInterrupt:
                 print("trafficsim: calibration interrupted; finished evaluations are kept (use --resume)",
                       file=sys.stderr)

@@ -82,6 +82,12 @@ def run_task(task: dict) -> dict:
     return row
 
 
+def failed_task(task: dict, error: str) -> dict:
+    """The row of a run that gave no result (its worker died, say): failed, with ``error``."""
+    return {"evaluation": task["evaluation"], "label": task["label"], "replicate": task["replicate"],
+            "status": "failed", "error": error, "totals": [], "wall_s": 0.0}
+
+
 # --------------------------------------------------------------------------- scoring
 
 
@@ -338,7 +344,7 @@ def run_calibration(spec: CalibrationSpec | str | Path, executor=None, out: str 
                     bar.set_postfix(best=_best_text(study, results))
                     bar.update()
 
-            run_all(ex, run_task, tasks, finished)
+            run_all(ex, run_task, tasks, finished, failed=failed_task)
             for trial in trials:  # in evaluation order: the sampler's history does not depend on who finished first
                 e = results[first + trial.number - trials[0].number]
                 if e["status"] == "ok":
