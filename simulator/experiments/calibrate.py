@@ -272,7 +272,7 @@ def run_calibration(spec: CalibrationSpec | str | Path, executor=None, out: str 
     log : called with one line per message.
     """
     from .. import __version__
-    from .sweep import as_executor, run_all, share_user_days
+    from .sweep import as_executor, describe_executor, run_all, share_user_days
 
     if not isinstance(spec, CalibrationSpec):
         spec = load_calibration(spec)
@@ -294,6 +294,7 @@ def run_calibration(spec: CalibrationSpec | str | Path, executor=None, out: str 
             f"{spec.budget - len(done)} to run (failed ones are run again)")
 
     ex = as_executor(executor)
+    where = describe_executor(ex)
     study = make_study(spec)
     dists = distributions(spec)
     seeds = spec.replicate_seeds()
@@ -368,7 +369,7 @@ def run_calibration(spec: CalibrationSpec | str | Path, executor=None, out: str 
     elapsed = time.perf_counter() - t_start
     from .calibrate_report import write_outputs
 
-    write_outputs(out, spec, targets, table, elapsed=elapsed, counts=counts, command=command)
+    write_outputs(out, spec, targets, table, elapsed=elapsed, counts=counts, command=command, executor=where)
     if log is not None:
         log(f"{counts['ran']} evaluations run, {counts['kept']} kept from before, {counts['failed']} failed")
     return table

@@ -214,6 +214,39 @@ class DaskExecutor(Executor):
         if now - self._no_worker_since > self.wait_workers:
             raise ClusterLost(f"the cluster has had no worker for {self.wait_workers:g} s, with {pending} runs to go")
 
+    def describe(self) -> dict:
+        """Where the runs go, for a record: the scheduler's address and the workers it has
+        now, each with its address, host, threads and the software and machine it reports
+        (``io.outputs.environment``, as a run's manifest has them)."""
+        from ..io.outputs import environment
+
+        try:
+            workers = self.client.scheduler_info().get("workers") or {}
+        except Exception:
+            workers = {}
+        try:
+            found = self.client.run(environment)
+        except Exception:
+            found = {}
+        return {"kind": "dask", "scheduler": self.address,
+                "workers": [{"address": a, "host": w.get("host"), "threads": w.get("nthreads"), **found.get(a, {})}
+                            for a, w in sorted(workers.items())]}
+
+
+def describe_executor(ex) -> dict:
+    """Where and how the runs ran, as a record says it (``executor``): ``serial`` (in the
+    command's own process), a ``process pool`` of N workers on this machine, or ``dask``
+    (:meth:`DaskExecutor.describe`: the scheduler and its workers when the runs started)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    if ex is None:
+        return {"kind": "serial"}
+    if isinstance(ex, DaskExecutor):
+        return ex.describe()
+    if isinstance(ex, ProcessPoolExecutor):
+        return {"kind": "process pool", "workers": getattr(ex, "_max_workers", None)}
+    return {"kind": type(ex).__name__}
+
 
 def run_all(ex: Executor | None, fn, tasks: list, done, failed=None) -> None:
     """Run ``fn`` on every task, serially (``ex`` None) or on the executor, and call
@@ -479,7 +512,8 @@ def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | Non
                 # a sampled sweep's points come from scipy's or SALib's sampler, whose draws may change with its version
                 "sampler": {SAMPLERS[spec.method]: library_version(SAMPLERS[spec.method])} if spec.method in SAMPLERS else None,
                 "replicate_seeds": spec.replicate_seeds(),
-                "scenarios": [f"scenarios/{name}" for name in points], "fingerprints": fps}
+                "scenarios": [f"scenarios/{name}" for name in points], "fingerprints": fps,
+                "executor": describe_executor(ex)}  # where this call runs the runs (the process above sends them)
     write_text_atomic(out / "sweep.json", json.dumps({**spec.model_dump(mode="json"), MANIFEST_KEY: manifest}, indent=2))
     if log is not None and resume:
         kept = len(reasons.pop("kept", []))
