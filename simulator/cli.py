@@ -480,7 +480,6 @@ def cmd_sweep(args) -> int:
 
 def cmd_app(args) -> int:
     import os
-    import subprocess
 
     from .config import ScenarioError, load_scenario
 
@@ -498,7 +497,47 @@ def cmd_app(args) -> int:
     cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port),
            "--production", "--no-open"]
     print(f"trafficsim app on http://{args.host}:{args.port}", flush=True)
-    return subprocess.call(cmd, env=env)
+    return _serve(cmd, env)
+
+
+def _serve(cmd: list[str], env: dict) -> int:
+    """Run the app's server ``cmd`` as a child that ends with this process: a SIGTERM or
+    SIGHUP sent to this process (a supervisor, ``timeout``, a closed terminal) is passed
+    on to it, Ctrl-C ends it, and where the system allows (Linux) it gets a SIGTERM when
+    this process dies outright (``kill -9``). The server used to outlive a terminated
+    ``trafficsim app``, serving its port to nobody's command."""
+    import signal
+    import subprocess
+
+    import threading
+
+    proc = subprocess.Popen(cmd, env=env, preexec_fn=_end_with_parent if sys.platform == "linux" else None)
+    forwarded = (signal.SIGTERM, signal.SIGHUP) if threading.current_thread() is threading.main_thread() else ()
+    previous = {s: signal.signal(s, lambda signum, frame: proc.send_signal(signum)) for s in forwarded}
+    try:
+        return proc.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if proc.poll() is None:  # (Ctrl-C, or an error here)
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _end_with_parent() -> None:
+    """In the app's server process, before it starts (Linux): a SIGTERM when its parent
+    dies (prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 # The project's scenarios folder, where ``validate`` finds the files its targets read:

@@ -217,3 +217,54 @@ def test_app_loads_the_ecosystem_and_draws_each_of_its_platforms():
     model.step()
     labels = [s.label for s in platform_charts([("run", model)])[0].series]
     assert labels == ["douyin", "kuaishou", "taobao"]
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_the_apps_server_ends_with_the_command(how):
+    """Guards cli._serve: `trafficsim app` runs Solara's server as a child; a SIGTERM to
+    the command (a supervisor, `timeout`) or its death outright (SIGKILL) ends the server
+    too. The server used to outlive it, still holding the port (found by killing
+    `trafficsim app` by its pid). Mutation checked: without the forwarding, the command
+    died of the SIGTERM (its server ended by the parent-death signal); without that
+    signal, the port still answered after a SIGKILL at the test's deadline."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false"}
+    proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "app", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    try:
+        deadline = time.monotonic() + 90
+        while not answers():
+            assert proc.poll() is None and time.monotonic() < deadline, "the app did not start"
+            time.sleep(0.5)
+        os.kill(proc.pid, getattr(signal, how))  # the command only, as a supervisor does, not its group
+        proc.wait(30)
+        if how == "SIGTERM":  # passed on to the server, whose end the command waited for and returned
+            assert proc.returncode != -signal.SIGTERM, proc.returncode
+        deadline = time.monotonic() + 20
+        while answers() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not answers(), f"the app's server still serves port {port} after {how} to `trafficsim app`"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
