@@ -488,6 +488,9 @@ def cmd_app(args) -> int:
     if args.scenario is not None:
         try:
             load_scenario(args.scenario)
+            from .ui.controls import check_app_scenario
+
+            check_app_scenario(args.scenario)  # at the app's population, which the page runs
         except ScenarioError as exc:
             return _fail(str(exc))
     env = {**os.environ}

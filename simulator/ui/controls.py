@@ -37,6 +37,54 @@ def app_population(users: int) -> dict[str, int]:
     return {"users": int(users), "creators": max(40, int(users) // 30), "merchants": 4}
 
 
+def app_data(path: str | Path, users: int = APP_USERS, **controls: Any) -> dict:
+    """The scenario table the app builds a model from: the file at ``path`` (its
+    ``extends`` chain merged) with the app's population (:func:`app_population`) and the
+    controls' values (AppModel's keywords; None keeps the scenario's value). A
+    ``centralization`` replaces the style knobs the file sets by its preset (explicit
+    controls still win); a control at its none value (exposure cap 0, Gini target 0) sets none."""
+    data = read_scenario(path)
+    name = declared_platforms(data)[0]
+    platform = dict(data.setdefault("platforms", {}).get(name) or {})
+    centralization = controls.pop("centralization", None)
+    if centralization is not None:
+        platform = {k: v for k, v in platform.items() if k not in STYLE_KNOBS}
+        platform["centralization"] = float(centralization)
+    push_rate, value_share = controls.pop("push_rate", None), controls.pop("value_share", None)
+    for key, value in controls.items():
+        if value is not None:
+            none = BY_NAME[key].none_at
+            platform[key] = None if none is not None and value == none else float(value)
+    data["platforms"][name] = platform
+    data.setdefault("population", {}).update(app_population(users))
+    groups = data.setdefault("commerce", {}).setdefault("groups", {})
+    if push_rate is not None:
+        groups["pushes_per_day"] = float(push_rate)
+    if value_share is not None:
+        groups["value_share"] = float(value_share)
+    return data
+
+
+def check_app_scenario(path: str | Path, users: int = APP_USERS) -> None:
+    """Raise ScenarioError if the app cannot build a model of the scenario at ``path`` at
+    its own population (``users``): a file can be valid at its own population and not at
+    the app's, e.g. a follow-graph file whose users or creators the app's population does
+    not have. The error says the population is the app's."""
+    from simulator.config import ScenarioError, scenario_from_dict
+
+    try:
+        scenario = scenario_from_dict(app_data(path, users), str(path))
+        if scenario.graph.follow_graph_file:
+            from simulator.world import read_follow_file
+
+            read_follow_file(scenario)
+    except ScenarioError as exc:
+        pop = app_population(users)
+        raise ScenarioError(exc.source, exc.key, f"{exc.message} (the app runs its own population, {pop['users']:,} "
+                                                 f"users, {pop['creators']:,} creators and {pop['merchants']} "
+                                                 "merchants, whatever the scenario's)") from None
+
+
 @dataclass(frozen=True)
 class Control:
     """One control of the page: ``name`` is the AppModel keyword, ``key`` the scenario

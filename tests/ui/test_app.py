@@ -268,3 +268,67 @@ def test_the_apps_server_ends_with_the_command(how):
         except ProcessLookupError:
             pass
         proc.wait()
+
+
+def _graph_scenario(folder, users: int, max_user: int):
+    """A scenario file (Douyin-like, ``users`` users, 120 creators) whose follow graph is
+    read from a file with follows of users up to ``max_user`` and creators up to 99."""
+    pairs = [(u, u % 100) for u in range(0, max_user + 1, 7)] + [(max_user, 99)]
+    (folder / "follows.csv").write_text("user,creator\n" + "".join(f"{u},{c}\n" for u, c in sorted(set(pairs))))
+    f = folder / "with_graph.toml"
+    f.write_text(f'extends = "{SCENARIOS / "douyin.toml"}"\nname = "with_graph"\n'
+                 f'[population]\nusers = {users}\ncreators = 120\n[graph]\nfollow_graph_file = "follows.csv"\n')
+    return f
+
+
+def test_app_refuses_a_scenario_it_cannot_run_at_its_population(tmp_path, capsys, monkeypatch):
+    """Guards cmd_app's check_app_scenario: a scenario valid at its own population (4,000
+    users) whose follow-graph file names users the app's population (3,000) lacks is
+    exit 2 with one line saying the population is the app's, before any server starts.
+    It used to start, and the page was a traceback. Mutation checked: without the check,
+    the server was started (here a stand-in that says so)."""
+    from simulator import cli
+
+    started = []
+    monkeypatch.setattr(cli, "_serve", lambda cmd, env: started.append(cmd) or 0)
+    f = _graph_scenario(tmp_path, users=4000, max_user=3500)
+    assert cli.main(["run", str(f), "--steps", "1", "--quiet", "--out", str(tmp_path / "r")]) == 0  # valid as it is
+    capsys.readouterr()
+    assert cli.main(["app", str(f), "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert not started and err.count("\n") == 1
+    assert err.startswith(f"trafficsim: error: {tmp_path / 'follows.csv'}: graph.follow_graph_file: user index out "
+                          "of range (allowed 0..2999) (the app runs its own population, 3,000 users, 100 creators "
+                          "and 4 merchants, whatever the scenario's)")
+
+
+def test_a_restart_the_model_refuses_is_said_on_the_page_and_the_runs_go_on(tmp_path, monkeypatch):
+    """Guards Page's rebuild: "Apply and restart" with settings the model refuses (fewer
+    users than the scenario's follow-graph file names) leaves the runs as they were and
+    says why at the top of the sidebar; it used to replace the whole page by a traceback
+    (the session lost). Mutation checked: without the try, the click raised ScenarioError."""
+    import ipyvuetify as v
+    import solara
+
+    from simulator.ui.app import Page
+
+    f = _graph_scenario(tmp_path, users=3000, max_user=2999)
+    monkeypatch.setenv("TRAFFICSIM_APP_SCENARIO", str(f))
+
+    @solara.component
+    def Laid():
+        with solara.AppLayout():  # (the page's sidebar is drawn by an app layout)
+            Page()
+
+    box, rc = solara.render(Laid(), handle_error=False)
+    rc.find(v.Btn, children=["Step"]).widget.click()
+    rc.find(v.Slider, label="users").widget.v_model = 500
+    rc.find(v.Btn, children=["Apply and restart"]).widget.click()
+    alerts = [w.children[0] for w in rc.find(v.Alert).widgets]
+    assert alerts[0] == (f"Not restarted, the runs go on as they were: {tmp_path / 'follows.csv'}: "
+                         "graph.follow_graph_file: user index out of range (allowed 0..499)")
+    assert alerts[1].startswith("Pending changes")  # run A was not rebuilt: the change still waits
+    rc.find(v.Slider, label="users").widget.v_model = 3000
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    assert not [w for w in rc.find(v.Alert).widgets if w.children[0].startswith("Not restarted")]
+    rc.close()
