@@ -395,7 +395,8 @@ def Page():
             solara.HTML(tag="p", unsafe_innerHTML=html.escape(
                 f"Side by side: run A = {labels.value[0]} (blue), run B = {labels.value[1]} (orange, "
                 f"{b.scenario_path}), on the same population and seed."), classes=["tsim-side"])
-        knobs = solara.use_memo(lambda: uncontrolled_knobs(a.scenario_path), dependencies=[a.scenario_path])
+        users = sc.population.users
+        knobs = solara.use_memo(lambda: uncontrolled_knobs(a.scenario_path, users), dependencies=[a.scenario_path, users])
         with solara.Details(f"Set by the scenario, with no control here ({len(knobs)} keys)"):
             rows = "".join(f"<tr><td><code>{k}</code></td><td>{html.escape(str(v))}</td></tr>" for k, v in knobs)
             solara.HTML(tag="table", unsafe_innerHTML=rows, classes=["tsim-knobs"])

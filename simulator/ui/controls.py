@@ -236,20 +236,21 @@ def is_snap(name: str, current: Any, new: Any) -> bool:
     return off_grid and abs(new - current) < c.step / 2 + 1e-12
 
 
-def uncontrolled_knobs(path: str | Path) -> list[tuple[str, Any]]:
+def uncontrolled_knobs(path: str | Path, users: int = APP_USERS) -> list[tuple[str, Any]]:
     """The dotted keys the scenario file (with its ``extends`` chain) sets that no
-    control shows, with their values; the population keys the app replaces say so."""
+    control shows, with their values; the population keys the app replaces say so, with
+    the app's value at ``users`` users (the users control of the running model)."""
     data = read_scenario(path)
     platform = declared_platforms(data)[0]
     controlled = {c.key.format(p=platform) for c in CONTROLS} - {"population.users"}
-    app_pop = app_population(APP_USERS)
+    app_pop = app_population(users)
     rows = []
     for key, value in _flatten(data):
         if key in controlled or key in ("name", "description"):
             continue
         sect, _, leaf = key.partition(".")
         if sect == "population" and leaf in app_pop:
-            value = f"{value} (the app: {app_pop[leaf]:,} at {APP_USERS:,} users)"
+            value = f"{value} (the app: {app_pop[leaf]:,} at {users:,} users)"
         rows.append((key, value))
     return rows
 

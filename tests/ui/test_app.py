@@ -156,6 +156,16 @@ def test_the_panel_lists_the_keys_without_a_control():
     assert rows["population.users"].startswith("10000 (the app: 3,000")
 
 
+def test_the_panel_gives_the_population_the_app_runs():
+    """Guards uncontrolled_knobs's ``users``: with the users control at 600, the panel's
+    population keys give the app's values at 600 users (40 creators), as the line above
+    it does; they said "3,000 at 3,000 users" whatever the control. Mutation checked:
+    with the default population (APP_USERS) in place of ``users``, it said 3,000 users."""
+    rows = dict(uncontrolled_knobs(SCENARIO_DIR / "kuaishou.toml", users=600))
+    assert rows["population.users"] == "10000 (the app: 600 at 600 users)"
+    assert rows["population.creators"].endswith("(the app: 40 at 600 users)")
+
+
 def test_push_controls_move_the_group_chart():
     """Hard promotional pushing empties the fan groups the gentle policy keeps."""
     def members(**push):
