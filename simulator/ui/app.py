@@ -10,7 +10,7 @@ Scenario first: a picker offers the shipped scenarios that create a platform and
 given on the command line (picking one restarts the run with its values); the page names
 the scenario and shows its description; every control starts at the scenario's own value
 (the app's population excepted: 3,000 users by default); a panel lists the keys the
-scenario sets that no control shows. Controls (the scenario's first platform): the
+scenario sets that no control shows. Controls (the scenario's first feed platform): the
 centralization, which moves every style knob it sets (follow share, same-city share,
 exposure cap, age decay, pool growth, cold start, Gini target and gain, fan trust, group
 effect; each has its own control too), the intimacy boost beta and the fan groups' push
@@ -51,7 +51,8 @@ from simulator.model import TrafficModel
 from simulator.ui.charts import (TRAFFIC_KINDS, creator_options, drill_charts, merchant_options, svg, top_merchant,
                                  traffic_charts)
 from simulator.ui.controls import (APP_USERS, BY_NAME, COMPARE_KNOBS, CONTROLS, DEFAULT_SCENARIO, SAME_SCENARIO,
-                                   app_data, centralization_moves, compare_params, default_partner, fmt,
+                                   app_data, centralization_moves, compare_params, controlled_config,
+                                   controlled_name, default_partner, fmt,
                                    from_slider, is_snap, pending_changes, run_labels, scenario_choices,
                                    scenario_values, slider_value, uncontrolled_knobs, values_of)
 
@@ -347,7 +348,7 @@ def Page():
     a = models.value[0]
     sc = a.scenario
     view = page_view(models.value, labels.value, creator.value, merchant.value)
-    policy = next(iter(sc.platforms.values())).policy
+    policy = controlled_config(sc).policy
     solara.Style(_CSS)
     with solara.AppBar():
         solara.AppBarTitle(f"trafficsim: {sc.name}" + (f" vs {labels.value[1]}" if len(labels.value) > 1 else ""))
@@ -387,7 +388,7 @@ def Page():
     with solara.Card(f"Scenario: {sc.name}"):
         solara.HTML(tag="p", unsafe_innerHTML=html.escape(sc.description or "(no description)"),
                     classes=["tsim-description"])
-        solara.Text(f"File: {a.scenario_path}; platform {next(iter(sc.platforms))}; the app runs "
+        solara.Text(f"File: {a.scenario_path}; the controls set platform {controlled_name(sc)}; the app runs "
                     f"{sc.population.users:,} users, {sc.population.creators:,} creators, "
                     f"{sc.population.merchants} merchants.", classes=["tsim-help"])
         if len(models.value) > 1:

@@ -37,6 +37,28 @@ def app_population(users: int) -> dict[str, int]:
     return {"users": int(users), "creators": max(40, int(users) // 30), "merchants": 4}
 
 
+def controlled_platform(data: dict) -> str:
+    """The platform the app's controls set, in a merged scenario table: the first feed
+    platform it creates (a shelf platform has no feed: a control of it would change
+    nothing the run reads)."""
+    tables = data.get("platforms") if isinstance(data.get("platforms"), dict) else {}
+    names = declared_platforms(data)
+    return next((n for n in names if (tables.get(n) or {}).get("kind", "feed") != "shelf"), names[0])
+
+
+def controlled_config(scenario):
+    """The validated settings of :func:`controlled_platform` in a
+    :class:`~simulator.config.Scenario`: its first feed platform's."""
+    return next((pc for pc in scenario.platforms.values() if pc.kind != "shelf"),
+                next(iter(scenario.platforms.values())))
+
+
+def controlled_name(scenario) -> str:
+    """The name of :func:`controlled_config`'s platform."""
+    pc = controlled_config(scenario)
+    return next(n for n, c in scenario.platforms.items() if c is pc)
+
+
 def app_data(path: str | Path, users: int = APP_USERS, **controls: Any) -> dict:
     """The scenario table the app builds a model from: the file at ``path`` (its
     ``extends`` chain merged) with the app's population (:func:`app_population`) and the
@@ -44,7 +66,7 @@ def app_data(path: str | Path, users: int = APP_USERS, **controls: Any) -> dict:
     ``centralization`` replaces the style knobs the file sets by its preset (explicit
     controls still win); a control at its none value (exposure cap 0, Gini target 0) sets none."""
     data = read_scenario(path)
-    name = declared_platforms(data)[0]
+    name = controlled_platform(data)
     platform = dict(data.setdefault("platforms", {}).get(name) or {})
     centralization = controls.pop("centralization", None)
     if centralization is not None:
@@ -88,7 +110,7 @@ def check_app_scenario(path: str | Path, users: int = APP_USERS) -> None:
 @dataclass(frozen=True)
 class Control:
     """One control of the page: ``name`` is the AppModel keyword, ``key`` the scenario
-    key it sets (``{p}`` is the scenario's first platform), ``unit`` follows the number
+    key it sets (``{p}`` is the scenario's first feed platform, :func:`controlled_platform`), ``unit`` follows the number
     on the page (``45% of non-ad slots``), ``help`` says what it does. ``none_at`` is the
     slider value that stands for "none" (no cap, no steering); ``percent`` shows the value
     as a percentage; ``style``: a style knob, which centralization sets."""
@@ -193,7 +215,7 @@ def scenario_values(path: str | Path) -> dict[str, Any]:
 def values_of(scenario) -> dict[str, Any]:
     """The controls' values in a validated :class:`~simulator.config.Scenario` (its first
     platform; ``users`` its population's)."""
-    pc = next(iter(scenario.platforms.values()))
+    pc = controlled_config(scenario)
     out: dict[str, Any] = {}
     for c in CONTROLS:
         table = {"platforms": pc, "commerce": scenario.commerce.groups, "population": scenario.population}[c.key.split(".")[0]]
@@ -241,7 +263,7 @@ def uncontrolled_knobs(path: str | Path, users: int = APP_USERS) -> list[tuple[s
     control shows, with their values; the population keys the app replaces say so, with
     the app's value at ``users`` users (the users control of the running model)."""
     data = read_scenario(path)
-    platform = declared_platforms(data)[0]
+    platform = controlled_platform(data)
     controlled = {c.key.format(p=platform) for c in CONTROLS} - {"population.users"}
     app_pop = app_population(users)
     rows = []
@@ -286,7 +308,7 @@ def default_partner(choices: dict[str, str], current: str) -> str:
     """The scenario the side-by-side mode starts with: the other platform style
     (kuaishou.toml for a Douyin-like scenario, douyin.toml otherwise), else the first
     other choice."""
-    policy = next(iter(load_scenario(current).platforms.values())).policy
+    policy = controlled_config(load_scenario(current)).policy
     want = "douyin.toml" if policy == "kuaishou" else "kuaishou.toml"
     if want in choices and choices[want] != str(current):
         return want

@@ -342,3 +342,20 @@ def test_a_restart_the_model_refuses_is_said_on_the_page_and_the_runs_go_on(tmp_
     rc.find(v.Btn, children=["Reset"]).widget.click()
     assert not [w for w in rc.find(v.Alert).widgets if w.children[0].startswith("Not restarted")]
     rc.close()
+
+
+def test_the_controls_set_the_first_feed_platform(tmp_path):
+    """Guards controls.controlled_platform: in a scenario whose first platform is a shelf
+    (no feed), the controls start at and set the first feed platform's knobs; they set
+    the shelf's, which nothing reads (the feed kept its own beta and follow share while
+    the page said the controls applied). Mutation checked: with the first platform
+    controlled, the beta control started at the shelf's 1.0, not the feed's 0.7."""
+    f = tmp_path / "shelf_first.toml"
+    f.write_text(f'extends = "{SCENARIOS / "base.toml"}"\nname = "shelf_first"\n'
+                 '[platforms.taobao]\npolicy = "douyin"\nkind = "shelf"\n'
+                 '[platforms.douyin]\npolicy = "douyin"\nbeta = 0.7\n')
+    assert scenario_values(f)["beta"] == 0.7
+    m = AppModel(str(f), users=600, beta=2.5, follow_share=0.4)
+    douyin = m.scenario.platforms["douyin"]
+    assert (douyin.beta, douyin.follow_share) == (2.5, 0.4)
+    assert "platforms.douyin.beta" not in dict(uncontrolled_knobs(f))
