@@ -386,7 +386,9 @@ def test_a_lost_scheduler_is_one_line_and_the_finished_runs_are_kept(tmp_path, c
     f = write_sweep(tmp_path / "s.toml", '"platforms.douyin.beta" = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]', steps=40,
                     users=2000)
     out = tmp_path / "o"
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    # the worker in a process of its own: a run stepped in a thread of this process would
+    # set numba's threading layer for the tests after it (the feeds would stay sequential)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         address = cluster.scheduler_address
 
         def close_when_a_run_is_done():
