@@ -58,6 +58,11 @@ def _executor_error(args) -> str | None:
     return None
 
 
+def _cluster_flag(args) -> str:
+    """The flag that named the Dask cluster, for an error about it."""
+    return f"--scheduler {args.scheduler}" if args.scheduler else f"--dask-local {args.dask_local}"
+
+
 class _NoScheduler(Exception):
     """The --scheduler did not answer or has no worker (the message says which)."""
 
@@ -73,9 +78,11 @@ def _executor(args):
     client = cluster = executor = None
     try:
         if args.scheduler or args.dask_local:
+            import logging
+
             from dask.distributed import Client, LocalCluster
 
-            from .experiments.sweep import connect_scheduler
+            from .experiments.sweep import DaskExecutor, connect_scheduler
 
             if args.dask_local:
                 cluster = LocalCluster(n_workers=args.dask_local, threads_per_worker=1, processes=True,
@@ -85,7 +92,10 @@ def _executor(args):
                 client, error = connect_scheduler(Client, args.scheduler, args.scheduler_timeout, args.wait_workers)
                 if error:
                     raise _NoScheduler(error)
-            executor = client
+            # a lost scheduler is said in one line (ClusterLost), not by the client's log of
+            # its reconnection attempts, tracebacks included
+            logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+            executor = DaskExecutor(client, args.wait_workers)
         elif (args.workers or os.cpu_count() or 1) > 1:
             executor = ProcessPoolExecutor(args.workers or os.cpu_count() or 1)
         yield executor
@@ -439,6 +449,8 @@ def cmd_sweep(args) -> int:
         _warn_memory(largest_scenarios(spec), args.dask_local or _worker_count(args.workers, len(spec.runs())))
     from .experiments.sweep import run_sweep  # heavy imports after validation
 
+    from .experiments.sweep import ClusterLost
+
     try:
         with _executor(args) as executor:
             try:
@@ -446,6 +458,8 @@ def cmd_sweep(args) -> int:
                                progress=sys.stderr.isatty(), log=print)
             except ScenarioError as exc:
                 return _fail(str(exc))
+            except ClusterLost as exc:
+                return _fail(f"{_cluster_flag(args)}: {exc}; finished runs are kept (use --resume)")
             except KeyboardInterrupt:
                 print("trafficsim: sweep interrupted; finished runs are kept (use --resume)", file=sys.stderr)
                 return EXIT_INTERRUPTED
@@ -456,13 +470,16 @@ def cmd_sweep(args) -> int:
         return EXIT_INTERRUPTED
     failed = int((df["status"] != "ok").sum()) if len(df) else 0
     total = len(spec.runs())
-    print(f"{len(df)} of {total} runs ({failed} failed); results: {out / 'results.parquet'}")
+    first = ""
+    if failed:  # the first failure's reason, one line (each run's is in its runs/ file)
+        row = df[df["status"] != "ok"].sort_values("run_id").iloc[0]
+        first = f"; the first, {row['run_id']}: {str(row['error']).splitlines()[0]}"
+    print(f"{len(df)} of {total} runs ({failed} failed{first}); results: {out / 'results.parquet'}")
     return 0
 
 
 def cmd_app(args) -> int:
     import os
-    import subprocess
 
     from .config import ScenarioError, load_scenario
 
@@ -471,6 +488,9 @@ def cmd_app(args) -> int:
     if args.scenario is not None:
         try:
             load_scenario(args.scenario)
+            from .ui.controls import check_app_scenario
+
+            check_app_scenario(args.scenario)  # at the app's population, which the page runs
         except ScenarioError as exc:
             return _fail(str(exc))
     env = {**os.environ}
@@ -480,7 +500,47 @@ def cmd_app(args) -> int:
     cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port),
            "--production", "--no-open"]
     print(f"trafficsim app on http://{args.host}:{args.port}", flush=True)
-    return subprocess.call(cmd, env=env)
+    return _serve(cmd, env)
+
+
+def _serve(cmd: list[str], env: dict) -> int:
+    """Run the app's server ``cmd`` as a child that ends with this process: a SIGTERM or
+    SIGHUP sent to this process (a supervisor, ``timeout``, a closed terminal) is passed
+    on to it, Ctrl-C ends it, and where the system allows (Linux) it gets a SIGTERM when
+    this process dies outright (``kill -9``). The server used to outlive a terminated
+    ``trafficsim app``, serving its port to nobody's command."""
+    import signal
+    import subprocess
+
+    import threading
+
+    proc = subprocess.Popen(cmd, env=env, preexec_fn=_end_with_parent if sys.platform == "linux" else None)
+    forwarded = (signal.SIGTERM, signal.SIGHUP) if threading.current_thread() is threading.main_thread() else ()
+    previous = {s: signal.signal(s, lambda signum, frame: proc.send_signal(signum)) for s in forwarded}
+    try:
+        return proc.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if proc.poll() is None:  # (Ctrl-C, or an error here)
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _end_with_parent() -> None:
+    """In the app's server process, before it starts (Linux): a SIGTERM when its parent
+    dies (prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 # The project's scenarios folder, where ``validate`` finds the files its targets read:
@@ -666,6 +726,7 @@ def cmd_calibrate(args) -> int:
         _warn_memory(largest_scenarios(spec), args.dask_local or _worker_count(
             args.workers, spec.batch * spec.replicates * len(spec.scenarios)))
     from .experiments.calibrate import run_calibration
+    from .experiments.sweep import ClusterLost
 
     try:
         with _executor(args) as executor:
@@ -674,6 +735,8 @@ def cmd_calibrate(args) -> int:
                                         progress=sys.stderr.isatty(), log=print, command=["trafficsim", *args.argv])
             except ScenarioError as exc:
                 return _fail(str(exc))
+            except ClusterLost as exc:
+                return _fail(f"{_cluster_flag(args)}: {exc}; finished evaluations are kept (use --resume)")
             except KeyboardInterrupt:
                 print("trafficsim: calibration interrupted; finished evaluations are kept (use --resume)",
                       file=sys.stderr)

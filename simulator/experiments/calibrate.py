@@ -84,6 +84,12 @@ def run_task(task: dict) -> dict:
     return row
 
 
+def failed_task(task: dict, error: str) -> dict:
+    """The row of a run that gave no result (its worker died, say): failed, with ``error``."""
+    return {"evaluation": task["evaluation"], "label": task["label"], "replicate": task["replicate"],
+            "status": "failed", "error": error, "totals": [], "wall_s": 0.0}
+
+
 # --------------------------------------------------------------------------- scoring
 
 
@@ -269,7 +275,7 @@ def run_calibration(spec: CalibrationSpec | str | Path, executor=None, out: str 
     log : called with one line per message.
     """
     from .. import __version__
-    from .sweep import as_executor, run_all, share_user_days
+    from .sweep import as_executor, describe_executor, run_all, share_user_days
 
     if not isinstance(spec, CalibrationSpec):
         spec = load_calibration(spec)
@@ -291,6 +297,7 @@ def run_calibration(spec: CalibrationSpec | str | Path, executor=None, out: str 
             f"{spec.budget - len(done)} to run (failed ones are run again)")
 
     ex = as_executor(executor)
+    where = describe_executor(ex)
     study = make_study(spec)
     dists = distributions(spec)
     seeds = spec.replicate_seeds()
@@ -341,7 +348,7 @@ def run_calibration(spec: CalibrationSpec | str | Path, executor=None, out: str 
                     bar.set_postfix(best=_best_text(study, results))
                     bar.update()
 
-            run_all(ex, run_task, tasks, finished)
+            run_all(ex, run_task, tasks, finished, failed=failed_task)
             for trial in trials:  # in evaluation order: the sampler's history does not depend on who finished first
                 e = results[first + trial.number - trials[0].number]
                 if e["status"] == "ok":
@@ -365,7 +372,7 @@ def run_calibration(spec: CalibrationSpec | str | Path, executor=None, out: str 
     elapsed = time.perf_counter() - t_start
     from .calibrate_report import write_outputs
 
-    write_outputs(out, spec, targets, table, elapsed=elapsed, counts=counts, command=command)
+    write_outputs(out, spec, targets, table, elapsed=elapsed, counts=counts, command=command, executor=where)
     if log is not None:
         log(f"{counts['ran']} evaluations run, {counts['kept']} kept from before, {counts['failed']} failed")
         warning = mixed_code_warning(out, evaluation_codes(out, spec), "evaluations.parquet")
@@ -388,13 +395,15 @@ def evaluation_codes(out: Path, spec: CalibrationSpec) -> dict:
 
 def make_tasks(spec: CalibrationSpec, points: dict, seeds: list[int], single_thread: bool) -> list[dict]:
     """The runs of some points (key -> params): every scenario × seed, in that order."""
+    from .sweep import for_workers
+
     lengths = spec.lengths()
     tasks = []
     for key, params in points.items():
         for label in spec.scenarios:
             for r, seed in enumerate(seeds):
                 data, _ = scenario_dict(spec, label, params, seed, lengths[-1] if lengths else None)
-                tasks.append({"evaluation": key, "label": label, "replicate": r, "scenario": data,
+                tasks.append({"evaluation": key, "label": label, "replicate": r, "scenario": for_workers(data),
                               "source": spec.file_of(label), "lengths": lengths, "single_thread": single_thread})
     return tasks
 

@@ -84,7 +84,7 @@ def choose(records: list[dict]) -> dict | None:
 def run_confirmation(spec: CalibrationSpec, out: Path, table: pd.DataFrame, targets: list, ex=None,
                      single_thread_workers: bool = True, log=None) -> list[dict]:
     """Run (or, on resume, keep) every candidate on the held-out seeds; return their records."""
-    from .calibrate import make_tasks, run_task, score
+    from .calibrate import failed_task, make_tasks, run_task, score
     from .sweep import run_all, share_user_days
     from .calibrate_report import score_checks
 
@@ -130,7 +130,7 @@ def run_confirmation(spec: CalibrationSpec, out: Path, table: pd.DataFrame, targ
         write_text_atomic(folder / f"{c['candidate']}.json", to_json(rec, indent=None))
         records[c["candidate"]] = rec
 
-    run_all(ex, run_task, tasks, finished)
+    run_all(ex, run_task, tasks, finished, failed=failed_task)
     return [records[c["candidate"]] for c in cands]
 
 

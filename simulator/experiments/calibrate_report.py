@@ -444,7 +444,7 @@ STAGED = ("scenarios", "plots", "report.md", "parameters.csv", "report.html", "m
 
 
 def write_outputs(out: Path, spec: CalibrationSpec, targets: list, table: pd.DataFrame, *, elapsed: float,
-                  counts: dict, command: list[str] | None) -> None:
+                  counts: dict, command: list[str] | None, executor: dict | None = None) -> None:
     """The calibrated scenarios, report.md/html, plots and manifest of a finished calibration,
     made in a hidden folder of ``out`` and moved into place once all are written: an
     interruption while they are made (the plots take seconds) leaves the folder's earlier
@@ -459,7 +459,8 @@ def write_outputs(out: Path, spec: CalibrationSpec, targets: list, table: pd.Dat
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir()
     try:
-        _write_outputs(stage, out, spec, targets, table, elapsed=elapsed, counts=counts, command=command)
+        _write_outputs(stage, out, spec, targets, table, elapsed=elapsed, counts=counts, command=command,
+                       executor=executor)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
@@ -475,9 +476,10 @@ def write_outputs(out: Path, spec: CalibrationSpec, targets: list, table: pd.Dat
 
 
 def _write_outputs(out: Path, folder: Path, spec: CalibrationSpec, targets: list, table: pd.DataFrame, *,
-                   elapsed: float, counts: dict, command: list[str] | None) -> None:
+                   elapsed: float, counts: dict, command: list[str] | None, executor: dict | None = None) -> None:
     """:func:`write_outputs` into ``out`` (the hidden folder) for the calibration ``folder``
-    (its state, evaluations and confirmation)."""
+    (its state, evaluations and confirmation); ``executor``: where this call ran its runs
+    (``sweep.describe_executor``)."""
     import optuna
 
     from .. import __version__
@@ -513,7 +515,7 @@ def _write_outputs(out: Path, folder: Path, spec: CalibrationSpec, targets: list
                 "name": spec.name, "fingerprint": fp, "method": spec.method, "seed": spec.seed, "budget": spec.budget,
                 "batch": spec.batch, "replicates": spec.replicates, "replicate_seeds": spec.replicate_seeds(),
                 "steps": spec.steps, "evaluations": len(table), "evaluations_ok": len(ok_rows(table)),
-                "this_call": counts,
+                "this_call": counts, "executor": executor,
                 "run_codes": evaluation_codes(folder, spec),  # {source hash: runs} of the search's evaluations
                 "confirmation": None if not confirmation else {
                     "seeds": confirmation[0]["seeds"],

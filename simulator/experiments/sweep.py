@@ -56,7 +56,7 @@ import signal
 import sys
 import time
 import traceback
-from concurrent.futures import Executor, as_completed
+from concurrent.futures import Executor
 from pathlib import Path
 
 import pandas as pd
@@ -67,6 +67,7 @@ from ..feeds.numpy_kernels import expect_user_days, one_kernel_thread
 from ..io.outputs import (code_counts, environment, json_default, library_version, mixed_code_warning, source_sha256,
                           write_text_atomic)
 from ..config.loading import _resolve, scenario_from_dict, to_toml
+from ..config.schema import NONE
 from .sweep_spec import (MANIFEST_KEY, SAMPLERS, SweepSpec, canonical_json, check_out, load_sweep, read_manifest,
                          run_fingerprints, scenario_dict)
 
@@ -102,6 +103,13 @@ def run_one(task: dict) -> dict:
     return row
 
 
+def failed_run(task: dict, error: str) -> dict:
+    """The record of a run that gave no result (its worker died, say): failed, with ``error``."""
+    return {"run_id": task["run_id"], "point": task["point"], "replicate": task["replicate"], "seed": task["seed"],
+            "params": task["params"], "fingerprint": task.get("fingerprint"), "status": "failed", "error": error,
+            "metrics": {}, "wall_s": None}
+
+
 # --------------------------------------------------------------------------- the sweep
 
 
@@ -126,28 +134,165 @@ def write_results(out: Path) -> pd.DataFrame:
 
 
 def as_executor(executor) -> Executor | None:
-    """Accept a concurrent.futures Executor, a dask.distributed Client, or None (serial)."""
+    """Accept a concurrent.futures Executor, a dask.distributed Client (run through a
+    :class:`DaskExecutor`), or None (serial)."""
     if executor is not None and not isinstance(executor, Executor) and hasattr(executor, "get_executor"):
-        return executor.get_executor()
+        return DaskExecutor(executor)
     return executor
 
 
-def run_all(ex: Executor | None, fn, tasks: list, done) -> None:
+WATCH_S = 2.0  # how often run_all looks at a Dask cluster while runs are pending
+NO_WORKER_QUIET_S = 5.0  # a cluster without a worker for longer is said on stderr
+
+
+class ClusterLost(Exception):
+    """The Dask cluster went away while runs were pending: its scheduler, or every worker
+    for longer than the wait for workers (the message says which)."""
+
+
+class OtherCode(Exception):
+    """A Dask worker runs other trafficsim code than the process that sent it the run."""
+
+
+def _on_worker(code: str | None, fn, *args):
+    """``fn(*args)`` on a Dask worker, once the worker's code is known to be ``code`` (the
+    sending process's ``source_sha256``): a worker with another version of the package
+    (another checkout, an older install) would give that code's results under this one's
+    record."""
+    import platform
+
+    mine = source_sha256()
+    if code and mine and mine != code:
+        raise OtherCode(f"the Dask worker on {platform.node()} runs other trafficsim code (source_sha256 {mine}; "
+                        f"the command's is {code}): install the same code on every worker")
+    return fn(*args)
+
+
+class DaskExecutor(Executor):
+    """A ``dask.distributed`` Client as the runs' executor. Each run is checked on its
+    worker to run this process's code (:func:`_on_worker`), and :func:`run_all` calls
+    :meth:`check` while runs are pending: a cluster without a worker for ``wait_workers``
+    seconds (every worker died, none restarted) raises :class:`ClusterLost` instead of
+    waiting forever. The client stays its owner's (``shutdown`` leaves it open)."""
+
+    def __init__(self, client, wait_workers: float = 60.0):
+        self.client = client
+        self.wait_workers = wait_workers
+        self.address = getattr(getattr(client, "scheduler", None), "address", None)
+        self._executor = client.get_executor()
+        self._code = source_sha256()
+        self._no_worker_since: float | None = None
+        self._said = False
+
+    def submit(self, fn, /, *args, **kwargs):
+        return self._executor.submit(_on_worker, self._code, fn, *args, **kwargs)
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        pass  # the client is its owner's to close
+
+    def check(self, pending: int) -> None:
+        """Raise :class:`ClusterLost` when the cluster has had no worker for
+        ``wait_workers`` seconds (a line on stderr says so when the wait starts)."""
+        if getattr(self.client, "status", "running") != "running":
+            return  # reconnecting: a scheduler that is gone cancels the runs' futures (run_all says so)
+        try:
+            workers = self.client.scheduler_info().get("workers")
+        except Exception:
+            return
+        if workers:
+            self._no_worker_since = None
+            return
+        now = time.monotonic()
+        if self._no_worker_since is None:
+            self._no_worker_since, self._said = now, False
+        elif not self._said and now - self._no_worker_since > NO_WORKER_QUIET_S:
+            self._said = True  # (a worker that died and is restarted by its nanny is back within seconds)
+            print(f"trafficsim: the Dask scheduler at {self.address} has no worker; waiting up to "
+                  f"{self.wait_workers:g} s for one ({pending} runs to go) ...", file=sys.stderr, flush=True)
+        if now - self._no_worker_since > self.wait_workers:
+            raise ClusterLost(f"the cluster has had no worker for {self.wait_workers:g} s, with {pending} runs to go")
+
+    def describe(self) -> dict:
+        """Where the runs go, for a record: the scheduler's address and the workers it has
+        now, each with its address, host, threads and the software and machine it reports
+        (``io.outputs.environment``, as a run's manifest has them)."""
+        from ..io.outputs import environment
+
+        try:
+            workers = self.client.scheduler_info().get("workers") or {}
+        except Exception:
+            workers = {}
+        try:
+            found = self.client.run(environment)
+        except Exception:
+            found = {}
+        return {"kind": "dask", "scheduler": self.address,
+                "workers": [{"address": a, "host": w.get("host"), "threads": w.get("nthreads"), **found.get(a, {})}
+                            for a, w in sorted(workers.items())]}
+
+
+def describe_executor(ex) -> dict:
+    """Where and how the runs ran, as a record says it (``executor``): ``serial`` (in the
+    command's own process), a ``process pool`` of N workers on this machine, or ``dask``
+    (:meth:`DaskExecutor.describe`: the scheduler and its workers when the runs started)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    if ex is None:
+        return {"kind": "serial"}
+    if isinstance(ex, DaskExecutor):
+        return ex.describe()
+    if isinstance(ex, ProcessPoolExecutor):
+        return {"kind": "process pool", "workers": getattr(ex, "_max_workers", None)}
+    return {"kind": type(ex).__name__}
+
+
+def run_all(ex: Executor | None, fn, tasks: list, done, failed=None) -> None:
     """Run ``fn`` on every task, serially (``ex`` None) or on the executor, and call
-    ``done`` with each result as it finishes (in finishing order). On any error or
-    interrupt the tasks not yet started are cancelled and the error is raised."""
+    ``done`` with each result as it finishes (in finishing order). ``fn`` records its own
+    errors; a run the executor could not give a result for (its Dask worker died every time
+    it ran it, out of memory say; a worker with other code; a process pool broken by a
+    killed worker) is passed to ``done`` as ``failed(task, error text)`` when ``failed`` is
+    given. A Dask cluster that goes away (:class:`ClusterLost`), any other error and an
+    interrupt cancel the tasks not yet started and are raised."""
     if ex is None:
         for task in tasks:
             done(fn(task))
         return
+    from concurrent.futures import FIRST_COMPLETED, wait
+
     futures = [ex.submit(fn, task) for task in tasks]
+    order = {f: i for i, f in enumerate(futures)}
+    check = getattr(ex, "check", None)
+    pending = set(futures)
     try:
-        for fut in as_completed(futures):
-            done(fut.result())
+        while pending:
+            finished, pending = wait(pending, timeout=WATCH_S, return_when=FIRST_COMPLETED)
+            lost = [f for f in finished if f.cancelled()]  # not by this process: the scheduler went away
+            for fut in sorted(set(finished) - set(lost), key=order.get):
+                try:
+                    result = fut.result()
+                except Exception as exc:
+                    if failed is None:
+                        raise
+                    result = failed(tasks[order[fut]], _executor_error(exc))
+                done(result)
+            if lost:
+                raise ClusterLost(f"the Dask scheduler went away, with {len(lost) + len(pending)} runs to go")
+            if pending and check is not None:
+                check(len(pending))
     except BaseException:
         for f in futures:
             f.cancel()
         raise
+
+
+def _executor_error(exc: BaseException) -> str:
+    """The error text of a run the executor gave no result for."""
+    name = type(exc).__name__
+    if name == "KilledWorker":
+        first = str(exc).split(". ")[0]  # (Dask's: which task, how many workers died running it)
+        return f"KilledWorker: each Dask worker that ran it died (out of memory? the workers' logs say why): {first}"
+    return f"{name}: {exc}"
 
 
 def _describe_change(old: SweepSpec | None, old_manifest: dict, spec: SweepSpec, base_fp: str) -> str:
@@ -205,7 +350,7 @@ def plan(spec: SweepSpec, out: Path, resume: bool) -> tuple[list[dict], dict[str
                 stale.append(f)
         reasons.setdefault(why, []).append(run["run_id"])
         data, _ = scenario_dict(spec, run["params"], run["seed"])
-        todo.append({**run, "scenario": data, "source": spec.source, "fingerprint": fps[run["run_id"]]})
+        todo.append({**run, "scenario": for_workers(data), "source": spec.source, "fingerprint": fps[run["run_id"]]})
     if runs_dir.exists():
         stale += [f for f in sorted(runs_dir.glob("*.json")) if f.stem not in fps]
     return todo, fps, reasons, stale
@@ -220,6 +365,21 @@ SHOWN_REPLICATES = 10  # a point file's header lists the commands of this many r
 def point_file(point: int) -> str:
     """The name of point ``point``'s scenario file in ``DIR/scenarios``."""
     return f"p{point:05d}.toml"
+
+
+def for_workers(data: dict) -> dict:
+    """A run's scenario table as a worker gets it: a follow-graph file given by a relative
+    path (a ``[set]`` or parameter value, read from this process's working folder, where
+    its fingerprint was taken) is named by its absolute path. A worker runs in a folder of
+    its own (a Dask worker started elsewhere, on another machine), where the relative path
+    named no file (every run failed) or another file of that name (silently another
+    graph, under the fingerprint of this one). A file a scenario file names is absolute
+    already (``config.loading``)."""
+    graph = data.get("graph")
+    path = graph.get("follow_graph_file") if isinstance(graph, dict) else None
+    if not isinstance(path, str) or not path or path == NONE or Path(path).is_absolute():
+        return data
+    return {**data, "graph": {**graph, "follow_graph_file": str(Path(path).resolve())}}
 
 
 def _standalone(scenario):
@@ -341,6 +501,7 @@ def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | Non
         move_aside(f, out / "superseded")
     moved_points = write_point_files(points, out)
     base_fp = hashlib.sha256(canonical_json(_resolve(Path(spec.base), {})).encode()).hexdigest()
+    ex = as_executor(executor)
     manifest = {"written_by": "trafficsim sweep", "version": __version__, "sweep_file": str(Path(spec.source).resolve()) if spec.source != "<dict>" else None,
                 "runs": len(fps), "base_fingerprint": base_fp,
                 # the library versions, the kernels compiled ahead and the machine, as a run's
@@ -349,7 +510,8 @@ def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | Non
                 # a sampled sweep's points come from scipy's or SALib's sampler, whose draws may change with its version
                 "sampler": {SAMPLERS[spec.method]: library_version(SAMPLERS[spec.method])} if spec.method in SAMPLERS else None,
                 "replicate_seeds": spec.replicate_seeds(),
-                "scenarios": [f"scenarios/{name}" for name in points], "fingerprints": fps}
+                "scenarios": [f"scenarios/{name}" for name in points], "fingerprints": fps,
+                "executor": describe_executor(ex)}  # where this call runs the runs (the process above sends them)
     write_text_atomic(out / "sweep.json", json.dumps({**spec.model_dump(mode="json"), MANIFEST_KEY: manifest}, indent=2))
     if log is not None and resume:
         kept = len(reasons.pop("kept", []))
@@ -365,7 +527,6 @@ def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | Non
                 f"of the sweep, moved to {out / 'scenarios' / 'superseded'}")
     for task in todo:
         task["single_thread"] = single_thread_workers
-    ex = as_executor(executor)
     share_user_days(todo, ex)
     bar = None
     if progress:
@@ -385,7 +546,8 @@ def run_sweep(spec: SweepSpec | str | Path, executor=None, out: str | Path | Non
     if _main_thread():
         signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        run_all(ex, run_one, [{**task, "single_thread": False} for task in todo] if ex is None else todo, record)
+        run_all(ex, run_one, [{**task, "single_thread": False} for task in todo] if ex is None else todo, record,
+                failed=failed_run)
     finally:
         if _main_thread():
             signal.signal(signal.SIGTERM, previous)
@@ -441,16 +603,37 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _handshake(address: str, timeout: float) -> None:
+    """Open a connection to ``address`` and exchange Dask's handshake, within ``timeout``
+    seconds in all (TimeoutError otherwise), then close it. Dask's own connect bounds only
+    the TCP connection: a service that accepts it and never answers in Dask's protocol
+    (the scheduler's own HTTP port 8787, any web server) held ``Client()`` forever,
+    whatever ``--scheduler-timeout`` said."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def shake():
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+        await comm.close()
+
+    asyncio.run(shake())
+
+
 def connect_scheduler(Client, address: str, timeout: float, wait_workers: float):
     """A Dask client of the scheduler at ``address`` that has at least one worker, or
     ``(None, one-line error)`` after at most ``timeout`` + ``wait_workers`` seconds."""
     try:
+        _handshake(address, timeout)
         client = Client(address, timeout=timeout)
     except (OSError, TimeoutError):
         return None, (f"--scheduler {address}: no Dask scheduler answered within {timeout:g} s "
                       "(check the address, or raise --scheduler-timeout)")
-    except Exception as exc:  # a malformed address
+    except ValueError as exc:  # a malformed address
         return None, f"--scheduler {address}: {exc}"
+    except Exception as exc:  # something answered, not in Dask's protocol (its bytes read as a message)
+        return None, (f"--scheduler {address}: what answered is not a Dask scheduler ({type(exc).__name__} reading "
+                      "its reply; check the address: a scheduler's default port is 8786, its dashboard's 8787)")
     if client.scheduler_info().get("workers"):
         return client, None
     print(f"trafficsim: waiting up to {wait_workers:g} s for a worker to join the Dask scheduler at {address} ...",

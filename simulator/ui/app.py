@@ -10,13 +10,15 @@ Scenario first: a picker offers the shipped scenarios that create a platform and
 given on the command line (picking one restarts the run with its values); the page names
 the scenario and shows its description; every control starts at the scenario's own value
 (the app's population excepted: 3,000 users by default); a panel lists the keys the
-scenario sets that no control shows. Controls (the scenario's first platform): the
+scenario sets that no control shows. Controls (the scenario's first feed platform): the
 centralization, which moves every style knob it sets (follow share, same-city share,
 exposure cap, age decay, pool growth, cold start, Gini target and gain, fan trust, group
 effect; each has its own control too), the intimacy boost beta and the fan groups' push
 policy (pushes a day, share of value content). Each shows its value and unit as text.
 The model reads its settings when it is built, so a changed control is listed under
-"Pending changes" until Reset or "Apply and restart" rebuilds the model with them.
+"Pending changes" until Reset or "Apply and restart" rebuilds the model with them; settings
+the model refuses (a follow-graph file naming more users than the app's population) leave
+the runs as they were and are said at the top of the sidebar.
 
 Run: Reset, ▶ (play until paused), Step (one day) and the "Step: N" counter. Side by
 side: a second run (run B: another scenario, by default the other platform style, or the
@@ -44,13 +46,13 @@ from pathlib import Path
 import ipyvuetify
 import solara
 
-from simulator.config import STYLE_KNOBS, read_scenario
-from simulator.config.loading import declared_platforms
+from simulator.config import ScenarioError
 from simulator.model import TrafficModel
 from simulator.ui.charts import (TRAFFIC_KINDS, creator_options, drill_charts, merchant_options, svg, top_merchant,
                                  traffic_charts)
 from simulator.ui.controls import (APP_USERS, BY_NAME, COMPARE_KNOBS, CONTROLS, DEFAULT_SCENARIO, SAME_SCENARIO,
-                                   app_population, centralization_moves, compare_params, default_partner, fmt,
+                                   app_data, centralization_moves, compare_params, controlled_config,
+                                   controlled_name, default_partner, fmt,
                                    from_slider, is_snap, pending_changes, run_labels, scenario_choices,
                                    scenario_values, slider_value, uncontrolled_knobs, values_of)
 
@@ -72,26 +74,11 @@ class AppModel(TrafficModel):
                  fan_trust: float | None = None, group_effect: float | None = None, push_rate: float | None = None,
                  value_share: float | None = None, seed: int = 1, rng=None):
         path = scenario or os.environ.get("TRAFFICSIM_APP_SCENARIO") or DEFAULT_SCENARIO
-        data = read_scenario(path)
-        name = declared_platforms(data)[0]
-        platform = dict(data.setdefault("platforms", {}).get(name) or {})
-        if centralization is not None:
-            platform = {k: v for k, v in platform.items() if k not in STYLE_KNOBS}
-            platform["centralization"] = float(centralization)
-        given = dict(beta=beta, follow_share=follow_share, same_city_share=same_city_share, exposure_cap=exposure_cap,
-                     age_decay=age_decay, pool_growth=pool_growth, cold_start_rate=cold_start_rate,
-                     gini_target=gini_target, gini_gain=gini_gain, fan_trust=fan_trust, group_effect=group_effect)
-        for key, value in given.items():
-            if value is not None:
-                none = BY_NAME[key].none_at
-                platform[key] = None if none is not None and value == none else float(value)
-        data["platforms"][name] = platform
-        data.setdefault("population", {}).update(app_population(users))
-        groups = data.setdefault("commerce", {}).setdefault("groups", {})
-        if push_rate is not None:
-            groups["pushes_per_day"] = float(push_rate)
-        if value_share is not None:
-            groups["value_share"] = float(value_share)
+        data = app_data(path, users, centralization=centralization, beta=beta, follow_share=follow_share,
+                        same_city_share=same_city_share, exposure_cap=exposure_cap, age_decay=age_decay,
+                        pool_growth=pool_growth, cold_start_rate=cold_start_rate, gini_target=gini_target,
+                        gini_gain=gini_gain, fan_trust=fan_trust, group_effect=group_effect, push_rate=push_rate,
+                        value_share=value_share)
         super().__init__(data, seed=seed, agents=False)
         self.scenario_path = str(path)
         self.app_values = values_of(self.scenario)
@@ -305,6 +292,7 @@ def Page():
     creator = solara.use_reactive(None)  # the drill-down's creator (None: the top one)
     merchant = solara.use_reactive(None)
     live = solara.use_memo(dict, dependencies=[])  # the widgets a step rewrites (see Live)
+    error = solara.use_reactive(None)  # why the last rebuild was refused, or None
 
     def redraw():
         """After a step (or a rebuild): the step counter, the charts and the drill-down
@@ -316,27 +304,37 @@ def Page():
         if live.get("creator_select") is not None:
             live["creator_select"].items = view["creator_items"]
 
-    def rebuild(params: dict | None = None, spec="keep"):
-        """Run A from ``params`` (the controls), run B from the comparison ``spec``; day 0."""
+    def rebuild(params: dict | None = None, spec="keep") -> bool:
+        """Run A from ``params`` (the controls), run B from the comparison ``spec``; day 0.
+        A setting the model refuses (a follow-graph file the app's population is too small
+        for, say) leaves the runs as they were and is said at the top of the sidebar:
+        False. (It used to replace the page by a traceback: the session was lost.)"""
         params = chosen.value if params is None else params
         spec = side.value if spec == "keep" else spec
-        a = AppModel(**params)
-        if spec is None:
+        try:
+            a = AppModel(**params)
+            b = None if spec is None else AppModel(**compare_params(params, spec["choice"], choices, spec.get("knob"),
+                                                                    spec.get("value")))
+        except ScenarioError as exc:
+            error.set(f"Not restarted, the runs go on as they were: {exc}")
+            return False
+        error.set(None)
+        if b is None:
             models.set((a,))
             labels.set((a.scenario.name,))
         else:
-            b = AppModel(**compare_params(params, spec["choice"], choices, spec.get("knob"), spec.get("value")))
             models.set((a, b))
             labels.set(run_labels(a.scenario.name, b.scenario.name, spec["choice"], spec.get("knob"),
                                   spec.get("value"), params.get(spec.get("knob"))))
         side.set(spec)
         redraw()
+        return True
 
     def pick(label):
         params = start_params(choices[label])
-        picked.set(label)
-        chosen.set(params)
-        rebuild(params)
+        if rebuild(params):
+            picked.set(label)
+            chosen.set(params)
 
     def set_control(name, v):
         v = from_slider(name, v)
@@ -350,12 +348,14 @@ def Page():
     a = models.value[0]
     sc = a.scenario
     view = page_view(models.value, labels.value, creator.value, merchant.value)
-    policy = next(iter(sc.platforms.values())).policy
+    policy = controlled_config(sc).policy
     solara.Style(_CSS)
     with solara.AppBar():
         solara.AppBarTitle(f"trafficsim: {sc.name}" + (f" vs {labels.value[1]}" if len(labels.value) > 1 else ""))
 
     with solara.Sidebar(), solara.Column():
+        if error.value:
+            solara.Error(error.value, classes=["tsim-error"])
         with solara.Card("Scenario"):
             solara.Select("scenario", values=list(choices), value=picked.value, on_value=pick)
             solara.Text("Picking a scenario restarts the run with its values.", classes=["tsim-help"])
@@ -388,7 +388,7 @@ def Page():
     with solara.Card(f"Scenario: {sc.name}"):
         solara.HTML(tag="p", unsafe_innerHTML=html.escape(sc.description or "(no description)"),
                     classes=["tsim-description"])
-        solara.Text(f"File: {a.scenario_path}; platform {next(iter(sc.platforms))}; the app runs "
+        solara.Text(f"File: {a.scenario_path}; the controls set platform {controlled_name(sc)}; the app runs "
                     f"{sc.population.users:,} users, {sc.population.creators:,} creators, "
                     f"{sc.population.merchants} merchants.", classes=["tsim-help"])
         if len(models.value) > 1:
@@ -396,7 +396,8 @@ def Page():
             solara.HTML(tag="p", unsafe_innerHTML=html.escape(
                 f"Side by side: run A = {labels.value[0]} (blue), run B = {labels.value[1]} (orange, "
                 f"{b.scenario_path}), on the same population and seed."), classes=["tsim-side"])
-        knobs = solara.use_memo(lambda: uncontrolled_knobs(a.scenario_path), dependencies=[a.scenario_path])
+        users = sc.population.users
+        knobs = solara.use_memo(lambda: uncontrolled_knobs(a.scenario_path, users), dependencies=[a.scenario_path, users])
         with solara.Details(f"Set by the scenario, with no control here ({len(knobs)} keys)"):
             rows = "".join(f"<tr><td><code>{k}</code></td><td>{html.escape(str(v))}</td></tr>" for k, v in knobs)
             solara.HTML(tag="table", unsafe_innerHTML=rows, classes=["tsim-knobs"])

@@ -37,10 +37,80 @@ def app_population(users: int) -> dict[str, int]:
     return {"users": int(users), "creators": max(40, int(users) // 30), "merchants": 4}
 
 
+def controlled_platform(data: dict) -> str:
+    """The platform the app's controls set, in a merged scenario table: the first feed
+    platform it creates (a shelf platform has no feed: a control of it would change
+    nothing the run reads)."""
+    tables = data.get("platforms") if isinstance(data.get("platforms"), dict) else {}
+    names = declared_platforms(data)
+    return next((n for n in names if (tables.get(n) or {}).get("kind", "feed") != "shelf"), names[0])
+
+
+def controlled_config(scenario):
+    """The validated settings of :func:`controlled_platform` in a
+    :class:`~simulator.config.Scenario`: its first feed platform's."""
+    return next((pc for pc in scenario.platforms.values() if pc.kind != "shelf"),
+                next(iter(scenario.platforms.values())))
+
+
+def controlled_name(scenario) -> str:
+    """The name of :func:`controlled_config`'s platform."""
+    pc = controlled_config(scenario)
+    return next(n for n, c in scenario.platforms.items() if c is pc)
+
+
+def app_data(path: str | Path, users: int = APP_USERS, **controls: Any) -> dict:
+    """The scenario table the app builds a model from: the file at ``path`` (its
+    ``extends`` chain merged) with the app's population (:func:`app_population`) and the
+    controls' values (AppModel's keywords; None keeps the scenario's value). A
+    ``centralization`` replaces the style knobs the file sets by its preset (explicit
+    controls still win); a control at its none value (exposure cap 0, Gini target 0) sets none."""
+    data = read_scenario(path)
+    name = controlled_platform(data)
+    platform = dict(data.setdefault("platforms", {}).get(name) or {})
+    centralization = controls.pop("centralization", None)
+    if centralization is not None:
+        platform = {k: v for k, v in platform.items() if k not in STYLE_KNOBS}
+        platform["centralization"] = float(centralization)
+    push_rate, value_share = controls.pop("push_rate", None), controls.pop("value_share", None)
+    for key, value in controls.items():
+        if value is not None:
+            none = BY_NAME[key].none_at
+            platform[key] = None if none is not None and value == none else float(value)
+    data["platforms"][name] = platform
+    data.setdefault("population", {}).update(app_population(users))
+    groups = data.setdefault("commerce", {}).setdefault("groups", {})
+    if push_rate is not None:
+        groups["pushes_per_day"] = float(push_rate)
+    if value_share is not None:
+        groups["value_share"] = float(value_share)
+    return data
+
+
+def check_app_scenario(path: str | Path, users: int = APP_USERS) -> None:
+    """Raise ScenarioError if the app cannot build a model of the scenario at ``path`` at
+    its own population (``users``): a file can be valid at its own population and not at
+    the app's, e.g. a follow-graph file whose users or creators the app's population does
+    not have. The error says the population is the app's."""
+    from simulator.config import ScenarioError, scenario_from_dict
+
+    try:
+        scenario = scenario_from_dict(app_data(path, users), str(path))
+        if scenario.graph.follow_graph_file:
+            from simulator.world import read_follow_file
+
+            read_follow_file(scenario)
+    except ScenarioError as exc:
+        pop = app_population(users)
+        raise ScenarioError(exc.source, exc.key, f"{exc.message} (the app runs its own population, {pop['users']:,} "
+                                                 f"users, {pop['creators']:,} creators and {pop['merchants']} "
+                                                 "merchants, whatever the scenario's)") from None
+
+
 @dataclass(frozen=True)
 class Control:
     """One control of the page: ``name`` is the AppModel keyword, ``key`` the scenario
-    key it sets (``{p}`` is the scenario's first platform), ``unit`` follows the number
+    key it sets (``{p}`` is the scenario's first feed platform, :func:`controlled_platform`), ``unit`` follows the number
     on the page (``45% of non-ad slots``), ``help`` says what it does. ``none_at`` is the
     slider value that stands for "none" (no cap, no steering); ``percent`` shows the value
     as a percentage; ``style``: a style knob, which centralization sets."""
@@ -145,7 +215,7 @@ def scenario_values(path: str | Path) -> dict[str, Any]:
 def values_of(scenario) -> dict[str, Any]:
     """The controls' values in a validated :class:`~simulator.config.Scenario` (its first
     platform; ``users`` its population's)."""
-    pc = next(iter(scenario.platforms.values()))
+    pc = controlled_config(scenario)
     out: dict[str, Any] = {}
     for c in CONTROLS:
         table = {"platforms": pc, "commerce": scenario.commerce.groups, "population": scenario.population}[c.key.split(".")[0]]
@@ -188,20 +258,21 @@ def is_snap(name: str, current: Any, new: Any) -> bool:
     return off_grid and abs(new - current) < c.step / 2 + 1e-12
 
 
-def uncontrolled_knobs(path: str | Path) -> list[tuple[str, Any]]:
+def uncontrolled_knobs(path: str | Path, users: int = APP_USERS) -> list[tuple[str, Any]]:
     """The dotted keys the scenario file (with its ``extends`` chain) sets that no
-    control shows, with their values; the population keys the app replaces say so."""
+    control shows, with their values; the population keys the app replaces say so, with
+    the app's value at ``users`` users (the users control of the running model)."""
     data = read_scenario(path)
-    platform = declared_platforms(data)[0]
+    platform = controlled_platform(data)
     controlled = {c.key.format(p=platform) for c in CONTROLS} - {"population.users"}
-    app_pop = app_population(APP_USERS)
+    app_pop = app_population(users)
     rows = []
     for key, value in _flatten(data):
         if key in controlled or key in ("name", "description"):
             continue
         sect, _, leaf = key.partition(".")
         if sect == "population" and leaf in app_pop:
-            value = f"{value} (the app: {app_pop[leaf]:,} at {APP_USERS:,} users)"
+            value = f"{value} (the app: {app_pop[leaf]:,} at {users:,} users)"
         rows.append((key, value))
     return rows
 
@@ -237,7 +308,7 @@ def default_partner(choices: dict[str, str], current: str) -> str:
     """The scenario the side-by-side mode starts with: the other platform style
     (kuaishou.toml for a Douyin-like scenario, douyin.toml otherwise), else the first
     other choice."""
-    policy = next(iter(load_scenario(current).platforms.values())).policy
+    policy = controlled_config(load_scenario(current)).policy
     want = "douyin.toml" if policy == "kuaishou" else "kuaishou.toml"
     if want in choices and choices[want] != str(current):
         return want

@@ -639,3 +639,26 @@ def test_a_calibration_records_which_code_made_its_runs(tmp_path):
     assert json.loads((out / "manifest.json").read_text())["run_codes"] == {mine: runs // 2,
                                                                               "0123456789abcdef": runs // 2}
     assert list(table.code) == [mine, "0123456789abcdef"]
+
+
+def test_workers_in_another_folder_read_the_calibrations_relative_graph_file(tmp_path, monkeypatch):
+    """Guards calibrate.make_tasks (sweep.for_workers): a follow-graph file given by a
+    relative path in [set] is read from the calibration's working folder, also by workers
+    whose working folder is another one (a Dask worker started elsewhere; here a process
+    pool whose worker chdirs to a folder with another file of that name). Mutation
+    checked: shipped as given, the worker read the other file (other losses, no error)."""
+    from .test_sweep import _follow_csv
+
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+    _follow_csv(here / "g.csv", 1)
+    _follow_csv(elsewhere / "g.csv", 2)
+    monkeypatch.chdir(here)
+    path = write_calibration(here / "c.toml", budget=2, batch=2, startup=2, replicates=2)
+    path.write_text(path.read_text().replace("[set]\n", '[set]\n"graph.follow_graph_file" = "g.csv"\n'))
+    serial = run_calibration(path, out=here / "serial")
+    with ProcessPoolExecutor(1, initializer=os.chdir, initargs=(str(elsewhere),)) as pool:
+        remote = run_calibration(path, executor=pool, out=here / "remote")
+    assert (serial.status == "ok").all()
+    pd.testing.assert_frame_equal(_table(serial), _table(remote))

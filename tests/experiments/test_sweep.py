@@ -83,6 +83,47 @@ def test_sweep_json_names_the_libraries_kernels_and_machine_as_a_run_manifest_do
     assert record["sampler"] is None  # a grid's points need no sampler
 
 
+def test_the_records_say_where_the_runs_ran(tmp_path):
+    """Guards describe_executor: sweep.json (under trafficsim_sweep) and a calibration's
+    manifest.json say where the runs ran (``executor``): serially in the command's
+    process, a process pool of N workers, or a Dask cluster: its scheduler and each worker
+    with its host, threads, software, machine and code, as a run's manifest has them
+    (the sweep's own ``machine`` and ``code`` are the sending process's, not the
+    workers'). Mutation checked: with the Dask entry reduced to its kind, the workers'
+    code was not in the record."""
+    from dask.distributed import Client, LocalCluster
+
+    from simulator.experiments.calibrate import run_calibration
+    from simulator.io.outputs import environment
+
+    from .calibration_files import write_calibration
+
+    f = sweep_file(tmp_path, '"platforms.douyin.beta" = [1.0]', replicates=1, steps=2)
+    cal = write_calibration(tmp_path / "c.toml", budget=1, batch=1, startup=1)
+
+    def where(out, calibration=False):
+        if calibration:
+            return json.loads((out / "manifest.json").read_text())["executor"]
+        return json.loads((out / "sweep.json").read_text())["trafficsim_sweep"]["executor"]
+
+    run_sweep(f, out=tmp_path / "serial")
+    assert where(tmp_path / "serial") == {"kind": "serial"}
+    with ProcessPoolExecutor(2) as pool:
+        run_sweep(f, executor=pool, out=tmp_path / "pool")
+    assert where(tmp_path / "pool") == {"kind": "process pool", "workers": 2}
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        run_sweep(f, executor=client, out=tmp_path / "dask")
+        run_calibration(cal, executor=client, out=tmp_path / "cal")
+        address = cluster.scheduler_address
+    mine = environment()
+    for record in (where(tmp_path / "dask"), where(tmp_path / "cal", calibration=True)):
+        assert record["kind"] == "dask" and record["scheduler"] == address
+        (worker,) = record["workers"]
+        assert worker["host"] == "127.0.0.1" and worker["threads"] == 1 and worker["address"].startswith("tcp://")
+        assert {k: worker[k] for k in mine} == mine  # a LocalCluster's worker: this machine and code
+
+
 @pytest.mark.parametrize("method, library", [("lhs", "scipy"), ("sobol", "SALib")])
 def test_sweep_json_names_the_sampler_that_drew_the_points(tmp_path, method, library):
     """A sampled sweep's points depend on the sampling library's version: sweep.json names it."""
@@ -386,3 +427,38 @@ def test_sweep_report_main_effects_take_students_t():
     sd = pd.Series(v).std(ddof=1)
     assert (eff.loc[0.5, "ci_high"] - eff.loc[0.5, "mean"]) == pytest.approx(2.776445 * sd / 5 ** 0.5, rel=1e-6)
     assert (eff.loc[1.0, "mean"] - eff.loc[1.0, "ci_low"]) == pytest.approx(3 * 2.776445 * sd / 5 ** 0.5, rel=1e-6)
+
+
+def _follow_csv(path, seed):
+    """A follow-graph file for the sweep files' population (400 users, 40 creators)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    pairs = sorted({(int(u), int(c)) for u, c in zip(rng.integers(0, 400, 1500), rng.integers(0, 40, 1500))})
+    path.write_text("user,creator\n" + "".join(f"{u},{c}\n" for u, c in pairs))
+    return path
+
+
+def test_workers_in_another_folder_read_the_sweeps_relative_graph_file(tmp_path, monkeypatch):
+    """Guards sweep.for_workers: a follow-graph file given by a relative path in [set] is
+    read from the sweep's working folder, also by workers whose own working folder is
+    another one (a Dask worker started elsewhere; here a process pool whose workers chdir
+    to a folder holding another file of that name). Mutation checked: with the path
+    shipped as given, every worker read its own folder's g.csv, a different graph under
+    the fingerprint of the sweep's (no error, other results)."""
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+    _follow_csv(here / "g.csv", 1)
+    _follow_csv(elsewhere / "g.csv", 2)
+    monkeypatch.chdir(here)
+    f = sweep_file(here, '"platforms.douyin.beta" = [0.0, 2.0]', replicates=1, steps=2)
+    f.write_text(f.read_text().replace("[set]\n", '[set]\n"graph.follow_graph_file" = "g.csv"\n'))
+    spec = load_sweep(f)
+    serial = run_sweep(spec, out=here / "serial")
+    with ProcessPoolExecutor(1, initializer=os.chdir, initargs=(str(elsewhere),)) as pool:
+        remote = run_sweep(spec, executor=pool, out=here / "remote")
+    assert (serial.status == "ok").all() and (remote.status == "ok").all()
+    cols = [c for c in serial.columns if c != "wall_s"]
+    pd.testing.assert_frame_equal(serial[cols].sort_values("run_id").reset_index(drop=True),
+                                  remote[cols].sort_values("run_id").reset_index(drop=True))

@@ -4,8 +4,11 @@ or Sobol CIs are too wide, --out refuses unrelated folders, an unreachable or em
 scheduler fails within a bounded time, and bad platform names or ranges are named."""
 
 import json
+import os
 import shutil
 import socket
+import threading
+import time
 
 import matplotlib.image as mpimg
 import numpy as np
@@ -235,6 +238,50 @@ def test_unreachable_scheduler_fails_with_one_line(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("reply", [None, b"HTTP/1.0 426 Upgrade Required\r\nconnection: close\r\n\r\n"])
+def test_a_service_that_is_not_a_scheduler_fails_with_one_line_in_time(tmp_path, reply):
+    """Guards sweep._handshake: --scheduler at a service that accepts the connection and
+    never answers in Dask's protocol (None: silent, as the scheduler's own HTTP port 8787
+    is to a Dask client) or answers something else (an HTTP reply, which Dask read as a
+    message of 3 EiB: "Unable to allocate 3.07 EiB") is exit 2 with one line within
+    --scheduler-timeout. Mutation checked: without the handshake, the silent service held
+    the command until the test's 60 s ran out."""
+    import subprocess
+    import sys
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+            if reply is not None:
+                conn.sendall(reply)
+
+    threading.Thread(target=serve, daemon=True).start()
+    addr = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    f = write_sweep(tmp_path / "s.toml")
+    try:
+        done = subprocess.run([sys.executable, "-m", "simulator.cli", "sweep", str(f), "--out", str(tmp_path / "o"),
+                               "--scheduler", addr, "--scheduler-timeout", "2"], capture_output=True, text=True,
+                              timeout=60)
+    finally:
+        server.close()
+        for conn in accepted:
+            conn.close()
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"trafficsim: error: --scheduler {addr}: ")
+    assert ("no Dask scheduler answered within 2 s" if reply is None else "is not a Dask scheduler") in done.stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_scheduler_without_workers_says_it_waits_then_fails(tmp_path, capsys):
     """Guards item 8: a scheduler with no worker used to hang silently; now a progress line,
     then exit 2 after --wait-workers."""
@@ -250,6 +297,155 @@ def test_scheduler_without_workers_says_it_waits_then_fails(tmp_path, capsys):
     assert err.strip().splitlines()[-1].endswith("no worker joined within 1 s (start one with "
                                                  f"`dask worker {cluster.scheduler_address}`, or raise --wait-workers)")
     assert not (tmp_path / "o").exists()
+
+
+def _sleep_then_echo(task):
+    time.sleep(task)
+    return task
+
+
+def _die_on_zero(task):
+    """Kills the worker process that runs it when ``task`` is 0 (a run out of memory)."""
+    if task == 0:
+        os._exit(1)
+    return task
+
+
+def _run_all_in_thread(ex, fn, tasks, failed=None, limit=60.0):
+    """run_all(ex, fn, tasks) in a thread, for at most ``limit`` s: (results, error raised,
+    seconds taken); the error is "hung" when it did not return in time."""
+    from simulator.experiments.sweep import run_all
+
+    results, raised = [], []
+
+    def go():
+        try:
+            run_all(ex, fn, tasks, results.append, failed=failed)
+        except BaseException as exc:
+            raised.append(exc)
+
+    t0 = time.monotonic()
+    thread = threading.Thread(target=go, daemon=True)
+    thread.start()
+    thread.join(limit)
+    return results, (raised[0] if raised else ("hung" if thread.is_alive() else None)), time.monotonic() - t0
+
+
+def test_runs_pending_on_a_cluster_without_workers_stop_after_the_wait(monkeypatch):
+    """Guards DaskExecutor.check: runs pending on a cluster that has no worker (every
+    worker died mid-sweep and none came back) end in ClusterLost once wait_workers has
+    passed, where the command waited silently forever. Mutation checked: without the
+    check, run_all was still waiting at the test's limit."""
+    from dask.distributed import Client, LocalCluster
+
+    from simulator.experiments import sweep
+    from simulator.experiments.sweep import ClusterLost, DaskExecutor
+
+    monkeypatch.setattr(sweep, "WATCH_S", 0.2)
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster, Client(cluster) as client:
+        results, raised, took = _run_all_in_thread(DaskExecutor(client, wait_workers=1.0), _sleep_then_echo,
+                                                   [0.0, 0.0], limit=30)
+        client.cancel(list(client.futures))  # (a hung mutant's futures)
+    assert isinstance(raised, ClusterLost), raised
+    assert str(raised) == "the cluster has had no worker for 1 s, with 2 runs to go"
+    assert results == [] and took < 20
+
+
+def test_a_run_that_kills_its_worker_is_a_failed_run_and_the_others_go_on():
+    """Guards run_all's ``failed``: a run whose Dask worker dies every time it runs it
+    (out of memory: Dask gives up with KilledWorker) is recorded as failed, with why, and
+    the other runs finish; it used to end the whole sweep with a traceback (exit 3).
+    Mutation checked: without ``failed``, run_all raised KilledWorker."""
+    import dask
+    from dask.distributed import Client, LocalCluster
+
+    from simulator.experiments.sweep import DaskExecutor
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        results, raised, _ = _run_all_in_thread(DaskExecutor(client), _die_on_zero, [0, 1, 2],
+                                                failed=lambda task, error: ("failed", task, error), limit=120)
+    assert raised is None, raised
+    # every run has its record (a run queued on the dying worker may be counted against too)
+    assert sorted(r[1] if isinstance(r, tuple) else r for r in results) == [0, 1, 2]
+    assert 2 in results  # queued after the deaths: it ran
+    gone = [r for r in results if isinstance(r, tuple) and r[1] == 0]
+    assert gone and gone[0][2].startswith("KilledWorker: each Dask worker that ran it died")
+
+
+def test_a_lost_scheduler_is_one_line_and_the_finished_runs_are_kept(tmp_path, capsys):
+    """Guards run_all's cancelled futures and the CLI's ClusterLost: a scheduler that goes
+    away mid-sweep (here closed under the sweep) is exit 2 with one line and the finished
+    runs kept; it used to be the client's logged tracebacks, then "internal error ...
+    please report it" and exit 3 (52 lines, measured with a real scheduler killed
+    mid-sweep). Mutation checked: with cancelled futures left to fut.result(), the
+    CancelledError was a crash (exit 3, a traceback)."""
+    from dask.distributed import LocalCluster
+
+    f = write_sweep(tmp_path / "s.toml", '"platforms.douyin.beta" = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]', steps=40,
+                    users=2000)
+    out = tmp_path / "o"
+    # the worker in a process of its own: a run stepped in a thread of this process would
+    # set numba's threading layer for the tests after it (the feeds would stay sequential)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+
+        def close_when_a_run_is_done():
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not list(out.glob("runs/*.json")):
+                time.sleep(0.05)
+            cluster.sync(cluster.scheduler.close)
+
+        closer = threading.Thread(target=close_when_a_run_is_done, daemon=True)
+        closer.start()
+        rc = main(["sweep", str(f), "--out", str(out), "--scheduler", address, "--scheduler-timeout", "2"])
+        closer.join(5)
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"trafficsim: error: --scheduler {address}: "
+                                                   "the Dask scheduler went away, with ")
+    assert lines[0].endswith("runs to go; finished runs are kept (use --resume)")
+    kept = list((out / "runs").glob("*.json"))
+    assert 1 <= len(kept) < 6 and (out / "results.parquet").exists()
+
+
+def test_a_worker_with_other_code_fails_its_runs_and_says_so():
+    """Guards sweep._on_worker: a Dask worker whose trafficsim source differs from the
+    sending process's (another checkout, an older install) fails each run it is sent,
+    naming both source hashes, instead of giving that code's results under the record of
+    this one (its ``code``). Mutation checked: without the comparison, the runs ran."""
+    from dask.distributed import Client, LocalCluster
+
+    from simulator.experiments.sweep import DaskExecutor
+    from simulator.io.outputs import code_identity
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        same = DaskExecutor(client)
+        ok, raised, _ = _run_all_in_thread(same, _sleep_then_echo, [0.0], failed=lambda t, e: e)
+        assert raised is None and ok == [0.0]
+        other = DaskExecutor(client)
+        other._code = "0123456789abcdef"  # as if this process had other code than the worker
+        results, raised, _ = _run_all_in_thread(other, _sleep_then_echo, [0.0], failed=lambda t, e: e)
+    assert raised is None and len(results) == 1
+    assert results[0].startswith("OtherCode: the Dask worker on ")
+    assert f"runs other trafficsim code (source_sha256 {code_identity()['source_sha256']}; the command's is " \
+           "0123456789abcdef): install the same code on every worker" in results[0]
+
+
+def test_the_sweeps_last_line_gives_the_first_failures_error(tmp_path, capsys):
+    """Guards cmd_sweep's last line: with failed runs it gives the first one's error (on a
+    cluster, say, a follow-graph file missing on the workers: every run failed and the
+    line said only "8 of 8 runs (8 failed)"). Mutation checked: without it, the line did
+    not name the file."""
+    missing = tmp_path / "missing.csv"
+    f = write_sweep(tmp_path / "s.toml", f'"graph.follow_graph_file" = ["", "{missing}"]', steps=2)
+    assert main(["sweep", str(f), "--workers", "1", "--out", str(tmp_path / "o")]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == (
+        f"2 of 2 runs (1 failed; the first, p00001-r000: ScenarioError: {missing}: graph.follow_graph_file: file not "
+        f"found); results: {tmp_path / 'o' / 'results.parquet'}")
 
 
 # ------------------------------------------------------------------ items 2 and 10: keys and ranges

@@ -156,6 +156,16 @@ def test_the_panel_lists_the_keys_without_a_control():
     assert rows["population.users"].startswith("10000 (the app: 3,000")
 
 
+def test_the_panel_gives_the_population_the_app_runs():
+    """Guards uncontrolled_knobs's ``users``: with the users control at 600, the panel's
+    population keys give the app's values at 600 users (40 creators), as the line above
+    it does; they said "3,000 at 3,000 users" whatever the control. Mutation checked:
+    with the default population (APP_USERS) in place of ``users``, it said 3,000 users."""
+    rows = dict(uncontrolled_knobs(SCENARIO_DIR / "kuaishou.toml", users=600))
+    assert rows["population.users"] == "10000 (the app: 600 at 600 users)"
+    assert rows["population.creators"].endswith("(the app: 40 at 600 users)")
+
+
 def test_push_controls_move_the_group_chart():
     """Hard promotional pushing empties the fan groups the gentle policy keeps."""
     def members(**push):
@@ -217,3 +227,135 @@ def test_app_loads_the_ecosystem_and_draws_each_of_its_platforms():
     model.step()
     labels = [s.label for s in platform_charts([("run", model)])[0].series]
     assert labels == ["douyin", "kuaishou", "taobao"]
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_the_apps_server_ends_with_the_command(how):
+    """Guards cli._serve: `trafficsim app` runs Solara's server as a child; a SIGTERM to
+    the command (a supervisor, `timeout`) or its death outright (SIGKILL) ends the server
+    too. The server used to outlive it, still holding the port (found by killing
+    `trafficsim app` by its pid). Mutation checked: without the forwarding, the command
+    died of the SIGTERM (its server ended by the parent-death signal); without that
+    signal, the port still answered after a SIGKILL at the test's deadline."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false"}
+    proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "app", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    try:
+        deadline = time.monotonic() + 90
+        while not answers():
+            assert proc.poll() is None and time.monotonic() < deadline, "the app did not start"
+            time.sleep(0.5)
+        os.kill(proc.pid, getattr(signal, how))  # the command only, as a supervisor does, not its group
+        proc.wait(30)
+        if how == "SIGTERM":  # passed on to the server, whose end the command waited for and returned
+            assert proc.returncode != -signal.SIGTERM, proc.returncode
+        deadline = time.monotonic() + 20
+        while answers() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not answers(), f"the app's server still serves port {port} after {how} to `trafficsim app`"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+def _graph_scenario(folder, users: int, max_user: int):
+    """A scenario file (Douyin-like, ``users`` users, 120 creators) whose follow graph is
+    read from a file with follows of users up to ``max_user`` and creators up to 99."""
+    pairs = [(u, u % 100) for u in range(0, max_user + 1, 7)] + [(max_user, 99)]
+    (folder / "follows.csv").write_text("user,creator\n" + "".join(f"{u},{c}\n" for u, c in sorted(set(pairs))))
+    f = folder / "with_graph.toml"
+    f.write_text(f'extends = "{SCENARIOS / "douyin.toml"}"\nname = "with_graph"\n'
+                 f'[population]\nusers = {users}\ncreators = 120\n[graph]\nfollow_graph_file = "follows.csv"\n')
+    return f
+
+
+def test_app_refuses_a_scenario_it_cannot_run_at_its_population(tmp_path, capsys, monkeypatch):
+    """Guards cmd_app's check_app_scenario: a scenario valid at its own population (4,000
+    users) whose follow-graph file names users the app's population (3,000) lacks is
+    exit 2 with one line saying the population is the app's, before any server starts.
+    It used to start, and the page was a traceback. Mutation checked: without the check,
+    the server was started (here a stand-in that says so)."""
+    from simulator import cli
+
+    started = []
+    monkeypatch.setattr(cli, "_serve", lambda cmd, env: started.append(cmd) or 0)
+    f = _graph_scenario(tmp_path, users=4000, max_user=3500)
+    assert cli.main(["run", str(f), "--steps", "1", "--quiet", "--out", str(tmp_path / "r")]) == 0  # valid as it is
+    capsys.readouterr()
+    assert cli.main(["app", str(f), "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert not started and err.count("\n") == 1
+    assert err.startswith(f"trafficsim: error: {tmp_path / 'follows.csv'}: graph.follow_graph_file: user index out "
+                          "of range (allowed 0..2999) (the app runs its own population, 3,000 users, 100 creators "
+                          "and 4 merchants, whatever the scenario's)")
+
+
+def test_a_restart_the_model_refuses_is_said_on_the_page_and_the_runs_go_on(tmp_path, monkeypatch):
+    """Guards Page's rebuild: "Apply and restart" with settings the model refuses (fewer
+    users than the scenario's follow-graph file names) leaves the runs as they were and
+    says why at the top of the sidebar; it used to replace the whole page by a traceback
+    (the session lost). Mutation checked: without the try, the click raised ScenarioError."""
+    import ipyvuetify as v
+    import solara
+
+    from simulator.ui.app import Page
+
+    f = _graph_scenario(tmp_path, users=3000, max_user=2999)
+    monkeypatch.setenv("TRAFFICSIM_APP_SCENARIO", str(f))
+
+    @solara.component
+    def Laid():
+        with solara.AppLayout():  # (the page's sidebar is drawn by an app layout)
+            Page()
+
+    box, rc = solara.render(Laid(), handle_error=False)
+    rc.find(v.Btn, children=["Step"]).widget.click()
+    rc.find(v.Slider, label="users").widget.v_model = 500
+    rc.find(v.Btn, children=["Apply and restart"]).widget.click()
+    alerts = [w.children[0] for w in rc.find(v.Alert).widgets]
+    assert alerts[0] == (f"Not restarted, the runs go on as they were: {tmp_path / 'follows.csv'}: "
+                         "graph.follow_graph_file: user index out of range (allowed 0..499)")
+    assert alerts[1].startswith("Pending changes")  # run A was not rebuilt: the change still waits
+    rc.find(v.Slider, label="users").widget.v_model = 3000
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    assert not [w for w in rc.find(v.Alert).widgets if w.children[0].startswith("Not restarted")]
+    rc.close()
+
+
+def test_the_controls_set_the_first_feed_platform(tmp_path):
+    """Guards controls.controlled_platform: in a scenario whose first platform is a shelf
+    (no feed), the controls start at and set the first feed platform's knobs; they set
+    the shelf's, which nothing reads (the feed kept its own beta and follow share while
+    the page said the controls applied). Mutation checked: with the first platform
+    controlled, the beta control started at the shelf's 1.0, not the feed's 0.7."""
+    f = tmp_path / "shelf_first.toml"
+    f.write_text(f'extends = "{SCENARIOS / "base.toml"}"\nname = "shelf_first"\n'
+                 '[platforms.taobao]\npolicy = "douyin"\nkind = "shelf"\n'
+                 '[platforms.douyin]\npolicy = "douyin"\nbeta = 0.7\n')
+    assert scenario_values(f)["beta"] == 0.7
+    m = AppModel(str(f), users=600, beta=2.5, follow_share=0.4)
+    douyin = m.scenario.platforms["douyin"]
+    assert (douyin.beta, douyin.follow_share) == (2.5, 0.4)
+    assert "platforms.douyin.beta" not in dict(uncontrolled_knobs(f))
