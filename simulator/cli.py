@@ -475,6 +475,9 @@ def cmd_sweep(args) -> int:
         row = df[df["status"] != "ok"].sort_values("run_id").iloc[0]
         first = f"; the first, {row['run_id']}: {str(row['error']).splitlines()[0]}"
     print(f"{len(df)} of {total} runs ({failed} failed{first}); results: {out / 'results.parquet'}")
+    if len(df) and failed == len(df):  # no result at all: not a sweep that merely lost some runs
+        print("trafficsim: sweep: no run succeeded", file=sys.stderr)
+        return 1
     return 0
 
 

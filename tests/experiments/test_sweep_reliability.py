@@ -448,6 +448,16 @@ def test_the_sweeps_last_line_gives_the_first_failures_error(tmp_path, capsys):
         f"found); results: {tmp_path / 'o' / 'results.parquet'}")
 
 
+def test_a_sweep_whose_every_run_failed_exits_1(tmp_path, capsys):
+    """A sweep with no successful run has no result to give: exit code 1 and a line on
+    stderr (it exited 0, as a sweep that lost only some runs does). Mutation checked."""
+    missing = tmp_path / "missing.csv"
+    f = write_sweep(tmp_path / "s.toml", f'"graph.follow_graph_file" = ["{missing}"]', steps=2)
+    assert main(["sweep", str(f), "--workers", "1", "--out", str(tmp_path / "o")]) == 1
+    said = capsys.readouterr()
+    assert "1 of 1 runs (1 failed" in said.out and "no run succeeded" in said.err
+
+
 # ------------------------------------------------------------------ items 2 and 10: keys and ranges
 
 
