@@ -647,16 +647,10 @@ def test_workers_in_another_folder_read_the_calibrations_relative_graph_file(tmp
     whose working folder is another one (a Dask worker started elsewhere; here a process
     pool whose worker chdirs to a folder with another file of that name). Mutation
     checked: shipped as given, the worker read the other file (other losses, no error)."""
-    from .test_sweep import _follow_csv
+    from .sweep_files import graph_here_and_elsewhere, set_relative_graph
 
-    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
-    here.mkdir()
-    elsewhere.mkdir()
-    _follow_csv(here / "g.csv", 1)
-    _follow_csv(elsewhere / "g.csv", 2)
-    monkeypatch.chdir(here)
-    path = write_calibration(here / "c.toml", budget=2, batch=2, startup=2, replicates=2)
-    path.write_text(path.read_text().replace("[set]\n", '[set]\n"graph.follow_graph_file" = "g.csv"\n'))
+    here, elsewhere = graph_here_and_elsewhere(tmp_path, monkeypatch)
+    path = set_relative_graph(write_calibration(here / "c.toml", budget=2, batch=2, startup=2, replicates=2))
     serial = run_calibration(path, out=here / "serial")
     with ProcessPoolExecutor(1, initializer=os.chdir, initargs=(str(elsewhere),)) as pool:
         remote = run_calibration(path, executor=pool, out=here / "remote")

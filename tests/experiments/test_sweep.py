@@ -17,7 +17,7 @@ from simulator.config import ScenarioError
 from simulator.sweep import load_sweep, run_sweep
 
 from ..conftest import SCENARIOS
-from .sweep_files import write_sweep
+from .sweep_files import graph_here_and_elsewhere, set_relative_graph, write_sweep
 
 def sweep_file(tmp_path, parameters, method="grid", replicates=2, samples=4, steps=3, name="s.toml"):
     return write_sweep(tmp_path / name, parameters, method=method, replicates=replicates, samples=samples, steps=steps)
@@ -429,16 +429,6 @@ def test_sweep_report_main_effects_take_students_t():
     assert (eff.loc[1.0, "mean"] - eff.loc[1.0, "ci_low"]) == pytest.approx(3 * 2.776445 * sd / 5 ** 0.5, rel=1e-6)
 
 
-def _follow_csv(path, seed):
-    """A follow-graph file for the sweep files' population (400 users, 40 creators)."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    pairs = sorted({(int(u), int(c)) for u, c in zip(rng.integers(0, 400, 1500), rng.integers(0, 40, 1500))})
-    path.write_text("user,creator\n" + "".join(f"{u},{c}\n" for u, c in pairs))
-    return path
-
-
 def test_workers_in_another_folder_read_the_sweeps_relative_graph_file(tmp_path, monkeypatch):
     """Guards sweep.for_workers: a follow-graph file given by a relative path in [set] is
     read from the sweep's working folder, also by workers whose own working folder is
@@ -446,14 +436,8 @@ def test_workers_in_another_folder_read_the_sweeps_relative_graph_file(tmp_path,
     to a folder holding another file of that name). Mutation checked: with the path
     shipped as given, every worker read its own folder's g.csv, a different graph under
     the fingerprint of the sweep's (no error, other results)."""
-    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
-    here.mkdir()
-    elsewhere.mkdir()
-    _follow_csv(here / "g.csv", 1)
-    _follow_csv(elsewhere / "g.csv", 2)
-    monkeypatch.chdir(here)
-    f = sweep_file(here, '"platforms.douyin.beta" = [0.0, 2.0]', replicates=1, steps=2)
-    f.write_text(f.read_text().replace("[set]\n", '[set]\n"graph.follow_graph_file" = "g.csv"\n'))
+    here, elsewhere = graph_here_and_elsewhere(tmp_path, monkeypatch)
+    f = set_relative_graph(sweep_file(here, '"platforms.douyin.beta" = [0.0, 2.0]', replicates=1, steps=2))
     spec = load_sweep(f)
     serial = run_sweep(spec, out=here / "serial")
     with ProcessPoolExecutor(1, initializer=os.chdir, initargs=(str(elsewhere),)) as pool:
